@@ -1,0 +1,47 @@
+"""User-facing errors: every one names where the bad input is, so the CLI can exit 2 with one clear line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class PlatformError(Exception):
+    """Bad input from the user. The CLI prints `str(err)` and exits with code 2; nothing is written."""
+
+    message: str
+    file: str | Path | None = None
+    key: str | None = None
+    value: object = None
+    line: int | None = None
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file is not None:
+            where = str(self.file)
+            if self.line:
+                where += f":{self.line}"
+        parts = [f"{where}: " if where else ""]
+        if self.key is not None:
+            parts.append(f"{self.key}: ")
+        parts.append(self.message)
+        if self.value is not None:
+            parts.append(f" (got {self.value!r})")
+        text = "".join(parts)
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class ModelError(PlatformError):
+    """A resource declaration is invalid (raised while a service file runs)."""
+
+
+class EnvironmentError_(PlatformError):
+    """An environment file is invalid."""
+
+
+class PlacementError(PlatformError):
+    """A workload is placed somewhere that cannot serve it."""

@@ -1,0 +1,78 @@
+"""Load the estate: run every `services/*.py` and collect the Service objects they declare."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import traceback
+from pathlib import Path
+
+from platform_sdk.errors import ModelError, PlatformError
+from platform_sdk.model import Function, ObjectCreatedTrigger, Service
+
+
+def _load_file(path: Path) -> list[Service]:
+    module_name = f"_platform_services.{path.stem}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise PlatformError("cannot load service file", file=path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as err:
+        raise PlatformError(f"syntax error: {err.msg}", file=path, line=err.lineno) from None
+    except PlatformError:
+        raise
+    except Exception as err:  # a user's code failed: point at the user's line, not ours
+        frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename == str(path)]
+        line = frames[-1].lineno if frames else None
+        raise PlatformError(f"{type(err).__name__}: {err}", file=path, line=line) from None
+    finally:
+        sys.modules.pop(module_name, None)
+    return [value for value in vars(module).values() if isinstance(value, Service)]
+
+
+def load_services(services_dir: Path) -> list[Service]:
+    """Every Service declared in `services_dir/*.py`, sorted by name, validated as a whole."""
+    if not services_dir.is_dir():
+        raise PlatformError("services directory not found", file=services_dir)
+    services: dict[str, Service] = {}
+    for path in sorted(services_dir.glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        for service in _load_file(path):
+            other = services.get(service.name)
+            if other is not None and other is not service:
+                raise ModelError(
+                    f"two services named {service.name!r} (the other is in {other.declared_in})",
+                    file=path, line=service.declared_line, key="Service", value=service.name,
+                )
+            services[service.name] = service
+    result = [services[name] for name in sorted(services)]
+    for service in result:
+        validate_service(service)
+    return result
+
+
+def validate_service(service: Service) -> None:
+    """Checks that need the whole service: handler files exist, references point inside the estate."""
+    for fn in service.functions:
+        module_file = fn.source_dir / (fn.handler_module.replace(".", "/") + ".py")
+        if not fn.source_dir.is_dir():
+            raise fn.error("function source directory not found", "source", str(fn.source_dir))
+        if not module_file.is_file():
+            raise fn.error(
+                f"handler file {module_file.relative_to(fn.source_dir)} not found in {fn.source_dir}",
+                "handler", fn.handler,
+            )
+        for grant in fn.grants:
+            if grant.target.service is None:
+                raise fn.error("granted resource was never added to a service", "grants", grant.target.name)
+        for trigger in fn.triggers:
+            if isinstance(trigger, ObjectCreatedTrigger) and trigger.bucket.service is None:
+                raise fn.error("trigger bucket was never added to a service", "triggers", trigger.bucket.name)
+
+
+def all_functions(services: list[Service]) -> list[Function]:
+    return [fn for service in services for fn in service.functions]

@@ -1,0 +1,120 @@
+"""Resolve where every resource lives and check the target cloud can serve it, before anything is synthesized."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from platform_sdk.envs import Environment
+from platform_sdk.errors import EnvironmentError_, PlacementError
+from platform_sdk.model import Bucket, Cdn, Database, Function, ObjectCreatedTrigger, Resource, Service
+from platform_sdk.naming import default_name
+from platform_sdk.providers.base import Compiler
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One resource's home: the cloud label (aws/gcp/local), the compiler that builds it, and its stack."""
+
+    resource: Resource
+    cloud: str
+    target: str
+    stack_name: str
+
+
+def stack_name(env: Environment, service: str, cloud: str) -> str:
+    return f"{env.name}-{service}-{cloud}"
+
+
+def _placement_key(env: Environment, resource: Resource) -> str:
+    service = resource.service.name if resource.service else ""
+    specific = f"{service}.{resource.name}"
+    if specific in env.placement:
+        return f"placement.{specific}"
+    if service in env.placement:
+        return f"placement.{service}"
+    return "default_cloud"
+
+
+def check_placement_keys(env: Environment, services: list[Service]) -> None:
+    """Every placement key must name a service or a resource of the estate."""
+    by_name = {s.name: s for s in services}
+    for key in env.placement:
+        service_name, _, resource_name = key.partition(".")
+        service = by_name.get(service_name)
+        if service is None:
+            known = ", ".join(sorted(by_name)) or "none"
+            raise EnvironmentError_(f"placement names no service (services: {known})", file=env.file,
+                                    key=f"placement.{key}", value=key)
+        if resource_name and service.get(resource_name) is None:
+            known = ", ".join(r.name for r in service.resources)
+            raise EnvironmentError_(
+                f"placement names no resource of service {service_name!r} (resources: {known})",
+                file=env.file, key=f"placement.{key}", value=key,
+            )
+
+
+def resolve_placements(env: Environment, services: list[Service], compilers: Mapping[str, Compiler],
+                       naming: Callable[[Environment, str, str], str] = default_name) -> dict[Resource, Placement]:
+    """Placement for every resource, after checking capabilities and cross-resource constraints."""
+    check_placement_keys(env, services)
+    placements: dict[Resource, Placement] = {}
+    for service in services:
+        for resource in service:
+            cloud = env.cloud_of(service.name, resource.name)
+            target = env.target_of(cloud)
+            compiler = compilers.get(target)
+            key = _placement_key(env, resource)
+            if compiler is None:
+                raise PlacementError(f"{resource.address}: no compiler for cloud {cloud!r}", file=env.file,
+                                     key=key, value=cloud)
+            problems = compiler.problems(resource, env)
+            if isinstance(resource, Bucket):
+                physical = naming(env, service.name, resource.name)
+                problems += [f"a valid bucket name: {p}" for p in compiler.bucket_name_problems(physical)
+                             if p not in problems]
+            if problems:
+                raise PlacementError(
+                    f"{resource.kind} {resource.address} cannot be placed on {cloud}: missing {'; '.join(problems)}",
+                    file=env.file, key=key, value=cloud,
+                    hint=f"place {resource.address} on another cloud or change the resource",
+                )
+            placements[resource] = Placement(resource, cloud, target, stack_name(env, service.name, cloud))
+    for resource, placement in placements.items():
+        _check_links(env, resource, placement, placements)
+    return placements
+
+
+def _check_links(env: Environment, resource: Resource, placement: Placement,
+                 placements: dict[Resource, Placement]) -> None:
+    """Links that cannot cross clouds: event triggers, CDN origins and database connections."""
+    def fail(message: str, other: Resource) -> None:
+        raise PlacementError(
+            f"{message} ({resource.address} on {placement.cloud}, {other.address} on {placements[other].cloud})",
+            file=env.file, key=_placement_key(env, resource), value=placement.cloud,
+            hint="place both on the same cloud",
+        )
+
+    if isinstance(resource, Function):
+        for trigger in resource.triggers:
+            if isinstance(trigger, ObjectCreatedTrigger) and placements[trigger.bucket].cloud != placement.cloud:
+                fail("an object-created trigger needs its bucket on the same cloud as the function", trigger.bucket)
+        for grant in resource.grants:
+            other = placements[grant.target]
+            if isinstance(grant.target, Database) and other.cloud != placement.cloud:
+                fail("a database is reachable only from functions on its own cloud's network", grant.target)
+            crosses = isinstance(grant.target, Bucket) and other.cloud != placement.cloud
+            if crosses and not _cross_cloud_bucket_supported(placement.target, other.target):
+                fail(f"cross-cloud bucket access from {placement.target} to {other.target} is not supported",
+                     grant.target)
+    origin = resource.origin if isinstance(resource, Cdn) else None
+    if origin is not None and placements[origin].cloud != placement.cloud:
+        fail("a CDN must be on the same cloud as its origin", origin)
+
+
+# Federated (keyless) access between clouds that the compilers can wire; anything else fails before synthesis.
+CROSS_CLOUD_BUCKET_ACCESS = {("gcp", "aws"), ("aws", "gcp"), ("local", "local")}
+
+
+def _cross_cloud_bucket_supported(function_target: str, bucket_target: str) -> bool:
+    return (function_target, bucket_target) in CROSS_CLOUD_BUCKET_ACCESS

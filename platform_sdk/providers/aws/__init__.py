@@ -1,0 +1,5 @@
+"""Aws compiler (being written)."""
+
+from platform_sdk.providers.aws.compiler import AwsCompiler
+
+__all__ = ["AwsCompiler"]

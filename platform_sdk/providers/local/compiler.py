@@ -1,0 +1,89 @@
+"""Compile the neutral model to the local cloud provider (directories, a function registry, SQLite files).
+
+The local environment can hold stand-ins for `aws` and `gcp` placements: each cloud label gets its own root,
+so a cross-cloud move can be rehearsed end to end on a laptop.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from platform_sdk.envs import Environment
+from platform_sdk.model import Bucket, Cdn, Database, Function, HttpTrigger, ObjectCreatedTrigger, ScheduleTrigger
+from platform_sdk.providers.base import Compiler, FunctionInputs, Handle, StackContext
+
+
+def local_root(project_root: Path, env: Environment, cloud: str) -> Path:
+    """Where one cloud label of one environment lives on disk."""
+    return (project_root / env.local.root / env.name / cloud).resolve()
+
+
+class LocalCompiler(Compiler):
+    """One localcloud resource per neutral resource; grants are enforced by the runtime from PLATFORM_GRANTS."""
+
+    target = "local"
+
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+
+    def configure(self, ctx: StackContext) -> None:
+        from platform_sdk.localcloud.mirror import PROVIDER_SOURCE, PROVIDER_VERSION
+        from platform_sdk.synth.raw import RawProvider
+
+        stack_dir = ctx.project_dir / "cdktf.out" / ctx.env.name / "stacks" / ctx.name
+        root = os.path.relpath(local_root(ctx.project_dir, ctx.env, ctx.cloud), stack_dir)
+        RawProvider(ctx.stack, "localcloud", "localcloud", PROVIDER_SOURCE, f"~> {PROVIDER_VERSION}",
+                    {"root": root, "gateway_port": self.env.local.gateway_port})
+
+    def bucket(self, ctx: StackContext, bucket: Bucket) -> Handle:
+        name = ctx.physical_name(bucket)
+        attrs: dict[str, object] = {"name": name, "versioning": bucket.versioning,
+                                    "public_read": bucket.public_read, "force_destroy": bucket.force_destroy}
+        if bucket.expire_days:
+            attrs["expire_days"] = bucket.expire_days
+        if bucket.cors:
+            attrs["cors_origins"] = list(bucket.cors.origins)
+        res = ctx.resource("localcloud_bucket", bucket.name, attrs)
+        return self.handle(ctx, bucket, name=res.ref("name"), url=res.ref("url"), path=res.ref("path"))
+
+    def database(self, ctx: StackContext, database: Database) -> Handle:
+        res = ctx.resource("localcloud_database", database.name, {
+            "name": ctx.physical_name(database), "engine": database.engine,
+            "deletion_protection": ctx.override(database, "deletion_protection", database.deletion_protection),
+        })
+        return self.handle(ctx, database, name=res.ref("name"), url=res.ref("url"), endpoint=res.ref("path"))
+
+    def function(self, ctx: StackContext, fn: Function, inputs: FunctionInputs) -> Handle:
+        triggers: dict[str, object] = {}
+        if fn.trigger_of(HttpTrigger):
+            triggers["http"] = {"public": fn.trigger_of(HttpTrigger)[0].public}
+        if fn.trigger_of(ScheduleTrigger):
+            triggers["schedules"] = [t.cron for t in fn.trigger_of(ScheduleTrigger)]
+        events = [
+            {"bucket": inputs.trigger_buckets[t.bucket.name]["name"], "prefix": t.prefix, "suffix": t.suffix}
+            for t in fn.trigger_of(ObjectCreatedTrigger)
+        ]
+        if events:
+            triggers["object_created"] = events
+        res = ctx.resource("localcloud_function", fn.name, {
+            "name": ctx.physical_name(fn),
+            "handler": inputs.package.entry_point,
+            "runtime": fn.runtime,
+            "package": ctx.asset(inputs.package),
+            "package_hash": inputs.package.sha256,
+            "memory": ctx.override(fn, "memory", fn.memory),
+            "timeout": ctx.override(fn, "timeout", fn.timeout),
+            "environment": inputs.environment,
+            "triggers": json.dumps(triggers, sort_keys=True),
+        })
+        return self.handle(ctx, fn, name=res.ref("name"), url=res.ref("url"))
+
+    def cdn(self, ctx: StackContext, cdn: Cdn, origin: Handle) -> Handle:
+        attrs: dict[str, object] = {"name": ctx.physical_name(cdn)}
+        attrs["origin_bucket" if isinstance(cdn.origin, Bucket) else "origin_function"] = origin["name"]
+        if cdn.domain:
+            attrs["domain"] = cdn.domain
+        res = ctx.resource("localcloud_cdn_route", cdn.name, attrs)
+        return self.handle(ctx, cdn, url=res.ref("url"), domain=cdn.domain or "")

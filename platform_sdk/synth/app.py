@@ -1,0 +1,266 @@
+"""Synthesis: the estate + an environment -> one CDKTF stack per (environment, service, cloud).
+
+Nothing is written unless everything compiled: the app synthesizes into a temporary folder which then
+replaces the environment's output folder in one step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from platform_sdk.envs import Environment
+from platform_sdk.errors import PlatformError
+from platform_sdk.model import Bucket, Cdn, Database, Function, ObjectCreatedTrigger, Resource, Service
+from platform_sdk.placement import Placement, resolve_placements
+from platform_sdk.profile import Profile
+from platform_sdk.project import Project
+from platform_sdk.providers import compilers_for
+from platform_sdk.providers.base import Compiler, FunctionInputs, Handle, StackContext
+from platform_sdk.synth import engine
+from platform_sdk.synth.assets import FunctionPackage, build_package
+
+METADATA_FILE = "platform.json"
+# Handle attributes published as stack outputs: where things live, never secrets.
+PUBLIC_ATTRS = {"bucket": ("name", "url"), "function": ("name", "url"), "cdn": ("url", "domain"),
+                "database": ("endpoint", "url")}
+
+
+@dataclass
+class StackInfo:
+    """What the runner and the reports need to know about one stack."""
+
+    name: str
+    env: str
+    service: str
+    cloud: str
+    target: str
+    resources: list[str] = field(default_factory=list)
+    stateful: list[str] = field(default_factory=list)
+    dependencies: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SynthResult:
+    env: Environment
+    outdir: Path
+    stacks: dict[str, StackInfo]
+    packages: dict[str, FunctionPackage]
+    placements: dict[Resource, Placement]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "environment": self.env.name,
+            "stacks": {name: vars(info) for name, info in sorted(self.stacks.items())},
+            "packages": {
+                key: {"sha256": p.sha256, "zipped_bytes": p.zipped_bytes, "unzipped_bytes": p.unzipped_bytes,
+                      "target": p.target}
+                for key, p in sorted(self.packages.items())
+            },
+        }
+
+
+def _env_var_name(kind: str, name: str) -> str:
+    return f"PLATFORM_{kind.upper()}_{name.upper().replace('-', '_')}"
+
+
+class EstateBuilder:
+    """Adds one environment's stacks to a CDKTF app."""
+
+    def __init__(self, app: Any, project: Project, env: Environment, services: list[Service],
+                 profile: Profile | None = None,
+                 compilers: dict[str, Compiler] | None = None, outdir: Path | None = None) -> None:
+        self.app = app
+        self.outdir = outdir or project.env_outdir(env.name)
+        self.project = project
+        self.env = env
+        self.services = services
+        self.profile = profile or Profile()
+        self.compilers = compilers or compilers_for(env)
+        self.placements = resolve_placements(env, services, self.compilers, naming=self.profile.physical_name)
+        self.contexts: dict[str, StackContext] = {}
+        self.handles: dict[Resource, Handle] = {}
+        self.packages: dict[str, FunctionPackage] = {}
+        self.stack_infos: dict[str, StackInfo] = {}
+
+    # -- stacks ---------------------------------------------------------------------------------------------
+    def _context(self, placement: Placement) -> StackContext:
+        name = placement.stack_name
+        if name not in self.contexts:
+            service = placement.resource.service
+            assert service is not None
+            stack = engine.TerraformStack(self.app, name)
+            self._backend(stack, name)
+            ctx = StackContext(self.env, service, placement.cloud, placement.target, stack, name,
+                               self.project.root, self.profile)
+            self.compilers[placement.target].configure(ctx)
+            self.contexts[name] = ctx
+            self.stack_infos[name] = StackInfo(name, self.env.name, service.name, placement.cloud, placement.target)
+        return self.contexts[name]
+
+    def _backend(self, stack: Any, name: str) -> None:
+        state = self.env.state
+        if state.backend == "local":
+            state_file = self.project.root / state.path / self.env.name / f"{name}.tfstate"
+            stack_dir = self.outdir / "stacks" / name
+            engine.LocalBackend(stack, path=os.path.relpath(state_file, stack_dir))
+        elif state.backend == "s3":
+            extra: dict[str, Any] = {}
+            if state.endpoint:
+                extra = dict(endpoint=state.endpoint, dynamodb_endpoint=state.endpoint, iam_endpoint=state.endpoint,
+                             sts_endpoint=state.endpoint, force_path_style=True, skip_credentials_validation=True,
+                             skip_metadata_api_check=True, skip_region_validation=True)
+            engine.S3Backend(stack, bucket=state.bucket, key=f"{state.key_prefix}/{self.env.name}/{name}.tfstate",
+                             region=state.region, dynamodb_table=state.lock_table, encrypt=True, **extra)
+        else:
+            engine.GcsBackend(stack, bucket=state.bucket, prefix=f"{state.prefix}/{self.env.name}/{name}")
+
+    # -- resources ------------------------------------------------------------------------------------------
+    def build(self) -> None:
+        """Compile producers first (buckets, databases), then functions, then CDNs in front of them."""
+        order: list[type[Resource]] = [Bucket, Database, Function, Cdn]
+        for kind in order:
+            for service in self.services:
+                for resource in service.of(kind):
+                    self._compile(resource)
+        for ctx in self.contexts.values():
+            self._outputs(ctx)
+        self._record_dependencies()
+
+    def _compile(self, resource: Resource) -> None:
+        placement = self.placements[resource]
+        ctx = self._context(placement)
+        compiler = self.compilers[placement.target]
+        if isinstance(resource, Bucket):
+            handle = compiler.bucket(ctx, resource)
+        elif isinstance(resource, Database):
+            handle = compiler.database(ctx, resource)
+        elif isinstance(resource, Function):
+            handle = compiler.function(ctx, resource, self._function_inputs(resource, placement, compiler))
+        elif isinstance(resource, Cdn):
+            assert resource.origin is not None
+            handle = compiler.cdn(ctx, resource, self.handles[resource.origin])
+        else:  # pragma: no cover - the model has no other kinds
+            raise TypeError(resource)
+        self.handles[resource] = handle
+        info = self.stack_infos[placement.stack_name]
+        info.resources.append(resource.address)
+        if isinstance(resource, (Bucket, Database)):
+            info.stateful.append(resource.address)
+
+    def _function_inputs(self, fn: Function, placement: Placement, compiler: Compiler) -> FunctionInputs:
+        package = build_package(fn, placement.target, self.project.cache_dir / "packages" / self.env.name)
+        self._check_package_size(fn, package, compiler)
+        self.packages[f"{fn.address}"] = package
+        environment = {
+            "PLATFORM_ENV": self.env.name,
+            "PLATFORM_SERVICE": fn.service.name if fn.service else "",
+            "PLATFORM_FUNCTION": fn.name,
+            "PLATFORM_CLOUD": placement.cloud,
+        }
+        grants = []
+        for grant in fn.grants:
+            handle = self.handles[grant.target]
+            grants.append((grant, handle))
+            environment[_env_var_name(grant.target.kind, grant.target.name)] = handle["url"]
+        environment["PLATFORM_GRANTS"] = ",".join(
+            sorted(f"{g.target.kind}:{g.target.name}:{g.access}" for g in fn.grants)
+        )
+        environment.update(fn.environment)
+        trigger_buckets = {
+            t.bucket.name: self.handles[t.bucket] for t in fn.triggers if isinstance(t, ObjectCreatedTrigger)
+        }
+        return FunctionInputs(package, grants, trigger_buckets, dict(sorted(environment.items())))
+
+    def _check_package_size(self, fn: Function, package: FunctionPackage, compiler: Compiler) -> None:
+        limits = compiler.package_limits
+        if limits is None:
+            return
+        zipped, unzipped = limits
+        if package.zipped_bytes > zipped or package.unzipped_bytes > unzipped:
+            biggest = ", ".join(f"{name} ({size / 1e6:.1f} MB)" for name, size in package.largest)
+            raise fn.error(
+                f"package is too big for {compiler.target}: {package.zipped_bytes / 1e6:.1f} MB zipped "
+                f"(limit {zipped / 1e6:.0f} MB), {package.unzipped_bytes / 1e6:.1f} MB unzipped "
+                f"(limit {unzipped / 1e6:.0f} MB); biggest: {biggest}",
+                key=f"{fn.address}.source", value=str(fn.source_dir),
+            )
+
+    def _outputs(self, ctx: StackContext) -> None:
+        for resource, handle in self.handles.items():
+            if handle.stack_name != ctx.name:
+                continue
+            for attr in PUBLIC_ATTRS.get(resource.kind, ()):
+                if handle.attrs.get(attr):
+                    ctx.output(f"{resource.kind}_{resource.name}_{attr}".replace("-", "_"), handle.attrs[attr])
+
+    def _record_dependencies(self) -> None:
+        for name, deps in dependencies_of(self.placements).items():
+            self.stack_infos[name].dependencies = deps
+
+
+def dependencies_of(placements: dict[Resource, Placement]) -> dict[str, list[str]]:
+    """Stack -> the stacks it reads from (grants, triggers, CDN origins): the order plans and applies follow."""
+    deps: dict[str, set[str]] = {p.stack_name: set() for p in placements.values()}
+    for resource, placement in placements.items():
+        linked: list[Resource] = []
+        if isinstance(resource, Function):
+            linked = [g.target for g in resource.grants]
+            linked += [t.bucket for t in resource.triggers if isinstance(t, ObjectCreatedTrigger)]
+        elif isinstance(resource, Cdn) and resource.origin is not None:
+            linked = [resource.origin]
+        for other in linked:
+            producer = placements[other].stack_name
+            if producer != placement.stack_name:
+                deps[placement.stack_name].add(producer)
+    return {name: sorted(d) for name, d in sorted(deps.items())}
+
+
+def new_app(outdir: Path) -> Any:
+    return engine.App(outdir=str(outdir), stack_traces=False, skip_validation=False)
+
+
+def synthesize(project: Project, env: Environment, services: list[Service], only_service: str | None = None,
+               profile: Profile | None = None, outdir: Path | None = None) -> SynthResult:
+    """Compile and synthesize one environment; replace `cdktf.out/<env>` only when everything succeeded."""
+    target_dir = outdir or project.env_outdir(env.name)
+    if only_service is not None and only_service not in {s.name for s in services}:
+        known = ", ".join(s.name for s in services)
+        raise PlatformError(f"unknown service (services: {known})", key="--service", value=only_service)
+    target_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{target_dir.name}-", dir=target_dir.parent))
+    try:
+        app = new_app(tmp_dir)
+        profile = profile or Profile()
+        for hook in profile.before_synth:
+            hook(env, services)
+        builder = EstateBuilder(app, project, env, services, profile=profile, outdir=target_dir)
+        builder.build()
+        app.synth()
+        stacks = builder.stack_infos
+        if only_service is not None:
+            stacks = {name: info for name, info in stacks.items() if info.service == only_service}
+        result = SynthResult(env, target_dir, stacks, builder.packages, builder.placements)
+        (tmp_dir / METADATA_FILE).write_text(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
+        for after in profile.after_synth:
+            after(result)  # may raise: then nothing is written
+        if target_dir.exists():
+            shutil.rmtree(target_dir)
+        tmp_dir.rename(target_dir)
+        return result
+    finally:
+        if tmp_dir.exists():
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def read_metadata(outdir: Path) -> dict[str, Any]:
+    """The stack metadata written next to the synthesized stacks."""
+    path = outdir / METADATA_FILE
+    if not path.is_file():
+        raise PlatformError("nothing synthesized yet: run `platform synth` first", file=path)
+    return json.loads(path.read_text())

@@ -1,0 +1,122 @@
+"""Deterministic function packages: the same sources give the same zip bytes, whatever the mtimes or paths.
+
+A package holds the user's code, the portable runtime (`platform_sdk.runtime`) and a per-cloud entry module
+(`_platform_entry.py`) that adapts the cloud's event shape to the neutral handler signature.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platform_sdk.runtime as runtime_package
+from platform_sdk.model import Function, HttpTrigger, ObjectCreatedTrigger, ScheduleTrigger
+
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+SKIP_NAMES = {"__pycache__", ".DS_Store", ".git", ".venv", "node_modules", ".pytest_cache"}
+
+ENTRY_TEMPLATE = '''"""Generated entry point: adapts {target} events to the neutral handler {handler!r}."""
+from platform_sdk.runtime.adapters.{adapter} import make_entry
+
+{symbol} = make_entry({handler!r})
+'''
+# target -> (adapter module, entry module, entry symbol). Cloud Functions' Python runtime loads `main.py`.
+ADAPTERS = {
+    "aws": ("aws_lambda", "_platform_entry", "handler"),
+    "gcp": ("gcp_functions", "main", "handler"),
+    "local": ("local", "_platform_entry", "handler"),
+}
+
+
+@dataclass
+class FunctionPackage:
+    """A built package: where it is, its hash and its size (checked against cloud limits)."""
+
+    function: Function
+    target: str
+    path: Path
+    sha256: str
+    zipped_bytes: int
+    unzipped_bytes: int
+    entry_point: str
+    largest: list[tuple[str, int]] = field(default_factory=list)
+
+
+def _files_under(root: Path) -> list[tuple[str, Path]]:
+    files = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if any(part in SKIP_NAMES or part.endswith(".pyc") for part in rel.parts) or not path.is_file():
+            continue
+        files.append((rel.as_posix(), path))
+    return files
+
+
+def trigger_summary(fn: Function) -> list[dict[str, str]]:
+    """Triggers in neutral form, shipped with the package so the entry adapter knows what to expect."""
+    summary: list[dict[str, str]] = []
+    for trigger in fn.triggers:
+        if isinstance(trigger, HttpTrigger):
+            summary.append({"type": "http", "public": str(trigger.public).lower()})
+        elif isinstance(trigger, ScheduleTrigger):
+            summary.append({"type": "schedule", "cron": trigger.cron})
+        elif isinstance(trigger, ObjectCreatedTrigger):
+            summary.append({"type": "object_created", "bucket": trigger.bucket.name, "prefix": trigger.prefix,
+                            "suffix": trigger.suffix})
+    return summary
+
+
+def package_entries(fn: Function, target: str, extra: dict[str, bytes] | None = None) -> dict[str, bytes]:
+    """Every file of the package, name -> bytes: user code, runtime, entry module, function metadata."""
+    entries: dict[str, bytes] = {}
+    for name, path in _files_under(fn.source_dir):
+        entries[name] = path.read_bytes()
+    runtime_dir = Path(runtime_package.__file__).parent
+    for name, path in _files_under(runtime_dir):
+        if name.endswith(".py"):
+            entries[f"platform_sdk/runtime/{name}"] = path.read_bytes()
+    entries["platform_sdk/__init__.py"] = b'"""Runtime-only copy of platform_sdk shipped inside a function."""\n'
+    adapter, entry_module, symbol = ADAPTERS[target]
+    if f"{entry_module}.py" in entries:
+        raise fn.error(f"{entry_module}.py is reserved for the generated {target} entry point; rename your module",
+                       "source", str(fn.source_dir / f"{entry_module}.py"))
+    entries[f"{entry_module}.py"] = ENTRY_TEMPLATE.format(
+        target=target, handler=fn.handler, adapter=adapter, symbol=symbol
+    ).encode()
+    meta = {"function": fn.name, "service": fn.service.name if fn.service else None, "handler": fn.handler,
+            "runtime": fn.runtime, "triggers": trigger_summary(fn)}
+    entries["_platform_function.json"] = (json.dumps(meta, sort_keys=True, indent=1) + "\n").encode()
+    entries.update(extra or {})
+    return entries
+
+
+def write_zip(entries: dict[str, bytes], path: Path) -> str:
+    """Write entries in sorted order with fixed timestamps and modes; return the sha256 of the zip."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        for name in sorted(entries):
+            info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3
+            archive.writestr(info, entries[name])
+    tmp.replace(path)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def build_package(fn: Function, target: str, build_dir: Path, extra: dict[str, bytes] | None = None) -> FunctionPackage:
+    """Build the function's zip for one target cloud into `build_dir`."""
+    entries = package_entries(fn, target, extra)
+    service = fn.service.name if fn.service else "service"
+    path = build_dir / f"{service}-{fn.name}-{target}.zip"
+    digest = write_zip(entries, path)
+    sizes = sorted(((name, len(data)) for name, data in entries.items()), key=lambda item: (-item[1], item[0]))
+    _, entry_module, symbol = ADAPTERS[target]
+    return FunctionPackage(
+        function=fn, target=target, path=path, sha256=digest, zipped_bytes=path.stat().st_size,
+        unzipped_bytes=sum(size for _, size in sizes), entry_point=f"{entry_module}.{symbol}", largest=sizes[:5],
+    )

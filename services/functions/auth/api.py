@@ -1,0 +1,53 @@
+"""Sign-up and sign-in. Passwords are stored as salted PBKDF2 hashes; sessions are random tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import time
+
+from platform_sdk.runtime import HttpRequest, HttpResponse, database
+
+SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS users (email TEXT PRIMARY KEY, salt TEXT NOT NULL, hash TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS sessions (token TEXT PRIMARY KEY, email TEXT NOT NULL, expires INTEGER NOT NULL)",
+]
+
+
+def _hash(password: str, salt: str) -> str:
+    return hashlib.pbkdf2_hmac("sha256", password.encode(), bytes.fromhex(salt), 200_000).hex()
+
+
+def handle(request: HttpRequest) -> HttpResponse:
+    """POST /signup {email, password}; POST /signin {email, password} -> {token}; GET /me with a bearer token."""
+    db = database("users")
+    with db.connect() as conn:
+        for statement in SCHEMA:
+            conn.execute(statement)
+        if request.method == "POST" and request.path.endswith("/signup"):
+            body = request.json()
+            salt = secrets.token_hex(16)
+            if conn.query("SELECT 1 FROM users WHERE email = ?", (body["email"],)):
+                return HttpResponse(409, {"error": "email already registered"})
+            conn.execute("INSERT INTO users (email, salt, hash) VALUES (?, ?, ?)",
+                         (body["email"], salt, _hash(body["password"], salt)))
+            return HttpResponse(201, {"email": body["email"]})
+        if request.method == "POST" and request.path.endswith("/signin"):
+            body = request.json()
+            rows = conn.query("SELECT salt, hash FROM users WHERE email = ?", (body["email"],))
+            if not rows or not hmac.compare_digest(rows[0][1], _hash(body["password"], rows[0][0])):
+                return HttpResponse(401, {"error": "wrong email or password"})
+            token = secrets.token_urlsafe(24)
+            ttl = int(os.environ.get("SESSION_TTL_SECONDS", "3600"))
+            conn.execute("INSERT INTO sessions (token, email, expires) VALUES (?, ?, ?)",
+                         (token, body["email"], int(time.time()) + ttl))
+            return HttpResponse(200, {"token": token})
+        if request.method == "GET" and request.path.endswith("/me"):
+            token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            rows = conn.query("SELECT email FROM sessions WHERE token = ? AND expires > ?", (token, int(time.time())))
+            if not rows:
+                return HttpResponse(401, {"error": "not signed in"})
+            return HttpResponse(200, {"email": rows[0][0]})
+    return HttpResponse(404, {"error": "routes: POST /signup, POST /signin, GET /me"})
