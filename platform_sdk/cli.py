@@ -97,7 +97,7 @@ def synth(env: EnvOption, service: Annotated[str | None, typer.Option(help="Only
 
     proj, environment, services = load(project, env)
     result = run_synth(proj, environment, services, service)
-    errors = check_outdir(result.outdir, list(result.stacks))
+    errors = check_outdir(result.outdir)
     if as_json:
         print(json.dumps({**result.to_json(), "outdir": str(result.outdir),
                           "schema_errors": [str(e) for e in errors]}, indent=2))
@@ -143,6 +143,20 @@ def graph(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = F
             console.print(f"  {res['kind']:<9} {res['name']}")
         for dep in entry["depends_on"]:
             console.print(f"  [dim]after[/] {dep}")
+
+
+def _register_command_modules() -> None:
+    """Import the command modules that exist; each adds its commands to `app`."""
+    import importlib
+    import pkgutil
+
+    import platform_sdk.commands as commands
+
+    for module in sorted(m.name for m in pkgutil.iter_modules(commands.__path__)):
+        importlib.import_module(f"platform_sdk.commands.{module}")
+
+
+_register_command_modules()
 
 
 def main() -> None:  # pragma: no cover - console script entry

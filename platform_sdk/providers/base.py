@@ -51,7 +51,7 @@ class StackContext:
     """One Terraform stack being built: (environment, service, cloud)."""
 
     def __init__(self, env: Environment, service: Service, cloud: str, target: str, stack: Any, name: str,
-                 project_dir: Path, profile: Profile) -> None:
+                 project_dir: Path, profile: Profile, stack_dir: Path | None = None) -> None:
         self.env = env
         self.service = service
         self.cloud = cloud
@@ -60,6 +60,8 @@ class StackContext:
         self.name = name
         self.project_dir = project_dir
         self.profile = profile
+        # The stack's Terraform working directory: relative paths in the stack resolve against it.
+        self.stack_dir = stack_dir or project_dir / "cdktf.out" / env.name / "stacks" / name
         self.shared: dict[str, Any] = {}
 
     def resource(self, terraform_type: str, id: str, attributes: dict[str, Any]) -> RawResource:

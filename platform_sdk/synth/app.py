@@ -43,6 +43,8 @@ class StackInfo:
     resources: list[str] = field(default_factory=list)
     stateful: list[str] = field(default_factory=list)
     dependencies: list[str] = field(default_factory=list)
+    # Terraform address -> the neutral resource it implements (lets reports recognise a move across stacks)
+    owners: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -97,7 +99,7 @@ class EstateBuilder:
             stack = engine.TerraformStack(self.app, name)
             self._backend(stack, name)
             ctx = StackContext(self.env, service, placement.cloud, placement.target, stack, name,
-                               self.project.root, self.profile)
+                               self.project.root, self.profile, stack_dir=self.outdir / "stacks" / name)
             self.compilers[placement.target].configure(ctx)
             self.contexts[name] = ctx
             self.stack_infos[name] = StackInfo(name, self.env.name, service.name, placement.cloud, placement.target)
@@ -136,6 +138,7 @@ class EstateBuilder:
         placement = self.placements[resource]
         ctx = self._context(placement)
         compiler = self.compilers[placement.target]
+        known = {id(c) for c in ctx.stack.node.children}
         if isinstance(resource, Bucket):
             handle = compiler.bucket(ctx, resource)
         elif isinstance(resource, Database):
@@ -150,6 +153,11 @@ class EstateBuilder:
         self.handles[resource] = handle
         info = self.stack_infos[placement.stack_name]
         info.resources.append(resource.address)
+        for child in ctx.stack.node.children:
+            if id(child) not in known and hasattr(child, "terraform_resource_type"):
+                prefix = "data." if isinstance(child, engine.TerraformDataSource) else ""
+                address = f"{prefix}{child.terraform_resource_type}.{child.friendly_unique_id}"
+                info.owners[address] = resource.address
         if isinstance(resource, (Bucket, Database)):
             info.stateful.append(resource.address)
 
@@ -232,8 +240,7 @@ def synthesize(project: Project, env: Environment, services: list[Service], only
     if only_service is not None and only_service not in {s.name for s in services}:
         known = ", ".join(s.name for s in services)
         raise PlatformError(f"unknown service (services: {known})", key="--service", value=only_service)
-    target_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{target_dir.name}-", dir=target_dir.parent))
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f"platform-synth-{target_dir.name}-"))
     try:
         app = new_app(tmp_dir)
         profile = profile or Profile()
@@ -251,7 +258,8 @@ def synthesize(project: Project, env: Environment, services: list[Service], only
             after(result)  # may raise: then nothing is written
         if target_dir.exists():
             shutil.rmtree(target_dir)
-        tmp_dir.rename(target_dir)
+        target_dir.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(tmp_dir, target_dir)
         return result
     finally:
         if tmp_dir.exists():

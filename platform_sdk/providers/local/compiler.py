@@ -32,8 +32,7 @@ class LocalCompiler(Compiler):
         from platform_sdk.localcloud.mirror import PROVIDER_SOURCE, PROVIDER_VERSION
         from platform_sdk.synth.raw import RawProvider
 
-        stack_dir = ctx.project_dir / "cdktf.out" / ctx.env.name / "stacks" / ctx.name
-        root = os.path.relpath(local_root(ctx.project_dir, ctx.env, ctx.cloud), stack_dir)
+        root = os.path.relpath(local_root(ctx.project_dir, ctx.env, ctx.cloud), ctx.stack_dir)
         RawProvider(ctx.stack, "localcloud", "localcloud", PROVIDER_SOURCE, f"~> {PROVIDER_VERSION}",
                     {"root": root, "gateway_port": self.env.local.gateway_port})
 

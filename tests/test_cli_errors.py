@@ -1,0 +1,121 @@
+"""Bad input gets one clear message naming file, key and value; exit code 2; nothing is written."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from platform_sdk.cli import app
+
+runner = CliRunner()
+
+
+def synth(estate: Path, env: str = "local") -> tuple[int, str]:
+    result = runner.invoke(app, ["synth", "--env", env, "--project", str(estate)])
+    return result.exit_code, re.sub(r"\s+", " ", result.output)
+
+
+def assert_refused(estate: Path, code: int, output: str, *needles: str) -> None:
+    assert code == 2, output
+    for needle in needles:
+        assert needle in output, f"{needle!r} not in {output!r}"
+    assert not (estate / "cdktf.out").exists(), "nothing may be written on bad input"
+
+
+def test_syntax_error_in_service_file(estate: Path) -> None:
+    path = estate / "services" / "web.py"
+    path.write_text(path.read_text() + "\ndef broken(:\n")
+    code, out = synth(estate)
+    assert_refused(estate, code, out, "web.py", "syntax error")
+
+
+def test_unknown_environment(estate: Path) -> None:
+    code, out = synth(estate, "nope")
+    assert_refused(estate, code, out, "nope.toml", "--env", "unknown environment", "'nope'", "local")
+
+
+def test_placement_key_that_names_nothing(estate: Path) -> None:
+    path = estate / "envs" / "local.toml"
+    path.write_text(path.read_text().replace('"web" = "gcp"', '"wbe" = "gcp"'))
+    code, out = synth(estate)
+    assert_refused(estate, code, out, "local.toml", "placement.wbe", "names no service")
+
+
+def test_placement_key_that_names_no_resource(estate: Path) -> None:
+    path = estate / "envs" / "local.toml"
+    path.write_text(path.read_text().replace('"web" = "gcp"', '"web.nothing" = "gcp"'))
+    code, out = synth(estate)
+    assert_refused(estate, code, out, "local.toml", "placement.web.nothing", "no resource", "site")
+
+
+def test_invalid_bucket_name_for_target_cloud(estate: Path) -> None:
+    """S3 forbids names over 63 characters; the message names the workload, the cloud and the value."""
+    path = estate / "services" / "web.py"
+    path.write_text(path.read_text().replace('Bucket("site"', 'Bucket("site-with-a-really-long-bucket-name-xx"')
+                    .replace("origin=site", "origin=site"))
+    env = estate / "envs" / "dev.toml"
+    code, out = synth(estate, "dev")
+    assert_refused(estate, code, out, str(env.name), "web.site-with-a-really-long-bucket-name-xx", "aws")
+
+
+def test_two_resources_with_one_name(estate: Path) -> None:
+    path = estate / "services" / "thumbnails.py"
+    path.write_text(path.read_text().replace('Bucket("thumbs"', 'Bucket("originals"'))
+    code, out = synth(estate)
+    assert_refused(estate, code, out, "thumbnails.py", "two resources named 'originals'")
+
+
+def test_missing_handler_file(estate: Path) -> None:
+    (estate / "services" / "functions" / "web" / "api.py").unlink()
+    code, out = synth(estate)
+    assert_refused(estate, code, out, "web.py", "handler", "api.py not found", "'api.handle'")
+
+
+def test_toml_type_error(estate: Path) -> None:
+    path = estate / "envs" / "local.toml"
+    path.write_text(path.read_text().replace("gateway_port = 8790", 'gateway_port = "eighty"'))
+    code, out = synth(estate)
+    assert_refused(estate, code, out, "local.toml", "clouds.local.gateway_port", "'eighty'")
+
+
+def test_toml_syntax_error(estate: Path) -> None:
+    path = estate / "envs" / "local.toml"
+    path.write_text(path.read_text() + "\n[placement\n")
+    code, out = synth(estate)
+    assert_refused(estate, code, out, "local.toml", "TOML syntax error")
+
+
+def test_unknown_key_in_environment(estate: Path) -> None:
+    path = estate / "envs" / "local.toml"
+    path.write_text("defualt_cloud = 'aws'\n" + path.read_text())
+    code, out = synth(estate)
+    assert_refused(estate, code, out, "local.toml", "defualt_cloud")
+
+
+def test_invalid_resource_argument_points_at_the_line(estate: Path) -> None:
+    path = estate / "services" / "auth.py"
+    path.write_text(path.read_text().replace('engine="postgres"', 'engine="oracle"'))
+    code, out = synth(estate)
+    assert_refused(estate, code, out, "auth.py:7", "engine", "'oracle'")
+
+
+def test_cloud_without_configuration(estate: Path) -> None:
+    path = estate / "envs" / "dev.toml"
+    path.write_text(path.read_text().replace("[clouds.gcp]", "[clouds.gcpx]"))
+    code, out = synth(estate, "dev")
+    assert code == 2 and "dev.toml" in out and "gcpx" in out
+
+
+@pytest.mark.parametrize("command", ["synth", "graph"])
+def test_bad_input_leaves_previous_output_untouched(estate: Path, command: str) -> None:
+    """A failed synth must not replace a good earlier one."""
+    ok = runner.invoke(app, ["synth", "--env", "local", "--project", str(estate)])
+    assert ok.exit_code == 0, ok.output
+    before = sorted(p.relative_to(estate) for p in (estate / "cdktf.out").rglob("*"))
+    (estate / "services" / "functions" / "web" / "api.py").unlink()
+    result = runner.invoke(app, [command, "--env", "local", "--project", str(estate)])
+    assert result.exit_code == 2
+    assert sorted(p.relative_to(estate) for p in (estate / "cdktf.out").rglob("*")) == before

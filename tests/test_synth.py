@@ -1,0 +1,149 @@
+"""Synthesis of the example estate through real CDKTF: every environment, schema-checked, deterministic."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from platform_sdk.cli import app
+from platform_sdk.envs import find_environment
+from platform_sdk.loader import load_services
+from platform_sdk.project import Project
+from platform_sdk.synth.app import read_metadata, synthesize
+from platform_sdk.synth.schema_check import check_outdir, format_errors
+
+runner = CliRunner()
+ENVS = ["local", "dev", "staging", "prod"]
+
+
+def synth_env(root: Path, env_name: str, outdir: Path | None = None):  # type: ignore[no-untyped-def]
+    project = Project(root)
+    env = find_environment(project.envs_dir, env_name)
+    return synthesize(project, env, load_services(project.services_dir), outdir=outdir)
+
+
+def stack_json(outdir: Path, stack: str) -> dict:
+    return json.loads((outdir / "stacks" / stack / "cdk.tf.json").read_text())
+
+
+@pytest.mark.parametrize("env_name", ENVS)
+def test_every_environment_passes_the_provider_schema_check(estate: Path, env_name: str) -> None:
+    result = synth_env(estate, env_name)
+    errors = check_outdir(result.outdir)
+    assert not errors, format_errors(errors)
+    assert result.stacks, "no stacks synthesized"
+
+
+def test_prod_places_the_web_app_on_gcp_and_the_rest_on_aws(estate: Path) -> None:
+    result = synth_env(estate, "prod")
+    clouds = {info.service: info.cloud for info in result.stacks.values()}
+    assert clouds == {"auth": "aws", "thumbnails": "aws", "web": "gcp"}
+    web = stack_json(result.outdir, "prod-web-gcp")
+    assert "google_storage_bucket" in web["resource"]
+    assert not any(t.startswith("aws_") for t in web["resource"])
+    thumbs = stack_json(result.outdir, "prod-thumbnails-aws")
+    assert "aws_s3_bucket" in thumbs["resource"]
+    assert thumbs["terraform"]["backend"]["s3"]["key"] == "platform/prod/prod-thumbnails-aws.tfstate"
+    assert thumbs["terraform"]["backend"]["s3"]["dynamodb_table"] == "acme-tf-locks-prod"
+    assert thumbs["terraform"]["required_providers"]["aws"] == {"source": "hashicorp/aws", "version": "~> 6.0"}
+
+
+def test_staging_uses_the_gcs_backend_per_stack(estate: Path) -> None:
+    result = synth_env(estate, "staging")
+    for name in result.stacks:
+        backend = stack_json(result.outdir, name)["terraform"]["backend"]
+        assert backend == {"gcs": {"bucket": "acme-tfstate-staging", "prefix": f"platform/staging/{name}"}}
+
+
+def test_local_stacks_use_the_local_cloud_with_a_state_file_each(estate: Path) -> None:
+    result = synth_env(estate, "local")
+    for name, info in result.stacks.items():
+        doc = stack_json(result.outdir, name)
+        assert set(doc["resource"]) <= {"localcloud_bucket", "localcloud_function", "localcloud_cdn_route",
+                                        "localcloud_database"}
+        state = doc["terraform"]["backend"]["local"]["path"]
+        resolved = (result.outdir / "stacks" / name / state).resolve()
+        assert resolved == (estate / ".platform" / "state" / "local" / f"{name}.tfstate").resolve()
+        assert info.target == "local"
+
+
+def test_function_environment_carries_grants_and_resource_urls(estate: Path) -> None:
+    result = synth_env(estate, "local")
+    fn = stack_json(result.outdir, "local-thumbnails-aws")["resource"]["localcloud_function"]["resize"]
+    env = fn["environment"]
+    assert env["PLATFORM_GRANTS"] == "bucket:originals:read,bucket:thumbs:write"
+    assert env["PLATFORM_BUCKET_ORIGINALS"] == "${localcloud_bucket.originals.url}"
+    assert env["THUMBNAIL_WIDTHS"] == "128,512"
+
+
+@pytest.mark.parametrize("env_name", ["local", "prod"])
+def test_output_is_byte_identical_across_runs(estate: Path, tmp_path: Path, env_name: str) -> None:
+    first = synth_env(estate, env_name).outdir
+    copy = tmp_path / "first"
+    os.rename(first, copy)
+    # touching the sources must not change any byte (zips have fixed timestamps)
+    for path in (estate / "services").rglob("*.py"):
+        os.utime(path, (1, 1))
+    second = synth_env(estate, env_name).outdir
+    compare = filecmp.dircmp(copy, second)
+
+    def differences(cmp: filecmp.dircmp) -> list[str]:
+        found = cmp.left_only + cmp.right_only + cmp.diff_files + cmp.funny_files
+        for sub in cmp.subdirs.values():
+            found += differences(sub)
+        return found
+
+    assert differences(compare) == []
+    zips = sorted(second.rglob("*.zip"))
+    assert zips, "function packages are part of the output"
+    for path in zips:
+        assert path.read_bytes() == (copy / path.relative_to(second)).read_bytes()
+
+
+def test_metadata_describes_stacks_and_dependencies(estate: Path) -> None:
+    result = synth_env(estate, "prod")
+    meta = read_metadata(result.outdir)
+    assert meta["environment"] == "prod"
+    assert meta["stacks"]["prod-thumbnails-aws"]["stateful"] == ["thumbnails.originals", "thumbnails.thumbs"]
+
+
+def test_cli_synth_and_graph(estate: Path) -> None:
+    result = runner.invoke(app, ["synth", "--env", "prod", "--project", str(estate), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["schema_errors"] == []
+    assert sorted(doc["stacks"]) == ["prod-auth-aws", "prod-thumbnails-aws", "prod-web-gcp"]
+    graph = runner.invoke(app, ["graph", "--env", "prod", "--project", str(estate), "--json"])
+    assert graph.exit_code == 0, graph.output
+    stacks = json.loads(graph.output)["stacks"]
+    assert stacks["prod-web-gcp"]["cloud"] == "gcp"
+    assert {"name": "users", "kind": "database"} in stacks["prod-auth-aws"]["resources"]
+    envs = runner.invoke(app, ["envs", "--project", str(estate), "--json"])
+    assert [e["name"] for e in json.loads(envs.output)] == ["dev", "local", "prod", "staging"]
+
+
+def test_only_one_service(estate: Path) -> None:
+    result = runner.invoke(app, ["synth", "--env", "local", "--service", "web", "--project", str(estate), "--json"])
+    assert result.exit_code == 0, result.output
+    assert list(json.loads(result.output)["stacks"]) == ["local-web-gcp"]
+    bad = runner.invoke(app, ["synth", "--env", "local", "--service", "nope", "--project", str(estate)])
+    assert bad.exit_code == 2 and "--service" in bad.output
+
+
+def test_stock_cdktf_app_entry_synthesizes_every_environment(estate: Path, tmp_path: Path) -> None:
+    """cdktf.json runs `python -m platform_sdk.synth.main`, as `cdktf synth` would."""
+    out = tmp_path / "cdktf-out"
+    env = {**os.environ, "CDKTF_OUTDIR": str(out), "PLATFORM_PROJECT": str(estate)}
+    subprocess.run([sys.executable, "-m", "platform_sdk.synth.main"], check=True, env=env, cwd=estate)
+    stacks = sorted(p.name for p in (out / "stacks").iterdir())
+    assert "prod-web-gcp" in stacks and "local-thumbnails-aws" in stacks and "dev-auth-aws" in stacks
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert set(manifest["stacks"]) == set(stacks)
+    assert not check_outdir(out)
