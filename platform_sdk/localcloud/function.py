@@ -1,0 +1,207 @@
+"""`localcloud_function`: a function as extracted code plus a registry entry the local runtime reads.
+
+Layout: `<root>/functions/<name>/code/` (the unpacked package, replaced wholesale on every deploy)
+and `<root>/functions/<name>/function.json` (every attribute, `code_hash`, `updated_at`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+
+from tf.types import Unknown
+from tf.utils import Diagnostics
+
+from platform_sdk.localcloud.base import (
+    NUMBER,
+    STRING,
+    STRING_MAP,
+    LocalResource,
+    State,
+    as_int,
+    check_positive,
+    computed,
+    optional,
+    read_json,
+    required,
+    write_json,
+)
+
+HANDLER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+RUNTIME_RE = re.compile(r"^python3\.\d+$")
+SHA256_RE = re.compile(r"^[0-9a-fA-F]{64}$")
+REGISTRY_FILE = "function.json"
+CODE_DIR = "code"
+
+# Arguments mirrored in function.json and read back on refresh (hand edits show up as drift).
+ARGUMENTS = ("handler", "runtime", "package", "package_hash", "memory", "timeout", "environment", "triggers")
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, streamed (packages can be large)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _safe_extract(package: Path, dest: Path) -> None:
+    """Extract a zip, refusing entries that would land outside `dest` (zip-slip)."""
+    with zipfile.ZipFile(package) as zf:
+        for info in zf.infolist():
+            name = PurePosixPath(info.filename.replace("\\", "/"))
+            if name.is_absolute() or ".." in name.parts or (name.parts and ":" in name.parts[0]):
+                raise ValueError(f"package entry {info.filename!r} would land outside the code directory")
+        zf.extractall(dest)
+
+
+def _replace_code(fn_dir: Path, package: Path) -> Path:
+    """Unpack into a staging dir, then swap it in, so the runtime never sees a half-extracted tree."""
+    fn_dir.mkdir(parents=True, exist_ok=True)
+    code = fn_dir / CODE_DIR
+    staging = Path(tempfile.mkdtemp(prefix=".code-new-", dir=fn_dir))
+    try:
+        _safe_extract(package, staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    old = None
+    if code.exists():
+        old = Path(tempfile.mkdtemp(prefix=".code-old-", dir=fn_dir))
+        code.rename(old / CODE_DIR)
+    staging.rename(code)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return code
+
+
+class Function(LocalResource):
+    """A Python function deployed by unpacking its zip; package_hash changes update it in place."""
+
+    type_suffix = "function"
+    attributes = [
+        computed("id", STRING, "Same as name."),
+        required("name", STRING, "Function name.", replace=True),
+        required("handler", STRING, 'Entry point, "module.func".'),
+        required("runtime", STRING, 'Python runtime, e.g. "python3.11".'),
+        required("package", STRING, "Path to the zip package (relative to Terraform's working dir)."),
+        required("package_hash", STRING, "sha256 hex of the package; a change redeploys the code."),
+        optional("memory", NUMBER, "Memory in MB.", default=128),
+        optional("timeout", NUMBER, "Timeout in seconds.", default=30),
+        optional("environment", STRING_MAP, "Environment variables."),
+        optional("triggers", STRING, "JSON text describing triggers; stored as-is for the runtime."),
+        computed("code_hash", STRING, "sha256 of the deployed package (checked against package_hash)."),
+        computed("path", STRING, "Absolute directory of the function.", replace=True),
+        computed("url", STRING, "Invoke URL through the local gateway."),
+    ]
+
+    def validate(self, diags: Diagnostics, config: State) -> None:
+        super().validate(diags, config)
+        handler = config.get("handler")
+        if isinstance(handler, str) and not HANDLER_RE.match(handler):
+            diags.add_error(f'handler must look like "module.func", got {handler!r}', path=["handler"])
+        runtime = config.get("runtime")
+        if isinstance(runtime, str) and not RUNTIME_RE.match(runtime):
+            diags.add_error(
+                f"The local cloud runs Python functions only; runtime {runtime!r} is not python3.N",
+                path=["runtime"],
+            )
+        package_hash = config.get("package_hash")
+        if isinstance(package_hash, str) and not SHA256_RE.match(package_hash):
+            diags.add_error("package_hash must be 64 hex characters (sha256)", path=["package_hash"])
+        triggers = config.get("triggers")
+        if isinstance(triggers, str):
+            try:
+                json.loads(triggers)
+            except ValueError as exc:
+                diags.add_error(f"triggers must be JSON text: {exc}", path=["triggers"])
+        check_positive(diags, config, "memory")
+        check_positive(diags, config, "timeout", integer=False)
+
+    def computed_values(self, state: State) -> State:
+        name, root = state.get("name"), self.provider.root_or_unknown()
+        package_hash = state.get("package_hash")
+        values: State = {
+            "id": name,
+            "code_hash": package_hash.lower() if isinstance(package_hash, str) else Unknown,
+            "path": Unknown,
+            "url": Unknown if name is Unknown else self.provider.gateway_url(f"/fn/{name}"),
+        }
+        if name is not Unknown and root is not Unknown:
+            values["path"] = str(root / "functions" / name)
+        return values
+
+    def _deploy(self, diags: Diagnostics, planned: State) -> State | None:
+        state = self.finish(planned)
+        package = Path(os.path.abspath(state["package"]))
+        if not package.is_file():
+            diags.add_error(f"Function package not found: {package}", path=["package"])
+            return None
+        actual = sha256_file(package)
+        if actual != state["package_hash"].lower():
+            diags.add_error(
+                f"Function {state['name']}: package hash mismatch",
+                f"{package} has sha256 {actual}, but package_hash is {state['package_hash']}. "
+                "The package changed after synthesis; synthesize again.",
+                path=["package_hash"],
+            )
+            return None
+        fn_dir = Path(state["path"])
+        code = _replace_code(fn_dir, package)
+        state["code_hash"] = actual
+        entry = {key: state.get(key) for key in ARGUMENTS}
+        entry.update(
+            name=state["name"],
+            memory=as_int(state.get("memory")),
+            timeout=as_int(state.get("timeout")),
+            package_path=str(package),
+            code_dir=str(code),
+            code_hash=actual,
+            url=state["url"],
+            updated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        write_json(fn_dir / REGISTRY_FILE, entry)
+        return state
+
+    def create(self, diags: Diagnostics, planned: State) -> State | None:
+        try:
+            return self._deploy(diags, planned)
+        finally:
+            if diags.has_errors() or sys.exc_info()[0] is not None:
+                self._remove_if_empty(planned)
+
+    def _remove_if_empty(self, planned: State) -> None:
+        """A failed first deploy must not leave an empty function directory behind."""
+        path = planned.get("path")
+        if isinstance(path, str):
+            with contextlib.suppress(OSError):
+                Path(path).rmdir()
+
+    def update(self, diags: Diagnostics, prior: State, planned: State) -> State | None:
+        return self._deploy(diags, planned)
+
+    def read(self, diags: Diagnostics, current: State) -> State | None:
+        fn_dir = Path(current.get("path") or self.computed_values(current)["path"])
+        entry = read_json(fn_dir / REGISTRY_FILE)
+        if not isinstance(entry, dict) or not (fn_dir / CODE_DIR).is_dir():
+            return None  # gone (or half gone): Terraform plans to deploy it again
+        state = dict(current)
+        for key in (*ARGUMENTS, "code_hash"):
+            if key in entry:
+                state[key] = entry[key]
+        return state
+
+    def delete(self, diags: Diagnostics, prior: State) -> None:
+        fn_dir = Path(prior["path"])
+        if fn_dir.exists():
+            shutil.rmtree(fn_dir)

@@ -1,0 +1,156 @@
+"""Process entry point Terraform runs (via the mirror's launcher): serve the local cloud provider.
+
+go-plugin reads exactly one handshake line from our stdout, so before anything else we move fd 1
+to stderr and keep a private copy of the real stdout for the handshake. Any stray print, warning
+or C-level write after that lands on stderr, which Terraform only shows with TF_LOG.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Callable
+from typing import IO, Any
+
+MAGIC_COOKIE_KEY = "TF_PLUGIN_MAGIC_COOKIE"
+MAGIC_COOKIE_VALUE = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
+APP_PROTOCOL_VERSION = 6
+SHUTDOWN_METHOD = "/plugin.GRPCController/Shutdown"
+
+
+def _protect_stdout() -> IO[str]:
+    """Redirect fd 1 to stderr and return a stream on the original stdout, for the handshake only."""
+    sys.stdout.flush()
+    handshake_fd = os.dup(1)
+    os.dup2(2, 1)
+    return os.fdopen(handshake_fd, "w", buffering=1)
+
+
+def _drop_cwd_from_path() -> None:
+    """`python -m` puts Terraform's working dir first on sys.path; a stray grpc.py there must not win."""
+    cwd = os.getcwd()
+    sys.path[:] = [p for p in sys.path if p not in ("", ".") and os.path.abspath(p) != cwd]
+
+
+def _server_credentials() -> tuple[bytes, object]:
+    """A throwaway self-signed ECDSA cert (fast to make) whose DER goes into the handshake line."""
+    from datetime import UTC, datetime, timedelta
+
+    import grpc
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=True,
+                key_cert_sign=True,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+            critical=True,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    creds = grpc.ssl_server_credentials([(key_pem, cert.public_bytes(serialization.Encoding.PEM))])
+    return cert.public_bytes(serialization.Encoding.DER), creds
+
+
+def serve(handshake: IO[str]) -> int:
+    """Start the gRPC server on a unix socket, print the handshake, and run until Terraform says stop."""
+    import base64
+    import shutil
+    import tempfile
+    import threading
+    from concurrent import futures
+
+    import grpc
+    from tf.gen import tfplugin_pb2_grpc as rpc
+
+    from platform_sdk.localcloud.provider import LocalCloudProvider
+    from platform_sdk.localcloud.servicer import LocalCloudServicer
+
+    stop = threading.Event()
+
+    class _ShutdownWatcher(grpc.ServerInterceptor):
+        """go-plugin asks for shutdown via GRPCController; we just notice the call and exit."""
+
+        def intercept_service(
+            self, continuation: Callable[[grpc.HandlerCallDetails], Any], handler_call_details: Any
+        ) -> Any:
+            if handler_call_details.method == SHUTDOWN_METHOD:
+                stop.set()
+            return continuation(handler_call_details)
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=10), interceptors=[_ShutdownWatcher()])
+    rpc.add_ProviderServicer_to_server(LocalCloudServicer(LocalCloudProvider()), server)
+
+    sock_dir = tempfile.mkdtemp(prefix="localcloud-", dir=os.environ.get("PLUGIN_UNIX_SOCKET_DIR") or None)
+    try:
+        sock = os.path.join(sock_dir, "plugin.sock")
+        cert_der, creds = _server_credentials()
+        server.add_secure_port(f"unix://{sock}", creds)  # type: ignore[arg-type]
+        server.start()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        cert = base64.b64encode(cert_der).decode().rstrip("=")
+        handshake.write(f"1|{APP_PROTOCOL_VERSION}|unix|{sock}|grpc|{cert}\n")
+        handshake.flush()
+        stop.wait()
+        server.stop(grace=0.5).wait()
+        return 0
+    finally:
+        shutil.rmtree(sock_dir, ignore_errors=True)
+
+
+def main() -> int:
+    """Check we were started by Terraform, then serve."""
+    # Terraform handles Ctrl-C itself and then tells us to stop; dying mid-apply would lose state.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    handshake = _protect_stdout()
+    _drop_cwd_from_path()
+    if os.environ.get(MAGIC_COOKIE_KEY) != MAGIC_COOKIE_VALUE:
+        print(
+            "This is the platform SDK local cloud Terraform provider; Terraform starts it, not a person.",
+            file=sys.stderr,
+        )
+        return 1
+    offered = os.environ.get("PLUGIN_PROTOCOL_VERSIONS", "")
+    if offered and str(APP_PROTOCOL_VERSION) not in offered.split(","):
+        print(
+            f"The local cloud provider speaks plugin protocol {APP_PROTOCOL_VERSION}; this Terraform offers "
+            f"{offered}. Use Terraform >= 1.0 or OpenTofu.",
+            file=sys.stderr,
+        )
+        return 1
+    return serve(handshake)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
