@@ -52,13 +52,11 @@ def test_placement_key_that_names_no_resource(estate: Path) -> None:
 
 
 def test_invalid_bucket_name_for_target_cloud(estate: Path) -> None:
-    """S3 forbids names over 63 characters; the message names the workload, the cloud and the value."""
-    path = estate / "services" / "web.py"
-    path.write_text(path.read_text().replace('Bucket("site"', 'Bucket("site-with-a-really-long-bucket-name-xx"')
-                    .replace("origin=site", "origin=site"))
+    """S3 reserves the `xn--` prefix: the message names the workload, the cloud and the bad name."""
     env = estate / "envs" / "dev.toml"
+    env.write_text('name_prefix = "xn--shop"\n' + env.read_text())
     code, out = synth(estate, "dev")
-    assert_refused(estate, code, out, str(env.name), "web.site-with-a-really-long-bucket-name-xx", "aws")
+    assert_refused(estate, code, out, "dev.toml", "auth", "aws", "xn--")
 
 
 def test_two_resources_with_one_name(estate: Path) -> None:

@@ -1,4 +1,4 @@
-"""Aws compiler (being written)."""
+"""The AWS compiler: neutral resources -> `hashicorp/aws` 6.x resources (S3, Lambda, CloudFront, RDS)."""
 
 from platform_sdk.providers.aws.compiler import AwsCompiler
 

@@ -1,0 +1,130 @@
+"""Cdn -> CloudFront: a distribution in front of a private bucket (through origin access control) or a function URL.
+
+The bucket stays private: its policy gains one statement letting CloudFront read objects, and only for requests
+signed on behalf of this distribution (`AWS:SourceArn`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from platform_sdk.errors import PlatformError
+from platform_sdk.model import Bucket, Cdn, Function, HttpTrigger
+from platform_sdk.providers.aws.common import make_handle, resource_tags, rid
+from platform_sdk.providers.aws.provider import us_east_1
+from platform_sdk.providers.base import Handle, StackContext
+from platform_sdk.synth.engine import Fn, TerraformResourceLifecycle, Token
+
+# AWS managed policies (fixed ids, identical in every account).
+CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"  # a function URL must see its own Host
+READ_METHODS = ["GET", "HEAD"]
+ALL_METHODS = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"]
+ORIGIN_ID = "origin"
+
+
+def _origin_access_control(ctx: StackContext, cdn: Cdn, origin_type: str) -> Any:
+    return ctx.resource("aws_cloudfront_origin_access_control", rid(ctx, cdn, "oac"), {
+        "name": ctx.physical_name(cdn),
+        "description": f"CloudFront access for {cdn.address}",
+        "origin_access_control_origin_type": origin_type,
+        "signing_behavior": "always",
+        "signing_protocol": "sigv4",
+    })
+
+
+def _bucket_origin(ctx: StackContext, cdn: Cdn, origin: Handle) -> tuple[dict[str, Any], dict[str, Any]]:
+    oac = _origin_access_control(ctx, cdn, "s3")
+    block = {"origin_id": ORIGIN_ID, "domain_name": origin["domain"], "origin_access_control_id": oac.ref("id")}
+    behavior = {"allowed_methods": READ_METHODS, "cached_methods": READ_METHODS, "cache_policy_id": CACHING_OPTIMIZED}
+    return block, behavior
+
+
+def _function_origin(ctx: StackContext, cdn: Cdn, fn: Function,
+                     origin: Handle) -> tuple[dict[str, Any], dict[str, Any]]:
+    # https://<id>.lambda-url.<region>.on.aws/ -> <id>.lambda-url.<region>.on.aws
+    domain = Token.as_string(Fn.element(Fn.split("/", origin["url"]), 2))
+    block: dict[str, Any] = {
+        "origin_id": ORIGIN_ID,
+        "domain_name": domain,
+        "custom_origin_config": {"http_port": 80, "https_port": 443, "origin_protocol_policy": "https-only",
+                                 "origin_ssl_protocols": ["TLSv1.2"]},
+    }
+    if not fn.trigger_of(HttpTrigger)[0].public:
+        block["origin_access_control_id"] = _origin_access_control(ctx, cdn, "lambda").ref("id")
+    # An API behind a CDN takes every method; nothing is cached and the viewer's request reaches the function.
+    behavior = {"allowed_methods": ALL_METHODS, "cached_methods": READ_METHODS, "cache_policy_id": CACHING_DISABLED,
+                "origin_request_policy_id": ALL_VIEWER_EXCEPT_HOST_HEADER}
+    return block, behavior
+
+
+def _viewer_certificate(ctx: StackContext, cdn: Cdn) -> dict[str, Any]:
+    if not cdn.domain:
+        return {"cloudfront_default_certificate": True}
+    cert = ctx.resource("aws_acm_certificate", rid(ctx, cdn, "certificate"), {
+        "domain_name": cdn.domain,
+        "validation_method": "DNS",
+        "tags": resource_tags(ctx, cdn),
+    })
+    cert.provider = us_east_1(ctx)  # CloudFront reads certificates from us-east-1 only
+    cert.lifecycle = TerraformResourceLifecycle(create_before_destroy=True)
+    # The DNS records proving domain ownership: whoever owns the zone creates them.
+    ctx.output(f"cdn_{cdn.name}_dns_validation".replace("-", "_"),
+               cert.interpolation_for_attribute("domain_validation_options"),
+               description=f"DNS records validating the certificate of {cdn.domain}")
+    return {"acm_certificate_arn": cert.ref("arn"), "ssl_support_method": "sni-only",
+            "minimum_protocol_version": "TLSv1.2_2021"}
+
+
+def compile_cdn(ctx: StackContext, cdn: Cdn, origin: Handle) -> Handle:
+    """The distribution, then the origin-side permission that names it."""
+    if isinstance(cdn.origin, Bucket):
+        if origin.stack_name != ctx.name:
+            raise PlatformError(f"CDN {cdn.address} and its bucket {cdn.origin.address} must be in one stack (the "
+                                "bucket policy names the distribution)", key=cdn.address, value=origin.stack_name)
+        block, behavior = _bucket_origin(ctx, cdn, origin)
+    else:
+        assert isinstance(cdn.origin, Function)
+        block, behavior = _function_origin(ctx, cdn, cdn.origin, origin)
+    attrs: dict[str, Any] = {
+        "enabled": True,
+        "comment": ctx.physical_name(cdn),
+        "is_ipv6_enabled": True,
+        "http_version": "http2and3",
+        "origin": [block],
+        "default_cache_behavior": {"target_origin_id": ORIGIN_ID, "viewer_protocol_policy": "redirect-to-https",
+                                   "compress": True, **behavior},
+        "restrictions": {"geo_restriction": {"restriction_type": "none", "locations": []}},
+        "viewer_certificate": _viewer_certificate(ctx, cdn),
+        "tags": resource_tags(ctx, cdn),
+    }
+    if isinstance(cdn.origin, Bucket):
+        attrs["default_root_object"] = cdn.default_root_object
+    if cdn.domain:
+        attrs["aliases"] = [cdn.domain]
+    dist = ctx.resource("aws_cloudfront_distribution", rid(ctx, cdn, "distribution"), attrs)
+    arn = dist.ref("arn")
+
+    if isinstance(cdn.origin, Bucket):
+        origin.constructs["policy"].add({
+            "Sid": f"CloudFrontRead{''.join(p.capitalize() for p in cdn.name.split('-'))}",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudfront.amazonaws.com"},
+            "Action": "s3:GetObject",
+            "Resource": f"{origin['arn']}/*",
+            "Condition": {"StringEquals": {"AWS:SourceArn": arn}},
+        })
+    elif not cdn.origin.trigger_of(HttpTrigger)[0].public:
+        for action in ("lambda:InvokeFunctionUrl", "lambda:InvokeFunction"):
+            ctx.resource("aws_lambda_permission", rid(ctx, cdn, action.split(":")[1].lower()), {
+                "statement_id": f"AllowCloudFront-{cdn.name}-{action.split(':')[1]}",
+                "action": action,
+                "function_name": origin["name"],
+                "principal": "cloudfront.amazonaws.com",
+                "source_arn": arn,
+            })
+
+    domain_name = dist.ref("domain_name")
+    return make_handle(ctx, cdn, {"distribution": dist}, url=f"https://{domain_name}",
+                       domain=cdn.domain or domain_name)

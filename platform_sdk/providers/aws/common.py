@@ -1,0 +1,39 @@
+"""Small helpers shared by the AWS resource modules: construct ids, handles, tags and JSON policies."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from platform_sdk.model import Resource
+from platform_sdk.providers.base import Handle, StackContext
+
+TARGET = "aws"
+
+
+def rid(ctx: StackContext, resource: Resource, suffix: str) -> str:
+    """A construct id unique per stack: the neutral name (unique within a service) plus a per-kind suffix.
+
+    Resources of another service (a trigger bucket of a neighbour) get their service name in front, so two
+    services' `originals` buckets never collide in one stack.
+    """
+    service = resource.service
+    prefix = resource.name if service is None or service is ctx.service else f"{service.name}__{resource.name}"
+    return f"{prefix}_{suffix}"
+
+
+def make_handle(ctx: StackContext, resource: Resource, constructs: dict[str, Any] | None = None,
+                **attrs: str) -> Handle:
+    """A Handle for the orchestrator; `constructs` carries accumulators later resources add to."""
+    return Handle(resource, ctx.cloud, TARGET, ctx.name, dict(attrs), dict(constructs or {}))
+
+
+def resource_tags(ctx: StackContext, resource: Resource) -> dict[str, str]:
+    """Only the tags the provider's default_tags do not already carry (identical duplicates cause churn)."""
+    common = ctx.tags()
+    return {k: v for k, v in ctx.tags(resource).items() if common.get(k) != v}
+
+
+def policy_json(statements: list[dict[str, Any]]) -> str:
+    """An IAM policy document as a stable JSON string (tokens inside are resolved by CDKTF at synth)."""
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True, separators=(",", ":"))

@@ -1,0 +1,101 @@
+"""AwsCompiler: the neutral model on AWS. One module per resource kind; this class only routes and checks.
+
+`problems` runs before synthesis (placement), so everything AWS cannot take fails with the workload's address
+and the cloud instead of surfacing at `terraform apply`.
+"""
+
+from __future__ import annotations
+
+from platform_sdk.envs import Environment
+from platform_sdk.model import Bucket, Cdn, Database, Function, Resource, ScheduleTrigger
+from platform_sdk.naming import default_name
+from platform_sdk.providers.aws import names
+from platform_sdk.providers.aws.bucket import compile_bucket
+from platform_sdk.providers.aws.cdn import compile_cdn
+from platform_sdk.providers.aws.cron import CronError, to_eventbridge
+from platform_sdk.providers.aws.database import ENGINES, compile_database
+from platform_sdk.providers.aws.function import compile_function, schedule_rule_suffix
+from platform_sdk.providers.aws.provider import configure
+from platform_sdk.providers.base import Compiler, FunctionInputs, Handle, StackContext
+
+LAMBDA_RUNTIMES = ("python3.10", "python3.11", "python3.12", "python3.13")
+# Environment variables Lambda sets itself and refuses in a function's configuration.
+LAMBDA_RESERVED_ENV = frozenset({
+    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+})
+
+
+class AwsCompiler(Compiler):
+    """S3, Lambda, CloudFront and RDS through `hashicorp/aws` 6.x."""
+
+    target = "aws"
+    package_limits = (50 * 2**20, 250 * 2**20)  # Lambda direct upload: 50 MB zipped, 250 MB unzipped
+
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+
+    # -- capability checks ------------------------------------------------------------------------------------
+    def bucket_name_problems(self, name: str) -> list[str]:
+        return names.bucket_name_problems(name)
+
+    def problems(self, resource: Resource, env: Environment) -> list[str]:
+        """'missing X' phrases for what AWS cannot do with this resource (empty = placeable)."""
+        service = resource.service.name if resource.service else ""
+        physical = default_name(env, service, resource.name)
+        if isinstance(resource, Bucket):
+            found = self.bucket_name_problems(physical)
+            return [f"a valid S3 bucket name ({physical!r}: {'; '.join(found)})"] if found else []
+        if isinstance(resource, Function):
+            return self._function_problems(resource, physical)
+        if isinstance(resource, Database):
+            found = []
+            if resource.engine not in ENGINES:
+                found.append(f"engine {resource.engine!r} on RDS (supported: {', '.join(ENGINES)})")
+            found += [f"a valid RDS identifier: {p}" for p in names.rds_identifier_problems(physical)]
+            return found
+        if isinstance(resource, Cdn):
+            found = []
+            if len(physical) > names.OAC_NAME_MAX:
+                found.append(f"a valid CloudFront origin access control name ({physical!r} is {len(physical)} "
+                             f"characters, CloudFront allows {names.OAC_NAME_MAX})")
+            if isinstance(resource.origin, Bucket) and resource.origin.service is not resource.service:
+                found.append(f"a CloudFront origin in another service ({resource.origin.address}): the bucket "
+                             "policy naming the distribution lives with the bucket")
+            return found
+        return []
+
+    def _function_problems(self, fn: Function, physical: str) -> list[str]:
+        found: list[str] = []
+        if fn.runtime not in LAMBDA_RUNTIMES:
+            found.append(f"runtime {fn.runtime} on Lambda (supported: {', '.join(LAMBDA_RUNTIMES)})")
+        schedules = fn.trigger_of(ScheduleTrigger)
+        suffix = schedule_rule_suffix(len(schedules) - 1) if schedules else ""
+        found += [f"a valid Lambda function name: {p}" for p in names.lambda_name_problems(physical, suffix)]
+        found += [f"environment variable {key} (reserved by Lambda)"
+                  for key in sorted(fn.environment) if key in LAMBDA_RESERVED_ENV]
+        for trigger in schedules:
+            try:
+                to_eventbridge(trigger.cron)
+            except CronError as err:
+                found.append(f"an EventBridge schedule for {trigger.cron!r}: {err}")
+        return found
+
+    # -- compilation ------------------------------------------------------------------------------------------
+    def configure(self, ctx: StackContext) -> None:
+        configure(ctx)
+
+    def bucket(self, ctx: StackContext, bucket: Bucket) -> Handle:
+        return compile_bucket(ctx, bucket)
+
+    def database(self, ctx: StackContext, database: Database) -> Handle:
+        return compile_database(ctx, database)
+
+    def function(self, ctx: StackContext, fn: Function, inputs: FunctionInputs) -> Handle:
+        return compile_function(ctx, fn, inputs)
+
+    def cdn(self, ctx: StackContext, cdn: Cdn, origin: Handle) -> Handle:
+        return compile_cdn(ctx, cdn, origin)

@@ -1,0 +1,199 @@
+"""Function -> Lambda: a role with least-privilege inline policy, its own log group, and one resource per trigger.
+
+Triggers: HTTP -> a function URL; schedule -> an EventBridge rule + target (no extra role needed, unlike the
+Scheduler); object-created -> one aws_s3_bucket_notification per bucket, shared by every trigger on it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from platform_sdk.errors import PlatformError
+from platform_sdk.model import Function, HttpTrigger, ObjectCreatedTrigger, ScheduleTrigger
+from platform_sdk.providers.aws.common import make_handle, policy_json, resource_tags, rid
+from platform_sdk.providers.aws.cron import to_eventbridge
+from platform_sdk.providers.aws.iam import LAMBDA_ASSUME_ROLE, grant_statements, log_statement
+from platform_sdk.providers.aws.provider import account_id
+from platform_sdk.providers.base import FunctionInputs, Handle, StackContext
+from platform_sdk.synth.raw import RawResource
+
+DEFAULT_LOG_RETENTION_DAYS = 30
+# CloudWatch Logs accepts only these retention periods.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                      3288, 3653)
+ARCHITECTURE = "x86_64"  # packages carry pure-Python code and may carry x86_64 wheels; arm64 would need arm wheels
+OBJECT_CREATED = "s3:ObjectCreated:*"
+
+
+def schedule_rule_suffix(index: int) -> str:
+    """EventBridge rules are named `<function>-cron`, `<function>-cron2`, ..."""
+    return "-cron" if index == 0 else f"-cron{index + 1}"
+
+
+def source_code_hash(sha256_hex: str) -> str:
+    """Lambda's code hash is base64 of the raw sha256: computed from the package, identical on every synth."""
+    return base64.b64encode(bytes.fromhex(sha256_hex)).decode()
+
+
+class BucketNotification:
+    """The one aws_s3_bucket_notification of a bucket: S3 keeps a single notification configuration per bucket,
+    so every object-created trigger on it (from any function of the stack) becomes a block of this resource."""
+
+    def __init__(self, ctx: StackContext, handle: Handle) -> None:
+        self.stack_name = ctx.name
+        self.handle = handle
+        self.rules: list[tuple[Function, str, str]] = []
+        self.waits_for: set[str] = set()
+        self.resource = ctx.resource("aws_s3_bucket_notification", rid(ctx, handle.resource, "notification"),
+                                     {"bucket": handle["name"], "lambda_function": []})
+
+    def add(self, fn: Function, trigger: ObjectCreatedTrigger, function_arn: str, permission: RawResource) -> None:
+        for other, prefix, suffix in self.rules:
+            prefixes_overlap = prefix.startswith(trigger.prefix) or trigger.prefix.startswith(prefix)
+            suffixes_overlap = suffix.endswith(trigger.suffix) or trigger.suffix.endswith(suffix)
+            if prefixes_overlap and suffixes_overlap:
+                raise fn.error(
+                    f"object-created trigger on bucket {self.handle.resource.address} overlaps the one of "
+                    f"{other.address} (prefix {prefix!r}, suffix {suffix!r}); S3 rejects overlapping rules",
+                    key=f"{fn.address}.triggers", value=f"prefix={trigger.prefix!r} suffix={trigger.suffix!r}",
+                    hint="give each trigger a distinct prefix or suffix",
+                )
+        self.rules.append((fn, trigger.prefix, trigger.suffix))
+        service = fn.service.name if fn.service else ""
+        block: dict[str, Any] = {"id": f"{service}-{fn.name}-{len(self.rules)}", "events": [OBJECT_CREATED],
+                                 "lambda_function_arn": function_arn}
+        if trigger.prefix:
+            block["filter_prefix"] = trigger.prefix
+        if trigger.suffix:
+            block["filter_suffix"] = trigger.suffix
+        self.resource.attributes["lambda_function"].append(block)
+        # S3 checks it may invoke the function when the configuration is written.
+        if permission.fqn not in self.waits_for:
+            self.waits_for.add(permission.fqn)
+            self.resource.after(permission)
+
+
+def _notification(ctx: StackContext, fn: Function, handle: Handle) -> BucketNotification:
+    existing: BucketNotification | None = handle.constructs.get("notification")
+    if existing is None:
+        existing = handle.constructs["notification"] = BucketNotification(ctx, handle)
+    elif existing.stack_name != ctx.name:
+        raise PlatformError(
+            f"bucket {handle.resource.address} already notifies functions of stack {existing.stack_name}; S3 keeps "
+            f"one notification configuration per bucket, so its object-created triggers must come from one service",
+            key=f"{fn.address}.triggers", value=handle.resource.address,
+        )
+    return existing
+
+
+def _log_retention(ctx: StackContext, fn: Function) -> int:
+    days = ctx.override(fn, "log_retention_days", DEFAULT_LOG_RETENTION_DAYS)
+    if days not in LOG_RETENTION_DAYS:
+        raise PlatformError(f"log_retention_days must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}",
+                            file=ctx.env.file, key=f'overrides."{fn.address}".log_retention_days', value=days)
+    return int(days)
+
+
+def compile_function(ctx: StackContext, fn: Function, inputs: FunctionInputs) -> Handle:
+    """Role, policy, log group, the function itself, then its triggers."""
+    name = ctx.physical_name(fn)
+    tags = resource_tags(ctx, fn)
+    role = ctx.resource("aws_iam_role", rid(ctx, fn, "role"), {
+        "name": name,
+        "description": f"Runs {fn.address}",
+        "assume_role_policy": json.dumps(LAMBDA_ASSUME_ROLE, sort_keys=True, separators=(",", ":")),
+        "tags": tags,
+    })
+    log_group = ctx.resource("aws_cloudwatch_log_group", rid(ctx, fn, "logs"), {
+        "name": f"/aws/lambda/{name}",
+        "retention_in_days": _log_retention(ctx, fn),
+        "tags": tags,
+    })
+    policy = ctx.resource("aws_iam_role_policy", rid(ctx, fn, "policy"), {
+        "name": "least-privilege",
+        "role": role.ref("id"),
+        "policy": policy_json([log_statement(log_group.ref("arn")), *grant_statements(inputs.grants)]),
+    })
+    lam = ctx.resource("aws_lambda_function", rid(ctx, fn, "function"), {
+        "function_name": name,
+        "role": role.ref("arn"),
+        "handler": inputs.package.entry_point,
+        "runtime": fn.runtime,
+        "filename": ctx.asset(inputs.package),
+        "source_code_hash": source_code_hash(inputs.package.sha256),
+        "memory_size": ctx.override(fn, "memory", fn.memory),
+        "timeout": ctx.override(fn, "timeout", fn.timeout),
+        "architectures": [ARCHITECTURE],
+        "environment": {"variables": inputs.environment},
+        "logging_config": {"log_format": "Text", "log_group": log_group.ref("name")},
+        "tags": tags,
+    }).after(log_group, policy)
+    function_name = lam.ref("function_name")
+    constructs: dict[str, Any] = {"function": lam, "role": role}
+
+    url = ""
+    for trigger in fn.trigger_of(HttpTrigger)[:1]:
+        function_url = ctx.resource("aws_lambda_function_url", rid(ctx, fn, "url"), {
+            "function_name": function_name,
+            "authorization_type": "NONE" if trigger.public else "AWS_IAM",
+        })
+        if trigger.public:
+            ctx.resource("aws_lambda_permission", rid(ctx, fn, "public_url"), {
+                "statement_id": "AllowPublicFunctionUrl",
+                "action": "lambda:InvokeFunctionUrl",
+                "function_name": function_name,
+                "principal": "*",
+                "function_url_auth_type": "NONE",
+            })
+            # Since October 2025 a public function URL also needs lambda:InvokeFunction.
+            ctx.resource("aws_lambda_permission", rid(ctx, fn, "public_invoke"), {
+                "statement_id": "AllowPublicInvokeForFunctionUrl",
+                "action": "lambda:InvokeFunction",
+                "function_name": function_name,
+                "principal": "*",
+            })
+        constructs["url"] = function_url
+        url = function_url.ref("function_url")
+
+    for index, trigger in enumerate(fn.trigger_of(ScheduleTrigger)):
+        rule = ctx.resource("aws_cloudwatch_event_rule", rid(ctx, fn, f"schedule{index + 1}"), {
+            "name": name + schedule_rule_suffix(index),
+            "description": f"{fn.address} on '{trigger.cron}' (UTC)",
+            "schedule_expression": to_eventbridge(trigger.cron),
+            "state": "ENABLED",
+            "tags": tags,
+        })
+        ctx.resource("aws_cloudwatch_event_target", rid(ctx, fn, f"schedule{index + 1}_target"), {
+            "rule": rule.ref("name"),
+            "target_id": "function",
+            "arn": lam.ref("arn"),
+        })
+        ctx.resource("aws_lambda_permission", rid(ctx, fn, f"schedule{index + 1}_permission"), {
+            "statement_id": f"AllowSchedule{index + 1}",
+            "action": "lambda:InvokeFunction",
+            "function_name": function_name,
+            "principal": "events.amazonaws.com",
+            "source_arn": rule.ref("arn"),
+        })
+
+    permissions: dict[str, RawResource] = {}
+    for trigger in fn.trigger_of(ObjectCreatedTrigger):
+        handle = inputs.trigger_buckets[trigger.bucket.name]
+        owner = trigger.bucket.service.name if trigger.bucket.service else ""
+        key = f"{owner}-{trigger.bucket.name}"
+        if key not in permissions:
+            permission_id = rid(ctx, fn, f"s3_{owner}_{trigger.bucket.name}")
+            permissions[key] = ctx.resource("aws_lambda_permission", permission_id, {
+                "statement_id": f"AllowS3-{key}",
+                "action": "lambda:InvokeFunction",
+                "function_name": function_name,
+                "principal": "s3.amazonaws.com",
+                "source_arn": handle["arn"],
+                "source_account": account_id(ctx),  # bucket ARNs carry no account: pin it (confused deputy)
+            })
+        _notification(ctx, fn, handle).add(fn, trigger, lam.ref("arn"), permissions[key])
+
+    return make_handle(ctx, fn, constructs, name=function_name, arn=lam.ref("arn"), url=url,
+                       identity=role.ref("arn"))

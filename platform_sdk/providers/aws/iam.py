@@ -1,0 +1,82 @@
+"""IAM for AWS functions, as data: which actions each neutral grant means and on which ARN they apply.
+
+Why a table: reviewers read least privilege here at a glance, and adding an access level is one line.
+Scopes name the ARN an action applies to, so no statement ever needs `*` for an action or a resource:
+  bucket  -> the bucket ARN (listing)
+  objects -> `<bucket ARN>/*` (object reads and writes)
+  secret  -> the database's Secrets Manager secret ARN (the managed master password)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from platform_sdk.model import Grant
+from platform_sdk.providers.base import Handle
+
+# access -> ((action, scope), ...). Scopes are resolved against the target Handle's attributes below.
+GRANT_ACTIONS: dict[str, tuple[tuple[str, str], ...]] = {
+    "read": (("s3:ListBucket", "bucket"), ("s3:GetObject", "objects")),
+    "write": (("s3:PutObject", "objects"), ("s3:DeleteObject", "objects")),
+    "readwrite": (("s3:ListBucket", "bucket"), ("s3:GetObject", "objects"), ("s3:PutObject", "objects"),
+                  ("s3:DeleteObject", "objects")),
+    "connect": (("secretsmanager:GetSecretValue", "secret"),),
+}
+
+# Logging needs only these two on the function's own log group (the group itself is created by Terraform).
+LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+
+LAMBDA_ASSUME_ROLE: dict[str, Any] = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                   "Principal": {"Service": "lambda.amazonaws.com"}}],
+}
+
+
+def scope_arn(scope: str, handle: Handle) -> str:
+    """The ARN one scope means for a target handle."""
+    if scope == "bucket":
+        return handle["arn"]
+    if scope == "objects":
+        return f"{handle['arn']}/*"
+    if scope == "secret":
+        return handle["secret_arn"]
+    raise ValueError(f"unknown IAM scope {scope!r}")
+
+
+def _sid(text: str) -> str:
+    """Statement ids are alphanumeric: `thumbs` + `objects` -> `ThumbsObjects`."""
+    return "".join(part.capitalize() for part in text.replace("_", "-").split("-") if part)
+
+
+def grant_statements(grants: list[tuple[Grant, Handle]]) -> list[dict[str, Any]]:
+    """Least-privilege statements for a function's grants: one per (target, scope), actions merged and sorted.
+
+    Only grants whose target lives on AWS are turned into IAM here; a target on another cloud is reached
+    through that cloud's federation, which its own compiler wires from this function's `identity`.
+    """
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for grant, handle in grants:
+        if handle.target != "aws":
+            continue
+        target = grant.target
+        for action, scope in GRANT_ACTIONS[grant.access]:
+            owner = target.service.name if target.service else ""
+            key = (f"{target.kind}-{owner}-{target.name}", scope)
+            entry = merged.setdefault(key, {
+                "Sid": _sid(f"{target.kind}-{owner}-{target.name}-{scope}"),
+                "Effect": "Allow",
+                "Action": [],
+                "Resource": scope_arn(scope, handle),
+            })
+            if action not in entry["Action"]:
+                entry["Action"].append(action)
+    statements = list(merged.values())
+    for statement in statements:
+        statement["Action"] = sorted(statement["Action"])
+    return statements
+
+
+def log_statement(log_group_arn: str) -> dict[str, Any]:
+    """Write access to the function's own log group and its streams, nothing else."""
+    return {"Sid": "OwnLogGroup", "Effect": "Allow", "Action": list(LOG_ACTIONS), "Resource": f"{log_group_arn}:*"}

@@ -1,0 +1,529 @@
+"""The AWS compiler through real CDKTF synthesis: the example estate on AWS, checked against the vendored schema
+and against the security properties the platform promises (private buckets, least privilege, no passwords)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import platform_sdk.synth.engine  # noqa: F401  (points jsii at the pip-installed Node)
+from platform_sdk.envs import load_environment
+from platform_sdk.errors import PlacementError, PlatformError
+from platform_sdk.loader import load_services
+from platform_sdk.project import Project
+from platform_sdk.providers.aws import AwsCompiler
+from platform_sdk.providers.aws.cron import CronError, to_eventbridge
+from platform_sdk.providers.aws.iam import GRANT_ACTIONS
+from platform_sdk.providers.aws.names import bucket_name_problems
+from platform_sdk.synth.app import synthesize
+from platform_sdk.synth.schema_check import check_outdir, check_stack, format_errors
+
+REPO = Path(__file__).resolve().parent.parent
+
+Stacks = dict[str, dict[str, Any]]
+
+
+# -- helpers -------------------------------------------------------------------------------------------------------
+def make_project(root: Path, envs: dict[str, str], services: dict[str, str] | None = None,
+                 sources: dict[str, str] | None = None) -> Project:
+    """A throwaway project: the example estate's services (or the given ones) and the given environment files."""
+    root.mkdir(parents=True, exist_ok=True)
+    if services is None:
+        shutil.copytree(REPO / "services", root / "services", ignore=shutil.ignore_patterns("__pycache__"))
+    else:
+        (root / "services").mkdir()
+        for name, text in services.items():
+            (root / "services" / name).write_text(text)
+    for name, text in (sources or {}).items():
+        path = root / "services" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    (root / "envs").mkdir()
+    for name, text in envs.items():
+        (root / "envs" / f"{name}.toml").write_text(text)
+    return Project(root)
+
+
+def all_on_aws(env_file: str) -> str:
+    """An example environment with every workload on AWS (the GCP compiler is built elsewhere)."""
+    return re.sub(r'(?m)^"[^"\n]+" = "gcp"\n', "", (REPO / "envs" / env_file).read_text())
+
+
+def synth(project: Project, env_name: str) -> Path:
+    env = load_environment(project.envs_dir / f"{env_name}.toml")
+    return synthesize(project, env, load_services(project.services_dir)).outdir
+
+
+def read_stacks(outdir: Path) -> Stacks:
+    return {p.parent.name: json.loads(p.read_text()) for p in sorted(outdir.glob("stacks/*/cdk.tf.json"))}
+
+
+def resources(stack: dict[str, Any], tf_type: str) -> dict[str, dict[str, Any]]:
+    return stack.get("resource", {}).get(tf_type, {})
+
+
+def ref(tf_type: str, name: str, attr: str) -> str:
+    return f"${{{tf_type}.{name}.{attr}}}"
+
+
+def walk_keys(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from walk_keys(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from walk_keys(item)
+
+
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+# -- fixtures ------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def estate(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    return make_project(tmp_path_factory.mktemp("aws") / "estate",
+                        {"dev": all_on_aws("dev.toml"), "prod": all_on_aws("prod.toml")})
+
+
+@pytest.fixture(scope="module")
+def dev(estate: Project) -> Path:
+    return synth(estate, "dev")
+
+
+@pytest.fixture(scope="module")
+def prod(estate: Project) -> Path:
+    return synth(estate, "prod")
+
+
+@pytest.fixture(scope="module")
+def dev_stacks(dev: Path) -> Stacks:
+    return read_stacks(dev)
+
+
+@pytest.fixture(scope="module")
+def prod_stacks(prod: Path) -> Stacks:
+    return read_stacks(prod)
+
+
+EXTRAS_SERVICE = '''
+from platform_sdk import Bucket, Cdn, Cors, Database, Function, Service, http, object_created, schedule
+
+service = Service("extras", owner="platform-team")
+public = service.add(Bucket("public", public_read=True, versioning=True, expire_days=30,
+                            cors=Cors(origins=["https://a.example.com"], methods=["GET", "PUT"])))
+service.add(Cdn("site", origin=public, domain="www.example.com"))
+api = service.add(Function("api", handler="app.handle", source="functions/extras", triggers=[http(public=False)]))
+service.add(Cdn("api-cdn", origin=api))
+orders = service.add(Database("orders", engine="mysql", size="medium", backups=False))
+job = service.add(Function("job", handler="app.handle", source="functions/extras",
+                           triggers=[schedule("30 6 * * 1-5"), schedule("0 0 1 * *"), object_created(public, "in/")]))
+job.uses(orders).reads_writes(public)
+'''
+HANDLER = "def handle(request):\n    return {'status': 200}\n"
+MOTO_ENV = 'default_cloud = "aws"\n[clouds.aws]\nregion = "eu-west-1"\nendpoint = "http://127.0.0.1:5999"\n'
+
+
+@pytest.fixture(scope="module")
+def extras(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A service exercising what the estate does not: public bucket + CDN, custom domain, private function
+    origin, MySQL, several schedules, no account id in the env, and an emulator endpoint."""
+    project = make_project(tmp_path_factory.mktemp("aws") / "extras", {"test": MOTO_ENV},
+                           {"extras.py": EXTRAS_SERVICE}, {"functions/extras/app.py": HANDLER})
+    outdir = synth(project, "test")
+    return read_stacks(outdir)["test-extras-aws"]
+
+
+# -- the example estate ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("which", ["dev", "prod"])
+def test_every_stack_passes_the_schema_check(which: str, request: pytest.FixtureRequest) -> None:
+    outdir: Path = request.getfixturevalue(which)
+    stacks = read_stacks(outdir)
+    assert sorted(stacks) == [f"{which}-auth-aws", f"{which}-thumbnails-aws", f"{which}-web-aws"]
+    errors = check_outdir(outdir)
+    assert errors == [], format_errors(errors)
+
+
+def test_provider_is_pinned_with_region_account_and_tags(dev_stacks: Stacks) -> None:
+    for name, stack in dev_stacks.items():
+        assert stack["terraform"]["required_providers"]["aws"] == {"source": "hashicorp/aws", "version": "~> 6.0"}
+        (provider,) = stack["provider"]["aws"]
+        assert provider["region"] == "eu-west-1"
+        assert provider["allowed_account_ids"] == ["111111111111"]
+        tags = provider["default_tags"][0]["tags"]
+        assert tags["managed-by"] == "platform-sdk" and tags["environment"] == "dev"
+        assert tags["service"] == name.split("-")[1]
+        assert "endpoints" not in provider
+
+
+def test_buckets_are_private_encrypted_and_owner_enforced(dev_stacks: Stacks) -> None:
+    seen = 0
+    for stack in dev_stacks.values():
+        for name in resources(stack, "aws_s3_bucket"):
+            seen += 1
+            bucket_id = ref("aws_s3_bucket", name, "id")
+            (pab,) = [r for r in resources(stack, "aws_s3_bucket_public_access_block").values()
+                      if r["bucket"] == bucket_id]
+            assert all(pab[k] is True for k in ("block_public_acls", "ignore_public_acls", "block_public_policy",
+                                                  "restrict_public_buckets"))
+            (sse,) = [r for r in resources(stack, "aws_s3_bucket_server_side_encryption_configuration").values()
+                      if r["bucket"] == bucket_id]
+            assert sse["rule"][0]["apply_server_side_encryption_by_default"]["sse_algorithm"] == "AES256"
+            (own,) = [r for r in resources(stack, "aws_s3_bucket_ownership_controls").values()
+                      if r["bucket"] == bucket_id]
+            assert own["rule"]["object_ownership"] == "BucketOwnerEnforced"
+            (policy,) = [r for r in resources(stack, "aws_s3_bucket_policy").values() if r["bucket"] == bucket_id]
+            statements = json.loads(policy["policy"])["Statement"]
+            assert statements[0]["Sid"] == "DenyInsecureTransport" and statements[0]["Effect"] == "Deny"
+            assert not [s for s in statements if s["Effect"] == "Allow" and s.get("Principal") == "*"]
+    assert seen == 3  # originals, thumbs, site
+
+
+def test_bucket_options_map_to_versioning_and_lifecycle(dev_stacks: Stacks) -> None:
+    stack = dev_stacks["dev-thumbnails-aws"]
+    assert list(resources(stack, "aws_s3_bucket_versioning")) == ["originals_versioning"]
+    assert resources(stack, "aws_s3_bucket_versioning")["originals_versioning"]["versioning_configuration"] == {
+        "status": "Enabled"}
+    (lifecycle,) = resources(stack, "aws_s3_bucket_lifecycle_configuration").values()
+    assert lifecycle["bucket"] == ref("aws_s3_bucket", "thumbs_bucket", "id")
+    (rule,) = lifecycle["rule"]
+    assert rule["status"] == "Enabled" and rule["filter"] == [{}] and rule["expiration"] == [{"days": 365}]
+    web = dev_stacks["dev-web-aws"]
+    (cors,) = resources(web, "aws_s3_bucket_cors_configuration").values()
+    assert cors["cors_rule"][0]["allowed_origins"] == ["https://shop.example.com"]
+
+
+def test_resize_policy_names_exactly_its_two_buckets(dev_stacks: Stacks) -> None:
+    stack = dev_stacks["dev-thumbnails-aws"]
+    policy = json.loads(resources(stack, "aws_iam_role_policy")["resize_policy"]["policy"])
+    originals = ref("aws_s3_bucket", "originals_bucket", "arn")
+    thumbs = ref("aws_s3_bucket", "thumbs_bucket", "arn")
+    granted: dict[str, set[str]] = {}
+    for statement in policy["Statement"]:
+        assert statement["Effect"] == "Allow"
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        targets = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        assert "*" not in actions and not any(a.endswith(":*") for a in actions)
+        assert "*" not in targets
+        for target in targets:
+            granted.setdefault(target, set()).update(actions)
+    logs = ref("aws_cloudwatch_log_group", "resize_logs", "arn") + ":*"
+    assert granted == {
+        logs: {"logs:CreateLogStream", "logs:PutLogEvents"},
+        originals: {"s3:ListBucket"},
+        f"{originals}/*": {"s3:GetObject"},
+        f"{thumbs}/*": {"s3:PutObject", "s3:DeleteObject"},
+    }
+
+
+def test_database_grant_reads_only_its_secret(dev_stacks: Stacks) -> None:
+    stack = dev_stacks["dev-auth-aws"]
+    secret = "${aws_db_instance.users_instance.master_user_secret[0].secret_arn}"
+    for fn in ("api", "cleanup"):
+        statements = json.loads(resources(stack, "aws_iam_role_policy")[f"{fn}_policy"]["policy"])["Statement"]
+        (db,) = [s for s in statements if s["Resource"] == secret]
+        assert db["Action"] == ["secretsmanager:GetSecretValue"]
+        env = resources(stack, "aws_lambda_function")[f"{fn}_function"]["environment"]["variables"]
+        assert env["PLATFORM_DATABASE_USERS"] == (
+            "postgres://platform_admin@${aws_db_instance.users_instance.address}:5432/users"
+            f"?secret={secret}&cloud=aws")
+
+
+def test_originals_bucket_has_one_notification_with_both_triggers(dev_stacks: Stacks) -> None:
+    stack = dev_stacks["dev-thumbnails-aws"]
+    notifications = resources(stack, "aws_s3_bucket_notification")
+    assert list(notifications) == ["originals_notification"]
+    notification = notifications["originals_notification"]
+    assert notification["bucket"] == ref("aws_s3_bucket", "originals_bucket", "bucket")
+    blocks = notification["lambda_function"]
+    assert sorted(b["filter_suffix"] for b in blocks) == [".jpg", ".png"]
+    assert {b["lambda_function_arn"] for b in blocks} == {ref("aws_lambda_function", "resize_function", "arn")}
+    assert all(b["events"] == ["s3:ObjectCreated:*"] for b in blocks)
+    permission = resources(stack, "aws_lambda_permission")["resize_s3_thumbnails_originals"]
+    assert permission["principal"] == "s3.amazonaws.com"
+    assert permission["source_arn"] == ref("aws_s3_bucket", "originals_bucket", "arn")
+    assert permission["source_account"] == "111111111111"
+    assert notification["depends_on"] == ["${aws_lambda_permission.resize_s3_thumbnails_originals}"]
+
+
+def test_cloudfront_reads_the_bucket_only_for_its_distribution(dev_stacks: Stacks) -> None:
+    stack = dev_stacks["dev-thumbnails-aws"]
+    (distribution_name,) = resources(stack, "aws_cloudfront_distribution")
+    distribution = resources(stack, "aws_cloudfront_distribution")[distribution_name]
+    (origin,) = distribution["origin"]
+    assert origin["domain_name"] == ref("aws_s3_bucket", "thumbs_bucket", "bucket_regional_domain_name")
+    oac = resources(stack, "aws_cloudfront_origin_access_control")["cdn_oac"]
+    assert (oac["origin_access_control_origin_type"], oac["signing_behavior"], oac["signing_protocol"]) == (
+        "s3", "always", "sigv4")
+    assert origin["origin_access_control_id"] == ref("aws_cloudfront_origin_access_control", "cdn_oac", "id")
+    behavior = distribution["default_cache_behavior"]
+    assert behavior["viewer_protocol_policy"] == "redirect-to-https"
+    assert behavior["cache_policy_id"] == "658327ea-f89d-4fab-a63d-7e88639e58f6"
+    assert distribution["viewer_certificate"] == {"cloudfront_default_certificate": True}
+    statements = json.loads(resources(stack, "aws_s3_bucket_policy")["thumbs_policy"]["policy"])["Statement"]
+    (allow,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert allow["Action"] == "s3:GetObject"
+    assert allow["Resource"] == ref("aws_s3_bucket", "thumbs_bucket", "arn") + "/*"
+    assert allow["Condition"] == {
+        "StringEquals": {"AWS:SourceArn": ref("aws_cloudfront_distribution", distribution_name, "arn")}}
+    originals = json.loads(resources(stack, "aws_s3_bucket_policy")["originals_policy"]["policy"])["Statement"]
+    assert [s["Effect"] for s in originals] == ["Deny"]  # no CDN in front of originals: nobody else may read
+
+
+def test_database_is_encrypted_private_and_has_no_password(dev_stacks: Stacks, prod_stacks: Stacks) -> None:
+    for stacks, instance_class, multi_az in ((dev_stacks, "db.t4g.micro", False),
+                                             (prod_stacks, "db.t4g.medium", True)):
+        stack = next(s for name, s in stacks.items() if name.endswith("-auth-aws"))
+        db = resources(stack, "aws_db_instance")["users_instance"]
+        assert db["storage_encrypted"] is True
+        assert db["manage_master_user_password"] is True
+        assert db["deletion_protection"] is True
+        assert db["publicly_accessible"] is False
+        assert db["skip_final_snapshot"] is False and db["final_snapshot_identifier"].endswith("-final")
+        assert db["backup_retention_period"] == 7
+        assert db["instance_class"] == instance_class  # prod: [sizes.database.small]
+        assert db["multi_az"] is multi_az  # prod: [overrides."auth.users"] high_availability
+        (sg,) = resources(stack, "aws_security_group").values()
+        (ingress,) = sg["ingress"]
+        assert ingress["cidr_blocks"] == ["${data.aws_vpc.default_vpc.cidr_block}"]
+        assert (ingress["from_port"], ingress["to_port"]) == (5432, 5432)
+    for stack in [*dev_stacks.values(), *prod_stacks.values()]:
+        keys = set(walk_keys(stack))
+        assert not keys & {"password", "password_wo", "master_password"}
+        assert "master_password" not in json.dumps(stack)
+
+
+def test_schedule_becomes_an_eventbridge_cron(dev_stacks: Stacks) -> None:
+    stack = dev_stacks["dev-auth-aws"]
+    (rule,) = resources(stack, "aws_cloudwatch_event_rule").values()
+    assert rule["schedule_expression"] == "cron(0 3 * * ? *)"
+    (target,) = resources(stack, "aws_cloudwatch_event_target").values()
+    assert target["arn"] == ref("aws_lambda_function", "cleanup_function", "arn")
+    permission = resources(stack, "aws_lambda_permission")["cleanup_schedule1_permission"]
+    assert permission["principal"] == "events.amazonaws.com"
+    assert permission["source_arn"] == ref("aws_cloudwatch_event_rule", "cleanup_schedule1", "arn")
+
+
+def test_http_functions_get_a_public_url(dev_stacks: Stacks) -> None:
+    stack = dev_stacks["dev-web-aws"]
+    assert resources(stack, "aws_lambda_function_url")["api_url"]["authorization_type"] == "NONE"
+    permissions = resources(stack, "aws_lambda_permission")
+    assert permissions["api_public_url"]["action"] == "lambda:InvokeFunctionUrl"
+    assert permissions["api_public_url"]["function_url_auth_type"] == "NONE"
+    assert permissions["api_public_invoke"]["action"] == "lambda:InvokeFunction"
+    assert stack["output"]["function_api_url"]["value"] == ref("aws_lambda_function_url", "api_url", "function_url")
+
+
+def test_function_packages_exist_and_match_their_hash(dev: Path, dev_stacks: Stacks) -> None:
+    count = 0
+    for name, stack in dev_stacks.items():
+        for fn in resources(stack, "aws_lambda_function").values():
+            package = dev / "stacks" / name / fn["filename"]
+            assert package.is_file(), package
+            digest = hashlib.sha256(package.read_bytes()).digest()
+            assert fn["source_code_hash"] == base64.b64encode(digest).decode()
+            assert fn["handler"] == "_platform_entry.handler" and fn["architectures"] == ["x86_64"]
+            log_group = next(iter(fn["depends_on"]))
+            assert log_group.startswith("${aws_cloudwatch_log_group.")
+            count += 1
+    assert count == 5
+
+
+def test_synthesis_is_byte_identical(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "estate", {"dev": all_on_aws("dev.toml")})
+    first = tree_bytes(synth(project, "dev"))
+    second = tree_bytes(synth(project, "dev"))
+    assert first.keys() == second.keys()
+    assert [k for k in first if first[k] != second[k]] == []
+    assert any(k.endswith(".zip") for k in first)
+
+
+# -- placement checks ------------------------------------------------------------------------------------------------
+def test_bucket_name_invalid_for_s3_fails_before_synthesis(tmp_path: Path) -> None:
+    env = 'name_prefix = "xn--acme"\ndefault_cloud = "aws"\n[clouds.aws]\nregion = "eu-west-1"\n'
+    project = make_project(tmp_path / "estate", {"dev": env})
+    for other in ("auth.py", "web.py"):  # the first problem found wins: leave only the bucket's service
+        (project.services_dir / other).unlink()
+    with pytest.raises(PlacementError) as caught:
+        synth(project, "dev")
+    message = str(caught.value)
+    assert "bucket thumbnails.originals cannot be placed on aws" in message
+    assert "xn--" in message and "S3 bucket name" in message
+    assert not (project.outdir / "dev").exists()
+
+
+def test_bucket_name_too_long_for_s3(tmp_path: Path) -> None:
+    service = ('from platform_sdk import Bucket, Service\n'
+               'service = Service("partner-media-ingestion")\n'
+               'service.add(Bucket("original-uploads-from-partners"))\n')
+    env = 'name_prefix = "acme-global"\ndefault_cloud = "aws"\n[clouds.aws]\n'
+    project = make_project(tmp_path / "estate", {"dev": env}, {"media.py": service})
+    expected = (r"partner-media-ingestion\.original-uploads-from-partners cannot be placed on aws: missing a valid "
+                r"S3 bucket name \('acme-global-dev-.*\(S3 allows 3 to 63\)\)")
+    with pytest.raises(PlacementError, match=expected):
+        synth(project, "dev")
+
+
+@pytest.mark.parametrize(("name", "problem"), [
+    ("ab", "2 characters"), ("a" * 64, "64 characters"), ("Acme-bucket", "lowercase"), ("acme..x", "adjacent"),
+    ("192.168.5.4", "IP address"), ("xn--acme", "'xn--'"), ("sthree-acme", "'sthree-'"), ("acme-s3alias", "-s3alias"),
+    ("acme--ol-s3", "--ol-s3"), ("-acme", "start and end"),
+])
+def test_bucket_name_rules(name: str, problem: str) -> None:
+    assert any(problem in p for p in bucket_name_problems(name)), bucket_name_problems(name)
+
+
+def test_valid_bucket_names_have_no_problems() -> None:
+    assert bucket_name_problems("acme-dev-thumbnails-originals") == []
+    assert bucket_name_problems("a.b-c") == []
+
+
+def test_function_problems(tmp_path: Path) -> None:
+    service = ('from platform_sdk import Function, Service, schedule\n'
+               'service = Service("jobs")\n'
+               'service.add(Function("nightly", handler="app.handle", source="functions/jobs",\n'
+               '                     environment={"AWS_REGION": "x"}, triggers=[schedule("0 0 1 * 1")]))\n')
+    env = 'default_cloud = "aws"\n[clouds.aws]\n'
+    project = make_project(tmp_path / "estate", {"dev": env}, {"jobs.py": service}, {"functions/jobs/app.py": HANDLER})
+    with pytest.raises(PlacementError) as caught:
+        synth(project, "dev")
+    message = str(caught.value)
+    assert "function jobs.nightly cannot be placed on aws" in message
+    assert "AWS_REGION (reserved by Lambda)" in message
+    assert "both day of month and day of week" in message
+
+
+def test_overlapping_object_triggers_are_rejected(tmp_path: Path) -> None:
+    service = ('from platform_sdk import Bucket, Function, Service, object_created\n'
+               'service = Service("media")\n'
+               'inbox = service.add(Bucket("inbox"))\n'
+               'service.add(Function("a", handler="app.handle", source="functions/media",\n'
+               '                     triggers=[object_created(inbox, prefix="img/")]))\n'
+               'service.add(Function("b", handler="app.handle", source="functions/media",\n'
+               '                     triggers=[object_created(inbox, suffix=".png")]))\n')
+    env = 'default_cloud = "aws"\n[clouds.aws]\n'
+    project = make_project(tmp_path / "estate", {"dev": env}, {"media.py": service},
+                           {"functions/media/app.py": HANDLER})
+    with pytest.raises(PlatformError, match="overlaps the one of media.a"):
+        synth(project, "dev")
+
+
+def test_problems_accept_the_example_estate() -> None:
+    env = load_environment(REPO / "envs" / "dev.toml")
+    compiler = AwsCompiler(env)
+    for service in load_services(REPO / "services"):
+        for resource in service:
+            assert compiler.problems(resource, env) == [], resource.address
+
+
+# -- what the estate does not exercise -------------------------------------------------------------------------------
+def test_extras_pass_the_schema_check(extras: dict[str, Any]) -> None:
+    errors = check_stack(extras, stack="test-extras-aws")
+    assert errors == [], format_errors(errors)
+
+
+def test_emulator_endpoint_and_account_lookup(extras: dict[str, Any]) -> None:
+    main, aliased = extras["provider"]["aws"]
+    assert main["endpoints"][0]["s3"] == "http://127.0.0.1:5999"
+    assert main["s3_use_path_style"] is True and main["skip_requesting_account_id"] is True
+    assert "allowed_account_ids" not in main
+    assert aliased["alias"] == "us_east_1" and aliased["region"] == "us-east-1"
+    assert aliased["endpoints"] == main["endpoints"]
+    (permission,) = [p for p in resources(extras, "aws_lambda_permission").values()
+                     if p["principal"] == "s3.amazonaws.com"]
+    assert permission["source_account"] == "${data.aws_caller_identity.current.account_id}"
+
+
+def test_public_bucket_behind_a_cdn_has_one_merged_policy(extras: dict[str, Any]) -> None:
+    pab = resources(extras, "aws_s3_bucket_public_access_block")["public_pab"]
+    assert pab["block_public_acls"] is True and pab["ignore_public_acls"] is True
+    assert pab["block_public_policy"] is False and pab["restrict_public_buckets"] is False
+    policies = resources(extras, "aws_s3_bucket_policy")
+    assert list(policies) == ["public_policy"]
+    assert policies["public_policy"]["depends_on"] == ["${aws_s3_bucket_public_access_block.public_pab}"]
+    sids = [s["Sid"] for s in json.loads(policies["public_policy"]["policy"])["Statement"]]
+    assert sids == ["DenyInsecureTransport", "PublicRead", "CloudFrontReadSite"]
+    (rule,) = resources(extras, "aws_s3_bucket_lifecycle_configuration")["public_lifecycle"]["rule"]
+    assert rule["noncurrent_version_expiration"] == [{"noncurrent_days": 30}]
+    cors = resources(extras, "aws_s3_bucket_cors_configuration")["public_cors"]["cors_rule"][0]
+    assert cors["allowed_methods"] == ["GET", "PUT"] and cors["allowed_headers"] == ["*"]
+
+
+def test_custom_domain_uses_a_us_east_1_certificate(extras: dict[str, Any]) -> None:
+    cert = resources(extras, "aws_acm_certificate")["site_certificate"]
+    assert cert["provider"] == "aws.us_east_1"
+    assert cert["domain_name"] == "www.example.com" and cert["validation_method"] == "DNS"
+    assert cert["lifecycle"] == {"create_before_destroy": True}
+    site = resources(extras, "aws_cloudfront_distribution")["site_distribution"]
+    assert site["aliases"] == ["www.example.com"]
+    assert site["viewer_certificate"] == {"acm_certificate_arn": ref("aws_acm_certificate", "site_certificate", "arn"),
+                                          "ssl_support_method": "sni-only",
+                                          "minimum_protocol_version": "TLSv1.2_2021"}
+    assert "cdn_site_dns_validation" in extras["output"]
+    assert extras["output"]["cdn_site_domain"]["value"] == "www.example.com"
+
+
+def test_private_function_behind_a_cdn(extras: dict[str, Any]) -> None:
+    assert resources(extras, "aws_lambda_function_url")["api_url"]["authorization_type"] == "AWS_IAM"
+    permissions = resources(extras, "aws_lambda_permission")
+    assert not [p for p in permissions.values() if p["principal"] == "*"]
+    distribution = resources(extras, "aws_cloudfront_distribution")["api-cdn_distribution"]
+    (origin,) = distribution["origin"]
+    assert origin["domain_name"] == '${element(split("/", aws_lambda_function_url.api_url.function_url), 2)}'
+    assert origin["custom_origin_config"]["origin_protocol_policy"] == "https-only"
+    oac = resources(extras, "aws_cloudfront_origin_access_control")["api-cdn_oac"]
+    assert oac["origin_access_control_origin_type"] == "lambda"
+    assert distribution["default_cache_behavior"]["cache_policy_id"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+    from_cdn = [p for p in permissions.values() if p["principal"] == "cloudfront.amazonaws.com"]
+    assert sorted(p["action"] for p in from_cdn) == ["lambda:InvokeFunction", "lambda:InvokeFunctionUrl"]
+    assert {p["source_arn"] for p in from_cdn} == {ref("aws_cloudfront_distribution", "api-cdn_distribution", "arn")}
+
+
+def test_mysql_and_several_schedules(extras: dict[str, Any]) -> None:
+    db = resources(extras, "aws_db_instance")["orders_instance"]
+    assert (db["engine"], db["engine_version"], db["port"]) == ("mysql", "8.0", 3306)
+    assert db["instance_class"] == "db.t4g.medium" and db["backup_retention_period"] == 0
+    rules = resources(extras, "aws_cloudwatch_event_rule")
+    assert [r["schedule_expression"] for r in rules.values()] == ["cron(30 6 ? * 2-6 *)", "cron(0 0 1 * ? *)"]
+    assert [r["name"] for r in rules.values()] == ["acme-test-extras-job-cron", "acme-test-extras-job-cron2"]
+    env = resources(extras, "aws_lambda_function")["job_function"]["environment"]["variables"]
+    assert env["PLATFORM_DATABASE_ORDERS"].startswith("mysql://platform_admin@")
+
+
+# -- small pure parts -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("cron", "expected"), [
+    ("0 3 * * *", "cron(0 3 * * ? *)"),
+    ("*/15 * * * *", "cron(0/15 * * * ? *)"),
+    ("0 0 1 * *", "cron(0 0 1 * ? *)"),
+    ("0 0 * * 0", "cron(0 0 ? * 1 *)"),
+    ("0 0 * * 7", "cron(0 0 ? * 1 *)"),
+    ("30 6 * * 1-5", "cron(30 6 ? * 2-6 *)"),
+    ("0 12 * * 5-7", "cron(0 12 ? * 6-7,1 *)"),
+    ("0 12 * * MON,FRI", "cron(0 12 ? * 2,6 *)"),
+    ("0 0 */2 * *", "cron(0 0 1/2 * ? *)"),
+])
+def test_cron_conversion(cron: str, expected: str) -> None:
+    assert to_eventbridge(cron) == expected
+
+
+@pytest.mark.parametrize("cron", ["0 0 1 * 1", "0 0 * * 8", "0 0 * *", "0 0 * * 1;"])
+def test_cron_conversion_rejects(cron: str) -> None:
+    with pytest.raises(CronError):
+        to_eventbridge(cron)
+
+
+def test_grant_table_never_uses_wildcards() -> None:
+    for actions in GRANT_ACTIONS.values():
+        for action, scope in actions:
+            assert "*" not in action and scope in ("bucket", "objects", "secret")
+
