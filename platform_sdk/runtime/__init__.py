@@ -1,0 +1,24 @@
+"""The neutral runtime API function code imports: `from platform_sdk.runtime import bucket, HttpRequest, ...`.
+
+It is shipped inside every function package (with an empty `platform_sdk/__init__.py`), so importing it
+costs only the standard library: boto3, google-cloud-* and pg8000 load lazily when a cloud resource is
+first used.
+"""
+
+# The submodule `platform_sdk.runtime.database` shares its name with the `database()` function. Import the
+# submodule first: loading it later would rebind this package's `database` attribute to the module, and
+# `from platform_sdk.runtime import database` would then hand user code a module instead of the function.
+from platform_sdk.runtime import database as _database_module  # noqa: F401  (must precede the next line)
+from platform_sdk.runtime.events import HttpRequest, HttpResponse, ObjectCreated, ScheduleTick
+from platform_sdk.runtime.resources import GrantError, bucket, config, database
+
+__all__ = [
+    "GrantError",
+    "HttpRequest",
+    "HttpResponse",
+    "ObjectCreated",
+    "ScheduleTick",
+    "bucket",
+    "config",
+    "database",
+]

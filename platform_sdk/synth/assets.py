@@ -108,12 +108,35 @@ def write_zip(entries: dict[str, bytes], path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _inputs_digest(entries: dict[str, bytes]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(entries):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(entries[name]).digest())
+    return digest.hexdigest()
+
+
+def write_zip_cached(entries: dict[str, bytes], path: Path) -> str:
+    """Reuse an identical earlier zip: compressing vendored dependencies is the slow part of synthesis."""
+    stamp = path.with_suffix(".inputs")
+    inputs = _inputs_digest(entries)
+    if path.exists() and stamp.exists():
+        recorded_inputs, _, recorded_zip = stamp.read_text().partition(" ")
+        if recorded_inputs == inputs:
+            actual = hashlib.sha256(path.read_bytes()).hexdigest()
+            if actual == recorded_zip.strip():
+                return actual
+    stamp.unlink(missing_ok=True)
+    digest = write_zip(entries, path)
+    stamp.write_text(f"{inputs} {digest}\n")
+    return digest
+
+
 def build_package(fn: Function, target: str, build_dir: Path, extra: dict[str, bytes] | None = None) -> FunctionPackage:
     """Build the function's zip for one target cloud into `build_dir`."""
     entries = package_entries(fn, target, extra)
     service = fn.service.name if fn.service else "service"
     path = build_dir / f"{service}-{fn.name}-{target}.zip"
-    digest = write_zip(entries, path)
+    digest = write_zip_cached(entries, path)
     sizes = sorted(((name, len(data)) for name, data in entries.items()), key=lambda item: (-item[1], item[0]))
     _, entry_module, symbol = ADAPTERS[target]
     return FunctionPackage(

@@ -49,6 +49,7 @@ TerraformDataSource = cdk.TerraformDataSource
 TerraformProvider = cdk.TerraformProvider
 TerraformOutput = cdk.TerraformOutput
 TerraformAsset = cdk.TerraformAsset
+TerraformHclModule = cdk.TerraformHclModule
 AssetType = cdk.AssetType
 LocalBackend = cdk.LocalBackend
 S3Backend = cdk.S3Backend
@@ -60,6 +61,6 @@ TerraformResourceLifecycle = cdk.TerraformResourceLifecycle
 
 __all__ = [
     "App", "AssetType", "Construct", "Fn", "GcsBackend", "GeneratorMetadata", "LocalBackend", "S3Backend",
-    "TerraformAsset", "TerraformDataSource", "TerraformOutput", "TerraformProvider", "TerraformResource",
-    "TerraformResourceLifecycle", "TerraformStack", "Token", "cdk",
+    "TerraformAsset", "TerraformDataSource", "TerraformHclModule", "TerraformOutput", "TerraformProvider",
+    "TerraformResource", "TerraformResourceLifecycle", "TerraformStack", "Token", "cdk",
 ]

@@ -1,0 +1,468 @@
+"""Portable SQL access: one small connection wrapper over SQLite (local) and PostgreSQL (AWS, GCP).
+
+Function code writes SQL with `?` placeholders everywhere; for PostgreSQL they are translated to the
+driver's `%s` (outside string literals, quoted identifiers, comments and dollar quotes). The injected
+URL never holds a password: it names where the password lives, and it is fetched at connect time.
+
+URL shapes (PLATFORM_DATABASE_<NAME>):
+  local  sqlite:////abs/path.sqlite3
+  AWS    postgres://user@host:port/db?secret=<Secrets Manager ARN>&cloud=aws
+         The secret is the RDS managed-secret JSON {"username", "password"}, read with boto3.
+  GCP    postgres://user@/db?instance=<project:region:instance>&secret=<secret>&cloud=gcp
+         The secret (Secret Manager id, `projects/P/secrets/S` or a full version name) holds the
+         password, as plain text or as {"username", "password"} JSON. Connection, first that applies:
+         1. the Cloud SQL unix socket `/cloudsql/<instance>/.s.PGSQL.5432` (pg8000 `unix_sock`), present
+            when the Cloud Run service has the instance attached: zero extra packages;
+         2. the Cloud SQL Python Connector (`cloud-sql-python-connector`, IAM-authorised, mTLS). Cloud
+            Functions gen2 deployed through Terraform cannot attach the instance (the
+            google_cloudfunctions2_function resource has no such setting) and the GCP compiler sets
+            `connector_enforcement = REQUIRED`, so on GCP this is the path in practice; synth/vendoring
+            adds the connector to the function's requirements.txt when it has a database grant.
+         A URL with a host (`postgres://user@10.1.2.3:5432/db?...`) connects over TCP (private IP).
+Optional query parameters: `sslmode` = disable | require | verify-full (default: require over TCP on
+aws/gcp, disable for unix sockets), `sslrootcert` = CA bundle path for verify-full.
+
+The PostgreSQL driver is pg8000 (pure Python: packages for Lambda without native wheels); it and the
+cloud SDKs are imported only when a PostgreSQL database is actually connected. Passwords are never
+logged, never put in exception messages, and never kept in the URL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote, urlparse
+
+if TYPE_CHECKING:
+    import ssl
+
+SECRET_TTL_SECONDS = 300.0
+"""How long fetched credentials are reused by a warm function before being fetched again."""
+
+AUTH_FAILED_CODES = {"28P01", "28000"}
+"""PostgreSQL SQLSTATEs for a rejected password: refetch the secret once (it may have been rotated)."""
+
+CLOUDSQL_SOCKET_DIR = "/cloudsql"
+
+
+class DatabaseConfigError(ValueError):
+    """The injected database URL cannot be used (bad shape, unsupported engine, missing socket)."""
+
+
+# ------------------------------------------------------------------------------------------ placeholders
+
+
+def qmark_to_format(sql: str) -> tuple[str, int]:
+    """Rewrite `?` placeholders to `%s` and escape literal `%` as `%%`; return (sql, placeholder count).
+
+    Question marks and percent signs inside '...' / E'...' strings, "..." identifiers, -- and /* */
+    comments and $tag$...$tag$ bodies are left alone. (PostgreSQL's jsonb `?` operators therefore
+    cannot be written bare: use jsonb_exists() and friends.)
+    """
+    out: list[str] = []
+    count = 0
+    i, n = 0, len(sql)
+    while i < n:
+        c = sql[i]
+        if c == "'":
+            escaped = i > 0 and sql[i - 1] in "eE" and (i < 2 or not (sql[i - 2].isalnum() or sql[i - 2] == "_"))
+            j = i + 1
+            while j < n:
+                if escaped and sql[j] == "\\":
+                    j += 2
+                    continue
+                if sql[j] == "'":
+                    if j + 1 < n and sql[j + 1] == "'":
+                        j += 2
+                        continue
+                    break
+                j += 1
+            out.append(_escape_percent(sql[i:j + 1]))
+            i = j + 1
+        elif c == '"':
+            j = sql.find('"', i + 1)
+            while j != -1 and j + 1 < n and sql[j + 1] == '"':
+                j = sql.find('"', j + 2)
+            j = n - 1 if j == -1 else j
+            out.append(_escape_percent(sql[i:j + 1]))
+            i = j + 1
+        elif c == "-" and sql.startswith("--", i):
+            j = sql.find("\n", i)
+            j = n if j == -1 else j
+            out.append(_escape_percent(sql[i:j]))
+            i = j
+        elif c == "/" and sql.startswith("/*", i):
+            j = sql.find("*/", i + 2)
+            j = n if j == -1 else j + 2
+            out.append(_escape_percent(sql[i:j]))
+            i = j
+        elif c == "$" and (i == 0 or not (sql[i - 1].isalnum() or sql[i - 1] == "_")):
+            tag_end = i + 1
+            while tag_end < n and (sql[tag_end].isalnum() or sql[tag_end] == "_"):
+                tag_end += 1
+            if tag_end < n and sql[tag_end] == "$" and not sql[i + 1:tag_end].isdigit():
+                tag = sql[i:tag_end + 1]
+                j = sql.find(tag, tag_end + 1)
+                j = n if j == -1 else j + len(tag)
+                out.append(_escape_percent(sql[i:j]))
+                i = j
+            else:
+                out.append(c)
+                i += 1
+        elif c == "?":
+            out.append("%s")
+            count += 1
+            i += 1
+        elif c == "%":
+            out.append("%%")
+            i += 1
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out), count
+
+
+def _escape_percent(text: str) -> str:
+    return text.replace("%", "%%")
+
+
+def count_qmarks(sql: str) -> int:
+    """Number of `?` placeholders outside literals and comments."""
+    return qmark_to_format(sql)[1]
+
+
+# ------------------------------------------------------------------------------------------- connection
+
+
+class Connection:
+    """A DB-API connection with one calling convention on every engine.
+
+    Use as a context manager: commits when the block ends cleanly, rolls back when it raises, closes
+    either way.
+    """
+
+    def __init__(self, raw: Any, engine: str) -> None:
+        self.raw = raw
+        self.engine = engine
+        self.closed = False
+
+    def _prepare(self, sql: str, params: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
+        values = tuple(params)
+        if self.engine == "sqlite":
+            return sql, values
+        translated, count = qmark_to_format(sql)
+        if count != len(values):
+            raise ValueError(f"SQL has {count} ? placeholder(s) but {len(values)} parameter(s) were given")
+        # With no parameters the driver sends the text as-is (no %-unescaping), so keep the original.
+        return (translated if values else sql), values
+
+    def _cursor(self, sql: str, params: Sequence[Any]) -> Any:
+        if self.closed:
+            raise RuntimeError("connection is closed")
+        statement, values = self._prepare(sql, params)
+        cursor = self.raw.cursor()
+        if values:
+            cursor.execute(statement, values)
+        else:
+            cursor.execute(statement)
+        return cursor
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; returns the affected row count (-1 when the driver does not know)."""
+        cursor = self._cursor(sql, params)
+        try:
+            return int(cursor.rowcount if cursor.rowcount is not None else -1)
+        finally:
+            cursor.close()
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement once per parameter row (inside the current transaction)."""
+        for row in rows:
+            self.execute(sql, row)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a statement and return every row as a tuple."""
+        cursor = self._cursor(sql, params)
+        try:
+            return [tuple(row) for row in (cursor.fetchall() or [])]
+        finally:
+            cursor.close()
+
+    def commit(self) -> None:
+        self.raw.commit()
+
+    def rollback(self) -> None:
+        self.raw.rollback()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.raw.close()
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            if exc_type is None:
+                self.commit()
+            else:
+                self.rollback()
+        finally:
+            self.close()
+
+
+# ---------------------------------------------------------------------------------------------- secrets
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str | None
+    password: str = ""
+
+    def __repr__(self) -> str:  # never show the password, even in a traceback's locals
+        return f"Credentials(username={self.username!r}, password='***')"
+
+
+_secret_cache: dict[str, tuple[float, Credentials]] = {}
+_connector: Any = None  # google.cloud.sql.connector.Connector, created on first use
+_secret_lock = threading.Lock()
+
+
+def _parse_secret(text: str) -> Credentials:
+    """RDS managed secrets are JSON {"username","password",...}; a plain string is the password itself."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return Credentials(None, text.strip("\n"))
+    if isinstance(value, dict) and "password" in value:
+        return Credentials(value.get("username"), str(value["password"]))
+    if isinstance(value, str):
+        return Credentials(None, value)
+    raise DatabaseConfigError("the database secret is JSON without a 'password' field")
+
+
+@contextlib.contextmanager
+def _no_debug_logs(*names: str) -> Iterator[None]:
+    """SDK debug logging prints response bodies, i.e. the secret: keep those loggers at INFO while fetching."""
+    loggers = [logging.getLogger(name) for name in names]
+    saved = [lg.level for lg in loggers]
+    for lg in loggers:
+        if lg.getEffectiveLevel() < logging.INFO:
+            lg.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, saved, strict=True):
+            lg.setLevel(level)
+
+
+def _aws_secret(arn: str) -> Credentials:
+    import boto3  # lazily: only AWS functions pay for it
+
+    parts = arn.split(":")
+    region = parts[3] if len(parts) > 6 and parts[0] == "arn" else None
+    with _no_debug_logs("botocore", "boto3", "urllib3"):
+        client = boto3.client("secretsmanager", region_name=region or None,
+                              endpoint_url=os.environ.get("PLATFORM_SECRETSMANAGER_ENDPOINT") or None)
+        return _parse_secret(client.get_secret_value(SecretId=arn)["SecretString"])
+
+
+def _gcp_secret_name(secret: str, instance: str | None) -> str:
+    if secret.startswith("projects/"):
+        return secret if "/versions/" in secret else f"{secret}/versions/latest"
+    project = (os.environ.get("GOOGLE_CLOUD_PROJECT") or os.environ.get("GCP_PROJECT")
+               or (instance.split(":")[0] if instance and ":" in instance else None))
+    if not project:
+        raise DatabaseConfigError(f"secret {secret!r} has no project: use projects/<project>/secrets/<id>")
+    return f"projects/{project}/secrets/{secret}/versions/latest"
+
+
+def _gcp_secret(secret: str, instance: str | None) -> Credentials:
+    from google.cloud import secretmanager  # lazily: only GCP functions pay for it
+
+    endpoint = os.environ.get("PLATFORM_SECRETMANAGER_ENDPOINT")
+    if endpoint:  # tests / emulators: plain HTTP, no credentials
+        from google.auth.credentials import AnonymousCredentials
+
+        client = secretmanager.SecretManagerServiceClient(
+            credentials=AnonymousCredentials(), transport="rest", client_options={"api_endpoint": endpoint})
+    else:
+        client = secretmanager.SecretManagerServiceClient()
+    with _no_debug_logs("google", "urllib3", "grpc"):
+        response = client.access_secret_version(name=_gcp_secret_name(secret, instance))
+    return _parse_secret(response.payload.data.decode("utf-8"))
+
+
+def fetch_credentials(cloud: str, secret: str, instance: str | None = None, refresh: bool = False) -> Credentials:
+    """Credentials from the cloud's secret store, cached per process for SECRET_TTL_SECONDS."""
+    key = f"{cloud}:{secret}"
+    now = time.monotonic()
+    with _secret_lock:
+        cached = _secret_cache.get(key)
+        if cached and not refresh and now - cached[0] < SECRET_TTL_SECONDS:
+            return cached[1]
+    if cloud == "aws":
+        creds = _aws_secret(secret)
+    elif cloud == "gcp":
+        creds = _gcp_secret(secret, instance)
+    else:
+        raise DatabaseConfigError(f"no secret store for cloud {cloud!r}")
+    with _secret_lock:
+        _secret_cache[key] = (now, creds)
+    return creds
+
+
+# --------------------------------------------------------------------------------------------- database
+
+
+def _ssl_context(mode: str, rootcert: str | None) -> ssl.SSLContext | None:
+    import ssl  # lazily: ~10 ms, and SQLite-only functions never need it
+
+    if mode == "disable":
+        return None
+    if mode == "require":  # encrypt, do not verify (libpq's meaning of sslmode=require)
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if mode in ("verify-ca", "verify-full"):
+        context = ssl.create_default_context(cafile=rootcert)
+        context.check_hostname = mode == "verify-full"
+        return context
+    raise DatabaseConfigError(f"unsupported sslmode {mode!r}: use disable, require, verify-ca or verify-full")
+
+
+class Database:
+    """A granted database: `.url` (no password), `.engine` ("sqlite" | "postgres") and `.connect()`."""
+
+    def __init__(self, name: str, url: str) -> None:
+        self.name = name
+        self.url = url
+        parsed = urlparse(url)
+        scheme = parsed.scheme.lower()
+        if scheme == "sqlite":
+            self.engine = "sqlite"
+        elif scheme in ("postgres", "postgresql"):
+            self.engine = "postgres"
+        elif scheme == "mysql":
+            self.engine = "mysql"
+        else:
+            raise DatabaseConfigError(f"database {name!r}: unsupported URL scheme {scheme!r}")
+        if parsed.password:
+            raise DatabaseConfigError(f"database {name!r}: the URL must not carry a password; use ?secret=")
+        self._parsed = parsed
+        self.params = dict(parse_qsl(parsed.query))
+
+    def __repr__(self) -> str:
+        return f"Database({self.name!r}, {self.url!r})"
+
+    @property
+    def cloud(self) -> str:
+        return self.params.get("cloud", "local" if self.engine == "sqlite" else "")
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The SQLite file: `sqlite:////abs` is absolute, `sqlite:///rel` relative to the working directory."""
+        rest = unquote(self.url[len("sqlite://"):].split("?", 1)[0])
+        if not rest.startswith("/"):
+            raise DatabaseConfigError(f"database {self.name!r}: expected sqlite:///<path>, got {self.url!r}")
+        rest = rest[1:]
+        return Path(rest) if rest.startswith("/") else Path.cwd() / rest
+
+    def connect(self) -> Connection:
+        """Open a new connection (the caller closes it, best with `with db.connect() as conn:`)."""
+        if self.engine == "sqlite":
+            return self._connect_sqlite()
+        if self.engine == "postgres":
+            return self._connect_postgres()
+        raise DatabaseConfigError(
+            f"database {self.name!r}: the function runtime does not speak {self.engine} yet (postgres and the "
+            "local sqlite only)"
+        )
+
+    def _connect_sqlite(self) -> Connection:
+        path = self.sqlite_path
+        if str(path) != ":memory:" and not path.parent.is_dir():
+            raise DatabaseConfigError(f"database {self.name!r}: directory {path.parent} does not exist "
+                                      "(has the local cloud been applied?)")
+        raw = sqlite3.connect(str(path), timeout=30.0)
+        raw.execute("PRAGMA foreign_keys = ON")
+        return Connection(raw, "sqlite")
+
+    def _connect_postgres(self) -> Connection:
+        secret = self.params.get("secret")
+        cloud = self.cloud
+        refresh = False
+        for attempt in (1, 2):
+            creds = fetch_credentials(cloud, secret, self.params.get("instance"), refresh) if secret else None
+            try:
+                return Connection(self._pg8000_connect(creds), "postgres")
+            except Exception as exc:
+                code = _sqlstate(exc)
+                if attempt == 1 and secret and code in AUTH_FAILED_CODES:
+                    refresh = True  # the secret may have been rotated since we cached it
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+    def _pg8000_connect(self, creds: Credentials | None) -> Any:
+        import pg8000.dbapi  # lazily: sqlite-only functions never import it
+
+        parsed = self._parsed
+        user = (creds.username if creds and creds.username else None) or unquote(parsed.username or "") or "postgres"
+        database = unquote(parsed.path.lstrip("/")) or None
+        app = "/".join(filter(None, (os.environ.get("PLATFORM_SERVICE"), os.environ.get("PLATFORM_FUNCTION"))))
+        kwargs: dict[str, Any] = {
+            "user": user,
+            "database": database,
+            "password": creds.password if creds else None,
+            "application_name": (app or "platform-function")[:63],
+        }
+        instance = self.params.get("instance")
+        if parsed.hostname:
+            mode = self.params.get("sslmode") or ("require" if self.cloud in ("aws", "gcp") else "disable")
+            kwargs.update(host=parsed.hostname, port=parsed.port or 5432,
+                          ssl_context=_ssl_context(mode, self.params.get("sslrootcert")))
+            return pg8000.dbapi.connect(**kwargs)
+        if instance:
+            socket_dir = os.environ.get("PLATFORM_CLOUDSQL_SOCKET_DIR", CLOUDSQL_SOCKET_DIR)
+            sock = Path(socket_dir) / instance / f".s.PGSQL.{parsed.port or 5432}"
+            if sock.exists():
+                return pg8000.dbapi.connect(unix_sock=str(sock), **kwargs)
+            return self._cloudsql_connector(instance, kwargs, sock)
+        raise DatabaseConfigError(f"database {self.name!r}: URL has neither a host nor ?instance=")
+
+    def _cloudsql_connector(self, instance: str, kwargs: dict[str, Any], sock: Path) -> Any:
+        try:
+            from google.cloud.sql.connector import Connector
+        except ImportError:
+            raise DatabaseConfigError(
+                f"database {self.name!r}: no Cloud SQL socket at {sock}. Attach the instance {instance!r} to the "
+                "function's service (Cloud SQL connection), or add cloud-sql-python-connector to requirements.txt"
+            ) from None
+        global _connector
+        with _secret_lock:
+            if _connector is None:  # one per process: each Connector runs a background refresh thread
+                _connector = Connector()
+        return _connector.connect(instance, "pg8000", user=kwargs["user"], password=kwargs["password"],
+                                  db=kwargs["database"])
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a pg8000 error (its args[0] is a dict with key 'C'), if any."""
+    args = getattr(exc, "args", ())
+    if args and isinstance(args[0], dict):
+        return args[0].get("C")
+    return None

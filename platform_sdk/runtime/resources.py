@@ -1,0 +1,224 @@
+"""Resolve the resources a function was granted: `bucket(name)`, `database(name)`, `config(name)`.
+
+The platform injects, per function: `PLATFORM_GRANTS` (comma list of `kind:name:access`), one
+`PLATFORM_BUCKET_<NAME>` URL per granted bucket and one `PLATFORM_DATABASE_<NAME>` URL per granted
+database. Code asks by NEUTRAL name ("thumbs"), never by a cloud's physical name, so it moves between
+clouds unchanged. Access is checked here on every cloud, so a local run fails the same way the cloud's
+IAM would: a read-only grant cannot put, a write-only grant cannot get.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING
+
+from platform_sdk.runtime.buckets import BucketClient, ObjectInfo, ObjectReader, open_bucket
+
+if TYPE_CHECKING:
+    from platform_sdk.runtime.database import Database
+
+ACCESS_LEVELS = ("read", "write", "readwrite", "connect")
+READ_METHODS = ("GET", "HEAD")
+
+
+class GrantError(PermissionError):
+    """The function touched a resource it was not granted, or used it beyond its grant.
+
+    The message names the function, the resource and the line to add to the service file.
+    """
+
+
+def env_var_name(kind: str, name: str) -> str:
+    """`PLATFORM_<KIND>_<NAME>`: the variable holding a granted resource's URL (same rule as synthesis)."""
+    return f"PLATFORM_{kind.upper()}_{name.upper().replace('-', '_')}"
+
+
+def neutral_name_from_env_var(var: str, kind: str) -> str:
+    """Inverse of env_var_name: neutral names are [a-z0-9-], so every '_' in the suffix was a '-'."""
+    return var[len(f"PLATFORM_{kind.upper()}_"):].lower().replace("_", "-")
+
+
+def function_identity() -> str:
+    """`service.function` of the running function, for messages and logs."""
+    service = os.environ.get("PLATFORM_SERVICE", "")
+    function = os.environ.get("PLATFORM_FUNCTION", "")
+    if service and function:
+        return f"{service}.{function}"
+    return function or service or "this function"
+
+
+def grants() -> dict[tuple[str, str], set[str]]:
+    """Parse PLATFORM_GRANTS into {(kind, name): {"read", "write", ...}}; "readwrite" counts as both."""
+    parsed: dict[tuple[str, str], set[str]] = {}
+    for item in os.environ.get("PLATFORM_GRANTS", "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        kind, _, rest = item.partition(":")
+        name, _, access = rest.rpartition(":")
+        if not name or access not in ACCESS_LEVELS:
+            raise ValueError(f"malformed PLATFORM_GRANTS entry {item!r}: expected kind:name:access")
+        levels = parsed.setdefault((kind, name), set())
+        levels.update(("read", "write") if access == "readwrite" else (access,))
+    return parsed
+
+
+def _service_hint() -> str:
+    service = os.environ.get("PLATFORM_SERVICE")
+    return f"the service file that declares service {service!r}" if service else "the service file"
+
+
+def _why_missing(kind: str, name: str) -> str:
+    var = env_var_name(kind, name)
+    if not os.environ.get(var):
+        return f"{var} is not set"
+    return f"PLATFORM_GRANTS has no {kind}:{name} entry"
+
+
+def _missing_bucket(name: str) -> GrantError:
+    fn = os.environ.get("PLATFORM_FUNCTION") or "fn"
+    return GrantError(
+        f"function {function_identity()} has no grant on bucket {name!r} "
+        f"({_why_missing('bucket', name)}). In {_service_hint()}, grant it on the Function "
+        f"{fn!r}: `fn.reads(bucket)` to read/list, `fn.writes(bucket)` to write/delete, or "
+        f"`fn.reads_writes(bucket)` for both (bucket = the Bucket named {name!r}); then deploy again."
+    )
+
+
+def _missing_database(name: str) -> GrantError:
+    fn = os.environ.get("PLATFORM_FUNCTION") or "fn"
+    return GrantError(
+        f"function {function_identity()} has no grant on database {name!r} "
+        f"({_why_missing('database', name)}). In {_service_hint()}, add `fn.uses(database)` "
+        f"on the Function {fn!r} (database = the Database named {name!r}); then deploy again."
+    )
+
+
+class GrantedBucket(BucketClient):
+    """A BucketClient that allows only what the function's grant allows, then delegates to the real client.
+
+    `raw` is the unchecked client (the cloud's IAM still applies there; the local cloud has no IAM).
+    """
+
+    def __init__(self, neutral_name: str, inner: BucketClient, access: frozenset[str]) -> None:
+        super().__init__(inner.name)
+        self.neutral_name = neutral_name
+        self.raw = inner
+        self.access = access
+        self.scheme = inner.scheme
+
+    @property
+    def url(self) -> str:
+        return self.raw.url
+
+    def __repr__(self) -> str:
+        return f"GrantedBucket({self.neutral_name!r}, {self.raw!r}, access={'+'.join(sorted(self.access))})"
+
+    def _require(self, need: str, operation: str) -> None:
+        if need in self.access:
+            return
+        have = "+".join(sorted(self.access)) or "none"
+        fix = "fn.reads_writes(bucket)"
+        raise GrantError(
+            f"function {function_identity()} may not {operation} on bucket {self.neutral_name!r}: its grant is "
+            f"{have!r} and {operation} needs {need!r}. In {_service_hint()}, change the grant to `{fix}` "
+            f"(bucket = the Bucket named {self.neutral_name!r}) if this function really needs to {need}."
+        )
+
+    # -- reads ----------------------------------------------------------------------------------------------
+    def get(self, key: str) -> bytes:
+        self._require("read", "get")
+        return self.raw.get(key)
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        self._require("read", "list")
+        return self.raw.list(prefix)
+
+    def open_read(self, key: str) -> ObjectReader:
+        self._require("read", "open_read")
+        return self.raw.open_read(key)
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        self._require("read", "stat")
+        return self.raw.stat(key)
+
+    def exists(self, key: str) -> bool:
+        self._require("read", "exists")
+        return self.raw.exists(key)
+
+    # -- writes ---------------------------------------------------------------------------------------------
+    def put(self, key: str, data: bytes, content_type: str | None = None) -> None:
+        self._require("write", "put")
+        self.raw.put(key, data, content_type=content_type)
+
+    def put_stream(self, key: str, stream: IO[bytes], size: int, content_type: str | None = None,
+                   md5_hex: str | None = None) -> None:
+        self._require("write", "put_stream")
+        self.raw.put_stream(key, stream, size, content_type, md5_hex)
+
+    def delete(self, key: str) -> None:
+        self._require("write", "delete")
+        self.raw.delete(key)
+
+    # -- other ----------------------------------------------------------------------------------------------
+    def signed_url(self, key: str, expires_seconds: int = 3600, method: str = "GET") -> str:
+        """A GET/HEAD URL needs read access, any other method write access (the URL carries our rights)."""
+        if method.upper() in READ_METHODS:
+            self._require("read", f"signed_url({method.upper()})")
+        else:
+            self._require("write", f"signed_url({method.upper()})")
+        return self.raw.signed_url(key, expires_seconds=expires_seconds, method=method)
+
+    def etag_part_size(self, size: int) -> int | None:
+        return self.raw.etag_part_size(size)
+
+    def create(self) -> None:
+        raise GrantError(f"bucket {self.neutral_name!r} is created by the platform, not by function code")
+
+
+_cache: dict[tuple[str, str, frozenset[str]], GrantedBucket] = {}
+_cache_lock = threading.Lock()
+
+
+def bucket(name: str) -> GrantedBucket:
+    """The granted bucket `name` (neutral name) as a BucketClient limited to the grant's access.
+
+    Clients are cached per process (warm invocations reuse connections). Raises GrantError when the
+    bucket is not granted to this function.
+    """
+    url = os.environ.get(env_var_name("bucket", name))
+    if not url:
+        raise _missing_bucket(name)
+    access = frozenset(grants().get(("bucket", name), set()) & {"read", "write"})
+    if not access:
+        raise _missing_bucket(name)
+    key = (name, url, access)
+    with _cache_lock:
+        client = _cache.get(key)
+        if client is None:
+            client = GrantedBucket(name, open_bucket(url), access)
+            _cache[key] = client
+    return client
+
+
+def database(name: str) -> Database:
+    """The granted database `name` (neutral name); `.connect()` opens a connection. GrantError if not granted."""
+    from platform_sdk.runtime.database import Database
+
+    url = os.environ.get(env_var_name("database", name))
+    if not url or "connect" not in grants().get(("database", name), set()):
+        raise _missing_database(name)
+    return Database(name, url)
+
+
+def config(name: str, default: str | None = None) -> str | None:
+    """A plain configuration value (the Function's `environment={...}`), or `default` when unset."""
+    return os.environ.get(name, default)
+
+
+def bucket_urls() -> dict[str, str]:
+    """{neutral bucket name: URL} for every bucket URL injected into this function."""
+    prefix = "PLATFORM_BUCKET_"
+    return {neutral_name_from_env_var(k, "bucket"): v for k, v in os.environ.items() if k.startswith(prefix) and v}
