@@ -46,6 +46,8 @@ class StackInfo:
     dependencies: list[str] = field(default_factory=list)
     # Terraform address -> the neutral resource it implements (lets reports recognise a move across stacks)
     owners: dict[str, str] = field(default_factory=dict)
+    # A stack that was deployed but no longer holds anything: kept (empty) so Terraform plans its destroy.
+    tombstone: bool = False
 
 
 @dataclass
@@ -93,17 +95,19 @@ class EstateBuilder:
 
     # -- stacks ---------------------------------------------------------------------------------------------
     def _context(self, placement: Placement) -> StackContext:
-        name = placement.stack_name
+        service = placement.resource.service
+        assert service is not None
+        return self._stack(placement.stack_name, service, placement.cloud, placement.target)
+
+    def _stack(self, name: str, service: Service, cloud: str, target: str) -> StackContext:
         if name not in self.contexts:
-            service = placement.resource.service
-            assert service is not None
             stack = engine.TerraformStack(self.app, name)
             self._backend(stack, name)
-            ctx = StackContext(self.env, service, placement.cloud, placement.target, stack, name,
-                               self.project.root, self.profile, stack_dir=self.outdir / "stacks" / name)
-            self.compilers[placement.target].configure(ctx)
+            ctx = StackContext(self.env, service, cloud, target, stack, name, self.project.root, self.profile,
+                               stack_dir=self.outdir / "stacks" / name)
+            self.compilers[target].configure(ctx)
             self.contexts[name] = ctx
-            self.stack_infos[name] = StackInfo(name, self.env.name, service.name, placement.cloud, placement.target)
+            self.stack_infos[name] = StackInfo(name, self.env.name, service.name, cloud, target)
         return self.contexts[name]
 
     def _backend(self, stack: Any, name: str) -> None:
@@ -124,7 +128,25 @@ class EstateBuilder:
             engine.GcsBackend(stack, bucket=state.bucket, prefix=f"{state.prefix}/{self.env.name}/{name}")
 
     # -- resources ------------------------------------------------------------------------------------------
-    def build(self) -> None:
+    def add_tombstones(self, deployed: dict[str, dict[str, Any]]) -> None:
+        """Keep every deployed stack that no longer holds resources, empty, so its destroy is planned.
+
+        Without this, moving a whole service to another cloud would silently orphan the source stack.
+        """
+        by_name = {s.name: s for s in self.services}
+        for name, info in sorted(deployed.items()):
+            if name in self.contexts or info.get("env", self.env.name) != self.env.name:
+                continue
+            cloud = info["cloud"]
+            if not self.env.is_configured(cloud):
+                continue
+            service = by_name.get(info["service"]) or Service(info["service"])
+            self._stack(name, service, cloud, self.env.target_of(cloud))
+            stack_info = self.stack_infos[name]
+            stack_info.tombstone = True
+            stack_info.owners = dict(info.get("owners", {}))
+
+    def build(self, deployed: dict[str, dict[str, Any]] | None = None) -> None:
         """Compile producers first (buckets, databases), then functions, then CDNs in front of them."""
         order: list[type[Resource]] = [Bucket, Database, Function, Cdn]
         for kind in order:
@@ -134,6 +156,7 @@ class EstateBuilder:
         for ctx in self.contexts.values():
             self._outputs(ctx)
         self._record_dependencies()
+        self.add_tombstones(deployed or {})
 
     def _compile(self, resource: Resource) -> None:
         placement = self.placements[resource]
@@ -251,6 +274,41 @@ def new_app(outdir: Path) -> Any:
     return engine.App(outdir=str(outdir), stack_traces=False, skip_validation=False)
 
 
+def previously_deployed(project: Project, env: Environment, outdir: Path) -> dict[str, dict[str, Any]]:
+    """Stacks that may hold deployed resources: the runner's record, plus non-empty local state files."""
+    found = deployed_record(project, env)
+    meta = outdir / METADATA_FILE
+    last = json.loads(meta.read_text()).get("stacks", {}) if meta.is_file() else {}
+    if env.state.backend == "local":
+        for state_file in sorted((project.root / env.state.path / env.name).glob("*.tfstate")):
+            name = state_file.stem
+            try:
+                has_resources = bool(json.loads(state_file.read_text() or "{}").get("resources"))
+            except json.JSONDecodeError:
+                has_resources = True  # unreadable: assume it holds something
+            if has_resources and name not in found and name in last:
+                found[name] = last[name]
+    return found
+
+
+def deployed_record(project: Project, env: Environment) -> dict[str, dict[str, Any]]:
+    """The runner's record of applied stacks (`.platform/deployed/<env>.json`), so tombstones survive re-synths."""
+    path = project.cache_dir / "deployed" / f"{env.name}.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def record_deployed(project: Project, env: Environment, stacks: dict[str, dict[str, Any]],
+                    removed: tuple[str, ...] = ()) -> None:
+    """Remember applied stacks (with their owners map); forget stacks destroyed to nothing."""
+    path = project.cache_dir / "deployed" / f"{env.name}.json"
+    record = deployed_record(project, env)
+    record.update(stacks)
+    for name in removed:
+        record.pop(name, None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
 def synthesize(project: Project, env: Environment, services: list[Service], only_service: str | None = None,
                profile: Profile | None = None, outdir: Path | None = None) -> SynthResult:
     """Compile and synthesize one environment; replace `cdktf.out/<env>` only when everything succeeded."""
@@ -265,7 +323,7 @@ def synthesize(project: Project, env: Environment, services: list[Service], only
         for hook in profile.before_synth:
             hook(env, services)
         builder = EstateBuilder(app, project, env, services, profile=profile, outdir=target_dir)
-        builder.build()
+        builder.build(deployed=previously_deployed(project, env, target_dir))
         app.synth()
         stacks = builder.stack_infos
         if only_service is not None:
