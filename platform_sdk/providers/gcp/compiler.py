@@ -1,0 +1,66 @@
+"""Compile the neutral model to Google Cloud (hashicorp/google 6.x): one module per resource kind.
+
+This class only delegates; the mapping lives in bucket.py, function.py, cdn.py and database.py, the roles in
+iam.py, and provider blocks in provider.py.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from platform_sdk.envs import Environment
+from platform_sdk.model import Bucket, Cdn, Database, Function, Resource
+from platform_sdk.providers.base import Compiler, FunctionInputs, Handle, StackContext
+from platform_sdk.providers.gcp import naming, provider
+from platform_sdk.providers.gcp.bucket import compile_bucket
+from platform_sdk.providers.gcp.cdn import cdn_problems, compile_cdn
+from platform_sdk.providers.gcp.database import compile_database
+from platform_sdk.providers.gcp.function import compile_function, function_problems
+
+
+class GcpCompiler(Compiler):
+    """Cloud Storage, Cloud Functions 2nd gen, Cloud CDN behind a global load balancer, Cloud SQL."""
+
+    target = "gcp"
+    # Cloud Functions gen2 deployed from Cloud Storage: at most 100 MB zipped source, 500 MB unzipped
+    # (cloud.google.com/functions/quotas, "Resource limits": max deployment size).
+    package_limits: ClassVar[tuple[int, int] | None] = (100 * 2**20, 500 * 2**20)
+
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+
+    def bucket_name_problems(self, name: str) -> list[str]:
+        return naming.bucket_name_problems(name)
+
+    def problems(self, resource: Resource, env: Environment) -> list[str]:
+        """Checked before synthesis, so an invalid name or an unsupported trigger fails with nothing written."""
+        # Bucket names are checked by placement itself, through `bucket_name_problems` and the profile's naming.
+        if isinstance(resource, Function):
+            return function_problems(resource, env)
+        if isinstance(resource, Cdn):
+            return cdn_problems(resource)
+        return []
+
+    def configure(self, ctx: StackContext) -> None:
+        provider.configure(ctx)
+
+    def bucket(self, ctx: StackContext, bucket: Bucket) -> Handle:
+        res, attrs = compile_bucket(ctx, bucket)
+        return self._handle(ctx, bucket, attrs, res)
+
+    def database(self, ctx: StackContext, database: Database) -> Handle:
+        res, attrs = compile_database(ctx, database)
+        return self._handle(ctx, database, attrs, res)
+
+    def function(self, ctx: StackContext, fn: Function, inputs: FunctionInputs) -> Handle:
+        res, attrs = compile_function(ctx, fn, inputs)
+        return self._handle(ctx, fn, attrs, res)
+
+    def cdn(self, ctx: StackContext, cdn: Cdn, origin: Handle) -> Handle:
+        res, attrs = compile_cdn(ctx, cdn, origin)
+        return self._handle(ctx, cdn, attrs, res)
+
+    def _handle(self, ctx: StackContext, resource: Resource, attrs: dict[str, str], main: object) -> Handle:
+        handle = self.handle(ctx, resource, **attrs)
+        handle.constructs["main"] = main
+        return handle

@@ -1,0 +1,229 @@
+"""Function -> Cloud Functions (2nd gen): its own service account, a package object, triggers and IAM.
+
+Triggers:
+- HTTP: ingress ALLOW_ALL; `public=True` adds allUsers invoker bindings (and only then).
+- schedule: a Cloud Scheduler job per cron calling the function's run.app URI with an OIDC token of a
+  per-stack scheduler service account that may invoke only the scheduled functions.
+- object created: one Eventarc storage trigger (gen2 allows exactly one event trigger per function). Several
+  object-created triggers on the *same* bucket share it; their prefix/suffix filters travel to the runtime in
+  PLATFORM_TRIGGER_FILTERS (JSON) and the adapter drops non-matching events. Different buckets cannot be
+  served and are reported by `function_problems` before synthesis.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+from pathlib import PurePosixPath
+from typing import Any
+
+from platform_sdk.envs import Environment
+from platform_sdk.errors import PlacementError
+from platform_sdk.model import Function, HttpTrigger, ObjectCreatedTrigger, ScheduleTrigger
+from platform_sdk.providers.base import FunctionInputs, StackContext
+from platform_sdk.providers.gcp import iam, naming, provider
+from platform_sdk.providers.gcp.bucket import STORAGE_API, bucket_attributes
+
+RUNTIMES = {"python3.10": "python310", "python3.11": "python311", "python3.12": "python312"}
+# Cloud Functions gen2 limits: event-driven functions time out after at most 540 s (HTTP: 3600 s).
+EVENT_TIMEOUT_LIMIT = 540
+OBJECT_FINALIZED = "google.cloud.storage.object.v1.finalized"
+TRIGGER_FILTERS_ENV = "PLATFORM_TRIGGER_FILTERS"
+SOURCE_BUCKET_SUFFIX = "src"
+DEFAULT_MAX_INSTANCES = 100
+# Cloud Functions gen2 builds with Cloud Build into Artifact Registry and runs on Cloud Run.
+FUNCTION_APIS = ("iam.googleapis.com", "cloudfunctions.googleapis.com", "run.googleapis.com",
+                 "cloudbuild.googleapis.com", "artifactregistry.googleapis.com", "storage.googleapis.com")
+EVENT_APIS = ("eventarc.googleapis.com", "pubsub.googleapis.com")
+SCHEDULE_APIS = ("cloudscheduler.googleapis.com",)
+
+
+def source_bucket_name(physical: str) -> str:
+    return naming.shorten(physical, 63)
+
+
+def function_problems(fn: Function, env: Environment) -> list[str]:
+    """What Cloud Functions gen2 cannot do for this function, as 'missing X' phrases."""
+    problems: list[str] = []
+    events = fn.trigger_of(ObjectCreatedTrigger)
+    if len({id(t.bucket) for t in events}) > 1:
+        problems.append("support for more than one event source per function "
+                        "(Cloud Functions gen2 takes one event trigger; split the function per bucket)")
+    if events and (fn.trigger_of(HttpTrigger) or fn.trigger_of(ScheduleTrigger)):
+        problems.append("support for HTTP or schedule triggers on a function that also has an object-created "
+                        "trigger (a gen2 event function only accepts CloudEvents)")
+    service = fn.service.name if fn.service else ""
+    timeout = env.overrides.get(f"{service}.{fn.name}", {}).get("timeout", fn.timeout)
+    if events and isinstance(timeout, int) and timeout > EVENT_TIMEOUT_LIMIT:
+        problems.append(f"support for event-driven timeouts above {EVENT_TIMEOUT_LIMIT} seconds (got {timeout})")
+    return problems
+
+
+def source_bucket(ctx: StackContext, fn: Function) -> Any:
+    """One private bucket per stack holding the function packages (objects named by content hash).
+
+    Its name follows the profile's naming convention, so it is checked here, with the real name; the error
+    is raised before anything is written.
+    """
+    def build() -> Any:
+        # `<prefix>-<env>-<service>-src`, unless the service itself has a resource called "src"
+        candidates = (SOURCE_BUCKET_SUFFIX + (f"-{i}" if i else "") for i in itertools.count())
+        suffix = next(s for s in candidates if ctx.service.get(s) is None)
+        name = source_bucket_name(ctx.profile.physical_name(ctx.env, ctx.service.name, suffix))
+        problems = naming.bucket_name_problems(name)
+        if problems:
+            raise PlacementError(
+                f"function {fn.address} cannot be placed on {ctx.cloud}: missing a valid bucket name for the "
+                f"function packages: {'; '.join(problems)}",
+                file=ctx.env.file, key=fn.address, value=ctx.cloud,
+                hint=f"place {ctx.service.name} on another cloud or rename the service",
+            )
+        # force_destroy: it only holds build inputs, which must not block removing the stack.
+        attrs = bucket_attributes(ctx, name, ctx.labels(), force_destroy=True)
+        return ctx.resource("google_storage_bucket", "platform_function_packages", attrs).after(
+            *provider.apis(ctx, STORAGE_API))
+    return ctx.once("gcp:source_bucket", build)
+
+
+def gcs_publisher(ctx: StackContext) -> Any:
+    """Let the project's GCS service agent publish object notifications (the Eventarc transport).
+
+    Project-level by nature: the agent publishes to topics Eventarc creates on the fly. The binding is shared
+    by every stack of the project; removing it with one stack breaks others' triggers, so the platform team
+    should eventually own it in a project bootstrap stack.
+    """
+    def build() -> Any:
+        agent = ctx.data("google_storage_project_service_account", "platform_gcs_agent", {})
+        return iam.project_member(ctx, "platform_gcs_agent_publisher", iam.GCS_AGENT_PUBLISHER, agent.ref("member"))
+    return ctx.once("gcp:gcs_publisher", build)
+
+
+def scheduler_account(ctx: StackContext) -> Any:
+    """One service account per stack that Cloud Scheduler jobs authenticate as (invoker of scheduled functions)."""
+    def build() -> Any:
+        physical = ctx.profile.physical_name(ctx.env, ctx.service.name, "scheduler")
+        return ctx.resource("google_service_account", "platform_scheduler", {
+            "account_id": naming.account_id(physical, role="scheduler"),
+            "display_name": f"{ctx.service.name} scheduler",
+            "description": "Calls the service's scheduled functions (OIDC); no other permissions",
+        })
+    return ctx.once("gcp:scheduler_sa", build)
+
+
+def trigger_filters(events: list[ObjectCreatedTrigger], inputs: FunctionInputs) -> str:
+    """JSON list of {bucket, prefix, suffix}: the runtime delivers an event if any entry matches."""
+    entries = [{"bucket": inputs.trigger_buckets[t.bucket.name]["name"], "prefix": t.prefix, "suffix": t.suffix}
+               for t in events]
+    unique = {json.dumps(e, sort_keys=True): e for e in entries}
+    return json.dumps([unique[key] for key in sorted(unique)], sort_keys=True, separators=(",", ":"))
+
+
+def compile_function(ctx: StackContext, fn: Function, inputs: FunctionInputs) -> tuple[Any, dict[str, str]]:
+    physical = ctx.physical_name(fn)
+    name = naming.rfc1035(physical)
+    region = provider.region(ctx)
+    account = ctx.resource("google_service_account", f"{fn.name}_sa", {
+        "account_id": naming.account_id(physical),
+        "display_name": f"{fn.address} function",
+        "description": "Identity of one function: only the grants declared in its service",
+    }).after(*provider.apis(ctx, "iam.googleapis.com"))
+    member = account.ref("member")
+    package = inputs.package
+    source = ctx.resource("google_storage_bucket_object", f"{fn.name}_source", {
+        # the content hash in the name: a code change is a new object, so Terraform redeploys the function
+        "name": f"{ctx.service.name}/{fn.name}/{package.sha256}.zip",
+        "bucket": source_bucket(ctx, fn).ref("name"),
+        "source": ctx.asset(package),
+        "content_type": "application/zip",
+    })
+    module, _, symbol = package.entry_point.rpartition(".")
+    build_env: dict[str, str] = {}
+    if module != "main":  # the buildpack loads main.py unless told which file holds the entry point
+        build_env["GOOGLE_FUNCTION_SOURCE"] = str(PurePosixPath(*module.split("."))) + ".py"
+
+    bindings = [binding for grant, handle in inputs.grants if handle.target == "gcp"
+                for binding in iam.bind_grant(ctx, fn.name, member, grant, handle)]
+
+    events = fn.trigger_of(ObjectCreatedTrigger)
+    environment = dict(inputs.environment)
+    if events:
+        environment[TRIGGER_FILTERS_ENV] = trigger_filters(events, inputs)
+    http = fn.trigger_of(HttpTrigger)
+    attrs: dict[str, Any] = {
+        "name": name,
+        "location": region,
+        "description": f"{fn.address} ({fn.handler})",
+        "labels": ctx.labels(fn),
+        "build_config": {
+            "runtime": RUNTIMES[fn.runtime],
+            "entry_point": symbol,
+            **({"environment_variables": build_env} if build_env else {}),
+            "source": {"storage_source": {"bucket": source.ref("bucket"), "object": source.ref("name")}},
+        },
+        "service_config": {
+            "available_memory": f"{ctx.override(fn, 'memory', fn.memory)}Mi",
+            "timeout_seconds": ctx.override(fn, "timeout", fn.timeout),
+            "max_instance_count": ctx.override(fn, "max_instances", DEFAULT_MAX_INSTANCES),
+            "service_account_email": account.ref("email"),
+            "environment_variables": dict(sorted(environment.items())),
+            "ingress_settings": "ALLOW_ALL" if http else "ALLOW_INTERNAL_ONLY",
+            "all_traffic_on_latest_revision": True,
+        },
+    }
+    after: list[Any] = [*provider.apis(ctx, *FUNCTION_APIS), *bindings]
+    if events:
+        after += provider.apis(ctx, *EVENT_APIS)
+        bucket = inputs.trigger_buckets[events[0].bucket.name]
+        attrs["event_trigger"] = {
+            "event_type": OBJECT_FINALIZED,
+            "trigger_region": region,  # our buckets are regional, in the stack's region
+            "retry_policy": "RETRY_POLICY_RETRY",
+            "service_account_email": account.ref("email"),
+            "event_filters": [{"attribute": "bucket", "value": bucket["name"]}],
+        }
+        after.append(gcs_publisher(ctx))
+        after.append(iam.project_member(ctx, f"{fn.name}_event_receiver", iam.EVENT_RECEIVER, member))
+    function = ctx.resource("google_cloudfunctions2_function", fn.name, attrs)
+    if after:
+        function.after(*after)
+    service = function.ref("service_config.0.service")
+    uri = function.ref("service_config.0.uri")
+
+    if events:  # Eventarc calls the service as the trigger's service account
+        iam.run_invoker(ctx, f"{fn.name}_event_invoker", service, member)
+    if http and http[0].public:
+        ctx.resource("google_cloudfunctions2_function_iam_member", f"{fn.name}_public_invoker", {
+            "location": region, "cloud_function": function.ref("name"),
+            "role": iam.FUNCTIONS_INVOKER, "member": iam.PUBLIC,
+        })
+        iam.run_invoker(ctx, f"{fn.name}_public_run_invoker", service, iam.PUBLIC)
+    schedules = fn.trigger_of(ScheduleTrigger)
+    if schedules:
+        scheduler = scheduler_account(ctx)
+        invoker = iam.run_invoker(ctx, f"{fn.name}_scheduler_invoker", service, scheduler.ref("member"))
+        for index, trigger in enumerate(schedules):
+            ctx.resource("google_cloud_scheduler_job", f"{fn.name}_schedule_{index}", {
+                "name": naming.rfc1035(f"{physical}-{index}", 500),
+                "region": region,
+                "description": f"{fn.address}: {trigger.cron} (UTC)",
+                "schedule": trigger.cron,
+                "time_zone": "Etc/UTC",
+                "http_target": {
+                    "uri": uri,
+                    "http_method": "POST",
+                    # tells the runtime adapter which of the function's schedules fired
+                    "headers": {"Content-Type": "application/json"},
+                    "body": base64.b64encode(json.dumps({"platform_schedule": trigger.cron}).encode()).decode(),
+                    "oidc_token": {"service_account_email": scheduler.ref("email"), "audience": uri},
+                },
+            }).after(invoker, *provider.apis(ctx, *SCHEDULE_APIS))
+    return function, {
+        "name": function.ref("name"),
+        "url": function.ref("url"),
+        "uri": uri,
+        "service": service,
+        "identity": account.ref("email"),
+        "identity_id": account.ref("unique_id"),
+        "identity_member": member,
+    }

@@ -1,0 +1,78 @@
+"""Provider blocks and project facts every GCP resource needs.
+
+Why a module: the project id may come from the environment file or, when it is left out, from the
+credentials Terraform runs with; every resource that must name the project asks here instead of guessing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from platform_sdk.envs import GcpCloud
+from platform_sdk.providers.base import StackContext
+
+GOOGLE_SOURCE = "hashicorp/google"
+GOOGLE_VERSION = "~> 6.0"
+RANDOM_SOURCE = "hashicorp/random"
+RANDOM_VERSION = "~> 3.6"
+
+
+def cloud(ctx: StackContext) -> GcpCloud:
+    return ctx.env.clouds.gcp or GcpCloud()
+
+
+def region(ctx: StackContext) -> str:
+    return cloud(ctx).region
+
+
+def configure(ctx: StackContext) -> None:
+    """The google provider, pinned, with the standard labels on every labelled resource."""
+    from platform_sdk.synth.raw import RawProvider
+
+    attrs: dict[str, Any] = {"region": region(ctx)}
+    if cloud(ctx).project:
+        attrs = {"project": cloud(ctx).project, **attrs}
+    google = RawProvider(ctx.stack, "google", "google", GOOGLE_SOURCE, GOOGLE_VERSION, attrs)
+    # cdktf snake-cases provider attributes recursively (label "managed-by" would become "managed_by");
+    # an override is applied after that conversion and keeps the keys exactly as GCP labels need them.
+    google.add_override("default_labels", ctx.labels())
+
+
+def use_random(ctx: StackContext) -> None:
+    """hashicorp/random, added once and only to stacks that generate a password."""
+    from platform_sdk.synth.raw import RawProvider
+
+    ctx.once("gcp:provider:random",
+             lambda: RawProvider(ctx.stack, "random", "random", RANDOM_SOURCE, RANDOM_VERSION, {}))
+
+
+def project_id(ctx: StackContext) -> str:
+    """The project id: literal from the environment file, else read from the provider's credentials."""
+    if cloud(ctx).project:
+        return cloud(ctx).project  # type: ignore[return-value]
+    client = ctx.once("gcp:data:client_config", lambda: ctx.data("google_client_config", "platform_client_config", {}))
+    return client.ref("project")
+
+
+def project_number(ctx: StackContext) -> str:
+    """The numeric project id (service agents are named after it)."""
+    attrs = {"project_id": cloud(ctx).project} if cloud(ctx).project else {}
+    project = ctx.once("gcp:data:project", lambda: ctx.data("google_project", "platform_project", attrs))
+    return project.ref("number")
+
+
+def apis(ctx: StackContext, *services: str) -> list[Any]:
+    """Enable the Google APIs a resource needs, once per stack, so a fresh project works on first apply.
+
+    `disable_on_destroy = false`: APIs are shared by every stack (and person) in the project; destroying one
+    stack must never switch an API off under the others.
+    """
+    enabled = []
+    for service in services:
+        short = service.split(".", 1)[0]
+        enabled.append(ctx.once(f"gcp:api:{service}", lambda service=service, short=short: ctx.resource(
+            "google_project_service", f"platform_api_{short}",
+            {"project": project_id(ctx), "service": service, "disable_on_destroy": False,
+             "disable_dependent_services": False},
+        )))
+    return enabled

@@ -1,0 +1,426 @@
+"""The GCP compiler, through real CDKTF synthesis of the example estate placed entirely on GCP."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import platform_sdk.synth.engine  # noqa: F401  (points jsii at the pip-installed Node)
+from platform_sdk.envs import load_environment
+from platform_sdk.errors import PlacementError
+from platform_sdk.loader import load_services
+from platform_sdk.project import Project
+from platform_sdk.providers.gcp import GcpCompiler
+from platform_sdk.providers.gcp.naming import account_id, bucket_name_problems, rfc1035, shorten
+from platform_sdk.synth.app import SynthResult, synthesize
+from platform_sdk.synth.schema_check import check_stack, format_errors
+
+ESTATE = Path(__file__).resolve().parent.parent / "services"
+ENV = "gcp-test"
+ENV_TOML = """
+default_cloud = "gcp"
+
+[clouds.gcp]
+project = "acme-test-123"
+region = "europe-west1"
+"""
+
+# Exercises what the example estate does not: a public bucket, MySQL with HA, a function origin behind a CDN
+# with a domain, a private HTTP function, two schedules, and names that collide with the platform's own.
+EXTRAS = """
+from platform_sdk import Bucket, Cdn, Database, Function, Service, http, schedule
+
+shared = Service("shared", owner="platform-team")
+assets = shared.add(Bucket("assets"))
+
+service = Service("extras", owner="platform-team")
+downloads = service.add(Bucket("downloads", public_read=True))
+ledger = service.add(Database("ledger", engine="mysql", size="medium", high_availability=True))
+edge = service.add(Function("edge", handler="api.handle", source="functions/web", triggers=[http()]))
+edge.reads(downloads).uses(ledger).reads(assets)  # assets: another service, so another stack
+service.add(Cdn("edge-cdn", origin=edge, domain="edge.example.com"))
+internal = service.add(Function("internal", handler="api.handle", source="functions/web",
+                                triggers=[http(public=False)]))
+scheduler = service.add(Function("scheduler", handler="api.handle", source="functions/web",
+                                 triggers=[schedule("0 1 * * *"), schedule("30 2 * * 1")]))
+scheduler.writes(downloads)
+service.add(Bucket("src"))  # a name the platform would use for the package bucket
+"""
+
+HTTP_PUBLIC = {"auth": {"api"}, "thumbnails": {"on-demand"}, "web": {"api"}, "extras": {"edge"}}
+EXPECTED_BUCKET_GRANTS = {
+    ("thumbnails", "resize", "originals", "roles/storage.objectViewer"),
+    ("thumbnails", "resize", "thumbs", "roles/storage.objectCreator"),
+    ("thumbnails", "on-demand", "originals", "roles/storage.objectViewer"),
+    ("thumbnails", "on-demand", "thumbs", "roles/storage.objectUser"),
+    ("web", "api", "site", "roles/storage.objectViewer"),
+    ("extras", "edge", "downloads", "roles/storage.objectViewer"),
+    ("extras", "edge", "assets", "roles/storage.objectViewer"),
+    ("extras", "scheduler", "downloads", "roles/storage.objectCreator"),
+}
+
+
+def make_project(root: Path, services: dict[str, str] | None = None, estate: bool = True) -> Project:
+    """A throwaway project: a copy of the example estate (and/or extra service files) plus an all-GCP env."""
+    if estate:
+        shutil.copytree(ESTATE, root / "services")
+    else:
+        (root / "services").mkdir(parents=True)
+        shutil.copytree(ESTATE / "functions", root / "services" / "functions")
+    for name, text in (services or {}).items():
+        (root / "services" / name).write_text(text)
+    (root / "envs").mkdir()
+    (root / "envs" / f"{ENV}.toml").write_text(ENV_TOML)
+    return Project(root)
+
+
+def synth(project: Project) -> SynthResult:
+    env = load_environment(project.envs_dir / f"{ENV}.toml")
+    return synthesize(project, env, load_services(project.services_dir))
+
+
+def read_stacks(outdir: Path) -> dict[str, dict[str, Any]]:
+    return {path.parent.name: json.loads(path.read_text()) for path in sorted(outdir.glob("stacks/*/cdk.tf.json"))}
+
+
+def resources(stack: dict[str, Any], tf_type: str) -> dict[str, dict[str, Any]]:
+    return stack.get("resource", {}).get(tf_type, {})
+
+
+def all_resources(stacks: dict[str, dict[str, Any]]) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
+    for stack_name, stack in stacks.items():
+        for tf_type, instances in stack.get("resource", {}).items():
+            for name, body in instances.items():
+                yield stack_name, tf_type, name, body
+
+
+def service_of(stack_name: str) -> str:
+    return stack_name.removeprefix(f"{ENV}-").removesuffix("-gcp")
+
+
+@pytest.fixture(scope="module")
+def estate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Project, SynthResult, dict[str, dict[str, Any]]]:
+    project = make_project(tmp_path_factory.mktemp("estate"), {"extras.py": EXTRAS})
+    result = synth(project)
+    return project, result, read_stacks(result.outdir)
+
+
+@pytest.fixture(scope="module")
+def stacks(estate: tuple[Project, SynthResult, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    return estate[2]
+
+
+def test_every_stack_passes_the_schema_check(stacks: dict[str, dict[str, Any]]) -> None:
+    assert set(stacks) == {f"{ENV}-{s}-gcp" for s in ("auth", "thumbnails", "web", "extras", "shared")}
+    errors = [error for name, stack in stacks.items() for error in check_stack(stack, stack=name)]
+    assert not errors, format_errors(errors)
+
+
+def test_providers_are_pinned(stacks: dict[str, dict[str, Any]]) -> None:
+    for name, stack in stacks.items():
+        required = stack["terraform"]["required_providers"]
+        assert required["google"] == {"source": "hashicorp/google", "version": "~> 6.0"}, name
+        has_password = bool(resources(stack, "random_password"))
+        assert ("random" in required) == has_password, name
+        if has_password:
+            assert required["random"] == {"source": "hashicorp/random", "version": "~> 3.6"}
+        google = stack["provider"]["google"][0]
+        assert google["project"] == "acme-test-123" and google["region"] == "europe-west1"
+        assert google["default_labels"]["managed-by"] == "platform-sdk"  # not snake-cased
+
+
+def test_apis_are_enabled_and_never_disabled_on_destroy(stacks: dict[str, dict[str, Any]]) -> None:
+    apis = {service_of(name): {body["service"] for body in resources(stack, "google_project_service").values()}
+            for name, stack in stacks.items()}
+    assert {"cloudfunctions.googleapis.com", "eventarc.googleapis.com", "compute.googleapis.com"} <= apis["thumbnails"]
+    assert {"sqladmin.googleapis.com", "secretmanager.googleapis.com", "cloudscheduler.googleapis.com"} <= apis["auth"]
+    assert apis["shared"] == {"storage.googleapis.com"}
+    for _, tf_type, _, body in all_resources(stacks):
+        if tf_type == "google_project_service":
+            assert body["disable_on_destroy"] is False and body["disable_dependent_services"] is False
+
+
+def test_buckets_are_private_with_uniform_access(stacks: dict[str, dict[str, Any]]) -> None:
+    buckets = [(stack, name, body) for stack, tf_type, name, body in all_resources(stacks)
+               if tf_type == "google_storage_bucket"]
+    # originals, thumbs, site, downloads, src, assets + one package bucket per stack with functions
+    assert len(buckets) == 6 + 4
+    for stack, name, body in buckets:
+        assert body["uniform_bucket_level_access"] is True, name
+        expected = "inherited" if (service_of(stack), name) == ("extras", "downloads") else "enforced"
+        assert body.get("force_destroy") is (name == "platform_function_packages"), name
+        assert body["public_access_prevention"] == expected, name
+        assert body["location"] == "EUROPE-WEST1"
+    anyone = ("allUsers", "allAuthenticatedUsers")
+    public = [(stack, body["bucket"], body["role"]) for stack, tf_type, _, body in all_resources(stacks)
+              if tf_type == "google_storage_bucket_iam_member" and body["member"] in anyone]
+    assert public == [(f"{ENV}-extras-gcp", "${google_storage_bucket.downloads.name}", "roles/storage.objectViewer")]
+
+
+def test_bucket_settings_follow_the_model(stacks: dict[str, dict[str, Any]]) -> None:
+    thumbnails = resources(stacks[f"{ENV}-thumbnails-gcp"], "google_storage_bucket")
+    assert thumbnails["originals"]["versioning"] == {"enabled": True}
+    assert thumbnails["thumbs"]["lifecycle_rule"] == [{"action": {"type": "Delete"}, "condition": {"age": 365}}]
+    site = resources(stacks[f"{ENV}-web-gcp"], "google_storage_bucket")["site"]
+    assert site["cors"][0]["origin"] == ["https://shop.example.com"]
+    assert site["name"] == f"acme-{ENV}-web-site"
+
+
+def test_grants_are_bucket_scoped_with_the_right_roles(stacks: dict[str, dict[str, Any]]) -> None:
+    grants = set()
+    for stack, tf_type, _, body in all_resources(stacks):
+        if tf_type == "google_project_iam_member":
+            assert not body["role"].startswith("roles/storage."), body
+        if tf_type != "google_storage_bucket_iam_member" or not body["member"].startswith("${google_service_account"):
+            continue
+        fn = re.fullmatch(r"\$\{google_service_account\.(.+)_sa\.member\}", body["member"]).group(1)
+        bucket = re.fullmatch(r"\$\{(?:google_storage_bucket\.(.+)\.name"
+                              r"|data\.terraform_remote_state\..+\.cross-stack-output-google_storage_bucket(.+)name)\}",
+                              body["bucket"])
+        bucket = bucket.group(1) or bucket.group(2)
+        grants.add((service_of(stack), fn, bucket, body["role"]))
+    assert grants == EXPECTED_BUCKET_GRANTS
+
+
+def test_database_connect_is_limited_to_one_instance_and_one_secret(stacks: dict[str, dict[str, Any]]) -> None:
+    auth = stacks[f"{ENV}-auth-gcp"]
+    for fn in ("api", "cleanup"):
+        client = resources(auth, "google_project_iam_member")[f"{fn}_database_users_client"]
+        assert client["role"] == "roles/cloudsql.client"
+        assert "${google_sql_database_instance.users.name}" in client["condition"]["expression"]
+        secret = resources(auth, "google_secret_manager_secret_iam_member")[f"{fn}_database_users_secret"]
+        assert secret == {**secret, "role": "roles/secretmanager.secretAccessor",
+                          "secret_id": "${google_secret_manager_secret.users_secret.id}"}
+
+
+def public_or_private_http(service: str) -> set[str]:
+    return HTTP_PUBLIC.get(service, set()) | ({"internal"} if service == "extras" else set())
+
+
+def test_only_public_http_functions_have_all_users_invokers(stacks: dict[str, dict[str, Any]]) -> None:
+    invokers: dict[str, set[str]] = {}
+    for stack, tf_type, _, body in all_resources(stacks):
+        if body.get("member") != "allUsers" or tf_type == "google_storage_bucket_iam_member":
+            continue
+        ref = body.get("cloud_function") or body.get("service")
+        fn = re.match(r"\$\{google_cloudfunctions2_function\.([^.]+)\.", ref).group(1)
+        invokers.setdefault(service_of(stack), set()).add(fn)
+        assert body["role"] in ("roles/run.invoker", "roles/cloudfunctions.invoker")
+    assert invokers == HTTP_PUBLIC
+    for stack, tf_type, name, body in all_resources(stacks):
+        if tf_type == "google_cloudfunctions2_function":
+            public = name in HTTP_PUBLIC.get(service_of(stack), set())
+            http = name in public_or_private_http(service_of(stack))
+            assert body["service_config"]["ingress_settings"] == ("ALLOW_ALL" if http else "ALLOW_INTERNAL_ONLY")
+            assert public <= http
+
+
+def test_resize_has_one_storage_trigger_on_originals(stacks: dict[str, dict[str, Any]]) -> None:
+    resize = resources(stacks[f"{ENV}-thumbnails-gcp"], "google_cloudfunctions2_function")["resize"]
+    trigger = resize["event_trigger"]
+    assert isinstance(trigger, dict)
+    assert trigger["event_type"] == "google.cloud.storage.object.v1.finalized"
+    assert trigger["event_filters"] == [{"attribute": "bucket", "value": "${google_storage_bucket.originals.name}"}]
+    assert trigger["service_account_email"] == "${google_service_account.resize_sa.email}"
+    filters = json.loads(resize["service_config"]["environment_variables"]["PLATFORM_TRIGGER_FILTERS"])
+    assert [f["suffix"] for f in filters] == [".jpg", ".png"]
+    assert {f["bucket"] for f in filters} == {"${google_storage_bucket.originals.name}"}
+    triggered = [name for stack, tf_type, name, body in all_resources(stacks)
+                 if tf_type == "google_cloudfunctions2_function" and "event_trigger" in body]
+    assert triggered == ["resize"]
+    iam = resources(stacks[f"{ENV}-thumbnails-gcp"], "google_project_iam_member")
+    assert iam["resize_event_receiver"]["role"] == "roles/eventarc.eventReceiver"
+    assert iam["platform_gcs_agent_publisher"]["role"] == "roles/pubsub.publisher"
+
+
+def test_function_settings(stacks: dict[str, dict[str, Any]]) -> None:
+    api = resources(stacks[f"{ENV}-auth-gcp"], "google_cloudfunctions2_function")["api"]
+    assert api["build_config"]["runtime"] == "python311"
+    assert api["build_config"]["entry_point"] == "handler"
+    assert api["service_config"]["available_memory"] == "512Mi"
+    assert api["service_config"]["environment_variables"]["SESSION_TTL_SECONDS"] == "3600"
+    source = resources(stacks[f"{ENV}-auth-gcp"], "google_storage_bucket_object")["api_source"]
+    assert re.fullmatch(r"auth/api/[0-9a-f]{64}\.zip", source["name"])
+    for _, tf_type, _, body in all_resources(stacks):
+        if tf_type == "google_service_account":
+            assert 6 <= len(body["account_id"]) <= 30
+
+
+def test_platform_names_never_collide_with_resource_names(stacks: dict[str, dict[str, Any]]) -> None:
+    extras = stacks[f"{ENV}-extras-gcp"]
+    buckets = resources(extras, "google_storage_bucket")
+    assert buckets["src"]["name"] == f"acme-{ENV}-extras-src"
+    assert buckets["platform_function_packages"]["name"] == f"acme-{ENV}-extras-src-1"
+    accounts = [a["account_id"] for a in resources(extras, "google_service_account").values()]
+    assert len(accounts) == len(set(accounts)) == 4  # edge, internal, scheduler + the scheduler jobs' identity
+
+
+def test_schedules_call_the_function_with_an_oidc_token(stacks: dict[str, dict[str, Any]]) -> None:
+    extras = stacks[f"{ENV}-extras-gcp"]
+    jobs = resources(extras, "google_cloud_scheduler_job")
+    assert sorted(job["schedule"] for job in jobs.values()) == ["0 1 * * *", "30 2 * * 1"]
+    for job in jobs.values():
+        assert job["time_zone"] == "Etc/UTC"
+        token = job["http_target"]["oidc_token"]
+        assert token["service_account_email"] == "${google_service_account.platform_scheduler.email}"
+        assert job["http_target"]["uri"] == token["audience"]
+        body = json.loads(base64.b64decode(job["http_target"]["body"]))
+        assert body == {"platform_schedule": job["schedule"]}
+    invoker = resources(extras, "google_cloud_run_service_iam_member")["scheduler_scheduler_invoker"]
+    assert invoker["member"] == "${google_service_account.platform_scheduler.member}"
+
+
+def test_database_password_is_only_ever_a_reference(stacks: dict[str, dict[str, Any]]) -> None:
+    for name, stack in stacks.items():
+        text = json.dumps(stack)
+        passwords = resources(stack, "random_password")
+        for output in stack.get("output", {}).values():
+            assert "random_password" not in json.dumps(output) and "secret_version" not in json.dumps(output)
+        for db, password in passwords.items():
+            ref = f"${{random_password.{db}.result}}"
+            assert text.count(ref) == 2, name  # the user and the secret version, nothing else
+            assert password == {**password, "length": 32, "special": False}
+        for user in resources(stack, "google_sql_user").values():
+            assert re.fullmatch(r"\$\{random_password\.\w+\.result\}", user["password"])
+        for version in resources(stack, "google_secret_manager_secret_version").values():
+            assert re.fullmatch(r"\$\{random_password\.\w+\.result\}", version["secret_data"])
+    url = stacks[f"{ENV}-auth-gcp"]["output"]["database_users_url"]["value"]
+    assert url.startswith("postgres://app@/") and "instance=" in url and "password" not in url.split("&secret")[0]
+
+
+def test_database_settings(stacks: dict[str, dict[str, Any]]) -> None:
+    users = resources(stacks[f"{ENV}-auth-gcp"], "google_sql_database_instance")["users"]
+    assert users["database_version"] == "POSTGRES_16" and users["deletion_protection"] is True
+    settings = users["settings"]
+    assert settings["tier"] == "db-custom-1-3840" and settings["availability_type"] == "ZONAL"
+    assert settings["ip_configuration"] == {"ipv4_enabled": True, "ssl_mode": "ENCRYPTED_ONLY"}
+    assert settings["backup_configuration"]["point_in_time_recovery_enabled"] is True
+    ledger = resources(stacks[f"{ENV}-extras-gcp"], "google_sql_database_instance")["ledger"]
+    assert ledger["database_version"] == "MYSQL_8_0"
+    assert ledger["settings"]["tier"] == "db-custom-2-7680"
+    assert ledger["settings"]["availability_type"] == "REGIONAL"
+    assert ledger["settings"]["backup_configuration"]["binary_log_enabled"] is True
+
+
+def test_cdn_in_front_of_a_bucket(stacks: dict[str, dict[str, Any]]) -> None:
+    web = stacks[f"{ENV}-web-gcp"]
+    backend = resources(web, "google_compute_backend_bucket")["cdn_backend"]
+    assert backend["enable_cdn"] is True and backend["bucket_name"] == "${google_storage_bucket.site.name}"
+    fill = resources(web, "google_storage_bucket_iam_member")["cdn_cdn_fill"]
+    assert fill["role"] == "roles/storage.objectViewer"
+    assert fill["member"].endswith("@cloud-cdn-fill.iam.gserviceaccount.com")
+    rule = resources(web, "google_compute_global_forwarding_rule")["cdn_http_rule"]
+    assert rule["load_balancing_scheme"] == "EXTERNAL_MANAGED" and rule["port_range"] == "80"
+    assert web["output"]["cdn_cdn_url"]["value"] == "http://${google_compute_global_address.cdn_ip.address}/"
+
+
+def test_cdn_in_front_of_a_function_with_a_domain(stacks: dict[str, dict[str, Any]]) -> None:
+    extras = stacks[f"{ENV}-extras-gcp"]
+    neg = resources(extras, "google_compute_region_network_endpoint_group")["edge-cdn_neg"]
+    assert neg["network_endpoint_type"] == "SERVERLESS"
+    assert neg["cloud_function"] == {"function": "${google_cloudfunctions2_function.edge.name}"}
+    backend = resources(extras, "google_compute_backend_service")["edge-cdn_backend"]
+    assert backend["load_balancing_scheme"] == "EXTERNAL_MANAGED" and backend["enable_cdn"] is True
+    cert = resources(extras, "google_compute_managed_ssl_certificate")["edge-cdn_cert"]
+    assert cert["managed"] == {"domains": ["edge.example.com"]}
+    ports = sorted(r["port_range"] for r in resources(extras, "google_compute_global_forwarding_rule").values())
+    assert ports == ["443", "80"]
+    assert extras["output"]["cdn_edge_cdn_url"]["value"] == "https://edge.example.com/"
+
+
+def test_synthesis_is_byte_identical_across_runs(estate: tuple[Project, SynthResult, Any]) -> None:
+    project, first, _ = estate
+
+    def snapshot() -> dict[str, bytes]:
+        return {str(p.relative_to(first.outdir)): p.read_bytes()
+                for p in sorted(first.outdir.rglob("*")) if p.is_file()}
+
+    before = snapshot()
+    synth(project)
+    after = snapshot()
+    assert before.keys() == after.keys()
+    assert [name for name in before if before[name] != after[name]] == []
+
+
+def test_a_google_like_bucket_name_fails_before_anything_is_written(tmp_path: Path) -> None:
+    service = 'from platform_sdk import Bucket, Service\n\nservice = Service("google-sync")\n' \
+              'service.add(Bucket("files"))\n'
+    project = make_project(tmp_path, {"sync.py": service}, estate=False)
+    with pytest.raises(PlacementError) as err:
+        synth(project)
+    message = str(err.value)
+    assert "google-sync.files" in message and "gcp" in message and "google" in message
+    assert not project.env_outdir(ENV).exists()
+    assert not list(project.root.glob("**/cdk.tf.json"))
+
+
+def test_a_function_on_two_event_buckets_is_rejected(tmp_path: Path) -> None:
+    service = """
+from platform_sdk import Bucket, Function, Service, object_created
+
+service = Service("ingest")
+a = service.add(Bucket("a"))
+b = service.add(Bucket("b"))
+service.add(Function("load", handler="api.handle", source="functions/web",
+                     triggers=[object_created(a), object_created(b)]))
+"""
+    project = make_project(tmp_path, {"ingest.py": service}, estate=False)
+    with pytest.raises(PlacementError, match="more than one event source per function") as err:
+        synth(project)
+    assert "ingest.load" in str(err.value)
+    assert not project.env_outdir(ENV).exists()
+
+
+def test_without_a_configured_project_the_credentials_decide(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    (project.envs_dir / f"{ENV}.toml").write_text('default_cloud = "gcp"\n[clouds.gcp]\nregion = "us-east1"\n')
+    stack = read_stacks(synth(project).outdir)[f"{ENV}-auth-gcp"]
+    assert check_stack(stack) == []
+    assert "project" not in stack["provider"]["google"][0]
+    assert "google_client_config" in stack["data"]
+    condition = resources(stack, "google_project_iam_member")["api_database_users_client"]["condition"]
+    assert "${data.google_client_config.platform_client_config.project}" in condition["expression"]
+
+
+@pytest.mark.parametrize(("name", "fragment"), [
+    ("ab", "3-63"),
+    ("a" * 64, "3-63"),
+    ("Upper-case", "lowercase"),
+    ("-leading", "start and end"),
+    ("trailing_", "start and end"),
+    ("192.168.1.1", "IP address"),
+    ("goog-things", "begins with 'goog'"),
+    ("my-google-bucket", "google"),
+    ("my-g00gle-bucket", "google"),
+    ("acme.example." + "a" * 64, "part longer than 63"),
+])
+def test_bucket_name_rules(name: str, fragment: str) -> None:
+    problems = bucket_name_problems(name)
+    assert any(fragment in problem for problem in problems), problems
+
+
+@pytest.mark.parametrize("name", ["acme-prod-web-site", "a_b-c", "assets.example.com", "abc", "a" * 63])
+def test_valid_bucket_names(name: str) -> None:
+    assert bucket_name_problems(name) == []
+    assert GcpCompiler.bucket_name_problems(GcpCompiler.__new__(GcpCompiler), name) == []
+
+
+def test_length_limited_ids_are_deterministic_and_unique() -> None:
+    long_a = "acme-production-thumbnails-very-long-function-name-a"
+    long_b = "acme-production-thumbnails-very-long-function-name-b"
+    assert account_id(long_a) == account_id(long_a)
+    assert account_id(long_a) != account_id(long_b)
+    assert all(6 <= len(account_id(n)) <= 30 for n in (long_a, "ab", "acme-dev-x-y"))
+    assert re.fullmatch(r"[a-z][-a-z0-9]*[a-z0-9]", account_id(long_a))
+    assert len(rfc1035("x" * 100)) == 63 and shorten("short", 63) == "short"
+
+
+def test_package_limits_are_the_cloud_functions_deployment_limits() -> None:
+    assert GcpCompiler.package_limits == (100 * 2**20, 500 * 2**20)
