@@ -18,13 +18,15 @@ import platform_sdk.synth.engine  # noqa: F401  (points jsii at the pip-installe
 from platform_sdk.envs import load_environment
 from platform_sdk.errors import PlacementError, PlatformError
 from platform_sdk.loader import load_services
+from platform_sdk.profile import Profile
 from platform_sdk.project import Project
-from platform_sdk.providers.aws import AwsCompiler
+from platform_sdk.providers.aws import STATEFUL_TYPES, AwsCompiler
 from platform_sdk.providers.aws.cron import CronError, to_eventbridge
 from platform_sdk.providers.aws.iam import GRANT_ACTIONS
 from platform_sdk.providers.aws.names import bucket_name_problems
 from platform_sdk.synth.app import synthesize
 from platform_sdk.synth.schema_check import check_outdir, check_stack, format_errors
+from platform_sdk.terraform.stateful import is_stateful
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -57,9 +59,9 @@ def all_on_aws(env_file: str) -> str:
     return re.sub(r'(?m)^"[^"\n]+" = "gcp"\n', "", (REPO / "envs" / env_file).read_text())
 
 
-def synth(project: Project, env_name: str) -> Path:
+def synth(project: Project, env_name: str, profile: Profile | None = None) -> Path:
     env = load_environment(project.envs_dir / f"{env_name}.toml")
-    return synthesize(project, env, load_services(project.services_dir)).outdir
+    return synthesize(project, env, load_services(project.services_dir), profile=profile).outdir
 
 
 def read_stacks(outdir: Path) -> Stacks:
@@ -289,18 +291,258 @@ def test_database_is_encrypted_private_and_has_no_password(dev_stacks: Stacks, p
         assert db["manage_master_user_password"] is True
         assert db["deletion_protection"] is True
         assert db["publicly_accessible"] is False
-        assert db["skip_final_snapshot"] is False and db["final_snapshot_identifier"].endswith("-final")
+        assert db["skip_final_snapshot"] is False
         assert db["backup_retention_period"] == 7
         assert db["instance_class"] == instance_class  # prod: [sizes.database.small]
         assert db["multi_az"] is multi_az  # prod: [overrides."auth.users"] high_availability
-        (sg,) = resources(stack, "aws_security_group").values()
-        (ingress,) = sg["ingress"]
-        assert ingress["cidr_blocks"] == ["${data.aws_vpc.default_vpc.cidr_block}"]
-        assert (ingress["from_port"], ingress["to_port"]) == (5432, 5432)
+        assert "kms_key_id" not in db and "master_user_secret_kms_key_id" not in db  # no key in the profile
+        sg = resources(stack, "aws_security_group")["users_sg"]
+        assert "ingress" not in sg and "egress" not in sg  # standalone rules only (inline ones would delete them)
     for stack in [*dev_stacks.values(), *prod_stacks.values()]:
         keys = set(walk_keys(stack))
         assert not keys & {"password", "password_wo", "master_password"}
         assert "master_password" not in json.dumps(stack)
+
+
+def test_final_snapshot_name_is_unique_per_instance_lifetime(dev_stacks: Stacks) -> None:
+    """A fixed name fails the second destroy (the first snapshot is kept): the creation time makes it unique,
+    and ignore_changes keeps it fixed after creation so plans stay quiet."""
+    db = resources(dev_stacks["dev-auth-aws"], "aws_db_instance")["users_instance"]
+    assert db["final_snapshot_identifier"] == (
+        'acme-dev-auth-users-final-${formatdate("YYYYMMDDhhmmss", timestamp())}')
+    assert db["lifecycle"] == {"ignore_changes": ["final_snapshot_identifier"]}
+
+
+# -- functions that use a database join the VPC ----------------------------------------------------------------------
+VPC_ACCESS = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+VPC_CIDR = "${data.aws_vpc.default_vpc.cidr_block}"
+
+
+def rules_on(stack: dict[str, Any], direction: str, sg: str) -> list[dict[str, Any]]:
+    """Standalone rules of one direction attached to the security group `sg` (a construct name)."""
+    sg_id = ref("aws_security_group", sg, "id")
+    return [r for r in resources(stack, f"aws_vpc_security_group_{direction}_rule").values()
+            if r["security_group_id"] == sg_id]
+
+
+@pytest.mark.parametrize("which", ["dev", "prod"])
+def test_database_functions_run_in_the_vpc(which: str, request: pytest.FixtureRequest) -> None:
+    stack = request.getfixturevalue(f"{which}_stacks")[f"{which}-auth-aws"]
+    for fn in ("api", "cleanup"):
+        lam = resources(stack, "aws_lambda_function")[f"{fn}_function"]
+        assert lam["vpc_config"] == {"subnet_ids": "${data.aws_subnets.default_vpc_subnets.ids}",
+                                     "security_group_ids": [ref("aws_security_group", f"{fn}_sg", "id")]}
+        attachment = resources(stack, "aws_iam_role_policy_attachment")[f"{fn}_vpc_access"]
+        assert attachment == {**attachment, "role": ref("aws_iam_role", f"{fn}_role", "name"),
+                              "policy_arn": VPC_ACCESS}
+        # Lambda checks the role may manage ENIs when the function is created.
+        assert f"${{aws_iam_role_policy_attachment.{fn}_vpc_access}}" in lam["depends_on"]
+        assert lam["environment"]["variables"]["PLATFORM_SECRETSMANAGER_ENDPOINT"] == (
+            "https://${aws_vpc_endpoint.secretsmanager_endpoint.dns_entry[0].dns_name}")
+        sg = resources(stack, "aws_security_group")[f"{fn}_sg"]
+        assert sg["vpc_id"] == "${data.aws_vpc.default_vpc.id}" and "ingress" not in sg and "egress" not in sg
+        assert rules_on(stack, "ingress", f"{fn}_sg") == []
+        egress = rules_on(stack, "egress", f"{fn}_sg")
+        assert sorted((r["ip_protocol"], r["from_port"], r["to_port"], r["cidr_ipv4"]) for r in egress) == [
+            ("tcp", 443, 443, VPC_CIDR), ("tcp", 5432, 5432, VPC_CIDR)]
+        assert all(r["tags"] == {"resource": fn} for r in egress)
+
+
+def test_database_admits_only_its_functions(dev_stacks: Stacks) -> None:
+    stack = dev_stacks["dev-auth-aws"]
+    ingress = rules_on(stack, "ingress", "users_sg")
+    assert sorted(r["referenced_security_group_id"] for r in ingress) == [
+        ref("aws_security_group", "api_sg", "id"), ref("aws_security_group", "cleanup_sg", "id")]
+    for rule in ingress:
+        assert (rule["ip_protocol"], rule["from_port"], rule["to_port"]) == ("tcp", 5432, 5432)
+        assert "cidr_ipv4" not in rule and "cidr_ipv6" not in rule and "prefix_list_id" not in rule
+    assert rules_on(stack, "egress", "users_sg") == []
+
+
+@pytest.mark.parametrize("which", ["dev", "prod"])
+def test_one_secrets_manager_endpoint_per_stack(which: str, request: pytest.FixtureRequest) -> None:
+    stacks: Stacks = request.getfixturevalue(f"{which}_stacks")
+    for name, stack in stacks.items():
+        endpoints = resources(stack, "aws_vpc_endpoint")
+        if not name.endswith("-auth-aws"):
+            assert endpoints == {}, name  # no function with a database: no endpoint, no security groups
+            assert resources(stack, "aws_security_group") == {}, name
+            continue
+        (endpoint,) = endpoints.values()
+        assert endpoint["service_name"] == "com.amazonaws.eu-west-1.secretsmanager"
+        assert endpoint["vpc_endpoint_type"] == "Interface"
+        # One private-DNS endpoint per service per VPC: a second stack would fail, so functions get its own name.
+        assert endpoint["private_dns_enabled"] is False
+        assert endpoint["vpc_id"] == "${data.aws_vpc.default_vpc.id}"
+        assert endpoint["subnet_ids"] == "${data.aws_subnets.default_vpc_az_subnets.ids}"
+        subnets = stack["data"]["aws_subnets"]["default_vpc_az_subnets"]["filter"]
+        assert {"name": "default-for-az", "values": ["true"]} in subnets  # at most one subnet per zone
+        assert endpoint["security_group_ids"] == [ref("aws_security_group", "secretsmanager_endpoint_sg", "id")]
+        (https,) = rules_on(stack, "ingress", "secretsmanager_endpoint_sg")
+        assert (https["from_port"], https["to_port"], https["cidr_ipv4"]) == (443, 443, VPC_CIDR)
+
+
+def test_functions_without_a_database_stay_outside_the_vpc(dev_stacks: Stacks, extras: dict[str, Any]) -> None:
+    for name, stack in [*dev_stacks.items(), ("extras", extras)]:
+        for fn_name, fn in resources(stack, "aws_lambda_function").items():
+            in_vpc = fn_name in ("api_function", "cleanup_function") if name == "dev-auth-aws" else (
+                name == "extras" and fn_name == "job_function")
+            assert ("vpc_config" in fn) is in_vpc, (name, fn_name)
+            assert ("PLATFORM_SECRETSMANAGER_ENDPOINT" in fn["environment"]["variables"]) is in_vpc
+    assert len(resources(extras, "aws_vpc_endpoint")) == 1
+    (ingress,) = rules_on(extras, "ingress", "orders_sg")
+    assert (ingress["from_port"], ingress["referenced_security_group_id"]) == (
+        3306, ref("aws_security_group", "job_sg", "id"))
+    assert sorted(r["from_port"] for r in rules_on(extras, "egress", "job_sg")) == [443, 3306]
+
+
+CROSS_SERVICE = '''
+from platform_sdk import Database, Function, Service
+
+data = Service("data", owner="data-team")
+ledger = data.add(Database("ledger", engine="postgres"))
+app = Service("app", owner="app-team")
+app.add(Function("worker", handler="app.handle", source="functions/app")).uses(ledger)
+'''
+
+
+def test_database_in_another_stack_is_opened_by_the_function_stack(tmp_path: Path) -> None:
+    """The rule lives with the function (the database stack cannot know its consumers) and names the database's
+    security group through the producer's outputs."""
+    env = 'default_cloud = "aws"\n[clouds.aws]\nregion = "eu-west-1"\naccount = "111111111111"\n'
+    project = make_project(tmp_path / "estate", {"test": env}, {"cross.py": CROSS_SERVICE},
+                           {"functions/app/app.py": HANDLER})
+    outdir = synth(project, "test")
+    errors = check_outdir(outdir)
+    assert errors == [], format_errors(errors)
+    stacks = read_stacks(outdir)
+    assert rules_on(stacks["test-data-aws"], "ingress", "ledger_sg") == []
+    rule = resources(stacks["test-app-aws"], "aws_vpc_security_group_ingress_rule")["worker_to_data__ledger_db"]
+    assert rule["security_group_id"].startswith("${data.terraform_remote_state.cross-stack-reference-input-test-data")
+    assert rule["referenced_security_group_id"] == ref("aws_security_group", "worker_sg", "id")
+    assert len(resources(stacks["test-app-aws"], "aws_vpc_endpoint")) == 1
+    assert resources(stacks["test-data-aws"], "aws_vpc_endpoint") == {}
+
+
+# -- profile standards -----------------------------------------------------------------------------------------------
+KMS_KEY = "arn:aws:kms:eu-west-1:333333333333:key/abcd"
+
+
+def standards_profile() -> Profile:
+    return Profile(kms_keys={"aws": KMS_KEY}, log_retention_days=90, required_tags={"cost-centre": "cc-42"})
+
+
+@pytest.fixture(scope="module")
+def standard_stacks(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Stacks]:
+    """The dev estate with a profile setting a KMS key, a log retention and a mandatory tag; auth.cleanup keeps
+    an environment override of its log retention."""
+    env = all_on_aws("dev.toml") + '\n[overrides."auth.cleanup"]\nlog_retention_days = 7\n'
+    project = make_project(tmp_path_factory.mktemp("aws") / "standards", {"dev": env})
+    outdir = synth(project, "dev", standards_profile())
+    return outdir, read_stacks(outdir)
+
+
+def test_profile_stacks_pass_the_schema_check(standard_stacks: tuple[Path, Stacks]) -> None:
+    outdir, stacks = standard_stacks
+    assert sorted(stacks) == ["dev-auth-aws", "dev-thumbnails-aws", "dev-web-aws"]
+    errors = check_outdir(outdir)
+    assert errors == [], format_errors(errors)
+
+
+def test_profile_key_encrypts_buckets_databases_logs_and_environment(standard_stacks: tuple[Path, Stacks]) -> None:
+    _, stacks = standard_stacks
+    buckets = 0
+    for stack in stacks.values():
+        for sse in resources(stack, "aws_s3_bucket_server_side_encryption_configuration").values():
+            (rule,) = sse["rule"]
+            assert rule == {"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms",
+                                                                        "kms_master_key_id": KMS_KEY},
+                            "bucket_key_enabled": True}
+            buckets += 1
+        for fn in resources(stack, "aws_lambda_function").values():
+            assert fn["kms_key_arn"] == KMS_KEY
+        for group in resources(stack, "aws_cloudwatch_log_group").values():
+            assert group["kms_key_id"] == KMS_KEY
+    assert buckets == 3
+    db = resources(stacks["dev-auth-aws"], "aws_db_instance")["users_instance"]
+    assert db["kms_key_id"] == KMS_KEY and db["master_user_secret_kms_key_id"] == KMS_KEY
+
+
+def test_profile_log_retention_and_env_override(standard_stacks: tuple[Path, Stacks]) -> None:
+    _, stacks = standard_stacks
+    retention = {(name, group_id): group["retention_in_days"] for name, stack in stacks.items()
+                 for group_id, group in resources(stack, "aws_cloudwatch_log_group").items()}
+    assert len(retention) == 5
+    assert retention.pop(("dev-auth-aws", "cleanup_logs")) == 7  # [overrides."auth.cleanup"] wins
+    assert set(retention.values()) == {90}
+
+
+def kms_statements(stack: dict[str, Any], fn: str) -> list[dict[str, Any]]:
+    policy = json.loads(resources(stack, "aws_iam_role_policy")[f"{fn}_policy"]["policy"])
+    return [s for s in policy["Statement"] if any(a.startswith("kms:") for a in s["Action"])]
+
+
+def test_profile_key_is_granted_exactly_through_the_data_services(standard_stacks: tuple[Path, Stacks]) -> None:
+    _, stacks = standard_stacks
+    s3 = {"StringEquals": {"kms:ViaService": ["s3.eu-west-1.amazonaws.com"]}}
+    (resize,) = kms_statements(stacks["dev-thumbnails-aws"], "resize")  # reads originals, writes thumbs
+    assert resize == {"Sid": "ProfileKmsKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                      "Resource": KMS_KEY, "Condition": s3}
+    (web,) = kms_statements(stacks["dev-web-aws"], "api")  # reads the site bucket only
+    assert web == {**web, "Action": ["kms:Decrypt"], "Resource": KMS_KEY, "Condition": s3}
+    for fn in ("api", "cleanup"):  # the managed database secret is encrypted with the key too
+        (auth,) = kms_statements(stacks["dev-auth-aws"], fn)
+        assert auth["Action"] == ["kms:Decrypt"] and auth["Resource"] == KMS_KEY
+        assert auth["Condition"] == {"StringEquals": {"kms:ViaService": ["secretsmanager.eu-west-1.amazonaws.com"]}}
+
+
+def test_required_tags_reach_every_resource_through_default_tags(standard_stacks: tuple[Path, Stacks]) -> None:
+    _, stacks = standard_stacks
+    taggable = {t for t, spec in json.loads((REPO / "platform_sdk/synth/schemas/aws.json").read_text())[
+        "resources"].items() if "tags" in spec["attributes"]}
+    for name, stack in stacks.items():
+        for provider in stack["provider"]["aws"]:
+            tags = provider["default_tags"][0]["tags"]
+            assert tags["cost-centre"] == "cc-42" and tags["service"] == name.split("-")[1]
+        for tf_type, items in stack["resource"].items():
+            for rid_, attrs in items.items():
+                if tf_type not in taggable:
+                    continue
+                # Own tags only add what default_tags lack (an identical duplicate makes a perpetual diff).
+                own = attrs["tags"]
+                assert set(own) <= {"resource", "Name"}, (tf_type, rid_)
+                assert "cost-centre" not in own
+
+
+def test_public_bucket_keeps_s3_managed_keys(tmp_path: Path) -> None:
+    """Anonymous reads cannot use KMS: a public bucket stays on SSE-S3 even when the profile sets a key."""
+    project = make_project(tmp_path / "extras", {"test": MOTO_ENV}, {"extras.py": EXTRAS_SERVICE},
+                           {"functions/extras/app.py": HANDLER})
+    stack = read_stacks(synth(project, "test", standards_profile()))["test-extras-aws"]
+    sse = resources(stack, "aws_s3_bucket_server_side_encryption_configuration")["public_sse"]["rule"][0]
+    assert sse == {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}
+    statements = json.loads(resources(stack, "aws_iam_role_policy")["job_policy"]["policy"])["Statement"]
+    (kms,) = [s for s in statements if s["Sid"] == "ProfileKmsKey"]  # the orders secret only, not the bucket
+    assert kms["Action"] == ["kms:Decrypt"]
+    assert kms["Condition"] == {"StringEquals": {"kms:ViaService": ["secretsmanager.eu-west-1.amazonaws.com"]}}
+    errors = check_stack(stack, stack="test-extras-aws")
+    assert errors == [], format_errors(errors)
+
+
+def test_profile_log_retention_must_be_a_cloudwatch_value(tmp_path: Path) -> None:
+    service = ('from platform_sdk import Function, Service\n'
+               'service = Service("jobs")\n'
+               'service.add(Function("nightly", handler="app.handle", source="functions/jobs"))\n')
+    env = 'default_cloud = "aws"\n[clouds.aws]\n'
+    project = make_project(tmp_path / "estate", {"dev": env}, {"jobs.py": service}, {"functions/jobs/app.py": HANDLER})
+    with pytest.raises(PlatformError, match="the profile's log_retention_days must be one of"):
+        synth(project, "dev", Profile(log_retention_days=45))
+
+
+def test_stateful_types_are_declared_for_the_plan_report() -> None:
+    assert sorted(STATEFUL_TYPES) == ["aws_db_instance", "aws_s3_bucket"]
+    assert all(is_stateful(t) for t in STATEFUL_TYPES)
+    assert not is_stateful("aws_lambda_function")
 
 
 def test_schedule_becomes_an_eventbridge_cron(dev_stacks: Stacks) -> None:
@@ -339,10 +581,11 @@ def test_function_packages_exist_and_match_their_hash(dev: Path, dev_stacks: Sta
     assert count == 5
 
 
-def test_synthesis_is_byte_identical(tmp_path: Path) -> None:
+@pytest.mark.parametrize("profile", [None, standards_profile()], ids=["default-profile", "standards-profile"])
+def test_synthesis_is_byte_identical(tmp_path: Path, profile: Profile | None) -> None:
     project = make_project(tmp_path / "estate", {"dev": all_on_aws("dev.toml")})
-    first = tree_bytes(synth(project, "dev"))
-    second = tree_bytes(synth(project, "dev"))
+    first = tree_bytes(synth(project, "dev", profile))
+    second = tree_bytes(synth(project, "dev", profile))
     assert first.keys() == second.keys()
     assert [k for k in first if first[k] != second[k]] == []
     assert any(k.endswith(".zip") for k in first)

@@ -104,6 +104,9 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "aws_secretsmanager_secret_version",
             "aws_security_group",
             "aws_sqs_queue",
+            "aws_vpc_endpoint",
+            "aws_vpc_security_group_egress_rule",
+            "aws_vpc_security_group_ingress_rule",
         ),
         data_sources=(
             "aws_caller_identity",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from platform_sdk.model import Bucket
-from platform_sdk.providers.aws.common import make_handle, policy_json, resource_tags, rid
+from platform_sdk.providers.aws.common import kms_key, make_handle, policy_json, resource_tags, rid
 from platform_sdk.providers.base import Handle, StackContext
 from platform_sdk.synth.raw import RawResource
 
@@ -51,6 +51,16 @@ def encryption_rule(kms_key_arn: str | None = None) -> dict[str, Any]:
     return {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}
 
 
+def bucket_kms_key(ctx: StackContext, bucket: Bucket) -> str | None:
+    """The key a bucket's objects are encrypted with: the profile's key, except for public buckets.
+
+    Why not public buckets: anonymous requests cannot use KMS, so public reads of SSE-KMS objects are denied.
+    A CDN in front of an SSE-KMS bucket needs the key policy to let cloudfront.amazonaws.com decrypt (the
+    platform team's key policy, not something this compiler can grant).
+    """
+    return None if bucket.public_read else kms_key(ctx)
+
+
 def compile_bucket(ctx: StackContext, bucket: Bucket) -> Handle:
     """Emit the bucket and its companion resources; the handle carries the policy for CDNs to extend."""
     s3 = ctx.resource("aws_s3_bucket", rid(ctx, bucket, "bucket"), {
@@ -68,7 +78,7 @@ def compile_bucket(ctx: StackContext, bucket: Bucket) -> Handle:
     })
     ctx.resource("aws_s3_bucket_server_side_encryption_configuration", rid(ctx, bucket, "sse"), {
         "bucket": bucket_id,
-        "rule": [encryption_rule()],
+        "rule": [encryption_rule(bucket_kms_key(ctx, bucket))],
     })
     ctx.resource("aws_s3_bucket_ownership_controls", rid(ctx, bucket, "ownership"), {
         "bucket": bucket_id,

@@ -34,6 +34,15 @@ def resource_tags(ctx: StackContext, resource: Resource) -> dict[str, str]:
     return {k: v for k, v in ctx.tags(resource).items() if common.get(k) != v}
 
 
+def kms_key(ctx: StackContext) -> str | None:
+    """The organisation's customer managed key for AWS (profile `kms_keys["aws"]`); None = AWS-owned keys.
+
+    Why the key policy matters: services that use it on our behalf (CloudWatch Logs, CloudFront reading an
+    SSE-KMS bucket) need the platform team's key policy to allow them; IAM on our side cannot grant that.
+    """
+    return ctx.profile.kms_keys.get(TARGET) or None
+
+
 def policy_json(statements: list[dict[str, Any]]) -> str:
     """An IAM policy document as a stable JSON string (tokens inside are resolved by CDKTF at synth)."""
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True, separators=(",", ":"))

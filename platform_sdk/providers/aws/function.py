@@ -1,5 +1,7 @@
 """Function -> Lambda: a role with least-privilege inline policy, its own log group, and one resource per trigger.
 
+Functions that connect to an RDS database join the default VPC (network.py); the others stay outside it.
+
 Triggers: HTTP -> a function URL; schedule -> an EventBridge rule + target (no extra role needed, unlike the
 Scheduler); object-created -> one aws_s3_bucket_notification per bucket, shared by every trigger on it.
 """
@@ -12,14 +14,14 @@ from typing import Any
 
 from platform_sdk.errors import PlatformError
 from platform_sdk.model import Function, HttpTrigger, ObjectCreatedTrigger, ScheduleTrigger
-from platform_sdk.providers.aws.common import make_handle, policy_json, resource_tags, rid
+from platform_sdk.providers.aws.common import kms_key, make_handle, policy_json, resource_tags, rid
 from platform_sdk.providers.aws.cron import to_eventbridge
-from platform_sdk.providers.aws.iam import LAMBDA_ASSUME_ROLE, grant_statements, log_statement
-from platform_sdk.providers.aws.provider import account_id
+from platform_sdk.providers.aws.iam import LAMBDA_ASSUME_ROLE, grant_statements, kms_statement, log_statement
+from platform_sdk.providers.aws.network import attach_to_vpc, database_grants
+from platform_sdk.providers.aws.provider import account_id, region_of
 from platform_sdk.providers.base import FunctionInputs, Handle, StackContext
 from platform_sdk.synth.raw import RawResource
 
-DEFAULT_LOG_RETENTION_DAYS = 30
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
                       3288, 3653)
@@ -89,33 +91,60 @@ def _notification(ctx: StackContext, fn: Function, handle: Handle) -> BucketNoti
 
 
 def _log_retention(ctx: StackContext, fn: Function) -> int:
-    days = ctx.override(fn, "log_retention_days", DEFAULT_LOG_RETENTION_DAYS)
-    if days not in LOG_RETENTION_DAYS:
-        raise PlatformError(f"log_retention_days must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}",
-                            file=ctx.env.file, key=f'overrides."{fn.address}".log_retention_days', value=days)
-    return int(days)
+    """The environment's override for this function, else the profile's standard; CloudWatch takes fixed values."""
+    allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
+    override = ctx.override(fn, "log_retention_days", None)
+    if override is None:
+        days = ctx.profile.log_retention_days
+        if days not in LOG_RETENTION_DAYS:
+            raise PlatformError(f"the profile's log_retention_days must be one of {allowed}",
+                                file=ctx.profile.source, key="log_retention_days", value=days)
+        return int(days)
+    if override not in LOG_RETENTION_DAYS:
+        raise PlatformError(f"log_retention_days must be one of {allowed}",
+                            file=ctx.env.file, key=f'overrides."{fn.address}".log_retention_days', value=override)
+    return int(override)
 
 
 def compile_function(ctx: StackContext, fn: Function, inputs: FunctionInputs) -> Handle:
     """Role, policy, log group, the function itself, then its triggers."""
     name = ctx.physical_name(fn)
     tags = resource_tags(ctx, fn)
+    key = kms_key(ctx)
     role = ctx.resource("aws_iam_role", rid(ctx, fn, "role"), {
         "name": name,
         "description": f"Runs {fn.address}",
         "assume_role_policy": json.dumps(LAMBDA_ASSUME_ROLE, sort_keys=True, separators=(",", ":")),
         "tags": tags,
     })
-    log_group = ctx.resource("aws_cloudwatch_log_group", rid(ctx, fn, "logs"), {
+    log_attrs: dict[str, Any] = {
         "name": f"/aws/lambda/{name}",
         "retention_in_days": _log_retention(ctx, fn),
         "tags": tags,
-    })
+    }
+    if key:
+        log_attrs["kms_key_id"] = key  # the key policy must let logs.<region>.amazonaws.com use it
+    log_group = ctx.resource("aws_cloudwatch_log_group", rid(ctx, fn, "logs"), log_attrs)
+    statements = [log_statement(log_group.ref("arn")), *grant_statements(inputs.grants)]
+    kms = kms_statement(inputs.grants, key, region_of(ctx))
+    if kms is not None:
+        statements.append(kms)
     policy = ctx.resource("aws_iam_role_policy", rid(ctx, fn, "policy"), {
         "name": "least-privilege",
         "role": role.ref("id"),
-        "policy": policy_json([log_statement(log_group.ref("arn")), *grant_statements(inputs.grants)]),
+        "policy": policy_json(statements),
     })
+    environment = inputs.environment
+    lambda_attrs: dict[str, Any] = {}
+    waits_for: list[RawResource] = [log_group, policy]
+    databases = database_grants(inputs.grants)
+    if databases:
+        network = attach_to_vpc(ctx, fn, role, databases, tags)
+        lambda_attrs["vpc_config"] = network.vpc_config
+        waits_for.append(network.policy_attachment)  # Lambda checks the role may manage ENIs when it is created
+        environment = dict(sorted({**network.environment, **environment}.items()))  # the service's own values win
+    if key:
+        lambda_attrs["kms_key_arn"] = key  # environment variables at rest
     lam = ctx.resource("aws_lambda_function", rid(ctx, fn, "function"), {
         "function_name": name,
         "role": role.ref("arn"),
@@ -126,10 +155,11 @@ def compile_function(ctx: StackContext, fn: Function, inputs: FunctionInputs) ->
         "memory_size": ctx.override(fn, "memory", fn.memory),
         "timeout": ctx.override(fn, "timeout", fn.timeout),
         "architectures": [ARCHITECTURE],
-        "environment": {"variables": inputs.environment},
+        "environment": {"variables": environment},
         "logging_config": {"log_format": "Text", "log_group": log_group.ref("name")},
+        **lambda_attrs,
         "tags": tags,
-    }).after(log_group, policy)
+    }).after(*waits_for)
     function_name = lam.ref("function_name")
     constructs: dict[str, Any] = {"function": lam, "role": role}
 

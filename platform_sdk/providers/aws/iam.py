@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from platform_sdk.model import Grant
+from platform_sdk.model import Bucket, Database, Grant
 from platform_sdk.providers.base import Handle
 
 # access -> ((action, scope), ...). Scopes are resolved against the target Handle's attributes below.
@@ -22,6 +22,17 @@ GRANT_ACTIONS: dict[str, tuple[tuple[str, str], ...]] = {
                   ("s3:DeleteObject", "objects")),
     "connect": (("secretsmanager:GetSecretValue", "secret"),),
 }
+
+# With the profile's KMS key, each access also needs the key, used only through the service holding the data:
+# S3 decrypts on reads and generates data keys on writes (multipart uploads decrypt them too); Secrets Manager
+# decrypts the managed database secret.
+KMS_ACTIONS: dict[str, tuple[str, ...]] = {
+    "read": ("kms:Decrypt",),
+    "write": ("kms:Decrypt", "kms:GenerateDataKey"),
+    "readwrite": ("kms:Decrypt", "kms:GenerateDataKey"),
+    "connect": ("kms:Decrypt",),
+}
+KMS_VIA_SERVICE = {"read": "s3", "write": "s3", "readwrite": "s3", "connect": "secretsmanager"}
 
 # Logging needs only these two on the function's own log group (the group itself is created by Terraform).
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
@@ -80,3 +91,27 @@ def grant_statements(grants: list[tuple[Grant, Handle]]) -> list[dict[str, Any]]
 def log_statement(log_group_arn: str) -> dict[str, Any]:
     """Write access to the function's own log group and its streams, nothing else."""
     return {"Sid": "OwnLogGroup", "Effect": "Allow", "Action": list(LOG_ACTIONS), "Resource": f"{log_group_arn}:*"}
+
+
+def _encrypted_with_profile_key(grant: Grant) -> bool:
+    """Targets the AWS compiler encrypts with the profile key: private buckets and database secrets."""
+    target = grant.target
+    return (isinstance(target, Bucket) and not target.public_read) or isinstance(target, Database)
+
+
+def kms_statement(grants: list[tuple[Grant, Handle]], key_arn: str | None, region: str) -> dict[str, Any] | None:
+    """Use of the profile's KMS key for the function's grants: exactly that key, and only through the services
+    holding the data (`kms:ViaService`), so the role cannot decrypt anything with it directly. None = not needed."""
+    if not key_arn:
+        return None
+    actions: set[str] = set()
+    services: set[str] = set()
+    for grant, handle in grants:
+        if handle.target != "aws" or not _encrypted_with_profile_key(grant):
+            continue
+        actions.update(KMS_ACTIONS[grant.access])
+        services.add(f"{KMS_VIA_SERVICE[grant.access]}.{region}.amazonaws.com")
+    if not actions:
+        return None
+    return {"Sid": "ProfileKmsKey", "Effect": "Allow", "Action": sorted(actions), "Resource": key_arn,
+            "Condition": {"StringEquals": {"kms:ViaService": sorted(services)}}}
