@@ -149,5 +149,26 @@ class Compiler(ABC):
     @abstractmethod
     def cdn(self, ctx: StackContext, cdn: Cdn, origin: Handle) -> Handle: ...
 
+    # -- cross-cloud access (keyless federation) -----------------------------------------------------------
+    def identity_literal(self, env: Environment, profile: Profile, fn: Function) -> dict[str, str]:
+        """The function's identity on this cloud as values known before anything is applied.
+
+        Used by another cloud to trust it (e.g. an AWS role ARN, a GCP service account email).
+        """
+        raise NotImplementedError(f"{self.target} functions cannot reach resources on other clouds yet")
+
+    def foreign_url(self, env: Environment, profile: Profile, grant: Grant, handle: Handle, function_target: str,
+                    identity: dict[str, str]) -> str:
+        """The URL a function on another cloud uses for this resource, with what it needs to federate.
+
+        Must not reference the function's stack (the owner's stack references the function instead).
+        """
+        raise NotImplementedError(f"{self.target} resources cannot be reached from other clouds yet")
+
+    def federate(self, ctx: StackContext, grant: Grant, handle: Handle, fn_handle: Handle,
+                 identity: dict[str, str]) -> None:
+        """In the resource's own stack: trust the foreign function's identity for exactly this grant."""
+        raise NotImplementedError(f"{self.target} resources cannot be reached from other clouds yet")
+
     def handle(self, ctx: StackContext, resource: Resource, **attrs: str) -> Handle:
         return Handle(resource, ctx.cloud, self.target, ctx.name, dict(attrs))

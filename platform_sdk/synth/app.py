@@ -17,7 +17,7 @@ from typing import Any
 from platform_sdk.envs import Environment
 from platform_sdk.errors import PlatformError
 from platform_sdk.model import Bucket, Cdn, Database, Function, ObjectCreatedTrigger, Resource, Service
-from platform_sdk.placement import Placement, resolve_placements
+from platform_sdk.placement import Placement, resolve_placements, stack_name
 from platform_sdk.profile import ModuleBacking, Profile
 from platform_sdk.project import Project
 from platform_sdk.providers import compilers_for
@@ -79,13 +79,16 @@ class EstateBuilder:
 
     def __init__(self, app: Any, project: Project, env: Environment, services: list[Service],
                  profile: Profile | None = None,
-                 compilers: dict[str, Compiler] | None = None, outdir: Path | None = None) -> None:
+                 compilers: dict[str, Compiler] | None = None, outdir: Path | None = None,
+                 extra_copies: dict[str, str] | None = None) -> None:
         self.app = app
         self.outdir = outdir or project.env_outdir(env.name)
         self.project = project
         self.env = env
         self.services = services
         self.profile = profile or Profile()
+        self.extra_copies = dict(extra_copies or {})
+        self.copy_handles: dict[Resource, Handle] = {}
         self.compilers = compilers or compilers_for(env)
         self.placements = resolve_placements(env, services, self.compilers, naming=self.profile.physical_name)
         self.contexts: dict[str, StackContext] = {}
@@ -152,14 +155,23 @@ class EstateBuilder:
         for kind in order:
             for service in self.services:
                 for resource in service.of(kind):
-                    self._compile(resource)
+                    self._compile(resource, self.placements[resource])
+                    if resource.address in self.extra_copies:
+                        self._compile_copy(resource, self.extra_copies[resource.address])
         for ctx in self.contexts.values():
             self._outputs(ctx)
         self._record_dependencies()
         self.add_tombstones(deployed or {})
 
-    def _compile(self, resource: Resource) -> None:
-        placement = self.placements[resource]
+    def _compile_copy(self, resource: Resource, cloud: str) -> None:
+        """A second, unwired instance of a stateful resource on another cloud, used while its data moves."""
+        if not isinstance(resource, (Bucket, Database)) or resource.service is None:
+            raise PlatformError("only buckets and databases keep a copy during a move", value=resource.address)
+        placement = Placement(resource, cloud, self.env.target_of(cloud), stack_name(self.env, resource.service.name,
+                                                                                     cloud))
+        self._compile(resource, placement, wire=False)
+
+    def _compile(self, resource: Resource, placement: Placement, wire: bool = True) -> None:
         ctx = self._context(placement)
         compiler = self.compilers[placement.target]
         known = {id(c) for c in ctx.stack.node.children}
@@ -172,12 +184,17 @@ class EstateBuilder:
             handle = compiler.database(ctx, resource)
         elif isinstance(resource, Function):
             handle = compiler.function(ctx, resource, self._function_inputs(resource, placement, compiler))
+            if wire:
+                self._federate(resource, handle, compiler)
         elif isinstance(resource, Cdn):
             assert resource.origin is not None
             handle = compiler.cdn(ctx, resource, self.handles[resource.origin])
         else:  # pragma: no cover - the model has no other kinds
             raise TypeError(resource)
-        self.handles[resource] = handle
+        if wire:
+            self.handles[resource] = handle
+        else:
+            self.copy_handles[resource] = handle
         info = self.stack_infos[placement.stack_name]
         info.resources.append(resource.address)
         for child in ctx.stack.node.children:
@@ -197,6 +214,17 @@ class EstateBuilder:
         attrs = {output: module.get_string(output) for output in backing.outputs}
         return Handle(resource, ctx.cloud, ctx.target, ctx.name, attrs, {"module": module})
 
+    def _federate(self, fn: Function, fn_handle: Handle, fn_compiler: Compiler) -> None:
+        """Grants that cross clouds: the resource's own cloud trusts the function's identity (no keys)."""
+        for grant in fn.grants:
+            handle = self.handles[grant.target]
+            if handle.target == fn_handle.target:
+                continue
+            owner = self.compilers[handle.target]
+            identity = fn_compiler.identity_literal(self.env, self.profile, fn)
+            owner_ctx = self.contexts[handle.stack_name]
+            owner.federate(owner_ctx, grant, handle, fn_handle, identity)
+
     def _function_inputs(self, fn: Function, placement: Placement, compiler: Compiler) -> FunctionInputs:
         extra = vendor_function(fn, placement.target, self.project.cache_dir / "vendor")
         package = build_package(fn, placement.target, self.project.cache_dir / "packages" / self.env.name, extra=extra)
@@ -212,7 +240,12 @@ class EstateBuilder:
         for grant in fn.grants:
             handle = self.handles[grant.target]
             grants.append((grant, handle))
-            environment[_env_var_name(grant.target.kind, grant.target.name)] = handle["url"]
+            url = handle["url"]
+            if handle.target != placement.target:  # another cloud: keyless federated access
+                owner = self.compilers[handle.target]
+                identity = compiler.identity_literal(self.env, self.profile, fn)
+                url = owner.foreign_url(self.env, self.profile, grant, handle, placement.target, identity)
+            environment[_env_var_name(grant.target.kind, grant.target.name)] = url
         for trigger in fn.triggers:  # lets the entry adapter map a physical bucket name back to the neutral one
             if isinstance(trigger, ObjectCreatedTrigger):
                 key = _env_var_name("bucket", trigger.bucket.name)
@@ -241,7 +274,7 @@ class EstateBuilder:
             )
 
     def _outputs(self, ctx: StackContext) -> None:
-        for resource, handle in self.handles.items():
+        for resource, handle in [*self.handles.items(), *self.copy_handles.items()]:
             if handle.stack_name != ctx.name:
                 continue
             for attr in PUBLIC_ATTRS.get(resource.kind, ()):
@@ -270,6 +303,14 @@ def dependencies_of(placements: dict[Resource, Placement]) -> dict[str, list[str
     return {name: sorted(d) for name, d in sorted(deps.items())}
 
 
+def _dependencies_from_manifest(outdir: Path, stacks: dict[str, StackInfo]) -> None:
+    """Use the cross-stack references CDKTF actually wired (the model's view cannot see federation trusts)."""
+    manifest = json.loads((outdir / "manifest.json").read_text())
+    for name, info in stacks.items():
+        wired = manifest["stacks"].get(name, {}).get("dependencies", [])
+        info.dependencies = sorted(wired)
+
+
 def new_app(outdir: Path) -> Any:
     return engine.App(outdir=str(outdir), stack_traces=False, skip_validation=False)
 
@@ -291,6 +332,16 @@ def previously_deployed(project: Project, env: Environment, outdir: Path) -> dic
     return found
 
 
+def retained_copies(project: Project, env: Environment) -> dict[str, str]:
+    """Stateful resources an unfinished or `--keep-source` move still keeps on their old cloud (address -> cloud)."""
+    path = project.cache_dir / "moves" / f"{env.name}.json"
+    if not path.is_file():
+        return {}
+    moves = json.loads(path.read_text()).get("moves", [])
+    return {address: move["sources"][address] for move in moves if move.get("source_kept")
+            for address in move.get("stateful", [])}
+
+
 def deployed_record(project: Project, env: Environment) -> dict[str, dict[str, Any]]:
     """The runner's record of applied stacks (`.platform/deployed/<env>.json`), so tombstones survive re-synths."""
     path = project.cache_dir / "deployed" / f"{env.name}.json"
@@ -310,7 +361,8 @@ def record_deployed(project: Project, env: Environment, stacks: dict[str, dict[s
 
 
 def synthesize(project: Project, env: Environment, services: list[Service], only_service: str | None = None,
-               profile: Profile | None = None, outdir: Path | None = None) -> SynthResult:
+               profile: Profile | None = None, outdir: Path | None = None,
+               extra_copies: dict[str, str] | None = None) -> SynthResult:
     """Compile and synthesize one environment; replace `cdktf.out/<env>` only when everything succeeded."""
     target_dir = outdir or project.env_outdir(env.name)
     if only_service is not None and only_service not in {s.name for s in services}:
@@ -322,9 +374,13 @@ def synthesize(project: Project, env: Environment, services: list[Service], only
         profile = profile or Profile()
         for hook in profile.before_synth:
             hook(env, services)
-        builder = EstateBuilder(app, project, env, services, profile=profile, outdir=target_dir)
+        if extra_copies is None:
+            extra_copies = retained_copies(project, env)
+        builder = EstateBuilder(app, project, env, services, profile=profile, outdir=target_dir,
+                                extra_copies=extra_copies)
         builder.build(deployed=previously_deployed(project, env, target_dir))
         app.synth()
+        _dependencies_from_manifest(tmp_dir, builder.stack_infos)
         stacks = builder.stack_infos
         if only_service is not None:
             stacks = {name: info for name, info in stacks.items() if info.service == only_service}
