@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from platform_sdk.errors import PlatformError
@@ -33,7 +34,7 @@ def user_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except PlatformError as err:
-            err_console.print(f"[bold red]error:[/] {err}", highlight=False, markup=True, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
     return wrapper  # type: ignore[return-value]
 

@@ -1,25 +1,13 @@
 """Auth microservice: sign-up and sign-in over HTTP, users in Postgres, password hashes never leave the database."""
 
-from platform_sdk import Database, Function, Service, http, schedule
+from platform_sdk import Service
+from platform_sdk.modules import ScheduledJob, ServiceWithDatabase
 
 service = Service("auth", owner="identity-team", description="Accounts and sessions")
 
-users = service.add(Database("users", engine="postgres", size="small", storage_gb=20))
-
-api = service.add(Function(
-    "api",
-    handler="api.handle",
-    source="functions/auth",
-    memory=512,
-    triggers=[http()],
+auth = service.add(ServiceWithDatabase(
+    "api", names={"database": "users"}, handler="api.handle", source="functions/auth", memory=512,
     environment={"SESSION_TTL_SECONDS": "3600"},
 ))
-api.uses(users)
-
-cleanup = service.add(Function(
-    "cleanup",
-    handler="cleanup.run",
-    source="functions/auth",
-    triggers=[schedule("0 3 * * *")],
-))
-cleanup.uses(users)
+cleanup = service.add(ScheduledJob("cleanup", handler="cleanup.run", source="functions/auth", cron="0 3 * * *"))
+cleanup.uses(auth.database)

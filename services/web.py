@@ -1,11 +1,11 @@
 """Static web app: the site's files in a bucket behind a CDN, and a small API function."""
 
-from platform_sdk import Bucket, Cdn, Cors, Function, Service, http
+from platform_sdk import Function, Service, http
+from platform_sdk.modules import StaticSite
 
 service = Service("web", owner="web-team", description="The storefront web app")
 
-site = service.add(Bucket("site", cors=Cors(origins=["https://shop.example.com"])))
-service.add(Cdn("cdn", origin=site))
+site = service.add(StaticSite("site", prefix="", cors_origins=["https://shop.example.com"]))
 
 api = service.add(Function("api", handler="api.handle", source="functions/web", triggers=[http()]))
-api.reads(site)
+api.reads(site.bucket)

@@ -314,7 +314,7 @@ def test_final_snapshot_name_is_unique_per_instance_lifetime(dev_stacks: Stacks)
 
 
 # -- functions that use a database join the VPC ----------------------------------------------------------------------
-VPC_ACCESS = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+from platform_sdk.providers.aws.network import ENI_ACTIONS  # noqa: E402
 VPC_CIDR = "${data.aws_vpc.default_vpc.cidr_block}"
 
 
@@ -332,11 +332,14 @@ def test_database_functions_run_in_the_vpc(which: str, request: pytest.FixtureRe
         lam = resources(stack, "aws_lambda_function")[f"{fn}_function"]
         assert lam["vpc_config"] == {"subnet_ids": "${data.aws_subnets.default_vpc_subnets.ids}",
                                      "security_group_ids": [ref("aws_security_group", f"{fn}_sg", "id")]}
-        attachment = resources(stack, "aws_iam_role_policy_attachment")[f"{fn}_vpc_access"]
-        assert attachment == {**attachment, "role": ref("aws_iam_role", f"{fn}_role", "name"),
-                              "policy_arn": VPC_ACCESS}
+        eni = resources(stack, "aws_iam_role_policy")[f"{fn}_vpc_access"]
+        assert eni["role"] == ref("aws_iam_role", f"{fn}_role", "id")
+        statements = json.loads(eni["policy"])["Statement"]
+        assert statements == [{"Sid": "LambdaVpcNetworkInterfaces", "Effect": "Allow", "Resource": "*",
+                               "Action": ENI_ACTIONS}]  # EC2 has no resource-level scoping for these
+        assert "aws_iam_role_policy_attachment" not in stack["resource"], "no broad managed policies"
         # Lambda checks the role may manage ENIs when the function is created.
-        assert f"${{aws_iam_role_policy_attachment.{fn}_vpc_access}}" in lam["depends_on"]
+        assert f"${{aws_iam_role_policy.{fn}_vpc_access}}" in lam["depends_on"]
         assert lam["environment"]["variables"]["PLATFORM_SECRETSMANAGER_ENDPOINT"] == (
             "https://${aws_vpc_endpoint.secretsmanager_endpoint.dns_entry[0].dns_name}")
         sg = resources(stack, "aws_security_group")[f"{fn}_sg"]

@@ -61,7 +61,7 @@ def test_invalid_bucket_name_for_target_cloud(estate: Path) -> None:
 
 def test_two_resources_with_one_name(estate: Path) -> None:
     path = estate / "services" / "thumbnails.py"
-    path.write_text(path.read_text().replace('Bucket("thumbs"', 'Bucket("originals"'))
+    path.write_text(path.read_text() + '\nfrom platform_sdk import Bucket\nservice.add(Bucket("originals"))\n')
     code, out = synth(estate)
     assert_refused(estate, code, out, "thumbnails.py", "two resources named 'originals'")
 
@@ -94,10 +94,12 @@ def test_unknown_key_in_environment(estate: Path) -> None:
 
 
 def test_invalid_resource_argument_points_at_the_line(estate: Path) -> None:
-    path = estate / "services" / "auth.py"
-    path.write_text(path.read_text().replace('engine="postgres"', 'engine="oracle"'))
+    path = estate / "services" / "web.py"
+    text = path.read_text() + '\nfrom platform_sdk import Database\nservice.add(Database("db", engine="oracle"))\n'
+    path.write_text(text)
+    line = text.splitlines().index('service.add(Database("db", engine="oracle"))') + 1
     code, out = synth(estate)
-    assert_refused(estate, code, out, "auth.py:7", "engine", "'oracle'")
+    assert_refused(estate, code, out, f"web.py:{line}", "engine", "'oracle'")
 
 
 def test_cloud_without_configuration(estate: Path) -> None:

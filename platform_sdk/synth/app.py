@@ -16,6 +16,7 @@ from typing import Any
 
 from platform_sdk.envs import Environment
 from platform_sdk.errors import PlatformError
+from platform_sdk.guardrails import run_guardrails_model, run_guardrails_synth
 from platform_sdk.model import Bucket, Cdn, Database, Function, ObjectCreatedTrigger, Resource, Service
 from platform_sdk.placement import Placement, resolve_placements, stack_name
 from platform_sdk.profile import ModuleBacking, Profile
@@ -378,6 +379,7 @@ def synthesize(project: Project, env: Environment, services: list[Service], only
             extra_copies = retained_copies(project, env)
         builder = EstateBuilder(app, project, env, services, profile=profile, outdir=target_dir,
                                 extra_copies=extra_copies)
+        run_guardrails_model(env, services, builder.placements, profile)  # fail fast, before building
         builder.build(deployed=previously_deployed(project, env, target_dir))
         app.synth()
         _dependencies_from_manifest(tmp_dir, builder.stack_infos)
@@ -386,8 +388,11 @@ def synthesize(project: Project, env: Environment, services: list[Service], only
             stacks = {name: info for name, info in stacks.items() if info.service == only_service}
         result = SynthResult(env, target_dir, stacks, builder.packages, builder.placements)
         (tmp_dir / METADATA_FILE).write_text(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
+        run_guardrails_synth(env, tmp_dir, list(stacks), profile)  # on the temp folder: a violation writes nothing
+        result.outdir = tmp_dir  # hooks read the new stacks before they replace the old ones
         for after in profile.after_synth:
             after(result)  # may raise: then nothing is written
+        result.outdir = target_dir
         if target_dir.exists():
             shutil.rmtree(target_dir)
         target_dir.parent.mkdir(parents=True, exist_ok=True)

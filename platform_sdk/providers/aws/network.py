@@ -21,15 +21,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from platform_sdk.model import Database, Function, Grant
-from platform_sdk.providers.aws.common import TARGET, rid
+from platform_sdk.providers.aws.common import TARGET, policy_json, rid
 from platform_sdk.providers.aws.provider import region_of
 from platform_sdk.providers.base import Handle, StackContext
 from platform_sdk.synth.raw import RawResource
 
 # Lambda creates, describes and deletes its ENIs with the execution role. EC2 offers no resource-level scoping
-# for these calls (they need Resource "*"), so there is nothing narrower to write: the AWS managed policy is used
-# (it also lets the role write to any log group; the inline policy already scopes logs to the function's own).
-VPC_ACCESS_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+# for these calls, so they need Resource "*". They are granted inline rather than through the AWS managed
+# AWSLambdaVPCAccessExecutionRole, which would also let the role write to every log group in the account.
+ENI_ACTIONS = sorted([
+    "ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
+    "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:UnassignPrivateIpAddresses",
+])
 HTTPS_PORT = 443
 SECRETS_ENDPOINT_ENV = "PLATFORM_SECRETSMANAGER_ENDPOINT"
 
@@ -161,9 +164,11 @@ def attach_to_vpc(ctx: StackContext, fn: Function, role: RawResource, databases:
             "referenced_security_group_id": sg.ref("id"),
             "tags": tags,
         })
-    attachment = ctx.resource("aws_iam_role_policy_attachment", rid(ctx, fn, "vpc_access"), {
-        "role": role.ref("name"),
-        "policy_arn": VPC_ACCESS_POLICY_ARN,
+    attachment = ctx.resource("aws_iam_role_policy", rid(ctx, fn, "vpc_access"), {
+        "name": "vpc-network-interfaces",
+        "role": role.ref("id"),
+        "policy": policy_json([{"Sid": "LambdaVpcNetworkInterfaces", "Effect": "Allow", "Action": ENI_ACTIONS,
+                                "Resource": "*"}]),
     })
     endpoint = secrets_endpoint(ctx)
     return FunctionNetwork(

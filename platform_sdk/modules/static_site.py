@@ -1,0 +1,65 @@
+"""StaticSite: a website's files in a private bucket, served by a CDN, optionally on the team's own domain."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from platform_sdk.model import Bucket, Cdn, Cors
+from platform_sdk.modules.base import Module
+
+
+def _cdn_supports(option: str) -> bool:
+    return option in {f.name for f in dataclasses.fields(Cdn)}
+
+
+@dataclass(eq=False, kw_only=True)
+class StaticSite(Module):
+    """Static files (HTML, JS, images) in a bucket behind a CDN.
+
+    Parts: `bucket` (named `{name}`) and `cdn` (named `{prefix}cdn`, i.e. `<name>-cdn`).
+
+    - `domain`: serve the site on this DNS name (the cloud issues the certificate); browsers calling back
+      into the bucket from that origin are allowed by CORS unless `cors_origins` says otherwise.
+    - `spa`: single-page app: paths that match no file serve `index_document`, so client-side routes work.
+    - `versioning`: keep old versions of every file (roll back a bad deploy by restoring them).
+
+    Upload the files with `platform` or any bucket client; the CDN URL is the bucket's public face, the
+    bucket itself stays private.
+    """
+
+    parts: ClassVar[dict[str, str]] = {"bucket": "{name}", "cdn": "{prefix}cdn"}
+    domain: str | None = None
+    spa: bool = False
+    index_document: str = "index.html"
+    cors_origins: list[str] | None = None
+    versioning: bool = False
+    bucket: Bucket = field(init=False, repr=False)
+    cdn: Cdn = field(init=False, repr=False)
+
+    def build(self) -> None:
+        if not isinstance(self.index_document, str) or not self.index_document or self.index_document.startswith("/"):
+            raise self.error("index_document must be an object key like 'index.html'", "index_document",
+                             self.index_document)
+        origins = self.cors_origins
+        if origins is None and self.domain:
+            origins = [f"https://{self.domain}"]
+        if origins is not None and (not isinstance(origins, list) or
+                                    not all(isinstance(o, str) and o.startswith(("https://", "http://"))
+                                            for o in origins)):
+            raise self.error("cors_origins must be a list of origins like 'https://shop.example.com'",
+                             "cors_origins", origins)
+        self.bucket = self.add_part("bucket", Bucket(
+            self.part_name("bucket"), versioning=self.versioning, cors=Cors(origins=origins) if origins else None,
+        ))
+        options: dict[str, object] = {}
+        if self.spa:
+            if not _cdn_supports("fallback_object"):
+                raise self.error("spa=True needs a platform-sdk whose Cdn has fallback_object", "spa", self.spa,
+                                 hint="upgrade platform-sdk, or serve a copy of index.html at each client route")
+            options["fallback_object"] = self.index_document
+        self.cdn = self.add_part("cdn", Cdn(
+            self.part_name("cdn"), origin=self.bucket, domain=self.domain, default_root_object=self.index_document,
+            **options,
+        ))
