@@ -24,6 +24,7 @@ from platform_sdk.providers.aws import STATEFUL_TYPES, AwsCompiler
 from platform_sdk.providers.aws.cron import CronError, to_eventbridge
 from platform_sdk.providers.aws.iam import GRANT_ACTIONS
 from platform_sdk.providers.aws.names import bucket_name_problems
+from platform_sdk.providers.aws.network import ENI_ACTIONS
 from platform_sdk.synth.app import synthesize
 from platform_sdk.synth.schema_check import check_outdir, check_stack, format_errors
 from platform_sdk.terraform.stateful import is_stateful
@@ -314,7 +315,6 @@ def test_final_snapshot_name_is_unique_per_instance_lifetime(dev_stacks: Stacks)
 
 
 # -- functions that use a database join the VPC ----------------------------------------------------------------------
-from platform_sdk.providers.aws.network import ENI_ACTIONS  # noqa: E402
 VPC_CIDR = "${data.aws_vpc.default_vpc.cidr_block}"
 
 
