@@ -21,8 +21,8 @@ def make_thumbnail(data: bytes, width: int) -> tuple[bytes, str]:
     with Image.open(io.BytesIO(data)) as image:
         fmt = image.format or "PNG"
         height = max(1, round(image.height * width / image.width))
-        thumb = image.convert("RGB") if fmt == "JPEG" else image.copy()
-        thumb.thumbnail((width, height))
+        source = image.convert("RGB") if fmt == "JPEG" else image
+        thumb = source.resize((width, height), Image.Resampling.LANCZOS)
         out = io.BytesIO()
         thumb.save(out, format=fmt)
     return out.getvalue(), CONTENT_TYPES.get(fmt, "application/octet-stream")

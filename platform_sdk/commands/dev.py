@@ -1,0 +1,105 @@
+"""`platform dev`: serve what `platform apply` deployed to the local cloud, on 127.0.0.1, until Ctrl-C."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import logging
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from platform_sdk.cli import JsonOption, ProjectOption, app, console, err_console, load, user_errors
+from platform_sdk.errors import PlatformError
+
+PortOption = Annotated[int | None, typer.Option(
+    "--port", min=0, max=65535, help="Port on 127.0.0.1 (default: the environment's clouds.local.gateway_port).")]
+DevEnvOption = Annotated[str, typer.Option("--env", "-e", help="Environment name (a file envs/NAME.toml).")]
+
+
+def _setup_logging() -> None:
+    """One line per event on stderr, with a time; uvicorn and watchfiles stay quiet."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+    for name in ("platform.dev",):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)
+
+
+def _print_routes(routes: dict[str, Any], env_port: int, port: int) -> None:
+    """What is served where: URLs printed whole (people copy them)."""
+    functions, cdn, buckets = routes["functions"], routes["cdn"], routes["buckets"]
+    if not functions and not cdn and not buckets:
+        console.print("[yellow]Nothing deployed to the local cloud yet.[/] Run `platform apply --env local "
+                      "--auto-approve` (in another terminal is fine: the gateway picks it up).")
+    for fn in functions:
+        triggers = []
+        if fn["http"] is not None:
+            triggers.append(fn["url"])
+        triggers += [f"cron {c!r}" for c in fn["schedules"]]
+        triggers += [f"on new objects in {t['bucket']}" + (f" {t['prefix']}*{t['suffix']}" if t["prefix"] or
+                                                           t["suffix"] else "") for t in fn["object_created"]]
+        console.print(f"  function  {escape(fn['name'])}  {escape(', '.join(triggers) or '(no triggers)')}  "
+                      f"[dim]{fn['cloud']}[/]", highlight=False, soft_wrap=True)
+    for route in cdn:
+        origin = f"{route['origin']['kind']} {route['origin']['name']}"
+        console.print(f"  cdn       {escape(route['name'])}  {escape(route['url'])}  [dim]-> {escape(origin)}[/]",
+                      highlight=False, soft_wrap=True)
+    for bucket in buckets:
+        console.print(f"  bucket    {escape(bucket['name'])}  {escape(bucket['path'])}  [dim]{bucket['cloud']}[/]",
+                      highlight=False, soft_wrap=True)
+    if port != env_port:
+        console.print(f"[yellow]note:[/] deployed URLs point at port {env_port} (clouds.local.gateway_port); this "
+                      f"gateway listens on {port}.", highlight=False, soft_wrap=True)
+
+
+@app.command()
+@user_errors
+def dev(env: DevEnvOption = "local", port: PortOption = None, project: ProjectOption = None,
+        routes_only: Annotated[bool, typer.Option("--routes", help="Print what would be served and exit.")] = False,
+        as_json: JsonOption = False) -> None:
+    """Run the local cloud: function URLs, CDN routes, bucket events and schedules on 127.0.0.1 (Ctrl-C stops)."""
+    from platform_sdk.localcloud.gateway import Gateway, GatewayCore, roots_for_env
+
+    proj, environment, _ = load(project, env)
+    roots = roots_for_env(proj.root, environment)
+    if not roots:
+        raise PlatformError("nothing in this environment runs on the local cloud (no cloud has target local)",
+                            key="--env", value=env, hint="use an environment like envs/local.toml")
+    env_port = environment.local.gateway_port
+    chosen = env_port if port is None else port
+    if routes_only:
+        core = GatewayCore(roots)
+        listing = core.routes(f"http://127.0.0.1:{chosen}")
+        if as_json:
+            print(json.dumps(listing, indent=2))
+        else:
+            _print_routes(listing, env_port, chosen)
+        return
+    _setup_logging()
+    try:
+        gateway = Gateway(roots, chosen, prewarm=True)
+    except OSError as err:
+        if err.errno == errno.EADDRINUSE:
+            raise PlatformError(f"port {chosen} on 127.0.0.1 is already in use (another `platform dev`?)",
+                                key="--port", value=chosen, hint="stop the other process or pass --port N") from None
+        raise
+    listing = gateway.core.routes(gateway.url)
+    if as_json:
+        print(json.dumps(listing, indent=2), flush=True)
+    else:
+        console.print(f"[bold]platform dev[/] environment [cyan]{escape(environment.name)}[/] on "
+                      f"[bold]{gateway.url}[/]  [dim](routes: {gateway.url}/_platform/routes)[/]", highlight=False)
+        _print_routes(listing, env_port, gateway.port)
+    err_console.print("[dim]Serving; Ctrl-C stops. Re-apply in another terminal and the next request runs the "
+                      "new code.[/]", soft_wrap=True)
+    # uvicorn re-raises Ctrl-C after its graceful shutdown; for a dev server that is the normal way out
+    with contextlib.suppress(KeyboardInterrupt):
+        gateway.run()
+    err_console.print("[dim]platform dev stopped; workers stopped.[/]")

@@ -1,0 +1,56 @@
+"""The local cloud: the function registry the provider wrote (`<root>/functions/<name>/function.json`).
+
+A function is Active when its registry entry and code directory exist and the unpacked package is the one
+the entry names; whether `platform dev` is serving it is reported as well (one request to its gateway).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from platform_sdk.localcloud.registry import CloudRoot, Registry
+from platform_sdk.status import NOT_FOUND, FunctionRef, FunctionStatus
+
+
+def gateway_serves(port: int) -> set[str] | None:
+    """Function names the gateway on 127.0.0.1:`port` serves, or None when no gateway answers."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_platform/routes", timeout=1) as response:
+            return {fn["name"] for fn in json.loads(response.read()).get("functions", [])}
+    except (OSError, ValueError):
+        return None
+
+
+def function_status(registry: Registry, ref: FunctionRef, served: set[str] | None) -> FunctionStatus:
+    entry = registry.function(ref.name)
+    if entry is None:
+        return FunctionStatus.of(ref, NOT_FOUND, detail="not deployed")
+    state, detail = "Active", None
+    if not entry.code_dir.is_dir():
+        state, detail = "Failed", f"code directory {entry.code_dir} is missing"
+    elif entry.package_hash and entry.code_hash != entry.package_hash:
+        state, detail = "Failed", "unpacked code does not match the package it was deployed from"
+    elif served is None:
+        detail = "gateway not running: start it with `platform dev`"
+    elif ref.name not in served:
+        detail = "the running gateway does not serve it (another project or environment?)"
+    return FunctionStatus.of(ref, state, url=entry.url or None, runtime=entry.runtime or None,
+                             code_hash=entry.code_hash or None, last_update=entry.updated_at or None, detail=detail)
+
+
+def checks(project_root: Path, env: Any, refs: list[FunctionRef]) -> list[Callable[[], FunctionStatus]]:
+    """One callable per function; each cloud label reads its own root."""
+    from platform_sdk.providers.local.compiler import local_root
+
+    served = gateway_serves(env.local.gateway_port)
+    registries: dict[str, Registry] = {}
+    out: list[Callable[[], FunctionStatus]] = []
+    for ref in refs:
+        if ref.cloud not in registries:
+            registries[ref.cloud] = Registry([CloudRoot(ref.cloud, local_root(project_root, env, ref.cloud))])
+        out.append(lambda ref=ref, reg=registries[ref.cloud]: function_status(reg, ref, served))
+    return out
