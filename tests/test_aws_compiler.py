@@ -557,6 +557,27 @@ def test_schedule_becomes_an_eventbridge_cron(dev_stacks: Stacks) -> None:
     permission = resources(stack, "aws_lambda_permission")["cleanup_schedule1_permission"]
     assert permission["principal"] == "events.amazonaws.com"
     assert permission["source_arn"] == ref("aws_cloudwatch_event_rule", "cleanup_schedule1", "arn")
+    assert target["input_transformer"] == {"input_paths": {"time": "$.time"},
+                                           "input_template": '{"platform_schedule": "0 3 * * *", "time": <time>}'}
+
+
+def test_schedule_input_tells_the_adapter_which_cron_fired(extras: dict[str, Any]) -> None:
+    """What EventBridge delivers after the input transformer (`<time>` becomes the event's quoted time) is a
+    schedule event for the Lambda adapter, carrying the neutral cron and the time."""
+    from platform_sdk.runtime.adapters.aws_lambda import classify
+    from platform_sdk.runtime.adapters.common import parse_time
+
+    scheduled = json.loads((REPO / "tests" / "events" / "aws_scheduled.json").read_text())
+    targets = resources(extras, "aws_cloudwatch_event_target")
+    crons = []
+    for target in targets.values():
+        transformer = target["input_transformer"]
+        assert transformer["input_paths"] == {"time": "$.time"}
+        delivered = json.loads(transformer["input_template"].replace("<time>", json.dumps(scheduled["time"])))
+        assert classify(delivered) == "schedule"
+        assert parse_time(delivered["time"]).isoformat() == "2019-03-01T01:23:45+00:00"
+        crons.append(delivered["platform_schedule"])
+    assert crons == ["30 6 * * 1-5", "0 0 1 * *"]
 
 
 def test_http_functions_get_a_public_url(dev_stacks: Stacks) -> None:

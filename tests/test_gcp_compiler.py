@@ -16,11 +16,13 @@ import platform_sdk.synth.engine  # noqa: F401  (points jsii at the pip-installe
 from platform_sdk.envs import load_environment
 from platform_sdk.errors import PlacementError
 from platform_sdk.loader import load_services
+from platform_sdk.profile import Profile
 from platform_sdk.project import Project
-from platform_sdk.providers.gcp import GcpCompiler
+from platform_sdk.providers.gcp import STATEFUL_TYPES, GcpCompiler
 from platform_sdk.providers.gcp.naming import account_id, bucket_name_problems, rfc1035, shorten
 from platform_sdk.synth.app import SynthResult, synthesize
 from platform_sdk.synth.schema_check import check_stack, format_errors
+from platform_sdk.terraform.stateful import is_stateful
 
 ESTATE = Path(__file__).resolve().parent.parent / "services"
 ENV = "gcp-test"
@@ -30,6 +32,13 @@ default_cloud = "gcp"
 [clouds.gcp]
 project = "acme-test-123"
 region = "europe-west1"
+
+# extras.downloads is public on purpose: the compiler's public-bucket path is under test here
+[[waivers]]
+rule = "bucket.no-public-unless-cdn-origin"
+resource = "extras.downloads"
+reason = "compiler test of a public bucket without a CDN"
+expires = 2099-12-31
 """
 
 # Exercises what the example estate does not: a public bucket, MySQL with HA, a function origin behind a CDN
@@ -81,9 +90,9 @@ def make_project(root: Path, services: dict[str, str] | None = None, estate: boo
     return Project(root)
 
 
-def synth(project: Project) -> SynthResult:
+def synth(project: Project, profile: Profile | None = None) -> SynthResult:
     env = load_environment(project.envs_dir / f"{ENV}.toml")
-    return synthesize(project, env, load_services(project.services_dir))
+    return synthesize(project, env, load_services(project.services_dir), profile=profile)
 
 
 def read_stacks(outdir: Path) -> dict[str, dict[str, Any]]:
@@ -424,3 +433,63 @@ def test_length_limited_ids_are_deterministic_and_unique() -> None:
 
 def test_package_limits_are_the_cloud_functions_deployment_limits() -> None:
     assert GcpCompiler.package_limits == (100 * 2**20, 500 * 2**20)
+
+
+def test_stateful_types_are_declared_for_the_plan_report() -> None:
+    assert sorted(STATEFUL_TYPES) == ["google_sql_database", "google_sql_database_instance", "google_storage_bucket"]
+    assert all(is_stateful(t) for t in STATEFUL_TYPES)
+    assert not is_stateful("google_cloudfunctions2_function")
+
+
+def test_without_a_profile_key_google_manages_encryption(stacks: dict[str, dict[str, Any]]) -> None:
+    for _, tf_type, name, body in all_resources(stacks):
+        assert tf_type != "google_kms_crypto_key_iam_member"
+        if tf_type == "google_storage_bucket":
+            assert "encryption" not in body, name
+        if tf_type == "google_sql_database_instance":
+            assert "encryption_key_name" not in body, name
+        if tf_type == "google_secret_manager_secret":
+            assert body["replication"] == {"auto": {}}, name
+
+
+KMS_KEY = "projects/acme-keys/locations/europe-west1/keyRings/platform/cryptoKeys/data"
+
+
+@pytest.fixture(scope="module")
+def kms_stacks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    project = make_project(tmp_path_factory.mktemp("kms"))
+    return read_stacks(synth(project, Profile(kms_keys={"gcp": KMS_KEY})).outdir)
+
+
+def test_profile_kms_key_encrypts_buckets_databases_and_secrets(kms_stacks: dict[str, dict[str, Any]]) -> None:
+    errors = [error for name, stack in kms_stacks.items() for error in check_stack(stack, stack=name)]
+    assert not errors, format_errors(errors)
+    buckets = 0
+    for name, stack in kms_stacks.items():
+        grants = resources(stack, "google_kms_crypto_key_iam_member")
+        for bucket_name, bucket in resources(stack, "google_storage_bucket").items():
+            buckets += 1
+            assert bucket["encryption"] == {"default_kms_key_name": KMS_KEY}, (name, bucket_name)
+            # the GCS service agent must be able to use the key before a bucket is created with it
+            assert "${google_kms_crypto_key_iam_member.platform_kms_gcs_agent}" in bucket["depends_on"]
+        if resources(stack, "google_storage_bucket"):
+            agent = grants["platform_kms_gcs_agent"]
+            assert agent == {**agent, "crypto_key_id": KMS_KEY, "role": "roles/cloudkms.cryptoKeyEncrypterDecrypter",
+                             "member": "${data.google_storage_project_service_account.platform_gcs_agent.member}"}
+    assert buckets == 3 + 3  # originals, thumbs, site + a package bucket per stack with functions
+    auth = kms_stacks[f"{ENV}-auth-gcp"]
+    grants = resources(auth, "google_kms_crypto_key_iam_member")
+    number = "${data.google_project.platform_project.number}"
+    assert grants["platform_kms_sql_agent"]["member"] == (
+        f"serviceAccount:service-{number}@gcp-sa-cloud-sql.iam.gserviceaccount.com")
+    assert grants["platform_kms_secrets_agent"]["member"] == (
+        f"serviceAccount:service-{number}@gcp-sa-secretmanager.iam.gserviceaccount.com")
+    assert {g["crypto_key_id"] for g in grants.values()} == {KMS_KEY}
+    assert {g["role"] for g in grants.values()} == {"roles/cloudkms.cryptoKeyEncrypterDecrypter"}
+    instance = resources(auth, "google_sql_database_instance")["users"]
+    assert instance["encryption_key_name"] == KMS_KEY
+    assert "${google_kms_crypto_key_iam_member.platform_kms_sql_agent}" in instance["depends_on"]
+    secret = resources(auth, "google_secret_manager_secret")["users_secret"]
+    assert secret["replication"] == {"user_managed": {"replicas": [
+        {"location": "europe-west1", "customer_managed_encryption": {"kms_key_name": KMS_KEY}}]}}
+    assert "${google_kms_crypto_key_iam_member.platform_kms_secrets_agent}" in secret["depends_on"]

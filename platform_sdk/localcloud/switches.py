@@ -5,8 +5,9 @@
   already confirmed the loss). deletion_protection is still honoured: that one is switched off in config.
 - PLATFORM_LOCALCLOUD_SLOW_SECONDS=N: every apply operation (create/update/delete) first sleeps N seconds,
   so an apply lasts long enough to interrupt or race it by hand.
-- PLATFORM_LOCALCLOUD_HOLD_FILE=PATH: every apply operation waits while PATH exists, so tests can hold an
-  apply mid-flight (state lock held) for exactly as long as they need, with no timing assumptions.
+- PLATFORM_LOCALCLOUD_HOLD_FILE=PATH: every apply operation first creates PATH.entered, then waits while PATH
+  exists, so tests know an apply is mid-flight (Terraform walking its graph, state lock held) and can hold it
+  there for exactly as long as they need, with no timing assumptions.
 """
 
 from __future__ import annotations
@@ -36,5 +37,7 @@ def before_apply() -> None:
     hold = os.environ.get(HOLD_ENV, "")
     if hold:
         path = Path(hold)
+        if path.exists():
+            Path(f"{hold}.entered").touch()
         while path.exists():
             time.sleep(0.05)

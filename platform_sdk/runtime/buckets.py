@@ -43,6 +43,10 @@ class ObjectNotFoundError(FileNotFoundError):
     """Raised by get/open_read/delete-style calls when the key does not exist."""
 
 
+class InvalidKeyError(ValueError):
+    """The key cannot be stored in this bucket (e.g. `..` or `a//b` in a directory-backed bucket)."""
+
+
 @dataclass(frozen=True)
 class ObjectInfo:
     """What a store tells about one object.
@@ -76,10 +80,13 @@ class ObjectReader(io.RawIOBase):
     callers get one shape, and learn the content type/advertised MD5 from the same request.
     """
 
-    def __init__(self, raw: Any, info: ObjectInfo) -> None:
+    def __init__(self, raw: Any, info: ObjectInfo, *, local_file: bool = False) -> None:
         super().__init__()
         self._raw = raw
         self.info = info
+        # True when re-reading costs no transfer (a local file): callers may read twice instead of
+        # spooling. A GCS BlobReader is seekable too, but every seek is another download.
+        self.local_file = local_file
 
     def readable(self) -> bool:
         return True
@@ -309,7 +316,9 @@ class S3Bucket(BucketClient):
         multipart_chunksize: int = 8 * 1024 * 1024,
         max_concurrency: int = 4,
         client: Any = None,
+        session: Any = None,
     ) -> None:
+        """`session`: a boto3 Session to build the client from (federated credentials, see federation.py)."""
         super().__init__(name)
         import boto3
         from boto3.s3.transfer import TransferConfig
@@ -323,7 +332,7 @@ class S3Bucket(BucketClient):
             max_pool_connections=64,
             retries={"max_attempts": 5, "mode": "standard"},
         )
-        self.client = client or boto3.session.Session().client(
+        self.client = client or (session or boto3.session.Session()).client(
             "s3", endpoint_url=endpoint_url, region_name=self.region, config=config
         )
         self.multipart_threshold = multipart_threshold
@@ -514,9 +523,12 @@ class GcsBucket(BucketClient):
         *,
         emulator_host: str | None = None,
         chunk_size: int = 8 * 1024 * 1024,
+        credentials: Any = None,
     ) -> None:
+        """`credentials`: google-auth credentials to use instead of the defaults (federated, see federation.py)."""
         super().__init__(name)
         self.project = project
+        self.credentials = credentials
         host = emulator_host or os.environ.get("STORAGE_EMULATOR_HOST") or ""
         self.emulator_host = host.rstrip("/") or None
         if self.emulator_host and "://" not in self.emulator_host:
@@ -537,9 +549,11 @@ class GcsBucket(BucketClient):
 
                 client = storage.Client(
                     project=self.project or "platform-local",
-                    credentials=AnonymousCredentials(),
+                    credentials=self.credentials or AnonymousCredentials(),
                     client_options={"api_endpoint": self.emulator_host},
                 )
+            elif self.credentials is not None:
+                client = storage.Client(project=self.project, credentials=self.credentials)
             else:
                 client = storage.Client(project=self.project)
             self._local.client = client
@@ -621,10 +635,9 @@ class GcsBucket(BucketClient):
         if blob is None:
             raise ObjectNotFoundError(f"{self.url}/{key}")
         info = self._info(blob)
-        # Pin the generation we described so a concurrent overwrite cannot splice two versions.
-        pinned = self.bucket.blob(key, generation=blob.generation)
-        pinned._properties.update(blob._properties)
-        reader = pinned.open("rb", chunk_size=self.chunk_size) if info.size else io.BytesIO(b"")
+        # A loaded blob downloads through its mediaLink, which names the generation we described:
+        # a concurrent overwrite cannot splice two versions into one read.
+        reader = blob.open("rb", chunk_size=self.chunk_size) if info.size else io.BytesIO(b"")
         return ObjectReader(reader, info)
 
     def put_stream(
@@ -712,7 +725,7 @@ class LocalBucket(BucketClient):
             or any(p in ("", ".", "..") for p in parts)
             or parts[0] == _TMP_DIR
         ):
-            raise ValueError(f"key not representable in a local bucket: {key!r}")
+            raise InvalidKeyError(f"key not representable in a local bucket: {key!r}")
         return self.root.joinpath(*parts)
 
     @staticmethod
@@ -807,7 +820,7 @@ class LocalBucket(BucketClient):
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
             raise ObjectNotFoundError(f"{self.url}/{key}") from exc
         st = os.fstat(fh.fileno())
-        return ObjectReader(fh, self._info(key, path, st, self._cached_md5(path, st)))
+        return ObjectReader(fh, self._info(key, path, st, self._cached_md5(path, st)), local_file=True)
 
     def put_stream(
         self,
@@ -879,8 +892,15 @@ def open_bucket(
 
     The S3 endpoint comes from the keyword, else PLATFORM_S3_ENDPOINT, AWS_ENDPOINT_URL_S3 or
     AWS_ENDPOINT_URL (moto in tests); GCS honours STORAGE_EMULATOR_HOST.
+
+    A URL with `web_identity=...` (a bucket on another cloud) gets keyless federated credentials:
+    `s3://name?role_arn=...&web_identity=gcp&region=...` or `gs://name?wif_audience=...&web_identity=aws`
+    (platform_sdk.runtime.federation).
     """
+    from platform_sdk.runtime import federation
+
     parsed = urlparse(url)
+    federated = federation.is_federated(url)
     if parsed.scheme == "s3":
         endpoint = (
             endpoint_url
@@ -888,9 +908,15 @@ def open_bucket(
             or os.environ.get("AWS_ENDPOINT_URL_S3")
             or os.environ.get("AWS_ENDPOINT_URL")
         )
+        if federated:
+            session, url_region = federation.s3_session_for(url)
+            return S3Bucket(
+                parsed.netloc, endpoint_url=endpoint, region=region or url_region, session=session
+            )
         return S3Bucket(parsed.netloc, endpoint_url=endpoint, region=region)
     if parsed.scheme in ("gs", "gcs"):
-        return GcsBucket(parsed.netloc, project=project, emulator_host=endpoint_url)
+        credentials = federation.gcs_credentials_for(url) if federated else None
+        return GcsBucket(parsed.netloc, project=project, emulator_host=endpoint_url, credentials=credentials)
     if parsed.scheme == "file":
         if parsed.netloc not in ("", "localhost"):
             raise ValueError(f"file URL must be local: {url}")

@@ -30,17 +30,28 @@ class RawResource(TerraformResource):
             terraform_generator_metadata=GeneratorMetadata(provider_name=_provider_of(terraform_type)),
         )
         self.attributes = attributes
+        self._after: list[str] = []
 
     def _synthesize_attributes(self) -> dict[str, Any]:
-        return self.attributes
+        if not self._after:
+            return self.attributes
+        return {**self.attributes, "depends_on": list(self._after)}
 
     def ref(self, attribute: str) -> str:
         """A token for one attribute (becomes `${type.name.attr}` or a cross-stack output)."""
         return self.get_string_attribute(attribute)
 
     def after(self, *others: TerraformResource) -> RawResource:
-        """Explicit ordering where Terraform cannot infer it from references."""
-        self.depends_on = [*(self.depends_on or []), *[o.fqn for o in others]]
+        """Explicit ordering where Terraform cannot infer it from references (same stack only).
+
+        Written as plain addresses (`aws_iam_role.x`): CDKTF's own `${...}` form is rejected by Terraform 1.0.
+        """
+        for other in others:
+            address = f"{other.terraform_resource_type}.{other.friendly_unique_id}"
+            if isinstance(other, TerraformDataSource):
+                address = f"data.{address}"
+            if address not in self._after:
+                self._after.append(address)
         return self
 
 

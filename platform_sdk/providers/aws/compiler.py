@@ -7,9 +7,10 @@ and the cloud instead of surfacing at `terraform apply`.
 from __future__ import annotations
 
 from platform_sdk.envs import Environment
-from platform_sdk.model import Bucket, Cdn, Database, Function, Resource, ScheduleTrigger
+from platform_sdk.model import Bucket, Cdn, Database, Function, Grant, Resource, ScheduleTrigger
 from platform_sdk.naming import default_name
-from platform_sdk.providers.aws import names
+from platform_sdk.profile import Profile
+from platform_sdk.providers.aws import federation, names
 from platform_sdk.providers.aws.bucket import compile_bucket
 from platform_sdk.providers.aws.cdn import compile_cdn
 from platform_sdk.providers.aws.cron import CronError, to_eventbridge
@@ -99,3 +100,18 @@ class AwsCompiler(Compiler):
 
     def cdn(self, ctx: StackContext, cdn: Cdn, origin: Handle) -> Handle:
         return compile_cdn(ctx, cdn, origin)
+
+    # -- keyless cross-cloud access (federation.py) -------------------------------------------------------------
+    def identity_literal(self, env: Environment, profile: Profile, fn: Function) -> dict[str, str]:
+        """The Lambda role (name, ARN, account) that GCP workload identity federation trusts."""
+        return federation.identity_literal(env, profile, fn)
+
+    def foreign_url(self, env: Environment, profile: Profile, grant: Grant, handle: Handle, function_target: str,
+                    identity: dict[str, str]) -> str:
+        """`s3://<bucket>?role_arn=...&web_identity=gcp&region=...` for a GCP function (all literals)."""
+        return federation.foreign_url(env, profile, grant, handle, function_target)
+
+    def federate(self, ctx: StackContext, grant: Grant, handle: Handle, fn_handle: Handle,
+                 identity: dict[str, str]) -> None:
+        """The IAM role the GCP function assumes with its Google ID token, scoped to exactly this grant."""
+        federation.federate(ctx, grant, handle, fn_handle, identity)

@@ -3,7 +3,8 @@
 Functions that connect to an RDS database join the default VPC (network.py); the others stay outside it.
 
 Triggers: HTTP -> a function URL; schedule -> an EventBridge rule + target (no extra role needed, unlike the
-Scheduler); object-created -> one aws_s3_bucket_notification per bucket, shared by every trigger on it.
+Scheduler) whose input transformer names the cron that fired; object-created -> one aws_s3_bucket_notification
+per bucket, shared by every trigger on it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,17 @@ OBJECT_CREATED = "s3:ObjectCreated:*"
 def schedule_rule_suffix(index: int) -> str:
     """EventBridge rules are named `<function>-cron`, `<function>-cron2`, ..."""
     return "-cron" if index == 0 else f"-cron{index + 1}"
+
+
+def schedule_input(cron: str) -> dict[str, Any]:
+    """What the rule sends the function: `{"platform_schedule": "<cron>", "time": "<event time>"}`.
+
+    Why a transformer: the scheduled event itself does not say which of a function's schedules fired; the
+    runtime's AWS adapter reads `platform_schedule` (the neutral cron expression) and `time` from this input.
+    EventBridge quotes a string value inserted without quotes (`<time>`), so the template is valid JSON.
+    """
+    return {"input_paths": {"time": "$.time"},
+            "input_template": f'{{"platform_schedule": {json.dumps(cron)}, "time": <time>}}'}
 
 
 def source_code_hash(sha256_hex: str) -> str:
@@ -199,6 +211,7 @@ def compile_function(ctx: StackContext, fn: Function, inputs: FunctionInputs) ->
             "rule": rule.ref("name"),
             "target_id": "function",
             "arn": lam.ref("arn"),
+            "input_transformer": schedule_input(trigger.cron),
         })
         ctx.resource("aws_lambda_permission", rid(ctx, fn, f"schedule{index + 1}_permission"), {
             "statement_id": f"AllowSchedule{index + 1}",

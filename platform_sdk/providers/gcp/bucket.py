@@ -6,7 +6,7 @@ from typing import Any
 
 from platform_sdk.model import Bucket
 from platform_sdk.providers.base import StackContext
-from platform_sdk.providers.gcp import iam, provider
+from platform_sdk.providers.gcp import iam, kms, provider
 
 STORAGE_API = "storage.googleapis.com"
 
@@ -21,6 +21,7 @@ def bucket_attributes(ctx: StackContext, name: str, labels: dict[str, str], *, p
         "public_access_prevention": "inherited" if public else "enforced",
         "force_destroy": force_destroy,
         "labels": labels,
+        **kms.bucket_encryption(ctx),  # the profile's key, when it sets one (the GCS agent decrypts for readers)
     }
 
 
@@ -34,7 +35,8 @@ def compile_bucket(ctx: StackContext, bucket: Bucket) -> tuple[Any, dict[str, st
     if bucket.cors:
         attrs["cors"] = [{"origin": list(bucket.cors.origins), "method": list(bucket.cors.methods),
                           "response_header": ["Content-Type"], "max_age_seconds": bucket.cors.max_age_seconds}]
-    res = ctx.resource("google_storage_bucket", bucket.name, attrs).after(*provider.apis(ctx, STORAGE_API))
+    res = ctx.resource("google_storage_bucket", bucket.name, attrs).after(*provider.apis(ctx, STORAGE_API),
+                                                                         *kms.storage_key_ready(ctx))
     if bucket.public_read:  # explicit opt-in only: anyone on the internet may read objects
         iam.bucket_member(ctx, f"{bucket.name}_public_read", res.ref("name"), iam.OBJECT_VIEWER, iam.PUBLIC)
     name = res.ref("name")

@@ -6,16 +6,20 @@ iam.py, and provider blocks in provider.py.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from platform_sdk.envs import Environment
-from platform_sdk.model import Bucket, Cdn, Database, Function, Resource
+from platform_sdk.errors import PlatformError
+from platform_sdk.model import Bucket, Cdn, Database, Function, Grant, Resource
 from platform_sdk.providers.base import Compiler, FunctionInputs, Handle, StackContext
-from platform_sdk.providers.gcp import naming, provider
+from platform_sdk.providers.gcp import federation, naming, provider
 from platform_sdk.providers.gcp.bucket import compile_bucket
 from platform_sdk.providers.gcp.cdn import cdn_problems, compile_cdn
 from platform_sdk.providers.gcp.database import compile_database
 from platform_sdk.providers.gcp.function import compile_function, function_problems
+
+if TYPE_CHECKING:
+    from platform_sdk.profile import Profile
 
 
 class GcpCompiler(Compiler):
@@ -28,6 +32,8 @@ class GcpCompiler(Compiler):
 
     def __init__(self, env: Environment) -> None:
         self.env = env
+        # Stacks this compiler configured, by name: `foreign_url` adds the federation trust to a bucket's stack.
+        self.contexts: dict[str, StackContext] = {}
 
     def bucket_name_problems(self, name: str) -> list[str]:
         return naming.bucket_name_problems(name)
@@ -42,6 +48,7 @@ class GcpCompiler(Compiler):
         return []
 
     def configure(self, ctx: StackContext) -> None:
+        self.contexts[ctx.name] = ctx
         provider.configure(ctx)
 
     def bucket(self, ctx: StackContext, bucket: Bucket) -> Handle:
@@ -64,3 +71,22 @@ class GcpCompiler(Compiler):
         handle = self.handle(ctx, resource, **attrs)
         handle.constructs["main"] = main
         return handle
+
+    # -- keyless cross-cloud access (federation.py) -------------------------------------------------------------
+    def identity_literal(self, env: Environment, profile: Profile, fn: Function) -> dict[str, str]:
+        """The function's service account email (AWS trusts its unique id, a token from the function's stack)."""
+        return federation.identity_literal(env, profile, fn)
+
+    def foreign_url(self, env: Environment, profile: Profile, grant: Grant, handle: Handle, function_target: str,
+                    identity: dict[str, str]) -> str:
+        """`gs://<bucket>?wif_audience=<provider audience>&web_identity=aws`; builds the bucket stack's trust."""
+        ctx = self.contexts.get(handle.stack_name)
+        if ctx is None:
+            raise PlatformError(f"bucket {grant.target.address} is not in a stack this compiler built",
+                                key=grant.function.address, value=handle.stack_name)
+        return federation.foreign_url(ctx, grant, function_target, identity)
+
+    def federate(self, ctx: StackContext, grant: Grant, handle: Handle, fn_handle: Handle,
+                 identity: dict[str, str]) -> None:
+        """The grant's bucket roles for the AWS function's role, through workload identity federation."""
+        federation.federate(ctx, grant, handle, fn_handle, identity)

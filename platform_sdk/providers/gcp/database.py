@@ -18,7 +18,7 @@ from typing import Any
 
 from platform_sdk.model import Database
 from platform_sdk.providers.base import StackContext
-from platform_sdk.providers.gcp import naming, provider
+from platform_sdk.providers.gcp import kms, naming, provider
 
 VERSIONS = {"postgres": "POSTGRES_16", "mysql": "MYSQL_8_0"}
 TIERS = {"small": "db-custom-1-3840", "medium": "db-custom-2-7680", "large": "db-custom-4-15360"}
@@ -31,6 +31,7 @@ def compile_database(ctx: StackContext, database: Database) -> tuple[Any, dict[s
     protect = bool(ctx.override(database, "deletion_protection", database.deletion_protection))
     high_availability = bool(ctx.override(database, "high_availability", database.high_availability))
     backups = bool(ctx.override(database, "backups", database.backups))
+    key = kms.kms_key(ctx)  # customer-managed encryption of the instance (kms.py: agent and region rules)
     backup: dict[str, Any] = {"enabled": backups}
     if database.engine == "postgres":
         backup["point_in_time_recovery_enabled"] = backups
@@ -54,7 +55,8 @@ def compile_database(ctx: StackContext, database: Database) -> tuple[Any, dict[s
             "connector_enforcement": "REQUIRED",
             "user_labels": ctx.labels(database),
         },
-    }).after(*provider.apis(ctx, "sqladmin.googleapis.com"))
+        **({"encryption_key_name": key} if key else {}),
+    }).after(*provider.apis(ctx, "sqladmin.googleapis.com"), *kms.sql_key_ready(ctx))
     db = ctx.resource("google_sql_database", f"{database.name}_db", {
         "name": database.database_name, "instance": instance.ref("name"),
     })
@@ -66,9 +68,9 @@ def compile_database(ctx: StackContext, database: Database) -> tuple[Any, dict[s
     })
     secret = ctx.resource("google_secret_manager_secret", f"{database.name}_secret", {
         "secret_id": naming.shorten(f"{name}-password", 255),
-        "replication": {"auto": {}},
+        "replication": kms.secret_replication(ctx),
         "labels": ctx.labels(database),
-    }).after(*provider.apis(ctx, "secretmanager.googleapis.com"))
+    }).after(*provider.apis(ctx, "secretmanager.googleapis.com"), *kms.secrets_key_ready(ctx))
     ctx.resource("google_secret_manager_secret_version", f"{database.name}_secret_version", {
         "secret": secret.ref("id"), "secret_data": password.ref("result"),
     })

@@ -8,6 +8,10 @@ Triggers:
   object-created triggers on the *same* bucket share it; their prefix/suffix filters travel to the runtime in
   PLATFORM_TRIGGER_FILTERS (JSON) and the adapter drops non-matching events. Different buckets cannot be
   served and are reported by `function_problems` before synthesis.
+
+Logs: Cloud Functions write to Cloud Logging's `_Default` bucket of the project. Its retention is a project-level
+setting (google_logging_project_bucket_config on `_Default`), shared by every workload in the project, so the
+profile's `log_retention_days` is not applied per function here: the platform team sets it once per project.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from platform_sdk.envs import Environment
 from platform_sdk.errors import PlacementError
 from platform_sdk.model import Function, HttpTrigger, ObjectCreatedTrigger, ScheduleTrigger
 from platform_sdk.providers.base import FunctionInputs, StackContext
-from platform_sdk.providers.gcp import iam, naming, provider
+from platform_sdk.providers.gcp import iam, kms, naming, provider
 from platform_sdk.providers.gcp.bucket import STORAGE_API, bucket_attributes
 
 RUNTIMES = {"python3.10": "python310", "python3.11": "python311", "python3.12": "python312"}
@@ -82,7 +86,7 @@ def source_bucket(ctx: StackContext, fn: Function) -> Any:
         # force_destroy: it only holds build inputs, which must not block removing the stack.
         attrs = bucket_attributes(ctx, name, ctx.labels(), force_destroy=True)
         return ctx.resource("google_storage_bucket", "platform_function_packages", attrs).after(
-            *provider.apis(ctx, STORAGE_API))
+            *provider.apis(ctx, STORAGE_API), *kms.storage_key_ready(ctx))
     return ctx.once("gcp:source_bucket", build)
 
 
@@ -94,7 +98,7 @@ def gcs_publisher(ctx: StackContext) -> Any:
     should eventually own it in a project bootstrap stack.
     """
     def build() -> Any:
-        agent = ctx.data("google_storage_project_service_account", "platform_gcs_agent", {})
+        agent = provider.gcs_agent(ctx)
         return iam.project_member(ctx, "platform_gcs_agent_publisher", iam.GCS_AGENT_PUBLISHER, agent.ref("member"))
     return ctx.once("gcp:gcs_publisher", build)
 

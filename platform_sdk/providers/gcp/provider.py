@@ -61,6 +61,13 @@ def project_number(ctx: StackContext) -> str:
     return project.ref("number")
 
 
+def gcs_agent(ctx: StackContext) -> Any:
+    """The project's Cloud Storage service agent (data source, once per stack): it publishes notifications and
+    uses the profile's KMS key on behalf of our buckets."""
+    return ctx.once("gcp:data:gcs_agent",
+                    lambda: ctx.data("google_storage_project_service_account", "platform_gcs_agent", {}))
+
+
 def apis(ctx: StackContext, *services: str) -> list[Any]:
     """Enable the Google APIs a resource needs, once per stack, so a fresh project works on first apply.
 

@@ -1,0 +1,326 @@
+"""`platform plan / apply / destroy / outputs / bootstrap`: drive Terraform over one environment's stacks.
+
+Exit codes follow Terraform: 0 success (no changes), 1 error (a stack failed or was locked, data loss refused,
+apply cancelled), 2 changes present (`plan --detailed-exitcode` only), 130 interrupted (Ctrl-C). Bad input
+(unknown environment, invalid service) exits 2 like every other `platform` command, except under
+`--detailed-exitcode`, where 2 means "changes" and bad input therefore exits 1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from platform_sdk.cli import (
+    EnvOption,
+    JsonOption,
+    ProjectOption,
+    app,
+    console,
+    err_console,
+    load,
+    run_synth,
+    user_errors,
+)
+from platform_sdk.errors import PlatformError
+from platform_sdk.terraform import report as rp
+
+ParallelismOption = Annotated[int, typer.Option("--parallelism", "-p", min=1,
+                                                help="How many stacks run Terraform at the same time.")]
+AutoApproveOption = Annotated[bool, typer.Option("--auto-approve", help="Apply without asking.")]
+AllowDataLossOption = Annotated[bool, typer.Option(
+    "--allow-data-loss", help="Allow destroying or replacing buckets and databases (their contents are lost).")]
+
+EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 1, 2, 130
+
+
+@dataclass
+class Session:
+    """One environment, synthesized and locked, with a runner over its stacks."""
+
+    project: Any
+    env: Any
+    metadata: dict[str, Any]
+    runner: Any
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """CI cancels jobs with SIGTERM: treat it like Ctrl-C so Terraform is stopped cleanly too."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def session(project: Path | None, env_name: str, command: str, parallelism: int) -> Iterator[Session]:
+    """Load, lock the environment's workspace, synthesize, and find Terraform: the start of every command."""
+    from platform_sdk.synth.app import read_metadata
+    from platform_sdk.terraform.binary import TerraformNotFound, find_terraform, terraform_env
+    from platform_sdk.terraform.locks import WorkspaceLocked, workspace_lock
+    from platform_sdk.terraform.runner import EnvironmentRunner, Terraform, default_progress
+
+    try:
+        binary = find_terraform()
+    except TerraformNotFound as err:
+        err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
+        raise typer.Exit(EXIT_ERROR) from None
+    proj, env, services = load(project, env_name)
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(workspace_lock(proj.cache_dir, env.name, command))
+        except WorkspaceLocked as err:
+            err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_ERROR) from None
+        stack.enter_context(_sigterm_as_interrupt())
+        try:
+            result = run_synth(proj, env, services)
+        except KeyboardInterrupt:
+            err_console.print("[bold yellow]Interrupted[/] while synthesizing; Terraform was not started.")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        metadata = read_metadata(result.outdir)
+        terraform = Terraform(binary, terraform_env(proj.root))
+        runner = EnvironmentRunner(result.outdir, metadata, terraform, parallelism=parallelism,
+                                   progress=default_progress(err_console), err_console=err_console)
+        yield Session(proj, env, metadata, runner)
+
+
+def _exit(code: int) -> None:
+    if code:
+        raise typer.Exit(code)
+
+
+# ---------------------------------------------------------------------------------------------------- plan
+
+@app.command()
+@user_errors
+def plan(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = False,
+         parallelism: ParallelismOption = 4,
+         detailed_exitcode: Annotated[bool, typer.Option(
+             "--detailed-exitcode", help="Exit 2 when changes are present (0 none, 1 error).")] = False,
+         destroy: Annotated[bool, typer.Option("--destroy", help="Plan destroying everything instead.")] = False,
+         ) -> None:
+    """Plan every stack of an environment and summarize the changes, flagging data loss."""
+    try:
+        with session(project, env, "plan", parallelism) as s:
+            results = s.runner.plan(destroy=destroy)
+            operation = "destroy" if destroy else "plan"
+            data = rp.report_json(s.env.name, operation, results)
+            if as_json:
+                print(json.dumps(data, indent=2))
+            else:
+                rp.render(console, s.env.name, operation, results,
+                          title=f"{'Destroy plan' if destroy else 'Plan'} for environment {s.env.name}")
+            if s.runner.interrupted:
+                _interrupted_notice(results)
+                _exit(EXIT_INTERRUPTED)
+            if any(r.status in rp.BROKEN for r in results):
+                _exit(EXIT_ERROR)
+            if detailed_exitcode and data["changes_present"]:
+                _exit(EXIT_CHANGES)
+    except PlatformError as err:
+        if not detailed_exitcode:
+            raise
+        err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+def _interrupted_notice(results: list[rp.StackResult]) -> None:
+    interrupted = [r for r in results if r.status == rp.INTERRUPTED]
+    stopped = [r.name for r in interrupted if r.reason and r.reason.startswith("interrupted during")]
+    not_started = [r.name for r in interrupted if r.name not in stopped]
+    err_console.print("[bold yellow]Interrupted.[/] Terraform stopped cleanly and released its locks."
+                      + (f" Interrupted while running: {', '.join(stopped)}." if stopped else "")
+                      + (f" Not started: {', '.join(not_started)}." if not_started else "")
+                      + " Run the command again to continue.", highlight=False, soft_wrap=True)
+
+
+# ------------------------------------------------------------------------------------------- apply/destroy
+
+def _confirm(auto_approve: bool, operation: str, env_name: str) -> Any:
+    """Ask before each wave (Terraform's rule: only "yes" approves)."""
+    def confirm(results: list[rp.StackResult], wave: int) -> bool:
+        if auto_approve:
+            return True
+        ready = [r.name for r in results if r.status == rp.CHANGES]
+        verb = "Destroy" if operation == "destroy" else "Apply"
+        err_console.print(f"\n[bold]{verb} the plans above to {len(ready)} stack(s) in environment "
+                          f"{escape(env_name)}?[/] Only 'yes' will be accepted.", highlight=False, soft_wrap=True)
+        err_console.print("  Enter a value: ", end="", soft_wrap=True)
+        line = sys.stdin.readline()
+        return line.strip().lower() == "yes"
+    return confirm
+
+
+def _on_wave(as_json: bool, operation: str, env_name: str) -> Any:
+    def show(results: list[rp.StackResult], wave: int) -> None:
+        target = err_console if as_json else console
+        title = f"{'Destroy' if operation == 'destroy' else 'Apply'} plan for environment {env_name}"
+        if wave > 1 or any(r.status == rp.WAITING for r in results):
+            title += f" (wave {wave})"
+        rp.render(target, env_name, operation, results, title=title)
+    return show
+
+
+def _deploy(project: Path | None, env: str, operation: str, as_json: bool, parallelism: int, auto_approve: bool,
+            allow_data_loss: bool) -> None:
+    from platform_sdk.terraform.runner import where_things_live
+
+    with session(project, env, operation, parallelism) as s:
+        runner = s.runner
+        outcome = runner.apply(_confirm(auto_approve, operation, s.env.name), destroy=operation == "destroy",
+                               allow_data_loss=allow_data_loss, on_wave=_on_wave(as_json, operation, s.env.name))
+        results = outcome.results
+        out = err_console if as_json else console
+        _record(s, results, operation)
+        if outcome.refused:
+            names = ", ".join(f"{c.address} in {stack} ({c.action})" for stack, c in outcome.refused)
+            err_console.print(f"[bold red]error:[/] refusing to {operation}: this would destroy or replace "
+                              f"{len(outcome.refused)} stateful resource(s) and lose their data: {escape(names)}. "
+                              "Nothing was changed. Re-run with --allow-data-loss if that is intended.",
+                              highlight=False)
+        elif outcome.cancelled and not outcome.interrupted:
+            err_console.print(f"[yellow]{operation.capitalize()} cancelled.[/] Nothing more was changed.")
+        rows: list[dict[str, str]] = []
+        if operation == "apply" and not outcome.interrupted:
+            settled = [r.name for r in results if r.status in rp.SETTLED]
+            if settled:
+                runner.outputs(settled)
+                rows = where_things_live(results, s.metadata)
+        ran = any(r.started is not None and r.status != rp.PENDING for r in results)
+        if ran and not outcome.refused:
+            out.print()
+            out.print(f"[bold]{operation.capitalize()} of environment {escape(s.env.name)}:[/]")
+            rp.render_outcome(out, operation, results)
+        if rows and not as_json:
+            console.print()
+            _print_where(rows, "Where things live")
+        if as_json:
+            print(json.dumps({
+                "environment": s.env.name, "operation": operation,
+                "interrupted": outcome.interrupted, "cancelled": outcome.cancelled,
+                "refused": [{"stack": st, "address": c.address, "type": c.type, "action": c.action}
+                            for st, c in outcome.refused or []],
+                "waves": outcome.waves,
+                "stacks": rp.report_json(s.env.name, operation, results)["stacks"],
+                "where": rows,
+            }, indent=2))
+        if outcome.interrupted:
+            _interrupted_notice(results)
+            _exit(EXIT_INTERRUPTED)
+        if outcome.failed or outcome.cancelled:
+            _exit(EXIT_ERROR)
+
+
+def _record(s: Session, results: list[rp.StackResult], operation: str) -> None:
+    """Tell synthesis which stacks hold deployed resources, so a stack that loses them all is kept to destroy."""
+    from platform_sdk.synth.app import record_deployed
+
+    settled = [r.name for r in results if r.status in rp.SETTLED]
+    if not settled:
+        return
+    stacks = s.metadata.get("stacks", {})
+    if operation == "destroy":
+        record_deployed(s.project, s.env, {}, removed=tuple(settled))
+    else:
+        record_deployed(s.project, s.env, {n: dict(stacks[n]) for n in settled},
+                        removed=tuple(n for n in settled if stacks[n].get("tombstone")))
+
+
+@app.command()
+@user_errors
+def apply(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = False,
+          parallelism: ParallelismOption = 4, auto_approve: AutoApproveOption = False,
+          allow_data_loss: AllowDataLossOption = False) -> None:
+    """Plan, show the report, confirm, and apply exactly the reviewed plans, wave by wave."""
+    _deploy(project, env, "apply", as_json, parallelism, auto_approve, allow_data_loss)
+
+
+@app.command()
+@user_errors
+def destroy(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = False,
+            parallelism: ParallelismOption = 4, auto_approve: AutoApproveOption = False,
+            allow_data_loss: AllowDataLossOption = False) -> None:
+    """Destroy every stack of an environment (consumers first); buckets and databases need --allow-data-loss."""
+    _deploy(project, env, "destroy", as_json, parallelism, auto_approve, allow_data_loss)
+
+
+# ------------------------------------------------------------------------------------------------- outputs
+
+def _print_where(rows: list[dict[str, str]], title: str) -> None:
+    """Aligned lines rather than a table: URLs must never be cut or wrapped (people copy them)."""
+    console.print(f"[bold]{escape(title)}[/]")
+    widths = {k: max(len(r[k]) for r in rows) for k in ("service", "kind", "name")}
+    for row in rows:
+        line = (f"  {escape(row['service']):<{widths['service']}}  {row['kind']:<{widths['kind']}}  "
+                f"{escape(row['name']):<{widths['name']}}  {escape(row['url'])}")
+        console.print(f"{line}  [dim]{escape(row['cloud'])}[/]", highlight=False, soft_wrap=True)
+
+@app.command()
+@user_errors
+def outputs(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = False,
+            parallelism: ParallelismOption = 4) -> None:
+    """Where each function, bucket and CDN route lives, read from the stacks' Terraform outputs."""
+    from platform_sdk.terraform.runner import where_things_live
+
+    with session(project, env, "outputs", parallelism) as s:
+        values = s.runner.outputs(init=True)
+        results = list(s.runner.results.values())
+        broken = [r for r in results if r.status in rp.BROKEN]
+        rows = where_things_live(results, s.metadata)
+        if as_json:
+            print(json.dumps({"environment": s.env.name, "stacks": values, "where": rows}, indent=2))
+        else:
+            if rows:
+                _print_where(rows, f"Where things live in environment {s.env.name}")
+            else:
+                console.print("[dim]no outputs yet: run `platform apply` first[/]")
+        for result in broken:
+            err_console.print(f"[red]{escape(result.name)}:[/] {escape(result.error or result.status)}",
+                              highlight=False)
+        if s.runner.interrupted:
+            _exit(EXIT_INTERRUPTED)
+        if broken:
+            _exit(EXIT_ERROR)
+
+
+# ----------------------------------------------------------------------------------------------- bootstrap
+
+@app.command()
+@user_errors
+def bootstrap(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = False) -> None:
+    """Create the environment's state backend: S3 bucket + DynamoDB lock table, GCS bucket, or local dir."""
+    from platform_sdk.envs import find_environment
+    from platform_sdk.project import Project
+    from platform_sdk.terraform.bootstrap import bootstrap as run_bootstrap
+
+    proj = Project(project.resolve()) if project else Project.find()
+    environment = find_environment(proj.envs_dir, env)
+    steps = run_bootstrap(proj.root, environment)
+    if as_json:
+        print(json.dumps({"environment": environment.name, "backend": environment.state.backend,
+                          "steps": [s.to_json() for s in steps]}, indent=2))
+        return
+    for step in steps:
+        color = "green" if step.status == "created" else "dim"
+        console.print(f"[{color}]{step.status:>7}[/]  {step.kind} {escape(step.name)}"
+                      + (f"  [dim]{escape(step.detail)}[/]" if step.detail else ""), highlight=False)

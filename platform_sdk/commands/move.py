@@ -1,0 +1,191 @@
+"""`platform move SERVICE[.RESOURCE] --to CLOUD --env NAME`: move one workload with its data."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from platform_sdk.cli import EnvOption, JsonOption, ProjectOption, app, console, err_console, load, user_errors
+from platform_sdk.errors import PlatformError
+
+
+def _stack_outputs_url(outputs: dict[str, Any], address: str, kind: str) -> str | None:
+    name = address.split(".", 1)[1].replace("-", "_")
+    value = outputs.get(f"{kind}_{name}_url")
+    return value if isinstance(value, str) else None
+
+
+class TerraformApplier:
+    """Synthesize a configuration and apply all of it, refusing any data loss the move did not expect."""
+
+    def __init__(self, project: Any, services: list[Any], move: dict[str, Any], parallelism: int,
+                 as_json: bool) -> None:
+        from platform_sdk.terraform.binary import find_terraform
+
+        self.project = project
+        self.services = services
+        self.move = move
+        self.parallelism = parallelism
+        self.out = err_console if as_json else console
+        self.binary = find_terraform()
+
+    def __call__(self, phase: str, env: Any, extra_copies: dict[str, str] | None,
+                 expected_loss: set[tuple[str, str]] | None) -> dict[str, Any]:
+        from platform_sdk.profile import load_profile
+        from platform_sdk.synth.app import read_metadata, record_deployed, synthesize
+        from platform_sdk.terraform import report as rp
+        from platform_sdk.terraform.binary import terraform_env
+        from platform_sdk.terraform.runner import EnvironmentRunner, Terraform, default_progress
+
+        result = synthesize(self.project, env, self.services, profile=load_profile(self.project, env),
+                            extra_copies=extra_copies)
+        metadata = read_metadata(result.outdir)
+        runner = EnvironmentRunner(result.outdir, metadata, Terraform(self.binary, terraform_env(self.project.root)),
+                                   parallelism=self.parallelism, progress=default_progress(err_console),
+                                   err_console=err_console)
+        owners = {name: info.get("owners", {}) for name, info in metadata["stacks"].items()}
+        unexpected: list[str] = []
+
+        def confirm(results: list[Any], wave: int) -> bool:
+            rp.render(self.out, env.name, "apply", results, title=f"move {self.move['selector']}: {phase} plan")
+            for stack, change in rp.data_loss(results):
+                neutral = owners.get(stack, {}).get(change.address)
+                if expected_loss is None or (stack, neutral) not in expected_loss:
+                    unexpected.append(f"{change.address} in {stack}")
+            return not unexpected
+
+        outcome = runner.apply(confirm, allow_data_loss=expected_loss is not None)
+        if outcome.refused or unexpected:
+            lost = unexpected or [f"{c.address} in {s}" for s, c in outcome.refused]
+            raise PlatformError(f"the {phase} step would destroy data it did not copy: {', '.join(lost)}; "
+                                "nothing was applied in this step")
+        if outcome.interrupted:
+            raise KeyboardInterrupt
+        if outcome.failed or outcome.cancelled:
+            failed = [f"{r.name}: {r.error or r.reason}" for r in outcome.results if r.status in rp.BROKEN]
+            raise PlatformError(f"the {phase} step failed ({'; '.join(failed)}); fix it and re-run the move to resume")
+        applied = [r.name for r in outcome.results if r.status in rp.SETTLED]
+        stacks = {n: {**metadata["stacks"][n]} for n in applied}
+        record_deployed(self.project, env, stacks,
+                        removed=tuple(n for n in applied if metadata["stacks"][n].get("tombstone")))
+        outputs = runner.outputs(applied)
+        urls: dict[str, dict[str, str]] = {}
+        for address in self.move["stateful"]:
+            kind = self.move["kinds"][address]
+            source = _stack_outputs_url(outputs.get(self.move["source_stacks"][address], {}), address, kind)
+            target = _stack_outputs_url(outputs.get(self.move["target_stacks"][address], {}), address, kind)
+            if source and target:
+                urls[address] = {"source": source, "target": target}
+        return {"applied": applied, "urls": urls}
+
+
+@contextlib.contextmanager
+def _copy_bars(enabled: bool) -> Iterator[Any]:
+    """One progress bar per copied bucket (on stderr, so --json stays clean)."""
+    if not enabled:
+        yield None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err_console, transient=False) as progress:
+        def factory(address: str, total: int, verify_pass: bool) -> Any:
+            label = f"{'re-copy' if verify_pass else 'copy'} {address}"
+            task = progress.add_task(label, total=total)
+
+            def on_event(event: Any) -> None:
+                progress.update(task, completed=event.done)
+            return on_event
+        yield factory
+
+
+def _confirm_removal(yes: bool) -> Any:
+    def confirm(addresses: list[str]) -> bool:
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            err_console.print("source kept: not a terminal, and --yes was not given")
+            return False
+        err_console.print(f"\n[bold]Data is copied and verified. Remove the source copy of "
+                          f"{', '.join(addresses)}?[/] Only 'yes' will be accepted.\n  Enter a value: ", end="")
+        return sys.stdin.readline().strip().lower() == "yes"
+    return confirm
+
+
+@app.command()
+@user_errors
+def move(selector: Annotated[str, typer.Argument(metavar="SERVICE[.RESOURCE]", help="What to move.")],
+         to: Annotated[str, typer.Option("--to", help="Target cloud: aws, gcp or local.")],
+         env: EnvOption,
+         project: ProjectOption = None,
+         keep_source: Annotated[bool | None, typer.Option(
+             "--keep-source/--remove-source",
+             help="Keep (or remove) the source copy after verification. Default: keep in protected "
+                  "environments, remove after confirmation elsewhere.")] = None,
+         yes: Annotated[bool, typer.Option("--yes", help="Do not ask before removing the source copy.")] = False,
+         dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and show what would move.")] = False,
+         workers: Annotated[int, typer.Option(min=1, help="Objects copied at the same time.")] = 8,
+         parallelism: Annotated[int, typer.Option("--parallelism", "-p", min=1)] = 4,
+         as_json: JsonOption = False) -> None:
+    """Move a service or one resource to another cloud: target first, copy, verify, re-wire, then the source."""
+    from platform_sdk.move.orchestrator import MoveExecutor, MoveHooks, plan_move, start_move, unfinished_move
+    from platform_sdk.profile import load_profile
+
+    proj, environment, services = load(project, env)
+    resume = unfinished_move(proj, environment, selector)
+    other = unfinished_move(proj, environment)
+    if resume is None and other is not None and other["phase"] != "cleanup":
+        raise PlatformError(f"move {other['selector']} -> {other['target']} is unfinished: resume it first",
+                            key="SERVICE", value=selector)
+    if resume is not None and resume["target"] != to:
+        raise PlatformError(f"an unfinished move of {selector} goes to {resume['target']}: resume it first",
+                            key="--to", value=to)
+    if resume is None:
+        plan = plan_move(environment, services, selector, to, load_profile(proj, environment))
+        summary = plan.to_json()
+        if dry_run:
+            print(json.dumps(summary, indent=2)) if as_json else console.print(
+                f"would move {', '.join(summary['moved'])} to {to} "
+                f"(data: {', '.join(summary['stateful']) or 'none'})")
+            return
+        move_record = start_move(proj, plan, services)
+        (err_console if as_json else console).print(
+            f"moving {escape(', '.join(summary['moved']))} from "
+            f"{escape(', '.join(sorted(set(summary['sources'].values()))))} to {escape(to)} "
+            f"(placement updated in {escape(str(environment.file))})", highlight=False)
+    else:
+        move_record = resume
+        (err_console if as_json else console).print(f"resuming move of {escape(selector)} to {escape(to)} "
+                                                    f"at phase {resume['phase']}", highlight=False)
+    keep = keep_source if keep_source is not None else environment.protected
+    say = (lambda text: err_console.print(text, highlight=False)) if as_json else \
+        (lambda text: console.print(text, highlight=False))
+    with _copy_bars(not as_json) as bars:
+        hooks = MoveHooks(apply=TerraformApplier(proj, services, move_record, parallelism, as_json),
+                          confirm_removal=_confirm_removal(yes), say=say, copy_progress=bars)
+        executor = MoveExecutor(proj, services, move_record, hooks, workers=workers)
+        try:
+            report = executor.run(keep_source=keep)
+        except KeyboardInterrupt:
+            err_console.print("[yellow]move interrupted[/]: run the same command again to resume; "
+                              "verified objects are not copied twice")
+            raise typer.Exit(130) from None
+    data = report.to_json()
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    for copy in data["copies"]:
+        c, v = copy["copy"], copy["verify"]
+        console.print(f"  {copy['resource']} ({copy['phase']}): {c['copied']} copied, "
+                      f"{c['skipped_already_verified']} already verified, {c['bytes_copied'] / 1e6:.1f} MB, "
+                      f"verified {v['matched']}/{v['checked']}", highlight=False)
+    for db in data["databases"]:
+        tables = ", ".join(f"{t} {n['target_rows']}/{n['source_rows']}" for t, n in db["tables"].items())
+        console.print(f"  {db['resource']} ({db['phase']}): rows verified per table: {tables or 'no tables'}")
+    state = "source removed" if report.source_removed else "source kept" if report.source_kept else ""
+    console.print(f"[bold green]moved[/] {escape(selector)} to {escape(to)}" + (f" ({state})" if state else ""))

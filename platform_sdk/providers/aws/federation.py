@@ -1,0 +1,193 @@
+"""Keyless access across clouds, AWS side.
+
+GCP function -> S3 bucket (web identity federation, no OIDC provider resource needed: `accounts.google.com` is
+built into STS). The bucket's stack gets one IAM role per (foreign function, bucket):
+
+- trust: `Federated: accounts.google.com`, `sts:AssumeRoleWithWebIdentity`, and `StringEquals` on
+  `accounts.google.com:aud` and `accounts.google.com:sub` = the function's service account unique id (a token
+  from the GCP stack, so this stack depends on the function's stack), plus `accounts.google.com:oaud` = the
+  role ARN.
+  Why these keys: a Google ID token minted for a service account carries `azp` = `sub` = the account's unique
+  id and `aud` = the audience the caller asked for. When `azp` is present AWS maps `accounts.google.com:aud`
+  to `azp` and exposes the token's own `aud` as `accounts.google.com:oaud`. The runtime asks the metadata
+  server for a token whose audience is the role ARN, so a token minted for this role is worth nothing for
+  any other relying party, and a token minted for anything else cannot assume this role.
+- inline policy: exactly the grant's S3 actions (the `iam.GRANT_ACTIONS` table) on that bucket's ARNs, plus
+  the profile KMS key through S3 when the bucket is encrypted with it.
+
+The function's stack only gets a literal URL (`foreign_url`): bucket name, role ARN and region are all known
+from naming before anything is applied, so the GCP stack never references this one (no dependency cycle).
+
+AWS function -> GCS bucket: AWS only contributes the function's identity (`identity_literal`): the Lambda role
+ARN, deterministic from naming. The GCP compiler trusts it through workload identity federation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from platform_sdk.errors import PlatformError
+from platform_sdk.model import Bucket, Database, Function, Grant
+from platform_sdk.providers.aws.common import TARGET, kms_key, policy_json, resource_tags
+from platform_sdk.providers.aws.iam import grant_statements, kms_statement
+from platform_sdk.providers.aws.names import LAMBDA_NAME_MAX
+from platform_sdk.providers.aws.provider import region_of
+from platform_sdk.providers.base import Handle, StackContext
+
+if TYPE_CHECKING:
+    from platform_sdk.envs import Environment
+    from platform_sdk.profile import Profile
+
+GOOGLE_ISSUER = "accounts.google.com"
+WEB_IDENTITY_GCP = "gcp"  # the URL's `web_identity` value: the runtime fetches a Google ID token
+ROLE_NAME_MAX = LAMBDA_NAME_MAX  # IAM role names: 64 characters
+
+
+def _service(resource: Function | Bucket) -> str:
+    return resource.service.name if resource.service else ""
+
+
+def account_of(env: Environment, why: str) -> str:
+    """The AWS account id from the environment file; federation needs it literally (ARNs known before apply)."""
+    aws = env.clouds.aws
+    if aws is None or not aws.account:
+        raise PlatformError(
+            f"the AWS account id is needed to {why}, and the environment file does not set it",
+            file=env.file, key="clouds.aws.account",
+            hint='add `account = "123456789012"` under [clouds.aws] (the 12-digit id of the AWS account)',
+        )
+    return aws.account
+
+
+def function_role_name(env: Environment, profile: Profile, fn: Function) -> str:
+    """The Lambda execution role's name: the function's physical name (compile_function uses the same rule)."""
+    return profile.physical_name(env, _service(fn), fn.name)
+
+
+def federated_role_name(env: Environment, profile: Profile, fn: Function, bucket: Bucket) -> str:
+    """The role a foreign function assumes for one bucket: `<function physical name>.<bucket service>.<bucket>`,
+    shortened with a hash of the full name when longer than IAM allows (deterministic and still unique).
+
+    The dots keep it apart from Lambda execution roles, which are named like their function (no dots).
+    """
+    full = f"{profile.physical_name(env, _service(fn), fn.name)}.{_service(bucket)}.{bucket.name}"
+    full = re.sub(r"[^\w+=,.@-]", "-", full)  # what IAM accepts in role names
+    if len(full) <= ROLE_NAME_MAX:
+        return full
+    digest = hashlib.sha256(full.encode()).hexdigest()[:8]
+    return f"{full[:ROLE_NAME_MAX - 9].rstrip('-_.')}-{digest}"
+
+
+def role_arn(account: str, name: str) -> str:
+    return f"arn:aws:iam::{account}:role/{name}"
+
+
+def identity_literal(env: Environment, profile: Profile, fn: Function) -> dict[str, str]:
+    """The Lambda's identity as literals: role name, role ARN and account (what GCP's federation trusts).
+
+    Fails before synthesis when it cannot work: without the account id the ARN is unknown, and a function that
+    joins the VPC for its database has no route to Google (the platform builds no NAT).
+    """
+    account = account_of(env, f"let function {fn.address} reach a bucket on another cloud (its role ARN)")
+    databases = [g.target for g in fn.grants if isinstance(g.target, Database)]
+    foreign = [g.target for g in fn.grants if isinstance(g.target, Bucket)]
+    if databases:
+        raise PlatformError(
+            f"function {fn.address} connects to database {databases[0].address}, so it runs in the VPC, which has "
+            f"no route to the internet (the platform builds no NAT); it cannot reach a bucket on another cloud",
+            key=fn.address, value=", ".join(b.address for b in foreign),
+            hint="split the function: one that uses the database, one that reaches the other cloud's bucket",
+        )
+    name = function_role_name(env, profile, fn)
+    # Lambda assumes the execution role with the function's name as session name (= the role name here).
+    return {"cloud": TARGET, "account": account, "role_name": name, "role_arn": role_arn(account, name),
+            "session_name": name}
+
+
+def foreign_url(env: Environment, profile: Profile, grant: Grant, handle: Handle, function_target: str) -> str:
+    """`s3://<bucket>?role_arn=<federated role ARN>&web_identity=gcp&region=<region>`: all literals."""
+    bucket = grant.target
+    if function_target != "gcp" or not isinstance(bucket, Bucket):
+        raise PlatformError(f"a {function_target} function cannot reach S3 bucket {bucket.address} (only GCP "
+                            "functions federate into AWS)", key=grant.function.address, value=bucket.address)
+    account = account_of(env, f"let {grant.function.address} on GCP reach S3 bucket {bucket.address} (the "
+                              "federated role's ARN goes into the function's environment)")
+    name = profile.physical_name(env, _service(bucket), bucket.name)
+    arn = role_arn(account, federated_role_name(env, profile, grant.function, bucket))
+    region = env.clouds.aws.region if env.clouds.aws is not None else "us-east-1"
+    return f"s3://{name}?role_arn={quote(arn, safe=':/')}&web_identity={WEB_IDENTITY_GCP}&region={region}"
+
+
+def bucket_arn(env: Environment, profile: Profile, bucket: Bucket, handle: Handle) -> str:
+    """The bucket's ARN: the handle's (a reference inside this stack), else built from the physical name."""
+    arn = handle.attrs.get("arn")
+    return arn or f"arn:aws:s3:::{profile.physical_name(env, _service(bucket), bucket.name)}"
+
+
+class FederatedRole:
+    """One role a foreign function assumes for one bucket; several grants on the same bucket merge into it."""
+
+    def __init__(self, ctx: StackContext, fn: Function, bucket: Bucket, fn_handle: Handle,
+                 identity: dict[str, str]) -> None:
+        self.ctx = ctx
+        self.grants: list[tuple[Grant, Handle]] = []
+        account = account_of(ctx.env, f"trust GCP function {fn.address} on S3 bucket {bucket.address}")
+        self.name = federated_role_name(ctx.env, ctx.profile, fn, bucket)
+        self.arn = role_arn(account, self.name)
+        unique_id = fn_handle["identity_id"]  # the service account's numeric id: a token from the GCP stack
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "GcpFunction",
+                "Effect": "Allow",
+                "Principal": {"Federated": GOOGLE_ISSUER},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {"StringEquals": {
+                    f"{GOOGLE_ISSUER}:aud": unique_id,  # = the token's azp
+                    f"{GOOGLE_ISSUER}:sub": unique_id,
+                    f"{GOOGLE_ISSUER}:oaud": self.arn,  # = the token's aud: the runtime asks for this role's ARN
+                }},
+            }],
+        }
+        who = identity.get("service_account") or f"{_service(fn)}.{fn.name}"
+        key = f"{_service(fn)}__{fn.name}__{_service(bucket)}__{bucket.name}"
+        self.role = ctx.resource("aws_iam_role", f"{key}_federated_role", {
+            "name": self.name,
+            "description": f"GCP function {fn.address} ({who}) -> {bucket.address}: web identity, no keys"[:1000],
+            "assume_role_policy": json.dumps(trust, sort_keys=True, separators=(",", ":")),
+            "max_session_duration": 3600,
+            "tags": {**resource_tags(ctx, bucket), "federated-from": "gcp"},
+        })
+        self.policy = ctx.resource("aws_iam_role_policy", f"{key}_federated_policy", {
+            "name": "federated-least-privilege",
+            "role": self.role.ref("id"),
+            "policy": "",
+        })
+
+    def add(self, grant: Grant, handle: Handle) -> None:
+        self.grants.append((grant, handle))
+        statements: list[dict[str, Any]] = grant_statements(self.grants)
+        kms = kms_statement(self.grants, kms_key(self.ctx), region_of(self.ctx))
+        if kms is not None:
+            statements.append(kms)
+        self.policy.attributes["policy"] = policy_json(statements)
+
+
+def federate(ctx: StackContext, grant: Grant, handle: Handle, fn_handle: Handle, identity: dict[str, str]) -> None:
+    """In the bucket's stack: the role a GCP function assumes with its Google ID token, for exactly this grant."""
+    fn, bucket = grant.function, grant.target
+    if fn_handle.target != "gcp" or not isinstance(bucket, Bucket):
+        raise PlatformError(f"{fn_handle.target} function {fn.address} cannot federate into AWS for "
+                            f"{bucket.address} (supported: GCP functions on S3 buckets)", key=fn.address)
+    if "identity_id" not in fn_handle.attrs:
+        raise PlatformError(f"function {fn.address} exposes no service account unique id to trust (is it built by "
+                            "a profile module without an `identity_id` output?)", key=fn.address)
+    role: FederatedRole = ctx.once(f"aws:federated:{fn.address}:{bucket.address}",
+                                   lambda: FederatedRole(ctx, fn, bucket, fn_handle, identity))
+    scoped = Handle(handle.resource, handle.cloud, handle.target, handle.stack_name,
+                    {**handle.attrs, "arn": bucket_arn(ctx.env, ctx.profile, bucket, handle)}, handle.constructs)
+    role.add(grant, scoped)

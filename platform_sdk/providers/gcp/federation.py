@@ -1,0 +1,164 @@
+"""Keyless access across clouds, GCP side.
+
+AWS function -> GCS bucket (workload identity federation). The bucket's stack gets, once per stack and AWS
+account, a workload identity pool and an AWS provider trusting only that account's assumed roles, then one
+`google_storage_bucket_iam_member` per granted role for the principal set of the function's Lambda role:
+
+    principalSet://iam.googleapis.com/projects/<number>/locations/global/workloadIdentityPools/<pool>/
+        attribute.aws_role/<role name>
+
+Why the role and not the session: Lambda assumes its execution role with the function name as session name;
+`attribute.aws_role` (extracted from the caller's `assumed-role/<role>/<session>` ARN) names the role, and the
+provider's condition only accepts assumed roles of the environment's account. No service account is
+impersonated: the federated token is used on the bucket directly (IAM on the bucket names the principal set).
+
+The role ARN comes from the AWS compiler's `identity_literal` (deterministic from naming), so this stack never
+references the function's stack. The function's stack does reference this one: its URL carries the provider's
+audience, `//iam.googleapis.com/` + the provider's `name` (it holds the project NUMBER, which only the applied
+project knows). The AWS stack therefore depends on the GCP stack; never the reverse.
+
+Caveats: pool and provider ids are soft-deleted for 30 days after a destroy and cannot be re-created under the
+same id meanwhile (undelete them instead). `google.subject` is the caller's ARN (Google's documented mapping);
+it must fit in 127 bytes, which is checked before synthesis.
+
+GCP function -> S3 bucket: GCP only contributes the function's identity (`identity_literal`, the service
+account email); the AWS compiler trusts its unique id.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from platform_sdk.errors import PlatformError
+from platform_sdk.model import Bucket, Function, Grant
+from platform_sdk.providers.base import Handle, StackContext
+from platform_sdk.providers.gcp import iam, naming, provider
+
+if TYPE_CHECKING:
+    from platform_sdk.envs import Environment
+    from platform_sdk.profile import Profile
+
+WEB_IDENTITY_AWS = "aws"  # the URL's `web_identity` value: the runtime signs a GetCallerIdentity request
+FEDERATION_APIS = ("iam.googleapis.com", "sts.googleapis.com")  # no impersonation: no iamcredentials
+POOL_ID_MAX = 32
+SUBJECT_MAX = 127  # google.subject is limited to 127 bytes
+
+
+def _service(resource: Function | Bucket) -> str:
+    return resource.service.name if resource.service else ""
+
+
+def service_account_email(env: Environment, profile: Profile, fn: Function) -> str:
+    """The function's service account email (compile_function names the account the same way); without a
+    project id in the environment file only the account id is known before apply."""
+    account = naming.account_id(profile.physical_name(env, _service(fn), fn.name))
+    project = env.clouds.gcp.project if env.clouds.gcp is not None else None
+    return f"{account}@{project}.iam.gserviceaccount.com" if project else account
+
+
+def identity_literal(env: Environment, profile: Profile, fn: Function) -> dict[str, str]:
+    """What AWS trusts of a GCP function: its service account (the unique id itself is a token, see federate)."""
+    return {"cloud": "gcp", "service_account": service_account_email(env, profile, fn)}
+
+
+def pool_id(ctx: StackContext) -> str:
+    """`<prefix>-<env>-<service>-aws`, as a pool id: 4-32 of [a-z0-9-], a letter first, never `gcp-...`."""
+    name = naming.rfc1035(ctx.profile.physical_name(ctx.env, ctx.service.name, "aws"), POOL_ID_MAX)
+    if name.startswith("gcp-"):
+        name = naming.rfc1035(f"x{name}", POOL_ID_MAX)
+    return name if len(name) >= 4 else f"{name}-{naming.digest(name, 4)}"
+
+
+def provider_id(account: str) -> str:
+    return f"aws-{account}"
+
+
+class AwsTrust:
+    """The stack's workload identity pool and its provider for one AWS account."""
+
+    def __init__(self, ctx: StackContext, account: str) -> None:
+        apis = provider.apis(ctx, *FEDERATION_APIS)
+        self.pool_id = pool_id(ctx)
+        self.provider_id = provider_id(account)
+        self.pool = ctx.resource("google_iam_workload_identity_pool", "platform_aws_pool", {
+            "workload_identity_pool_id": self.pool_id,
+            "display_name": f"AWS functions -> {ctx.service.name}"[:32],
+            "description": f"AWS functions granted buckets of {ctx.service.name} ({ctx.env.name})",
+        }).after(*apis)
+        arn_prefix = f"arn:aws:sts::{account}:assumed-role/"
+        self.provider = ctx.resource("google_iam_workload_identity_pool_provider", f"platform_aws_{account}", {
+            "workload_identity_pool_id": self.pool.ref("workload_identity_pool_id"),
+            "workload_identity_pool_provider_id": self.provider_id,
+            "display_name": f"AWS {account}",
+            "description": f"Lambda roles of AWS account {account}",
+            "aws": {"account_id": account},
+            "attribute_mapping": {
+                "google.subject": "assertion.arn",
+                "attribute.aws_account": "assertion.account",
+                "attribute.aws_role": "assertion.arn.extract('assumed-role/{role}/')",
+            },
+            "attribute_condition": f"assertion.arn.startsWith('{arn_prefix}')",
+        })
+
+    @property
+    def audience(self) -> str:
+        """`//iam.googleapis.com/projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<id>`."""
+        return f"//iam.googleapis.com/{self.provider.ref('name')}"
+
+    def principal_set(self, ctx: StackContext, role_name: str) -> str:
+        return (f"principalSet://iam.googleapis.com/projects/{provider.project_number(ctx)}/locations/global/"
+                f"workloadIdentityPools/{self.pool_id}/attribute.aws_role/{role_name}")
+
+
+def aws_trust(ctx: StackContext, account: str) -> AwsTrust:
+    return ctx.once(f"gcp:aws_trust:{account}", lambda: AwsTrust(ctx, account))
+
+
+def _account(identity: dict[str, str], fn: Function) -> str:
+    account = identity.get("account")
+    if not account or not identity.get("role_name"):
+        raise PlatformError(f"function {fn.address} has no AWS role identity to trust", key=fn.address)
+    return account
+
+
+def foreign_url(ctx: StackContext, grant: Grant, function_target: str, identity: dict[str, str]) -> str:
+    """`gs://<bucket>?wif_audience=<provider audience>&web_identity=aws` for an AWS function.
+
+    The audience is a reference into this (the bucket's) stack: the function's stack depends on it.
+    """
+    bucket = grant.target
+    if function_target != "aws" or not isinstance(bucket, Bucket):
+        raise PlatformError(f"a {function_target} function cannot reach GCS bucket {bucket.address} (only AWS "
+                            "functions federate into GCP)", key=grant.function.address, value=bucket.address)
+    trust = aws_trust(ctx, _account(identity, grant.function))
+    name = ctx.profile.physical_name(ctx.env, _service(bucket), bucket.name)
+    return f"gs://{name}?wif_audience={trust.audience}&web_identity={WEB_IDENTITY_AWS}"
+
+
+def federate(ctx: StackContext, grant: Grant, handle: Handle, fn_handle: Handle, identity: dict[str, str]) -> None:
+    """In the bucket's stack: the grant's predefined roles for the Lambda role's principal set, on this bucket."""
+    fn, bucket = grant.function, grant.target
+    if fn_handle.target != "aws" or not isinstance(bucket, Bucket):
+        raise PlatformError(f"{fn_handle.target} function {fn.address} cannot federate into GCP for "
+                            f"{bucket.address} (supported: AWS functions on GCS buckets)", key=fn.address)
+    account = _account(identity, fn)
+    role_name = identity["role_name"]
+    subject = f"arn:aws:sts::{account}:assumed-role/{role_name}/{identity.get('session_name', role_name)}"
+    if len(subject.encode()) > SUBJECT_MAX:
+        raise PlatformError(
+            f"function {fn.address} cannot reach GCS bucket {bucket.address}: its assumed-role ARN {subject!r} is "
+            f"{len(subject)} characters and workload identity federation takes at most {SUBJECT_MAX}",
+            key=fn.address, hint="shorten the function's or the service's name (or the profile's name prefix)",
+        )
+    trust = aws_trust(ctx, account)
+    member = trust.principal_set(ctx, role_name)
+    owner = f"{_service(fn)}_{fn.name}"
+    for role in iam.BUCKET_ROLES[grant.access]:
+        short = role.rsplit(".", 1)[-1].lower()
+        key = f"gcp:federated:{fn.address}:{bucket.address}:{role}"
+        ctx.once(key, lambda role=role, short=short: _binding(ctx, f"aws_{owner}_{bucket.name}_{short}",
+                                                                 handle["name"], role, member, trust))
+
+
+def _binding(ctx: StackContext, id: str, bucket: str, role: str, member: str, trust: AwsTrust) -> Any:
+    return iam.bucket_member(ctx, id, bucket, role, member).after(trust.provider)

@@ -1,0 +1,113 @@
+"""Locks: Terraform's state lock (parsed from its error text) and our own per-environment workspace lock.
+
+Terraform's state lock protects the state between machines. It does not protect this project's working
+files: `plan`/`apply` re-synthesize `cdktf.out/<env>`, which would pull the stack directories out from under a
+Terraform process another `platform` command is running there. So every command that synthesizes and runs
+Terraform for an environment also holds an exclusive `flock` on `.platform/locks/<env>.lock`; the kernel drops
+it when the process dies, so it can never go stale.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import getpass
+import json
+import os
+import re
+import socket
+import sys
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from platform_sdk.errors import PlatformError
+
+LOCK_ERROR_MARKER = "Error acquiring the state lock"
+_FIELD_RE = re.compile(r"^\s*(ID|Path|Operation|Who|Version|Created|Info):[ \t]*(.*?)\s*$", re.MULTILINE)
+
+
+@dataclass
+class StateLock:
+    """Who holds a Terraform state lock, as Terraform printed it ("Lock Info")."""
+
+    id: str = ""
+    who: str = ""
+    operation: str = ""
+    created: str = ""
+    path: str = ""
+    version: str = ""
+    info: str = ""
+
+    def describe(self, stack: str) -> str:
+        """One line naming the holder: what a person needs to go and ask them (or to force-unlock)."""
+        operation = self.operation.removeprefix("OperationType").lower() or "unknown operation"
+        who = self.who or "an unknown holder"
+        since = f" since {self.created}" if self.created else ""
+        return f"stack {stack} is locked by {who}{since} ({operation}, lock id {self.id or '?'})"
+
+    def to_json(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def parse_state_lock(text: str) -> StateLock | None:
+    """The lock holder from Terraform's "Error acquiring the state lock" output, or None if it is not that."""
+    if LOCK_ERROR_MARKER not in text:
+        return None
+    block = text.split(LOCK_ERROR_MARKER, 1)[1]
+    if "Lock Info:" in block:
+        block = block.split("Lock Info:", 1)[1]
+    fields = {key.lower(): value for key, value in _FIELD_RE.findall(block)}
+    return StateLock(**{k: fields.get(k, "") for k in ("id", "who", "operation", "created", "path", "version",
+                                                        "info")})
+
+
+# ---------------------------------------------------------------------------------------------- workspace lock
+
+class WorkspaceLocked(PlatformError):
+    """Another `platform` command is working on this environment in this project."""
+
+
+def lock_path(cache_dir: Path, env: str) -> Path:
+    return cache_dir / "locks" / f"{env}.lock"
+
+
+def _holder_info(command: str) -> dict[str, object]:
+    return {"pid": os.getpid(), "who": f"{getpass.getuser()}@{socket.gethostname()}", "command": command,
+            "since": datetime.now(UTC).isoformat(timespec="seconds"), "argv": sys.argv}
+
+
+@contextlib.contextmanager
+def workspace_lock(cache_dir: Path, env: str, command: str) -> Iterator[None]:
+    """Hold the environment's workspace lock for the duration, or refuse naming who holds it."""
+    path = lock_path(cache_dir, env)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise _locked_error(path, env) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(_holder_info(command)).encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _locked_error(path: Path, env: str) -> WorkspaceLocked:
+    try:
+        info = json.loads(path.read_text() or "{}")
+    except (OSError, ValueError):
+        info = {}
+    holder = f"`platform {info.get('command', '?')}` (pid {info.get('pid', '?')}, {info.get('who', '?')})"
+    return WorkspaceLocked(
+        f"environment {env} is locked by {holder} since {info.get('since', '?')}",
+        file=path,
+        hint="wait for it to finish; the lock is released automatically when that process exits",
+    )

@@ -1,0 +1,311 @@
+"""The plan report: one summary per environment, grouped by service and cloud, with data loss flagged loudly.
+
+Built from `terraform show -json <plan>` of every stack (Terraform's own vocabulary: create, update,
+replace, destroy) plus what the runner knows about stacks it did not plan (waiting for a producer, skipped
+after a failure, locked, interrupted). The same data renders for people (rich) and for CI (`--json`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from platform_sdk.terraform.locks import StateLock
+from platform_sdk.terraform.stateful import is_stateful
+
+ACTIONS = ("create", "update", "replace", "destroy")
+SYMBOLS = {"create": "+", "update": "~", "replace": "-/+", "destroy": "-"}
+COLORS = {"create": "green", "update": "yellow", "replace": "magenta", "destroy": "red"}
+
+# Stack statuses. "settled" ones let their consumers be planned.
+PENDING, RUNNING = "pending", "running"
+NO_CHANGES, CHANGES, WAITING = "no-changes", "changes", "waiting"
+APPLIED, FAILED, SKIPPED, LOCKED, INTERRUPTED = "applied", "failed", "skipped", "locked", "interrupted"
+SETTLED = frozenset({NO_CHANGES, APPLIED})
+BROKEN = frozenset({FAILED, SKIPPED, LOCKED, INTERRUPTED})
+
+
+def _action_of(actions: list[str]) -> str | None:
+    """Terraform's action list -> one of ACTIONS (None for no-op and read)."""
+    if "delete" in actions and "create" in actions:
+        return "replace"
+    if actions == ["create"]:
+        return "create"
+    if actions == ["update"]:
+        return "update"
+    if actions == ["delete"]:
+        return "destroy"
+    return None
+
+
+@dataclass
+class ResourceChange:
+    """One planned change to one Terraform resource."""
+
+    address: str
+    type: str
+    action: str
+
+    @property
+    def stateful(self) -> bool:
+        return is_stateful(self.type)
+
+    @property
+    def data_loss(self) -> bool:
+        """Destroying or replacing a bucket or database loses what is in it."""
+        return self.stateful and self.action in ("replace", "destroy")
+
+
+@dataclass
+class StackPlan:
+    """What one stack's saved plan would do."""
+
+    changes: list[ResourceChange] = field(default_factory=list)
+    drift: list[tuple[str, str]] = field(default_factory=list)  # (address, what changed outside Terraform)
+    output_changes: list[str] = field(default_factory=list)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes or self.output_changes)
+
+    def by_action(self, action: str) -> list[ResourceChange]:
+        return [c for c in self.changes if c.action == action]
+
+    @property
+    def data_loss(self) -> list[ResourceChange]:
+        return [c for c in self.changes if c.data_loss]
+
+
+def parse_plan(doc: dict[str, Any], destroy: bool = False) -> StackPlan:
+    """`terraform show -json <planfile>` -> StackPlan.
+
+    Output changes of a destroy plan are ignored: Terraform 1.0 evaluates outputs from the configuration during
+    the destroy plan's refresh and always reports them as deleted, even for a stack whose state is empty.
+    """
+    plan = StackPlan()
+    for rc in doc.get("resource_changes") or []:
+        if rc.get("mode", "managed") != "managed":
+            continue
+        action = _action_of(list(rc.get("change", {}).get("actions", [])))
+        if action:
+            plan.changes.append(ResourceChange(rc["address"], rc.get("type", ""), action))
+    for rc in doc.get("resource_drift") or []:
+        if rc.get("mode", "managed") != "managed":
+            continue
+        actions = list(rc.get("change", {}).get("actions", []))
+        plan.drift.append((rc["address"], "deleted" if actions == ["delete"] else "changed"))
+    for name, oc in sorted(({} if destroy else doc.get("output_changes") or {}).items()):
+        if not any(a not in ("no-op", "read") for a in oc.get("actions", [])):
+            continue
+        if oc.get("before") is None and oc.get("after") is None and not oc.get("after_unknown"):
+            continue  # e.g. a destroy plan of a stack that was never applied: nothing to remove
+        plan.output_changes.append(name)
+    return plan
+
+
+@dataclass
+class StackResult:
+    """Everything the runner learned about one stack during one command."""
+
+    name: str
+    service: str
+    cloud: str
+    target: str
+    dependencies: list[str] = field(default_factory=list)
+    status: str = PENDING
+    phase: str = ""
+    plan: StackPlan | None = None
+    error: str | None = None
+    lock: StateLock | None = None
+    waiting_on: list[str] = field(default_factory=list)
+    reason: str | None = None
+    outputs: dict[str, Any] = field(default_factory=dict)
+    started: float | None = None
+    finished: float | None = None
+    applied: bool = False
+    owners: dict[str, str] = field(default_factory=dict)  # Terraform address -> neutral resource (platform.json)
+
+    @property
+    def cloud_label(self) -> str:
+        return self.cloud if self.target == self.cloud else f"{self.cloud} (local stand-in)"
+
+    @property
+    def elapsed(self) -> float:
+        if self.started is None:
+            return 0.0
+        return (self.finished or time.monotonic()) - self.started
+
+    def to_json(self) -> dict[str, Any]:
+        plan = self.plan
+        data: dict[str, Any] = {
+            "name": self.name, "service": self.service, "cloud": self.cloud, "target": self.target,
+            "status": self.status, "dependencies": self.dependencies,
+            "changes": {a: [c.address for c in plan.by_action(a)] for a in ACTIONS} if plan else None,
+            "data_loss": [{"address": c.address, "type": c.type, "action": c.action} for c in plan.data_loss]
+            if plan else [],
+            "drift": [{"address": a, "change": what} for a, what in plan.drift] if plan else [],
+            "output_changes": plan.output_changes if plan else [],
+            "waiting_on": self.waiting_on, "reason": self.reason, "error": self.error,
+            "lock": self.lock.to_json() if self.lock else None, "elapsed_seconds": round(self.elapsed, 2),
+        }
+        if self.outputs:
+            data["outputs"] = self.outputs
+        return data
+
+
+def totals(results: list[StackResult]) -> dict[str, int]:
+    counts = dict.fromkeys(ACTIONS, 0)
+    for result in results:
+        if result.plan and result.status in (CHANGES, APPLIED):
+            for change in result.plan.changes:
+                counts[change.action] += 1
+    return counts
+
+
+def data_loss(results: list[StackResult]) -> list[tuple[str, ResourceChange]]:
+    """(stack, change) for every stateful resource a pending plan would destroy or replace."""
+    return [(r.name, c) for r in results if r.plan and r.status == CHANGES for c in r.plan.data_loss]
+
+
+def moves(results: list[StackResult]) -> list[dict[str, str]]:
+    """Neutral resources leaving one stack and arriving in another in the same plan (a placement change)."""
+    gone: dict[str, str] = {}
+    came: dict[str, str] = {}
+    for result in results:
+        if result.plan is None or result.status not in (CHANGES, APPLIED):
+            continue
+        for change in result.plan.changes:
+            owner = result.owners.get(change.address)
+            if owner and change.action == "destroy":
+                gone[owner] = result.name
+            elif owner and change.action == "create":
+                came[owner] = result.name
+    return [{"resource": owner, "from": gone[owner], "to": came[owner]} for owner in sorted(gone) if owner in came]
+
+
+def report_json(env: str, operation: str, results: list[StackResult]) -> dict[str, Any]:
+    ordered = sorted(results, key=lambda r: (r.service, r.cloud, r.name))
+    return {
+        "environment": env,
+        "operation": operation,
+        "changes_present": any(r.status in (CHANGES, WAITING) for r in results),
+        "totals": totals(results),
+        "data_loss": [{"stack": s, "address": c.address, "type": c.type, "action": c.action}
+                      for s, c in data_loss(results)],
+        "moves": moves(results),
+        "stacks": [r.to_json() for r in ordered],
+    }
+
+
+def _status_line(result: StackResult, operation: str) -> str:
+    """The short status shown next to a stack."""
+    plan = result.plan
+    if result.status in (CHANGES, APPLIED) and plan is not None:
+        parts = [f"{len(plan.by_action(a))} to {a}" for a in ACTIONS if plan.by_action(a)]
+        if not parts and plan.output_changes:
+            parts = [f"{len(plan.output_changes)} output(s) to change"]
+        text = ", ".join(parts)
+        return f"[green]applied[/]: {text}" if result.status == APPLIED else text
+    if result.status == NO_CHANGES:
+        return "[dim]no changes[/]"
+    if result.status == WAITING:
+        after = ", ".join(result.waiting_on)
+        return f"[cyan]planned after {escape(after)} is {'destroyed' if operation == 'destroy' else 'applied'}[/]"
+    if result.status == LOCKED and result.lock is not None:
+        return f"[bold red]locked[/]: {escape(result.lock.describe(result.name))}"
+    if result.status == FAILED:
+        return "[bold red]failed[/]"
+    if result.status == SKIPPED:
+        return f"[yellow]skipped[/]: {escape(result.reason or '')}"
+    if result.status == INTERRUPTED:
+        return f"[bold yellow]interrupted[/]{': ' + escape(result.reason) if result.reason else ''}"
+    return result.status
+
+
+def _say(console: Console, text: str) -> None:
+    """Print markup without rich's auto-highlighting or hard wrapping (addresses must stay whole)."""
+    console.print(text, highlight=False, soft_wrap=True)
+
+
+def render(console: Console, env: str, operation: str, results: list[StackResult], *,
+           title: str | None = None) -> None:
+    """Print the report: per service, per cloud, the stacks and the resource addresses behind each count."""
+    _say(console, f"[bold]{escape(title or f'{operation.capitalize()} for environment {env}')}[/]")
+    by_service: dict[str, list[StackResult]] = {}
+    for result in sorted(results, key=lambda r: (r.service, r.cloud, r.name)):
+        by_service.setdefault(result.service, []).append(result)
+    for service, stacks in by_service.items():
+        _say(console, f"[bold]{escape(service)}[/]")
+        for result in stacks:
+            _say(console, f"  [cyan]{escape(result.cloud_label)}[/]  {escape(result.name)}: "
+                          f"{_status_line(result, operation)}")
+            plan = result.plan
+            if plan is not None and result.status in (CHANGES, APPLIED):
+                for address, what in plan.drift:
+                    _say(console, f"      [yellow]![/] {escape(address)} was {what} outside Terraform")
+                for action in ACTIONS:
+                    for change in plan.by_action(action):
+                        loss = "  [bold red]!! DATA LOSS[/]" if change.data_loss else ""
+                        _say(console, f"      [{COLORS[action]}]{SYMBOLS[action]:>3} {action:<8}[/] "
+                                      f"{escape(change.address)}{loss}")
+            if result.error and result.status in (FAILED, INTERRUPTED) or (result.status == LOCKED
+                                                                           and result.lock is None):
+                for line in (result.error or "").splitlines():
+                    _say(console, f"      [red]{escape(line)}[/]")
+    moved = moves(results)
+    if moved:
+        _say(console, "")
+        _say(console, "[bold]Moves[/] (destroyed in one stack, created in another):")
+        for move in moved:
+            _say(console, f"  {escape(move['resource'])}: {escape(move['from'])} -> {escape(move['to'])}")
+    loss = data_loss(results)
+    if loss:
+        _say(console, "")
+        _say(console, f"[bold red]!! DATA LOSS: {len(loss)} stateful resource(s) would be "
+                      "destroyed or replaced, losing their contents:[/]")
+        for stack, change in loss:
+            _say(console, f"[bold red]  ! {escape(change.address)} in {escape(stack)} will be "
+                          f"{'REPLACED' if change.action == 'replace' else 'DESTROYED'}[/]")
+        _say(console, "[red]  apply/destroy refuse this without --allow-data-loss.[/]")
+    counts = totals(results)
+    waiting = [r for r in results if r.status == WAITING]
+    broken = [r for r in results if r.status in BROKEN]
+    summary = ", ".join(f"{n} to {a}" for a, n in counts.items())
+    extra = ""
+    if waiting:
+        extra += f"; {len(waiting)} stack(s) planned after their producers"
+    if broken:
+        extra += f"; [red]{len(broken)} stack(s) failed, locked, skipped or interrupted[/]"
+    _say(console, f"[bold]Summary:[/] {summary} in {len(results)} stack(s){extra}")
+
+
+def render_outcome(console: Console, operation: str, results: list[StackResult]) -> None:
+    """After apply/destroy: which stacks ran, which failed (with Terraform's error), which were skipped."""
+    done = "destroyed" if operation == "destroy" else "applied"
+    past = {"create": "created", "update": "updated", "replace": "replaced", "destroy": "destroyed"}
+    for result in sorted(results, key=lambda r: (r.service, r.cloud, r.name)):
+        label = f"{escape(result.name)} [dim]({escape(result.service)}, {escape(result.cloud_label)})[/]"
+        if result.status == APPLIED:
+            plan = result.plan
+            counts = ", ".join(f"{len(plan.by_action(a))} {past[a]}" for a in ACTIONS if plan and plan.by_action(a))
+            _say(console, f"[green]{done:>11}[/]  {label}: {counts or 'outputs updated'}")
+        elif result.status == NO_CHANGES:
+            _say(console, f"[dim]{'unchanged':>11}[/]  {label}")
+        elif result.status == WAITING:
+            _say(console, f"[cyan]{'not planned':>11}[/]  {label}: planned after "
+                          f"{escape(', '.join(result.waiting_on))} is {done}")
+        elif result.status == CHANGES:
+            _say(console, f"[yellow]{'not ' + done:>11}[/]  {label}: plan was not applied")
+        elif result.status == LOCKED and result.lock is not None:
+            _say(console, f"[bold red]{'locked':>11}[/]  {escape(result.lock.describe(result.name))}")
+        elif result.status in BROKEN:
+            style = "bold red" if result.status in (FAILED, LOCKED) else "yellow"
+            reason = f": {escape(result.reason)}" if result.reason else ""
+            _say(console, f"[{style}]{result.status:>11}[/]  {label}{reason}")
+            if result.error and result.status != SKIPPED:
+                for line in result.error.splitlines():
+                    _say(console, f"             [red]{escape(line)}[/]")

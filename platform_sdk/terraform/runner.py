@@ -1,0 +1,548 @@
+"""Drive Terraform over every stack of one environment: init, plan to a file, show, apply that file, outputs.
+
+Why it is shaped like this:
+- Each stack is a Terraform working directory (`cdktf.out/<env>/stacks/<stack>`) with its own small state,
+  so stacks run in dependency order (from `platform.json`) and independent stacks in parallel.
+- A consumer reads its producers' outputs through remote state. It is only planned once every producer is
+  settled (applied, no changes pending); otherwise it is reported as "planned after <producer> is applied"
+  instead of being planned against values that do not exist yet.
+- Only a saved, reported plan is ever applied. `apply` therefore works in waves: plan what is ready, report,
+  confirm, apply exactly those plans, then plan the stacks that were waiting for them.
+- Terraform runs in its own process group with TF_FORK=0, so a Ctrl-C in the terminal reaches only us. We
+  forward SIGINT to every running Terraform, wait for it to stop cleanly (state written, lock released) and
+  report which stacks were interrupted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from platform_sdk.terraform import report as rp
+from platform_sdk.terraform.locks import parse_state_lock
+from platform_sdk.terraform.report import StackResult
+
+PLAN_FILE = "platform.tfplan"
+DEFAULT_PARALLELISM = 4
+ALLOW_DATA_LOSS_ENV = "PLATFORM_ALLOW_DATA_LOSS"
+ERROR_LINES = 30
+ERROR_CHARS = 4000
+# Terraform's words when the state bucket or lock table is missing: `platform bootstrap` creates them.
+BACKEND_MISSING = ("NoSuchBucket", "S3 bucket does not exist", "ResourceNotFoundException",
+                   "storage: bucket doesn't exist")
+
+
+class NotStarted(Exception):
+    """Raised instead of starting Terraform once an interrupt was received."""
+
+
+@dataclass
+class TfRun:
+    """One finished Terraform invocation."""
+
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    interrupted: bool
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+class Terraform:
+    """Starts Terraform processes, each in its own process group, and can interrupt all of them at once."""
+
+    def __init__(self, binary: Path, env: Mapping[str, str]) -> None:
+        self.binary = binary
+        self.env = dict(env)
+        self.env.setdefault("TF_FORK", "0")
+        self._lock = threading.Lock()
+        self._running: dict[int, subprocess.Popen[str]] = {}
+        self.interrupted = False
+
+    def run(self, cwd: Path, args: list[str]) -> TfRun:
+        """Run `terraform <args>` in `cwd` and capture its output (refuses once interrupted)."""
+        with self._lock:
+            if self.interrupted:
+                raise NotStarted()
+            proc = subprocess.Popen(
+                [str(self.binary), *args], cwd=cwd, env=self.env, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+            )
+            self._running[proc.pid] = proc
+        try:
+            stdout, stderr = proc.communicate()
+        finally:
+            with self._lock:
+                self._running.pop(proc.pid, None)
+        return TfRun(args, proc.returncode, stdout, stderr, self.interrupted)
+
+    def interrupt(self) -> int:
+        """Forward SIGINT to every running Terraform's process group; start no new ones. Returns how many."""
+        with self._lock:
+            self.interrupted = True
+            procs = list(self._running.values())
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGINT)
+        return len(procs)
+
+    @property
+    def running(self) -> int:
+        with self._lock:
+            return len(self._running)
+
+
+def trim_error(run: TfRun) -> str:
+    """Terraform's error text without its boilerplate, short enough for a report."""
+    text = (run.stderr.strip() or run.stdout.strip())
+    if "Error:" in text:
+        text = text[text.index("Error:"):]
+    lines = [line.rstrip() for line in text.splitlines()]
+    cleaned: list[str] = []
+    for line in lines:
+        if line.strip() in ("╷", "╵", "│") or (not line.strip() and cleaned and not cleaned[-1].strip()):
+            continue
+        cleaned.append(line.lstrip("│ ").rstrip() if line.startswith("│") else line)
+    if len(cleaned) > ERROR_LINES:
+        cleaned = cleaned[:ERROR_LINES] + [f"... ({len(cleaned) - ERROR_LINES} more lines)"]
+    out = "\n".join(cleaned).strip()
+    return out if len(out) <= ERROR_CHARS else out[:ERROR_CHARS] + " ..."
+
+
+# ------------------------------------------------------------------------------------------------ progress
+
+class Progress(Protocol):
+    """Told whenever a stack changes phase; shows the user what is running."""
+
+    def update(self, result: StackResult) -> None: ...
+
+    def __enter__(self) -> Progress: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+class NoProgress:
+    def update(self, result: StackResult) -> None:
+        pass
+
+    def __enter__(self) -> NoProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+class PlainProgress:
+    """Non-TTY progress: one plain line per phase change (CI logs)."""
+
+    def __init__(self, console: Console, label: str) -> None:
+        self.console = console
+        self.label = label
+        self._lock = threading.Lock()
+
+    def update(self, result: StackResult) -> None:
+        took = f" ({result.elapsed:.1f}s)" if result.finished is not None and result.status != rp.RUNNING else ""
+        with self._lock:
+            self.console.print(f"{self.label} {result.name}: {result.phase}{took}",
+                               highlight=False, markup=False, soft_wrap=True)
+
+    def __enter__(self) -> PlainProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+class LiveProgress:
+    """TTY progress: a live table, one line per stack (stack, phase, elapsed)."""
+
+    def __init__(self, console: Console, label: str, results: Iterable[StackResult]) -> None:
+        self.results = list(results)
+        self.label = label
+        self.live = Live(console=console, refresh_per_second=8, transient=False, get_renderable=self._render)
+
+    def _render(self) -> Group:
+        table = Table(box=None, show_header=False, padding=(0, 1))
+        for result in self.results:
+            if result.status == rp.PENDING and not result.phase:
+                continue
+            style = {"failed": "red", "locked": "red", "interrupted": "yellow", "skipped": "yellow",
+                     "waiting": "cyan", "running": "bold"}.get(result.status, "green")
+            table.add_row(Text(result.name), Text(result.phase or result.status, style=style),
+                          Text(f"{result.elapsed:5.1f}s", style="dim"))
+        return Group(Text(self.label, style="dim"), table)
+
+    def update(self, result: StackResult) -> None:
+        pass  # the live display polls the results
+
+    def __enter__(self) -> LiveProgress:
+        self.live.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.stop()
+
+
+# -------------------------------------------------------------------------------------------------- runner
+
+@dataclass
+class Outcome:
+    """How a multi-wave apply or destroy ended."""
+
+    results: list[StackResult]
+    waves: list[dict[str, Any]]
+    interrupted: bool = False
+    refused: list[tuple[str, rp.ResourceChange]] | None = None
+    cancelled: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return any(r.status in rp.BROKEN for r in self.results) or bool(self.refused)
+
+
+class EnvironmentRunner:
+    """Plans, applies and destroys the stacks of one synthesized environment."""
+
+    def __init__(self, outdir: Path, metadata: dict[str, Any], terraform: Terraform, *,
+                 parallelism: int = DEFAULT_PARALLELISM,
+                 progress: Callable[[str, list[StackResult]], Progress] | None = None,
+                 err_console: Console | None = None) -> None:
+        self.outdir = outdir
+        self.env_name = str(metadata.get("environment", outdir.name))
+        self.terraform = terraform
+        self.parallelism = max(1, parallelism)
+        self.progress_factory = progress or (lambda label, results: NoProgress())
+        self.err_console = err_console or Console(stderr=True)
+        self.results: dict[str, StackResult] = {}
+        for name, info in sorted(metadata.get("stacks", {}).items()):
+            self.results[name] = StackResult(name=name, service=info["service"], cloud=info["cloud"],
+                                             target=info.get("target", info["cloud"]),
+                                             dependencies=list(info.get("dependencies", [])),
+                                             owners=dict(info.get("owners", {})))
+        self._progress: Progress = NoProgress()
+
+    # -- helpers -------------------------------------------------------------------------------------------
+    def stack_dir(self, name: str) -> Path:
+        return self.outdir / "stacks" / name
+
+    def _order_deps(self, destroy: bool) -> dict[str, list[str]]:
+        """Who must be settled first: producers for plan/apply, consumers for destroy."""
+        if not destroy:
+            return {n: [d for d in r.dependencies if d in self.results] for n, r in self.results.items()}
+        consumers: dict[str, list[str]] = {n: [] for n in self.results}
+        for name, result in self.results.items():
+            for dep in result.dependencies:
+                if dep in consumers:
+                    consumers[dep].append(name)
+        return consumers
+
+    def _phase(self, result: StackResult, phase: str) -> None:
+        if result.phase == phase:
+            return
+        result.phase = phase
+        self._progress.update(result)
+
+    def _start(self, result: StackResult, phase: str) -> None:
+        result.status = rp.RUNNING
+        result.started = time.monotonic()
+        result.finished = None
+        self._phase(result, phase)
+
+    def _finish(self, result: StackResult, status: str, phase: str | None = None) -> None:
+        result.status = status
+        result.finished = time.monotonic()
+        self._phase(result, phase or status)
+
+    def _fail(self, result: StackResult, run: TfRun, what: str) -> None:
+        """Record a failed Terraform run: interrupted, locked, or failed with its error text."""
+        text = run.stderr + "\n" + run.stdout
+        lock = parse_state_lock(text)
+        result.error = trim_error(run)
+        if run.interrupted:
+            result.reason = f"interrupted during {what}"
+            self._finish(result, rp.INTERRUPTED)
+        elif lock is not None:
+            result.lock = lock
+            result.error = lock.describe(result.name)
+            self._finish(result, rp.LOCKED)
+        else:
+            result.reason = f"{what} failed"
+            if any(marker in text for marker in BACKEND_MISSING):
+                result.error += f"\nhint: create the state backend first: platform bootstrap --env {self.env_name}"
+            self._finish(result, rp.FAILED)
+
+    def _tf(self, result: StackResult, phase: str, args: list[str]) -> TfRun | None:
+        """Run one Terraform command for a stack; None if it never started because of an interrupt."""
+        self._phase(result, phase)
+        try:
+            return self.terraform.run(self.stack_dir(result.name), args)
+        except NotStarted:
+            result.reason = "interrupted before it started"
+            self._finish(result, rp.INTERRUPTED)
+            return None
+
+    # -- per-stack work (worker threads) -------------------------------------------------------------------
+    def _plan_stack(self, result: StackResult, destroy: bool) -> None:
+        self._start(result, "init")
+        result.plan, result.error, result.lock, result.reason, result.waiting_on = None, None, None, None, []
+        run = self._tf(result, "init", ["init", "-input=false", "-no-color"])
+        if run is None:
+            return
+        if not run.ok:
+            return self._fail(result, run, "init")
+        args = ["plan", "-input=false", "-no-color", f"-out={PLAN_FILE}"] + (["-destroy"] if destroy else [])
+        run = self._tf(result, "plan", args)
+        if run is None:
+            return
+        if not run.ok:
+            return self._fail(result, run, "plan")
+        run = self._tf(result, "show", ["show", "-json", "-no-color", PLAN_FILE])
+        if run is None:
+            return
+        if not run.ok:
+            return self._fail(result, run, "show")
+        try:
+            result.plan = rp.parse_plan(json.loads(run.stdout), destroy=destroy)
+        except (ValueError, KeyError) as err:
+            result.error = f"could not read `terraform show -json` output: {err}"
+            return self._finish(result, rp.FAILED)
+        self._finish(result, rp.CHANGES if result.plan.has_changes else rp.NO_CHANGES, "planned")
+
+    def _apply_stack(self, result: StackResult) -> None:
+        self._start(result, "apply")
+        run = self._tf(result, "apply", ["apply", "-input=false", "-no-color", PLAN_FILE])
+        if run is None:
+            return
+        if not run.ok:
+            return self._fail(result, run, "apply")
+        result.applied = True
+        self._finish(result, rp.APPLIED)
+
+    def _outputs_stack(self, result: StackResult, init: bool) -> None:
+        if init:
+            run = self._tf(result, "init", ["init", "-input=false", "-no-color"])
+            if run is None:
+                return
+            if not run.ok:
+                return self._fail(result, run, "init")
+        run = self._tf(result, "outputs", ["output", "-json", "-no-color"])
+        if run is None:
+            return
+        if not run.ok:
+            return self._fail(result, run, "output")
+        try:
+            raw = json.loads(run.stdout or "{}")
+        except ValueError as err:
+            result.error = f"could not read `terraform output -json`: {err}"
+            return self._finish(result, rp.FAILED)
+        result.outputs = {k: ("(sensitive)" if v.get("sensitive") else v.get("value")) for k, v in raw.items()}
+
+    # -- scheduling ----------------------------------------------------------------------------------------
+    def _readiness(self, name: str, deps: dict[str, list[str]], destroy: bool) -> str | None:
+        """'ready', None (not decided yet) or a final status set on the result (waiting / skipped)."""
+        result = self.results[name]
+        waiting, broken, undecided = [], [], False
+        for dep in deps[name]:
+            status = self.results[dep].status
+            if status in rp.SETTLED:
+                continue
+            if status in rp.BROKEN:
+                broken.append(dep)
+            elif status in (rp.CHANGES, rp.WAITING):
+                waiting.append(dep)
+            else:
+                undecided = True
+        if broken:
+            role = "consumer" if destroy else "producer"
+            result.reason = f"{role} {', '.join(broken)} did not finish"
+            result.status = rp.SKIPPED
+            self._phase(result, "skipped")
+            return rp.SKIPPED
+        if undecided:
+            return None
+        if waiting:
+            result.waiting_on = waiting
+            result.status = rp.WAITING
+            self._phase(result, "waiting for " + ", ".join(waiting))
+            return rp.WAITING
+        return "ready"
+
+    def _run_pool(self, names: list[str], work: Callable[[StackResult], None],
+                  deps: dict[str, list[str]] | None, destroy: bool, label: str) -> None:
+        """Run `work` on each stack once its dependencies allow it, at most `parallelism` at a time.
+
+        Ctrl-C: forward SIGINT to Terraform, keep waiting until every process has exited, then mark what
+        never started. Further Ctrl-Cs only repeat the notice: killing Terraform now could keep the lock.
+        """
+        pending = list(names)
+        running: dict[Future[None], str] = {}
+        stacks = [self.results[n] for n in names]
+        with self.progress_factory(label, stacks) as progress:
+            self._progress = progress
+            pool = ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="terraform")
+            try:
+                while pending or running:
+                    try:
+                        if not self.terraform.interrupted:
+                            self._schedule(pending, running, pool, work, deps, destroy)
+                        else:
+                            for name in pending:
+                                result = self.results[name]
+                                result.status, result.reason = rp.INTERRUPTED, "not started (interrupted)"
+                            pending.clear()
+                        if running:
+                            done, _ = wait(list(running), timeout=0.25, return_when=FIRST_COMPLETED)
+                            for future in done:
+                                name = running.pop(future)
+                                exc = future.exception()
+                                if exc is not None:
+                                    result = self.results[name]
+                                    result.error = f"internal error: {type(exc).__name__}: {exc}"
+                                    self._finish(result, rp.FAILED)
+                        elif pending and not self.terraform.interrupted:
+                            # Nothing running and nothing ready: every dependency is decided, so this is a cycle.
+                            for name in pending:
+                                result = self.results[name]
+                                result.status, result.reason = rp.SKIPPED, "dependency cycle"
+                            pending.clear()
+                    except KeyboardInterrupt:
+                        self.interrupt()
+            finally:
+                pool.shutdown(wait=True)
+                self._progress = NoProgress()
+
+    def _schedule(self, pending: list[str], running: dict[Future[None], str], pool: ThreadPoolExecutor,
+                  work: Callable[[StackResult], None], deps: dict[str, list[str]] | None, destroy: bool) -> None:
+        """Start what is ready; repeat until nothing changes (a stack marked waiting can decide its consumers)."""
+        changed = True
+        while changed:
+            changed = False
+            for name in list(pending):
+                if len(running) >= self.parallelism:
+                    return
+                verdict = "ready" if deps is None else self._readiness(name, deps, destroy)
+                if verdict is None:
+                    continue
+                pending.remove(name)
+                changed = True
+                if verdict == "ready":
+                    running[pool.submit(work, self.results[name])] = name
+
+    def interrupt(self) -> None:
+        """Forward Ctrl-C to Terraform and tell the user we are waiting for it (lock release)."""
+        first = not self.terraform.interrupted
+        count = self.terraform.interrupt()
+        if first:
+            self.err_console.print(f"[bold yellow]Interrupt received:[/] sent SIGINT to {count} running "
+                                   "Terraform process(es); waiting for them to stop cleanly and release "
+                                   "their state locks...")
+        else:
+            self.err_console.print("[yellow]Still waiting for Terraform to exit cleanly (it is writing state "
+                                   "and releasing its lock).[/]")
+
+    @property
+    def interrupted(self) -> bool:
+        return self.terraform.interrupted
+
+    # -- operations ----------------------------------------------------------------------------------------
+    def plan(self, destroy: bool = False, names: list[str] | None = None) -> list[StackResult]:
+        """Plan every stack whose producers are settled; the others are reported as waiting."""
+        todo = names if names is not None else list(self.results)
+        for name in todo:
+            result = self.results[name]
+            result.status, result.phase, result.waiting_on, result.reason = rp.PENDING, "", [], None
+        self._run_pool(todo, lambda r: self._plan_stack(r, destroy), self._order_deps(destroy), destroy,
+                       "destroy plan" if destroy else "plan")
+        return list(self.results.values())
+
+    def apply(self, confirm: Callable[[list[StackResult], int], bool], *, destroy: bool = False,
+              allow_data_loss: bool = False, on_wave: Callable[[list[StackResult], int], None] | None = None,
+              ) -> Outcome:
+        """Wave after wave: plan what is ready, report, refuse data loss, confirm, apply exactly those plans."""
+        outcome = Outcome(results=list(self.results.values()), waves=[])
+        if allow_data_loss:
+            self.terraform.env[ALLOW_DATA_LOSS_ENV] = "1"
+        wave = 0
+        while True:
+            todo = [n for n, r in self.results.items() if r.status in (rp.PENDING, rp.WAITING)]
+            if not todo:
+                break
+            wave += 1
+            self.plan(destroy=destroy, names=todo)
+            results = [self.results[n] for n in todo]
+            outcome.waves.append(rp.report_json(self.env_name, "destroy" if destroy else "apply", results))
+            if on_wave is not None:
+                on_wave(results, wave)
+            if self.interrupted:
+                outcome.interrupted = True
+                break
+            ready = [n for n in todo if self.results[n].status == rp.CHANGES]
+            if not ready:
+                break
+            loss = [(n, c) for n in ready for c in self.results[n].plan.data_loss]  # type: ignore[union-attr]
+            if loss and not allow_data_loss:
+                outcome.refused = loss
+                break
+            try:
+                approved = confirm(results, wave)
+            except KeyboardInterrupt:
+                approved = False
+                outcome.interrupted = True
+            if not approved:
+                outcome.cancelled = True
+                break
+            self._run_pool(ready, self._apply_stack, None, destroy, "destroy" if destroy else "apply")
+            if self.interrupted:
+                outcome.interrupted = True
+                break
+        return outcome
+
+    def outputs(self, names: list[str] | None = None, init: bool = False) -> dict[str, dict[str, Any]]:
+        """`terraform output -json` of each stack (in parallel), keyed by stack."""
+        todo = names if names is not None else list(self.results)
+        self._run_pool(todo, lambda r: self._outputs_stack(r, init), None, False, "outputs")
+        return {n: self.results[n].outputs for n in todo}
+
+
+def default_progress(console: Console) -> Callable[[str, list[StackResult]], Progress]:
+    """Live table on a terminal, plain lines otherwise (CI)."""
+    def make(label: str, results: list[StackResult]) -> Progress:
+        if console.is_terminal and not console.is_dumb_terminal:
+            return LiveProgress(console, label, results)
+        return PlainProgress(console, label)
+    return make
+
+
+def where_things_live(results: list[StackResult], metadata: dict[str, Any]) -> list[dict[str, str]]:
+    """Rows (service, kind, name, url, stack) from the `function_/bucket_/cdn_<name>_url` outputs."""
+    rows = []
+    stacks = metadata.get("stacks", {})
+    for result in sorted(results, key=lambda r: (r.service, r.name)):
+        names = {a.split(".", 1)[-1].replace("-", "_"): a.split(".", 1)[-1]
+                 for a in stacks.get(result.name, {}).get("resources", [])}
+        for key, value in sorted(result.outputs.items()):
+            for kind in ("function", "bucket", "cdn"):
+                prefix = f"{kind}_"
+                if key.startswith(prefix) and key.endswith("_url") and isinstance(value, str):
+                    short = key[len(prefix):-len("_url")]
+                    rows.append({"service": result.service, "kind": kind, "name": names.get(short, short),
+                                 "url": value, "stack": result.name, "cloud": result.cloud_label})
+    return rows

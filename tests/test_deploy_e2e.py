@@ -1,0 +1,260 @@
+"""plan / apply / destroy of the example estate on the local cloud, through the CLI and real Terraform.
+
+Each test owns a copy of the estate in tmp_path; nothing here uses the network beyond 127.0.0.1 and no
+assertion depends on the clock (races are made deterministic with the local cloud's hold file).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import signal
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from tests.terraform_fixtures import (  # noqa: F401 - the *_fixture imports register fixtures
+    HOLD_ENV,
+    Cli,
+    cli_fixture,
+    cloud_root,
+    hold_file_fixture,
+    make_project,
+    project_fixture,
+    set_placement,
+    spawn,
+    state_files,
+    state_resources,
+    tf_binary_fixture,
+    tree,
+    wait_for_line,
+    wait_for_path,
+)
+
+STACKS = ["local-auth-aws", "local-thumbnails-aws", "local-web-gcp"]
+
+
+def stack(report: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(s for s in report["stacks"] if s["name"] == name)
+
+
+def flat(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+NOTES = """from platform_sdk import Bucket, Service
+
+service = Service("notes", owner="test-team", description="A bucket this test edits")
+service.add(Bucket("archive", versioning=True))
+"""
+
+
+def test_apply_update_drift_and_destroy(cli: Cli, project: Path) -> None:
+    root = cloud_root(project)
+    notes = project / "services" / "notes.py"  # a service of the test's own, so edits do not track the estate
+    notes.write_text(NOTES)
+    result = cli(project, "apply", "--env", "local", "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert "Where things live" in result.stdout
+    assert "http://127.0.0.1:8790/fn/acme-local-auth-api" in result.stdout
+    assert sorted(state_resources(project)) == sorted(f"{s}.tfstate" for s in [*STACKS, "local-notes-aws"])
+
+    code, outputs = cli.json(project, "outputs", "--env", "local")
+    assert code == 0
+    where = {(w["service"], w["kind"], w["name"]): w["url"] for w in outputs["where"]}
+    originals = root / "aws" / "buckets" / "acme-local-thumbnails-originals"
+    assert where[("thumbnails", "bucket", "originals")] == originals.as_uri()
+    assert where[("thumbnails", "cdn", "cdn")] == "http://127.0.0.1:8790/cdn/acme-local-thumbnails-cdn/"
+    assert where[("web", "function", "api")] == "http://127.0.0.1:8790/fn/acme-local-web-api"
+    assert outputs["stacks"]["local-web-gcp"]["bucket_site_name"] == "acme-local-web-site"
+    assert originals.is_dir()
+
+    # Converged: nothing to do.
+    assert cli(project, "plan", "--env", "local", "--detailed-exitcode").exit_code == 0
+
+    # An attribute changes in the service file: an in-place update, nothing else.
+    notes.write_text(NOTES.replace("versioning=True", "versioning=False"))
+    code, report = cli.json(project, "plan", "--env", "local", "--detailed-exitcode")
+    assert code == 2
+    changed = stack(report, "local-notes-aws")
+    assert changed["changes"] == {"create": [], "update": ["localcloud_bucket.archive"], "replace": [], "destroy": []}
+    assert report["data_loss"] == [] and report["totals"]["update"] == 1
+    assert stack(report, "local-web-gcp")["status"] == "no-changes"
+    assert cli(project, "apply", "--env", "local", "--auto-approve").exit_code == 0
+    meta = json.loads((root / "aws" / "buckets" / ".meta" / "acme-local-notes-archive.json").read_text())
+    assert meta["versioning"] is False
+
+    # Drift made by hand: the bucket directory disappears; the plan shows it and apply repairs it.
+    site = root / "gcp" / "buckets" / "acme-local-web-site"
+    shutil.rmtree(site)
+    code, report = cli.json(project, "plan", "--env", "local")
+    web = stack(report, "local-web-gcp")
+    assert web["drift"] == [{"address": "localcloud_bucket.site", "change": "deleted"}]
+    assert web["changes"]["create"] == ["localcloud_bucket.site"]
+    result = cli(project, "plan", "--env", "local")
+    assert "localcloud_bucket.site was deleted outside Terraform" in result.stdout
+    assert cli(project, "apply", "--env", "local", "--auto-approve").exit_code == 0
+    assert site.is_dir()
+    assert cli(project, "plan", "--env", "local", "--detailed-exitcode").exit_code == 0
+
+    # Data in a bucket and a database: destroy refuses without --allow-data-loss and touches nothing.
+    (originals / "photo.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    database = root / "aws" / "databases" / "acme-local-auth-users.sqlite3"
+    with sqlite3.connect(database) as conn:
+        conn.execute("CREATE TABLE users (email TEXT)")
+        conn.execute("INSERT INTO users VALUES ('a@example.com')")
+    before_state, before_disk = state_files(project), tree(root)
+    result = cli(project, "destroy", "--env", "local", "--auto-approve")
+    assert result.exit_code == 1, result.output
+    refusal = flat(result.stderr)
+    assert "refusing to destroy" in refusal and "--allow-data-loss" in refusal
+    for address in ("localcloud_bucket.originals", "localcloud_bucket.thumbs", "localcloud_bucket.site",
+                    "localcloud_database.users"):
+        assert address in refusal
+    assert "!! DATA LOSS" in result.stdout
+    assert state_files(project) == before_state and tree(root) == before_disk
+
+    result = cli(project, "destroy", "--env", "local", "--auto-approve", "--allow-data-loss")
+    assert result.exit_code == 0, result.output
+    assert all(not resources for resources in state_resources(project).values())
+    left = [p for p in root.rglob("*") if p.is_file()]
+    assert left == [], f"left on disk after destroy: {left}"
+    assert not list(root.rglob("*.sqlite3*")) and not list(root.rglob("function.json"))
+
+
+def test_replace_without_allow_data_loss_is_refused(cli: Cli, project: Path) -> None:
+    assert cli(project, "apply", "--env", "local", "--auto-approve").exit_code == 0
+    root = cloud_root(project)
+    before_state, before_disk = state_files(project), tree(root)
+    env = project / "envs" / "local.toml"
+    env.write_text('name_prefix = "beta"\n' + env.read_text())  # every physical name changes: replace all
+
+    result = cli(project, "plan", "--env", "local")
+    assert result.exit_code == 0
+    assert "-/+ replace  localcloud_bucket.originals  !! DATA LOSS" in result.stdout
+    assert "localcloud_database.users in local-auth-aws will be REPLACED" in result.stdout
+
+    result = cli(project, "apply", "--env", "local", "--auto-approve")
+    assert result.exit_code == 1, result.output
+    refusal = flat(result.stderr)
+    assert "refusing to apply" in refusal and "Nothing was changed" in refusal
+    assert "localcloud_bucket.originals in local-thumbnails-aws (replace)" in refusal
+    assert "localcloud_database.users in local-auth-aws (replace)" in refusal
+    assert state_files(project) == before_state
+    assert tree(root) == before_disk
+
+
+def test_dependent_stacks_run_in_waves_and_failures_stop_dependents(cli: Cli, project: Path) -> None:
+    # on-demand moves to the gcp stand-in but still reads and writes the aws buckets: a cross-stack consumer.
+    set_placement(project, "thumbnails.on-demand", "gcp")
+    code, report = cli.json(project, "plan", "--env", "local")
+    assert code == 0
+    consumer = stack(report, "local-thumbnails-gcp")
+    assert consumer["status"] == "waiting" and consumer["waiting_on"] == ["local-thumbnails-aws"]
+    assert consumer["changes"] is None, "a consumer is never planned against outputs that do not exist yet"
+    result = cli(project, "plan", "--env", "local")
+    assert "local-thumbnails-gcp: planned after local-thumbnails-aws is applied" in result.stdout
+
+    # Sabotage the producer: a plain file where its bucket directory must go.
+    blocker = cloud_root(project) / "aws" / "buckets" / "acme-local-thumbnails-originals"
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("in the way")
+    code, outcome = cli.json(project, "apply", "--env", "local", "--auto-approve")
+    assert code == 1
+    statuses = {s["name"]: s["status"] for s in outcome["stacks"]}
+    assert statuses == {"local-auth-aws": "applied", "local-thumbnails-aws": "failed",
+                        "local-thumbnails-gcp": "skipped", "local-web-gcp": "applied"}
+    failed = stack(outcome, "local-thumbnails-aws")
+    assert "localcloud_bucket" in failed["error"] or "originals" in failed["error"]
+    assert "local-thumbnails-aws" in stack(outcome, "local-thumbnails-gcp")["reason"]
+
+    # Fix the cause and run again: it converges, the consumer in a second wave.
+    blocker.unlink()
+    code, outcome = cli.json(project, "apply", "--env", "local", "--auto-approve")
+    assert code == 0, outcome
+    assert len(outcome["waves"]) == 2
+    assert [s["name"] for s in outcome["waves"][1]["stacks"]] == ["local-thumbnails-gcp"]
+    assert {s["status"] for s in outcome["stacks"]} <= {"applied", "no-changes"}
+    assert any(w["name"] == "on-demand" and w["cloud"] == "gcp (local stand-in)" for w in outcome["where"])
+    assert cli(project, "plan", "--env", "local", "--detailed-exitcode").exit_code == 0
+
+
+def test_apply_asks_before_applying(cli: Cli, project: Path) -> None:
+    result = cli(project, "apply", "--env", "local", input="no\n")
+    assert result.exit_code == 1
+    assert "Only 'yes' will be accepted" in flat(result.stderr) and "cancelled" in result.stderr
+    assert all(not r for r in state_resources(project).values())
+
+
+def test_concurrent_applies_are_refused_with_the_holder_named(cli: Cli, tf_binary: Path, tmp_path: Path,
+                                                             hold_file: Path) -> None:
+    # Two checkouts of one estate sharing state and cloud (like two engineers with one backend).
+    shared = tmp_path / "shared"
+    extra = '[overrides."auth.users"]\ndeletion_protection = false\n'
+    first = make_project(tmp_path / "one", services=["web"], local_env_extra=extra)
+    second = make_project(tmp_path / "two", services=["web"], local_env_extra=extra)
+    for checkout in (first, second):
+        env = checkout / "envs" / "local.toml"
+        env.write_text(env.read_text().replace('root = ".platform/localcloud"', f'root = "{shared}/cloud"')
+                       .replace('path = ".platform/state"', f'path = "{shared}/state"'))
+    hold_file.write_text("")
+    proc = spawn(first, tf_binary, "apply", "--env", "local", "--auto-approve", env={HOLD_ENV: str(hold_file)})
+    seen: list[str] = []
+    try:
+        wait_for_line(proc, r"local-web-gcp: apply", seen)
+        wait_for_path(shared / "state" / "local" / ".local-web-gcp.tfstate.lock.info", proc)
+
+        # Same checkout: our workspace lock refuses at once, naming the command holding it.
+        result = cli(first, "apply", "--env", "local", "--auto-approve")
+        assert result.exit_code == 1
+        message = flat(result.stderr)
+        assert "environment local is locked by `platform apply` (pid" in message, message
+
+        # Other checkout, same state: Terraform's state lock, reported with who holds it.
+        code, report = cli.json(second, "plan", "--env", "local")
+        assert code == 1
+        web = stack(report, "local-web-gcp")
+        assert web["status"] == "locked"
+        assert re.fullmatch(r"stack local-web-gcp is locked by \S+@\S+ since .+ \(apply, lock id [0-9a-f-]+\)",
+                            web["error"]), web["error"]
+        result = cli(second, "plan", "--env", "local")
+        assert "locked by" in result.stdout and result.exit_code == 1
+    finally:
+        hold_file.unlink(missing_ok=True)
+        out, err = proc.communicate()
+    assert proc.returncode == 0, "".join(seen) + err
+    assert cli(second, "plan", "--env", "local", "--detailed-exitcode").exit_code == 0
+
+
+def test_ctrl_c_mid_apply_releases_the_lock_and_a_rerun_converges(cli: Cli, tf_binary: Path, project: Path,
+                                                                   hold_file: Path) -> None:
+    hold_file.write_text("")
+    proc = spawn(project, tf_binary, "apply", "--env", "local", "--auto-approve", "--parallelism", "1",
+                 env={HOLD_ENV: str(hold_file)})
+    seen: list[str] = []
+    lock_info = project / ".platform" / "state" / "local" / ".local-auth-aws.tfstate.lock.info"
+    try:
+        wait_for_line(proc, r"local-auth-aws: apply", seen)
+        wait_for_path(Path(f"{hold_file}.entered"), proc)  # Terraform is creating resources, lock held
+        assert lock_info.exists()
+        proc.send_signal(signal.SIGINT)
+        wait_for_line(proc, r"Interrupt received", seen)
+    finally:
+        hold_file.unlink(missing_ok=True)  # let the operation in flight finish; Terraform then stops
+        out, err = proc.communicate()
+    text = flat("".join(seen) + err)
+    assert proc.returncode == 130, text
+    assert "Interrupted while running: local-auth-aws." in text
+    assert "Not started: local-thumbnails-aws, local-web-gcp." in text
+    assert "interrupted local-auth-aws (auth, aws (local stand-in)): interrupted during apply" in flat(out)
+    assert "execution halted" in out
+    assert not lock_info.exists(), "the state lock must be released"
+    # The database was being created when Ctrl-C came: Terraform finished it and recorded it, nothing more.
+    assert state_resources(project)["local-auth-aws.tfstate"] == ["localcloud_database.users"], out
+    # Not every stack got to apply; a re-run picks up where it stopped and converges.
+    result = cli(project, "apply", "--env", "local", "--auto-approve")
+    assert result.exit_code == 0, result.output
+    result = cli(project, "plan", "--env", "local", "--detailed-exitcode")
+    assert result.exit_code == 0, result.output
+    assert all(state_resources(project)[f"{s}.tfstate"] for s in STACKS)

@@ -1,0 +1,515 @@
+"""The runner's scheduling, reports, lock parsing and Ctrl-C handling, against a scripted fake Terraform.
+
+The fake (written to tmp_path) behaves per stack as a JSON spec says: which resources it would create,
+fail a phase, hold the state lock, block in apply until SIGINT. It logs every call, so the tests check
+order and concurrency from the log, never from the clock. Real Terraform runs are in test_deploy_e2e.py.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from platform_sdk.terraform import report as rp
+from platform_sdk.terraform.bootstrap import bootstrap
+from platform_sdk.terraform.locks import WorkspaceLocked, parse_state_lock, workspace_lock
+from platform_sdk.terraform.runner import EnvironmentRunner, PlainProgress, Terraform, TfRun, trim_error
+
+FAKE_TERRAFORM = r'''#!PYTHON
+"""A scripted stand-in for Terraform; see tests/test_runner.py."""
+import json, os, signal, sys, time
+from pathlib import Path
+
+stack = Path.cwd().name
+spec_all = json.loads(Path(os.environ["FAKE_TF_SPEC"]).read_text())
+spec = {**spec_all.get("*", {}), **spec_all.get(stack, {})}
+state = Path(os.environ["FAKE_TF_STATE"])
+state.mkdir(parents=True, exist_ok=True)
+cmd = sys.argv[1]
+destroy = "-destroy" in sys.argv
+marker = state / f"{stack}.applied"
+
+
+def log(event):
+    with open(state / "log", "a") as fh:
+        fh.write(f"{stack} {cmd}{'-destroy' if destroy else ''} {event}\n")
+
+
+log("start")
+if spec.get("fail") == cmd:
+    print("\nError: " + spec.get("error", "boom") + "\n\n  on cdk.tf.json line 1:\n", file=sys.stderr)
+    log("end")
+    sys.exit(1)
+if spec.get("locked") == cmd:
+    print(LOCK_TEXT, file=sys.stderr)
+    log("end")
+    sys.exit(1)
+if spec.get("block") == cmd:
+    def stop(signum, frame):
+        log("interrupted")
+        (state / f"{stack}.lock").unlink()
+        print("Interrupt received.\nError: execution halted", file=sys.stderr)
+        sys.exit(1)
+    signal.signal(signal.SIGINT, stop)
+    (state / f"{stack}.lock").write_text("held")
+    (state / f"{stack}.blocking").write_text("")
+    while True:
+        time.sleep(0.02)
+if spec.get("barrier") and cmd == "plan":
+    with open(state / "barrier", "a") as fh:
+        fh.write(stack + "\n")
+    for _ in range(6000):  # deadlock guard only
+        if len((state / "barrier").read_text().split()) >= spec["barrier"]:
+            break
+        time.sleep(0.02)
+resources = [tuple(r) for r in spec.get("resources", [])]
+if cmd == "plan":
+    if destroy:
+        changes = [(a, t, ["delete"]) for a, t in resources] if marker.exists() else []
+    elif not marker.exists():
+        changes = [(a, t, ["create"]) for a, t in resources]
+    else:
+        changes = [tuple(c) for c in spec.get("later", [])]
+    Path("platform.tfplan").write_text(json.dumps({"destroy": destroy, "changes": changes}))
+elif cmd == "show":
+    plan = json.loads(Path("platform.tfplan").read_text())
+    doc = {"resource_changes": [{"address": a, "type": t, "mode": "managed", "change": {"actions": acts}}
+                                for a, t, acts in plan["changes"]],
+           "output_changes": {}}
+    print(json.dumps(doc))
+elif cmd == "apply":
+    plan = json.loads(Path(sys.argv[-1]).read_text())
+    if plan["destroy"]:
+        marker.unlink(missing_ok=True)
+    else:
+        marker.write_text("applied")
+elif cmd == "output":
+    print(json.dumps({f"bucket_{stack}_url": {"value": f"file:///{stack}", "sensitive": False}}
+                     if marker.exists() else {}))
+log("end")
+'''
+
+LOCK_TEXT = """
+Error: Error acquiring the state lock
+
+Error message: resource temporarily unavailable
+Lock Info:
+  ID:        3c6f5e1b-1111-2222-3333-444455556666
+  Path:      /tmp/x/.platform/state/local/local-web-gcp.tfstate
+  Operation: OperationTypeApply
+  Who:       alice@build-7
+  Version:   1.0.3
+  Created:   2026-11-27 09:00:00.123456 +0000 UTC
+  Info:
+
+
+Terraform acquires a state lock to protect the state from being written
+by multiple users at the same time. Please resolve the issue above and try
+again. For most commands, you can disable locking with the "-lock=false"
+flag, but this is not recommended.
+"""
+
+DYNAMODB_LOCK_TEXT = """
+Error: Error acquiring the state lock
+
+Error message: ConditionalCheckFailedException: The conditional request failed
+Lock Info:
+  ID:        a1b2c3
+  Path:      acme-tfstate/platform/s3/s3-web-local.tfstate
+  Operation: OperationTypePlan
+  Who:       ci@runner-3
+  Version:   1.0.3
+  Created:   2026-11-27 10:11:12 +0000 UTC
+  Info:
+"""
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+class Fake:
+    """A fake Terraform plus a synthesized-looking environment for it to run in."""
+
+    def __init__(self, tmp_path: Path, stacks: dict[str, list[str]]) -> None:
+        self.root = tmp_path
+        self.outdir = tmp_path / "cdktf.out" / "fake"
+        self.state = tmp_path / "fake-state"
+        self.spec_path = tmp_path / "spec.json"
+        self.specs: dict[str, dict[str, Any]] = {"*": {}}
+        self.binary = tmp_path / "bin" / "terraform"
+        self.binary.parent.mkdir(parents=True)
+        self.binary.write_text(FAKE_TERRAFORM.replace("PYTHON", sys.executable).replace(
+            "LOCK_TEXT, file", f"{LOCK_TEXT!r}, file"))
+        self.binary.chmod(0o755)
+        meta: dict[str, Any] = {"environment": "fake", "stacks": {}}
+        for name, deps in stacks.items():
+            (self.outdir / "stacks" / name).mkdir(parents=True)
+            meta["stacks"][name] = {"name": name, "service": name.split("-")[1], "cloud": "aws", "target": "local",
+                                    "resources": [], "stateful": [], "dependencies": deps}
+            self.specs[name] = {"resources": [[f"localcloud_function.{name}", "localcloud_function"]]}
+        self.metadata = meta
+        (self.outdir / "platform.json").write_text(json.dumps(meta))
+
+    def spec(self, stack: str, **values: Any) -> None:
+        self.specs.setdefault(stack, {}).update(values)
+
+    def runner(self, parallelism: int = 4, console: Console | None = None) -> EnvironmentRunner:
+        self.spec_path.write_text(json.dumps(self.specs))
+        env = {**os.environ, "FAKE_TF_SPEC": str(self.spec_path), "FAKE_TF_STATE": str(self.state)}
+        terraform = Terraform(self.binary, env)
+        progress = None
+        if console is not None:
+            def progress(label: str, results: list[rp.StackResult]) -> PlainProgress:
+                return PlainProgress(console, label)
+        return EnvironmentRunner(self.outdir, self.metadata, terraform, parallelism=parallelism,
+                                 progress=progress, err_console=console or quiet_console())
+
+    def log(self) -> list[tuple[str, str, str]]:
+        path = self.state / "log"
+        lines = path.read_text().splitlines() if path.exists() else []
+        return [tuple(line.split()) for line in lines]  # type: ignore[misc]
+
+    def calls(self, cmd: str) -> list[str]:
+        return [stack for stack, c, event in self.log() if c == cmd and event == "start"]
+
+
+def quiet_console() -> Console:
+    """A console that records what was printed and writes it nowhere."""
+    return Console(record=True, width=200, file=io.StringIO())
+
+
+def max_concurrency(log: list[tuple[str, str, str]]) -> int:
+    running = best = 0
+    for _, _, event in log:
+        running += 1 if event == "start" else -1 if event == "end" else 0
+        best = max(best, running)
+    return best
+
+
+def approve(results: list[rp.StackResult], wave: int) -> bool:
+    return True
+
+
+def statuses(runner: EnvironmentRunner) -> dict[str, str]:
+    return {n: r.status for n, r in runner.results.items()}
+
+
+# ---------------------------------------------------------------------------------------- parsing and report
+
+def test_parse_state_lock_local_backend() -> None:
+    lock = parse_state_lock(LOCK_TEXT)
+    assert lock is not None
+    assert lock.id == "3c6f5e1b-1111-2222-3333-444455556666"
+    assert lock.who == "alice@build-7"
+    assert lock.operation == "OperationTypeApply"
+    assert lock.created == "2026-11-27 09:00:00.123456 +0000 UTC"
+    assert lock.describe("local-web-gcp") == (
+        "stack local-web-gcp is locked by alice@build-7 since 2026-11-27 09:00:00.123456 +0000 UTC "
+        "(apply, lock id 3c6f5e1b-1111-2222-3333-444455556666)")
+
+
+def test_parse_state_lock_dynamodb_and_not_a_lock() -> None:
+    lock = parse_state_lock(DYNAMODB_LOCK_TEXT)
+    assert lock is not None and lock.who == "ci@runner-3" and lock.operation == "OperationTypePlan"
+    assert "locked by ci@runner-3" in lock.describe("s3-web-local")
+    assert parse_state_lock("Error: Invalid resource type") is None
+
+
+def _doc(*changes: tuple[str, str, list[str]], drift: list[tuple[str, list[str]]] = (),  # type: ignore[assignment]
+         outputs: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    return {
+        "resource_changes": [{"address": a, "type": t, "mode": "managed", "change": {"actions": acts}}
+                             for a, t, acts in changes],
+        "resource_drift": [{"address": a, "type": a.split(".")[0], "mode": "managed", "change": {"actions": acts}}
+                           for a, acts in drift],
+        "output_changes": {k: {"actions": v, "before": None, "after": "x"} for k, v in (outputs or {}).items()},
+    }
+
+
+def test_parse_plan_actions_and_data_loss() -> None:
+    plan = rp.parse_plan(_doc(
+        ("localcloud_bucket.a", "localcloud_bucket", ["create"]),
+        ("localcloud_bucket.b", "localcloud_bucket", ["update"]),
+        ("localcloud_bucket.c", "localcloud_bucket", ["delete", "create"]),
+        ("localcloud_database.d", "localcloud_database", ["create", "delete"]),
+        ("localcloud_function.f", "localcloud_function", ["delete"]),
+        ("localcloud_function.g", "localcloud_function", ["no-op"]),
+        ("google_storage_bucket.h", "google_storage_bucket", ["delete"]),
+        drift=[("localcloud_bucket.b", ["delete"]), ("localcloud_function.f", ["update"])],
+        outputs={"bucket_a_url": ["create"], "same": ["no-op"]},
+    ))
+    assert [c.address for c in plan.by_action("create")] == ["localcloud_bucket.a"]
+    assert [c.address for c in plan.by_action("update")] == ["localcloud_bucket.b"]
+    assert [c.address for c in plan.by_action("replace")] == ["localcloud_bucket.c", "localcloud_database.d"]
+    assert [c.address for c in plan.by_action("destroy")] == ["localcloud_function.f", "google_storage_bucket.h"]
+    assert [c.address for c in plan.data_loss] == ["localcloud_bucket.c", "localcloud_database.d",
+                                                   "google_storage_bucket.h"]
+    assert plan.drift == [("localcloud_bucket.b", "deleted"), ("localcloud_function.f", "changed")]
+    assert plan.output_changes == ["bucket_a_url"]
+    assert rp.parse_plan(_doc(outputs={"x": ["no-op"]})).has_changes is False
+
+
+def test_report_groups_by_service_and_flags_data_loss() -> None:
+    web = rp.StackResult("dev-web-aws", "web", "aws", "aws", status=rp.CHANGES, plan=rp.parse_plan(_doc(
+        ("aws_s3_bucket.site", "aws_s3_bucket", ["delete", "create"]),
+        ("aws_lambda_function.api", "aws_lambda_function", ["update"]))))
+    gcp = rp.StackResult("dev-web-gcp", "web", "gcp", "local", dependencies=["dev-web-aws"], status=rp.WAITING,
+                         waiting_on=["dev-web-aws"])
+    auth = rp.StackResult("dev-auth-aws", "auth", "aws", "aws", status=rp.NO_CHANGES, plan=rp.StackPlan())
+    results = [web, gcp, auth]
+    data = rp.report_json("dev", "plan", results)
+    assert data["totals"] == {"create": 0, "update": 1, "replace": 1, "destroy": 0}
+    assert data["data_loss"] == [{"stack": "dev-web-aws", "address": "aws_s3_bucket.site", "type": "aws_s3_bucket",
+                                  "action": "replace"}]
+    assert data["changes_present"] is True
+    assert [s["name"] for s in data["stacks"]] == ["dev-auth-aws", "dev-web-aws", "dev-web-gcp"]
+    console = quiet_console()
+    rp.render(console, "dev", "plan", results)
+    text = console.export_text()
+    assert text.index("auth") < text.index("web\n")
+    assert "gcp (local stand-in)  dev-web-gcp: planned after dev-web-aws is applied" in text
+    assert "1 to update, 1 to replace" in text
+    assert "aws_s3_bucket.site  !! DATA LOSS" in text
+    assert "aws_s3_bucket.site in dev-web-aws will be REPLACED" in text
+    assert "--allow-data-loss" in text
+
+
+def test_trim_error_keeps_terraform_error_and_drops_boilerplate() -> None:
+    stderr = ("╷\n│ Error: Bucket acme-x is not empty (3 objects); refusing to destroy it\n│ \n"
+              "│ /x/buckets/acme-x holds: a, b, c.\n╵\n") + "".join(f"line {i}\n" for i in range(100))
+    text = trim_error(TfRun(["apply"], 1, "", stderr, False))
+    assert text.startswith("Error: Bucket acme-x is not empty")
+    assert "╷" not in text and "│" not in text
+    assert "more lines" in text
+
+
+def test_workspace_lock_names_the_holder(tmp_path: Path) -> None:
+    with workspace_lock(tmp_path, "local", "apply"):
+        with pytest.raises(WorkspaceLocked) as err, workspace_lock(tmp_path, "local", "plan"):
+            pass
+        message = str(err.value)
+        assert "environment local is locked by `platform apply`" in message
+        assert f"pid {os.getpid()}" in message
+    with workspace_lock(tmp_path, "local", "plan"):  # released
+        pass
+
+
+def test_bootstrap_local_is_idempotent(tmp_path: Path) -> None:
+    from platform_sdk.envs import Environment
+
+    env = Environment(name="local")
+    first = bootstrap(tmp_path, env)
+    assert [(s.kind, s.status) for s in first] == [("directory", "created")]
+    assert (tmp_path / ".platform" / "state" / "local").is_dir()
+    assert [s.status for s in bootstrap(tmp_path, env)] == ["exists"]
+
+
+# ------------------------------------------------------------------------------------------------ scheduling
+
+def test_consumer_waits_for_an_unapplied_producer(tmp_path: Path) -> None:
+    fake = Fake(tmp_path, {"f-web-aws": [], "f-web-gcp": ["f-web-aws"], "f-cdn-gcp": ["f-web-gcp"]})
+    runner = fake.runner()
+    results = runner.plan()
+    assert statuses(runner) == {"f-web-aws": rp.CHANGES, "f-web-gcp": rp.WAITING, "f-cdn-gcp": rp.WAITING}
+    assert runner.results["f-web-gcp"].waiting_on == ["f-web-aws"]
+    assert fake.calls("plan") == ["f-web-aws"], "a consumer must never be planned against missing outputs"
+    text = quiet_console()
+    rp.render(text, "fake", "plan", results)
+    assert "f-web-gcp: planned after f-web-aws is applied" in text.export_text()
+
+
+def test_apply_runs_in_waves_and_applies_only_reviewed_plans(tmp_path: Path) -> None:
+    fake = Fake(tmp_path, {"f-web-aws": [], "f-web-gcp": ["f-web-aws"], "f-auth-aws": []})
+    seen: list[tuple[int, list[str]]] = []
+
+    def confirm(results: list[rp.StackResult], wave: int) -> bool:
+        seen.append((wave, sorted(r.name for r in results if r.status == rp.CHANGES)))
+        return True
+
+    outcome = fake.runner().apply(confirm)
+    assert seen == [(1, ["f-auth-aws", "f-web-aws"]), (2, ["f-web-gcp"])]
+    assert len(outcome.waves) == 2 and not outcome.failed
+    assert {r.name: r.status for r in outcome.results} == dict.fromkeys(["f-auth-aws", "f-web-aws", "f-web-gcp"],
+                                                                        rp.APPLIED)
+    log = fake.log()
+    order = [(s, c) for s, c, e in log if e == "start" and c in ("plan", "apply")]
+    assert order.index(("f-web-aws", "apply")) < order.index(("f-web-gcp", "plan"))
+    # Nothing is applied without its reviewed plan file: every apply gets the saved plan.
+    assert fake.calls("apply").count("f-web-gcp") == 1
+    # Converged: a second apply plans everything, finds nothing, applies nothing.
+    again = fake.runner().apply(confirm)
+    assert {r.status for r in again.results} == {rp.NO_CHANGES}
+    assert len(fake.calls("apply")) == 3
+
+
+def test_declining_applies_nothing(tmp_path: Path) -> None:
+    fake = Fake(tmp_path, {"f-web-aws": []})
+    outcome = fake.runner().apply(lambda results, wave: False)
+    assert outcome.cancelled and fake.calls("apply") == []
+
+
+def test_failed_stack_stops_its_dependents_only(tmp_path: Path) -> None:
+    fake = Fake(tmp_path, {"f-web-aws": [], "f-web-gcp": ["f-web-aws"], "f-auth-aws": []})
+    fake.spec("f-web-aws", fail="apply", error="Bucket acme-web is not empty; refusing")
+    outcome = fake.runner().apply(approve)
+    results = {r.name: r for r in outcome.results}
+    assert results["f-web-aws"].status == rp.FAILED
+    assert "Bucket acme-web is not empty" in (results["f-web-aws"].error or "")
+    assert results["f-web-gcp"].status == rp.SKIPPED
+    assert "f-web-aws" in (results["f-web-gcp"].reason or "")
+    assert results["f-auth-aws"].status == rp.APPLIED
+    assert outcome.failed
+    console = quiet_console()
+    rp.render_outcome(console, "apply", outcome.results)
+    text = console.export_text()
+    assert "failed  f-web-aws" in text and "skipped  f-web-gcp" in text and "applied  f-auth-aws" in text
+    # Re-running after the cause is fixed converges.
+    fake.spec("f-web-aws", fail=None)
+    outcome = fake.runner().apply(approve)
+    assert {r.name: r.status for r in outcome.results} == {
+        "f-auth-aws": rp.NO_CHANGES, "f-web-aws": rp.APPLIED, "f-web-gcp": rp.APPLIED}
+
+
+def test_data_loss_is_refused_before_anything_is_applied(tmp_path: Path) -> None:
+    fake = Fake(tmp_path, {"f-web-aws": [], "f-auth-aws": []})
+    fake.spec("f-web-aws", resources=[["localcloud_bucket.site", "localcloud_bucket"]])
+    assert not fake.runner().apply(approve).failed
+    fake.spec("f-web-aws", later=[["localcloud_bucket.site", "localcloud_bucket", ["delete", "create"]]])
+    fake.spec("f-auth-aws", later=[["localcloud_function.f-auth-aws", "localcloud_function", ["update"]]])
+    applies_before = len(fake.calls("apply"))
+    outcome = fake.runner().apply(approve)
+    assert outcome.refused and [(s, c.address, c.action) for s, c in outcome.refused] == [
+        ("f-web-aws", "localcloud_bucket.site", "replace")]
+    assert len(fake.calls("apply")) == applies_before, "refusal must come before touching any stack"
+    outcome = fake.runner().apply(approve, allow_data_loss=True)
+    assert not outcome.refused and len(fake.calls("apply")) == applies_before + 2
+
+
+def test_destroy_goes_consumers_first(tmp_path: Path) -> None:
+    fake = Fake(tmp_path, {"f-web-aws": [], "f-web-gcp": ["f-web-aws"]})
+    fake.runner().apply(approve)
+    outcome = fake.runner().apply(approve, destroy=True)
+    assert len(outcome.waves) == 2 and not outcome.failed
+    destroys = [s for s, c, e in fake.log() if c == "plan-destroy" and e == "start"]
+    assert destroys == ["f-web-gcp", "f-web-aws"]
+    assert not list(fake.state.glob("*.applied"))
+
+
+def test_parallelism_is_bounded(tmp_path: Path) -> None:
+    names = {f"f-s{i}-aws": [] for i in range(6)}
+    fake = Fake(tmp_path, names)
+    fake.runner(parallelism=1).plan()
+    assert max_concurrency(fake.log()) == 1
+    (fake.state / "log").unlink()
+    fake.spec("*", barrier=3)  # three plans must be in flight at once for any of them to finish
+    fake.runner(parallelism=3).plan()
+    assert max_concurrency(fake.log()) == 3
+
+
+def test_locked_stack_names_the_holder(tmp_path: Path) -> None:
+    fake = Fake(tmp_path, {"f-web-aws": [], "f-web-gcp": ["f-web-aws"]})
+    fake.spec("f-web-aws", locked="plan")
+    runner = fake.runner()
+    runner.plan()
+    result = runner.results["f-web-aws"]
+    assert result.status == rp.LOCKED and result.lock is not None
+    assert result.error == ("stack f-web-aws is locked by alice@build-7 since 2026-11-27 09:00:00.123456 +0000 UTC "
+                            "(apply, lock id 3c6f5e1b-1111-2222-3333-444455556666)")
+    assert runner.results["f-web-gcp"].status == rp.SKIPPED
+
+
+def test_ctrl_c_forwards_sigint_and_waits_for_terraform(tmp_path: Path) -> None:
+    fake = Fake(tmp_path, {"f-a-aws": [], "f-b-aws": [], "f-c-aws": ["f-a-aws"]})
+    fake.spec("f-a-aws", block="apply")
+    console = quiet_console()
+    runner = fake.runner(parallelism=1, console=console)
+    blocking = fake.state / "f-a-aws.blocking"
+
+    def press_ctrl_c() -> None:
+        # Wait for the fake to be inside "apply" (a file it writes), then interrupt the main thread.
+        while not blocking.exists() and runner_thread_alive():
+            threading.Event().wait(0.02)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    main_done = threading.Event()
+
+    def runner_thread_alive() -> bool:
+        return not main_done.is_set()
+
+    presser = threading.Thread(target=press_ctrl_c)
+    presser.start()
+    try:
+        outcome = runner.apply(approve)
+    finally:
+        main_done.set()
+        presser.join()
+    assert outcome.interrupted
+    results = {r.name: r for r in outcome.results}
+    assert results["f-a-aws"].status == rp.INTERRUPTED
+    assert ("f-a-aws", "apply", "interrupted") in fake.log(), "SIGINT must reach Terraform's process group"
+    assert not (fake.state / "f-a-aws.lock").exists(), "Terraform exited cleanly and released its lock"
+    assert results["f-c-aws"].status in (rp.WAITING, rp.INTERRUPTED)
+    assert "f-c-aws" not in fake.calls("plan")
+    assert "Interrupt received" in console.export_text()
+    assert runner.terraform.running == 0
+
+
+def test_outputs_are_read_per_stack(tmp_path: Path) -> None:
+    fake = Fake(tmp_path, {"f-web-aws": [], "f-auth-aws": []})
+    fake.runner().apply(approve)
+    runner = fake.runner()
+    assert runner.outputs() == {"f-auth-aws": {"bucket_f-auth-aws_url": "file:///f-auth-aws"},
+                                "f-web-aws": {"bucket_f-web-aws_url": "file:///f-web-aws"}}
+
+
+def _progress_lines(fake: Fake, run: Callable[[EnvironmentRunner], object]) -> str:
+    console = quiet_console()
+    run(fake.runner(console=console))
+    return console.export_text()
+
+
+def test_plain_progress_prints_one_line_per_phase(tmp_path: Path) -> None:
+    fake = Fake(tmp_path, {"f-web-aws": []})
+    text = _progress_lines(fake, lambda r: r.plan())
+    assert "plan f-web-aws: init" in text and "plan f-web-aws: plan" in text and "plan f-web-aws: planned (" in text
+
+
+def test_bootstrap_gcs_bucket_is_idempotent(tmp_path: Path, gcs_emulator: str) -> None:
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    from platform_sdk.envs import Environment
+
+    env = Environment.model_validate({"name": "staging", "default_cloud": "gcp",
+                                      "clouds": {"gcp": {"project": "acme-staging-123"}},
+                                      "state": {"backend": "gcs", "bucket": "acme-tfstate-boot"}})
+    assert [(s.kind, s.name, s.status) for s in bootstrap(tmp_path, env)] == [
+        ("gcs bucket", "acme-tfstate-boot", "created")]
+    bucket = storage.Client(project="acme-staging-123", credentials=AnonymousCredentials()).get_bucket(
+        "acme-tfstate-boot")
+    assert bucket.versioning_enabled
+    assert [s.status for s in bootstrap(tmp_path, env)] == ["exists"]
+
+
+def test_report_shows_a_placement_move_between_stacks() -> None:
+    source = rp.StackResult("dev-web-aws", "web", "aws", "aws", status=rp.CHANGES,
+                            owners={"aws_lambda_function.api": "web.api"},
+                            plan=rp.parse_plan(_doc(("aws_lambda_function.api", "aws_lambda_function", ["delete"]))))
+    target = rp.StackResult("dev-web-gcp", "web", "gcp", "gcp", status=rp.CHANGES,
+                            owners={"google_cloudfunctions2_function.api": "web.api"},
+                            plan=rp.parse_plan(_doc(("google_cloudfunctions2_function.api",
+                                                     "google_cloudfunctions2_function", ["create"]))))
+    data = rp.report_json("dev", "plan", [source, target])
+    assert data["moves"] == [{"resource": "web.api", "from": "dev-web-aws", "to": "dev-web-gcp"}]
+    console = quiet_console()
+    rp.render(console, "dev", "plan", [source, target])
+    assert "web.api: dev-web-aws -> dev-web-gcp" in console.export_text()
