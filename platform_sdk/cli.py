@@ -95,9 +95,14 @@ def synth(env: EnvOption, service: Annotated[str | None, typer.Option(help="Only
           project: ProjectOption = None, as_json: JsonOption = False) -> None:
     """Compile the estate for one environment into cdktf.out/<env>, checked against the provider schemas."""
     from platform_sdk.synth.schema_check import check_outdir
+    from platform_sdk.terraform.locks import WorkspaceLocked, workspace_lock
 
     proj, environment, services = load(project, env)
-    result = run_synth(proj, environment, services, service)
+    try:
+        with workspace_lock(proj.cache_dir, environment.name, "synth"):  # never under a running apply
+            result = run_synth(proj, environment, services, service)
+    except WorkspaceLocked as err:
+        raise PlatformError(str(err)) from None
     errors = check_outdir(result.outdir)
     if as_json:
         print(json.dumps({**result.to_json(), "outdir": str(result.outdir),

@@ -133,10 +133,22 @@ def move(selector: Annotated[str, typer.Argument(metavar="SERVICE[.RESOURCE]", h
          parallelism: Annotated[int, typer.Option("--parallelism", "-p", min=1)] = 4,
          as_json: JsonOption = False) -> None:
     """Move a service or one resource to another cloud: target first, copy, verify, re-wire, then the source."""
+    from platform_sdk.terraform.locks import WorkspaceLocked, workspace_lock
+
+    proj, environment, services = load(project, env)
+    try:
+        with workspace_lock(proj.cache_dir, environment.name, "move"):
+            _move(proj, environment, services, selector, to, keep_source, yes, dry_run, workers, parallelism,
+                  as_json)
+    except WorkspaceLocked as err:
+        raise PlatformError(str(err)) from None
+
+
+def _move(proj: Any, environment: Any, services: list[Any], selector: str, to: str, keep_source: bool | None,
+          yes: bool, dry_run: bool, workers: int, parallelism: int, as_json: bool) -> None:
     from platform_sdk.move.orchestrator import MoveExecutor, MoveHooks, plan_move, start_move, unfinished_move
     from platform_sdk.profile import load_profile
 
-    proj, environment, services = load(project, env)
     resume = unfinished_move(proj, environment, selector)
     other = unfinished_move(proj, environment)
     if resume is None and other is not None and other["phase"] != "cleanup":

@@ -9,6 +9,7 @@ between machines (the Python to run comes from an env var), so the `h1:` hash Te
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -115,12 +116,28 @@ def plugin_cache_dir(cache_dir: Path) -> Path:
     return Path(cache_dir).absolute() / PLUGIN_CACHE_DIRNAME
 
 
+def _prelink_cache(mirror: Path, cache: Path) -> None:
+    """Put the local provider in the plugin cache the way Terraform would (a link to the mirror).
+
+    Terraform's plugin cache is not safe for concurrent `init`s: two of them creating the same entry fail with
+    "mkdir ...: file exists". Creating it up front means parallel inits only ever read it.
+    """
+    relative = Path(PROVIDER_HOSTNAME, PROVIDER_NAMESPACE, PROVIDER_TYPE, PROVIDER_VERSION, target_platform())
+    entry = cache / relative
+    if entry.exists() or entry.is_symlink():
+        return
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):  # another process linked it first
+        entry.symlink_to(mirror / relative, target_is_directory=True)
+
+
 def write_cli_config(cache_dir: Path) -> Path:
     """Ensure mirror and plugin cache exist, write the private CLI config file, and return its path."""
     cache_dir = Path(cache_dir).absolute()
     mirror = ensure_mirror(cache_dir)
     cache = plugin_cache_dir(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
+    _prelink_cache(mirror, cache)
     path = cache_dir / CLI_CONFIG_NAME
     _write_if_changed(path, cli_config_text(mirror, cache).encode(), 0o644)
     return path

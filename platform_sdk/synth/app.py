@@ -227,7 +227,9 @@ class EstateBuilder:
             owner.federate(owner_ctx, grant, handle, fn_handle, identity)
 
     def _function_inputs(self, fn: Function, placement: Placement, compiler: Compiler) -> FunctionInputs:
-        extra = vendor_function(fn, placement.target, self.project.cache_dir / "vendor")
+        foreign = {g.target.address: self.placements[g.target].target for g in fn.grants
+                   if self.placements[g.target].target != placement.target}
+        extra = vendor_function(fn, placement.target, self.project.cache_dir / "vendor", foreign=foreign)
         package = build_package(fn, placement.target, self.project.cache_dir / "packages" / self.env.name, extra=extra)
         self._check_package_size(fn, package, compiler)
         self.packages[f"{fn.address}"] = package

@@ -163,6 +163,9 @@ RUNTIME_REQUIREMENTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("gcp", "bucket"): ("google-cloud-storage>=2.16,<4",),
     ("gcp", "database"): ("pg8000>=1.31,<2", "google-cloud-secret-manager>=2.20,<3",
                           "cloud-sql-python-connector>=1.10,<2"),
+    # A bucket on the other cloud (keyless federation): that cloud's client library.
+    ("gcp", "bucket@aws"): ("boto3>=1.34,<2",),
+    ("aws", "bucket@gcp"): ("google-cloud-storage>=2.16,<4",),
 }
 
 
@@ -188,9 +191,15 @@ def _added(user_text: str, runtime: list[str]) -> list[str]:
     return [r for r in runtime if _project(r) not in named]
 
 
-def vendor_function(fn: Function, target: str, cache_dir: Path, arch: str = "x86_64") -> dict[str, bytes]:
-    """vendor_requirements for a model Function: its source, runtime, and the runtime deps its grants need."""
-    kinds = {grant.target.kind for grant in fn.grants}
+def vendor_function(fn: Function, target: str, cache_dir: Path, arch: str = "x86_64",
+                    foreign: dict[str, str] | None = None) -> dict[str, bytes]:
+    """vendor_requirements for a model Function: its source, runtime, and the runtime deps its grants need.
+
+    `foreign` maps the address of a granted resource on another cloud to that cloud (`bucket@aws`).
+    """
+    foreign = foreign or {}
+    kinds = {f"{g.target.kind}@{foreign[g.target.address]}" if g.target.address in foreign else g.target.kind
+             for g in fn.grants}
     return vendor_requirements(fn.source_dir, target, fn.runtime, cache_dir, arch=arch,
                                runtime=runtime_requirements(target, kinds))
 

@@ -74,11 +74,18 @@ class Terraform:
         self.env = dict(env)
         self.env.setdefault("TF_FORK", "0")
         self._lock = threading.Lock()
+        self._init_lock = threading.Lock()
         self._running: dict[int, subprocess.Popen[str]] = {}
         self.interrupted = False
 
     def run(self, cwd: Path, args: list[str]) -> TfRun:
         """Run `terraform <args>` in `cwd` and capture its output (refuses once interrupted)."""
+        if args[:1] == ["init"] and _downloads_providers(cwd):
+            with self._init_lock:  # the shared plugin cache is not safe for concurrent downloads
+                return self._run(cwd, args)
+        return self._run(cwd, args)
+
+    def _run(self, cwd: Path, args: list[str]) -> TfRun:
         with self._lock:
             if self.interrupted:
                 raise NotStarted()
@@ -108,6 +115,15 @@ class Terraform:
     def running(self) -> int:
         with self._lock:
             return len(self._running)
+
+
+def _downloads_providers(stack_dir: Path) -> bool:
+    """True when the stack needs a provider other than the local cloud (which is pre-linked in the cache)."""
+    try:
+        doc = json.loads((stack_dir / "cdk.tf.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return True
+    return set(doc.get("terraform", {}).get("required_providers", {})) - {"localcloud"} != set()
 
 
 def trim_error(run: TfRun) -> str:
