@@ -54,8 +54,8 @@ def make_project(dest: Path, *, services: list[str] | None = None, local_env_ext
 
 @pytest.fixture(name="project")
 def project_fixture(tmp_path: Path) -> Path:
-    """The example estate, with the auth database's deletion protection off so a destroy can finish."""
-    return make_project(tmp_path / "estate", local_env_extra='[overrides."auth.users"]\ndeletion_protection = false\n')
+    """The example estate (its local environment turns the auth database's deletion protection off)."""
+    return make_project(tmp_path / "estate")
 
 
 def set_placement(project: Path, key: str, cloud: str, env: str = "local") -> None:

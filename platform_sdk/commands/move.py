@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -86,11 +89,31 @@ class TerraformApplier:
         return {"applied": applied, "urls": urls}
 
 
+PAUSE_AFTER_ENV = "PLATFORM_MOVE_PAUSE_AFTER"  # rehearsal/test switch: pause the copy after N objects...
+PAUSE_FILE_ENV = "PLATFORM_MOVE_PAUSE_FILE"  # ...while this file exists (to interrupt a move at a known point)
+
+
+def _pausing(on_event: Any) -> Any:
+    """Wrap a progress callback so a rehearsal can stop a copy midway at an exact object count."""
+    after, hold = os.environ.get(PAUSE_AFTER_ENV), os.environ.get(PAUSE_FILE_ENV)
+    if not after or not hold:
+        return on_event
+
+    def paused(event: Any) -> None:
+        if on_event is not None:
+            on_event(event)
+        if event.done >= int(after):
+            Path(hold + ".entered").touch()
+            while Path(hold).exists():
+                time.sleep(0.05)
+    return paused
+
+
 @contextlib.contextmanager
 def _copy_bars(enabled: bool) -> Iterator[Any]:
     """One progress bar per copied bucket (on stderr, so --json stays clean)."""
     if not enabled:
-        yield None
+        yield lambda address, total, verify_pass: _pausing(None)
         return
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err_console, transient=False) as progress:
@@ -100,7 +123,7 @@ def _copy_bars(enabled: bool) -> Iterator[Any]:
 
             def on_event(event: Any) -> None:
                 progress.update(task, completed=event.done)
-            return on_event
+            return _pausing(on_event)
         yield factory
 
 

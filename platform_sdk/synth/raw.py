@@ -30,12 +30,9 @@ class RawResource(TerraformResource):
             terraform_generator_metadata=GeneratorMetadata(provider_name=_provider_of(terraform_type)),
         )
         self.attributes = attributes
-        self._after: list[str] = []
 
     def _synthesize_attributes(self) -> dict[str, Any]:
-        if not self._after:
-            return self.attributes
-        return {**self.attributes, "depends_on": list(self._after)}
+        return self.attributes
 
     def ref(self, attribute: str) -> str:
         """A token for one attribute (becomes `${type.name.attr}` or a cross-stack output)."""
@@ -46,12 +43,14 @@ class RawResource(TerraformResource):
 
         Written as plain addresses (`aws_iam_role.x`): CDKTF's own `${...}` form is rejected by Terraform 1.0.
         """
+        current = list(self.depends_on or [])
         for other in others:
             address = f"{other.terraform_resource_type}.{other.friendly_unique_id}"
             if isinstance(other, TerraformDataSource):
                 address = f"data.{address}"
-            if address not in self._after:
-                self._after.append(address)
+            if address not in current:
+                current.append(address)
+        self.depends_on = current
         return self
 
 

@@ -1,0 +1,177 @@
+"""Moving a workload between clouds, rehearsed on the local environment through real Terraform.
+
+The local environment holds local stand-ins for `aws` and `gcp`, so the whole pipeline runs here: placement
+change -> plan as a move -> target apply -> copy -> verify -> re-wire -> source removal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import signal
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from platform_sdk.move.journal import count_verified
+from tests.terraform_fixtures import (  # noqa: F401 - fixtures
+    Cli,
+    cli_fixture,
+    project_fixture,
+    set_placement,
+    spawn,
+    state_files,
+    tf_binary_fixture,
+    wait_for_path,
+)
+
+ORIGINALS = "acme-local-thumbnails-originals"
+
+
+def bucket_dir(project: Path, cloud: str, name: str = ORIGINALS) -> Path:
+    return project / ".platform" / "localcloud" / "local" / cloud / "buckets" / name
+
+
+def fill(bucket: Path, count: int = 200) -> dict[str, str]:
+    """`count` objects of mixed sizes (0 B, 1 B, 5 MB and random sizes), some nested; returns key -> md5."""
+    rng = random.Random(42)
+    sizes = [0, 1, 5 * 1024 * 1024] + [rng.choice([rng.randrange(0, 2048), rng.randrange(0, 256 * 1024)])
+                                        for _ in range(count - 3)]
+    digests = {}
+    for index, size in enumerate(sizes):
+        key = f"img-{index:03d}.jpg" if index % 7 else f"nested/{index % 3}/img-{index:03d}.png"
+        data = rng.randbytes(size)
+        path = bucket / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        digests[key] = hashlib.md5(data).hexdigest()
+    return digests
+
+
+def contents(bucket: Path) -> dict[str, str]:
+    return {p.relative_to(bucket).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
+            for p in bucket.rglob("*") if p.is_file() and not any(part.startswith(".") for part in
+                                                                  p.relative_to(bucket).parts)}
+
+
+@pytest.fixture
+def applied(cli: Cli, project: Path) -> Path:
+    result = cli(project, "apply", "--env", "local", "--auto-approve")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    return project
+
+
+def test_a_placement_change_plans_as_a_move_and_touches_nothing_else(cli: Cli, applied: Path) -> None:
+    set_placement(applied, "thumbnails", "gcp")
+    code, report = cli.json(applied, "plan", "--env", "local")
+    assert code == 0, report
+    moved = {(m["resource"], m["from"], m["to"]) for m in report["moves"]}
+    for name in ("originals", "thumbs", "resize", "on-demand", "cdn"):
+        assert (f"thumbnails.{name}", "local-thumbnails-aws", "local-thumbnails-gcp") in moved
+    stacks = {s["name"]: s for s in report["stacks"]}
+    assert stacks["local-auth-aws"]["status"] == "no-changes"
+    assert stacks["local-web-gcp"]["status"] == "no-changes"
+    assert set(stacks["local-thumbnails-gcp"]["changes"]["create"]) >= {"localcloud_bucket.originals",
+                                                                        "localcloud_function.resize"}
+    assert {d["address"] for d in report["data_loss"]} == {"localcloud_bucket.originals", "localcloud_bucket.thumbs"}
+    before = state_files(applied)
+    refused = cli(applied, "apply", "--env", "local", "--auto-approve")
+    assert refused.exit_code == 1 and "allow-data-loss" in refused.stderr
+    assert state_files(applied) == before, "a refused apply changes nothing"
+
+
+def test_move_a_service_with_its_data_and_back(cli: Cli, applied: Path) -> None:
+    digests = fill(bucket_dir(applied, "aws"))
+    code, report = cli.json(applied, "move", "thumbnails", "--to", "gcp", "--env", "local", "--yes")
+    assert code == 0, report
+    first = next(c for c in report["copies"] if c["resource"] == "thumbnails.originals" and c["phase"] == "copy")
+    assert first["copy"]["copied"] == 200 and first["verify"]["ok"] and first["verify"]["matched"] == 200
+    assert report["source_removed"] and report["finished"]
+    assert contents(bucket_dir(applied, "gcp")) == digests
+    assert not bucket_dir(applied, "aws").exists(), "the source is removed after verification"
+    assert '"thumbnails" = "gcp"' in (applied / "envs" / "local.toml").read_text()
+    code, plan = cli.json(applied, "plan", "--env", "local")
+    assert code == 0 and not plan["changes_present"], plan
+    code, back = cli.json(applied, "move", "thumbnails", "--to", "aws", "--env", "local", "--yes")
+    assert code == 0, back
+    assert contents(bucket_dir(applied, "aws")) == digests
+    assert not bucket_dir(applied, "gcp").exists()
+
+
+def test_a_killed_copy_resumes_without_copying_a_verified_object_twice(cli: Cli, applied: Path, tf_binary: Path,
+                                                                       tmp_path: Path) -> None:
+    digests = fill(bucket_dir(applied, "aws"))
+    hold = tmp_path / "hold"
+    hold.touch()
+    proc = spawn(applied, tf_binary, "move", "thumbnails", "--to", "gcp", "--env", "local", "--yes", "--json",
+                 "--workers", "2", env={"PLATFORM_MOVE_PAUSE_AFTER": "60", "PLATFORM_MOVE_PAUSE_FILE": str(hold)})
+    wait_for_path(Path(str(hold) + ".entered"), proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    journals = list((applied / ".platform" / "moves" / "journals").glob("*originals*.sqlite3"))
+    assert len(journals) == 1
+    verified_before = count_verified(journals[0])
+    assert 60 <= verified_before < 200
+    assert contents(bucket_dir(applied, "aws")) == digests, "the source is untouched by an interrupted move"
+    record = json.loads((applied / ".platform" / "moves" / "local.json").read_text())["moves"][0]
+    assert record["phase"] == "copy"
+
+    code, report = cli.json(applied, "move", "thumbnails", "--to", "gcp", "--env", "local", "--yes")
+    assert code == 0, report
+    resumed = next(c for c in report["copies"] if c["resource"] == "thumbnails.originals" and c["phase"] == "copy")
+    assert resumed["copy"]["skipped_already_verified"] == verified_before
+    assert resumed["copy"]["copied"] == 200 - verified_before
+    assert contents(bucket_dir(applied, "gcp")) == digests
+    assert report["source_removed"]
+
+
+def test_a_move_into_an_unsupported_placement_changes_nothing(cli: Cli, applied: Path) -> None:
+    env_file = applied / "envs" / "local.toml"
+    before_env, before_state = env_file.read_text(), state_files(applied)
+    result = cli(applied, "move", "thumbnails.originals", "--to", "gcp", "--env", "local", "--yes")
+    assert result.exit_code == 2
+    assert "object-created trigger" in " ".join(result.stderr.split())
+    assert env_file.read_text() == before_env
+    assert state_files(applied) == before_state
+    assert not (applied / ".platform" / "moves" / "local.json").exists()
+
+
+def test_protected_environments_keep_the_source_until_asked(cli: Cli, applied: Path) -> None:
+    env_file = applied / "envs" / "local.toml"
+    text = env_file.read_text().replace("deletion_protection = false", "high_availability = true")
+    env_file.write_text("protected = true\n" + text)  # protected: production database rules apply too
+    digests = fill(bucket_dir(applied, "aws"), count=20)
+    code, report = cli.json(applied, "move", "thumbnails", "--to", "gcp", "--env", "local", "--yes")
+    assert code == 0, report
+    assert report["source_kept"] and not report["source_removed"]
+    assert contents(bucket_dir(applied, "aws")) == digests and contents(bucket_dir(applied, "gcp")) == digests
+    code, plan = cli.json(applied, "plan", "--env", "local")
+    assert code == 0 and plan["data_loss"] == [], "a kept source is not planned for destruction"
+    code, done = cli.json(applied, "move", "thumbnails", "--to", "gcp", "--env", "local", "--remove-source", "--yes")
+    assert code == 0, done
+    assert done["source_removed"] and not bucket_dir(applied, "aws").exists()
+
+
+def test_move_a_database_with_row_counts_verified(cli: Cli, applied: Path) -> None:
+    source = applied / ".platform" / "localcloud" / "local" / "aws" / "databases" / "acme-local-auth-users.sqlite3"
+    with sqlite3.connect(source) as conn:
+        conn.execute("CREATE TABLE users (email TEXT PRIMARY KEY, salt TEXT, hash TEXT)")
+        conn.executemany("INSERT INTO users VALUES (?, 's', 'h')", [(f"u{i}@example.com",) for i in range(321)])
+    code, report = cli.json(applied, "move", "auth", "--to", "gcp", "--env", "local", "--yes")
+    assert code == 0, report
+    db = next(d for d in report["databases"] if d["phase"] == "copy")
+    assert db["verified"] and db["tables"]["users"] == {"source_rows": 321, "target_rows": 321}
+    target = Path(str(source).replace("/aws/", "/gcp/"))
+    with sqlite3.connect(target) as conn:
+        assert conn.execute("SELECT count(*) FROM users").fetchone()[0] == 321
+    assert not source.exists()
+
+
+def test_dry_run_shows_what_would_move(cli: Cli, applied: Path) -> None:
+    code, summary = cli.json(applied, "move", "web", "--to", "aws", "--env", "local", "--dry-run")
+    assert code == 0
+    assert summary["stateful"] == ["web.site"] and "web.api" in summary["moved"]
+    assert '"web" = "gcp"' in (applied / "envs" / "local.toml").read_text()
+
