@@ -191,9 +191,8 @@ def test_concurrent_applies_are_refused_with_the_holder_named(cli: Cli, tf_binar
                                                              hold_file: Path) -> None:
     # Two checkouts of one estate sharing state and cloud (like two engineers with one backend).
     shared = tmp_path / "shared"
-    extra = '[overrides."auth.users"]\ndeletion_protection = false\n'
-    first = make_project(tmp_path / "one", services=["web"], local_env_extra=extra)
-    second = make_project(tmp_path / "two", services=["web"], local_env_extra=extra)
+    first = make_project(tmp_path / "one", services=["web"])
+    second = make_project(tmp_path / "two", services=["web"])
     for checkout in (first, second):
         env = checkout / "envs" / "local.toml"
         env.write_text(env.read_text().replace('root = ".platform/localcloud"', f'root = "{shared}/cloud"')

@@ -298,8 +298,8 @@ def test_gcs_bucket_trusts_the_lambda_role_through_one_pool(split: Stacks) -> No
     gcp = split["split-analytics-gcp"]
     (pool,) = resources_of(gcp, "google_iam_workload_identity_pool").values()
     assert pool["workload_identity_pool_id"] == "acme-split-analytics-aws"
-    assert pool["depends_on"] == ["${google_project_service.platform_api_iam}",
-                                  "${google_project_service.platform_api_sts}"]
+    assert pool["depends_on"] == ["google_project_service.platform_api_iam",
+                                  "google_project_service.platform_api_sts"]
     (provider_id, provider), = resources_of(gcp, "google_iam_workload_identity_pool_provider").items()
     assert provider["workload_identity_pool_id"] == (
         "${google_iam_workload_identity_pool.platform_aws_pool.workload_identity_pool_id}")
@@ -320,7 +320,7 @@ def test_gcs_bucket_trusts_the_lambda_role_through_one_pool(split: Stacks) -> No
         "member": "principalSet://iam.googleapis.com/projects/${data.google_project.platform_project.number}/"
                   "locations/global/workloadIdentityPools/acme-split-analytics-aws/attribute.aws_role/"
                   "acme-split-ingest-export",
-        "depends_on": [f"${{google_iam_workload_identity_pool_provider.{provider_id}}}"],
+        "depends_on": [f"google_iam_workload_identity_pool_provider.{provider_id}"],
     }}
     assert "google_project_iam_member" not in json.dumps(bindings)
     # the Lambda role whose name the binding trusts is the function's execution role

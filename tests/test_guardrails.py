@@ -373,7 +373,9 @@ def test_a_violation_leaves_the_previous_output_untouched(estate: Path, tmp_path
     before = tmp_path / "before"
     shutil.copytree(first.outdir, before)
     source = estate / "services" / "thumbnails.py"
-    source.write_text(source.read_text().replace("memory=1024,\n    timeout=60", "memory=2048,\n    timeout=60"))
+    text = source.read_text().replace("widths=[128, 512])", "widths=[128, 512], memory=2048)")
+    assert "memory=2048" in text, "the example's ImagePipeline declaration changed: update this edit"
+    source.write_text(text)
     rules = [FunctionLimits(max_memory_mb=1024)] if kind == "model" else [TagEverythingTwice()]
     with pytest.raises(GuardrailError) as err:
         synth(estate, "prod", profile=guarded(Profile(guardrails=rules), monkeypatch))
