@@ -137,7 +137,7 @@ def _count_uploads(bucket: BucketClient) -> list[str]:
 
 @pytest.mark.parametrize(
     ("src_kind", "dst_kind"),
-    [("s3", "gcs"), ("gcs", "s3"), ("local", "s3"), ("local", "gcs"), ("s3", "local")],
+    [("s3", "gcs"), ("gcs", "s3"), ("local", "s3"), ("local", "gcs"), ("s3", "local"), ("gcs", "local")],
 )
 def test_copy_between_clouds(
     src_kind: str,
