@@ -21,7 +21,9 @@ from platform_sdk.loader import load_services
 from platform_sdk.profile import Profile
 from platform_sdk.project import Project
 from platform_sdk.providers.aws import STATEFUL_TYPES, AwsCompiler
+from platform_sdk.providers.aws.cdn import SECURITY_HEADERS
 from platform_sdk.providers.aws.cron import CronError, to_eventbridge
+from platform_sdk.providers.aws.database import performance_insights_supported
 from platform_sdk.providers.aws.iam import GRANT_ACTIONS
 from platform_sdk.providers.aws.names import bucket_name_problems
 from platform_sdk.providers.aws.network import ENI_ACTIONS
@@ -184,6 +186,10 @@ def test_buckets_are_private_encrypted_and_owner_enforced(dev_stacks: Stacks) ->
             (own,) = [r for r in resources(stack, "aws_s3_bucket_ownership_controls").values()
                       if r["bucket"] == bucket_id]
             assert own["rule"]["object_ownership"] == "BucketOwnerEnforced"
+            (lifecycle,) = [r for r in resources(stack, "aws_s3_bucket_lifecycle_configuration").values()
+                            if r["bucket"] == bucket_id]  # every bucket: incomplete multipart uploads are aborted
+            assert [r["abort_incomplete_multipart_upload"] for r in lifecycle["rule"]] == [
+                [{"days_after_initiation": 7}]]
             (policy,) = [r for r in resources(stack, "aws_s3_bucket_policy").values() if r["bucket"] == bucket_id]
             statements = json.loads(policy["policy"])["Statement"]
             assert statements[0]["Sid"] == "DenyInsecureTransport" and statements[0]["Effect"] == "Deny"
@@ -196,10 +202,18 @@ def test_bucket_options_map_to_versioning_and_lifecycle(dev_stacks: Stacks) -> N
     assert list(resources(stack, "aws_s3_bucket_versioning")) == ["originals_versioning"]
     assert resources(stack, "aws_s3_bucket_versioning")["originals_versioning"]["versioning_configuration"] == {
         "status": "Enabled"}
-    (lifecycle,) = resources(stack, "aws_s3_bucket_lifecycle_configuration").values()
-    assert lifecycle["bucket"] == ref("aws_s3_bucket", "thumbs_bucket", "id")
-    (rule,) = lifecycle["rule"]
-    assert rule["status"] == "Enabled" and rule["filter"] == [{}] and rule["expiration"] == [{"days": 365}]
+    lifecycles = resources(stack, "aws_s3_bucket_lifecycle_configuration")
+    assert sorted(lifecycles) == ["originals_lifecycle", "thumbs_lifecycle"]
+    thumbs = lifecycles["thumbs_lifecycle"]
+    assert thumbs["bucket"] == ref("aws_s3_bucket", "thumbs_bucket", "id")
+    (rule,) = thumbs["rule"]  # the expiry and the multipart clean-up share one rule
+    assert rule == {"id": "expire", "status": "Enabled", "filter": [{}], "expiration": [{"days": 365}],
+                    "abort_incomplete_multipart_upload": [{"days_after_initiation": 7}]}
+    originals = lifecycles["originals_lifecycle"]
+    (rule,) = originals["rule"]  # no expiry asked for: only incomplete uploads are cleaned up
+    assert rule == {"id": "abort-incomplete-uploads", "status": "Enabled", "filter": [{}],
+                    "abort_incomplete_multipart_upload": [{"days_after_initiation": 7}]}
+    assert "aws_s3_bucket_versioning.originals_versioning" in originals["depends_on"]
     web = dev_stacks["dev-web-aws"]
     (cors,) = resources(web, "aws_s3_bucket_cors_configuration").values()
     assert cors["cors_rule"][0]["allowed_origins"] == ["https://shop.example.com"]
@@ -255,7 +269,7 @@ def test_originals_bucket_has_one_notification_with_both_triggers(dev_stacks: St
     assert permission["principal"] == "s3.amazonaws.com"
     assert permission["source_arn"] == ref("aws_s3_bucket", "originals_bucket", "arn")
     assert permission["source_account"] == "111111111111"
-    assert notification["depends_on"] == ["${aws_lambda_permission.resize_s3_thumbnails_originals}"]
+    assert notification["depends_on"] == ["aws_lambda_permission.resize_s3_thumbnails_originals"]
 
 
 def test_cloudfront_reads_the_bucket_only_for_its_distribution(dev_stacks: Stacks) -> None:
@@ -271,6 +285,11 @@ def test_cloudfront_reads_the_bucket_only_for_its_distribution(dev_stacks: Stack
     behavior = distribution["default_cache_behavior"]
     assert behavior["viewer_protocol_policy"] == "redirect-to-https"
     assert behavior["cache_policy_id"] == "658327ea-f89d-4fab-a63d-7e88639e58f6"
+    # the managed SecurityHeadersPolicy, read by its id (a data source: the plan fails early without it)
+    assert behavior["response_headers_policy_id"] == (
+        "${data.aws_cloudfront_response_headers_policy.security_headers.id}")
+    assert stack["data"]["aws_cloudfront_response_headers_policy"]["security_headers"]["id"] == (
+        "67f7725c-6f97-4210-82d7-5512b31e9d03") == SECURITY_HEADERS
     assert distribution["viewer_certificate"] == {"cloudfront_default_certificate": True}
     statements = json.loads(resources(stack, "aws_s3_bucket_policy")["thumbs_policy"]["policy"])["Statement"]
     (allow,) = [s for s in statements if s["Effect"] == "Allow"]
@@ -297,12 +316,61 @@ def test_database_is_encrypted_private_and_has_no_password(dev_stacks: Stacks, p
         assert db["instance_class"] == instance_class  # prod: [sizes.database.small]
         assert db["multi_az"] is multi_az  # prod: [overrides."auth.users"] high_availability
         assert "kms_key_id" not in db and "master_user_secret_kms_key_id" not in db  # no key in the profile
+        assert db["iam_database_authentication_enabled"] is True
+        # Performance Insights on every class of RDS for PostgreSQL, free standard mode, AWS-managed key
+        assert db["performance_insights_enabled"] is True and db["performance_insights_retention_period"] == 7
+        assert db["database_insights_mode"] == "standard" and "performance_insights_kms_key_id" not in db
         sg = resources(stack, "aws_security_group")["users_sg"]
         assert "ingress" not in sg and "egress" not in sg  # standalone rules only (inline ones would delete them)
     for stack in [*dev_stacks.values(), *prod_stacks.values()]:
         keys = set(walk_keys(stack))
         assert not keys & {"password", "password_wo", "master_password"}
         assert "master_password" not in json.dumps(stack)
+
+
+def test_database_logs_queries_to_cloudwatch_with_the_profile_retention(dev_stacks: Stacks) -> None:
+    stack = dev_stacks["dev-auth-aws"]
+    db = resources(stack, "aws_db_instance")["users_instance"]
+    group = resources(stack, "aws_db_parameter_group")["users_parameters"]
+    assert db["parameter_group_name"] == ref("aws_db_parameter_group", "users_parameters", "name")
+    assert (group["name_prefix"], group["family"]) == ("acme-dev-auth-users-postgres16-", "postgres16")
+    assert group["parameter"] == [
+        {"name": "log_min_duration_statement", "value": "1000", "apply_method": "immediate"},
+        {"name": "log_statement", "value": "ddl", "apply_method": "immediate"},
+        {"name": "rds.force_ssl", "value": "1", "apply_method": "pending-reboot"},
+    ]
+    # a replacement (a major upgrade's new family) exists before the old group goes: a prefix, never a fixed name
+    assert group["lifecycle"] == {"create_before_destroy": True} and "name" not in group
+    assert db["enabled_cloudwatch_logs_exports"] == ["postgresql", "upgrade"]
+    logs = resources(stack, "aws_cloudwatch_log_group")
+    for export in ("postgresql", "upgrade"):
+        log = logs[f"users_logs_{export}"]
+        assert log["name"] == f"/aws/rds/instance/acme-dev-auth-users/{export}"
+        assert log["retention_in_days"] == 30  # the default profile's standard
+        # created before the instance starts exporting (RDS would create it without a retention)
+        assert f"aws_cloudwatch_log_group.users_logs_{export}" in db["depends_on"]
+
+
+@pytest.mark.parametrize(("engine", "instance_class", "supported"), [
+    ("postgres", "db.t4g.micro", True), ("postgres", "db.t3.small", True), ("mysql", "db.t4g.medium", True),
+    ("mysql", "db.t4g.micro", False), ("mysql", "db.t4g.small", False), ("mysql", "db.t3.micro", False),
+    ("mysql", "db.r6g.large", True),
+])
+def test_performance_insights_only_where_rds_offers_it(engine: str, instance_class: str, supported: bool) -> None:
+    assert performance_insights_supported(engine, instance_class) is supported
+
+
+def test_small_mysql_runs_without_performance_insights(tmp_path: Path) -> None:
+    """MySQL on db.t4g.micro has no Performance Insights: enabling it would fail the apply."""
+    service = ('from platform_sdk import Database, Service\n'
+               'service = Service("shop")\n'
+               'service.add(Database("orders", engine="mysql"))\n')
+    project = make_project(tmp_path / "estate", {"test": MOTO_ENV}, {"shop.py": service})
+    db = resources(read_stacks(synth(project, "test"))["test-shop-aws"], "aws_db_instance")["orders_instance"]
+    assert db["instance_class"] == "db.t4g.micro"
+    assert not {k for k in db if k.startswith(("performance_insights", "database_insights"))}
+    assert db["iam_database_authentication_enabled"] is True  # the rest is the same as on any class
+    assert db["enabled_cloudwatch_logs_exports"] == ["error", "slowquery"]
 
 
 def test_final_snapshot_name_is_unique_per_instance_lifetime(dev_stacks: Stacks) -> None:
@@ -339,7 +407,7 @@ def test_database_functions_run_in_the_vpc(which: str, request: pytest.FixtureRe
                                "Action": ENI_ACTIONS}]  # EC2 has no resource-level scoping for these
         assert "aws_iam_role_policy_attachment" not in stack["resource"], "no broad managed policies"
         # Lambda checks the role may manage ENIs when the function is created.
-        assert f"${{aws_iam_role_policy.{fn}_vpc_access}}" in lam["depends_on"]
+        assert f"aws_iam_role_policy.{fn}_vpc_access" in lam["depends_on"]
         assert lam["environment"]["variables"]["PLATFORM_SECRETSMANAGER_ENDPOINT"] == (
             "https://${aws_vpc_endpoint.secretsmanager_endpoint.dns_entry[0].dns_name}")
         sg = resources(stack, "aws_security_group")[f"{fn}_sg"]
@@ -469,14 +537,16 @@ def test_profile_key_encrypts_buckets_databases_logs_and_environment(standard_st
     assert buckets == 3
     db = resources(stacks["dev-auth-aws"], "aws_db_instance")["users_instance"]
     assert db["kms_key_id"] == KMS_KEY and db["master_user_secret_kms_key_id"] == KMS_KEY
+    assert db["performance_insights_kms_key_id"] == KMS_KEY
 
 
 def test_profile_log_retention_and_env_override(standard_stacks: tuple[Path, Stacks]) -> None:
     _, stacks = standard_stacks
     retention = {(name, group_id): group["retention_in_days"] for name, stack in stacks.items()
                  for group_id, group in resources(stack, "aws_cloudwatch_log_group").items()}
-    assert len(retention) == 5
+    assert len(retention) == 7  # five functions, two database log exports
     assert retention.pop(("dev-auth-aws", "cleanup_logs")) == 7  # [overrides."auth.cleanup"] wins
+    assert {("dev-auth-aws", "users_logs_postgresql"), ("dev-auth-aws", "users_logs_upgrade")} <= set(retention)
     assert set(retention.values()) == {90}
 
 
@@ -600,7 +670,7 @@ def test_function_packages_exist_and_match_their_hash(dev: Path, dev_stacks: Sta
             assert fn["source_code_hash"] == base64.b64encode(digest).decode()
             assert fn["handler"] == "_platform_entry.handler" and fn["architectures"] == ["x86_64"]
             log_group = next(iter(fn["depends_on"]))
-            assert log_group.startswith("${aws_cloudwatch_log_group.")
+            assert log_group.startswith("aws_cloudwatch_log_group.")
             count += 1
     assert count == 5
 
@@ -717,11 +787,13 @@ def test_public_bucket_behind_a_cdn_has_one_merged_policy(extras: dict[str, Any]
     assert pab["block_public_policy"] is False and pab["restrict_public_buckets"] is False
     policies = resources(extras, "aws_s3_bucket_policy")
     assert list(policies) == ["public_policy"]
-    assert policies["public_policy"]["depends_on"] == ["${aws_s3_bucket_public_access_block.public_pab}"]
+    assert policies["public_policy"]["depends_on"] == ["aws_s3_bucket_public_access_block.public_pab"]
     sids = [s["Sid"] for s in json.loads(policies["public_policy"]["policy"])["Statement"]]
     assert sids == ["DenyInsecureTransport", "PublicRead", "CloudFrontReadSite"]
     (rule,) = resources(extras, "aws_s3_bucket_lifecycle_configuration")["public_lifecycle"]["rule"]
     assert rule["noncurrent_version_expiration"] == [{"noncurrent_days": 30}]
+    assert rule["expiration"] == [{"days": 30}]
+    assert rule["abort_incomplete_multipart_upload"] == [{"days_after_initiation": 7}]
     cors = resources(extras, "aws_s3_bucket_cors_configuration")["public_cors"]["cors_rule"][0]
     assert cors["allowed_methods"] == ["GET", "PUT"] and cors["allowed_headers"] == ["*"]
 
@@ -751,6 +823,10 @@ def test_private_function_behind_a_cdn(extras: dict[str, Any]) -> None:
     oac = resources(extras, "aws_cloudfront_origin_access_control")["api-cdn_oac"]
     assert oac["origin_access_control_origin_type"] == "lambda"
     assert distribution["default_cache_behavior"]["cache_policy_id"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+    # an emulator endpoint (moto has no managed policies to read): the managed policy's literal id
+    for cdn in resources(extras, "aws_cloudfront_distribution").values():
+        assert cdn["default_cache_behavior"]["response_headers_policy_id"] == SECURITY_HEADERS
+    assert "aws_cloudfront_response_headers_policy" not in extras.get("data", {})
     from_cdn = [p for p in permissions.values() if p["principal"] == "cloudfront.amazonaws.com"]
     assert sorted(p["action"] for p in from_cdn) == ["lambda:InvokeFunction", "lambda:InvokeFunctionUrl"]
     assert {p["source_arn"] for p in from_cdn} == {ref("aws_cloudfront_distribution", "api-cdn_distribution", "arn")}
@@ -760,6 +836,17 @@ def test_mysql_and_several_schedules(extras: dict[str, Any]) -> None:
     db = resources(extras, "aws_db_instance")["orders_instance"]
     assert (db["engine"], db["engine_version"], db["port"]) == ("mysql", "8.0", 3306)
     assert db["instance_class"] == "db.t4g.medium" and db["backup_retention_period"] == 0
+    group = resources(extras, "aws_db_parameter_group")["orders_parameters"]
+    assert (group["name_prefix"], group["family"]) == ("acme-test-extras-orders-mysql8-0-", "mysql8.0")
+    assert {p["name"]: (p["value"], p["apply_method"]) for p in group["parameter"]} == {
+        "long_query_time": ("1", "immediate"), "log_output": ("FILE", "immediate"),
+        "slow_query_log": ("1", "immediate"), "require_secure_transport": ("1", "pending-reboot")}
+    assert db["enabled_cloudwatch_logs_exports"] == ["error", "slowquery"]
+    assert db["iam_database_authentication_enabled"] is True
+    assert db["performance_insights_enabled"] is True  # db.t4g.medium has it, unlike micro and small
+    assert sorted(g["name"] for k, g in resources(extras, "aws_cloudwatch_log_group").items()
+                  if k.startswith("orders_")) == ["/aws/rds/instance/acme-test-extras-orders/error",
+                                                  "/aws/rds/instance/acme-test-extras-orders/slowquery"]
     rules = resources(extras, "aws_cloudwatch_event_rule")
     assert [r["schedule_expression"] for r in rules.values()] == ["cron(30 6 ? * 2-6 *)", "cron(0 0 1 * ? *)"]
     assert [r["name"] for r in rules.values()] == ["acme-test-extras-job-cron", "acme-test-extras-job-cron2"]

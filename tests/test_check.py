@@ -17,20 +17,6 @@ from tests.conftest import REPO
 
 runner = CliRunner()
 
-# Checkov findings that come from compiler output and are reported to the compiler owners (not skipped). While only
-# these remain, the estate test xfails naming them; once fixed it passes. Delete an entry when it is fixed.
-PENDING_COMPILER_FIXES = {
-    "CKV2_AWS_30": "AWS database: a parameter group with query logging (log_min_duration_statement)",
-    "CKV_AWS_129": "AWS database: enabled_cloudwatch_logs_exports (postgresql, upgrade / mysql error, slowquery)",
-    "CKV_AWS_161": "AWS database: iam_database_authentication_enabled = true",
-    "CKV_AWS_353": "AWS database: performance_insights_enabled = true",
-    "CKV2_AWS_32": "AWS CDN: attach a response headers policy (the managed SecurityHeadersPolicy)",
-    "CKV2_AWS_61": "AWS bucket: a lifecycle rule on every bucket (abort incomplete multipart uploads)",
-    "CKV_GCP_78": "GCP function packages bucket: versioning on (objects are content-addressed, so it costs nothing)",
-    "CKV_AWS_117": "AWS function: functions with a database grant run in the VPC",
-}
-
-
 @pytest.fixture(autouse=True)
 def shared_tools(monkeypatch: pytest.MonkeyPatch) -> None:
     """One checkov install for every throwaway estate (the repo's own .platform/tools)."""
@@ -46,7 +32,6 @@ def test_skip_list_entries_all_have_reasons(tmp_path: Path) -> None:
     skips = parse_skip_file(REPO / ".checkov.yaml")
     assert skips and all(len(reason) > 15 for reason in skips.values())
     assert all(len(reason) > 15 for reason in SDK_SKIPS.values())
-    assert not set(PENDING_COMPILER_FIXES) & (set(skips) | set(SDK_SKIPS)), "compiler gaps are fixed, not skipped"
     bad = tmp_path / ".checkov.yaml"
     bad.write_text("framework: terraform_json\nskip-check:\n  - CKV_AWS_1  # a good reason here\n  - CKV_AWS_2\n")
     with pytest.raises(PlatformError) as err:
@@ -118,14 +103,6 @@ def test_platform_check_prod_passes_on_the_example_estate(estate: Path) -> None:
     assert doc["checkov"]["passed"] > 50
     accepted = {(a["check_id"], a["reason"].split(" ")[0]) for a in doc["checkov"]["accepted"]}
     assert ("CKV_AWS_258", "thumbnails.on-demand") in accepted, "public by declaration is accepted per resource"
-    failed = {f["check_id"] for f in doc["checkov"]["failed"]}
-    guardrails = [v for v in doc["guardrails"] if v["status"] == "failed"]
-    unexpected = failed - set(PENDING_COMPILER_FIXES)
-    assert not unexpected, f"checkov failures outside the skip list: {doc['checkov']['failed']}"
-    assert all(v["rule"] == "iam.no-wildcards" and "AWSLambdaVPCAccessExecutionRole" in v["message"]
-               for v in guardrails), guardrails
-    if failed or guardrails:
-        assert code == 1
-        pytest.xfail("pending compiler fixes: " + "; ".join(PENDING_COMPILER_FIXES[c] for c in sorted(failed))
-                     + ("; AWSLambdaVPCAccessExecutionRole attachment" if guardrails else ""))
+    assert doc["checkov"]["failed"] == [], "checkov findings are fixed in the compilers, not skipped"
+    assert [v for v in doc["guardrails"] if v["status"] == "failed"] == []
     assert code == 0 and doc["passed"], output

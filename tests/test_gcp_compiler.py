@@ -165,6 +165,11 @@ def test_buckets_are_private_with_uniform_access(stacks: dict[str, dict[str, Any
         assert body["uniform_bucket_level_access"] is True, name
         expected = "inherited" if (service_of(stack), name) == ("extras", "downloads") else "enforced"
         assert body.get("force_destroy") is (name == "platform_function_packages"), name
+        if name == "platform_function_packages":
+            # versioned: a replaced package stays restorable for 30 days, then its noncurrent copy goes
+            assert body["versioning"] == {"enabled": True}, stack
+            assert body["lifecycle_rule"] == [{"action": {"type": "Delete"}, "condition": {
+                "with_state": "ARCHIVED", "send_age_if_zero": False, "days_since_noncurrent_time": 30}}]
         assert body["public_access_prevention"] == expected, name
         assert body["location"] == "EUROPE-WEST1"
     anyone = ("allUsers", "allAuthenticatedUsers")
@@ -471,7 +476,7 @@ def test_profile_kms_key_encrypts_buckets_databases_and_secrets(kms_stacks: dict
             buckets += 1
             assert bucket["encryption"] == {"default_kms_key_name": KMS_KEY}, (name, bucket_name)
             # the GCS service agent must be able to use the key before a bucket is created with it
-            assert "${google_kms_crypto_key_iam_member.platform_kms_gcs_agent}" in bucket["depends_on"]
+            assert "google_kms_crypto_key_iam_member.platform_kms_gcs_agent" in bucket["depends_on"]
         if resources(stack, "google_storage_bucket"):
             agent = grants["platform_kms_gcs_agent"]
             assert agent == {**agent, "crypto_key_id": KMS_KEY, "role": "roles/cloudkms.cryptoKeyEncrypterDecrypter",
@@ -488,8 +493,8 @@ def test_profile_kms_key_encrypts_buckets_databases_and_secrets(kms_stacks: dict
     assert {g["role"] for g in grants.values()} == {"roles/cloudkms.cryptoKeyEncrypterDecrypter"}
     instance = resources(auth, "google_sql_database_instance")["users"]
     assert instance["encryption_key_name"] == KMS_KEY
-    assert "${google_kms_crypto_key_iam_member.platform_kms_sql_agent}" in instance["depends_on"]
+    assert "google_kms_crypto_key_iam_member.platform_kms_sql_agent" in instance["depends_on"]
     secret = resources(auth, "google_secret_manager_secret")["users_secret"]
     assert secret["replication"] == {"user_managed": {"replicas": [
         {"location": "europe-west1", "customer_managed_encryption": {"kms_key_name": KMS_KEY}}]}}
-    assert "${google_kms_crypto_key_iam_member.platform_kms_secrets_agent}" in secret["depends_on"]
+    assert "google_kms_crypto_key_iam_member.platform_kms_secrets_agent" in secret["depends_on"]

@@ -110,6 +110,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
         ),
         data_sources=(
             "aws_caller_identity",
+            "aws_cloudfront_response_headers_policy",
             "aws_iam_policy_document",
             "aws_partition",
             "aws_region",

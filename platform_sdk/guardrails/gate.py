@@ -51,6 +51,10 @@ def _unversioned_bucket(resource: Resource | None, profile: Profile, cloud: str)
     return isinstance(resource, Bucket) and not resource.versioning
 
 
+def _single_zone_database(resource: Resource | None, profile: Profile, cloud: str) -> bool:
+    return isinstance(resource, Database) and not resource.high_availability
+
+
 def _no_kms_key(resource: Resource | None, profile: Profile, cloud: str) -> bool:
     return not profile.kms_keys.get(cloud)
 
@@ -82,6 +86,9 @@ MODEL_ACCEPTED: dict[str, tuple[str, Accepts]] = {
     "CKV_AWS_145": NO_KMS_KEY,  # S3 default encryption with KMS
     "CKV_AWS_158": NO_KMS_KEY,  # CloudWatch log group KMS
     "CKV_AWS_173": NO_KMS_KEY,  # Lambda environment KMS
+    "CKV_AWS_354": NO_KMS_KEY,  # RDS Performance Insights KMS
+    "CKV_AWS_157": ("is declared without high availability (production rules require it in protected "
+                    "environments)", _single_zone_database),
     "CKV_AWS_338": ("keeps logs for the profile's retention (Profile.log_retention_days < 365)", _short_retention),
 }
 

@@ -42,6 +42,26 @@ class BucketPolicy:
         self.resource.attributes["policy"] = policy_json(self.statements)
 
 
+def lifecycle_rule(bucket: Bucket) -> dict[str, Any]:
+    """The one lifecycle rule of every bucket: abort incomplete multipart uploads, plus the expiry when asked for.
+
+    Why every bucket: the parts of an upload that never completes are invisible to listings and billed until
+    deleted. One rule (not one per concern) so adding `expire_days` later only changes that rule; the expiry
+    rule keeps its historical id `expire`.
+    """
+    rule: dict[str, Any] = {
+        "id": "expire" if bucket.expire_days else "abort-incomplete-uploads",
+        "status": "Enabled",
+        "filter": [{}],  # 6.x: a rule for the whole bucket still needs an (empty) filter
+        "abort_incomplete_multipart_upload": [{"days_after_initiation": ABORT_INCOMPLETE_UPLOADS_DAYS}],
+    }
+    if bucket.expire_days:
+        rule["expiration"] = [{"days": bucket.expire_days}]
+        if bucket.versioning:
+            rule["noncurrent_version_expiration"] = [{"noncurrent_days": bucket.expire_days}]
+    return rule
+
+
 def encryption_rule(kms_key_arn: str | None = None) -> dict[str, Any]:
     """SSE-S3 by default; SSE-KMS (with bucket keys, to keep KMS costs down) when a key is given."""
     if kms_key_arn:
@@ -91,20 +111,10 @@ def compile_bucket(ctx: StackContext, bucket: Bucket) -> Handle:
             "bucket": bucket_id,
             "versioning_configuration": {"status": "Enabled"},
         }))
-    if bucket.expire_days:
-        rule: dict[str, Any] = {
-            "id": "expire",
-            "status": "Enabled",
-            "filter": [{}],  # 6.x: a rule for the whole bucket still needs an (empty) filter
-            "expiration": [{"days": bucket.expire_days}],
-            "abort_incomplete_multipart_upload": [{"days_after_initiation": ABORT_INCOMPLETE_UPLOADS_DAYS}],
-        }
-        if bucket.versioning:
-            rule["noncurrent_version_expiration"] = [{"noncurrent_days": bucket.expire_days}]
-        lifecycle = ctx.resource("aws_s3_bucket_lifecycle_configuration", rid(ctx, bucket, "lifecycle"),
-                                 {"bucket": bucket_id, "rule": [rule]})
-        if after:
-            lifecycle.after(*after)
+    lifecycle = ctx.resource("aws_s3_bucket_lifecycle_configuration", rid(ctx, bucket, "lifecycle"),
+                             {"bucket": bucket_id, "rule": [lifecycle_rule(bucket)]})
+    if after:
+        lifecycle.after(*after)
     if bucket.cors:
         cors_rule: dict[str, Any] = {
             "allowed_origins": list(bucket.cors.origins),

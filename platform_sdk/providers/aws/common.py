@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from platform_sdk.errors import PlatformError
 from platform_sdk.model import Resource
 from platform_sdk.providers.base import Handle, StackContext
 
 TARGET = "aws"
+# CloudWatch Logs accepts only these retention periods.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                      3288, 3653)
 
 
 def rid(ctx: StackContext, resource: Resource, suffix: str) -> str:
@@ -46,3 +50,20 @@ def kms_key(ctx: StackContext) -> str | None:
 def policy_json(statements: list[dict[str, Any]]) -> str:
     """An IAM policy document as a stable JSON string (tokens inside are resolved by CDKTF at synth)."""
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True, separators=(",", ":"))
+
+
+def log_retention(ctx: StackContext, resource: Resource) -> int:
+    """Days the log groups of `resource` keep events: the environment's override for it, else the profile's
+    standard. CloudWatch takes fixed values only, so anything else fails here with the file and key to fix."""
+    allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
+    override = ctx.override(resource, "log_retention_days", None)
+    if override is None:
+        days = ctx.profile.log_retention_days
+        if days not in LOG_RETENTION_DAYS:
+            raise PlatformError(f"the profile's log_retention_days must be one of {allowed}",
+                                file=ctx.profile.source, key="log_retention_days", value=days)
+        return int(days)
+    if override not in LOG_RETENTION_DAYS:
+        raise PlatformError(f"log_retention_days must be one of {allowed}", file=ctx.env.file,
+                            key=f'overrides."{resource.address}".log_retention_days', value=override)
+    return int(override)

@@ -3,6 +3,13 @@
 The password never appears in configuration, state or plan (`manage_master_user_password`): functions get the
 secret's ARN and read it at run time with their `connect` grant. The security group admits nobody by itself:
 each connecting function's stack adds an ingress rule from that function's security group (see network.py).
+
+Observability: a parameter group of ours logs slow statements (and DDL on Postgres), the engine's logs are exported
+to CloudWatch log groups we create (so they follow the profile's retention and key instead of never expiring), and
+Performance Insights is on where the engine and class support it. IAM database authentication is enabled so
+operators can connect with short-lived IAM tokens; the functions keep using the managed master secret.
+An instance that existed before its parameter group was attached uses the group after its next reboot (RDS
+applies a changed group association only then; Terraform does not reboot).
 """
 
 from __future__ import annotations
@@ -10,16 +17,38 @@ from __future__ import annotations
 from typing import Any
 
 from platform_sdk.model import Database
-from platform_sdk.providers.aws.common import kms_key, make_handle, resource_tags, rid
+from platform_sdk.providers.aws.common import kms_key, log_retention, make_handle, resource_tags, rid
 from platform_sdk.providers.aws.network import default_vpc
 from platform_sdk.providers.base import Handle, StackContext
 from platform_sdk.synth.engine import Fn, TerraformResourceLifecycle
+from platform_sdk.synth.raw import RawResource
 
 ENGINES: dict[str, dict[str, Any]] = {
-    "postgres": {"engine": "postgres", "version": "16", "port": 5432, "scheme": "postgres"},
-    "mysql": {"engine": "mysql", "version": "8.0", "port": 3306, "scheme": "mysql"},
+    "postgres": {
+        "engine": "postgres", "version": "16", "family": "postgres16", "port": 5432, "scheme": "postgres",
+        "log_exports": ["postgresql", "upgrade"],
+        # statements slower than one second, every schema change (CREATE, ALTER, DROP), and TLS only (the default
+        # from Postgres 15 on, stated so a changed default cannot silently allow plaintext)
+        "parameters": {"log_min_duration_statement": "1000", "log_statement": "ddl", "rds.force_ssl": "1"},
+    },
+    "mysql": {
+        "engine": "mysql", "version": "8.0", "family": "mysql8.0", "port": 3306, "scheme": "mysql",
+        "log_exports": ["error", "slowquery"],
+        # the slow query log (statements over one second), written to files: RDS exports only file logs; TLS only
+        "parameters": {"slow_query_log": "1", "long_query_time": "1", "log_output": "FILE",
+                       "require_secure_transport": "1"},
+    },
 }
 INSTANCE_CLASSES = {"small": "db.t4g.micro", "medium": "db.t4g.medium", "large": "db.r6g.large"}
+# Performance Insights (now CloudWatch Database Insights) is not offered for MySQL and MariaDB on the smallest
+# burstable classes; every class of RDS for PostgreSQL has it. Enabling it there fails the apply, so it stays off.
+NO_PERFORMANCE_INSIGHTS: dict[str, frozenset[str]] = {
+    "mysql": frozenset({"db.t2.micro", "db.t2.small", "db.t3.micro", "db.t3.small", "db.t4g.micro", "db.t4g.small"}),
+}
+# Parameters RDS may only apply at a reboot on some engine versions; the others are dynamic and apply at once.
+# (A new instance starts with every parameter of its group, whatever the method.)
+PENDING_REBOOT = frozenset({"rds.force_ssl", "require_secure_transport"})
+PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7  # the free retention of Database Insights' standard mode
 MASTER_USERNAME = "platform_admin"
 BACKUP_RETENTION_DAYS = 7
 SNAPSHOT_TIME_FORMAT = "YYYYMMDDhhmmss"
@@ -35,6 +64,48 @@ def final_snapshot_identifier(name: str) -> str:
     the one chosen at creation.
     """
     return f"{name}-final-{Fn.formatdate(SNAPSHOT_TIME_FORMAT, Fn.timestamp())}"
+
+
+def performance_insights_supported(engine: str, instance_class: str) -> bool:
+    return instance_class not in NO_PERFORMANCE_INSIGHTS.get(engine, frozenset())
+
+
+def _parameter_group(ctx: StackContext, database: Database, name: str, tags: dict[str, str]) -> RawResource:
+    """The instance's own parameter group (engine defaults plus the logging and TLS parameters).
+
+    A family or description change replaces a parameter group. `create_before_destroy` makes the new one exist
+    before the instance moves to it and removes the old one afterwards; that needs a fresh name each time, so
+    the group has a `name_prefix` (`<identifier>-<family>-`, Terraform adds a unique suffix).
+    """
+    spec = ENGINES[database.engine]
+    group = ctx.resource("aws_db_parameter_group", rid(ctx, database, "parameters"), {
+        "name_prefix": f"{name}-{spec['family'].replace('.', '-')}-",
+        "family": spec["family"],
+        "description": f"{database.engine} settings of {database.address}: slow query logging, TLS only",
+        "parameter": [{"name": key, "value": value,
+                       "apply_method": "pending-reboot" if key in PENDING_REBOOT else "immediate"}
+                      for key, value in sorted(spec["parameters"].items())],
+        "tags": tags,
+    })
+    group.lifecycle = TerraformResourceLifecycle(create_before_destroy=True)
+    return group
+
+
+def _log_groups(ctx: StackContext, database: Database, name: str, tags: dict[str, str]) -> list[RawResource]:
+    """The log groups RDS exports to, created first so they carry the retention and key (RDS would otherwise
+    create them itself, never expiring, and a later Terraform create would collide with them)."""
+    key = kms_key(ctx)
+    groups = []
+    for export in ENGINES[database.engine]["log_exports"]:
+        attrs: dict[str, Any] = {
+            "name": f"/aws/rds/instance/{name}/{export}",
+            "retention_in_days": log_retention(ctx, database),
+            "tags": tags,
+        }
+        if key:
+            attrs["kms_key_id"] = key  # the key policy must let logs.<region>.amazonaws.com use it
+        groups.append(ctx.resource("aws_cloudwatch_log_group", rid(ctx, database, f"logs_{export}"), attrs))
+    return groups
 
 
 def compile_database(ctx: StackContext, database: Database) -> Handle:
@@ -56,11 +127,14 @@ def compile_database(ctx: StackContext, database: Database) -> Handle:
         # No inline ingress/egress: they would delete the standalone rules connecting functions add.
         "tags": tags,
     })
+    parameters = _parameter_group(ctx, database, name, tags)
+    log_groups = _log_groups(ctx, database, name, tags)
+    instance_class = ctx.size("database", database.size, "aws_instance_class", INSTANCE_CLASSES[database.size])
     attrs: dict[str, Any] = {
         "identifier": name,
         "engine": spec["engine"],
         "engine_version": spec["version"],
-        "instance_class": ctx.size("database", database.size, "aws_instance_class", INSTANCE_CLASSES[database.size]),
+        "instance_class": instance_class,
         "allocated_storage": database.storage_gb,
         "storage_type": "gp3",
         "storage_encrypted": True,
@@ -69,6 +143,7 @@ def compile_database(ctx: StackContext, database: Database) -> Handle:
         "manage_master_user_password": True,
         "port": spec["port"],
         "db_subnet_group_name": subnet_group.ref("name"),
+        "parameter_group_name": parameters.ref("name"),
         "vpc_security_group_ids": [security_group.ref("id")],
         "publicly_accessible": False,
         "multi_az": bool(ctx.override(database, "high_availability", database.high_availability)),
@@ -78,13 +153,20 @@ def compile_database(ctx: StackContext, database: Database) -> Handle:
         "skip_final_snapshot": False,
         "final_snapshot_identifier": final_snapshot_identifier(name),
         "auto_minor_version_upgrade": True,
+        "iam_database_authentication_enabled": True,
+        "enabled_cloudwatch_logs_exports": list(ENGINES[database.engine]["log_exports"]),
         "tags": tags,
     }
     key = kms_key(ctx)
     if key:
         # Changing the storage key of an existing instance replaces it: the plan report flags that as data loss.
         attrs.update(kms_key_id=key, master_user_secret_kms_key_id=key)
-    instance = ctx.resource("aws_db_instance", rid(ctx, database, "instance"), attrs)
+    if performance_insights_supported(spec["engine"], instance_class):
+        attrs.update(performance_insights_enabled=True, database_insights_mode="standard",
+                     performance_insights_retention_period=PERFORMANCE_INSIGHTS_RETENTION_DAYS)
+        if key:
+            attrs["performance_insights_kms_key_id"] = key  # fixed once set: RDS cannot change it later
+    instance = ctx.resource("aws_db_instance", rid(ctx, database, "instance"), attrs).after(*log_groups)
     instance.lifecycle = TerraformResourceLifecycle(ignore_changes=["final_snapshot_identifier"])
     address = instance.ref("address")
     port = str(spec["port"])

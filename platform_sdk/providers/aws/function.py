@@ -15,7 +15,7 @@ from typing import Any
 
 from platform_sdk.errors import PlatformError
 from platform_sdk.model import Function, HttpTrigger, ObjectCreatedTrigger, ScheduleTrigger
-from platform_sdk.providers.aws.common import kms_key, make_handle, policy_json, resource_tags, rid
+from platform_sdk.providers.aws.common import kms_key, log_retention, make_handle, policy_json, resource_tags, rid
 from platform_sdk.providers.aws.cron import to_eventbridge
 from platform_sdk.providers.aws.iam import LAMBDA_ASSUME_ROLE, grant_statements, kms_statement, log_statement
 from platform_sdk.providers.aws.network import attach_to_vpc, database_grants
@@ -23,9 +23,6 @@ from platform_sdk.providers.aws.provider import account_id, region_of
 from platform_sdk.providers.base import FunctionInputs, Handle, StackContext
 from platform_sdk.synth.raw import RawResource
 
-# CloudWatch Logs accepts only these retention periods.
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-                      3288, 3653)
 ARCHITECTURE = "x86_64"  # packages carry pure-Python code and may carry x86_64 wheels; arm64 would need arm wheels
 OBJECT_CREATED = "s3:ObjectCreated:*"
 
@@ -102,22 +99,6 @@ def _notification(ctx: StackContext, fn: Function, handle: Handle) -> BucketNoti
     return existing
 
 
-def _log_retention(ctx: StackContext, fn: Function) -> int:
-    """The environment's override for this function, else the profile's standard; CloudWatch takes fixed values."""
-    allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
-    override = ctx.override(fn, "log_retention_days", None)
-    if override is None:
-        days = ctx.profile.log_retention_days
-        if days not in LOG_RETENTION_DAYS:
-            raise PlatformError(f"the profile's log_retention_days must be one of {allowed}",
-                                file=ctx.profile.source, key="log_retention_days", value=days)
-        return int(days)
-    if override not in LOG_RETENTION_DAYS:
-        raise PlatformError(f"log_retention_days must be one of {allowed}",
-                            file=ctx.env.file, key=f'overrides."{fn.address}".log_retention_days', value=override)
-    return int(override)
-
-
 def compile_function(ctx: StackContext, fn: Function, inputs: FunctionInputs) -> Handle:
     """Role, policy, log group, the function itself, then its triggers."""
     name = ctx.physical_name(fn)
@@ -131,7 +112,7 @@ def compile_function(ctx: StackContext, fn: Function, inputs: FunctionInputs) ->
     })
     log_attrs: dict[str, Any] = {
         "name": f"/aws/lambda/{name}",
-        "retention_in_days": _log_retention(ctx, fn),
+        "retention_in_days": log_retention(ctx, fn),
         "tags": tags,
     }
     if key:

@@ -35,6 +35,7 @@ EVENT_TIMEOUT_LIMIT = 540
 OBJECT_FINALIZED = "google.cloud.storage.object.v1.finalized"
 TRIGGER_FILTERS_ENV = "PLATFORM_TRIGGER_FILTERS"
 SOURCE_BUCKET_SUFFIX = "src"
+PACKAGE_NONCURRENT_DAYS = 30  # how long a deleted function package stays restorable
 DEFAULT_MAX_INSTANCES = 100
 # Cloud Functions gen2 builds with Cloud Build into Artifact Registry and runs on Cloud Run.
 FUNCTION_APIS = ("iam.googleapis.com", "cloudfunctions.googleapis.com", "run.googleapis.com",
@@ -85,6 +86,13 @@ def source_bucket(ctx: StackContext, fn: Function) -> Any:
             )
         # force_destroy: it only holds build inputs, which must not block removing the stack.
         attrs = bucket_attributes(ctx, name, ctx.labels(), force_destroy=True)
+        # Versioned: a package replaced by a new build stays restorable. Objects are named by content hash, so a
+        # new version only appears when a package is deleted; those noncurrent copies go after a while.
+        attrs["versioning"] = {"enabled": True}
+        # send_age_if_zero = false: otherwise the provider adds `age = 0` to a condition that names no age.
+        attrs["lifecycle_rule"] = [{"action": {"type": "Delete"},
+                                    "condition": {"with_state": "ARCHIVED", "send_age_if_zero": False,
+                                                  "days_since_noncurrent_time": PACKAGE_NONCURRENT_DAYS}}]
         return ctx.resource("google_storage_bucket", "platform_function_packages", attrs).after(
             *provider.apis(ctx, STORAGE_API), *kms.storage_key_ready(ctx))
     return ctx.once("gcp:source_bucket", build)
