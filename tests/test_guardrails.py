@@ -50,22 +50,9 @@ from platform_sdk.synth.app import SynthResult, synthesize
 runner = CliRunner()
 FAR = date(2099, 12, 31)
 
-# Findings that come from compiler output and are reported to the compiler owners. While exactly these remain the
-# tests below xfail (naming them); once the compilers are fixed they pass. Delete an entry when it is fixed.
-PENDING_COMPILER_FIXES: dict[tuple[str, str], str] = {}
-
-
-def pending_fix(violation: Violation) -> str | None:
-    tf_type = violation.resource.split("/", 1)[-1].split(".", 1)[0]
-    return PENDING_COMPILER_FIXES.get((violation.rule, tf_type))
-
-
-def xfail_if_pending(found: list[Violation]) -> None:
-    """Fail on anything unexpected; xfail (naming the compiler fix) on known compiler gaps only."""
-    unexpected = [v for v in found if not pending_fix(v)]
-    assert unexpected == [], "\n".join(map(str, unexpected))
-    if found:
-        pytest.xfail("; ".join(sorted({pending_fix(v) or "" for v in found})))
+def assert_no_violations(found: list[Violation]) -> None:
+    """The compilers' own output must pass every standard rule."""
+    assert found == [], "\n".join(map(str, found))
 
 
 def placements_of(env: Environment, services: list[Service]) -> Any:
@@ -96,7 +83,7 @@ def test_example_estate_passes_every_standard_rule(estate: Path, tmp_path: Path,
     services = load_services(estate / "services")
     found = check_model(result.env, services, placements_of(result.env, services))
     found += check_stacks(result.env, result.outdir, list(result.stacks))
-    xfail_if_pending(found)
+    assert_no_violations(found)
 
 
 # -- model rules ---------------------------------------------------------------------------------------------------
@@ -484,7 +471,7 @@ def test_aws_iam_is_least_privilege_for_every_grant_kind(grants_estate: Path, tm
             grants[actions] = statement["Resource"]
         assert grants == expected[function], function
     assert "aws_iam_policy" not in res
-    xfail_if_pending(AwsIamLeastPrivilege().check_stacks(result.env, result.outdir, list(result.stacks), Profile()))
+    assert_no_violations(AwsIamLeastPrivilege().check_stacks(result.env, result.outdir, list(result.stacks), Profile()))
     assert "aws_iam_role_policy_attachment" not in res, "no managed policies"
 
 
