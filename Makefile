@@ -23,7 +23,7 @@ test: setup  ## lint + the whole test suite (real CDKTF, real Terraform, local c
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 
-bench: setup
+bench: setup  ## side-by-side benchmarks (bench_copy compares with rclone: apt-get install rclone)
 	$(BIN)/python bench/bench_synth.py
 	$(BIN)/python bench/bench_plan.py
 	$(BIN)/python bench/bench_copy.py
