@@ -8,7 +8,7 @@ import traceback
 from pathlib import Path
 
 from platform_sdk.errors import ModelError, PlatformError
-from platform_sdk.model import Function, ObjectCreatedTrigger, Service
+from platform_sdk.model import ObjectCreatedTrigger, Service
 
 
 def _load_file(path: Path) -> list[Service]:
@@ -72,7 +72,3 @@ def validate_service(service: Service) -> None:
         for trigger in fn.triggers:
             if isinstance(trigger, ObjectCreatedTrigger) and trigger.bucket.service is None:
                 raise fn.error("trigger bucket was never added to a service", "triggers", trigger.bucket.name)
-
-
-def all_functions(services: list[Service]) -> list[Function]:
-    return [fn for service in services for fn in service.functions]

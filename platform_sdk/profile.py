@@ -11,7 +11,6 @@ import importlib.util
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from platform_sdk.errors import EnvironmentError_
@@ -108,8 +107,3 @@ def load_profile(project: Project, env: Environment) -> Profile:
     profile = _import_reference(env.profile, project, env)
     profile.source = env.profile
     return profile
-
-
-def profile_path(project_root: Path, reference: str) -> Path | None:
-    target = reference.partition(":")[0]
-    return project_root / target if target.endswith(".py") else None

@@ -25,7 +25,7 @@ from platform_sdk.errors import PlatformError
 from platform_sdk.model import Bucket, Database, Resource, Service
 from platform_sdk.move.placement_file import set_placement
 from platform_sdk.placement import resolve_placements
-from platform_sdk.profile import Profile, load_profile
+from platform_sdk.profile import Profile
 from platform_sdk.project import Project
 from platform_sdk.providers import compilers_for
 
@@ -315,7 +315,3 @@ def start_move(project: Project, plan: MovePlan, services: list[Service]) -> dic
     assert plan.env.file is not None
     set_placement(plan.env.file, plan.selector, plan.target)
     return move
-
-
-def profile_for(project: Project, env: Environment) -> Profile:
-    return load_profile(project, env)
