@@ -43,3 +43,11 @@ class Project:
     def env_outdir(self, env: str) -> Path:
         """Each environment synthesizes into its own folder, so plans of two environments never mix."""
         return self.outdir / env
+
+    def move_record(self, env: str) -> Path:
+        """Unfinished and finished moves of an environment (`platform move`), read by synthesis too."""
+        return self.cache_dir / "moves" / f"{env}.json"
+
+    def deployed_record(self, env: str) -> Path:
+        """Stacks an environment's applies left deployed (so a stack that lost all resources is kept to destroy)."""
+        return self.cache_dir / "deployed" / f"{env}.json"

@@ -596,9 +596,13 @@ def _extract(entries: dict[str, bytes], root: Path) -> Path:
 
 @pytest.mark.parametrize("target", ["local", "aws", "gcp"])
 def test_built_package_runs_with_only_the_standard_library(target: str, tmp_path: Path) -> None:
-    """A real package (synth/assets) imports and serves HTTP under `python -S -I`: no site-packages at all."""
+    """A real package (synth/assets) imports and serves HTTP under `python -S -I`: no site-packages at all.
+
+    Cloud packages carry the runtime; local packages take it from the project's environment (here: the repo
+    on sys.path after the package), so an SDK upgrade does not change them.
+    """
     from platform_sdk.model import Function, http
-    from platform_sdk.synth.assets import ADAPTERS, build_package
+    from platform_sdk.synth.assets import ENTRY_MODULES, RUNTIME_FROM_ENVIRONMENT, build_package
 
     source = tmp_path / "src"
     source.mkdir()
@@ -611,7 +615,10 @@ def test_built_package_runs_with_only_the_standard_library(target: str, tmp_path
     package = build_package(fn, target, tmp_path / "build")
     with zipfile.ZipFile(package.path) as archive:
         root = _extract({n: archive.read(n) for n in archive.namelist()}, tmp_path / "pkg")
-    _, entry_module, symbol = ADAPTERS[target]
+    entry_module, symbol = ENTRY_MODULES[target]
+    shipped = (root / "platform_sdk" / "runtime").is_dir()
+    assert shipped == (target not in RUNTIME_FROM_ENVIRONMENT)
+    path_after = "" if shipped else f"sys.path.append({str(Path(__file__).resolve().parent.parent)!r})\n"
     calls = {
         "local": f"r = {entry_module}.{symbol}({{'type': 'http', 'method': 'GET', 'path': '/x', 'query': {{}}, "
                  "'headers': {}, 'body_base64': ''})\nbody = base64.b64decode(r['body_base64'])\nstatus = r['status']",
@@ -622,7 +629,8 @@ def test_built_package_runs_with_only_the_standard_library(target: str, tmp_path
                f"body, status, headers = {entry_module}.{symbol}(Req())",
     }
     script = (
-        f"import sys, json, base64\nsys.path.insert(0, {str(root)!r})\nimport {entry_module}\n{calls[target]}\n"
+        f"import sys, json, base64\nsys.path.insert(0, {str(root)!r})\n{path_after}import {entry_module}\n"
+        f"{calls[target]}\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'google', 'pg8000', "
         "'flask', 'functions_framework'))\n"
         "print(json.dumps({'status': status, 'body': json.loads(body), 'heavy': heavy,"
@@ -636,4 +644,4 @@ def test_built_package_runs_with_only_the_standard_library(target: str, tmp_path
     assert out["status"] == 200
     assert out["body"]["greeting"] == "hello from the package"
     assert out["heavy"] == []
-    assert out["runtime"].startswith(str(root))
+    assert out["runtime"].startswith(str(root)) == shipped

@@ -94,7 +94,7 @@ def plan_move(env: Environment, services: list[Service], selector: str, target: 
 # ----------------------------------------------------------------------------------------------- record
 
 def _record_path(project: Project, env: Environment) -> Path:
-    return project.cache_dir / "moves" / f"{env.name}.json"
+    return project.move_record(env.name)
 
 
 def load_record(project: Project, env: Environment) -> dict[str, Any]:

@@ -14,12 +14,13 @@ import threading
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING
 
+from platform_sdk import contract
 from platform_sdk.runtime.buckets import BucketClient, ObjectInfo, ObjectReader, open_bucket
 
 if TYPE_CHECKING:
     from platform_sdk.runtime.database import Database
 
-ACCESS_LEVELS = ("read", "write", "readwrite", "connect")
+ACCESS_LEVELS = contract.ACCESS_LEVELS
 READ_METHODS = ("GET", "HEAD")
 
 
@@ -30,20 +31,14 @@ class GrantError(PermissionError):
     """
 
 
-def env_var_name(kind: str, name: str) -> str:
-    """`PLATFORM_<KIND>_<NAME>`: the variable holding a granted resource's URL (same rule as synthesis)."""
-    return f"PLATFORM_{kind.upper()}_{name.upper().replace('-', '_')}"
-
-
-def neutral_name_from_env_var(var: str, kind: str) -> str:
-    """Inverse of env_var_name: neutral names are [a-z0-9-], so every '_' in the suffix was a '-'."""
-    return var[len(f"PLATFORM_{kind.upper()}_"):].lower().replace("_", "-")
+env_var_name = contract.resource_var
+neutral_name_from_env_var = contract.name_from_resource_var
 
 
 def function_identity() -> str:
     """`service.function` of the running function, for messages and logs."""
-    service = os.environ.get("PLATFORM_SERVICE", "")
-    function = os.environ.get("PLATFORM_FUNCTION", "")
+    service = os.environ.get(contract.SERVICE, "")
+    function = os.environ.get(contract.FUNCTION, "")
     if service and function:
         return f"{service}.{function}"
     return function or service or "this function"
@@ -51,18 +46,7 @@ def function_identity() -> str:
 
 def grants() -> dict[tuple[str, str], set[str]]:
     """Parse PLATFORM_GRANTS into {(kind, name): {"read", "write", ...}}; "readwrite" counts as both."""
-    parsed: dict[tuple[str, str], set[str]] = {}
-    for item in os.environ.get("PLATFORM_GRANTS", "").split(","):
-        item = item.strip()
-        if not item:
-            continue
-        kind, _, rest = item.partition(":")
-        name, _, access = rest.rpartition(":")
-        if not name or access not in ACCESS_LEVELS:
-            raise ValueError(f"malformed PLATFORM_GRANTS entry {item!r}: expected kind:name:access")
-        levels = parsed.setdefault((kind, name), set())
-        levels.update(("read", "write") if access == "readwrite" else (access,))
-    return parsed
+    return contract.decode_grants(os.environ.get(contract.GRANTS, ""))
 
 
 def _service_hint() -> str:

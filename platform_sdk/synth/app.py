@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from platform_sdk import contract
 from platform_sdk.envs import Environment
 from platform_sdk.errors import PlatformError
 from platform_sdk.guardrails import run_guardrails_model, run_guardrails_synth
@@ -69,10 +70,6 @@ class SynthResult:
                 for key, p in sorted(self.packages.items())
             },
         }
-
-
-def _env_var_name(kind: str, name: str) -> str:
-    return f"PLATFORM_{kind.upper()}_{name.upper().replace('-', '_')}"
 
 
 class EstateBuilder:
@@ -234,10 +231,10 @@ class EstateBuilder:
         self._check_package_size(fn, package, compiler)
         self.packages[f"{fn.address}"] = package
         environment = {
-            "PLATFORM_ENV": self.env.name,
-            "PLATFORM_SERVICE": fn.service.name if fn.service else "",
-            "PLATFORM_FUNCTION": fn.name,
-            "PLATFORM_CLOUD": placement.cloud,
+            contract.ENV: self.env.name,
+            contract.SERVICE: fn.service.name if fn.service else "",
+            contract.FUNCTION: fn.name,
+            contract.CLOUD: placement.cloud,
         }
         grants = []
         for grant in fn.grants:
@@ -248,14 +245,13 @@ class EstateBuilder:
                 owner = self.compilers[handle.target]
                 identity = compiler.identity_literal(self.env, self.profile, fn)
                 url = owner.foreign_url(self.env, self.profile, grant, handle, placement.target, identity)
-            environment[_env_var_name(grant.target.kind, grant.target.name)] = url
+            environment[contract.resource_var(grant.target.kind, grant.target.name)] = url
         for trigger in fn.triggers:  # lets the entry adapter map a physical bucket name back to the neutral one
             if isinstance(trigger, ObjectCreatedTrigger):
-                key = _env_var_name("bucket", trigger.bucket.name)
+                key = contract.resource_var("bucket", trigger.bucket.name)
                 environment.setdefault(key, self.handles[trigger.bucket]["url"])
-        environment["PLATFORM_GRANTS"] = ",".join(
-            sorted(f"{g.target.kind}:{g.target.name}:{g.access}" for g in fn.grants)
-        )
+        environment[contract.GRANTS] = contract.encode_grants(
+            (g.target.kind, g.target.name, g.access) for g in fn.grants)
         environment.update(fn.environment)
         trigger_buckets = {
             t.bucket.name: self.handles[t.bucket] for t in fn.triggers if isinstance(t, ObjectCreatedTrigger)
@@ -337,7 +333,7 @@ def previously_deployed(project: Project, env: Environment, outdir: Path) -> dic
 
 def retained_copies(project: Project, env: Environment) -> dict[str, str]:
     """Stateful resources an unfinished or `--keep-source` move still keeps on their old cloud (address -> cloud)."""
-    path = project.cache_dir / "moves" / f"{env.name}.json"
+    path = project.move_record(env.name)
     if not path.is_file():
         return {}
     moves = json.loads(path.read_text()).get("moves", [])
@@ -347,14 +343,14 @@ def retained_copies(project: Project, env: Environment) -> dict[str, str]:
 
 def deployed_record(project: Project, env: Environment) -> dict[str, dict[str, Any]]:
     """The runner's record of applied stacks (`.platform/deployed/<env>.json`), so tombstones survive re-synths."""
-    path = project.cache_dir / "deployed" / f"{env.name}.json"
+    path = project.deployed_record(env.name)
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def record_deployed(project: Project, env: Environment, stacks: dict[str, dict[str, Any]],
                     removed: tuple[str, ...] = ()) -> None:
     """Remember applied stacks (with their owners map); forget stacks destroyed to nothing."""
-    path = project.cache_dir / "deployed" / f"{env.name}.json"
+    path = project.deployed_record(env.name)
     record = deployed_record(project, env)
     record.update(stacks)
     for name in removed:

@@ -19,16 +19,20 @@ FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 SKIP_NAMES = {"__pycache__", ".DS_Store", ".git", ".venv", "node_modules", ".pytest_cache"}
 
 ENTRY_TEMPLATE = '''"""Generated entry point: adapts {target} events to the neutral handler {handler!r}."""
-from platform_sdk.runtime.adapters.{adapter} import make_entry
+from platform_sdk.runtime.entry import make_entry
 
-{symbol} = make_entry({handler!r})
+{symbol} = make_entry({target!r}, {handler!r})
 '''
-# target -> (adapter module, entry module, entry symbol). Cloud Functions' Python runtime loads `main.py`.
-ADAPTERS = {
-    "aws": ("aws_lambda", "_platform_entry", "handler"),
-    "gcp": ("gcp_functions", "main", "handler"),
-    "local": ("local", "_platform_entry", "handler"),
+# target -> (entry module, entry symbol). Cloud Functions' Python runtime loads `main.py`.
+ENTRY_MODULES = {
+    "aws": ("_platform_entry", "handler"),
+    "gcp": ("main", "handler"),
+    "local": ("_platform_entry", "handler"),
 }
+# Targets whose functions run in the project's own environment (the local cloud's workers use the project's
+# interpreter, which has the SDK installed): their packages carry no copy of the runtime, so upgrading the
+# SDK does not redeploy every local function.
+RUNTIME_FROM_ENVIRONMENT = {"local"}
 
 
 @dataclass
@@ -74,17 +78,19 @@ def package_entries(fn: Function, target: str, extra: dict[str, bytes] | None = 
     entries: dict[str, bytes] = {}
     for name, path in _files_under(fn.source_dir):
         entries[name] = path.read_bytes()
-    runtime_dir = Path(runtime_package.__file__).parent
-    for name, path in _files_under(runtime_dir):
-        if name.endswith(".py"):
-            entries[f"platform_sdk/runtime/{name}"] = path.read_bytes()
-    entries["platform_sdk/__init__.py"] = b'"""Runtime-only copy of platform_sdk shipped inside a function."""\n'
-    adapter, entry_module, symbol = ADAPTERS[target]
+    if target not in RUNTIME_FROM_ENVIRONMENT:
+        runtime_dir = Path(runtime_package.__file__).parent
+        for name, path in _files_under(runtime_dir):
+            if name.endswith(".py"):
+                entries[f"platform_sdk/runtime/{name}"] = path.read_bytes()
+        entries["platform_sdk/__init__.py"] = b'"""Runtime-only copy of platform_sdk shipped inside a function."""\n'
+        entries["platform_sdk/contract.py"] = (runtime_dir.parent / "contract.py").read_bytes()
+    entry_module, symbol = ENTRY_MODULES[target]
     if f"{entry_module}.py" in entries:
         raise fn.error(f"{entry_module}.py is reserved for the generated {target} entry point; rename your module",
                        "source", str(fn.source_dir / f"{entry_module}.py"))
     entries[f"{entry_module}.py"] = ENTRY_TEMPLATE.format(
-        target=target, handler=fn.handler, adapter=adapter, symbol=symbol
+        target=target, handler=fn.handler, symbol=symbol
     ).encode()
     meta = {"function": fn.name, "service": fn.service.name if fn.service else None, "handler": fn.handler,
             "runtime": fn.runtime, "triggers": trigger_summary(fn)}
@@ -138,7 +144,7 @@ def build_package(fn: Function, target: str, build_dir: Path, extra: dict[str, b
     path = build_dir / f"{service}-{fn.name}-{target}.zip"
     digest = write_zip_cached(entries, path)
     sizes = sorted(((name, len(data)) for name, data in entries.items()), key=lambda item: (-item[1], item[0]))
-    _, entry_module, symbol = ADAPTERS[target]
+    entry_module, symbol = ENTRY_MODULES[target]
     return FunctionPackage(
         function=fn, target=target, path=path, sha256=digest, zipped_bytes=path.stat().st_size,
         unzipped_bytes=sum(size for _, size in sizes), entry_point=f"{entry_module}.{symbol}", largest=sizes[:5],
