@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import textwrap
@@ -14,7 +15,16 @@ from platform_sdk import Bucket, Service
 from platform_sdk.envs import find_environment
 from platform_sdk.errors import ModelError, PlatformError
 from platform_sdk.loader import load_services
-from platform_sdk.model import Cdn, Database, Function, HttpTrigger, ObjectCreatedTrigger, ScheduleTrigger
+from platform_sdk.model import (
+    Cdn,
+    Database,
+    DatabaseSpec,
+    Function,
+    FunctionSpec,
+    HttpTrigger,
+    ObjectCreatedTrigger,
+    ScheduleTrigger,
+)
 from platform_sdk.modules import (
     HttpApi,
     ImagePipeline,
@@ -158,6 +168,35 @@ def test_scheduled_job_and_service_with_database() -> None:
     assert app.function.trigger_of(HttpTrigger)
     assert [t.cron for t in job.function.trigger_of(ScheduleTrigger)] == ["0 3 * * *", "0 15 * * *"]
     assert [(g.target, g.access) for g in job.function.grants] == [(app.database, "connect")]
+
+
+def test_modules_take_the_kinds_settings_from_their_specs() -> None:
+    """A module declares no setting of a kind again: it inherits the kind's spec (names, types, defaults, checks).
+
+    ImagePipeline's memory and timeout are the one documented exception: its own defaults (1024 MB, 60 s).
+    """
+    own_defaults = {(ImagePipeline, "memory"), (ImagePipeline, "timeout")}
+    uses = {ServiceWithDatabase: (FunctionSpec, DatabaseSpec), ScheduledJob: (FunctionSpec,),
+            HttpApi: (FunctionSpec,), ImagePipeline: (FunctionSpec,)}
+    for module, specs in uses.items():
+        for spec in specs:
+            assert issubclass(module, spec), f"{module.__name__} does not build on {spec.__name__}"
+            for f in dataclasses.fields(spec):
+                if (module, f.name) not in own_defaults:
+                    assert f.name not in module.__dict__["__annotations__"], f"{module.__name__} re-declares {f.name}"
+    app = ServiceWithDatabase("api", handler="api.handle", source=".", engine="mysql", storage_gb=50,
+                              database_name="accounts", runtime="python3.12", timeout=10, deletion_protection=False)
+    assert (app.database.engine, app.database.storage_gb, app.database.database_name) == ("mysql", 50, "accounts")
+    assert app.database.deletion_protection is False and app.database.backups is True
+    assert (app.function.runtime, app.function.timeout, app.function.memory) == ("python3.12", 10, 256)
+    images = ImagePipeline("images", source=".", runtime="python3.12")
+    assert images.resize.memory == 1024 and images.on_demand_function is not None
+    assert {images.resize.runtime, images.on_demand_function.runtime} == {"python3.12"}
+    assert (images.resize.timeout, images.on_demand_function.timeout) == (60, 30)
+    with pytest.raises(ModelError) as err:
+        ServiceWithDatabase("api", handler="api.handle", source=".", storage_gb=0)  # marker: spec-error
+    assert err.value.line == lineno("marker: spec-error") and err.value.key == "storage_gb"
+    assert str(err.value.message).startswith("ServiceWithDatabase 'api': ")
 
 
 def test_modules_are_versioned_with_the_sdk() -> None:

@@ -1,23 +1,36 @@
-"""The neutral model: services and resources that know no cloud."""
+"""The neutral model: services and the resource kinds they declare, knowing no cloud.
 
-from platform_sdk.model.resources import (
-    Bucket,
-    Cdn,
-    Cors,
-    Database,
-    Function,
-    Grant,
+One module per kind, each the single declaration of that kind: its class, its settings (types, units,
+defaults and the errors they raise, in the class docstring), the grants a function may hold on it and the
+runtime operations each grant allows (`OPERATIONS`):
+
+- `base`: `Resource` (name, service, declaring line) and `Spec`, the base of reusable groups of settings;
+- `bucket`: `Bucket`, `Cors`; grants "read", "write", "readwrite";
+- `database`: `Database`, `DatabaseSpec`; grant "connect";
+- `function`: `Function`, `FunctionSpec`, `Grant`;
+- `triggers`: `http()`, `schedule(cron)`, `object_created(bucket)`;
+- `cdn`: `Cdn`;
+- `service`: `Service`, which resources and modules are added to.
+"""
+
+from platform_sdk.model.base import NAME_PATTERN, Resource, Spec
+from platform_sdk.model.bucket import Bucket, Cors
+from platform_sdk.model.cdn import Cdn
+from platform_sdk.model.database import Database, DatabaseSpec
+from platform_sdk.model.function import Access, Function, FunctionSpec, Grant
+from platform_sdk.model.service import Composite, Service
+from platform_sdk.model.triggers import (
     HttpTrigger,
     ObjectCreatedTrigger,
-    Resource,
     ScheduleTrigger,
+    Trigger,
     http,
     object_created,
     schedule,
 )
-from platform_sdk.model.service import Service
 
 __all__ = [
-    "Bucket", "Cdn", "Cors", "Database", "Function", "Grant", "HttpTrigger", "ObjectCreatedTrigger",
-    "Resource", "ScheduleTrigger", "Service", "http", "object_created", "schedule",
+    "NAME_PATTERN", "Access", "Bucket", "Cdn", "Composite", "Cors", "Database", "DatabaseSpec", "Function",
+    "FunctionSpec", "Grant", "HttpTrigger", "ObjectCreatedTrigger", "Resource", "ScheduleTrigger", "Service",
+    "Spec", "Trigger", "http", "object_created", "schedule",
 ]

@@ -3,57 +3,88 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TypeVar
+from typing import Protocol, TypeVar, overload, runtime_checkable
 
-from platform_sdk.model.resources import (
-    Bucket,
-    Cdn,
-    Database,
-    Function,
-    Resource,
-    _caller_location,
-    check_name,
-)
+from platform_sdk.errors import ModelError
+from platform_sdk.model.base import Resource, caller_location, check_name
+from platform_sdk.model.bucket import Bucket
+from platform_sdk.model.cdn import Cdn
+from platform_sdk.model.database import Database
+from platform_sdk.model.function import Function
+
+
+@runtime_checkable
+class Composite(Protocol):
+    """Anything that adds its own parts to a service, like a module (`platform_sdk.modules.Module`)."""
+
+    def add_to(self, service: Service) -> None:
+        """Add every part to `service`."""
+
 
 R = TypeVar("R", bound=Resource)
+C = TypeVar("C", bound=Composite)
 
 
 class Service:
-    """A named group of resources. Declare it at module level in `services/*.py`."""
+    """A named group of resources. Declare it at module level in `services/*.py`.
+
+    Args:
+        name: The neutral service name (1-40 lowercase letters, digits and '-', starting with a letter); it
+            prefixes every physical name and is the placement key in environment files. Raises `ModelError`
+            (key `name`) otherwise.
+        owner: The owning team, e.g. `"media-team"` (tagged on every resource; guardrails may require it).
+            Default `None`.
+        description: Free text. Default `""`.
+    """
 
     def __init__(self, name: str, owner: str | None = None, description: str = "") -> None:
-        self.declared_in, self.declared_line = _caller_location()
+        self.declared_in, self.declared_line = caller_location()
         self.name = check_name("service", name, self.declared_in, self.declared_line)
         self.owner = owner
         self.description = description
         self._resources: dict[str, Resource] = {}
 
-    def add(self, resource: R) -> R:
-        """Add a resource (or a module's resources) to this service and return it."""
-        if hasattr(resource, "add_to"):
-            resource.add_to(self)  # a module: it adds its own parts
-            return resource
-        if not isinstance(resource, Resource):
-            raise TypeError(f"Service.add expects a resource, got {resource!r}")
-        if resource.name in self._resources:
-            raise resource.error(
-                f"two resources named {resource.name!r} in service {self.name!r}", key="name", value=resource.name
-            )
-        resource.service = self
-        self._resources[resource.name] = resource
-        return resource
+    @overload
+    def add(self, part: R) -> R: ...
+
+    @overload
+    def add(self, part: C) -> C: ...
+
+    def add(self, part: Resource | Composite) -> Resource | Composite:
+        """Add a resource, or a module (which adds its parts), to this service and return it unchanged.
+
+        Raises:
+            ModelError: another resource of this service has the same name (pointing at the second
+                declaration), or `part` is neither a resource nor a module.
+        """
+        if isinstance(part, Resource):
+            if part.name in self._resources:
+                raise part.error(f"two resources named {part.name!r} in service {self.name!r}", key="name",
+                                 value=part.name)
+            part.service = self
+            self._resources[part.name] = part
+            return part
+        if isinstance(part, Composite):
+            part.add_to(self)
+            return part
+        file, line = caller_location()
+        raise ModelError("Service.add takes a resource (Bucket, Function, ...) or a module", file=file, line=line,
+                         key=f"{self.name}.add", value=part)
 
     def __iter__(self) -> Iterator[Resource]:
         return iter(self._resources.values())
 
     def get(self, name: str) -> Resource | None:
+        """The resource named `name`, or None."""
         return self._resources.get(name)
 
     @property
     def resources(self) -> list[Resource]:
+        """Every resource, in the order they were added."""
         return list(self._resources.values())
 
     def of(self, kind: type[R]) -> list[R]:
+        """The resources of one kind, in the order they were added: `service.of(Bucket)`."""
         return [r for r in self._resources.values() if isinstance(r, kind)]
 
     @property

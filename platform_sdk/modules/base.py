@@ -13,13 +13,13 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 from platform_sdk.errors import ModelError
-from platform_sdk.model.resources import NAME_PATTERN, Resource, _caller_location
+from platform_sdk.model.base import NAME_PATTERN, Resource, caller_location
 
 if TYPE_CHECKING:
-    from platform_sdk.model import Service
+    from platform_sdk.model import Bucket, Database, Function, Service
 
 _SDK_DIR = str(Path(__file__).resolve().parent.parent) + "/"
 P = TypeVar("P", bound="Resource | Module")
@@ -53,6 +53,24 @@ class Module:
     `{name}` is the module's name and `{prefix}` is `prefix` (default: the name and a dash). Pass `prefix=""`
     for bare part names, or `names={role: "other-name"}` for single parts: use these to adopt resources that
     already exist under other names (renaming a resource replaces it, data included).
+
+    A module's settings that a resource kind also has are inherited from that kind's spec (`FunctionSpec`,
+    `DatabaseSpec`), not declared again: same names, types, units, defaults and errors as the kind, passed
+    on with `FunctionSpec.of(self)`.
+
+    Attributes:
+        name: Required. Identifies the module in its service: 1-40 lowercase letters, digits and '-',
+            starting with a letter. Raises `ModelError` (key `name`) otherwise.
+        prefix: Keyword-only. Replaces `{prefix}` in part names. Default `None`: `<name>-`. Raises
+            `ModelError` (key `prefix`) unless empty or lowercase letters, digits and '-' ending with '-'.
+        names: Keyword-only. Role -> neutral name, for single parts. Default `{}`. Raises `ModelError` (key
+            `names`) for a role the module does not have.
+        service: The service the module was added to (set by `Service.add`).
+        declared_in: The app team's file that declared the module (parts report it too); set automatically.
+        declared_line: That line; set automatically.
+
+    Raises:
+        ModelError: a parameter (or a part's validation) is invalid, naming the app team's file and line.
     """
 
     # role -> default name template of the part, e.g. {"bucket": "{name}", "cdn": "{prefix}cdn"}
@@ -154,7 +172,7 @@ class Module:
             if not inside:
                 return filename, frame.f_lineno
             frame = frame.f_back
-        return _caller_location()
+        return caller_location()
 
     def _repoint(self, err: ModelError) -> None:
         """A part's validation error is about a module parameter: point it at the module's declaration."""
@@ -173,24 +191,24 @@ def describe(module: Module) -> dict[str, Any]:
 class FunctionGrants:
     """Grant helpers for modules built around one function (`self.function`): `job.uses(db)` reads naturally."""
 
-    function: Any
+    function: Function
 
-    def reads(self, bucket: Any) -> Any:
-        """Allow the module's function to read and list objects of `bucket`."""
+    def reads(self, bucket: Bucket) -> Self:
+        """Allow the module's function to read `bucket` (see `Function.reads`)."""
         self.function.reads(bucket)
         return self
 
-    def writes(self, bucket: Any) -> Any:
-        """Allow the module's function to write and delete objects of `bucket`."""
+    def writes(self, bucket: Bucket) -> Self:
+        """Allow the module's function to write `bucket` (see `Function.writes`)."""
         self.function.writes(bucket)
         return self
 
-    def reads_writes(self, bucket: Any) -> Any:
-        """Allow the module's function to read, list, write and delete objects of `bucket`."""
+    def reads_writes(self, bucket: Bucket) -> Self:
+        """Allow the module's function to read and write `bucket` (see `Function.reads_writes`)."""
         self.function.reads_writes(bucket)
         return self
 
-    def uses(self, database: Any) -> Any:
-        """Allow the module's function to connect to `database`."""
+    def uses(self, database: Database) -> Self:
+        """Allow the module's function to connect to `database` (see `Function.uses`)."""
         self.function.uses(database)
         return self

@@ -13,17 +13,29 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
-from platform_sdk.model import Function, http
+from platform_sdk.model import Bucket, Database, Function, FunctionSpec, http
+from platform_sdk.model.function import HANDLER_PATTERN
 from platform_sdk.modules.base import Module
 
 ROUTE = re.compile(r"^(?:(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|ANY) )?(/[A-Za-z0-9._~{}/-]*)$")
-HANDLER = re.compile(r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$")
 
 
 @dataclass(eq=False)
 class Route:
-    """One route's handler plus optional per-route settings (None = the API's default)."""
+    """One route's handler plus optional per-route settings that replace the API's.
+
+    Attributes:
+        handler: Required. `module.function` in the API's `source`. Raises `ModelError` (key
+            `routes['<route>']`) unless it looks like that.
+        memory: Memory in MB for this route's function. Default `None`: the API's `memory`. Validated like
+            `FunctionSpec.memory`.
+        timeout: Longest run in seconds for this route's function. Default `None`: the API's `timeout`.
+            Validated like `FunctionSpec.timeout`.
+        environment: Variables added to (and overriding) the API's `environment` for this route. Default `{}`.
+            Validated like `FunctionSpec.environment`.
+    """
 
     handler: str
     memory: int | None = None
@@ -41,22 +53,28 @@ def route_slug(route: str) -> str:
 
 
 @dataclass(eq=False, kw_only=True)
-class HttpApi(Module):
+class HttpApi(Module, FunctionSpec):
     """Routes (`"GET /orders"`, `"POST /orders"`, `"/health"` = any method) mapped to handlers in `source`.
 
     Each route becomes a Function named `<prefix><method>-<path words>` (override with `names={route: name}`)
     with a public (or, `public=False`, authenticated) HTTP trigger. The function receives every request sent
     to its URL; `HTTP_ROUTE` in its environment names the route it serves, so a handler may refuse other
     methods. Grant per route (`api.route("GET /orders").reads(bucket)`) or to all routes (`api.reads(bucket)`).
+
+    Attributes:
+        source: Required. The code's directory, relative to the file declaring the module.
+        routes: Required. Route -> handler (`"orders.list_orders"`) or `Route(...)`; at least one. Raises
+            `ModelError` (key `routes`) for a route that is not an optional method and a path.
+        public: Anyone may call the routes' URLs. Default `True`. Raises `ModelError` (key `http.public`)
+            unless a bool.
+        runtime, memory, timeout, environment: every route's function settings, see `FunctionSpec` (units,
+            defaults and errors); a `Route` may replace memory and timeout and add environment variables.
+        functions: Route -> its `Function` part (not a constructor argument).
     """
 
     source: str | Path
     routes: Mapping[str, str | Route]
-    memory: int = 256
-    timeout: int = 30
-    runtime: str = "python3.11"
     public: bool = True
-    environment: dict[str, str] = field(default_factory=dict)
     functions: dict[str, Function] = field(init=False, repr=False, default_factory=dict)
 
     def templates(self) -> dict[str, str]:
@@ -73,15 +91,14 @@ class HttpApi(Module):
                 raise self.error("a route is an optional method and a path, like 'GET /orders/{id}' or '/health'",
                                  "routes", route)
             spec = target if isinstance(target, Route) else Route(handler=target)
-            if not isinstance(spec.handler, str) or not HANDLER.match(spec.handler):
+            if not isinstance(spec.handler, str) or not HANDLER_PATTERN.match(spec.handler):
                 raise self.error("a route's handler looks like 'module.function'", f"routes[{route!r}]",
                                  spec.handler)
-            fn = Function(
-                self.part_name(route), handler=spec.handler, source=source, runtime=self.runtime,
-                memory=spec.memory or self.memory, timeout=spec.timeout or self.timeout,
-                environment={**self.environment, **spec.environment, "HTTP_ROUTE": route},
-                triggers=[http(public=self.public)],
-            )
+            settings = FunctionSpec.of(self)
+            settings.update(memory=spec.memory or self.memory, timeout=spec.timeout or self.timeout,
+                            environment={**self.environment, **spec.environment, "HTTP_ROUTE": route})
+            fn = Function(self.part_name(route), handler=spec.handler, source=source,
+                          triggers=[http(public=self.public)], **settings)
             self.functions[route] = self.add_part(route, fn)
 
     def route(self, route: str) -> Function:
@@ -90,26 +107,26 @@ class HttpApi(Module):
             raise KeyError(f"{self.name}: no route {route!r} (routes: {', '.join(self.functions)})")
         return self.functions[route]
 
-    def reads(self, bucket: object) -> HttpApi:
-        """Every route may read `bucket`."""
+    def reads(self, bucket: Bucket) -> Self:
+        """Every route may read `bucket` (see `Function.reads`)."""
         for fn in self.functions.values():
-            fn.reads(bucket)  # type: ignore[arg-type]
+            fn.reads(bucket)
         return self
 
-    def writes(self, bucket: object) -> HttpApi:
-        """Every route may write `bucket`."""
+    def writes(self, bucket: Bucket) -> Self:
+        """Every route may write `bucket` (see `Function.writes`)."""
         for fn in self.functions.values():
-            fn.writes(bucket)  # type: ignore[arg-type]
+            fn.writes(bucket)
         return self
 
-    def reads_writes(self, bucket: object) -> HttpApi:
-        """Every route may read and write `bucket`."""
+    def reads_writes(self, bucket: Bucket) -> Self:
+        """Every route may read and write `bucket` (see `Function.reads_writes`)."""
         for fn in self.functions.values():
-            fn.reads_writes(bucket)  # type: ignore[arg-type]
+            fn.reads_writes(bucket)
         return self
 
-    def uses(self, database: object) -> HttpApi:
-        """Every route may connect to `database`."""
+    def uses(self, database: Database) -> Self:
+        """Every route may connect to `database` (see `Function.uses`)."""
         for fn in self.functions.values():
-            fn.uses(database)  # type: ignore[arg-type]
+            fn.uses(database)
         return self

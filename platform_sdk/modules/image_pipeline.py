@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from platform_sdk.model import Bucket, Cdn, Function, http, object_created
+from platform_sdk.model import Bucket, Cdn, Function, FunctionSpec, http, object_created
 from platform_sdk.modules.base import Module
 
 
 @dataclass(eq=False, kw_only=True)
-class ImagePipeline(Module):
+class ImagePipeline(Module, FunctionSpec):
     """Thumbnails made on upload (and, optionally, on demand over HTTP), served from a CDN.
 
     Parts (default names with `prefix` = `<name>-`): `originals` bucket (versioned), `thumbs` bucket
@@ -23,6 +23,33 @@ class ImagePipeline(Module):
     are in `THUMBNAIL_WIDTHS` (comma-separated) and the buckets are reached by their neutral names
     (`bucket(pipeline.originals.name)`). Grants: resize reads originals and writes thumbs; on_demand reads
     originals and reads/writes thumbs (it fills gaps).
+
+    Attributes:
+        source: Required. The code's directory, relative to the file declaring the module.
+        upload_handler: `module.function` called for every upload. Default `"resize.on_upload"`. Raises
+            `ModelError` (key `handler`) unless it looks like that.
+        request_handler: `module.function` serving on-demand HTTP requests. Default `"resize.on_request"`.
+            Raises `ModelError` (key `handler`) unless it looks like that.
+        widths: Thumbnail widths in pixels, 16 to 4096 each, at least one. Default `(128, 512)`. Raises
+            `ModelError` (key `widths`) otherwise.
+        suffixes: Key endings that trigger resizing, like `".jpg"`, at least one. Default `(".jpg", ".png")`.
+            Raises `ModelError` (key `suffixes`) otherwise.
+        key_prefix: Only uploads whose key starts with this are resized. Default `""`: every key.
+        memory: Memory in MB of both functions, a positive whole number. Default 1024 (not a Function's 256:
+            images are decoded in memory). Raises `ModelError` (key `memory`) otherwise.
+        timeout: Longest run of `resize` in seconds, a positive whole number. Default 60. Raises `ModelError`
+            (key `timeout`) otherwise.
+        request_timeout: Longest run of `on_demand` in seconds, a positive whole number. Default 30. Raises
+            `ModelError` (key `timeout`) otherwise.
+        on_demand: Also make the `on_demand` HTTP function. Default `True`.
+        domain: The CDN's DNS name, see `Cdn.domain`. Default `None`.
+        keep_versions: Version the originals bucket (see `Bucket.versioning`). Default `True`.
+        thumbnail_expire_days: Days after which thumbnails expire (see `Bucket.expire_days`). Default 365;
+            `None` keeps them.
+        runtime, environment: both functions' settings, see `FunctionSpec`; `THUMBNAIL_WIDTHS` is added to
+            `environment`.
+        originals, thumbs, resize, on_demand_function, cdn: the parts (not constructor arguments);
+            `on_demand_function` is `None` without `on_demand`.
     """
 
     parts: ClassVar[dict[str, str]] = {
@@ -39,10 +66,9 @@ class ImagePipeline(Module):
     timeout: int = 60
     request_timeout: int = 30
     on_demand: bool = True
-    domain: str | None = None
+    domain: str | None = Cdn.domain
     keep_versions: bool = True
     thumbnail_expire_days: int | None = 365
-    environment: dict[str, str] = field(default_factory=dict)
     originals: Bucket = field(init=False, repr=False)
     thumbs: Bucket = field(init=False, repr=False)
     resize: Function = field(init=False, repr=False)
@@ -62,15 +88,15 @@ class ImagePipeline(Module):
         self.originals = self.add_part("originals", Bucket(self.part_name("originals"), versioning=self.keep_versions))
         self.thumbs = self.add_part("thumbs", Bucket(self.part_name("thumbs"), expire_days=self.thumbnail_expire_days))
         self.resize = self.add_part("resize", Function(
-            self.part_name("resize"), handler=self.upload_handler, source=source, memory=self.memory,
-            timeout=self.timeout, environment=dict(environment),
+            self.part_name("resize"), handler=self.upload_handler, source=source,
             triggers=[object_created(self.originals, prefix=self.key_prefix, suffix=s) for s in suffixes],
+            **{**FunctionSpec.of(self), "environment": dict(environment)},
         ))
         self.resize.reads(self.originals).writes(self.thumbs)
         if self.on_demand:
             fn = self.add_part("on_demand", Function(
-                self.part_name("on_demand"), handler=self.request_handler, source=source, memory=self.memory,
-                timeout=self.request_timeout, environment=dict(environment), triggers=[http()],
+                self.part_name("on_demand"), handler=self.request_handler, source=source, triggers=[http()],
+                **{**FunctionSpec.of(self), "environment": dict(environment), "timeout": self.request_timeout},
             ))
             fn.reads(self.originals).reads_writes(self.thumbs)
             self.on_demand_function = fn

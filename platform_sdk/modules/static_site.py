@@ -20,21 +20,31 @@ class StaticSite(Module):
 
     Parts: `bucket` (named `{name}`) and `cdn` (named `{prefix}cdn`, i.e. `<name>-cdn`).
 
-    - `domain`: serve the site on this DNS name (the cloud issues the certificate); browsers calling back
-      into the bucket from that origin are allowed by CORS unless `cors_origins` says otherwise.
-    - `spa`: single-page app: paths that match no file serve `index_document`, so client-side routes work.
-    - `versioning`: keep old versions of every file (roll back a bad deploy by restoring them).
-
     Upload the files with `platform` or any bucket client; the CDN URL is the bucket's public face, the
     bucket itself stays private.
+
+    Attributes:
+        domain: Serve the site on this DNS name (the cloud issues the certificate), see `Cdn.domain`; browsers
+            calling back into the bucket from that origin are allowed by CORS unless `cors_origins` says
+            otherwise. Default `None`. Raises `ModelError` (key `domain`) unless a lowercase DNS name.
+        spa: Single-page app: paths that match no file serve `index_document`, so client-side routes work.
+            Default `False`. Raises `ModelError` (key `spa`) while the model's Cdn has no fallback object.
+        index_document: The object key served for `/` (see `Cdn.default_root_object`). Default
+            `"index.html"`. Raises `ModelError` (key `index_document`) unless a key not starting with '/'.
+        cors_origins: Origins allowed to call the bucket from browsers, like `["https://shop.example.com"]`.
+            Default `None`: `https://<domain>` when there is a domain, else none. Raises `ModelError` (key
+            `cors_origins`) unless a list of http(s) origins.
+        versioning: Keep old versions of every file (roll back a bad deploy by restoring them), see
+            `Bucket.versioning`. Default `False`.
+        bucket, cdn: the parts (not constructor arguments).
     """
 
     parts: ClassVar[dict[str, str]] = {"bucket": "{name}", "cdn": "{prefix}cdn"}
-    domain: str | None = None
+    domain: str | None = Cdn.domain
     spa: bool = False
-    index_document: str = "index.html"
+    index_document: str = Cdn.default_root_object
     cors_origins: list[str] | None = None
-    versioning: bool = False
+    versioning: bool = Bucket.versioning
     bucket: Bucket = field(init=False, repr=False)
     cdn: Cdn = field(init=False, repr=False)
 

@@ -1,0 +1,127 @@
+"""What every kind shares: a neutral name unique in its service, and the user's line that declared it.
+
+A *kind* (Bucket, Database, Function, Cdn) is one module of this package: its class, the settings it accepts
+(types, units, defaults, the errors they raise, all in the class docstring), the grants other resources may
+hold on it and the runtime operations each grant allows (`operations`). Nothing here knows about a cloud:
+the model keeps neutral sanity (types, whole numbers, names); each cloud plug-in checks its own limits on the
+values an environment actually deploys.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from platform_sdk.errors import ModelError
+
+if TYPE_CHECKING:
+    from platform_sdk.model.service import Service
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$|^[a-z]$")
+"""Neutral names: 1-40 lowercase letters, digits and '-', starting with a letter and not ending with '-'.
+
+DNS-like, so that every cloud can derive a valid physical name from them."""
+
+ErrorFactory = Callable[[str, str, object], ModelError]
+"""The shape of `Resource.error` and `Module.error`: (message, key, value) -> the error to raise."""
+
+_PACKAGE_DIR = str(Path(__file__).resolve().parent.parent) + "/"
+
+
+def caller_location() -> tuple[str | None, int | None]:
+    """(file, line) of the first stack frame outside `platform_sdk`: where the user wrote the declaration.
+
+    Frames of generated code (`<string>`: a dataclass `__init__`) and of the SDK itself are skipped, so a
+    resource made by a built-in module reports the line that declared the module. `(None, None)` when
+    there is no such frame.
+    """
+    frame = inspect.currentframe()
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith("<") and not filename.startswith(_PACKAGE_DIR):
+            return filename, frame.f_lineno
+        frame = frame.f_back
+    return None, None
+
+
+def check_name(kind: str, name: object, file: str | None = None, line: int | None = None) -> str:
+    """`name` if it matches `NAME_PATTERN`.
+
+    Raises:
+        ModelError: (key `name`) anything else, a non-string included.
+    """
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise ModelError(
+            f"invalid {kind} name: use 1-40 lowercase letters, digits and '-', starting with a letter",
+            file=file,
+            line=line,
+            key="name",
+            value=name,
+        )
+    return name
+
+
+def is_whole(value: object) -> bool:
+    """True for an `int` that is not a `bool` (`True` is an int to Python, never a size to us)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass(eq=False, kw_only=True)
+class Spec:
+    """A group of a kind's settings that modules reuse: a module subclasses the spec to take the same keyword
+    arguments (same types, same defaults, same documentation) and passes them on with `Spec.of(self)`.
+    """
+
+    @classmethod
+    def of(cls, source: object) -> dict[str, Any]:
+        """This spec's settings read from `source` (a kind or a module built on the spec), as keyword arguments.
+
+        Dicts and lists are copied, so parts made from one module never share a mutable setting.
+        """
+        values = {f.name: getattr(source, f.name) for f in fields(cls)}
+        return {key: copy.copy(value) if isinstance(value, (dict, list)) else value for key, value in values.items()}
+
+
+@dataclass(eq=False)
+class Resource:
+    """Common part of every kind: a neutral name, unique within its service.
+
+    Attributes:
+        name: Required. The neutral name (see `NAME_PATTERN`): 1-40 lowercase letters, digits and '-',
+            starting with a letter. Each cloud derives its physical name from it and the environment's prefix.
+            Raises `ModelError` (key `name`) otherwise.
+        service: The `Service` the resource was added to (set by `Service.add`); `None` until then.
+        declared_in: The file that declared the resource (for error messages); set automatically.
+        declared_line: The line that declared the resource; set automatically.
+    """
+
+    kind: ClassVar[str] = "resource"
+    operations: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    """Grant access level -> the runtime operations it allows (see each kind's `OPERATIONS`); empty when
+    nothing can be granted on the kind."""
+
+    name: str
+    service: Service | None = field(default=None, init=False, repr=False)
+    declared_in: str | None = field(default=None, init=False, repr=False)
+    declared_line: int | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.declared_in, self.declared_line = caller_location()
+        check_name(self.kind, self.name, self.declared_in, self.declared_line)
+
+    @property
+    def address(self) -> str:
+        """`service.resource`: the key environments use for placement and overrides (`?` before `Service.add`)."""
+        service = self.service.name if self.service else "?"
+        return f"{service}.{self.name}"
+
+    def error(self, message: str, key: str | None = None, value: object = None, hint: str | None = None) -> ModelError:
+        """An error pointing at the line that declared this resource (key defaults to its address)."""
+        return ModelError(
+            message, file=self.declared_in, line=self.declared_line, key=key or self.address, value=value, hint=hint
+        )

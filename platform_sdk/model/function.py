@@ -1,0 +1,214 @@
+"""The Function kind: user code, what makes it run (triggers), and what it may touch (grants)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Literal, Self, TypeVar
+
+from platform_sdk.errors import ModelError
+from platform_sdk.model.base import ErrorFactory, Resource, Spec, caller_location, is_whole
+from platform_sdk.model.bucket import Bucket
+from platform_sdk.model.database import Database
+from platform_sdk.model.triggers import TRIGGER_TYPES, Trigger
+
+HANDLER_PATTERN = re.compile(r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$")
+"""`module.function` (the module may be dotted: `pkg.module.function`)."""
+RUNTIME_PATTERN = re.compile(r"^python3\.\d{1,2}$")
+"""`python3.X`. Which versions a cloud runs is the cloud plug-in's check."""
+ENV_NAME_PATTERN = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+RESERVED_ENV_PREFIX = "PLATFORM_"
+"""Variables the platform injects start with this (see `platform_sdk.contract`); user variables may not."""
+
+Access = Literal["read", "write", "readwrite", "connect"]
+"""A grant's access level: a key of the target kind's `operations`."""
+
+GRANTABLE: tuple[type[Resource], ...] = (Bucket, Database)
+"""The kinds a function can be granted access to."""
+
+GRANT_METHODS: dict[str, str] = {"read": "reads", "write": "writes", "readwrite": "reads_writes", "connect": "uses"}
+"""Access level -> the Function method that grants it."""
+
+T = TypeVar("T")
+
+
+@dataclass(eq=False)
+class Grant:
+    """A function's access to another resource. Drives least-privilege IAM and the injected connection details.
+
+    Made by `fn.reads(bucket)`, `fn.writes(bucket)`, `fn.reads_writes(bucket)` and `fn.uses(database)`.
+
+    Attributes:
+        function: The function that holds the grant.
+        target: The bucket or database it may access.
+        access: The access level, a key of the target kind's `operations` ("read", "write", "readwrite" on a
+            Bucket; "connect" on a Database).
+        declared_in: The file of the line that made the grant (for error messages); set automatically.
+        declared_line: That line; set automatically.
+    """
+
+    function: Function
+    target: Bucket | Database
+    access: Access
+    declared_in: str | None = field(default=None, init=False, repr=False)
+    declared_line: int | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.declared_in, self.declared_line = caller_location()
+
+    @property
+    def operations(self) -> tuple[str, ...]:
+        """The runtime operations this grant allows (the target kind's `OPERATIONS[access]`)."""
+        return type(self.target).operations[self.access]
+
+
+@dataclass(eq=False, kw_only=True)
+class FunctionSpec(Spec):
+    """How a `Function` runs (keyword-only settings). Modules that create functions subclass this spec.
+
+    Attributes:
+        runtime: The language runtime, `"python3.X"`. Default `"python3.11"`. Raises `ModelError` (key
+            `runtime`) for anything else; each cloud plug-in refuses a version it does not run.
+        memory: Memory in MB, a positive whole number. Default 256. Raises `ModelError` (key `memory`)
+            otherwise; each cloud plug-in checks its own range on the deployed value (overrides included).
+        timeout: Longest run in seconds, a positive whole number. Default 30. Raises `ModelError` (key
+            `timeout`) otherwise; each cloud plug-in checks its own maximum on the deployed value.
+        environment: Environment variables, `{"NAME": "value"}`: names UPPER_SNAKE_CASE, not starting with
+            `PLATFORM_` (reserved for what the platform injects), values strings. Default `{}`. Raises
+            `ModelError` (key `environment` or `environment.NAME`) otherwise.
+    """
+
+    runtime: str = "python3.11"
+    memory: int = 256
+    timeout: int = 30
+    environment: dict[str, str] = field(default_factory=dict)
+
+    def check_spec(self, error: ErrorFactory) -> None:
+        """Raise `error(message, key, value)` for the first invalid setting."""
+        if not isinstance(self.runtime, str) or not RUNTIME_PATTERN.match(self.runtime):
+            raise error("runtime must look like 'python3.11'", "runtime", self.runtime)
+        if not is_whole(self.memory) or self.memory < 1:
+            raise error("memory must be a positive whole number of MB", "memory", self.memory)
+        if not is_whole(self.timeout) or self.timeout < 1:
+            raise error("timeout must be a positive whole number of seconds", "timeout", self.timeout)
+        if not isinstance(self.environment, dict):
+            raise error("environment must be a dict of names to strings", "environment", self.environment)
+        for key, value in self.environment.items():
+            if not isinstance(key, str) or not ENV_NAME_PATTERN.match(key) or key.startswith(RESERVED_ENV_PREFIX):
+                raise error(f"environment names are UPPER_SNAKE_CASE and may not start with {RESERVED_ENV_PREFIX}",
+                            "environment", key)
+            if not isinstance(value, str):
+                raise error("environment values must be strings", f"environment.{key}", value)
+
+
+@dataclass(eq=False)
+class Function(Resource, FunctionSpec):
+    """A function: user code (a directory with a handler module), its triggers and its grants.
+
+    Attributes:
+        name: Required. The neutral name, see `Resource`.
+        handler: Required. `module.function` in `source`, e.g. `"resize.on_upload"`. Raises `ModelError` (key
+            `handler`) unless it looks like that; loading the estate refuses a module file that is missing.
+        source: The directory holding the code, relative to the file that declares the function (a string or
+            a Path). Default: that file's directory. Resolved to an absolute path.
+        triggers: What runs the function: a list of `http()`, `schedule(cron)` and `object_created(bucket)`.
+            Default `[]` (invoked only by the platform). Raises `ModelError` (key `triggers`) unless a list
+            of those.
+        runtime, memory, timeout, environment: keyword-only settings, see `FunctionSpec` (units, defaults and
+            errors).
+        grants: The grants made with `reads`, `writes`, `reads_writes` and `uses` (not a constructor argument).
+
+    Raises:
+        ModelError: on any invalid setting, naming the file and line of the declaration, the key and the value.
+    """
+
+    kind: ClassVar[str] = "function"
+    handler: str = ""
+    source: str | Path = ""
+    triggers: list[Trigger] = field(default_factory=list)
+    grants: list[Grant] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not isinstance(self.handler, str) or not HANDLER_PATTERN.match(self.handler):
+            raise self.error("handler must look like 'module.function'", "handler", self.handler)
+        if not isinstance(self.source, (str, Path)):
+            raise self.error("source must be a directory path", "source", self.source)
+        self.check_spec(self.error)
+        if not isinstance(self.triggers, list):
+            raise self.error("triggers must be a list, like triggers=[http()]", "triggers", self.triggers)
+        for trigger in self.triggers:
+            if not isinstance(trigger, TRIGGER_TYPES):
+                raise self.error("a trigger is http(), schedule(cron) or object_created(bucket)", "triggers",
+                                 trigger)
+        base = Path(self.declared_in).parent if self.declared_in else Path.cwd()
+        self.source = (base / self.source).resolve() if self.source else base.resolve()
+
+    @property
+    def source_dir(self) -> Path:
+        """Absolute directory holding the function's code."""
+        return Path(self.source)
+
+    @property
+    def handler_module(self) -> str:
+        """The module part of `handler` (`resize` for `resize.on_upload`)."""
+        return self.handler.rsplit(".", 1)[0]
+
+    def trigger_of(self, kind: type[T]) -> list[T]:
+        """The triggers of one type, in declaration order: `fn.trigger_of(HttpTrigger)`."""
+        return [t for t in self.triggers if isinstance(t, kind)]
+
+    # -- grants ---------------------------------------------------------------------------------------------------
+    def reads(self, bucket: Bucket) -> Self:
+        """Allow reading `bucket`: the operations of `bucket.OPERATIONS["read"]` (get, head, list, signed_url).
+
+        Raises:
+            ModelError: `bucket` is not a Bucket, naming the line of this call.
+        """
+        return self._grant(bucket, "read")
+
+    def writes(self, bucket: Bucket) -> Self:
+        """Allow writing `bucket`: `bucket.OPERATIONS["write"]` (put, overwrite, delete, signed_url), not reading.
+
+        Raises:
+            ModelError: `bucket` is not a Bucket, naming the line of this call.
+        """
+        return self._grant(bucket, "write")
+
+    def reads_writes(self, bucket: Bucket) -> Self:
+        """Allow reading and writing `bucket`: `bucket.OPERATIONS["readwrite"]`.
+
+        Raises:
+            ModelError: `bucket` is not a Bucket, naming the line of this call.
+        """
+        return self._grant(bucket, "readwrite")
+
+    def uses(self, database: Database) -> Self:
+        """Allow connecting to `database` (`database.OPERATIONS["connect"]`); its connection details are injected.
+
+        Raises:
+            ModelError: `database` is not a Database, naming the line of this call.
+        """
+        return self._grant(database, "connect")
+
+    def _grant(self, target: object, access: Access) -> Self:
+        if not isinstance(target, (Bucket, Database)) or access not in type(target).operations:
+            raise self._grant_error(target, access)
+        self.grants.append(Grant(self, target, access))
+        return self
+
+    def _grant_error(self, target: object, access: Access) -> ModelError:
+        method = GRANT_METHODS[access]
+        takes = " or ".join(kind.__name__ for kind in GRANTABLE if access in kind.operations)
+        name = getattr(target, "name", None)
+        if isinstance(target, Resource):
+            fits = [f"{GRANT_METHODS[a]}()" for a in type(target).operations]
+            what = f"a {type(target).__name__}"
+            hint = (f"grant a {type(target).__name__} with {' or '.join(fits)}" if fits
+                    else f"nothing can be granted on a {type(target).__name__}")
+        else:
+            what, hint = f"a {type(target).__name__}", None
+        file, line = caller_location()
+        return ModelError(f"{method}() takes a {takes}, not {what}", file=file, line=line,
+                          key=f"{self.name}.{method}", value=name if isinstance(name, str) else target, hint=hint)
