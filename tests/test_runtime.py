@@ -26,8 +26,8 @@ from typing import Any
 
 import pytest
 
+from platform_sdk.providers.aws.runtime import adapter as aws_lambda
 from platform_sdk.runtime import GrantError, HttpRequest, HttpResponse, bucket, config, database
-from platform_sdk.runtime.adapters import aws_lambda
 from platform_sdk.runtime.database import Database, DatabaseConfigError, qmark_to_format
 from platform_sdk.runtime.resources import GrantedBucket, grants
 
