@@ -1,9 +1,9 @@
 """The neutral event types a function handler receives, whatever cloud calls it.
 
 Handlers take exactly one argument: an `HttpRequest` (and return an `HttpResponse`), an `ObjectCreated`
-or a `ScheduleTick`. The per-cloud adapters (`platform_sdk.runtime.adapters.*`) translate to and from
-these, so the same handler code runs on AWS Lambda, Cloud Functions and the local cloud. Standard library
-only: this module is imported inside every deployed function.
+or a `ScheduleTick`. The per-cloud entry adapters (`platform_sdk.providers.<cloud>.runtime.adapter`) translate
+to and from these, so the same handler code runs on AWS Lambda, Cloud Functions and the local cloud. Standard
+library only: this module is imported inside every deployed function.
 """
 
 from __future__ import annotations
