@@ -38,7 +38,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # `python bench/bench_copy.py` puts only bench/ on sys.path
 
 from platform_sdk.move import Journal, copy_bucket, verify_bucket  # noqa: E402
-from platform_sdk.runtime.buckets import BucketClient, GcsBucket, LocalBucket, S3Bucket  # noqa: E402
+from platform_sdk.providers.aws.runtime.buckets import S3Bucket  # noqa: E402
+from platform_sdk.providers.gcp.runtime.buckets import GcsBucket  # noqa: E402
+from platform_sdk.providers.local.runtime.buckets import LocalBucket  # noqa: E402
+from platform_sdk.runtime.buckets import BucketClient  # noqa: E402
 from tests.emulators import FAKE_AWS_ENV, make_object_set, seed_bucket, start_gcs, start_moto  # noqa: E402
 
 

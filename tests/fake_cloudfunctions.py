@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from platform_sdk.localcloud.gateway import ServerThread, bind
+from platform_sdk.localcloud.dev import ServerThread, bind
 
 # The client asks for `$alt=json;enum-encoding=int`; the real API then sends enums as numbers.
 ENUMS = {

@@ -386,7 +386,7 @@ def _cloudevent_binary(event: dict[str, Any]) -> tuple[dict[str, str], bytes]:
 
 @pytest.mark.parametrize("mode", ["binary", "structured"])
 def test_gcp_storage_finalized_cloudevent(app: App, gcs: str, mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from platform_sdk.runtime.buckets import GcsBucket
+    from platform_sdk.providers.gcp.runtime.buckets import GcsBucket
 
     suffix = uuid.uuid4().hex[:8]
     event = load("gcp_storage_finalized.json")
@@ -515,7 +515,7 @@ def example_code(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
 
 def test_example_auth_service_locally_on_sqlite(example_code: Callable[[str], Path], tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from platform_sdk.runtime.adapters import local
+    from platform_sdk.providers.local.runtime import adapter as local
 
     code = example_code("auth")
     db_file = tmp_path / "databases" / "users.sqlite3"
@@ -543,7 +543,7 @@ def test_example_thumbnails_service_locally(example_code: Callable[[str], Path],
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     from PIL import Image
 
-    from platform_sdk.runtime.adapters import local
+    from platform_sdk.providers.local.runtime import adapter as local
 
     code = example_code("thumbnails")
     dirs = local_buckets(monkeypatch, tmp_path, originals="read", thumbs="write")

@@ -634,7 +634,7 @@ def test_schedule_becomes_an_eventbridge_cron(dev_stacks: Stacks) -> None:
 def test_schedule_input_tells_the_adapter_which_cron_fired(extras: dict[str, Any]) -> None:
     """What EventBridge delivers after the input transformer (`<time>` becomes the event's quoted time) is a
     schedule event for the Lambda adapter, carrying the neutral cron and the time."""
-    from platform_sdk.runtime.adapters.aws_lambda import classify
+    from platform_sdk.providers.aws.runtime.adapter import classify
     from platform_sdk.runtime.adapters.common import parse_time
 
     scheduled = json.loads((REPO / "tests" / "events" / "aws_scheduled.json").read_text())

@@ -12,14 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from platform_sdk.runtime.buckets import (
-    BucketClient,
-    GcsBucket,
-    LocalBucket,
-    ObjectNotFoundError,
-    S3Bucket,
-    open_bucket,
-)
+from platform_sdk.providers.aws.runtime.buckets import S3Bucket
+from platform_sdk.providers.gcp.runtime.buckets import GcsBucket
+from platform_sdk.providers.local.runtime.buckets import LocalBucket
+from platform_sdk.runtime.buckets import BucketClient, ObjectNotFoundError, open_bucket
 
 try:
     from tests.emulators import gcs_emulator, moto_server  # noqa: F401 - fixtures

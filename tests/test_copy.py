@@ -17,9 +17,12 @@ from typing import IO
 import pytest
 
 from platform_sdk.move import CopyEvent, Journal, copy_bucket, verify_bucket
-from platform_sdk.move.copy import _Hasher, check_destination
+from platform_sdk.move.copy import check_destination
 from platform_sdk.move.journal import count_verified
-from platform_sdk.runtime.buckets import BucketClient, GcsBucket, LocalBucket, ObjectInfo, S3Bucket
+from platform_sdk.providers.aws.runtime.buckets import S3Bucket
+from platform_sdk.providers.gcp.runtime.buckets import GcsBucket
+from platform_sdk.providers.local.runtime.buckets import LocalBucket
+from platform_sdk.runtime.buckets import BucketClient, ObjectInfo, StreamHasher
 
 try:
     from tests.emulators import (  # noqa: F401 - fixtures
@@ -396,7 +399,7 @@ def test_journal_refuses_other_pair(local_source: LocalBucket, tmp_path: Path) -
 
 def test_hasher_predicts_s3_multipart_etag() -> None:
     data = os.urandom(11 * MiB + 17)
-    h = _Hasher(part_size=5 * MiB)
+    h = StreamHasher(part_size=5 * MiB)
     for i in range(0, len(data), 777_777):  # chunk boundaries unrelated to part boundaries
         h.update(data[i : i + 777_777])
     digest = h.finish()

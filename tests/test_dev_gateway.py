@@ -29,9 +29,9 @@ import requests
 from PIL import Image
 
 from platform_sdk.localcloud.base import write_json
-from platform_sdk.localcloud.gateway import Gateway, Scheduler, roots_for_env
+from platform_sdk.localcloud.dev import Gateway, Scheduler, roots_for_env
 from platform_sdk.localcloud.registry import FunctionEntry
-from platform_sdk.runtime.buckets import LocalBucket
+from platform_sdk.providers.local.runtime.buckets import LocalBucket
 from tests.emulators import free_port
 from tests.terraform_fixtures import PLATFORM_BIN, Cli, make_project, tf_binary_fixture  # noqa: F401
 

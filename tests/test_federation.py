@@ -32,6 +32,9 @@ from platform_sdk.errors import PlatformError
 from platform_sdk.loader import load_services
 from platform_sdk.profile import Profile
 from platform_sdk.project import Project
+from platform_sdk.providers.aws.runtime import federation as aws_federation
+from platform_sdk.providers.gcp.runtime import federation as gcp_federation
+from platform_sdk.providers.gcp.runtime import identity as gcp_identity
 from platform_sdk.runtime import GrantError, bucket, federation, resources
 from platform_sdk.synth.app import synthesize
 from platform_sdk.synth.schema_check import check_outdir, format_errors
@@ -593,7 +596,7 @@ def test_metadata_host_must_answer_as_google(function_env: pytest.MonkeyPatch) -
             pass
 
     with serve(NotMetadata) as host, pytest.raises(federation.FederationError, match="metadata server"):
-        federation.google_id_token("aud", host=host)
+        gcp_identity.google_id_token("aud", host=host)
 
 
 def test_federated_url_parsing() -> None:
@@ -602,9 +605,9 @@ def test_federated_url_parsing() -> None:
                                                  "web_identity": "gcp", "region": "eu-west-1"}
     assert federation.is_federated(url) and not federation.is_federated("s3://b")
     with pytest.raises(federation.FederationError):
-        federation.s3_session_for("s3://b?web_identity=gcp")
+        aws_federation.s3_session_for("s3://b?web_identity=gcp")
     with pytest.raises(federation.FederationError):
-        federation.gcs_credentials_for("gs://b?web_identity=aws")
+        gcp_federation.gcs_credentials_for("gs://b?web_identity=aws")
 
 
 # -- runtime: AWS function -> GCS (google-auth external_account, GCS emulator) -------------------------------------
@@ -613,7 +616,7 @@ AUDIENCE = (f"//iam.googleapis.com/projects/987654321098/locations/global/worklo
 
 
 def test_external_account_config_is_the_aws_flavour() -> None:
-    info = federation.external_account_info(AUDIENCE)
+    info = gcp_federation.external_account_info(AUDIENCE)
     assert info == {
         "type": "external_account",
         "audience": AUDIENCE,
@@ -630,7 +633,7 @@ def test_external_account_config_is_the_aws_flavour() -> None:
     assert "service_account_impersonation_url" not in info  # the principal set is bound on the bucket itself
     from google.auth import aws
 
-    credentials = federation.gcp_credentials(AUDIENCE)
+    credentials = gcp_federation.gcp_credentials(AUDIENCE)
     assert isinstance(credentials, aws.Credentials)
     assert credentials.info["audience"] == AUDIENCE
     assert credentials.info["credential_source"]["environment_id"] == "aws1"
@@ -660,7 +663,7 @@ class FakeGoogleSts(http.server.BaseHTTPRequestHandler):
 
 def test_aws_function_writes_gcs_with_federated_credentials(
         gcs_emulator: str, split: Stacks, function_env: pytest.MonkeyPatch) -> None:
-    from platform_sdk.runtime.buckets import GcsBucket
+    from platform_sdk.providers.gcp.runtime.buckets import GcsBucket
 
     aws = split["split-ingest-aws"]
     env = lambda_env(aws, "export")

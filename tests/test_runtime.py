@@ -4,13 +4,16 @@ the Secret Manager client library, and the runtime importing with nothing but th
 
 from __future__ import annotations
 
+import ast
 import base64
 import contextlib
+import hashlib
 import http.server
 import json
 import logging
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -26,8 +29,8 @@ from typing import Any
 
 import pytest
 
+from platform_sdk.providers.aws.runtime import adapter as aws_lambda
 from platform_sdk.runtime import GrantError, HttpRequest, HttpResponse, bucket, config, database
-from platform_sdk.runtime.adapters import aws_lambda
 from platform_sdk.runtime.database import Database, DatabaseConfigError, qmark_to_format
 from platform_sdk.runtime.resources import GrantedBucket, grants
 
@@ -645,3 +648,280 @@ def test_built_package_runs_with_only_the_standard_library(target: str, tmp_path
     assert out["body"]["greeting"] == "hello from the package"
     assert out["heavy"] == []
     assert out["runtime"].startswith(str(root)) == shipped
+
+
+def _runtime_modules(root: Path, package: str) -> list[str]:
+    """Dotted names of every module of `package` found under `root` (the directory holding its top package)."""
+    base = root / package.replace(".", "/")
+    names = []
+    for path in base.rglob("*.py"):
+        parts = path.relative_to(base).with_suffix("").parts
+        names.append(".".join((package, *parts[:-1])) if parts[-1] == "__init__" else ".".join((package, *parts)))
+    return sorted(names)
+
+
+def _shipped_names(package: str) -> set[str]:
+    """Package entry names of every .py file of `package` in this checkout."""
+    base = REPO / package.replace(".", "/")
+    return {f"{package.replace('.', '/')}/{p.relative_to(base).as_posix()}" for p in base.rglob("*.py")}
+
+
+HEAVY = ("boto3", "botocore", "s3transfer", "google", "pg8000", "flask", "functions_framework", "cdktf", "constructs",
+         "jsii", "pydantic", "typer", "rich", "starlette")
+
+
+@pytest.mark.parametrize(("target", "foreign"), [("aws", "gcp"), ("gcp", "aws")])
+def test_shipped_runtime_is_exactly_the_neutral_runtime_and_the_plug_in_runtimes(
+        target: str, foreign: str, tmp_path: Path) -> None:
+    """A cloud package carries platform_sdk.runtime, contract.py and the runtimes of its target and of the clouds it
+    is granted resources on, with stub __init__ files above them: every module imports under `python -S -I`."""
+    from platform_sdk.model import Function, http
+    from platform_sdk.synth.assets import STUB_INIT, build_package
+
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "app.py").write_text("def handle(request):\n    return 'ok'\n")
+    fn = Function("hello", handler="app.handle", source=source, triggers=[http()])
+    own = build_package(fn, target, tmp_path / "own")
+    both = build_package(fn, target, tmp_path / "both", runtimes=[foreign])
+    with zipfile.ZipFile(own.path) as archive:
+        own_names = {n for n in archive.namelist() if n.startswith("platform_sdk/")}
+    with zipfile.ZipFile(both.path) as archive:
+        entries = {n: archive.read(n) for n in archive.namelist()}
+    stubs = {"platform_sdk/__init__.py", "platform_sdk/providers/__init__.py",
+             f"platform_sdk/providers/{target}/__init__.py"}
+    assert own_names == (_shipped_names("platform_sdk.runtime") | {"platform_sdk/contract.py"} | stubs
+                         | _shipped_names(f"platform_sdk.providers.{target}.runtime"))
+    assert all(entries[stub] == STUB_INIT for stub in stubs)  # the real __init__ files import compilers
+    added = {n for n in entries if n.startswith("platform_sdk/")} - own_names
+    assert added == _shipped_names(f"platform_sdk.providers.{foreign}.runtime") | {
+        f"platform_sdk/providers/{foreign}/__init__.py"}
+
+    root = _extract(entries, tmp_path / "pkg")
+    modules = [m for package in ("platform_sdk.runtime", f"platform_sdk.providers.{target}.runtime",
+                                 f"platform_sdk.providers.{foreign}.runtime") for m in _runtime_modules(root, package)]
+    script = (f"import importlib, json, sys\nsys.path.insert(0, {str(root)!r})\n"
+              f"for name in {modules!r}:\n    importlib.import_module(name)\n"
+              "from platform_sdk.runtime import plugins\n"
+              f"heavy = sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})\n"
+              "print(json.dumps({'heavy': heavy, 'plugins': plugins.names(), 'schemes': plugins.bucket_schemes(),"
+              " 'files': sorted({m.__file__ for n, m in sys.modules.items() if n.startswith('platform_sdk')})}))\n")
+    result = subprocess.run([sys.executable, "-S", "-I", "-c", script], capture_output=True, text=True,
+                            env={"PATH": os.environ.get("PATH", "")}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["heavy"] == []
+    assert out["plugins"] == sorted([target, foreign])
+    assert set(out["schemes"].values()) == {target, foreign}
+    assert all(path.startswith(str(root)) for path in out["files"])
+
+
+# --------------------------------------------------------------------------------------------- layer rules
+
+CLOUD_WORDS = re.compile(r"(?<![a-z0-9])(aws|gcp|google|amazon|azure|s3|gs|gcs|lambda|cloudsql)(?![a-z0-9])")
+CLOUD_SDKS = {"boto3", "botocore", "s3transfer", "google", "functions_framework", "flask"}
+
+
+def _documentation(tree: ast.AST) -> set[int]:
+    """ids of string constants that are documentation: docstrings and bare string statements (attribute docs)."""
+    return {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)}
+
+
+def test_neutral_runtime_names_no_cloud() -> None:
+    """No module under platform_sdk/runtime has a cloud word in a string literal or imports a cloud SDK
+    (documentation may name clouds): cloud knowledge lives in platform_sdk/providers/<cloud>/runtime."""
+    found = []
+    for path in sorted((REPO / "platform_sdk" / "runtime").rglob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        docs = _documentation(tree)
+        where = path.relative_to(REPO)
+        for node in ast.walk(tree):
+            literal = isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs
+            if literal and (match := CLOUD_WORDS.search(node.value.lower())):
+                found.append(f"{where}:{node.lineno}: {match.group(0)!r} in {node.value[:60]!r}")
+            modules = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                       else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            found += [f"{where}:{node.lineno}: imports {m}" for m in modules if m.split(".")[0] in CLOUD_SDKS]
+    assert found == []
+
+
+def test_the_rule_catches_cloud_words_and_sdk_imports() -> None:
+    """The check above fails on what it forbids, and lets documentation through."""
+    tree = ast.parse('"""Runs on AWS and GCP."""\nimport boto3\nX = "s3"\nY = f"gs://{z}"\nZ = 1\n"""On aws."""\n')
+    docs = _documentation(tree)
+    literals = [n.value for n in ast.walk(tree)
+                if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs]
+    assert [w for w in literals if CLOUD_WORDS.search(w.lower())] == ["s3", "gs://"]
+
+
+def test_runtime_modules_import_only_the_standard_library_at_module_level() -> None:
+    """Neutral runtime and plug-in runtimes: module-level imports are the standard library, platform_sdk.runtime,
+    platform_sdk.contract or the module's own plug-in runtime; anything else is imported inside a function."""
+    allowed_sdk = ("platform_sdk.runtime", "platform_sdk.contract")
+    roots = [REPO / "platform_sdk" / "runtime", *sorted((REPO / "platform_sdk" / "providers").glob("*/runtime"))]
+    assert len(roots) >= 4
+    found = []
+    for root in roots:
+        own = ".".join(root.relative_to(REPO).parts)
+        for path in sorted(root.rglob("*.py")):
+            tree = ast.parse(path.read_text(), str(path))
+            for node in tree.body:  # module level only; `if TYPE_CHECKING:` blocks are not executed
+                names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                         else [f"{node.module}.{alias.name}" for alias in node.names]
+                         if isinstance(node, ast.ImportFrom) else [])
+                for name in names:
+                    top = name.split(".")[0]
+                    ok = (top in sys.stdlib_module_names or top == "__future__"
+                          or name.startswith(allowed_sdk) or name == own or name.startswith(own + "."))
+                    if not ok:
+                        found.append(f"{path.relative_to(REPO)}:{node.lineno}: {name}")
+    assert found == []
+
+
+@pytest.mark.parametrize("cloud", ["aws", "gcp", "local"])
+def test_plug_in_runtime_imports_neither_the_cdk_nor_the_synthesis_side(cloud: str) -> None:
+    """Importing every module of a plug-in's runtime in the full installation loads no CDK, no compiler, no model.
+
+    Needs the plug-in's `providers/<cloud>/__init__.py` to be cheap (importing a subpackage runs it)."""
+    modules = _runtime_modules(REPO, f"platform_sdk.providers.{cloud}.runtime")
+    script = ("import importlib, json, sys\n"
+              f"for name in {modules!r}:\n    importlib.import_module(name)\n"
+              # (`google` and `google.cloud` are namespace packages a .pth file may load at start-up)
+              "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('cdktf', 'constructs', 'jsii', 'pydantic', "
+              "'boto3', 'botocore') or m.startswith(('google.cloud.', 'google.auth', 'google.api_core', "
+              "'platform_sdk.synth', 'platform_sdk.model', 'platform_sdk.envs', "
+              f"'platform_sdk.terraform')) or (m.startswith('platform_sdk.providers.') and not "
+              f"m.startswith('platform_sdk.providers.{cloud}.runtime') and m.count('.') > 2))\n"
+              "print(json.dumps(bad))\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
+
+
+def test_runtime_import_contracts() -> None:
+    """The import-linter contracts of the runtime layer (docs/importlinter-runtime.ini) are kept."""
+    lint = Path(sys.executable).parent / "lint-imports"
+    result = subprocess.run([str(lint), "--no-logo", "--no-cache", str(REPO / "docs" / "importlinter-runtime.ini")],
+                            capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 kept, 0 broken" in result.stdout
+
+
+def test_runtime_layer_is_strictly_typed() -> None:
+    """`mypy --strict` over the runtime layer ([tool.mypy] in pyproject.toml lists the packages)."""
+    result = subprocess.run([sys.executable, "-m", "mypy"], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "platform_sdk/runtime" in (REPO / "pyproject.toml").read_text()
+
+
+# ------------------------------------------------------------------------------- a plug-in outside the SDK
+
+TEST_PLUGIN = {
+    "__init__.py": 'BUCKET_SCHEMES = ("mem",)\n',
+    "buckets.py": '''
+from __future__ import annotations
+import hashlib
+from platform_sdk.runtime.buckets import BucketClient, ObjectInfo, ObjectNotFoundError, ObjectReader
+import io
+STORE: dict[str, dict[str, bytes]] = {}
+
+class MemoryBucket(BucketClient):
+    scheme = "mem"
+    def _objects(self): return STORE.setdefault(self.name, {})
+    def get(self, key):
+        try:
+            return self._objects()[key]
+        except KeyError:
+            raise ObjectNotFoundError(key) from None
+    def put(self, key, data, content_type=None):
+        self._objects()[key] = data
+        return ObjectInfo(key, len(data), hashlib.md5(data).hexdigest(), md5_source="computed")
+    def list(self, prefix=""):
+        return iter([ObjectInfo(k, len(v)) for k, v in sorted(self._objects().items()) if k.startswith(prefix)])
+    def delete(self, key): self._objects().pop(key, None)
+    def signed_url(self, key, expires_seconds=3600, method="GET"): return f"mem://{self.name}/{key}"
+    def open_read(self, key): return ObjectReader(io.BytesIO(self.get(key)), ObjectInfo(key, len(self.get(key))))
+    def put_stream(self, key, stream, size, content_type=None, md5_hex=None): return self.put(key, stream.read(size))
+    def stat(self, key):
+        data = self._objects().get(key)
+        return None if data is None else ObjectInfo(key, len(data))
+
+def open_bucket(url, *, endpoint_url=None, region=None, project=None):
+    return MemoryBucket(url.split("://", 1)[1].split("/")[0])
+''',
+    "adapter.py": '''
+from platform_sdk.runtime.adapters.common import Entry, new_request_id
+from platform_sdk.runtime.events import HttpRequest
+from pathlib import Path
+
+def make_entry(handler_path, *, base_dir=None):
+    entry = Entry(handler_path, Path(base_dir), "testcloud")
+    def handler(path):
+        return entry.run_http(HttpRequest("GET", path), new_request_id()).encode()
+    return handler
+''',
+}
+
+
+@pytest.fixture
+def test_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fourth cloud's runtime that lives outside platform_sdk: buckets (mem://) and an entry adapter only."""
+    from platform_sdk.runtime import plugins
+
+    package = tmp_path / "plugin_root" / "testcloud_runtime"
+    package.mkdir(parents=True)
+    for name, text in TEST_PLUGIN.items():
+        (package / name).write_text(text)
+    monkeypatch.syspath_prepend(str(package.parent))
+    plugins.register("testcloud", "testcloud_runtime")
+    try:
+        yield "testcloud"
+    finally:
+        plugins.unregister("testcloud")
+        for name in [m for m in sys.modules if m.startswith("testcloud_runtime")]:
+            del sys.modules[name]
+
+
+def test_a_registered_plug_in_serves_buckets_grants_and_entries(test_plugin: str, monkeypatch: pytest.MonkeyPatch,
+                                                                 tmp_path: Path) -> None:
+    from platform_sdk.runtime import plugins
+    from platform_sdk.runtime.buckets import open_bucket
+    from platform_sdk.runtime.entry import make_entry
+
+    assert test_plugin in plugins.names() and {"aws", "gcp", "local"} <= set(plugins.names())
+    assert plugins.bucket_schemes()["mem"] == test_plugin
+    assert type(open_bucket("mem://inbox")).__name__ == "MemoryBucket"
+
+    monkeypatch.setenv("PLATFORM_BUCKET_INBOX", "mem://inbox-physical")
+    monkeypatch.setenv("PLATFORM_GRANTS", "bucket:inbox:readwrite")
+    written = bucket("inbox").put("a.txt", b"hello")  # the grant wrapper returns what the store reported
+    assert written is not None and written.md5 == hashlib.md5(b"hello").hexdigest()
+    assert [o.key for o in bucket("inbox").list()] == ["a.txt"]
+
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "tc_app.py").write_text("def handle(request):\n    return {'path': request.path}\n")
+    exec_globals = {"__file__": str(tmp_path / "code" / "_platform_entry.py"), "make_entry": make_entry}
+    exec("handler = make_entry('testcloud', 'tc_app.handle')", exec_globals)
+    assert exec_globals["handler"]("/x") == (200, {"content-type": "application/json"}, b'{"path":"/x"}')
+    sys.modules.pop("tc_app", None)
+
+
+def test_unknown_targets_and_schemes_are_explained(test_plugin: str) -> None:
+    from platform_sdk.runtime import plugins
+    from platform_sdk.runtime.buckets import open_bucket
+    from platform_sdk.runtime.entry import make_entry
+
+    with pytest.raises(ValueError, match=r"no entry adapter for target 'nowhere'.*available: aws, gcp, local, testc"):
+        make_entry("nowhere", "app.handle")
+    with pytest.raises(ValueError, match=r"no plug-in here serves ftp:// buckets \(served: file://, gcs://, gs://, "
+                                         r"mem://, s3://\)"):
+        open_bucket("ftp://x")
+    with pytest.raises(plugins.PluginNotFoundError, match="no 'database' module in the runtime of plug-in 'testcloud'"):
+        plugins.load(test_plugin, "database")
+    plugins.register("othercloud", "testcloud_runtime")  # a second plug-in claiming mem://
+    try:
+        with pytest.raises(plugins.PluginNotFoundError, match="both serve mem:// buckets"):
+            open_bucket("mem://x")
+    finally:
+        plugins.unregister("othercloud")

@@ -65,7 +65,7 @@ def dev(env: DevEnvOption = "local", port: PortOption = None, project: ProjectOp
         routes_only: Annotated[bool, typer.Option("--routes", help="Print what would be served and exit.")] = False,
         as_json: JsonOption = False) -> None:
     """Run the local cloud: function URLs, CDN routes, bucket events and schedules on 127.0.0.1 (Ctrl-C stops)."""
-    from platform_sdk.localcloud.gateway import Gateway, GatewayCore, roots_for_env
+    from platform_sdk.localcloud.dev import Gateway, GatewayCore, roots_for_env
 
     proj, environment, _ = load(project, env)
     roots = roots_for_env(proj.root, environment)

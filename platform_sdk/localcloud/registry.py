@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 REGISTRY_FILE = "function.json"
-CONTENT_TYPE_XATTR = "user.platform.content_type"  # written by platform_sdk.runtime.buckets.LocalBucket
+CONTENT_TYPE_XATTR = "user.platform.content_type"  # written by platform_sdk.providers.local.runtime.buckets.LocalBucket
 TEMP_DIR_NAMES = (".platform-tmp",)
 TEMP_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", "~", ".swp")
 

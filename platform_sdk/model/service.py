@@ -67,7 +67,7 @@ class Service:
         if isinstance(part, Composite):
             part.add_to(self)
             return part
-        file, line = caller_location()
+        file, line = caller_location()  # type: ignore[unreachable]  # callers without a type checker get here
         raise ModelError("Service.add takes a resource (Bucket, Function, ...) or a module", file=file, line=line,
                          key=f"{self.name}.add", value=part)
 

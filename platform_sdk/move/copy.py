@@ -17,7 +17,6 @@ Run as `python -m platform_sdk.move.copy SRC_URL DST_URL --journal FILE` for a o
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import tempfile
@@ -33,10 +32,11 @@ from platform_sdk.move.journal import Journal, JournalEntry
 from platform_sdk.runtime.buckets import (
     CHUNK,
     BucketClient,
+    Checksums,
     InvalidKeyError,
     ObjectInfo,
     ObjectNotFoundError,
-    crc32c_hasher,
+    StreamHasher,
     md5_of_stream,
     open_bucket,
 )
@@ -46,58 +46,7 @@ class CopyError(Exception):
     """An object could not be copied and verified; the message is the reason put in the report."""
 
 
-@dataclass(frozen=True)
-class Digest:
-    """What we computed over the bytes we actually read from the source."""
-
-    size: int
-    md5: str
-    crc32c: str | None = None
-    multipart_etag: str | None = None  # S3's ETag for these bytes uploaded with the given part size
-
-
-class _Hasher:
-    """MD5 + CRC32C of a stream, plus per-part MD5s when the destination's ETag is a multipart ETag."""
-
-    def __init__(self, part_size: int | None) -> None:
-        self._md5 = hashlib.md5()
-        self._crc = crc32c_hasher()
-        self._part_size = part_size
-        self._part = hashlib.md5()
-        self._part_fill = 0
-        self._parts: list[bytes] = []
-        self.size = 0
-
-    def update(self, chunk: bytes) -> None:
-        self._md5.update(chunk)
-        if self._crc is not None:
-            self._crc.update(chunk)
-        self.size += len(chunk)
-        if self._part_size:
-            view = memoryview(chunk)
-            while view:
-                take = min(len(view), self._part_size - self._part_fill)
-                self._part.update(view[:take])
-                self._part_fill += take
-                view = view[take:]
-                if self._part_fill == self._part_size:
-                    self._parts.append(self._part.digest())
-                    self._part, self._part_fill = hashlib.md5(), 0
-
-    def finish(self) -> Digest:
-        etag = None
-        if self._part_size:
-            parts = self._parts + ([self._part.digest()] if self._part_fill else [])
-            etag = f"{hashlib.md5(b''.join(parts)).hexdigest()}-{len(parts)}"
-        return Digest(
-            size=self.size,
-            md5=self._md5.hexdigest(),
-            crc32c=self._crc.digest().hex() if self._crc is not None else None,
-            multipart_etag=etag,
-        )
-
-
-def check_destination(info: ObjectInfo | None, digest: Digest) -> tuple[str | None, str]:
+def check_destination(info: ObjectInfo | None, digest: Checksums) -> tuple[str | None, str]:
     """Compare what the destination reports with what we read: (error or None, how it was verified).
 
     Preference: an MD5 the store computed, S3's multipart ETag predicted from our part MD5s, a
@@ -194,7 +143,7 @@ def _still_verified(entry: JournalEntry, src: ObjectInfo, dst: ObjectInfo | None
     return dst.etag is not None and dst.etag == entry.dst_etag
 
 
-def _pump(reader: IO[bytes], hasher: _Hasher, sink: IO[bytes] | None) -> None:
+def _pump(reader: IO[bytes], hasher: StreamHasher, sink: IO[bytes] | None) -> None:
     while True:
         chunk = reader.read(CHUNK)
         if not chunk:
@@ -245,7 +194,7 @@ class _Copier:
         key = listed.key
         with self.src.open_read(key) as reader:
             sinfo = reader.info
-            hasher = _Hasher(self.dst.etag_part_size(sinfo.size))
+            hasher = StreamHasher(self.dst.etag_part_size(sinfo.size))
             if reader.local_file and reader.seekable():
                 # A local file: hash in one pass, upload in a second; no spool copy needed.
                 _pump(reader, hasher, None)
@@ -276,7 +225,7 @@ class _Copier:
         self.journal.record(entry)
         return entry
 
-    def _checked_digest(self, listed: ObjectInfo, sinfo: ObjectInfo, hasher: _Hasher) -> Digest:
+    def _checked_digest(self, listed: ObjectInfo, sinfo: ObjectInfo, hasher: StreamHasher) -> Checksums:
         digest = hasher.finish()
         if digest.size != sinfo.size:
             raise CopyError(f"read {digest.size} bytes, source says {sinfo.size}")
@@ -290,7 +239,7 @@ class _Copier:
         return digest
 
     def _upload(
-        self, key: str, body: IO[bytes], sinfo: ObjectInfo, listed: ObjectInfo, digest: Digest
+        self, key: str, body: IO[bytes], sinfo: ObjectInfo, listed: ObjectInfo, digest: Checksums
     ) -> ObjectInfo | None:
         return self.dst.put_stream(
             key,

@@ -1,26 +1,19 @@
-"""Portable SQL access: one small connection wrapper over SQLite (local) and PostgreSQL (AWS, GCP).
+"""Portable SQL access: one small connection wrapper over SQLite (local) and PostgreSQL (clouds).
 
 Function code writes SQL with `?` placeholders everywhere; for PostgreSQL they are translated to the
 driver's `%s` (outside string literals, quoted identifiers, comments and dollar quotes). The injected
 URL never holds a password: it names where the password lives, and it is fetched at connect time.
 
 URL shapes (PLATFORM_DATABASE_<NAME>):
-  local  sqlite:////abs/path.sqlite3
-  AWS    postgres://user@host:port/db?secret=<Secrets Manager ARN>&cloud=aws
-         The secret is the RDS managed-secret JSON {"username", "password"}, read with boto3.
-  GCP    postgres://user@/db?instance=<project:region:instance>&secret=<secret>&cloud=gcp
-         The secret (Secret Manager id, `projects/P/secrets/S` or a full version name) holds the
-         password, as plain text or as {"username", "password"} JSON. Connection, first that applies:
-         1. the Cloud SQL unix socket `/cloudsql/<instance>/.s.PGSQL.5432` (pg8000 `unix_sock`), present
-            when the Cloud Run service has the instance attached: zero extra packages;
-         2. the Cloud SQL Python Connector (`cloud-sql-python-connector`, IAM-authorised, mTLS). Cloud
-            Functions gen2 deployed through Terraform cannot attach the instance (the
-            google_cloudfunctions2_function resource has no such setting) and the GCP compiler sets
-            `connector_enforcement = REQUIRED`, so on GCP this is the path in practice; synth/vendoring
-            adds the connector to the function's requirements.txt when it has a database grant.
-         A URL with a host (`postgres://user@10.1.2.3:5432/db?...`) connects over TCP (private IP).
-Optional query parameters: `sslmode` = disable | require | verify-full (default: require over TCP on
-aws/gcp, disable for unix sockets), `sslrootcert` = CA bundle path for verify-full.
+  local   sqlite:////abs/path.sqlite3
+  cloud   postgres://user@host:port/db?secret=<where the password is>&cloud=<plug-in>[&...]
+          postgres://user@/db?cloud=<plug-in>&...   (no host: the plug-in knows how to reach it)
+The plug-in named by `cloud` supplies, in its runtime `database` module (`platform_sdk.providers.<cloud>.runtime
+.database`): `fetch_credentials(secret, params)` reading its secret store (e.g. AWS Secrets Manager for RDS's
+managed secret, GCP Secret Manager), `TCP_SSLMODE` (the default sslmode over TCP, else "disable") and, optionally,
+`connect_without_host(database, kwargs)` for URLs without a host (e.g. the Cloud SQL socket or connector).
+Optional query parameters: `sslmode` = disable | require | verify-ca | verify-full, `sslrootcert` = CA bundle path
+for verify-*.
 
 The PostgreSQL driver is pg8000 (pure Python: packages for Lambda without native wheels); it and the
 cloud SDKs are imported only when a PostgreSQL database is actually connected. Passwords are never
@@ -36,28 +29,30 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlparse
+
+from platform_sdk import contract
+from platform_sdk.runtime import plugins
 
 if TYPE_CHECKING:
     import ssl
 
 SECRET_TTL_SECONDS = 300.0
-"""How long fetched credentials are reused by a warm function before being fetched again."""
+"""How long fetched credentials are reused by a warm function before being fetched again, in seconds."""
 
 AUTH_FAILED_CODES = {"28P01", "28000"}
 """PostgreSQL SQLSTATEs for a rejected password: refetch the secret once (it may have been rotated)."""
 
-CLOUDSQL_SOCKET_DIR = "/cloudsql"
+SSLMODES = ("disable", "require", "verify-ca", "verify-full")
 
 
 class DatabaseConfigError(ValueError):
     """The injected database URL cannot be used (bad shape, unsupported engine, missing socket)."""
-
 
 # ------------------------------------------------------------------------------------------ placeholders
 
@@ -228,6 +223,8 @@ class Connection:
 
 @dataclass(frozen=True)
 class Credentials:
+    """A database user and password from a secret store; the password never shows in repr()."""
+
     username: str | None
     password: str = ""
 
@@ -236,25 +233,29 @@ class Credentials:
 
 
 _secret_cache: dict[str, tuple[float, Credentials]] = {}
-_connector: Any = None  # google.cloud.sql.connector.Connector, created on first use
 _secret_lock = threading.Lock()
 
 
-def _parse_secret(text: str) -> Credentials:
-    """RDS managed secrets are JSON {"username","password",...}; a plain string is the password itself."""
+def parse_secret(text: str) -> Credentials:
+    """A secret's text: JSON {"username", "password", ...} (managed secrets), or the password itself.
+
+    Raises:
+        DatabaseConfigError: JSON without a "password" field.
+    """
     try:
         value = json.loads(text)
     except ValueError:
         return Credentials(None, text.strip("\n"))
     if isinstance(value, dict) and "password" in value:
-        return Credentials(value.get("username"), str(value["password"]))
+        username = value.get("username")
+        return Credentials(str(username) if username is not None else None, str(value["password"]))
     if isinstance(value, str):
         return Credentials(None, value)
     raise DatabaseConfigError("the database secret is JSON without a 'password' field")
 
 
 @contextlib.contextmanager
-def _no_debug_logs(*names: str) -> Iterator[None]:
+def no_debug_logs(*names: str) -> Iterator[None]:
     """SDK debug logging prints response bodies, i.e. the secret: keep those loggers at INFO while fetching."""
     loggers = [logging.getLogger(name) for name in names]
     saved = [lg.level for lg in loggers]
@@ -268,57 +269,36 @@ def _no_debug_logs(*names: str) -> Iterator[None]:
             lg.setLevel(level)
 
 
-def _aws_secret(arn: str) -> Credentials:
-    import boto3  # lazily: only AWS functions pay for it
-
-    parts = arn.split(":")
-    region = parts[3] if len(parts) > 6 and parts[0] == "arn" else None
-    with _no_debug_logs("botocore", "boto3", "urllib3"):
-        client = boto3.client("secretsmanager", region_name=region or None,
-                              endpoint_url=os.environ.get("PLATFORM_SECRETSMANAGER_ENDPOINT") or None)
-        return _parse_secret(client.get_secret_value(SecretId=arn)["SecretString"])
-
-
-def _gcp_secret_name(secret: str, instance: str | None) -> str:
-    if secret.startswith("projects/"):
-        return secret if "/versions/" in secret else f"{secret}/versions/latest"
-    project = (os.environ.get("GOOGLE_CLOUD_PROJECT") or os.environ.get("GCP_PROJECT")
-               or (instance.split(":")[0] if instance and ":" in instance else None))
-    if not project:
-        raise DatabaseConfigError(f"secret {secret!r} has no project: use projects/<project>/secrets/<id>")
-    return f"projects/{project}/secrets/{secret}/versions/latest"
+def cloud_module(cloud: str) -> ModuleType | None:
+    """The runtime `database` module of plug-in `cloud`, or None when it has none (or no such plug-in is here)."""
+    if not cloud:
+        return None
+    try:
+        return plugins.load(cloud, "database")
+    except plugins.PluginNotFoundError:
+        return None
 
 
-def _gcp_secret(secret: str, instance: str | None) -> Credentials:
-    from google.cloud import secretmanager  # lazily: only GCP functions pay for it
+def fetch_credentials(cloud: str, secret: str, params: Mapping[str, str] | None = None,
+                      refresh: bool = False) -> Credentials:
+    """Credentials from plug-in `cloud`'s secret store, cached per process for SECRET_TTL_SECONDS.
 
-    endpoint = os.environ.get("PLATFORM_SECRETMANAGER_ENDPOINT")
-    if endpoint:  # tests / emulators: plain HTTP, no credentials
-        from google.auth.credentials import AnonymousCredentials
+    `params` are the database URL's query parameters (some stores need more than the secret's name).
 
-        client = secretmanager.SecretManagerServiceClient(
-            credentials=AnonymousCredentials(), transport="rest", client_options={"api_endpoint": endpoint})
-    else:
-        client = secretmanager.SecretManagerServiceClient()
-    with _no_debug_logs("google", "urllib3", "grpc"):
-        response = client.access_secret_version(name=_gcp_secret_name(secret, instance))
-    return _parse_secret(response.payload.data.decode("utf-8"))
-
-
-def fetch_credentials(cloud: str, secret: str, instance: str | None = None, refresh: bool = False) -> Credentials:
-    """Credentials from the cloud's secret store, cached per process for SECRET_TTL_SECONDS."""
+    Raises:
+        DatabaseConfigError: that cloud has no secret store here, or the secret is malformed.
+    """
     key = f"{cloud}:{secret}"
     now = time.monotonic()
     with _secret_lock:
         cached = _secret_cache.get(key)
         if cached and not refresh and now - cached[0] < SECRET_TTL_SECONDS:
             return cached[1]
-    if cloud == "aws":
-        creds = _aws_secret(secret)
-    elif cloud == "gcp":
-        creds = _gcp_secret(secret, instance)
-    else:
+    module = cloud_module(cloud)
+    fetch = getattr(module, "fetch_credentials", None)
+    if fetch is None:
         raise DatabaseConfigError(f"no secret store for cloud {cloud!r}")
+    creds: Credentials = fetch(secret, dict(params or {}))
     with _secret_lock:
         _secret_cache[key] = (now, creds)
     return creds
@@ -341,11 +321,11 @@ def _ssl_context(mode: str, rootcert: str | None) -> ssl.SSLContext | None:
         context = ssl.create_default_context(cafile=rootcert)
         context.check_hostname = mode == "verify-full"
         return context
-    raise DatabaseConfigError(f"unsupported sslmode {mode!r}: use disable, require, verify-ca or verify-full")
+    raise DatabaseConfigError(f"unsupported sslmode {mode!r}: use {', '.join(SSLMODES)}")
 
 
 class Database:
-    """A granted database: `.url` (no password), `.engine` ("sqlite" | "postgres") and `.connect()`."""
+    """A granted database: `.url` (no password), `.engine` ("sqlite" | "postgres" | "mysql") and `.connect()`."""
 
     def __init__(self, name: str, url: str) -> None:
         self.name = name
@@ -362,7 +342,7 @@ class Database:
             raise DatabaseConfigError(f"database {name!r}: unsupported URL scheme {scheme!r}")
         if parsed.password:
             raise DatabaseConfigError(f"database {name!r}: the URL must not carry a password; use ?secret=")
-        self._parsed = parsed
+        self.parsed = parsed
         self.params = dict(parse_qsl(parsed.query))
 
     def __repr__(self) -> str:
@@ -370,6 +350,7 @@ class Database:
 
     @property
     def cloud(self) -> str:
+        """The plug-in named by the URL's `cloud` parameter ("local" for SQLite, "" when unnamed)."""
         return self.params.get("cloud", "local" if self.engine == "sqlite" else "")
 
     @property
@@ -382,7 +363,11 @@ class Database:
         return Path(rest) if rest.startswith("/") else Path.cwd() / rest
 
     def connect(self) -> Connection:
-        """Open a new connection (the caller closes it, best with `with db.connect() as conn:`)."""
+        """Open a new connection (the caller closes it, best with `with db.connect() as conn:`).
+
+        Raises:
+            DatabaseConfigError: the URL cannot be used; driver errors (e.g. a refused password) pass through.
+        """
         if self.engine == "sqlite":
             return self._connect_sqlite()
         if self.engine == "postgres":
@@ -403,10 +388,9 @@ class Database:
 
     def _connect_postgres(self) -> Connection:
         secret = self.params.get("secret")
-        cloud = self.cloud
         refresh = False
         for attempt in (1, 2):
-            creds = fetch_credentials(cloud, secret, self.params.get("instance"), refresh) if secret else None
+            creds = fetch_credentials(self.cloud, secret, self.params, refresh) if secret else None
             try:
                 return Connection(self._pg8000_connect(creds), "postgres")
             except Exception as exc:
@@ -420,44 +404,27 @@ class Database:
     def _pg8000_connect(self, creds: Credentials | None) -> Any:
         import pg8000.dbapi  # lazily: sqlite-only functions never import it
 
-        parsed = self._parsed
+        parsed = self.parsed
         user = (creds.username if creds and creds.username else None) or unquote(parsed.username or "") or "postgres"
         database = unquote(parsed.path.lstrip("/")) or None
-        app = "/".join(filter(None, (os.environ.get("PLATFORM_SERVICE"), os.environ.get("PLATFORM_FUNCTION"))))
+        app = "/".join(filter(None, (os.environ.get(contract.SERVICE), os.environ.get(contract.FUNCTION))))
         kwargs: dict[str, Any] = {
             "user": user,
             "database": database,
             "password": creds.password if creds else None,
             "application_name": (app or "platform-function")[:63],
         }
-        instance = self.params.get("instance")
+        module = cloud_module(self.cloud)
         if parsed.hostname:
-            mode = self.params.get("sslmode") or ("require" if self.cloud in ("aws", "gcp") else "disable")
+            mode = self.params.get("sslmode") or str(getattr(module, "TCP_SSLMODE", "disable"))
             kwargs.update(host=parsed.hostname, port=parsed.port or 5432,
                           ssl_context=_ssl_context(mode, self.params.get("sslrootcert")))
             return pg8000.dbapi.connect(**kwargs)
-        if instance:
-            socket_dir = os.environ.get("PLATFORM_CLOUDSQL_SOCKET_DIR", CLOUDSQL_SOCKET_DIR)
-            sock = Path(socket_dir) / instance / f".s.PGSQL.{parsed.port or 5432}"
-            if sock.exists():
-                return pg8000.dbapi.connect(unix_sock=str(sock), **kwargs)
-            return self._cloudsql_connector(instance, kwargs, sock)
-        raise DatabaseConfigError(f"database {self.name!r}: URL has neither a host nor ?instance=")
-
-    def _cloudsql_connector(self, instance: str, kwargs: dict[str, Any], sock: Path) -> Any:
-        try:
-            from google.cloud.sql.connector import Connector
-        except ImportError:
-            raise DatabaseConfigError(
-                f"database {self.name!r}: no Cloud SQL socket at {sock}. Attach the instance {instance!r} to the "
-                "function's service (Cloud SQL connection), or add cloud-sql-python-connector to requirements.txt"
-            ) from None
-        global _connector
-        with _secret_lock:
-            if _connector is None:  # one per process: each Connector runs a background refresh thread
-                _connector = Connector()
-        return _connector.connect(instance, "pg8000", user=kwargs["user"], password=kwargs["password"],
-                                  db=kwargs["database"])
+        connect_without_host = getattr(module, "connect_without_host", None)
+        if connect_without_host is None:
+            raise DatabaseConfigError(f"database {self.name!r}: the URL has no host"
+                                      + (f" (and cloud {self.cloud!r} knows no other way)" if self.cloud else ""))
+        return connect_without_host(self, kwargs)
 
 
 def _sqlstate(exc: BaseException) -> str | None:

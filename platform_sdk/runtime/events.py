@@ -1,9 +1,9 @@
 """The neutral event types a function handler receives, whatever cloud calls it.
 
 Handlers take exactly one argument: an `HttpRequest` (and return an `HttpResponse`), an `ObjectCreated`
-or a `ScheduleTick`. The per-cloud adapters (`platform_sdk.runtime.adapters.*`) translate to and from
-these, so the same handler code runs on AWS Lambda, Cloud Functions and the local cloud. Standard library
-only: this module is imported inside every deployed function.
+or a `ScheduleTick`. The per-cloud entry adapters (`platform_sdk.providers.<cloud>.runtime.adapter`) translate
+to and from these, so the same handler code runs on AWS Lambda, Cloud Functions and the local cloud. Standard
+library only: this module is imported inside every deployed function.
 """
 
 from __future__ import annotations
@@ -38,9 +38,10 @@ class HttpRequest:
     def __post_init__(self) -> None:
         self.method = self.method.upper()
         self.headers = {k.lower(): v for k, v in self.headers.items()}
-        if isinstance(self.body, str):
-            self.body = self.body.encode("utf-8")
-        elif self.body is None:
+        body: object = self.body  # callers may pass text or None despite the annotation: normalise to bytes
+        if isinstance(body, str):
+            self.body = body.encode("utf-8")
+        elif body is None:
             self.body = b""
 
     @property
@@ -62,7 +63,7 @@ class HttpResponse:
     """What an HTTP handler returns. dict/list bodies become JSON; str bodies become UTF-8 text."""
 
     status: int = 200
-    body: bytes | str | dict | list | None = None
+    body: bytes | str | dict[str, Any] | list[Any] | None = None
     headers: dict[str, str] | None = None
 
     def encode(self) -> tuple[int, dict[str, str], bytes]:

@@ -50,7 +50,7 @@ def grants() -> dict[tuple[str, str], set[str]]:
 
 
 def _service_hint() -> str:
-    service = os.environ.get("PLATFORM_SERVICE")
+    service = os.environ.get(contract.SERVICE)
     return f"the service file that declares service {service!r}" if service else "the service file"
 
 
@@ -62,7 +62,7 @@ def _why_missing(kind: str, name: str) -> str:
 
 
 def _missing_bucket(name: str) -> GrantError:
-    fn = os.environ.get("PLATFORM_FUNCTION") or "fn"
+    fn = os.environ.get(contract.FUNCTION) or "fn"
     return GrantError(
         f"function {function_identity()} has no grant on bucket {name!r} "
         f"({_why_missing('bucket', name)}). In {_service_hint()}, grant it on the Function "
@@ -72,7 +72,7 @@ def _missing_bucket(name: str) -> GrantError:
 
 
 def _missing_database(name: str) -> GrantError:
-    fn = os.environ.get("PLATFORM_FUNCTION") or "fn"
+    fn = os.environ.get(contract.FUNCTION) or "fn"
     return GrantError(
         f"function {function_identity()} has no grant on database {name!r} "
         f"({_why_missing('database', name)}). In {_service_hint()}, add `fn.uses(database)` "
@@ -133,14 +133,14 @@ class GrantedBucket(BucketClient):
         return self.raw.exists(key)
 
     # -- writes ---------------------------------------------------------------------------------------------
-    def put(self, key: str, data: bytes, content_type: str | None = None) -> None:
+    def put(self, key: str, data: bytes, content_type: str | None = None) -> ObjectInfo | None:
         self._require("write", "put")
-        self.raw.put(key, data, content_type=content_type)
+        return self.raw.put(key, data, content_type=content_type)
 
     def put_stream(self, key: str, stream: IO[bytes], size: int, content_type: str | None = None,
-                   md5_hex: str | None = None) -> None:
+                   md5_hex: str | None = None) -> ObjectInfo | None:
         self._require("write", "put_stream")
-        self.raw.put_stream(key, stream, size, content_type, md5_hex)
+        return self.raw.put_stream(key, stream, size, content_type, md5_hex)
 
     def delete(self, key: str) -> None:
         self._require("write", "delete")
@@ -204,5 +204,5 @@ def config(name: str, default: str | None = None) -> str | None:
 
 def bucket_urls() -> dict[str, str]:
     """{neutral bucket name: URL} for every bucket URL injected into this function."""
-    prefix = "PLATFORM_BUCKET_"
+    prefix = env_var_name("bucket", "")
     return {neutral_name_from_env_var(k, "bucket"): v for k, v in os.environ.items() if k.startswith(prefix) and v}

@@ -227,7 +227,8 @@ class EstateBuilder:
         foreign = {g.target.address: self.placements[g.target].target for g in fn.grants
                    if self.placements[g.target].target != placement.target}
         extra = vendor_function(fn, placement.target, self.project.cache_dir / "vendor", foreign=foreign)
-        package = build_package(fn, placement.target, self.project.cache_dir / "packages" / self.env.name, extra=extra)
+        package = build_package(fn, placement.target, self.project.cache_dir / "packages" / self.env.name, extra=extra,
+                                runtimes=set(foreign.values()))
         self._check_package_size(fn, package, compiler)
         self.packages[f"{fn.address}"] = package
         environment = {

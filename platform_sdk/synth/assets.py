@@ -1,18 +1,21 @@
 """Deterministic function packages: the same sources give the same zip bytes, whatever the mtimes or paths.
 
-A package holds the user's code, the portable runtime (`platform_sdk.runtime`) and a per-cloud entry module
-(`_platform_entry.py`) that adapts the cloud's event shape to the neutral handler signature.
+A package holds the user's code, the portable runtime (`platform_sdk.runtime` and `platform_sdk.contract`) with the
+runtime subpackage of its target's plug-in (`platform_sdk.providers.<target>.runtime`, plus those of the clouds
+owning resources it is granted), and a per-cloud entry module (`_platform_entry.py`) that adapts the cloud's event
+shape to the neutral handler signature.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import platform_sdk.runtime as runtime_package
 from platform_sdk.model import Function, HttpTrigger, ObjectCreatedTrigger, ScheduleTrigger
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
@@ -73,18 +76,44 @@ def trigger_summary(fn: Function) -> list[dict[str, str]]:
     return summary
 
 
-def package_entries(fn: Function, target: str, extra: dict[str, bytes] | None = None) -> dict[str, bytes]:
-    """Every file of the package, name -> bytes: user code, runtime, entry module, function metadata."""
+STUB_INIT = b'"""Runtime-only copy of platform_sdk shipped inside a function."""\n'
+
+
+def runtime_entries(plugins: Iterable[str]) -> dict[str, bytes]:
+    """The shipped runtime, name -> bytes: `platform_sdk.runtime`, `platform_sdk.contract`, each named plug-in's
+    runtime subpackage, and a stub `__init__.py` for every package above them (nothing else of the SDK)."""
+    from platform_sdk.runtime import plugins as runtime_plugins
+
+    entries: dict[str, bytes] = {}
+    for dotted in ["platform_sdk.runtime", *(runtime_plugins.module_name(name) for name in sorted(set(plugins)))]:
+        spec = importlib.util.find_spec(dotted)
+        if spec is None or spec.origin is None:
+            raise ValueError(f"no runtime package {dotted} to ship")
+        prefix = dotted.replace(".", "/")
+        for name, path in _files_under(Path(spec.origin).parent):
+            if name.endswith(".py"):
+                entries[f"{prefix}/{name}"] = path.read_bytes()
+        parts = dotted.split(".")
+        for depth in range(1, len(parts)):
+            entries.setdefault("/".join(parts[:depth]) + "/__init__.py", STUB_INIT)
+    contract_spec = importlib.util.find_spec("platform_sdk.contract")
+    assert contract_spec is not None and contract_spec.origin is not None
+    entries["platform_sdk/contract.py"] = Path(contract_spec.origin).read_bytes()
+    return entries
+
+
+def package_entries(fn: Function, target: str, extra: dict[str, bytes] | None = None,
+                    runtimes: Iterable[str] = ()) -> dict[str, bytes]:
+    """Every file of the package, name -> bytes: user code, runtime, entry module, function metadata.
+
+    The runtime ships the plug-in runtimes of `target` and of `runtimes` (the clouds of resources granted to the
+    function on other clouds), except for targets in RUNTIME_FROM_ENVIRONMENT.
+    """
     entries: dict[str, bytes] = {}
     for name, path in _files_under(fn.source_dir):
         entries[name] = path.read_bytes()
     if target not in RUNTIME_FROM_ENVIRONMENT:
-        runtime_dir = Path(runtime_package.__file__).parent
-        for name, path in _files_under(runtime_dir):
-            if name.endswith(".py"):
-                entries[f"platform_sdk/runtime/{name}"] = path.read_bytes()
-        entries["platform_sdk/__init__.py"] = b'"""Runtime-only copy of platform_sdk shipped inside a function."""\n'
-        entries["platform_sdk/contract.py"] = (runtime_dir.parent / "contract.py").read_bytes()
+        entries.update(runtime_entries([target, *runtimes]))
     entry_module, symbol = ENTRY_MODULES[target]
     if f"{entry_module}.py" in entries:
         raise fn.error(f"{entry_module}.py is reserved for the generated {target} entry point; rename your module",
@@ -137,9 +166,10 @@ def write_zip_cached(entries: dict[str, bytes], path: Path) -> str:
     return digest
 
 
-def build_package(fn: Function, target: str, build_dir: Path, extra: dict[str, bytes] | None = None) -> FunctionPackage:
-    """Build the function's zip for one target cloud into `build_dir`."""
-    entries = package_entries(fn, target, extra)
+def build_package(fn: Function, target: str, build_dir: Path, extra: dict[str, bytes] | None = None,
+                  runtimes: Iterable[str] = ()) -> FunctionPackage:
+    """Build the function's zip for one target cloud into `build_dir` (`runtimes`: see package_entries)."""
+    entries = package_entries(fn, target, extra, runtimes)
     service = fn.service.name if fn.service else "service"
     path = build_dir / f"{service}-{fn.name}-{target}.zip"
     digest = write_zip_cached(entries, path)

@@ -1,6 +1,6 @@
-"""Per-cloud entry adapters: each `make_entry("module.func")` returns that cloud's native entry callable.
+"""What every entry adapter shares (`common`): handler loading, trigger filters, one log line per invocation.
 
-aws_lambda -> `handler(event, context)`; gcp_functions -> a functions-framework target;
-local -> `handler(event: dict) -> dict` for the local gateway. The generated entry module of a function
-package imports exactly one of them.
+The adapters themselves are cloud knowledge and live in the plug-ins: `platform_sdk.providers.<cloud>.runtime.adapter`,
+each with `make_entry("module.func", base_dir=...)` returning that cloud's native entry callable.
+`platform_sdk.runtime.entry.make_entry(target, ...)` finds the one for a target.
 """

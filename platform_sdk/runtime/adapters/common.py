@@ -30,7 +30,7 @@ METADATA_FILE = "_platform_function.json"
 log = logging.getLogger("platform.runtime")
 
 
-class _FallbackHandler(logging.StreamHandler):
+class _FallbackHandler(logging.StreamHandler):  # type: ignore[type-arg]  # generic only in typeshed
     """Print to stderr only while nobody configured the root logger (functions-framework, bare Python).
 
     Where the host installs a root handler (the Lambda runtime, pytest, an app's logging setup) records
@@ -55,12 +55,13 @@ def _configure_logging() -> None:
 _configure_logging()
 
 
-def caller_dir(frame: FrameType | None) -> Path:
-    """Directory of the module that called make_entry (the package root), else the working directory."""
+def caller_dir(frame: FrameType | None, root_env: str | None = None) -> Path:
+    """Directory of the module that called make_entry (the package root); when that module has no file, the
+    directory in the environment variable `root_env` (where the cloud unpacks packages), else the working directory."""
     filename = frame.f_globals.get("__file__") if frame is not None else None
     if filename:
         return Path(filename).resolve().parent
-    return Path(os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd())
+    return Path((os.environ.get(root_env) if root_env else None) or os.getcwd())
 
 
 def new_request_id() -> str:
@@ -164,15 +165,15 @@ class Entry:
             if physical == url:
                 return neutral
             parsed = urlparse(url)
-            if parsed.scheme in ("s3", "gs", "gcs") and parsed.netloc == physical:
+            if parsed.scheme != "file" and parsed.netloc == physical:  # <scheme>://<bucket name>
                 return neutral
             if parsed.scheme == "file":
                 path = unquote(parsed.path).rstrip("/")
                 if physical in (path, path.rsplit("/", 1)[-1]):
                     return neutral
-        trigger_buckets = sorted({t.get("bucket") for t in self.triggers_of("object_created") if t.get("bucket")})
+        trigger_buckets = sorted({str(t["bucket"]) for t in self.triggers_of("object_created") if t.get("bucket")})
         if len(trigger_buckets) == 1:
-            return str(trigger_buckets[0])
+            return trigger_buckets[0]
         log.warning("bucket %r is not one of this function's buckets; passing the physical name", physical)
         return physical
 

@@ -25,6 +25,9 @@ from urllib.parse import parse_qsl, unquote, unquote_plus
 from platform_sdk.runtime.adapters.common import Entry, caller_dir, new_request_id, parse_time
 from platform_sdk.runtime.events import HttpRequest, HttpResponse, ObjectCreated, ScheduleTick, is_text_type
 
+PACKAGE_ROOT_ENV = "LAMBDA_TASK_ROOT"
+"""Where Lambda unpacks the function package (the package root when the entry module has no file)."""
+
 
 def _first_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
     query: dict[str, str] = {}
@@ -101,7 +104,7 @@ def classify(event: Any) -> str:
 
 def make_entry(handler_path: str, *, base_dir: str | Path | None = None) -> Callable[[Any, Any], Any]:
     """The Lambda handler `handler(event, context)` for the neutral handler at `handler_path`."""
-    entry = Entry(handler_path, Path(base_dir) if base_dir else caller_dir(sys._getframe(1)), "aws")
+    entry = Entry(handler_path, Path(base_dir) if base_dir else caller_dir(sys._getframe(1), PACKAGE_ROOT_ENV), "aws")
 
     def handler(event: Any, context: Any = None) -> Any:
         request_id = getattr(context, "aws_request_id", None) or new_request_id()

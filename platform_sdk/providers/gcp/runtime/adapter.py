@@ -118,4 +118,5 @@ def _register(function: Callable[..., Any], kind: str) -> Callable[..., Any]:
         import functions_framework
     except ImportError:  # running outside the framework (e.g. a unit test calling the function directly)
         return function
-    return getattr(functions_framework, kind)(function)
+    registered: Callable[..., Any] = getattr(functions_framework, kind)(function)
+    return registered

@@ -1,0 +1,250 @@
+"""The core of `platform dev`, everything but HTTP: registry, worker pools, watcher, scheduler, invocation log.
+
+Functions run in worker subprocesses (see `localcloud/invoker.py` for why); a re-apply is picked up on the next
+invocation because every lookup re-reads a registry entry whose file changed. Events (object-created, schedules)
+are delivered asynchronously on a small thread pool, like the clouds' event delivery. One log line per
+invocation: request id, function, trigger, status, duration.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import concurrent.futures
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from platform_sdk.localcloud.dev.scheduler import Scheduler
+from platform_sdk.localcloud.dev.watcher import Watcher
+from platform_sdk.localcloud.invoker import Invocation, InvocationError, Invoker, WorkerOptions
+from platform_sdk.localcloud.registry import CloudRoot, FunctionEntry, Registry, as_roots
+from platform_sdk.providers.local.runtime.buckets import GATEWAY_ENV
+
+log = logging.getLogger("platform.dev")
+# Response headers the gateway sets itself (a function's values would be wrong after re-encoding).
+HOP_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-alive"}
+RECENT_INVOCATIONS = 500
+"""How many invocations `/_platform/invocations` keeps."""
+
+Roots = Mapping[str, Path | str] | Iterable[CloudRoot | Path | str]
+"""Local cloud roots: {cloud label: directory}, or directories / CloudRoots (see `registry.as_roots`)."""
+
+
+def roots_for_env(project_root: Path, env: Any) -> dict[str, Path]:
+    """Cloud label -> local cloud root, for every cloud the environment places on the local cloud."""
+    from platform_sdk.providers.local.compiler import local_root
+
+    labels = {env.default_cloud, *env.placement.values()}
+    return {label: local_root(project_root, env, label) for label in sorted(labels) if env.target_of(label) == "local"}
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _json_bytes(value: Any) -> bytes:
+    """Compact UTF-8 JSON, byte for byte what the HTTP layer's JSONResponse would send."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+
+
+class GatewayCore:
+    """Everything but HTTP: registry, workers, bucket watcher, scheduler, invocation log."""
+
+    def __init__(self, roots: Roots, *, base_url: str | None = None, options: WorkerOptions | None = None,
+                 watch: bool = True, schedules: bool = True, prewarm: bool = False) -> None:
+        self.roots = as_roots(roots)
+        self.prewarm = prewarm
+        self.registry = Registry(self.roots)
+        self.options = options or WorkerOptions()
+        self.base_url = base_url
+        if base_url:
+            self.options.extra_env.setdefault(GATEWAY_ENV, base_url)
+        self.invoker = Invoker(self.options)
+        self.watch_enabled = watch
+        self.schedules_enabled = schedules
+        self.scheduler = Scheduler(self._fire_schedule)
+        self.watcher = Watcher(self.registry, self.roots, self.sync_registry, self._deliver_object)
+        self.invocations: collections.deque[Invocation] = collections.deque(maxlen=RECENT_INVOCATIONS)
+        self._events = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="platform-event")
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._generations: dict[str, tuple[str, str, Any]] = {}
+        self._pending: set[concurrent.futures.Future[Any]] = set()
+        self._started = False
+        self._lock = threading.Lock()
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        for root in self.roots:
+            root.path.mkdir(parents=True, exist_ok=True)  # watch it even before the first apply
+        self.sync_registry(initial=True)
+        if self.watch_enabled:
+            self._spawn(lambda: self.watcher.run(self._stop), "platform-watch")
+        if self.schedules_enabled:
+            self._spawn(lambda: self.scheduler.run(self._stop), "platform-scheduler")
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.scheduler.wake()
+        for thread in self._threads:
+            thread.join()
+        self._threads.clear()
+        self._events.shutdown(wait=True, cancel_futures=True)
+        self.invoker.close()
+
+    def _submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run in the event pool (events are asynchronous, like the clouds' event delivery)."""
+        try:
+            future = self._events.submit(fn, *args)
+        except RuntimeError:
+            return  # shutting down
+        with self._lock:
+            self._pending.add(future)
+        future.add_done_callback(self._done)
+
+    def _done(self, future: concurrent.futures.Future[Any]) -> None:
+        with self._lock:
+            self._pending.discard(future)
+        if not future.cancelled() and future.exception() is not None:
+            log.error("event delivery failed: %r", future.exception())
+
+    def wait_idle(self) -> None:
+        """Wait until every event submitted so far has been delivered (tests; shutdown)."""
+        while True:
+            with self._lock:
+                pending = list(self._pending)
+            if not pending:
+                return
+            concurrent.futures.wait(pending)
+
+    # -- registry changes -----------------------------------------------------------------------------------
+    def sync_registry(self, initial: bool = False) -> list[FunctionEntry]:
+        """Rescan functions: log what was (re)deployed or removed, retire stale workers, reschedule."""
+        functions = self.registry.functions()
+        current = {f.name: f for f in functions}
+        with self._lock:
+            previous, self._generations = self._generations, {f.name: f.generation for f in functions}
+        for name, entry in current.items():
+            changed = name not in previous or previous[name] != entry.generation
+            if not initial and name not in previous:
+                log.info("deployed fn=%s code %s", name, entry.code_hash[:12])
+            elif not initial and changed:
+                log.info("reload fn=%s code %s -> %s (updated %s)", name, previous[name][0][:12],
+                         entry.code_hash[:12], entry.updated_at)
+                self.invoker.pool(entry)  # the new generation's pool now; idle old workers stop
+            if self.prewarm and changed:
+                self._submit(self.invoker.prewarm, entry)
+        for name in previous.keys() - current.keys():
+            log.info("removed fn=%s", name)
+            self.invoker.forget(name)
+        self.scheduler.update(functions)
+        return functions
+
+    # -- invocation -----------------------------------------------------------------------------------------
+    def record(self, invocation: Invocation) -> Invocation:
+        self.invocations.append(invocation)
+        level = logging.ERROR if invocation.error else logging.INFO
+        log.log(level, "request_id=%s fn=%s trigger=%s status=%s duration_ms=%.1f%s%s", invocation.request_id,
+                invocation.function, invocation.trigger, invocation.status, invocation.duration_ms,
+                f" {invocation.detail}" if invocation.detail else "",
+                f" error={invocation.error!r}" if invocation.error else "")
+        return invocation
+
+    def _call(self, entry: FunctionEntry, event: dict[str, Any]) -> tuple[dict[str, Any] | None, str,
+                                                                           InvocationError | None]:
+        """(result, " cold_start=1" or "", error): exactly one of result and error is set."""
+        try:
+            result, cold = self.invoker.invoke(entry, event)
+            return result, " cold_start=1" if cold else "", None
+        except InvocationError as exc:
+            if exc.detail and exc.kind != "handler":  # the runtime already logged a handler's traceback
+                log.error("fn=%s request_id=%s %s failed:\n%s", entry.name, event.get("request_id"), exc.kind,
+                          exc.detail.rstrip())
+            return None, "", exc
+
+    def invoke_http(self, entry: FunctionEntry, method: str, path: str, query: dict[str, str],
+                    headers: dict[str, str], body: bytes, trigger: str = "http",
+                    ) -> tuple[int, dict[str, str], bytes, str]:
+        """Run an HTTP event through the function; worker failures become 502 (504 on timeout)."""
+        request_id = new_request_id()
+        event = {"type": "http", "method": method, "path": path or "/", "query": query, "headers": headers,
+                 "body_base64": base64.b64encode(body).decode("ascii"), "request_id": request_id}
+        started = time.perf_counter()
+        result, cold, error = self._call(entry, event)
+        status, out_headers, data = 502, {"content-type": "application/json"}, b""
+        if error is not None:
+            status = 504 if error.kind == "timeout" else 502
+            data = _json_bytes({"error": str(error), "request_id": request_id})
+        else:
+            try:
+                assert isinstance(result, dict)
+                status = int(result["status"])
+                data = base64.b64decode(result.get("body_base64") or "", validate=True)
+                out_headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()
+                               if str(k).lower() not in HOP_HEADERS}
+            except (AssertionError, KeyError, TypeError, ValueError, AttributeError):
+                status, out_headers = 502, {"content-type": "application/json"}
+                error = InvocationError("handler", "function returned no valid HTTP response "
+                                                   '({"status", "headers", "body_base64"})')
+                data = _json_bytes({"error": str(error), "request_id": request_id})
+        out_headers["x-request-id"] = request_id
+        self.record(Invocation(request_id, entry.name, trigger, str(status), (time.perf_counter() - started) * 1000,
+                               f"method={method} path={path or '/'}{cold}", str(error) if error else None))
+        return status, out_headers, data, request_id
+
+    def run_event(self, entry: FunctionEntry, trigger: str, event: dict[str, Any], detail: str) -> Invocation:
+        """Run an object-created or schedule event; the result says ok, ignored or error."""
+        request_id = new_request_id()
+        started = time.perf_counter()
+        result, cold, error = self._call(entry, {**event, "request_id": request_id})
+        status = "error" if error else ("ignored" if result and result.get("handled") == 0 else "ok")
+        return self.record(Invocation(request_id, entry.name, trigger, status,
+                                      (time.perf_counter() - started) * 1000, detail + cold,
+                                      str(error) if error else None))
+
+    def run_schedule(self, entry: FunctionEntry, cron: str, when: datetime) -> Invocation:
+        event = {"type": "schedule", "cron": cron, "time": when.astimezone(UTC).isoformat()}
+        return self.run_event(entry, "schedule", event, f"cron={cron!r}")
+
+    def _fire_schedule(self, entry: FunctionEntry, cron: str, when: datetime) -> None:
+        current = self.registry.function(entry.name) or entry
+        self._submit(self.run_schedule, current, cron, when)
+
+    def _deliver_object(self, entry: FunctionEntry, event: dict[str, Any], detail: str) -> None:
+        self._submit(self.run_event, entry, "object_created", event, detail)
+
+    # -- listing --------------------------------------------------------------------------------------------
+    def routes(self, base_url: str) -> dict[str, Any]:
+        base = base_url.rstrip("/")
+        functions = []
+        for entry in self.registry.functions():
+            functions.append({
+                "name": entry.name, "cloud": entry.cloud, "url": f"{base}/fn/{entry.name}" if entry.http else None,
+                "registry_url": entry.url, "http": entry.http, "schedules": list(entry.schedules),
+                "object_created": [vars(t) for t in entry.object_created], "runtime": entry.runtime,
+                "code_hash": entry.code_hash, "updated_at": entry.updated_at, "code_dir": str(entry.code_dir),
+            })
+        cdn = [{"name": r.name, "cloud": r.cloud, "url": f"{base}/cdn/{r.name}/",
+                "origin": {"kind": r.origin_kind, "name": r.origin_name}, "domain": r.domain}
+               for r in self.registry.routes()]
+        buckets = [{"name": b.name, "cloud": b.cloud, "url": f"{base}/bucket/{b.name}/", "path": str(b.path),
+                    "triggers": [f.name for f in self.registry.functions()
+                                 if any(t.bucket == b.name for t in f.object_created)]}
+                   for b in self.registry.buckets()]
+        return {"gateway": base, "roots": [{"cloud": r.label, "path": str(r.path)} for r in self.roots],
+                "functions": functions, "cdn": cdn, "buckets": buckets, "schedules": self.scheduler.schedules()}

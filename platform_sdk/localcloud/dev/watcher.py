@@ -1,0 +1,109 @@
+"""Watches the local cloud's roots (watchfiles): a re-apply reloads the registry, a new object fires object-created.
+
+Which files matter: bucket objects (not the buckets' hidden temp directories), each function's `function.json`,
+and CDN route files. One batch of changes is handled in order: registry updates first, then one
+`on_object(entry, event, detail)` call per (object, function whose trigger matches it). A write reported twice
+(added, then modified, with the same mtime, size and inode) fires once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from platform_sdk.localcloud.registry import BucketEntry, CloudRoot, FunctionEntry, Registry, content_type, is_temp_key
+
+log = logging.getLogger("platform.dev")
+
+ObjectEventSink = Callable[[FunctionEntry, dict[str, Any], str], None]
+"""Receives (function to run, its local object_created event, a log detail)."""
+
+
+class Watcher:
+    """Turns file changes under `roots` into registry reloads (`on_registry_change`) and object events (`on_object`)."""
+
+    def __init__(self, registry: Registry, roots: Iterable[CloudRoot], on_registry_change: Callable[[], object],
+                 on_object: ObjectEventSink) -> None:
+        self.registry = registry
+        self.roots = list(roots)
+        self.on_registry_change = on_registry_change
+        self.on_object = on_object
+        self._seen_objects: dict[Path, tuple[int, int, int]] = {}
+
+    def accepts(self, change: Any, path: str) -> bool:
+        """watchfiles filter: only paths the registry knows, and only the files that matter there."""
+        located = self.registry.locate(Path(path))
+        if located is None:
+            return False
+        _, area, parts = located
+        if area == "buckets":
+            return not parts[0].startswith(".")
+        if area == "functions":
+            return len(parts) == 2 and parts[1] == "function.json"
+        return area == "cdn"
+
+    def run(self, stop: threading.Event) -> None:
+        """Watch until `stop` is set (debounced batches of 1.6 s); a watcher crash is logged, never raised."""
+        import watchfiles
+
+        paths = [str(root.path) for root in self.roots]
+        try:
+            for changes in watchfiles.watch(*paths, watch_filter=self.accepts, stop_event=stop,
+                                            debounce=1600, step=50, rust_timeout=500, yield_on_timeout=True,
+                                            raise_interrupt=False):
+                if changes:
+                    self.handle_changes(changes)
+        except Exception:  # noqa: BLE001 - a watcher crash must be loud but not kill the gateway
+            log.exception("file watcher stopped; object-created events and reload logs are off")
+
+    def handle_changes(self, changes: Iterable[tuple[Any, str]]) -> None:
+        """One batch of file changes: registry updates first, then object-created events."""
+        import watchfiles
+
+        registry_changed = False
+        candidates: dict[Path, tuple[BucketEntry, str]] = {}
+        for change, raw in changes:
+            path = Path(raw)
+            located = self.registry.locate(path)
+            if located is None:
+                continue
+            root, area, parts = located
+            if area != "buckets":
+                registry_changed = True
+                continue
+            bucket = self.registry.bucket(parts[0], prefer=root.label)
+            if bucket is None or len(parts) < 2:
+                continue
+            if change == watchfiles.Change.deleted:
+                self._seen_objects.pop(path, None)
+                continue
+            if path.is_dir():
+                # files created in a brand-new directory before the watch on it was set up: scan for them
+                for file in sorted(p for p in path.rglob("*") if p.is_file()):
+                    candidates[file] = (bucket, file.relative_to(bucket.path).as_posix())
+            else:
+                candidates[path] = (bucket, "/".join(parts[1:]))
+        if registry_changed:
+            self.on_registry_change()
+        for path, (bucket, key) in sorted(candidates.items()):
+            self._object_landed(bucket, key, path)
+
+    def _object_landed(self, bucket: BucketEntry, key: str, path: Path) -> None:
+        if is_temp_key(key):
+            return
+        try:
+            st = path.stat()
+        except OSError:
+            return  # gone again (a temp file renamed away)
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        if not path.is_file() or self._seen_objects.get(path) == stamp:
+            return  # the same write reported twice (added + modified)
+        self._seen_objects[path] = stamp
+        for entry in self.registry.functions():
+            if entry.triggered_by(bucket.name, key):
+                event = {"type": "object_created", "bucket": bucket.name, "key": key, "size": st.st_size,
+                         "content_type": content_type(path)}
+                self.on_object(entry, event, f"bucket={bucket.name} key={key!r}")

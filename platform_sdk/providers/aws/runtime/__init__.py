@@ -1,0 +1,13 @@
+"""The AWS plug-in's runtime: what runs inside a function to use AWS (shipped into function packages).
+
+- `adapter`: Lambda events in, neutral events to the handler, Lambda responses out;
+- `buckets`: `S3Bucket` for `s3://` URLs;
+- `database`: RDS passwords from Secrets Manager;
+- `federation`: S3 access from another cloud with AssumeRoleWithWebIdentity.
+
+Standard library only at module level (boto3 loads when first used); imports only `platform_sdk.runtime`,
+`platform_sdk.contract` and itself, never the compiler or the synthesis side.
+"""
+
+BUCKET_SCHEMES = ("s3",)
+"""URL schemes of the buckets this runtime opens (`platform_sdk.runtime.buckets.open_bucket`)."""

@@ -1,0 +1,14 @@
+"""The GCP plug-in's runtime: what runs inside a function to use Google Cloud (shipped into function packages).
+
+- `adapter`: Cloud Functions (functions-framework) requests and CloudEvents in, neutral events to the handler;
+- `buckets`: `GcsBucket` for `gs://` URLs;
+- `database`: Cloud SQL passwords from Secret Manager, and the Cloud SQL socket / connector;
+- `federation`: Cloud Storage access from AWS with workload identity federation;
+- `identity`: this workload's ID token (the metadata server), for federation into another cloud.
+
+Standard library only at module level (google-cloud-* load when first used); imports only `platform_sdk.runtime`,
+`platform_sdk.contract` and itself, never the compiler or the synthesis side.
+"""
+
+BUCKET_SCHEMES = ("gs", "gcs")
+"""URL schemes of the buckets this runtime opens (`platform_sdk.runtime.buckets.open_bucket`)."""
