@@ -38,7 +38,6 @@ from platform_sdk.errors import PlatformError
 from platform_sdk.model import (
     Bucket,
     Cdn,
-    Database,
     Function,
     HttpTrigger,
     ObjectCreatedTrigger,
@@ -364,12 +363,22 @@ def _derive(rules: Mapping[str, Rules]) -> Any:
     return derive
 
 
+def index(source: Path | Mapping[str, Any], stacks: Mapping[str, StackLike]) -> Estate:
+    """The stacks' JSON (read from `cdktf.out/<env>`, or given as documents by stack name) as an Estate whose
+    references resolve to derived literals where the stacks' cloud plug-ins know them (ARNs, emails)."""
+    rules = load_rules(info.target for info in stacks.values())
+    if isinstance(source, Path):
+        return Estate.load(source, stacks, derive=_derive(rules))
+    return Estate(source, stacks, derive=_derive(rules))
+
+
 def examine(outdir_or_estate: Path | Estate, placements: Mapping[Resource, PlacementLike],
             stacks: Mapping[str, StackLike] | None = None, trusted: Mapping[str, TrustedNetwork] | None = None,
-            rules: Mapping[str, Rules] | None = None) -> Analysis:
+            rules: Mapping[str, Rules] | None = None, only: Iterable[str] | None = None) -> Analysis:
     """Findings and evidence for every function placed on a cloud that has conformance rules.
 
     `outdir_or_estate`: `cdktf.out/<env>` (then `stacks` is required) or an already loaded Estate.
+    `only`: function addresses to analyse (default: all).
     """
     rules = dict(rules) if rules is not None else load_rules(p.target for p in placements.values())
     if isinstance(outdir_or_estate, Estate):
@@ -391,9 +400,10 @@ def examine(outdir_or_estate: Path | Estate, placements: Mapping[Resource, Place
             analysis.unverified.append(fn.address)
         else:
             ctx.callers[fn] = caller
+    wanted = set(only) if only is not None else None
     for fn in functions:
         caller = ctx.callers.get(fn)
-        if caller is None:
+        if caller is None or (wanted is not None and fn.address not in wanted):
             continue
         home = rules[placements[fn].target]
         for need in needs_of(fn, ctx):
@@ -433,7 +443,7 @@ def require_conformance(outdir: Path, stacks: Mapping[str, StackLike], placement
 
 __all__ = [
     "CDN_ORIGIN_OPERATIONS", "EXPOSURE", "FEDERATION", "GRANT_OPERATIONS", "MISSING", "TRIGGER_OPERATIONS",
-    "Analysis", "Bucket", "Caller", "ConformanceError", "Context", "Database", "Endpoint", "EntryPoints",
+    "Analysis", "Caller", "ConformanceError", "Context", "Endpoint", "EntryPoints",
     "Evidence", "Finding", "Need", "Proof", "Rules", "TrustedNetwork", "analyze", "entry_points", "examine",
-    "needs_of", "require_conformance",
+    "index", "needs_of", "require_conformance",
 ]

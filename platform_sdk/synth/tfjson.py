@@ -148,7 +148,8 @@ class Estate:
                  derive: Derive | None = None) -> None:
         self.documents = documents
         self.stacks = dict(stacks or {})
-        self.derive = derive
+        self._derive = derive
+        self._canonical: dict[tuple[str, str], str] = {}  # (stack, text) -> canonical text
         self._blocks: dict[tuple[str, str], Block] = {}
         self._by_type: dict[str, list[Block]] = {}
         for stack, doc in sorted(documents.items()):
@@ -168,6 +169,15 @@ class Estate:
             if path.is_file():
                 documents[name] = json.loads(path.read_text())
         return cls(documents, stacks, derive)
+
+    @property
+    def derive(self) -> Derive | None:
+        return self._derive
+
+    @derive.setter
+    def derive(self, rules: Derive | None) -> None:
+        self._derive = rules
+        self._canonical.clear()
 
     # -- blocks ---------------------------------------------------------------------------------------------------
     def blocks(self, tf_type: str, stack: str | None = None) -> list[Block]:
@@ -281,6 +291,14 @@ class Estate:
         """`value` as text with every reference replaced by its producer's token or derived literal."""
         if not isinstance(value, str):
             return json.dumps(value, sort_keys=True)
+        if "${" not in value:
+            return value
+        cached = self._canonical.get((stack, value))
+        if cached is None:
+            cached = self._canonical[(stack, value)] = self._canonical_text(stack, value, depth)
+        return cached
+
+    def _canonical_text(self, stack: str, value: str, depth: int) -> str:
         out: list[str] = []
         last = 0
         for start, end, inner in expressions(value):

@@ -130,6 +130,7 @@ SCHEDULER_API = "cloudscheduler.googleapis.com"
 # https://cloud.google.com/functions/docs/networking/network-settings#ingress_settings
 PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
 DIRECT_INGRESS = ("ALLOW_ALL",)
+DEFAULT_INGRESS = "ALLOW_ALL"  # google_cloudfunctions2_function service_config.ingress_settings
 LB_INGRESS = ("ALLOW_ALL", "ALLOW_INTERNAL_AND_GCLB")
 # Workload identity federation for AWS roles, and its APIs in the bucket's project.
 # https://cloud.google.com/iam/docs/workload-identity-federation-with-other-clouds
@@ -474,12 +475,15 @@ class GcpRules:
         return found
 
     def _ingress(self, caller: Caller) -> str:
-        return str(_one(caller.block.body.get("service_config")).get("ingress_settings") or "ALLOW_ALL")
+        return str(_one(caller.block.body.get("service_config")).get("ingress_settings") or DEFAULT_INGRESS)
 
-    def _ingress_location(self, caller: Caller) -> Location:
+    def _ingress_locations(self, caller: Caller, accepted: tuple[str, ...]) -> list[Location]:
+        """Where the ingress setting is written; none when the provider's default would do as well."""
+        if DEFAULT_INGRESS in accepted or not _one(caller.block.body.get("service_config")).get("ingress_settings"):
+            return []
         path = ("service_config", 0) if isinstance(caller.block.body.get("service_config"), list) \
             else ("service_config",)
-        return caller.block.at(*path, "ingress_settings")
+        return [caller.block.at(*path, "ingress_settings")]
 
     def _object_created(self, need: Need, caller: Caller, ctx: Context, proof: Proof) -> None:
         trigger = need.trigger
@@ -586,7 +590,7 @@ class GcpRules:
         ingress = self._ingress(caller)
         proof.require(ingress in DIRECT_INGRESS, f"ingress {ingress} admits direct calls",
                       f"ingress_settings ALLOW_ALL on {caller.block.address} (it is {ingress})",
-                      self._ingress_location(caller))
+                      *self._ingress_locations(caller, DIRECT_INGRESS))
         found = self._invokers(estate, caller, None)
         proof.require(bool(found), "allUsers may invoke the function's service",
                       f"{INVOKE} on the service of {caller.block.address} for allUsers", *found)
@@ -613,7 +617,7 @@ class GcpRules:
         ingress = self._ingress(caller)
         proof.require(ingress in LB_INGRESS, f"ingress {ingress} admits the load balancer",
                       f"ingress_settings ALLOW_INTERNAL_AND_GCLB on {caller.block.address} (it is {ingress})",
-                      self._ingress_location(caller))
+                      *self._ingress_locations(caller, LB_INGRESS))
         found = self._invokers(estate, caller, None)
         proof.require(bool(found), "the load balancer's unauthenticated requests may invoke the service",
                       f"{INVOKE} on the service of {caller.block.address} for allUsers (the load balancer sends no "
