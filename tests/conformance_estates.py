@@ -26,6 +26,7 @@ from platform_sdk.envs import load_environment
 from platform_sdk.loader import load_services
 from platform_sdk.model import Resource
 from platform_sdk.placement import Placement
+from platform_sdk.profile import Profile
 from platform_sdk.project import Project
 from platform_sdk.synth.app import StackInfo, synthesize
 
@@ -123,9 +124,9 @@ def write_project(root: Path, services: dict[str, str], envs: dict[str, str],
     return Project(root.resolve())
 
 
-def synth(project: Project, env_name: str) -> Synthesized:
+def synth(project: Project, env_name: str, profile: Profile | None = None) -> Synthesized:
     env = load_environment(project.envs_dir / f"{env_name}.toml")
-    result = synthesize(project, env, load_services(project.services_dir))
+    result = synthesize(project, env, load_services(project.services_dir), profile=profile)
     return Synthesized(env_name, result.outdir, result.stacks, result.placements)
 
 
@@ -151,3 +152,28 @@ def example(env_name: str) -> Synthesized:
     shutil.copytree(REPO / "services", root / "services", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO / "envs", root / "envs")
     return synth(Project(root.resolve()), env_name)
+
+
+KEYS = {"aws": "arn:aws:kms:eu-west-1:333333333333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        "gcp": "projects/acme-kms/locations/europe-west1/keyRings/platform/cryptoKeys/data"}
+ENCRYPTED = '''
+from platform_sdk import Bucket, Database, Function, Service, schedule
+
+vault = Service("vault")
+docs = vault.add(Bucket("docs"))
+db = vault.add(Database("db", deletion_protection=False))
+archive = vault.add(Function("archive", handler="handler.handle", source="code", triggers=[schedule("0 1 * * *")]))
+archive.reads_writes(docs)
+report = vault.add(Function("report", handler="handler.handle", source="code", triggers=[schedule("0 2 * * *")]))
+report.uses(db)
+'''
+
+
+@functools.cache
+def encrypted(env_name: str) -> Synthesized:
+    """A bucket and a database encrypted with the profile's customer managed key ("aws" or "gcp" environment)."""
+    root = Path(tempfile.mkdtemp(prefix="conformance-kms-"))
+    atexit.register(shutil.rmtree, root, True)
+    environments = {name: ENVIRONMENTS[name] for name in ("aws", "gcp")}
+    project = write_project(root / "estate", {"vault.py": ENCRYPTED}, environments)
+    return synth(project, env_name, Profile(kms_keys=KEYS))

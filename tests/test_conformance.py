@@ -29,7 +29,7 @@ from platform_sdk.synth.conformance import (
     require_conformance,
 )
 from platform_sdk.synth.tfjson import Estate, Location, expressions, remove
-from tests.conformance_estates import CLOUDS, Synthesized, example, synth, write_project
+from tests.conformance_estates import CLOUDS, KEYS, Synthesized, encrypted, example, synth, write_project
 
 # One service per fault, written as the issues describe them.
 FAULTS = '''
@@ -250,6 +250,29 @@ def test_post_through_origin_access_control_is_refused(private_origin: Synthesiz
     relied = {ev.what for ev in analysis.evidence if ev.need == "login.page: cdn(web) -> cdn.fetch_get"}
     assert "lambda:InvokeFunctionUrl for cloudfront.amazonaws.com from aws_cloudfront_distribution.web_distribution" \
            ".arn on acme-aws-login-page (CloudFront calls the private function URL)" in relied
+
+
+# -- customer managed keys ---------------------------------------------------------------------------------------
+def test_customer_managed_keys_are_usable_by_whoever_must_use_them() -> None:
+    aws = run(encrypted("aws"))
+    assert not [f for f in aws.findings if "kms:" in f.missing], aws.findings
+    relied = {ev.what for ev in aws.evidence}
+    assert f"kms:Decrypt on key {KEYS['aws']} (via S3) for role acme-aws-vault-archive" in relied
+    assert f"kms:GenerateDataKey on key {KEYS['aws']} (via S3) for role acme-aws-vault-archive" in relied
+    assert f"kms:Decrypt on key {KEYS['aws']} (via Secrets Manager) for role acme-aws-vault-report" in relied
+    gcp = run(encrypted("gcp"))
+    assert not [f for f in gcp.findings if "cloudkms" in f.missing], gcp.findings
+    assert any(ev.what.startswith("cloudkms.cryptoKeyVersions.useToDecrypt on key projects/acme-kms/") and
+               ev.locations for ev in gcp.evidence)
+
+
+def test_a_key_the_role_may_not_use_through_s3_is_caught() -> None:
+    def other_service(documents: dict[str, Any]) -> None:
+        policy = documents["aws-vault-aws"]["resource"]["aws_iam_role_policy"]["archive_policy"]
+        policy["policy"] = policy["policy"].replace("s3.eu-west-1.amazonaws.com", "sqs.eu-west-1.amazonaws.com")
+    found = of(run(encrypted("aws"), other_service), "vault.archive", "bucket.get")
+    assert [f.missing for f in found] == [f"kms:Decrypt on key {KEYS['aws']} (via S3) for role "
+                                         "acme-aws-vault-archive (no statement of its policies allows it)"]
 
 
 # -- the example estate ------------------------------------------------------------------------------------------

@@ -752,17 +752,18 @@ class AwsRules:
 
     def reach(self, caller: Caller, endpoint: Endpoint, ctx: Context, proof: Proof) -> None:
         estate = ctx.estate
+        network = self.network(caller, estate)
+        if network is not None:
+            self._eni(proof, caller, estate, network)
         trusted = ctx.trusted.get(caller.placement.cloud)
         if trusted is not None and endpoint.service in trusted.reaches:
             proof.rely(f"{endpoint} is reachable as {trusted.source} describes")
             return
-        network = self.network(caller, estate)
         name = caller.block.body.get("function_name") or caller.block.address
         if network is None:
             if endpoint.service == "database" and endpoint.target is not None:
                 self._database_outside(proof, endpoint, name)
             return  # outside a VPC a Lambda function has the internet and every public AWS endpoint
-        self._eni(proof, caller, estate, network)
         if endpoint.service == "database":
             self._database_path(proof, estate, network, endpoint, name)
             return

@@ -104,6 +104,16 @@ GCS_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "signed_url_get": ("storage.objects.get",),
     "signed_url_put": ("storage.objects.create", "storage.objects.delete"),
 }
+# A bucket encrypted with a customer-managed key: Cloud Storage encrypts and decrypts as the project's service
+# agent, which needs the key (readers and writers themselves need nothing on it).
+# https://cloud.google.com/storage/docs/encryption/customer-managed-keys#service-agent-access
+GCS_KMS_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "get": ("cloudkms.cryptoKeyVersions.useToDecrypt",),
+    "signed_url_get": ("cloudkms.cryptoKeyVersions.useToDecrypt",),
+    "put": ("cloudkms.cryptoKeyVersions.useToEncrypt",),
+    "overwrite": ("cloudkms.cryptoKeyVersions.useToEncrypt",),
+    "signed_url_put": ("cloudkms.cryptoKeyVersions.useToEncrypt",),
+}
 SIGN_BLOB = "iam.serviceAccounts.signBlob"
 SIGNING_API = "iamcredentials.googleapis.com"
 # Cloud SQL through the connectors: connect + get on the instance (the SQL Admin API), the password from Secret
@@ -182,6 +192,11 @@ class GcpRules:
         body = block.body
         if block.mode == "data" and block.type == "google_client_config" and attribute == "project":
             return self.project(estate, block)
+        if block.mode == "data" and block.type == "google_storage_project_service_account":
+            # service-<project number>@gs-project-accounts...: the number is known only after apply, but every
+            # stack's lookup in one project names the same agent
+            agent = f"(the Cloud Storage service agent of {self.project(estate, block)})"
+            return {"member": f"serviceAccount:{agent}", "email_address": agent}.get(attribute)
         if block.mode != "resource":
             return None
         project = self.project(estate, block)
@@ -351,6 +366,23 @@ class GcpRules:
             self._require(proof, estate, permission, "bucket", name, f"bucket {name}", project, member, who)
         if need.verb.startswith("signed_url"):
             self._signing(need, caller, ctx, proof, member, who)
+        key = _one(gcs.body.get("encryption")).get("default_kms_key_name")
+        if key:
+            self._agent_key(proof, estate, gcs, estate.canonical(gcs.stack, key),
+                            GCS_KMS_PERMISSIONS.get(need.verb, ()))
+
+    def _agent_key(self, proof: Proof, estate: Estate, gcs: Block, key: str, permissions: tuple[str, ...]) -> None:
+        """The Cloud Storage service agent of the bucket's project may use the bucket's key."""
+        project = self.project(estate, gcs)
+        agent = f"serviceAccount:(the Cloud Storage service agent of {project})"
+        for permission in permissions:
+            found = [b.at() for b in estate.blocks("google_kms_crypto_key_iam_member")
+                     if estate.canonical(b.stack, b.body.get("crypto_key_id", "")) == key
+                     and estate.canonical(b.stack, b.body.get("member", "")) == agent
+                     and permission in self.role_permissions(estate, b.stack, b.body.get("role"))]
+            proof.require(bool(found), f"{permission} on key {key} for the Cloud Storage service agent",
+                          f"{permission} on key {key} for the Cloud Storage service agent of {project} (it "
+                          "encrypts and decrypts the bucket's objects)", *found)
 
     def _signing(self, need: Need, caller: Caller, ctx: Context, proof: Proof, member: str, who: str) -> None:
         """The runtime signs URLs through IAM signBlob as the function's own service account."""
@@ -515,8 +547,7 @@ class GcpRules:
         found = self._invokers(estate, caller, member)
         proof.require(bool(found), f"{INVOKE} on the function's service for {who}",
                       f"{INVOKE} on the service of {caller.block.address} for {who} (Eventarc calls it)", *found)
-        agents = estate.blocks("google_storage_project_service_account")
-        agent_members = {estate.token(a, "member") for a in agents}
+        agent_members = {f"serviceAccount:(the Cloud Storage service agent of {project})"}
         publishers = []
         for binding in estate.blocks("google_project_iam_member"):
             permissions = self.role_permissions(estate, binding.stack, binding.body.get("role"))
