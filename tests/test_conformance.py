@@ -28,7 +28,7 @@ from platform_sdk.synth.conformance import (
     examine,
     require_conformance,
 )
-from platform_sdk.synth.tfjson import Estate, Location, expressions, remove
+from platform_sdk.synth.tfjson import Estate, Location, expressions, remove, stacks_from_metadata
 from tests.conformance_estates import CLOUDS, KEYS, Synthesized, encrypted, example, synth, write_project
 
 # One service per fault, written as the issues describe them.
@@ -98,13 +98,15 @@ def test_a_vpc_function_without_a_path_to_s3_is_caught(faults: dict[str, Synthes
                                            "bucket.overwrite", "bucket.delete"}
     for finding in found:
         assert finding.cause == "reads_writes(files)" and finding.kind == MISSING
-        assert finding.missing.startswith("a network path to AWS s3 API: function acme-aws-exam-api runs in a VPC "
-                                          "(aws_security_group.api_sg)")
-        assert "s3 gateway endpoint" in finding.missing and "NAT gateway route" in finding.missing
+        assert finding.missing == (
+            "a network path to the AWS s3 API: function acme-aws-exam-api runs in a VPC (security group "
+            "aws_security_group.api_sg) with no s3 gateway endpoint whose route tables cover its subnets and whose "
+            "prefix list its egress allows on 443, no s3 interface endpoint admitting 443 from its security group "
+            "whose DNS the runtime uses and no NAT gateway route with egress to 0.0.0.0/0:443")
     # the database and its secret are reachable: the only fault is the bucket
     assert not of(analysis, "exam.api", "database.connect")
     text = str(found[0])
-    assert text.startswith("exam.api: reads_writes(files) -> bucket.get: missing a network path to AWS s3 API")
+    assert text.startswith("exam.api: reads_writes(files) -> bucket.get: missing a network path to the AWS s3 API")
 
 
 def _add_s3_gateway(documents: dict[str, Any], egress_to: str = "prefix_list") -> None:
@@ -310,7 +312,7 @@ def test_require_conformance_raises_a_platform_error_naming_every_finding(faults
     assert isinstance(error, PlatformError)
     text = str(error)
     assert text.startswith(f"{len(error.findings)} operation(s) would fail on the cloud in environment aws:\n")
-    assert "  - exam.api: reads_writes(files) -> bucket.get: missing a network path to AWS s3 API" in text
+    assert "  - exam.api: reads_writes(files) -> bucket.get: missing a network path to the AWS s3 API" in text
     assert "hint: each line names the function" in text
     example_local = example("local")
     require_conformance(example_local.outdir, example_local.stacks, example_local.placements)  # nothing to say
@@ -359,6 +361,16 @@ def test_findings_read_as_one_line() -> None:
     assert str(finding) == "svc.fn: reads(files) -> bucket.get: missing s3:GetObject on arn:aws:s3:::b/* for role r"
     assert str(Finding("svc.fn", "http()", "http.invoke", "a public URL", EXPOSURE)).startswith(
         "svc.fn: http() -> http.invoke: exposed a public URL")
+
+
+def test_an_existing_output_directory_is_analysed_from_its_metadata(faults: dict[str, Synthesized]) -> None:
+    """What `platform check` has: the output directory (platform.json records the owners) and the model."""
+    synthesized = faults["aws"]
+    stacks = stacks_from_metadata(synthesized.outdir)
+    assert set(stacks) == set(synthesized.stacks)
+    assert stacks["aws-exam-aws"].owners == synthesized.stacks["aws-exam-aws"].owners
+    again = analyze(synthesized.outdir, stacks, synthesized.placements)
+    assert again == analyze(synthesized.outdir, synthesized.stacks, synthesized.placements) != []
 
 
 def test_outdir_needs_its_stacks(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from platform_sdk.synth.conformance import EXPOSURE, MISSING, Finding, examine
 from tests.conformance_estates import ENVIRONMENTS, matrix
 
 TAGS = (  # fault -> what its findings say
-    ("13.1", MISSING, r"a network path to AWS s3 API: function \S+ runs in a VPC"),
+    ("13.1", MISSING, r"a network path to the AWS s3 API: function \S+ runs in a VPC"),
     ("14.1", EXPOSURE, r"it can be reached around app\.edge-cdn"),
     ("14.3", MISSING, r"^storage\.objects\.delete on bucket"),
     ("14.4", MISSING, r"iam\.serviceAccounts\.signBlob on service account|enabling iamcredentials\.googleapis\.com"),

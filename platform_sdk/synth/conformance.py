@@ -17,12 +17,15 @@ Results:
   binding, an endpoint, an egress rule, a `depends_on` entry, an environment variable. `locations` are
   alternatives: any one of them suffices, so a test removes them all to prove the requirement is real.
 
-Entry points for the lead to wire (synthesis, `platform check`, rehearsals):
-    analyze(outdir, stacks, placements, trusted={}) -> list[Finding]       (cdktf.out/<env>, StackInfo map)
-    examine(estate, placements, trusted={}) -> Analysis                   (findings + evidence, for tests)
-    require_conformance(outdir, stacks, placements, trusted={})           raises ConformanceError
-A bring-your-own network the environment file describes is trusted as described: pass it as `trusted`
-({cloud label: TrustedNetwork(reaches={"aws:s3", "internet", ...}, source="envs/prod.toml: clouds.aws.network")}).
+Entry points (see docs/conformance.md for how to wire them into synthesis, `platform check` and rehearsals):
+    analyze(outdir, stacks, placements, trusted=None) -> list[Finding]
+    require_conformance(outdir, stacks, placements, trusted=None, env="")    raises ConformanceError
+    examine(outdir_or_estate, placements, stacks=None, trusted=None, only=None) -> Analysis (with evidence)
+    index(outdir_or_documents, stacks) -> Estate                            (the JSON, references resolved)
+`stacks` is the StackInfo map of a SynthResult, or `tfjson.stacks_from_metadata(outdir)` for an existing
+output; `placements` is SynthResult.placements. A bring-your-own network the environment file describes is
+trusted as described: pass `trusted={cloud label: TrustedNetwork(reaches=frozenset({"aws:s3", "internet"}),
+source="envs/prod.toml: clouds.aws.network")}`.
 """
 
 from __future__ import annotations

@@ -53,6 +53,26 @@ class StackLike(Protocol):
 
 
 @dataclass(frozen=True)
+class StackRecord:
+    """A stack as `cdktf.out/<env>/platform.json` records it (the fields the index reads)."""
+
+    name: str
+    cloud: str
+    target: str
+    owners: dict[str, str]
+
+
+def stacks_from_metadata(outdir: Path) -> dict[str, StackRecord]:
+    """The stacks of an already synthesized environment, from `<outdir>/platform.json` (written by synthesis).
+
+    Raises FileNotFoundError when nothing was synthesized into `outdir`.
+    """
+    metadata = json.loads((outdir / "platform.json").read_text())
+    return {name: StackRecord(name, info["cloud"], info["target"], dict(info.get("owners", {})))
+            for name, info in sorted(metadata.get("stacks", {}).items())}
+
+
+@dataclass(frozen=True)
 class Location:
     """One node of a stack document: `path` inside cdk.tf.json, `inner` inside the JSON held by that string."""
 

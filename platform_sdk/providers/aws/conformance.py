@@ -774,18 +774,18 @@ class AwsRules:
             return
         if self._nat(proof, estate, network, name):
             return
-        what = f"AWS {service} API" if service else "the internet"
+        what = f"the AWS {service} API" if service else "the internet"
         options = []
         if service in GATEWAY_SERVICES:
-            options.append(f"a {service} gateway endpoint whose route tables cover its subnets, with egress to its "
-                           "prefix list on 443")
+            options.append(f"no {service} gateway endpoint whose route tables cover its subnets and whose prefix "
+                           "list its egress allows on 443")
         if service:
-            options.append(f"a {service} interface endpoint admitting 443 from its security group, whose DNS the "
+            options.append(f"no {service} interface endpoint admitting 443 from its security group whose DNS the "
                            "runtime uses")
-        options.append("a NAT gateway route with egress to 0.0.0.0/0:443")
-        groups = ", ".join(g.address for g in network.groups) or "no security group"
-        proof.lack(f"a network path to {what}: function {name} runs in a VPC ({groups}) without "
-                   + "; without ".join(options))
+        options.append("no NAT gateway route with egress to 0.0.0.0/0:443")
+        groups = ", ".join(g.address for g in network.groups) or "none"
+        proof.lack(f"a network path to {what}: function {name} runs in a VPC (security group {groups}) with "
+                   + ", ".join(options[:-1]) + (" and " if len(options) > 1 else "") + options[-1])
 
     def _eni(self, proof: Proof, caller: Caller, estate: Estate, network: Network) -> None:
         role = caller.identity
