@@ -316,8 +316,7 @@ class GcpRules:
     def api(self, proof: Proof, estate: Estate, project: str, service: str, why: str) -> bool:
         """An API enabled in the project by some stack (google_project_service)."""
         found = [b.at() for b in estate.blocks("google_project_service")
-                 if _literal(b.body.get("service")) == service and self.project(estate, b) == project
-                 and b.body.get("disable_on_destroy") is not True]
+                 if _literal(b.body.get("service")) == service and self.project(estate, b) == project]
         return proof.require(bool(found), f"{service} is enabled in {project}",
                              f"a google_project_service enabling {service} in project {project} ({why})", *found)
 
