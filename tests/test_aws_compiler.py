@@ -160,7 +160,7 @@ def test_every_stack_passes_the_schema_check(which: str, request: pytest.Fixture
 
 def test_provider_is_pinned_with_region_account_and_tags(dev_stacks: Stacks) -> None:
     for name, stack in dev_stacks.items():
-        assert stack["terraform"]["required_providers"]["aws"] == {"source": "hashicorp/aws", "version": "~> 6.0"}
+        assert stack["terraform"]["required_providers"]["aws"] == {"source": "hashicorp/aws", "version": ">= 6.62, < 7"}
         (provider,) = stack["provider"]["aws"]
         assert provider["region"] == "eu-west-1"
         assert provider["allowed_account_ids"] == ["111111111111"]

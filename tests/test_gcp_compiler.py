@@ -135,7 +135,7 @@ def test_every_stack_passes_the_schema_check(stacks: dict[str, dict[str, Any]]) 
 def test_providers_are_pinned(stacks: dict[str, dict[str, Any]]) -> None:
     for name, stack in stacks.items():
         required = stack["terraform"]["required_providers"]
-        assert required["google"] == {"source": "hashicorp/google", "version": "~> 6.0"}, name
+        assert required["google"] == {"source": "hashicorp/google", "version": ">= 8.7, < 9"}, name
         has_password = bool(resources(stack, "random_password"))
         assert ("random" in required) == has_password, name
         if has_password:

