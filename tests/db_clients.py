@@ -3,11 +3,14 @@ real program, logging each command line it was given (to prove passwords never a
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 from pathlib import Path
 
 import pytest
+
+from tests.mariadb import skip_or_fail
 
 
 def wrap_client(bin_dir: Path, name: str, version_line: str | None = None) -> Path:
@@ -18,7 +21,8 @@ def wrap_client(bin_dir: Path, name: str, version_line: str | None = None) -> Pa
     """
     real = shutil.which(name)
     if real is None:
-        pytest.skip(f"{name} not installed")
+        skip_or_fail(f"{name} not installed")
+    assert real is not None
     bin_dir.mkdir(parents=True, exist_ok=True)
     log = bin_dir / f"{name}.log"
     version = f'if [ "$1" = "--version" ]; then echo {shlex.quote(version_line)}; exit 0; fi\n' if version_line else ""
@@ -32,6 +36,4 @@ def wrap_client(bin_dir: Path, name: str, version_line: str | None = None) -> Pa
 
 def client_path(monkeypatch: pytest.MonkeyPatch, bin_dir: Path) -> None:
     """Put `bin_dir` first on PATH for this test."""
-    import os
-
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")

@@ -30,8 +30,9 @@ def _free_port() -> int:
 
 
 def _binary(*names: str) -> str | None:
+    """The first of `names` on PATH or in /usr/sbin (where Debian puts mariadbd, outside a user's PATH)."""
     for name in names:
-        found = shutil.which(name) or next((str(p) for p in (Path("/usr/sbin") / name,) if p.exists()), None)
+        found = shutil.which(name) or shutil.which(name, path="/usr/sbin")
         if found:
             return found
     return None

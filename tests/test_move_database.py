@@ -164,6 +164,12 @@ def test_cross_engine_pairs_are_refused_naming_both_engines(tmp_path: Path, sour
     assert list(tmp_path.iterdir()) == []  # nothing written
 
 
+def test_a_url_without_a_host_is_refused_before_connecting(tmp_path: Path) -> None:
+    no_host = "postgres://platform@/users?instance=p:r:i&secret=s"
+    with pytest.raises(PlatformError, match="the source database URL names no host"):
+        copy_database(no_host, "postgres://platform@127.0.0.1:9/users", tmp_path)
+
+
 def test_unknown_engine_is_refused() -> None:
     assert "moving a oracle database is not supported" in (support_problem("oracle://a/b", "oracle://c/d") or "")
 

@@ -16,7 +16,13 @@ from platform_sdk.errors import PlatformError
 from platform_sdk.move.database import copy_database, preflight
 from platform_sdk.move.db.checksum import ORDERED, UNORDERED
 from tests.db_clients import client_path, wrap_client
-from tests.mariadb import PASSWORD, create_mariadb_database, mariadb_run, mariadb_server  # noqa: F401 - fixture
+from tests.mariadb import (  # noqa: F401 - fixture
+    PASSWORD,
+    create_mariadb_database,
+    mariadb_run,
+    mariadb_server,
+    skip_or_fail,
+)
 
 SCHEMA = (
     "CREATE TABLE `we\"ird` (id INT PRIMARY KEY, body TEXT)",
@@ -130,3 +136,12 @@ def test_wrong_password_is_one_clear_error(mariadb_server: str, tmp_path: Path) 
     with pytest.raises(PlatformError, match="cannot connect to the source database mysql://platform:\\*\\*\\*@.*"
                                             "Access denied"):
         copy_database(wrong, wrong.replace("bad_src", "bad_dst"), tmp_path)
+
+
+def test_a_server_that_cannot_start_fails_under_ci_and_skips_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true and mariadbd missing"):
+        skip_or_fail("mariadbd missing")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="mariadbd missing"):
+        skip_or_fail("mariadbd missing")

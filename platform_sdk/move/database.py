@@ -61,10 +61,16 @@ def _opened(source_url: str, target_url: str) -> Iterator[tuple[Engine[Any], Dat
     if problem:
         raise PlatformError(problem, key="database",
                             value=f"{label_of(engine_of(source_url))} -> {label_of(engine_of(target_url))}")
+    urls = {role: DatabaseUrl.parse(url) for role, url in (("source", source_url), ("target", target_url))}
+    for role, url in urls.items():
+        if url.path is None and not url.host:
+            raise PlatformError(f"the {role} database URL names no host: a copy connects to the server directly "
+                                "(reaching it through a connector or proxy socket is not supported)",
+                                key="database", value=str(url))
     engine = _engines()[engine_of(source_url)]()
-    source = engine.connect(DatabaseUrl.parse(source_url), "source")
+    source = engine.connect(urls["source"], "source")
     try:
-        target = engine.connect(DatabaseUrl.parse(target_url), "target")
+        target = engine.connect(urls["target"], "target")
         try:
             yield engine, source, target, engine.preflight(source, target)
         finally:

@@ -62,7 +62,7 @@ def conninfo(url: DatabaseUrl) -> str:
     """libpq keyword/value connection string (no password: that travels in PGPASSWORD)."""
     def value(text: str) -> str:
         return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    parts = {"host": url.host, "port": str(url.port) if url.port else None, "user": url.user,
+    parts = {"host": url.host or "localhost", "port": str(url.port) if url.port else None, "user": url.user,
              "dbname": url.database or None, "application_name": "platform move"}
     return " ".join(f"{key}={value(text)}" for key, text in parts.items() if text)
 
