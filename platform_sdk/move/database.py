@@ -1,143 +1,145 @@
-"""Copy a database to its new home and prove it arrived: per-table row counts must match before cutover.
+"""Copy a database to its new home and prove it arrived: per-table row counts and content checksums must match.
 
-Supported: SQLite -> SQLite (the local cloud's stand-in databases) and PostgreSQL -> PostgreSQL (pg_dump in
-custom format, pg_restore into the target). Anything else is refused up front, before anything changes.
+Supported pairs: PostgreSQL -> PostgreSQL (pg_dump/pg_restore), MariaDB/MySQL -> same (mysqldump | mysql),
+SQLite -> SQLite (the local cloud's stand-ins). Any other pair is refused before anything is touched, naming both
+engines. Before copying, `preflight` connects to both servers and checks the local client tools against their
+versions, naming what to install when they cannot do the copy (see `platform_sdk.move.db.postgres` and `.mysql`).
+
+A copy replaces the target's tables, so it only ever overwrites content it can prove is safe to replace (see
+`platform_sdk.move.db.history`): an empty target, a target holding exactly what an earlier copy put there or took
+from it. A re-run after a crash or a second pass copies again; a target that already equals the source is left
+alone; a target written since its verified copy while the source stayed unchanged is reported, not overwritten.
+Every table is then verified by rows and a content checksum (primary-key order, or order-independent for tables
+without one, announced per table in the report). Errors are `PlatformError`s (exit code 2 in the CLI) naming the
+database with its password redacted.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import sqlite3
-import subprocess
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from typing import Any
 
 from platform_sdk.errors import PlatformError
+from platform_sdk.move.db.checksum import TableSum
+from platform_sdk.move.db.engine import Database, Engine
+from platform_sdk.move.db.history import CopyHistory, same_content
+from platform_sdk.move.db.report import DatabaseCopyReport, compare
+from platform_sdk.move.db.urls import DatabaseUrl, engine_of, label_of, redact
+
+__all__ = ["DatabaseCopyReport", "copy_database", "engine_of", "preflight", "preflight_databases", "redact",
+           "support_problem"]
+
+HISTORY_FILE = "database-copies.json"
 
 
-@dataclass
-class DatabaseCopyReport:
-    """What was copied and the per-table evidence that it all arrived."""
+def _engines() -> dict[str, Callable[[], Engine[Any]]]:
+    from platform_sdk.move.db.mysql import MysqlEngine
+    from platform_sdk.move.db.postgres import PostgresEngine
+    from platform_sdk.move.db.sqlite import SqliteEngine
 
-    source: str
-    target: str
-    tables: dict[str, tuple[int, int]] = field(default_factory=dict)  # table -> (source rows, target rows)
-
-    @property
-    def verified(self) -> bool:
-        return all(src == dst for src, dst in self.tables.values())
-
-    def to_json(self) -> dict[str, object]:
-        return {"source": _redact(self.source), "target": _redact(self.target), "verified": self.verified,
-                "tables": {t: {"source_rows": s, "target_rows": d} for t, (s, d) in sorted(self.tables.items())}}
-
-
-def _redact(url: str) -> str:
-    """Never show a password, even one embedded in a URL."""
-    parsed = urlparse(url)
-    if parsed.password:
-        return url.replace(f":{parsed.password}@", ":***@")
-    return url
-
-
-def engine_of(url: str) -> str:
-    scheme = urlparse(url).scheme
-    return {"postgresql": "postgres", "postgres": "postgres", "sqlite": "sqlite"}.get(scheme, scheme or "?")
+    return {"postgres": PostgresEngine, "mysql": MysqlEngine, "sqlite": SqliteEngine}
 
 
 def support_problem(source_url: str, target_url: str) -> str | None:
-    """Why this copy cannot be done (None when it can): checked before the move changes anything."""
-    pair = (engine_of(source_url), engine_of(target_url))
-    if pair in (("sqlite", "sqlite"), ("postgres", "postgres")):
-        if pair == ("postgres", "postgres") and not (shutil.which("pg_dump") and shutil.which("pg_restore")):
-            return "moving a PostgreSQL database needs pg_dump and pg_restore on PATH"
-        return None
-    return f"moving a database from {pair[0]} to {pair[1]} is not supported yet"
+    """Why these two engines cannot be copied between (None when they can). Connects to nothing."""
+    source, target = engine_of(source_url), engine_of(target_url)
+    supported = "PostgreSQL -> PostgreSQL, MariaDB/MySQL -> MariaDB/MySQL, SQLite -> SQLite"
+    if source != target:
+        return (f"moving a database from {label_of(source)} to {label_of(target)} is not supported: both sides must "
+                f"run the same engine ({supported})")
+    if source not in _engines():
+        return f"moving a {label_of(source)} database is not supported ({supported})"
+    return None
 
 
-def _sqlite_path(url: str) -> Path:
-    return Path(unquote(urlparse(url).path))
-
-
-def _sqlite_counts(path: Path) -> dict[str, int]:
-    with sqlite3.connect(path) as conn:
-        tables = [row[0] for row in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
-        return {table: conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] for table in tables}
-
-
-def _copy_sqlite(source: Path, target: Path) -> None:
-    """SQLite's online backup API: a consistent copy even while the source is in use."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
-        src.backup(dst)
-
-
-def _pg_env(url: str) -> dict[str, str]:
-    parsed = urlparse(url)
-    env = dict(os.environ)
-    if parsed.password:
-        env["PGPASSWORD"] = unquote(parsed.password)
-    return env
-
-
-def _pg_dsn(url: str) -> str:
-    """libpq accepts URLs; drop the password (it travels in PGPASSWORD) and our own query parameters."""
-    parsed = urlparse(url)
-    netloc = parsed.hostname or ""
-    if parsed.username:
-        netloc = f"{parsed.username}@{netloc}"
-    if parsed.port:
-        netloc += f":{parsed.port}"
-    return f"postgresql://{netloc}{parsed.path}"
-
-
-def _pg_counts(url: str) -> dict[str, int]:
-    query = ("SELECT format('%I.%I', schemaname, relname) FROM pg_stat_user_tables ORDER BY 1")
-    names = subprocess.run(["psql", _pg_dsn(url), "-At", "-c", query], env=_pg_env(url), check=True,
-                           capture_output=True, text=True).stdout.split()
-    counts = {}
-    for name in names:
-        out = subprocess.run(["psql", _pg_dsn(url), "-At", "-c", f"SELECT count(*) FROM {name}"],
-                             env=_pg_env(url), check=True, capture_output=True, text=True).stdout
-        counts[name] = int(out.strip())
-    return counts
-
-
-def _copy_postgres(source_url: str, target_url: str, workdir: Path) -> None:
-    dump = workdir / "database.dump"
-    workdir.mkdir(parents=True, exist_ok=True)
+@contextmanager
+def _opened(source_url: str, target_url: str) -> Iterator[tuple[Engine[Any], Database, Database, dict[str, str]]]:
+    """Engine, both databases open, and the versions found: engines and client tools checked, nothing changed."""
+    problem = support_problem(source_url, target_url)
+    if problem:
+        raise PlatformError(problem, key="database",
+                            value=f"{label_of(engine_of(source_url))} -> {label_of(engine_of(target_url))}")
+    urls = {role: DatabaseUrl.parse(url) for role, url in (("source", source_url), ("target", target_url))}
+    for role, url in urls.items():
+        if url.path is None and not url.host:
+            raise PlatformError(f"the {role} database URL names no host: a copy connects to the server directly "
+                                "(reaching it through a connector or proxy socket is not supported)",
+                                key="database", value=str(url))
+    engine = _engines()[engine_of(source_url)]()
+    source = engine.connect(urls["source"], "source")
     try:
-        subprocess.run(["pg_dump", "--format=custom", "--no-owner", "--no-acl", "--file", str(dump),
-                        _pg_dsn(source_url)], env=_pg_env(source_url), check=True, capture_output=True, text=True)
-        subprocess.run(["pg_restore", "--no-owner", "--no-acl", "--exit-on-error", "--single-transaction",
-                        "--dbname", _pg_dsn(target_url), str(dump)], env=_pg_env(target_url), check=True,
-                       capture_output=True, text=True)
-    except subprocess.CalledProcessError as err:
-        raise PlatformError(f"database copy failed: {err.cmd[0]}: {err.stderr.strip()[-500:]}") from None
+        target = engine.connect(urls["target"], "target")
+        try:
+            yield engine, source, target, engine.preflight(source, target)
+        finally:
+            target.close()
     finally:
-        dump.unlink(missing_ok=True)
+        source.close()
+
+
+def preflight(source_url: str, target_url: str) -> dict[str, str]:
+    """Check that this copy can be done here: same engine, both servers reachable, local client tools able to
+    dump the source and restore into the target. Returns the versions found (`source server`, `target server`,
+    each tool). Raises PlatformError naming what to install. Changes nothing."""
+    with _opened(source_url, target_url) as (_, _, _, versions):
+        return versions
+
+
+def preflight_databases(pairs: Iterable[Mapping[str, str]]) -> None:
+    """`preflight` for every `{"source": url, "target": url}` of a move, before any data is copied."""
+    for pair in pairs:
+        preflight(pair["source"], pair["target"])
+
+
+def _differences(a: dict[str, TableSum], b: dict[str, TableSum]) -> str:
+    return "; ".join(f"{name}: {check.problem()}" for name, check in compare(a, b).items() if not check.verified)
 
 
 def copy_database(source_url: str, target_url: str, workdir: Path) -> DatabaseCopyReport:
-    """Copy then verify per-table row counts; raises if the copy cannot be proven complete."""
-    problem = support_problem(source_url, target_url)
-    if problem:
-        raise PlatformError(problem, key="database", value=f"{engine_of(source_url)} -> {engine_of(target_url)}")
-    report = DatabaseCopyReport(source_url, target_url)
-    if engine_of(source_url) == "sqlite":
-        source, target = _sqlite_path(source_url), _sqlite_path(target_url)
-        _copy_sqlite(source, target)
-        before, after = _sqlite_counts(source), _sqlite_counts(target)
-    else:
-        _copy_postgres(source_url, target_url, workdir)
-        before, after = _pg_counts(source_url), _pg_counts(target_url)
-    report.tables = {table: (count, after.get(table, -1)) for table, count in before.items()}
-    for table in set(after) - set(before):
-        report.tables[table] = (0, after[table])
-    if not report.verified:
-        bad = ", ".join(f"{t}: {s} -> {d}" for t, (s, d) in report.tables.items() if s != d)
-        raise PlatformError(f"database copy not verified: row counts differ ({bad})")
-    return report
+    """Make the target hold exactly the source's tables and prove it, table by table.
+
+    `workdir` holds the dump while it exists and the overwrite history (`database-copies.json`). Returns the
+    report (verified); raises PlatformError when the pair is unsupported, the local tools cannot do it, the
+    target holds data this copy may not replace, or verification fails (the report's problems in the message).
+    """
+    history = CopyHistory(workdir / HISTORY_FILE)
+    with _opened(source_url, target_url) as (engine, source, target, versions):
+        report = DatabaseCopyReport(source_url, target_url, engine.label, engine.method, versions)
+        src, dst = source.url.identity, target.url.identity
+        before = target.checksums()
+        if before:
+            now = source.checksums()
+            if same_content(now, before):
+                report.method = "none: the target already holds the same content"
+                report.tables = compare(now, before)
+                history.copied(src, now, dst, before)
+                return report
+            copied = history.tables(dst)
+            if history.copied_from(dst) == src and copied is not None and same_content(now, copied):
+                # Nothing was written to the source since its verified copy; the target has moved on (it is in
+                # use): everything the source holds is already there, and copying again would lose new rows.
+                report.method = ("none: the source is unchanged since its verified copy; the target has newer "
+                                 f"writes ({_differences(copied, before)})")
+                report.tables = compare(now, copied)
+                return report
+            if not history.may_overwrite(dst, before):
+                if history.copied_from(dst) == src:
+                    why = (f"was written after this move copied into it, and so was the source "
+                           f"({_differences(copied or {}, now)}): copying again would lose the target's new rows")
+                else:
+                    why = f"holds tables this move did not put there ({', '.join(sorted(before))})"
+                raise PlatformError(f"the target database {target.url} {why}; nothing was copied and nothing "
+                                    "overwritten: reconcile or empty the target, then re-run the move",
+                                    key="database", value=str(target.url))
+        history.copying(dst)
+        taken = engine.copy(source, target, workdir)
+        after = target.checksums()
+        report.tables = compare(taken, after)
+        if not report.verified:
+            raise PlatformError(f"database copy not verified: {'; '.join(report.problems())} (if the source was "
+                                "written during the copy, re-run the move: it copies again)", key="database",
+                                value=str(target.url))
+        history.copied(src, taken, dst, after)
+        return report

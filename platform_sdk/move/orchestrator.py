@@ -211,7 +211,7 @@ class MoveExecutor:
 
     def _copy(self, phase: str) -> None:
         from platform_sdk.move.copy import copy_bucket, verify_bucket
-        from platform_sdk.move.database import copy_database
+        from platform_sdk.move.database import copy_database, preflight_databases
         from platform_sdk.move.journal import Journal
         from platform_sdk.runtime.buckets import open_bucket
 
@@ -219,6 +219,8 @@ class MoveExecutor:
         step = "[2/5] copying data" if phase == "copy" else "[4/5] copying what changed meanwhile, verifying"
         self.hooks.say(step)
         urls = self._urls()
+        # Engines and client/server versions of every database, before any data of this phase is copied.
+        preflight_databases(urls[a] for a in self.move["stateful"] if self.move["kinds"][a] == "database" and a in urls)
         journals = self.project.cache_dir / "moves" / "journals"
         journals.mkdir(parents=True, exist_ok=True)
         for address in self.move["stateful"]:
