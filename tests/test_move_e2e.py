@@ -162,7 +162,9 @@ def test_move_a_database_with_row_counts_verified(cli: Cli, applied: Path) -> No
     code, report = cli.json(applied, "move", "auth", "--to", "gcp", "--env", "local", "--yes")
     assert code == 0, report
     db = next(d for d in report["databases"] if d["phase"] == "copy")
-    assert db["verified"] and db["tables"]["users"] == {"source_rows": 321, "target_rows": 321}
+    users = db["tables"]["users"]
+    assert db["verified"] and users["source_rows"] == users["target_rows"] == 321
+    assert users["source_checksum"] == users["target_checksum"] and users["verified"]
     target = Path(str(source).replace("/aws/", "/gcp/"))
     with sqlite3.connect(target) as conn:
         assert conn.execute("SELECT count(*) FROM users").fetchone()[0] == 321
