@@ -8,10 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from platform_sdk.cli import EnvOption, JsonOption, ProjectOption, app, console, err_console, load, user_errors
+from platform_sdk.commands._common import EnvOption, JsonOption, ProjectOption, console, err_console, load, user_errors
 
 
-@app.command()
 @user_errors
 def check(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = False,
           checkov: Annotated[bool, typer.Option("--checkov/--no-checkov",
@@ -19,7 +18,7 @@ def check(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = F
           show_all: Annotated[bool, typer.Option("--all", help="Also list findings accepted by declaration.")] = False,
           ) -> None:
     """Security gate: synthesize into a scratch folder, run the guardrails and checkov; exit 1 on any failure."""
-    from platform_sdk.guardrails.gate import security_check
+    from platform_sdk.gate import security_check
     from platform_sdk.profile import load_profile
 
     proj, environment, services = load(project, env)
@@ -53,3 +52,6 @@ def check(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = F
         console.print(f"check {environment.name}: {verdict}")
     if not result.passed:
         raise typer.Exit(1)
+
+
+COMMANDS = (check,)

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from platform_sdk.cli import JsonOption, ProjectOption, app, console, err_console, load, user_errors
+from platform_sdk.commands._common import JsonOption, ProjectOption, console, err_console, load, user_errors
 from platform_sdk.errors import PlatformError
 
 PortOption = Annotated[int | None, typer.Option(
@@ -59,7 +59,6 @@ def _print_routes(routes: dict[str, Any], env_port: int, port: int) -> None:
                       f"gateway listens on {port}.", highlight=False, soft_wrap=True)
 
 
-@app.command()
 @user_errors
 def dev(env: DevEnvOption = "local", port: PortOption = None, project: ProjectOption = None,
         routes_only: Annotated[bool, typer.Option("--routes", help="Print what would be served and exit.")] = False,
@@ -103,3 +102,6 @@ def dev(env: DevEnvOption = "local", port: PortOption = None, project: ProjectOp
     with contextlib.suppress(KeyboardInterrupt):
         gateway.run()
     err_console.print("[dim]platform dev stopped; workers stopped.[/]")
+
+
+COMMANDS = (dev,)

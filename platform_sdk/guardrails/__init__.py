@@ -15,20 +15,13 @@ Terraform). Environment files waive single violations until a date:
 
 from platform_sdk.guardrails.core import (
     GuardrailError,
-    GuardrailReport,
     Rule,
     Violation,
     apply_waivers,
-    check_model,
-    check_stacks,
     enforce,
     neutral_address,
     read_stack,
-    rules_for,
-    run_guardrails_model,
-    run_guardrails_synth,
     stack_resources,
-    standard_rules,
     unused_waivers,
 )
 from platform_sdk.guardrails.model_rules import (
@@ -38,6 +31,15 @@ from platform_sdk.guardrails.model_rules import (
     ProductionDatabaseDeletionProtection,
     ProductionDatabaseHighAvailability,
     PublicBucketOnlyAsCdnOrigin,
+)
+from platform_sdk.guardrails.rulesets import (
+    GuardrailReport,
+    check_model,
+    check_stacks,
+    rules_for,
+    run_guardrails_model,
+    run_guardrails_synth,
+    standard_rules,
 )
 from platform_sdk.guardrails.stack_rules import AwsIamLeastPrivilege, GcpScopedRoles, RequiredTags, statement_problems
 

@@ -60,7 +60,7 @@ Roots = Mapping[str, Path | str] | Iterable[CloudRoot | Path | str]
 
 def roots_for_env(project_root: Path, env: Any) -> dict[str, Path]:
     """Cloud label -> local cloud root, for every cloud the environment places on the local cloud."""
-    from platform_sdk.providers.local.compiler import local_root
+    from platform_sdk.localcloud.roots import local_root
 
     labels = {env.default_cloud, *env.placement.values()}
     return {label: local_root(project_root, env, label) for label in sorted(labels) if env.target_of(label) == "local"}

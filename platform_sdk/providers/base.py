@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from platform_sdk.model import Bucket, Cdn, Database, Function, Grant, Resource
 
 if TYPE_CHECKING:
+    from platform_sdk.cdk.raw import RawDataSource, RawResource
     from platform_sdk.envs import Environment
     from platform_sdk.model import Service
     from platform_sdk.profile import Profile
-    from platform_sdk.synth.assets import FunctionPackage
-    from platform_sdk.synth.raw import RawDataSource, RawResource
 
 
 @dataclass
@@ -35,6 +34,20 @@ class Handle:
 
     def __getitem__(self, key: str) -> str:
         return self.attrs[key]
+
+
+@dataclass
+class FunctionPackage:
+    """A built package: where it is, its hash and its size (checked against cloud limits)."""
+
+    function: Function
+    target: str
+    path: Path
+    sha256: str
+    zipped_bytes: int
+    unzipped_bytes: int
+    entry_point: str
+    largest: list[tuple[str, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -65,12 +78,12 @@ class StackContext:
         self.shared: dict[str, Any] = {}
 
     def resource(self, terraform_type: str, id: str, attributes: dict[str, Any]) -> RawResource:
-        from platform_sdk.synth.raw import RawResource
+        from platform_sdk.cdk.raw import RawResource
 
         return RawResource(self.stack, id, terraform_type, attributes)
 
     def data(self, terraform_type: str, id: str, attributes: dict[str, Any]) -> RawDataSource:
-        from platform_sdk.synth.raw import RawDataSource
+        from platform_sdk.cdk.raw import RawDataSource
 
         return RawDataSource(self.stack, id, terraform_type, attributes)
 
@@ -82,14 +95,14 @@ class StackContext:
 
     def asset(self, package: FunctionPackage) -> str:
         """Hand a built package to CDKTF; returns its path relative to the stack's working directory."""
-        from platform_sdk.synth.engine import AssetType, TerraformAsset
+        from platform_sdk.cdk.engine import AssetType, TerraformAsset
 
         asset = TerraformAsset(self.stack, f"{package.function.name}-package", path=str(package.path),
                                type=AssetType.FILE, asset_hash=package.sha256)
         return asset.path
 
     def output(self, id: str, value: Any, description: str = "", sensitive: bool = False) -> None:
-        from platform_sdk.synth.engine import TerraformOutput
+        from platform_sdk.cdk.engine import TerraformOutput
 
         TerraformOutput(self.stack, id, value=value, description=description or None, sensitive=sensitive or None)
 

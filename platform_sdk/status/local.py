@@ -44,7 +44,7 @@ def function_status(registry: Registry, ref: FunctionRef, served: set[str] | Non
 
 def checks(project_root: Path, env: Any, refs: list[FunctionRef]) -> list[Callable[[], FunctionStatus]]:
     """One callable per function; each cloud label reads its own root."""
-    from platform_sdk.providers.local.compiler import local_root
+    from platform_sdk.localcloud.roots import local_root
 
     served = gateway_serves(env.local.gateway_port)
     registries: dict[str, Registry] = {}

@@ -9,11 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import platform_sdk.runtime as runtime_package
 from platform_sdk.model import Function, HttpTrigger, ObjectCreatedTrigger, ScheduleTrigger
+from platform_sdk.providers.base import FunctionPackage
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 SKIP_NAMES = {"__pycache__", ".DS_Store", ".git", ".venv", "node_modules", ".pytest_cache"}
@@ -33,20 +33,6 @@ ENTRY_MODULES = {
 # interpreter, which has the SDK installed): their packages carry no copy of the runtime, so upgrading the
 # SDK does not redeploy every local function.
 RUNTIME_FROM_ENVIRONMENT = {"local"}
-
-
-@dataclass
-class FunctionPackage:
-    """A built package: where it is, its hash and its size (checked against cloud limits)."""
-
-    function: Function
-    target: str
-    path: Path
-    sha256: str
-    zipped_bytes: int
-    unzipped_bytes: int
-    entry_point: str
-    largest: list[tuple[str, int]] = field(default_factory=list)
 
 
 def _files_under(root: Path) -> list[tuple[str, Path]]:

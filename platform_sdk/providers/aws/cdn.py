@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from platform_sdk.cdk.engine import Fn, TerraformResourceLifecycle, Token
 from platform_sdk.errors import PlatformError
 from platform_sdk.model import Bucket, Cdn, Function, HttpTrigger
 from platform_sdk.providers.aws.common import make_handle, resource_tags, rid
 from platform_sdk.providers.aws.provider import us_east_1
 from platform_sdk.providers.base import Handle, StackContext
-from platform_sdk.synth.engine import Fn, TerraformResourceLifecycle, Token
 
 # AWS managed policies (fixed ids, identical in every account).
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from platform_sdk.cdk.engine import Fn, TerraformResourceLifecycle
+from platform_sdk.cdk.raw import RawResource
 from platform_sdk.model import Database
 from platform_sdk.providers.aws.common import kms_key, log_retention, make_handle, resource_tags, rid
 from platform_sdk.providers.aws.network import default_vpc
 from platform_sdk.providers.base import Handle, StackContext
-from platform_sdk.synth.engine import Fn, TerraformResourceLifecycle
-from platform_sdk.synth.raw import RawResource
 
 ENGINES: dict[str, dict[str, Any]] = {
     "postgres": {

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from platform_sdk.cdk.raw import RawProvider
 from platform_sdk.providers.base import StackContext
-from platform_sdk.synth.raw import RawProvider
 
 SOURCE = "hashicorp/aws"
 VERSION = "~> 6.0"

@@ -27,7 +27,7 @@ def region(ctx: StackContext) -> str:
 
 def configure(ctx: StackContext) -> None:
     """The google provider, pinned, with the standard labels on every labelled resource."""
-    from platform_sdk.synth.raw import RawProvider
+    from platform_sdk.cdk.raw import RawProvider
 
     attrs: dict[str, Any] = {"region": region(ctx)}
     if cloud(ctx).project:
@@ -40,7 +40,7 @@ def configure(ctx: StackContext) -> None:
 
 def use_random(ctx: StackContext) -> None:
     """hashicorp/random, added once and only to stacks that generate a password."""
-    from platform_sdk.synth.raw import RawProvider
+    from platform_sdk.cdk.raw import RawProvider
 
     ctx.once("gcp:provider:random",
              lambda: RawProvider(ctx.stack, "random", "random", RANDOM_SOURCE, RANDOM_VERSION, {}))

@@ -1,5 +1,7 @@
 """The security gate behind `platform check`: synthesize into a scratch folder, then guardrails and checkov.
 
+A workflow above synthesis (it synthesizes), so it lives outside the guardrails package, which synthesis uses.
+
 Why a scratch folder: a check must never replace the environment's real output (someone may be planning from
 it), and it must see every violation at once, so guardrails are evaluated here rather than raised by synth.
 """
@@ -16,20 +18,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from platform_sdk.guardrails.checkov import CheckovReport, ensure_checkov, load_skips, run_checkov
-from platform_sdk.guardrails.core import (
-    Violation,
-    check_model,
-    check_stacks,
-    neutral_address,
-    stack_file,
-    unused_waivers,
-)
+from platform_sdk.guardrails.core import Violation, neutral_address, stack_file, unused_waivers
+from platform_sdk.guardrails.rulesets import check_model, check_stacks
 from platform_sdk.model import Bucket, Cdn, Database, Function, HttpTrigger
+from platform_sdk.profile import Profile
+from platform_sdk.synth.app import synthesize
 
 if TYPE_CHECKING:
     from platform_sdk.envs import Environment, Waiver
     from platform_sdk.model import Resource, Service
-    from platform_sdk.profile import Profile
     from platform_sdk.project import Project
 
 CHECKOV_TARGETS = ("aws", "gcp")  # local-cloud stacks hold only localcloud_* resources: nothing for checkov
@@ -158,9 +155,6 @@ def security_check(project: Project, env: Environment, services: list[Service], 
                    log: Callable[[str], None] | None = None) -> CheckResult:
     """Synthesize `env` into a temporary folder, run every guardrail (waivers applied) and checkov over the
     AWS/GCP stacks. Nothing in cdktf.out is touched."""
-    from platform_sdk.profile import Profile
-    from platform_sdk.synth.app import synthesize
-
     profile = profile or Profile()
     scratch = Path(tempfile.mkdtemp(prefix=f"platform-check-{env.name}-"))
     try:
