@@ -20,9 +20,7 @@ from platform_sdk.cli import app
 from platform_sdk.envs import Environment, Waiver, find_environment, load_environment
 from platform_sdk.errors import PlatformError
 from platform_sdk.guardrails import (
-    AwsIamLeastPrivilege,
     FunctionLimits,
-    GcpScopedRoles,
     GuardrailError,
     RequiredTags,
     Rule,
@@ -36,7 +34,6 @@ from platform_sdk.guardrails import (
     run_guardrails_model,
     run_guardrails_synth,
     standard_rules,
-    statement_problems,
     unused_waivers,
 )
 from platform_sdk.loader import load_services
@@ -44,6 +41,8 @@ from platform_sdk.model import Bucket, Cdn, Database, Service
 from platform_sdk.profile import Profile
 from platform_sdk.project import Project
 from platform_sdk.providers import compilers_for
+from platform_sdk.providers.aws.guardrails import AwsIamLeastPrivilege, statement_problems
+from platform_sdk.providers.gcp.guardrails import GcpScopedRoles
 from platform_sdk.synth.app import SynthResult, synthesize
 from platform_sdk.synth.placement import resolve_placements
 

@@ -18,6 +18,7 @@ def check(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = F
           show_all: Annotated[bool, typer.Option("--all", help="Also list findings accepted by declaration.")] = False,
           ) -> None:
     """Security gate: synthesize into a scratch folder, run the guardrails and checkov; exit 1 on any failure."""
+    from platform_sdk.gate import scanned as scanned_by_checkov
     from platform_sdk.gate import security_check
     from platform_sdk.profile import load_profile
 
@@ -43,7 +44,7 @@ def check(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = F
             console.print(f"[dim]unused waiver: {waiver.rule} on {waiver.resource} (expires {waiver.expires})[/]")
         if result.checkov is not None:
             report = result.checkov
-            scanned = sum(1 for target in result.stacks.values() if target in ("aws", "gcp"))
+            scanned = sum(1 for target in result.stacks.values() if scanned_by_checkov(target))
             console.print(f"checkov {report.version or '-'}: {report.passed} passed, {len(report.failed)} failed, "
                           f"{len(report.accepted)} accepted as declared (--all lists them) over {scanned} stacks; "
                           f"{len(report.skipped)} checks skipped by the skip list"

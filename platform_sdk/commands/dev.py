@@ -65,13 +65,14 @@ def dev(env: DevEnvOption = "local", port: PortOption = None, project: ProjectOp
         as_json: JsonOption = False) -> None:
     """Run the local cloud: function URLs, CDN routes, bucket events and schedules on 127.0.0.1 (Ctrl-C stops)."""
     from platform_sdk.localcloud.gateway import Gateway, GatewayCore, roots_for_env
+    from platform_sdk.providers.local.config import local_config
 
     proj, environment, _ = load(project, env)
     roots = roots_for_env(proj.root, environment)
     if not roots:
         raise PlatformError("nothing in this environment runs on the local cloud (no cloud has target local)",
                             key="--env", value=env, hint="use an environment like envs/local.toml")
-    env_port = environment.local.gateway_port
+    env_port = local_config(environment).gateway_port
     chosen = env_port if port is None else port
     if routes_only:
         core = GatewayCore(roots)

@@ -33,7 +33,7 @@ def envs(project: ProjectOption = None, as_json: JsonOption = False) -> None:
         env = load_environment(proj.envs_dir / f"{name}.toml")
         rows.append({"name": name, "default_cloud": env.default_cloud, "placement": env.placement,
                      "state": env.state.backend, "protected": env.protected,
-                     "stand_ins": [c for c in ("aws", "gcp") if env.target_of(c) == "local"]})
+                     "stand_ins": sorted(c for c in env.clouds if env.target_of(c) != c)})
     if as_json:
         print(json.dumps(rows, indent=2))
         return

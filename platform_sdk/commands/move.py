@@ -17,6 +17,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from platform_sdk.commands._common import EnvOption, JsonOption, ProjectOption, console, err_console, load, user_errors
 from platform_sdk.errors import PlatformError
+from platform_sdk.providers import builtin_names
+
+_clouds = builtin_names()
+TARGETS = f"{', '.join(_clouds[:-1])} or {_clouds[-1]}" if len(_clouds) > 1 else _clouds[0]
 
 
 def _stack_outputs_url(outputs: dict[str, Any], address: str, kind: str) -> str | None:
@@ -144,7 +148,7 @@ def _confirm_removal(yes: bool) -> Any:
 
 @user_errors
 def move(selector: Annotated[str, typer.Argument(metavar="SERVICE[.RESOURCE]", help="What to move.")],
-         to: Annotated[str, typer.Option("--to", help="Target cloud: aws, gcp or local.")],
+         to: Annotated[str, typer.Option("--to", help=f"Target cloud: {TARGETS}.")],
          env: EnvOption,
          project: ProjectOption = None,
          keep_source: Annotated[bool | None, typer.Option(

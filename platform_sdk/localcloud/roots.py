@@ -10,7 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+DEFAULT_ROOT = ".platform/localcloud"  # [clouds.local] root, when the section leaves it out
+
 
 def local_root(project_root: Path, env: Any, cloud: str) -> Path:
     """`<project>/<clouds.local.root>/<env>/<cloud label>`, absolute; `env` is a platform_sdk.envs.Environment."""
-    return (project_root / env.local.root / env.name / cloud).resolve()
+    section = env.clouds.get("local")
+    root = section.root if section is not None else DEFAULT_ROOT
+    return (project_root / root / env.name / cloud).resolve()

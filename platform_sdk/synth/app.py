@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from platform_sdk.cdk import engine
-from platform_sdk.envs import Environment
+from platform_sdk.envs import Environment, LocalState
 from platform_sdk.errors import PlatformError
 from platform_sdk.guardrails import run_guardrails_model, run_guardrails_synth
 from platform_sdk.model import Resource, Service
@@ -57,7 +57,7 @@ def previously_deployed(project: Project, env: Environment, outdir: Path) -> dic
     found = project.read_deployed(env.name)
     meta = outdir / METADATA_FILE
     last = json.loads(meta.read_text()).get("stacks", {}) if meta.is_file() else {}
-    if env.state.backend == "local":
+    if isinstance(env.state, LocalState):
         for state_file in sorted((project.root / env.state.path / env.name).glob("*.tfstate")):
             name = state_file.stem
             try:

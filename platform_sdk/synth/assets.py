@@ -1,7 +1,8 @@
 """Deterministic function packages: the same sources give the same zip bytes, whatever the mtimes or paths.
 
 A package holds the user's code, the portable runtime (`platform_sdk.runtime`) and a per-cloud entry module
-(`_platform_entry.py`) that adapts the cloud's event shape to the neutral handler signature.
+that adapts the cloud's event shape to the neutral handler signature; its module and symbol names, and
+whether the runtime is shipped at all, come from the cloud plug-in's `packaging`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import platform_sdk.runtime as runtime_package
+from platform_sdk import providers
 from platform_sdk.model import Function, HttpTrigger, ObjectCreatedTrigger, ScheduleTrigger
 from platform_sdk.providers.base import FunctionPackage
 
@@ -23,16 +25,6 @@ from platform_sdk.runtime.entry import make_entry
 
 {symbol} = make_entry({target!r}, {handler!r})
 '''
-# target -> (entry module, entry symbol). Cloud Functions' Python runtime loads `main.py`.
-ENTRY_MODULES = {
-    "aws": ("_platform_entry", "handler"),
-    "gcp": ("main", "handler"),
-    "local": ("_platform_entry", "handler"),
-}
-# Targets whose functions run in the project's own environment (the local cloud's workers use the project's
-# interpreter, which has the SDK installed): their packages carry no copy of the runtime, so upgrading the
-# SDK does not redeploy every local function.
-RUNTIME_FROM_ENVIRONMENT = {"local"}
 
 
 def _files_under(root: Path) -> list[tuple[str, Path]]:
@@ -64,14 +56,15 @@ def package_entries(fn: Function, target: str, extra: dict[str, bytes] | None = 
     entries: dict[str, bytes] = {}
     for name, path in _files_under(fn.source_dir):
         entries[name] = path.read_bytes()
-    if target not in RUNTIME_FROM_ENVIRONMENT:
+    packaging = providers.plugin(target).packaging
+    if packaging.ships_runtime:
         runtime_dir = Path(runtime_package.__file__).parent
         for name, path in _files_under(runtime_dir):
             if name.endswith(".py"):
                 entries[f"platform_sdk/runtime/{name}"] = path.read_bytes()
         entries["platform_sdk/__init__.py"] = b'"""Runtime-only copy of platform_sdk shipped inside a function."""\n'
         entries["platform_sdk/contract.py"] = (runtime_dir.parent / "contract.py").read_bytes()
-    entry_module, symbol = ENTRY_MODULES[target]
+    entry_module, symbol = packaging.entry_module, packaging.entry_symbol
     if f"{entry_module}.py" in entries:
         raise fn.error(f"{entry_module}.py is reserved for the generated {target} entry point; rename your module",
                        "source", str(fn.source_dir / f"{entry_module}.py"))
@@ -130,7 +123,8 @@ def build_package(fn: Function, target: str, build_dir: Path, extra: dict[str, b
     path = build_dir / f"{service}-{fn.name}-{target}.zip"
     digest = write_zip_cached(entries, path)
     sizes = sorted(((name, len(data)) for name, data in entries.items()), key=lambda item: (-item[1], item[0]))
-    entry_module, symbol = ENTRY_MODULES[target]
+    packaging = providers.plugin(target).packaging
+    entry_module, symbol = packaging.entry_module, packaging.entry_symbol
     return FunctionPackage(
         function=fn, target=target, path=path, sha256=digest, zipped_bytes=path.stat().st_size,
         unzipped_bytes=sum(size for _, size in sizes), entry_point=f"{entry_module}.{symbol}", largest=sizes[:5],

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from platform_sdk import contract
+from platform_sdk import contract, providers
 from platform_sdk.cdk import engine
-from platform_sdk.envs import Environment
+from platform_sdk.envs import Environment, LocalState
 from platform_sdk.errors import PlatformError
 from platform_sdk.model import Bucket, Cdn, Database, Function, ObjectCreatedTrigger, Resource, Service
 from platform_sdk.profile import ModuleBacking, Profile
@@ -89,21 +89,15 @@ class EstateBuilder:
         return self.contexts[name]
 
     def _backend(self, stack: Any, name: str) -> None:
+        """Local state files, or the backend of the plug-in owning `[state] backend`."""
         state = self.env.state
-        if state.backend == "local":
+        if isinstance(state, LocalState):
             state_file = self.project.root / state.path / self.env.name / f"{name}.tfstate"
             stack_dir = self.outdir / "stacks" / name
             engine.LocalBackend(stack, path=os.path.relpath(state_file, stack_dir))
-        elif state.backend == "s3":
-            extra: dict[str, Any] = {}
-            if state.endpoint:
-                extra = dict(endpoint=state.endpoint, dynamodb_endpoint=state.endpoint, iam_endpoint=state.endpoint,
-                             sts_endpoint=state.endpoint, force_path_style=True, skip_credentials_validation=True,
-                             skip_metadata_api_check=True, skip_region_validation=True)
-            engine.S3Backend(stack, bucket=state.bucket, key=f"{state.key_prefix}/{self.env.name}/{name}.tfstate",
-                             region=state.region, dynamodb_table=state.lock_table, encrypt=True, **extra)
-        else:
-            engine.GcsBackend(stack, bucket=state.bucket, prefix=f"{state.prefix}/{self.env.name}/{name}")
+            return
+        owner = next(p for p in providers.plugins().values() if state.backend in p.state_backends)
+        owner.backend(stack, state, self.env, name)
 
     # -- resources ------------------------------------------------------------------------------------------
     def add_tombstones(self, deployed: dict[str, dict[str, Any]]) -> None:
@@ -205,7 +199,7 @@ class EstateBuilder:
                    if self.placements[g.target].target != placement.target}
         extra = vendor_function(fn, placement.target, self.project.cache_dir / "vendor", foreign=foreign)
         package = build_package(fn, placement.target, self.project.cache_dir / "packages" / self.env.name, extra=extra)
-        self._check_package_size(fn, package, compiler)
+        self._check_package_size(fn, package, placement.target)
         self.packages[f"{fn.address}"] = package
         environment = {
             contract.ENV: self.env.name,
@@ -235,15 +229,15 @@ class EstateBuilder:
         }
         return FunctionInputs(package, grants, trigger_buckets, dict(sorted(environment.items())))
 
-    def _check_package_size(self, fn: Function, package: FunctionPackage, compiler: Compiler) -> None:
-        limits = compiler.package_limits
+    def _check_package_size(self, fn: Function, package: FunctionPackage, target: str) -> None:
+        limits = providers.plugin(target).packaging.limits
         if limits is None:
             return
         zipped, unzipped = limits
         if package.zipped_bytes > zipped or package.unzipped_bytes > unzipped:
             biggest = ", ".join(f"{name} ({size / 1e6:.1f} MB)" for name, size in package.largest)
             raise fn.error(
-                f"package is too big for {compiler.target}: {package.zipped_bytes / 1e6:.1f} MB zipped "
+                f"package is too big for {target}: {package.zipped_bytes / 1e6:.1f} MB zipped "
                 f"(limit {zipped / 1e6:.0f} MB), {package.unzipped_bytes / 1e6:.1f} MB unzipped "
                 f"(limit {unzipped / 1e6:.0f} MB); biggest: {biggest}",
                 key=f"{fn.address}.source", value=str(fn.source_dir),

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from platform_sdk.localcloud import mirror
+
 ERROR_LINES = 30
 ERROR_CHARS = 4000
 
@@ -92,12 +94,13 @@ class Terraform:
 
 
 def _downloads_providers(stack_dir: Path) -> bool:
-    """True when the stack needs a provider other than the local cloud (which is pre-linked in the cache)."""
+    """True when the stack needs a provider that is not served from the mirror (those are pre-linked in the cache)."""
     try:
         doc = json.loads((stack_dir / "cdk.tf.json").read_text())
     except (OSError, json.JSONDecodeError):
         return True
-    return set(doc.get("terraform", {}).get("required_providers", {})) - {"localcloud"} != set()
+    required = doc.get("terraform", {}).get("required_providers", {})
+    return any(not mirror.is_mirrored(str(spec.get("source", ""))) for spec in required.values())
 
 
 def trim_error(run: TfRun) -> str:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from platform_sdk import providers
 from platform_sdk.terraform import report as rp
 from platform_sdk.terraform import schedule
 from platform_sdk.terraform.locks import parse_state_lock
@@ -35,9 +36,11 @@ from platform_sdk.terraform.report import StackResult
 PLAN_FILE = "platform.tfplan"
 DEFAULT_PARALLELISM = 4
 ALLOW_DATA_LOSS_ENV = "PLATFORM_ALLOW_DATA_LOSS"
-# Terraform's words when the state bucket or lock table is missing: `platform bootstrap` creates them.
-BACKEND_MISSING = ("NoSuchBucket", "S3 bucket does not exist", "ResourceNotFoundException",
-                   "storage: bucket doesn't exist")
+
+
+def backend_missing() -> tuple[str, ...]:
+    """Terraform's words when a state bucket or lock table is missing (`platform bootstrap` creates them)."""
+    return tuple(m for plugin in providers.plugins().values() for m in plugin.backend_missing)
 
 
 class Progress(Protocol):
@@ -138,7 +141,7 @@ class EnvironmentRunner:
             self._finish(result, rp.LOCKED)
         else:
             result.reason = f"{what} failed"
-            if any(marker in text for marker in BACKEND_MISSING):
+            if any(marker in text for marker in backend_missing()):
                 result.error += f"\nhint: create the state backend first: platform bootstrap --env {self.env_name}"
             self._finish(result, rp.FAILED)
 

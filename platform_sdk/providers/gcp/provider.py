@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from platform_sdk.envs import GcpCloud
 from platform_sdk.providers.base import StackContext
+from platform_sdk.providers.gcp.config import GcpConfig, gcp_config
 
 GOOGLE_SOURCE = "hashicorp/google"
 GOOGLE_VERSION = "~> 6.0"
@@ -17,8 +17,8 @@ RANDOM_SOURCE = "hashicorp/random"
 RANDOM_VERSION = "~> 3.6"
 
 
-def cloud(ctx: StackContext) -> GcpCloud:
-    return ctx.env.clouds.gcp or GcpCloud()
+def cloud(ctx: StackContext) -> GcpConfig:
+    return gcp_config(ctx.env) or GcpConfig()
 
 
 def region(ctx: StackContext) -> str:

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import json
 import os
+from typing import TYPE_CHECKING
 
-from platform_sdk.envs import Environment
 from platform_sdk.localcloud.roots import local_root
 from platform_sdk.model import Bucket, Cdn, Database, Function, HttpTrigger, ObjectCreatedTrigger, ScheduleTrigger
 from platform_sdk.providers.base import Compiler, FunctionInputs, Handle, StackContext
+from platform_sdk.providers.local.config import local_config
+
+if TYPE_CHECKING:
+    from platform_sdk.envs import Environment
 
 
 class LocalCompiler(Compiler):
@@ -29,7 +33,7 @@ class LocalCompiler(Compiler):
 
         root = os.path.relpath(local_root(ctx.project_dir, ctx.env, ctx.cloud), ctx.stack_dir)
         RawProvider(ctx.stack, "localcloud", "localcloud", PROVIDER_SOURCE, f"~> {PROVIDER_VERSION}",
-                    {"root": root, "gateway_port": self.env.local.gateway_port})
+                    {"root": root, "gateway_port": local_config(self.env).gateway_port})
 
     def bucket(self, ctx: StackContext, bucket: Bucket) -> Handle:
         name = ctx.physical_name(bucket)
