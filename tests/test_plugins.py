@@ -140,3 +140,25 @@ def test_a_stand_in_is_held_to_the_rehearsed_clouds_limits(estate: Path) -> None
     add_override(estate, "local", '[overrides."auth.api"]\ntimeout = 1000')
     code, out = synth(estate, "local")
     assert code == 2 and "local.toml" in out and 'overrides."auth.api".timeout' in out and "on aws" in out, out
+
+
+def test_plugin_runtime_subpackages_ship_in_function_packages(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plug-in's `runtime/` subpackage travels with the shipped runtime; a plug-in without one adds nothing."""
+    from platform_sdk.synth import assets
+
+    home = tmp_path / "providers"
+    (home / "aws" / "runtime").mkdir(parents=True)
+    (home / "gcp").mkdir()
+    (home / "__init__.py").write_text("# the registry\n")
+    (home / "aws" / "__init__.py").write_text('"""aws"""\n')
+    (home / "aws" / "runtime" / "__init__.py").write_text("")
+    (home / "aws" / "runtime" / "buckets.py").write_text("S3 = 1\n")
+    (home / "aws" / "runtime" / "notes.txt").write_text("not shipped\n")
+    monkeypatch.setattr(providers, "__file__", str(home / "__init__.py"))
+    monkeypatch.setattr(providers, "builtin_names", lambda: ["aws", "gcp"])
+    entries = assets.plugin_runtime_entries()
+    assert sorted(entries) == ["platform_sdk/providers/__init__.py", "platform_sdk/providers/aws/__init__.py",
+                               "platform_sdk/providers/aws/runtime/__init__.py",
+                               "platform_sdk/providers/aws/runtime/buckets.py"]
+    assert entries["platform_sdk/providers/aws/runtime/buckets.py"] == b"S3 = 1\n"

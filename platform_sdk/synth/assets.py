@@ -37,6 +37,24 @@ def _files_under(root: Path) -> list[tuple[str, Path]]:
     return files
 
 
+def plugin_runtime_entries() -> dict[str, bytes]:
+    """The cloud plug-ins' runtime subpackages (`providers/<cloud>/runtime/`), with the import-free package
+    files above them, so the shipped runtime reaches every cloud's clients (a function may be granted a
+    resource on another cloud). Nothing when no plug-in has a runtime subpackage."""
+    entries: dict[str, bytes] = {}
+    home = Path(providers.__file__).parent
+    for name in providers.builtin_names():
+        runtime_dir = home / name / "runtime"
+        if not runtime_dir.is_dir():
+            continue
+        entries["platform_sdk/providers/__init__.py"] = (home / "__init__.py").read_bytes()
+        entries[f"platform_sdk/providers/{name}/__init__.py"] = (home / name / "__init__.py").read_bytes()
+        for rel, path in _files_under(runtime_dir):
+            if rel.endswith(".py"):
+                entries[f"platform_sdk/providers/{name}/runtime/{rel}"] = path.read_bytes()
+    return entries
+
+
 def trigger_summary(fn: Function) -> list[dict[str, str]]:
     """Triggers in neutral form, shipped with the package so the entry adapter knows what to expect."""
     summary: list[dict[str, str]] = []
@@ -64,6 +82,7 @@ def package_entries(fn: Function, target: str, extra: dict[str, bytes] | None = 
                 entries[f"platform_sdk/runtime/{name}"] = path.read_bytes()
         entries["platform_sdk/__init__.py"] = b'"""Runtime-only copy of platform_sdk shipped inside a function."""\n'
         entries["platform_sdk/contract.py"] = (runtime_dir.parent / "contract.py").read_bytes()
+        entries.update(plugin_runtime_entries())
     entry_module, symbol = packaging.entry_module, packaging.entry_symbol
     if f"{entry_module}.py" in entries:
         raise fn.error(f"{entry_module}.py is reserved for the generated {target} entry point; rename your module",
