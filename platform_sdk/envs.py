@@ -1,4 +1,8 @@
-"""Environment files (`envs/NAME.toml`) -> a validated Environment: clouds, placement, state backend, sizes."""
+"""Environment files (`envs/NAME.toml`) -> a validated Environment: clouds, placement, state backend, sizes.
+
+The generic keys are validated here; each `[clouds.<name>]` section by its cloud plug-in's `config` model,
+and a `[state]` section by the plug-in owning its `backend` (the local state file is built in).
+"""
 
 from __future__ import annotations
 
@@ -8,66 +12,36 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
+from platform_sdk import providers
 from platform_sdk.errors import EnvironmentError_
-
-CLOUDS = ("aws", "gcp", "local")
-Cloud = Literal["aws", "gcp", "local"]
+from platform_sdk.providers.base import CloudConfig, StateBackend
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class AwsCloud(_Strict):
-    """Where AWS workloads go. `stand_in = "local"` compiles them to the local cloud (rehearsals)."""
+class LocalState(StateBackend):
+    """Terraform state in local files (`<path>/<env>/<stack>.tfstate`), the default."""
 
-    account: Annotated[str, Field(pattern=r"^\d{12}$")] | None = None
-    region: str = "us-east-1"
-    stand_in: Literal["local"] | None = None
-    endpoint: str | None = None  # an AWS-compatible API endpoint (tests: moto)
-
-
-class GcpCloud(_Strict):
-    """Where GCP workloads go."""
-
-    project: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")] | None = None
-    region: str = "us-central1"
-    stand_in: Literal["local"] | None = None
-
-
-class LocalCloud(_Strict):
-    """The embedded local cloud: everything lives under `root` (relative to the project)."""
-
-    root: str = ".platform/localcloud"
-    gateway_port: int = 8790
-
-
-class Clouds(_Strict):
-    aws: AwsCloud | None = None
-    gcp: GcpCloud | None = None
-    local: LocalCloud | None = None
-
-
-class LocalState(_Strict):
     backend: Literal["local"] = "local"
     path: str = ".platform/state"
 
 
-class S3State(_Strict):
-    backend: Literal["s3"]
-    bucket: str
-    lock_table: str
-    region: str = "us-east-1"
-    key_prefix: str = "platform"
-    endpoint: str | None = None  # tests: moto server
+def _cloud_name(value: object) -> str:
+    """A registered cloud's name, or a ValueError listing the known ones (pydantic reports it with its key)."""
+    known = providers.names()
+    if not isinstance(value, str) or value not in known:
+        raise PydanticCustomError("literal_error", "Input should be {expected}",
+                                  {"expected": " or ".join([", ".join(repr(n) for n in known[:-1]), repr(known[-1])])
+                                   if len(known) > 1 else repr(known[0])})
+    return value
 
 
-class GcsState(_Strict):
-    backend: Literal["gcs"]
-    bucket: str
-    prefix: str = "platform"
+CloudName = Annotated[str, BeforeValidator(_cloud_name)]
 
 
 class Waiver(_Strict):
@@ -86,14 +60,54 @@ class Environment(_Strict):
     file: Path | None = None
     protected: bool = False
     name_prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,19}$")] = "acme"
-    default_cloud: Cloud = "aws"
-    clouds: Clouds = Clouds()
-    placement: dict[str, Cloud] = {}
-    state: Annotated[LocalState | S3State | GcsState, Field(discriminator="backend")] = LocalState()
+    default_cloud: CloudName = Field(default_factory=providers.default_cloud)
+    clouds: dict[str, CloudConfig] = {}
+    placement: dict[str, CloudName] = {}
+    state: StateBackend = LocalState()
     sizes: dict[str, dict[str, dict[str, str | int]]] = {}
     overrides: dict[str, dict[str, str | int | bool]] = {}
     profile: str | None = None
     waivers: list[Waiver] = []
+
+    @field_validator("clouds", mode="before")
+    @classmethod
+    def _cloud_sections(cls, value: object) -> object:
+        """Each `[clouds.<name>]` section through its plug-in's own model."""
+        if not isinstance(value, dict):
+            return value
+        sections: dict[str, object] = {}
+        for name, section in value.items():
+            _cloud_name(name)
+            config = providers.plugin(name).config
+            sections[name] = section if isinstance(section, config) else config.model_validate(section)
+        return sections
+
+    @field_validator("clouds")
+    @classmethod
+    def _stand_ins(cls, value: dict[str, CloudConfig]) -> dict[str, CloudConfig]:
+        hosts = [name for name, found in providers.plugins().items() if found.hosts_stand_ins]
+        for section in value.values():
+            if section.stand_in is not None and section.stand_in not in hosts:
+                raise ValueError(f"stand_in must name a cloud that hosts stand-ins ({', '.join(hosts)}), "
+                                 f"got {section.stand_in!r}")
+        return value
+
+    @field_validator("state", mode="before")
+    @classmethod
+    def _state_backend(cls, value: object) -> object:
+        """The `[state]` section through the model of the plug-in owning its backend."""
+        if not isinstance(value, dict):
+            return value
+        backend = value.get("backend", "local")
+        models: dict[str, type[StateBackend]] = {"local": LocalState}
+        for found in providers.plugins().values():
+            models.update(found.state_backends)
+        if backend not in models:
+            raise PydanticCustomError(
+                "union_tag_invalid",
+                "Input tag {tag} found using 'backend' does not match any of the expected tags: {expected}",
+                {"tag": repr(backend), "expected": ", ".join(repr(k) for k in models)})
+        return models[backend].model_validate(value)
 
     @field_validator("placement")
     @classmethod
@@ -108,22 +122,31 @@ class Environment(_Strict):
         return self.placement.get(f"{service}.{resource}") or self.placement.get(service) or self.default_cloud
 
     def target_of(self, cloud: str) -> str:
-        """Which compiler builds a cloud's stacks: the cloud itself, or the local cloud for a stand-in."""
-        config = getattr(self.clouds, cloud, None)
-        return "local" if getattr(config, "stand_in", None) == "local" else cloud
+        """Which plug-in's compiler builds a cloud's stacks: the cloud itself, or its stand-in."""
+        section = self.clouds.get(cloud)
+        return section.stand_in if section is not None and section.stand_in else cloud
 
     def is_configured(self, cloud: str) -> bool:
-        return getattr(self.clouds, cloud, None) is not None or (cloud == "local")
+        """A cloud has its `[clouds.<name>]` section, or its plug-in needs none."""
+        if cloud in self.clouds:
+            return True
+        try:
+            return not providers.plugin(cloud).section_required
+        except providers.UnknownCloud:
+            return False
 
-    @property
-    def local(self) -> LocalCloud:
-        return self.clouds.local or LocalCloud()
+    def override(self, address: str, key: str, default: object = None) -> object:
+        """`[overrides."<service.resource>"] key`: what this environment deploys instead of the declared value."""
+        return self.overrides.get(address, {}).get(key, default)
+
+    def override_key(self, address: str, key: str) -> str:
+        """Where an override lives in the file, for messages: `overrides."web.api".memory`."""
+        return f'overrides."{address}".{key}'
 
 
 def _describe(err: ValidationError) -> tuple[str, str, object]:
     first = err.errors()[0]
-    key = ".".join(str(p) for p in first["loc"] if not (isinstance(p, str) and p in ("local", "s3", "gcs")
-                                                        and len(first["loc"]) > 1 and first["loc"][0] == "state"))
+    key = ".".join(str(p) for p in first["loc"])
     return key, first["msg"], first.get("input")
 
 
@@ -136,6 +159,19 @@ def load_environment(path: Path) -> Environment:
     except tomllib.TOMLDecodeError as err:
         raise EnvironmentError_(f"TOML syntax error: {err}", file=path) from None
     data.setdefault("name", path.stem)
+    clouds = data.get("clouds")
+    if isinstance(clouds, dict):  # each section by its plug-in, so a message names `clouds.<name>.<key>`
+        sections = {}
+        for name, section in clouds.items():
+            if name not in providers.names():
+                raise EnvironmentError_(f"unknown cloud (known: {', '.join(providers.names())})", file=path,
+                                        key=f"clouds.{name}", value=name)
+            try:
+                sections[name] = providers.plugin(name).config.model_validate(section)
+            except ValidationError as err:
+                key, msg, value = _describe(err)
+                raise EnvironmentError_(msg, file=path, key=f"clouds.{name}.{key}".rstrip("."), value=value) from None
+        data["clouds"] = sections
     try:
         env = Environment.model_validate({**data, "file": None})
     except ValidationError as err:

@@ -1,10 +1,17 @@
-"""Where a project's parts live: services, environments, synthesized output, caches and local state."""
+"""Where a project's parts live: services, environments, synthesized output, caches and local state.
+
+`Project` also owns the two record files other parts share: the deployed record (written after applies, read
+by synthesis to keep tombstone stacks) and the move record (written by `platform move`, read by synthesis to
+keep a moved resource's source copy while its data moves).
+"""
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -51,3 +58,39 @@ class Project:
     def deployed_record(self, env: str) -> Path:
         """Stacks an environment's applies left deployed (so a stack that lost all resources is kept to destroy)."""
         return self.cache_dir / "deployed" / f"{env}.json"
+
+    # -- the deployed record ---------------------------------------------------------------------------------
+    def read_deployed(self, env: str) -> dict[str, dict[str, Any]]:
+        """Applied stacks of `env` (stack name -> its metadata, owners map included); {} before the first apply."""
+        path = self.deployed_record(env)
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    def record_deployed(self, env: str, stacks: dict[str, dict[str, Any]], removed: tuple[str, ...] = ()) -> None:
+        """Remember applied stacks (with their owners map); forget stacks destroyed to nothing."""
+        record = self.read_deployed(env)
+        record.update(stacks)
+        for name in removed:
+            record.pop(name, None)
+        _write_json(self.deployed_record(env), record)
+
+    # -- the move record -------------------------------------------------------------------------------------
+    def read_moves(self, env: str) -> dict[str, Any]:
+        """The move record of `env`: `{"moves": [...]}`, one entry per move with its phase (see move/orchestrator)."""
+        path = self.move_record(env)
+        return json.loads(path.read_text()) if path.is_file() else {"moves": []}
+
+    def write_moves(self, env: str, record: dict[str, Any]) -> None:
+        """Replace the move record in one step (write a temporary file, then rename it)."""
+        _write_json(self.move_record(env), record)
+
+    def retained_copies(self, env: str) -> dict[str, str]:
+        """Stateful resources an unfinished or `--keep-source` move keeps on their old cloud (address -> cloud)."""
+        return {address: move["sources"][address] for move in self.read_moves(env)["moves"]
+                if move.get("source_kept") for address in move.get("stateful", [])}
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)

@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 
-import platform_sdk.synth.engine  # noqa: F401  (points jsii at the pip-installed Node)
+import platform_sdk.cdk.engine  # noqa: F401  (points jsii at the pip-installed Node)
 from platform_sdk.envs import load_environment
 from platform_sdk.errors import PlacementError, PlatformError
 from platform_sdk.loader import load_services
 from platform_sdk.profile import Profile
 from platform_sdk.project import Project
-from platform_sdk.providers.aws import STATEFUL_TYPES, AwsCompiler
 from platform_sdk.providers.aws.cdn import SECURITY_HEADERS
+from platform_sdk.providers.aws.compiler import STATEFUL_TYPES, AwsCompiler
 from platform_sdk.providers.aws.cron import CronError, to_eventbridge
 from platform_sdk.providers.aws.database import performance_insights_supported
 from platform_sdk.providers.aws.iam import GRANT_ACTIONS
@@ -571,7 +571,7 @@ def test_profile_key_is_granted_exactly_through_the_data_services(standard_stack
 
 def test_required_tags_reach_every_resource_through_default_tags(standard_stacks: tuple[Path, Stacks]) -> None:
     _, stacks = standard_stacks
-    taggable = {t for t, spec in json.loads((REPO / "platform_sdk/synth/schemas/aws.json").read_text())[
+    taggable = {t for t, spec in json.loads((REPO / "platform_sdk/providers/aws/schemas/aws.json").read_text())[
         "resources"].items() if "tags" in spec["attributes"]}
     for name, stack in stacks.items():
         for provider in stack["provider"]["aws"]:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from platform_sdk.cli import app
 from platform_sdk.errors import PlatformError
-from platform_sdk.guardrails.checkov import SDK_SKIPS, ensure_checkov, load_skips, parse_skip_file, run_checkov
+from platform_sdk.gate.checkov import SDK_SKIPS, ensure_checkov, load_skips, parse_skip_file, run_checkov
 from tests.conftest import REPO
 
 runner = CliRunner()

@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 
-from platform_sdk.errors import PlatformError
-from platform_sdk.synth.conformance import (
+from platform_sdk.conformance import (
     EXPOSURE,
     MISSING,
     Analysis,
@@ -28,7 +27,8 @@ from platform_sdk.synth.conformance import (
     examine,
     require_conformance,
 )
-from platform_sdk.synth.tfjson import Estate, Location, expressions, remove, stacks_from_metadata
+from platform_sdk.errors import PlatformError
+from platform_sdk.tfjson import Estate, Location, expressions, remove, stacks_from_metadata
 from tests.conformance_estates import CLOUDS, KEYS, Synthesized, encrypted, example, synth, write_project
 
 # One service per fault, written as the issues describe them.

@@ -20,7 +20,7 @@ from collections import Counter
 
 import pytest
 
-from platform_sdk.synth.conformance import EXPOSURE, MISSING, Finding, examine
+from platform_sdk.conformance import EXPOSURE, MISSING, Finding, examine
 from tests.conformance_estates import ENVIRONMENTS, matrix
 
 TAGS = (  # fault -> what its findings say

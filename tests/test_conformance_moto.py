@@ -24,9 +24,9 @@ from typing import Any
 
 import pytest
 
+from platform_sdk.conformance import index
 from platform_sdk.runtime import resources
-from platform_sdk.synth.conformance import index
-from platform_sdk.synth.tfjson import json_document
+from platform_sdk.tfjson import json_document
 from tests.conformance_estates import Synthesized, matrix
 from tests.emulators import free_port, wait_http
 

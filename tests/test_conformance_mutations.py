@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from platform_sdk.synth.conformance import Analysis, examine
-from platform_sdk.synth.tfjson import Estate, Location, remove
+from platform_sdk.conformance import Analysis, examine
+from platform_sdk.tfjson import Estate, Location, remove
 from tests.conformance_estates import ENVIRONMENTS, Synthesized, encrypted, matrix
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-import platform_sdk.synth.engine  # noqa: F401  (points jsii at the pip-installed Node)
+import platform_sdk.cdk.engine  # noqa: F401  (points jsii at the pip-installed Node)
 from platform_sdk.envs import load_environment
 from platform_sdk.errors import PlatformError
 from platform_sdk.loader import load_services

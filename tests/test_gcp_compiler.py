@@ -12,13 +12,14 @@ from typing import Any
 
 import pytest
 
-import platform_sdk.synth.engine  # noqa: F401  (points jsii at the pip-installed Node)
+import platform_sdk.cdk.engine  # noqa: F401  (points jsii at the pip-installed Node)
+from platform_sdk import providers
 from platform_sdk.envs import load_environment
 from platform_sdk.errors import PlacementError
 from platform_sdk.loader import load_services
 from platform_sdk.profile import Profile
 from platform_sdk.project import Project
-from platform_sdk.providers.gcp import STATEFUL_TYPES, GcpCompiler
+from platform_sdk.providers.gcp.compiler import STATEFUL_TYPES, GcpCompiler
 from platform_sdk.providers.gcp.naming import account_id, bucket_name_problems, rfc1035, shorten
 from platform_sdk.synth.app import SynthResult, synthesize
 from platform_sdk.synth.schema_check import check_stack, format_errors
@@ -437,7 +438,7 @@ def test_length_limited_ids_are_deterministic_and_unique() -> None:
 
 
 def test_package_limits_are_the_cloud_functions_deployment_limits() -> None:
-    assert GcpCompiler.package_limits == (100 * 2**20, 500 * 2**20)
+    assert providers.plugin("gcp").packaging.limits == (100 * 2**20, 500 * 2**20)
 
 
 def test_stateful_types_are_declared_for_the_plan_report() -> None:

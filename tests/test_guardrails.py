@@ -20,9 +20,7 @@ from platform_sdk.cli import app
 from platform_sdk.envs import Environment, Waiver, find_environment, load_environment
 from platform_sdk.errors import PlatformError
 from platform_sdk.guardrails import (
-    AwsIamLeastPrivilege,
     FunctionLimits,
-    GcpScopedRoles,
     GuardrailError,
     RequiredTags,
     Rule,
@@ -36,16 +34,17 @@ from platform_sdk.guardrails import (
     run_guardrails_model,
     run_guardrails_synth,
     standard_rules,
-    statement_problems,
     unused_waivers,
 )
 from platform_sdk.loader import load_services
 from platform_sdk.model import Bucket, Cdn, Database, Service
-from platform_sdk.placement import resolve_placements
 from platform_sdk.profile import Profile
 from platform_sdk.project import Project
 from platform_sdk.providers import compilers_for
+from platform_sdk.providers.aws.guardrails import AwsIamLeastPrivilege, statement_problems
+from platform_sdk.providers.gcp.guardrails import GcpScopedRoles
 from platform_sdk.synth.app import SynthResult, synthesize
+from platform_sdk.synth.placement import resolve_placements
 
 runner = CliRunner()
 FAR = date(2099, 12, 31)
@@ -377,7 +376,7 @@ def test_cli_synth_refuses_with_exit_2_and_lists_every_violation(estate: Path) -
     (estate / "platform").mkdir()
     (estate / "platform" / "profile.py").write_text(textwrap.dedent("""\
         from platform_sdk.guardrails import run_guardrails_model
-        from platform_sdk.placement import resolve_placements
+        from platform_sdk.synth.placement import resolve_placements
         from platform_sdk.profile import Profile
         from platform_sdk.providers import compilers_for
 

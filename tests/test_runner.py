@@ -23,7 +23,9 @@ from rich.console import Console
 from platform_sdk.terraform import report as rp
 from platform_sdk.terraform.bootstrap import bootstrap
 from platform_sdk.terraform.locks import WorkspaceLocked, parse_state_lock, workspace_lock
-from platform_sdk.terraform.runner import EnvironmentRunner, PlainProgress, Terraform, TfRun, trim_error
+from platform_sdk.terraform.process import Terraform, TfRun, trim_error
+from platform_sdk.terraform.progress import PlainProgress, interrupt_notice
+from platform_sdk.terraform.runner import EnvironmentRunner
 
 FAKE_TERRAFORM = r'''#!PYTHON
 """A scripted stand-in for Terraform; see tests/test_runner.py."""
@@ -171,7 +173,7 @@ class Fake:
             def progress(label: str, results: list[rp.StackResult]) -> PlainProgress:
                 return PlainProgress(console, label)
         return EnvironmentRunner(self.outdir, self.metadata, terraform, parallelism=parallelism,
-                                 progress=progress, err_console=console or quiet_console())
+                                 progress=progress, on_interrupt=interrupt_notice(console or quiet_console()))
 
     def log(self) -> list[tuple[str, str, str]]:
         path = self.state / "log"

@@ -13,9 +13,9 @@ from typing import Any
 import boto3
 import pytest
 
+from platform_sdk.providers.aws.status import code_sha256_to_hex
+from platform_sdk.providers.gcp.status import ENDPOINT_ENV, functions_client, package_hash
 from platform_sdk.status import function_refs
-from platform_sdk.status.aws import code_sha256_to_hex
-from platform_sdk.status.gcp import ENDPOINT_ENV, functions_client, package_hash
 from tests.fake_cloudfunctions import FakeCloudFunctions
 from tests.terraform_fixtures import Cli, make_project, tf_binary_fixture  # noqa: F401 - registers tf_binary
 
@@ -132,7 +132,7 @@ def test_cloud_functions_status_and_drift_through_the_rest_client(estate: Path, 
         from platform_sdk.status import collect
 
         env = find_environment(estate / "envs", "gcpcheck")
-        statuses = collect(estate, env, estate / "cdktf.out" / "gcpcheck", gcp_client=functions_client(endpoint))
+        statuses = collect(estate, env, estate / "cdktf.out" / "gcpcheck", clients={"gcp": functions_client(endpoint)})
         assert {s.address: s.drifted for s in statuses} == {f["address"]: f["drifted"] for f in report["functions"]}
     assert f"projects/acme-test-123/locations/europe-west1/functions/{web.name}" in fake.requests
 

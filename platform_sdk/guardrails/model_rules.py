@@ -11,13 +11,13 @@ from platform_sdk.model import Cdn, Function
 if TYPE_CHECKING:
     from platform_sdk.envs import Environment
     from platform_sdk.model import Resource, Service
-    from platform_sdk.placement import Placement
     from platform_sdk.profile import Profile
+    from platform_sdk.synth.placement import Placement
 
 
 def effective(env: Environment, resource: Resource, key: str, default: Any) -> Any:
     """A setting as the environment deploys it: `[overrides."svc.res"]` in the env file wins over the code."""
-    return env.overrides.get(resource.address, {}).get(key, default)
+    return env.override(resource.address, key, default)
 
 
 def _where(env: Environment, resource: Resource) -> str:
@@ -92,11 +92,13 @@ class AllowedRegions(Rule):
 
     def check_model(self, env: Environment, services: list[Service], placements: Mapping[Resource, Placement],
                     profile: Profile) -> list[Violation]:
-        used = sorted({p.cloud for p in placements.values() if p.target == p.cloud and p.cloud != "local"})
+        used = sorted({p.cloud for p in placements.values() if p.target == p.cloud})
         found = []
         for cloud in used:
             allowed = profile.allowed_regions.get(cloud)
-            config = getattr(env.clouds, cloud, None)
+            config = env.clouds.get(cloud)
+            if config is None or "region" not in type(config).model_fields:
+                continue  # a cloud without regions (the local cloud)
             region = getattr(config, "region", None)
             if allowed is not None and region not in allowed:
                 found.append(self.violation(

@@ -13,21 +13,19 @@ stopped (and a bucket copy resumes object by object from its journal):
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from platform_sdk.envs import Environment, load_environment
 from platform_sdk.errors import PlatformError
 from platform_sdk.model import Bucket, Database, Resource, Service
 from platform_sdk.move.placement_file import set_placement
-from platform_sdk.placement import resolve_placements
 from platform_sdk.profile import Profile
 from platform_sdk.project import Project
 from platform_sdk.providers import compilers_for
+from platform_sdk.synth.placement import resolve_placements
 
 PHASES = ("placement", "target", "copy", "rewire", "verify", "cleanup", "done")
 
@@ -93,21 +91,12 @@ def plan_move(env: Environment, services: list[Service], selector: str, target: 
 
 # ----------------------------------------------------------------------------------------------- record
 
-def _record_path(project: Project, env: Environment) -> Path:
-    return project.move_record(env.name)
-
-
 def load_record(project: Project, env: Environment) -> dict[str, Any]:
-    path = _record_path(project, env)
-    return json.loads(path.read_text()) if path.is_file() else {"moves": []}
+    return project.read_moves(env.name)
 
 
 def save_record(project: Project, env: Environment, record: dict[str, Any]) -> None:
-    path = _record_path(project, env)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    project.write_moves(env.name, record)
 
 
 def unfinished_move(project: Project, env: Environment, selector: str | None = None) -> dict[str, Any] | None:
@@ -297,7 +286,7 @@ class MoveExecutor:
 
 def start_move(project: Project, plan: MovePlan, services: list[Service]) -> dict[str, Any]:
     """Record the move, then change the placement line: from here on the move can be resumed."""
-    from platform_sdk.placement import stack_name
+    from platform_sdk.synth.placement import stack_name
 
     record = load_record(project, plan.env)
     move = {

@@ -1,25 +1,36 @@
-"""The contract every cloud compiler fulfils: one method per neutral resource kind.
+"""The plug-in contract: what a cloud provides (`CloudPlugin`) and how its compiler builds stacks (`Compiler`).
+
+A cloud is one package `platform_sdk/providers/<name>/` whose `plugin.py` defines `PLUGIN`, an instance of a
+`CloudPlugin` subclass with one attribute or method per concern (environment-file section, kinds, limits,
+stateful types, state backends, packaging, status, guardrails, checkov). Everything else in the SDK asks
+the registry (`platform_sdk.providers`) instead of naming a cloud.
 
 Compilers receive a StackContext (where to put Terraform resources) and return Handles: the neutral facts
 other resources need (a bucket's URL, a function's identity), as literal values or cross-stack tokens.
+
+Importing this module is cheap (pydantic and the neutral model only): the registry and every `plugin.py`
+import it, and those are imported by code that must not pay for the CDK engine or a cloud SDK.
 """
 
 from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
 
 from platform_sdk.model import Bucket, Cdn, Database, Function, Grant, Resource
 
 if TYPE_CHECKING:
+    from platform_sdk.cdk.raw import RawDataSource, RawResource
     from platform_sdk.envs import Environment
     from platform_sdk.model import Service
     from platform_sdk.profile import Profile
-    from platform_sdk.synth.assets import FunctionPackage
-    from platform_sdk.synth.raw import RawDataSource, RawResource
+    from platform_sdk.rules import Rule
 
 
 @dataclass
@@ -35,6 +46,20 @@ class Handle:
 
     def __getitem__(self, key: str) -> str:
         return self.attrs[key]
+
+
+@dataclass
+class FunctionPackage:
+    """A built package: where it is, its hash and its size (checked against cloud limits)."""
+
+    function: Function
+    target: str
+    path: Path
+    sha256: str
+    zipped_bytes: int
+    unzipped_bytes: int
+    entry_point: str
+    largest: list[tuple[str, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -65,12 +90,12 @@ class StackContext:
         self.shared: dict[str, Any] = {}
 
     def resource(self, terraform_type: str, id: str, attributes: dict[str, Any]) -> RawResource:
-        from platform_sdk.synth.raw import RawResource
+        from platform_sdk.cdk.raw import RawResource
 
         return RawResource(self.stack, id, terraform_type, attributes)
 
     def data(self, terraform_type: str, id: str, attributes: dict[str, Any]) -> RawDataSource:
-        from platform_sdk.synth.raw import RawDataSource
+        from platform_sdk.cdk.raw import RawDataSource
 
         return RawDataSource(self.stack, id, terraform_type, attributes)
 
@@ -82,14 +107,14 @@ class StackContext:
 
     def asset(self, package: FunctionPackage) -> str:
         """Hand a built package to CDKTF; returns its path relative to the stack's working directory."""
-        from platform_sdk.synth.engine import AssetType, TerraformAsset
+        from platform_sdk.cdk.engine import AssetType, TerraformAsset
 
         asset = TerraformAsset(self.stack, f"{package.function.name}-package", path=str(package.path),
                                type=AssetType.FILE, asset_hash=package.sha256)
         return asset.path
 
     def output(self, id: str, value: Any, description: str = "", sensitive: bool = False) -> None:
-        from platform_sdk.synth.engine import TerraformOutput
+        from platform_sdk.cdk.engine import TerraformOutput
 
         TerraformOutput(self.stack, id, value=value, description=description or None, sensitive=sensitive or None)
 
@@ -109,7 +134,7 @@ class StackContext:
 
     def override(self, resource: Resource, key: str, default: Any) -> Any:
         """A per-environment override from the env file (`[overrides."service.resource"]`)."""
-        return self.env.overrides.get(f"{self.service.name}.{resource.name}", {}).get(key, default)
+        return self.env.override(f"{self.service.name}.{resource.name}", key, default)
 
     def size(self, kind: str, tier: str, key: str, default: Any) -> Any:
         """A size-table entry: the env file's `[sizes.KIND.TIER]`, then the profile's table, then the default."""
@@ -123,8 +148,6 @@ class Compiler(ABC):
     """Maps every neutral resource kind to Terraform resources for one cloud."""
 
     target: ClassVar[str]
-    # Package limits: (zipped bytes, unzipped bytes), None = no limit enforced.
-    package_limits: ClassVar[tuple[int, int] | None] = None
 
     def problems(self, resource: Resource, env: Environment) -> list[str]:
         """Capabilities this cloud lacks for the resource, as 'missing X' phrases (empty = fine)."""
@@ -137,17 +160,19 @@ class Compiler(ABC):
     def configure(self, ctx: StackContext) -> None:
         """Provider blocks (pinned versions) for a new stack."""
 
-    @abstractmethod
-    def bucket(self, ctx: StackContext, bucket: Bucket) -> Handle: ...
+    # One method per kind. A plug-in implements those in its `kinds`; placement refuses the others before
+    # anything is compiled, so these defaults are never reached.
+    def bucket(self, ctx: StackContext, bucket: Bucket) -> Handle:
+        raise NotImplementedError(f"{self.target} has no buckets")
 
-    @abstractmethod
-    def database(self, ctx: StackContext, database: Database) -> Handle: ...
+    def database(self, ctx: StackContext, database: Database) -> Handle:
+        raise NotImplementedError(f"{self.target} has no databases")
 
-    @abstractmethod
-    def function(self, ctx: StackContext, fn: Function, inputs: FunctionInputs) -> Handle: ...
+    def function(self, ctx: StackContext, fn: Function, inputs: FunctionInputs) -> Handle:
+        raise NotImplementedError(f"{self.target} has no functions")
 
-    @abstractmethod
-    def cdn(self, ctx: StackContext, cdn: Cdn, origin: Handle) -> Handle: ...
+    def cdn(self, ctx: StackContext, cdn: Cdn, origin: Handle) -> Handle:
+        raise NotImplementedError(f"{self.target} has no CDNs")
 
     # -- cross-cloud access (keyless federation) -----------------------------------------------------------
     def identity_literal(self, env: Environment, profile: Profile, fn: Function) -> dict[str, str]:
@@ -172,3 +197,254 @@ class Compiler(ABC):
 
     def handle(self, ctx: StackContext, resource: Resource, **attrs: str) -> Handle:
         return Handle(resource, ctx.cloud, self.target, ctx.name, dict(attrs))
+
+
+# ====================================================================================================== plug-ins
+
+class CloudConfig(BaseModel):
+    """A cloud's environment-file section (`[clouds.<name>]`); each plug-in subclasses it with its own keys.
+
+    `stand_in` names another cloud whose compiler builds this cloud's stacks (the local cloud, for
+    rehearsals); only a plug-in with `hosts_stand_ins` may be named.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    stand_in: str | None = None
+
+
+class StateBackend(BaseModel):
+    """A `[state]` section: `backend` picks the plug-in (or the built-in local file) that keeps Terraform state."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    backend: str
+
+
+@dataclass(frozen=True)
+class FunctionLimits:
+    """What a cloud's function service accepts, checked on the effective values (the env file's overrides win).
+
+    Ranges are inclusive; `source` names the documentation page the numbers come from.
+    """
+
+    runtimes: tuple[str, ...]
+    memory_mb: tuple[int, int]
+    timeout_s: tuple[int, int]
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Packaging:
+    """How function packages are built for a cloud.
+
+    `entry_module`/`entry_symbol`: the generated module the cloud loads and the callable in it.
+    `ships_runtime`: copy the platform runtime into the package (False when functions run in the project's
+    own environment, which has the SDK installed). `limits`: (zipped, unzipped) bytes, None = no limit.
+    `vendoring`: how third-party dependencies get there (synth/vendoring.py): "wheels" (binary wheels for
+    `CloudPlugin.wheel_platforms`, unpacked into the package), "requirements" (a requirements.txt the cloud
+    installs) or "none". `runtime_name`: the function service, for messages ("AWS Lambda").
+    """
+
+    entry_module: str = "_platform_entry"
+    entry_symbol: str = "handler"
+    ships_runtime: bool = True
+    limits: tuple[int, int] | None = None
+    vendoring: str = "none"
+    runtime_name: str = ""
+
+
+@dataclass(frozen=True)
+class MirroredProvider:
+    """A Terraform provider written in Python, which Terraform installs from the project's filesystem mirror.
+
+    `source` must live under the mirror's hostname (`platform.local/<namespace>/<type>`); `module` is run with
+    `python -m` (see platform_sdk.localcloud.mirror).
+    """
+
+    source: str
+    version: str
+    module: str
+
+
+@dataclass
+class Step:
+    """One thing `platform bootstrap` made sure of."""
+
+    kind: str  # "directory", "s3 bucket", "dynamodb table", "gcs bucket"
+    name: str
+    status: str  # "created" or "exists"
+    detail: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "name": self.name, "status": self.status, "detail": self.detail}
+
+
+NOT_FOUND = "NotFound"
+UNKNOWN = "Unknown"
+
+
+@dataclass(frozen=True)
+class FunctionRef:
+    """One function as synthesized: where it should be and which package it should run."""
+
+    service: str
+    function: str
+    address: str          # neutral address, "service.function"
+    stack: str
+    cloud: str            # the placement label
+    target: str           # which plug-in built it (a stand-in cloud has the stand-in's name)
+    resource: str         # Terraform address in its stack
+    name: str             # physical name
+    expected_sha256: str | None
+    region: str | None = None    # region / location
+    project: str | None = None   # project, where the cloud has one
+
+
+@dataclass
+class FunctionStatus:
+    """What the cloud reported for one function (state NotFound when it is not deployed)."""
+
+    service: str
+    function: str
+    address: str
+    stack: str
+    cloud: str
+    target: str
+    name: str
+    state: str
+    url: str | None = None
+    runtime: str | None = None
+    code_hash: str | None = None       # hex sha256 of the deployed package, when the cloud tells us
+    expected_hash: str | None = None   # hex sha256 of the synthesized package
+    drifted: bool | None = None        # None: not deployed, or the cloud gives no comparable hash
+    last_update: str | None = None
+    detail: str | None = None
+
+    @classmethod
+    def of(cls, ref: FunctionRef, state: str, **values: Any) -> FunctionStatus:
+        """A status for `ref`; drift is decided here, the same way for every cloud."""
+        status = cls(service=ref.service, function=ref.function, address=ref.address, stack=ref.stack,
+                     cloud=ref.cloud, target=ref.target, name=ref.name, state=state,
+                     expected_hash=ref.expected_sha256, **values)
+        if status.code_hash and status.expected_hash:
+            status.drifted = status.code_hash.lower() != status.expected_hash.lower()
+        return status
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def unresolved(name: str) -> bool:
+    """A physical name that is a Terraform expression cannot be looked up before apply."""
+    return "${" in name
+
+
+class CloudPlugin:
+    """Everything the platform knows about one cloud; subclass it once per cloud (see the module docstring).
+
+    Attributes with defaults are the capabilities a minimal cloud lacks; a new cloud sets what it has.
+    """
+
+    name: ClassVar[str]
+    """The cloud's name in environment files (`default_cloud`, `[placement]`, `[clouds.<name>]`)."""
+    config: ClassVar[type[CloudConfig]] = CloudConfig
+    """Its `[clouds.<name>]` section."""
+    section_required: ClassVar[bool] = True
+    """False: usable without a `[clouds.<name>]` section (its defaults apply)."""
+    hosts_stand_ins: ClassVar[bool] = False
+    """True: other clouds may say `stand_in = "<name>"` and be compiled by this plug-in."""
+    default: ClassVar[bool] = False
+    """True for the one built-in cloud an environment uses when it names no `default_cloud`."""
+    kinds: ClassVar[frozenset[str]] = frozenset()
+    """The neutral kinds it implements (`bucket`, `function`, ...); placement refuses the others."""
+    function_limits: ClassVar[FunctionLimits | None] = None
+    stateful_types: ClassVar[frozenset[str]] = frozenset()
+    """Terraform types whose destroy or replace loses data: the plan report flags them."""
+    state_backends: ClassVar[Mapping[str, type[StateBackend]]] = {}
+    """`[state] backend = "<key>"` values it keeps Terraform state with, and their sections."""
+    backend_missing: ClassVar[tuple[str, ...]] = ()
+    """Terraform's words when one of its state buckets or lock tables does not exist (-> `platform bootstrap`)."""
+    bucket_access_from: ClassVar[frozenset[str]] = frozenset()
+    """Plug-ins whose functions reach this cloud's buckets (keyless federation across clouds, or the same cloud
+    across stand-in labels)."""
+    packaging: ClassVar[Packaging] = Packaging()
+    runtime_requirements: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    """What the shipped runtime imports lazily on this cloud, per granted kind (`function`: always)."""
+    client_requirements: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    """What a function on another cloud needs to reach this cloud's resources, per kind."""
+    function_type: ClassVar[tuple[str, str] | None] = None
+    """(Terraform type, attribute holding the physical name) of its functions, for `platform status`."""
+    checkov: ClassVar[bool] = False
+    """Scan its stacks with checkov in `platform check`."""
+    checkov_accepted: ClassVar[Mapping[str, tuple[str, str]]] = {}
+    """Checkov findings the model or profile declares on purpose: check id -> (declaration, reason). The
+    declarations are neutral (`public-function`, `no-database`, `no-domain`, `unversioned`, `single-zone`,
+    `no-kms-key`, `short-retention`; see platform_sdk.gate)."""
+    checkov_skips: ClassVar[Mapping[str, str]] = {}
+    """Checkov checks that do not fit how its compiler builds things, for every project: check id -> reason."""
+    schema_files: ClassVar[tuple[str, ...]] = ()
+    """Vendored provider schemas (file names next to its plugin module) the schema check validates against."""
+    unchecked_prefixes: ClassVar[tuple[str, ...]] = ()
+    """Terraform type prefixes emitted without a vendored schema (the schema check skips them)."""
+    terraform_providers: ClassVar[tuple[MirroredProvider, ...]] = ()
+    """Its own Terraform providers served from the filesystem mirror (no registry download)."""
+
+    # -- environment file ----------------------------------------------------------------------------------
+    def settings(self, env: Environment) -> CloudConfig:
+        """The environment's `[clouds.<name>]` section, or its defaults."""
+        return env.clouds.get(self.name) or self.config()
+
+    # -- synthesis -----------------------------------------------------------------------------------------
+    def compiler(self, env: Environment) -> Compiler:
+        """The compiler building this cloud's stacks for `env` (imported lazily: it may need the CDK engine)."""
+        raise NotImplementedError(f"{self.name} has no compiler")
+
+    def function_problems(self, fn: Function, effective: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """(setting, problem) for each effective function setting this cloud refuses (`function_limits`)."""
+        limits = self.function_limits
+        if limits is None:
+            return []
+        found: list[tuple[str, str]] = []
+        runtime, memory, timeout = effective["runtime"], effective["memory"], effective["timeout"]
+        if runtime not in limits.runtimes:
+            found.append(("runtime", f"runtime must be one of {', '.join(limits.runtimes)} on {self.name}"))
+        for key, value, (low, high), unit in (("memory", memory, limits.memory_mb, "MB"),
+                                              ("timeout", timeout, limits.timeout_s, "seconds")):
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                found.append((key, f"{key} must be a whole number of {unit} from {low} to {high} on {self.name}"))
+        return found
+
+    def backend(self, stack: Any, state: StateBackend, env: Environment, stack_name: str) -> None:
+        """Declare the Terraform backend of one stack for one of its `state_backends`."""
+        raise NotImplementedError(f"{self.name} keeps no Terraform state")
+
+    def bootstrap(self, env: Environment, state: StateBackend) -> list[Step]:
+        """Create what one of its state backends needs (idempotent: "exists" the second time)."""
+        raise NotImplementedError(f"{self.name} keeps no Terraform state")
+
+    def wheel_platforms(self, python_version: str, arch: str = "x86_64") -> list[str]:
+        """pip `--platform` tags of its function runtime for "wheels" vendoring, best first (`3.11` -> tags)."""
+        raise NotImplementedError(f"{self.name} does not vendor wheels")
+
+    # -- operations ----------------------------------------------------------------------------------------
+    def function_location(self, doc: Mapping[str, Any], body: Mapping[str, Any]) -> tuple[str | None, str | None]:
+        """(region, project) of a synthesized function resource `body` in stack `doc`, where known."""
+        return None, None
+
+    def status_checks(self, project_root: Path, env: Environment, refs: list[FunctionRef],
+                      client: Any = None) -> list[Callable[[], FunctionStatus]]:
+        """One callable per function asking the cloud itself (`client` may be injected by tests)."""
+        return [lambda ref=ref: FunctionStatus.of(ref, UNKNOWN, detail=f"{self.name} reports no status")
+                for ref in refs]
+
+    def stack_rules(self) -> list[Rule]:
+        """Its own guardrails on synthesized stacks (fresh instances)."""
+        return []
+
+    def untagged(self, doc: Mapping[str, Any], required: list[str]) -> list[tuple[str, str, str]]:
+        """(type, id, problem) for each of its resources in stack `doc` missing one of the `required` tags."""
+        return []
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"

@@ -11,74 +11,20 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-# Terraform resource type -> (cloud kind, attribute holding the physical name)
-FUNCTION_TYPES = {
-    "aws_lambda_function": ("aws", "function_name"),
-    "google_cloudfunctions2_function": ("gcp", "name"),
-    "localcloud_function": ("local", "name"),
-}
-NOT_FOUND = "NotFound"
-UNKNOWN = "Unknown"
+from platform_sdk import providers
+from platform_sdk.providers.base import NOT_FOUND, UNKNOWN, FunctionRef, FunctionStatus, unresolved
+
+__all__ = ["NOT_FOUND", "UNKNOWN", "FunctionRef", "FunctionStatus", "collect", "function_refs", "unresolved"]
 
 
-@dataclass(frozen=True)
-class FunctionRef:
-    """One function as synthesized: where it should be and which package it should run."""
-
-    service: str
-    function: str
-    address: str          # neutral address, "service.function"
-    stack: str
-    cloud: str            # the placement label (aws, gcp, local)
-    target: str           # which compiler built it (a stand-in cloud has target "local")
-    resource: str         # Terraform address in its stack
-    name: str             # physical name
-    expected_sha256: str | None
-    region: str | None = None    # AWS region / GCP location
-    project: str | None = None   # GCP project
-
-
-@dataclass
-class FunctionStatus:
-    """What the cloud reported for one function (state NotFound when it is not deployed)."""
-
-    service: str
-    function: str
-    address: str
-    stack: str
-    cloud: str
-    target: str
-    name: str
-    state: str
-    url: str | None = None
-    runtime: str | None = None
-    code_hash: str | None = None       # hex sha256 of the deployed package, when the cloud tells us
-    expected_hash: str | None = None   # hex sha256 of the synthesized package
-    drifted: bool | None = None        # None: not deployed, or the cloud gives no comparable hash
-    last_update: str | None = None
-    detail: str | None = None
-
-    @classmethod
-    def of(cls, ref: FunctionRef, state: str, **values: Any) -> FunctionStatus:
-        """A status for `ref`; drift is decided here, the same way for every cloud."""
-        status = cls(service=ref.service, function=ref.function, address=ref.address, stack=ref.stack,
-                     cloud=ref.cloud, target=ref.target, name=ref.name, state=state,
-                     expected_hash=ref.expected_sha256, **values)
-        if status.code_hash and status.expected_hash:
-            status.drifted = status.code_hash.lower() != status.expected_hash.lower()
-        return status
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _provider_block(doc: dict[str, Any], name: str) -> dict[str, Any]:
-    blocks = (doc.get("provider") or {}).get(name) or [{}]
-    return blocks[0] if isinstance(blocks, list) else blocks
+def function_types() -> dict[str, tuple[str, str]]:
+    """Terraform type of a function -> (plug-in, attribute holding the physical name), over every plug-in."""
+    return {found.function_type[0]: (name, found.function_type[1])
+            for name, found in providers.plugins().items() if found.function_type is not None}
 
 
 def function_refs(outdir: Path) -> list[FunctionRef]:
@@ -88,23 +34,19 @@ def function_refs(outdir: Path) -> list[FunctionRef]:
     meta = read_metadata(outdir)
     packages: dict[str, Any] = meta.get("packages") or {}
     refs: list[FunctionRef] = []
+    types = function_types()
     for stack, info in sorted((meta.get("stacks") or {}).items()):
         path = outdir / "stacks" / stack / "cdk.tf.json"
         if not path.is_file():
             continue
         doc = json.loads(path.read_text())
         owners: dict[str, str] = info.get("owners") or {}
-        for rtype, (_, name_attr) in FUNCTION_TYPES.items():
+        for rtype, (owner, name_attr) in types.items():
             for rid, body in sorted(((doc.get("resource") or {}).get(rtype) or {}).items()):
                 resource = f"{rtype}.{rid}"
                 address = owners.get(resource) or f"{info.get('service', '?')}.{rid}"
                 service, _, function = address.partition(".")
-                region = project = None
-                if rtype == "aws_lambda_function":
-                    region = _provider_block(doc, "aws").get("region")
-                elif rtype == "google_cloudfunctions2_function":
-                    region = body.get("location") or _provider_block(doc, "google").get("region")
-                    project = body.get("project") or _provider_block(doc, "google").get("project")
+                region, project = providers.plugin(owner).function_location(doc, body)
                 refs.append(FunctionRef(
                     service=service, function=function, address=address, stack=stack,
                     cloud=str(info.get("cloud")), target=str(info.get("target")), resource=resource,
@@ -114,27 +56,16 @@ def function_refs(outdir: Path) -> list[FunctionRef]:
     return refs
 
 
-def collect(project_root: Path, env: Any, outdir: Path, *, aws_client: Any = None, gcp_client: Any = None,
+def collect(project_root: Path, env: Any, outdir: Path, *, clients: Mapping[str, Any] | None = None,
             parallelism: int = 8) -> list[FunctionStatus]:
-    """Ask every cloud about every function of the environment; clients may be injected (tests)."""
-    from platform_sdk.status import aws, gcp, local
-
-    refs = function_refs(outdir)
+    """Ask every cloud about every function of the environment; `clients` (plug-in -> client) for tests."""
+    types = function_types()
+    by_plugin: dict[str, list[FunctionRef]] = {}
+    for ref in function_refs(outdir):
+        by_plugin.setdefault(types[ref.resource.split(".", 1)[0]][0], []).append(ref)
     checks: list[Any] = []
-    by_kind: dict[str, list[FunctionRef]] = {"aws": [], "gcp": [], "local": []}
-    for ref in refs:
-        by_kind[FUNCTION_TYPES[ref.resource.split(".", 1)[0]][0]].append(ref)
-    if by_kind["aws"]:
-        checks += aws.checks(env, by_kind["aws"], client=aws_client)
-    if by_kind["gcp"]:
-        checks += gcp.checks(env, by_kind["gcp"], client=gcp_client)
-    if by_kind["local"]:
-        checks += local.checks(project_root, env, by_kind["local"])
+    for name, refs in by_plugin.items():
+        checks += providers.plugin(name).status_checks(project_root, env, refs, client=(clients or {}).get(name))
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
         results = list(pool.map(lambda check: check(), checks))
     return sorted(results, key=lambda s: (s.service, s.function, s.stack))
-
-
-def unresolved(name: str) -> bool:
-    """A physical name that is a Terraform expression cannot be looked up before apply."""
-    return "${" in name

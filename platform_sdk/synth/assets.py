@@ -2,8 +2,9 @@
 
 A package holds the user's code, the portable runtime (`platform_sdk.runtime` and `platform_sdk.contract`) with the
 runtime subpackage of its target's plug-in (`platform_sdk.providers.<target>.runtime`, plus those of the clouds
-owning resources it is granted), and a per-cloud entry module (`_platform_entry.py`) that adapts the cloud's event
-shape to the neutral handler signature.
+owning resources it is granted), and a per-cloud entry module that adapts the cloud's event shape to the neutral
+handler signature; the entry module and symbol names, and whether the runtime is shipped at all, come from the
+cloud plug-in's `packaging`.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import importlib.util
 import json
 import zipfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from platform_sdk import providers
 from platform_sdk.model import Function, HttpTrigger, ObjectCreatedTrigger, ScheduleTrigger
+from platform_sdk.providers.base import FunctionPackage
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 SKIP_NAMES = {"__pycache__", ".DS_Store", ".git", ".venv", "node_modules", ".pytest_cache"}
@@ -26,30 +28,6 @@ from platform_sdk.runtime.entry import make_entry
 
 {symbol} = make_entry({target!r}, {handler!r})
 '''
-# target -> (entry module, entry symbol). Cloud Functions' Python runtime loads `main.py`.
-ENTRY_MODULES = {
-    "aws": ("_platform_entry", "handler"),
-    "gcp": ("main", "handler"),
-    "local": ("_platform_entry", "handler"),
-}
-# Targets whose functions run in the project's own environment (the local cloud's workers use the project's
-# interpreter, which has the SDK installed): their packages carry no copy of the runtime, so upgrading the
-# SDK does not redeploy every local function.
-RUNTIME_FROM_ENVIRONMENT = {"local"}
-
-
-@dataclass
-class FunctionPackage:
-    """A built package: where it is, its hash and its size (checked against cloud limits)."""
-
-    function: Function
-    target: str
-    path: Path
-    sha256: str
-    zipped_bytes: int
-    unzipped_bytes: int
-    entry_point: str
-    largest: list[tuple[str, int]] = field(default_factory=list)
 
 
 def _files_under(root: Path) -> list[tuple[str, Path]]:
@@ -60,20 +38,6 @@ def _files_under(root: Path) -> list[tuple[str, Path]]:
             continue
         files.append((rel.as_posix(), path))
     return files
-
-
-def trigger_summary(fn: Function) -> list[dict[str, str]]:
-    """Triggers in neutral form, shipped with the package so the entry adapter knows what to expect."""
-    summary: list[dict[str, str]] = []
-    for trigger in fn.triggers:
-        if isinstance(trigger, HttpTrigger):
-            summary.append({"type": "http", "public": str(trigger.public).lower()})
-        elif isinstance(trigger, ScheduleTrigger):
-            summary.append({"type": "schedule", "cron": trigger.cron})
-        elif isinstance(trigger, ObjectCreatedTrigger):
-            summary.append({"type": "object_created", "bucket": trigger.bucket.name, "prefix": trigger.prefix,
-                            "suffix": trigger.suffix})
-    return summary
 
 
 STUB_INIT = b'"""Runtime-only copy of platform_sdk shipped inside a function."""\n'
@@ -102,19 +66,34 @@ def runtime_entries(plugins: Iterable[str]) -> dict[str, bytes]:
     return entries
 
 
+def trigger_summary(fn: Function) -> list[dict[str, str]]:
+    """Triggers in neutral form, shipped with the package so the entry adapter knows what to expect."""
+    summary: list[dict[str, str]] = []
+    for trigger in fn.triggers:
+        if isinstance(trigger, HttpTrigger):
+            summary.append({"type": "http", "public": str(trigger.public).lower()})
+        elif isinstance(trigger, ScheduleTrigger):
+            summary.append({"type": "schedule", "cron": trigger.cron})
+        elif isinstance(trigger, ObjectCreatedTrigger):
+            summary.append({"type": "object_created", "bucket": trigger.bucket.name, "prefix": trigger.prefix,
+                            "suffix": trigger.suffix})
+    return summary
+
+
 def package_entries(fn: Function, target: str, extra: dict[str, bytes] | None = None,
                     runtimes: Iterable[str] = ()) -> dict[str, bytes]:
     """Every file of the package, name -> bytes: user code, runtime, entry module, function metadata.
 
-    The runtime ships the plug-in runtimes of `target` and of `runtimes` (the clouds of resources granted to the
-    function on other clouds), except for targets in RUNTIME_FROM_ENVIRONMENT.
+    When the target's plug-in ships the runtime, the package carries the plug-in runtimes of `target` and of
+    `runtimes` (the clouds of resources granted to the function on other clouds).
     """
     entries: dict[str, bytes] = {}
     for name, path in _files_under(fn.source_dir):
         entries[name] = path.read_bytes()
-    if target not in RUNTIME_FROM_ENVIRONMENT:
+    packaging = providers.plugin(target).packaging
+    if packaging.ships_runtime:
         entries.update(runtime_entries([target, *runtimes]))
-    entry_module, symbol = ENTRY_MODULES[target]
+    entry_module, symbol = packaging.entry_module, packaging.entry_symbol
     if f"{entry_module}.py" in entries:
         raise fn.error(f"{entry_module}.py is reserved for the generated {target} entry point; rename your module",
                        "source", str(fn.source_dir / f"{entry_module}.py"))
@@ -174,7 +153,8 @@ def build_package(fn: Function, target: str, build_dir: Path, extra: dict[str, b
     path = build_dir / f"{service}-{fn.name}-{target}.zip"
     digest = write_zip_cached(entries, path)
     sizes = sorted(((name, len(data)) for name, data in entries.items()), key=lambda item: (-item[1], item[0]))
-    entry_module, symbol = ENTRY_MODULES[target]
+    packaging = providers.plugin(target).packaging
+    entry_module, symbol = packaging.entry_module, packaging.entry_symbol
     return FunctionPackage(
         function=fn, target=target, path=path, sha256=digest, zipped_bytes=path.stat().st_size,
         unzipped_bytes=sum(size for _, size in sizes), entry_point=f"{entry_module}.{symbol}", largest=sizes[:5],

@@ -13,7 +13,8 @@ from platform_sdk.envs import list_environments, load_environment
 from platform_sdk.loader import load_services
 from platform_sdk.profile import load_profile
 from platform_sdk.project import Project
-from platform_sdk.synth.app import EstateBuilder, new_app
+from platform_sdk.synth.app import new_app
+from platform_sdk.synth.estate import EstateBuilder
 
 
 def main() -> None:

@@ -2,14 +2,16 @@
 
 Why: the SDK emits raw resources without provider bindings, so a misspelt argument, a wrong type or a
 missing required block would only surface at `terraform plan` against the real cloud.  The schemas in
-`schemas/*.json` are extracted from the prebuilt CDKTF provider packages by `tools/extract_schemas.py`;
-this module validates every resource, data source and provider block of a stack against them.
+cloud plug-ins' `schema_files` (`providers/<cloud>/schemas/*.json`) are extracted from the prebuilt CDKTF
+provider packages by `tools/extract_schemas.py`; this module validates every resource, data source and
+provider block of a stack against them.
 
 Rules: unknown types and arguments are errors (types of providers we do not vendor are skipped only when
-listed in `skip_prefixes` / `skip_data_sources`); values must have the schema type, except that a whole
-Terraform expression string (`"${...}"`) is accepted anywhere; required arguments and required nested
-blocks must be present; computed-only attributes must not be set.  Blocks may be given as an object or a
-list of objects, and `dynamic` blocks are validated against the block they generate.
+listed in `skip_prefixes`, by default the plug-ins' `unchecked_prefixes`, or `skip_data_sources`); values must
+have the schema type, except that a whole Terraform expression string (`"${...}"`) is accepted anywhere;
+required arguments and required nested blocks must be present; computed-only attributes must not be set.
+Blocks may be given as an object or a list of objects, and `dynamic` blocks are validated against the block
+they generate.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
+from platform_sdk import providers
 
 # Terraform/CDKTF meta-arguments and the cdktf metadata key: valid on every resource and data source.
 META_ARGUMENTS = frozenset(
@@ -30,7 +33,6 @@ META_ARGUMENTS = frozenset(
 )
 PROVIDER_META = frozenset({"//"})
 NO_META: frozenset[str] = frozenset()
-DEFAULT_SKIP_PREFIXES: tuple[str, ...] = ("localcloud_",)
 DEFAULT_SKIP_DATA_SOURCES: tuple[str, ...] = ("terraform_remote_state",)
 
 
@@ -66,21 +68,39 @@ class Schemas:
     versions: Mapping[str, str]  # provider local name -> Terraform provider version the schema came from
 
 
+def schema_files() -> tuple[Path, ...]:
+    """Every plug-in's vendored provider schemas."""
+    files: list[Path] = []
+    for plugin in providers.plugins().values():
+        home = Path(sys.modules[type(plugin).__module__].__file__ or "").parent
+        files += [home / name for name in plugin.schema_files]
+    return tuple(files)
+
+
+def default_skip_prefixes() -> tuple[str, ...]:
+    """Terraform type prefixes the plug-ins emit without a vendored schema."""
+    return tuple(p for plugin in providers.plugins().values() for p in plugin.unchecked_prefixes)
+
+
+def load_schemas(schema_dir: Path | None = None) -> Schemas:
+    """The schemas in `schema_dir/*.json`, or the plug-ins' schema files (each read once per process)."""
+    return _load(tuple(sorted(schema_dir.glob("*.json"))) if schema_dir is not None else schema_files())
+
+
 @functools.lru_cache(maxsize=4)
-def load_schemas(schema_dir: Path = SCHEMA_DIR) -> Schemas:
-    """Read every `schemas/*.json` once per process."""
+def _load(paths: tuple[Path, ...]) -> Schemas:
     resources: dict[str, Any] = {}
     data_sources: dict[str, Any] = {}
-    providers: dict[str, Any] = {}
+    provider_configs: dict[str, Any] = {}
     versions: dict[str, str] = {}
-    for path in sorted(schema_dir.glob("*.json")):
+    for path in sorted(paths, key=lambda p: p.name):
         doc = json.loads(path.read_text())
         name = doc["provider"].get("name") or doc["provider"]["source"].rsplit("/", 1)[-1]
-        providers[name] = doc["provider_config"]
+        provider_configs[name] = doc["provider_config"]
         versions[name] = doc["provider"]["version"]
         resources.update(doc["resources"])
         data_sources.update(doc["data_sources"])
-    return Schemas(resources=resources, data_sources=data_sources, providers=providers, versions=versions)
+    return Schemas(resources=resources, data_sources=data_sources, providers=provider_configs, versions=versions)
 
 
 def is_expression(value: Any) -> bool:
@@ -266,12 +286,13 @@ def check_stack(
     stack_json: Mapping[str, Any],
     *,
     stack: str = "stack",
-    skip_prefixes: Iterable[str] = DEFAULT_SKIP_PREFIXES,
+    skip_prefixes: Iterable[str] | None = None,
     skip_data_sources: Iterable[str] = DEFAULT_SKIP_DATA_SOURCES,
     schemas: Schemas | None = None,
 ) -> list[SchemaError]:
     """Validate one synthesized stack document (`cdk.tf.json` structure); returns every error found."""
-    checker = _Checker(stack, schemas or load_schemas(), skip_prefixes, skip_data_sources)
+    prefixes = default_skip_prefixes() if skip_prefixes is None else skip_prefixes
+    checker = _Checker(stack, schemas or load_schemas(), prefixes, skip_data_sources)
     return checker.check(stack_json)
 
 

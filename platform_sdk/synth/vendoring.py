@@ -1,20 +1,19 @@
-"""Third-party dependencies of a function as package entries, per target cloud.
+"""Third-party dependencies of a function as package entries, the way its cloud plug-in asks for them.
 
 Two sources: the function's own `requirements.txt`, and what the platform runtime itself imports lazily
-for the resources the function was granted (RUNTIME_REQUIREMENTS: pg8000 for databases, the GCP client
-libraries on GCP). A requirement the user's file already names is not added again: the user's pin wins.
+for the resources the function was granted (each plug-in's `runtime_requirements`, and for a resource on
+another cloud that cloud's `client_requirements`). A requirement the user's file already names is not added
+again: the user's pin wins.
 
-- aws: Lambda installs nothing, so the wheels are downloaded for the Lambda runtime (Linux, CPython of
-  the function's runtime version, binary wheels only) and unpacked into the package root. The glibc
-  ceiling follows the runtime's OS: python3.10/3.11 run on Amazon Linux 2 (glibc 2.26), so only wheels
-  up to manylinux_2_26 (manylinux2014 = 2_17 included) are accepted; python3.12+ run on Amazon Linux
-  2023 (glibc 2.34), so up to manylinux_2_28. (A manylinux_2_28 wheel on AL2 fails at import time, in
-  production, which is exactly what this avoids.) boto3 is not vendored: the Lambda runtime ships it.
-- gcp: Cloud Build installs requirements.txt itself; the only entry returned is a `requirements.txt`
-  with the runtime's requirements appended (it replaces the user's copy in the package).
-- local: nothing: local functions run in the project's virtual environment.
+Strategies (`Packaging.vendoring` of the function's plug-in):
+- "wheels": the cloud installs nothing, so binary wheels are downloaded for the platform tags the plug-in
+  names (`CloudPlugin.wheel_platforms`: Linux, CPython of the function's runtime version, its glibc
+  ceiling) and unpacked into the package root.
+- "requirements": the cloud installs requirements.txt itself; the only entry returned is a
+  `requirements.txt` with the runtime's requirements appended (it replaces the user's copy in the package).
+- "none": nothing (e.g. functions that run in the project's own virtual environment).
 
-AWS downloads are cached under `cache_dir/<key>/` where key hashes requirements.txt plus the added
+Wheel downloads are cached under `cache_dir/<key>/` where key hashes requirements.txt plus the added
 runtime requirements, the Python version, the platform tags and the format version, so synthesis after
 the first run is fast, works offline and gives byte-identical packages. Only requirements.txt itself is
 hashed: files it includes with `-r`/`-c` are not part of the key (pin versions in requirements.txt).
@@ -34,15 +33,13 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from platform_sdk import providers
 from platform_sdk.errors import PlatformError
 
 if TYPE_CHECKING:
     from platform_sdk.model import Function
 
 FORMAT_VERSION = "1"
-LAMBDA_GLIBC = {"3.10": (2, 26), "3.11": (2, 26)}
-"""Lambda runtimes on Amazon Linux 2; every later Python runs on Amazon Linux 2023 (glibc 2.34)."""
-AL2023_GLIBC = (2, 34)
 ENTRIES_FILE = "entries.zip"
 META_FILE = "vendor.json"
 SKIPPED_DATA_DIRS = ("scripts", "headers", "data")
@@ -60,15 +57,6 @@ def python_version(python: str) -> str:
     return match.group(1)
 
 
-def lambda_platforms(version: str, arch: str = "x86_64") -> list[str]:
-    """pip --platform tags for the Lambda OS of this Python version, best (newest glibc) first."""
-    glibc = LAMBDA_GLIBC.get(version, AL2023_GLIBC)
-    ceiling = min(glibc[1], 28)  # wheels newer than manylinux_2_28 are rare; stay conservative
-    tags = [f"manylinux_2_{minor}_{arch}" for minor in range(ceiling, 16, -1)]
-    tags.append(f"manylinux2014_{arch}")  # pip expands this legacy alias to manylinux2010/manylinux1 too
-    return tags
-
-
 def cache_key(requirements: bytes, version: str, platforms: list[str]) -> str:
     payload = json.dumps({"format": FORMAT_VERSION, "python": version, "platforms": platforms,
                           "requirements": hashlib.sha256(requirements).hexdigest()}, sort_keys=True)
@@ -76,7 +64,7 @@ def cache_key(requirements: bytes, version: str, platforms: list[str]) -> str:
 
 
 def _pip_download(request: Path, version: str, platforms: list[str], dest: Path, arch: str, shown: Path,
-                  added: list[str]) -> None:
+                  added: list[str], where: str = "the target runtime") -> None:
     command = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--no-input",
                "--quiet", "--only-binary=:all:", "--implementation", "cp", "--python-version", version,
                "-r", str(request), "-d", str(dest)]
@@ -91,7 +79,7 @@ def _pip_download(request: Path, version: str, platforms: list[str], dest: Path,
         tail = "\n    ".join((errors or lines)[-12:])
         extra = f" plus the platform runtime's {', '.join(added)}" if added else ""
         raise VendoringError(
-            f"could not download the dependencies{extra} for the AWS Lambda runtime python{version} "
+            f"could not download the dependencies{extra} for {where} python{version} "
             f"({arch} Linux binary wheels, glibc <= 2.{platforms[0].split('_')[2] if platforms else '?'}): "
             f"pip said:\n    {tail}",
             file=shown,
@@ -155,25 +143,17 @@ def _check_collisions(entries: dict[str, bytes], source_dir: Path, requirements:
                                  file=requirements, hint="rename the module in your function's directory")
 
 
-RUNTIME_REQUIREMENTS: dict[tuple[str, str], tuple[str, ...]] = {
-    # What the shipped runtime imports lazily, per (target, granted resource kind). The Lambda Python
-    # runtimes already include boto3; Cloud Functions installs only what requirements.txt names.
-    ("aws", "database"): ("pg8000>=1.31,<2",),
-    ("gcp", "function"): ("functions-framework>=3.5,<4",),
-    ("gcp", "bucket"): ("google-cloud-storage>=2.16,<4",),
-    ("gcp", "database"): ("pg8000>=1.31,<2", "google-cloud-secret-manager>=2.20,<3",
-                          "cloud-sql-python-connector>=1.10,<2"),
-    # A bucket on the other cloud (keyless federation): that cloud's client library.
-    ("gcp", "bucket@aws"): ("boto3>=1.34,<2",),
-    ("aws", "bucket@gcp"): ("google-cloud-storage>=2.16,<4",),
-}
-
-
 def runtime_requirements(target: str, kinds: set[str] | frozenset[str]) -> list[str]:
-    """Requirements the platform runtime needs on `target` for a function granted these resource kinds."""
+    """Requirements the platform runtime needs on `target` for a function granted these resource kinds.
+
+    A kind `bucket@<cloud>` is a resource on another cloud: that cloud's `client_requirements` apply.
+    """
+    own = providers.plugin(target).runtime_requirements
     needed: list[str] = []
     for kind in ("function", *sorted(kinds)):
-        for requirement in RUNTIME_REQUIREMENTS.get((target, kind), ()):
+        base, _, owner = kind.partition("@")
+        found = providers.plugin(owner).client_requirements.get(base, ()) if owner else own.get(kind, ())
+        for requirement in found:
             if requirement not in needed:
                 needed.append(requirement)
     return needed
@@ -208,25 +188,28 @@ def vendor_requirements(source_dir: Path, target: str, python: str, cache_dir: P
                         runtime: list[str] | tuple[str, ...] = ()) -> dict[str, bytes]:
     """Package entries (name -> bytes) for the function's requirements.txt plus `runtime` requirements.
 
-    aws: the unpacked Linux wheels. gcp: a `requirements.txt` that appends the runtime requirements the
-    user's file does not name (it replaces the user's copy in the package); {} when nothing is added.
-    local: {}.
+    By the target plug-in's strategy: "wheels": the unpacked binary wheels; "requirements": a
+    `requirements.txt` that appends the runtime requirements the user's file does not name (it replaces the
+    user's copy in the package), {} when nothing is added; "none": {}.
     """
+    found = providers.plugin(target)
+    packaging = found.packaging
     source_dir = Path(source_dir).resolve()
     cache_dir = Path(cache_dir).resolve()  # pip runs in the function's directory: paths must be absolute
     requirements = source_dir / "requirements.txt"
     user_text = requirements.read_text() if requirements.is_file() else ""
     added = _added(user_text, list(runtime))
-    if target == "gcp":
+    if packaging.vendoring == "requirements":
         if not added:
             return {}
         merged = user_text.rstrip("\n") + ("\n" if user_text.strip() else "")
-        merged += "# added by the platform: what its runtime needs on Cloud Functions\n" + "\n".join(added) + "\n"
+        merged += f"# added by the platform: what its runtime needs on {packaging.runtime_name}\n"
+        merged += "\n".join(added) + "\n"
         return {"requirements.txt": merged.encode()}
-    if target != "aws" or (not user_text.strip() and not added):
+    if packaging.vendoring != "wheels" or (not user_text.strip() and not added):
         return {}
     version = python_version(python)
-    platforms = lambda_platforms(version, arch)
+    platforms = found.wheel_platforms(version, arch)
     combined = f"{user_text}\n#runtime\n" + "\n".join(added)
     key = cache_key(combined.encode(), version, platforms)
     slot = cache_dir / key
@@ -242,7 +225,8 @@ def vendor_requirements(source_dir: Path, target: str, python: str, cache_dir: P
             request = work / "requirements.txt"  # the user's file by reference, so its -r/-c stay relative to it
             lines = ([f"-r {requirements}"] if user_text.strip() else []) + added
             request.write_text("\n".join(lines) + "\n")
-            _pip_download(request, version, platforms, wheels, arch, shown=requirements, added=added)
+            _pip_download(request, version, platforms, wheels, arch, shown=requirements, added=added,
+                          where=f"the {packaging.runtime_name} runtime")
             entries = _unpack(wheels, requirements)
             _write_cached(entries, work / ENTRIES_FILE)
             meta = {"python": version, "platforms": platforms, "wheels": sorted(p.name for p in wheels.glob("*.whl")),
@@ -262,17 +246,17 @@ def vendor_requirements(source_dir: Path, target: str, python: str, cache_dir: P
     return entries
 
 
-def cached_wheels(source_dir: Path, python: str, cache_dir: Path, arch: str = "x86_64",
+def cached_wheels(source_dir: Path, target: str, python: str, cache_dir: Path, arch: str = "x86_64",
                   runtime: list[str] | tuple[str, ...] = ()) -> list[str]:
-    """Wheel file names behind a cached AWS vendoring result (for reports); [] when not cached yet."""
+    """Wheel file names behind a cached "wheels" vendoring result (for reports); [] when not cached yet."""
     requirements = Path(source_dir).resolve() / "requirements.txt"
     user_text = requirements.read_text() if requirements.is_file() else ""
     combined = f"{user_text}\n#runtime\n" + "\n".join(_added(user_text, list(runtime)))
     version = python_version(python)
-    key = cache_key(combined.encode(), version, lambda_platforms(version, arch))
+    key = cache_key(combined.encode(), version, providers.plugin(target).wheel_platforms(version, arch))
     meta = Path(cache_dir).resolve() / key / META_FILE
     return json.loads(meta.read_text())["wheels"] if meta.is_file() else []
 
 
-__all__ = ["VendoringError", "cached_wheels", "lambda_platforms", "python_version", "runtime_requirements",
-           "vendor_function", "vendor_requirements"]
+__all__ = ["VendoringError", "cached_wheels", "python_version", "runtime_requirements", "vendor_function",
+           "vendor_requirements"]

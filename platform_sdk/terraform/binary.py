@@ -1,7 +1,8 @@
 """Find the Terraform binary and build the environment every Terraform subprocess runs with.
 
 Terraform must behave the same on a laptop, in CI and offline: no prompts, no update checks, no
-user-level CLI config, and the local cloud provider found through our own filesystem mirror.
+user-level CLI config, and the providers written in Python (the local cloud's, and any other plug-in's
+`terraform_providers`) found through our own filesystem mirror.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import platform_sdk
+from platform_sdk import providers
 from platform_sdk.localcloud import mirror
 
 TERRAFORM_ENV_VAR = "PLATFORM_TERRAFORM"
@@ -73,7 +75,9 @@ def terraform_env(
     """
     env = dict(os.environ if base is None else base)
     cache = Path(cache_dir).absolute() if cache_dir is not None else project_cache_dir(work_dir)
-    cli_config = mirror.write_cli_config(cache)
+    mirrored = tuple((p.source, p.version, p.module) for plugin in providers.plugins().values()
+                     for p in plugin.terraform_providers)
+    cli_config = mirror.write_cli_config(cache, mirrored)
     plugin_cache = mirror.plugin_cache_dir(cache)
 
     env["TF_IN_AUTOMATION"] = "1"

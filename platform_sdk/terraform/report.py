@@ -15,18 +15,26 @@ from rich.console import Console
 from rich.markup import escape
 
 from platform_sdk.terraform.locks import StateLock
+from platform_sdk.terraform.schedule import (  # noqa: F401 - the stack statuses, re-exported for report users
+    APPLIED,
+    BROKEN,
+    CHANGES,
+    FAILED,
+    INTERRUPTED,
+    LOCKED,
+    NO_CHANGES,
+    PENDING,
+    RUNNING,
+    SETTLED,
+    SKIPPED,
+    WAITING,
+)
 from platform_sdk.terraform.stateful import is_stateful
 
 ACTIONS = ("create", "update", "replace", "destroy")
 SYMBOLS = {"create": "+", "update": "~", "replace": "-/+", "destroy": "-"}
 COLORS = {"create": "green", "update": "yellow", "replace": "magenta", "destroy": "red"}
 
-# Stack statuses. "settled" ones let their consumers be planned.
-PENDING, RUNNING = "pending", "running"
-NO_CHANGES, CHANGES, WAITING = "no-changes", "changes", "waiting"
-APPLIED, FAILED, SKIPPED, LOCKED, INTERRUPTED = "applied", "failed", "skipped", "locked", "interrupted"
-SETTLED = frozenset({NO_CHANGES, APPLIED})
-BROKEN = frozenset({FAILED, SKIPPED, LOCKED, INTERRUPTED})
 
 
 def _action_of(actions: list[str]) -> str | None:

@@ -11,142 +11,40 @@ Why it is shaped like this:
 - Terraform runs in its own process group with TF_FORK=0, so a Ctrl-C in the terminal reaches only us. We
   forward SIGINT to every running Terraform, wait for it to stop cleanly (state written, lock released) and
   report which stacks were interrupted.
+
+Process control is `process`, the wave rules `schedule` (pure), what people see `progress`: this module is
+the workflows (plan, apply in waves, outputs) and imports no UI library.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import subprocess
-import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from rich.console import Console, Group
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
-
+from platform_sdk import providers
 from platform_sdk.terraform import report as rp
+from platform_sdk.terraform import schedule
 from platform_sdk.terraform.locks import parse_state_lock
+from platform_sdk.terraform.process import NotStarted, Terraform, TfRun, trim_error
 from platform_sdk.terraform.report import StackResult
 
 PLAN_FILE = "platform.tfplan"
 DEFAULT_PARALLELISM = 4
 ALLOW_DATA_LOSS_ENV = "PLATFORM_ALLOW_DATA_LOSS"
-ERROR_LINES = 30
-ERROR_CHARS = 4000
-# Terraform's words when the state bucket or lock table is missing: `platform bootstrap` creates them.
-BACKEND_MISSING = ("NoSuchBucket", "S3 bucket does not exist", "ResourceNotFoundException",
-                   "storage: bucket doesn't exist")
 
 
-class NotStarted(Exception):
-    """Raised instead of starting Terraform once an interrupt was received."""
+def backend_missing() -> tuple[str, ...]:
+    """Terraform's words when a state bucket or lock table is missing (`platform bootstrap` creates them)."""
+    return tuple(m for plugin in providers.plugins().values() for m in plugin.backend_missing)
 
-
-@dataclass
-class TfRun:
-    """One finished Terraform invocation."""
-
-    args: list[str]
-    returncode: int
-    stdout: str
-    stderr: str
-    interrupted: bool
-
-    @property
-    def ok(self) -> bool:
-        return self.returncode == 0
-
-
-class Terraform:
-    """Starts Terraform processes, each in its own process group, and can interrupt all of them at once."""
-
-    def __init__(self, binary: Path, env: Mapping[str, str]) -> None:
-        self.binary = binary
-        self.env = dict(env)
-        self.env.setdefault("TF_FORK", "0")
-        self._lock = threading.Lock()
-        self._init_lock = threading.Lock()
-        self._running: dict[int, subprocess.Popen[str]] = {}
-        self.interrupted = False
-
-    def run(self, cwd: Path, args: list[str]) -> TfRun:
-        """Run `terraform <args>` in `cwd` and capture its output (refuses once interrupted)."""
-        if args[:1] == ["init"] and _downloads_providers(cwd):
-            with self._init_lock:  # the shared plugin cache is not safe for concurrent downloads
-                return self._run(cwd, args)
-        return self._run(cwd, args)
-
-    def _run(self, cwd: Path, args: list[str]) -> TfRun:
-        with self._lock:
-            if self.interrupted:
-                raise NotStarted()
-            proc = subprocess.Popen(
-                [str(self.binary), *args], cwd=cwd, env=self.env, stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-            )
-            self._running[proc.pid] = proc
-        try:
-            stdout, stderr = proc.communicate()
-        finally:
-            with self._lock:
-                self._running.pop(proc.pid, None)
-        return TfRun(args, proc.returncode, stdout, stderr, self.interrupted)
-
-    def interrupt(self) -> int:
-        """Forward SIGINT to every running Terraform's process group; start no new ones. Returns how many."""
-        with self._lock:
-            self.interrupted = True
-            procs = list(self._running.values())
-        for proc in procs:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGINT)
-        return len(procs)
-
-    @property
-    def running(self) -> int:
-        with self._lock:
-            return len(self._running)
-
-
-def _downloads_providers(stack_dir: Path) -> bool:
-    """True when the stack needs a provider other than the local cloud (which is pre-linked in the cache)."""
-    try:
-        doc = json.loads((stack_dir / "cdk.tf.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        return True
-    return set(doc.get("terraform", {}).get("required_providers", {})) - {"localcloud"} != set()
-
-
-def trim_error(run: TfRun) -> str:
-    """Terraform's error text without its boilerplate, short enough for a report."""
-    text = (run.stderr.strip() or run.stdout.strip())
-    if "Error:" in text:
-        text = text[text.index("Error:"):]
-    lines = [line.rstrip() for line in text.splitlines()]
-    cleaned: list[str] = []
-    for line in lines:
-        if line.strip() in ("╷", "╵", "│") or (not line.strip() and cleaned and not cleaned[-1].strip()):
-            continue
-        cleaned.append(line.lstrip("│ ").rstrip() if line.startswith("│") else line)
-    if len(cleaned) > ERROR_LINES:
-        cleaned = cleaned[:ERROR_LINES] + [f"... ({len(cleaned) - ERROR_LINES} more lines)"]
-    out = "\n".join(cleaned).strip()
-    return out if len(out) <= ERROR_CHARS else out[:ERROR_CHARS] + " ..."
-
-
-# ------------------------------------------------------------------------------------------------ progress
 
 class Progress(Protocol):
-    """Told whenever a stack changes phase; shows the user what is running."""
+    """Told whenever a stack changes phase; shows the user what is running (see terraform.progress)."""
 
     def update(self, result: StackResult) -> None: ...
 
@@ -165,59 +63,6 @@ class NoProgress:
     def __exit__(self, *exc: object) -> None:
         pass
 
-
-class PlainProgress:
-    """Non-TTY progress: one plain line per phase change (CI logs)."""
-
-    def __init__(self, console: Console, label: str) -> None:
-        self.console = console
-        self.label = label
-        self._lock = threading.Lock()
-
-    def update(self, result: StackResult) -> None:
-        took = f" ({result.elapsed:.1f}s)" if result.finished is not None and result.status != rp.RUNNING else ""
-        with self._lock:
-            self.console.print(f"{self.label} {result.name}: {result.phase}{took}",
-                               highlight=False, markup=False, soft_wrap=True)
-
-    def __enter__(self) -> PlainProgress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-
-class LiveProgress:
-    """TTY progress: a live table, one line per stack (stack, phase, elapsed)."""
-
-    def __init__(self, console: Console, label: str, results: Iterable[StackResult]) -> None:
-        self.results = list(results)
-        self.label = label
-        self.live = Live(console=console, refresh_per_second=8, transient=False, get_renderable=self._render)
-
-    def _render(self) -> Group:
-        table = Table(box=None, show_header=False, padding=(0, 1))
-        for result in self.results:
-            if result.status == rp.PENDING and not result.phase:
-                continue
-            style = {"failed": "red", "locked": "red", "interrupted": "yellow", "skipped": "yellow",
-                     "waiting": "cyan", "running": "bold"}.get(result.status, "green")
-            table.add_row(Text(result.name), Text(result.phase or result.status, style=style),
-                          Text(f"{result.elapsed:5.1f}s", style="dim"))
-        return Group(Text(self.label, style="dim"), table)
-
-    def update(self, result: StackResult) -> None:
-        pass  # the live display polls the results
-
-    def __enter__(self) -> LiveProgress:
-        self.live.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.live.stop()
-
-
-# -------------------------------------------------------------------------------------------------- runner
 
 @dataclass
 class Outcome:
@@ -240,13 +85,15 @@ class EnvironmentRunner:
     def __init__(self, outdir: Path, metadata: dict[str, Any], terraform: Terraform, *,
                  parallelism: int = DEFAULT_PARALLELISM,
                  progress: Callable[[str, list[StackResult]], Progress] | None = None,
-                 err_console: Console | None = None) -> None:
+                 on_interrupt: Callable[[int, bool], None] | None = None) -> None:
+        """`progress` makes the display for each run (label, stacks); `on_interrupt(count, first)` is told when
+        Ctrl-C reached `count` running Terraform processes (again, when `first` is False)."""
         self.outdir = outdir
         self.env_name = str(metadata.get("environment", outdir.name))
         self.terraform = terraform
         self.parallelism = max(1, parallelism)
         self.progress_factory = progress or (lambda label, results: NoProgress())
-        self.err_console = err_console or Console(stderr=True)
+        self.on_interrupt = on_interrupt or (lambda count, first: None)
         self.results: dict[str, StackResult] = {}
         for name, info in sorted(metadata.get("stacks", {}).items()):
             self.results[name] = StackResult(name=name, service=info["service"], cloud=info["cloud"],
@@ -261,14 +108,7 @@ class EnvironmentRunner:
 
     def _order_deps(self, destroy: bool) -> dict[str, list[str]]:
         """Who must be settled first: producers for plan/apply, consumers for destroy."""
-        if not destroy:
-            return {n: [d for d in r.dependencies if d in self.results] for n, r in self.results.items()}
-        consumers: dict[str, list[str]] = {n: [] for n in self.results}
-        for name, result in self.results.items():
-            for dep in result.dependencies:
-                if dep in consumers:
-                    consumers[dep].append(name)
-        return consumers
+        return schedule.order({n: r.dependencies for n, r in self.results.items()}, destroy)
 
     def _phase(self, result: StackResult, phase: str) -> None:
         if result.phase == phase:
@@ -301,7 +141,7 @@ class EnvironmentRunner:
             self._finish(result, rp.LOCKED)
         else:
             result.reason = f"{what} failed"
-            if any(marker in text for marker in BACKEND_MISSING):
+            if any(marker in text for marker in backend_missing()):
                 result.error += f"\nhint: create the state backend first: platform bootstrap --env {self.env_name}"
             self._finish(result, rp.FAILED)
 
@@ -372,35 +212,6 @@ class EnvironmentRunner:
         result.outputs = {k: ("(sensitive)" if v.get("sensitive") else v.get("value")) for k, v in raw.items()}
 
     # -- scheduling ----------------------------------------------------------------------------------------
-    def _readiness(self, name: str, deps: dict[str, list[str]], destroy: bool) -> str | None:
-        """'ready', None (not decided yet) or a final status set on the result (waiting / skipped)."""
-        result = self.results[name]
-        waiting, broken, undecided = [], [], False
-        for dep in deps[name]:
-            status = self.results[dep].status
-            if status in rp.SETTLED:
-                continue
-            if status in rp.BROKEN:
-                broken.append(dep)
-            elif status in (rp.CHANGES, rp.WAITING):
-                waiting.append(dep)
-            else:
-                undecided = True
-        if broken:
-            role = "consumer" if destroy else "producer"
-            result.reason = f"{role} {', '.join(broken)} did not finish"
-            result.status = rp.SKIPPED
-            self._phase(result, "skipped")
-            return rp.SKIPPED
-        if undecided:
-            return None
-        if waiting:
-            result.waiting_on = waiting
-            result.status = rp.WAITING
-            self._phase(result, "waiting for " + ", ".join(waiting))
-            return rp.WAITING
-        return "ready"
-
     def _run_pool(self, names: list[str], work: Callable[[StackResult], None],
                   deps: dict[str, list[str]] | None, destroy: bool, label: str) -> None:
         """Run `work` on each stack once its dependencies allow it, at most `parallelism` at a time.
@@ -447,32 +258,28 @@ class EnvironmentRunner:
 
     def _schedule(self, pending: list[str], running: dict[Future[None], str], pool: ThreadPoolExecutor,
                   work: Callable[[StackResult], None], deps: dict[str, list[str]] | None, destroy: bool) -> None:
-        """Start what is ready; repeat until nothing changes (a stack marked waiting can decide its consumers)."""
-        changed = True
-        while changed:
-            changed = False
-            for name in list(pending):
-                if len(running) >= self.parallelism:
-                    return
-                verdict = "ready" if deps is None else self._readiness(name, deps, destroy)
-                if verdict is None:
-                    continue
-                pending.remove(name)
-                changed = True
-                if verdict == "ready":
-                    running[pool.submit(work, self.results[name])] = name
+        """Start what is ready (schedule.decide); record which stacks wait and which are skipped, and why."""
+        statuses = {name: result.status for name, result in self.results.items()}
+        for name, verdict in schedule.decide(pending, deps, statuses, self.parallelism - len(running)):
+            pending.remove(name)
+            result = self.results[name]
+            if verdict.status == schedule.READY:
+                running[pool.submit(work, result)] = name
+            elif verdict.status == rp.SKIPPED:
+                role = "consumer" if destroy else "producer"
+                result.reason = f"{role} {', '.join(verdict.on)} did not finish"
+                result.status = rp.SKIPPED
+                self._phase(result, "skipped")
+            else:
+                result.waiting_on = list(verdict.on)
+                result.status = rp.WAITING
+                self._phase(result, "waiting for " + ", ".join(verdict.on))
 
     def interrupt(self) -> None:
         """Forward Ctrl-C to Terraform and tell the user we are waiting for it (lock release)."""
         first = not self.terraform.interrupted
         count = self.terraform.interrupt()
-        if first:
-            self.err_console.print(f"[bold yellow]Interrupt received:[/] sent SIGINT to {count} running "
-                                   "Terraform process(es); waiting for them to stop cleanly and release "
-                                   "their state locks...")
-        else:
-            self.err_console.print("[yellow]Still waiting for Terraform to exit cleanly (it is writing state "
-                                   "and releasing its lock).[/]")
+        self.on_interrupt(count, first)
 
     @property
     def interrupted(self) -> bool:
@@ -536,15 +343,6 @@ class EnvironmentRunner:
         todo = names if names is not None else list(self.results)
         self._run_pool(todo, lambda r: self._outputs_stack(r, init), None, False, "outputs")
         return {n: self.results[n].outputs for n in todo}
-
-
-def default_progress(console: Console) -> Callable[[str, list[StackResult]], Progress]:
-    """Live table on a terminal, plain lines otherwise (CI)."""
-    def make(label: str, results: list[StackResult]) -> Progress:
-        if console.is_terminal and not console.is_dumb_terminal:
-            return LiveProgress(console, label, results)
-        return PlainProgress(console, label)
-    return make
 
 
 def where_things_live(results: list[StackResult], metadata: dict[str, Any]) -> list[dict[str, str]]:

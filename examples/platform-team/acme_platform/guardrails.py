@@ -10,8 +10,8 @@ from platform_sdk.guardrails import Rule, Violation
 if TYPE_CHECKING:
     from platform_sdk.envs import Environment
     from platform_sdk.model import Resource, Service
-    from platform_sdk.placement import Placement
     from platform_sdk.profile import Profile
+    from platform_sdk.synth.placement import Placement
 
 
 class ServiceOwnerRequired(Rule):

@@ -21,11 +21,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from platform_sdk import contract
 from platform_sdk.localcloud.dev.scheduler import Scheduler
 from platform_sdk.localcloud.dev.watcher import Watcher
 from platform_sdk.localcloud.invoker import Invocation, InvocationError, Invoker, WorkerOptions
 from platform_sdk.localcloud.registry import CloudRoot, FunctionEntry, Registry, as_roots
-from platform_sdk.providers.local.runtime.buckets import GATEWAY_ENV
 
 log = logging.getLogger("platform.dev")
 # Response headers the gateway sets itself (a function's values would be wrong after re-encoding).
@@ -39,7 +39,7 @@ Roots = Mapping[str, Path | str] | Iterable[CloudRoot | Path | str]
 
 def roots_for_env(project_root: Path, env: Any) -> dict[str, Path]:
     """Cloud label -> local cloud root, for every cloud the environment places on the local cloud."""
-    from platform_sdk.providers.local.compiler import local_root
+    from platform_sdk.localcloud.roots import local_root
 
     labels = {env.default_cloud, *env.placement.values()}
     return {label: local_root(project_root, env, label) for label in sorted(labels) if env.target_of(label) == "local"}
@@ -65,7 +65,7 @@ class GatewayCore:
         self.options = options or WorkerOptions()
         self.base_url = base_url
         if base_url:
-            self.options.extra_env.setdefault(GATEWAY_ENV, base_url)
+            self.options.extra_env.setdefault(contract.LOCAL_GATEWAY, base_url)
         self.invoker = Invoker(self.options)
         self.watch_enabled = watch
         self.schedules_enabled = schedules

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from platform_sdk.cdk.raw import RawResource
 from platform_sdk.model import Bucket
 from platform_sdk.providers.aws.common import kms_key, make_handle, policy_json, resource_tags, rid
 from platform_sdk.providers.base import Handle, StackContext
-from platform_sdk.synth.raw import RawResource
 
 ABORT_INCOMPLETE_UPLOADS_DAYS = 7
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from platform_sdk.cdk.engine import Fn, TerraformResourceLifecycle, Token
 from platform_sdk.errors import PlatformError
 from platform_sdk.model import Bucket, Cdn, Function, HttpTrigger
 from platform_sdk.providers.aws.common import make_handle, resource_tags, rid
+from platform_sdk.providers.aws.config import aws_config
 from platform_sdk.providers.aws.provider import us_east_1
 from platform_sdk.providers.base import Handle, StackContext
-from platform_sdk.synth.engine import Fn, TerraformResourceLifecycle, Token
 
 # AWS managed policies (fixed ids, identical in every account).
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
@@ -72,7 +73,7 @@ def security_headers_policy(ctx: StackContext) -> str:
     every CDN would need its own. Against an emulator endpoint (`clouds.aws.endpoint`) the literal id is used:
     moto stores the id a distribution names but has no managed policies to read.
     """
-    aws = ctx.env.clouds.aws
+    aws = aws_config(ctx.env)
     if aws is not None and aws.endpoint:
         return SECURITY_HEADERS
     policy = ctx.once("aws:security_headers_policy", lambda: ctx.data(

@@ -1,12 +1,14 @@
 """AwsCompiler: the neutral model on AWS. One module per resource kind; this class only routes and checks.
 
 `problems` runs before synthesis (placement), so everything AWS cannot take fails with the workload's address
-and the cloud instead of surfacing at `terraform apply`.
+and the cloud instead of surfacing at `terraform apply`. Runtime, memory and timeout ranges are the plug-in's
+`function_limits`, checked by placement on the effective values.
 """
 
 from __future__ import annotations
 
-from platform_sdk.envs import Environment
+from typing import TYPE_CHECKING
+
 from platform_sdk.model import Bucket, Cdn, Database, Function, Grant, Resource, ScheduleTrigger
 from platform_sdk.naming import default_name
 from platform_sdk.profile import Profile
@@ -19,7 +21,9 @@ from platform_sdk.providers.aws.function import compile_function, schedule_rule_
 from platform_sdk.providers.aws.provider import configure
 from platform_sdk.providers.base import Compiler, FunctionInputs, Handle, StackContext
 
-LAMBDA_RUNTIMES = ("python3.10", "python3.11", "python3.12", "python3.13")
+if TYPE_CHECKING:
+    from platform_sdk.envs import Environment
+
 # Environment variables Lambda sets itself and refuses in a function's configuration.
 LAMBDA_RESERVED_ENV = frozenset({
     "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
@@ -30,11 +34,15 @@ LAMBDA_RESERVED_ENV = frozenset({
 })
 
 
+# Terraform types this compiler emits whose destroy or replace loses data (the plug-in's `stateful_types` adds
+# more a platform team's own module may create).
+STATEFUL_TYPES: frozenset[str] = frozenset({"aws_s3_bucket", "aws_db_instance"})
+
+
 class AwsCompiler(Compiler):
     """S3, Lambda, CloudFront and RDS through `hashicorp/aws` 6.x."""
 
     target = "aws"
-    package_limits = (50 * 2**20, 250 * 2**20)  # Lambda direct upload: 50 MB zipped, 250 MB unzipped
 
     def __init__(self, env: Environment) -> None:
         self.env = env
@@ -71,8 +79,6 @@ class AwsCompiler(Compiler):
 
     def _function_problems(self, fn: Function, physical: str) -> list[str]:
         found: list[str] = []
-        if fn.runtime not in LAMBDA_RUNTIMES:
-            found.append(f"runtime {fn.runtime} on Lambda (supported: {', '.join(LAMBDA_RUNTIMES)})")
         schedules = fn.trigger_of(ScheduleTrigger)
         suffix = schedule_rule_suffix(len(schedules) - 1) if schedules else ""
         found += [f"a valid Lambda function name: {p}" for p in names.lambda_name_problems(physical, suffix)]

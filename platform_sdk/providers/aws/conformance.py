@@ -28,8 +28,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from platform_sdk import contract
-from platform_sdk.model import Bucket, Database, Function, ObjectCreatedTrigger, ScheduleTrigger
-from platform_sdk.synth.conformance import (
+from platform_sdk.conformance import (
     FEDERATION,
     Caller,
     Context,
@@ -39,7 +38,8 @@ from platform_sdk.synth.conformance import (
     PlacementLike,
     Proof,
 )
-from platform_sdk.synth.tfjson import Block, Estate, Location, json_document
+from platform_sdk.model import Bucket, Database, Function, ObjectCreatedTrigger, ScheduleTrigger
+from platform_sdk.tfjson import Block, Estate, Location, json_document
 
 TARGET = "aws"
 ANY_KEY = "platform-conformance-any-key"  # an object key: `<bucket ARN>/*` must cover `<bucket ARN>/<key>`

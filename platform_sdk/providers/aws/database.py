@@ -16,29 +16,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from platform_sdk.cdk.engine import Fn, TerraformResourceLifecycle
+from platform_sdk.cdk.raw import RawResource
 from platform_sdk.model import Database
 from platform_sdk.providers.aws.common import kms_key, log_retention, make_handle, resource_tags, rid
+from platform_sdk.providers.aws.engines import ENGINES
 from platform_sdk.providers.aws.network import default_vpc
 from platform_sdk.providers.base import Handle, StackContext
-from platform_sdk.synth.engine import Fn, TerraformResourceLifecycle
-from platform_sdk.synth.raw import RawResource
 
-ENGINES: dict[str, dict[str, Any]] = {
-    "postgres": {
-        "engine": "postgres", "version": "16", "family": "postgres16", "port": 5432, "scheme": "postgres",
-        "log_exports": ["postgresql", "upgrade"],
-        # statements slower than one second, every schema change (CREATE, ALTER, DROP), and TLS only (the default
-        # from Postgres 15 on, stated so a changed default cannot silently allow plaintext)
-        "parameters": {"log_min_duration_statement": "1000", "log_statement": "ddl", "rds.force_ssl": "1"},
-    },
-    "mysql": {
-        "engine": "mysql", "version": "8.0", "family": "mysql8.0", "port": 3306, "scheme": "mysql",
-        "log_exports": ["error", "slowquery"],
-        # the slow query log (statements over one second), written to files: RDS exports only file logs; TLS only
-        "parameters": {"slow_query_log": "1", "long_query_time": "1", "log_output": "FILE",
-                       "require_secure_transport": "1"},
-    },
-}
 INSTANCE_CLASSES = {"small": "db.t4g.micro", "medium": "db.t4g.medium", "large": "db.r6g.large"}
 # Performance Insights (now CloudWatch Database Insights) is not offered for MySQL and MariaDB on the smallest
 # burstable classes; every class of RDS for PostgreSQL has it. Enabling it there fails the apply, so it stays off.

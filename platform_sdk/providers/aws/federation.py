@@ -33,6 +33,7 @@ from urllib.parse import quote
 from platform_sdk.errors import PlatformError
 from platform_sdk.model import Bucket, Database, Function, Grant
 from platform_sdk.providers.aws.common import TARGET, kms_key, policy_json, resource_tags
+from platform_sdk.providers.aws.config import aws_config
 from platform_sdk.providers.aws.iam import grant_statements, kms_statement
 from platform_sdk.providers.aws.names import LAMBDA_NAME_MAX
 from platform_sdk.providers.aws.provider import region_of
@@ -53,7 +54,7 @@ def _service(resource: Function | Bucket) -> str:
 
 def account_of(env: Environment, why: str) -> str:
     """The AWS account id from the environment file; federation needs it literally (ARNs known before apply)."""
-    aws = env.clouds.aws
+    aws = aws_config(env)
     if aws is None or not aws.account:
         raise PlatformError(
             f"the AWS account id is needed to {why}, and the environment file does not set it",
@@ -118,7 +119,8 @@ def foreign_url(env: Environment, profile: Profile, grant: Grant, handle: Handle
                               "federated role's ARN goes into the function's environment)")
     name = profile.physical_name(env, _service(bucket), bucket.name)
     arn = role_arn(account, federated_role_name(env, profile, grant.function, bucket))
-    region = env.clouds.aws.region if env.clouds.aws is not None else "us-east-1"
+    aws = aws_config(env)
+    region = aws.region if aws is not None else "us-east-1"
     return f"s3://{name}?role_arn={quote(arn, safe=':/')}&web_identity={WEB_IDENTITY_GCP}&region={region}"
 
 

@@ -13,6 +13,7 @@ import base64
 import json
 from typing import Any
 
+from platform_sdk.cdk.raw import RawResource
 from platform_sdk.errors import PlatformError
 from platform_sdk.model import Function, HttpTrigger, ObjectCreatedTrigger, ScheduleTrigger
 from platform_sdk.providers.aws.common import kms_key, log_retention, make_handle, policy_json, resource_tags, rid
@@ -21,7 +22,6 @@ from platform_sdk.providers.aws.iam import LAMBDA_ASSUME_ROLE, grant_statements,
 from platform_sdk.providers.aws.network import attach_to_vpc, database_grants
 from platform_sdk.providers.aws.provider import account_id, region_of
 from platform_sdk.providers.base import FunctionInputs, Handle, StackContext
-from platform_sdk.synth.raw import RawResource
 
 ARCHITECTURE = "x86_64"  # packages carry pure-Python code and may carry x86_64 wheels; arm64 would need arm wheels
 OBJECT_CREATED = "s3:ObjectCreated:*"

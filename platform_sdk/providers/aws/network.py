@@ -20,11 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from platform_sdk.cdk.raw import RawResource
 from platform_sdk.model import Database, Function, Grant
 from platform_sdk.providers.aws.common import TARGET, policy_json, rid
+from platform_sdk.providers.aws.engines import ENGINES
 from platform_sdk.providers.aws.provider import region_of
 from platform_sdk.providers.base import Handle, StackContext
-from platform_sdk.synth.raw import RawResource
 
 # Lambda creates, describes and deletes its ENIs with the execution role. EC2 offers no resource-level scoping
 # for these calls, so they need Resource "*". They are granted inline rather than through the AWS managed
@@ -114,8 +115,6 @@ class FunctionNetwork:
 
 
 def _port(database: Database, handle: Handle) -> int:
-    from platform_sdk.providers.aws.database import ENGINES
-
     return int(handle.attrs.get("port") or ENGINES[database.engine]["port"])
 
 

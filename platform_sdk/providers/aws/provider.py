@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from platform_sdk.cdk.raw import RawProvider
+from platform_sdk.providers.aws.config import aws_config
 from platform_sdk.providers.base import StackContext
-from platform_sdk.synth.raw import RawProvider
 
 SOURCE = "hashicorp/aws"
 VERSION = ">= 6.62, < 7"
@@ -40,7 +41,7 @@ class AliasedProvider(RawProvider):
 
 def provider_attributes(ctx: StackContext, region: str) -> dict[str, Any]:
     """Region, account guard, default tags, and the emulator settings when an endpoint is configured."""
-    aws = ctx.env.clouds.aws
+    aws = aws_config(ctx.env)
     attrs: dict[str, Any] = {"region": region, "default_tags": [{"tags": ctx.tags()}]}
     if aws is not None and aws.account:
         attrs["allowed_account_ids"] = [aws.account]
@@ -52,7 +53,7 @@ def provider_attributes(ctx: StackContext, region: str) -> dict[str, Any]:
 
 
 def region_of(ctx: StackContext) -> str:
-    aws = ctx.env.clouds.aws
+    aws = aws_config(ctx.env)
     return aws.region if aws is not None else "us-east-1"
 
 
@@ -71,7 +72,7 @@ def us_east_1(ctx: StackContext) -> RawProvider:
 
 def account_id(ctx: StackContext) -> str:
     """The account id: literal from the environment file when known, else looked up once per stack."""
-    aws = ctx.env.clouds.aws
+    aws = aws_config(ctx.env)
     if aws is not None and aws.account:
         return aws.account
     return ctx.once("aws:caller_identity", lambda: ctx.data("aws_caller_identity", "current", {})).ref("account_id")

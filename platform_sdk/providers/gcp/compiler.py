@@ -6,9 +6,8 @@ iam.py, and provider blocks in provider.py.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
-from platform_sdk.envs import Environment
 from platform_sdk.errors import PlatformError
 from platform_sdk.model import Bucket, Cdn, Database, Function, Grant, Resource
 from platform_sdk.providers.base import Compiler, FunctionInputs, Handle, StackContext
@@ -19,16 +18,19 @@ from platform_sdk.providers.gcp.database import compile_database
 from platform_sdk.providers.gcp.function import compile_function, function_problems
 
 if TYPE_CHECKING:
+    from platform_sdk.envs import Environment
     from platform_sdk.profile import Profile
+
+
+# Terraform types this compiler emits whose destroy or replace loses data (the plug-in's `stateful_types`).
+STATEFUL_TYPES: frozenset[str] = frozenset({"google_storage_bucket", "google_sql_database_instance",
+                                            "google_sql_database"})
 
 
 class GcpCompiler(Compiler):
     """Cloud Storage, Cloud Functions 2nd gen, Cloud CDN behind a global load balancer, Cloud SQL."""
 
     target = "gcp"
-    # Cloud Functions gen2 deployed from Cloud Storage: at most 100 MB zipped source, 500 MB unzipped
-    # (cloud.google.com/functions/quotas, "Resource limits": max deployment size).
-    package_limits: ClassVar[tuple[int, int] | None] = (100 * 2**20, 500 * 2**20)
 
     def __init__(self, env: Environment) -> None:
         self.env = env

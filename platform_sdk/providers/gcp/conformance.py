@@ -25,8 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from platform_sdk import contract
-from platform_sdk.model import Bucket, Database, Function, ObjectCreatedTrigger, ScheduleTrigger
-from platform_sdk.synth.conformance import (
+from platform_sdk.conformance import (
     FEDERATION,
     Caller,
     Context,
@@ -36,7 +35,8 @@ from platform_sdk.synth.conformance import (
     PlacementLike,
     Proof,
 )
-from platform_sdk.synth.tfjson import Block, Estate, Location
+from platform_sdk.model import Bucket, Database, Function, ObjectCreatedTrigger, ScheduleTrigger
+from platform_sdk.tfjson import Block, Estate, Location
 
 TARGET = "gcp"
 CREDENTIALS_PROJECT = "(the project of Terraform's credentials)"  # no project in the environment file

@@ -33,6 +33,7 @@ from platform_sdk.errors import PlatformError
 from platform_sdk.model import Bucket, Function, Grant
 from platform_sdk.providers.base import Handle, StackContext
 from platform_sdk.providers.gcp import iam, naming, provider
+from platform_sdk.providers.gcp.config import gcp_config
 
 if TYPE_CHECKING:
     from platform_sdk.envs import Environment
@@ -52,7 +53,8 @@ def service_account_email(env: Environment, profile: Profile, fn: Function) -> s
     """The function's service account email (compile_function names the account the same way); without a
     project id in the environment file only the account id is known before apply."""
     account = naming.account_id(profile.physical_name(env, _service(fn), fn.name))
-    project = env.clouds.gcp.project if env.clouds.gcp is not None else None
+    gcp = gcp_config(env)
+    project = gcp.project if gcp is not None else None
     return f"{account}@{project}.iam.gserviceaccount.com" if project else account
 
 

@@ -20,14 +20,16 @@ import base64
 import itertools
 import json
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from platform_sdk.envs import Environment
 from platform_sdk.errors import PlacementError
 from platform_sdk.model import Function, HttpTrigger, ObjectCreatedTrigger, ScheduleTrigger
 from platform_sdk.providers.base import FunctionInputs, StackContext
 from platform_sdk.providers.gcp import iam, kms, naming, provider
 from platform_sdk.providers.gcp.bucket import STORAGE_API, bucket_attributes
+
+if TYPE_CHECKING:
+    from platform_sdk.envs import Environment
 
 RUNTIMES = {"python3.10": "python310", "python3.11": "python311", "python3.12": "python312"}
 # Cloud Functions gen2 limits: event-driven functions time out after at most 540 s (HTTP: 3600 s).
@@ -58,8 +60,7 @@ def function_problems(fn: Function, env: Environment) -> list[str]:
     if events and (fn.trigger_of(HttpTrigger) or fn.trigger_of(ScheduleTrigger)):
         problems.append("support for HTTP or schedule triggers on a function that also has an object-created "
                         "trigger (a gen2 event function only accepts CloudEvents)")
-    service = fn.service.name if fn.service else ""
-    timeout = env.overrides.get(f"{service}.{fn.name}", {}).get("timeout", fn.timeout)
+    timeout = env.override(fn.address, "timeout", fn.timeout)
     if events and isinstance(timeout, int) and timeout > EVENT_TIMEOUT_LIMIT:
         problems.append(f"support for event-driven timeouts above {EVENT_TIMEOUT_LIMIT} seconds (got {timeout})")
     return problems

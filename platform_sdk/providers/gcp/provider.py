@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from platform_sdk.envs import GcpCloud
 from platform_sdk.providers.base import StackContext
+from platform_sdk.providers.gcp.config import GcpConfig, gcp_config
 
 GOOGLE_SOURCE = "hashicorp/google"
 GOOGLE_VERSION = ">= 8.7, < 9"  # the vendored schema is 8.7.0: the floor has every argument we emit
@@ -17,8 +17,8 @@ RANDOM_SOURCE = "hashicorp/random"
 RANDOM_VERSION = "~> 3.6"
 
 
-def cloud(ctx: StackContext) -> GcpCloud:
-    return ctx.env.clouds.gcp or GcpCloud()
+def cloud(ctx: StackContext) -> GcpConfig:
+    return gcp_config(ctx.env) or GcpConfig()
 
 
 def region(ctx: StackContext) -> str:
@@ -27,7 +27,7 @@ def region(ctx: StackContext) -> str:
 
 def configure(ctx: StackContext) -> None:
     """The google provider, pinned, with the standard labels on every labelled resource."""
-    from platform_sdk.synth.raw import RawProvider
+    from platform_sdk.cdk.raw import RawProvider
 
     attrs: dict[str, Any] = {"region": region(ctx)}
     if cloud(ctx).project:
@@ -40,7 +40,7 @@ def configure(ctx: StackContext) -> None:
 
 def use_random(ctx: StackContext) -> None:
     """hashicorp/random, added once and only to stacks that generate a password."""
-    from platform_sdk.synth.raw import RawProvider
+    from platform_sdk.cdk.raw import RawProvider
 
     ctx.once("gcp:provider:random",
              lambda: RawProvider(ctx.stack, "random", "random", RANDOM_SOURCE, RANDOM_VERSION, {}))

@@ -1,5 +1,2 @@
-"""The local cloud: every neutral kind becomes a `localcloud_*` resource of our own Terraform provider."""
-
-from platform_sdk.providers.local.compiler import LocalCompiler, local_root
-
-__all__ = ["LocalCompiler", "local_root"]
+"""The local cloud plug-in (`plugin.py`): the compiler to `localcloud_*` resources, its section and status.
+Import-free, so its runtime subpackage stays cheap to import."""

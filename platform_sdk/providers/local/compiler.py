@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from platform_sdk.envs import Environment
+from platform_sdk.localcloud.roots import local_root
 from platform_sdk.model import Bucket, Cdn, Database, Function, HttpTrigger, ObjectCreatedTrigger, ScheduleTrigger
 from platform_sdk.providers.base import Compiler, FunctionInputs, Handle, StackContext
+from platform_sdk.providers.local.config import local_config
 
-
-def local_root(project_root: Path, env: Environment, cloud: str) -> Path:
-    """Where one cloud label of one environment lives on disk."""
-    return (project_root / env.local.root / env.name / cloud).resolve()
+if TYPE_CHECKING:
+    from platform_sdk.envs import Environment
 
 
 class LocalCompiler(Compiler):
@@ -29,12 +28,12 @@ class LocalCompiler(Compiler):
         self.env = env
 
     def configure(self, ctx: StackContext) -> None:
+        from platform_sdk.cdk.raw import RawProvider
         from platform_sdk.localcloud.mirror import PROVIDER_SOURCE, PROVIDER_VERSION
-        from platform_sdk.synth.raw import RawProvider
 
         root = os.path.relpath(local_root(ctx.project_dir, ctx.env, ctx.cloud), ctx.stack_dir)
         RawProvider(ctx.stack, "localcloud", "localcloud", PROVIDER_SOURCE, f"~> {PROVIDER_VERSION}",
-                    {"root": root, "gateway_port": self.env.local.gateway_port})
+                    {"root": root, "gateway_port": local_config(self.env).gateway_port})
 
     def bucket(self, ctx: StackContext, bucket: Bucket) -> Handle:
         name = ctx.physical_name(bucket)

@@ -19,6 +19,7 @@ from typing import IO
 from urllib.parse import quote, urlparse
 from urllib.request import url2pathname
 
+from platform_sdk import contract
 from platform_sdk.runtime.buckets import (
     CHUNK,
     BucketClient,
@@ -29,7 +30,7 @@ from platform_sdk.runtime.buckets import (
     md5_of_stream,
 )
 
-GATEWAY_ENV = "PLATFORM_LOCAL_GATEWAY"
+GATEWAY_ENV = contract.LOCAL_GATEWAY
 """Base URL of `platform dev`'s gateway; when set, signed URLs point at its `/bucket/<name>/<key>` route."""
 
 _TMP_DIR = ".platform-tmp"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from platform_sdk.synth.engine import (
+from platform_sdk.cdk.engine import (
     Construct,
     GeneratorMetadata,
     TerraformDataSource,

@@ -47,7 +47,7 @@ from platform_sdk.model import (
     Resource,
     ScheduleTrigger,
 )
-from platform_sdk.synth.tfjson import Block, Estate, Location, StackLike
+from platform_sdk.tfjson import Block, Estate, Location, StackLike
 
 # -- the neutral operations (the model engineer's per-kind OPERATIONS tables replace these) --------------------
 # What the runtime does for each grant: `bucket("x").get(...)` etc. (platform_sdk.runtime.resources.GrantedBucket

@@ -12,13 +12,14 @@ import binascii
 from collections.abc import Callable
 from typing import Any
 
-from platform_sdk.status import NOT_FOUND, UNKNOWN, FunctionRef, FunctionStatus, unresolved
+from platform_sdk.providers.aws.config import aws_config
+from platform_sdk.providers.base import NOT_FOUND, UNKNOWN, FunctionRef, FunctionStatus, unresolved
 
 
 def lambda_client(env: Any, region: str | None = None) -> Any:
     import boto3
 
-    aws = env.clouds.aws
+    aws = aws_config(env)
     return boto3.client("lambda", region_name=region or (aws.region if aws else None),
                         endpoint_url=aws.endpoint if aws else None)
 

@@ -26,29 +26,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from platform_sdk import providers
 from platform_sdk.errors import PlatformError
 
 CHECKOV_SPEC = "checkov==3.*"
 SKIP_FILE = ".checkov.yaml"
 FRAMEWORK = "terraform_json"
 
-# Checks that do not fit the SDK's design, for every project. Keep this short: a finding the compilers can fix
-# is fixed there, and a finding the model or profile declares on purpose is accepted per resource (gate.py).
-SDK_SKIPS: dict[str, str] = {
-    "CKV_AWS_18": "S3 access logs need an organisation log bucket the platform team runs outside the estate",
-    "CKV_GCP_62": "GCS access logs need an organisation log bucket the platform team runs outside the estate",
-    "CKV_AWS_86": "CloudFront access logs need an organisation log bucket the platform team runs outside the estate",
-    "CKV_AWS_144": "cross-region replication doubles storage cost; the neutral Bucket has no replication setting",
-    "CKV2_AWS_62": "bucket notifications exist only where a function is triggered by the bucket",
-    "CKV_AWS_115": "reserved concurrency carves the account's shared pool per function; the model has no such setting",
-    "CKV_AWS_116": "async invocations are retried by Lambda and logged; a DLQ needs a queue kind the model lacks",
-    "CKV_AWS_272": "packages are built deterministically by the SDK and pinned by sha256 (source_code_hash)",
-    "CKV_AWS_50": "tracing is not part of the neutral model; Lambda stays PassThrough",
-    "CKV_AWS_68": "WAF web ACLs are an account-level service of the platform team, not part of the neutral Cdn",
-    "CKV2_AWS_47": "WAF web ACLs are an account-level service of the platform team, not part of the neutral Cdn",
-    "CKV_AWS_310": "a neutral Cdn has exactly one origin: there is nothing to fail over to",
-    "CKV_AWS_118": "Enhanced Monitoring needs a monitoring role and costs per instance; CloudWatch metrics cover it",
-}
+
+
+def sdk_skips() -> dict[str, str]:
+    """Checks that do not fit the SDK's design, for every project, with the reason: each plug-in's
+    `checkov_skips`. Keep them short: a finding a compiler can fix is fixed there, and a finding the model or
+    profile declares on purpose is accepted per resource (see platform_sdk.gate)."""
+    return {check: reason for plugin in providers.plugins().values() for check, reason in plugin.checkov_skips.items()}
+
+
+SDK_SKIPS: dict[str, str] = sdk_skips()
 
 
 @dataclass

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from platform_sdk.localcloud.registry import CloudRoot, Registry
-from platform_sdk.status import NOT_FOUND, FunctionRef, FunctionStatus
+from platform_sdk.providers.base import NOT_FOUND, FunctionRef, FunctionStatus
+from platform_sdk.providers.local.config import local_config
 
 
 def gateway_serves(port: int) -> set[str] | None:
@@ -44,9 +45,9 @@ def function_status(registry: Registry, ref: FunctionRef, served: set[str] | Non
 
 def checks(project_root: Path, env: Any, refs: list[FunctionRef]) -> list[Callable[[], FunctionStatus]]:
     """One callable per function; each cloud label reads its own root."""
-    from platform_sdk.providers.local.compiler import local_root
+    from platform_sdk.localcloud.roots import local_root
 
-    served = gateway_serves(env.local.gateway_port)
+    served = gateway_serves(local_config(env).gateway_port)
     registries: dict[str, Registry] = {}
     out: list[Callable[[], FunctionStatus]] = []
     for ref in refs:

@@ -1,10 +1,16 @@
-"""Resolve where every resource lives and check the target cloud can serve it, before anything is synthesized."""
+"""Resolve where every resource lives and check the target cloud can serve it, before anything is synthesized.
+
+What a cloud can serve is its plug-in's: the kinds it implements, its function limits (checked on the values
+the environment deploys, `[overrides]` included), its compiler's own checks (names, triggers), and which
+clouds' functions may reach its buckets.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from platform_sdk import providers
 from platform_sdk.envs import Environment
 from platform_sdk.errors import EnvironmentError_, PlacementError
 from platform_sdk.model import Bucket, Cdn, Database, Function, ObjectCreatedTrigger, Resource, Service
@@ -14,7 +20,7 @@ from platform_sdk.providers.base import Compiler
 
 @dataclass(frozen=True)
 class Placement:
-    """One resource's home: the cloud label (aws/gcp/local), the compiler that builds it, and its stack."""
+    """One resource's home: the cloud label (a plug-in's name), the plug-in that builds it, and its stack."""
 
     resource: Resource
     cloud: str
@@ -68,6 +74,8 @@ def resolve_placements(env: Environment, services: list[Service], compilers: Map
             if compiler is None:
                 raise PlacementError(f"{resource.address}: no compiler for cloud {cloud!r}", file=env.file,
                                      key=key, value=cloud)
+            _check_capability(env, resource, cloud, target, key)
+            _check_limits(env, resource, cloud, target)
             problems = compiler.problems(resource, env)
             if isinstance(resource, Bucket):
                 physical = naming(env, service.name, resource.name)
@@ -112,9 +120,36 @@ def _check_links(env: Environment, resource: Resource, placement: Placement,
         fail("a CDN must be on the same cloud as its origin", origin)
 
 
-# Federated (keyless) access between clouds that the compilers can wire; anything else fails before synthesis.
-CROSS_CLOUD_BUCKET_ACCESS = {("gcp", "aws"), ("aws", "gcp"), ("local", "local")}
-
-
 def _cross_cloud_bucket_supported(function_target: str, bucket_target: str) -> bool:
-    return (function_target, bucket_target) in CROSS_CLOUD_BUCKET_ACCESS
+    """Federated (keyless) access the bucket's plug-in can wire; anything else fails before synthesis."""
+    return function_target in providers.plugin(bucket_target).bucket_access_from
+
+
+def _check_capability(env: Environment, resource: Resource, cloud: str, target: str, key: str) -> None:
+    """The kind must be one the cloud's plug-in implements (and its stand-in's, when it has one)."""
+    for name in dict.fromkeys((cloud, target)):
+        kinds = providers.plugin(name).kinds
+        if resource.kind not in kinds:
+            offered = ", ".join(sorted(kinds)) or "none"
+            raise PlacementError(
+                f"{resource.kind} {resource.address} cannot be placed on {cloud}: {name} has no {resource.kind}s "
+                f"(it implements: {offered})", file=env.file, key=key, value=cloud,
+                hint=f"place {resource.address} on a cloud that implements {resource.kind}s")
+
+
+def _check_limits(env: Environment, resource: Resource, cloud: str, target: str) -> None:
+    """A function's runtime, memory and timeout as deployed (overrides win) within the plug-in's limits.
+
+    A stand-in is held to both clouds' limits, so a rehearsal refuses what production would. The error names
+    where the value comes from: the environment file's override, or the line that declared the function.
+    """
+    if not isinstance(resource, Function):
+        return
+    declared = {"runtime": resource.runtime, "memory": resource.memory, "timeout": resource.timeout}
+    effective = {key: env.override(resource.address, key, value) for key, value in declared.items()}
+    for name in dict.fromkeys((cloud, target)):
+        for key, problem in providers.plugin(name).function_problems(resource, effective):
+            if key in env.overrides.get(resource.address, {}):
+                raise EnvironmentError_(f"{resource.address} on {cloud}: {problem}", file=env.file,
+                                        key=env.override_key(resource.address, key), value=effective[key])
+            raise resource.error(f"{problem} (placed on {cloud})", key, effective[key])

@@ -15,7 +15,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from platform_sdk.status import NOT_FOUND, UNKNOWN, FunctionRef, FunctionStatus, unresolved
+from platform_sdk.providers.base import NOT_FOUND, UNKNOWN, FunctionRef, FunctionStatus, unresolved
+from platform_sdk.providers.gcp.config import gcp_config
 
 ENDPOINT_ENV = "PLATFORM_GCP_FUNCTIONS_ENDPOINT"
 PACKAGE_OBJECT = re.compile(r"(?:^|/)([0-9a-fA-F]{64})\.zip$")
@@ -78,7 +79,7 @@ def checks(env: Any, refs: list[FunctionRef], client: Any = None) -> list[Callab
         except Exception as err:  # noqa: BLE001 - e.g. no Application Default Credentials
             detail = f"no Cloud Functions client: {err}"
             return [lambda ref=ref: FunctionStatus.of(ref, UNKNOWN, detail=detail) for ref in refs]
-    gcp = env.clouds.gcp
+    gcp = gcp_config(env)
     fixed = [ref if ref.project else FunctionRef(**{**ref.__dict__, "project": gcp.project if gcp else None})
              for ref in refs]
     return [lambda ref=ref: function_status(client, ref) for ref in fixed]

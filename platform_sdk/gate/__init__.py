@@ -1,5 +1,7 @@
 """The security gate behind `platform check`: synthesize into a scratch folder, then guardrails and checkov.
 
+A workflow above synthesis (it synthesizes), so it lives outside the guardrails package, which synthesis uses.
+
 Why a scratch folder: a check must never replace the environment's real output (someone may be planning from
 it), and it must see every violation at once, so guardrails are evaluated here rather than raised by synth.
 """
@@ -15,24 +17,19 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from platform_sdk.guardrails.checkov import CheckovReport, ensure_checkov, load_skips, run_checkov
-from platform_sdk.guardrails.core import (
-    Violation,
-    check_model,
-    check_stacks,
-    neutral_address,
-    stack_file,
-    unused_waivers,
-)
+from platform_sdk import providers
+from platform_sdk.gate.checkov import CheckovReport, ensure_checkov, load_skips, run_checkov
+from platform_sdk.guardrails.core import Violation, neutral_address, stack_file, unused_waivers
+from platform_sdk.guardrails.rulesets import check_model, check_stacks
 from platform_sdk.model import Bucket, Cdn, Database, Function, HttpTrigger
+from platform_sdk.profile import Profile
+from platform_sdk.synth.app import synthesize
 
 if TYPE_CHECKING:
     from platform_sdk.envs import Environment, Waiver
     from platform_sdk.model import Resource, Service
-    from platform_sdk.profile import Profile
     from platform_sdk.project import Project
 
-CHECKOV_TARGETS = ("aws", "gcp")  # local-cloud stacks hold only localcloud_* resources: nothing for checkov
 
 
 def _public_function(resource: Resource | None, profile: Profile, cloud: str) -> bool:
@@ -67,39 +64,38 @@ Accepts = Callable[["Resource | None", "Profile", str], bool]
 # Checkov cannot know intent: the neutral model and the profile declare it. A finding whose resource (or profile)
 # asks for exactly what the check objects to is accepted and listed with the reason, per resource, never as a
 # blanket skip: the same check still fails where the declaration says otherwise (a private function made public,
-# a KMS key in the profile that a compiler ignores).
-PUBLIC_FUNCTION = ("is declared public: http(public=True)", _public_function)
-NO_KMS_KEY = ("cloud-managed encryption: the profile sets no KMS key for this cloud (Profile.kms_keys)", _no_kms_key)
-MODEL_ACCEPTED: dict[str, tuple[str, Accepts]] = {
-    "CKV_AWS_258": PUBLIC_FUNCTION,  # Lambda function URL AuthType NONE
-    "CKV_AWS_301": PUBLIC_FUNCTION,  # Lambda invokable by everyone
-    "CKV_GCP_102": PUBLIC_FUNCTION,  # Cloud Run service invokable by allUsers
-    "CKV_GCP_107": PUBLIC_FUNCTION,  # Cloud Function invokable by allUsers
-    "CKV_GCP_124": PUBLIC_FUNCTION,  # ingress ALLOW_ALL
-    "CKV_AWS_117": ("uses no database, so it runs outside the VPC and reaches only AWS APIs",
-                    _function_without_database),
-    "CKV2_AWS_42": ("is declared without a domain: served on the CDN's own name and certificate", _cdn_without_domain),
-    "CKV_AWS_174": ("is declared without a domain: the default CloudFront certificate fixes the TLS policy",
-                    _cdn_without_domain),
-    "CKV_AWS_21": ("is declared without versioning: Bucket(versioning=True) turns it on", _unversioned_bucket),
-    "CKV_GCP_78": ("is declared without versioning: Bucket(versioning=True) turns it on", _unversioned_bucket),
-    "CKV_AWS_145": NO_KMS_KEY,  # S3 default encryption with KMS
-    "CKV_AWS_158": NO_KMS_KEY,  # CloudWatch log group KMS
-    "CKV_AWS_173": NO_KMS_KEY,  # Lambda environment KMS
-    "CKV_AWS_354": NO_KMS_KEY,  # RDS Performance Insights KMS
-    "CKV_AWS_157": ("is declared without high availability (production rules require it in protected "
-                    "environments)", _single_zone_database),
-    "CKV_AWS_338": ("keeps logs for the profile's retention (Profile.log_retention_days < 365)", _short_retention),
+# a KMS key in the profile that a compiler ignores). Which check id needs which declaration is cloud knowledge:
+# each plug-in's `checkov_accepted` maps its check ids to (declaration, reason).
+DECLARATIONS: dict[str, Accepts] = {
+    "public-function": _public_function,
+    "no-database": _function_without_database,
+    "no-domain": _cdn_without_domain,
+    "unversioned": _unversioned_bucket,
+    "single-zone": _single_zone_database,
+    "no-kms-key": _no_kms_key,
+    "short-retention": _short_retention,
 }
+
+
+def model_accepted() -> dict[str, tuple[str, Accepts]]:
+    """Check id -> (reason, does this resource declare it), over every plug-in."""
+    return {check: (reason, DECLARATIONS[declaration]) for plugin in providers.plugins().values()
+            for check, (declaration, reason) in plugin.checkov_accepted.items()}
+
+
+def scanned(target: str) -> bool:
+    """Whether checkov scans the stacks a plug-in builds (local-cloud stacks hold nothing checkov knows)."""
+    return providers.plugin(target).checkov
 
 
 def accept_declared(report: CheckovReport, outdir: Path, services: list[Service], profile: Profile,
                     stacks: dict[str, str]) -> None:
     """Move findings the model or profile asks for explicitly from `failed` to `accepted`."""
     by_address = {r.address: r for service in services for r in service}
+    accepted = model_accepted()
     still_failing = []
     for finding in report.failed:
-        rule = MODEL_ACCEPTED.get(finding.check_id)
+        rule = accepted.get(finding.check_id)
         if rule is None:
             still_failing.append(finding)
             continue
@@ -157,10 +153,7 @@ def security_check(project: Project, env: Environment, services: list[Service], 
                    *, run_checkov_scan: bool = True, today: date | None = None,
                    log: Callable[[str], None] | None = None) -> CheckResult:
     """Synthesize `env` into a temporary folder, run every guardrail (waivers applied) and checkov over the
-    AWS/GCP stacks. Nothing in cdktf.out is touched."""
-    from platform_sdk.profile import Profile
-    from platform_sdk.synth.app import synthesize
-
+    stacks of the plug-ins that ask for it (`CloudPlugin.checkov`). Nothing in cdktf.out is touched."""
     profile = profile or Profile()
     scratch = Path(tempfile.mkdtemp(prefix=f"platform-check-{env.name}-"))
     try:
@@ -172,7 +165,7 @@ def security_check(project: Project, env: Environment, services: list[Service], 
         violations += check_stacks(env, synth.outdir, list(stacks), profile, today)
         result = CheckResult(env.name, stacks, violations, unused_waivers(env, violations))
         if run_checkov_scan:
-            files = [stack_file(synth.outdir, name) for name, target in stacks.items() if target in CHECKOV_TARGETS]
+            files = [stack_file(synth.outdir, name) for name, target in stacks.items() if scanned(target)]
             skips = load_skips(project.root)
             report = run_checkov(ensure_checkov(project.cache_dir, log=log), files, skips) if files \
                 else CheckovReport()

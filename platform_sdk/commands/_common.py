@@ -1,0 +1,62 @@
+"""What every command shares: the common options, the consoles, user-error handling, loading and synthesizing.
+
+Commands import this module; `platform_sdk.cli` imports the commands and registers them (never the reverse).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from platform_sdk.errors import PlatformError
+
+console = Console()
+err_console = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+EnvOption = Annotated[str, typer.Option("--env", "-e", help="Environment name (a file envs/NAME.toml).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+ProjectOption = Annotated[Path | None, typer.Option("--project", help="Project directory (default: nearest envs/).")]
+
+
+def user_errors(func: F) -> F:
+    """Turn a PlatformError into one message on stderr and exit code 2."""
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except PlatformError as err:
+            err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+    return wrapper  # type: ignore[return-value]
+
+
+def project_at(path: Path | None) -> Any:
+    from platform_sdk.project import Project
+
+    return Project(path.resolve()) if path else Project.find()
+
+
+def load(project_path: Path | None, env_name: str) -> tuple[Any, Any, list[Any]]:
+    """Project, environment and services, validated: the common start of every command."""
+    from platform_sdk.envs import find_environment
+    from platform_sdk.loader import load_services
+
+    project = project_at(project_path)
+    env = find_environment(project.envs_dir, env_name)
+    services = load_services(project.services_dir)
+    return project, env, services
+
+
+def run_synth(project: Any, env: Any, services: list[Any], service: str | None = None) -> Any:
+    from platform_sdk.profile import load_profile
+    from platform_sdk.synth.app import synthesize
+
+    profile = load_profile(project, env)
+    return synthesize(project, env, services, only_service=service, profile=profile)

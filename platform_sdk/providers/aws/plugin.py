@@ -1,0 +1,138 @@
+"""The AWS plug-in: S3, Lambda, CloudFront and RDS through `hashicorp/aws` 6.x, state in S3 + DynamoDB.
+
+Cheap to import (pydantic and the contract only): the compiler, boto3 (bootstrap, status) and the CDK engine
+are imported when first used. Install the cloud SDK with `pip install platform-sdk[aws]`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from platform_sdk.providers.aws.config import AwsConfig, S3State
+from platform_sdk.providers.base import (
+    CloudPlugin,
+    FunctionLimits,
+    FunctionRef,
+    FunctionStatus,
+    Packaging,
+    StateBackend,
+    Step,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from platform_sdk.envs import Environment
+    from platform_sdk.providers.base import Compiler
+    from platform_sdk.rules import Rule
+
+PUBLIC_FUNCTION = ("public-function", "is declared public: http(public=True)")
+NO_KMS_KEY = ("no-kms-key", "cloud-managed encryption: the profile sets no KMS key for this cloud (Profile.kms_keys)")
+
+
+class AwsPlugin(CloudPlugin):
+    """Amazon Web Services."""
+
+    name = "aws"
+    config = AwsConfig
+    default = True
+    kinds = frozenset({"bucket", "function", "cdn", "database"})
+    function_limits = FunctionLimits(
+        runtimes=("python3.10", "python3.11", "python3.12", "python3.13"),
+        memory_mb=(128, 10240), timeout_s=(1, 900),
+        source="docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html, configuration-memory.html, "
+               "configuration-timeout.html",
+    )
+    # What the compiler emits, and what a platform team's module backing (Profile.modules) may create.
+    stateful_types = frozenset({"aws_s3_bucket", "aws_db_instance", "aws_rds_cluster", "aws_dynamodb_table"})
+    state_backends: ClassVar[Mapping[str, type[StateBackend]]] = {"s3": S3State}
+    backend_missing = ("NoSuchBucket", "S3 bucket does not exist", "ResourceNotFoundException")
+    bucket_access_from = frozenset({"gcp"})  # GCP functions assume a role with their Google identity token
+    # Lambda direct upload: 50 MB zipped, 250 MB unzipped (docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits)
+    packaging = Packaging(limits=(50 * 2**20, 250 * 2**20), vendoring="wheels", runtime_name="AWS Lambda")
+    # The Lambda Python runtimes include boto3; the runtime's database client needs pg8000.
+    runtime_requirements: ClassVar[Mapping[str, tuple[str, ...]]] = {"database": ("pg8000>=1.31,<2",)}
+    client_requirements: ClassVar[Mapping[str, tuple[str, ...]]] = {"bucket": ("boto3>=1.34,<2",)}
+    function_type = ("aws_lambda_function", "function_name")
+    checkov = True
+    checkov_accepted: ClassVar[Mapping[str, tuple[str, str]]] = {
+        "CKV_AWS_258": PUBLIC_FUNCTION,  # Lambda function URL AuthType NONE
+        "CKV_AWS_301": PUBLIC_FUNCTION,  # Lambda invokable by everyone
+        "CKV_AWS_117": ("no-database", "uses no database, so it runs outside the VPC and reaches only AWS APIs"),
+        "CKV2_AWS_42": ("no-domain", "is declared without a domain: served on the CDN's own name and certificate"),
+        "CKV_AWS_174": ("no-domain", "is declared without a domain: the default CloudFront certificate fixes the "
+                                     "TLS policy"),
+        "CKV_AWS_21": ("unversioned", "is declared without versioning: Bucket(versioning=True) turns it on"),
+        "CKV_AWS_145": NO_KMS_KEY,  # S3 default encryption with KMS
+        "CKV_AWS_158": NO_KMS_KEY,  # CloudWatch log group KMS
+        "CKV_AWS_173": NO_KMS_KEY,  # Lambda environment KMS
+        "CKV_AWS_354": NO_KMS_KEY,  # RDS Performance Insights KMS
+        "CKV_AWS_157": ("single-zone", "is declared without high availability (production rules require it in "
+                                       "protected environments)"),
+        "CKV_AWS_338": ("short-retention", "keeps logs for the profile's retention (Profile.log_retention_days "
+                                           "< 365)"),
+    }
+    checkov_skips: ClassVar[Mapping[str, str]] = {
+        "CKV_AWS_18": "S3 access logs need an organisation log bucket the platform team runs outside the estate",
+        "CKV_AWS_86": "CloudFront access logs need an organisation log bucket the platform team runs outside the "
+                      "estate",
+        "CKV_AWS_144": "cross-region replication doubles storage cost; the neutral Bucket has no replication setting",
+        "CKV2_AWS_62": "bucket notifications exist only where a function is triggered by the bucket",
+        "CKV_AWS_115": "reserved concurrency carves the account's shared pool per function; the model has no such "
+                       "setting",
+        "CKV_AWS_116": "async invocations are retried by Lambda and logged; a DLQ needs a queue kind the model lacks",
+        "CKV_AWS_272": "packages are built deterministically by the SDK and pinned by sha256 (source_code_hash)",
+        "CKV_AWS_50": "tracing is not part of the neutral model; Lambda stays PassThrough",
+        "CKV_AWS_68": "WAF web ACLs are an account-level service of the platform team, not part of the neutral Cdn",
+        "CKV2_AWS_47": "WAF web ACLs are an account-level service of the platform team, not part of the neutral Cdn",
+        "CKV_AWS_310": "a neutral Cdn has exactly one origin: there is nothing to fail over to",
+        "CKV_AWS_118": "Enhanced Monitoring needs a monitoring role and costs per instance; CloudWatch metrics cover "
+                       "it",
+    }
+    schema_files = ("schemas/aws.json",)
+
+    def compiler(self, env: Environment) -> Compiler:
+        from platform_sdk.providers.aws.compiler import AwsCompiler
+
+        return AwsCompiler(env)
+
+    def backend(self, stack: Any, state: StateBackend, env: Environment, stack_name: str) -> None:
+        from platform_sdk.providers.aws import state as s3
+
+        s3.backend(stack, state, env.name, stack_name)  # type: ignore[arg-type]
+
+    def bootstrap(self, env: Environment, state: StateBackend) -> list[Step]:
+        from platform_sdk.providers.aws import state as s3
+
+        return s3.bootstrap(state)  # type: ignore[arg-type]
+
+    def wheel_platforms(self, python_version: str, arch: str = "x86_64") -> list[str]:
+        from platform_sdk.providers.aws.packaging import lambda_platforms
+
+        return lambda_platforms(python_version, arch)
+
+    def function_location(self, doc: Mapping[str, Any], body: Mapping[str, Any]) -> tuple[str | None, str | None]:
+        blocks = (doc.get("provider") or {}).get("aws") or [{}]
+        block = blocks[0] if isinstance(blocks, list) else blocks
+        return block.get("region"), None
+
+    def status_checks(self, project_root: Path, env: Environment, refs: list[FunctionRef],
+                      client: Any = None) -> list[Callable[[], FunctionStatus]]:
+        from platform_sdk.providers.aws import status
+
+        return status.checks(env, refs, client=client)
+
+    def stack_rules(self) -> list[Rule]:
+        from platform_sdk.providers.aws.guardrails import AwsIamLeastPrivilege
+
+        return [AwsIamLeastPrivilege()]
+
+    def untagged(self, doc: Mapping[str, Any], required: list[str]) -> list[tuple[str, str, str]]:
+        from platform_sdk.providers.aws.guardrails import untagged
+
+        return untagged(doc, required)
+
+
+PLUGIN = AwsPlugin()

@@ -1,0 +1,111 @@
+"""Terraform state on AWS: the S3 backend block of every stack, and `platform bootstrap` of its bucket + lock table.
+
+Terraform cannot create its own backend, so bootstrap does it once per environment with boto3 (imported
+lazily: `pip install platform-sdk[aws]`). Every step is idempotent: a second run reports "exists" (settings
+that protect state, versioning and encryption, are re-asserted every time all the same).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from platform_sdk.errors import PlatformError
+from platform_sdk.providers.aws.config import S3State
+from platform_sdk.providers.base import Step
+
+# Terraform's words when the state bucket or the lock table is missing.
+BACKEND_MISSING = ("NoSuchBucket", "S3 bucket does not exist", "ResourceNotFoundException")
+
+
+def backend(stack: Any, state: S3State, env_name: str, stack_name: str) -> None:
+    """`<key_prefix>/<env>/<stack>.tfstate` in the bucket, locked in the DynamoDB table, encrypted."""
+    from platform_sdk.cdk import engine
+
+    extra: dict[str, Any] = {}
+    if state.endpoint:
+        extra = dict(endpoint=state.endpoint, dynamodb_endpoint=state.endpoint, iam_endpoint=state.endpoint,
+                     sts_endpoint=state.endpoint, force_path_style=True, skip_credentials_validation=True,
+                     skip_metadata_api_check=True, skip_region_validation=True)
+    engine.S3Backend(stack, bucket=state.bucket, key=f"{state.key_prefix}/{env_name}/{stack_name}.tfstate",
+                     region=state.region, dynamodb_table=state.lock_table, encrypt=True, **extra)
+
+
+def bootstrap(state: S3State) -> list[Step]:
+    """The state bucket and the lock table."""
+    return _s3(state)
+
+
+def _aws_clients(state: S3State) -> tuple[Any, Any]:
+    import boto3
+    from botocore.config import Config
+
+    kwargs: dict[str, Any] = {"region_name": state.region}
+    if state.endpoint:
+        kwargs["endpoint_url"] = state.endpoint
+    s3 = boto3.client("s3", config=Config(s3={"addressing_style": "path"}), **kwargs)
+    dynamodb = boto3.client("dynamodb", **kwargs)
+    return s3, dynamodb
+
+
+def _error_code(err: Exception) -> str:
+    return str(getattr(err, "response", {}).get("Error", {}).get("Code", ""))
+
+
+def _s3(state: S3State) -> list[Step]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    s3, dynamodb = _aws_clients(state)
+    where = f" at {state.endpoint}" if state.endpoint else f" in {state.region}"
+    try:
+        return [_s3_bucket(s3, state), _lock_table(dynamodb, state)]
+    except (ClientError, BotoCoreError) as err:
+        raise PlatformError(f"bootstrapping the S3 state backend{where} failed: {err}", key="state") from None
+
+
+def _s3_bucket(s3: Any, state: S3State) -> Step:
+    """A private, versioned, encrypted bucket with every kind of public access blocked."""
+    from botocore.exceptions import ClientError
+
+    bucket = state.bucket
+    try:
+        s3.head_bucket(Bucket=bucket)
+        status = "exists"
+    except ClientError as err:
+        if _error_code(err) not in ("404", "NoSuchBucket", "NotFound"):
+            raise
+        args: dict[str, Any] = {"Bucket": bucket}
+        if state.region != "us-east-1":
+            args["CreateBucketConfiguration"] = {"LocationConstraint": state.region}
+        s3.create_bucket(**args)
+        status = "created"
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]})
+    return Step("s3 bucket", bucket, status, "private, versioned, encrypted (AES256), public access blocked")
+
+
+def _lock_table(dynamodb: Any, state: S3State) -> Step:
+    """The DynamoDB table Terraform's S3 backend locks with: hash key `LockID` (string), on-demand billing."""
+    from botocore.exceptions import ClientError
+
+    table = state.lock_table
+    try:
+        described = dynamodb.describe_table(TableName=table)["Table"]
+    except ClientError as err:
+        if _error_code(err) != "ResourceNotFoundException":
+            raise
+    else:
+        keys = {k["AttributeName"]: k["KeyType"] for k in described.get("KeySchema", [])}
+        if keys != {"LockID": "HASH"}:
+            raise PlatformError(f"DynamoDB table {table} exists but its key is {keys}, not LockID (HASH): "
+                                "Terraform cannot lock with it", key="state.lock_table", value=table)
+        return Step("dynamodb table", table, "exists", "hash key LockID (S)")
+    dynamodb.create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
+    )
+    dynamodb.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    return Step("dynamodb table", table, "created", "hash key LockID (S), on-demand billing")

@@ -1,0 +1,113 @@
+"""The GCP plug-in: Cloud Storage, Cloud Functions (2nd gen), Cloud CDN and Cloud SQL via `hashicorp/google` 6.x,
+state in GCS.
+
+Cheap to import (pydantic and the contract only): the compiler, the Google client libraries (bootstrap, status)
+and the CDK engine are imported when first used. Install them with `pip install platform-sdk[gcp]`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from platform_sdk.providers.base import (
+    CloudPlugin,
+    FunctionLimits,
+    FunctionRef,
+    FunctionStatus,
+    Packaging,
+    StateBackend,
+    Step,
+)
+from platform_sdk.providers.gcp.config import GcpConfig, GcsState, gcp_config
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from platform_sdk.envs import Environment
+    from platform_sdk.providers.base import Compiler
+    from platform_sdk.rules import Rule
+
+PUBLIC_FUNCTION = ("public-function", "is declared public: http(public=True)")
+
+
+class GcpPlugin(CloudPlugin):
+    """Google Cloud."""
+
+    name = "gcp"
+    config = GcpConfig
+    kinds = frozenset({"bucket", "function", "cdn", "database"})
+    # Memory: 128 MiB to 32 GiB (cloud.google.com/functions/docs/configuring/memory); timeout: up to 60 minutes
+    # for HTTP functions (event-driven: 540 s, checked by the compiler) (cloud.google.com/functions/docs/configuring/
+    # timeout); runtimes: the compiler's runtime table (cloud.google.com/functions/docs/runtime-support).
+    function_limits = FunctionLimits(
+        runtimes=("python3.10", "python3.11", "python3.12"), memory_mb=(128, 32768), timeout_s=(1, 3600),
+        source="cloud.google.com/functions/docs/configuring/memory, configuring/timeout, runtime-support",
+    )
+    stateful_types = frozenset({"google_storage_bucket", "google_sql_database_instance", "google_sql_database"})
+    state_backends: ClassVar[Mapping[str, type[StateBackend]]] = {"gcs": GcsState}
+    backend_missing = ("storage: bucket doesn't exist",)
+    bucket_access_from = frozenset({"aws"})  # AWS functions exchange their role credentials through WIF
+    # Cloud Functions' Python runtime loads `main.py`. Deployed from Cloud Storage: at most 100 MB zipped source,
+    # 500 MB unzipped (cloud.google.com/functions/quotas, "Resource limits": max deployment size).
+    packaging = Packaging(entry_module="main", limits=(100 * 2**20, 500 * 2**20), vendoring="requirements",
+                          runtime_name="Cloud Functions")
+    # Cloud Functions installs only what requirements.txt names.
+    runtime_requirements: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "function": ("functions-framework>=3.5,<4",),
+        "bucket": ("google-cloud-storage>=2.16,<4",),
+        "database": ("pg8000>=1.31,<2", "google-cloud-secret-manager>=2.20,<3", "cloud-sql-python-connector>=1.10,<2"),
+    }
+    client_requirements: ClassVar[Mapping[str, tuple[str, ...]]] = {"bucket": ("google-cloud-storage>=2.16,<4",)}
+    function_type = ("google_cloudfunctions2_function", "name")
+    checkov = True
+    checkov_accepted: ClassVar[Mapping[str, tuple[str, str]]] = {
+        "CKV_GCP_102": PUBLIC_FUNCTION,  # Cloud Run service invokable by allUsers
+        "CKV_GCP_107": PUBLIC_FUNCTION,  # Cloud Function invokable by allUsers
+        "CKV_GCP_124": PUBLIC_FUNCTION,  # ingress ALLOW_ALL
+        "CKV_GCP_78": ("unversioned", "is declared without versioning: Bucket(versioning=True) turns it on"),
+    }
+    checkov_skips: ClassVar[Mapping[str, str]] = {
+        "CKV_GCP_62": "GCS access logs need an organisation log bucket the platform team runs outside the estate",
+    }
+    schema_files = ("schemas/google.json", "schemas/random.json")
+
+    def compiler(self, env: Environment) -> Compiler:
+        from platform_sdk.providers.gcp.compiler import GcpCompiler
+
+        return GcpCompiler(env)
+
+    def backend(self, stack: Any, state: StateBackend, env: Environment, stack_name: str) -> None:
+        from platform_sdk.providers.gcp import state as gcs
+
+        gcs.backend(stack, state, env.name, stack_name)  # type: ignore[arg-type]
+
+    def bootstrap(self, env: Environment, state: StateBackend) -> list[Step]:
+        from platform_sdk.providers.gcp import state as gcs
+
+        return [gcs.bootstrap(state, gcp_config(env))]  # type: ignore[arg-type]
+
+    def function_location(self, doc: Mapping[str, Any], body: Mapping[str, Any]) -> tuple[str | None, str | None]:
+        blocks = (doc.get("provider") or {}).get("google") or [{}]
+        block = blocks[0] if isinstance(blocks, list) else blocks
+        return body.get("location") or block.get("region"), body.get("project") or block.get("project")
+
+    def status_checks(self, project_root: Path, env: Environment, refs: list[FunctionRef],
+                      client: Any = None) -> list[Callable[[], FunctionStatus]]:
+        from platform_sdk.providers.gcp import status
+
+        return status.checks(env, refs, client=client)
+
+    def stack_rules(self) -> list[Rule]:
+        from platform_sdk.providers.gcp.guardrails import GcpScopedRoles
+
+        return [GcpScopedRoles()]
+
+    def untagged(self, doc: Mapping[str, Any], required: list[str]) -> list[tuple[str, str, str]]:
+        from platform_sdk.providers.gcp.guardrails import unlabelled
+
+        return unlabelled(doc, required)
+
+
+PLUGIN = GcpPlugin()

@@ -1,0 +1,64 @@
+"""The local cloud plug-in: every neutral kind becomes a `localcloud_*` resource of our own Terraform provider
+(platform_sdk.localcloud), state in local files. It needs no section, no account and no cloud SDK, and it hosts
+stand-ins: `[clouds.aws] stand_in = "local"` compiles AWS placements here, so moves can be rehearsed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from platform_sdk.localcloud import mirror
+from platform_sdk.providers.base import (
+    CloudPlugin,
+    FunctionLimits,
+    FunctionRef,
+    FunctionStatus,
+    MirroredProvider,
+    Packaging,
+)
+from platform_sdk.providers.local.config import LocalConfig
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from platform_sdk.envs import Environment
+    from platform_sdk.providers.base import Compiler
+
+
+class LocalPlugin(CloudPlugin):
+    """The embedded local cloud."""
+
+    name = "local"
+    config = LocalConfig
+    section_required = False
+    hosts_stand_ins = True
+    kinds = frozenset({"bucket", "function", "cdn", "database"})
+    # Functions run in the project's interpreter: no cloud limit, only sanity. The ranges are the widest any
+    # built-in cloud accepts, so a stand-in never refuses what its real cloud takes (that cloud's own limits
+    # are checked as well when it is rehearsed here).
+    function_limits = FunctionLimits(runtimes=("python3.10", "python3.11", "python3.12", "python3.13"),
+                                     memory_mb=(128, 32768), timeout_s=(1, 3600))
+    stateful_types = frozenset({"localcloud_bucket", "localcloud_database"})
+    # Local functions reach local buckets under any cloud label (grants are enforced by the runtime).
+    bucket_access_from = frozenset({"local"})
+    # Workers use the project's interpreter, which has the SDK installed: packages carry no copy of the runtime,
+    # so upgrading the SDK does not redeploy every local function.
+    packaging = Packaging(ships_runtime=False)
+    function_type = ("localcloud_function", "name")
+    unchecked_prefixes = ("localcloud_",)
+    terraform_providers = (MirroredProvider(mirror.PROVIDER_SOURCE, mirror.PROVIDER_VERSION, mirror.PROVIDER_MODULE),)
+
+    def compiler(self, env: Environment) -> Compiler:
+        from platform_sdk.providers.local.compiler import LocalCompiler
+
+        return LocalCompiler(env)
+
+    def status_checks(self, project_root: Path, env: Environment, refs: list[FunctionRef],
+                      client: Any = None) -> list[Callable[[], FunctionStatus]]:
+        from platform_sdk.providers.local import status
+
+        return status.checks(project_root, env, refs)
+
+
+PLUGIN = LocalPlugin()

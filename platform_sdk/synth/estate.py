@@ -1,0 +1,257 @@
+"""The estate builder: one environment's resources -> CDKTF stacks, one per (environment, service, cloud).
+
+Compilers come from the cloud plug-ins; this module decides the order (producers first), wires grants,
+triggers and CDN origins between handles, federates cross-cloud grants, builds function packages and
+records what each stack holds (resources, stateful ones, owners, dependencies) for the runner.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from platform_sdk import contract, providers
+from platform_sdk.cdk import engine
+from platform_sdk.envs import Environment, LocalState
+from platform_sdk.errors import PlatformError
+from platform_sdk.model import Bucket, Cdn, Database, Function, ObjectCreatedTrigger, Resource, Service
+from platform_sdk.profile import ModuleBacking, Profile
+from platform_sdk.project import Project
+from platform_sdk.providers import compilers_for
+from platform_sdk.providers.base import Compiler, FunctionInputs, FunctionPackage, Handle, StackContext
+from platform_sdk.synth.assets import build_package
+from platform_sdk.synth.graph import dependencies_of
+from platform_sdk.synth.placement import Placement, resolve_placements, stack_name
+from platform_sdk.synth.vendoring import vendor_function
+
+# Handle attributes published as stack outputs: where things live, never secrets.
+PUBLIC_ATTRS = {"bucket": ("name", "url"), "function": ("name", "url"), "cdn": ("url", "domain"),
+                "database": ("endpoint", "url")}
+
+
+@dataclass
+class StackInfo:
+    """What the runner and the reports need to know about one stack."""
+
+    name: str
+    env: str
+    service: str
+    cloud: str
+    target: str
+    resources: list[str] = field(default_factory=list)
+    stateful: list[str] = field(default_factory=list)
+    dependencies: list[str] = field(default_factory=list)
+    # Terraform address -> the neutral resource it implements (lets reports recognise a move across stacks)
+    owners: dict[str, str] = field(default_factory=dict)
+    # A stack that was deployed but no longer holds anything: kept (empty) so Terraform plans its destroy.
+    tombstone: bool = False
+
+
+class EstateBuilder:
+    """Adds one environment's stacks to a CDKTF app."""
+
+    def __init__(self, app: Any, project: Project, env: Environment, services: list[Service],
+                 profile: Profile | None = None,
+                 compilers: dict[str, Compiler] | None = None, outdir: Path | None = None,
+                 extra_copies: dict[str, str] | None = None) -> None:
+        self.app = app
+        self.outdir = outdir or project.env_outdir(env.name)
+        self.project = project
+        self.env = env
+        self.services = services
+        self.profile = profile or Profile()
+        self.extra_copies = dict(extra_copies or {})
+        self.copy_handles: dict[Resource, Handle] = {}
+        self.compilers = compilers or compilers_for(env)
+        self.placements = resolve_placements(env, services, self.compilers, naming=self.profile.physical_name)
+        self.contexts: dict[str, StackContext] = {}
+        self.handles: dict[Resource, Handle] = {}
+        self.packages: dict[str, FunctionPackage] = {}
+        self.stack_infos: dict[str, StackInfo] = {}
+
+    # -- stacks ---------------------------------------------------------------------------------------------
+    def _context(self, placement: Placement) -> StackContext:
+        service = placement.resource.service
+        assert service is not None
+        return self._stack(placement.stack_name, service, placement.cloud, placement.target)
+
+    def _stack(self, name: str, service: Service, cloud: str, target: str) -> StackContext:
+        if name not in self.contexts:
+            stack = engine.TerraformStack(self.app, name)
+            self._backend(stack, name)
+            ctx = StackContext(self.env, service, cloud, target, stack, name, self.project.root, self.profile,
+                               stack_dir=self.outdir / "stacks" / name)
+            self.compilers[target].configure(ctx)
+            self.contexts[name] = ctx
+            self.stack_infos[name] = StackInfo(name, self.env.name, service.name, cloud, target)
+        return self.contexts[name]
+
+    def _backend(self, stack: Any, name: str) -> None:
+        """Local state files, or the backend of the plug-in owning `[state] backend`."""
+        state = self.env.state
+        if isinstance(state, LocalState):
+            state_file = self.project.root / state.path / self.env.name / f"{name}.tfstate"
+            stack_dir = self.outdir / "stacks" / name
+            engine.LocalBackend(stack, path=os.path.relpath(state_file, stack_dir))
+            return
+        owner = next(p for p in providers.plugins().values() if state.backend in p.state_backends)
+        owner.backend(stack, state, self.env, name)
+
+    # -- resources ------------------------------------------------------------------------------------------
+    def add_tombstones(self, deployed: dict[str, dict[str, Any]]) -> None:
+        """Keep every deployed stack that no longer holds resources, empty, so its destroy is planned.
+
+        Without this, moving a whole service to another cloud would silently orphan the source stack.
+        """
+        by_name = {s.name: s for s in self.services}
+        for name, info in sorted(deployed.items()):
+            if name in self.contexts or info.get("env", self.env.name) != self.env.name:
+                continue
+            cloud = info["cloud"]
+            if not self.env.is_configured(cloud):
+                continue
+            service = by_name.get(info["service"]) or Service(info["service"])
+            self._stack(name, service, cloud, self.env.target_of(cloud))
+            stack_info = self.stack_infos[name]
+            stack_info.tombstone = True
+            stack_info.owners = dict(info.get("owners", {}))
+
+    def build(self, deployed: dict[str, dict[str, Any]] | None = None) -> None:
+        """Compile producers first (buckets, databases), then functions, then CDNs in front of them."""
+        order: list[type[Resource]] = [Bucket, Database, Function, Cdn]
+        for kind in order:
+            for service in self.services:
+                for resource in service.of(kind):
+                    self._compile(resource, self.placements[resource])
+                    if resource.address in self.extra_copies:
+                        self._compile_copy(resource, self.extra_copies[resource.address])
+        for ctx in self.contexts.values():
+            self._outputs(ctx)
+        self._record_dependencies()
+        self.add_tombstones(deployed or {})
+
+    def _compile_copy(self, resource: Resource, cloud: str) -> None:
+        """A second, unwired instance of a stateful resource on another cloud, used while its data moves."""
+        if not isinstance(resource, (Bucket, Database)) or resource.service is None:
+            raise PlatformError("only buckets and databases keep a copy during a move", value=resource.address)
+        placement = Placement(resource, cloud, self.env.target_of(cloud), stack_name(self.env, resource.service.name,
+                                                                                     cloud))
+        self._compile(resource, placement, wire=False)
+
+    def _compile(self, resource: Resource, placement: Placement, wire: bool = True) -> None:
+        ctx = self._context(placement)
+        compiler = self.compilers[placement.target]
+        known = {id(c) for c in ctx.stack.node.children}
+        backing = self.profile.modules.get((placement.target, resource.kind))
+        if backing is not None:
+            handle = self._from_module(ctx, resource, backing)
+        elif isinstance(resource, Bucket):
+            handle = compiler.bucket(ctx, resource)
+        elif isinstance(resource, Database):
+            handle = compiler.database(ctx, resource)
+        elif isinstance(resource, Function):
+            handle = compiler.function(ctx, resource, self._function_inputs(resource, placement, compiler))
+            if wire:
+                self._federate(resource, handle, compiler)
+        elif isinstance(resource, Cdn):
+            assert resource.origin is not None
+            handle = compiler.cdn(ctx, resource, self.handles[resource.origin])
+        else:  # pragma: no cover - the model has no other kinds
+            raise TypeError(resource)
+        if wire:
+            self.handles[resource] = handle
+        else:
+            self.copy_handles[resource] = handle
+        info = self.stack_infos[placement.stack_name]
+        info.resources.append(resource.address)
+        for child in ctx.stack.node.children:
+            if id(child) not in known and hasattr(child, "terraform_resource_type"):
+                prefix = "data." if isinstance(child, engine.TerraformDataSource) else ""
+                address = f"{prefix}{child.terraform_resource_type}.{child.friendly_unique_id}"
+                info.owners[address] = resource.address
+        if isinstance(resource, (Bucket, Database)):
+            info.stateful.append(resource.address)
+
+    def _from_module(self, ctx: StackContext, resource: Resource, backing: ModuleBacking) -> Handle:
+        """The platform team's own Terraform module stands in for the built-in compiler of this kind."""
+        inputs = backing.inputs(resource, ctx) if callable(backing.inputs) else dict(backing.inputs)
+        inputs = {"name": ctx.physical_name(resource), "tags": ctx.tags(resource), **inputs}
+        module = engine.TerraformHclModule(ctx.stack, f"{resource.name}_module", source=backing.source,
+                                           version=backing.version, variables=inputs)
+        attrs = {output: module.get_string(output) for output in backing.outputs}
+        return Handle(resource, ctx.cloud, ctx.target, ctx.name, attrs, {"module": module})
+
+    def _federate(self, fn: Function, fn_handle: Handle, fn_compiler: Compiler) -> None:
+        """Grants that cross clouds: the resource's own cloud trusts the function's identity (no keys)."""
+        for grant in fn.grants:
+            handle = self.handles[grant.target]
+            if handle.target == fn_handle.target:
+                continue
+            owner = self.compilers[handle.target]
+            identity = fn_compiler.identity_literal(self.env, self.profile, fn)
+            owner_ctx = self.contexts[handle.stack_name]
+            owner.federate(owner_ctx, grant, handle, fn_handle, identity)
+
+    def _function_inputs(self, fn: Function, placement: Placement, compiler: Compiler) -> FunctionInputs:
+        foreign = {g.target.address: self.placements[g.target].target for g in fn.grants
+                   if self.placements[g.target].target != placement.target}
+        extra = vendor_function(fn, placement.target, self.project.cache_dir / "vendor", foreign=foreign)
+        package = build_package(fn, placement.target, self.project.cache_dir / "packages" / self.env.name, extra=extra,
+                                runtimes=set(foreign.values()))
+        self._check_package_size(fn, package, placement.target)
+        self.packages[f"{fn.address}"] = package
+        environment = {
+            contract.ENV: self.env.name,
+            contract.SERVICE: fn.service.name if fn.service else "",
+            contract.FUNCTION: fn.name,
+            contract.CLOUD: placement.cloud,
+        }
+        grants = []
+        for grant in fn.grants:
+            handle = self.handles[grant.target]
+            grants.append((grant, handle))
+            url = handle["url"]
+            if handle.target != placement.target:  # another cloud: keyless federated access
+                owner = self.compilers[handle.target]
+                identity = compiler.identity_literal(self.env, self.profile, fn)
+                url = owner.foreign_url(self.env, self.profile, grant, handle, placement.target, identity)
+            environment[contract.resource_var(grant.target.kind, grant.target.name)] = url
+        for trigger in fn.triggers:  # lets the entry adapter map a physical bucket name back to the neutral one
+            if isinstance(trigger, ObjectCreatedTrigger):
+                key = contract.resource_var("bucket", trigger.bucket.name)
+                environment.setdefault(key, self.handles[trigger.bucket]["url"])
+        environment[contract.GRANTS] = contract.encode_grants(
+            (g.target.kind, g.target.name, g.access) for g in fn.grants)
+        environment.update(fn.environment)
+        trigger_buckets = {
+            t.bucket.name: self.handles[t.bucket] for t in fn.triggers if isinstance(t, ObjectCreatedTrigger)
+        }
+        return FunctionInputs(package, grants, trigger_buckets, dict(sorted(environment.items())))
+
+    def _check_package_size(self, fn: Function, package: FunctionPackage, target: str) -> None:
+        limits = providers.plugin(target).packaging.limits
+        if limits is None:
+            return
+        zipped, unzipped = limits
+        if package.zipped_bytes > zipped or package.unzipped_bytes > unzipped:
+            biggest = ", ".join(f"{name} ({size / 1e6:.1f} MB)" for name, size in package.largest)
+            raise fn.error(
+                f"package is too big for {target}: {package.zipped_bytes / 1e6:.1f} MB zipped "
+                f"(limit {zipped / 1e6:.0f} MB), {package.unzipped_bytes / 1e6:.1f} MB unzipped "
+                f"(limit {unzipped / 1e6:.0f} MB); biggest: {biggest}",
+                key=f"{fn.address}.source", value=str(fn.source_dir),
+            )
+
+    def _outputs(self, ctx: StackContext) -> None:
+        for resource, handle in [*self.handles.items(), *self.copy_handles.items()]:
+            if handle.stack_name != ctx.name:
+                continue
+            for attr in PUBLIC_ATTRS.get(resource.kind, ()):
+                if handle.attrs.get(attr):
+                    ctx.output(f"{resource.kind}_{resource.name}_{attr}".replace("-", "_"), handle.attrs[attr])
+
+    def _record_dependencies(self) -> None:
+        for name, deps in dependencies_of(self.placements).items():
+            self.stack_infos[name].dependencies = deps

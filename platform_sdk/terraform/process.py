@@ -1,0 +1,120 @@
+"""Terraform process control: run one Terraform command per stack, each in its own process group.
+
+Terraform runs with TF_FORK=0 in a new session, so a Ctrl-C in the terminal reaches only us: `interrupt()`
+forwards SIGINT to every running Terraform's process group and refuses to start new ones, so each stops
+cleanly (state written, lock released).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from platform_sdk.localcloud import mirror
+
+ERROR_LINES = 30
+ERROR_CHARS = 4000
+
+
+class NotStarted(Exception):
+    """Raised instead of starting Terraform once an interrupt was received."""
+
+
+@dataclass
+class TfRun:
+    """One finished Terraform invocation."""
+
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    interrupted: bool
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+class Terraform:
+    """Starts Terraform processes, each in its own process group, and can interrupt all of them at once."""
+
+    def __init__(self, binary: Path, env: Mapping[str, str]) -> None:
+        self.binary = binary
+        self.env = dict(env)
+        self.env.setdefault("TF_FORK", "0")
+        self._lock = threading.Lock()
+        self._init_lock = threading.Lock()
+        self._running: dict[int, subprocess.Popen[str]] = {}
+        self.interrupted = False
+
+    def run(self, cwd: Path, args: list[str]) -> TfRun:
+        """Run `terraform <args>` in `cwd` and capture its output (refuses once interrupted)."""
+        if args[:1] == ["init"] and _downloads_providers(cwd):
+            with self._init_lock:  # the shared plugin cache is not safe for concurrent downloads
+                return self._run(cwd, args)
+        return self._run(cwd, args)
+
+    def _run(self, cwd: Path, args: list[str]) -> TfRun:
+        with self._lock:
+            if self.interrupted:
+                raise NotStarted()
+            proc = subprocess.Popen(
+                [str(self.binary), *args], cwd=cwd, env=self.env, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+            )
+            self._running[proc.pid] = proc
+        try:
+            stdout, stderr = proc.communicate()
+        finally:
+            with self._lock:
+                self._running.pop(proc.pid, None)
+        return TfRun(args, proc.returncode, stdout, stderr, self.interrupted)
+
+    def interrupt(self) -> int:
+        """Forward SIGINT to every running Terraform's process group; start no new ones. Returns how many."""
+        with self._lock:
+            self.interrupted = True
+            procs = list(self._running.values())
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGINT)
+        return len(procs)
+
+    @property
+    def running(self) -> int:
+        with self._lock:
+            return len(self._running)
+
+
+def _downloads_providers(stack_dir: Path) -> bool:
+    """True when the stack needs a provider that is not served from the mirror (those are pre-linked in the cache)."""
+    try:
+        doc = json.loads((stack_dir / "cdk.tf.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return True
+    required = doc.get("terraform", {}).get("required_providers", {})
+    return any(not mirror.is_mirrored(str(spec.get("source", ""))) for spec in required.values())
+
+
+def trim_error(run: TfRun) -> str:
+    """Terraform's error text without its boilerplate, short enough for a report."""
+    text = (run.stderr.strip() or run.stdout.strip())
+    if "Error:" in text:
+        text = text[text.index("Error:"):]
+    lines = [line.rstrip() for line in text.splitlines()]
+    cleaned: list[str] = []
+    for line in lines:
+        if line.strip() in ("╷", "╵", "│") or (not line.strip() and cleaned and not cleaned[-1].strip()):
+            continue
+        cleaned.append(line.lstrip("│ ").rstrip() if line.startswith("│") else line)
+    if len(cleaned) > ERROR_LINES:
+        cleaned = cleaned[:ERROR_LINES] + [f"... ({len(cleaned) - ERROR_LINES} more lines)"]
+    out = "\n".join(cleaned).strip()
+    return out if len(out) <= ERROR_CHARS else out[:ERROR_CHARS] + " ..."

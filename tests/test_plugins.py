@@ -1,0 +1,164 @@
+"""The cloud plug-in registry and what the plug-ins decide: sections, stand-ins, limits on effective values."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from platform_sdk import providers
+from platform_sdk.cli import app
+from platform_sdk.envs import Environment, load_environment
+from platform_sdk.errors import EnvironmentError_
+from platform_sdk.providers.base import CloudPlugin
+
+runner = CliRunner()
+
+
+def synth(estate: Path, env: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["synth", "--env", env, "--project", str(estate)])
+    return result.exit_code, re.sub(r"\s+", " ", result.output)
+
+
+def add_override(estate: Path, env: str, text: str) -> None:
+    path = estate / "envs" / f"{env}.toml"
+    path.write_text(path.read_text() + "\n" + text + "\n")
+
+
+# -- registry ----------------------------------------------------------------------------------------------------
+
+def test_builtins_are_found_by_name_and_unknown_names_are_refused() -> None:
+    assert providers.builtin_names() == ["aws", "gcp", "local"]
+    assert all(providers.plugin(name).name == name for name in providers.builtin_names())
+    assert providers.default_cloud() == "aws"
+    with pytest.raises(providers.UnknownCloud, match="unknown cloud 'nope' .known: aws, gcp, local"):
+        providers.plugin("nope")
+    with pytest.raises(ValueError, match="built-in"):
+        providers.register(type("Fake", (CloudPlugin,), {"name": "aws"})())
+
+
+def test_register_adds_a_cloud_to_every_lookup() -> None:
+    extra = type("Extra", (CloudPlugin,), {"name": "extra", "section_required": False})()
+    providers.register(extra)
+    try:
+        assert providers.plugin("extra") is extra and "extra" in providers.plugins()
+        assert Environment(default_cloud="extra").is_configured("extra")
+    finally:
+        providers.unregister("extra")
+    assert "extra" not in providers.names()
+
+
+@pytest.mark.parametrize("module", ["platform_sdk.providers.aws", "platform_sdk.providers.gcp",
+                                    "platform_sdk.providers.local", "platform_sdk.providers"])
+def test_importing_a_plugin_package_is_cheap(module: str) -> None:
+    """Runtime code imports providers/<cloud>/runtime/: the packages above it must load no engine and no SDK."""
+    code = (f"import sys, {module}\n"
+            "heavy = [m for m in ('cdktf', 'jsii', 'boto3', 'botocore', 'google.cloud.storage', 'google.auth', "
+            "'pydantic', 'platform_sdk.model') if m in sys.modules]\n"
+            "assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_plugin_modules_load_no_engine_and_no_cloud_sdk() -> None:
+    code = ("import sys\nfrom platform_sdk import providers\nproviders.plugins()\n"
+            "heavy = [m for m in ('cdktf', 'jsii', 'boto3', 'botocore', 'google.cloud.storage', 'google.auth') "
+            "if m in sys.modules]\n"
+            "assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# -- environment-file sections ---------------------------------------------------------------------------------------
+
+def test_each_section_is_validated_by_its_plugin(tmp_path: Path) -> None:
+    path = tmp_path / "x.toml"
+    path.write_text('default_cloud = "gcp"\n[clouds.gcp]\nproject = "Bad_Project"\n')
+    with pytest.raises(EnvironmentError_) as err:
+        load_environment(path)
+    assert err.value.key == "clouds.gcp.project" and err.value.value == "Bad_Project"
+    path.write_text('[clouds.aws]\naccount = "123456789012"\nbucket = "x"\n')
+    with pytest.raises(EnvironmentError_) as err:
+        load_environment(path)
+    assert err.value.key == "clouds.aws.bucket"
+
+
+def test_state_backends_come_from_their_plugins(tmp_path: Path) -> None:
+    path = tmp_path / "x.toml"
+    path.write_text('[clouds.aws]\n[state]\nbackend = "s3"\nbucket = "b"\n')
+    with pytest.raises(EnvironmentError_) as err:
+        load_environment(path)
+    assert err.value.key == "state.lock_table"
+    path.write_text('[clouds.aws]\n[state]\nbackend = "ftp"\n')
+    with pytest.raises(EnvironmentError_, match="'local', 's3', 'gcs'"):
+        load_environment(path)
+
+
+def test_stand_in_must_name_a_cloud_that_hosts_stand_ins(tmp_path: Path) -> None:
+    path = tmp_path / "x.toml"
+    path.write_text('[clouds.aws]\nstand_in = "gcp"\n')
+    with pytest.raises(EnvironmentError_, match="hosts stand-ins .local."):
+        load_environment(path)
+
+
+# -- limits on the effective values --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("env", ["prod", "local", "dev"])
+def test_overrides_out_of_the_clouds_range_are_refused(estate: Path, env: str) -> None:
+    """`[overrides."web.api"] memory = 64, timeout = -5` used to synthesize: now file, key and value, exit 2."""
+    add_override(estate, env, '[overrides."web.api"]\nmemory = 64\ntimeout = -5')
+    code, out = synth(estate, env)
+    assert code == 2, out
+    assert f"{env}.toml" in out and 'overrides."web.api".memory' in out and "(got 64)" in out, out
+    assert "memory must be a whole number of MB from 128" in out
+    assert not (estate / "cdktf.out").exists(), "nothing may be written on bad input"
+
+
+WAIVE_FUNCTION_LIMITS = """
+[[waivers]]
+rule = "function.limits"
+resource = "web.api"
+reason = "a long report export, measured and agreed"
+expires = 2099-01-01
+"""
+
+
+def test_the_plugin_decides_its_own_limits(estate: Path) -> None:
+    """A 1000 s timeout is beyond Lambda's 900 s but within Cloud Functions' 3600 s (HTTP)."""
+    add_override(estate, "prod", WAIVE_FUNCTION_LIMITS + '[overrides."web.api"]\ntimeout = 1000')  # web is on gcp
+    code, out = synth(estate, "prod")
+    assert code == 0, out
+    add_override(estate, "dev", WAIVE_FUNCTION_LIMITS + '[overrides."web.api"]\ntimeout = 1000')  # all on aws
+    code, out = synth(estate, "dev")
+    assert code == 2 and 'overrides."web.api".timeout' in out and "from 1 to 900 on aws" in out, out
+
+
+def test_a_stand_in_is_held_to_the_rehearsed_clouds_limits(estate: Path) -> None:
+    """The local environment rehearses aws: a timeout Lambda refuses is refused there too."""
+    add_override(estate, "local", '[overrides."auth.api"]\ntimeout = 1000')
+    code, out = synth(estate, "local")
+    assert code == 2 and "local.toml" in out and 'overrides."auth.api".timeout' in out and "on aws" in out, out
+
+
+def test_plugin_runtime_subpackages_ship_in_function_packages(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plug-in's `runtime/` subpackage travels with the shipped runtime; a plug-in without one adds nothing."""
+    from platform_sdk.synth import assets
+
+    home = tmp_path / "providers"
+    (home / "aws" / "runtime").mkdir(parents=True)
+    (home / "gcp").mkdir()
+    (home / "__init__.py").write_text("# the registry\n")
+    (home / "aws" / "__init__.py").write_text('"""aws"""\n')
+    (home / "aws" / "runtime" / "__init__.py").write_text("")
+    (home / "aws" / "runtime" / "buckets.py").write_text("S3 = 1\n")
+    (home / "aws" / "runtime" / "notes.txt").write_text("not shipped\n")
+    monkeypatch.setattr(providers, "__file__", str(home / "__init__.py"))
+    monkeypatch.setattr(providers, "builtin_names", lambda: ["aws", "gcp"])
+    entries = assets.plugin_runtime_entries()
+    assert sorted(entries) == ["platform_sdk/providers/__init__.py", "platform_sdk/providers/aws/__init__.py",
+                               "platform_sdk/providers/aws/runtime/__init__.py",
+                               "platform_sdk/providers/aws/runtime/buckets.py"]
+    assert entries["platform_sdk/providers/aws/runtime/buckets.py"] == b"S3 = 1\n"
