@@ -73,7 +73,7 @@ EXPOSURE = "exposure"
 
 
 class PlacementLike(Protocol):
-    """Where a resource lives (`platform_sdk.placement.Placement` has it)."""
+    """Where a resource lives (`platform_sdk.synth.placement.Placement` has it)."""
 
     cloud: str
     target: str

@@ -21,14 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import platform_sdk.synth.engine  # noqa: F401  (points jsii at the pip-installed Node)
+import platform_sdk.cdk.engine  # noqa: F401  (points jsii at the pip-installed Node)
 from platform_sdk.envs import load_environment
 from platform_sdk.loader import load_services
 from platform_sdk.model import Resource
-from platform_sdk.placement import Placement
 from platform_sdk.profile import Profile
 from platform_sdk.project import Project
 from platform_sdk.synth.app import StackInfo, synthesize
+from platform_sdk.synth.placement import Placement
 
 MATRIX = '''
 from platform_sdk import Bucket, Cdn, Database, Function, Service, http, object_created, schedule

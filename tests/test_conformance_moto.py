@@ -143,7 +143,9 @@ def test_a_readwrite_grant_does_everything_with_exactly_its_policy(as_function: 
     assert files.stat("a/one.txt") is None
     import boto3
 
-    other = boto3.client("s3", endpoint_url=os.environ["PLATFORM_S3_ENDPOINT"], region_name="eu-west-1")
+    # a fresh session: boto3's default session keeps the first credentials it resolved in this process
+    other = boto3.session.Session().client("s3", endpoint_url=os.environ["PLATFORM_S3_ENDPOINT"],
+                                           region_name="eu-west-1")
     assert denied(lambda: other.create_bucket(Bucket="not-granted",
                                               CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}))
     assert denied(lambda: other.list_objects_v2(Bucket="acme-aws-app-r"))  # another function's bucket

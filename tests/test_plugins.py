@@ -142,23 +142,15 @@ def test_a_stand_in_is_held_to_the_rehearsed_clouds_limits(estate: Path) -> None
     assert code == 2 and "local.toml" in out and 'overrides."auth.api".timeout' in out and "on aws" in out, out
 
 
-def test_plugin_runtime_subpackages_ship_in_function_packages(tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """A plug-in's `runtime/` subpackage travels with the shipped runtime; a plug-in without one adds nothing."""
+def test_plugin_runtime_subpackages_ship_in_function_packages() -> None:
+    """A package ships its target's plug-in runtime and those of the clouds it is granted on, nothing more."""
     from platform_sdk.synth import assets
 
-    home = tmp_path / "providers"
-    (home / "aws" / "runtime").mkdir(parents=True)
-    (home / "gcp").mkdir()
-    (home / "__init__.py").write_text("# the registry\n")
-    (home / "aws" / "__init__.py").write_text('"""aws"""\n')
-    (home / "aws" / "runtime" / "__init__.py").write_text("")
-    (home / "aws" / "runtime" / "buckets.py").write_text("S3 = 1\n")
-    (home / "aws" / "runtime" / "notes.txt").write_text("not shipped\n")
-    monkeypatch.setattr(providers, "__file__", str(home / "__init__.py"))
-    monkeypatch.setattr(providers, "builtin_names", lambda: ["aws", "gcp"])
-    entries = assets.plugin_runtime_entries()
-    assert sorted(entries) == ["platform_sdk/providers/__init__.py", "platform_sdk/providers/aws/__init__.py",
-                               "platform_sdk/providers/aws/runtime/__init__.py",
-                               "platform_sdk/providers/aws/runtime/buckets.py"]
-    assert entries["platform_sdk/providers/aws/runtime/buckets.py"] == b"S3 = 1\n"
+    alone = assets.runtime_entries(["aws"])
+    assert "platform_sdk/providers/aws/runtime/buckets.py" in alone
+    assert not any(name.startswith("platform_sdk/providers/gcp/") for name in alone)
+    assert not any(name.startswith(("platform_sdk/synth/", "platform_sdk/model/", "platform_sdk/cdk/"))
+                   for name in alone)
+    assert alone["platform_sdk/providers/__init__.py"] == assets.STUB_INIT  # no registry code travels
+    both = assets.runtime_entries(["aws", "gcp"])
+    assert "platform_sdk/providers/gcp/runtime/buckets.py" in both and set(alone) < set(both)
