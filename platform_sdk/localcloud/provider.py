@@ -92,6 +92,10 @@ class LocalCloudProvider:
     def get_resources(self) -> list[type[LocalResource]]:
         return [Bucket, Function, CdnRoute, Database]
 
+    def get_functions(self) -> list[Any]:
+        """Provider-defined functions (tf >= 1.2 asks for them while reading the schema): none."""
+        return []
+
     def new_resource(self, klass: type[LocalResource]) -> LocalResource:
         return klass(self)
 
