@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import re
 import tomllib
+from dataclasses import fields
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
 from platform_sdk import providers
-from platform_sdk.errors import EnvironmentError_
+from platform_sdk.errors import EnvironmentError_, did_you_mean
+from platform_sdk.model import KINDS
 from platform_sdk.providers.base import CloudConfig, StateBackend
 
 
@@ -27,8 +30,9 @@ class _Strict(BaseModel):
 class LocalState(StateBackend):
     """Terraform state in local files (`<path>/<env>/<stack>.tfstate`), the default."""
 
-    backend: Literal["local"] = "local"
-    path: str = ".platform/state"
+    backend: Literal["local"] = Field("local", description="Keep Terraform state in files of the project.")
+    path: str = Field(".platform/state", description="Directory of the state files (`<path>/<env>/<stack>.tfstate`), "
+                      "relative to the project.")
 
 
 def _cloud_name(value: object) -> str:
@@ -47,27 +51,47 @@ CloudName = Annotated[str, BeforeValidator(_cloud_name)]
 class Waiver(_Strict):
     """A guardrail exception: which rule, for which resource, why, until when."""
 
-    rule: str
-    resource: str
-    reason: Annotated[str, Field(min_length=10)]
-    expires: date
+    rule: str = Field(description="The guardrail's id (`platform check` lists them), or a glob matching ids. "
+                      "Must match a rule of the environment's rule set.")
+    resource: str = Field(description="The resource's address `service.resource`, a Terraform address "
+                          "`stack/type.id`, or a glob. Must match something in the estate.")
+    reason: Annotated[str, Field(min_length=10, description="Why the exception is acceptable (10 characters "
+                                 "at least).")]
+    expires: date = Field(description="The last day the waiver counts (a TOML date, e.g. 2025-12-31); after it "
+                          "the violation fails again.")
+
+
+NAME_PREFIX_PATTERN = r"^[a-z][a-z0-9-]{0,19}$"
+ADDRESS_PATTERN = re.compile(r"^[a-z][a-z0-9-]*\.[a-z][a-z0-9-]*$")
 
 
 class Environment(_Strict):
     """One environment: which cloud each workload lives on and how its state is kept."""
 
-    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,15}$")] = "dev"
-    file: Path | None = None
-    protected: bool = False
-    name_prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,19}$")] = "acme"
-    default_cloud: CloudName = Field(default_factory=providers.default_cloud)
-    clouds: dict[str, CloudConfig] = {}
-    placement: dict[str, CloudName] = {}
-    state: StateBackend = LocalState()
-    sizes: dict[str, dict[str, dict[str, str | int]]] = {}
-    overrides: dict[str, dict[str, str | int | bool]] = {}
-    profile: str | None = None
-    waivers: list[Waiver] = []
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,15}$", description="The environment's name: the file "
+                               "name without `.toml` (1-16 lowercase letters, digits and '-').")] = "dev"
+    file: Path | None = Field(None, exclude=True)
+    protected: bool = Field(False, description="Production: moves keep the source copy until `--remove-source`, "
+                            "and the production guardrails apply.")
+    name_prefix: Annotated[str, Field(pattern=NAME_PREFIX_PATTERN, description="First part of every physical "
+                                      "name (`<name_prefix>-<env>-<service>-<resource>`). Bucket names are "
+                                      "global, so make it unique to your organisation and project. Required (no "
+                                      "default); `platform init` and `platform env new` derive one.")]
+    default_cloud: CloudName = Field(default_factory=providers.default_cloud,
+                                     description="The cloud of every workload `[placement]` does not name.")
+    clouds: dict[str, CloudConfig] = Field({}, description="One section per cloud: `[clouds.<name>]`.")
+    placement: dict[str, CloudName] = Field({}, description="`\"service\"` or `\"service.resource\"` -> cloud; "
+                                            "the most specific key wins.")
+    state: StateBackend = Field(LocalState(), description="Where Terraform state is kept: `backend` picks the "
+                                "section's model.")
+    sizes: dict[str, dict[str, dict[str, str | int]]] = Field(
+        {}, description="`[sizes.<kind>.<tier>]`: what a size tier means on each cloud (keys from the plug-ins).")
+    overrides: dict[str, dict[str, Any]] = Field(
+        {}, description="`[overrides.\"service.resource\"]`: this environment's values for a resource's settings.")
+    profile: str | None = Field(None, description="The platform team's profile: `path/to/file.py:NAME` or "
+                                "`package.module:NAME`. Default: the built-in standards.")
+    waivers: list[Waiver] = Field([], description="`[[waivers]]`: guardrail exceptions with a reason and an "
+                                  "expiry date.")
 
     @field_validator("clouds", mode="before")
     @classmethod
@@ -98,16 +122,7 @@ class Environment(_Strict):
         """The `[state]` section through the model of the plug-in owning its backend."""
         if not isinstance(value, dict):
             return value
-        backend = value.get("backend", "local")
-        models: dict[str, type[StateBackend]] = {"local": LocalState}
-        for found in providers.plugins().values():
-            models.update(found.state_backends)
-        if backend not in models:
-            raise PydanticCustomError(
-                "union_tag_invalid",
-                "Input tag {tag} found using 'backend' does not match any of the expected tags: {expected}",
-                {"tag": repr(backend), "expected": ", ".join(repr(k) for k in models)})
-        return models[backend].model_validate(value)
+        return state_model(value.get("backend", "local")).model_validate(value)
 
     @field_validator("placement")
     @classmethod
@@ -136,7 +151,11 @@ class Environment(_Strict):
             return False
 
     def override(self, address: str, key: str, default: object = None) -> object:
-        """`[overrides."<service.resource>"] key`: what this environment deploys instead of the declared value."""
+        """`[overrides."<service.resource>"] key`, else `default`: the one lookup of an environment's values.
+
+        Synthesis applies the model's settings to the resources with it (`platform_sdk.synth.overrides`); cloud
+        plug-ins read the settings they add through `StackContext.setting`.
+        """
         return self.overrides.get(address, {}).get(key, default)
 
     def override_key(self, address: str, key: str) -> str:
@@ -144,14 +163,87 @@ class Environment(_Strict):
         return f'overrides."{address}".{key}'
 
 
-def _describe(err: ValidationError) -> tuple[str, str, object]:
+def state_model(backend: object) -> type[StateBackend]:
+    """The model of a `[state]` section with this `backend`: the local file, or the plug-in owning it."""
+    models: dict[str, type[StateBackend]] = {"local": LocalState}
+    for found in providers.plugins().values():
+        models.update(found.state_backends)
+    if not isinstance(backend, str) or backend not in models:
+        raise PydanticCustomError(
+            "union_tag_invalid", "unknown state backend{hint} (known: {expected})",
+            {"hint": did_you_mean(backend, models), "expected": ", ".join(repr(k) for k in models)})
+    return models[backend]
+
+
+# -------------------------------------------------------------------------------------------------- messages
+
+def _annotation_model(annotation: Any, part: object) -> Any:
+    """The type one step inside `annotation` (a dict's values, a list's items, a union's model member)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _annotation_model(get_args(annotation)[0], part)
+    if origin in (dict, list):
+        return get_args(annotation)[-1]
+    if origin in (Union, UnionType):
+        models = [a for a in get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+        return models[0] if models else None
+    return annotation
+
+
+def valid_keys(model: type[BaseModel], loc: tuple[object, ...]) -> list[str]:
+    """The keys a table at `loc` (inside `model`) may have: for suggestions on an unknown key."""
+    current: Any = model
+    for part in loc:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return []
+            current = field.annotation
+            while get_origin(current) in (Union, UnionType, Annotated):
+                current = _annotation_model(current, part)
+        elif get_origin(current) in (dict, list):
+            current = _annotation_model(current, part)
+        else:
+            return []
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [name for name, field in current.model_fields.items() if not field.exclude]
+    return []
+
+
+def _describe(err: ValidationError, model: type[BaseModel]) -> tuple[str, str, object]:
+    """(key, message, value) of the first error, worded for a person: unknown keys get the closest valid name."""
     first = err.errors()[0]
-    key = ".".join(str(p) for p in first["loc"])
-    return key, first["msg"], first.get("input")
+    loc = tuple(first["loc"])
+    key = ".".join(str(p) for p in loc)
+    message, value = first["msg"].removeprefix("Value error, "), first.get("input")
+    if first["type"] == "extra_forbidden":
+        known = valid_keys(model, loc[:-1])
+        message = f"unknown key{did_you_mean(str(loc[-1]), known)}" + (
+            f"; valid keys here: {', '.join(known)}" if known else "")
+    elif first["type"] == "missing":
+        message, value = "required key is missing", None
+        if loc == ("name_prefix",):
+            message = ("name_prefix is required: the first part of every physical name, unique to your "
+                       "organisation and project (bucket names are global), e.g. name_prefix = \"shop-x7k2\"")
+    elif first["type"] in ("region_required",):
+        value = None
+    return key, message, value
+
+
+def _table(path: Path, key: str, value: object) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise EnvironmentError_("must be a table", file=path, key=key, value=value)
+    return value
 
 
 def load_environment(path: Path) -> Environment:
-    """Parse and validate one environment file; every problem names the file, the key and the value."""
+    """Parse and validate one environment file; every problem names the file, the key and the value.
+
+    Raises:
+        EnvironmentError_: the first problem: a TOML syntax error, an unknown key (with the closest valid name),
+            a wrong type, a value out of range, an unknown region, a missing required key, a `[sizes]` entry no
+            plug-in reads, or a cloud in use without its section.
+    """
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
@@ -159,23 +251,35 @@ def load_environment(path: Path) -> Environment:
     except tomllib.TOMLDecodeError as err:
         raise EnvironmentError_(f"TOML syntax error: {err}", file=path) from None
     data.setdefault("name", path.stem)
-    clouds = data.get("clouds")
-    if isinstance(clouds, dict):  # each section by its plug-in, so a message names `clouds.<name>.<key>`
+    if "clouds" in data:  # each section by its plug-in, so a message names `clouds.<name>.<key>`
         sections = {}
-        for name, section in clouds.items():
+        for name, section in _table(path, "clouds", data["clouds"]).items():
             if name not in providers.names():
-                raise EnvironmentError_(f"unknown cloud (known: {', '.join(providers.names())})", file=path,
-                                        key=f"clouds.{name}", value=name)
+                raise EnvironmentError_(f"unknown cloud{did_you_mean(name, providers.names())} (known: "
+                                        f"{', '.join(providers.names())})", file=path, key=f"clouds.{name}",
+                                        value=name)
+            config = providers.plugin(name).config
             try:
-                sections[name] = providers.plugin(name).config.model_validate(section)
+                sections[name] = config.model_validate(section)
             except ValidationError as err:
-                key, msg, value = _describe(err)
+                key, msg, value = _describe(err, config)
                 raise EnvironmentError_(msg, file=path, key=f"clouds.{name}.{key}".rstrip("."), value=value) from None
         data["clouds"] = sections
+    if "state" in data:  # the backend's own model, so a message names `state.<key>`
+        state = _table(path, "state", data["state"])
+        try:
+            model = state_model(state.get("backend", "local"))
+            data["state"] = model.model_validate(state)
+        except PydanticCustomError as err:
+            raise EnvironmentError_(err.message(), file=path, key="state.backend", value=state.get("backend")) \
+                from None
+        except ValidationError as err:
+            key, msg, value = _describe(err, model)
+            raise EnvironmentError_(msg, file=path, key=f"state.{key}".rstrip("."), value=value) from None
     try:
         env = Environment.model_validate({**data, "file": None})
     except ValidationError as err:
-        key, msg, value = _describe(err)
+        key, msg, value = _describe(err, Environment)
         raise EnvironmentError_(msg, file=path, key=key, value=value) from None
     env.file = path
     for cloud in {env.default_cloud, *env.placement.values()}:
@@ -184,7 +288,54 @@ def load_environment(path: Path) -> Environment:
             raise EnvironmentError_(
                 f"cloud {cloud!r} is used but has no [clouds.{cloud}] section", file=path, key=key, value=cloud
             )
+    _check_overrides(env)
+    _check_sizes(env)
     return env
+
+
+def _check_overrides(env: Environment) -> None:
+    """`[overrides]` keys are `"service.resource"` tables; which settings they may hold needs the estate (see
+    `platform_sdk.synth.overrides`)."""
+    for address in env.overrides:
+        if not ADDRESS_PATTERN.match(address):
+            raise EnvironmentError_("an override names one resource: 'service.resource'", file=env.file,
+                                    key=f'overrides."{address}"', value=address)
+
+
+def _size_tiers(kind: str) -> tuple[str, ...]:
+    """The size tiers of a kind: the values of its `size` setting (`Database.size`), none when it has none."""
+    cls = next((k for k in KINDS if k.kind == kind), None)
+    if cls is None or "size" not in {f.name for f in fields(cls)}:
+        return ()
+    owner = next(k for k in cls.__mro__ if "size" in k.__dict__.get("__annotations__", {}))
+    return tuple(str(t) for t in get_args(get_type_hints(owner)["size"]))
+
+
+def _check_sizes(env: Environment) -> None:
+    """`[sizes.<kind>.<tier>] key = value`: a kind with size tiers, one of its tiers, a key a plug-in reads, a value
+    that plug-in accepts. (A mistyped key used to drop production to the default instance class silently.)"""
+    readers = {kind: {s.key: s for p in providers.plugins().values() for s in p.size_settings.get(kind, ())}
+               for kind in (k.kind for k in KINDS)}
+    kinds = [kind for kind, settings in readers.items() if settings]
+    for kind, tiers in env.sizes.items():
+        if kind not in kinds:
+            raise EnvironmentError_(f"no size table for this kind{did_you_mean(kind, kinds)} (kinds with sizes: "
+                                    f"{', '.join(kinds)})", file=env.file, key=f"sizes.{kind}", value=kind)
+        known_tiers = _size_tiers(kind)
+        for tier, table in tiers.items():
+            if tier not in known_tiers:
+                raise EnvironmentError_(f"unknown size tier{did_you_mean(tier, known_tiers)} (tiers: "
+                                        f"{', '.join(known_tiers)})", file=env.file, key=f"sizes.{kind}.{tier}",
+                                        value=tier)
+            for key, value in table.items():
+                setting = readers[kind].get(key)
+                where = f"sizes.{kind}.{tier}.{key}"
+                if setting is None:
+                    raise EnvironmentError_(f"unknown key{did_you_mean(key, readers[kind])} (keys: "
+                                            f"{', '.join(readers[kind])})", file=env.file, key=where, value=key)
+                problem = setting.problem(value)
+                if problem:
+                    raise EnvironmentError_(problem, file=env.file, key=where, value=value)
 
 
 def environment_path(envs_dir: Path, name: str) -> Path:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,3 +47,11 @@ class EnvironmentError_(PlatformError):
 
 class PlacementError(PlatformError):
     """A workload is placed somewhere that cannot serve it."""
+
+
+def did_you_mean(word: object, choices: Iterable[str]) -> str:
+    """` (did you mean 'region'?)` for the closest of `choices` to `word` (difflib), or "" when none is close."""
+    if not isinstance(word, str):
+        return ""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -86,10 +86,10 @@ path = ".platform/state"
 '''
 
 ENVIRONMENTS = {
-    "aws": 'default_cloud = "aws"\n' + CLOUDS,
-    "gcp": 'default_cloud = "gcp"\n' + CLOUDS,
-    "aws-gcp": 'default_cloud = "aws"\n[placement]\n"store" = "gcp"\n"client" = "gcp"\n' + CLOUDS,
-    "gcp-aws": 'default_cloud = "gcp"\n[placement]\n"store" = "aws"\n"client" = "aws"\n' + CLOUDS,
+    "aws": 'name_prefix = "acme"\ndefault_cloud = "aws"\n' + CLOUDS,
+    "gcp": 'name_prefix = "acme"\ndefault_cloud = "gcp"\n' + CLOUDS,
+    "aws-gcp": 'name_prefix = "acme"\ndefault_cloud = "aws"\n[placement]\n"store" = "gcp"\n"client" = "gcp"\n' + CLOUDS,
+    "gcp-aws": 'name_prefix = "acme"\ndefault_cloud = "gcp"\n[placement]\n"store" = "aws"\n"client" = "aws"\n' + CLOUDS,
 }
 REPO = Path(__file__).resolve().parent.parent
 

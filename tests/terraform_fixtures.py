@@ -37,6 +37,17 @@ def tf_binary_fixture() -> Path:
     return dest / "terraform"
 
 
+def _without_tables(text: str, headers: list[str]) -> str:
+    """`text` without the TOML tables whose header starts with one of `headers`."""
+    kept, skipping = [], False
+    for line in text.splitlines(keepends=True):
+        if line.startswith("["):
+            skipping = any(line.startswith(h) for h in headers)
+        if not skipping:
+            kept.append(line)
+    return "".join(kept)
+
+
 def make_project(dest: Path, *, services: list[str] | None = None, local_env_extra: str = "") -> Path:
     """A copy of the example estate (services/ + envs/) at `dest`; optionally only some services."""
     dest.mkdir(parents=True, exist_ok=True)
@@ -46,6 +57,10 @@ def make_project(dest: Path, *, services: list[str] | None = None, local_env_ext
         for path in (dest / "services").glob("*.py"):
             if path.stem not in services:
                 path.unlink()
+        for env in (dest / "envs").glob("*.toml"):  # environment values for a removed service name nothing now
+            env.write_text(_without_tables(env.read_text(), [f'[overrides."{path.stem}.'
+                                                             for path in (REPO / "services").glob("*.py")
+                                                             if path.stem not in services]))
     if local_env_extra:
         env = dest / "envs" / "local.toml"
         env.write_text(env.read_text() + "\n" + local_env_extra.strip() + "\n")

@@ -135,7 +135,7 @@ job = service.add(Function("job", handler="app.handle", source="functions/extras
 job.uses(orders).reads_writes(public)
 '''
 HANDLER = "def handle(request):\n    return {'status': 200}\n"
-MOTO_ENV = 'default_cloud = "aws"\n[clouds.aws]\nregion = "eu-west-1"\nendpoint = "http://127.0.0.1:5999"\n'
+MOTO_ENV = 'name_prefix = "acme"\ndefault_cloud = "aws"\n[clouds.aws]\nregion = "eu-west-1"\nendpoint = "http://127.0.0.1:5999"\n'
 
 
 @pytest.fixture(scope="module")
@@ -480,7 +480,7 @@ app.add(Function("worker", handler="app.handle", source="functions/app")).uses(l
 def test_database_in_another_stack_is_opened_by_the_function_stack(tmp_path: Path) -> None:
     """The rule lives with the function (the database stack cannot know its consumers) and names the database's
     security group through the producer's outputs."""
-    env = 'default_cloud = "aws"\n[clouds.aws]\nregion = "eu-west-1"\naccount = "111111111111"\n'
+    env = 'name_prefix = "acme"\ndefault_cloud = "aws"\n[clouds.aws]\nregion = "eu-west-1"\naccount = "111111111111"\n'
     project = make_project(tmp_path / "estate", {"test": env}, {"cross.py": CROSS_SERVICE},
                            {"functions/app/app.py": HANDLER})
     outdir = synth(project, "test")
@@ -606,7 +606,7 @@ def test_profile_log_retention_must_be_a_cloudwatch_value(tmp_path: Path) -> Non
     service = ('from platform_sdk import Function, Service\n'
                'service = Service("jobs")\n'
                'service.add(Function("nightly", handler="app.handle", source="functions/jobs"))\n')
-    env = 'default_cloud = "aws"\n[clouds.aws]\n'
+    env = 'name_prefix = "acme"\ndefault_cloud = "aws"\n[clouds.aws]\nregion = "us-east-1"\n'
     project = make_project(tmp_path / "estate", {"dev": env}, {"jobs.py": service}, {"functions/jobs/app.py": HANDLER})
     with pytest.raises(PlatformError, match="the profile's log_retention_days must be one of"):
         synth(project, "dev", Profile(log_retention_days=45))
@@ -703,7 +703,7 @@ def test_bucket_name_too_long_for_s3(tmp_path: Path) -> None:
     service = ('from platform_sdk import Bucket, Service\n'
                'service = Service("partner-media-ingestion")\n'
                'service.add(Bucket("original-uploads-from-partners"))\n')
-    env = 'name_prefix = "acme-global"\ndefault_cloud = "aws"\n[clouds.aws]\n'
+    env = 'name_prefix = "acme-global"\ndefault_cloud = "aws"\n[clouds.aws]\nregion = "us-east-1"\n'
     project = make_project(tmp_path / "estate", {"dev": env}, {"media.py": service})
     expected = (r"partner-media-ingestion\.original-uploads-from-partners cannot be placed on aws: missing a valid "
                 r"S3 bucket name \('acme-global-dev-.*\(S3 allows 3 to 63\)\)")
@@ -730,7 +730,7 @@ def test_function_problems(tmp_path: Path) -> None:
                'service = Service("jobs")\n'
                'service.add(Function("nightly", handler="app.handle", source="functions/jobs",\n'
                '                     environment={"AWS_REGION": "x"}, triggers=[schedule("0 0 1 * 1")]))\n')
-    env = 'default_cloud = "aws"\n[clouds.aws]\n'
+    env = 'name_prefix = "acme"\ndefault_cloud = "aws"\n[clouds.aws]\nregion = "us-east-1"\n'
     project = make_project(tmp_path / "estate", {"dev": env}, {"jobs.py": service}, {"functions/jobs/app.py": HANDLER})
     with pytest.raises(PlacementError) as caught:
         synth(project, "dev")
@@ -748,7 +748,7 @@ def test_overlapping_object_triggers_are_rejected(tmp_path: Path) -> None:
                '                     triggers=[object_created(inbox, prefix="img/")]))\n'
                'service.add(Function("b", handler="app.handle", source="functions/media",\n'
                '                     triggers=[object_created(inbox, suffix=".png")]))\n')
-    env = 'default_cloud = "aws"\n[clouds.aws]\n'
+    env = 'name_prefix = "acme"\ndefault_cloud = "aws"\n[clouds.aws]\nregion = "us-east-1"\n'
     project = make_project(tmp_path / "estate", {"dev": env}, {"media.py": service},
                            {"functions/media/app.py": HANDLER})
     with pytest.raises(PlatformError, match="overlaps the one of media.a"):

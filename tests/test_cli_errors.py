@@ -54,7 +54,7 @@ def test_placement_key_that_names_no_resource(estate: Path) -> None:
 def test_invalid_bucket_name_for_target_cloud(estate: Path) -> None:
     """S3 reserves the `xn--` prefix: the message names the workload, the cloud and the bad name."""
     env = estate / "envs" / "dev.toml"
-    env.write_text('name_prefix = "xn--shop"\n' + env.read_text())
+    env.write_text(env.read_text().replace('name_prefix = "acme"', 'name_prefix = "xn--shop"'))
     code, out = synth(estate, "dev")
     assert_refused(estate, code, out, "dev.toml", "auth", "aws", "xn--")
 

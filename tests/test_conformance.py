@@ -66,14 +66,16 @@ login.add(Cdn("web", origin=page))
 def faults(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Synthesized]:
     root = tmp_path_factory.mktemp("conformance") / "faults"
     project = write_project(root, {"faults.py": FAULTS},
-                            {"aws": 'default_cloud = "aws"\n' + CLOUDS, "gcp": 'default_cloud = "gcp"\n' + CLOUDS})
+                            {"aws": 'name_prefix = "acme"\ndefault_cloud = "aws"\n' + CLOUDS,
+                             "gcp": 'name_prefix = "acme"\ndefault_cloud = "gcp"\n' + CLOUDS})
     return {env: synth(project, env) for env in ("aws", "gcp")}
 
 
 @pytest.fixture(scope="module")
 def private_origin(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     root = tmp_path_factory.mktemp("conformance") / "private"
-    project = write_project(root, {"login.py": PRIVATE_ORIGIN}, {"aws": 'default_cloud = "aws"\n' + CLOUDS})
+    project = write_project(root, {"login.py": PRIVATE_ORIGIN},
+                            {"aws": 'name_prefix = "acme"\ndefault_cloud = "aws"\n' + CLOUDS})
     return synth(project, "aws")
 
 

@@ -69,9 +69,9 @@ region = "europe-west1"
 '''
 ENVS = {
     # ingest (uploads, export) on AWS; analytics (reports, indexer, archiver) on GCP
-    "split": 'default_cloud = "aws"\n' + CLOUDS + '\n[placement]\n"analytics" = "gcp"\n',
+    "split": 'name_prefix = "acme"\ndefault_cloud = "aws"\n' + CLOUDS + '\n[placement]\n"analytics" = "gcp"\n',
     # the mirror image: ingest on GCP, analytics on AWS
-    "flipped": 'default_cloud = "gcp"\n' + CLOUDS + '\n[placement]\n"analytics" = "aws"\n',
+    "flipped": 'name_prefix = "acme"\ndefault_cloud = "gcp"\n' + CLOUDS + '\n[placement]\n"analytics" = "aws"\n',
 }
 GOOGLE = "accounts.google.com"
 S3_READ = {"bucket": ["s3:ListBucket"], "objects": ["s3:GetObject"]}

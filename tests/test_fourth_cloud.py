@@ -34,7 +34,7 @@ service.add(Function("hello", handler="hello.handle", source="functions/api", tr
 ''',
     "functions/api/hello.py": "def handle(request):\n    return {'hello': 'nimbus'}\n",
 }
-ENV = '''default_cloud = "nimbus"
+ENV = '''name_prefix = "acme"\ndefault_cloud = "nimbus"
 
 [clouds.nimbus]
 root = ".platform/nimbus"

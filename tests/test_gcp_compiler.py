@@ -28,6 +28,7 @@ from platform_sdk.terraform.stateful import is_stateful
 ESTATE = Path(__file__).resolve().parent.parent / "services"
 ENV = "gcp-test"
 ENV_TOML = """
+name_prefix = "acme"
 default_cloud = "gcp"
 
 [clouds.gcp]
@@ -395,7 +396,8 @@ service.add(Function("load", handler="api.handle", source="functions/web",
 
 def test_without_a_configured_project_the_credentials_decide(tmp_path: Path) -> None:
     project = make_project(tmp_path)
-    (project.envs_dir / f"{ENV}.toml").write_text('default_cloud = "gcp"\n[clouds.gcp]\nregion = "us-east1"\n')
+    (project.envs_dir / f"{ENV}.toml").write_text(
+        'name_prefix = "acme"\ndefault_cloud = "gcp"\n[clouds.gcp]\nregion = "us-east1"\n')
     stack = read_stacks(synth(project).outdir)[f"{ENV}-auth-gcp"]
     assert check_stack(stack) == []
     assert "project" not in stack["provider"]["google"][0]

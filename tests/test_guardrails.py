@@ -89,6 +89,7 @@ def test_example_estate_passes_every_standard_rule(estate: Path, tmp_path: Path,
 
 PROD = """\
     protected = true
+    name_prefix = "acme"
     default_cloud = "aws"
     [clouds.aws]
     account = "333333333333"
@@ -176,7 +177,7 @@ def test_waiver_suppresses_until_it_expires_then_the_violation_comes_back(tmp_pa
 
 
 def test_waivers_match_globs_and_neutral_aliases_and_report_unused_ones() -> None:
-    env = Environment(name="prod", waivers=[
+    env = Environment(name="prod", name_prefix="acme", waivers=[
         Waiver(rule="tags.*", resource="web.*", reason="labels arrive with the next provider release", expires=FAR),
         Waiver(rule="iam.no-wildcards", resource="nope.nothing", reason="left over from an old incident",
                expires=FAR),
@@ -225,7 +226,7 @@ def test_iam_rule_flags_wildcards_where_an_arn_is_known(tmp_path: Path) -> None:
             "basic": {"role": "r", "policy_arn": "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"},
         },
     }})
-    found = AwsIamLeastPrivilege().check_stacks(Environment(), tmp_path, ["prod-x-aws"], Profile())
+    found = AwsIamLeastPrivilege().check_stacks(Environment(name_prefix="acme"), tmp_path, ["prod-x-aws"], Profile())
     flagged = sorted(v.resource.rsplit(".", 1)[1] for v in found)
     assert flagged == ["admin", "basic", "not_action", "opaque", "star_action", "star_resource"]
     basic = next(v for v in found if v.resource.endswith("basic"))
@@ -246,7 +247,7 @@ def test_gcp_rule_flags_project_wide_storage_roles_and_basic_roles(tmp_path: Pat
             "api_bucket": {"bucket": "b", "role": "roles/storage.objectViewer", "member": "serviceAccount:a"},
         },
     }})
-    found = GcpScopedRoles().check_stacks(Environment(), tmp_path, ["prod-x-gcp"], Profile())
+    found = GcpScopedRoles().check_stacks(Environment(name_prefix="acme"), tmp_path, ["prod-x-gcp"], Profile())
     assert sorted(v.resource for v in found) == ["prod-x-gcp/google_project_iam_member.api_editor",
                                                  "prod-x-gcp/google_project_iam_member.api_storage"]
 
@@ -276,7 +277,8 @@ def test_gcp_database_labels_are_checked_in_user_labels(tmp_path: Path) -> None:
     (root / "services" / "data.py").write_text(
         'from platform_sdk import Database, Service\nservice = Service("data", owner="data-team")\n'
         'service.add(Database("warehouse"))\n')
-    (root / "envs" / "gcp.toml").write_text('default_cloud = "gcp"\n[clouds.gcp]\nproject = "acme-data-123"\n')
+    (root / "envs" / "gcp.toml").write_text('name_prefix = "acme"\ndefault_cloud = "gcp"\n[clouds.gcp]\n'
+                                                'project = "acme-data-123"\nregion = "us-central1"\n')
     profile = Profile(required_tags={"cost-center": "cc-42"})
     result = synth(root, "gcp", profile=profile, outdir=tmp_path / "out")
     assert RequiredTags().check_stacks(result.env, result.outdir, list(result.stacks), profile) == []
@@ -419,9 +421,10 @@ def grants_estate(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "services" / "iam.py").write_text(GRANTS)
     (root / "envs").mkdir()
     (root / "envs" / "aws.toml").write_text(
-        'default_cloud = "aws"\n[clouds.aws]\naccount = "123456789012"\nregion = "eu-west-1"\n')
+        'name_prefix = "acme"\ndefault_cloud = "aws"\n[clouds.aws]\naccount = "123456789012"\nregion = "eu-west-1"\n')
     (root / "envs" / "gcp.toml").write_text(
-        'default_cloud = "gcp"\n[clouds.gcp]\nproject = "acme-iam-123"\nregion = "europe-west1"\n')
+        'name_prefix = "acme"\ndefault_cloud = "gcp"\n[clouds.gcp]\nproject = "acme-iam-123"\n'
+        'region = "europe-west1"\n')
     return root
 
 

@@ -283,9 +283,11 @@ job = service.add(ScheduledJob("nightly", handler="jobs.run", source="functions/
 job.uses(orders.database)
 '''
 ENVS = {
-    "local": 'default_cloud = "aws"\n[clouds.aws]\nstand_in = "local"\n',
-    "aws": 'default_cloud = "aws"\n[clouds.aws]\naccount = "123456789012"\nregion = "eu-west-1"\n',
-    "gcp": 'default_cloud = "gcp"\n[clouds.gcp]\nproject = "acme-shop-123"\nregion = "europe-west1"\n',
+    "local": 'name_prefix = "acme"\ndefault_cloud = "aws"\n[clouds.aws]\nstand_in = "local"\n',
+    "aws": 'name_prefix = "acme"\ndefault_cloud = "aws"\n[clouds.aws]\naccount = "123456789012"\n'
+           'region = "eu-west-1"\n',
+    "gcp": 'name_prefix = "acme"\ndefault_cloud = "gcp"\n[clouds.gcp]\nproject = "acme-shop-123"\n'
+           'region = "europe-west1"\n',
 }
 NEUTRAL = ["shop.site", "shop.site-cdn", "shop.api-get-items", "shop.api-post-items", "shop.images-originals",
            "shop.images-thumbs", "shop.images-resize", "shop.images-on-demand", "shop.images-cdn",

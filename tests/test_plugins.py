@@ -46,7 +46,7 @@ def test_register_adds_a_cloud_to_every_lookup() -> None:
     providers.register(extra)
     try:
         assert providers.plugin("extra") is extra and "extra" in providers.plugins()
-        assert Environment(default_cloud="extra").is_configured("extra")
+        assert Environment(name_prefix="t", default_cloud="extra").is_configured("extra")
     finally:
         providers.unregister("extra")
     assert "extra" not in providers.names()
@@ -75,11 +75,11 @@ def test_plugin_modules_load_no_engine_and_no_cloud_sdk() -> None:
 
 def test_each_section_is_validated_by_its_plugin(tmp_path: Path) -> None:
     path = tmp_path / "x.toml"
-    path.write_text('default_cloud = "gcp"\n[clouds.gcp]\nproject = "Bad_Project"\n')
+    path.write_text('name_prefix = "t"\ndefault_cloud = "gcp"\n[clouds.gcp]\nproject = "Bad_Project"\n')
     with pytest.raises(EnvironmentError_) as err:
         load_environment(path)
     assert err.value.key == "clouds.gcp.project" and err.value.value == "Bad_Project"
-    path.write_text('[clouds.aws]\naccount = "123456789012"\nbucket = "x"\n')
+    path.write_text('name_prefix = "t"\n[clouds.aws]\naccount = "123456789012"\nbucket = "x"\n')
     with pytest.raises(EnvironmentError_) as err:
         load_environment(path)
     assert err.value.key == "clouds.aws.bucket"
@@ -87,18 +87,18 @@ def test_each_section_is_validated_by_its_plugin(tmp_path: Path) -> None:
 
 def test_state_backends_come_from_their_plugins(tmp_path: Path) -> None:
     path = tmp_path / "x.toml"
-    path.write_text('[clouds.aws]\n[state]\nbackend = "s3"\nbucket = "b"\n')
+    path.write_text('name_prefix = "t"\n[clouds.aws]\nregion = "eu-west-1"\n[state]\nbackend = "s3"\nbucket = "b"\n')
     with pytest.raises(EnvironmentError_) as err:
         load_environment(path)
     assert err.value.key == "state.lock_table"
-    path.write_text('[clouds.aws]\n[state]\nbackend = "ftp"\n')
+    path.write_text('name_prefix = "t"\n[clouds.aws]\nregion = "eu-west-1"\n[state]\nbackend = "ftp"\n')
     with pytest.raises(EnvironmentError_, match="'local', 's3', 'gcs'"):
         load_environment(path)
 
 
 def test_stand_in_must_name_a_cloud_that_hosts_stand_ins(tmp_path: Path) -> None:
     path = tmp_path / "x.toml"
-    path.write_text('[clouds.aws]\nstand_in = "gcp"\n')
+    path.write_text('name_prefix = "t"\n[clouds.aws]\nstand_in = "gcp"\n')
     with pytest.raises(EnvironmentError_, match="hosts stand-ins .local."):
         load_environment(path)
 
@@ -107,13 +107,18 @@ def test_stand_in_must_name_a_cloud_that_hosts_stand_ins(tmp_path: Path) -> None
 
 @pytest.mark.parametrize("env", ["prod", "local", "dev"])
 def test_overrides_out_of_the_clouds_range_are_refused(estate: Path, env: str) -> None:
-    """`[overrides."web.api"] memory = 64, timeout = -5` used to synthesize: now file, key and value, exit 2."""
-    add_override(estate, env, '[overrides."web.api"]\nmemory = 64\ntimeout = -5')
+    """`[overrides."web.api"] memory = 64` used to synthesize: now file, key and value, exit 2 (the cloud's range;
+    `timeout = -5` is refused before, by the model's own check)."""
+    add_override(estate, env, '[overrides."web.api"]\nmemory = 64')
     code, out = synth(estate, env)
     assert code == 2, out
     assert f"{env}.toml" in out and 'overrides."web.api".memory' in out and "(got 64)" in out, out
     assert "memory must be a whole number of MB from 128" in out
     assert not (estate / "cdktf.out").exists(), "nothing may be written on bad input"
+    add_override(estate, env, 'timeout = -5')
+    code, out = synth(estate, env)
+    assert code == 2 and 'overrides."web.api".timeout' in out and "positive whole number of seconds" in out, out
+    assert "(got -5)" in out and not (estate / "cdktf.out").exists()
 
 
 WAIVE_FUNCTION_LIMITS = """

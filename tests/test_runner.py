@@ -308,7 +308,7 @@ def test_workspace_lock_names_the_holder(tmp_path: Path) -> None:
 def test_bootstrap_local_is_idempotent(tmp_path: Path) -> None:
     from platform_sdk.envs import Environment
 
-    env = Environment(name="local")
+    env = Environment(name="local", name_prefix="acme")
     first = bootstrap(tmp_path, env)
     assert [(s.kind, s.status) for s in first] == [("directory", "created")]
     assert (tmp_path / ".platform" / "state" / "local").is_dir()
@@ -491,8 +491,8 @@ def test_bootstrap_gcs_bucket_is_idempotent(tmp_path: Path, gcs_emulator: str) -
 
     from platform_sdk.envs import Environment
 
-    env = Environment.model_validate({"name": "staging", "default_cloud": "gcp",
-                                      "clouds": {"gcp": {"project": "acme-staging-123"}},
+    env = Environment.model_validate({"name": "staging", "name_prefix": "acme", "default_cloud": "gcp",
+                                      "clouds": {"gcp": {"project": "acme-staging-123", "region": "us-central1"}},
                                       "state": {"backend": "gcs", "bucket": "acme-tfstate-boot"}})
     assert [(s.kind, s.name, s.status) for s in bootstrap(tmp_path, env)] == [
         ("gcs bucket", "acme-tfstate-boot", "created")]

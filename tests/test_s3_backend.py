@@ -36,6 +36,7 @@ STATE_KEY = "platform/s3/s3-web-aws.tfstate"
 
 def s3_env(endpoint: str, cloud_root: str = ".platform/localcloud") -> str:
     return f'''
+name_prefix = "acme"
 default_cloud = "aws"
 
 [clouds.aws]

@@ -20,6 +20,7 @@ from tests.fake_cloudfunctions import FakeCloudFunctions
 from tests.terraform_fixtures import Cli, make_project, tf_binary_fixture  # noqa: F401 - registers tf_binary
 
 AWS_ENV = """
+name_prefix = "acme"
 default_cloud = "aws"
 [clouds.aws]
 account = "123456789012"
@@ -30,6 +31,7 @@ backend = "local"
 """
 
 GCP_ENV = """
+name_prefix = "acme"
 default_cloud = "gcp"
 [clouds.gcp]
 project = "acme-test-123"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from platform_sdk.guardrails.core import Rule, Violation
 from platform_sdk.model import Cdn, Function
@@ -13,11 +13,6 @@ if TYPE_CHECKING:
     from platform_sdk.model import Resource, Service
     from platform_sdk.profile import Profile
     from platform_sdk.synth.placement import Placement
-
-
-def effective(env: Environment, resource: Resource, key: str, default: Any) -> Any:
-    """A setting as the environment deploys it: `[overrides."svc.res"]` in the env file wins over the code."""
-    return env.override(resource.address, key, default)
 
 
 def _where(env: Environment, resource: Resource) -> str:
@@ -38,7 +33,7 @@ class PublicBucketOnlyAsCdnOrigin(Rule):
         return [
             self.violation(bucket.address, f"bucket is publicly readable but is no CDN's origin{_where(env, bucket)}")
             for service in services for bucket in service.buckets
-            if effective(env, bucket, "public_read", bucket.public_read) and id(bucket) not in origins
+            if bucket.public_read and id(bucket) not in origins
         ]
 
 
@@ -55,7 +50,7 @@ class _ProductionDatabaseSetting(Rule):
         return [
             self.violation(db.address, f"{self.problem} in protected environment {env.name!r}{_where(env, db)}")
             for service in services for db in service.databases
-            if not effective(env, db, self.setting, getattr(db, self.setting))
+            if not getattr(db, self.setting)
         ]
 
 
@@ -125,8 +120,8 @@ class FunctionLimits(Rule):
         for service in services:
             for fn in service.of(Function):
                 where = _where(env, fn)
-                memory = effective(env, fn, "memory", fn.memory)
-                timeout = effective(env, fn, "timeout", fn.timeout)
+                memory = fn.memory
+                timeout = fn.timeout
                 if isinstance(memory, int) and memory > self.max_memory_mb:
                     found.append(self.violation(
                         fn.address, f"memory {memory} MB is above the limit of {self.max_memory_mb} MB{where}",
@@ -146,5 +141,5 @@ def default_model_rules() -> list[Rule]:
 
 __all__ = [
     "AllowedRegions", "FunctionLimits", "ProductionDatabaseBackups", "ProductionDatabaseDeletionProtection",
-    "ProductionDatabaseHighAvailability", "PublicBucketOnlyAsCdnOrigin", "default_model_rules", "effective",
+    "ProductionDatabaseHighAvailability", "PublicBucketOnlyAsCdnOrigin", "default_model_rules",
 ]

@@ -29,8 +29,11 @@ from platform_sdk.model.triggers import (
     schedule,
 )
 
+KINDS: tuple[type[Resource], ...] = (Bucket, Database, Function, Cdn)
+"""Every resource kind, in build order (producers before consumers)."""
+
 __all__ = [
-    "NAME_PATTERN", "Access", "Bucket", "Cdn", "Composite", "Cors", "Database", "DatabaseSpec", "Function",
+    "KINDS", "NAME_PATTERN", "Access", "Bucket", "Cdn", "Composite", "Cors", "Database", "DatabaseSpec", "Function",
     "FunctionSpec", "Grant", "HttpTrigger", "ObjectCreatedTrigger", "Resource", "ScheduleTrigger", "Service",
     "Spec", "Trigger", "http", "object_created", "schedule",
 ]

@@ -104,6 +104,10 @@ class Resource:
     operations: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     """Grant access level -> the runtime operations it allows (see each kind's `OPERATIONS`); empty when
     nothing can be granted on the kind."""
+    overridable: ClassVar[tuple[str, ...]] = ()
+    """The settings an environment file may give per resource (`[overrides."service.resource"] key = value`),
+    validated exactly as the declaration is; what links or locates the resource (name, handler, source,
+    triggers, origin, a database's engine) is not among them."""
 
     name: str
     service: Service | None = field(default=None, init=False, repr=False)

@@ -83,6 +83,7 @@ class Bucket(Resource):
 
     kind: ClassVar[str] = "bucket"
     operations: ClassVar[Mapping[str, tuple[str, ...]]] = OPERATIONS
+    overridable: ClassVar[tuple[str, ...]] = ("versioning", "expire_days", "cors", "public_read", "force_destroy")
     versioning: bool = False
     expire_days: int | None = None
     cors: Cors | None = None

@@ -35,6 +35,7 @@ class Cdn(Resource):
     """
 
     kind: ClassVar[str] = "cdn"
+    overridable: ClassVar[tuple[str, ...]] = ("domain", "default_root_object")
     origin: Bucket | Function | None = None
     domain: str | None = None
     default_root_object: str = "index.html"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import ClassVar, Literal, get_args
 
 from platform_sdk.model.base import ErrorFactory, Resource, Spec, is_whole
@@ -88,6 +88,8 @@ class Database(Resource, DatabaseSpec):
 
     kind: ClassVar[str] = "database"
     operations: ClassVar[Mapping[str, tuple[str, ...]]] = OPERATIONS
+    # Not the engine: every stage runs the SQL dialect the code was written for.
+    overridable: ClassVar[tuple[str, ...]] = tuple(f.name for f in fields(DatabaseSpec) if f.name != "engine")
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import ClassVar, Literal, Self, TypeVar
 
@@ -124,6 +124,7 @@ class Function(Resource, FunctionSpec):
     """
 
     kind: ClassVar[str] = "function"
+    overridable: ClassVar[tuple[str, ...]] = tuple(f.name for f in fields(FunctionSpec))
     handler: str = ""
     source: str | Path = ""
     triggers: list[Trigger] = field(default_factory=list)

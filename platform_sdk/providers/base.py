@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from platform_sdk.model import Bucket, Cdn, Database, Function, Grant, Resource
 
@@ -132,9 +132,15 @@ class StackContext:
             return re.sub(r"[^a-z0-9_-]", "-", text.lower())[:63]
         return {clean(k): clean(v) for k, v in self.tags(resource).items()}
 
-    def override(self, resource: Resource, key: str, default: Any) -> Any:
-        """A per-environment override from the env file (`[overrides."service.resource"]`)."""
-        return self.env.override(f"{self.service.name}.{resource.name}", key, default)
+    def setting(self, resource: Resource, key: str, default: Any) -> Any:
+        """A per-resource setting this cloud's plug-in adds (`CloudPlugin.resource_settings`): the environment
+        file's `[overrides."service.resource"] key`, else `default`.
+
+        The neutral model's own settings (`memory`, `domain`, ...) are not read here: synthesis applies the
+        environment's values to the model before compiling (`platform_sdk.synth.overrides`), so compilers read
+        them from the resource itself.
+        """
+        return self.env.override(resource.address, key, default)
 
     def size(self, kind: str, tier: str, key: str, default: Any) -> Any:
         """A size-table entry: the env file's `[sizes.KIND.TIER]`, then the profile's table, then the default."""
@@ -210,7 +216,8 @@ class CloudConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    stand_in: str | None = None
+    stand_in: str | None = Field(None, description="Compile this cloud's stacks with another cloud's plug-in "
+                                 "instead (`\"local\"`: a local stand-in, for rehearsals on a laptop).")
 
 
 class StateBackend(BaseModel):
@@ -218,7 +225,7 @@ class StateBackend(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    backend: str
+    backend: str = Field(description="Which backend keeps the Terraform state.")
 
 
 @dataclass(frozen=True)
@@ -232,6 +239,57 @@ class FunctionLimits:
     memory_mb: tuple[int, int]
     timeout_s: tuple[int, int]
     source: str = ""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A key a cloud plug-in adds to environment files: a per-resource setting (`CloudPlugin.resource_settings`,
+    under `[overrides."service.resource"]`) or a size-table entry (`CloudPlugin.size_settings`, under
+    `[sizes.<kind>.<tier>]`).
+
+    `type` is the TOML value's Python type (`int`, `str` or `bool`); `choices`, `pattern` and the inclusive
+    `minimum`/`maximum` restrict it further. `default` and `unit` are words for messages and the generated
+    reference (docs/environment-reference.md); `source` names the documentation page the facts come from.
+    """
+
+    key: str
+    type: type
+    description: str
+    default: str = ""
+    unit: str = ""
+    choices: tuple[object, ...] = ()
+    pattern: str = ""
+    minimum: int | None = None
+    maximum: int | None = None
+    source: str = ""
+
+    def problem(self, value: object) -> str | None:
+        """Why `value` is not acceptable (a phrase for the message), or None."""
+        names = {int: "a whole number", str: "a string", bool: "true or false"}
+        wrong_type = not isinstance(value, self.type) or (self.type is int and isinstance(value, bool))
+        if wrong_type:
+            return f"{self.key} must be {names.get(self.type, self.type.__name__)}"
+        if self.choices and value not in self.choices:
+            return f"{self.key} must be one of {', '.join(map(str, self.choices))}"
+        if self.pattern and not re.fullmatch(self.pattern, str(value)):
+            return f"{self.key} must match {self.pattern}"
+        if isinstance(value, int) and not isinstance(value, bool):
+            low, high = self.minimum, self.maximum
+            if (low is not None and value < low) or (high is not None and value > high):
+                bounds = f"from {low} to {high}" if low is not None and high is not None else (
+                    f">= {low}" if low is not None else f"<= {high}")
+                return f"{self.key} must be {bounds}" + (f" {self.unit}" if self.unit else "")
+        return None
+
+    def describe(self) -> str:
+        """The constraint in words, for the reference: `one of 1, 3, 5`, `from 1 to 1000 instances`."""
+        if self.choices:
+            return "one of " + ", ".join(map(str, self.choices))
+        if self.pattern:
+            return f"matches `{self.pattern}`"
+        if self.minimum is not None or self.maximum is not None:
+            return f"from {self.minimum} to {self.maximum}" if self.maximum is not None else f">= {self.minimum}"
+        return ""
 
 
 @dataclass(frozen=True)
@@ -359,6 +417,11 @@ class CloudPlugin:
     kinds: ClassVar[frozenset[str]] = frozenset()
     """The neutral kinds it implements (`bucket`, `function`, ...); placement refuses the others."""
     function_limits: ClassVar[FunctionLimits | None] = None
+    resource_settings: ClassVar[Mapping[str, tuple[Setting, ...]]] = {}
+    """Per-resource keys it adds under `[overrides."<service.resource>"]`, by kind (`function`: (...)): valid on a
+    resource placed on this cloud (or compiled by it as a stand-in); its compiler reads them with `ctx.setting`."""
+    size_settings: ClassVar[Mapping[str, tuple[Setting, ...]]] = {}
+    """Keys of `[sizes.<kind>.<tier>]` its compiler reads (with `ctx.size`), by kind."""
     stateful_types: ClassVar[frozenset[str]] = frozenset()
     """Terraform types whose destroy or replace loses data: the plan report flags them."""
     state_backends: ClassVar[Mapping[str, type[StateBackend]]] = {}

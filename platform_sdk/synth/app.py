@@ -23,6 +23,7 @@ from platform_sdk.project import Project
 from platform_sdk.providers.base import FunctionPackage
 from platform_sdk.synth.estate import EstateBuilder, StackInfo
 from platform_sdk.synth.graph import dependencies_from_manifest
+from platform_sdk.synth.overrides import apply_overrides
 from platform_sdk.synth.placement import Placement
 
 METADATA_FILE = "platform.json"
@@ -81,6 +82,7 @@ def synthesize(project: Project, env: Environment, services: list[Service], only
     try:
         app = new_app(tmp_dir)
         profile = profile or Profile()
+        apply_overrides(env, services)  # what this environment deploys, before any hook or check sees it
         for hook in profile.before_synth:
             hook(env, services)
         if extra_copies is None:

@@ -16,6 +16,7 @@ from platform_sdk.errors import EnvironmentError_, PlacementError
 from platform_sdk.model import Bucket, Cdn, Database, Function, ObjectCreatedTrigger, Resource, Service
 from platform_sdk.naming import default_name
 from platform_sdk.providers.base import Compiler
+from platform_sdk.synth.overrides import apply_overrides
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,13 @@ def check_placement_keys(env: Environment, services: list[Service]) -> None:
 
 def resolve_placements(env: Environment, services: list[Service], compilers: Mapping[str, Compiler],
                        naming: Callable[[Environment, str, str], str] = default_name) -> dict[Resource, Placement]:
-    """Placement for every resource, after checking capabilities and cross-resource constraints."""
+    """Placement for every resource, after checking capabilities and cross-resource constraints.
+
+    The environment's values are applied to the resources first (`overrides.apply_overrides`), so every check
+    sees what the environment deploys.
+    """
     check_placement_keys(env, services)
+    apply_overrides(env, services)
     placements: dict[Resource, Placement] = {}
     for service in services:
         for resource in service:
@@ -138,15 +144,15 @@ def _check_capability(env: Environment, resource: Resource, cloud: str, target: 
 
 
 def _check_limits(env: Environment, resource: Resource, cloud: str, target: str) -> None:
-    """A function's runtime, memory and timeout as deployed (overrides win) within the plug-in's limits.
+    """A function's runtime, memory and timeout as deployed (the environment's values applied) within the
+    plug-in's limits.
 
     A stand-in is held to both clouds' limits, so a rehearsal refuses what production would. The error names
     where the value comes from: the environment file's override, or the line that declared the function.
     """
     if not isinstance(resource, Function):
         return
-    declared = {"runtime": resource.runtime, "memory": resource.memory, "timeout": resource.timeout}
-    effective = {key: env.override(resource.address, key, value) for key, value in declared.items()}
+    effective = {"runtime": resource.runtime, "memory": resource.memory, "timeout": resource.timeout}
     for name in dict.fromkeys((cloud, target)):
         for key, problem in providers.plugin(name).function_problems(resource, effective):
             if key in env.overrides.get(resource.address, {}):

@@ -7,12 +7,10 @@ from typing import Any
 
 from platform_sdk.errors import PlatformError
 from platform_sdk.model import Resource
+from platform_sdk.providers.aws.config import LOG_RETENTION, LOG_RETENTION_DAYS
 from platform_sdk.providers.base import Handle, StackContext
 
 TARGET = "aws"
-# CloudWatch Logs accepts only these retention periods.
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-                      3288, 3653)
 
 
 def rid(ctx: StackContext, resource: Resource, suffix: str) -> str:
@@ -53,17 +51,15 @@ def policy_json(statements: list[dict[str, Any]]) -> str:
 
 
 def log_retention(ctx: StackContext, resource: Resource) -> int:
-    """Days the log groups of `resource` keep events: the environment's override for it, else the profile's
-    standard. CloudWatch takes fixed values only, so anything else fails here with the file and key to fix."""
-    allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
-    override = ctx.override(resource, "log_retention_days", None)
-    if override is None:
-        days = ctx.profile.log_retention_days
-        if days not in LOG_RETENTION_DAYS:
-            raise PlatformError(f"the profile's log_retention_days must be one of {allowed}",
-                                file=ctx.profile.source, key="log_retention_days", value=days)
+    """Days the log groups of `resource` keep events: the environment's `log_retention_days` for it (checked when
+    the environment's values were applied), else the profile's standard. CloudWatch takes fixed values only, so a
+    profile value outside them fails here with the file and key to fix."""
+    days = ctx.setting(resource, LOG_RETENTION.key, None)
+    if days is not None:
         return int(days)
-    if override not in LOG_RETENTION_DAYS:
-        raise PlatformError(f"log_retention_days must be one of {allowed}", file=ctx.env.file,
-                            key=f'overrides."{resource.address}".log_retention_days', value=override)
-    return int(override)
+    days = ctx.profile.log_retention_days
+    if days not in LOG_RETENTION_DAYS:
+        allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
+        raise PlatformError(f"the profile's log_retention_days must be one of {allowed}",
+                            file=ctx.profile.source, key="log_retention_days", value=days)
+    return int(days)

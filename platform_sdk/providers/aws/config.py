@@ -1,31 +1,79 @@
-"""The AWS plug-in's environment-file sections: `[clouds.aws]` and the S3 state backend (`[state] backend = "s3"`)."""
+"""The AWS plug-in's environment-file sections: `[clouds.aws]` and the S3 state backend (`[state] backend = "s3"`).
+
+Regions are checked against `regions.AWS_REGIONS`, and there is no default region: an environment names where its
+stacks and its state live (a silent `us-east-1` once put a production estate in one Region and its state in another).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-from platform_sdk.providers.base import CloudConfig, StateBackend
+from platform_sdk.errors import did_you_mean
+from platform_sdk.providers.aws.regions import AWS_REGIONS, SOURCE
+from platform_sdk.providers.base import CloudConfig, Setting, StateBackend
+
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                      3288, 3653)
+"""The retention periods CloudWatch Logs accepts (API_PutRetentionPolicy)."""
+INSTANCE_CLASSES = {"small": "db.t4g.micro", "medium": "db.t4g.medium", "large": "db.r6g.large"}
+"""RDS instance class per database size tier, unless `[sizes.database.<tier>] aws_instance_class` says otherwise."""
+
+LOG_RETENTION = Setting(
+    "log_retention_days", int, "Days CloudWatch Logs keeps the resource's logs (its function or database log "
+    "groups).", default="the profile's log_retention_days (30)", unit="days", choices=LOG_RETENTION_DAYS,
+    source="https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html")
+INSTANCE_CLASS = Setting(
+    "aws_instance_class", str, "The RDS instance class of databases of this size tier.",
+    default=", ".join(f"{tier}: {cls}" for tier, cls in INSTANCE_CLASSES.items()), pattern=r"db\.[a-z0-9]+\.[a-z0-9]+",
+    source="https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Concepts.DBInstanceClass.html")
+
+
+def check_region(value: str | None) -> str | None:
+    """`value` if it is an AWS Region code (`regions.AWS_REGIONS`), else a pydantic error suggesting the closest."""
+    if value is not None and value not in AWS_REGIONS:
+        raise PydanticCustomError("aws_region", "unknown AWS Region{hint} (the Regions are listed at {source})",
+                                  {"hint": did_you_mean(value, AWS_REGIONS), "source": SOURCE})
+    return value
 
 
 class AwsConfig(CloudConfig):
     """Where AWS workloads go. `stand_in = "local"` compiles them to the local cloud (rehearsals)."""
 
-    account: Annotated[str, Field(pattern=r"^\d{12}$")] | None = None
-    region: str = "us-east-1"
-    endpoint: str | None = None  # an AWS-compatible API endpoint (tests: moto)
+    account: Annotated[str, Field(pattern=r"^\d{12}$")] | None = Field(
+        None, description="The 12-digit AWS account id the stacks deploy to. Default: the credentials' account.")
+    region: str | None = Field(None, description="The AWS Region of every AWS stack, e.g. `eu-west-1`: one of the "
+                               f"Regions at {SOURCE}. Required unless `stand_in` is set (no default).")
+    endpoint: str | None = Field(None, description="An AWS-compatible API endpoint (tests: a moto server). Default: "
+                                 "AWS itself.")
+
+    _region = field_validator("region")(check_region)
+
+    @model_validator(mode="after")
+    def _region_required(self) -> Self:
+        if self.stand_in is None and self.region is None:
+            raise PydanticCustomError(
+                "region_required", "region is required: name the AWS Region of this environment's stacks, "
+                "e.g. region = \"eu-west-1\" (there is no default)")
+        return self
 
 
 class S3State(StateBackend):
     """Terraform's S3 backend with DynamoDB locking (`platform bootstrap` creates both)."""
 
-    backend: Literal["s3"]
-    bucket: str
-    lock_table: str
-    region: str = "us-east-1"
-    key_prefix: str = "platform"
-    endpoint: str | None = None  # tests: moto server
+    backend: Literal["s3"] = Field(description="Keep Terraform state in S3, locked with DynamoDB.")
+    bucket: str = Field(description="The S3 bucket holding the state (globally unique name); `platform bootstrap` "
+                        "creates it.")
+    lock_table: str = Field(description="The DynamoDB table holding the locks; `platform bootstrap` creates it.")
+    region: str = Field(description="The AWS Region of the state bucket and lock table, e.g. `eu-west-1`. Required "
+                        "(no default).")
+    key_prefix: str = Field("platform", description="Prefix of every state object's key "
+                            "(`<key_prefix>/<env>/<stack>.tfstate`).")
+    endpoint: str | None = Field(None, description="An S3-compatible endpoint (tests: a moto server).")
+
+    _region = field_validator("region")(check_region)
 
 
 def aws_config(env: object) -> AwsConfig | None:

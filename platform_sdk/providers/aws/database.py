@@ -20,11 +20,11 @@ from platform_sdk.cdk.engine import Fn, TerraformResourceLifecycle
 from platform_sdk.cdk.raw import RawResource
 from platform_sdk.model import Database
 from platform_sdk.providers.aws.common import kms_key, log_retention, make_handle, resource_tags, rid
+from platform_sdk.providers.aws.config import INSTANCE_CLASS, INSTANCE_CLASSES
 from platform_sdk.providers.aws.engines import ENGINES
 from platform_sdk.providers.aws.network import default_vpc
 from platform_sdk.providers.base import Handle, StackContext
 
-INSTANCE_CLASSES = {"small": "db.t4g.micro", "medium": "db.t4g.medium", "large": "db.r6g.large"}
 # Performance Insights (now CloudWatch Database Insights) is not offered for MySQL and MariaDB on the smallest
 # burstable classes; every class of RDS for PostgreSQL has it. Enabling it there fails the apply, so it stays off.
 NO_PERFORMANCE_INSIGHTS: dict[str, frozenset[str]] = {
@@ -114,7 +114,7 @@ def compile_database(ctx: StackContext, database: Database) -> Handle:
     })
     parameters = _parameter_group(ctx, database, name, tags)
     log_groups = _log_groups(ctx, database, name, tags)
-    instance_class = ctx.size("database", database.size, "aws_instance_class", INSTANCE_CLASSES[database.size])
+    instance_class = ctx.size("database", database.size, INSTANCE_CLASS.key, INSTANCE_CLASSES[database.size])
     attrs: dict[str, Any] = {
         "identifier": name,
         "engine": spec["engine"],
@@ -131,10 +131,10 @@ def compile_database(ctx: StackContext, database: Database) -> Handle:
         "parameter_group_name": parameters.ref("name"),
         "vpc_security_group_ids": [security_group.ref("id")],
         "publicly_accessible": False,
-        "multi_az": bool(ctx.override(database, "high_availability", database.high_availability)),
+        "multi_az": database.high_availability,
         "backup_retention_period": BACKUP_RETENTION_DAYS if database.backups else 0,
         "copy_tags_to_snapshot": True,
-        "deletion_protection": bool(ctx.override(database, "deletion_protection", database.deletion_protection)),
+        "deletion_protection": database.deletion_protection,
         "skip_final_snapshot": False,
         "final_snapshot_identifier": final_snapshot_identifier(name),
         "auto_minor_version_upgrade": True,

@@ -10,13 +10,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from platform_sdk.providers.aws.config import AwsConfig, S3State
+from platform_sdk.providers.aws.config import INSTANCE_CLASS, LOG_RETENTION, AwsConfig, S3State
 from platform_sdk.providers.base import (
     CloudPlugin,
     FunctionLimits,
     FunctionRef,
     FunctionStatus,
     Packaging,
+    Setting,
     StateBackend,
     Step,
 )
@@ -45,6 +46,9 @@ class AwsPlugin(CloudPlugin):
         source="docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html, configuration-memory.html, "
                "configuration-timeout.html",
     )
+    resource_settings: ClassVar[Mapping[str, tuple[Setting, ...]]] = {
+        "function": (LOG_RETENTION,), "database": (LOG_RETENTION,)}
+    size_settings: ClassVar[Mapping[str, tuple[Setting, ...]]] = {"database": (INSTANCE_CLASS,)}
     # What the compiler emits, and what a platform team's module backing (Profile.modules) may create.
     stateful_types = frozenset({"aws_s3_bucket", "aws_db_instance", "aws_rds_cluster", "aws_dynamodb_table"})
     state_backends: ClassVar[Mapping[str, type[StateBackend]]] = {"s3": S3State}

@@ -1,27 +1,65 @@
-"""The GCP plug-in's environment-file sections: `[clouds.gcp]` and the GCS state backend (`[state] backend = "gcs"`)."""
+"""The GCP plug-in's environment-file sections: `[clouds.gcp]` and the GCS state backend (`[state] backend = "gcs"`).
+
+Regions are checked against `regions.GCP_REGIONS`, and there is no default region (see the AWS plug-in's config).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-from platform_sdk.providers.base import CloudConfig, StateBackend
+from platform_sdk.errors import did_you_mean
+from platform_sdk.providers.base import CloudConfig, Setting, StateBackend
+from platform_sdk.providers.gcp.regions import GCP_REGIONS, SOURCE
+
+TIERS = {"small": "db-custom-1-3840", "medium": "db-custom-2-7680", "large": "db-custom-4-15360"}
+"""Cloud SQL machine tier per database size tier, unless `[sizes.database.<tier>] gcp_tier` says otherwise."""
+DEFAULT_MAX_INSTANCES = 100
+
+MAX_INSTANCES = Setting(
+    "max_instances", int, "The most instances Cloud Functions runs of the function at once.",
+    default=str(DEFAULT_MAX_INSTANCES), unit="instances", minimum=1, maximum=1000,
+    source="https://cloud.google.com/functions/docs/configuring/max-instances")
+TIER = Setting(
+    "gcp_tier", str, "The Cloud SQL machine tier of databases of this size tier.",
+    default=", ".join(f"{size}: {tier}" for size, tier in TIERS.items()), pattern=r"db-[a-z0-9-]+",
+    source="https://cloud.google.com/sql/docs/postgres/instance-settings")
 
 
 class GcpConfig(CloudConfig):
     """Where GCP workloads go. `stand_in = "local"` compiles them to the local cloud (rehearsals)."""
 
-    project: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")] | None = None
-    region: str = "us-central1"
+    project: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")] | None = Field(
+        None, description="The Google Cloud project id the stacks deploy to. Default: the credentials' project.")
+    region: str | None = Field(None, description="The Google Cloud region of every GCP stack, e.g. `europe-west1`: "
+                               f"one of the regions at {SOURCE}. Required unless `stand_in` is set (no default).")
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str | None) -> str | None:
+        if value is not None and value not in GCP_REGIONS:
+            raise PydanticCustomError("gcp_region", "unknown Google Cloud region{hint} (the regions are listed at "
+                                      "{source})", {"hint": did_you_mean(value, GCP_REGIONS), "source": SOURCE})
+        return value
+
+    @model_validator(mode="after")
+    def _region_required(self) -> Self:
+        if self.stand_in is None and self.region is None:
+            raise PydanticCustomError(
+                "region_required", "region is required: name the Google Cloud region of this environment's "
+                "stacks, e.g. region = \"europe-west1\" (there is no default)")
+        return self
 
 
 class GcsState(StateBackend):
     """Terraform's GCS backend (object versioning on; `platform bootstrap` creates the bucket)."""
 
-    backend: Literal["gcs"]
-    bucket: str
-    prefix: str = "platform"
+    backend: Literal["gcs"] = Field(description="Keep Terraform state in Cloud Storage.")
+    bucket: str = Field(description="The Cloud Storage bucket holding the state (globally unique name); "
+                        "`platform bootstrap` creates it in the `[clouds.gcp]` region.")
+    prefix: str = Field("platform", description="Prefix of every state object (`<prefix>/<env>/<stack>`).")
 
 
 def gcp_config(env: object) -> GcpConfig | None:

@@ -19,18 +19,18 @@ from typing import Any
 from platform_sdk.model import Database
 from platform_sdk.providers.base import StackContext
 from platform_sdk.providers.gcp import kms, naming, provider
+from platform_sdk.providers.gcp.config import TIER, TIERS
 
 VERSIONS = {"postgres": "POSTGRES_16", "mysql": "MYSQL_8_0"}
-TIERS = {"small": "db-custom-1-3840", "medium": "db-custom-2-7680", "large": "db-custom-4-15360"}
 DB_USER = "app"
 
 
 def compile_database(ctx: StackContext, database: Database) -> tuple[Any, dict[str, str]]:
     provider.use_random(ctx)
     name = naming.rfc1035(ctx.physical_name(database))
-    protect = bool(ctx.override(database, "deletion_protection", database.deletion_protection))
-    high_availability = bool(ctx.override(database, "high_availability", database.high_availability))
-    backups = bool(ctx.override(database, "backups", database.backups))
+    protect = database.deletion_protection
+    high_availability = database.high_availability
+    backups = database.backups
     key = kms.kms_key(ctx)  # customer-managed encryption of the instance (kms.py: agent and region rules)
     backup: dict[str, Any] = {"enabled": backups}
     if database.engine == "postgres":
@@ -45,8 +45,8 @@ def compile_database(ctx: StackContext, database: Database) -> tuple[Any, dict[s
         "settings": {
             # db-custom-* tiers are Enterprise edition tiers (PostgreSQL 16 would otherwise default to Plus).
             "edition": "ENTERPRISE",
-            "tier": ctx.size("database", database.size, "gcp_tier", TIERS[database.size]),
-            "disk_size": int(ctx.override(database, "storage_gb", database.storage_gb)),
+            "tier": ctx.size("database", database.size, TIER.key, TIERS[database.size]),
+            "disk_size": database.storage_gb,
             "disk_autoresize": True,
             "availability_type": "REGIONAL" if high_availability else "ZONAL",
             "deletion_protection_enabled": protect,

@@ -27,6 +27,7 @@ from platform_sdk.model import Function, HttpTrigger, ObjectCreatedTrigger, Sche
 from platform_sdk.providers.base import FunctionInputs, StackContext
 from platform_sdk.providers.gcp import iam, kms, naming, provider
 from platform_sdk.providers.gcp.bucket import STORAGE_API, bucket_attributes
+from platform_sdk.providers.gcp.config import DEFAULT_MAX_INSTANCES, MAX_INSTANCES
 
 if TYPE_CHECKING:
     from platform_sdk.envs import Environment
@@ -38,7 +39,6 @@ OBJECT_FINALIZED = "google.cloud.storage.object.v1.finalized"
 TRIGGER_FILTERS_ENV = "PLATFORM_TRIGGER_FILTERS"
 SOURCE_BUCKET_SUFFIX = "src"
 PACKAGE_NONCURRENT_DAYS = 30  # how long a deleted function package stays restorable
-DEFAULT_MAX_INSTANCES = 100
 # Cloud Functions gen2 builds with Cloud Build into Artifact Registry and runs on Cloud Run.
 FUNCTION_APIS = ("iam.googleapis.com", "cloudfunctions.googleapis.com", "run.googleapis.com",
                  "cloudbuild.googleapis.com", "artifactregistry.googleapis.com", "storage.googleapis.com")
@@ -60,9 +60,8 @@ def function_problems(fn: Function, env: Environment) -> list[str]:
     if events and (fn.trigger_of(HttpTrigger) or fn.trigger_of(ScheduleTrigger)):
         problems.append("support for HTTP or schedule triggers on a function that also has an object-created "
                         "trigger (a gen2 event function only accepts CloudEvents)")
-    timeout = env.override(fn.address, "timeout", fn.timeout)
-    if events and isinstance(timeout, int) and timeout > EVENT_TIMEOUT_LIMIT:
-        problems.append(f"support for event-driven timeouts above {EVENT_TIMEOUT_LIMIT} seconds (got {timeout})")
+    if events and fn.timeout > EVENT_TIMEOUT_LIMIT:
+        problems.append(f"support for event-driven timeouts above {EVENT_TIMEOUT_LIMIT} seconds (got {fn.timeout})")
     return problems
 
 
@@ -175,9 +174,9 @@ def compile_function(ctx: StackContext, fn: Function, inputs: FunctionInputs) ->
             "source": {"storage_source": {"bucket": source.ref("bucket"), "object": source.ref("name")}},
         },
         "service_config": {
-            "available_memory": f"{ctx.override(fn, 'memory', fn.memory)}Mi",
-            "timeout_seconds": ctx.override(fn, "timeout", fn.timeout),
-            "max_instance_count": ctx.override(fn, "max_instances", DEFAULT_MAX_INSTANCES),
+            "available_memory": f"{fn.memory}Mi",
+            "timeout_seconds": fn.timeout,
+            "max_instance_count": ctx.setting(fn, MAX_INSTANCES.key, DEFAULT_MAX_INSTANCES),
             "service_account_email": account.ref("email"),
             "environment_variables": dict(sorted(environment.items())),
             "ingress_settings": "ALLOW_ALL" if http else "ALLOW_INTERNAL_ONLY",

@@ -17,10 +17,11 @@ from platform_sdk.providers.base import (
     FunctionRef,
     FunctionStatus,
     Packaging,
+    Setting,
     StateBackend,
     Step,
 )
-from platform_sdk.providers.gcp.config import GcpConfig, GcsState, gcp_config
+from platform_sdk.providers.gcp.config import MAX_INSTANCES, TIER, GcpConfig, GcsState, gcp_config
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -45,6 +46,8 @@ class GcpPlugin(CloudPlugin):
         runtimes=("python3.10", "python3.11", "python3.12"), memory_mb=(128, 32768), timeout_s=(1, 3600),
         source="cloud.google.com/functions/docs/configuring/memory, configuring/timeout, runtime-support",
     )
+    resource_settings: ClassVar[Mapping[str, tuple[Setting, ...]]] = {"function": (MAX_INSTANCES,)}
+    size_settings: ClassVar[Mapping[str, tuple[Setting, ...]]] = {"database": (TIER,)}
     stateful_types = frozenset({"google_storage_bucket", "google_sql_database_instance", "google_sql_database"})
     state_backends: ClassVar[Mapping[str, type[StateBackend]]] = {"gcs": GcsState}
     backend_missing = ("storage: bucket doesn't exist",)

@@ -49,7 +49,7 @@ class LocalCompiler(Compiler):
     def database(self, ctx: StackContext, database: Database) -> Handle:
         res = ctx.resource("localcloud_database", database.name, {
             "name": ctx.physical_name(database), "engine": database.engine,
-            "deletion_protection": ctx.override(database, "deletion_protection", database.deletion_protection),
+            "deletion_protection": database.deletion_protection,
         })
         return self.handle(ctx, database, name=res.ref("name"), url=res.ref("url"), endpoint=res.ref("path"))
 
@@ -71,8 +71,8 @@ class LocalCompiler(Compiler):
             "runtime": fn.runtime,
             "package": ctx.asset(inputs.package),
             "package_hash": inputs.package.sha256,
-            "memory": ctx.override(fn, "memory", fn.memory),
-            "timeout": ctx.override(fn, "timeout", fn.timeout),
+            "memory": fn.memory,
+            "timeout": fn.timeout,
             "environment": inputs.environment,
             "triggers": json.dumps(triggers, sort_keys=True),
         })
