@@ -53,5 +53,5 @@ def did_you_mean(word: object, choices: Iterable[str]) -> str:
     """` (did you mean 'region'?)` for the closest of `choices` to `word` (difflib), or "" when none is close."""
     if not isinstance(word, str):
         return ""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.5)
     return f" (did you mean {close[0]!r}?)" if close else ""

@@ -6,13 +6,14 @@ report). The rules themselves live in `model_rules` and `stack_rules` (and the c
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from platform_sdk.errors import PlatformError
+from platform_sdk.errors import EnvironmentError_, PlatformError, did_you_mean
 from platform_sdk.guardrails.core import Rule, Violation, apply_waivers, enforce
 from platform_sdk.guardrails.model_rules import default_model_rules
 from platform_sdk.guardrails.stack_rules import default_stack_rules
@@ -63,8 +64,40 @@ def check_model(env: Environment, services: list[Service], placements: Mapping[R
     from platform_sdk.profile import Profile
 
     profile = profile or Profile()
-    found = [v for rule in rules_for(profile) for v in rule.check_model(env, services, placements, profile)]
+    rules = rules_for(profile)
+    if rules:  # an empty rule set (the gate's scratch synthesis) has nothing to hold waivers against
+        check_waivers(env, services, placements, rules)
+    found = [v for rule in rules for v in rule.check_model(env, services, placements, profile)]
     return apply_waivers(env, found, today)
+
+
+def check_waivers(env: Environment, services: list[Service], placements: Mapping[Resource, Placement],
+                  rules: Sequence[Rule]) -> None:
+    """Every `[[waivers]]` entry names a rule of the rule set and something of the estate (globs allowed): a
+    resource `service.resource`, a cloud section `clouds.<name>`, or a Terraform address in one of the
+    environment's stacks (`<stack>/<type>.<id>`).
+
+    Raises:
+        EnvironmentError_: naming the environment file, `waivers.<index>.rule` or `.resource`, and the value, with
+            the closest valid name (a waiver that matches nothing hides a typo, and later a real violation).
+    """
+    ids = [rule.id for rule in rules]
+    addresses = [resource.address for service in services for resource in service]
+    stacks = sorted({placement.stack_name for placement in placements.values()})
+    subjects = [*addresses, *(f"clouds.{name}" for name in env.clouds)]
+    for index, waiver in enumerate(env.waivers):
+        if not any(fnmatch.fnmatchcase(rule_id, waiver.rule) for rule_id in ids):
+            raise EnvironmentError_(f"waiver names no guardrail{did_you_mean(waiver.rule, ids)} (rules: "
+                                    f"{', '.join(ids)})", file=env.file, key=f"waivers.{index}.rule",
+                                    value=waiver.rule)
+        stack, slash, _ = waiver.resource.partition("/")
+        matched = (any(fnmatch.fnmatchcase(name, stack) for name in stacks) if slash
+                   else any(fnmatch.fnmatchcase(subject, waiver.resource) for subject in subjects))
+        if not matched:
+            known = stacks if slash else subjects
+            raise EnvironmentError_(f"waiver names nothing of the estate{did_you_mean(waiver.resource, known)} "
+                                    "(a resource 'service.resource', 'clouds.<name>' or '<stack>/<type>.<id>')",
+                                    file=env.file, key=f"waivers.{index}.resource", value=waiver.resource)
 
 
 def check_stacks(env: Environment, outdir: Path, stack_names: Sequence[str], profile: Profile | None = None,
