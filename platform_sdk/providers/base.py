@@ -486,6 +486,14 @@ class CloudPlugin:
         """Create what one of its state backends needs (idempotent: "exists" the second time)."""
         raise NotImplementedError(f"{self.name} keeps no Terraform state")
 
+    def stage_state(self, name_prefix: str, section: CloudConfig | None,
+                    current: StateBackend | None) -> StateBackend | None:
+        """The state backend of a new stage (`platform env new`) whose names derive from its `name_prefix`
+        (state buckets share the global bucket namespace): `current`, one of this plug-in's backends copied from
+        the source stage, renamed; or, when `current` is None, this cloud's usual backend in `section`'s region.
+        None: the stage keeps its state in local files."""
+        return None
+
     def wheel_platforms(self, python_version: str, arch: str = "x86_64") -> list[str]:
         """pip `--platform` tags of its function runtime for "wheels" vendoring, best first (`3.11` -> tags)."""
         raise NotImplementedError(f"{self.name} does not vendor wheels")

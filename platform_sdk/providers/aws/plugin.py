@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from platform_sdk.providers.aws.config import INSTANCE_CLASS, LOG_RETENTION, AwsConfig, S3State
 from platform_sdk.providers.base import (
+    CloudConfig,
     CloudPlugin,
     FunctionLimits,
     FunctionRef,
@@ -111,6 +112,14 @@ class AwsPlugin(CloudPlugin):
         from platform_sdk.providers.aws import state as s3
 
         return s3.bootstrap(state)  # type: ignore[arg-type]
+
+    def stage_state(self, name_prefix: str, section: CloudConfig | None,
+                    current: StateBackend | None) -> StateBackend | None:
+        names = {"bucket": f"{name_prefix}-tfstate", "lock_table": f"{name_prefix}-tf-locks"}
+        if isinstance(current, S3State):
+            return current.model_copy(update=names)
+        region = getattr(section, "region", None)
+        return S3State(backend="s3", region=region, **names) if region else None
 
     def wheel_platforms(self, python_version: str, arch: str = "x86_64") -> list[str]:
         from platform_sdk.providers.aws.packaging import lambda_platforms

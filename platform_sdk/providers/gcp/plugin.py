@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from platform_sdk.providers.base import (
+    CloudConfig,
     CloudPlugin,
     FunctionLimits,
     FunctionRef,
@@ -80,6 +81,12 @@ class GcpPlugin(CloudPlugin):
         from platform_sdk.providers.gcp.compiler import GcpCompiler
 
         return GcpCompiler(env)
+
+    def stage_state(self, name_prefix: str, section: CloudConfig | None,
+                    current: StateBackend | None) -> StateBackend | None:
+        if isinstance(current, GcsState):
+            return current.model_copy(update={"bucket": f"{name_prefix}-tfstate"})
+        return GcsState(backend="gcs", bucket=f"{name_prefix}-tfstate") if section is not None else None
 
     def backend(self, stack: Any, state: StateBackend, env: Environment, stack_name: str) -> None:
         from platform_sdk.providers.gcp import state as gcs
