@@ -1,0 +1,142 @@
+"""A new project and a new stage in one command each (issue 17): `platform init`, `platform env new`.
+
+In-process through the CLI; `tests/test_init_e2e.py` does the same from a wheel in a fresh virtualenv, with a
+real apply and a request through `platform dev`.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from platform_sdk.cli import app
+from platform_sdk.envs import NAME_PREFIX_PATTERN, load_environment
+from platform_sdk.stages import derive_name_prefix
+
+runner = CliRunner()
+
+
+def cli(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, re.sub(r"\s+", " ", result.output)
+
+
+def test_a_derived_prefix_is_valid_and_differs_per_call(tmp_path: Path) -> None:
+    for name in ("Shop Front", "9lives", "a" * 40, "---", "ünïcode"):
+        (tmp_path / name).mkdir()
+        prefixes = {derive_name_prefix(tmp_path / name) for _ in range(20)}
+        assert all(re.match(NAME_PREFIX_PATTERN, p) for p in prefixes), prefixes
+        assert len(prefixes) > 15, "the random part keeps projects with one directory name apart"
+    assert derive_name_prefix(tmp_path / "Shop Front").startswith("shop-front-")
+
+
+def test_init_writes_a_project_with_an_explicit_prefix(tmp_path: Path) -> None:
+    root = tmp_path / "Acme Shop"
+    code, out = cli("init", str(root))
+    assert code == 0, out
+    assert {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()} == {
+        "services/hello.py", "services/functions/hello/api.py", "envs/local.toml", ".gitignore"}
+    env = load_environment(root / "envs" / "local.toml")
+    assert env.name_prefix.startswith("acme-shop-") and f"name_prefix = '{env.name_prefix}'" in out
+    assert "derived from the directory name" in out
+    assert "cdktf.out/" in (root / ".gitignore").read_text()
+
+
+def test_init_takes_the_prefix_from_the_option_and_refuses_a_bad_one(tmp_path: Path) -> None:
+    code, out = cli("init", str(tmp_path / "a"), "--name-prefix", "shop-eu")
+    assert code == 0 and load_environment(tmp_path / "a" / "envs" / "local.toml").name_prefix == "shop-eu", out
+    code, out = cli("init", str(tmp_path / "b"), "--name-prefix", "Shop_EU")
+    assert code == 2 and "--name-prefix" in out and "'Shop_EU'" in out, out
+    assert not (tmp_path / "b" / "envs").exists()
+
+
+def test_init_refuses_a_directory_that_holds_a_project(estate: Path) -> None:
+    before = (estate / "envs" / "local.toml").read_text()
+    code, out = cli("init", str(estate))
+    assert code == 2 and "already holds a project" in out, out
+    assert (estate / "envs" / "local.toml").read_text() == before and not (estate / "services" / "hello.py").exists()
+
+
+def test_init_keeps_an_existing_gitignore(tmp_path: Path) -> None:
+    (tmp_path / ".gitignore").write_text("node_modules/\n.platform/\n")
+    assert cli("init", str(tmp_path))[0] == 0
+    assert (tmp_path / ".gitignore").read_text().splitlines() == ["node_modules/", ".platform/", "cdktf.out/",
+                                                                  "__pycache__/", "*.pyc"]
+
+
+def test_the_new_project_synthesizes(tmp_path: Path) -> None:
+    assert cli("init", str(tmp_path), "--name-prefix", "hello-t")[0] == 0
+    code, out = cli("synth", "--env", "local", "--project", str(tmp_path))
+    assert code == 0, out
+    assert (tmp_path / "cdktf.out" / "local" / "stacks" / "local-hello-local" / "cdk.tf.json").is_file()
+
+
+# -- platform env new ---------------------------------------------------------------------------------------------
+
+def test_a_stage_from_another_gets_its_own_prefix_and_state_names(estate: Path) -> None:
+    code, out = cli("env", "new", "qa", "--from", "dev", "--project", str(estate))
+    assert code == 0, out
+    qa = load_environment(estate / "envs" / "qa.toml")
+    dev = load_environment(estate / "envs" / "dev.toml")
+    assert qa.name_prefix != dev.name_prefix and qa.name_prefix.startswith("estate-")
+    assert f"name_prefix = '{qa.name_prefix}'" in out and "platform bootstrap --env qa" in out
+    assert (qa.default_cloud, qa.placement, qa.clouds["aws"].region) == (dev.default_cloud, dev.placement,
+                                                                         dev.clouds["aws"].region)
+    assert qa.state.bucket == f"{qa.name_prefix}-tfstate" != dev.state.bucket  # type: ignore[attr-defined]
+    assert qa.state.lock_table == f"{qa.name_prefix}-tf-locks"  # type: ignore[attr-defined]
+    code, out = cli("synth", "--env", "qa", "--project", str(estate))
+    assert code == 0, out
+
+
+def test_a_stage_keeps_the_sources_values(estate: Path) -> None:
+    code, out = cli("env", "new", "preprod", "--from", "prod", "--name-prefix", "acme-pp", "--project", str(estate))
+    assert code == 0, out
+    data = tomllib.loads((estate / "envs" / "preprod.toml").read_text())
+    assert data["overrides"] == {"auth.users": {"high_availability": True}}
+    assert data["sizes"]["database"]["small"]["aws_instance_class"] == "db.t4g.medium"
+    assert data["name_prefix"] == "acme-pp" and data["protected"] is True
+
+
+def test_a_local_stage_onto_a_real_cloud_needs_a_region(estate: Path) -> None:
+    code, out = cli("env", "new", "qa", "--from", "local", "--cloud", "aws", "--project", str(estate))
+    assert code == 2 and "--region" in out and "no default" in out, out
+    assert not (estate / "envs" / "qa.toml").exists()
+    code, out = cli("env", "new", "qa", "--from", "local", "--cloud", "aws", "--region", "eu-west-9",
+                    "--project", str(estate))
+    assert code == 2 and "did you mean" in out, out
+    code, out = cli("env", "new", "qa", "--from", "local", "--cloud", "gcp", "--region", "europe-west1",
+                    "--project", str(estate))
+    assert code == 0, out
+    qa = load_environment(estate / "envs" / "qa.toml")
+    assert qa.default_cloud == "gcp" and qa.placement == {} and qa.target_of("gcp") == "gcp"
+    assert qa.state.backend == "gcs" and qa.state.bucket == f"{qa.name_prefix}-tfstate"  # type: ignore[attr-defined]
+    assert set(qa.clouds) == {"gcp"}
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (("env", "new", "dev", "--from", "local"), "exists already"),
+    (("env", "new", "QA", "--from", "local"), "environment name"),
+    (("env", "new", "qa", "--from", "devv"), "did you mean 'dev'?"),
+    (("env", "new", "qa", "--from", "dev", "--cloud", "azure"), "unknown cloud"),
+    (("env", "new", "qa", "--from", "dev", "--region", "eu-west-1"), "give both"),
+    (("env", "new", "qa", "--from", "dev", "--name-prefix", "-x"), "--name-prefix"),
+])
+def test_env_new_refuses_bad_input_and_writes_nothing(estate: Path, args: tuple[str, ...], needle: str) -> None:
+    before = sorted(p.name for p in (estate / "envs").iterdir())
+    code, out = cli(*args, "--project", str(estate))
+    assert code == 2 and needle in out, out
+    assert sorted(p.name for p in (estate / "envs").iterdir()) == before
+
+
+def test_bootstrap_creates_the_new_stages_backend(tmp_path: Path) -> None:
+    """`platform bootstrap --env qa` on a new stage with local state (a real cloud backend is bootstrapped the same
+    way; tests/test_s3_backend.py covers S3 against moto)."""
+    assert cli("init", str(tmp_path), "--name-prefix", "boot-t")[0] == 0
+    assert cli("env", "new", "qa", "--from", "local", "--project", str(tmp_path))[0] == 0
+    code, out = cli("bootstrap", "--env", "qa", "--project", str(tmp_path))
+    assert code == 0 and "created" in out, out
+    assert (tmp_path / ".platform" / "state" / "qa").is_dir()
