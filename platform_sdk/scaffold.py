@@ -56,7 +56,7 @@ def handle(request: HttpRequest) -> HttpResponse:
 LOCAL_ENV = '''# The local stage: everything runs on this machine (the embedded local cloud), no account needed.
 #   platform apply --env local --auto-approve     deploys it
 #   platform dev --env local                      serves its functions on http://127.0.0.1:8790
-# New stages: `platform env new dev --from local --cloud aws --region eu-west-1` (see docs/stages.md).
+# New stages: `platform env new dev --from local --cloud CLOUD --region REGION` (see docs/stages.md).
 name_prefix = "{name_prefix}"  # first part of every physical name: <name_prefix>-<env>-<service>-<resource>
 default_cloud = "local"
 
