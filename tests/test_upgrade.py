@@ -62,6 +62,10 @@ def test_an_estate_applied_by_the_earlier_version_plans_no_changes(tmp_path: Pat
     estate.mkdir()
     for part in ("services", "envs"):
         shutil.copytree(old / part, estate / part)
+    # Environment files now name their prefix (issue 17: no hidden default); the earlier version read the same key,
+    # so the estate keeps the prefix it had by default and both versions deploy the same names.
+    for env_file in (estate / "envs").glob("*.toml"):
+        env_file.write_text('name_prefix = "acme"\n' + env_file.read_text())
 
     applied = _platform(["apply", "--env", "local", "--auto-approve"], estate, old, tf_binary)
     assert applied.returncode == 0, applied.stdout[-3000:] + applied.stderr[-3000:]
