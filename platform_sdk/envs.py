@@ -84,7 +84,7 @@ class Environment(_Strict):
                                             "the most specific key wins.")
     state: StateBackend = Field(LocalState(), description="Where Terraform state is kept: `backend` picks the "
                                 "section's model.")
-    sizes: dict[str, dict[str, dict[str, str | int]]] = Field(
+    sizes: dict[str, dict[str, dict[str, Any]]] = Field(
         {}, description="`[sizes.<kind>.<tier>]`: what a size tier means on each cloud (keys from the plug-ins).")
     overrides: dict[str, dict[str, Any]] = Field(
         {}, description="`[overrides.\"service.resource\"]`: this environment's values for a resource's settings.")

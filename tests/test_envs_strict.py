@@ -270,3 +270,17 @@ def test_waivers_by_glob_alias_and_stack_address_are_accepted(estate: Path) -> N
                         'reason = "kept while the migration runs"\nexpires = 2099-01-01\n')
     code, out = synth(estate, "local")
     assert code == 0, out
+
+
+def test_every_size_key_a_plugin_reads_refuses_a_wrong_type(tmp_path: Path) -> None:
+    """Generated from the plug-ins' `size_settings`."""
+    cases = 0
+    for plugin in providers.plugins().values():
+        for kind, settings in plugin.size_settings.items():
+            for setting in settings:
+                for value in wrong_values(setting.type):
+                    err = refused(tmp_path / "prod.toml",
+                                  env_text() + f"\n[sizes.{kind}.small]\n{setting.key} = {toml(value)}\n")
+                    assert err.key == f"sizes.{kind}.small.{setting.key}", str(err)
+                    cases += 1
+    assert cases >= 4

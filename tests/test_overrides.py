@@ -241,3 +241,25 @@ def toml(value: object) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(toml(v) for v in value) + "]"
     return str(value)
+
+
+@pytest.mark.parametrize(("cloud", "env_text"), [("aws", AWS), ("gcp", GCP)])
+def test_every_setting_a_cloud_adds_refuses_a_wrong_type(tmp_path: Path, cloud: str, env_text: str) -> None:
+    """Generated from the plug-in's `resource_settings`, on a resource of each kind placed on that cloud."""
+    from platform_sdk import providers
+
+    root = project(tmp_path, {"qa": env_text})
+    services = load_services(root / "services")
+    by_kind = {r.kind: r for s in services for r in s}
+    env_path = root / "envs" / "qa.toml"
+    cases = 0
+    for kind, settings in providers.plugin(cloud).resource_settings.items():
+        for setting in settings:
+            for wrong in ["12", 1.5, True] if setting.type is int else [5, True]:
+                env_path.write_text(env_text + f'[overrides."{by_kind[kind].address}"]\n{setting.key} = '
+                                    f'{toml(wrong)}\n')
+                with pytest.raises(EnvironmentError_) as err:
+                    apply_overrides(load_environment(env_path), services)
+                assert err.value.key == f'overrides."{by_kind[kind].address}".{setting.key}', str(err.value)
+                cases += 1
+    assert cases >= 3
