@@ -128,7 +128,7 @@ def test_replace_without_allow_data_loss_is_refused(cli: Cli, project: Path) -> 
     root = cloud_root(project)
     before_state, before_disk = state_files(project), tree(root)
     env = project / "envs" / "local.toml"
-    env.write_text('name_prefix = "beta"\n' + env.read_text())  # every physical name changes: replace all
+    env.write_text(env.read_text().replace('name_prefix = "acme"', 'name_prefix = "beta"'))  # every name changes
 
     result = cli(project, "plan", "--env", "local")
     assert result.exit_code == 0
