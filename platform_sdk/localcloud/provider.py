@@ -89,6 +89,10 @@ class LocalCloudProvider:
     def get_data_sources(self) -> list[type[DataSource]]:
         return []
 
+    def get_functions(self) -> list[Any]:
+        """Provider-defined functions: none (`tf` 1.2 asks every provider for them while reading the schema)."""
+        return []
+
     def get_resources(self) -> list[type[LocalResource]]:
         return [Bucket, Function, CdnRoute, Database]
 
