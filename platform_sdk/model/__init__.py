@@ -7,6 +7,7 @@ runtime operations each grant allows (`OPERATIONS`):
 - `base`: `Resource` (name, service, declaring line) and `Spec`, the base of reusable groups of settings;
 - `bucket`: `Bucket`, `Cors`; grants "read", "write", "readwrite";
 - `database`: `Database`, `DatabaseSpec`; grant "connect";
+- `secret`: `Secret`; grant "read";
 - `function`: `Function`, `FunctionSpec`, `Grant`;
 - `triggers`: `http()`, `schedule(cron)`, `object_created(bucket)`;
 - `cdn`: `Cdn`;
@@ -18,6 +19,7 @@ from platform_sdk.model.bucket import Bucket, Cors
 from platform_sdk.model.cdn import Cdn
 from platform_sdk.model.database import Database, DatabaseSpec
 from platform_sdk.model.function import Access, Function, FunctionSpec, Grant
+from platform_sdk.model.secret import Secret
 from platform_sdk.model.service import Composite, Service
 from platform_sdk.model.triggers import (
     HttpTrigger,
@@ -31,6 +33,6 @@ from platform_sdk.model.triggers import (
 
 __all__ = [
     "NAME_PATTERN", "Access", "Bucket", "Cdn", "Composite", "Cors", "Database", "DatabaseSpec", "Function",
-    "FunctionSpec", "Grant", "HttpTrigger", "ObjectCreatedTrigger", "Resource", "ScheduleTrigger", "Service",
-    "Spec", "Trigger", "http", "object_created", "schedule",
+    "FunctionSpec", "Grant", "HttpTrigger", "ObjectCreatedTrigger", "Resource", "ScheduleTrigger", "Secret",
+    "Service", "Spec", "Trigger", "http", "object_created", "schedule",
 ]
