@@ -17,6 +17,7 @@ from platform_sdk.localcloud.cdn import CdnRoute
 from platform_sdk.localcloud.database import Database
 from platform_sdk.localcloud.function import Function
 from platform_sdk.localcloud.mirror import PROVIDER_SOURCE, PROVIDER_TYPE
+from platform_sdk.localcloud.secret import Secret
 
 DEFAULT_GATEWAY_PORT = 8790
 
@@ -94,7 +95,7 @@ class LocalCloudProvider:
         return []
 
     def get_resources(self) -> list[type[LocalResource]]:
-        return [Bucket, Function, CdnRoute, Database]
+        return [Bucket, Function, CdnRoute, Database, Secret]
 
     def new_resource(self, klass: type[LocalResource]) -> LocalResource:
         return klass(self)

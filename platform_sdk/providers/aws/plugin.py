@@ -1,4 +1,5 @@
-"""The AWS plug-in: S3, Lambda, CloudFront and RDS through `hashicorp/aws` 6.x, state in S3 + DynamoDB.
+"""The AWS plug-in: S3, Lambda, CloudFront, RDS and Secrets Manager through `hashicorp/aws` 6.x, state in S3 +
+DynamoDB.
 
 Cheap to import (pydantic and the contract only): the compiler, boto3 (bootstrap, status) and the CDK engine
 are imported when first used. Install the cloud SDK with `pip install platform-sdk[aws]`.
@@ -38,7 +39,7 @@ class AwsPlugin(CloudPlugin):
     name = "aws"
     config = AwsConfig
     default = True
-    kinds = frozenset({"bucket", "function", "cdn", "database"})
+    kinds = frozenset({"bucket", "function", "cdn", "database", "secret"})
     function_limits = FunctionLimits(
         runtimes=("python3.10", "python3.11", "python3.12", "python3.13"),
         memory_mb=(128, 10240), timeout_s=(1, 900),
@@ -46,15 +47,19 @@ class AwsPlugin(CloudPlugin):
                "configuration-timeout.html",
     )
     # What the compiler emits, and what a platform team's module backing (Profile.modules) may create.
-    stateful_types = frozenset({"aws_s3_bucket", "aws_db_instance", "aws_rds_cluster", "aws_dynamodb_table"})
+    # A secret's container holds its value (set outside Terraform): destroying it loses the value.
+    stateful_types = frozenset({"aws_s3_bucket", "aws_db_instance", "aws_rds_cluster", "aws_dynamodb_table",
+                                "aws_secretsmanager_secret"})
     state_backends: ClassVar[Mapping[str, type[StateBackend]]] = {"s3": S3State}
     backend_missing = ("NoSuchBucket", "S3 bucket does not exist", "ResourceNotFoundException")
     bucket_access_from = frozenset({"gcp"})  # GCP functions assume a role with their Google identity token
+    secret_access_from = frozenset({"gcp"})  # likewise
     # Lambda direct upload: 50 MB zipped, 250 MB unzipped (docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits)
     packaging = Packaging(limits=(50 * 2**20, 250 * 2**20), vendoring="wheels", runtime_name="AWS Lambda")
     # The Lambda Python runtimes include boto3; the runtime's database client needs pg8000.
     runtime_requirements: ClassVar[Mapping[str, tuple[str, ...]]] = {"database": ("pg8000>=1.31,<2",)}
-    client_requirements: ClassVar[Mapping[str, tuple[str, ...]]] = {"bucket": ("boto3>=1.34,<2",)}
+    client_requirements: ClassVar[Mapping[str, tuple[str, ...]]] = {"bucket": ("boto3>=1.34,<2",),
+                                                                    "secret": ("boto3>=1.34,<2",)}
     function_type = ("aws_lambda_function", "function_name")
     checkov = True
     checkov_accepted: ClassVar[Mapping[str, tuple[str, str]]] = {
@@ -107,6 +112,11 @@ class AwsPlugin(CloudPlugin):
         from platform_sdk.providers.aws import state as s3
 
         return s3.bootstrap(state)  # type: ignore[arg-type]
+
+    def secret_url(self, project_root: Path, env: Environment, cloud: str, physical_name: str) -> str:
+        from platform_sdk.providers.aws.secret import secret_url
+
+        return secret_url(env, physical_name)
 
     def wheel_platforms(self, python_version: str, arch: str = "x86_64") -> list[str]:
         from platform_sdk.providers.aws.packaging import lambda_platforms
