@@ -1,7 +1,8 @@
 """The `platform` command: a thin typer layer over the library. User errors exit 2 with one clear message.
 
-Each module of `platform_sdk.commands` lists its commands in `COMMANDS`; this module registers them, in the
-order `platform --help` shows them. Commands never import this module.
+Each module of `platform_sdk.commands` lists its commands in `COMMANDS` (and its command groups, like
+`platform secret ...`, in `GROUPS`); this module registers them, in the order `platform --help` shows them.
+Commands never import this module.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import sys
 
 import typer
 
-from platform_sdk.commands import check, deploy, dev, estate, move, status
+from platform_sdk.commands import check, deploy, dev, estate, move, secret, status
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Declare services once; plan, apply and move them across AWS, GCP and the local cloud.")
@@ -18,6 +19,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 for _module in (estate, check, deploy, dev, move, status):
     for _command in _module.COMMANDS:
         app.command()(_command)
+for _module in (secret,):
+    for _group in _module.GROUPS:
+        app.add_typer(_group)
 
 
 def main() -> None:  # pragma: no cover - console script entry
