@@ -63,7 +63,8 @@ class SecretsManagerSecret:
 
     @staticmethod
     def _missing(err: Exception) -> bool:
-        return getattr(err, "response", {}).get("Error", {}).get("Code") == "ResourceNotFoundException"
+        code: object = getattr(err, "response", {}).get("Error", {}).get("Code")
+        return code == "ResourceNotFoundException"
 
     def read(self) -> SecretValue | None:
         from botocore.exceptions import ClientError
@@ -109,7 +110,7 @@ class SecretsManagerSecret:
 
     def exists(self) -> bool:
         description = self._describe()
-        return description is not None and "DeletedDate" not in description
+        return description is not None and "DeletedDate" not in description  # scheduled for deletion: gone
 
     def has_value(self) -> bool:
         description = self._describe() or {}
