@@ -52,12 +52,18 @@ def _where(ref: Any) -> str:
 
 @app.command("set")
 @user_errors
-def set_value(address: AddressArgument, env: EnvOption, project: ProjectOption = None) -> None:
+def set_value(address: AddressArgument, env: EnvOption, project: ProjectOption = None,
+              arguments: Annotated[list[str] | None, typer.Argument(hidden=True, show_default=False)] = None,
+              ) -> None:
     """Store a new value for a secret, read from standard input (never from the command line)."""
     from platform_sdk.runtime.secrets import open_secret
     from platform_sdk.secrets.inventory import find
     from platform_sdk.secrets.values import read_value
 
+    if arguments:  # caught here so that the value is not echoed back in a usage error
+        raise PlatformError("a secret's value is never taken as an argument (it would stay in the shell's history "
+                            "and the process list): pipe it on standard input, or type it at the prompt",
+                            key="SERVICE.NAME", value=address)
     proj, environment, services, profile, refs = _refs(project, env)
     ref = find(refs, address)
     value = read_value(address)

@@ -74,6 +74,7 @@ class AwsPlugin(CloudPlugin):
         "CKV_AWS_158": NO_KMS_KEY,  # CloudWatch log group KMS
         "CKV_AWS_173": NO_KMS_KEY,  # Lambda environment KMS
         "CKV_AWS_354": NO_KMS_KEY,  # RDS Performance Insights KMS
+        "CKV_AWS_149": NO_KMS_KEY,  # Secrets Manager secret encrypted with a customer managed key
         "CKV_AWS_157": ("single-zone", "is declared without high availability (production rules require it in "
                                        "protected environments)"),
         "CKV_AWS_338": ("short-retention", "keeps logs for the profile's retention (Profile.log_retention_days "
@@ -95,6 +96,8 @@ class AwsPlugin(CloudPlugin):
         "CKV_AWS_310": "a neutral Cdn has exactly one origin: there is nothing to fail over to",
         "CKV_AWS_118": "Enhanced Monitoring needs a monitoring role and costs per instance; CloudWatch metrics cover "
                        "it",
+        "CKV2_AWS_57": "secret values never pass through Terraform: generated ones are rotated by `platform secret "
+                       "rotate`, others by whoever sets them, not by a Secrets Manager rotation Lambda",
     }
     schema_files = ("schemas/aws.json",)
 
