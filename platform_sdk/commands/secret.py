@@ -146,23 +146,47 @@ def _create_container(project: Any, env: Any, services: list[Any], profile: Any,
                               f"(stack {escape(ref.stack)}) before storing its value", highlight=False)
             plan_args = ["plan", "-input=false", "-no-color", f"-out={PLAN_FILE}", *(f"-target={t}" for t in targets)]
             for args in (["init", "-input=false", "-no-color"], plan_args):
-                run = terraform.run(stack_dir, args)
+                run = _run(terraform, stack_dir, args)
                 if not run.ok:
                     raise PlatformError(f"could not create the container of {ref.address}: {trim_error(run)}")
-            shown = terraform.run(stack_dir, ["show", "-json", "-no-color", PLAN_FILE])
+            shown = _run(terraform, stack_dir, ["show", "-json", "-no-color", PLAN_FILE])
             plan = rp.parse_plan(json.loads(shown.stdout)) if shown.ok else None
             if plan is None or plan.data_loss or any(c.action != "create" for c in plan.changes):
                 raise PlatformError(f"creating the container of {ref.address} would change more than that; run "
                                     f"`platform apply --env {env.name}` and review its plan instead")
             for change in plan.changes:
                 err_console.print(f"  + {escape(change.address)}", highlight=False)
-            run = terraform.run(stack_dir, ["apply", "-input=false", "-no-color", PLAN_FILE])
+            run = _run(terraform, stack_dir, ["apply", "-input=false", "-no-color", PLAN_FILE])
             (stack_dir / PLAN_FILE).unlink(missing_ok=True)
             if not run.ok:
                 raise PlatformError(f"could not create the container of {ref.address}: {trim_error(run)}")
             project.record_deployed(env.name, {ref.stack: info})
     except WorkspaceLocked as err:
         raise PlatformError(str(err)) from None
+
+
+def _run(terraform: Any, stack_dir: Path, args: list[str]) -> Any:
+    """One Terraform command in a worker thread, so that Ctrl-C reaches us: it is forwarded to Terraform, which
+    stops cleanly (state written, lock released) before we exit with 130."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from platform_sdk.terraform.process import NotStarted
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="terraform") as pool:
+        future = pool.submit(terraform.run, stack_dir, args)
+        while True:
+            try:
+                run = future.result()
+            except KeyboardInterrupt:
+                terraform.interrupt()
+                err_console.print("[yellow]Interrupted:[/] waiting for Terraform to stop cleanly", highlight=False)
+                continue
+            except NotStarted:
+                raise typer.Exit(130) from None
+            if run.interrupted:
+                err_console.print("Terraform stopped and released its lock; run the command again", highlight=False)
+                raise typer.Exit(130)
+            return run
 
 
 GROUPS = (app,)
