@@ -13,7 +13,7 @@ from platform_sdk.profile import load_profile
 from platform_sdk.project import Project
 from platform_sdk.runtime.secrets import open_secret
 from platform_sdk.secrets.inventory import inventory
-from platform_sdk.secrets.values import UNKNOWN, ValueState, generate, unreadable, value_states
+from platform_sdk.secrets.values import SET, UNKNOWN, ValueState, generate, unreadable, value_states
 
 
 def states(project: Project, env: Environment, services: list[Service]) -> list[ValueState]:
@@ -53,7 +53,7 @@ def generate_missing(found: Iterable[ValueState], settled_stacks: Iterable[str])
     made: list[str] = []
     for state in found:
         ref = state.ref
-        if not ref.generate or ref.stack not in settled or state.state == "set":
+        if not ref.generate or ref.stack not in settled or state.state == SET:
             continue
         client = open_secret(ref.url)
         if client.exists() and not client.has_value():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 from urllib.request import url2pathname
@@ -59,7 +60,7 @@ class LocalSecret:
         if not self.path.is_dir():
             raise SecretContainerMissingError(f"secret directory {self.path} does not exist (Terraform creates it: "
                                               "run `platform apply` first)")
-        temporary = self.path / f".{VALUE_FILE}.{os.getpid()}.tmp"
+        temporary = self.path / f".{VALUE_FILE}.{uuid.uuid4().hex}.tmp"
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         try:
             with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
