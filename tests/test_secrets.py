@@ -417,3 +417,28 @@ def _gateway(project: Path) -> Gateway:
     from platform_sdk.envs import load_environment
 
     return Gateway(roots_for_env(project, load_environment(project / "envs" / "local.toml"))).start()
+
+
+def test_each_environment_holds_its_own_value(tmp_path: Path) -> None:
+    """The container is per environment: setting a value in one leaves the other's untouched (and unset)."""
+    from platform_sdk.envs import load_environment
+    from platform_sdk.loader import load_services
+    from platform_sdk.secrets.inventory import inventory
+
+    envs = {name: LOCAL_ENV.format(port=8790) for name in ("blue", "green")}
+    project = write_project(tmp_path / "estate", {"pay.py": STRIPE}, envs, sources={"code/api.py": HANDLER})
+    services = load_services(project.services_dir)
+    urls = {}
+    for name in envs:
+        (ref, _) = inventory(project, load_environment(project.envs_dir / f"{name}.toml"), services)
+        urls[name] = ref.url
+        Path(open_secret(ref.url).path).mkdir(parents=True)  # type: ignore[attr-defined]  # what Terraform creates
+    assert urls["blue"] != urls["green"] and "acme-blue-pay-stripe-key" in urls["blue"]
+    runner = CliRunner()
+    from platform_sdk.cli import app
+
+    result = runner.invoke(app, ["secret", "set", "pay.stripe-key", "--env", "blue", "--project", str(project.root)],
+                           input="blue-value")
+    assert result.exit_code == 0, result.output
+    assert open_secret(urls["blue"]).read().value == "blue-value"  # type: ignore[union-attr]
+    assert open_secret(urls["green"]).read() is None
