@@ -9,10 +9,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Bucket", "Cdn", "Cors", "Database", "Function", "Service", "http", "object_created", "schedule"]
+__all__ = ["Bucket", "Cdn", "Cors", "Database", "Function", "Secret", "Service", "http", "object_created",
+           "schedule"]
 
 if TYPE_CHECKING:
-    from platform_sdk.model import Bucket, Cdn, Cors, Database, Function, Service, http, object_created, schedule
+    from platform_sdk.model import (
+        Bucket,
+        Cdn,
+        Cors,
+        Database,
+        Function,
+        Secret,
+        Service,
+        http,
+        object_created,
+        schedule,
+    )
 
 
 def __getattr__(name: str) -> Any:

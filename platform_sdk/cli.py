@@ -1,8 +1,8 @@
 """The `platform` command: a thin typer layer over the library. User errors exit 2 with one clear message.
 
 Each module of `platform_sdk.commands` lists its commands in `COMMANDS` (and command groups such as `platform env
-new` in `GROUPS`); this module registers them, in the order `platform --help` shows them. Commands never import
-this module.
+new` or `platform secret set` in `GROUPS`); this module registers them, in the order `platform --help` shows them.
+Commands never import this module.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ import sys
 
 import typer
 
-from platform_sdk.commands import check, deploy, dev, env, estate, init, move, status
+from platform_sdk.commands import check, deploy, dev, env, estate, init, move, secret, status
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Declare services once; plan, apply and move them across AWS, GCP and the local cloud.")
 
-for _module in (init, estate, env, check, deploy, dev, move, status):
+for _module in (init, estate, env, check, deploy, dev, move, status, secret):
     for _command in _module.COMMANDS:
         app.command()(_command)
     for _name, _group in getattr(_module, "GROUPS", ()):

@@ -57,6 +57,7 @@ BUCKET_WRITE = ("put", "overwrite", "delete", "signed_url_put")
 GRANT_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "bucket": {"read": BUCKET_READ, "write": BUCKET_WRITE, "readwrite": BUCKET_READ + BUCKET_WRITE},
     "database": {"connect": ("connect",)},  # includes reading the credentials the URL names (its secret)
+    "secret": {"read": ("read",)},  # secret(name): the value of exactly that secret
 }
 # What the cloud does to the function for each trigger, and a CDN for its origin.
 TRIGGER_OPERATIONS: dict[type, tuple[str, ...]] = {

@@ -7,7 +7,8 @@ Variables, per function:
 - `PLATFORM_ENV`, `PLATFORM_SERVICE`, `PLATFORM_FUNCTION`, `PLATFORM_CLOUD`: who and where it is.
 - `PLATFORM_GRANTS`: the function's grants, `kind:name:access` items joined by commas, sorted
   (e.g. `bucket:thumbs:write,database:users:connect`).
-- `PLATFORM_<KIND>_<NAME>`: one URL per granted (or trigger) resource, by neutral name: `PLATFORM_BUCKET_THUMBS`.
+- `PLATFORM_<KIND>_<NAME>`: one URL per granted (or trigger) resource, by neutral name: `PLATFORM_BUCKET_THUMBS`,
+  `PLATFORM_SECRET_JWT_KEY` (a secret's URL says where its value lives, never the value).
 """
 
 from __future__ import annotations

@@ -521,7 +521,13 @@ def test_example_auth_service_locally_on_sqlite(example_code: Callable[[str], Pa
     db_file = tmp_path / "databases" / "users.sqlite3"
     db_file.parent.mkdir()
     monkeypatch.setenv("PLATFORM_DATABASE_USERS", f"sqlite:///{db_file}")
-    monkeypatch.setenv("PLATFORM_GRANTS", "database:users:connect")
+    key = tmp_path / "secrets" / "jwt-key"  # the local cloud's secret container, its value a 0600 file
+    key.mkdir(parents=True)
+    from platform_sdk.runtime.secrets import open_secret
+
+    open_secret(key.as_uri()).write("k" * 64)
+    monkeypatch.setenv("PLATFORM_SECRET_JWT_KEY", key.as_uri())
+    monkeypatch.setenv("PLATFORM_GRANTS", "database:users:connect,secret:jwt-key:read")
     api = local.make_entry("api.handle", base_dir=code)
     creds = {"email": "ada@example.com", "password": "lovelace"}
     assert local_http(api, "POST", "/signup", creds)[:2] == (201, {"email": "ada@example.com"})

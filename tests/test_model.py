@@ -32,7 +32,8 @@ from platform_sdk.model import (
 )
 from platform_sdk.model import bucket as bucket_kind
 from platform_sdk.model import database as database_kind
-from platform_sdk.model.function import GRANTABLE
+from platform_sdk.model import secret as secret_kind
+from platform_sdk.model.function import GRANT_METHODS, GRANTABLE
 from platform_sdk.modules import HttpApi, ImagePipeline, Module, Route, ScheduledJob, ServiceWithDatabase, StaticSite
 
 HERE = Path(__file__).resolve()
@@ -50,8 +51,9 @@ def lineno(marker: str) -> int:
 # -- one contract per kind: grants and the runtime operations they allow, as data ---------------------------------
 
 def test_every_grant_access_level_belongs_to_a_kind_and_travels_on_the_wire() -> None:
-    levels = [access for kind in GRANTABLE for access in kind.operations]
-    assert sorted(levels) == sorted(contract.ACCESS_LEVELS), "each access level is declared by exactly one kind"
+    levels = {access for kind in GRANTABLE for access in kind.operations}
+    assert levels == set(contract.ACCESS_LEVELS), "every access level is some kind's, and travels on the wire"
+    assert set(GRANT_METHODS) == levels, "each access level is granted by one Function method"
     assert Function.operations == {} and Cdn.operations == {}, "nothing can be granted on a function or a CDN"
 
 
@@ -61,7 +63,7 @@ def test_bucket_operations_are_data_and_readwrite_is_read_plus_write() -> None:
     assert set(ops["readwrite"]) == set(ops["read"]) | set(ops["write"])
     assert {"get", "head", "list"} <= set(ops["read"]) and not {"put", "overwrite", "delete"} & set(ops["read"])
     assert {"put", "overwrite", "delete"} <= set(ops["write"]) and "get" not in ops["write"]
-    for kind in (bucket_kind, database_kind):
+    for kind in (bucket_kind, database_kind, secret_kind):
         described = set(kind.OPERATION_DESCRIPTIONS)
         assert {op for ops_ in kind.OPERATIONS.values() for op in ops_} == described, kind.__name__
     assert database_kind.OPERATIONS == {"connect": ("connect",)}

@@ -358,7 +358,7 @@ images = service.add(ImagePipeline("images", prefix="", source="functions/thumbn
 AUTH = '''\
 """Auth microservice: sign-up and sign-in over HTTP, users in Postgres, password hashes never leave the database."""
 
-from platform_sdk import Service
+from platform_sdk import Secret, Service
 from platform_sdk.modules import ScheduledJob, ServiceWithDatabase
 
 service = Service("auth", owner="identity-team", description="Accounts and sessions")
@@ -367,6 +367,7 @@ auth = service.add(ServiceWithDatabase(
     "api", names={"database": "users"}, handler="api.handle", source="functions/auth", memory=512,
     environment={"SESSION_TTL_SECONDS": "3600"},
 ))
+auth.reads(service.add(Secret("jwt-key", generate=True, length=64)))
 cleanup = service.add(ScheduledJob("cleanup", handler="cleanup.run", source="functions/auth", cron="0 3 * * *"))
 cleanup.uses(auth.database)
 '''

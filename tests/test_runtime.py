@@ -550,8 +550,19 @@ def auth_code(tmp_path: Path) -> Iterator[Path]:
         sys.path.remove(str(code))
 
 
-def test_example_auth_service_on_lambda_with_real_postgres(aws_users_db: dict[str, str], auth_code: Path) -> None:
-    """services/functions/auth/api.py unchanged: Lambda function URL events -> adapter -> real PostgreSQL."""
+def test_example_auth_service_on_lambda_with_real_postgres(aws_users_db: dict[str, str], auth_code: Path, moto: str,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """services/functions/auth/api.py unchanged: Lambda function URL events -> adapter -> real PostgreSQL, its
+    tokens signed with the jwt-key secret read from Secrets Manager (moto)."""
+    import boto3
+    import jwt
+
+    key = f"key-{uuid.uuid4().hex}"
+    name = f"acme-test-auth-jwt-key-{uuid.uuid4().hex[:6]}"
+    boto3.client("secretsmanager", endpoint_url=moto, region_name="us-east-1").create_secret(Name=name,
+                                                                                            SecretString=key)
+    monkeypatch.setenv("PLATFORM_SECRET_JWT_KEY", f"secretsmanager://{name}?region=us-east-1")
+    monkeypatch.setenv("PLATFORM_GRANTS", "database:users:connect,secret:jwt-key:read")
     handler = aws_lambda.make_entry("api.handle", base_dir=auth_code)
     template = json.loads((EVENTS / "aws_function_url_post.json").read_text())
     email = f"{uuid.uuid4().hex[:8]}@example.com"
@@ -571,7 +582,10 @@ def test_example_auth_service_on_lambda_with_real_postgres(aws_users_db: dict[st
     assert call("POST", "/signin", {"email": email, "password": "wrong"})[0] == 401
     status, body = call("POST", "/signin", {"email": email, "password": "correct horse"})
     assert status == 200
+    assert jwt.decode(body["token"], key, algorithms=["HS256"])["sub"] == email
     assert call("GET", "/me", token=body["token"]) == (200, {"email": email})
+    forged = jwt.encode({"sub": email, "jti": "x", "exp": 4102444800}, "not-the-key-" * 4, algorithm="HS256")
+    assert call("GET", "/me", token=forged)[0] == 401
 
 
 # ------------------------------------------------------------------------------------ package import hygiene

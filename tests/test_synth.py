@@ -67,7 +67,7 @@ def test_local_stacks_use_the_local_cloud_with_a_state_file_each(estate: Path) -
     for name, info in result.stacks.items():
         doc = stack_json(result.outdir, name)
         assert set(doc["resource"]) <= {"localcloud_bucket", "localcloud_function", "localcloud_cdn_route",
-                                        "localcloud_database"}
+                                        "localcloud_database", "localcloud_secret"}
         state = doc["terraform"]["backend"]["local"]["path"]
         resolved = (result.outdir / "stacks" / name / state).resolve()
         assert resolved == (estate / ".platform" / "state" / "local" / f"{name}.tfstate").resolve()

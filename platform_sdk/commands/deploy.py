@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -51,6 +51,7 @@ class Session:
     env: Any
     metadata: dict[str, Any]
     runner: Any
+    services: list[Any] = field(default_factory=list)
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -102,7 +103,7 @@ def session(project: Path | None, env_name: str, command: str, parallelism: int)
         terraform = Terraform(binary, terraform_env(proj.root))
         runner = EnvironmentRunner(result.outdir, metadata, terraform, parallelism=parallelism,
                                    progress=default_progress(err_console), on_interrupt=interrupt_notice(err_console))
-        yield Session(proj, env, metadata, runner)
+        yield Session(proj, env, metadata, runner, services)
 
 
 def _exit(code: int) -> None:
@@ -125,11 +126,13 @@ def plan(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = Fa
             results = s.runner.plan(destroy=destroy)
             operation = "destroy" if destroy else "plan"
             data = rp.report_json(s.env.name, operation, results)
+            secrets = [] if destroy else _secret_states(s)
             if as_json:
-                print(json.dumps(data, indent=2))
+                print(json.dumps({**data, "secrets": [state.to_json() for state in secrets]}, indent=2))
             else:
                 rp.render(console, s.env.name, operation, results,
                           title=f"{'Destroy plan' if destroy else 'Plan'} for environment {s.env.name}")
+                _print_secret_states(secrets, s.env.name)
             if s.runner.interrupted:
                 _interrupted_notice(results)
                 _exit(EXIT_INTERRUPTED)
@@ -187,6 +190,11 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
 
     with session(project, env, operation, parallelism) as s:
         runner = s.runner
+        secrets = _secret_states(s) if operation == "apply" else []
+        if secrets:
+            from platform_sdk.secrets.deploy import refuse_unreadable
+
+            refuse_unreadable(secrets, s.env.name)  # exit 2 before Terraform changes anything
         outcome = runner.apply(_confirm(auto_approve, operation, s.env.name), destroy=operation == "destroy",
                                allow_data_loss=allow_data_loss, on_wave=_on_wave(as_json, operation, s.env.name))
         results = outcome.results
@@ -201,16 +209,23 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
         elif outcome.cancelled and not outcome.interrupted:
             err_console.print(f"[yellow]{operation.capitalize()} cancelled.[/] Nothing more was changed.")
         rows: list[dict[str, str]] = []
+        generated: list[str] = []
         if operation == "apply" and not outcome.interrupted:
             settled = [r.name for r in results if r.status in rp.SETTLED]
             if settled:
                 runner.outputs(settled)
                 rows = where_things_live(results, s.metadata)
+            if secrets:
+                from platform_sdk.secrets.deploy import generate_missing
+
+                generated = generate_missing(secrets, settled)
         ran = any(r.started is not None and r.status != rp.PENDING for r in results)
         if ran and not outcome.refused:
             out.print()
             out.print(f"[bold]{operation.capitalize()} of environment {escape(s.env.name)}:[/]")
             rp.render_outcome(out, operation, results)
+        for address in generated:
+            out.print(f"generated a value for secret {escape(address)} (never shown)", highlight=False)
         if rows and not as_json:
             console.print()
             _print_where(rows, "Where things live")
@@ -223,6 +238,7 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
                 "waves": outcome.waves,
                 "stacks": rp.report_json(s.env.name, operation, results)["stacks"],
                 "where": rows,
+                "generated_secrets": generated,
             }, indent=2))
         if outcome.interrupted:
             _interrupted_notice(results)
@@ -259,6 +275,34 @@ def destroy(env: EnvOption, project: ProjectOption = None, as_json: JsonOption =
             allow_data_loss: AllowDataLossOption = False) -> None:
     """Destroy every stack of an environment (consumers first); buckets and databases need --allow-data-loss."""
     _deploy(project, env, "destroy", as_json, parallelism, auto_approve, allow_data_loss)
+
+
+def _secret_states(s: Session) -> list[Any]:
+    """Whether each secret has a value in the environment (asked through the clouds' APIs; [] without secrets)."""
+    from platform_sdk.secrets.deploy import states
+
+    return states(s.project, s.env, s.services)
+
+
+def _print_secret_states(found: list[Any], env_name: str) -> None:
+    """The secrets that have no value in the environment yet, with what gives them one."""
+    from platform_sdk.secrets.values import SET, UNKNOWN
+
+    missing = [state for state in found if state.state != SET]
+    if not missing:
+        return
+    console.print()
+    console.print(f"[bold]Secrets without a value in environment {escape(env_name)}[/]")
+    for state in missing:
+        ref = state.ref
+        readers = f"read by {', '.join(ref.readers)}" if ref.readers else "read by no function"
+        if state.state == UNKNOWN:
+            what = f"could not check: {state.detail}"
+        elif ref.generate:
+            what = "generated by the next `platform apply`"
+        else:
+            what = f"set it with `{ref.set_command()}`" + (" (apply refuses until then)" if ref.readers else "")
+        console.print(f"  {escape(ref.address)} ({readers}): {escape(what)}", highlight=False, soft_wrap=True)
 
 
 # ------------------------------------------------------------------------------------------------- outputs

@@ -227,6 +227,14 @@ def _move(proj: Any, environment: Any, services: list[Any], selector: str, to: s
     for db in data["databases"]:
         tables = ", ".join(f"{t} {n['target_rows']}/{n['source_rows']}" for t, n in db["tables"].items())
         console.print(f"  {db['resource']} ({db['phase']}): rows verified per table: {tables or 'no tables'}")
+    for secret in data["secrets"]:
+        what = ("value copied and verified" if secret["copied"] else "value already there, verified") \
+            if secret["source_has_value"] else "no value to copy"
+        console.print(f"  {secret['resource']} ({secret['phase']}): {what}", highlight=False)
+    if data["secrets"]:
+        values = sum(1 for s in data["secrets"] if s["source_has_value"] and s["phase"] == "copy")
+        console.print(f"  secrets: {len({s['resource'] for s in data['secrets']})} moved, {values} value(s) carried "
+                      "(never shown)", highlight=False)
     state = "source removed" if report.source_removed else "source kept" if report.source_kept else ""
     console.print(f"[bold green]moved[/] {escape(selector)} to {escape(to)}" + (f" ({state})" if state else ""))
 

@@ -17,6 +17,7 @@ from platform_sdk.localcloud.cdn import CdnRoute
 from platform_sdk.localcloud.database import Database
 from platform_sdk.localcloud.function import Function
 from platform_sdk.localcloud.mirror import PROVIDER_SOURCE, PROVIDER_TYPE
+from platform_sdk.localcloud.secret import Secret
 
 DEFAULT_GATEWAY_PORT = 8790
 
@@ -89,8 +90,12 @@ class LocalCloudProvider:
     def get_data_sources(self) -> list[type[DataSource]]:
         return []
 
+    def get_functions(self) -> list[Any]:
+        """Provider-defined functions: none (`tf` 1.2 asks every provider for them while reading the schema)."""
+        return []
+
     def get_resources(self) -> list[type[LocalResource]]:
-        return [Bucket, Function, CdnRoute, Database]
+        return [Bucket, Function, CdnRoute, Database, Secret]
 
     def get_functions(self) -> list[Any]:
         """Provider-defined functions (tf >= 1.2 asks for them while reading the schema): none."""

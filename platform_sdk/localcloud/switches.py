@@ -1,8 +1,9 @@
 """Environment switches the local cloud provider honours (set by `platform` or by tests, never by config).
 
 - PLATFORM_ALLOW_DATA_LOSS=1: `platform apply/destroy --allow-data-loss` sets it; deleting a bucket that holds
-  objects or a database whose tables hold rows then goes ahead as if force_destroy were set (the person has
-  already confirmed the loss). deletion_protection is still honoured: that one is switched off in config.
+  objects, a database whose tables hold rows or a secret holding a value then goes ahead as if force_destroy
+  were set (the person has already confirmed the loss). deletion_protection is still honoured: that one is
+  switched off in config.
 - PLATFORM_LOCALCLOUD_SLOW_SECONDS=N: every apply operation (create/update/delete) first sleeps N seconds,
   so an apply lasts long enough to interrupt or race it by hand.
 - PLATFORM_LOCALCLOUD_HOLD_FILE=PATH: every apply operation first creates PATH.entered, then waits while PATH

@@ -7,6 +7,7 @@ runtime operations each grant allows (`OPERATIONS`):
 - `base`: `Resource` (name, service, declaring line) and `Spec`, the base of reusable groups of settings;
 - `bucket`: `Bucket`, `Cors`; grants "read", "write", "readwrite";
 - `database`: `Database`, `DatabaseSpec`; grant "connect";
+- `secret`: `Secret`; grant "read";
 - `function`: `Function`, `FunctionSpec`, `Grant`;
 - `triggers`: `http()`, `schedule(cron)`, `object_created(bucket)`;
 - `cdn`: `Cdn`;
@@ -18,6 +19,7 @@ from platform_sdk.model.bucket import Bucket, Cors
 from platform_sdk.model.cdn import Cdn
 from platform_sdk.model.database import Database, DatabaseSpec
 from platform_sdk.model.function import Access, Function, FunctionSpec, Grant
+from platform_sdk.model.secret import Secret
 from platform_sdk.model.service import Composite, Service
 from platform_sdk.model.triggers import (
     HttpTrigger,
@@ -29,11 +31,11 @@ from platform_sdk.model.triggers import (
     schedule,
 )
 
-KINDS: tuple[type[Resource], ...] = (Bucket, Database, Function, Cdn)
+KINDS: tuple[type[Resource], ...] = (Bucket, Database, Secret, Function, Cdn)
 """Every resource kind, in build order (producers before consumers)."""
 
 __all__ = [
     "KINDS", "NAME_PATTERN", "Access", "Bucket", "Cdn", "Composite", "Cors", "Database", "DatabaseSpec", "Function",
-    "FunctionSpec", "Grant", "HttpTrigger", "ObjectCreatedTrigger", "Resource", "ScheduleTrigger", "Service",
+    "FunctionSpec", "Grant", "HttpTrigger", "ObjectCreatedTrigger", "Resource", "ScheduleTrigger", "Secret", "Service",
     "Spec", "Trigger", "http", "object_created", "schedule",
 ]

@@ -1,6 +1,6 @@
 """What every kind shares: a neutral name unique in its service, and the user's line that declared it.
 
-A *kind* (Bucket, Database, Function, Cdn) is one module of this package: its class, the settings it accepts
+A *kind* (Bucket, Database, Secret, Function, Cdn) is one module of this package: its class, the settings it accepts
 (types, units, defaults, the errors they raise, all in the class docstring), the grants other resources may
 hold on it and the runtime operations each grant allows (`operations`). Nothing here knows about a cloud:
 the model keeps neutral sanity (types, whole numbers, names); each cloud plug-in checks its own limits on the

@@ -11,6 +11,7 @@ from platform_sdk.errors import ModelError
 from platform_sdk.model.base import ErrorFactory, Resource, Spec, caller_location, is_whole
 from platform_sdk.model.bucket import Bucket
 from platform_sdk.model.database import Database
+from platform_sdk.model.secret import Secret
 from platform_sdk.model.triggers import TRIGGER_TYPES, Trigger
 
 HANDLER_PATTERN = re.compile(r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$")
@@ -24,7 +25,7 @@ RESERVED_ENV_PREFIX = "PLATFORM_"
 Access = Literal["read", "write", "readwrite", "connect"]
 """A grant's access level: a key of the target kind's `operations`."""
 
-GRANTABLE: tuple[type[Resource], ...] = (Bucket, Database)
+GRANTABLE: tuple[type[Resource], ...] = (Bucket, Database, Secret)
 """The kinds a function can be granted access to."""
 
 GRANT_METHODS: dict[str, str] = {"read": "reads", "write": "writes", "readwrite": "reads_writes", "connect": "uses"}
@@ -37,19 +38,20 @@ T = TypeVar("T")
 class Grant:
     """A function's access to another resource. Drives least-privilege IAM and the injected connection details.
 
-    Made by `fn.reads(bucket)`, `fn.writes(bucket)`, `fn.reads_writes(bucket)` and `fn.uses(database)`.
+    Made by `fn.reads(bucket_or_secret)`, `fn.writes(bucket)`, `fn.reads_writes(bucket)` and
+    `fn.uses(database)`.
 
     Attributes:
         function: The function that holds the grant.
-        target: The bucket or database it may access.
+        target: The bucket, database or secret it may access.
         access: The access level, a key of the target kind's `operations` ("read", "write", "readwrite" on a
-            Bucket; "connect" on a Database).
+            Bucket; "connect" on a Database; "read" on a Secret).
         declared_in: The file of the line that made the grant (for error messages); set automatically.
         declared_line: That line; set automatically.
     """
 
     function: Function
-    target: Bucket | Database
+    target: Bucket | Database | Secret
     access: Access
     declared_in: str | None = field(default=None, init=False, repr=False)
     declared_line: int | None = field(default=None, init=False, repr=False)
@@ -117,7 +119,8 @@ class Function(Resource, FunctionSpec):
             of those.
         runtime, memory, timeout, environment: keyword-only settings, see `FunctionSpec` (units, defaults and
             errors).
-        grants: The grants made with `reads`, `writes`, `reads_writes` and `uses` (not a constructor argument).
+        grants: The grants made with `reads`, `writes`, `reads_writes` and `uses` (not a constructor argument),
+            in the order they were made.
 
     Raises:
         ModelError: on any invalid setting, naming the file and line of the declaration, the key and the value.
@@ -161,13 +164,14 @@ class Function(Resource, FunctionSpec):
         return [t for t in self.triggers if isinstance(t, kind)]
 
     # -- grants ---------------------------------------------------------------------------------------------------
-    def reads(self, bucket: Bucket) -> Self:
-        """Allow reading `bucket`: the operations of `bucket.OPERATIONS["read"]` (get, head, list, signed_url).
+    def reads(self, target: Bucket | Secret) -> Self:
+        """Allow reading a bucket (`bucket.OPERATIONS["read"]`: get, head, list, signed_url) or a secret
+        (`secret.OPERATIONS["read"]`: its value through `secret(name)` at runtime).
 
         Raises:
-            ModelError: `bucket` is not a Bucket, naming the line of this call.
+            ModelError: `target` is neither a Bucket nor a Secret, naming the line of this call.
         """
-        return self._grant(bucket, "read")
+        return self._grant(target, "read")
 
     def writes(self, bucket: Bucket) -> Self:
         """Allow writing `bucket`: `bucket.OPERATIONS["write"]` (put, overwrite, delete, signed_url), not reading.
@@ -194,7 +198,7 @@ class Function(Resource, FunctionSpec):
         return self._grant(database, "connect")
 
     def _grant(self, target: object, access: Access) -> Self:
-        if not isinstance(target, (Bucket, Database)) or access not in type(target).operations:
+        if not isinstance(target, (Bucket, Database, Secret)) or access not in type(target).operations:
             raise self._grant_error(target, access)
         self.grants.append(Grant(self, target, access))
         return self

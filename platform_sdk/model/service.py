@@ -11,6 +11,7 @@ from platform_sdk.model.bucket import Bucket
 from platform_sdk.model.cdn import Cdn
 from platform_sdk.model.database import Database
 from platform_sdk.model.function import Function
+from platform_sdk.model.secret import Secret
 
 
 @runtime_checkable
@@ -98,6 +99,10 @@ class Service:
     @property
     def databases(self) -> list[Database]:
         return self.of(Database)
+
+    @property
+    def secrets(self) -> list[Secret]:
+        return self.of(Secret)
 
     @property
     def cdns(self) -> list[Cdn]:

@@ -19,7 +19,7 @@ from platform_sdk.errors import ModelError
 from platform_sdk.model.base import NAME_PATTERN, Resource, caller_location
 
 if TYPE_CHECKING:
-    from platform_sdk.model import Bucket, Database, Function, Service
+    from platform_sdk.model import Bucket, Database, Function, Secret, Service
 
 _SDK_DIR = str(Path(__file__).resolve().parent.parent) + "/"
 P = TypeVar("P", bound="Resource | Module")
@@ -193,9 +193,9 @@ class FunctionGrants:
 
     function: Function
 
-    def reads(self, bucket: Bucket) -> Self:
-        """Allow the module's function to read `bucket` (see `Function.reads`)."""
-        self.function.reads(bucket)
+    def reads(self, target: Bucket | Secret) -> Self:
+        """Allow the module's function to read a bucket or a secret (see `Function.reads`)."""
+        self.function.reads(target)
         return self
 
     def writes(self, bucket: Bucket) -> Self:

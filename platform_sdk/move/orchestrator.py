@@ -4,8 +4,9 @@ The move runs in phases, recorded in `.platform/moves/<env>.json` so an interrup
 stopped (and a bucket copy resumes object by object from its journal):
 
 1. placement  the environment file's placement line changes (validated first: a bad move changes nothing)
-2. target     each moved bucket/database gets a twin on the target cloud; nothing else changes yet
-3. copy       data is copied (streamed, concurrent, checksummed) and then verified in full
+2. target     each moved bucket/database/secret gets a twin on the target cloud; nothing else changes yet
+3. copy       data is copied (streamed, concurrent, checksummed) and then verified in full; a secret's value
+              through the clouds' APIs, never printed
 4. rewire     functions and CDNs move, consumers switch to the target; the source twin is kept, unwired
 5. verify     anything written to the source meanwhile is copied too; full verification again
 6. cleanup    the source twin is destroyed: only after confirmation, never by default in protected envs
@@ -20,7 +21,7 @@ from typing import Any
 
 from platform_sdk.envs import Environment, load_environment
 from platform_sdk.errors import PlatformError
-from platform_sdk.model import Bucket, Database, Resource, Service
+from platform_sdk.model import Bucket, Database, Resource, Secret, Service
 from platform_sdk.move.placement_file import set_placement
 from platform_sdk.profile import Profile
 from platform_sdk.project import Project
@@ -44,7 +45,7 @@ class MovePlan:
 
     @property
     def stateful(self) -> list[Resource]:
-        return [r for r in self.moved if isinstance(r, (Bucket, Database))]
+        return [r for r in self.moved if isinstance(r, (Bucket, Database, Secret))]
 
     def to_json(self) -> dict[str, Any]:
         return {"selector": self.selector, "target": self.target, "sources": self.sources,
@@ -119,6 +120,7 @@ class MoveReport:
     phases: list[dict[str, Any]] = field(default_factory=list)
     copies: list[dict[str, Any]] = field(default_factory=list)
     databases: list[dict[str, Any]] = field(default_factory=list)
+    secrets: list[dict[str, Any]] = field(default_factory=list)  # what happened to each value, never the value
     source_removed: bool = False
     source_kept: bool = False
     finished: bool = False
@@ -152,13 +154,13 @@ class MoveExecutor:
         self.env = load_environment(project.envs_dir / f"{move['env']}.toml")
         self.report = MoveReport(move["env"], move["selector"], move["target"], move["sources"],
                                  phases=list(move.get("phases", [])), copies=list(move.get("copies", [])),
-                                 databases=list(move.get("databases", [])))
+                                 databases=list(move.get("databases", [])), secrets=list(move.get("secrets", [])))
 
     # -- bookkeeping ----------------------------------------------------------------------------------------
     def _save(self, phase: str, **changes: Any) -> None:
         record = load_record(self.project, self.env)
         self.move.update(changes, phase=phase, phases=self.report.phases, copies=self.report.copies,
-                         databases=self.report.databases)
+                         databases=self.report.databases, secrets=self.report.secrets)
         record["moves"] = [m for m in record["moves"] if m["id"] != self.move["id"]] + [self.move]
         save_record(self.project, self.env, record)
 
@@ -202,6 +204,7 @@ class MoveExecutor:
         from platform_sdk.move.copy import copy_bucket, verify_bucket
         from platform_sdk.move.database import copy_database, preflight_databases
         from platform_sdk.move.journal import Journal
+        from platform_sdk.move.secret import copy_secret, preflight_secrets
         from platform_sdk.runtime.buckets import open_bucket
 
         started = time.monotonic()
@@ -210,6 +213,9 @@ class MoveExecutor:
         urls = self._urls()
         # Engines and client/server versions of every database, before any data of this phase is copied.
         preflight_databases(urls[a] for a in self.move["stateful"] if self.move["kinds"][a] == "database" and a in urls)
+        # Both containers of every secret (the twin exists), likewise.
+        preflight_secrets({a: urls[a] for a in self.move["stateful"]
+                           if self.move["kinds"][a] == "secret" and a in urls})
         journals = self.project.cache_dir / "moves" / "journals"
         journals.mkdir(parents=True, exist_ok=True)
         for address in self.move["stateful"]:
@@ -241,6 +247,9 @@ class MoveExecutor:
                 self.report.copies.append({"phase": phase, "resource": address, "copy": copied.to_dict(),
                                            "verify": {k: v for k, v in verified.to_dict().items()
                                                       if k in ("ok", "checked", "matched", "bytes", "extra")}})
+            elif kind == "secret":
+                copied_secret = copy_secret(address, pair["source"], pair["target"], phase)
+                self.report.secrets.append(copied_secret.to_json())
             else:
                 workdir = self.project.cache_dir / "moves" / "work"
                 result = copy_database(pair["source"], pair["target"], workdir)
@@ -299,7 +308,7 @@ def start_move(project: Project, plan: MovePlan, services: list[Service]) -> dic
         "target_stacks": {r.address: stack_name(plan.env, r.service.name, plan.target)
                           for r in plan.moved if r.service is not None},
         "old_placement": plan.old_placement, "phase": "target", "source_kept": False, "phases": [],
-        "copies": [], "databases": [],
+        "copies": [], "databases": [], "secrets": [],
     }
     record["moves"].append(move)
     save_record(project, plan.env, record)

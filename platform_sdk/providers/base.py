@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from platform_sdk.model import Bucket, Cdn, Database, Function, Grant, Resource
+from platform_sdk.model import Bucket, Cdn, Database, Function, Grant, Resource, Secret
 
 if TYPE_CHECKING:
     from platform_sdk.cdk.raw import RawDataSource, RawResource
@@ -173,6 +173,10 @@ class Compiler(ABC):
 
     def database(self, ctx: StackContext, database: Database) -> Handle:
         raise NotImplementedError(f"{self.target} has no databases")
+
+    def secret(self, ctx: StackContext, secret: Secret) -> Handle:
+        """The secret's container only (never a value); the handle's `url` is what `CloudPlugin.secret_url` says."""
+        raise NotImplementedError(f"{self.target} has no secrets")
 
     def function(self, ctx: StackContext, fn: Function, inputs: FunctionInputs) -> Handle:
         raise NotImplementedError(f"{self.target} has no functions")
@@ -431,6 +435,8 @@ class CloudPlugin:
     bucket_access_from: ClassVar[frozenset[str]] = frozenset()
     """Plug-ins whose functions reach this cloud's buckets (keyless federation across clouds, or the same cloud
     across stand-in labels)."""
+    secret_access_from: ClassVar[frozenset[str]] = frozenset()
+    """Plug-ins whose functions read this cloud's secrets (like `bucket_access_from`)."""
     packaging: ClassVar[Packaging] = Packaging()
     runtime_requirements: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     """What the shipped runtime imports lazily on this cloud, per granted kind (`function`: always)."""
@@ -477,6 +483,12 @@ class CloudPlugin:
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
                 found.append((key, f"{key} must be a whole number of {unit} from {low} to {high} on {self.name}"))
         return found
+
+    def secret_url(self, project_root: Path, env: Environment, cloud: str, physical_name: str) -> str:
+        """Where the value of a secret this plug-in builds under cloud label `cloud` lives, as the URL its runtime
+        client opens (`platform_sdk.runtime.secrets.open_secret`): what the CLI sets, generates, lists and copies,
+        known without Terraform. `physical_name` is the profile's name for the secret."""
+        raise NotImplementedError(f"{self.name} has no secrets")
 
     def backend(self, stack: Any, state: StateBackend, env: Environment, stack_name: str) -> None:
         """Declare the Terraform backend of one stack for one of its `state_backends`."""

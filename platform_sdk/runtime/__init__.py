@@ -1,4 +1,4 @@
-"""The neutral runtime API function code imports: `from platform_sdk.runtime import bucket, HttpRequest, ...`.
+"""The neutral runtime API function code imports: `from platform_sdk.runtime import bucket, secret, HttpRequest, ...`.
 
 It is shipped inside every function package (with an empty `platform_sdk/__init__.py`), so importing it
 costs only the standard library: boto3, google-cloud-* and pg8000 load lazily when a cloud resource is
@@ -11,6 +11,7 @@ first used.
 from platform_sdk.runtime import database as _database_module  # noqa: F401  (must precede the next line)
 from platform_sdk.runtime.events import HttpRequest, HttpResponse, ObjectCreated, ScheduleTick
 from platform_sdk.runtime.resources import GrantError, bucket, config, database
+from platform_sdk.runtime.secrets import SecretNotSetError, secret
 
 __all__ = [
     "GrantError",
@@ -18,7 +19,9 @@ __all__ = [
     "HttpResponse",
     "ObjectCreated",
     "ScheduleTick",
+    "SecretNotSetError",
     "bucket",
     "config",
     "database",
+    "secret",
 ]

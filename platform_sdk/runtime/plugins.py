@@ -5,10 +5,12 @@ Nothing under `platform_sdk.runtime` names a cloud. Everything cloud-specific th
 `platform_sdk.providers.<name>.runtime` by convention, found here by name:
 
 - its `__init__` (standard library only) may declare `BUCKET_SCHEMES: tuple[str, ...]`, the URL schemes
-  whose buckets its `buckets.open_bucket(url, ...)` opens;
+  whose buckets its `buckets.open_bucket(url, ...)` opens, and `SECRET_SCHEMES`, those of the secrets its
+  `secrets.open_secret(url)` opens;
 - its submodules, each optional, by fixed names: `adapter` (the entry adapter, see `runtime.entry`),
-  `buckets`, `database` (secret store and connection paths, see `runtime.database`), `identity` (the workload
-  identity tokens another cloud can trust, see `runtime.federation`).
+  `buckets`, `secrets` (see `runtime.secrets`), `database` (secret store and connection paths, see
+  `runtime.database`), `identity` (the workload identity tokens another cloud can trust, see
+  `runtime.federation`).
 
 The plug-ins present are the directories `platform_sdk/providers/<name>/runtime/` on disk (a function package
 ships only the ones it needs), plus any registered with `register` (a plug-in that lives outside this package,
@@ -27,7 +29,7 @@ PROVIDERS_PACKAGE = "platform_sdk.providers"
 RUNTIME_PACKAGE = "runtime"
 
 _registered: dict[str, str] = {}
-_schemes: dict[str, str] | None = None
+_schemes: dict[str, dict[str, str]] = {}
 _lock = threading.Lock()
 
 
@@ -40,18 +42,16 @@ def register(name: str, module: str) -> None:
 
     For plug-ins defined outside `platform_sdk.providers`; registering a name again replaces the module.
     """
-    global _schemes
     with _lock:
         _registered[name] = module
-        _schemes = None
+        _schemes.clear()
 
 
 def unregister(name: str) -> None:
     """Forget a registered plug-in (a no-op for names only found on disk)."""
-    global _schemes
     with _lock:
         _registered.pop(name, None)
-        _schemes = None
+        _schemes.clear()
 
 
 def _on_disk() -> list[str]:
@@ -109,17 +109,29 @@ def bucket_schemes() -> dict[str, str]:
     Raises:
         PluginNotFoundError: two plug-ins claim the same scheme.
     """
-    global _schemes
+    return _schemes_of("BUCKET_SCHEMES", "buckets")
+
+
+def secret_schemes() -> dict[str, str]:
+    """URL scheme -> plug-in name, from every available plug-in's `SECRET_SCHEMES`.
+
+    Raises:
+        PluginNotFoundError: two plug-ins claim the same scheme.
+    """
+    return _schemes_of("SECRET_SCHEMES", "secrets")
+
+
+def _schemes_of(attribute: str, what: str) -> dict[str, str]:
     with _lock:
-        if _schemes is not None:
-            return dict(_schemes)
+        if attribute in _schemes:
+            return dict(_schemes[attribute])
     schemes: dict[str, str] = {}
     for name in names():
-        declared: tuple[str, ...] = tuple(getattr(load(name), "BUCKET_SCHEMES", ()))
+        declared: tuple[str, ...] = tuple(getattr(load(name), attribute, ()))
         for scheme in declared:
             if scheme in schemes:
-                raise PluginNotFoundError(f"plug-ins {schemes[scheme]!r} and {name!r} both serve {scheme}:// buckets")
+                raise PluginNotFoundError(f"plug-ins {schemes[scheme]!r} and {name!r} both serve {scheme}:// {what}")
             schemes[scheme] = name
     with _lock:
-        _schemes = schemes
+        _schemes[attribute] = schemes
     return dict(schemes)

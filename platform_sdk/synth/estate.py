@@ -16,7 +16,7 @@ from platform_sdk import contract, providers
 from platform_sdk.cdk import engine
 from platform_sdk.envs import Environment, LocalState
 from platform_sdk.errors import PlatformError
-from platform_sdk.model import Bucket, Cdn, Database, Function, ObjectCreatedTrigger, Resource, Service
+from platform_sdk.model import Bucket, Cdn, Database, Function, ObjectCreatedTrigger, Resource, Secret, Service
 from platform_sdk.profile import ModuleBacking, Profile
 from platform_sdk.project import Project
 from platform_sdk.providers import compilers_for
@@ -26,9 +26,12 @@ from platform_sdk.synth.graph import dependencies_of
 from platform_sdk.synth.placement import Placement, resolve_placements, stack_name
 from platform_sdk.synth.vendoring import vendor_function
 
-# Handle attributes published as stack outputs: where things live, never secrets.
+# Handle attributes published as stack outputs: where things live, never secret values (a secret's url names its
+# container; moves copy the value between two of them).
 PUBLIC_ATTRS = {"bucket": ("name", "url"), "function": ("name", "url"), "cdn": ("url", "domain"),
-                "database": ("endpoint", "url")}
+                "database": ("endpoint", "url"), "secret": ("url",)}
+STATEFUL_KINDS = (Bucket, Database, Secret)
+"""Kinds whose destroy loses data: a move keeps a copy on the old cloud while their data (or value) moves."""
 
 
 @dataclass
@@ -119,8 +122,8 @@ class EstateBuilder:
             stack_info.owners = dict(info.get("owners", {}))
 
     def build(self, deployed: dict[str, dict[str, Any]] | None = None) -> None:
-        """Compile producers first (buckets, databases), then functions, then CDNs in front of them."""
-        order: list[type[Resource]] = [Bucket, Database, Function, Cdn]
+        """Compile producers first (buckets, databases, secrets), then functions, then CDNs in front of them."""
+        order: list[type[Resource]] = [Bucket, Database, Secret, Function, Cdn]
         for kind in order:
             for service in self.services:
                 for resource in service.of(kind):
@@ -134,8 +137,9 @@ class EstateBuilder:
 
     def _compile_copy(self, resource: Resource, cloud: str) -> None:
         """A second, unwired instance of a stateful resource on another cloud, used while its data moves."""
-        if not isinstance(resource, (Bucket, Database)) or resource.service is None:
-            raise PlatformError("only buckets and databases keep a copy during a move", value=resource.address)
+        if not isinstance(resource, STATEFUL_KINDS) or resource.service is None:
+            raise PlatformError("only buckets, databases and secrets keep a copy during a move",
+                                value=resource.address)
         placement = Placement(resource, cloud, self.env.target_of(cloud), stack_name(self.env, resource.service.name,
                                                                                      cloud))
         self._compile(resource, placement, wire=False)
@@ -151,6 +155,8 @@ class EstateBuilder:
             handle = compiler.bucket(ctx, resource)
         elif isinstance(resource, Database):
             handle = compiler.database(ctx, resource)
+        elif isinstance(resource, Secret):
+            handle = compiler.secret(ctx, resource)
         elif isinstance(resource, Function):
             handle = compiler.function(ctx, resource, self._function_inputs(resource, placement, compiler))
             if wire:
@@ -171,7 +177,7 @@ class EstateBuilder:
                 prefix = "data." if isinstance(child, engine.TerraformDataSource) else ""
                 address = f"{prefix}{child.terraform_resource_type}.{child.friendly_unique_id}"
                 info.owners[address] = resource.address
-        if isinstance(resource, (Bucket, Database)):
+        if isinstance(resource, STATEFUL_KINDS):
             info.stateful.append(resource.address)
 
     def _from_module(self, ctx: StackContext, resource: Resource, backing: ModuleBacking) -> Handle:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from platform_sdk import providers
 from platform_sdk.envs import Environment
 from platform_sdk.errors import EnvironmentError_, PlacementError
-from platform_sdk.model import Bucket, Cdn, Database, Function, ObjectCreatedTrigger, Resource, Service
+from platform_sdk.model import Bucket, Cdn, Database, Function, ObjectCreatedTrigger, Resource, Secret, Service
 from platform_sdk.naming import default_name
 from platform_sdk.providers.base import Compiler
 from platform_sdk.synth.overrides import apply_overrides
@@ -117,18 +117,20 @@ def _check_links(env: Environment, resource: Resource, placement: Placement,
             other = placements[grant.target]
             if isinstance(grant.target, Database) and other.cloud != placement.cloud:
                 fail("a database is reachable only from functions on its own cloud's network", grant.target)
-            crosses = isinstance(grant.target, Bucket) and other.cloud != placement.cloud
-            if crosses and not _cross_cloud_bucket_supported(placement.target, other.target):
-                fail(f"cross-cloud bucket access from {placement.target} to {other.target} is not supported",
-                     grant.target)
+            crosses = isinstance(grant.target, (Bucket, Secret)) and other.cloud != placement.cloud
+            if crosses and not _cross_cloud_supported(grant.target.kind, placement.target, other.target):
+                fail(f"cross-cloud {grant.target.kind} access from {placement.target} to {other.target} is not "
+                     "supported", grant.target)
     origin = resource.origin if isinstance(resource, Cdn) else None
     if origin is not None and placements[origin].cloud != placement.cloud:
         fail("a CDN must be on the same cloud as its origin", origin)
 
 
-def _cross_cloud_bucket_supported(function_target: str, bucket_target: str) -> bool:
-    """Federated (keyless) access the bucket's plug-in can wire; anything else fails before synthesis."""
-    return function_target in providers.plugin(bucket_target).bucket_access_from
+def _cross_cloud_supported(kind: str, function_target: str, owner_target: str) -> bool:
+    """Federated (keyless) access the resource's plug-in can wire; anything else fails before synthesis."""
+    owner = providers.plugin(owner_target)
+    allowed = owner.secret_access_from if kind == "secret" else owner.bucket_access_from
+    return function_target in allowed
 
 
 def _check_capability(env: Environment, resource: Resource, cloud: str, target: str, key: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from platform_sdk.model import Bucket, Cdn, Database, Function, Grant, Resource, ScheduleTrigger
+from platform_sdk.model import Bucket, Cdn, Database, Function, Grant, Resource, ScheduleTrigger, Secret
 from platform_sdk.naming import default_name
 from platform_sdk.profile import Profile
 from platform_sdk.providers.aws import federation, names
@@ -19,6 +19,7 @@ from platform_sdk.providers.aws.cron import CronError, to_eventbridge
 from platform_sdk.providers.aws.database import ENGINES, compile_database
 from platform_sdk.providers.aws.function import compile_function, schedule_rule_suffix
 from platform_sdk.providers.aws.provider import configure
+from platform_sdk.providers.aws.secret import compile_secret, name_problems
 from platform_sdk.providers.base import Compiler, FunctionInputs, Handle, StackContext
 
 if TYPE_CHECKING:
@@ -36,11 +37,11 @@ LAMBDA_RESERVED_ENV = frozenset({
 
 # Terraform types this compiler emits whose destroy or replace loses data (the plug-in's `stateful_types` adds
 # more a platform team's own module may create).
-STATEFUL_TYPES: frozenset[str] = frozenset({"aws_s3_bucket", "aws_db_instance"})
+STATEFUL_TYPES: frozenset[str] = frozenset({"aws_s3_bucket", "aws_db_instance", "aws_secretsmanager_secret"})
 
 
 class AwsCompiler(Compiler):
-    """S3, Lambda, CloudFront and RDS through `hashicorp/aws` 6.x."""
+    """S3, Lambda, CloudFront, RDS and Secrets Manager through `hashicorp/aws` 6.x."""
 
     target = "aws"
 
@@ -60,6 +61,8 @@ class AwsCompiler(Compiler):
             return [f"a valid S3 bucket name ({physical!r}: {'; '.join(found)})"] if found else []
         if isinstance(resource, Function):
             return self._function_problems(resource, physical)
+        if isinstance(resource, Secret):
+            return name_problems(physical)
         if isinstance(resource, Database):
             found = []
             if resource.engine not in ENGINES:
@@ -101,6 +104,9 @@ class AwsCompiler(Compiler):
     def database(self, ctx: StackContext, database: Database) -> Handle:
         return compile_database(ctx, database)
 
+    def secret(self, ctx: StackContext, secret: Secret) -> Handle:
+        return compile_secret(ctx, secret)
+
     def function(self, ctx: StackContext, fn: Function, inputs: FunctionInputs) -> Handle:
         return compile_function(ctx, fn, inputs)
 
@@ -114,10 +120,12 @@ class AwsCompiler(Compiler):
 
     def foreign_url(self, env: Environment, profile: Profile, grant: Grant, handle: Handle, function_target: str,
                     identity: dict[str, str]) -> str:
-        """`s3://<bucket>?role_arn=...&web_identity=gcp&region=...` for a GCP function (all literals)."""
+        """`s3://<bucket>?role_arn=...` or `secretsmanager://<name>?role_arn=...` (`&web_identity=gcp&region=...`)
+        for a GCP function (all literals)."""
         return federation.foreign_url(env, profile, grant, handle, function_target)
 
     def federate(self, ctx: StackContext, grant: Grant, handle: Handle, fn_handle: Handle,
                  identity: dict[str, str]) -> None:
-        """The IAM role the GCP function assumes with its Google ID token, scoped to exactly this grant."""
+        """The IAM role the GCP function assumes with its Google ID token, scoped to exactly this grant (a bucket's
+        or a secret's)."""
         federation.federate(ctx, grant, handle, fn_handle, identity)

@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 from platform_sdk import contract
 from platform_sdk.conformance import (
@@ -38,7 +38,7 @@ from platform_sdk.conformance import (
     PlacementLike,
     Proof,
 )
-from platform_sdk.model import Bucket, Database, Function, ObjectCreatedTrigger, ScheduleTrigger
+from platform_sdk.model import Bucket, Database, Function, ObjectCreatedTrigger, ScheduleTrigger, Secret
 from platform_sdk.tfjson import Block, Estate, Location, json_document
 
 TARGET = "aws"
@@ -71,8 +71,8 @@ S3_KMS_ACTIONS: dict[str, tuple[str, ...]] = {
     "put": ("kms:GenerateDataKey", "kms:Decrypt"), "overwrite": ("kms:GenerateDataKey", "kms:Decrypt"),
     "signed_url_put": ("kms:GenerateDataKey", "kms:Decrypt"),
 }
-# The database's credentials: GetSecretValue on the secret the URL names; a secret encrypted with a customer
-# managed key also needs kms:Decrypt through Secrets Manager.
+# The database's credentials, and a Secret's value: GetSecretValue on the secret the URL names; a secret encrypted
+# with a customer managed key also needs kms:Decrypt through Secrets Manager.
 # https://docs.aws.amazon.com/secretsmanager/latest/userguide/auth-and-access_iam-policies.html
 # https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html
 SECRET_ACTIONS = ("secretsmanager:GetSecretValue",)
@@ -429,6 +429,8 @@ class AwsRules:
             self._bucket(need, caller, ctx, proof)
         elif need.operation == "database.connect":
             self._database(need, caller, ctx, proof)
+        elif need.operation == "secret.read":
+            self._secret(need, caller, ctx, proof)
         elif need.operation == "events.deliver":
             self._object_created(need, caller, ctx, proof)
         elif need.operation == "scheduler.invoke":
@@ -531,6 +533,37 @@ class AwsRules:
             key = instance.body.get("master_user_secret_kms_key_id")
         if key:
             key = estate.canonical(instance.stack, key)
+            for action in SECRET_KMS_ACTIONS:
+                self._allow(proof, estate, policies, role, action, key,
+                            f"key {estate.display(key)} (via Secrets Manager)", context)
+
+    def _secret(self, need: Need, caller: Caller, ctx: Context, proof: Proof) -> None:
+        """`secret(name)`: GetSecretValue on that secret's ARN (and its key through Secrets Manager), and a URL
+        naming that secret."""
+        secret = need.target
+        assert isinstance(secret, Secret)
+        estate = ctx.estate
+        block = ctx.block_of(secret, "aws_secretsmanager_secret")
+        if block is None:
+            proof.lack(f"an aws_secretsmanager_secret for {secret.address}")
+            return
+        var = contract.resource_var("secret", secret.name)
+        named = unquote(urlparse(caller.environment.get(var, "")).netloc)
+        proof.require(bool(named) and named == block.body.get("name"), f"{var} names secret {named}",
+                      f"{var} naming secret {block.body.get('name')} (the runtime reads the value by that name)",
+                      caller.env_location(var))
+        proof.reach(Endpoint("aws:secretsmanager"))
+        role = self._principal(need, caller, ctx, proof)
+        if role is None:
+            return
+        arn = estate.token(block, "arn")
+        policies = self.identity_policies(estate, role)
+        context = self._context(estate, block.stack, "secretsmanager")
+        for action in SECRET_ACTIONS:
+            self._allow(proof, estate, policies, role, action, arn, f"secret {estate.display(arn)}", context)
+        key = block.body.get("kms_key_id")
+        if key:
+            key = estate.canonical(block.stack, key)
             for action in SECRET_KMS_ACTIONS:
                 self._allow(proof, estate, policies, role, action, key,
                             f"key {estate.display(key)} (via Secrets Manager)", context)

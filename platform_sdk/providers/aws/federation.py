@@ -1,7 +1,8 @@
 """Keyless access across clouds, AWS side.
 
-GCP function -> S3 bucket (web identity federation, no OIDC provider resource needed: `accounts.google.com` is
-built into STS). The bucket's stack gets one IAM role per (foreign function, bucket):
+GCP function -> S3 bucket or Secrets Manager secret (web identity federation, no OIDC provider resource needed:
+`accounts.google.com` is built into STS). The bucket's (or secret's) stack gets one IAM role per (foreign
+function, bucket or secret):
 
 - trust: `Federated: accounts.google.com`, `sts:AssumeRoleWithWebIdentity`, and `StringEquals` on
   `accounts.google.com:aud` and `accounts.google.com:sub` = the function's service account unique id (a token
@@ -12,11 +13,12 @@ built into STS). The bucket's stack gets one IAM role per (foreign function, buc
   to `azp` and exposes the token's own `aud` as `accounts.google.com:oaud`. The runtime asks the metadata
   server for a token whose audience is the role ARN, so a token minted for this role is worth nothing for
   any other relying party, and a token minted for anything else cannot assume this role.
-- inline policy: exactly the grant's S3 actions (the `iam.GRANT_ACTIONS` table) on that bucket's ARNs, plus
-  the profile KMS key through S3 when the bucket is encrypted with it.
+- inline policy: exactly the grant's actions (the `iam.GRANT_ACTIONS` table: S3 actions on the bucket's ARNs,
+  GetSecretValue on the secret's ARN), plus the profile KMS key through S3 or Secrets Manager when the data is
+  encrypted with it.
 
-The function's stack only gets a literal URL (`foreign_url`): bucket name, role ARN and region are all known
-from naming before anything is applied, so the GCP stack never references this one (no dependency cycle).
+The function's stack only gets a literal URL (`foreign_url`): bucket or secret name, role ARN and region are all
+known from naming before anything is applied, so the GCP stack never references this one (no dependency cycle).
 
 AWS function -> GCS bucket: AWS only contributes the function's identity (`identity_literal`): the Lambda role
 ARN, deterministic from naming. The GCP compiler trusts it through workload identity federation.
@@ -31,12 +33,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from platform_sdk.errors import PlatformError
-from platform_sdk.model import Bucket, Database, Function, Grant
+from platform_sdk.model import Bucket, Database, Function, Grant, Resource, Secret
 from platform_sdk.providers.aws.common import TARGET, kms_key, policy_json, resource_tags
 from platform_sdk.providers.aws.config import aws_config
 from platform_sdk.providers.aws.iam import grant_statements, kms_statement
 from platform_sdk.providers.aws.names import LAMBDA_NAME_MAX
 from platform_sdk.providers.aws.provider import region_of
+from platform_sdk.providers.aws.secret import secret_url
 from platform_sdk.providers.base import Handle, StackContext
 
 if TYPE_CHECKING:
@@ -48,7 +51,11 @@ WEB_IDENTITY_GCP = "gcp"  # the URL's `web_identity` value: the runtime fetches 
 ROLE_NAME_MAX = LAMBDA_NAME_MAX  # IAM role names: 64 characters
 
 
-def _service(resource: Function | Bucket) -> str:
+FOREIGN_KINDS = (Bucket, Secret)
+"""What a function on another cloud may be granted here."""
+
+
+def _service(resource: Resource) -> str:
     return resource.service.name if resource.service else ""
 
 
@@ -69,13 +76,13 @@ def function_role_name(env: Environment, profile: Profile, fn: Function) -> str:
     return profile.physical_name(env, _service(fn), fn.name)
 
 
-def federated_role_name(env: Environment, profile: Profile, fn: Function, bucket: Bucket) -> str:
-    """The role a foreign function assumes for one bucket: `<function physical name>.<bucket service>.<bucket>`,
-    shortened with a hash of the full name when longer than IAM allows (deterministic and still unique).
+def federated_role_name(env: Environment, profile: Profile, fn: Function, target: Resource) -> str:
+    """The role a foreign function assumes for one bucket or secret: `<function physical name>.<its service>.<its
+    name>`, shortened with a hash of the full name when longer than IAM allows (deterministic and still unique).
 
     The dots keep it apart from Lambda execution roles, which are named like their function (no dots).
     """
-    full = f"{profile.physical_name(env, _service(fn), fn.name)}.{_service(bucket)}.{bucket.name}"
+    full = f"{profile.physical_name(env, _service(fn), fn.name)}.{_service(target)}.{target.name}"
     full = re.sub(r"[^\w+=,.@-]", "-", full)  # what IAM accepts in role names
     if len(full) <= ROLE_NAME_MAX:
         return full
@@ -93,15 +100,15 @@ def identity_literal(env: Environment, profile: Profile, fn: Function) -> dict[s
     Fails before synthesis when it cannot work: without the account id the ARN is unknown, and a function that
     joins the VPC for its database has no route to Google (the platform builds no NAT).
     """
-    account = account_of(env, f"let function {fn.address} reach a bucket on another cloud (its role ARN)")
+    account = account_of(env, f"let function {fn.address} reach a resource on another cloud (its role ARN)")
     databases = [g.target for g in fn.grants if isinstance(g.target, Database)]
-    foreign = [g.target for g in fn.grants if isinstance(g.target, Bucket)]
+    foreign = [g.target for g in fn.grants if isinstance(g.target, FOREIGN_KINDS)]
     if databases:
         raise PlatformError(
             f"function {fn.address} connects to database {databases[0].address}, so it runs in the VPC, which has "
-            f"no route to the internet (the platform builds no NAT); it cannot reach a bucket on another cloud",
-            key=fn.address, value=", ".join(b.address for b in foreign),
-            hint="split the function: one that uses the database, one that reaches the other cloud's bucket",
+            f"no route to the internet (the platform builds no NAT); it cannot reach a bucket or secret on another "
+            "cloud", key=fn.address, value=", ".join(b.address for b in foreign),
+            hint="split the function: one that uses the database, one that reaches the other cloud's resource",
         )
     name = function_role_name(env, profile, fn)
     # Lambda assumes the execution role with the function's name as session name (= the role name here).
@@ -110,18 +117,22 @@ def identity_literal(env: Environment, profile: Profile, fn: Function) -> dict[s
 
 
 def foreign_url(env: Environment, profile: Profile, grant: Grant, handle: Handle, function_target: str) -> str:
-    """`s3://<bucket>?role_arn=<federated role ARN>&web_identity=gcp&region=<region>`: all literals."""
-    bucket = grant.target
-    if function_target != "gcp" or not isinstance(bucket, Bucket):
-        raise PlatformError(f"a {function_target} function cannot reach S3 bucket {bucket.address} (only GCP "
-                            "functions federate into AWS)", key=grant.function.address, value=bucket.address)
-    account = account_of(env, f"let {grant.function.address} on GCP reach S3 bucket {bucket.address} (the "
-                              "federated role's ARN goes into the function's environment)")
-    name = profile.physical_name(env, _service(bucket), bucket.name)
-    arn = role_arn(account, federated_role_name(env, profile, grant.function, bucket))
+    """`s3://<bucket>?role_arn=<federated role ARN>&web_identity=gcp&region=<region>`, or for a secret
+    `secretsmanager://<name>?region=<region>&role_arn=<federated role ARN>&web_identity=gcp`: all literals."""
+    target = grant.target
+    if function_target != "gcp" or not isinstance(target, FOREIGN_KINDS):
+        raise PlatformError(f"a {function_target} function cannot reach {target.kind} {target.address} on AWS "
+                            "(only GCP functions federate into AWS)", key=grant.function.address,
+                            value=target.address)
+    account = account_of(env, f"let {grant.function.address} on GCP reach {target.kind} {target.address} on AWS "
+                              "(the federated role's ARN goes into the function's environment)")
+    name = profile.physical_name(env, _service(target), target.name)
+    arn = quote(role_arn(account, federated_role_name(env, profile, grant.function, target)), safe=":/")
+    if isinstance(target, Secret):
+        return f"{secret_url(env, name)}&role_arn={arn}&web_identity={WEB_IDENTITY_GCP}"
     aws = aws_config(env)
     region = aws.region if aws is not None else "us-east-1"
-    return f"s3://{name}?role_arn={quote(arn, safe=':/')}&web_identity={WEB_IDENTITY_GCP}&region={region}"
+    return f"s3://{name}?role_arn={arn}&web_identity={WEB_IDENTITY_GCP}&region={region}"
 
 
 def bucket_arn(env: Environment, profile: Profile, bucket: Bucket, handle: Handle) -> str:
@@ -131,13 +142,13 @@ def bucket_arn(env: Environment, profile: Profile, bucket: Bucket, handle: Handl
 
 
 class FederatedRole:
-    """One role a foreign function assumes for one bucket; several grants on the same bucket merge into it."""
+    """One role a foreign function assumes for one bucket or secret; several grants on it merge into the role."""
 
-    def __init__(self, ctx: StackContext, fn: Function, bucket: Bucket, fn_handle: Handle,
+    def __init__(self, ctx: StackContext, fn: Function, bucket: Resource, fn_handle: Handle,
                  identity: dict[str, str]) -> None:
         self.ctx = ctx
         self.grants: list[tuple[Grant, Handle]] = []
-        account = account_of(ctx.env, f"trust GCP function {fn.address} on S3 bucket {bucket.address}")
+        account = account_of(ctx.env, f"trust GCP function {fn.address} on {bucket.kind} {bucket.address}")
         self.name = federated_role_name(ctx.env, ctx.profile, fn, bucket)
         self.arn = role_arn(account, self.name)
         unique_id = fn_handle["identity_id"]  # the service account's numeric id: a token from the GCP stack
@@ -180,16 +191,20 @@ class FederatedRole:
 
 
 def federate(ctx: StackContext, grant: Grant, handle: Handle, fn_handle: Handle, identity: dict[str, str]) -> None:
-    """In the bucket's stack: the role a GCP function assumes with its Google ID token, for exactly this grant."""
+    """In the bucket's (or secret's) stack: the role a GCP function assumes with its Google ID token, for exactly
+    this grant."""
     fn, bucket = grant.function, grant.target
-    if fn_handle.target != "gcp" or not isinstance(bucket, Bucket):
+    if fn_handle.target != "gcp" or not isinstance(bucket, FOREIGN_KINDS):
         raise PlatformError(f"{fn_handle.target} function {fn.address} cannot federate into AWS for "
-                            f"{bucket.address} (supported: GCP functions on S3 buckets)", key=fn.address)
+                            f"{bucket.address} (supported: GCP functions on S3 buckets and secrets)", key=fn.address)
     if "identity_id" not in fn_handle.attrs:
         raise PlatformError(f"function {fn.address} exposes no service account unique id to trust (is it built by "
                             "a profile module without an `identity_id` output?)", key=fn.address)
     role: FederatedRole = ctx.once(f"aws:federated:{fn.address}:{bucket.address}",
                                    lambda: FederatedRole(ctx, fn, bucket, fn_handle, identity))
+    if isinstance(bucket, Secret):
+        role.add(grant, handle)  # the secret's own ARN, a reference inside this stack
+        return
     scoped = Handle(handle.resource, handle.cloud, handle.target, handle.stack_name,
                     {**handle.attrs, "arn": bucket_arn(ctx.env, ctx.profile, bucket, handle)}, handle.constructs)
     role.add(grant, scoped)

@@ -4,35 +4,39 @@ Why a table: reviewers read least privilege here at a glance, and adding an acce
 Scopes name the ARN an action applies to, so no statement ever needs `*` for an action or a resource:
   bucket  -> the bucket ARN (listing)
   objects -> `<bucket ARN>/*` (object reads and writes)
-  secret  -> the database's Secrets Manager secret ARN (the managed master password)
+  secret  -> a Secrets Manager secret's ARN: a Secret's own container, or a database's managed master password
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from platform_sdk.model import Bucket, Database, Grant
+from platform_sdk.model import Bucket, Database, Grant, Secret
 from platform_sdk.providers.base import Handle
 
-# access -> ((action, scope), ...). Scopes are resolved against the target Handle's attributes below.
-GRANT_ACTIONS: dict[str, tuple[tuple[str, str], ...]] = {
-    "read": (("s3:ListBucket", "bucket"), ("s3:GetObject", "objects")),
-    "write": (("s3:PutObject", "objects"), ("s3:DeleteObject", "objects")),
-    "readwrite": (("s3:ListBucket", "bucket"), ("s3:GetObject", "objects"), ("s3:PutObject", "objects"),
-                  ("s3:DeleteObject", "objects")),
-    "connect": (("secretsmanager:GetSecretValue", "secret"),),
+# (kind, access) -> ((action, scope), ...). Scopes are resolved against the target Handle's attributes below.
+# A Secret is read with GetSecretValue and nothing else (no DescribeSecret, no ListSecrets: the runtime asks for
+# the value by name). https://docs.aws.amazon.com/secretsmanager/latest/userguide/auth-and-access_iam-policies.html
+GRANT_ACTIONS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
+    ("bucket", "read"): (("s3:ListBucket", "bucket"), ("s3:GetObject", "objects")),
+    ("bucket", "write"): (("s3:PutObject", "objects"), ("s3:DeleteObject", "objects")),
+    ("bucket", "readwrite"): (("s3:ListBucket", "bucket"), ("s3:GetObject", "objects"), ("s3:PutObject", "objects"),
+                              ("s3:DeleteObject", "objects")),
+    ("database", "connect"): (("secretsmanager:GetSecretValue", "secret"),),
+    ("secret", "read"): (("secretsmanager:GetSecretValue", "secret"),),
 }
 
 # With the profile's KMS key, each access also needs the key, used only through the service holding the data:
 # S3 decrypts on reads and generates data keys on writes (multipart uploads decrypt them too); Secrets Manager
-# decrypts the managed database secret.
-KMS_ACTIONS: dict[str, tuple[str, ...]] = {
-    "read": ("kms:Decrypt",),
-    "write": ("kms:Decrypt", "kms:GenerateDataKey"),
-    "readwrite": ("kms:Decrypt", "kms:GenerateDataKey"),
-    "connect": ("kms:Decrypt",),
+# decrypts the managed database secret and a Secret's value.
+KMS_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("bucket", "read"): ("kms:Decrypt",),
+    ("bucket", "write"): ("kms:Decrypt", "kms:GenerateDataKey"),
+    ("bucket", "readwrite"): ("kms:Decrypt", "kms:GenerateDataKey"),
+    ("database", "connect"): ("kms:Decrypt",),
+    ("secret", "read"): ("kms:Decrypt",),
 }
-KMS_VIA_SERVICE = {"read": "s3", "write": "s3", "readwrite": "s3", "connect": "secretsmanager"}
+KMS_VIA_SERVICE = {"bucket": "s3", "database": "secretsmanager", "secret": "secretsmanager"}
 
 # Logging needs only these two on the function's own log group (the group itself is created by Terraform).
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
@@ -71,7 +75,7 @@ def grant_statements(grants: list[tuple[Grant, Handle]]) -> list[dict[str, Any]]
         if handle.target != "aws":
             continue
         target = grant.target
-        for action, scope in GRANT_ACTIONS[grant.access]:
+        for action, scope in GRANT_ACTIONS[(target.kind, grant.access)]:
             owner = target.service.name if target.service else ""
             key = (f"{target.kind}-{owner}-{target.name}", scope)
             entry = merged.setdefault(key, {
@@ -94,9 +98,9 @@ def log_statement(log_group_arn: str) -> dict[str, Any]:
 
 
 def _encrypted_with_profile_key(grant: Grant) -> bool:
-    """Targets the AWS compiler encrypts with the profile key: private buckets and database secrets."""
+    """Targets the AWS compiler encrypts with the profile key: private buckets, database secrets and Secrets."""
     target = grant.target
-    return (isinstance(target, Bucket) and not target.public_read) or isinstance(target, Database)
+    return (isinstance(target, Bucket) and not target.public_read) or isinstance(target, (Database, Secret))
 
 
 def kms_statement(grants: list[tuple[Grant, Handle]], key_arn: str | None, region: str) -> dict[str, Any] | None:
@@ -109,8 +113,8 @@ def kms_statement(grants: list[tuple[Grant, Handle]], key_arn: str | None, regio
     for grant, handle in grants:
         if handle.target != "aws" or not _encrypted_with_profile_key(grant):
             continue
-        actions.update(KMS_ACTIONS[grant.access])
-        services.add(f"{KMS_VIA_SERVICE[grant.access]}.{region}.amazonaws.com")
+        actions.update(KMS_ACTIONS[(grant.target.kind, grant.access)])
+        services.add(f"{KMS_VIA_SERVICE[grant.target.kind]}.{region}.amazonaws.com")
     if not actions:
         return None
     return {"Sid": "ProfileKmsKey", "Effect": "Allow", "Action": sorted(actions), "Resource": key_arn,

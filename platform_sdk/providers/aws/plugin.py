@@ -1,4 +1,5 @@
-"""The AWS plug-in: S3, Lambda, CloudFront and RDS through `hashicorp/aws` 6.x, state in S3 + DynamoDB.
+"""The AWS plug-in: S3, Lambda, CloudFront, RDS and Secrets Manager through `hashicorp/aws` 6.x, state in S3 +
+DynamoDB.
 
 Cheap to import (pydantic and the contract only): the compiler, boto3 (bootstrap, status) and the CDK engine
 are imported when first used. Install the cloud SDK with `pip install platform-sdk[aws]`.
@@ -40,7 +41,7 @@ class AwsPlugin(CloudPlugin):
     name = "aws"
     config = AwsConfig
     default = True
-    kinds = frozenset({"bucket", "function", "cdn", "database"})
+    kinds = frozenset({"bucket", "function", "cdn", "database", "secret"})
     function_limits = FunctionLimits(
         runtimes=("python3.10", "python3.11", "python3.12", "python3.13"),
         memory_mb=(128, 10240), timeout_s=(1, 900),
@@ -51,15 +52,19 @@ class AwsPlugin(CloudPlugin):
         "function": (LOG_RETENTION,), "database": (LOG_RETENTION,)}
     size_settings: ClassVar[Mapping[str, tuple[Setting, ...]]] = {"database": (INSTANCE_CLASS,)}
     # What the compiler emits, and what a platform team's module backing (Profile.modules) may create.
-    stateful_types = frozenset({"aws_s3_bucket", "aws_db_instance", "aws_rds_cluster", "aws_dynamodb_table"})
+    # A secret's container holds its value (set outside Terraform): destroying it loses the value.
+    stateful_types = frozenset({"aws_s3_bucket", "aws_db_instance", "aws_rds_cluster", "aws_dynamodb_table",
+                                "aws_secretsmanager_secret"})
     state_backends: ClassVar[Mapping[str, type[StateBackend]]] = {"s3": S3State}
     backend_missing = ("NoSuchBucket", "S3 bucket does not exist", "ResourceNotFoundException")
     bucket_access_from = frozenset({"gcp"})  # GCP functions assume a role with their Google identity token
+    secret_access_from = frozenset({"gcp"})  # likewise
     # Lambda direct upload: 50 MB zipped, 250 MB unzipped (docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits)
     packaging = Packaging(limits=(50 * 2**20, 250 * 2**20), vendoring="wheels", runtime_name="AWS Lambda")
     # The Lambda Python runtimes include boto3; the runtime's database client needs pg8000.
     runtime_requirements: ClassVar[Mapping[str, tuple[str, ...]]] = {"database": ("pg8000>=1.31,<2",)}
-    client_requirements: ClassVar[Mapping[str, tuple[str, ...]]] = {"bucket": ("boto3>=1.34,<2",)}
+    client_requirements: ClassVar[Mapping[str, tuple[str, ...]]] = {"bucket": ("boto3>=1.34,<2",),
+                                                                    "secret": ("boto3>=1.34,<2",)}
     function_type = ("aws_lambda_function", "function_name")
     checkov = True
     checkov_accepted: ClassVar[Mapping[str, tuple[str, str]]] = {
@@ -74,6 +79,7 @@ class AwsPlugin(CloudPlugin):
         "CKV_AWS_158": NO_KMS_KEY,  # CloudWatch log group KMS
         "CKV_AWS_173": NO_KMS_KEY,  # Lambda environment KMS
         "CKV_AWS_354": NO_KMS_KEY,  # RDS Performance Insights KMS
+        "CKV_AWS_149": NO_KMS_KEY,  # Secrets Manager secret encrypted with a customer managed key
         "CKV_AWS_157": ("single-zone", "is declared without high availability (production rules require it in "
                                        "protected environments)"),
         "CKV_AWS_338": ("short-retention", "keeps logs for the profile's retention (Profile.log_retention_days "
@@ -95,6 +101,8 @@ class AwsPlugin(CloudPlugin):
         "CKV_AWS_310": "a neutral Cdn has exactly one origin: there is nothing to fail over to",
         "CKV_AWS_118": "Enhanced Monitoring needs a monitoring role and costs per instance; CloudWatch metrics cover "
                        "it",
+        "CKV2_AWS_57": "secret values never pass through Terraform: generated ones are rotated by `platform secret "
+                       "rotate`, others by whoever sets them, not by a Secrets Manager rotation Lambda",
     }
     schema_files = ("schemas/aws.json",)
 
@@ -120,6 +128,11 @@ class AwsPlugin(CloudPlugin):
             return current.model_copy(update=names)
         region = getattr(section, "region", None)
         return S3State(backend="s3", region=region, **names) if region else None
+
+    def secret_url(self, project_root: Path, env: Environment, cloud: str, physical_name: str) -> str:
+        from platform_sdk.providers.aws.secret import secret_url
+
+        return secret_url(env, physical_name)
 
     def wheel_platforms(self, python_version: str, arch: str = "x86_64") -> list[str]:
         from platform_sdk.providers.aws.packaging import lambda_platforms

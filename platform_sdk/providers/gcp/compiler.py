@@ -1,6 +1,6 @@
 """Compile the neutral model to Google Cloud (hashicorp/google 6.x): one module per resource kind.
 
-This class only delegates; the mapping lives in bucket.py, function.py, cdn.py and database.py, the roles in
+This class only delegates; the mapping lives in bucket.py, function.py, cdn.py, database.py and secret.py, the roles in
 iam.py, and provider blocks in provider.py.
 """
 
@@ -9,13 +9,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from platform_sdk.errors import PlatformError
-from platform_sdk.model import Bucket, Cdn, Database, Function, Grant, Resource
+from platform_sdk.model import Bucket, Cdn, Database, Function, Grant, Resource, Secret
+from platform_sdk.naming import default_name
 from platform_sdk.providers.base import Compiler, FunctionInputs, Handle, StackContext
 from platform_sdk.providers.gcp import federation, naming, provider
 from platform_sdk.providers.gcp.bucket import compile_bucket
 from platform_sdk.providers.gcp.cdn import cdn_problems, compile_cdn
 from platform_sdk.providers.gcp.database import compile_database
 from platform_sdk.providers.gcp.function import compile_function, function_problems
+from platform_sdk.providers.gcp.secret import compile_secret, secret_problems
 
 if TYPE_CHECKING:
     from platform_sdk.envs import Environment
@@ -24,11 +26,12 @@ if TYPE_CHECKING:
 
 # Terraform types this compiler emits whose destroy or replace loses data (the plug-in's `stateful_types`).
 STATEFUL_TYPES: frozenset[str] = frozenset({"google_storage_bucket", "google_sql_database_instance",
-                                            "google_sql_database"})
+                                            "google_sql_database", "google_secret_manager_secret"})
 
 
 class GcpCompiler(Compiler):
-    """Cloud Storage, Cloud Functions 2nd gen, Cloud CDN behind a global load balancer, Cloud SQL."""
+    """Cloud Storage, Cloud Functions 2nd gen, Cloud CDN behind a global load balancer, Cloud SQL, Secret
+    Manager."""
 
     target = "gcp"
 
@@ -47,6 +50,10 @@ class GcpCompiler(Compiler):
             return function_problems(resource, env)
         if isinstance(resource, Cdn):
             return cdn_problems(resource)
+        if isinstance(resource, Secret) and resource.service is not None:
+            service = resource.service
+            databases = {db.address: default_name(env, service.name, db.name) for db in service.databases}
+            return secret_problems(default_name(env, service.name, resource.name), databases)
         return []
 
     def configure(self, ctx: StackContext) -> None:
@@ -60,6 +67,10 @@ class GcpCompiler(Compiler):
     def database(self, ctx: StackContext, database: Database) -> Handle:
         res, attrs = compile_database(ctx, database)
         return self._handle(ctx, database, attrs, res)
+
+    def secret(self, ctx: StackContext, secret: Secret) -> Handle:
+        res, attrs = compile_secret(ctx, secret)
+        return self._handle(ctx, secret, attrs, res)
 
     def function(self, ctx: StackContext, fn: Function, inputs: FunctionInputs) -> Handle:
         res, attrs = compile_function(ctx, fn, inputs)
@@ -81,14 +92,15 @@ class GcpCompiler(Compiler):
 
     def foreign_url(self, env: Environment, profile: Profile, grant: Grant, handle: Handle, function_target: str,
                     identity: dict[str, str]) -> str:
-        """`gs://<bucket>?wif_audience=<provider audience>&web_identity=aws`; builds the bucket stack's trust."""
+        """`gs://<bucket>` or `secretmanager://<project>/<id>`, plus `?wif_audience=<provider audience>&web_identity=
+        aws`; builds the trust in the bucket's (or secret's) stack."""
         ctx = self.contexts.get(handle.stack_name)
         if ctx is None:
-            raise PlatformError(f"bucket {grant.target.address} is not in a stack this compiler built",
+            raise PlatformError(f"{grant.target.kind} {grant.target.address} is not in a stack this compiler built",
                                 key=grant.function.address, value=handle.stack_name)
         return federation.foreign_url(ctx, grant, function_target, identity)
 
     def federate(self, ctx: StackContext, grant: Grant, handle: Handle, fn_handle: Handle,
                  identity: dict[str, str]) -> None:
-        """The grant's bucket roles for the AWS function's role, through workload identity federation."""
+        """The grant's bucket (or secret) roles for the AWS function's role, through workload identity federation."""
         federation.federate(ctx, grant, handle, fn_handle, identity)

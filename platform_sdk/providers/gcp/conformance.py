@@ -35,7 +35,7 @@ from platform_sdk.conformance import (
     PlacementLike,
     Proof,
 )
-from platform_sdk.model import Bucket, Database, Function, ObjectCreatedTrigger, ScheduleTrigger
+from platform_sdk.model import Bucket, Database, Function, ObjectCreatedTrigger, ScheduleTrigger, Secret
 from platform_sdk.tfjson import Block, Estate, Location
 
 TARGET = "gcp"
@@ -328,6 +328,8 @@ class GcpRules:
             self._bucket(need, caller, ctx, proof)
         elif need.operation == "database.connect":
             self._database(need, caller, ctx, proof)
+        elif need.operation == "secret.read":
+            self._secret(need, caller, ctx, proof)
         elif need.operation == "events.deliver":
             self._object_created(need, caller, ctx, proof)
         elif need.operation == "scheduler.invoke":
@@ -441,18 +443,44 @@ class GcpRules:
                       member, who)
         self.api(proof, estate, project, SECRET_API, "the password is read from Secret Manager")
 
+    def _secret(self, need: Need, caller: Caller, ctx: Context, proof: Proof) -> None:
+        """`secret(name)`: versions.access on that secret (a binding on it, or on its project), the Secret Manager
+        API, and a URL naming that secret."""
+        secret = need.target
+        assert isinstance(secret, Secret)
+        estate = ctx.estate
+        block = ctx.block_of(secret, "google_secret_manager_secret")
+        if block is None:
+            proof.lack(f"a google_secret_manager_secret for {secret.address}")
+            return
+        var = contract.resource_var("secret", secret.name)
+        named = urlparse(caller.environment.get(var, "")).path.strip("/")
+        proof.require(bool(named) and named == block.body.get("secret_id"), f"{var} names secret {named}",
+                      f"{var} naming secret {block.body.get('secret_id')} (the runtime reads the value by that id)",
+                      caller.env_location(var))
+        member = self.member(caller, need, ctx, proof)
+        if member is None:
+            return
+        project = self.project(estate, block)
+        secret_id = estate.token(block, "id")
+        proof.reach(Endpoint("gcp:secretmanager"))
+        self._require(proof, estate, SECRET_PERMISSION, "secret", secret_id, f"secret {estate.display(secret_id)}",
+                      project, member, self._who(caller))
+        self.api(proof, estate, project, SECRET_API, "the value is read from Secret Manager")
+
     def _federation(self, need: Need, caller: Caller, ctx: Context, proof: Proof) -> None:
         """An AWS function exchanges its signed GetCallerIdentity for a Google token (workload identity)."""
         bucket = need.target
-        assert isinstance(bucket, Bucket)
+        assert isinstance(bucket, (Bucket, Secret))
         estate = ctx.estate
-        gcs = ctx.block_of(bucket, "google_storage_bucket")
+        kind = "google_storage_bucket" if isinstance(bucket, Bucket) else "google_secret_manager_secret"
+        gcs = ctx.block_of(bucket, kind)
         role = caller.identity
         proof.reach(Endpoint("gcp:sts"))
         if gcs is None or role is None:
-            proof.lack(f"a google_storage_bucket for {bucket.address} and an AWS role for the function")
+            proof.lack(f"a {kind} for {bucket.address} and an AWS role for the function")
             return
-        var = contract.resource_var("bucket", bucket.name)
+        var = contract.resource_var(bucket.kind, bucket.name)
         audience = (parse_qs(urlparse(caller.environment.get(var, "")).query).get("wif_audience") or [""])[0]
         providers = [p for p in estate.blocks("google_iam_workload_identity_pool_provider")
                      if estate.references_block(caller.block.stack, audience, p)]

@@ -1,8 +1,9 @@
 """Keyless access across clouds, GCP side.
 
-AWS function -> GCS bucket (workload identity federation). The bucket's stack gets, once per stack and AWS
-account, a workload identity pool and an AWS provider trusting only that account's assumed roles, then one
-`google_storage_bucket_iam_member` per granted role for the principal set of the function's Lambda role:
+AWS function -> GCS bucket or Secret Manager secret (workload identity federation). The bucket's (or secret's)
+stack gets, once per stack and AWS account, a workload identity pool and an AWS provider trusting only that
+account's assumed roles, then one `google_storage_bucket_iam_member` (`google_secret_manager_secret_iam_member`)
+per granted role for the principal set of the function's Lambda role:
 
     principalSet://iam.googleapis.com/projects/<number>/locations/global/workloadIdentityPools/<pool>/
         attribute.aws_role/<role name>
@@ -10,7 +11,7 @@ account, a workload identity pool and an AWS provider trusting only that account
 Why the role and not the session: Lambda assumes its execution role with the function name as session name;
 `attribute.aws_role` (extracted from the caller's `assumed-role/<role>/<session>` ARN) names the role, and the
 provider's condition only accepts assumed roles of the environment's account. No service account is
-impersonated: the federated token is used on the bucket directly (IAM on the bucket names the principal set).
+impersonated: the federated token is used on the bucket (secret) directly (its IAM names the principal set).
 
 The role ARN comes from the AWS compiler's `identity_literal` (deterministic from naming), so this stack never
 references the function's stack. The function's stack does reference this one: its URL carries the provider's
@@ -30,10 +31,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from platform_sdk.errors import PlatformError
-from platform_sdk.model import Bucket, Function, Grant
+from platform_sdk.model import Bucket, Function, Grant, Resource, Secret
 from platform_sdk.providers.base import Handle, StackContext
 from platform_sdk.providers.gcp import iam, naming, provider
 from platform_sdk.providers.gcp.config import gcp_config
+from platform_sdk.providers.gcp.secret import secret_url
 
 if TYPE_CHECKING:
     from platform_sdk.envs import Environment
@@ -43,9 +45,11 @@ WEB_IDENTITY_AWS = "aws"  # the URL's `web_identity` value: the runtime signs a 
 FEDERATION_APIS = ("iam.googleapis.com", "sts.googleapis.com")  # no impersonation: no iamcredentials
 POOL_ID_MAX = 32
 SUBJECT_MAX = 127  # google.subject is limited to 127 bytes
+FOREIGN_KINDS = (Bucket, Secret)
+"""What a function on another cloud may be granted here."""
 
 
-def _service(resource: Function | Bucket) -> str:
+def _service(resource: Resource) -> str:
     return resource.service.name if resource.service else ""
 
 
@@ -124,37 +128,46 @@ def _account(identity: dict[str, str], fn: Function) -> str:
 
 
 def foreign_url(ctx: StackContext, grant: Grant, function_target: str, identity: dict[str, str]) -> str:
-    """`gs://<bucket>?wif_audience=<provider audience>&web_identity=aws` for an AWS function.
+    """`gs://<bucket>` or `secretmanager://<project>/<secret id>`, plus `?wif_audience=<provider audience>&
+    web_identity=aws`, for an AWS function.
 
-    The audience is a reference into this (the bucket's) stack: the function's stack depends on it.
+    The audience is a reference into this (the bucket's or secret's) stack: the function's stack depends on it.
     """
-    bucket = grant.target
-    if function_target != "aws" or not isinstance(bucket, Bucket):
-        raise PlatformError(f"a {function_target} function cannot reach GCS bucket {bucket.address} (only AWS "
-                            "functions federate into GCP)", key=grant.function.address, value=bucket.address)
+    target = grant.target
+    if function_target != "aws" or not isinstance(target, FOREIGN_KINDS):
+        raise PlatformError(f"a {function_target} function cannot reach {target.kind} {target.address} on GCP (only "
+                            "AWS functions federate into GCP)", key=grant.function.address, value=target.address)
     trust = aws_trust(ctx, _account(identity, grant.function))
-    name = ctx.profile.physical_name(ctx.env, _service(bucket), bucket.name)
-    return f"gs://{name}?wif_audience={trust.audience}&web_identity={WEB_IDENTITY_AWS}"
+    name = ctx.profile.physical_name(ctx.env, _service(target), target.name)
+    base = secret_url(ctx.env, name, project=provider.project_id(ctx)) if isinstance(target, Secret) \
+        else f"gs://{name}"
+    return f"{base}?wif_audience={trust.audience}&web_identity={WEB_IDENTITY_AWS}"
 
 
 def federate(ctx: StackContext, grant: Grant, handle: Handle, fn_handle: Handle, identity: dict[str, str]) -> None:
-    """In the bucket's stack: the grant's predefined roles for the Lambda role's principal set, on this bucket."""
+    """In the bucket's (secret's) stack: the grant's predefined roles for the Lambda role's principal set, on this
+    bucket (secret)."""
     fn, bucket = grant.function, grant.target
-    if fn_handle.target != "aws" or not isinstance(bucket, Bucket):
+    if fn_handle.target != "aws" or not isinstance(bucket, FOREIGN_KINDS):
         raise PlatformError(f"{fn_handle.target} function {fn.address} cannot federate into GCP for "
-                            f"{bucket.address} (supported: AWS functions on GCS buckets)", key=fn.address)
+                            f"{bucket.address} (supported: AWS functions on GCS buckets and secrets)", key=fn.address)
     account = _account(identity, fn)
     role_name = identity["role_name"]
     subject = f"arn:aws:sts::{account}:assumed-role/{role_name}/{identity.get('session_name', role_name)}"
     if len(subject.encode()) > SUBJECT_MAX:
         raise PlatformError(
-            f"function {fn.address} cannot reach GCS bucket {bucket.address}: its assumed-role ARN {subject!r} is "
+            f"function {fn.address} cannot reach {bucket.kind} {bucket.address}: its assumed-role ARN {subject!r} is "
             f"{len(subject)} characters and workload identity federation takes at most {SUBJECT_MAX}",
             key=fn.address, hint="shorten the function's or the service's name (or the profile's name prefix)",
         )
     trust = aws_trust(ctx, account)
     member = trust.principal_set(ctx, role_name)
     owner = f"{_service(fn)}_{fn.name}"
+    if isinstance(bucket, Secret):
+        for role in iam.SECRET_ROLES[grant.access]:
+            ctx.once(f"gcp:federated:{fn.address}:{bucket.address}:{role}", lambda role=role: iam.secret_member(
+                ctx, f"aws_{owner}_{bucket.name}_accessor", handle["id"], role, member).after(trust.provider))
+        return
     for role in iam.BUCKET_ROLES[grant.access]:
         short = role.rsplit(".", 1)[-1].lower()
         key = f"gcp:federated:{fn.address}:{bucket.address}:{role}"

@@ -1,9 +1,9 @@
 """IAM for GCP, kept as data: which predefined roles each neutral grant becomes, and where they are bound.
 
-Principles: storage roles are always bound on the one bucket (google_storage_bucket_iam_member), never on the
-project; invoker roles are bound on the one function's Cloud Run service; only a few roles have no narrower
-scope than the project (Cloud SQL connect, Eventarc event receiving, the GCS agent publishing to Pub/Sub)
-and those are called out below.
+Principles: storage roles are always bound on the one bucket (google_storage_bucket_iam_member), secret roles
+on the one secret (google_secret_manager_secret_iam_member), never on the project; invoker roles are bound on
+the one function's Cloud Run service; only a few roles have no narrower scope than the project (Cloud SQL
+connect, Eventarc event receiving, the GCS agent publishing to Pub/Sub) and those are called out below.
 """
 
 from __future__ import annotations
@@ -33,6 +33,10 @@ BUCKET_ROLES: dict[str, tuple[str, ...]] = {
 DATABASE_PROJECT_ROLES: dict[str, tuple[str, ...]] = {"connect": ("roles/cloudsql.client",)}
 DATABASE_SECRET_ROLES: dict[str, tuple[str, ...]] = {"connect": ("roles/secretmanager.secretAccessor",)}
 
+# Secret grants -> predefined roles bound on that one secret: secretAccessor is versions.access only (it cannot
+# list, add versions or read other secrets). https://cloud.google.com/secret-manager/docs/access-control
+SECRET_ROLES: dict[str, tuple[str, ...]] = {"read": ("roles/secretmanager.secretAccessor",)}
+
 # Invoking a function (gen2 = a Cloud Run service): run.invoker on that service is what is enforced;
 # cloudfunctions.invoker on the function keeps the Cloud Functions view consistent.
 RUN_INVOKER = "roles/run.invoker"
@@ -48,6 +52,12 @@ PUBLIC = "allUsers"
 
 def bucket_member(ctx: StackContext, id: str, bucket: str, role: str, member: str) -> Any:
     return ctx.resource("google_storage_bucket_iam_member", id, {"bucket": bucket, "role": role, "member": member})
+
+
+def secret_member(ctx: StackContext, id: str, secret: str, role: str, member: str) -> Any:
+    """`role` for `member` on one secret (`secret` = its id, `projects/<p>/secrets/<s>`)."""
+    return ctx.resource("google_secret_manager_secret_iam_member", id,
+                        {"secret_id": secret, "role": role, "member": member})
 
 
 def project_member(ctx: StackContext, id: str, role: str, member: str,
@@ -86,7 +96,8 @@ def bind_grant(ctx: StackContext, fn_name: str, member: str, grant: Grant, targe
             }
             bindings.append(project_member(ctx, f"{key}_client", role, member, condition))
         for role in DATABASE_SECRET_ROLES[grant.access]:
-            bindings.append(ctx.resource("google_secret_manager_secret_iam_member", f"{key}_secret", {
-                "secret_id": target["secret"], "role": role, "member": member,
-            }))
+            bindings.append(secret_member(ctx, f"{key}_secret", target["secret"], role, member))
+    elif grant.target.kind == "secret":
+        for role in SECRET_ROLES[grant.access]:
+            bindings.append(secret_member(ctx, f"{key}_accessor", target["id"], role, member))
     return bindings

@@ -1,5 +1,5 @@
-"""The GCP plug-in: Cloud Storage, Cloud Functions (2nd gen), Cloud CDN and Cloud SQL via `hashicorp/google` 6.x,
-state in GCS.
+"""The GCP plug-in: Cloud Storage, Cloud Functions (2nd gen), Cloud CDN, Cloud SQL and Secret Manager via
+`hashicorp/google` 6.x, state in GCS.
 
 Cheap to import (pydantic and the contract only): the compiler, the Google client libraries (bootstrap, status)
 and the CDK engine are imported when first used. Install them with `pip install platform-sdk[gcp]`.
@@ -39,7 +39,7 @@ class GcpPlugin(CloudPlugin):
 
     name = "gcp"
     config = GcpConfig
-    kinds = frozenset({"bucket", "function", "cdn", "database"})
+    kinds = frozenset({"bucket", "function", "cdn", "database", "secret"})
     # Memory: 128 MiB to 32 GiB (cloud.google.com/functions/docs/configuring/memory); timeout: up to 60 minutes
     # for HTTP functions (event-driven: 540 s, checked by the compiler) (cloud.google.com/functions/docs/configuring/
     # timeout); runtimes: the compiler's runtime table (cloud.google.com/functions/docs/runtime-support).
@@ -49,10 +49,13 @@ class GcpPlugin(CloudPlugin):
     )
     resource_settings: ClassVar[Mapping[str, tuple[Setting, ...]]] = {"function": (MAX_INSTANCES,)}
     size_settings: ClassVar[Mapping[str, tuple[Setting, ...]]] = {"database": (TIER,)}
-    stateful_types = frozenset({"google_storage_bucket", "google_sql_database_instance", "google_sql_database"})
+    # A secret's container holds its value (set outside Terraform): destroying it loses the value.
+    stateful_types = frozenset({"google_storage_bucket", "google_sql_database_instance", "google_sql_database",
+                                "google_secret_manager_secret"})
     state_backends: ClassVar[Mapping[str, type[StateBackend]]] = {"gcs": GcsState}
     backend_missing = ("storage: bucket doesn't exist",)
     bucket_access_from = frozenset({"aws"})  # AWS functions exchange their role credentials through WIF
+    secret_access_from = frozenset({"aws"})  # likewise
     # Cloud Functions' Python runtime loads `main.py`. Deployed from Cloud Storage: at most 100 MB zipped source,
     # 500 MB unzipped (cloud.google.com/functions/quotas, "Resource limits": max deployment size).
     packaging = Packaging(entry_module="main", limits=(100 * 2**20, 500 * 2**20), vendoring="requirements",
@@ -62,8 +65,12 @@ class GcpPlugin(CloudPlugin):
         "function": ("functions-framework>=3.5,<4",),
         "bucket": ("google-cloud-storage>=2.16,<4",),
         "database": ("pg8000>=1.31,<2", "google-cloud-secret-manager>=2.20,<3", "cloud-sql-python-connector>=1.10,<2"),
+        "secret": ("google-cloud-secret-manager>=2.20,<3",),
     }
-    client_requirements: ClassVar[Mapping[str, tuple[str, ...]]] = {"bucket": ("google-cloud-storage>=2.16,<4",)}
+    client_requirements: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "bucket": ("google-cloud-storage>=2.16,<4",),
+        "secret": ("google-cloud-secret-manager>=2.20,<3",),
+    }
     function_type = ("google_cloudfunctions2_function", "name")
     checkov = True
     checkov_accepted: ClassVar[Mapping[str, tuple[str, str]]] = {
@@ -97,6 +104,11 @@ class GcpPlugin(CloudPlugin):
         from platform_sdk.providers.gcp import state as gcs
 
         return [gcs.bootstrap(state, gcp_config(env))]  # type: ignore[arg-type]
+
+    def secret_url(self, project_root: Path, env: Environment, cloud: str, physical_name: str) -> str:
+        from platform_sdk.providers.gcp.secret import secret_url
+
+        return secret_url(env, physical_name)
 
     def function_location(self, doc: Mapping[str, Any], body: Mapping[str, Any]) -> tuple[str | None, str | None]:
         blocks = (doc.get("provider") or {}).get("google") or [{}]

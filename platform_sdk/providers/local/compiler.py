@@ -11,7 +11,16 @@ import os
 from typing import TYPE_CHECKING
 
 from platform_sdk.localcloud.roots import local_root
-from platform_sdk.model import Bucket, Cdn, Database, Function, HttpTrigger, ObjectCreatedTrigger, ScheduleTrigger
+from platform_sdk.model import (
+    Bucket,
+    Cdn,
+    Database,
+    Function,
+    HttpTrigger,
+    ObjectCreatedTrigger,
+    ScheduleTrigger,
+    Secret,
+)
 from platform_sdk.providers.base import Compiler, FunctionInputs, Handle, StackContext
 from platform_sdk.providers.local.config import local_config
 
@@ -52,6 +61,10 @@ class LocalCompiler(Compiler):
             "deletion_protection": database.deletion_protection,
         })
         return self.handle(ctx, database, name=res.ref("name"), url=res.ref("url"), endpoint=res.ref("path"))
+
+    def secret(self, ctx: StackContext, secret: Secret) -> Handle:
+        res = ctx.resource("localcloud_secret", secret.name, {"name": ctx.physical_name(secret)})
+        return self.handle(ctx, secret, name=res.ref("name"), url=res.ref("url"))
 
     def function(self, ctx: StackContext, fn: Function, inputs: FunctionInputs) -> Handle:
         triggers: dict[str, object] = {}

@@ -33,15 +33,16 @@ class LocalPlugin(CloudPlugin):
     config = LocalConfig
     section_required = False
     hosts_stand_ins = True
-    kinds = frozenset({"bucket", "function", "cdn", "database"})
+    kinds = frozenset({"bucket", "function", "cdn", "database", "secret"})
     # Functions run in the project's interpreter: no cloud limit, only sanity. The ranges are the widest any
     # built-in cloud accepts, so a stand-in never refuses what its real cloud takes (that cloud's own limits
     # are checked as well when it is rehearsed here).
     function_limits = FunctionLimits(runtimes=("python3.10", "python3.11", "python3.12", "python3.13"),
                                      memory_mb=(128, 32768), timeout_s=(1, 3600))
-    stateful_types = frozenset({"localcloud_bucket", "localcloud_database"})
-    # Local functions reach local buckets under any cloud label (grants are enforced by the runtime).
+    stateful_types = frozenset({"localcloud_bucket", "localcloud_database", "localcloud_secret"})
+    # Local functions reach local buckets and secrets under any cloud label (grants are enforced by the runtime).
     bucket_access_from = frozenset({"local"})
+    secret_access_from = frozenset({"local"})
     # Workers use the project's interpreter, which has the SDK installed: packages carry no copy of the runtime,
     # so upgrading the SDK does not redeploy every local function.
     packaging = Packaging(ships_runtime=False)
@@ -53,6 +54,12 @@ class LocalPlugin(CloudPlugin):
         from platform_sdk.providers.local.compiler import LocalCompiler
 
         return LocalCompiler(env)
+
+    def secret_url(self, project_root: Path, env: Environment, cloud: str, physical_name: str) -> str:
+        """`file://<local root of the cloud label>/secrets/<name>`: what `localcloud_secret` computes as its url."""
+        from platform_sdk.localcloud.roots import local_root
+
+        return (local_root(project_root, env, cloud) / "secrets" / physical_name).as_uri()
 
     def status_checks(self, project_root: Path, env: Environment, refs: list[FunctionRef],
                       client: Any = None) -> list[Callable[[], FunctionStatus]]:

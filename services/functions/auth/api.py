@@ -1,4 +1,6 @@
-"""Sign-up and sign-in. Passwords are stored as salted PBKDF2 hashes; sessions are random tokens."""
+"""Sign-up and sign-in. Passwords are stored as salted PBKDF2 hashes; sessions are JSON Web Tokens (HS256, PyJWT)
+signed with the environment's `jwt-key` secret, and recorded so that the nightly job can forget expired ones.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +10,32 @@ import os
 import secrets
 import time
 
-from platform_sdk.runtime import HttpRequest, HttpResponse, database
+import jwt
+
+from platform_sdk.runtime import HttpRequest, HttpResponse, database, secret
 
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS users (email TEXT PRIMARY KEY, salt TEXT NOT NULL, hash TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS sessions (token TEXT PRIMARY KEY, email TEXT NOT NULL, expires INTEGER NOT NULL)",
 ]
+ALGORITHM = "HS256"
 
 
 def _hash(password: str, salt: str) -> str:
     return hashlib.pbkdf2_hmac("sha256", password.encode(), bytes.fromhex(salt), 200_000).hex()
+
+
+def _claims(token: str) -> dict[str, object] | None:
+    """The token's claims when it is ours and unexpired; the key is read again once if it may have been rotated."""
+    for max_age in (300.0, 0.0):
+        try:
+            return jwt.decode(token, secret("jwt-key", max_age=max_age), algorithms=[ALGORITHM],
+                              options={"require": ["sub", "exp", "jti"]})
+        except jwt.InvalidSignatureError:
+            continue
+        except jwt.InvalidTokenError:
+            return None
+    return None
 
 
 def handle(request: HttpRequest) -> HttpResponse:
@@ -39,14 +57,16 @@ def handle(request: HttpRequest) -> HttpResponse:
             rows = conn.query("SELECT salt, hash FROM users WHERE email = ?", (body["email"],))
             if not rows or not hmac.compare_digest(rows[0][1], _hash(body["password"], rows[0][0])):
                 return HttpResponse(401, {"error": "wrong email or password"})
-            token = secrets.token_urlsafe(24)
-            ttl = int(os.environ.get("SESSION_TTL_SECONDS", "3600"))
+            expires = int(time.time()) + int(os.environ.get("SESSION_TTL_SECONDS", "3600"))
+            claims = {"sub": body["email"], "jti": secrets.token_urlsafe(16), "exp": expires}
+            token = jwt.encode(claims, secret("jwt-key"), algorithm=ALGORITHM)
             conn.execute("INSERT INTO sessions (token, email, expires) VALUES (?, ?, ?)",
-                         (token, body["email"], int(time.time()) + ttl))
+                         (token, body["email"], expires))
             return HttpResponse(200, {"token": token})
         if request.method == "GET" and request.path.endswith("/me"):
             token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-            rows = conn.query("SELECT email FROM sessions WHERE token = ? AND expires > ?", (token, int(time.time())))
+            rows = conn.query("SELECT email FROM sessions WHERE token = ? AND expires > ?",
+                              (token, int(time.time()))) if _claims(token) else []
             if not rows:
                 return HttpResponse(401, {"error": "not signed in"})
             return HttpResponse(200, {"email": rows[0][0]})

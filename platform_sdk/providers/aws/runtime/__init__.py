@@ -2,8 +2,9 @@
 
 - `adapter`: Lambda events in, neutral events to the handler, Lambda responses out;
 - `buckets`: `S3Bucket` for `s3://` URLs;
+- `secrets`: `SecretsManagerSecret` for `secretsmanager://` URLs (a Secret's value);
 - `database`: RDS passwords from Secrets Manager;
-- `federation`: S3 access from another cloud with AssumeRoleWithWebIdentity.
+- `federation`: S3 and Secrets Manager access from another cloud with AssumeRoleWithWebIdentity.
 
 Standard library only at module level (boto3 loads when first used); imports only `platform_sdk.runtime`,
 `platform_sdk.contract` and itself, never the compiler or the synthesis side.
@@ -11,3 +12,5 @@ Standard library only at module level (boto3 loads when first used); imports onl
 
 BUCKET_SCHEMES = ("s3",)
 """URL schemes of the buckets this runtime opens (`platform_sdk.runtime.buckets.open_bucket`)."""
+SECRET_SCHEMES = ("secretsmanager",)
+"""URL schemes of the secrets this runtime opens (`platform_sdk.runtime.secrets.open_secret`)."""

@@ -2,8 +2,9 @@
 
 - `adapter`: Cloud Functions (functions-framework) requests and CloudEvents in, neutral events to the handler;
 - `buckets`: `GcsBucket` for `gs://` URLs;
+- `secrets`: `SecretManagerSecret` for `secretmanager://` URLs (a Secret's value);
 - `database`: Cloud SQL passwords from Secret Manager, and the Cloud SQL socket / connector;
-- `federation`: Cloud Storage access from AWS with workload identity federation;
+- `federation`: Cloud Storage and Secret Manager access from AWS with workload identity federation;
 - `identity`: this workload's ID token (the metadata server), for federation into another cloud.
 
 Standard library only at module level (google-cloud-* load when first used); imports only `platform_sdk.runtime`,
@@ -12,3 +13,5 @@ Standard library only at module level (google-cloud-* load when first used); imp
 
 BUCKET_SCHEMES = ("gs", "gcs")
 """URL schemes of the buckets this runtime opens (`platform_sdk.runtime.buckets.open_bucket`)."""
+SECRET_SCHEMES = ("secretmanager",)
+"""URL schemes of the secrets this runtime opens (`platform_sdk.runtime.secrets.open_secret`)."""

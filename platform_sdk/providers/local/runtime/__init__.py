@@ -1,7 +1,8 @@
 """The local cloud plug-in's runtime: what a function running on the local cloud uses.
 
 - `adapter`: the local gateway's JSON events in, neutral events to the handler;
-- `buckets`: `LocalBucket` for `file://` URLs (a directory is a bucket).
+- `buckets`: `LocalBucket` for `file://` URLs (a directory is a bucket);
+- `secrets`: `LocalSecret` for `file://` secret URLs (a directory holding a 0600 value file).
 
 Databases are SQLite files, which `platform_sdk.runtime.database` opens itself. Standard library only; imports
 only `platform_sdk.runtime`, `platform_sdk.contract` and itself.
@@ -9,3 +10,5 @@ only `platform_sdk.runtime`, `platform_sdk.contract` and itself.
 
 BUCKET_SCHEMES = ("file",)
 """URL schemes of the buckets this runtime opens (`platform_sdk.runtime.buckets.open_bucket`)."""
+SECRET_SCHEMES = ("file",)
+"""URL schemes of the secrets this runtime opens (`platform_sdk.runtime.secrets.open_secret`)."""
