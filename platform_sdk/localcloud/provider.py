@@ -97,9 +97,6 @@ class LocalCloudProvider:
     def get_resources(self) -> list[type[LocalResource]]:
         return [Bucket, Function, CdnRoute, Database, Secret]
 
-    def get_functions(self) -> list[Any]:
-        """Provider-defined functions (tf >= 1.2 asks for them while reading the schema): none."""
-        return []
 
     def new_resource(self, klass: type[LocalResource]) -> LocalResource:
         return klass(self)

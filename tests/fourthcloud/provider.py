@@ -92,9 +92,6 @@ class NimbusProvider:
     def get_resources(self) -> list[type[Resource]]:
         return [NimbusBucket]
 
-    def get_functions(self) -> list[Any]:  # tf >= 1.2 asks for provider-defined functions
-        return []
-
     def new_resource(self, klass: type[NimbusBucket]) -> NimbusBucket:
         return klass(self)
 
