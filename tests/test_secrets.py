@@ -28,6 +28,8 @@ from platform_sdk.synth.schema_check import check_outdir
 from tests.conformance_estates import CLOUDS, write_project
 from tests.terraform_fixtures import state_files, tf_binary_fixture  # noqa: F401
 
+STAGE = 'name_prefix = "acme"\n'  # every environment file names its prefix
+
 HERE = Path(__file__)
 CANARY = "canary-7f3a9c1e-do-not-print"
 
@@ -89,8 +91,8 @@ svc = Service("svc", owner="team")
 key = svc.add(Secret("api-key"))
 svc.add(Function("reader", handler="handler.handle", source="code", triggers=[schedule("0 1 * * *")])).reads(key)
 '''
-ENVS = {"aws": 'default_cloud = "aws"\n' + CLOUDS, "gcp": 'default_cloud = "gcp"\n' + CLOUDS,
-        "local": 'default_cloud = "local"\n[state]\nbackend = "local"\npath = ".platform/state"\n'}
+ENVS = {"aws": STAGE + 'default_cloud = "aws"\n' + CLOUDS, "gcp": STAGE + 'default_cloud = "gcp"\n' + CLOUDS,
+        "local": STAGE + 'default_cloud = "local"\n[state]\nbackend = "local"\npath = ".platform/state"\n'}
 
 
 def compiled(tmp_path: Path, env: str, estate: str = ESTATE, profile: Any = None) -> dict[str, Any]:
@@ -148,7 +150,7 @@ def test_cross_cloud_reads_federate_without_keys(tmp_path: Path) -> None:
     estate = ESTATE.replace('svc = Service("svc", owner="team")', 'svc = Service("svc", owner="team")\n'
                             'vault = Service("vault")').replace('key = svc.add(Secret("api-key"))',
                                                                 'key = vault.add(Secret("api-key"))')
-    env = 'default_cloud = "gcp"\n[placement]\n"vault" = "aws"\n' + CLOUDS
+    env = STAGE + 'default_cloud = "gcp"\n[placement]\n"vault" = "aws"\n' + CLOUDS
     project = write_project(tmp_path / "estate", {"svc.py": estate}, {"gcp-aws": env})
     from tests.conformance_estates import synth
 
@@ -180,7 +182,7 @@ def test_a_vpc_function_cannot_read_a_secret_on_another_cloud(tmp_path: Path) ->
     estate = ESTATE.replace('.reads(key)', '.reads(key).uses(db)').replace(
         'key = svc.add(Secret("api-key"))', 'from platform_sdk import Database\nvault = Service("vault")\n'
         'key = vault.add(Secret("api-key"))\ndb = svc.add(Database("db"))')
-    env = 'default_cloud = "aws"\n[placement]\n"vault" = "gcp"\n' + CLOUDS
+    env = STAGE + 'default_cloud = "aws"\n[placement]\n"vault" = "gcp"\n' + CLOUDS
     project = write_project(tmp_path / "estate", {"svc.py": estate}, {"x": env})
     from tests.conformance_estates import synth
 
@@ -263,6 +265,7 @@ HANDLER = '''
 from platform_sdk.runtime import HttpResponse, secret
 
 
+
 def handle(request):
     import hashlib
     which = request.query.get("which", "stripe-key")
@@ -270,6 +273,7 @@ def handle(request):
     return HttpResponse(200, {"sha256": hashlib.sha256(value.encode()).hexdigest(), "length": len(value)})
 '''
 LOCAL_ENV = '''
+name_prefix = "acme"
 default_cloud = "local"
 
 [clouds.local]

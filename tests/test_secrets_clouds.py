@@ -30,9 +30,12 @@ from tests.conformance_estates import CLOUDS, synth, write_project
 from tests.fake_secretmanager import FakeSecretManager
 from tests.test_conformance_moto import denied, moto_enforcing, set_auth  # noqa: F401 - the enforcing moto fixture
 
+STAGE = 'name_prefix = "acme"\n'  # every environment file names its prefix
+
 CANARY = "canary-5d2e8b70-do-not-print"
 ESTATE = '''
 from platform_sdk import Function, Secret, Service, schedule
+
 
 svc = Service("svc", owner="team")
 api_key = svc.add(Secret("api-key"))
@@ -114,7 +117,7 @@ def _life(cli: Cli, project: Project, env_name: str, create: Any, url_of: dict[s
 # -- AWS Secrets Manager (moto) --------------------------------------------------------------------------------
 @pytest.fixture
 def aws_project(tmp_path: Path, moto_server: str) -> Iterator[Project]:
-    env = ('default_cloud = "aws"\n' + CLOUDS).replace('region = "eu-west-1"', f'region = "eu-west-1"\n'
+    env = (STAGE + 'default_cloud = "aws"\n' + CLOUDS).replace('region = "eu-west-1"', f'region = "eu-west-1"\n'
                                                        f'endpoint = "{moto_server}"')
     yield write_project(tmp_path / "estate", {"svc.py": ESTATE}, {"awsmoto": env})
 
@@ -158,7 +161,8 @@ def test_set_rotate_list_and_read_on_gcp_secret_manager(tmp_path: Path, fake_gcp
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import secretmanager
 
-    project = write_project(tmp_path / "estate", {"svc.py": ESTATE}, {"gcpfake": 'default_cloud = "gcp"\n' + CLOUDS})
+    project = write_project(tmp_path / "estate", {"svc.py": ESTATE},
+                            {"gcpfake": STAGE + 'default_cloud = "gcp"\n' + CLOUDS})
     client = secretmanager.SecretManagerServiceClient(
         credentials=AnonymousCredentials(), transport="rest",
         client_options={"api_endpoint": os.environ["PLATFORM_SECRETMANAGER_ENDPOINT"]})
@@ -203,7 +207,8 @@ def test_the_generated_policy_allows_reading_and_nothing_else(tmp_path: Path, mo
     a statement on another secret does not count) and asserted on the JSON here."""
     import boto3
 
-    project = write_project(tmp_path / "estate", {"svc.py": ESTATE}, {"aws": 'default_cloud = "aws"\n' + CLOUDS})
+    project = write_project(tmp_path / "estate", {"svc.py": ESTATE},
+                            {"aws": STAGE + 'default_cloud = "aws"\n' + CLOUDS})
     synthesized = synth(project, "aws")
     doc = json.loads((synthesized.outdir / "stacks" / "aws-svc-aws" / "cdk.tf.json").read_text())
     set_auth(moto_enforcing, float("inf"))

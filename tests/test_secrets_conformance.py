@@ -19,8 +19,11 @@ from platform_sdk.profile import Profile
 from tests.conformance_estates import CLOUDS, KEYS, Synthesized, synth, write_project
 from tests.test_conformance_mutations import analyse, mutations, without
 
+STAGE = 'name_prefix = "acme"\n'  # every environment file names its prefix
+
 ESTATE = '''
 from platform_sdk import Function, Secret, Service, schedule
+
 
 vault = Service("vault", owner="security-team")
 api_key = vault.add(Secret("api-key"))
@@ -33,10 +36,10 @@ app.add(Function("caller", handler="handler.handle", source="code",
                  triggers=[schedule("0 2 * * *")])).reads(api_key).reads(signer)
 '''
 ENVIRONMENTS = {
-    "aws": 'default_cloud = "aws"\n' + CLOUDS,
-    "gcp": 'default_cloud = "gcp"\n' + CLOUDS,
-    "aws-gcp": 'default_cloud = "aws"\n[placement]\n"vault" = "gcp"\n' + CLOUDS,  # AWS function, GCP secrets
-    "gcp-aws": 'default_cloud = "gcp"\n[placement]\n"vault" = "aws"\n' + CLOUDS,  # GCP function, AWS secrets
+    "aws": STAGE + 'default_cloud = "aws"\n' + CLOUDS,
+    "gcp": STAGE + 'default_cloud = "gcp"\n' + CLOUDS,
+    "aws-gcp": STAGE + 'default_cloud = "aws"\n[placement]\n"vault" = "gcp"\n' + CLOUDS,  # AWS function, GCP secrets
+    "gcp-aws": STAGE + 'default_cloud = "gcp"\n[placement]\n"vault" = "aws"\n' + CLOUDS,  # GCP function, AWS secrets
 }
 
 

@@ -54,6 +54,7 @@ def broken(request):
     raise RuntimeError(f"the payment provider refused a key of {len(value)} characters")
 '''
 ENV = '''
+name_prefix = "acme"
 default_cloud = "aws"
 
 [clouds.local]

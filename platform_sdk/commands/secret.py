@@ -189,4 +189,5 @@ def _run(terraform: Any, stack_dir: Path, args: list[str]) -> Any:
             return run
 
 
+COMMANDS = ()
 GROUPS = (("secret", app),)
