@@ -19,7 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from filelock import FileLock
 from typer.testing import CliRunner, Result
+
+from tests.shared_caches import share_caches
 
 REPO = Path(__file__).resolve().parent.parent
 PLATFORM_BIN = Path(sys.executable).parent / "platform"
@@ -33,7 +36,9 @@ def tf_binary_fixture() -> Path:
     if explicit:
         return Path(explicit)
     dest = REPO / ".platform" / "bin"
-    subprocess.run(["bash", str(REPO / "scripts" / "install_terraform.sh"), str(dest)], check=True)
+    dest.mkdir(parents=True, exist_ok=True)
+    with FileLock(dest / ".install.lock"):  # xdist workers: one installs, the others wait and reuse it
+        subprocess.run(["bash", str(REPO / "scripts" / "install_terraform.sh"), str(dest)], check=True)
     return dest / "terraform"
 
 
@@ -49,7 +54,7 @@ def make_project(dest: Path, *, services: list[str] | None = None, local_env_ext
     if local_env_extra:
         env = dest / "envs" / "local.toml"
         env.write_text(env.read_text() + "\n" + local_env_extra.strip() + "\n")
-    return dest
+    return share_caches(dest)
 
 
 @pytest.fixture(name="project")
