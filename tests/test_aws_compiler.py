@@ -31,6 +31,8 @@ from platform_sdk.synth.app import synthesize
 from platform_sdk.synth.schema_check import check_outdir, check_stack, format_errors
 from platform_sdk.terraform.stateful import is_stateful
 
+pytestmark = pytest.mark.xdist_group("aws_compiler")  # module-scoped fixtures: keep the module on one worker
+
 REPO = Path(__file__).resolve().parent.parent
 
 Stacks = dict[str, dict[str, Any]]

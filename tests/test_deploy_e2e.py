@@ -14,6 +14,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.terraform_fixtures import (  # noqa: F401 - the *_fixture imports register fixtures
     HOLD_ENV,
     Cli,
@@ -31,6 +33,8 @@ from tests.terraform_fixtures import (  # noqa: F401 - the *_fixture imports reg
     wait_for_line,
     wait_for_path,
 )
+
+pytestmark = pytest.mark.e2e
 
 STACKS = ["local-auth-aws", "local-thumbnails-aws", "local-web-gcp"]
 

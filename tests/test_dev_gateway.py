@@ -35,6 +35,8 @@ from platform_sdk.runtime.buckets import LocalBucket
 from tests.emulators import free_port
 from tests.terraform_fixtures import PLATFORM_BIN, Cli, make_project, tf_binary_fixture  # noqa: F401
 
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("dev_gateway")]  # one applied estate per module
+
 T = TypeVar("T")
 POLL_ATTEMPTS = 1200  # x 0.05 s: a bound on waiting, not a performance assertion
 

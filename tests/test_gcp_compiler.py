@@ -24,6 +24,8 @@ from platform_sdk.synth.app import SynthResult, synthesize
 from platform_sdk.synth.schema_check import check_stack, format_errors
 from platform_sdk.terraform.stateful import is_stateful
 
+pytestmark = pytest.mark.xdist_group("gcp_compiler")  # module-scoped fixtures: keep the module on one worker
+
 ESTATE = Path(__file__).resolve().parent.parent / "services"
 ENV = "gcp-test"
 ENV_TOML = """

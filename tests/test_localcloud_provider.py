@@ -28,6 +28,8 @@ from platform_sdk.localcloud import mirror
 from platform_sdk.localcloud.plugin import MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE
 from platform_sdk.terraform.binary import TerraformNotFound, find_terraform, terraform_env
 
+pytestmark = pytest.mark.e2e
+
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -31,6 +31,8 @@ from platform_sdk.synth.app import synthesize
 from platform_sdk.synth.schema_check import check_outdir, format_errors
 from tests.conftest import REPO, copy_estate
 
+pytestmark = pytest.mark.xdist_group("modules")  # module-scoped fixtures: keep the module on one worker
+
 EXAMPLES = REPO / "examples" / "platform-team"
 HERE = Path(__file__).resolve()
 

@@ -27,6 +27,8 @@ from tests.terraform_fixtures import (  # noqa: F401 - fixtures
     wait_for_path,
 )
 
+pytestmark = pytest.mark.e2e
+
 ORIGINALS = "acme-local-thumbnails-originals"
 
 

@@ -19,6 +19,8 @@ from platform_sdk.status.gcp import ENDPOINT_ENV, functions_client, package_hash
 from tests.fake_cloudfunctions import FakeCloudFunctions
 from tests.terraform_fixtures import Cli, make_project, tf_binary_fixture  # noqa: F401 - registers tf_binary
 
+pytestmark = pytest.mark.e2e
+
 AWS_ENV = """
 default_cloud = "aws"
 [clouds.aws]
