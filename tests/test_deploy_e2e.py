@@ -105,6 +105,7 @@ def test_apply_update_drift_and_destroy(cli: Cli, project: Path) -> None:
     # Data in a bucket and a database: destroy refuses without --allow-data-loss and touches nothing.
     (originals / "photo.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
     database = root / "aws" / "databases" / "acme-local-auth-users.sqlite3"
+    assert database.is_file(), "apply created the database (sqlite3.connect below would create it otherwise)"
     with sqlite3.connect(database) as conn:
         conn.execute("CREATE TABLE users (email TEXT)")
         conn.execute("INSERT INTO users VALUES ('a@example.com')")

@@ -348,7 +348,7 @@ def test_example_estate_written_with_modules_synthesizes_identically(tmp_path: P
         project = Project(root)
         env = find_environment(project.envs_dir, env_name)
         outputs.append(_stacks(synthesize(project, env, load_services(project.services_dir)).outdir))
-    assert outputs[0].keys() == outputs[1].keys()
+    assert outputs[0] and outputs[0].keys() == outputs[1].keys()
     for stack in outputs[0]:
         assert outputs[0][stack] == outputs[1][stack], f"{stack} differs"
 

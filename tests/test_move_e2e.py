@@ -158,6 +158,7 @@ def test_protected_environments_keep_the_source_until_asked(cli: Cli, applied: P
 
 def test_move_a_database_with_row_counts_verified(cli: Cli, applied: Path) -> None:
     source = applied / ".platform" / "localcloud" / "local" / "aws" / "databases" / "acme-local-auth-users.sqlite3"
+    assert source.is_file(), "apply created the database (sqlite3.connect below would create it otherwise)"
     with sqlite3.connect(source) as conn:
         conn.execute("CREATE TABLE users (email TEXT PRIMARY KEY, salt TEXT, hash TEXT)")
         conn.executemany("INSERT INTO users VALUES (?, 's', 'h')", [(f"u{i}@example.com",) for i in range(321)])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import filecmp
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from platform_sdk.loader import load_services
 from platform_sdk.project import Project
 from platform_sdk.synth.app import SynthResult, read_metadata, synthesize
 from platform_sdk.synth.schema_check import check_outdir, format_errors
-from tests.conftest import copy_estate
+from tests.conftest import REPO, copy_estate
 
 pytestmark = pytest.mark.xdist_group("synth")  # module-scoped fixtures: keep the module on one worker
 
@@ -32,6 +33,16 @@ def synth_env(root: Path, env_name: str, outdir: Path | None = None):  # type: i
     project = Project(root)
     env = find_environment(project.envs_dir, env_name)
     return synthesize(project, env, load_services(project.services_dir), outdir=outdir)
+
+
+SYNTH_IN_ANOTHER_PROCESS = """
+import sys
+from pathlib import Path
+
+from tests.test_synth import synth_env
+
+synth_env(Path(sys.argv[1]), sys.argv[2])
+"""
 
 
 def stack_json(outdir: Path, stack: str) -> dict:
@@ -114,7 +125,14 @@ def test_output_is_byte_identical_across_runs(estate: Path, tmp_path: Path, env_
     # touching the sources must not change any byte (zips have fixed timestamps)
     for path in (estate / "services").rglob("*.py"):
         os.utime(path, (1, 1))
-    second = synth_env(estate, env_name).outdir
+    # The second run builds every package again (a cached zip would be identical by construction) in another
+    # process with another hash seed (set or dict order leaking into the output would differ there).
+    shutil.rmtree(estate / ".platform" / "packages")
+    seed = "2" if os.environ.get("PYTHONHASHSEED") == "1" else "1"
+    subprocess.run([sys.executable, "-c", SYNTH_IN_ANOTHER_PROCESS, str(estate), env_name], check=True, cwd=REPO,
+                   env={**os.environ, "PYTHONHASHSEED": seed})
+    second = estate / "cdktf.out" / env_name
+    assert second == first
     compare = filecmp.dircmp(copy, second)
 
     def differences(cmp: filecmp.dircmp) -> list[str]:
