@@ -11,6 +11,7 @@ import json
 import random
 import signal
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,8 @@ import pytest
 from platform_sdk.move.journal import count_verified
 from tests.terraform_fixtures import (  # noqa: F401 - fixtures
     Cli,
+    applied_estate_fixture,
     cli_fixture,
-    project_fixture,
     set_placement,
     spawn,
     state_files,
@@ -59,10 +60,9 @@ def contents(bucket: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def applied(cli: Cli, project: Path) -> Path:
-    result = cli(project, "apply", "--env", "local", "--auto-approve")
-    assert result.exit_code == 0, result.stdout + result.stderr
-    return project
+def applied(applied_estate: Callable[[], Path]) -> Path:
+    """The example estate as a fresh `platform apply --env local` leaves it (tests/terraform_fixtures.py)."""
+    return applied_estate()
 
 
 def test_a_placement_change_plans_as_a_move_and_touches_nothing_else(cli: Cli, applied: Path) -> None:
