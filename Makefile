@@ -3,8 +3,13 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 export PLATFORM_TERRAFORM ?= $(CURDIR)/.platform/bin/terraform
+# Tools only the tests use live here; tests/test_check.py points checkov runs at the same place.
+TEST_TOOLS := $(CURDIR)/.platform/tools
+CHECKOV := $(TEST_TOOLS)/checkov/.platform-installed
+# Independent tests run on every core (pytest-xdist); a module with module-scoped fixtures stays on one worker.
+PYTEST_PARALLEL ?= -n auto --dist loadgroup
 
-.PHONY: setup apply test lint bench
+.PHONY: setup test-tools apply test test-fast coverage lint bench
 setup: $(VENV)/.installed $(PLATFORM_TERRAFORM)
 
 $(VENV)/.installed: pyproject.toml
@@ -16,12 +21,24 @@ $(VENV)/.installed: pyproject.toml
 $(PLATFORM_TERRAFORM): scripts/install_terraform.sh
 	bash scripts/install_terraform.sh $(dir $(PLATFORM_TERRAFORM))
 
+test-tools: $(CHECKOV)  ## what only the tests need (checkov, in its own venv), installed once before the suite
+
+$(CHECKOV): platform_sdk/gate/checkov.py | $(VENV)/.installed
+	PLATFORM_TOOLS_DIR=$(TEST_TOOLS) $(BIN)/python scripts/install_checkov.py
+	touch $@
+
 apply: setup  ## the main job: apply the example estate to the embedded local cloud
 	$(BIN)/platform apply --env local --auto-approve
 
-test: setup  ## lint + the whole test suite (real CDKTF, real Terraform, local cloud, moto, GCS emulator)
+test: setup test-tools  ## lint + the whole test suite (real CDKTF, real Terraform, local cloud, moto, GCS emulator)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(PYTEST_PARALLEL)
+
+test-fast: setup test-tools  ## unit + synthesis tests: everything but the end-to-end ones (marker e2e)
+	$(BIN)/pytest -q $(PYTEST_PARALLEL) -m "not e2e"
+
+coverage: setup test-tools  ## the whole suite with line coverage of platform_sdk (see docs/testing.md)
+	$(BIN)/pytest -q $(PYTEST_PARALLEL) --cov=platform_sdk --cov-report=term --cov-report=html:.platform/coverage
 
 bench: setup  ## side-by-side benchmarks (bench_copy compares with rclone: apt-get install rclone)
 	$(BIN)/python bench/bench_synth.py

@@ -1,16 +1,71 @@
-"""Shared fixtures: a throwaway copy of the example estate, and the emulators (tests/emulators.py)."""
+"""Shared fixtures: a throwaway copy of the example estate, the emulators (tests/emulators.py), the caches every
+throwaway project shares (tests/shared_caches.py), and the CI rule that a skipped test is a failure."""
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests import shared_caches
+from tests.shared_caches import SharedCaches, share_caches
+
 REPO = Path(__file__).resolve().parent.parent
 
 pytest_plugins = ["tests.emulators"]
+
+
+def in_ci() -> bool:
+    """CI sets CI=true; there every test must run (.ci/run installs every server and tool they need)."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    """In CI a skip is a failure, whatever skipped (a fixture missing a server, an import, a marker)."""
+    report: pytest.TestReport = yield
+    if in_ci() and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        report.outcome = "failed"
+        report.longrepr = (f"skipped in CI (CI=true), where every test must run: {reason}\n"
+                           ".ci/run installs what the tests need; install it there rather than skip.")
+    return report
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_caches(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedCaches]:
+    """Wheel cache and package store shared by every project the session's tests build (tests/shared_caches.py).
+
+    The store lives beside the xdist workers' base temp dirs, so all workers of one run share it. Projects a test
+    builds in process are prepared when their `cache_dir` is first asked for; estate copies when they are made.
+    """
+    from platform_sdk.project import Project
+
+    base = tmp_path_factory.getbasetemp()
+    store = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "package-store"
+    caches = SharedCaches(store)
+    original = Project.cache_dir
+
+    def cache_dir(project: Project) -> Path:
+        caches.share(project.root)
+        return original.fget(project)  # type: ignore[misc]
+
+    shared_caches.ACTIVE = caches
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Project, "cache_dir", property(cache_dir))
+        yield caches
+    shared_caches.ACTIVE = None
+
+
+@pytest.fixture(autouse=True)
+def harvest_packages(session_caches: SharedCaches) -> Iterator[None]:
+    """After each test, the packages it built go into the session's store for the projects made after it."""
+    yield
+    session_caches.harvest()
 
 
 def copy_estate(dest: Path) -> Path:
@@ -18,7 +73,7 @@ def copy_estate(dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copytree(REPO / "services", dest / "services", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO / "envs", dest / "envs")
-    return dest
+    return share_caches(dest)
 
 
 @pytest.fixture

@@ -12,7 +12,21 @@ from pathlib import Path
 
 import pytest
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+def server_bin_dir() -> Path | None:
+    """Where `initdb` and `pg_ctl` are: on PATH, else Debian's newest /usr/lib/postgresql/<version>/bin.
+
+    Debian's `postgresql` package keeps the server binaries off PATH (only the clients are linked into /usr/bin).
+    """
+    on_path = shutil.which("initdb")
+    if on_path and shutil.which("pg_ctl"):
+        return Path(on_path).parent
+    found = [p.parent for p in Path("/usr/lib/postgresql").glob("*/bin/initdb") if (p.parent / "pg_ctl").exists()]
+    versions = sorted(found, key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
+    return versions[-1] if versions else None
+
+
+PG_BIN = server_bin_dir() or Path("/usr/lib/postgresql/bin")
 
 
 def _free_port() -> int:
@@ -28,7 +42,8 @@ def _as_postgres(args: list[str]) -> list[str]:
 def postgres_available() -> str | None:
     """Why a server cannot be started here (None when it can)."""
     if not (PG_BIN / "initdb").exists():
-        return f"PostgreSQL server binaries not found in {PG_BIN} (apt-get install postgresql)"
+        return "PostgreSQL server binaries (initdb, pg_ctl) not found on PATH nor in /usr/lib/postgresql/*/bin " \
+            "(apt-get install postgresql)"
     if os.geteuid() == 0 and not shutil.which("runuser"):
         return "running as root without runuser: initdb refuses to run as root"
     return None

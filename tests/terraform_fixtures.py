@@ -14,12 +14,15 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from filelock import FileLock
 from typer.testing import CliRunner, Result
+
+from tests.shared_caches import share_caches
 
 REPO = Path(__file__).resolve().parent.parent
 PLATFORM_BIN = Path(sys.executable).parent / "platform"
@@ -33,7 +36,9 @@ def tf_binary_fixture() -> Path:
     if explicit:
         return Path(explicit)
     dest = REPO / ".platform" / "bin"
-    subprocess.run(["bash", str(REPO / "scripts" / "install_terraform.sh"), str(dest)], check=True)
+    dest.mkdir(parents=True, exist_ok=True)
+    with FileLock(dest / ".install.lock"):  # xdist workers: one installs, the others wait and reuse it
+        subprocess.run(["bash", str(REPO / "scripts" / "install_terraform.sh"), str(dest)], check=True)
     return dest / "terraform"
 
 
@@ -64,13 +69,36 @@ def make_project(dest: Path, *, services: list[str] | None = None, local_env_ext
     if local_env_extra:
         env = dest / "envs" / "local.toml"
         env.write_text(env.read_text() + "\n" + local_env_extra.strip() + "\n")
-    return dest
+    return share_caches(dest)
 
 
 @pytest.fixture(name="project")
 def project_fixture(tmp_path: Path) -> Path:
     """The example estate (its local environment turns the auth database's deletion protection off)."""
     return make_project(tmp_path / "estate")
+
+
+@pytest.fixture(scope="module", name="applied_estate")
+def applied_estate_fixture(tmp_path_factory: pytest.TempPathFactory, tf_binary: Path) -> Callable[[], Path]:
+    """A function returning the example estate freshly applied to the local environment, for a test to change.
+
+    `platform apply` runs once per module (and xdist worker); each call then restores a snapshot taken right
+    after that apply, at the same path (Terraform state and the local cloud record absolute paths), so every
+    test starts from exactly what a fresh apply leaves, without paying for one. Tests that check apply itself
+    apply for themselves.
+    """
+    home = tmp_path_factory.mktemp("applied")
+    live, snapshot = home / "estate", home / "snapshot"
+    make_project(live)
+    result = Cli(tf_binary)(live, "apply", "--env", "local", "--auto-approve")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    shutil.copytree(live, snapshot, symlinks=True)
+
+    def fresh() -> Path:
+        shutil.rmtree(live)
+        shutil.copytree(snapshot, live, symlinks=True)
+        return live
+    return fresh
 
 
 def set_placement(project: Path, key: str, cloud: str, env: str = "local") -> None:

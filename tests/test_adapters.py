@@ -31,6 +31,8 @@ from platform_sdk.runtime import ObjectCreated, ScheduleTick
 from platform_sdk.runtime.adapters.common import parse_time
 from platform_sdk.synth.assets import package_entries
 
+pytestmark = pytest.mark.xdist_group("adapters")  # module-scoped fixtures: keep the module on one worker
+
 REPO = Path(__file__).resolve().parent.parent
 EVENTS = Path(__file__).resolve().parent / "events"
 

@@ -12,15 +12,34 @@ from typer.testing import CliRunner
 
 from platform_sdk.cli import app
 from platform_sdk.errors import PlatformError
-from platform_sdk.gate.checkov import SDK_SKIPS, ensure_checkov, load_skips, parse_skip_file, run_checkov
+from platform_sdk.gate.checkov import (
+    CHECKOV_SPEC,
+    SDK_SKIPS,
+    ensure_checkov,
+    load_skips,
+    parse_skip_file,
+    run_checkov,
+    tool_dir,
+)
 from tests.conftest import REPO
 
 runner = CliRunner()
 
 @pytest.fixture(autouse=True)
 def shared_tools(monkeypatch: pytest.MonkeyPatch) -> None:
-    """One checkov install for every throwaway estate (the repo's own .platform/tools)."""
+    """One checkov install for every throwaway estate (the repo's own .platform/tools), made by `make test-tools`.
+
+    No test installs it (that took minutes inside whichever test came first): without it, a test that needs it
+    skips, and fails in CI.
+    """
     monkeypatch.setenv("PLATFORM_TOOLS_DIR", str(REPO / ".platform" / "tools"))
+
+
+@pytest.fixture
+def checkov_installed() -> None:
+    marker = tool_dir(REPO / ".platform") / ".platform-installed"
+    if not (marker.is_file() and marker.read_text().strip() == CHECKOV_SPEC):
+        pytest.skip(f"{CHECKOV_SPEC} is not installed in {marker.parent}: run `make test-tools`")
 
 
 def check(estate: Path, env: str, *extra: str) -> tuple[int, str]:
@@ -70,7 +89,7 @@ def test_check_reports_a_guardrail_violation_and_exits_1(estate: Path) -> None:
     assert all(v["rule"] != "function.limits" for v in doc["guardrails"] if v["status"] == "failed")
 
 
-def test_checkov_reads_cdktf_json_as_it_is(estate: Path, tmp_path: Path) -> None:
+def test_checkov_reads_cdktf_json_as_it_is(estate: Path, tmp_path: Path, checkov_installed: None) -> None:
     """cdk.tf.json with its `//` metadata keys, no renaming: the terraform_json framework parses it."""
     stack = tmp_path / "s" / "cdk.tf.json"
     stack.parent.mkdir()
@@ -88,7 +107,7 @@ def test_checkov_reads_cdktf_json_as_it_is(estate: Path, tmp_path: Path) -> None
     assert all(f.stack == "s" and f.resource == "aws_iam_role_policy.p" for f in report.failed)
 
 
-def test_platform_check_prod_passes_on_the_example_estate(estate: Path) -> None:
+def test_platform_check_prod_passes_on_the_example_estate(estate: Path, checkov_installed: None) -> None:
     """The real gate: synth prod, guardrails, checkov over every AWS/GCP stack (slow: a real checkov run)."""
     shutil.copy(REPO / ".checkov.yaml", estate / ".checkov.yaml")
     (estate / "cdktf.out").mkdir()

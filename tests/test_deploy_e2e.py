@@ -14,6 +14,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.terraform_fixtures import (  # noqa: F401 - the *_fixture imports register fixtures
     HOLD_ENV,
     Cli,
@@ -31,6 +33,8 @@ from tests.terraform_fixtures import (  # noqa: F401 - the *_fixture imports reg
     wait_for_line,
     wait_for_path,
 )
+
+pytestmark = pytest.mark.e2e
 
 STACKS = ["local-auth-aws", "local-thumbnails-aws", "local-web-gcp"]
 
@@ -101,6 +105,7 @@ def test_apply_update_drift_and_destroy(cli: Cli, project: Path) -> None:
     # Data in a bucket and a database: destroy refuses without --allow-data-loss and touches nothing.
     (originals / "photo.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
     database = root / "aws" / "databases" / "acme-local-auth-users.sqlite3"
+    assert database.is_file(), "apply created the database (sqlite3.connect below would create it otherwise)"
     with sqlite3.connect(database) as conn:
         conn.execute("CREATE TABLE users (email TEXT)")
         conn.execute("INSERT INTO users VALUES ('a@example.com')")

@@ -35,6 +35,8 @@ from platform_sdk.providers.local.runtime.buckets import LocalBucket
 from tests.emulators import free_port
 from tests.terraform_fixtures import PLATFORM_BIN, Cli, make_project, tf_binary_fixture  # noqa: F401
 
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("dev_gateway")]  # one applied estate per module
+
 T = TypeVar("T")
 POLL_ATTEMPTS = 1200  # x 0.05 s: a bound on waiting, not a performance assertion
 
@@ -257,7 +259,7 @@ def test_every_invocation_is_logged(root: Path, gateway: Gateway, caplog: pytest
     assert any(re.search(rf"request_id={request_id} fn=one trigger=http status=200 duration_ms=\d+\.\d", line)
                for line in lines), lines
     recorded = requests.get(f"{gateway.url}/_platform/invocations").json()[-1]
-    assert recorded["request_id"] == request_id and recorded["status"] == "200" and recorded["duration_ms"] >= 0
+    assert recorded["request_id"] == request_id and recorded["status"] == "200" and recorded["duration_ms"] > 0
 
 
 def test_scheduler_fires_on_the_cron_with_an_injected_clock() -> None:
@@ -367,6 +369,7 @@ def test_auth_signup_signin_me_and_the_cleanup_schedule(applied: Path, live: Gat
     assert requests.get(f"{auth}/me", headers={"Authorization": "Bearer nope"}).status_code == 401
 
     database = cloud(applied, "aws") / "databases" / "acme-local-auth-users.sqlite3"
+    assert database.is_file(), "apply created the database (sqlite3.connect below would create it otherwise)"
     with sqlite3.connect(database) as conn:
         conn.execute("INSERT INTO sessions (token, email, expires) VALUES ('stale', 'ada@example.com', 1)")
     ran = requests.post(f"{live.url}/_platform/schedule/acme-local-auth-cleanup")

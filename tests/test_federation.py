@@ -39,6 +39,8 @@ from platform_sdk.runtime import GrantError, bucket, federation, resources
 from platform_sdk.synth.app import synthesize
 from platform_sdk.synth.schema_check import check_outdir, format_errors
 
+pytestmark = pytest.mark.xdist_group("federation")  # module-scoped fixtures: keep the module on one worker
+
 ACCOUNT = "123456789012"  # moto's default account: the runtime test creates the synthesized role there
 PROJECT_ID = "acme-fed-123"
 ESTATE = '''

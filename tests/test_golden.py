@@ -14,6 +14,8 @@ import pytest
 
 from tools.golden import ENVS, GOLDEN_DIR, dump, snapshots
 
+pytestmark = pytest.mark.xdist_group("golden")  # module-scoped fixtures: keep the module on one worker
+
 
 @pytest.fixture(scope="module")
 def synthesized() -> dict[str, dict[str, Any]]:

@@ -28,6 +28,8 @@ from platform_sdk.localcloud import mirror
 from platform_sdk.localcloud.plugin import MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE
 from platform_sdk.terraform.binary import TerraformNotFound, find_terraform, terraform_env
 
+pytestmark = pytest.mark.e2e
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -227,8 +229,11 @@ def test_lifecycle_end_to_end(terraform_bin: Path, shared_cache: Path, tmp_path:
     assert route["origin"] == {"kind": "function", "name": "api"} and route["domain"] == "static.example.test"
 
     db_path = root / "databases" / "main.sqlite3"
-    with sqlite3.connect(db_path) as conn:
-        assert conn.execute("PRAGMA schema_version").fetchone() is not None
+    # Read-only: sqlite3.connect(path) would create the file and make this check pass whatever apply did.
+    assert db_path.is_file(), "apply creates the database file"
+    assert db_path.read_bytes()[:16] == b"SQLite format 3\x00", "a valid SQLite file, not an empty one"
+    with sqlite3.connect(f"{db_path.as_uri()}?mode=ro", uri=True) as conn:
+        assert conn.execute("SELECT count(*) FROM sqlite_master").fetchone() == (0,)
     assert json.loads((root / "databases" / ".meta" / "main.json").read_text())["engine"] == "postgres"
 
     assert ws.outputs() == {

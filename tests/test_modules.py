@@ -41,6 +41,8 @@ from platform_sdk.synth.app import synthesize
 from platform_sdk.synth.schema_check import check_outdir, format_errors
 from tests.conftest import REPO, copy_estate
 
+pytestmark = pytest.mark.xdist_group("modules")  # module-scoped fixtures: keep the module on one worker
+
 EXAMPLES = REPO / "examples" / "platform-team"
 HERE = Path(__file__).resolve()
 
@@ -388,7 +390,7 @@ def test_example_estate_written_with_modules_synthesizes_identically(tmp_path: P
         project = Project(root)
         env = find_environment(project.envs_dir, env_name)
         outputs.append(_stacks(synthesize(project, env, load_services(project.services_dir)).outdir))
-    assert outputs[0].keys() == outputs[1].keys()
+    assert outputs[0] and outputs[0].keys() == outputs[1].keys()
     for stack in outputs[0]:
         assert outputs[0][stack] == outputs[1][stack], f"{stack} differs"
 

@@ -11,6 +11,7 @@ import json
 import random
 import signal
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,14 +19,16 @@ import pytest
 from platform_sdk.move.journal import count_verified
 from tests.terraform_fixtures import (  # noqa: F401 - fixtures
     Cli,
+    applied_estate_fixture,
     cli_fixture,
-    project_fixture,
     set_placement,
     spawn,
     state_files,
     tf_binary_fixture,
     wait_for_path,
 )
+
+pytestmark = pytest.mark.e2e
 
 ORIGINALS = "acme-local-thumbnails-originals"
 
@@ -57,10 +60,9 @@ def contents(bucket: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def applied(cli: Cli, project: Path) -> Path:
-    result = cli(project, "apply", "--env", "local", "--auto-approve")
-    assert result.exit_code == 0, result.stdout + result.stderr
-    return project
+def applied(applied_estate: Callable[[], Path]) -> Path:
+    """The example estate as a fresh `platform apply --env local` leaves it (tests/terraform_fixtures.py)."""
+    return applied_estate()
 
 
 def test_a_placement_change_plans_as_a_move_and_touches_nothing_else(cli: Cli, applied: Path) -> None:
@@ -156,6 +158,7 @@ def test_protected_environments_keep_the_source_until_asked(cli: Cli, applied: P
 
 def test_move_a_database_with_row_counts_verified(cli: Cli, applied: Path) -> None:
     source = applied / ".platform" / "localcloud" / "local" / "aws" / "databases" / "acme-local-auth-users.sqlite3"
+    assert source.is_file(), "apply created the database (sqlite3.connect below would create it otherwise)"
     with sqlite3.connect(source) as conn:
         conn.execute("CREATE TABLE users (email TEXT PRIMARY KEY, salt TEXT, hash TEXT)")
         conn.executemany("INSERT INTO users VALUES (?, 's', 'h')", [(f"u{i}@example.com",) for i in range(321)])

@@ -33,6 +33,9 @@ from platform_sdk.providers.aws.runtime import adapter as aws_lambda
 from platform_sdk.runtime import GrantError, HttpRequest, HttpResponse, bucket, config, database
 from platform_sdk.runtime.database import Database, DatabaseConfigError, qmark_to_format
 from platform_sdk.runtime.resources import GrantedBucket, grants
+from tests.postgres import PG_BIN, postgres_available
+
+pytestmark = pytest.mark.xdist_group("runtime")  # module-scoped fixtures: keep the module on one worker
 
 database_module = sys.modules["platform_sdk.runtime.database"]  # the name `database` is the function
 
@@ -329,9 +332,10 @@ def _as_postgres(command: list[str]) -> list[str]:
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[PgServer]:
     """A throwaway PostgreSQL cluster on 127.0.0.1 (password auth, TLS when openssl exists)."""
-    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
-    if not initdb or not pg_ctl:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not on PATH")
+    reason = postgres_available()
+    if reason:
+        pytest.skip(reason)
+    initdb, pg_ctl = str(PG_BIN / "initdb"), str(PG_BIN / "pg_ctl")
     owner = None
     if os.geteuid() == 0:  # initdb refuses to run as root: run the server as the postgres user
         try:

@@ -29,6 +29,8 @@ from tests.terraform_fixtures import (  # noqa: F401 - the *_fixture imports reg
     wait_for_path,
 )
 
+pytestmark = pytest.mark.e2e
+
 BUCKET = "acme-tfstate-test"
 TABLE = "acme-tf-locks-test"
 STATE_KEY = "platform/s3/s3-web-aws.tfstate"

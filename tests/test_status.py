@@ -19,6 +19,8 @@ from platform_sdk.status import function_refs
 from tests.fake_cloudfunctions import FakeCloudFunctions
 from tests.terraform_fixtures import Cli, make_project, tf_binary_fixture  # noqa: F401 - registers tf_binary
 
+pytestmark = pytest.mark.e2e
+
 AWS_ENV = """
 name_prefix = "acme"
 default_cloud = "aws"

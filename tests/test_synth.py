@@ -5,8 +5,10 @@ from __future__ import annotations
 import filecmp
 import json
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,11 +18,15 @@ from platform_sdk.cli import app
 from platform_sdk.envs import find_environment
 from platform_sdk.loader import load_services
 from platform_sdk.project import Project
-from platform_sdk.synth.app import read_metadata, synthesize
+from platform_sdk.synth.app import SynthResult, read_metadata, synthesize
 from platform_sdk.synth.schema_check import check_outdir, format_errors
+from tests.conftest import REPO, copy_estate
+
+pytestmark = pytest.mark.xdist_group("synth")  # module-scoped fixtures: keep the module on one worker
 
 runner = CliRunner()
 ENVS = ["local", "dev", "staging", "prod"]
+Synthesized = Callable[[str], SynthResult]
 
 
 def synth_env(root: Path, env_name: str, outdir: Path | None = None):  # type: ignore[no-untyped-def]
@@ -29,20 +35,48 @@ def synth_env(root: Path, env_name: str, outdir: Path | None = None):  # type: i
     return synthesize(project, env, load_services(project.services_dir), outdir=outdir)
 
 
+SYNTH_IN_ANOTHER_PROCESS = """
+import sys
+from pathlib import Path
+
+from tests.test_synth import synth_env
+
+synth_env(Path(sys.argv[1]), sys.argv[2])
+"""
+
+
 def stack_json(outdir: Path, stack: str) -> dict:
     return json.loads((outdir / "stacks" / stack / "cdk.tf.json").read_text())
 
 
+@pytest.fixture(scope="module")
+def shared_estate(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One copy of the example estate for the tests that only read what an environment synthesizes to."""
+    return copy_estate(tmp_path_factory.mktemp("synth") / "estate")
+
+
+@pytest.fixture(scope="module")
+def synthesized(shared_estate: Path) -> Synthesized:
+    """Each environment of `shared_estate` synthesized once per module (into its own cdktf.out/<env>)."""
+    results: dict[str, SynthResult] = {}
+
+    def get(env_name: str) -> SynthResult:
+        if env_name not in results:
+            results[env_name] = synth_env(shared_estate, env_name)
+        return results[env_name]
+    return get
+
+
 @pytest.mark.parametrize("env_name", ENVS)
-def test_every_environment_passes_the_provider_schema_check(estate: Path, env_name: str) -> None:
-    result = synth_env(estate, env_name)
+def test_every_environment_passes_the_provider_schema_check(synthesized: Synthesized, env_name: str) -> None:
+    result = synthesized(env_name)
     errors = check_outdir(result.outdir)
     assert not errors, format_errors(errors)
     assert result.stacks, "no stacks synthesized"
 
 
-def test_prod_places_the_web_app_on_gcp_and_the_rest_on_aws(estate: Path) -> None:
-    result = synth_env(estate, "prod")
+def test_prod_places_the_web_app_on_gcp_and_the_rest_on_aws(synthesized: Synthesized) -> None:
+    result = synthesized("prod")
     clouds = {info.service: info.cloud for info in result.stacks.values()}
     assert clouds == {"auth": "aws", "thumbnails": "aws", "web": "gcp"}
     web = stack_json(result.outdir, "prod-web-gcp")
@@ -55,27 +89,27 @@ def test_prod_places_the_web_app_on_gcp_and_the_rest_on_aws(estate: Path) -> Non
     assert thumbs["terraform"]["required_providers"]["aws"] == {"source": "hashicorp/aws", "version": ">= 6.62, < 7"}
 
 
-def test_staging_uses_the_gcs_backend_per_stack(estate: Path) -> None:
-    result = synth_env(estate, "staging")
+def test_staging_uses_the_gcs_backend_per_stack(synthesized: Synthesized) -> None:
+    result = synthesized("staging")
     for name in result.stacks:
         backend = stack_json(result.outdir, name)["terraform"]["backend"]
         assert backend == {"gcs": {"bucket": "acme-tfstate-staging", "prefix": f"platform/staging/{name}"}}
 
 
-def test_local_stacks_use_the_local_cloud_with_a_state_file_each(estate: Path) -> None:
-    result = synth_env(estate, "local")
+def test_local_stacks_use_the_local_cloud_with_a_state_file_each(shared_estate: Path, synthesized: Synthesized) -> None:
+    result = synthesized("local")
     for name, info in result.stacks.items():
         doc = stack_json(result.outdir, name)
         assert set(doc["resource"]) <= {"localcloud_bucket", "localcloud_function", "localcloud_cdn_route",
                                         "localcloud_database", "localcloud_secret"}
         state = doc["terraform"]["backend"]["local"]["path"]
         resolved = (result.outdir / "stacks" / name / state).resolve()
-        assert resolved == (estate / ".platform" / "state" / "local" / f"{name}.tfstate").resolve()
+        assert resolved == (shared_estate / ".platform" / "state" / "local" / f"{name}.tfstate").resolve()
         assert info.target == "local"
 
 
-def test_function_environment_carries_grants_and_resource_urls(estate: Path) -> None:
-    result = synth_env(estate, "local")
+def test_function_environment_carries_grants_and_resource_urls(synthesized: Synthesized) -> None:
+    result = synthesized("local")
     fn = stack_json(result.outdir, "local-thumbnails-aws")["resource"]["localcloud_function"]["resize"]
     env = fn["environment"]
     assert env["PLATFORM_GRANTS"] == "bucket:originals:read,bucket:thumbs:write"
@@ -91,7 +125,14 @@ def test_output_is_byte_identical_across_runs(estate: Path, tmp_path: Path, env_
     # touching the sources must not change any byte (zips have fixed timestamps)
     for path in (estate / "services").rglob("*.py"):
         os.utime(path, (1, 1))
-    second = synth_env(estate, env_name).outdir
+    # The second run builds every package again (a cached zip would be identical by construction) in another
+    # process with another hash seed (set or dict order leaking into the output would differ there).
+    shutil.rmtree(estate / ".platform" / "packages")
+    seed = "2" if os.environ.get("PYTHONHASHSEED") == "1" else "1"
+    subprocess.run([sys.executable, "-c", SYNTH_IN_ANOTHER_PROCESS, str(estate), env_name], check=True, cwd=REPO,
+                   env={**os.environ, "PYTHONHASHSEED": seed})
+    second = estate / "cdktf.out" / env_name
+    assert second == first
     compare = filecmp.dircmp(copy, second)
 
     def differences(cmp: filecmp.dircmp) -> list[str]:
@@ -107,8 +148,8 @@ def test_output_is_byte_identical_across_runs(estate: Path, tmp_path: Path, env_
         assert path.read_bytes() == (copy / path.relative_to(second)).read_bytes()
 
 
-def test_metadata_describes_stacks_and_dependencies(estate: Path) -> None:
-    result = synth_env(estate, "prod")
+def test_metadata_describes_stacks_and_dependencies(synthesized: Synthesized) -> None:
+    result = synthesized("prod")
     meta = read_metadata(result.outdir)
     assert meta["environment"] == "prod"
     assert meta["stacks"]["prod-thumbnails-aws"]["stateful"] == ["thumbnails.originals", "thumbnails.thumbs"]

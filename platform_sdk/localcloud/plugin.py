@@ -118,7 +118,9 @@ def serve(handshake: IO[str]) -> int:
         cert_der, creds = _server_credentials()
         server.add_secure_port(f"unix://{sock}", creds)  # type: ignore[arg-type]
         server.start()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        # The handler runs on this thread, possibly inside stop.wait() below while that holds the event's lock:
+        # Event.set there would deadlock (seen under load), so a short-lived thread sets it instead.
+        signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=stop.set).start())
         cert = base64.b64encode(cert_der).decode().rstrip("=")
         handshake.write(f"1|{APP_PROTOCOL_VERSION}|unix|{sock}|grpc|{cert}\n")
         handshake.flush()
