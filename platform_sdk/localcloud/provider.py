@@ -89,6 +89,10 @@ class LocalCloudProvider:
     def get_data_sources(self) -> list[type[DataSource]]:
         return []
 
+    def get_functions(self) -> list[Any]:
+        """Provider-defined functions (tf >= 1.2 asks for them): none."""
+        return []
+
     def get_resources(self) -> list[type[LocalResource]]:
         return [Bucket, Function, CdnRoute, Database]
 

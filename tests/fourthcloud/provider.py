@@ -85,6 +85,10 @@ class NimbusProvider:
     def get_data_sources(self) -> list[Any]:
         return []
 
+    def get_functions(self) -> list[Any]:
+        """Provider-defined functions (tf >= 1.2 asks for them): none."""
+        return []
+
     def get_resources(self) -> list[type[Resource]]:
         return [NimbusBucket]
 
