@@ -317,9 +317,14 @@ def test_require_conformance_raises_a_platform_error_naming_every_finding(faults
     error = caught.value
     assert isinstance(error, PlatformError)
     text = str(error)
-    assert text.startswith(f"{len(error.findings)} operation(s) would fail on the cloud in environment aws:\n")
+    missing = [f for f in error.findings if f.kind == MISSING]
+    exposed = [f for f in error.findings if f.kind == EXPOSURE]
+    assert missing and exposed
+    assert text.startswith(f"{len(missing)} operation(s) would fail on the cloud in environment aws:\n")
     assert "  - exam.api: reads_writes(files) -> bucket.get: missing a network path to the AWS s3 API" in text
-    assert "hint: each line names the function" in text
+    assert f"\n{len(exposed)} way(s) in the model never declared in environment aws:\n  - login.page: http() -> " \
+           "http.invoke: exposed a public function URL" in text
+    assert "hint: each line names the function" in text and 'rule = "conformance.exposure"' in text
     example_local = example("local")
     require_conformance(example_local.outdir, example_local.stacks, example_local.placements)  # nothing to say
 

@@ -91,8 +91,11 @@ def make_project(root: Path, envs: dict[str, str], estate: str = ESTATE) -> Proj
 
 
 def synth(project: Project, env_name: str, profile: Profile | None = None) -> Path:
+    """Without the conformance analysis: an AWS function granted a GCS bucket cannot sign URLs for it yet (the
+    runtime signs with a service account, which a federated AWS identity lacks; tests/test_conformance_matrix.py,
+    X.1), so synthesis refuses these estates; this module tests what federation emits and that it works."""
     env = load_environment(project.envs_dir / f"{env_name}.toml")
-    return synthesize(project, env, load_services(project.services_dir), profile=profile).outdir
+    return synthesize(project, env, load_services(project.services_dir), profile=profile, conformance=False).outdir
 
 
 def read_stacks(outdir: Path) -> Stacks:

@@ -27,6 +27,7 @@ from platform_sdk.model import Bucket, Cdn, Database, Function, Grant, Resource
 
 if TYPE_CHECKING:
     from platform_sdk.cdk.raw import RawDataSource, RawResource
+    from platform_sdk.conformance import TrustedNetwork
     from platform_sdk.envs import Environment
     from platform_sdk.model import Service
     from platform_sdk.profile import Profile
@@ -486,6 +487,12 @@ class CloudPlugin:
         """One callable per function asking the cloud itself (`client` may be injected by tests)."""
         return [lambda ref=ref: FunctionStatus.of(ref, UNKNOWN, detail=f"{self.name} reports no status")
                 for ref in refs]
+
+    def trusted_network(self, env: Environment) -> TrustedNetwork | None:
+        """The bring-your-own network its `[clouds.<name>]` section describes, which the conformance analysis
+        trusts as described (`TrustedNetwork(reaches=..., source="envs/prod.toml: clouds.aws.network")`); None:
+        the section describes none, so the analysis checks the network the compilers emitted."""
+        return None
 
     def stack_rules(self) -> list[Rule]:
         """Its own guardrails on synthesized stacks (fresh instances)."""
