@@ -68,6 +68,11 @@ class Environment(_Strict):
     overrides: dict[str, dict[str, str | int | bool]] = {}
     profile: str | None = None
     waivers: list[Waiver] = []
+    rehearses: str | None = None
+    """The environment this one rehearses (`rehearses = "prod"`): the name of another environment file next to this
+    one. Synthesizing this environment also analyses the rehearsed environment's clouds with *this* environment's
+    placement (what runs where here), and this environment's functions are then refused at runtime, with the same
+    message, every operation those clouds would refuse (synth/rehearsal.py, contract.DENY). None: no rehearsal."""
 
     @field_validator("clouds", mode="before")
     @classmethod
@@ -178,6 +183,12 @@ def load_environment(path: Path) -> Environment:
         key, msg, value = _describe(err)
         raise EnvironmentError_(msg, file=path, key=key, value=value) from None
     env.file = path
+    if env.rehearses is not None:
+        known = [name for name in list_environments(path.parent) if name != env.name]
+        if env.rehearses not in known:
+            raise EnvironmentError_("rehearses names no other environment "
+                                    f"(environments: {', '.join(known) or 'none'})",
+                                    file=path, key="rehearses", value=env.rehearses)
     for cloud in {env.default_cloud, *env.placement.values()}:
         if not env.is_configured(cloud):
             key = "default_cloud" if cloud == env.default_cloud else "placement"

@@ -28,6 +28,7 @@ from platform_sdk.commands._common import (
     console,
     err_console,
     load,
+    print_rehearsal,
     run_synth,
     user_errors,
 )
@@ -51,6 +52,7 @@ class Session:
     env: Any
     metadata: dict[str, Any]
     runner: Any
+    rehearsal: Any = None  # what the rehearsed environment's clouds would refuse (a local env with `rehearses`)
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -102,7 +104,7 @@ def session(project: Path | None, env_name: str, command: str, parallelism: int)
         terraform = Terraform(binary, terraform_env(proj.root))
         runner = EnvironmentRunner(result.outdir, metadata, terraform, parallelism=parallelism,
                                    progress=default_progress(err_console), on_interrupt=interrupt_notice(err_console))
-        yield Session(proj, env, metadata, runner)
+        yield Session(proj, env, metadata, runner, result.rehearsal)
 
 
 def _exit(code: int) -> None:
@@ -126,10 +128,11 @@ def plan(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = Fa
             operation = "destroy" if destroy else "plan"
             data = rp.report_json(s.env.name, operation, results)
             if as_json:
-                print(json.dumps(data, indent=2))
+                print(json.dumps({**data, "rehearsal": s.metadata.get("rehearsal")}, indent=2))
             else:
                 rp.render(console, s.env.name, operation, results,
                           title=f"{'Destroy plan' if destroy else 'Plan'} for environment {s.env.name}")
+                print_rehearsal(s.rehearsal, console)
             if s.runner.interrupted:
                 _interrupted_notice(results)
                 _exit(EXIT_INTERRUPTED)
@@ -214,6 +217,8 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
         if rows and not as_json:
             console.print()
             _print_where(rows, "Where things live")
+        if operation == "apply":  # a rehearsal reports what the rehearsed clouds would refuse, never failing
+            print_rehearsal(s.rehearsal, err_console if as_json else console)
         if as_json:
             print(json.dumps({
                 "environment": s.env.name, "operation": operation,
@@ -223,6 +228,7 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
                 "waves": outcome.waves,
                 "stacks": rp.report_json(s.env.name, operation, results)["stacks"],
                 "where": rows,
+                "rehearsal": s.metadata.get("rehearsal"),
             }, indent=2))
         if outcome.interrupted:
             _interrupted_notice(results)

@@ -25,6 +25,7 @@ from platform_sdk.providers.base import FunctionPackage
 from platform_sdk.synth.estate import EstateBuilder, StackInfo
 from platform_sdk.synth.graph import dependencies_from_manifest
 from platform_sdk.synth.placement import Placement
+from platform_sdk.synth.rehearsal import Rehearsal, rehearse
 from platform_sdk.synth.verify import require_conformance
 
 METADATA_FILE = "platform.json"
@@ -37,6 +38,7 @@ class SynthResult:
     stacks: dict[str, StackInfo]
     packages: dict[str, FunctionPackage]
     placements: dict[Resource, Placement]
+    rehearsal: Rehearsal | None = None  # what the rehearsed environment's clouds would refuse (`rehearses`)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -47,6 +49,7 @@ class SynthResult:
                       "target": p.target}
                 for key, p in sorted(self.packages.items())
             },
+            "rehearsal": self.rehearsal.to_json() if self.rehearsal is not None else None,
         }
 
 
@@ -95,13 +98,15 @@ def synthesize(project: Project, env: Environment, services: list[Service], only
         builder = EstateBuilder(app, project, env, services, profile=profile, outdir=target_dir,
                                 extra_copies=extra_copies)
         run_guardrails_model(env, services, builder.placements, profile)  # fail fast, before building
+        rehearsal = rehearse(project, env, services) if env.rehearses is not None else None
+        builder.denials = rehearsal.denials if rehearsal is not None else {}
         builder.build(deployed=previously_deployed(project, env, target_dir))
         app.synth()
         dependencies_from_manifest(tmp_dir, builder.stack_infos)
         stacks = builder.stack_infos
         if only_service is not None:
             stacks = {name: info for name, info in stacks.items() if info.service == only_service}
-        result = SynthResult(env, target_dir, stacks, builder.packages, builder.placements)
+        result = SynthResult(env, target_dir, stacks, builder.packages, builder.placements, rehearsal)
         (tmp_dir / METADATA_FILE).write_text(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
         run_guardrails_synth(env, tmp_dir, list(stacks), profile)  # on the temp folder: a violation writes nothing
         if conformance:  # every stack, even with --service: a grant reaches into other services' stacks

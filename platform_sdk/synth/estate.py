@@ -57,8 +57,14 @@ class EstateBuilder:
     def __init__(self, app: Any, project: Project, env: Environment, services: list[Service],
                  profile: Profile | None = None,
                  compilers: dict[str, Compiler] | None = None, outdir: Path | None = None,
-                 extra_copies: dict[str, str] | None = None) -> None:
+                 extra_copies: dict[str, str] | None = None, vendor: bool = True,
+                 denials: dict[str, list[contract.Denial]] | None = None) -> None:
+        """`vendor=False`: packages carry the function's code but no third-party dependencies and are not held to
+        the cloud's size limits (a build only analysed, never deployed: rehearsals). `denials`: function address
+        -> what a rehearsed environment's clouds would refuse it (written into PLATFORM_DENY)."""
         self.app = app
+        self.vendor = vendor
+        self.denials = dict(denials or {})
         self.outdir = outdir or project.env_outdir(env.name)
         self.project = project
         self.env = env
@@ -228,10 +234,12 @@ class EstateBuilder:
     def _function_inputs(self, fn: Function, placement: Placement, compiler: Compiler) -> FunctionInputs:
         foreign = {g.target.address: self.placements[g.target].target for g in fn.grants
                    if self.placements[g.target].target != placement.target}
-        extra = vendor_function(fn, placement.target, self.project.cache_dir / "vendor", foreign=foreign)
-        package = build_package(fn, placement.target, self.project.cache_dir / "packages" / self.env.name, extra=extra,
-                                runtimes=set(foreign.values()))
-        self._check_package_size(fn, package, placement.target)
+        extra = vendor_function(fn, placement.target, self.project.cache_dir / "vendor", foreign=foreign) \
+            if self.vendor else {}
+        build_dir = self.project.cache_dir / "packages" / (self.env.name if self.vendor else f"{self.env.name}-bare")
+        package = build_package(fn, placement.target, build_dir, extra=extra, runtimes=set(foreign.values()))
+        if self.vendor:
+            self._check_package_size(fn, package, placement.target)
         self.packages[f"{fn.address}"] = package
         environment = {
             contract.ENV: self.env.name,
@@ -255,6 +263,8 @@ class EstateBuilder:
                 environment.setdefault(key, self.handles[trigger.bucket]["url"])
         environment[contract.GRANTS] = contract.encode_grants(
             (g.target.kind, g.target.name, g.access) for g in fn.grants)
+        if self.denials.get(fn.address):
+            environment[contract.DENY] = contract.encode_denials(self.denials[fn.address])
         environment.update(fn.environment)
         trigger_buckets = {
             t.bucket.name: self.handles[t.bucket] for t in fn.triggers if isinstance(t, ObjectCreatedTrigger)
