@@ -369,13 +369,15 @@ def _wiring(need: Need, caller: Caller, proof: Proof) -> None:
 
 def load_rules(targets: Iterable[str]) -> dict[str, Rules]:
     """Each target's plug-in rules (`platform_sdk.providers.<target>.conformance.RULES`); targets without a
-    conformance module (the local cloud, which permits everything) are not analysed."""
+    conformance module (the local cloud, which permits everything; a plug-in registered from another package) are
+    not analysed."""
     found: dict[str, Rules] = {}
     for target in sorted(set(targets)):
+        name = f"platform_sdk.providers.{target}.conformance"
         try:
-            module = importlib.import_module(f"platform_sdk.providers.{target}.conformance")
+            module = importlib.import_module(name)
         except ModuleNotFoundError as err:
-            if err.name and err.name.endswith(f"{target}.conformance"):
+            if err.name and name.startswith(err.name):  # no such module (or a plug-in registered from elsewhere)
                 continue
             raise
         found[target] = module.RULES
