@@ -146,6 +146,7 @@ class Finding:
     missing: str
     kind: str = MISSING
     cloud: str = ""
+    target: str = ""  # the neutral address of the granted resource, for a grant's operations (rehearsals deny them)
 
     def __str__(self) -> str:
         label = "exposed" if self.kind == EXPOSURE else "missing"
@@ -160,15 +161,40 @@ class Analysis:
 
 
 class ConformanceError(PlatformError):
-    """The estate would not work on its clouds: one line per finding. The CLI exits 2; nothing is written."""
+    """The estate would not work on its clouds (or opens a way in the model never declared): one line per finding,
+    each with the line of the service file that declared the function. The CLI exits 2; nothing is written.
 
-    def __init__(self, findings: list[Finding], env: str = "") -> None:
+    `declared`: function address -> "file:line"; `expired`: function address -> the date its exposure waiver
+    expired (the exposure is reported again).
+    """
+
+    def __init__(self, findings: list[Finding], env: str = "", declared: Mapping[str, str] | None = None,
+                 expired: Mapping[str, Any] | None = None) -> None:
         where = f" in environment {env}" if env else ""
-        lines = "\n".join(f"  - {finding}" for finding in findings)
-        super().__init__(
-            f"{len(findings)} operation(s) would fail on the cloud{where}:\n{lines}",
-            hint="each line names the function, the grant or trigger, the operation and what is missing",
-        )
+        declared = declared or {}
+        expired = expired or {}
+
+        def line(finding: Finding) -> str:
+            text = f"  - {finding}"
+            if finding.kind == EXPOSURE and finding.function in expired:
+                text += f" (the waiver expired on {expired[finding.function]})"
+            if finding.function in declared:
+                text += f" [{declared[finding.function]}]"
+            return text
+        missing = [f for f in findings if f.kind != EXPOSURE]
+        exposed = [f for f in findings if f.kind == EXPOSURE]
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} operation(s) would fail on the cloud{where}:\n"
+                         + "\n".join(line(f) for f in missing))
+        if exposed:
+            parts.append(f"{len(exposed)} way(s) in the model never declared{where}:\n"
+                         + "\n".join(line(f) for f in exposed))
+        hint = "each line names the function, the grant or trigger, the operation and what is missing"
+        if exposed:
+            hint += ('; an exposure may be waived in the environment file: [[waivers]] rule = "conformance.exposure", '
+                     'resource = "<service.function>", reason, expires')
+        super().__init__("\n".join(parts), hint=hint)
         self.findings = findings
 
 
@@ -344,13 +370,15 @@ def _wiring(need: Need, caller: Caller, proof: Proof) -> None:
 
 def load_rules(targets: Iterable[str]) -> dict[str, Rules]:
     """Each target's plug-in rules (`platform_sdk.providers.<target>.conformance.RULES`); targets without a
-    conformance module (the local cloud, which permits everything) are not analysed."""
+    conformance module (the local cloud, which permits everything; a plug-in registered from another package) are
+    not analysed."""
     found: dict[str, Rules] = {}
     for target in sorted(set(targets)):
+        name = f"platform_sdk.providers.{target}.conformance"
         try:
-            module = importlib.import_module(f"platform_sdk.providers.{target}.conformance")
+            module = importlib.import_module(name)
         except ModuleNotFoundError as err:
-            if err.name and err.name.endswith(f"{target}.conformance"):
+            if err.name and name.startswith(err.name):  # no such module (or a plug-in registered from elsewhere)
                 continue
             raise
         found[target] = module.RULES
@@ -419,8 +447,9 @@ def examine(outdir_or_estate: Path | Estate, placements: Mapping[Resource, Place
             for endpoint in proof.endpoints:
                 home.reach(caller, endpoint, ctx, proof)
             analysis.evidence += proof.evidence
+            target = need.target.address if need.access and need.target is not None else ""
             analysis.findings += [Finding(fn.address, need.cause, need.operation, missing, MISSING,
-                                          placements[fn].cloud) for missing in proof.missing]
+                                          placements[fn].cloud, target) for missing in proof.missing]
         for cause, operation, what in home.exposures(caller, entry_points(fn, ctx), ctx):
             analysis.findings.append(Finding(fn.address, cause, operation, what, EXPOSURE, placements[fn].cloud))
     return analysis

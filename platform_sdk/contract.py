@@ -9,11 +9,14 @@ Variables, per function:
   (e.g. `bucket:thumbs:write,database:users:connect`).
 - `PLATFORM_<KIND>_<NAME>`: one URL per granted (or trigger) resource, by neutral name: `PLATFORM_BUCKET_THUMBS`,
   `PLATFORM_SECRET_JWT_KEY` (a secret's URL says where its value lives, never the value).
+- `PLATFORM_DENY` (rehearsals only): what the rehearsed environment's clouds would deny the function (see DENY).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 ENV = "PLATFORM_ENV"
 SERVICE = "PLATFORM_SERVICE"
@@ -24,6 +27,17 @@ LOCAL_GATEWAY = "PLATFORM_LOCAL_GATEWAY"
 """Set by `platform dev` for local-cloud functions: the gateway's base URL (local buckets' signed URLs use it)."""
 PREFIX = "PLATFORM_"
 """Every variable the platform sets starts with this; user-declared variables may not."""
+
+DENY = "PLATFORM_DENY"
+"""Set only in a local environment that rehearses another (`rehearses = "prod"` in envs/local.toml), and only on
+functions the rehearsed environment's clouds would refuse something: JSON, a list of
+`{"operation": "bucket.put", "resource": "files", "message": "..."}` sorted by operation and resource.
+`operation` is a neutral operation of the conformance analysis (`bucket.get`, `bucket.overwrite`,
+`database.connect`, `federation.token_exchange`, `events.deliver`, ...); `resource` the neutral name of the granted
+resource it concerns ("" for the function's own triggers); `message` the analysis' finding. A denied
+`federation.token_exchange` denies every operation on that resource. The runtime raises the message when the
+function performs a denied operation (platform_sdk.runtime.resources), so a rehearsal fails where the rehearsed
+cloud would, with the same words."""
 
 ACCESS_LEVELS = ("read", "write", "readwrite", "connect")
 """Grant access levels on the wire; "readwrite" counts as both read and write."""
@@ -62,3 +76,42 @@ def decode_grants(value: str) -> dict[tuple[str, str], set[str]]:
         levels = parsed.setdefault((kind, name), set())
         levels.update(("read", "write") if access == "readwrite" else (access,))
     return parsed
+
+
+@dataclass(frozen=True)
+class Denial:
+    """One operation the rehearsed environment's clouds would refuse (an item of PLATFORM_DENY)."""
+
+    operation: str
+    resource: str
+    message: str
+
+
+def encode_denials(denials: Iterable[Denial]) -> str:
+    """Denials -> the PLATFORM_DENY value (sorted, compact JSON; identical input gives identical text)."""
+    items = sorted({(d.operation, d.resource, d.message) for d in denials})
+    return json.dumps([{"operation": o, "resource": r, "message": m} for o, r, m in items], separators=(",", ":"))
+
+
+def decode_denials(value: str) -> list[Denial]:
+    """The PLATFORM_DENY value -> denials ("" -> none).
+
+    Raises:
+        ValueError: not a JSON list of objects with string `operation`, `resource` and `message`.
+    """
+    if not value.strip():
+        return []
+    try:
+        items = json.loads(value)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"malformed {DENY}: {err}") from None
+    if not isinstance(items, list):
+        raise ValueError(f"malformed {DENY}: expected a JSON list")
+    denials = []
+    for item in items:
+        fields = [item.get(key) if isinstance(item, dict) else None for key in ("operation", "resource", "message")]
+        operation, resource, message = (f if isinstance(f, str) else None for f in fields)
+        if operation is None or resource is None or message is None:
+            raise ValueError(f"malformed {DENY} entry {item!r}: expected operation, resource and message strings")
+        denials.append(Denial(operation, resource, message))
+    return denials

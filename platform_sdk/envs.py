@@ -92,6 +92,11 @@ class Environment(_Strict):
                                 "`package.module:NAME`. Default: the built-in standards.")
     waivers: list[Waiver] = Field([], description="`[[waivers]]`: guardrail exceptions with a reason and an "
                                   "expiry date.")
+    rehearses: str | None = Field(None, description="The environment this one rehearses (`rehearses = \"prod\"`): "
+                                  "the name of another environment file. Synthesizing this environment also analyses "
+                                  "the rehearsed environment's clouds with this environment's placement, and this "
+                                  "environment's functions are refused at runtime, with the same message, every "
+                                  "operation those clouds would refuse. Default: no rehearsal.")
 
     @field_validator("clouds", mode="before")
     @classmethod
@@ -282,6 +287,12 @@ def load_environment(path: Path) -> Environment:
         key, msg, value = _describe(err, Environment)
         raise EnvironmentError_(msg, file=path, key=key, value=value) from None
     env.file = path
+    if env.rehearses is not None:
+        known = [name for name in list_environments(path.parent) if name != env.name]
+        if env.rehearses not in known:
+            raise EnvironmentError_("rehearses names no other environment "
+                                    f"(environments: {', '.join(known) or 'none'})",
+                                    file=path, key="rehearses", value=env.rehearses)
     for cloud in {env.default_cloud, *env.placement.values()}:
         if not env.is_configured(cloud):
             key = "default_cloud" if cloud == env.default_cloud else "placement"

@@ -60,6 +60,7 @@ class StackRecord:
     cloud: str
     target: str
     owners: dict[str, str]
+    dependencies: tuple[str, ...] = ()
 
 
 def stacks_from_metadata(outdir: Path) -> dict[str, StackRecord]:
@@ -68,7 +69,8 @@ def stacks_from_metadata(outdir: Path) -> dict[str, StackRecord]:
     Raises FileNotFoundError when nothing was synthesized into `outdir`.
     """
     metadata = json.loads((outdir / "platform.json").read_text())
-    return {name: StackRecord(name, info["cloud"], info["target"], dict(info.get("owners", {})))
+    return {name: StackRecord(name, info["cloud"], info["target"], dict(info.get("owners", {})),
+                              tuple(info.get("dependencies", ())))
             for name, info in sorted(metadata.get("stacks", {}).items())}
 
 
@@ -219,6 +221,21 @@ class Estate:
                 if block is not None and (tf_type is None or block.type == tf_type):
                     found.append(block)
         return found
+
+    def depends_on(self, stack: str, other: str) -> bool:
+        """Whether `stack` is applied after `other`: it depends on it, directly or through other stacks (the
+        stacks' `dependencies`, as CDKTF wired them; a record without them depends on nothing)."""
+        seen: set[str] = set()
+        todo = [stack]
+        while todo:
+            current = todo.pop()
+            for dependency in getattr(self.stacks.get(current), "dependencies", ()) or ():
+                if dependency == other:
+                    return True
+                if dependency not in seen:
+                    seen.add(dependency)
+                    todo.append(dependency)
+        return False
 
     def target_of(self, stack: str) -> str:
         info = self.stacks.get(stack)

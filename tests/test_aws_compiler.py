@@ -64,9 +64,10 @@ def all_on_aws(env_file: str) -> str:
     return re.sub(r'(?m)^"[^"\n]+" = "gcp"\n', "", (REPO / "envs" / env_file).read_text())
 
 
-def synth(project: Project, env_name: str, profile: Profile | None = None) -> Path:
+def synth(project: Project, env_name: str, profile: Profile | None = None, conformance: bool = True) -> Path:
     env = load_environment(project.envs_dir / f"{env_name}.toml")
-    return synthesize(project, env, load_services(project.services_dir), profile=profile).outdir
+    return synthesize(project, env, load_services(project.services_dir), profile=profile,
+                      conformance=conformance).outdir
 
 
 def read_stacks(outdir: Path) -> Stacks:
@@ -146,7 +147,9 @@ def extras(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     origin, MySQL, several schedules, no account id in the env, and an emulator endpoint."""
     project = make_project(tmp_path_factory.mktemp("aws") / "extras", {"test": MOTO_ENV},
                            {"extras.py": EXTRAS_SERVICE}, {"functions/extras/app.py": HANDLER})
-    outdir = synth(project, "test")
+    # job (VPC, for orders) has no path to S3 (issue 13.1) and POST through CloudFront's origin access control
+    # fails (issue 14.1): known faults the conformance analysis reports; this module tests the compiler's output.
+    outdir = synth(project, "test", conformance=False)
     return read_stacks(outdir)["test-extras-aws"]
 
 
@@ -593,7 +596,7 @@ def test_public_bucket_keeps_s3_managed_keys(tmp_path: Path) -> None:
     """Anonymous reads cannot use KMS: a public bucket stays on SSE-S3 even when the profile sets a key."""
     project = make_project(tmp_path / "extras", {"test": MOTO_ENV}, {"extras.py": EXTRAS_SERVICE},
                            {"functions/extras/app.py": HANDLER})
-    stack = read_stacks(synth(project, "test", standards_profile()))["test-extras-aws"]
+    stack = read_stacks(synth(project, "test", standards_profile(), conformance=False))["test-extras-aws"]
     sse = resources(stack, "aws_s3_bucket_server_side_encryption_configuration")["public_sse"]["rule"][0]
     assert sse == {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}
     statements = json.loads(resources(stack, "aws_iam_role_policy")["job_policy"]["policy"])["Statement"]

@@ -11,6 +11,7 @@ the alternatives are removed together.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from typing import Any
 
 import pytest
@@ -90,10 +91,27 @@ def test_the_mutations_cover_every_kind_of_evidence() -> None:
         "aws_cloudfront_distribution.origin", "aws_cloudfront_distribution.default_cache_behavior",
         "google_storage_bucket_iam_member", "google_project_iam_member", "google_cloud_run_service_iam_member",
         "google_secret_manager_secret_iam_member", "google_project_service", "google_cloud_scheduler_job",
-        "google_cloudfunctions2_function.event_trigger", "google_cloudfunctions2_function.depends_on",
+        "google_cloudfunctions2_function.event_trigger",
         "google_cloudfunctions2_function.service_config", "google_compute_region_network_endpoint_group",
         "google_compute_backend_service", "google_iam_workload_identity_pool_provider.aws",
         "google_iam_workload_identity_pool_provider.attribute_mapping", "aws_iam_role.assume_role_policy",
-        "google_kms_crypto_key_iam_member",
+        "google_kms_crypto_key_iam_member", "google_project_iam_custom_role", "google_service_account_iam_member",
     }
     assert expected <= kinds, sorted(expected - kinds)
+
+
+def test_a_stack_not_applied_after_its_base_is_caught() -> None:
+    """The base stack enables the APIs and binds the Cloud Storage agent that object-created triggers and schedules
+    need when they are created: a service stack that does not depend on it would be applied too early."""
+    synthesized = matrix("gcp")
+    baseline = analyse(synthesized, synthesized.documents())
+    assert any(ev.what == "stack gcp-app-gcp is applied after gcp-base-gcp" for ev in baseline.evidence)
+    stacks = {name: dataclasses.replace(info, dependencies=[d for d in info.dependencies if d != "gcp-base-gcp"])
+              for name, info in synthesized.stacks.items()}
+    after = examine(Estate(synthesized.documents(), stacks), synthesized.placements)
+    new = sorted({str(f) for f in after.findings} - {str(f) for f in baseline.findings})
+    assert "app.events: object_created(inbox) -> events.deliver: missing a dependency of stack gcp-app-gcp on " \
+           "gcp-base-gcp (Eventarc refuses to create the trigger while the agent cannot publish)" in new
+    assert any(text.startswith("app.both: schedule('0 3 * * *') -> scheduler.invoke: missing a dependency of stack "
+                               "gcp-app-gcp on gcp-base-gcp (cloudscheduler.googleapis.com must be enabled")
+               for text in new), new

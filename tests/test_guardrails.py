@@ -495,14 +495,21 @@ def test_gcp_iam_is_bucket_scoped_with_the_expected_roles(grants_estate: Path, t
                 assert attrs["role"] in ("roles/run.invoker", "roles/cloudfunctions.invoker")
                 continue
             function = function_of[_token_id(attrs["member"], "google_service_account")]
-            scope = attrs.get("bucket") or attrs.get("secret_id") or attrs.get("project")
+            scope = attrs.get("bucket") or attrs.get("secret_id") or attrs.get("project") or \
+                attrs.get("service_account_id")
             bindings[function].add((rtype, attrs["role"], scope))
             if rtype == "google_project_iam_member":
                 assert f"${{google_sql_database_instance.{instance_id}.name}}" in attrs["condition"]["expression"]
     bucket = f"${{google_storage_bucket.{data_bucket}.name}}"
-    assert bindings["reader"] == {("google_storage_bucket_iam_member", "roles/storage.objectViewer", bucket)}
-    assert bindings["writer"] == {("google_storage_bucket_iam_member", "roles/storage.objectCreator", bucket)}
-    assert bindings["both"] == {("google_storage_bucket_iam_member", "roles/storage.objectUser", bucket)}
+    def signs(fn: str) -> tuple[str, str, str]:  # signed_url(): its own account may sign as itself, nothing more
+        return ("google_service_account_iam_member", "roles/iam.serviceAccountTokenCreator",
+                f"${{google_service_account.{sa_of[fn]}.name}}")
+    writer = "projects/acme-iam-123/roles/acme_gcp_base_object_writer"  # create + delete, from the base stack
+    assert bindings["reader"] == {("google_storage_bucket_iam_member", "roles/storage.objectViewer", bucket),
+                                  signs("reader")}
+    assert bindings["writer"] == {("google_storage_bucket_iam_member", writer, bucket), signs("writer")}
+    assert bindings["both"] == {("google_storage_bucket_iam_member", "roles/storage.objectUser", bucket),
+                                signs("both")}
     (secret_id,) = res["google_secret_manager_secret"]
     assert bindings["conn"] == {
         ("google_project_iam_member", "roles/cloudsql.client", "acme-iam-123"),

@@ -42,7 +42,10 @@ class RawResource(TerraformResource):
         """Explicit ordering where Terraform cannot infer it from references (same stack only).
 
         Written as plain addresses (`aws_iam_role.x`): CDKTF's own `${...}` form is rejected by Terraform 1.0.
+        Nothing to wait for (`after()`) writes nothing.
         """
+        if not others:
+            return self
         current = list(self.depends_on or [])
         for other in others:
             address = f"{other.terraform_resource_type}.{other.friendly_unique_id}"

@@ -60,3 +60,19 @@ def run_synth(project: Any, env: Any, services: list[Any], service: str | None =
 
     profile = load_profile(project, env)
     return synthesize(project, env, services, only_service=service, profile=profile)
+
+
+def print_rehearsal(rehearsal: Any, out: Console) -> None:
+    """What the rehearsed environment's clouds would refuse (a local environment with `rehearses`): reported, never
+    failing the command; the local functions refuse the same operations at runtime."""
+    if rehearsal is None:
+        return
+    lines = rehearsal.lines
+    if not lines:
+        out.print(f"[dim]rehearsal of {escape(rehearsal.rehearsed)}: every operation would work there[/]",
+                  highlight=False)
+        return
+    out.print(f"[bold yellow]rehearsal of {escape(rehearsal.rehearsed)}[/]: {len(lines)} finding(s) there; the local "
+              "stand-ins refuse the same operations with the same message:", highlight=False, soft_wrap=True)
+    for line in lines:
+        out.print(f"  - {escape(line)}", highlight=False, soft_wrap=True)

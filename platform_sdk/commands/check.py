@@ -1,4 +1,5 @@
-"""`platform check`: the security gate. Guardrails and checkov over a scratch synth; exit 1 on any failure."""
+"""`platform check`: the security gate. Guardrails, the conformance analysis and checkov over a scratch synth; exit 1
+on any failure."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ def check(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = F
                                                 help="Also scan the AWS/GCP stacks with checkov.")] = True,
           show_all: Annotated[bool, typer.Option("--all", help="Also list findings accepted by declaration.")] = False,
           ) -> None:
-    """Security gate: synthesize into a scratch folder, run the guardrails and checkov; exit 1 on any failure."""
+    """Security gate: synthesize into a scratch folder, run the guardrails, the conformance analysis (will every
+    function work on its cloud?) and checkov; exit 1 on any failure."""
     from platform_sdk.gate import scanned as scanned_by_checkov
     from platform_sdk.gate import security_check
     from platform_sdk.profile import load_profile
@@ -40,6 +42,14 @@ def check(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = F
         failing = len(result.failing_guardrails)
         waived = len(result.guardrails) - failing
         console.print(f"guardrails: {failing} failed, {waived} waived")
+        if result.conformance is not None:
+            report = result.conformance
+            waived = sum(1 for v in report.exposures if v.waived)
+            console.print(f"conformance: {len(report.missing)} missing, {len(report.exposures) - waived} exposed, "
+                          f"{waived} waived; {sum(report.evidence.values())} pieces of evidence over "
+                          f"{len(report.evidence)} functions"
+                          + (f"; not visible (profile modules): {', '.join(report.unverified)}"
+                             if report.unverified else ""), highlight=False)
         for waiver in result.unused_waivers:
             console.print(f"[dim]unused waiver: {waiver.rule} on {waiver.resource} (expires {waiver.expires})[/]")
         if result.checkov is not None:

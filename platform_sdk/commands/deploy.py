@@ -28,6 +28,7 @@ from platform_sdk.commands._common import (
     console,
     err_console,
     load,
+    print_rehearsal,
     run_synth,
     user_errors,
 )
@@ -52,6 +53,7 @@ class Session:
     metadata: dict[str, Any]
     runner: Any
     services: list[Any] = field(default_factory=list)
+    rehearsal: Any = None  # what the rehearsed environment's clouds would refuse (a local env with `rehearses`)
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -103,7 +105,7 @@ def session(project: Path | None, env_name: str, command: str, parallelism: int)
         terraform = Terraform(binary, terraform_env(proj.root))
         runner = EnvironmentRunner(result.outdir, metadata, terraform, parallelism=parallelism,
                                    progress=default_progress(err_console), on_interrupt=interrupt_notice(err_console))
-        yield Session(proj, env, metadata, runner, services)
+        yield Session(proj, env, metadata, runner, services, result.rehearsal)
 
 
 def _exit(code: int) -> None:
@@ -128,11 +130,13 @@ def plan(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = Fa
             data = rp.report_json(s.env.name, operation, results)
             secrets = [] if destroy else _secret_states(s)
             if as_json:
-                print(json.dumps({**data, "secrets": [state.to_json() for state in secrets]}, indent=2))
+                print(json.dumps({**data, "secrets": [state.to_json() for state in secrets],
+                                  "rehearsal": s.metadata.get("rehearsal")}, indent=2))
             else:
                 rp.render(console, s.env.name, operation, results,
                           title=f"{'Destroy plan' if destroy else 'Plan'} for environment {s.env.name}")
                 _print_secret_states(secrets, s.env.name)
+                print_rehearsal(s.rehearsal, console)
             if s.runner.interrupted:
                 _interrupted_notice(results)
                 _exit(EXIT_INTERRUPTED)
@@ -229,6 +233,8 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
         if rows and not as_json:
             console.print()
             _print_where(rows, "Where things live")
+        if operation == "apply":  # a rehearsal reports what the rehearsed clouds would refuse, never failing
+            print_rehearsal(s.rehearsal, err_console if as_json else console)
         if as_json:
             print(json.dumps({
                 "environment": s.env.name, "operation": operation,
@@ -239,6 +245,7 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
                 "stacks": rp.report_json(s.env.name, operation, results)["stacks"],
                 "where": rows,
                 "generated_secrets": generated,
+                "rehearsal": s.metadata.get("rehearsal"),
             }, indent=2))
         if outcome.interrupted:
             _interrupted_notice(results)

@@ -15,6 +15,7 @@ from platform_sdk.commands._common import (
     console,
     err_console,
     load,
+    print_rehearsal,
     project_at,
     run_synth,
     user_errors,
@@ -70,6 +71,7 @@ def synth(env: EnvOption, service: Annotated[str | None, typer.Option(help="Only
             table.add_row(info.name, cloud, ", ".join(info.resources), ", ".join(info.dependencies) or "-")
         console.print(table)
         console.print(f"synthesized {len(result.stacks)} stacks into {result.outdir}")
+        print_rehearsal(result.rehearsal, console)
     if errors:
         for error in errors:
             err_console.print(f"[red]schema:[/] {error}")

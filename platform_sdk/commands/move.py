@@ -172,6 +172,21 @@ def move(selector: Annotated[str, typer.Argument(metavar="SERVICE[.RESOURCE]", h
         raise PlatformError(str(err)) from None
 
 
+def _check_new_placement(proj: Any, new_env: Any, services: list[Any], profile: Any) -> None:
+    """The new placement through the whole synthesis (guardrails, the conformance analysis) in a scratch folder:
+    a move that would not work on its target is refused before anything changes, --dry-run included."""
+    import shutil
+    import tempfile
+
+    from platform_sdk.synth.app import synthesize
+
+    scratch = Path(tempfile.mkdtemp(prefix=f"platform-move-{new_env.name}-"))
+    try:
+        synthesize(proj, new_env, services, profile=profile, outdir=scratch / new_env.name)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def _move(proj: Any, environment: Any, services: list[Any], selector: str, to: str, keep_source: bool | None,
           yes: bool, dry_run: bool, workers: int, parallelism: int, as_json: bool) -> None:
     from platform_sdk.move.orchestrator import MoveExecutor, MoveHooks, plan_move, start_move, unfinished_move
@@ -186,7 +201,9 @@ def _move(proj: Any, environment: Any, services: list[Any], selector: str, to: s
         raise PlatformError(f"an unfinished move of {selector} goes to {resume['target']}: resume it first",
                             key="--to", value=to)
     if resume is None:
-        plan = plan_move(environment, services, selector, to, load_profile(proj, environment))
+        profile = load_profile(proj, environment)
+        plan = plan_move(environment, services, selector, to, profile)
+        _check_new_placement(proj, plan.new_env, services, profile)
         summary = plan.to_json()
         if dry_run:
             print(json.dumps(summary, indent=2)) if as_json else console.print(

@@ -1,4 +1,6 @@
-"""The security gate behind `platform check`: synthesize into a scratch folder, then guardrails and checkov.
+"""The security gate behind `platform check`: synthesize into a scratch folder, then guardrails, the conformance
+analysis (synth/verify.py: findings of both kinds, waived exposures included, and the evidence relied on) and
+checkov.
 
 A workflow above synthesis (it synthesizes), so it lives outside the guardrails package, which synthesis uses.
 
@@ -24,6 +26,7 @@ from platform_sdk.guardrails.rulesets import check_model, check_stacks
 from platform_sdk.model import Bucket, Cdn, Database, Function, HttpTrigger
 from platform_sdk.profile import Profile
 from platform_sdk.synth.app import synthesize
+from platform_sdk.synth.verify import ConformanceReport, examine_env
 
 if TYPE_CHECKING:
     from platform_sdk.envs import Environment, Waiver
@@ -117,6 +120,7 @@ class CheckResult:
     guardrails: list[Violation] = field(default_factory=list)
     unused_waivers: list[Waiver] = field(default_factory=list)
     checkov: CheckovReport | None = None
+    conformance: ConformanceReport | None = None
 
     @property
     def failing_guardrails(self) -> list[Violation]:
@@ -125,14 +129,21 @@ class CheckResult:
     @property
     def passed(self) -> bool:
         checkov_ok = self.checkov is None or (not self.checkov.failed and not self.checkov.parsing_errors)
-        return not self.failing_guardrails and checkov_ok
+        conformance_ok = self.conformance is None or self.conformance.passed
+        return not self.failing_guardrails and checkov_ok and conformance_ok
 
     def rows(self, accepted: bool = False) -> list[tuple[str, str, str, str]]:
         """(check id, resource, result, detail) of every finding: failures, then waivers (then acceptances)."""
         rows = [(v.rule, v.resource, v.status, v.message) for v in self.failing_guardrails]
+        if self.conformance is not None:
+            rows += [("conformance.missing", f.function, "failed", str(f)) for f in self.conformance.missing]
+            rows += [(v.rule, v.resource, v.status, v.message) for v in self.conformance.exposures if not v.waived]
         if self.checkov is not None:
             rows += [(f.check_id, f"{f.stack}/{f.resource}", "failed", f.name) for f in self.checkov.failed]
         rows += [(v.rule, v.resource, v.status, v.waiver_reason or "") for v in self.guardrails if v.waived]
+        if self.conformance is not None:
+            rows += [(v.rule, v.resource, v.status, f"{v.message} ({v.waiver_reason})")
+                     for v in self.conformance.exposures if v.waived]
         if accepted and self.checkov is not None:
             rows += [(f.check_id, f"{f.stack}/{f.resource}", "accepted", reason) for f, reason in self.checkov.accepted]
         return rows
@@ -146,24 +157,29 @@ class CheckResult:
             "unused_waivers": [{"rule": w.rule, "resource": w.resource, "expires": w.expires.isoformat()}
                                for w in self.unused_waivers],
             "checkov": self.checkov.to_json() if self.checkov is not None else None,
+            "conformance": self.conformance.to_json() if self.conformance is not None else None,
         }
 
 
 def security_check(project: Project, env: Environment, services: list[Service], profile: Profile | None = None,
                    *, run_checkov_scan: bool = True, today: date | None = None,
                    log: Callable[[str], None] | None = None) -> CheckResult:
-    """Synthesize `env` into a temporary folder, run every guardrail (waivers applied) and checkov over the
-    stacks of the plug-ins that ask for it (`CloudPlugin.checkov`). Nothing in cdktf.out is touched."""
+    """Synthesize `env` into a temporary folder, run every guardrail (waivers applied), the conformance analysis
+    (exposure waivers applied) and checkov over the stacks of the plug-ins that ask for it
+    (`CloudPlugin.checkov`). Nothing in cdktf.out is touched."""
     profile = profile or Profile()
     scratch = Path(tempfile.mkdtemp(prefix=f"platform-check-{env.name}-"))
     try:
-        # Guardrails are evaluated below (all of them, not stopping at the first failing synth step).
+        # Guardrails and the conformance analysis are evaluated below (all of them, not stopping at the first
+        # failing synth step).
         quiet = dataclasses.replace(profile, guardrails=[])
-        synth = synthesize(project, env, services, profile=quiet, outdir=scratch / env.name)
+        synth = synthesize(project, env, services, profile=quiet, outdir=scratch / env.name, conformance=False)
         stacks = {name: info.target for name, info in sorted(synth.stacks.items())}
         violations = check_model(env, services, synth.placements, profile, today)
         violations += check_stacks(env, synth.outdir, list(stacks), profile, today)
-        result = CheckResult(env.name, stacks, violations, unused_waivers(env, violations))
+        conformance = examine_env(env, synth.outdir, synth.stacks, synth.placements, today)
+        result = CheckResult(env.name, stacks, violations, unused_waivers(env, violations + conformance.exposures),
+                             conformance=conformance)
         if run_checkov_scan:
             files = [stack_file(synth.outdir, name) for name, target in stacks.items() if scanned(target)]
             skips = load_skips(project.root)

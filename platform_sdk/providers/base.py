@@ -27,6 +27,7 @@ from platform_sdk.model import Bucket, Cdn, Database, Function, Grant, Resource,
 
 if TYPE_CHECKING:
     from platform_sdk.cdk.raw import RawDataSource, RawResource
+    from platform_sdk.conformance import TrustedNetwork
     from platform_sdk.envs import Environment
     from platform_sdk.model import Service
     from platform_sdk.profile import Profile
@@ -72,11 +73,50 @@ class FunctionInputs:
     environment: dict[str, str]
 
 
+@dataclass
+class BaseNeeds:
+    """What the service stacks of one (environment, cloud) need from that cloud's base stack.
+
+    Everything project- or account-wide (API enablement, service-agent bindings, custom roles; later the alert
+    channel, budget and DNS zone) has exactly one owner: the base stack `<env>-base-<cloud>`, which every service
+    stack of the cloud depends on. Compilers say what they need while they compile service resources
+    (`ctx.needs.add("api", "run.googleapis.com")`); the plug-in's `Compiler.base` then builds each need once, in
+    the base stack. Kinds and values are the plug-in's own vocabulary, plain strings, so they are recorded in
+    `platform.json` and a deployed base keeps serving them while the environment exists: a move never takes a
+    shared prerequisite away from the stacks that stay.
+    """
+
+    entries: dict[str, set[str]] = field(default_factory=dict)
+
+    def add(self, kind: str, *values: str) -> None:
+        self.entries.setdefault(kind, set()).update(values)
+
+    def of(self, kind: str) -> list[str]:
+        """The values of one kind, sorted (what `Compiler.base` builds, in a stable order)."""
+        return sorted(self.entries.get(kind, ()))
+
+    def update(self, recorded: Mapping[str, Any]) -> None:
+        """Add what a deployed base stack recorded (`to_json` of an earlier synthesis)."""
+        for kind, values in recorded.items():
+            if isinstance(values, list):
+                self.add(kind, *(str(v) for v in values))
+
+    def to_json(self) -> dict[str, list[str]]:
+        return {kind: self.of(kind) for kind in sorted(self.entries) if self.entries[kind]}
+
+    def __bool__(self) -> bool:
+        return any(self.entries.values())
+
+
 class StackContext:
-    """One Terraform stack being built: (environment, service, cloud)."""
+    """One Terraform stack being built: (environment, service, cloud).
+
+    `needs`: what this stack needs from its cloud's base stack (shared by every stack of that cloud label).
+    """
 
     def __init__(self, env: Environment, service: Service, cloud: str, target: str, stack: Any, name: str,
-                 project_dir: Path, profile: Profile, stack_dir: Path | None = None) -> None:
+                 project_dir: Path, profile: Profile, stack_dir: Path | None = None,
+                 needs: BaseNeeds | None = None) -> None:
         self.env = env
         self.service = service
         self.cloud = cloud
@@ -88,6 +128,7 @@ class StackContext:
         # The stack's Terraform working directory: relative paths in the stack resolve against it.
         self.stack_dir = stack_dir or project_dir / "cdktf.out" / env.name / "stacks" / name
         self.shared: dict[str, Any] = {}
+        self.needs = needs if needs is not None else BaseNeeds()
 
     def resource(self, terraform_type: str, id: str, attributes: dict[str, Any]) -> RawResource:
         from platform_sdk.cdk.raw import RawResource
@@ -183,6 +224,15 @@ class Compiler(ABC):
 
     def cdn(self, ctx: StackContext, cdn: Cdn, origin: Handle) -> Handle:
         raise NotImplementedError(f"{self.target} has no CDNs")
+
+    # -- shared prerequisites --------------------------------------------------------------------------------
+    def base(self, ctx: StackContext, needs: BaseNeeds) -> None:
+        """Build, in the cloud's base stack `ctx` (`<env>-base-<cloud>`), every project- or account-wide
+        prerequisite the service stacks asked for in `needs`. Called once per (environment, cloud), after every
+        service stack was compiled, and only when `needs` is not empty; every service stack of the cloud then
+        depends on the base stack, moves never move it and a destroy removes it last. A plug-in whose compiler
+        records needs (`ctx.needs.add(...)`) implements it; a cloud that shares nothing never gets here."""
+        raise NotImplementedError(f"{self.target} builds no base stack, yet its stacks need {needs.to_json()}")
 
     # -- cross-cloud access (keyless federation) -----------------------------------------------------------
     def identity_literal(self, env: Environment, profile: Profile, fn: Function) -> dict[str, str]:
@@ -520,6 +570,12 @@ class CloudPlugin:
         """One callable per function asking the cloud itself (`client` may be injected by tests)."""
         return [lambda ref=ref: FunctionStatus.of(ref, UNKNOWN, detail=f"{self.name} reports no status")
                 for ref in refs]
+
+    def trusted_network(self, env: Environment) -> TrustedNetwork | None:
+        """The bring-your-own network its `[clouds.<name>]` section describes, which the conformance analysis
+        trusts as described (`TrustedNetwork(reaches=..., source="envs/prod.toml: clouds.aws.network")`); None:
+        the section describes none, so the analysis checks the network the compilers emitted."""
+        return None
 
     def stack_rules(self) -> list[Rule]:
         """Its own guardrails on synthesized stacks (fresh instances)."""

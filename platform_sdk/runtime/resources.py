@@ -5,6 +5,10 @@ The platform injects, per function: `PLATFORM_GRANTS` (comma list of `kind:name:
 database. Code asks by NEUTRAL name ("thumbs"), never by a cloud's physical name, so it moves between
 clouds unchanged. Access is checked here on every cloud, so a local run fails the same way the cloud's
 IAM would: a read-only grant cannot put, a write-only grant cannot get.
+
+In a rehearsal (a local environment with `rehearses = "prod"`), `PLATFORM_DENY` also lists what the rehearsed
+environment's clouds would refuse this function (the conformance analysis of that environment): each such
+operation raises `DeniedError` with the analysis' own message, at the call that performs it.
 """
 
 from __future__ import annotations
@@ -12,13 +16,11 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 from platform_sdk import contract
 from platform_sdk.runtime.buckets import BucketClient, ObjectInfo, ObjectReader, open_bucket
-
-if TYPE_CHECKING:
-    from platform_sdk.runtime.database import Database
+from platform_sdk.runtime.database import Connection, Database
 
 ACCESS_LEVELS = contract.ACCESS_LEVELS
 READ_METHODS = ("GET", "HEAD")
@@ -29,6 +31,11 @@ class GrantError(PermissionError):
 
     The message names the function, the resource and the line to add to the service file.
     """
+
+
+class DeniedError(GrantError):
+    """The rehearsed environment's clouds would refuse this operation (PLATFORM_DENY): the message is the
+    conformance analysis' finding, naming the function, the grant, the operation and what is missing there."""
 
 
 env_var_name = contract.resource_var
@@ -47,6 +54,32 @@ def function_identity() -> str:
 def grants() -> dict[tuple[str, str], set[str]]:
     """Parse PLATFORM_GRANTS into {(kind, name): {"read", "write", ...}}; "readwrite" counts as both."""
     return contract.decode_grants(os.environ.get(contract.GRANTS, ""))
+
+
+_denials: dict[str, list[contract.Denial]] = {}
+
+
+def denial(operation: str, resource: str = "") -> str | None:
+    """The message of a rehearsal's denial of `operation` ("bucket.put") on the granted resource `resource`
+    (neutral name; "" for the function's triggers), or None. A denied federation denies everything on it."""
+    value = os.environ.get(contract.DENY, "")
+    if not value:
+        return None
+    if value not in _denials:
+        _denials[value] = contract.decode_denials(value)
+    for item in _denials[value]:
+        if item.resource == resource and item.operation in (operation, "federation.token_exchange"):
+            return item.message
+    return None
+
+
+def deny(operation: str, resource: str = "") -> None:
+    """Raise DeniedError when a rehearsal says the rehearsed cloud would refuse `operation`."""
+    message = denial(operation, resource)
+    if message is not None:
+        rehearsed = os.environ.get(contract.ENV, "this environment")
+        raise DeniedError(f"{message} (refused here because {rehearsed} rehearses an environment whose clouds "
+                          f"would refuse it; see `platform apply --env {rehearsed}`)")
 
 
 def _service_hint() -> str:
@@ -112,38 +145,55 @@ class GrantedBucket(BucketClient):
         )
 
     # -- reads ----------------------------------------------------------------------------------------------
+    def _deny(self, verb: str) -> None:
+        deny(f"bucket.{verb}", self.neutral_name)
+
     def get(self, key: str) -> bytes:
         self._require("read", "get")
+        self._deny("get")
         return self.raw.get(key)
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         self._require("read", "list")
+        self._deny("list")
         return self.raw.list(prefix)
 
     def open_read(self, key: str) -> ObjectReader:
         self._require("read", "open_read")
+        self._deny("get")
         return self.raw.open_read(key)
 
     def stat(self, key: str) -> ObjectInfo | None:
         self._require("read", "stat")
+        self._deny("head")
         return self.raw.stat(key)
 
     def exists(self, key: str) -> bool:
         self._require("read", "exists")
+        self._deny("head")
         return self.raw.exists(key)
 
     # -- writes ---------------------------------------------------------------------------------------------
+    def _deny_write(self, key: str) -> None:
+        """A put of a new key is `put`; of an existing one `overwrite` (a cloud may allow one and not the other)."""
+        self._deny("put")
+        if denial("bucket.overwrite", self.neutral_name) is not None and self.raw.stat(key) is not None:
+            self._deny("overwrite")
+
     def put(self, key: str, data: bytes, content_type: str | None = None) -> ObjectInfo | None:
         self._require("write", "put")
+        self._deny_write(key)
         return self.raw.put(key, data, content_type=content_type)
 
     def put_stream(self, key: str, stream: IO[bytes], size: int, content_type: str | None = None,
                    md5_hex: str | None = None) -> ObjectInfo | None:
         self._require("write", "put_stream")
+        self._deny_write(key)
         return self.raw.put_stream(key, stream, size, content_type, md5_hex)
 
     def delete(self, key: str) -> None:
         self._require("write", "delete")
+        self._deny("delete")
         self.raw.delete(key)
 
     # -- other ----------------------------------------------------------------------------------------------
@@ -151,8 +201,10 @@ class GrantedBucket(BucketClient):
         """A GET/HEAD URL needs read access, any other method write access (the URL carries our rights)."""
         if method.upper() in READ_METHODS:
             self._require("read", f"signed_url({method.upper()})")
+            self._deny("signed_url_get")
         else:
             self._require("write", f"signed_url({method.upper()})")
+            self._deny("signed_url_put")
         return self.raw.signed_url(key, expires_seconds=expires_seconds, method=method)
 
     def etag_part_size(self, size: int) -> int | None:
@@ -189,12 +241,20 @@ def bucket(name: str) -> GrantedBucket:
 
 def database(name: str) -> Database:
     """The granted database `name` (neutral name); `.connect()` opens a connection. GrantError if not granted."""
-    from platform_sdk.runtime.database import Database
-
     url = os.environ.get(env_var_name("database", name))
     if not url or "connect" not in grants().get(("database", name), set()):
         raise _missing_database(name)
+    if denial("database.connect", name) is not None:
+        return DeniedDatabase(name, url)
     return Database(name, url)
+
+
+class DeniedDatabase(Database):
+    """A database the rehearsed environment's clouds would not let this function connect to (PLATFORM_DENY)."""
+
+    def connect(self) -> Connection:
+        deny("database.connect", self.name)
+        return super().connect()
 
 
 def config(name: str, default: str | None = None) -> str | None:

@@ -1,7 +1,8 @@
 """Synthesis: the estate + an environment -> one CDKTF stack per (environment, service, cloud).
 
-Nothing is written unless everything compiled: the app synthesizes into a temporary folder which then
-replaces the environment's output folder in one step.
+Nothing is written unless everything compiled and passed its checks: the app synthesizes into a temporary folder,
+the guardrails and the conformance analysis (synth/verify.py) read it there, and only then does it replace the
+environment's output folder in one step.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from platform_sdk.synth.estate import EstateBuilder, StackInfo
 from platform_sdk.synth.graph import dependencies_from_manifest
 from platform_sdk.synth.overrides import apply_overrides
 from platform_sdk.synth.placement import Placement
+from platform_sdk.synth.rehearsal import Rehearsal, rehearse
+from platform_sdk.synth.verify import require_conformance
 
 METADATA_FILE = "platform.json"
 
@@ -36,6 +39,7 @@ class SynthResult:
     stacks: dict[str, StackInfo]
     packages: dict[str, FunctionPackage]
     placements: dict[Resource, Placement]
+    rehearsal: Rehearsal | None = None  # what the rehearsed environment's clouds would refuse (`rehearses`)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -46,6 +50,7 @@ class SynthResult:
                       "target": p.target}
                 for key, p in sorted(self.packages.items())
             },
+            "rehearsal": self.rehearsal.to_json() if self.rehearsal is not None else None,
         }
 
 
@@ -72,8 +77,13 @@ def previously_deployed(project: Project, env: Environment, outdir: Path) -> dic
 
 def synthesize(project: Project, env: Environment, services: list[Service], only_service: str | None = None,
                profile: Profile | None = None, outdir: Path | None = None,
-               extra_copies: dict[str, str] | None = None) -> SynthResult:
-    """Compile and synthesize one environment; replace `cdktf.out/<env>` only when everything succeeded."""
+               extra_copies: dict[str, str] | None = None, *, conformance: bool = True) -> SynthResult:
+    """Compile and synthesize one environment; replace `cdktf.out/<env>` only when everything succeeded.
+
+    `conformance=False` skips the conformance analysis: for callers that analyse the output themselves and report
+    instead of failing (`platform check`, a rehearsal's look at the rehearsed environment, tests of known faults).
+    Raises PlatformError (a ConformanceError, a GuardrailError, ...) with nothing written.
+    """
     target_dir = outdir or project.env_outdir(env.name)
     if only_service is not None and only_service not in {s.name for s in services}:
         known = ", ".join(s.name for s in services)
@@ -90,15 +100,19 @@ def synthesize(project: Project, env: Environment, services: list[Service], only
         builder = EstateBuilder(app, project, env, services, profile=profile, outdir=target_dir,
                                 extra_copies=extra_copies)
         run_guardrails_model(env, services, builder.placements, profile)  # fail fast, before building
+        rehearsal = rehearse(project, env, services) if env.rehearses is not None else None
+        builder.denials = rehearsal.denials if rehearsal is not None else {}
         builder.build(deployed=previously_deployed(project, env, target_dir))
         app.synth()
         dependencies_from_manifest(tmp_dir, builder.stack_infos)
         stacks = builder.stack_infos
         if only_service is not None:
             stacks = {name: info for name, info in stacks.items() if info.service == only_service}
-        result = SynthResult(env, target_dir, stacks, builder.packages, builder.placements)
+        result = SynthResult(env, target_dir, stacks, builder.packages, builder.placements, rehearsal)
         (tmp_dir / METADATA_FILE).write_text(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
         run_guardrails_synth(env, tmp_dir, list(stacks), profile)  # on the temp folder: a violation writes nothing
+        if conformance:  # every stack, even with --service: a grant reaches into other services' stacks
+            require_conformance(env, tmp_dir, builder.stack_infos, builder.placements)
         result.outdir = tmp_dir  # hooks read the new stacks before they replace the old ones
         for after in profile.after_synth:
             after(result)  # may raise: then nothing is written

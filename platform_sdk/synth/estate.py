@@ -20,10 +20,10 @@ from platform_sdk.model import Bucket, Cdn, Database, Function, ObjectCreatedTri
 from platform_sdk.profile import ModuleBacking, Profile
 from platform_sdk.project import Project
 from platform_sdk.providers import compilers_for
-from platform_sdk.providers.base import Compiler, FunctionInputs, FunctionPackage, Handle, StackContext
+from platform_sdk.providers.base import BaseNeeds, Compiler, FunctionInputs, FunctionPackage, Handle, StackContext
 from platform_sdk.synth.assets import build_package
 from platform_sdk.synth.graph import dependencies_of
-from platform_sdk.synth.placement import Placement, resolve_placements, stack_name
+from platform_sdk.synth.placement import BASE, Placement, base_stack_name, resolve_placements, stack_name
 from platform_sdk.synth.vendoring import vendor_function
 
 # Handle attributes published as stack outputs: where things live, never secret values (a secret's url names its
@@ -50,6 +50,8 @@ class StackInfo:
     owners: dict[str, str] = field(default_factory=dict)
     # A stack that was deployed but no longer holds anything: kept (empty) so Terraform plans its destroy.
     tombstone: bool = False
+    # A base stack (`<env>-base-<cloud>`): the shared prerequisites it provides (BaseNeeds.to_json()).
+    shared: dict[str, list[str]] = field(default_factory=dict)
 
 
 class EstateBuilder:
@@ -58,8 +60,14 @@ class EstateBuilder:
     def __init__(self, app: Any, project: Project, env: Environment, services: list[Service],
                  profile: Profile | None = None,
                  compilers: dict[str, Compiler] | None = None, outdir: Path | None = None,
-                 extra_copies: dict[str, str] | None = None) -> None:
+                 extra_copies: dict[str, str] | None = None, vendor: bool = True,
+                 denials: dict[str, list[contract.Denial]] | None = None) -> None:
+        """`vendor=False`: packages carry the function's code but no third-party dependencies and are not held to
+        the cloud's size limits (a build only analysed, never deployed: rehearsals). `denials`: function address
+        -> what a rehearsed environment's clouds would refuse it (written into PLATFORM_DENY)."""
         self.app = app
+        self.vendor = vendor
+        self.denials = dict(denials or {})
         self.outdir = outdir or project.env_outdir(env.name)
         self.project = project
         self.env = env
@@ -73,6 +81,7 @@ class EstateBuilder:
         self.handles: dict[Resource, Handle] = {}
         self.packages: dict[str, FunctionPackage] = {}
         self.stack_infos: dict[str, StackInfo] = {}
+        self.needs: dict[str, BaseNeeds] = {}  # cloud label -> what its service stacks need from its base stack
 
     # -- stacks ---------------------------------------------------------------------------------------------
     def _context(self, placement: Placement) -> StackContext:
@@ -85,7 +94,8 @@ class EstateBuilder:
             stack = engine.TerraformStack(self.app, name)
             self._backend(stack, name)
             ctx = StackContext(self.env, service, cloud, target, stack, name, self.project.root, self.profile,
-                               stack_dir=self.outdir / "stacks" / name)
+                               stack_dir=self.outdir / "stacks" / name,
+                               needs=self.needs.setdefault(cloud, BaseNeeds()))
             self.compilers[target].configure(ctx)
             self.contexts[name] = ctx
             self.stack_infos[name] = StackInfo(name, self.env.name, service.name, cloud, target)
@@ -134,6 +144,33 @@ class EstateBuilder:
             self._outputs(ctx)
         self._record_dependencies()
         self.add_tombstones(deployed or {})
+        self.add_bases(deployed or {})
+
+    def add_bases(self, deployed: dict[str, dict[str, Any]]) -> None:
+        """One base stack per cloud label whose stacks need something shared: its plug-in builds the needs there,
+        and every other stack of that label depends on it (so it is applied first and destroyed last).
+
+        What a deployed base stack provided stays in it (a move takes a service's needs away from one cloud, not
+        the prerequisites other stacks, or a later move back, rely on); `platform destroy` removes it.
+        """
+        for info in deployed.values():
+            shared = info.get("shared")
+            if shared and info.get("env", self.env.name) == self.env.name and self.env.is_configured(info["cloud"]):
+                self.needs.setdefault(info["cloud"], BaseNeeds()).update(shared)
+        for cloud, needs in sorted(self.needs.items()):
+            if not needs:
+                continue
+            name = base_stack_name(self.env, cloud)
+            dependents = [c for c in self.contexts.values() if c.cloud == cloud and c.name != name]
+            ctx = self._stack(name, Service(BASE, owner="platform"), cloud, self.env.target_of(cloud))
+            self.compilers[ctx.target].base(ctx, needs)
+            info = self.stack_infos[name]
+            info.tombstone = False
+            info.shared = needs.to_json()
+            for dependent in dependents:
+                dependent.stack.add_dependency(ctx.stack)
+                dependents_info = self.stack_infos[dependent.name]
+                dependents_info.dependencies = sorted({*dependents_info.dependencies, name})
 
     def _compile_copy(self, resource: Resource, cloud: str) -> None:
         """A second, unwired instance of a stateful resource on another cloud, used while its data moves."""
@@ -203,10 +240,12 @@ class EstateBuilder:
     def _function_inputs(self, fn: Function, placement: Placement, compiler: Compiler) -> FunctionInputs:
         foreign = {g.target.address: self.placements[g.target].target for g in fn.grants
                    if self.placements[g.target].target != placement.target}
-        extra = vendor_function(fn, placement.target, self.project.cache_dir / "vendor", foreign=foreign)
-        package = build_package(fn, placement.target, self.project.cache_dir / "packages" / self.env.name, extra=extra,
-                                runtimes=set(foreign.values()))
-        self._check_package_size(fn, package, placement.target)
+        extra = vendor_function(fn, placement.target, self.project.cache_dir / "vendor", foreign=foreign) \
+            if self.vendor else {}
+        build_dir = self.project.cache_dir / "packages" / (self.env.name if self.vendor else f"{self.env.name}-bare")
+        package = build_package(fn, placement.target, build_dir, extra=extra, runtimes=set(foreign.values()))
+        if self.vendor:
+            self._check_package_size(fn, package, placement.target)
         self.packages[f"{fn.address}"] = package
         environment = {
             contract.ENV: self.env.name,
@@ -230,6 +269,8 @@ class EstateBuilder:
                 environment.setdefault(key, self.handles[trigger.bucket]["url"])
         environment[contract.GRANTS] = contract.encode_grants(
             (g.target.kind, g.target.name, g.access) for g in fn.grants)
+        if self.denials.get(fn.address):
+            environment[contract.DENY] = contract.encode_denials(self.denials[fn.address])
         environment.update(fn.environment)
         trigger_buckets = {
             t.bucket.name: self.handles[t.bucket] for t in fn.triggers if isinstance(t, ObjectCreatedTrigger)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from platform_sdk import providers
 from platform_sdk.envs import Environment
-from platform_sdk.errors import EnvironmentError_, PlacementError
+from platform_sdk.errors import EnvironmentError_, ModelError, PlacementError
 from platform_sdk.model import Bucket, Cdn, Database, Function, ObjectCreatedTrigger, Resource, Secret, Service
 from platform_sdk.naming import default_name
 from platform_sdk.providers.base import Compiler
@@ -29,8 +29,27 @@ class Placement:
     stack_name: str
 
 
+BASE = "base"
+"""The base stacks' service part: `<env>-base-<cloud>` owns a cloud's shared prerequisites (a reserved name)."""
+BASE_STACK_PATTERN = f"<env>-{BASE}-<cloud>"
+
+
 def stack_name(env: Environment, service: str, cloud: str) -> str:
     return f"{env.name}-{service}-{cloud}"
+
+
+def base_stack_name(env: Environment, cloud: str) -> str:
+    """The stack owning everything project- or account-wide of one cloud in one environment."""
+    return stack_name(env, BASE, cloud)
+
+
+def check_service_names(services: list[Service]) -> None:
+    """No service may take the base stacks' name (its stacks would be the base stacks)."""
+    for service in services:
+        if service.name == BASE:
+            raise ModelError(f"service name {BASE!r} is reserved: the stack {BASE_STACK_PATTERN} owns each cloud's "
+                             "shared prerequisites", file=service.declared_in, line=service.declared_line,
+                             key="name", value=service.name)
 
 
 def _placement_key(env: Environment, resource: Resource) -> str:
@@ -70,6 +89,7 @@ def resolve_placements(env: Environment, services: list[Service], compilers: Map
     """
     check_placement_keys(env, services)
     apply_overrides(env, services)
+    check_service_names(services)
     placements: dict[Resource, Placement] = {}
     for service in services:
         for resource in service:

@@ -170,12 +170,15 @@ def compile_function(ctx: StackContext, fn: Function, inputs: FunctionInputs) ->
                 "principal": "*",
                 "function_url_auth_type": "NONE",
             })
-            # Since October 2025 a public function URL also needs lambda:InvokeFunction.
+            # Since October 2025 a public function URL also needs lambda:InvokeFunction. Only through the URL:
+            # without the lambda:InvokedViaFunctionUrl condition any AWS principal could invoke the function
+            # directly (Invoke API), around the URL. https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html
             ctx.resource("aws_lambda_permission", rid(ctx, fn, "public_invoke"), {
                 "statement_id": "AllowPublicInvokeForFunctionUrl",
                 "action": "lambda:InvokeFunction",
                 "function_name": function_name,
                 "principal": "*",
+                "invoked_via_function_url": True,
             })
         constructs["url"] = function_url
         url = function_url.ref("function_url")

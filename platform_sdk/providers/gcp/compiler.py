@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 from platform_sdk.errors import PlatformError
 from platform_sdk.model import Bucket, Cdn, Database, Function, Grant, Resource, Secret
 from platform_sdk.naming import default_name
-from platform_sdk.providers.base import Compiler, FunctionInputs, Handle, StackContext
+from platform_sdk.providers.base import BaseNeeds, Compiler, FunctionInputs, Handle, StackContext
 from platform_sdk.providers.gcp import federation, naming, provider
+from platform_sdk.providers.gcp.base import compile_base
 from platform_sdk.providers.gcp.bucket import compile_bucket
 from platform_sdk.providers.gcp.cdn import cdn_problems, compile_cdn
 from platform_sdk.providers.gcp.database import compile_database
@@ -79,6 +80,10 @@ class GcpCompiler(Compiler):
     def cdn(self, ctx: StackContext, cdn: Cdn, origin: Handle) -> Handle:
         res, attrs = compile_cdn(ctx, cdn, origin)
         return self._handle(ctx, cdn, attrs, res)
+
+    def base(self, ctx: StackContext, needs: BaseNeeds) -> None:
+        """APIs, service-agent bindings and custom roles of the project, once per environment (base.py)."""
+        compile_base(ctx, needs)
 
     def _handle(self, ctx: StackContext, resource: Resource, attrs: dict[str, str], main: object) -> Handle:
         handle = self.handle(ctx, resource, **attrs)

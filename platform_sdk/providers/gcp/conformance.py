@@ -313,12 +313,30 @@ class GcpRules:
             proof.rely(f"the custom role of the binding lists {permission}", found[0][1])
         return ok
 
-    def api(self, proof: Proof, estate: Estate, project: str, service: str, why: str) -> bool:
-        """An API enabled in the project by some stack (google_project_service)."""
-        found = [b.at() for b in estate.blocks("google_project_service")
-                 if _literal(b.body.get("service")) == service and self.project(estate, b) == project]
-        return proof.require(bool(found), f"{service} is enabled in {project}",
-                             f"a google_project_service enabling {service} in project {project} ({why})", *found)
+    def api(self, proof: Proof, estate: Estate, project: str, service: str, why: str,
+            before: Block | None = None) -> bool:
+        """An API enabled in the project by some stack (google_project_service); with `before`, one that block's
+        creation needs: enabled in its stack or in a stack applied before it."""
+        blocks = [b for b in estate.blocks("google_project_service")
+                  if _literal(b.body.get("service")) == service and self.project(estate, b) == project]
+        ok = proof.require(bool(blocks), f"{service} is enabled in {project}",
+                           f"a google_project_service enabling {service} in project {project} ({why})",
+                           *[b.at() for b in blocks])
+        if ok and before is not None:
+            self.ordered(proof, estate, before, blocks, f"{service} must be enabled before {before.address} is "
+                                                        "created")
+        return ok
+
+    @staticmethod
+    def ordered(proof: Proof, estate: Estate, dependent: Block, prerequisites: list[Block], why: str) -> None:
+        """A prerequisite another stack owns (the base stack's API enablement and service-agent bindings) exists
+        before `dependent` is created only when `dependent`'s stack depends on that stack."""
+        stacks = sorted({b.stack for b in prerequisites})
+        if not stacks or dependent.stack in stacks:
+            return
+        proof.require(any(estate.depends_on(dependent.stack, stack) for stack in stacks),
+                      f"stack {dependent.stack} is applied after {' or '.join(stacks)}",
+                      f"a dependency of stack {dependent.stack} on {' or '.join(stacks)} ({why})")
 
     # -- checks --------------------------------------------------------------------------------------------------
     def check(self, need: Need, caller: Caller, ctx: Context, proof: Proof) -> None:
@@ -590,8 +608,12 @@ class GcpRules:
             proof.require(bool(locations), f"{caller.block.address} is created after the agent's binding",
                           f"depends_on {publishers[0].address} in {caller.block.address} (Eventarc refuses to create"
                           " the trigger while the agent cannot publish)", *locations)
+        else:
+            self.ordered(proof, estate, caller.block, publishers,
+                         "Eventarc refuses to create the trigger while the agent cannot publish")
         for api in EVENT_APIS:
-            self.api(proof, estate, project, api, "Eventarc delivers Cloud Storage events through Pub/Sub")
+            self.api(proof, estate, project, api, "Eventarc delivers Cloud Storage events through Pub/Sub",
+                     before=caller.block)
 
     def _filters(self, proof: Proof, estate: Estate, caller: Caller, trigger: ObjectCreatedTrigger,
                  bucket_name: str) -> None:
@@ -638,7 +660,8 @@ class GcpRules:
             found = self._invokers(estate, caller, estate.token(account.block, "member"))
             proof.require(bool(found), f"{INVOKE} on the function's service for {who}",
                           f"{INVOKE} on the service of {caller.block.address} for {who}", *found)
-        self.api(proof, estate, project, SCHEDULER_API, "Cloud Scheduler runs the jobs")
+        self.api(proof, estate, project, SCHEDULER_API, "Cloud Scheduler runs the jobs",
+                 before=jobs[0] if jobs else None)
 
     def _http(self, need: Need, caller: Caller, ctx: Context, proof: Proof) -> None:
         public = bool(need.trigger is not None and need.trigger.public)

@@ -145,8 +145,8 @@ def foreign_url(ctx: StackContext, grant: Grant, function_target: str, identity:
 
 
 def federate(ctx: StackContext, grant: Grant, handle: Handle, fn_handle: Handle, identity: dict[str, str]) -> None:
-    """In the bucket's (secret's) stack: the grant's predefined roles for the Lambda role's principal set, on this
-    bucket (secret)."""
+    """In the bucket's (secret's) stack: the grant's roles (iam.BUCKET_ROLES, iam.SECRET_ROLES) for the Lambda role's
+    principal set, on this bucket (secret)."""
     fn, bucket = grant.function, grant.target
     if fn_handle.target != "aws" or not isinstance(bucket, FOREIGN_KINDS):
         raise PlatformError(f"{fn_handle.target} function {fn.address} cannot federate into GCP for "
@@ -169,10 +169,11 @@ def federate(ctx: StackContext, grant: Grant, handle: Handle, fn_handle: Handle,
                 ctx, f"aws_{owner}_{bucket.name}_accessor", handle["id"], role, member).after(trust.provider))
         return
     for role in iam.BUCKET_ROLES[grant.access]:
-        short = role.rsplit(".", 1)[-1].lower()
+        short = role.rsplit(".", 1)[-1].lower().replace("-", "")
         key = f"gcp:federated:{fn.address}:{bucket.address}:{role}"
         ctx.once(key, lambda role=role, short=short: _binding(ctx, f"aws_{owner}_{bucket.name}_{short}",
-                                                                 handle["name"], role, member, trust))
+                                                                 handle["name"], iam.role_name(ctx, role), member,
+                                                                 trust))
 
 
 def _binding(ctx: StackContext, id: str, bucket: str, role: str, member: str, trust: AwsTrust) -> Any:

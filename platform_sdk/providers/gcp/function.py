@@ -98,17 +98,14 @@ def source_bucket(ctx: StackContext, fn: Function) -> Any:
     return ctx.once("gcp:source_bucket", build)
 
 
-def gcs_publisher(ctx: StackContext) -> Any:
-    """Let the project's GCS service agent publish object notifications (the Eventarc transport).
+GCS_PUBLISHER = "gcs-publisher"  # the base stack's need (kind "agent"), built by providers/gcp/base.py
 
-    Project-level by nature: the agent publishes to topics Eventarc creates on the fly. The binding is shared
-    by every stack of the project; removing it with one stack breaks others' triggers, so the platform team
-    should eventually own it in a project bootstrap stack.
-    """
-    def build() -> Any:
-        agent = provider.gcs_agent(ctx)
-        return iam.project_member(ctx, "platform_gcs_agent_publisher", iam.GCS_AGENT_PUBLISHER, agent.ref("member"))
-    return ctx.once("gcp:gcs_publisher", build)
+
+def gcs_publisher(ctx: StackContext) -> None:
+    """Ask the base stack to let the project's GCS service agent publish object notifications (the Eventarc
+    transport). Project-level by nature (the agent publishes to topics Eventarc creates on the fly) and shared by
+    every stack of the project, so it has one owner: the base stack, which this stack depends on."""
+    ctx.needs.add("agent", GCS_PUBLISHER)
 
 
 def scheduler_account(ctx: StackContext) -> Any:
@@ -156,6 +153,12 @@ def compile_function(ctx: StackContext, fn: Function, inputs: FunctionInputs) ->
 
     bindings = [binding for grant, handle in inputs.grants if handle.target == "gcp"
                 for binding in iam.bind_grant(ctx, fn.name, member, grant, handle)]
+    if any(grant.target.kind == "bucket" and handle.target == "gcp" for grant, handle in inputs.grants):
+        # signed_url(): the runtime signs through IAM signBlob as this account (iam.TOKEN_CREATOR on itself)
+        bindings.append(ctx.resource("google_service_account_iam_member", f"{fn.name}_signs_urls", {
+            "service_account_id": account.ref("name"), "role": iam.TOKEN_CREATOR, "member": member,
+        }))
+        provider.apis(ctx, iam.SIGNING_API)
 
     events = fn.trigger_of(ObjectCreatedTrigger)
     environment = dict(inputs.environment)
@@ -194,7 +197,7 @@ def compile_function(ctx: StackContext, fn: Function, inputs: FunctionInputs) ->
             "service_account_email": account.ref("email"),
             "event_filters": [{"attribute": "bucket", "value": bucket["name"]}],
         }
-        after.append(gcs_publisher(ctx))
+        gcs_publisher(ctx)
         after.append(iam.project_member(ctx, f"{fn.name}_event_receiver", iam.EVENT_RECEIVER, member))
     function = ctx.resource("google_cloudfunctions2_function", fn.name, attrs)
     if after:

@@ -3,29 +3,59 @@
 Principles: storage roles are always bound on the one bucket (google_storage_bucket_iam_member), secret roles
 on the one secret (google_secret_manager_secret_iam_member), never on the project; invoker roles are bound on
 the one function's Cloud Run service; only a few roles have no narrower scope than the project (Cloud SQL
-connect, Eventarc event receiving, the GCS agent publishing to Pub/Sub) and those are called out below.
+connect, Eventarc event receiving, the GCS agent publishing to Pub/Sub) and those are called out below. Custom
+roles are project-wide objects whose id stays reserved for weeks after a delete, so they belong to the
+environment's GCP base stack (providers/gcp/base.py), never to a service stack that a move may destroy: service
+stacks name them by id and ask the base for them (`ctx.needs`, kind "role").
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from platform_sdk.model import Grant
 from platform_sdk.providers.base import Handle, StackContext
-from platform_sdk.providers.gcp import provider
+from platform_sdk.providers.gcp import naming, provider
 
-# Bucket grants -> predefined roles bound on that bucket.
+
+@dataclass(frozen=True)
+class CustomRole:
+    """A custom role the base stack defines once per environment (google_project_iam_custom_role)."""
+
+    title: str
+    description: str
+    permissions: tuple[str, ...]
+
+
+OBJECT_WRITER = "object-writer"
+# What `fn.writes(bucket)` allows (platform_sdk.model.bucket.OPERATIONS["write"]: put, overwrite, delete and
+# signed URLs for them) needs exactly storage.objects.create (a new key) and storage.objects.delete (delete; an
+# overwrite is a create that replaces: it needs both). No predefined role has exactly these: objectCreator lacks
+# delete (a second put of a key is denied), objectUser adds get, list and update.
+# https://cloud.google.com/storage/docs/access-control/iam-permissions#object_permissions
+CUSTOM_ROLES: dict[str, CustomRole] = {
+    OBJECT_WRITER: CustomRole("Platform object writer",
+                              "Create, overwrite and delete objects (fn.writes(bucket)); no reading or listing",
+                              ("storage.objects.create", "storage.objects.delete")),
+}
+
+# Bucket grants -> roles bound on that bucket (a `CUSTOM_ROLES` key names a custom role of the base stack).
 #   read      objectViewer: objects.get + objects.list.
-#   write     objectCreator: objects.create only. It cannot delete, and so cannot overwrite an existing key
-#             (an overwrite needs objects.delete). The neutral model promises "write and delete"; the exact
-#             set needs a custom role (google_project_iam_custom_role with storage.objects.create/.delete),
-#             which the platform team should create once per project. Until then: objectCreator (no overwrite).
+#   write     object-writer: objects.create + objects.delete (put, overwrite, delete).
 #   readwrite objectUser: get, list, create, delete, update objects (no bucket or IAM administration).
 BUCKET_ROLES: dict[str, tuple[str, ...]] = {
     "read": ("roles/storage.objectViewer",),
-    "write": ("roles/storage.objectCreator",),
+    "write": (OBJECT_WRITER,),
     "readwrite": ("roles/storage.objectUser",),
 }
+# Signed URLs: the runtime signs through IAM signBlob as the function's own service account, which needs
+# iam.serviceAccounts.signBlob on itself (serviceAccountTokenCreator bound on the account, not the project) and the
+# IAM Service Account Credentials API. Every bucket grant allows signed_url (model.bucket.OPERATIONS).
+# https://cloud.google.com/storage/docs/access-control/signed-urls#signing-iam
+TOKEN_CREATOR = "roles/iam.serviceAccountTokenCreator"
+SIGNING_API = "iamcredentials.googleapis.com"
 
 # Database grants. Cloud SQL has no instance-level IAM policy, so `cloudsql.client` (instances.connect +
 # instances.get, what the Cloud SQL connectors need) can only be bound on the project; an IAM condition narrows
@@ -48,6 +78,36 @@ EVENT_RECEIVER = "roles/eventarc.eventReceiver"
 GCS_AGENT_PUBLISHER = "roles/pubsub.publisher"
 OBJECT_VIEWER = "roles/storage.objectViewer"
 PUBLIC = "allUsers"
+
+
+def custom_role_id(ctx: StackContext, name: str) -> str:
+    """A custom role's id in this environment (`acme_prod_base_object_writer`): 3-64 of [a-zA-Z0-9_.], from the
+    organisation's naming convention, so environments sharing a project never share a custom role."""
+    return naming.shorten(re.sub(r"[^a-zA-Z0-9_.]", "_", ctx.profile.physical_name(ctx.env, "base", name)),
+                          64).replace("-", "_")
+
+
+def role_name(ctx: StackContext, role: str) -> str:
+    """A predefined role as is; a custom role as `projects/<project>/roles/<id>`, asking the base stack for it."""
+    if role not in CUSTOM_ROLES:
+        return role
+    ctx.needs.add("role", role)
+    return f"projects/{provider.project_id(ctx)}/roles/{custom_role_id(ctx, role)}"
+
+
+def custom_roles(ctx: StackContext, names: list[str]) -> None:
+    """In the base stack: the custom roles the service stacks asked for."""
+    for name in names:
+        role = CUSTOM_ROLES.get(name)
+        if role is None:
+            continue  # recorded by an older version, no longer defined: nothing binds it any more
+        ctx.resource("google_project_iam_custom_role", f"platform_role_{name.replace('-', '_')}", {
+            "project": provider.project_id(ctx),
+            "role_id": custom_role_id(ctx, name),
+            "title": role.title,
+            "description": role.description,
+            "permissions": list(role.permissions),
+        })
 
 
 def bucket_member(ctx: StackContext, id: str, bucket: str, role: str, member: str) -> Any:
@@ -84,8 +144,8 @@ def bind_grant(ctx: StackContext, fn_name: str, member: str, grant: Grant, targe
     bindings: list[Any] = []
     if grant.target.kind == "bucket":
         for role in BUCKET_ROLES[grant.access]:
-            short = role.rsplit(".", 1)[-1].lower()
-            bindings.append(bucket_member(ctx, f"{key}_{short}", target["name"], role, member))
+            short = role.rsplit(".", 1)[-1].lower().replace("-", "")
+            bindings.append(bucket_member(ctx, f"{key}_{short}", target["name"], role_name(ctx, role), member))
     elif grant.target.kind == "database":
         instance = f"projects/{provider.project_id(ctx)}/instances/{target['instance']}"
         for role in DATABASE_PROJECT_ROLES[grant.access]:

@@ -9,9 +9,9 @@ customer-managed encryption). Each of those services encrypts as its project ser
 Constraints the platform team owns: the key must be in the stack's region (GCS, Cloud SQL and a regional secret
 replica all require a key in their own location), and the Cloud SQL and Secret Manager service agents must exist
 (`gcloud beta services identity create --service=sqladmin.googleapis.com`, likewise secretmanager), which
-Terraform's GA provider cannot do. The bindings are per key and agent, shared by every stack of the project:
-destroying the last stack that declares one removes it for all, so a project bootstrap stack should own them
-eventually (like the GCS agent's Pub/Sub publisher binding, see function.gcs_publisher).
+Terraform's GA provider cannot do. The bindings are per key and agent, shared by every stack of the project, so
+the environment's GCP base stack owns them (providers/gcp/base.py): the service stacks only say which agents
+need the key (`ctx.needs`, kind "kms") and depend on the base stack.
 """
 
 from __future__ import annotations
@@ -30,18 +30,25 @@ def kms_key(ctx: StackContext) -> str | None:
     return ctx.profile.kms_keys.get(TARGET) or None
 
 
+# Service agents that encrypt with the profile's key, by the name the base stack's needs use ("kms" kind).
+STORAGE_AGENT, SQL_AGENT, SECRETS_AGENT = "storage", "sql", "secretmanager"
+
+
 def _key_member(ctx: StackContext, id: str, key: str, member: str) -> Any:
     return ctx.resource("google_kms_crypto_key_iam_member", id,
                         {"crypto_key_id": key, "role": ENCRYPTER_DECRYPTER, "member": member})
 
 
+def _need_key(ctx: StackContext, agent: str) -> list[Any]:
+    """The agent's use of the key, built by the base stack (which the stack depends on): nothing to wait for."""
+    if kms_key(ctx):
+        ctx.needs.add("kms", agent)
+    return []
+
+
 def storage_key_ready(ctx: StackContext) -> list[Any]:
-    """The GCS service agent's use of the key (once per stack): buckets encrypted with it wait for this."""
-    key = kms_key(ctx)
-    if not key:
-        return []
-    return [ctx.once("gcp:kms:gcs_agent", lambda: _key_member(
-        ctx, "platform_kms_gcs_agent", key, provider.gcs_agent(ctx).ref("member")))]
+    """The GCS service agent's use of the key (base stack): buckets encrypted with it need it."""
+    return _need_key(ctx, STORAGE_AGENT)
 
 
 def bucket_encryption(ctx: StackContext) -> dict[str, Any]:
@@ -55,21 +62,27 @@ def _agent(ctx: StackContext, service: str) -> str:
 
 
 def sql_key_ready(ctx: StackContext) -> list[Any]:
-    """The Cloud SQL service agent's use of the key (once per stack)."""
-    key = kms_key(ctx)
-    if not key:
-        return []
-    return [ctx.once("gcp:kms:sql_agent", lambda: _key_member(ctx, "platform_kms_sql_agent", key,
-                                                                _agent(ctx, "cloud-sql")))]
+    """The Cloud SQL service agent's use of the key (base stack)."""
+    return _need_key(ctx, SQL_AGENT)
 
 
 def secrets_key_ready(ctx: StackContext) -> list[Any]:
-    """The Secret Manager service agent's use of the key (once per stack)."""
+    """The Secret Manager service agent's use of the key (base stack)."""
+    return _need_key(ctx, SECRETS_AGENT)
+
+
+def key_members(ctx: StackContext, agents: list[str]) -> None:
+    """In the base stack: the named agents may use the profile's key (nothing without a key)."""
     key = kms_key(ctx)
     if not key:
-        return []
-    return [ctx.once("gcp:kms:secrets_agent", lambda: _key_member(ctx, "platform_kms_secrets_agent", key,
-                                                                    _agent(ctx, "secretmanager")))]
+        return
+    members = {STORAGE_AGENT: ("platform_kms_gcs_agent", lambda: provider.gcs_agent(ctx).ref("member")),
+               SQL_AGENT: ("platform_kms_sql_agent", lambda: _agent(ctx, "cloud-sql")),
+               SECRETS_AGENT: ("platform_kms_secrets_agent", lambda: _agent(ctx, "secretmanager"))}
+    for agent in agents:
+        if agent in members:
+            id, member = members[agent]
+            _key_member(ctx, id, key, member())
 
 
 def secret_replication(ctx: StackContext) -> dict[str, Any]:

@@ -69,17 +69,10 @@ def gcs_agent(ctx: StackContext) -> Any:
 
 
 def apis(ctx: StackContext, *services: str) -> list[Any]:
-    """Enable the Google APIs a resource needs, once per stack, so a fresh project works on first apply.
-
-    `disable_on_destroy = false`: APIs are shared by every stack (and person) in the project; destroying one
-    stack must never switch an API off under the others.
+    """Ask the environment's GCP base stack to enable the Google APIs a resource needs, so a fresh project works
+    on first apply. Returns nothing to wait for inside the stack: the base stack enables them (one
+    google_project_service per API, `disable_on_destroy = false`, see providers/gcp/base.py) and every service
+    stack depends on it, so it is applied first. (A list, so callers can still write `.after(*apis(...))`.)
     """
-    enabled = []
-    for service in services:
-        short = service.split(".", 1)[0]
-        enabled.append(ctx.once(f"gcp:api:{service}", lambda service=service, short=short: ctx.resource(
-            "google_project_service", f"platform_api_{short}",
-            {"project": project_id(ctx), "service": service, "disable_on_destroy": False,
-             "disable_dependent_services": False},
-        )))
-    return enabled
+    ctx.needs.add("api", *services)
+    return []

@@ -4,6 +4,10 @@ trigger filters, and one log line per invocation (request id, outcome, duration)
 Error policy, the same on every cloud: an HTTP handler that raises is logged with its request id and
 answered with a 500 (the client sees the request id, never the traceback); an event handler that
 raises is logged and the exception re-raised, so the cloud's retry policy applies.
+
+Rehearsals (PLATFORM_DENY, see platform_sdk.contract): an invocation the rehearsed environment's clouds would not
+deliver (its HTTP route, its CDN's GET or POST, its object-created events, its schedule) is refused before the
+handler runs: HTTP with a 403 carrying the analysis' message, events by raising DeniedError.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from platform_sdk.runtime.events import HttpRequest, HttpResponse, ObjectCreated, ScheduleTick
-from platform_sdk.runtime.resources import bucket_urls, function_identity
+from platform_sdk.runtime.resources import bucket_urls, denial, deny, function_identity
 
 METADATA_FILE = "_platform_function.json"
 log = logging.getLogger("platform.runtime")
@@ -206,6 +210,12 @@ class Entry:
     def run_http(self, request: HttpRequest, request_id: str) -> HttpResponse:
         """Call the handler with an HttpRequest; any exception becomes a logged 500 carrying the request id."""
         started = time.perf_counter()
+        fetch = "cdn.fetch_get" if request.method.upper() in ("GET", "HEAD") else "cdn.fetch_post"
+        refused = denial("http.invoke") or denial(fetch)
+        if refused is not None:  # a rehearsal: the rehearsed cloud would not let this request reach the function
+            log.warning("refused fn=%s request_id=%s: %s", self.identity, request_id, refused)
+            self._log("http", request_id, "refused", started, " status=403")
+            return HttpResponse(403, {"error": refused, "request_id": request_id}, {"x-request-id": request_id})
         try:
             response = HttpResponse.coerce(self.handler(request))
             response.encode()  # a bad body type is the handler's error: surface it as a 500 here
@@ -225,6 +235,7 @@ class Entry:
         detail = (f" bucket={event.bucket} key={event.key!r}" if isinstance(event, ObjectCreated)
                   else f" schedule={event.schedule!r}")
         try:
+            deny("events.deliver" if isinstance(event, ObjectCreated) else "scheduler.invoke")
             self.handler(event)
         except Exception:
             log.exception("handler %s failed: fn=%s request_id=%s%s", self.handler_path, self.identity,

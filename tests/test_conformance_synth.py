@@ -1,0 +1,193 @@
+"""The conformance analysis inside synthesis and in `platform check`, through the CLI on copies of the example estate.
+
+- A missing permission or path fails `platform synth` (and therefore plan, apply, move): exit 2, one line per
+  finding naming the function, the grant or trigger, the operation, what is missing and the declaring line;
+  nothing is written. No waiver covers it.
+- An exposure (a way in the model never declared) fails the same way unless the environment file waives it
+  (`rule = "conformance.exposure"`, resource = the function).
+- `platform check` reports both kinds (waived exposures too) and the evidence the analysis relied on.
+- A bring-your-own network a cloud's plug-in describes is trusted as described.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from platform_sdk import providers
+from platform_sdk.cli import app
+from platform_sdk.conformance import TrustedNetwork
+
+runner = CliRunner()
+
+# issue 13, fault 1: a function in the VPC (for its database) with no path to S3 on AWS
+EXAM = '''
+from platform_sdk import Bucket, Database, Function, Service, http
+
+service = Service("exam", owner="exam-team")
+db = service.add(Database("db", deletion_protection=False))
+files = service.add(Bucket("files"))
+api = service.add(Function("api", handler="api.handle", source="functions/web", triggers=[http(public=False)]))
+api.uses(db).reads_writes(files)
+'''
+# issue 14, fault 1: a function behind a CDN stays reachable around it (an exposure)
+LOGIN = '''
+from platform_sdk import Cdn, Function, Service, http
+
+service = Service("login", owner="identity-team")
+page = service.add(Function("page", handler="api.handle", source="functions/web", triggers=[http()]))
+service.add(Cdn("web", origin=page))
+'''
+WAIVER = '''
+[[waivers]]
+rule = "conformance.exposure"
+resource = "login.page"
+reason = "issue 14.1: reachable around its CDN until the CDN fix ships"
+expires = {expires}
+'''
+
+
+def cli(estate: Path, *args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, [args[0], "--project", str(estate), *args[1:]])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def add_service(estate: Path, name: str, text: str) -> None:
+    (estate / "services" / f"{name}.py").write_text(text.lstrip())
+
+
+def test_a_missing_permission_or_path_fails_synthesis_and_writes_nothing(estate: Path) -> None:
+    add_service(estate, "exam", EXAM)
+    code, _, err = cli(estate, "synth", "--env", "dev")
+    message = flat(err)
+    assert code == 2, err
+    assert "6 operation(s) would fail on the cloud in environment dev:" in message
+    assert ("- exam.api: reads_writes(files) -> bucket.get: missing a network path to the AWS s3 API: function "
+            "acme-dev-exam-api runs in a VPC") in message
+    assert f"[{estate / 'services' / 'exam.py'}:6]" in message, message  # the line that declared the function
+    assert not (estate / "cdktf.out").exists(), "nothing may be written"
+    code, _, err = cli(estate, "plan", "--env", "dev")  # every command that synthesizes refuses it
+    assert code == 2 and "would fail on the cloud" in flat(err)
+
+
+def test_a_missing_finding_cannot_be_waived(estate: Path) -> None:
+    add_service(estate, "exam", EXAM)
+    env = estate / "envs" / "dev.toml"
+    env.write_text(env.read_text() + WAIVER.replace("login.page", "exam.api").format(expires="2099-12-31")
+                   + WAIVER.replace("conformance.exposure", "conformance.*").replace("login.page", "exam.*")
+                   .format(expires="2099-12-31"))
+    code, _, err = cli(estate, "synth", "--env", "dev")
+    assert code == 2 and "exam.api: reads_writes(files) -> bucket.put: missing" in flat(err)
+
+
+def test_an_exposure_fails_synthesis_unless_waived(estate: Path) -> None:
+    add_service(estate, "login", LOGIN)
+    code, _, err = cli(estate, "synth", "--env", "dev")
+    message = flat(err)
+    assert code == 2, err
+    assert ("1 way(s) in the model never declared in environment dev: - login.page: http() -> http.invoke: exposed a "
+            "public function URL (aws_lambda_function_url.page_url authorization_type NONE): it can be reached around "
+            "login.web") in message
+    assert 'rule = "conformance.exposure", resource = "<service.function>"' in message
+    assert not (estate / "cdktf.out").exists()
+
+    env = estate / "envs" / "dev.toml"
+    env.write_text(env.read_text() + WAIVER.format(expires="2020-01-31"))
+    code, _, err = cli(estate, "synth", "--env", "dev")
+    assert code == 2 and "(the waiver expired on 2020-01-31)" in flat(err), err
+
+    env.write_text(env.read_text().replace("2020-01-31", "2099-12-31"))
+    code, out, err = cli(estate, "synth", "--env", "dev")
+    assert code == 0, err
+    assert (estate / "cdktf.out" / "dev" / "stacks" / "dev-login-aws" / "cdk.tf.json").is_file()
+
+
+def test_check_reports_findings_waivers_and_evidence(estate: Path) -> None:
+    add_service(estate, "login", LOGIN)
+    code, out, _ = cli(estate, "check", "--env", "dev", "--no-checkov", "--json")
+    doc = json.loads(out)
+    assert code == 1 and not doc["passed"] and not doc["conformance"]["passed"]
+    (exposure,) = doc["conformance"]["exposures"]
+    assert exposure["rule"] == "conformance.exposure" and exposure["resource"] == "login.page"
+    assert exposure["status"] == "failed" and "reached around login.web" in exposure["message"]
+    code, out, _ = cli(estate, "check", "--env", "dev", "--no-checkov")
+    assert code == 1 and "conformance.exposure" in out and "conformance: 0 missing, 1 exposed, 0 waived" in flat(out)
+
+    env = estate / "envs" / "dev.toml"
+    env.write_text(env.read_text() + WAIVER.format(expires="2099-12-31"))
+    code, out, _ = cli(estate, "check", "--env", "dev", "--no-checkov", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["passed"], out
+    (exposure,) = doc["conformance"]["exposures"]
+    assert exposure["status"] == "waived" and exposure["waiver_reason"].startswith("issue 14.1")
+    assert doc["unused_waivers"] == []
+    findings = doc["conformance"]["findings"]
+    assert [(f["function"], f["kind"]) for f in findings] == [("login.page", "exposure")]
+    evidence = doc["conformance"]["evidence"]
+    assert set(evidence) == {"auth.api", "auth.cleanup", "login.page", "thumbnails.on-demand", "thumbnails.resize",
+                             "web.api"}
+    assert all(count > 0 for count in evidence.values())
+
+
+def test_check_reports_what_is_missing(estate: Path) -> None:
+    add_service(estate, "exam", EXAM)
+    code, out, _ = cli(estate, "check", "--env", "dev", "--no-checkov")
+    text = flat(out)
+    assert code == 1 and "conformance.missing" in text and "conformance: 6 missing, 0 exposed, 0 waived" in text
+    assert "check dev: failed" in text
+
+
+def test_check_prod_of_the_example_estate_passes_with_evidence_for_every_function(estate: Path) -> None:
+    code, out, _ = cli(estate, "check", "--env", "prod", "--no-checkov", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["conformance"]["passed"] and doc["conformance"]["findings"] == []
+    assert set(doc["conformance"]["evidence"]) == {"auth.api", "auth.cleanup", "thumbnails.on-demand",
+                                                   "thumbnails.resize", "web.api"}
+    code, out, _ = cli(estate, "check", "--env", "local", "--no-checkov", "--json")
+    local = json.loads(out)["conformance"]
+    assert local == {"passed": True, "findings": [], "exposures": [], "evidence": {}, "unverified": []}
+
+
+@pytest.fixture
+def trusted_aws_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What issue 13's environment-file key will do: the AWS plug-in describes a network that reaches S3."""
+    def trusted_network(self: object, env: object) -> TrustedNetwork:
+        return TrustedNetwork(frozenset({"aws:s3", "aws:secretsmanager"}), "envs/dev.toml: clouds.aws (test)")
+    monkeypatch.setattr(type(providers.plugin("aws")), "trusted_network", trusted_network)
+
+
+def test_a_network_the_environment_describes_is_trusted_as_described(estate: Path, trusted_aws_network: None) -> None:
+    add_service(estate, "exam", EXAM)
+    code, _, err = cli(estate, "synth", "--env", "dev")
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_move_is_refused_before_anything_changes_when_its_target_would_fail(estate: Path, dry_run: bool) -> None:
+    """The exam estate works on GCP (no VPC needed); moved onto AWS its function could not reach its bucket."""
+    add_service(estate, "exam", EXAM)
+    env = estate / "envs" / "staging.toml"
+    env.write_text(env.read_text().replace('"web" = "gcp"', '"web" = "gcp"\n"exam" = "gcp"'))
+    code, _, err = cli(estate, "synth", "--env", "staging")
+    assert code == 0, err
+    args = ["--dry-run"] if dry_run else ["--yes"]
+    code, _, err = cli(estate, "move", "exam", "--to", "aws", "--env", "staging", *args)
+    assert code == 2 and "exam.api: reads_writes(files) -> bucket.get: missing a network path" in flat(err), err
+    assert '"exam" = "gcp"' in env.read_text(), "a refused move leaves the placement as it was"
+    assert not (estate / ".platform" / "moves").exists() or "exam" not in "".join(
+        p.read_text() for p in (estate / ".platform" / "moves").glob("*.json"))
+
+
+def test_waiver_text_is_valid_toml() -> None:
+    import tomllib
+
+    assert tomllib.loads(textwrap.dedent(WAIVER.format(expires="2099-12-31")))["waivers"][0]["resource"] == \
+        "login.page"
