@@ -71,6 +71,8 @@ GRANT_VERBS = {"read": "reads", "write": "writes", "readwrite": "reads_writes", 
 
 MISSING = "missing"
 EXPOSURE = "exposure"
+EXPOSURE_RULE = "conformance.exposure"
+"""The waiver rule id of exposure findings (`[[waivers]] rule = "conformance.exposure"`, resource = the function)."""
 
 
 class PlacementLike(Protocol):

@@ -142,7 +142,8 @@ SERVICES = {
     "media.py": 'from platform_sdk import Bucket, Service\n\nservice = Service("media")\n'
                 'service.add(Bucket("images"))\n',
 }
-ENV = '''default_cloud = "nimbus"
+ENV = '''name_prefix = "acme"
+default_cloud = "nimbus"
 
 [clouds.nimbus]
 root = ".platform/nimbus"

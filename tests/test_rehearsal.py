@@ -50,6 +50,7 @@ def handle(request):
     return HttpResponse(200, {"stored": bucket("files").get("report.txt").decode()})
 '''
 LOCAL = '''
+name_prefix = "acme"
 default_cloud = "aws"
 rehearses = "prod"
 
@@ -71,6 +72,7 @@ backend = "local"
 path = ".platform/state"
 '''
 PROD = '''
+name_prefix = "acme"
 default_cloud = "aws"
 
 [clouds.aws]

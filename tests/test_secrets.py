@@ -133,7 +133,10 @@ def test_aws_uses_the_profile_key_only_through_secrets_manager(tmp_path: Path) -
 
 
 def test_gcp_compiles_the_container_and_binds_the_accessor_on_it_only(tmp_path: Path) -> None:
-    (doc,) = compiled(tmp_path, "gcp").values()
+    docs = compiled(tmp_path, "gcp")
+    base = docs.pop("gcp-base-gcp")["resource"]  # the environment's base stack enables the API, once
+    assert "secretmanager.googleapis.com" in {s["service"] for s in base["google_project_service"].values()}
+    (doc,) = docs.values()
     resources = doc["resource"]
     assert resources["google_secret_manager_secret"]["api-key"]["secret_id"] == "acme-gcp-svc-api-key"
     assert "google_secret_manager_secret_version" not in resources

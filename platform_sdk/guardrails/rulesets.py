@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from platform_sdk.conformance import EXPOSURE_RULE
 from platform_sdk.errors import EnvironmentError_, PlatformError, did_you_mean
 from platform_sdk.guardrails.core import Rule, Violation, apply_waivers, enforce
 from platform_sdk.guardrails.model_rules import default_model_rules
@@ -81,7 +82,7 @@ def check_waivers(env: Environment, services: list[Service], placements: Mapping
         EnvironmentError_: naming the environment file, `waivers.<index>.rule` or `.resource`, and the value, with
             the closest valid name (a waiver that matches nothing hides a typo, and later a real violation).
     """
-    ids = [rule.id for rule in rules]
+    ids = [rule.id for rule in rules] + [EXPOSURE_RULE]  # exposure findings of the conformance analysis
     addresses = [resource.address for service in services for resource in service]
     stacks = sorted({placement.stack_name for placement in placements.values()})
     subjects = [*addresses, *(f"clouds.{name}" for name in env.clouds)]

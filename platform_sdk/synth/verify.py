@@ -34,7 +34,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from platform_sdk import providers
-from platform_sdk.conformance import EXPOSURE, MISSING, ConformanceError, Finding, TrustedNetwork, examine, load_rules
+from platform_sdk.conformance import (
+    EXPOSURE,
+    EXPOSURE_RULE,
+    MISSING,
+    ConformanceError,
+    Finding,
+    TrustedNetwork,
+    examine,
+    load_rules,
+)
 from platform_sdk.guardrails.core import Violation, apply_waivers
 from platform_sdk.model import Resource
 
@@ -42,8 +51,6 @@ if TYPE_CHECKING:
     from platform_sdk.envs import Environment
     from platform_sdk.tfjson import StackLike
 
-EXPOSURE_RULE = "conformance.exposure"
-"""The waiver rule id of exposure findings (`[[waivers]] rule = "conformance.exposure"`, resource = the function)."""
 EXPOSURE_FIX = ("close the way in (the compiler should not open it), or waive it in the environment file: "
                 f'[[waivers]] rule = "{EXPOSURE_RULE}", resource = "<service.function>", reason, expires')
 
