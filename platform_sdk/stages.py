@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import shutil
 import string
 import tempfile
 import tomllib
@@ -104,6 +105,8 @@ def new_stage(envs_dir: Path, name: str, source: str, *, cloud: str | None = Non
     _rename_state(data, prefix)
     text = f"# Stage {name}: made from {source} by `platform env new`; edit freely.\n" + tomli_w.dumps(data)
     with tempfile.TemporaryDirectory() as scratch:
+        for sibling in envs_dir.glob("*.toml"):  # what the stage may refer to (`rehearses`)
+            shutil.copyfile(sibling, Path(scratch) / sibling.name)
         trial = Path(scratch) / path.name
         trial.write_text(text)
         try:
@@ -130,6 +133,7 @@ def _onto(data: dict[str, Any], cloud: str, region: str | None, path: Path, pref
                                 file=path, key="--region")
     data["default_cloud"] = cloud
     data.pop("placement", None)
+    data.pop("rehearses", None)  # the cloud itself compiles this stage: it rehearses nothing
     data["clouds"] = {cloud: section} if section or providers.plugin(cloud).section_required else {}
     if not data["clouds"]:
         data.pop("clouds")
