@@ -243,11 +243,13 @@ class Compiler(ABC):
         one per threshold (already resolved: environment file, declaration, profile, defaults; empty when the
         resource's alarms are off), each notifying the environment's alert channel. The per-kind hook: a plug-in
         dispatches on `handle.resource.kind` (a new kind adds its builder there)."""
+        return None
 
     def dashboard(self, ctx: StackContext, handles: list[Handle], metrics: list[Metric]) -> None:
         """One dashboard for the service of stack `ctx`: its functions' invocations, errors and duration, its CDNs'
         requests and error rate (`handles`: every resource compiled into the stack), and every business metric the
         service declares (`metrics`), with whatever this cloud needs to collect them (a log-based metric)."""
+        return None
 
     # -- cross-cloud access (keyless federation) -----------------------------------------------------------
     def identity_literal(self, env: Environment, profile: Profile, fn: Function) -> dict[str, str]:
