@@ -151,9 +151,9 @@ class AwsPlugin(CloudPlugin):
         return status.checks(env, refs, client=client)
 
     def stack_rules(self) -> list[Rule]:
-        from platform_sdk.providers.aws.guardrails import AwsIamLeastPrivilege
+        from platform_sdk.providers.aws.guardrails import AwsIamLeastPrivilege, AwsProductionAlarms
 
-        return [AwsIamLeastPrivilege()]
+        return [AwsIamLeastPrivilege(), AwsProductionAlarms()]
 
     def untagged(self, doc: Mapping[str, Any], required: list[str]) -> list[tuple[str, str, str]]:
         from platform_sdk.providers.aws.guardrails import untagged

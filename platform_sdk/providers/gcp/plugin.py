@@ -122,9 +122,9 @@ class GcpPlugin(CloudPlugin):
         return status.checks(env, refs, client=client)
 
     def stack_rules(self) -> list[Rule]:
-        from platform_sdk.providers.gcp.guardrails import GcpScopedRoles
+        from platform_sdk.providers.gcp.guardrails import GcpProductionAlarms, GcpScopedRoles
 
-        return [GcpScopedRoles()]
+        return [GcpScopedRoles(), GcpProductionAlarms()]
 
     def untagged(self, doc: Mapping[str, Any], required: list[str]) -> list[tuple[str, str, str]]:
         from platform_sdk.providers.gcp.guardrails import unlabelled
