@@ -18,6 +18,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -464,6 +465,24 @@ class FunctionStatus:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class LogEntry:
+    """One line a deployed function logged, as its cloud returns it (`platform logs`).
+
+    `time`: aware UTC; `function`: the neutral address (`service.function`); `request_id`: the invocation that wrote
+    it, when the cloud or the line tells (None otherwise); `message`: the text (a JSON line stays JSON text).
+    """
+
+    time: datetime
+    function: str
+    request_id: str | None
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"time": self.time.isoformat().replace("+00:00", "Z"), "function": self.function,
+                "request_id": self.request_id, "message": self.message}
+
+
 def unresolved(name: str) -> bool:
     """A physical name that is a Terraform expression cannot be looked up before apply."""
     return "${" in name
@@ -587,6 +606,12 @@ class CloudPlugin:
         """One callable per function asking the cloud itself (`client` may be injected by tests)."""
         return [lambda ref=ref: FunctionStatus.of(ref, UNKNOWN, detail=f"{self.name} reports no status")
                 for ref in refs]
+
+    def fetch_logs(self, project_root: Path, env: Environment, refs: list[FunctionRef], since: datetime,
+                   client: Any = None) -> list[LogEntry]:
+        """What the functions `refs` logged at or after `since`, oldest first, read from the cloud's own log service
+        (`client` may be injected by tests). `platform logs` polls it again with a later `since` to follow."""
+        raise NotImplementedError(f"{self.name} keeps no function logs the platform can read")
 
     def trusted_network(self, env: Environment) -> TrustedNetwork | None:
         """The bring-your-own network its `[clouds.<name>]` section describes, which the conformance analysis

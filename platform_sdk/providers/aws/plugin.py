@@ -18,6 +18,7 @@ from platform_sdk.providers.base import (
     FunctionLimits,
     FunctionRef,
     FunctionStatus,
+    LogEntry,
     Packaging,
     Setting,
     StateBackend,
@@ -26,6 +27,7 @@ from platform_sdk.providers.base import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from datetime import datetime
 
     from platform_sdk.envs import Environment
     from platform_sdk.providers.base import Compiler
@@ -149,6 +151,13 @@ class AwsPlugin(CloudPlugin):
         from platform_sdk.providers.aws import status
 
         return status.checks(env, refs, client=client)
+
+    def fetch_logs(self, project_root: Path, env: Environment, refs: list[FunctionRef], since: datetime,
+                   client: Any = None) -> list[LogEntry]:
+        """CloudWatch Logs FilterLogEvents on each function's log group (logs.py)."""
+        from platform_sdk.providers.aws.logs import fetch
+
+        return fetch(env, refs, since, client)
 
     def stack_rules(self) -> list[Rule]:
         from platform_sdk.providers.aws.guardrails import AwsIamLeastPrivilege, AwsProductionAlarms
