@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Bucket", "Cdn", "Cors", "Database", "Function", "Secret", "Service", "http", "object_created",
+__all__ = ["Alarms", "Bucket", "Cdn", "Cors", "Database", "Function", "Secret", "Service", "http", "object_created",
            "schedule"]
 
 if TYPE_CHECKING:
     from platform_sdk.model import (
+        Alarms,
         Bucket,
         Cdn,
         Cors,

@@ -10,6 +10,7 @@ Variables, per function:
 - `PLATFORM_<KIND>_<NAME>`: one URL per granted (or trigger) resource, by neutral name: `PLATFORM_BUCKET_THUMBS`,
   `PLATFORM_SECRET_JWT_KEY` (a secret's URL says where its value lives, never the value).
 - `PLATFORM_DENY` (rehearsals only): what the rehearsed environment's clouds would deny the function (see DENY).
+- `PLATFORM_METRICS` (only in services that declare business metrics): what `metric(name)` may emit (see METRICS).
 """
 
 from __future__ import annotations
@@ -38,6 +39,12 @@ resource it concerns ("" for the function's own triggers); `message` the analysi
 `federation.token_exchange` denies every operation on that resource. The runtime raises the message when the
 function performs a denied operation (platform_sdk.runtime.resources), so a rehearsal fails where the rehearsed
 cloud would, with the same words."""
+
+METRICS = "PLATFORM_METRICS"
+"""Set on every function of a service that declares business metrics (`service.metric(...)`): compact JSON
+`{"namespace": "acme/prod", "metrics": {"thumbnails_served": {"unit": "Count", "dimensions": ["width"]}}}`.
+`namespace` groups the environment's metrics (CloudWatch namespace, dashboards); the runtime's `metric(name)`
+refuses a name or dimension not listed here (platform_sdk.runtime.metrics)."""
 
 ACCESS_LEVELS = ("read", "write", "readwrite", "connect")
 """Grant access levels on the wire; "readwrite" counts as both read and write."""
@@ -115,3 +122,41 @@ def decode_denials(value: str) -> list[Denial]:
             raise ValueError(f"malformed {DENY} entry {item!r}: expected operation, resource and message strings")
         denials.append(Denial(operation, resource, message))
     return denials
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One declared business metric as the runtime sees it (an entry of PLATFORM_METRICS)."""
+
+    name: str
+    unit: str
+    dimensions: tuple[str, ...] = ()
+
+
+def metrics_namespace(name_prefix: str, env: str) -> str:
+    """The namespace of an environment's business metrics: `<name_prefix>/<env>` (`acme/prod`)."""
+    return f"{name_prefix}/{env}"
+
+
+def encode_metrics(namespace: str, metrics: Iterable[MetricSpec]) -> str:
+    """The PLATFORM_METRICS value (compact JSON, sorted: identical input gives identical text)."""
+    table = {m.name: {"unit": m.unit, "dimensions": list(m.dimensions)} for m in sorted(metrics, key=lambda m: m.name)}
+    return json.dumps({"namespace": namespace, "metrics": table}, separators=(",", ":"), sort_keys=True)
+
+
+def decode_metrics(value: str) -> tuple[str, dict[str, MetricSpec]]:
+    """The PLATFORM_METRICS value -> (namespace, name -> MetricSpec); "" -> ("", {}).
+
+    Raises:
+        ValueError: not the JSON `encode_metrics` writes.
+    """
+    if not value.strip():
+        return "", {}
+    try:
+        doc = json.loads(value)
+        table = doc["metrics"]
+        specs = {str(name): MetricSpec(str(name), str(item["unit"]), tuple(str(d) for d in item.get("dimensions", ())))
+                 for name, item in table.items()}
+        return str(doc["namespace"]), specs
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise ValueError(f"malformed {METRICS}: {err}") from None

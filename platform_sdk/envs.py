@@ -12,9 +12,17 @@ from dataclasses import fields
 from datetime import date
 from pathlib import Path
 from types import UnionType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, Literal, Self, Union, get_args, get_origin, get_type_hints
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from platform_sdk import providers
@@ -61,6 +69,49 @@ class Waiver(_Strict):
                           "the violation fails again.")
 
 
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+WEBHOOK_PATTERN = r"^https://[^\s/]+(/\S*)?$"
+
+
+class Alerts(_Strict):
+    """`[alerts]`: the environment's alert channel. Every alarm and budget alert of the environment notifies it.
+
+    Built in each cloud's base stack: an SNS topic with one subscription per address (AWS; an email subscription
+    must be confirmed from the mail AWS sends), a Cloud Monitoring notification channel per address (GCP). The
+    local cloud has no alarms: the section is accepted and not used there.
+    """
+
+    email: list[Annotated[str, Field(pattern=EMAIL_PATTERN)]] = Field(
+        [], description="Email addresses alerts are sent to, e.g. `[\"oncall@example.com\"]`.")
+    webhook: list[Annotated[str, Field(pattern=WEBHOOK_PATTERN)]] = Field(
+        [], description="HTTPS URLs alerts are posted to (an incident tool's webhook), e.g. "
+        "`[\"https://hooks.example.com/alerts\"]`; `https://` only.")
+
+    @model_validator(mode="after")
+    def _one_at_least(self) -> Self:
+        if not self.email and not self.webhook:
+            raise ValueError("an alert channel needs at least one email address or webhook URL")
+        return self
+
+
+class Budget(_Strict):
+    """`[budget]`: the environment's monthly budget, with alerts to the `[alerts]` channel at each threshold.
+
+    One budget per cloud the environment uses, in its base stack, each covering that cloud's spend of the account
+    (AWS Budgets) or project (a GCP billing budget on the billing account `clouds.gcp.billing_account` names,
+    filtered to the project). The local cloud costs nothing: the section is accepted and not used there.
+    """
+
+    monthly: Annotated[int, Field(gt=0)] = Field(description="The monthly amount, in whole units of `currency` "
+                                                 "(e.g. `500`), per cloud.")
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = Field(
+        "USD", description="ISO 4217 code of the amount, e.g. `USD`; a GCP budget's currency must be the billing "
+        "account's.")
+    alerts_at: list[Annotated[int, Field(gt=0, le=1000)]] = Field(
+        [50, 80, 100], description="Percentages of the monthly amount (actual spend) at which the channel is "
+        "notified.")
+
+
 NAME_PREFIX_PATTERN = r"^[a-z][a-z0-9-]{0,19}$"
 ADDRESS_PATTERN = re.compile(r"^[a-z][a-z0-9-]*\.[a-z][a-z0-9-]*$")
 
@@ -92,6 +143,11 @@ class Environment(_Strict):
                                 "`package.module:NAME`. Default: the built-in standards.")
     waivers: list[Waiver] = Field([], description="`[[waivers]]`: guardrail exceptions with a reason and an "
                                   "expiry date.")
+    alerts: Alerts | None = Field(None, description="`[alerts]`: the alert channel every alarm and budget alert "
+                                  "notifies (email addresses, HTTPS webhooks). Default: none (alarms exist but notify "
+                                  "no one; a protected environment then fails `platform check`).")
+    budget: Budget | None = Field(None, description="`[budget]`: a monthly budget per cloud with alerts at 50/80/100 "
+                                  "%. Default: none.")
     rehearses: str | None = Field(None, description="The environment this one rehearses (`rehearses = \"prod\"`): "
                                   "the name of another environment file. Synthesizing this environment also analyses "
                                   "the rehearsed environment's clouds with this environment's placement, and this "

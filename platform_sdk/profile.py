@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from platform_sdk.errors import EnvironmentError_
+from platform_sdk.model.alarms import Alarms
 from platform_sdk.naming import default_name
 
 if TYPE_CHECKING:
@@ -38,7 +39,11 @@ class ModuleBacking:
 
 @dataclass
 class Profile:
-    """Organisation standards: naming, mandatory tags, retention, encryption keys, regions, sizes, hooks."""
+    """Organisation standards: naming, mandatory tags, retention, encryption keys, regions, sizes, hooks.
+
+    `alarms`: the organisation's alarm thresholds (`Alarms(period=600, errors=5)`), used where a resource's
+    declaration and the environment file set none (platform_sdk.model.alarms).
+    """
 
     name: str = "default"
     naming: Callable[[Environment, str, str], str] = default_name
@@ -52,6 +57,7 @@ class Profile:
     before_synth: list[Callable[[Environment, list[Service]], None]] = field(default_factory=list)
     after_synth: list[Callable[[Any], None]] = field(default_factory=list)
     guardrails: list[Any] | None = None  # None = the standard rule set
+    alarms: Alarms | None = None
     source: str | None = None
 
     def physical_name(self, env: Environment, service: str, resource: str) -> str:

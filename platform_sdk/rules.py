@@ -195,3 +195,44 @@ def schema_types_with(schema_file: Path, attribute: str) -> frozenset[str]:
         return frozenset()
     resources = json.loads(schema_file.read_text()).get("resources", {})
     return frozenset(t for t, spec in resources.items() if attribute in spec.get("attributes", {}))
+
+
+class ProductionAlarmsRouted(Rule):
+    """In a protected (production) environment every function has at least one alarm that notifies the alert
+    channel (issue 20: nobody learns of a failing production function otherwise).
+
+    Neutral part of a check each cloud plug-in completes (`CloudPlugin.stack_rules`): it finds the plug-in's function
+    resources (`function_type`) in the synthesized stacks and asks `routed` whether one of its alarms reaches a
+    channel with at least one destination, as the JSON says (an alarm whose actions name no subscribed topic, or no
+    notification channel, does not count). Every stack of the environment is read, because the channel lives in
+    the base stack.
+    """
+
+    id = "function.production-alarms"
+    description = "In a protected environment, every function has an alarm routed to the alert channel."
+    fix = ("declare the alert channel in the environment file ([alerts] email = [\"...\"] or webhook = [\"https://"
+           "...\"]) and keep the function's alarms on (no alarms=Alarms(enabled=False), not every threshold 0)")
+    function_type: str = ""
+
+    def check_stacks(self, env: Environment, outdir: Path, stack_names: Sequence[str],
+                     profile: Profile) -> list[Violation]:
+        if not env.protected or not self.function_type:
+            return []
+        stacks_dir = outdir / "stacks"
+        every = sorted(p.name for p in stacks_dir.iterdir() if (p / "cdk.tf.json").is_file()) \
+            if stacks_dir.is_dir() else []
+        docs = {name: read_stack(outdir, name) for name in every}
+        found = []
+        for stack in stack_names:
+            for rtype, rid, attrs in stack_resources(docs.get(stack, {})):
+                if rtype == self.function_type and not self.routed(outdir, docs, stack, rid, attrs):
+                    found.append(self.violation(
+                        stack_address(stack, rtype, rid),
+                        f"function has no alarm that notifies an alert channel in protected environment {env.name!r}",
+                        aliases=aliases_of(outdir, stack, rtype, rid)))
+        return found
+
+    def routed(self, outdir: Path, docs: Mapping[str, Mapping[str, Any]], stack: str, rid: str,
+               attrs: Mapping[str, Any]) -> bool:
+        """Whether an alarm of function `rid` (in `stack`) notifies a channel with a destination."""
+        raise NotImplementedError

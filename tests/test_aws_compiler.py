@@ -158,7 +158,7 @@ def extras(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_every_stack_passes_the_schema_check(which: str, request: pytest.FixtureRequest) -> None:
     outdir: Path = request.getfixturevalue(which)
     stacks = read_stacks(outdir)
-    assert sorted(stacks) == [f"{which}-auth-aws", f"{which}-thumbnails-aws", f"{which}-web-aws"]
+    assert sorted(stacks) == [f"{which}-auth-aws", f"{which}-base-aws", f"{which}-thumbnails-aws", f"{which}-web-aws"]
     errors = check_outdir(outdir)
     assert errors == [], format_errors(errors)
 
@@ -171,7 +171,7 @@ def test_provider_is_pinned_with_region_account_and_tags(dev_stacks: Stacks) -> 
         assert provider["allowed_account_ids"] == ["111111111111"]
         tags = provider["default_tags"][0]["tags"]
         assert tags["managed-by"] == "platform-sdk" and tags["environment"] == "dev"
-        assert tags["service"] == name.split("-")[1]
+        assert tags["service"] == name.split("-")[1]  # "base" for the base stack (the alert channel, the budget)
         assert "endpoints" not in provider
 
 

@@ -101,9 +101,13 @@ def test_a_destroy_removes_the_base_stack_last() -> None:
     assert order(dependencies, destroy=False)["prod-web-gcp"] == ["prod-base-gcp"]
 
 
-def test_the_local_cloud_and_aws_need_no_base_stack() -> None:
+def test_the_local_cloud_needs_no_base_stack_and_aws_only_for_its_channel_and_budget() -> None:
     assert not any("-base-" in name for name in example("local").stacks)
-    assert not any("-base-" in name for name in example("dev").stacks)  # nothing account-wide on AWS yet
+    assert not any("-base-" in name for name in matrix("aws").stacks)  # no [alerts], no [budget]: nothing shared
+    base = example("dev").documents()["dev-base-aws"]["resource"]  # issue 20: the channel and the budget
+    assert set(base) == {"aws_sns_topic", "aws_sns_topic_subscription", "aws_budgets_budget"}
+    assert example("dev").stacks["dev-base-aws"].shared == {"budget": ["monthly"], "channel": ["eu-west-1",
+                                                                                              "us-east-1"]}
 
 
 def test_a_service_named_base_is_refused(tmp_path: Path) -> None:

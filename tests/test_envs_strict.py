@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from platform_sdk import providers
 from platform_sdk.cli import app
-from platform_sdk.envs import Environment, LocalState, Waiver, load_environment
+from platform_sdk.envs import Alerts, Budget, Environment, LocalState, Waiver, load_environment
 from platform_sdk.errors import EnvironmentError_
 from platform_sdk.providers.aws.regions import AWS_REGIONS
 
@@ -39,14 +39,20 @@ STATE = {
     "gcs": 'backend = "gcs"\nbucket = "acme-tfstate"\n',
 }
 WAIVER = 'rule = "function.limits"\nresource = "web.api"\nreason = "a long enough reason"\nexpires = 2099-01-01\n'
+TABLES = {  # the generic sub-tables, fuzzed through their own models: (model, valid body)
+    "alerts": (Alerts, 'email = ["oncall@example.com"]\nwebhook = ["https://hooks.example.com/a"]\n'),
+    "budget": (Budget, 'monthly = 500\ncurrency = "USD"\nalerts_at = [50, 80, 100]\n'),
+}
 
 
 def env_text(top: str = "", clouds: dict[str, str] | None = None, state: str = STATE["local"],
-             waiver: str | None = None) -> str:
+             waiver: str | None = None, tables: dict[str, str] | None = None) -> str:
     text = BASE + top
     for name, body in {"aws": SECTIONS["aws"], **(clouds or {})}.items():
         text += f"\n[clouds.{name}]\n{body}"
     text += f"\n[state]\n{state}"
+    for name, body in (tables or {}).items():
+        text += f"\n[{name}]\n{body}"
     if waiver is not None:
         text += f"\n[[waivers]]\n{waiver}"
     return text
@@ -63,7 +69,8 @@ def refused(path: Path, text: str) -> EnvironmentError_:
 def test_the_base_files_of_the_fuzz_load(tmp_path: Path) -> None:
     path = tmp_path / "qa.toml"
     for backend, state in STATE.items():
-        path.write_text(env_text(clouds=SECTIONS, state=state, waiver=WAIVER))
+        path.write_text(env_text(clouds=SECTIONS, state=state, waiver=WAIVER,
+                                 tables={name: body for name, (_, body) in TABLES.items()}))
         assert load_environment(path).state.backend == backend
 
 
@@ -122,7 +129,7 @@ def fuzz_cases() -> list[tuple[str, str, str, object]]:
         return [(name, f.annotation) for name, f in model.model_fields.items() if not f.exclude]
 
     for name, annotation in fields(Environment):
-        if name in ("clouds", "state", "waivers", "name"):
+        if name in ("clouds", "state", "waivers", "name", *TABLES):
             continue  # sections fuzzed through their own models below; `name` comes from the file name
         for value in wrong_values(annotation):
             text = env_text().replace(BASE, "", 1)
@@ -149,6 +156,14 @@ def fuzz_cases() -> list[tuple[str, str, str, object]]:
         for value in wrong_values(annotation):
             body = re.sub(rf"(?m)^{name} = .*\n", "", WAIVER) + f"{name} = {toml(value)}\n"
             cases.append(("Waiver", env_text(waiver=body), f"waivers.0.{name}", value))
+    for table, (model, valid) in TABLES.items():
+        for name, annotation in fields(model):
+            for value in wrong_values(annotation):
+                body = re.sub(rf"(?m)^{name} = .*\n", "", valid) + f"{name} = {toml(value)}\n"
+                cases.append((model.__name__, env_text(tables={table: body}), f"{table}.{name}", value))
+            if typing.get_origin(annotation) is list:  # a list of the wrong item type
+                body = re.sub(rf"(?m)^{name} = .*\n", "", valid) + f"{name} = [true]\n"
+                cases.append((model.__name__, env_text(tables={table: body}), f"{table}.{name}.0", [True]))
     return cases
 
 
@@ -157,10 +172,10 @@ CASES = fuzz_cases()
 
 def test_the_fuzz_covers_every_key_of_every_model() -> None:
     covered = {(model, key.rsplit(".", 1)[-1]) for model, _, key, _ in CASES}
-    models: list[type[BaseModel]] = [Environment, LocalState, Waiver,
+    models: list[type[BaseModel]] = [Environment, LocalState, Waiver, *(model for model, _ in TABLES.values()),
                                      *(p.config for p in providers.plugins().values()),
                                      *(m for p in providers.plugins().values() for m in p.state_backends.values())]
-    skipped = {"clouds", "state", "waivers", "name", "backend"}
+    skipped = {"clouds", "state", "waivers", "name", "backend", *TABLES}
     for model in models:
         for name, field in model.model_fields.items():
             if not field.exclude and name not in skipped:

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ValidationError  # noqa: E402
 from pydantic_core import PydanticUndefined  # noqa: E402
 
 from platform_sdk import providers  # noqa: E402
-from platform_sdk.envs import Environment, LocalState, Waiver  # noqa: E402
+from platform_sdk.envs import Alerts, Budget, Environment, LocalState, Waiver  # noqa: E402
 from platform_sdk.errors import ModelError  # noqa: E402
 from platform_sdk.model import KINDS, Bucket, Cdn, Database, Function, Resource  # noqa: E402
 from platform_sdk.providers.base import Setting  # noqa: E402
@@ -220,6 +220,8 @@ def render() -> str:
     out += ["## Guardrail waivers: `[[waivers]]`", "",
             "Each waiver must name a rule of the environment's rule set and something of the estate (globs allowed).",
             "", *model_rows(Waiver), ""]
+    for title, model in (("Alert channel: `[alerts]`", Alerts), ("Budget: `[budget]`", Budget)):
+        out += [f"## {title}", "", " ".join((model.__doc__ or "").split()), "", *model_rows(model), ""]
     sizes = [(f"`{kind.kind}` ({plugin.name})", s) for kind in KINDS for plugin in plugins.values()
              for s in plugin.size_settings.get(kind.kind, ())]
     out += ["## Size tiers: `[sizes.<kind>.<tier>]`", "",
@@ -229,7 +231,10 @@ def render() -> str:
             "An environment's own value for a setting of one resource, validated exactly as the declaration in code "
             "is (the error column shows the model's message). `environment` merges variable by variable "
             "(`[overrides.\"svc.api\".environment] LOG_LEVEL = \"debug\"`); `cors` is a table with `origins`, "
-            "`methods` and `max_age_seconds`. See docs/stages.md.", ""]
+            "`methods` and `max_age_seconds`; `alarms` merges threshold by threshold "
+            "(`[overrides.\"svc.api\".alarms] errors = 5`; keys `enabled`, `errors`, `throttles`, `p95_duration` in "
+            "milliseconds, `error_rate_5xx` in percent, `period` in seconds, 0 turns one alarm off: see "
+            "platform_sdk.model.alarms and docs/observability.md). See docs/stages.md.", ""]
     for kind in KINDS:
         out += [f"### {kind.__name__} (`{kind.kind}`)", "", *kind_rows(kind), ""]
     extra = [(f"`{kind.kind}` on {plugin.name}", s) for kind in KINDS for plugin in plugins.values()

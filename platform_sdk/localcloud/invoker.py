@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from platform_sdk.localcloud import logs
 from platform_sdk.localcloud.registry import FunctionEntry
 
 log = logging.getLogger("platform.dev")
@@ -108,6 +109,9 @@ class Worker:
         self.entry = entry
         self.generation = entry.generation
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL)
+        # The invocation this worker runs (one at a time): its output lines carry this request id. Kept until the
+        # next event, so a line still in the pipe when the reply arrives is attributed to the right request.
+        self.request_id: str | None = None
         if not entry.code_dir.is_dir():
             raise InvocationError("init", f"code directory {entry.code_dir} does not exist (apply again?)")
         self.proc = subprocess.Popen(
@@ -130,12 +134,18 @@ class Worker:
                                           f"{hello.get('error', 'no reason given')}", hello.get("traceback", ""))
 
     def _pump_stderr(self) -> None:
-        """Forward the function's logs and prints, one gateway log line each."""
+        """Forward the function's logs and prints, one gateway log line each, and keep them in the function's local
+        log (localcloud/logs.py) with the request id of the invocation that wrote them."""
         assert self.proc.stderr is not None
         for line in self.proc.stderr:
             line = line.rstrip("\n")
             self.stderr_tail.append(line)
+            request_id = self.request_id
             fn_log.info("[%s] %s", self.entry.name, line)
+            try:
+                logs.write(self.entry.root, self.entry.name, line, request_id)
+            except OSError as exc:  # a full disk must not stop the function's output
+                log.warning("fn=%s cannot write its local log: %s", self.entry.name, exc)
 
     def _read(self, timeout: float) -> dict[str, Any]:
         """One protocol line; kill the worker if it takes longer than `timeout` seconds."""
@@ -166,6 +176,7 @@ class Worker:
     def call(self, event: dict[str, Any]) -> dict[str, Any]:
         """Send one event and wait for the reply; raises InvocationError for anything but a result."""
         assert self.proc.stdin is not None
+        self.request_id = event.get("request_id")
         try:
             self.proc.stdin.write(json.dumps(event) + "\n")
             self.proc.stdin.flush()

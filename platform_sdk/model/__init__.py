@@ -11,14 +11,18 @@ runtime operations each grant allows (`OPERATIONS`):
 - `function`: `Function`, `FunctionSpec`, `Grant`;
 - `triggers`: `http()`, `schedule(cron)`, `object_created(bucket)`;
 - `cdn`: `Cdn`;
+- `alarms`: `Alarms`, the thresholds of a function's or a CDN's alarms (on by default), and `ALARM_KEYS` per kind;
+- `metrics`: `Metric`, a business metric a service declares (`service.metric(...)`);
 - `service`: `Service`, which resources and modules are added to.
 """
 
+from platform_sdk.model.alarms import ALARM_KEYS, Alarms, AlarmThreshold, alarm_thresholds
 from platform_sdk.model.base import NAME_PATTERN, Resource, Spec
 from platform_sdk.model.bucket import Bucket, Cors
 from platform_sdk.model.cdn import Cdn
 from platform_sdk.model.database import Database, DatabaseSpec
 from platform_sdk.model.function import Access, Function, FunctionSpec, Grant
+from platform_sdk.model.metrics import Metric
 from platform_sdk.model.secret import Secret
 from platform_sdk.model.service import Composite, Service
 from platform_sdk.model.triggers import (
@@ -35,7 +39,8 @@ KINDS: tuple[type[Resource], ...] = (Bucket, Database, Secret, Function, Cdn)
 """Every resource kind, in build order (producers before consumers)."""
 
 __all__ = [
-    "KINDS", "NAME_PATTERN", "Access", "Bucket", "Cdn", "Composite", "Cors", "Database", "DatabaseSpec", "Function",
-    "FunctionSpec", "Grant", "HttpTrigger", "ObjectCreatedTrigger", "Resource", "ScheduleTrigger", "Secret", "Service",
-    "Spec", "Trigger", "http", "object_created", "schedule",
+    "ALARM_KEYS", "KINDS", "NAME_PATTERN", "Access", "AlarmThreshold", "Alarms", "Bucket", "Cdn", "Composite", "Cors",
+    "Database", "DatabaseSpec", "Function", "FunctionSpec", "Grant", "HttpTrigger", "Metric", "ObjectCreatedTrigger",
+    "Resource", "ScheduleTrigger", "Secret", "Service", "Spec", "Trigger", "alarm_thresholds", "http",
+    "object_created", "schedule",
 ]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
+from platform_sdk.model.alarms import Alarms
 from platform_sdk.model.base import Resource
 from platform_sdk.model.bucket import Bucket
 from platform_sdk.model.function import Function
@@ -29,16 +30,20 @@ class Cdn(Resource):
             Default `None`: the cloud's own host name. Raises `ModelError` (key `domain`) otherwise.
         default_root_object: The object key served for `/`. Default `"index.html"`. Raises `ModelError` (key
             `default_root_object`) unless a non-empty key not starting with '/'.
+        alarms: Thresholds of the CDN's alarm (`error_rate_5xx`: the share of 5xx responses), see `Alarms`. Default
+            `Alarms()`: on, thresholds from the profile or the built-in defaults. Raises `ModelError` (key
+            `alarms` or `alarms.<setting>`) unless an `Alarms` with valid CDN settings.
 
     Raises:
         ModelError: on any invalid setting, naming the file and line of the declaration, the key and the value.
     """
 
     kind: ClassVar[str] = "cdn"
-    overridable: ClassVar[tuple[str, ...]] = ("domain", "default_root_object")
+    overridable: ClassVar[tuple[str, ...]] = ("domain", "default_root_object", "alarms")
     origin: Bucket | Function | None = None
     domain: str | None = None
     default_root_object: str = "index.html"
+    alarms: Alarms = field(default_factory=Alarms)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -52,3 +57,6 @@ class Cdn(Resource):
         if not isinstance(root, str) or not root or root.startswith("/"):
             raise self.error("default_root_object must be an object key like 'index.html'", "default_root_object",
                              root)
+        if not isinstance(self.alarms, Alarms):
+            raise self.error("alarms must be Alarms(...), like alarms=Alarms(error_rate_5xx=2)", "alarms", self.alarms)
+        self.alarms.check(self.kind, self.error)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import ClassVar, Literal, Self, TypeVar
 
 from platform_sdk.errors import ModelError
+from platform_sdk.model.alarms import Alarms
 from platform_sdk.model.base import ErrorFactory, Resource, Spec, caller_location, is_whole
 from platform_sdk.model.bucket import Bucket
 from platform_sdk.model.database import Database
@@ -79,12 +80,16 @@ class FunctionSpec(Spec):
         environment: Environment variables, `{"NAME": "value"}`: names UPPER_SNAKE_CASE, not starting with
             `PLATFORM_` (reserved for what the platform injects), values strings. Default `{}`. Raises
             `ModelError` (key `environment` or `environment.NAME`) otherwise.
+        alarms: Thresholds of the function's alarms (errors, throttles, p95 duration), see `Alarms`. Default
+            `Alarms()`: on, every threshold from the profile or the built-in defaults. Raises `ModelError` (key
+            `alarms` or `alarms.<setting>`) unless an `Alarms` with valid function settings.
     """
 
     runtime: str = "python3.11"
     memory: int = 256
     timeout: int = 30
     environment: dict[str, str] = field(default_factory=dict)
+    alarms: Alarms = field(default_factory=Alarms)
 
     def check_spec(self, error: ErrorFactory) -> None:
         """Raise `error(message, key, value)` for the first invalid setting."""
@@ -102,6 +107,9 @@ class FunctionSpec(Spec):
                             "environment", key)
             if not isinstance(value, str):
                 raise error("environment values must be strings", f"environment.{key}", value)
+        if not isinstance(self.alarms, Alarms):
+            raise error("alarms must be Alarms(...), like alarms=Alarms(errors=5)", "alarms", self.alarms)
+        self.alarms.check("function", error)
 
 
 @dataclass(eq=False)

@@ -11,6 +11,7 @@ from platform_sdk.model.bucket import Bucket
 from platform_sdk.model.cdn import Cdn
 from platform_sdk.model.database import Database
 from platform_sdk.model.function import Function
+from platform_sdk.model.metrics import Metric
 from platform_sdk.model.secret import Secret
 
 
@@ -44,6 +45,7 @@ class Service:
         self.owner = owner
         self.description = description
         self._resources: dict[str, Resource] = {}
+        self._metrics: dict[str, Metric] = {}
 
     @overload
     def add(self, part: R) -> R: ...
@@ -71,6 +73,28 @@ class Service:
         file, line = caller_location()  # type: ignore[unreachable]  # callers without a type checker get here
         raise ModelError("Service.add takes a resource (Bucket, Function, ...) or a module", file=file, line=line,
                          key=f"{self.name}.add", value=part)
+
+    def metric(self, name: str, unit: str = "Count", dimensions: list[str] | tuple[str, ...] = (),
+               description: str = "") -> Metric:
+        """Declare a business metric the service's code emits (`metric(name).add(value, dimensions={...})` at
+        runtime, which refuses undeclared names). Returns the `Metric` (see it for names, units and dimensions).
+
+        Raises:
+            ModelError: an invalid name, unit or dimension list (see `Metric`), or a second metric with this name.
+        """
+        file, line = caller_location()
+        declared = Metric(name, unit, tuple(dimensions) if isinstance(dimensions, list) else dimensions,
+                          description, declared_in=file, declared_line=line)
+        if declared.name in self._metrics:
+            raise ModelError(f"two metrics named {name!r} in service {self.name!r}", file=file, line=line,
+                             key=f"{self.name}.metric", value=name)
+        self._metrics[declared.name] = declared
+        return declared
+
+    @property
+    def metrics(self) -> list[Metric]:
+        """The declared business metrics, in declaration order."""
+        return list(self._metrics.values())
 
     def __iter__(self) -> Iterator[Resource]:
         return iter(self._resources.values())

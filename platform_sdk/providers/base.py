@@ -18,12 +18,13 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from platform_sdk.model import Bucket, Cdn, Database, Function, Grant, Resource, Secret
+from platform_sdk.model import AlarmThreshold, Bucket, Cdn, Database, Function, Grant, Metric, Resource, Secret
 
 if TYPE_CHECKING:
     from platform_sdk.cdk.raw import RawDataSource, RawResource
@@ -77,8 +78,8 @@ class FunctionInputs:
 class BaseNeeds:
     """What the service stacks of one (environment, cloud) need from that cloud's base stack.
 
-    Everything project- or account-wide (API enablement, service-agent bindings, custom roles; later the alert
-    channel, budget and DNS zone) has exactly one owner: the base stack `<env>-base-<cloud>`, which every service
+    Everything project- or account-wide (API enablement, service-agent bindings, custom roles, the alert channel
+    and the budget; later the DNS zone) has exactly one owner: the base stack `<env>-base-<cloud>`, which every service
     stack of the cloud depends on. Compilers say what they need while they compile service resources
     (`ctx.needs.add("api", "run.googleapis.com")`); the plug-in's `Compiler.base` then builds each need once, in
     the base stack. Kinds and values are the plug-in's own vocabulary, plain strings, so they are recorded in
@@ -233,6 +234,23 @@ class Compiler(ABC):
         depends on the base stack, moves never move it and a destroy removes it last. A plug-in whose compiler
         records needs (`ctx.needs.add(...)`) implements it; a cloud that shares nothing never gets here."""
         raise NotImplementedError(f"{self.target} builds no base stack, yet its stacks need {needs.to_json()}")
+
+    # -- observability (issue 20) --------------------------------------------------------------------------------
+    # Called after every base stack was built (so an alarm can reference the alert channel there), once per service
+    # stack of this compiler. The environment's `[alerts]` channel and `[budget]` are base-stack needs the compiler
+    # records while it compiles (`ctx.needs`). A cloud without monitoring (the local cloud) keeps these no-ops.
+    def alarms(self, ctx: StackContext, handle: Handle, thresholds: list[AlarmThreshold]) -> None:
+        """The alarms of one compiled resource (`handle`) whose kind has alarms (`platform_sdk.model.ALARM_KEYS`),
+        one per threshold (already resolved: environment file, declaration, profile, defaults; empty when the
+        resource's alarms are off), each notifying the environment's alert channel. The per-kind hook: a plug-in
+        dispatches on `handle.resource.kind` (a new kind adds its builder there)."""
+        return None
+
+    def dashboard(self, ctx: StackContext, handles: list[Handle], metrics: list[Metric]) -> None:
+        """One dashboard for the service of stack `ctx`: its functions' invocations, errors and duration, its CDNs'
+        requests and error rate (`handles`: every resource compiled into the stack), and every business metric the
+        service declares (`metrics`), with whatever this cloud needs to collect them (a log-based metric)."""
+        return None
 
     # -- cross-cloud access (keyless federation) -----------------------------------------------------------
     def identity_literal(self, env: Environment, profile: Profile, fn: Function) -> dict[str, str]:
@@ -447,6 +465,24 @@ class FunctionStatus:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class LogEntry:
+    """One line a deployed function logged, as its cloud returns it (`platform logs`).
+
+    `time`: aware UTC; `function`: the neutral address (`service.function`); `request_id`: the invocation that wrote
+    it, when the cloud or the line tells (None otherwise); `message`: the text (a JSON line stays JSON text).
+    """
+
+    time: datetime
+    function: str
+    request_id: str | None
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"time": self.time.isoformat().replace("+00:00", "Z"), "function": self.function,
+                "request_id": self.request_id, "message": self.message}
+
+
 def unresolved(name: str) -> bool:
     """A physical name that is a Terraform expression cannot be looked up before apply."""
     return "${" in name
@@ -570,6 +606,12 @@ class CloudPlugin:
         """One callable per function asking the cloud itself (`client` may be injected by tests)."""
         return [lambda ref=ref: FunctionStatus.of(ref, UNKNOWN, detail=f"{self.name} reports no status")
                 for ref in refs]
+
+    def fetch_logs(self, project_root: Path, env: Environment, refs: list[FunctionRef], since: datetime,
+                   client: Any = None) -> list[LogEntry]:
+        """What the functions `refs` logged at or after `since`, oldest first, read from the cloud's own log service
+        (`client` may be injected by tests). `platform logs` polls it again with a later `since` to follow."""
+        raise NotImplementedError(f"{self.name} keeps no function logs the platform can read")
 
     def trusted_network(self, env: Environment) -> TrustedNetwork | None:
         """The bring-your-own network its `[clouds.<name>]` section describes, which the conformance analysis

@@ -10,6 +10,7 @@ first used.
 # `from platform_sdk.runtime import database` would then hand user code a module instead of the function.
 from platform_sdk.runtime import database as _database_module  # noqa: F401  (must precede the next line)
 from platform_sdk.runtime.events import HttpRequest, HttpResponse, ObjectCreated, ScheduleTick
+from platform_sdk.runtime.metrics import MetricError, metric
 from platform_sdk.runtime.resources import GrantError, bucket, config, database
 from platform_sdk.runtime.secrets import SecretNotSetError, secret
 
@@ -17,11 +18,13 @@ __all__ = [
     "GrantError",
     "HttpRequest",
     "HttpResponse",
+    "MetricError",
     "ObjectCreated",
     "ScheduleTick",
     "SecretNotSetError",
     "bucket",
     "config",
     "database",
+    "metric",
     "secret",
 ]

@@ -16,7 +16,18 @@ from platform_sdk import contract, providers
 from platform_sdk.cdk import engine
 from platform_sdk.envs import Environment, LocalState
 from platform_sdk.errors import PlatformError
-from platform_sdk.model import Bucket, Cdn, Database, Function, ObjectCreatedTrigger, Resource, Secret, Service
+from platform_sdk.model import (
+    ALARM_KEYS,
+    Bucket,
+    Cdn,
+    Database,
+    Function,
+    ObjectCreatedTrigger,
+    Resource,
+    Secret,
+    Service,
+    alarm_thresholds,
+)
 from platform_sdk.profile import ModuleBacking, Profile
 from platform_sdk.project import Project
 from platform_sdk.providers import compilers_for
@@ -145,6 +156,36 @@ class EstateBuilder:
         self._record_dependencies()
         self.add_tombstones(deployed or {})
         self.add_bases(deployed or {})
+        self.observe()
+
+    def observe(self) -> None:
+        """Alarms for every resource whose kind has them and one dashboard per service stack, by the stack's
+        compiler, once the base stacks (which hold the alert channel the alarms notify) exist."""
+        for ctx in list(self.contexts.values()):
+            info = self.stack_infos[ctx.name]
+            if info.tombstone or info.shared:
+                continue
+            compiler = self.compilers[ctx.target]
+            handles = [h for r, h in self.handles.items() if h.stack_name == ctx.name]
+            for handle in handles:
+                resource = handle.resource
+                if resource.kind not in ALARM_KEYS:
+                    continue
+                thresholds = alarm_thresholds(resource.kind, getattr(resource, "alarms", None), self.profile.alarms,
+                                              getattr(resource, "timeout", None))
+                known = {id(c) for c in ctx.stack.node.children}
+                compiler.alarms(ctx, handle, thresholds)
+                self._own(ctx, known, resource)
+            if handles:
+                compiler.dashboard(ctx, handles, ctx.service.metrics)
+
+    def _own(self, ctx: StackContext, known: set[int], resource: Resource) -> None:
+        """Record the Terraform resources added to `ctx` since `known` as parts of `resource`."""
+        info = self.stack_infos[ctx.name]
+        for child in ctx.stack.node.children:
+            if id(child) not in known and hasattr(child, "terraform_resource_type"):
+                prefix = "data." if isinstance(child, engine.TerraformDataSource) else ""
+                info.owners[f"{prefix}{child.terraform_resource_type}.{child.friendly_unique_id}"] = resource.address
 
     def add_bases(self, deployed: dict[str, dict[str, Any]]) -> None:
         """One base stack per cloud label whose stacks need something shared: its plug-in builds the needs there,
@@ -209,11 +250,7 @@ class EstateBuilder:
             self.copy_handles[resource] = handle
         info = self.stack_infos[placement.stack_name]
         info.resources.append(resource.address)
-        for child in ctx.stack.node.children:
-            if id(child) not in known and hasattr(child, "terraform_resource_type"):
-                prefix = "data." if isinstance(child, engine.TerraformDataSource) else ""
-                address = f"{prefix}{child.terraform_resource_type}.{child.friendly_unique_id}"
-                info.owners[address] = resource.address
+        self._own(ctx, known, resource)
         if isinstance(resource, STATEFUL_KINDS):
             info.stateful.append(resource.address)
 
@@ -271,6 +308,10 @@ class EstateBuilder:
             (g.target.kind, g.target.name, g.access) for g in fn.grants)
         if self.denials.get(fn.address):
             environment[contract.DENY] = contract.encode_denials(self.denials[fn.address])
+        if fn.service is not None and fn.service.metrics:  # what `metric(name)` may emit (runtime/metrics.py)
+            environment[contract.METRICS] = contract.encode_metrics(
+                contract.metrics_namespace(self.env.name_prefix, self.env.name),
+                (contract.MetricSpec(m.name, m.unit, m.dimensions) for m in fn.service.metrics))
         environment.update(fn.environment)
         trigger_buckets = {
             t.bucket.name: self.handles[t.bucket] for t in fn.triggers if isinstance(t, ObjectCreatedTrigger)

@@ -6,6 +6,8 @@
     memory = 1024
     [overrides."web.api".environment]
     LOG_LEVEL = "debug"                     # one variable, this environment only
+    [overrides."web.api".alarms]
+    errors = 5                              # this stage's alarm thresholds (platform_sdk.model.alarms)
 
 Service code declares one estate; each environment file says how its stage differs. This module is the one place
 that turns the declared estate into what an environment deploys, before anything is placed or compiled, so every
@@ -15,8 +17,8 @@ without knowing where they came from.
 A key is either
 - a setting of the resource's kind (`Kind.overridable`: `memory`, `domain`, `versioning`, ...), validated by the
   model's own checks (the resource is re-declared with the new values), so an environment can deploy nothing the
-  code could not declare; `environment` merges variable by variable into the declared variables, `cors` replaces
-  the declared rules; or
+  code could not declare; `environment` merges variable by variable into the declared variables, `alarms` threshold
+  by threshold into the declared ones, `cors` replaces the declared rules; or
 - a setting the resource's cloud plug-in adds (`CloudPlugin.resource_settings`: `log_retention_days` on AWS,
   `max_instances` on GCP), checked by the plug-in's `Setting` and read by its compiler with `StackContext.setting`.
 
@@ -36,7 +38,7 @@ from weakref import WeakKeyDictionary
 from platform_sdk import providers
 from platform_sdk.envs import Environment
 from platform_sdk.errors import EnvironmentError_, ModelError, did_you_mean
-from platform_sdk.model import Bucket, Cors, Function, Resource, Service
+from platform_sdk.model import Alarms, Bucket, Cors, Function, Resource, Service
 from platform_sdk.providers.base import Setting
 
 _declared: WeakKeyDictionary[Resource, dict[str, Any]] = WeakKeyDictionary()
@@ -110,6 +112,13 @@ def _merged(env: Environment, resource: Resource, key: str, value: Any, where: s
     """The value to validate: variables merge into the declared ones; a CORS table becomes a `Cors`."""
     if key == "environment" and isinstance(resource, Function) and isinstance(value, dict):
         return {**declared(resource, "environment"), **value}
+    if key == "alarms" and isinstance(value, dict):
+        known = [f.name for f in dataclasses.fields(Alarms)]
+        for name in value:
+            if name not in known:
+                raise EnvironmentError_(f"unknown alarm setting{did_you_mean(name, known)} (settings: "
+                                        f"{', '.join(known)})", file=env.file, key=f"{where}.{name}", value=value[name])
+        return Alarms(**value).over(declared(resource, "alarms"))
     if key == "cors" and isinstance(resource, Bucket) and isinstance(value, dict):
         known = [f.name for f in dataclasses.fields(Cors)]
         for name in value:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from platform_sdk import contract
+from platform_sdk.localcloud import logs
 from platform_sdk.localcloud.dev.scheduler import Scheduler
 from platform_sdk.localcloud.dev.watcher import Watcher
 from platform_sdk.localcloud.invoker import Invocation, InvocationError, Invoker, WorkerOptions
@@ -156,13 +157,19 @@ class GatewayCore:
         return functions
 
     # -- invocation -----------------------------------------------------------------------------------------
-    def record(self, invocation: Invocation) -> Invocation:
+    def record(self, invocation: Invocation, entry: FunctionEntry | None = None) -> Invocation:
+        """Log one invocation (the gateway's output, and the function's local log when `entry` is known)."""
         self.invocations.append(invocation)
         level = logging.ERROR if invocation.error else logging.INFO
-        log.log(level, "request_id=%s fn=%s trigger=%s status=%s duration_ms=%.1f%s%s", invocation.request_id,
-                invocation.function, invocation.trigger, invocation.status, invocation.duration_ms,
-                f" {invocation.detail}" if invocation.detail else "",
-                f" error={invocation.error!r}" if invocation.error else "")
+        summary = (f"trigger={invocation.trigger} status={invocation.status} duration_ms={invocation.duration_ms:.1f}"
+                   + (f" {invocation.detail}" if invocation.detail else "")
+                   + (f" error={invocation.error!r}" if invocation.error else ""))
+        log.log(level, "request_id=%s fn=%s %s", invocation.request_id, invocation.function, summary)
+        if entry is not None:
+            try:
+                logs.write(entry.root, entry.name, f"invocation {summary}", invocation.request_id, kind="invocation")
+            except OSError as exc:
+                log.warning("fn=%s cannot write its local log: %s", entry.name, exc)
         return invocation
 
     def _call(self, entry: FunctionEntry, event: dict[str, Any]) -> tuple[dict[str, Any] | None, str,
@@ -204,7 +211,7 @@ class GatewayCore:
                 data = _json_bytes({"error": str(error), "request_id": request_id})
         out_headers["x-request-id"] = request_id
         self.record(Invocation(request_id, entry.name, trigger, str(status), (time.perf_counter() - started) * 1000,
-                               f"method={method} path={path or '/'}{cold}", str(error) if error else None))
+                               f"method={method} path={path or '/'}{cold}", str(error) if error else None), entry)
         return status, out_headers, data, request_id
 
     def run_event(self, entry: FunctionEntry, trigger: str, event: dict[str, Any], detail: str) -> Invocation:
@@ -215,7 +222,7 @@ class GatewayCore:
         status = "error" if error else ("ignored" if result and result.get("handled") == 0 else "ok")
         return self.record(Invocation(request_id, entry.name, trigger, status,
                                       (time.perf_counter() - started) * 1000, detail + cold,
-                                      str(error) if error else None))
+                                      str(error) if error else None), entry)
 
     def run_schedule(self, entry: FunctionEntry, cron: str, when: datetime) -> Invocation:
         event = {"type": "schedule", "cron": cron, "time": when.astimezone(UTC).isoformat()}

@@ -9,18 +9,29 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from platform_sdk.model import Bucket, Cdn, Database, Function, Grant, Resource, ScheduleTrigger, Secret
+from platform_sdk.model import (
+    AlarmThreshold,
+    Bucket,
+    Cdn,
+    Database,
+    Function,
+    Grant,
+    Metric,
+    Resource,
+    ScheduleTrigger,
+    Secret,
+)
 from platform_sdk.naming import default_name
 from platform_sdk.profile import Profile
-from platform_sdk.providers.aws import federation, names
+from platform_sdk.providers.aws import federation, names, observability
 from platform_sdk.providers.aws.bucket import compile_bucket
 from platform_sdk.providers.aws.cdn import compile_cdn
 from platform_sdk.providers.aws.cron import CronError, to_eventbridge
 from platform_sdk.providers.aws.database import ENGINES, compile_database
 from platform_sdk.providers.aws.function import compile_function, schedule_rule_suffix
-from platform_sdk.providers.aws.provider import configure
+from platform_sdk.providers.aws.provider import CLOUDFRONT_REGION, configure
 from platform_sdk.providers.aws.secret import compile_secret, name_problems
-from platform_sdk.providers.base import Compiler, FunctionInputs, Handle, StackContext
+from platform_sdk.providers.base import BaseNeeds, Compiler, FunctionInputs, Handle, StackContext
 
 if TYPE_CHECKING:
     from platform_sdk.envs import Environment
@@ -41,7 +52,8 @@ STATEFUL_TYPES: frozenset[str] = frozenset({"aws_s3_bucket", "aws_db_instance", 
 
 
 class AwsCompiler(Compiler):
-    """S3, Lambda, CloudFront, RDS and Secrets Manager through `hashicorp/aws` 6.x."""
+    """S3, Lambda, CloudFront, RDS and Secrets Manager through `hashicorp/aws` 6.x; CloudWatch alarms and
+    dashboards, the SNS alert channel and AWS Budgets (observability.py)."""
 
     target = "aws"
 
@@ -97,6 +109,7 @@ class AwsCompiler(Compiler):
     # -- compilation ------------------------------------------------------------------------------------------
     def configure(self, ctx: StackContext) -> None:
         configure(ctx)
+        observability.record_needs(ctx)  # the environment's alert channel and budget live in the base stack
 
     def bucket(self, ctx: StackContext, bucket: Bucket) -> Handle:
         return compile_bucket(ctx, bucket)
@@ -111,7 +124,19 @@ class AwsCompiler(Compiler):
         return compile_function(ctx, fn, inputs)
 
     def cdn(self, ctx: StackContext, cdn: Cdn, origin: Handle) -> Handle:
+        observability.record_needs(ctx, CLOUDFRONT_REGION)  # CloudFront alarms notify a topic in us-east-1
         return compile_cdn(ctx, cdn, origin)
+
+    # -- shared prerequisites and observability (observability.py) ----------------------------------------------
+    def base(self, ctx: StackContext, needs: BaseNeeds) -> None:
+        """The alert channel's SNS topics and the budget of the account, once per environment."""
+        observability.compile_base(ctx, needs)
+
+    def alarms(self, ctx: StackContext, handle: Handle, thresholds: list[AlarmThreshold]) -> None:
+        observability.compile_alarms(ctx, handle, thresholds)
+
+    def dashboard(self, ctx: StackContext, handles: list[Handle], metrics: list[Metric]) -> None:
+        observability.compile_dashboard(ctx, handles, metrics)
 
     # -- keyless cross-cloud access (federation.py) -------------------------------------------------------------
     def identity_literal(self, env: Environment, profile: Profile, fn: Function) -> dict[str, str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from platform_sdk.rules import (
+    ProductionAlarmsRouted,
     Rule,
     Violation,
     aliases_of,
@@ -186,3 +187,32 @@ class AwsIamLeastPrivilege(Rule):
                 found.append(self.violation(stack_address(stack, rtype, rid), f"{label}: {problem}",
                                             aliases=aliases_of(outdir, stack, rtype, rid)))
         return found
+
+
+class AwsProductionAlarms(ProductionAlarmsRouted):
+    """A Lambda function is routed when an aws_cloudwatch_metric_alarm on its FunctionName lists, in
+    `alarm_actions`, an SNS topic (by ARN: Region and name) that some stack declares with a subscription."""
+
+    function_type = "aws_lambda_function"
+
+    def routed(self, outdir: Path, docs: Mapping[str, Mapping[str, Any]], stack: str, rid: str,
+               attrs: Mapping[str, Any]) -> bool:
+        channels: set[tuple[str, str]] = set()  # (Region, topic name) of every topic with a subscription
+        for doc in docs.values():
+            home = next((str(b.get("region")) for b in providers_of(doc, "aws") if not b.get("alias")), "")
+            topics = {tid: (str(body.get("region") or home), str(body.get("name")))
+                      for rtype, tid, body in stack_resources(doc) if rtype == "aws_sns_topic"}
+            for rtype, _, body in stack_resources(doc):
+                topic = re.fullmatch(r"\$\{aws_sns_topic\.([\w-]+)\.arn\}", str(body.get("topic_arn", "")))
+                if rtype == "aws_sns_topic_subscription" and topic and topic.group(1) in topics:
+                    channels.add(topics[topic.group(1)])
+        own = f"aws_lambda_function.{rid}."
+        for rtype, _, body in stack_resources(docs.get(stack, {})):
+            if rtype != "aws_cloudwatch_metric_alarm" or own not in str((body.get("dimensions") or {}).get(
+                    "FunctionName", "")):
+                continue
+            for arn in _as_list(body.get("alarm_actions")):
+                parts = str(arn).split(":")
+                if len(parts) == 6 and parts[2] == "sns" and (parts[3], parts[5]) in channels:
+                    return True
+        return False

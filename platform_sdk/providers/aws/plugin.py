@@ -18,6 +18,7 @@ from platform_sdk.providers.base import (
     FunctionLimits,
     FunctionRef,
     FunctionStatus,
+    LogEntry,
     Packaging,
     Setting,
     StateBackend,
@@ -26,6 +27,7 @@ from platform_sdk.providers.base import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from datetime import datetime
 
     from platform_sdk.envs import Environment
     from platform_sdk.providers.base import Compiler
@@ -150,10 +152,17 @@ class AwsPlugin(CloudPlugin):
 
         return status.checks(env, refs, client=client)
 
-    def stack_rules(self) -> list[Rule]:
-        from platform_sdk.providers.aws.guardrails import AwsIamLeastPrivilege
+    def fetch_logs(self, project_root: Path, env: Environment, refs: list[FunctionRef], since: datetime,
+                   client: Any = None) -> list[LogEntry]:
+        """CloudWatch Logs FilterLogEvents on each function's log group (logs.py)."""
+        from platform_sdk.providers.aws.logs import fetch
 
-        return [AwsIamLeastPrivilege()]
+        return fetch(env, refs, since, client)
+
+    def stack_rules(self) -> list[Rule]:
+        from platform_sdk.providers.aws.guardrails import AwsIamLeastPrivilege, AwsProductionAlarms
+
+        return [AwsIamLeastPrivilege(), AwsProductionAlarms()]
 
     def untagged(self, doc: Mapping[str, Any], required: list[str]) -> list[tuple[str, str, str]]:
         from platform_sdk.providers.aws.guardrails import untagged

@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from platform_sdk.errors import PlatformError
-from platform_sdk.model import Bucket, Cdn, Database, Function, Grant, Resource, Secret
+from platform_sdk.model import AlarmThreshold, Bucket, Cdn, Database, Function, Grant, Metric, Resource, Secret
 from platform_sdk.naming import default_name
 from platform_sdk.providers.base import BaseNeeds, Compiler, FunctionInputs, Handle, StackContext
-from platform_sdk.providers.gcp import federation, naming, provider
+from platform_sdk.providers.gcp import federation, naming, observability, provider
 from platform_sdk.providers.gcp.base import compile_base
 from platform_sdk.providers.gcp.bucket import compile_bucket
 from platform_sdk.providers.gcp.cdn import cdn_problems, compile_cdn
@@ -32,7 +32,8 @@ STATEFUL_TYPES: frozenset[str] = frozenset({"google_storage_bucket", "google_sql
 
 class GcpCompiler(Compiler):
     """Cloud Storage, Cloud Functions 2nd gen, Cloud CDN behind a global load balancer, Cloud SQL, Secret
-    Manager."""
+    Manager; Cloud Monitoring alert policies and dashboards, log-based metrics, the notification channels and the
+    billing budget (observability.py)."""
 
     target = "gcp"
 
@@ -40,6 +41,8 @@ class GcpCompiler(Compiler):
         self.env = env
         # Stacks this compiler configured, by name: `foreign_url` adds the federation trust to a bucket's stack.
         self.contexts: dict[str, StackContext] = {}
+        # Notification channels built in each cloud label's base stack: every alert policy of that label lists them.
+        self.channels: dict[str, list[object]] = {}
 
     def bucket_name_problems(self, name: str) -> list[str]:
         return naming.bucket_name_problems(name)
@@ -60,6 +63,7 @@ class GcpCompiler(Compiler):
     def configure(self, ctx: StackContext) -> None:
         self.contexts[ctx.name] = ctx
         provider.configure(ctx)
+        observability.record_needs(ctx)
 
     def bucket(self, ctx: StackContext, bucket: Bucket) -> Handle:
         res, attrs = compile_bucket(ctx, bucket)
@@ -82,8 +86,16 @@ class GcpCompiler(Compiler):
         return self._handle(ctx, cdn, attrs, res)
 
     def base(self, ctx: StackContext, needs: BaseNeeds) -> None:
-        """APIs, service-agent bindings and custom roles of the project, once per environment (base.py)."""
+        """APIs, service-agent bindings and custom roles of the project, the alert channel and the budget, once per
+        environment (base.py, observability.py)."""
         compile_base(ctx, needs)
+        self.channels[ctx.cloud] = observability.compile_base(ctx, needs)
+
+    def alarms(self, ctx: StackContext, handle: Handle, thresholds: list[AlarmThreshold]) -> None:
+        observability.compile_alarms(ctx, handle, thresholds, self.channels.get(ctx.cloud, []))
+
+    def dashboard(self, ctx: StackContext, handles: list[Handle], metrics: list[Metric]) -> None:
+        observability.compile_dashboard(ctx, handles, metrics)
 
     def _handle(self, ctx: StackContext, resource: Resource, attrs: dict[str, str], main: object) -> Handle:
         handle = self.handle(ctx, resource, **attrs)

@@ -36,6 +36,11 @@ class GcpConfig(CloudConfig):
     region: str | None = Field(None, description="The Google Cloud region of every GCP stack, e.g. `europe-west1`: "
                                f"one of the regions at {SOURCE}. Required unless `stand_in` is set (no default).")
 
+    billing_account: Annotated[str, Field(pattern=r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")] | None = Field(
+        None, description="The Cloud Billing account paying for the project, e.g. `012345-6789AB-CDEF01`: where the "
+        "environment's `[budget]` is created (google_billing_budget). Required with `[budget]` unless `stand_in` is "
+        "set.")
+
     @field_validator("region")
     @classmethod
     def _known_region(cls, value: str | None) -> str | None:

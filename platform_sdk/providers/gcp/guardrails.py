@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from platform_sdk.rules import (
+    ProductionAlarmsRouted,
     Rule,
     Violation,
     aliases_of,
@@ -88,3 +90,27 @@ class GcpScopedRoles(Rule):
                                                 fix="grant a predefined role for the one service it needs",
                                                 aliases=aliases))
         return found
+
+
+class GcpProductionAlarms(ProductionAlarmsRouted):
+    """A Cloud Function is routed when a google_monitoring_alert_policy of its stack names its Cloud Run service
+    (`resource.labels.service_name = "<function name>"`) in a condition and lists, in `notification_channels`, a
+    google_monitoring_notification_channel (resolved across stacks: the channels live in the base stack)."""
+
+    function_type = "google_cloudfunctions2_function"
+
+    def routed(self, outdir: Path, docs: Mapping[str, Mapping[str, Any]], stack: str, rid: str,
+               attrs: Mapping[str, Any]) -> bool:
+        from platform_sdk.tfjson import Estate
+
+        estate = Estate(docs)
+        needle = f'resource.labels.service_name = "{attrs.get("name")}"'
+        for rtype, _, body in stack_resources(docs.get(stack, {})):
+            if rtype != "google_monitoring_alert_policy" or needle not in json.dumps(body.get("conditions")).replace(
+                    '\\"', '"'):
+                continue
+            for channel in body.get("notification_channels") or []:
+                ref = estate.ref(stack, channel)
+                if ref is not None and ref.block.type == "google_monitoring_notification_channel":
+                    return True
+        return False

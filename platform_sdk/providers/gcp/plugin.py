@@ -17,6 +17,7 @@ from platform_sdk.providers.base import (
     FunctionLimits,
     FunctionRef,
     FunctionStatus,
+    LogEntry,
     Packaging,
     Setting,
     StateBackend,
@@ -26,6 +27,7 @@ from platform_sdk.providers.gcp.config import MAX_INSTANCES, TIER, GcpConfig, Gc
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from datetime import datetime
 
     from platform_sdk.envs import Environment
     from platform_sdk.providers.base import Compiler
@@ -121,10 +123,17 @@ class GcpPlugin(CloudPlugin):
 
         return status.checks(env, refs, client=client)
 
-    def stack_rules(self) -> list[Rule]:
-        from platform_sdk.providers.gcp.guardrails import GcpScopedRoles
+    def fetch_logs(self, project_root: Path, env: Environment, refs: list[FunctionRef], since: datetime,
+                   client: Any = None) -> list[LogEntry]:
+        """Cloud Logging entries.list per function's Cloud Run service (logs.py)."""
+        from platform_sdk.providers.gcp.logs import fetch
 
-        return [GcpScopedRoles()]
+        return fetch(env, refs, since, client)
+
+    def stack_rules(self) -> list[Rule]:
+        from platform_sdk.providers.gcp.guardrails import GcpProductionAlarms, GcpScopedRoles
+
+        return [GcpScopedRoles(), GcpProductionAlarms()]
 
     def untagged(self, doc: Mapping[str, Any], required: list[str]) -> list[tuple[str, str, str]]:
         from platform_sdk.providers.gcp.guardrails import unlabelled

@@ -14,6 +14,7 @@ from platform_sdk.providers.base import (
     FunctionLimits,
     FunctionRef,
     FunctionStatus,
+    LogEntry,
     MirroredProvider,
     Packaging,
 )
@@ -21,6 +22,7 @@ from platform_sdk.providers.local.config import LocalConfig
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from datetime import datetime
 
     from platform_sdk.envs import Environment
     from platform_sdk.providers.base import Compiler
@@ -66,6 +68,13 @@ class LocalPlugin(CloudPlugin):
         from platform_sdk.providers.local import status
 
         return status.checks(project_root, env, refs)
+
+    def fetch_logs(self, project_root: Path, env: Environment, refs: list[FunctionRef], since: datetime,
+                   client: Any = None) -> list[LogEntry]:
+        """The function logs `platform dev` keeps in each local root (logs.py)."""
+        from platform_sdk.providers.local import logs
+
+        return logs.fetch(project_root, env, refs, since)
 
 
 PLUGIN = LocalPlugin()

@@ -27,6 +27,7 @@ from types import FrameType
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from platform_sdk.runtime import metrics
 from platform_sdk.runtime.events import HttpRequest, HttpResponse, ObjectCreated, ScheduleTick
 from platform_sdk.runtime.resources import bucket_urls, denial, deny, function_identity
 
@@ -112,6 +113,7 @@ class Entry:
         self.cloud = cloud
         self._handler: Callable[[Any], Any] | None = None
         self._metadata: dict[str, Any] | None = None
+        metrics.bind(cloud)  # business metrics go out in this cloud's log format
 
     # -- loading --------------------------------------------------------------------------------------------
     @property
@@ -217,7 +219,8 @@ class Entry:
             self._log("http", request_id, "refused", started, " status=403")
             return HttpResponse(403, {"error": refused, "request_id": request_id}, {"x-request-id": request_id})
         try:
-            response = HttpResponse.coerce(self.handler(request))
+            with metrics.request(request_id):
+                response = HttpResponse.coerce(self.handler(request))
             response.encode()  # a bad body type is the handler's error: surface it as a 500 here
         except Exception:
             log.exception("handler %s failed: fn=%s request_id=%s %s %s", self.handler_path, self.identity,
@@ -236,7 +239,8 @@ class Entry:
                   else f" schedule={event.schedule!r}")
         try:
             deny("events.deliver" if isinstance(event, ObjectCreated) else "scheduler.invoke")
-            self.handler(event)
+            with metrics.request(request_id):
+                self.handler(event)
         except Exception:
             log.exception("handler %s failed: fn=%s request_id=%s%s", self.handler_path, self.identity,
                           request_id, detail)

@@ -7,7 +7,7 @@ import os
 
 from PIL import Image
 
-from platform_sdk.runtime import HttpRequest, HttpResponse, ObjectCreated, bucket
+from platform_sdk.runtime import HttpRequest, HttpResponse, ObjectCreated, bucket, metric
 
 CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 
@@ -47,10 +47,12 @@ def on_request(request: HttpRequest) -> HttpResponse:
         return HttpResponse(400, {"error": f"need ?key=...&width= one of {widths()}"})
     thumbs = bucket("thumbs")
     name = f"{width}/{key}"
-    if not thumbs.exists(name):
+    made = not thumbs.exists(name)
+    if made:
         originals = bucket("originals")
         if not originals.exists(key):
             return HttpResponse(404, {"error": f"no original named {key}"})
         data, content_type = make_thumbnail(originals.get(key), width)
         thumbs.put(name, data, content_type=content_type)
+    metric("thumbnails_served").add(1, dimensions={"width": width, "made": "yes" if made else "no"})
     return HttpResponse(200, thumbs.get(name), headers={"content-type": "image/" + key.rsplit(".", 1)[-1]})

@@ -1,0 +1,70 @@
+"""`platform logs SERVICE[.FUNCTION] --env E [--since 1h] [--follow]`: the functions' log lines with request ids."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+
+from platform_sdk.commands._common import (
+    EnvOption,
+    JsonOption,
+    ProjectOption,
+    console,
+    err_console,
+    load,
+    run_synth,
+    user_errors,
+)
+
+if TYPE_CHECKING:
+    from platform_sdk.providers.base import LogEntry
+
+TargetArgument = Annotated[str, typer.Argument(help="SERVICE or SERVICE.FUNCTION, e.g. thumbnails.on-demand.")]
+SinceOption = Annotated[str, typer.Option("--since", help="How far back: 30m, 1h, 2d, or a time like "
+                                                          "2026-11-30T08:00:00Z.")]
+FollowOption = Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines until Ctrl-C.")]
+
+
+def _line(entry: LogEntry, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(entry.to_json()), flush=True)
+        return
+    when = entry.time.strftime("%Y-%m-%d %H:%M:%S")
+    console.print(f"{when}  [cyan]{escape(entry.function)}[/]  [dim]{escape(entry.request_id or '-')}[/]  "
+                  f"{escape(entry.message)}", highlight=False, soft_wrap=True)
+
+
+@user_errors
+def logs(target: TargetArgument, env: EnvOption, since: SinceOption = "1h", follow: FollowOption = False,
+         project: ProjectOption = None, as_json: JsonOption = False) -> None:
+    """What a service's (or one function's) deployed functions logged, with request ids: CloudWatch Logs, Cloud
+    Logging, or the local cloud's function logs (written by `platform dev`)."""
+    from platform_sdk.status.logs import fetch, load_refs, parse_since, select
+    from platform_sdk.status.logs import follow as follow_logs
+    from platform_sdk.synth.app import METADATA_FILE
+
+    start = parse_since(since)
+    proj, environment, services = load(project, env)
+    outdir = proj.env_outdir(environment.name)
+    if not (outdir / METADATA_FILE).is_file():
+        err_console.print(f"[dim]synthesizing {escape(environment.name)} ...[/]")
+        outdir = run_synth(proj, environment, services).outdir
+    refs = select(load_refs(outdir), target)
+    if not follow:
+        entries = fetch(proj.root, environment, refs, start)
+        for entry in entries:
+            _line(entry, as_json)
+        if not entries and not as_json:
+            err_console.print(f"[dim]no log lines from {escape(target)} since {start:%Y-%m-%d %H:%M:%S} UTC[/]")
+        return
+    try:
+        for entry in follow_logs(proj.root, environment, refs, start):
+            _line(entry, as_json)
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+COMMANDS = (logs,)
