@@ -72,8 +72,13 @@ def previously_deployed(project: Project, env: Environment, outdir: Path) -> dic
 
 def synthesize(project: Project, env: Environment, services: list[Service], only_service: str | None = None,
                profile: Profile | None = None, outdir: Path | None = None,
-               extra_copies: dict[str, str] | None = None) -> SynthResult:
-    """Compile and synthesize one environment; replace `cdktf.out/<env>` only when everything succeeded."""
+               extra_copies: dict[str, str] | None = None,
+               unprotected_copies: frozenset[str] = frozenset()) -> SynthResult:
+    """Compile and synthesize one environment; replace `cdktf.out/<env>` only when everything succeeded.
+
+    `extra_copies` (address -> cloud): a second, unwired instance of a stateful resource (a move's other copy);
+    default: the move record's (`Project.retained_copies`). `unprotected_copies`: addresses whose extra copy is
+    compiled without deletion protection (a move about to remove that copy)."""
     target_dir = outdir or project.env_outdir(env.name)
     if only_service is not None and only_service not in {s.name for s in services}:
         known = ", ".join(s.name for s in services)
@@ -88,7 +93,7 @@ def synthesize(project: Project, env: Environment, services: list[Service], only
         if extra_copies is None:
             extra_copies = project.retained_copies(env.name)
         builder = EstateBuilder(app, project, env, services, profile=profile, outdir=target_dir,
-                                extra_copies=extra_copies)
+                                extra_copies=extra_copies, unprotected_copies=unprotected_copies)
         run_guardrails_model(env, services, builder.placements, profile)  # fail fast, before building
         builder.build(deployed=previously_deployed(project, env, target_dir))
         app.synth()

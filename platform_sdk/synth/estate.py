@@ -58,7 +58,8 @@ class EstateBuilder:
     def __init__(self, app: Any, project: Project, env: Environment, services: list[Service],
                  profile: Profile | None = None,
                  compilers: dict[str, Compiler] | None = None, outdir: Path | None = None,
-                 extra_copies: dict[str, str] | None = None) -> None:
+                 extra_copies: dict[str, str] | None = None,
+                 unprotected_copies: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.outdir = outdir or project.env_outdir(env.name)
         self.project = project
@@ -66,6 +67,7 @@ class EstateBuilder:
         self.services = services
         self.profile = profile or Profile()
         self.extra_copies = dict(extra_copies or {})
+        self.unprotected_copies = unprotected_copies
         self.copy_handles: dict[Resource, Handle] = {}
         self.compilers = compilers or compilers_for(env)
         self.placements = resolve_placements(env, services, self.compilers, naming=self.profile.physical_name)
@@ -142,6 +144,14 @@ class EstateBuilder:
                                 value=resource.address)
         placement = Placement(resource, cloud, self.env.target_of(cloud), stack_name(self.env, resource.service.name,
                                                                                      cloud))
+        protected = getattr(resource, "deletion_protection", None)
+        if protected and resource.address in self.unprotected_copies:
+            resource.deletion_protection = False  # type: ignore[attr-defined]  # this copy only, about to go
+            try:
+                self._compile(resource, placement, wire=False)
+            finally:
+                resource.deletion_protection = protected  # type: ignore[attr-defined]
+            return
         self._compile(resource, placement, wire=False)
 
     def _compile(self, resource: Resource, placement: Placement, wire: bool = True) -> None:
