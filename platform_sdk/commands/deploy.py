@@ -219,6 +219,8 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
             from platform_sdk.secrets.deploy import refuse_unreadable
 
             refuse_unreadable(secrets, s.env.name)  # exit 2 before Terraform changes anything
+        if operation == "destroy":
+            _destroy_preflight(s, allow_data_loss)  # exit 2 before anything is destroyed
         confirm = _guard_moving_data(s, _confirm(auto_approve, operation, s.env.name))
         outcome = runner.apply(confirm, destroy=operation == "destroy",
                                allow_data_loss=allow_data_loss, on_wave=_on_wave(as_json, operation, s.env.name))
@@ -302,6 +304,35 @@ def _guard_moving_data(s: Session, confirm: Any) -> Any:
             return False
         return bool(confirm(results, wave))
     return guarded
+
+
+def _destroy_preflight(s: Session, allow_data_loss: bool) -> None:
+    """Refuse, before destroying anything, what would stop a destroy halfway: an unfinished move, and resources
+    their cloud refuses to delete (deletion protection on, as the stacks' state says)."""
+    problems: list[str] = []
+    move = _unfinished(s)
+    if move is not None:
+        problems.append(f"the move of {move['selector']} to {move['target']} is unfinished (phase {move['phase']}): "
+                        f"finish it (`{move['resume']}`) or undo it (`{move['abort']}`) first")
+    for stack, address, owner in _protected(s):
+        where = f" ({owner})" if owner else ""
+        problems.append(f"{address}{where} in {stack} has deletion protection on: set `deletion_protection = false` "
+                        f'under [overrides."{owner or "<service.resource>"}"] in {s.env.file} (or `ephemeral = '
+                        f"true` for a throwaway environment), run `platform apply --env {s.env.name}`, then destroy")
+    if problems:
+        raise PlatformError(f"destroy of environment {s.env.name} refused before destroying anything: it would "
+                            "stop halfway:\n  " + "\n  ".join(problems))
+
+
+def _protected(s: Session) -> list[tuple[str, str, str]]:
+    """(stack, Terraform address, neutral owner) of every deployed resource whose `deletion_protection` is on."""
+    found = []
+    for stack, state in sorted(s.runner.states().items()):
+        for resource in (state.get("values") or {}).get("root_module", {}).get("resources", []):
+            if resource.get("mode") == "managed" and (resource.get("values") or {}).get("deletion_protection"):
+                address = resource["address"]
+                found.append((stack, address, s.runner.results[stack].owners.get(address, "")))
+    return found
 
 
 def _record(s: Session, results: list[rp.StackResult], operation: str) -> None:
