@@ -58,15 +58,12 @@ class Session:
 def _moves(project: Any, env: Any) -> list[dict[str, Any]]:
     """The environment's move record, from its state backend (a backend not reachable yet has no moves: Terraform
     then says what is wrong with it)."""
-    from platform_sdk.move.record import MoveRecords
+    from platform_sdk.move.record import MoveRecords, RecordUnavailable
 
     try:
         return MoveRecords(project, env).load()
-    except PlatformError:
-        raise
-    except Exception as err:  # noqa: BLE001 - an unreachable or missing backend: Terraform reports it next
-        err_console.print(f"[yellow]note:[/] could not read the move record ({type(err).__name__}: "
-                          f"{escape(str(err))[:200]})", highlight=False, soft_wrap=True)
+    except RecordUnavailable as err:  # an unreachable or missing backend: Terraform reports it next
+        err_console.print(f"[yellow]note:[/] {escape(err.message)[:300]}", highlight=False, soft_wrap=True)
         return []
 
 

@@ -383,6 +383,8 @@ def _move(proj: Any, environment: Any, services: list[Any], selector: str | None
                     raise typer.Exit(2)
                 return
             if not preflight.ok:
+                if as_json:
+                    print(json.dumps({"dry_run": False, "preflight": preflight_json}, indent=2))
                 raise preflight.refusal()
             assert preflight.plan is not None
             move_record = start_move(proj, records, preflight.plan, preflight.reuses)

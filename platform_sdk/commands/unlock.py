@@ -53,7 +53,7 @@ def _stack_locks(project: Any, env_name: str, stacks: list[str]) -> list[dict[st
             raise PlatformError(f"no stack named {', '.join(unknown)} in environment {s.env.name} (stacks: "
                                 f"{', '.join(sorted(s.runner.results))})", key="STACK", value=unknown[0])
         for name in stacks:
-            busy = terraform_processes(name)
+            busy = terraform_processes(s.runner.stack_dir(name))
             if busy:
                 pids = ", ".join(f"pid {pid} in {cwd}" for pid, cwd in busy)
                 outcomes.append({"what": f"stack {name}", "status": "refused",

@@ -12,6 +12,7 @@ that its parent is gone (we were re-parented) and stops the server.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -93,8 +94,9 @@ def _watch_parent(parent: int, stop: Any) -> None:
     """Set `stop` once the process that started us is gone (our parent pid changes when it dies)."""
     while not stop.wait(PARENT_POLL_SECONDS):
         if os.getppid() != parent:
-            print(f"parent process {parent} is gone: stopping the local cloud provider", file=sys.stderr)
-            stop.set()
+            stop.set()  # first: the message below may fail (stderr is a pipe to the Terraform that is gone)
+            with contextlib.suppress(OSError):
+                print(f"parent process {parent} is gone: stopping the local cloud provider", file=sys.stderr)
 
 
 def serve(handshake: IO[str]) -> int:

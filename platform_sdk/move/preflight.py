@@ -149,7 +149,8 @@ def run_preflight(project: Project, env: Environment, services: list[Service], m
     return result
 
 
-STEP_NAMES = {"target": "target step", "rewire": "cut-over", "keep": "keeping the source", "remove": "source removal"}
+STEP_NAMES = {"target": "target step", "rewire": "cut-over", "keep": "end state (source kept)",
+              "remove": "end state (source removed)"}
 
 
 def _synthesize(result: Preflight, project: Project, services: list[Service], profile: Profile | None,

@@ -119,11 +119,29 @@ def describe(move: dict[str, Any]) -> str:
             f"started by {move.get('started_by', '?')} at {move.get('started', '?')}{where})")
 
 
+def settled_placement(moves: list[dict[str, Any]], env: Environment) -> list[str]:
+    """Placement lines the environment file disagrees with after a finished or aborted move (a checkout that has
+    not pulled the edited file): planning with it would move the workload again."""
+    lines = []
+    last: dict[str, dict[str, Any]] = {}
+    for move in moves:
+        if move.get("phase") in (DONE, ABORTED):
+            last[move["selector"]] = move
+    for selector, move in last.items():
+        value = move.get("new_value") if move["phase"] == DONE else move.get("old_value")
+        if env.placement.get(selector) != value:
+            shown = f'"{selector}" = "{value}"' if value else f'no "{selector}" line'
+            lines.append(f"note: {env.file} does not place {selector} where its last move left it ({shown}, the move "
+                         f"was {'finished' if move['phase'] == DONE else 'aborted'}): pull that change, or this plan "
+                         "moves it")
+    return lines
+
+
 def notice(moves: list[dict[str, Any]], env: Environment) -> list[str]:
     """What `plan`/`apply` say first about the environment's moves (empty when there is nothing to say)."""
     move = unfinished(moves)
     if move is None:
-        return []
+        return settled_placement(moves, env)
     resume, abort = commands(move)
     lines = [describe(move)]
     stateful = ", ".join(move.get("stateful", [])) or "none"
@@ -151,6 +169,10 @@ def _from_legacy(move: dict[str, Any]) -> dict[str, Any]:
             "report": {"phases": move.get("phases", []), "results": []}}
 
 
+class RecordUnavailable(PlatformError):
+    """The state backend holding the move record cannot be read (missing, unreachable, no credentials)."""
+
+
 class MoveRecords:
     """An environment's move record in its state backend (read, and changed under the record's lock)."""
 
@@ -175,9 +197,23 @@ class MoveRecords:
                                 f"format {FORMAT}: upgrade platform-sdk")
         return list(data["moves"])
 
+    def _read(self) -> Any:
+        try:
+            return read_json(self.doc, None)
+        except PlatformError:
+            raise
+        except Exception as err:  # noqa: BLE001 - the backend's client errors: one clear message
+            raise RecordUnavailable(f"cannot read the move record {self.doc.describe()}: {type(err).__name__}: {err}",
+                                    hint="is the state backend created (`platform bootstrap --env "
+                                         f"{self.env.name}`) and reachable with your credentials?") from None
+
     def load(self) -> list[dict[str, Any]]:
-        """Every move of the environment (refreshing the local cache synthesis reads)."""
-        moves = self._parse(read_json(self.doc, None) or self._local_record())
+        """Every move of the environment (refreshing the local cache synthesis reads).
+
+        Raises:
+            RecordUnavailable: the backend cannot be read.
+        """
+        moves = self._parse(self._read() or self._local_record())
         self._cache(moves)
         return moves
 
@@ -200,7 +236,7 @@ class MoveRecords:
     def change(self, command: str) -> Iterator[list[dict[str, Any]]]:
         """Read, let the caller change the list in place, write back: all under the record's lock."""
         with locked(self.doc, command, self.unlock_command):
-            moves = self._parse(read_json(self.doc, None) or self._local_record())
+            moves = self._parse(self._read() or self._local_record())
             yield moves
             write_json(self.doc, {"format": FORMAT, "moves": moves})
         self._cache(moves)

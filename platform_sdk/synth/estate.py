@@ -213,6 +213,8 @@ class EstateBuilder:
     def _function_inputs(self, fn: Function, placement: Placement, compiler: Compiler) -> FunctionInputs:
         foreign = {g.target.address: self.placements[g.target].target for g in fn.grants
                    if self.placements[g.target].target != placement.target}
+        if foreign:  # whether it can reach another cloud at all, before downloading the clients to do it
+            compiler.identity_literal(self.env, self.profile, fn)
         extra = vendor_function(fn, placement.target, self.project.cache_dir / "vendor", foreign=foreign)
         package = build_package(fn, placement.target, self.project.cache_dir / "packages" / self.env.name, extra=extra,
                                 runtimes=set(foreign.values()))

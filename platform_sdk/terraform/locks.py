@@ -78,22 +78,37 @@ def parse_state_lock(text: str) -> StateLock | None:
                                                         "info")})
 
 
-def terraform_processes(stack_dir_name: str | None = None) -> list[tuple[int, str]]:
-    """(pid, working directory) of every Terraform process on this machine working in a stack directory
-    (`.../stacks/<stack>`; only `stack_dir_name`'s when given). A killed `platform` leaves its Terraform running
-    on its own: until it exits, its lock is not stale."""
+def _backend_of(stack_dir: Path) -> object:
+    """The stack's backend block (a local state path resolved), None when unreadable."""
+    try:
+        backend = json.loads((stack_dir / "cdk.tf.json").read_text()).get("terraform", {}).get("backend")
+    except (OSError, ValueError):
+        return None
+    if isinstance(backend, dict) and isinstance(backend.get("local"), dict) and "path" in backend["local"]:
+        backend = {"local": {**backend["local"], "path": str((stack_dir / backend["local"]["path"]).resolve())}}
+    return backend
+
+
+def terraform_processes(stack_dir: Path) -> list[tuple[int, str]]:
+    """(pid, working directory) of every Terraform process on this machine working on the same state as the stack
+    in `stack_dir` (a stack of the same name whose backend block is the same, or whose folder is gone). A killed
+    `platform` leaves its Terraform running on its own: until it exits, its lock is not stale."""
     import psutil
 
+    ours = _backend_of(stack_dir)
     found = []
-    for proc in psutil.process_iter(["name", "cmdline"]):
+    for proc in psutil.process_iter(["cmdline"]):
         try:
             cmdline = proc.info["cmdline"] or []
             if not cmdline or Path(cmdline[0]).name not in ("terraform", "tofu"):
                 continue
-            cwd = Path(proc.cwd())
+            cwd = Path(proc.cwd().removesuffix(" (deleted)"))
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
-        if cwd.parent.name == "stacks" and (stack_dir_name is None or cwd.name == stack_dir_name):
+        if cwd.parent.name != "stacks" or cwd.name != stack_dir.name:
+            continue
+        theirs = _backend_of(cwd)
+        if theirs is None or theirs == ours:  # unreadable: it may be ours (a killed run's folder was replaced)
             found.append((proc.pid, str(cwd)))
     return found
 
