@@ -148,4 +148,4 @@ class Watcher:
         for entry in functions:
             event = {"type": "object_created", "bucket": bucket.name, "key": key, "size": st.st_size,
                      "content_type": content_type(path)}
-            self.on_object(entry, event, f"bucket={bucket.name} key={key!r}")
+            self.on_object(entry, event, f"bucket={bucket.name} key={key!r} cloud={bucket.cloud}")
