@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -124,6 +125,10 @@ class Environment(_Strict):
     file: Path | None = Field(None, exclude=True)
     protected: bool = Field(False, description="Production: moves keep the source copy until `--remove-source`, "
                             "and the production guardrails apply.")
+    ephemeral: bool = Field(False, description="A throwaway environment (a feature branch, a test run): every "
+                            "stateful resource is deletable (databases without deletion protection, buckets with "
+                            "force_destroy), so `platform destroy --allow-data-loss` removes everything in one "
+                            "command. Cannot be combined with `protected`.")
     name_prefix: Annotated[str, Field(pattern=NAME_PREFIX_PATTERN, description="First part of every physical "
                                       "name (`<name_prefix>-<env>-<service>-<resource>`). Bucket names are "
                                       "global, so make it unique to your organisation and project. Required (no "
@@ -184,6 +189,14 @@ class Environment(_Strict):
         if not isinstance(value, dict):
             return value
         return state_model(value.get("backend", "local")).model_validate(value)
+
+    @field_validator("ephemeral")
+    @classmethod
+    def _not_protected(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("protected"):
+            raise ValueError("a protected environment cannot be ephemeral (ephemeral makes every database and bucket "
+                             "deletable): remove one of the two")
+        return value
 
     @field_validator("placement")
     @classmethod

@@ -2,7 +2,7 @@
 
 `Project` also owns the two record files other parts share: the deployed record (written after applies, read
 by synthesis to keep tombstone stacks) and the move record (written by `platform move`, read by synthesis to
-keep a moved resource's source copy while its data moves).
+keep a moved resource's other copy while its data moves; a cache of the record in the state backend).
 """
 
 from __future__ import annotations
@@ -84,9 +84,9 @@ class Project:
         _write_json(self.move_record(env), record)
 
     def retained_copies(self, env: str) -> dict[str, str]:
-        """Stateful resources an unfinished or `--keep-source` move keeps on their old cloud (address -> cloud)."""
-        return {address: move["sources"][address] for move in self.read_moves(env)["moves"]
-                if move.get("source_kept") for address in move.get("stateful", [])}
+        """Stateful resources moves keep a copy of besides their placement (address -> cloud), as the last
+        command that read the move record (in the state backend, see move/record.py) cached them."""
+        return dict(self.read_moves(env).get("retained", {}))
 
 
 def _write_json(path: Path, data: Any) -> None:

@@ -137,6 +137,7 @@ def test_a_move_into_an_unsupported_placement_changes_nothing(cli: Cli, applied:
     assert "object-created trigger" in " ".join(result.stderr.split())
     assert env_file.read_text() == before_env
     assert state_files(applied) == before_state
+    assert not (applied / ".platform" / "state" / "local" / "_platform" / "moves.json").exists()
     assert not (applied / ".platform" / "moves" / "local.json").exists()
 
 
@@ -144,6 +145,7 @@ def test_protected_environments_keep_the_source_until_asked(cli: Cli, applied: P
     env_file = applied / "envs" / "local.toml"
     text = env_file.read_text().replace("deletion_protection = false", "high_availability = true")
     env_file.write_text("protected = true\n" + text)  # protected: production database rules apply too
+    assert cli(applied, "apply", "--env", "local", "--auto-approve").exit_code == 0  # else the preflight refuses
     digests = fill(bucket_dir(applied, "aws"), count=20)
     code, report = cli.json(applied, "move", "thumbnails", "--to", "gcp", "--env", "local", "--yes")
     assert code == 0, report
@@ -175,8 +177,12 @@ def test_move_a_database_with_row_counts_verified(cli: Cli, applied: Path) -> No
 
 
 def test_dry_run_shows_what_would_move(cli: Cli, applied: Path) -> None:
-    code, summary = cli.json(applied, "move", "web", "--to", "aws", "--env", "local", "--dry-run")
-    assert code == 0
+    before = state_files(applied)
+    code, out = cli.json(applied, "move", "web", "--to", "aws", "--env", "local", "--dry-run")
+    assert code == 0, out
+    summary = out["preflight"]["move"]
     assert summary["stateful"] == ["web.site"] and "web.api" in summary["moved"]
+    assert out["preflight"]["ok"] and {c["how"] for c in out["preflight"]["checks"]} == {"checked", "planned", "static"}
     assert '"web" = "gcp"' in (applied / "envs" / "local.toml").read_text()
+    assert state_files(applied) == before
 

@@ -425,7 +425,8 @@ def test_locked_stack_names_the_holder(tmp_path: Path) -> None:
     result = runner.results["f-web-aws"]
     assert result.status == rp.LOCKED and result.lock is not None
     assert result.error == ("stack f-web-aws is locked by alice@build-7 since 2026-11-27 09:00:00.123456 +0000 UTC "
-                            "(apply, lock id 3c6f5e1b-1111-2222-3333-444455556666)")
+                            "(apply, lock id 3c6f5e1b-1111-2222-3333-444455556666); if that run is gone (killed), "
+                            "release the lock with `platform unlock --env fake f-web-aws` on build-7")
     assert runner.results["f-web-gcp"].status == rp.SKIPPED
 
 

@@ -109,7 +109,8 @@ def test_bootstrap_then_apply_with_s3_state_and_dynamodb_locking(cli: Cli, tf_bi
         assert code == 1
         web = next(s for s in report["stacks"] if s["name"] == "s3-web-aws")
         assert web["status"] == "locked"
-        assert re.fullmatch(r"stack s3-web-aws is locked by \S+@\S+ since .+ \(apply, lock id [0-9a-f-]+\)",
+        assert re.fullmatch(r"stack s3-web-aws is locked by \S+@\S+ since .+ \(apply, lock id [0-9a-f-]+\); if that "
+                            r"run is gone \(killed\), release the lock with `platform unlock --env s3 s3-web-aws`",
                             web["error"]), web["error"]
         assert web["lock"]["path"] == f"{BUCKET}/{STATE_KEY}"
     finally:

@@ -55,9 +55,11 @@ def load(project_path: Path | None, env_name: str) -> tuple[Any, Any, list[Any]]
 
 
 def run_synth(project: Any, env: Any, services: list[Any], service: str | None = None) -> Any:
+    from platform_sdk.move.record import effective_environment
     from platform_sdk.profile import load_profile
     from platform_sdk.synth.app import synthesize
 
+    env = effective_environment(env, project.read_moves(env.name).get("moves", []))  # an unfinished move's placement
     profile = load_profile(project, env)
     return synthesize(project, env, services, only_service=service, profile=profile)
 

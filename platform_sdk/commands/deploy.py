@@ -54,6 +54,19 @@ class Session:
     runner: Any
     services: list[Any] = field(default_factory=list)
     rehearsal: Any = None  # what the rehearsed environment's clouds would refuse (a local env with `rehearses`)
+    moves: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _moves(project: Any, env: Any) -> list[dict[str, Any]]:
+    """The environment's move record, from its state backend (a backend not reachable yet has no moves: Terraform
+    then says what is wrong with it)."""
+    from platform_sdk.move.record import MoveRecords, RecordUnavailable
+
+    try:
+        return MoveRecords(project, env).load()
+    except RecordUnavailable as err:  # an unreachable or missing backend: Terraform reports it next
+        err_console.print(f"[yellow]note:[/] {escape(err.message)[:300]}", highlight=False, soft_wrap=True)
+        return []
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -96,6 +109,13 @@ def session(project: Path | None, env_name: str, command: str, parallelism: int)
             err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_ERROR) from None
         stack.enter_context(_sigterm_as_interrupt())
+        from platform_sdk.move import record as moves_record
+
+        moves = _moves(proj, env)
+        for line in moves_record.notice(moves, env):  # an unfinished move is said first, on every machine
+            err_console.print(f"[bold yellow]{escape(line)}[/]" if not line.startswith(" ") else escape(line),
+                              highlight=False, soft_wrap=True)
+        env = moves_record.effective_environment(env, moves)
         try:
             result = run_synth(proj, env, services)
         except KeyboardInterrupt:
@@ -105,7 +125,7 @@ def session(project: Path | None, env_name: str, command: str, parallelism: int)
         terraform = Terraform(binary, terraform_env(proj.root))
         runner = EnvironmentRunner(result.outdir, metadata, terraform, parallelism=parallelism,
                                    progress=default_progress(err_console), on_interrupt=interrupt_notice(err_console))
-        yield Session(proj, env, metadata, runner, services, result.rehearsal)
+        yield Session(proj, env, metadata, runner, services, result.rehearsal, moves)
 
 
 def _exit(code: int) -> None:
@@ -131,7 +151,8 @@ def plan(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = Fa
             secrets = [] if destroy else _secret_states(s)
             if as_json:
                 print(json.dumps({**data, "secrets": [state.to_json() for state in secrets],
-                                  "rehearsal": s.metadata.get("rehearsal")}, indent=2))
+                                  "rehearsal": s.metadata.get("rehearsal"),
+                                  "unfinished_move": _unfinished(s)}, indent=2))
             else:
                 rp.render(console, s.env.name, operation, results,
                           title=f"{'Destroy plan' if destroy else 'Plan'} for environment {s.env.name}")
@@ -199,7 +220,10 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
             from platform_sdk.secrets.deploy import refuse_unreadable
 
             refuse_unreadable(secrets, s.env.name)  # exit 2 before Terraform changes anything
-        outcome = runner.apply(_confirm(auto_approve, operation, s.env.name), destroy=operation == "destroy",
+        if operation == "destroy":
+            _destroy_preflight(s, allow_data_loss)  # exit 2 before anything is destroyed
+        confirm = _guard_moving_data(s, _confirm(auto_approve, operation, s.env.name))
+        outcome = runner.apply(confirm, destroy=operation == "destroy",
                                allow_data_loss=allow_data_loss, on_wave=_on_wave(as_json, operation, s.env.name))
         results = outcome.results
         out = err_console if as_json else console
@@ -252,6 +276,67 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
             _exit(EXIT_INTERRUPTED)
         if outcome.failed or outcome.cancelled:
             _exit(EXIT_ERROR)
+
+
+def _unfinished(s: Session) -> dict[str, Any] | None:
+    from platform_sdk.move import record as moves_record
+
+    move = moves_record.unfinished(s.moves)
+    if move is None:
+        return None
+    resume, abort = moves_record.commands(move)
+    return {"selector": move["selector"], "target": move["target"], "phase": move["phase"],
+            "stateful": move.get("stateful", []), "resume": resume, "abort": abort}
+
+
+def _guard_moving_data(s: Session, confirm: Any) -> Any:
+    """While a move is unfinished its data is refused to any destroy, even with --allow-data-loss."""
+    move = _unfinished(s)
+    if move is None:
+        return confirm
+    moving = set(move["stateful"])
+
+    def guarded(results: list[rp.StackResult], wave: int) -> bool:
+        owners = {r.name: r.owners for r in results}
+        hit = [f"{c.address} in {stack}" for stack, c in rp.data_loss(results)
+               if owners.get(stack, {}).get(c.address) in moving]
+        if hit:
+            err_console.print(f"[bold red]error:[/] refusing: the unfinished move of {escape(move['selector'])} "
+                              f"still needs {escape(', '.join(hit))} (some of its data may not be copied yet). "
+                              f"Finish it with `{move['resume']}` or undo it with `{move['abort']}`. Nothing was "
+                              "changed.", highlight=False, soft_wrap=True)
+            return False
+        return bool(confirm(results, wave))
+    return guarded
+
+
+def _destroy_preflight(s: Session, allow_data_loss: bool) -> None:
+    """Refuse, before destroying anything, what would stop a destroy halfway: an unfinished move, and resources
+    their cloud refuses to delete (deletion protection on, as the stacks' state says)."""
+    problems: list[str] = []
+    move = _unfinished(s)
+    if move is not None:
+        problems.append(f"the move of {move['selector']} to {move['target']} is unfinished (phase {move['phase']}): "
+                        f"finish it (`{move['resume']}`) or undo it (`{move['abort']}`) first")
+    for stack, address, owner in _protected(s):
+        where = f" ({owner})" if owner else ""
+        problems.append(f"{address}{where} in {stack} has deletion protection on: set `deletion_protection = false` "
+                        f'under [overrides."{owner or "<service.resource>"}"] in {s.env.file} (or `ephemeral = '
+                        f"true` for a throwaway environment), run `platform apply --env {s.env.name}`, then destroy")
+    if problems:
+        raise PlatformError(f"destroy of environment {s.env.name} refused before destroying anything: it would "
+                            "stop halfway:\n  " + "\n  ".join(problems))
+
+
+def _protected(s: Session) -> list[tuple[str, str, str]]:
+    """(stack, Terraform address, neutral owner) of every deployed resource whose `deletion_protection` is on."""
+    found = []
+    for stack, state in sorted(s.runner.states().items()):
+        for resource in (state.get("values") or {}).get("root_module", {}).get("resources", []):
+            if resource.get("mode") == "managed" and (resource.get("values") or {}).get("deletion_protection"):
+                address = resource["address"]
+                found.append((stack, address, s.runner.results[stack].owners.get(address, "")))
+    return found
 
 
 def _record(s: Session, results: list[rp.StackResult], operation: str) -> None:

@@ -1,19 +1,29 @@
-"""`platform move SERVICE[.RESOURCE] --to CLOUD --env NAME`: move one workload with its data."""
+"""`platform move SERVICE[.RESOURCE] --to CLOUD --env NAME`: move one workload with its data.
+
+    platform move thumbnails --to gcp --env prod [--dry-run] [--keep-source | --remove-source] [--yes]
+    platform move --resume --env prod          finish the environment's unfinished move (from any checkout)
+    platform move --abort --env prod [--keep-target]   undo it before cut-over
+
+Output: one line per phase, progress bars while copying, a final table; `-v` adds the preflight's checks, the
+Terraform plans and per-resource details; `--json` prints the full report (preflight, phases with timings,
+per-object counts, verification both ways, per-table rows and checksums).
+"""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from platform_sdk.commands._common import EnvOption, JsonOption, ProjectOption, console, err_console, load, user_errors
 from platform_sdk.errors import PlatformError
@@ -22,48 +32,76 @@ from platform_sdk.providers import builtin_names
 _clouds = builtin_names()
 TARGETS = f"{', '.join(_clouds[:-1])} or {_clouds[-1]}" if len(_clouds) > 1 else _clouds[0]
 
-
-def _stack_outputs_url(outputs: dict[str, Any], address: str, kind: str) -> str | None:
-    name = address.split(".", 1)[1].replace("-", "_")
-    value = outputs.get(f"{kind}_{name}_url")
-    return value if isinstance(value, str) else None
+PAUSE_AFTER_ENV = "PLATFORM_MOVE_PAUSE_AFTER"  # rehearsal/test switch: pause a copy pass after N objects...
+PAUSE_FILE_ENV = "PLATFORM_MOVE_PAUSE_FILE"  # ...while this file exists (to interrupt a move at a known point)...
+PAUSE_PASS_ENV = "PLATFORM_MOVE_PAUSE_PASS"  # ...in this pass: `copy` (default) or `sync` (the final sync)
 
 
-class TerraformApplier:
-    """Synthesize a configuration and apply all of it, refusing any data loss the move did not expect."""
+class TerraformSteps:
+    """The move's Terraform side: synthesize a configuration, plan it (preflight) or apply it (a phase)."""
 
-    def __init__(self, project: Any, services: list[Any], move: dict[str, Any], parallelism: int,
-                 as_json: bool) -> None:
+    def __init__(self, project: Any, services: list[Any], parallelism: int, verbose: bool, as_json: bool) -> None:
         from platform_sdk.terraform.binary import find_terraform
 
         self.project = project
         self.services = services
-        self.move = move
         self.parallelism = parallelism
+        self.verbose = verbose
         self.out = err_console if as_json else console
         self.binary = find_terraform()
 
-    def __call__(self, phase: str, env: Any, extra_copies: dict[str, str] | None,
-                 expected_loss: set[tuple[str, str]] | None) -> dict[str, Any]:
+    def _runner(self, config: Any, outdir: Path | None = None) -> tuple[Any, dict[str, Any]]:
         from platform_sdk.profile import load_profile
         from platform_sdk.synth.app import read_metadata, synthesize
-        from platform_sdk.terraform import report as rp
         from platform_sdk.terraform.binary import terraform_env
         from platform_sdk.terraform.process import Terraform
         from platform_sdk.terraform.progress import default_progress, interrupt_notice
         from platform_sdk.terraform.runner import EnvironmentRunner
 
-        result = synthesize(self.project, env, self.services, profile=load_profile(self.project, env),
-                            extra_copies=extra_copies)
+        result = synthesize(self.project, config.env, self.services, profile=load_profile(self.project, config.env),
+                            outdir=outdir, extra_copies=config.copies, unprotected_copies=config.unprotected)
         metadata = read_metadata(result.outdir)
         runner = EnvironmentRunner(result.outdir, metadata, Terraform(self.binary, terraform_env(self.project.root)),
-                                   parallelism=self.parallelism, progress=default_progress(err_console),
+                                   parallelism=self.parallelism,
+                                   progress=default_progress(err_console) if self.verbose else None,
                                    on_interrupt=interrupt_notice(err_console))
+        return runner, metadata
+
+    def plan(self, config: Any) -> list[Any]:
+        """Plan every stack of `config` in a scratch folder (nothing applied, nothing of the project's replaced)."""
+        from platform_sdk.move.preflight import PlannedStack
+        from platform_sdk.terraform import report as rp
+
+        scratch = Path(tempfile.mkdtemp(prefix="platform-move-plan-"))
+        try:
+            runner, _ = self._runner(config, scratch / "out")
+            results = runner.plan()
+            if runner.interrupted:
+                raise KeyboardInterrupt
+            if self.verbose:
+                rp.render(self.out, config.env.name, "plan", results, title="preflight: plan of the target step")
+            planned = [r.name for r in results if r.status in (rp.NO_CHANGES, rp.CHANGES)]
+            if planned:
+                runner.outputs(planned)
+            return [PlannedStack(r.name, r.status,
+                                 [(c.address, r.owners.get(c.address, ""), c.action) for c in r.plan.changes]
+                                 if r.plan else [],
+                                 [c.address for c in r.plan.data_loss] if r.plan else [], r.error or r.reason or "",
+                                 dict(r.outputs)) for r in results]
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def apply(self, config: Any, expected_loss: set[tuple[str, str]] | None) -> dict[str, Any]:
+        """Apply all of `config`, refusing any data loss outside `expected_loss` (stack, neutral address)."""
+        from platform_sdk.terraform import report as rp
+
+        runner, metadata = self._runner(config)
         owners = {name: info.get("owners", {}) for name, info in metadata["stacks"].items()}
         unexpected: list[str] = []
 
         def confirm(results: list[Any], wave: int) -> bool:
-            rp.render(self.out, env.name, "apply", results, title=f"move {self.move['selector']}: {phase} plan")
+            if self.verbose:
+                rp.render(self.out, config.env.name, "apply", results, title=f"move: {config.label} plan")
             for stack, change in rp.data_loss(results):
                 neutral = owners.get(stack, {}).get(change.address)
                 if expected_loss is None or (stack, neutral) not in expected_loss:
@@ -73,36 +111,27 @@ class TerraformApplier:
         outcome = runner.apply(confirm, allow_data_loss=expected_loss is not None)
         if outcome.refused or unexpected:
             lost = unexpected or [f"{c.address} in {s}" for s, c in outcome.refused]
-            raise PlatformError(f"the {phase} step would destroy data it did not copy: {', '.join(lost)}; "
+            raise PlatformError(f"the {config.label} step would destroy data it did not copy: {', '.join(lost)}; "
                                 "nothing was applied in this step")
         if outcome.interrupted:
             raise KeyboardInterrupt
         if outcome.failed or outcome.cancelled:
             failed = [f"{r.name}: {r.error or r.reason}" for r in outcome.results if r.status in rp.BROKEN]
-            raise PlatformError(f"the {phase} step failed ({'; '.join(failed)}); fix it and re-run the move to resume")
+            raise PlatformError(f"the {config.label} step failed ({'; '.join(failed)}); fix it and resume with "
+                                f"`platform move --resume --env {config.env.name}`")
         applied = [r.name for r in outcome.results if r.status in rp.SETTLED]
         stacks = {n: {**metadata["stacks"][n]} for n in applied}
-        self.project.record_deployed(env.name, stacks,
+        self.project.record_deployed(config.env.name, stacks,
                                      removed=tuple(n for n in applied if metadata["stacks"][n].get("tombstone")))
-        outputs = runner.outputs(applied)
-        urls: dict[str, dict[str, str]] = {}
-        for address in self.move["stateful"]:
-            kind = self.move["kinds"][address]
-            source = _stack_outputs_url(outputs.get(self.move["source_stacks"][address], {}), address, kind)
-            target = _stack_outputs_url(outputs.get(self.move["target_stacks"][address], {}), address, kind)
-            if source and target:
-                urls[address] = {"source": source, "target": target}
-        return {"applied": applied, "urls": urls}
+        return {"applied": applied, "outputs": runner.outputs(applied)}
 
 
-PAUSE_AFTER_ENV = "PLATFORM_MOVE_PAUSE_AFTER"  # rehearsal/test switch: pause the copy after N objects...
-PAUSE_FILE_ENV = "PLATFORM_MOVE_PAUSE_FILE"  # ...while this file exists (to interrupt a move at a known point)
+# ------------------------------------------------------------------------------------------------------- output
 
-
-def _pausing(on_event: Any) -> Any:
+def _pausing(on_event: Any, label: str) -> Any:
     """Wrap a progress callback so a rehearsal can stop a copy midway at an exact object count."""
     after, hold = os.environ.get(PAUSE_AFTER_ENV), os.environ.get(PAUSE_FILE_ENV)
-    if not after or not hold:
+    if not after or not hold or os.environ.get(PAUSE_PASS_ENV, "copy") != label:
         return on_event
 
     def paused(event: Any) -> None:
@@ -115,145 +144,283 @@ def _pausing(on_event: Any) -> Any:
     return paused
 
 
-@contextlib.contextmanager
-def _copy_bars(enabled: bool) -> Iterator[Any]:
-    """One progress bar per copied bucket (on stderr, so --json stays clean)."""
-    if not enabled:
-        yield lambda address, total, verify_pass: _pausing(None)
-        return
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, transient=False) as progress:
-        def factory(address: str, total: int, verify_pass: bool) -> Any:
-            label = f"{'re-copy' if verify_pass else 'copy'} {address}"
-            task = progress.add_task(label, total=total)
+class CopyBars:
+    """One progress bar per copy pass of a bucket (on stderr, so `--json` output stays clean)."""
 
-            def on_event(event: Any) -> None:
-                progress.update(task, completed=event.done)
-            return _pausing(on_event)
-        yield factory
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.progress: Progress | None = None
+
+    def __call__(self, address: str, total: int, label: str) -> Any:
+        self.stop()
+        if not self.enabled or not total:
+            return _pausing(None, label)
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=err_console, transient=False)
+        self.progress.start()
+        task = self.progress.add_task(f"  {label} {address}", total=total)
+        progress = self.progress
+
+        def on_event(event: Any) -> None:
+            progress.update(task, completed=event.done)
+            if event.done >= total and self.progress is progress:
+                self.stop()
+        return _pausing(on_event, label)
+
+    def stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
 
 
-def _confirm_removal(yes: bool) -> Any:
-    def confirm(addresses: list[str]) -> bool:
+def _confirm(yes: bool) -> Any:
+    def confirm(question: str) -> bool:
         if yes:
             return True
         if not sys.stdin.isatty():
-            err_console.print("source kept: not a terminal, and --yes was not given")
+            err_console.print(f"{question} not confirmed: not a terminal, and --yes was not given", highlight=False)
             return False
-        err_console.print(f"\n[bold]Data is copied and verified. Remove the source copy of "
-                          f"{', '.join(addresses)}?[/] Only 'yes' will be accepted.\n  Enter a value: ", end="")
+        err_console.print(f"\n[bold]{escape(question)}[/] Only 'yes' will be accepted.\n  Enter a value: ", end="")
         return sys.stdin.readline().strip().lower() == "yes"
     return confirm
 
 
+def _print_preflight(preflight: Any, verbose: bool, dry_run: bool) -> None:
+    checks = preflight.checks
+    if dry_run or verbose or not preflight.ok:
+        console.print(f"[bold]preflight[/] of moving {escape(preflight.selector)} to {escape(preflight.target)}:")
+        for check in checks:
+            mark = "[green]ok[/]     " if check.ok else "[red]refused[/]"
+            console.print(f"  {mark} {escape(check.step)} [dim]({check.how})[/]: {escape(check.detail)}",
+                          highlight=False, soft_wrap=True)
+            if check.fix and not check.ok:
+                console.print(f"           fix: {escape(check.fix)}", highlight=False, soft_wrap=True)
+        return
+    how = {h: sum(1 for c in checks if c.how == h) for h in ("planned", "checked", "static")}
+    console.print(f"preflight: {len(checks)} checks passed ({how['planned']} planned, {how['checked']} checked, "
+                  f"{how['static']} static)", highlight=False)
+
+
+def _final_table(report: dict[str, Any]) -> Table:
+    """The latest pass of every resource: what was copied, left as it was, deleted, and verified both ways."""
+    latest: dict[str, dict[str, Any]] = {}
+    for result in report["copies"] + report["databases"] + report["secrets"] + report["data"]:
+        latest[result["resource"]] = result
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    table.add_column("resource", no_wrap=True)
+    table.add_column("kind")
+    for column in ("copied", "same", "deleted", "verified →", "←", "size"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for address, result in latest.items():
+        kind = result.get("kind", "?")
+        if kind == "bucket":
+            c, v = result["copy"], result["verify"]
+            kept = len(v["new_on_target"]) + len(v["rewritten_on_target"]) + len(v["deleted_on_target"])
+            table.add_row(address, kind, str(c["copied"]), str(c["skipped_already_verified"] + c["already_identical"]),
+                          str(len(result["deleted"])), f"{v['matched']}/{v['source_objects']}",
+                          f"{v['target_objects']}" + (f" ({kept} target's)" if kept else ""),
+                          f"{(c['bytes_copied'] + c['bytes_skipped']) / 1e6:.1f} MB")
+        elif kind == "database":
+            tables = result["tables"]
+            rows = sum(t["target_rows"] or 0 for t in tables.values())
+            ok = sum(1 for t in tables.values() if t.get("verified"))
+            table.add_row(address, kind, f"{len(tables)} tables", "", "", f"{ok}/{len(tables)} tables", "rows+sums",
+                          f"{rows} rows")
+        elif kind == "secret":
+            table.add_row(address, kind, "value" if result.get("copied") else "", "" if result.get("copied") else
+                          "value", "", "value" if result.get("verified") else "NO", "", "")
+        else:
+            table.add_row(address, kind, "", "", "", "yes", "", "")
+    return table
+
+
+# ------------------------------------------------------------------------------------------------------ command
+
+def _conflicts(selector: str | None, to: str | None, keep_source: bool, remove_source: bool, resume: bool,
+               abort: bool, keep_target: bool, dry_run: bool) -> str | None:
+    if keep_source and remove_source:
+        return "--keep-source and --remove-source contradict each other: give one"
+    if abort and (to or resume or dry_run or keep_source or remove_source):
+        given = [f for f, v in (("--to", to), ("--resume", resume), ("--dry-run", dry_run),
+                                ("--keep-source", keep_source), ("--remove-source", remove_source)) if v]
+        return f"--abort undoes the unfinished move; it takes no {', '.join(given)}"
+    if keep_target and not abort:
+        return "--keep-target only goes with --abort"
+    if resume and dry_run:
+        return "--dry-run checks a new move; a resumed move continues from its recorded phase"
+    if not (resume or abort) and (selector is None or to is None):
+        return "give what to move and where (SERVICE[.RESOURCE] --to CLOUD), or --resume / --abort"
+    return None
+
+
 @user_errors
-def move(selector: Annotated[str, typer.Argument(metavar="SERVICE[.RESOURCE]", help="What to move.")],
-         to: Annotated[str, typer.Option("--to", help=f"Target cloud: {TARGETS}.")],
-         env: EnvOption,
+def move(selector: Annotated[str | None, typer.Argument(metavar="[SERVICE[.RESOURCE]]", help="What to move.")] = None,
+         to: Annotated[str | None, typer.Option("--to", help=f"Target cloud: {TARGETS}.")] = None,
+         env: EnvOption = "",
          project: ProjectOption = None,
-         keep_source: Annotated[bool | None, typer.Option(
-             "--keep-source/--remove-source",
-             help="Keep (or remove) the source copy after verification. Default: keep in protected "
-                  "environments, remove after confirmation elsewhere.")] = None,
-         yes: Annotated[bool, typer.Option("--yes", help="Do not ask before removing the source copy.")] = False,
-         dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and show what would move.")] = False,
+         keep_source: Annotated[bool, typer.Option("--keep-source", help="Keep the source copy after verification "
+                                                   "(the default in protected environments).")] = False,
+         remove_source: Annotated[bool, typer.Option("--remove-source", help="Remove the source copy after "
+                                                     "verification and confirmation (also: of a finished move that "
+                                                     "kept it).")] = False,
+         resume: Annotated[bool, typer.Option("--resume", help="Finish the environment's unfinished move.")] = False,
+         abort: Annotated[bool, typer.Option("--abort", help="Undo the unfinished move (before cut-over): placement "
+                                             "and wiring back to the source.")] = False,
+         keep_target: Annotated[bool, typer.Option("--keep-target", help="With --abort: keep the target twins (a "
+                                                   "later move there reuses them).")] = False,
+         yes: Annotated[bool, typer.Option("--yes", help="Do not ask before removing a copy.")] = False,
+         dry_run: Annotated[bool, typer.Option("--dry-run", help="Run the preflight only: every check, nothing "
+                                               "changed.")] = False,
          workers: Annotated[int, typer.Option(min=1, help="Objects copied at the same time.")] = 8,
          parallelism: Annotated[int, typer.Option("--parallelism", "-p", min=1)] = 4,
+         verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every check, plan and pass.")] = False,
          as_json: JsonOption = False) -> None:
-    """Move a service or one resource to another cloud: target first, copy, verify, re-wire, then the source."""
+    """Move a service or one resource to another cloud: checked first, target first, copy, verify, re-wire."""
     from platform_sdk.terraform.locks import WorkspaceLocked, workspace_lock
 
+    if not env:
+        raise PlatformError("--env is required", key="--env")
+    problem = _conflicts(selector, to, keep_source, remove_source, resume, abort, keep_target, dry_run)
+    if problem:
+        raise PlatformError(problem)
     proj, environment, services = load(project, env)
     try:
         with workspace_lock(proj.cache_dir, environment.name, "move"):
-            _move(proj, environment, services, selector, to, keep_source, yes, dry_run, workers, parallelism,
-                  as_json)
+            _move(proj, environment, services, selector, to, keep_source, remove_source, resume, abort, keep_target,
+                  yes, dry_run, workers, parallelism, verbose, as_json)
     except WorkspaceLocked as err:
         raise PlatformError(str(err)) from None
 
 
-def _check_new_placement(proj: Any, new_env: Any, services: list[Any], profile: Any) -> None:
-    """The new placement through the whole synthesis (guardrails, the conformance analysis) in a scratch folder:
-    a move that would not work on its target is refused before anything changes, --dry-run included."""
-    import shutil
-    import tempfile
-
-    from platform_sdk.synth.app import synthesize
-
-    scratch = Path(tempfile.mkdtemp(prefix=f"platform-move-{new_env.name}-"))
-    try:
-        synthesize(proj, new_env, services, profile=profile, outdir=scratch / new_env.name)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _move(proj: Any, environment: Any, services: list[Any], selector: str, to: str, keep_source: bool | None,
-          yes: bool, dry_run: bool, workers: int, parallelism: int, as_json: bool) -> None:
-    from platform_sdk.move.orchestrator import MoveExecutor, MoveHooks, plan_move, start_move, unfinished_move
+def _move(proj: Any, environment: Any, services: list[Any], selector: str | None, to: str | None,
+          keep_source: bool, remove_source: bool, resume: bool, abort: bool, keep_target: bool, yes: bool,
+          dry_run: bool, workers: int, parallelism: int, verbose: bool, as_json: bool) -> None:
+    from platform_sdk.move import record as rec
+    from platform_sdk.move.orchestrator import MoveExecutor, MoveHooks, start_move
+    from platform_sdk.move.preflight import run_preflight
+    from platform_sdk.move.record import MoveRecords
     from platform_sdk.profile import load_profile
 
-    resume = unfinished_move(proj, environment, selector)
-    other = unfinished_move(proj, environment)
-    if resume is None and other is not None and other["phase"] != "cleanup":
-        raise PlatformError(f"move {other['selector']} -> {other['target']} is unfinished: resume it first",
-                            key="SERVICE", value=selector)
-    if resume is not None and resume["target"] != to:
-        raise PlatformError(f"an unfinished move of {selector} goes to {resume['target']}: resume it first",
-                            key="--to", value=to)
-    if resume is None:
-        profile = load_profile(proj, environment)
-        plan = plan_move(environment, services, selector, to, profile)
-        _check_new_placement(proj, plan.new_env, services, profile)
-        summary = plan.to_json()
-        if dry_run:
-            print(json.dumps(summary, indent=2)) if as_json else console.print(
-                f"would move {', '.join(summary['moved'])} to {to} "
-                f"(data: {', '.join(summary['stateful']) or 'none'})")
-            return
-        move_record = start_move(proj, plan, services)
-        (err_console if as_json else console).print(
-            f"moving {escape(', '.join(summary['moved']))} from "
-            f"{escape(', '.join(sorted(set(summary['sources'].values()))))} to {escape(to)} "
-            f"(placement updated in {escape(str(environment.file))})", highlight=False)
-    else:
-        move_record = resume
-        (err_console if as_json else console).print(f"resuming move of {escape(selector)} to {escape(to)} "
-                                                    f"at phase {resume['phase']}", highlight=False)
-    keep = keep_source if keep_source is not None else environment.protected
-    say = (lambda text: err_console.print(text, highlight=False)) if as_json else \
-        (lambda text: console.print(text, highlight=False))
-    with _copy_bars(not as_json) as bars:
-        hooks = MoveHooks(apply=TerraformApplier(proj, services, move_record, parallelism, as_json),
-                          confirm_removal=_confirm_removal(yes), say=say, copy_progress=bars)
-        executor = MoveExecutor(proj, services, move_record, hooks, workers=workers)
+    out = err_console if as_json else console
+    records = MoveRecords(proj, environment)
+    moves = records.load()
+    current = rec.unfinished(moves)
+    steps = TerraformSteps(proj, services, parallelism, verbose, as_json)
+
+    def say(text: str) -> None:
+        out.print(text, highlight=False, soft_wrap=True)
+
+    bars = CopyBars(enabled=not as_json)
+    hooks = MoveHooks(apply=steps.apply, confirm=_confirm(yes), say=say, detail=say if verbose else (lambda t: None),
+                      progress=bars)
+    preflight_json: dict[str, Any] | None = None
+    keep = keep_source or (environment.protected and not remove_source)
+
+    if abort:
+        target_move = current or next((m for m in reversed(moves) if m.get("phase") == rec.ABORTED
+                                       and m.get("target_kept") and selector in (None, m["selector"])), None)
+        if target_move is None:
+            raise PlatformError(f"environment {environment.name} has no unfinished move to abort")
+        if selector is not None and selector != target_move["selector"]:
+            raise PlatformError(f"the unfinished move is of {target_move['selector']}, not {selector}",
+                                key="SERVICE", value=selector)
+        executor = MoveExecutor(proj, records, target_move, hooks, workers=workers)
+        executor.claim()
         try:
-            report = executor.run(keep_source=keep)
-        except KeyboardInterrupt:
-            err_console.print("[yellow]move interrupted[/]: run the same command again to resume; "
-                              "verified objects are not copied twice")
-            raise typer.Exit(130) from None
-    data = report.to_json()
-    if as_json:
-        print(json.dumps(data, indent=2))
+            report = executor.abort(keep_target)
+        finally:
+            bars.stop()
+            executor.release()
+        _finish(report.to_json(), None, as_json, f"aborted the move of {target_move['selector']}"
+                + (" (target twins kept)" if report.target_kept else ""))
         return
-    for copy in data["copies"]:
-        c, v = copy["copy"], copy["verify"]
-        console.print(f"  {copy['resource']} ({copy['phase']}): {c['copied']} copied, "
-                      f"{c['skipped_already_verified']} already verified, {c['bytes_copied'] / 1e6:.1f} MB, "
-                      f"verified {v['matched']}/{v['checked']}", highlight=False)
-    for db in data["databases"]:
-        tables = ", ".join(f"{t} {n['target_rows']}/{n['source_rows']}" for t, n in db["tables"].items())
-        console.print(f"  {db['resource']} ({db['phase']}): rows verified per table: {tables or 'no tables'}")
-    for secret in data["secrets"]:
-        what = ("value copied and verified" if secret["copied"] else "value already there, verified") \
-            if secret["source_has_value"] else "no value to copy"
-        console.print(f"  {secret['resource']} ({secret['phase']}): {what}", highlight=False)
-    if data["secrets"]:
-        values = sum(1 for s in data["secrets"] if s["source_has_value"] and s["phase"] == "copy")
-        console.print(f"  secrets: {len({s['resource'] for s in data['secrets']})} moved, {values} value(s) carried "
-                      "(never shown)", highlight=False)
+
+    if resume or (current is not None and current["selector"] == selector and current["target"] == to):
+        if current is None:
+            raise PlatformError(f"environment {environment.name} has no unfinished move to resume")
+        if (selector or to) and (selector, to) != (current["selector"], current["target"]):
+            raise PlatformError(f"the unfinished move is of {current['selector']} to {current['target']}",
+                                key="SERVICE", value=f"{selector} --to {to}")
+        move_record = current
+        out.print(f"resuming the move of {escape(current['selector'])} to {escape(current['target'])} at phase "
+                  f"{current['phase']} (started by {current.get('started_by', '?')} at "
+                  f"{current.get('started', '?')})", highlight=False)
+    elif current is not None:
+        resume_cmd, abort_cmd = rec.commands(current)
+        raise PlatformError(rec.describe(current), key="SERVICE", value=selector,
+                            hint=f"finish it with `{resume_cmd}` or undo it with `{abort_cmd}` first")
+    else:
+        assert selector is not None and to is not None
+        kept = next((m for m in reversed(moves) if m.get("phase") == rec.DONE and m.get("source_kept")
+                     and m["selector"] == selector and m["target"] == to), None)
+        if kept is not None:
+            if not remove_source:
+                raise PlatformError(f"{selector} already lives on {to}; its source copy is kept on "
+                                    f"{', '.join(sorted(set(kept['sources'].values())))}", key="--to", value=to,
+                                    hint=f"remove that copy with `platform move {selector} --to {to} --env "
+                                         f"{environment.name} --remove-source`")
+            move_record = kept
+            keep = False
+            with records.change("platform move") as stored:  # the removal is a step of that move again
+                for entry in stored:
+                    if entry["id"] == kept["id"]:
+                        entry["phase"] = rec.CLEANUP
+                        move_record = entry
+        else:
+            preflight = run_preflight(proj, environment, services, moves, selector, to, steps.plan, keep,
+                                      load_profile(proj, environment))
+            preflight_json = preflight.to_json()
+            if not as_json:
+                _print_preflight(preflight, verbose, dry_run)
+            if dry_run:
+                if as_json:
+                    print(json.dumps({"dry_run": True, "preflight": preflight_json}, indent=2))
+                elif preflight.ok:
+                    summary = preflight_json["move"]
+                    console.print(f"would move {', '.join(summary['moved'])} to {to} (data: "
+                                  f"{', '.join(summary['stateful']) or 'none'}); nothing was changed", highlight=False)
+                if not preflight.ok:
+                    raise typer.Exit(2)
+                return
+            if not preflight.ok:
+                if as_json:
+                    print(json.dumps({"dry_run": False, "preflight": preflight_json}, indent=2))
+                raise preflight.refusal()
+            assert preflight.plan is not None
+            move_record = start_move(proj, records, preflight.plan, preflight.reuses)
+            summary = preflight.plan.to_json()
+            out.print(f"moving {escape(', '.join(summary['moved']))} from "
+                      f"{escape(', '.join(sorted(set(summary['sources'].values()))))} to {escape(to)}",
+                      highlight=False)
+
+    executor = MoveExecutor(proj, records, move_record, hooks, workers=workers)
+    executor.claim()
+    try:
+        report = executor.run(keep_source=keep)
+    except KeyboardInterrupt:
+        bars.stop()
+        err_console.print("[yellow]move interrupted[/]: resume it with "
+                          f"`platform move --resume --env {environment.name}` (verified data is not copied again), or "
+                          f"undo it with `platform move --abort --env {environment.name}`")
+        raise typer.Exit(130) from None
+    finally:
+        bars.stop()
+        executor.release()
+    data = report.to_json()
     state = "source removed" if report.source_removed else "source kept" if report.source_kept else ""
-    console.print(f"[bold green]moved[/] {escape(selector)} to {escape(to)}" + (f" ({state})" if state else ""))
+    _finish(data, preflight_json, as_json, f"moved {move_record['selector']} to {move_record['target']}"
+            + (f" ({state})" if state else ""))
+
+
+def _finish(data: dict[str, Any], preflight: dict[str, Any] | None, as_json: bool, line: str) -> None:
+    if as_json:
+        print(json.dumps({**data, "preflight": preflight}, indent=2))
+        return
+    if data["copies"] or data["databases"] or data["secrets"] or data["data"]:
+        console.print(_final_table(data))
+    if data.get("placement"):
+        console.print(f"placement: {escape(data['placement'])}", highlight=False)
+    console.print(f"[bold green]{escape(line)}[/]", highlight=False)
 
 
 COMMANDS = (move,)

@@ -3,10 +3,16 @@
 go-plugin reads exactly one handshake line from our stdout, so before anything else we move fd 1
 to stderr and keep a private copy of the real stdout for the handshake. Any stray print, warning
 or C-level write after that lands on stderr, which Terraform only shows with TF_LOG.
+
+The provider lives exactly as long as the Terraform that started it: Terraform normally asks it to stop
+(GRPCController/Shutdown), but a Terraform that dies without asking (SIGKILL, or SIGPIPE once the `platform`
+reading its output was killed) would leave it running without a parent for good. A watchdog thread notices
+that its parent is gone (we were re-parented) and stops the server.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -17,6 +23,7 @@ MAGIC_COOKIE_KEY = "TF_PLUGIN_MAGIC_COOKIE"
 MAGIC_COOKIE_VALUE = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
 APP_PROTOCOL_VERSION = 6
 SHUTDOWN_METHOD = "/plugin.GRPCController/Shutdown"
+PARENT_POLL_SECONDS = 0.5
 
 
 def _protect_stdout() -> IO[str]:
@@ -83,6 +90,15 @@ def _server_credentials() -> tuple[bytes, object]:
     return cert.public_bytes(serialization.Encoding.DER), creds
 
 
+def _watch_parent(parent: int, stop: Any) -> None:
+    """Set `stop` once the process that started us is gone (our parent pid changes when it dies)."""
+    while not stop.wait(PARENT_POLL_SECONDS):
+        if os.getppid() != parent:
+            stop.set()  # first: the message below may fail (stderr is a pipe to the Terraform that is gone)
+            with contextlib.suppress(OSError):
+                print(f"parent process {parent} is gone: stopping the local cloud provider", file=sys.stderr)
+
+
 def serve(handshake: IO[str]) -> int:
     """Start the gRPC server on a unix socket, print the handshake, and run until Terraform says stop."""
     import base64
@@ -121,6 +137,8 @@ def serve(handshake: IO[str]) -> int:
         # The handler runs on this thread, possibly inside stop.wait() below while that holds the event's lock:
         # Event.set there would deadlock (seen under load), so a short-lived thread sets it instead.
         signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=stop.set).start())
+        threading.Thread(target=_watch_parent, args=(os.getppid(), stop), name="parent-watchdog",
+                         daemon=True).start()
         cert = base64.b64encode(cert_der).decode().rstrip("=")
         handshake.write(f"1|{APP_PROTOCOL_VERSION}|unix|{sock}|grpc|{cert}\n")
         handshake.flush()

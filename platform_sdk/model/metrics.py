@@ -55,7 +55,8 @@ class Metric:
                        "name", self.name)
         if self.unit not in UNITS:
             raise fail(f"unit must be one of {', '.join(UNITS)}", "unit", self.unit)
-        if isinstance(self.dimensions, str) or not isinstance(self.dimensions, (list, tuple)):
+        dimensions: object = self.dimensions  # checked as the object a caller passed, not as its annotation
+        if isinstance(dimensions, str) or not isinstance(dimensions, (list, tuple)):
             raise fail("dimensions must be a list of names, like [\"width\"]", "dimensions", self.dimensions)
         object.__setattr__(self, "dimensions", tuple(self.dimensions))
         for name in self.dimensions:

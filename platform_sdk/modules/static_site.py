@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from platform_sdk.model import Bucket, Cdn, Cors
 from platform_sdk.modules.base import Module
@@ -63,7 +63,7 @@ class StaticSite(Module):
         self.bucket = self.add_part("bucket", Bucket(
             self.part_name("bucket"), versioning=self.versioning, cors=Cors(origins=origins) if origins else None,
         ))
-        options: dict[str, object] = {}
+        options: dict[str, Any] = {}
         if self.spa:
             if not _cdn_supports("fallback_object"):
                 raise self.error("spa=True needs a platform-sdk whose Cdn has fallback_object", "spa", self.spa,

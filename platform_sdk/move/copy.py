@@ -6,10 +6,14 @@ and the per-part MD5s that predict S3's multipart ETag) while spooling it to a S
 check the hash against what the source advertises, upload from the spool with the MD5 attached,
 then stat the destination and require a checksum the destination computed itself to match. Only
 then is the object journaled. A re-run skips journaled objects whose source and destination still
-look the same (size plus MD5, or version fingerprints when no MD5 is listed).
+look the same (size plus MD5, or version fingerprints when no MD5 is listed); an object the destination
+already holds with the same size and MD5 is journaled without copying (a resume on another machine, or
+a move back onto a kept copy, carries only what differs). Before copying, the destination's partial
+uploads left by a killed copy are removed (`BucketClient.clean_partial`).
 
-`verify_bucket` is the gate before deleting a source: every source key present in the destination
-with the same size and MD5.
+`mirror_deletes` removes from the destination what the source no longer holds; `verify_bucket` is the
+gate before deleting a source: every source key present in the destination with the same size and MD5,
+and (`exact=True`) nothing in the destination that the source lacks.
 
 Run as `python -m platform_sdk.move.copy SRC_URL DST_URL --journal FILE` for a one-off copy.
 """
@@ -44,6 +48,10 @@ from platform_sdk.runtime.buckets import (
 
 class CopyError(Exception):
     """An object could not be copied and verified; the message is the reason put in the report."""
+
+
+class Kept(Exception):
+    """The destination holds its own version of the object, which this copy may not overwrite."""
 
 
 def check_destination(info: ObjectInfo | None, digest: Checksums) -> tuple[str | None, str]:
@@ -87,7 +95,7 @@ class CopyEvent:
 
     key: str
     size: int
-    status: str  # "copied" | "skipped" | "failed"
+    status: str  # "copied" | "skipped" (already verified or identical) | "kept" (decide said so) | "failed"
     done: int  # objects settled so far in this run
     reason: str | None = None
 
@@ -101,8 +109,11 @@ class CopyReport:
     listed: int = 0
     copied: int = 0
     skipped_already_verified: int = 0
+    already_identical: int = 0
     bytes_copied: int = 0
     bytes_skipped: int = 0
+    kept: list[str] = field(default_factory=list)  # not copied because `decide` said so (the destination's own)
+    partial_removed: int = 0  # partial uploads of an earlier, killed copy removed from the destination
     failed: list[Failure] = field(default_factory=list)
     verified_by: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
@@ -173,7 +184,20 @@ class _Copier:
         self.spool_memory = spool_memory
         self.spool_dir = spool_dir
 
-    def copy_object(self, listed: ObjectInfo) -> JournalEntry:
+    def copy_object(self, listed: ObjectInfo, existing: ObjectInfo | None = None,
+                    overwrite: bool = True) -> JournalEntry:
+        """Copy one object (or journal it when `existing`, the destination's listing, is already identical).
+
+        Raises:
+            Kept: `existing` differs and `overwrite` is False.
+            CopyError: it could not be copied and verified.
+        """
+        if existing is not None and existing.size == listed.size:
+            same = self._identical(listed, existing)
+            if same is not None:
+                return same
+        if existing is not None and not overwrite:
+            raise Kept(listed.key)
         last: Exception | None = None
         for attempt in range(self.retries + 1):
             try:
@@ -225,6 +249,20 @@ class _Copier:
         self.journal.record(entry)
         return entry
 
+    def _identical(self, listed: ObjectInfo, existing: ObjectInfo) -> JournalEntry | None:
+        """A journal entry when both sides hold the same bytes (MD5s computed from the stored bytes), else None."""
+        try:
+            src_md5 = _md5_for(self.src, listed, deep=True)
+            dst_md5 = _md5_for(self.dst, existing, deep=True)
+        except ObjectNotFoundError:
+            return None
+        if src_md5 is None or src_md5 != dst_md5:
+            return None
+        entry = JournalEntry(key=listed.key, size=listed.size, md5=src_md5, src_etag=listed.etag,
+                             dst_etag=existing.etag, verified_by="identical", verified_at=time.time())
+        self.journal.record(entry)
+        return entry
+
     def _checked_digest(self, listed: ObjectInfo, sinfo: ObjectInfo, hasher: StreamHasher) -> Checksums:
         digest = hasher.finish()
         if digest.size != sinfo.size:
@@ -250,6 +288,11 @@ class _Copier:
         )
 
 
+Decide = Callable[[ObjectInfo, "ObjectInfo | None", "JournalEntry | None"], bool]
+"""(source object, destination object or None, journal entry or None) -> may the copy write it? A declined
+object the destination holds with other bytes, or does not hold, is reported as `kept` (left as it is)."""
+
+
 def copy_bucket(
     src: BucketClient,
     dst: BucketClient,
@@ -261,21 +304,25 @@ def copy_bucket(
     retries: int = 2,
     spool_memory: int = 8 * 1024 * 1024,
     spool_dir: str | None = None,
+    decide: Decide | None = None,
 ) -> CopyReport:
     """Copy every object under prefix from src to dst, verifying each, journaling each verified one.
 
-    Objects the journal already holds are skipped if both sides still match it. Failures are
-    collected in the report (not raised). An exception from `progress` (or Ctrl-C) stops the run
-    after the objects in flight settle; those still get journaled, so a re-run resumes from there.
-    Memory: about workers x (spool_memory + the SDK's upload buffers), whatever the object sizes.
+    Objects the journal already holds are skipped if both sides still match it; objects the destination already
+    holds with the same bytes are journaled without a copy. `decide`, when given, is asked about every other
+    object (a move after cut-over leaves the target's own newer versions alone). Failures are collected in the
+    report (not raised). An exception from `progress` (or Ctrl-C) stops the run after the objects in flight
+    settle; those still get journaled, so a re-run resumes from there. Memory: about workers x (spool_memory +
+    the SDK's upload buffers), whatever the object sizes.
     """
     if (journal.src_url, journal.dst_url) != (src.url, dst.url):
         raise ValueError(f"journal is for {journal.src_url} -> {journal.dst_url}, not {src.url} -> {dst.url}")
     started = time.monotonic()
     report = CopyReport(source=src.url, destination=dst.url)
+    report.partial_removed = dst.clean_partial(prefix)
     copier = _Copier(src, dst, journal, retries=retries, spool_memory=spool_memory, spool_dir=spool_dir)
     entries = journal.entries()
-    dst_index = {info.key: info for info in dst.list(prefix)} if entries else {}
+    dst_index = {info.key: info for info in dst.list(prefix)}
     lock = threading.Lock()
     done = 0
 
@@ -283,7 +330,11 @@ def copy_bucket(
         nonlocal done
         with lock:
             done += 1
-            if status == "copied":
+            if status == "copied" and how == "identical":
+                report.already_identical += 1
+                report.bytes_skipped += info.size
+                status = "skipped"
+            elif status == "copied":
                 report.copied += 1
                 report.bytes_copied += info.size
                 if how:
@@ -291,6 +342,8 @@ def copy_bucket(
             elif status == "skipped":
                 report.skipped_already_verified += 1
                 report.bytes_skipped += info.size
+            elif status == "kept":
+                report.kept.append(info.key)
             else:
                 report.failed.append(Failure(info.key, reason or "unknown error"))
             event = CopyEvent(key=info.key, size=info.size, status=status, done=done, reason=reason)
@@ -300,6 +353,8 @@ def copy_bucket(
     def collect(fut: Future[JournalEntry], info: ObjectInfo) -> None:
         try:
             entry = fut.result()
+        except Kept:
+            settle(info, "kept", None, None)
         except CopyError as exc:
             settle(info, "failed", str(exc), None)
         except Exception as exc:  # noqa: BLE001 - report, do not abort the whole copy
@@ -313,14 +368,19 @@ def copy_bucket(
         for info in src.list(prefix):
             report.listed += 1
             entry = entries.get(info.key)
-            if entry is not None and _still_verified(entry, info, dst_index.get(info.key)):
+            existing = dst_index.get(info.key)
+            if entry is not None and _still_verified(entry, info, existing):
                 settle(info, "skipped", None, None)
+                continue
+            allowed = decide is None or decide(info, existing, entry)
+            if not allowed and existing is None:
+                settle(info, "kept", None, None)
                 continue
             while len(inflight) >= 2 * max(1, workers):
                 finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
                 for fut in finished:
                     collect(fut, inflight.pop(fut))
-            inflight[pool.submit(copier.copy_object, info)] = info
+            inflight[pool.submit(copier.copy_object, info, existing, allowed)] = info
         while inflight:
             finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
             for fut in finished:
@@ -332,6 +392,38 @@ def copy_bucket(
         pool.shutdown(wait=True, cancel_futures=True)
         report.seconds = time.monotonic() - started
     return report
+
+
+def unchanged_since(entry: JournalEntry, info: ObjectInfo, side: str) -> bool:
+    """Whether one side's object (`side`: "src" or "dst") is still the version the journal verified."""
+    if info.size != entry.size:
+        return False
+    if info.md5 is not None:
+        return info.md5 == entry.md5
+    etag = entry.src_etag if side == "src" else entry.dst_etag
+    return info.etag is not None and info.etag == etag
+
+
+def mirror_deletes(src: BucketClient, dst: BucketClient, journal: Journal, *, prefix: str = "",
+                   only_copied: bool = False) -> list[str]:
+    """Delete from dst every object src no longer holds; returns the deleted keys (sorted).
+
+    `only_copied=True` (the destination is live, e.g. a move after cut-over): only objects this copy put there
+    (journaled) and that are still the version it put there; anything else in the destination is its own.
+    """
+    src_keys = {info.key for info in src.list(prefix)}
+    entries = journal.entries()
+    deleted = []
+    for info in dst.list(prefix):
+        if info.key in src_keys:
+            continue
+        entry = entries.get(info.key)
+        if only_copied and (entry is None or not unchanged_since(entry, info, "dst")):
+            continue
+        dst.delete(info.key)
+        journal.forget(info.key)
+        deleted.append(info.key)
+    return sorted(deleted)
 
 
 # ------------------------------------------------------------------------------------------ verify
@@ -347,13 +439,14 @@ class VerifyReport:
     matched: int = 0
     missing: list[str] = field(default_factory=list)
     mismatched: list[Failure] = field(default_factory=list)
-    extra: list[str] = field(default_factory=list)  # only in the destination: reported, not an error
+    extra: list[str] = field(default_factory=list)  # only in the destination: an error when `exact`
     bytes: int = 0
     seconds: float = 0.0
+    exact: bool = False
 
     @property
     def ok(self) -> bool:
-        return not self.missing and not self.mismatched
+        return not self.missing and not self.mismatched and not (self.exact and self.extra)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -389,10 +482,12 @@ def verify_bucket(
     prefix: str = "",
     deep: bool = False,
     workers: int = 8,
+    exact: bool = False,
 ) -> VerifyReport:
-    """Compare full listings: every source key present in dst with the same size and MD5."""
+    """Compare full listings: every source key present in dst with the same size and MD5; with `exact`, also
+    every destination key present in src (both directions: the destination is a mirror)."""
     started = time.monotonic()
-    report = VerifyReport(source=src.url, destination=dst.url)
+    report = VerifyReport(source=src.url, destination=dst.url, exact=exact)
     src_index = {info.key: info for info in src.list(prefix)}
     dst_index = {info.key: info for info in dst.list(prefix)}
     report.extra = sorted(set(dst_index) - set(src_index))

@@ -1,19 +1,26 @@
 """`platform move`: one workload to another cloud, with its data, while everything else stays where it is.
 
-The move runs in phases, recorded in `.platform/moves/<env>.json` so an interrupted move resumes where it
-stopped (and a bucket copy resumes object by object from its journal):
+Nothing changes before the preflight (`move/preflight.py`) has found every later step possible. Then the move is
+recorded in the environment's state backend (`move/record.py`, seen by every machine) and runs in phases, each
+recorded before the next starts, so a killed move resumes where it stopped — on this machine or another:
 
-1. placement  the environment file's placement line changes (validated first: a bad move changes nothing)
-2. target     each moved bucket/database/secret gets a twin on the target cloud; nothing else changes yet
-3. copy       data is copied (streamed, concurrent, checksummed) and then verified in full; a secret's value
-              through the clouds' APIs, never printed
-4. rewire     functions and CDNs move, consumers switch to the target; the source twin is kept, unwired
-5. verify     anything written to the source meanwhile is copied too; full verification again
-6. cleanup    the source twin is destroyed: only after confirmation, never by default in protected envs
+1. target   each moved stateful resource gets a twin on the target cloud; nothing else changes
+2. copy     its data is copied and verified both ways (the twin is an exact mirror; nothing is wired to it yet)
+3. rewire   cut-over: functions and CDNs move, consumers switch to the target; the source is kept, unwired
+4. verify   the final sync: what changed in the source meanwhile is carried (new, changed and deleted objects), the
+            target's own writes are left alone, and both sides are verified again
+5. cleanup  the source copy is removed after confirmation (its deletion protection turned off first, on that
+            copy only); or kept (`--keep-source`, the default in protected environments), and the move is done
+
+Before cut-over `abort` returns everything to the source (the twins are removed after confirmation, or kept with
+`--keep-target`). After cut-over, moving back onto a kept source is a rollback: a move that reuses the kept copy
+and carries back only what changed since.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,38 +28,44 @@ from typing import Any
 
 from platform_sdk.envs import Environment, load_environment
 from platform_sdk.errors import PlatformError
-from platform_sdk.model import Bucket, Database, Resource, Secret, Service
-from platform_sdk.move.placement_file import set_placement
+from platform_sdk.model import Database, Resource, Service
+from platform_sdk.move import record as rec
+from platform_sdk.move.kinds import CopyContext, mover
+from platform_sdk.move.placement_file import placement_value, set_placement
+from platform_sdk.move.record import MoveRecords
 from platform_sdk.profile import Profile
 from platform_sdk.project import Project
 from platform_sdk.providers import compilers_for
-from platform_sdk.synth.placement import resolve_placements
+from platform_sdk.state_documents import Holder
+from platform_sdk.synth.estate import STATEFUL_KINDS
+from platform_sdk.synth.placement import resolve_placements, stack_name
 
-PHASES = ("placement", "target", "copy", "rewire", "verify", "cleanup", "done")
+KILL_AFTER_ENV = "PLATFORM_MOVE_KILL_AFTER"
+"""Test switch: SIGKILL this process right after the named phase is recorded (a kill at a phase boundary)."""
 
 
 @dataclass
 class MovePlan:
-    """What a move changes, computed and validated before anything is touched."""
+    """What a move changes, computed and validated against placement rules before anything is touched."""
 
     env: Environment
     selector: str
     target: str
     moved: list[Resource]
     sources: dict[str, str]  # address -> source cloud
-    old_placement: dict[str, str]
-    new_env: Environment
+    old_value: str | None  # the selector's placement line before (None: no line)
+    new_value: str | None  # and after (None: no line, the target is what the key resolves to without one)
 
     @property
     def stateful(self) -> list[Resource]:
-        return [r for r in self.moved if isinstance(r, (Bucket, Database, Secret))]
+        return [r for r in self.moved if isinstance(r, STATEFUL_KINDS)]
 
     def to_json(self) -> dict[str, Any]:
         return {"selector": self.selector, "target": self.target, "sources": self.sources,
                 "moved": [r.address for r in self.moved], "stateful": [r.address for r in self.stateful]}
 
 
-def _select(services: list[Service], selector: str, env: Environment) -> list[Resource]:
+def _select(services: list[Service], selector: str) -> list[Resource]:
     service_name, _, resource_name = selector.partition(".")
     service = next((s for s in services if s.name == service_name), None)
     if service is None:
@@ -71,247 +84,370 @@ def _select(services: list[Service], selector: str, env: Environment) -> list[Re
 
 def plan_move(env: Environment, services: list[Service], selector: str, target: str,
               profile: Profile | None = None) -> MovePlan:
-    """Validate the move against the target cloud's capabilities and every cross-cloud link; change nothing."""
+    """Which resources move, from where: the target's capabilities and every cross-cloud link checked (placement
+    rules only: the preflight synthesizes and plans the rest). Raises PlatformError / PlacementError."""
     if not env.is_configured(target):
         raise PlatformError(f"cloud {target!r} has no [clouds.{target}] section in {env.file}", key="--to",
                             value=target)
-    selected = _select(services, selector, env)
-    new_placement = dict(env.placement)
-    new_placement[selector] = target
-    new_env = env.model_copy(update={"placement": new_placement})
+    selected = _select(services, selector)
+    new_value = placement_value(env, selector, target)
+    new_env = rec.with_placement(env, selector, new_value)
     naming = (profile or Profile()).physical_name
-    compilers = compilers_for(new_env)
     before = resolve_placements(env, services, compilers_for(env), naming=naming)
-    after = resolve_placements(new_env, services, compilers, naming=naming)  # raises PlacementError
+    after = resolve_placements(new_env, services, compilers_for(new_env), naming=naming)  # raises PlacementError
     moved = [r for r in selected if before[r].cloud != after[r].cloud]
     if not moved:
         raise PlatformError(f"{selector} already lives on {target}: nothing to move", key="--to", value=target)
     sources = {r.address: before[r].cloud for r in moved}
-    return MovePlan(env, selector, target, moved, sources, dict(env.placement), new_env)
+    return MovePlan(env, selector, target, moved, sources, env.placement.get(selector), new_value)
 
 
-# ----------------------------------------------------------------------------------------------- record
+def new_move(plan: MovePlan, reuses: str | None = None) -> dict[str, Any]:
+    """The record entry of a move about to start (phase `target`)."""
+    env = plan.env
+    return {
+        "id": f"{plan.selector}->{plan.target}@{time.time():.3f}",
+        "env": env.name, "selector": plan.selector, "target": plan.target, "sources": plan.sources,
+        "moved": [r.address for r in plan.moved], "stateful": [r.address for r in plan.stateful],
+        "kinds": {r.address: r.kind for r in plan.stateful},
+        "source_stacks": {r.address: stack_name(env, r.service.name, plan.sources[r.address])
+                          for r in plan.stateful if r.service is not None},
+        "target_stacks": {r.address: stack_name(env, r.service.name, plan.target)
+                          for r in plan.stateful if r.service is not None},
+        "protected": sorted(r.address for r in plan.stateful
+                            if isinstance(r, Database) and r.deletion_protection),
+        "old_value": plan.old_value, "new_value": plan.new_value, "phase": rec.TARGET, "source_kept": False,
+        "target_kept": False, "urls": {}, "reuses": reuses, "started": _now(), "started_by": _who(),
+        "updated": _now(), "cutover_at": None, "running": None,
+        "report": {"phases": [], "results": []}, "shared": {},
+    }
 
-def load_record(project: Project, env: Environment) -> dict[str, Any]:
-    return project.read_moves(env.name)
+
+def _who() -> str:
+    holder = Holder.current("")
+    return f"{holder.user}@{holder.host}"
 
 
-def save_record(project: Project, env: Environment, record: dict[str, Any]) -> None:
-    project.write_moves(env.name, record)
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def unfinished_move(project: Project, env: Environment, selector: str | None = None) -> dict[str, Any] | None:
-    for move in load_record(project, env)["moves"]:
-        if move["phase"] != "done" and (selector is None or move["selector"] == selector):
-            return move
-    return None
+# ------------------------------------------------------------------------------------------------ configuration
+
+@dataclass(frozen=True)
+class PhaseConfig:
+    """One configuration a move applies: the environment (placement), the extra copies, copies unprotected."""
+
+    label: str
+    env: Environment
+    copies: dict[str, str]
+    unprotected: frozenset[str] = frozenset()
 
 
-# ------------------------------------------------------------------------------------------------ report
+def phase_config(base: Environment, move: dict[str, Any], moves: list[dict[str, Any]], which: str) -> PhaseConfig:
+    """The configuration of one step of `move` (`which`: target, rewire, keep, remove, abort-keep, abort-remove,
+    unprotect-source, unprotect-target), on top of every other move's retained copies."""
+    cutover = which in ("rewire", "keep", "remove", "unprotect-source")
+    skip = {move["id"], move.get("reuses")} if cutover else {move["id"]}
+    others: dict[str, str] = {}
+    for other in moves:
+        if other.get("id") not in skip:
+            others.update(rec.retained(other))
+    stateful = list(move["stateful"])
+    env = rec.with_placement(base, move["selector"], move["new_value"] if cutover else move["old_value"])
+    if which in ("rewire", "keep", "unprotect-source"):
+        copies = {**others, **{a: move["sources"][a] for a in stateful}}
+    elif which in ("target", "abort-keep", "unprotect-target"):
+        copies = {**others, **{a: move["target"] for a in stateful}}
+    else:  # remove, abort-remove
+        copies = others
+    unprotected = frozenset(move.get("protected", [])) if which.startswith("unprotect") else frozenset()
+    return PhaseConfig(which, env, copies, unprotected)
+
+
+def urls_from_outputs(move: dict[str, Any], outputs: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """address -> {source, target} data URLs, from the `<kind>_<name>_url` outputs of both stacks."""
+    urls: dict[str, dict[str, str]] = {}
+    for address in move["stateful"]:
+        kind, name = move["kinds"][address], address.split(".", 1)[1].replace("-", "_")
+        source = outputs.get(move["source_stacks"][address], {}).get(f"{kind}_{name}_url")
+        target = outputs.get(move["target_stacks"][address], {}).get(f"{kind}_{name}_url")
+        if isinstance(source, str) and isinstance(target, str):
+            urls[address] = {"source": source, "target": target}
+    return urls
+
+
+# -------------------------------------------------------------------------------------------------------- hooks
+
+@dataclass
+class MoveHooks:
+    """How a move talks to Terraform and to the person running it (the CLI, or a test)."""
+
+    apply: Callable[[PhaseConfig, set[tuple[str, str]] | None], dict[str, Any]]
+    """Synthesize and apply a configuration, refusing data loss outside `expected` (stack, address) pairs;
+    returns {"applied": [stacks], "outputs": {stack: {name: value}}}."""
+    confirm: Callable[[str], bool]
+    say: Callable[[str], None] = print
+    detail: Callable[[str], None] = lambda text: None
+    progress: Callable[[str, int, str], Callable[[Any], None] | None] | None = None
+
 
 @dataclass
 class MoveReport:
-    """What the move did, phase by phase, with the copy and verification evidence."""
+    """What a move did: phases with timings, and per resource what was copied, deleted and verified."""
 
     env: str
     selector: str
     target: str
     sources: dict[str, str]
     phases: list[dict[str, Any]] = field(default_factory=list)
-    copies: list[dict[str, Any]] = field(default_factory=list)
-    databases: list[dict[str, Any]] = field(default_factory=list)
-    secrets: list[dict[str, Any]] = field(default_factory=list)  # what happened to each value, never the value
+    results: list[dict[str, Any]] = field(default_factory=list)
     source_removed: bool = False
     source_kept: bool = False
+    target_kept: bool = False
     finished: bool = False
+    aborted: bool = False
+    placement: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return dict(vars(self))
+        data = {k: v for k, v in vars(self).items() if k != "results"}
+        data["copies"] = [r for r in self.results if r.get("kind") == "bucket"]
+        data["databases"] = [r for r in self.results if r.get("kind") == "database"]
+        data["secrets"] = [r for r in self.results if r.get("kind") == "secret"]
+        data["data"] = [r for r in self.results if r.get("kind") not in ("bucket", "database", "secret")]
+        return data
 
 
-# --------------------------------------------------------------------------------------------- executor
-
-@dataclass
-class MoveHooks:
-    """How the orchestrator talks to the person running it (CLI) or to a test."""
-
-    apply: Callable[[str, Environment, dict[str, str] | None, set[tuple[str, str]] | None], dict[str, Any]]
-    confirm_removal: Callable[[list[str]], bool]
-    say: Callable[[str], None] = print
-    copy_progress: Callable[[str, int, int], Callable[[Any], None]] | None = None
-
+# ------------------------------------------------------------------------------------------------------ executor
 
 class MoveExecutor:
-    """Runs (or resumes) one move through its phases."""
+    """Runs, resumes or aborts one move through its phases, recording each in the state backend."""
 
-    def __init__(self, project: Project, services: list[Service], move: dict[str, Any], hooks: MoveHooks,
+    def __init__(self, project: Project, records: MoveRecords, move: dict[str, Any], hooks: MoveHooks,
                  workers: int = 8) -> None:
         self.project = project
-        self.services = services
+        self.records = records
         self.move = move
         self.hooks = hooks
         self.workers = workers
         self.env = load_environment(project.envs_dir / f"{move['env']}.toml")
+        stored = move.get("report") or {}
         self.report = MoveReport(move["env"], move["selector"], move["target"], move["sources"],
-                                 phases=list(move.get("phases", [])), copies=list(move.get("copies", [])),
-                                 databases=list(move.get("databases", [])), secrets=list(move.get("secrets", [])))
+                                 phases=list(stored.get("phases", [])), results=list(stored.get("results", [])))
 
     # -- bookkeeping ----------------------------------------------------------------------------------------
-    def _save(self, phase: str, **changes: Any) -> None:
-        record = load_record(self.project, self.env)
-        self.move.update(changes, phase=phase, phases=self.report.phases, copies=self.report.copies,
-                         databases=self.report.databases, secrets=self.report.secrets)
-        record["moves"] = [m for m in record["moves"] if m["id"] != self.move["id"]] + [self.move]
-        save_record(self.project, self.env, record)
+    def _save(self, phase: str | None = None, **changes: Any) -> None:
+        if phase is not None:
+            changes["phase"] = phase
+        self.move.update(changes, report={"phases": self.report.phases, "results": self.report.results})
+        self.records.save(self.move, "platform move")
+        if phase is not None and os.environ.get(KILL_AFTER_ENV) == phase:
+            os.kill(os.getpid(), signal.SIGKILL)  # test switch: a kill exactly at this phase boundary
 
     def _phase(self, name: str, started: float, **details: Any) -> None:
-        self.report.phases.append({"phase": name, "seconds": round(time.monotonic() - started, 2), **details})
+        self.report.phases.append({"phase": name, "seconds": round(time.monotonic() - started, 2), "at": _now(),
+                                   **details})
 
-    def _old_env(self) -> Environment:
-        return self.env.model_copy(update={"placement": dict(self.move["old_placement"])})
+    def _config(self, which: str) -> PhaseConfig:
+        return phase_config(self.env, self.move, self.records.load(), which)
 
-    # -- phases ---------------------------------------------------------------------------------------------
+    def _apply(self, which: str, expected: set[tuple[str, str]] | None = None) -> dict[str, Any]:
+        return self.hooks.apply(self._config(which), expected)
+
+    def _placement(self, value: str | None) -> None:
+        """Make the environment file say what the move says (also on a checkout that did not start it)."""
+        assert self.env.file is not None
+        if self.env.placement.get(self.move["selector"]) != value:
+            set_placement(self.env.file, self.move["selector"], value)
+            shown = f'"{self.move["selector"]}" = "{value}"' if value else f'no "{self.move["selector"]}" line'
+            self.report.placement = f"{self.env.file}: {shown}"
+            self.env = load_environment(self.env.file)
+
+    def claim(self) -> None:
+        """Mark the move as running here; refuse when another live run holds it."""
+        running = Holder.from_json(self.move.get("running"))
+        if running is not None:
+            alive = running.alive()
+            if alive is None or alive:
+                where = "this machine" if alive else running.host
+                raise PlatformError(f"the move of {self.move['selector']} is running: {running.describe()}",
+                                    hint=f"wait for it; if that run is gone, release it on {where} with "
+                                         f"`{self.records.unlock_command}`")
+            self.hooks.say(f"the earlier run of this move ({running.describe()}) is gone: taking over from it")
+        self._save(running=Holder.current("platform move").to_json())
+
+    def release(self) -> None:
+        self._save(running=None)
+
+    # -- the move -------------------------------------------------------------------------------------------
     def run(self, keep_source: bool) -> MoveReport:
-        phase = self.move["phase"]
-        if PHASES.index(phase) <= PHASES.index("target"):
+        order = rec.PHASES
+        self._placement(self.move["new_value"])
+        if order.index(self.move["phase"]) <= order.index(rec.TARGET):
             self._target()
-        if PHASES.index(self.move["phase"]) <= PHASES.index("copy"):
-            self._copy("copy")
-        if PHASES.index(self.move["phase"]) <= PHASES.index("rewire"):
+        if order.index(self.move["phase"]) <= order.index(rec.COPY):
+            self._copy(cutover=False)
+        if order.index(self.move["phase"]) <= order.index(rec.REWIRE):
             self._rewire()
-        if PHASES.index(self.move["phase"]) <= PHASES.index("verify"):
-            self._copy("verify")
-        if PHASES.index(self.move["phase"]) <= PHASES.index("cleanup"):
+        if order.index(self.move["phase"]) <= order.index(rec.VERIFY):
+            self._copy(cutover=True)
+        if order.index(self.move["phase"]) <= order.index(rec.CLEANUP):
             self._cleanup(keep_source)
-        self.report.finished = self.move["phase"] == "done"
-        self.report.source_kept = bool(self.move.get("source_kept")) and not self.report.source_removed
+        self.report.finished = self.move["phase"] == rec.DONE
+        self.report.source_kept = bool(self.move.get("source_kept"))
         return self.report
 
     def _target(self) -> None:
         started = time.monotonic()
         stateful = self.move["stateful"]
-        self.hooks.say(f"[1/5] creating the target side on {self.move['target']}: {', '.join(stateful) or '-'}")
-        twins = {address: self.move["target"] for address in stateful}
-        outcome = self.hooks.apply("target", self._old_env(), twins, None)
-        self._phase("target", started, stacks=outcome.get("applied", []))
-        self._save("copy", urls=outcome.get("urls", {}))
+        stacks = sorted(set(self.move["target_stacks"].values()))
+        self.hooks.say(f"[1/5] target: twins of {', '.join(stateful) or 'nothing'} on {self.move['target']}"
+                       f" ({', '.join(stacks) or '-'})")
+        outcome = self._apply("target")
+        urls = urls_from_outputs(self.move, outcome.get("outputs", {}))
+        self._phase(rec.TARGET, started, stacks=outcome.get("applied", []))
+        self._save(rec.COPY, urls=urls)
 
     def _urls(self) -> dict[str, dict[str, str]]:
-        """address -> {source, target} data URLs, from the outputs of the applied stacks."""
-        return self.move.get("urls", {})
+        urls: dict[str, dict[str, str]] = self.move.get("urls") or {}
+        missing = [a for a in self.move["stateful"] if a not in urls]
+        if missing:
+            raise PlatformError(f"no data location known for {', '.join(missing)} (their stacks have no "
+                                "`<kind>_<name>_url` output): re-run the move", value=missing[0])
+        return urls
 
-    def _copy(self, phase: str) -> None:
-        from platform_sdk.move.copy import copy_bucket, verify_bucket
-        from platform_sdk.move.database import copy_database, preflight_databases
-        from platform_sdk.move.journal import Journal
-        from platform_sdk.move.secret import copy_secret, preflight_secrets
-        from platform_sdk.runtime.buckets import open_bucket
-
+    def _copy(self, cutover: bool) -> None:
         started = time.monotonic()
-        step = "[2/5] copying data" if phase == "copy" else "[4/5] copying what changed meanwhile, verifying"
-        self.hooks.say(step)
+        phase = rec.VERIFY if cutover else rec.COPY
+        self.hooks.say("[4/5] final sync: what changed in the source meanwhile, then verification both ways"
+                       if cutover else "[2/5] copy: data to the twins, verified both ways")
         urls = self._urls()
-        # Engines and client/server versions of every database, before any data of this phase is copied.
-        preflight_databases(urls[a] for a in self.move["stateful"] if self.move["kinds"][a] == "database" and a in urls)
-        # Both containers of every secret (the twin exists), likewise.
-        preflight_secrets({a: urls[a] for a in self.move["stateful"]
-                           if self.move["kinds"][a] == "secret" and a in urls})
-        journals = self.project.cache_dir / "moves" / "journals"
-        journals.mkdir(parents=True, exist_ok=True)
+        for address in self.move["stateful"]:  # every side reachable before any data of this pass moves
+            found = mover(self.move["kinds"][address])
+            assert found is not None  # the preflight refused kinds without a mover
+            found.ready(address, urls[address])
+        ctx = CopyContext(self.env.name, self.move["target"], cutover, self.project.cache_dir / "moves" / "journals",
+                          self.project.cache_dir / "moves" / "work", self.workers, self.hooks.progress,
+                          shared=self.move.setdefault("shared", {}))
+        ctx.journals.mkdir(parents=True, exist_ok=True)
         for address in self.move["stateful"]:
-            pair = urls.get(address)
-            if pair is None:
-                raise PlatformError(f"no data location known for {address}: re-run the move", value=address)
-            kind = self.move["kinds"][address]
-            if kind == "bucket":
-                src, dst = open_bucket(pair["source"]), open_bucket(pair["target"])
-                journal_file = journals / f"{self.env.name}-{address}-{self.move['target']}.sqlite3"
-                journal = Journal(journal_file, src.url, dst.url)
-                try:
-                    total = sum(1 for _ in src.list())
-                    progress = self.hooks.copy_progress(address, total, phase == "verify") \
-                        if self.hooks.copy_progress else None
-                    copied = copy_bucket(src, dst, journal, workers=self.workers, progress=progress)
-                finally:
-                    journal.close()
-                if not copied.ok:
-                    raise PlatformError(f"copy of {address} incomplete: {len(copied.failed)} object(s) failed "
-                                        f"({'; '.join(f.key + ': ' + f.reason for f in copied.failed[:3])}); "
-                                        "re-run the move to resume", value=address)
-                verified = verify_bucket(src, dst, workers=self.workers)
-                if not verified.ok:
-                    raise PlatformError(
-                        f"verification of {address} failed: {len(verified.missing)} missing, "
-                        f"{len(verified.mismatched)} different; the source is untouched, re-run the move",
-                        value=address)
-                self.report.copies.append({"phase": phase, "resource": address, "copy": copied.to_dict(),
-                                           "verify": {k: v for k, v in verified.to_dict().items()
-                                                      if k in ("ok", "checked", "matched", "bytes", "extra")}})
-            elif kind == "secret":
-                copied_secret = copy_secret(address, pair["source"], pair["target"], phase)
-                self.report.secrets.append(copied_secret.to_json())
-            else:
-                workdir = self.project.cache_dir / "moves" / "work"
-                result = copy_database(pair["source"], pair["target"], workdir)
-                self.report.databases.append({"phase": phase, "resource": address, **result.to_json()})
-        self._phase(phase, started)
-        self._save("rewire" if phase == "copy" else "cleanup")
+            found = mover(self.move["kinds"][address])
+            assert found is not None
+            result = found.copy(ctx, address, urls[address], phase)
+            self.report.results.append(result)
+            self.hooks.detail(_result_line(result))
+            self._save()  # this resource's evidence is in the record even if a later one fails
+        self._phase(phase, started, resources=list(self.move["stateful"]))
+        self._save(rec.CLEANUP if cutover else rec.REWIRE)
 
     def _rewire(self) -> None:
         started = time.monotonic()
-        self.hooks.say(f"[3/5] moving functions and CDNs, re-wiring consumers to {self.move['target']} "
-                       "(the source copy is kept)")
-        self._save("rewire", source_kept=True)
-        outcome = self.hooks.apply("rewire", self.env, None, None)
-        self._phase("rewire", started, stacks=outcome.get("applied", []))
-        self._save("verify", source_kept=True)
+        self.hooks.say(f"[3/5] cut-over: functions and CDNs move, consumers switch to {self.move['target']} "
+                       "(the source copy stays, unwired)")
+        self._save(rewire_started=True)  # from here on the wiring may be half switched: no abort, only resume
+        reused = self.move.get("reuses")
+        if reused:  # a rollback: the earlier move's kept copy is this move's target from now on
+            with self.records.change("platform move") as moves:
+                for other in moves:
+                    if other.get("id") == reused and other.get("phase") == rec.DONE:
+                        other["phase"] = rec.SUPERSEDED
+        outcome = self._apply("rewire")
+        self._phase(rec.REWIRE, started, stacks=outcome.get("applied", []))
+        self._save(rec.VERIFY, cutover_at=_now())
 
     def _cleanup(self, keep_source: bool) -> None:
         started = time.monotonic()
         stateful = self.move["stateful"]
         if not stateful:
-            self._phase("cleanup", started, removed=[])
-            self._save("done", source_kept=False)
+            self._phase(rec.CLEANUP, started, removed=[])
+            self._save(rec.DONE, source_kept=False)
             return
-        if keep_source or not self.hooks.confirm_removal(stateful):
-            self.hooks.say("[5/5] keeping the source copy (remove it later with "
+        sources = sorted(set(self.move["sources"].values()))
+        if keep_source or not self.hooks.confirm(f"Data is copied and verified. Remove the source copy of "
+                                                 f"{', '.join(stateful)} on {', '.join(sources)}?"):
+            self.hooks.say(f"[5/5] source kept: {', '.join(stateful)} on {', '.join(sources)} (remove it later with "
                            f"`platform move {self.move['selector']} --to {self.move['target']} --env "
-                           f"{self.env.name} --remove-source`)")
-            self._phase("cleanup", started, removed=[], kept=stateful)
-            self._save("cleanup", source_kept=True)
+                           f"{self.env.name} --remove-source`; move back with `--to {sources[0]}`)")
+            self._phase(rec.CLEANUP, started, removed=[], kept=stateful)
+            self._save(rec.DONE, source_kept=True)
             return
-        self.hooks.say(f"[5/5] removing the source copy: {', '.join(stateful)}")
-        self._save("cleanup", source_kept=False)
+        self.hooks.say(f"[5/5] cleanup: removing the source copy of {', '.join(stateful)}"
+                       + (f" (deletion protection of {', '.join(self.move['protected'])} turned off first, on that "
+                          "copy only)" if self.move.get("protected") else ""))
+        self._save(rec.CLEANUP, source_kept=True, removing=True)
+        if self.move.get("protected"):
+            self._apply("unprotect-source")
         expected = {(self.move["source_stacks"][a], a) for a in stateful}
-        try:
-            outcome = self.hooks.apply("cleanup", self.env, {}, expected)
-        except BaseException:
-            self._save("cleanup", source_kept=True)
-            raise
+        outcome = self._apply("remove", expected)
         self.report.source_removed = True
-        self._phase("cleanup", started, removed=stateful, stacks=outcome.get("applied", []))
-        self._save("done", source_kept=False)
+        self._phase(rec.CLEANUP, started, removed=stateful, stacks=outcome.get("applied", []))
+        self._save(rec.DONE, source_kept=False, removing=False)
+
+    # -- abort ----------------------------------------------------------------------------------------------
+    def abort(self, keep_target: bool) -> MoveReport:
+        """Before cut-over: placement and wiring back to the source, whose data was never touched; the twins are
+        removed after confirmation unless `keep_target`."""
+        phase = self.move["phase"]
+        before_cutover = phase in (rec.TARGET, rec.COPY, rec.ABORTING) or (
+            phase == rec.REWIRE and not self.move.get("rewire_started"))
+        if not before_cutover and not (phase == rec.ABORTED and self.move.get("target_kept")):
+            source = sorted(set(self.move["sources"].values()))[0]
+            raise PlatformError(
+                f"the move of {self.move['selector']} is past cut-over (phase {phase}): it cannot be aborted",
+                hint=(f"finish it with `platform move --resume --env {self.env.name}`, then move back with "
+                      f"`platform move {self.move['selector']} --to {source} --env {self.env.name}` (a rollback "
+                      "onto the kept source)") if phase not in rec.FINISHED else
+                     f"move back with `platform move {self.move['selector']} --to {source} --env {self.env.name}`")
+        started = time.monotonic()
+        stateful = self.move["stateful"]
+        self.hooks.say(f"[1/2] abort: placement of {self.move['selector']} back to "
+                       f"{self.move['old_value'] or self.env.default_cloud}; the source data was never changed")
+        self._save(rec.ABORTING, target_kept=True)
+        self._placement(self.move["old_value"])
+        remove = bool(stateful) and not keep_target and self.hooks.confirm(
+            f"Remove the target twins of {', '.join(stateful)} on {self.move['target']} (a copy of the source "
+            "data)?")
+        if not remove:
+            self._apply("abort-keep")
+            self.hooks.say(f"[2/2] target twins kept: {', '.join(stateful) or '-'} on {self.move['target']} "
+                           f"(remove them later with `platform move --abort --env {self.env.name}`; a new move to "
+                           f"{self.move['target']} reuses them)")
+            self.report.target_kept = True
+            self._phase(rec.ABORTED, started, kept=stateful)
+            self._save(rec.ABORTED, target_kept=True, running=None)
+        else:
+            self.hooks.say(f"[2/2] removing the target twins: {', '.join(stateful)}")
+            if self.move.get("protected"):
+                self._apply("unprotect-target")
+            expected = {(self.move["target_stacks"][a], a) for a in stateful}
+            self._apply("abort-remove", expected)
+            self._phase(rec.ABORTED, started, removed=stateful)
+            self._save(rec.ABORTED, target_kept=False, running=None)
+        self.report.aborted = True
+        return self.report
 
 
-def start_move(project: Project, plan: MovePlan, services: list[Service]) -> dict[str, Any]:
-    """Record the move, then change the placement line: from here on the move can be resumed."""
-    from platform_sdk.synth.placement import stack_name
+def _result_line(result: dict[str, Any]) -> str:
+    """One line per resource pass, for `-v`."""
+    kind = result.get("kind")
+    if kind == "bucket":
+        c, v = result["copy"], result["verify"]
+        return (f"  {result['resource']} ({result['phase']}): {c['copied']} copied, {c['skipped_already_verified']}"
+                f" already verified, {c['already_identical']} identical, {len(result['deleted'])} deleted, "
+                f"{len(c['kept'])} kept on target; verified {v['matched']}/{v['source_objects']} source -> target, "
+                f"{v['target_objects']} target objects checked back")
+    if kind == "database":
+        tables = ", ".join(f"{t} {n['target_rows']}/{n['source_rows']}" for t, n in result["tables"].items())
+        return f"  {result['resource']} ({result['phase']}): rows per table {tables or 'no tables'}"
+    return f"  {result.get('resource')} ({result.get('phase')}): {kind} verified"
 
-    record = load_record(project, plan.env)
-    move = {
-        "id": f"{plan.selector}->{plan.target}@{int(time.time())}",
-        "env": plan.env.name, "selector": plan.selector, "target": plan.target, "sources": plan.sources,
-        "moved": [r.address for r in plan.moved], "stateful": [r.address for r in plan.stateful],
-        "kinds": {r.address: r.kind for r in plan.stateful},
-        "source_stacks": {r.address: stack_name(plan.env, r.service.name, plan.sources[r.address])
-                          for r in plan.stateful if r.service is not None},
-        "target_stacks": {r.address: stack_name(plan.env, r.service.name, plan.target)
-                          for r in plan.moved if r.service is not None},
-        "old_placement": plan.old_placement, "phase": "target", "source_kept": False, "phases": [],
-        "copies": [], "databases": [], "secrets": [],
-    }
-    record["moves"].append(move)
-    save_record(project, plan.env, record)
-    assert plan.env.file is not None
-    set_placement(plan.env.file, plan.selector, plan.target)
+
+def start_move(project: Project, records: MoveRecords, plan: MovePlan, reuses: str | None = None) -> dict[str, Any]:
+    """Record the move (under the record's lock; refused if another unfinished move appeared meanwhile)."""
+    move = new_move(plan, reuses)
+    with records.change("platform move") as moves:
+        other = rec.unfinished(moves)
+        if other is not None:
+            raise PlatformError(rec.describe(other), hint=f"`{rec.commands(other)[0]}` or `{rec.commands(other)[1]}`")
+        moves.append(move)
     return move

@@ -6,6 +6,7 @@ import re
 import tomllib
 from pathlib import Path
 
+from platform_sdk.envs import Environment
 from platform_sdk.errors import EnvironmentError_
 
 _HEADER = re.compile(r"^\s*\[([^\]]+)\]\s*(#.*)?$")
@@ -16,31 +17,35 @@ def _key_pattern(key: str) -> re.Pattern[str]:
     return re.compile(rf'^\s*(?:"{quoted}"|\'{quoted}\'|{quoted})\s*=')
 
 
-def set_placement(path: Path, key: str, cloud: str) -> str:
-    """Set `[placement] "key" = "cloud"` in the file; returns the new text (already written and re-parsed)."""
+def set_placement(path: Path, key: str, cloud: str | None) -> str:
+    """Set `[placement] "key" = "cloud"` in the file, or remove the line when `cloud` is None (the key then
+    resolves to the service's line or the default cloud); returns the new text (already written and re-parsed)."""
     lines = path.read_text().splitlines(keepends=True)
     section = None
     placement_header = None
     replaced = False
-    for index, line in enumerate(lines):
+    kept: list[str] = []
+    for line in lines:
         header = _HEADER.match(line)
         if header:
             section = header.group(1).strip()
             if section == "placement":
-                placement_header = index
-            continue
-        if section == "placement" and _key_pattern(key).match(line):
-            lines[index] = f'"{key}" = "{cloud}"\n'
+                placement_header = len(kept)
+        elif section == "placement" and _key_pattern(key).match(line):
+            if cloud is not None and not replaced:
+                kept.append(f'"{key}" = "{cloud}"\n')
             replaced = True
-    if not replaced:
+            continue
+        kept.append(line)
+    if not replaced and cloud is not None:
         entry = f'"{key}" = "{cloud}"\n'
         if placement_header is not None:
-            lines.insert(placement_header + 1, entry)
+            kept.insert(placement_header + 1, entry)
         else:
-            if lines and not lines[-1].endswith("\n"):
-                lines[-1] += "\n"
-            lines += ["\n", "[placement]\n", entry]
-    text = "".join(lines)
+            if kept and not kept[-1].endswith("\n"):
+                kept[-1] += "\n"
+            kept += ["\n", "[placement]\n", entry]
+    text = "".join(kept)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:  # pragma: no cover - we only write well-formed lines
@@ -48,5 +53,14 @@ def set_placement(path: Path, key: str, cloud: str) -> str:
     if data.get("placement", {}).get(key) != cloud:
         raise EnvironmentError_("could not update placement (unexpected file layout)", file=path,
                                 key=f"placement.{key}", value=cloud)
-    path.write_text(text)
+    if text != path.read_text():
+        path.write_text(text)
     return text
+
+
+def placement_value(env: Environment, key: str, cloud: str) -> str | None:
+    """The line `key` needs for `key` to resolve to `cloud`: None when it does without one (`cloud` is what the
+    service's line or the default cloud gives), so a move back to the default leaves no line behind."""
+    service, _, resource = key.partition(".")
+    without = (env.placement.get(service) if resource else None) or env.default_cloud
+    return None if cloud == without else cloud

@@ -584,6 +584,11 @@ class CloudPlugin:
         """Create what one of its state backends needs (idempotent: "exists" the second time)."""
         raise NotImplementedError(f"{self.name} keeps no Terraform state")
 
+    def state_document(self, env: Environment, state: StateBackend, name: str) -> Any:
+        """A JSON document `name` next to the environment's state in one of its backends, with its own lock
+        (`platform_sdk.state_documents.Document`: describe, read, write, acquire, release, force_release)."""
+        raise NotImplementedError(f"{self.name} keeps no Terraform state")
+
     def stage_state(self, name_prefix: str, section: CloudConfig | None,
                     current: StateBackend | None) -> StateBackend | None:
         """The state backend of a new stage (`platform env new`) whose names derive from its `name_prefix`

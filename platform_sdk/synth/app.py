@@ -77,11 +77,15 @@ def previously_deployed(project: Project, env: Environment, outdir: Path) -> dic
 
 def synthesize(project: Project, env: Environment, services: list[Service], only_service: str | None = None,
                profile: Profile | None = None, outdir: Path | None = None,
-               extra_copies: dict[str, str] | None = None, *, conformance: bool = True) -> SynthResult:
+               extra_copies: dict[str, str] | None = None,
+               unprotected_copies: frozenset[str] = frozenset(), *, conformance: bool = True) -> SynthResult:
     """Compile and synthesize one environment; replace `cdktf.out/<env>` only when everything succeeded.
 
-    `conformance=False` skips the conformance analysis: for callers that analyse the output themselves and report
-    instead of failing (`platform check`, a rehearsal's look at the rehearsed environment, tests of known faults).
+    `extra_copies` (address -> cloud): a second, unwired instance of a stateful resource (a move's other copy);
+    default: the move record's (`Project.retained_copies`). `unprotected_copies`: addresses whose extra copy is
+    compiled without deletion protection (a move about to remove that copy). `conformance=False` skips the
+    conformance analysis: for callers that analyse the output themselves and report instead of failing
+    (`platform check`, a rehearsal's look at the rehearsed environment, tests of known faults).
     Raises PlatformError (a ConformanceError, a GuardrailError, ...) with nothing written.
     """
     target_dir = outdir or project.env_outdir(env.name)
@@ -98,7 +102,7 @@ def synthesize(project: Project, env: Environment, services: list[Service], only
         if extra_copies is None:
             extra_copies = project.retained_copies(env.name)
         builder = EstateBuilder(app, project, env, services, profile=profile, outdir=target_dir,
-                                extra_copies=extra_copies)
+                                extra_copies=extra_copies, unprotected_copies=unprotected_copies)
         run_guardrails_model(env, services, builder.placements, profile)  # fail fast, before building
         rehearsal = rehearse(project, env, services) if env.rehearses is not None else None
         builder.denials = rehearsal.denials if rehearsal is not None else {}

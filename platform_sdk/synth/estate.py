@@ -72,6 +72,7 @@ class EstateBuilder:
                  profile: Profile | None = None,
                  compilers: dict[str, Compiler] | None = None, outdir: Path | None = None,
                  extra_copies: dict[str, str] | None = None, vendor: bool = True,
+                 unprotected_copies: frozenset[str] = frozenset(),
                  denials: dict[str, list[contract.Denial]] | None = None) -> None:
         """`vendor=False`: packages carry the function's code but no third-party dependencies and are not held to
         the cloud's size limits (a build only analysed, never deployed: rehearsals). `denials`: function address
@@ -85,6 +86,7 @@ class EstateBuilder:
         self.services = services
         self.profile = profile or Profile()
         self.extra_copies = dict(extra_copies or {})
+        self.unprotected_copies = unprotected_copies
         self.copy_handles: dict[Resource, Handle] = {}
         self.compilers = compilers or compilers_for(env)
         self.placements = resolve_placements(env, services, self.compilers, naming=self.profile.physical_name)
@@ -220,6 +222,14 @@ class EstateBuilder:
                                 value=resource.address)
         placement = Placement(resource, cloud, self.env.target_of(cloud), stack_name(self.env, resource.service.name,
                                                                                      cloud))
+        protected = getattr(resource, "deletion_protection", None)
+        if protected and resource.address in self.unprotected_copies:
+            resource.deletion_protection = False  # type: ignore[attr-defined]  # this copy only, about to go
+            try:
+                self._compile(resource, placement, wire=False)
+            finally:
+                resource.deletion_protection = protected  # type: ignore[attr-defined]
+            return
         self._compile(resource, placement, wire=False)
 
     def _compile(self, resource: Resource, placement: Placement, wire: bool = True) -> None:
@@ -277,6 +287,8 @@ class EstateBuilder:
     def _function_inputs(self, fn: Function, placement: Placement, compiler: Compiler) -> FunctionInputs:
         foreign = {g.target.address: self.placements[g.target].target for g in fn.grants
                    if self.placements[g.target].target != placement.target}
+        if foreign:  # whether it can reach another cloud at all, before downloading the clients to do it
+            compiler.identity_literal(self.env, self.profile, fn)
         extra = vendor_function(fn, placement.target, self.project.cache_dir / "vendor", foreign=foreign) \
             if self.vendor else {}
         build_dir = self.project.cache_dir / "packages" / (self.env.name if self.vendor else f"{self.env.name}-bare")

@@ -60,6 +60,16 @@ def apply_overrides(env: Environment, services: list[Service]) -> None:
         _declared[resource] = {key: getattr(resource, key) for key in changes}
         for key, value in changes.items():
             setattr(resource, key, value)
+    if env.ephemeral:  # every stateful resource deletable, whatever the code or the overrides say
+        for resource in resources.values():
+            for key, value in EPHEMERAL.items():
+                if hasattr(resource, key) and getattr(resource, key) != value:
+                    _declared.setdefault(resource, {}).setdefault(key, getattr(resource, key))
+                    setattr(resource, key, value)
+
+
+EPHEMERAL = {"deletion_protection": False, "force_destroy": True}
+"""What `ephemeral = true` in an environment file sets on every resource that has the setting."""
 
 
 def declared(resource: Resource, key: str) -> Any:

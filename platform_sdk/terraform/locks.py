@@ -1,5 +1,10 @@
 """Locks: Terraform's state lock (parsed from its error text) and our own per-environment workspace lock.
 
+A state lock outlives a run that was killed (SIGKILL, a lost CI runner): every report of one names the exact
+command that releases it, `platform unlock --env E STACK`, which first proves that no run is alive — on this
+machine: no `platform` command holds the environment's workspace lock and no Terraform process works in that
+stack; a lock taken on another machine (its holder's recorded host) is released only there.
+
 Terraform's state lock protects the state between machines. It does not protect this project's working
 files: `plan`/`apply` re-synthesize `cdktf.out/<env>`, which would pull the stack directories out from under a
 Terraform process another `platform` command is running there. So every command that synthesizes and runs
@@ -40,12 +45,22 @@ class StateLock:
     version: str = ""
     info: str = ""
 
-    def describe(self, stack: str) -> str:
-        """One line naming the holder: what a person needs to go and ask them (or to force-unlock)."""
+    @property
+    def host(self) -> str:
+        """The machine the holder ran on (Terraform records `user@host`)."""
+        return self.who.rpartition("@")[2]
+
+    def describe(self, stack: str, env: str | None = None) -> str:
+        """One line naming the holder (what a person needs to go and ask them) and, given the environment, the
+        command that releases a lock whose run is gone."""
         operation = self.operation.removeprefix("OperationType").lower() or "unknown operation"
         who = self.who or "an unknown holder"
         since = f" since {self.created}" if self.created else ""
-        return f"stack {stack} is locked by {who}{since} ({operation}, lock id {self.id or '?'})"
+        text = f"stack {stack} is locked by {who}{since} ({operation}, lock id {self.id or '?'})"
+        if env:
+            text += (f"; if that run is gone (killed), release the lock with `platform unlock --env {env} {stack}`"
+                     + (f" on {self.host}" if self.host and self.host != socket.gethostname() else ""))
+        return text
 
     def to_json(self) -> dict[str, str]:
         return asdict(self)
@@ -61,6 +76,41 @@ def parse_state_lock(text: str) -> StateLock | None:
     fields = {key.lower(): value for key, value in _FIELD_RE.findall(block)}
     return StateLock(**{k: fields.get(k, "") for k in ("id", "who", "operation", "created", "path", "version",
                                                         "info")})
+
+
+def _backend_of(stack_dir: Path) -> object:
+    """The stack's backend block (a local state path resolved), None when unreadable."""
+    try:
+        backend = json.loads((stack_dir / "cdk.tf.json").read_text()).get("terraform", {}).get("backend")
+    except (OSError, ValueError):
+        return None
+    if isinstance(backend, dict) and isinstance(backend.get("local"), dict) and "path" in backend["local"]:
+        backend = {"local": {**backend["local"], "path": str((stack_dir / backend["local"]["path"]).resolve())}}
+    return backend
+
+
+def terraform_processes(stack_dir: Path) -> list[tuple[int, str]]:
+    """(pid, working directory) of every Terraform process on this machine working on the same state as the stack
+    in `stack_dir` (a stack of the same name whose backend block is the same, or whose folder is gone). A killed
+    `platform` leaves its Terraform running on its own: until it exits, its lock is not stale."""
+    import psutil
+
+    ours = _backend_of(stack_dir)
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            cmdline = proc.info["cmdline"] or []
+            if not cmdline or Path(cmdline[0]).name not in ("terraform", "tofu"):
+                continue
+            cwd = Path(proc.cwd().removesuffix(" (deleted)"))
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+        if cwd.parent.name != "stacks" or cwd.name != stack_dir.name:
+            continue
+        theirs = _backend_of(cwd)
+        if theirs is None or theirs == ours:  # unreadable: it may be ours (a killed run's folder was replaced)
+            found.append((proc.pid, str(cwd)))
+    return found
 
 
 # ---------------------------------------------------------------------------------------------- workspace lock

@@ -59,6 +59,8 @@ class Terraform:
         if args[:1] == ["init"] and _downloads_providers(cwd):
             with self._init_lock:  # the shared plugin cache is not safe for concurrent downloads
                 return self._run(cwd, args)
+        if args[:1] == ["init"]:
+            _lock_mirrored(cwd)
         return self._run(cwd, args)
 
     def _run(self, cwd: Path, args: list[str]) -> TfRun:
@@ -101,6 +103,38 @@ def _downloads_providers(stack_dir: Path) -> bool:
         return True
     required = doc.get("terraform", {}).get("required_providers", {})
     return any(not mirror.is_mirrored(str(spec.get("source", ""))) for spec in required.values())
+
+
+def _lock_mirrored(stack_dir: Path) -> None:
+    """Write the lock file `terraform init` would write for a stack using only mirrored providers.
+
+    Without one, Terraform 1.0 installs even a provider it finds in the plugin cache into that cache again (it
+    has no hash to trust the cached copy with), and parallel inits of fresh stacks then race on the shared cache
+    ("mkdir ...: file exists", "still not detected in .terraform/providers"). The hashes are known in advance
+    (`mirror.provider_hash`), so with this file every init just links the pre-linked cache entry.
+    """
+    lock = stack_dir / ".terraform.lock.hcl"
+    if lock.exists():
+        return
+    try:
+        doc = json.loads((stack_dir / "cdk.tf.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return
+    from platform_sdk import providers
+
+    mirrored = {p.source: (p.source, p.version, p.module) for plugin in providers.plugins().values()
+                for p in plugin.terraform_providers}
+    blocks = []
+    for spec in (doc.get("terraform", {}).get("required_providers") or {}).values():
+        found = mirrored.get(str(spec.get("source", "")))
+        if found is None:
+            return  # a registry provider: init records its hashes itself (serialized, see `run`)
+        constraints = f'  constraints = "{spec["version"]}"\n' if spec.get("version") else ""
+        blocks.append(f'provider "{found[0]}" {{\n  version     = "{found[1]}"\n{constraints}  hashes = [\n'
+                      f'    "{mirror.provider_hash(found)}",\n  ]\n}}\n')
+    if blocks:
+        lock.write_text("# This file is maintained automatically by \"terraform init\".\n"
+                        "# Manual edits may be lost in future updates.\n\n" + "\n".join(blocks))
 
 
 def trim_error(run: TfRun) -> str:

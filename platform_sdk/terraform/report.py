@@ -224,7 +224,7 @@ def _status_line(result: StackResult, operation: str) -> str:
         after = ", ".join(result.waiting_on)
         return f"[cyan]planned after {escape(after)} is {'destroyed' if operation == 'destroy' else 'applied'}[/]"
     if result.status == LOCKED and result.lock is not None:
-        return f"[bold red]locked[/]: {escape(result.lock.describe(result.name))}"
+        return f"[bold red]locked[/]: {escape(result.error or result.lock.describe(result.name))}"
     if result.status == FAILED:
         return "[bold red]failed[/]"
     if result.status == SKIPPED:
@@ -309,7 +309,7 @@ def render_outcome(console: Console, operation: str, results: list[StackResult])
         elif result.status == CHANGES:
             _say(console, f"[yellow]{'not ' + done:>11}[/]  {label}: plan was not applied")
         elif result.status == LOCKED and result.lock is not None:
-            _say(console, f"[bold red]{'locked':>11}[/]  {escape(result.lock.describe(result.name))}")
+            _say(console, f"[bold red]{'locked':>11}[/]  {escape(result.error or result.lock.describe(result.name))}")
         elif result.status in BROKEN:
             style = "bold red" if result.status in (FAILED, LOCKED) else "yellow"
             reason = f": {escape(result.reason)}" if result.reason else ""

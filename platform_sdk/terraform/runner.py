@@ -137,7 +137,7 @@ class EnvironmentRunner:
             self._finish(result, rp.INTERRUPTED)
         elif lock is not None:
             result.lock = lock
-            result.error = lock.describe(result.name)
+            result.error = lock.describe(result.name, self.env_name)
             self._finish(result, rp.LOCKED)
         else:
             result.reason = f"{what} failed"
@@ -337,6 +337,24 @@ class EnvironmentRunner:
                 outcome.interrupted = True
                 break
         return outcome
+
+    def states(self, names: list[str] | None = None) -> dict[str, dict[str, Any]]:
+        """`terraform show -json` of each stack's current state (after init), keyed by stack; stacks whose state
+        cannot be read are left out (their error is in `results`)."""
+        states: dict[str, dict[str, Any]] = {}
+
+        def show(result: StackResult) -> None:
+            run = self._tf(result, "init", ["init", "-input=false", "-no-color"])
+            if run is None or not run.ok:
+                return None if run is None else self._fail(result, run, "init")
+            run = self._tf(result, "show", ["show", "-json", "-no-color"])
+            if run is None or not run.ok:
+                return None if run is None else self._fail(result, run, "show")
+            states[result.name] = json.loads(run.stdout or "{}")
+
+        todo = names if names is not None else list(self.results)
+        self._run_pool(todo, show, None, False, "state")
+        return states
 
     def outputs(self, names: list[str] | None = None, init: bool = False) -> dict[str, dict[str, Any]]:
         """`terraform output -json` of each stack (in parallel), keyed by stack."""

@@ -4,10 +4,19 @@ Which files matter: bucket objects (not the buckets' hidden temp directories), e
 and CDN route files. One batch of changes is handled in order: registry updates first, then one
 `on_object(entry, event, detail)` call per (object, function whose trigger matches it). A write reported twice
 (added, then modified, with the same mtime, size and inode) fires once.
+
+Exactly once across a move: a trigger belongs to the bucket on its own cloud, as on a real cloud, so an object
+landing in the same-named twin on another cloud (a move's target before cut-over) fires nothing there. And an
+object is processed by the side that owned it when it arrived: one that lands holding the same bytes as the
+same key in the same-named bucket on another cloud was carried over by a copy (a move's final sync, a move
+back onto a kept copy), not written, and fires nothing. That is decided by content, so it holds for any copier
+(ours, rclone, a cloud's transfer service); the price is that re-uploading identical bytes under the same key
+does not fire again while another cloud still holds a copy.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -20,6 +29,14 @@ log = logging.getLogger("platform.dev")
 
 ObjectEventSink = Callable[[FunctionEntry, dict[str, Any], str], None]
 """Receives (function to run, its local object_created event, a log detail)."""
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 class Watcher:
@@ -91,6 +108,23 @@ class Watcher:
         for path, (bucket, key) in sorted(candidates.items()):
             self._object_landed(bucket, key, path)
 
+    def _twin_with_same_bytes(self, bucket: BucketEntry, key: str, path: Path, size: int) -> str | None:
+        """The cloud whose same-named bucket holds `key` with the same bytes, or None."""
+        digest: str | None = None
+        for root in self.roots:
+            if root.label == bucket.cloud:
+                continue
+            other = root.path / "buckets" / bucket.name / key
+            try:
+                if not other.is_file() or other.stat().st_size != size:
+                    continue
+                digest = digest or _md5(path)
+                if _md5(other) == digest:
+                    return root.label
+            except OSError:
+                continue
+        return None
+
     def _object_landed(self, bucket: BucketEntry, key: str, path: Path) -> None:
         if is_temp_key(key):
             return
@@ -102,8 +136,16 @@ class Watcher:
         if not path.is_file() or self._seen_objects.get(path) == stamp:
             return  # the same write reported twice (added + modified)
         self._seen_objects[path] = stamp
-        for entry in self.registry.functions():
-            if entry.triggered_by(bucket.name, key):
-                event = {"type": "object_created", "bucket": bucket.name, "key": key, "size": st.st_size,
-                         "content_type": content_type(path)}
-                self.on_object(entry, event, f"bucket={bucket.name} key={key!r}")
+        functions = [entry for entry in self.registry.functions()
+                     if entry.cloud == bucket.cloud and entry.triggered_by(bucket.name, key)]
+        if not functions:
+            return
+        twin = self._twin_with_same_bytes(bucket, key, path, st.st_size)
+        if twin is not None:
+            log.info("not fired: bucket=%s key=%r on %s holds the same bytes as its copy on %s (carried by a copy, "
+                     "processed where it arrived)", bucket.name, key, bucket.cloud, twin)
+            return
+        for entry in functions:
+            event = {"type": "object_created", "bucket": bucket.name, "key": key, "size": st.st_size,
+                     "content_type": content_type(path)}
+            self.on_object(entry, event, f"bucket={bucket.name} key={key!r} cloud={bucket.cloud}")

@@ -123,6 +123,11 @@ class AwsPlugin(CloudPlugin):
 
         return s3.bootstrap(state)  # type: ignore[arg-type]
 
+    def state_document(self, env: Environment, state: StateBackend, name: str) -> Any:
+        from platform_sdk.providers.aws import state as s3
+
+        return s3.S3Document(state, env.name, name)  # type: ignore[arg-type]
+
     def stage_state(self, name_prefix: str, section: CloudConfig | None,
                     current: StateBackend | None) -> StateBackend | None:
         names = {"bucket": f"{name_prefix}-tfstate", "lock_table": f"{name_prefix}-tf-locks"}

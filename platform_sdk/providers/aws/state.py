@@ -7,6 +7,7 @@ that protect state, versioning and encryption, are re-asserted every time all th
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from platform_sdk.errors import PlatformError
@@ -28,6 +29,84 @@ def backend(stack: Any, state: S3State, env_name: str, stack_name: str) -> None:
                      skip_metadata_api_check=True, skip_region_validation=True)
     engine.S3Backend(stack, bucket=state.bucket, key=f"{state.key_prefix}/{env_name}/{stack_name}.tfstate",
                      region=state.region, dynamodb_table=state.lock_table, encrypt=True, **extra)
+
+
+class S3Document:
+    """A JSON document next to the state objects, `<key_prefix>/<env>/_platform/<name>.json` in the state bucket
+    (encrypted like the state), locked with an item in the state's DynamoDB lock table the way Terraform locks a
+    state: `LockID = <bucket>/<key>`, put only if absent (`attribute_not_exists`), `Info` = the holder's JSON.
+    Uses the credentials Terraform's S3 backend uses (the default boto3 chain), at the backend's endpoint.
+    (platform_sdk.state_documents; DynamoDB conditional writes:
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html)
+    """
+
+    def __init__(self, state: S3State, env_name: str, name: str) -> None:
+        self.state = state
+        self.key = f"{state.key_prefix}/{env_name}/_platform/{name}.json"
+        self.lock_id = f"{state.bucket}/{self.key}"
+        self._clients: tuple[Any, Any] | None = None
+
+    def _aws(self) -> tuple[Any, Any]:
+        if self._clients is None:
+            self._clients = _aws_clients(self.state)
+        return self._clients
+
+    def describe(self) -> str:
+        return f"s3://{self.state.bucket}/{self.key}"
+
+    def read(self) -> bytes | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            return self._aws()[0].get_object(Bucket=self.state.bucket, Key=self.key)["Body"].read()  # type: ignore[no-any-return]
+        except ClientError as err:
+            if _error_code(err) in ("NoSuchKey", "404", "NotFound"):
+                return None
+            raise
+
+    def write(self, data: bytes) -> None:
+        self._aws()[0].put_object(Bucket=self.state.bucket, Key=self.key, Body=data, ContentType="application/json",
+                                  ServerSideEncryption="AES256")
+
+    def acquire(self, holder: dict[str, Any]) -> dict[str, Any] | None:
+        from botocore.exceptions import ClientError
+
+        dynamodb = self._aws()[1]
+        try:
+            dynamodb.put_item(TableName=self.state.lock_table,
+                              Item={"LockID": {"S": self.lock_id}, "Info": {"S": json.dumps(holder, sort_keys=True)}},
+                              ConditionExpression="attribute_not_exists(LockID)")
+            return None
+        except ClientError as err:
+            if _error_code(err) != "ConditionalCheckFailedException":
+                raise
+        item = dynamodb.get_item(TableName=self.state.lock_table, Key={"LockID": {"S": self.lock_id}},
+                                 ConsistentRead=True).get("Item")
+        if item is None:
+            return {"host": "?", "pid": 0, "command": "unknown (released meanwhile)"}
+        try:
+            found = json.loads(item.get("Info", {}).get("S", "{}"))
+        except ValueError:
+            found = {}
+        return {**found, "_raw": item.get("Info", {}).get("S", "")} if isinstance(found, dict) else {}
+
+    def _delete(self, holder: dict[str, Any]) -> None:
+        from botocore.exceptions import ClientError
+
+        raw = holder.get("_raw") or json.dumps({k: v for k, v in holder.items() if k != "_raw"}, sort_keys=True)
+        try:
+            self._aws()[1].delete_item(TableName=self.state.lock_table, Key={"LockID": {"S": self.lock_id}},
+                                       ConditionExpression="Info = :info",
+                                       ExpressionAttributeValues={":info": {"S": raw}})
+        except ClientError as err:
+            if _error_code(err) != "ConditionalCheckFailedException":
+                raise  # otherwise someone else holds it now: theirs to release
+
+    def release(self, holder: dict[str, Any]) -> None:
+        self._delete(holder)
+
+    def force_release(self, holder: dict[str, Any]) -> None:
+        self._delete(holder)
 
 
 def bootstrap(state: S3State) -> list[Step]:

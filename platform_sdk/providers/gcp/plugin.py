@@ -107,6 +107,11 @@ class GcpPlugin(CloudPlugin):
 
         return [gcs.bootstrap(state, gcp_config(env))]  # type: ignore[arg-type]
 
+    def state_document(self, env: Environment, state: StateBackend, name: str) -> Any:
+        from platform_sdk.providers.gcp import state as gcs
+
+        return gcs.GcsDocument(state, env.name, name, gcp_config(env))  # type: ignore[arg-type]
+
     def secret_url(self, project_root: Path, env: Environment, cloud: str, physical_name: str) -> str:
         from platform_sdk.providers.gcp.secret import secret_url
 

@@ -6,6 +6,8 @@ object versioning and uniform bucket-level access, idempotently.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 from typing import Any
 
@@ -24,20 +26,89 @@ def backend(stack: Any, state: GcsState, env_name: str, stack_name: str) -> None
     engine.GcsBackend(stack, bucket=state.bucket, prefix=f"{state.prefix}/{env_name}/{stack_name}")
 
 
+def _client(gcp: GcpConfig | None) -> Any:
+    from google.cloud import storage
+
+    project = gcp.project if gcp else None
+    if os.environ.get("STORAGE_EMULATOR_HOST"):
+        from google.auth.credentials import AnonymousCredentials
+
+        return storage.Client(project=project or "local", credentials=AnonymousCredentials())
+    return storage.Client(project=project)
+
+
+class GcsDocument:
+    """A JSON document next to the state prefixes, `<prefix>/<env>/_platform/<name>.json` in the state bucket,
+    locked the way Terraform's GCS backend locks a state: a lock object (`<name>.json.lock`, the holder's JSON)
+    created only if absent (`ifGenerationMatch=0`) and deleted only at the generation we created.
+    (platform_sdk.state_documents; preconditions: https://cloud.google.com/storage/docs/request-preconditions)
+    """
+
+    def __init__(self, state: GcsState, env_name: str, name: str, gcp: GcpConfig | None) -> None:
+        self.state = state
+        self.name = f"{state.prefix}/{env_name}/_platform/{name}.json"
+        self.gcp = gcp
+        self._bucket: Any = None
+        self._generation: int | None = None
+
+    def _blob(self, name: str) -> Any:
+        if self._bucket is None:
+            self._bucket = _client(self.gcp).bucket(self.state.bucket)
+        return self._bucket.blob(name)
+
+    def describe(self) -> str:
+        return f"gs://{self.state.bucket}/{self.name}"
+
+    def read(self) -> bytes | None:
+        from google.api_core import exceptions as gexc
+
+        try:
+            return self._blob(self.name).download_as_bytes()  # type: ignore[no-any-return]
+        except gexc.NotFound:
+            return None
+
+    def write(self, data: bytes) -> None:
+        self._blob(self.name).upload_from_string(data, content_type="application/json")
+
+    def acquire(self, holder: dict[str, Any]) -> dict[str, Any] | None:
+        from google.api_core import exceptions as gexc
+
+        lock = self._blob(self.name + ".lock")
+        try:
+            lock.upload_from_string(json.dumps(holder, sort_keys=True), content_type="application/json",
+                                    if_generation_match=0)
+            self._generation = lock.generation
+            return None
+        except gexc.PreconditionFailed:
+            pass
+        try:
+            found = json.loads(lock.download_as_bytes())
+        except (gexc.NotFound, ValueError):
+            return {"host": "?", "pid": 0, "command": "unknown (released meanwhile)"}
+        return {**found, "_generation": lock.generation} if isinstance(found, dict) else {}
+
+    def _delete(self, generation: int | None) -> None:
+        from google.api_core import exceptions as gexc
+
+        # Already released, or someone else holds it now: theirs to release.
+        with contextlib.suppress(gexc.NotFound, gexc.PreconditionFailed):
+            self._blob(self.name + ".lock").delete(if_generation_match=generation)
+
+    def release(self, holder: dict[str, Any]) -> None:
+        self._delete(self._generation)
+        self._generation = None
+
+    def force_release(self, holder: dict[str, Any]) -> None:
+        self._delete(holder.get("_generation"))
+
+
 def bootstrap(state: GcsState, gcp: GcpConfig | None) -> Step:
     """A GCS bucket with object versioning and uniform bucket-level access (no per-object ACLs)."""
     from google.api_core import exceptions as gexc
     from google.auth import exceptions as auth_exc
-    from google.cloud import storage
 
-    project = gcp.project if gcp else None
     try:
-        if os.environ.get("STORAGE_EMULATOR_HOST"):
-            from google.auth.credentials import AnonymousCredentials
-
-            client = storage.Client(project=project or "local", credentials=AnonymousCredentials())
-        else:
-            client = storage.Client(project=project)
+        client = _client(gcp)
         bucket = client.lookup_bucket(state.bucket)
         status = "exists"
         if bucket is None:

@@ -89,6 +89,13 @@ class BucketClient(ABC):
         """Whether `key` exists (one `stat`)."""
         return self.stat(key) is not None
 
+    def clean_partial(self, prefix: str = "") -> int:
+        """Remove what killed uploads left behind under `prefix`; returns how many were removed.
+
+        The default does nothing: stores whose partial uploads are never visible and expire by themselves.
+        """
+        return 0
+
     def create(self) -> None:
         """Create the bucket if missing (tests and local development; infrastructure does it in production)."""
         raise NotImplementedError

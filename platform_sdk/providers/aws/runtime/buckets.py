@@ -228,6 +228,22 @@ class S3Bucket(BucketClient):
         self.client.upload_fileobj(full, self.name, key, ExtraArgs=extra, Config=self.transfer_config)
         return None  # s3transfer does not surface the completion response
 
+    def clean_partial(self, prefix: str = "", older_than: float = 3600.0) -> int:
+        """Abort multipart uploads under `prefix` started more than `older_than` seconds ago (their parts are never
+        visible as objects, but are stored and billed until aborted; a younger one may be a live writer's).
+        (https://docs.aws.amazon.com/AmazonS3/latest/userguide/abort-mpu.html)"""
+        import datetime
+
+        cutoff = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=older_than)
+        aborted = 0
+        for page in self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.name, Prefix=prefix):
+            for upload in page.get("Uploads", []):
+                if upload["Initiated"] <= cutoff:
+                    self.client.abort_multipart_upload(Bucket=self.name, Key=upload["Key"],
+                                                       UploadId=upload["UploadId"])
+                    aborted += 1
+        return aborted
+
     def etag_part_size(self, size: int) -> int | None:
         if size < self.multipart_threshold:
             return None

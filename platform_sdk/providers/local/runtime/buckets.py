@@ -12,6 +12,7 @@ import hashlib
 import io
 import mimetypes
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,8 +35,20 @@ GATEWAY_ENV = contract.LOCAL_GATEWAY
 """Base URL of `platform dev`'s gateway; when set, signed URLs point at its `/bucket/<name>/<key>` route."""
 
 _TMP_DIR = ".platform-tmp"
+_ABANDONED_SECONDS = 3600.0
 _XATTR_MD5 = "user.platform.md5"
 _XATTR_TYPE = "user.platform.content_type"
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this pid exists here (one we may not signal exists too)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _guess_type(name: str) -> str:
@@ -59,7 +72,9 @@ class LocalBucket(BucketClient):
     """A directory acting as a bucket: the local cloud's storage and a test double.
 
     Keys map to relative files. Writes go to a temp file under `.platform-tmp/` and are renamed into
-    place, so readers never see half an object. The MD5 is computed on demand and cached in an xattr
+    place, so readers never see half an object; a temp file is named after its writer's pid
+    (`<pid>.<random>.part`), so one a killed writer left is recognised and removed (`clean_partial`, which
+    the copy engine runs before copying into a bucket). The MD5 is computed on demand and cached in an xattr
     stamped with (size, mtime_ns, inode), so a rewrite invalidates it. Content types are kept in an
     xattr, falling back to a guess from the extension.
     """
@@ -196,7 +211,7 @@ class LocalBucket(BucketClient):
         path = self._path(key)
         tmp_dir = self.root / _TMP_DIR
         tmp_dir.mkdir(parents=True, exist_ok=True)
-        tmp = tmp_dir / f"{uuid.uuid4().hex}.part"
+        tmp = tmp_dir / f"{os.getpid()}.{uuid.uuid4().hex}.part"
         digest = hashlib.md5()
         written = 0
         try:
@@ -229,6 +244,30 @@ class LocalBucket(BucketClient):
             tmp.unlink(missing_ok=True)
             raise
         return self._info(key, path, st, md5)  # rename keeps inode, size and mtime: same stamp
+
+    def clean_partial(self, prefix: str = "") -> int:
+        """Remove temp files whose writer is gone (a killed copy or function); a live writer's file stays."""
+        removed = 0
+        try:
+            names = os.listdir(self.root / _TMP_DIR)
+        except FileNotFoundError:
+            return 0
+        for name in names:
+            path = self.root / _TMP_DIR / name
+            pid_text = name.split(".", 1)[0]
+            if pid_text.isdigit():
+                if _alive(int(pid_text)):
+                    continue
+            else:  # an older writer's name carries no pid: only when it is clearly abandoned
+                try:
+                    if time.time() - path.stat().st_mtime < _ABANDONED_SECONDS:
+                        continue
+                except FileNotFoundError:
+                    continue
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed += 1
+        return removed
 
     def stat(self, key: str) -> ObjectInfo | None:
         path = self._path(key)

@@ -1,0 +1,161 @@
+"""How each stateful kind's data moves: one `Mover` per kind, the same phases for all of them.
+
+A move asks the mover of every stateful resource it carries, always in this order:
+
+1. `preflight(address, source_url)` before anything changes: can this data be moved from here (engine pairs,
+   client tools against the server, the source reachable)? Returns problems, each with its fix.
+2. `ready(address, pair)` after the target twin exists, before any data of a pass is copied.
+3. `copy(ctx, address, pair, phase)` once before cut-over (`ctx.cutover` False: the target becomes an exact,
+   verified copy) and once after it (the final sync: what changed meanwhile; the target's own writes are kept).
+   Returns the report entry (JSON); raises PlatformError when the data is not proven to have arrived.
+
+Buckets, databases and secrets are registered here; a new stateful kind (a queue, say) registers its own mover
+with `register`, and a kind without one is refused by the move's preflight ("not supported yet").
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from platform_sdk.errors import PlatformError
+
+Pair = dict[str, str]
+"""{"source": url, "target": url}: where one resource's data lives on each side (from the stacks' outputs)."""
+
+
+@dataclass
+class CopyContext:
+    """What a pass gives every mover."""
+
+    env: str
+    target: str
+    cutover: bool
+    journals: Path
+    workdir: Path
+    workers: int = 8
+    progress: Callable[[str, int, str], Callable[[Any], None] | None] | None = None
+    """(address, total objects, pass label) -> per-object callback, for progress bars."""
+    shared: dict[str, Any] = field(default_factory=dict)
+    """State a mover keeps in the move record across machines (e.g. the database copy history)."""
+
+
+class Mover(Protocol):
+    kind: str
+
+    def preflight(self, address: str, source_url: str) -> list[str]: ...
+
+    def ready(self, address: str, pair: Pair) -> None: ...
+
+    def copy(self, ctx: CopyContext, address: str, pair: Pair, phase: str) -> dict[str, Any]: ...
+
+
+class BucketMover:
+    kind = "bucket"
+
+    def preflight(self, address: str, source_url: str) -> list[str]:
+        from platform_sdk.runtime.buckets import open_bucket
+
+        try:
+            next(iter(open_bucket(source_url).list()), None)
+        except Exception as err:  # noqa: BLE001 - any failure to list is the problem reported
+            return [f"{address}: cannot list the source bucket {source_url}: {type(err).__name__}: {err}"]
+        return []
+
+    def ready(self, address: str, pair: Pair) -> None:
+        from platform_sdk.runtime.buckets import open_bucket
+
+        for role in ("source", "target"):
+            try:
+                next(iter(open_bucket(pair[role]).list()), None)
+            except Exception as err:  # noqa: BLE001
+                raise PlatformError(f"the {role} bucket of {address} cannot be listed ({err}); nothing was copied: "
+                                    "re-run the move", value=address) from None
+
+    def copy(self, ctx: CopyContext, address: str, pair: Pair, phase: str) -> dict[str, Any]:
+        from platform_sdk.move.buckets import sync_bucket
+
+        journal = ctx.journals / f"{ctx.env}-{address}-{ctx.target}.sqlite3"
+        label = "sync" if ctx.cutover else "copy"
+
+        def progress(total: int) -> Callable[[Any], None] | None:
+            return ctx.progress(address, total, label) if ctx.progress else None
+
+        result = sync_bucket(address, phase, pair["source"], pair["target"], journal, cutover=ctx.cutover,
+                             workers=ctx.workers, progress=progress)
+        return result.to_json()
+
+
+class DatabaseMover:
+    kind = "database"
+    HISTORY = "database_history"
+
+    def preflight(self, address: str, source_url: str) -> list[str]:
+        from platform_sdk.move.database import preflight
+
+        try:  # the target is the same engine and version (both sides compile the model's engine)
+            preflight(source_url, source_url)
+        except PlatformError as err:
+            return [f"{address}: {err.message}" + (f" ({err.hint})" if err.hint else "")]
+        return []
+
+    def ready(self, address: str, pair: Pair) -> None:
+        from platform_sdk.move.database import preflight
+
+        preflight(pair["source"], pair["target"])
+
+    def copy(self, ctx: CopyContext, address: str, pair: Pair, phase: str) -> dict[str, Any]:
+        from platform_sdk.move.database import HISTORY_FILE, copy_database
+
+        # The overwrite history travels with the move record, so a resume on another machine knows it too.
+        history = ctx.workdir / HISTORY_FILE
+        ctx.workdir.mkdir(parents=True, exist_ok=True)
+        known = dict(ctx.shared.get(self.HISTORY, {}))
+        if known:
+            local = json.loads(history.read_text()) if history.is_file() else {}
+            history.write_text(json.dumps({**local, **known}, indent=2, sort_keys=True) + "\n")
+        try:
+            result = copy_database(pair["source"], pair["target"], ctx.workdir)
+        finally:
+            if history.is_file():
+                ctx.shared[self.HISTORY] = json.loads(history.read_text())
+        return {"resource": address, "phase": phase, "kind": "database", **result.to_json()}
+
+
+class SecretMover:
+    kind = "secret"
+
+    def preflight(self, address: str, source_url: str) -> list[str]:
+        from platform_sdk.runtime.secrets import open_secret
+
+        try:
+            if not open_secret(source_url).exists():
+                return [f"{address}: its source container {source_url} does not exist"]
+        except Exception as err:  # noqa: BLE001
+            return [f"{address}: cannot reach its source container: {type(err).__name__}: {err}"]
+        return []
+
+    def ready(self, address: str, pair: Pair) -> None:
+        from platform_sdk.move.secret import preflight_secrets
+
+        preflight_secrets({address: pair})
+
+    def copy(self, ctx: CopyContext, address: str, pair: Pair, phase: str) -> dict[str, Any]:
+        from platform_sdk.move.secret import copy_secret
+
+        return {"kind": "secret", **copy_secret(address, pair["source"], pair["target"], phase).to_json()}
+
+
+MOVERS: dict[str, Mover] = {m.kind: m for m in (BucketMover(), DatabaseMover(), SecretMover())}
+
+
+def register(mover: Mover) -> None:
+    """Let moves carry a new stateful kind (its data, preflight and verification)."""
+    MOVERS[mover.kind] = mover
+
+
+def mover(kind: str) -> Mover | None:
+    return MOVERS.get(kind)

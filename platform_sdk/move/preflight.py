@@ -1,0 +1,269 @@
+"""A move's preflight: everything that could make a later step fail, found before anything changes.
+
+`platform move --dry-run` prints exactly this, and a real move runs it first and changes nothing unless every
+check passed. Each check says how it was made:
+
+- `checked`: done for real, changing nothing (synthesis of a configuration with its guardrails and analyses, a
+  source reached, client tools run);
+- `planned`: `terraform plan` of the configuration the first step applies, on every stack (so also: every
+  state readable and unlocked, nothing else pending that the move would apply without anyone reviewing it);
+- `static`: decided from the synthesized configurations of the later steps and the record, because those steps
+  cannot be planned before the earlier ones are applied (a consumer's plan needs its producer's outputs). No
+  value is invented for them: what a static check cannot know, it does not claim.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from platform_sdk.envs import Environment
+from platform_sdk.errors import PlatformError
+from platform_sdk.model import Service
+from platform_sdk.move import record as rec
+from platform_sdk.move.kinds import mover
+from platform_sdk.move.orchestrator import MovePlan, PhaseConfig, new_move, phase_config, plan_move
+from platform_sdk.profile import Profile
+from platform_sdk.project import Project
+
+CHECKED, PLANNED, STATIC = "checked", "planned", "static"
+
+
+@dataclass
+class Check:
+    """One preflight check: what was checked, how, whether it passed, and how to fix it."""
+
+    step: str
+    ok: bool
+    detail: str
+    how: str = CHECKED
+    fix: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class PlannedStack:
+    """What a real `terraform plan` said about one stack (the neutral summary the CLI hands the preflight)."""
+
+    name: str
+    status: str  # no-changes, changes, waiting, locked, failed, interrupted, skipped
+    changes: list[tuple[str, str, str]] = field(default_factory=list)  # (terraform address, owner, action)
+    data_loss: list[str] = field(default_factory=list)  # terraform addresses
+    error: str = ""
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+PlanHook = Callable[[PhaseConfig], list[PlannedStack]]
+"""Synthesize a configuration, plan every stack for real (changing nothing), and read every stack's outputs."""
+
+
+@dataclass
+class Preflight:
+    """The preflight's verdict: every check, and the move it would start."""
+
+    selector: str
+    target: str
+    checks: list[Check] = field(default_factory=list)
+    plan: MovePlan | None = None
+    reuses: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def add(self, step: str, ok: bool, detail: str, how: str = CHECKED, fix: str = "") -> bool:
+        self.checks.append(Check(step, ok, detail, how, fix))
+        return ok
+
+    def refusal(self) -> PlatformError:
+        failed = [c for c in self.checks if not c.ok]
+        lines = [f"{c.step}: {c.detail}" + (f"\n    fix: {c.fix}" if c.fix else "") for c in failed]
+        return PlatformError(f"the move of {self.selector} to {self.target} would fail ({len(failed)} problem"
+                             f"{'s' if len(failed) != 1 else ''}); nothing was changed:\n  " + "\n  ".join(lines))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"selector": self.selector, "target": self.target, "ok": self.ok, "reuses": self.reuses,
+                "move": self.plan.to_json() if self.plan else None, "checks": [c.to_json() for c in self.checks]}
+
+
+def _stateful_by_stack(outdir: Path) -> dict[str, set[str]]:
+    from platform_sdk.synth.app import read_metadata
+
+    return {name: set(info.get("stateful", [])) for name, info in read_metadata(outdir)["stacks"].items()}
+
+
+def _destroyed(before: dict[str, set[str]], after: dict[str, set[str]]) -> set[tuple[str, str]]:
+    """(stack, stateful address) present in `before` and gone in `after`."""
+    return {(stack, a) for stack, found in before.items() for a in found - after.get(stack, set())}
+
+
+def run_preflight(project: Project, env: Environment, services: list[Service], moves: list[dict[str, Any]],
+                  selector: str, target: str, plan_hook: PlanHook, keep_source: bool,
+                  profile: Profile | None = None) -> Preflight:
+    """Every check of a new move of `selector` to `target` (see the module docstring). Changes nothing."""
+    result = Preflight(selector, target)
+    other = rec.unfinished(moves)
+    if other is not None:
+        resume, abort = rec.commands(other)
+        result.add("record", False, rec.describe(other), STATIC, fix=f"finish it (`{resume}`) or undo it (`{abort}`)")
+        return result
+    try:
+        plan = plan_move(env, services, selector, target, profile)
+    except PlatformError as err:
+        result.add("placement", False, err.message + (f" ({err.hint})" if err.hint else ""))
+        return result
+    result.plan = plan
+    result.add("placement", True, f"{', '.join(r.address for r in plan.moved)} can live on {target} "
+                                  f"(data: {', '.join(r.address for r in plan.stateful) or 'none'})")
+    _record_checks(result, plan, moves)
+    for resource in plan.stateful:
+        if mover(resource.kind) is None:
+            result.add(f"data: {resource.address}", False, f"moving a {resource.kind} is not supported yet")
+    if not result.ok:
+        return result
+    move = new_move(plan, result.reuses)
+    scratch = Path(tempfile.mkdtemp(prefix=f"platform-move-preflight-{env.name}-"))
+    try:
+        configs = {which: phase_config(env, move, moves, which)
+                   for which in ("target", "rewire", "keep" if keep_source else "remove")}
+        stateful: dict[str, dict[str, set[str]]] = {}
+        for which, config in configs.items():
+            outdir = scratch / which
+            if _synthesize(result, project, services, profile, config, outdir):
+                stateful[which] = _stateful_by_stack(outdir)
+        if not result.ok:
+            return result
+        planned = plan_hook(configs["target"])
+        _target_plan_checks(result, move, planned)
+        _static_checks(result, move, stateful, keep_source)
+        outputs = {p.name: p.outputs for p in planned}
+        _data_checks(result, move, outputs)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return result
+
+
+STEP_NAMES = {"target": "target step", "rewire": "cut-over", "keep": "end state (source kept)",
+              "remove": "end state (source removed)"}
+
+
+def _synthesize(result: Preflight, project: Project, services: list[Service], profile: Profile | None,
+                config: PhaseConfig, outdir: Path) -> bool:
+    from platform_sdk.synth.app import synthesize
+
+    name = STEP_NAMES[config.label]
+    try:
+        synthesize(project, config.env, services, profile=profile, outdir=outdir, extra_copies=config.copies,
+                   unprotected_copies=config.unprotected)
+    except PlatformError as err:
+        return result.add(f"synthesis of the {name}", False, str(err),
+                          fix="change the estate or the placement so the environment synthesizes with the move, "
+                              "then try again")
+    return result.add(f"synthesis of the {name}", True, "every stack synthesizes (schema, guardrails, analyses)")
+
+
+def _record_checks(result: Preflight, plan: MovePlan, moves: list[dict[str, Any]]) -> None:
+    """Copies an earlier move kept: a move back onto them is a rollback that reuses them; anything else waits."""
+    stateful = {r.address for r in plan.stateful}
+    for other in moves:
+        kept = set(rec.retained(other)) & stateful
+        if not kept:
+            continue
+        same = set(other["stateful"]) == stateful
+        rollback = (other.get("phase") == rec.DONE and all(other["sources"][a] == plan.target for a in kept)
+                    and all(plan.sources[a] == other["target"] for a in kept))
+        reuse_twins = other.get("phase") == rec.ABORTED and other["target"] == plan.target
+        if same and (rollback or reuse_twins):
+            result.reuses = other["id"]
+            what = "a rollback onto the source copy" if rollback else "it reuses the twins"
+            result.add("record", True, f"{what} kept by the earlier move of {other['selector']} "
+                                       f"({', '.join(sorted(kept))} on {plan.target}): only what differs is copied",
+                       STATIC)
+            continue
+        cloud = rec.retained(other)[sorted(kept)[0]]
+        env = other["env"]
+        result.add("record", False, f"an earlier move of {other['selector']} keeps a copy of {', '.join(sorted(kept))} "
+                                    f"on {cloud}", STATIC,
+                   fix=(f"move {other['selector']} back to {cloud} (a rollback), or remove that copy first: "
+                        + (f"`platform move {other['selector']} --to {other['target']} --env {env} --remove-source`"
+                           if other.get("phase") == rec.DONE else f"`platform move --abort --env {env}`")))
+
+
+def _target_plan_checks(result: Preflight, move: dict[str, Any], planned: list[PlannedStack]) -> None:
+    twins = set(move["stateful"])
+    target_stacks = set(move["target_stacks"].values())
+    problems = False
+    for stack in planned:
+        if stack.status in ("locked", "failed", "interrupted", "skipped"):
+            problems = not result.add(f"plan of the target step: {stack.name}", False,
+                                      stack.error or stack.status, PLANNED,
+                                      fix="release the lock as the message says" if stack.status == "locked"
+                                      else "fix what Terraform reports, then try again")
+            continue
+        if stack.data_loss:
+            problems = not result.add(f"plan of the target step: {stack.name}", False,
+                                      f"would destroy or replace {', '.join(stack.data_loss)}", PLANNED,
+                                      fix="a move never destroys data: find out why Terraform plans it "
+                                          f"(`platform plan --env {move['env']}`)")
+        unrelated = [f"{action} {address}" for address, owner, action in stack.changes
+                     if not (stack.name in target_stacks and action == "create" and owner in twins)]
+        if unrelated:
+            problems = not result.add(
+                f"plan of the target step: {stack.name}", False,
+                f"changes that are not part of the move are pending: {', '.join(unrelated[:5])}"
+                + (f" (and {len(unrelated) - 5} more)" if len(unrelated) > 5 else ""), PLANNED,
+                fix=f"apply them first (`platform apply --env {move['env']}`), or revert them")
+    if not problems:
+        creating = sorted({owner for s in planned for _, owner, action in s.changes if action == "create"})
+        result.add("plan of the target step", True,
+                   f"{len(planned)} stack(s) planned, none locked; creates the twins of {', '.join(creating)}"
+                   if creating else f"{len(planned)} stack(s) planned, none locked; the twins already exist",
+                   PLANNED)
+
+
+def _static_checks(result: Preflight, move: dict[str, Any], stateful: dict[str, dict[str, set[str]]],
+                   keep_source: bool) -> None:
+    """Later steps destroy exactly what the move expects: nothing at cut-over, the source copies at removal."""
+    moved = set(move["stateful"])
+    lost = _destroyed(stateful["target"], stateful["rewire"])
+    result.add("cut-over", not lost, "destroys no data: the source copies stay, unwired" if not lost else
+               f"would destroy {', '.join(sorted(a + ' in ' + s for s, a in lost))}", STATIC,
+               fix="" if not lost else "report this: a cut-over must keep every copy")
+    if keep_source:
+        result.add("source", True, f"kept after verification: {', '.join(sorted(moved)) or '-'}", STATIC)
+        return
+    expected = {(move["source_stacks"][a], a) for a in moved}
+    lost = _destroyed(stateful["rewire"], stateful["remove"])
+    outside = lost - expected
+    if outside:
+        result.add("source removal", False, f"would also destroy {', '.join(sorted(a for _, a in outside))}",
+                   STATIC, fix="keep the source (`--keep-source`) and find out why")
+        return
+    protected = move.get("protected", [])
+    result.add("source removal", True,
+               f"removes only the source copies of {', '.join(sorted(moved)) or '-'}, after verification and "
+               "confirmation" + (f"; deletion protection of {', '.join(protected)} is turned off on that copy only, "
+                                 "by the move, right before" if protected else ""), STATIC)
+
+
+def _data_checks(result: Preflight, move: dict[str, Any], outputs: dict[str, dict[str, Any]]) -> None:
+    for address in move["stateful"]:
+        kind = move["kinds"][address]
+        name = address.split(".", 1)[1].replace("-", "_")
+        url = outputs.get(move["source_stacks"][address], {}).get(f"{kind}_{name}_url")
+        if not isinstance(url, str):
+            result.add(f"data: {address}", False, f"not deployed: stack {move['source_stacks'][address]} has no "
+                                                   f"{kind}_{name}_url output", CHECKED,
+                       fix=f"apply the environment first (`platform apply --env {move['env']}`)")
+            continue
+        found = mover(kind)
+        assert found is not None
+        problems = found.preflight(address, url)
+        result.add(f"data: {address}", not problems, "; ".join(problems) or f"{kind} reachable at its source, "
+                                                                             "copy tools ready", CHECKED)
