@@ -8,10 +8,11 @@ runtime operations each grant allows (`OPERATIONS`):
 - `bucket`: `Bucket`, `Cors`; grants "read", "write", "readwrite";
 - `database`: `Database`, `DatabaseSpec`; grant "connect";
 - `secret`: `Secret`; grant "read";
-- `function`: `Function`, `FunctionSpec`, `Grant`;
-- `triggers`: `http()`, `schedule(cron)`, `object_created(bucket)`;
+- `queue`: `Queue`; grant "send";
+- `function`: `Function`, `FunctionSpec`, `Grant`; grant "invoke" (one function calling another);
+- `triggers`: `http(auth=...)`, `jwt(...)`, `schedule(cron)`, `object_created(bucket)`, `queue_message(queue)`;
 - `cdn`: `Cdn`;
-- `service`: `Service`, which resources and modules are added to.
+- `service`: `Service`, which resources and modules are added to, and its raw-Terraform escape hatches (`Hatch`).
 """
 
 from platform_sdk.model.base import NAME_PATTERN, Resource, Spec
@@ -19,23 +20,29 @@ from platform_sdk.model.bucket import Bucket, Cors
 from platform_sdk.model.cdn import Cdn
 from platform_sdk.model.database import Database, DatabaseSpec
 from platform_sdk.model.function import Access, Function, FunctionSpec, Grant
+from platform_sdk.model.queue import Queue
 from platform_sdk.model.secret import Secret
-from platform_sdk.model.service import Composite, Service
+from platform_sdk.model.service import Composite, Hatch, Service
 from platform_sdk.model.triggers import (
     HttpTrigger,
+    Jwt,
     ObjectCreatedTrigger,
+    QueueMessageTrigger,
     ScheduleTrigger,
     Trigger,
     http,
+    jwt,
     object_created,
+    queue_message,
     schedule,
 )
 
-KINDS: tuple[type[Resource], ...] = (Bucket, Database, Secret, Function, Cdn)
+KINDS: tuple[type[Resource], ...] = (Bucket, Database, Secret, Queue, Function, Cdn)
 """Every resource kind, in build order (producers before consumers)."""
 
 __all__ = [
     "KINDS", "NAME_PATTERN", "Access", "Bucket", "Cdn", "Composite", "Cors", "Database", "DatabaseSpec", "Function",
-    "FunctionSpec", "Grant", "HttpTrigger", "ObjectCreatedTrigger", "Resource", "ScheduleTrigger", "Secret", "Service",
-    "Spec", "Trigger", "http", "object_created", "schedule",
+    "FunctionSpec", "Grant", "Hatch", "HttpTrigger", "Jwt", "ObjectCreatedTrigger", "Queue", "QueueMessageTrigger",
+    "Resource", "ScheduleTrigger", "Secret", "Service", "Spec", "Trigger", "http", "jwt", "object_created",
+    "queue_message", "schedule",
 ]
