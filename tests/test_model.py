@@ -187,7 +187,8 @@ def test_triggers_must_be_a_list() -> None:
     ("writes", Database("users"), "uses()"),
     ("reads", Database("users"), "uses()"),
     ("uses", Bucket("users"), "reads() or writes() or reads_writes()"),
-    ("reads", Function("users", handler="a.b"), "nothing can be granted on a Function"),
+    ("reads", Function("users", handler="a.b"), "grant a Function with invokes()"),
+    ("reads", Cdn("users", origin=Bucket("b")), "nothing can be granted on a Cdn"),
 ])
 def test_a_grant_on_the_wrong_kind_names_the_line_of_the_call(method: str, target: Resource, hint: str) -> None:
     fn = Function("api", handler="api.handle")
