@@ -117,7 +117,7 @@ class HttpTrigger:
     Attributes:
         public: Anyone may reach the URL. Default `True`; `False` is `auth="iam"`. Raises `ModelError` (key
             `http.public`) unless a bool.
-        auth: Who may call. `None` (default, with `public=True`): anyone. `"iam"`: only callers the cloud's identity
+        auth: Who may call. Default `None` (with `public=True`): anyone. `"iam"`: only callers the cloud's identity
             admits: functions granted `caller.invokes(fn)` and the principals the environment file names per cloud
             (`[overrides."svc.fn"] invokers`); AWS function URL `AWS_IAM`, Cloud Run invoker IAM, the local gateway's
             signed function identities; anything else gets 401 (no identity) or 403 (not granted). `jwt(...)`: bearer
