@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,8 @@ class SynthResult:
     stacks: dict[str, StackInfo]
     packages: dict[str, FunctionPackage]
     placements: dict[Resource, Placement]
+    warnings: list[str] = field(default_factory=list)
+    """Lines to show with the result (escape-hatch resources that are not schema-checked, hatches skipped)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -96,7 +98,7 @@ def synthesize(project: Project, env: Environment, services: list[Service], only
         stacks = builder.stack_infos
         if only_service is not None:
             stacks = {name: info for name, info in stacks.items() if info.service == only_service}
-        result = SynthResult(env, target_dir, stacks, builder.packages, builder.placements)
+        result = SynthResult(env, target_dir, stacks, builder.packages, builder.placements, list(builder.warnings))
         (tmp_dir / METADATA_FILE).write_text(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
         run_guardrails_synth(env, tmp_dir, list(stacks), profile)  # on the temp folder: a violation writes nothing
         result.outdir = tmp_dir  # hooks read the new stacks before they replace the old ones
