@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from platform_sdk.model import Bucket, Cdn, Database, Function, Grant, Resource, ScheduleTrigger, Secret
+from platform_sdk.model import Bucket, Cdn, Database, Function, Grant, Queue, Resource, ScheduleTrigger, Secret
 from platform_sdk.naming import default_name
 from platform_sdk.profile import Profile
 from platform_sdk.providers.aws import federation, names
@@ -19,6 +19,8 @@ from platform_sdk.providers.aws.cron import CronError, to_eventbridge
 from platform_sdk.providers.aws.database import ENGINES, compile_database
 from platform_sdk.providers.aws.function import compile_function, schedule_rule_suffix
 from platform_sdk.providers.aws.provider import configure
+from platform_sdk.providers.aws.queue import compile_queue
+from platform_sdk.providers.aws.queue import name_problems as queue_name_problems
 from platform_sdk.providers.aws.secret import compile_secret, name_problems
 from platform_sdk.providers.base import Compiler, FunctionInputs, Handle, StackContext
 
@@ -37,11 +39,12 @@ LAMBDA_RESERVED_ENV = frozenset({
 
 # Terraform types this compiler emits whose destroy or replace loses data (the plug-in's `stateful_types` adds
 # more a platform team's own module may create).
-STATEFUL_TYPES: frozenset[str] = frozenset({"aws_s3_bucket", "aws_db_instance", "aws_secretsmanager_secret"})
+STATEFUL_TYPES: frozenset[str] = frozenset({"aws_s3_bucket", "aws_db_instance", "aws_secretsmanager_secret",
+                                            "aws_sqs_queue"})
 
 
 class AwsCompiler(Compiler):
-    """S3, Lambda, CloudFront, RDS and Secrets Manager through `hashicorp/aws` 6.x."""
+    """S3, Lambda, CloudFront, RDS, Secrets Manager and SQS through `hashicorp/aws` 6.x."""
 
     target = "aws"
 
@@ -63,6 +66,8 @@ class AwsCompiler(Compiler):
             return self._function_problems(resource, physical)
         if isinstance(resource, Secret):
             return name_problems(physical)
+        if isinstance(resource, Queue):
+            return queue_name_problems(physical)
         if isinstance(resource, Database):
             found = []
             if resource.engine not in ENGINES:
@@ -106,6 +111,9 @@ class AwsCompiler(Compiler):
 
     def secret(self, ctx: StackContext, secret: Secret) -> Handle:
         return compile_secret(ctx, secret)
+
+    def queue(self, ctx: StackContext, queue: Queue) -> Handle:
+        return compile_queue(ctx, queue)
 
     def function(self, ctx: StackContext, fn: Function, inputs: FunctionInputs) -> Handle:
         return compile_function(ctx, fn, inputs)
