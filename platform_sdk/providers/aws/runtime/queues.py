@@ -1,7 +1,7 @@
 """`SqsQueue`: an SQS queue (`sqs://<name>?region=...&account=...`) and its dead-letter queue `<name>-dlq`.
 
-The queue URL is built, not looked up (`https://sqs.<region>.amazonaws.com/<account>/<name>`, or `<endpoint>/<account>/
-<name>` with an endpoint such as moto), so a sender needs exactly `sqs:SendMessage`. A message's neutral id travels
+The queue URL is built, not looked up (`https://sqs.<region>.amazonaws.com/<account>/<name>`, whatever endpoint the
+client talks to), so a sender needs exactly `sqs:SendMessage`. A message's neutral id travels
 as the string attribute `platform-message-id` (SQS assigns its own `MessageId`), so a drained message keeps its id.
 Counts are SQS's approximate attributes. boto3 loads on first use.
 """
@@ -50,9 +50,10 @@ class SqsQueue:
             return self._client
 
     def queue_url(self, dead_letter: bool = False) -> str:
+        """The queue's standard URL (SQS and emulators accept it whatever endpoint the client talks to: a VPC
+        interface endpoint in PLATFORM_SQS_ENDPOINT, or moto)."""
         name = self.name + (DLQ_SUFFIX if dead_letter else "")
-        base = self.endpoint.rstrip("/") if self.endpoint else f"https://sqs.{self.region}.amazonaws.com"
-        return f"{base}/{self.account}/{name}"
+        return f"https://sqs.{self.region}.amazonaws.com/{self.account}/{name}"
 
     def send(self, body: bytes, attributes: dict[str, str] | None = None, message_id: str | None = None,
              dead_letter: bool = False) -> str:
