@@ -21,7 +21,7 @@ from typing import Any
 
 from platform_sdk.envs import Environment, load_environment
 from platform_sdk.errors import PlatformError
-from platform_sdk.model import Bucket, Database, Resource, Secret, Service
+from platform_sdk.model import Bucket, Database, Queue, Resource, Secret, Service
 from platform_sdk.move.placement_file import set_placement
 from platform_sdk.profile import Profile
 from platform_sdk.project import Project
@@ -45,7 +45,7 @@ class MovePlan:
 
     @property
     def stateful(self) -> list[Resource]:
-        return [r for r in self.moved if isinstance(r, (Bucket, Database, Secret))]
+        return [r for r in self.moved if isinstance(r, (Bucket, Database, Secret, Queue))]
 
     def to_json(self) -> dict[str, Any]:
         return {"selector": self.selector, "target": self.target, "sources": self.sources,
@@ -204,6 +204,7 @@ class MoveExecutor:
         from platform_sdk.move.copy import copy_bucket, verify_bucket
         from platform_sdk.move.database import copy_database, preflight_databases
         from platform_sdk.move.journal import Journal
+        from platform_sdk.move.queue import drain_queue, preflight_queue
         from platform_sdk.move.secret import copy_secret, preflight_secrets
         from platform_sdk.runtime.buckets import open_bucket
 
@@ -250,6 +251,10 @@ class MoveExecutor:
             elif kind == "secret":
                 copied_secret = copy_secret(address, pair["source"], pair["target"], phase)
                 self.report.secrets.append(copied_secret.to_json())
+            elif kind == "queue":  # copy: what waits now; verify (after rewiring producers): what came meanwhile
+                preflight_queue(address, pair["source"], pair["target"])
+                drained = drain_queue(address, pair["source"], pair["target"])
+                self.report.copies.append({"phase": phase, "resource": address, "queue": drained.to_json()})
             else:
                 workdir = self.project.cache_dir / "moves" / "work"
                 result = copy_database(pair["source"], pair["target"], workdir)
