@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from platform_sdk.model.base import Resource, is_whole
-
-if TYPE_CHECKING:
-    from platform_sdk.model.function import Function
 
 RETENTION_DAYS = (1, 14)
 """Inclusive range of `retention_days`: the widest any cloud keeps an unconsumed message (SQS: 14 days). A cloud
@@ -55,7 +52,7 @@ class Queue(Resource):
     overridable: ClassVar[tuple[str, ...]] = ("retention_days", "max_attempts")
     retention_days: int = 4
     max_attempts: int = 5
-    consumers: list[Function] = field(default_factory=list, init=False, repr=False)
+    consumers: list[Resource] = field(default_factory=list, init=False, repr=False)  # Functions (set by Function)
 
     def __post_init__(self) -> None:
         super().__post_init__()

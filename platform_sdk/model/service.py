@@ -104,11 +104,11 @@ class Service:
         """
         file, line = caller_location()
         if not isinstance(cloud, str) or not cloud:
-            raise ModelError("terraform() takes a cloud name like 'aws'", file=file, line=line, key="terraform",
-                             value=cloud)
+            raise ModelError("terraform() takes the name of a cloud (as in [clouds.<name>])", file=file, line=line,
+                             key="terraform", value=cloud)
         if not callable(build):
-            raise ModelError("terraform() takes a callable, like lambda tf: tf.resource(...)", file=file, line=line,
-                             key="terraform", value=build)
+            raise ModelError("terraform() takes a callable receiving the hatch builder (tf.resource(...))",
+                             file=file, line=line, key="terraform", value=build)
         self.hatches.append(Hatch(cloud, build, file, line))
         return self
 

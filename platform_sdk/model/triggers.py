@@ -241,7 +241,7 @@ def http(public: bool = True, auth: HttpAuth = None) -> HttpTrigger:
 
 def jwt(issuer: str, audience: str, jwks_url: str | None = None, algorithms: tuple[str, ...] = ("RS256",)) -> Jwt:
     """Bearer-token auth for `http(auth=jwt(issuer=..., audience=...))`. See `Jwt`."""
-    return Jwt(issuer, audience, jwks_url, tuple(algorithms) if isinstance(algorithms, list) else algorithms)
+    return Jwt(issuer, audience, jwks_url, tuple(algorithms))
 
 
 def schedule(cron: str) -> ScheduleTrigger:
