@@ -21,15 +21,17 @@ from platform_sdk.model import Hatch, Resource, Service
 from platform_sdk.synth.schema_check import load_schemas
 
 if TYPE_CHECKING:
-    from platform_sdk.providers.base import StackContext
+    from platform_sdk.providers.base import Handle, StackContext
     from platform_sdk.synth.estate import EstateBuilder, StackInfo
 
 
 class TerraformHatch:
     """What a hatch's `build(tf)` receives: raw blocks in one stack, and references to the service's resources."""
 
-    def __init__(self, ctx: StackContext, info: StackInfo, hatch: Hatch, service: Service) -> None:
+    def __init__(self, ctx: StackContext, info: StackInfo, hatch: Hatch, service: Service,
+                 handles: dict[Resource, Handle] | None = None) -> None:
         self.ctx = ctx
+        self.handles = handles or {}
         self.info = info
         self.hatch = hatch
         self.service = service
@@ -60,6 +62,12 @@ class TerraformHatch:
             raise self._error(f"tf.ref() takes a resource of service {self.service.name}, not {resource.address}",
                               resource.address)
         wanted = providers.plugin(self.ctx.target).primary_types.get(resource.kind)
+        handle = self.handles.get(resource)
+        constructs = handle.constructs if handle is not None and handle.stack_name == self.ctx.name else {}
+        preferred = sorted(constructs.items(), key=lambda item: item[0] not in ("main", resource.kind))
+        for _, construct in preferred:  # the compiler's own construct of that type (a queue, not its dead letters)
+            if getattr(construct, "terraform_resource_type", None) == wanted:
+                return f"${{{wanted}.{construct.friendly_unique_id}.{attribute}}}"
         for address, owner in self.info.owners.items():
             tf_type, _, name = address.partition(".")
             if owner == resource.address and tf_type == wanted:
@@ -106,7 +114,7 @@ def add_hatches(builder: EstateBuilder) -> list[str]:
             name = stack_name(env, service.name, hatch.cloud)
             ctx = builder._stack(name, service, hatch.cloud, target)
             info = builder.stack_infos[name]
-            tf = TerraformHatch(ctx, info, hatch, service)
+            tf = TerraformHatch(ctx, info, hatch, service, builder.handles)
             hatch.build(tf)
             for address in tf.added:
                 tf_type = address.partition(".")[0]
