@@ -44,7 +44,7 @@ def test_every_environment_passes_the_provider_schema_check(estate: Path, env_na
 def test_prod_places_the_web_app_on_gcp_and_the_rest_on_aws(estate: Path) -> None:
     result = synth_env(estate, "prod")
     clouds = {info.service: info.cloud for info in result.stacks.values()}
-    assert clouds == {"auth": "aws", "thumbnails": "aws", "web": "gcp"}
+    assert clouds == {"auth": "aws", "notifications": "aws", "thumbnails": "aws", "web": "gcp"}
     web = stack_json(result.outdir, "prod-web-gcp")
     assert "google_storage_bucket" in web["resource"]
     assert not any(t.startswith("aws_") for t in web["resource"])
