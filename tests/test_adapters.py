@@ -481,7 +481,7 @@ def test_local_http_object_and_schedule(app: App, monkeypatch: pytest.MonkeyPatc
     assert app.seen[-1] == ScheduleTick(time=datetime(2026, 11, 27, 3, tzinfo=timezone.utc),  # noqa: UP017
                                         schedule="0 3 * * *")
     with pytest.raises(ValueError, match="unknown local event type"):
-        ticks({"type": "queue"})
+        ticks({"type": "carrier-pigeon"})
 
 
 def test_local_write_only_grant_is_enforced_in_handler(app: App, monkeypatch: pytest.MonkeyPatch,

@@ -74,7 +74,7 @@ def test_send_through_sqs_and_a_partial_batch_response(moto_server: str, code: P
     sqs = boto3.client("sqs", endpoint_url=moto_server, region_name="eu-west-1")
     name = f"acme-t-shop-outbox-{uuid.uuid4().hex[:6]}"
     queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    monkeypatch.setenv("PLATFORM_QUEUE_OUTBOX", f"sqs://{name}?region=eu-west-1&account=123456789012"
+    monkeypatch.setenv("PLATFORM_QUEUE_OUTBOX", f"sqs://123456789012/{name}?region=eu-west-1"
                                                 f"&endpoint={moto_server}")
     monkeypatch.setenv("PLATFORM_GRANTS", "queue:outbox:send")
     ok = queue("outbox").send(json.dumps({"fail": False}), attributes={"kind": "welcome"})

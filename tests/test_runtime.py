@@ -565,7 +565,7 @@ def test_example_auth_service_on_lambda_with_real_postgres(aws_users_db: dict[st
     sqs = boto3.client("sqs", endpoint_url=moto, region_name="us-east-1")
     outbox = f"acme-test-notifications-outbox-{uuid.uuid4().hex[:6]}"
     sqs.create_queue(QueueName=outbox)
-    monkeypatch.setenv("PLATFORM_QUEUE_OUTBOX", f"sqs://{outbox}?region=us-east-1&account=123456789012"
+    monkeypatch.setenv("PLATFORM_QUEUE_OUTBOX", f"sqs://123456789012/{outbox}?region=us-east-1"
                                                 f"&endpoint={moto}")
     monkeypatch.setenv("PLATFORM_GRANTS", "database:users:connect,queue:outbox:send,secret:jwt-key:read")
     handler = aws_lambda.make_entry("api.handle", base_dir=auth_code)

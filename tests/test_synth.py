@@ -67,7 +67,7 @@ def test_local_stacks_use_the_local_cloud_with_a_state_file_each(estate: Path) -
     for name, info in result.stacks.items():
         doc = stack_json(result.outdir, name)
         assert set(doc["resource"]) <= {"localcloud_bucket", "localcloud_function", "localcloud_cdn_route",
-                                        "localcloud_database", "localcloud_secret"}
+                                        "localcloud_database", "localcloud_secret", "localcloud_queue"}
         state = doc["terraform"]["backend"]["local"]["path"]
         resolved = (result.outdir / "stacks" / name / state).resolve()
         assert resolved == (estate / ".platform" / "state" / "local" / f"{name}.tfstate").resolve()
@@ -119,7 +119,8 @@ def test_cli_synth_and_graph(estate: Path) -> None:
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
     assert doc["schema_errors"] == []
-    assert sorted(doc["stacks"]) == ["prod-auth-aws", "prod-thumbnails-aws", "prod-web-gcp"]
+    assert sorted(doc["stacks"]) == ["prod-auth-aws", "prod-notifications-aws", "prod-thumbnails-aws",
+                                     "prod-web-gcp"]
     graph = runner.invoke(app, ["graph", "--env", "prod", "--project", str(estate), "--json"])
     assert graph.exit_code == 0, graph.output
     stacks = json.loads(graph.output)["stacks"]

@@ -5,7 +5,7 @@ Synthesis injects `PLATFORM_QUEUE_<NAME>`: a URL whose scheme picks the plug-in 
 runtime `__init__` declares `QUEUE_SCHEMES`; its `queues` module offers `open_queue(url) -> QueueClient`):
 
     file:///<local cloud root>/queues/<name>.sqlite              the local cloud (a SQLite file)
-    sqs://<name>?region=<region>&account=<account>[&...]          AWS SQS (its dead-letter queue `<name>-dlq`)
+    sqs://<account>/<name>?region=<region>[&...]                  AWS SQS (its dead-letter queue `<name>-dlq`)
     pubsub://<project>/<topic>                                    GCP Pub/Sub
 
 Delivery is at least once everywhere; a message keeps its `id` across redeliveries and across a drain to another

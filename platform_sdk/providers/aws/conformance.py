@@ -651,7 +651,7 @@ class AwsRules:
             proof.lack(f"an aws_sqs_queue for {queue.address}")
             return
         var = contract.resource_var("queue", queue.name)
-        named = urlparse(caller.environment.get(var, "")).netloc
+        named = urlparse(caller.environment.get(var, "")).path.strip("/")
         proof.require(bool(named) and named == block.body.get("name"), f"{var} names queue {named}",
                       f"{var} naming queue {block.body.get('name')} (the runtime sends to the queue it names)",
                       caller.env_location(var))

