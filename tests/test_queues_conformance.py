@@ -56,3 +56,37 @@ def test_queues_and_calls_are_clean_and_every_provision_is_needed(env: str) -> N
         if not caught:
             missed.append(f"{', '.join(map(str, locations))} (relied on by {sorted(needs)[0]})")
     assert not missed, f"{len(missed)} of {len(generated)} removals went unnoticed:\n" + "\n".join(missed)
+
+
+CROSS = '''
+from platform_sdk import Function, Service, http
+
+svc = Service("svc", owner="team")
+other = Service("worker", owner="team")
+work = other.add(Function("work", handler="handler.handle", source="code"))
+svc.add(Function("api", handler="handler.handle", source="code", triggers=[http(auth="iam")])).invokes(work)
+'''
+
+
+def test_a_gcp_function_invokes_a_lambda_function_with_a_federated_role_and_no_key(tmp_path: Path) -> None:
+    import json
+
+    from platform_sdk.synth.schema_check import check_outdir
+
+    text = 'name_prefix = "acme"\ndefault_cloud = "gcp"\n[placement]\n"worker" = "aws"\n' + CLOUDS
+    synthesized = synth(write_project(tmp_path / "estate", {"x.py": CROSS}, {"x": text}), "x")
+    assert check_outdir(synthesized.outdir) == []
+    documents = synthesized.documents()
+    caller = documents["x-svc-gcp"]["resource"]["google_cloudfunctions2_function"]["api"]
+    url = caller["service_config"]["environment_variables"]["PLATFORM_FUNCTION_WORK"]
+    assert url == ("lambda://acme-x-worker-work?region=eu-west-1&role_arn=arn:aws:iam::333333333333:role/"
+                   "acme-x-svc-api.worker.work&web_identity=gcp")
+    (policy,) = [v for k, v in documents["x-worker-aws"]["resource"]["aws_iam_role_policy"].items()
+                 if "federated" in k]
+    assert json.loads(policy["policy"])["Statement"] == [{
+        "Sid": "FunctionWorkerWorkFunction", "Effect": "Allow", "Action": ["lambda:InvokeFunction"],
+        "Resource": "${aws_lambda_function.work_function.arn}"}]
+    baseline = analyse(synthesized, documents)
+    assert baseline.findings == []
+    relied = {e.need.split(" -> ")[-1] for e in baseline.evidence}
+    assert {"federation.token_exchange", "function.invoke", "function.send"} <= relied

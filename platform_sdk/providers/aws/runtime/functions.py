@@ -1,5 +1,6 @@
 """`LambdaFunction`: calls to a Lambda function (`lambda://<name>?region=...[&url=<function URL>]`) with the caller's
-own execution role: the Invoke API for `invoke` (RequestResponse) and `send` (Event: Lambda queues it and retries
+own execution role (a caller on GCP: `&role_arn=...&web_identity=gcp`, the role it assumes with its Google ID token):
+the Invoke API for `invoke` (RequestResponse) and `send` (Event: Lambda queues it and retries
 twice), and, for an `http(auth="iam")` callee, an HTTPS request to its function URL signed with SigV4 (service
 `lambda`). https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html, https://docs.aws.amazon.com/lambda/latest/
 dg/urls-auth.html. A call's payload reaches the callee as `{"platform_call": {"payload", "caller", "call_id"}}`,
@@ -59,8 +60,14 @@ class LambdaFunction:
             if self._client is None:
                 import boto3
 
-                self._client = boto3.session.Session().client("lambda", region_name=self.region,
-                                                              endpoint_url=self.endpoint)
+                params = {k: v[0] for k, v in parse_qs(urlparse(self.url).query).items()}
+                if params.get("role_arn") and params.get("web_identity"):  # a caller on another cloud: no keys
+                    from platform_sdk.providers.aws.runtime.federation import aws_session
+
+                    session = aws_session(params["role_arn"], self.region, params["web_identity"])
+                else:
+                    session = boto3.session.Session()
+                self._client = session.client("lambda", region_name=self.region, endpoint_url=self.endpoint)
             return self._client
 
     def invoke(self, payload: Any) -> Any:
