@@ -54,20 +54,22 @@ class LambdaFunction:
     def __repr__(self) -> str:
         return f"LambdaFunction({self.name!r}, region={self.region!r})"
 
+    def session(self) -> Any:
+        """This function's own credentials, or (a caller on another cloud) the federated role's: never a key."""
+        import boto3
+
+        params = {k: v[0] for k, v in parse_qs(urlparse(self.url).query).items()}
+        if params.get("role_arn") and params.get("web_identity"):
+            from platform_sdk.providers.aws.runtime.federation import aws_session
+
+            return aws_session(params["role_arn"], self.region, params["web_identity"])
+        return boto3.session.Session()
+
     @property
     def client(self) -> Any:
         with self._lock:
             if self._client is None:
-                import boto3
-
-                params = {k: v[0] for k, v in parse_qs(urlparse(self.url).query).items()}
-                if params.get("role_arn") and params.get("web_identity"):  # a caller on another cloud: no keys
-                    from platform_sdk.providers.aws.runtime.federation import aws_session
-
-                    session = aws_session(params["role_arn"], self.region, params["web_identity"])
-                else:
-                    session = boto3.session.Session()
-                self._client = session.client("lambda", region_name=self.region, endpoint_url=self.endpoint)
+                self._client = self.session().client("lambda", region_name=self.region, endpoint_url=self.endpoint)
             return self._client
 
     def invoke(self, payload: Any) -> Any:
@@ -90,12 +92,11 @@ class LambdaFunction:
         """The function-URL request, signed with SigV4 for service `lambda` with this function's credentials."""
         if not self.function_url:
             raise CallError(f"function {self.name} has no http(auth=\"iam\") trigger to send requests to")
-        import boto3
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
 
         url = self.function_url.rstrip("/") + path
-        credentials = boto3.session.Session().get_credentials()
+        credentials = self.session().get_credentials()
         if credentials is None:
             raise CallError("no AWS credentials to sign the request with")
         request = AWSRequest(method=method, url=url, data=body, headers=dict(headers))
