@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Alarms", "Bucket", "Cdn", "Cors", "Database", "Function", "Secret", "Service", "http", "object_created",
-           "schedule"]
+__all__ = ["Alarms", "Bucket", "Cdn", "Cors", "Database", "Function", "Queue", "Secret", "Service", "http", "jwt",
+           "object_created", "queue_message", "schedule"]
 
 if TYPE_CHECKING:
     from platform_sdk.model import (
@@ -20,10 +20,13 @@ if TYPE_CHECKING:
         Cors,
         Database,
         Function,
+        Queue,
         Secret,
         Service,
         http,
+        jwt,
         object_created,
+        queue_message,
         schedule,
     )
 

@@ -44,6 +44,7 @@ from platform_sdk.model import (
     Function,
     HttpTrigger,
     ObjectCreatedTrigger,
+    QueueMessageTrigger,
     Resource,
     ScheduleTrigger,
 )
@@ -58,16 +59,20 @@ GRANT_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "bucket": {"read": BUCKET_READ, "write": BUCKET_WRITE, "readwrite": BUCKET_READ + BUCKET_WRITE},
     "database": {"connect": ("connect",)},  # includes reading the credentials the URL names (its secret)
     "secret": {"read": ("read",)},  # secret(name): the value of exactly that secret
+    "queue": {"send": ("send",)},  # queue(name).send(...): put a message on exactly that queue
+    "function": {"invoke": ("invoke", "send")},  # function(name).invoke / .send (and .request to an iam trigger)
 }
 # What the cloud does to the function for each trigger, and a CDN for its origin.
 TRIGGER_OPERATIONS: dict[type, tuple[str, ...]] = {
     ObjectCreatedTrigger: ("events.deliver",),
     ScheduleTrigger: ("scheduler.invoke",),
     HttpTrigger: ("http.invoke",),
+    QueueMessageTrigger: ("queue.deliver",),  # the queue's messages reach the function, failures are dead-lettered
 }
 CDN_ORIGIN_OPERATIONS = ("cdn.fetch_get", "cdn.fetch_post")
 FEDERATION = "federation.token_exchange"  # a grant on another cloud: the function's identity is exchanged first
-GRANT_VERBS = {"read": "reads", "write": "writes", "readwrite": "reads_writes", "connect": "uses"}
+GRANT_VERBS = {"read": "reads", "write": "writes", "readwrite": "reads_writes", "connect": "uses", "send": "sends",
+               "invoke": "invokes"}
 
 MISSING = "missing"
 EXPOSURE = "exposure"
@@ -326,6 +331,8 @@ def needs_of(fn: Function, ctx: Context) -> list[Need]:
             cause, target = f"object_created({_label(fn, trigger.bucket)})", trigger.bucket
         elif isinstance(trigger, ScheduleTrigger):
             cause, target = f"schedule({trigger.cron!r})", None
+        elif isinstance(trigger, QueueMessageTrigger):
+            cause, target = f"queue_message({_label(fn, trigger.queue)})", trigger.queue
         else:
             cause, target = "http()" if trigger.public else "http(public=False)", None
         for operation in TRIGGER_OPERATIONS[type(trigger)]:

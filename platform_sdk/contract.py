@@ -8,7 +8,10 @@ Variables, per function:
 - `PLATFORM_GRANTS`: the function's grants, `kind:name:access` items joined by commas, sorted
   (e.g. `bucket:thumbs:write,database:users:connect`).
 - `PLATFORM_<KIND>_<NAME>`: one URL per granted (or trigger) resource, by neutral name: `PLATFORM_BUCKET_THUMBS`,
-  `PLATFORM_SECRET_JWT_KEY` (a secret's URL says where its value lives, never the value).
+  `PLATFORM_SECRET_JWT_KEY` (a secret's URL says where its value lives, never the value), `PLATFORM_QUEUE_OUTBOX`,
+  `PLATFORM_FUNCTION_WORKER` (a function it may invoke).
+- `PLATFORM_LOCAL_IDENTITY`: set by `platform dev` for local functions: the function's identity token, signed by
+  the gateway, which it presents when it calls another function (see `platform_sdk.localcloud.dev.identity`).
 - `PLATFORM_DENY` (rehearsals only): what the rehearsed environment's clouds would deny the function (see DENY).
 - `PLATFORM_METRICS` (only in services that declare business metrics): what `metric(name)` may emit (see METRICS).
 """
@@ -26,6 +29,8 @@ CLOUD = "PLATFORM_CLOUD"
 GRANTS = "PLATFORM_GRANTS"
 LOCAL_GATEWAY = "PLATFORM_LOCAL_GATEWAY"
 """Set by `platform dev` for local-cloud functions: the gateway's base URL (local buckets' signed URLs use it)."""
+LOCAL_IDENTITY = "PLATFORM_LOCAL_IDENTITY"
+"""Set by `platform dev` for local-cloud functions: the identity token the gateway minted for the function."""
 PREFIX = "PLATFORM_"
 """Every variable the platform sets starts with this; user-declared variables may not."""
 
@@ -46,7 +51,7 @@ METRICS = "PLATFORM_METRICS"
 `namespace` groups the environment's metrics (CloudWatch namespace, dashboards); the runtime's `metric(name)`
 refuses a name or dimension not listed here (platform_sdk.runtime.metrics)."""
 
-ACCESS_LEVELS = ("read", "write", "readwrite", "connect")
+ACCESS_LEVELS = ("read", "write", "readwrite", "connect", "send", "invoke")
 """Grant access levels on the wire; "readwrite" counts as both read and write."""
 
 

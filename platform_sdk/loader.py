@@ -6,12 +6,37 @@ import importlib.util
 import sys
 import traceback
 from pathlib import Path
+from types import ModuleType
 
 from platform_sdk.errors import ModelError, PlatformError
 from platform_sdk.model import ObjectCreatedTrigger, Service
 
+_loaded: dict[Path, ModuleType] = {}
+_services_dir: list[Path] = []
+
+
+def sibling(name: str) -> ModuleType:
+    """Another service file of the estate being loaded (`services/<name>.py`), as a module: how one service file uses
+    another's resources, e.g. in services/notifications.py `auth = sibling("auth")` then `auth.api.sends(outbox)`.
+    Each file is executed once per load, whichever asks first.
+
+    Raises:
+        PlatformError: called outside a load, or no such service file.
+    """
+    if not _services_dir:
+        raise PlatformError("sibling() works only in a service file while the estate is loaded", value=name)
+    path = (_services_dir[-1] / f"{name}.py").resolve()
+    if not path.is_file():
+        raise PlatformError("sibling() names no service file", file=path, value=name)
+    if path not in _loaded:
+        _load_file(path)
+    return _loaded[path]
+
 
 def _load_file(path: Path) -> list[Service]:
+    path = path.resolve()
+    if path in _loaded:
+        return [value for value in vars(_loaded[path]).values() if isinstance(value, Service)]
     module_name = f"_platform_services.{path.stem}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
@@ -30,6 +55,7 @@ def _load_file(path: Path) -> list[Service]:
         raise PlatformError(f"{type(err).__name__}: {err}", file=path, line=line) from None
     finally:
         sys.modules.pop(module_name, None)
+    _loaded[path] = module
     return [value for value in vars(module).values() if isinstance(value, Service)]
 
 
@@ -38,10 +64,16 @@ def load_services(services_dir: Path) -> list[Service]:
     if not services_dir.is_dir():
         raise PlatformError("services directory not found", file=services_dir)
     services: dict[str, Service] = {}
-    for path in sorted(services_dir.glob("*.py")):
-        if path.name.startswith("_"):
-            continue
-        for service in _load_file(path):
+    _services_dir.append(services_dir.resolve())
+    try:
+        paths = [path for path in sorted(services_dir.glob("*.py")) if not path.name.startswith("_")]
+        loaded = [(path, _load_file(path)) for path in paths]
+    finally:
+        _services_dir.pop()
+        if not _services_dir:
+            _loaded.clear()
+    for path, found in loaded:
+        for service in found:
             other = services.get(service.name)
             if other is not None and other is not service:
                 raise ModelError(

@@ -1,4 +1,5 @@
-"""Auth microservice: sign-up and sign-in over HTTP, users in Postgres, password hashes never leave the database.
+"""Auth microservice: sign-up and sign-in over HTTP, users in Postgres, password hashes never leave the database;
+each sign-up queues a welcome message for the notifications service (services/notifications.py grants it).
 
 Sessions are JSON Web Tokens signed with a key the platform generates per environment (`jwt-key`): its value is
 in no file, no Terraform state and no plan; the function reads it at runtime with `secret("jwt-key")`.

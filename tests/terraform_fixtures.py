@@ -59,6 +59,8 @@ def make_project(dest: Path, *, services: list[str] | None = None, local_env_ext
     shutil.copytree(REPO / "services", dest / "services", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO / "envs", dest / "envs")
     if services is not None:
+        if "auth" not in services:  # notifications grants auth's function (sibling("auth")): it goes with it
+            services = [s for s in services if s != "notifications"]
         for path in (dest / "services").glob("*.py"):
             if path.stem not in services:
                 path.unlink()

@@ -483,7 +483,7 @@ def test_local_http_object_and_schedule(app: App, monkeypatch: pytest.MonkeyPatc
     assert app.seen[-1] == ScheduleTick(time=datetime(2026, 11, 27, 3, tzinfo=timezone.utc),  # noqa: UP017
                                         schedule="0 3 * * *")
     with pytest.raises(ValueError, match="unknown local event type"):
-        ticks({"type": "queue"})
+        ticks({"type": "carrier-pigeon"})
 
 
 def test_local_write_only_grant_is_enforced_in_handler(app: App, monkeypatch: pytest.MonkeyPatch,
@@ -529,10 +529,17 @@ def test_example_auth_service_locally_on_sqlite(example_code: Callable[[str], Pa
 
     open_secret(key.as_uri()).write("k" * 64)
     monkeypatch.setenv("PLATFORM_SECRET_JWT_KEY", key.as_uri())
-    monkeypatch.setenv("PLATFORM_GRANTS", "database:users:connect,secret:jwt-key:read")
+    outbox = tmp_path / "queues" / "outbox"  # the notifications service's queue, as localcloud_queue makes it
+    outbox.mkdir(parents=True)
+    monkeypatch.setenv("PLATFORM_QUEUE_OUTBOX", outbox.as_uri())
+    monkeypatch.setenv("PLATFORM_GRANTS", "database:users:connect,queue:outbox:send,secret:jwt-key:read")
     api = local.make_entry("api.handle", base_dir=code)
     creds = {"email": "ada@example.com", "password": "lovelace"}
     assert local_http(api, "POST", "/signup", creds)[:2] == (201, {"email": "ada@example.com"})
+    from platform_sdk.runtime.queues import open_queue
+
+    (welcome,) = open_queue(outbox.as_uri()).receive()
+    assert json.loads(welcome.body) == {"template": "welcome", "email": "ada@example.com"}
     status, body, _ = local_http(api, "POST", "/signin", creds)
     assert status == 200
     assert local_http(api, "GET", "/me", headers={"Authorization": f"Bearer {body['token']}"})[:2] == (

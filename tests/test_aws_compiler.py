@@ -158,7 +158,8 @@ def extras(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_every_stack_passes_the_schema_check(which: str, request: pytest.FixtureRequest) -> None:
     outdir: Path = request.getfixturevalue(which)
     stacks = read_stacks(outdir)
-    assert sorted(stacks) == [f"{which}-auth-aws", f"{which}-base-aws", f"{which}-thumbnails-aws", f"{which}-web-aws"]
+    assert sorted(stacks) == [f"{which}-auth-aws", f"{which}-base-aws", f"{which}-notifications-aws",
+                              f"{which}-thumbnails-aws", f"{which}-web-aws"]
     errors = check_outdir(outdir)
     assert errors == [], format_errors(errors)
 
@@ -444,7 +445,10 @@ def test_one_secrets_manager_endpoint_per_stack(which: str, request: pytest.Fixt
             assert endpoints == {}, name  # no function with a database: no endpoint, no security groups
             assert resources(stack, "aws_security_group") == {}, name
             continue
-        (endpoint,) = endpoints.values()
+        by_service = {e["service_name"].rsplit(".", 1)[-1]: e for e in endpoints.values()}
+        assert set(by_service) == {"secretsmanager", "sqs"}, "the API sends to the notifications queue from the VPC"
+        assert by_service["sqs"]["private_dns_enabled"] is False
+        endpoint = by_service["secretsmanager"]
         assert endpoint["service_name"] == "com.amazonaws.eu-west-1.secretsmanager"
         assert endpoint["vpc_endpoint_type"] == "Interface"
         # One private-DNS endpoint per service per VPC: a second stack would fail, so functions get its own name.
@@ -455,6 +459,8 @@ def test_one_secrets_manager_endpoint_per_stack(which: str, request: pytest.Fixt
         assert {"name": "default-for-az", "values": ["true"]} in subnets  # at most one subnet per zone
         assert endpoint["security_group_ids"] == [ref("aws_security_group", "secretsmanager_endpoint_sg", "id")]
         (https,) = rules_on(stack, "ingress", "secretsmanager_endpoint_sg")
+        fn = resources(stack, "aws_lambda_function")["api_function"]["environment"]["variables"]
+        assert fn["PLATFORM_SQS_ENDPOINT"] == "https://${aws_vpc_endpoint.sqs_endpoint.dns_entry[0].dns_name}"
         assert (https["from_port"], https["to_port"], https["cidr_ipv4"]) == (443, 443, VPC_CIDR)
 
 
@@ -520,7 +526,7 @@ def standard_stacks(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Sta
 
 def test_profile_stacks_pass_the_schema_check(standard_stacks: tuple[Path, Stacks]) -> None:
     outdir, stacks = standard_stacks
-    assert sorted(stacks) == ["dev-auth-aws", "dev-thumbnails-aws", "dev-web-aws"]
+    assert sorted(stacks) == ["dev-auth-aws", "dev-notifications-aws", "dev-thumbnails-aws", "dev-web-aws"]
     errors = check_outdir(outdir)
     assert errors == [], format_errors(errors)
 
@@ -549,7 +555,7 @@ def test_profile_log_retention_and_env_override(standard_stacks: tuple[Path, Sta
     _, stacks = standard_stacks
     retention = {(name, group_id): group["retention_in_days"] for name, stack in stacks.items()
                  for group_id, group in resources(stack, "aws_cloudwatch_log_group").items()}
-    assert len(retention) == 7  # five functions, two database log exports
+    assert len(retention) == 9  # seven functions, two database log exports
     assert retention.pop(("dev-auth-aws", "cleanup_logs")) == 7  # [overrides."auth.cleanup"] wins
     assert {("dev-auth-aws", "users_logs_postgresql"), ("dev-auth-aws", "users_logs_upgrade")} <= set(retention)
     assert set(retention.values()) == {90}
@@ -568,10 +574,13 @@ def test_profile_key_is_granted_exactly_through_the_data_services(standard_stack
                       "Resource": KMS_KEY, "Condition": s3}
     (web,) = kms_statements(stacks["dev-web-aws"], "api")  # reads the site bucket only
     assert web == {**web, "Action": ["kms:Decrypt"], "Resource": KMS_KEY, "Condition": s3}
-    for fn in ("api", "cleanup"):  # the managed database secret is encrypted with the key too
-        (auth,) = kms_statements(stacks["dev-auth-aws"], fn)
-        assert auth["Action"] == ["kms:Decrypt"] and auth["Resource"] == KMS_KEY
-        assert auth["Condition"] == {"StringEquals": {"kms:ViaService": ["secretsmanager.eu-west-1.amazonaws.com"]}}
+    (cleanup,) = kms_statements(stacks["dev-auth-aws"], "cleanup")  # the managed database secret: the key too
+    assert cleanup["Action"] == ["kms:Decrypt"] and cleanup["Resource"] == KMS_KEY
+    assert cleanup["Condition"] == {"StringEquals": {"kms:ViaService": ["secretsmanager.eu-west-1.amazonaws.com"]}}
+    (api,) = kms_statements(stacks["dev-auth-aws"], "api")  # and it sends to the encrypted notifications queue
+    assert api["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"] and api["Resource"] == KMS_KEY
+    assert api["Condition"] == {"StringEquals": {"kms:ViaService": ["secretsmanager.eu-west-1.amazonaws.com",
+                                                                    "sqs.eu-west-1.amazonaws.com"]}}
 
 
 def test_required_tags_reach_every_resource_through_default_tags(standard_stacks: tuple[Path, Stacks]) -> None:
@@ -618,7 +627,8 @@ def test_profile_log_retention_must_be_a_cloudwatch_value(tmp_path: Path) -> Non
 
 
 def test_stateful_types_are_declared_for_the_plan_report() -> None:
-    assert sorted(STATEFUL_TYPES) == ["aws_db_instance", "aws_s3_bucket", "aws_secretsmanager_secret"]
+    assert sorted(STATEFUL_TYPES) == ["aws_db_instance", "aws_s3_bucket", "aws_secretsmanager_secret",
+                                      "aws_sqs_queue"]
     assert all(is_stateful(t) for t in STATEFUL_TYPES)
     assert not is_stateful("aws_lambda_function")
 
@@ -677,7 +687,7 @@ def test_function_packages_exist_and_match_their_hash(dev: Path, dev_stacks: Sta
             log_group = next(iter(fn["depends_on"]))
             assert log_group.startswith("aws_cloudwatch_log_group.")
             count += 1
-    assert count == 5
+    assert count == 7
 
 
 @pytest.mark.parametrize("profile", [None, standards_profile()], ids=["default-profile", "standards-profile"])
@@ -695,7 +705,7 @@ def test_synthesis_is_byte_identical(tmp_path: Path, profile: Profile | None) ->
 def test_bucket_name_invalid_for_s3_fails_before_synthesis(tmp_path: Path) -> None:
     env = 'name_prefix = "xn--acme"\ndefault_cloud = "aws"\n[clouds.aws]\nregion = "eu-west-1"\n'
     project = make_project(tmp_path / "estate", {"dev": env})
-    for other in ("auth.py", "web.py"):  # the first problem found wins: leave only the bucket's service
+    for other in ("auth.py", "notifications.py", "web.py"):  # the first problem found wins: only the bucket's service
         (project.services_dir / other).unlink()
     with pytest.raises(PlacementError) as caught:
         synth(project, "dev")
@@ -885,5 +895,5 @@ def test_cron_conversion_rejects(cron: str) -> None:
 def test_grant_table_never_uses_wildcards() -> None:
     for actions in GRANT_ACTIONS.values():
         for action, scope in actions:
-            assert "*" not in action and scope in ("bucket", "objects", "secret")
+            assert "*" not in action and scope in ("bucket", "objects", "secret", "queue", "function")
 

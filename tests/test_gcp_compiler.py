@@ -139,7 +139,8 @@ def stacks(estate: tuple[Project, SynthResult, dict[str, dict[str, Any]]]) -> di
 
 
 def test_every_stack_passes_the_schema_check(stacks: dict[str, dict[str, Any]]) -> None:
-    assert set(stacks) == {f"{ENV}-{s}-gcp" for s in ("auth", "thumbnails", "web", "extras", "shared", "base")}
+    assert set(stacks) == {f"{ENV}-{s}-gcp" for s in ("auth", "notifications", "thumbnails", "web", "extras", "shared",
+                                                      "base")}
     errors = [error for name, stack in stacks.items() for error in check_stack(stack, stack=name)]
     assert not errors, format_errors(errors)
 
@@ -173,7 +174,7 @@ def test_buckets_are_private_with_uniform_access(stacks: dict[str, dict[str, Any
     buckets = [(stack, name, body) for stack, tf_type, name, body in all_resources(stacks)
                if tf_type == "google_storage_bucket"]
     # originals, thumbs, site, downloads, src, assets + one package bucket per stack with functions
-    assert len(buckets) == 6 + 4
+    assert len(buckets) == 6 + 5
     for stack, name, body in buckets:
         assert body["uniform_bucket_level_access"] is True, name
         expected = "inherited" if (service_of(stack), name) == ("extras", "downloads") else "enforced"
@@ -228,7 +229,8 @@ def test_database_connect_is_limited_to_one_instance_and_one_secret(stacks: dict
 
 
 def public_or_private_http(service: str) -> set[str]:
-    return HTTP_PUBLIC.get(service, set()) | ({"internal"} if service == "extras" else set())
+    return HTTP_PUBLIC.get(service, set()) | ({"internal"} if service == "extras" else set()) | (
+        {"render"} if service == "notifications" else set())  # http(auth="iam")
 
 
 def test_only_public_http_functions_have_all_users_invokers(stacks: dict[str, dict[str, Any]]) -> None:
@@ -245,7 +247,9 @@ def test_only_public_http_functions_have_all_users_invokers(stacks: dict[str, di
         if tf_type == "google_cloudfunctions2_function":
             public = name in HTTP_PUBLIC.get(service_of(stack), set())
             http = name in public_or_private_http(service_of(stack))
-            assert body["service_config"]["ingress_settings"] == ("ALLOW_ALL" if http else "ALLOW_INTERNAL_ONLY")
+            called = f"{name}_calls" in (stacks[stack]["resource"].get("google_pubsub_topic") or {})  # it is invoked
+            assert body["service_config"]["ingress_settings"] == ("ALLOW_ALL" if http or called
+                                                                  else "ALLOW_INTERNAL_ONLY")
             assert public <= http
 
 
@@ -463,7 +467,8 @@ def test_package_limits_are_the_cloud_functions_deployment_limits() -> None:
 
 
 def test_stateful_types_are_declared_for_the_plan_report() -> None:
-    assert sorted(STATEFUL_TYPES) == ["google_secret_manager_secret", "google_sql_database",
+    assert sorted(STATEFUL_TYPES) == ["google_pubsub_subscription", "google_pubsub_topic",
+                                      "google_secret_manager_secret", "google_sql_database",
                                       "google_sql_database_instance", "google_storage_bucket"]
     assert all(is_stateful(t) for t in STATEFUL_TYPES)
     assert not is_stateful("google_cloudfunctions2_function")
@@ -502,7 +507,7 @@ def test_profile_kms_key_encrypts_buckets_databases_and_secrets(kms_stacks: dict
         if name != f"{ENV}-base-gcp":
             # the agents' use of the key is shared by the project: the base stack, applied first, owns it
             assert not resources(stack, "google_kms_crypto_key_iam_member"), name
-    assert buckets == 3 + 3  # originals, thumbs, site + a package bucket per stack with functions
+    assert buckets == 3 + 4  # originals, thumbs, site + a package bucket per stack with functions
     grants = resources(kms_stacks[f"{ENV}-base-gcp"], "google_kms_crypto_key_iam_member")
     agent = grants["platform_kms_gcs_agent"]
     assert agent == {**agent, "crypto_key_id": KMS_KEY, "role": "roles/cloudkms.cryptoKeyEncrypterDecrypter",

@@ -55,7 +55,8 @@ def test_every_grant_access_level_belongs_to_a_kind_and_travels_on_the_wire() ->
     levels = {access for kind in GRANTABLE for access in kind.operations}
     assert levels == set(contract.ACCESS_LEVELS), "every access level is some kind's, and travels on the wire"
     assert set(GRANT_METHODS) == levels, "each access level is granted by one Function method"
-    assert Function.operations == {} and Cdn.operations == {}, "nothing can be granted on a function or a CDN"
+    assert Cdn.operations == {}, "nothing can be granted on a CDN"
+    assert Function.operations == {"invoke": ("invoke", "send")}, "a function is invoked, synchronously or not"
 
 
 def test_bucket_operations_are_data_and_readwrite_is_read_plus_write() -> None:
@@ -64,7 +65,10 @@ def test_bucket_operations_are_data_and_readwrite_is_read_plus_write() -> None:
     assert set(ops["readwrite"]) == set(ops["read"]) | set(ops["write"])
     assert {"get", "head", "list"} <= set(ops["read"]) and not {"put", "overwrite", "delete"} & set(ops["read"])
     assert {"put", "overwrite", "delete"} <= set(ops["write"]) and "get" not in ops["write"]
-    for kind in (bucket_kind, database_kind, secret_kind):
+    from platform_sdk.model import function as function_kind
+    from platform_sdk.model import queue as queue_kind
+
+    for kind in (bucket_kind, database_kind, secret_kind, queue_kind, function_kind):
         described = set(kind.OPERATION_DESCRIPTIONS)
         assert {op for ops_ in kind.OPERATIONS.values() for op in ops_} == described, kind.__name__
     assert database_kind.OPERATIONS == {"connect": ("connect",)}
@@ -184,7 +188,8 @@ def test_triggers_must_be_a_list() -> None:
     ("writes", Database("users"), "uses()"),
     ("reads", Database("users"), "uses()"),
     ("uses", Bucket("users"), "reads() or writes() or reads_writes()"),
-    ("reads", Function("users", handler="a.b"), "nothing can be granted on a Function"),
+    ("reads", Function("users", handler="a.b"), "grant a Function with invokes()"),
+    ("reads", Cdn("users", origin=Bucket("b")), "nothing can be granted on a Cdn"),
 ])
 def test_a_grant_on_the_wrong_kind_names_the_line_of_the_call(method: str, target: Resource, hint: str) -> None:
     fn = Function("api", handler="api.handle")

@@ -566,7 +566,12 @@ def test_example_auth_service_on_lambda_with_real_postgres(aws_users_db: dict[st
     boto3.client("secretsmanager", endpoint_url=moto, region_name="us-east-1").create_secret(Name=name,
                                                                                             SecretString=key)
     monkeypatch.setenv("PLATFORM_SECRET_JWT_KEY", f"secretsmanager://{name}?region=us-east-1")
-    monkeypatch.setenv("PLATFORM_GRANTS", "database:users:connect,secret:jwt-key:read")
+    sqs = boto3.client("sqs", endpoint_url=moto, region_name="us-east-1")
+    outbox = f"acme-test-notifications-outbox-{uuid.uuid4().hex[:6]}"
+    sqs.create_queue(QueueName=outbox)
+    monkeypatch.setenv("PLATFORM_QUEUE_OUTBOX", f"sqs://123456789012/{outbox}?region=us-east-1"
+                                                f"&endpoint={moto}")
+    monkeypatch.setenv("PLATFORM_GRANTS", "database:users:connect,queue:outbox:send,secret:jwt-key:read")
     handler = aws_lambda.make_entry("api.handle", base_dir=auth_code)
     template = json.loads((EVENTS / "aws_function_url_post.json").read_text())
     email = f"{uuid.uuid4().hex[:8]}@example.com"
@@ -583,6 +588,9 @@ def test_example_auth_service_on_lambda_with_real_postgres(aws_users_db: dict[st
 
     assert call("POST", "/signup", {"email": email, "password": "correct horse"}) == (201, {"email": email})
     assert call("POST", "/signup", {"email": email, "password": "again"})[0] == 409
+    (welcome,) = sqs.receive_message(QueueUrl=sqs.get_queue_url(QueueName=outbox)["QueueUrl"],
+                                     MessageAttributeNames=["All"])["Messages"]
+    assert json.loads(welcome["Body"]) == {"template": "welcome", "email": email}, "one welcome message, via SQS"
     assert call("POST", "/signin", {"email": email, "password": "wrong"})[0] == 401
     status, body = call("POST", "/signin", {"email": email, "password": "correct horse"})
     assert status == 200

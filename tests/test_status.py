@@ -82,14 +82,15 @@ def test_lambda_status_and_drift_against_moto(estate: Path, cli: Cli, moto_serve
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     fns = by_address(report)
-    assert set(fns) == {"auth.api", "auth.cleanup", "thumbnails.on-demand", "thumbnails.resize", "web.api"}
+    assert set(fns) == {"auth.api", "auth.cleanup", "notifications.render", "notifications.worker",
+                        "thumbnails.on-demand", "thumbnails.resize", "web.api"}
     api = fns["auth.api"]
     assert api["state"] == "Active" and api["runtime"] == "python3.11" and api["url"] == url
     assert api["code_hash"] == api["expected_hash"] and api["drifted"] is False and api["last_update"]
     assert fns["thumbnails.resize"]["drifted"] is False and fns["thumbnails.resize"]["url"] is None
     assert fns["auth.cleanup"]["state"] == "NotFound" and fns["auth.cleanup"]["drifted"] is None
-    assert report["drifted"] == [] and sorted(report["not_deployed"]) == ["auth.cleanup", "thumbnails.on-demand",
-                                                                          "web.api"]
+    assert report["drifted"] == [] and sorted(report["not_deployed"]) == [
+        "auth.cleanup", "notifications.render", "notifications.worker", "thumbnails.on-demand", "web.api"]
 
     # Someone deploys other code by hand: the cloud's CodeSha256 no longer matches the synthesized package.
     lam.update_function_code(FunctionName=names["auth.api"], ZipFile=package_zip(estate, "awscheck", "auth.cleanup"))
@@ -165,7 +166,7 @@ def test_unreachable_cloud_is_unknown_and_exits_1(estate: Path, cli: Cli) -> Non
                  env={"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_MAX_ATTEMPTS": "1"})
     assert result.exit_code == 1
     report = json.loads(result.stdout)
-    assert len(report["unknown"]) == 5 and report["drifted"] == []
+    assert len(report["unknown"]) == 7 and report["drifted"] == []
     assert all("Lambda GetFunction failed" in f["detail"] for f in report["functions"])
 
 

@@ -78,7 +78,8 @@ def test_every_environment_passes_the_provider_schema_check(synthesized: Synthes
 def test_prod_places_the_web_app_on_gcp_and_the_rest_on_aws(synthesized: Synthesized) -> None:
     result = synthesized("prod")
     clouds = {info.service: info.cloud for info in result.stacks.values()}
-    assert clouds == {"auth": "aws", "thumbnails": "aws", "web": "gcp", "base": "gcp"}  # base: GCP's shared parts
+    assert clouds == {"auth": "aws", "notifications": "aws", "thumbnails": "aws", "web": "gcp",
+                      "base": "gcp"}  # base: GCP's shared parts
     assert result.stacks["prod-web-gcp"].dependencies == ["prod-base-gcp"]
     web = stack_json(result.outdir, "prod-web-gcp")
     assert "google_storage_bucket" in web["resource"]
@@ -102,7 +103,7 @@ def test_local_stacks_use_the_local_cloud_with_a_state_file_each(shared_estate: 
     for name, info in result.stacks.items():
         doc = stack_json(result.outdir, name)
         assert set(doc["resource"]) <= {"localcloud_bucket", "localcloud_function", "localcloud_cdn_route",
-                                        "localcloud_database", "localcloud_secret"}
+                                        "localcloud_database", "localcloud_secret", "localcloud_queue"}
         state = doc["terraform"]["backend"]["local"]["path"]
         resolved = (result.outdir / "stacks" / name / state).resolve()
         assert resolved == (shared_estate / ".platform" / "state" / "local" / f"{name}.tfstate").resolve()
@@ -161,7 +162,8 @@ def test_cli_synth_and_graph(estate: Path) -> None:
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
     assert doc["schema_errors"] == []
-    assert sorted(doc["stacks"]) == ["prod-auth-aws", "prod-base-gcp", "prod-thumbnails-aws", "prod-web-gcp"]
+    assert sorted(doc["stacks"]) == ["prod-auth-aws", "prod-base-gcp", "prod-notifications-aws", "prod-thumbnails-aws",
+                                     "prod-web-gcp"]
     graph = runner.invoke(app, ["graph", "--env", "prod", "--project", str(estate), "--json"])
     assert graph.exit_code == 0, graph.output
     stacks = json.loads(graph.output)["stacks"]

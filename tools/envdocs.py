@@ -34,7 +34,7 @@ from pydantic_core import PydanticUndefined  # noqa: E402
 from platform_sdk import providers  # noqa: E402
 from platform_sdk.envs import Alerts, Budget, Environment, LocalState, Waiver  # noqa: E402
 from platform_sdk.errors import ModelError  # noqa: E402
-from platform_sdk.model import KINDS, Bucket, Cdn, Database, Function, Resource  # noqa: E402
+from platform_sdk.model import KINDS, Bucket, Cdn, Database, Function, Queue, Resource  # noqa: E402
 from platform_sdk.providers.base import Setting  # noqa: E402
 
 OUTPUT = REPO / "docs" / "environment-reference.md"
@@ -158,7 +158,7 @@ def sample(kind: type[Resource]) -> Resource:
         bucket = Bucket("sample")
         SAMPLE_OWNERS.update({"bucket": bucket, "database": Database("sample"),
                               "function": Function("sample", handler="app.handle"),
-                              "cdn": Cdn("sample", origin=bucket)})
+                              "cdn": Cdn("sample", origin=bucket), "queue": Queue("sample")})
     return SAMPLE_OWNERS[kind.kind]  # type: ignore[no-any-return]
 
 

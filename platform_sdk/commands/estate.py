@@ -61,9 +61,11 @@ def synth(env: EnvOption, service: Annotated[str | None, typer.Option(help="Only
     except WorkspaceLocked as err:
         raise PlatformError(str(err)) from None
     errors = check_outdir(result.outdir)
+    for warning in result.warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}")
     if as_json:
         print(json.dumps({**result.to_json(), "outdir": str(result.outdir),
-                          "schema_errors": [str(e) for e in errors]}, indent=2))
+                          "schema_errors": [str(e) for e in errors], "warnings": result.warnings}, indent=2))
     else:
         table = Table("stack", "cloud", "resources", "depends on")
         for info in result.stacks.values():

@@ -229,6 +229,10 @@ def _final_table(report: dict[str, Any]) -> Table:
         elif kind == "secret":
             table.add_row(address, kind, "value" if result.get("copied") else "", "" if result.get("copied") else
                           "value", "", "value" if result.get("verified") else "NO", "", "")
+        elif kind == "queue":
+            q = result["queue"]
+            table.add_row(address, kind, f"{q['moved'] + q['dead_lettered_moved']} messages", "", "",
+                          "counts" if q["verified"] else "NO", "", "")
         else:
             table.add_row(address, kind, "", "", "", "yes", "", "")
     return table

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +90,8 @@ class WorkerOptions:
     python: str = sys.executable
     extra_env: dict[str, str] = field(default_factory=dict)
     max_workers: int = 4
+    per_function_env: Callable[[FunctionEntry], dict[str, str]] | None = None
+    """Variables one function's workers get besides `extra_env` (the gateway's identity token for it)."""
 
 
 def worker_env(entry: FunctionEntry, extra: dict[str, str]) -> dict[str, str]:
@@ -117,7 +120,8 @@ class Worker:
         self.proc = subprocess.Popen(
             [options.python, "-c", WORKER_SOURCE, str(entry.code_dir), entry.handler],
             cwd=entry.code_dir,
-            env=worker_env(entry, options.extra_env),
+            env=worker_env(entry, {**options.extra_env,
+                                   **(options.per_function_env(entry) if options.per_function_env else {})}),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -17,6 +17,7 @@ from platform_sdk.localcloud.cdn import CdnRoute
 from platform_sdk.localcloud.database import Database
 from platform_sdk.localcloud.function import Function
 from platform_sdk.localcloud.mirror import PROVIDER_SOURCE, PROVIDER_TYPE
+from platform_sdk.localcloud.queue import Queue
 from platform_sdk.localcloud.secret import Secret
 
 DEFAULT_GATEWAY_PORT = 8790
@@ -95,8 +96,7 @@ class LocalCloudProvider:
         return []
 
     def get_resources(self) -> list[type[LocalResource]]:
-        return [Bucket, Function, CdnRoute, Database, Secret]
-
+        return [Bucket, Function, CdnRoute, Database, Secret, Queue]
 
     def new_resource(self, klass: type[LocalResource]) -> LocalResource:
         return klass(self)

@@ -43,6 +43,15 @@ class ObjectTrigger:
 
 
 @dataclass(frozen=True)
+class QueueTrigger:
+    """A `queue_message` trigger: the queue's physical name, its store's URL, most messages per call."""
+
+    queue: str
+    url: str
+    batch_size: int = 1
+
+
+@dataclass(frozen=True)
 class FunctionEntry:
     """A deployed function as the provider recorded it in `<root>/functions/<name>/function.json`."""
 
@@ -64,6 +73,14 @@ class FunctionEntry:
     url: str
     fingerprint: Fingerprint
     raw: dict[str, Any] = field(compare=False, repr=False)
+    queues: tuple[QueueTrigger, ...] = ()
+    invokers: tuple[str, ...] = ()
+    """Physical names of the functions granted `invokes` on this one (the gateway admits their calls)."""
+
+    @property
+    def iam_http(self) -> bool:
+        """Its HTTP trigger admits only granted functions (`http(auth="iam")`)."""
+        return bool(self.http) and (self.http or {}).get("auth") == "iam"
 
     @property
     def generation(self) -> tuple[str, str, Fingerprint]:
@@ -141,6 +158,9 @@ def parse_function(data: dict[str, Any], root: CloudRoot, fingerprint: Fingerpri
         url=str(data.get("url") or ""),
         fingerprint=fingerprint,
         raw=data,
+        queues=tuple(QueueTrigger(str(q.get("queue") or ""), str(q.get("url") or ""), int(q.get("batch_size") or 1))
+                     for q in triggers.get("queues") or [] if isinstance(q, dict)),
+        invokers=tuple(str(i) for i in triggers.get("invokers") or []),
     )
 
 

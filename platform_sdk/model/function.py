@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import ClassVar, Literal, Self, TypeVar
@@ -12,8 +13,9 @@ from platform_sdk.model.alarms import Alarms
 from platform_sdk.model.base import ErrorFactory, Resource, Spec, caller_location, is_whole
 from platform_sdk.model.bucket import Bucket
 from platform_sdk.model.database import Database
+from platform_sdk.model.queue import Queue
 from platform_sdk.model.secret import Secret
-from platform_sdk.model.triggers import TRIGGER_TYPES, Trigger
+from platform_sdk.model.triggers import TRIGGER_TYPES, QueueMessageTrigger, Trigger
 
 HANDLER_PATTERN = re.compile(r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$")
 """`module.function` (the module may be dotted: `pkg.module.function`)."""
@@ -23,14 +25,22 @@ ENV_NAME_PATTERN = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 RESERVED_ENV_PREFIX = "PLATFORM_"
 """Variables the platform injects start with this (see `platform_sdk.contract`); user variables may not."""
 
-Access = Literal["read", "write", "readwrite", "connect"]
+Access = Literal["read", "write", "readwrite", "connect", "send", "invoke"]
 """A grant's access level: a key of the target kind's `operations`."""
 
-GRANTABLE: tuple[type[Resource], ...] = (Bucket, Database, Secret)
-"""The kinds a function can be granted access to."""
-
-GRANT_METHODS: dict[str, str] = {"read": "reads", "write": "writes", "readwrite": "reads_writes", "connect": "uses"}
+GRANT_METHODS: dict[str, str] = {"read": "reads", "write": "writes", "readwrite": "reads_writes", "connect": "uses",
+                                 "send": "sends", "invoke": "invokes"}
 """Access level -> the Function method that grants it."""
+
+OPERATIONS: Mapping[str, tuple[str, ...]] = {"invoke": ("invoke", "send")}
+"""Grant access level -> the runtime operations it allows on another function. `caller.invokes(worker)` grants
+"invoke": `function(name).invoke(payload)` (synchronous, returns the result) and `.send(payload)` (asynchronous)."""
+
+OPERATION_DESCRIPTIONS: Mapping[str, str] = {
+    "invoke": "call the function and wait for its result (runtime: function(name).invoke(payload))",
+    "send": "hand the function a payload to run later, at least once (runtime: function(name).send(payload))",
+}
+"""What each operation in `OPERATIONS` does, and the runtime client method that performs it."""
 
 T = TypeVar("T")
 
@@ -39,20 +49,20 @@ T = TypeVar("T")
 class Grant:
     """A function's access to another resource. Drives least-privilege IAM and the injected connection details.
 
-    Made by `fn.reads(bucket_or_secret)`, `fn.writes(bucket)`, `fn.reads_writes(bucket)` and
-    `fn.uses(database)`.
+    Made by `fn.reads(bucket_or_secret)`, `fn.writes(bucket)`, `fn.reads_writes(bucket)`, `fn.uses(database)`,
+    `fn.sends(queue)` and `fn.invokes(function)`.
 
     Attributes:
         function: The function that holds the grant.
-        target: The bucket, database or secret it may access.
+        target: The bucket, database, secret, queue or function it may access.
         access: The access level, a key of the target kind's `operations` ("read", "write", "readwrite" on a
-            Bucket; "connect" on a Database; "read" on a Secret).
+            Bucket; "connect" on a Database; "read" on a Secret; "send" on a Queue; "invoke" on a Function).
         declared_in: The file of the line that made the grant (for error messages); set automatically.
         declared_line: That line; set automatically.
     """
 
     function: Function
-    target: Bucket | Database | Secret
+    target: Bucket | Database | Secret | Queue | Function
     access: Access
     declared_in: str | None = field(default=None, init=False, repr=False)
     declared_line: int | None = field(default=None, init=False, repr=False)
@@ -122,19 +132,20 @@ class Function(Resource, FunctionSpec):
             `handler`) unless it looks like that; loading the estate refuses a module file that is missing.
         source: The directory holding the code, relative to the file that declares the function (a string or
             a Path). Default: that file's directory. Resolved to an absolute path.
-        triggers: What runs the function: a list of `http()`, `schedule(cron)` and `object_created(bucket)`.
-            Default `[]` (invoked only by the platform). Raises `ModelError` (key `triggers`) unless a list
-            of those.
+        triggers: What runs the function: a list of `http()`, `schedule(cron)`, `object_created(bucket)` and
+            `queue_message(queue)`. Default `[]` (invoked only by the platform, or by functions granted
+            `invokes`). Raises `ModelError` (key `triggers`) unless a list of those.
         runtime, memory, timeout, environment: keyword-only settings, see `FunctionSpec` (units, defaults and
             errors).
-        grants: The grants made with `reads`, `writes`, `reads_writes` and `uses` (not a constructor argument),
-            in the order they were made.
+        grants: The grants made with `reads`, `writes`, `reads_writes`, `uses`, `sends` and `invokes` (not a
+            constructor argument), in the order they were made.
 
     Raises:
         ModelError: on any invalid setting, naming the file and line of the declaration, the key and the value.
     """
 
     kind: ClassVar[str] = "function"
+    operations: ClassVar[Mapping[str, tuple[str, ...]]] = OPERATIONS
     overridable: ClassVar[tuple[str, ...]] = tuple(f.name for f in fields(FunctionSpec))
     handler: str = ""
     source: str | Path = ""
@@ -152,8 +163,10 @@ class Function(Resource, FunctionSpec):
             raise self.error("triggers must be a list, like triggers=[http()]", "triggers", self.triggers)
         for trigger in self.triggers:
             if not isinstance(trigger, TRIGGER_TYPES):
-                raise self.error("a trigger is http(), schedule(cron) or object_created(bucket)", "triggers",
-                                 trigger)
+                raise self.error("a trigger is http(), schedule(cron), object_created(bucket) or "
+                                 "queue_message(queue)", "triggers", trigger)
+            if isinstance(trigger, QueueMessageTrigger) and self not in trigger.queue.consumers:
+                trigger.queue.consumers.append(self)
         base = Path(self.declared_in).parent if self.declared_in else Path.cwd()
         self.source = (base / self.source).resolve() if self.source else base.resolve()
 
@@ -205,10 +218,33 @@ class Function(Resource, FunctionSpec):
         """
         return self._grant(database, "connect")
 
+    def sends(self, queue: Queue) -> Self:
+        """Allow putting messages on `queue` (`queue.OPERATIONS["send"]`: `queue(name).send(...)` at runtime).
+
+        Raises:
+            ModelError: `queue` is not a Queue, naming the line of this call.
+        """
+        return self._grant(queue, "send")
+
+    def invokes(self, function: Function) -> Self:
+        """Allow calling `function` (`function.OPERATIONS["invoke"]`): `function(name).invoke(payload)` waits for its
+        result, `.send(payload)` hands it over to run later. On one cloud through its own invoke API and IAM; across
+        clouds through the callee's HTTPS endpoint with a federated identity token, never a shared key. A callee with
+        `http(auth="iam")` admits this function.
+
+        Raises:
+            ModelError: `function` is not a Function, or is this function itself, naming the line of this call.
+        """
+        if function is self:
+            file, line = caller_location()
+            raise ModelError("a function cannot be granted invokes() on itself", file=file, line=line,
+                             key=f"{self.name}.invokes", value=self.name)
+        return self._grant(function, "invoke")
+
     def _grant(self, target: object, access: Access) -> Self:
-        if not isinstance(target, (Bucket, Database, Secret)) or access not in type(target).operations:
+        if not isinstance(target, GRANTABLE) or access not in type(target).operations:
             raise self._grant_error(target, access)
-        self.grants.append(Grant(self, target, access))
+        self.grants.append(Grant(self, target, access))  # type: ignore[arg-type]
         return self
 
     def _grant_error(self, target: object, access: Access) -> ModelError:
@@ -225,3 +261,7 @@ class Function(Resource, FunctionSpec):
         file, line = caller_location()
         return ModelError(f"{method}() takes a {takes}, not {what}", file=file, line=line,
                           key=f"{self.name}.{method}", value=name if isinstance(name, str) else target, hint=hint)
+
+
+GRANTABLE: tuple[type[Resource], ...] = (Bucket, Database, Secret, Queue, Function)
+"""The kinds a function can be granted access to."""

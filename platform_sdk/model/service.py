@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Protocol, TypeVar, overload, runtime_checkable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar, overload, runtime_checkable
 
 from platform_sdk.errors import ModelError
 from platform_sdk.model.base import Resource, caller_location, check_name
@@ -12,6 +13,7 @@ from platform_sdk.model.cdn import Cdn
 from platform_sdk.model.database import Database
 from platform_sdk.model.function import Function
 from platform_sdk.model.metrics import Metric
+from platform_sdk.model.queue import Queue
 from platform_sdk.model.secret import Secret
 
 
@@ -21,6 +23,22 @@ class Composite(Protocol):
 
     def add_to(self, service: Service) -> None:
         """Add every part to `service`."""
+
+
+@dataclass(eq=False)
+class Hatch:
+    """Raw Terraform a service adds for one cloud (`Service.terraform`): `build(tf)` is called at synthesis with the
+    cloud's hatch builder (`tf.resource(type, id, attrs)`, `tf.ref(resource, attribute)`)."""
+
+    cloud: str
+    build: Callable[[Any], None]
+    declared_in: str | None
+    declared_line: int | None
+
+    @property
+    def where(self) -> str:
+        """`file:line` of the `service.terraform(...)` call, for messages."""
+        return f"{self.declared_in}:{self.declared_line}" if self.declared_in else "service.terraform(...)"
 
 
 R = TypeVar("R", bound=Resource)
@@ -46,6 +64,7 @@ class Service:
         self.description = description
         self._resources: dict[str, Resource] = {}
         self._metrics: dict[str, Metric] = {}
+        self.hatches: list[Hatch] = []
 
     @overload
     def add(self, part: R) -> R: ...
@@ -96,6 +115,27 @@ class Service:
         """The declared business metrics, in declaration order."""
         return list(self._metrics.values())
 
+    def terraform(self, cloud: str, build: Callable[[Any], None]) -> Service:
+        """An escape hatch: raw Terraform resources for `cloud` (a cloud name like `"aws"`), added to this service's
+        stack on that cloud. `build(tf)` runs at synthesis: `tf.resource(type, id, attributes)` adds a resource,
+        `tf.data(type, id, attributes)` a data source, `tf.ref(resource, "arn")` is a neutral resource's attribute
+        as a plain Terraform reference (`${aws_s3_bucket.x.arn}`). Types the cloud's vendored schema knows are
+        schema-checked; others are announced as unchecked. The service can then live only on `cloud`: placing or
+        moving it elsewhere is refused, naming this line.
+
+        Raises:
+            ModelError: `cloud` is not a non-empty string or `build` is not callable (key `terraform`).
+        """
+        file, line = caller_location()
+        if not isinstance(cloud, str) or not cloud:
+            raise ModelError("terraform() takes the name of a cloud (as in [clouds.<name>])", file=file, line=line,
+                             key="terraform", value=cloud)
+        if not callable(build):
+            raise ModelError("terraform() takes a callable receiving the hatch builder (tf.resource(...))",
+                             file=file, line=line, key="terraform", value=build)
+        self.hatches.append(Hatch(cloud, build, file, line))
+        return self
+
     def __iter__(self) -> Iterator[Resource]:
         return iter(self._resources.values())
 
@@ -127,6 +167,10 @@ class Service:
     @property
     def secrets(self) -> list[Secret]:
         return self.of(Secret)
+
+    @property
+    def queues(self) -> list[Queue]:
+        return self.of(Queue)
 
     @property
     def cdns(self) -> list[Cdn]:

@@ -19,7 +19,7 @@ from platform_sdk.errors import ModelError
 from platform_sdk.model.base import NAME_PATTERN, Resource, caller_location
 
 if TYPE_CHECKING:
-    from platform_sdk.model import Bucket, Database, Function, Secret, Service
+    from platform_sdk.model import Bucket, Database, Function, Queue, Secret, Service
 
 _SDK_DIR = str(Path(__file__).resolve().parent.parent) + "/"
 P = TypeVar("P", bound="Resource | Module")
@@ -211,4 +211,14 @@ class FunctionGrants:
     def uses(self, database: Database) -> Self:
         """Allow the module's function to connect to `database` (see `Function.uses`)."""
         self.function.uses(database)
+        return self
+
+    def sends(self, queue: Queue) -> Self:
+        """Allow the module's function to put messages on `queue` (see `Function.sends`)."""
+        self.function.sends(queue)
+        return self
+
+    def invokes(self, function: Function) -> Self:
+        """Allow the module's function to call `function` (see `Function.invokes`)."""
+        self.function.invokes(function)
         return self

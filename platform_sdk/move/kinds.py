@@ -9,7 +9,7 @@ A move asks the mover of every stateful resource it carries, always in this orde
    verified copy) and once after it (the final sync: what changed meanwhile; the target's own writes are kept).
    Returns the report entry (JSON); raises PlatformError when the data is not proven to have arrived.
 
-Buckets, databases and secrets are registered here; a new stateful kind (a queue, say) registers its own mover
+Buckets, databases, secrets and queues are registered here; a new stateful kind registers its own mover
 with `register`, and a kind without one is refused by the move's preflight ("not supported yet").
 """
 
@@ -149,7 +149,35 @@ class SecretMover:
         return {"kind": "secret", **copy_secret(address, pair["source"], pair["target"], phase).to_json()}
 
 
-MOVERS: dict[str, Mover] = {m.kind: m for m in (BucketMover(), DatabaseMover(), SecretMover())}
+class QueueMover:
+    """A queue's messages are drained into its twin (platform_sdk.move.queue): before cut-over what waits, after it
+    (producers and consumers rewired) whatever reached the source meanwhile."""
+
+    kind = "queue"
+
+    def preflight(self, address: str, source_url: str) -> list[str]:
+        from platform_sdk.runtime.queues import open_queue
+
+        try:
+            if not open_queue(source_url).exists():
+                return [f"{address}: its source queue {source_url} does not exist"]
+        except Exception as err:  # noqa: BLE001 - any failure to reach it is the problem reported
+            return [f"{address}: cannot reach its source queue: {type(err).__name__}: {err}"]
+        return []
+
+    def ready(self, address: str, pair: Pair) -> None:
+        from platform_sdk.move.queue import preflight_queue
+
+        preflight_queue(address, pair["source"], pair["target"])
+
+    def copy(self, ctx: CopyContext, address: str, pair: Pair, phase: str) -> dict[str, Any]:
+        from platform_sdk.move.queue import drain_queue
+
+        drained = drain_queue(address, pair["source"], pair["target"])
+        return {"resource": address, "phase": phase, "kind": "queue", "queue": drained.to_json()}
+
+
+MOVERS: dict[str, Mover] = {m.kind: m for m in (BucketMover(), DatabaseMover(), SecretMover(), QueueMover())}
 
 
 def register(mover: Mover) -> None:

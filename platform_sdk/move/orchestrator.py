@@ -439,6 +439,10 @@ def _result_line(result: dict[str, Any]) -> str:
     if kind == "database":
         tables = ", ".join(f"{t} {n['target_rows']}/{n['source_rows']}" for t, n in result["tables"].items())
         return f"  {result['resource']} ({result['phase']}): rows per table {tables or 'no tables'}"
+    if kind == "queue":
+        q = result["queue"]
+        return (f"  {result['resource']} ({result['phase']}): {q['moved']} messages and {q['dead_lettered_moved']} "
+                f"dead-lettered drained into the target; source empty: {q['verified']}")
     return f"  {result.get('resource')} ({result.get('phase')}): {kind} verified"
 
 

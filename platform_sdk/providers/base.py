@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from platform_sdk.model import AlarmThreshold, Bucket, Cdn, Database, Function, Grant, Metric, Resource, Secret
+from platform_sdk.model import AlarmThreshold, Bucket, Cdn, Database, Function, Grant, Metric, Queue, Resource, Secret
 
 if TYPE_CHECKING:
     from platform_sdk.cdk.raw import RawDataSource, RawResource
@@ -72,6 +72,10 @@ class FunctionInputs:
     grants: list[tuple[Grant, Handle]]
     trigger_buckets: dict[str, Handle]
     environment: dict[str, str]
+    trigger_queues: dict[str, Handle] = field(default_factory=dict)
+    """Handles of the queues its `queue_message` triggers read, by neutral queue name."""
+    invokers: list[tuple[Function, str]] = field(default_factory=list)
+    """The functions granted `invokes` on this one, with the cloud label each is placed on."""
 
 
 @dataclass
@@ -220,7 +224,14 @@ class Compiler(ABC):
         """The secret's container only (never a value); the handle's `url` is what `CloudPlugin.secret_url` says."""
         raise NotImplementedError(f"{self.target} has no secrets")
 
+    def queue(self, ctx: StackContext, queue: Queue) -> Handle:
+        """The queue and its dead-letter queue; the handle's `url` is what `fn.sends(queue)` injects (its runtime client
+        opens it, `platform_sdk.runtime.queues.open_queue`)."""
+        raise NotImplementedError(f"{self.target} has no queues")
+
     def function(self, ctx: StackContext, fn: Function, inputs: FunctionInputs) -> Handle:
+        """The function with its triggers and grants. The handle's `call_url` is what `caller.invokes(fn)` injects
+        into callers on the same cloud (`platform_sdk.runtime.functions.open_function`)."""
         raise NotImplementedError(f"{self.target} has no functions")
 
     def cdn(self, ctx: StackContext, cdn: Cdn, origin: Handle) -> Handle:
@@ -523,6 +534,13 @@ class CloudPlugin:
     across stand-in labels)."""
     secret_access_from: ClassVar[frozenset[str]] = frozenset()
     """Plug-ins whose functions read this cloud's secrets (like `bucket_access_from`)."""
+    queue_access_from: ClassVar[frozenset[str]] = frozenset()
+    """Plug-ins whose functions send to this cloud's queues (like `bucket_access_from`)."""
+    function_access_from: ClassVar[frozenset[str]] = frozenset()
+    """Plug-ins whose functions invoke this cloud's functions (like `bucket_access_from`)."""
+    primary_types: ClassVar[Mapping[str, str]] = {}
+    """Kind -> the Terraform type of the block that *is* a resource of that kind (`bucket`: `aws_s3_bucket`): what
+    an escape hatch's `tf.ref(resource, attribute)` points at."""
     packaging: ClassVar[Packaging] = Packaging()
     runtime_requirements: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     """What the shipped runtime imports lazily on this cloud, per granted kind (`function`: always)."""

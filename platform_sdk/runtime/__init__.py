@@ -9,22 +9,36 @@ first used.
 # submodule first: loading it later would rebind this package's `database` attribute to the module, and
 # `from platform_sdk.runtime import database` would then hand user code a module instead of the function.
 from platform_sdk.runtime import database as _database_module  # noqa: F401  (must precede the next line)
-from platform_sdk.runtime.events import HttpRequest, HttpResponse, ObjectCreated, ScheduleTick
+from platform_sdk.runtime.events import (
+    FunctionCall,
+    HttpRequest,
+    HttpResponse,
+    ObjectCreated,
+    QueueMessage,
+    ScheduleTick,
+)
+from platform_sdk.runtime.functions import CallError, function
 from platform_sdk.runtime.metrics import MetricError, metric
+from platform_sdk.runtime.queues import queue
 from platform_sdk.runtime.resources import GrantError, bucket, config, database
 from platform_sdk.runtime.secrets import SecretNotSetError, secret
 
 __all__ = [
+    "CallError",
+    "FunctionCall",
     "GrantError",
     "HttpRequest",
     "HttpResponse",
     "MetricError",
     "ObjectCreated",
+    "QueueMessage",
     "ScheduleTick",
     "SecretNotSetError",
     "bucket",
     "config",
     "database",
+    "function",
     "metric",
+    "queue",
     "secret",
 ]

@@ -1,7 +1,8 @@
 """The neutral event types a function handler receives, whatever cloud calls it.
 
-Handlers take exactly one argument: an `HttpRequest` (and return an `HttpResponse`), an `ObjectCreated`
-or a `ScheduleTick`. The per-cloud entry adapters (`platform_sdk.providers.<cloud>.runtime.adapter`) translate
+Handlers take exactly one argument: an `HttpRequest` (and return an `HttpResponse`), an `ObjectCreated`, a
+`ScheduleTick`, a `QueueMessage` (raise to have it delivered again) or a `FunctionCall` (return its result).
+The per-cloud entry adapters (`platform_sdk.providers.<cloud>.runtime.adapter`) translate
 to and from these, so the same handler code runs on AWS Lambda, Cloud Functions and the local cloud. Standard
 library only: this module is imported inside every deployed function.
 """
@@ -34,6 +35,8 @@ class HttpRequest:
     query: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    claims: dict[str, Any] = field(default_factory=dict)
+    """The verified claims of the caller's bearer token (`http(auth=jwt(...))`); `{}` otherwise."""
 
     def __post_init__(self) -> None:
         self.method = self.method.upper()
@@ -113,3 +116,40 @@ class ScheduleTick:
 
     time: datetime
     schedule: str = ""
+
+
+@dataclass(frozen=True)
+class QueueMessage:
+    """One message of a queue (`queue_message(queue)` trigger). `queue` is the NEUTRAL name.
+
+    Delivery is at least once: the same message may arrive twice (a retry after a timeout, a redelivery): `id`
+    stays the same across deliveries (and across a queue's move to another cloud), so handlers de-duplicate on it.
+    `attempt` counts deliveries, 1 on the first. A handler that raises fails the message: it is delivered again
+    later, and after the queue's `max_attempts` moved to its dead-letter queue.
+    """
+
+    id: str
+    body: bytes
+    queue: str = ""
+    attributes: dict[str, str] = field(default_factory=dict)
+    attempt: int = 1
+
+    @property
+    def text(self) -> str:
+        """The body decoded as UTF-8 (undecodable bytes replaced)."""
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body parsed as JSON; raises ValueError if it is not JSON."""
+        return json.loads(self.body or b"null")
+
+
+@dataclass(frozen=True)
+class FunctionCall:
+    """A call from another function (`function(name).invoke(payload)` or `.send(payload)`); return the result
+    (JSON-serialisable; ignored for `send`). `caller` is the calling function's `service.function`, as the platform
+    verified it; `id` identifies the call (a `send` may be delivered twice: de-duplicate on it)."""
+
+    payload: Any
+    caller: str = ""
+    id: str = ""

@@ -6,7 +6,8 @@ Nothing under `platform_sdk.runtime` names a cloud. Everything cloud-specific th
 
 - its `__init__` (standard library only) may declare `BUCKET_SCHEMES: tuple[str, ...]`, the URL schemes
   whose buckets its `buckets.open_bucket(url, ...)` opens, and `SECRET_SCHEMES`, those of the secrets its
-  `secrets.open_secret(url)` opens;
+  `secrets.open_secret(url)` opens; `QUEUE_SCHEMES` (its `queues.open_queue(url)`) and `FUNCTION_SCHEMES` (its
+  `functions.open_function(url)`);
 - its submodules, each optional, by fixed names: `adapter` (the entry adapter, see `runtime.entry`),
   `buckets`, `secrets` (see `runtime.secrets`), `database` (secret store and connection paths, see
   `runtime.database`), `identity` (the workload identity tokens another cloud can trust, see
@@ -135,3 +136,21 @@ def _schemes_of(attribute: str, what: str) -> dict[str, str]:
     with _lock:
         _schemes[attribute] = schemes
     return dict(schemes)
+
+
+def queue_schemes() -> dict[str, str]:
+    """URL scheme -> plug-in name, from every available plug-in's `QUEUE_SCHEMES` (its `queues.open_queue`).
+
+    Raises:
+        PluginNotFoundError: two plug-ins claim the same scheme.
+    """
+    return _schemes_of("QUEUE_SCHEMES", "queues")
+
+
+def function_schemes() -> dict[str, str]:
+    """URL scheme -> plug-in name, from every available plug-in's `FUNCTION_SCHEMES` (its `functions.open_function`).
+
+    Raises:
+        PluginNotFoundError: two plug-ins claim the same scheme.
+    """
+    return _schemes_of("FUNCTION_SCHEMES", "functions")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,8 @@ class SynthResult:
     packages: dict[str, FunctionPackage]
     placements: dict[Resource, Placement]
     rehearsal: Rehearsal | None = None  # what the rehearsed environment's clouds would refuse (`rehearses`)
+    warnings: list[str] = field(default_factory=list)
+    """Lines to show with the result (escape-hatch resources that are not schema-checked, hatches skipped)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -112,7 +114,8 @@ def synthesize(project: Project, env: Environment, services: list[Service], only
         stacks = builder.stack_infos
         if only_service is not None:
             stacks = {name: info for name, info in stacks.items() if info.service == only_service}
-        result = SynthResult(env, target_dir, stacks, builder.packages, builder.placements, rehearsal)
+        result = SynthResult(env, target_dir, stacks, builder.packages, builder.placements, rehearsal,
+                             list(builder.warnings))
         (tmp_dir / METADATA_FILE).write_text(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
         run_guardrails_synth(env, tmp_dir, list(stacks), profile)  # on the temp folder: a violation writes nothing
         if conformance:  # every stack, even with --service: a grant reaches into other services' stacks

@@ -15,9 +15,10 @@ import json
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from platform_sdk import providers
-from platform_sdk.model import Function, HttpTrigger, ObjectCreatedTrigger, ScheduleTrigger
+from platform_sdk.model import Function, HttpTrigger, ObjectCreatedTrigger, QueueMessageTrigger, ScheduleTrigger
 from platform_sdk.providers.base import FunctionPackage
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
@@ -66,12 +67,20 @@ def runtime_entries(plugins: Iterable[str]) -> dict[str, bytes]:
     return entries
 
 
-def trigger_summary(fn: Function) -> list[dict[str, str]]:
-    """Triggers in neutral form, shipped with the package so the entry adapter knows what to expect."""
-    summary: list[dict[str, str]] = []
+def trigger_summary(fn: Function) -> list[dict[str, Any]]:
+    """Triggers in neutral form, shipped with the package so the entry adapter knows what to expect (a JWT trigger's
+    issuer, audience and keys URL: the adapter verifies tokens with them)."""
+    summary: list[dict[str, Any]] = []
     for trigger in fn.triggers:
         if isinstance(trigger, HttpTrigger):
-            summary.append({"type": "http", "public": str(trigger.public).lower()})
+            entry: dict[str, Any] = {"type": "http", "public": str(trigger.public).lower()}
+            if trigger.jwt is not None:
+                entry["auth"] = trigger.jwt.to_json()
+            elif trigger.iam:
+                entry["auth"] = "iam"
+            summary.append(entry)
+        elif isinstance(trigger, QueueMessageTrigger):
+            summary.append({"type": "queue", "queue": trigger.queue.name, "batch_size": trigger.batch_size})
         elif isinstance(trigger, ScheduleTrigger):
             summary.append({"type": "schedule", "cron": trigger.cron})
         elif isinstance(trigger, ObjectCreatedTrigger):

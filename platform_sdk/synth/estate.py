@@ -23,6 +23,8 @@ from platform_sdk.model import (
     Database,
     Function,
     ObjectCreatedTrigger,
+    Queue,
+    QueueMessageTrigger,
     Resource,
     Secret,
     Service,
@@ -34,14 +36,15 @@ from platform_sdk.providers import compilers_for
 from platform_sdk.providers.base import BaseNeeds, Compiler, FunctionInputs, FunctionPackage, Handle, StackContext
 from platform_sdk.synth.assets import build_package
 from platform_sdk.synth.graph import dependencies_of
+from platform_sdk.synth.hatch import add_hatches
 from platform_sdk.synth.placement import BASE, Placement, base_stack_name, resolve_placements, stack_name
 from platform_sdk.synth.vendoring import vendor_function
 
 # Handle attributes published as stack outputs: where things live, never secret values (a secret's url names its
 # container; moves copy the value between two of them).
 PUBLIC_ATTRS = {"bucket": ("name", "url"), "function": ("name", "url"), "cdn": ("url", "domain"),
-                "database": ("endpoint", "url"), "secret": ("url",)}
-STATEFUL_KINDS = (Bucket, Database, Secret)
+                "database": ("endpoint", "url"), "secret": ("url",), "queue": ("url",)}
+STATEFUL_KINDS = (Bucket, Database, Secret, Queue)
 """Kinds whose destroy loses data: a move keeps a copy on the old cloud while their data (or value) moves."""
 
 
@@ -63,6 +66,8 @@ class StackInfo:
     tombstone: bool = False
     # A base stack (`<env>-base-<cloud>`): the shared prerequisites it provides (BaseNeeds.to_json()).
     shared: dict[str, list[str]] = field(default_factory=dict)
+    # Terraform types an escape hatch added that no vendored schema knows: the schema check skips exactly these.
+    unchecked: list[str] = field(default_factory=list)
 
 
 class EstateBuilder:
@@ -95,6 +100,7 @@ class EstateBuilder:
         self.packages: dict[str, FunctionPackage] = {}
         self.stack_infos: dict[str, StackInfo] = {}
         self.needs: dict[str, BaseNeeds] = {}  # cloud label -> what its service stacks need from its base stack
+        self.warnings: list[str] = []
 
     # -- stacks ---------------------------------------------------------------------------------------------
     def _context(self, placement: Placement) -> StackContext:
@@ -145,14 +151,20 @@ class EstateBuilder:
             stack_info.owners = dict(info.get("owners", {}))
 
     def build(self, deployed: dict[str, dict[str, Any]] | None = None) -> None:
-        """Compile producers first (buckets, databases, secrets), then functions, then CDNs in front of them."""
-        order: list[type[Resource]] = [Bucket, Database, Secret, Function, Cdn]
-        for kind in order:
+        """Compile producers first (buckets, databases, secrets, queues), then functions (a callee before its
+        callers), then CDNs in front of them, then the services' escape hatches."""
+        for kind in (Bucket, Database, Secret, Queue):
             for service in self.services:
                 for resource in service.of(kind):
                     self._compile(resource, self.placements[resource])
                     if resource.address in self.extra_copies:
                         self._compile_copy(resource, self.extra_copies[resource.address])
+        for fn in callees_first([fn for service in self.services for fn in service.functions]):
+            self._compile(fn, self.placements[fn])
+        for service in self.services:
+            for cdn in service.of(Cdn):
+                self._compile(cdn, self.placements[cdn])
+        self.warnings += add_hatches(self)
         for ctx in self.contexts.values():
             self._outputs(ctx)
         self._record_dependencies()
@@ -218,7 +230,7 @@ class EstateBuilder:
     def _compile_copy(self, resource: Resource, cloud: str) -> None:
         """A second, unwired instance of a stateful resource on another cloud, used while its data moves."""
         if not isinstance(resource, STATEFUL_KINDS) or resource.service is None:
-            raise PlatformError("only buckets, databases and secrets keep a copy during a move",
+            raise PlatformError("only buckets, databases, secrets and queues keep a copy during a move",
                                 value=resource.address)
         placement = Placement(resource, cloud, self.env.target_of(cloud), stack_name(self.env, resource.service.name,
                                                                                      cloud))
@@ -245,6 +257,8 @@ class EstateBuilder:
             handle = compiler.database(ctx, resource)
         elif isinstance(resource, Secret):
             handle = compiler.secret(ctx, resource)
+        elif isinstance(resource, Queue):
+            handle = compiler.queue(ctx, resource)
         elif isinstance(resource, Function):
             handle = compiler.function(ctx, resource, self._function_inputs(resource, placement, compiler))
             if wire:
@@ -306,16 +320,19 @@ class EstateBuilder:
         for grant in fn.grants:
             handle = self.handles[grant.target]
             grants.append((grant, handle))
-            url = handle["url"]
+            url = handle["call_url"] if isinstance(grant.target, Function) else handle["url"]
             if handle.target != placement.target:  # another cloud: keyless federated access
                 owner = self.compilers[handle.target]
                 identity = compiler.identity_literal(self.env, self.profile, fn)
                 url = owner.foreign_url(self.env, self.profile, grant, handle, placement.target, identity)
             environment[contract.resource_var(grant.target.kind, grant.target.name)] = url
-        for trigger in fn.triggers:  # lets the entry adapter map a physical bucket name back to the neutral one
+        for trigger in fn.triggers:  # lets the entry adapter map a physical name back to the neutral one
             if isinstance(trigger, ObjectCreatedTrigger):
                 key = contract.resource_var("bucket", trigger.bucket.name)
                 environment.setdefault(key, self.handles[trigger.bucket]["url"])
+            elif isinstance(trigger, QueueMessageTrigger):
+                key = contract.resource_var("queue", trigger.queue.name)
+                environment.setdefault(key, self.handles[trigger.queue]["url"])
         environment[contract.GRANTS] = contract.encode_grants(
             (g.target.kind, g.target.name, g.access) for g in fn.grants)
         if self.denials.get(fn.address):
@@ -328,7 +345,12 @@ class EstateBuilder:
         trigger_buckets = {
             t.bucket.name: self.handles[t.bucket] for t in fn.triggers if isinstance(t, ObjectCreatedTrigger)
         }
-        return FunctionInputs(package, grants, trigger_buckets, dict(sorted(environment.items())))
+        trigger_queues = {t.queue.name: self.handles[t.queue] for t in fn.trigger_of(QueueMessageTrigger)}
+        invokers = [(caller, self.placements[caller].cloud) for caller in self.placements
+                    if isinstance(caller, Function) and any(g.target is fn and g.access == "invoke"
+                                                            for g in caller.grants)]
+        return FunctionInputs(package, grants, trigger_buckets, dict(sorted(environment.items())), trigger_queues,
+                              invokers)
 
     def _check_package_size(self, fn: Function, package: FunctionPackage, target: str) -> None:
         limits = providers.plugin(target).packaging.limits
@@ -355,3 +377,32 @@ class EstateBuilder:
     def _record_dependencies(self) -> None:
         for name, deps in dependencies_of(self.placements).items():
             self.stack_infos[name].dependencies = deps
+
+
+def callees_first(functions: list[Function]) -> list[Function]:
+    """Functions ordered so that every callee (`caller.invokes(callee)`) comes before its callers: a caller's
+    configuration names its callee's. Declaration order otherwise.
+
+    Raises:
+        PlatformError: functions invoke each other in a cycle, naming it.
+    """
+    ordered: list[Function] = []
+    state: dict[Function, str] = {}
+
+    def visit(fn: Function, path: list[Function]) -> None:
+        if state.get(fn) == "done":
+            return
+        if state.get(fn) == "visiting":
+            cycle = " -> ".join(f.address for f in [*path[path.index(fn):], fn])
+            raise fn.error(f"functions invoke each other in a cycle ({cycle}); one of them must hand work over "
+                           "through a Queue instead", key=f"{fn.address}.invokes", value=cycle)
+        state[fn] = "visiting"
+        for grant in fn.grants:
+            if isinstance(grant.target, Function):
+                visit(grant.target, [*path, fn])
+        state[fn] = "done"
+        ordered.append(fn)
+
+    for fn in functions:
+        visit(fn, [])
+    return ordered

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from platform_sdk.model import Cdn, Function, ObjectCreatedTrigger, Resource
+from platform_sdk.model import Cdn, Function, ObjectCreatedTrigger, QueueMessageTrigger, Resource
 
 if TYPE_CHECKING:
     from platform_sdk.synth.estate import StackInfo
@@ -26,6 +26,7 @@ def dependencies_of(placements: dict[Resource, Placement]) -> dict[str, list[str
         if isinstance(resource, Function):
             linked = [g.target for g in resource.grants]
             linked += [t.bucket for t in resource.triggers if isinstance(t, ObjectCreatedTrigger)]
+            linked += [t.queue for t in resource.triggers if isinstance(t, QueueMessageTrigger)]
         elif isinstance(resource, Cdn) and resource.origin is not None:
             linked = [resource.origin]
         for other in linked:

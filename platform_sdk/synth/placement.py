@@ -13,7 +13,18 @@ from dataclasses import dataclass
 from platform_sdk import providers
 from platform_sdk.envs import Environment
 from platform_sdk.errors import EnvironmentError_, ModelError, PlacementError
-from platform_sdk.model import Bucket, Cdn, Database, Function, ObjectCreatedTrigger, Resource, Secret, Service
+from platform_sdk.model import (
+    Bucket,
+    Cdn,
+    Database,
+    Function,
+    ObjectCreatedTrigger,
+    Queue,
+    QueueMessageTrigger,
+    Resource,
+    Secret,
+    Service,
+)
 from platform_sdk.naming import default_name
 from platform_sdk.providers.base import Compiler
 from platform_sdk.synth.overrides import apply_overrides
@@ -100,6 +111,7 @@ def resolve_placements(env: Environment, services: list[Service], compilers: Map
             if compiler is None:
                 raise PlacementError(f"{resource.address}: no compiler for cloud {cloud!r}", file=env.file,
                                      key=key, value=cloud)
+            _check_hatches(env, resource, cloud, key)
             _check_capability(env, resource, cloud, target, key)
             _check_limits(env, resource, cloud, target)
             problems = compiler.problems(resource, env)
@@ -133,11 +145,13 @@ def _check_links(env: Environment, resource: Resource, placement: Placement,
         for trigger in resource.triggers:
             if isinstance(trigger, ObjectCreatedTrigger) and placements[trigger.bucket].cloud != placement.cloud:
                 fail("an object-created trigger needs its bucket on the same cloud as the function", trigger.bucket)
+            if isinstance(trigger, QueueMessageTrigger) and placements[trigger.queue].cloud != placement.cloud:
+                fail("a queue_message trigger needs its queue on the same cloud as the function", trigger.queue)
         for grant in resource.grants:
             other = placements[grant.target]
             if isinstance(grant.target, Database) and other.cloud != placement.cloud:
                 fail("a database is reachable only from functions on its own cloud's network", grant.target)
-            crosses = isinstance(grant.target, (Bucket, Secret)) and other.cloud != placement.cloud
+            crosses = isinstance(grant.target, (Bucket, Secret, Queue, Function)) and other.cloud != placement.cloud
             if crosses and not _cross_cloud_supported(grant.target.kind, placement.target, other.target):
                 fail(f"cross-cloud {grant.target.kind} access from {placement.target} to {other.target} is not "
                      "supported", grant.target)
@@ -149,8 +163,20 @@ def _check_links(env: Environment, resource: Resource, placement: Placement,
 def _cross_cloud_supported(kind: str, function_target: str, owner_target: str) -> bool:
     """Federated (keyless) access the resource's plug-in can wire; anything else fails before synthesis."""
     owner = providers.plugin(owner_target)
-    allowed = owner.secret_access_from if kind == "secret" else owner.bucket_access_from
+    allowed = {"secret": owner.secret_access_from, "queue": owner.queue_access_from,
+               "function": owner.function_access_from}.get(kind, owner.bucket_access_from)
     return function_target in allowed
+
+
+def _check_hatches(env: Environment, resource: Resource, cloud: str, key: str) -> None:
+    """A service with an escape hatch for one cloud lives only there: its raw Terraform exists on no other cloud."""
+    for hatch in resource.service.hatches if resource.service else []:
+        if hatch.cloud != cloud:
+            raise PlacementError(
+                f"{resource.kind} {resource.address} cannot be placed on {cloud}: service {resource.service.name} "
+                f"has an escape hatch for {hatch.cloud} ({hatch.where}), whose raw Terraform "
+                f"exists only on {hatch.cloud}", file=env.file, key=key, value=cloud,
+                hint=f"place {resource.service.name} on {hatch.cloud}, or remove the service.terraform(...) call")
 
 
 def _check_capability(env: Environment, resource: Resource, cloud: str, target: str, key: str) -> None:

@@ -5,6 +5,8 @@
                              a function origin is proxied to the function
 - `/bucket/<bucket>/<key>`   GET/HEAD of one object (what local signed URLs point at)
 - `POST /_platform/schedule/<function>[?cron=...]`  run a schedule now
+- `POST /_platform/invoke/<function>`, `/_platform/send/<function>`  a call from another local function, admitted
+                             only with the identity token of a function granted `invokes` (401/403 otherwise)
 - `/_platform/routes`        everything served, as JSON; `/_platform/invocations` the recent invocations
 Background work (watcher, scheduler) runs during the app's lifespan.
 """
@@ -12,6 +14,7 @@ Background work (watcher, scheduler) runs during the app's lifespan.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -23,6 +26,7 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from platform_sdk.localcloud.dev.core import GatewayCore, Roots
+from platform_sdk.localcloud.dev.delivery import RETRY_BASE_SECONDS
 from platform_sdk.localcloud.invoker import WorkerOptions
 from platform_sdk.localcloud.registry import BucketEntry, FunctionEntry, content_type, safe_object_path
 
@@ -61,14 +65,15 @@ def _serve_object(request: Request, bucket: BucketEntry, key: str, index: bool) 
 
 
 def create_gateway(roots: Roots, *, base_url: str | None = None, options: WorkerOptions | None = None,
-                   watch: bool = True, schedules: bool = True, prewarm: bool = False) -> Starlette:
+                   watch: bool = True, schedules: bool = True, prewarm: bool = False, queues: bool = True,
+                   retry_base: float = RETRY_BASE_SECONDS) -> Starlette:
     """The gateway as a Starlette app; background work (watcher, scheduler) runs during its lifespan.
 
     `base_url` is where it will be reachable (functions get it as PLATFORM_LOCAL_GATEWAY for signed URLs);
     `prewarm` starts one worker per function at startup and after each re-apply.
     """
     core = GatewayCore(roots, base_url=base_url, options=options, watch=watch, schedules=schedules,
-                       prewarm=prewarm)
+                       prewarm=prewarm, queues=queues, retry_base=retry_base)
 
     async def fn_route(request: Request) -> Response:
         name = request.path_params["name"]
@@ -77,8 +82,35 @@ def create_gateway(roots: Roots, *, base_url: str | None = None, options: Worker
             return _error(404, f"no function named {name!r} (deployed? see /_platform/routes)")
         if entry.http is None:
             return _error(404, f"function {name} has no HTTP trigger")
+        if entry.iam_http:  # http(auth="iam"): only functions granted invokes, like AWS_IAM / Cloud Run invoker IAM
+            status, why = core.authorize(entry, dict(request.headers))
+            if status != 200:
+                log.info("fn=%s http status=%d %s", name, status, why)
+                headers = {"www-authenticate": 'Bearer realm="platform-local"'} if status == 401 else None
+                return JSONResponse({"error": why}, status_code=status, headers=headers)
         path = request.url.path[len(f"/fn/{name}"):] or "/"
         return await _proxy(request, entry, path, "http")
+
+    async def call_route(request: Request) -> Response:
+        name, mode = request.path_params["name"], request.path_params["mode"]
+        if mode not in ("invoke", "send"):
+            return _error(404, f"no such platform endpoint: /_platform/{mode}")
+        entry = core.registry.function(name)
+        if entry is None:
+            return _error(404, f"no function named {name!r} (deployed? see /_platform/routes)")
+        status, caller = core.authorize(entry, dict(request.headers))
+        if status != 200:
+            log.info("fn=%s %s status=%d %s", name, mode, status, caller)
+            return _error(status, caller)
+        try:
+            payload = json.loads(await request.body() or b"null")
+        except ValueError:
+            return _error(400, "a call's body is its JSON payload")
+        if mode == "send":
+            call_id = await run_in_threadpool(core.send_call, entry, payload, caller)
+            return JSONResponse({"call_id": call_id}, status_code=202)
+        status, answer = await run_in_threadpool(core.invoke_call, entry, payload, caller)
+        return JSONResponse(answer, status_code=status)
 
     async def _proxy(request: Request, entry: FunctionEntry, path: str, trigger: str) -> Response:
         body = await request.body()
@@ -146,6 +178,7 @@ def create_gateway(roots: Roots, *, base_url: str | None = None, options: Worker
         Route("/_platform/routes", routes, methods=["GET"]),
         Route("/_platform/invocations", invocations, methods=["GET"]),
         Route("/_platform/schedule/{name}", schedule, methods=["POST"]),
+        Route("/_platform/{mode:str}/{name}", call_route, methods=["POST"]),
         Route("/fn/{name}", fn_route, methods=ALL_METHODS),
         Route("/fn/{name}/{path:path}", fn_route, methods=ALL_METHODS),
         Route("/cdn/{name}", cdn_route, methods=ALL_METHODS),

@@ -23,16 +23,22 @@ from typing import Any
 
 from platform_sdk import contract
 from platform_sdk.localcloud import logs
+from platform_sdk.localcloud.dev.delivery import RETRY_BASE_SECONDS, QueueDelivery, message_json, retry_delay
+from platform_sdk.localcloud.dev.identity import LocalIdentities
 from platform_sdk.localcloud.dev.scheduler import Scheduler
 from platform_sdk.localcloud.dev.watcher import Watcher
 from platform_sdk.localcloud.invoker import Invocation, InvocationError, Invoker, WorkerOptions
-from platform_sdk.localcloud.registry import CloudRoot, FunctionEntry, Registry, as_roots
+from platform_sdk.localcloud.registry import CloudRoot, FunctionEntry, QueueTrigger, Registry, as_roots
+from platform_sdk.runtime.queues import QueuedMessage
 
 log = logging.getLogger("platform.dev")
 # Response headers the gateway sets itself (a function's values would be wrong after re-encoding).
 HOP_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-alive"}
 RECENT_INVOCATIONS = 500
 """How many invocations `/_platform/invocations` keeps."""
+SEND_ATTEMPTS = 3
+"""Deliveries of one `function(name).send(payload)` before it is given up (logged), like Lambda's asynchronous
+invocation (two retries)."""
 
 Roots = Mapping[str, Path | str] | Iterable[CloudRoot | Path | str]
 """Local cloud roots: {cloud label: directory}, or directories / CloudRoots (see `registry.as_roots`)."""
@@ -59,15 +65,22 @@ class GatewayCore:
     """Everything but HTTP: registry, workers, bucket watcher, scheduler, invocation log."""
 
     def __init__(self, roots: Roots, *, base_url: str | None = None, options: WorkerOptions | None = None,
-                 watch: bool = True, schedules: bool = True, prewarm: bool = False) -> None:
+                 watch: bool = True, schedules: bool = True, prewarm: bool = False, queues: bool = True,
+                 retry_base: float = RETRY_BASE_SECONDS) -> None:
         self.roots = as_roots(roots)
+        self.identities = LocalIdentities()
+        self.retry_base = retry_base
         self.prewarm = prewarm
         self.registry = Registry(self.roots)
         self.options = options or WorkerOptions()
         self.base_url = base_url
         if base_url:
             self.options.extra_env.setdefault(contract.LOCAL_GATEWAY, base_url)
+        if self.options.per_function_env is None:
+            self.options.per_function_env = lambda entry: {contract.LOCAL_IDENTITY: self.identities.mint(entry.name)}
         self.invoker = Invoker(self.options)
+        self.queues_enabled = queues
+        self.delivery = QueueDelivery(self.registry, self._deliver_messages, self._submit, retry_base)
         self.watch_enabled = watch
         self.schedules_enabled = schedules
         self.scheduler = Scheduler(self._fire_schedule)
@@ -78,6 +91,7 @@ class GatewayCore:
         self._threads: list[threading.Thread] = []
         self._generations: dict[str, tuple[str, str, Any]] = {}
         self._pending: set[concurrent.futures.Future[Any]] = set()
+        self._last_results: dict[str, Any] = {}
         self._started = False
         self._lock = threading.Lock()
 
@@ -93,6 +107,8 @@ class GatewayCore:
             self._spawn(lambda: self.watcher.run(self._stop), "platform-watch")
         if self.schedules_enabled:
             self._spawn(lambda: self.scheduler.run(self._stop), "platform-scheduler")
+        if self.queues_enabled:
+            self._spawn(lambda: self.delivery.run(self._stop), "platform-queues")
 
     def _spawn(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -220,6 +236,10 @@ class GatewayCore:
         started = time.perf_counter()
         result, cold, error = self._call(entry, {**event, "request_id": request_id})
         status = "error" if error else ("ignored" if result and result.get("handled") == 0 else "ok")
+        if trigger == "queue" and result is not None:
+            self._last_results[request_id] = result
+            if result.get("failed"):
+                status = "partial" if len(result["failed"]) < len(event.get("messages") or []) else "error"
         return self.record(Invocation(request_id, entry.name, trigger, status,
                                       (time.perf_counter() - started) * 1000, detail + cold,
                                       str(error) if error else None), entry)
@@ -234,6 +254,65 @@ class GatewayCore:
 
     def _deliver_object(self, entry: FunctionEntry, event: dict[str, Any], detail: str) -> None:
         self._submit(self.run_event, entry, "object_created", event, detail)
+
+    # -- queues ---------------------------------------------------------------------------------------------
+    def _deliver_messages(self, entry: FunctionEntry, trigger: QueueTrigger,
+                          messages: list[QueuedMessage]) -> list[str] | None:
+        """One batch through the function: the ids its handler failed, None when the call itself failed."""
+        current = self.registry.function(entry.name) or entry
+        event = {"type": "queue", "queue": trigger.queue, "messages": [message_json(m) for m in messages]}
+        ids = ",".join(m.id for m in messages)
+        invocation = self.run_event(current, "queue", event, f"queue={trigger.queue} messages={ids} "
+                                    f"attempt={max(m.attempt for m in messages)}")
+        result = self._last_results.pop(invocation.request_id, None)
+        if not isinstance(result, dict):
+            return None  # the call itself failed (crash, timeout): the whole batch comes back
+        failed = result.get("failed")
+        return [str(f) for f in failed] if isinstance(failed, list) else []
+
+    # -- function calls -------------------------------------------------------------------------------------
+    def authorize(self, callee: FunctionEntry, headers: dict[str, str]) -> tuple[int, str]:
+        """(200, caller) when the request carries the identity of a function granted `invokes` on `callee`;
+        (401, why) without a valid identity; (403, why) for a function not granted."""
+        caller = self.identities.caller({k.lower(): v for k, v in headers.items()})
+        if caller is None:
+            return 401, (f"function {callee.name} admits only granted functions: no valid identity token "
+                         "(Authorization: Bearer <PLATFORM_LOCAL_IDENTITY>)")
+        if caller not in callee.invokers:
+            return 403, (f"function {caller} is not granted invokes on {callee.name} "
+                         f"(granted: {', '.join(callee.invokers) or 'none'})")
+        return 200, caller
+
+    def invoke_call(self, entry: FunctionEntry, payload: Any, caller: str, call_id: str | None = None
+                    ) -> tuple[int, dict[str, Any]]:
+        """Run a call synchronously: (200, {"result": ...}), or (502/504, {"error": ...})."""
+        request_id = new_request_id()
+        call_id = call_id or request_id
+        event = {"type": "call", "payload": payload, "caller": caller, "call_id": call_id, "request_id": request_id}
+        started = time.perf_counter()
+        result, cold, error = self._call(entry, event)
+        status = "ok" if error is None else "error"
+        self.record(Invocation(request_id, entry.name, "call", status, (time.perf_counter() - started) * 1000,
+                               f"caller={caller} call_id={call_id}{cold}", str(error) if error else None))
+        if error is not None:
+            return (504 if error.kind == "timeout" else 502), {"error": str(error), "request_id": request_id}
+        return 200, {"result": (result or {}).get("result"), "call_id": call_id, "request_id": request_id}
+
+    def send_call(self, entry: FunctionEntry, payload: Any, caller: str) -> str:
+        """Accept a call to run later (retried up to SEND_ATTEMPTS times); returns its call id."""
+        call_id = new_request_id()
+
+        def attempt(number: int) -> None:
+            current = self.registry.function(entry.name) or entry
+            status, _ = self.invoke_call(current, payload, caller, call_id)
+            if status != 200 and number < SEND_ATTEMPTS:
+                time.sleep(retry_delay(number, self.retry_base))
+                self._submit(attempt, number + 1)
+            elif status != 200:
+                log.error("fn=%s call_id=%s from %s failed %d times; given up", entry.name, call_id, caller, number)
+
+        self._submit(attempt, 1)
+        return call_id
 
     # -- listing --------------------------------------------------------------------------------------------
     def routes(self, base_url: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from platform_sdk.model import (
     Function,
     Grant,
     Metric,
+    Queue,
     Resource,
     ScheduleTrigger,
     Secret,
@@ -30,6 +31,8 @@ from platform_sdk.providers.aws.cron import CronError, to_eventbridge
 from platform_sdk.providers.aws.database import ENGINES, compile_database
 from platform_sdk.providers.aws.function import compile_function, schedule_rule_suffix
 from platform_sdk.providers.aws.provider import CLOUDFRONT_REGION, configure
+from platform_sdk.providers.aws.queue import compile_queue
+from platform_sdk.providers.aws.queue import name_problems as queue_name_problems
 from platform_sdk.providers.aws.secret import compile_secret, name_problems
 from platform_sdk.providers.base import BaseNeeds, Compiler, FunctionInputs, Handle, StackContext
 
@@ -48,11 +51,12 @@ LAMBDA_RESERVED_ENV = frozenset({
 
 # Terraform types this compiler emits whose destroy or replace loses data (the plug-in's `stateful_types` adds
 # more a platform team's own module may create).
-STATEFUL_TYPES: frozenset[str] = frozenset({"aws_s3_bucket", "aws_db_instance", "aws_secretsmanager_secret"})
+STATEFUL_TYPES: frozenset[str] = frozenset({"aws_s3_bucket", "aws_db_instance", "aws_secretsmanager_secret",
+                                            "aws_sqs_queue"})
 
 
 class AwsCompiler(Compiler):
-    """S3, Lambda, CloudFront, RDS and Secrets Manager through `hashicorp/aws` 6.x; CloudWatch alarms and
+    """S3, Lambda, CloudFront, RDS, Secrets Manager and SQS through `hashicorp/aws` 6.x; CloudWatch alarms and
     dashboards, the SNS alert channel and AWS Budgets (observability.py)."""
 
     target = "aws"
@@ -75,6 +79,8 @@ class AwsCompiler(Compiler):
             return self._function_problems(resource, physical)
         if isinstance(resource, Secret):
             return name_problems(physical)
+        if isinstance(resource, Queue):
+            return queue_name_problems(physical)
         if isinstance(resource, Database):
             found = []
             if resource.engine not in ENGINES:
@@ -119,6 +125,9 @@ class AwsCompiler(Compiler):
 
     def secret(self, ctx: StackContext, secret: Secret) -> Handle:
         return compile_secret(ctx, secret)
+
+    def queue(self, ctx: StackContext, queue: Queue) -> Handle:
+        return compile_queue(ctx, queue)
 
     def function(self, ctx: StackContext, fn: Function, inputs: FunctionInputs) -> Handle:
         return compile_function(ctx, fn, inputs)

@@ -25,6 +25,12 @@ LOG_RETENTION = Setting(
     "log_retention_days", int, "Days CloudWatch Logs keeps the resource's logs (its function or database log "
     "groups).", default="the profile's log_retention_days (30)", unit="days", choices=LOG_RETENTION_DAYS,
     source="https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html")
+_ROLE_ARN = r"arn:aws:iam::\d{12}:(role|user)/[\w+=,.@/-]+"
+INVOKERS = Setting(
+    "invokers", str, "IAM principals besides the granted functions that may call the function's http(auth=\"iam\") "
+    "trigger (its function URL, signed with SigV4): role or user ARNs separated by spaces.", default="none",
+    pattern=rf"{_ROLE_ARN}( {_ROLE_ARN})*",
+    source="https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html")
 INSTANCE_CLASS = Setting(
     "aws_instance_class", str, "The RDS instance class of databases of this size tier.",
     default=", ".join(f"{tier}: {cls}" for tier, cls in INSTANCE_CLASSES.items()), pattern=r"db\.[a-z0-9]+\.[a-z0-9]+",

@@ -38,7 +38,17 @@ from platform_sdk.conformance import (
     PlacementLike,
     Proof,
 )
-from platform_sdk.model import Bucket, Database, Function, ObjectCreatedTrigger, ScheduleTrigger, Secret
+from platform_sdk.model import (
+    Bucket,
+    Database,
+    Function,
+    HttpTrigger,
+    ObjectCreatedTrigger,
+    Queue,
+    QueueMessageTrigger,
+    ScheduleTrigger,
+    Secret,
+)
 from platform_sdk.tfjson import Block, Estate, Location, json_document
 
 TARGET = "aws"
@@ -77,6 +87,19 @@ S3_KMS_ACTIONS: dict[str, tuple[str, ...]] = {
 # https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html
 SECRET_ACTIONS = ("secretsmanager:GetSecretValue",)
 SECRET_KMS_ACTIONS = ("kms:Decrypt",)
+# SQS: sending is SendMessage on the queue; a queue encrypted with a customer managed key also needs the key through
+# SQS (GenerateDataKey to encrypt, Decrypt for the data key). A Lambda event source mapping polls with the function's
+# execution role. https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html
+# https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html#events-sqs-permissions
+SQS_SEND_ACTIONS = ("sqs:SendMessage",)
+SQS_SEND_KMS_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
+SQS_CONSUMER_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+PARTIAL_BATCH = "ReportBatchItemFailures"  # the adapter answers which records failed; only those are retried
+# Calling a function: Invoke (RequestResponse and Event alike) is lambda:InvokeFunction on its ARN; a SigV4-signed
+# request to an AWS_IAM function URL is lambda:InvokeFunctionUrl. https://docs.aws.amazon.com/lambda/latest/dg/
+# lambda-api-permissions-ref.html, https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html
+INVOKE_ACTIONS = ("lambda:InvokeFunction",)
+URL_INVOKE_ACTIONS = ("lambda:InvokeFunctionUrl",)
 # A Lambda function in a VPC: the execution role creates and deletes its network interfaces; Lambda checks it
 # when the function is created, so the policy must exist first.
 # https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html#configuration-vpc-permissions
@@ -116,6 +139,8 @@ ENDPOINT_VARIABLES: dict[str, tuple[str, ...]] = {
     "s3": ("PLATFORM_S3_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
     "secretsmanager": ("PLATFORM_SECRETSMANAGER_ENDPOINT", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL"),
     "sts": ("PLATFORM_STS_ENDPOINT", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"),
+    "sqs": ("PLATFORM_SQS_ENDPOINT", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL"),
+    "lambda": ("PLATFORM_LAMBDA_ENDPOINT", "AWS_ENDPOINT_URL_LAMBDA", "AWS_ENDPOINT_URL"),
 }
 HTTPS = 443
 ANYWHERE = "0.0.0.0/0"
@@ -342,6 +367,12 @@ class AwsRules:
             if account:
                 values["arn"] = f"arn:aws:lambda:{region}:{account}:function:{name}"
             return values.get(attribute)
+        if block.type == "aws_sqs_queue" and _literal(body.get("name")):
+            values = {"name": body["name"]}
+            if account:  # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-queue-message-identifiers.html
+                values["arn"] = f"arn:aws:sqs:{region}:{account}:{body['name']}"
+                values["url"] = f"https://sqs.{region}.amazonaws.com/{account}/{body['name']}"
+            return values.get(attribute)
         if block.type == "aws_cloudwatch_event_rule" and _literal(body.get("name")):
             values = {"name": body["name"], "id": body["name"]}
             if account:
@@ -431,6 +462,12 @@ class AwsRules:
             self._database(need, caller, ctx, proof)
         elif need.operation == "secret.read":
             self._secret(need, caller, ctx, proof)
+        elif need.operation == "queue.send":
+            self._queue_send(need, caller, ctx, proof)
+        elif need.operation == "queue.deliver":
+            self._queue_deliver(need, caller, ctx, proof)
+        elif need.operation in ("function.invoke", "function.send"):
+            self._function_call(need, caller, ctx, proof)
         elif need.operation == "events.deliver":
             self._object_created(need, caller, ctx, proof)
         elif need.operation == "scheduler.invoke":
@@ -593,6 +630,128 @@ class AwsRules:
             if f"{GOOGLE_ISSUER}:sub" not in keys and f"{GOOGLE_ISSUER}:aud" not in keys:
                 proof.lack(f"a condition pinning {GOOGLE_ISSUER}:sub to the function's service account in "
                            f"{statement.source} (any Google identity could assume role {name})")
+
+    # -- queues and calls ------------------------------------------------------------------------------------------
+    def queue_block(self, ctx: Context, queue: Queue) -> Block | None:
+        """The queue itself among the queue's two aws_sqs_queue blocks (the other is its dead-letter queue, which the
+        queue's redrive policy names)."""
+        blocks = ctx.blocks_of(queue, "aws_sqs_queue")
+        for block in blocks:
+            if block.body.get("redrive_policy"):
+                return block
+        return blocks[0] if blocks else None
+
+    def _queue_send(self, need: Need, caller: Caller, ctx: Context, proof: Proof) -> None:
+        """`queue(name).send(...)`: SendMessage on that queue's ARN (and its key through SQS), and a URL naming it."""
+        queue = need.target
+        assert isinstance(queue, Queue)
+        estate = ctx.estate
+        block = self.queue_block(ctx, queue)
+        if block is None:
+            proof.lack(f"an aws_sqs_queue for {queue.address}")
+            return
+        var = contract.resource_var("queue", queue.name)
+        named = urlparse(caller.environment.get(var, "")).path.strip("/")
+        proof.require(bool(named) and named == block.body.get("name"), f"{var} names queue {named}",
+                      f"{var} naming queue {block.body.get('name')} (the runtime sends to the queue it names)",
+                      caller.env_location(var))
+        proof.reach(Endpoint("aws:sqs"))
+        role = self._principal(need, caller, ctx, proof)
+        if role is None:
+            return
+        arn = estate.token(block, "arn")
+        policies = self.identity_policies(estate, role)
+        context = self._context(estate, block.stack, "sqs")
+        for action in SQS_SEND_ACTIONS:
+            self._allow(proof, estate, policies, role, action, arn, f"queue {estate.display(arn)}", context)
+        key = block.body.get("kms_master_key_id")
+        if key:
+            key = estate.canonical(block.stack, key)
+            for action in SQS_SEND_KMS_ACTIONS:
+                self._allow(proof, estate, policies, role, action, key, f"key {estate.display(key)} (via SQS)", context)
+
+    def _queue_deliver(self, need: Need, caller: Caller, ctx: Context, proof: Proof) -> None:
+        """`queue_message(queue)`: an enabled event source mapping from the queue to the function reporting partial
+        batch failures, the role reading the queue (created before the mapping), and a redrive policy sending a
+        message to a dead-letter queue after `max_attempts` receives."""
+        trigger = need.trigger
+        assert isinstance(trigger, QueueMessageTrigger)
+        estate = ctx.estate
+        block = self.queue_block(ctx, trigger.queue)
+        if block is None:
+            proof.lack(f"an aws_sqs_queue for {trigger.queue.address}")
+            return
+        arn = estate.token(block, "arn")
+        lam = estate.token(caller.block, "arn")
+        mappings = [m for m in estate.blocks("aws_lambda_event_source_mapping")
+                    if estate.canonical(m.stack, m.body.get("event_source_arn", "")) == arn
+                    and estate.canonical(m.stack, m.body.get("function_name", "")) in (
+                        lam, estate.token(caller.block, "function_name"))
+                    and m.body.get("enabled", True) is not False]
+        name = caller.block.body.get("function_name") or caller.block.address
+        if not proof.require(bool(mappings), f"an event source mapping hands {block.body.get('name')} to {name}",
+                             f"an enabled aws_lambda_event_source_mapping from {block.address} to function {name}",
+                             *[m.at() for m in mappings]):
+            return
+        mapping = mappings[0]
+        proof.require(PARTIAL_BATCH in _items(mapping.body.get("function_response_types")),
+                      f"{mapping.address} reports partial batch failures",
+                      f"function_response_types [\"{PARTIAL_BATCH}\"] on {mapping.address} (without it one failed "
+                      "message fails and retries its whole batch)", mapping.at("function_response_types"))
+        role = caller.identity
+        if role is None:
+            proof.lack(f"an execution role for {caller.block.address}")
+            return
+        policies = self.identity_policies(estate, role)
+        context = self._context(estate, block.stack, "sqs")
+        granting: list[Block] = []
+        for action in SQS_CONSUMER_ACTIONS:
+            allowed = self._allow(proof, estate, policies, role, action, arn, f"queue {estate.display(arn)}", context)
+            if allowed:
+                for statement in decide(policies, action, arn, context).allowed[:1]:
+                    found = estate.block(statement.location.stack, ".".join(map(str, statement.location.path[1:3])))
+                    if found is not None and found.type == "aws_iam_role_policy" and found not in granting:
+                        granting.append(found)
+        for policy in granting:
+            self._ordered(proof, estate, mapping, policy,
+                          "Lambda checks the role may read the queue when the mapping is created")
+        redrive = json_document(block.body.get("redrive_policy")) or {}
+        dead = estate.ref(block.stack, redrive.get("deadLetterTargetArn", "")) if isinstance(redrive, Mapping) \
+            else None
+        ok = dead is not None and dead.block.type == "aws_sqs_queue" and \
+            int(redrive.get("maxReceiveCount", 0)) == trigger.queue.max_attempts
+        proof.require(ok, f"{block.address} dead-letters after {trigger.queue.max_attempts} receives",
+                      f"a redrive_policy on {block.address} naming an aws_sqs_queue as deadLetterTargetArn with "
+                      f"maxReceiveCount {trigger.queue.max_attempts} (the queue's max_attempts)",
+                      block.at("redrive_policy"))
+
+    def _function_call(self, need: Need, caller: Caller, ctx: Context, proof: Proof) -> None:
+        """`function(name).invoke/.send`: InvokeFunction on the callee's ARN (and InvokeFunctionUrl when it has an
+        http(auth="iam") trigger, for `.request`), and a URL naming the callee."""
+        callee = need.target
+        assert isinstance(callee, Function)
+        estate = ctx.estate
+        block = ctx.block_of(callee, "aws_lambda_function")
+        if block is None:
+            proof.lack(f"an aws_lambda_function for {callee.address}")
+            return
+        var = contract.resource_var("function", callee.name)
+        named = urlparse(caller.environment.get(var, "")).netloc
+        proof.require(bool(named) and named == block.body.get("function_name"), f"{var} names function {named}",
+                      f"{var} naming function {block.body.get('function_name')} (the runtime invokes it by name)",
+                      caller.env_location(var))
+        proof.reach(Endpoint("aws:lambda"))
+        role = self._principal(need, caller, ctx, proof)
+        if role is None:
+            return
+        arn = estate.token(block, "arn")
+        policies = self.identity_policies(estate, role)
+        context = self._context(estate, block.stack, "lambda")
+        actions = INVOKE_ACTIONS
+        if need.operation == "function.invoke" and any(t.iam for t in callee.trigger_of(HttpTrigger)):
+            actions = actions + URL_INVOKE_ACTIONS
+        for action in actions:
+            self._allow(proof, estate, policies, role, action, arn, f"function {estate.display(arn)}", context)
 
     # -- invocations -----------------------------------------------------------------------------------------------
     def lambda_permissions(self, estate: Estate, lam: Block) -> list[Block]:

@@ -51,8 +51,9 @@ WEB_IDENTITY_GCP = "gcp"  # the URL's `web_identity` value: the runtime fetches 
 ROLE_NAME_MAX = LAMBDA_NAME_MAX  # IAM role names: 64 characters
 
 
-FOREIGN_KINDS = (Bucket, Secret)
-"""What a function on another cloud may be granted here."""
+FOREIGN_KINDS = (Bucket, Secret, Function)
+"""What a function on another cloud may be granted here (a Function: `invokes`, through the Lambda Invoke API with
+the federated role's credentials; its name and ARN are literals, so the caller's stack never references this one)."""
 
 
 def _service(resource: Resource) -> str:
@@ -130,6 +131,10 @@ def foreign_url(env: Environment, profile: Profile, grant: Grant, handle: Handle
     arn = quote(role_arn(account, federated_role_name(env, profile, grant.function, target)), safe=":/")
     if isinstance(target, Secret):
         return f"{secret_url(env, name)}&role_arn={arn}&web_identity={WEB_IDENTITY_GCP}"
+    if isinstance(target, Function):
+        aws = aws_config(env)
+        region = aws.region if aws is not None else "us-east-1"
+        return f"lambda://{name}?region={region}&role_arn={arn}&web_identity={WEB_IDENTITY_GCP}"
     aws = aws_config(env)
     region = aws.region if aws is not None else "us-east-1"
     return f"s3://{name}?role_arn={arn}&web_identity={WEB_IDENTITY_GCP}&region={region}"
@@ -202,8 +207,8 @@ def federate(ctx: StackContext, grant: Grant, handle: Handle, fn_handle: Handle,
                             "a profile module without an `identity_id` output?)", key=fn.address)
     role: FederatedRole = ctx.once(f"aws:federated:{fn.address}:{bucket.address}",
                                    lambda: FederatedRole(ctx, fn, bucket, fn_handle, identity))
-    if isinstance(bucket, Secret):
-        role.add(grant, handle)  # the secret's own ARN, a reference inside this stack
+    if isinstance(bucket, (Secret, Function)):
+        role.add(grant, handle)  # the secret's (function's) own ARN, a reference inside this stack
         return
     scoped = Handle(handle.resource, handle.cloud, handle.target, handle.stack_name,
                     {**handle.attrs, "arn": bucket_arn(ctx.env, ctx.profile, bucket, handle)}, handle.constructs)

@@ -15,10 +15,17 @@ from typing import Any
 
 from platform_sdk.cdk.raw import RawResource
 from platform_sdk.errors import PlatformError
-from platform_sdk.model import Function, HttpTrigger, ObjectCreatedTrigger, ScheduleTrigger
+from platform_sdk.model import Function, HttpTrigger, ObjectCreatedTrigger, QueueMessageTrigger, ScheduleTrigger
 from platform_sdk.providers.aws.common import kms_key, log_retention, make_handle, policy_json, resource_tags, rid
+from platform_sdk.providers.aws.config import INVOKERS, aws_config
 from platform_sdk.providers.aws.cron import to_eventbridge
-from platform_sdk.providers.aws.iam import LAMBDA_ASSUME_ROLE, grant_statements, kms_statement, log_statement
+from platform_sdk.providers.aws.iam import (
+    LAMBDA_ASSUME_ROLE,
+    consumer_statements,
+    grant_statements,
+    kms_statement,
+    log_statement,
+)
 from platform_sdk.providers.aws.network import attach_to_vpc, database_grants
 from platform_sdk.providers.aws.provider import account_id, region_of
 from platform_sdk.providers.base import FunctionInputs, Handle, StackContext
@@ -118,10 +125,15 @@ def compile_function(ctx: StackContext, fn: Function, inputs: FunctionInputs) ->
     if key:
         log_attrs["kms_key_id"] = key  # the key policy must let logs.<region>.amazonaws.com use it
     log_group = ctx.resource("aws_cloudwatch_log_group", rid(ctx, fn, "logs"), log_attrs)
-    statements = [log_statement(log_group.ref("arn")), *grant_statements(inputs.grants)]
+    statements = [log_statement(log_group.ref("arn")), *grant_statements(inputs.grants),
+                  *consumer_statements(fn, inputs.trigger_queues)]
     kms = kms_statement(inputs.grants, key, region_of(ctx))
     if kms is not None:
         statements.append(kms)
+    if key and inputs.trigger_queues:  # the event source mapping reads messages encrypted with the profile key
+        statements.append({"Sid": "ProfileKmsKeyQueues", "Effect": "Allow", "Action": ["kms:Decrypt"],
+                           "Resource": key,
+                           "Condition": {"StringEquals": {"kms:ViaService": f"sqs.{region_of(ctx)}.amazonaws.com"}}})
     policy = ctx.resource("aws_iam_role_policy", rid(ctx, fn, "policy"), {
         "name": "least-privilege",
         "role": role.ref("id"),
@@ -182,6 +194,8 @@ def compile_function(ctx: StackContext, fn: Function, inputs: FunctionInputs) ->
             })
         constructs["url"] = function_url
         url = function_url.ref("function_url")
+        if trigger.iam:
+            _named_invokers(ctx, fn, function_name)
 
     for index, trigger in enumerate(fn.trigger_of(ScheduleTrigger)):
         rule = ctx.resource("aws_cloudwatch_event_rule", rid(ctx, fn, f"schedule{index + 1}"), {
@@ -222,5 +236,46 @@ def compile_function(ctx: StackContext, fn: Function, inputs: FunctionInputs) ->
             })
         _notification(ctx, fn, handle).add(fn, trigger, lam.ref("arn"), permissions[key])
 
+    for trigger in fn.trigger_of(QueueMessageTrigger):
+        queue = inputs.trigger_queues[trigger.queue.name]
+        owner = trigger.queue.service.name if trigger.queue.service else ""
+        ctx.resource("aws_lambda_event_source_mapping", rid(ctx, fn, f"sqs_{owner}_{trigger.queue.name}"), {
+            "event_source_arn": queue["arn"],
+            "function_name": lam.ref("arn"),
+            "batch_size": trigger.batch_size,
+            "enabled": True,
+            # the adapter answers which messages failed; only those are retried (and dead-lettered)
+            "function_response_types": ["ReportBatchItemFailures"],
+            "tags": tags,
+        }).after(policy)  # Lambda checks the role may read the queue when the mapping is created
+
     return make_handle(ctx, fn, constructs, name=function_name, arn=lam.ref("arn"), url=url,
-                       identity=role.ref("arn"))
+                       identity=role.ref("arn"), call_url=call_url(ctx, name, url if _iam_http(fn) else ""))
+
+
+def _iam_http(fn: Function) -> bool:
+    return any(t.iam for t in fn.trigger_of(HttpTrigger))
+
+
+def call_url(ctx: StackContext, name: str, function_url: str = "") -> str:
+    """What a caller on AWS is told: `lambda://<name>?region=<region>[&endpoint=...][&url=<function URL>]` (the URL
+    only for an `http(auth="iam")` callee, whose `request()` calls are signed with SigV4)."""
+    aws = aws_config(ctx.env)
+    url = f"lambda://{name}?region={region_of(ctx)}"
+    if aws is not None and aws.endpoint:
+        url += f"&endpoint={aws.endpoint}"
+    return url + (f"&url={function_url}" if function_url else "")
+
+
+def _named_invokers(ctx: StackContext, fn: Function, function_name: str) -> None:
+    """The principals the environment file names (`[overrides."svc.fn"] invokers`) may call the IAM-protected URL."""
+    principals = str(ctx.setting(fn, INVOKERS.key, "") or "").split()
+    for index, principal in enumerate(principals, start=1):
+        ctx.resource("aws_lambda_permission", rid(ctx, fn, f"invoker{index}_url"), {
+            "statement_id": f"AllowNamedInvoker{index}Url", "action": "lambda:InvokeFunctionUrl",
+            "function_name": function_name, "principal": principal, "function_url_auth_type": "AWS_IAM",
+        })
+        ctx.resource("aws_lambda_permission", rid(ctx, fn, f"invoker{index}"), {
+            "statement_id": f"AllowNamedInvoker{index}", "action": "lambda:InvokeFunction",
+            "function_name": function_name, "principal": principal,
+        })

@@ -5,13 +5,15 @@ Scopes name the ARN an action applies to, so no statement ever needs `*` for an 
   bucket  -> the bucket ARN (listing)
   objects -> `<bucket ARN>/*` (object reads and writes)
   secret  -> a Secrets Manager secret's ARN: a Secret's own container, or a database's managed master password
+  queue   -> the SQS queue's ARN
+  function -> the Lambda function's ARN
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from platform_sdk.model import Bucket, Database, Grant, Secret
+from platform_sdk.model import Bucket, Database, Function, Grant, HttpTrigger, Queue, QueueMessageTrigger, Secret
 from platform_sdk.providers.base import Handle
 
 # (kind, access) -> ((action, scope), ...). Scopes are resolved against the target Handle's attributes below.
@@ -24,7 +26,19 @@ GRANT_ACTIONS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
                               ("s3:DeleteObject", "objects")),
     ("database", "connect"): (("secretsmanager:GetSecretValue", "secret"),),
     ("secret", "read"): (("secretsmanager:GetSecretValue", "secret"),),
+    # SendMessage and nothing else (the runtime builds the queue URL itself, so no GetQueueUrl).
+    # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-api-permissions-reference.html
+    ("queue", "send"): (("sqs:SendMessage", "queue"),),
+    # Invoke (synchronous and asynchronous alike: InvocationType is a parameter of the same action).
+    # https://docs.aws.amazon.com/lambda/latest/dg/lambda-api-permissions-ref.html
+    ("function", "invoke"): (("lambda:InvokeFunction", "function"),),
 }
+# A callee with http(auth="iam") is also called over its function URL, signed with SigV4: InvokeFunctionUrl.
+# https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html
+IAM_URL_ACTIONS: tuple[tuple[str, str], ...] = (("lambda:InvokeFunctionUrl", "function"),)
+# What a Lambda event source mapping reads a queue with, as the function's execution role.
+# https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html#events-sqs-permissions
+QUEUE_CONSUMER_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
 
 # With the profile's KMS key, each access also needs the key, used only through the service holding the data:
 # S3 decrypts on reads and generates data keys on writes (multipart uploads decrypt them too); Secrets Manager
@@ -35,8 +49,9 @@ KMS_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("bucket", "readwrite"): ("kms:Decrypt", "kms:GenerateDataKey"),
     ("database", "connect"): ("kms:Decrypt",),
     ("secret", "read"): ("kms:Decrypt",),
+    ("queue", "send"): ("kms:GenerateDataKey", "kms:Decrypt"),
 }
-KMS_VIA_SERVICE = {"bucket": "s3", "database": "secretsmanager", "secret": "secretsmanager"}
+KMS_VIA_SERVICE = {"bucket": "s3", "database": "secretsmanager", "secret": "secretsmanager", "queue": "sqs"}
 
 # Logging needs only these two on the function's own log group (the group itself is created by Terraform).
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
@@ -56,6 +71,8 @@ def scope_arn(scope: str, handle: Handle) -> str:
         return f"{handle['arn']}/*"
     if scope == "secret":
         return handle["secret_arn"]
+    if scope in ("queue", "function"):
+        return handle["arn"]
     raise ValueError(f"unknown IAM scope {scope!r}")
 
 
@@ -75,7 +92,10 @@ def grant_statements(grants: list[tuple[Grant, Handle]]) -> list[dict[str, Any]]
         if handle.target != "aws":
             continue
         target = grant.target
-        for action, scope in GRANT_ACTIONS[(target.kind, grant.access)]:
+        actions = GRANT_ACTIONS[(target.kind, grant.access)]
+        if isinstance(target, Function) and any(t.iam for t in target.trigger_of(HttpTrigger)):
+            actions = actions + IAM_URL_ACTIONS
+        for action, scope in actions:
             owner = target.service.name if target.service else ""
             key = (f"{target.kind}-{owner}-{target.name}", scope)
             entry = merged.setdefault(key, {
@@ -92,6 +112,17 @@ def grant_statements(grants: list[tuple[Grant, Handle]]) -> list[dict[str, Any]]
     return statements
 
 
+def consumer_statements(fn: Function, queues: dict[str, Handle]) -> list[dict[str, Any]]:
+    """What the function's event source mappings need on the queues its `queue_message` triggers read."""
+    statements = []
+    for trigger in fn.trigger_of(QueueMessageTrigger):
+        queue = trigger.queue
+        owner = queue.service.name if queue.service else ""
+        statements.append({"Sid": _sid(f"consume-{owner}-{queue.name}"), "Effect": "Allow",
+                           "Action": list(QUEUE_CONSUMER_ACTIONS), "Resource": queues[queue.name]["arn"]})
+    return statements
+
+
 def log_statement(log_group_arn: str) -> dict[str, Any]:
     """Write access to the function's own log group and its streams, nothing else."""
     return {"Sid": "OwnLogGroup", "Effect": "Allow", "Action": list(LOG_ACTIONS), "Resource": f"{log_group_arn}:*"}
@@ -100,7 +131,7 @@ def log_statement(log_group_arn: str) -> dict[str, Any]:
 def _encrypted_with_profile_key(grant: Grant) -> bool:
     """Targets the AWS compiler encrypts with the profile key: private buckets, database secrets and Secrets."""
     target = grant.target
-    return (isinstance(target, Bucket) and not target.public_read) or isinstance(target, (Database, Secret))
+    return (isinstance(target, Bucket) and not target.public_read) or isinstance(target, (Database, Secret, Queue))
 
 
 def kms_statement(grants: list[tuple[Grant, Handle]], key_arn: str | None, region: str) -> dict[str, Any] | None:

@@ -1,5 +1,6 @@
 """Network for functions that reach a database: the default VPC, one security group per function, and one
-Secrets Manager interface endpoint per stack.
+Secrets Manager interface endpoint per stack (plus SQS and Lambda endpoints when such a function sends to a queue or
+invokes a function: it has no other way to their APIs).
 
 Why only those functions: a function in a VPC has no internet (the platform builds no NAT) and pays ENI setup,
 so only functions with a `connect` grant to an RDS database join the VPC. Inside it they reach exactly two
@@ -71,29 +72,41 @@ def _https_ingress_from_vpc(ctx: StackContext, sg: RawResource, id: str, descrip
     })
 
 
+ENDPOINT_SERVICES = {"secretsmanager": ("Secrets Manager", SECRETS_ENDPOINT_ENV),
+                     "sqs": ("SQS", "PLATFORM_SQS_ENDPOINT"), "lambda": ("Lambda", "PLATFORM_LAMBDA_ENDPOINT")}
+"""Interface endpoints the platform builds: service -> (its name in descriptions, the variable the runtime reads)."""
+
+
 def secrets_endpoint(ctx: StackContext) -> RawResource:
     """The stack's Secrets Manager interface endpoint and its security group (HTTPS from the VPC), built once."""
+    return interface_endpoint(ctx, "secretsmanager")
+
+
+def interface_endpoint(ctx: StackContext, service: str) -> RawResource:
+    """The stack's interface endpoint of one AWS service (`ENDPOINT_SERVICES`) and its security group, built once."""
+    label = ENDPOINT_SERVICES[service][0]
+
     def build() -> RawResource:
         vpc, _ = default_vpc(ctx)
-        name = ctx.profile.physical_name(ctx.env, ctx.service.name, "secretsmanager-endpoint")
+        name = ctx.profile.physical_name(ctx.env, ctx.service.name, f"{service}-endpoint")
         tags = {"Name": name}
-        sg = ctx.resource("aws_security_group", "secretsmanager_endpoint_sg", {
+        sg = ctx.resource("aws_security_group", f"{service}_endpoint_sg", {
             "name": name,
-            "description": f"Secrets Manager endpoint of {ctx.service.name}: HTTPS from the VPC only",
+            "description": f"{label} endpoint of {ctx.service.name}: HTTPS from the VPC only",
             "vpc_id": vpc.ref("id"),
             "tags": tags,
         })
-        _https_ingress_from_vpc(ctx, sg, "secretsmanager_endpoint_https", "HTTPS from the VPC", tags)
-        return ctx.resource("aws_vpc_endpoint", "secretsmanager_endpoint", {
+        _https_ingress_from_vpc(ctx, sg, f"{service}_endpoint_https", "HTTPS from the VPC", tags)
+        return ctx.resource("aws_vpc_endpoint", f"{service}_endpoint", {
             "vpc_id": vpc.ref("id"),
-            "service_name": f"com.amazonaws.{region_of(ctx)}.secretsmanager",
+            "service_name": f"com.amazonaws.{region_of(ctx)}.{service}",
             "vpc_endpoint_type": "Interface",
             "private_dns_enabled": False,  # one private-DNS endpoint per service per VPC: see the module docstring
             "subnet_ids": _default_az_subnets(ctx).get_list_attribute("ids"),
             "security_group_ids": [sg.ref("id")],
             "tags": tags,
         })
-    return ctx.once("aws:secretsmanager_endpoint", build)
+    return ctx.once(f"aws:{service}_endpoint", build)
 
 
 def database_grants(grants: list[tuple[Grant, Handle]]) -> list[tuple[Database, Handle]]:
@@ -169,9 +182,15 @@ def attach_to_vpc(ctx: StackContext, fn: Function, role: RawResource, databases:
         "policy": policy_json([{"Sid": "LambdaVpcNetworkInterfaces", "Effect": "Allow", "Action": ENI_ACTIONS,
                                 "Resource": "*"}]),
     })
-    endpoint = secrets_endpoint(ctx)
+    services = ["secretsmanager"]
+    kinds = {grant.target.kind for grant in fn.grants}
+    services += [service for kind, service in (("queue", "sqs"), ("function", "lambda")) if kind in kinds]
+    environment = {}
+    for service in services:
+        endpoint = interface_endpoint(ctx, service)
+        environment[ENDPOINT_SERVICES[service][1]] = f"https://{endpoint.ref('dns_entry[0].dns_name')}"
     return FunctionNetwork(
         vpc_config={"subnet_ids": subnets.get_list_attribute("ids"), "security_group_ids": [sg.ref("id")]},
         policy_attachment=attachment,
-        environment={SECRETS_ENDPOINT_ENV: f"https://{endpoint.ref('dns_entry[0].dns_name')}"},
+        environment=environment,
     )

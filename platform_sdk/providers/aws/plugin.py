@@ -1,4 +1,4 @@
-"""The AWS plug-in: S3, Lambda, CloudFront, RDS and Secrets Manager through `hashicorp/aws` 6.x, state in S3 +
+"""The AWS plug-in: S3, Lambda, CloudFront, RDS, Secrets Manager and SQS through `hashicorp/aws` 6.x, state in S3 +
 DynamoDB.
 
 Cheap to import (pydantic and the contract only): the compiler, boto3 (bootstrap, status) and the CDK engine
@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from platform_sdk.providers.aws.config import INSTANCE_CLASS, LOG_RETENTION, AwsConfig, S3State
+from platform_sdk.providers.aws.config import INSTANCE_CLASS, INVOKERS, LOG_RETENTION, AwsConfig, S3State
 from platform_sdk.providers.base import (
     CloudConfig,
     CloudPlugin,
@@ -43,7 +43,7 @@ class AwsPlugin(CloudPlugin):
     name = "aws"
     config = AwsConfig
     default = True
-    kinds = frozenset({"bucket", "function", "cdn", "database", "secret"})
+    kinds = frozenset({"bucket", "function", "cdn", "database", "secret", "queue"})
     function_limits = FunctionLimits(
         runtimes=("python3.10", "python3.11", "python3.12", "python3.13"),
         memory_mb=(128, 10240), timeout_s=(1, 900),
@@ -51,22 +51,29 @@ class AwsPlugin(CloudPlugin):
                "configuration-timeout.html",
     )
     resource_settings: ClassVar[Mapping[str, tuple[Setting, ...]]] = {
-        "function": (LOG_RETENTION,), "database": (LOG_RETENTION,)}
+        "function": (LOG_RETENTION, INVOKERS), "database": (LOG_RETENTION,)}
     size_settings: ClassVar[Mapping[str, tuple[Setting, ...]]] = {"database": (INSTANCE_CLASS,)}
     # What the compiler emits, and what a platform team's module backing (Profile.modules) may create.
     # A secret's container holds its value (set outside Terraform): destroying it loses the value.
+    # A queue holds its messages (and its dead-letter queue the failed ones).
     stateful_types = frozenset({"aws_s3_bucket", "aws_db_instance", "aws_rds_cluster", "aws_dynamodb_table",
-                                "aws_secretsmanager_secret"})
+                                "aws_secretsmanager_secret", "aws_sqs_queue"})
+    primary_types: ClassVar[Mapping[str, str]] = {
+        "bucket": "aws_s3_bucket", "function": "aws_lambda_function", "cdn": "aws_cloudfront_distribution",
+        "database": "aws_db_instance", "secret": "aws_secretsmanager_secret", "queue": "aws_sqs_queue"}
     state_backends: ClassVar[Mapping[str, type[StateBackend]]] = {"s3": S3State}
     backend_missing = ("NoSuchBucket", "S3 bucket does not exist", "ResourceNotFoundException")
     bucket_access_from = frozenset({"gcp"})  # GCP functions assume a role with their Google identity token
     secret_access_from = frozenset({"gcp"})  # likewise
+    function_access_from = frozenset({"gcp"})  # GCP functions invoke Lambda functions with a federated role
     # Lambda direct upload: 50 MB zipped, 250 MB unzipped (docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits)
     packaging = Packaging(limits=(50 * 2**20, 250 * 2**20), vendoring="wheels", runtime_name="AWS Lambda")
     # The Lambda Python runtimes include boto3; the runtime's database client needs pg8000.
     runtime_requirements: ClassVar[Mapping[str, tuple[str, ...]]] = {"database": ("pg8000>=1.31,<2",)}
     client_requirements: ClassVar[Mapping[str, tuple[str, ...]]] = {"bucket": ("boto3>=1.34,<2",),
-                                                                    "secret": ("boto3>=1.34,<2",)}
+                                                                    "secret": ("boto3>=1.34,<2",),
+                                                                    "queue": ("boto3>=1.34,<2",),
+                                                                    "function": ("boto3>=1.34,<2",)}
     function_type = ("aws_lambda_function", "function_name")
     checkov = True
     checkov_accepted: ClassVar[Mapping[str, tuple[str, str]]] = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from platform_sdk.errors import PlatformError
-from platform_sdk.model import AlarmThreshold, Bucket, Cdn, Database, Function, Grant, Metric, Resource, Secret
+from platform_sdk.model import AlarmThreshold, Bucket, Cdn, Database, Function, Grant, Metric, Queue, Resource, Secret
 from platform_sdk.naming import default_name
 from platform_sdk.providers.base import BaseNeeds, Compiler, FunctionInputs, Handle, StackContext
 from platform_sdk.providers.gcp import federation, naming, observability, provider
@@ -18,6 +18,7 @@ from platform_sdk.providers.gcp.bucket import compile_bucket
 from platform_sdk.providers.gcp.cdn import cdn_problems, compile_cdn
 from platform_sdk.providers.gcp.database import compile_database
 from platform_sdk.providers.gcp.function import compile_function, function_problems
+from platform_sdk.providers.gcp.queue import compile_queue, queue_problems
 from platform_sdk.providers.gcp.secret import compile_secret, secret_problems
 
 if TYPE_CHECKING:
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
 
 # Terraform types this compiler emits whose destroy or replace loses data (the plug-in's `stateful_types`).
 STATEFUL_TYPES: frozenset[str] = frozenset({"google_storage_bucket", "google_sql_database_instance",
-                                            "google_sql_database", "google_secret_manager_secret"})
+                                            "google_sql_database", "google_secret_manager_secret",
+                                            "google_pubsub_topic", "google_pubsub_subscription"})
 
 
 class GcpCompiler(Compiler):
@@ -54,6 +56,8 @@ class GcpCompiler(Compiler):
             return function_problems(resource, env)
         if isinstance(resource, Cdn):
             return cdn_problems(resource)
+        if isinstance(resource, Queue):
+            return queue_problems(resource)
         if isinstance(resource, Secret) and resource.service is not None:
             service = resource.service
             databases = {db.address: default_name(env, service.name, db.name) for db in service.databases}
@@ -76,6 +80,10 @@ class GcpCompiler(Compiler):
     def secret(self, ctx: StackContext, secret: Secret) -> Handle:
         res, attrs = compile_secret(ctx, secret)
         return self._handle(ctx, secret, attrs, res)
+
+    def queue(self, ctx: StackContext, queue: Queue) -> Handle:
+        res, attrs = compile_queue(ctx, queue)
+        return self._handle(ctx, queue, attrs, res)
 
     def function(self, ctx: StackContext, fn: Function, inputs: FunctionInputs) -> Handle:
         res, attrs = compile_function(ctx, fn, inputs)

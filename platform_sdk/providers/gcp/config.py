@@ -22,6 +22,12 @@ MAX_INSTANCES = Setting(
     "max_instances", int, "The most instances Cloud Functions runs of the function at once.",
     default=str(DEFAULT_MAX_INSTANCES), unit="instances", minimum=1, maximum=1000,
     source="https://cloud.google.com/functions/docs/configuring/max-instances")
+_MEMBER = r"(serviceAccount|user|group):[A-Za-z0-9._%+@-]+"
+INVOKERS = Setting(
+    "invokers", str, "IAM members besides the granted functions that may call the function's http(auth=\"iam\") "
+    "trigger (roles/run.invoker on its Cloud Run service): members like serviceAccount:ci@p.iam.gserviceaccount.com "
+    "separated by spaces.", default="none", pattern=rf"{_MEMBER}( {_MEMBER})*",
+    source="https://cloud.google.com/run/docs/securing/managing-access")
 TIER = Setting(
     "gcp_tier", str, "The Cloud SQL machine tier of databases of this size tier.",
     default=", ".join(f"{size}: {tier}" for size, tier in TIERS.items()), pattern=r"db-[a-z0-9-]+",

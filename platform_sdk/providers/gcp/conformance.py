@@ -35,7 +35,16 @@ from platform_sdk.conformance import (
     PlacementLike,
     Proof,
 )
-from platform_sdk.model import Bucket, Database, Function, ObjectCreatedTrigger, ScheduleTrigger, Secret
+from platform_sdk.model import (
+    Bucket,
+    Database,
+    Function,
+    ObjectCreatedTrigger,
+    Queue,
+    QueueMessageTrigger,
+    ScheduleTrigger,
+    Secret,
+)
 from platform_sdk.tfjson import Block, Estate, Location
 
 TARGET = "gcp"
@@ -82,6 +91,7 @@ PREDEFINED_ROLES: dict[str, frozenset[str]] = {
                                                "eventarc.events.receiveAuditLogWritten"}),
     # https://cloud.google.com/pubsub/docs/access-control
     "roles/pubsub.publisher": frozenset({"pubsub.topics.publish"}),
+    "roles/pubsub.subscriber": frozenset({"pubsub.subscriptions.consume", "pubsub.topics.attachSubscription"}),
     # https://cloud.google.com/kms/docs/reference/permissions-and-roles
     "roles/cloudkms.cryptoKeyEncrypterDecrypter": frozenset({"cloudkms.cryptoKeyVersions.useToEncrypt",
                                                              "cloudkms.cryptoKeyVersions.useToDecrypt"}),
@@ -157,7 +167,12 @@ _BINDINGS = {  # binding type -> (scope kind, attribute naming the resource, mem
     "google_secret_manager_secret_iam_member": ("secret", "secret_id", "member"),
     "google_service_account_iam_member": ("service_account", "service_account_id", "member"),
     "google_cloudfunctions2_function_iam_member": ("function", "cloud_function", "member"),
+    "google_pubsub_topic_iam_member": ("topic", "topic", "member"),
 }
+PUBSUB_API = "pubsub.googleapis.com"
+# A dead-letter policy works only when the project's Pub/Sub service agent may publish to the dead-letter topic and
+# acknowledge on the subscription. https://cloud.google.com/pubsub/docs/handling-failures#grant_forwarding_permissions
+PUBSUB_AGENT = "@gcp-sa-pubsub.iam.gserviceaccount.com"
 
 
 def _one(value: Any) -> Mapping[str, Any]:
@@ -348,6 +363,12 @@ class GcpRules:
             self._database(need, caller, ctx, proof)
         elif need.operation == "secret.read":
             self._secret(need, caller, ctx, proof)
+        elif need.operation == "queue.send":
+            self._queue_send(need, caller, ctx, proof)
+        elif need.operation == "queue.deliver":
+            self._queue_deliver(need, caller, ctx, proof)
+        elif need.operation in ("function.invoke", "function.send"):
+            self._function_call(need, caller, ctx, proof)
         elif need.operation == "events.deliver":
             self._object_created(need, caller, ctx, proof)
         elif need.operation == "scheduler.invoke":
@@ -528,6 +549,127 @@ class GcpRules:
         project = self.project(estate, gcs)
         for api in FEDERATION_APIS:
             self.api(proof, estate, project, api, "the token exchange runs through Security Token Service")
+
+    # -- queues and calls ------------------------------------------------------------------------------------------
+    def _publish(self, proof: Proof, estate: Estate, caller: Caller, need: Need, ctx: Context, topic: Block) -> None:
+        member = self.member(caller, need, ctx, proof)
+        if member is None:
+            return
+        project = self.project(estate, topic)
+        topic_id = estate.token(topic, "id")
+        proof.reach(Endpoint("gcp:pubsub"))
+        self._require(proof, estate, PUBLISH, "topic", topic_id, f"topic {topic.body.get('name')}", project, member,
+                      self._who(caller))
+        self.api(proof, estate, project, PUBSUB_API, "messages are published to Pub/Sub")
+
+    def _queue_send(self, need: Need, caller: Caller, ctx: Context, proof: Proof) -> None:
+        """`queue(name).send(...)`: topics.publish on that topic, the Pub/Sub API, and a URL naming the topic."""
+        queue = need.target
+        assert isinstance(queue, Queue)
+        estate = ctx.estate
+        topic = next((t for t in ctx.blocks_of(queue, "google_pubsub_topic")
+                      if not str(t.body.get("name", "")).endswith("-dlq")), None)
+        if topic is None:
+            proof.lack(f"a google_pubsub_topic for {queue.address}")
+            return
+        var = contract.resource_var("queue", queue.name)
+        named = urlparse(caller.environment.get(var, "")).path.strip("/")
+        proof.require(bool(named) and named == topic.body.get("name"), f"{var} names topic {named}",
+                      f"{var} naming topic {topic.body.get('name')} (the runtime publishes to the topic it names)",
+                      caller.env_location(var))
+        self._publish(proof, estate, caller, need, ctx, topic)
+
+    def _pushes(self, proof: Proof, estate: Estate, caller: Caller, subscription: Block, attempts: int,
+                what: str) -> None:
+        """The subscription pushes to the function's URL with the OIDC token of an identity that may invoke it, and
+        dead-letters after `attempts` onto a topic the Pub/Sub service agent may publish to."""
+        push = _one(subscription.body.get("push_config"))
+        uri = estate.token(caller.block, "service_config.0.uri")
+        pushed = estate.canonical(subscription.stack, push.get("push_endpoint", "")) == uri
+        if not proof.require(pushed, f"{subscription.address} pushes {what} to {caller.block.address}",
+                             f"a push_config on {subscription.address} whose push_endpoint is the URL of "
+                             f"{caller.block.address}", subscription.at("push_config")):
+            return
+        email = estate.canonical(subscription.stack, _one(push.get("oidc_token")).get("service_account_email", ""))
+        member = f"serviceAccount:{email}" if email else ""
+        found = self._invokers(estate, caller, member) if member else []
+        proof.require(bool(found), f"the push identity {email} may invoke {caller.block.address}",
+                      f"an oidc_token on {subscription.address} whose service account holds {INVOKE} on the service "
+                      f"of {caller.block.address} (Cloud Run refuses unauthenticated pushes)", *found)
+        policy = _one(subscription.body.get("dead_letter_policy"))
+        dead = estate.ref(subscription.stack, policy.get("dead_letter_topic", ""))
+        ok = dead is not None and dead.block.type == "google_pubsub_topic" and \
+            int(policy.get("max_delivery_attempts") or 0) == attempts
+        if not proof.require(ok, f"{subscription.address} dead-letters after {attempts} attempts",
+                             f"a dead_letter_policy on {subscription.address} naming a topic, max_delivery_attempts "
+                             f"{attempts}", subscription.at("dead_letter_policy")):
+            return
+        assert dead is not None
+        agents = [b.at() for b in estate.blocks("google_pubsub_topic_iam_member")
+                  if estate.references_block(b.stack, b.body.get("topic"), dead.block)
+                  and PUBLISH in self.role_permissions(estate, b.stack, b.body.get("role"))
+                  and PUBSUB_AGENT in str(b.body.get("member", ""))]
+        proof.require(bool(agents), f"the Pub/Sub service agent may publish to {dead.block.address}",
+                      f"{PUBLISH} on {dead.block.address} for the project's Pub/Sub service agent (it forwards "
+                      "dead-lettered messages)", *agents)
+        keepers = [b.at() for b in estate.blocks("google_pubsub_subscription")
+                   if estate.references_block(b.stack, b.body.get("topic"), dead.block)]
+        proof.require(bool(keepers), f"a subscription keeps the messages of {dead.block.address}",
+                      f"a google_pubsub_subscription on {dead.block.address} (a topic without one drops the "
+                      "dead-lettered messages)", *keepers)
+
+    def _queue_deliver(self, need: Need, caller: Caller, ctx: Context, proof: Proof) -> None:
+        trigger = need.trigger
+        assert isinstance(trigger, QueueMessageTrigger)
+        estate = ctx.estate
+        topic = next((t for t in ctx.blocks_of(trigger.queue, "google_pubsub_topic")
+                      if not str(t.body.get("name", "")).endswith("-dlq")), None)
+        subscriptions = [b for b in ctx.blocks_of(trigger.queue, "google_pubsub_subscription")
+                         if topic is not None and estate.references_block(b.stack, b.body.get("topic"), topic)]
+        if not proof.require(bool(subscriptions), f"a subscription of {trigger.queue.address} holds its messages",
+                             f"a google_pubsub_subscription on the topic of {trigger.queue.address}",
+                             *[b.at() for b in subscriptions]):
+            return
+        self._pushes(proof, estate, caller, subscriptions[0], trigger.queue.max_attempts,
+                     f"the messages of {trigger.queue.address}")
+
+    def _function_call(self, need: Need, caller: Caller, ctx: Context, proof: Proof) -> None:
+        """`function(name).invoke` (and `.request`): run.invoker on the callee's service and an ingress that admits
+        the caller; `.send`: publish on the callee's calls topic, which pushes to it."""
+        callee = need.target
+        assert isinstance(callee, Function)
+        estate = ctx.estate
+        target = ctx.callers.get(callee)
+        if target is None:
+            proof.lack(f"a google_cloudfunctions2_function for {callee.address}")
+            return
+        var = contract.resource_var("function", callee.name)
+        url = caller.environment.get(var, "")
+        proof.require(urlparse(url).netloc == target.block.body.get("name"), f"{var} names {callee.address}",
+                      f"{var} naming function {target.block.body.get('name')}", caller.env_location(var))
+        member = self.member(caller, need, ctx, proof)
+        if member is None:
+            return
+        if need.operation == "function.invoke":
+            found = self._invokers(estate, target, member)
+            proof.require(bool(found), f"{self._who(caller)} may invoke {callee.address}",
+                          f"{INVOKE} on the service of {target.block.address} for {self._who(caller)}", *found)
+            ingress = self._ingress(target)
+            proof.require(ingress in DIRECT_INGRESS, f"ingress {ingress} of {callee.address} admits functions",
+                          f"ingress_settings ALLOW_ALL on {target.block.address} (it is {ingress}: another function "
+                          "calls it over the internet)", *self._ingress_locations(target, DIRECT_INGRESS))
+            return
+        calls = (parse_qs(urlparse(url).query).get("calls") or [""])[0].partition("/")[2]
+        topics = [t for t in estate.blocks("google_pubsub_topic") if t.body.get("name") == calls and calls]
+        if not proof.require(bool(topics), f"{callee.address} has a calls topic {calls}",
+                             f"the calls topic of {callee.address} named in {var}", caller.env_location(var)):
+            return
+        self._publish(proof, estate, caller, need, ctx, topics[0])
+        pushing = [b for b in estate.blocks("google_pubsub_subscription")
+                   if estate.references_block(b.stack, b.body.get("topic"), topics[0])]
+        if proof.require(bool(pushing), f"a subscription delivers {calls}",
+                         f"a google_pubsub_subscription on {topics[0].address}", *[b.at() for b in pushing]):
+            self._pushes(proof, estate, target, pushing[0], 5, "sent calls")
 
     # -- invocations -----------------------------------------------------------------------------------------------
     def _service(self, estate: Estate, caller: Caller) -> str:

@@ -23,11 +23,12 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from platform_sdk.errors import PlacementError
-from platform_sdk.model import Function, HttpTrigger, ObjectCreatedTrigger, ScheduleTrigger
+from platform_sdk.model import Function, HttpTrigger, ObjectCreatedTrigger, QueueMessageTrigger, ScheduleTrigger
 from platform_sdk.providers.base import FunctionInputs, StackContext
 from platform_sdk.providers.gcp import iam, kms, naming, provider
 from platform_sdk.providers.gcp.bucket import STORAGE_API, bucket_attributes
-from platform_sdk.providers.gcp.config import DEFAULT_MAX_INSTANCES, MAX_INSTANCES
+from platform_sdk.providers.gcp.config import DEFAULT_MAX_INSTANCES, INVOKERS, MAX_INSTANCES
+from platform_sdk.providers.gcp.queue import PUBSUB_API, topic_id
 
 if TYPE_CHECKING:
     from platform_sdk.envs import Environment
@@ -60,6 +61,14 @@ def function_problems(fn: Function, env: Environment) -> list[str]:
     if events and (fn.trigger_of(HttpTrigger) or fn.trigger_of(ScheduleTrigger)):
         problems.append("support for HTTP or schedule triggers on a function that also has an object-created "
                         "trigger (a gen2 event function only accepts CloudEvents)")
+    queues = fn.trigger_of(QueueMessageTrigger)
+    if queues and events:
+        problems.append("support for queue_message and object-created triggers on one function (a Pub/Sub push "
+                        "needs an HTTP function, an object-created trigger makes it a CloudEvent function)")
+    http = fn.trigger_of(HttpTrigger)
+    if queues and http and http[0].public:
+        problems.append("a queue_message trigger on a function with a public http() trigger (Cloud Run would not "
+                        "authenticate the pushes: anyone could post a message; use http(auth=...) or split it)")
     if events and fn.timeout > EVENT_TIMEOUT_LIMIT:
         problems.append(f"support for event-driven timeouts above {EVENT_TIMEOUT_LIMIT} seconds (got {fn.timeout})")
     return problems
@@ -161,10 +170,17 @@ def compile_function(ctx: StackContext, fn: Function, inputs: FunctionInputs) ->
         provider.apis(ctx, iam.SIGNING_API)
 
     events = fn.trigger_of(ObjectCreatedTrigger)
+    http = fn.trigger_of(HttpTrigger)
+    if inputs.invokers and http and http[0].public:
+        callers = ", ".join(caller.address for caller, _ in inputs.invokers)
+        raise PlacementError(
+            f"function {fn.address} cannot be placed on {ctx.cloud}: missing a way to authenticate calls from "
+            f"{callers} on a function with a public http() trigger (Cloud Run would admit anyone's calls)",
+            file=ctx.env.file, key=fn.address, value=ctx.cloud,
+            hint='give it http(auth="iam") or http(auth=jwt(...)), or split the public endpoint from the callee')
     environment = dict(inputs.environment)
     if events:
         environment[TRIGGER_FILTERS_ENV] = trigger_filters(events, inputs)
-    http = fn.trigger_of(HttpTrigger)
     attrs: dict[str, Any] = {
         "name": name,
         "location": region,
@@ -182,7 +198,8 @@ def compile_function(ctx: StackContext, fn: Function, inputs: FunctionInputs) ->
             "max_instance_count": ctx.setting(fn, MAX_INSTANCES.key, DEFAULT_MAX_INSTANCES),
             "service_account_email": account.ref("email"),
             "environment_variables": dict(sorted(environment.items())),
-            "ingress_settings": "ALLOW_ALL" if http else "ALLOW_INTERNAL_ONLY",
+            # functions call it over the internet (IAM admits only the granted ones); Pub/Sub pushes are internal
+            "ingress_settings": "ALLOW_ALL" if http or inputs.invokers else "ALLOW_INTERNAL_ONLY",
             "all_traffic_on_latest_revision": True,
         },
     }
@@ -207,6 +224,20 @@ def compile_function(ctx: StackContext, fn: Function, inputs: FunctionInputs) ->
 
     if events:  # Eventarc calls the service as the trigger's service account
         iam.run_invoker(ctx, f"{fn.name}_event_invoker", service, member)
+    queues = fn.trigger_of(QueueMessageTrigger)
+    pushed = bool(queues) or bool(inputs.invokers)
+    if pushed:  # Pub/Sub pushes with an OIDC token of the function's own service account
+        iam.run_invoker(ctx, f"{fn.name}_push_invoker", service, member)
+    for trigger in queues:
+        subscription = inputs.trigger_queues[trigger.queue.name].constructs["main"]
+        subscription.attributes["push_config"] = {
+            "push_endpoint": uri, "oidc_token": {"service_account_email": account.ref("email"), "audience": uri}}
+    calls: dict[str, str] = {}
+    if inputs.invokers:
+        calls = calls_topic(ctx, fn, physical, uri, account.ref("email"))
+    if http and http[0].iam:
+        for index, principal in enumerate(str(ctx.setting(fn, INVOKERS.key, "") or "").split(), start=1):
+            iam.run_invoker(ctx, f"{fn.name}_named_invoker{index}", service, principal)
     if http and http[0].public:
         ctx.resource("google_cloudfunctions2_function_iam_member", f"{fn.name}_public_invoker", {
             "location": region, "cloud_function": function.ref("name"),
@@ -233,7 +264,13 @@ def compile_function(ctx: StackContext, fn: Function, inputs: FunctionInputs) ->
                     "oidc_token": {"service_account_email": scheduler.ref("email"), "audience": uri},
                 },
             }).after(invoker, *provider.apis(ctx, *SCHEDULE_APIS))
+    project = provider.project_id(ctx)
+    call_url = f"gcf://{name}?url={function.ref('url')}"
+    if calls:
+        call_url += f"&calls={project}/{calls['calls_topic_name']}"
     return function, {
+        **({"calls_topic": calls["calls_topic"]} if calls else {}),
+        "call_url": call_url,
         "name": function.ref("name"),
         "url": function.ref("url"),
         "uri": uri,
@@ -242,3 +279,30 @@ def compile_function(ctx: StackContext, fn: Function, inputs: FunctionInputs) ->
         "identity_id": account.ref("unique_id"),
         "identity_member": member,
     }
+
+
+def calls_topic(ctx: StackContext, fn: Function, physical: str, uri: str, email: str) -> dict[str, str]:
+    """The queue the platform creates for `function(name).send(payload)` on GCP: a topic whose push subscription
+    delivers each call to the function (OIDC token of its own service account), retried with backoff and
+    dead-lettered after 5 attempts onto a topic whose subscription keeps them."""
+    apis = provider.apis(ctx, PUBSUB_API)
+    labels = ctx.labels(fn)
+    topic = ctx.resource("google_pubsub_topic", f"{fn.name}_calls", {
+        "name": topic_id(physical, "-calls"), "labels": labels}).after(*apis)
+    dead = ctx.resource("google_pubsub_topic", f"{fn.name}_calls_dlq", {
+        "name": topic_id(physical, "-calls-dlq"), "labels": labels}).after(*apis)
+    ctx.resource("google_pubsub_subscription", f"{fn.name}_calls_dlq_subscription", {
+        "name": topic_id(physical, "-calls-dlq"), "topic": dead.ref("id"), "labels": labels,
+        "message_retention_duration": "604800s", "expiration_policy": {"ttl": ""}})
+    ctx.resource("google_pubsub_subscription", f"{fn.name}_calls_subscription", {
+        "name": topic_id(physical, "-calls"), "topic": topic.ref("id"), "labels": labels,
+        "ack_deadline_seconds": max(10, min(fn.timeout, 600)), "expiration_policy": {"ttl": ""},
+        "retry_policy": {"minimum_backoff": "10s", "maximum_backoff": "600s"},
+        "dead_letter_policy": {"dead_letter_topic": dead.ref("id"), "max_delivery_attempts": 5},
+        "push_config": {"push_endpoint": uri, "oidc_token": {"service_account_email": email, "audience": uri}},
+    })
+    from platform_sdk.providers.gcp.queue import pubsub_agent
+
+    ctx.resource("google_pubsub_topic_iam_member", f"{fn.name}_calls_dlq_agent_publisher", {
+        "topic": dead.ref("id"), "role": iam.PUBSUB_PUBLISHER, "member": pubsub_agent(ctx)})
+    return {"calls_topic": topic.ref("id"), "calls_topic_name": topic_id(physical, "-calls")}

@@ -77,6 +77,14 @@ EVENT_RECEIVER = "roles/eventarc.eventReceiver"
 # GCS publishes object notifications to Pub/Sub (which Eventarc reads) as the project's GCS service agent.
 GCS_AGENT_PUBLISHER = "roles/pubsub.publisher"
 OBJECT_VIEWER = "roles/storage.objectViewer"
+# Queue grants -> predefined roles bound on that one topic: publisher is topics.publish only (it cannot read,
+# subscribe or administer). https://cloud.google.com/pubsub/docs/access-control
+QUEUE_ROLES: dict[str, tuple[str, ...]] = {"send": ("roles/pubsub.publisher",)}
+PUBSUB_PUBLISHER = "roles/pubsub.publisher"
+PUBSUB_SUBSCRIBER = "roles/pubsub.subscriber"
+# Function grants: `invokes` -> run.invoker on the callee's Cloud Run service (invoke, request), and publisher on its
+# calls topic (send).
+FUNCTION_ROLES: dict[str, tuple[str, ...]] = {"invoke": (RUN_INVOKER,)}
 PUBLIC = "allUsers"
 
 
@@ -160,4 +168,24 @@ def bind_grant(ctx: StackContext, fn_name: str, member: str, grant: Grant, targe
     elif grant.target.kind == "secret":
         for role in SECRET_ROLES[grant.access]:
             bindings.append(secret_member(ctx, f"{key}_accessor", target["id"], role, member))
+    elif grant.target.kind == "queue":
+        for role in QUEUE_ROLES[grant.access]:
+            bindings.append(topic_member(ctx, f"{key}_publisher", target["topic"], role, member))
+    elif grant.target.kind == "function":
+        for role in FUNCTION_ROLES[grant.access]:
+            bindings.append(run_member(ctx, f"{key}_invoker", target["service"], role, member))
+        if target.attrs.get("calls_topic"):
+            bindings.append(topic_member(ctx, f"{key}_calls_publisher", target["calls_topic"], PUBSUB_PUBLISHER,
+                                         member))
     return bindings
+
+
+def topic_member(ctx: StackContext, id: str, topic: str, role: str, member: str) -> Any:
+    """`role` for `member` on one Pub/Sub topic (`topic` = its id, `projects/<p>/topics/<t>`)."""
+    return ctx.resource("google_pubsub_topic_iam_member", id, {"topic": topic, "role": role, "member": member})
+
+
+def run_member(ctx: StackContext, id: str, service: str, role: str, member: str) -> Any:
+    """`role` on one function's Cloud Run service."""
+    return ctx.resource("google_cloud_run_service_iam_member", id, {
+        "location": provider.region(ctx), "service": service, "role": role, "member": member})

@@ -23,7 +23,7 @@ from platform_sdk.providers.base import (
     StateBackend,
     Step,
 )
-from platform_sdk.providers.gcp.config import MAX_INSTANCES, TIER, GcpConfig, GcsState, gcp_config
+from platform_sdk.providers.gcp.config import INVOKERS, MAX_INSTANCES, TIER, GcpConfig, GcsState, gcp_config
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -41,7 +41,7 @@ class GcpPlugin(CloudPlugin):
 
     name = "gcp"
     config = GcpConfig
-    kinds = frozenset({"bucket", "function", "cdn", "database", "secret"})
+    kinds = frozenset({"bucket", "function", "cdn", "database", "secret", "queue"})
     # Memory: 128 MiB to 32 GiB (cloud.google.com/functions/docs/configuring/memory); timeout: up to 60 minutes
     # for HTTP functions (event-driven: 540 s, checked by the compiler) (cloud.google.com/functions/docs/configuring/
     # timeout); runtimes: the compiler's runtime table (cloud.google.com/functions/docs/runtime-support).
@@ -49,11 +49,16 @@ class GcpPlugin(CloudPlugin):
         runtimes=("python3.10", "python3.11", "python3.12"), memory_mb=(128, 32768), timeout_s=(1, 3600),
         source="cloud.google.com/functions/docs/configuring/memory, configuring/timeout, runtime-support",
     )
-    resource_settings: ClassVar[Mapping[str, tuple[Setting, ...]]] = {"function": (MAX_INSTANCES,)}
+    resource_settings: ClassVar[Mapping[str, tuple[Setting, ...]]] = {"function": (MAX_INSTANCES, INVOKERS)}
     size_settings: ClassVar[Mapping[str, tuple[Setting, ...]]] = {"database": (TIER,)}
     # A secret's container holds its value (set outside Terraform): destroying it loses the value.
+    # A queue's messages live in its subscriptions (and a topic's destroy cuts them off).
     stateful_types = frozenset({"google_storage_bucket", "google_sql_database_instance", "google_sql_database",
-                                "google_secret_manager_secret"})
+                                "google_secret_manager_secret", "google_pubsub_topic", "google_pubsub_subscription"})
+    primary_types: ClassVar[Mapping[str, str]] = {
+        "bucket": "google_storage_bucket", "function": "google_cloudfunctions2_function",
+        "cdn": "google_compute_global_forwarding_rule", "database": "google_sql_database_instance",
+        "secret": "google_secret_manager_secret", "queue": "google_pubsub_topic"}
     state_backends: ClassVar[Mapping[str, type[StateBackend]]] = {"gcs": GcsState}
     backend_missing = ("storage: bucket doesn't exist",)
     bucket_access_from = frozenset({"aws"})  # AWS functions exchange their role credentials through WIF
@@ -68,6 +73,7 @@ class GcpPlugin(CloudPlugin):
         "bucket": ("google-cloud-storage>=2.16,<4",),
         "database": ("pg8000>=1.31,<2", "google-cloud-secret-manager>=2.20,<3", "cloud-sql-python-connector>=1.10,<2"),
         "secret": ("google-cloud-secret-manager>=2.20,<3",),
+        "queue": ("google-auth[requests]>=2.20,<3",),
     }
     client_requirements: ClassVar[Mapping[str, tuple[str, ...]]] = {
         "bucket": ("google-cloud-storage>=2.16,<4",),

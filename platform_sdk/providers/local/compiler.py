@@ -18,6 +18,8 @@ from platform_sdk.model import (
     Function,
     HttpTrigger,
     ObjectCreatedTrigger,
+    Queue,
+    QueueMessageTrigger,
     ScheduleTrigger,
     Secret,
 )
@@ -66,10 +68,29 @@ class LocalCompiler(Compiler):
         res = ctx.resource("localcloud_secret", secret.name, {"name": ctx.physical_name(secret)})
         return self.handle(ctx, secret, name=res.ref("name"), url=res.ref("url"))
 
+    def queue(self, ctx: StackContext, queue: Queue) -> Handle:
+        res = ctx.resource("localcloud_queue", queue.name, {
+            "name": ctx.physical_name(queue), "max_attempts": queue.max_attempts,
+            "retention_days": queue.retention_days,
+        })
+        return self.handle(ctx, queue, name=res.ref("name"), url=res.ref("url"))
+
     def function(self, ctx: StackContext, fn: Function, inputs: FunctionInputs) -> Handle:
+        """The registry entry `platform dev` serves: triggers as JSON (an `auth="iam"` HTTP trigger lists the functions
+        the gateway admits, by physical name; queue triggers name the queue's URL)."""
         triggers: dict[str, object] = {}
-        if fn.trigger_of(HttpTrigger):
-            triggers["http"] = {"public": fn.trigger_of(HttpTrigger)[0].public}
+        http = fn.trigger_of(HttpTrigger)
+        if http:
+            triggers["http"] = {"public": http[0].public}
+            if http[0].iam:
+                triggers["http"] = {"public": False, "auth": "iam"}
+        if inputs.invokers:
+            triggers["invokers"] = sorted(self._physical(ctx, caller) for caller, _ in inputs.invokers)
+        queues = [{"queue": inputs.trigger_queues[t.queue.name]["name"],
+                   "url": inputs.trigger_queues[t.queue.name]["url"], "batch_size": t.batch_size}
+                  for t in fn.trigger_of(QueueMessageTrigger)]
+        if queues:
+            triggers["queues"] = queues
         if fn.trigger_of(ScheduleTrigger):
             triggers["schedules"] = [t.cron for t in fn.trigger_of(ScheduleTrigger)]
         events = [
@@ -89,7 +110,12 @@ class LocalCompiler(Compiler):
             "environment": inputs.environment,
             "triggers": json.dumps(triggers, sort_keys=True),
         })
-        return self.handle(ctx, fn, name=res.ref("name"), url=res.ref("url"))
+        return self.handle(ctx, fn, name=res.ref("name"), url=res.ref("url"),
+                           call_url=f"localfn://{ctx.physical_name(fn)}")
+
+    @staticmethod
+    def _physical(ctx: StackContext, fn: Function) -> str:
+        return ctx.profile.physical_name(ctx.env, fn.service.name if fn.service else "", fn.name)
 
     def cdn(self, ctx: StackContext, cdn: Cdn, origin: Handle) -> Handle:
         attrs: dict[str, object] = {"name": ctx.physical_name(cdn)}

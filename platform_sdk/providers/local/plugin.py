@@ -35,16 +35,21 @@ class LocalPlugin(CloudPlugin):
     config = LocalConfig
     section_required = False
     hosts_stand_ins = True
-    kinds = frozenset({"bucket", "function", "cdn", "database", "secret"})
+    kinds = frozenset({"bucket", "function", "cdn", "database", "secret", "queue"})
     # Functions run in the project's interpreter: no cloud limit, only sanity. The ranges are the widest any
     # built-in cloud accepts, so a stand-in never refuses what its real cloud takes (that cloud's own limits
     # are checked as well when it is rehearsed here).
     function_limits = FunctionLimits(runtimes=("python3.10", "python3.11", "python3.12", "python3.13"),
                                      memory_mb=(128, 32768), timeout_s=(1, 3600))
-    stateful_types = frozenset({"localcloud_bucket", "localcloud_database", "localcloud_secret"})
-    # Local functions reach local buckets and secrets under any cloud label (grants are enforced by the runtime).
+    stateful_types = frozenset({"localcloud_bucket", "localcloud_database", "localcloud_secret", "localcloud_queue"})
+    # Local functions reach local buckets, secrets, queues and functions under any cloud label (grants are enforced by
+    # the runtime and, for calls, by the gateway).
     bucket_access_from = frozenset({"local"})
     secret_access_from = frozenset({"local"})
+    queue_access_from = frozenset({"local"})
+    function_access_from = frozenset({"local"})
+    primary_types = {"bucket": "localcloud_bucket", "function": "localcloud_function", "cdn": "localcloud_cdn_route",
+                     "database": "localcloud_database", "secret": "localcloud_secret", "queue": "localcloud_queue"}
     # Workers use the project's interpreter, which has the SDK installed: packages carry no copy of the runtime,
     # so upgrading the SDK does not redeploy every local function.
     packaging = Packaging(ships_runtime=False)

@@ -28,7 +28,16 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from platform_sdk.runtime import metrics
-from platform_sdk.runtime.events import HttpRequest, HttpResponse, ObjectCreated, ScheduleTick
+from platform_sdk.runtime.auth import JwtPolicy, Unauthorized, verify
+from platform_sdk.runtime.events import (
+    FunctionCall,
+    HttpRequest,
+    HttpResponse,
+    ObjectCreated,
+    QueueMessage,
+    ScheduleTick,
+)
+from platform_sdk.runtime.queues import queue_urls
 from platform_sdk.runtime.resources import bucket_urls, denial, deny, function_identity
 
 METADATA_FILE = "_platform_function.json"
@@ -209,8 +218,20 @@ class Entry:
         log.info("invocation fn=%s cloud=%s trigger=%s request_id=%s outcome=%s%s duration_ms=%.1f",
                  self.identity, self.cloud, trigger, request_id, outcome, extra, ms)
 
+    def jwt_policy(self) -> JwtPolicy | None:
+        """The bearer-token policy of the function's HTTP trigger (`http(auth=jwt(...))`), None when it has none."""
+        for trigger in self.triggers_of("http"):
+            auth = trigger.get("auth")
+            if isinstance(auth, dict):
+                return JwtPolicy.from_json(auth)
+        return None
+
     def run_http(self, request: HttpRequest, request_id: str) -> HttpResponse:
-        """Call the handler with an HttpRequest; any exception becomes a logged 500 carrying the request id."""
+        """Call the handler with an HttpRequest; any exception becomes a logged 500 carrying the request id.
+
+        With `http(auth=jwt(...))` the bearer token is verified first: without a valid one the answer is 401 and the
+        handler is not called; with one, its claims are `request.claims`.
+        """
         started = time.perf_counter()
         fetch = "cdn.fetch_get" if request.method.upper() in ("GET", "HEAD") else "cdn.fetch_post"
         refused = denial("http.invoke") or denial(fetch)
@@ -218,6 +239,14 @@ class Entry:
             log.warning("refused fn=%s request_id=%s: %s", self.identity, request_id, refused)
             self._log("http", request_id, "refused", started, " status=403")
             return HttpResponse(403, {"error": refused, "request_id": request_id}, {"x-request-id": request_id})
+        policy = self.jwt_policy()
+        if policy is not None:
+            try:
+                request.claims = verify(request.headers, policy)
+            except Unauthorized as exc:
+                self._log("http", request_id, "unauthorized", started, " status=401")
+                return HttpResponse(401, {"error": "unauthorized", "reason": str(exc), "request_id": request_id},
+                                    {"www-authenticate": 'Bearer realm="platform"', "x-request-id": request_id})
         try:
             with metrics.request(request_id):
                 response = HttpResponse.coerce(self.handler(request))
@@ -247,6 +276,48 @@ class Entry:
             self._log(trigger, request_id, "error", started, detail)
             raise
         self._log(trigger, request_id, "ok", started, detail)
+
+    def neutral_queue(self, physical: str) -> str:
+        """Map a cloud queue name (or local URL) back to the neutral name code uses."""
+        for neutral, url in queue_urls().items():
+            if physical == url or physical in url:
+                return neutral
+        names = sorted({str(t["queue"]) for t in self.triggers_of("queue") if t.get("queue")})
+        return names[0] if len(names) == 1 else physical
+
+    def run_messages(self, messages: list[QueueMessage], request_id: str) -> list[str]:
+        """Call the handler once per message; returns the ids of the messages whose handler raised (logged), which
+        the cloud delivers again (SQS partial batch response, a Pub/Sub nack, the local gateway's retry)."""
+        failed: list[str] = []
+        for index, message in enumerate(messages):
+            rid = request_id if len(messages) == 1 else f"{request_id}#{index}"
+            started = time.perf_counter()
+            detail = f" queue={message.queue} message_id={message.id} attempt={message.attempt}"
+            try:
+                self.handler(message)
+            except Exception:
+                log.exception("handler %s failed: fn=%s request_id=%s%s", self.handler_path, self.identity, rid,
+                              detail)
+                self._log("queue", rid, "error", started, detail)
+                failed.append(message.id)
+                continue
+            self._log("queue", rid, "ok", started, detail)
+        return failed
+
+    def run_call(self, call: FunctionCall, request_id: str) -> Any:
+        """Call the handler with a FunctionCall and return its result; failures are logged and re-raised."""
+        started = time.perf_counter()
+        detail = f" caller={call.caller or '?'} call_id={call.id}"
+        try:
+            result = self.handler(call)
+            json.dumps(result)  # the caller gets JSON: a result that is not is the handler's error
+        except Exception:
+            log.exception("handler %s failed: fn=%s request_id=%s%s", self.handler_path, self.identity, request_id,
+                          detail)
+            self._log("call", request_id, "error", started, detail)
+            raise
+        self._log("call", request_id, "ok", started, detail)
+        return result
 
     def ignored(self, trigger: str, request_id: str, reason: str) -> None:
         """Log an event that was delivered but is not for this function (e.g. outside the key filters)."""

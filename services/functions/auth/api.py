@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import secrets
 import time
 
 import jwt
 
-from platform_sdk.runtime import HttpRequest, HttpResponse, database, secret
+from platform_sdk.runtime import HttpRequest, HttpResponse, database, queue, secret
 
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS users (email TEXT PRIMARY KEY, salt TEXT NOT NULL, hash TEXT NOT NULL)",
@@ -51,6 +52,8 @@ def handle(request: HttpRequest) -> HttpResponse:
                 return HttpResponse(409, {"error": "email already registered"})
             conn.execute("INSERT INTO users (email, salt, hash) VALUES (?, ?, ?)",
                          (body["email"], salt, _hash(body["password"], salt)))
+            # the welcome message goes through the notifications service's queue (delivered at least once)
+            queue("outbox").send(json.dumps({"template": "welcome", "email": body["email"]}))
             return HttpResponse(201, {"email": body["email"]})
         if request.method == "POST" and request.path.endswith("/signin"):
             body = request.json()

@@ -11,6 +11,12 @@ Understood events:
   The rule event does not carry the cron expression, so it is taken from the package's only schedule
   trigger, or from `platform_schedule` when the rule's input transformer sends
   `{"platform_schedule": "<cron>", "time": <aws.events.event.ingestion-time or time>}`.
+- SQS batches from an event source mapping (`Records[].eventSource == "aws:sqs"`) -> one QueueMessage per record;
+  the answer is a partial batch response, `{"batchItemFailures": [{"itemIdentifier": <messageId>}]}` naming the
+  records whose handler raised (the mapping has `ReportBatchItemFailures`), so only those are retried and, after the
+  queue's maxReceiveCount, dead-lettered. https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html
+- Platform calls (`{"platform_call": {"payload", "caller", "call_id"}}`, sent by another function's Invoke) ->
+  FunctionCall; the handler's return value is the Invoke response.
 """
 
 from __future__ import annotations
@@ -23,7 +29,16 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, unquote_plus
 
 from platform_sdk.runtime.adapters.common import Entry, caller_dir, new_request_id, parse_time
-from platform_sdk.runtime.events import HttpRequest, HttpResponse, ObjectCreated, ScheduleTick, is_text_type
+from platform_sdk.runtime.events import (
+    FunctionCall,
+    HttpRequest,
+    HttpResponse,
+    ObjectCreated,
+    QueueMessage,
+    ScheduleTick,
+    is_text_type,
+)
+from platform_sdk.runtime.queues import ID_ATTRIBUTE
 
 PACKAGE_ROOT_ENV = "LAMBDA_TASK_ROOT"
 """Where Lambda unpacks the function package (the package root when the entry module has no file)."""
@@ -85,14 +100,18 @@ def http_response(response: HttpResponse, payload_v2: bool) -> dict[str, Any]:
 
 
 def classify(event: Any) -> str:
-    """Which kind of Lambda event this is: http | s3 | s3_eventbridge | schedule | unknown."""
+    """Which kind of Lambda event this is: http | s3 | s3_eventbridge | schedule | sqs | call | unknown."""
     if not isinstance(event, dict):
         return "unknown"
+    if "platform_call" in event and isinstance(event["platform_call"], dict):
+        return "call"
     if "requestContext" in event and ("http" in event["requestContext"] or "httpMethod" in event):
         return "http"
     records = event.get("Records")
     if isinstance(records, list) and records and all(r.get("eventSource") == "aws:s3" for r in records):
         return "s3"
+    if isinstance(records, list) and records and all(r.get("eventSource") == "aws:sqs" for r in records):
+        return "sqs"
     if event.get("source") == "aws.s3" and event.get("detail-type") == "Object Created":
         return "s3_eventbridge"
     if "platform_schedule" in event or (
@@ -114,6 +133,12 @@ def make_entry(handler_path: str, *, base_dir: str | Path | None = None) -> Call
             return http_response(response, payload_v2=event.get("version") == "2.0" or "rawPath" in event)
         if kind in ("s3", "s3_eventbridge"):
             return _objects(entry, event, kind, request_id)
+        if kind == "sqs":
+            return _messages(entry, event, request_id)
+        if kind == "call":
+            call = event["platform_call"]
+            return entry.run_call(FunctionCall(payload=call.get("payload"), caller=str(call.get("caller") or ""),
+                                               id=str(call.get("call_id") or request_id)), request_id)
         if kind == "schedule":
             tick = ScheduleTick(time=parse_time(event.get("time")),
                                 schedule=entry.schedule_name(event.get("platform_schedule")))
@@ -121,7 +146,8 @@ def make_entry(handler_path: str, *, base_dir: str | Path | None = None) -> Call
             return {"handled": 1}
         keys = sorted(event)[:8] if isinstance(event, dict) else type(event).__name__
         raise ValueError(f"{entry.identity}: unrecognised Lambda event (keys: {keys}); expected a function URL / "
-                         "API Gateway request, an S3 ObjectCreated notification or an EventBridge schedule")
+                         "API Gateway request, an S3 ObjectCreated notification, an EventBridge schedule, an SQS batch "
+                         "or a platform call")
 
     return handler
 
@@ -149,3 +175,20 @@ def _objects(entry: Entry, event: dict[str, Any], kind: str, request_id: str) ->
         entry.run_event(created, rid)
         handled += 1
     return {"handled": handled}
+
+
+def _messages(entry: Entry, event: dict[str, Any], request_id: str) -> dict[str, list[dict[str, str]]]:
+    """One handler call per SQS record; the records whose handler raised, as a partial batch response."""
+    messages: list[QueueMessage] = []
+    sqs_ids: dict[str, str] = {}
+    for record in event["Records"]:
+        raw = record.get("messageAttributes") or {}
+        attributes = {str(k): str(v.get("stringValue", "")) for k, v in raw.items()}
+        neutral_id = attributes.pop(ID_ATTRIBUTE, None) or str(record["messageId"])
+        sqs_ids[neutral_id] = str(record["messageId"])
+        queue = entry.neutral_queue(str(record.get("eventSourceARN", "")).rsplit(":", 1)[-1])
+        attempt = int((record.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
+        messages.append(QueueMessage(id=neutral_id, body=str(record.get("body") or "").encode("utf-8"), queue=queue,
+                                     attributes=attributes, attempt=attempt))
+    failed = entry.run_messages(messages, request_id)
+    return {"batchItemFailures": [{"itemIdentifier": sqs_ids[i]} for i in failed]}

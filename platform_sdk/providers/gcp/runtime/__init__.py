@@ -15,3 +15,7 @@ BUCKET_SCHEMES = ("gs", "gcs")
 """URL schemes of the buckets this runtime opens (`platform_sdk.runtime.buckets.open_bucket`)."""
 SECRET_SCHEMES = ("secretmanager",)
 """URL schemes of the secrets this runtime opens (`platform_sdk.runtime.secrets.open_secret`)."""
+QUEUE_SCHEMES = ("pubsub",)
+"""URL schemes of the queues this runtime opens (`platform_sdk.runtime.queues.open_queue`): Pub/Sub topics."""
+FUNCTION_SCHEMES = ("gcf",)
+"""URL schemes of the functions this runtime calls (`platform_sdk.runtime.functions.open_function`)."""

@@ -13,6 +13,14 @@ single event trigger), every other function with `functions_framework.http`.
 - Storage: `google.cloud.storage.object.v1.finalized` CloudEvents -> ObjectCreated. Events are kept
   only if they match `PLATFORM_TRIGGER_FILTERS` (JSON list of {"bucket","prefix","suffix"}), or, when
   that is unset, the package's own object_created triggers: Eventarc filters on bucket only.
+- Pub/Sub push (a queue's subscription, or the calls topic of a function other functions `send` to): a POST whose
+  JSON body is `{"message": {"data", "attributes", "messageId", ...}, "subscription"}` -> QueueMessage (or, with the
+  attribute `platform-call`, FunctionCall). 2xx acknowledges; a handler that raises answers 500, so Pub/Sub retries
+  and, after the subscription's max delivery attempts, dead-letters. `deliveryAttempt` is the attempt.
+  https://cloud.google.com/pubsub/docs/push#receive_push
+- Platform calls (`x-platform-call: invoke` with `{"payload", "caller", "call_id"}`) -> FunctionCall; the answer is
+  the handler's return value as JSON. Only accepted on a function without a public http() trigger (the compiler
+  refuses the mix), so Cloud Run's invoker IAM has authenticated the caller.
 """
 
 from __future__ import annotations
@@ -24,7 +32,12 @@ from pathlib import Path
 from typing import Any
 
 from platform_sdk.runtime.adapters.common import Entry, caller_dir, new_request_id, parse_time
-from platform_sdk.runtime.events import HttpRequest, ObjectCreated, ScheduleTick
+from platform_sdk.runtime.events import FunctionCall, HttpRequest, ObjectCreated, QueueMessage, ScheduleTick
+from platform_sdk.runtime.functions import CALL_HEADER
+from platform_sdk.runtime.queues import ID_ATTRIBUTE
+
+CALL_ATTRIBUTE = "platform-call"
+"""Pub/Sub attribute marking a message on a function's calls topic (`function(name).send(payload)`)."""
 
 FINALIZED = "google.cloud.storage.object.v1.finalized"
 
@@ -98,6 +111,9 @@ def make_entry(handler_path: str, *, base_dir: str | Path | None = None) -> Call
     def handler(request: Any) -> Any:  # type: ignore[no-redef]
         request_id = _request_id(request.headers)
         neutral = http_request(request)
+        platform = platform_delivery(entry, neutral, request_id)
+        if platform is not None:
+            return platform
         tick = scheduler_call(entry, neutral)
         if tick is not None:
             try:
@@ -120,3 +136,58 @@ def _register(function: Callable[..., Any], kind: str) -> Callable[..., Any]:
         return function
     registered: Callable[..., Any] = getattr(functions_framework, kind)(function)
     return registered
+
+
+def _json(value: Any, status: int = 200, request_id: str = "") -> tuple[str, int, dict[str, str]]:
+    return json.dumps(value), status, {"content-type": "application/json", "x-request-id": request_id}
+
+
+def push_envelope(request: HttpRequest) -> dict[str, Any] | None:
+    """The Pub/Sub push envelope of a request, None when it is not one."""
+    if request.method != "POST" or not request.body.startswith(b"{"):
+        return None
+    try:
+        body = json.loads(request.body)
+    except ValueError:
+        return None
+    if isinstance(body, dict) and isinstance(body.get("message"), dict) and "subscription" in body:
+        return body
+    return None
+
+
+def platform_delivery(entry: Entry, request: HttpRequest, request_id: str) -> Any:
+    """A queue message, a sent call or an invoke, answered here; None for an ordinary HTTP request."""
+    import base64
+
+    public = any(t.get("public") == "true" for t in entry.triggers_of("http"))  # jwt too: Cloud Run lets it in
+    if request.header(CALL_HEADER) == "invoke" and not public:
+        call = request.json() or {}
+        try:
+            result = entry.run_call(FunctionCall(payload=call.get("payload"), caller=str(call.get("caller") or ""),
+                                                 id=str(call.get("call_id") or request_id)), request_id)
+        except Exception:
+            return _json({"error": "the function failed", "request_id": request_id}, 500, request_id)
+        return _json(result, 200, request_id)
+    envelope = None if public else push_envelope(request)  # a public URL is not authenticated by Cloud Run
+    if envelope is None:
+        return None
+    message = envelope["message"]
+    attributes = {str(k): str(v) for k, v in (message.get("attributes") or {}).items()}
+    data = base64.b64decode(message.get("data") or "")
+    neutral_id = attributes.pop(ID_ATTRIBUTE, None) or str(message.get("messageId") or request_id)
+    if attributes.pop(CALL_ATTRIBUTE, None) is not None:
+        call = json.loads(data or b"{}")
+        try:
+            entry.run_call(FunctionCall(payload=call.get("payload"), caller=str(call.get("caller") or ""),
+                                        id=neutral_id), request_id)
+        except Exception:
+            return _json({"error": "the function failed", "request_id": request_id}, 500, request_id)
+        return _json({"ok": True}, 200, request_id)
+    subscription = str(envelope.get("subscription") or "").rsplit("/", 1)[-1]
+    queued = QueueMessage(id=neutral_id, body=data, queue=entry.neutral_queue(subscription), attributes=attributes,
+                          attempt=int(envelope.get("deliveryAttempt") or message.get("deliveryAttempt") or 1))
+    failed = entry.run_messages([queued], request_id)
+    if failed:
+        return _json({"error": "the handler failed; Pub/Sub delivers the message again", "request_id": request_id},
+                     500, request_id)
+    return _json({"ok": True}, 200, request_id)

@@ -6,6 +6,10 @@ Events (all JSON-serialisable, so the gateway may run functions in a subprocess)
 - `{"type": "object_created", "bucket": <physical name, directory or file:// URL>, "key", "size",
   "content_type"?}` -> `{"handled": 0|1}`
 - `{"type": "schedule", "cron", "time"}` -> `{"handled": 1}`
+- `{"type": "queue", "queue": <physical name>, "messages": [{"id", "body_base64", "attributes", "attempt"}]}`
+  -> `{"failed": [ids of the messages whose handler raised]}`
+- `{"type": "call", "payload", "caller", "call_id"}` -> `{"result": <the handler's return value>}` (a handler that
+  raises fails the call: the gateway answers the caller with the error)
 Every event may carry a "request_id". An HTTP handler failure is answered with a 500; an event handler
 failure is re-raised so the gateway can report it (and retry if it wants to).
 """
@@ -19,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from platform_sdk.runtime.adapters.common import Entry, caller_dir, new_request_id, parse_time
-from platform_sdk.runtime.events import HttpRequest, ObjectCreated, ScheduleTick
+from platform_sdk.runtime.events import FunctionCall, HttpRequest, ObjectCreated, QueueMessage, ScheduleTick
 
 
 def make_entry(handler_path: str, *, base_dir: str | Path | None = None) -> Callable[[dict[str, Any]], dict[str, Any]]:
@@ -53,6 +57,18 @@ def make_entry(handler_path: str, *, base_dir: str | Path | None = None) -> Call
             tick = ScheduleTick(time=parse_time(event.get("time")), schedule=entry.schedule_name(event.get("cron")))
             entry.run_event(tick, request_id)
             return {"handled": 1, "request_id": request_id}
-        raise ValueError(f"{entry.identity}: unknown local event type {kind!r} (http, object_created, schedule)")
+        if kind == "queue":
+            queue = entry.neutral_queue(str(event.get("queue") or ""))
+            messages = [QueueMessage(id=str(m["id"]), body=base64.b64decode(m.get("body_base64") or ""), queue=queue,
+                                     attributes={str(k): str(v) for k, v in (m.get("attributes") or {}).items()},
+                                     attempt=int(m.get("attempt") or 1))
+                        for m in event.get("messages") or []]
+            return {"failed": entry.run_messages(messages, request_id), "request_id": request_id}
+        if kind == "call":
+            call = FunctionCall(payload=event.get("payload"), caller=str(event.get("caller") or ""),
+                                id=str(event.get("call_id") or request_id))
+            return {"result": entry.run_call(call, request_id), "request_id": request_id}
+        raise ValueError(f"{entry.identity}: unknown local event type {kind!r} (http, object_created, schedule, "
+                         "queue, call)")
 
     return handler
