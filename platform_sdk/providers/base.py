@@ -154,6 +154,15 @@ class Compiler(ABC):
     """Maps every neutral resource kind to Terraform resources for one cloud."""
 
     target: ClassVar[str]
+    known_kinds: ClassVar[frozenset[str]] = frozenset()
+    """Kinds whose handle `known_handle` gives as values known before apply, usable by a function in another stack
+    of this cloud before the resource exists (an IAM policy may name a bucket that does not exist yet; a binding
+    on the bucket itself may not). Synthesis wires one grant of a cycle between two stacks this way."""
+
+    def known_handle(self, ctx: StackContext, resource: Resource) -> Handle:
+        """The handle of `resource` (one of `known_kinds`, in its own stack `ctx`) as literal values: the same
+        attributes consumers read from the compiled handle, derived from the naming convention."""
+        raise NotImplementedError(f"{self.target} gives no known values for {resource.kind}s")
 
     def problems(self, resource: Resource, env: Environment) -> list[str]:
         """Capabilities this cloud lacks for the resource, as 'missing X' phrases (empty = fine)."""

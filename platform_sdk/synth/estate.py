@@ -22,7 +22,7 @@ from platform_sdk.project import Project
 from platform_sdk.providers import compilers_for
 from platform_sdk.providers.base import Compiler, FunctionInputs, FunctionPackage, Handle, StackContext
 from platform_sdk.synth.assets import build_package
-from platform_sdk.synth.graph import dependencies_of
+from platform_sdk.synth.graph import dependencies_of, knowable, known_grants
 from platform_sdk.synth.placement import Placement, resolve_placements, stack_name
 from platform_sdk.synth.vendoring import vendor_function
 
@@ -66,8 +66,12 @@ class EstateBuilder:
         self.copy_handles: dict[Resource, Handle] = {}
         self.compilers = compilers or compilers_for(env)
         self.placements = resolve_placements(env, services, self.compilers, naming=self.profile.physical_name)
+        # grants wired with values known before apply, so that no two stacks need each other first (graph.py)
+        self.known_grants = known_grants(self.placements, knowable(self.placements, self.compilers,
+                                                                   self.profile.modules))
         self.contexts: dict[str, StackContext] = {}
         self.handles: dict[Resource, Handle] = {}
+        self.known_handles: dict[Resource, Handle] = {}
         self.packages: dict[str, FunctionPackage] = {}
         self.stack_infos: dict[str, StackInfo] = {}
 
@@ -162,6 +166,8 @@ class EstateBuilder:
             raise TypeError(resource)
         if wire:
             self.handles[resource] = handle
+            if any(grant.target is resource for grant in self.known_grants):
+                self.known_handles[resource] = compiler.known_handle(ctx, resource)
         else:
             self.copy_handles[resource] = handle
         info = self.stack_infos[placement.stack_name]
@@ -210,7 +216,7 @@ class EstateBuilder:
         }
         grants = []
         for grant in fn.grants:
-            handle = self.handles[grant.target]
+            handle = (self.known_handles if grant in self.known_grants else self.handles)[grant.target]
             grants.append((grant, handle))
             url = handle["url"]
             if handle.target != placement.target:  # another cloud: keyless federated access
@@ -253,5 +259,5 @@ class EstateBuilder:
                     ctx.output(f"{resource.kind}_{resource.name}_{attr}".replace("-", "_"), handle.attrs[attr])
 
     def _record_dependencies(self) -> None:
-        for name, deps in dependencies_of(self.placements).items():
+        for name, deps in dependencies_of(self.placements, self.known_grants).items():
             self.stack_infos[name].dependencies = deps

@@ -13,7 +13,7 @@ from platform_sdk.model import Bucket, Cdn, Database, Function, Grant, Resource,
 from platform_sdk.naming import default_name
 from platform_sdk.profile import Profile
 from platform_sdk.providers.aws import federation, names
-from platform_sdk.providers.aws.bucket import compile_bucket
+from platform_sdk.providers.aws.bucket import compile_bucket, known_bucket
 from platform_sdk.providers.aws.cdn import compile_cdn
 from platform_sdk.providers.aws.cron import CronError, to_eventbridge
 from platform_sdk.providers.aws.database import ENGINES, compile_database
@@ -43,9 +43,16 @@ class AwsCompiler(Compiler):
     """S3, Lambda, CloudFront and RDS through `hashicorp/aws` 6.x."""
 
     target = "aws"
+    known_kinds = frozenset({"bucket"})
 
     def __init__(self, env: Environment) -> None:
         self.env = env
+
+    def known_handle(self, ctx: StackContext, resource: Resource) -> Handle:
+        """A bucket's name (naming convention), `s3://` URL and ARN, which carries no account or region.
+        https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-arn-format.html"""
+        assert isinstance(resource, Bucket)
+        return known_bucket(ctx, resource)
 
     # -- capability checks ------------------------------------------------------------------------------------
     def bucket_name_problems(self, name: str) -> list[str]:

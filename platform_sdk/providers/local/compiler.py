@@ -11,7 +11,16 @@ import os
 from typing import TYPE_CHECKING
 
 from platform_sdk.localcloud.roots import local_root
-from platform_sdk.model import Bucket, Cdn, Database, Function, HttpTrigger, ObjectCreatedTrigger, ScheduleTrigger
+from platform_sdk.model import (
+    Bucket,
+    Cdn,
+    Database,
+    Function,
+    HttpTrigger,
+    ObjectCreatedTrigger,
+    Resource,
+    ScheduleTrigger,
+)
 from platform_sdk.providers.base import Compiler, FunctionInputs, Handle, StackContext
 from platform_sdk.providers.local.config import local_config
 
@@ -23,9 +32,16 @@ class LocalCompiler(Compiler):
     """One localcloud resource per neutral resource; grants are enforced by the runtime from PLATFORM_GRANTS."""
 
     target = "local"
+    known_kinds = frozenset({"bucket"})
 
     def __init__(self, env: Environment) -> None:
         self.env = env
+
+    def known_handle(self, ctx: StackContext, resource: Resource) -> Handle:
+        """A bucket's name and `file://` URL, as `localcloud_bucket` computes them (`<root>/buckets/<name>`)."""
+        name = ctx.physical_name(resource)
+        path = local_root(ctx.project_dir, ctx.env, ctx.cloud) / "buckets" / name
+        return self.handle(ctx, resource, name=name, url=path.as_uri(), path=str(path))
 
     def configure(self, ctx: StackContext) -> None:
         from platform_sdk.cdk.raw import RawProvider
