@@ -42,11 +42,14 @@ class PlatformWarning(UserWarning):
     `warning: <file>:<line>: <message>`; synthesis goes on."""
 
 
+_SHOWN: dict[object, object] = {}  # warnings' registry: a message is shown once per location while filters stay
+
+
 def warn(message: str, file: str | Path | None = None, line: int | None = None) -> None:
     """Announce a PlatformWarning located at `file:line` (the user's declaration), not at the SDK's code."""
     import warnings
 
-    warnings.warn_explicit(message, PlatformWarning, str(file) if file else "platform", line or 0)
+    warnings.warn_explicit(message, PlatformWarning, str(file) if file else "platform", line or 0, registry=_SHOWN)
 
 
 class ModelError(PlatformError):

@@ -798,18 +798,43 @@ def test_public_bucket_behind_a_cdn_has_one_merged_policy(extras: dict[str, Any]
     assert cors["allowed_methods"] == ["GET", "PUT"] and cors["allowed_headers"] == ["*"]
 
 
-def test_custom_domain_uses_a_us_east_1_certificate(extras: dict[str, Any]) -> None:
+def test_custom_domain_uses_a_us_east_1_certificate_cloudfront_gets_once_validated(extras: dict[str, Any]) -> None:
+    """Issue 14.2: CloudFront rejects a certificate pending validation, so the distribution waits for the
+    aws_acm_certificate_validation (which waits until ACM has issued it), not for the certificate itself."""
     cert = resources(extras, "aws_acm_certificate")["site_certificate"]
     assert cert["provider"] == "aws.us_east_1"
     assert cert["domain_name"] == "www.example.com" and cert["validation_method"] == "DNS"
     assert cert["lifecycle"] == {"create_before_destroy": True}
+    validation = dict(resources(extras, "aws_acm_certificate_validation")["site_certificate_validation"])
+    validation.pop("//", None)
+    assert validation == {"certificate_arn": ref("aws_acm_certificate", "site_certificate", "arn"),
+                          "provider": "aws.us_east_1"}
     site = resources(extras, "aws_cloudfront_distribution")["site_distribution"]
     assert site["aliases"] == ["www.example.com"]
-    assert site["viewer_certificate"] == {"acm_certificate_arn": ref("aws_acm_certificate", "site_certificate", "arn"),
-                                          "ssl_support_method": "sni-only",
-                                          "minimum_protocol_version": "TLSv1.2_2021"}
-    assert "cdn_site_dns_validation" in extras["output"]
+    assert site["viewer_certificate"] == {
+        "acm_certificate_arn": ref("aws_acm_certificate_validation", "site_certificate_validation", "certificate_arn"),
+        "ssl_support_method": "sni-only", "minimum_protocol_version": "TLSv1.2_2021"}
+    output = extras["output"]["cdn_site_dns_validation"]
+    assert output["value"] == ref("aws_acm_certificate", "site_certificate", "domain_validation_options")
+    assert "create them in its zone" in output["description"]
     assert extras["output"]["cdn_site_domain"]["value"] == "www.example.com"
+    # no domain, no certificate to wait for
+    assert resources(extras, "aws_cloudfront_distribution")["api-cdn_distribution"]["viewer_certificate"] == {
+        "cloudfront_default_certificate": True}
+
+
+def test_synthesis_says_the_first_apply_waits_for_the_validation_records(tmp_path: Path) -> None:
+    from platform_sdk.errors import PlatformWarning
+
+    project = make_project(tmp_path / "domain", {"test": MOTO_ENV}, {"extras.py": EXTRAS_SERVICE},
+                           {"functions/extras/app.py": HANDLER})
+    with pytest.warns(PlatformWarning) as caught:
+        synth(project, "test")
+    (warning,) = [w for w in caught if "www.example.com" in str(w.message)]
+    assert warning.filename == str(project.services_dir / "extras.py") and warning.lineno == 7
+    assert "waits (up to 75 minutes) until the validation CNAME records exist in the zone of www.example.com" in \
+        str(warning.message)
+    assert "cdn_site_dns_validation" in str(warning.message)
 
 
 def test_private_function_behind_a_cdn(extras: dict[str, Any]) -> None:

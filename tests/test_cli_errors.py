@@ -173,3 +173,11 @@ def test_a_module_binding_names_dynamically_is_announced_not_refused(estate: Pat
     assert code == 0, out
     assert f"warning: {source}:" in out and "could not be verified" in out and "globals() (line" in out
     assert (estate / "cdktf.out" / "local").is_dir()
+
+
+def test_a_cdn_serving_plain_http_is_announced_by_synth(estate: Path) -> None:
+    """Issue 14.2: staging places web on GCP with no domain for its CDN: it works, and the output says HTTP only."""
+    code, out = synth(estate, "staging")
+    assert code == 0, out
+    assert f"warning: {estate / 'services' / 'web.py'}:8: CDN web.cdn on GCP has no domain, so no certificate: it " \
+           "serves plain HTTP on port 80" in out

@@ -351,6 +351,41 @@ def test_cdn_in_front_of_a_function_with_a_domain(stacks: dict[str, dict[str, An
     assert extras["output"]["cdn_edge_cdn_url"]["value"] == "https://edge.example.com/"
 
 
+def test_a_cdn_without_a_domain_is_announced_as_plain_http(tmp_path: Path) -> None:
+    """Issue 14.2: no domain, no certificate: the load balancer listens on port 80 only. Synthesis says so."""
+    from platform_sdk.errors import PlatformWarning
+
+    project = make_project(tmp_path, {"extras.py": EXTRAS})
+    with pytest.warns(PlatformWarning) as caught:
+        synth(project)
+    texts = sorted((Path(w.filename).name, w.lineno, str(w.message)) for w in caught if "plain HTTP" in str(w.message))
+    assert [(name, line) for name, line, _ in texts] == [("thumbnails.py", 8), ("web.py", 8)]  # not extras.edge-cdn
+    assert texts[1][2] == ("CDN web.cdn on GCP has no domain, so no certificate: it serves plain HTTP on port 80 of "
+                           "its address (refused in protected environments; give it a domain for HTTPS with a "
+                           "Google-managed certificate)")
+
+
+def test_a_cdn_without_a_domain_is_refused_in_a_protected_environment(tmp_path: Path) -> None:
+    project = make_project(tmp_path, {"extras.py": EXTRAS})
+    env_file = project.envs_dir / f"{ENV}.toml"
+    env_file.write_text("protected = true\n" + ENV_TOML)
+    with pytest.raises(PlacementError) as err:
+        synth(project)
+    message = str(err.value)
+    assert message.startswith(f"{env_file}: default_cloud: cdn thumbnails.cdn cannot be placed on gcp: missing HTTPS "
+                              "in protected environment 'gcp-test': without a domain the load balancer has no "
+                              "certificate and serves plain HTTP on port 80"), message
+    assert '[overrides."thumbnails.cdn"]' in message
+    assert not project.env_outdir(ENV).exists()
+    env_file.write_text(env_file.read_text() + '\n[overrides."thumbnails.cdn"]\ndomain = "img.example.com"\n'
+                        '\n[overrides."web.cdn"]\ndomain = "shop.example.com"\n'
+                        '\n[overrides."auth.users"]\nhigh_availability = true\n')
+    web = read_stacks(synth(project).outdir)[f"{ENV}-web-gcp"]
+    assert resources(web, "google_compute_managed_ssl_certificate")["cdn_cert"]["managed"] == {
+        "domains": ["shop.example.com"]}
+    assert web["output"]["cdn_cdn_url"]["value"] == "https://shop.example.com/"
+
+
 def test_synthesis_is_byte_identical_across_runs(estate: tuple[Project, SynthResult, Any]) -> None:
     project, first, _ = estate
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from platform_sdk.cdk.engine import Fn, TerraformResourceLifecycle, Token
-from platform_sdk.errors import PlatformError
+from platform_sdk.errors import PlatformError, warn
 from platform_sdk.model import Bucket, Cdn, Function, HttpTrigger
 from platform_sdk.providers.aws.common import make_handle, resource_tags, rid
 from platform_sdk.providers.aws.config import aws_config
@@ -82,6 +82,17 @@ def security_headers_policy(ctx: StackContext) -> str:
 
 
 def _viewer_certificate(ctx: StackContext, cdn: Cdn) -> dict[str, Any]:
+    """The distribution's certificate: CloudFront's own, or an ACM certificate for `cdn.domain`.
+
+    CloudFront accepts only an issued certificate, and a DNS-validated one is issued once its validation records
+    exist in the domain's zone; so the distribution takes the ARN from an `aws_acm_certificate_validation`, which
+    waits (75 minutes by default) until ACM reports the certificate issued. Creating those records is the zone
+    owner's job for now (their names and values are the stack output `cdn_<name>_dns_validation`): the first
+    apply of a new domain waits for them, and synthesis says so.
+    https://docs.aws.amazon.com/acm/latest/userguide/dns-validation.html
+    https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/acm_certificate_validation
+    https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cnames-and-https-requirements.html
+    """
     if not cdn.domain:
         return {"cloudfront_default_certificate": True}
     cert = ctx.resource("aws_acm_certificate", rid(ctx, cdn, "certificate"), {
@@ -91,11 +102,20 @@ def _viewer_certificate(ctx: StackContext, cdn: Cdn) -> dict[str, Any]:
     })
     cert.provider = us_east_1(ctx)  # CloudFront reads certificates from us-east-1 only
     cert.lifecycle = TerraformResourceLifecycle(create_before_destroy=True)
+    validation = ctx.resource("aws_acm_certificate_validation", rid(ctx, cdn, "certificate_validation"), {
+        "certificate_arn": cert.ref("arn"),
+    })
+    validation.provider = us_east_1(ctx)
+    output = f"cdn_{cdn.name}_dns_validation".replace("-", "_")
     # The DNS records proving domain ownership: whoever owns the zone creates them.
-    ctx.output(f"cdn_{cdn.name}_dns_validation".replace("-", "_"),
-               cert.interpolation_for_attribute("domain_validation_options"),
-               description=f"DNS records validating the certificate of {cdn.domain}")
-    return {"acm_certificate_arn": cert.ref("arn"), "ssl_support_method": "sni-only",
+    ctx.output(output, cert.interpolation_for_attribute("domain_validation_options"),
+               description=f"DNS records validating the certificate of {cdn.domain}: create them in its zone; "
+                           "the apply waits until ACM has issued the certificate")
+    warn(f"CDN {cdn.address} on AWS serves {cdn.domain} with an ACM certificate validated through DNS: its first "
+         f"apply waits (up to 75 minutes) until the validation CNAME records exist in the zone of {cdn.domain} "
+         "(while it waits: the ACM console or `aws acm describe-certificate --region us-east-1` shows them; "
+         f"afterwards the output {output} of stack {ctx.name})", cdn.declared_in, cdn.declared_line)
+    return {"acm_certificate_arn": validation.ref("certificate_arn"), "ssl_support_method": "sni-only",
             "minimum_protocol_version": "TLSv1.2_2021"}
 
 

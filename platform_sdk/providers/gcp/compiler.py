@@ -46,7 +46,7 @@ class GcpCompiler(Compiler):
         if isinstance(resource, Function):
             return function_problems(resource, env)
         if isinstance(resource, Cdn):
-            return cdn_problems(resource)
+            return cdn_problems(resource, env)
         return []
 
     def configure(self, ctx: StackContext) -> None:
