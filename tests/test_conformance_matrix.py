@@ -3,7 +3,6 @@ exactly the known faults of today's compilers and nothing else.
 
 The known faults (fixed by later issues; until then these findings are expected, and asserted):
 - 13.1  a Lambda function that joins the VPC for its database has no network path to S3;
-- 14.1  a function behind a CDN is also reachable around it (public function URL / allUsers + ALLOW_ALL);
 - 14.3  GCP `writes(bucket)` (objectCreator) lacks storage.objects.delete: no overwrite, no delete;
 - 14.4  GCP `signed_url()` signs through signBlob with no grant on the function's own account and the IAM
         Credentials API not enabled;
@@ -25,7 +24,6 @@ from tests.conformance_estates import ENVIRONMENTS, matrix
 
 TAGS = (  # fault -> what its findings say
     ("13.1", MISSING, r"a network path to the AWS s3 API: function \S+ runs in a VPC"),
-    ("14.1", EXPOSURE, r"it can be reached around app\.edge-cdn"),
     ("14.3", MISSING, r"^storage\.objects\.delete on bucket"),
     ("14.4", MISSING, r"iam\.serviceAccounts\.signBlob on service account|enabling iamcredentials\.googleapis\.com"),
     ("14.5", EXPOSURE, r"lambda:InvokeFunction for every principal \('\*'\) without invoked_via_function_url"),
@@ -46,9 +44,8 @@ def tag(finding: Finding) -> str:
 def aws_app() -> set[tuple[str, str, str, str]]:
     expected = {("app.vpcfiles", "reads_writes(rw)", f"bucket.{op}", "13.1") for op in READ + WRITE
                 if not op.startswith("signed_url")}
-    expected |= {(f"app.{fn}", "http()", "http.invoke", "14.5") for fn in ("reader", "edge", "remote")}
-    expected.add(("app.edge", "http()", "http.invoke", "14.1"))
-    return expected
+    # app.edge is behind a CDN: its URL admits only CloudFront (14.1 fixed), so neither exposure applies to it
+    return expected | {(f"app.{fn}", "http()", "http.invoke", "14.5") for fn in ("reader", "remote")}
 
 
 def gcp_app(remote_on_gcp: bool) -> set[tuple[str, str, str, str]]:
@@ -64,7 +61,6 @@ def gcp_app(remote_on_gcp: bool) -> set[tuple[str, str, str, str]]:
         if cause.startswith("writes("):
             expected |= {(f"app.{fn}", cause, f"bucket.{op}", "14.3") for op in ("overwrite", "delete",
                                                                                "signed_url_put")}
-    expected.add(("app.edge", "http()", "http.invoke", "14.1"))
     return expected
 
 

@@ -145,7 +145,7 @@ def test_function_limits_come_from_the_profile(estate: Path) -> None:
     assert sorted((v.resource, v.message.split(" ")[0]) for v in found) == [
         ("thumbnails.on-demand", "memory"), ("thumbnails.resize", "memory"), ("thumbnails.resize", "timeout")]
     assert all(v.rule == "function.limits" for v in found)
-    overridden = prod.model_copy(update={"overrides": {"auth.api": {"memory": 2048}}})
+    overridden = prod.model_copy(update={"overrides": {**prod.overrides, "auth.api": {"memory": 2048}}})
     found = check_model(overridden, services, placements_of(overridden, services), profile)
     assert "auth.api" in {v.resource for v in found}
 

@@ -70,13 +70,16 @@ class FunctionInputs:
     grants: list[tuple[Grant, Handle]]
     trigger_buckets: dict[str, Handle]
     environment: dict[str, str]
+    cdns: tuple[Cdn, ...] = ()
+    """The CDNs in front of the function: then the CDN is its only way in (its own URL admits only them)."""
 
 
 class StackContext:
     """One Terraform stack being built: (environment, service, cloud)."""
 
     def __init__(self, env: Environment, service: Service, cloud: str, target: str, stack: Any, name: str,
-                 project_dir: Path, profile: Profile, stack_dir: Path | None = None) -> None:
+                 project_dir: Path, profile: Profile, stack_dir: Path | None = None,
+                 build_dir: Path | None = None) -> None:
         self.env = env
         self.service = service
         self.cloud = cloud
@@ -87,6 +90,8 @@ class StackContext:
         self.profile = profile
         # The stack's Terraform working directory: relative paths in the stack resolve against it.
         self.stack_dir = stack_dir or project_dir / "cdktf.out" / env.name / "stacks" / name
+        # Where a compiler writes files it builds itself (next to the function packages), before they become assets.
+        self.build_dir = build_dir or project_dir / ".platform" / "packages" / env.name
         self.shared: dict[str, Any] = {}
 
     def resource(self, terraform_type: str, id: str, attributes: dict[str, Any]) -> RawResource:
@@ -111,6 +116,14 @@ class StackContext:
 
         asset = TerraformAsset(self.stack, f"{package.function.name}-package", path=str(package.path),
                                type=AssetType.FILE, asset_hash=package.sha256)
+        return asset.path
+
+    def file_asset(self, id: str, path: Path, sha256: str) -> str:
+        """Hand a file a compiler built (in `build_dir`) to CDKTF; returns its path relative to the stack's working
+        directory. `sha256` (hex) is its content hash, so an unchanged file keeps its asset path."""
+        from platform_sdk.cdk.engine import AssetType, TerraformAsset
+
+        asset = TerraformAsset(self.stack, id, path=str(path), type=AssetType.FILE, asset_hash=sha256)
         return asset.path
 
     def output(self, id: str, value: Any, description: str = "", sensitive: bool = False) -> None:

@@ -86,7 +86,8 @@ class EstateBuilder:
             stack = engine.TerraformStack(self.app, name)
             self._backend(stack, name)
             ctx = StackContext(self.env, service, cloud, target, stack, name, self.project.root, self.profile,
-                               stack_dir=self.outdir / "stacks" / name)
+                               stack_dir=self.outdir / "stacks" / name,
+                               build_dir=self.project.cache_dir / "packages" / self.env.name)
             self.compilers[target].configure(ctx)
             self.contexts[name] = ctx
             self.stack_infos[name] = StackInfo(name, self.env.name, service.name, cloud, target)
@@ -234,7 +235,8 @@ class EstateBuilder:
         trigger_buckets = {
             t.bucket.name: self.handles[t.bucket] for t in fn.triggers if isinstance(t, ObjectCreatedTrigger)
         }
-        return FunctionInputs(package, grants, trigger_buckets, dict(sorted(environment.items())))
+        cdns = tuple(r for r in self.placements if isinstance(r, Cdn) and r.origin is fn)
+        return FunctionInputs(package, grants, trigger_buckets, dict(sorted(environment.items())), cdns)
 
     def _check_package_size(self, fn: Function, package: FunctionPackage, target: str) -> None:
         limits = providers.plugin(target).packaging.limits

@@ -1,7 +1,10 @@
-"""Cdn -> CloudFront: a distribution in front of a private bucket (through origin access control) or a function URL.
+"""Cdn -> CloudFront: a distribution in front of a private bucket or a private function URL, both through origin
+access control.
 
 The bucket stays private: its policy gains one statement letting CloudFront read objects, and only for requests
-signed on behalf of this distribution (`AWS:SourceArn`).
+signed on behalf of this distribution (`AWS:SourceArn`). A function URL behind a CDN is private (AWS_IAM) whether
+its trigger says `http()` or `http(public=False)`: the CDN is its public face, and the function's resource policy
+admits CloudFront for this distribution only; an edge function lets bodies through the signing (edge.py).
 """
 
 from __future__ import annotations
@@ -10,9 +13,10 @@ from typing import Any
 
 from platform_sdk.cdk.engine import Fn, TerraformResourceLifecycle, Token
 from platform_sdk.errors import PlatformError, warn
-from platform_sdk.model import Bucket, Cdn, Function, HttpTrigger
+from platform_sdk.model import Bucket, Cdn, Function
 from platform_sdk.providers.aws.common import make_handle, resource_tags, rid
 from platform_sdk.providers.aws.config import aws_config
+from platform_sdk.providers.aws.edge import payload_hash_association
 from platform_sdk.providers.aws.provider import us_east_1
 from platform_sdk.providers.base import Handle, StackContext
 
@@ -46,8 +50,15 @@ def _bucket_origin(ctx: StackContext, cdn: Cdn, origin: Handle) -> tuple[dict[st
     return block, behavior
 
 
-def _function_origin(ctx: StackContext, cdn: Cdn, fn: Function,
-                     origin: Handle) -> tuple[dict[str, Any], dict[str, Any]]:
+def _function_origin(ctx: StackContext, cdn: Cdn, origin: Handle) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The function URL as a custom origin, reached only through this distribution.
+
+    The URL is private (AWS_IAM, function.py), CloudFront signs for it with origin access control, and the
+    function's resource policy admits CloudFront for this distribution only (`AWS:SourceArn`), so nothing reaches
+    the function around the CDN and no shared value is needed. Requests with a body pass because an origin-request
+    Lambda@Edge function sets their SHA-256 before CloudFront signs (edge.py).
+    https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-restricting-access-to-lambda.html
+    """
     # https://<id>.lambda-url.<region>.on.aws/ -> <id>.lambda-url.<region>.on.aws
     domain = Token.as_string(Fn.element(Fn.split("/", origin["url"]), 2))
     block: dict[str, Any] = {
@@ -55,12 +66,12 @@ def _function_origin(ctx: StackContext, cdn: Cdn, fn: Function,
         "domain_name": domain,
         "custom_origin_config": {"http_port": 80, "https_port": 443, "origin_protocol_policy": "https-only",
                                  "origin_ssl_protocols": ["TLSv1.2"]},
+        "origin_access_control_id": _origin_access_control(ctx, cdn, "lambda").ref("id"),
     }
-    if not fn.trigger_of(HttpTrigger)[0].public:
-        block["origin_access_control_id"] = _origin_access_control(ctx, cdn, "lambda").ref("id")
     # An API behind a CDN takes every method; nothing is cached and the viewer's request reaches the function.
     behavior = {"allowed_methods": ALL_METHODS, "cached_methods": READ_METHODS, "cache_policy_id": CACHING_DISABLED,
-                "origin_request_policy_id": ALL_VIEWER_EXCEPT_HOST_HEADER}
+                "origin_request_policy_id": ALL_VIEWER_EXCEPT_HOST_HEADER,
+                "lambda_function_association": [payload_hash_association(ctx, cdn)]}
     return block, behavior
 
 
@@ -128,7 +139,7 @@ def compile_cdn(ctx: StackContext, cdn: Cdn, origin: Handle) -> Handle:
         block, behavior = _bucket_origin(ctx, cdn, origin)
     else:
         assert isinstance(cdn.origin, Function)
-        block, behavior = _function_origin(ctx, cdn, cdn.origin, origin)
+        block, behavior = _function_origin(ctx, cdn, origin)
     attrs: dict[str, Any] = {
         "enabled": True,
         "comment": ctx.physical_name(cdn),
@@ -158,7 +169,7 @@ def compile_cdn(ctx: StackContext, cdn: Cdn, origin: Handle) -> Handle:
             "Resource": f"{origin['arn']}/*",
             "Condition": {"StringEquals": {"AWS:SourceArn": arn}},
         })
-    elif not cdn.origin.trigger_of(HttpTrigger)[0].public:
+    else:
         for action in ("lambda:InvokeFunctionUrl", "lambda:InvokeFunction"):
             ctx.resource("aws_lambda_permission", rid(ctx, cdn, action.split(":")[1].lower()), {
                 "statement_id": f"AllowCloudFront-{cdn.name}-{action.split(':')[1]}",

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from platform_sdk.model import Bucket, Cdn, Database, Function, Grant, Resource, ScheduleTrigger
 from platform_sdk.naming import default_name
 from platform_sdk.profile import Profile
-from platform_sdk.providers.aws import federation, names
+from platform_sdk.providers.aws import edge, federation, names
 from platform_sdk.providers.aws.bucket import compile_bucket, known_bucket
 from platform_sdk.providers.aws.cdn import compile_cdn
 from platform_sdk.providers.aws.cron import CronError, to_eventbridge
@@ -81,6 +81,9 @@ class AwsCompiler(Compiler):
             if isinstance(resource.origin, Bucket) and resource.origin.service is not resource.service:
                 found.append(f"a CloudFront origin in another service ({resource.origin.address}): the bucket "
                              "policy naming the distribution lives with the bucket")
+            if isinstance(resource.origin, Function):  # its Lambda@Edge function (edge.py) is named after it
+                found += [f"a valid Lambda@Edge function name: {p}"
+                          for p in names.lambda_name_problems(f"{physical}-{edge.NAME_SUFFIX}")]
             return found
         return []
 

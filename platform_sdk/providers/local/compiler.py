@@ -73,6 +73,8 @@ class LocalCompiler(Compiler):
         triggers: dict[str, object] = {}
         if fn.trigger_of(HttpTrigger):
             triggers["http"] = {"public": fn.trigger_of(HttpTrigger)[0].public}
+            if inputs.cdns:  # like the clouds: the gateway refuses its own URL, only the CDN route reaches it
+                triggers["http"]["via_cdn"] = True
         if fn.trigger_of(ScheduleTrigger):
             triggers["schedules"] = [t.cron for t in fn.trigger_of(ScheduleTrigger)]
         events = [
