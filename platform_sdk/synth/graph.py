@@ -8,7 +8,9 @@ Cycles: two services whose functions are granted each other's buckets would need
 other (and CDKTF cannot reference both ways). Where the consumer's cloud can name the bucket by values known
 before apply (its name from the naming convention, an ARN derived from it: the compiler's `known_kinds`), one
 grant of the cycle is wired with those values instead of a reference (`known_grants`), and the cycle is gone;
-otherwise synthesis refuses it, naming every grant of the cycle.
+otherwise synthesis refuses it, naming every grant of the cycle. Grants across clouds are left out: federation
+wires them (the bucket's stack may reference the function's identity instead), so the model cannot tell their
+direction.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class Link:
     file: str | None
     line: int | None
     grant: Grant | None = None
+    federated: bool = False  # a grant across clouds: wired by federation, whose references may run the other way
 
     def __str__(self) -> str:
         where = f" ({self.file}:{self.line})" if self.file else ""
@@ -59,7 +62,8 @@ def links_of(placements: Mapping[Resource, Placement]) -> list[Link]:
         elif isinstance(resource, Cdn) and resource.origin is not None:
             found.append((resource, resource.origin, f"{resource.address} origin={resource.origin.address}",
                           resource.declared_in, resource.declared_line, None))
-    return [Link(placements[consumer].stack_name, placements[producer].stack_name, label, file, line, grant)
+    return [Link(placements[consumer].stack_name, placements[producer].stack_name, label, file, line, grant,
+                 federated=placements[consumer].target != placements[producer].target)
             for consumer, producer, label, file, line, grant in found
             if placements[consumer].stack_name != placements[producer].stack_name]
 
@@ -126,7 +130,7 @@ def known_grants(placements: Mapping[Resource, Placement], can_know: Callable[[G
     Raises:
         PlatformError: a cycle that no such grant breaks, naming every link of it (file and line of the first).
     """
-    links = links_of(placements)
+    links = [link for link in links_of(placements) if not link.federated]  # their direction is the clouds' to say
     known: set[Grant] = set()
     while cycle := _cycle([link for link in links if link.grant is None or link.grant not in known]):
         breakable = [link for link in cycle if link.grant is not None and can_know(link.grant)]
