@@ -326,7 +326,10 @@ def needs_of(fn: Function, ctx: Context) -> list[Need]:
             needs.append(Need(fn, cause, FEDERATION, grant.target, access=grant.access))
         for verb in GRANT_OPERATIONS[grant.target.kind][grant.access]:
             needs.append(Need(fn, cause, f"{grant.target.kind}.{verb}", grant.target, access=grant.access))
+    cdns = ctx.cdns_of(fn)
     for trigger in fn.triggers:
+        if isinstance(trigger, HttpTrigger) and cdns:
+            continue  # a CDN in front replaces the function's own URL (entry_points): its needs are the CDN's below
         if isinstance(trigger, ObjectCreatedTrigger):
             cause, target = f"object_created({_label(fn, trigger.bucket)})", trigger.bucket
         elif isinstance(trigger, ScheduleTrigger):
@@ -337,7 +340,7 @@ def needs_of(fn: Function, ctx: Context) -> list[Need]:
             cause, target = "http()" if trigger.public else "http(public=False)", None
         for operation in TRIGGER_OPERATIONS[type(trigger)]:
             needs.append(Need(fn, cause, operation, target, trigger=trigger))
-    for cdn in ctx.cdns_of(fn):
+    for cdn in cdns:
         for operation in CDN_ORIGIN_OPERATIONS:
             needs.append(Need(fn, f"cdn({_label(fn, cdn)})", operation, cdn))
     return needs

@@ -37,6 +37,21 @@ class PlatformError(Exception):
         return text
 
 
+class PlatformWarning(UserWarning):
+    """Something the platform could not check or that works but deserves attention. The CLI prints it as
+    `warning: <file>:<line>: <message>`; synthesis goes on."""
+
+
+_SHOWN: dict[object, object] = {}  # warnings' registry: a message is shown once per location while filters stay
+
+
+def warn(message: str, file: str | Path | None = None, line: int | None = None) -> None:
+    """Announce a PlatformWarning located at `file:line` (the user's declaration), not at the SDK's code."""
+    import warnings
+
+    warnings.warn_explicit(message, PlatformWarning, str(file) if file else "platform", line or 0, registry=_SHOWN)
+
+
 class ModelError(PlatformError):
     """A resource declaration is invalid (raised while a service file runs)."""
 

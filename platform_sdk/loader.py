@@ -8,8 +8,9 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
-from platform_sdk.errors import ModelError, PlatformError
-from platform_sdk.model import ObjectCreatedTrigger, Service
+from platform_sdk.errors import ModelError, PlatformError, did_you_mean, warn
+from platform_sdk.handlers import module_names
+from platform_sdk.model import Function, ObjectCreatedTrigger, Service
 
 _loaded: dict[Path, ModuleType] = {}
 _services_dir: list[Path] = []
@@ -98,9 +99,42 @@ def validate_service(service: Service) -> None:
                 f"handler file {module_file.relative_to(fn.source_dir)} not found in {fn.source_dir}",
                 "handler", fn.handler,
             )
+        check_handler_symbol(fn, module_file)
         for grant in fn.grants:
             if grant.target.service is None:
                 raise fn.error("granted resource was never added to a service", "grants", grant.target.name)
         for trigger in fn.triggers:
             if isinstance(trigger, ObjectCreatedTrigger) and trigger.bucket.service is None:
                 raise fn.error("trigger bucket was never added to a service", "triggers", trigger.bucket.name)
+
+
+def check_handler_symbol(fn: Function, module_file: Path) -> None:
+    """The handler's function must be defined in its module, checked by parsing it (user code never runs here).
+
+    Raises:
+        ModelError: naming the file and line of the Function declaration, key `handler` and its value, when the
+            module defines no such top-level name (with the closest defined name).
+    A module whose names cannot be known by reading it (star imports, `globals()`, a module `__getattr__`, a
+    syntax this Python cannot parse) is announced as not verified (a PlatformWarning), not refused.
+    """
+    symbol = fn.handler.rsplit(".", 1)[1]
+    relative = module_file.relative_to(fn.source_dir)
+    try:
+        found = module_names(module_file)
+    except (SyntaxError, ValueError) as err:
+        line = getattr(err, "lineno", None)
+        warn(f"handler {fn.handler!r} of {fn.address} could not be verified: {relative} does not parse "
+             f"({err.__class__.__name__}{f' at line {line}' if line else ''})", fn.declared_in, fn.declared_line)
+        return
+    if symbol in found.names:
+        return
+    if found.dynamic:
+        warn(f"handler {fn.handler!r} of {fn.address} could not be verified: {relative} defines no top-level "
+             f"{symbol!r} that reading it can see, and binds names dynamically ({'; '.join(found.dynamic)})",
+             fn.declared_in, fn.declared_line)
+        return
+    callables = sorted(name for name in found.names if not name.startswith("_"))
+    raise fn.error(
+        f"handler function {symbol!r} is not defined in {relative} (in {fn.source_dir})"
+        f"{did_you_mean(symbol, callables)}", "handler", fn.handler,
+    )

@@ -27,6 +27,7 @@ from platform_sdk.providers.aws.database import performance_insights_supported
 from platform_sdk.providers.aws.iam import GRANT_ACTIONS
 from platform_sdk.providers.aws.names import bucket_name_problems
 from platform_sdk.providers.aws.network import ENI_ACTIONS
+from platform_sdk.providers.aws.payload_hash import ENTRY as PAYLOAD_HASH_ENTRY
 from platform_sdk.synth.app import synthesize
 from platform_sdk.synth.schema_check import check_outdir, check_stack, format_errors
 from platform_sdk.terraform.stateful import is_stateful
@@ -80,6 +81,12 @@ def resources(stack: dict[str, Any], tf_type: str) -> dict[str, dict[str, Any]]:
 
 def ref(tf_type: str, name: str, attr: str) -> str:
     return f"${{{tf_type}.{name}.{attr}}}"
+
+
+def user_functions(stack: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The stack's Lambda functions running user code (not a CDN's payload hash function at the edge)."""
+    return {name: fn for name, fn in resources(stack, "aws_lambda_function").items()
+            if fn["handler"] != PAYLOAD_HASH_ENTRY}
 
 
 def walk_keys(value: Any) -> Iterator[str]:
@@ -167,7 +174,7 @@ def test_every_stack_passes_the_schema_check(which: str, request: pytest.Fixture
 def test_provider_is_pinned_with_region_account_and_tags(dev_stacks: Stacks) -> None:
     for name, stack in dev_stacks.items():
         assert stack["terraform"]["required_providers"]["aws"] == {"source": "hashicorp/aws", "version": ">= 6.62, < 7"}
-        (provider,) = stack["provider"]["aws"]
+        (provider,) = [p for p in stack["provider"]["aws"] if "alias" not in p]
         assert provider["region"] == "eu-west-1"
         assert provider["allowed_account_ids"] == ["111111111111"]
         tags = provider["default_tags"][0]["tags"]
@@ -466,7 +473,7 @@ def test_one_secrets_manager_endpoint_per_stack(which: str, request: pytest.Fixt
 
 def test_functions_without_a_database_stay_outside_the_vpc(dev_stacks: Stacks, extras: dict[str, Any]) -> None:
     for name, stack in [*dev_stacks.items(), ("extras", extras)]:
-        for fn_name, fn in resources(stack, "aws_lambda_function").items():
+        for fn_name, fn in user_functions(stack).items():
             in_vpc = fn_name in ("api_function", "cleanup_function") if name == "dev-auth-aws" else (
                 name == "extras" and fn_name == "job_function")
             assert ("vpc_config" in fn) is in_vpc, (name, fn_name)
@@ -541,8 +548,8 @@ def test_profile_key_encrypts_buckets_databases_logs_and_environment(standard_st
                                                                         "kms_master_key_id": KMS_KEY},
                             "bucket_key_enabled": True}
             buckets += 1
-        for fn in resources(stack, "aws_lambda_function").values():
-            assert fn["kms_key_arn"] == KMS_KEY
+        for fn in user_functions(stack).values():
+            assert fn["kms_key_arn"] == KMS_KEY  # environment variables at rest (an edge function has none)
         for group in resources(stack, "aws_cloudwatch_log_group").values():
             assert group["kms_key_id"] == KMS_KEY
     assert buckets == 3
@@ -666,7 +673,7 @@ def test_schedule_input_tells_the_adapter_which_cron_fired(extras: dict[str, Any
 
 
 def test_http_functions_get_a_public_url(dev_stacks: Stacks) -> None:
-    stack = dev_stacks["dev-web-aws"]
+    stack = dev_stacks["dev-auth-aws"]
     assert resources(stack, "aws_lambda_function_url")["api_url"]["authorization_type"] == "NONE"
     permissions = resources(stack, "aws_lambda_permission")
     assert permissions["api_public_url"]["action"] == "lambda:InvokeFunctionUrl"
@@ -675,10 +682,57 @@ def test_http_functions_get_a_public_url(dev_stacks: Stacks) -> None:
     assert stack["output"]["function_api_url"]["value"] == ref("aws_lambda_function_url", "api_url", "function_url")
 
 
+def test_a_public_function_behind_a_cdn_admits_only_that_cdn(dev_stacks: Stacks) -> None:
+    """Issue 14.1: web.api declares http() and has a CDN in front: its URL is AWS_IAM, no permission for "*",
+    CloudFront signs for it (origin access control) for this distribution only, with the payload hash at the edge."""
+    stack = dev_stacks["dev-web-aws"]
+    assert resources(stack, "aws_lambda_function_url")["api_url"]["authorization_type"] == "AWS_IAM"
+    permissions = resources(stack, "aws_lambda_permission")
+    assert not [p for p in permissions.values() if p["principal"] == "*"]
+    assert sorted((p["action"], p["principal"], p["source_arn"]) for p in permissions.values()) == [
+        (action, "cloudfront.amazonaws.com", ref("aws_cloudfront_distribution", "api-cdn_distribution", "arn"))
+        for action in ("lambda:InvokeFunction", "lambda:InvokeFunctionUrl")]
+    distribution = resources(stack, "aws_cloudfront_distribution")["api-cdn_distribution"]
+    (origin,) = distribution["origin"]
+    assert origin["origin_access_control_id"] == ref("aws_cloudfront_origin_access_control", "api-cdn_oac", "id")
+    behavior = distribution["default_cache_behavior"]
+    assert {"GET", "POST", "PUT"} <= set(behavior["allowed_methods"])
+    assert behavior["lambda_function_association"] == [{
+        "event_type": "origin-request", "include_body": True,
+        "lambda_arn": ref("aws_lambda_function", "api-cdn_payload_hash", "qualified_arn")}]
+
+
+def test_the_payload_hash_function_runs_at_the_edge(dev: Path, dev_stacks: Stacks) -> None:
+    import zipfile
+
+    from platform_sdk.providers.aws.edge import EDGE_ASSUME_ROLE
+
+    stack = dev_stacks["dev-web-aws"]
+    edge = resources(stack, "aws_lambda_function")["api-cdn_payload_hash"]
+    assert edge["provider"] == "aws.us_east_1" and edge["publish"] is True
+    assert (edge["handler"], edge["runtime"], edge["architectures"]) == ("payload_hash.handler", "python3.12",
+                                                                        ["x86_64"])
+    assert "environment" not in edge and "vpc_config" not in edge and edge["timeout"] <= 30
+    assert edge["function_name"] == "acme-dev-web-api-cdn-payload-hash"
+    package = dev / "stacks" / "dev-web-aws" / edge["filename"]
+    assert edge["source_code_hash"] == base64.b64encode(hashlib.sha256(package.read_bytes()).digest()).decode()
+    with zipfile.ZipFile(package) as archive:
+        assert archive.namelist() == ["payload_hash.py"]
+        assert archive.read("payload_hash.py") == (REPO / "platform_sdk/providers/aws/payload_hash.py").read_bytes()
+    role = resources(stack, "aws_iam_role")["api-cdn_edge_role"]
+    assert json.loads(role["assume_role_policy"]) == EDGE_ASSUME_ROLE
+    assert edge["role"] == ref("aws_iam_role", "api-cdn_edge_role", "arn")
+    policy = json.loads(resources(stack, "aws_iam_role_policy")["api-cdn_edge_policy"]["policy"])
+    (statement,) = policy["Statement"]
+    assert statement["Resource"] == [
+        "arn:aws:logs:*:111111111111:log-group:/aws/lambda/us-east-1.acme-dev-web-api-cdn-payload-hash",
+        "arn:aws:logs:*:111111111111:log-group:/aws/lambda/us-east-1.acme-dev-web-api-cdn-payload-hash:*"]
+
+
 def test_function_packages_exist_and_match_their_hash(dev: Path, dev_stacks: Stacks) -> None:
     count = 0
     for name, stack in dev_stacks.items():
-        for fn in resources(stack, "aws_lambda_function").values():
+        for fn in user_functions(stack).values():
             package = dev / "stacks" / name / fn["filename"]
             assert package.is_file(), package
             digest = hashlib.sha256(package.read_bytes()).digest()
@@ -814,18 +868,43 @@ def test_public_bucket_behind_a_cdn_has_one_merged_policy(extras: dict[str, Any]
     assert cors["allowed_methods"] == ["GET", "PUT"] and cors["allowed_headers"] == ["*"]
 
 
-def test_custom_domain_uses_a_us_east_1_certificate(extras: dict[str, Any]) -> None:
+def test_custom_domain_uses_a_us_east_1_certificate_cloudfront_gets_once_validated(extras: dict[str, Any]) -> None:
+    """Issue 14.2: CloudFront rejects a certificate pending validation, so the distribution waits for the
+    aws_acm_certificate_validation (which waits until ACM has issued it), not for the certificate itself."""
     cert = resources(extras, "aws_acm_certificate")["site_certificate"]
     assert cert["provider"] == "aws.us_east_1"
     assert cert["domain_name"] == "www.example.com" and cert["validation_method"] == "DNS"
     assert cert["lifecycle"] == {"create_before_destroy": True}
+    validation = dict(resources(extras, "aws_acm_certificate_validation")["site_certificate_validation"])
+    validation.pop("//", None)
+    assert validation == {"certificate_arn": ref("aws_acm_certificate", "site_certificate", "arn"),
+                          "provider": "aws.us_east_1"}
     site = resources(extras, "aws_cloudfront_distribution")["site_distribution"]
     assert site["aliases"] == ["www.example.com"]
-    assert site["viewer_certificate"] == {"acm_certificate_arn": ref("aws_acm_certificate", "site_certificate", "arn"),
-                                          "ssl_support_method": "sni-only",
-                                          "minimum_protocol_version": "TLSv1.2_2021"}
-    assert "cdn_site_dns_validation" in extras["output"]
+    assert site["viewer_certificate"] == {
+        "acm_certificate_arn": ref("aws_acm_certificate_validation", "site_certificate_validation", "certificate_arn"),
+        "ssl_support_method": "sni-only", "minimum_protocol_version": "TLSv1.2_2021"}
+    output = extras["output"]["cdn_site_dns_validation"]
+    assert output["value"] == ref("aws_acm_certificate", "site_certificate", "domain_validation_options")
+    assert "create them in its zone" in output["description"]
     assert extras["output"]["cdn_site_domain"]["value"] == "www.example.com"
+    # no domain, no certificate to wait for
+    assert resources(extras, "aws_cloudfront_distribution")["api-cdn_distribution"]["viewer_certificate"] == {
+        "cloudfront_default_certificate": True}
+
+
+def test_synthesis_says_the_first_apply_waits_for_the_validation_records(tmp_path: Path) -> None:
+    from platform_sdk.errors import PlatformWarning
+
+    project = make_project(tmp_path / "domain", {"test": MOTO_ENV}, {"extras.py": EXTRAS_SERVICE},
+                           {"functions/extras/app.py": HANDLER})
+    with pytest.warns(PlatformWarning) as caught:
+        synth(project, "test")
+    (warning,) = [w for w in caught if "www.example.com" in str(w.message)]
+    assert warning.filename == str(project.services_dir / "extras.py") and warning.lineno == 7
+    assert "waits (up to 75 minutes) until the validation CNAME records exist in the zone of www.example.com" in \
+        str(warning.message)
+    assert "cdn_site_dns_validation" in str(warning.message)
 
 
 def test_private_function_behind_a_cdn(extras: dict[str, Any]) -> None:
@@ -846,6 +925,9 @@ def test_private_function_behind_a_cdn(extras: dict[str, Any]) -> None:
     from_cdn = [p for p in permissions.values() if p["principal"] == "cloudfront.amazonaws.com"]
     assert sorted(p["action"] for p in from_cdn) == ["lambda:InvokeFunction", "lambda:InvokeFunctionUrl"]
     assert {p["source_arn"] for p in from_cdn} == {ref("aws_cloudfront_distribution", "api-cdn_distribution", "arn")}
+    # POST and PUT pass the signing: the payload hash function sets x-amz-content-sha256 first (issue 14.1)
+    (association,) = distribution["default_cache_behavior"]["lambda_function_association"]
+    assert association["event_type"] == "origin-request" and association["include_body"] is True
 
 
 def test_mysql_and_several_schedules(extras: dict[str, Any]) -> None:

@@ -119,3 +119,65 @@ def test_bad_input_leaves_previous_output_untouched(estate: Path, command: str) 
     result = runner.invoke(app, [command, "--env", "local", "--project", str(estate)])
     assert result.exit_code == 2
     assert sorted(p.relative_to(estate) for p in (estate / "cdktf.out").rglob("*")) == before
+
+
+# -- issue 14.8: a handler function that does not exist, found without running the handler module -------------
+
+def _declare_handler(estate: Path, handler: str) -> Path:
+    path = estate / "services" / "web.py"
+    text, count = re.subn(r'handler="api\.\w+"', f'handler="{handler}"', path.read_text())
+    assert count == 1, "the example's web API declaration changed: update this edit"
+    path.write_text(text)
+    return path
+
+
+def test_a_handler_function_that_does_not_exist_is_refused_at_load(estate: Path) -> None:
+    source = _declare_handler(estate, "api.handel")
+    line = next(i for i, text in enumerate(source.read_text().splitlines(), 1) if "api.handel" in text)
+    code, out = synth(estate)
+    assert_refused(estate, code, out, f"{source}:{line}", "handler", "'handel' is not defined in api.py",
+                   "did you mean 'handle'?", "'api.handel'")
+
+
+def test_the_handler_module_is_read_not_run(estate: Path) -> None:
+    """A module with side effects at import (here: it would fail) is still checked, and never executed."""
+    module = estate / "services" / "functions" / "web" / "api.py"
+    module.write_text("raise SystemExit('imported!')\n" + module.read_text())
+    _declare_handler(estate, "api.missing")
+    code, out = synth(estate)
+    assert_refused(estate, code, out, "'missing' is not defined in api.py")
+    assert "imported!" not in out
+    _declare_handler(estate, "api.handle")
+    code, out = synth(estate)
+    assert code == 0, out
+
+
+@pytest.mark.parametrize("definition", [
+    "from json import loads as handle_json\nhandle_json = handle_json\n",   # an assignment
+    "try:\n    from fast import handle_json\nexcept ImportError:\n    def handle_json(request):\n        pass\n",
+    "class handle_json:\n    pass\n",
+])
+def test_handlers_bound_by_import_assignment_or_condition_are_found(estate: Path, definition: str) -> None:
+    module = estate / "services" / "functions" / "web" / "api.py"
+    module.write_text(module.read_text() + "\n" + definition)
+    _declare_handler(estate, "api.handle_json")
+    code, out = synth(estate)
+    assert code == 0, out
+
+
+def test_a_module_binding_names_dynamically_is_announced_not_refused(estate: Path) -> None:
+    module = estate / "services" / "functions" / "web" / "api.py"
+    module.write_text(module.read_text() + "\nglobals()['handle_' + 'json'] = handle\n")
+    source = _declare_handler(estate, "api.handle_json")
+    code, out = synth(estate)
+    assert code == 0, out
+    assert f"warning: {source}:" in out and "could not be verified" in out and "globals() (line" in out
+    assert (estate / "cdktf.out" / "local").is_dir()
+
+
+def test_a_cdn_serving_plain_http_is_announced_by_synth(estate: Path) -> None:
+    """Issue 14.2: staging places web on GCP with no domain for its CDN: it works, and the output says HTTP only."""
+    code, out = synth(estate, "staging")
+    assert code == 0, out
+    assert f"warning: {estate / 'services' / 'web.py'}:8: CDN web.cdn on GCP has no domain, so no certificate: it " \
+           "serves plain HTTP on port 80" in out

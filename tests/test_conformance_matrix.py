@@ -3,11 +3,11 @@ exactly the known faults of today's compilers and nothing else.
 
 The known faults (fixed by later issues; until then these findings are expected, and asserted):
 - 13.1  a Lambda function that joins the VPC for its database has no network path to S3;
-- 14.1  a function behind a CDN is also reachable around it (public function URL / allUsers + ALLOW_ALL);
 And one the analysis found that no issue lists yet:
 - X.1   an AWS function cannot sign URLs for a GCS bucket it reaches through workload identity federation
         (the runtime signs with a service account; a federated AWS identity has none).
-Fixed, and asserted absent (any finding of theirs is "unexpected"): 14.3 (GCP `writes` could not overwrite or
+Fixed, and asserted absent (any finding of theirs is "unexpected"): 14.1 (a function behind a CDN was reachable
+around it), 14.3 (GCP `writes` could not overwrite or
 delete), 14.4 (GCP signed URLs could not be signed), 14.5 (public function URLs invocable by any principal).
 """
 
@@ -18,12 +18,11 @@ from collections import Counter
 
 import pytest
 
-from platform_sdk.conformance import EXPOSURE, MISSING, Finding, examine
+from platform_sdk.conformance import MISSING, Finding, examine
 from tests.conformance_estates import ENVIRONMENTS, matrix
 
 TAGS = (  # fault -> what its findings say
     ("13.1", MISSING, r"a network path to the AWS s3 API: function \S+ runs in a VPC"),
-    ("14.1", EXPOSURE, r"it can be reached around app\.edge-cdn"),
     ("X.1", MISSING, r"a way to sign URLs for AWS role \S+ \(workload identity federation\)"),
 )
 READ = ("get", "head", "list", "signed_url_get")
@@ -40,12 +39,12 @@ def tag(finding: Finding) -> str:
 def aws_app() -> set[tuple[str, str, str, str]]:
     expected = {("app.vpcfiles", "reads_writes(rw)", f"bucket.{op}", "13.1") for op in READ + WRITE
                 if not op.startswith("signed_url")}
-    expected.add(("app.edge", "http()", "http.invoke", "14.1"))
+    # app.edge is behind a CDN: its URL admits only CloudFront (14.1 fixed), so no exposure applies to it
     return expected
 
 
 def gcp_app() -> set[tuple[str, str, str, str]]:
-    return {("app.edge", "http()", "http.invoke", "14.1")}
+    return set()  # app.edge's ingress admits only the load balancer (14.1 fixed)
 
 
 def aws_to_gcs() -> set[tuple[str, str, str, str]]:

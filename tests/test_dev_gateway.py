@@ -250,6 +250,22 @@ def test_cdn_routes_and_bucket_objects(root: Path, gateway: Gateway) -> None:
     assert [b["name"] for b in routes["buckets"]] == ["www"]
 
 
+def test_a_cdn_origin_answers_only_through_its_cdn_route(root: Path, gateway: Gateway) -> None:
+    """Issue 14.1, as on the clouds: a function whose http trigger is `via_cdn` refuses its own URL with 403."""
+    deploy(root, "origin", "o", triggers={"http": {"public": True, "via_cdn": True}})
+    (root / "cdn").mkdir()
+    write_json(root / "cdn" / "front.json", {"name": "front", "origin": {"kind": "function", "name": "origin"}})
+    direct = requests.post(f"{gateway.url}/fn/origin/feedback", data=b"around")
+    assert direct.status_code == 403 and "/cdn/front/" in direct.json()["error"]
+    assert requests.get(f"{gateway.url}/fn/origin").status_code == 403
+    got = requests.get(f"{gateway.url}/cdn/front/hello", params={"q": "1"}).json()
+    assert (got["who"], got["method"], got["path"], got["query"]) == ("o", "GET", "/hello", {"q": "1"})
+    posted = requests.post(f"{gateway.url}/cdn/front/feedback", data=b"through").json()
+    assert (posted["method"], posted["body"]) == ("POST", "through")
+    listed = requests.get(f"{gateway.url}/_platform/routes").json()["functions"]
+    assert [(f["name"], f["url"], f["http"]) for f in listed] == [("origin", None, {"public": True, "via_cdn": True})]
+
+
 def test_every_invocation_is_logged(root: Path, gateway: Gateway, caplog: pytest.LogCaptureFixture) -> None:
     deploy(root, "one", "one")
     with caplog.at_level(logging.INFO, logger="platform.dev"):
@@ -315,7 +331,9 @@ def test_estate_routes(live: Gateway) -> None:
     assert functions["acme-local-web-api"]["registry_url"] == "http://127.0.0.1:8790/fn/acme-local-web-api"
     assert functions["acme-local-auth-cleanup"]["url"] is None
     assert [t["suffix"] for t in functions["acme-local-thumbnails-resize"]["object_created"]] == [".jpg", ".png"]
-    assert sorted(r["name"] for r in routes["cdn"]) == ["acme-local-thumbnails-cdn", "acme-local-web-cdn"]
+    assert sorted(r["name"] for r in routes["cdn"]) == ["acme-local-thumbnails-cdn", "acme-local-web-api-cdn",
+                                                        "acme-local-web-cdn"]
+    assert functions["acme-local-web-api"]["url"] is None and functions["acme-local-web-api"]["http"]["via_cdn"]
     assert routes["schedules"] == [{"function": "acme-local-auth-cleanup", "cron": "0 3 * * *",
                                     "next": routes["schedules"][0]["next"]}]
 
@@ -386,22 +404,39 @@ def test_web_site_and_api_next_to_auth_api(applied: Path, live: Gateway) -> None
     home = requests.get(f"{live.url}/cdn/acme-local-web-cdn/")
     assert home.status_code == 200 and home.text == "<h1>shop</h1>"
     # web's api.py and auth's api.py: same module name, separate workers
-    assert requests.get(f"{live.url}/fn/acme-local-web-api/pages").json() == {"pages": ["index.html"]}
+    api = f"{live.url}/cdn/acme-local-web-api-cdn"
+    assert requests.get(f"{api}/pages").json() == {"pages": ["index.html"]}
     assert requests.get(f"{live.url}/fn/acme-local-auth-api/other").status_code == 404
+
+
+def test_the_web_api_serves_get_and_post_through_its_cdn_and_refuses_its_own_url(live: Gateway) -> None:
+    """Issue 14.1 end to end: the example's web API is a CDN's origin; through the CDN route GET and POST work,
+    its own URL is refused (403), like CloudFront's origin access control and GCP's load-balancer-only ingress."""
+    api = f"{live.url}/cdn/acme-local-web-api-cdn"
+    assert requests.get(f"{api}/").json()["service"] == "web"
+    posted = requests.post(f"{api}/feedback", json={"stars": 5, "text": "lovely shop"})
+    assert posted.status_code == 201 and posted.json() == {"received": len(b'{"stars": 5, "text": "lovely shop"}')}
+    assert requests.get(f"{api}/feedback").status_code == 405
+    for method in ("GET", "POST"):
+        direct = requests.request(method, f"{live.url}/fn/acme-local-web-api/feedback", data=b"around the CDN")
+        assert direct.status_code == 403, method
+        assert "/cdn/acme-local-web-api-cdn/" in direct.json()["error"]
 
 
 def test_code_reload_after_reapply(applied: Path, live: Gateway, tf_binary: Path,
                                    caplog: pytest.LogCaptureFixture) -> None:
-    api = f"{live.url}/fn/acme-local-web-api"
+    api = f"{live.url}/cdn/acme-local-web-api-cdn/"
     assert requests.get(api).json()["service"] == "web"
     before = {f["name"]: f["code_hash"] for f in requests.get(f"{live.url}/_platform/routes").json()["functions"]}
     source = applied / "services" / "functions" / "web" / "api.py"
-    source.write_text(source.read_text().replace('{"service": "web", "routes": ["/pages"]}',
-                                                 '{"service": "web", "routes": ["/pages"], "version": 2}'))
+    text = source.read_text()
+    assert '{"service": "web", "routes": ["/pages", "/feedback"]}' in text, "the example API changed: update this"
+    source.write_text(text.replace('{"service": "web", "routes": ["/pages", "/feedback"]}',
+                                   '{"service": "web", "routes": ["/pages", "/feedback"], "version": 2}'))
     with caplog.at_level(logging.INFO, logger="platform.dev"):
         result = Cli(tf_binary)(applied, "apply", "--env", "local", "--auto-approve")
         assert result.exit_code == 0, result.output
-        assert requests.get(api).json() == {"service": "web", "routes": ["/pages"], "version": 2}
+        assert requests.get(api).json() == {"service": "web", "routes": ["/pages", "/feedback"], "version": 2}
         poll(lambda: any("reload fn=acme-local-web-api" in r.getMessage() for r in caplog.records), "reload log")
     after = {f["name"]: f["code_hash"] for f in requests.get(f"{live.url}/_platform/routes").json()["functions"]}
     assert [name for name in after if after[name] != before[name]] == ["acme-local-web-api"]
@@ -423,14 +458,15 @@ def test_platform_dev_cli(applied: Path) -> None:
 
         routes = poll(up, "platform dev to listen")
         assert len(routes["functions"]) == 5
-        pages = requests.get(f"http://127.0.0.1:{port}/fn/acme-local-web-api/pages")
-        assert pages.status_code == 200
+        pages = requests.get(f"http://127.0.0.1:{port}/fn/acme-local-auth-api/other")
+        assert pages.status_code == 404
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate()
     assert proc.returncode == 0, err
-    assert f"http://127.0.0.1:{port}/fn/acme-local-web-api" in out
-    assert re.search(r"request_id=[0-9a-f]{32} fn=acme-local-web-api trigger=http status=200", err), err
+    assert f"http://127.0.0.1:{port}/fn/acme-local-auth-api" in out
+    assert "acme-local-web-api  http only through its CDN" in out
+    assert re.search(r"request_id=[0-9a-f]{32} fn=acme-local-auth-api trigger=http status=404", err), err
 
     listing = subprocess.run([str(PLATFORM_BIN), "dev", "--env", "local", "--routes", "--json", "--project",
                               str(applied)], capture_output=True, text=True, env=env, check=True)

@@ -76,6 +76,7 @@ service.add(Bucket("src"))  # a name the platform would use for the package buck
 
 WRITER = f"projects/acme-test-123/roles/acme_{ENV.replace('-', '_')}_base_object_writer"  # base stack's role
 HTTP_PUBLIC = {"auth": {"api"}, "thumbnails": {"on-demand"}, "web": {"api"}, "extras": {"edge"}}
+BEHIND_A_CDN = {"web": {"api"}, "extras": {"edge"}}
 EXPECTED_BUCKET_GRANTS = {
     ("thumbnails", "resize", "originals", "roles/storage.objectViewer"),
     ("thumbnails", "resize", "thumbs", WRITER),
@@ -248,9 +249,32 @@ def test_only_public_http_functions_have_all_users_invokers(stacks: dict[str, di
             public = name in HTTP_PUBLIC.get(service_of(stack), set())
             http = name in public_or_private_http(service_of(stack))
             called = f"{name}_calls" in (stacks[stack]["resource"].get("google_pubsub_topic") or {})  # it is invoked
-            assert body["service_config"]["ingress_settings"] == ("ALLOW_ALL" if http or called
-                                                                  else "ALLOW_INTERNAL_ONLY")
+            behind_cdn = name in BEHIND_A_CDN.get(service_of(stack), set())
+            ingress = ("ALLOW_INTERNAL_AND_GCLB" if behind_cdn else "ALLOW_ALL" if http or called
+                       else "ALLOW_INTERNAL_ONLY")
+            assert body["service_config"]["ingress_settings"] == ingress, (stack, name)
             assert public <= http
+
+
+def test_a_private_function_behind_a_cdn_is_reached_only_through_the_load_balancer(tmp_path: Path) -> None:
+    """Issue 14.1: the load balancer sends no credentials, so the origin admits allUsers, and its ingress admits
+    only load balancers: `http(public=False)` behind a CDN works too (it used to be refused)."""
+    service = """
+from platform_sdk import Cdn, Function, Service, http
+
+service = Service("portal")
+page = service.add(Function("page", handler="api.handle", source="functions/web", triggers=[http(public=False)]))
+service.add(Cdn("page-cdn", origin=page, domain="portal.example.com"))
+"""
+    project = make_project(tmp_path, {"portal.py": service, "extras.py": EXTRAS}, estate=False)
+    stack = read_stacks(synth(project).outdir)[f"{ENV}-portal-gcp"]
+    page = resources(stack, "google_cloudfunctions2_function")["page"]
+    assert page["service_config"]["ingress_settings"] == "ALLOW_INTERNAL_AND_GCLB"
+    members = {(body["role"], body["member"]) for tf_type, instances in stack["resource"].items()
+               if tf_type.endswith("_iam_member") for body in instances.values()}
+    assert {("roles/run.invoker", "allUsers"), ("roles/cloudfunctions.invoker", "allUsers")} <= members
+    assert resources(stack, "google_compute_region_network_endpoint_group")["page-cdn_neg"]["cloud_function"] == {
+        "function": "${google_cloudfunctions2_function.page.name}"}
 
 
 def test_resize_has_one_storage_trigger_on_originals(stacks: dict[str, dict[str, Any]]) -> None:
@@ -366,6 +390,42 @@ def test_cdn_in_front_of_a_function_with_a_domain(stacks: dict[str, dict[str, An
     ports = sorted(r["port_range"] for r in resources(extras, "google_compute_global_forwarding_rule").values())
     assert ports == ["443", "80"]
     assert extras["output"]["cdn_edge_cdn_url"]["value"] == "https://edge.example.com/"
+
+
+def test_a_cdn_without_a_domain_is_announced_as_plain_http(tmp_path: Path) -> None:
+    """Issue 14.2: no domain, no certificate: the load balancer listens on port 80 only. Synthesis says so."""
+    from platform_sdk.errors import PlatformWarning
+
+    project = make_project(tmp_path, {"extras.py": EXTRAS})
+    with pytest.warns(PlatformWarning) as caught:
+        synth(project)
+    texts = sorted((Path(w.filename).name, w.lineno, str(w.message)) for w in caught if "plain HTTP" in str(w.message))
+    assert [(name, line) for name, line, _ in texts] == [("thumbnails.py", 8), ("web.py", 8), ("web.py", 12)]
+    assert texts[1][2] == ("CDN web.cdn on GCP has no domain, so no certificate: it serves plain HTTP on port 80 of "
+                           "its address (refused in protected environments; give it a domain for HTTPS with a "
+                           "Google-managed certificate)")
+
+
+def test_a_cdn_without_a_domain_is_refused_in_a_protected_environment(tmp_path: Path) -> None:
+    project = make_project(tmp_path, {"extras.py": EXTRAS})
+    env_file = project.envs_dir / f"{ENV}.toml"
+    env_file.write_text("protected = true\n" + ENV_TOML)
+    with pytest.raises(PlacementError) as err:
+        synth(project)
+    message = str(err.value)
+    assert message.startswith(f"{env_file}: default_cloud: cdn thumbnails.cdn cannot be placed on gcp: missing HTTPS "
+                              "in protected environment 'gcp-test': without a domain the load balancer has no "
+                              "certificate and serves plain HTTP on port 80"), message
+    assert '[overrides."thumbnails.cdn"]' in message
+    assert not project.env_outdir(ENV).exists()
+    env_file.write_text(env_file.read_text() + '\n[overrides."thumbnails.cdn"]\ndomain = "img.example.com"\n'
+                        '\n[overrides."web.cdn"]\ndomain = "shop.example.com"\n'
+                        '\n[overrides."web.api-cdn"]\ndomain = "api.shop.example.com"\n'
+                        '\n[overrides."auth.users"]\nhigh_availability = true\n')
+    web = read_stacks(synth(project).outdir)[f"{ENV}-web-gcp"]
+    assert resources(web, "google_compute_managed_ssl_certificate")["cdn_cert"]["managed"] == {
+        "domains": ["shop.example.com"]}
+    assert web["output"]["cdn_cdn_url"]["value"] == "https://shop.example.com/"
 
 
 def test_synthesis_is_byte_identical_across_runs(estate: tuple[Project, SynthResult, Any]) -> None:

@@ -145,7 +145,7 @@ def test_function_limits_come_from_the_profile(estate: Path) -> None:
     assert sorted((v.resource, v.message.split(" ")[0]) for v in found) == [
         ("thumbnails.on-demand", "memory"), ("thumbnails.resize", "memory"), ("thumbnails.resize", "timeout")]
     assert all(v.rule == "function.limits" for v in found)
-    overridden = prod.model_copy(update={"overrides": {"auth.api": {"memory": 2048}}})
+    overridden = prod.model_copy(update={"overrides": {**prod.overrides, "auth.api": {"memory": 2048}}})
     found = check_model(overridden, services, placements_of(overridden, services), profile)
     assert "auth.api" in {v.resource for v in found}
 
@@ -528,3 +528,58 @@ def test_terraform_addresses_map_back_to_neutral_resources(grants_estate: Path, 
     assert neutral_address(result.outdir, "aws-iam-aws", f"aws_iam_role_policy.{policy_id}") in {
         f"iam.{n}" for n in ("reader", "writer", "both", "conn")}
 
+
+
+# -- issue 14.7: a function whose own writes trigger it again ----------------------------------------------------
+
+LOOP = '''\
+from platform_sdk import Bucket, Function, Service, object_created
+
+service = Service("mail", owner="mail-team")
+inbox = service.add(Bucket("inbox"))
+sorter = service.add(Function("sorter", handler="sort.handle", source="sort",
+                              triggers=[object_created(inbox{filter})]))
+sorter.{grant}(inbox)
+'''
+
+
+def _loop_estate(estate: Path, grant: str = "reads_writes", filter: str = "") -> Path:
+    (estate / "services" / "sort").mkdir()
+    (estate / "services" / "sort" / "sort.py").write_text("def handle(event):\n    return None\n")
+    (estate / "services" / "mail.py").write_text(LOOP.format(grant=grant, filter=filter))
+    return estate / "services" / "mail.py"
+
+
+@pytest.mark.parametrize("grant", ["reads_writes", "writes"])
+def test_a_trigger_on_a_bucket_the_function_writes_needs_a_prefix_or_suffix(estate: Path, grant: str) -> None:
+    source = _loop_estate(estate, grant)
+    result = runner.invoke(app, ["synth", "--env", "dev", "--project", str(estate)])
+    output = re.sub(r"\s+", " ", result.output)
+    assert result.exit_code == 2, result.output
+    assert "function.self-triggering-writes: mail.sorter: object_created(inbox) has no prefix or suffix and " \
+           f"{grant}(inbox) at {source}:7 writes the same bucket" in output
+    assert f"(declared at {source}:5)" in output
+    assert 'object_created(inbox, prefix="incoming/")' in output and "waive" in output
+    assert not (estate / "cdktf.out").exists()
+
+
+@pytest.mark.parametrize("filter", [', prefix="incoming/"', ', suffix=".eml"'])
+def test_a_filtered_trigger_or_a_reading_function_is_no_loop(estate: Path, filter: str, tmp_path: Path) -> None:
+    _loop_estate(estate, filter=filter)
+    synth(estate, "dev", outdir=tmp_path / "filtered")
+    (estate / "services" / "mail.py").write_text(LOOP.format(grant="reads", filter=""))
+    synth(estate, "dev", outdir=tmp_path / "reads")
+
+
+def test_a_self_triggering_function_can_be_waived(estate: Path, tmp_path: Path) -> None:
+    _loop_estate(estate)
+    env_file = estate / "envs" / "dev.toml"
+    env_file.write_text(env_file.read_text() + textwrap.dedent("""\
+        [[waivers]]
+        rule = "function.self-triggering-writes"
+        resource = "mail.sorter"
+        reason = "the handler skips keys under sorted/ itself"
+        expires = 2099-12-31
+    """))
+    result = synth(estate, "dev", outdir=tmp_path / "out")
+    assert "dev-mail-aws" in result.stacks

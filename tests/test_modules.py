@@ -335,9 +335,9 @@ def test_every_module_synthesizes_on_every_cloud(shop: Path, tmp_path: Path, env
 # -- the example estate, written with modules, synthesizes the same Terraform ----------------------------------
 
 WEB = '''\
-"""Static web app: the site's files in a bucket behind a CDN, and a small API function."""
+"""Static web app: the site's files in a bucket behind a CDN, and a small API function behind its own CDN."""
 
-from platform_sdk import Function, Service, http
+from platform_sdk import Cdn, Function, Service, http
 from platform_sdk.modules import StaticSite
 
 service = Service("web", owner="web-team", description="The storefront web app")
@@ -346,6 +346,7 @@ site = service.add(StaticSite("site", prefix="", cors_origins=["https://shop.exa
 
 api = service.add(Function("api", handler="api.handle", source="functions/web", triggers=[http()]))
 api.reads(site.bucket)
+service.add(Cdn("api-cdn", origin=api))  # the API's only way in: its own URL admits nothing but this CDN
 '''
 THUMBNAILS = '''\
 """On-demand image thumbnails: originals land in a bucket, a function resizes them, a CDN serves the results."""

@@ -6,6 +6,7 @@ Commands import this module; `platform_sdk.cli` imports the commands and registe
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -14,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from platform_sdk.errors import PlatformError
+from platform_sdk.errors import PlatformError, PlatformWarning
 
 console = Console()
 err_console = Console(stderr=True)
@@ -26,14 +27,28 @@ ProjectOption = Annotated[Path | None, typer.Option("--project", help="Project d
 
 
 def user_errors(func: F) -> F:
-    """Turn a PlatformError into one message on stderr and exit code 2."""
+    """Turn a PlatformError into one message on stderr and exit code 2; print PlatformWarnings on stderr."""
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except PlatformError as err:
-            err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("default", PlatformWarning)  # once per declaration
+            show = warnings.showwarning
+
+            def show_platform(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                              *rest: Any, **more: Any) -> None:
+                if not issubclass(category, PlatformWarning):
+                    show(message, category, filename, lineno, *rest, **more)
+                    return
+                where = f"{filename}:{lineno}: " if lineno else ""
+                err_console.print(f"[bold yellow]warning:[/] {escape(where + str(message))}", highlight=False,
+                                  soft_wrap=True)
+
+            warnings.showwarning = show_platform
+            try:
+                return func(*args, **kwargs)
+            except PlatformError as err:
+                err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
+                raise typer.Exit(2) from None
     return wrapper  # type: ignore[return-value]
 
 

@@ -41,7 +41,7 @@ def _print_routes(routes: dict[str, Any], env_port: int, port: int) -> None:
     for fn in functions:
         triggers = []
         if fn["http"] is not None:
-            triggers.append(fn["url"])
+            triggers.append(fn["url"] or "http only through its CDN")
         triggers += [f"cron {c!r}" for c in fn["schedules"]]
         triggers += [f"on new objects in {t['bucket']}" + (f" {t['prefix']}*{t['suffix']}" if t["prefix"] or
                                                            t["suffix"] else "") for t in fn["object_created"]]

@@ -84,19 +84,22 @@ def synth(env: EnvOption, service: Annotated[str | None, typer.Option(help="Only
 def graph(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = False) -> None:
     """Stacks of an environment: their cloud, resources and dependencies."""
     from platform_sdk.envs import Environment  # noqa: F401 - typing only
+    from platform_sdk.profile import load_profile
     from platform_sdk.providers import compilers_for
-    from platform_sdk.synth.graph import dependencies_of
+    from platform_sdk.synth.graph import dependencies_of, knowable, known_grants
     from platform_sdk.synth.placement import resolve_placements
 
     proj, environment, services = load(project, env)
-    placements = resolve_placements(environment, services, compilers_for(environment))
+    compilers = compilers_for(environment)
+    placements = resolve_placements(environment, services, compilers)
+    known = known_grants(placements, knowable(placements, compilers, load_profile(proj, environment).modules))
     stacks: dict[str, dict[str, Any]] = {}
     for resource, placement in placements.items():
         entry = stacks.setdefault(placement.stack_name, {
             "service": resource.service.name, "cloud": placement.cloud, "target": placement.target,
             "resources": [], "depends_on": []})
         entry["resources"].append({"name": resource.name, "kind": resource.kind})
-    for name, deps in dependencies_of(placements).items():
+    for name, deps in dependencies_of(placements, known).items():
         stacks[name]["depends_on"] = deps
     if as_json:
         print(json.dumps({"environment": environment.name, "stacks": dict(sorted(stacks.items()))}, indent=2))

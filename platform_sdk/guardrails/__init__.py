@@ -32,6 +32,7 @@ from platform_sdk.guardrails.model_rules import (
     ProductionDatabaseDeletionProtection,
     ProductionDatabaseHighAvailability,
     PublicBucketOnlyAsCdnOrigin,
+    SelfTriggeringWrites,
 )
 from platform_sdk.guardrails.rulesets import (
     GuardrailReport,
@@ -47,7 +48,7 @@ from platform_sdk.guardrails.stack_rules import RequiredTags
 __all__ = [
     "AllowedRegions", "FunctionLimits", "GuardrailError", "GuardrailReport", "ProductionDatabaseBackups",
     "ProductionDatabaseDeletionProtection", "ProductionDatabaseHighAvailability", "PublicBucketOnlyAsCdnOrigin",
-    "RequiredTags", "Rule", "Violation", "apply_waivers", "check_model", "check_stacks", "enforce", "neutral_address",
-    "read_stack", "rules_for", "run_guardrails_model", "run_guardrails_synth", "stack_resources", "standard_rules",
-    "unused_waivers",
+    "RequiredTags", "Rule", "SelfTriggeringWrites", "Violation", "apply_waivers", "check_model", "check_stacks",
+    "enforce", "neutral_address", "read_stack", "rules_for", "run_guardrails_model", "run_guardrails_synth",
+    "stack_resources", "standard_rules", "unused_waivers",
 ]

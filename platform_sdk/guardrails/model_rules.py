@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from platform_sdk.guardrails.core import Rule, Violation
-from platform_sdk.model import Cdn, Function
+from platform_sdk.model import Cdn, Function, ObjectCreatedTrigger
 
 if TYPE_CHECKING:
     from platform_sdk.envs import Environment
@@ -133,13 +133,54 @@ class FunctionLimits(Rule):
         return found
 
 
+class SelfTriggeringWrites(Rule):
+    """A function triggered by every new object of a bucket it also writes runs again on its own output: on the
+    cloud that is a loop billed per invocation (and on GCP, where event delivery retries a failed run, a retried
+    one). The analysis cannot know which keys the function writes, only the trigger's filter: so a trigger on a
+    bucket the function writes must carry a prefix or a suffix, which the function then keeps its output out of.
+    S3: https://docs.aws.amazon.com/lambda/latest/dg/with-s3.html ("avoid recursive invocations");
+    GCS: https://cloud.google.com/functions/docs/bestpractices/retries.
+    """
+
+    id = "function.self-triggering-writes"
+    description = ("A function triggered by objects created in a bucket it writes filters the trigger by prefix or "
+                   "suffix, so its own writes do not trigger it again.")
+    fix = ("give the trigger a prefix or suffix the function never writes under, e.g. object_created(bucket, "
+           "prefix=\"incoming/\") and write results elsewhere; or waive with a reason")
+
+    def check_model(self, env: Environment, services: list[Service], placements: Mapping[Resource, Placement],
+                    profile: Profile) -> list[Violation]:
+        found = []
+        for service in services:
+            for fn in service.of(Function):
+                for trigger in fn.trigger_of(ObjectCreatedTrigger):
+                    if trigger.prefix or trigger.suffix:
+                        continue
+                    for grant in fn.grants:
+                        if grant.target is not trigger.bucket or grant.access not in ("write", "readwrite"):
+                            continue
+                        method = "writes" if grant.access == "write" else "reads_writes"
+                        at = f" at {grant.declared_in}:{grant.declared_line}" if grant.declared_in else ""
+                        found.append(self.violation(
+                            fn.address,
+                            f"object_created({trigger.bucket.name}) has no prefix or suffix and {method}("
+                            f"{trigger.bucket.name}){at} writes the same bucket: every object the function writes "
+                            f"triggers it again{_where(env, fn)}",
+                            fix=(f"filter the trigger, e.g. object_created({trigger.bucket.name}, "
+                                 "prefix=\"incoming/\"), and write the function's output under another prefix; or "
+                                 f"waive {self.id} for {fn.address} with a reason"),
+                            aliases=[trigger.bucket.address]))
+                        break
+        return found
+
+
 def default_model_rules() -> list[Rule]:
     """Fresh instances of the standard model rules."""
     return [PublicBucketOnlyAsCdnOrigin(), ProductionDatabaseBackups(), ProductionDatabaseHighAvailability(),
-            ProductionDatabaseDeletionProtection(), AllowedRegions(), FunctionLimits()]
+            ProductionDatabaseDeletionProtection(), AllowedRegions(), FunctionLimits(), SelfTriggeringWrites()]
 
 
 __all__ = [
     "AllowedRegions", "FunctionLimits", "ProductionDatabaseBackups", "ProductionDatabaseDeletionProtection",
-    "ProductionDatabaseHighAvailability", "PublicBucketOnlyAsCdnOrigin", "default_model_rules",
+    "ProductionDatabaseHighAvailability", "PublicBucketOnlyAsCdnOrigin", "SelfTriggeringWrites", "default_model_rules",
 ]

@@ -56,13 +56,19 @@ def sha256_file(path: Path) -> str:
 
 
 def _safe_extract(package: Path, dest: Path) -> None:
-    """Extract a zip, refusing entries that would land outside `dest` (zip-slip)."""
+    """Extract a zip, refusing entries that would land outside `dest` (zip-slip).
+
+    Entries whose Unix mode has an execute bit stay executable, as on Lambda (`zipfile` drops modes)."""
     with zipfile.ZipFile(package) as zf:
         for info in zf.infolist():
             name = PurePosixPath(info.filename.replace("\\", "/"))
             if name.is_absolute() or ".." in name.parts or (name.parts and ":" in name.parts[0]):
                 raise ValueError(f"package entry {info.filename!r} would land outside the code directory")
         zf.extractall(dest)
+        for info in zf.infolist():
+            if not info.is_dir() and (info.external_attr >> 16) & 0o111:
+                target = dest / info.filename
+                target.chmod(target.stat().st_mode | 0o111)
 
 
 def _replace_code(fn_dir: Path, package: Path) -> Path:

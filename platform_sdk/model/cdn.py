@@ -24,8 +24,9 @@ class Cdn(Resource):
     Attributes:
         name: Required. The neutral name, see `Resource`.
         origin: Required. The `Bucket` whose objects it serves (the bucket stays private), or a `Function`
-            with an `http()` trigger. Raises `ModelError` (key `origin`) for anything else or a function
-            without an HTTP trigger.
+            with an `http()` trigger, which the CDN then is the only way into (its own URL admits nothing else,
+            `http()` or `http(public=False)` alike; GET and POST pass). Raises `ModelError` (key `origin`) for
+            anything else or a function without an HTTP trigger.
         domain: Serve on this DNS name, lowercase like `"img.example.com"` (the cloud issues the certificate).
             Default `None`: the cloud's own host name. Raises `ModelError` (key `domain`) otherwise.
         default_root_object: The object key served for `/`. Default `"index.html"`. Raises `ModelError` (key

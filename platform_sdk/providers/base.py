@@ -77,6 +77,9 @@ class FunctionInputs:
     invokers: list[tuple[Function, str]] = field(default_factory=list)
     """The functions granted `invokes` on this one, with the cloud label each is placed on."""
 
+    cdns: tuple[Cdn, ...] = ()
+    """The CDNs in front of the function: then the CDN is its only way in (its own URL admits only them)."""
+
 
 @dataclass
 class BaseNeeds:
@@ -121,7 +124,7 @@ class StackContext:
 
     def __init__(self, env: Environment, service: Service, cloud: str, target: str, stack: Any, name: str,
                  project_dir: Path, profile: Profile, stack_dir: Path | None = None,
-                 needs: BaseNeeds | None = None) -> None:
+                 needs: BaseNeeds | None = None, build_dir: Path | None = None) -> None:
         self.env = env
         self.service = service
         self.cloud = cloud
@@ -132,6 +135,8 @@ class StackContext:
         self.profile = profile
         # The stack's Terraform working directory: relative paths in the stack resolve against it.
         self.stack_dir = stack_dir or project_dir / "cdktf.out" / env.name / "stacks" / name
+        # Where a compiler writes files it builds itself (next to the function packages), before they become assets.
+        self.build_dir = build_dir or project_dir / ".platform" / "packages" / env.name
         self.shared: dict[str, Any] = {}
         self.needs = needs if needs is not None else BaseNeeds()
 
@@ -157,6 +162,14 @@ class StackContext:
 
         asset = TerraformAsset(self.stack, f"{package.function.name}-package", path=str(package.path),
                                type=AssetType.FILE, asset_hash=package.sha256)
+        return asset.path
+
+    def file_asset(self, id: str, path: Path, sha256: str) -> str:
+        """Hand a file a compiler built (in `build_dir`) to CDKTF; returns its path relative to the stack's working
+        directory. `sha256` (hex) is its content hash, so an unchanged file keeps its asset path."""
+        from platform_sdk.cdk.engine import AssetType, TerraformAsset
+
+        asset = TerraformAsset(self.stack, id, path=str(path), type=AssetType.FILE, asset_hash=sha256)
         return asset.path
 
     def output(self, id: str, value: Any, description: str = "", sensitive: bool = False) -> None:
@@ -200,6 +213,15 @@ class Compiler(ABC):
     """Maps every neutral resource kind to Terraform resources for one cloud."""
 
     target: ClassVar[str]
+    known_kinds: ClassVar[frozenset[str]] = frozenset()
+    """Kinds whose handle `known_handle` gives as values known before apply, usable by a function in another stack
+    of this cloud before the resource exists (an IAM policy may name a bucket that does not exist yet; a binding
+    on the bucket itself may not). Synthesis wires one grant of a cycle between two stacks this way."""
+
+    def known_handle(self, ctx: StackContext, resource: Resource) -> Handle:
+        """The handle of `resource` (one of `known_kinds`, in its own stack `ctx`) as literal values: the same
+        attributes consumers read from the compiled handle, derived from the naming convention."""
+        raise NotImplementedError(f"{self.target} gives no known values for {resource.kind}s")
 
     def problems(self, resource: Resource, env: Environment) -> list[str]:
         """Capabilities this cloud lacks for the resource, as 'missing X' phrases (empty = fine)."""

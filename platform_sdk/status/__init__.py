@@ -28,7 +28,8 @@ def function_types() -> dict[str, tuple[str, str]]:
 
 
 def function_refs(outdir: Path) -> list[FunctionRef]:
-    """Every function resource of the synthesized environment at `outdir` (cdktf.out/<env>)."""
+    """Every function resource of the synthesized environment at `outdir` (cdktf.out/<env>) that implements one of
+    the estate's functions (each has a package)."""
     from platform_sdk.synth.app import read_metadata
 
     meta = read_metadata(outdir)
@@ -44,6 +45,8 @@ def function_refs(outdir: Path) -> list[FunctionRef]:
         for rtype, (owner, name_attr) in types.items():
             for rid, body in sorted(((doc.get("resource") or {}).get(rtype) or {}).items()):
                 resource = f"{rtype}.{rid}"
+                if resource in owners and owners[resource] not in packages:
+                    continue  # another kind's own function (a CDN's edge function), not one of the estate's
                 address = owners.get(resource) or f"{info.get('service', '?')}.{rid}"
                 service, _, function = address.partition(".")
                 region, project = providers.plugin(owner).function_location(doc, body)

@@ -22,6 +22,8 @@ from platform_sdk.model import Function, HttpTrigger, ObjectCreatedTrigger, Queu
 from platform_sdk.providers.base import FunctionPackage
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+FILE_MODE = 0o644
+EXECUTABLE_MODE = 0o755  # Lambda and the local cloud run a file with the permission bits its zip entry carries
 SKIP_NAMES = {"__pycache__", ".DS_Store", ".git", ".venv", "node_modules", ".pytest_cache"}
 
 ENTRY_TEMPLATE = '''"""Generated entry point: adapts {target} events to the neutral handler {handler!r}."""
@@ -42,6 +44,12 @@ def _files_under(root: Path) -> list[tuple[str, Path]]:
 
 
 STUB_INIT = b'"""Runtime-only copy of platform_sdk shipped inside a function."""\n'
+
+
+def executables(fn: Function) -> frozenset[str]:
+    """Names (as in the package) of the function's own files that are executable on disk (any `x` bit): a
+    `bin/convert` the handler runs must stay executable in the zip, or Lambda refuses to run it."""
+    return frozenset(name for name, path in _files_under(fn.source_dir) if path.stat().st_mode & 0o111)
 
 
 def runtime_entries(plugins: Iterable[str]) -> dict[str, bytes]:
@@ -116,14 +124,19 @@ def package_entries(fn: Function, target: str, extra: dict[str, bytes] | None = 
     return entries
 
 
-def write_zip(entries: dict[str, bytes], path: Path) -> str:
-    """Write entries in sorted order with fixed timestamps and modes; return the sha256 of the zip."""
+def write_zip(entries: dict[str, bytes], path: Path, executable: Iterable[str] = ()) -> str:
+    """Write entries in sorted order with fixed timestamps and modes; return the sha256 of the zip.
+
+    Modes: 0755 for the names in `executable`, 0644 for every other entry (Unix permission bits in the upper
+    16 bits of `external_attr`, the way Info-ZIP records them). The same entries and names give the same bytes.
+    """
+    run = frozenset(executable)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
         for name in sorted(entries):
             info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
-            info.external_attr = 0o644 << 16
+            info.external_attr = (EXECUTABLE_MODE if name in run else FILE_MODE) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3
             archive.writestr(info, entries[name])
@@ -131,17 +144,20 @@ def write_zip(entries: dict[str, bytes], path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _inputs_digest(entries: dict[str, bytes]) -> str:
+def _inputs_digest(entries: dict[str, bytes], executable: frozenset[str] = frozenset()) -> str:
     digest = hashlib.sha256()
     for name in sorted(entries):
         digest.update(name.encode() + b"\0" + hashlib.sha256(entries[name]).digest())
+        if name in executable:
+            digest.update(b"\0x")
     return digest.hexdigest()
 
 
-def write_zip_cached(entries: dict[str, bytes], path: Path) -> str:
+def write_zip_cached(entries: dict[str, bytes], path: Path, executable: Iterable[str] = ()) -> str:
     """Reuse an identical earlier zip: compressing vendored dependencies is the slow part of synthesis."""
+    run = frozenset(executable)
     stamp = path.with_suffix(".inputs")
-    inputs = _inputs_digest(entries)
+    inputs = _inputs_digest(entries, run)
     if path.exists() and stamp.exists():
         recorded_inputs, _, recorded_zip = stamp.read_text().partition(" ")
         if recorded_inputs == inputs:
@@ -149,7 +165,7 @@ def write_zip_cached(entries: dict[str, bytes], path: Path) -> str:
             if actual == recorded_zip.strip():
                 return actual
     stamp.unlink(missing_ok=True)
-    digest = write_zip(entries, path)
+    digest = write_zip(entries, path, run)
     stamp.write_text(f"{inputs} {digest}\n")
     return digest
 
@@ -160,7 +176,7 @@ def build_package(fn: Function, target: str, build_dir: Path, extra: dict[str, b
     entries = package_entries(fn, target, extra, runtimes)
     service = fn.service.name if fn.service else "service"
     path = build_dir / f"{service}-{fn.name}-{target}.zip"
-    digest = write_zip_cached(entries, path)
+    digest = write_zip_cached(entries, path, executables(fn) & entries.keys())
     sizes = sorted(((name, len(data)) for name, data in entries.items()), key=lambda item: (-item[1], item[0]))
     packaging = providers.plugin(target).packaging
     entry_module, symbol = packaging.entry_module, packaging.entry_symbol

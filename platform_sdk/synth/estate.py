@@ -35,7 +35,7 @@ from platform_sdk.project import Project
 from platform_sdk.providers import compilers_for
 from platform_sdk.providers.base import BaseNeeds, Compiler, FunctionInputs, FunctionPackage, Handle, StackContext
 from platform_sdk.synth.assets import build_package
-from platform_sdk.synth.graph import dependencies_of
+from platform_sdk.synth.graph import dependencies_of, knowable, known_grants
 from platform_sdk.synth.hatch import add_hatches
 from platform_sdk.synth.placement import BASE, Placement, base_stack_name, resolve_placements, stack_name
 from platform_sdk.synth.vendoring import vendor_function
@@ -95,8 +95,12 @@ class EstateBuilder:
         self.copy_handles: dict[Resource, Handle] = {}
         self.compilers = compilers or compilers_for(env)
         self.placements = resolve_placements(env, services, self.compilers, naming=self.profile.physical_name)
+        # grants wired with values known before apply, so that no two stacks need each other first (graph.py)
+        self.known_grants = known_grants(self.placements, knowable(self.placements, self.compilers,
+                                                                   self.profile.modules))
         self.contexts: dict[str, StackContext] = {}
         self.handles: dict[Resource, Handle] = {}
+        self.known_handles: dict[Resource, Handle] = {}
         self.packages: dict[str, FunctionPackage] = {}
         self.stack_infos: dict[str, StackInfo] = {}
         self.needs: dict[str, BaseNeeds] = {}  # cloud label -> what its service stacks need from its base stack
@@ -114,7 +118,8 @@ class EstateBuilder:
             self._backend(stack, name)
             ctx = StackContext(self.env, service, cloud, target, stack, name, self.project.root, self.profile,
                                stack_dir=self.outdir / "stacks" / name,
-                               needs=self.needs.setdefault(cloud, BaseNeeds()))
+                               needs=self.needs.setdefault(cloud, BaseNeeds()),
+                               build_dir=self.project.cache_dir / "packages" / self.env.name)
             self.compilers[target].configure(ctx)
             self.contexts[name] = ctx
             self.stack_infos[name] = StackInfo(name, self.env.name, service.name, cloud, target)
@@ -270,6 +275,8 @@ class EstateBuilder:
             raise TypeError(resource)
         if wire:
             self.handles[resource] = handle
+            if any(grant.target is resource for grant in self.known_grants):
+                self.known_handles[resource] = compiler.known_handle(ctx, resource)
         else:
             self.copy_handles[resource] = handle
         info = self.stack_infos[placement.stack_name]
@@ -318,7 +325,7 @@ class EstateBuilder:
         }
         grants = []
         for grant in fn.grants:
-            handle = self.handles[grant.target]
+            handle = (self.known_handles if grant in self.known_grants else self.handles)[grant.target]
             grants.append((grant, handle))
             url = handle["call_url"] if isinstance(grant.target, Function) else handle["url"]
             if handle.target != placement.target:  # another cloud: keyless federated access
@@ -349,8 +356,9 @@ class EstateBuilder:
         invokers = [(caller, self.placements[caller].cloud) for caller in self.placements
                     if isinstance(caller, Function) and any(g.target is fn and g.access == "invoke"
                                                             for g in caller.grants)]
+        cdns = tuple(r for r in self.placements if isinstance(r, Cdn) and r.origin is fn)
         return FunctionInputs(package, grants, trigger_buckets, dict(sorted(environment.items())), trigger_queues,
-                              invokers)
+                              invokers, cdns)
 
     def _check_package_size(self, fn: Function, package: FunctionPackage, target: str) -> None:
         limits = providers.plugin(target).packaging.limits
@@ -375,7 +383,7 @@ class EstateBuilder:
                     ctx.output(f"{resource.kind}_{resource.name}_{attr}".replace("-", "_"), handle.attrs[attr])
 
     def _record_dependencies(self) -> None:
-        for name, deps in dependencies_of(self.placements).items():
+        for name, deps in dependencies_of(self.placements, self.known_grants).items():
             self.stack_infos[name].dependencies = deps
 
 

@@ -1,6 +1,7 @@
 """The HTTP face of `platform dev`: a Starlette app over a `GatewayCore`, served on 127.0.0.1.
 
-- `/fn/<function>/...`       a function's HTTP trigger (the URL the provider put in the registry)
+- `/fn/<function>/...`       a function's HTTP trigger (the URL the provider put in the registry); 403 for a
+                             CDN's origin (`via_cdn`), which answers only through its CDN route, as on the clouds
 - `/cdn/<route>/<path>`      a CDN route: a bucket origin serves objects (index.html for directories),
                              a function origin is proxied to the function
 - `/bucket/<bucket>/<key>`   GET/HEAD of one object (what local signed URLs point at)
@@ -82,6 +83,10 @@ def create_gateway(roots: Roots, *, base_url: str | None = None, options: Worker
             return _error(404, f"no function named {name!r} (deployed? see /_platform/routes)")
         if entry.http is None:
             return _error(404, f"function {name} has no HTTP trigger")
+        if entry.http.get("via_cdn"):  # like CloudFront's origin access control and GCP's load-balancer ingress
+            routes = [r.name for r in core.registry.routes() if r.origin_kind == "function" and r.origin_name == name]
+            return _error(403, f"function {name} is a CDN's origin and answers only through it: "
+                               f"{', '.join(f'/cdn/{r}/' for r in routes) or 'its CDN route'}")
         if entry.iam_http:  # http(auth="iam"): only functions granted invokes, like AWS_IAM / Cloud Run invoker IAM
             status, why = core.authorize(entry, dict(request.headers))
             if status != 200:

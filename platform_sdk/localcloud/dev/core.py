@@ -320,7 +320,8 @@ class GatewayCore:
         functions = []
         for entry in self.registry.functions():
             functions.append({
-                "name": entry.name, "cloud": entry.cloud, "url": f"{base}/fn/{entry.name}" if entry.http else None,
+                "name": entry.name, "cloud": entry.cloud,
+                "url": f"{base}/fn/{entry.name}" if entry.http and not entry.http.get("via_cdn") else None,
                 "registry_url": entry.url, "http": entry.http, "schedules": list(entry.schedules),
                 "object_created": [vars(t) for t in entry.object_created], "runtime": entry.runtime,
                 "code_hash": entry.code_hash, "updated_at": entry.updated_at, "code_dir": str(entry.code_dir),

@@ -7,6 +7,7 @@ from typing import Any
 from platform_sdk.cdk.raw import RawResource
 from platform_sdk.model import Bucket
 from platform_sdk.providers.aws.common import kms_key, make_handle, policy_json, resource_tags, rid
+from platform_sdk.providers.aws.provider import region_of
 from platform_sdk.providers.base import Handle, StackContext
 
 ABORT_INCOMPLETE_UPLOADS_DAYS = 7
@@ -136,3 +137,19 @@ def compile_bucket(ctx: StackContext, bucket: Bucket) -> Handle:
         ctx, bucket, {"bucket": s3, "policy": policy, "public_access_block": pab},
         name=name, url=f"s3://{name}", arn=arn, domain=s3.ref("bucket_regional_domain_name"),
     )
+
+
+def partition(region: str) -> str:
+    """The ARN partition of a region. https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html"""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def known_bucket(ctx: StackContext, bucket: Bucket) -> Handle:
+    """What `compile_bucket`'s handle tells consumers, as values known before apply (`Compiler.known_handle`)."""
+    name = ctx.physical_name(bucket)
+    arn = f"arn:{partition(region_of(ctx))}:s3:::{name}"
+    return make_handle(ctx, bucket, name=name, url=f"s3://{name}", arn=arn)

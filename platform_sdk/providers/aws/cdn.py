@@ -1,7 +1,10 @@
-"""Cdn -> CloudFront: a distribution in front of a private bucket (through origin access control) or a function URL.
+"""Cdn -> CloudFront: a distribution in front of a private bucket or a private function URL, both through origin
+access control.
 
 The bucket stays private: its policy gains one statement letting CloudFront read objects, and only for requests
-signed on behalf of this distribution (`AWS:SourceArn`).
+signed on behalf of this distribution (`AWS:SourceArn`). A function URL behind a CDN is private (AWS_IAM) whether
+its trigger says `http()` or `http(public=False)`: the CDN is its public face, and the function's resource policy
+admits CloudFront for this distribution only; an edge function lets bodies through the signing (edge.py).
 """
 
 from __future__ import annotations
@@ -9,10 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from platform_sdk.cdk.engine import Fn, TerraformResourceLifecycle, Token
-from platform_sdk.errors import PlatformError
-from platform_sdk.model import Bucket, Cdn, Function, HttpTrigger
+from platform_sdk.errors import PlatformError, warn
+from platform_sdk.model import Bucket, Cdn, Function
 from platform_sdk.providers.aws.common import make_handle, resource_tags, rid
 from platform_sdk.providers.aws.config import aws_config
+from platform_sdk.providers.aws.edge import payload_hash_association
 from platform_sdk.providers.aws.provider import us_east_1
 from platform_sdk.providers.base import Handle, StackContext
 
@@ -46,8 +50,15 @@ def _bucket_origin(ctx: StackContext, cdn: Cdn, origin: Handle) -> tuple[dict[st
     return block, behavior
 
 
-def _function_origin(ctx: StackContext, cdn: Cdn, fn: Function,
-                     origin: Handle) -> tuple[dict[str, Any], dict[str, Any]]:
+def _function_origin(ctx: StackContext, cdn: Cdn, origin: Handle) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The function URL as a custom origin, reached only through this distribution.
+
+    The URL is private (AWS_IAM, function.py), CloudFront signs for it with origin access control, and the
+    function's resource policy admits CloudFront for this distribution only (`AWS:SourceArn`), so nothing reaches
+    the function around the CDN and no shared value is needed. Requests with a body pass because an origin-request
+    Lambda@Edge function sets their SHA-256 before CloudFront signs (edge.py).
+    https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-restricting-access-to-lambda.html
+    """
     # https://<id>.lambda-url.<region>.on.aws/ -> <id>.lambda-url.<region>.on.aws
     domain = Token.as_string(Fn.element(Fn.split("/", origin["url"]), 2))
     block: dict[str, Any] = {
@@ -55,12 +66,12 @@ def _function_origin(ctx: StackContext, cdn: Cdn, fn: Function,
         "domain_name": domain,
         "custom_origin_config": {"http_port": 80, "https_port": 443, "origin_protocol_policy": "https-only",
                                  "origin_ssl_protocols": ["TLSv1.2"]},
+        "origin_access_control_id": _origin_access_control(ctx, cdn, "lambda").ref("id"),
     }
-    if not fn.trigger_of(HttpTrigger)[0].public:
-        block["origin_access_control_id"] = _origin_access_control(ctx, cdn, "lambda").ref("id")
     # An API behind a CDN takes every method; nothing is cached and the viewer's request reaches the function.
     behavior = {"allowed_methods": ALL_METHODS, "cached_methods": READ_METHODS, "cache_policy_id": CACHING_DISABLED,
-                "origin_request_policy_id": ALL_VIEWER_EXCEPT_HOST_HEADER}
+                "origin_request_policy_id": ALL_VIEWER_EXCEPT_HOST_HEADER,
+                "lambda_function_association": [payload_hash_association(ctx, cdn)]}
     return block, behavior
 
 
@@ -82,6 +93,17 @@ def security_headers_policy(ctx: StackContext) -> str:
 
 
 def _viewer_certificate(ctx: StackContext, cdn: Cdn) -> dict[str, Any]:
+    """The distribution's certificate: CloudFront's own, or an ACM certificate for `cdn.domain`.
+
+    CloudFront accepts only an issued certificate, and a DNS-validated one is issued once its validation records
+    exist in the domain's zone; so the distribution takes the ARN from an `aws_acm_certificate_validation`, which
+    waits (75 minutes by default) until ACM reports the certificate issued. Creating those records is the zone
+    owner's job for now (their names and values are the stack output `cdn_<name>_dns_validation`): the first
+    apply of a new domain waits for them, and synthesis says so.
+    https://docs.aws.amazon.com/acm/latest/userguide/dns-validation.html
+    https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/acm_certificate_validation
+    https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cnames-and-https-requirements.html
+    """
     if not cdn.domain:
         return {"cloudfront_default_certificate": True}
     cert = ctx.resource("aws_acm_certificate", rid(ctx, cdn, "certificate"), {
@@ -91,11 +113,20 @@ def _viewer_certificate(ctx: StackContext, cdn: Cdn) -> dict[str, Any]:
     })
     cert.provider = us_east_1(ctx)  # CloudFront reads certificates from us-east-1 only
     cert.lifecycle = TerraformResourceLifecycle(create_before_destroy=True)
+    validation = ctx.resource("aws_acm_certificate_validation", rid(ctx, cdn, "certificate_validation"), {
+        "certificate_arn": cert.ref("arn"),
+    })
+    validation.provider = us_east_1(ctx)
+    output = f"cdn_{cdn.name}_dns_validation".replace("-", "_")
     # The DNS records proving domain ownership: whoever owns the zone creates them.
-    ctx.output(f"cdn_{cdn.name}_dns_validation".replace("-", "_"),
-               cert.interpolation_for_attribute("domain_validation_options"),
-               description=f"DNS records validating the certificate of {cdn.domain}")
-    return {"acm_certificate_arn": cert.ref("arn"), "ssl_support_method": "sni-only",
+    ctx.output(output, cert.interpolation_for_attribute("domain_validation_options"),
+               description=f"DNS records validating the certificate of {cdn.domain}: create them in its zone; "
+                           "the apply waits until ACM has issued the certificate")
+    warn(f"CDN {cdn.address} on AWS serves {cdn.domain} with an ACM certificate validated through DNS: its first "
+         f"apply waits (up to 75 minutes) until the validation CNAME records exist in the zone of {cdn.domain} "
+         "(while it waits: the ACM console or `aws acm describe-certificate --region us-east-1` shows them; "
+         f"afterwards the output {output} of stack {ctx.name})", cdn.declared_in, cdn.declared_line)
+    return {"acm_certificate_arn": validation.ref("certificate_arn"), "ssl_support_method": "sni-only",
             "minimum_protocol_version": "TLSv1.2_2021"}
 
 
@@ -108,7 +139,7 @@ def compile_cdn(ctx: StackContext, cdn: Cdn, origin: Handle) -> Handle:
         block, behavior = _bucket_origin(ctx, cdn, origin)
     else:
         assert isinstance(cdn.origin, Function)
-        block, behavior = _function_origin(ctx, cdn, cdn.origin, origin)
+        block, behavior = _function_origin(ctx, cdn, origin)
     attrs: dict[str, Any] = {
         "enabled": True,
         "comment": ctx.physical_name(cdn),
@@ -138,7 +169,7 @@ def compile_cdn(ctx: StackContext, cdn: Cdn, origin: Handle) -> Handle:
             "Resource": f"{origin['arn']}/*",
             "Condition": {"StringEquals": {"AWS:SourceArn": arn}},
         })
-    elif not cdn.origin.trigger_of(HttpTrigger)[0].public:
+    else:
         for action in ("lambda:InvokeFunctionUrl", "lambda:InvokeFunction"):
             ctx.resource("aws_lambda_permission", rid(ctx, cdn, action.split(":")[1].lower()), {
                 "statement_id": f"AllowCloudFront-{cdn.name}-{action.split(':')[1]}",

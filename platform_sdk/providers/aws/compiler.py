@@ -24,8 +24,8 @@ from platform_sdk.model import (
 )
 from platform_sdk.naming import default_name
 from platform_sdk.profile import Profile
-from platform_sdk.providers.aws import federation, names, observability
-from platform_sdk.providers.aws.bucket import compile_bucket
+from platform_sdk.providers.aws import edge, federation, names, observability
+from platform_sdk.providers.aws.bucket import compile_bucket, known_bucket
 from platform_sdk.providers.aws.cdn import compile_cdn
 from platform_sdk.providers.aws.cron import CronError, to_eventbridge
 from platform_sdk.providers.aws.database import ENGINES, compile_database
@@ -60,9 +60,16 @@ class AwsCompiler(Compiler):
     dashboards, the SNS alert channel and AWS Budgets (observability.py)."""
 
     target = "aws"
+    known_kinds = frozenset({"bucket"})
 
     def __init__(self, env: Environment) -> None:
         self.env = env
+
+    def known_handle(self, ctx: StackContext, resource: Resource) -> Handle:
+        """A bucket's name (naming convention), `s3://` URL and ARN, which carries no account or region.
+        https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-arn-format.html"""
+        assert isinstance(resource, Bucket)
+        return known_bucket(ctx, resource)
 
     # -- capability checks ------------------------------------------------------------------------------------
     def bucket_name_problems(self, name: str) -> list[str]:
@@ -95,6 +102,9 @@ class AwsCompiler(Compiler):
             if isinstance(resource.origin, Bucket) and resource.origin.service is not resource.service:
                 found.append(f"a CloudFront origin in another service ({resource.origin.address}): the bucket "
                              "policy naming the distribution lives with the bucket")
+            if isinstance(resource.origin, Function):  # its Lambda@Edge function (edge.py) is named after it
+                found += [f"a valid Lambda@Edge function name: {p}"
+                          for p in names.lambda_name_problems(f"{physical}-{edge.NAME_SUFFIX}")]
             return found
         return []
 

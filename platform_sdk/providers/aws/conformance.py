@@ -49,6 +49,7 @@ from platform_sdk.model import (
     ScheduleTrigger,
     Secret,
 )
+from platform_sdk.providers.aws.payload_hash import ENTRY as PAYLOAD_HASH_ENTRY
 from platform_sdk.tfjson import Block, Estate, Location, json_document
 
 TARGET = "aws"
@@ -127,6 +128,10 @@ CLOUDFRONT_PRINCIPAL = "cloudfront.amazonaws.com"
 # Lambda then needs the payload's SHA-256 in `x-amz-content-sha256`, which the viewer must send (browsers do not).
 # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-restricting-access-to-lambda.html
 OAC_BODY_METHODS = ("POST", "PUT", "PATCH")
+# What the compiler emits for them (providers/aws/edge.py): an origin-request Lambda@Edge function that sees the body
+# sets the hash before CloudFront signs. https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/
+# lambda-include-body-access.html
+EDGE_EVENT = "origin-request"
 OBJECT_CREATED_EVENTS = ("s3:ObjectCreated:*",)
 # S3 validates a notification's destinations when the configuration is written: the invoke permission must exist
 # first. https://repost.aws/knowledge-center/unable-validate-destination-s3
@@ -916,9 +921,7 @@ class AwsRules:
                     self._permission(proof, caller, ctx, CLOUDFRONT_PRINCIPAL, action, source,
                                      "CloudFront calls the private function URL")
             if method in OAC_BODY_METHODS:
-                proof.lack(f"a way for {method} to pass origin access control: CloudFront signs it for "
-                           f"{url.address} and Lambda then requires the viewer to send the body's SHA-256 in "
-                           "x-amz-content-sha256, which browsers do not")
+                self._payload_hash(distribution, behavior, method, url, ctx, proof)
         elif proof.require(auth == "NONE", f"{url.address} accepts CloudFront's unsigned requests",
                            f"authorization_type NONE on {url.address} or an origin access control on "
                            f"{distribution.address} (CloudFront sends unsigned requests to an AWS_IAM URL)",
@@ -927,6 +930,29 @@ class AwsRules:
                              "CloudFront calls the public URL", function_url_auth_type="NONE")
             self._permission(proof, caller, ctx, "*", "lambda:InvokeFunction", None,
                              "public function URLs also need lambda:InvokeFunction since October 2025")
+
+    def _payload_hash(self, distribution: Block, behavior: Mapping[str, Any], method: str, url: Block, ctx: Context,
+                      proof: Proof) -> None:
+        """A body passes origin access control when an origin-request Lambda@Edge function that sees the body
+        (include_body) and is the platform's payload hash function (PAYLOAD_HASH_ENTRY) sets x-amz-content-sha256
+        before CloudFront signs."""
+        estate = ctx.estate
+        for index, association in enumerate(_items(behavior.get("lambda_function_association"))):
+            ref = estate.ref(distribution.stack, association.get("lambda_arn"))
+            if association.get("event_type") != EDGE_EVENT or association.get("include_body") is not True or \
+                    ref is None or ref.block.type != "aws_lambda_function" or ref.attribute != "qualified_arn" or \
+                    ref.block.body.get("handler") != PAYLOAD_HASH_ENTRY or ref.block.body.get("publish") is not True:
+                continue
+            where = ("default_cache_behavior", "lambda_function_association", index)
+            proof.rely(f"{ref.block.address} ({PAYLOAD_HASH_ENTRY}) sets x-amz-content-sha256 on {method} requests "
+                       f"before {distribution.address} signs them",
+                       distribution.at(*where, "event_type"), distribution.at(*where, "include_body"),
+                       distribution.at(*where, "lambda_arn"), ref.block.at("handler"), ref.block.at("publish"))
+            return
+        proof.lack(f"a way for {method} to pass origin access control: CloudFront signs it for {url.address} and "
+                   "Lambda then requires the viewer to send the body's SHA-256 in x-amz-content-sha256, which "
+                   f"browsers do not (no {EDGE_EVENT} Lambda@Edge function with include_body running "
+                   f"{PAYLOAD_HASH_ENTRY} on {distribution.address})")
 
     # -- network ---------------------------------------------------------------------------------------------------
     def network(self, caller: Caller, estate: Estate) -> Network | None:

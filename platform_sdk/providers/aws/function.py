@@ -2,7 +2,8 @@
 
 Functions that connect to an RDS database join the default VPC (network.py); the others stay outside it.
 
-Triggers: HTTP -> a function URL; schedule -> an EventBridge rule + target (no extra role needed, unlike the
+Triggers: HTTP -> a function URL (public for `http()`, AWS_IAM for `http(public=False)` and whenever a CDN is in
+front, which then is its only way in); schedule -> an EventBridge rule + target (no extra role needed, unlike the
 Scheduler) whose input transformer names the cron that fired; object-created -> one aws_s3_bucket_notification
 per bucket, shared by every trigger on it.
 """
@@ -170,11 +171,13 @@ def compile_function(ctx: StackContext, fn: Function, inputs: FunctionInputs) ->
 
     url = ""
     for trigger in fn.trigger_of(HttpTrigger)[:1]:
+        # Behind a CDN the URL admits only the CDN (which signs with origin access control, cdn.py), nothing around it.
+        public = trigger.public and not inputs.cdns
         function_url = ctx.resource("aws_lambda_function_url", rid(ctx, fn, "url"), {
             "function_name": function_name,
-            "authorization_type": "NONE" if trigger.public else "AWS_IAM",
+            "authorization_type": "NONE" if public else "AWS_IAM",
         })
-        if trigger.public:
+        if public:
             ctx.resource("aws_lambda_permission", rid(ctx, fn, "public_url"), {
                 "statement_id": "AllowPublicFunctionUrl",
                 "action": "lambda:InvokeFunctionUrl",

@@ -3,28 +3,41 @@
 Bucket origin: a backend bucket. The bucket stays private: Cloud CDN fills its cache as the project's Cloud
 CDN service agent (`service-<project number>@cloud-cdn-fill.iam.gserviceaccount.com`), which gets
 objectViewer on that one bucket (the same binding Google documents for private buckets behind Cloud CDN).
-Function origin: a serverless network endpoint group in the function's region behind a backend service.
+Function origin: a serverless network endpoint group in the function's region behind a backend service. The load
+balancer sends no credentials, so the function admits unauthenticated calls (allUsers invoker) and, with ingress
+ALLOW_INTERNAL_AND_GCLB, only through a load balancer: it cannot be reached around the CDN, with `http()` or
+`http(public=False)` alike (function.py), and nothing shared is needed.
+https://cloud.google.com/run/docs/securing/ingress (Internal and Cloud Load Balancing)
+https://cloud.google.com/load-balancing/docs/negs/serverless-neg-concepts
 With a domain: a Google-managed certificate, HTTPS on 443 and a redirect from HTTP on the same address.
+Without one there is no certificate: plain HTTP on port 80, announced at synthesis and refused in protected
+environments. https://cloud.google.com/load-balancing/docs/ssl-certificates/google-managed-certs
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from platform_sdk.model import Bucket, Cdn, HttpTrigger
+from platform_sdk.errors import warn
+from platform_sdk.model import Bucket, Cdn
 from platform_sdk.providers.base import Handle, StackContext
 from platform_sdk.providers.gcp import iam, naming, provider
+
+if TYPE_CHECKING:
+    from platform_sdk.envs import Environment
 
 SCHEME = "EXTERNAL_MANAGED"
 
 
-def cdn_problems(cdn: Cdn) -> list[str]:
-    origin = cdn.origin
-    if origin is not None and not isinstance(origin, Bucket):
-        triggers = origin.trigger_of(HttpTrigger)
-        if triggers and not triggers[0].public:
-            return ["support for a CDN in front of a private function (the load balancer sends no credentials)"]
-    return []
+def cdn_problems(cdn: Cdn, env: Environment) -> list[str]:
+    """What GCP refuses for this CDN: plain HTTP in a protected environment (a CDN without a domain has no
+    certificate, so its load balancer listens on port 80 only)."""
+    found = []
+    if env.protected and not cdn.domain:
+        found.append(f"HTTPS in protected environment {env.name!r}: without a domain the load balancer has no "
+                     f"certificate and serves plain HTTP on port 80 (set domain = \"...\" under "
+                     f"[overrides.\"{cdn.address}\"] or on the Cdn; Google then issues a managed certificate)")
+    return found
 
 
 def _bucket_backend(ctx: StackContext, cdn: Cdn, origin: Handle, name: str, compute: list[Any]) -> Any:
@@ -122,6 +135,9 @@ def compile_cdn(ctx: StackContext, cdn: Cdn, origin: Handle) -> tuple[Any, dict[
         _forwarding_rule(ctx, f"{cdn.name}_http_rule", name("http"), address, http, 80)
         url = f"https://{cdn.domain}/"
     else:
+        warn(f"CDN {cdn.address} on GCP has no domain, so no certificate: it serves plain HTTP on port 80 of its "
+             f"address (refused in protected environments; give it a domain for HTTPS with a Google-managed "
+             "certificate)", cdn.declared_in, cdn.declared_line)
         http = ctx.resource("google_compute_target_http_proxy", f"{cdn.name}_http_proxy", {
             "name": name("http-proxy"), "url_map": url_map.ref("id"),
         })

@@ -55,7 +55,7 @@ class GcpCompiler(Compiler):
         if isinstance(resource, Function):
             return function_problems(resource, env)
         if isinstance(resource, Cdn):
-            return cdn_problems(resource)
+            return cdn_problems(resource, env)
         if isinstance(resource, Queue):
             return queue_problems(resource)
         if isinstance(resource, Secret) and resource.service is not None:

@@ -1,7 +1,8 @@
 """Function -> Cloud Functions (2nd gen): its own service account, a package object, triggers and IAM.
 
 Triggers:
-- HTTP: ingress ALLOW_ALL; `public=True` adds allUsers invoker bindings (and only then).
+- HTTP: ingress ALLOW_ALL; `public=True` adds allUsers invoker bindings. Behind a CDN: ingress ALLOW_INTERNAL_AND_GCLB
+  and allUsers invokers (the load balancer sends no credentials), so only the load balancer reaches it (cdn.py).
 - schedule: a Cloud Scheduler job per cron calling the function's run.app URI with an OIDC token of a
   per-stack scheduler service account that may invoke only the scheduled functions.
 - object created: one Eventarc storage trigger (gen2 allows exactly one event trigger per function). Several
@@ -129,6 +130,17 @@ def scheduler_account(ctx: StackContext) -> Any:
     return ctx.once("gcp:scheduler_sa", build)
 
 
+def ingress_settings(fn: Function, inputs: FunctionInputs) -> str:
+    """Who may reach the function's service at the network level: only load balancers (and the project's VPC) for a
+    CDN's origin, so it cannot be reached around the CDN; everyone for an HTTP trigger or a function other
+    functions call (over the internet; IAM admits only the granted ones); internal otherwise (Pub/Sub pushes,
+    Eventarc and Scheduler of the same project count as internal).
+    https://cloud.google.com/functions/docs/networking/network-settings#ingress_settings"""
+    if inputs.cdns:
+        return "ALLOW_INTERNAL_AND_GCLB"
+    return "ALLOW_ALL" if fn.trigger_of(HttpTrigger) or inputs.invokers else "ALLOW_INTERNAL_ONLY"
+
+
 def trigger_filters(events: list[ObjectCreatedTrigger], inputs: FunctionInputs) -> str:
     """JSON list of {bucket, prefix, suffix}: the runtime delivers an event if any entry matches."""
     entries = [{"bucket": inputs.trigger_buckets[t.bucket.name]["name"], "prefix": t.prefix, "suffix": t.suffix}
@@ -198,8 +210,7 @@ def compile_function(ctx: StackContext, fn: Function, inputs: FunctionInputs) ->
             "max_instance_count": ctx.setting(fn, MAX_INSTANCES.key, DEFAULT_MAX_INSTANCES),
             "service_account_email": account.ref("email"),
             "environment_variables": dict(sorted(environment.items())),
-            # functions call it over the internet (IAM admits only the granted ones); Pub/Sub pushes are internal
-            "ingress_settings": "ALLOW_ALL" if http or inputs.invokers else "ALLOW_INTERNAL_ONLY",
+            "ingress_settings": ingress_settings(fn, inputs),
             "all_traffic_on_latest_revision": True,
         },
     }
@@ -238,7 +249,7 @@ def compile_function(ctx: StackContext, fn: Function, inputs: FunctionInputs) ->
     if http and http[0].iam:
         for index, principal in enumerate(str(ctx.setting(fn, INVOKERS.key, "") or "").split(), start=1):
             iam.run_invoker(ctx, f"{fn.name}_named_invoker{index}", service, principal)
-    if http and http[0].public:
+    if http and (http[0].public or inputs.cdns):  # the load balancer in front of a CDN's origin sends no credentials
         ctx.resource("google_cloudfunctions2_function_iam_member", f"{fn.name}_public_invoker", {
             "location": region, "cloud_function": function.ref("name"),
             "role": iam.FUNCTIONS_INVOKER, "member": iam.PUBLIC,

@@ -20,6 +20,7 @@ from platform_sdk.model import (
     ObjectCreatedTrigger,
     Queue,
     QueueMessageTrigger,
+    Resource,
     ScheduleTrigger,
     Secret,
 )
@@ -34,9 +35,16 @@ class LocalCompiler(Compiler):
     """One localcloud resource per neutral resource; grants are enforced by the runtime from PLATFORM_GRANTS."""
 
     target = "local"
+    known_kinds = frozenset({"bucket"})
 
     def __init__(self, env: Environment) -> None:
         self.env = env
+
+    def known_handle(self, ctx: StackContext, resource: Resource) -> Handle:
+        """A bucket's name and `file://` URL, as `localcloud_bucket` computes them (`<root>/buckets/<name>`)."""
+        name = ctx.physical_name(resource)
+        path = local_root(ctx.project_dir, ctx.env, ctx.cloud) / "buckets" / name
+        return self.handle(ctx, resource, name=name, url=path.as_uri(), path=str(path))
 
     def configure(self, ctx: StackContext) -> None:
         from platform_sdk.cdk.raw import RawProvider
@@ -84,6 +92,8 @@ class LocalCompiler(Compiler):
             triggers["http"] = {"public": http[0].public}
             if http[0].iam:
                 triggers["http"] = {"public": False, "auth": "iam"}
+            if inputs.cdns:  # like the clouds: the gateway refuses its own URL, only the CDN route reaches it
+                triggers["http"]["via_cdn"] = True
         if inputs.invokers:
             triggers["invokers"] = sorted(self._physical(ctx, caller) for caller, _ in inputs.invokers)
         queues = [{"queue": inputs.trigger_queues[t.queue.name]["name"],
