@@ -92,6 +92,10 @@ class LocalCloudProvider:
     def get_resources(self) -> list[type[LocalResource]]:
         return [Bucket, Function, CdnRoute, Database]
 
+    def get_functions(self) -> list[type]:
+        """Provider-defined functions: none (tf >= 1.2 asks every provider for them while reading its schema)."""
+        return []
+
     def new_resource(self, klass: type[LocalResource]) -> LocalResource:
         return klass(self)
 

@@ -88,6 +88,10 @@ class NimbusProvider:
     def get_resources(self) -> list[type[Resource]]:
         return [NimbusBucket]
 
+    def get_functions(self) -> list[type]:
+        """Provider-defined functions: none (tf >= 1.2 asks every provider for them while reading its schema)."""
+        return []
+
     def new_resource(self, klass: type[NimbusBucket]) -> NimbusBucket:
         return klass(self)
 
