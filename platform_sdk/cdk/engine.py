@@ -42,8 +42,14 @@ else:
 
 from constructs import Construct  # noqa: E402
 
+from platform_sdk.cdk import expressions  # noqa: E402
+from platform_sdk.cdk.expressions import Fn, Token  # noqa: E402  (our references; `cdk.Fn`, `cdk.Token` are CDKTF's)
+
+expressions.use_engine(cdk)
+
 App = cdk.App
 TerraformStack = cdk.TerraformStack
+TerraformElement = cdk.TerraformElement
 TerraformResource = cdk.TerraformResource
 TerraformDataSource = cdk.TerraformDataSource
 TerraformProvider = cdk.TerraformProvider
@@ -54,13 +60,12 @@ AssetType = cdk.AssetType
 LocalBackend = cdk.LocalBackend
 S3Backend = cdk.S3Backend
 GcsBackend = cdk.GcsBackend
-Fn = cdk.Fn
-Token = cdk.Token
 GeneratorMetadata = cdk.TerraformProviderGeneratorMetadata
 TerraformResourceLifecycle = cdk.TerraformResourceLifecycle
 
 __all__ = [
     "App", "AssetType", "Construct", "Fn", "GcsBackend", "GeneratorMetadata", "LocalBackend", "S3Backend",
-    "TerraformAsset", "TerraformDataSource", "TerraformHclModule", "TerraformOutput", "TerraformProvider",
+    "TerraformAsset", "TerraformDataSource", "TerraformElement", "TerraformHclModule", "TerraformOutput",
+    "TerraformProvider",
     "TerraformResource", "TerraformResourceLifecycle", "TerraformStack", "Token", "cdk",
 ]

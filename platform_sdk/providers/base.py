@@ -73,7 +73,11 @@ class FunctionInputs:
 
 
 class StackContext:
-    """One Terraform stack being built: (environment, service, cloud)."""
+    """One Terraform stack being built: (environment, service, cloud).
+
+    `stack` is the engine's stack (for providers, backends, modules and a platform team's own constructs);
+    resources, data sources and outputs go to its `document` as plain Python objects (platform_sdk.cdk.raw).
+    """
 
     def __init__(self, env: Environment, service: Service, cloud: str, target: str, stack: Any, name: str,
                  project_dir: Path, profile: Profile, stack_dir: Path | None = None) -> None:
@@ -88,16 +92,26 @@ class StackContext:
         # The stack's Terraform working directory: relative paths in the stack resolve against it.
         self.stack_dir = stack_dir or project_dir / "cdktf.out" / env.name / "stacks" / name
         self.shared: dict[str, Any] = {}
+        self._document: Any = None
+
+    @property
+    def document(self) -> Any:
+        """The stack's `StackDocument` (platform_sdk.cdk.document), made on first use."""
+        if self._document is None:
+            from platform_sdk.cdk.document import StackDocument
+
+            self._document = StackDocument.of(self.stack, self.name)
+        return self._document
 
     def resource(self, terraform_type: str, id: str, attributes: dict[str, Any]) -> RawResource:
         from platform_sdk.cdk.raw import RawResource
 
-        return RawResource(self.stack, id, terraform_type, attributes)
+        return RawResource(self.document, id, terraform_type, attributes)
 
     def data(self, terraform_type: str, id: str, attributes: dict[str, Any]) -> RawDataSource:
         from platform_sdk.cdk.raw import RawDataSource
 
-        return RawDataSource(self.stack, id, terraform_type, attributes)
+        return RawDataSource(self.document, id, terraform_type, attributes)
 
     def once(self, key: str, build: Any) -> Any:
         """Build a stack-wide construct (a provider, an account lookup) once and reuse it."""
@@ -106,17 +120,27 @@ class StackContext:
         return self.shared[key]
 
     def asset(self, package: FunctionPackage) -> str:
-        """Hand a built package to CDKTF; returns its path relative to the stack's working directory."""
+        """Hand a built package to CDKTF (which copies it into the stack's folder); returns its path there.
+
+        The path is CDKTF's (terraform-asset.ts: `assets/<logical id>/<hash>/<file name>`), computed here to save
+        a round trip to the engine per function.
+        """
+        from platform_sdk.cdk.document import make_unique_id
         from platform_sdk.cdk.engine import AssetType, TerraformAsset
 
-        asset = TerraformAsset(self.stack, f"{package.function.name}-package", path=str(package.path),
-                               type=AssetType.FILE, asset_hash=package.sha256)
-        return asset.path
+        construct_id = f"{package.function.name}-package"
+        self.document.claim(construct_id)
+        TerraformAsset(self.stack, construct_id, path=str(package.path), type=AssetType.FILE,
+                       asset_hash=package.sha256)
+        return f"assets/{make_unique_id(construct_id)}/{package.sha256}/{package.path.name}"
 
     def output(self, id: str, value: Any, description: str = "", sensitive: bool = False) -> None:
-        from platform_sdk.cdk.engine import TerraformOutput
+        self.document.output(id, value, description=description or None, sensitive=sensitive or None)
 
-        TerraformOutput(self.stack, id, value=value, description=description or None, sensitive=sensitive or None)
+    def resolve(self, value: Any) -> Any:
+        """`value` for a construct of your own in this stack (`ctx.stack`): references rendered as Terraform
+        expressions (a reference to another stack's resource is wired through its outputs and remote state)."""
+        return self.document.resolve(value)
 
     def physical_name(self, resource: Resource, suffix: str = "") -> str:
         """The organisation's name for a resource (naming convention from the profile)."""

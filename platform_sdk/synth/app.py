@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from platform_sdk.cdk import engine
+from platform_sdk.cdk.document import unrendered
 from platform_sdk.envs import Environment, LocalState
 from platform_sdk.errors import PlatformError
 from platform_sdk.guardrails import run_guardrails_model, run_guardrails_synth
@@ -90,6 +91,11 @@ def synthesize(project: Project, env: Environment, services: list[Service], only
         run_guardrails_model(env, services, builder.placements, profile)  # fail fast, before building
         builder.build(deployed=previously_deployed(project, env, target_dir))
         app.synth()
+        leaked = unrendered(tmp_dir)
+        if leaked:
+            stack, marker = leaked[0]
+            raise PlatformError(f"a reference ({marker}) reached an engine construct unrendered in stack {stack}: "
+                                "pass values for your own constructs through ctx.resolve(...)", key="profile")
         dependencies_from_manifest(tmp_dir, builder.stack_infos)
         stacks = builder.stack_infos
         if only_service is not None:

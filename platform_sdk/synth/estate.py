@@ -14,6 +14,8 @@ from typing import Any
 
 from platform_sdk import contract, providers
 from platform_sdk.cdk import engine
+from platform_sdk.cdk.document import finalize
+from platform_sdk.cdk.raw import module_output
 from platform_sdk.envs import Environment, LocalState
 from platform_sdk.errors import PlatformError
 from platform_sdk.model import Bucket, Cdn, Database, Function, ObjectCreatedTrigger, Resource, Service
@@ -131,6 +133,7 @@ class EstateBuilder:
             self._outputs(ctx)
         self._record_dependencies()
         self.add_tombstones(deployed or {})
+        finalize()  # every stack's resources to the engine, references between stacks wired
 
     def _compile_copy(self, resource: Resource, cloud: str) -> None:
         """A second, unwired instance of a stateful resource on another cloud, used while its data moves."""
@@ -143,7 +146,7 @@ class EstateBuilder:
     def _compile(self, resource: Resource, placement: Placement, wire: bool = True) -> None:
         ctx = self._context(placement)
         compiler = self.compilers[placement.target]
-        known = {id(c) for c in ctx.stack.node.children}
+        known = len(ctx.document.blocks)
         backing = self.profile.modules.get((placement.target, resource.kind))
         if backing is not None:
             handle = self._from_module(ctx, resource, backing)
@@ -166,11 +169,8 @@ class EstateBuilder:
             self.copy_handles[resource] = handle
         info = self.stack_infos[placement.stack_name]
         info.resources.append(resource.address)
-        for child in ctx.stack.node.children:
-            if id(child) not in known and hasattr(child, "terraform_resource_type"):
-                prefix = "data." if isinstance(child, engine.TerraformDataSource) else ""
-                address = f"{prefix}{child.terraform_resource_type}.{child.friendly_unique_id}"
-                info.owners[address] = resource.address
+        for block in ctx.document.blocks[known:]:
+            info.owners[block.fqn] = resource.address
         if isinstance(resource, (Bucket, Database)):
             info.stateful.append(resource.address)
 
@@ -178,9 +178,11 @@ class EstateBuilder:
         """The platform team's own Terraform module stands in for the built-in compiler of this kind."""
         inputs = backing.inputs(resource, ctx) if callable(backing.inputs) else dict(backing.inputs)
         inputs = {"name": ctx.physical_name(resource), "tags": ctx.tags(resource), **inputs}
-        module = engine.TerraformHclModule(ctx.stack, f"{resource.name}_module", source=backing.source,
-                                           version=backing.version, variables=inputs)
-        attrs = {output: module.get_string(output) for output in backing.outputs}
+        module_id = f"{resource.name}_module"
+        ctx.document.claim(module_id)
+        module = engine.TerraformHclModule(ctx.stack, module_id, source=backing.source, version=backing.version,
+                                           variables=ctx.resolve(inputs))
+        attrs = {output: module_output(ctx.document, module_id, output) for output in backing.outputs}
         return Handle(resource, ctx.cloud, ctx.target, ctx.name, attrs, {"module": module})
 
     def _federate(self, fn: Function, fn_handle: Handle, fn_compiler: Compiler) -> None:
