@@ -92,6 +92,7 @@ class StackContext:
         # The stack's Terraform working directory: relative paths in the stack resolve against it.
         self.stack_dir = stack_dir or project_dir / "cdktf.out" / env.name / "stacks" / name
         self.shared: dict[str, Any] = {}
+        self.inputs: dict[str, str] = {}
         self._document: Any = None
 
     @property
@@ -141,6 +142,22 @@ class StackContext:
         """`value` for a construct of your own in this stack (`ctx.stack`): references rendered as Terraform
         expressions (a reference to another stack's resource is wired through its outputs and remote state)."""
         return self.document.resolve(value)
+
+    def input(self, name: str, digest: str) -> None:
+        """Declare something Terraform reads while planning this stack that its configuration does not show
+        (a secret's version, files uploaded by path): `platform plan` plans the stack when `digest` changes."""
+        self.inputs[name] = digest
+
+    def input_files(self, name: str, path: Path) -> None:
+        """`input()` with the sha256 of a file, or of every file under a directory (names and contents)."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            digest.update(f"{file.relative_to(path) if path.is_dir() else file.name}\0".encode())
+            digest.update(hashlib.sha256(file.read_bytes()).digest())
+        self.inputs[name] = digest.hexdigest()
 
     def physical_name(self, resource: Resource, suffix: str = "") -> str:
         """The organisation's name for a resource (naming convention from the profile)."""
@@ -445,6 +462,12 @@ class CloudPlugin:
 
     def bootstrap(self, env: Environment, state: StateBackend) -> list[Step]:
         """Create what one of its state backends needs (idempotent: "exists" the second time)."""
+        raise NotImplementedError(f"{self.name} keeps no Terraform state")
+
+    def state_records(self, env: Environment, state: StateBackend) -> Any:
+        """Where the stacks' records live next to their state in one of its backends: an object with
+        `read(stack) -> bytes | None`, `write(stack, data)` and `describe(stack) -> str`
+        (platform_sdk.terraform.records.RecordStore)."""
         raise NotImplementedError(f"{self.name} keeps no Terraform state")
 
     def wheel_platforms(self, python_version: str, arch: str = "x86_64") -> list[str]:

@@ -49,6 +49,9 @@ class StackInfo:
     owners: dict[str, str] = field(default_factory=dict)
     # A stack that was deployed but no longer holds anything: kept (empty) so Terraform plans its destroy.
     tombstone: bool = False
+    # What Terraform reads while planning besides the configuration (name -> digest, `StackContext.input`):
+    # part of the stack's fingerprint, so a change plans the stack (platform_sdk.terraform.records).
+    inputs: dict[str, str] = field(default_factory=dict)
 
 
 class EstateBuilder:
@@ -133,6 +136,8 @@ class EstateBuilder:
             self._outputs(ctx)
         self._record_dependencies()
         self.add_tombstones(deployed or {})
+        for name, ctx in self.contexts.items():
+            self.stack_infos[name].inputs = dict(sorted(ctx.inputs.items()))
         finalize()  # every stack's resources to the engine, references between stacks wired
 
     def _compile_copy(self, resource: Resource, cloud: str) -> None:
