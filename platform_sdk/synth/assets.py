@@ -65,9 +65,22 @@ def _read(path: Path) -> bytes:
 STUB_INIT = b'"""Runtime-only copy of platform_sdk shipped inside a function."""\n'
 
 
+_RUNTIME_CACHE: dict[tuple[str, ...], dict[str, bytes]] = {}
+
+
 def runtime_entries(plugins: Iterable[str]) -> dict[str, bytes]:
     """The shipped runtime, name -> bytes: `platform_sdk.runtime`, `platform_sdk.contract`, each named plug-in's
-    runtime subpackage, and a stub `__init__.py` for every package above them (nothing else of the SDK)."""
+    runtime subpackage, and a stub `__init__.py` for every package above them (nothing else of the SDK).
+
+    Read once per process for each set of plug-ins: it is the installed SDK, the same for every function.
+    """
+    key = tuple(sorted(set(plugins)))
+    if key not in _RUNTIME_CACHE:
+        _RUNTIME_CACHE[key] = _runtime_entries(key)
+    return dict(_RUNTIME_CACHE[key])
+
+
+def _runtime_entries(plugins: Iterable[str]) -> dict[str, bytes]:
     from platform_sdk.runtime import plugins as runtime_plugins
 
     entries: dict[str, bytes] = {}
