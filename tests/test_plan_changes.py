@@ -142,11 +142,36 @@ def test_plans_run_terraform_only_for_what_changed(setup: tuple[Path, Cli, Logge
     assert {stack for stack, _ in terraform.runs()} == {STORE, API}
     terraform.runs()
 
-    # --all plans every stack.
+    # --all plans every stack; none needs `terraform init` again (providers, lock file and backend unchanged).
     code, report = cli.json(project, "plan", "--env", "local", "--all", env=env)
     assert code == 0 and {s["status"] for s in report["stacks"]} == {"no-changes"}
     assert {s["planned_because"] for s in report["stacks"]} == {"--all"}
-    assert {stack for stack, _ in terraform.runs()} == {STORE, API, WEB}
+    runs = terraform.runs()
+    assert {stack for stack, _ in runs} == {STORE, API, WEB}
+    assert sorted(command for _, command in runs) == ["plan"] * 3 + ["show"] * 3
+
+
+def test_init_runs_only_when_what_it_depends_on_changed(setup: tuple[Path, Cli, Logged]) -> None:
+    project, cli, terraform = setup
+    assert cli(project, "apply", "--env", "local", "--auto-approve").exit_code == 0
+    data = project / ".platform" / "terraform" / "local"
+    assert (data / WEB / ".terraform.lock.hcl").is_file() and (data / WEB / "data" / "providers").is_dir()
+    terraform.runs()
+    assert cli(project, "plan", "--env", "local", "--all").exit_code == 0
+    assert "init" not in {command for _, command in terraform.runs()}
+
+    # The provider constraint changes (here: the stamp of the last init no longer matches): init runs again.
+    stamp = data / WEB / "init.json"
+    stamp.write_text(json.dumps({"stamp": "something else"}))
+    assert cli(project, "plan", "--env", "local", "--all").exit_code == 0
+    assert [(stack, command) for stack, command in terraform.runs() if command == "init"] == [(WEB, "init")]
+
+    # Terraform's data went missing behind the stamp's back (a cleaned cache): the plan inits and retries.
+    shutil.rmtree(data / API / "data")
+    (data / API / "data").mkdir()
+    code, report = cli.json(project, "plan", "--env", "local", "--all")
+    assert code == 0, report
+    assert [command for stack, command in terraform.runs() if stack == API] == ["plan", "init", "plan", "show"]
 
 
 def test_drift_refreshes_every_stack_and_the_next_plan_includes_the_drifted_one(

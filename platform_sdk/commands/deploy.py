@@ -117,9 +117,12 @@ def session(project: Path | None, env_name: str, command: str, parallelism: int,
             from platform_sdk.terraform.records import record_store
 
             ledger = Ledger.for_outdir(record_store(proj.root, env), result.outdir, metadata.get("stacks", {}))
+        from platform_sdk.terraform.initcache import InitCache
+
+        init_cache = InitCache(proj.cache_dir / "terraform" / env.name, terraform.env, binary)
         runner = EnvironmentRunner(result.outdir, metadata, terraform, parallelism=parallelism,
                                    progress=default_progress(err_console), on_interrupt=interrupt_notice(err_console),
-                                   ledger=ledger)
+                                   ledger=ledger, init_cache=init_cache)
         yield Session(proj, env, metadata, runner)
         if ledger is not None:
             for warning in ledger.warnings:

@@ -29,12 +29,14 @@ from typing import Any, Protocol
 from platform_sdk import providers
 from platform_sdk.terraform import report as rp
 from platform_sdk.terraform import schedule
+from platform_sdk.terraform.initcache import InitCache, needs_init
 from platform_sdk.terraform.ledger import Ledger
 from platform_sdk.terraform.locks import parse_state_lock
 from platform_sdk.terraform.process import NotStarted, Terraform, TfRun, trim_error
 from platform_sdk.terraform.report import StackResult
 
 PLAN_FILE = "platform.tfplan"
+INIT = ["init", "-input=false", "-no-color"]
 DEFAULT_PARALLELISM = 4
 ALLOW_DATA_LOSS_ENV = "PLATFORM_ALLOW_DATA_LOSS"
 
@@ -87,12 +89,14 @@ class EnvironmentRunner:
                  parallelism: int = DEFAULT_PARALLELISM,
                  progress: Callable[[str, list[StackResult]], Progress] | None = None,
                  on_interrupt: Callable[[int, bool], None] | None = None,
-                 ledger: Ledger | None = None) -> None:
+                 ledger: Ledger | None = None, init_cache: InitCache | None = None) -> None:
         """`progress` makes the display for each run (label, stacks); `on_interrupt(count, first)` is told when
         Ctrl-C reached `count` running Terraform processes (again, when `first` is False). With a `ledger`,
-        every plan and apply updates the stacks' records, and `select()` skips stacks that did not change."""
+        every plan and apply updates the stacks' records, and `select()` skips stacks that did not change. With
+        an `init_cache`, each stack keeps its Terraform data between commands and init runs only when needed."""
         self.outdir = outdir
         self.ledger = ledger
+        self.init_cache = init_cache
         self.env_name = str(metadata.get("environment", outdir.name))
         self.terraform = terraform
         self.parallelism = max(1, parallelism)
@@ -162,24 +166,48 @@ class EnvironmentRunner:
             self._finish(result, rp.FAILED)
 
     def _tf(self, result: StackResult, phase: str, args: list[str]) -> TfRun | None:
-        """Run one Terraform command for a stack; None if it never started because of an interrupt."""
+        """Run one Terraform command for a stack; None if it never started because of an interrupt.
+
+        With an init cache, a command failing because the working directory needs init is run again after init.
+        """
         self._phase(result, phase)
+        cache, stack_dir = self.init_cache, self.stack_dir(result.name)
+        env = cache.env(result.name) if cache is not None else None
         try:
-            return self.terraform.run(self.stack_dir(result.name), args)
+            run = self.terraform.run(stack_dir, args, env)
+            if cache is not None and args[0] != "init" and not run.ok and not run.interrupted \
+                    and needs_init(run.stderr + run.stdout):
+                cache.forget(result.name)
+                init = self.terraform.run(stack_dir, INIT, env)
+                if not init.ok:
+                    return init
+                cache.initialised(result.name, stack_dir)
+                run = self.terraform.run(stack_dir, args, env)
+            return run
         except NotStarted:
             result.reason = "interrupted before it started"
             self._finish(result, rp.INTERRUPTED)
             return None
 
+    def _init(self, result: StackResult) -> TfRun | None | bool:
+        """`terraform init` unless the init cache says nothing it depends on changed: the run, or True if skipped."""
+        cache = self.init_cache
+        if cache is not None and cache.ready(result.name, self.stack_dir(result.name)):
+            return True
+        run = self._tf(result, "init", INIT)
+        if run is not None and run.ok and cache is not None:
+            cache.initialised(result.name, self.stack_dir(result.name))
+        return run
+
     # -- per-stack work (worker threads) -------------------------------------------------------------------
     def _plan_stack(self, result: StackResult, destroy: bool, refresh_only: bool = False) -> None:
         self._start(result, "init")
         result.plan, result.error, result.lock, result.reason, result.waiting_on = None, None, None, None, []
-        run = self._tf(result, "init", ["init", "-input=false", "-no-color"])
+        run = self._init(result)
         if run is None:
             return
-        if not run.ok:
-            return self._fail(result, run, "init")
+        if run is not True and not run.ok:  # type: ignore[union-attr]
+            return self._fail(result, run, "init")  # type: ignore[arg-type]
         args = ["plan", "-input=false", "-no-color", f"-out={PLAN_FILE}"] + (["-destroy"] if destroy else [])
         if refresh_only:
             args.append("-refresh-only")
@@ -240,11 +268,11 @@ class EnvironmentRunner:
 
     def _outputs_stack(self, result: StackResult, init: bool) -> None:
         if init:
-            run = self._tf(result, "init", ["init", "-input=false", "-no-color"])
+            run = self._init(result)
             if run is None:
                 return
-            if not run.ok:
-                return self._fail(result, run, "init")
+            if run is not True and not run.ok:  # type: ignore[union-attr]
+                return self._fail(result, run, "init")  # type: ignore[arg-type]
         run = self._tf(result, "outputs", ["output", "-json", "-no-color"])
         if run is None:
             return
