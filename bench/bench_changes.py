@@ -128,25 +128,45 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]
 
 
 def floor(tf: Path, repeat: int) -> dict[str, dict[str, float]]:
-    """Where one stack's plan goes: each Terraform command on its own, Terraform's start, the provider's start."""
+    """Where one stack's plan goes: each Terraform command on its own (init fresh and again), Terraform's start,
+    the local cloud's provider start, and how many provider processes each command starts."""
+    from platform_sdk.localcloud import mirror
     from platform_sdk.terraform.binary import terraform_env
 
     env = terraform_env(WORK)
     stack = WORK / "cdktf.out" / "bench" / "stacks" / "bench-svc000-local"
-    steps = {
-        "terraform version (process start)": [str(tf), "version"],
-        "terraform init": [str(tf), "init", "-input=false", "-no-color"],
-        "terraform plan": [str(tf), "plan", "-input=false", "-no-color", "-out=platform.tfplan"],
-        "terraform show -json": [str(tf), "show", "-json", "-no-color", "platform.tfplan"],
-        "local provider: python -m platform_sdk.localcloud.plugin (imports only)":
-            [sys.executable, "-c", "import platform_sdk.localcloud.plugin"],
-        "python interpreter alone": [sys.executable, "-c", "pass"],
-    }
+    counter = WORK / "provider-starts.log"
+    wrapper = WORK / "python-counting"
+    wrapper.write_text(f'#!/bin/sh\necho start >> "{counter}"\nexec "{sys.executable}" "$@"\n')
+    wrapper.chmod(0o755)
+    counted = {**env, mirror.PYTHON_ENV_VAR: str(wrapper)}
+
+    def fresh() -> None:
+        shutil.rmtree(stack / ".terraform", ignore_errors=True)
+        (stack / ".terraform.lock.hcl").unlink(missing_ok=True)
+
+    steps: list[tuple[str, list[str], Any]] = [
+        ("terraform version (process start)", [str(tf), "version"], None),
+        ("terraform init, fresh working directory", [str(tf), "init", "-input=false", "-no-color"], fresh),
+        ("terraform init, already initialised (what skipping saves)",
+         [str(tf), "init", "-input=false", "-no-color"], None),
+        ("terraform plan", [str(tf), "plan", "-input=false", "-no-color", "-out=platform.tfplan"], None),
+        ("terraform show -json", [str(tf), "show", "-json", "-no-color", "platform.tfplan"], None),
+        ("local provider: python -m platform_sdk.localcloud.plugin (imports only)",
+         [sys.executable, "-c", "import platform_sdk.localcloud.plugin"], None),
+        ("python interpreter alone", [sys.executable, "-c", "pass"], None),
+    ]
     result: dict[str, dict[str, float]] = {}
-    for label, cmd in steps.items():
-        runs = [timed(cmd, stack, env) for _ in range(repeat)]
+    for label, cmd, before in steps:
+        runs = []
+        for _ in range(repeat):
+            if before is not None:
+                before()
+            counter.unlink(missing_ok=True)
+            runs.append(timed(cmd, stack, counted))
+        starts = len(counter.read_text().split()) if counter.exists() else 0
         result[label] = {"wall_s": statistics.median(w for w, _ in runs),
-                         "cpu_s": statistics.median(c for _, c in runs)}
+                         "cpu_s": statistics.median(c for _, c in runs), "provider_starts": starts}
     return result
 
 
@@ -178,7 +198,8 @@ def main() -> None:
 
     runs: dict[str, list[float]] = {"plan_wall": [], "plan_cpu": [], "all_wall": [], "all_cpu": []}
     planned: list[list[str]] = []
-    edited = WORK / "services" / "functions" / "svc048" / "api.py"  # svc049 reads svc048's bucket
+    edited_n = min(48, args.services - 2)  # svc049 reads svc048's bucket (in an estate of 50 or more)
+    edited = WORK / "services" / "functions" / f"svc{edited_n:03d}" / "api.py"
     for i in range(args.repeat):
         edited.write_text(FUNCTION.format(version=i + 1))
         order = ("plan", "all") if i % 2 == 0 else ("all", "plan")  # alternate: drift in load hits both alike
@@ -209,7 +230,8 @@ def main() -> None:
         floor_report = floor(tf, args.repeat)
         print("\nper-stack floor (one stack, each step on its own, medians):")
         for label, figures in floor_report.items():
-            print(f"  {label:72} wall {figures['wall_s']:5.2f} s  cpu {figures['cpu_s']:5.2f} s")
+            print(f"  {label:72} wall {figures['wall_s']:5.2f} s  cpu {figures['cpu_s']:5.2f} s  "
+                  f"provider starts {figures['provider_starts']:.0f}")
     load_end = os.getloadavg()
     print(f"load average at the end: {load_end[0]:.2f} {load_end[1]:.2f} {load_end[2]:.2f}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
