@@ -19,7 +19,7 @@ import pytest
 
 from platform_sdk.cdk import engine, expressions
 from platform_sdk.cdk.document import StackDocument, finalize, make_unique_id, unrendered
-from platform_sdk.cdk.raw import RawDataSource, RawProvider, RawResource, module_output
+from platform_sdk.cdk.raw import RawDataSource, RawProvider, RawResource
 
 cdktf = engine.cdk  # the engine itself (imported through platform_sdk.cdk.engine, which points jsii at Node)
 
@@ -74,7 +74,7 @@ def reference_kit() -> Kit:
 def our_kit() -> Kit:
     return Kit(RawResource, RawDataSource, engine.Fn, engine.Token,
                lambda stack, id, value, **kw: StackDocument.of(stack).output(id, value, **kw),
-               lambda module, module_id, output: module_output(StackDocument.of(module.node.scope), module_id, output),
+               lambda module, module_id, output: StackDocument.of(module.node.scope).module_output(module_id, output),
                finalize)
 
 

@@ -122,6 +122,10 @@ class StackDocument:
         variables, a platform team's own construct): such constructs cannot read our markers."""
         return expressions.resolve(value, self)
 
+    def module_output(self, module_id: str, output: str) -> str:
+        """A reference to output `output` of the module construct `module_id` of this stack."""
+        return expressions.Reference(self, f"module.{make_unique_id(module_id)}", output).marker()
+
     # -- references between stacks -----------------------------------------------------------------------------
     def export(self, identifier: str) -> str:
         """The output id publishing `identifier` (`type.name.attr`) to other stacks, declared on first use."""

@@ -20,8 +20,17 @@ def node_bin_dir() -> Path | None:
     return path if (path / "node").exists() else None
 
 
+NODE_MEMORY_OPTION = "--max-semi-space-size=2"
+"""V8's young generation capped at 2 MB per semi-space: the jsii kernel's RSS drops by a quarter (114 -> 84 MB
+for 1,000 resources, bench/bench_synth.py) at no measurable CPU cost (its allocations are few and long-lived)."""
+
+
 def configure_node() -> None:
-    """Set JSII_NODE and put Node first on PATH (asset handling calls `node`); silence jsii's version notices."""
+    """Set JSII_NODE and put Node first on PATH (asset handling calls `node`); silence jsii's version notices;
+    keep the kernel's heap small (NODE_MEMORY_OPTION, unless NODE_OPTIONS already sizes the young generation)."""
+    options = os.environ.get("NODE_OPTIONS", "")
+    if "semi-space" not in options:
+        os.environ["NODE_OPTIONS"] = f"{options} {NODE_MEMORY_OPTION}".strip()
     bin_dir = node_bin_dir()
     if bin_dir is not None:
         os.environ.setdefault("JSII_NODE", str(bin_dir / "node"))

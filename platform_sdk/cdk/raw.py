@@ -5,6 +5,7 @@ engine: its references are markers (`cdk/expressions.py`), rendered when the doc
 API of CDKTF's `TerraformResource` that compilers use: `ref` / `get_string_attribute` /
 `interpolation_for_attribute`, `get_list_attribute`, `after`, `depends_on`, `provider`, `lifecycle`, `fqn`,
 `friendly_unique_id`, `terraform_resource_type`, `add_override`. `scope` is a stack (or its document).
+A module's outputs are references too (`StackDocument.module_output`).
 
 Providers stay engine constructs (a stack has one or two): they override the protected jsii member
 `_synthesize_attributes` (leading underscore; the public spelling is silently ignored).
@@ -129,11 +130,6 @@ class RawDataSource(Block):
 
     section = "data"
     prefix = "data."
-
-
-def module_output(document: StackDocument, module_id: str, output: str) -> str:
-    """A reference to output `output` of the module construct `module_id` of `document`'s stack."""
-    return expressions.Reference(document, f"module.{make_unique_id(module_id)}", output).marker()
 
 
 def _address(other: Any) -> str:

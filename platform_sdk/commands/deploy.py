@@ -96,6 +96,9 @@ def session(project: Path | None, env_name: str, command: str, parallelism: int,
     except TerraformNotFound as err:
         err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
         raise typer.Exit(EXIT_ERROR) from None
+    from platform_sdk import cdk
+
+    cdk.preload()  # the engine starts while the estate is read
     proj, env, services = load(project, env_name)
     with contextlib.ExitStack() as stack:
         try:

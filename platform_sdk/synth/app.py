@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from platform_sdk.cdk import engine
+from platform_sdk import cdk
 from platform_sdk.cdk.document import unrendered
 from platform_sdk.envs import Environment, LocalState
 from platform_sdk.errors import PlatformError
@@ -49,7 +49,12 @@ class SynthResult:
         }
 
 
+cdk.preload()  # importing this module means synthesizing: start the engine while the estate is loaded
+
+
 def new_app(outdir: Path) -> Any:
+    from platform_sdk.cdk import engine
+
     return engine.App(outdir=str(outdir), stack_traces=False, skip_validation=False)
 
 

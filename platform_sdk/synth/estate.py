@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from platform_sdk import contract, providers
-from platform_sdk.cdk import engine
 from platform_sdk.cdk.document import finalize
-from platform_sdk.cdk.raw import module_output
 from platform_sdk.envs import Environment, LocalState
 from platform_sdk.errors import PlatformError
 from platform_sdk.model import Bucket, Cdn, Database, Function, ObjectCreatedTrigger, Resource, Service
@@ -84,6 +82,8 @@ class EstateBuilder:
 
     def _stack(self, name: str, service: Service, cloud: str, target: str) -> StackContext:
         if name not in self.contexts:
+            from platform_sdk.cdk import engine  # late: preloaded meanwhile (platform_sdk.cdk.preload)
+
             stack = engine.TerraformStack(self.app, name)
             self._backend(stack, name)
             ctx = StackContext(self.env, service, cloud, target, stack, name, self.project.root, self.profile,
@@ -95,6 +95,8 @@ class EstateBuilder:
 
     def _backend(self, stack: Any, name: str) -> None:
         """Local state files, or the backend of the plug-in owning `[state] backend`."""
+        from platform_sdk.cdk import engine
+
         state = self.env.state
         if isinstance(state, LocalState):
             state_file = self.project.root / state.path / self.env.name / f"{name}.tfstate"
@@ -183,11 +185,13 @@ class EstateBuilder:
         """The platform team's own Terraform module stands in for the built-in compiler of this kind."""
         inputs = backing.inputs(resource, ctx) if callable(backing.inputs) else dict(backing.inputs)
         inputs = {"name": ctx.physical_name(resource), "tags": ctx.tags(resource), **inputs}
+        from platform_sdk.cdk import engine
+
         module_id = f"{resource.name}_module"
         ctx.document.claim(module_id)
         module = engine.TerraformHclModule(ctx.stack, module_id, source=backing.source, version=backing.version,
                                            variables=ctx.resolve(inputs))
-        attrs = {output: module_output(ctx.document, module_id, output) for output in backing.outputs}
+        attrs = {output: ctx.document.module_output(module_id, output) for output in backing.outputs}
         return Handle(resource, ctx.cloud, ctx.target, ctx.name, attrs, {"module": module})
 
     def _federate(self, fn: Function, fn_handle: Handle, fn_compiler: Compiler) -> None:
