@@ -217,9 +217,9 @@ def main() -> None:
     med = {k: statistics.median(v) for k, v in runs.items()}
     cpu_ratio, wall_ratio = med["plan_cpu"] / med["all_cpu"], med["plan_wall"] / med["all_wall"]
     print()
-    print(f"{'':34}{'one function edited':>24}{'--all':>24}")
-    print(f"{'platform plan, wall median (min-max)':34}{_spread(runs['plan_wall']):>24}{_spread(runs['all_wall']):>24}")
-    print(f"{'platform plan, CPU median (min-max)':34}{_spread(runs['plan_cpu']):>24}{_spread(runs['all_cpu']):>24}")
+    print(f"{'':38}{'one function edited':>28}{'--all':>28}")
+    print(f"{'platform plan, wall median (min-max)':38}{_spread(runs['plan_wall']):>28}{_spread(runs['all_wall']):>28}")
+    print(f"{'platform plan, CPU median (min-max)':38}{_spread(runs['plan_cpu']):>28}{_spread(runs['all_cpu']):>28}")
     print(f"stacks planned after the edit: {planned[-1]}")
     print(f"CPU ratio {cpu_ratio:.3f}, wall ratio {wall_ratio:.3f} (goal <= {GOAL_RATIO}: "
           f"{'met' if cpu_ratio <= GOAL_RATIO and wall_ratio <= GOAL_RATIO else 'NOT met'}); "
