@@ -329,3 +329,16 @@ def test_logical_ids_follow_cdktf() -> None:
     assert make_unique_id("cross-stack-output-aws_s3_bucket.x.arn") == "cross-stack-output-aws_s3_bucketxarn"
     long = "a" * 300
     assert make_unique_id(long).startswith("a" * 240 + "_") and len(make_unique_id(long)) == 249
+
+
+def test_a_failed_synthesis_leaves_nothing_for_the_next_one(tmp_path: Path) -> None:
+    from platform_sdk.cdk.document import _pending, abandon
+
+    app = engine.App(outdir=str(tmp_path / "failed"), stack_traces=False)
+    stale = RawResource(engine.TerraformStack(app, "s"), "t", "x_thing", {})
+    marker = stale.ref("id")
+    assert _pending
+    abandon()  # what synthesize() does whatever happened
+    assert not _pending
+    with pytest.raises(ValueError, match="earlier synthesis"):
+        expressions.resolve(marker, stale.document)

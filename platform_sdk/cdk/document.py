@@ -200,6 +200,12 @@ def finalize() -> None:
     expressions.forget()
 
 
+def abandon() -> None:
+    """Forget documents that will never be emitted (their synthesis failed), so the next app starts clean."""
+    _pending.clear()
+    expressions.forget()
+
+
 def unrendered(outdir: Path) -> list[tuple[str, str]]:
     """(stack, marker) for every reference of ours that reached the engine's output unrendered, i.e. was handed
     to an engine construct without `StackDocument.resolve` (empty when all is well)."""

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from platform_sdk import cdk
-from platform_sdk.cdk.document import unrendered
+from platform_sdk.cdk.document import abandon, unrendered
 from platform_sdk.envs import Environment, LocalState
 from platform_sdk.errors import PlatformError
 from platform_sdk.guardrails import run_guardrails_model, run_guardrails_synth
@@ -118,6 +118,7 @@ def synthesize(project: Project, env: Environment, services: list[Service], only
         shutil.move(tmp_dir, target_dir)
         return result
     finally:
+        abandon()  # after a failure, nothing of this app may reach the next one
         if tmp_dir.exists():
             shutil.rmtree(tmp_dir, ignore_errors=True)
 
