@@ -189,11 +189,11 @@ class EnvironmentRunner:
             self._finish(result, rp.INTERRUPTED)
             return None
 
-    def _init(self, result: StackResult) -> TfRun | None | bool:
-        """`terraform init` unless the init cache says nothing it depends on changed: the run, or True if skipped."""
+    def _init(self, result: StackResult) -> TfRun | None:
+        """`terraform init`, unless the init cache says nothing it depends on changed (then a successful no-op)."""
         cache = self.init_cache
         if cache is not None and cache.ready(result.name, self.stack_dir(result.name)):
-            return True
+            return TfRun(INIT, 0, "", "", False)
         run = self._tf(result, "init", INIT)
         if run is not None and run.ok and cache is not None:
             cache.initialised(result.name, self.stack_dir(result.name))
@@ -206,8 +206,8 @@ class EnvironmentRunner:
         run = self._init(result)
         if run is None:
             return
-        if run is not True and not run.ok:  # type: ignore[union-attr]
-            return self._fail(result, run, "init")  # type: ignore[arg-type]
+        if not run.ok:
+            return self._fail(result, run, "init")
         args = ["plan", "-input=false", "-no-color", f"-out={PLAN_FILE}"] + (["-destroy"] if destroy else [])
         if refresh_only:
             args.append("-refresh-only")
@@ -271,8 +271,8 @@ class EnvironmentRunner:
             run = self._init(result)
             if run is None:
                 return
-            if run is not True and not run.ok:  # type: ignore[union-attr]
-                return self._fail(result, run, "init")  # type: ignore[arg-type]
+            if not run.ok:
+                return self._fail(result, run, "init")
         run = self._tf(result, "outputs", ["output", "-json", "-no-color"])
         if run is None:
             return
