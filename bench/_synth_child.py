@@ -7,6 +7,7 @@ JSON line it prints last.
 
     python bench/_synth_child.py ours OUTDIR [--stacks N --buckets N --functions N]
     python bench/_synth_child.py bindings OUTDIR ...     # needs the bench venv (cdktf-cdktf-provider-aws)
+    python bench/_synth_child.py cdktn OUTDIR ...        # needs the cdktn bench venv (cdktn + cdktn-aws)
     python bench/_synth_child.py pipeline OUTDIR --project DIR --env NAME
 
 Nothing heavy is imported at module level: the `import_s` phase below is what each variant pays to load.
@@ -57,6 +58,28 @@ BINDINGS: dict[str, tuple[str, str, Blocks]] = {
     ),
 }
 PROVIDER_BLOCKS: Blocks = {"default_tags": ("list", "AwsProviderDefaultTags", {})}
+
+# Terraform type -> (cdktn_aws submodule, class, nested blocks): the maintained fork's bindings (aws 6.62.0 in 258
+# service submodules). Its structs are nested classes of the resource class (`AwsFunction.EnvironmentProperty`).
+CDKTN: dict[str, tuple[str, str, Blocks]] = {
+    "aws_s3_bucket": ("s3", "AwsBucket", {}),
+    "aws_s3_bucket_public_access_block": ("s3", "AwsBucketPublicAccessBlock", {}),
+    "aws_s3_bucket_server_side_encryption_configuration": (
+        "s3", "AwsBucketServerSideEncryptionConfiguration",
+        {"rule": ("list", "RuleProperty", {
+            "apply_server_side_encryption_by_default": ("single", "ApplyServerSideEncryptionByDefaultProperty", {}),
+        })},
+    ),
+    "aws_s3_bucket_ownership_controls": ("s3", "AwsBucketOwnershipControls",
+                                         {"rule": ("single", "RuleProperty", {})}),
+    "aws_s3_bucket_versioning": ("s3", "AwsBucketVersioning",
+                                 {"versioning_configuration": ("single", "VersioningConfigurationProperty", {})}),
+    "aws_iam_role": ("iam", "AwsRole", {}),
+    "aws_iam_role_policy": ("iam", "AwsRolePolicy", {}),
+    "aws_cloudwatch_log_group": ("cloudwatch_logs", "AwsGroup", {}),
+    "aws_lambda_function": ("lambda_", "AwsFunction", {"environment": ("single", "EnvironmentProperty", {})}),
+}
+CDKTN_PROVIDER_BLOCKS: Blocks = {"default_tags": ("list", "DefaultTagsProperty", {})}
 
 
 def _configure_node() -> None:
@@ -148,6 +171,38 @@ def run_bindings(estate: list[wl.StackSpec], outdir: Path) -> dict[str, float]:
     return {"import_s": t1 - t0, "build_s": t2 - t1, "synth_s": t3 - t2}
 
 
+def run_cdktn(estate: list[wl.StackSpec], outdir: Path) -> dict[str, float]:
+    """The maintained peer: CDK Terrain (`cdktn`) with its `cdktn_aws` bindings, the same arguments."""
+    t0 = time.perf_counter()
+    _configure_node()
+    import cdktn
+    from cdktn_aws import provider as aws_provider
+
+    classes = {t: getattr(importlib.import_module(f"cdktn_aws.{m}"), c) for t, (m, c, _) in CDKTN.items()}
+    t1 = time.perf_counter()
+    app = cdktn.App(outdir=str(outdir), stack_traces=False)
+    for spec in estate:
+        stack = cdktn.TerraformStack(app, spec.name)
+        cdktn.LocalBackend(stack, path=f"{spec.name}.tfstate")
+        provider_class = aws_provider.AwsProvider
+        provider_class(stack, "aws", **_structs(provider_class, spec.provider, CDKTN_PROVIDER_BLOCKS))
+        built: dict[str, Any] = {}
+
+        def lookup(ref: wl.Ref, built: dict[str, Any] = built) -> str:
+            return getattr(built[ref.id], ref.attribute)
+
+        for res in spec.resources:
+            resource_class = classes[res.type]
+            kwargs = _structs(resource_class, wl.resolve(res.attributes, lookup), CDKTN[res.type][2])
+            if res.depends_on:
+                kwargs["depends_on"] = [built[d] for d in res.depends_on]
+            built[res.id] = resource_class(stack, res.id, **kwargs)
+    t2 = time.perf_counter()
+    app.synth()
+    t3 = time.perf_counter()
+    return {"import_s": t1 - t0, "build_s": t2 - t1, "synth_s": t3 - t2}
+
+
 def run_pipeline(project_dir: Path, env_name: str, outdir: Path) -> dict[str, Any]:
     """Our full pipeline: load `services/*.py`, resolve placement, compile for AWS, synthesize."""
     t0 = time.perf_counter()
@@ -172,7 +227,7 @@ def run_pipeline(project_dir: Path, env_name: str, outdir: Path) -> dict[str, An
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("variant", choices=["ours", "bindings", "pipeline"])
+    parser.add_argument("variant", choices=["ours", "bindings", "cdktn", "pipeline"])
     parser.add_argument("outdir", type=Path)
     parser.add_argument("--stacks", type=int, default=10)
     parser.add_argument("--buckets", type=int, default=8)
@@ -184,7 +239,7 @@ def main() -> None:
         result: dict[str, Any] = run_pipeline(args.project, args.env, args.outdir)
     else:
         estate = wl.generate(args.stacks, args.buckets, args.functions)
-        run = run_ours if args.variant == "ours" else run_bindings
+        run = {"ours": run_ours, "bindings": run_bindings, "cdktn": run_cdktn}[args.variant]
         result = {**run(estate, args.outdir), "resources": wl.count(estate)}
     sys.stdout.write("\n" + json.dumps(result) + "\n")
 

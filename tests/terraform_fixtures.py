@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -200,3 +201,21 @@ def hold_file_fixture(tmp_path: Path) -> Iterator[Path]:
     path = tmp_path / "hold"
     yield path
     path.unlink(missing_ok=True)
+
+
+class Logged:
+    """The real Terraform behind a script logging `<stack> <command>` for every run."""
+
+    def __init__(self, tmp: Path, terraform: Path) -> None:
+        self.log = tmp / "terraform.log"
+        self.script = tmp / "terraform"
+        self.script.write_text(f'#!/bin/sh\necho "$(basename "$PWD") $1" >> "{self.log}"\nexec "{terraform}" "$@"\n')
+        self.script.chmod(self.script.stat().st_mode | stat.S_IXUSR)
+
+    def runs(self) -> list[tuple[str, str]]:
+        """(stack, command) since the last call."""
+        if not self.log.exists():
+            return []
+        lines = self.log.read_text().split()
+        self.log.unlink()
+        return list(zip(lines[::2], lines[1::2], strict=True))

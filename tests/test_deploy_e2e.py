@@ -84,14 +84,20 @@ def test_apply_update_drift_and_destroy(cli: Cli, project: Path) -> None:
     changed = stack(report, "local-notes-aws")
     assert changed["changes"] == {"create": [], "update": ["localcloud_bucket.archive"], "replace": [], "destroy": []}
     assert report["data_loss"] == [] and report["totals"]["update"] == 1
-    assert stack(report, "local-web-gcp")["status"] == "no-changes"
+    assert stack(report, "local-web-gcp")["status"] == "unchanged"  # not planned: nothing it depends on changed
     assert cli(project, "apply", "--env", "local", "--auto-approve").exit_code == 0
     meta = json.loads((root / "aws" / "buckets" / ".meta" / "acme-local-notes-archive.json").read_text())
     assert meta["versioning"] is False
 
-    # Drift made by hand: the bucket directory disappears; the plan shows it and apply repairs it.
+    # Drift made by hand: the bucket directory disappears. A plan of what changed does not refresh unchanged
+    # stacks (and says so); `platform drift` finds it, then the plan shows it and apply repairs it.
     site = root / "gcp" / "buckets" / "acme-local-web-site"
     shutil.rmtree(site)
+    code, report = cli.json(project, "plan", "--env", "local")
+    assert stack(report, "local-web-gcp")["status"] == "unchanged"
+    assert "(not refreshed)" in cli(project, "plan", "--env", "local").stdout
+    code, found = cli.json(project, "drift", "--env", "local")
+    assert code == 2 and found["drifted"] == ["local-web-gcp"]
     code, report = cli.json(project, "plan", "--env", "local")
     web = stack(report, "local-web-gcp")
     assert web["drift"] == [{"address": "localcloud_bucket.site", "change": "deleted"}]
@@ -180,7 +186,7 @@ def test_dependent_stacks_run_in_waves_and_failures_stop_dependents(cli: Cli, pr
     assert code == 0, outcome
     assert len(outcome["waves"]) == 2
     assert [s["name"] for s in outcome["waves"][1]["stacks"]] == ["local-thumbnails-gcp"]
-    assert {s["status"] for s in outcome["stacks"]} <= {"applied", "no-changes"}
+    assert {s["status"] for s in outcome["stacks"]} <= {"applied", "no-changes", "unchanged"}
     assert any(w["name"] == "on-demand" and w["cloud"] == "gcp (local stand-in)" for w in outcome["where"])
     assert cli(project, "plan", "--env", "local", "--detailed-exitcode").exit_code == 0
 

@@ -118,7 +118,7 @@ def test_its_buckets_apply_and_destroy_through_real_terraform(project: Path, cli
     assert result.exit_code == 0, result.stdout + result.stderr  # applied: no changes
 
     shutil.rmtree(buckets / "acme-mixed-files-scratch")  # removed outside Terraform: the provider reads it as gone
-    code, report = cli.json(project, "plan", "--env", "mixed")
+    code, report = cli.json(project, "plan", "--env", "mixed", "--all")  # unchanged stacks are refreshed only so
     stack = next(s for s in report["stacks"] if s["name"] == "mixed-files-nimbus")
     assert stack["changes"]["create"] == ["nimbus_bucket.scratch"], stack
     result = cli(project, "apply", "--env", "mixed", "--auto-approve")

@@ -461,3 +461,23 @@ def test_find_terraform(tmp_path: Path) -> None:
     with pytest.raises(TerraformNotFound) as err:
         find_terraform({"PATH": str(tmp_path / "empty")})
     assert "bash scripts/install_terraform.sh .platform/bin" in str(err.value)
+
+
+def test_the_handshake_certificate_is_kept_between_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A provider start reuses the certificate of the previous one: no `cryptography` import, no key generation."""
+    import subprocess
+    import sys
+
+    from platform_sdk.localcloud import mirror, plugin
+
+    monkeypatch.setenv(mirror.TLS_DIR_ENV_VAR, str(tmp_path / "tls"))
+    first, _ = plugin._server_credentials()
+    saved = tmp_path / "tls" / plugin.TLS_FILE
+    assert oct(saved.stat().st_mode & 0o777) == "0o600"
+    second, _ = plugin._server_credentials()
+    assert first == second
+    probe = ("import os, sys; from platform_sdk.localcloud import plugin; plugin._server_credentials(); "
+             "print('cryptography' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         env={**os.environ, mirror.TLS_DIR_ENV_VAR: str(tmp_path / "tls")}).stdout
+    assert out.strip() == "False"

@@ -73,8 +73,8 @@ def test_a_placement_change_plans_as_a_move_and_touches_nothing_else(cli: Cli, a
     for name in ("originals", "thumbs", "resize", "on-demand", "cdn"):
         assert (f"thumbnails.{name}", "local-thumbnails-aws", "local-thumbnails-gcp") in moved
     stacks = {s["name"]: s for s in report["stacks"]}
-    assert stacks["local-auth-aws"]["status"] == "no-changes"
-    assert stacks["local-web-gcp"]["status"] == "no-changes"
+    assert stacks["local-auth-aws"]["status"] == "unchanged"  # not even planned: nothing they depend on changed
+    assert stacks["local-web-gcp"]["status"] == "unchanged"
     assert set(stacks["local-thumbnails-gcp"]["changes"]["create"]) >= {"localcloud_bucket.originals",
                                                                         "localcloud_function.resize"}
     assert {d["address"] for d in report["data_loss"]} == {"localcloud_bucket.originals", "localcloud_bucket.thumbs"}

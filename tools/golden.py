@@ -4,6 +4,9 @@ Written before a refactor, they prove it changed no behaviour: `tests/test_golde
 example environment again and compares with these files. Run `python tools/golden.py` to bless a change
 that is meant to alter the output (the diff of `tests/golden/` then shows exactly what changed).
 
+A second set, `tests/golden-wide/`, covers a generated estate (tools/wide_estate.py) with what the example
+estate lacks: references between stacks, functions of Terraform, provider aliases, module backings, federation.
+
 What is recorded, per environment:
 - every stack's `cdk.tf.json`, with the engine's version metadata removed and every function package's
   hash replaced by a stable placeholder (`<package:SERVICE.FUNCTION:sha256>`): a package's bytes change
@@ -31,6 +34,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN_DIR = REPO / "tests" / "golden"
 ENVS = ("local", "dev", "staging", "prod")
+WIDE_GOLDEN_DIR = REPO / "tests" / "golden-wide"
+"""Golden files of the generated wide estate (tools/wide_estate.py): cross-stack references, modules, federation."""
 METADATA_FILE = "_platform_function.json"
 FIRST_PARTY_PREFIXES = ("platform_sdk/", "_platform_", "main.py", "requirements.txt")
 
@@ -72,8 +77,9 @@ def package_listing(zip_path: Path, source_dir: Path) -> dict[str, Any]:
     return {"files": dict(sorted(files.items())), "vendored": sorted(vendored)}
 
 
-def snapshot(env_name: str, workdir: Path) -> dict[str, Any]:
-    """Synthesize one environment of a copy of the example estate; return {relative path: content}."""
+def snapshot(env_name: str, workdir: Path, conformance: bool = True) -> dict[str, Any]:
+    """Synthesize one environment of a copy of the example estate; return {relative path: content}.
+    `conformance=False`: an estate shaped only to exercise the compilers (the wide estate), not to work."""
     from platform_sdk.envs import find_environment
     from platform_sdk.loader import load_services
     from platform_sdk.profile import load_profile
@@ -83,7 +89,7 @@ def snapshot(env_name: str, workdir: Path) -> dict[str, Any]:
     project = Project(workdir)
     env = find_environment(project.envs_dir, env_name)
     services = load_services(project.services_dir)
-    result = synthesize(project, env, services, profile=load_profile(project, env))
+    result = synthesize(project, env, services, profile=load_profile(project, env), conformance=conformance)
     out: dict[str, Any] = {}
     replacements: dict[str, str] = {}
     listings: dict[str, Any] = {}
@@ -104,10 +110,7 @@ def estate_copy(dest: Path) -> Path:
     """services/ and envs/ of the example estate in a fresh project, sharing the wheel cache (a pure speed-up)."""
     shutil.copytree(REPO / "services", dest / "services", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO / "envs", dest / "envs")
-    shared = Path(os.environ.get("PLATFORM_VENDOR_CACHE", REPO / ".platform" / "vendor"))
-    shared.mkdir(parents=True, exist_ok=True)
-    (dest / ".platform").mkdir()
-    (dest / ".platform" / "vendor").symlink_to(shared, target_is_directory=True)
+    _share_vendor_cache(dest)
     return dest
 
 
@@ -117,13 +120,30 @@ def snapshots(envs: tuple[str, ...] = ENVS) -> dict[str, dict[str, Any]]:
         return {env: snapshot(env, root) for env in envs}
 
 
+def _share_vendor_cache(root: Path) -> None:
+    shared = Path(os.environ.get("PLATFORM_VENDOR_CACHE", REPO / ".platform" / "vendor"))
+    shared.mkdir(parents=True, exist_ok=True)
+    (root / ".platform").mkdir(exist_ok=True)
+    (root / ".platform" / "vendor").symlink_to(shared, target_is_directory=True)
+
+
+def wide_snapshots(envs: tuple[str, ...] | None = None) -> dict[str, dict[str, Any]]:
+    """Every environment of the generated wide estate (tools/wide_estate.py), synthesized in a fresh copy."""
+    from tools import wide_estate
+
+    with tempfile.TemporaryDirectory(prefix="platform-golden-wide-") as tmp:
+        root = wide_estate.write_project(Path(tmp) / "estate")
+        _share_vendor_cache(root)
+        return {env: snapshot(env, root, conformance=False) for env in (envs or tuple(wide_estate.ENVS))}
+
+
 def dump(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True) + "\n"
 
 
-def main() -> int:
-    for env, files in snapshots().items():
-        target = GOLDEN_DIR / env
+def write(golden_dir: Path, snapshots_by_env: dict[str, dict[str, Any]]) -> None:
+    for env, files in snapshots_by_env.items():
+        target = golden_dir / env
         if target.exists():
             shutil.rmtree(target)
         for rel, content in files.items():
@@ -131,6 +151,11 @@ def main() -> int:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(dump(content))
         print(f"golden: wrote {len(files)} files for {env} into {target.relative_to(REPO)}")
+
+
+def main() -> int:
+    write(GOLDEN_DIR, snapshots())
+    write(WIDE_GOLDEN_DIR, wide_snapshots())
     return 0
 
 

@@ -1,5 +1,35 @@
-"""The CDK engine layer: the one CDKTF (or CDK Terrain) import and the raw constructs built on it.
+"""The CDK engine layer: the one CDKTF (or CDK Terrain) import and what is built on it.
 
-Below the cloud plug-ins and synthesis: `engine` wraps the engine import, `raw` emits Terraform resources,
-data sources and providers of any type without generated bindings.
+Below the cloud plug-ins and synthesis: `engine` wraps the engine import, `raw` holds Terraform resources and
+data sources of any type as Python objects (and providers as constructs), `expressions` their references and
+Terraform functions, `document` one engine construct per stack carrying them. `preload()` starts the engine early.
 """
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import sys
+import threading
+
+_loading: threading.Thread | None = None
+
+
+def preload() -> None:
+    """Start loading the CDK engine in the background (Node starts, loads its assemblies: ~0.4 s of CPU).
+
+    Synthesis needs the engine only once stacks are created; until then there is Python work to do (reading the
+    services and the environment, placement), so on a machine with two cores the engine's start overlaps it.
+    Whoever imports `platform_sdk.cdk.engine` later waits for this import to finish (Python's import lock) or,
+    should it have failed, imports it again and sees the error.
+    """
+    global _loading
+    if _loading is None and "platform_sdk.cdk.engine" not in sys.modules:
+        _loading = threading.Thread(target=_load, name="cdk-engine-preload", daemon=True)
+        _loading.start()
+
+
+def _load() -> None:
+    # A failure is not lost: the thread that needs the engine imports it again and sees the error.
+    with contextlib.suppress(BaseException):
+        importlib.import_module("platform_sdk.cdk.engine")

@@ -20,8 +20,17 @@ def node_bin_dir() -> Path | None:
     return path if (path / "node").exists() else None
 
 
+NODE_MEMORY_OPTION = "--max-semi-space-size=2"
+"""V8's young generation capped at 2 MB per semi-space: the jsii kernel's RSS drops by a quarter (114 -> 84 MB
+for 1,000 resources, bench/bench_synth.py) at no measurable CPU cost (its allocations are few and long-lived)."""
+
+
 def configure_node() -> None:
-    """Set JSII_NODE and put Node first on PATH (asset handling calls `node`); silence jsii's version notices."""
+    """Set JSII_NODE and put Node first on PATH (asset handling calls `node`); silence jsii's version notices;
+    keep the kernel's heap small (NODE_MEMORY_OPTION, unless NODE_OPTIONS already sizes the young generation)."""
+    options = os.environ.get("NODE_OPTIONS", "")
+    if "semi-space" not in options:
+        os.environ["NODE_OPTIONS"] = f"{options} {NODE_MEMORY_OPTION}".strip()
     bin_dir = node_bin_dir()
     if bin_dir is not None:
         os.environ.setdefault("JSII_NODE", str(bin_dir / "node"))
@@ -42,8 +51,14 @@ else:
 
 from constructs import Construct  # noqa: E402
 
+from platform_sdk.cdk import expressions  # noqa: E402
+from platform_sdk.cdk.expressions import Fn, Token  # noqa: E402  (our references; `cdk.Fn`, `cdk.Token` are CDKTF's)
+
+expressions.use_engine(cdk)
+
 App = cdk.App
 TerraformStack = cdk.TerraformStack
+TerraformElement = cdk.TerraformElement
 TerraformResource = cdk.TerraformResource
 TerraformDataSource = cdk.TerraformDataSource
 TerraformProvider = cdk.TerraformProvider
@@ -54,13 +69,12 @@ AssetType = cdk.AssetType
 LocalBackend = cdk.LocalBackend
 S3Backend = cdk.S3Backend
 GcsBackend = cdk.GcsBackend
-Fn = cdk.Fn
-Token = cdk.Token
 GeneratorMetadata = cdk.TerraformProviderGeneratorMetadata
 TerraformResourceLifecycle = cdk.TerraformResourceLifecycle
 
 __all__ = [
     "App", "AssetType", "Construct", "Fn", "GcsBackend", "GeneratorMetadata", "LocalBackend", "S3Backend",
-    "TerraformAsset", "TerraformDataSource", "TerraformHclModule", "TerraformOutput", "TerraformProvider",
+    "TerraformAsset", "TerraformDataSource", "TerraformElement", "TerraformHclModule", "TerraformOutput",
+    "TerraformProvider",
     "TerraformResource", "TerraformResourceLifecycle", "TerraformStack", "Token", "cdk",
 ]

@@ -1,9 +1,14 @@
-"""`platform plan / apply / destroy / outputs / bootstrap`: drive Terraform over one environment's stacks.
+"""`platform plan / apply / destroy / drift / outputs / bootstrap`: drive Terraform over one environment's stacks.
+
+`plan` and `apply` run Terraform only for stacks that changed since their last successful apply, or read an
+upstream output that changed (terraform/changes.py, from records kept next to the state: terraform/records.py);
+the others are listed as "unchanged since <time> (not refreshed)". `--all` plans every stack; `drift` refreshes
+every stack and reports what changed outside Terraform (for a scheduled CI job).
 
 Exit codes follow Terraform: 0 success (no changes), 1 error (a stack failed or was locked, data loss refused,
-apply cancelled), 2 changes present (`plan --detailed-exitcode` only), 130 interrupted (Ctrl-C). Bad input
-(unknown environment, invalid service) exits 2 like every other `platform` command, except under
-`--detailed-exitcode`, where 2 means "changes" and bad input therefore exits 1.
+apply cancelled), 2 changes present (`plan --detailed-exitcode` only; `drift`: drift found), 130 interrupted
+(Ctrl-C). Bad input (unknown environment, invalid service) exits 2 like every other `platform` command, except
+under `--detailed-exitcode`, where 2 means "changes" and bad input therefore exits 1.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ ParallelismOption = Annotated[int, typer.Option("--parallelism", "-p", min=1,
 AutoApproveOption = Annotated[bool, typer.Option("--auto-approve", help="Apply without asking.")]
 AllowDataLossOption = Annotated[bool, typer.Option(
     "--allow-data-loss", help="Allow destroying or replacing buckets and databases (their contents are lost).")]
+AllOption = Annotated[bool, typer.Option(
+    "--all", help="Plan every stack, also those unchanged since their last apply (they are not refreshed otherwise).")]
 
 EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 1, 2, 130
 
@@ -87,8 +94,12 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def session(project: Path | None, env_name: str, command: str, parallelism: int) -> Iterator[Session]:
-    """Load, lock the environment's workspace, synthesize, and find Terraform: the start of every command."""
+def session(project: Path | None, env_name: str, command: str, parallelism: int,
+            records: bool = False) -> Iterator[Session]:
+    """Load, lock the environment's workspace, synthesize, and find Terraform: the start of every command.
+
+    `records`: the runner keeps the stacks' records (next to their state) and can skip unchanged stacks.
+    """
     from platform_sdk.synth.app import read_metadata
     from platform_sdk.terraform.binary import TerraformNotFound, find_terraform, terraform_env
     from platform_sdk.terraform.locks import WorkspaceLocked, workspace_lock
@@ -101,6 +112,9 @@ def session(project: Path | None, env_name: str, command: str, parallelism: int)
     except TerraformNotFound as err:
         err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
         raise typer.Exit(EXIT_ERROR) from None
+    from platform_sdk import cdk
+
+    cdk.preload()  # the engine starts while the estate is read
     proj, env, services = load(project, env_name)
     with contextlib.ExitStack() as stack:
         try:
@@ -123,9 +137,32 @@ def session(project: Path | None, env_name: str, command: str, parallelism: int)
             raise typer.Exit(EXIT_INTERRUPTED) from None
         metadata = read_metadata(result.outdir)
         terraform = Terraform(binary, terraform_env(proj.root))
+        ledger = None
+        if records:
+            from platform_sdk.terraform.ledger import Ledger
+            from platform_sdk.terraform.records import record_store
+
+            ledger = Ledger.for_outdir(record_store(proj.root, env), result.outdir, metadata.get("stacks", {}))
+        from platform_sdk.terraform.initcache import InitCache
+
+        init_cache = InitCache(proj.cache_dir / "terraform" / env.name, terraform.env, binary)
         runner = EnvironmentRunner(result.outdir, metadata, terraform, parallelism=parallelism,
-                                   progress=default_progress(err_console), on_interrupt=interrupt_notice(err_console))
+                                   progress=default_progress(err_console), on_interrupt=interrupt_notice(err_console),
+                                   ledger=ledger, init_cache=init_cache)
         yield Session(proj, env, metadata, runner, services, result.rehearsal, moves)
+        if ledger is not None:
+            for warning in ledger.warnings:
+                err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+
+
+def _select(s: Session, plan_all: bool) -> None:
+    """Mark the stacks that need no plan: unchanged since their last apply (terraform/changes.py)."""
+    from platform_sdk.move.record import unfinished
+    from platform_sdk.terraform.changes import moving_stacks
+
+    services = {name: info["service"] for name, info in s.metadata.get("stacks", {}).items()}
+    current = unfinished(s.moves)
+    s.runner.select(plan_all=plan_all, moving=moving_stacks([current] if current else [], services))
 
 
 def _exit(code: int) -> None:
@@ -141,10 +178,13 @@ def plan(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = Fa
          detailed_exitcode: Annotated[bool, typer.Option(
              "--detailed-exitcode", help="Exit 2 when changes are present (0 none, 1 error).")] = False,
          destroy: Annotated[bool, typer.Option("--destroy", help="Plan destroying everything instead.")] = False,
+         plan_all: AllOption = False,
          ) -> None:
-    """Plan every stack of an environment and summarize the changes, flagging data loss."""
+    """Plan the stacks of an environment that changed since their last apply; summarize, flagging data loss."""
     try:
-        with session(project, env, "plan", parallelism) as s:
+        with session(project, env, "plan", parallelism, records=True) as s:
+            if not destroy:
+                _select(s, plan_all)
             results = s.runner.plan(destroy=destroy)
             operation = "destroy" if destroy else "plan"
             data = rp.report_json(s.env.name, operation, results)
@@ -210,10 +250,10 @@ def _on_wave(as_json: bool, operation: str, env_name: str) -> Any:
 
 
 def _deploy(project: Path | None, env: str, operation: str, as_json: bool, parallelism: int, auto_approve: bool,
-            allow_data_loss: bool) -> None:
+            allow_data_loss: bool, plan_all: bool = False) -> None:
     from platform_sdk.terraform.runner import where_things_live
 
-    with session(project, env, operation, parallelism) as s:
+    with session(project, env, operation, parallelism, records=True) as s:
         runner = s.runner
         secrets = _secret_states(s) if operation == "apply" else []
         if secrets:
@@ -222,6 +262,8 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
             refuse_unreadable(secrets, s.env.name)  # exit 2 before Terraform changes anything
         if operation == "destroy":
             _destroy_preflight(s, allow_data_loss)  # exit 2 before anything is destroyed
+        if operation == "apply":
+            _select(s, plan_all)
         confirm = _guard_moving_data(s, _confirm(auto_approve, operation, s.env.name))
         outcome = runner.apply(confirm, destroy=operation == "destroy",
                                allow_data_loss=allow_data_loss, on_wave=_on_wave(as_json, operation, s.env.name))
@@ -241,7 +283,7 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
         if operation == "apply" and not outcome.interrupted:
             settled = [r.name for r in results if r.status in rp.SETTLED]
             if settled:
-                runner.outputs(settled)
+                runner.outputs(settled, known=True)
                 rows = where_things_live(results, s.metadata)
             if secrets:
                 from platform_sdk.secrets.deploy import generate_missing
@@ -356,9 +398,9 @@ def _record(s: Session, results: list[rp.StackResult], operation: str) -> None:
 @user_errors
 def apply(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = False,
           parallelism: ParallelismOption = 4, auto_approve: AutoApproveOption = False,
-          allow_data_loss: AllowDataLossOption = False) -> None:
-    """Plan, show the report, confirm, and apply exactly the reviewed plans, wave by wave."""
-    _deploy(project, env, "apply", as_json, parallelism, auto_approve, allow_data_loss)
+          allow_data_loss: AllowDataLossOption = False, plan_all: AllOption = False) -> None:
+    """Plan what changed, show the report, confirm, and apply exactly the reviewed plans, wave by wave."""
+    _deploy(project, env, "apply", as_json, parallelism, auto_approve, allow_data_loss, plan_all)
 
 
 @user_errors
@@ -395,6 +437,47 @@ def _print_secret_states(found: list[Any], env_name: str) -> None:
         else:
             what = f"set it with `{ref.set_command()}`" + (" (apply refuses until then)" if ref.readers else "")
         console.print(f"  {escape(ref.address)} ({readers}): {escape(what)}", highlight=False, soft_wrap=True)
+
+
+# --------------------------------------------------------------------------------------------------- drift
+
+@user_errors
+def drift(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = False,
+          parallelism: ParallelismOption = 4) -> None:
+    """Refresh every stack (`terraform plan -refresh-only`) and report what changed outside Terraform.
+
+    For a scheduled CI job: exit 0 when nothing drifted, 2 when something did, 1 on errors. A drifted stack's
+    record says so, so the next `platform plan` plans it even if its configuration did not change.
+    """
+    with session(project, env, "drift", parallelism, records=True) as s:
+        results = s.runner.plan(refresh_only=True)
+        drifted = [r for r in results if r.plan is not None and r.plan.drift]
+        if as_json:
+            data = rp.report_json(s.env.name, "drift", results)
+            data["drifted"] = [r.name for r in drifted]
+            print(json.dumps(data, indent=2))
+        else:
+            for result in sorted(results, key=lambda r: (r.service, r.cloud, r.name)):
+                label = f"{escape(result.name)} [dim]({escape(result.service)}, {escape(result.cloud_label)})[/]"
+                if result.status in rp.BROKEN:
+                    console.print(f"[bold red]{result.status:>9}[/]  {label}: {escape(result.error or '')}",
+                                  highlight=False, soft_wrap=True)
+                elif result.plan is not None and result.plan.drift:
+                    console.print(f"[yellow]{'drifted':>9}[/]  {label}", highlight=False, soft_wrap=True)
+                    for address, what in result.plan.drift:
+                        console.print(f"             [yellow]![/] {escape(address)} was {what} outside Terraform",
+                                      highlight=False, soft_wrap=True)
+                else:
+                    console.print(f"[dim]{'no drift':>9}[/]  {label}", highlight=False, soft_wrap=True)
+            console.print(f"[bold]Drift:[/] {len(drifted)} of {len(results)} stack(s) changed outside Terraform",
+                          highlight=False)
+        if s.runner.interrupted:
+            _interrupted_notice(results)
+            _exit(EXIT_INTERRUPTED)
+        if any(r.status in rp.BROKEN for r in results):
+            _exit(EXIT_ERROR)
+        if drifted:
+            _exit(EXIT_CHANGES)
 
 
 # ------------------------------------------------------------------------------------------------- outputs
@@ -457,4 +540,4 @@ def bootstrap(env: EnvOption, project: ProjectOption = None, as_json: JsonOption
                       + (f"  [dim]{escape(step.detail)}[/]" if step.detail else ""), highlight=False)
 
 
-COMMANDS = (plan, apply, destroy, outputs, bootstrap)
+COMMANDS = (plan, apply, destroy, drift, outputs, bootstrap)

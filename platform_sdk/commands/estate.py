@@ -51,9 +51,11 @@ def envs(project: ProjectOption = None, as_json: JsonOption = False) -> None:
 def synth(env: EnvOption, service: Annotated[str | None, typer.Option(help="Only this service's stacks.")] = None,
           project: ProjectOption = None, as_json: JsonOption = False) -> None:
     """Compile the estate for one environment into cdktf.out/<env>, checked against the provider schemas."""
+    from platform_sdk import cdk
     from platform_sdk.synth.schema_check import check_outdir
     from platform_sdk.terraform.locks import WorkspaceLocked, workspace_lock
 
+    cdk.preload()  # the engine starts while the estate is read
     proj, environment, services = load(project, env)
     try:
         with workspace_lock(proj.cache_dir, environment.name, "synth"):  # never under a running apply

@@ -29,6 +29,9 @@ PROVIDER_MODULE = "platform_sdk.localcloud.plugin"
 
 # The launcher reads the interpreter from here; `platform_sdk.terraform.binary.terraform_env` sets it.
 PYTHON_ENV_VAR = "PLATFORM_LOCALCLOUD_PYTHON"
+# Where a provider keeps the self-signed TLS certificate of its plugin handshake between starts (plugin.py):
+# generating one means importing `cryptography`, a fifth of a provider's start.
+TLS_DIR_ENV_VAR = "PLATFORM_LOCALCLOUD_TLS_DIR"
 
 
 

@@ -19,6 +19,8 @@ import sys
 from collections.abc import Callable
 from typing import IO, Any
 
+from platform_sdk.localcloud import mirror
+
 MAGIC_COOKIE_KEY = "TF_PLUGIN_MAGIC_COOKIE"
 MAGIC_COOKIE_VALUE = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
 APP_PROTOCOL_VERSION = 6
@@ -40,11 +42,72 @@ def _drop_cwd_from_path() -> None:
     sys.path[:] = [p for p in sys.path if p not in ("", ".") and os.path.abspath(p) != cwd]
 
 
+TLS_FILE = "handshake-tls.json"
+CERT_DAYS = 30
+
+
 def _server_credentials() -> tuple[bytes, object]:
-    """A throwaway self-signed ECDSA cert (fast to make) whose DER goes into the handshake line."""
+    """The handshake certificate (DER for the handshake line) and gRPC server credentials.
+
+    Kept between starts in $PLATFORM_LOCALCLOUD_TLS_DIR (one private file: certificate, key, expiry; renewed a day
+    before it expires), so a start needs no `cryptography` import and no key generation; made afresh when that
+    is unset or unreadable.
+    """
+    import grpc
+
+    directory = os.environ.get(mirror.TLS_DIR_ENV_VAR)
+    cached = _load_credentials(directory) if directory else None
+    if cached is not None:
+        cert_pem, key_pem = cached
+    else:
+        cert_pem, key_pem = _new_certificate()
+        if directory:
+            _save_credentials(directory, cert_pem, key_pem)
+    return _der(cert_pem), grpc.ssl_server_credentials([(key_pem, cert_pem)])
+
+
+def _der(cert_pem: bytes) -> bytes:
+    import base64
+
+    body = b"".join(line for line in cert_pem.splitlines() if line and not line.startswith(b"-----"))
+    return base64.b64decode(body)
+
+
+def _load_credentials(directory: str) -> tuple[bytes, bytes] | None:
+    import json
+    import time
+
+    try:
+        with open(os.path.join(directory, TLS_FILE), encoding="utf-8") as file:
+            saved = json.load(file)
+        if float(saved["not_after"]) - time.time() < 86400:
+            return None
+        return saved["cert"].encode(), saved["key"].encode()
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _save_credentials(directory: str, cert_pem: bytes, key_pem: bytes) -> None:
+    """One private file, replaced atomically (another provider process may be starting at the same time)."""
+    import json
+    import tempfile
+    import time
+
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tls-")  # created 0600
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump({"not_after": time.time() + CERT_DAYS * 86400, "cert": cert_pem.decode(),
+                       "key": key_pem.decode()}, out)
+        os.replace(tmp, os.path.join(directory, TLS_FILE))
+    except OSError:
+        pass  # a cache only: the next start makes another
+
+
+def _new_certificate() -> tuple[bytes, bytes]:
+    """A self-signed ECDSA certificate (fast to make): (cert PEM, key PEM)."""
     from datetime import UTC, datetime, timedelta
 
-    import grpc
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -60,7 +123,7 @@ def _server_credentials() -> tuple[bytes, object]:
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=30))
+        .not_valid_after(now + timedelta(days=CERT_DAYS))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
         .add_extension(
@@ -86,8 +149,7 @@ def _server_credentials() -> tuple[bytes, object]:
     key_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    creds = grpc.ssl_server_credentials([(key_pem, cert.public_bytes(serialization.Encoding.PEM))])
-    return cert.public_bytes(serialization.Encoding.DER), creds
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
 def _watch_parent(parent: int, stop: Any) -> None:

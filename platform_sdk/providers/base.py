@@ -120,6 +120,8 @@ class StackContext:
     """One Terraform stack being built: (environment, service, cloud).
 
     `needs`: what this stack needs from its cloud's base stack (shared by every stack of that cloud label).
+    `stack` is the engine's stack (for providers, backends, modules and a platform team's own constructs);
+    resources, data sources and outputs go to its `document` as plain Python objects (platform_sdk.cdk.raw).
     """
 
     def __init__(self, env: Environment, service: Service, cloud: str, target: str, stack: Any, name: str,
@@ -139,16 +141,27 @@ class StackContext:
         self.build_dir = build_dir or project_dir / ".platform" / "packages" / env.name
         self.shared: dict[str, Any] = {}
         self.needs = needs if needs is not None else BaseNeeds()
+        self.inputs: dict[str, str] = {}
+        self._document: Any = None
+
+    @property
+    def document(self) -> Any:
+        """The stack's `StackDocument` (platform_sdk.cdk.document), made on first use."""
+        if self._document is None:
+            from platform_sdk.cdk.document import StackDocument
+
+            self._document = StackDocument.of(self.stack, self.name)
+        return self._document
 
     def resource(self, terraform_type: str, id: str, attributes: dict[str, Any]) -> RawResource:
         from platform_sdk.cdk.raw import RawResource
 
-        return RawResource(self.stack, id, terraform_type, attributes)
+        return RawResource(self.document, id, terraform_type, attributes)
 
     def data(self, terraform_type: str, id: str, attributes: dict[str, Any]) -> RawDataSource:
         from platform_sdk.cdk.raw import RawDataSource
 
-        return RawDataSource(self.stack, id, terraform_type, attributes)
+        return RawDataSource(self.document, id, terraform_type, attributes)
 
     def once(self, key: str, build: Any) -> Any:
         """Build a stack-wide construct (a provider, an account lookup) once and reuse it."""
@@ -157,12 +170,19 @@ class StackContext:
         return self.shared[key]
 
     def asset(self, package: FunctionPackage) -> str:
-        """Hand a built package to CDKTF; returns its path relative to the stack's working directory."""
+        """Hand a built package to CDKTF (which copies it into the stack's folder); returns its path there.
+
+        The path is CDKTF's (terraform-asset.ts: `assets/<logical id>/<hash>/<file name>`), computed here to save
+        a round trip to the engine per function.
+        """
+        from platform_sdk.cdk.document import make_unique_id
         from platform_sdk.cdk.engine import AssetType, TerraformAsset
 
-        asset = TerraformAsset(self.stack, f"{package.function.name}-package", path=str(package.path),
-                               type=AssetType.FILE, asset_hash=package.sha256)
-        return asset.path
+        construct_id = f"{package.function.name}-package"
+        self.document.claim(construct_id)
+        TerraformAsset(self.stack, construct_id, path=str(package.path), type=AssetType.FILE,
+                       asset_hash=package.sha256)
+        return f"assets/{make_unique_id(construct_id)}/{package.sha256}/{package.path.name}"
 
     def file_asset(self, id: str, path: Path, sha256: str) -> str:
         """Hand a file a compiler built (in `build_dir`) to CDKTF; returns its path relative to the stack's working
@@ -173,9 +193,28 @@ class StackContext:
         return asset.path
 
     def output(self, id: str, value: Any, description: str = "", sensitive: bool = False) -> None:
-        from platform_sdk.cdk.engine import TerraformOutput
+        self.document.output(id, value, description=description or None, sensitive=sensitive or None)
 
-        TerraformOutput(self.stack, id, value=value, description=description or None, sensitive=sensitive or None)
+    def resolve(self, value: Any) -> Any:
+        """`value` for a construct of your own in this stack (`ctx.stack`): references rendered as Terraform
+        expressions (a reference to another stack's resource is wired through its outputs and remote state)."""
+        return self.document.resolve(value)
+
+    def input(self, name: str, digest: str) -> None:
+        """Declare something Terraform reads while planning this stack that its configuration does not show
+        (a secret's version, files uploaded by path): `platform plan` plans the stack when `digest` changes."""
+        self.inputs[name] = digest
+
+    def input_files(self, name: str, path: Path) -> None:
+        """`input()` with the sha256 of a file, or of every file under a directory (names and contents)."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            digest.update(f"{file.relative_to(path) if path.is_dir() else file.name}\0".encode())
+            digest.update(hashlib.sha256(file.read_bytes()).digest())
+        self.inputs[name] = digest.hexdigest()
 
     def physical_name(self, resource: Resource, suffix: str = "") -> str:
         """The organisation's name for a resource (naming convention from the profile)."""
@@ -636,6 +675,12 @@ class CloudPlugin:
         the source stage, renamed; or, when `current` is None, this cloud's usual backend in `section`'s region.
         None: the stage keeps its state in local files."""
         return None
+
+    def state_records(self, env: Environment, state: StateBackend) -> Any:
+        """Where the stacks' records live next to their state in one of its backends: an object with
+        `read(stack) -> bytes | None`, `write(stack, data)` and `describe(stack) -> str`
+        (platform_sdk.terraform.records.RecordStore)."""
+        raise NotImplementedError(f"{self.name} keeps no Terraform state")
 
     def wheel_platforms(self, python_version: str, arch: str = "x86_64") -> list[str]:
         """pip `--platform` tags of its function runtime for "wheels" vendoring, best first (`3.11` -> tags)."""

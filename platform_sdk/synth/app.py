@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from platform_sdk.cdk import engine
+from platform_sdk import cdk
+from platform_sdk.cdk.document import abandon, unrendered
 from platform_sdk.envs import Environment, LocalState
 from platform_sdk.errors import PlatformError
 from platform_sdk.guardrails import run_guardrails_model, run_guardrails_synth
@@ -56,7 +57,12 @@ class SynthResult:
         }
 
 
+cdk.preload()  # importing this module means synthesizing: start the engine while the estate is loaded
+
+
 def new_app(outdir: Path) -> Any:
+    from platform_sdk.cdk import engine
+
     return engine.App(outdir=str(outdir), stack_traces=False, skip_validation=False)
 
 
@@ -110,6 +116,11 @@ def synthesize(project: Project, env: Environment, services: list[Service], only
         builder.denials = rehearsal.denials if rehearsal is not None else {}
         builder.build(deployed=previously_deployed(project, env, target_dir))
         app.synth()
+        leaked = unrendered(tmp_dir)
+        if leaked:
+            stack, marker = leaked[0]
+            raise PlatformError(f"a reference ({marker}) reached an engine construct unrendered in stack {stack}: "
+                                "pass values for your own constructs through ctx.resolve(...)", key="profile")
         dependencies_from_manifest(tmp_dir, builder.stack_infos)
         stacks = builder.stack_infos
         if only_service is not None:
@@ -130,6 +141,7 @@ def synthesize(project: Project, env: Environment, services: list[Service], only
         shutil.move(tmp_dir, target_dir)
         return result
     finally:
+        abandon()  # after a failure, nothing of this app may reach the next one
         if tmp_dir.exists():
             shutil.rmtree(tmp_dir, ignore_errors=True)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -34,13 +35,34 @@ from platform_sdk.runtime.entry import make_entry
 
 
 def _files_under(root: Path) -> list[tuple[str, Path]]:
+    """(relative posix name, path) of every file under `root`, sorted by name, skipping caches and VCS folders."""
     files = []
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if any(part in SKIP_NAMES or part.endswith(".pyc") for part in rel.parts) or not path.is_file():
-            continue
-        files.append((rel.as_posix(), path))
-    return files
+    for directory, subdirs, names in os.walk(root, followlinks=True):
+        subdirs[:] = [d for d in subdirs if d not in SKIP_NAMES and not d.endswith(".pyc")]
+        rel_dir = os.path.relpath(directory, root)
+        for name in names:
+            if name in SKIP_NAMES or name.endswith(".pyc"):
+                continue
+            path = Path(directory, name)
+            if path.is_file():
+                files.append((name if rel_dir == "." else f"{rel_dir}/{name}".replace(os.sep, "/"), path))
+    return sorted(files)
+
+
+_READ_CACHE: dict[Path, tuple[tuple[int, int], bytes]] = {}
+
+
+def _read(path: Path) -> bytes:
+    """A file's bytes, reused while its modification time and size are unchanged (every function of an estate
+    ships the same runtime files, and functions often share a source folder)."""
+    stat = path.stat()
+    key = (stat.st_mtime_ns, stat.st_size)
+    cached = _READ_CACHE.get(path)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    data = path.read_bytes()
+    _READ_CACHE[path] = (key, data)
+    return data
 
 
 STUB_INIT = b'"""Runtime-only copy of platform_sdk shipped inside a function."""\n'
@@ -52,9 +74,22 @@ def executables(fn: Function) -> frozenset[str]:
     return frozenset(name for name, path in _files_under(fn.source_dir) if path.stat().st_mode & 0o111)
 
 
+_RUNTIME_CACHE: dict[tuple[str, ...], dict[str, bytes]] = {}
+
+
 def runtime_entries(plugins: Iterable[str]) -> dict[str, bytes]:
     """The shipped runtime, name -> bytes: `platform_sdk.runtime`, `platform_sdk.contract`, each named plug-in's
-    runtime subpackage, and a stub `__init__.py` for every package above them (nothing else of the SDK)."""
+    runtime subpackage, and a stub `__init__.py` for every package above them (nothing else of the SDK).
+
+    Read once per process for each set of plug-ins: it is the installed SDK, the same for every function.
+    """
+    key = tuple(sorted(set(plugins)))
+    if key not in _RUNTIME_CACHE:
+        _RUNTIME_CACHE[key] = _runtime_entries(key)
+    return dict(_RUNTIME_CACHE[key])
+
+
+def _runtime_entries(plugins: Iterable[str]) -> dict[str, bytes]:
     from platform_sdk.runtime import plugins as runtime_plugins
 
     entries: dict[str, bytes] = {}
@@ -65,13 +100,13 @@ def runtime_entries(plugins: Iterable[str]) -> dict[str, bytes]:
         prefix = dotted.replace(".", "/")
         for name, path in _files_under(Path(spec.origin).parent):
             if name.endswith(".py"):
-                entries[f"{prefix}/{name}"] = path.read_bytes()
+                entries[f"{prefix}/{name}"] = _read(path)
         parts = dotted.split(".")
         for depth in range(1, len(parts)):
             entries.setdefault("/".join(parts[:depth]) + "/__init__.py", STUB_INIT)
     contract_spec = importlib.util.find_spec("platform_sdk.contract")
     assert contract_spec is not None and contract_spec.origin is not None
-    entries["platform_sdk/contract.py"] = Path(contract_spec.origin).read_bytes()
+    entries["platform_sdk/contract.py"] = _read(Path(contract_spec.origin))
     return entries
 
 
@@ -106,7 +141,7 @@ def package_entries(fn: Function, target: str, extra: dict[str, bytes] | None = 
     """
     entries: dict[str, bytes] = {}
     for name, path in _files_under(fn.source_dir):
-        entries[name] = path.read_bytes()
+        entries[name] = _read(path)
     packaging = providers.plugin(target).packaging
     if packaging.ships_runtime:
         entries.update(runtime_entries([target, *runtimes]))

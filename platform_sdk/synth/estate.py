@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from platform_sdk import contract, providers
-from platform_sdk.cdk import engine
+from platform_sdk.cdk.document import finalize
 from platform_sdk.envs import Environment, LocalState
 from platform_sdk.errors import PlatformError
 from platform_sdk.model import (
@@ -68,6 +68,9 @@ class StackInfo:
     shared: dict[str, list[str]] = field(default_factory=dict)
     # Terraform types an escape hatch added that no vendored schema knows: the schema check skips exactly these.
     unchecked: list[str] = field(default_factory=list)
+    # What Terraform reads while planning besides the configuration (name -> digest, `StackContext.input`):
+    # part of the stack's fingerprint, so a change plans the stack (platform_sdk.terraform.records).
+    inputs: dict[str, str] = field(default_factory=dict)
 
 
 class EstateBuilder:
@@ -114,6 +117,8 @@ class EstateBuilder:
 
     def _stack(self, name: str, service: Service, cloud: str, target: str) -> StackContext:
         if name not in self.contexts:
+            from platform_sdk.cdk import engine  # late: preloaded meanwhile (platform_sdk.cdk.preload)
+
             stack = engine.TerraformStack(self.app, name)
             self._backend(stack, name)
             ctx = StackContext(self.env, service, cloud, target, stack, name, self.project.root, self.profile,
@@ -127,6 +132,8 @@ class EstateBuilder:
 
     def _backend(self, stack: Any, name: str) -> None:
         """Local state files, or the backend of the plug-in owning `[state] backend`."""
+        from platform_sdk.cdk import engine
+
         state = self.env.state
         if isinstance(state, LocalState):
             state_file = self.project.root / state.path / self.env.name / f"{name}.tfstate"
@@ -176,6 +183,9 @@ class EstateBuilder:
         self.add_tombstones(deployed or {})
         self.add_bases(deployed or {})
         self.observe()
+        for name, ctx in self.contexts.items():
+            self.stack_infos[name].inputs = dict(sorted(ctx.inputs.items()))
+        finalize()  # every stack's resources to the engine, references between stacks wired
 
     def observe(self) -> None:
         """Alarms for every resource whose kind has them and one dashboard per service stack, by the stack's
@@ -192,19 +202,17 @@ class EstateBuilder:
                     continue
                 thresholds = alarm_thresholds(resource.kind, getattr(resource, "alarms", None), self.profile.alarms,
                                               getattr(resource, "timeout", None))
-                known = {id(c) for c in ctx.stack.node.children}
+                known = len(ctx.document.blocks)
                 compiler.alarms(ctx, handle, thresholds)
                 self._own(ctx, known, resource)
             if handles:
                 compiler.dashboard(ctx, handles, ctx.service.metrics)
 
-    def _own(self, ctx: StackContext, known: set[int], resource: Resource) -> None:
-        """Record the Terraform resources added to `ctx` since `known` as parts of `resource`."""
+    def _own(self, ctx: StackContext, known: int, resource: Resource) -> None:
+        """Record the Terraform blocks added to `ctx`'s document after the first `known` as parts of `resource`."""
         info = self.stack_infos[ctx.name]
-        for child in ctx.stack.node.children:
-            if id(child) not in known and hasattr(child, "terraform_resource_type"):
-                prefix = "data." if isinstance(child, engine.TerraformDataSource) else ""
-                info.owners[f"{prefix}{child.terraform_resource_type}.{child.friendly_unique_id}"] = resource.address
+        for block in ctx.document.blocks[known:]:
+            info.owners[block.fqn] = resource.address
 
     def add_bases(self, deployed: dict[str, dict[str, Any]]) -> None:
         """One base stack per cloud label whose stacks need something shared: its plug-in builds the needs there,
@@ -252,7 +260,7 @@ class EstateBuilder:
     def _compile(self, resource: Resource, placement: Placement, wire: bool = True) -> None:
         ctx = self._context(placement)
         compiler = self.compilers[placement.target]
-        known = {id(c) for c in ctx.stack.node.children}
+        known = len(ctx.document.blocks)
         backing = self.profile.modules.get((placement.target, resource.kind))
         if backing is not None:
             handle = self._from_module(ctx, resource, backing)
@@ -289,9 +297,13 @@ class EstateBuilder:
         """The platform team's own Terraform module stands in for the built-in compiler of this kind."""
         inputs = backing.inputs(resource, ctx) if callable(backing.inputs) else dict(backing.inputs)
         inputs = {"name": ctx.physical_name(resource), "tags": ctx.tags(resource), **inputs}
-        module = engine.TerraformHclModule(ctx.stack, f"{resource.name}_module", source=backing.source,
-                                           version=backing.version, variables=inputs)
-        attrs = {output: module.get_string(output) for output in backing.outputs}
+        from platform_sdk.cdk import engine
+
+        module_id = f"{resource.name}_module"
+        ctx.document.claim(module_id)
+        module = engine.TerraformHclModule(ctx.stack, module_id, source=backing.source, version=backing.version,
+                                           variables=ctx.resolve(inputs))
+        attrs = {output: ctx.document.module_output(module_id, output) for output in backing.outputs}
         return Handle(resource, ctx.cloud, ctx.target, ctx.name, attrs, {"module": module})
 
     def _federate(self, fn: Function, fn_handle: Handle, fn_compiler: Compiler) -> None:

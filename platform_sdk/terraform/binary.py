@@ -88,6 +88,7 @@ def terraform_env(
     env["TF_CLI_CONFIG_FILE"] = str(cli_config)
     env["TF_PLUGIN_CACHE_DIR"] = str(plugin_cache)
     env[mirror.PYTHON_ENV_VAR] = sys.executable
+    env[mirror.TLS_DIR_ENV_VAR] = str(cache / "localcloud-tls")
 
     # The provider runs with Terraform's cwd; make platform_sdk importable even if not pip-installed.
     parent = _package_parent()

@@ -54,21 +54,23 @@ class Terraform:
         self._running: dict[int, subprocess.Popen[str]] = {}
         self.interrupted = False
 
-    def run(self, cwd: Path, args: list[str]) -> TfRun:
-        """Run `terraform <args>` in `cwd` and capture its output (refuses once interrupted)."""
+    def run(self, cwd: Path, args: list[str], env: Mapping[str, str] | None = None) -> TfRun:
+        """Run `terraform <args>` in `cwd` and capture its output (refuses once interrupted); `env` is added to the
+        environment of this run only (a stack's `TF_DATA_DIR`)."""
         if args[:1] == ["init"] and _downloads_providers(cwd):
             with self._init_lock:  # the shared plugin cache is not safe for concurrent downloads
-                return self._run(cwd, args)
+                return self._run(cwd, args, env)
         if args[:1] == ["init"]:
             _lock_mirrored(cwd)
-        return self._run(cwd, args)
+        return self._run(cwd, args, env)
 
-    def _run(self, cwd: Path, args: list[str]) -> TfRun:
+    def _run(self, cwd: Path, args: list[str], env: Mapping[str, str] | None = None) -> TfRun:
         with self._lock:
             if self.interrupted:
                 raise NotStarted()
             proc = subprocess.Popen(
-                [str(self.binary), *args], cwd=cwd, env=self.env, stdin=subprocess.DEVNULL,
+                [str(self.binary), *args], cwd=cwd, env={**self.env, **env} if env else self.env,
+                stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
             )
             self._running[proc.pid] = proc

@@ -27,6 +27,7 @@ from platform_sdk.terraform.schedule import (  # noqa: F401 - the stack statuses
     RUNNING,
     SETTLED,
     SKIPPED,
+    UNCHANGED,
     WAITING,
 )
 from platform_sdk.terraform.stateful import is_stateful
@@ -136,6 +137,10 @@ class StackResult:
     finished: float | None = None
     applied: bool = False
     owners: dict[str, str] = field(default_factory=dict)  # Terraform address -> neutral resource (platform.json)
+    candidate: bool = False  # skipped unless a producer changes (terraform/changes.py)
+    why: str | None = None  # why it was planned, or since when it is unchanged
+    unchanged_since: str | None = None
+    outputs_known: bool = False  # `outputs` are this stack's current outputs (no `terraform output` needed)
 
     @property
     def cloud_label(self) -> str:
@@ -158,6 +163,8 @@ class StackResult:
             "drift": [{"address": a, "change": what} for a, what in plan.drift] if plan else [],
             "output_changes": plan.output_changes if plan else [],
             "waiting_on": self.waiting_on, "reason": self.reason, "error": self.error,
+            "planned_because": None if self.status == UNCHANGED else self.why,
+            "unchanged_since": self.unchanged_since if self.status == UNCHANGED else None,
             "lock": self.lock.to_json() if self.lock else None, "elapsed_seconds": round(self.elapsed, 2),
         }
         if self.outputs:
@@ -220,6 +227,8 @@ def _status_line(result: StackResult, operation: str) -> str:
         return f"[green]applied[/]: {text}" if result.status == APPLIED else text
     if result.status == NO_CHANGES:
         return "[dim]no changes[/]"
+    if result.status == UNCHANGED:
+        return f"[dim]unchanged since {escape(result.unchanged_since or '?')} (not refreshed)[/]"
     if result.status == WAITING:
         after = ", ".join(result.waiting_on)
         return f"[cyan]planned after {escape(after)} is {'destroyed' if operation == 'destroy' else 'applied'}[/]"
@@ -282,8 +291,11 @@ def render(console: Console, env: str, operation: str, results: list[StackResult
     counts = totals(results)
     waiting = [r for r in results if r.status == WAITING]
     broken = [r for r in results if r.status in BROKEN]
+    unchanged = [r for r in results if r.status == UNCHANGED]
     summary = ", ".join(f"{n} to {a}" for a, n in counts.items())
     extra = ""
+    if unchanged:
+        extra += f"; {len(unchanged)} stack(s) unchanged, not planned (--all plans them)"
     if waiting:
         extra += f"; {len(waiting)} stack(s) planned after their producers"
     if broken:
@@ -301,7 +313,7 @@ def render_outcome(console: Console, operation: str, results: list[StackResult])
             plan = result.plan
             counts = ", ".join(f"{len(plan.by_action(a))} {past[a]}" for a in ACTIONS if plan and plan.by_action(a))
             _say(console, f"[green]{done:>11}[/]  {label}: {counts or 'outputs updated'}")
-        elif result.status == NO_CHANGES:
+        elif result.status in (NO_CHANGES, UNCHANGED):
             _say(console, f"[dim]{'unchanged':>11}[/]  {label}")
         elif result.status == WAITING:
             _say(console, f"[cyan]{'not planned':>11}[/]  {label}: planned after "

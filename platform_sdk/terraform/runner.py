@@ -29,11 +29,14 @@ from typing import Any, Protocol
 from platform_sdk import providers
 from platform_sdk.terraform import report as rp
 from platform_sdk.terraform import schedule
+from platform_sdk.terraform.initcache import InitCache, needs_init
+from platform_sdk.terraform.ledger import Ledger
 from platform_sdk.terraform.locks import parse_state_lock
 from platform_sdk.terraform.process import NotStarted, Terraform, TfRun, trim_error
 from platform_sdk.terraform.report import StackResult
 
 PLAN_FILE = "platform.tfplan"
+INIT = ["init", "-input=false", "-no-color"]
 DEFAULT_PARALLELISM = 4
 ALLOW_DATA_LOSS_ENV = "PLATFORM_ALLOW_DATA_LOSS"
 
@@ -85,10 +88,15 @@ class EnvironmentRunner:
     def __init__(self, outdir: Path, metadata: dict[str, Any], terraform: Terraform, *,
                  parallelism: int = DEFAULT_PARALLELISM,
                  progress: Callable[[str, list[StackResult]], Progress] | None = None,
-                 on_interrupt: Callable[[int, bool], None] | None = None) -> None:
+                 on_interrupt: Callable[[int, bool], None] | None = None,
+                 ledger: Ledger | None = None, init_cache: InitCache | None = None) -> None:
         """`progress` makes the display for each run (label, stacks); `on_interrupt(count, first)` is told when
-        Ctrl-C reached `count` running Terraform processes (again, when `first` is False)."""
+        Ctrl-C reached `count` running Terraform processes (again, when `first` is False). With a `ledger`,
+        every plan and apply updates the stacks' records, and `select()` skips stacks that did not change. With
+        an `init_cache`, each stack keeps its Terraform data between commands and init runs only when needed."""
         self.outdir = outdir
+        self.ledger = ledger
+        self.init_cache = init_cache
         self.env_name = str(metadata.get("environment", outdir.name))
         self.terraform = terraform
         self.parallelism = max(1, parallelism)
@@ -101,6 +109,16 @@ class EnvironmentRunner:
                                              dependencies=list(info.get("dependencies", [])),
                                              owners=dict(info.get("owners", {})))
         self._progress: Progress = NoProgress()
+
+    def select(self, plan_all: bool = False, moving: set[str] | frozenset[str] = frozenset()) -> None:
+        """Read the records and mark the stacks that need no plan (terraform/changes.py); needs a ledger."""
+        assert self.ledger is not None, "select() needs the runner to keep records"
+        self.ledger.load()
+        for name, decision in self.ledger.decide(moving, plan_all).items():
+            result = self.results[name]
+            result.candidate = not decision.plan
+            result.why = decision.reason
+            result.unchanged_since = decision.since
 
     # -- helpers -------------------------------------------------------------------------------------------
     def stack_dir(self, name: str) -> Path:
@@ -129,6 +147,8 @@ class EnvironmentRunner:
 
     def _fail(self, result: StackResult, run: TfRun, what: str) -> None:
         """Record a failed Terraform run: interrupted, locked, or failed with its error text."""
+        if self.ledger is not None and not run.interrupted and what in ("plan", "apply"):
+            self.ledger.failed(result.name, f"{what} failed")
         text = run.stderr + "\n" + run.stdout
         lock = parse_state_lock(text)
         result.error = trim_error(run)
@@ -146,25 +166,51 @@ class EnvironmentRunner:
             self._finish(result, rp.FAILED)
 
     def _tf(self, result: StackResult, phase: str, args: list[str]) -> TfRun | None:
-        """Run one Terraform command for a stack; None if it never started because of an interrupt."""
+        """Run one Terraform command for a stack; None if it never started because of an interrupt.
+
+        With an init cache, a command failing because the working directory needs init is run again after init.
+        """
         self._phase(result, phase)
+        cache, stack_dir = self.init_cache, self.stack_dir(result.name)
+        env = cache.env(result.name) if cache is not None else None
         try:
-            return self.terraform.run(self.stack_dir(result.name), args)
+            run = self.terraform.run(stack_dir, args, env)
+            if cache is not None and args[0] != "init" and not run.ok and not run.interrupted \
+                    and needs_init(run.stderr + run.stdout):
+                cache.forget(result.name)
+                init = self.terraform.run(stack_dir, INIT, env)
+                if not init.ok:
+                    return init
+                cache.initialised(result.name, stack_dir)
+                run = self.terraform.run(stack_dir, args, env)
+            return run
         except NotStarted:
             result.reason = "interrupted before it started"
             self._finish(result, rp.INTERRUPTED)
             return None
 
+    def _init(self, result: StackResult) -> TfRun | None:
+        """`terraform init`, unless the init cache says nothing it depends on changed (then a successful no-op)."""
+        cache = self.init_cache
+        if cache is not None and cache.ready(result.name, self.stack_dir(result.name)):
+            return TfRun(INIT, 0, "", "", False)
+        run = self._tf(result, "init", INIT)
+        if run is not None and run.ok and cache is not None:
+            cache.initialised(result.name, self.stack_dir(result.name))
+        return run
+
     # -- per-stack work (worker threads) -------------------------------------------------------------------
-    def _plan_stack(self, result: StackResult, destroy: bool) -> None:
+    def _plan_stack(self, result: StackResult, destroy: bool, refresh_only: bool = False) -> None:
         self._start(result, "init")
         result.plan, result.error, result.lock, result.reason, result.waiting_on = None, None, None, None, []
-        run = self._tf(result, "init", ["init", "-input=false", "-no-color"])
+        run = self._init(result)
         if run is None:
             return
         if not run.ok:
             return self._fail(result, run, "init")
         args = ["plan", "-input=false", "-no-color", f"-out={PLAN_FILE}"] + (["-destroy"] if destroy else [])
+        if refresh_only:
+            args.append("-refresh-only")
         run = self._tf(result, "plan", args)
         if run is None:
             return
@@ -180,9 +226,29 @@ class EnvironmentRunner:
         except (ValueError, KeyError) as err:
             result.error = f"could not read `terraform show -json` output: {err}"
             return self._finish(result, rp.FAILED)
+        if self.ledger is not None and refresh_only:
+            if result.plan.drift:
+                self.ledger.drifted(result.name)
+        elif self.ledger is not None and not destroy:
+            if result.plan.has_changes:
+                self.ledger.pending(result.name)
+            else:
+                self.ledger.settled(result.name, None, lambda: self._read_outputs(result))
+                result.outputs, result.outputs_known = self.ledger.values(result.name), True
         self._finish(result, rp.CHANGES if result.plan.has_changes else rp.NO_CHANGES, "planned")
 
-    def _apply_stack(self, result: StackResult) -> None:
+    def _read_outputs(self, result: StackResult) -> dict[str, Any] | None:
+        """`terraform output -json` of a stack whose working directory is initialised; None if that failed."""
+        run = self._tf(result, "outputs", ["output", "-json", "-no-color"])
+        if run is None or not run.ok:
+            return None
+        try:
+            raw = json.loads(run.stdout or "{}")
+        except ValueError:
+            return None
+        return raw if isinstance(raw, dict) else None
+
+    def _apply_stack(self, result: StackResult, destroy: bool = False) -> None:
         self._start(result, "apply")
         run = self._tf(result, "apply", ["apply", "-input=false", "-no-color", PLAN_FILE])
         if run is None:
@@ -190,11 +256,19 @@ class EnvironmentRunner:
         if not run.ok:
             return self._fail(result, run, "apply")
         result.applied = True
+        if self.ledger is not None and destroy:
+            self.ledger.destroyed(result.name)
+        elif self.ledger is not None:
+            raw = self._read_outputs(result)
+            self.ledger.settled(result.name, raw, lambda: None)
+            if raw is not None:
+                result.outputs = {k: ("(sensitive)" if v.get("sensitive") else v.get("value")) for k, v in raw.items()}
+                result.outputs_known = True
         self._finish(result, rp.APPLIED)
 
     def _outputs_stack(self, result: StackResult, init: bool) -> None:
         if init:
-            run = self._tf(result, "init", ["init", "-input=false", "-no-color"])
+            run = self._init(result)
             if run is None:
                 return
             if not run.ok:
@@ -229,7 +303,8 @@ class EnvironmentRunner:
                 while pending or running:
                     try:
                         if not self.terraform.interrupted:
-                            self._schedule(pending, running, pool, work, deps, destroy)
+                            while self._schedule(pending, running, pool, work, deps, destroy):
+                                pass  # a stack settled without Terraform (unchanged): its consumers may be ready
                         else:
                             for name in pending:
                                 result = self.results[name]
@@ -257,12 +332,26 @@ class EnvironmentRunner:
                 self._progress = NoProgress()
 
     def _schedule(self, pending: list[str], running: dict[Future[None], str], pool: ThreadPoolExecutor,
-                  work: Callable[[StackResult], None], deps: dict[str, list[str]] | None, destroy: bool) -> None:
-        """Start what is ready (schedule.decide); record which stacks wait and which are skipped, and why."""
+                  work: Callable[[StackResult], None], deps: dict[str, list[str]] | None, destroy: bool) -> bool:
+        """Start what is ready (schedule.decide); record which stacks wait and which are skipped, and why.
+
+        Returns True when a stack settled without running (unchanged), so deciding again may start more.
+        """
+        settled_inline = False
         statuses = {name: result.status for name, result in self.results.items()}
         for name, verdict in schedule.decide(pending, deps, statuses, self.parallelism - len(running)):
             pending.remove(name)
             result = self.results[name]
+            if verdict.status == schedule.READY and result.candidate and not destroy and self.ledger is not None:
+                changed = [p for p in (deps or {}).get(name, []) if self.results[p].status == rp.APPLIED
+                           and self.ledger.outputs_changed(p, name)]
+                if not changed:
+                    result.status = rp.UNCHANGED
+                    result.outputs, result.outputs_known = self.ledger.values(name), True
+                    self._phase(result, "unchanged")
+                    settled_inline = True
+                    continue
+                result.candidate, result.why = False, f"the outputs of {changed[0]} changed"
             if verdict.status == schedule.READY:
                 running[pool.submit(work, result)] = name
             elif verdict.status == rp.SKIPPED:
@@ -274,6 +363,7 @@ class EnvironmentRunner:
                 result.waiting_on = list(verdict.on)
                 result.status = rp.WAITING
                 self._phase(result, "waiting for " + ", ".join(verdict.on))
+        return settled_inline
 
     def interrupt(self) -> None:
         """Forward Ctrl-C to Terraform and tell the user we are waiting for it (lock release)."""
@@ -286,14 +376,20 @@ class EnvironmentRunner:
         return self.terraform.interrupted
 
     # -- operations ----------------------------------------------------------------------------------------
-    def plan(self, destroy: bool = False, names: list[str] | None = None) -> list[StackResult]:
-        """Plan every stack whose producers are settled; the others are reported as waiting."""
+    def plan(self, destroy: bool = False, names: list[str] | None = None,
+             refresh_only: bool = False) -> list[StackResult]:
+        """Plan every stack whose producers are settled; the others are reported as waiting.
+
+        Stacks marked unchanged by `select()` are not planned unless a producer was applied with new outputs.
+        `refresh_only`: `terraform plan -refresh-only` of every stack at once, to find drift (no ordering).
+        """
         todo = names if names is not None else list(self.results)
         for name in todo:
             result = self.results[name]
             result.status, result.phase, result.waiting_on, result.reason = rp.PENDING, "", [], None
-        self._run_pool(todo, lambda r: self._plan_stack(r, destroy), self._order_deps(destroy), destroy,
-                       "destroy plan" if destroy else "plan")
+        deps = None if refresh_only else self._order_deps(destroy)
+        label = "refresh" if refresh_only else "destroy plan" if destroy else "plan"
+        self._run_pool(todo, lambda r: self._plan_stack(r, destroy, refresh_only), deps, destroy, label)
         return list(self.results.values())
 
     def apply(self, confirm: Callable[[list[StackResult], int], bool], *, destroy: bool = False,
@@ -332,7 +428,8 @@ class EnvironmentRunner:
             if not approved:
                 outcome.cancelled = True
                 break
-            self._run_pool(ready, self._apply_stack, None, destroy, "destroy" if destroy else "apply")
+            self._run_pool(ready, lambda r: self._apply_stack(r, destroy), None, destroy,
+                           "destroy" if destroy else "apply")
             if self.interrupted:
                 outcome.interrupted = True
                 break
@@ -356,10 +453,17 @@ class EnvironmentRunner:
         self._run_pool(todo, show, None, False, "state")
         return states
 
-    def outputs(self, names: list[str] | None = None, init: bool = False) -> dict[str, dict[str, Any]]:
-        """`terraform output -json` of each stack (in parallel), keyed by stack."""
+    def outputs(self, names: list[str] | None = None, init: bool = False,
+                known: bool = False) -> dict[str, dict[str, Any]]:
+        """`terraform output -json` of each stack (in parallel), keyed by stack.
+
+        `known`: keep the outputs already learned in this command (applied stacks, and stacks whose record
+        holds them) instead of asking Terraform again.
+        """
         todo = names if names is not None else list(self.results)
-        self._run_pool(todo, lambda r: self._outputs_stack(r, init), None, False, "outputs")
+        ask = [n for n in todo if not (known and self.results[n].outputs_known)]
+        if ask:
+            self._run_pool(ask, lambda r: self._outputs_stack(r, init), None, False, "outputs")
         return {n: self.results[n].outputs for n in todo}
 
 

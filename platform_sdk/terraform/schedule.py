@@ -1,7 +1,7 @@
 """Dependency waves, decided without running anything: which stacks may start now, which wait, which are skipped.
 
 Pure functions over stack names and statuses (no Terraform, no threads), so the rules are unit-tested alone:
-- a stack runs once every stack it depends on is settled (applied, or planned with no changes);
+- a stack runs once every stack it depends on is settled (applied, planned with no changes, or unchanged);
 - a stack whose dependency failed, was skipped, locked or interrupted is skipped;
 - a stack whose dependency has pending changes (or waits itself) waits: it is reported as "planned after
   <producer> is applied" instead of being planned against values that do not exist yet;
@@ -19,7 +19,9 @@ from dataclasses import dataclass
 PENDING, RUNNING = "pending", "running"
 NO_CHANGES, CHANGES, WAITING = "no-changes", "changes", "waiting"
 APPLIED, FAILED, SKIPPED, LOCKED, INTERRUPTED = "applied", "failed", "skipped", "locked", "interrupted"
-SETTLED = frozenset({NO_CHANGES, APPLIED})
+UNCHANGED = "unchanged"
+"""Not planned: nothing it depends on changed since its last apply (terraform/changes.py)."""
+SETTLED = frozenset({NO_CHANGES, APPLIED, UNCHANGED})
 """Statuses that let dependent stacks run."""
 BROKEN = frozenset({FAILED, SKIPPED, LOCKED, INTERRUPTED})
 """Statuses after which dependent stacks are skipped."""

@@ -148,6 +148,11 @@ class AwsPlugin(CloudPlugin):
 
         return secret_url(env, physical_name)
 
+    def state_records(self, env: Environment, state: StateBackend) -> Any:
+        from platform_sdk.providers.aws import state as s3
+
+        return s3.S3Records(state, env.name)  # type: ignore[arg-type]
+
     def wheel_platforms(self, python_version: str, arch: str = "x86_64") -> list[str]:
         from platform_sdk.providers.aws.packaging import lambda_platforms
 

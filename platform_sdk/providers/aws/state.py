@@ -8,6 +8,7 @@ that protect state, versioning and encryption, are re-asserted every time all th
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 from platform_sdk.errors import PlatformError
@@ -16,6 +17,10 @@ from platform_sdk.providers.base import Step
 
 # Terraform's words when the state bucket or the lock table is missing.
 BACKEND_MISSING = ("NoSuchBucket", "S3 bucket does not exist", "ResourceNotFoundException")
+
+
+def state_key(state: S3State, env_name: str, stack_name: str) -> str:
+    return f"{state.key_prefix}/{env_name}/{stack_name}.tfstate"
 
 
 def backend(stack: Any, state: S3State, env_name: str, stack_name: str) -> None:
@@ -27,7 +32,7 @@ def backend(stack: Any, state: S3State, env_name: str, stack_name: str) -> None:
         extra = dict(endpoint=state.endpoint, dynamodb_endpoint=state.endpoint, iam_endpoint=state.endpoint,
                      sts_endpoint=state.endpoint, force_path_style=True, skip_credentials_validation=True,
                      skip_metadata_api_check=True, skip_region_validation=True)
-    engine.S3Backend(stack, bucket=state.bucket, key=f"{state.key_prefix}/{env_name}/{stack_name}.tfstate",
+    engine.S3Backend(stack, bucket=state.bucket, key=state_key(state, env_name, stack_name),
                      region=state.region, dynamodb_table=state.lock_table, encrypt=True, **extra)
 
 
@@ -107,6 +112,48 @@ class S3Document:
 
     def force_release(self, holder: dict[str, Any]) -> None:
         self._delete(holder)
+
+
+class S3Records:
+    """Stack records (platform_sdk.terraform.records) as objects next to the state objects:
+    `<key_prefix>/<env>/<stack>.platform.json` in the state bucket, at the backend's endpoint, encrypted.
+
+    Uses the credentials Terraform's S3 backend uses (the default boto3 chain).
+    """
+
+    SUFFIX = ".platform.json"
+
+    def __init__(self, state: S3State, env_name: str) -> None:
+        self.state = state
+        self.env_name = env_name
+        self._client: Any = None
+        self._lock = threading.Lock()  # boto3 creates clients thread-unsafely; records are read in parallel
+
+    def key(self, stack: str) -> str:
+        return state_key(self.state, self.env_name, stack).removesuffix(".tfstate") + self.SUFFIX
+
+    def _s3(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = _aws_clients(self.state)[0]
+            return self._client
+
+    def read(self, stack: str) -> bytes | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            return self._s3().get_object(Bucket=self.state.bucket, Key=self.key(stack))["Body"].read()  # type: ignore[no-any-return]
+        except ClientError as err:
+            if _error_code(err) in ("NoSuchKey", "404", "NotFound"):
+                return None
+            raise
+
+    def write(self, stack: str, data: bytes) -> None:
+        self._s3().put_object(Bucket=self.state.bucket, Key=self.key(stack), Body=data,
+                              ContentType="application/json", ServerSideEncryption="AES256")
+
+    def describe(self, stack: str) -> str:
+        return f"s3://{self.state.bucket}/{self.key(stack)}"
 
 
 def bootstrap(state: S3State) -> list[Step]:

@@ -123,6 +123,11 @@ class GcpPlugin(CloudPlugin):
 
         return secret_url(env, physical_name)
 
+    def state_records(self, env: Environment, state: StateBackend) -> Any:
+        from platform_sdk.providers.gcp import state as gcs
+
+        return gcs.GcsRecords(state, env.name, gcp_config(env))  # type: ignore[arg-type]
+
     def function_location(self, doc: Mapping[str, Any], body: Mapping[str, Any]) -> tuple[str | None, str | None]:
         blocks = (doc.get("provider") or {}).get("google") or [{}]
         block = blocks[0] if isinstance(blocks, list) else blocks

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 from typing import Any
 
 from platform_sdk.errors import PlatformError
@@ -19,11 +20,65 @@ from platform_sdk.providers.gcp.config import GcpConfig, GcsState
 BACKEND_MISSING = ("storage: bucket doesn't exist",)
 
 
+def state_prefix(state: GcsState, env_name: str, stack_name: str) -> str:
+    return f"{state.prefix}/{env_name}/{stack_name}"
+
+
 def backend(stack: Any, state: GcsState, env_name: str, stack_name: str) -> None:
     """`<prefix>/<env>/<stack>` in the bucket."""
     from platform_sdk.cdk import engine
 
-    engine.GcsBackend(stack, bucket=state.bucket, prefix=f"{state.prefix}/{env_name}/{stack_name}")
+    engine.GcsBackend(stack, bucket=state.bucket, prefix=state_prefix(state, env_name, stack_name))
+
+
+def _client(gcp: GcpConfig | None) -> Any:
+    from google.cloud import storage
+
+    project = gcp.project if gcp else None
+    if os.environ.get("STORAGE_EMULATOR_HOST"):
+        from google.auth.credentials import AnonymousCredentials
+
+        return storage.Client(project=project or "local", credentials=AnonymousCredentials())
+    return storage.Client(project=project)
+
+
+class GcsRecords:
+    """Stack records (platform_sdk.terraform.records) as objects next to the state prefixes:
+    `<prefix>/<env>/<stack>.platform.json` beside `<prefix>/<env>/<stack>/default.tfstate` (outside the prefix,
+    so the backend never takes it for a workspace). Uses the credentials Terraform's GCS backend uses.
+    """
+
+    SUFFIX = ".platform.json"
+
+    def __init__(self, state: GcsState, env_name: str, gcp: GcpConfig | None) -> None:
+        self.state = state
+        self.env_name = env_name
+        self.gcp = gcp
+        self._bucket: Any = None
+        self._lock = threading.Lock()  # records are read in parallel; make one client
+
+    def name(self, stack: str) -> str:
+        return state_prefix(self.state, self.env_name, stack) + self.SUFFIX
+
+    def _blob(self, stack: str) -> Any:
+        with self._lock:
+            if self._bucket is None:
+                self._bucket = _client(self.gcp).bucket(self.state.bucket)
+        return self._bucket.blob(self.name(stack))
+
+    def read(self, stack: str) -> bytes | None:
+        from google.api_core import exceptions as gexc
+
+        try:
+            return self._blob(stack).download_as_bytes()  # type: ignore[no-any-return]
+        except gexc.NotFound:
+            return None
+
+    def write(self, stack: str, data: bytes) -> None:
+        self._blob(stack).upload_from_string(data, content_type="application/json")
+
+    def describe(self, stack: str) -> str:
+        return f"gs://{self.state.bucket}/{self.name(stack)}"
 
 
 def _client(gcp: GcpConfig | None) -> Any:
