@@ -120,7 +120,8 @@ stand_in = "local"
 "media" = "gcp"
 "media.originals" = "aws"
 ''' + LOCAL_STATE,
-    "wide-module": 'name_prefix = "acme"\ndefault_cloud = "aws"\nprofile = "platform/profile.py:PROFILE"\n' + AWS + LOCAL_STATE,
+    "wide-module": ('name_prefix = "acme"\ndefault_cloud = "aws"\nprofile = "platform/profile.py:PROFILE"\n'
+                    + AWS + LOCAL_STATE),
 }
 
 
