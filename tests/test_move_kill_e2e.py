@@ -80,6 +80,9 @@ def gateway(cli: Cli, project: Path) -> Iterator[GatewayCore]:
     env = load_environment(project / "envs" / "local.toml")
     roots = roots_for_env(project, env)
     assert set(roots) == {"aws", "gcp"}
+    aws = project / ".platform" / "localcloud" / "local" / "aws" / "buckets" / ORIGINALS
+    for i in range(40):  # there before the gateway watches: never processed, and a copy must not process them
+        (aws / f"img-{i:03d}.jpg").write_bytes(os.urandom(2000 + i))
     core = GatewayCore(roots, watch=True, schedules=False)
     core.start()
     try:
@@ -107,8 +110,7 @@ def test_killed_everywhere_the_move_resumes_to_the_same_verified_result(cli: Cli
                                                                       tmp_path: Path, gateway: GatewayCore) -> None:
     root = project / ".platform" / "localcloud" / "local"
     aws, gcp = root / "aws" / "buckets" / ORIGINALS, root / "gcp" / "buckets" / ORIGINALS
-    for i in range(40):  # there before the gateway watched: never processed, and a copy must not process them
-        (aws / f"img-{i:03d}.jpg").write_bytes(os.urandom(2000 + i))
+    assert len(list(aws.glob("img-*.jpg"))) == 40  # written by the fixture before the gateway watched
     time.sleep(2)  # the watcher's debounce window passes with nothing new
     source = LocalBucket(aws)
     source.put("k1.jpg", os.urandom(500))
