@@ -55,7 +55,8 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "bare": env("aws", channel=False, budget=False),
         "prod-aws": env("aws", protected=True, channel=False),
         # a protected GCP CDN needs HTTPS, so a domain
-        "prod-gcp": env("gcp", protected=True, channel=False, extra='[overrides."shop.cdn"]\ndomain = "shop.example.com"\n'),
+        "prod-gcp": env("gcp", protected=True, channel=False,
+                        extra='[overrides."shop.cdn"]\ndomain = "shop.example.com"\n'),
         "prod-ok": env("aws", protected=True), "nobill": env("gcp").replace(BILLING, "")})
     return project.root
 
