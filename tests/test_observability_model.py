@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from platform_sdk import Alarms, Bucket, Cdn, Function, Service
+from platform_sdk import Alarms, Bucket, Cdn, Function, Queue, Service
 from platform_sdk.envs import load_environment
 from platform_sdk.errors import EnvironmentError_, ModelError
 from platform_sdk.model import alarm_thresholds
@@ -61,6 +61,20 @@ def test_a_cdn_takes_only_its_own_alarm() -> None:
     assert err.value.key == "alarms.throttles" and "alarm of functions" in str(err.value)
     with pytest.raises(ModelError, match="percentage from 0 to 100"):
         Cdn("cdn", origin=site, alarms=Alarms(error_rate_5xx=120))
+
+
+def test_a_queue_alarms_on_its_oldest_message_and_its_dead_letters() -> None:
+    assert thresholds("queue", Queue("outbox").alarms) == {"oldest_message_age": 900, "dead_letters": 1}
+    assert thresholds("queue", Alarms(oldest_message_age=60, dead_letters=0)) == {"oldest_message_age": 60}
+    with pytest.raises(ModelError) as err:
+        Queue("outbox", alarms=Alarms(errors=3))
+    assert err.value.key == "alarms.errors" and "alarm of functions; a queue's alarms are: oldest_message_age" in \
+        str(err.value)
+    with pytest.raises(ModelError) as err:
+        Queue("outbox", alarms=Alarms(oldest_message_age=-5))
+    assert err.value.key == "alarms.oldest_message_age" and "seconds" in str(err.value)
+    with pytest.raises(ModelError, match="Alarms"):
+        Queue("outbox", alarms={"dead_letters": 1})  # type: ignore[arg-type]
 
 
 def test_services_declare_metrics_once_with_valid_names_units_and_dimensions() -> None:

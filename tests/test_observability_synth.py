@@ -18,7 +18,7 @@ from platform_sdk.loader import load_services
 from tests.conformance_estates import example, synth, write_project
 
 SHOP = '''
-from platform_sdk import Alarms, Bucket, Cdn, Function, Service, http
+from platform_sdk import Alarms, Bucket, Cdn, Function, Queue, Service, http, queue_message
 
 service = Service("shop", owner="shop-team")
 served = service.metric("orders_placed", unit="Count", dimensions=["country"], description="orders")
@@ -28,6 +28,9 @@ api = service.add(Function("api", handler="handler.handle", source="code", trigg
                            alarms=Alarms(errors=3)))
 api.reads(site)
 quiet = service.add(Function("quiet", handler="handler.handle", source="code", alarms=Alarms(enabled=False)))
+orders = service.add(Queue("orders", max_attempts=5, alarms=Alarms(oldest_message_age=600)))
+api.sends(orders)
+worker = service.add(Function("worker", handler="handler.handle", source="code", triggers=[queue_message(orders)]))
 '''
 BILLING = 'billing_account = "01A2B3-C4D5E6-F7A8B9"\n'
 CLOUDS = ('[clouds.aws]\naccount = "111111111111"\nregion = "eu-west-1"\n'
@@ -50,7 +53,10 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = write_project(tmp_path_factory.mktemp("shop") / "estate", {"shop.py": SHOP}, {
         "aws": env("aws", extra='[overrides."shop.api".alarms]\nerrors = 7\n'), "gcp": env("gcp"),
         "bare": env("aws", channel=False, budget=False),
-        "prod-aws": env("aws", protected=True, channel=False), "prod-gcp": env("gcp", protected=True, channel=False),
+        "prod-aws": env("aws", protected=True, channel=False),
+        # a protected GCP CDN needs HTTPS, so a domain
+        "prod-gcp": env("gcp", protected=True, channel=False,
+                        extra='[overrides."shop.cdn"]\ndomain = "shop.example.com"\n'),
         "prod-ok": env("aws", protected=True), "nobill": env("gcp").replace(BILLING, "")})
     return project.root
 
@@ -71,6 +77,12 @@ def test_aws_alarms_route_to_the_base_stacks_topics(shop: Path) -> None:
     assert (cdn["namespace"], cdn["metric_name"], cdn["region"]) == ("AWS/CloudFront", "5xxErrorRate", "us-east-1")
     assert cdn["alarm_actions"] == ["arn:aws:sns:us-east-1:111111111111:acme-aws-base-alerts"]
     assert not [name for name in alarms if name.startswith("quiet_")], "Alarms(enabled=False) builds none"
+    age, dead = alarms["orders_alarm_oldest_message_age"], alarms["orders_alarm_dead_letters"]
+    assert (age["namespace"], age["metric_name"], age["threshold"]) == ("AWS/SQS", "ApproximateAgeOfOldestMessage", 600)
+    assert age["dimensions"] == {"QueueName": "${aws_sqs_queue.orders_queue.name}"}
+    assert (dead["metric_name"], dead["threshold"]) == ("ApproximateNumberOfMessagesVisible", 1)
+    assert dead["dimensions"] == {"QueueName": "${aws_sqs_queue.orders_dlq.name}"}  # the dead-letter queue's
+    assert age["alarm_actions"] == dead["alarm_actions"] == [topic]
     base = synthesized.documents()["aws-base-aws"]["resource"]
     assert {t.get("region", "eu-west-1") for t in base["aws_sns_topic"].values()} == {"eu-west-1", "us-east-1"}
     assert {s["protocol"] for s in base["aws_sns_topic_subscription"].values()} == {"email", "https"}
@@ -101,6 +113,12 @@ def test_gcp_alert_policies_log_metric_dashboard_channels_and_budget(shop: Path)
     assert len(policies["api_alarm_errors"]["notification_channels"]) == 2
     cdn = policies["cdn_alarm_error_rate_5xx"]["conditions"][0]["condition_threshold"]
     assert cdn["threshold_value"] == 0.05 and "denominator_filter" in cdn
+    age = policies["orders_alarm_oldest_message_age"]["conditions"][0]["condition_threshold"]
+    assert 'subscription_id = "acme-gcp-shop-orders"' in age["filter"] and age["threshold_value"] == 599
+    assert "pubsub.googleapis.com/subscription/oldest_unacked_message_age" in age["filter"]
+    dead = policies["orders_alarm_dead_letters"]["conditions"][0]["condition_threshold"]
+    assert 'subscription_id = "acme-gcp-shop-orders-dlq"' in dead["filter"] and dead["threshold_value"] == 0
+    assert len(policies["orders_alarm_dead_letters"]["notification_channels"]) == 2
     (metric,) = resources(synthesized, "gcp-shop-gcp", "google_logging_metric").values()
     assert metric["name"] == "acme-gcp-shop-metrics/orders_placed"
     assert 'jsonPayload.platform_metric = "orders_placed"' in metric["filter"]
@@ -145,7 +163,7 @@ def test_check_fails_production_functions_that_notify_no_one(shop: Path, env_nam
     environment = load_environment(project.envs_dir / f"{env_name}.toml")
     result = security_check(project, environment, load_services(project.services_dir), run_checkov_scan=False)
     failing = sorted(v.aliases[0] for v in result.failing_guardrails if v.rule == "function.production-alarms")
-    assert failing == ["shop.api", "shop.quiet"] and not result.passed
+    assert failing == ["shop.api", "shop.quiet", "shop.worker"] and not result.passed
     assert all("[alerts]" in v.fix for v in result.failing_guardrails)
 
 

@@ -24,9 +24,10 @@ from platform_sdk.model.base import ErrorFactory, is_whole
 ALARM_KEYS: dict[str, tuple[str, ...]] = {
     "function": ("errors", "throttles", "p95_duration"),
     "cdn": ("error_rate_5xx",),
+    "queue": ("oldest_message_age", "dead_letters"),
 }
-"""Kind -> the alarms every resource of that kind gets (a key of `Alarms` each). The per-kind hook: a Queue adds
-`"queue": ("oldest_message_age", "dead_letters")` with those fields in `Alarms`."""
+"""Kind -> the alarms every resource of that kind gets (a key of `Alarms` each): the per-kind hook a new kind
+extends, with its fields in `Alarms` and one alarm builder per cloud plug-in."""
 
 GENERAL_KEYS = ("enabled", "period")
 """Keys of `Alarms` that apply to every kind."""
@@ -54,11 +55,15 @@ class Alarms:
             a whole number >= 0. Built-in default 80 % of the function's `timeout`.
         error_rate_5xx: A CDN's share of responses with a 5xx status, in percent (0 to 100, may be fractional)
             above which the alarm fires. Built-in default 5.
+        oldest_message_age: The age in seconds of a queue's oldest unconsumed message at which the alarm fires
+            (consumers failing or falling behind): a whole number >= 0. Built-in default 900.
+        dead_letters: Messages waiting in a queue's dead-letter queue (failed `max_attempts` times) at which the
+            alarm fires: a whole number >= 0. Built-in default 1.
         period: The evaluation window in seconds: a whole number of minutes from 60 to 86400. Built-in default 300.
 
     Raises:
         ModelError: (key `alarms.<setting>`, from the kind that holds it) a value of the wrong type or out of range,
-            or a setting the kind has no alarm for (`error_rate_5xx` on a function).
+            or a setting the kind has no alarm for (`error_rate_5xx` on a function, `errors` on a queue).
     """
 
     enabled: bool | None = None
@@ -66,6 +71,8 @@ class Alarms:
     throttles: int | None = None
     p95_duration: int | None = None
     error_rate_5xx: float | None = None
+    oldest_message_age: int | None = None
+    dead_letters: int | None = None
     period: int | None = None
 
     def check(self, kind: str, error: ErrorFactory) -> None:
@@ -91,7 +98,8 @@ class Alarms:
                 if not number or not math.isfinite(value) or not 0 <= value <= 100:
                     raise error("alarms.error_rate_5xx must be a percentage from 0 to 100", where, value)
             elif not is_whole(value) or value < 0:
-                unit = "milliseconds" if key == "p95_duration" else "a count per period"
+                unit = {"p95_duration": "milliseconds", "oldest_message_age": "seconds",
+                        "dead_letters": "a count of messages"}.get(key, "a count per period")
                 raise error(f"alarms.{key} must be a whole number >= 0 ({unit}; 0 turns the alarm off)", where, value)
 
     def set_values(self) -> dict[str, Any]:
@@ -105,7 +113,8 @@ class Alarms:
         return Alarms(**{**base.set_values(), **self.set_values()})
 
 
-DEFAULTS = Alarms(enabled=True, errors=1, throttles=1, error_rate_5xx=5.0, period=300)
+DEFAULTS = Alarms(enabled=True, errors=1, throttles=1, error_rate_5xx=5.0, oldest_message_age=900, dead_letters=1,
+                  period=300)
 """The built-in defaults (`p95_duration` is derived from the timeout)."""
 
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from platform_sdk.model.alarms import Alarms
 from platform_sdk.model.base import Resource, is_whole
 
 RETENTION_DAYS = (1, 14)
@@ -41,6 +42,9 @@ class Queue(Resource):
         max_attempts: Deliveries of one message before it is dead-lettered, a whole number from 1 to 100. Default
             5. Raises `ModelError` (key `max_attempts`) otherwise; GCP refuses fewer than 5 (Pub/Sub's dead-letter
             policy minimum).
+        alarms: Thresholds of the queue's alarms (`oldest_message_age` in seconds, `dead_letters` waiting in its
+            dead-letter queue), see `Alarms`. Default `Alarms()`: the profile's, else the built-in defaults. Raises
+            `ModelError` (key `alarms` or `alarms.<setting>`) unless an `Alarms` with valid queue settings.
         consumers: The functions with a `queue_message(queue)` trigger on it (set by `Function`, not an argument).
 
     Raises:
@@ -49,9 +53,10 @@ class Queue(Resource):
 
     kind: ClassVar[str] = "queue"
     operations: ClassVar[Mapping[str, tuple[str, ...]]] = OPERATIONS
-    overridable: ClassVar[tuple[str, ...]] = ("retention_days", "max_attempts")
+    overridable: ClassVar[tuple[str, ...]] = ("retention_days", "max_attempts", "alarms")
     retention_days: int = 4
     max_attempts: int = 5
+    alarms: Alarms = field(default_factory=Alarms)
     consumers: list[Resource] = field(default_factory=list, init=False, repr=False)  # Functions (set by Function)
 
     def __post_init__(self) -> None:
@@ -61,3 +66,7 @@ class Queue(Resource):
             value = getattr(self, key)
             if not is_whole(value) or not low <= value <= high:
                 raise self.error(f"{key} must be a whole number from {low} to {high}{unit}", key, value)
+        if not isinstance(self.alarms, Alarms):
+            raise self.error("alarms must be Alarms(...), like alarms=Alarms(oldest_message_age=600)", "alarms",
+                             self.alarms)
+        self.alarms.check("queue", self.error)

@@ -9,8 +9,11 @@
 - Budget: aws_budgets_budget, monthly COST budget of the account, notifying the topic at each `alerts_at` %.
 - Alarms (aws_cloudwatch_metric_alarm), per function: AWS/Lambda Errors and Throttles (Sum >= threshold) and
   Duration p95 (> threshold ms); per CDN: AWS/CloudFront 5xxErrorRate (Average > threshold %, Region Global, in
-  us-east-1). https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html,
-  https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/programming-cloudwatch-metrics.html
+  us-east-1); per queue: AWS/SQS ApproximateAgeOfOldestMessage of the queue (Maximum >= threshold s) and
+  ApproximateNumberOfMessagesVisible of its dead-letter queue (Maximum >= threshold).
+  https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html,
+  https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/programming-cloudwatch-metrics.html,
+  https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html
 - Dashboard (aws_cloudwatch_dashboard) per service stack: invocations, errors, throttles and p95 duration per
   function, requests and 5xx rate per CDN, and each declared business metric (EMF, namespace `<prefix>/<env>`,
   dimension `service`; see the runtime's metrics.py).
@@ -148,12 +151,31 @@ def cdn_alarms(ctx: StackContext, handle: Handle, thresholds: list[AlarmThreshol
         }, CLOUDFRONT_REGION)
 
 
+SQS_METRICS = {"oldest_message_age": ("ApproximateAgeOfOldestMessage", "queue", "s"),
+               "dead_letters": ("ApproximateNumberOfMessagesVisible", "dlq", "")}
+"""Queue alarm key -> (AWS/SQS metric, which queue of the pair it watches, unit shown in the description)."""
+
+
+def queue_alarms(ctx: StackContext, handle: Handle, thresholds: list[AlarmThreshold]) -> None:
+    queue = handle.resource
+    for t in thresholds:
+        metric, which, unit = SQS_METRICS[t.key]
+        watched = handle.constructs[which]
+        what = "oldest message age" if which == "queue" else "messages in the dead-letter queue"
+        _alarm(ctx, queue, t.key, {
+            "alarm_description": f"{queue.address}: {what} >= {t.threshold:g}{unit} in {t.period} s",
+            "namespace": "AWS/SQS", "metric_name": metric, "statistic": "Maximum",
+            "dimensions": {"QueueName": watched.ref("name")}, "period": t.period,
+            "comparison_operator": "GreaterThanOrEqualToThreshold", "threshold": t.threshold,
+        }, region_of(ctx))
+
+
 ALARMS: dict[str, Callable[[StackContext, Handle, list[AlarmThreshold]], None]] = {
     "function": function_alarms,
     "cdn": cdn_alarms,
+    "queue": queue_alarms,
 }
-"""Kind -> its alarm builder (a Queue adds `"queue": queue_alarms`: ApproximateAgeOfOldestMessage, and the
-dead-letter queue's ApproximateNumberOfMessagesVisible)."""
+"""Kind -> its alarm builder."""
 
 
 def compile_alarms(ctx: StackContext, handle: Handle, thresholds: list[AlarmThreshold]) -> None:

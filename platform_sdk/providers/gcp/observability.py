@@ -17,6 +17,9 @@ business metrics and one dashboard per service.
 - Business metrics: per declared metric a log-based distribution metric (google_logging_metric) over the
   structured lines the runtime writes (`jsonPayload.platform_metric`, value `jsonPayload.value`, a label per
   dimension and `function`). https://cloud.google.com/logging/docs/logs-based-metrics/distribution-metrics
+- Alert policies per queue: Pub/Sub's subscription/oldest_unacked_message_age of the queue's subscription and
+  subscription/num_undelivered_messages of the subscription on its dead-letter topic (Max, > threshold - 1:
+  at least the threshold). https://cloud.google.com/monitoring/api/metrics_gcp_p_z#gcp-pubsub
 - Dashboard (google_monitoring_dashboard) per service stack: requests, 5xx and p95 latency per function, requests
   and 5xx per CDN, and each business metric's total through PromQL (`<metric>_sum`: distribution-valued metrics
   read like Prometheus histograms, https://cloud.google.com/monitoring/promql/promql-mapping).
@@ -35,6 +38,7 @@ from platform_sdk.errors import PlatformError
 from platform_sdk.model import AlarmThreshold, Cdn, Function, Metric
 from platform_sdk.providers.base import BaseNeeds, Handle, StackContext
 from platform_sdk.providers.gcp import naming, provider
+from platform_sdk.providers.gcp.queue import DLQ_SUFFIX, topic_id
 
 CHANNEL = "channel"
 BUDGET = "budget"
@@ -154,12 +158,31 @@ def cdn_alarms(ctx: StackContext, handle: Handle, thresholds: list[AlarmThreshol
         _policy(ctx, cdn, t.key, channels, condition, f"5xx responses above {t.threshold:g} % in {t.period} s")
 
 
+PUBSUB_METRICS = {"oldest_message_age": ("subscription/oldest_unacked_message_age", ""),
+                  "dead_letters": ("subscription/num_undelivered_messages", DLQ_SUFFIX)}
+"""Queue alarm key -> (Pub/Sub metric, suffix of the subscription it watches: the queue's own, or the one on its
+dead-letter topic). https://cloud.google.com/monitoring/api/metrics_gcp_p_z#gcp-pubsub"""
+
+
+def queue_alarms(ctx: StackContext, handle: Handle, thresholds: list[AlarmThreshold], channels: list[Any]) -> None:
+    queue = handle.resource
+    for t in thresholds:
+        metric, suffix = PUBSUB_METRICS[t.key]
+        subscription = topic_id(ctx.physical_name(queue), suffix)
+        filter_ = (f'resource.type = "pubsub_subscription" AND resource.labels.subscription_id = "{subscription}" '
+                   f'AND metric.type = "pubsub.googleapis.com/{metric}"')
+        condition = _threshold(filter_, "ALIGN_MAX", "REDUCE_MAX", t.period, t.threshold - 1)
+        what = (f"oldest unacknowledged message >= {t.threshold:g} s" if not suffix
+                else f"messages in the dead-letter queue >= {t.threshold:g}") + f" in {t.period} s"
+        _policy(ctx, queue, t.key, channels, condition, what)
+
+
 ALARMS: dict[str, Callable[[StackContext, Handle, list[AlarmThreshold], list[Any]], None]] = {
     "function": function_alarms,
     "cdn": cdn_alarms,
+    "queue": queue_alarms,
 }
-"""Kind -> its alert-policy builder (a Queue adds `"queue": queue_alarms`: Pub/Sub's
-oldest_unacked_message_age and the dead-letter topic's message count)."""
+"""Kind -> its alert-policy builder."""
 
 
 def compile_alarms(ctx: StackContext, handle: Handle, thresholds: list[AlarmThreshold], channels: list[Any]) -> None:
