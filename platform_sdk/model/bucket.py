@@ -79,10 +79,10 @@ class Bucket(Resource):
             Raises `ModelError` (key `force_destroy`) unless a bool.
         content: A directory whose files `platform apply` uploads into the bucket (a website's pages, assets),
             relative to the file that declares the bucket (a string or a Path); resolved to an absolute path.
-            Each apply makes the bucket match it: new and changed files uploaded with their content type,
-            unchanged ones skipped by MD5, files removed from the directory deleted (only those an earlier apply
-            uploaded: see `platform_sdk.content`). Default `None`: the platform never writes the bucket's
-            objects. Raises `ModelError` (key `content`) unless an existing directory.
+            Default `None` (the platform never writes the bucket's objects). Each apply makes the bucket match
+            the directory (new and changed files uploaded with their content type, unchanged ones skipped by
+            MD5, files removed from the directory deleted if an earlier apply uploaded them; see
+            `platform_sdk.content`). Raises `ModelError` (key `content`) unless an existing directory.
 
     Raises:
         ModelError: on any invalid setting, naming the file and line of the declaration, the key and the value.
