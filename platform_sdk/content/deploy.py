@@ -121,7 +121,7 @@ class ContentStatus:
             text = f"{self.address}: {self.report.summary()}"
             for inv in self.invalidations:
                 text += (f"; CDN {inv['cdn']}: " + (f"invalidation {inv['id']} of {len(inv['paths'])} path(s)"
-                                                   if inv.get("id") else inv.get("error") or "nothing cached"))
+                                                   if inv.get("id") else str(inv.get("error"))))
             return text
         assert self.plan is not None
         return f"{self.address}: {self.plan.summary()}"
@@ -221,5 +221,6 @@ def _invalidate(target: ContentTarget, outputs: Outputs, keys: list[str], invali
                 entry["id"] = invalidate(cdn, url, paths)
             except Exception as err:  # noqa: BLE001 - the files are uploaded; stale copies expire with their TTL
                 entry["error"] = f"invalidation failed ({type(err).__name__}: {err}); cached copies expire on their own"
-        done.append(entry)
+        if entry["id"] or entry.get("error"):  # None: its cloud keeps no cache to invalidate
+            done.append(entry)
     return done
