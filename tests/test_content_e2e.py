@@ -98,6 +98,7 @@ def test_apply_uploads_the_site_serves_it_through_the_cdn_and_keeps_the_bucket_e
     # Without --auto-approve and with no Terraform change, content is uploaded only after a "yes".
     (site / "index.html").write_text("<h1>closed</h1>")
     result = cli(project, "apply", "--env", "local", input="no\n")
+    assert "web.site: 1 file to upload, 0 to delete" in result.stdout  # shown before the question
     assert "Content upload cancelled" in result.output and bucket_files(bucket)["index.html"] != b"<h1>closed</h1>"
     result = cli(project, "apply", "--env", "local", input="yes\n")
     assert result.exit_code == 0, result.output

@@ -269,7 +269,7 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
             _destroy_preflight(s, allow_data_loss)  # exit 2 before anything is destroyed
         if operation == "apply":
             _select(s, plan_all)
-        approved: list[int] = []  # the waves the user approved (content then needs no question of its own)
+        approved: list[int] = []  # the waves the user approved (the content shown with them needs no question)
 
         def confirm(results: list[rp.StackResult], wave: int) -> bool:
             ok = bool(guarded(results, wave))
@@ -278,6 +278,8 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
             return ok
 
         guarded = _guard_moving_data(s, _confirm(auto_approve, operation, s.env.name))
+        preview = _content_preview(s, err_console if as_json else console) \
+            if operation == "apply" and not auto_approve else None
         outcome = runner.apply(confirm, destroy=operation == "destroy",
                                allow_data_loss=allow_data_loss, on_wave=_on_wave(as_json, operation, s.env.name))
         results = outcome.results
@@ -311,7 +313,7 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
             out.print(f"generated a value for secret {escape(address)} (never shown)", highlight=False)
         content = []
         if operation == "apply" and not (outcome.interrupted or outcome.refused or outcome.cancelled):
-            content = _deploy_content(s, results, auto_approve or bool(approved), out)
+            content = _deploy_content(s, results, auto_approve or bool(approved), preview, out)
         if rows and not as_json:
             console.print()
             _print_where(rows, "Where things live")
@@ -371,34 +373,40 @@ def _content_failed(status: Any) -> bool:
     return bool(status.error or (status.report is not None and not status.report.ok))
 
 
-def _print_content(content: list[Any], title: str) -> None:
+def _print_content(content: list[Any], title: str, target: Any = console) -> None:
     """`web.site: 3 files to upload, 1 to delete`, one line per bucket with a content directory."""
     if not content:
         return
-    console.print()
-    console.print(f"[bold]{escape(title)}[/]")
+    target.print()
+    target.print(f"[bold]{escape(title)}[/]")
     for status in content:
         color = "red" if _content_failed(status) else "yellow" if status.has_changes or status.skipped else "dim"
-        console.print(f"  [{color}]{escape(status.line())}[/]", highlight=False, soft_wrap=True)
+        target.print(f"  [{color}]{escape(status.line())}[/]", highlight=False, soft_wrap=True)
         if status.report is not None:
             for key, error in status.report.failed[:5]:
-                console.print(f"    [red]{escape(key)}: {escape(error)}[/]", highlight=False, soft_wrap=True)
+                target.print(f"    [red]{escape(key)}: {escape(error)}[/]", highlight=False, soft_wrap=True)
 
 
-def _deploy_content(s: Session, results: list[rp.StackResult], approved: bool, out: Any) -> list[Any]:
-    """Sync the content buckets whose stacks settled; asks first when no Terraform change was approved (an apply
-    with only new files) and `--auto-approve` was not given."""
-    from platform_sdk.content.deploy import content_targets, deploy_content, plan_content, plugin_invalidate
+def _content_preview(s: Session, out: Any) -> list[Any]:
+    """Before an apply asks its question: the content buckets the apply will change, shown with the plan."""
+    preview = [c for c in _content_plans(s) if c.has_changes]
+    _print_content(preview, f"Static content for environment {s.env.name}", out)
+    return preview
+
+
+def _deploy_content(s: Session, results: list[rp.StackResult], approved: bool, preview: list[Any] | None,
+                    out: Any) -> list[Any]:
+    """Sync the content buckets whose stacks settled. Without `--auto-approve` (`preview` is what was shown before
+    the apply's question), and when no Terraform change was approved, asks first about the content alone."""
+    from platform_sdk.content.deploy import content_targets, deploy_content, plugin_invalidate
 
     targets = content_targets(s.env, s.services)
     if not targets:
         return []
     outputs, skips = _stack_outputs(s), _content_skips(s)
     if not approved:
-        preview = [c for c in plan_content(targets, outputs, skips) if c.has_changes]
         if not preview:
             return []
-        _print_content(preview, f"Static content for environment {s.env.name}")
         err_console.print(f"\n[bold]Upload the static content above to environment {escape(s.env.name)}?[/] "
                           "Only 'yes' will be accepted.", highlight=False, soft_wrap=True)
         err_console.print("  Enter a value: ", end="", soft_wrap=True)
@@ -407,13 +415,7 @@ def _deploy_content(s: Session, results: list[rp.StackResult], approved: bool, o
             return []
     ready = {r.name for r in results if r.status in rp.SETTLED}
     content = deploy_content(targets, outputs, ready, plugin_invalidate(s.env), skips)
-    target = err_console if out is err_console else console
-    title = f"Static content of environment {s.env.name}:"
-    if target is console:
-        _print_content(content, title)
-    else:
-        for status in content:
-            err_console.print(escape(status.line()), highlight=False, soft_wrap=True)
+    _print_content(content, f"Static content of environment {s.env.name}:", out)
     return content
 
 
