@@ -5,7 +5,7 @@ from platform_sdk.modules import StaticSite
 
 service = Service("web", owner="web-team", description="The storefront web app")
 
-site = service.add(StaticSite("site", prefix="", cors_origins=["https://shop.example.com"]))
+site = service.add(StaticSite("site", prefix="", content="site/", cors_origins=["https://shop.example.com"]))
 
 api = service.add(Function("api", handler="api.handle", source="functions/web", triggers=[http()]))
 api.reads(site.bucket)

@@ -189,13 +189,18 @@ def plan(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = Fa
             operation = "destroy" if destroy else "plan"
             data = rp.report_json(s.env.name, operation, results)
             secrets = [] if destroy else _secret_states(s)
+            content = [] if destroy or s.runner.interrupted else _content_plans(s)
+            if any(c.has_changes for c in content):
+                data["changes_present"] = True  # the next apply uploads or deletes files
             if as_json:
                 print(json.dumps({**data, "secrets": [state.to_json() for state in secrets],
+                                  "content": [c.to_json() for c in content],
                                   "rehearsal": s.metadata.get("rehearsal"),
                                   "unfinished_move": _unfinished(s)}, indent=2))
             else:
                 rp.render(console, s.env.name, operation, results,
                           title=f"{'Destroy plan' if destroy else 'Plan'} for environment {s.env.name}")
+                _print_content(content, f"Static content for environment {s.env.name}")
                 _print_secret_states(secrets, s.env.name)
                 print_rehearsal(s.rehearsal, console)
             if s.runner.interrupted:
@@ -264,7 +269,17 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
             _destroy_preflight(s, allow_data_loss)  # exit 2 before anything is destroyed
         if operation == "apply":
             _select(s, plan_all)
-        confirm = _guard_moving_data(s, _confirm(auto_approve, operation, s.env.name))
+        approved: list[int] = []  # the waves the user approved (the content shown with them needs no question)
+
+        def confirm(results: list[rp.StackResult], wave: int) -> bool:
+            ok = bool(guarded(results, wave))
+            if ok:
+                approved.append(wave)
+            return ok
+
+        guarded = _guard_moving_data(s, _confirm(auto_approve, operation, s.env.name))
+        preview = _content_preview(s, err_console if as_json else console) \
+            if operation == "apply" and not auto_approve else None
         outcome = runner.apply(confirm, destroy=operation == "destroy",
                                allow_data_loss=allow_data_loss, on_wave=_on_wave(as_json, operation, s.env.name))
         results = outcome.results
@@ -296,6 +311,9 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
             rp.render_outcome(out, operation, results)
         for address in generated:
             out.print(f"generated a value for secret {escape(address)} (never shown)", highlight=False)
+        content = []
+        if operation == "apply" and not (outcome.interrupted or outcome.refused or outcome.cancelled):
+            content = _deploy_content(s, results, auto_approve or bool(approved), preview, out)
         if rows and not as_json:
             console.print()
             _print_where(rows, "Where things live")
@@ -311,13 +329,94 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
                 "stacks": rp.report_json(s.env.name, operation, results)["stacks"],
                 "where": rows,
                 "generated_secrets": generated,
+                "content": [c.to_json() for c in content],
                 "rehearsal": s.metadata.get("rehearsal"),
             }, indent=2))
         if outcome.interrupted:
             _interrupted_notice(results)
             _exit(EXIT_INTERRUPTED)
-        if outcome.failed or outcome.cancelled:
+        if outcome.failed or outcome.cancelled or any(_content_failed(c) for c in content):
             _exit(EXIT_ERROR)
+
+
+# ------------------------------------------------------------------------------------------ static content
+
+def _stack_outputs(s: Session) -> Any:
+    """stack -> its outputs: learned in this command, else recorded at its last apply ({} if never applied)."""
+    runner = s.runner
+
+    def outputs(stack: str) -> dict[str, Any]:
+        result = runner.results.get(stack)
+        if result is not None and (result.outputs_known or result.outputs):
+            return dict(result.outputs)
+        return runner.ledger.values(stack) if runner.ledger is not None else {}
+    return outputs
+
+
+def _content_skips(s: Session) -> dict[str, str]:
+    """Content buckets an unfinished move carries: the move owns their objects until it is finished."""
+    move = _unfinished(s)
+    if move is None:
+        return {}
+    why = f"the move of {move['selector']} is unfinished (finish it with `{move['resume']}`)"
+    return {address: why for address in move["stateful"]}
+
+
+def _content_plans(s: Session) -> list[Any]:
+    from platform_sdk.content.deploy import content_targets, plan_content
+
+    targets = content_targets(s.env, s.services)
+    return plan_content(targets, _stack_outputs(s), _content_skips(s)) if targets else []
+
+
+def _content_failed(status: Any) -> bool:
+    return bool(status.error or (status.report is not None and not status.report.ok))
+
+
+def _print_content(content: list[Any], title: str, target: Any = console) -> None:
+    """`web.site: 3 files to upload, 1 to delete`, one line per bucket with a content directory."""
+    if not content:
+        return
+    target.print()
+    target.print(f"[bold]{escape(title)}[/]")
+    for status in content:
+        color = "red" if _content_failed(status) else "yellow" if status.has_changes or status.skipped else "dim"
+        target.print(f"  [{color}]{escape(status.line())}[/]", highlight=False, soft_wrap=True)
+        if status.report is not None:
+            for key, error in status.report.failed[:5]:
+                target.print(f"    [red]{escape(key)}: {escape(error)}[/]", highlight=False, soft_wrap=True)
+
+
+def _content_preview(s: Session, out: Any) -> list[Any]:
+    """Before an apply asks its question: the content buckets the apply will change, shown with the plan."""
+    preview = [c for c in _content_plans(s) if c.has_changes]
+    _print_content(preview, f"Static content for environment {s.env.name}", out)
+    return preview
+
+
+def _deploy_content(s: Session, results: list[rp.StackResult], approved: bool, preview: list[Any] | None,
+                    out: Any) -> list[Any]:
+    """Sync the content buckets whose stacks settled. Without `--auto-approve` (`preview` is what was shown before
+    the apply's question), and when no Terraform change was approved, asks first about the content alone."""
+    from platform_sdk.content.deploy import content_targets, deploy_content, plugin_invalidate
+
+    targets = content_targets(s.env, s.services)
+    if not targets:
+        return []
+    outputs, skips = _stack_outputs(s), _content_skips(s)
+    if not approved:
+        if not preview:
+            return []
+        err_console.print(f"\n[bold]Upload the static content above to environment {escape(s.env.name)}?[/] "
+                          "Only 'yes' will be accepted.", highlight=False, soft_wrap=True)
+        err_console.print("  Enter a value: ", end="", soft_wrap=True)
+        if sys.stdin.readline().strip().lower() != "yes":
+            err_console.print("[yellow]Content upload cancelled.[/] Nothing was uploaded.")
+            return []
+    ready = {r.name for r in results if r.status in rp.SETTLED}
+    content = deploy_content(targets, outputs, ready, plugin_invalidate(s.env), skips)
+    _print_content(content, f"Static content of environment {s.env.name}:", out)
+    return content
 
 
 def _unfinished(s: Session) -> dict[str, Any] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
 from platform_sdk.model.base import Resource, is_whole
@@ -76,6 +77,12 @@ class Bucket(Resource):
             `True`. Raises `ModelError` (key `public_read`) unless a bool.
         force_destroy: Let Terraform delete the bucket while it still holds objects. Default `False`.
             Raises `ModelError` (key `force_destroy`) unless a bool.
+        content: A directory whose files `platform apply` uploads into the bucket (a website's pages, assets),
+            relative to the file that declares the bucket (a string or a Path); resolved to an absolute path.
+            Default `None` (the platform never writes the bucket's objects). Each apply makes the bucket match
+            the directory (new and changed files uploaded with their content type, unchanged ones skipped by
+            MD5, files removed from the directory deleted if an earlier apply uploaded them; see
+            `platform_sdk.content`). Raises `ModelError` (key `content`) unless an existing directory.
 
     Raises:
         ModelError: on any invalid setting, naming the file and line of the declaration, the key and the value.
@@ -89,16 +96,35 @@ class Bucket(Resource):
     cors: Cors | None = None
     public_read: bool = False
     force_destroy: bool = False
+    content: str | Path | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
         for key in ("versioning", "public_read", "force_destroy"):
             if not isinstance(getattr(self, key), bool):
                 raise self.error(f"{key} must be True or False", key, getattr(self, key))
+        if self.content is not None:
+            self.content = self._content_dir(self.content)
         if self.expire_days is not None and (not is_whole(self.expire_days) or self.expire_days < 1):
             raise self.error("expire_days must be a positive whole number of days", "expire_days", self.expire_days)
         if self.cors is not None:
             self._check_cors(self.cors)
+
+    @property
+    def content_dir(self) -> Path | None:
+        """Absolute directory whose files `platform apply` uploads into the bucket; None when there is none."""
+        return Path(self.content) if self.content is not None else None
+
+    def _content_dir(self, content: object) -> Path:
+        if not isinstance(content, (str, Path)) or not str(content):
+            raise self.error("content must be a directory path like 'site/'", "content", content)
+        base = Path(self.declared_in).parent if self.declared_in else Path.cwd()
+        directory = (base / content).resolve()
+        if not directory.is_dir():
+            what = "is a file, not a directory" if directory.exists() else "does not exist"
+            raise self.error(f"content directory {directory} {what} (a path relative to {base})", "content",
+                             str(content))
+        return directory
 
     def _check_cors(self, cors: object) -> None:
         if not isinstance(cors, Cors):

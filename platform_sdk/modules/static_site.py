@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from platform_sdk.model import Bucket, Cdn, Cors
@@ -20,10 +21,15 @@ class StaticSite(Module):
 
     Parts: `bucket` (named `{name}`) and `cdn` (named `{prefix}cdn`, i.e. `<name>-cdn`).
 
-    Upload the files with `platform` or any bucket client; the CDN URL is the bucket's public face, the
-    bucket itself stays private.
+    Name the site's directory with `content="site/"` and every `platform apply` uploads it (new and changed files
+    with their content types, removed ones deleted, the CDN's cache invalidated for what changed where the cloud
+    caches; `platform plan` says how many files each apply will upload and delete). Without `content`, upload the
+    files with any bucket client. The CDN URL is the bucket's public face, the bucket itself stays private.
 
     Attributes:
+        content: The directory holding the site's files, relative to the file that declares the site, see
+            `Bucket.content`. Default `None`: nothing is uploaded. Raises `ModelError` (key `content`) unless an
+            existing directory.
         domain: Serve the site on this DNS name (the cloud issues the certificate), see `Cdn.domain`; browsers
             calling back into the bucket from that origin are allowed by CORS unless `cors_origins` says
             otherwise. Default `None`. Raises `ModelError` (key `domain`) unless a lowercase DNS name.
@@ -45,6 +51,7 @@ class StaticSite(Module):
     index_document: str = Cdn.default_root_object
     cors_origins: list[str] | None = None
     versioning: bool = Bucket.versioning
+    content: str | Path | None = Bucket.content
     bucket: Bucket = field(init=False, repr=False)
     cdn: Cdn = field(init=False, repr=False)
 
@@ -62,6 +69,7 @@ class StaticSite(Module):
                              "cors_origins", origins)
         self.bucket = self.add_part("bucket", Bucket(
             self.part_name("bucket"), versioning=self.versioning, cors=Cors(origins=origins) if origins else None,
+            content=self.content,
         ))
         options: dict[str, Any] = {}
         if self.spa:

@@ -703,6 +703,13 @@ class CloudPlugin:
         (`client` may be injected by tests). `platform logs` polls it again with a later `since` to follow."""
         raise NotImplementedError(f"{self.name} keeps no function logs the platform can read")
 
+    def invalidate_cdn(self, env: Environment, cdn_url: str, paths: list[str], client: Any = None) -> str | None:
+        """Make the CDN at `cdn_url` (its `cdn_<name>_url` stack output) drop its cached copies of `paths`
+        (`/`-rooted, URL-encoded: `/index.html`), after `platform apply` replaced or deleted those objects in a
+        bucket it serves (`client` may be injected by tests). Returns the cloud's id of the invalidation; None when
+        this cloud's CDN keeps no cache the platform invalidates (the default: the local gateway caches nothing)."""
+        return None
+
     def trusted_network(self, env: Environment) -> TrustedNetwork | None:
         """The bring-your-own network its `[clouds.<name>]` section describes, which the conformance analysis
         trusts as described (`TrustedNetwork(reaches=..., source="envs/prod.toml: clouds.aws.network")`); None:

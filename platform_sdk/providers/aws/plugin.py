@@ -176,6 +176,12 @@ class AwsPlugin(CloudPlugin):
 
         return fetch(env, refs, since, client)
 
+    def invalidate_cdn(self, env: Environment, cdn_url: str, paths: list[str], client: Any = None) -> str | None:
+        """CloudFront CreateInvalidation on the distribution serving `cdn_url` (invalidation.py)."""
+        from platform_sdk.providers.aws.invalidation import cloudfront_client, invalidate
+
+        return invalidate(client or cloudfront_client(env), cdn_url, paths)
+
     def stack_rules(self) -> list[Rule]:
         from platform_sdk.providers.aws.guardrails import AwsIamLeastPrivilege, AwsProductionAlarms
 
