@@ -686,6 +686,20 @@ class CloudPlugin:
         """pip `--platform` tags of its function runtime for "wheels" vendoring, best first (`3.11` -> tags)."""
         raise NotImplementedError(f"{self.name} does not vendor wheels")
 
+    # -- adoption (platform adopt) ------------------------------------------------------------------------
+    def import_id(self, kind: str, body: Mapping[str, Any], env: Environment) -> str | None:
+        """The id `terraform import` takes for the primary block (`primary_types[kind]`) the compiler emitted with
+        `body` in `env`, as the provider's import documentation spells it; None for a kind it cannot adopt."""
+        return None
+
+    def live_differences(self, kind: str, blocks: Mapping[str, Mapping[str, Any]], import_id: str,
+                         env: Environment, client: Any = None) -> list[str]:
+        """How the existing object `import_id` differs from its declaration, read from the cloud before anything is
+        imported: one line per setting, "<setting>: live <value>, declared <value>" (a missing object is one line
+        too). `blocks`: every block synthesis emitted for the resource, Terraform address -> body; `client` may be
+        injected by tests. Empty when they agree or the cloud has nothing to compare."""
+        return []
+
     # -- operations ----------------------------------------------------------------------------------------
     def function_location(self, doc: Mapping[str, Any], body: Mapping[str, Any]) -> tuple[str | None, str | None]:
         """(region, project) of a synthesized function resource `body` in stack `doc`, where known."""
