@@ -435,6 +435,33 @@ class EnvironmentRunner:
                 break
         return outcome
 
+    def terraform_in(self, name: str, args: list[str], init: bool = False) -> TfRun:
+        """One Terraform command in one stack's working directory (after `init` when asked): `state list`,
+        `import`, `state mv`, `state rm`. Raises NotStarted when interrupted."""
+        result = self.results[name]
+        if init:
+            run = self._init(result)
+            if run is None:
+                raise NotStarted(name)
+            if not run.ok:
+                return run
+        run = self._tf(result, args[0], args)
+        if run is None:
+            raise NotStarted(name)
+        return run
+
+    def plan_stack(self, name: str) -> StackResult:
+        """Plan one stack now, whatever its producers' state (adoption plans the stack it imported into)."""
+        result = self.results[name]
+        self._plan_stack(result, destroy=False)
+        return result
+
+    def discard_plan(self, name: str) -> None:
+        """Forget a stack's saved plan (it was refused): `apply` then plans again."""
+        (self.stack_dir(name) / PLAN_FILE).unlink(missing_ok=True)
+        if self.ledger is not None:
+            self.ledger.pending(name)
+
     def states(self, names: list[str] | None = None) -> dict[str, dict[str, Any]]:
         """`terraform show -json` of each stack's current state (after init), keyed by stack; stacks whose state
         cannot be read are left out (their error is in `results`)."""
