@@ -233,3 +233,98 @@ def test_bad_input_changes_nothing(estate: Path, cli: Cli, args: list[str], mess
     assert result.exit_code == 2
     assert message in result.stderr + result.stdout
     assert tree(estate) == before
+
+
+# ------------------------------------------------------------------------------------------------------- renames
+
+PHOTOS = '''from platform_sdk import Bucket, Service
+
+service = Service("photos", owner="media-team")
+service.add(Bucket({declaration}, versioning=True))
+'''
+
+
+@pytest.fixture(name="photos")
+def photos_fixture(tmp_path: Path) -> Path:
+    """A project with one service holding one bucket, `photos.originals`."""
+    root = make_project(tmp_path / "estate", services=["thumbnails"])
+    (root / "services" / "thumbnails.py").unlink()
+    (root / "services" / "photos.py").write_text(PHOTOS.format(declaration='"originals"'))
+    env = root / "envs" / "local.toml"
+    env.write_text(env.read_text().replace('"web" = "gcp"\n', ""))
+    return root
+
+
+def _apply_with_objects(root: Path, cli: Cli) -> tuple[Path, dict[str, bytes]]:
+    result = cli(root, "apply", "--env", "local", "--auto-approve")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    bucket = root / ".platform" / "localcloud" / "local" / "aws" / "buckets" / "acme-local-photos-originals"
+    (bucket / "a.jpg").write_bytes(b"kept")
+    return bucket, tree(bucket)
+
+
+@pytest.mark.parametrize("how", ["renamed_from", "renames-table"])
+def test_a_rename_keeps_the_data_through_real_terraform(photos: Path, cli: Cli, how: str) -> None:
+    bucket, objects = _apply_with_objects(photos, cli)
+    if how == "renamed_from":
+        (photos / "services" / "photos.py").write_text(PHOTOS.format(declaration='"images", renamed_from="originals"'))
+    else:
+        (photos / "services" / "photos.py").write_text(PHOTOS.format(declaration='"images"'))
+        env = photos / "envs" / "local.toml"
+        env.write_text(env.read_text() + '\n[renames]\n"photos.originals" = "photos.images"\n')
+
+    result = cli(photos, "plan", "--env", "local")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "renamed" in result.stdout and "localcloud_bucket.originals -> localcloud_bucket.images" in result.stdout
+    code, data = cli.json(photos, "plan", "--env", "local")
+    assert code == 0
+    [stack] = data["stacks"]
+    assert stack["changes"]["destroy"] == [] and stack["changes"]["replace"] == [] and data["data_loss"] == []
+    assert state_resources(photos)["local-photos-aws.tfstate"] == ["localcloud_bucket.images"]
+
+    result = cli(photos, "apply", "--env", "local", "--auto-approve")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert tree(bucket) == objects
+    code, data = cli.json(photos, "plan", "--env", "local", "--all")
+    assert code == 0 and not data["changes_present"]
+
+
+def test_a_rename_across_services_is_refused(photos: Path, cli: Cli) -> None:
+    env = photos / "envs" / "local.toml"
+    env.write_text(env.read_text() + '\n[renames]\n"media.originals" = "photos.originals"\n')
+    result = cli(photos, "plan", "--env", "local")
+    assert result.exit_code == 2
+    assert 'renames."media.originals"' in result.stderr and "within one service" in result.stderr
+
+
+def test_moved_blocks_follow_the_documented_json_syntax(tmp_path: Path) -> None:
+    """developer.hashicorp.com/terraform/language/moved: `moved { from = <old>, to = <new> }`; in JSON syntax the
+    block type is a top-level property holding a list of objects whose `from`/`to` are address strings."""
+    from platform_sdk.terraform import renames
+
+    config = tmp_path / "cdk.tf.json"
+    config.write_text(json.dumps({"resource": {"aws_s3_bucket": {"images_bucket": {"bucket": "b"}}}}))
+    renames.add_moved(config, [("aws_s3_bucket.originals_bucket", "aws_s3_bucket.images_bucket")])
+    assert json.loads(config.read_text())["moved"] == [
+        {"from": "aws_s3_bucket.originals_bucket", "to": "aws_s3_bucket.images_bucket"}]
+    assert renames.previous_address("aws_s3_bucket.images_bucket", "images", "originals") == \
+        "aws_s3_bucket.originals_bucket"
+    assert renames.previous_address("aws_s3_bucket.imagesx", "images", "originals") is None
+    assert renames.supports_moved(renames.parse_version('{"terraform_version": "1.1.0"}'))
+    assert not renames.supports_moved(renames.parse_version('{"terraform_version": "1.0.3"}'))
+    assert renames.supports_moved(renames.parse_version("OpenTofu v1.6.2"))
+
+
+def test_the_pinned_terraform_is_detected_as_needing_state_mv(tf_binary: Path) -> None:
+    from platform_sdk.terraform import renames
+
+    assert renames.binary_version(tf_binary) == (1, 0, 3)
+    assert not renames.supports_moved(renames.binary_version(tf_binary))
+
+
+def test_a_moved_plan_reports_the_rename() -> None:
+    """Terraform >= 1.1 plan JSON names the previous address of a moved object."""
+    plan = _plan([{"address": "aws_s3_bucket.images_bucket", "previous_address": "aws_s3_bucket.originals_bucket",
+                   "mode": "managed", "type": "aws_s3_bucket", "change": {"actions": ["no-op"]}}])
+    assert plan.renamed == [("aws_s3_bucket.originals_bucket", "aws_s3_bucket.images_bucket")]
+    assert plan.has_changes and plan.data_loss == []

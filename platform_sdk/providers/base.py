@@ -217,8 +217,10 @@ class StackContext:
         self.inputs[name] = digest.hexdigest()
 
     def physical_name(self, resource: Resource, suffix: str = "") -> str:
-        """The organisation's name for a resource (naming convention from the profile)."""
-        return self.profile.physical_name(self.env, self.service.name, resource.name + (f"-{suffix}" if suffix else ""))
+        """The organisation's name for a resource (naming convention from the profile); a renamed resource keeps the
+        name of what it was renamed from (`Resource.physical_key`)."""
+        key = resource.physical_key + (f"-{suffix}" if suffix else "")
+        return self.profile.physical_name(self.env, self.service.name, key)
 
     def tags(self, resource: Resource | None = None) -> dict[str, str]:
         """Standard and mandatory tags: what it is, who owns it, where it belongs (from the profile)."""
