@@ -142,6 +142,10 @@ class Environment(_Strict):
                                 "section's model.")
     sizes: dict[str, dict[str, dict[str, Any]]] = Field(
         {}, description="`[sizes.<kind>.<tier>]`: what a size tier means on each cloud (keys from the plug-ins).")
+    renames: dict[str, str] = Field(
+        {}, description="`[renames]`: `\"service.old\" = \"service.new\"` for a resource renamed in the code: it keeps "
+        "its physical name and its deployed object moves to the new address instead of being destroyed and created "
+        "(like `renamed_from=` on the resource). Within one service only.")
     overrides: dict[str, dict[str, Any]] = Field(
         {}, description="`[overrides.\"service.resource\"]`: this environment's values for a resource's settings.")
     profile: str | None = Field(None, description="The platform team's profile: `path/to/file.py:NAME` or "

@@ -194,6 +194,24 @@ class LocalResource:
         """Delete, or add an error diagnostic to refuse (the object then stays in state)."""
         raise NotImplementedError
 
+    def import_state(self, diags: Diagnostics, import_id: str) -> State | None:
+        """`terraform import ADDRESS ID`: the state of the existing object named `import_id` (its `name`), read the
+        way a refresh reads it; None (with an error) when there is no such object under the provider's root.
+
+        Arguments the object does not record take their schema defaults; Terraform refreshes the result and the
+        next plan shows what the configuration would change."""
+        check_name(diags, import_id, "id")
+        if diags.has_errors():
+            return None
+        state: State = {a.name: (None if a.default is Unknown else a.default) for a in self.attributes}
+        state["name"] = import_id
+        state.update(self.computed_values(state))
+        found = self.read(diags, state)
+        if found is None and not diags.has_errors():
+            diags.add_error(f"Cannot import {self.type_suffix} {import_id!r}: it does not exist",
+                            f"Nothing named {import_id!r} was found under {self.root()}.")
+        return found
+
     # --- helpers ---
     def finish(self, planned: State) -> State:
         """State after apply: planned values plus anything that was still unknown at plan time."""

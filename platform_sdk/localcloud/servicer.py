@@ -40,6 +40,7 @@ _OPERATION = {
     "ReadResource": "refreshing",
     "PlanResourceChange": "planning",
     "ApplyResourceChange": "applying",
+    "ImportResourceState": "importing",
 }
 
 
@@ -221,3 +222,13 @@ class LocalCloudServicer(ProviderServicer):
         else:
             new = None
         return pb.ApplyResourceChange.Response(new_state=encode_state(cls, new), diagnostics=diags.to_pb())
+
+    @_guarded()
+    def ImportResourceState(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """`terraform import`: every local kind is imported by its name (LocalResource.import_state)."""
+        cls = self._class(request.type_name)
+        diags = Diagnostics()
+        state = cls(self.app).import_state(diags, request.id)
+        imported = [] if state is None or diags.has_errors() else [
+            pb.ImportResourceState.ImportedResource(type_name=request.type_name, state=encode_state(cls, state))]
+        return pb.ImportResourceState.Response(imported_resources=imported, diagnostics=diags.to_pb())

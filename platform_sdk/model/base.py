@@ -98,6 +98,10 @@ class Resource:
         service: The `Service` the resource was added to (set by `Service.add`); `None` until then.
         declared_in: The file that declared the resource (for error messages); set automatically.
         declared_line: The line that declared the resource; set automatically.
+        renamed_from: The neutral name the resource had before a rename (keyword only). Default None. The physical
+            name stays the one derived from it, and `platform plan/apply` move the deployed object to the new
+            Terraform address (`terraform state mv`, or `moved` blocks on Terraform >= 1.1) instead of destroying and
+            creating it. Raises `ModelError` (key `renamed_from`) for an invalid name or the resource's own name.
     """
 
     kind: ClassVar[str] = "resource"
@@ -110,6 +114,7 @@ class Resource:
     triggers, origin, a database's engine) is not among them."""
 
     name: str
+    renamed_from: str | None = field(default=None, kw_only=True)
     service: Service | None = field(default=None, init=False, repr=False)
     declared_in: str | None = field(default=None, init=False, repr=False)
     declared_line: int | None = field(default=None, init=False, repr=False)
@@ -117,6 +122,19 @@ class Resource:
     def __post_init__(self) -> None:
         self.declared_in, self.declared_line = caller_location()
         check_name(self.kind, self.name, self.declared_in, self.declared_line)
+        if self.renamed_from is not None:
+            try:
+                check_name(self.kind, self.renamed_from, self.declared_in, self.declared_line)
+            except ModelError as err:
+                raise self.error(f"invalid renamed_from: {err.message}", key="renamed_from",
+                                 value=self.renamed_from) from None
+            if self.renamed_from == self.name:
+                raise self.error("renamed_from names the resource itself", key="renamed_from", value=self.renamed_from)
+
+    @property
+    def physical_key(self) -> str:
+        """The name physical names derive from: `renamed_from` when the resource was renamed, else `name`."""
+        return self.renamed_from or self.name
 
     @property
     def address(self) -> str:

@@ -217,8 +217,10 @@ class StackContext:
         self.inputs[name] = digest.hexdigest()
 
     def physical_name(self, resource: Resource, suffix: str = "") -> str:
-        """The organisation's name for a resource (naming convention from the profile)."""
-        return self.profile.physical_name(self.env, self.service.name, resource.name + (f"-{suffix}" if suffix else ""))
+        """The organisation's name for a resource (naming convention from the profile); a renamed resource keeps the
+        name of what it was renamed from (`Resource.physical_key`)."""
+        key = resource.physical_key + (f"-{suffix}" if suffix else "")
+        return self.profile.physical_name(self.env, self.service.name, key)
 
     def tags(self, resource: Resource | None = None) -> dict[str, str]:
         """Standard and mandatory tags: what it is, who owns it, where it belongs (from the profile)."""
@@ -685,6 +687,20 @@ class CloudPlugin:
     def wheel_platforms(self, python_version: str, arch: str = "x86_64") -> list[str]:
         """pip `--platform` tags of its function runtime for "wheels" vendoring, best first (`3.11` -> tags)."""
         raise NotImplementedError(f"{self.name} does not vendor wheels")
+
+    # -- adoption (platform adopt) ------------------------------------------------------------------------
+    def import_id(self, kind: str, body: Mapping[str, Any], env: Environment) -> str | None:
+        """The id `terraform import` takes for the primary block (`primary_types[kind]`) the compiler emitted with
+        `body` in `env`, as the provider's import documentation spells it; None for a kind it cannot adopt."""
+        return None
+
+    def live_differences(self, kind: str, blocks: Mapping[str, Mapping[str, Any]], import_id: str,
+                         env: Environment, client: Any = None) -> list[str]:
+        """How the existing object `import_id` differs from its declaration, read from the cloud before anything is
+        imported: one line per setting, "<setting>: live <value>, declared <value>" (a missing object is one line
+        too). `blocks`: every block synthesis emitted for the resource, Terraform address -> body; `client` may be
+        injected by tests. Empty when they agree or the cloud has nothing to compare."""
+        return []
 
     # -- operations ----------------------------------------------------------------------------------------
     def function_location(self, doc: Mapping[str, Any], body: Mapping[str, Any]) -> tuple[str | None, str | None]:

@@ -62,7 +62,7 @@ def inventory(project: Project, env: Environment, services: list[Service], profi
     for service in services:
         for secret in service.secrets:
             placement = placements[secret]
-            physical = profile.physical_name(env, service.name, secret.name)
+            physical = profile.physical_name(env, service.name, secret.physical_key)
             url = providers.plugin(placement.target).secret_url(project.root, env, placement.cloud, physical)
             refs.append(SecretRef(secret, env.name, placement.cloud, placement.target, placement.stack_name, url,
                                   tuple(readers.get(secret, ()))))

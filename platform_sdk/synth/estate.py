@@ -71,6 +71,9 @@ class StackInfo:
     # What Terraform reads while planning besides the configuration (name -> digest, `StackContext.input`):
     # part of the stack's fingerprint, so a change plans the stack (platform_sdk.terraform.records).
     inputs: dict[str, str] = field(default_factory=dict)
+    # Terraform address -> the address it had before its resource was renamed (`renamed_from`, `[renames]`): the
+    # runner moves deployed objects there to here before planning (platform_sdk.terraform.renames).
+    renamed: dict[str, str] = field(default_factory=dict)
 
 
 class EstateBuilder:
@@ -185,6 +188,7 @@ class EstateBuilder:
         self.observe()
         for name, ctx in self.contexts.items():
             self.stack_infos[name].inputs = dict(sorted(ctx.inputs.items()))
+        self._record_renames()
         finalize()  # every stack's resources to the engine, references between stacks wired
 
     def observe(self) -> None:
@@ -207,6 +211,19 @@ class EstateBuilder:
                 self._own(ctx, known, resource)
             if handles:
                 compiler.dashboard(ctx, handles, ctx.service.metrics)
+
+    def _record_renames(self) -> None:
+        """For each block of a renamed resource, the address it had under the old name (StackInfo.renamed)."""
+        from platform_sdk.terraform.renames import previous_address
+
+        renamed = {r.address: r for r in self.placements if r.renamed_from}
+        for info in self.stack_infos.values():
+            for address, owner in sorted(info.owners.items()):
+                resource = renamed.get(owner)
+                old = previous_address(address, resource.name, resource.renamed_from) if resource else None
+                if old is not None and resource is not None and resource.service is not None \
+                        and info.service == resource.service.name:
+                    info.renamed[address] = old
 
     def _own(self, ctx: StackContext, known: int, resource: Resource) -> None:
         """Record the Terraform blocks added to `ctx`'s document after the first `known` as parts of `resource`."""

@@ -55,6 +55,8 @@ def apply_overrides(env: Environment, services: list[Service]) -> None:
     resources = {resource.address: resource for service in services for resource in service}
     _restore(resources.values())
     planned = {address: _changes(env, resources, address, table) for address, table in env.overrides.items()}
+    for new, old_name in _renames(env, resources).items():
+        planned.setdefault(new, {})["renamed_from"] = old_name
     for address, changes in planned.items():
         resource = resources[address]
         _declared[resource] = {key: getattr(resource, key) for key in changes}
@@ -66,6 +68,31 @@ def apply_overrides(env: Environment, services: list[Service]) -> None:
                 if hasattr(resource, key) and getattr(resource, key) != value:
                     _declared.setdefault(resource, {}).setdefault(key, getattr(resource, key))
                     setattr(resource, key, value)
+
+
+def _renames(env: Environment, resources: dict[str, Resource]) -> dict[str, str]:
+    """`[renames]` "service.old" = "service.new" -> {new address: old neutral name}, checked.
+
+    Raises:
+        EnvironmentError_: (key `renames."service.old"`) the new address names no resource, the old one is still
+            declared, or the rename crosses services: moving state between two stacks is not supported (declare the
+            resource in its new service and `platform move`/copy the data instead).
+    """
+    found: dict[str, str] = {}
+    for old, new in env.renames.items():
+        key = f'renames."{old}"'
+        if new not in resources:
+            raise EnvironmentError_(f"the rename's new address names no resource{did_you_mean(new, resources)}",
+                                    file=env.file, key=key, value=new)
+        old_service, _, old_name = old.partition(".")
+        if old_service != new.partition(".")[0]:
+            raise EnvironmentError_("a rename must stay within one service: moving a resource's state to another "
+                                    "service's stack is not supported", file=env.file, key=key, value=new)
+        if old in resources or not old_name:
+            raise EnvironmentError_("the old address must be `service.resource` of a resource no longer declared",
+                                    file=env.file, key=key, value=old)
+        found[new] = old_name
+    return found
 
 
 EPHEMERAL = {"deletion_protection": False, "force_destroy": True}

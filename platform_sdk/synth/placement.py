@@ -116,7 +116,7 @@ def resolve_placements(env: Environment, services: list[Service], compilers: Map
             _check_limits(env, resource, cloud, target)
             problems = compiler.problems(resource, env)
             if isinstance(resource, Bucket):
-                physical = naming(env, service.name, resource.name)
+                physical = naming(env, service.name, resource.physical_key)
                 problems += [f"a valid bucket name: {p}" for p in compiler.bucket_name_problems(physical)
                              if p not in problems]
             if problems:

@@ -51,13 +51,41 @@ def _action_of(actions: list[str]) -> str | None:
     return None
 
 
+def _at(value: Any, path: list[Any]) -> Any:
+    for step in path:
+        if isinstance(value, dict) and isinstance(step, str):
+            value = value.get(step)
+        elif isinstance(value, list) and isinstance(step, int) and 0 <= step < len(value):
+            value = value[step]
+        else:
+            return None
+    return value
+
+
+def differences(change: dict[str, Any]) -> list[str]:
+    """Why Terraform replaces a resource, from one `resource_changes[].change` of `terraform show -json`:
+    "<attribute>: <before> -> <after>" for each of its `replace_paths` (Terraform >= 0.15), else for every top-level
+    attribute whose value differs ("(known after apply)" when `after_unknown` says so)."""
+    before, after = change.get("before") or {}, change.get("after") or {}
+    unknown = change.get("after_unknown") or {}
+    paths = [list(p) for p in change.get("replace_paths") or [] if isinstance(p, list)]
+    if not paths and isinstance(before, dict) and isinstance(after, dict):
+        paths = [[k] for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k) or _at(unknown, [k])]
+    lines = []
+    for path in paths:
+        new = "(known after apply)" if _at(unknown, path) is True else repr(_at(after, path))
+        lines.append(f"{'.'.join(str(p) for p in path)}: {_at(before, path)!r} -> {new}")
+    return lines
+
+
 @dataclass
 class ResourceChange:
-    """One planned change to one Terraform resource."""
+    """One planned change to one Terraform resource; `differences` says why it is replaced or destroyed."""
 
     address: str
     type: str
     action: str
+    differences: list[str] = field(default_factory=list)
 
     @property
     def stateful(self) -> bool:
@@ -75,11 +103,14 @@ class StackPlan:
 
     changes: list[ResourceChange] = field(default_factory=list)
     drift: list[tuple[str, str]] = field(default_factory=list)  # (address, what changed outside Terraform)
+    # (previous address, address) of objects renamed without replacement: `terraform state mv` before the plan, or
+    # a `moved` block (the plan's `previous_address`, Terraform >= 1.1)
+    renamed: list[tuple[str, str]] = field(default_factory=list)
     output_changes: list[str] = field(default_factory=list)
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.changes or self.output_changes)
+        return bool(self.changes or self.output_changes or self.renamed)
 
     def by_action(self, action: str) -> list[ResourceChange]:
         return [c for c in self.changes if c.action == action]
@@ -101,7 +132,10 @@ def parse_plan(doc: dict[str, Any], destroy: bool = False) -> StackPlan:
             continue
         action = _action_of(list(rc.get("change", {}).get("actions", [])))
         if action:
-            plan.changes.append(ResourceChange(rc["address"], rc.get("type", ""), action))
+            why = differences(rc.get("change", {})) if action in ("replace", "destroy") else []
+            plan.changes.append(ResourceChange(rc["address"], rc.get("type", ""), action, why))
+        if rc.get("previous_address") and rc["previous_address"] != rc["address"]:
+            plan.renamed.append((rc["previous_address"], rc["address"]))
     for rc in doc.get("resource_drift") or []:
         if rc.get("mode", "managed") != "managed":
             continue
@@ -161,6 +195,7 @@ class StackResult:
             "data_loss": [{"address": c.address, "type": c.type, "action": c.action} for c in plan.data_loss]
             if plan else [],
             "drift": [{"address": a, "change": what} for a, what in plan.drift] if plan else [],
+            "renamed": [{"from": old, "to": new} for old, new in plan.renamed] if plan else [],
             "output_changes": plan.output_changes if plan else [],
             "waiting_on": self.waiting_on, "reason": self.reason, "error": self.error,
             "planned_because": None if self.status == UNCHANGED else self.why,
@@ -221,6 +256,8 @@ def _status_line(result: StackResult, operation: str) -> str:
     plan = result.plan
     if result.status in (CHANGES, APPLIED) and plan is not None:
         parts = [f"{len(plan.by_action(a))} to {a}" for a in ACTIONS if plan.by_action(a)]
+        if plan.renamed:
+            parts.append(f"{len(plan.renamed)} renamed")
         if not parts and plan.output_changes:
             parts = [f"{len(plan.output_changes)} output(s) to change"]
         text = ", ".join(parts)
@@ -264,6 +301,8 @@ def render(console: Console, env: str, operation: str, results: list[StackResult
             if plan is not None and result.status in (CHANGES, APPLIED):
                 for address, what in plan.drift:
                     _say(console, f"      [yellow]![/] {escape(address)} was {what} outside Terraform")
+                for old, new in plan.renamed:
+                    _say(console, f"      [blue]  > renamed [/] {escape(old)} -> {escape(new)} (kept, not replaced)")
                 for action in ACTIONS:
                     for change in plan.by_action(action):
                         loss = "  [bold red]!! DATA LOSS[/]" if change.data_loss else ""

@@ -109,6 +109,8 @@ class EnvironmentRunner:
                                              dependencies=list(info.get("dependencies", [])),
                                              owners=dict(info.get("owners", {})))
         self._progress: Progress = NoProgress()
+        self.renamed = {name: dict(info.get("renamed") or {}) for name, info in metadata.get("stacks", {}).items()}
+        self._moved_supported: bool | None = None
 
     def select(self, plan_all: bool = False, moving: set[str] | frozenset[str] = frozenset()) -> None:
         """Read the records and mark the stacks that need no plan (terraform/changes.py); needs a ledger."""
@@ -208,6 +210,9 @@ class EnvironmentRunner:
             return
         if not run.ok:
             return self._fail(result, run, "init")
+        moved = [] if destroy or refresh_only else self._rename(result)
+        if moved is None:
+            return
         args = ["plan", "-input=false", "-no-color", f"-out={PLAN_FILE}"] + (["-destroy"] if destroy else [])
         if refresh_only:
             args.append("-refresh-only")
@@ -223,6 +228,7 @@ class EnvironmentRunner:
             return self._fail(result, run, "show")
         try:
             result.plan = rp.parse_plan(json.loads(run.stdout), destroy=destroy)
+            result.plan.renamed.extend(pair for pair in moved if pair not in result.plan.renamed)
         except (ValueError, KeyError) as err:
             result.error = f"could not read `terraform show -json` output: {err}"
             return self._finish(result, rp.FAILED)
@@ -236,6 +242,41 @@ class EnvironmentRunner:
                 self.ledger.settled(result.name, None, lambda: self._read_outputs(result))
                 result.outputs, result.outputs_known = self.ledger.values(result.name), True
         self._finish(result, rp.CHANGES if result.plan.has_changes else rp.NO_CHANGES, "planned")
+
+    def _rename(self, result: StackResult) -> list[tuple[str, str]] | None:
+        """Move the objects of renamed resources to their new addresses before planning (terraform/renames.py):
+        `moved` blocks when Terraform reads them, else `terraform state mv`. Returns the (old, new) pairs moved by
+        `state mv`; None when Terraform failed (the result says why)."""
+        from platform_sdk.terraform import renames
+
+        renamed = self.renamed.get(result.name)
+        if not renamed:
+            return []
+        run = self._tf(result, "state", ["state", "list"])
+        if run is None:
+            return None
+        if not run.ok:
+            if "No state file was found" in run.stderr + run.stdout:
+                return []
+            self._fail(result, run, "state list")
+            return None
+        pairs = renames.pending(renamed, run.stdout.split())
+        if not pairs:
+            return []
+        if self._moved_supported is None:
+            self._moved_supported = renames.supports_moved(renames.binary_version(self.terraform.binary,
+                                                                                  self.terraform.env))
+        if self._moved_supported:
+            renames.add_moved(self.stack_dir(result.name) / "cdk.tf.json", pairs)
+            return []  # the plan reports them (previous_address)
+        for old, new in pairs:
+            run = self._tf(result, "rename", ["state", "mv", "-lock=true", "-no-color", old, new])
+            if run is None:
+                return None
+            if not run.ok:
+                self._fail(result, run, "state mv")
+                return None
+        return pairs
 
     def _read_outputs(self, result: StackResult) -> dict[str, Any] | None:
         """`terraform output -json` of a stack whose working directory is initialised; None if that failed."""
@@ -434,6 +475,33 @@ class EnvironmentRunner:
                 outcome.interrupted = True
                 break
         return outcome
+
+    def terraform_in(self, name: str, args: list[str], init: bool = False) -> TfRun:
+        """One Terraform command in one stack's working directory (after `init` when asked): `state list`,
+        `import`, `state mv`, `state rm`. Raises NotStarted when interrupted."""
+        result = self.results[name]
+        if init:
+            run = self._init(result)
+            if run is None:
+                raise NotStarted(name)
+            if not run.ok:
+                return run
+        run = self._tf(result, args[0], args)
+        if run is None:
+            raise NotStarted(name)
+        return run
+
+    def plan_stack(self, name: str) -> StackResult:
+        """Plan one stack now, whatever its producers' state (adoption plans the stack it imported into)."""
+        result = self.results[name]
+        self._plan_stack(result, destroy=False)
+        return result
+
+    def discard_plan(self, name: str) -> None:
+        """Forget a stack's saved plan (it was refused): `apply` then plans again."""
+        (self.stack_dir(name) / PLAN_FILE).unlink(missing_ok=True)
+        if self.ledger is not None:
+            self.ledger.pending(name)
 
     def states(self, names: list[str] | None = None) -> dict[str, dict[str, Any]]:
         """`terraform show -json` of each stack's current state (after init), keyed by stack; stacks whose state

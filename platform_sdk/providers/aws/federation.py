@@ -74,7 +74,7 @@ def account_of(env: Environment, why: str) -> str:
 
 def function_role_name(env: Environment, profile: Profile, fn: Function) -> str:
     """The Lambda execution role's name: the function's physical name (compile_function uses the same rule)."""
-    return profile.physical_name(env, _service(fn), fn.name)
+    return profile.physical_name(env, _service(fn), fn.physical_key)
 
 
 def federated_role_name(env: Environment, profile: Profile, fn: Function, target: Resource) -> str:
@@ -83,7 +83,7 @@ def federated_role_name(env: Environment, profile: Profile, fn: Function, target
 
     The dots keep it apart from Lambda execution roles, which are named like their function (no dots).
     """
-    full = f"{profile.physical_name(env, _service(fn), fn.name)}.{_service(target)}.{target.name}"
+    full = f"{profile.physical_name(env, _service(fn), fn.physical_key)}.{_service(target)}.{target.name}"
     full = re.sub(r"[^\w+=,.@-]", "-", full)  # what IAM accepts in role names
     if len(full) <= ROLE_NAME_MAX:
         return full
@@ -127,7 +127,7 @@ def foreign_url(env: Environment, profile: Profile, grant: Grant, handle: Handle
                             value=target.address)
     account = account_of(env, f"let {grant.function.address} on GCP reach {target.kind} {target.address} on AWS "
                               "(the federated role's ARN goes into the function's environment)")
-    name = profile.physical_name(env, _service(target), target.name)
+    name = profile.physical_name(env, _service(target), target.physical_key)
     arn = quote(role_arn(account, federated_role_name(env, profile, grant.function, target)), safe=":/")
     if isinstance(target, Secret):
         return f"{secret_url(env, name)}&role_arn={arn}&web_identity={WEB_IDENTITY_GCP}"
@@ -143,7 +143,7 @@ def foreign_url(env: Environment, profile: Profile, grant: Grant, handle: Handle
 def bucket_arn(env: Environment, profile: Profile, bucket: Bucket, handle: Handle) -> str:
     """The bucket's ARN: the handle's (a reference inside this stack), else built from the physical name."""
     arn = handle.attrs.get("arn")
-    return arn or f"arn:aws:s3:::{profile.physical_name(env, _service(bucket), bucket.name)}"
+    return arn or f"arn:aws:s3:::{profile.physical_name(env, _service(bucket), bucket.physical_key)}"
 
 
 class FederatedRole:

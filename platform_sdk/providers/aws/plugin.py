@@ -158,6 +158,28 @@ class AwsPlugin(CloudPlugin):
 
         return lambda_platforms(python_version, arch)
 
+    def import_id(self, kind: str, body: Mapping[str, Any], env: Environment) -> str | None:
+        """The bucket name, DB instance identifier or function name (aws/adopt.py, with the documentation pages)."""
+        from platform_sdk.providers.aws import adopt
+
+        return adopt.import_id(kind, body)
+
+    def live_differences(self, kind: str, blocks: Mapping[str, Mapping[str, Any]], import_id: str,
+                         env: Environment, client: Any = None) -> list[str]:
+        """A bucket's versioning, default encryption and public access block, read through boto3 (aws/adopt.py);
+        databases and functions are compared by the plan after import."""
+        if kind != "bucket":
+            return []
+        from platform_sdk.providers.aws import adopt
+
+        if client is None:
+            import boto3
+
+            settings = self.settings(env)
+            client = boto3.client("s3", region_name=getattr(settings, "region", None),
+                                  endpoint_url=getattr(settings, "endpoint", None))
+        return adopt.bucket_differences(client, import_id, blocks)
+
     def function_location(self, doc: Mapping[str, Any], body: Mapping[str, Any]) -> tuple[str | None, str | None]:
         blocks = (doc.get("provider") or {}).get("aws") or [{}]
         block = blocks[0] if isinstance(blocks, list) else blocks

@@ -56,7 +56,7 @@ def _service(resource: Resource) -> str:
 def service_account_email(env: Environment, profile: Profile, fn: Function) -> str:
     """The function's service account email (compile_function names the account the same way); without a
     project id in the environment file only the account id is known before apply."""
-    account = naming.account_id(profile.physical_name(env, _service(fn), fn.name))
+    account = naming.account_id(profile.physical_name(env, _service(fn), fn.physical_key))
     gcp = gcp_config(env)
     project = gcp.project if gcp is not None else None
     return f"{account}@{project}.iam.gserviceaccount.com" if project else account
@@ -138,7 +138,7 @@ def foreign_url(ctx: StackContext, grant: Grant, function_target: str, identity:
         raise PlatformError(f"a {function_target} function cannot reach {target.kind} {target.address} on GCP (only "
                             "AWS functions federate into GCP)", key=grant.function.address, value=target.address)
     trust = aws_trust(ctx, _account(identity, grant.function))
-    name = ctx.profile.physical_name(ctx.env, _service(target), target.name)
+    name = ctx.profile.physical_name(ctx.env, _service(target), target.physical_key)
     base = secret_url(ctx.env, name, project=provider.project_id(ctx)) if isinstance(target, Secret) \
         else f"gs://{name}"
     return f"{base}?wif_audience={trust.audience}&web_identity={WEB_IDENTITY_AWS}"

@@ -128,6 +128,26 @@ class GcpPlugin(CloudPlugin):
 
         return gcs.GcsRecords(state, env.name, gcp_config(env))  # type: ignore[arg-type]
 
+    def import_id(self, kind: str, body: Mapping[str, Any], env: Environment) -> str | None:
+        """The bucket name, or the instance's and function's full resource names (gcp/adopt.py, with the pages)."""
+        from platform_sdk.providers.gcp import adopt
+
+        return adopt.import_id(kind, body, getattr(self.settings(env), "project", None))
+
+    def live_differences(self, kind: str, blocks: Mapping[str, Mapping[str, Any]], import_id: str,
+                         env: Environment, client: Any = None) -> list[str]:
+        """A bucket's location, versioning, public access prevention, default key and uniform access, read through
+        google-cloud-storage (gcp/adopt.py); databases and functions are compared by the plan after import."""
+        if kind != "bucket":
+            return []
+        from platform_sdk.providers.gcp import adopt
+
+        if client is None:
+            from google.cloud import storage
+
+            client = storage.Client(project=getattr(self.settings(env), "project", None))
+        return adopt.bucket_differences(client, import_id, blocks)
+
     def function_location(self, doc: Mapping[str, Any], body: Mapping[str, Any]) -> tuple[str | None, str | None]:
         blocks = (doc.get("provider") or {}).get("google") or [{}]
         block = blocks[0] if isinstance(blocks, list) else blocks

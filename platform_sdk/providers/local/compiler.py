@@ -125,7 +125,7 @@ class LocalCompiler(Compiler):
 
     @staticmethod
     def _physical(ctx: StackContext, fn: Function) -> str:
-        return ctx.profile.physical_name(ctx.env, fn.service.name if fn.service else "", fn.name)
+        return ctx.profile.physical_name(ctx.env, fn.service.name if fn.service else "", fn.physical_key)
 
     def cdn(self, ctx: StackContext, cdn: Cdn, origin: Handle) -> Handle:
         attrs: dict[str, object] = {"name": ctx.physical_name(cdn)}

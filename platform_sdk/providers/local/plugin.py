@@ -21,7 +21,7 @@ from platform_sdk.providers.base import (
 from platform_sdk.providers.local.config import LocalConfig
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
     from datetime import datetime
 
     from platform_sdk.envs import Environment
@@ -61,6 +61,11 @@ class LocalPlugin(CloudPlugin):
         from platform_sdk.providers.local.compiler import LocalCompiler
 
         return LocalCompiler(env)
+
+    def import_id(self, kind: str, body: Mapping[str, Any], env: Environment) -> str | None:
+        """Every local kind is imported by its name (`LocalResource.import_state`)."""
+        name = body.get("name")
+        return name if kind in ("bucket", "database", "function") and isinstance(name, str) else None
 
     def secret_url(self, project_root: Path, env: Environment, cloud: str, physical_name: str) -> str:
         """`file://<local root of the cloud label>/secrets/<name>`: what `localcloud_secret` computes as its url."""
