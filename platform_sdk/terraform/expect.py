@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from platform_sdk.errors import PlatformError
-from platform_sdk.terraform.report import ACTIONS, CHANGES, NO_CHANGES, UNCHANGED, WAITING, StackResult
+from platform_sdk.terraform.report import ACTIONS, StackResult
+from platform_sdk.terraform.schedule import CHANGES, NO_CHANGES, UNCHANGED, WAITING
 
 
 def load_expected(path: Path, env: str) -> dict[str, dict[str, Any]]:

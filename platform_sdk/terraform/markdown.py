@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from platform_sdk.terraform.report import ACTIONS, CHANGES, NO_CHANGES, UNCHANGED, WAITING
+from platform_sdk.terraform.report import ACTIONS
+from platform_sdk.terraform.schedule import CHANGES, NO_CHANGES, UNCHANGED, WAITING
 
 DIFF_SIGNS = {"create": "+", "update": "!", "replace": "-", "destroy": "-"}
 """First column of a ```diff block (what code review tools colour): added, changed, removed."""
