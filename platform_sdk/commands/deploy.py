@@ -47,6 +47,8 @@ AllowDataLossOption = Annotated[bool, typer.Option(
     "--allow-data-loss", help="Allow destroying or replacing buckets and databases (their contents are lost).")]
 AllOption = Annotated[bool, typer.Option(
     "--all", help="Plan every stack, also those unchanged since their last apply (they are not refreshed otherwise).")]
+StackOption = Annotated[list[str] | None, typer.Option(
+    "--stack", help="Only this stack (repeatable): one CI wave. Producers outside the run are read as applied.")]
 
 EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 1, 2, 130
 
@@ -155,14 +157,21 @@ def session(project: Path | None, env_name: str, command: str, parallelism: int,
                 err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
 
 
-def _select(s: Session, plan_all: bool) -> None:
-    """Mark the stacks that need no plan: unchanged since their last apply (terraform/changes.py)."""
+def _select(s: Session, plan_all: bool, stacks: list[str] | None = None) -> None:
+    """Mark the stacks that need no plan: unchanged since their last apply (terraform/changes.py); with `stacks`
+    (`--stack`), leave the others out of the run."""
     from platform_sdk.move.record import unfinished
     from platform_sdk.terraform.changes import moving_stacks
 
     services = {name: info["service"] for name, info in s.metadata.get("stacks", {}).items()}
     current = unfinished(s.moves)
     s.runner.select(plan_all=plan_all, moving=moving_stacks([current] if current else [], services))
+    if stacks:
+        unknown = sorted(set(stacks) - set(s.runner.results))
+        if unknown:
+            raise PlatformError(f"no stack {', '.join(unknown)} in environment {s.env.name} (its stacks: "
+                                f"{', '.join(s.runner.results)})", key="--stack", value=unknown[0])
+        s.runner.results = {name: r for name, r in s.runner.results.items() if name in stacks}
 
 
 def _exit(code: int) -> None:
@@ -178,13 +187,18 @@ def plan(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = Fa
          detailed_exitcode: Annotated[bool, typer.Option(
              "--detailed-exitcode", help="Exit 2 when changes are present (0 none, 1 error).")] = False,
          destroy: Annotated[bool, typer.Option("--destroy", help="Plan destroying everything instead.")] = False,
-         plan_all: AllOption = False,
+         plan_all: AllOption = False, stacks: StackOption = None,
+         output_format: Annotated[str, typer.Option(
+             "--format", help="text, json (same as --json) or markdown (a pull-request comment).")] = "text",
+         report: Annotated[Path | None, typer.Option(
+             "--report", help="Also write the JSON report to this file (what `apply --expect` compares with).")] = None,
          ) -> None:
     """Plan the stacks of an environment that changed since their last apply; summarize, flagging data loss."""
     try:
+        as_json = _plan_format(output_format, as_json)
         with session(project, env, "plan", parallelism, records=True) as s:
             if not destroy:
-                _select(s, plan_all)
+                _select(s, plan_all, stacks)
             results = s.runner.plan(destroy=destroy)
             operation = "destroy" if destroy else "plan"
             data = rp.report_json(s.env.name, operation, results)
@@ -192,7 +206,13 @@ def plan(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = Fa
             content = [] if destroy or s.runner.interrupted else _content_plans(s)
             if any(c.has_changes for c in content):
                 data["changes_present"] = True  # the next apply uploads or deletes files
-            if as_json:
+            if report is not None:
+                _write_report(report, data)
+            if output_format == "markdown":
+                from platform_sdk.terraform.markdown import render_markdown
+
+                print(render_markdown(data, [state.to_json() for state in secrets]), end="")
+            elif as_json:
                 print(json.dumps({**data, "secrets": [state.to_json() for state in secrets],
                                   "content": [c.to_json() for c in content],
                                   "rehearsal": s.metadata.get("rehearsal"),
@@ -215,6 +235,38 @@ def plan(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = Fa
             raise
         err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
         raise typer.Exit(EXIT_ERROR) from None
+
+
+def _plan_format(output_format: str, as_json: bool) -> bool:
+    """Whether the plan prints JSON; an unknown --format is bad input (exit 2, before anything runs)."""
+    if output_format not in ("text", "json", "markdown"):
+        raise PlatformError("unknown format (known: text, json, markdown)", key="--format", value=output_format)
+    return as_json or output_format == "json"
+
+
+def _write_report(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def _expecting(path: Path | None, env_name: str, confirm: Any) -> Any:
+    """`apply --expect FILE`: refuse to apply plans that differ from the reviewed report (terraform/expect.py)."""
+    if path is None:
+        return confirm
+    from platform_sdk.terraform.expect import differences, load_expected
+
+    expected = load_expected(path, env_name)
+
+    def compared(results: list[rp.StackResult], wave: int) -> bool:
+        found = differences(results, expected)
+        if found:
+            err_console.print(f"[bold red]error:[/] refusing to apply: the plan differs from the reviewed plan in "
+                              f"{escape(str(path))} (it went stale: plan and review again):\n  "
+                              + escape("\n  ".join(found)) + "\nNothing was changed in these stacks.",
+                              highlight=False, soft_wrap=True)
+            return False
+        return bool(confirm(results, wave))
+    return compared
 
 
 def _interrupted_notice(results: list[rp.StackResult]) -> None:
@@ -255,7 +307,8 @@ def _on_wave(as_json: bool, operation: str, env_name: str) -> Any:
 
 
 def _deploy(project: Path | None, env: str, operation: str, as_json: bool, parallelism: int, auto_approve: bool,
-            allow_data_loss: bool, plan_all: bool = False) -> None:
+            allow_data_loss: bool, plan_all: bool = False, stacks: list[str] | None = None,
+            expect: Path | None = None) -> None:
     from platform_sdk.terraform.runner import where_things_live
 
     with session(project, env, operation, parallelism, records=True) as s:
@@ -268,7 +321,7 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
         if operation == "destroy":
             _destroy_preflight(s, allow_data_loss)  # exit 2 before anything is destroyed
         if operation == "apply":
-            _select(s, plan_all)
+            _select(s, plan_all, stacks)
         approved: list[int] = []  # the waves the user approved (the content shown with them needs no question)
 
         def confirm(results: list[rp.StackResult], wave: int) -> bool:
@@ -277,7 +330,7 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
                 approved.append(wave)
             return ok
 
-        guarded = _guard_moving_data(s, _confirm(auto_approve, operation, s.env.name))
+        guarded = _guard_moving_data(s, _expecting(expect, s.env.name, _confirm(auto_approve, operation, s.env.name)))
         preview = _content_preview(s, err_console if as_json else console) \
             if operation == "apply" and not auto_approve else None
         outcome = runner.apply(confirm, destroy=operation == "destroy",
@@ -497,9 +550,12 @@ def _record(s: Session, results: list[rp.StackResult], operation: str) -> None:
 @user_errors
 def apply(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = False,
           parallelism: ParallelismOption = 4, auto_approve: AutoApproveOption = False,
-          allow_data_loss: AllowDataLossOption = False, plan_all: AllOption = False) -> None:
+          allow_data_loss: AllowDataLossOption = False, plan_all: AllOption = False, stacks: StackOption = None,
+          expect: Annotated[Path | None, typer.Option(
+              "--expect", help="Refuse to apply if the plan differs from this reviewed report (`plan --report`).")]
+          = None) -> None:
     """Plan what changed, show the report, confirm, and apply exactly the reviewed plans, wave by wave."""
-    _deploy(project, env, "apply", as_json, parallelism, auto_approve, allow_data_loss, plan_all)
+    _deploy(project, env, "apply", as_json, parallelism, auto_approve, allow_data_loss, plan_all, stacks, expect)
 
 
 @user_errors

@@ -143,7 +143,9 @@ class Connection:
     """A DB-API connection with one calling convention on every engine.
 
     Use as a context manager: commits when the block ends cleanly, rolls back when it raises, closes
-    either way.
+    either way. Parameters are always `?` placeholders (translated for PostgreSQL and MySQL drivers); a count
+    of `?` that differs from the parameters given raises ValueError. Driver errors (a constraint violated, a
+    syntax error) pass through as the driver's exceptions.
     """
 
     def __init__(self, raw: Any, engine: str) -> None:
@@ -194,12 +196,15 @@ class Connection:
             cursor.close()
 
     def commit(self) -> None:
+        """Make the current transaction's changes permanent (the `with` block does this when it ends cleanly)."""
         self.raw.commit()
 
     def rollback(self) -> None:
+        """Undo the current transaction's changes (the `with` block does this when it raises)."""
         self.raw.rollback()
 
     def close(self) -> None:
+        """Close the connection; closing twice is harmless. Uncommitted changes are lost."""
         if not self.closed:
             self.closed = True
             self.raw.close()

@@ -28,7 +28,9 @@ def is_text_type(content_type: str | None) -> bool:
 
 @dataclass
 class HttpRequest:
-    """One HTTP request. Header names are lower-case; `query` keeps the first value of a repeated key."""
+    """One HTTP request. Header names are lower-case; `query` keeps the first value of a repeated key; `body` is
+    the raw bytes (empty without a body); `claims` holds the verified token's claims under `http(auth=jwt(...))`
+    (empty otherwise)."""
 
     method: str
     path: str
@@ -102,7 +104,8 @@ class HttpResponse:
 
 @dataclass(frozen=True)
 class ObjectCreated:
-    """An object landed in a bucket. `bucket` is the NEUTRAL name (e.g. "originals"), not the cloud's name."""
+    """An object landed in a bucket. `bucket` is the NEUTRAL name (e.g. "originals"), not the cloud's name;
+    `size` is in bytes (0 when the cloud's event does not carry it); `content_type` as stored, if known."""
 
     bucket: str
     key: str

@@ -47,9 +47,11 @@ class CallResponse:
 
     @property
     def text(self) -> str:
+        """The body decoded as UTF-8 (undecodable bytes replaced, so this never raises)."""
         return self.body.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
+        """The body parsed as JSON (an empty body is None); raises ValueError if it is not JSON."""
         return json.loads(self.body or b"null")
 
 

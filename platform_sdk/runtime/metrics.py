@@ -97,6 +97,7 @@ class Metric:
 
     @property
     def name(self) -> str:
+        """The metric's declared name (as in `service.metric(name, ...)`)."""
         return self.spec.name
 
     def add(self, value: float = 1, dimensions: Mapping[str, str | int] | None = None) -> None:

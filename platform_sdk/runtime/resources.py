@@ -198,7 +198,14 @@ class GrantedBucket(BucketClient):
 
     # -- other ----------------------------------------------------------------------------------------------
     def signed_url(self, key: str, expires_seconds: int = 3600, method: str = "GET") -> str:
-        """A GET/HEAD URL needs read access, any other method write access (the URL carries our rights)."""
+        """A URL anyone may use for `method` on `key` for `expires_seconds` seconds (default 3600: one hour; S3
+        and GCS allow at most 7 days: docs.aws.amazon.com/AmazonS3/latest/userguide/using-presigned-url.html,
+        cloud.google.com/storage/docs/access-control/signed-urls). A GET/HEAD URL needs read access, any other
+        method write access (the URL carries our rights).
+
+        Raises:
+            GrantError: the grant lacks the access `method` needs.
+        """
         if method.upper() in READ_METHODS:
             self._require("read", f"signed_url({method.upper()})")
             self._deny("signed_url_get")
@@ -221,8 +228,15 @@ _cache_lock = threading.Lock()
 def bucket(name: str) -> GrantedBucket:
     """The granted bucket `name` (neutral name) as a BucketClient limited to the grant's access.
 
-    Clients are cached per process (warm invocations reuse connections). Raises GrantError when the
-    bucket is not granted to this function.
+    Clients are cached per process (warm invocations reuse connections). Keys are strings, sizes bytes.
+    `get`, `list`, `open_read`, `stat`, `exists` and a GET/HEAD `signed_url` need `fn.reads(bucket)`; `put`,
+    `put_stream`, `delete` and other signed URLs need `fn.writes(bucket)` (`reads_writes` grants both).
+
+    Raises:
+        GrantError: the bucket is not granted to this function (here), or a method needs access its grant lacks
+            (at the call); the message names the line to change in the service file.
+        DeniedError: (a GrantError) in a rehearsal, the rehearsed environment's cloud would refuse the call.
+        platform_sdk.runtime.buckets.ObjectNotFoundError: `get` or `open_read` of a key that does not exist.
     """
     url = os.environ.get(env_var_name("bucket", name))
     if not url:
@@ -240,7 +254,11 @@ def bucket(name: str) -> GrantedBucket:
 
 
 def database(name: str) -> Database:
-    """The granted database `name` (neutral name); `.connect()` opens a connection. GrantError if not granted."""
+    """The granted database `name` (neutral name); `.connect()` opens a connection.
+
+    Raises:
+        GrantError: the function holds no `fn.uses(database)` grant on it (the message names the line to add).
+    """
     url = os.environ.get(env_var_name("database", name))
     if not url or "connect" not in grants().get(("database", name), set()):
         raise _missing_database(name)

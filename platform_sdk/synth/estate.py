@@ -214,7 +214,7 @@ class EstateBuilder:
 
     def _record_renames(self) -> None:
         """For each block of a renamed resource, the address it had under the old name (StackInfo.renamed)."""
-        from platform_sdk.terraform.renames import previous_address
+        from platform_sdk.synth.renames import previous_address
 
         renamed = {r.address: r for r in self.placements if r.renamed_from}
         for info in self.stack_infos.values():

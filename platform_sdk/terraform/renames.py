@@ -21,19 +21,12 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from platform_sdk.synth.renames import previous_address
+
+__all__ = ["previous_address"]
+
 MOVED_SINCE = (1, 1)
 """The first Terraform version reading `moved` blocks (Terraform 1.1.0 changelog)."""
-
-
-def previous_address(address: str, new_name: str, old_name: str) -> str | None:
-    """The address a block of a resource named `new_name` had when it was `old_name`: compilers name blocks after
-    the neutral name, alone or followed by `_<suffix>` (`aws_s3_bucket.originals_bucket`). None for other blocks."""
-    terraform_type, _, name = address.partition(".")
-    if name == new_name:
-        return f"{terraform_type}.{old_name}"
-    if name.startswith(new_name + "_"):
-        return f"{terraform_type}.{old_name}{name[len(new_name):]}"
-    return None
 
 
 def parse_version(text: str) -> tuple[int, ...]:

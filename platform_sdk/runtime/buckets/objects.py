@@ -97,6 +97,7 @@ class ObjectReader(io.RawIOBase):
         return int(self._raw.tell())
 
     def read(self, size: int | None = -1) -> bytes:
+        """Up to `size` bytes (all the rest when `size` is None or negative); b"" at the end of the object."""
         if size is None or size < 0:
             return self.readall()
         return bytes(self._raw.read(size) or b"")
@@ -110,6 +111,7 @@ class ObjectReader(io.RawIOBase):
             parts.append(chunk)
 
     def readinto(self, buffer: WriteableBuffer) -> int:
+        """Fill `buffer` with the next bytes; returns how many (0 at the end of the object)."""
         view = memoryview(buffer).cast("B")
         data = self._raw.read(len(view)) or b""
         n = len(data)
@@ -153,6 +155,7 @@ class FullReader(io.RawIOBase):
         return int(self._raw.tell()) if self._seekable else self._pos
 
     def read(self, size: int | None = -1) -> bytes:
+        """Up to `size` bytes (all the rest when `size` is None or negative); b"" at the end of the object."""
         if size is None or size < 0:
             return self.readall()
         parts: list[bytes] = []
@@ -174,6 +177,7 @@ class FullReader(io.RawIOBase):
         return b"".join(parts)
 
     def readinto(self, buffer: WriteableBuffer) -> int:
+        """Fill `buffer` with the next bytes; returns how many (0 at the end of the object)."""
         view = memoryview(buffer).cast("B")
         data = self.read(len(view))
         view[: len(data)] = data

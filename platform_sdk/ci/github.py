@@ -1,0 +1,123 @@
+"""GitHub Actions workflows: `platform-pr.yml` (pull requests) and `platform-deploy.yml` (the default branch).
+
+GitHub's words: a job's `needs`, `environment` (required reviewers on a protected environment make each of its
+apply jobs wait for approval: https://docs.github.com/actions/deployment/targeting-different-environments),
+artifacts with `retention-days`, `concurrency` (one deploy at a time, queued, never cancelled), `actions/cache`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from platform_sdk.ci.pipeline import (
+    CACHED_PATHS,
+    REPORT_DIR,
+    EnvironmentGraph,
+    Job,
+    Settings,
+    deploy_jobs,
+    plan_files,
+    plan_report,
+    pull_request_jobs,
+)
+
+RUNNER = "ubuntu-latest"
+SECRET_RETENTION_DAYS = 1
+"""Plan files and reports live one day: long enough to audit a run, short for what may hold secret values."""
+
+
+def _setup(settings: Settings) -> list[dict[str, Any]]:
+    return [
+        {"uses": "actions/checkout@v4"},
+        {"uses": "actions/setup-python@v5", "with": {"python-version": settings.python}},
+        {"uses": "hashicorp/setup-terraform@v3",
+         "with": {"terraform_version": settings.terraform, "terraform_wrapper": False}},
+        {"uses": "actions/cache@v4", "with": {
+            "path": "\n".join(["~/.cache/pip", *CACHED_PATHS]),
+            "key": "platform-${{ runner.os }}-${{ hashFiles('pyproject.toml', 'requirements*.txt', "
+                   "'services/**/requirements.txt') }}",
+            "restore-keys": "platform-${{ runner.os }}-"}},
+        {"name": "install", "run": settings.install},
+    ]
+
+
+def _job(job: Job, settings: Settings, steps: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": job.title, "runs-on": RUNNER}
+    if job.needs:
+        out["needs"] = list(job.needs)
+    if job.stage == "apply":
+        out["environment"] = job.env
+    out["steps"] = [*_setup(settings), *steps] if job.stage != "comment" else steps
+    return out
+
+
+def _run(job: Job) -> dict[str, Any]:
+    return {"name": job.title, "run": "\n".join(job.script)}
+
+
+def _upload(name: str, path: str) -> dict[str, Any]:
+    return {"uses": "actions/upload-artifact@v4", "with": {
+        "name": name, "path": path, "retention-days": SECRET_RETENTION_DAYS, "if-no-files-found": "ignore"}}
+
+
+def pull_request(graphs: list[EnvironmentGraph], settings: Settings) -> dict[str, Any]:
+    jobs: dict[str, Any] = {}
+    for job in pull_request_jobs(graphs, settings):
+        if job.stage == "check":
+            jobs[job.id] = _job(job, settings, [_run(job)])
+        elif job.stage == "plan":
+            assert job.env is not None
+            jobs[job.id] = _job(job, settings, [_run(job), _upload(f"platform-plan-{job.env}",
+                                                                   plan_report(job.env, "md"))])
+        else:
+            jobs[job.id] = _job(job, settings, [
+                {"uses": "actions/download-artifact@v4",
+                 "with": {"pattern": "platform-plan-*", "merge-multiple": True, "path": REPORT_DIR}},
+                {"name": "comment on the pull request", "env": {
+                    "GH_TOKEN": "${{ github.token }}", "PR": "${{ github.event.pull_request.number }}"},
+                 "run": "\n".join([
+                     f"cat {REPORT_DIR}/plan-*.md > {REPORT_DIR}/comment.md",
+                     f'gh pr comment "$PR" --edit-last --body-file {REPORT_DIR}/comment.md '
+                     f'|| gh pr comment "$PR" --body-file {REPORT_DIR}/comment.md'])},
+            ])
+            jobs[job.id]["if"] = "${{ !cancelled() }}"
+    return {
+        "name": "platform: plan",
+        "on": {"pull_request": {"branches": [settings.branch]}},
+        "permissions": {"contents": "read", "pull-requests": "write", "id-token": "write"},
+        "concurrency": {"group": "platform-plan-${{ github.event.pull_request.number }}",
+                        "cancel-in-progress": True},
+        "jobs": jobs,
+    }
+
+
+def deploy(graphs: list[EnvironmentGraph], settings: Settings) -> dict[str, Any]:
+    jobs: dict[str, Any] = {}
+    for job in deploy_jobs(graphs):
+        assert job.env is not None
+        if job.stage == "deploy-plan":
+            jobs[job.id] = _job(job, settings, [
+                _run(job),
+                {"name": "plan report", "run": f'cat {plan_report(job.env, "md")} >> "$GITHUB_STEP_SUMMARY"'},
+                _upload(f"platform-plan-{job.env}", plan_report(job.env, "json")),
+                # Saved plans may hold secret values: kept one day for audit, never printed.
+                _upload(f"platform-tfplan-{job.env}", plan_files(job.env)),
+            ])
+        else:
+            jobs[job.id] = _job(job, settings, [
+                {"uses": "actions/download-artifact@v4",
+                 "with": {"name": f"platform-plan-{job.env}", "path": REPORT_DIR}},
+                _run(job),
+            ])
+    return {
+        "name": "platform: deploy",
+        "on": {"push": {"branches": [settings.branch]}},
+        "permissions": {"contents": "read", "id-token": "write"},
+        "concurrency": {"group": "platform-deploy", "cancel-in-progress": False},
+        "jobs": jobs,
+    }
+
+
+def render(graphs: list[EnvironmentGraph], settings: Settings) -> dict[str, dict[str, Any]]:
+    """File name (under .github/workflows) -> workflow."""
+    return {"platform-pr.yml": pull_request(graphs, settings), "platform-deploy.yml": deploy(graphs, settings)}

@@ -1,0 +1,205 @@
+"""`platform ci github|gitlab`: pipelines from the synthesized stack graph.
+
+Through real synthesis of the example estate: the generated files validate against the GitHub workflow and GitLab
+CI schemas (check-jsonschema's vendored schema store, offline), and every apply job's `needs` follows the stack
+graph CDKTF wired (read back from each environment's `manifest.json`, not from our code). Bad input exits 2 and
+writes nothing; `--check` finds a stale pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner, Result
+
+from platform_sdk.ci.waves import wave_needs, wave_of, waves
+from platform_sdk.errors import PlatformError
+from tests.conftest import copy_estate
+
+pytestmark = pytest.mark.xdist_group("ci")  # module-scoped estate: keep the module on one worker
+
+ENVS = ("dev", "staging", "prod")
+CHECK_JSONSCHEMA = Path(sys.executable).parent / "check-jsonschema"
+SCHEMAS = {"github": "vendor.github-workflows", "gitlab": "vendor.gitlab-ci"}
+
+
+def platform(root: Path, *args: str) -> Result:
+    from platform_sdk.cli import app
+
+    return CliRunner().invoke(app, [args[0], "--project", str(root), *args[1:]], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = copy_estate(tmp_path_factory.mktemp("ci") / "estate")
+    envs = [w for e in ENVS for w in ("--env", e)]
+    files: dict[str, dict[str, Path]] = {}
+    for system in ("github", "gitlab"):
+        result = platform(root, "ci", system, *envs)
+        assert result.exit_code == 0, result.output
+        written = sorted((root / ".github" / "workflows").glob("*.yml")) if system == "github" else \
+            [root / ".gitlab-ci.yml"]
+        assert all(f"wrote {p}" in result.stdout for p in written), result.stdout
+        files[system] = {p.name: p for p in written}
+    graphs = {}
+    for env in ENVS:
+        manifest = json.loads((root / "cdktf.out" / env / "manifest.json").read_text())
+        graphs[env] = {name: list(stack.get("dependencies", [])) for name, stack in manifest["stacks"].items()}
+    return {"root": root, "files": files, "graphs": graphs}
+
+
+def validate(system: str, *paths: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(CHECK_JSONSCHEMA), "--builtin-schema", SCHEMAS[system], *map(str, paths)],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("system", ["github", "gitlab"])
+def test_generated_pipelines_pass_their_schema(generated: dict[str, Any], system: str) -> None:
+    paths = list(generated["files"][system].values())
+    assert len(paths) == (2 if system == "github" else 1)
+    run = validate(system, *paths)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("system", ["github", "gitlab"])
+def test_the_schema_check_rejects_a_broken_pipeline(generated: dict[str, Any], system: str, tmp_path: Path) -> None:
+    """The validation above can fail: the same file with one job's `needs` made a number is refused."""
+    path = next(iter(generated["files"][system].values()))
+    doc = yaml.safe_load(path.read_text())
+    jobs = doc["jobs"] if system == "github" else doc
+    name = next(n for n, job in jobs.items() if isinstance(job, dict) and "needs" in job)
+    jobs[name]["needs"] = 5
+    broken = tmp_path / path.name
+    broken.write_text(yaml.safe_dump(doc))
+    run = validate(system, broken)
+    assert run.returncode != 0, run.stdout
+
+
+def _apply_jobs(system: str, generated: dict[str, Any]) -> dict[str, tuple[str, list[str], list[str]]]:
+    """Apply job -> (environment, its stacks from its `--stack` words, its needs), read from the generated YAML."""
+    path = generated["files"][system]["platform-deploy.yml" if system == "github" else ".gitlab-ci.yml"]
+    doc = yaml.safe_load(path.read_text())
+    jobs = doc["jobs"] if system == "github" else {k: v for k, v in doc.items() if isinstance(v, dict) and "script"
+                                                    in v and not k.startswith("mr-")}
+    found = {}
+    for name, job in jobs.items():
+        script = "\n".join(s["run"] for s in job["steps"] if "run" in s) if system == "github" else \
+            "\n".join(job["script"])
+        for line in script.splitlines():
+            words = shlex.split(line)
+            if words[:2] == ["platform", "apply"]:
+                env = words[words.index("--env") + 1]
+                stacks = [words[i + 1] for i, w in enumerate(words) if w == "--stack"]
+                needs = [n if isinstance(n, str) else n["job"] for n in job.get("needs", [])]
+                assert "--expect" in words and "--auto-approve" in words, line
+                found[name] = (env, stacks, needs)
+    return found
+
+
+@pytest.mark.parametrize("system", ["github", "gitlab"])
+def test_every_apply_job_needs_follow_the_stack_graph(generated: dict[str, Any], system: str) -> None:
+    jobs = _apply_jobs(system, generated)
+    for env, graph in generated["graphs"].items():
+        mine = {name: (stacks, needs) for name, (e, stacks, needs) in jobs.items() if e == env}
+        job_of = {stack: name for name, (stacks, _) in mine.items() for stack in stacks}
+        assert sorted(job_of) == sorted(graph), f"{env}: every stack is applied by exactly one job"
+        assert sum(len(stacks) for stacks, _ in mine.values()) == len(graph)
+        for name, (stacks, needs) in mine.items():
+            producers = {job_of[p] for s in stacks for p in graph[s]}
+            assert name not in producers, f"{name} holds a stack and its producer: they cannot run in parallel"
+            assert set(needs) == producers | {f"plan-{env}"}, (name, needs, producers)
+    assert any(len(stacks) > 1 for _, stacks, _ in jobs.values()), "some wave applies stacks in parallel"
+    assert any(needs != [f"plan-{e}"] for e, _, needs in jobs.values()), "some wave waits for another"
+
+
+def test_environments_deploy_in_the_order_given(generated: dict[str, Any]) -> None:
+    doc = yaml.safe_load(generated["files"]["github"]["platform-deploy.yml"].read_text())
+    jobs = doc["jobs"]
+    applies = {e: [n for n in jobs if n.startswith(f"apply-{e}-")] for e in ENVS}
+    assert set(jobs["plan-staging"]["needs"]) == set(applies["dev"])
+    assert set(jobs["plan-prod"]["needs"]) == set(applies["staging"])
+    assert "needs" not in jobs["plan-dev"]
+    # prod is protected (envs/prod.toml): its apply jobs run in its GitHub environment, behind its reviewers.
+    assert all(jobs[n]["environment"] == "prod" for n in applies["prod"])
+    gitlab = yaml.safe_load(generated["files"]["gitlab"][".gitlab-ci.yml"].read_text())
+    first = gitlab["apply-prod-wave-1"]["rules"][0]
+    assert first["when"] == "manual" and first["allow_failure"] is False
+    assert all(r.get("when") != "manual" for r in gitlab["apply-dev-wave-1"]["rules"])
+    assert gitlab["apply-prod-wave-2"]["environment"]["name"] == "prod"
+
+
+def test_plan_files_are_short_lived_artifacts_never_printed(generated: dict[str, Any]) -> None:
+    text = generated["files"]["github"]["platform-deploy.yml"].read_text()
+    doc = yaml.safe_load(text)
+    uploads = [s["with"] for job in doc["jobs"].values() for s in job["steps"]
+               if s.get("uses", "").startswith("actions/upload-artifact")]
+    assert any(u["path"].endswith("platform.tfplan") for u in uploads)
+    assert all(u["retention-days"] == 1 for u in uploads)
+    assert "terraform show" not in text and "platform.tfplan" not in "".join(
+        s.get("run", "") for job in doc["jobs"].values() for s in job["steps"])
+    gitlab = yaml.safe_load(generated["files"]["gitlab"][".gitlab-ci.yml"].read_text())
+    artifacts = gitlab["plan-prod"]["artifacts"]
+    assert artifacts["expire_in"] == "1 day" and artifacts["access"] == "developer"
+    assert any(p.endswith("platform.tfplan") for p in artifacts["paths"])
+    cache = gitlab["default"]["cache"]["paths"]
+    assert ".platform/plugin-cache" in cache and not any(p in (".platform", ".platform/state") for p in cache)
+
+
+def test_pull_requests_plan_every_environment_into_one_comment(generated: dict[str, Any]) -> None:
+    doc = yaml.safe_load(generated["files"]["github"]["platform-pr.yml"].read_text())
+    assert list(doc["on"]) == ["pull_request"]
+    check = "\n".join(s.get("run", "") for s in doc["jobs"]["check"]["steps"])
+    assert "platform ci github --env dev --env staging --env prod --check" in check
+    assert all(f"platform check --env {e}" in check for e in ENVS)
+    for env in ENVS:
+        run = "\n".join(s.get("run", "") for s in doc["jobs"][f"plan-{env}"]["steps"])
+        assert f"platform plan --env {env} --format markdown" in run
+    assert set(doc["jobs"]["comment"]["needs"]) == {f"plan-{e}" for e in ENVS}
+
+
+def test_check_passes_when_current_and_fails_when_stale(generated: dict[str, Any]) -> None:
+    root = generated["root"]
+    result = platform(root, "ci", "gitlab", "--env", "dev", "--env", "prod", "--check")
+    assert result.exit_code == 1, "the gitlab file was generated for three environments"
+    envs = [w for e in ENVS for w in ("--env", e)]
+    assert platform(root, "ci", "gitlab", *envs, "--check").exit_code == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (("ci", "jenkins", "--env", "dev"), "unknown CI system"),
+    (("ci", "github", "--env", "nope"), "unknown environment"),
+    (("ci", "github"), "name at least one environment"),
+    (("ci", "github", "--env", "dev", "--env", "dev"), "given twice"),
+])
+def test_bad_input_exits_2_and_writes_nothing(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    root = copy_estate(tmp_path / "estate")
+    before = sorted(p.relative_to(root) for p in root.rglob("*") if ".platform" not in p.parts)
+    result = platform(root, *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert sorted(p.relative_to(root) for p in root.rglob("*") if ".platform" not in p.parts) == before
+
+
+def test_a_pipeline_not_generated_by_us_is_never_replaced(tmp_path: Path) -> None:
+    root = copy_estate(tmp_path / "estate")
+    own = root / ".gitlab-ci.yml"
+    own.write_text("test:\n  script: [make test]\n")
+    result = platform(root, "ci", "gitlab", "--env", "dev")
+    assert result.exit_code == 2 and "not generated by `platform ci`" in result.output
+    assert own.read_text() == "test:\n  script: [make test]\n"
+
+
+def test_waves_of_a_graph() -> None:
+    graph = {"base": [], "a": ["base"], "b": ["base"], "c": ["a"], "d": ["c", "b"], "lone": []}
+    assert waves(graph) == [["base", "lone"], ["a", "b"], ["c"], ["d"]]
+    assert wave_needs(graph) == [[], [0], [1], [1, 2]]
+    assert wave_of({"x": ["outside"]}) == {"x": 0}
+    with pytest.raises(PlatformError, match="cycle"):
+        wave_of({"x": ["y"], "y": ["x"]})

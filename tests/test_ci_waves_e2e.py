@@ -1,0 +1,105 @@
+"""What the generated CI jobs run, through real Terraform on the local cloud: `platform plan --format markdown
+--report`, then `platform apply --stack ... --expect` wave by wave; a plan that went stale since the review is
+refused with nothing applied. Plus the pure comparison (terraform/expect.py) and the Markdown report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from platform_sdk.errors import PlatformError
+from platform_sdk.terraform.expect import differences, load_expected
+from platform_sdk.terraform.markdown import MARKER, render_markdown
+from platform_sdk.terraform.report import ResourceChange, StackPlan, StackResult, report_json
+from platform_sdk.terraform.schedule import CHANGES, NO_CHANGES, WAITING
+from tests.terraform_fixtures import Cli, cli_fixture, make_project, state_resources, tf_binary_fixture
+
+__all__ = ["cli_fixture", "tf_binary_fixture"]
+
+WAVE_1 = ["local-notifications-aws", "local-thumbnails-aws", "local-web-gcp"]
+WAVE_2 = ["local-auth-aws"]  # reads the notifications queue
+
+
+def _stacks(names: list[str]) -> list[str]:
+    return [w for name in names for w in ("--stack", name)]
+
+
+@pytest.mark.e2e
+def test_reviewed_plan_applied_wave_by_wave_and_a_stale_one_refused(tmp_path: Path, cli: Cli) -> None:
+    project = make_project(tmp_path / "estate")
+    report = tmp_path / "plan-local.json"
+    planned = cli(project, "plan", "--env", "local", "--format", "markdown", "--report", str(report))
+    assert planned.exit_code == 0, planned.stderr
+    assert planned.stdout.startswith(MARKER) and "| `local-thumbnails-aws` |" in planned.stdout
+    assert "planned after local-notifications-aws is applied" in planned.stdout
+    reviewed = {s["name"]: s for s in json.loads(report.read_text())["stacks"]}
+    assert reviewed["local-auth-aws"]["status"] == WAITING and reviewed["local-web-gcp"]["status"] == CHANGES
+
+    # The code changed after the review: the wave's fresh plan differs, and nothing is applied.
+    service = project / "services" / "thumbnails.py"
+    original = service.read_text()
+    service.write_text(original + "\nfrom platform_sdk import Bucket\nservice.add(Bucket(\"extra\"))\n")
+    stale = cli(project, "apply", "--env", "local", *_stacks(WAVE_1), "--auto-approve", "--expect", str(report))
+    assert stale.exit_code == 1
+    assert "differs from the reviewed plan" in stale.stderr and "localcloud_bucket.extra" in stale.stderr
+    assert state_resources(project) == {} or not any(state_resources(project).values())
+
+    service.write_text(original)
+    first = cli(project, "apply", "--env", "local", *_stacks(WAVE_1), "--auto-approve", "--expect", str(report))
+    assert first.exit_code == 0, first.stderr
+    applied = {name.removesuffix(".tfstate"): found for name, found in state_resources(project).items() if found}
+    assert sorted(applied) == WAVE_1, "only the wave's stacks are applied"
+
+    second = cli(project, "apply", "--env", "local", *_stacks(WAVE_2), "--auto-approve", "--expect", str(report))
+    assert second.exit_code == 0, second.stderr  # it was waiting at review time: its plan could not exist then
+    assert any("localcloud_function" in r for r in state_resources(project)["local-auth-aws.tfstate"])
+
+    unknown = cli(project, "apply", "--env", "local", "--stack", "local-nope", "--auto-approve")
+    assert unknown.exit_code == 2 and "no stack local-nope" in unknown.stderr
+
+
+def _result(name: str, status: str, *changes: tuple[str, str]) -> StackResult:
+    result = StackResult(name=name, service="s", cloud="aws", target="aws", status=status)
+    result.plan = StackPlan([ResourceChange(address, "aws_s3_bucket", action) for action, address in changes])
+    return result
+
+
+def test_differences_from_the_reviewed_plan() -> None:
+    reviewed = {s["name"]: s for s in report_json("dev", "plan", [
+        _result("a", CHANGES, ("create", "aws_s3_bucket.x")),
+        _result("b", NO_CHANGES),
+        _result("c", WAITING),
+    ])["stacks"]}
+    assert differences([_result("a", CHANGES, ("create", "aws_s3_bucket.x"))], reviewed) == []
+    assert differences([_result("a", NO_CHANGES)], reviewed) == []  # applied meanwhile: nothing to apply
+    assert differences([_result("c", CHANGES, ("destroy", "aws_s3_bucket.y"))], reviewed) == []
+    assert differences([_result("a", CHANGES, ("replace", "aws_s3_bucket.x"))], reviewed) == [
+        "a: no longer creates aws_s3_bucket.x", "a: now also replaces aws_s3_bucket.x"]
+    assert differences([_result("b", CHANGES, ("update", "aws_s3_bucket.z"))], reviewed) == [
+        "b: now also updates aws_s3_bucket.z"]
+    assert differences([_result("d", CHANGES, ("create", "aws_s3_bucket.w"))], reviewed) == [
+        "d: not in the reviewed plan"]
+
+
+def test_the_reviewed_report_must_be_a_plan_of_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(report_json("prod", "plan", [])))
+    with pytest.raises(PlatformError, match="not a plan of dev"):
+        load_expected(path, "dev")
+    path.write_text("{")
+    with pytest.raises(PlatformError, match="cannot read"):
+        load_expected(path, "dev")
+
+
+def test_markdown_report_names_data_loss_and_never_values() -> None:
+    data = report_json("prod", "plan", [_result("prod-files-aws", CHANGES, ("replace", "aws_s3_bucket.files"),
+                                                ("create", "aws_iam_role.fn"))])
+    text = render_markdown(data, [{"secret": "auth.key", "generate": False, "state": "missing",
+                                   "set_command": "platform secret set auth.key --env prod"}])
+    assert text.startswith(MARKER)
+    assert "**Summary:** 1 to create, 0 to update, 1 to replace, 0 to destroy in 1 stack(s)" in text
+    assert "DATA LOSS" in text and "`aws_s3_bucket.files` in `prod-files-aws` (replace)" in text
+    assert "- replace  aws_s3_bucket.files  !! DATA LOSS" in text and "+ create   aws_iam_role.fn" in text
+    assert "`auth.key`: set it with `platform secret set auth.key --env prod`" in text
