@@ -64,7 +64,8 @@ def render_markdown(report: Mapping[str, Any], secrets: Sequence[Mapping[str, An
         cloud = stack["cloud"] if stack["target"] == stack["cloud"] else f"{stack['cloud']} (local stand-in)"
         lines.append(f"| {_cell(stack['service'])} | {_cell(cloud)} | `{stack['name']}` | "
                      f"{_cell(_status(stack, operation))} |")
-    detailed = [s for s in stacks if s["status"] == CHANGES and (s.get("changes") or s.get("drift") or s.get("renamed"))]
+    detailed = [s for s in stacks
+                if s["status"] == CHANGES and (s.get("changes") or s.get("drift") or s.get("renamed"))]
     if detailed:
         lines += ["", "<details><summary>Changes by resource</summary>", "", "```diff"]
         loss = {(d["stack"], d["address"]) for d in report["data_loss"]}
