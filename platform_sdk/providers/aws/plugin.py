@@ -57,8 +57,9 @@ class AwsPlugin(CloudPlugin):
     bucket_access_from = frozenset({"gcp"})  # GCP functions assume a role with their Google identity token
     # Lambda direct upload: 50 MB zipped, 250 MB unzipped (docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits)
     packaging = Packaging(limits=(50 * 2**20, 250 * 2**20), vendoring="wheels", runtime_name="AWS Lambda")
-    # The Lambda Python runtimes include boto3; the runtime's database client needs pg8000.
-    runtime_requirements: ClassVar[Mapping[str, tuple[str, ...]]] = {"database": ("pg8000>=1.31,<2",)}
+    # The Lambda Python runtimes include boto3; the runtime's database client needs its engine's driver.
+    runtime_requirements: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "database:postgres": ("pg8000>=1.31,<2",), "database:mysql": ("pymysql>=1.1,<2",)}
     client_requirements: ClassVar[Mapping[str, tuple[str, ...]]] = {"bucket": ("boto3>=1.34,<2",)}
     function_type = ("aws_lambda_function", "function_name")
     checkov = True
