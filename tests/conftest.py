@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,17 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 pytest_plugins = ["tests.emulators"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_local_database_server_outlives_the_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Local cloud applies start PostgreSQL/MariaDB servers (platform_sdk.localcloud.dbserver); fixtures remove
+    theirs, and whatever is left under the session's temporary directory is removed here."""
+    yield
+    from platform_sdk.localcloud.dbserver import servers_under
+
+    for server in servers_under(tmp_path_factory.getbasetemp()):
+        server.remove()
 
 
 def copy_estate(dest: Path) -> Path:

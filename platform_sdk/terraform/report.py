@@ -136,6 +136,7 @@ class StackResult:
     finished: float | None = None
     applied: bool = False
     owners: dict[str, str] = field(default_factory=dict)  # Terraform address -> neutral resource (platform.json)
+    warnings: list[str] = field(default_factory=list)  # the providers' warnings while planning ("summary: detail")
 
     @property
     def cloud_label(self) -> str:
@@ -159,10 +160,38 @@ class StackResult:
             "output_changes": plan.output_changes if plan else [],
             "waiting_on": self.waiting_on, "reason": self.reason, "error": self.error,
             "lock": self.lock.to_json() if self.lock else None, "elapsed_seconds": round(self.elapsed, 2),
+            "warnings": self.warnings,
         }
         if self.outputs:
             data["outputs"] = self.outputs
         return data
+
+
+def parse_warnings(text: str) -> list[str]:
+    """The warnings in Terraform's human output (`-no-color`), each as "summary: detail", once each.
+
+    Terraform prints `Warning: <summary>`, then the configuration it is about (indented lines), then the detail
+    as a wrapped paragraph."""
+    found: list[str] = []
+    lines = text.splitlines()
+    for index, line in enumerate(lines):
+        if not line.startswith("Warning: "):
+            continue
+        detail: list[str] = []
+        for follow in lines[index + 1:]:
+            if follow.startswith(("Warning: ", "Error: ")):
+                break
+            if not follow.strip():
+                if detail:
+                    break
+                continue
+            if follow.startswith("  ") and not detail:
+                continue  # "  with <address>," / "  on <file> line N" / "   N: <source>"
+            detail.append(follow.strip())
+        text_of = line.removeprefix("Warning: ").strip() + (f": {' '.join(detail)}" if detail else "")
+        if text_of not in found:
+            found.append(text_of)
+    return found
 
 
 def totals(results: list[StackResult]) -> dict[str, int]:
@@ -251,6 +280,8 @@ def render(console: Console, env: str, operation: str, results: list[StackResult
         for result in stacks:
             _say(console, f"  [cyan]{escape(result.cloud_label)}[/]  {escape(result.name)}: "
                           f"{_status_line(result, operation)}")
+            for warning in result.warnings:
+                _say(console, f"      [yellow]warning:[/] {escape(warning)}")
             plan = result.plan
             if plan is not None and result.status in (CHANGES, APPLIED):
                 for address, what in plan.drift:

@@ -1,9 +1,11 @@
 """The local cloud plug-in's runtime: what a function running on the local cloud uses.
 
 - `adapter`: the local gateway's JSON events in, neutral events to the handler;
-- `buckets`: `LocalBucket` for `file://` URLs (a directory is a bucket).
+- `buckets`: `LocalBucket` for `file://` URLs (a directory is a bucket);
+- `database`: the credentials of a function's role on the local PostgreSQL / MariaDB servers (SQLite stand-ins,
+  the explicit fallback, are opened by `platform_sdk.runtime.database` itself).
 
-Databases are SQLite files, which `platform_sdk.runtime.database` opens itself. Standard library only; imports
+Standard library only; imports
 only `platform_sdk.runtime`, `platform_sdk.contract` and itself.
 """
 
