@@ -503,11 +503,9 @@ def test_gcp_iam_is_bucket_scoped_with_the_expected_roles(grants_estate: Path, t
     assert bindings["reader"] == {("google_storage_bucket_iam_member", "roles/storage.objectViewer", bucket)}
     assert bindings["writer"] == {("google_storage_bucket_iam_member", "roles/storage.objectCreator", bucket)}
     assert bindings["both"] == {("google_storage_bucket_iam_member", "roles/storage.objectUser", bucket)}
-    (secret_id,) = res["google_secret_manager_secret"]
-    assert bindings["conn"] == {
+    assert bindings["conn"] == {  # its own IAM database user: no password secret
         ("google_project_iam_member", "roles/cloudsql.client", "acme-iam-123"),
-        ("google_secret_manager_secret_iam_member", "roles/secretmanager.secretAccessor",
-         f"${{google_secret_manager_secret.{secret_id}.id}}"),
+        ("google_project_iam_member", "roles/cloudsql.instanceUser", "acme-iam-123"),
     }
     assert GcpScopedRoles().check_stacks(result.env, result.outdir, list(result.stacks), Profile()) == []
 

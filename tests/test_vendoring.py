@@ -147,6 +147,5 @@ def test_gcp_requirements_get_the_runtime_appended_and_user_pins_win(tmp_path: P
     assert lines[:2] == ["six==1.16.0", "google_cloud_storage==2.18.2  # my pin"]
     assert not any(line.startswith("google-cloud-storage") for line in lines)
     added = lines[3:]
-    assert [line.split(">=")[0] for line in added] == ["functions-framework", "google-cloud-secret-manager",
-                                                       "cloud-sql-python-connector", "pg8000"]
+    assert [line.split(">=")[0] for line in added] == ["functions-framework", "cloud-sql-python-connector", "pg8000"]
     assert vendoring.vendor_function(fn, "local", tmp_path / "cache") == {}

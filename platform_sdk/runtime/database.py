@@ -6,13 +6,15 @@ backslash escapes, backquoted identifiers and `#` comments are honoured). The in
 it names where the password lives, and it is fetched at connect time.
 
 URL shapes (PLATFORM_DATABASE_<NAME>):
-  local   sqlite:////abs/path.sqlite3
+  local   sqlite:////abs/path.sqlite3   (the SQLite fallback), or postgres:// / mysql:// with ?secret=<file>
   cloud   postgres://user@host:port/db?secret=<where the password is>&cloud=<plug-in>[&...]
           mysql://user@host:port/db?secret=...&cloud=<plug-in>[&...]
+          postgres://user@host:port/db?auth=iam&cloud=<plug-in>[&...]   (an IAM token as the password)
           postgres://user@/db?cloud=<plug-in>&...   (no host: the plug-in knows how to reach it)
 The plug-in named by `cloud` supplies, in its runtime `database` module (`platform_sdk.providers.<cloud>.runtime
 .database`): `fetch_credentials(secret, params)` reading its secret store (e.g. AWS Secrets Manager for RDS's
 managed secret, GCP Secret Manager), `TCP_SSLMODE` (the default sslmode over TCP, else "disable") and, optionally,
+`iam_auth_token(host, port, user, params)` (the password of `?auth=iam`: e.g. an RDS IAM authentication token) and
 `connect_without_host(database, kwargs)` for URLs without a host (e.g. the Cloud SQL socket or connector).
 Optional query parameters: `sslmode` = disable | require | verify-ca | verify-full, `sslrootcert` = CA bundle path
 for verify-*.
@@ -358,6 +360,44 @@ def fetch_credentials(cloud: str, secret: str, params: Mapping[str, str] | None 
     return creds
 
 
+TOKEN_TTL_SECONDS = 600.0
+"""How long an IAM authentication token is reused, in seconds (RDS accepts one for 15 minutes)."""
+
+_token_cache: dict[str, tuple[float, Credentials]] = {}
+
+
+def iam_credentials(database: Database, refresh: bool = False) -> Credentials | None:
+    """The URL's user with an IAM authentication token from plug-in `cloud` (`iam_auth_token(host, port, user,
+    params)` of its runtime `database` module), cached for TOKEN_TTL_SECONDS; None when that cloud's connection
+    path authenticates by itself (e.g. a connector with IAM authentication).
+
+    Raises:
+        DatabaseConfigError: the URL has no user or host, or that cloud knows no IAM authentication.
+    """
+    parsed = database.parsed
+    user = unquote(parsed.username or "")
+    module = cloud_module(database.cloud)
+    sign = getattr(module, "iam_auth_token", None)
+    if sign is None:
+        if parsed.hostname is None and hasattr(module, "connect_without_host"):
+            return Credentials(user or None, "")
+        raise DatabaseConfigError(f"database {database.name!r}: cloud {database.cloud!r} has no IAM database "
+                                  "authentication here")
+    if not user or not parsed.hostname:
+        raise DatabaseConfigError(f"database {database.name!r}: IAM authentication needs the URL's user and host")
+    port = parsed.port or (5432 if database.engine == "postgres" else 3306)
+    key = f"{database.cloud}:{user}@{parsed.hostname}:{port}"
+    now = time.monotonic()
+    with _secret_lock:
+        cached = _token_cache.get(key)
+        if cached and not refresh and now - cached[0] < TOKEN_TTL_SECONDS:
+            return cached[1]
+    creds = Credentials(user, str(sign(parsed.hostname, port, user, database.params)))
+    with _secret_lock:
+        _token_cache[key] = (now, creds)
+    return creds
+
+
 # --------------------------------------------------------------------------------------------- database
 
 
@@ -441,16 +481,20 @@ class Database:
         return Connection(raw, "sqlite")
 
     def _with_credentials(self, connect: Any) -> Any:
-        """`connect(credentials)` with the URL's secret; a refused password refetches the secret once (it may
-        have been rotated since this warm process cached it)."""
+        """`connect(credentials)` with the URL's secret, or an IAM authentication token (`?auth=iam`); a refused
+        password fetches them again once (a secret may have been rotated since this warm process cached it)."""
         secret = self.params.get("secret")
+        iam = self.params.get("auth") == "iam"
         refresh = False
         for attempt in (1, 2):
-            creds = fetch_credentials(self.cloud, secret, self.params, refresh) if secret else None
+            if iam:
+                creds = iam_credentials(self, refresh)
+            else:
+                creds = fetch_credentials(self.cloud, secret, self.params, refresh) if secret else None
             try:
                 return connect(creds)
             except Exception as exc:
-                if attempt == 1 and secret and _auth_failed(exc):
+                if attempt == 1 and (secret or iam) and _auth_failed(exc):
                     refresh = True
                     continue
                 raise

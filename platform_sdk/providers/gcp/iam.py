@@ -28,10 +28,11 @@ BUCKET_ROLES: dict[str, tuple[str, ...]] = {
 }
 
 # Database grants. Cloud SQL has no instance-level IAM policy, so `cloudsql.client` (instances.connect +
-# instances.get, what the Cloud SQL connectors need) can only be bound on the project; an IAM condition narrows
-# it to the one instance. The password is readable through its own secret only.
-DATABASE_PROJECT_ROLES: dict[str, tuple[str, ...]] = {"connect": ("roles/cloudsql.client",)}
-DATABASE_SECRET_ROLES: dict[str, tuple[str, ...]] = {"connect": ("roles/secretmanager.secretAccessor",)}
+# instances.get, what the Cloud SQL connectors need) and `cloudsql.instanceUser` (instances.login: signing in as
+# the function's IAM database user, https://cloud.google.com/sql/docs/postgres/iam-roles) can only be bound on the
+# project; an IAM condition narrows them to the one instance. No password, no secret: the function is an IAM user.
+DATABASE_PROJECT_ROLES: dict[str, tuple[str, ...]] = {"connect": ("roles/cloudsql.client",
+                                                                  "roles/cloudsql.instanceUser")}
 
 # Invoking a function (gen2 = a Cloud Run service): run.invoker on that service is what is enforced;
 # cloudfunctions.invoker on the function keeps the Cloud Functions view consistent.
@@ -84,9 +85,6 @@ def bind_grant(ctx: StackContext, fn_name: str, member: str, grant: Grant, targe
                 "description": "Cloud SQL has no instance-level IAM: the project binding is limited to one instance",
                 "expression": f'resource.name == "{instance}" && resource.service == "sqladmin.googleapis.com"',
             }
-            bindings.append(project_member(ctx, f"{key}_client", role, member, condition))
-        for role in DATABASE_SECRET_ROLES[grant.access]:
-            bindings.append(ctx.resource("google_secret_manager_secret_iam_member", f"{key}_secret", {
-                "secret_id": target["secret"], "role": role, "member": member,
-            }))
+            suffix = "client" if role.endswith(".client") else "login"
+            bindings.append(project_member(ctx, f"{key}_{suffix}", role, member, condition))
     return bindings

@@ -1,8 +1,10 @@
 """Cloud SQL (PostgreSQL, MySQL) from a Cloud Function: the password comes from Secret Manager; the connection
 goes through the Cloud SQL unix socket or the Cloud SQL Python Connector.
 
-The URL synthesis injects: `postgres://<user>@/<db>?instance=<project:region:instance>&secret=<secret>&cloud=gcp`
-(`mysql://...` for MySQL).
+The URL synthesis injects a function: `postgres://<IAM user>@/<db>?instance=<project:region:instance>&auth=iam&
+cloud=gcp` (`mysql://...` for MySQL): the function's own Cloud SQL IAM database user, signed in by the connector with
+the function's service account (`enable_iam_auth`, https://cloud.google.com/sql/docs/postgres/iam-logins), no
+password anywhere. A URL with `?secret=<secret>` instead reads a password from Secret Manager (a built-in user).
 The secret (a Secret Manager id, `projects/P/secrets/S`, or a full version name) holds the password, as plain text
 or as {"username", "password"} JSON. Connection, first that applies:
 1. the Cloud SQL unix socket `/cloudsql/<instance>/.s.PGSQL.5432` (pg8000 `unix_sock`; MySQL: `/cloudsql/<instance>`
@@ -92,8 +94,9 @@ def connect_without_host(database: Database, kwargs: dict[str, Any]) -> Any:
         raise DatabaseConfigError(f"database {database.name!r}: URL has neither a host nor ?instance=")
     socket_dir = Path(os.environ.get(SOCKET_DIR_ENV, CLOUDSQL_SOCKET_DIR))
     mysql = database.engine == "mysql"
+    iam = database.params.get("auth") == "iam"
     sock = socket_dir / instance if mysql else socket_dir / instance / f".s.PGSQL.{database.parsed.port or 5432}"
-    if sock.exists():
+    if sock.exists() and not iam:
         if mysql:
             import pymysql
 
@@ -112,5 +115,8 @@ def connect_without_host(database: Database, kwargs: dict[str, Any]) -> Any:
     with _connector_lock:
         if _connector is None:  # one per process: each Connector runs a background refresh thread
             _connector = Connector()
+    if iam:  # an IAM database user: the connector signs in with the function's service account, no password
+        return _connector.connect(instance, "pymysql" if mysql else "pg8000", user=kwargs["user"],
+                                  db=kwargs["database"], enable_iam_auth=True)
     return _connector.connect(instance, "pymysql" if mysql else "pg8000", user=kwargs["user"],
                               password=kwargs["password"], db=kwargs["database"])
