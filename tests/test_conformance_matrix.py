@@ -2,7 +2,6 @@
 exactly the known faults of today's compilers and nothing else.
 
 The known faults (fixed by later issues; until then these findings are expected, and asserted):
-- 13.1  a Lambda function that joins the VPC for its database has no network path to S3;
 - 14.1  a function behind a CDN is also reachable around it (public function URL / allUsers + ALLOW_ALL);
 - 14.3  GCP `writes(bucket)` (objectCreator) lacks storage.objects.delete: no overwrite, no delete;
 - 14.4  GCP `signed_url()` signs through signBlob with no grant on the function's own account and the IAM
@@ -24,7 +23,6 @@ from platform_sdk.conformance import EXPOSURE, MISSING, Finding, examine
 from tests.conformance_estates import ENVIRONMENTS, matrix
 
 TAGS = (  # fault -> what its findings say
-    ("13.1", MISSING, r"a network path to the AWS s3 API: function \S+ runs in a VPC"),
     ("14.1", EXPOSURE, r"it can be reached around app\.edge-cdn"),
     ("14.3", MISSING, r"^storage\.objects\.delete on bucket"),
     ("14.4", MISSING, r"iam\.serviceAccounts\.signBlob on service account|enabling iamcredentials\.googleapis\.com"),
@@ -44,9 +42,8 @@ def tag(finding: Finding) -> str:
 
 
 def aws_app() -> set[tuple[str, str, str, str]]:
-    expected = {("app.vpcfiles", "reads_writes(rw)", f"bucket.{op}", "13.1") for op in READ + WRITE
-                if not op.startswith("signed_url")}
-    expected |= {(f"app.{fn}", "http()", "http.invoke", "14.5") for fn in ("reader", "edge", "remote")}
+    # 13.1 (a VPC function without a path to S3) is fixed: app.vpcfiles reaches its bucket through the gateway.
+    expected = {(f"app.{fn}", "http()", "http.invoke", "14.5") for fn in ("reader", "edge", "remote")}
     expected.add(("app.edge", "http()", "http.invoke", "14.1"))
     return expected
 

@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING
 from platform_sdk.model import Bucket, Cdn, Database, Function, Grant, Resource, ScheduleTrigger
 from platform_sdk.naming import default_name
 from platform_sdk.profile import Profile
-from platform_sdk.providers.aws import federation, names
+from platform_sdk.providers.aws import dbsetup, federation, names
 from platform_sdk.providers.aws.bucket import compile_bucket
 from platform_sdk.providers.aws.cdn import compile_cdn
+from platform_sdk.providers.aws.config import network_of
 from platform_sdk.providers.aws.cron import CronError, to_eventbridge
 from platform_sdk.providers.aws.database import ENGINES, compile_database
 from platform_sdk.providers.aws.function import compile_function, schedule_rule_suffix
+from platform_sdk.providers.aws.network import no_vpc_problem
 from platform_sdk.providers.aws.provider import configure
 from platform_sdk.providers.base import Compiler, FunctionInputs, Handle, StackContext
 
@@ -62,6 +64,8 @@ class AwsCompiler(Compiler):
             return self._function_problems(resource, physical)
         if isinstance(resource, Database):
             found = []
+            if not network_of(env).usable:
+                found.append(no_vpc_problem())
             if resource.engine not in ENGINES:
                 found.append(f"engine {resource.engine!r} on RDS (supported: {', '.join(ENGINES)})")
             found += [f"a valid RDS identifier: {p}" for p in names.rds_identifier_problems(physical)]
@@ -81,6 +85,8 @@ class AwsCompiler(Compiler):
         found: list[str] = []
         schedules = fn.trigger_of(ScheduleTrigger)
         suffix = schedule_rule_suffix(len(schedules) - 1) if schedules else ""
+        if any(isinstance(grant.target, Database) for grant in fn.grants):
+            suffix = max(suffix, dbsetup.SUFFIX, key=len)  # its database setup function: `<name>-dbsetup`
         found += [f"a valid Lambda function name: {p}" for p in names.lambda_name_problems(physical, suffix)]
         found += [f"environment variable {key} (reserved by Lambda)"
                   for key in sorted(fn.environment) if key in LAMBDA_RESERVED_ENV]

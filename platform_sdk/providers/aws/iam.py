@@ -4,14 +4,16 @@ Why a table: reviewers read least privilege here at a glance, and adding an acce
 Scopes name the ARN an action applies to, so no statement ever needs `*` for an action or a resource:
   bucket  -> the bucket ARN (listing)
   objects -> `<bucket ARN>/*` (object reads and writes)
-  secret  -> the database's Secrets Manager secret ARN (the managed master password)
+  dbuser  -> `arn:aws:rds-db:<region>:<account>:dbuser:<DbiResourceId>/<the function's database user>` (IAM
+             database authentication as that user only; the master secret is never granted to a function)
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from platform_sdk.model import Bucket, Database, Grant
+from platform_sdk.model import Bucket, Grant
 from platform_sdk.providers.base import Handle
 
 # access -> ((action, scope), ...). Scopes are resolved against the target Handle's attributes below.
@@ -20,19 +22,18 @@ GRANT_ACTIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "write": (("s3:PutObject", "objects"), ("s3:DeleteObject", "objects")),
     "readwrite": (("s3:ListBucket", "bucket"), ("s3:GetObject", "objects"), ("s3:PutObject", "objects"),
                   ("s3:DeleteObject", "objects")),
-    "connect": (("secretsmanager:GetSecretValue", "secret"),),
+    "connect": (("rds-db:connect", "dbuser"),),
 }
 
-# With the profile's KMS key, each access also needs the key, used only through the service holding the data:
-# S3 decrypts on reads and generates data keys on writes (multipart uploads decrypt them too); Secrets Manager
-# decrypts the managed database secret.
+# With the profile's KMS key, each bucket access also needs the key, used only through S3: S3 decrypts on reads and
+# generates data keys on writes (multipart uploads decrypt them too). A database connection needs no key: the
+# function signs an IAM token instead of reading the (encrypted) master secret.
 KMS_ACTIONS: dict[str, tuple[str, ...]] = {
     "read": ("kms:Decrypt",),
     "write": ("kms:Decrypt", "kms:GenerateDataKey"),
     "readwrite": ("kms:Decrypt", "kms:GenerateDataKey"),
-    "connect": ("kms:Decrypt",),
 }
-KMS_VIA_SERVICE = {"read": "s3", "write": "s3", "readwrite": "s3", "connect": "secretsmanager"}
+KMS_VIA_SERVICE = {"read": "s3", "write": "s3", "readwrite": "s3"}
 
 # Logging needs only these two on the function's own log group (the group itself is created by Terraform).
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
@@ -44,14 +45,18 @@ LAMBDA_ASSUME_ROLE: dict[str, Any] = {
 }
 
 
-def scope_arn(scope: str, handle: Handle) -> str:
+DbuserArn = Callable[[Grant, Handle], str]
+"""(grant, database handle) -> the dbuser ARN of the granted function's own database user."""
+
+
+def scope_arn(scope: str, grant: Grant, handle: Handle, dbuser_arn: DbuserArn | None = None) -> str:
     """The ARN one scope means for a target handle."""
     if scope == "bucket":
         return handle["arn"]
     if scope == "objects":
         return f"{handle['arn']}/*"
-    if scope == "secret":
-        return handle["secret_arn"]
+    if scope == "dbuser" and dbuser_arn is not None:
+        return dbuser_arn(grant, handle)
     raise ValueError(f"unknown IAM scope {scope!r}")
 
 
@@ -60,7 +65,7 @@ def _sid(text: str) -> str:
     return "".join(part.capitalize() for part in text.replace("_", "-").split("-") if part)
 
 
-def grant_statements(grants: list[tuple[Grant, Handle]]) -> list[dict[str, Any]]:
+def grant_statements(grants: list[tuple[Grant, Handle]], dbuser_arn: DbuserArn | None = None) -> list[dict[str, Any]]:
     """Least-privilege statements for a function's grants: one per (target, scope), actions merged and sorted.
 
     Only grants whose target lives on AWS are turned into IAM here; a target on another cloud is reached
@@ -78,7 +83,7 @@ def grant_statements(grants: list[tuple[Grant, Handle]]) -> list[dict[str, Any]]
                 "Sid": _sid(f"{target.kind}-{owner}-{target.name}-{scope}"),
                 "Effect": "Allow",
                 "Action": [],
-                "Resource": scope_arn(scope, handle),
+                "Resource": scope_arn(scope, grant, handle, dbuser_arn),
             })
             if action not in entry["Action"]:
                 entry["Action"].append(action)
@@ -94,9 +99,9 @@ def log_statement(log_group_arn: str) -> dict[str, Any]:
 
 
 def _encrypted_with_profile_key(grant: Grant) -> bool:
-    """Targets the AWS compiler encrypts with the profile key: private buckets and database secrets."""
+    """Grants whose data the function reads through a service using the profile key: private buckets."""
     target = grant.target
-    return (isinstance(target, Bucket) and not target.public_read) or isinstance(target, Database)
+    return isinstance(target, Bucket) and not target.public_read
 
 
 def kms_statement(grants: list[tuple[Grant, Handle]], key_arn: str | None, region: str) -> dict[str, Any] | None:

@@ -26,6 +26,7 @@ from platform_sdk.providers.base import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from platform_sdk.conformance import TrustedNetwork
     from platform_sdk.envs import Environment
     from platform_sdk.providers.base import Compiler
     from platform_sdk.rules import Rule
@@ -137,6 +138,22 @@ class AwsPlugin(CloudPlugin):
         from platform_sdk.providers.aws import status
 
         return status.checks(env, refs, client=client)
+
+    def trusted_network(self, env: Environment) -> TrustedNetwork | None:
+        """What `[clouds.aws.network]` says the VPC already offers, for the conformance analysis to trust as
+        described: its `endpoints` (`aws:<service>`), and with a NAT gateway the internet and every AWS API.
+        None when the section says nothing exists (the analysis then checks what the compilers emitted)."""
+        from platform_sdk.conformance import TrustedNetwork
+        from platform_sdk.providers.aws.config import ENDPOINT_SERVICES, network_of
+
+        network = network_of(env)
+        reaches = {f"aws:{service}" for service in network.endpoints}
+        if network.nat == "existing":
+            reaches |= {"internet", *(f"aws:{service}" for service in ENDPOINT_SERVICES)}
+        if not reaches:
+            return None
+        where = f"{env.file}: clouds.aws.network" if getattr(env, "file", None) else "clouds.aws.network"
+        return TrustedNetwork(frozenset(reaches), where)
 
     def stack_rules(self) -> list[Rule]:
         from platform_sdk.providers.aws.guardrails import AwsIamLeastPrivilege
