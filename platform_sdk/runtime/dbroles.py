@@ -22,8 +22,8 @@ Dropping a role keeps its data: its tables are reassigned to the administrator f
 
 Authentication (`Role.auth`): "password" (the local cloud), "rds_iam" (RDS IAM database authentication: the
 PostgreSQL role joins `rds_iam`, the MySQL user is IDENTIFIED WITH AWSAuthenticationPlugin; RDS User Guide,
-https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.DBAccounts.html), or "cloudsql_iam"
-(a Cloud SQL IAM database user: Cloud SQL creates the login, this module only grants;
+https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.DBAccounts.html), or "external"
+(the cloud creates and manages the login, this module only grants: e.g. a Cloud SQL IAM database user;
 https://cloud.google.com/sql/docs/postgres/add-manage-iam-users#grant-db-privileges).
 """
 
@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-AUTHS = ("password", "rds_iam", "cloudsql_iam")
+AUTHS = ("password", "rds_iam", "external")
 NAME_LIMITS = {"postgres": 63, "mysql": 32}
 """Longest role name per engine: PostgreSQL's NAMEDATALEN - 1; MySQL 8.0's user names (MariaDB allows 80)."""
 ROW_RIGHTS = "SELECT, INSERT, UPDATE, DELETE"
@@ -147,7 +147,7 @@ def role_statements(engine: str, role: Role, password: str | None = None, superu
     # A non-superuser may not even mention the superuser-only attributes (and could not have given them).
     limits = "LOGIN NOCREATEDB NOCREATEROLE INHERIT" + (" NOSUPERUSER NOREPLICATION NOBYPASSRLS" if superuser else "")
     statements = []
-    if role.auth != "cloudsql_iam":  # Cloud SQL creates and manages its IAM users' logins itself
+    if role.auth != "external":  # the cloud creates and manages the login itself (Cloud SQL IAM users)
         password_clause = f"PASSWORD {literal(password, engine)}" if password else "PASSWORD NULL"
         statements += [_pg_create_if_missing(role.name, "LOGIN"), f"ALTER ROLE {name} WITH {limits} {password_clause}"]
     if role.auth == "rds_iam":
@@ -177,7 +177,7 @@ def _mysql_role(role: Role, password: str | None) -> list[str]:
     else:
         identified = ""
     statements = []
-    if role.auth != "cloudsql_iam":
+    if role.auth != "external":
         statements += [f"CREATE USER IF NOT EXISTS {account} {identified}", f"ALTER USER {account} {identified}"]
     rights = ROW_RIGHTS + (f", {OWNER_RIGHTS_MYSQL}" if role.owner else "")
     statements += [f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {account}",
@@ -189,13 +189,13 @@ def drop_statements(engine: str, role: Role, superuser: bool = True) -> list[str
     """Remove `role`, keeping its data: on PostgreSQL the tables it created become the administrator's (run them
     connected to its database). A Cloud SQL IAM user is only stripped of its rights (Cloud SQL drops the login)."""
     if engine == "mysql":
-        if role.auth == "cloudsql_iam":
+        if role.auth == "external":
             return [f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {_account(role)}"]
         return [f"DROP USER IF EXISTS {_account(role)}"]
     name = ident(role.name, engine)
     statements = [] if superuser else [f"GRANT {name} TO CURRENT_USER"]
     statements += [f"REASSIGN OWNED BY {name} TO CURRENT_USER", f"DROP OWNED BY {name}"]
-    statements.append(f"REVOKE {name} FROM CURRENT_USER" if role.auth == "cloudsql_iam" and not superuser
+    statements.append(f"REVOKE {name} FROM CURRENT_USER" if role.auth == "external" and not superuser
                       else f"DROP ROLE {name}")
     return statements
 
@@ -253,7 +253,7 @@ def ensure(conn: Any, engine: str, role: Role, password: str | None = None) -> N
 def drop(conn: Any, engine: str, role: Role) -> None:
     """Drop `role` (its data stays), in one transaction; a role that does not exist is left alone."""
     try:
-        if role.auth == "cloudsql_iam" or role_exists(conn, engine, role.name):
+        if role.auth == "external" or role_exists(conn, engine, role.name):
             _execute(conn, drop_statements(engine, role, superuser=is_superuser(conn, engine)))
         conn.commit()
     except BaseException:
