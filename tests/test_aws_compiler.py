@@ -1008,7 +1008,7 @@ NO_VPC = 'default_vpc = false\n'
 
 
 @pytest.mark.parametrize(("network", "needles"), [
-    (NO_VPC, ("dev.toml", "clouds.aws.network", "default_vpc", "vpc_id")),
+    (NO_VPC, ("dev.toml", "clouds.aws.network.default_vpc:", "database exam.db", "vpc_id")),
     ('vpc_id = "vpc-0a1b2c3d4e5f67890"\n', ("dev.toml", "clouds.aws.network", "subnet_ids must name at least two")),
     ('vpc_id = "vpc-default"\nsubnet_ids = ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"]\n',
      ("dev.toml", "clouds.aws.network.vpc_id", "vpc-default")),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from platform_sdk.errors import PlacementError
 from platform_sdk.model import Bucket, Cdn, Database, Function, Grant, Resource, ScheduleTrigger
 from platform_sdk.naming import default_name
 from platform_sdk.profile import Profile
@@ -64,8 +65,10 @@ class AwsCompiler(Compiler):
             return self._function_problems(resource, physical)
         if isinstance(resource, Database):
             found = []
-            if not network_of(env).usable:
-                found.append(no_vpc_problem())
+            if not network_of(env).usable:  # the environment file's fault, not the resource's: name its key
+                raise PlacementError(f"database {resource.address} cannot be placed on aws: missing {no_vpc_problem()}",
+                                     file=env.file, key="clouds.aws.network.default_vpc", value=False,
+                                     hint="name the VPC: clouds.aws.network.vpc_id and subnet_ids")
             if resource.engine not in ENGINES:
                 found.append(f"engine {resource.engine!r} on RDS (supported: {', '.join(ENGINES)})")
             found += [f"a valid RDS identifier: {p}" for p in names.rds_identifier_problems(physical)]
