@@ -68,6 +68,17 @@ def harvest_packages(session_caches: SharedCaches) -> Iterator[None]:
     session_caches.harvest()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_local_database_server_outlives_the_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Local cloud applies start PostgreSQL/MariaDB servers (platform_sdk.localcloud.dbserver); fixtures remove
+    theirs, and whatever is left under the session's temporary directory is removed here."""
+    yield
+    from platform_sdk.localcloud.dbserver import servers_under
+
+    for server in servers_under(tmp_path_factory.getbasetemp()):
+        server.remove()
+
+
 def copy_estate(dest: Path) -> Path:
     """Copy services/ and envs/ (the example estate) into `dest`, so a test may edit them freely."""
     dest.mkdir(parents=True, exist_ok=True)

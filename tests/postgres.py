@@ -76,3 +76,35 @@ def create_database(server: str, name: str) -> str:
     subprocess.run(["psql", f"{server}/postgres", "-qc", f'CREATE DATABASE "{name}"'], check=True,
                    capture_output=True)
     return f"{server}/{name}"
+
+
+@pytest.fixture(scope="session")
+def postgres_password_server() -> Iterator[str]:
+    """A cluster where every connection authenticates with a password (scram-sha-256, local and host: no `trust`),
+    as on a cloud; yield `postgresql://postgres:PASSWORD@127.0.0.1:PORT` (the superuser)."""
+    import secrets
+
+    reason = postgres_available()
+    if reason:
+        pytest.skip(reason)
+    base = Path(tempfile.mkdtemp(prefix="platform-pgpw-"))
+    os.chmod(base, 0o777)
+    password = secrets.token_hex(16)
+    pwfile = base / "pw"
+    pwfile.write_text(password)
+    os.chmod(pwfile, 0o644)
+    data = base / "data"
+    port = _free_port()
+    subprocess.run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", f"--pwfile={pwfile}",
+                                 "--auth-host=scram-sha-256", "--auth-local=scram-sha-256", "-E", "UTF8",
+                                 "--no-sync"]), check=True, capture_output=True)
+    pwfile.unlink()
+    subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-w", "start",
+                                 "-o", f"-p {port} -h 127.0.0.1 -k {base} -c fsync=off"]),
+                   check=True, capture_output=True)
+    try:
+        yield f"postgresql://postgres:{password}@127.0.0.1:{port}"
+    finally:
+        subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
+                       capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)

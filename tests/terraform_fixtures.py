@@ -76,9 +76,21 @@ def make_project(dest: Path, *, services: list[str] | None = None, local_env_ext
 
 
 @pytest.fixture(name="project")
-def project_fixture(tmp_path: Path) -> Path:
-    """The example estate (its local environment turns the auth database's deletion protection off)."""
-    return make_project(tmp_path / "estate")
+def project_fixture(tmp_path: Path) -> Iterator[Path]:
+    """The example estate (its local environment turns the auth database's deletion protection off); the local
+    database servers its applies start are removed afterwards."""
+    project = make_project(tmp_path / "estate")
+    yield project
+    remove_database_servers(project)
+
+
+def remove_database_servers(directory: Path) -> None:
+    """Stop and delete every local database server of the local cloud roots below `directory` (tests only: a
+    test's servers go with its project)."""
+    from platform_sdk.localcloud.dbserver import servers_under
+
+    for server in servers_under(directory):
+        server.remove()
 
 
 @pytest.fixture(scope="module", name="applied_estate")
@@ -185,10 +197,14 @@ def state_resources(project: Path, env: str = "local") -> dict[str, list[str]]:
 
 
 def tree(root: Path) -> dict[str, bytes]:
-    """Every file under root with its bytes (for "nothing changed on disk" checks)."""
+    """Every file under root with its bytes (for "nothing changed on disk" checks). A running local database
+    server's own files (data directory, log) change by themselves: the databases are compared through SQL."""
     if not root.exists():
         return {}
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+            and not any(part in ("data", "server.log", "mariadb.pid", "mariadb.sock") and
+                        p.relative_to(root).parts[i - 1] in (".postgres", ".mariadb")
+                        for i, part in enumerate(p.relative_to(root).parts) if i > 0)}
 
 
 def cloud_root(project: Path, env: str = "local") -> Path:

@@ -8,6 +8,7 @@ import hashlib
 import json
 import re
 import shutil
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -255,17 +256,34 @@ def test_resize_policy_names_exactly_its_two_buckets(dev_stacks: Stacks) -> None
     }
 
 
-def test_database_grant_reads_only_its_secret(dev_stacks: Stacks) -> None:
+def test_database_grant_connects_as_its_own_user_with_iam_tokens(dev_stacks: Stacks) -> None:
+    """Issue 13.4: rds-db:connect on exactly the function's own database user; never the master secret."""
     stack = dev_stacks["dev-auth-aws"]
     secret = "${aws_db_instance.users_instance.master_user_secret[0].secret_arn}"
     for fn in ("api", "cleanup"):
-        statements = json.loads(resources(stack, "aws_iam_role_policy")[f"{fn}_policy"]["policy"])["Statement"]
-        (db,) = [s for s in statements if s["Resource"] == secret]
-        assert db["Action"] == ["secretsmanager:GetSecretValue"]
-        env = resources(stack, "aws_lambda_function")[f"{fn}_function"]["environment"]["variables"]
-        assert env["PLATFORM_DATABASE_USERS"] == (
-            "postgres://platform_admin@${aws_db_instance.users_instance.address}:5432/users"
-            f"?secret={secret}&cloud=aws")
+        policy = resources(stack, "aws_iam_role_policy")[f"{fn}_policy"]["policy"]
+        assert secret not in policy and "secretsmanager" not in policy
+        statements = json.loads(policy)["Statement"]
+        (db,) = [s for s in statements if s["Action"] == ["rds-db:connect"]]
+        assert db["Resource"] == ("arn:aws:rds-db:eu-west-1:111111111111:dbuser:"
+                                  f"${{aws_db_instance.users_instance.resource_id}}/acme_dev_auth_{fn}")
+        lam = resources(stack, "aws_lambda_function")[f"{fn}_function"]
+        assert lam["environment"]["variables"]["PLATFORM_DATABASE_USERS"] == (
+            f"postgres://acme_dev_auth_{fn}@${{aws_db_instance.users_instance.address}}:5432/users"
+            "?auth=iam&region=eu-west-1&cloud=aws")
+        # Its user exists before it runs: the platform's setup (the only holder of the master secret) makes it.
+        assert f"aws_lambda_invocation.{fn}_dbuser_users_db" in lam["depends_on"]
+        invocation = resources(stack, "aws_lambda_invocation")[f"{fn}_dbuser_users_db"]
+        assert invocation["function_name"] == ref("aws_lambda_function", f"{fn}_dbsetup", "function_name")
+        assert invocation["lifecycle_scope"] == "CRUD"
+        spec = json.loads(invocation["input"])
+        assert spec == {"admin_url": "postgres://platform_admin@${aws_db_instance.users_instance.address}:5432/"
+                                     f"users?secret={secret}&cloud=aws",
+                        "database": "users", "engine": "postgres", "owner": True, "role": f"acme_dev_auth_{fn}"}
+        setup_policy = json.loads(resources(stack, "aws_iam_role_policy")[f"{fn}_dbsetup_policy"]["policy"])
+        (master,) = [s for s in setup_policy["Statement"] if s["Sid"] == "MasterSecrets"]
+        assert master["Action"] == ["secretsmanager:GetSecretValue"] and master["Resource"] == [secret]
+    assert resources(stack, "aws_db_instance")["users_instance"]["iam_database_authentication_enabled"] is True
 
 
 def test_originals_bucket_has_one_notification_with_both_triggers(dev_stacks: Stacks) -> None:
@@ -421,22 +439,30 @@ def test_database_functions_run_in_the_vpc(which: str, request: pytest.FixtureRe
         assert "aws_iam_role_policy_attachment" not in stack["resource"], "no broad managed policies"
         # Lambda checks the role may manage ENIs when the function is created.
         assert f"aws_iam_role_policy.{fn}_vpc_access" in lam["depends_on"]
-        assert lam["environment"]["variables"]["PLATFORM_SECRETSMANAGER_ENDPOINT"] == (
-            "https://${aws_vpc_endpoint.secretsmanager_endpoint.dns_entry[0].dns_name}")
+        # It signs IAM tokens locally: no Secrets Manager, and no HTTPS out at all (it has no bucket grant).
+        assert "PLATFORM_SECRETSMANAGER_ENDPOINT" not in lam["environment"]["variables"]
         sg = resources(stack, "aws_security_group")[f"{fn}_sg"]
         assert sg["vpc_id"] == "${data.aws_vpc.default_vpc.id}" and "ingress" not in sg and "egress" not in sg
         assert rules_on(stack, "ingress", f"{fn}_sg") == []
         egress = rules_on(stack, "egress", f"{fn}_sg")
         assert sorted((r["ip_protocol"], r["from_port"], r["to_port"], r["cidr_ipv4"]) for r in egress) == [
-            ("tcp", 443, 443, VPC_CIDR), ("tcp", 5432, 5432, VPC_CIDR)]
+            ("tcp", 5432, 5432, VPC_CIDR)]
         assert all(r["tags"] == {"resource": fn} for r in egress)
+        # The database setup reaches the database and the Secrets Manager endpoint (the master secret).
+        setup = resources(stack, "aws_lambda_function")[f"{fn}_dbsetup"]
+        assert setup["vpc_config"]["security_group_ids"] == [ref("aws_security_group", f"{fn}_dbsetup_sg", "id")]
+        assert setup["environment"]["variables"]["PLATFORM_SECRETSMANAGER_ENDPOINT"] == (
+            "https://${aws_vpc_endpoint.secretsmanager_endpoint.dns_entry[0].dns_name}")
+        egress = rules_on(stack, "egress", f"{fn}_dbsetup_sg")
+        assert sorted((r["from_port"], r["cidr_ipv4"]) for r in egress) == [(443, VPC_CIDR), (5432, VPC_CIDR)]
 
 
 def test_database_admits_only_its_functions(dev_stacks: Stacks) -> None:
     stack = dev_stacks["dev-auth-aws"]
     ingress = rules_on(stack, "ingress", "users_sg")
-    assert sorted(r["referenced_security_group_id"] for r in ingress) == [
-        ref("aws_security_group", "api_sg", "id"), ref("aws_security_group", "cleanup_sg", "id")]
+    assert sorted(r["referenced_security_group_id"] for r in ingress) == [  # the functions and their setups
+        ref("aws_security_group", "api_dbsetup_sg", "id"), ref("aws_security_group", "api_sg", "id"),
+        ref("aws_security_group", "cleanup_dbsetup_sg", "id"), ref("aws_security_group", "cleanup_sg", "id")]
     for rule in ingress:
         assert (rule["ip_protocol"], rule["from_port"], rule["to_port"]) == ("tcp", 5432, 5432)
         assert "cidr_ipv4" not in rule and "cidr_ipv6" not in rule and "prefix_list_id" not in rule
@@ -474,15 +500,20 @@ def test_one_secrets_manager_endpoint_per_stack(which: str, request: pytest.Fixt
 def test_functions_without_a_database_stay_outside_the_vpc(dev_stacks: Stacks, extras: dict[str, Any]) -> None:
     for name, stack in [*dev_stacks.items(), ("extras", extras)]:
         for fn_name, fn in user_functions(stack).items():
-            in_vpc = fn_name in ("api_function", "cleanup_function") if name == "dev-auth-aws" else (
-                name == "extras" and fn_name == "job_function")
+            in_vpc = fn_name in ("api_function", "cleanup_function", "api_dbsetup", "cleanup_dbsetup") if (
+                name == "dev-auth-aws") else (name == "extras" and fn_name in ("job_function", "job_dbsetup"))
             assert ("vpc_config" in fn) is in_vpc, (name, fn_name)
-            assert ("PLATFORM_SECRETSMANAGER_ENDPOINT" in fn["environment"]["variables"]) is in_vpc
-    assert len(resources(extras, "aws_vpc_endpoint")) == 1
-    (ingress,) = rules_on(extras, "ingress", "orders_sg")
-    assert (ingress["from_port"], ingress["referenced_security_group_id"]) == (
-        3306, ref("aws_security_group", "job_sg", "id"))
-    assert sorted(r["from_port"] for r in rules_on(extras, "egress", "job_sg")) == [443, 3306]
+            setup = fn_name.endswith("_dbsetup")
+            assert ("PLATFORM_SECRETSMANAGER_ENDPOINT" in fn["environment"]["variables"]) is setup
+    assert sorted(resources(extras, "aws_vpc_endpoint")) == ["s3_gateway", "secretsmanager_endpoint"]
+    ingress = rules_on(extras, "ingress", "orders_sg")
+    assert sorted((r["from_port"], r["referenced_security_group_id"]) for r in ingress) == [
+        (3306, ref("aws_security_group", "job_dbsetup_sg", "id")), (3306, ref("aws_security_group", "job_sg", "id"))]
+    # job also writes a bucket: HTTPS to the S3 prefix list (the gateway endpoint), nothing else on 443
+    egress = sorted((r["from_port"], r.get("cidr_ipv4") or r.get("prefix_list_id"))
+                    for r in rules_on(extras, "egress", "job_sg"))
+    assert egress == [(443, "${data.aws_ec2_managed_prefix_list.s3.id}"),
+                      (3306, "${data.aws_vpc.default_vpc.cidr_block}")]
 
 
 CROSS_SERVICE = '''
@@ -562,8 +593,9 @@ def test_profile_log_retention_and_env_override(standard_stacks: tuple[Path, Sta
     _, stacks = standard_stacks
     retention = {(name, group_id): group["retention_in_days"] for name, stack in stacks.items()
                  for group_id, group in resources(stack, "aws_cloudwatch_log_group").items()}
-    assert len(retention) == 9  # seven functions, two database log exports
+    assert len(retention) == 11  # seven functions, two database setups, two database log exports
     assert retention.pop(("dev-auth-aws", "cleanup_logs")) == 7  # [overrides."auth.cleanup"] wins
+    assert retention.pop(("dev-auth-aws", "cleanup_dbsetup_logs")) == 7  # its setup's logs follow it
     assert {("dev-auth-aws", "users_logs_postgresql"), ("dev-auth-aws", "users_logs_upgrade")} <= set(retention)
     assert set(retention.values()) == {90}
 
@@ -581,13 +613,14 @@ def test_profile_key_is_granted_exactly_through_the_data_services(standard_stack
                       "Resource": KMS_KEY, "Condition": s3}
     (web,) = kms_statements(stacks["dev-web-aws"], "api")  # reads the site bucket only
     assert web == {**web, "Action": ["kms:Decrypt"], "Resource": KMS_KEY, "Condition": s3}
-    (cleanup,) = kms_statements(stacks["dev-auth-aws"], "cleanup")  # the managed database secret: the key too
-    assert cleanup["Action"] == ["kms:Decrypt"] and cleanup["Resource"] == KMS_KEY
-    assert cleanup["Condition"] == {"StringEquals": {"kms:ViaService": ["secretsmanager.eu-west-1.amazonaws.com"]}}
-    (api,) = kms_statements(stacks["dev-auth-aws"], "api")  # and it sends to the encrypted notifications queue
+    assert kms_statements(stacks["dev-auth-aws"], "cleanup") == []  # IAM tokens: no database secret to decrypt
+    (api,) = kms_statements(stacks["dev-auth-aws"], "api")  # it sends to the encrypted notifications queue
     assert api["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"] and api["Resource"] == KMS_KEY
-    assert api["Condition"] == {"StringEquals": {"kms:ViaService": ["secretsmanager.eu-west-1.amazonaws.com",
-                                                                    "sqs.eu-west-1.amazonaws.com"]}}
+    assert api["Condition"] == {"StringEquals": {"kms:ViaService": ["sqs.eu-west-1.amazonaws.com"]}}
+    for fn in ("api", "cleanup"):  # only the setup reads the master secret
+        (setup,) = kms_statements(stacks["dev-auth-aws"], f"{fn}_dbsetup")
+        assert setup["Action"] == ["kms:Decrypt"] and setup["Resource"] == KMS_KEY
+        assert setup["Condition"] == {"StringEquals": {"kms:ViaService": ["secretsmanager.eu-west-1.amazonaws.com"]}}
 
 
 def test_required_tags_reach_every_resource_through_default_tags(standard_stacks: tuple[Path, Stacks]) -> None:
@@ -616,9 +649,7 @@ def test_public_bucket_keeps_s3_managed_keys(tmp_path: Path) -> None:
     sse = resources(stack, "aws_s3_bucket_server_side_encryption_configuration")["public_sse"]["rule"][0]
     assert sse == {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}
     statements = json.loads(resources(stack, "aws_iam_role_policy")["job_policy"]["policy"])["Statement"]
-    (kms,) = [s for s in statements if s["Sid"] == "ProfileKmsKey"]  # the orders secret only, not the bucket
-    assert kms["Action"] == ["kms:Decrypt"]
-    assert kms["Condition"] == {"StringEquals": {"kms:ViaService": ["secretsmanager.eu-west-1.amazonaws.com"]}}
+    assert not [s for s in statements if s["Sid"] == "ProfileKmsKey"]  # no key for the public bucket
     errors = check_stack(stack, stack="test-extras-aws")
     assert errors == [], format_errors(errors)
 
@@ -737,11 +768,18 @@ def test_function_packages_exist_and_match_their_hash(dev: Path, dev_stacks: Sta
             assert package.is_file(), package
             digest = hashlib.sha256(package.read_bytes()).digest()
             assert fn["source_code_hash"] == base64.b64encode(digest).decode()
-            assert fn["handler"] == "_platform_entry.handler" and fn["architectures"] == ["x86_64"]
+            assert fn["architectures"] == ["x86_64"]
+            if fn["function_name"].endswith("-dbsetup"):  # the platform's database setup runs the same package
+                assert fn["handler"] == "platform_sdk.providers.aws.runtime.dbsetup.handler"
+                with zipfile.ZipFile(package) as archive:
+                    assert {"platform_sdk/providers/aws/runtime/dbsetup.py",
+                            "platform_sdk/runtime/dbroles.py"} <= set(archive.namelist())
+            else:
+                assert fn["handler"] == "_platform_entry.handler"
             log_group = next(iter(fn["depends_on"]))
             assert log_group.startswith("aws_cloudwatch_log_group.")
             count += 1
-    assert count == 7
+    assert count == 9  # seven functions, two database setups
 
 
 @pytest.mark.parametrize("profile", [None, standards_profile()], ids=["default-profile", "standards-profile"])
@@ -949,7 +987,8 @@ def test_mysql_and_several_schedules(extras: dict[str, Any]) -> None:
     assert [r["schedule_expression"] for r in rules.values()] == ["cron(30 6 ? * 2-6 *)", "cron(0 0 1 * ? *)"]
     assert [r["name"] for r in rules.values()] == ["acme-test-extras-job-cron", "acme-test-extras-job-cron2"]
     env = resources(extras, "aws_lambda_function")["job_function"]["environment"]["variables"]
-    assert env["PLATFORM_DATABASE_ORDERS"].startswith("mysql://platform_admin@")
+    assert env["PLATFORM_DATABASE_ORDERS"].startswith("mysql://acme_test_extras_job@")
+    assert env["PLATFORM_DATABASE_ORDERS"].endswith("?auth=iam&region=eu-west-1&cloud=aws")
 
 
 # -- small pure parts -------------------------------------------------------------------------------------------------
@@ -977,5 +1016,114 @@ def test_cron_conversion_rejects(cron: str) -> None:
 def test_grant_table_never_uses_wildcards() -> None:
     for actions in GRANT_ACTIONS.values():
         for action, scope in actions:
-            assert "*" not in action and scope in ("bucket", "objects", "secret", "queue", "function")
+            assert "*" not in action and scope in ("bucket", "objects", "secret", "queue", "function", "dbuser")
 
+
+
+# -- issue 13.1/13.2: the VPC the environment names, and what a function in it reaches ------------------------------
+VPC_SERVICE = '''
+from platform_sdk import Bucket, Database, Function, Service
+
+exam = Service("exam")
+db = exam.add(Database("db", deletion_protection=False))
+files = exam.add(Bucket("files"))
+api = exam.add(Function("api", handler="app.handle", source="functions/exam"))
+api.uses(db).reads_writes(files)
+'''
+VPC_ENV = ('name_prefix = "acme"\ndefault_cloud = "aws"\n[clouds.aws]\nregion = "eu-west-1"\naccount = "111111111111"\n'
+           '[clouds.aws.network]\n')
+NAMED_VPC = ('vpc_id = "vpc-0a1b2c3d4e5f67890"\n'
+             'subnet_ids = ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"]\n')
+
+
+def vpc_stack(tmp_path: Path, network: str) -> dict[str, Any]:
+    project = make_project(tmp_path / "estate", {"dev": VPC_ENV + network}, {"exam.py": VPC_SERVICE},
+                           {"functions/exam/app.py": HANDLER})
+    stack = read_stacks(synth(project, "dev"))["dev-exam-aws"]
+    errors = check_stack(stack, stack="dev-exam-aws")
+    assert errors == [], format_errors(errors)
+    return stack
+
+
+def test_a_vpc_function_with_a_bucket_grant_reaches_s3_through_a_gateway_endpoint(tmp_path: Path) -> None:
+    """Issue 13.1: before, the function's only egress was the VPC CIDR and the only endpoint Secrets Manager, so
+    every bucket call hung. Now: the VPC's S3 gateway endpoint on its route tables, egress to the S3 prefix list."""
+    stack = vpc_stack(tmp_path, "")
+    gateway = resources(stack, "aws_vpc_endpoint")["s3_gateway"]
+    assert gateway == {**gateway, "vpc_id": "${data.aws_vpc.default_vpc.id}", "vpc_endpoint_type": "Gateway",
+                       "service_name": "com.amazonaws.eu-west-1.s3",
+                       "route_table_ids": "${data.aws_route_tables.vpc_route_tables.ids}"}
+    assert stack["data"]["aws_route_tables"]["vpc_route_tables"]["vpc_id"] == "${data.aws_vpc.default_vpc.id}"
+    assert stack["data"]["aws_ec2_managed_prefix_list"]["s3"]["name"] == "com.amazonaws.eu-west-1.s3"
+    egress = sorted((r["from_port"], r.get("cidr_ipv4") or r.get("prefix_list_id"))
+                    for r in rules_on(stack, "egress", "api_sg"))
+    assert egress == [(443, "${data.aws_ec2_managed_prefix_list.s3.id}"), (5432, VPC_CIDR)]  # no internet
+
+
+def test_the_environment_names_its_vpc_and_subnets(tmp_path: Path) -> None:
+    """Issue 13.2: the named VPC and subnets are used as described, never the default VPC."""
+    stack = vpc_stack(tmp_path, NAMED_VPC)
+    subnets = ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"]
+    assert stack["data"]["aws_vpc"] == {"platform_vpc": {**stack["data"]["aws_vpc"]["platform_vpc"],
+                                                         "id": "vpc-0a1b2c3d4e5f67890"}}
+    assert "aws_subnets" not in stack["data"]
+    assert resources(stack, "aws_db_subnet_group")["db_subnets"]["subnet_ids"] == subnets
+    assert resources(stack, "aws_lambda_function")["api_function"]["vpc_config"]["subnet_ids"] == subnets
+    assert resources(stack, "aws_lambda_function")["api_dbsetup"]["vpc_config"]["subnet_ids"] == subnets
+    assert resources(stack, "aws_security_group")["api_sg"]["vpc_id"] == "${data.aws_vpc.platform_vpc.id}"
+    assert resources(stack, "aws_vpc_endpoint")["secretsmanager_endpoint"]["subnet_ids"] == subnets
+    assert resources(stack, "aws_vpc_endpoint")["s3_gateway"]["vpc_id"] == "${data.aws_vpc.platform_vpc.id}"
+
+
+def test_endpoints_the_environment_says_exist_are_not_built(tmp_path: Path) -> None:
+    stack = vpc_stack(tmp_path, NAMED_VPC + 'endpoints = ["s3", "secretsmanager"]\n')
+    assert resources(stack, "aws_vpc_endpoint") == {}
+    egress = {(r["from_port"], r.get("cidr_ipv4") or r.get("prefix_list_id"))
+              for r in rules_on(stack, "egress", "api_sg")}
+    assert (443, "${data.aws_ec2_managed_prefix_list.s3.id}") in egress  # the VPC's own gateway endpoint
+    setup = resources(stack, "aws_lambda_function")["api_dbsetup"]
+    assert "environment" not in setup  # the VPC's own Secrets Manager endpoint answers the default name
+
+
+def test_an_opted_in_nat_gateway_is_built_and_routes_the_subnets(tmp_path: Path) -> None:
+    stack = vpc_stack(tmp_path, NAMED_VPC + 'nat = "create"\nnat_subnet_id = "subnet-0ccccccccccccccc3"\n')
+    (gateway,) = resources(stack, "aws_nat_gateway").values()
+    assert gateway["subnet_id"] == "subnet-0ccccccccccccccc3"
+    assert gateway["allocation_id"] == ref("aws_eip", "nat_address", "id")
+    (route,) = resources(stack, "aws_route").values()
+    assert route == {**route, "destination_cidr_block": "0.0.0.0/0",
+                     "nat_gateway_id": ref("aws_nat_gateway", "nat", "id"),
+                     "route_table_id": ref("aws_route_table", "nat_routes", "id")}
+    associations = resources(stack, "aws_route_table_association")
+    assert sorted(a["subnet_id"] for a in associations.values()) == ["subnet-0aaaaaaaaaaaaaaa1",
+                                                                     "subnet-0bbbbbbbbbbbbbbb2"]
+    # the S3 gateway endpoint is routed from the table the subnets now use
+    assert resources(stack, "aws_vpc_endpoint")["s3_gateway"]["route_table_ids"] == [
+        ref("aws_route_table", "nat_routes", "id")]
+
+
+NO_VPC = 'default_vpc = false\n'
+
+
+@pytest.mark.parametrize(("network", "needles"), [
+    (NO_VPC, ("dev.toml", "clouds.aws.network.default_vpc:", "database exam.db", "vpc_id")),
+    ('vpc_id = "vpc-0a1b2c3d4e5f67890"\n', ("dev.toml", "clouds.aws.network", "subnet_ids must name at least two")),
+    ('vpc_id = "vpc-default"\nsubnet_ids = ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"]\n',
+     ("dev.toml", "clouds.aws.network.vpc_id", "vpc-default")),
+    ('nat = "create"\n', ("dev.toml", "clouds.aws.network", "nat_subnet_id")),
+    ('vpc = "vpc-0a1b2c3d4e5f67890"\n', ("dev.toml", "clouds.aws.network.vpc", "did you mean 'vpc_id'?")),
+])
+def test_an_unusable_network_is_refused_with_exit_2_naming_file_and_key(tmp_path: Path, network: str,
+                                                                          needles: tuple[str, ...]) -> None:
+    from typer.testing import CliRunner
+
+    from platform_sdk.cli import app
+
+    project = make_project(tmp_path / "estate", {"dev": VPC_ENV + network}, {"exam.py": VPC_SERVICE},
+                           {"functions/exam/app.py": HANDLER})
+    result = CliRunner().invoke(app, ["synth", "--env", "dev", "--project", str(project.root)])
+    out = re.sub(r"\s+", " ", result.output)
+    assert result.exit_code == 2, out
+    for needle in needles:
+        assert needle in out, out
+    assert not (project.root / "cdktf.out").exists()

@@ -94,26 +94,51 @@ def of(analysis: Analysis, function: str, operation: str | None = None) -> list[
 
 
 # -- issue 13, fault 1 ------------------------------------------------------------------------------------------
-def test_a_vpc_function_without_a_path_to_s3_is_caught(faults: dict[str, Synthesized]) -> None:
+UNFIXED_13_1 = (
+    "a network path to the AWS s3 API: function acme-aws-exam-api runs in a VPC (security group "
+    "aws_security_group.api_sg) with no s3 gateway endpoint whose route tables cover its subnets and whose "
+    "prefix list its egress allows on 443, no s3 interface endpoint admitting 443 from its security group "
+    "whose DNS the runtime uses and no NAT gateway route with egress to 0.0.0.0/0:443")
+
+
+def _as_before_13_1(documents: dict[str, Any]) -> None:
+    """The output before the fix: no S3 gateway endpoint, no egress to the S3 prefix list."""
+    stack = documents["aws-exam-aws"]
+    del stack["resource"]["aws_vpc_endpoint"]["s3_gateway"]
+    del stack["resource"]["aws_vpc_security_group_egress_rule"]["api_egress_s3"]
+
+
+def test_a_vpc_function_reaches_its_bucket_through_the_s3_gateway_endpoint(faults: dict[str, Synthesized]) -> None:
+    """Issue 13.1 fixed: a function in the VPC for its database reaches S3 through the VPC's gateway endpoint (its
+    route tables cover the function's subnets, its egress allows the S3 prefix list); nothing else is open."""
     analysis = run(faults["aws"])
-    found = of(analysis, "exam.api")
+    assert not of(analysis, "exam.api"), of(analysis, "exam.api")
+    relied = {ev.what for ev in analysis.evidence if ev.need == "exam.api: reads_writes(files) -> bucket.get"}
+    assert "s3 gateway endpoint aws_vpc_endpoint.s3_gateway in the function's VPC" in relied
+    assert "the function may send 443 to the s3 prefix list" in relied
+    stack = faults["aws"].documents()["aws-exam-aws"]
+    egress = stack["resource"]["aws_vpc_security_group_egress_rule"]
+    assert egress["api_egress_s3"]["prefix_list_id"] == "${data.aws_ec2_managed_prefix_list.s3.id}"
+    assert stack["data"]["aws_ec2_managed_prefix_list"]["s3"]["name"] == "com.amazonaws.eu-west-1.s3"
+    assert not [rule for rule in egress.values() if rule.get("cidr_ipv4") == "0.0.0.0/0"]  # no internet
+    assert stack["resource"]["aws_vpc_endpoint"]["s3_gateway"]["route_table_ids"] == \
+        "${data.aws_route_tables.vpc_route_tables.ids}"
+
+
+def test_the_unfixed_output_of_13_1_is_caught(faults: dict[str, Synthesized]) -> None:
+    found = of(run(faults["aws"], _as_before_13_1), "exam.api")
     assert {f.operation for f in found} == {"bucket.get", "bucket.head", "bucket.list", "bucket.put",
                                            "bucket.overwrite", "bucket.delete"}
     for finding in found:
         assert finding.cause == "reads_writes(files)" and finding.kind == MISSING
-        assert finding.missing == (
-            "a network path to the AWS s3 API: function acme-aws-exam-api runs in a VPC (security group "
-            "aws_security_group.api_sg) with no s3 gateway endpoint whose route tables cover its subnets and whose "
-            "prefix list its egress allows on 443, no s3 interface endpoint admitting 443 from its security group "
-            "whose DNS the runtime uses and no NAT gateway route with egress to 0.0.0.0/0:443")
-    # the database and its secret are reachable: the only fault is the bucket
-    assert not of(analysis, "exam.api", "database.connect")
+        assert finding.missing == UNFIXED_13_1
     text = str(found[0])
     assert text.startswith("exam.api: reads_writes(files) -> bucket.get: missing a network path to the AWS s3 API")
 
 
 def _add_s3_gateway(documents: dict[str, Any], egress_to: str = "prefix_list") -> None:
-    """What the fix for 13.1 emits: an S3 gateway endpoint on the VPC's main route table, and egress to it."""
+    """Another shape of the fix: a gateway endpoint on the VPC's main route table, egress to its prefix list."""
+    _as_before_13_1(documents)
     stack = documents["aws-exam-aws"]["resource"]
     stack["aws_vpc_endpoint"]["s3"] = {
         "vpc_id": "${data.aws_vpc.default_vpc.id}", "service_name": "com.amazonaws.eu-west-1.s3",
@@ -140,6 +165,7 @@ def test_a_gateway_endpoint_without_egress_is_no_path(faults: dict[str, Synthesi
 
 def test_a_nat_route_with_open_egress_is_a_path(faults: dict[str, Synthesized]) -> None:
     def nat(documents: dict[str, Any]) -> None:
+        _as_before_13_1(documents)
         stack = documents["aws-exam-aws"]["resource"]
         stack["aws_nat_gateway"] = {"nat": {"subnet_id": "subnet-public", "allocation_id": "eipalloc-1"}}
         stack["aws_route"] = {"to_nat": {"route_table_id": "${data.aws_vpc.default_vpc.main_route_table_id}",
@@ -153,10 +179,92 @@ def test_a_nat_route_with_open_egress_is_a_path(faults: dict[str, Synthesized]) 
 
 def test_a_network_the_environment_describes_is_trusted(faults: dict[str, Synthesized]) -> None:
     trusted = {"aws": TrustedNetwork(frozenset({"aws:s3"}), "envs/aws.toml: clouds.aws.network")}
-    analysis = run(faults["aws"], trusted=trusted)
+    analysis = run(faults["aws"], _as_before_13_1, trusted=trusted)
     assert not of(analysis, "exam.api")
     assert any(ev.what == "aws:s3 port 443 is reachable as envs/aws.toml: clouds.aws.network describes"
                for ev in analysis.evidence)
+
+
+# -- issue 14, faults 3 and 4 -----------------------------------------------------------------------------------
+def test_what_the_environment_file_says_exists_is_what_the_analysis_trusts(faults: dict[str, Synthesized],
+                                                                          tmp_path: Path) -> None:
+    """Issue 13.2: `[clouds.aws.network]` endpoints (and an existing NAT) are trusted as described, named by file."""
+    from platform_sdk.envs import load_environment
+    from platform_sdk.providers.aws.plugin import AwsPlugin
+
+    path = tmp_path / "aws.toml"
+    path.write_text('name_prefix = "acme"\ndefault_cloud = "aws"\n[clouds.aws]\nregion = "eu-west-1"\n'
+                    '[clouds.aws.network]\nendpoints = ["s3"]\n')
+    trusted = AwsPlugin().trusted_network(load_environment(path))
+    assert trusted == TrustedNetwork(frozenset({"aws:s3"}), f"{path}: clouds.aws.network")
+    assert not of(run(faults["aws"], _as_before_13_1, trusted={"aws": trusted}), "exam.api")
+    path.write_text(path.read_text().replace('endpoints = ["s3"]', 'nat = "existing"'))
+    nat = AwsPlugin().trusted_network(load_environment(path))
+    assert nat is not None and {"internet", "aws:s3", "aws:secretsmanager"} <= nat.reaches
+    path.write_text(path.read_text().replace('nat = "existing"', ""))
+    assert AwsPlugin().trusted_network(load_environment(path)) is None  # nothing said: check what was emitted
+
+
+# -- issue 13, fault 4 ------------------------------------------------------------------------------------------
+def _master_url_on_aws(documents: dict[str, Any]) -> None:
+    """The output before 13.4: the function connects as the master user with RDS's managed master secret."""
+    stack = documents["aws-exam-aws"]["resource"]
+    secret = "${aws_db_instance.db_instance.master_user_secret[0].secret_arn}"
+    env = stack["aws_lambda_function"]["api_function"]["environment"]["variables"]
+    env["PLATFORM_DATABASE_DB"] = (f"postgres://platform_admin@${{aws_db_instance.db_instance.address}}:5432/db"
+                                   f"?secret={secret}&cloud=aws")
+    policy = json.loads(stack["aws_iam_role_policy"]["api_policy"]["policy"])
+    policy["Statement"].append({"Sid": "Master", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
+                                "Resource": secret})
+    stack["aws_iam_role_policy"]["api_policy"]["policy"] = json.dumps(policy)
+
+
+def test_a_function_connects_as_its_own_iam_database_user_on_aws(faults: dict[str, Synthesized]) -> None:
+    """Issue 13.4 fixed on AWS: IAM authentication on the instance, rds-db:connect on exactly the function's user,
+    and the platform's setup creating that user."""
+    analysis = run(faults["aws"])
+    assert not of(analysis, "exam.api", "database.connect")
+    relied = {ev.what for ev in analysis.evidence if ev.need == "exam.api: uses(db) -> database.connect"}
+    assert "aws_db_instance.db_instance accepts IAM database authentication" in relied, relied
+    assert "the platform's database setup creates user acme_aws_exam_api on aws_db_instance.db_instance" in relied
+
+
+def test_the_master_credentials_in_a_function_are_caught_on_aws(faults: dict[str, Synthesized]) -> None:
+    (finding,) = of(run(faults["aws"], _master_url_on_aws), "exam.api", "database.connect")
+    assert finding.kind == MISSING and finding.cause == "uses(db)"
+    assert finding.missing.startswith("its own database user: function acme-aws-exam-api connects with the master "
+                                      "user's secret of aws_db_instance.db_instance"), finding.missing
+
+
+def test_an_iam_database_user_nothing_creates_is_caught_on_aws(faults: dict[str, Synthesized]) -> None:
+    def no_setup(documents: dict[str, Any]) -> None:
+        del documents["aws-exam-aws"]["resource"]["aws_lambda_invocation"]
+
+    (finding,) = of(run(faults["aws"], no_setup), "exam.api", "database.connect")
+    assert "the database user acme_aws_exam_api on aws_db_instance.db_instance: nothing creates it" in \
+        finding.missing, finding.missing
+
+
+def test_a_function_connects_as_its_own_iam_database_user_on_gcp(faults: dict[str, Synthesized]) -> None:
+    analysis = run(faults["gcp"])
+    assert not of(analysis, "exam.api", "database.connect")
+    relied = {ev.what for ev in analysis.evidence if ev.need == "exam.api: uses(db) -> database.connect"}
+    assert "cloudsql.instances.login on instance acme-gcp-exam-db for service account acme-gcp-exam-api" in relied
+    assert "the IAM database user acme-gcp-exam-api@acme-conf-123.iam exists on instance acme-gcp-exam-db" in relied
+
+
+def test_the_built_in_user_in_a_function_is_caught_on_gcp(faults: dict[str, Synthesized]) -> None:
+    """The output before 13.4 on GCP: the built-in user (a cloudsqlsuperuser) with its password secret."""
+    def built_in(documents: dict[str, Any]) -> None:
+        stack = documents["gcp-exam-gcp"]["resource"]
+        env = stack["google_cloudfunctions2_function"]["api"]["service_config"]["environment_variables"]
+        env["PLATFORM_DATABASE_DB"] = ("postgres://app@/${google_sql_database.db_db.name}?instance="
+                                       "${google_sql_database_instance.db.connection_name}"
+                                       "&secret=${google_secret_manager_secret.db_secret.id}&cloud=gcp")
+
+    (finding,) = of(run(faults["gcp"], built_in), "exam.api", "database.connect")
+    assert finding.missing.startswith("its own database user: function acme-gcp-exam-api connects as the built-in "
+                                      "user app of instance acme-gcp-exam-db"), finding.missing
 
 
 # -- issue 14, faults 3, 4 and 5: fixed; the analysis still catches the unfixed output ---------------------------
@@ -313,7 +421,10 @@ def test_customer_managed_keys_are_usable_by_whoever_must_use_them() -> None:
     relied = {ev.what for ev in aws.evidence}
     assert f"kms:Decrypt on key {KEYS['aws']} (via S3) for role acme-aws-vault-archive" in relied
     assert f"kms:GenerateDataKey on key {KEYS['aws']} (via S3) for role acme-aws-vault-archive" in relied
-    assert f"kms:Decrypt on key {KEYS['aws']} (via Secrets Manager) for role acme-aws-vault-report" in relied
+    # The database function signs IAM tokens: it never reads the (encrypted) master secret, so it needs no key.
+    assert not [what for what in relied if what.startswith("kms:") and "vault-report" in what]
+    assert any(what.startswith("rds-db:connect on arn:aws:rds-db:eu-west-1:333333333333:dbuser:") and
+               what.endswith("/acme_aws_vault_report for role acme-aws-vault-report") for what in relied), relied
     gcp = run(encrypted("gcp"))
     assert not [f for f in gcp.findings if "cloudkms" in f.missing], gcp.findings
     assert any(ev.what.startswith("cloudkms.cryptoKeyVersions.useToDecrypt on key projects/acme-kms/") and

@@ -2,11 +2,11 @@
 exactly the known faults of today's compilers and nothing else.
 
 The known faults (fixed by later issues; until then these findings are expected, and asserted):
-- 13.1  a Lambda function that joins the VPC for its database has no network path to S3;
 And one the analysis found that no issue lists yet:
 - X.1   an AWS function cannot sign URLs for a GCS bucket it reaches through workload identity federation
         (the runtime signs with a service account; a federated AWS identity has none).
-Fixed, and asserted absent (any finding of theirs is "unexpected"): 14.1 (a function behind a CDN was reachable
+Fixed, and asserted absent (any finding of theirs is "unexpected"): 13.1 (a Lambda function in the VPC for its
+database had no network path to S3), 14.1 (a function behind a CDN was reachable
 around it), 14.3 (GCP `writes` could not overwrite or
 delete), 14.4 (GCP signed URLs could not be signed), 14.5 (public function URLs invocable by any principal).
 """
@@ -22,7 +22,6 @@ from platform_sdk.conformance import MISSING, Finding, examine
 from tests.conformance_estates import ENVIRONMENTS, matrix
 
 TAGS = (  # fault -> what its findings say
-    ("13.1", MISSING, r"a network path to the AWS s3 API: function \S+ runs in a VPC"),
     ("X.1", MISSING, r"a way to sign URLs for AWS role \S+ \(workload identity federation\)"),
 )
 READ = ("get", "head", "list", "signed_url_get")
@@ -37,9 +36,9 @@ def tag(finding: Finding) -> str:
 
 
 def aws_app() -> set[tuple[str, str, str, str]]:
-    expected = {("app.vpcfiles", "reads_writes(rw)", f"bucket.{op}", "13.1") for op in READ + WRITE
-                if not op.startswith("signed_url")}
+    # 13.1 (a VPC function without a path to S3) is fixed: app.vpcfiles reaches its bucket through the gateway;
     # app.edge is behind a CDN: its URL admits only CloudFront (14.1 fixed), so no exposure applies to it
+    expected: set[tuple[str, str, str, str]] = set()
     return expected
 
 

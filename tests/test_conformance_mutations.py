@@ -82,7 +82,7 @@ def test_the_mutations_cover_every_kind_of_evidence() -> None:
                     "aws_iam_role_policy", "google_project_iam_custom_role") else
                     f"{location.path[1]}.{location.path[3]}")
     expected = {
-        "aws_iam_role_policy",  # statements' actions: S3, Secrets Manager, ENI
+        "aws_iam_role_policy",  # statements' actions: S3, rds-db:connect, ENI
         "aws_lambda_permission", "aws_s3_bucket_notification.lambda_function",
         "aws_cloudwatch_event_target", "aws_cloudwatch_event_rule", "aws_lambda_function_url",
         "aws_lambda_function.depends_on", "aws_s3_bucket_notification.depends_on",
@@ -90,8 +90,9 @@ def test_the_mutations_cover_every_kind_of_evidence() -> None:
         "aws_vpc_endpoint", "aws_vpc_security_group_egress_rule", "aws_vpc_security_group_ingress_rule",
         "aws_cloudfront_distribution.origin", "aws_cloudfront_distribution.default_cache_behavior",
         "google_storage_bucket_iam_member", "google_project_iam_member", "google_cloud_run_service_iam_member",
-        "google_secret_manager_secret_iam_member", "google_project_service", "google_cloud_scheduler_job",
-        "google_cloudfunctions2_function.event_trigger",
+        "google_secret_manager_secret_iam_member", "google_sql_user.name", "aws_lambda_invocation.input",
+        "aws_db_instance.iam_database_authentication_enabled", "google_project_service", "google_cloud_scheduler_job",
+        "google_cloudfunctions2_function.event_trigger", "google_cloudfunctions2_function.depends_on",
         "google_cloudfunctions2_function.service_config", "google_compute_region_network_endpoint_group",
         "google_compute_backend_service", "google_iam_workload_identity_pool_provider.aws",
         "google_iam_workload_identity_pool_provider.attribute_mapping", "aws_iam_role.assume_role_policy",

@@ -10,12 +10,12 @@ import json
 import re
 import shutil
 import signal
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from platform_sdk.localcloud import dbserver
 from tests.terraform_fixtures import (  # noqa: F401 - the *_fixture imports register fixtures
     HOLD_ENV,
     Cli,
@@ -110,11 +110,11 @@ def test_apply_update_drift_and_destroy(cli: Cli, project: Path) -> None:
 
     # Data in a bucket and a database: destroy refuses without --allow-data-loss and touches nothing.
     (originals / "photo.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
-    database = root / "aws" / "databases" / "acme-local-auth-users.sqlite3"
-    assert database.is_file(), "apply created the database (sqlite3.connect below would create it otherwise)"
-    with sqlite3.connect(database) as conn:
-        conn.execute("CREATE TABLE users (email TEXT)")
-        conn.execute("INSERT INTO users VALUES ('a@example.com')")
+    with dbserver.Server(root / "aws", "postgres").admin("acme-local-auth-users") as conn:  # real PostgreSQL
+        cursor = conn.cursor()
+        cursor.execute("CREATE TABLE users (email TEXT)")
+        cursor.execute("INSERT INTO users VALUES ('a@example.com')")
+        conn.commit()
     before_state, before_disk = state_files(project), tree(root)
     result = cli(project, "destroy", "--env", "local", "--auto-approve")
     assert result.exit_code == 1, result.output
@@ -132,6 +132,7 @@ def test_apply_update_drift_and_destroy(cli: Cli, project: Path) -> None:
     left = [p for p in root.rglob("*") if p.is_file()]
     assert left == [], f"left on disk after destroy: {left}"
     assert not list(root.rglob("*.sqlite3*")) and not list(root.rglob("function.json"))
+    assert not dbserver.Server(root / "aws", "postgres").dir.exists()  # the last database took its server along
 
 
 def test_replace_without_allow_data_loss_is_refused(cli: Cli, project: Path) -> None:

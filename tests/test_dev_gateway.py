@@ -2,7 +2,8 @@
 
 Two halves: gateway behaviour against hand-written registry entries (fast, no Terraform: isolation, reload,
 crashes, filters, serving), then the example estate applied to the local cloud with real Terraform and
-exercised end to end (thumbnails through the CDN, auth against SQLite, a schedule, a code reload, the CLI).
+exercised end to end (thumbnails through the CDN, auth against PostgreSQL as least-privilege roles, a schedule,
+a code reload, the CLI).
 Only 127.0.0.1 is used; waiting is done with bounded polling loops, never by asserting on elapsed time.
 """
 
@@ -16,7 +17,6 @@ import logging
 import os
 import re
 import signal
-import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -28,12 +28,19 @@ import pytest
 import requests
 from PIL import Image
 
+from platform_sdk.localcloud import dbserver
 from platform_sdk.localcloud.base import write_json
 from platform_sdk.localcloud.dev import Gateway, Scheduler, roots_for_env
 from platform_sdk.localcloud.registry import FunctionEntry
 from platform_sdk.providers.local.runtime.buckets import LocalBucket
 from tests.emulators import free_port
-from tests.terraform_fixtures import PLATFORM_BIN, Cli, make_project, tf_binary_fixture  # noqa: F401
+from tests.terraform_fixtures import (  # noqa: F401
+    PLATFORM_BIN,
+    Cli,
+    make_project,
+    remove_database_servers,
+    tf_binary_fixture,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("dev_gateway")]  # one applied estate per module
 
@@ -301,12 +308,13 @@ def test_scheduler_fires_on_the_cron_with_an_injected_clock() -> None:
 # --------------------------------------------------------------------------- the example estate, applied
 
 @pytest.fixture(scope="module")
-def applied(tmp_path_factory: pytest.TempPathFactory, tf_binary: Path) -> Path:
+def applied(tmp_path_factory: pytest.TempPathFactory, tf_binary: Path) -> Iterator[Path]:
     """The example estate applied to the local cloud with real Terraform (once for this module)."""
     project = make_project(tmp_path_factory.mktemp("dev") / "estate")
     result = Cli(tf_binary)(project, "apply", "--env", "local", "--auto-approve")
     assert result.exit_code == 0, result.output
-    return project
+    yield project
+    remove_database_servers(project)
 
 
 @pytest.fixture(scope="module")
@@ -386,16 +394,34 @@ def test_auth_signup_signin_me_and_the_cleanup_schedule(applied: Path, live: Gat
     assert me.status_code == 200 and me.json() == {"email": "ada@example.com"}
     assert requests.get(f"{auth}/me", headers={"Authorization": "Bearer nope"}).status_code == 401
 
-    database = cloud(applied, "aws") / "databases" / "acme-local-auth-users.sqlite3"
-    assert database.is_file(), "apply created the database (sqlite3.connect below would create it otherwise)"
-    with sqlite3.connect(database) as conn:
-        conn.execute("INSERT INTO sessions (token, email, expires) VALUES ('stale', 'ada@example.com', 1)")
+    # Real PostgreSQL, and each function its own least-privilege role: api created the tables (it owns them),
+    # cleanup (its own role) deletes from them; neither is the administrator.
+    server = dbserver.Server(cloud(applied, "aws"), "postgres")
+    with server.admin("acme-local-auth-users") as conn:
+        cursor = conn.cursor()
+        cursor.execute("SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+        assert [tuple(row) for row in cursor.fetchall()] == [
+            ("sessions", "acme_local_auth_api__acme_local_auth_users"),
+            ("users", "acme_local_auth_api__acme_local_auth_users")]
+        cursor.execute("SELECT rolname, rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolcanlogin AND "
+                       "rolname LIKE 'acme_local_auth_%' ORDER BY 1")
+        assert [tuple(row) for row in cursor.fetchall()] == [
+            ("acme_local_auth_api__acme_local_auth_users", False, False, False),
+            ("acme_local_auth_cleanup__acme_local_auth_users", False, False, False)]
+        cursor.execute("INSERT INTO sessions (token, email, expires) VALUES ('stale', 'ada@example.com', 1)")
+        conn.commit()
     ran = requests.post(f"{live.url}/_platform/schedule/acme-local-auth-cleanup")
     assert ran.status_code == 200 and ran.json()["status"] == "ok", ran.text
-    with sqlite3.connect(database) as conn:
-        tokens = {row[0] for row in conn.execute("SELECT token FROM sessions")}
+    with server.admin("acme-local-auth-users") as conn:
+        cursor = conn.cursor()
+        cursor.execute("SELECT token FROM sessions")
+        tokens = {row[0] for row in cursor.fetchall()}
     assert "stale" not in tokens and token in tokens
     assert requests.get(f"{auth}/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    entry = json.loads((cloud(applied, "aws") / "functions" / "acme-local-auth-api" / "function.json").read_text())
+    url = entry["environment"]["PLATFORM_DATABASE_USERS"]
+    assert url.startswith("postgres://acme_local_auth_api__acme_local_auth_users@127.0.0.1:"), url
+    assert "platform_admin" not in url and "password" not in url
 
 
 def test_web_site_and_api_next_to_auth_api(applied: Path, live: Gateway) -> None:

@@ -93,10 +93,18 @@ def _types(annotation: Any) -> set[type]:
 CANDIDATES: list[object] = [12345, "text", True, 1.5, [1, 2], {"x": 1}, datetime.date(2030, 1, 1)]
 
 
+def nested_model(annotation: Any) -> type[BaseModel] | None:
+    """The model of a field holding a table of its own (`[clouds.aws.network]`), None for a plain value."""
+    found = [t for t in _types(annotation) if issubclass(t, BaseModel)]
+    return found[0] if found else None
+
+
 def wrong_values(annotation: Any) -> list[object]:
     accepted = _types(annotation)
     if object in accepted:
         return []
+    if nested_model(annotation) is not None:
+        accepted = accepted | {dict}  # a table; its own keys are fuzzed through the nested model
     wrong = []
     for value in CANDIDATES:
         kind = type(value)
@@ -142,6 +150,12 @@ def fuzz_cases() -> list[tuple[str, str, str, object]]:
                 body = re.sub(rf"(?m)^{name} = .*\n", "", SECTIONS[cloud]) + f"{name} = {toml(value)}\n"
                 cases.append((plugin.config.__name__, env_text(clouds={cloud: body}), f"clouds.{cloud}.{name}",
                               value))
+            nested = nested_model(annotation)
+            for inner, inner_annotation in fields(nested) if nested is not None else []:
+                for value in wrong_values(inner_annotation):
+                    body = SECTIONS[cloud] + f"{name} = {{ {inner} = {toml(value)} }}\n"
+                    cases.append((nested.__name__, env_text(clouds={cloud: body}), f"clouds.{cloud}.{name}.{inner}",
+                                  value))
     backends: dict[str, type[BaseModel]] = {"local": LocalState}
     for plugin in providers.plugins().values():
         backends.update(plugin.state_backends)
@@ -175,6 +189,8 @@ def test_the_fuzz_covers_every_key_of_every_model() -> None:
     models: list[type[BaseModel]] = [Environment, LocalState, Waiver, *(model for model, _ in TABLES.values()),
                                      *(p.config for p in providers.plugins().values()),
                                      *(m for p in providers.plugins().values() for m in p.state_backends.values())]
+    models += [nested for p in providers.plugins().values() for f in p.config.model_fields.values()
+               if (nested := nested_model(f.annotation)) is not None]
     skipped = {"clouds", "state", "waivers", "name", "backend", *TABLES}
     for model in models:
         for name, field in model.model_fields.items():

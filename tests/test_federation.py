@@ -394,9 +394,26 @@ def test_a_lambda_in_the_vpc_cannot_reach_a_gcs_bucket(tmp_path: Path) -> None:
     estate = ESTATE + '\nusers = ingest.add(Database("users"))\nexport.uses(users)\n'
     estate = estate.replace("import Bucket, Function, Service", "import Bucket, Database, Function, Service")
     project = make_project(tmp_path / "estate", {"split": ENVS["split"]}, estate=estate)
-    with pytest.raises(PlatformError, match=r"ingest\.export .*VPC.*no route to the internet"):
+    with pytest.raises(PlatformError, match=r"ingest\.export .*VPC.*no route to the internet") as caught:
         synth(project, "split")
+    assert "split.toml" in str(caught.value) and "clouds.aws.network.nat" in str(caught.value)
     assert not project.env_outdir("split").exists()
+
+
+def test_a_lambda_in_the_vpc_reaches_a_gcs_bucket_through_the_nat_the_environment_has(tmp_path: Path) -> None:
+    """Issue 13.2: with `nat = "existing"` a function that uses a database may also reach another cloud; its
+    security group then allows HTTPS out (through the NAT), still no other port."""
+    estate = ESTATE + '\nusers = ingest.add(Database("users"))\nexport.uses(users)\n'
+    estate = estate.replace("import Bucket, Function, Service", "import Bucket, Database, Function, Service")
+    env = ENVS["split"] + '\n[clouds.aws.network]\nnat = "existing"\n'
+    project = make_project(tmp_path / "estate", {"split": env}, estate=estate)
+    aws = read_stacks(synth(project, "split"))["split-ingest-aws"]
+    egress = sorted((rule["from_port"], rule.get("cidr_ipv4") or rule.get("prefix_list_id"))
+                    for rule in resources_of(aws, "aws_vpc_security_group_egress_rule").values()
+                    if rule["security_group_id"] == "${aws_security_group.export_sg.id}")
+    assert egress == [(443, "${data.aws_ec2_managed_prefix_list.s3.id}"),  # its AWS bucket: the gateway endpoint
+                      (443, "0.0.0.0/0"), (5432, "${data.aws_vpc.default_vpc.cidr_block}")]
+    assert "aws_nat_gateway" not in aws["resource"]  # it exists already: trusted as described
 
 
 def test_federated_role_names_fit_iam_and_stay_unique(tmp_path: Path) -> None:

@@ -218,15 +218,29 @@ def test_grants_are_bucket_scoped_with_the_right_roles(stacks: dict[str, dict[st
     assert grants == EXPECTED_BUCKET_GRANTS
 
 
-def test_database_connect_is_limited_to_one_instance_and_one_secret(stacks: dict[str, dict[str, Any]]) -> None:
+def test_database_connect_is_its_own_iam_user_on_one_instance(stacks: dict[str, dict[str, Any]]) -> None:
+    """Issue 13.4: each function signs in as its own IAM database user; the built-in (administrator) user's
+    password secret is never granted to a function."""
     auth = stacks[f"{ENV}-auth-gcp"]
+    instance = auth["resource"]["google_sql_database_instance"]["users"]
+    assert {"name": "cloudsql.iam_authentication", "value": "on"} in instance["settings"]["database_flags"]
+    assert resources(auth, "google_secret_manager_secret_iam_member") == {}
     for fn in ("api", "cleanup"):
-        client = resources(auth, "google_project_iam_member")[f"{fn}_database_users_client"]
-        assert client["role"] == "roles/cloudsql.client"
-        assert "${google_sql_database_instance.users.name}" in client["condition"]["expression"]
-        secret = resources(auth, "google_secret_manager_secret_iam_member")[f"{fn}_database_users_secret"]
-        assert secret == {**secret, "role": "roles/secretmanager.secretAccessor",
-                          "secret_id": "${google_secret_manager_secret.users_secret.id}"}
+        members = resources(auth, "google_project_iam_member")
+        for suffix, role in (("client", "roles/cloudsql.client"), ("login", "roles/cloudsql.instanceUser")):
+            binding = members[f"{fn}_database_users_{suffix}"]
+            assert binding["role"] == role
+            assert "${google_sql_database_instance.users.name}" in binding["condition"]["expression"]
+        user = resources(auth, "google_sql_user")[f"{fn}_users_iam_user"]
+        assert user == {**user, "name": f"acme-gcp-test-auth-{fn}@acme-test-123.iam",
+                        "type": "CLOUD_IAM_SERVICE_ACCOUNT", "instance": "${google_sql_database_instance.users.name}",
+                        "database_roles": ["pg_read_all_data", "pg_write_all_data"]}
+        assert "password" not in user
+        function = resources(auth, "google_cloudfunctions2_function")[fn]
+        url = function["service_config"]["environment_variables"]["PLATFORM_DATABASE_USERS"]
+        assert url == (f"postgres://acme-gcp-test-auth-{fn}%40acme-test-123.iam@/${{google_sql_database.users_db.name}}"
+                       "?instance=${google_sql_database_instance.users.connection_name}&auth=iam&cloud=gcp")
+        assert f"google_sql_user.{fn}_users_iam_user" in function["depends_on"]  # its user exists first
 
 
 def public_or_private_http(service: str) -> set[str]:
@@ -345,6 +359,9 @@ def test_database_password_is_only_ever_a_reference(stacks: dict[str, dict[str, 
             assert text.count(ref) == 2, name  # the user and the secret version, nothing else
             assert password == {**password, "length": 32, "special": False}
         for user in resources(stack, "google_sql_user").values():
+            if user.get("type") == "CLOUD_IAM_SERVICE_ACCOUNT":
+                assert "password" not in user  # a function's IAM user has none
+                continue
             assert re.fullmatch(r"\$\{random_password\.\w+\.result\}", user["password"])
         for version in resources(stack, "google_secret_manager_secret_version").values():
             assert re.fullmatch(r"\$\{random_password\.\w+\.result\}", version["secret_data"])

@@ -442,18 +442,22 @@ def test_aws_iam_is_least_privilege_for_every_grant_kind(grants_estate: Path, tm
     (db_id,) = res["aws_db_instance"]
     bucket_arn = f"${{aws_s3_bucket.{bucket_id}.arn}}"
     secret_arn = f"${{aws_db_instance.{db_id}.master_user_secret[0].secret_arn}}"
+    dbuser_arn = (f"arn:aws:rds-db:eu-west-1:123456789012:dbuser:${{aws_db_instance.{db_id}.resource_id}}"
+                  "/acme_aws_iam_conn")
     expected = {
         "reader": {("s3:ListBucket",): bucket_arn, ("s3:GetObject",): f"{bucket_arn}/*"},
         "writer": {("s3:DeleteObject", "s3:PutObject"): f"{bucket_arn}/*"},
         "both": {("s3:ListBucket",): bucket_arn,
                  ("s3:DeleteObject", "s3:GetObject", "s3:PutObject"): f"{bucket_arn}/*"},
-        "conn": {("secretsmanager:GetSecretValue",): secret_arn},
+        "conn": {("rds-db:connect",): dbuser_arn},  # its own database user; never the master secret
+        # the platform's database setup of conn (the only holder of the master secret)
+        "conn-dbsetup": {("secretsmanager:GetSecretValue",): [secret_arn]},
     }
     # A function that reaches a database runs in the VPC: it may create its network interfaces (no ARN exists).
     eni = {"ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
            "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"}
-    role_of = {fn["environment"]["variables"]["PLATFORM_FUNCTION"]: _token_id(fn["role"], "aws_iam_role")
-               for fn in res["aws_lambda_function"].values()}
+    role_of = {fn["environment"]["variables"].get("PLATFORM_FUNCTION", "conn-dbsetup"):
+               _token_id(fn["role"], "aws_iam_role") for fn in res["aws_lambda_function"].values()}
     assert sorted(role_of) == sorted(expected)
     policies: dict[str, list[dict[str, Any]]] = {}
     for attrs in res["aws_iam_role_policy"].values():
@@ -468,7 +472,7 @@ def test_aws_iam_is_least_privilege_for_every_grant_kind(grants_estate: Path, tm
             if actions == ("logs:CreateLogStream", "logs:PutLogEvents"):  # its own log group, nothing else
                 assert re.fullmatch(r"\$\{aws_cloudwatch_log_group\.[\w-]+\.arn\}:\*", statement["Resource"])
                 continue
-            if function == "conn" and set(actions) <= eni and statement["Resource"] == "*":
+            if function.startswith("conn") and set(actions) <= eni and statement["Resource"] == "*":
                 continue
             grants[actions] = statement["Resource"]
         assert grants == expected[function], function
@@ -510,11 +514,9 @@ def test_gcp_iam_is_bucket_scoped_with_the_expected_roles(grants_estate: Path, t
     assert bindings["writer"] == {("google_storage_bucket_iam_member", writer, bucket), signs("writer")}
     assert bindings["both"] == {("google_storage_bucket_iam_member", "roles/storage.objectUser", bucket),
                                 signs("both")}
-    (secret_id,) = res["google_secret_manager_secret"]
-    assert bindings["conn"] == {
+    assert bindings["conn"] == {  # its own IAM database user: no password secret
         ("google_project_iam_member", "roles/cloudsql.client", "acme-iam-123"),
-        ("google_secret_manager_secret_iam_member", "roles/secretmanager.secretAccessor",
-         f"${{google_secret_manager_secret.{secret_id}.id}}"),
+        ("google_project_iam_member", "roles/cloudsql.instanceUser", "acme-iam-123"),
     }
     assert GcpScopedRoles().check_stacks(result.env, result.outdir, list(result.stacks), Profile()) == []
 

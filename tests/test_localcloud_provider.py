@@ -129,8 +129,10 @@ def stack(
     bucket_force_destroy: bool | None = None,
     deletion_protection: bool | None = None,
     db_force_destroy: bool | None = None,
+    databases: str = "sqlite",
 ) -> dict[str, Any]:
-    """A stack with one of each resource kind, as the local compiler would emit it."""
+    """A stack with one of each resource kind, as the local compiler would emit it (the database on the SQLite
+    fallback unless `databases` says otherwise: the engine backends have their own tests below)."""
     bucket: dict[str, Any] = {
         "name": "assets",
         "versioning": versioning,
@@ -149,7 +151,7 @@ def stack(
                 "localcloud": {"source": mirror.PROVIDER_SOURCE, "version": mirror.PROVIDER_VERSION}
             }
         },
-        "provider": {"localcloud": {"root": str(root), "gateway_port": 8799}},
+        "provider": {"localcloud": {"root": str(root), "gateway_port": 8799, "databases": databases}},
         "resource": {
             "localcloud_bucket": {"assets": bucket},
             "localcloud_function": {

@@ -10,13 +10,14 @@ import hashlib
 import json
 import random
 import signal
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from platform_sdk.localcloud import dbserver
 from platform_sdk.move.journal import count_verified
+from platform_sdk.runtime.database import Database
 from tests.terraform_fixtures import (  # noqa: F401 - fixtures
     Cli,
     applied_estate_fixture,
@@ -159,21 +160,33 @@ def test_protected_environments_keep_the_source_until_asked(cli: Cli, applied: P
 
 
 def test_move_a_database_with_row_counts_verified(cli: Cli, applied: Path) -> None:
-    source = applied / ".platform" / "localcloud" / "local" / "aws" / "databases" / "acme-local-auth-users.sqlite3"
-    assert source.is_file(), "apply created the database (sqlite3.connect below would create it otherwise)"
-    with sqlite3.connect(source) as conn:
-        conn.execute("CREATE TABLE users (email TEXT PRIMARY KEY, salt TEXT, hash TEXT)")
-        conn.executemany("INSERT INTO users VALUES (?, 's', 'h')", [(f"u{i}@example.com",) for i in range(321)])
+    """auth's PostgreSQL database, from the aws stand-in's local server to the gcp stand-in's (pg_dump/pg_restore
+    between two real servers, as the clouds' would be); the functions' roles follow them to the target."""
+    roots = applied / ".platform" / "localcloud" / "local"
+    source = dbserver.Server(roots / "aws", "postgres")
+    with source.admin("acme-local-auth-users") as conn:
+        cursor = conn.cursor()
+        cursor.execute("CREATE TABLE users (email TEXT PRIMARY KEY, salt TEXT, hash TEXT)")
+        for i in range(321):
+            cursor.execute(f"INSERT INTO users VALUES ('u{i}@example.com', 's', 'h')")
+        conn.commit()
     code, report = cli.json(applied, "move", "auth", "--to", "gcp", "--env", "local", "--yes")
     assert code == 0, report
     db = next(d for d in report["databases"] if d["phase"] == "copy")
-    users = db["tables"]["users"]
+    users = db["tables"]["public.users"]
     assert db["verified"] and users["source_rows"] == users["target_rows"] == 321
     assert users["source_checksum"] == users["target_checksum"] and users["verified"]
-    target = Path(str(source).replace("/aws/", "/gcp/"))
-    with sqlite3.connect(target) as conn:
-        assert conn.execute("SELECT count(*) FROM users").fetchone()[0] == 321
-    assert not source.exists()
+    target = dbserver.Server(roots / "gcp", "postgres")
+    with target.admin("acme-local-auth-users") as conn:
+        cursor = conn.cursor()
+        cursor.execute("SELECT count(*) FROM users")
+        assert cursor.fetchone()[0] == 321
+    assert not source.dir.exists(), "the source database (and its server, which held nothing else) is gone"
+    role = json.loads((roots / "gcp" / "functions" / "acme-local-auth-api" / "function.json").read_text())
+    url = role["environment"]["PLATFORM_DATABASE_USERS"]
+    assert url.startswith(f"postgres://acme_local_auth_api__acme_local_auth_users@127.0.0.1:{target.port}/"), url
+    with Database("users", url).connect() as conn:  # the moved function's own role reads the copied rows
+        assert conn.query("SELECT count(*) FROM users") == [(321,)]
 
 
 def test_dry_run_shows_what_would_move(cli: Cli, applied: Path) -> None:

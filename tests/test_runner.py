@@ -516,3 +516,19 @@ def test_report_shows_a_placement_move_between_stacks() -> None:
     console = quiet_console()
     rp.render(console, "dev", "plan", [source, target])
     assert "web.api: dev-web-aws -> dev-web-gcp" in console.export_text()
+
+
+def test_provider_warnings_are_read_from_the_plan_output() -> None:
+    """Terraform's warnings (the local cloud announces its SQLite fallback with one) reach the plan report."""
+    from platform_sdk.terraform.report import parse_warnings
+
+    text = ("Plan: 1 to add, 0 to change, 0 to destroy.\n\nWarning: Database m is a SQLite stand-in, not PostgreSQL\n\n"
+            "  with localcloud_database.main,\n  on cdk.tf.json line 3, in resource.localcloud_database.main:\n"
+            "   3:  \"resource\": {}\n\nThe environment sets databases = \"sqlite\" in [clouds.local]. SQL that\n"
+            "only PostgreSQL rejects passes here.\n\nWarning: Database m is a SQLite stand-in, not PostgreSQL\n\n"
+            "The environment sets databases = \"sqlite\" in [clouds.local]. SQL that\nonly PostgreSQL rejects passes "
+            "here.\n\nWarning: Bare\n")
+    assert parse_warnings(text) == [
+        'Database m is a SQLite stand-in, not PostgreSQL: The environment sets databases = "sqlite" in '
+        "[clouds.local]. SQL that only PostgreSQL rejects passes here.", "Bare"]
+    assert parse_warnings("No changes. Your infrastructure matches the configuration.\n") == []

@@ -103,7 +103,8 @@ def test_local_stacks_use_the_local_cloud_with_a_state_file_each(shared_estate: 
     for name, info in result.stacks.items():
         doc = stack_json(result.outdir, name)
         assert set(doc["resource"]) <= {"localcloud_bucket", "localcloud_function", "localcloud_cdn_route",
-                                        "localcloud_database", "localcloud_secret", "localcloud_queue"}
+                                        "localcloud_database", "localcloud_database_role", "localcloud_secret",
+                                        "localcloud_queue"}
         state = doc["terraform"]["backend"]["local"]["path"]
         resolved = (result.outdir / "stacks" / name / state).resolve()
         assert resolved == (shared_estate / ".platform" / "state" / "local" / f"{name}.tfstate").resolve()
@@ -117,6 +118,19 @@ def test_function_environment_carries_grants_and_resource_urls(synthesized: Synt
     assert env["PLATFORM_GRANTS"] == "bucket:originals:read,bucket:thumbs:write"
     assert env["PLATFORM_BUCKET_ORIGINALS"] == "${localcloud_bucket.originals.url}"
     assert env["THUMBNAIL_WIDTHS"] == "128,512"
+
+
+def test_local_functions_connect_as_their_own_database_role(estate: Path) -> None:
+    """Issue 13.4/13.5: a local function granted a database receives its own role's URL, never the database's
+    administrator URL; functions of the service declaring the database own its schema."""
+    result = synth_env(estate, "local")
+    doc = stack_json(result.outdir, "local-auth-aws")["resource"]
+    for fn in ("api", "cleanup"):
+        assert doc["localcloud_function"][fn]["environment"]["PLATFORM_DATABASE_USERS"] == \
+            f"${{localcloud_database_role.{fn}_users_role.url}}"
+        role = doc["localcloud_database_role"][f"{fn}_users_role"]
+        assert role["name"] == f"acme_local_auth_{fn}__acme_local_auth_users"
+        assert role["database"] == "${localcloud_database.users.name}" and role["owner"] is True
 
 
 @pytest.mark.parametrize("env_name", ["local", "prod"])

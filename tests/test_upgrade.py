@@ -1,5 +1,6 @@
 """Upgrading the SDK changes nothing that is deployed: an estate applied on the local cloud by an earlier version of
-the SDK plans "no changes" with this one.
+the SDK plans only what this version adds on purpose (issue 13.5: a role record per function granted a database;
+the SQLite database stays SQLite with its data), and "no changes" after that.
 
 The earlier version is a commit of this repository (`BEFORE`), unpacked with `git archive` and put first on
 PYTHONPATH, so its CLI, compilers and local-cloud provider do the first apply through real Terraform; this checkout's
@@ -8,9 +9,11 @@ CLI then plans the same estate (the earlier version's example estate) against th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tarfile
@@ -73,10 +76,32 @@ def test_an_estate_applied_by_the_earlier_version_plans_no_changes(tmp_path: Pat
                           env={**os.environ, "PYTHONPATH": str(old)}, capture_output=True, text=True).stdout
     assert used.startswith(str(old)), f"the earlier SDK was not the one imported: {used}"
 
+    # Data the earlier version's SQLite stand-in holds (every local database was SQLite then).
+    sqlite_file = estate / ".platform" / "localcloud" / "local" / "aws" / "databases" / "acme-local-auth-users.sqlite3"
+    with contextlib.closing(sqlite3.connect(sqlite_file)) as conn:
+        conn.execute("CREATE TABLE users (email TEXT PRIMARY KEY, salt TEXT NOT NULL, hash TEXT NOT NULL)")
+        conn.execute("INSERT INTO users VALUES ('ada@example.com', 's', 'h')")
+        conn.commit()
+
     planned = _platform(["plan", "--env", "local", "--json", "--detailed-exitcode"], estate, None, tf_binary)
     report = json.loads(planned.stdout) if planned.stdout.strip().startswith("{") else {}
     changed = [(s["name"], s.get("status"), s.get("changes"), s.get("drift")) for s in report.get("stacks", [])
                if s.get("status") != "no-changes" or s.get("drift")]
-    assert planned.returncode == 0, f"plan after the upgrade: exit {planned.returncode}; stacks with changes: " \
-                                    f"{changed}\n{planned.stderr[-3000:]}"
-    assert report["stacks"] and not changed, changed
+    # The one change, on purpose (issue 13.5): each function granted the database gets its own role record. The
+    # database itself is kept, on SQLite with its data (local databases now run their engine, but an existing
+    # SQLite stand-in is never replaced under anyone's data), so on SQLite the roles are records only and the
+    # functions keep their URL: nothing is updated, replaced or destroyed, and the plan says why.
+    roles = ["localcloud_database_role.api_users_role", "localcloud_database_role.cleanup_users_role"]
+    assert planned.returncode == 2, f"plan after the upgrade: exit {planned.returncode}\n{planned.stderr[-3000:]}"
+    assert changed == [("local-auth-aws", "changes", {"create": roles, "update": [], "replace": [], "destroy": []},
+                        [])], changed
+    auth = next(s for s in report["stacks"] if s["name"] == "local-auth-aws")
+    assert any("Database acme-local-auth-users is a SQLite stand-in, not PostgreSQL: It was created on SQLite (by "
+               "an earlier version" in warning for warning in auth["warnings"]), auth["warnings"]
+
+    applied = _platform(["apply", "--env", "local", "--auto-approve"], estate, None, tf_binary)
+    assert applied.returncode == 0, applied.stdout[-3000:] + applied.stderr[-3000:]
+    replanned = _platform(["plan", "--env", "local", "--detailed-exitcode"], estate, None, tf_binary)
+    assert replanned.returncode == 0, replanned.stdout[-3000:] + replanned.stderr[-3000:]
+    with contextlib.closing(sqlite3.connect(sqlite_file)) as conn:
+        assert conn.execute("SELECT email FROM users").fetchall() == [("ada@example.com",)]

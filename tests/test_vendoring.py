@@ -100,8 +100,9 @@ def test_platform_tags_follow_the_lambda_operating_system() -> None:
 def test_runtime_requirements_follow_target_and_grants() -> None:
     assert vendoring.runtime_requirements("aws", set()) == []
     assert vendoring.runtime_requirements("aws", {"bucket"}) == []  # the Lambda runtime ships boto3
-    assert vendoring.runtime_requirements("aws", {"database", "bucket"}) == ["pg8000>=1.31,<2"]
-    gcp = vendoring.runtime_requirements("gcp", {"bucket", "database"})
+    assert vendoring.runtime_requirements("aws", {"database", "database:postgres", "bucket"}) == ["pg8000>=1.31,<2"]
+    assert vendoring.runtime_requirements("aws", {"database", "database:mysql"}) == ["pymysql>=1.1,<2"]
+    gcp = vendoring.runtime_requirements("gcp", {"bucket", "database", "database:postgres"})
     assert gcp[0].startswith("functions-framework") and any(r.startswith("google-cloud-storage") for r in gcp)
     assert any(r.startswith("cloud-sql-python-connector") for r in gcp)
     assert vendoring.runtime_requirements("local", {"bucket", "database"}) == []
@@ -121,6 +122,19 @@ def test_aws_function_with_a_database_gets_pg8000(tmp_path: Path) -> None:
     assert not any(name.startswith("boto3/") for name in entries)
 
 
+def test_aws_function_with_a_mysql_database_gets_pymysql_and_not_pg8000(tmp_path: Path) -> None:
+    from platform_sdk.model import Database, Function, http
+
+    source = tmp_path / "fn"
+    source.mkdir()
+    (source / "handler.py").write_text("def handle(request):\n    return None\n")
+    fn = Function("api", handler="handler.handle", source=source, triggers=[http()])
+    fn.uses(Database("users", engine="mysql"))
+    entries = vendoring.vendor_function(fn, "aws", tmp_path / "cache")
+    assert "pymysql/__init__.py" in entries
+    assert not any(name.startswith("pg8000/") for name in entries)
+
+
 def test_gcp_requirements_get_the_runtime_appended_and_user_pins_win(tmp_path: Path) -> None:
     from platform_sdk.model import Bucket, Database, Function, http
 
@@ -133,6 +147,5 @@ def test_gcp_requirements_get_the_runtime_appended_and_user_pins_win(tmp_path: P
     assert lines[:2] == ["six==1.16.0", "google_cloud_storage==2.18.2  # my pin"]
     assert not any(line.startswith("google-cloud-storage") for line in lines)
     added = lines[3:]
-    assert [line.split(">=")[0] for line in added] == ["functions-framework", "pg8000", "google-cloud-secret-manager",
-                                                       "cloud-sql-python-connector"]
+    assert [line.split(">=")[0] for line in added] == ["functions-framework", "cloud-sql-python-connector", "pg8000"]
     assert vendoring.vendor_function(fn, "local", tmp_path / "cache") == {}

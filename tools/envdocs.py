@@ -17,6 +17,7 @@ Usage: `python tools/envdocs.py` (writes the file), `python tools/envdocs.py --c
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import re
 import sys
@@ -211,6 +212,12 @@ def render() -> str:
         required = "required when the cloud is used" if plugin.section_required else "optional"
         out += [f"### `[clouds.{name}]` ({required})", "", (plugin.config.__doc__ or "").strip(), "",
                 *model_rows(plugin.config), ""]
+        for key, field in plugin.config.model_fields.items():  # tables of their own, e.g. [clouds.aws.network]
+            nested = [t for t in typing.get_args(field.annotation) or (field.annotation,)
+                      if isinstance(t, type) and issubclass(t, BaseModel)]
+            if nested:
+                out += [f"#### `[clouds.{name}.{key}]` (optional)", "", inspect.cleandoc(nested[0].__doc__ or ""), "",
+                        *model_rows(nested[0]), ""]
     out += ["## State: `[state]`", "", "`backend` picks the section's keys. Default: `backend = \"local\"`.", "",
             "### `backend = \"local\"`", "", *model_rows(LocalState), ""]
     for plugin in plugins.values():

@@ -111,6 +111,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "aws_lambda_event_source_mapping",
             "aws_lambda_function",
             "aws_lambda_function_url",
+            "aws_lambda_invocation",
             "aws_lambda_permission",
             "aws_nat_gateway",
             "aws_route",
@@ -145,6 +146,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
         data_sources=(
             "aws_caller_identity",
             "aws_cloudfront_response_headers_policy",
+            "aws_ec2_managed_prefix_list",
             "aws_iam_policy_document",
             "aws_partition",
             "aws_region",

@@ -61,7 +61,8 @@ PROFILE = Profile(
     name="wide",
     modules={("aws", "database"): ModuleBacking(source="app.terraform.io/acme/rds/aws", version="~> 4.2",
                                                 inputs={"engine": "postgres"},
-                                                outputs=("name", "url", "endpoint", "secret_arn"))},
+                                                outputs=("name", "url", "endpoint", "port", "resource_id",
+                                                         "secret_arn"))},
 )
 '''
 AWS = '''

@@ -1,4 +1,4 @@
-"""The `localcloud` provider: configuration (`root`, `gateway_port`) and the list of resource types."""
+"""The `localcloud` provider: configuration (`root`, `gateway_port`, `databases`) and the list of resource types."""
 
 from __future__ import annotations
 
@@ -14,13 +14,15 @@ from tf.utils import Diagnostics
 from platform_sdk.localcloud.base import NUMBER, STRING, LocalResource, as_int
 from platform_sdk.localcloud.bucket import Bucket
 from platform_sdk.localcloud.cdn import CdnRoute
-from platform_sdk.localcloud.database import Database
+from platform_sdk.localcloud.database import BACKENDS, Database
+from platform_sdk.localcloud.database_role import DatabaseRole
 from platform_sdk.localcloud.function import Function
 from platform_sdk.localcloud.mirror import PROVIDER_SOURCE, PROVIDER_TYPE
 from platform_sdk.localcloud.queue import Queue
 from platform_sdk.localcloud.secret import Secret
 
 DEFAULT_GATEWAY_PORT = 8790
+DEFAULT_DATABASES = "engine"
 
 
 class ProviderNotConfigured(Exception):
@@ -34,6 +36,7 @@ class LocalCloudProvider:
         self.root: Path | None = None
         self.root_known = False
         self.gateway_port: int | Any = DEFAULT_GATEWAY_PORT
+        self.databases = DEFAULT_DATABASES
 
     # --- tf.iface.Provider ---
     def get_model_prefix(self) -> str:
@@ -58,6 +61,13 @@ class LocalCloudProvider:
                     description=f"Port of the local gateway, used in URLs (default {DEFAULT_GATEWAY_PORT}).",
                     optional=True,
                 ),
+                Attribute(
+                    "databases",
+                    STRING,
+                    description='How new databases run: "engine" (the root\'s own PostgreSQL / MariaDB server, '
+                                'the default) or "sqlite" (the explicit SQLite fallback).',
+                    optional=True,
+                ),
             ],
         )
 
@@ -72,6 +82,10 @@ class LocalCloudProvider:
             elif not 1 <= int(port) <= 65535:
                 diags.add_error(f"gateway_port must be 1-65535, got {port!r}", path=["gateway_port"])
 
+        databases = config.get("databases")
+        if databases is not None and databases is not Unknown and databases not in BACKENDS:
+            diags.add_error(f"databases must be one of {', '.join(BACKENDS)}, got {databases!r}", path=["databases"])
+
     def configure_provider(self, diags: Diagnostics, config: Config) -> None:
         self.validate_config(diags, config)
         if diags.has_errors():
@@ -82,6 +96,8 @@ class LocalCloudProvider:
         else:
             # Relative roots are relative to Terraform's working directory (the stack directory).
             self.root, self.root_known = Path(os.path.abspath(os.path.expanduser(root))), True
+        databases = config.get("databases")
+        self.databases = DEFAULT_DATABASES if databases is None or databases is Unknown else str(databases)
         port = config.get("gateway_port")
         if port is None:
             self.gateway_port = DEFAULT_GATEWAY_PORT
@@ -96,7 +112,7 @@ class LocalCloudProvider:
         return []
 
     def get_resources(self) -> list[type[LocalResource]]:
-        return [Bucket, Function, CdnRoute, Database, Secret, Queue]
+        return [Bucket, Function, CdnRoute, Database, DatabaseRole, Secret, Queue]
 
     def new_resource(self, klass: type[LocalResource]) -> LocalResource:
         return klass(self)

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlparse
 
 from platform_sdk.errors import PlatformError
 from platform_sdk.move.db.checksum import TableSum
@@ -54,6 +55,28 @@ def support_problem(source_url: str, target_url: str) -> str | None:
     return None
 
 
+def with_credentials(url: str) -> str:
+    """`url` with its password, when it names where the password lives instead (`?secret=<where>&cloud=<plug-in>`,
+    as the stacks output them): read from that plug-in's secret store the way a function's runtime reads it
+    (`platform_sdk.runtime.database.fetch_credentials`; the local cloud's is a file). Other URLs are unchanged.
+
+    Raises PlatformError when the secret cannot be read."""
+    parsed = urlparse(url)
+    params = dict(parse_qsl(parsed.query))
+    if parsed.password is not None or not params.get("secret") or not params.get("cloud"):
+        return url
+    from platform_sdk.runtime.database import fetch_credentials
+
+    try:
+        creds = fetch_credentials(params["cloud"], params["secret"], params)
+    except Exception as err:  # noqa: BLE001 - any store's error: say which database, never the secret's value
+        raise PlatformError(f"cannot read the credentials of database {redact(url)}: {err}", key="database",
+                            value=redact(url)) from None
+    user = quote(creds.username or unquote(parsed.username or ""), safe="")
+    host = parsed.netloc.rpartition("@")[2]
+    return parsed._replace(netloc=f"{user}:{quote(creds.password, safe='')}@{host}").geturl()
+
+
 @contextmanager
 def _opened(source_url: str, target_url: str) -> Iterator[tuple[Engine[Any], Database, Database, dict[str, str]]]:
     """Engine, both databases open, and the versions found: engines and client tools checked, nothing changed."""
@@ -61,7 +84,8 @@ def _opened(source_url: str, target_url: str) -> Iterator[tuple[Engine[Any], Dat
     if problem:
         raise PlatformError(problem, key="database",
                             value=f"{label_of(engine_of(source_url))} -> {label_of(engine_of(target_url))}")
-    urls = {role: DatabaseUrl.parse(url) for role, url in (("source", source_url), ("target", target_url))}
+    urls = {role: DatabaseUrl.parse(with_credentials(url)) for role, url in (("source", source_url),
+                                                                              ("target", target_url))}
     for role, url in urls.items():
         if url.path is None and not url.host:
             raise PlatformError(f"the {role} database URL names no host: a copy connects to the server directly "

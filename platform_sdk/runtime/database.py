@@ -1,22 +1,27 @@
-"""Portable SQL access: one small connection wrapper over SQLite (local) and PostgreSQL (clouds).
+"""Portable SQL access: one small connection wrapper over SQLite, PostgreSQL and MySQL (verified on MariaDB).
 
-Function code writes SQL with `?` placeholders everywhere; for PostgreSQL they are translated to the
-driver's `%s` (outside string literals, quoted identifiers, comments and dollar quotes). The injected
-URL never holds a password: it names where the password lives, and it is fetched at connect time.
+Function code writes SQL with `?` placeholders everywhere; for PostgreSQL and MySQL they are translated to the
+drivers' `%s` (outside string literals, quoted identifiers, comments and, on PostgreSQL, dollar quotes; MySQL's
+backslash escapes, backquoted identifiers and `#` comments are honoured). The injected URL never holds a password:
+it names where the password lives, and it is fetched at connect time.
 
 URL shapes (PLATFORM_DATABASE_<NAME>):
-  local   sqlite:////abs/path.sqlite3
+  local   sqlite:////abs/path.sqlite3   (the SQLite fallback), or postgres:// / mysql:// with ?secret=<file>
   cloud   postgres://user@host:port/db?secret=<where the password is>&cloud=<plug-in>[&...]
+          mysql://user@host:port/db?secret=...&cloud=<plug-in>[&...]
+          postgres://user@host:port/db?auth=iam&cloud=<plug-in>[&...]   (an IAM token as the password)
           postgres://user@/db?cloud=<plug-in>&...   (no host: the plug-in knows how to reach it)
 The plug-in named by `cloud` supplies, in its runtime `database` module (`platform_sdk.providers.<cloud>.runtime
 .database`): `fetch_credentials(secret, params)` reading its secret store (e.g. AWS Secrets Manager for RDS's
 managed secret, GCP Secret Manager), `TCP_SSLMODE` (the default sslmode over TCP, else "disable") and, optionally,
+`iam_auth_token(host, port, user, params)` (the password of `?auth=iam`: e.g. an RDS IAM authentication token) and
 `connect_without_host(database, kwargs)` for URLs without a host (e.g. the Cloud SQL socket or connector).
 Optional query parameters: `sslmode` = disable | require | verify-ca | verify-full, `sslrootcert` = CA bundle path
 for verify-*.
 
-The PostgreSQL driver is pg8000 (pure Python: packages for Lambda without native wheels); it and the
-cloud SDKs are imported only when a PostgreSQL database is actually connected. Passwords are never
+The drivers are pure Python (packages for Lambda need no native wheels): pg8000 for PostgreSQL, PyMySQL for
+MySQL/MariaDB; they and the cloud SDKs are imported only when such a database is actually connected. MySQL is
+verified against MariaDB (the server Debian ships), not Oracle MySQL. Passwords are never
 logged, never put in exception messages, and never kept in the URL.
 """
 
@@ -48,6 +53,9 @@ SECRET_TTL_SECONDS = 300.0
 AUTH_FAILED_CODES = {"28P01", "28000"}
 """PostgreSQL SQLSTATEs for a rejected password: refetch the secret once (it may have been rotated)."""
 
+MYSQL_AUTH_FAILED = 1045
+"""MySQL/MariaDB error ER_ACCESS_DENIED_ERROR (a rejected password): refetch the secret once, like PostgreSQL."""
+
 SSLMODES = ("disable", "require", "verify-ca", "verify-full")
 
 
@@ -57,13 +65,17 @@ class DatabaseConfigError(ValueError):
 # ------------------------------------------------------------------------------------------ placeholders
 
 
-def qmark_to_format(sql: str) -> tuple[str, int]:
+def qmark_to_format(sql: str, dialect: str = "postgres") -> tuple[str, int]:
     """Rewrite `?` placeholders to `%s` and escape literal `%` as `%%`; return (sql, placeholder count).
 
-    Question marks and percent signs inside '...' / E'...' strings, "..." identifiers, -- and /* */
-    comments and $tag$...$tag$ bodies are left alone. (PostgreSQL's jsonb `?` operators therefore
+    `dialect` "postgres": question marks and percent signs inside '...' / E'...' strings, "..." identifiers,
+    -- and /* */ comments and $tag$...$tag$ bodies are left alone. (PostgreSQL's jsonb `?` operators therefore
     cannot be written bare: use jsonb_exists() and friends.)
+    `dialect` "mysql": inside '...' and "..." strings (backslash escapes and doubled quotes), `...` identifiers,
+    `-- `, `#` and /* */ comments.
     """
+    if dialect == "mysql":
+        return _mysql_qmarks(sql)
     out: list[str] = []
     count = 0
     i, n = 0, len(sql)
@@ -131,9 +143,53 @@ def _escape_percent(text: str) -> str:
     return text.replace("%", "%%")
 
 
-def count_qmarks(sql: str) -> int:
+def _mysql_qmarks(sql: str) -> tuple[str, int]:
+    """qmark_to_format for MySQL/MariaDB (default sql_mode: backslash escapes inside strings)."""
+    out: list[str] = []
+    count = 0
+    i, n = 0, len(sql)
+    while i < n:
+        c = sql[i]
+        if c in "'\"`":
+            j = i + 1
+            while j < n:
+                if sql[j] == "\\" and c != "`":
+                    j += 2
+                    continue
+                if sql[j] == c:
+                    if j + 1 < n and sql[j + 1] == c:
+                        j += 2
+                        continue
+                    break
+                j += 1
+            out.append(_escape_percent(sql[i:j + 1]))
+            i = j + 1
+        elif c == "#" or (c == "-" and sql.startswith("--", i) and (i + 2 == n or sql[i + 2] in " \t\n\r")):
+            j = sql.find("\n", i)
+            j = n if j == -1 else j
+            out.append(_escape_percent(sql[i:j]))
+            i = j
+        elif c == "/" and sql.startswith("/*", i):
+            j = sql.find("*/", i + 2)
+            j = n if j == -1 else j + 2
+            out.append(_escape_percent(sql[i:j]))
+            i = j
+        elif c == "?":
+            out.append("%s")
+            count += 1
+            i += 1
+        elif c == "%":
+            out.append("%%")
+            i += 1
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out), count
+
+
+def count_qmarks(sql: str, dialect: str = "postgres") -> int:
     """Number of `?` placeholders outside literals and comments."""
-    return qmark_to_format(sql)[1]
+    return qmark_to_format(sql, dialect)[1]
 
 
 # ------------------------------------------------------------------------------------------- connection
@@ -157,7 +213,7 @@ class Connection:
         values = tuple(params)
         if self.engine == "sqlite":
             return sql, values
-        translated, count = qmark_to_format(sql)
+        translated, count = qmark_to_format(sql, self.engine)
         if count != len(values):
             raise ValueError(f"SQL has {count} ? placeholder(s) but {len(values)} parameter(s) were given")
         # With no parameters the driver sends the text as-is (no %-unescaping), so keep the original.
@@ -309,6 +365,44 @@ def fetch_credentials(cloud: str, secret: str, params: Mapping[str, str] | None 
     return creds
 
 
+TOKEN_TTL_SECONDS = 600.0
+"""How long an IAM authentication token is reused, in seconds (RDS accepts one for 15 minutes)."""
+
+_token_cache: dict[str, tuple[float, Credentials]] = {}
+
+
+def iam_credentials(database: Database, refresh: bool = False) -> Credentials | None:
+    """The URL's user with an IAM authentication token from plug-in `cloud` (`iam_auth_token(host, port, user,
+    params)` of its runtime `database` module), cached for TOKEN_TTL_SECONDS; None when that cloud's connection
+    path authenticates by itself (e.g. a connector with IAM authentication).
+
+    Raises:
+        DatabaseConfigError: the URL has no user or host, or that cloud knows no IAM authentication.
+    """
+    parsed = database.parsed
+    user = unquote(parsed.username or "")
+    module = cloud_module(database.cloud)
+    sign = getattr(module, "iam_auth_token", None)
+    if sign is None:
+        if parsed.hostname is None and hasattr(module, "connect_without_host"):
+            return Credentials(user or None, "")
+        raise DatabaseConfigError(f"database {database.name!r}: cloud {database.cloud!r} has no IAM database "
+                                  "authentication here")
+    if not user or not parsed.hostname:
+        raise DatabaseConfigError(f"database {database.name!r}: IAM authentication needs the URL's user and host")
+    port = parsed.port or (5432 if database.engine == "postgres" else 3306)
+    key = f"{database.cloud}:{user}@{parsed.hostname}:{port}"
+    now = time.monotonic()
+    with _secret_lock:
+        cached = _token_cache.get(key)
+        if cached and not refresh and now - cached[0] < TOKEN_TTL_SECONDS:
+            return cached[1]
+    creds = Credentials(user, str(sign(parsed.hostname, port, user, database.params)))
+    with _secret_lock:
+        _token_cache[key] = (now, creds)
+    return creds
+
+
 # --------------------------------------------------------------------------------------------- database
 
 
@@ -330,7 +424,10 @@ def _ssl_context(mode: str, rootcert: str | None) -> ssl.SSLContext | None:
 
 
 class Database:
-    """A granted database: `.url` (no password), `.engine` ("sqlite" | "postgres" | "mysql") and `.connect()`."""
+    """A granted database: `.url` (no password), `.engine` ("sqlite" | "postgres" | "mysql") and `.connect()`.
+
+    Engines and drivers: SQLite (the standard library), PostgreSQL (pg8000), MySQL (PyMySQL; verified on MariaDB).
+    """
 
     def __init__(self, name: str, url: str) -> None:
         self.name = name
@@ -376,11 +473,8 @@ class Database:
         if self.engine == "sqlite":
             return self._connect_sqlite()
         if self.engine == "postgres":
-            return self._connect_postgres()
-        raise DatabaseConfigError(
-            f"database {self.name!r}: the function runtime does not speak {self.engine} yet (postgres and the "
-            "local sqlite only)"
-        )
+            return Connection(self._with_credentials(self._pg8000_connect), "postgres")
+        return Connection(self._with_credentials(self._pymysql_connect), "mysql")
 
     def _connect_sqlite(self) -> Connection:
         path = self.sqlite_path
@@ -391,45 +485,86 @@ class Database:
         raw.execute("PRAGMA foreign_keys = ON")
         return Connection(raw, "sqlite")
 
-    def _connect_postgres(self) -> Connection:
+    def _with_credentials(self, connect: Any) -> Any:
+        """`connect(credentials)` with the URL's secret, or an IAM authentication token (`?auth=iam`); a refused
+        password fetches them again once (a secret may have been rotated since this warm process cached it)."""
         secret = self.params.get("secret")
+        iam = self.params.get("auth") == "iam"
         refresh = False
         for attempt in (1, 2):
-            creds = fetch_credentials(self.cloud, secret, self.params, refresh) if secret else None
+            if iam:
+                creds = iam_credentials(self, refresh)
+            else:
+                creds = fetch_credentials(self.cloud, secret, self.params, refresh) if secret else None
             try:
-                return Connection(self._pg8000_connect(creds), "postgres")
+                return connect(creds)
             except Exception as exc:
-                code = _sqlstate(exc)
-                if attempt == 1 and secret and code in AUTH_FAILED_CODES:
-                    refresh = True  # the secret may have been rotated since we cached it
+                if attempt == 1 and (secret or iam) and _auth_failed(exc):
+                    refresh = True
                     continue
                 raise
         raise AssertionError("unreachable")
 
-    def _pg8000_connect(self, creds: Credentials | None) -> Any:
-        import pg8000.dbapi  # lazily: sqlite-only functions never import it
+    def _user(self, creds: Credentials | None, default: str) -> str:
+        return (creds.username if creds and creds.username else None) or unquote(self.parsed.username or "") or default
 
-        parsed = self.parsed
-        user = (creds.username if creds and creds.username else None) or unquote(parsed.username or "") or "postgres"
-        database = unquote(parsed.path.lstrip("/")) or None
+    @staticmethod
+    def _application() -> str:
         app = "/".join(filter(None, (os.environ.get(contract.SERVICE), os.environ.get(contract.FUNCTION))))
-        kwargs: dict[str, Any] = {
-            "user": user,
-            "database": database,
-            "password": creds.password if creds else None,
-            "application_name": (app or "platform-function")[:63],
-        }
-        module = cloud_module(self.cloud)
-        if parsed.hostname:
-            mode = self.params.get("sslmode") or str(getattr(module, "TCP_SSLMODE", "disable"))
-            kwargs.update(host=parsed.hostname, port=parsed.port or 5432,
-                          ssl_context=_ssl_context(mode, self.params.get("sslrootcert")))
-            return pg8000.dbapi.connect(**kwargs)
+        return app or "platform-function"
+
+    def _tls(self, module: ModuleType | None) -> ssl.SSLContext | None:
+        mode = self.params.get("sslmode") or str(getattr(module, "TCP_SSLMODE", "disable"))
+        return _ssl_context(mode, self.params.get("sslrootcert"))
+
+    def _without_host(self, module: ModuleType | None, kwargs: dict[str, Any]) -> Any:
         connect_without_host = getattr(module, "connect_without_host", None)
         if connect_without_host is None:
             raise DatabaseConfigError(f"database {self.name!r}: the URL has no host"
                                       + (f" (and cloud {self.cloud!r} knows no other way)" if self.cloud else ""))
         return connect_without_host(self, kwargs)
+
+    def _pg8000_connect(self, creds: Credentials | None) -> Any:
+        import pg8000.dbapi  # lazily: sqlite-only functions never import it
+
+        parsed = self.parsed
+        kwargs: dict[str, Any] = {
+            "user": self._user(creds, "postgres"),
+            "database": unquote(parsed.path.lstrip("/")) or None,
+            "password": creds.password if creds else None,
+            "application_name": self._application()[:63],
+        }
+        module = cloud_module(self.cloud)
+        if parsed.hostname:
+            kwargs.update(host=parsed.hostname, port=parsed.port or 5432, ssl_context=self._tls(module))
+            return pg8000.dbapi.connect(**kwargs)
+        return self._without_host(module, kwargs)
+
+    def _pymysql_connect(self, creds: Credentials | None) -> Any:
+        import pymysql  # lazily: only functions granted a MySQL database import it
+
+        parsed = self.parsed
+        kwargs: dict[str, Any] = {
+            "user": self._user(creds, "root"),
+            "database": unquote(parsed.path.lstrip("/")) or None,
+            "password": creds.password if creds else "",
+            "program_name": self._application()[:63],  # performance_schema.session_connect_attrs
+            "charset": "utf8mb4",
+            "autocommit": False,
+        }
+        module = cloud_module(self.cloud)
+        if parsed.hostname:
+            kwargs.update(host=parsed.hostname, port=parsed.port or 3306, ssl=self._tls(module))
+            return pymysql.connect(**kwargs)
+        return self._without_host(module, kwargs)
+
+
+def _auth_failed(exc: BaseException) -> bool:
+    """A rejected password: PostgreSQL SQLSTATE 28P01/28000, MySQL error 1045."""
+    if _sqlstate(exc) in AUTH_FAILED_CODES:
+        return True
+    args: tuple[Any, ...] = tuple(getattr(exc, "args", ()))
+    return bool(args) and args[0] == MYSQL_AUTH_FAILED and type(exc).__module__.startswith("pymysql")
 
 
 def _sqlstate(exc: BaseException) -> str | None:

@@ -146,7 +146,8 @@ def _check_collisions(entries: dict[str, bytes], source_dir: Path, requirements:
 def runtime_requirements(target: str, kinds: set[str] | frozenset[str]) -> list[str]:
     """Requirements the platform runtime needs on `target` for a function granted these resource kinds.
 
-    A kind `bucket@<cloud>` is a resource on another cloud: that cloud's `client_requirements` apply.
+    A kind `bucket@<cloud>` is a resource on another cloud: that cloud's `client_requirements` apply. A kind
+    `database:<engine>` is what a database of that engine needs besides `database` (its driver).
     """
     own = providers.plugin(target).runtime_requirements
     needed: list[str] = []
@@ -178,8 +179,16 @@ def vendor_function(fn: Function, target: str, cache_dir: Path, arch: str = "x86
     `foreign` maps the address of a granted resource on another cloud to that cloud (`bucket@aws`).
     """
     foreign = foreign or {}
-    kinds = {f"{g.target.kind}@{foreign[g.target.address]}" if g.target.address in foreign else g.target.kind
-             for g in fn.grants}
+    kinds: set[str] = set()
+    for grant in fn.grants:
+        granted = grant.target
+        if granted.address in foreign:
+            kinds.add(f"{granted.kind}@{foreign[granted.address]}")
+            continue
+        kinds.add(granted.kind)
+        engine = getattr(granted, "engine", None)
+        if engine:  # a database's driver depends on its engine: `database:postgres`, `database:mysql`
+            kinds.add(f"{granted.kind}:{engine}")
     return vendor_requirements(fn.source_dir, target, fn.runtime, cache_dir, arch=arch,
                                runtime=runtime_requirements(target, kinds))
 

@@ -175,6 +175,7 @@ class StackResult:
     why: str | None = None  # why it was planned, or since when it is unchanged
     unchanged_since: str | None = None
     outputs_known: bool = False  # `outputs` are this stack's current outputs (no `terraform output` needed)
+    warnings: list[str] = field(default_factory=list)  # the providers' warnings while planning ("summary: detail")
 
     @property
     def cloud_label(self) -> str:
@@ -201,10 +202,38 @@ class StackResult:
             "planned_because": None if self.status == UNCHANGED else self.why,
             "unchanged_since": self.unchanged_since if self.status == UNCHANGED else None,
             "lock": self.lock.to_json() if self.lock else None, "elapsed_seconds": round(self.elapsed, 2),
+            "warnings": self.warnings,
         }
         if self.outputs:
             data["outputs"] = self.outputs
         return data
+
+
+def parse_warnings(text: str) -> list[str]:
+    """The warnings in Terraform's human output (`-no-color`), each as "summary: detail", once each.
+
+    Terraform prints `Warning: <summary>`, then the configuration it is about (indented lines), then the detail
+    as a wrapped paragraph."""
+    found: list[str] = []
+    lines = text.splitlines()
+    for index, line in enumerate(lines):
+        if not line.startswith("Warning: "):
+            continue
+        detail: list[str] = []
+        for follow in lines[index + 1:]:
+            if follow.startswith(("Warning: ", "Error: ")):
+                break
+            if not follow.strip():
+                if detail:
+                    break
+                continue
+            if follow.startswith("  ") and not detail:
+                continue  # "  with <address>," / "  on <file> line N" / "   N: <source>"
+            detail.append(follow.strip())
+        text_of = line.removeprefix("Warning: ").strip() + (f": {' '.join(detail)}" if detail else "")
+        if text_of not in found:
+            found.append(text_of)
+    return found
 
 
 def totals(results: list[StackResult]) -> dict[str, int]:
@@ -297,6 +326,8 @@ def render(console: Console, env: str, operation: str, results: list[StackResult
         for result in stacks:
             _say(console, f"  [cyan]{escape(result.cloud_label)}[/]  {escape(result.name)}: "
                           f"{_status_line(result, operation)}")
+            for warning in result.warnings:
+                _say(console, f"      [yellow]warning:[/] {escape(warning)}")
             plan = result.plan
             if plan is not None and result.status in (CHANGES, APPLIED):
                 for address, what in plan.drift:

@@ -221,6 +221,7 @@ class EnvironmentRunner:
             return
         if not run.ok:
             return self._fail(result, run, "plan")
+        result.warnings = rp.parse_warnings(run.stdout + "\n" + run.stderr)
         run = self._tf(result, "show", ["show", "-json", "-no-color", PLAN_FILE])
         if run is None:
             return

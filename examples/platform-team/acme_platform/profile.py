@@ -62,7 +62,9 @@ PROFILE = Profile(
                         "medium": {"aws_instance_class": "db.m7g.large", "gcp_tier": "db-custom-2-7680"}}},
     # Back a kind with Acme's own Terraform module instead of the built-in compiler (here: RDS on AWS).
     modules={("aws", "database"): ModuleBacking(source="app.terraform.io/acme/rds/aws", version="~> 4.2",
-                                                inputs=rds_inputs, outputs=("name", "url", "endpoint", "secret_arn"))},
+                                                inputs=rds_inputs,
+                                                outputs=("name", "url", "endpoint", "port", "resource_id",
+                                                         "secret_arn"))},
     before_synth=[disposable_dev_buckets],
     after_synth=[stack_budget],
     # The standard rules with Acme's limits, plus Acme's own rule.

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from platform_sdk import contract
-from platform_sdk.localcloud import logs
+from platform_sdk.localcloud import dbserver, logs
 from platform_sdk.localcloud.dev.delivery import RETRY_BASE_SECONDS, QueueDelivery, message_json, retry_delay
 from platform_sdk.localcloud.dev.identity import LocalIdentities
 from platform_sdk.localcloud.dev.scheduler import Scheduler
@@ -59,6 +59,18 @@ def new_request_id() -> str:
 def _json_bytes(value: Any) -> bytes:
     """Compact UTF-8 JSON, byte for byte what the HTTP layer's JSONResponse would send."""
     return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+
+
+def start_database_servers(root: Path) -> None:
+    """Start the root's database servers if they were stopped (a reboot): functions connect to them on demand.
+    A server that cannot start is logged, not fatal: the functions using it fail with the driver's error."""
+    for engine in dbserver.ENGINES:
+        server = dbserver.Server(root, engine)
+        if server.initialised:
+            try:
+                server.ensure_running()
+            except dbserver.ServerError as err:
+                log.warning("the local %s server of %s did not start: %s", dbserver.label(engine), root, err)
 
 
 class GatewayCore:
@@ -102,6 +114,7 @@ class GatewayCore:
         self._started = True
         for root in self.roots:
             root.path.mkdir(parents=True, exist_ok=True)  # watch it even before the first apply
+            start_database_servers(root.path)
         self.sync_registry(initial=True)
         if self.watch_enabled:
             self._spawn(lambda: self.watcher.run(self._stop), "platform-watch")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from platform_sdk.errors import PlacementError
 from platform_sdk.model import (
     AlarmThreshold,
     Bucket,
@@ -24,12 +25,14 @@ from platform_sdk.model import (
 )
 from platform_sdk.naming import default_name
 from platform_sdk.profile import Profile
-from platform_sdk.providers.aws import edge, federation, names, observability
+from platform_sdk.providers.aws import dbsetup, edge, federation, names, observability
 from platform_sdk.providers.aws.bucket import compile_bucket, known_bucket
 from platform_sdk.providers.aws.cdn import compile_cdn
+from platform_sdk.providers.aws.config import network_of
 from platform_sdk.providers.aws.cron import CronError, to_eventbridge
 from platform_sdk.providers.aws.database import ENGINES, compile_database
 from platform_sdk.providers.aws.function import compile_function, schedule_rule_suffix
+from platform_sdk.providers.aws.network import no_vpc_problem
 from platform_sdk.providers.aws.provider import CLOUDFRONT_REGION, configure
 from platform_sdk.providers.aws.queue import compile_queue
 from platform_sdk.providers.aws.queue import name_problems as queue_name_problems
@@ -90,6 +93,10 @@ class AwsCompiler(Compiler):
             return queue_name_problems(physical)
         if isinstance(resource, Database):
             found = []
+            if not network_of(env).usable:  # the environment file's fault, not the resource's: name its key
+                raise PlacementError(f"database {resource.address} cannot be placed on aws: missing {no_vpc_problem()}",
+                                     file=env.file, key="clouds.aws.network.default_vpc", value=False,
+                                     hint="name the VPC: clouds.aws.network.vpc_id and subnet_ids")
             if resource.engine not in ENGINES:
                 found.append(f"engine {resource.engine!r} on RDS (supported: {', '.join(ENGINES)})")
             found += [f"a valid RDS identifier: {p}" for p in names.rds_identifier_problems(physical)]
@@ -112,6 +119,8 @@ class AwsCompiler(Compiler):
         found: list[str] = []
         schedules = fn.trigger_of(ScheduleTrigger)
         suffix = schedule_rule_suffix(len(schedules) - 1) if schedules else ""
+        if any(isinstance(grant.target, Database) for grant in fn.grants):
+            suffix = max(suffix, dbsetup.SUFFIX, key=len)  # its database setup function: `<name>-dbsetup`
         found += [f"a valid Lambda function name: {p}" for p in names.lambda_name_problems(physical, suffix)]
         found += [f"environment variable {key} (reserved by Lambda)"
                   for key in sorted(fn.environment) if key in LAMBDA_RESERVED_ENV]

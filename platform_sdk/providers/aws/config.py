@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from platform_sdk.errors import did_you_mean
@@ -45,6 +45,71 @@ def check_region(value: str | None) -> str | None:
     return value
 
 
+VPC_ID = r"^vpc-[0-9a-f]{8,17}$"
+SUBNET_ID = r"^subnet-[0-9a-f]{8,17}$"
+ENDPOINT_SERVICES = ("s3", "secretsmanager", "sts")
+"""The AWS APIs the runtime and the platform's database setup call from inside a VPC (`[clouds.aws.network]
+endpoints` may say they are served there already)."""
+NETWORK_DOCS = "https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc-internet.html"
+
+
+class AwsNetwork(BaseModel):
+    """`[clouds.aws.network]`: the VPC where databases, and the functions that use them, run. Optional: without it
+    the account's default VPC is used. What it says exists there is trusted as described (the conformance analysis
+    names this section as the evidence); what it does not, the platform builds or refuses at synthesis."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    vpc_id: Annotated[str, Field(pattern=VPC_ID)] | None = Field(
+        None, description="The VPC to use, e.g. `vpc-0a1b2c3d4e5f67890`, with `subnet_ids`. Default: the account's "
+        "default VPC (unless `default_vpc = false`).")
+    subnet_ids: list[Annotated[str, Field(pattern=SUBNET_ID)]] = Field(
+        [], description="Private subnets of `vpc_id` for databases and functions: at least two, in different "
+        "Availability Zones (RDS requires two). Required with `vpc_id`.")
+    default_vpc: bool = Field(
+        True, description="Whether the account has a default VPC the platform may use when `vpc_id` is not set. "
+        "Accounts under an organisation baseline often have none: `false` makes synthesis refuse a database "
+        "until `vpc_id` names a VPC.")
+    endpoints: list[Literal["s3", "secretsmanager", "sts"]] = Field(
+        [], description="VPC endpoints that already serve the subnets: gateway endpoints routed from their route "
+        "tables, interface endpoints with private DNS admitting HTTPS from the VPC. The platform builds none for "
+        "these (it builds what functions need otherwise: an S3 gateway endpoint, a Secrets Manager interface "
+        "endpoint for the database setup).")
+    nat: Literal["none", "existing", "create"] = Field(
+        "none", description="Internet from inside the VPC, for functions that use a database and also reach "
+        "another cloud or a third-party API: `existing` (the subnets already route 0.0.0.0/0 through a NAT "
+        "gateway), `create` (the platform builds a NAT gateway in `nat_subnet_id` and routes `subnet_ids` "
+        f"through it; a NAT gateway is billed by the hour) or `none` (such functions are refused). {NETWORK_DOCS}")
+    nat_subnet_id: Annotated[str, Field(pattern=SUBNET_ID)] | None = Field(
+        None, description="A public subnet of `vpc_id` (its route table reaches an internet gateway) for the NAT "
+        "gateway `nat = \"create\"` builds.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.vpc_id is not None and len(self.subnet_ids) < 2:
+            raise PydanticCustomError("subnets_required", "subnet_ids must name at least two private subnets of "
+                                      "vpc_id, in different Availability Zones (RDS requires two)")
+        if self.vpc_id is None and self.subnet_ids:
+            raise PydanticCustomError("vpc_required", "subnet_ids needs vpc_id: name the VPC they belong to")
+        if self.nat == "create" and (self.vpc_id is None or self.nat_subnet_id is None):
+            raise PydanticCustomError("nat_subnet_required", "nat = \"create\" needs vpc_id, subnet_ids (private "
+                                      "subnets the NAT serves) and nat_subnet_id (a public subnet for it): the "
+                                      "default VPC has no private subnets to route through a NAT gateway")
+        if self.nat_subnet_id is not None and self.nat != "create":
+            raise PydanticCustomError("nat_subnet_unused", "nat_subnet_id is only used with nat = \"create\"")
+        return self
+
+    @property
+    def usable(self) -> bool:
+        """A VPC to run in: the named one, or the default VPC."""
+        return self.vpc_id is not None or self.default_vpc
+
+    @property
+    def internet(self) -> bool:
+        """Functions in the VPC reach the internet (and every public AWS endpoint) through a NAT gateway."""
+        return self.nat != "none"
+
+
 class AwsConfig(CloudConfig):
     """Where AWS workloads go. `stand_in = "local"` compiles them to the local cloud (rehearsals)."""
 
@@ -54,6 +119,8 @@ class AwsConfig(CloudConfig):
                                f"Regions at {SOURCE}. Required unless `stand_in` is set (no default).")
     endpoint: str | None = Field(None, description="An AWS-compatible API endpoint (tests: a moto server). Default: "
                                  "AWS itself.")
+    network: AwsNetwork | None = Field(None, description="The VPC databases and the functions using them run in: "
+                                       "`[clouds.aws.network]` (below). Default: the account's default VPC.")
 
     _region = field_validator("region")(check_region)
 
@@ -85,3 +152,9 @@ class S3State(StateBackend):
 def aws_config(env: object) -> AwsConfig | None:
     """The environment's `[clouds.aws]` section, None when it has none."""
     return env.clouds.get("aws")  # type: ignore[attr-defined,no-any-return]
+
+
+def network_of(env: object) -> AwsNetwork:
+    """The environment's `[clouds.aws.network]`, or its defaults (the default VPC, nothing existing, no NAT)."""
+    aws = aws_config(env)
+    return aws.network if aws is not None and aws.network is not None else AwsNetwork()

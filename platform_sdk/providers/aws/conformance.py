@@ -387,7 +387,12 @@ class AwsRules:
 
     # -- the function ----------------------------------------------------------------------------------------------
     def caller(self, fn: Function, placement: PlacementLike, ctx: Context) -> Caller | None:
-        lam = ctx.block_of(fn, "aws_lambda_function")
+        lambdas = ctx.blocks_of(fn, "aws_lambda_function")
+        # The function itself, not the platform's functions built for it (its database setup): the one that
+        # carries the function's own name in the wire contract.
+        own = [lam for lam in lambdas if _one(lam.body.get("environment")).get("variables", {}).get(
+            contract.FUNCTION) == fn.name]
+        lam = (own or lambdas or [None])[0]
         if lam is None:
             return None
         role = ctx.estate.ref(lam.stack, lam.body.get("role"))
@@ -545,6 +550,9 @@ class AwsRules:
         return None
 
     def _database(self, need: Need, caller: Caller, ctx: Context, proof: Proof) -> None:
+        """Connect as the function's own database user: with IAM database authentication (`?auth=iam`), the
+        role's rds-db:connect on that user, and the platform's setup creating it; never the master user or its
+        secret (the master credentials in a function). A URL naming another secret reads that secret."""
         database = need.target
         assert isinstance(database, Database)
         estate = ctx.estate
@@ -554,12 +562,31 @@ class AwsRules:
             return
         var = contract.resource_var("database", database.name)
         url = caller.environment.get(var, "")
-        secret_expr = (parse_qs(urlparse(url).query).get("secret") or [""])[0] if url else ""
+        parsed = urlparse(url)
+        params = {k: v[0] for k, v in parse_qs(parsed.query).items()}
+        user = unquote(parsed.username or "")
+        secret_expr = params.get("secret", "")
         role = self._principal(need, caller, ctx, proof)
         port = int(instance.body.get("port") or 5432)
         proof.reach(Endpoint("database", instance, port))
+        name = caller.block.body.get("function_name") or caller.block.address
+        master = instance.body.get("username")
+        master_secret = estate.token(instance, "master_user_secret.0.secret_arn")
+        if secret_expr and estate.canonical(caller.block.stack, secret_expr) == master_secret:
+            proof.lack(f"its own database user: function {name} connects with the master user's secret of "
+                       f"{instance.address} (the master credentials in a function; every right on the database, "
+                       "to a function that needs its grant's): connect as its own user with IAM database "
+                       "authentication")
+            return
+        if user and master and user == master:
+            proof.lack(f"its own database user: function {name} connects as the master user {master} of "
+                       f"{instance.address}")
+            return
+        if params.get("auth") == "iam":
+            self._iam_database_user(proof, caller, estate, instance, role, user, var)
+            return
         if not secret_expr:
-            proof.lack(f"the credentials' secret in {var} (the runtime reads the password from it)")
+            proof.lack(f"credentials in {var}: IAM database authentication (?auth=iam) or a secret (?secret=)")
             return
         proof.reach(Endpoint("aws:secretsmanager"))
         if role is None:
@@ -570,14 +597,45 @@ class AwsRules:
         for action in SECRET_ACTIONS:
             self._allow(proof, estate, policies, role, action, secret, f"secret {estate.display(secret)}",
                         context)
-        key = None
-        if secret == estate.token(instance, "master_user_secret.0.secret_arn"):
-            key = instance.body.get("master_user_secret_kms_key_id")
-        if key:
-            key = estate.canonical(instance.stack, key)
-            for action in SECRET_KMS_ACTIONS:
-                self._allow(proof, estate, policies, role, action, key,
-                            f"key {estate.display(key)} (via Secrets Manager)", context)
+
+    def _iam_database_user(self, proof: Proof, caller: Caller, estate: Estate, instance: Block, role: Block | None,
+                           user: str, var: str) -> None:
+        """IAM authentication on the instance, rds-db:connect on exactly the user, and the setup creating it."""
+        proof.require(instance.body.get("iam_database_authentication_enabled") is True,
+                      f"{instance.address} accepts IAM database authentication",
+                      f"iam_database_authentication_enabled = true on {instance.address} (the function signs IAM "
+                      "tokens as its password)", instance.at("iam_database_authentication_enabled"))
+        if not user:
+            proof.lack(f"the database user in {var} (IAM authentication signs in as a named user)")
+            return
+        if role is not None:
+            arn = (f"arn:aws:rds-db:{_region(estate, caller.block.stack)}:{self._account_token(estate, caller)}:"
+                   f"dbuser:{estate.token(instance, 'resource_id')}/{user}")
+            self._allow(proof, estate, self.identity_policies(estate, role), role, "rds-db:connect", arn,
+                        estate.display(arn), {})
+        host = estate.canonical(caller.block.stack, urlparse(caller.environment.get(var, "")).hostname or "")
+        made = []
+        for invocation in estate.blocks("aws_lambda_invocation"):
+            try:
+                spec = json.loads(str(invocation.body.get("input") or "{}"))
+            except ValueError:
+                continue
+            admin = urlparse(str(spec.get("admin_url", "")))
+            if spec.get("role") == user and estate.canonical(invocation.stack, admin.hostname or "") == host:
+                made.append(invocation.at("input"))
+        proof.require(bool(made), f"the platform's database setup creates user {user} on {instance.address}",
+                      f"the database user {user} on {instance.address}: nothing creates it (an aws_lambda_invocation "
+                      "of the platform's database setup naming it)", *made)
+
+    @staticmethod
+    def _account_token(estate: Estate, caller: Caller) -> str:
+        """The account id as the function's stack writes it: the provider's literal, else its caller identity."""
+        account = _account(estate, caller.block.stack)
+        if account:
+            return account
+        found = estate.blocks("aws_caller_identity", caller.block.stack)
+        data = [b for b in found if b.mode == "data"]
+        return estate.token(data[0], "account_id") if data else "*"
 
     def _secret(self, need: Need, caller: Caller, ctx: Context, proof: Proof) -> None:
         """`secret(name)`: GetSecretValue on that secret's ARN (and its key through Secrets Manager), and a URL
@@ -974,7 +1032,8 @@ class AwsRules:
         if network is not None:
             self._eni(proof, caller, estate, network)
         trusted = ctx.trusted.get(caller.placement.cloud)
-        if trusted is not None and endpoint.service in trusted.reaches:
+        through_nat = endpoint.service.startswith("aws:") and "internet" in (trusted.reaches if trusted else ())
+        if trusted is not None and (endpoint.service in trusted.reaches or through_nat):
             proof.rely(f"{endpoint} is reachable as {trusted.source} describes")
             return
         name = caller.block.body.get("function_name") or caller.block.address
@@ -1093,11 +1152,17 @@ class AwsRules:
 
     def _covers(self, estate: Estate, network: Network, stack: str, route_table: Any) -> bool:
         """A route table expression covering the function's subnets: the VPC's main route table (subnets without
-        an explicit association use it), or every route table of the VPC."""
+        an explicit association use it), every route table of the VPC, or a route table explicitly associated with
+        every one of the function's subnets."""
         if network.vpc is None:
             return False
         canonical = estate.canonical(stack, route_table)
         if canonical == estate.token(network.vpc, "main_route_table_id"):
+            return True
+        associated = {estate.canonical(a.stack, a.body.get("subnet_id")) for a in
+                      estate.blocks("aws_route_table_association")
+                      if estate.canonical(a.stack, a.body.get("route_table_id")) == canonical}
+        if network.subnets and set(network.subnets) <= associated:
             return True
         ref = estate.ref(stack, route_table)
         if ref is not None and ref.block.type == "aws_route_tables" and ref.block.mode == "data":
@@ -1124,13 +1189,22 @@ class AwsRules:
                         and self._covers(estate, network, association.stack, association.body.get("route_table_id")):
                     tables.append(association.at())
             egress = self._opens(estate, network.groups, "egress", HTTPS,
-                                 [("prefix_list", estate.token(endpoint, "prefix_list_id")), ("cidr", ANYWHERE)])
+                                 [("prefix_list", estate.token(endpoint, "prefix_list_id")), ("cidr", ANYWHERE),
+                                  *self._prefix_lists(estate, endpoint, service)])
             if tables and egress:
                 proof.rely(f"{service} gateway endpoint {endpoint.address} in the function's VPC", endpoint.at())
                 proof.rely(f"{endpoint.address} is routed from the function's subnets", *tables)
                 proof.rely(f"the function may send 443 to the {service} prefix list", *egress)
                 return True
         return False
+
+    @staticmethod
+    def _prefix_lists(estate: Estate, endpoint: Block, service: str) -> list[tuple[str, str]]:
+        """The service's AWS-managed prefix list looked up by name (`data.aws_ec2_managed_prefix_list`,
+        `com.amazonaws.<region>.<service>`): the same list a gateway endpoint's `prefix_list_id` names."""
+        wanted = f"com.amazonaws.{_region(estate, endpoint.stack)}.{service}"
+        return [("prefix_list", estate.token(block, "id")) for block in estate.blocks("aws_ec2_managed_prefix_list")
+                if block.mode == "data" and estate.canonical(block.stack, block.body.get("name", "")) == wanted]
 
     def _interface(self, proof: Proof, caller: Caller, estate: Estate, network: Network, service: str,
                    name: str) -> bool:

@@ -1,13 +1,16 @@
-"""Database -> RDS: encrypted, private to the default VPC, master password managed by Secrets Manager.
+"""Database -> RDS: encrypted, private to the environment's VPC (network.py), master password managed by Secrets
+Manager, IAM database authentication on.
 
-The password never appears in configuration, state or plan (`manage_master_user_password`): functions get the
-secret's ARN and read it at run time with their `connect` grant. The security group admits nobody by itself:
-each connecting function's stack adds an ingress rule from that function's security group (see network.py).
+The master password never appears in configuration, state or plan (`manage_master_user_password`), and never
+reaches a function: each function connects as its own database user, with an IAM authentication token its runtime
+signs (`rds-db:connect` on exactly that user), created with exactly its grant's rights by the platform's database
+setup (dbsetup.py), which alone reads the master secret. The handle's `url` is the administrator's (what `platform
+move` copies with); functions get their own. The security group admits nobody by itself: each connecting
+function's stack adds an ingress rule from that function's security group (see network.py).
 
 Observability: a parameter group of ours logs slow statements (and DDL on Postgres), the engine's logs are exported
 to CloudWatch log groups we create (so they follow the profile's retention and key instead of never expiring), and
-Performance Insights is on where the engine and class support it. IAM database authentication is enabled so
-operators can connect with short-lived IAM tokens; the functions keep using the managed master secret.
+Performance Insights is on where the engine and class support it.
 An instance that existed before its parameter group was attached uses the group after its next reboot (RDS
 applies a changed group association only then; Terraform does not reboot).
 """
@@ -22,7 +25,7 @@ from platform_sdk.model import Database
 from platform_sdk.providers.aws.common import kms_key, log_retention, make_handle, resource_tags, rid
 from platform_sdk.providers.aws.config import INSTANCE_CLASS, INSTANCE_CLASSES
 from platform_sdk.providers.aws.engines import ENGINES
-from platform_sdk.providers.aws.network import default_vpc
+from platform_sdk.providers.aws.network import vpc
 from platform_sdk.providers.base import Handle, StackContext
 
 # Performance Insights (now CloudWatch Database Insights) is not offered for MySQL and MariaDB on the smallest
@@ -98,17 +101,17 @@ def compile_database(ctx: StackContext, database: Database) -> Handle:
     spec = ENGINES[database.engine]
     name = ctx.physical_name(database)
     tags = resource_tags(ctx, database)
-    vpc, subnets = default_vpc(ctx)
+    net = vpc(ctx)
     subnet_group = ctx.resource("aws_db_subnet_group", rid(ctx, database, "subnets"), {
         "name": name,
         "description": f"Subnets of {database.address}",
-        "subnet_ids": subnets.get_list_attribute("ids"),
+        "subnet_ids": net.subnets,
         "tags": tags,
     })
     security_group = ctx.resource("aws_security_group", rid(ctx, database, "sg"), {
         "name": f"{name}-db",
         "description": f"{database.engine} port of {database.address}, from the functions that connect to it",
-        "vpc_id": vpc.ref("id"),
+        "vpc_id": net.ref("id"),
         # No inline ingress/egress: they would delete the standalone rules connecting functions add.
         "tags": tags,
     })
@@ -158,6 +161,7 @@ def compile_database(ctx: StackContext, database: Database) -> Handle:
     secret_arn = instance.ref("master_user_secret[0].secret_arn")
     url = (f"{spec['scheme']}://{MASTER_USERNAME}@{address}:{port}/{database.database_name}"
            f"?secret={secret_arn}&cloud=aws")
-    return make_handle(ctx, database, {"instance": instance, "security_group": security_group},
-                       endpoint=address, port=port, secret_arn=secret_arn, url=url, name=instance.ref("identifier"),
-                       security_group_id=security_group.ref("id"))
+    constructs: dict[str, Any] = {"instance": instance, "security_group": security_group}
+    return make_handle(ctx, database, constructs, endpoint=address, port=port, secret_arn=secret_arn, url=url,
+                       name=instance.ref("identifier"), security_group_id=security_group.ref("id"),
+                       resource_id=instance.ref("resource_id"), master_user=MASTER_USERNAME)

@@ -35,7 +35,7 @@ from urllib.parse import quote
 from platform_sdk.errors import PlatformError
 from platform_sdk.model import Bucket, Database, Function, Grant, Resource, Secret
 from platform_sdk.providers.aws.common import TARGET, kms_key, policy_json, resource_tags
-from platform_sdk.providers.aws.config import aws_config
+from platform_sdk.providers.aws.config import aws_config, network_of
 from platform_sdk.providers.aws.iam import grant_statements, kms_statement
 from platform_sdk.providers.aws.names import LAMBDA_NAME_MAX
 from platform_sdk.providers.aws.provider import region_of
@@ -99,17 +99,19 @@ def identity_literal(env: Environment, profile: Profile, fn: Function) -> dict[s
     """The Lambda's identity as literals: role name, role ARN and account (what GCP's federation trusts).
 
     Fails before synthesis when it cannot work: without the account id the ARN is unknown, and a function that
-    joins the VPC for its database has no route to Google (the platform builds no NAT).
+    joins the VPC for its database reaches Google only through a NAT gateway (`[clouds.aws.network] nat`).
     """
     account = account_of(env, f"let function {fn.address} reach a resource on another cloud (its role ARN)")
     databases = [g.target for g in fn.grants if isinstance(g.target, Database)]
     foreign = [g.target for g in fn.grants if isinstance(g.target, FOREIGN_KINDS)]
-    if databases:
+    if databases and not network_of(env).internet:
         raise PlatformError(
             f"function {fn.address} connects to database {databases[0].address}, so it runs in the VPC, which has "
-            f"no route to the internet (the platform builds no NAT); it cannot reach a bucket or secret on another "
-            "cloud", key=fn.address, value=", ".join(b.address for b in foreign),
-            hint="split the function: one that uses the database, one that reaches the other cloud's resource",
+            f"no route to the internet (no NAT gateway); it cannot reach a bucket, secret or queue on another cloud",
+            file=getattr(env, "file", None), key="clouds.aws.network.nat", value="none",
+            hint=f"set clouds.aws.network.nat = \"existing\" or \"create\" (grant: {fn.address} -> "
+                 f"{', '.join(b.address for b in foreign)}), or split the function: one that uses the database, "
+                 "one that reaches the other cloud's resource",
         )
     name = function_role_name(env, profile, fn)
     # Lambda assumes the execution role with the function's name as session name (= the role name here).

@@ -1,6 +1,7 @@
 """Function -> Lambda: a role with least-privilege inline policy, its own log group, and one resource per trigger.
 
-Functions that connect to an RDS database join the default VPC (network.py); the others stay outside it.
+Functions that connect to an RDS database join the environment's VPC (network.py), reaching exactly what their
+grants need there, and connect as their own database user with IAM tokens (dbsetup.py); the others stay outside it.
 
 Triggers: HTTP -> a function URL (public for `http()`, AWS_IAM for `http(public=False)` and whenever a CDN is in
 front, which then is its only way in); schedule -> an EventBridge rule + target (no extra role needed, unlike the
@@ -14,9 +15,11 @@ import base64
 import json
 from typing import Any
 
+from platform_sdk import contract
 from platform_sdk.cdk.raw import RawResource
 from platform_sdk.errors import PlatformError
 from platform_sdk.model import Function, HttpTrigger, ObjectCreatedTrigger, QueueMessageTrigger, ScheduleTrigger
+from platform_sdk.providers.aws import dbsetup
 from platform_sdk.providers.aws.common import kms_key, log_retention, make_handle, policy_json, resource_tags, rid
 from platform_sdk.providers.aws.config import INVOKERS, aws_config
 from platform_sdk.providers.aws.cron import to_eventbridge
@@ -126,8 +129,11 @@ def compile_function(ctx: StackContext, fn: Function, inputs: FunctionInputs) ->
     if key:
         log_attrs["kms_key_id"] = key  # the key policy must let logs.<region>.amazonaws.com use it
     log_group = ctx.resource("aws_cloudwatch_log_group", rid(ctx, fn, "logs"), log_attrs)
-    statements = [log_statement(log_group.ref("arn")), *grant_statements(inputs.grants),
-                  *consumer_statements(fn, inputs.trigger_queues)]
+    databases = database_grants(inputs.grants)
+    users = {database: dbsetup.database_user(ctx, fn, database) for database, _ in databases}
+    statements = [log_statement(log_group.ref("arn")), *grant_statements(
+        inputs.grants, lambda grant, handle: dbsetup.dbuser_arn(ctx, handle, users[grant.target])),
+        *consumer_statements(fn, inputs.trigger_queues)]
     kms = kms_statement(inputs.grants, key, region_of(ctx))
     if kms is not None:
         statements.append(kms)
@@ -140,14 +146,19 @@ def compile_function(ctx: StackContext, fn: Function, inputs: FunctionInputs) ->
         "role": role.ref("id"),
         "policy": policy_json(statements),
     })
-    environment = inputs.environment
+    environment = dict(inputs.environment)
     lambda_attrs: dict[str, Any] = {}
     waits_for: list[RawResource] = [log_group, policy]
-    databases = database_grants(inputs.grants)
+    package_path = ctx.asset(inputs.package)
+    package_hash = source_code_hash(inputs.package.sha256)
     if databases:
-        network = attach_to_vpc(ctx, fn, role, databases, tags)
+        network = attach_to_vpc(ctx, fn, role, inputs.grants, tags)
         lambda_attrs["vpc_config"] = network.vpc_config
         waits_for.append(network.policy_attachment)  # Lambda checks the role may manage ENIs when it is created
+        for database, handle in databases:  # its own user and an IAM token, never the master secret
+            var = contract.resource_var("database", database.name)
+            environment[var] = dbsetup.function_url(ctx, database, handle, users[database])
+        waits_for += dbsetup.build(ctx, fn, inputs.grants, package_path, package_hash, tags)
         environment = dict(sorted({**network.environment, **environment}.items()))  # the service's own values win
     if key:
         lambda_attrs["kms_key_arn"] = key  # environment variables at rest
@@ -156,8 +167,8 @@ def compile_function(ctx: StackContext, fn: Function, inputs: FunctionInputs) ->
         "role": role.ref("arn"),
         "handler": inputs.package.entry_point,
         "runtime": fn.runtime,
-        "filename": ctx.asset(inputs.package),
-        "source_code_hash": source_code_hash(inputs.package.sha256),
+        "filename": package_path,
+        "source_code_hash": package_hash,
         "memory_size": fn.memory,
         "timeout": fn.timeout,
         "architectures": [ARCHITECTURE],

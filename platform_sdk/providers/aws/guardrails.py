@@ -191,12 +191,21 @@ class AwsIamLeastPrivilege(Rule):
 
 class AwsProductionAlarms(ProductionAlarmsRouted):
     """A Lambda function is routed when an aws_cloudwatch_metric_alarm on its FunctionName lists, in
-    `alarm_actions`, an SNS topic (by ARN: Region and name) that some stack declares with a subscription."""
+    `alarm_actions`, an SNS topic (by ARN: Region and name) that some stack declares with a subscription.
+
+    The platform's own helper functions are not the user's functions and carry no alarms of their own: a database
+    setup function fails the apply that invokes it (aws_lambda_invocation), and a CDN's payload-hash function at
+    the edge shows in the CDN's 5xx alarm."""
 
     function_type = "aws_lambda_function"
 
     def routed(self, outdir: Path, docs: Mapping[str, Mapping[str, Any]], stack: str, rid: str,
                attrs: Mapping[str, Any]) -> bool:
+        from platform_sdk.providers.aws.dbsetup import HANDLER as DBSETUP_HANDLER
+        from platform_sdk.providers.aws.payload_hash import ENTRY as PAYLOAD_HASH_ENTRY
+
+        if attrs.get("handler") in (DBSETUP_HANDLER, PAYLOAD_HASH_ENTRY):
+            return True
         channels: set[tuple[str, str]] = set()  # (Region, topic name) of every topic with a subscription
         for doc in docs.values():
             home = next((str(b.get("region")) for b in providers_of(doc, "aws") if not b.get("alias")), "")

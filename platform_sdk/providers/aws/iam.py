@@ -4,16 +4,19 @@ Why a table: reviewers read least privilege here at a glance, and adding an acce
 Scopes name the ARN an action applies to, so no statement ever needs `*` for an action or a resource:
   bucket  -> the bucket ARN (listing)
   objects -> `<bucket ARN>/*` (object reads and writes)
-  secret  -> a Secrets Manager secret's ARN: a Secret's own container, or a database's managed master password
+  secret  -> a Secrets Manager secret's ARN (a Secret's own container)
   queue   -> the SQS queue's ARN
   function -> the Lambda function's ARN
+  dbuser  -> `arn:aws:rds-db:<region>:<account>:dbuser:<DbiResourceId>/<the function's database user>` (IAM
+             database authentication as that user only; the master secret is never granted to a function)
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from platform_sdk.model import Bucket, Database, Function, Grant, HttpTrigger, Queue, QueueMessageTrigger, Secret
+from platform_sdk.model import Bucket, Function, Grant, HttpTrigger, Queue, QueueMessageTrigger, Secret
 from platform_sdk.providers.base import Handle
 
 # (kind, access) -> ((action, scope), ...). Scopes are resolved against the target Handle's attributes below.
@@ -24,7 +27,9 @@ GRANT_ACTIONS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
     ("bucket", "write"): (("s3:PutObject", "objects"), ("s3:DeleteObject", "objects")),
     ("bucket", "readwrite"): (("s3:ListBucket", "bucket"), ("s3:GetObject", "objects"), ("s3:PutObject", "objects"),
                               ("s3:DeleteObject", "objects")),
-    ("database", "connect"): (("secretsmanager:GetSecretValue", "secret"),),
+    # IAM database authentication as the function's own database user; never the master secret.
+    # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.IAMPolicy.html
+    ("database", "connect"): (("rds-db:connect", "dbuser"),),
     ("secret", "read"): (("secretsmanager:GetSecretValue", "secret"),),
     # SendMessage and nothing else (the runtime builds the queue URL itself, so no GetQueueUrl).
     # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-api-permissions-reference.html
@@ -42,16 +47,16 @@ QUEUE_CONSUMER_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQue
 
 # With the profile's KMS key, each access also needs the key, used only through the service holding the data:
 # S3 decrypts on reads and generates data keys on writes (multipart uploads decrypt them too); Secrets Manager
-# decrypts the managed database secret and a Secret's value.
+# decrypts a Secret's value. A database connection needs no key: the function signs an IAM token instead of
+# reading the (encrypted) master secret.
 KMS_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("bucket", "read"): ("kms:Decrypt",),
     ("bucket", "write"): ("kms:Decrypt", "kms:GenerateDataKey"),
     ("bucket", "readwrite"): ("kms:Decrypt", "kms:GenerateDataKey"),
-    ("database", "connect"): ("kms:Decrypt",),
     ("secret", "read"): ("kms:Decrypt",),
     ("queue", "send"): ("kms:GenerateDataKey", "kms:Decrypt"),
 }
-KMS_VIA_SERVICE = {"bucket": "s3", "database": "secretsmanager", "secret": "secretsmanager", "queue": "sqs"}
+KMS_VIA_SERVICE = {"bucket": "s3", "secret": "secretsmanager", "queue": "sqs"}
 
 # Logging needs only these two on the function's own log group (the group itself is created by Terraform).
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
@@ -63,7 +68,11 @@ LAMBDA_ASSUME_ROLE: dict[str, Any] = {
 }
 
 
-def scope_arn(scope: str, handle: Handle) -> str:
+DbuserArn = Callable[[Grant, Handle], str]
+"""(grant, database handle) -> the dbuser ARN of the granted function's own database user."""
+
+
+def scope_arn(scope: str, grant: Grant, handle: Handle, dbuser_arn: DbuserArn | None = None) -> str:
     """The ARN one scope means for a target handle."""
     if scope == "bucket":
         return handle["arn"]
@@ -73,6 +82,8 @@ def scope_arn(scope: str, handle: Handle) -> str:
         return handle["secret_arn"]
     if scope in ("queue", "function"):
         return handle["arn"]
+    if scope == "dbuser" and dbuser_arn is not None:
+        return dbuser_arn(grant, handle)
     raise ValueError(f"unknown IAM scope {scope!r}")
 
 
@@ -81,7 +92,7 @@ def _sid(text: str) -> str:
     return "".join(part.capitalize() for part in text.replace("_", "-").split("-") if part)
 
 
-def grant_statements(grants: list[tuple[Grant, Handle]]) -> list[dict[str, Any]]:
+def grant_statements(grants: list[tuple[Grant, Handle]], dbuser_arn: DbuserArn | None = None) -> list[dict[str, Any]]:
     """Least-privilege statements for a function's grants: one per (target, scope), actions merged and sorted.
 
     Only grants whose target lives on AWS are turned into IAM here; a target on another cloud is reached
@@ -102,7 +113,7 @@ def grant_statements(grants: list[tuple[Grant, Handle]]) -> list[dict[str, Any]]
                 "Sid": _sid(f"{target.kind}-{owner}-{target.name}-{scope}"),
                 "Effect": "Allow",
                 "Action": [],
-                "Resource": scope_arn(scope, handle),
+                "Resource": scope_arn(scope, grant, handle, dbuser_arn),
             })
             if action not in entry["Action"]:
                 entry["Action"].append(action)
@@ -129,9 +140,10 @@ def log_statement(log_group_arn: str) -> dict[str, Any]:
 
 
 def _encrypted_with_profile_key(grant: Grant) -> bool:
-    """Targets the AWS compiler encrypts with the profile key: private buckets, database secrets and Secrets."""
+    """Targets the AWS compiler encrypts with the profile key that the function reads through their service:
+    private buckets, Secrets and queues (a database is reached with an IAM token, not its encrypted secret)."""
     target = grant.target
-    return (isinstance(target, Bucket) and not target.public_read) or isinstance(target, (Database, Secret, Queue))
+    return (isinstance(target, Bucket) and not target.public_read) or isinstance(target, (Secret, Queue))
 
 
 def kms_statement(grants: list[tuple[Grant, Handle]], key_arn: str | None, region: str) -> dict[str, Any] | None:

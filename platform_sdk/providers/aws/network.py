@@ -1,15 +1,38 @@
-"""Network for functions that reach a database: the default VPC, one security group per function, and one
-Secrets Manager interface endpoint per stack (plus SQS and Lambda endpoints when such a function sends to a queue or
-invokes a function: it has no other way to their APIs).
+"""The VPC of databases and of the functions that use them: which VPC, what a function there reaches, and the
+per-VPC prerequisites (S3 gateway endpoint, NAT gateway) the platform builds when the environment does not say
+they exist.
 
-Why only those functions: a function in a VPC has no internet (the platform builds no NAT) and pays ENI setup,
-so only functions with a `connect` grant to an RDS database join the VPC. Inside it they reach exactly two
-things: the database port, and HTTPS to the Secrets Manager endpoint (the managed master password).
+Which VPC: `[clouds.aws.network] vpc_id` + `subnet_ids` (trusted as described), else the account's default VPC;
+an environment that says the account has none (`default_vpc = false`) and names none gets its databases refused
+at placement (`problems`).
 
-Why the endpoint has no private DNS: AWS allows one endpoint per service with private DNS in a VPC, so a second
-stack (another service with a database, another environment in the account, or the organisation's own endpoint)
-would fail to create its own. Functions get the endpoint's own DNS name in `PLATFORM_SECRETSMANAGER_ENDPOINT`,
-which the runtime's secret client uses as its endpoint URL.
+Why only some functions join it: a function in a VPC pays ENI setup and reaches only what the VPC offers, so only
+functions granted an RDS database join it. From there each reaches exactly what its grants and the runtime need
+(https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc-internet.html):
+- its databases' ports (the database side admits the function's security group);
+- S3 for its bucket grants (`bucket("x")` calls), through the VPC's S3 gateway endpoint: security-group egress to
+  the S3 prefix list (`data.aws_ec2_managed_prefix_list`, https://docs.aws.amazon.com/vpc/latest/privatelink/
+  gateway-endpoints.html), routed from the route tables of the function's subnets;
+- the internet (a grant on another cloud: Google's token and storage APIs) only through a NAT gateway the
+  environment has or opts in to (`nat = "existing"` or `"create"`); without one such a function is refused at
+  synthesis, naming the grant (federation.py);
+- the AWS APIs of its other grants through interface endpoints of its stack (`interface_endpoint`): Secrets
+  Manager for `reads(secret)`, SQS for `sends(queue)`, Lambda for `invokes(function)`
+  (https://docs.aws.amazon.com/vpc/latest/privatelink/aws-services-privatelink-support.html), or through the NAT
+  gateway or the VPC's own endpoints when the environment says it has them;
+- nothing else: database credentials are IAM tokens the runtime signs locally (no API call; dbsetup.py).
+The database setup function (dbsetup.py) also reaches Secrets Manager (the master secret) the same way.
+
+Shared prerequisites: a route table holds one route per prefix list, so the S3 gateway endpoint must be one per
+VPC, and a NAT gateway serves the whole VPC. They are built in the stack of the function that needs them, which is
+right for one service stack with a database per VPC. Known limit: a second service stack (or environment) in the
+same VPC would build a second S3 gateway endpoint on the same route tables, which AWS refuses; it must say what the
+first built (`endpoints = ["s3"]`, `nat = "existing"`).
+
+Why the interface endpoints have no private DNS: AWS allows one endpoint per service with private DNS in a VPC,
+so a second stack would fail to create its own. A function gets each endpoint's own DNS name in a variable
+(`ENDPOINT_SERVICES`: `PLATFORM_SECRETSMANAGER_ENDPOINT`, `PLATFORM_SQS_ENDPOINT`, `PLATFORM_LAMBDA_ENDPOINT`),
+which the runtime's clients use as their endpoint URL.
 
 Why standalone rules (`aws_vpc_security_group_ingress_rule`/`egress_rule`) instead of inline blocks: a function
 stack can open the database's security group without owning it (the database may live in another stack), and
@@ -22,8 +45,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from platform_sdk.cdk.raw import RawResource
-from platform_sdk.model import Database, Function, Grant
+from platform_sdk.errors import PlatformError
+from platform_sdk.model import Bucket, Database, Function, Grant
 from platform_sdk.providers.aws.common import TARGET, policy_json, rid
+from platform_sdk.providers.aws.config import AwsNetwork, network_of
 from platform_sdk.providers.aws.engines import ENGINES
 from platform_sdk.providers.aws.provider import region_of
 from platform_sdk.providers.base import Handle, StackContext
@@ -36,79 +61,61 @@ ENI_ACTIONS = sorted([
     "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:UnassignPrivateIpAddresses",
 ])
 HTTPS_PORT = 443
+ANYWHERE = "0.0.0.0/0"
 SECRETS_ENDPOINT_ENV = "PLATFORM_SECRETSMANAGER_ENDPOINT"
 
 
-def default_vpc(ctx: StackContext) -> tuple[Any, Any]:
-    """The default VPC and its subnets, looked up once per stack (the platform creates no network of its own)."""
-    def lookup() -> tuple[Any, Any]:
-        vpc = ctx.data("aws_vpc", "default_vpc", {"default": True})
+# -- which VPC ---------------------------------------------------------------------------------------------------
+@dataclass
+class Vpc:
+    """The VPC as this stack sees it: its data block, the subnets databases and functions use, one subnet per
+    Availability Zone (interface endpoints take at most one), and what the environment says about it."""
+
+    block: Any
+    subnets: Any  # a token list (default VPC) or the environment's literal list
+    zone_subnets: Any
+    config: AwsNetwork
+
+    def ref(self, attribute: str) -> str:
+        return str(self.block.ref(attribute))
+
+
+def vpc(ctx: StackContext) -> Vpc:
+    """The environment's VPC, looked up once per stack (`[clouds.aws.network]`, else the default VPC).
+
+    Raises PlatformError when there is none (placement refuses databases first, naming the environment file)."""
+    def lookup() -> Vpc:
+        config = network_of(ctx.env)
+        if config.vpc_id is not None:
+            block = ctx.data("aws_vpc", "platform_vpc", {"id": config.vpc_id})
+            return Vpc(block, list(config.subnet_ids), list(config.subnet_ids), config)
+        if not config.default_vpc:
+            raise PlatformError(no_vpc_problem(), file=getattr(ctx.env, "file", None), key="clouds.aws.network")
+        block = ctx.data("aws_vpc", "default_vpc", {"default": True})
         subnets = ctx.data("aws_subnets", "default_vpc_subnets",
-                           {"filter": [{"name": "vpc-id", "values": [vpc.ref("id")]}]})
-        return vpc, subnets
-    return ctx.once("aws:default_vpc", lookup)
-
-
-def _default_az_subnets(ctx: StackContext) -> Any:
-    """The default subnet of each availability zone: an interface endpoint takes at most one subnet per zone."""
-    vpc, _ = default_vpc(ctx)
-    return ctx.once("aws:default_vpc_az_subnets", lambda: ctx.data("aws_subnets", "default_vpc_az_subnets", {
-        "filter": [{"name": "vpc-id", "values": [vpc.ref("id")]},
-                   {"name": "default-for-az", "values": ["true"]}],
-    }))
-
-
-def _https_ingress_from_vpc(ctx: StackContext, sg: RawResource, id: str, description: str,
-                            tags: dict[str, str]) -> RawResource:
-    vpc, _ = default_vpc(ctx)
-    return ctx.resource("aws_vpc_security_group_ingress_rule", id, {
-        "security_group_id": sg.ref("id"),
-        "description": description,
-        "ip_protocol": "tcp",
-        "from_port": HTTPS_PORT,
-        "to_port": HTTPS_PORT,
-        "cidr_ipv4": vpc.ref("cidr_block"),
-        "tags": tags,
-    })
-
-
-ENDPOINT_SERVICES = {"secretsmanager": ("Secrets Manager", SECRETS_ENDPOINT_ENV),
-                     "sqs": ("SQS", "PLATFORM_SQS_ENDPOINT"), "lambda": ("Lambda", "PLATFORM_LAMBDA_ENDPOINT")}
-"""Interface endpoints the platform builds: service -> (its name in descriptions, the variable the runtime reads)."""
-
-
-def secrets_endpoint(ctx: StackContext) -> RawResource:
-    """The stack's Secrets Manager interface endpoint and its security group (HTTPS from the VPC), built once."""
-    return interface_endpoint(ctx, "secretsmanager")
-
-
-def interface_endpoint(ctx: StackContext, service: str) -> RawResource:
-    """The stack's interface endpoint of one AWS service (`ENDPOINT_SERVICES`) and its security group, built once."""
-    label = ENDPOINT_SERVICES[service][0]
-
-    def build() -> RawResource:
-        vpc, _ = default_vpc(ctx)
-        name = ctx.profile.physical_name(ctx.env, ctx.service.name, f"{service}-endpoint")
-        tags = {"Name": name}
-        sg = ctx.resource("aws_security_group", f"{service}_endpoint_sg", {
-            "name": name,
-            "description": f"{label} endpoint of {ctx.service.name}: HTTPS from the VPC only",
-            "vpc_id": vpc.ref("id"),
-            "tags": tags,
+                           {"filter": [{"name": "vpc-id", "values": [block.ref("id")]}]})
+        zones = ctx.data("aws_subnets", "default_vpc_az_subnets", {
+            "filter": [{"name": "vpc-id", "values": [block.ref("id")]},
+                       {"name": "default-for-az", "values": ["true"]}],
         })
-        _https_ingress_from_vpc(ctx, sg, f"{service}_endpoint_https", "HTTPS from the VPC", tags)
-        return ctx.resource("aws_vpc_endpoint", f"{service}_endpoint", {
-            "vpc_id": vpc.ref("id"),
-            "service_name": f"com.amazonaws.{region_of(ctx)}.{service}",
-            "vpc_endpoint_type": "Interface",
-            "private_dns_enabled": False,  # one private-DNS endpoint per service per VPC: see the module docstring
-            "subnet_ids": _default_az_subnets(ctx).get_list_attribute("ids"),
-            "security_group_ids": [sg.ref("id")],
-            "tags": tags,
-        })
-    return ctx.once(f"aws:{service}_endpoint", build)
+        return Vpc(block, subnets.get_list_attribute("ids"), zones.get_list_attribute("ids"), config)
+    found: Vpc = ctx.once("aws:vpc", lookup)
+    return found
 
 
+def internet_problem(fn: Function, grant: Grant) -> str:
+    verbs = {"read": "reads", "write": "writes", "readwrite": "reads_writes", "connect": "uses"}
+    return (f"function {fn.address} runs in the VPC (it uses a database) and {verbs[grant.access]}("
+            f"{grant.target.address}) on another cloud, whose APIs are on the internet: the VPC has no NAT gateway "
+            "(set clouds.aws.network.nat to \"existing\" or \"create\", or split the function)")
+
+
+def no_vpc_problem() -> str:
+    return ("a VPC to run in: the environment says the account has no default VPC (clouds.aws.network.default_vpc "
+            "= false) and names none (set clouds.aws.network.vpc_id and subnet_ids)")
+
+
+# -- what a function in it needs ----------------------------------------------------------------------------------
 def database_grants(grants: list[tuple[Grant, Handle]]) -> list[tuple[Database, Handle]]:
     """The RDS databases a function connects to (a database on another cloud is not reached through this VPC)."""
     found: list[tuple[Database, Handle]] = []
@@ -118,79 +125,254 @@ def database_grants(grants: list[tuple[Grant, Handle]]) -> list[tuple[Database, 
     return found
 
 
+def reaches_s3(grants: list[tuple[Grant, Handle]]) -> bool:
+    """Its runtime calls S3 (`bucket("x")` on an AWS bucket)."""
+    return any(isinstance(grant.target, Bucket) and handle.target == TARGET for grant, handle in grants)
+
+
+def internet_grants(grants: list[tuple[Grant, Handle]]) -> list[Grant]:
+    """Grants whose resource is on another cloud: the runtime calls that cloud's public APIs."""
+    return [grant for grant, handle in grants if handle.target != TARGET]
+
+
 @dataclass
 class FunctionNetwork:
     """What compile_function adds to a function placed in the VPC."""
 
     vpc_config: dict[str, Any]
     policy_attachment: RawResource
+    security_group: RawResource
     environment: dict[str, str] = field(default_factory=dict)
 
 
-def _port(database: Database, handle: Handle) -> int:
-    return int(handle.attrs.get("port") or ENGINES[database.engine]["port"])
+def _port(database: Database, handle: Handle) -> int | str:
+    """The database's port: a number, or a reference (a profile module's output) Terraform resolves."""
+    port = handle.attrs.get("port") or ENGINES[database.engine]["port"]
+    return int(port) if str(port).isdigit() else str(port)
 
 
-def attach_to_vpc(ctx: StackContext, fn: Function, role: RawResource, databases: list[tuple[Database, Handle]],
-                  tags: dict[str, str]) -> FunctionNetwork:
-    """Security group (no ingress; egress to the database ports and HTTPS inside the VPC), the database side's
-    ingress from it, the ENI policy, and the stack's Secrets Manager endpoint."""
-    vpc, subnets = default_vpc(ctx)
-    sg = ctx.resource("aws_security_group", rid(ctx, fn, "sg"), {
-        "name": f"{ctx.physical_name(fn)}-fn",
-        "description": f"{fn.address}: no ingress; egress to its databases and the VPC endpoints only",
-        "vpc_id": vpc.ref("id"),
-        "tags": tags,
+def _egress(ctx: StackContext, sg: RawResource, id: str, description: str, port: int | str, tags: dict[str, str],
+            **destination: str) -> RawResource:
+    return ctx.resource("aws_vpc_security_group_egress_rule", id, {
+        "security_group_id": sg.ref("id"), "description": description, "ip_protocol": "tcp",
+        "from_port": port, "to_port": port, **destination, "tags": tags,
     })
-    ports = sorted({_port(database, handle) for database, handle in databases})
-    for port in ports:
-        ctx.resource("aws_vpc_security_group_egress_rule", rid(ctx, fn, f"egress_{port}"), {
-            "security_group_id": sg.ref("id"),
-            "description": f"databases on port {port}",
-            "ip_protocol": "tcp",
-            "from_port": port,
-            "to_port": port,
-            "cidr_ipv4": vpc.ref("cidr_block"),
-            "tags": tags,
-        })
-    ctx.resource("aws_vpc_security_group_egress_rule", rid(ctx, fn, "egress_https"), {
-        "security_group_id": sg.ref("id"),
-        "description": "HTTPS to the VPC endpoints",
-        "ip_protocol": "tcp",
-        "from_port": HTTPS_PORT,
-        "to_port": HTTPS_PORT,
-        "cidr_ipv4": vpc.ref("cidr_block"),
-        "tags": tags,
-    })
-    for database, handle in databases:
-        db_sg = handle.attrs.get("security_group_id")
-        if not db_sg:
-            continue  # a database from a profile module manages its own access
-        port = _port(database, handle)
-        ctx.resource("aws_vpc_security_group_ingress_rule", rid(ctx, fn, f"to_{rid(ctx, database, 'db')}"), {
+
+
+def s3_prefix_list(ctx: StackContext) -> str:
+    """The id of the region's S3 prefix list (what a gateway endpoint routes), looked up once per stack."""
+    name = f"com.amazonaws.{region_of(ctx)}.s3"
+    block = ctx.once("aws:s3_prefix_list", lambda: ctx.data("aws_ec2_managed_prefix_list", "s3", {"name": name}))
+    return str(block.ref("id"))
+
+
+def open_database(ctx: StackContext, owner: Function, sg: RawResource, database: Database, handle: Handle,
+                  tags: dict[str, str], suffix: str = "") -> list[RawResource]:
+    """Egress from `sg` to the database's port inside the VPC, and the database side's ingress from `sg`."""
+    port = _port(database, handle)
+    db_rid = rid(ctx, database, "db")
+    label = port if isinstance(port, int) else database.name  # a module's port is a reference: not in an id
+    rules = [ctx.once(f"aws:egress:{sg.fqn}:{port}", lambda: _egress(
+        ctx, sg, rid(ctx, owner, f"{suffix}egress_{label}"), f"{database.engine} in the VPC", port, tags,
+        cidr_ipv4=vpc(ctx).ref("cidr_block")))]
+    db_sg = handle.attrs.get("security_group_id")
+    if db_sg:  # a database from a profile module manages its own access
+        rules.append(ctx.resource("aws_vpc_security_group_ingress_rule", rid(ctx, owner, f"{suffix}to_{db_rid}"), {
             "security_group_id": db_sg,
-            "description": f"{database.engine} from {fn.address}",
-            "ip_protocol": "tcp",
-            "from_port": port,
-            "to_port": port,
-            "referenced_security_group_id": sg.ref("id"),
-            "tags": tags,
-        })
-    attachment = ctx.resource("aws_iam_role_policy", rid(ctx, fn, "vpc_access"), {
+            "description": f"{database.engine} from {owner.address}{' (database setup)' if suffix else ''}",
+            "ip_protocol": "tcp", "from_port": port, "to_port": port,
+            "referenced_security_group_id": sg.ref("id"), "tags": tags,
+        }))
+    return rules
+
+
+def eni_policy(ctx: StackContext, role: RawResource, id: str) -> RawResource:
+    return ctx.resource("aws_iam_role_policy", id, {
         "name": "vpc-network-interfaces",
         "role": role.ref("id"),
         "policy": policy_json([{"Sid": "LambdaVpcNetworkInterfaces", "Effect": "Allow", "Action": ENI_ACTIONS,
                                 "Resource": "*"}]),
     })
-    services = ["secretsmanager"]
-    kinds = {grant.target.kind for grant in fn.grants}
-    services += [service for kind, service in (("queue", "sqs"), ("function", "lambda")) if kind in kinds]
-    environment = {}
-    for service in services:
-        endpoint = interface_endpoint(ctx, service)
-        environment[ENDPOINT_SERVICES[service][1]] = f"https://{endpoint.ref('dns_entry[0].dns_name')}"
+
+
+def attach_to_vpc(ctx: StackContext, fn: Function, role: RawResource, grants: list[tuple[Grant, Handle]],
+                  tags: dict[str, str]) -> FunctionNetwork:
+    """Security group (no ingress; egress to exactly what its grants need), the databases' ingress from it, the
+    ENI policy, and the shared prerequisites its grants need (S3 gateway endpoint, NAT)."""
+    net = vpc(ctx)
+    sg = ctx.resource("aws_security_group", rid(ctx, fn, "sg"), {
+        "name": f"{ctx.physical_name(fn)}-fn",
+        "description": f"{fn.address}: no ingress; egress to its databases and the AWS APIs its grants use",
+        "vpc_id": net.ref("id"),
+        "tags": tags,
+    })
+    for database, handle in database_grants(grants):
+        open_database(ctx, fn, sg, database, handle, tags)
+    if reaches_s3(grants):
+        _egress(ctx, sg, rid(ctx, fn, "egress_s3"), "HTTPS to S3 through the VPC's gateway endpoint", HTTPS_PORT,
+                tags, prefix_list_id=s3_prefix_list(ctx))
+        need_shared(ctx, "s3-gateway")
+    if internet_grants(grants):
+        if not net.config.internet:  # placement refuses this first (federation.identity_literal)
+            raise PlatformError(internet_problem(fn, internet_grants(grants)[0]), key=fn.address)
+        ctx.once(f"aws:egress:{sg.fqn}:https:{ANYWHERE}", lambda: _egress(
+            ctx, sg, rid(ctx, fn, "egress_internet"), "HTTPS to public APIs through the VPC's NAT gateway",
+            HTTPS_PORT, tags, cidr_ipv4=ANYWHERE))
+        need_shared(ctx, "nat")
+    environment: dict[str, str] = {}
+    for service in grant_services(grants):
+        variables, _ = reach_service(ctx, sg, fn, tags, "", service)
+        environment.update(variables)
     return FunctionNetwork(
-        vpc_config={"subnet_ids": subnets.get_list_attribute("ids"), "security_group_ids": [sg.ref("id")]},
-        policy_attachment=attachment,
+        vpc_config={"subnet_ids": net.subnets, "security_group_ids": [sg.ref("id")]},
+        policy_attachment=eni_policy(ctx, role, rid(ctx, fn, "vpc_access")),
+        security_group=sg,
         environment=environment,
     )
+
+
+# -- shared prerequisites -----------------------------------------------------------------------------------------
+def need_shared(ctx: StackContext, what: str) -> None:
+    """Build a per-VPC prerequisite ("s3-gateway", "nat") in this stack, once: nothing when the environment says
+    it exists (`endpoints = ["s3"]`, `nat = "existing"`)."""
+    config = vpc(ctx).config
+    if what == "s3-gateway" and "s3" not in config.endpoints:
+        ctx.once("aws:s3_gateway", lambda: _s3_gateway(ctx))
+    if what == "nat" and config.nat == "create":
+        ctx.once("aws:nat", lambda: _nat(ctx))
+
+
+def _shared_name(ctx: StackContext, what: str) -> str:
+    return f"{ctx.profile.physical_name(ctx.env, ctx.service.name, what)}"
+
+
+def _route_tables(ctx: StackContext) -> Any:
+    """The route tables of the functions' subnets: the platform's NAT route table when it builds one (the subnets
+    are associated with it), else every route table of the VPC (the default VPC's main route table among them)."""
+    net = vpc(ctx)
+    if net.config.nat == "create":
+        return [ctx.shared["aws:nat"].ref("id")]
+    tables = ctx.once("aws:route_tables", lambda: ctx.data("aws_route_tables", "vpc_route_tables",
+                                                            {"vpc_id": net.ref("id")}))
+    return tables.get_list_attribute("ids")
+
+
+def _s3_gateway(ctx: StackContext) -> RawResource:
+    """The VPC's S3 gateway endpoint, routed from the functions' subnets (gateway endpoints are free)."""
+    net = vpc(ctx)
+    if net.config.nat == "create":
+        ctx.once("aws:nat", lambda: _nat(ctx))
+    return ctx.resource("aws_vpc_endpoint", "s3_gateway", {
+        "vpc_id": net.ref("id"),
+        "service_name": f"com.amazonaws.{region_of(ctx)}.s3",
+        "vpc_endpoint_type": "Gateway",
+        "route_table_ids": _route_tables(ctx),
+        "tags": {"Name": _shared_name(ctx, "s3-gateway")},
+    })
+
+
+def _nat(ctx: StackContext) -> RawResource:
+    """A NAT gateway in the public `nat_subnet_id` and a route table sending the private `subnet_ids` to it;
+    returns the route table (the S3 gateway endpoint is routed from it too)."""
+    net = vpc(ctx)
+    name = _shared_name(ctx, "nat")
+    tags = {"Name": name}
+    address = ctx.resource("aws_eip", "nat_address", {"domain": "vpc", "tags": tags})
+    gateway = ctx.resource("aws_nat_gateway", "nat", {
+        "allocation_id": address.ref("id"), "subnet_id": net.config.nat_subnet_id, "tags": tags})
+    table = ctx.resource("aws_route_table", "nat_routes", {"vpc_id": net.ref("id"), "tags": tags})
+    ctx.resource("aws_route", "nat_default_route", {
+        "route_table_id": table.ref("id"), "destination_cidr_block": ANYWHERE, "nat_gateway_id": gateway.ref("id")})
+    for index, subnet in enumerate(net.config.subnet_ids):
+        ctx.resource("aws_route_table_association", f"nat_subnet_{index + 1}", {
+            "route_table_id": table.ref("id"), "subnet_id": subnet})
+    return table
+
+
+# -- interface endpoints of the AWS APIs a function's grants call --------------------------------------------------
+ENDPOINT_SERVICES = {"secretsmanager": ("Secrets Manager", SECRETS_ENDPOINT_ENV),
+                     "sqs": ("SQS", "PLATFORM_SQS_ENDPOINT"), "lambda": ("Lambda", "PLATFORM_LAMBDA_ENDPOINT")}
+"""Interface endpoints the platform builds: service -> (its name in descriptions, the variable the runtime reads)."""
+
+GRANT_SERVICES = {("secret", "read"): "secretsmanager", ("queue", "send"): "sqs", ("function", "invoke"): "lambda"}
+"""(kind, access) of a same-cloud grant -> the AWS API its runtime client calls."""
+
+
+def _https_ingress_from_vpc(ctx: StackContext, sg: RawResource, id: str, description: str,
+                            tags: dict[str, str]) -> RawResource:
+    return ctx.resource("aws_vpc_security_group_ingress_rule", id, {
+        "security_group_id": sg.ref("id"),
+        "description": description,
+        "ip_protocol": "tcp",
+        "from_port": HTTPS_PORT,
+        "to_port": HTTPS_PORT,
+        "cidr_ipv4": vpc(ctx).ref("cidr_block"),
+        "tags": tags,
+    })
+
+
+def interface_endpoint(ctx: StackContext, service: str) -> RawResource | None:
+    """The stack's interface endpoint of one AWS service (`ENDPOINT_SERVICES`) and its security group (HTTPS from
+    the VPC), built once; None when the environment says the VPC has one (with private DNS: the default endpoint
+    name resolves to it) or a NAT gateway reaches the public endpoint."""
+    if service in vpc(ctx).config.endpoints or vpc(ctx).config.internet:
+        return None
+    label = ENDPOINT_SERVICES[service][0]
+
+    def build() -> RawResource:
+        net = vpc(ctx)
+        name = ctx.profile.physical_name(ctx.env, ctx.service.name, f"{service}-endpoint")
+        tags = {"Name": name}
+        sg = ctx.resource("aws_security_group", f"{service}_endpoint_sg", {
+            "name": name,
+            "description": f"{label} endpoint of {ctx.service.name}: HTTPS from the VPC only",
+            "vpc_id": net.ref("id"),
+            "tags": tags,
+        })
+        _https_ingress_from_vpc(ctx, sg, f"{service}_endpoint_https", "HTTPS from the VPC", tags)
+        return ctx.resource("aws_vpc_endpoint", f"{service}_endpoint", {
+            "vpc_id": net.ref("id"),
+            "service_name": f"com.amazonaws.{region_of(ctx)}.{service}",
+            "vpc_endpoint_type": "Interface",
+            "private_dns_enabled": False,  # one private-DNS endpoint per service per VPC: see the module docstring
+            "subnet_ids": net.zone_subnets,
+            "security_group_ids": [sg.ref("id")],
+            "tags": tags,
+        })
+    endpoint: RawResource = ctx.once(f"aws:{service}_endpoint", build)
+    return endpoint
+
+
+def secrets_endpoint(ctx: StackContext) -> RawResource | None:
+    """The stack's Secrets Manager interface endpoint (see `interface_endpoint`)."""
+    return interface_endpoint(ctx, "secretsmanager")
+
+
+def reach_service(ctx: StackContext, sg: RawResource, owner: Function, tags: dict[str, str], suffix: str,
+                  service: str) -> tuple[dict[str, str], RawResource]:
+    """Egress from `sg` to one AWS API: HTTPS to the stack's endpoint (inside the VPC), or through the NAT or the
+    VPC's own endpoint; returns the environment variables that point the runtime at it, and the rule (one HTTPS
+    rule per security group and destination, shared by the services)."""
+    endpoint = interface_endpoint(ctx, service)
+    if endpoint is None and vpc(ctx).config.internet:
+        need_shared(ctx, "nat")
+    destination = ANYWHERE if endpoint is None and vpc(ctx).config.internet else vpc(ctx).ref("cidr_block")
+    what = "the AWS APIs (NAT or the VPC's endpoints)" if endpoint is None else "the AWS API endpoints in the VPC"
+    rule: RawResource = ctx.once(f"aws:egress:{sg.fqn}:https:{destination}", lambda: _egress(
+        ctx, sg, rid(ctx, owner, f"{suffix}egress_https"), f"HTTPS to {what}", HTTPS_PORT, tags,
+        cidr_ipv4=destination))
+    if endpoint is None:
+        return {}, rule
+    return {ENDPOINT_SERVICES[service][1]: f"https://{endpoint.ref('dns_entry[0].dns_name')}"}, rule
+
+
+def reach_secrets_manager(ctx: StackContext, sg: RawResource, owner: Function, tags: dict[str, str],
+                          suffix: str) -> tuple[dict[str, str], RawResource]:
+    """Egress from `sg` to Secrets Manager (see `reach_service`)."""
+    return reach_service(ctx, sg, owner, tags, suffix, "secretsmanager")
+
+
+def grant_services(grants: list[tuple[Grant, Handle]]) -> list[str]:
+    """The AWS APIs (`ENDPOINT_SERVICES` keys) the runtime calls for the function's same-cloud grants, sorted."""
+    return sorted({GRANT_SERVICES[(grant.target.kind, grant.access)] for grant, handle in grants
+                   if handle.target == TARGET and (grant.target.kind, grant.access) in GRANT_SERVICES})

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
 
+    from platform_sdk.conformance import TrustedNetwork
     from platform_sdk.envs import Environment
     from platform_sdk.providers.base import Compiler
     from platform_sdk.rules import Rule
@@ -68,8 +69,9 @@ class AwsPlugin(CloudPlugin):
     function_access_from = frozenset({"gcp"})  # GCP functions invoke Lambda functions with a federated role
     # Lambda direct upload: 50 MB zipped, 250 MB unzipped (docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits)
     packaging = Packaging(limits=(50 * 2**20, 250 * 2**20), vendoring="wheels", runtime_name="AWS Lambda")
-    # The Lambda Python runtimes include boto3; the runtime's database client needs pg8000.
-    runtime_requirements: ClassVar[Mapping[str, tuple[str, ...]]] = {"database": ("pg8000>=1.31,<2",)}
+    # The Lambda Python runtimes include boto3; the runtime's database client needs its engine's driver.
+    runtime_requirements: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "database:postgres": ("pg8000>=1.31,<2",), "database:mysql": ("pymysql>=1.1,<2",)}
     client_requirements: ClassVar[Mapping[str, tuple[str, ...]]] = {"bucket": ("boto3>=1.34,<2",),
                                                                     "secret": ("boto3>=1.34,<2",),
                                                                     "queue": ("boto3>=1.34,<2",),
@@ -190,6 +192,22 @@ class AwsPlugin(CloudPlugin):
         from platform_sdk.providers.aws import status
 
         return status.checks(env, refs, client=client)
+
+    def trusted_network(self, env: Environment) -> TrustedNetwork | None:
+        """What `[clouds.aws.network]` says the VPC already offers, for the conformance analysis to trust as
+        described: its `endpoints` (`aws:<service>`), and with a NAT gateway the internet and every AWS API.
+        None when the section says nothing exists (the analysis then checks what the compilers emitted)."""
+        from platform_sdk.conformance import TrustedNetwork
+        from platform_sdk.providers.aws.config import ENDPOINT_SERVICES, network_of
+
+        network = network_of(env)
+        reaches = {f"aws:{service}" for service in network.endpoints}
+        if network.nat == "existing":
+            reaches |= {"internet", *(f"aws:{service}" for service in ENDPOINT_SERVICES)}
+        if not reaches:
+            return None
+        where = f"{env.file}: clouds.aws.network" if getattr(env, "file", None) else "clouds.aws.network"
+        return TrustedNetwork(frozenset(reaches), where)
 
     def fetch_logs(self, project_root: Path, env: Environment, refs: list[FunctionRef], since: datetime,
                    client: Any = None) -> list[LogEntry]:

@@ -22,7 +22,7 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 from platform_sdk import contract
 from platform_sdk.conformance import (
@@ -129,6 +129,9 @@ SIGNING_API = "iamcredentials.googleapis.com"
 # Cloud SQL through the connectors: connect + get on the instance (the SQL Admin API), the password from Secret
 # Manager. https://cloud.google.com/sql/docs/postgres/connect-connectors#required_roles
 SQL_PERMISSIONS = ("cloudsql.instances.connect", "cloudsql.instances.get")
+# Signing in as an IAM database user: https://cloud.google.com/sql/docs/postgres/iam-roles
+SQL_LOGIN_PERMISSION = "cloudsql.instances.login"
+IAM_USER_TYPE = "CLOUD_IAM_SERVICE_ACCOUNT"
 SQL_API = "sqladmin.googleapis.com"
 SECRET_PERMISSION = "secretmanager.versions.access"
 SECRET_API = "secretmanager.googleapis.com"
@@ -451,6 +454,9 @@ class GcpRules:
         self.api(proof, estate, account_project, SIGNING_API, "signBlob is served by the IAM Credentials API")
 
     def _database(self, need: Need, caller: Caller, ctx: Context, proof: Proof) -> None:
+        """Connect through the connector as the function's own IAM database user (`?auth=iam`): connect, get and
+        login on the instance, the user of type CLOUD_IAM_SERVICE_ACCOUNT on it. A built-in user's password in a
+        function is the administrator's credentials (every built-in user is a member of cloudsqlsuperuser)."""
         database = need.target
         assert isinstance(database, Database)
         estate = ctx.estate
@@ -466,15 +472,40 @@ class GcpRules:
         name = estate.token(instance, "name")
         target = f"projects/{project}/instances/{name}"
         proof.reach(Endpoint("gcp:sqladmin"))
-        for permission in SQL_PERMISSIONS:
+        var = contract.resource_var("database", database.name)
+        url = caller.environment.get(var, "")
+        parsed = urlparse(url)
+        params = {k: v[0] for k, v in parse_qs(parsed.query).items()}
+        user = unquote(parsed.username or "")
+        iam = params.get("auth") == "iam"
+        permissions = SQL_PERMISSIONS + ((SQL_LOGIN_PERMISSION,) if iam else ())
+        for permission in permissions:
             self._require(proof, estate, permission, "sql", target, f"instance {name}", project, member, who,
                           condition_target=target)
         self.api(proof, estate, project, SQL_API, "the Cloud SQL connectors call the SQL Admin API")
-        var = contract.resource_var("database", database.name)
-        url = caller.environment.get(var, "")
-        secret_expr = (parse_qs(urlparse(url).query).get("secret") or [""])[0] if url else ""
+        users = [u for u in estate.blocks("google_sql_user") if estate.references_block(
+            u.stack, u.body.get("instance"), instance)]
+        if iam:
+            wanted = estate.canonical(caller.block.stack, user)
+            own = [u for u in users if u.body.get("type") == IAM_USER_TYPE and self._user_matches(
+                estate, u, wanted, caller.block.stack)]
+            proof.require(bool(own), f"the IAM database user {estate.display(wanted)} exists on instance {name}",
+                          f"a google_sql_user of type {IAM_USER_TYPE} named for the function's service account on "
+                          f"instance {name} (the user {estate.display(wanted)} it signs in as)",
+                          *[u.at("name") for u in own])
+            return
+        built_in = [u for u in users if u.body.get("type") in (None, "BUILT_IN")
+                    and estate.canonical(u.stack, u.body.get("name", "")) == estate.canonical(caller.block.stack,
+                                                                                           user)]
+        if built_in:
+            proof.lack(f"its own database user: function {caller.block.body.get('name') or caller.block.address} "
+                       f"connects as the built-in user {user} of instance {name} with its password (every built-in "
+                       "user is a member of cloudsqlsuperuser: the administrator's credentials in a function); "
+                       "connect as its own IAM database user")
+            return
+        secret_expr = params.get("secret", "")
         if not secret_expr:
-            proof.lack(f"the password's secret in {var} (the runtime reads the password from it)")
+            proof.lack(f"credentials in {var}: an IAM database user (?auth=iam) or the password's secret (?secret=)")
             return
         secret = estate.canonical(caller.block.stack, secret_expr)
         proof.reach(Endpoint("gcp:secretmanager"))
@@ -506,6 +537,13 @@ class GcpRules:
         self._require(proof, estate, SECRET_PERMISSION, "secret", secret_id, f"secret {estate.display(secret_id)}",
                       project, member, self._who(caller))
         self.api(proof, estate, project, SECRET_API, "the value is read from Secret Manager")
+
+    @staticmethod
+    def _user_matches(estate: Estate, user: Block, wanted: str, stack: str) -> bool:
+        """The URL's user is the IAM user's name (PostgreSQL), or that email's part before `@` (MySQL)."""
+        name = estate.canonical(user.stack, user.body.get("name", ""))
+        return wanted == name or (not name.startswith("${") and name.partition("@")[0] == wanted
+                                  and user.body.get("name", "").endswith(".gserviceaccount.com"))
 
     def _federation(self, need: Need, caller: Caller, ctx: Context, proof: Proof) -> None:
         """An AWS function exchanges its signed GetCallerIdentity for a Google token (workload identity)."""

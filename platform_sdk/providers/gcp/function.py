@@ -23,10 +23,18 @@ import json
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from platform_sdk import contract
 from platform_sdk.errors import PlacementError
-from platform_sdk.model import Function, HttpTrigger, ObjectCreatedTrigger, QueueMessageTrigger, ScheduleTrigger
+from platform_sdk.model import (
+    Database,
+    Function,
+    HttpTrigger,
+    ObjectCreatedTrigger,
+    QueueMessageTrigger,
+    ScheduleTrigger,
+)
 from platform_sdk.providers.base import FunctionInputs, StackContext
-from platform_sdk.providers.gcp import iam, kms, naming, provider
+from platform_sdk.providers.gcp import database, iam, kms, naming, provider
 from platform_sdk.providers.gcp.bucket import STORAGE_API, bucket_attributes
 from platform_sdk.providers.gcp.config import DEFAULT_MAX_INSTANCES, INVOKERS, MAX_INSTANCES
 from platform_sdk.providers.gcp.queue import PUBSUB_API, topic_id
@@ -191,6 +199,13 @@ def compile_function(ctx: StackContext, fn: Function, inputs: FunctionInputs) ->
             file=ctx.env.file, key=fn.address, value=ctx.cloud,
             hint='give it http(auth="iam") or http(auth=jwt(...)), or split the public endpoint from the callee')
     environment = dict(inputs.environment)
+    database_users = []
+    for grant, handle in inputs.grants:  # its own IAM database user, never the built-in (administrator) user
+        if handle.target == "gcp" and isinstance(grant.target, Database):
+            url, user = database.iam_user(ctx, fn.name, grant.target, handle.attrs, naming.account_id(physical),
+                                          account.ref("email"))
+            environment[contract.resource_var("database", grant.target.name)] = url
+            database_users.append(user)
     if events:
         environment[TRIGGER_FILTERS_ENV] = trigger_filters(events, inputs)
     attrs: dict[str, Any] = {
@@ -214,7 +229,7 @@ def compile_function(ctx: StackContext, fn: Function, inputs: FunctionInputs) ->
             "all_traffic_on_latest_revision": True,
         },
     }
-    after: list[Any] = [*provider.apis(ctx, *FUNCTION_APIS), *bindings]
+    after: list[Any] = [*provider.apis(ctx, *FUNCTION_APIS), *bindings, *database_users]
     if events:
         after += provider.apis(ctx, *EVENT_APIS)
         bucket = inputs.trigger_buckets[events[0].bucket.name]

@@ -58,10 +58,11 @@ TOKEN_CREATOR = "roles/iam.serviceAccountTokenCreator"
 SIGNING_API = "iamcredentials.googleapis.com"
 
 # Database grants. Cloud SQL has no instance-level IAM policy, so `cloudsql.client` (instances.connect +
-# instances.get, what the Cloud SQL connectors need) can only be bound on the project; an IAM condition narrows
-# it to the one instance. The password is readable through its own secret only.
-DATABASE_PROJECT_ROLES: dict[str, tuple[str, ...]] = {"connect": ("roles/cloudsql.client",)}
-DATABASE_SECRET_ROLES: dict[str, tuple[str, ...]] = {"connect": ("roles/secretmanager.secretAccessor",)}
+# instances.get, what the Cloud SQL connectors need) and `cloudsql.instanceUser` (instances.login: signing in as
+# the function's IAM database user, https://cloud.google.com/sql/docs/postgres/iam-roles) can only be bound on the
+# project; an IAM condition narrows them to the one instance. No password, no secret: the function is an IAM user.
+DATABASE_PROJECT_ROLES: dict[str, tuple[str, ...]] = {"connect": ("roles/cloudsql.client",
+                                                                  "roles/cloudsql.instanceUser")}
 
 # Secret grants -> predefined roles bound on that one secret: secretAccessor is versions.access only (it cannot
 # list, add versions or read other secrets). https://cloud.google.com/secret-manager/docs/access-control
@@ -162,9 +163,8 @@ def bind_grant(ctx: StackContext, fn_name: str, member: str, grant: Grant, targe
                 "description": "Cloud SQL has no instance-level IAM: the project binding is limited to one instance",
                 "expression": f'resource.name == "{instance}" && resource.service == "sqladmin.googleapis.com"',
             }
-            bindings.append(project_member(ctx, f"{key}_client", role, member, condition))
-        for role in DATABASE_SECRET_ROLES[grant.access]:
-            bindings.append(secret_member(ctx, f"{key}_secret", target["secret"], role, member))
+            suffix = "client" if role.endswith(".client") else "login"
+            bindings.append(project_member(ctx, f"{key}_{suffix}", role, member, condition))
     elif grant.target.kind == "secret":
         for role in SECRET_ROLES[grant.access]:
             bindings.append(secret_member(ctx, f"{key}_accessor", target["id"], role, member))

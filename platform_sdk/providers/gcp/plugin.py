@@ -71,7 +71,9 @@ class GcpPlugin(CloudPlugin):
     runtime_requirements: ClassVar[Mapping[str, tuple[str, ...]]] = {
         "function": ("functions-framework>=3.5,<4",),
         "bucket": ("google-cloud-storage>=2.16,<4",),
-        "database": ("pg8000>=1.31,<2", "google-cloud-secret-manager>=2.20,<3", "cloud-sql-python-connector>=1.10,<2"),
+        "database": ("cloud-sql-python-connector>=1.10,<2",),  # IAM database users: no password to fetch
+        "database:postgres": ("pg8000>=1.31,<2",),
+        "database:mysql": ("pymysql>=1.1,<2",),
         "secret": ("google-cloud-secret-manager>=2.20,<3",),
         "queue": ("google-auth[requests]>=2.20,<3",),
     }

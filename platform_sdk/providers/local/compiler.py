@@ -1,7 +1,11 @@
-"""Compile the neutral model to the local cloud provider (directories, a function registry, SQLite files).
+"""Compile the neutral model to the local cloud provider (directories, a function registry, database servers).
 
 The local environment can hold stand-ins for `aws` and `gcp` placements: each cloud label gets its own root,
 so a cross-cloud move can be rehearsed end to end on a laptop.
+
+Databases run the engine they declare (`[clouds.local] databases`, default "engine"), and every function granted
+one connects as its own least-privilege role (`localcloud_database_role`, in the function's stack): its URL, not
+the database's administrator URL, is what the function receives.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import json
 import os
 from typing import TYPE_CHECKING
 
+from platform_sdk import contract
 from platform_sdk.localcloud.roots import local_root
 from platform_sdk.model import (
     Bucket,
@@ -26,6 +31,7 @@ from platform_sdk.model import (
 )
 from platform_sdk.providers.base import Compiler, FunctionInputs, Handle, StackContext
 from platform_sdk.providers.local.config import local_config
+from platform_sdk.runtime.dbroles import role_name
 
 if TYPE_CHECKING:
     from platform_sdk.envs import Environment
@@ -51,8 +57,9 @@ class LocalCompiler(Compiler):
         from platform_sdk.localcloud.mirror import PROVIDER_SOURCE, PROVIDER_VERSION
 
         root = os.path.relpath(local_root(ctx.project_dir, ctx.env, ctx.cloud), ctx.stack_dir)
+        config = local_config(self.env)
         RawProvider(ctx.stack, "localcloud", "localcloud", PROVIDER_SOURCE, f"~> {PROVIDER_VERSION}",
-                    {"root": root, "gateway_port": local_config(self.env).gateway_port})
+                    {"root": root, "gateway_port": config.gateway_port, "databases": config.databases})
 
     def bucket(self, ctx: StackContext, bucket: Bucket) -> Handle:
         name = ctx.physical_name(bucket)
@@ -109,6 +116,11 @@ class LocalCompiler(Compiler):
         ]
         if events:
             triggers["object_created"] = events
+        environment = dict(inputs.environment)
+        for grant, handle in inputs.grants:
+            if isinstance(grant.target, Database):
+                environment[contract.resource_var("database", grant.target.name)] = self._role(ctx, fn, grant.target,
+                                                                                            handle)
         res = ctx.resource("localcloud_function", fn.name, {
             "name": ctx.physical_name(fn),
             "handler": inputs.package.entry_point,
@@ -117,7 +129,7 @@ class LocalCompiler(Compiler):
             "package_hash": inputs.package.sha256,
             "memory": fn.memory,
             "timeout": fn.timeout,
-            "environment": inputs.environment,
+            "environment": environment,
             "triggers": json.dumps(triggers, sort_keys=True),
         })
         return self.handle(ctx, fn, name=res.ref("name"), url=res.ref("url"),
@@ -126,6 +138,19 @@ class LocalCompiler(Compiler):
     @staticmethod
     def _physical(ctx: StackContext, fn: Function) -> str:
         return ctx.profile.physical_name(ctx.env, fn.service.name if fn.service else "", fn.physical_key)
+
+    def _role(self, ctx: StackContext, fn: Function, database: Database, handle: Handle) -> str:
+        """The function's own role on the database (several databases share a local server: the role is named
+        after both); its URL. Functions of the service declaring the database own its schema."""
+        owner = database.service is fn.service
+        service = database.service.name if database.service else ctx.service.name
+        db_name = ctx.profile.physical_name(ctx.env, service, database.name)
+        role = ctx.resource("localcloud_database_role", f"{fn.name}_{database.name}_role".replace("-", "_"), {
+            "name": role_name(ctx.physical_name(fn), db_name, engine=database.engine),
+            "database": handle["name"],
+            "owner": owner,
+        })
+        return str(role.ref("url"))
 
     def cdn(self, ctx: StackContext, cdn: Cdn, origin: Handle) -> Handle:
         attrs: dict[str, object] = {"name": ctx.physical_name(cdn)}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -18,6 +18,14 @@ class LocalConfig(CloudConfig):
     gateway_port: Annotated[int, Field(ge=1, le=65535)] = Field(
         8790, description="TCP port of the `platform dev` gateway on 127.0.0.1 (function URLs and CDN routes "
         "are built with it).")
+    databases: Literal["engine", "sqlite"] = Field(
+        "engine", description="How local databases run. `engine`: the engine each database declares, PostgreSQL or "
+        "MariaDB (for `mysql`), on a server of the local cloud's own under `root`, started on demand on a free "
+        "127.0.0.1 port, each function connecting as a role with exactly its grant's rights; needs the server "
+        "programs (Debian: `postgresql`, `mariadb-server`). `sqlite`: the explicit fallback, every database a "
+        "SQLite file (no roles, and SQL only the real engine rejects passes locally); announced at every plan. "
+        "A database keeps what it was created with: earlier SQLite stand-ins keep their data on SQLite until "
+        "migrated (docs/databases.md).")
 
 
 def local_config(env: object) -> LocalConfig:

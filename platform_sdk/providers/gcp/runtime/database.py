@@ -1,10 +1,14 @@
-"""Cloud SQL for PostgreSQL from a Cloud Function: the password comes from Secret Manager; the connection goes
-through the Cloud SQL unix socket or the Cloud SQL Python Connector.
+"""Cloud SQL (PostgreSQL, MySQL) from a Cloud Function: the password comes from Secret Manager; the connection
+goes through the Cloud SQL unix socket or the Cloud SQL Python Connector.
 
-The URL synthesis injects: `postgres://<user>@/<db>?instance=<project:region:instance>&secret=<secret>&cloud=gcp`.
+The URL synthesis injects a function: `postgres://<IAM user>@/<db>?instance=<project:region:instance>&auth=iam&
+cloud=gcp` (`mysql://...` for MySQL): the function's own Cloud SQL IAM database user, signed in by the connector with
+the function's service account (`enable_iam_auth`, https://cloud.google.com/sql/docs/postgres/iam-logins), no
+password anywhere. A URL with `?secret=<secret>` instead reads a password from Secret Manager (a built-in user).
 The secret (a Secret Manager id, `projects/P/secrets/S`, or a full version name) holds the password, as plain text
 or as {"username", "password"} JSON. Connection, first that applies:
-1. the Cloud SQL unix socket `/cloudsql/<instance>/.s.PGSQL.5432` (pg8000 `unix_sock`), present when the Cloud Run
+1. the Cloud SQL unix socket `/cloudsql/<instance>/.s.PGSQL.5432` (pg8000 `unix_sock`; MySQL: `/cloudsql/<instance>`
+   with PyMySQL), present when the Cloud Run
    service has the instance attached: zero extra packages
    (https://cloud.google.com/sql/docs/postgres/connect-run#connect_to);
 2. the Cloud SQL Python Connector (`cloud-sql-python-connector`, IAM-authorised, mTLS). Cloud Functions gen2
@@ -14,7 +18,7 @@ or as {"username", "password"} JSON. Connection, first that applies:
 A URL with a host (`postgres://user@10.1.2.3:5432/db?...`) connects over TCP (private IP) with TLS by default.
 
 Overrides (tests only): `PLATFORM_SECRETMANAGER_ENDPOINT` (plain HTTP, no credentials), `PLATFORM_CLOUDSQL_SOCKET_DIR`.
-google-cloud-* and pg8000 are imported only when a database is connected.
+google-cloud-*, pg8000 and PyMySQL are imported only when a database is connected.
 """
 
 from __future__ import annotations
@@ -76,19 +80,29 @@ def fetch_credentials(secret: str, params: Mapping[str, str]) -> Credentials:
 
 
 def connect_without_host(database: Database, kwargs: dict[str, Any]) -> Any:
-    """A pg8000 connection to the URL's `instance`: its unix socket when attached, else the Cloud SQL connector.
+    """A connection to the URL's `instance`: its unix socket when attached, else the Cloud SQL connector.
+
+    PostgreSQL (pg8000) listens on `/cloudsql/<instance>/.s.PGSQL.5432`, MySQL (PyMySQL) on `/cloudsql/<instance>`
+    (https://cloud.google.com/sql/docs/mysql/connect-run#connect_to). `kwargs` are the driver's keyword arguments
+    (user, password, database, ...).
 
     Raises:
         DatabaseConfigError: no `instance` parameter, or neither the socket nor the connector is available.
     """
-    import pg8000.dbapi
-
     instance = database.params.get("instance")
     if not instance:
         raise DatabaseConfigError(f"database {database.name!r}: URL has neither a host nor ?instance=")
-    socket_dir = os.environ.get(SOCKET_DIR_ENV, CLOUDSQL_SOCKET_DIR)
-    sock = Path(socket_dir) / instance / f".s.PGSQL.{database.parsed.port or 5432}"
-    if sock.exists():
+    socket_dir = Path(os.environ.get(SOCKET_DIR_ENV, CLOUDSQL_SOCKET_DIR))
+    mysql = database.engine == "mysql"
+    iam = database.params.get("auth") == "iam"
+    sock = socket_dir / instance if mysql else socket_dir / instance / f".s.PGSQL.{database.parsed.port or 5432}"
+    if sock.exists() and not iam:
+        if mysql:
+            import pymysql
+
+            return pymysql.connect(unix_socket=str(sock), **kwargs)
+        import pg8000.dbapi
+
         return pg8000.dbapi.connect(unix_sock=str(sock), **kwargs)
     try:
         from google.cloud.sql.connector import Connector
@@ -101,5 +115,8 @@ def connect_without_host(database: Database, kwargs: dict[str, Any]) -> Any:
     with _connector_lock:
         if _connector is None:  # one per process: each Connector runs a background refresh thread
             _connector = Connector()
-    return _connector.connect(instance, "pg8000", user=kwargs["user"], password=kwargs["password"],
-                              db=kwargs["database"])
+    if iam:  # an IAM database user: the connector signs in with the function's service account, no password
+        return _connector.connect(instance, "pymysql" if mysql else "pg8000", user=kwargs["user"],
+                                  db=kwargs["database"], enable_iam_auth=True)
+    return _connector.connect(instance, "pymysql" if mysql else "pg8000", user=kwargs["user"],
+                              password=kwargs["password"], db=kwargs["database"])

@@ -2,12 +2,14 @@
 
 - `adapter`: the local gateway's JSON events in, neutral events to the handler;
 - `buckets`: `LocalBucket` for `file://` URLs (a directory is a bucket);
+- `database`: the credentials of a function's role on the local PostgreSQL / MariaDB servers (SQLite stand-ins,
+  the explicit fallback, are opened by `platform_sdk.runtime.database` itself).
 - `secrets`: `LocalSecret` for `file://` secret URLs (a directory holding a 0600 value file);
 - `queues`: `LocalQueue` for `file://` queue URLs (a directory holding a SQLite file);
 - `functions`: `LocalFunction` for `localfn://` URLs (calls through the `platform dev` gateway, signed with the
   function's local identity token).
 
-Databases are SQLite files, which `platform_sdk.runtime.database` opens itself. Standard library only; imports
+Standard library only; imports
 only `platform_sdk.runtime`, `platform_sdk.contract` and itself.
 """
 

@@ -1,0 +1,171 @@
+"""Issue 13.5: the local cloud runs the engine a database declares (PostgreSQL, MariaDB for `mysql`) through real
+Terraform, with one least-privilege role per function, and SQLite only as an explicit, announced fallback.
+
+Before: `localcloud_database` was a SQLite file whatever the engine, so a PostgreSQL-only statement passed locally
+and failed in the cloud, and every function had every right.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from platform_sdk.localcloud import dbserver, mirror
+from platform_sdk.runtime.database import Database
+from tests.test_localcloud_provider import Workspace, combined, files_under, shared_cache, terraform_bin  # noqa: F401
+
+
+def config(root: Path, engine: str, *, databases: str | None = None, protect: bool = False,
+           force: bool = False, roles: tuple[str, ...] = ("api", "report")) -> dict[str, Any]:
+    provider: dict[str, Any] = {"root": str(root)}
+    if databases is not None:
+        provider["databases"] = databases
+    resources: dict[str, Any] = {
+        "localcloud_database": {"main": {"name": "shop-main", "engine": engine, "deletion_protection": protect,
+                                         "force_destroy": force}},
+    }
+    if roles:
+        resources["localcloud_database_role"] = {
+            name: {"name": f"shop_{name}", "database": "${localcloud_database.main.name}", "owner": name == "api"}
+            for name in roles}
+    return {
+        "terraform": {"required_providers": {"localcloud": {"source": mirror.PROVIDER_SOURCE,
+                                                            "version": mirror.PROVIDER_VERSION}}},
+        "provider": {"localcloud": provider},
+        "resource": resources,
+        "output": {"db_url": {"value": "${localcloud_database.main.url}"},
+                   **{f"{name}_url": {"value": f"${{localcloud_database_role.{name}.url}}"} for name in roles}},
+    }
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Iterator[Path]:
+    root = tmp_path / "cloud"
+    yield root
+    for engine in dbserver.ENGINES:
+        dbserver.Server(root, engine).remove()
+
+
+def skip_without(engine: str) -> None:
+    problem = dbserver.missing(engine)
+    if problem:
+        pytest.skip(problem)
+
+
+def connect(url: str) -> Any:
+    """A connection as the function would open it (the runtime reads the role's secret file)."""
+    return Database("main", url).connect()
+
+
+@pytest.mark.parametrize("engine", ["postgres", "mysql"])
+def test_a_database_runs_its_engine_and_each_function_its_own_role(terraform_bin: Path,  # noqa: F811
+                                                                   shared_cache: Path,  # noqa: F811
+                                                                   tmp_path: Path, root: Path, engine: str) -> None:
+    skip_without(engine)
+    ws = Workspace(terraform_bin, tmp_path / "stack", shared_cache)
+    ws.write(config(root, engine))
+    ws.init()
+    ws.apply()
+    outputs = ws.outputs()
+    server = dbserver.Server(root, engine)
+    scheme = "postgres" if engine == "postgres" else "mysql"
+    assert outputs["db_url"] == (f"{scheme}://platform_admin@127.0.0.1:{server.port}/shop-main"
+                                 f"?secret={server.admin_file}&cloud=local")
+    assert outputs["api_url"].startswith(f"{scheme}://shop_api@127.0.0.1:{server.port}/shop-main?secret=")
+    secret = root / "databases" / ".secrets" / "shop_api.json"
+    assert secret.stat().st_mode & 0o777 == 0o600 and "password" in json.loads(secret.read_text())
+    assert "password" not in json.dumps(ws.state())  # never in state
+
+    with connect(outputs["api_url"]) as conn:  # the declared engine: its own SQL works, SQLite's would not
+        version = conn.query("SELECT version()")[0][0]
+        assert ("PostgreSQL" in version) if engine == "postgres" else ("MariaDB" in version)
+        conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body VARCHAR(100))")
+        conn.execute("INSERT INTO notes VALUES (?, ?)", (1, "from api"))
+    with connect(outputs["report_url"]) as conn:
+        assert conn.query("SELECT body FROM notes") == [("from api",)]
+        conn.execute("UPDATE notes SET body = ? WHERE id = ?", ("seen by report", 1))
+    with pytest.raises(Exception) as info, connect(outputs["report_url"]) as conn:
+        conn.execute("CREATE TABLE mine (x INTEGER)")  # not the database's service: rows only
+    assert "denied" in str(info.value).lower()
+
+    # Nothing to change on a second plan; after the server stopped (a reboot), the refresh starts it again.
+    assert ws.run("plan", "-no-color", "-detailed-exitcode").returncode == 0
+    server.stop()
+    assert not server.running()
+    assert ws.run("plan", "-no-color", "-detailed-exitcode").returncode == 0
+    assert server.running()
+    with connect(outputs["report_url"]) as conn:
+        assert conn.query("SELECT body FROM notes") == [("seen by report",)]
+
+    # Destroying a role keeps its data; the database with rows is refused until forced; the last database takes
+    # the server with it, and nothing is left on disk.
+    ws.write(config(root, engine, roles=("report",)))
+    ws.apply()
+    with connect(outputs["report_url"]) as conn:
+        assert conn.query("SELECT body FROM notes") == [("seen by report",)]
+    assert not (root / "databases" / ".secrets" / "shop_api.json").exists()
+    proc = ws.run("destroy", "-auto-approve", "-no-color", ok=False)
+    assert "Database shop-main still holds data (tables with rows: " in combined(proc)
+    assert server.running()
+    ws.write(config(root, engine, roles=("report",), force=True))
+    ws.apply()
+    ws.run("destroy", "-auto-approve", "-no-color")
+    assert ws.state() == {}
+    assert not server.running() and not server.dir.exists()
+    assert files_under(root) == []
+
+
+def test_the_sqlite_fallback_is_explicit_and_announced(terraform_bin: Path, shared_cache: Path,  # noqa: F811
+                                                       tmp_path: Path, root: Path) -> None:
+    ws = Workspace(terraform_bin, tmp_path / "stack", shared_cache)
+    ws.write(config(root, "postgres", databases="sqlite"))
+    ws.init()
+    proc = ws.run("apply", "-auto-approve", "-no-color")
+    text = combined(proc)
+    assert "Database shop-main is a SQLite stand-in, not PostgreSQL" in text
+    assert 'The environment sets databases = "sqlite" in [clouds.local].' in text
+    assert "Role shop_api is not created: database shop-main is a SQLite stand-in" in text
+    outputs = ws.outputs()
+    sqlite_file = root / "databases" / "shop-main.sqlite3"
+    assert outputs["db_url"] == outputs["api_url"] == f"sqlite:///{sqlite_file}"
+    assert not (root / "databases" / ".postgres").exists()
+
+
+def test_an_existing_sqlite_stand_in_keeps_its_data_when_the_engine_becomes_the_default(
+        terraform_bin: Path, shared_cache: Path, tmp_path: Path, root: Path) -> None:  # noqa: F811
+    """The upgrade path: a database created on SQLite (by an earlier version) is kept, data and all, and the plan
+    says so; only new databases run the engine."""
+    skip_without("postgres")
+    ws = Workspace(terraform_bin, tmp_path / "stack", shared_cache)
+    ws.write(config(root, "postgres", databases="sqlite", roles=()))
+    ws.init()
+    ws.apply()
+    sqlite_file = root / "databases" / "shop-main.sqlite3"
+    with connect(f"sqlite:///{sqlite_file}") as conn:
+        conn.execute("CREATE TABLE kept (x TEXT)")
+        conn.execute("INSERT INTO kept VALUES ('mine')")
+    ws.write(config(root, "postgres", roles=()))  # databases defaults to "engine" now
+    proc = ws.run("plan", "-no-color", "-detailed-exitcode", ok=None)
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # no change to the database
+    assert "It was created on SQLite (by an earlier version, or with databases = \"sqlite\") and keeps its data" \
+        in combined(proc)
+    with connect(f"sqlite:///{sqlite_file}") as conn:
+        assert conn.query("SELECT x FROM kept") == [("mine",)]
+
+
+def test_missing_server_programs_fail_the_plan_naming_the_fix(terraform_bin: Path, shared_cache: Path,  # noqa: F811
+                                                              tmp_path: Path, root: Path) -> None:
+    ws = Workspace(terraform_bin, tmp_path / "stack", shared_cache)
+    ws.env[dbserver.SERVER_PATH_ENV] = str(tmp_path / "empty")  # nothing installed there
+    ws.write(config(root, "mysql"))
+    ws.init()
+    text = combined(ws.run("plan", "-no-color", ok=False))
+    assert "Database shop-main needs a local MariaDB server: the MariaDB server programs (mariadbd and " \
+           "mariadb-install-db) are not installed: install MariaDB's server (Debian/Ubuntu: apt-get install " \
+           "mariadb-server" in text
+    assert 'Or use the explicit SQLite fallback: set databases = "sqlite" in [clouds.local]' in text
+    assert not root.exists()
