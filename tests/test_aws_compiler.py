@@ -262,8 +262,12 @@ def test_database_grant_connects_as_its_own_user_with_iam_tokens(dev_stacks: Sta
     secret = "${aws_db_instance.users_instance.master_user_secret[0].secret_arn}"
     for fn in ("api", "cleanup"):
         policy = resources(stack, "aws_iam_role_policy")[f"{fn}_policy"]["policy"]
-        assert secret not in policy and "secretsmanager" not in policy
+        assert secret not in policy
         statements = json.loads(policy)["Statement"]
+        secret_reads = [s for s in statements if any(a.startswith("secretsmanager:") for a in s["Action"])]
+        # api reads its own Secret (jwt-key), never a database's: cleanup reads none
+        assert all("aws_secretsmanager_secret." in str(s["Resource"]) for s in secret_reads), secret_reads
+        assert bool(secret_reads) == (fn == "api")
         (db,) = [s for s in statements if s["Action"] == ["rds-db:connect"]]
         assert db["Resource"] == ("arn:aws:rds-db:eu-west-1:111111111111:dbuser:"
                                   f"${{aws_db_instance.users_instance.resource_id}}/acme_dev_auth_{fn}")
@@ -439,14 +443,18 @@ def test_database_functions_run_in_the_vpc(which: str, request: pytest.FixtureRe
         assert "aws_iam_role_policy_attachment" not in stack["resource"], "no broad managed policies"
         # Lambda checks the role may manage ENIs when the function is created.
         assert f"aws_iam_role_policy.{fn}_vpc_access" in lam["depends_on"]
-        # It signs IAM tokens locally: no Secrets Manager, and no HTTPS out at all (it has no bucket grant).
-        assert "PLATFORM_SECRETSMANAGER_ENDPOINT" not in lam["environment"]["variables"]
+        # It signs IAM tokens locally: no Secrets Manager for the database. api reads its own Secret (jwt-key) and
+        # sends to a queue, so it reaches those two APIs through their endpoints; cleanup reaches nothing else.
+        calls_apis = fn == "api"
+        variables = lam["environment"]["variables"]
+        assert ("PLATFORM_SECRETSMANAGER_ENDPOINT" in variables) is calls_apis
+        assert ("PLATFORM_SQS_ENDPOINT" in variables) is calls_apis
         sg = resources(stack, "aws_security_group")[f"{fn}_sg"]
         assert sg["vpc_id"] == "${data.aws_vpc.default_vpc.id}" and "ingress" not in sg and "egress" not in sg
         assert rules_on(stack, "ingress", f"{fn}_sg") == []
         egress = rules_on(stack, "egress", f"{fn}_sg")
-        assert sorted((r["ip_protocol"], r["from_port"], r["to_port"], r["cidr_ipv4"]) for r in egress) == [
-            ("tcp", 5432, 5432, VPC_CIDR)]
+        assert sorted((r["ip_protocol"], r["from_port"], r["to_port"], r["cidr_ipv4"]) for r in egress) == (
+            [("tcp", 443, 443, VPC_CIDR)] if calls_apis else []) + [("tcp", 5432, 5432, VPC_CIDR)]
         assert all(r["tags"] == {"resource": fn} for r in egress)
         # The database setup reaches the database and the Secrets Manager endpoint (the master secret).
         setup = resources(stack, "aws_lambda_function")[f"{fn}_dbsetup"]
@@ -503,8 +511,9 @@ def test_functions_without_a_database_stay_outside_the_vpc(dev_stacks: Stacks, e
             in_vpc = fn_name in ("api_function", "cleanup_function", "api_dbsetup", "cleanup_dbsetup") if (
                 name == "dev-auth-aws") else (name == "extras" and fn_name in ("job_function", "job_dbsetup"))
             assert ("vpc_config" in fn) is in_vpc, (name, fn_name)
-            setup = fn_name.endswith("_dbsetup")
-            assert ("PLATFORM_SECRETSMANAGER_ENDPOINT" in fn["environment"]["variables"]) is setup
+            # the setups read the master secret; auth.api its own Secret (jwt-key) from inside the VPC
+            reads_secrets = fn_name.endswith("_dbsetup") or (name, fn_name) == ("dev-auth-aws", "api_function")
+            assert ("PLATFORM_SECRETSMANAGER_ENDPOINT" in fn["environment"]["variables"]) is reads_secrets
     assert sorted(resources(extras, "aws_vpc_endpoint")) == ["s3_gateway", "secretsmanager_endpoint"]
     ingress = rules_on(extras, "ingress", "orders_sg")
     assert sorted((r["from_port"], r["referenced_security_group_id"]) for r in ingress) == [
@@ -616,7 +625,8 @@ def test_profile_key_is_granted_exactly_through_the_data_services(standard_stack
     assert kms_statements(stacks["dev-auth-aws"], "cleanup") == []  # IAM tokens: no database secret to decrypt
     (api,) = kms_statements(stacks["dev-auth-aws"], "api")  # it sends to the encrypted notifications queue
     assert api["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"] and api["Resource"] == KMS_KEY
-    assert api["Condition"] == {"StringEquals": {"kms:ViaService": ["sqs.eu-west-1.amazonaws.com"]}}
+    assert api["Condition"] == {"StringEquals": {"kms:ViaService": ["secretsmanager.eu-west-1.amazonaws.com",  # jwt-key
+                                                                    "sqs.eu-west-1.amazonaws.com"]}}
     for fn in ("api", "cleanup"):  # only the setup reads the master secret
         (setup,) = kms_statements(stacks["dev-auth-aws"], f"{fn}_dbsetup")
         assert setup["Action"] == ["kms:Decrypt"] and setup["Resource"] == KMS_KEY

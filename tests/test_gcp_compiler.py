@@ -224,7 +224,10 @@ def test_database_connect_is_its_own_iam_user_on_one_instance(stacks: dict[str, 
     auth = stacks[f"{ENV}-auth-gcp"]
     instance = auth["resource"]["google_sql_database_instance"]["users"]
     assert {"name": "cloudsql.iam_authentication", "value": "on"} in instance["settings"]["database_flags"]
-    assert resources(auth, "google_secret_manager_secret_iam_member") == {}
+    # the only secret a function may read is api's own Secret (jwt-key), never the database's password
+    accessors = resources(auth, "google_secret_manager_secret_iam_member")
+    assert {b["secret_id"] for b in accessors.values()} == {"${google_secret_manager_secret.jwt-key_secret.id}"}
+    assert [name.split("_")[0] for name in accessors] == ["api"]
     for fn in ("api", "cleanup"):
         members = resources(auth, "google_project_iam_member")
         for suffix, role in (("client", "roles/cloudsql.client"), ("login", "roles/cloudsql.instanceUser")):

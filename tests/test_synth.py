@@ -176,8 +176,8 @@ def test_cli_synth_and_graph(estate: Path) -> None:
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
     assert doc["schema_errors"] == []
-    assert sorted(doc["stacks"]) == ["prod-auth-aws", "prod-base-gcp", "prod-notifications-aws", "prod-thumbnails-aws",
-                                     "prod-web-gcp"]
+    assert sorted(doc["stacks"]) == ["prod-auth-aws", "prod-base-aws", "prod-base-gcp", "prod-notifications-aws",
+                                     "prod-thumbnails-aws", "prod-web-gcp"]
     graph = runner.invoke(app, ["graph", "--env", "prod", "--project", str(estate), "--json"])
     assert graph.exit_code == 0, graph.output
     stacks = json.loads(graph.output)["stacks"]

@@ -233,6 +233,7 @@ _FUNCTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "trimprefix": (("string", "string"), "string"),
     "trimsuffix": (("string", "string"), "string"),
     "upper": (("string",), "string"),
+    "urlencode": (("string",), "string"),
 }
 
 
