@@ -325,8 +325,12 @@ def cloud(project: Path, label: str) -> Path:
 def test_estate_routes(live: Gateway) -> None:
     routes = requests.get(f"{live.url}/_platform/routes").json()
     functions = {f["name"]: f for f in routes["functions"]}
-    assert sorted(functions) == ["acme-local-auth-api", "acme-local-auth-cleanup", "acme-local-thumbnails-on-demand",
+    assert sorted(functions) == ["acme-local-auth-api", "acme-local-auth-cleanup", "acme-local-notifications-render",
+                                 "acme-local-notifications-worker", "acme-local-thumbnails-on-demand",
                                  "acme-local-thumbnails-resize", "acme-local-web-api"]
+    # notifications: render is only for granted callers, worker is fed by its queue and has no URL
+    assert functions["acme-local-notifications-render"]["http"] == {"auth": "iam", "public": False}
+    assert functions["acme-local-notifications-worker"]["url"] is None
     assert functions["acme-local-web-api"]["cloud"] == "gcp" and functions["acme-local-auth-api"]["cloud"] == "aws"
     assert functions["acme-local-web-api"]["registry_url"] == "http://127.0.0.1:8790/fn/acme-local-web-api"
     assert functions["acme-local-auth-cleanup"]["url"] is None
@@ -457,7 +461,7 @@ def test_platform_dev_cli(applied: Path) -> None:
                 return None
 
         routes = poll(up, "platform dev to listen")
-        assert len(routes["functions"]) == 5
+        assert len(routes["functions"]) == 7  # auth 2, notifications 2, thumbnails 2, web 1
         pages = requests.get(f"http://127.0.0.1:{port}/fn/acme-local-auth-api/other")
         assert pages.status_code == 404
     finally:
