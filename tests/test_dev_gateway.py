@@ -18,6 +18,7 @@ import re
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from PIL import Image
 
 from platform_sdk.localcloud.base import write_json
 from platform_sdk.localcloud.dev import Gateway, Scheduler, roots_for_env
+from platform_sdk.localcloud.invoker import WorkerOptions
 from platform_sdk.localcloud.registry import FunctionEntry
 from platform_sdk.providers.local.runtime.buckets import LocalBucket
 from tests.emulators import free_port
@@ -81,6 +83,9 @@ def handler(event):
         time.sleep(60)
     if path == "/print":
         print("hello from user code")
+    if path == "/sdk":
+        import platform_sdk
+        return reply(200, {{"sdk": platform_sdk.__file__}})
     return reply(200, {{"who": WHO, "fn": os.environ.get("PLATFORM_FUNCTION"), "file": sys.modules["api"].__file__,
                        "path": path, "query": event["query"], "method": event["method"],
                        "body": base64.b64decode(event["body_base64"]).decode(),
@@ -154,6 +159,21 @@ def test_crash_timeout_and_prints_do_not_break_the_gateway(root: Path, gateway: 
     timed_out = requests.get(f"{gateway.url}/fn/fragile/sleep")
     assert timed_out.status_code == 504 and "timed out" in timed_out.json()["error"]
     assert requests.get(f"{gateway.url}/fn/fragile").status_code == 200  # a fresh worker
+
+
+def test_workers_import_the_gateways_platform_sdk(root: Path, tmp_path: Path) -> None:
+    """An interpreter that cannot find platform_sdk by itself (here: without site-packages, like a gateway run from
+    a checkout through PYTHONPATH, which workers do not inherit) still runs functions against the gateway's SDK."""
+    import platform_sdk
+
+    python = tmp_path / "python-without-site"
+    python.write_text(f'#!/bin/sh\nexec {sys.executable} -S "$@"\n')
+    python.chmod(0o755)
+    deploy(root, "sdk", "s")
+    with Gateway({"aws": root}, options=WorkerOptions(python=str(python))) as gw:
+        response = requests.get(f"{gw.url}/fn/sdk/sdk")
+    assert response.status_code == 200, response.text
+    assert Path(response.json()["sdk"]).resolve() == Path(platform_sdk.__file__).resolve()
 
 
 def test_unknown_function_and_function_without_http_trigger(root: Path, gateway: Gateway) -> None:
