@@ -555,12 +555,17 @@ def test_example_auth_service_locally_on_sqlite(example_code: Callable[[str], Pa
 
 
 def test_example_thumbnails_service_locally(example_code: Callable[[str], Path], tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+                                            monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
     from PIL import Image
 
+    from platform_sdk import contract
     from platform_sdk.providers.local.runtime import adapter as local
 
     code = example_code("thumbnails")
+    # as services/thumbnails.py declares it: the code counts every thumbnail it serves
+    monkeypatch.setenv(contract.METRICS, contract.encode_metrics(
+        "acme/test", [contract.MetricSpec("thumbnails_served", "Count", ("width", "made"))]))
     dirs = local_buckets(monkeypatch, tmp_path, originals="read", thumbs="write")
     monkeypatch.setenv("THUMBNAIL_WIDTHS", "128,512")
     picture = io.BytesIO()
@@ -578,6 +583,7 @@ def test_example_thumbnails_service_locally(example_code: Callable[[str], Path],
     assert status == 200 and headers["content-type"] == "image/png"
     with Image.open(io.BytesIO(data)) as thumb:
         assert thumb.size == (512, 384)
+    assert "metric thumbnails_served=1 made=no width=512 unit=Count" in capsys.readouterr().err
     assert local_http(on_demand, "GET", "/", query={"key": "dog.png", "width": "128"})[0] == 404
 
 

@@ -18,6 +18,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ from PIL import Image
 from platform_sdk.localcloud import dbserver
 from platform_sdk.localcloud.base import write_json
 from platform_sdk.localcloud.dev import Gateway, Scheduler, roots_for_env
+from platform_sdk.localcloud.invoker import WorkerOptions
 from platform_sdk.localcloud.registry import FunctionEntry
 from platform_sdk.providers.local.runtime.buckets import LocalBucket
 from tests.emulators import free_port
@@ -88,6 +90,9 @@ def handler(event):
         time.sleep(60)
     if path == "/print":
         print("hello from user code")
+    if path == "/sdk":
+        import platform_sdk
+        return reply(200, {{"sdk": platform_sdk.__file__}})
     return reply(200, {{"who": WHO, "fn": os.environ.get("PLATFORM_FUNCTION"), "file": sys.modules["api"].__file__,
                        "path": path, "query": event["query"], "method": event["method"],
                        "body": base64.b64decode(event["body_base64"]).decode(),
@@ -161,6 +166,21 @@ def test_crash_timeout_and_prints_do_not_break_the_gateway(root: Path, gateway: 
     timed_out = requests.get(f"{gateway.url}/fn/fragile/sleep")
     assert timed_out.status_code == 504 and "timed out" in timed_out.json()["error"]
     assert requests.get(f"{gateway.url}/fn/fragile").status_code == 200  # a fresh worker
+
+
+def test_workers_import_the_gateways_platform_sdk(root: Path, tmp_path: Path) -> None:
+    """An interpreter that cannot find platform_sdk by itself (here: without site-packages, like a gateway run from
+    a checkout through PYTHONPATH, which workers do not inherit) still runs functions against the gateway's SDK."""
+    import platform_sdk
+
+    python = tmp_path / "python-without-site"
+    python.write_text(f'#!/bin/sh\nexec {sys.executable} -S "$@"\n')
+    python.chmod(0o755)
+    deploy(root, "sdk", "s")
+    with Gateway({"aws": root}, options=WorkerOptions(python=str(python))) as gw:
+        response = requests.get(f"{gw.url}/fn/sdk/sdk")
+    assert response.status_code == 200, response.text
+    assert Path(response.json()["sdk"]).resolve() == Path(platform_sdk.__file__).resolve()
 
 
 def test_unknown_function_and_function_without_http_trigger(root: Path, gateway: Gateway) -> None:
@@ -333,8 +353,12 @@ def cloud(project: Path, label: str) -> Path:
 def test_estate_routes(live: Gateway) -> None:
     routes = requests.get(f"{live.url}/_platform/routes").json()
     functions = {f["name"]: f for f in routes["functions"]}
-    assert sorted(functions) == ["acme-local-auth-api", "acme-local-auth-cleanup", "acme-local-thumbnails-on-demand",
+    assert sorted(functions) == ["acme-local-auth-api", "acme-local-auth-cleanup", "acme-local-notifications-render",
+                                 "acme-local-notifications-worker", "acme-local-thumbnails-on-demand",
                                  "acme-local-thumbnails-resize", "acme-local-web-api"]
+    # notifications: render is only for granted callers, worker is fed by its queue and has no URL
+    assert functions["acme-local-notifications-render"]["http"] == {"auth": "iam", "public": False}
+    assert functions["acme-local-notifications-worker"]["url"] is None
     assert functions["acme-local-web-api"]["cloud"] == "gcp" and functions["acme-local-auth-api"]["cloud"] == "aws"
     assert functions["acme-local-web-api"]["registry_url"] == "http://127.0.0.1:8790/fn/acme-local-web-api"
     assert functions["acme-local-auth-cleanup"]["url"] is None
@@ -483,7 +507,7 @@ def test_platform_dev_cli(applied: Path) -> None:
                 return None
 
         routes = poll(up, "platform dev to listen")
-        assert len(routes["functions"]) == 5
+        assert len(routes["functions"]) == 7  # auth 2, notifications 2, thumbnails 2, web 1
         pages = requests.get(f"http://127.0.0.1:{port}/fn/acme-local-auth-api/other")
         assert pages.status_code == 404
     finally:

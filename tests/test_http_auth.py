@@ -141,7 +141,8 @@ def compiled(tmp_path: Path, env: str, estate: str, extra: str = "") -> dict[str
     from platform_sdk.synth.schema_check import check_outdir
 
     assert check_outdir(result.outdir) == []
-    (name,) = result.stacks
+    # the service's own stack (on GCP a base stack next to it enables the project's APIs)
+    (name,) = [name for name, info in result.stacks.items() if info.service == "svc"]
     return json.loads((result.outdir / "stacks" / name / "cdk.tf.json").read_text())["resource"]
 
 

@@ -6,9 +6,11 @@ may both have a top-level module called `api`; each package ships its own copy o
 that must not mix with the gateway's; and a function that hangs, leaks or calls `sys.exit` must not take
 the gateway down. A worker is a plain `python -c` process whose cwd and `sys.path[0]` are the function's
 code directory and whose environment is the registry's `environment` (plus a few basics), like a cloud
-runtime. It imports the handler once and then serves events over a line-based JSON protocol: requests on
-stdin, replies on a private duplicate of stdout, while fd 1 is pointed at stderr so `print()` in user code
-shows up in the gateway log instead of corrupting the protocol.
+runtime. A package without its own copy of `platform_sdk` imports the gateway's: the directory holding it
+goes on the worker's `sys.path` after the code directory when the interpreter would not find it there (a
+gateway run from a checkout through PYTHONPATH). The worker imports the handler once and then serves events
+over a line-based JSON protocol: requests on stdin, replies on a private duplicate of stdout, while fd 1 is
+pointed at stderr so `print()` in user code shows up in the gateway log instead of corrupting the protocol.
 
 A worker belongs to one generation of a function's registry entry; when a re-apply rewrites the entry,
 the next invocation gets a fresh pool and the old workers are stopped once idle.
@@ -27,8 +29,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import platform_sdk
 from platform_sdk.localcloud import logs
 from platform_sdk.localcloud.registry import FunctionEntry
 
@@ -38,11 +42,15 @@ fn_log = logging.getLogger("platform.dev.function")
 # Environment variables a worker inherits from the gateway (everything else comes from the registry).
 PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT", "PLATFORM_LOG_LEVEL")
 STDERR_TAIL = 40
+SDK_PARENT = str(Path(platform_sdk.__file__).resolve().parent.parent)
+"""The directory holding the gateway's `platform_sdk` package (workers import the runtime from there)."""
 
 WORKER_SOURCE = r'''
 import importlib, json, os, sys, traceback
-code_dir, handler_path = sys.argv[1], sys.argv[2]
+code_dir, handler_path, sdk_parent = sys.argv[1], sys.argv[2], sys.argv[3]
 sys.path[0] = code_dir
+if sdk_parent not in sys.path:
+    sys.path.insert(1, sdk_parent)
 proto_out = os.fdopen(os.dup(1), "w", encoding="utf-8")
 proto_in = os.fdopen(os.dup(0), "r", encoding="utf-8")
 os.dup2(2, 1)
@@ -118,7 +126,7 @@ class Worker:
         if not entry.code_dir.is_dir():
             raise InvocationError("init", f"code directory {entry.code_dir} does not exist (apply again?)")
         self.proc = subprocess.Popen(
-            [options.python, "-c", WORKER_SOURCE, str(entry.code_dir), entry.handler],
+            [options.python, "-c", WORKER_SOURCE, str(entry.code_dir), entry.handler, SDK_PARENT],
             cwd=entry.code_dir,
             env=worker_env(entry, {**options.extra_env,
                                    **(options.per_function_env(entry) if options.per_function_env else {})}),
