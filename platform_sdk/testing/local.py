@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from platform_sdk import contract
-from platform_sdk.testing.environment import ThrowawayEnvironment, new_workdir
+from platform_sdk.testing.environment import ThrowawayEnvironment, new_workdir, sdk_parent
 from platform_sdk.testing.scope import FunctionView
 
 T = TypeVar("T")
@@ -86,6 +86,7 @@ class LocalPlatform:
         """
         from platform_sdk.envs import find_environment
         from platform_sdk.localcloud.dev import Gateway, roots_for_env
+        from platform_sdk.localcloud.invoker import WorkerOptions
 
         throwaway = ThrowawayEnvironment(Path(project).resolve(), env, workdir or new_workdir())
         root = throwaway.prepare()
@@ -95,7 +96,9 @@ class LocalPlatform:
         if not roots:
             raise RuntimeError(f"environment {env!r} places nothing on the local cloud: `platform test` needs an "
                                "environment like envs/local.toml (--platform-env NAME)")
-        gateway = Gateway(roots, 0, schedules=False, retry_base=0.2).start()
+        # the functions' workers import the same platform_sdk as this process (local packages do not ship it)
+        options = WorkerOptions(extra_env={"PYTHONPATH": sdk_parent()})
+        gateway = Gateway(roots, 0, options=options, schedules=False, retry_base=0.2).start()
         try:
             if not gateway.core.wait_watching(WATCH_START_TIMEOUT):
                 raise RuntimeError(f"the gateway's bucket watcher did not start within {WATCH_START_TIMEOUT:g}s")
