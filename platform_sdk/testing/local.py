@@ -193,6 +193,7 @@ class LocalPlatform:
             LookupError: the function has no such schedule.
             AssertionError: `check` and the run failed (the message holds its error and log).
         """
+        __tracebackhide__ = True  # pytest shows the test's line, not these internals
         entry = self.entry(address)
         if not entry.schedules or (cron is not None and cron not in entry.schedules):
             raise LookupError(f"function {address!r} has no schedule {cron or ''} (it has: "
@@ -289,6 +290,7 @@ class LocalPlatform:
             AssertionError: `timeout` seconds passed, or a watched function failed; the message names `what` and
                 tells what the watched functions did meanwhile.
         """
+        __tracebackhide__ = True  # pytest shows the test's line, not these internals
         watched = list(functions or [])
         start = self._last_fired if since is None else since
         deadline = time.monotonic() + timeout
@@ -315,6 +317,7 @@ class LocalPlatform:
             AssertionError: none finished within `timeout` seconds, or (unless `allow_error`) it failed; the message
                 holds its error and log.
         """
+        __tracebackhide__ = True  # pytest shows the test's line, not these internals
         start = self._last_fired if since is None else since
         call = self.wait_for(lambda: next(iter(self.invocations(address, start)), None),
                              what=f"an invocation of {address}", timeout=timeout,

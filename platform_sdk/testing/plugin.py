@@ -54,8 +54,11 @@ def platform(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 
     project = project_root(request.config)
     env = str(request.config.getoption("--platform-env"))
+    failure: ApplyError | None = None
     try:
         with LocalPlatform.start(project, env, tmp_path_factory.mktemp("platform")) as local:
             yield local
     except ApplyError as err:
-        pytest.fail(f"the throwaway {env!r} environment of {project} could not be applied:\n{err}", pytrace=False)
+        failure = err
+    if failure is not None:  # outside the handler: the message alone, not a chained traceback
+        pytest.fail(f"the throwaway {env!r} environment of {project} could not be applied:\n{failure}", pytrace=False)

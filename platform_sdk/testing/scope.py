@@ -62,6 +62,7 @@ class Scoped:
             return value
 
         def call(*args: Any, **kwargs: Any) -> Any:
+            __tracebackhide__ = True  # a GrantError points at the test's line
             with function_environment(self._environment):
                 return value(*args, **kwargs)
         return call
