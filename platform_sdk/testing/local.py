@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from platform_sdk import contract
+from platform_sdk.runtime.buckets import BucketClient
 from platform_sdk.testing.environment import ThrowawayEnvironment, new_workdir, sdk_parent
 from platform_sdk.testing.scope import FunctionView
 
@@ -154,7 +155,7 @@ class LocalPlatform:
         return FunctionView(address, entry.name, environment)
 
     # -- the operator's view: unrestricted clients for setting up and checking -------------------------------
-    def bucket(self, address: str) -> Any:
+    def bucket(self, address: str) -> BucketClient:
         """The bucket `address` ("service.bucket") with no grant in the way, as its owner sees it in a console
         (`put` here is an upload from outside: it fires the bucket's object-created triggers)."""
         from platform_sdk.runtime.buckets import open_bucket
@@ -319,7 +320,7 @@ class LocalPlatform:
         """
         __tracebackhide__ = True  # pytest shows the test's line, not these internals
         start = self._last_fired if since is None else since
-        call = self.wait_for(lambda: next(iter(self.invocations(address, start)), None),
+        call: Any = self.wait_for(lambda: next(iter(self.invocations(address, start)), None),
                              what=f"an invocation of {address}", timeout=timeout,
                              functions=[] if allow_error else [address], since=start)
         if not allow_error and (call.status in ("error", "partial") or call.status.startswith("5")):

@@ -18,9 +18,13 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from platform_sdk import runtime
+from platform_sdk.runtime.database import Database
+from platform_sdk.runtime.functions import GrantedFunction
+from platform_sdk.runtime.queues import GrantedQueue
+from platform_sdk.runtime.resources import GrantedBucket
 
 PREFIX = "PLATFORM_"
 _lock = threading.RLock()
@@ -90,38 +94,38 @@ class FunctionView:
         with function_environment(self.environment):
             return Scoped(call(), self.environment)
 
-    def bucket(self, name: str) -> Any:
+    def bucket(self, name: str) -> GrantedBucket:
         """`bucket(name)` in the function: a bucket client limited to its grant (`get`, `put`, `list`, `exists`, ...).
 
         Raises:
             GrantError: the function has no grant on bucket `name`; later, an operation beyond the grant.
         """
-        return self._run(lambda: runtime.bucket(name))
+        return cast(GrantedBucket, self._run(lambda: runtime.bucket(name)))  # a Scoped one, same methods
 
-    def database(self, name: str) -> Any:
+    def database(self, name: str) -> Database:
         """`database(name)` in the function: `.connect()` gives a connection (`execute`, `query`, ...).
 
         Raises:
             GrantError: the function holds no `uses` grant on database `name`.
         """
-        return self._run(lambda: runtime.database(name))
+        return cast(Database, self._run(lambda: runtime.database(name)))  # a Scoped one, same methods
 
-    def queue(self, name: str) -> Any:
+    def queue(self, name: str) -> GrantedQueue:
         """`queue(name)` in the function: `.send(body, attributes=...)` puts a message on it.
 
         Raises:
             GrantError: the function holds no `sends` grant on queue `name`.
         """
-        return self._run(lambda: runtime.queue(name))
+        return cast(GrantedQueue, self._run(lambda: runtime.queue(name)))  # a Scoped one, same methods
 
-    def function(self, name: str) -> Any:
+    def function(self, name: str) -> GrantedFunction:
         """`function(name)` in the function: `.invoke(payload)`, `.send(payload)`, `.request(method, path, body)`,
         signed with this function's identity (the gateway admits it only with an `invokes` grant).
 
         Raises:
             GrantError: the function holds no `invokes` grant on function `name`.
         """
-        return self._run(lambda: runtime.function(name))
+        return cast(GrantedFunction, self._run(lambda: runtime.function(name)))  # a Scoped one, same methods
 
     def secret(self, name: str, max_age: float = 0.0) -> str:
         """`secret(name)` in the function: the secret's current value (read now unless `max_age` > 0 seconds).
