@@ -73,19 +73,53 @@ def test_a_broken_upload_is_resized(platform):
 '''
 
 
+KEYS_SERVICE = """from platform_sdk import Function, Secret, Service, http
+
+service = Service("keys", owner="test-team", description="a secret set by hand, read by a function")
+api_key = service.add(Secret("api-key"))
+reader = service.add(Function("reader", handler="reader.handle", source="functions/keys", triggers=[http()]))
+reader.reads(api_key)
+"""
+KEYS_HANDLER = """from platform_sdk.runtime import HttpRequest, HttpResponse, secret
+
+
+def handle(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(200, {"length": len(secret("api-key"))})
+"""
+SECRETS_CONFTEST = """import pytest
+
+
+@pytest.fixture(scope="session")
+def platform_secrets():
+    return {"keys.api-key": "s3cret-for-tests"}
+"""
+SECRET_TEST = """
+
+def test_the_secret_has_the_value_the_tests_gave_it(platform):
+    assert platform.as_function("keys.reader").secret("api-key") == "s3cret-for-tests"
+    assert platform.http("keys.reader").json() == {"length": 16}
+"""
+
+
 @pytest.mark.e2e
 def test_failing_app_tests_fail_the_command_with_clear_messages(tmp_path: Path, tf_binary: Path) -> None:
     project = make_project(tmp_path / "estate", services=["thumbnails"])
     local = project / "envs" / "local.toml"
     local.write_text(local.read_text().replace('"web" = "gcp"\n', ""))  # web is not in this copy
+    # a secret that is not generated: apply refuses without a value, which the app's conftest gives it
+    (project / "services" / "keys.py").write_text(KEYS_SERVICE)
+    (project / "services" / "functions" / "keys").mkdir()
+    (project / "services" / "functions" / "keys" / "reader.py").write_text(KEYS_HANDLER)
     (project / "tests").mkdir()
-    (project / "tests" / "test_broken.py").write_text(FAILING)
+    (project / "tests" / "conftest.py").write_text(SECRETS_CONFTEST)
+    (project / "tests" / "test_broken.py").write_text(FAILING + SECRET_TEST)
 
     result = platform_test(project, tf_binary, "-q", "-p", "no:randomly")
 
     out = re.sub(r"\s+", " ", result.stdout)
     assert result.returncode == 1, result.stdout[-6000:] + result.stderr[-3000:]
-    assert "3 failed" in out
+    assert "3 failed, 1 passed" in out
+    assert "s3cret-for-tests" not in result.stderr
     # a grant the function lacks: the runtime's own GrantError, as in the cloud
     assert "GrantError: function thumbnails.resize may not get on bucket 'thumbs'" in out
     # a trigger that fires nothing: the wait says what it waited for, how long, and that nothing ran

@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,7 +127,7 @@ class ThrowawayEnvironment:
         terraform = terraform_for(self.project)
         if terraform:
             env["PLATFORM_TERRAFORM"] = terraform
-        command = [sys.executable, "-m", "platform_sdk.cli", args[0], "--project", str(self.root), *args[1:]]
+        command = [sys.executable, "-m", "platform_sdk.cli", *args, "--project", str(self.root)]
         return subprocess.run(command, cwd=self.root, env=env, input=input, capture_output=True, text=True,
                               check=False)
 
@@ -136,6 +137,19 @@ class ThrowawayEnvironment:
             raise ApplyError(f"`platform {' '.join(args)}` of the throwaway copy {self.root} failed "
                              f"(exit {result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
         return result.stdout
+
+    def set_secrets(self, values: Mapping[str, str]) -> None:
+        """`platform secret set SERVICE.NAME --env E` for each {"service.secret": value}, before the apply (which
+        refuses while a secret some function reads has no value; `generate=True` secrets need none).
+
+        Raises:
+            ApplyError: a secret could not be set (the CLI's message names it; the value never appears).
+        """
+        for address, value in sorted(values.items()):
+            result = self.cli("secret", "set", address, "--env", self.env, input=value)
+            if result.returncode != 0:
+                raise ApplyError(f"`platform secret set {address} --env {self.env}` in the throwaway copy failed "
+                                 f"(exit {result.returncode}):\n{result.stderr[-2000:]}")
 
     def apply(self) -> dict[str, Any]:
         """`platform apply --env E --auto-approve`, then the outputs; returns them.

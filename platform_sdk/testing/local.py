@@ -78,8 +78,11 @@ class LocalPlatform:
     # -- lifecycle ------------------------------------------------------------------------------------------
     @classmethod
     @contextmanager
-    def start(cls, project: Path, env: str = "local", workdir: Path | None = None) -> Iterator[LocalPlatform]:
+    def start(cls, project: Path, env: str = "local", workdir: Path | None = None,
+              secrets: Mapping[str, str] | None = None) -> Iterator[LocalPlatform]:
         """Copy `project`, apply environment `env` to the local cloud in the copy, serve it; stop on exit.
+
+        `secrets` ({"service.secret": value}) are set in the copy before the apply.
 
         Raises:
             ApplyError: the copy could not be made or `platform apply` failed (its output in the message).
@@ -91,6 +94,7 @@ class LocalPlatform:
 
         throwaway = ThrowawayEnvironment(Path(project).resolve(), env, workdir or new_workdir())
         root = throwaway.prepare()
+        throwaway.set_secrets(secrets or {})
         throwaway.apply()
         throwaway.give_back_packages()
         roots = roots_for_env(root, find_environment(root / "envs", env))

@@ -4,6 +4,9 @@ Fixture `platform` (session scope): the project's services applied to a throwawa
 the `platform dev` gateway serving it (see `platform_sdk.testing.local.LocalPlatform`). It is built the first
 time a test asks for it, once per test session; tests that do not ask for it cost nothing.
 
+Fixture `platform_secrets` (session scope, default `{}`): override it in conftest.py to give the secrets your
+functions read that are not `generate=True` a value in the throwaway environment: `{"payments.api-key": "test"}`.
+
 Options (also set by `platform test`):
     --platform-project DIR   the project (holds services/ and envs/); default $PLATFORM_PROJECT, else the nearest
                              directory upwards from pytest's rootdir with an envs/ folder.
@@ -44,7 +47,15 @@ def project_root(config: pytest.Config) -> Path:
 
 
 @pytest.fixture(scope="session")
-def platform(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
+def platform_secrets() -> dict[str, str]:
+    """{"service.secret": value}: values of the secrets your functions read that are not `generate=True`, set in the
+    throwaway environment before it is applied. Override it in your conftest.py (session scope); default none."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def platform(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+             platform_secrets: dict[str, str]) -> Iterator[LocalPlatform]:
     """The project's services applied to a throwaway local cloud and served (see the module docstring).
 
     Shared by every test of the session: use keys and e-mail addresses of your own per test.
@@ -56,7 +67,7 @@ def platform(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     env = str(request.config.getoption("--platform-env"))
     failure: ApplyError | None = None
     try:
-        with LocalPlatform.start(project, env, tmp_path_factory.mktemp("platform")) as local:
+        with LocalPlatform.start(project, env, tmp_path_factory.mktemp("platform"), platform_secrets) as local:
             yield local
     except ApplyError as err:
         failure = err
