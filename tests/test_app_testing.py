@@ -32,7 +32,7 @@ def platform_test(project: Path, terraform: Path, *pytest_args: str) -> subproce
     env.update(PLATFORM_TERRAFORM=str(terraform), PYTHONPATH=str(REPO))
     return subprocess.run([sys.executable, "-m", "platform_sdk.cli", "test", "--project", str(project), "--",
                            "-p", "no:cacheprovider", f"--basetemp={project.parent / 'basetemp'}", *pytest_args],
-                          cwd=project, env=env, capture_output=True, text=True, timeout=900, check=False)
+                          cwd=project, env=env, capture_output=True, text=True, timeout=540, check=False)
 
 
 def app_tests(folder: Path) -> int:
@@ -141,6 +141,39 @@ def test_the_plugin_is_installed_as_a_pytest11_entry_point_named_like_its_module
     assert project["entry-points"]["pytest11"] == {PLUGIN: PLUGIN}  # `-p PLUGIN` and autoload: one registration
     module = __import__(PLUGIN, fromlist=["platform"])
     assert callable(module.pytest_addoption) and hasattr(module, "platform")
+
+
+PLUGIN_TEST = """
+def test_the_plugin_is_registered_once(pytestconfig):
+    manager = pytestconfig.pluginmanager
+    names = [name for name, plugin in manager.list_name_plugin() if getattr(plugin, "__name__", "") == "{plugin}"]
+    assert names == ["{plugin}"]
+    assert pytestconfig.getoption("--platform-env") == "local"
+""".replace("{plugin}", PLUGIN)
+
+
+def test_an_installed_entry_point_and_platform_test_load_the_plugin_once(tmp_path: Path, tf_binary: Path) -> None:
+    """As after `pip install platform-sdk`: a distribution on the path declares the pytest11 entry point. Plain
+    pytest loads the plugin from it, and `platform test` (which also passes -p) does not load it a second time."""
+    site = tmp_path / "site"
+    dist = site / "platform_sdk_entry_point-0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: platform-sdk-entry-point\nVersion: 0\n")
+    (dist / "entry_points.txt").write_text(f"[pytest11]\n{PLUGIN} = {PLUGIN}\n")
+    project = make_project(tmp_path / "estate", services=["web"])
+    (project / "tests").mkdir()
+    (project / "tests" / "test_plugin.py").write_text(PLUGIN_TEST)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PLATFORM_"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(site)])
+
+    plain = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=project,
+                           env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert plain.returncode == 0, plain.stdout[-3000:] + plain.stderr[-2000:]
+    result = subprocess.run([sys.executable, "-m", "platform_sdk.cli", "test", "--project", str(project), "--", "-q",
+                             "-p", "no:cacheprovider"], cwd=project, env=env, capture_output=True, text=True,
+                            timeout=300, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "1 passed" in result.stdout
 
 
 def test_a_function_environment_is_put_back_after_each_call(monkeypatch: pytest.MonkeyPatch) -> None:
