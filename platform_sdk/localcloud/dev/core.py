@@ -123,6 +123,11 @@ class GatewayCore:
         if self.queues_enabled:
             self._spawn(lambda: self.delivery.run(self._stop), "platform-queues")
 
+    def wait_watching(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds until the watcher sees new objects; False if it did not start (tests:
+        an object written before that fires nothing, as on a cloud before its notification is configured)."""
+        return self.watch_enabled and self.watcher.ready.wait(timeout)
+
     def _spawn(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()

@@ -49,9 +49,12 @@ class Watcher:
         self.on_registry_change = on_registry_change
         self.on_object = on_object
         self._seen_objects: dict[Path, tuple[int, int, int]] = {}
+        self.ready = threading.Event()
+        """Set once the file watches are in place: an object written after that fires its triggers."""
 
     def accepts(self, change: Any, path: str) -> bool:
         """watchfiles filter: only paths the registry knows, and only the files that matter there."""
+        self.ready.set()  # a change reached the filter: the watches are in place
         located = self.registry.locate(Path(path))
         if located is None:
             return False
@@ -71,6 +74,7 @@ class Watcher:
             for changes in watchfiles.watch(*paths, watch_filter=self.accepts, stop_event=stop,
                                             debounce=1600, step=50, rust_timeout=500, yield_on_timeout=True,
                                             raise_interrupt=False):
+                self.ready.set()  # a batch or a quiet timeout: the watches are in place
                 if changes:
                     self.handle_changes(changes)
         except Exception:  # noqa: BLE001 - a watcher crash must be loud but not kill the gateway
