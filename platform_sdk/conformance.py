@@ -308,7 +308,7 @@ class Context:
         return found[0] if found else None
 
     def cdns_of(self, fn: Function) -> list[Cdn]:
-        return [r for r in self.placements if isinstance(r, Cdn) and r.origin is fn]
+        return [r for r in self.placements if isinstance(r, Cdn) and any(o is fn for o in r.origins)]
 
 
 # -- requirements from the model ------------------------------------------------------------------------------
