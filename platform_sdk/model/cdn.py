@@ -36,9 +36,9 @@ class Cdn(Resource):
             A pattern is `"/*"` or a path prefix ending in `/*` (`"/api/*"` matches `/api/x`, not `/api`);
             the longest matching prefix wins and `"/*"`, the default route, is required. A function route is
             never cached and takes every method (the whole request reaches the function, path included); a bucket
-            route is cached and read-only. Default `None` (then `origin` is the only route). Raises `ModelError` (key `routes`, value the pattern) for a bad or
-            missing default pattern, and (key `routes["<pattern>"]`) for an origin that is not a `Bucket` or a
-            `Function` with an `http()` trigger.
+            route is cached and read-only. Default `None` (then `origin` is the only route). Raises `ModelError`
+            (key `routes`, value the pattern) for a bad pattern or no default route, and (key
+            `routes['<pattern>']`) for an origin that is not a `Bucket` or a `Function` with an `http()` trigger.
         domain: Serve on this DNS name, lowercase like `"img.example.com"` (the cloud issues the certificate).
             Default `None`: the cloud's own host name. Raises `ModelError` (key `domain`) otherwise.
         default_root_object: The object key served for `/`. Default `"index.html"`. Raises `ModelError` (key
