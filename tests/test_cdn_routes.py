@@ -97,3 +97,19 @@ def test_the_registry_picks_the_longest_matching_prefix(tmp_path: Path) -> None:
     assert route.origin_for("/api") == ("bucket", "site")  # like CloudFront and GCP: /api/* needs the slash
     assert route.origin_for("/api/feedback") == ("function", "api")
     assert route.origin_for("/api/static/logo.png") == ("bucket", "assets")
+
+
+def test_records_to_create_in_an_external_zone_are_listed_where_things_live() -> None:
+    """Issue 18.1: with dns_zone = "external", apply and `platform outputs` (text and --json "where") list the
+    records to create from the stack output cdn_<name>_dns_records."""
+    from platform_sdk.terraform.report import StackResult
+    from platform_sdk.terraform.runner import where_things_live
+
+    result = StackResult("prod-web-gcp", "web", "gcp", "gcp", outputs={
+        "cdn_cdn_url": "https://shop.example.com/",
+        "cdn_cdn_dns_records": [{"name": "shop.example.com", "type": "A", "value": "203.0.113.7"}]})
+    rows = where_things_live([result], {"stacks": {"prod-web-gcp": {"resources": ["web.cdn", "web.site"]}}})
+    assert sorted((r["kind"], r["name"], r["url"]) for r in rows) == [
+        ("cdn", "cdn", "https://shop.example.com/"),
+        ("dns", "cdn", "shop.example.com A 203.0.113.7  (create it in the zone)")]
+    assert [r["record"] for r in rows if r["kind"] == "dns"] == ["shop.example.com A 203.0.113.7"]
