@@ -98,6 +98,7 @@ class Need:
     target: Resource | None = field(default=None, compare=False)
     trigger: Any = field(default=None, compare=False)
     access: str = ""  # the grant's access level, for grant needs
+    route: str = ""  # the CDN route's path pattern ("/*", "/api/*"), for cdn.* needs
 
     @property
     def name(self) -> str:
@@ -308,7 +309,7 @@ class Context:
         return found[0] if found else None
 
     def cdns_of(self, fn: Function) -> list[Cdn]:
-        return [r for r in self.placements if isinstance(r, Cdn) and r.origin is fn]
+        return [r for r in self.placements if isinstance(r, Cdn) and any(o is fn for o in r.origins)]
 
 
 # -- requirements from the model ------------------------------------------------------------------------------
@@ -341,8 +342,10 @@ def needs_of(fn: Function, ctx: Context) -> list[Need]:
         for operation in TRIGGER_OPERATIONS[type(trigger)]:
             needs.append(Need(fn, cause, operation, target, trigger=trigger))
     for cdn in cdns:
-        for operation in CDN_ORIGIN_OPERATIONS:
-            needs.append(Need(fn, f"cdn({_label(fn, cdn)})", operation, cdn))
+        for route in cdn.routes_to(fn):  # every route to the function must reach it
+            cause = f"cdn({_label(fn, cdn)})" if cdn.routes is None else f"cdn({_label(fn, cdn)} {route})"
+            for operation in CDN_ORIGIN_OPERATIONS:
+                needs.append(Need(fn, cause, operation, cdn, route=route))
     return needs
 
 

@@ -458,11 +458,41 @@ def test_the_example_estate_works_on_its_clouds(env_name: str) -> None:
 @pytest.mark.parametrize("env_name", ["dev", "staging", "prod"])
 def test_the_example_web_api_serves_get_and_post_only_through_its_cdn(env_name: str) -> None:
     """Issue 14.1 on the example estate: web.api (AWS in dev, GCP in staging and prod) is reached through
-    web.api-cdn for GET and POST, every requirement proven, and nothing reaches it around the CDN."""
+    web.cdn's /api/* route (issue 18.2) for GET and POST, every requirement proven, and nothing reaches it around
+    the CDN."""
     analysis = run(example(env_name))
     assert [str(f) for f in of(analysis, "web.api") if f.operation.startswith(("cdn.", "http."))] == []
     proven = {ev.need for ev in analysis.evidence}
-    assert {"web.api: cdn(api-cdn) -> cdn.fetch_get", "web.api: cdn(api-cdn) -> cdn.fetch_post"} <= proven
+    assert {"web.api: cdn(cdn /api/*) -> cdn.fetch_get", "web.api: cdn(cdn /api/*) -> cdn.fetch_post"} <= proven
+
+
+def _drop_api_route(documents: dict[str, Any]) -> None:
+    """The AWS output before routes: the distribution has the API's origin but no cache behaviour for /api/*."""
+    (web,) = [d for name, d in documents.items() if name.endswith("-web-aws")]
+    web["resource"]["aws_cloudfront_distribution"]["cdn_distribution"].pop("ordered_cache_behavior")
+
+
+def _misroute_api(documents: dict[str, Any]) -> None:
+    """The GCP URL map sending /api/ to the bucket instead of the function's backend service."""
+    (web,) = [d for name, d in documents.items() if name.endswith("-web-gcp")]
+    urls = web["resource"]["google_compute_url_map"]["cdn_urls"]
+    for rule in urls["path_matcher"][0]["route_rules"]:
+        rule["service"] = urls["default_service"]
+
+
+@pytest.mark.parametrize(("env_name", "edit", "missing"), [
+    ("dev", _drop_api_route, "an ordered_cache_behavior with path_pattern '/api/*'"),
+    ("prod", _misroute_api, "a url map of web.cdn sending /api/* -> backend service -> serverless NEG"),
+])
+def test_a_cdn_route_that_does_not_reach_the_function_is_a_finding(env_name: str, edit: Callable[..., None],
+                                                                   missing: str) -> None:
+    """Issue 18.2: conformance covers each route: the /api/* route removed (AWS) or pointed elsewhere (GCP) is
+    reported for GET and POST, naming the route."""
+    analysis = run(example(env_name), edit)
+    found = [f for f in of(analysis, "web.api") if f.operation.startswith("cdn.")]
+    assert {(f.cause, f.operation) for f in found} == {("cdn(cdn /api/*)", "cdn.fetch_get"),
+                                                       ("cdn(cdn /api/*)", "cdn.fetch_post")}
+    assert all(f.missing.startswith(missing) for f in found), [f.missing for f in found]
 
 
 def test_require_conformance_raises_a_platform_error_naming_every_finding(faults: dict[str, Synthesized]) -> None:

@@ -363,8 +363,10 @@ def test_estate_routes(live: Gateway) -> None:
     assert functions["acme-local-web-api"]["registry_url"] == "http://127.0.0.1:8790/fn/acme-local-web-api"
     assert functions["acme-local-auth-cleanup"]["url"] is None
     assert [t["suffix"] for t in functions["acme-local-thumbnails-resize"]["object_created"]] == [".jpg", ".png"]
-    assert sorted(r["name"] for r in routes["cdn"]) == ["acme-local-thumbnails-cdn", "acme-local-web-api-cdn",
-                                                        "acme-local-web-cdn"]
+    assert sorted(r["name"] for r in routes["cdn"]) == ["acme-local-thumbnails-cdn", "acme-local-web-cdn"]
+    (web,) = [r for r in routes["cdn"] if r["name"] == "acme-local-web-cdn"]
+    assert web["origin"] == {"kind": "bucket", "name": "acme-local-web-site"}
+    assert web["paths"] == [{"pattern": "/api/*", "kind": "function", "name": "acme-local-web-api"}]
     assert functions["acme-local-web-api"]["url"] is None and functions["acme-local-web-api"]["http"]["via_cdn"]
     assert routes["schedules"] == [{"function": "acme-local-auth-cleanup", "cron": "0 3 * * *",
                                     "next": routes["schedules"][0]["next"]}]
@@ -454,15 +456,32 @@ def test_web_site_and_api_next_to_auth_api(applied: Path, live: Gateway) -> None
     home = requests.get(f"{live.url}/cdn/acme-local-web-cdn/")
     assert home.status_code == 200 and home.text == "<h1>shop</h1>"
     # web's api.py and auth's api.py: same module name, separate workers
-    api = f"{live.url}/cdn/acme-local-web-api-cdn"
+    api = f"{live.url}/cdn/acme-local-web-cdn/api"
     assert requests.get(f"{api}/pages").json() == {"pages": ["index.html"]}
     assert requests.get(f"{live.url}/fn/acme-local-auth-api/other").status_code == 404
+
+
+def test_the_site_and_its_api_are_served_through_one_cdn_route(applied: Path, live: Gateway) -> None:
+    """Issue 18, done means: on the local cloud the site and the API are served through one gateway route end to
+    end: GET of the page from the bucket, POST to the API function under /api/, by path."""
+    site = LocalBucket(cloud(applied, "gcp") / "buckets" / "acme-local-web-site")
+    page = (applied / "services" / "site" / "index.html").read_bytes()
+    site.put("index.html", page, content_type="text/html")
+    web = f"{live.url}/cdn/acme-local-web-cdn"
+    home = requests.get(f"{web}/")
+    assert home.status_code == 200 and home.content == page and home.headers["content-type"].startswith("text/html")
+    assert requests.get(f"{web}/index.html").content == page
+    posted = requests.post(f"{web}/api/feedback", json={"stars": 5})
+    assert posted.status_code == 201 and posted.json() == {"received": len(b'{"stars": 5}')}
+    assert requests.get(f"{web}/api/").json()["service"] == "web"  # the function sees the whole path
+    assert requests.post(f"{web}/index.html", data=b"x").status_code == 405  # the bucket route is read-only
+    assert requests.get(f"{web}/api").status_code == 404  # /api/* needs the slash, as on CloudFront and GCP
 
 
 def test_the_web_api_serves_get_and_post_through_its_cdn_and_refuses_its_own_url(live: Gateway) -> None:
     """Issue 14.1 end to end: the example's web API is a CDN's origin; through the CDN route GET and POST work,
     its own URL is refused (403), like CloudFront's origin access control and GCP's load-balancer-only ingress."""
-    api = f"{live.url}/cdn/acme-local-web-api-cdn"
+    api = f"{live.url}/cdn/acme-local-web-cdn/api"
     assert requests.get(f"{api}/").json()["service"] == "web"
     posted = requests.post(f"{api}/feedback", json={"stars": 5, "text": "lovely shop"})
     assert posted.status_code == 201 and posted.json() == {"received": len(b'{"stars": 5, "text": "lovely shop"}')}
@@ -470,12 +489,12 @@ def test_the_web_api_serves_get_and_post_through_its_cdn_and_refuses_its_own_url
     for method in ("GET", "POST"):
         direct = requests.request(method, f"{live.url}/fn/acme-local-web-api/feedback", data=b"around the CDN")
         assert direct.status_code == 403, method
-        assert "/cdn/acme-local-web-api-cdn/" in direct.json()["error"]
+        assert "/cdn/acme-local-web-cdn/" in direct.json()["error"]
 
 
 def test_code_reload_after_reapply(applied: Path, live: Gateway, tf_binary: Path,
                                    caplog: pytest.LogCaptureFixture) -> None:
-    api = f"{live.url}/cdn/acme-local-web-api-cdn/"
+    api = f"{live.url}/cdn/acme-local-web-cdn/api/"
     assert requests.get(api).json()["service"] == "web"
     before = {f["name"]: f["code_hash"] for f in requests.get(f"{live.url}/_platform/routes").json()["functions"]}
     source = applied / "services" / "functions" / "web" / "api.py"

@@ -398,6 +398,58 @@ def test_cdn_in_front_of_a_bucket(stacks: dict[str, dict[str, Any]]) -> None:
     assert web["output"]["cdn_cdn_url"]["value"] == "http://${google_compute_global_address.cdn_ip.address}/"
 
 
+def test_one_cdn_routes_the_site_and_its_api_by_path(stacks: dict[str, dict[str, Any]]) -> None:
+    """Issue 18.2: web.cdn serves the bucket at / and web.api at /api/* on one load balancer: a backend bucket,
+    a backend service over a serverless NEG, and a route rule of the URL map's path matcher for /api/."""
+    web = stacks[f"{ENV}-web-gcp"]
+    neg = resources(web, "google_compute_region_network_endpoint_group")["cdn_api_neg"]
+    assert neg["cloud_function"] == {"function": "${google_cloudfunctions2_function.api.name}"}
+    service = resources(web, "google_compute_backend_service")["cdn_api_backend"]
+    assert service["backend"] == [{"group": "${google_compute_region_network_endpoint_group.cdn_api_neg.id}"}]
+    assert service["name"] == "acme-gcp-test-web-cdn-api-backend"
+    urls = resources(web, "google_compute_url_map")["cdn_urls"]
+    bucket = "${google_compute_backend_bucket.cdn_backend.id}"
+    api = "${google_compute_backend_service.cdn_api_backend.id}"
+    assert urls["default_service"] == bucket and urls["host_rule"] == [{"hosts": ["*"], "path_matcher": "site"}]
+    (matcher,) = urls["path_matcher"]
+    assert matcher["default_service"] == bucket
+    assert [(r["priority"], r["match_rules"], r["service"]) for r in matcher["route_rules"]] == [
+        (1, [{"full_path_match": "/"}], bucket), (2, [{"prefix_match": "/api/"}], api)]
+    assert "google_dns_record_set" not in web["resource"]  # no zone named in this environment
+
+
+@pytest.mark.parametrize("zone", ["acme-test", "external"])
+def test_a_domain_gets_its_a_record_in_the_managed_zone_or_listed_for_an_external_one(tmp_path: Path,
+                                                                                      zone: str) -> None:
+    """Issue 18.1: with [clouds.gcp] dns_zone naming a Cloud DNS zone the A record to the load balancer is
+    created; with "external" it is the output cdn_<name>_dns_records and synthesis says the apply is two-phase."""
+    from platform_sdk.errors import PlatformWarning
+
+    project = make_project(tmp_path, {"extras.py": EXTRAS})
+    env_file = project.envs_dir / f"{ENV}.toml"
+    env_file.write_text(ENV_TOML.replace('region = "europe-west1"\n',
+                                         f'region = "europe-west1"\ndns_zone = "{zone}"\n'))
+    with pytest.warns(PlatformWarning) as caught:
+        result = synth(project)
+    extras = read_stacks(result.outdir)[f"{ENV}-extras-gcp"]
+    address = "${google_compute_global_address.edge-cdn_ip.address}"
+    two_phase = [w for w in caught if "two-phase" in str(w.message)]
+    if zone == "external":
+        assert "google_dns_record_set" not in extras["resource"]
+        assert extras["output"]["cdn_edge_cdn_dns_records"]["value"] == [
+            {"name": "edge.example.com", "type": "A", "value": address}]
+        assert len(two_phase) == 1 and "cdn_edge_cdn_dns_records" in str(two_phase[0].message)
+    else:
+        assert resources(extras, "google_dns_record_set") == {"edge-cdn_dns_a": {
+            **resources(extras, "google_dns_record_set")["edge-cdn_dns_a"],
+            "managed_zone": "acme-test", "name": "edge.example.com.", "type": "A", "ttl": 300, "rrdatas": [address]}}
+        assert not two_phase
+        base = read_stacks(result.outdir)[f"{ENV}-base-gcp"]
+        assert "dns.googleapis.com" in json.dumps(base)
+    for name, stack in read_stacks(result.outdir).items():
+        assert check_stack(stack, stack=name) == [], name
+
+
 def test_cdn_in_front_of_a_function_with_a_domain(stacks: dict[str, dict[str, Any]]) -> None:
     extras = stacks[f"{ENV}-extras-gcp"]
     neg = resources(extras, "google_compute_region_network_endpoint_group")["edge-cdn_neg"]
@@ -420,7 +472,7 @@ def test_a_cdn_without_a_domain_is_announced_as_plain_http(tmp_path: Path) -> No
     with pytest.warns(PlatformWarning) as caught:
         synth(project)
     texts = sorted((Path(w.filename).name, w.lineno, str(w.message)) for w in caught if "plain HTTP" in str(w.message))
-    assert [(name, line) for name, line, _ in texts] == [("thumbnails.py", 8), ("web.py", 8), ("web.py", 12)]
+    assert [(name, line) for name, line, _ in texts] == [("thumbnails.py", 8), ("web.py", 11)]
     assert texts[1][2] == ("CDN web.cdn on GCP has no domain, so no certificate: it serves plain HTTP on port 80 of "
                            "its address (refused in protected environments; give it a domain for HTTPS with a "
                            "Google-managed certificate)")

@@ -335,18 +335,18 @@ def test_every_module_synthesizes_on_every_cloud(shop: Path, tmp_path: Path, env
 # -- the example estate, written with modules, synthesizes the same Terraform ----------------------------------
 
 WEB = '''\
-"""Static web app: the site's files in a bucket behind a CDN, and a small API function behind its own CDN."""
+"""Static web app on one host: the site's files in a bucket at `/`, its API function at `/api/*`, behind one CDN."""
 
-from platform_sdk import Cdn, Function, Service, http
+from platform_sdk import Function, Service, http
 from platform_sdk.modules import StaticSite
 
 service = Service("web", owner="web-team", description="The storefront web app")
 
-site = service.add(StaticSite("site", prefix="", cors_origins=["https://shop.example.com"]))
-
 api = service.add(Function("api", handler="api.handle", source="functions/web", triggers=[http()]))
+# One CDN, one domain per stage ([overrides."web.cdn"] domain in each environment file): the API is reached only
+# through it (its own URL admits nothing else), on the site's host, so browsers need no CORS for it.
+site = service.add(StaticSite("site", prefix="", routes={"/api/*": api}, cors_origins=["https://shop.example.com"]))
 api.reads(site.bucket)
-service.add(Cdn("api-cdn", origin=api))  # the API's only way in: its own URL admits nothing but this CDN
 '''
 THUMBNAILS = '''\
 """On-demand image thumbnails: originals land in a bucket, a function resizes them, a CDN serves the results."""

@@ -120,7 +120,7 @@ def test_bootstrap_then_apply_with_s3_state_and_dynamodb_locking(cli: Cli, tf_bi
 
     state = json.loads(s3.get_object(Bucket=BUCKET, Key=STATE_KEY)["Body"].read())
     assert sorted(f"{r['type']}.{r['name']}" for r in state["resources"] if r["mode"] == "managed") == [
-        "localcloud_bucket.site", "localcloud_cdn_route.api-cdn", "localcloud_cdn_route.cdn", "localcloud_function.api"]
+        "localcloud_bucket.site", "localcloud_cdn_route.cdn", "localcloud_function.api"]
     locks = dynamodb.scan(TableName=TABLE)["Items"]
     assert not [i for i in locks if "Info" in i], "the lock must be released after apply"
     # The other checkout sees the same state: nothing to do.

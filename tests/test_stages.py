@@ -97,8 +97,7 @@ def test_a_stage_keeps_the_sources_values(estate: Path) -> None:
     assert code == 0, out
     data = tomllib.loads((estate / "envs" / "preprod.toml").read_text())
     assert data["overrides"] == {"auth.users": {"high_availability": True},  # (per-stage domains: the domains issue)
-                                 "web.cdn": {"domain": "shop.example.com"},
-                                 "web.api-cdn": {"domain": "api.shop.example.com"}}
+                                 "web.cdn": {"domain": "shop.example.com"}}
     assert data["sizes"]["database"]["small"]["aws_instance_class"] == "db.t4g.medium"
     assert data["name_prefix"] == "acme-pp" and data["protected"] is True
 

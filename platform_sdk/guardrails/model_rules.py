@@ -29,7 +29,7 @@ class PublicBucketOnlyAsCdnOrigin(Rule):
 
     def check_model(self, env: Environment, services: list[Service], placements: Mapping[Resource, Placement],
                     profile: Profile) -> list[Violation]:
-        origins = {id(cdn.origin) for service in services for cdn in service.cdns if isinstance(cdn, Cdn)}
+        origins = {id(o) for service in services for cdn in service.cdns if isinstance(cdn, Cdn) for o in cdn.origins}
         return [
             self.violation(bucket.address, f"bucket is publicly readable but is no CDN's origin{_where(env, bucket)}")
             for service in services for bucket in service.buckets

@@ -9,6 +9,7 @@ from tf.utils import Diagnostics
 
 from platform_sdk.localcloud.base import (
     STRING,
+    STRING_MAP,
     LocalResource,
     State,
     check_name,
@@ -20,11 +21,14 @@ from platform_sdk.localcloud.base import (
 )
 
 ORIGINS = ("origin_bucket", "origin_function")
-SETTINGS = (*ORIGINS, "domain")
+PATH_ROUTES = {"path_buckets": "bucket", "path_functions": "function"}
+SETTINGS = (*ORIGINS, "domain", *PATH_ROUTES)
 
 
 class CdnRoute(LocalResource):
-    """A route from /cdn/<name>/ on the gateway to exactly one origin (a bucket or a function)."""
+    """A route from /cdn/<name>/ on the gateway to a default origin (a bucket or a function) and, optionally, other
+    origins by path prefix (`path_buckets` / `path_functions`: pattern like "/api/*" -> name; the longest matching
+    prefix wins, the default origin serves the rest)."""
 
     type_suffix = "cdn_route"
     attributes = [
@@ -32,6 +36,8 @@ class CdnRoute(LocalResource):
         required("name", STRING, "Route name (first path segment under /cdn/).", replace=True),
         optional("origin_bucket", STRING, "Name of the bucket to serve (set exactly one origin)."),
         optional("origin_function", STRING, "Name of the function to serve (set exactly one origin)."),
+        optional("path_buckets", STRING_MAP, "Path pattern ('/assets/*') -> bucket served for it."),
+        optional("path_functions", STRING_MAP, "Path pattern ('/api/*') -> function called for it."),
         optional("domain", STRING, "Custom domain (recorded; the gateway serves on 127.0.0.1)."),
         computed("path", STRING, "Absolute path of the route file.", replace=True),
         computed("url", STRING, "URL of the route on the local gateway."),
@@ -41,6 +47,14 @@ class CdnRoute(LocalResource):
         super().validate(diags, config)
         for attr in ORIGINS:
             check_name(diags, config.get(attr), attr)
+        for attr in PATH_ROUTES:
+            paths = config.get(attr)
+            if isinstance(paths, dict):
+                for pattern, target in paths.items():
+                    check_name(diags, target, f"{attr}[{pattern!r}]")
+                    if not (pattern.startswith("/") and pattern.endswith("/*")):
+                        diags.add_error(f"Invalid {attr} pattern {pattern!r}",
+                                        "A path pattern is a prefix ending in '/*', like '/api/*'.")
         values = [config.get(attr) for attr in ORIGINS]
         if any(v is Unknown for v in values):
             return  # decided at apply time; both may not be known during validation
@@ -72,6 +86,8 @@ class CdnRoute(LocalResource):
             route["origin"] = {"kind": "bucket", "name": state["origin_bucket"]}
         else:
             route["origin"] = {"kind": "function", "name": state["origin_function"]}
+        route["paths"] = [{"pattern": pattern, "kind": kind, "name": name}
+                          for attr, kind in PATH_ROUTES.items() for pattern, name in (state.get(attr) or {}).items()]
         route.update(name=state["name"], url=state["url"])
         write_json(Path(state["path"]), route)
         return state

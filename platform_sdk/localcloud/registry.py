@@ -101,6 +101,16 @@ class CdnRoute:
     origin_name: str
     domain: str | None
     url: str
+    paths: tuple[tuple[str, str, str], ...] = ()
+    """(prefix like "/api/", origin kind, origin name) of the routes other than the default, longest prefix first."""
+
+    def origin_for(self, path: str) -> tuple[str, str]:
+        """(kind, name) of the origin serving `path` (like "/api/items"): the longest matching prefix, else the
+        default origin."""
+        for prefix, kind, name in self.paths:
+            if path.startswith(prefix):
+                return kind, name
+        return self.origin_kind, self.origin_name
 
 
 @dataclass(frozen=True)
@@ -253,8 +263,11 @@ class Registry:
         target = origin.get("name") or data.get("origin_bucket") or data.get("origin_function")
         if not target:
             return None
+        paths = [(str(p["pattern"])[:-1], str(p["kind"]), str(p["name"])) for p in data.get("paths") or ()
+                 if isinstance(p, dict) and str(p.get("pattern", "")).endswith("/*") and p.get("name")]
+        paths.sort(key=lambda p: -len(p[0]))
         return CdnRoute(str(data["name"]), root.label, str(kind), str(target), data.get("domain"),
-                        str(data.get("url") or ""))
+                        str(data.get("url") or ""), tuple(paths))
 
     def route(self, name: str) -> CdnRoute | None:
         if not name or "/" in name or name.startswith("."):

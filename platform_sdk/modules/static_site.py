@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from platform_sdk.model import Bucket, Cdn, Cors
+from platform_sdk.model import Bucket, Cdn, Cors, Function
+from platform_sdk.model.cdn import DEFAULT_ROUTE
 from platform_sdk.modules.base import Module
 
 
@@ -42,6 +43,10 @@ class StaticSite(Module):
             `cors_origins`) unless a list of http(s) origins.
         versioning: Keep old versions of every file (roll back a bad deploy by restoring them), see
             `Bucket.versioning`. Default `False`.
+        routes: Other routes of the site's CDN, like `{"/api/*": api}`: the site's own API on the same host (no
+            CORS, one certificate); the bucket serves everything else (`"/*"`). See `Cdn.routes`. Default `None`:
+            the bucket alone. Raises `ModelError` (key `routes`) for a dict naming `"/*"` or anything but a dict,
+            and like `Cdn.routes` for a bad pattern or origin.
         bucket, cdn: the parts (not constructor arguments).
     """
 
@@ -52,6 +57,7 @@ class StaticSite(Module):
     cors_origins: list[str] | None = None
     versioning: bool = Bucket.versioning
     content: str | Path | None = Bucket.content
+    routes: dict[str, Function | Bucket] | None = None
     bucket: Bucket = field(init=False, repr=False)
     cdn: Cdn = field(init=False, repr=False)
 
@@ -77,7 +83,13 @@ class StaticSite(Module):
                 raise self.error("spa=True needs a platform-sdk whose Cdn has fallback_object", "spa", self.spa,
                                  hint="upgrade platform-sdk, or serve a copy of index.html at each client route")
             options["fallback_object"] = self.index_document
+        if self.routes is not None:
+            if not isinstance(self.routes, dict) or DEFAULT_ROUTE in self.routes:
+                raise self.error(f"routes names the site's other routes, like {{'/api/*': api}} (the bucket serves "
+                                 f"{DEFAULT_ROUTE!r})", "routes", self.routes)
+            options["routes"] = {**self.routes, DEFAULT_ROUTE: self.bucket}
+        else:
+            options["origin"] = self.bucket
         self.cdn = self.add_part("cdn", Cdn(
-            self.part_name("cdn"), origin=self.bucket, domain=self.domain, default_root_object=self.index_document,
-            **options,
+            self.part_name("cdn"), domain=self.domain, default_root_object=self.index_document, **options,
         ))

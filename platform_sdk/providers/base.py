@@ -297,7 +297,8 @@ class Compiler(ABC):
         into callers on the same cloud (`platform_sdk.runtime.functions.open_function`)."""
         raise NotImplementedError(f"{self.target} has no functions")
 
-    def cdn(self, ctx: StackContext, cdn: Cdn, origin: Handle) -> Handle:
+    def cdn(self, ctx: StackContext, cdn: Cdn, origins: Mapping[Resource, Handle]) -> Handle:
+        """The CDN in front of every origin of `cdn.route_origins`; `origins` holds each origin's handle."""
         raise NotImplementedError(f"{self.target} has no CDNs")
 
     # -- shared prerequisites --------------------------------------------------------------------------------

@@ -294,8 +294,7 @@ class EstateBuilder:
             if wire:
                 self._federate(resource, handle, compiler)
         elif isinstance(resource, Cdn):
-            assert resource.origin is not None
-            handle = compiler.cdn(ctx, resource, self.handles[resource.origin])
+            handle = compiler.cdn(ctx, resource, {origin: self.handles[origin] for origin in resource.origins})
         else:  # pragma: no cover - the model has no other kinds
             raise TypeError(resource)
         if wire:
@@ -385,7 +384,7 @@ class EstateBuilder:
         invokers = [(caller, self.placements[caller].cloud) for caller in self.placements
                     if isinstance(caller, Function) and any(g.target is fn and g.access == "invoke"
                                                             for g in caller.grants)]
-        cdns = tuple(r for r in self.placements if isinstance(r, Cdn) and r.origin is fn)
+        cdns = tuple(r for r in self.placements if isinstance(r, Cdn) and any(o is fn for o in r.origins))
         return FunctionInputs(package, grants, trigger_buckets, dict(sorted(environment.items())), trigger_queues,
                               invokers, cdns)
 

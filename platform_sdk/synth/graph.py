@@ -62,9 +62,10 @@ def links_of(placements: Mapping[Resource, Placement]) -> list[Link]:
             for queued in resource.trigger_of(QueueMessageTrigger):
                 found.append((resource, queued.queue, f"{resource.address} queue_message({queued.queue.address})",
                               resource.declared_in, resource.declared_line, None))
-        elif isinstance(resource, Cdn) and resource.origin is not None:
-            found.append((resource, resource.origin, f"{resource.address} origin={resource.origin.address}",
-                          resource.declared_in, resource.declared_line, None))
+        elif isinstance(resource, Cdn):
+            for origin in resource.origins:
+                found.append((resource, origin, f"{resource.address} origin={origin.address}",
+                              resource.declared_in, resource.declared_line, None))
     return [Link(placements[consumer].stack_name, placements[producer].stack_name, label, file, line, grant,
                  federated=placements[consumer].target != placements[producer].target)
             for consumer, producer, label, file, line, grant in found

@@ -155,9 +155,9 @@ def _check_links(env: Environment, resource: Resource, placement: Placement,
             if crosses and not _cross_cloud_supported(grant.target.kind, placement.target, other.target):
                 fail(f"cross-cloud {grant.target.kind} access from {placement.target} to {other.target} is not "
                      "supported", grant.target)
-    origin = resource.origin if isinstance(resource, Cdn) else None
-    if origin is not None and placements[origin].cloud != placement.cloud:
-        fail("a CDN must be on the same cloud as its origin", origin)
+    for origin in resource.origins if isinstance(resource, Cdn) else ():
+        if placements[origin].cloud != placement.cloud:
+            fail("a CDN must be on the same cloud as its origin", origin)
 
 
 def _cross_cloud_supported(kind: str, function_target: str, owner_target: str) -> bool:

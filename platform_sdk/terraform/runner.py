@@ -537,7 +537,9 @@ class EnvironmentRunner:
 
 
 def where_things_live(results: list[StackResult], metadata: dict[str, Any]) -> list[dict[str, str]]:
-    """Rows (service, kind, name, url, stack) from the `function_/bucket_/cdn_<name>_url` outputs."""
+    """Rows (service, kind, name, url, stack) from the `function_/bucket_/cdn_<name>_url` outputs, and one `dns`
+    row per record of a `cdn_<name>_dns_records` output (a domain in an external zone: the record to create, also
+    as `record`, "<name> <type> <value>")."""
     rows = []
     stacks = metadata.get("stacks", {})
     for result in sorted(results, key=lambda r: (r.service, r.name)):
@@ -550,4 +552,13 @@ def where_things_live(results: list[StackResult], metadata: dict[str, Any]) -> l
                     short = key[len(prefix):-len("_url")]
                     rows.append({"service": result.service, "kind": kind, "name": names.get(short, short),
                                  "url": value, "stack": result.name, "cloud": result.cloud_label})
+            if key.startswith("cdn_") and key.endswith("_dns_records") and isinstance(value, list):
+                # a CDN whose domain lives in a zone outside the cloud (dns_zone = "external"): what to create there
+                short = key[len("cdn_"):-len("_dns_records")]
+                for record in value:
+                    if isinstance(record, dict):
+                        text = f"{record.get('name')} {record.get('type')} {record.get('value')}"
+                        rows.append({"service": result.service, "kind": "dns", "name": names.get(short, short),
+                                     "url": f"{text}  (create it in the zone)", "stack": result.name,
+                                     "cloud": result.cloud_label, "record": text})
     return rows

@@ -2,8 +2,9 @@
 
 - `/fn/<function>/...`       a function's HTTP trigger (the URL the provider put in the registry); 403 for a
                              CDN's origin (`via_cdn`), which answers only through its CDN route, as on the clouds
-- `/cdn/<route>/<path>`      a CDN route: a bucket origin serves objects (index.html for directories),
-                             a function origin is proxied to the function
+- `/cdn/<route>/<path>`      a CDN route: the origin of the longest matching path prefix (else the default
+                             origin) answers; a bucket serves objects (index.html for directories), a function
+                             is called with the whole path
 - `/bucket/<bucket>/<key>`   GET/HEAD of one object (what local signed URLs point at)
 - `POST /_platform/schedule/<function>[?cron=...]`  run a schedule now
 - `POST /_platform/invoke/<function>`, `/_platform/send/<function>`  a call from another local function, admitted
@@ -84,7 +85,8 @@ def create_gateway(roots: Roots, *, base_url: str | None = None, options: Worker
         if entry.http is None:
             return _error(404, f"function {name} has no HTTP trigger")
         if entry.http.get("via_cdn"):  # like CloudFront's origin access control and GCP's load-balancer ingress
-            routes = [r.name for r in core.registry.routes() if r.origin_kind == "function" and r.origin_name == name]
+            routes = [r.name for r in core.registry.routes()
+                      if ("function", name) in {(r.origin_kind, r.origin_name), *((k, n) for _, k, n in r.paths)}]
             return _error(403, f"function {name} is a CDN's origin and answers only through it: "
                                f"{', '.join(f'/cdn/{r}/' for r in routes) or 'its CDN route'}")
         if entry.iam_http:  # http(auth="iam"): only functions granted invokes, like AWS_IAM / Cloud Run invoker IAM
@@ -130,14 +132,15 @@ def create_gateway(roots: Roots, *, base_url: str | None = None, options: Worker
         if route is None:
             return _error(404, f"no CDN route named {name!r}")
         rest = request.url.path[len(f"/cdn/{name}"):]
-        if route.origin_kind == "function":
-            entry = core.registry.function(route.origin_name)
+        kind, origin = route.origin_for(rest or "/")
+        if kind == "function":
+            entry = core.registry.function(origin)
             if entry is None:
-                return _error(502, f"CDN route {name}: origin function {route.origin_name} is not deployed")
+                return _error(502, f"CDN route {name}: origin function {origin} is not deployed")
             return await _proxy(request, entry, rest or "/", "cdn")
-        bucket = core.registry.bucket(route.origin_name, prefer=route.cloud)
+        bucket = core.registry.bucket(origin, prefer=route.cloud)
         if bucket is None:
-            return _error(502, f"CDN route {name}: origin bucket {route.origin_name} does not exist")
+            return _error(502, f"CDN route {name}: origin bucket {origin} does not exist")
         if not rest:  # relative links in index.html need the trailing slash
             return RedirectResponse(request.url.replace(path=f"/cdn/{name}/"), status_code=307)
         response = _serve_object(request, bucket, rest.lstrip("/"), index=True)

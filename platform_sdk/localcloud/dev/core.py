@@ -345,7 +345,8 @@ class GatewayCore:
                 "code_hash": entry.code_hash, "updated_at": entry.updated_at, "code_dir": str(entry.code_dir),
             })
         cdn = [{"name": r.name, "cloud": r.cloud, "url": f"{base}/cdn/{r.name}/",
-                "origin": {"kind": r.origin_kind, "name": r.origin_name}, "domain": r.domain}
+                "origin": {"kind": r.origin_kind, "name": r.origin_name}, "domain": r.domain,
+                "paths": [{"pattern": f"{prefix}*", "kind": kind, "name": origin} for prefix, kind, origin in r.paths]}
                for r in self.registry.routes()]
         buckets = [{"name": b.name, "cloud": b.cloud, "url": f"{base}/bucket/{b.name}/", "path": str(b.path),
                     "triggers": [f.name for f in self.registry.functions()

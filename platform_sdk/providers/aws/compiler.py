@@ -7,6 +7,7 @@ and the cloud instead of surfacing at `terraform apply`. Runtime, memory and tim
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from platform_sdk.errors import PlacementError
@@ -106,10 +107,14 @@ class AwsCompiler(Compiler):
             if len(physical) > names.OAC_NAME_MAX:
                 found.append(f"a valid CloudFront origin access control name ({physical!r} is {len(physical)} "
                              f"characters, CloudFront allows {names.OAC_NAME_MAX})")
-            if isinstance(resource.origin, Bucket) and resource.origin.service is not resource.service:
-                found.append(f"a CloudFront origin in another service ({resource.origin.address}): the bucket "
-                             "policy naming the distribution lives with the bucket")
-            if isinstance(resource.origin, Function):  # its Lambda@Edge function (edge.py) is named after it
+            for origin in resource.origins:
+                if isinstance(origin, Bucket) and origin.service is not resource.service:
+                    found.append(f"a CloudFront origin in another service ({origin.address}): the bucket policy "
+                                 "naming the distribution lives with the bucket")
+            if len({type(o) for o in resource.origins}) > 1 and len(physical) + len("-lambda") > names.OAC_NAME_MAX:
+                found.append(f"a valid CloudFront origin access control name ({physical!r} plus '-lambda' is longer "
+                             f"than the {names.OAC_NAME_MAX} characters CloudFront allows)")
+            if any(isinstance(o, Function) for o in resource.origins):  # its Lambda@Edge function (edge.py)
                 found += [f"a valid Lambda@Edge function name: {p}"
                           for p in names.lambda_name_problems(f"{physical}-{edge.NAME_SUFFIX}")]
             return found
@@ -151,9 +156,9 @@ class AwsCompiler(Compiler):
     def function(self, ctx: StackContext, fn: Function, inputs: FunctionInputs) -> Handle:
         return compile_function(ctx, fn, inputs)
 
-    def cdn(self, ctx: StackContext, cdn: Cdn, origin: Handle) -> Handle:
+    def cdn(self, ctx: StackContext, cdn: Cdn, origins: Mapping[Resource, Handle]) -> Handle:
         observability.record_needs(ctx, CLOUDFRONT_REGION)  # CloudFront alarms notify a topic in us-east-1
-        return compile_cdn(ctx, cdn, origin)
+        return compile_cdn(ctx, cdn, origins)
 
     # -- shared prerequisites and observability (observability.py) ----------------------------------------------
     def base(self, ctx: StackContext, needs: BaseNeeds) -> None:

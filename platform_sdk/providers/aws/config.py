@@ -121,6 +121,13 @@ class AwsConfig(CloudConfig):
                                  "AWS itself.")
     network: AwsNetwork | None = Field(None, description="The VPC databases and the functions using them run in: "
                                        "`[clouds.aws.network]` (below). Default: the account's default VPC.")
+    dns_zone: Annotated[str, Field(pattern=r"^(Z[A-Z0-9]{1,31}|external)$")] | None = Field(
+        None, description="Where the DNS names of this environment's AWS CDNs (`domain`) live: a Route 53 public "
+        "hosted zone id like `Z0123456789ABCDEFGHIJ` (read as data; the platform creates each certificate's "
+        "validation record and the CDN's alias A/AAAA records in it, so the first apply completes), or `external` "
+        "(a zone elsewhere: the records to create are the stack output `cdn_<name>_dns_records`, and the first "
+        "apply waits until they resolve). Default: none, like `external`. "
+        "https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/AboutHZWorkingWith.html")
 
     _region = field_validator("region")(check_region)
 

@@ -49,6 +49,7 @@ from platform_sdk.model import (
     ScheduleTrigger,
     Secret,
 )
+from platform_sdk.model.cdn import DEFAULT_ROUTE
 from platform_sdk.providers.aws.payload_hash import ENTRY as PAYLOAD_HASH_ENTRY
 from platform_sdk.tfjson import Block, Estate, Location, json_document
 
@@ -961,13 +962,31 @@ class AwsRules:
                              f"an origin of {distribution.address} whose domain is the function URL's",
                              *[distribution.at("origin", i) for i, _ in origins]):
             return
-        index, origin = origins[0]
+        route = need.route or DEFAULT_ROUTE
+        if route == DEFAULT_ROUTE:
+            where: tuple[Any, ...] = ("default_cache_behavior",)
+            behavior = _one(distribution.body.get("default_cache_behavior"))
+        else:
+            ordered = [(i, b) for i, b in enumerate(_items(distribution.body.get("ordered_cache_behavior")))
+                       if b.get("path_pattern") == route]
+            if not proof.require(bool(ordered), f"{distribution.address} has a cache behaviour for {route}",
+                                 f"an ordered_cache_behavior with path_pattern {route!r} on {distribution.address}",
+                                 distribution.at("ordered_cache_behavior")):
+                return
+            where = ("ordered_cache_behavior", ordered[0][0])
+            behavior = ordered[0][1]
+        targets = [(i, o) for i, o in origins if o.get("origin_id") == behavior.get("target_origin_id")]
+        if not proof.require(bool(targets), f"{route} on {distribution.address} goes to the function's origin",
+                             f"target_origin_id of the {route} cache behaviour naming the function URL's origin "
+                             f"(it is {behavior.get('target_origin_id')!r})",
+                             distribution.at(*where, "target_origin_id")):
+            return
+        index, origin = targets[0]
         method = "GET" if need.operation == "cdn.fetch_get" else "POST"
-        behavior = _one(distribution.body.get("default_cache_behavior"))
         proof.require(method in _items(behavior.get("allowed_methods")),
-                      f"{distribution.address} allows {method}",
-                      f"{method} in allowed_methods of {distribution.address}",
-                      distribution.at("default_cache_behavior", "allowed_methods"))
+                      f"{distribution.address} allows {method} on {route}",
+                      f"{method} in allowed_methods of {distribution.address} for {route}",
+                      distribution.at(*where, "allowed_methods"))
         auth = url.body.get("authorization_type")
         oac = estate.ref(distribution.stack, origin.get("origin_access_control_id"))
         if oac is not None:
@@ -979,7 +998,7 @@ class AwsRules:
                     self._permission(proof, caller, ctx, CLOUDFRONT_PRINCIPAL, action, source,
                                      "CloudFront calls the private function URL")
             if method in OAC_BODY_METHODS:
-                self._payload_hash(distribution, behavior, method, url, ctx, proof)
+                self._payload_hash(distribution, behavior, where, method, url, ctx, proof)
         elif proof.require(auth == "NONE", f"{url.address} accepts CloudFront's unsigned requests",
                            f"authorization_type NONE on {url.address} or an origin access control on "
                            f"{distribution.address} (CloudFront sends unsigned requests to an AWS_IAM URL)",
@@ -989,8 +1008,8 @@ class AwsRules:
             self._permission(proof, caller, ctx, "*", "lambda:InvokeFunction", None,
                              "public function URLs also need lambda:InvokeFunction since October 2025")
 
-    def _payload_hash(self, distribution: Block, behavior: Mapping[str, Any], method: str, url: Block, ctx: Context,
-                      proof: Proof) -> None:
+    def _payload_hash(self, distribution: Block, behavior: Mapping[str, Any], behavior_at: tuple[Any, ...],
+                      method: str, url: Block, ctx: Context, proof: Proof) -> None:
         """A body passes origin access control when an origin-request Lambda@Edge function that sees the body
         (include_body) and is the platform's payload hash function (PAYLOAD_HASH_ENTRY) sets x-amz-content-sha256
         before CloudFront signs."""
@@ -1001,7 +1020,7 @@ class AwsRules:
                     ref is None or ref.block.type != "aws_lambda_function" or ref.attribute != "qualified_arn" or \
                     ref.block.body.get("handler") != PAYLOAD_HASH_ENTRY or ref.block.body.get("publish") is not True:
                 continue
-            where = ("default_cache_behavior", "lambda_function_association", index)
+            where = (*behavior_at, "lambda_function_association", index)
             proof.rely(f"{ref.block.address} ({PAYLOAD_HASH_ENTRY}) sets x-amz-content-sha256 on {method} requests "
                        f"before {distribution.address} signs them",
                        distribution.at(*where, "event_type"), distribution.at(*where, "include_body"),

@@ -16,12 +16,14 @@ environments. https://cloud.google.com/load-balancing/docs/ssl-certificates/goog
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from platform_sdk.errors import warn
-from platform_sdk.model import Bucket, Cdn
+from platform_sdk.model import Bucket, Cdn, Function, Resource
+from platform_sdk.model.cdn import DEFAULT_ROUTE
 from platform_sdk.providers.base import Handle, StackContext
-from platform_sdk.providers.gcp import iam, naming, provider
+from platform_sdk.providers.gcp import dns, iam, naming, provider
 
 if TYPE_CHECKING:
     from platform_sdk.envs import Environment
@@ -40,28 +42,36 @@ def cdn_problems(cdn: Cdn, env: Environment) -> list[str]:
     return found
 
 
-def _bucket_backend(ctx: StackContext, cdn: Cdn, origin: Handle, name: str, compute: list[Any]) -> Any:
-    assert isinstance(cdn.origin, Bucket)
-    if not cdn.origin.public_read:
+def _suffix(cdn: Cdn, origin: Resource) -> str:
+    """"" for the default route's origin (its resources keep their plain names), "-<origin name>" for the others."""
+    return "" if origin is cdn.default_origin else f"-{origin.name}"
+
+
+def _bucket_backend(ctx: StackContext, cdn: Cdn, bucket: Bucket, origin: Handle, base: str, compute: list[Any]) -> Any:
+    suffix = _suffix(cdn, bucket)
+    if not bucket.public_read:
         fill = f"serviceAccount:service-{provider.project_number(ctx)}@cloud-cdn-fill.iam.gserviceaccount.com"
-        iam.bucket_member(ctx, f"{cdn.name}_cdn_fill", origin["name"], iam.OBJECT_VIEWER, fill)
-    return ctx.resource("google_compute_backend_bucket", f"{cdn.name}_backend", {
-        "name": name,
+        iam.bucket_member(ctx, f"{cdn.name}{suffix.replace('-', '_')}_cdn_fill", origin["name"], iam.OBJECT_VIEWER,
+                          fill)
+    return ctx.resource("google_compute_backend_bucket", f"{cdn.name}{suffix.replace('-', '_')}_backend", {
+        "name": naming.rfc1035(f"{base}{suffix}-backend"),
         "bucket_name": origin["name"],
         "enable_cdn": True,
         "cdn_policy": {"cache_mode": "CACHE_ALL_STATIC"},
     }).after(*compute)
 
 
-def _function_backend(ctx: StackContext, cdn: Cdn, origin: Handle, base: str, compute: list[Any]) -> Any:
-    neg = ctx.resource("google_compute_region_network_endpoint_group", f"{cdn.name}_neg", {
-        "name": naming.rfc1035(f"{base}-neg"),
+def _function_backend(ctx: StackContext, cdn: Cdn, fn: Function, origin: Handle, base: str,
+                      compute: list[Any]) -> Any:
+    suffix = _suffix(cdn, fn)
+    neg = ctx.resource("google_compute_region_network_endpoint_group", f"{cdn.name}{suffix.replace('-', '_')}_neg", {
+        "name": naming.rfc1035(f"{base}{suffix}-neg"),
         "region": provider.region(ctx),
         "network_endpoint_type": "SERVERLESS",
         "cloud_function": {"function": origin["name"]},
     }).after(*compute)
-    return ctx.resource("google_compute_backend_service", f"{cdn.name}_backend", {
-        "name": naming.rfc1035(f"{base}-backend"),
+    return ctx.resource("google_compute_backend_service", f"{cdn.name}{suffix.replace('-', '_')}_backend", {
+        "name": naming.rfc1035(f"{base}{suffix}-backend"),
         "protocol": "HTTPS",
         "load_balancing_scheme": SCHEME,
         "enable_cdn": True,
@@ -71,21 +81,33 @@ def _function_backend(ctx: StackContext, cdn: Cdn, origin: Handle, base: str, co
     })
 
 
-def _url_map(ctx: StackContext, cdn: Cdn, backend: Any, name: str) -> Any:
-    attrs: dict[str, Any] = {"name": name, "default_service": backend.ref("id")}
-    if isinstance(cdn.origin, Bucket) and cdn.default_root_object:
+def _url_map(ctx: StackContext, cdn: Cdn, backends: dict[int, Any], name: str) -> Any:
+    """The URL map: the default route's backend serves what no other route matches; every other route is a route
+    rule of the path matcher, most specific first (rules are tried in priority order, the first match serves).
+    A path matcher takes route rules or path rules, not both, and `/` needs a route rule (the default root object's
+    rewrite), so routes are route rules with a `prefix_match` (`/api/*` -> `/api/`, which, like CloudFront's
+    `/api/*`, does not match `/api` itself).
+    https://registry.terraform.io/providers/hashicorp/google/latest/docs/resources/compute_url_map#path_matcher
+    https://cloud.google.com/load-balancing/docs/url-map-concepts#path-matchers
+    """
+    default = backends[id(cdn.default_origin)]
+    attrs: dict[str, Any] = {"name": name, "default_service": default.ref("id")}
+    rules: list[dict[str, Any]] = []
+    if isinstance(cdn.default_origin, Bucket) and cdn.default_root_object:
         # "/" serves the default root object (a rewrite: the browser keeps its URL)
+        rules.append({
+            "priority": 1,
+            "match_rules": [{"full_path_match": "/"}],
+            "service": default.ref("id"),
+            "route_action": {"url_rewrite": {"path_prefix_rewrite": f"/{cdn.default_root_object}"}},
+        })
+    for pattern, origin in cdn.route_origins.items():
+        if pattern != DEFAULT_ROUTE:
+            rules.append({"priority": len(rules) + 1, "match_rules": [{"prefix_match": pattern[:-1]}],
+                          "service": backends[id(origin)].ref("id")})
+    if rules:
         attrs["host_rule"] = [{"hosts": ["*"], "path_matcher": "site"}]
-        attrs["path_matcher"] = [{
-            "name": "site",
-            "default_service": backend.ref("id"),
-            "route_rules": [{
-                "priority": 1,
-                "match_rules": [{"full_path_match": "/"}],
-                "service": backend.ref("id"),
-                "route_action": {"url_rewrite": {"path_prefix_rewrite": f"/{cdn.default_root_object}"}},
-            }],
-        }]
+        attrs["path_matcher"] = [{"name": "site", "default_service": default.ref("id"), "route_rules": rules}]
     return ctx.resource("google_compute_url_map", f"{cdn.name}_urls", attrs)
 
 
@@ -101,18 +123,22 @@ def _forwarding_rule(ctx: StackContext, id: str, name: str, address: Any, proxy:
     })
 
 
-def compile_cdn(ctx: StackContext, cdn: Cdn, origin: Handle) -> tuple[Any, dict[str, str]]:
+def compile_cdn(ctx: StackContext, cdn: Cdn, origins: Mapping[Resource, Handle]) -> tuple[Any, dict[str, str]]:
+    """The load balancer in front of every origin of `cdn.route_origins` (a backend per origin, routed by the URL
+    map), its address, certificate and forwarding rules, and the domain's DNS record (dns.py)."""
     base = ctx.physical_name(cdn)
     compute = provider.apis(ctx, "compute.googleapis.com")
 
     def name(suffix: str) -> str:
         return naming.rfc1035(f"{base}-{suffix}")
 
-    if isinstance(cdn.origin, Bucket):
-        backend = _bucket_backend(ctx, cdn, origin, name("backend"), compute)
-    else:
-        backend = _function_backend(ctx, cdn, origin, base, compute)
-    url_map = _url_map(ctx, cdn, backend, name("urls"))
+    backends: dict[int, Any] = {}
+    for origin in cdn.origins:
+        if isinstance(origin, Bucket):
+            backends[id(origin)] = _bucket_backend(ctx, cdn, origin, origins[origin], base, compute)
+        else:
+            backends[id(origin)] = _function_backend(ctx, cdn, origin, origins[origin], base, compute)
+    url_map = _url_map(ctx, cdn, backends, name("urls"))
     address = ctx.resource("google_compute_global_address", f"{cdn.name}_ip", {
         "name": name("ip"), "labels": ctx.labels(cdn),
     }).after(*compute)
@@ -143,4 +169,5 @@ def compile_cdn(ctx: StackContext, cdn: Cdn, origin: Handle) -> tuple[Any, dict[
         })
         rule = _forwarding_rule(ctx, f"{cdn.name}_http_rule", name("http"), address, http, 80)
         url = f"http://{address.ref('address')}/"
+    dns.cdn_records(ctx, cdn, address)
     return rule, {"url": url, "domain": cdn.domain or "", "ip": address.ref("address")}

@@ -6,6 +6,7 @@ iam.py, and provider blocks in provider.py.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from platform_sdk.errors import PlatformError
@@ -89,8 +90,8 @@ class GcpCompiler(Compiler):
         res, attrs = compile_function(ctx, fn, inputs)
         return self._handle(ctx, fn, attrs, res)
 
-    def cdn(self, ctx: StackContext, cdn: Cdn, origin: Handle) -> Handle:
-        res, attrs = compile_cdn(ctx, cdn, origin)
+    def cdn(self, ctx: StackContext, cdn: Cdn, origins: Mapping[Resource, Handle]) -> Handle:
+        res, attrs = compile_cdn(ctx, cdn, origins)
         return self._handle(ctx, cdn, attrs, res)
 
     def base(self, ctx: StackContext, needs: BaseNeeds) -> None:

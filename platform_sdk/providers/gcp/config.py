@@ -46,6 +46,12 @@ class GcpConfig(CloudConfig):
         None, description="The Cloud Billing account paying for the project, e.g. `012345-6789AB-CDEF01`: where the "
         "environment's `[budget]` is created (google_billing_budget). Required with `[budget]` unless `stand_in` is "
         "set.")
+    dns_zone: Annotated[str, Field(pattern=r"^([a-z][a-z0-9-]{0,61}[a-z0-9]|external)$")] | None = Field(
+        None, description="Where the DNS names of this environment's GCP CDNs (`domain`) live: the name of a Cloud "
+        "DNS public managed zone in the project, like `acme-dev` (the platform creates each CDN's A record to its "
+        "load balancer address in it, and Google's managed certificate then provisions on its own), or `external` "
+        "(a zone elsewhere: the record to create is the stack output `cdn_<name>_dns_records`). Default: none, like "
+        "`external`. https://cloud.google.com/dns/docs/zones")
 
     @field_validator("region")
     @classmethod

@@ -45,6 +45,7 @@ from platform_sdk.model import (
     ScheduleTrigger,
     Secret,
 )
+from platform_sdk.model.cdn import DEFAULT_ROUTE
 from platform_sdk.tfjson import Block, Estate, Location
 
 TARGET = "gcp"
@@ -867,12 +868,13 @@ class GcpRules:
         backends = [b for b in estate.blocks("google_compute_backend_service") for group in groups
                     if any(estate.references_block(b.stack, backend.get("group"), group)
                            for backend in _items(b.body.get("backend")))]
+        route = need.route or DEFAULT_ROUTE
         maps = [m for m in ctx.blocks_of(cdn, "google_compute_url_map") for b in backends
-                if estate.references_block(m.stack, m.body, b)]
+                if any(estate.references_block(m.stack, service, b) for service in _route_services(m.body, route))]
         chain = bool(groups and backends and maps)
-        proof.require(chain, f"{cdn.address} routes to the function through a serverless NEG",
-                      f"a url map of {cdn.address} -> backend service -> serverless NEG for {caller.block.address}",
-                      *[g.at() for g in groups[:1]])
+        proof.require(chain, f"{cdn.address} routes {route} to the function through a serverless NEG",
+                      f"a url map of {cdn.address} sending {route} -> backend service -> serverless NEG for "
+                      f"{caller.block.address}", *[g.at() for g in groups[:1]])
         if backends:
             proof.rely(f"{backends[0].address} serves the function", backends[0].at())
         ingress = self._ingress(caller)
@@ -914,3 +916,20 @@ class GcpRules:
 
 
 RULES = GcpRules()
+
+
+def _route_services(url_map: Mapping[str, Any], route: str) -> list[Any]:
+    """What serves `route` ("/*", "/api/*") in a URL map's body: the default services for the default route, else
+    the services of route rules matching its prefix (`prefix_match` "/api/") or path rules listing it."""
+    if route == DEFAULT_ROUTE:
+        matchers = _items(url_map.get("path_matcher"))
+        return [url_map.get("default_service"), *(m.get("default_service") for m in matchers)]
+    found = []
+    for matcher in _items(url_map.get("path_matcher")):
+        for rule in _items(matcher.get("route_rules")):
+            if any(m.get("prefix_match") == route[:-1] for m in _items(rule.get("match_rules"))):
+                found.append(rule.get("service"))
+        for rule in _items(matcher.get("path_rule")):
+            if route in _items(rule.get("paths")):
+                found.append(rule.get("service"))
+    return found

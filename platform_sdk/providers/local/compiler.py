@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from platform_sdk import contract
@@ -29,6 +30,7 @@ from platform_sdk.model import (
     ScheduleTrigger,
     Secret,
 )
+from platform_sdk.model.cdn import DEFAULT_ROUTE
 from platform_sdk.providers.base import Compiler, FunctionInputs, Handle, StackContext
 from platform_sdk.providers.local.config import local_config
 from platform_sdk.runtime.dbroles import role_name
@@ -152,9 +154,14 @@ class LocalCompiler(Compiler):
         })
         return str(role.ref("url"))
 
-    def cdn(self, ctx: StackContext, cdn: Cdn, origin: Handle) -> Handle:
+    def cdn(self, ctx: StackContext, cdn: Cdn, origins: Mapping[Resource, Handle]) -> Handle:
         attrs: dict[str, object] = {"name": ctx.physical_name(cdn)}
-        attrs["origin_bucket" if isinstance(cdn.origin, Bucket) else "origin_function"] = origin["name"]
+        default = cdn.default_origin
+        attrs["origin_bucket" if isinstance(default, Bucket) else "origin_function"] = origins[default]["name"]
+        for pattern, origin in cdn.route_origins.items():
+            if pattern != DEFAULT_ROUTE:
+                paths = attrs.setdefault("path_buckets" if isinstance(origin, Bucket) else "path_functions", {})
+                paths[pattern] = origins[origin]["name"]  # type: ignore[index]
         if cdn.domain:
             attrs["domain"] = cdn.domain
         res = ctx.resource("localcloud_cdn_route", cdn.name, attrs)
