@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from platform_sdk.providers.aws.payload_hash import ENTRY as PAYLOAD_HASH_ENTRY
 from platform_sdk.rules import (
     ProductionAlarmsRouted,
     Rule,
@@ -194,6 +195,11 @@ class AwsProductionAlarms(ProductionAlarmsRouted):
     `alarm_actions`, an SNS topic (by ARN: Region and name) that some stack declares with a subscription."""
 
     function_type = "aws_lambda_function"
+
+    def runs_user_code(self, attrs: Mapping[str, Any]) -> bool:
+        """Not the payload hash function a CDN in front of a function URL runs at the edge (`payload_hash.py`):
+        the platform's own code, whose failures are the CDN's 5xx responses, which the CDN's own alarm watches."""
+        return attrs.get("handler") != PAYLOAD_HASH_ENTRY
 
     def routed(self, outdir: Path, docs: Mapping[str, Mapping[str, Any]], stack: str, rid: str,
                attrs: Mapping[str, Any]) -> bool:
