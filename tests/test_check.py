@@ -118,8 +118,8 @@ def test_platform_check_prod_passes_on_the_example_estate(estate: Path, checkov_
     assert marker.read_text() == "untouched" and sorted(p.name for p in (estate / "cdktf.out").iterdir()) == [
         "keep.txt"]
     assert doc["checkov"]["version"].startswith("3.") and doc["checkov"]["parsing_errors"] == 0
-    assert sorted(doc["checkov"]["stacks"]) == ["prod-auth-aws", "prod-base-gcp", "prod-notifications-aws",
-                                                "prod-thumbnails-aws", "prod-web-gcp"]
+    assert sorted(doc["checkov"]["stacks"]) == ["prod-auth-aws", "prod-base-aws", "prod-base-gcp",
+                                                "prod-notifications-aws", "prod-thumbnails-aws", "prod-web-gcp"]
     assert doc["checkov"]["passed"] > 50
     accepted = {(a["check_id"], a["reason"].split(" ")[0]) for a in doc["checkov"]["accepted"]}
     assert ("CKV_AWS_258", "thumbnails.on-demand") in accepted, "public by declaration is accepted per resource"
