@@ -225,12 +225,18 @@ class ProductionAlarmsRouted(Rule):
         found = []
         for stack in stack_names:
             for rtype, rid, attrs in stack_resources(docs.get(stack, {})):
-                if rtype == self.function_type and not self.routed(outdir, docs, stack, rid, attrs):
+                if rtype == self.function_type and self.runs_user_code(attrs) \
+                        and not self.routed(outdir, docs, stack, rid, attrs):
                     found.append(self.violation(
                         stack_address(stack, rtype, rid),
                         f"function has no alarm that notifies an alert channel in protected environment {env.name!r}",
                         aliases=aliases_of(outdir, stack, rtype, rid)))
         return found
+
+    def runs_user_code(self, attrs: Mapping[str, Any]) -> bool:
+        """Whether the function (its Terraform attributes `attrs`) runs a team's code, which the rule watches; a
+        plug-in returns False for a function the platform itself deploys as part of another resource (default: True)."""
+        return True
 
     def routed(self, outdir: Path, docs: Mapping[str, Mapping[str, Any]], stack: str, rid: str,
                attrs: Mapping[str, Any]) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -495,10 +496,17 @@ def test_a_cdn_route_that_does_not_reach_the_function_is_a_finding(env_name: str
     assert all(f.missing.startswith(missing) for f in found), [f.missing for f in found]
 
 
-def test_require_conformance_raises_a_platform_error_naming_every_finding(faults: dict[str, Synthesized]) -> None:
+def test_require_conformance_raises_a_platform_error_naming_every_finding(faults: dict[str, Synthesized],
+                                                                          tmp_path: Path) -> None:
     synthesized = faults["aws"]
+    outdir = tmp_path / "aws"  # a copy with login.page's function URL public, as before the fix of 14.1: an exposure
+    shutil.copytree(synthesized.outdir, outdir)
+    stack = outdir / "stacks" / "aws-login-aws" / "cdk.tf.json"
+    document = json.loads(stack.read_text())
+    document["resource"]["aws_lambda_function_url"]["page_url"]["authorization_type"] = "NONE"
+    stack.write_text(json.dumps(document))
     with pytest.raises(ConformanceError) as caught:
-        require_conformance(synthesized.outdir, synthesized.stacks, synthesized.placements, env="aws")
+        require_conformance(outdir, synthesized.stacks, synthesized.placements, env="aws")
     error = caught.value
     assert isinstance(error, PlatformError)
     text = str(error)

@@ -493,7 +493,8 @@ def test_a_cdn_without_a_domain_is_refused_in_a_protected_environment(tmp_path: 
     env_file.write_text(env_file.read_text() + '\n[overrides."thumbnails.cdn"]\ndomain = "img.example.com"\n'
                         '\n[overrides."web.cdn"]\ndomain = "shop.example.com"\n'
                         '\n[overrides."web.api-cdn"]\ndomain = "api.shop.example.com"\n'
-                        '\n[overrides."auth.users"]\nhigh_availability = true\n')
+                        '\n[overrides."auth.users"]\nhigh_availability = true\n'
+                        '\n[alerts]\nemail = ["oncall@example.com"]\n')  # protected: alarms must notify someone
     web = read_stacks(synth(project).outdir)[f"{ENV}-web-gcp"]
     assert resources(web, "google_compute_managed_ssl_certificate")["cdn_cert"]["managed"] == {
         "domains": ["shop.example.com"]}

@@ -357,6 +357,8 @@ from platform_sdk.modules import ImagePipeline
 service = Service("thumbnails", owner="media-team", description="Image thumbnails for the storefront")
 
 images = service.add(ImagePipeline("images", prefix="", source="functions/thumbnails", widths=[128, 512]))
+served = service.metric("thumbnails_served", unit="Count", dimensions=["width", "made"],
+                        description="thumbnails served on demand")
 '''
 AUTH = '''\
 """Auth microservice: sign-up and sign-in over HTTP, users in Postgres, password hashes never leave the database."""

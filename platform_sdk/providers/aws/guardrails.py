@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from platform_sdk.providers.aws.payload_hash import ENTRY as PAYLOAD_HASH_ENTRY
 from platform_sdk.rules import (
     ProductionAlarmsRouted,
     Rule,
@@ -193,19 +194,21 @@ class AwsProductionAlarms(ProductionAlarmsRouted):
     """A Lambda function is routed when an aws_cloudwatch_metric_alarm on its FunctionName lists, in
     `alarm_actions`, an SNS topic (by ARN: Region and name) that some stack declares with a subscription.
 
-    The platform's own helper functions are not the user's functions and carry no alarms of their own: a database
-    setup function fails the apply that invokes it (aws_lambda_invocation), and a CDN's payload-hash function at
-    the edge shows in the CDN's 5xx alarm."""
+    The platform's own helper functions are not the user's functions and carry no alarms of their own
+    (`runs_user_code`)."""
 
     function_type = "aws_lambda_function"
 
+    def runs_user_code(self, attrs: Mapping[str, Any]) -> bool:
+        """Not the platform's own helpers: the payload hash function a CDN in front of a function URL runs at the
+        edge (`payload_hash.py`), whose failures are the CDN's 5xx responses, which the CDN's own alarm watches;
+        and a database setup function (`dbsetup.py`), whose failure fails the apply that invokes it."""
+        from platform_sdk.providers.aws.dbsetup import HANDLER as DBSETUP_HANDLER
+
+        return attrs.get("handler") not in (PAYLOAD_HASH_ENTRY, DBSETUP_HANDLER)
+
     def routed(self, outdir: Path, docs: Mapping[str, Mapping[str, Any]], stack: str, rid: str,
                attrs: Mapping[str, Any]) -> bool:
-        from platform_sdk.providers.aws.dbsetup import HANDLER as DBSETUP_HANDLER
-        from platform_sdk.providers.aws.payload_hash import ENTRY as PAYLOAD_HASH_ENTRY
-
-        if attrs.get("handler") in (DBSETUP_HANDLER, PAYLOAD_HASH_ENTRY):
-            return True
         channels: set[tuple[str, str]] = set()  # (Region, topic name) of every topic with a subscription
         for doc in docs.values():
             home = next((str(b.get("region")) for b in providers_of(doc, "aws") if not b.get("alias")), "")

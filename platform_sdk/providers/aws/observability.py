@@ -100,7 +100,8 @@ def compile_base(ctx: StackContext, needs: BaseNeeds) -> None:
             "notification": [{"comparison_operator": "GREATER_THAN", "threshold": percent,
                               "threshold_type": "PERCENTAGE", "notification_type": "ACTUAL", **notify}
                              for percent in budget.alerts_at] if alerts is not None else [],
-            "tags": ctx.tags(),
+            # no own tags: the provider's default_tags carry them all (the schema has tags_all); an identical copy
+            # here would make a perpetual diff
         })
 
 

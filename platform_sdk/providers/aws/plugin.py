@@ -114,6 +114,8 @@ class AwsPlugin(CloudPlugin):
                        "it",
         "CKV2_AWS_57": "secret values never pass through Terraform: generated ones are rotated by `platform secret "
                        "rotate`, others by whoever sets them, not by a Secrets Manager rotation Lambda",
+        "CKV_AWS_26": "the alert channel's SNS topics carry only alarm and budget notifications, and CloudWatch alarms "
+                      "and AWS Budgets cannot publish to a topic encrypted with the AWS-managed SNS key",
     }
     schema_files = ("schemas/aws.json",)
 
