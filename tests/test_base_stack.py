@@ -201,12 +201,13 @@ def test_a_move_keeps_the_base_stack(tmp_path: Path, tf_binary: Path, shared_nim
     assert cli(root, "apply", "--env", "mixed", "--auto-approve").exit_code == 0
     env = root / "envs" / "mixed.toml"
     env.write_text(env.read_text().replace("[placement]\n", '[placement]\n"files" = "local"\n"media" = "local"\n'))
-    code, planned = cli.json(root, "plan", "--env", "mixed")
+    # --all: Terraform plans the base stack too (by default a stack unchanged since its last apply is not planned)
+    code, planned = cli.json(root, "plan", "--env", "mixed", "--all")
     stacks = {s["name"]: s for s in planned["stacks"]}
     assert stacks["mixed-base-nimbus"]["status"] == "no-changes", stacks["mixed-base-nimbus"]
     assert stacks["mixed-files-nimbus"]["changes"]["destroy"] == ["nimbus_bucket.docs"]
     result = cli(root, "apply", "--env", "mixed", "--auto-approve", "--allow-data-loss")
     assert result.exit_code == 0, result.stdout + result.stderr
     assert sorted(p.name for p in buckets.iterdir()) == ["acme-mixed-registry-buckets"]
-    code, again = cli.json(root, "plan", "--env", "mixed")
+    code, again = cli.json(root, "plan", "--env", "mixed", "--all")
     assert {s["name"]: s["status"] for s in again["stacks"]}["mixed-base-nimbus"] == "no-changes"

@@ -204,8 +204,8 @@ def test_declared_inputs_change_the_fingerprint(tmp_path: Path) -> None:
     site = tmp_path / "site"
     site.mkdir()
     (site / "index.html").write_text("<h1>v1</h1>")
-    ctx = StackContext(Environment(name="dev"), Service("web"), "local", "local", None, "dev-web-local", tmp_path,
-                       Profile())
+    ctx = StackContext(Environment(name="dev", name_prefix="acme"), Service("web"), "local", "local", None,
+                       "dev-web-local", tmp_path, Profile())
     ctx.input_files("site", site)
     first = dict(ctx.inputs)
     (site / "index.html").write_text("<h1>v2</h1>")

@@ -230,9 +230,12 @@ def test_kill_9_midway_then_resume(
         report = copy_bucket(s3_source, dst, journal, workers=8)
     assert report.ok, report.to_json()
     assert report.skipped_already_verified == len(verified_before)
-    assert report.copied == len(objects) - len(verified_before)
+    # An object the killed child had uploaded but not yet journaled (at most one per worker, 4) is found identical
+    # in the destination and journaled without a copy; every other unverified object is copied once.
+    assert report.already_identical <= 4, report.to_json()
+    assert report.copied + report.already_identical == len(objects) - len(verified_before)
     assert set(uploads).isdisjoint(verified_before), "a verified object was uploaded again"
-    assert len(uploads) == report.copied
+    assert len(uploads) == report.copied, "an object the destination already held identically was uploaded again"
     verify = verify_bucket(s3_source, dst)
     assert verify.ok and verify.matched == len(objects), verify.to_json()
 

@@ -36,7 +36,7 @@ from tests.terraform_fixtures import (  # noqa: F401 - the *_fixture imports reg
 
 pytestmark = pytest.mark.e2e
 
-STACKS = ["local-auth-aws", "local-thumbnails-aws", "local-web-gcp"]
+STACKS = ["local-auth-aws", "local-notifications-aws", "local-thumbnails-aws", "local-web-gcp"]
 
 
 def stack(report: dict[str, Any], name: str) -> dict[str, Any]:
@@ -145,14 +145,16 @@ def test_replace_without_allow_data_loss_is_refused(cli: Cli, project: Path) -> 
     result = cli(project, "plan", "--env", "local")
     assert result.exit_code == 0
     assert "-/+ replace  localcloud_bucket.originals  !! DATA LOSS" in result.stdout
-    assert "localcloud_database.users in local-auth-aws will be REPLACED" in result.stdout
+    assert "localcloud_queue.outbox in local-notifications-aws will be REPLACED" in result.stdout
+    # auth reads the outbox's (renamed) URL: it is planned once notifications is applied, never against stale outputs
+    assert "local-auth-aws: planned after local-notifications-aws is applied" in result.stdout
 
     result = cli(project, "apply", "--env", "local", "--auto-approve")
     assert result.exit_code == 1, result.output
     refusal = flat(result.stderr)
     assert "refusing to apply" in refusal and "Nothing was changed" in refusal
     assert "localcloud_bucket.originals in local-thumbnails-aws (replace)" in refusal
-    assert "localcloud_database.users in local-auth-aws (replace)" in refusal
+    assert "localcloud_queue.outbox in local-notifications-aws (replace)" in refusal
     assert state_files(project) == before_state
     assert tree(root) == before_disk
 
@@ -175,8 +177,8 @@ def test_dependent_stacks_run_in_waves_and_failures_stop_dependents(cli: Cli, pr
     code, outcome = cli.json(project, "apply", "--env", "local", "--auto-approve")
     assert code == 1
     statuses = {s["name"]: s["status"] for s in outcome["stacks"]}
-    assert statuses == {"local-auth-aws": "applied", "local-thumbnails-aws": "failed",
-                        "local-thumbnails-gcp": "skipped", "local-web-gcp": "applied"}
+    assert statuses == {"local-auth-aws": "applied", "local-notifications-aws": "applied",
+                        "local-thumbnails-aws": "failed", "local-thumbnails-gcp": "skipped", "local-web-gcp": "applied"}
     failed = stack(outcome, "local-thumbnails-aws")
     assert "localcloud_bucket" in failed["error"] or "originals" in failed["error"]
     assert "local-thumbnails-aws" in stack(outcome, "local-thumbnails-gcp")["reason"]
@@ -227,8 +229,9 @@ def test_concurrent_applies_are_refused_with_the_holder_named(cli: Cli, tf_binar
         assert code == 1
         web = stack(report, "local-web-gcp")
         assert web["status"] == "locked"
-        assert re.fullmatch(r"stack local-web-gcp is locked by \S+@\S+ since .+ \(apply, lock id [0-9a-f-]+\)",
-                            web["error"]), web["error"]
+        assert re.fullmatch(r"stack local-web-gcp is locked by \S+@\S+ since .+ \(apply, lock id [0-9a-f-]+\); "
+                            r"if that run is gone \(killed\), release the lock with "
+                            r"`platform unlock --env local local-web-gcp`", web["error"]), web["error"]
         result = cli(second, "plan", "--env", "local")
         assert "locked by" in result.stdout and result.exit_code == 1
     finally:
@@ -244,9 +247,10 @@ def test_ctrl_c_mid_apply_releases_the_lock_and_a_rerun_converges(cli: Cli, tf_b
     proc = spawn(project, tf_binary, "apply", "--env", "local", "--auto-approve", "--parallelism", "1",
                  env={HOLD_ENV: str(hold_file)})
     seen: list[str] = []
-    lock_info = project / ".platform" / "state" / "local" / ".local-auth-aws.tfstate.lock.info"
+    # The first stack applied (auth waits for it: its function sends to the outbox queue)
+    lock_info = project / ".platform" / "state" / "local" / ".local-notifications-aws.tfstate.lock.info"
     try:
-        wait_for_line(proc, r"local-auth-aws: apply", seen)
+        wait_for_line(proc, r"local-notifications-aws: apply", seen)
         wait_for_path(Path(f"{hold_file}.entered"), proc)  # Terraform is creating resources, lock held
         assert lock_info.exists()
         proc.send_signal(signal.SIGINT)
@@ -256,16 +260,18 @@ def test_ctrl_c_mid_apply_releases_the_lock_and_a_rerun_converges(cli: Cli, tf_b
         out, err = proc.communicate()
     text = flat("".join(seen) + err)
     assert proc.returncode == 130, text
-    assert "Interrupted while running: local-auth-aws." in text
-    assert "Not started: local-thumbnails-aws, local-web-gcp." in text
-    assert "interrupted local-auth-aws (auth, aws (local stand-in)): interrupted during apply" in flat(out)
+    assert "Interrupted while running: local-notifications-aws." in text
+    assert "Not started: local-thumbnails-aws, local-web-gcp." in text  # auth was still waiting for its producer
+    assert "interrupted local-notifications-aws (notifications, aws (local stand-in)): interrupted during apply" \
+        in flat(out)
     assert "execution halted" in out
     assert not lock_info.exists(), "the state lock must be released"
-    # The database (and the jwt-key secret's container, which depends on nothing either) was being created when
-    # Ctrl-C came: Terraform finished what was in flight and recorded it, nothing more (no function).
-    recorded = state_resources(project)["local-auth-aws.tfstate"]
-    assert "localcloud_database.users" in recorded, out
-    assert set(recorded) <= {"localcloud_database.users", "localcloud_secret.jwt-key"}, out
+    # The outbox queue and the render function (which depend on nothing) were being created when Ctrl-C came:
+    # Terraform finished what was in flight and recorded it, nothing more (not the worker, which needs the queue).
+    recorded = state_resources(project)["local-notifications-aws.tfstate"]
+    assert recorded, out
+    assert set(recorded) <= {"localcloud_queue.outbox", "localcloud_function.render"}, out
+    assert not state_resources(project).get("local-auth-aws.tfstate"), "auth is applied only after notifications"
     # Not every stack got to apply; a re-run picks up where it stopped and converges.
     result = cli(project, "apply", "--env", "local", "--auto-approve")
     assert result.exit_code == 0, result.output

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from platform_sdk.envs import load_environment
 from platform_sdk.errors import PlatformError
 from platform_sdk.move.orchestrator import MoveExecutor, MoveHooks
+from platform_sdk.move.record import MoveRecords
 from platform_sdk.project import Project
 
 
@@ -28,15 +30,17 @@ def test_cross_engine_database_stops_the_move_before_any_data_is_copied(estate: 
         "urls": {"thumbnails.originals": {"source": source_bucket.as_uri(), "target": target_bucket.as_uri()},
                  "thumbnails.db": {"source": "postgresql://app:s3cret@127.0.0.1:9/users",
                                    "target": f"sqlite:///{tmp_path / 'users.sqlite3'}"}},
-        "old_placement": {}, "phases": [], "copies": [], "databases": [],
+        "old_value": None, "new_value": "gcp", "report": {"phases": [], "results": []}, "shared": {},
     }
 
     def no_apply(*args: object) -> dict[str, object]:
         raise AssertionError("nothing is applied in the copy phase")
 
     said: list[str] = []
-    hooks = MoveHooks(apply=no_apply, confirm_removal=lambda addresses: False, say=said.append)
-    executor = MoveExecutor(Project(estate), [], move, hooks)
+    hooks = MoveHooks(apply=no_apply, confirm=lambda question: False, say=said.append)
+    project = Project(estate)
+    records = MoveRecords(project, load_environment(estate / "envs" / "local.toml"))
+    executor = MoveExecutor(project, records, move, hooks)
     with pytest.raises(PlatformError, match="from PostgreSQL to SQLite is not supported") as err:
         executor.run(keep_source=True)
     assert "s3cret" not in str(err.value)

@@ -49,7 +49,8 @@ def naming(env, service, resource):
 
 PROFILE = Profile(name="changes", naming=naming)
 '''
-ENV = '''default_cloud = "local"
+ENV = '''name_prefix = "acme"
+default_cloud = "local"
 profile = "platform/profile.py:PROFILE"
 
 [clouds.local]
