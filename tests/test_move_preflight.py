@@ -59,6 +59,9 @@ endpoint = "{endpoint}"
 
 [overrides."accounts.api-db"]
 high_availability = true
+
+[alerts]  # a protected environment's functions must notify someone (function.production-alarms)
+email = ["oncall@example.com"]
 '''
 
 
