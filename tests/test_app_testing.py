@@ -55,6 +55,10 @@ def test_the_example_services_own_tests_pass_through_platform_test(tmp_path: Pat
     assert counts == {"tests": expected, "failures": 0, "errors": 0, "skipped": 0}, result.stdout[-3000:]
     # the throwaway copy was applied, not the project: its own local environment has no state and no cloud
     assert not (project / ".platform" / "state").exists() and not (project / ".platform" / "localcloud").exists()
+    # and the throwaway environment's database servers (auth's PostgreSQL) went with it
+    from platform_sdk.localcloud.dbserver import servers_under
+
+    assert servers_under(tmp_path / "basetemp") == []
 
 
 FAILING = '''

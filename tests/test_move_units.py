@@ -287,3 +287,46 @@ def test_after_cut_over_carried_objects_fire_nothing_and_new_ones_fire_once(tmp_
     _function(roots["aws"], "resize-back", "inbox")
     _land(watcher, roots["aws"], "new.jpg", b"uploaded to gcp after cut-over")
     assert len(fired.events) == 3
+
+
+def test_a_copy_kept_where_the_resource_is_placed_again_is_the_resource_itself(tmp_path: Path) -> None:
+    """A placement edited back onto the cloud holding a move's kept source copy synthesizes (one bucket there),
+    instead of declaring the copy and the resource twice in one stack (found by a new user's tryout)."""
+    from platform_sdk.envs import find_environment
+    from platform_sdk.loader import load_services
+    from platform_sdk.project import Project
+    from platform_sdk.synth.app import synthesize
+
+    project = Project(make_project(tmp_path / "p"))
+    env = find_environment(project.envs_dir, "local")
+    services = load_services(project.services_dir)
+    result = synthesize(project, env, services, extra_copies={"thumbnails.originals": "aws"})  # placed on aws too
+    doc = json.loads((result.outdir / "stacks" / "local-thumbnails-aws" / "cdk.tf.json").read_text())
+    names = [b["name"] for b in doc["resource"]["localcloud_bucket"].values()]
+    assert names.count("acme-local-thumbnails-originals") == 1, names
+    kept = synthesize(project, env, services, extra_copies={"thumbnails.originals": "gcp"})  # a real other copy
+    assert "local-thumbnails-gcp" in kept.stacks
+
+
+def test_the_move_table_sums_what_every_pass_copied_and_deleted() -> None:
+    """The copy before cut-over and the final sync both count: a table of the last pass alone said "0 copied"
+    after a move that copied two objects and deleted one (found by a new user's tryout)."""
+    from rich.console import Console
+
+    from platform_sdk.commands.move import _final_table
+
+    def bucket_pass(phase: str, copied: int, deleted: list[str], size: int) -> dict[str, Any]:
+        verify = {"new_on_target": [], "rewritten_on_target": [], "deleted_on_target": [], "matched": 63,
+                  "source_objects": 63, "target_objects": 63}
+        return {"resource": "thumbnails.originals", "kind": "bucket", "phase": phase, "deleted": deleted,
+                "copy": {"copied": copied, "skipped_already_verified": 61 if phase == "copy" else 0,
+                         "already_identical": 0 if phase == "copy" else 63, "bytes_copied": size,
+                         "bytes_skipped": 0},
+                "verify": verify}
+
+    report = {"copies": [bucket_pass("copy", 2, ["obj1.dat"], 2_000_000), bucket_pass("verify", 0, [], 0)],
+              "databases": [], "secrets": [], "data": []}
+    console = Console(width=200, record=True)
+    console.print(_final_table(report))
+    row = next(line for line in console.export_text().splitlines() if line.startswith("thumbnails.originals"))
+    assert row.split()[:6] == ["thumbnails.originals", "bucket", "2", "63", "1", "63/63"], row

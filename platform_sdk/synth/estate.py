@@ -172,8 +172,11 @@ class EstateBuilder:
             for service in self.services:
                 for resource in service.of(kind):
                     self._compile(resource, self.placements[resource])
-                    if resource.address in self.extra_copies:
-                        self._compile_copy(resource, self.extra_copies[resource.address])
+                    kept = self.extra_copies.get(resource.address)
+                    # a copy kept on the very cloud the resource is placed on now (the placement edited back onto
+                    # it) is the resource itself: compiling both would declare it twice in one stack
+                    if kept is not None and kept != self.placements[resource].cloud:
+                        self._compile_copy(resource, kept)
         for fn in callees_first([fn for service in self.services for fn in service.functions]):
             self._compile(fn, self.placements[fn])
         for service in self.services:

@@ -110,6 +110,10 @@ class LocalPlatform:
             yield cls(throwaway, gateway)
         finally:
             gateway.stop()
+            from platform_sdk.localcloud.dbserver import servers_under
+
+            for server in servers_under(root):  # the throwaway environment's database servers go with it
+                server.remove()
 
     @property
     def url(self) -> str:
@@ -213,7 +217,7 @@ class LocalPlatform:
              body: bytes | str = b"", headers: Mapping[str, str] | None = None,
              query: Mapping[str, str] | None = None, as_function: str | None = None,
              timeout: float = DEFAULT_TIMEOUT) -> Response:
-        """An HTTP request through the gateway to the function or CDN `address` ("service.api", "web.api-cdn").
+        """An HTTP request through the gateway to the function or CDN `address` ("service.api", "web.cdn").
 
         A function is reached at its own URL (`/fn/<name>`), a CDN at its route (`/cdn/<name>/`); `path` is
         appended. `json_body` is sent as JSON; `as_function` signs the request with that function's identity (what

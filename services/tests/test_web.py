@@ -1,5 +1,5 @@
-"""The web team's tests of the storefront: the API answers only through its CDN, lists the pages published to the
-site bucket, and takes feedback."""
+"""The web team's tests of the storefront: the API answers only through the site's CDN (at /api/*), lists the pages
+published to the site bucket, and takes feedback."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def test_the_api_lists_published_pages_through_its_cdn(platform) -> None:
     page = f"about-{uuid.uuid4().hex[:8]}.html"
     platform.upload("web.site", page, b"<h1>About us</h1>", content_type="text/html")
 
-    response = platform.http("web.api-cdn", "GET", "/pages")
+    response = platform.http("web.cdn", "GET", "/api/pages")
     assert response.status == 200, response.text
     assert page in response.json()["pages"]
 
@@ -28,8 +28,8 @@ def test_the_api_is_reached_only_through_its_cdn(platform) -> None:
 
 
 def test_feedback_is_posted_not_fetched(platform) -> None:
-    assert platform.http("web.api-cdn", "POST", "/feedback", body=b"great shop").json() == {"received": 10}
-    refused = platform.http("web.api-cdn", "GET", "/feedback")
+    assert platform.http("web.cdn", "POST", "/api/feedback", body=b"great shop").json() == {"received": 10}
+    refused = platform.http("web.cdn", "GET", "/api/feedback")
     assert (refused.status, refused.headers.get("allow")) == (405, "POST")
 
 
