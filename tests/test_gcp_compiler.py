@@ -495,7 +495,6 @@ def test_a_cdn_without_a_domain_is_refused_in_a_protected_environment(tmp_path: 
     assert not project.env_outdir(ENV).exists()
     env_file.write_text(env_file.read_text() + '\n[overrides."thumbnails.cdn"]\ndomain = "img.example.com"\n'
                         '\n[overrides."web.cdn"]\ndomain = "shop.example.com"\n'
-                        '\n[overrides."web.api-cdn"]\ndomain = "api.shop.example.com"\n'
                         '\n[overrides."auth.users"]\nhigh_availability = true\n'
                         '\n[alerts]\nemail = ["oncall@example.com"]\n')  # protected: alarms must notify someone
     web = read_stacks(synth(project).outdir)[f"{ENV}-web-gcp"]
