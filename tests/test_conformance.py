@@ -268,6 +268,40 @@ def test_the_built_in_user_in_a_function_is_caught_on_gcp(faults: dict[str, Synt
                                       "user app of instance acme-gcp-exam-db"), finding.missing
 
 
+IAM_USERS = '''
+from platform_sdk import Database, Function, Service, http
+
+iam = Service("iam")
+db = iam.add(Database("db", engine="{engine}", deletion_protection=False))
+for name in ("one", "two"):
+    iam.add(Function(name, handler="handler.handle", source="code", triggers=[http(public=False)])).uses(db)
+'''
+
+
+@pytest.mark.parametrize("engine", ["postgres", "mysql"])
+def test_iam_database_users_named_only_at_apply_are_matched_on_gcp(tmp_path: Path, engine: str) -> None:
+    """Without a project in the environment file the user's name and the URL's user are Terraform expressions of
+    the service account's email (`urlencode(...)` in the URL): each function still needs a user of its own."""
+    project = write_project(tmp_path / "estate", {"iam.py": IAM_USERS.format(engine=engine)},
+                            {"gcp": 'name_prefix = "acme"\ndefault_cloud = "gcp"\n[clouds.gcp]\nregion = "us-east1"\n'})
+    synthesized = synth(project, "gcp")
+    analysis = run(synthesized)
+    for fn in ("one", "two"):
+        assert not of(analysis, f"iam.{fn}", "database.connect"), analysis.findings
+        relied = {ev.what for ev in analysis.evidence if ev.need == f"iam.{fn}: uses(db) -> database.connect"}
+        assert any(what.startswith("the IAM database user ") and f"{fn}_sa.email" in what for what in relied), relied
+
+    def another_account(documents: dict[str, Any]) -> None:
+        user = documents["gcp-iam-gcp"]["resource"]["google_sql_user"]["one_db_iam_user"]
+        assert "google_service_account.one_sa.email" in user["name"]
+        user["name"] = user["name"].replace("one_sa", "two_sa")
+
+    (finding,) = of(run(synthesized, another_account), "iam.one", "database.connect")
+    assert finding.missing.startswith("a google_sql_user of type CLOUD_IAM_SERVICE_ACCOUNT named for the function's "
+                                      "service account"), finding.missing
+    assert not of(run(synthesized, another_account), "iam.two", "database.connect")
+
+
 # -- issue 14, faults 3, 4 and 5: fixed; the analysis still catches the unfixed output ---------------------------
 def _object_creator(documents: dict[str, Any]) -> None:
     """The unfixed 14.3: `writes(mail)` bound to the predefined objectCreator (no storage.objects.delete)."""

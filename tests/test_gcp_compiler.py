@@ -225,8 +225,11 @@ def test_database_connect_is_its_own_iam_user_on_one_instance(stacks: dict[str, 
     instance = auth["resource"]["google_sql_database_instance"]["users"]
     assert {"name": "cloudsql.iam_authentication", "value": "on"} in instance["settings"]["database_flags"]
     # the only secret a function may read is api's own Secret (jwt-key), never the database's password
+    secrets = resources(auth, "google_secret_manager_secret")
+    assert {name: body["secret_id"] for name, body in secrets.items()} == {
+        "jwt-key": "acme-gcp-test-auth-jwt-key", "users_secret": "acme-gcp-test-auth-users-password"}
     accessors = resources(auth, "google_secret_manager_secret_iam_member")
-    assert {b["secret_id"] for b in accessors.values()} == {"${google_secret_manager_secret.jwt-key_secret.id}"}
+    assert {b["secret_id"] for b in accessors.values()} == {"${google_secret_manager_secret.jwt-key.id}"}
     assert [name.split("_")[0] for name in accessors] == ["api"]
     for fn in ("api", "cleanup"):
         members = resources(auth, "google_project_iam_member")
@@ -492,7 +495,6 @@ def test_a_cdn_without_a_domain_is_refused_in_a_protected_environment(tmp_path: 
     assert not project.env_outdir(ENV).exists()
     env_file.write_text(env_file.read_text() + '\n[overrides."thumbnails.cdn"]\ndomain = "img.example.com"\n'
                         '\n[overrides."web.cdn"]\ndomain = "shop.example.com"\n'
-                        '\n[overrides."web.api-cdn"]\ndomain = "api.shop.example.com"\n'
                         '\n[overrides."auth.users"]\nhigh_availability = true\n'
                         '\n[alerts]\nemail = ["oncall@example.com"]\n')  # protected: alarms must notify someone
     web = read_stacks(synth(project).outdir)[f"{ENV}-web-gcp"]

@@ -15,6 +15,7 @@ from platform_sdk.envs import load_environment
 from platform_sdk.errors import PlatformError
 from platform_sdk.gate import security_check
 from platform_sdk.loader import load_services
+from platform_sdk.model import Function
 from tests.conformance_estates import example, synth, write_project
 
 SHOP = '''
@@ -181,12 +182,20 @@ def test_check_passes_production_with_a_channel_except_where_alarms_are_off(shop
 def test_every_example_environment_has_routed_alarms_a_channel_and_a_budget(env_name: str) -> None:
     synthesized = example(env_name)  # synthesized with the schema check and the conformance analysis
     docs = synthesized.documents()
-    functions = sum(len(d.get("resource", {}).get(t, {})) for d in docs.values()
-                    for t in ("aws_lambda_function", "google_cloudfunctions2_function"))
+    # the estate's own functions: not the platform's helpers (a database's setup function, a CDN's payload-hash
+    # edge function), which are Lambda functions too but run no user code and have no alarms of their own
+    functions = {r.address for r in synthesized.placements if isinstance(r, Function)}
     alarms = [a for d in docs.values() for a in d.get("resource", {}).get("aws_cloudwatch_metric_alarm", {}).values()]
     policies = [p for d in docs.values()
                 for p in d.get("resource", {}).get("google_monitoring_alert_policy", {}).values()]
-    assert len(alarms) + len(policies) >= 3 * functions > 0
+    assert len(alarms) + len(policies) >= 3 * len(functions) > 0
+    owned: dict[str, set[str]] = {fn: set() for fn in functions}
+    for info in synthesized.stacks.values():
+        for address, owner in info.owners.items():
+            tf_type, _, name = address.partition(".")
+            if owner in owned and tf_type in ("aws_cloudwatch_metric_alarm", "google_monitoring_alert_policy"):
+                owned[owner].add(name.partition("_alarm_")[2])
+    assert owned == {fn: {"errors", "throttles", "p95_duration"} for fn in functions}
     assert all(a["alarm_actions"] for a in alarms) and all(p["notification_channels"] for p in policies)
     budgets = [b for d in docs.values() for t in ("aws_budgets_budget", "google_billing_budget")
                for b in d.get("resource", {}).get(t, {}).values()]

@@ -104,8 +104,11 @@ def test_qa_serves_on_its_own_domain_not_prods_alias(aws_stages: Path) -> None:
 
 
 def test_one_variable_differs_per_stage_and_the_declared_ones_stay(aws_stages: Path) -> None:
-    prod = only(stack(aws_stages, "prod", "prod-identity-aws"), "aws_lambda_function")
-    qa = only(stack(aws_stages, "qa", "qa-identity-aws"), "aws_lambda_function")
+    functions = {env: stack(aws_stages, env, f"{env}-identity-aws")["resource"]["aws_lambda_function"]
+                 for env in ("prod", "qa")}
+    # api's own Lambda, and the platform's one that creates its database user (api uses accounts)
+    assert all(set(fns) == {"api_function", "api_dbsetup"} for fns in functions.values()), functions
+    prod, qa = functions["prod"]["api_function"], functions["qa"]["api_function"]
     assert "LOG_LEVEL" not in prod["environment"]["variables"]
     assert qa["environment"]["variables"]["LOG_LEVEL"] == "debug"
     assert prod["environment"]["variables"]["SESSION_TTL"] == qa["environment"]["variables"]["SESSION_TTL"] == "3600"

@@ -63,13 +63,14 @@ def test_gcs_records_are_objects_next_to_the_state_prefix(gcs_emulator: str) -> 
 def test_the_environment_picks_the_record_store_of_its_backend(tmp_path: Path) -> None:
     env_file = tmp_path / "envs" / "e.toml"
     env_file.parent.mkdir()
-    env_file.write_text('default_cloud = "aws"\n[clouds.aws]\nregion = "eu-west-1"\n'
-                        '[state]\nbackend = "s3"\nbucket = "b"\nlock_table = "t"\n')
+    env_file.write_text('name_prefix = "acme"\ndefault_cloud = "aws"\n[clouds.aws]\nregion = "eu-west-1"\n'
+                        '[state]\nbackend = "s3"\nbucket = "b"\nlock_table = "t"\nregion = "eu-west-1"\n')
     assert isinstance(record_store(tmp_path, load_environment(env_file)), S3Records)
 
 
 def s3_env(endpoint: str, cloud_root: str) -> str:
-    return f'''default_cloud = "aws"
+    return f'''name_prefix = "acme"
+default_cloud = "aws"
 
 [clouds.aws]
 stand_in = "local"

@@ -46,7 +46,7 @@ from platform_sdk.model import (
     Secret,
 )
 from platform_sdk.model.cdn import DEFAULT_ROUTE
-from platform_sdk.tfjson import Block, Estate, Location
+from platform_sdk.tfjson import Block, Estate, Location, expressions
 
 TARGET = "gcp"
 CREDENTIALS_PROJECT = "(the project of Terraform's credentials)"  # no project in the environment file
@@ -489,7 +489,7 @@ class GcpRules:
         if iam:
             wanted = estate.canonical(caller.block.stack, user)
             own = [u for u in users if u.body.get("type") == IAM_USER_TYPE and self._user_matches(
-                estate, u, wanted, caller.block.stack)]
+                estate, u, wanted, database.engine)]
             proof.require(bool(own), f"the IAM database user {estate.display(wanted)} exists on instance {name}",
                           f"a google_sql_user of type {IAM_USER_TYPE} named for the function's service account on "
                           f"instance {name} (the user {estate.display(wanted)} it signs in as)",
@@ -540,11 +540,24 @@ class GcpRules:
         self.api(proof, estate, project, SECRET_API, "the value is read from Secret Manager")
 
     @staticmethod
-    def _user_matches(estate: Estate, user: Block, wanted: str, stack: str) -> bool:
-        """The URL's user is the IAM user's name (PostgreSQL), or that email's part before `@` (MySQL)."""
-        name = estate.canonical(user.stack, user.body.get("name", ""))
-        return wanted == name or (not name.startswith("${") and name.partition("@")[0] == wanted
-                                  and user.body.get("name", "").endswith(".gserviceaccount.com"))
+    def _user_matches(estate: Estate, user: Block, wanted: str, engine: str) -> bool:
+        """The URL's user (`wanted`, canonical) is the IAM user's name (PostgreSQL), or that email's part before `@`
+        (MySQL). A name known only at apply (no project in the environment file: a Terraform expression `${X}`) is
+        in the URL as `${urlencode(X)}` (PostgreSQL) or `${urlencode(element(split("@", X), 0))}` (MySQL)."""
+        raw = user.body.get("name", "")
+        if not isinstance(raw, str):
+            return False
+        name = estate.canonical(user.stack, raw)
+        if wanted == name or (not name.startswith("${") and name.partition("@")[0] == wanted
+                              and raw.endswith(".gserviceaccount.com")):
+            return True
+        spans = list(expressions(raw))
+        if len(spans) != 1 or spans[0][:2] != (0, len(raw)):
+            return False
+        inner = spans[0][2].strip()
+        encoded = f"${{urlencode({inner})}}" if engine == "postgres" else \
+            f'${{urlencode(element(split("@", {inner}), 0))}}'
+        return estate.canonical(user.stack, encoded) == wanted
 
     def _federation(self, need: Need, caller: Caller, ctx: Context, proof: Proof) -> None:
         """An AWS function exchanges its signed GetCallerIdentity for a Google token (workload identity)."""
