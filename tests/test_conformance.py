@@ -90,6 +90,16 @@ def run(synthesized: Synthesized, edit: Callable[[dict[str, Any]], None] | None 
     return examine(Estate(documents, synthesized.stacks), synthesized.placements, trusted=trusted)
 
 
+def edited_copy(synthesized: Synthesized, into: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
+    """A copy of the synthesized output directory at `into` whose stack documents `edit` changed on disk."""
+    shutil.copytree(synthesized.outdir, into)
+    documents = synthesized.documents()
+    edit(documents)
+    for name, document in documents.items():
+        (into / "stacks" / name / "cdk.tf.json").write_text(json.dumps(document))
+    return into
+
+
 def of(analysis: Analysis, function: str, operation: str | None = None) -> list[Finding]:
     return [f for f in analysis.findings if f.function == function and operation in (None, f.operation)]
 
@@ -533,12 +543,13 @@ def test_a_cdn_route_that_does_not_reach_the_function_is_a_finding(env_name: str
 def test_require_conformance_raises_a_platform_error_naming_every_finding(faults: dict[str, Synthesized],
                                                                           tmp_path: Path) -> None:
     synthesized = faults["aws"]
-    outdir = tmp_path / "aws"  # a copy with login.page's function URL public, as before the fix of 14.1: an exposure
-    shutil.copytree(synthesized.outdir, outdir)
-    stack = outdir / "stacks" / "aws-login-aws" / "cdk.tf.json"
-    document = json.loads(stack.read_text())
-    document["resource"]["aws_lambda_function_url"]["page_url"]["authorization_type"] = "NONE"
-    stack.write_text(json.dumps(document))
+
+    def as_before_13_1_and_14_1(documents: dict[str, Any]) -> None:
+        """exam.api without its S3 path (13.1: missing) and login.page's function URL public (14.1: an exposure)."""
+        _as_before_13_1(documents)
+        documents["aws-login-aws"]["resource"]["aws_lambda_function_url"]["page_url"]["authorization_type"] = "NONE"
+
+    outdir = edited_copy(synthesized, tmp_path / "aws", as_before_13_1_and_14_1)
     with pytest.raises(ConformanceError) as caught:
         require_conformance(outdir, synthesized.stacks, synthesized.placements, env="aws")
     error = caught.value
@@ -601,14 +612,18 @@ def test_findings_read_as_one_line() -> None:
         "svc.fn: http() -> http.invoke: exposed a public URL")
 
 
-def test_an_existing_output_directory_is_analysed_from_its_metadata(faults: dict[str, Synthesized]) -> None:
-    """What `platform check` has: the output directory (platform.json records the owners) and the model."""
+def test_an_existing_output_directory_is_analysed_from_its_metadata(faults: dict[str, Synthesized],
+                                                                    tmp_path: Path) -> None:
+    """What `platform check` has: the output directory (platform.json records the owners) and the model; here one
+    with fault 13.1 put back, so the owners recorded in the metadata must lead to the same findings."""
     synthesized = faults["aws"]
-    stacks = stacks_from_metadata(synthesized.outdir)
+    outdir = edited_copy(synthesized, tmp_path / "aws", _as_before_13_1)
+    stacks = stacks_from_metadata(outdir)
     assert set(stacks) == set(synthesized.stacks)
     assert stacks["aws-exam-aws"].owners == synthesized.stacks["aws-exam-aws"].owners
-    again = analyze(synthesized.outdir, stacks, synthesized.placements)
-    assert again == analyze(synthesized.outdir, synthesized.stacks, synthesized.placements) != []
+    again = analyze(outdir, stacks, synthesized.placements)
+    assert again == analyze(outdir, synthesized.stacks, synthesized.placements) != []
+    assert {f.function for f in again} == {"exam.api"}
 
 
 def test_outdir_needs_its_stacks(tmp_path: Path) -> None:

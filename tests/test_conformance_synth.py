@@ -20,11 +20,11 @@ from typer.testing import CliRunner
 
 from platform_sdk import providers
 from platform_sdk.cli import app
-from platform_sdk.conformance import TrustedNetwork
 
 runner = CliRunner()
 
-# issue 13, fault 1: a function in the VPC (for its database) with no path to S3 on AWS
+# issue 13's estate: a function in the VPC (for its database) that reads and writes a bucket; it works on AWS since
+# the fix of 13.1 (an S3 gateway endpoint) and on GCP
 EXAM = '''
 from platform_sdk import Bucket, Database, Function, Service, http
 
@@ -33,6 +33,30 @@ db = service.add(Database("db", deletion_protection=False))
 files = service.add(Bucket("files"))
 api = service.add(Function("api", handler="api.handle", source="functions/web", triggers=[http(public=False)]))
 api.uses(db).reads_writes(files)
+'''
+# a missing permission: raw Terraform makes the bucket read-only for the function's role, which the model says reads
+# and writes it; an explicit Deny wins over the compiler's least-privilege Allow, so AWS would refuse every write
+EXAM_DENIED = '''
+import json
+
+from platform_sdk import Bucket, Database, Function, Service, http
+
+service = Service("exam", owner="exam-team")
+db = service.add(Database("db", deletion_protection=False))
+files = service.add(Bucket("files"))
+api = service.add(Function("api", handler="api.handle", source="functions/web", triggers=[http(public=False)]))
+api.uses(db).reads_writes(files)
+
+
+def read_only(tf):
+    statement = {"Sid": "ReadOnly", "Effect": "Deny", "Action": ["s3:PutObject", "s3:DeleteObject"],
+                 "Resource": tf.ref(files, "arn") + "/*"}
+    tf.resource("aws_iam_role_policy", "read_only", {"name": "read-only", "role": "${aws_iam_role.api_role.id}",
+                                                     "policy": json.dumps({"Version": "2012-10-17",
+                                                                           "Statement": [statement]})})
+
+
+service.terraform("aws", read_only)
 '''
 # a way in the model never declared (an exposure): raw Terraform lets any AWS principal invoke the function behind a
 # CDN directly, around both its CDN and its function URL (the compiler's own output closed that way: issue 14.1)
@@ -77,21 +101,23 @@ def add_service(estate: Path, name: str, text: str) -> None:
 
 
 def test_a_missing_permission_or_path_fails_synthesis_and_writes_nothing(estate: Path) -> None:
-    add_service(estate, "exam", EXAM)
+    add_service(estate, "exam", EXAM_DENIED)
     code, _, err = cli(estate, "synth", "--env", "dev")
     message = flat(err)
     assert code == 2, err
-    assert "6 operation(s) would fail on the cloud in environment dev:" in message
-    assert ("- exam.api: reads_writes(files) -> bucket.get: missing a network path to the AWS s3 API: function "
-            "acme-dev-exam-api runs in a VPC") in message
-    assert f"[{estate / 'services' / 'exam.py'}:6]" in message, message  # the line that declared the function
+    assert "4 operation(s) would fail on the cloud in environment dev:" in message  # the writes, not the reads
+    assert ("- exam.api: reads_writes(files) -> bucket.put: missing s3:PutObject on "
+            "arn:aws:s3:::acme-dev-exam-files/* for role acme-dev-exam-api: denied by "
+            "aws_iam_role_policy.read_only statement ReadOnly") in message
+    assert "bucket.delete: missing s3:DeleteObject" in message and "bucket.get:" not in message
+    assert f"[{estate / 'services' / 'exam.py'}:8]" in message, message  # the line that declared the function
     assert not (estate / "cdktf.out").exists(), "nothing may be written"
     code, _, err = cli(estate, "plan", "--env", "dev")  # every command that synthesizes refuses it
     assert code == 2 and "would fail on the cloud" in flat(err)
 
 
 def test_a_missing_finding_cannot_be_waived(estate: Path) -> None:
-    add_service(estate, "exam", EXAM)
+    add_service(estate, "exam", EXAM_DENIED)
     env = estate / "envs" / "dev.toml"
     env.write_text(env.read_text() + WAIVER.replace("login.page", "exam.api").format(expires="2099-12-31")
                    + WAIVER.replace("conformance.exposure", "conformance.*").replace("login.page", "exam.*")
@@ -148,10 +174,10 @@ def test_check_reports_findings_waivers_and_evidence(estate: Path) -> None:
 
 
 def test_check_reports_what_is_missing(estate: Path) -> None:
-    add_service(estate, "exam", EXAM)
+    add_service(estate, "exam", EXAM_DENIED)
     code, out, _ = cli(estate, "check", "--env", "dev", "--no-checkov")
     text = flat(out)
-    assert code == 1 and "conformance.missing" in text and "conformance: 6 missing, 0 exposed, 0 waived" in text
+    assert code == 1 and "conformance.missing" in text and "conformance: 4 missing, 0 exposed, 0 waived" in text
     assert "check dev: failed" in text
 
 
@@ -167,36 +193,47 @@ def test_check_prod_of_the_example_estate_passes_with_evidence_for_every_functio
     assert local == {"passed": True, "findings": [], "exposures": [], "evidence": {}, "unverified": []}
 
 
-@pytest.fixture
-def trusted_aws_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    """What issue 13's environment-file key will do: the AWS plug-in describes a network that reaches S3."""
-    def trusted_network(self: object, env: object) -> TrustedNetwork:
-        return TrustedNetwork(frozenset({"aws:s3", "aws:secretsmanager"}), "envs/dev.toml: clouds.aws (test)")
-    monkeypatch.setattr(type(providers.plugin("aws")), "trusted_network", trusted_network)
-
-
-def test_a_network_the_environment_describes_is_trusted_as_described(estate: Path, trusted_aws_network: None) -> None:
+def test_a_network_the_environment_describes_is_trusted_as_described(estate: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """`[clouds.aws.network] endpoints = ["s3"]`: the VPC has its S3 gateway endpoint already, so the platform
+    builds none and the analysis trusts the one the environment describes; without that description the same output
+    has no path to S3."""
     add_service(estate, "exam", EXAM)
+    env = estate / "envs" / "dev.toml"
+    env.write_text(env.read_text() + '\n[clouds.aws.network]\nendpoints = ["s3"]\n')
     code, _, err = cli(estate, "synth", "--env", "dev")
     assert code == 0, err
+    stack = json.loads((estate / "cdktf.out" / "dev" / "stacks" / "dev-exam-aws" / "cdk.tf.json").read_text())
+    endpoints = [e["service_name"] for e in stack["resource"]["aws_vpc_endpoint"].values()]
+    assert endpoints == ["com.amazonaws.eu-west-1.secretsmanager"], endpoints  # no S3 endpoint: the VPC's own serves
+
+    monkeypatch.setattr(type(providers.plugin("aws")), "trusted_network", lambda self, env: None)
+    code, _, err = cli(estate, "synth", "--env", "dev")
+    assert code == 2 and ("exam.api: reads_writes(files) -> bucket.get: missing a network path to the AWS s3 API: "
+                          "function acme-dev-exam-api runs in a VPC") in flat(err), err
 
 
 @pytest.mark.parametrize("dry_run", [True, False])
 def test_a_move_is_refused_before_anything_changes_when_its_target_would_fail(estate: Path, dry_run: bool) -> None:
-    """The exam estate works on GCP (no VPC needed); moved onto AWS its function could not reach its bucket."""
-    add_service(estate, "exam", EXAM)
+    """The exam estate works on GCP (no VPC needed); moved onto AWS its function, in the VPC for its database, could
+    not reach the archive bucket left on GCP: the environment's VPC has no NAT gateway."""
+    add_service(estate, "exam", EXAM + 'archive = Service("archive", owner="exam-team")\n'
+                'papers = archive.add(Bucket("papers"))\napi.reads(papers)\n')
     env = estate / "envs" / "staging.toml"
     # a local state backend: the move reads its record there first (the example's GCS bucket is out of reach)
     gcs = 'backend = "gcs"\nbucket = "acme-tfstate-staging"\nprefix = "platform"'
-    env.write_text(env.read_text().replace('"web" = "gcp"', '"web" = "gcp"\n"exam" = "gcp"').replace(
+    env.write_text(env.read_text().replace('"web" = "gcp"', '"web" = "gcp"\n"exam" = "gcp"\n"archive" = "gcp"').replace(
         gcs, 'backend = "local"\npath = ".platform/state"'))
     code, _, err = cli(estate, "synth", "--env", "staging")
     assert code == 0, err
     args = ["--dry-run"] if dry_run else ["--yes"]
     code, out, err = cli(estate, "move", "exam", "--to", "aws", "--env", "staging", *args)
-    shown = out if dry_run else err  # a dry run prints the refusing preflight; a move raises it
-    assert code == 2 and "exam.api: reads_writes(files) -> bucket.get: missing a network path" in flat(shown), \
-        (out, err)
+    shown = flat(out if dry_run else err)  # a dry run prints the refusing preflight; a move raises it
+    refusal = (f"synthesis of the cut-over{' (checked)' if dry_run else ''}: {env}: clouds.aws.network.nat: function "
+               "exam.api connects to database exam.db, so it runs in the VPC, which has no route to the internet (no "
+               "NAT gateway); it cannot reach a bucket, secret or queue on another cloud (got 'none')")
+    assert code == 2 and refusal in shown, (out, err)
+    assert dry_run or "error: the move of exam to aws would fail (2 problems); nothing was changed:" in shown
     assert '"exam" = "gcp"' in env.read_text(), "a refused move leaves the placement as it was"
     records = [*(estate / ".platform" / "moves").glob("*.json"), *(estate / ".platform" / "state").rglob("moves.json")]
     assert "exam" not in "".join(p.read_text() for p in records), "nor a move record (cache or backend)"

@@ -52,6 +52,24 @@ def test_register_adds_a_cloud_to_every_lookup() -> None:
     assert "extra" not in providers.names()
 
 
+def test_ci_installs_the_extra_of_every_plugin() -> None:
+    """`platform ci` installs the project with each plug-in's extra: declared by platform-sdk, found in the registry
+    (a registered cloud's too), none for a cloud that needs no SDK."""
+    from importlib.metadata import metadata
+
+    from platform_sdk.ci.pipeline import Settings, default_install
+
+    extras = {name: found.extra for name, found in providers.plugins().items()}
+    assert extras == {"aws": "aws", "gcp": "gcp", "local": None}
+    assert {"aws", "gcp"} <= set(metadata("platform-sdk").get_all("Provides-Extra") or ())
+    assert default_install() == Settings(envs=(), system="github").install == "python -m pip install -e '.[aws,gcp]'"
+    providers.register(type("Extra", (CloudPlugin,), {"name": "extra", "extra": "azure"})())
+    try:
+        assert default_install() == "python -m pip install -e '.[aws,azure,gcp]'"
+    finally:
+        providers.unregister("extra")
+
+
 @pytest.mark.parametrize("module", ["platform_sdk.providers.aws", "platform_sdk.providers.gcp",
                                     "platform_sdk.providers.local", "platform_sdk.providers"])
 def test_importing_a_plugin_package_is_cheap(module: str) -> None:

@@ -3,9 +3,10 @@ message, every operation prod's clouds would refuse the estate as placed locally
 
 Units: the `rehearses` key, the PLATFORM_DENY contract and its enforcement by the runtime (the granted bucket's
 calls, a database's connect, deliveries in the adapter). End to end through real Terraform and the real local
-gateway: an estate that would fail on AWS (issue 13, fault 1: a function that uses a database joins the VPC, which
-has no path to S3) applies on --env local, `platform apply` reports what would fail on prod, and the function's own
-`bucket("files").put(...)` fails with the analysis' message; placed on GCP, where it would work, it works.
+gateway: an estate that would fail on AWS (its raw Terraform makes the bucket read-only for the function that reads
+and writes it: an explicit Deny) applies on --env local, where the hatch is not rehearsed, `platform apply` reports
+what would fail on prod, and the function's own `bucket("files").put(...)` fails with the analysis' message; the
+same estate without the hatch placed on GCP works.
 """
 
 from __future__ import annotations
@@ -35,6 +36,19 @@ db = service.add(Database("db", deletion_protection=False))
 files = service.add(Bucket("files"))
 api = service.add(Function("api", handler="api.handle", source="code", triggers=[http()]))
 api.uses(db).reads_writes(files)
+'''
+# prod refuses this on AWS: an explicit Deny of the writes wins over the compiler's least-privilege Allow
+READ_ONLY = '''
+
+def read_only(tf):
+    statement = {"Sid": "ReadOnly", "Effect": "Deny", "Action": ["s3:PutObject", "s3:DeleteObject"],
+                 "Resource": tf.ref(files, "arn") + "/*"}
+    tf.resource("aws_iam_role_policy", "read_only", {"name": "read-only", "role": "${aws_iam_role.api_role.id}",
+                                                     "policy": json.dumps({"Version": "2012-10-17",
+                                                                           "Statement": [statement]})})
+
+
+service.terraform("aws", read_only)
 '''
 HANDLER = '''
 from platform_sdk.runtime import HttpResponse, bucket, database
@@ -87,12 +101,12 @@ region = "europe-west1"
 backend = "local"
 path = ".platform/state"
 '''
-FINDING = ("exam.api: reads_writes(files) -> bucket.put: missing a network path to the AWS s3 API: function "
-           "acme-prod-exam-api runs in a VPC")
+FINDING = ("exam.api: reads_writes(files) -> bucket.put: missing s3:PutObject on arn:aws:s3:::acme-prod-exam-files/* "
+           "for role acme-prod-exam-api: denied by aws_iam_role_policy.read_only statement ReadOnly")
 
 
-def project(root: Path, placement: str = "") -> Path:
-    return write_project(root, {"exam.py": EXAM}, {"local": LOCAL.format(placement=placement), "prod": PROD},
+def project(root: Path, placement: str = "", exam: str = EXAM) -> Path:
+    return write_project(root, {"exam.py": exam}, {"local": LOCAL.format(placement=placement), "prod": PROD},
                          sources={"code/api.py": HANDLER}).root
 
 
@@ -196,7 +210,7 @@ def call(root: Path) -> requests.Response:
 
 
 def test_a_rehearsal_fails_where_the_rehearsed_cloud_would(tmp_path: Path, tf_binary: Path) -> None:
-    root = project(tmp_path / "estate")
+    root = project(tmp_path / "estate", exam="import json\n" + EXAM + READ_ONLY)
     cli = Cli(tf_binary)
     refused = cli(root, "synth", "--env", "prod")
     assert refused.exit_code == 2 and FINDING in " ".join(refused.stderr.split()), "prod itself refuses it"
@@ -204,11 +218,11 @@ def test_a_rehearsal_fails_where_the_rehearsed_cloud_would(tmp_path: Path, tf_bi
     result = cli(root, "apply", "--env", "local", "--auto-approve")
     assert result.exit_code == 0, result.stdout + result.stderr  # the local apply does not fail...
     text = " ".join(result.stdout.split())
-    assert "rehearsal of prod: 6 finding(s) there" in text and FINDING in text  # ...it reports what would
+    assert "rehearsal of prod: 4 finding(s) there" in text and FINDING in text  # ...it reports what would
     metadata = json.loads((root / "cdktf.out" / "local" / "platform.json").read_text())
     denied = metadata["rehearsal"]["denied"]["exam.api"]
-    assert {d["operation"] for d in denied} == {"bucket.get", "bucket.head", "bucket.list", "bucket.put",
-                                                 "bucket.overwrite", "bucket.delete"}
+    assert {d["operation"] for d in denied} == {"bucket.put", "bucket.overwrite", "bucket.delete",
+                                                 "bucket.signed_url_put"}  # the writes; its reads would work
 
     response = call(root)
     assert response.status_code == 409, response.text

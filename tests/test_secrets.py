@@ -189,7 +189,10 @@ def test_a_vpc_function_cannot_read_a_secret_on_another_cloud(tmp_path: Path) ->
     project = write_project(tmp_path / "estate", {"svc.py": estate}, {"x": env})
     from tests.conformance_estates import synth
 
-    with pytest.raises(PlatformError, match="runs in the VPC.*cannot reach a bucket or secret on another cloud"):
+    with pytest.raises(PlatformError, match=r"x\.toml: clouds\.aws\.network\.nat: function svc\.reader connects to "
+                       r"database svc\.db, so it runs in the VPC, which has no route to the internet \(no NAT "
+                       r"gateway\); it cannot reach a bucket, secret or queue on another cloud \(got 'none'\)"
+                       r"(?s:.*)grant: svc\.reader -> vault\.api-key"):
         synth(project, "x")
 
 

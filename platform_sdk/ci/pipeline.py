@@ -21,6 +21,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from platform_sdk import providers
 from platform_sdk.ci.waves import wave_needs, waves
 from platform_sdk.errors import PlatformError
 
@@ -40,6 +41,13 @@ class EnvironmentGraph:
     dependencies: Mapping[str, Sequence[str]]
 
 
+def default_install() -> str:
+    """`python -m pip install -e '.[<extras>]'`: the project with the SDKs of every cloud plug-in, the extras
+    being each plug-in's `CloudPlugin.extra` (sorted; plug-ins without one add nothing)."""
+    extras = sorted({found.extra for found in providers.plugins().values() if found.extra})
+    return "python -m pip install -e " + shlex.quote(f".[{','.join(extras)}]" if extras else ".")
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the generated jobs install and run with (`platform ci` options)."""
@@ -49,7 +57,7 @@ class Settings:
     branch: str = "main"
     python: str = "3.11"
     terraform: str = "1.0.3"
-    install: str = "python -m pip install -e '.[aws,gcp]'"
+    install: str = field(default_factory=default_install)  # the project with every cloud plug-in's extra
     image: str = "python:3.11"  # GitLab: needs Python and Terraform (or OpenTofu)
     out: str | None = None  # --out, relative to the project root; None: the system's usual place
 

@@ -56,13 +56,14 @@ def ci(system: Annotated[str, typer.Argument(help="github or gitlab.")],
        python: Annotated[str, typer.Option(help="Python version of the jobs (GitHub).")] = "3.11",
        terraform_version: Annotated[str, typer.Option("--terraform-version", help="Terraform of the jobs (GitHub)."
                                                       )] = "1.0.3",
-       install: Annotated[str, typer.Option(help="Shell command installing the project and platform-sdk.")]
-       = "python -m pip install -e '.[aws,gcp]'",
+       install: Annotated[str | None, typer.Option(help="Shell command installing the project and platform-sdk "
+                                                   "(default: pip install -e with every cloud plug-in's extra).")]
+       = None,
        image: Annotated[str, typer.Option(help="Image of the jobs (GitLab): Python and Terraform.")] = "python:3.11",
        project: ProjectOption = None) -> None:
     """Write CI pipelines from the stack graph: plan on pull requests, apply wave by wave on the default branch."""
     from platform_sdk.ci import files, github, gitlab
-    from platform_sdk.ci.pipeline import EnvironmentGraph, Settings, check_envs, regenerate_command
+    from platform_sdk.ci.pipeline import EnvironmentGraph, Settings, check_envs, default_install, regenerate_command
     from platform_sdk.envs import find_environment
     from platform_sdk.loader import load_services
     from platform_sdk.terraform.locks import WorkspaceLocked, workspace_lock
@@ -78,7 +79,8 @@ def ci(system: Annotated[str, typer.Argument(help="github or gitlab.")],
     if out is not None:
         relative = target.relative_to(proj.root) if target.is_relative_to(proj.root) else target
     settings = Settings(envs=tuple(names), system=system, branch=branch, python=python, terraform=terraform_version,
-                        install=install, image=image, out=None if relative is None else str(relative))
+                        install=default_install() if install is None else install, image=image,
+                        out=None if relative is None else str(relative))
     services = load_services(proj.services_dir)
     graphs = []
     for environment in environments:

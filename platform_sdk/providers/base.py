@@ -579,6 +579,9 @@ class CloudPlugin:
     """True: other clouds may say `stand_in = "<name>"` and be compiled by this plug-in."""
     default: ClassVar[bool] = False
     """True for the one built-in cloud an environment uses when it names no `default_cloud`."""
+    extra: ClassVar[str | None] = None
+    """The optional-dependency extra of platform-sdk that installs the SDKs its plug-in code imports
+    (`pip install 'platform-sdk[<extra>]'`, pyproject.toml `[project.optional-dependencies]`); None: it needs none."""
     kinds: ClassVar[frozenset[str]] = frozenset()
     """The neutral kinds it implements (`bucket`, `function`, ...); placement refuses the others."""
     function_limits: ClassVar[FunctionLimits | None] = None

@@ -44,6 +44,7 @@ class AwsPlugin(CloudPlugin):
     name = "aws"
     config = AwsConfig
     default = True
+    extra = "aws"  # boto3
     kinds = frozenset({"bucket", "function", "cdn", "database", "secret", "queue"})
     function_limits = FunctionLimits(
         runtimes=("python3.10", "python3.11", "python3.12", "python3.13"),

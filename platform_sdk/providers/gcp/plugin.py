@@ -40,6 +40,7 @@ class GcpPlugin(CloudPlugin):
     """Google Cloud."""
 
     name = "gcp"
+    extra = "gcp"  # the google-cloud-* clients and functions-framework
     config = GcpConfig
     kinds = frozenset({"bucket", "function", "cdn", "database", "secret", "queue"})
     # Memory: 128 MiB to 32 GiB (cloud.google.com/functions/docs/configuring/memory); timeout: up to 60 minutes
