@@ -99,7 +99,11 @@ def store(cli: Cli, tmp_path: Path) -> Path:
     (project / "services" / "functions" / "store").mkdir(parents=True)
     (project / "services" / "functions" / "store" / "api.py").write_text("def handle(request):\n    return None\n")
     env = project / "envs" / "local.toml"
+    # this test drives the databases' files itself: the explicit SQLite stand-ins (PostgreSQL moves between two real
+    # local servers are proven by test_move_e2e.py)
     text = env.read_text().replace('"web" = "gcp"\n', "")
+    text = text.replace("[clouds.local]\n", '[clouds.local]\ndatabases = "sqlite"\n')
+    assert 'databases = "sqlite"' in text
     env.write_text("protected = true\n" + text + '\n[overrides."store.rows"]\nhigh_availability = true\n')
     result = cli(project, "apply", "--env", "local", "--auto-approve")
     assert result.exit_code == 0, result.stdout + result.stderr

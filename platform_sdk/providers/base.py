@@ -615,6 +615,12 @@ class CloudPlugin:
     """What a function on another cloud needs to reach this cloud's resources, per kind."""
     function_type: ClassVar[tuple[str, str] | None] = None
     """(Terraform type, attribute holding the physical name) of its functions, for `platform status`."""
+
+    def helper_function(self, body: Mapping[str, Any]) -> bool:
+        """Whether a block of `function_type` is one of the platform's own helpers (a database setup function, a
+        CDN's edge function) rather than one of the estate's functions: not listed by `platform status` or `logs`,
+        no alarms of its own. Default: none is."""
+        return False
     checkov: ClassVar[bool] = False
     """Scan its stacks with checkov in `platform check`."""
     checkov_accepted: ClassVar[Mapping[str, tuple[str, str]]] = {}

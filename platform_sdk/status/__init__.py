@@ -45,8 +45,9 @@ def function_refs(outdir: Path) -> list[FunctionRef]:
         for rtype, (owner, name_attr) in types.items():
             for rid, body in sorted(((doc.get("resource") or {}).get(rtype) or {}).items()):
                 resource = f"{rtype}.{rid}"
-                if resource in owners and owners[resource] not in packages:
-                    continue  # another kind's own function (a CDN's edge function), not one of the estate's
+                if resource in owners and owners[resource] not in packages or providers.plugin(owner).helper_function(
+                        body):
+                    continue  # the platform's own helper (a CDN's edge function, a database setup), not the estate's
                 address = owners.get(resource) or f"{info.get('service', '?')}.{rid}"
                 service, _, function = address.partition(".")
                 region, project = providers.plugin(owner).function_location(doc, body)

@@ -9,7 +9,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from platform_sdk.providers.aws.payload_hash import ENTRY as PAYLOAD_HASH_ENTRY
 from platform_sdk.rules import (
     ProductionAlarmsRouted,
     Rule,
@@ -200,12 +199,10 @@ class AwsProductionAlarms(ProductionAlarmsRouted):
     function_type = "aws_lambda_function"
 
     def runs_user_code(self, attrs: Mapping[str, Any]) -> bool:
-        """Not the platform's own helpers: the payload hash function a CDN in front of a function URL runs at the
-        edge (`payload_hash.py`), whose failures are the CDN's 5xx responses, which the CDN's own alarm watches;
-        and a database setup function (`dbsetup.py`), whose failure fails the apply that invokes it."""
-        from platform_sdk.providers.aws.dbsetup import HANDLER as DBSETUP_HANDLER
+        """Not one of the platform's own helpers (helpers.py: a CDN's payload-hash function, a database setup)."""
+        from platform_sdk.providers.aws.helpers import helper_function
 
-        return attrs.get("handler") not in (PAYLOAD_HASH_ENTRY, DBSETUP_HANDLER)
+        return not helper_function(attrs)
 
     def routed(self, outdir: Path, docs: Mapping[str, Mapping[str, Any]], stack: str, rid: str,
                attrs: Mapping[str, Any]) -> bool:
