@@ -138,6 +138,10 @@ def test_platform_test_refuses_a_project_without_tests(tmp_path: Path, tf_binary
     assert result.returncode == 2
     assert "no tests/ folder" in result.stderr and "PYTEST ARGS" in result.stderr
     assert not (project / ".platform" / "state").exists()
+    named = platform_test(project, tf_binary, "tests/test_nothing_here.py")  # a path given, but not there
+    assert named.returncode == 2
+    assert "no such test file" in named.stderr and "tests/test_nothing_here.py" in named.stderr, named.stderr
+    assert not (project / ".platform" / "state").exists()
 
 
 def test_the_plugin_is_installed_as_a_pytest11_entry_point_named_like_its_module() -> None:

@@ -40,6 +40,11 @@ def test(ctx: typer.Context, env: TestEnvOption = "local", project: ProjectOptio
     root = project_at(project).root
     find_environment(root / "envs", env)  # a missing or invalid environment: one clear message, exit 2
     args = list(ctx.args)
+    missing = [arg for arg in args if not arg.startswith("-") and arg.split("::", 1)[0].endswith(".py")
+               and not Path(arg.split("::", 1)[0]).exists()]
+    if missing:
+        raise PlatformError("no such test file", key="PYTEST ARGS", value=missing[0],
+                            hint="name a test file or folder that exists, relative to where you run the command")
     if not any(_names_a_path(arg) for arg in args):
         tests = root / DEFAULT_TESTS
         if not tests.is_dir():
