@@ -187,3 +187,17 @@ def test_a_cdn_serving_plain_http_is_announced_by_synth(estate: Path) -> None:
     assert code == 0, out
     assert f"warning: {web}:{line}: CDN web.cdn on GCP has no domain, so no certificate: it " \
            "serves plain HTTP on port 80" in out
+
+
+@pytest.mark.parametrize("command", [["plan", "--env", "local"], ["envs"], ["test"]])
+def test_a_project_directory_that_is_not_one_is_named(tmp_path: Path, command: list[str]) -> None:
+    """`--project` pointing nowhere said "unknown environment (known: none)" (found by a new user's tryout)."""
+    missing = tmp_path / "nowhere"
+    result = runner.invoke(app, [*command, "--project", str(missing)])
+    output = re.sub(r"\s+", " ", result.output)
+    assert result.exit_code == 2, output
+    assert f"--project: no project there: {missing} does not exist" in output, output
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(app, [*command, "--project", str(tmp_path / "empty")])
+    assert result.exit_code == 2 and "has no envs/ folder" in re.sub(r"\s+", " ", result.output)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"], "nothing written"

@@ -53,9 +53,21 @@ def user_errors(func: F) -> F:
 
 
 def project_at(path: Path | None) -> Any:
+    """The project at `path` (`--project`), else the nearest one above the working directory.
+
+    Raises:
+        PlatformError: `path` is not a directory holding an `envs/` folder (key `--project`).
+    """
     from platform_sdk.project import Project
 
-    return Project(path.resolve()) if path else Project.find()
+    if path is None:
+        return Project.find()
+    root = path.resolve()
+    if not (root / "envs").is_dir():
+        what = "does not exist" if not root.exists() else "has no envs/ folder"
+        raise PlatformError(f"no project there: {root} {what}", key="--project", value=str(path),
+                            hint="give the directory holding services/ and envs/ (platform init makes one)")
+    return Project(root)
 
 
 def load(project_path: Path | None, env_name: str) -> tuple[Any, Any, list[Any]]:
