@@ -123,3 +123,6 @@ def test_a_dry_run_reports_every_refusal_with_its_fix(cli: Cli, estate: Path, mo
     assert cli(estate, "bootstrap", "--env", "prod", env=OFFLINE).exit_code == 0
     result = cli(estate, "move", "nosuch", "--to", "gcp", "--env", "prod", "--dry-run", env=OFFLINE)
     assert result.exit_code == 2 and "no service named 'nosuch'" in result.stdout + result.stderr
+    unknown = cli(estate, "move", "notifications", "--to", "azure", "--env", "prod", "--dry-run", env=OFFLINE)
+    text = " ".join((unknown.stdout + unknown.stderr).split())
+    assert unknown.exit_code == 2 and "unknown cloud (clouds: aws, gcp, local)" in text, text

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from platform_sdk import providers
 from platform_sdk.envs import Environment, load_environment
 from platform_sdk.errors import PlatformError
 from platform_sdk.model import Database, Resource, Service
@@ -86,6 +87,9 @@ def plan_move(env: Environment, services: list[Service], selector: str, target: 
               profile: Profile | None = None) -> MovePlan:
     """Which resources move, from where: the target's capabilities and every cross-cloud link checked (placement
     rules only: the preflight synthesizes and plans the rest). Raises PlatformError / PlacementError."""
+    known = sorted(providers.plugins())
+    if target not in known:
+        raise PlatformError(f"unknown cloud (clouds: {', '.join(known)})", key="--to", value=target)
     if not env.is_configured(target):
         raise PlatformError(f"cloud {target!r} has no [clouds.{target}] section in {env.file}", key="--to",
                             value=target)
