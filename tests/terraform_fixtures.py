@@ -102,16 +102,34 @@ def applied_estate_fixture(tmp_path_factory: pytest.TempPathFactory, tf_binary: 
     test starts from exactly what a fresh apply leaves, without paying for one. Tests that check apply itself
     apply for themselves.
     """
+    from platform_sdk.localcloud.dbserver import servers_under
+
     home = tmp_path_factory.mktemp("applied")
-    live, snapshot = home / "estate", home / "snapshot"
+    live, snapshot, external = home / "estate", home / "snapshot", home / "servers"
     make_project(live)
     result = Cli(tf_binary)(live, "apply", "--env", "local", "--auto-approve")
     assert result.exit_code == 0, result.stdout + result.stderr
+    # The local database servers keep their files outside the project when run as root (a system user's directory
+    # under /var/lib/platform-localcloud): they are part of what the apply left, so the snapshot has them too,
+    # copied with their owners while the servers are stopped (the provider starts them again on demand).
+    servers = servers_under(live)
+    for server in servers:
+        server.stop()
+    bases = sorted({server.base for server in servers if server.base != server.dir})
     shutil.copytree(live, snapshot, symlinks=True)
+    external.mkdir()
+    for index, base in enumerate(bases):
+        subprocess.run(["cp", "-a", str(base), str(external / str(index))], check=True, capture_output=True)
 
     def fresh() -> Path:
+        for server in servers_under(live):
+            server.stop()
         shutil.rmtree(live)
         shutil.copytree(snapshot, live, symlinks=True)
+        for index, base in enumerate(bases):
+            shutil.rmtree(base, ignore_errors=True)
+            base.parent.mkdir(parents=True, exist_ok=True)
+            subprocess.run(["cp", "-a", str(external / str(index)), str(base)], check=True, capture_output=True)
         return live
     return fresh
 
@@ -176,7 +194,9 @@ def wait_for_path(path: Path, proc: subprocess.Popen[str]) -> None:
 
     while not path.exists():
         if proc.poll() is not None:
-            raise AssertionError(f"process exited ({proc.returncode}) before {path} appeared")
+            out, err = proc.communicate()
+            raise AssertionError(f"process exited ({proc.returncode}) before {path} appeared:\n"
+                                 f"{(out or '')[-2000:]}\n{(err or '')[-3000:]}")
         time.sleep(0.05)
 
 

@@ -11,8 +11,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import signal
 import sqlite3
 import time
@@ -171,6 +173,9 @@ def test_move_cut_over_roll_back_and_move_again_with_writes_on_both_sides(cli: C
 # ------------------------------------------------------------------------------- a second checkout, S3 backend
 
 def s3_env(endpoint: str, cloud_root: str) -> str:
+    """An environment whose state is in S3 (moto) and whose clouds are local stand-ins under `cloud_root`; its
+    state bucket and lock table are the test's own (the moto server is shared by the module's tests)."""
+    own = hashlib.sha256(cloud_root.encode()).hexdigest()[:8]
     return f'''
 name_prefix = "acme"
 default_cloud = "aws"
@@ -186,8 +191,8 @@ root = "{cloud_root}"
 
 [state]
 backend = "s3"
-bucket = "acme-moves-state"
-lock_table = "acme-moves-locks"
+bucket = "acme-moves-state-{own}"
+lock_table = "acme-moves-locks-{own}"
 region = "us-east-1"
 endpoint = "{endpoint}"
 '''
@@ -247,7 +252,9 @@ def test_a_move_is_seen_resumed_and_aborted_from_a_second_checkout(cli: Cli, tf_
     assert '"web"' not in (two / "envs" / "s3.toml").read_text()
     s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1",
                       config=Config(s3={"addressing_style": "path"}))
-    record = json.loads(s3.get_object(Bucket="acme-moves-state", Key="platform/s3/_platform/moves.json")["Body"].read())
+    bucket = re.search(r'bucket = "([^"]+)"', (two / "envs" / "s3.toml").read_text())
+    assert bucket is not None
+    record = json.loads(s3.get_object(Bucket=bucket.group(1), Key="platform/s3/_platform/moves.json")["Body"].read())
     assert [m["phase"] for m in record["moves"]] == ["aborted"] and record["moves"][0]["running"] is None
     result = cli(one, "plan", "--env", "s3")  # the first checkout still has the line the move wrote
     assert "does not place web where its last move left it" in " ".join(result.stderr.split())
