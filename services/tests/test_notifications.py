@@ -27,8 +27,9 @@ def test_a_queued_message_is_rendered_and_sent(platform) -> None:
 
     call = platform.wait_for_invocation("notifications.worker")
     assert call.trigger == "queue" and message_id in call.detail
-    assert any(f"send to={who}" in line and f"idempotency_key={message_id}" in line
-               for line in platform.logs("notifications.worker"))
+    platform.wait_for(lambda: any(f"send to={who}" in line and f"idempotency_key={message_id}" in line
+                                  for line in platform.logs("notifications.worker")),
+                      what=f"the worker's log line sending to {who}")  # the log may land after the invocation
 
 
 def test_a_message_that_cannot_be_rendered_fails_and_is_retried(platform) -> None:
@@ -36,7 +37,8 @@ def test_a_message_that_cannot_be_rendered_fails_and_is_retried(platform) -> Non
 
     first = platform.wait_for_invocation("notifications.worker", allow_error=True)
     assert first.status == "error" and message_id in first.detail  # the handler raised for its only message
-    assert any("render answered 400" in line for line in platform.logs("notifications.worker"))
+    platform.wait_for(lambda: any("render answered 400" in line for line in platform.logs("notifications.worker")),
+                      what="the worker's log line saying render answered 400")
     platform.wait_for(lambda: any(message_id in c.detail and "attempt=2" in c.detail
                                   for c in platform.invocations("notifications.worker")),
                       what=f"the second attempt of message {message_id}")
