@@ -2,7 +2,9 @@
 
 A stage is an environment file. A new one copies its source's placement, sizes, values (`[overrides]`) and waivers,
 and gets what must not be shared: its own `name_prefix` (physical names of buckets are global: two stages or two
-projects with one prefix collide) and its own state backend names, derived from that prefix. `--cloud` puts the
+projects with one prefix collide) and its own state backend names, derived from that prefix. Custom domains are not
+copied either (a CDN alias is global: two stages claiming one fail on the second apply): the new stage has none
+until it names its own. `--cloud` puts the
 whole stage on one cloud, turning a local stand-in into the real cloud (which then needs a region: there is no
 default). The result is validated like any environment file before it is written; `platform bootstrap --env NAME`
 then creates its state backend.
@@ -16,7 +18,7 @@ import shutil
 import string
 import tempfile
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,8 @@ class NewStage:
     env: Environment
     source: str
     name_prefix_derived: bool
+    dropped: list[str] = field(default_factory=list)
+    """`[overrides."<address>"] domain = "<value>"` lines of the source not copied (domains are the source's own)."""
 
 
 def new_stage(envs_dir: Path, name: str, source: str, *, cloud: str | None = None, region: str | None = None,
@@ -100,6 +104,7 @@ def new_stage(envs_dir: Path, name: str, source: str, *, cloud: str | None = Non
     prefix = derive_name_prefix(envs_dir.parent) if name_prefix is None else check_name_prefix(name_prefix)
     data.pop("name", None)
     data["name_prefix"] = prefix
+    dropped = _drop_domains(data)
     if cloud is not None:
         _onto(data, cloud, region, path, prefix)
     _rename_state(data, prefix)
@@ -116,7 +121,22 @@ def new_stage(envs_dir: Path, name: str, source: str, *, cloud: str | None = Non
             raise
     path.write_text(text)
     env.file = path
-    return NewStage(path, env, source, derived)
+    return NewStage(path, env, source, derived, dropped)
+
+
+def _drop_domains(data: dict[str, Any]) -> list[str]:
+    """Remove the source's custom domains from its `[overrides]` (an override left empty goes too)."""
+    dropped = []
+    overrides = data.get("overrides") or {}
+    for address in sorted(overrides):
+        values = overrides[address]
+        if isinstance(values, dict) and "domain" in values:
+            dropped.append(f'[overrides."{address}"] domain = "{values.pop("domain")}"')
+            if not values:
+                del overrides[address]
+    if "overrides" in data and not data["overrides"]:
+        del data["overrides"]
+    return dropped
 
 
 def _onto(data: dict[str, Any], cloud: str, region: str | None, path: Path, prefix: str) -> None:

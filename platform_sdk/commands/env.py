@@ -36,6 +36,9 @@ def new(name: Annotated[str, typer.Argument(help="The new stage's name: envs/NAM
     how = "derived from the project directory; change it now, before the first apply" if made.name_prefix_derived \
         else "from --name-prefix"
     console.print(f"  name_prefix = {env.name_prefix!r}  ({how})", highlight=False, soft_wrap=True)
+    for line in made.dropped:
+        console.print(f"  not copied: {escape(line)} (a domain belongs to one stage: give {escape(name)} its own)",
+                      highlight=False, soft_wrap=True)
     clouds = sorted({env.default_cloud, *env.placement.values()})
     console.print(f"  workloads on: {', '.join(clouds)}; state: {env.state.backend}", highlight=False, soft_wrap=True)
     if env.state.backend != "local":
