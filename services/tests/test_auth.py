@@ -78,3 +78,11 @@ def test_the_cleanup_job_reaches_the_database_and_nothing_else(platform) -> None
         cleanup.queue("outbox")
     with pytest.raises(GrantError, match="no grant on bucket 'originals'"):
         cleanup.bucket("originals")
+
+
+def test_a_body_that_is_not_credentials_gets_400_not_a_crash(platform) -> None:
+    for body in (b"not json", b"[]", b'{"email": "a@b.c"}', b'{"email": 1, "password": "x"}'):
+        for path in ("/signup", "/signin"):
+            answer = platform.http("auth.api", "POST", path, body=body)
+            assert answer.status == 400, (path, body, answer.status, answer.text)
+            assert "must be JSON" in answer.json()["error"]

@@ -39,8 +39,22 @@ def _claims(token: str) -> dict[str, object] | None:
     return None
 
 
+def _credentials(request: HttpRequest) -> dict[str, str] | None:
+    """The JSON body {email, password} as strings, or None when the body is not that."""
+    try:
+        body = request.json()
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or not all(isinstance(body.get(k), str) and body[k] for k in ("email", "password")):
+        return None
+    return {"email": body["email"], "password": body["password"]}
+
+
 def handle(request: HttpRequest) -> HttpResponse:
-    """POST /signup {email, password}; POST /signin {email, password} -> {token}; GET /me with a bearer token."""
+    """POST /signup {email, password}; POST /signin {email, password} -> {token}; GET /me with a bearer token.
+    A body that is not {email, password} as JSON strings gets 400."""
+    if request.method == "POST" and request.path.endswith(("/signup", "/signin")) and _credentials(request) is None:
+        return HttpResponse(400, {"error": "the body must be JSON: {\"email\": \"...\", \"password\": \"...\"}"})
     db = database("users")
     with db.connect() as conn:
         for statement in SCHEMA:
