@@ -535,6 +535,9 @@ def test_platform_dev_cli(applied: Path) -> None:
     assert proc.returncode == 0, err
     assert f"http://127.0.0.1:{port}/fn/acme-local-auth-api" in out
     assert "acme-local-web-api  http only through its CDN" in out
+    # a queue's consumer and a CDN's routes are said as they are (not "no triggers", not the default origin only)
+    assert "acme-local-notifications-worker  messages of queue acme-local-notifications-outbox (batches of 10)" in out
+    assert "-> /api/* function acme-local-web-api, /* bucket acme-local-web-site" in out
     assert re.search(r"request_id=[0-9a-f]{32} fn=acme-local-auth-api trigger=http status=404", err), err
 
     listing = subprocess.run([str(PLATFORM_BIN), "dev", "--env", "local", "--routes", "--json", "--project",

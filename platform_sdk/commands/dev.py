@@ -45,10 +45,13 @@ def _print_routes(routes: dict[str, Any], env_port: int, port: int) -> None:
         triggers += [f"cron {c!r}" for c in fn["schedules"]]
         triggers += [f"on new objects in {t['bucket']}" + (f" {t['prefix']}*{t['suffix']}" if t["prefix"] or
                                                            t["suffix"] else "") for t in fn["object_created"]]
+        triggers += [f"messages of queue {q['queue']} (batches of {q['batch_size']})" for q in fn["queues"]]
         console.print(f"  function  {escape(fn['name'])}  {escape(', '.join(triggers) or '(no triggers)')}  "
                       f"[dim]{fn['cloud']}[/]", highlight=False, soft_wrap=True)
     for route in cdn:
-        origin = f"{route['origin']['kind']} {route['origin']['name']}"
+        default = f"{route['origin']['kind']} {route['origin']['name']}"
+        origin = ", ".join([*(f"{p['pattern']} {p['kind']} {p['name']}" for p in route["paths"]), f"/* {default}"]) \
+            if route["paths"] else default
         console.print(f"  cdn       {escape(route['name'])}  {escape(route['url'])}  [dim]-> {escape(origin)}[/]",
                       highlight=False, soft_wrap=True)
     for bucket in buckets:

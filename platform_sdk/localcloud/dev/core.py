@@ -341,7 +341,9 @@ class GatewayCore:
                 "name": entry.name, "cloud": entry.cloud,
                 "url": f"{base}/fn/{entry.name}" if entry.http and not entry.http.get("via_cdn") else None,
                 "registry_url": entry.url, "http": entry.http, "schedules": list(entry.schedules),
-                "object_created": [vars(t) for t in entry.object_created], "runtime": entry.runtime,
+                "object_created": [vars(t) for t in entry.object_created],
+                "queues": [{"queue": q.queue, "batch_size": q.batch_size} for q in entry.queues],
+                "runtime": entry.runtime,
                 "code_hash": entry.code_hash, "updated_at": entry.updated_at, "code_dir": str(entry.code_dir),
             })
         cdn = [{"name": r.name, "cloud": r.cloud, "url": f"{base}/cdn/{r.name}/",
