@@ -28,6 +28,7 @@ $(CHECKOV): platform_sdk/gate/checkov.py | $(VENV)/.installed
 	touch $@
 
 apply: setup  ## the main job: apply the example estate to the embedded local cloud
+	bash scripts/ensure_database_server.sh
 	$(BIN)/platform apply --env local --auto-approve
 
 test: setup test-tools  ## lint + the whole test suite (real CDKTF, real Terraform, local cloud, moto, GCS emulator)
