@@ -198,4 +198,18 @@ def test_dry_run_shows_what_would_move(cli: Cli, applied: Path) -> None:
     assert out["preflight"]["ok"] and {c["how"] for c in out["preflight"]["checks"]} == {"checked", "planned", "static"}
     assert '"web" = "gcp"' in (applied / "envs" / "local.toml").read_text()
     assert state_files(applied) == before
+    assert not [c for c in out["preflight"]["checks"] if c["step"].startswith("rehearsal of")]  # prod takes it
+
+
+def test_a_local_move_says_before_it_starts_what_the_rehearsed_environment_would_refuse(cli: Cli,
+                                                                                      applied: Path) -> None:
+    """envs/local.toml rehearses prod; prod has no domain for thumbnails' CDN, and a protected GCP CDN needs one. The
+    local move goes ahead (a rehearsal reports, it does not refuse) but its preflight says so first (found by a new
+    user's tryout: it used to appear only in the next plan)."""
+    code, out = cli.json(applied, "move", "thumbnails", "--to", "gcp", "--env", "local", "--dry-run")
+    assert code == 0, out
+    (rehearsal,) = [c for c in out["preflight"]["checks"] if c["step"] == "rehearsal of prod"]
+    assert rehearsal["ok"] and "this placement would be refused there (1 finding(s))" in rehearsal["detail"]
+    assert "cdn thumbnails.cdn cannot be placed on gcp: missing HTTPS in protected environment 'prod'" in \
+        rehearsal["detail"], rehearsal
 

@@ -159,13 +159,22 @@ def _synthesize(result: Preflight, project: Project, services: list[Service], pr
 
     name = STEP_NAMES[config.label]
     try:
-        synthesize(project, config.env, services, profile=profile, outdir=outdir, extra_copies=config.copies,
-                   unprotected_copies=config.unprotected)
+        synthesized = synthesize(project, config.env, services, profile=profile, outdir=outdir,
+                                 extra_copies=config.copies, unprotected_copies=config.unprotected)
     except PlatformError as err:
         return result.add(f"synthesis of the {name}", False, str(err),
                           fix="change the estate or the placement so the environment synthesizes with the move, "
                               "then try again")
-    return result.add(f"synthesis of the {name}", True, "every stack synthesizes (schema, guardrails, analyses)")
+    ok = result.add(f"synthesis of the {name}", True, "every stack synthesizes (schema, guardrails, analyses)")
+    rehearsal = synthesized.rehearsal
+    if rehearsal is not None and rehearsal.lines and config.label in ("keep", "remove"):
+        # A rehearsal reports, it does not refuse (like `platform plan --env local`): the local move goes ahead, and
+        # says before it starts what the same move would meet in the rehearsed environment.
+        lines = rehearsal.lines
+        result.add(f"rehearsal of {rehearsal.rehearsed}", True,
+                   f"this placement would be refused there ({len(lines)} finding(s)); moving there needs it fixed "
+                   f"first: " + "; ".join(lines[:3]) + (" ..." if len(lines) > 3 else ""))
+    return ok
 
 
 def _record_checks(result: Preflight, plan: MovePlan, moves: list[dict[str, Any]]) -> None:
