@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
@@ -643,7 +643,6 @@ class AwsRules:
         naming that secret."""
         secret = need.target
         assert isinstance(secret, Secret)
-        estate = ctx.estate
         block = ctx.block_of(secret, "aws_secretsmanager_secret")
         if block is None:
             proof.lack(f"an aws_secretsmanager_secret for {secret.address}")
@@ -654,20 +653,29 @@ class AwsRules:
                       f"{var} naming secret {block.body.get('name')} (the runtime reads the value by that name)",
                       caller.env_location(var))
         proof.reach(Endpoint("aws:secretsmanager"))
+        self._allowed_on(need, caller, ctx, proof, block, "secretsmanager", "secret", SECRET_ACTIONS,
+                         ("kms_key_id", SECRET_KMS_ACTIONS, "Secrets Manager"))
+
+    def _allowed_on(self, need: Need, caller: Caller, ctx: Context, proof: Proof, block: Block, service: str,
+                    what: str, actions: Sequence[str], key: tuple[str, Sequence[str], str]) -> None:
+        """The caller's role may perform `actions` on `block`'s ARN, and, when the block names a KMS key in the
+        attribute `key[0]`, the actions `key[1]` on that key through the service (`key[2]` names it)."""
         role = self._principal(need, caller, ctx, proof)
         if role is None:
             return
+        estate = ctx.estate
         arn = estate.token(block, "arn")
         policies = self.identity_policies(estate, role)
-        context = self._context(estate, block.stack, "secretsmanager")
-        for action in SECRET_ACTIONS:
-            self._allow(proof, estate, policies, role, action, arn, f"secret {estate.display(arn)}", context)
-        key = block.body.get("kms_key_id")
-        if key:
-            key = estate.canonical(block.stack, key)
-            for action in SECRET_KMS_ACTIONS:
-                self._allow(proof, estate, policies, role, action, key,
-                            f"key {estate.display(key)} (via Secrets Manager)", context)
+        context = self._context(estate, block.stack, service)
+        for action in actions:
+            self._allow(proof, estate, policies, role, action, arn, f"{what} {estate.display(arn)}", context)
+        key_attribute, key_actions, via = key
+        key_id = block.body.get(key_attribute)
+        if key_id:
+            key_id = estate.canonical(block.stack, key_id)
+            for action in key_actions:
+                self._allow(proof, estate, policies, role, action, key_id, f"key {estate.display(key_id)} (via {via})",
+                            context)
 
     def _federation(self, need: Need, caller: Caller, ctx: Context, proof: Proof) -> None:
         """A function of another cloud assumes a role with its Google ID token (AssumeRoleWithWebIdentity)."""
@@ -709,7 +717,6 @@ class AwsRules:
         """`queue(name).send(...)`: SendMessage on that queue's ARN (and its key through SQS), and a URL naming it."""
         queue = need.target
         assert isinstance(queue, Queue)
-        estate = ctx.estate
         block = self.queue_block(ctx, queue)
         if block is None:
             proof.lack(f"an aws_sqs_queue for {queue.address}")
@@ -720,19 +727,8 @@ class AwsRules:
                       f"{var} naming queue {block.body.get('name')} (the runtime sends to the queue it names)",
                       caller.env_location(var))
         proof.reach(Endpoint("aws:sqs"))
-        role = self._principal(need, caller, ctx, proof)
-        if role is None:
-            return
-        arn = estate.token(block, "arn")
-        policies = self.identity_policies(estate, role)
-        context = self._context(estate, block.stack, "sqs")
-        for action in SQS_SEND_ACTIONS:
-            self._allow(proof, estate, policies, role, action, arn, f"queue {estate.display(arn)}", context)
-        key = block.body.get("kms_master_key_id")
-        if key:
-            key = estate.canonical(block.stack, key)
-            for action in SQS_SEND_KMS_ACTIONS:
-                self._allow(proof, estate, policies, role, action, key, f"key {estate.display(key)} (via SQS)", context)
+        self._allowed_on(need, caller, ctx, proof, block, "sqs", "queue", SQS_SEND_ACTIONS,
+                         ("kms_master_key_id", SQS_SEND_KMS_ACTIONS, "SQS"))
 
     def _queue_deliver(self, need: Need, caller: Caller, ctx: Context, proof: Proof) -> None:
         """`queue_message(queue)`: an enabled event source mapping from the queue to the function reporting partial
