@@ -175,6 +175,15 @@ class LocalResource:
         """Values the provider derives from arguments and provider config (Unknown if not derivable yet)."""
         return {"id": state.get("name")}
 
+    def directory_values(self, state: State, area: str) -> State:
+        """`computed_values` of a resource that is a directory `<root>/<area>/<name>`: its id, absolute path and
+        file:// URL (Unknown while the name or the root is)."""
+        name, root = state.get("name"), self.provider.root_or_unknown()
+        if name is Unknown or root is Unknown:
+            return {"id": name, "path": Unknown, "url": Unknown}
+        path = root / area / name
+        return {"id": name, "path": str(path), "url": path.as_uri()}
+
     def plan(self, diags: Diagnostics, prior: State | None, planned: State) -> State:
         """Fill derived values so plans (and outputs) show them before apply."""
         planned.update(self.computed_values(planned))

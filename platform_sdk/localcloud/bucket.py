@@ -10,7 +10,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from tf.types import Unknown
 from tf.utils import Diagnostics
 
 from platform_sdk.localcloud import switches
@@ -67,11 +66,7 @@ class Bucket(LocalResource):
         check_positive(diags, config, "expire_days")
 
     def computed_values(self, state: State) -> State:
-        name, root = state.get("name"), self.provider.root_or_unknown()
-        if name is Unknown or root is Unknown:
-            return {"id": name, "path": Unknown, "url": Unknown}
-        path = root / "buckets" / name
-        return {"id": name, "path": str(path), "url": path.as_uri()}
+        return self.directory_values(state, "buckets")
 
     def _meta_path(self, state: State) -> Path:
         path = Path(state["path"])

@@ -12,7 +12,6 @@ import shutil
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from tf.types import Unknown
 from tf.utils import Diagnostics
 
 from platform_sdk.localcloud import switches
@@ -61,11 +60,7 @@ class Queue(LocalResource):
         check_positive(diags, config, "retention_days")
 
     def computed_values(self, state: State) -> State:
-        name, root = state.get("name"), self.provider.root_or_unknown()
-        if name is Unknown or root is Unknown:
-            return {"id": name, "path": Unknown, "url": Unknown}
-        path = root / "queues" / name
-        return {"id": name, "path": str(path), "url": path.as_uri()}
+        return self.directory_values(state, "queues")
 
     def _store(self, state: State) -> ManagedQueue:
         return cast(ManagedQueue, open_queue(Path(state["path"]).as_uri()))

@@ -12,7 +12,6 @@ import os
 import shutil
 from pathlib import Path
 
-from tf.types import Unknown
 from tf.utils import Diagnostics
 
 from platform_sdk.localcloud import switches
@@ -37,11 +36,7 @@ class Secret(LocalResource):
     ]
 
     def computed_values(self, state: State) -> State:
-        name, root = state.get("name"), self.provider.root_or_unknown()
-        if name is Unknown or root is Unknown:
-            return {"id": name, "path": Unknown, "url": Unknown}
-        path = root / "secrets" / name
-        return {"id": name, "path": str(path), "url": path.as_uri()}
+        return self.directory_values(state, "secrets")
 
     def create(self, diags: Diagnostics, planned: State) -> State | None:
         state = self.finish(planned)
