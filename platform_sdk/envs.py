@@ -314,6 +314,30 @@ def _table(path: Path, key: str, value: object) -> dict[str, Any]:
     return value
 
 
+_TOML_WHERE = re.compile(r"\s*\(at line (\d+), column \d+\)$")
+_TOML_KEY = re.compile(r"^\s*(\"[^\"]*\"|'[^']*'|[A-Za-z0-9_.\- \"']+?)\s*=")
+
+
+def toml_error(path: Path, err: tomllib.TOMLDecodeError) -> EnvironmentError_:
+    """`err` as one located message: the file and line, and for a key set twice the key itself (tomllib says only
+    "Cannot overwrite a value")."""
+    message = str(err)
+    where = _TOML_WHERE.search(message)
+    if where is None:
+        return EnvironmentError_(f"TOML syntax error: {message}", file=path)
+    line = int(where.group(1))
+    reason = message[:where.start()]
+    lines = path.read_text().splitlines()
+    text = lines[line - 1] if 0 < line <= len(lines) else ""
+    key = _TOML_KEY.match(text)
+    if key and reason == "Cannot overwrite a value":
+        name = key.group(1).strip()
+        return EnvironmentError_("set twice in its table (TOML allows a key once)", file=path,
+                                 line=line, key=name.strip("\"'"), hint=f"keep one of the lines setting {name}")
+    return EnvironmentError_(f"TOML syntax error: {reason}" + (f": {text.strip()}" if text.strip() else ""),
+                             file=path, line=line)
+
+
 def load_environment(path: Path) -> Environment:
     """Parse and validate one environment file; every problem names the file, the key and the value.
 
@@ -327,7 +351,7 @@ def load_environment(path: Path) -> Environment:
     except FileNotFoundError:
         raise EnvironmentError_("environment file not found", file=path) from None
     except tomllib.TOMLDecodeError as err:
-        raise EnvironmentError_(f"TOML syntax error: {err}", file=path) from None
+        raise toml_error(path, err) from None
     data.setdefault("name", path.stem)
     if "clouds" in data:  # each section by its plug-in, so a message names `clouds.<name>.<key>`
         sections = {}

@@ -86,6 +86,16 @@ def test_toml_syntax_error(estate: Path) -> None:
     assert_refused(estate, code, out, "local.toml", "TOML syntax error")
 
 
+def test_toml_key_set_twice_names_the_key_and_line(estate: Path) -> None:
+    """tomllib says only "Cannot overwrite a value": the message names the key and the line setting it again."""
+    path = estate / "envs" / "local.toml"
+    text = path.read_text().replace('"web" = "gcp"', '"web" = "gcp"\nweb = "aws"')
+    path.write_text(text)
+    line = text.splitlines().index('web = "aws"') + 1
+    code, out = synth(estate)
+    assert_refused(estate, code, out, f"local.toml:{line}: web: set twice")
+
+
 def test_unknown_key_in_environment(estate: Path) -> None:
     path = estate / "envs" / "local.toml"
     path.write_text("defualt_cloud = 'aws'\n" + path.read_text())
