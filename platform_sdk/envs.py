@@ -12,7 +12,7 @@ from dataclasses import fields
 from datetime import date
 from pathlib import Path
 from types import UnionType
-from typing import Annotated, Any, Literal, Self, Union, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, ClassVar, Literal, Self, Union, get_args, get_origin, get_type_hints
 
 from pydantic import (
     BaseModel,
@@ -40,6 +40,7 @@ class LocalState(StateBackend):
     """Terraform state in local files (`<path>/<env>/<stack>.tfstate`), the default."""
 
     backend: Literal["local"] = Field("local", description="Keep Terraform state in files of the project.")
+    shared: ClassVar[bool] = False
     path: str = Field(".platform/state", description="Directory of the state files (`<path>/<env>/<stack>.tfstate`), "
                       "relative to the project.")
 

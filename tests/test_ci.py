@@ -177,6 +177,8 @@ def test_check_passes_when_current_and_fails_when_stale(generated: dict[str, Any
     (("ci", "github", "--env", "nope"), "unknown environment"),
     (("ci", "github"), "name at least one environment"),
     (("ci", "github", "--env", "dev", "--env", "dev"), "given twice"),
+    (("ci", "github", "--env", "dev", "--env", "local"), "local.toml: state.backend: keeps its Terraform state in "
+                                                         "files on this machine"),
 ])
 def test_bad_input_exits_2_and_writes_nothing(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
     root = copy_estate(tmp_path / "estate")

@@ -74,6 +74,13 @@ def ci(system: Annotated[str, typer.Argument(help="github or gitlab.")],
     check_envs(names)
     proj = project_at(project)
     environments = [find_environment(proj.envs_dir, name) for name in names]  # all validated before any synthesis
+    for environment in environments:
+        if not environment.state.shared:
+            raise PlatformError("keeps its Terraform state in files on this machine: every CI job starts on a fresh "
+                                "runner, so each apply would find no state and create the estate again",
+                                file=environment.file, key="state.backend", value=environment.state.backend,
+                                hint="give it a shared state backend (`[state]` in docs/environment-reference.md), "
+                                     "or leave it out of the pipeline")
     target = (out if out is not None else proj.root / DEFAULT_OUT[system]).resolve()
     relative = None
     if out is not None:

@@ -373,6 +373,8 @@ class StateBackend(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     backend: str = Field(description="Which backend keeps the Terraform state.")
+    shared: ClassVar[bool] = True
+    """False: the state lives on this machine only, so no other machine (a CI job's runner) can apply from it."""
 
 
 @dataclass(frozen=True)
