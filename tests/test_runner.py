@@ -305,6 +305,52 @@ def test_workspace_lock_names_the_holder(tmp_path: Path) -> None:
         pass
 
 
+def test_workspace_lock_leaves_no_file_and_never_two_holders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lock file exists only while held (a refused or finished command leaves nothing behind), a file left by
+    a killed holder is taken over, and removing the file on release never lets two holders in at once."""
+    import threading
+
+    path = tmp_path / "locks" / "local.lock"
+    with workspace_lock(tmp_path, "local", "apply"):
+        assert json.loads(path.read_text())["command"] == "apply"
+    assert not path.exists()
+    path.write_text('{"command": "apply", "pid": 1}')  # a holder killed with SIGKILL: file left, lock dropped
+    with workspace_lock(tmp_path, "local", "plan"):
+        assert json.loads(path.read_text())["command"] == "plan"
+    assert not path.exists()
+
+    # B opens the file, then A releases (removing it) and C locks a new file at the path, then B locks the file
+    # it opened: nobody holds that one any more, but C holds the path, so B must be refused.
+    real_open = os.open
+    b_opened, c_holds = threading.Event(), threading.Event()
+    outcome: list[str] = []
+
+    def open_then_wait(*args: Any, **kwargs: Any) -> int:
+        fd = real_open(*args, **kwargs)
+        if threading.current_thread().name == "B" and not b_opened.is_set():
+            b_opened.set()
+            c_holds.wait(10)
+        return fd
+
+    def b() -> None:
+        try:
+            with workspace_lock(tmp_path, "local", "plan"):
+                outcome.append("B held the lock")
+        except WorkspaceLocked:
+            outcome.append("B refused")
+
+    monkeypatch.setattr(os, "open", open_then_wait)
+    thread = threading.Thread(target=b, name="B")
+    with workspace_lock(tmp_path, "local", "apply"):  # A
+        thread.start()
+        assert b_opened.wait(10)
+    with workspace_lock(tmp_path, "local", "deploy"):  # C
+        c_holds.set()
+        thread.join(10)
+    assert outcome == ["B refused"]
+    assert not path.exists()
+
+
 def test_bootstrap_local_is_idempotent(tmp_path: Path) -> None:
     from platform_sdk.envs import Environment
 

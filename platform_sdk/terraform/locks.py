@@ -130,23 +130,33 @@ def _holder_info(command: str) -> dict[str, object]:
 
 @contextlib.contextmanager
 def workspace_lock(cache_dir: Path, env: str, command: str) -> Iterator[None]:
-    """Hold the environment's workspace lock for the duration, or refuse naming who holds it."""
+    """Hold the environment's workspace lock for the duration, or refuse naming who holds it.
+
+    The lock file exists only while held: it is removed before the lock is released, and a process that locked a
+    file another one had just removed (its path now names a new file, or none) retries on the path's file.
+    """
     path = lock_path(cache_dir, env)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            os.close(fd)
             raise _locked_error(path, env) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(_holder_info(command)).encode(), 0)
         try:
-            yield
-        finally:
-            os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            current = os.stat(path).st_ino
+        except FileNotFoundError:
+            current = None
+        if current == os.fstat(fd).st_ino:
+            break
+        os.close(fd)  # locked a removed file: its holder has finished; lock the path's file instead
+    try:
+        os.pwrite(fd, json.dumps(_holder_info(command)).encode(), 0)
+        yield
     finally:
+        path.unlink(missing_ok=True)
+        fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
 
 
