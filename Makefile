@@ -33,7 +33,7 @@ apply: setup  ## the main job: apply the example estate to the embedded local cl
 
 test: setup test-tools  ## lint + the whole test suite (real CDKTF, real Terraform, local cloud, moto, GCS emulator)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q $(PYTEST_PARALLEL)
+	$(BIN)/pytest -q $(PYTEST_PARALLEL) --durations=25
 
 test-fast: setup test-tools  ## unit + synthesis tests: everything but the end-to-end ones (marker e2e)
 	$(BIN)/pytest -q $(PYTEST_PARALLEL) -m "not e2e"
