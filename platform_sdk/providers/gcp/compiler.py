@@ -124,7 +124,7 @@ class GcpCompiler(Compiler):
         if ctx is None:
             raise PlatformError(f"{grant.target.kind} {grant.target.address} is not in a stack this compiler built",
                                 key=grant.function.address, value=handle.stack_name)
-        return federation.foreign_url(ctx, grant, function_target, identity)
+        return federation.foreign_url(ctx, grant, handle, function_target, identity)
 
     def federate(self, ctx: StackContext, grant: Grant, handle: Handle, fn_handle: Handle,
                  identity: dict[str, str]) -> None:
