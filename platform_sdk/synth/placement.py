@@ -166,15 +166,9 @@ def _check_links(env: Environment, resource: Resource, placement: Placement,
 
 
 def _cross_cloud_supported(kind: str, function_target: str, owner_target: str) -> bool:
-    """Federated (keyless) access the resource's plug-in can wire; anything else fails before synthesis.
-
-    Called with the compiling plug-ins (a stand-in's) and with the cloud labels: a label that names no plug-in (a
-    cloud only a stand-in serves here) has no rule of its own to add.
-    """
-    try:
-        owner = providers.plugin(owner_target)
-    except providers.UnknownCloud:
-        return True
+    """Federated (keyless) access the resource's plug-in can wire; anything else fails before synthesis. Called with
+    the compiling plug-ins (a stand-in's) and with the cloud labels (each a plug-in's name, `_check_capability`)."""
+    owner = providers.plugin(owner_target)
     allowed = {"secret": owner.secret_access_from, "queue": owner.queue_access_from,
                "function": owner.function_access_from}.get(kind, owner.bucket_access_from)
     return function_target in allowed

@@ -123,8 +123,7 @@ def identity_literal(env: Environment, profile: Profile, fn: Function) -> dict[s
         foreign = foreign_grants(env, fn)
         raise PlatformError(
             f"function {fn.address} connects to database {databases[0].address}, so it runs in the VPC, which has "
-            f"no route to the internet (no NAT gateway); it cannot reach a bucket, secret, queue or function on "
-            "another cloud",
+            f"no route to the internet (no NAT gateway); it cannot reach a bucket, secret or queue on another cloud",
             file=getattr(env, "file", None), key="clouds.aws.network.nat", value="none",
             hint=f"set clouds.aws.network.nat = \"existing\" or \"create\" (grant: {fn.address} -> "
                  f"{', '.join(t.address for t in foreign)}), or split the function: one that uses the database, "
