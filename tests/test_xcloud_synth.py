@@ -288,3 +288,22 @@ def test_foreign_grants_are_the_targets_on_another_cloud(tmp_path: Path) -> None
     environment = load_environment(project.envs_dir / "aws-gcp.toml").model_copy(update={"placement": {}})
     (api,) = [r for s in load_services(project.services_dir) for r in s if r.address == "front.api"]
     assert foreign_grants(environment, api) == []
+
+
+def test_a_vpc_function_reaches_the_other_cloud_through_the_nat_the_environment_has() -> None:
+    """`nat = "existing"` is trusted as described: every call and send to GCP goes through it (the synthesis, with its
+    analysis, passes; before, only AWS APIs counted as reachable through a trusted NAT)."""
+    from platform_sdk import providers
+    from platform_sdk.conformance import examine
+    from platform_sdk.tfjson import Estate
+
+    synthesized = estate("aws-gcp", False, WITH_DATABASE, NAMED_VPC + 'nat = "existing"\n')
+    environment = load_environment(synthesized.outdir.parents[1] / "envs" / "aws-gcp.toml")
+    trusted = providers.plugin("aws").trusted_network(environment)
+    assert trusted is not None
+    analysis = examine(Estate(synthesized.documents(), synthesized.stacks), synthesized.placements,
+                       trusted={"aws": trusted})
+    assert [f for f in analysis.findings if f.kind == MISSING] == []
+    relied = {ev.what for ev in analysis.evidence if ev.need.startswith("front.api: invokes(back.work)")}
+    for service in ("gcp:sts", "gcp:iamcredentials.googleapis.com", "gcp:run"):
+        assert f"{service} port 443 is reachable as {trusted.source} describes" in relied, relied
