@@ -1047,7 +1047,8 @@ class AwsRules:
         if network is not None:
             self._eni(proof, caller, estate, network)
         trusted = ctx.trusted.get(caller.placement.cloud)
-        through_nat = endpoint.service.startswith("aws:") and "internet" in (trusted.reaches if trusted else ())
+        # Through a NAT the internet is reachable: every public AWS API and another cloud's APIs (`gcp:sts`, ...)
+        through_nat = endpoint.service != "database" and "internet" in (trusted.reaches if trusted else ())
         if trusted is not None and (endpoint.service in trusted.reaches or through_nat):
             proof.rely(f"{endpoint} is reachable as {trusted.source} describes")
             return

@@ -1,8 +1,8 @@
 """Keyless access across clouds, AWS side.
 
-GCP function -> S3 bucket or Secrets Manager secret (web identity federation, no OIDC provider resource needed:
-`accounts.google.com` is built into STS). The bucket's (or secret's) stack gets one IAM role per (foreign
-function, bucket or secret):
+GCP function -> S3 bucket, Secrets Manager secret, SQS queue or Lambda function (web identity federation, no OIDC
+provider resource needed: `accounts.google.com` is built into STS). The target's stack gets one IAM role per
+(foreign function, target):
 
 - trust: `Federated: accounts.google.com`, `sts:AssumeRoleWithWebIdentity`, and `StringEquals` on
   `accounts.google.com:aud` and `accounts.google.com:sub` = the function's service account unique id (a token
@@ -14,14 +14,15 @@ function, bucket or secret):
   server for a token whose audience is the role ARN, so a token minted for this role is worth nothing for
   any other relying party, and a token minted for anything else cannot assume this role.
 - inline policy: exactly the grant's actions (the `iam.GRANT_ACTIONS` table: S3 actions on the bucket's ARNs,
-  GetSecretValue on the secret's ARN), plus the profile KMS key through S3 or Secrets Manager when the data is
-  encrypted with it.
+  GetSecretValue on the secret's ARN, SendMessage on the queue's ARN, InvokeFunction on the function's ARN), plus the
+  profile KMS key through S3, Secrets Manager or SQS when the data is encrypted with it.
 
 The function's stack only gets a literal URL (`foreign_url`): bucket or secret name, role ARN and region are all
 known from naming before anything is applied, so the GCP stack never references this one (no dependency cycle).
 
-AWS function -> GCS bucket: AWS only contributes the function's identity (`identity_literal`): the Lambda role
-ARN, deterministic from naming. The GCP compiler trusts it through workload identity federation.
+AWS function -> GCS bucket, secret, Pub/Sub queue or Cloud Functions function: AWS only contributes the function's
+identity (`identity_literal`): the Lambda role ARN, deterministic from naming. The GCP compiler trusts it through
+workload identity federation.
 """
 
 from __future__ import annotations
@@ -33,12 +34,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from platform_sdk.errors import PlatformError
-from platform_sdk.model import Bucket, Database, Function, Grant, Resource, Secret
+from platform_sdk.model import Bucket, Database, Function, Grant, Queue, Resource, Secret
 from platform_sdk.providers.aws.common import TARGET, kms_key, policy_json, resource_tags
 from platform_sdk.providers.aws.config import aws_config, network_of
 from platform_sdk.providers.aws.iam import grant_statements, kms_statement
 from platform_sdk.providers.aws.names import LAMBDA_NAME_MAX
 from platform_sdk.providers.aws.provider import region_of
+from platform_sdk.providers.aws.queue import SCHEME as SQS_SCHEME
 from platform_sdk.providers.aws.secret import secret_url
 from platform_sdk.providers.base import Handle, StackContext
 
@@ -51,9 +53,10 @@ WEB_IDENTITY_GCP = "gcp"  # the URL's `web_identity` value: the runtime fetches 
 ROLE_NAME_MAX = LAMBDA_NAME_MAX  # IAM role names: 64 characters
 
 
-FOREIGN_KINDS = (Bucket, Secret, Function)
+FOREIGN_KINDS = (Bucket, Secret, Queue, Function)
 """What a function on another cloud may be granted here (a Function: `invokes`, through the Lambda Invoke API with
-the federated role's credentials; its name and ARN are literals, so the caller's stack never references this one)."""
+the federated role's credentials; a Queue: `sends`, SendMessage with them; names and ARNs are literals, so the caller's
+stack never references this one)."""
 
 
 def _service(resource: Resource) -> str:
@@ -95,6 +98,19 @@ def role_arn(account: str, name: str) -> str:
     return f"arn:aws:iam::{account}:role/{name}"
 
 
+def foreign_grants(env: Environment, fn: Function) -> list[Resource]:
+    """The targets of `fn`'s grants that live on another cloud than `fn` (by the environment's placement), once
+    each, in declaration order."""
+    service = _service(fn)
+    home = env.target_of(env.cloud_of(service, fn.name))
+    found: dict[str, Resource] = {}
+    for grant in fn.grants:
+        target = grant.target
+        if env.target_of(env.cloud_of(_service(target), target.name)) != home:
+            found.setdefault(target.address, target)
+    return list(found.values())
+
+
 def identity_literal(env: Environment, profile: Profile, fn: Function) -> dict[str, str]:
     """The Lambda's identity as literals: role name, role ARN and account (what GCP's federation trusts).
 
@@ -103,14 +119,14 @@ def identity_literal(env: Environment, profile: Profile, fn: Function) -> dict[s
     """
     account = account_of(env, f"let function {fn.address} reach a resource on another cloud (its role ARN)")
     databases = [g.target for g in fn.grants if isinstance(g.target, Database)]
-    foreign = [g.target for g in fn.grants if isinstance(g.target, FOREIGN_KINDS)]
     if databases and not network_of(env).internet:
+        foreign = foreign_grants(env, fn)
         raise PlatformError(
             f"function {fn.address} connects to database {databases[0].address}, so it runs in the VPC, which has "
             f"no route to the internet (no NAT gateway); it cannot reach a bucket, secret or queue on another cloud",
             file=getattr(env, "file", None), key="clouds.aws.network.nat", value="none",
             hint=f"set clouds.aws.network.nat = \"existing\" or \"create\" (grant: {fn.address} -> "
-                 f"{', '.join(b.address for b in foreign)}), or split the function: one that uses the database, "
+                 f"{', '.join(t.address for t in foreign)}), or split the function: one that uses the database, "
                  "one that reaches the other cloud's resource",
         )
     name = function_role_name(env, profile, fn)
@@ -120,8 +136,10 @@ def identity_literal(env: Environment, profile: Profile, fn: Function) -> dict[s
 
 
 def foreign_url(env: Environment, profile: Profile, grant: Grant, handle: Handle, function_target: str) -> str:
-    """`s3://<bucket>?role_arn=<federated role ARN>&web_identity=gcp&region=<region>`, or for a secret
-    `secretsmanager://<name>?region=<region>&role_arn=<federated role ARN>&web_identity=gcp`: all literals."""
+    """`s3://<bucket>?role_arn=<federated role ARN>&web_identity=gcp&region=<region>`; for a secret
+    `secretsmanager://<name>?region=<region>&role_arn=...&web_identity=gcp`; for a queue
+    `sqs://<account>/<name>?region=<region>&role_arn=...&web_identity=gcp`; for a function
+    `lambda://<name>?region=<region>&role_arn=...&web_identity=gcp`: all literals."""
     target = grant.target
     if function_target != "gcp" or not isinstance(target, FOREIGN_KINDS):
         raise PlatformError(f"a {function_target} function cannot reach {target.kind} {target.address} on AWS "
@@ -133,12 +151,14 @@ def foreign_url(env: Environment, profile: Profile, grant: Grant, handle: Handle
     arn = quote(role_arn(account, federated_role_name(env, profile, grant.function, target)), safe=":/")
     if isinstance(target, Secret):
         return f"{secret_url(env, name)}&role_arn={arn}&web_identity={WEB_IDENTITY_GCP}"
-    if isinstance(target, Function):
-        aws = aws_config(env)
-        region = aws.region if aws is not None else "us-east-1"
-        return f"lambda://{name}?region={region}&role_arn={arn}&web_identity={WEB_IDENTITY_GCP}"
     aws = aws_config(env)
     region = aws.region if aws is not None else "us-east-1"
+    if isinstance(target, Function):
+        return f"lambda://{name}?region={region}&role_arn={arn}&web_identity={WEB_IDENTITY_GCP}"
+    if isinstance(target, Queue):
+        endpoint = f"&endpoint={quote(aws.endpoint, safe=':/')}" if aws is not None and aws.endpoint else ""
+        return (f"{SQS_SCHEME}://{account}/{name}?region={region}{endpoint}&role_arn={arn}"
+                f"&web_identity={WEB_IDENTITY_GCP}")
     return f"s3://{name}?role_arn={arn}&web_identity={WEB_IDENTITY_GCP}&region={region}"
 
 
@@ -203,14 +223,15 @@ def federate(ctx: StackContext, grant: Grant, handle: Handle, fn_handle: Handle,
     fn, bucket = grant.function, grant.target
     if fn_handle.target != "gcp" or not isinstance(bucket, FOREIGN_KINDS):
         raise PlatformError(f"{fn_handle.target} function {fn.address} cannot federate into AWS for "
-                            f"{bucket.address} (supported: GCP functions on S3 buckets and secrets)", key=fn.address)
+                            f"{bucket.address} (supported: GCP functions on S3 buckets, secrets, SQS queues and Lambda "
+                            "functions)", key=fn.address)
     if "identity_id" not in fn_handle.attrs:
         raise PlatformError(f"function {fn.address} exposes no service account unique id to trust (is it built by "
                             "a profile module without an `identity_id` output?)", key=fn.address)
     role: FederatedRole = ctx.once(f"aws:federated:{fn.address}:{bucket.address}",
                                    lambda: FederatedRole(ctx, fn, bucket, fn_handle, identity))
-    if isinstance(bucket, (Secret, Function)):
-        role.add(grant, handle)  # the secret's (function's) own ARN, a reference inside this stack
+    if isinstance(bucket, (Secret, Queue, Function)):
+        role.add(grant, handle)  # the secret's (queue's, function's) own ARN, a reference inside this stack
         return
     scoped = Handle(handle.resource, handle.cloud, handle.target, handle.stack_name,
                     {**handle.attrs, "arn": bucket_arn(ctx.env, ctx.profile, bucket, handle)}, handle.constructs)

@@ -67,6 +67,7 @@ class AwsPlugin(CloudPlugin):
     backend_missing = ("NoSuchBucket", "S3 bucket does not exist", "ResourceNotFoundException")
     bucket_access_from = frozenset({"gcp"})  # GCP functions assume a role with their Google identity token
     secret_access_from = frozenset({"gcp"})  # likewise
+    queue_access_from = frozenset({"gcp"})  # GCP functions send to SQS with a federated role (federation.py)
     function_access_from = frozenset({"gcp"})  # GCP functions invoke Lambda functions with a federated role
     # Lambda direct upload: 50 MB zipped, 250 MB unzipped (docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits)
     packaging = Packaging(limits=(50 * 2**20, 250 * 2**20), vendoring="wheels", runtime_name="AWS Lambda")

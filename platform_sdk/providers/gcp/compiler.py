@@ -118,15 +118,16 @@ class GcpCompiler(Compiler):
 
     def foreign_url(self, env: Environment, profile: Profile, grant: Grant, handle: Handle, function_target: str,
                     identity: dict[str, str]) -> str:
-        """`gs://<bucket>` or `secretmanager://<project>/<id>`, plus `?wif_audience=<provider audience>&web_identity=
-        aws`; builds the trust in the bucket's (or secret's) stack."""
+        """`gs://<bucket>`, `secretmanager://<project>/<id>` or `pubsub://<project>/<topic>`, plus `?wif_audience=
+        <provider audience>&web_identity=aws`, or a function's call URL with them and the service account it
+        impersonates; builds the trust in the target's stack (federation.py)."""
         ctx = self.contexts.get(handle.stack_name)
         if ctx is None:
             raise PlatformError(f"{grant.target.kind} {grant.target.address} is not in a stack this compiler built",
                                 key=grant.function.address, value=handle.stack_name)
-        return federation.foreign_url(ctx, grant, function_target, identity)
+        return federation.foreign_url(ctx, grant, handle, function_target, identity)
 
     def federate(self, ctx: StackContext, grant: Grant, handle: Handle, fn_handle: Handle,
                  identity: dict[str, str]) -> None:
-        """The grant's bucket (or secret) roles for the AWS function's role, through workload identity federation."""
+        """The grant's roles for the AWS function's role, through workload identity federation (federation.py)."""
         federation.federate(ctx, grant, handle, fn_handle, identity)

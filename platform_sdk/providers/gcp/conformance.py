@@ -78,6 +78,11 @@ PREDEFINED_ROLES: dict[str, frozenset[str]] = {
                                                        "iam.serviceAccounts.getOpenIdToken",
                                                        "iam.serviceAccounts.implicitDelegation"}),
     "roles/iam.serviceAccountOpenIdTokenCreator": frozenset({"iam.serviceAccounts.getOpenIdToken"}),
+    # What a federated principal set needs on a service account it impersonates
+    # (https://cloud.google.com/iam/docs/using-workload-identity-federation#impersonation, roles in
+    # https://cloud.google.com/iam/docs/roles-permissions/iam)
+    "roles/iam.workloadIdentityUser": frozenset({"iam.serviceAccounts.getAccessToken",
+                                                 "iam.serviceAccounts.getOpenIdToken"}),
     # https://cloud.google.com/sql/docs/postgres/iam-roles
     "roles/cloudsql.client": frozenset({"cloudsql.instances.connect", "cloudsql.instances.get"}),
     "roles/cloudsql.instanceUser": frozenset({"cloudsql.instances.login", "cloudsql.instances.get"}),
@@ -159,6 +164,15 @@ LB_INGRESS = ("ALLOW_ALL", "ALLOW_INTERNAL_AND_GCLB")
 # Workload identity federation for AWS roles, and its APIs in the bucket's project.
 # https://cloud.google.com/iam/docs/workload-identity-federation-with-other-clouds
 FEDERATION_APIS = ("sts.googleapis.com", "iam.googleapis.com")
+FEDERATED_KINDS = {"bucket": "google_storage_bucket", "secret": "google_secret_manager_secret",
+                   "queue": "google_pubsub_topic", "function": "google_cloudfunctions2_function"}
+# An AWS function calling a Cloud Functions function needs a Google-signed ID token (Cloud Run accepts nothing else:
+# https://cloud.google.com/run/docs/authenticating/service-to-service): its principal set asks generateIdToken for
+# the service account its URL names, which needs getOpenIdToken on that account and the IAM Service Account
+# Credentials API (https://cloud.google.com/iam/docs/reference/credentials/rest/v1/projects.serviceAccounts/
+# generateIdToken); that account then needs run.routes.invoke on the callee.
+OPEN_ID_TOKEN = "iam.serviceAccounts.getOpenIdToken"
+IMPERSONATION_API = "iamcredentials.googleapis.com"
 STORAGE_API = "storage.googleapis.com"
 
 _BINDINGS = {  # binding type -> (scope kind, attribute naming the resource, member attribute, role attribute)
@@ -562,9 +576,9 @@ class GcpRules:
     def _federation(self, need: Need, caller: Caller, ctx: Context, proof: Proof) -> None:
         """An AWS function exchanges its signed GetCallerIdentity for a Google token (workload identity)."""
         bucket = need.target
-        assert isinstance(bucket, (Bucket, Secret))
+        assert bucket is not None and bucket.kind in FEDERATED_KINDS
         estate = ctx.estate
-        kind = "google_storage_bucket" if isinstance(bucket, Bucket) else "google_secret_manager_secret"
+        kind = FEDERATED_KINDS[bucket.kind]
         gcs = ctx.block_of(bucket, kind)
         role = caller.identity
         proof.reach(Endpoint("gcp:sts"))
@@ -703,9 +717,18 @@ class GcpRules:
         if member is None:
             return
         if need.operation == "function.invoke":
+            who = self._who(caller)
+            if caller.placement.target != TARGET:
+                proof.reach(Endpoint(f"gcp:{IMPERSONATION_API}"))
+                proof.reach(Endpoint("gcp:run"))
+                account = self._impersonated(proof, estate, caller, var, member, who)
+                if account is None:
+                    return
+                member = estate.token(account, "member")
+                who = f"service account {account.body.get('account_id') or account.address} (impersonated by {who})"
             found = self._invokers(estate, target, member)
-            proof.require(bool(found), f"{self._who(caller)} may invoke {callee.address}",
-                          f"{INVOKE} on the service of {target.block.address} for {self._who(caller)}", *found)
+            proof.require(bool(found), f"{who} may invoke {callee.address}",
+                          f"{INVOKE} on the service of {target.block.address} for {who}", *found)
             ingress = self._ingress(target)
             proof.require(ingress in DIRECT_INGRESS, f"ingress {ingress} of {callee.address} admits functions",
                           f"ingress_settings ALLOW_ALL on {target.block.address} (it is {ingress}: another function "
@@ -722,6 +745,27 @@ class GcpRules:
         if proof.require(bool(pushing), f"a subscription delivers {calls}",
                          f"a google_pubsub_subscription on {topics[0].address}", *[b.at() for b in pushing]):
             self._pushes(proof, estate, target, pushing[0], 5, "sent calls")
+
+    def _impersonated(self, proof: Proof, estate: Estate, caller: Caller, var: str, member: str,
+                      who: str) -> Block | None:
+        """The service account a caller on another cloud impersonates for its ID token (the URL's
+        `service_account`): getOpenIdToken on it for the caller's principal set, and the IAM Credentials API."""
+        named = (parse_qs(urlparse(caller.environment.get(var, "")).query).get("service_account") or [""])[0]
+        accounts = [a for a in estate.blocks("google_service_account")
+                    if named and estate.references_block(caller.block.stack, named, a)]
+        if not proof.require(bool(accounts), f"{var} names the service account it impersonates",
+                             f"service_account=<the invoker service account> in {var} (Cloud Run admits only a "
+                             "Google-signed ID token, which a federated identity gets by impersonation)",
+                             caller.env_location(var)):
+            return None
+        account = accounts[0]
+        project = self.project(estate, account)
+        email = estate.token(account, "email")
+        self._require(proof, estate, OPEN_ID_TOKEN, "service_account", estate.token(account, "name"),
+                      f"service account {estate.display(email)}", project, member, who)
+        self.api(proof, estate, project, IMPERSONATION_API, "generateIdToken is served by the IAM Service Account "
+                                                             "Credentials API")
+        return account
 
     # -- invocations -----------------------------------------------------------------------------------------------
     def _service(self, estate: Estate, caller: Caller) -> str:

@@ -22,8 +22,28 @@ Caveats: pool and provider ids are soft-deleted for 30 days after a destroy and 
 same id meanwhile (undelete them instead). `google.subject` is the caller's ARN (Google's documented mapping);
 it must fit in 127 bytes, which is checked before synthesis.
 
-GCP function -> S3 bucket: GCP only contributes the function's identity (`identity_literal`, the service
-account email); the AWS compiler trusts its unique id.
+AWS function -> Pub/Sub topic (`fn.sends(queue)`): like a bucket, `roles/pubsub.publisher` on the one topic for the
+principal set (https://cloud.google.com/pubsub/docs/access-control); the runtime publishes with the federated
+token. URL: `pubsub://<project>/<topic>?wif_audience=...&web_identity=aws`.
+
+AWS function -> Cloud Functions function (`caller.invokes(callee)`): Cloud Run's invoker check only accepts a
+Google-signed OpenID Connect ID token whose audience is the service's URL
+(https://cloud.google.com/run/docs/authenticating/service-to-service), and a federated token is an access token, not
+one. So the callee's stack gets, per calling AWS function, a service account that the Lambda role's principal set may
+impersonate (`roles/iam.workloadIdentityUser` on that account:
+https://cloud.google.com/iam/docs/using-workload-identity-federation, "Granting external identities permission to
+impersonate a service account"), holding `roles/run.invoker` on the callee's Cloud Run service. The runtime exchanges
+the Lambda's credentials for a federated token (as for buckets) and calls the IAM Service Account Credentials API's
+`generateIdToken` for that account with the callee's URL as audience
+(https://cloud.google.com/iam/docs/reference/credentials/rest/v1/projects.serviceAccounts/generateIdToken; that API,
+iamcredentials.googleapis.com, is enabled by the base stack). `.send` mirrors GCP -> AWS, where the same federated
+identity hands Lambda an asynchronous call: here it publishes to the callee's calls topic (the queue the GCP
+compiler creates for `.send`, pushed to the callee), so the principal set gets `roles/pubsub.publisher` on that
+topic. URL: the callee's `gcf://<name>?url=...&calls=...` plus `&wif_audience=...&web_identity=aws&service_account=
+<email>`.
+
+GCP function -> S3 bucket, secret, SQS queue or Lambda function: GCP only contributes the function's identity
+(`identity_literal`, the service account email); the AWS compiler trusts its unique id.
 """
 
 from __future__ import annotations
@@ -31,7 +51,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from platform_sdk.errors import PlatformError
-from platform_sdk.model import Bucket, Function, Grant, Resource, Secret
+from platform_sdk.model import Bucket, Function, Grant, Queue, Resource, Secret
 from platform_sdk.providers.base import Handle, StackContext
 from platform_sdk.providers.gcp import iam, naming, provider
 from platform_sdk.providers.gcp.config import gcp_config
@@ -42,10 +62,12 @@ if TYPE_CHECKING:
     from platform_sdk.profile import Profile
 
 WEB_IDENTITY_AWS = "aws"  # the URL's `web_identity` value: the runtime signs a GetCallerIdentity request
-FEDERATION_APIS = ("iam.googleapis.com", "sts.googleapis.com")  # no impersonation: no iamcredentials
+FEDERATION_APIS = ("iam.googleapis.com", "sts.googleapis.com")
+IMPERSONATION_API = "iamcredentials.googleapis.com"  # generateIdToken: only calls to a function impersonate
+WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser"
 POOL_ID_MAX = 32
 SUBJECT_MAX = 127  # google.subject is limited to 127 bytes
-FOREIGN_KINDS = (Bucket, Secret)
+FOREIGN_KINDS = (Bucket, Secret, Queue, Function)
 """What a function on another cloud may be granted here."""
 
 
@@ -127,30 +149,40 @@ def _account(identity: dict[str, str], fn: Function) -> str:
     return account
 
 
-def foreign_url(ctx: StackContext, grant: Grant, function_target: str, identity: dict[str, str]) -> str:
-    """`gs://<bucket>` or `secretmanager://<project>/<secret id>`, plus `?wif_audience=<provider audience>&
-    web_identity=aws`, for an AWS function.
+def foreign_url(ctx: StackContext, grant: Grant, handle: Handle, function_target: str,
+                identity: dict[str, str]) -> str:
+    """`gs://<bucket>`, `secretmanager://<project>/<secret id>` or `pubsub://<project>/<topic>`, plus
+    `?wif_audience=<provider audience>&web_identity=aws`, for an AWS function; for a function, its call URL plus
+    `&wif_audience=...&web_identity=aws&service_account=<the account it impersonates>` (see the module docstring).
 
-    The audience is a reference into this (the bucket's or secret's) stack: the function's stack depends on it.
+    The audience is a reference into this (the target's) stack: the function's stack depends on it.
     """
     target = grant.target
     if function_target != "aws" or not isinstance(target, FOREIGN_KINDS):
         raise PlatformError(f"a {function_target} function cannot reach {target.kind} {target.address} on GCP (only "
                             "AWS functions federate into GCP)", key=grant.function.address, value=target.address)
     trust = aws_trust(ctx, _account(identity, grant.function))
+    federated = f"wif_audience={trust.audience}&web_identity={WEB_IDENTITY_AWS}"
+    if isinstance(target, Function):
+        account = invoker_account(ctx, grant.function, identity)
+        return f"{handle['call_url']}&{federated}&service_account={account.ref('email')}"
+    if isinstance(target, Queue):
+        return f"{handle['url']}?{federated}"
     name = ctx.profile.physical_name(ctx.env, _service(target), target.physical_key)
     base = secret_url(ctx.env, name, project=provider.project_id(ctx)) if isinstance(target, Secret) \
         else f"gs://{name}"
-    return f"{base}?wif_audience={trust.audience}&web_identity={WEB_IDENTITY_AWS}"
+    return f"{base}?{federated}"
 
 
 def federate(ctx: StackContext, grant: Grant, handle: Handle, fn_handle: Handle, identity: dict[str, str]) -> None:
-    """In the bucket's (secret's) stack: the grant's roles (iam.BUCKET_ROLES, iam.SECRET_ROLES) for the Lambda role's
-    principal set, on this bucket (secret)."""
+    """In the target's stack: the grant's roles (iam.BUCKET_ROLES, iam.SECRET_ROLES, iam.QUEUE_ROLES) for the Lambda
+    role's principal set, on this bucket (secret, topic); for a function, the impersonated invoker
+    (`_federate_call`)."""
     fn, bucket = grant.function, grant.target
     if fn_handle.target != "aws" or not isinstance(bucket, FOREIGN_KINDS):
         raise PlatformError(f"{fn_handle.target} function {fn.address} cannot federate into GCP for "
-                            f"{bucket.address} (supported: AWS functions on GCS buckets and secrets)", key=fn.address)
+                            f"{bucket.address} (supported: AWS functions on GCS buckets, secrets, Pub/Sub queues and "
+                            "functions)", key=fn.address)
     account = _account(identity, fn)
     role_name = identity["role_name"]
     subject = f"arn:aws:sts::{account}:assumed-role/{role_name}/{identity.get('session_name', role_name)}"
@@ -163,6 +195,15 @@ def federate(ctx: StackContext, grant: Grant, handle: Handle, fn_handle: Handle,
     trust = aws_trust(ctx, account)
     member = trust.principal_set(ctx, role_name)
     owner = f"{_service(fn)}_{fn.name}"
+    target_id = f"{_service(bucket)}_{bucket.name}"
+    if isinstance(bucket, Queue):
+        for role in iam.QUEUE_ROLES[grant.access]:
+            ctx.once(f"gcp:federated:{fn.address}:{bucket.address}:{role}", lambda role=role: iam.topic_member(
+                ctx, f"aws_{owner}_{target_id}_publisher", handle["topic"], role, member).after(trust.provider))
+        return
+    if isinstance(bucket, Function):
+        _federate_call(ctx, grant, handle, identity, member, trust)
+        return
     if isinstance(bucket, Secret):
         for role in iam.SECRET_ROLES[grant.access]:
             ctx.once(f"gcp:federated:{fn.address}:{bucket.address}:{role}", lambda role=role: iam.secret_member(
@@ -178,3 +219,39 @@ def federate(ctx: StackContext, grant: Grant, handle: Handle, fn_handle: Handle,
 
 def _binding(ctx: StackContext, id: str, bucket: str, role: str, member: str, trust: AwsTrust) -> Any:
     return iam.bucket_member(ctx, id, bucket, role, member).after(trust.provider)
+
+
+def invoker_account(ctx: StackContext, fn: Function, identity: dict[str, str]) -> Any:
+    """In the callee's stack: the service account AWS function `fn` impersonates to call this stack's functions (one
+    per calling function and stack; its id carries a hash of both, so it never equals a function's own account)."""
+    def build() -> Any:
+        physical = identity.get("role_name") or ctx.profile.physical_name(ctx.env, _service(fn), fn.physical_key)
+        return ctx.resource("google_service_account", f"aws_{_service(fn)}_{fn.name}_invoker", {
+            "account_id": naming.account_id(physical, role=f"aws-caller/{ctx.service.name}"),
+            "display_name": f"AWS {fn.address} calling {ctx.service.name}"[:100],
+            "description": f"Impersonated by AWS function {fn.address} (workload identity federation) to call "
+                           f"functions of {ctx.service.name}; holds only their run.invoker",
+        })
+    return ctx.once(f"gcp:aws_invoker:{fn.address}", build)
+
+
+def _federate_call(ctx: StackContext, grant: Grant, handle: Handle, identity: dict[str, str], member: str,
+                   trust: AwsTrust) -> None:
+    """`invokes` from an AWS function: its principal set may impersonate its invoker account (generateIdToken), which
+    holds run.invoker on the callee; its principal set publishes to the callee's calls topic itself (`.send`)."""
+    fn, callee = grant.function, grant.target
+    provider.apis(ctx, IMPERSONATION_API)
+    account = invoker_account(ctx, fn, identity)
+    owner = f"{_service(fn)}_{fn.name}"
+    ctx.once(f"gcp:aws_invoker_user:{fn.address}", lambda: ctx.resource(
+        "google_service_account_iam_member", f"aws_{owner}_invoker_user", {
+            "service_account_id": account.ref("name"), "role": WORKLOAD_IDENTITY_USER, "member": member,
+        }).after(trust.provider))
+    target_id = f"{_service(callee)}_{callee.name}"
+    for role in iam.FUNCTION_ROLES[grant.access]:
+        ctx.once(f"gcp:federated:{fn.address}:{callee.address}:{role}", lambda role=role: iam.run_member(
+            ctx, f"aws_{owner}_{target_id}_invoker", handle["service"], role, account.ref("member")))
+    if handle.attrs.get("calls_topic"):
+        ctx.once(f"gcp:federated:{fn.address}:{callee.address}:calls", lambda: iam.topic_member(
+            ctx, f"aws_{owner}_{target_id}_calls_publisher", handle["calls_topic"], iam.PUBSUB_PUBLISHER,
+            member).after(trust.provider))

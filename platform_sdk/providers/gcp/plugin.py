@@ -64,6 +64,9 @@ class GcpPlugin(CloudPlugin):
     backend_missing = ("storage: bucket doesn't exist",)
     bucket_access_from = frozenset({"aws"})  # AWS functions exchange their role credentials through WIF
     secret_access_from = frozenset({"aws"})  # likewise
+    queue_access_from = frozenset({"aws"})  # likewise: the principal set publishes to the topic (federation.py)
+    # AWS functions impersonate a per-caller service account for a Google-signed ID token (federation.py)
+    function_access_from = frozenset({"aws"})
     # Cloud Functions' Python runtime loads `main.py`. Deployed from Cloud Storage: at most 100 MB zipped source,
     # 500 MB unzipped (cloud.google.com/functions/quotas, "Resource limits": max deployment size).
     packaging = Packaging(entry_module="main", limits=(100 * 2**20, 500 * 2**20), vendoring="requirements",
@@ -81,6 +84,8 @@ class GcpPlugin(CloudPlugin):
     client_requirements: ClassVar[Mapping[str, tuple[str, ...]]] = {
         "bucket": ("google-cloud-storage>=2.16,<4",),
         "secret": ("google-cloud-secret-manager>=2.20,<3",),
+        "queue": ("google-auth[requests]>=2.20,<3",),  # federated credentials; Pub/Sub's REST API
+        "function": ("google-auth[requests]>=2.20,<3",),  # federated credentials; generateIdToken; HTTPS calls
     }
     function_type = ("google_cloudfunctions2_function", "name")
     checkov = True

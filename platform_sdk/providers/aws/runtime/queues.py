@@ -1,5 +1,9 @@
 """`SqsQueue`: an SQS queue (`sqs://<account>/<name>?region=...`) and its dead-letter queue `<name>-dlq`.
 
+A sender on another cloud gets `...&role_arn=<federated role ARN>&web_identity=<its cloud>` and sends with the
+credentials of that role (AssumeRoleWithWebIdentity with its own ID token, runtime/federation.py), which allows exactly
+sqs:SendMessage on this queue (and its KMS key through SQS).
+
 The queue URL is built, not looked up (`https://sqs.<region>.amazonaws.com/<account>/<name>`, whatever endpoint the
 client talks to), so a sender needs exactly `sqs:SendMessage`. A message's neutral id travels
 as the string attribute `platform-message-id` (SQS assigns its own `MessageId`), so a drained message keeps its id.
@@ -33,6 +37,8 @@ class SqsQueue:
         self.name = parsed.path.strip("/")
         self.region = params.get("region") or os.environ.get("AWS_REGION") or "us-east-1"
         self.endpoint = params.get("endpoint") or os.environ.get(ENDPOINT_ENV) or None
+        self.role_arn = params.get("role_arn", "")
+        self.web_identity = params.get("web_identity", "")
         self._client: Any = None
         self._lock = threading.Lock()
 
@@ -43,11 +49,18 @@ class SqsQueue:
     def client(self) -> Any:
         with self._lock:
             if self._client is None:
-                import boto3
-
-                self._client = boto3.session.Session().client("sqs", region_name=self.region,
-                                                              endpoint_url=self.endpoint)
+                self._client = self.session().client("sqs", region_name=self.region, endpoint_url=self.endpoint)
             return self._client
+
+    def session(self) -> Any:
+        """This function's own credentials, or (a sender on another cloud) the federated role's: never a key."""
+        import boto3
+
+        if self.role_arn and self.web_identity:
+            from platform_sdk.providers.aws.runtime.federation import aws_session
+
+            return aws_session(self.role_arn, self.region, self.web_identity)
+        return boto3.session.Session()
 
     def queue_url(self, dead_letter: bool = False) -> str:
         """The queue's standard URL (SQS and emulators accept it whatever endpoint the client talks to: a VPC

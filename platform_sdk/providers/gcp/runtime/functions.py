@@ -4,6 +4,10 @@ Google ID token whose audience is that URL (from the metadata server; Cloud Run 
 `roles/run.invoker` on the service), `send` publishes to the function's calls topic, which a push subscription
 delivers at least once ("on GCP through a queue the platform creates").
 https://cloud.google.com/run/docs/authenticating/service-to-service
+
+A caller on AWS gets `...&wif_audience=<provider audience>&web_identity=aws&service_account=<email>`: its ID token
+comes from generateIdToken for that service account, authorised by its federated token
+(`federation.federated_id_token`), and `send` publishes to the calls topic with the federated token itself.
 """
 
 from __future__ import annotations
@@ -14,11 +18,12 @@ import urllib.error
 import urllib.request
 import uuid
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 from platform_sdk import contract
 from platform_sdk.providers.gcp.runtime.identity import google_id_token
 from platform_sdk.providers.gcp.runtime.queues import PubSubTopic
+from platform_sdk.runtime.federation import WEB_IDENTITY
 from platform_sdk.runtime.functions import CALL_HEADER, CALLER_HEADER, CallError, CallResponse, encode_payload
 
 CALL_ATTRIBUTE = "platform-call"  # the name the GCP adapter recognises
@@ -41,12 +46,22 @@ class CloudFunction:
         self.name = parsed.netloc
         self.https_url = params["url"]
         self.calls = params.get("calls", "")
+        self.federation = {k: params[k] for k in ("wif_audience", WEB_IDENTITY) if params.get(k)}
 
     def __repr__(self) -> str:
         return f"CloudFunction({self.name!r})"
 
+    def id_token(self) -> str:
+        """An ID token whose audience is the function's URL: the metadata server's on GCP, generateIdToken for the
+        impersonated service account from another cloud."""
+        if self.federation:
+            from platform_sdk.providers.gcp.runtime.federation import federated_id_token
+
+            return federated_id_token(self.url, self.https_url)
+        return google_id_token(self.https_url)
+
     def _send(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> CallResponse:
-        token = google_id_token(self.https_url)
+        token = self.id_token()
         request = urllib.request.Request(self.https_url.rstrip("/") + path, method=method,
                                          data=body if method not in ("GET", "HEAD") else None,
                                          headers={**headers, "authorization": f"Bearer {token}"})
@@ -73,7 +88,8 @@ class CloudFunction:
             raise CallError(f"function {self.name} has no calls topic to send to")
         project, _, topic = self.calls.partition("/")
         body = encode_payload({"payload": payload, "caller": caller_name()})
-        return PubSubTopic(f"pubsub://{project}/{topic}").send(body, {CALL_ATTRIBUTE: "send"})
+        query = f"?{urlencode(self.federation)}" if self.federation else ""
+        return PubSubTopic(f"pubsub://{project}/{topic}{query}").send(body, {CALL_ATTRIBUTE: "send"})
 
     def request(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> CallResponse:
         return self._send(method, path, body, headers)

@@ -1,11 +1,13 @@
 """`PubSubTopic`: a GCP queue (`pubsub://<project>/<topic>`), published to over Pub/Sub's REST API.
 
 `send` is `projects.topics.publish` with the function's own credentials (google-auth; the function's service account
-holds `roles/pubsub.publisher` on exactly this topic). The message's neutral id travels as the attribute
+holds `roles/pubsub.publisher` on exactly this topic), or, for a function on AWS
+(`pubsub://<project>/<topic>?wif_audience=...&web_identity=aws`), with the federated token of its Lambda role, whose
+principal set holds that role on the topic (runtime/federation.py). The message's neutral id travels as the attribute
 `platform-message-id`. https://cloud.google.com/pubsub/docs/reference/rest/v1/projects.topics/publish
-`PLATFORM_PUBSUB_ENDPOINT` (tests: a fake or the emulator) replaces `https://pubsub.googleapis.com` and uses anonymous
-credentials. Draining a Pub/Sub queue (receive, delete, counts) is not supported yet: a move of a GCP queue is
-refused by these methods with a clear message.
+`PLATFORM_PUBSUB_ENDPOINT` (tests: a fake or the emulator) replaces `https://pubsub.googleapis.com`; there a topic
+without federation is published to with anonymous credentials. Draining a Pub/Sub queue (receive, delete, counts) is
+not supported yet: a move of a GCP queue is refused by these methods with a clear message.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import uuid
 from typing import Any
 from urllib.parse import urlparse
 
+from platform_sdk.runtime.federation import is_federated
 from platform_sdk.runtime.queues import ID_ATTRIBUTE, QueueCounts, QueuedMessage, QueueOperationError
 
 ENDPOINT_ENV = "PLATFORM_PUBSUB_ENDPOINT"
@@ -46,7 +49,8 @@ class PubSubTopic:
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         url = f"{self.endpoint.rstrip('/')}/v1/{path}"
         data = json.dumps(body).encode()
-        if self.endpoint != API:  # an emulator or fake on the loopback: no credentials
+        federated = is_federated(self.url)
+        if self.endpoint != API and not federated:  # an emulator or fake on the loopback: no credentials
             request = urllib.request.Request(url, data=data, method="POST",
                                              headers={"content-type": "application/json"})
             with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the configured endpoint
@@ -57,7 +61,12 @@ class PubSubTopic:
                 import google.auth
                 from google.auth.transport.requests import AuthorizedSession
 
-                credentials, _ = google.auth.default(scopes=[SCOPE])
+                if federated:
+                    from platform_sdk.providers.gcp.runtime.federation import gcs_credentials_for
+
+                    credentials = gcs_credentials_for(self.url)
+                else:
+                    credentials, _ = google.auth.default(scopes=[SCOPE])
                 self._session = AuthorizedSession(credentials)
         response = self._session.post(url, data=data, headers={"content-type": "application/json"}, timeout=30)
         response.raise_for_status()
