@@ -19,6 +19,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -239,6 +240,21 @@ class Environment(_Strict):
     def override_key(self, address: str, key: str) -> str:
         """Where an override lives in the file, for messages: `overrides."web.api".memory`."""
         return f'overrides."{address}".{key}'
+
+    # Not a key of the file: what `platform plan/apply` found before synthesis (commands/dns_phase.py).
+    _dns_waiting: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
+    def domain_ready(self, domain: str) -> bool:
+        """Whether a CDN domain in an external DNS zone (`dns_zone = "external"`) is served with its certificate in
+        this synthesis: False while its records are to be created (the first phase of its apply, see
+        docs/domains.md), True otherwise and by default (a synthesis alone builds the complete configuration)."""
+        return domain not in self._dns_waiting
+
+    def with_domains_waiting(self, domains: set[str] | frozenset[str]) -> Environment:
+        """A copy in which the CDNs on `domains` are built in their first phase (certificate requested only)."""
+        copy = self.model_copy()
+        copy._dns_waiting = frozenset(domains)
+        return copy
 
 
 def state_model(backend: object) -> type[StateBackend]:
