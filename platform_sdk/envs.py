@@ -307,7 +307,8 @@ def valid_keys(model: type[BaseModel], loc: tuple[object, ...]) -> list[str]:
 def _describe(err: ValidationError, model: type[BaseModel]) -> tuple[str, str, object]:
     """(key, message, value) of the first error, worded for a person: unknown keys get the closest valid name."""
     first = err.errors()[0]
-    loc = tuple(first["loc"])
+    # a tagged union's tag (`~table`: which form of a key was written, e.g. `dns_zone`) is not a key of the file
+    loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("~")))
     key = ".".join(str(p) for p in loc)
     message, value = first["msg"].removeprefix("Value error, "), first.get("input")
     if first["type"] == "extra_forbidden":

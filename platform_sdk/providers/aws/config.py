@@ -117,7 +117,7 @@ DNS_NAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9
 def zone_form(value: object) -> str:
     """Which form of `dns_zone` a value is written in: a table (`{ create = ... }`) or a name (anything else, so a
     wrong type is reported against the plain form)."""
-    return "table" if isinstance(value, (dict, BaseModel)) else "name"
+    return "~table" if isinstance(value, (dict, BaseModel)) else "~name"
 
 
 class AwsDnsZone(BaseModel):
@@ -148,8 +148,8 @@ class AwsDnsZone(BaseModel):
         return self
 
 
-DnsZoneSetting = Annotated[Annotated[str, Field(pattern=r"^(Z[A-Z0-9]{1,31}|external)$"), Tag("name")]
-                           | Annotated[AwsDnsZone, Tag("table")], Discriminator(zone_form)]
+DnsZoneSetting = Annotated[Annotated[str, Field(pattern=r"^(Z[A-Z0-9]{1,31}|external)$"), Tag("~name")]
+                           | Annotated[AwsDnsZone, Tag("~table")], Discriminator(zone_form)]
 """`dns_zone`: a zone's name (or `external`), or the table form."""
 
 

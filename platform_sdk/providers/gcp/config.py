@@ -41,7 +41,7 @@ DNS_NAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9
 def zone_form(value: object) -> str:
     """Which form of `dns_zone` a value is written in: a table (`{ create = ... }`) or a name (anything else, so a
     wrong type is reported against the plain form)."""
-    return "table" if isinstance(value, (dict, BaseModel)) else "name"
+    return "~table" if isinstance(value, (dict, BaseModel)) else "~name"
 
 
 class GcpDnsZone(BaseModel):
@@ -72,8 +72,8 @@ class GcpDnsZone(BaseModel):
         return self
 
 
-DnsZoneSetting = Annotated[Annotated[str, Field(pattern=r"^([a-z][a-z0-9-]{0,61}[a-z0-9]|external)$"), Tag("name")]
-                           | Annotated[GcpDnsZone, Tag("table")], Discriminator(zone_form)]
+DnsZoneSetting = Annotated[Annotated[str, Field(pattern=r"^([a-z][a-z0-9-]{0,61}[a-z0-9]|external)$"), Tag("~name")]
+                           | Annotated[GcpDnsZone, Tag("~table")], Discriminator(zone_form)]
 """`dns_zone`: a zone's name (or `external`), or the table form."""
 
 
