@@ -124,3 +124,28 @@ def test_a_rehearsal_of_an_environment_with_an_external_zone_says_its_apply_woul
     assert ("rehearsal of prod: CDN web.cdn serves shop.example.com from a DNS zone outside its cloud"
             in " ".join(result.output.split()))
     assert route(project)["domain"] == "shop.example.com"  # the local zone is not external: served at once
+
+
+def test_records_resolve_only_with_the_value_asked_for_and_zones_list_their_name_servers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from platform_sdk.commands import dns_phase
+    from platform_sdk.terraform.report import StackResult
+
+    with FakeDns() as server:
+        server.add("_x1.shop.example.com", "CNAME", "_y2.acm-validations.aws.")
+        server.add("shop.example.com", "A", "203.0.113.7")
+        monkeypatch.setenv(dns_phase.RESOLVER_VARIABLE, server.address)
+        lookup = dns_phase.resolver()
+        assert lookup.nameservers == ["127.0.0.1"] and lookup.port == server.port
+        # ACM writes names and values with the trailing dot, CloudFront's domain comes without: both compare equal
+        assert dns_phase.resolves(lookup, {"name": "_x1.shop.example.com.", "type": "CNAME",
+                                           "value": "_Y2.acm-validations.aws"})
+        assert not dns_phase.resolves(lookup, {"name": "_x1.shop.example.com.", "type": "CNAME",
+                                               "value": "_other.acm-validations.aws."})
+        assert not dns_phase.resolves(lookup, {"name": "shop.example.com", "type": "A", "value": "203.0.113.8"})
+        assert not dns_phase.resolves(lookup, {"name": "www.example.com", "type": "A", "value": "203.0.113.7"})
+    base = StackResult("dev-base-aws", "base", "aws", "aws", outputs={
+        "dns_zone_name": "dev.example.com.", "dns_zone_name_servers": ["ns-1.awsdns-01.org", "ns-2.awsdns-02.net"]})
+    web = StackResult("dev-web-aws", "web", "aws", "aws", outputs={"cdn_cdn_url": "https://d1.cloudfront.net"})
+    assert dns_phase.zones([base, web]) == [{"stack": "dev-base-aws", "zone": "dev.example.com",
+                                              "name_servers": ["ns-1.awsdns-01.org", "ns-2.awsdns-02.net"]}]
