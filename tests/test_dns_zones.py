@@ -98,6 +98,7 @@ def test_a_cloud_dns_zone_the_environment_asks_for_is_created_by_the_base_stack(
     zone = blocks(base, "resource", "google_dns_managed_zone")["platform_dns_zone"]
     assert (zone["name"], zone["dns_name"], zone["visibility"]) == ("acme-dev-base-dns", "dev.example.com.", "public")
     assert zone["depends_on"] == ["google_project_service.platform_api_dns"]
+    assert zone["dnssec_config"] == {"state": "on"}  # checkov CKV_GCP_16: signed from the start
     assert "google_dns_managed_zone" not in web.get("resource", {})
     (record,) = blocks(web, "resource", "google_dns_record_set").values()
     assert (record["managed_zone"], record["name"]) == ("acme-dev-base-dns", "shop.dev.example.com.")

@@ -101,6 +101,8 @@ def compile_base(ctx: StackContext, needs: BaseNeeds) -> None:
         api = [b for b in ctx.document.blocks if b.construct_id == f"platform_api_{API.split('.', 1)[0]}"]
         block = ctx.resource("google_dns_managed_zone", "platform_dns_zone", {
             "name": found.id, "dns_name": f"{found.name}.", "visibility": "public", "labels": ctx.labels(),
+            # signed from the start; resolvers validate once the parent zone holds its DS record
+            "dnssec_config": {"state": "on"},
             "description": f"{ctx.env.name_prefix}-{ctx.env.name}: created by the platform's base stack; delegate "
                            "it from the parent zone to its name servers",
         }).after(*api)
