@@ -329,7 +329,8 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
             _destroy_preflight(s, allow_data_loss)  # exit 2 before anything is destroyed
         if operation == "apply":
             _select(s, plan_all, stacks)
-            if s.dns.waiting:  # records of a first phase do not resolve yet: stop before Terraform, change nothing
+            # records of an applied first phase do not resolve yet: stop before Terraform, change nothing
+            if any(state.stack in s.runner.results for state in s.dns.waiting):
                 _dns_waiting(s, as_json)
                 return
         approved: list[int] = []  # the waves the user approved (the content shown with them needs no question)
@@ -416,7 +417,7 @@ def _print_records(out: Any, lines: list[str]) -> None:
 def _dns_waiting(s: Session, as_json: bool) -> None:
     """The apply stops before Terraform: records of an applied first phase do not resolve yet."""
     out = err_console if as_json else console
-    for state in s.dns.waiting:
+    for state in [d for d in s.dns.waiting if d.stack in s.runner.results]:
         out.print(f"[bold yellow]waiting for DNS:[/] {escape(state.cdn)} on {escape(state.domain)}: "
                   f"{len(state.missing)} of {len(state.records)} record(s) do not resolve yet; create them in the "
                   "zone of the domain:", highlight=False, soft_wrap=True)
