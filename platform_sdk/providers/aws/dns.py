@@ -89,6 +89,7 @@ def compile_base(ctx: StackContext, needs: BaseNeeds) -> None:
     found = zone(ctx.env)
     if found is None or not needs.of(NEED):
         return
+    block: Any
     if found.create:
         block = ctx.resource("aws_route53_zone", "platform_dns_zone", {
             "name": found.name, "comment": f"{ctx.env.name_prefix}-{ctx.env.name}: created by the platform's base "
@@ -140,7 +141,7 @@ def check_domain(ctx: StackContext, cdn: Cdn) -> None:
 def domain_ready(ctx: StackContext, cdn: Cdn) -> bool:
     """Whether `cdn.domain` is served with its certificate in this synthesis: always with a hosted zone or none
     named; with `dns_zone = "external"` once `platform apply` has seen its records resolve (or applied it before)."""
-    return zone_of(ctx) != EXTERNAL or ctx.env.domain_ready(cdn.domain)
+    return zone_of(ctx) != EXTERNAL or not cdn.domain or ctx.env.domain_ready(cdn.domain)
 
 
 def _validation_option(cert: Any, key: str) -> str:

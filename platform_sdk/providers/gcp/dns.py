@@ -97,6 +97,7 @@ def compile_base(ctx: StackContext, needs: BaseNeeds) -> None:
     found = zone(ctx)
     if found is None or not needs.of(NEED):
         return
+    block: Any
     if found.create:
         api = [b for b in ctx.document.blocks if b.construct_id == f"platform_api_{API.split('.', 1)[0]}"]
         block = ctx.resource("google_dns_managed_zone", "platform_dns_zone", {
@@ -146,7 +147,7 @@ def external(ctx: StackContext) -> bool:
 def domain_ready(ctx: StackContext, cdn: Cdn) -> bool:
     """Whether `cdn.domain` is served in this synthesis: always but with `dns_zone = "external"`, where once
     `platform apply` has seen its records resolve (or applied it before)."""
-    return not external(ctx) or ctx.env.domain_ready(cdn.domain)
+    return not external(ctx) or not cdn.domain or ctx.env.domain_ready(cdn.domain)
 
 
 def dns_authorized_certificate(ctx: StackContext, cdn: Cdn, name: str) -> tuple[Any, Any]:
