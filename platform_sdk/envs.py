@@ -19,6 +19,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -241,6 +242,21 @@ class Environment(_Strict):
         """Where an override lives in the file, for messages: `overrides."web.api".memory`."""
         return f'overrides."{address}".{key}'
 
+    # Not a key of the file: what `platform plan/apply` found before synthesis (commands/dns_phase.py).
+    _dns_waiting: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
+    def domain_ready(self, domain: str) -> bool:
+        """Whether a CDN domain in an external DNS zone (`dns_zone = "external"`) is served with its certificate in
+        this synthesis: False while its records are to be created (the first phase of its apply, see
+        docs/domains.md), True otherwise and by default (a synthesis alone builds the complete configuration)."""
+        return domain not in self._dns_waiting
+
+    def with_domains_waiting(self, domains: set[str] | frozenset[str]) -> Environment:
+        """A copy in which the CDNs on `domains` are built in their first phase (certificate requested only)."""
+        copy = self.model_copy()
+        copy._dns_waiting = frozenset(domains)
+        return copy
+
 
 def state_model(backend: object) -> type[StateBackend]:
     """The model of a `[state]` section with this `backend`: the local file, or the plug-in owning it."""
@@ -292,7 +308,8 @@ def valid_keys(model: type[BaseModel], loc: tuple[object, ...]) -> list[str]:
 def _describe(err: ValidationError, model: type[BaseModel]) -> tuple[str, str, object]:
     """(key, message, value) of the first error, worded for a person: unknown keys get the closest valid name."""
     first = err.errors()[0]
-    loc = tuple(first["loc"])
+    # a tagged union's tag (`~table`: which form of a key was written, e.g. `dns_zone`) is not a key of the file
+    loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("~")))
     key = ".".join(str(p) for p in loc)
     message, value = first["msg"].removeprefix("Value error, "), first.get("input")
     if first["type"] == "extra_forbidden":

@@ -107,7 +107,8 @@ def test_the_local_cloud_needs_no_base_stack_and_aws_only_for_its_channel_and_bu
     base = example("dev").documents()["dev-base-aws"]["resource"]  # issue 20: the channel and the budget
     assert set(base) == {"aws_sns_topic", "aws_sns_topic_subscription", "aws_budgets_budget"}
     assert example("dev").stacks["dev-base-aws"].shared == {"budget": ["monthly"], "channel": ["eu-west-1",
-                                                                                              "us-east-1"]}
+                                                                                              "us-east-1"],
+                                                            "dns": ["zone"]}  # issue 18: its DNS zone (read)
 
 
 def test_a_service_named_base_is_refused(tmp_path: Path) -> None:

@@ -72,6 +72,13 @@ def type_name(annotation: Any) -> str:
     return TOML_NAMES.get(name, name)
 
 
+def models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The models an annotation admits (a table of its own), through unions and `Annotated` (a tagged union)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in models_in(arg)]
+
+
 def field_type(kind: type[Resource], key: str) -> str:
     """The resolved annotation of a kind's setting (`Size` -> `one of 'small', ...`)."""
     owner = next(k for k in kind.__mro__ if key in k.__dict__.get("__annotations__", {}))
@@ -213,8 +220,7 @@ def render() -> str:
         out += [f"### `[clouds.{name}]` ({required})", "", (plugin.config.__doc__ or "").strip(), "",
                 *model_rows(plugin.config), ""]
         for key, field in plugin.config.model_fields.items():  # tables of their own, e.g. [clouds.aws.network]
-            nested = [t for t in typing.get_args(field.annotation) or (field.annotation,)
-                      if isinstance(t, type) and issubclass(t, BaseModel)]
+            nested = models_in(field.annotation)
             if nested:
                 out += [f"#### `[clouds.{name}.{key}]` (optional)", "", inspect.cleandoc(nested[0].__doc__ or ""), "",
                         *model_rows(nested[0]), ""]

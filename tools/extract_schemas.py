@@ -163,6 +163,10 @@ PROVIDERS: dict[str, ProviderSpec] = {
         version="21.1.0",
         resources=(
             "google_billing_budget",
+            "google_certificate_manager_certificate",
+            "google_certificate_manager_certificate_map",
+            "google_certificate_manager_certificate_map_entry",
+            "google_certificate_manager_dns_authorization",
             "google_cloud_run_service_iam_member",
             "google_cloud_run_v2_service_iam_member",
             "google_cloud_scheduler_job",

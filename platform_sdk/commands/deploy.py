@@ -26,6 +26,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from platform_sdk.commands import dns_phase
 from platform_sdk.commands._common import (
     EnvOption,
     JsonOption,
@@ -64,6 +65,7 @@ class Session:
     services: list[Any] = field(default_factory=list)
     rehearsal: Any = None  # what the rehearsed environment's clouds would refuse (a local env with `rehearses`)
     moves: list[dict[str, Any]] = field(default_factory=list)
+    dns: Any = field(default_factory=dns_phase.DnsCheck)  # external-zone domains, their two-phase apply (dns_phase)
 
 
 def _moves(project: Any, env: Any) -> list[dict[str, Any]]:
@@ -132,6 +134,9 @@ def session(project: Path | None, env_name: str, command: str, parallelism: int,
             err_console.print(f"[bold yellow]{escape(line)}[/]" if not line.startswith(" ") else escape(line),
                               highlight=False, soft_wrap=True)
         env = moves_record.effective_environment(env, moves)
+        dns = dns_phase.check(proj, env, services) if command != "unlock" else dns_phase.DnsCheck()
+        if dns.not_ready:  # first phase of a domain in an external zone: synthesis builds what the apply does
+            env = env.with_domains_waiting(dns.not_ready)
         try:
             result = run_synth(proj, env, services)
         except KeyboardInterrupt:
@@ -151,7 +156,7 @@ def session(project: Path | None, env_name: str, command: str, parallelism: int,
         runner = EnvironmentRunner(result.outdir, metadata, terraform, parallelism=parallelism,
                                    progress=default_progress(err_console), on_interrupt=interrupt_notice(err_console),
                                    ledger=ledger, init_cache=init_cache)
-        yield Session(proj, env, metadata, runner, services, result.rehearsal, moves)
+        yield Session(proj, env, metadata, runner, services, result.rehearsal, moves, dns)
         if ledger is not None:
             for warning in ledger.warnings:
                 err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
@@ -216,6 +221,7 @@ def plan(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = Fa
                 print(json.dumps({**data, "secrets": [state.to_json() for state in secrets],
                                   "content": [c.to_json() for c in content],
                                   "rehearsal": s.metadata.get("rehearsal"),
+                                  "dns": s.dns.to_json(),
                                   "unfinished_move": _unfinished(s)}, indent=2))
             else:
                 rp.render(console, s.env.name, operation, results,
@@ -223,6 +229,7 @@ def plan(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = Fa
                 _print_content(content, f"Static content for environment {s.env.name}")
                 _print_secret_states(secrets, s.env.name)
                 print_rehearsal(s.rehearsal, console)
+                _print_dns_plan(s, console)
             if s.runner.interrupted:
                 _interrupted_notice(results)
                 _exit(EXIT_INTERRUPTED)
@@ -322,6 +329,10 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
             _destroy_preflight(s, allow_data_loss)  # exit 2 before anything is destroyed
         if operation == "apply":
             _select(s, plan_all, stacks)
+            # records of an applied first phase do not resolve yet: stop before Terraform, change nothing
+            if any(state.stack in s.runner.results for state in s.dns.waiting):
+                _dns_waiting(s, as_json)
+                return
         approved: list[int] = []  # the waves the user approved (the content shown with them needs no question)
 
         def confirm(results: list[rp.StackResult], wave: int) -> bool:
@@ -370,8 +381,12 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
         if rows and not as_json:
             console.print()
             _print_where(rows, "Where things live")
+        dns: dict[str, Any] = {}
+        if operation == "apply" and not (outcome.interrupted or outcome.refused or outcome.cancelled):
+            dns = _dns_after_apply(s, results, err_console if as_json else console)
         if operation == "apply":  # a rehearsal reports what the rehearsed clouds would refuse, never failing
             print_rehearsal(s.rehearsal, err_console if as_json else console)
+            _print_dns_rehearsal(s, err_console if as_json else console)
         if as_json:
             print(json.dumps({
                 "environment": s.env.name, "operation": operation,
@@ -384,12 +399,82 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
                 "generated_secrets": generated,
                 "content": [c.to_json() for c in content],
                 "rehearsal": s.metadata.get("rehearsal"),
+                "dns": dns,
             }, indent=2))
         if outcome.interrupted:
             _interrupted_notice(results)
             _exit(EXIT_INTERRUPTED)
         if outcome.failed or outcome.cancelled or any(_content_failed(c) for c in content):
             _exit(EXIT_ERROR)
+
+
+# ------------------------------------------------------------------------ domains in external zones, DNS zones
+def _print_records(out: Any, lines: list[str]) -> None:
+    for line in lines:
+        out.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
+
+
+def _dns_waiting(s: Session, as_json: bool) -> None:
+    """The apply stops before Terraform: records of an applied first phase do not resolve yet."""
+    out = err_console if as_json else console
+    for state in [d for d in s.dns.waiting if d.stack in s.runner.results]:
+        out.print(f"[bold yellow]waiting for DNS:[/] {escape(state.cdn)} on {escape(state.domain)}: "
+                  f"{len(state.missing)} of {len(state.records)} record(s) do not resolve yet; create them in the "
+                  "zone of the domain:", highlight=False, soft_wrap=True)
+        _print_records(out, dns_phase.record_lines(state, missing_only=True))
+    out.print(f"Nothing was changed. Apply environment {escape(s.env.name)} again once they resolve.",
+              highlight=False)
+    if as_json:
+        print(json.dumps({"environment": s.env.name, "operation": "apply", "stopped": "dns-records-missing",
+                          "dns": s.dns.to_json()}, indent=2))
+
+
+def _dns_after_apply(s: Session, results: list[rp.StackResult], out: Any) -> dict[str, Any]:
+    """After an apply: the records each first phase asks for (the apply stops there, exit 0), and the name servers
+    of the zones the base stacks hold."""
+    ready = {r.name for r in results if r.status in rp.SETTLED}
+    outputs = _stack_outputs(s)
+    dns_phase.requested_records(s.dns, outputs)
+    for state in s.dns.new:
+        if state.stack not in ready:
+            continue
+        out.print(f"\n[bold]Phase 1 of 2 for {escape(state.domain)}[/] ({escape(state.cdn)}): its certificate is "
+                  "requested. Create these records in the zone of the domain, then apply again: the next apply "
+                  "checks they resolve and serves the domain.", highlight=False, soft_wrap=True)
+        _print_records(out, dns_phase.record_lines(state))
+    zones = dns_phase.zones([r for r in results if r.name in ready])
+    for zone in zones:
+        out.print(f"\nDNS zone {escape(zone['zone'])} ({escape(zone['stack'])}): delegate it from its parent zone "
+                  "to these name servers (NS records):", highlight=False, soft_wrap=True)
+        _print_records(out, zone["name_servers"])
+    data = s.dns.to_json()
+    data["zones"] = zones
+    data["stopped"] = "dns-records-to-create" if any(d.stack in ready for d in s.dns.new) else None
+    return data
+
+
+def _print_dns_plan(s: Session, out: Any) -> None:
+    """`plan`: which domains the next apply would build in their first phase, or stop for."""
+    for state in s.dns.domains:
+        if state.state == "waiting":
+            out.print(f"[yellow]{escape(state.cdn)}[/]: the apply would stop: {len(state.missing)} DNS record(s) of "
+                      f"{escape(state.domain)} do not resolve yet", highlight=False, soft_wrap=True)
+            _print_records(out, dns_phase.record_lines(state, missing_only=True))
+        elif state.state == "new":
+            out.print(f"[yellow]{escape(state.cdn)}[/]: phase 1 of 2 for {escape(state.domain)}: the apply requests "
+                      "its certificate and stops, printing the DNS records to create", highlight=False, soft_wrap=True)
+        elif state.state == "resolved":
+            out.print(f"{escape(state.cdn)}: the DNS records of {escape(state.domain)} resolve: the apply completes "
+                      "it", highlight=False, soft_wrap=True)
+    _print_dns_rehearsal(s, out)
+
+
+def _print_dns_rehearsal(s: Session, out: Any) -> None:
+    if s.rehearsal is None or s.env.rehearses is None:
+        return
+    for note in dns_phase.rehearsal_notes(s.env, s.env.rehearses, s.services):
+        out.print(f"[bold yellow]rehearsal of {escape(s.env.rehearses)}[/]: {escape(note)}", highlight=False,
+                  soft_wrap=True)
 
 
 # ------------------------------------------------------------------------------------------ static content

@@ -6,7 +6,8 @@ the apply at apply time) and opened with the runtime's bucket client for that UR
 boto3, Cloud Storage through google-cloud-storage, a local-cloud directory. Files never become Terraform
 resources. After a sync that replaced or deleted objects, every CDN in front of the bucket is asked to drop its
 cached copies of exactly those paths, through the plug-in that built the CDN (`CloudPlugin.invalidate_cdn`:
-CloudFront on AWS; a cloud without it keeps no cache the platform invalidates).
+CloudFront on AWS, the URL map's Cloud CDN cache on GCP; a cloud without it keeps no cache the platform
+invalidates).
 """
 
 from __future__ import annotations

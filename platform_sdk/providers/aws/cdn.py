@@ -121,9 +121,10 @@ def _viewer_certificate(ctx: StackContext, cdn: Cdn) -> tuple[dict[str, Any], An
     CloudFront accepts only an issued certificate, and a DNS-validated one is issued once its validation records
     exist in the domain's zone; so the distribution takes the ARN from an `aws_acm_certificate_validation`, which
     waits (75 minutes by default) until ACM reports the certificate issued. With the environment's Route 53 zone
-    (`[clouds.aws] dns_zone`) the platform creates that record (dns.py) and the first apply completes; otherwise
-    the zone's owner creates it (names and values: the stack output `cdn_<name>_dns_validation`, and with
-    `dns_zone = "external"` `cdn_<name>_dns_records`), and synthesis says the first apply waits for it.
+    (`[clouds.aws] dns_zone`) the platform creates that record (dns.py) and the first apply completes; with
+    `dns_zone = "external"` the first apply only requests the certificate (the distribution keeps CloudFront's own
+    until the records resolve: dns.py, two phases); with no zone named the zone's owner creates it (names and
+    values: the stack output `cdn_<name>_dns_validation`), and synthesis says the first apply waits for it.
     https://docs.aws.amazon.com/acm/latest/userguide/dns-validation.html
     https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/acm_certificate_validation
     https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cnames-and-https-requirements.html
@@ -137,6 +138,9 @@ def _viewer_certificate(ctx: StackContext, cdn: Cdn) -> tuple[dict[str, Any], An
     })
     cert.provider = us_east_1(ctx)  # CloudFront reads certificates from us-east-1 only
     cert.lifecycle = TerraformResourceLifecycle(create_before_destroy=True)
+    if not dns.domain_ready(ctx, cdn):
+        # first phase of an external zone: the certificate is requested, its records printed; nothing waits
+        return {"cloudfront_default_certificate": True}, cert
     validation_attrs: dict[str, Any] = {"certificate_arn": cert.ref("arn")}
     fqdns = dns.validation_record_fqdns(ctx, cdn, cert)
     if fqdns is not None:
@@ -170,6 +174,7 @@ def compile_cdn(ctx: StackContext, cdn: Cdn, origins: Mapping[Resource, Handle])
     https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/distribution-web-values-specify.html#DownloadDistValuesCacheBehavior
     https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/cloudfront_distribution#ordered_cache_behavior
     """
+    dns.check_domain(ctx, cdn)
     blocks: list[dict[str, Any]] = []
     behaviors: dict[int, dict[str, Any]] = {}
     for origin in cdn.origins:
@@ -204,7 +209,7 @@ def compile_cdn(ctx: StackContext, cdn: Cdn, origins: Mapping[Resource, Handle])
         attrs["ordered_cache_behavior"] = ordered
     if isinstance(default, Bucket):
         attrs["default_root_object"] = cdn.default_root_object
-    if cdn.domain:
+    if cdn.domain and dns.domain_ready(ctx, cdn):
         attrs["aliases"] = [cdn.domain]
     dist = ctx.resource("aws_cloudfront_distribution", rid(ctx, cdn, "distribution"), attrs)
     arn = dist.ref("arn")
@@ -233,5 +238,5 @@ def compile_cdn(ctx: StackContext, cdn: Cdn, origins: Mapping[Resource, Handle])
 
     dns.cdn_records(ctx, cdn, dist, cert)
     domain_name = dist.ref("domain_name")
-    return make_handle(ctx, cdn, {"distribution": dist}, url=f"https://{domain_name}",
-                       domain=cdn.domain or domain_name)
+    served = cdn.domain if cdn.domain and dns.domain_ready(ctx, cdn) else ""
+    return make_handle(ctx, cdn, {"distribution": dist}, url=f"https://{domain_name}", domain=served or domain_name)

@@ -26,7 +26,7 @@ from platform_sdk.model import (
 )
 from platform_sdk.naming import default_name
 from platform_sdk.profile import Profile
-from platform_sdk.providers.aws import dbsetup, edge, federation, names, observability
+from platform_sdk.providers.aws import dbsetup, dns, edge, federation, names, observability
 from platform_sdk.providers.aws.bucket import compile_bucket, known_bucket
 from platform_sdk.providers.aws.cdn import compile_cdn
 from platform_sdk.providers.aws.config import network_of
@@ -140,6 +140,7 @@ class AwsCompiler(Compiler):
     def configure(self, ctx: StackContext) -> None:
         configure(ctx)
         observability.record_needs(ctx)  # the environment's alert channel and budget live in the base stack
+        dns.record_needs(ctx)  # so does its DNS zone
 
     def bucket(self, ctx: StackContext, bucket: Bucket) -> Handle:
         return compile_bucket(ctx, bucket)
@@ -164,6 +165,7 @@ class AwsCompiler(Compiler):
     def base(self, ctx: StackContext, needs: BaseNeeds) -> None:
         """The alert channel's SNS topics and the budget of the account, once per environment."""
         observability.compile_base(ctx, needs)
+        dns.compile_base(ctx, needs)
 
     def alarms(self, ctx: StackContext, handle: Handle, thresholds: list[AlarmThreshold]) -> None:
         observability.compile_alarms(ctx, handle, thresholds)

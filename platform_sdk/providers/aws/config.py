@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from platform_sdk.errors import did_you_mean
@@ -110,6 +110,49 @@ class AwsNetwork(BaseModel):
         return self.nat != "none"
 
 
+DNS_NAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$"
+"""A DNS name in lower case, without the trailing dot (`dev.example.com`)."""
+
+
+def zone_form(value: object) -> str:
+    """Which form of `dns_zone` a value is written in: a table (`{ create = ... }`) or a name (anything else, so a
+    wrong type is reported against the plain form)."""
+    return "~table" if isinstance(value, (dict, BaseModel)) else "~name"
+
+
+class AwsDnsZone(BaseModel):
+    """`dns_zone = { ... }`: a Route 53 public hosted zone referenced by id with its DNS name, or created by the
+    environment's AWS base stack."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    id: Annotated[str, Field(pattern=r"^Z[A-Z0-9]{1,31}$")] | None = Field(
+        None, description="An existing hosted zone's id, e.g. `Z0123456789ABCDEFGHIJ`, with `name`.")
+    name: Annotated[str, Field(pattern=DNS_NAME)] | None = Field(
+        None, description="The DNS name of the zone `id` names, e.g. `example.com`: CDN domains must lie in it.")
+    create: Annotated[str, Field(pattern=DNS_NAME)] | None = Field(
+        None, description="The DNS name of a public hosted zone the base stack creates, e.g. `dev.example.com`.")
+
+    @model_validator(mode="after")
+    def _one_zone(self) -> Self:
+        if (self.id is None) == (self.create is None):
+            raise PydanticCustomError("dns_zone_one", "dns_zone names one zone: { id = \"Z...\", name = "
+                                      "\"example.com\" } (an existing hosted zone) or { create = "
+                                      "\"dev.example.com\" } (the base stack creates it)")
+        if self.id is not None and self.name is None:
+            raise PydanticCustomError("dns_zone_name", "dns_zone = { id = ... } needs name = \"<the zone's DNS "
+                                      "name>\" (or write the id alone: dns_zone = \"Z...\")")
+        if self.create is not None and self.name is not None:
+            raise PydanticCustomError("dns_zone_create_name", "dns_zone = { create = ... } names the zone itself: "
+                                      "leave out name")
+        return self
+
+
+DnsZoneSetting = Annotated[Annotated[str, Field(pattern=r"^(Z[A-Z0-9]{1,31}|external)$"), Tag("~name")]
+                           | Annotated[AwsDnsZone, Tag("~table")], Discriminator(zone_form)]
+"""`dns_zone`: a zone's name (or `external`), or the table form."""
+
+
 class AwsConfig(CloudConfig):
     """Where AWS workloads go. `stand_in = "local"` compiles them to the local cloud (rehearsals)."""
 
@@ -121,12 +164,16 @@ class AwsConfig(CloudConfig):
                                  "AWS itself.")
     network: AwsNetwork | None = Field(None, description="The VPC databases and the functions using them run in: "
                                        "`[clouds.aws.network]` (below). Default: the account's default VPC.")
-    dns_zone: Annotated[str, Field(pattern=r"^(Z[A-Z0-9]{1,31}|external)$")] | None = Field(
+    dns_zone: DnsZoneSetting | None = Field(
         None, description="Where the DNS names of this environment's AWS CDNs (`domain`) live: a Route 53 public "
-        "hosted zone id like `Z0123456789ABCDEFGHIJ` (read as data; the platform creates each certificate's "
-        "validation record and the CDN's alias A/AAAA records in it, so the first apply completes), or `external` "
-        "(a zone elsewhere: the records to create are the stack output `cdn_<name>_dns_records`, and the first "
-        "apply waits until they resolve). Default: none, like `external`. "
+        "hosted zone id like `Z0123456789ABCDEFGHIJ` (read as data by the base stack; the platform creates each "
+        "certificate's validation record and the CDN's alias A/AAAA records in it, so the first apply completes), "
+        "the same with its DNS name, `{ id = \"Z0123456789ABCDEFGHIJ\", name = \"example.com\" }` (then a CDN "
+        "domain outside it is refused at synthesis), a zone the base stack creates, `{ create = "
+        "\"dev.example.com\" }` (its name servers are printed after apply, to delegate it from the parent zone), "
+        "or `external` (a zone elsewhere: the first apply requests the certificate and stops, printing the records "
+        "to create; the next apply completes once they resolve). Default: none, like `external` but the apply waits "
+        "for the records instead of stopping. "
         "https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/AboutHZWorkingWith.html")
 
     _region = field_validator("region")(check_region)

@@ -1,5 +1,14 @@
-"""DNS for AWS CDNs on a domain: the certificate's validation record and the alias records, in the environment's
-Route 53 hosted zone (`[clouds.aws] dns_zone`), or the records to create listed for a zone elsewhere.
+"""DNS for AWS CDNs on a domain: the environment's Route 53 hosted zone (`[clouds.aws] dns_zone`), owned by or
+referenced from the AWS base stack, the certificate's validation record and the alias records in it; or, for a zone
+elsewhere (`dns_zone = "external"`), a two-phase first apply and the records to create.
+
+The zone belongs to the environment's base stack (`<env>-base-aws`), never to a service stack a move may destroy:
+a referenced zone (`dns_zone = "Z..."` or `{ id = "Z...", name = "example.com" }`) is read there as data, a zone
+`{ create = "dev.example.com" }` is created there; either way the base stack outputs its name servers
+(`dns_zone_name_servers`, printed after apply for delegation). Service stacks write records into it: a referenced
+zone's id is known before apply (a literal, no cross-stack output); a created zone's id is Route 53's own, so
+service stacks read it by name (`aws_route53_zone`, applied after the base stack they depend on).
+When the zone's DNS name is known, a CDN domain outside it is refused at synthesis (`domain_problem`).
 
 With a hosted zone the first apply completes on its own: the validation CNAME is created from the certificate's
 `domain_validation_options` (one domain per certificate, so exactly one record), `aws_acm_certificate_validation`
@@ -7,39 +16,132 @@ waits for it by its FQDN, and `A`/`AAAA` alias records point the domain at the d
 https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/acm_certificate_validation
 https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/route53_record#alias
 https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/routing-to-cloudfront-distribution.html
-With `dns_zone = "external"` nothing is created in DNS: the records are the stack output `cdn_<name>_dns_records`
-and the first apply waits until the validation record resolves (synthesis says so).
+
+With `dns_zone = "external"` nothing is created in DNS, and the first apply is two-phase (`domain_ready`): until
+`platform apply` has seen the records resolve, the stack requests the certificate and builds the distribution on its
+own CloudFront name (no alias, no certificate validation to wait for); the records to create are the stack output
+`cdn_<name>_dns_records` and `cdn_<name>_dns_phase` says "certificate". Once they resolve, the next apply validates
+the certificate and puts the domain on the distribution (`cdn_<name>_dns_phase` = "complete").
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from platform_sdk.cdk.engine import Fn
-from platform_sdk.errors import warn
+from platform_sdk.errors import EnvironmentError_, warn
 from platform_sdk.model import Cdn
 from platform_sdk.providers.aws.common import rid
-from platform_sdk.providers.aws.config import aws_config
-from platform_sdk.providers.base import StackContext
+from platform_sdk.providers.aws.config import AwsDnsZone, aws_config
+from platform_sdk.providers.base import BaseNeeds, StackContext
 
 EXTERNAL = "external"
 VALIDATION_TTL = 60
 ALIAS_TYPES = ("A", "AAAA")  # the distribution has IPv6 on (is_ipv6_enabled)
+NEED = "dns"  # the base-stack need: the environment's zone
+PHASE_CERTIFICATE = "certificate"
+PHASE_COMPLETE = "complete"
+
+
+@dataclass(frozen=True)
+class Zone:
+    """The environment's hosted zone: an existing one (`id`) or one the base stack creates (`create`); `name` is its
+    DNS name when known."""
+
+    id: str | None = None
+    name: str | None = None
+    create: bool = False
 
 
 def zone_of(ctx: StackContext) -> str | None:
-    """The environment's `[clouds.aws] dns_zone`: a hosted zone id, "external", or None (not named)."""
+    """The environment's `[clouds.aws] dns_zone` as written when a string (a hosted zone id or "external"); "zone"
+    for the table form; None when not named."""
     config = aws_config(ctx.env)
-    return config.dns_zone if config is not None else None
+    value = config.dns_zone if config is not None else None
+    return "zone" if isinstance(value, AwsDnsZone) else value
 
 
-def hosted_zone(ctx: StackContext) -> str | None:
-    """The Route 53 hosted zone id the platform writes records to, read as data once per stack; None without one."""
-    zone = zone_of(ctx)
-    if zone is None or zone == EXTERNAL:
+def zone(env: Any) -> Zone | None:
+    """The hosted zone the platform writes records to; None without one (not named, or external)."""
+    config = aws_config(env)
+    value = config.dns_zone if config is not None else None
+    if isinstance(value, AwsDnsZone):
+        return Zone(id=value.id, name=value.create or value.name, create=value.create is not None)
+    if value is None or value == EXTERNAL:
         return None
-    data = ctx.once("aws:dns_zone", lambda: ctx.data("aws_route53_zone", "dns_zone", {"zone_id": zone}))
+    return Zone(id=value)
+
+
+def output_name(cdn: Cdn, what: str) -> str:
+    return f"cdn_{cdn.name}_{what}".replace("-", "_")
+
+
+# -- the base stack ------------------------------------------------------------------------------------------------
+def record_needs(ctx: StackContext) -> None:
+    """Ask the base stack for the environment's zone (every AWS stack: the zone is there before any CDN needs it)."""
+    if zone(ctx.env) is not None:
+        ctx.needs.add(NEED, "zone")
+
+
+def compile_base(ctx: StackContext, needs: BaseNeeds) -> None:
+    """In the base stack: the zone (read as data, or created) and its name servers and DNS name as outputs."""
+    found = zone(ctx.env)
+    if found is None or not needs.of(NEED):
+        return
+    block: Any
+    if found.create:
+        block = ctx.resource("aws_route53_zone", "platform_dns_zone", {
+            "name": found.name, "comment": f"{ctx.env.name_prefix}-{ctx.env.name}: created by the platform's base "
+                                          "stack; delegate it from the parent zone to its name servers"})
+    else:
+        block = ctx.data("aws_route53_zone", "platform_dns_zone", {"zone_id": found.id})
+    ctx.output("dns_zone_id", block.ref("zone_id"), description="The environment's Route 53 hosted zone")
+    ctx.output("dns_zone_name", block.ref("name"), description="The DNS name of the environment's hosted zone")
+    ctx.output("dns_zone_name_servers", block.ref("name_servers"),
+               description="Name servers of the environment's hosted zone: delegate to them (NS records in the "
+                           "parent zone)")
+
+
+# -- service stacks ------------------------------------------------------------------------------------------------
+def hosted_zone(ctx: StackContext) -> str | None:
+    """The id of the hosted zone the platform writes records to, as this stack knows it; None without one."""
+    found = zone(ctx.env)
+    if found is None:
+        return None
+    if not found.create:
+        return found.id
+    data = ctx.once("aws:dns_zone", lambda: ctx.data("aws_route53_zone", "dns_zone",
+                                                     {"name": found.name, "private_zone": False}))
     return data.ref("zone_id")  # type: ignore[no-any-return]
+
+
+def in_zone(domain: str, zone_name: str) -> bool:
+    """Whether `domain` is `zone_name` or a name under it (case-insensitive, trailing dots ignored)."""
+    domain, zone_name = domain.lower().rstrip("."), zone_name.lower().rstrip(".")
+    return domain == zone_name or domain.endswith("." + zone_name)
+
+
+def check_domain(ctx: StackContext, cdn: Cdn) -> None:
+    """Refuse a domain outside the zone's known DNS name, naming the environment file, the key and the value.
+
+    Raises:
+        EnvironmentError_: `cdn.domain` is not in the zone.
+    """
+    found = zone(ctx.env)
+    if not cdn.domain or found is None or found.name is None or in_zone(cdn.domain, found.name):
+        return
+    overridden = "domain" in ctx.env.overrides.get(cdn.address, {})
+    key = f'overrides."{cdn.address}".domain' if overridden else "clouds.aws.dns_zone"
+    raise EnvironmentError_(f"CDN {cdn.address} on AWS: domain {cdn.domain} is not in zone {found.name} "
+                            f"([clouds.aws] dns_zone): records for it cannot be created there", file=ctx.env.file,
+                            key=key, value=cdn.domain)
+
+
+def domain_ready(ctx: StackContext, cdn: Cdn) -> bool:
+    """Whether `cdn.domain` is served with its certificate in this synthesis: always with a hosted zone or none
+    named; with `dns_zone = "external"` once `platform apply` has seen its records resolve (or applied it before)."""
+    return zone_of(ctx) != EXTERNAL or not cdn.domain or ctx.env.domain_ready(cdn.domain)
 
 
 def _validation_option(cert: Any, key: str) -> str:
@@ -50,11 +152,11 @@ def _validation_option(cert: Any, key: str) -> str:
 def validation_record_fqdns(ctx: StackContext, cdn: Cdn, cert: Any) -> list[str] | None:
     """With a hosted zone: the validation CNAME of `cert`, and its FQDN for `aws_acm_certificate_validation`;
     else None (the record is created outside, see `cdn_records`)."""
-    zone = hosted_zone(ctx)
-    if zone is None:
+    zone_id = hosted_zone(ctx)
+    if zone_id is None:
         return None
     record = ctx.resource("aws_route53_record", rid(ctx, cdn, "certificate_record"), {
-        "zone_id": zone,
+        "zone_id": zone_id,
         "name": _validation_option(cert, "resource_record_name"),
         "type": _validation_option(cert, "resource_record_type"),
         "records": [_validation_option(cert, "resource_record_value")],
@@ -66,15 +168,15 @@ def validation_record_fqdns(ctx: StackContext, cdn: Cdn, cert: Any) -> list[str]
 
 def cdn_records(ctx: StackContext, cdn: Cdn, distribution: Any, cert: Any | None) -> None:
     """The records pointing `cdn.domain` at `distribution`: alias A/AAAA records in the hosted zone, or (external
-    zone) the output `cdn_<name>_dns_records` listing every record to create, the certificate's validation CNAME
-    first."""
+    zone) the outputs `cdn_<name>_dns_records`, every record to create, the certificate's validation CNAME first,
+    and `cdn_<name>_dns_phase`."""
     if not cdn.domain:
         return
-    zone = hosted_zone(ctx)
-    if zone is not None:
+    zone_id = hosted_zone(ctx)
+    if zone_id is not None:
         for record_type in ALIAS_TYPES:
             ctx.resource("aws_route53_record", rid(ctx, cdn, f"alias_{record_type.lower()}"), {
-                "zone_id": zone,
+                "zone_id": zone_id,
                 "name": cdn.domain,
                 "type": record_type,
                 "alias": {"name": distribution.ref("domain_name"), "zone_id": distribution.ref("hosted_zone_id"),
@@ -83,15 +185,20 @@ def cdn_records(ctx: StackContext, cdn: Cdn, distribution: Any, cert: Any | None
         return
     if zone_of(ctx) != EXTERNAL:
         return  # no zone named: the validation records stay the output cdn_<name>_dns_validation, as before
-    output = f"cdn_{cdn.name}_dns_records".replace("-", "_")
+    output = output_name(cdn, "dns_records")
     records = [{"name": cdn.domain, "type": "CNAME", "value": distribution.ref("domain_name")}]
     if cert is not None:
         records.insert(0, {"name": _validation_option(cert, "resource_record_name"),
                            "type": _validation_option(cert, "resource_record_type"),
                            "value": _validation_option(cert, "resource_record_value")})
     ctx.output(output, records, description=f"DNS records to create for {cdn.domain} in its zone (outside AWS)")
-    warn(f"CDN {cdn.address} on AWS serves {cdn.domain} from a DNS zone outside AWS (dns_zone = \"external\"): its "
-         "first apply is two-phase. It requests the certificate and waits (up to 75 minutes) until the validation "
-         f"CNAME resolves: create it as soon as the ACM console shows it; the records to create are then the output "
-         f"{output} of stack {ctx.name} (`platform outputs --json`); apply again if the wait ran out",
-         cdn.declared_in, cdn.declared_line)
+    ready = domain_ready(ctx, cdn)
+    ctx.output(output_name(cdn, "dns_phase"), PHASE_COMPLETE if ready else PHASE_CERTIFICATE,
+               description=f"{PHASE_CERTIFICATE!r}: the certificate of {cdn.domain} is requested, its records are "
+                           f"to be created; {PHASE_COMPLETE!r}: the distribution serves it")
+    if not ready:
+        warn(f"CDN {cdn.address} on AWS serves {cdn.domain} from a DNS zone outside AWS (dns_zone = \"external\"): "
+             "its first apply is two-phase. This apply requests the certificate, builds the distribution on its "
+             f"CloudFront name and stops, printing the records to create (also the output {output} of stack "
+             f"{ctx.name}, `platform outputs --json`); the next apply checks they resolve and puts {cdn.domain} "
+             "on the distribution", cdn.declared_in, cdn.declared_line)

@@ -105,6 +105,10 @@ class AwsPlugin(CloudPlugin):
                                            "< 365)"),
     }
     checkov_skips: ClassVar[Mapping[str, str]] = {
+        "CKV2_AWS_38": "DNSSEC signing of a hosted zone the base stack creates needs a KMS key in us-east-1 and a DS "
+                       "record in the parent zone, which the parent's owner adds: not part of the neutral model",
+        "CKV2_AWS_39": "query logging of a hosted zone needs a us-east-1 log group with a Route 53 resource policy: an "
+                       "organisation-level logging choice, like access logs",
         "CKV_AWS_18": "S3 access logs need an organisation log bucket the platform team runs outside the estate",
         "CKV_AWS_86": "CloudFront access logs need an organisation log bucket the platform team runs outside the "
                       "estate",

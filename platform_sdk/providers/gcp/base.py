@@ -9,6 +9,7 @@ depend on this stack, so it is applied before them and destroyed after them; a m
   (object-created triggers: Cloud Storage publishes to the Pub/Sub topics Eventarc reads).
   https://cloud.google.com/eventarc/docs/run/create-trigger-storage-gcloud#before-you-begin
 - "kms": "storage" | "sql" | "secretmanager": that service agent may use the profile's customer-managed key.
+- "dns": "zone": the environment's Cloud DNS managed zone, read as data or created (dns.py).
 - "role": custom roles by name (iam.CUSTOM_ROLES). A deleted custom role's id stays reserved for weeks
   (https://cloud.google.com/iam/docs/creating-custom-roles#deleting-custom-role), so a custom role must never
   belong to a stack a move may destroy.
@@ -17,7 +18,7 @@ depend on this stack, so it is applied before them and destroyed after them; a m
 from __future__ import annotations
 
 from platform_sdk.providers.base import BaseNeeds, StackContext
-from platform_sdk.providers.gcp import iam, kms, provider
+from platform_sdk.providers.gcp import dns, iam, kms, provider
 from platform_sdk.providers.gcp.function import GCS_PUBLISHER
 
 
@@ -34,3 +35,4 @@ def compile_base(ctx: StackContext, needs: BaseNeeds) -> None:
         iam.project_member(ctx, "platform_gcs_agent_publisher", iam.GCS_AGENT_PUBLISHER, agent.ref("member"))
     kms.key_members(ctx, needs.of("kms"))
     iam.custom_roles(ctx, needs.of("role"))
+    dns.compile_base(ctx, needs)

@@ -9,7 +9,9 @@ ALLOW_INTERNAL_AND_GCLB, only through a load balancer: it cannot be reached arou
 `http(public=False)` alike (function.py), and nothing shared is needed.
 https://cloud.google.com/run/docs/securing/ingress (Internal and Cloud Load Balancing)
 https://cloud.google.com/load-balancing/docs/negs/serverless-neg-concepts
-With a domain: a Google-managed certificate, HTTPS on 443 and a redirect from HTTP on the same address.
+With a domain: a Google-managed certificate, HTTPS on 443 and a redirect from HTTP on the same address (for a
+domain in a zone outside Google Cloud, a Certificate Manager certificate authorized through DNS, in two phases:
+dns.py).
 Without one there is no certificate: plain HTTP on port 80, announced at synthesis and refused in protected
 environments. https://cloud.google.com/load-balancing/docs/ssl-certificates/google-managed-certs
 """
@@ -123,6 +125,26 @@ def _forwarding_rule(ctx: StackContext, id: str, name: str, address: Any, proxy:
     })
 
 
+def _https_frontend(ctx: StackContext, cdn: Cdn, name: Any, address: Any, url_map: Any,
+                    certificates: dict[str, Any]) -> Any:
+    """HTTPS on 443 with `certificates` (`ssl_certificates` or a `certificate_map`), and HTTP on 80 of the same
+    address redirecting to it; returns the HTTPS forwarding rule."""
+    https = ctx.resource("google_compute_target_https_proxy", f"{cdn.name}_https_proxy", {
+        "name": name("https-proxy"), "url_map": url_map.ref("id"), **certificates,
+    })
+    rule = _forwarding_rule(ctx, f"{cdn.name}_https_rule", name("https"), address, https, 443)
+    redirect = ctx.resource("google_compute_url_map", f"{cdn.name}_redirect", {
+        "name": name("redirect"),
+        "default_url_redirect": {"https_redirect": True, "strip_query": False,
+                                 "redirect_response_code": "MOVED_PERMANENTLY_DEFAULT"},
+    })
+    http = ctx.resource("google_compute_target_http_proxy", f"{cdn.name}_http_proxy", {
+        "name": name("http-proxy"), "url_map": redirect.ref("id"),
+    })
+    _forwarding_rule(ctx, f"{cdn.name}_http_rule", name("http"), address, http, 80)
+    return rule
+
+
 def compile_cdn(ctx: StackContext, cdn: Cdn, origins: Mapping[Resource, Handle]) -> tuple[Any, dict[str, str]]:
     """The load balancer in front of every origin of `cdn.route_origins` (a backend per origin, routed by the URL
     map), its address, certificate and forwarding rules, and the domain's DNS record (dns.py)."""
@@ -142,24 +164,23 @@ def compile_cdn(ctx: StackContext, cdn: Cdn, origins: Mapping[Resource, Handle])
     address = ctx.resource("google_compute_global_address", f"{cdn.name}_ip", {
         "name": name("ip"), "labels": ctx.labels(cdn),
     }).after(*compute)
-    if cdn.domain:
+    dns.check_domain(ctx, cdn)
+    authorization = None
+    if cdn.domain and dns.external(ctx):
+        # a zone outside Google Cloud: a certificate authorized through DNS, in two phases (dns.py)
+        authorization, manager_cert = dns.dns_authorized_certificate(ctx, cdn, base)
+        certificates: dict[str, Any] = {"certificate_map": dns.certificate_map(ctx, cdn, base, manager_cert)} \
+            if dns.domain_ready(ctx, cdn) else {}
+    elif cdn.domain:
         cert = ctx.resource("google_compute_managed_ssl_certificate", f"{cdn.name}_cert", {
             "name": name("cert"), "managed": {"domains": [cdn.domain]},
         })
-        https = ctx.resource("google_compute_target_https_proxy", f"{cdn.name}_https_proxy", {
-            "name": name("https-proxy"), "url_map": url_map.ref("id"), "ssl_certificates": [cert.ref("id")],
-        })
-        rule = _forwarding_rule(ctx, f"{cdn.name}_https_rule", name("https"), address, https, 443)
-        redirect = ctx.resource("google_compute_url_map", f"{cdn.name}_redirect", {
-            "name": name("redirect"),
-            "default_url_redirect": {"https_redirect": True, "strip_query": False,
-                                     "redirect_response_code": "MOVED_PERMANENTLY_DEFAULT"},
-        })
-        http = ctx.resource("google_compute_target_http_proxy", f"{cdn.name}_http_proxy", {
-            "name": name("http-proxy"), "url_map": redirect.ref("id"),
-        })
-        _forwarding_rule(ctx, f"{cdn.name}_http_rule", name("http"), address, http, 80)
+        certificates = {"ssl_certificates": [cert.ref("id")]}
+    if cdn.domain:
         url = f"https://{cdn.domain}/"
+        rule = None
+        if certificates:
+            rule = _https_frontend(ctx, cdn, name, address, url_map, certificates)
     else:
         warn(f"CDN {cdn.address} on GCP has no domain, so no certificate: it serves plain HTTP on port 80 of its "
              f"address (refused in protected environments; give it a domain for HTTPS with a Google-managed "
@@ -169,5 +190,5 @@ def compile_cdn(ctx: StackContext, cdn: Cdn, origins: Mapping[Resource, Handle])
         })
         rule = _forwarding_rule(ctx, f"{cdn.name}_http_rule", name("http"), address, http, 80)
         url = f"http://{address.ref('address')}/"
-    dns.cdn_records(ctx, cdn, address)
-    return rule, {"url": url, "domain": cdn.domain or "", "ip": address.ref("address")}
+    dns.cdn_records(ctx, cdn, address, authorization)
+    return rule if rule is not None else url_map, {"url": url, "domain": cdn.domain or "", "ip": address.ref("address")}

@@ -13,7 +13,7 @@ from platform_sdk.errors import PlatformError
 from platform_sdk.model import AlarmThreshold, Bucket, Cdn, Database, Function, Grant, Metric, Queue, Resource, Secret
 from platform_sdk.naming import default_name
 from platform_sdk.providers.base import BaseNeeds, Compiler, FunctionInputs, Handle, StackContext
-from platform_sdk.providers.gcp import federation, naming, observability, provider
+from platform_sdk.providers.gcp import dns, federation, naming, observability, provider
 from platform_sdk.providers.gcp.base import compile_base
 from platform_sdk.providers.gcp.bucket import compile_bucket
 from platform_sdk.providers.gcp.cdn import cdn_problems, compile_cdn
@@ -69,6 +69,7 @@ class GcpCompiler(Compiler):
         self.contexts[ctx.name] = ctx
         provider.configure(ctx)
         observability.record_needs(ctx)
+        dns.record_needs(ctx)  # the environment's DNS zone lives in the base stack
 
     def bucket(self, ctx: StackContext, bucket: Bucket) -> Handle:
         res, attrs = compile_bucket(ctx, bucket)

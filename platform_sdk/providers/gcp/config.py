@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from platform_sdk.errors import did_you_mean
@@ -34,6 +34,49 @@ TIER = Setting(
     source="https://cloud.google.com/sql/docs/postgres/instance-settings")
 
 
+DNS_NAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$"
+"""A DNS name in lower case, without the trailing dot (`dev.example.com`)."""
+
+
+def zone_form(value: object) -> str:
+    """Which form of `dns_zone` a value is written in: a table (`{ create = ... }`) or a name (anything else, so a
+    wrong type is reported against the plain form)."""
+    return "~table" if isinstance(value, (dict, BaseModel)) else "~name"
+
+
+class GcpDnsZone(BaseModel):
+    """`dns_zone = { ... }`: a Cloud DNS public managed zone referenced by name with its DNS name, or created by the
+    environment's GCP base stack."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,61}[a-z0-9]$")] | None = Field(
+        None, description="An existing managed zone's name in the project, e.g. `acme-dev`, with `name`.")
+    name: Annotated[str, Field(pattern=DNS_NAME)] | None = Field(
+        None, description="The DNS name of the zone `id` names, e.g. `dev.example.com`: CDN domains must lie in it.")
+    create: Annotated[str, Field(pattern=DNS_NAME)] | None = Field(
+        None, description="The DNS name of a public managed zone the base stack creates, e.g. `dev.example.com`.")
+
+    @model_validator(mode="after")
+    def _one_zone(self) -> Self:
+        if (self.id is None) == (self.create is None):
+            raise PydanticCustomError("dns_zone_one", "dns_zone names one zone: { id = \"acme-dev\", name = "
+                                      "\"dev.example.com\" } (an existing managed zone) or { create = "
+                                      "\"dev.example.com\" } (the base stack creates it)")
+        if self.id is not None and self.name is None:
+            raise PydanticCustomError("dns_zone_name", "dns_zone = { id = ... } needs name = \"<the zone's DNS "
+                                      "name>\" (or write the zone's name alone: dns_zone = \"acme-dev\")")
+        if self.create is not None and self.name is not None:
+            raise PydanticCustomError("dns_zone_create_name", "dns_zone = { create = ... } names the zone itself: "
+                                      "leave out name")
+        return self
+
+
+DnsZoneSetting = Annotated[Annotated[str, Field(pattern=r"^([a-z][a-z0-9-]{0,61}[a-z0-9]|external)$"), Tag("~name")]
+                           | Annotated[GcpDnsZone, Tag("~table")], Discriminator(zone_form)]
+"""`dns_zone`: a zone's name (or `external`), or the table form."""
+
+
 class GcpConfig(CloudConfig):
     """Where GCP workloads go. `stand_in = "local"` compiles them to the local cloud (rehearsals)."""
 
@@ -46,12 +89,17 @@ class GcpConfig(CloudConfig):
         None, description="The Cloud Billing account paying for the project, e.g. `012345-6789AB-CDEF01`: where the "
         "environment's `[budget]` is created (google_billing_budget). Required with `[budget]` unless `stand_in` is "
         "set.")
-    dns_zone: Annotated[str, Field(pattern=r"^([a-z][a-z0-9-]{0,61}[a-z0-9]|external)$")] | None = Field(
-        None, description="Where the DNS names of this environment's GCP CDNs (`domain`) live: the name of a Cloud "
-        "DNS public managed zone in the project, like `acme-dev` (the platform creates each CDN's A record to its "
-        "load balancer address in it, and Google's managed certificate then provisions on its own), or `external` "
-        "(a zone elsewhere: the record to create is the stack output `cdn_<name>_dns_records`). Default: none, like "
-        "`external`. https://cloud.google.com/dns/docs/zones")
+    dns_zone: DnsZoneSetting | None = (
+        Field(None, description="Where the DNS names of this environment's GCP CDNs (`domain`) live: the name of a "
+              "Cloud DNS public managed zone in the project, like `acme-dev` (read as data by the base stack; the "
+              "platform creates each CDN's A record to its load balancer address in it, and Google's managed "
+              "certificate then provisions on its own), the same with its DNS name, `{ id = \"acme-dev\", name = "
+              "\"dev.example.com\" }` (then a CDN domain outside it is refused at synthesis), a zone the base stack "
+              "creates, `{ create = \"dev.example.com\" }` (its name servers are printed after apply, to delegate it "
+              "from the parent zone), or `external` (a zone elsewhere: the first apply requests the certificate "
+              "with a DNS authorization and stops, printing the records to create; the next apply completes once they "
+              "resolve). Default: none (the A record to create is the stack output `cdn_<name>_dns_records`). "
+              "https://cloud.google.com/dns/docs/zones"))
 
     @field_validator("region")
     @classmethod

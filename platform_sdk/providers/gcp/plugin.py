@@ -174,6 +174,13 @@ class GcpPlugin(CloudPlugin):
 
         return fetch(env, refs, since, client)
 
+    def invalidate_cdn(self, env: Environment, cdn_url: str, paths: list[str], client: Any = None) -> str | None:
+        """Compute Engine urlMaps.invalidateCache on the URL map serving `cdn_url`, one call per path
+        (invalidation.py)."""
+        from platform_sdk.providers.gcp.invalidation import compute_api, invalidate
+
+        return invalidate(client or compute_api(env), cdn_url, paths)
+
     def stack_rules(self) -> list[Rule]:
         from platform_sdk.providers.gcp.guardrails import GcpProductionAlarms, GcpScopedRoles
 

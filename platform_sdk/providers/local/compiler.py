@@ -33,6 +33,7 @@ from platform_sdk.model import (
 from platform_sdk.model.cdn import DEFAULT_ROUTE
 from platform_sdk.providers.base import Compiler, FunctionInputs, Handle, StackContext
 from platform_sdk.providers.local.config import local_config
+from platform_sdk.providers.local.domains import route_domain
 from platform_sdk.runtime.dbroles import role_name
 
 if TYPE_CHECKING:
@@ -162,7 +163,8 @@ class LocalCompiler(Compiler):
             if pattern != DEFAULT_ROUTE:
                 paths = attrs.setdefault("path_buckets" if isinstance(origin, Bucket) else "path_functions", {})
                 paths[pattern] = origins[origin]["name"]  # type: ignore[index]
-        if cdn.domain:
-            attrs["domain"] = cdn.domain
+        domain = route_domain(ctx, cdn)  # an external zone's first phase records none (domains.py)
+        if domain:
+            attrs["domain"] = domain
         res = ctx.resource("localcloud_cdn_route", cdn.name, attrs)
-        return self.handle(ctx, cdn, url=res.ref("url"), domain=cdn.domain or "")
+        return self.handle(ctx, cdn, url=res.ref("url"), domain=domain or "")

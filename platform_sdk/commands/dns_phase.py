@@ -1,0 +1,198 @@
+"""The two-phase apply of CDN domains in a DNS zone outside the cloud (`[clouds.<cloud>] dns_zone = "external"`).
+
+Before `platform plan/apply` synthesizes, each such domain is in one of four states, read from its stack's record
+of its last apply (next to the state, so every machine agrees) and, when needed, from DNS:
+
+- `new`: never applied: this apply builds its first phase (the certificate is requested, nothing waits for it),
+  then stops with exit 0, printing the records to create (`--json`: `dns.domains[].records`).
+- `waiting`: the first phase is applied, some records do not resolve yet: the apply says which and stops with exit 0
+  before Terraform runs, changing nothing.
+- `resolved`: the first phase is applied and every record resolves: this apply completes (the CDN with its
+  certificate and domain).
+- `complete`: applied complete before (its stack's output `cdn_<name>_dns_phase`): nothing to check.
+
+Synthesis builds `new` and `waiting` domains in their first phase (`Environment.with_domains_waiting`), so the plan
+shows exactly what the apply does. Records are looked up with dnspython through the system's resolver, or the one
+`PLATFORM_DNS_RESOLVER` names (`host` or `host:port`; the tests point it at a resolver on 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from platform_sdk.model import Cdn
+
+EXTERNAL = "external"
+PHASE_COMPLETE = "complete"
+RESOLVER_VARIABLE = "PLATFORM_DNS_RESOLVER"
+LIFETIME_S = 3.0
+"""How long one lookup may take, retries included (seconds)."""
+
+
+@dataclass
+class DomainState:
+    """One CDN domain in an external zone, and where its two-phase apply stands."""
+
+    cdn: str  # service.name
+    domain: str
+    stack: str
+    state: str = "new"  # new | waiting | resolved | complete
+    records: list[dict[str, Any]] = field(default_factory=list)  # {name, type, value, resolves}
+
+    @property
+    def ready(self) -> bool:
+        return self.state in ("resolved", "complete")
+
+    @property
+    def missing(self) -> list[dict[str, Any]]:
+        return [r for r in self.records if not r.get("resolves")]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"cdn": self.cdn, "domain": self.domain, "stack": self.stack, "state": self.state,
+                "records": self.records}
+
+
+@dataclass
+class DnsCheck:
+    """Every external-zone domain of the environment (empty: nothing two-phase)."""
+
+    domains: list[DomainState] = field(default_factory=list)
+
+    @property
+    def waiting(self) -> list[DomainState]:
+        return [d for d in self.domains if d.state == "waiting"]
+
+    @property
+    def new(self) -> list[DomainState]:
+        return [d for d in self.domains if d.state == "new"]
+
+    @property
+    def not_ready(self) -> set[str]:
+        return {d.domain for d in self.domains if not d.ready}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"domains": [d.to_json() for d in self.domains]}
+
+
+def _external(env: Any, cloud: str) -> bool:
+    section = env.clouds.get(cloud)
+    return getattr(section, "dns_zone", None) == EXTERNAL
+
+
+def external_domains(env: Any, services: list[Any], zones: Any = None) -> list[DomainState]:
+    """Every CDN with a domain (the environment's override, else the code's) placed on a cloud whose zone is
+    external. `zones`: the environment whose `[clouds]` say so (a rehearsal: the rehearsed one), else `env`."""
+    from platform_sdk.synth.placement import stack_name
+
+    zones = zones or env
+    found = []
+    for service in services:
+        for cdn in service.of(Cdn):
+            domain = zones.override(cdn.address, "domain", cdn.domain)
+            cloud = env.cloud_of(service.name, cdn.name)
+            if domain and _external(zones, cloud):
+                found.append(DomainState(cdn.address, str(domain), stack_name(env, service.name, cloud)))
+    return found
+
+
+def resolver() -> Any:
+    """dnspython's resolver: the system's, or the one `PLATFORM_DNS_RESOLVER` names."""
+    import dns.resolver
+
+    named = os.environ.get(RESOLVER_VARIABLE)
+    if not named:
+        found = dns.resolver.Resolver()
+    else:
+        host, _, port = named.partition(":")
+        found = dns.resolver.Resolver(configure=False)
+        found.nameservers = [host]
+        found.port = int(port or 53)
+    found.lifetime = LIFETIME_S
+    return found
+
+
+def _norm(text: str) -> str:
+    return text.strip().strip('"').rstrip(".").lower()
+
+
+def resolves(lookup: Any, record: dict[str, Any]) -> bool:
+    """Whether `record` ({name, type, value}) is in DNS: a lookup of its name and type answers its value."""
+    import dns.exception
+
+    try:
+        answer = lookup.resolve(str(record["name"]), str(record["type"]), raise_on_no_answer=False)
+    except dns.exception.DNSException:
+        return False
+    return _norm(str(record["value"])) in {_norm(r.to_text()) for r in answer}
+
+
+def check(project: Any, env: Any, services: list[Any], lookup: Any = None) -> DnsCheck:
+    """Where each external-zone domain stands (see the module docstring); DNS is asked only for applied first
+    phases."""
+    domains = external_domains(env, services)
+    if not domains:
+        return DnsCheck()
+    from platform_sdk.terraform.records import StackRecord, record_store
+
+    store = record_store(project.root, env)
+    for state in domains:
+        data = store.read(state.stack)
+        applied = StackRecord.loads(data, state.stack).applied if data is not None else None
+        values = applied.values if applied is not None else {}
+        short = state.cdn.split(".", 1)[1].replace("-", "_")
+        if values.get(f"cdn_{short}_dns_phase") == PHASE_COMPLETE:
+            state.state = "complete"
+            continue
+        records = values.get(f"cdn_{short}_dns_records")
+        if not isinstance(records, list) or not records:
+            continue  # new: its first phase is still to apply
+        lookup = lookup or resolver()
+        state.records = [{"name": r.get("name"), "type": r.get("type"), "value": r.get("value"),
+                          "resolves": resolves(lookup, r)} for r in records if isinstance(r, dict)]
+        state.state = "waiting" if state.missing else "resolved"
+    return DnsCheck(domains)
+
+
+def requested_records(check: DnsCheck, outputs: Any) -> None:
+    """After a first-phase apply: each new domain's records to create, from its stack's outputs."""
+    for state in check.new:
+        short = state.cdn.split(".", 1)[1].replace("-", "_")
+        records = outputs(state.stack).get(f"cdn_{short}_dns_records")
+        if isinstance(records, list):
+            state.records = [{"name": r.get("name"), "type": r.get("type"), "value": r.get("value"),
+                              "resolves": False} for r in records if isinstance(r, dict)]
+
+
+def zones(results: list[Any]) -> list[dict[str, Any]]:
+    """The zones base stacks own or read (their `dns_zone_name_servers` output): name and name servers."""
+    found = []
+    for result in results:
+        servers = result.outputs.get("dns_zone_name_servers")
+        if isinstance(servers, list) and servers:
+            found.append({"stack": result.name, "zone": str(result.outputs.get("dns_zone_name", "")).rstrip("."),
+                          "name_servers": [str(s) for s in servers]})
+    return found
+
+
+def record_lines(state: DomainState, missing_only: bool = False) -> list[str]:
+    """`name TYPE value` per record (the missing ones only with `missing_only`)."""
+    return [f"{r['name']} {r['type']} {r['value']}" for r in (state.missing if missing_only else state.records)]
+
+
+def rehearsal_notes(local: Any, rehearsed_name: str, services: list[Any]) -> list[str]:
+    """A rehearsal (a local environment with `rehearses`): the rehearsed environment's CDN domains in an external
+    zone, with this placement, whose apply would stop for DNS records (the local cloud serves every domain at once)."""
+    from pathlib import Path
+
+    from platform_sdk.envs import environment_path, load_environment
+
+    try:
+        rehearsed = load_environment(environment_path(Path(local.file).parent, rehearsed_name))
+    except Exception:  # noqa: BLE001 - the rehearsal itself reports an unreadable rehearsed environment
+        return []
+    return [f"CDN {d.cdn} serves {d.domain} from a DNS zone outside its cloud (dns_zone = \"external\" in "
+            f"{rehearsed_name}): {rehearsed_name}'s first apply would request the certificate and stop, printing the "
+            "DNS records to create; the next apply completes once they resolve"
+            for d in external_domains(local, services, zones=rehearsed)]

@@ -1,0 +1,50 @@
+"""CDN domains on the local cloud: recorded on the route (the gateway serves on 127.0.0.1 whatever the domain), and,
+for a stand-in of a cloud whose DNS zone is elsewhere (`[clouds.aws] stand_in = "local"` with `dns_zone =
+"external"`), the same two-phase first apply that cloud has, so a rehearsal meets it before the cloud does.
+
+The local cloud issues no certificate. What stands in for its request is a validation record the platform derives
+from the environment and the domain (a TXT `_acme-challenge.<domain>`, as ACME's DNS challenge names it), and the
+domain's own record (an A record to 127.0.0.1). Until `platform apply` has seen both resolve, the route is built
+without its domain (`cdn_<name>_dns_phase` = "certificate") and the apply stops, printing them (the stack output
+`cdn_<name>_dns_records`); the next apply, once they resolve, records the domain (`complete`).
+https://www.rfc-editor.org/rfc/rfc8555#section-8.4 (the `_acme-challenge` name)
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from platform_sdk.model import Cdn
+from platform_sdk.providers.base import StackContext
+
+EXTERNAL = "external"
+PHASE_CERTIFICATE = "certificate"
+PHASE_COMPLETE = "complete"
+
+
+def external(ctx: StackContext) -> bool:
+    """This stand-in's section says its cloud's zone is elsewhere (`dns_zone = "external"`)."""
+    return getattr(ctx.env.clouds.get(ctx.cloud), "dns_zone", None) == EXTERNAL
+
+
+def records(ctx: StackContext, domain: str) -> list[dict[str, str]]:
+    """The records the domain needs: the validation TXT record (a token derived from the environment and the
+    domain, stable across applies), then the A record to the gateway's address."""
+    token = hashlib.sha256(f"{ctx.env.name_prefix}-{ctx.env.name}:{domain}".encode()).hexdigest()[:32]
+    return [{"name": f"_acme-challenge.{domain}", "type": "TXT", "value": token},
+            {"name": domain, "type": "A", "value": "127.0.0.1"}]
+
+
+def route_domain(ctx: StackContext, cdn: Cdn) -> str | None:
+    """The domain the route records in this synthesis (None: none, or the first phase of an external zone); with an
+    external zone, the outputs `cdn_<name>_dns_records` and `cdn_<name>_dns_phase` as the cloud has them."""
+    if not cdn.domain or not external(ctx):
+        return cdn.domain
+    ready = ctx.env.domain_ready(cdn.domain)
+    key = f"cdn_{cdn.name}".replace("-", "_")
+    ctx.output(f"{key}_dns_records", records(ctx, cdn.domain),
+               description=f"DNS records to create for {cdn.domain} in its zone (outside the cloud)")
+    ctx.output(f"{key}_dns_phase", PHASE_COMPLETE if ready else PHASE_CERTIFICATE,
+               description=f"{PHASE_CERTIFICATE!r}: {cdn.domain}'s records are to be created; {PHASE_COMPLETE!r}: "
+                           "the route serves it")
+    return cdn.domain if ready else None
