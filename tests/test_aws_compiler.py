@@ -682,8 +682,8 @@ def test_profile_log_retention_must_be_a_cloudwatch_value(tmp_path: Path) -> Non
 
 
 def test_stateful_types_are_declared_for_the_plan_report() -> None:
-    assert sorted(STATEFUL_TYPES) == ["aws_db_instance", "aws_s3_bucket", "aws_secretsmanager_secret",
-                                      "aws_sqs_queue"]
+    assert sorted(STATEFUL_TYPES) == ["aws_db_instance", "aws_route53_zone", "aws_s3_bucket",
+                                      "aws_secretsmanager_secret", "aws_sqs_queue"]
     assert all(is_stateful(t) for t in STATEFUL_TYPES)
     assert not is_stateful("aws_lambda_function")
 

@@ -604,7 +604,7 @@ def test_package_limits_are_the_cloud_functions_deployment_limits() -> None:
 
 
 def test_stateful_types_are_declared_for_the_plan_report() -> None:
-    assert sorted(STATEFUL_TYPES) == ["google_pubsub_subscription", "google_pubsub_topic",
+    assert sorted(STATEFUL_TYPES) == ["google_dns_managed_zone", "google_pubsub_subscription", "google_pubsub_topic",
                                       "google_secret_manager_secret", "google_sql_database",
                                       "google_sql_database_instance", "google_storage_bucket"]
     assert all(is_stateful(t) for t in STATEFUL_TYPES)

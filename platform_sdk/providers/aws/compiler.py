@@ -56,7 +56,8 @@ LAMBDA_RESERVED_ENV = frozenset({
 # Terraform types this compiler emits whose destroy or replace loses data (the plug-in's `stateful_types` adds
 # more a platform team's own module may create).
 STATEFUL_TYPES: frozenset[str] = frozenset({"aws_s3_bucket", "aws_db_instance", "aws_secretsmanager_secret",
-                                            "aws_sqs_queue"})
+                                            "aws_sqs_queue", "aws_route53_zone"})
+# (a zone the base stack creates: destroying it loses its records and the delegation made to its name servers)
 
 
 class AwsCompiler(Compiler):

@@ -59,7 +59,7 @@ class AwsPlugin(CloudPlugin):
     # A secret's container holds its value (set outside Terraform): destroying it loses the value.
     # A queue holds its messages (and its dead-letter queue the failed ones).
     stateful_types = frozenset({"aws_s3_bucket", "aws_db_instance", "aws_rds_cluster", "aws_dynamodb_table",
-                                "aws_secretsmanager_secret", "aws_sqs_queue"})
+                                "aws_secretsmanager_secret", "aws_sqs_queue", "aws_route53_zone"})
     primary_types: ClassVar[Mapping[str, str]] = {
         "bucket": "aws_s3_bucket", "function": "aws_lambda_function", "cdn": "aws_cloudfront_distribution",
         "database": "aws_db_instance", "secret": "aws_secretsmanager_secret", "queue": "aws_sqs_queue"}

@@ -30,7 +30,9 @@ if TYPE_CHECKING:
 # Terraform types this compiler emits whose destroy or replace loses data (the plug-in's `stateful_types`).
 STATEFUL_TYPES: frozenset[str] = frozenset({"google_storage_bucket", "google_sql_database_instance",
                                             "google_sql_database", "google_secret_manager_secret",
-                                            "google_pubsub_topic", "google_pubsub_subscription"})
+                                            "google_pubsub_topic", "google_pubsub_subscription",
+                                            "google_dns_managed_zone"})
+# (a zone the base stack creates: destroying it loses its records and the delegation made to its name servers)
 
 
 class GcpCompiler(Compiler):

@@ -55,7 +55,8 @@ class GcpPlugin(CloudPlugin):
     # A secret's container holds its value (set outside Terraform): destroying it loses the value.
     # A queue's messages live in its subscriptions (and a topic's destroy cuts them off).
     stateful_types = frozenset({"google_storage_bucket", "google_sql_database_instance", "google_sql_database",
-                                "google_secret_manager_secret", "google_pubsub_topic", "google_pubsub_subscription"})
+                                "google_secret_manager_secret", "google_pubsub_topic", "google_pubsub_subscription",
+                                "google_dns_managed_zone"})
     primary_types: ClassVar[Mapping[str, str]] = {
         "bucket": "google_storage_bucket", "function": "google_cloudfunctions2_function",
         "cdn": "google_compute_global_forwarding_rule", "database": "google_sql_database_instance",
