@@ -142,7 +142,7 @@ def test_a_function_invokes_another_synchronously_and_asynchronously(shop: Any) 
     api = f"{gateway.url}/fn/acme-local-shop-api"
     answer = requests.post(api, params={"do": "invoke"})
     assert answer.status_code == 200, answer.text
-    assert answer.json() == {"answer": {"echo": {"n": 1}, "caller": "acme-local-shop-api"}}
+    assert answer.json() == {"answer": {"echo": {"n": 1}, "caller": "shop.api"}}
     call_id = requests.post(api, params={"do": "async"}).json()["call_id"]
     calls = wait_for(lambda: [i for i in requests.get(f"{gateway.url}/_platform/invocations").json()
                               if i["trigger"] == "call" and call_id in i["detail"]])

@@ -301,12 +301,22 @@ class GatewayCore:
                          f"(granted: {', '.join(callee.invokers) or 'none'})")
         return 200, caller
 
+    def caller_address(self, caller: str) -> str:
+        """What the callee's handler sees as `call.caller`: `<service>.<function>`, as on both clouds (their
+        runtimes send it from the caller's PLATFORM_SERVICE/PLATFORM_FUNCTION), not the caller's physical name."""
+        found = self.registry.function(caller)
+        if found is None:
+            return caller
+        parts = (found.environment.get(contract.SERVICE, ""), found.environment.get(contract.FUNCTION, ""))
+        return ".".join(p for p in parts if p) or caller
+
     def invoke_call(self, entry: FunctionEntry, payload: Any, caller: str, call_id: str | None = None
                     ) -> tuple[int, dict[str, Any]]:
         """Run a call synchronously: (200, {"result": ...}), or (502/504, {"error": ...})."""
         request_id = new_request_id()
         call_id = call_id or request_id
-        event = {"type": "call", "payload": payload, "caller": caller, "call_id": call_id, "request_id": request_id}
+        event = {"type": "call", "payload": payload, "caller": self.caller_address(caller), "call_id": call_id,
+                 "request_id": request_id}
         started = time.perf_counter()
         result, cold, error = self._call(entry, event)
         status = "ok" if error is None else "error"
