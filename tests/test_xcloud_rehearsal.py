@@ -117,7 +117,7 @@ def test_calls_and_sends_across_stand_ins_rehearse_what_production_accepts(tmp_p
         notify = requests.get(f"{gateway.url}/fn/acme-local-back-notify", timeout=60)
     assert api.status_code == 200, api.text
     body = api.json()
-    assert body["answer"]["echo"] == {"n": 2}  # (locally `caller` is the physical name, on the clouds service.name)
+    assert body["answer"] == {"echo": {"n": 2}, "caller": "front.api"}  # as on the clouds: service.function
     assert notify.status_code == 200, notify.text
     for cloud, name, sent in (("gcp", "acme-local-back-jobs", body["sent"]),
                               ("aws", "acme-local-mail-replies", notify.json()["sent"])):
