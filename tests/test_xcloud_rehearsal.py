@@ -3,9 +3,9 @@ GCP function that sends to an AWS queue, placed on the local stand-ins of a `loc
 Production accepts the estate (its synthesis, with the conformance analysis, passes), so the rehearsal must too, and
 the calls must work through real Terraform, the real local-cloud provider and the real local gateway.
 
-The AWS queue lives in a third service (`mail`): two services linked both ways (front -> back, back -> front) are
-accepted in production, where cross-cloud links are wired with literals, but refused locally as a cycle between
-stacks, because the local compiler knows only buckets before apply (`LocalCompiler.known_kinds`).
+The two services are linked both ways (front -> back's function and queue, back -> front's queue): production wires
+cross-cloud links by federation, so it has no cycle; locally both stand-ins are one target, and the local compiler
+wires one link of the cycle with values known before apply (`LocalCompiler.known_kinds`), as production would accept.
 """
 
 from __future__ import annotations
@@ -26,10 +26,9 @@ from platform_sdk import Function, Queue, Service, http
 
 front = Service("front", owner="team")
 back = Service("back", owner="team")
-mail = Service("mail", owner="team")
 work = back.add(Function("work", handler="work.handle", source="code", triggers=[http(auth="iam")]))
 jobs = back.add(Queue("jobs"))
-replies = mail.add(Queue("replies"))
+replies = front.add(Queue("replies"))
 api = front.add(Function("api", handler="api.handle", source="code", triggers=[http()]))
 notify = back.add(Function("notify", handler="notify.handle", source="code", triggers=[http()]))
 api.invokes(work).sends(jobs)
@@ -120,7 +119,7 @@ def test_calls_and_sends_across_stand_ins_rehearse_what_production_accepts(tmp_p
     assert body["answer"] == {"echo": {"n": 2}, "caller": "front.api"}  # as on the clouds: service.function
     assert notify.status_code == 200, notify.text
     for cloud, name, sent in (("gcp", "acme-local-back-jobs", body["sent"]),
-                              ("aws", "acme-local-mail-replies", notify.json()["sent"])):
+                              ("aws", "acme-local-front-replies", notify.json()["sent"])):
         queue = open_queue((root / ".platform" / "localcloud" / "local" / cloud / "queues" / name).as_uri())
         (message,) = queue.receive()
         assert message.id == sent

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from platform_sdk import contract
 from platform_sdk.localcloud.roots import local_root
@@ -44,16 +44,27 @@ class LocalCompiler(Compiler):
     """One localcloud resource per neutral resource; grants are enforced by the runtime from PLATFORM_GRANTS."""
 
     target = "local"
-    known_kinds = frozenset({"bucket"})
+    known_kinds = frozenset({"bucket", "secret", "queue", "function"})
+    AREAS: ClassVar[dict[str, str]] = {"bucket": "buckets", "secret": "secrets", "queue": "queues"}
+    """Kind -> the directory `<root>/<area>/<name>` the local cloud keeps a resource of that kind in
+    (platform_sdk.localcloud's `directory_values`)."""
 
     def __init__(self, env: Environment) -> None:
         self.env = env
 
     def known_handle(self, ctx: StackContext, resource: Resource) -> Handle:
-        """A bucket's name and `file://` URL, as `localcloud_bucket` computes them (`<root>/buckets/<name>`)."""
+        """What the compiled handle tells consumers, as the local cloud computes it from the name: a bucket's,
+        secret's or queue's directory and `file://` URL; a function's gateway URL and call URL. A cycle between
+        two stacks (two services granted each other's resources, e.g. across the clouds a rehearsal stands in
+        for, where production federates) is wired with these values. What the rehearsed clouds could not wire so
+        is reported by the rehearsal, which synthesizes with their compilers."""
         name = ctx.physical_name(resource)
-        path = local_root(ctx.project_dir, ctx.env, ctx.cloud) / "buckets" / name
-        return self.handle(ctx, resource, name=name, url=path.as_uri(), path=str(path))
+        if isinstance(resource, Function):
+            url = f"http://127.0.0.1:{local_config(self.env).gateway_port}/fn/{name}"
+            return self.handle(ctx, resource, name=name, url=url, call_url=f"localfn://{name}")
+        path = local_root(ctx.project_dir, ctx.env, ctx.cloud) / self.AREAS[resource.kind] / name
+        extra = {"path": str(path)} if isinstance(resource, Bucket) else {}
+        return self.handle(ctx, resource, name=name, url=path.as_uri(), **extra)
 
     def configure(self, ctx: StackContext) -> None:
         from platform_sdk.cdk.raw import RawProvider
