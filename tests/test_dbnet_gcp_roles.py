@@ -220,3 +220,33 @@ def test_without_the_connector_the_step_says_what_to_install(monkeypatch: pytest
     ((line, failed),) = _step(_outputs(url, "postgres", "db", {"fn@p.iam": False}))
     assert failed and "pip install cloud-sql-python-connector" in line
     assert _step({"dev-web-gcp": {"bucket_site_url": "gs://x"}}) == []  # no database: nothing to do
+
+
+def test_platform_apply_runs_the_step_over_the_settled_stacks_of_each_plugin(cloud: dict[str, Any]) -> None:
+    """The apply's hook: every plug-in's `after_apply` gets its settled stacks' outputs (a failed stack's are not
+    passed), and the lines are shown under the apply; a failed step is what makes the apply exit 1."""
+    from io import StringIO
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from platform_sdk.commands.deploy import _after_apply
+    from platform_sdk.terraform import report as rp
+
+    secret = _secret(cloud, "hook-password", "x")
+    url = f"postgres://app@/db?instance={PROJECT}:europe-west1:hook&secret={secret}&cloud=gcp"
+    outputs = _outputs(url, "postgres", "db", {"fn@p.iam": True})
+    results = [rp.StackResult(name, name.split("-")[1], "gcp", "gcp", status=rp.APPLIED, outputs=values,
+                              outputs_known=True) for name, values in outputs.items()]
+    results.append(rp.StackResult("dev-other-gcp", "other", "gcp", "gcp", status=rp.FAILED,
+                                  outputs={"dbadmin_x": {"admin_url": "postgres://app@/x?cloud=gcp",
+                                                         "engine": "postgres", "database": "x", "name": "other.x"}}))
+    results.append(rp.StackResult("dev-files-local", "files", "local", "local", status=rp.APPLIED))
+    session = SimpleNamespace(env=SimpleNamespace(name="dev"),
+                              runner=SimpleNamespace(results={r.name: r for r in results}, ledger=None))
+    out = StringIO()
+    steps = _after_apply(session, results, Console(file=out, width=200))  # type: ignore[arg-type]
+    assert [line.split(":")[0] for line, _ in steps] == ["data.db"]  # not the failed stack's database
+    assert steps[0][1] is True  # the instance is unreachable here: reported as failed
+    assert "After the apply of environment dev:" in out.getvalue() and "data.db: database rights not granted" \
+        in out.getvalue()

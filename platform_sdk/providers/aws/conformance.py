@@ -12,7 +12,8 @@ https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-l
 Network: a Lambda function with `vpc_config` reaches an AWS API only through a gateway endpoint (S3, DynamoDB)
 whose route tables cover its subnets and whose prefix list its security group's egress allows, an interface
 endpoint whose security group admits 443 from the function and whose DNS the runtime uses (private DNS, or the
-endpoint variable the runtime reads), or a NAT route with egress to 0.0.0.0/0:443. Outside a VPC it has the
+endpoint variable the runtime reads), or a NAT route with egress to 0.0.0.0/0:443, in any stack (the base stack
+owns the endpoints and the NAT; two stacks' lookups of one VPC are one VPC, `vpc_identity`). Outside a VPC it has the
 internet. Terraform removes the default allow-all egress of every aws_security_group it creates, so only the
 emitted egress rules count.
 https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc-internet.html

@@ -279,19 +279,24 @@ class BaseReference(Expression):
         self.stack_name = stack_name
         self.fqn = fqn
         self.attribute = attribute
+        self._reference: Reference | None = None  # found on first render (one engine lookup)
 
     def render(self, scope: StackDocument) -> str:
-        base = scope.stack.node.scope.node.try_find_child(self.stack_name)
-        producer = StackDocument.of(base) if base is not None else None
-        if producer is None or not any(block.fqn == self.fqn for block in producer.blocks):
-            raise RuntimeError(f"stack {scope.path} references {self.fqn}.{self.attribute} of the base stack "
-                               f"{self.stack_name}, which does not build it: a need was not recorded")
-        return Reference(producer, self.fqn, self.attribute).render(scope)
+        if self._reference is None:
+            base = scope.stack.node.scope.node.try_find_child(self.stack_name)
+            producer = StackDocument.of(base) if base is not None else None
+            if producer is None or not any(block.fqn == self.fqn for block in producer.blocks):
+                raise RuntimeError(f"stack {scope.path} references {self.fqn}.{self.attribute} of the base stack "
+                                   f"{self.stack_name}, which does not build it: a need was not recorded")
+            self._reference = Reference(producer, self.fqn, self.attribute)
+        return self._reference.render(scope)
 
 
 def base_ref(ctx: StackContext, fqn: str, attribute: str) -> str:
-    """A reference to `fqn.attribute` of this environment's AWS base stack (`<env>-base-<cloud>`)."""
-    return BaseReference(f"{ctx.env.name}-{BASE_SERVICE}-{ctx.cloud}", fqn, attribute).marker()
+    """A reference to `fqn.attribute` of this environment's AWS base stack (`<env>-base-<cloud>`), one per stack."""
+    name = f"{ctx.env.name}-{BASE_SERVICE}-{ctx.cloud}"
+    marker: str = ctx.once(f"aws:base:{fqn}.{attribute}", lambda: BaseReference(name, fqn, attribute).marker())
+    return marker
 
 
 def compile_base(ctx: StackContext, needs: BaseNeeds) -> None:
