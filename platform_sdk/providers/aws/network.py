@@ -219,8 +219,9 @@ def eni_policy(ctx: StackContext, role: RawResource, id: str) -> RawResource:
 
 def attach_to_vpc(ctx: StackContext, fn: Function, role: RawResource, grants: list[tuple[Grant, Handle]],
                   tags: dict[str, str]) -> FunctionNetwork:
-    """Security group (no ingress; egress to exactly what its grants need), the databases' ingress from it, the
-    ENI policy, and the shared prerequisites its grants need (S3 gateway endpoint, NAT)."""
+    """Security group (no ingress; egress to exactly what its grants need), the databases' and the interface
+    endpoints' ingress from it, the ENI policy; asks the base stack for the shared prerequisites its grants need
+    (S3 gateway endpoint, interface endpoints, NAT)."""
     net = vpc(ctx)
     sg = ctx.resource("aws_security_group", rid(ctx, fn, "sg"), {
         "name": f"{ctx.physical_name(fn)}-fn",
