@@ -155,7 +155,7 @@ MOTO_ENV = 'name_prefix = "acme"\ndefault_cloud = "aws"\n[clouds.aws]\nregion = 
 
 
 @pytest.fixture(scope="module")
-def extras(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def extras_stacks(tmp_path_factory: pytest.TempPathFactory) -> Stacks:
     """A service exercising what the estate does not: public bucket + CDN, custom domain, private function
     origin, MySQL, several schedules, no account id in the env, and an emulator endpoint."""
     project = make_project(tmp_path_factory.mktemp("aws") / "extras", {"test": MOTO_ENV},
@@ -163,7 +163,12 @@ def extras(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     # job (VPC, for orders) has no path to S3 (issue 13.1) and POST through CloudFront's origin access control
     # fails (issue 14.1): known faults the conformance analysis reports; this module tests the compiler's output.
     outdir = synth(project, "test", conformance=False)
-    return read_stacks(outdir)["test-extras-aws"]
+    return read_stacks(outdir)
+
+
+@pytest.fixture(scope="module")
+def extras(extras_stacks: Stacks) -> dict[str, Any]:
+    return extras_stacks["test-extras-aws"]
 
 
 # -- the example estate ----------------------------------------------------------------------------------------------
@@ -426,6 +431,25 @@ def test_final_snapshot_name_is_unique_per_instance_lifetime(dev_stacks: Stacks)
 VPC_CIDR = "${data.aws_vpc.default_vpc.cidr_block}"
 
 
+def base_output(env: str, identifier: str) -> str:
+    """A service stack's reference to `identifier` (`type.name.attribute`) of its environment's AWS base stack."""
+    output = "".join(c for c in identifier if c.isalnum() or c in "_-")
+    return (f"${{data.terraform_remote_state.cross-stack-reference-input-{env}-base-aws.outputs."
+            f"cross-stack-output-{output}}}")
+
+
+def endpoint_sg(env: str, service: str) -> str:
+    return base_output(env, f"aws_security_group.{service}_endpoint_sg.id")
+
+
+def endpoint_dns(env: str, service: str) -> str:
+    return "https://" + base_output(env, f"aws_vpc_endpoint.{service}_endpoint.dns_entry[0].dns_name")
+
+
+def destination(rule: dict[str, Any]) -> str:
+    return str(rule.get("cidr_ipv4") or rule.get("prefix_list_id") or rule.get("referenced_security_group_id"))
+
+
 def rules_on(stack: dict[str, Any], direction: str, sg: str) -> list[dict[str, Any]]:
     """Standalone rules of one direction attached to the security group `sg` (a construct name)."""
     sg_id = ref("aws_security_group", sg, "id")
@@ -458,16 +482,18 @@ def test_database_functions_run_in_the_vpc(which: str, request: pytest.FixtureRe
         assert sg["vpc_id"] == "${data.aws_vpc.default_vpc.id}" and "ingress" not in sg and "egress" not in sg
         assert rules_on(stack, "ingress", f"{fn}_sg") == []
         egress = rules_on(stack, "egress", f"{fn}_sg")
-        assert sorted((r["ip_protocol"], r["from_port"], r["to_port"], r["cidr_ipv4"]) for r in egress) == (
-            [("tcp", 443, 443, VPC_CIDR)] if calls_apis else []) + [("tcp", 5432, 5432, VPC_CIDR)]
+        apis = [("tcp", 443, 443, endpoint_sg(which, "secretsmanager")), ("tcp", 443, 443, endpoint_sg(which, "sqs"))]
+        assert sorted((r["ip_protocol"], r["from_port"], r["to_port"], destination(r)) for r in egress) == sorted(
+            (apis if calls_apis else []) + [("tcp", 5432, 5432, VPC_CIDR)])
         assert all(r["tags"] == {"resource": fn} for r in egress)
         # The database setup reaches the database and the Secrets Manager endpoint (the master secret).
         setup = resources(stack, "aws_lambda_function")[f"{fn}_dbsetup"]
         assert setup["vpc_config"]["security_group_ids"] == [ref("aws_security_group", f"{fn}_dbsetup_sg", "id")]
         assert setup["environment"]["variables"]["PLATFORM_SECRETSMANAGER_ENDPOINT"] == (
-            "https://${aws_vpc_endpoint.secretsmanager_endpoint.dns_entry[0].dns_name}")
+            endpoint_dns(which, "secretsmanager"))
         egress = rules_on(stack, "egress", f"{fn}_dbsetup_sg")
-        assert sorted((r["from_port"], r["cidr_ipv4"]) for r in egress) == [(443, VPC_CIDR), (5432, VPC_CIDR)]
+        assert sorted((r["from_port"], destination(r)) for r in egress) == [
+            (443, endpoint_sg(which, "secretsmanager")), (5432, VPC_CIDR)]
 
 
 def test_database_admits_only_its_functions(dev_stacks: Stacks) -> None:
@@ -483,34 +509,44 @@ def test_database_admits_only_its_functions(dev_stacks: Stacks) -> None:
 
 
 @pytest.mark.parametrize("which", ["dev", "prod"])
-def test_one_secrets_manager_endpoint_per_stack(which: str, request: pytest.FixtureRequest) -> None:
+def test_the_base_stack_owns_the_vpc_endpoints(which: str, request: pytest.FixtureRequest) -> None:
+    """One endpoint per service per VPC, in the environment's base stack: a second service stack building its own
+    would fail on the real cloud (private DNS names and gateway routes are one per VPC)."""
     stacks: Stacks = request.getfixturevalue(f"{which}_stacks")
+    base = stacks[f"{which}-base-aws"]
     for name, stack in stacks.items():
-        endpoints = resources(stack, "aws_vpc_endpoint")
-        if not name.endswith("-auth-aws"):
-            assert endpoints == {}, name  # no function with a database: no endpoint, no security groups
-            assert resources(stack, "aws_security_group") == {}, name
+        if name == f"{which}-base-aws":
             continue
-        by_service = {e["service_name"].rsplit(".", 1)[-1]: e for e in endpoints.values()}
-        assert set(by_service) == {"secretsmanager", "sqs"}, "the API sends to the notifications queue from the VPC"
-        assert by_service["sqs"]["private_dns_enabled"] is False
-        endpoint = by_service["secretsmanager"]
-        assert endpoint["service_name"] == "com.amazonaws.eu-west-1.secretsmanager"
-        assert endpoint["vpc_endpoint_type"] == "Interface"
-        # One private-DNS endpoint per service per VPC: a second stack would fail, so functions get its own name.
-        assert endpoint["private_dns_enabled"] is False
-        assert endpoint["vpc_id"] == "${data.aws_vpc.default_vpc.id}"
-        assert endpoint["subnet_ids"] == "${data.aws_subnets.default_vpc_az_subnets.ids}"
-        subnets = stack["data"]["aws_subnets"]["default_vpc_az_subnets"]["filter"]
-        assert {"name": "default-for-az", "values": ["true"]} in subnets  # at most one subnet per zone
-        assert endpoint["security_group_ids"] == [ref("aws_security_group", "secretsmanager_endpoint_sg", "id")]
-        (https,) = rules_on(stack, "ingress", "secretsmanager_endpoint_sg")
-        fn = resources(stack, "aws_lambda_function")["api_function"]["environment"]["variables"]
-        assert fn["PLATFORM_SQS_ENDPOINT"] == "https://${aws_vpc_endpoint.sqs_endpoint.dns_entry[0].dns_name}"
-        assert (https["from_port"], https["to_port"], https["cidr_ipv4"]) == (443, 443, VPC_CIDR)
+        assert resources(stack, "aws_vpc_endpoint") == {}, name
+        if not name.endswith("-auth-aws"):
+            assert resources(stack, "aws_security_group") == {}, name  # no function with a database
+    by_service = {e["service_name"].rsplit(".", 1)[-1]: e for e in resources(base, "aws_vpc_endpoint").values()}
+    assert set(by_service) == {"secretsmanager", "sqs"}, "the API sends to the notifications queue from the VPC"
+    assert by_service["sqs"]["private_dns_enabled"] is False
+    endpoint = by_service["secretsmanager"]
+    assert endpoint["service_name"] == "com.amazonaws.eu-west-1.secretsmanager"
+    assert endpoint["vpc_endpoint_type"] == "Interface"
+    # One private-DNS endpoint per service per VPC, which another environment may hold: functions get its own name.
+    assert endpoint["private_dns_enabled"] is False
+    assert endpoint["vpc_id"] == "${data.aws_vpc.default_vpc.id}"
+    assert endpoint["subnet_ids"] == "${data.aws_subnets.default_vpc_az_subnets.ids}"
+    subnets = base["data"]["aws_subnets"]["default_vpc_az_subnets"]["filter"]
+    assert {"name": "default-for-az", "values": ["true"]} in subnets  # at most one subnet per zone
+    assert endpoint["security_group_ids"] == [ref("aws_security_group", "secretsmanager_endpoint_sg", "id")]
+    # The endpoint's group admits exactly the functions that use it: rules in their stack (no cycle), not the CIDR.
+    assert rules_on(base, "ingress", "secretsmanager_endpoint_sg") == []
+    auth = stacks[f"{which}-auth-aws"]
+    ingress = [r for r in resources(auth, "aws_vpc_security_group_ingress_rule").values()
+               if r["security_group_id"] == endpoint_sg(which, "secretsmanager")]
+    assert sorted(r["referenced_security_group_id"] for r in ingress) == [
+        ref("aws_security_group", sg, "id") for sg in ("api_dbsetup_sg", "api_sg", "cleanup_dbsetup_sg")]
+    assert all((r["from_port"], r["to_port"]) == (443, 443) and "cidr_ipv4" not in r for r in ingress)
+    fn = resources(auth, "aws_lambda_function")["api_function"]["environment"]["variables"]
+    assert fn["PLATFORM_SQS_ENDPOINT"] == endpoint_dns(which, "sqs")
 
 
-def test_functions_without_a_database_stay_outside_the_vpc(dev_stacks: Stacks, extras: dict[str, Any]) -> None:
+def test_functions_without_a_database_stay_outside_the_vpc(dev_stacks: Stacks, extras: dict[str, Any],
+                                                           extras_stacks: Stacks) -> None:
     for name, stack in [*dev_stacks.items(), ("extras", extras)]:
         for fn_name, fn in user_functions(stack).items():
             in_vpc = fn_name in ("api_function", "cleanup_function", "api_dbsetup", "cleanup_dbsetup") if (
@@ -519,14 +555,14 @@ def test_functions_without_a_database_stay_outside_the_vpc(dev_stacks: Stacks, e
             # the setups read the master secret; auth.api its own Secret (jwt-key) from inside the VPC
             reads_secrets = fn_name.endswith("_dbsetup") or (name, fn_name) == ("dev-auth-aws", "api_function")
             assert ("PLATFORM_SECRETSMANAGER_ENDPOINT" in fn["environment"]["variables"]) is reads_secrets
-    assert sorted(resources(extras, "aws_vpc_endpoint")) == ["s3_gateway", "secretsmanager_endpoint"]
+    assert sorted(resources(extras_stacks["test-base-aws"], "aws_vpc_endpoint")) == ["s3_gateway",
+                                                                                   "secretsmanager_endpoint"]
     ingress = rules_on(extras, "ingress", "orders_sg")
     assert sorted((r["from_port"], r["referenced_security_group_id"]) for r in ingress) == [
         (3306, ref("aws_security_group", "job_dbsetup_sg", "id")), (3306, ref("aws_security_group", "job_sg", "id"))]
     # job also writes a bucket: HTTPS to the S3 prefix list (the gateway endpoint), nothing else on 443
-    egress = sorted((r["from_port"], r.get("cidr_ipv4") or r.get("prefix_list_id"))
-                    for r in rules_on(extras, "egress", "job_sg"))
-    assert egress == [(443, "${data.aws_ec2_managed_prefix_list.s3.id}"),
+    egress = sorted((r["from_port"], destination(r)) for r in rules_on(extras, "egress", "job_sg"))
+    assert egress == [(443, base_output("test", "aws_vpc_endpoint.s3_gateway.prefix_list_id")),
                       (3306, "${data.aws_vpc.default_vpc.cidr_block}")]
 
 
@@ -554,8 +590,9 @@ def test_database_in_another_stack_is_opened_by_the_function_stack(tmp_path: Pat
     rule = resources(stacks["test-app-aws"], "aws_vpc_security_group_ingress_rule")["worker_to_data__ledger_db"]
     assert rule["security_group_id"].startswith("${data.terraform_remote_state.cross-stack-reference-input-test-data")
     assert rule["referenced_security_group_id"] == ref("aws_security_group", "worker_sg", "id")
-    assert len(resources(stacks["test-app-aws"], "aws_vpc_endpoint")) == 1
-    assert resources(stacks["test-data-aws"], "aws_vpc_endpoint") == {}
+    assert len(resources(stacks["test-base-aws"], "aws_vpc_endpoint")) == 1  # the setup's Secrets Manager endpoint
+    assert resources(stacks["test-app-aws"], "aws_vpc_endpoint") == resources(stacks["test-data-aws"],
+                                                                               "aws_vpc_endpoint") == {}
 
 
 # -- profile standards -----------------------------------------------------------------------------------------------
@@ -1105,33 +1142,34 @@ NAMED_VPC = ('vpc_id = "vpc-0a1b2c3d4e5f67890"\n'
              'subnet_ids = ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"]\n')
 
 
-def vpc_stack(tmp_path: Path, network: str) -> dict[str, Any]:
+def vpc_stacks(tmp_path: Path, network: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The exam service's stack and the environment's base stack, schema-checked."""
     project = make_project(tmp_path / "estate", {"dev": VPC_ENV + network}, {"exam.py": VPC_SERVICE},
                            {"functions/exam/app.py": HANDLER})
-    stack = read_stacks(synth(project, "dev"))["dev-exam-aws"]
-    errors = check_stack(stack, stack="dev-exam-aws")
-    assert errors == [], format_errors(errors)
-    return stack
+    stacks = read_stacks(synth(project, "dev"))
+    for name, stack in stacks.items():
+        errors = check_stack(stack, stack=name)
+        assert errors == [], format_errors(errors)
+    return stacks["dev-exam-aws"], stacks.get("dev-base-aws", {})  # no base stack when nothing is shared
 
 
 def test_a_vpc_function_with_a_bucket_grant_reaches_s3_through_a_gateway_endpoint(tmp_path: Path) -> None:
     """Issue 13.1: before, the function's only egress was the VPC CIDR and the only endpoint Secrets Manager, so
     every bucket call hung. Now: the VPC's S3 gateway endpoint on its route tables, egress to the S3 prefix list."""
-    stack = vpc_stack(tmp_path, "")
-    gateway = resources(stack, "aws_vpc_endpoint")["s3_gateway"]
+    stack, base = vpc_stacks(tmp_path, "")
+    gateway = resources(base, "aws_vpc_endpoint")["s3_gateway"]
     assert gateway == {**gateway, "vpc_id": "${data.aws_vpc.default_vpc.id}", "vpc_endpoint_type": "Gateway",
                        "service_name": "com.amazonaws.eu-west-1.s3",
                        "route_table_ids": "${data.aws_route_tables.vpc_route_tables.ids}"}
-    assert stack["data"]["aws_route_tables"]["vpc_route_tables"]["vpc_id"] == "${data.aws_vpc.default_vpc.id}"
-    assert stack["data"]["aws_ec2_managed_prefix_list"]["s3"]["name"] == "com.amazonaws.eu-west-1.s3"
-    egress = sorted((r["from_port"], r.get("cidr_ipv4") or r.get("prefix_list_id"))
-                    for r in rules_on(stack, "egress", "api_sg"))
-    assert egress == [(443, "${data.aws_ec2_managed_prefix_list.s3.id}"), (5432, VPC_CIDR)]  # no internet
+    assert base["data"]["aws_route_tables"]["vpc_route_tables"]["vpc_id"] == "${data.aws_vpc.default_vpc.id}"
+    egress = sorted((r["from_port"], destination(r)) for r in rules_on(stack, "egress", "api_sg"))
+    assert egress == [(443, base_output("dev", "aws_vpc_endpoint.s3_gateway.prefix_list_id")),
+                      (5432, VPC_CIDR)]  # no internet
 
 
 def test_the_environment_names_its_vpc_and_subnets(tmp_path: Path) -> None:
     """Issue 13.2: the named VPC and subnets are used as described, never the default VPC."""
-    stack = vpc_stack(tmp_path, NAMED_VPC)
+    stack, base = vpc_stacks(tmp_path, NAMED_VPC)
     subnets = ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"]
     assert stack["data"]["aws_vpc"] == {"platform_vpc": {**stack["data"]["aws_vpc"]["platform_vpc"],
                                                          "id": "vpc-0a1b2c3d4e5f67890"}}
@@ -1140,13 +1178,14 @@ def test_the_environment_names_its_vpc_and_subnets(tmp_path: Path) -> None:
     assert resources(stack, "aws_lambda_function")["api_function"]["vpc_config"]["subnet_ids"] == subnets
     assert resources(stack, "aws_lambda_function")["api_dbsetup"]["vpc_config"]["subnet_ids"] == subnets
     assert resources(stack, "aws_security_group")["api_sg"]["vpc_id"] == "${data.aws_vpc.platform_vpc.id}"
-    assert resources(stack, "aws_vpc_endpoint")["secretsmanager_endpoint"]["subnet_ids"] == subnets
-    assert resources(stack, "aws_vpc_endpoint")["s3_gateway"]["vpc_id"] == "${data.aws_vpc.platform_vpc.id}"
+    assert resources(base, "aws_vpc_endpoint")["secretsmanager_endpoint"]["subnet_ids"] == subnets
+    assert resources(base, "aws_vpc_endpoint")["s3_gateway"]["vpc_id"] == "${data.aws_vpc.platform_vpc.id}"
+    assert base["data"]["aws_vpc"]["platform_vpc"]["id"] == "vpc-0a1b2c3d4e5f67890"
 
 
 def test_endpoints_the_environment_says_exist_are_not_built(tmp_path: Path) -> None:
-    stack = vpc_stack(tmp_path, NAMED_VPC + 'endpoints = ["s3", "secretsmanager"]\n')
-    assert resources(stack, "aws_vpc_endpoint") == {}
+    stack, base = vpc_stacks(tmp_path, NAMED_VPC + 'endpoints = ["s3", "secretsmanager"]\n')
+    assert resources(stack, "aws_vpc_endpoint") == resources(base, "aws_vpc_endpoint") == {}
     egress = {(r["from_port"], r.get("cidr_ipv4") or r.get("prefix_list_id"))
               for r in rules_on(stack, "egress", "api_sg")}
     assert (443, "${data.aws_ec2_managed_prefix_list.s3.id}") in egress  # the VPC's own gateway endpoint
@@ -1155,8 +1194,8 @@ def test_endpoints_the_environment_says_exist_are_not_built(tmp_path: Path) -> N
 
 
 def test_an_opted_in_nat_gateway_is_built_and_routes_the_subnets(tmp_path: Path) -> None:
-    stack = vpc_stack(tmp_path, NAMED_VPC + 'nat = "create"\nnat_subnet_id = "subnet-0ccccccccccccccc3"\n')
-    (gateway,) = resources(stack, "aws_nat_gateway").values()
+    _, stack = vpc_stacks(tmp_path, NAMED_VPC + 'nat = "create"\nnat_subnet_id = "subnet-0ccccccccccccccc3"\n')
+    (gateway,) = resources(stack, "aws_nat_gateway").values()  # in the base stack: one per VPC
     assert gateway["subnet_id"] == "subnet-0ccccccccccccccc3"
     assert gateway["allocation_id"] == ref("aws_eip", "nat_address", "id")
     (route,) = resources(stack, "aws_route").values()

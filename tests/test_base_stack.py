@@ -101,14 +101,17 @@ def test_a_destroy_removes_the_base_stack_last() -> None:
     assert order(dependencies, destroy=False)["prod-web-gcp"] == ["prod-base-gcp"]
 
 
-def test_the_local_cloud_needs_no_base_stack_and_aws_only_for_its_channel_and_budget() -> None:
+def test_the_local_cloud_needs_no_base_stack_and_aws_only_for_its_channel_budget_and_vpc_endpoints() -> None:
     assert not any("-base-" in name for name in example("local").stacks)
-    assert not any("-base-" in name for name in matrix("aws").stacks)  # no [alerts], no [budget]: nothing shared
+    # no [alerts], no [budget]: the matrix's base stack holds only its VPC functions' endpoints
+    assert set(matrix("aws").documents()["aws-base-aws"]["resource"]) == {"aws_vpc_endpoint", "aws_security_group"}
     base = example("dev").documents()["dev-base-aws"]["resource"]  # issue 20: the channel and the budget
-    assert set(base) == {"aws_sns_topic", "aws_sns_topic_subscription", "aws_budgets_budget"}
+    assert set(base) == {"aws_sns_topic", "aws_sns_topic_subscription", "aws_budgets_budget",
+                         "aws_vpc_endpoint", "aws_security_group"}  # the VPC endpoints of auth's functions
     assert example("dev").stacks["dev-base-aws"].shared == {"budget": ["monthly"], "channel": ["eu-west-1",
                                                                                               "us-east-1"],
-                                                            "dns": ["zone"]}  # issue 18: its DNS zone (read)
+                                                            "dns": ["zone"],  # issue 18: its DNS zone (read)
+                                                            "vpc-endpoint": ["secretsmanager", "sqs"]}
 
 
 def test_a_service_named_base_is_refused(tmp_path: Path) -> None:

@@ -114,9 +114,8 @@ UNFIXED_13_1 = (
 
 def _as_before_13_1(documents: dict[str, Any]) -> None:
     """The output before the fix: no S3 gateway endpoint, no egress to the S3 prefix list."""
-    stack = documents["aws-exam-aws"]
-    del stack["resource"]["aws_vpc_endpoint"]["s3_gateway"]
-    del stack["resource"]["aws_vpc_security_group_egress_rule"]["api_egress_s3"]
+    del documents["aws-base-aws"]["resource"]["aws_vpc_endpoint"]["s3_gateway"]
+    del documents["aws-exam-aws"]["resource"]["aws_vpc_security_group_egress_rule"]["api_egress_s3"]
 
 
 def test_a_vpc_function_reaches_its_bucket_through_the_s3_gateway_endpoint(faults: dict[str, Synthesized]) -> None:
@@ -129,10 +128,13 @@ def test_a_vpc_function_reaches_its_bucket_through_the_s3_gateway_endpoint(fault
     assert "the function may send 443 to the s3 prefix list" in relied
     stack = faults["aws"].documents()["aws-exam-aws"]
     egress = stack["resource"]["aws_vpc_security_group_egress_rule"]
-    assert egress["api_egress_s3"]["prefix_list_id"] == "${data.aws_ec2_managed_prefix_list.s3.id}"
-    assert stack["data"]["aws_ec2_managed_prefix_list"]["s3"]["name"] == "com.amazonaws.eu-west-1.s3"
+    # the prefix list of the base stack's gateway endpoint (one per VPC), read through its outputs
+    assert egress["api_egress_s3"]["prefix_list_id"] == (
+        "${data.terraform_remote_state.cross-stack-reference-input-aws-base-aws.outputs."
+        "cross-stack-output-aws_vpc_endpoints3_gatewayprefix_list_id}")
     assert not [rule for rule in egress.values() if rule.get("cidr_ipv4") == "0.0.0.0/0"]  # no internet
-    assert stack["resource"]["aws_vpc_endpoint"]["s3_gateway"]["route_table_ids"] == \
+    base = faults["aws"].documents()["aws-base-aws"]
+    assert base["resource"]["aws_vpc_endpoint"]["s3_gateway"]["route_table_ids"] == \
         "${data.aws_route_tables.vpc_route_tables.ids}"
 
 
@@ -151,7 +153,7 @@ def _add_s3_gateway(documents: dict[str, Any], egress_to: str = "prefix_list") -
     """Another shape of the fix: a gateway endpoint on the VPC's main route table, egress to its prefix list."""
     _as_before_13_1(documents)
     stack = documents["aws-exam-aws"]["resource"]
-    stack["aws_vpc_endpoint"]["s3"] = {
+    stack.setdefault("aws_vpc_endpoint", {})["s3"] = {
         "vpc_id": "${data.aws_vpc.default_vpc.id}", "service_name": "com.amazonaws.eu-west-1.s3",
         "vpc_endpoint_type": "Gateway", "route_table_ids": ["${data.aws_vpc.default_vpc.main_route_table_id}"]}
     rule: dict[str, Any] = {"security_group_id": "${aws_security_group.api_sg.id}", "ip_protocol": "tcp",

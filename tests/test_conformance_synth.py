@@ -203,9 +203,13 @@ def test_a_network_the_environment_describes_is_trusted_as_described(estate: Pat
     env.write_text(env.read_text() + '\n[clouds.aws.network]\nendpoints = ["s3"]\n')
     code, _, err = cli(estate, "synth", "--env", "dev")
     assert code == 0, err
-    stack = json.loads((estate / "cdktf.out" / "dev" / "stacks" / "dev-exam-aws" / "cdk.tf.json").read_text())
-    endpoints = [e["service_name"] for e in stack["resource"]["aws_vpc_endpoint"].values()]
-    assert endpoints == ["com.amazonaws.eu-west-1.secretsmanager"], endpoints  # no S3 endpoint: the VPC's own serves
+    stacks = estate / "cdktf.out" / "dev" / "stacks"
+    base = json.loads((stacks / "dev-base-aws" / "cdk.tf.json").read_text())  # the base stack owns the endpoints
+    endpoints = [e["service_name"] for e in base["resource"]["aws_vpc_endpoint"].values()]
+    assert "com.amazonaws.eu-west-1.secretsmanager" in endpoints, endpoints
+    assert "com.amazonaws.eu-west-1.s3" not in endpoints, endpoints  # no S3 endpoint: the VPC's own serves
+    stack = json.loads((stacks / "dev-exam-aws" / "cdk.tf.json").read_text())
+    assert "aws_vpc_endpoint" not in stack["resource"]
 
     monkeypatch.setattr(type(providers.plugin("aws")), "trusted_network", lambda self, env: None)
     code, _, err = cli(estate, "synth", "--env", "dev")

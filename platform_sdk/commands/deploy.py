@@ -376,8 +376,10 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
         for address in generated:
             out.print(f"generated a value for secret {escape(address)} (never shown)", highlight=False)
         content = []
+        steps: list[tuple[str, bool]] = []
         if operation == "apply" and not (outcome.interrupted or outcome.refused or outcome.cancelled):
             content = _deploy_content(s, results, auto_approve or bool(approved), preview, out)
+            steps = _after_apply(s, results, out)
         if rows and not as_json:
             console.print()
             _print_where(rows, "Where things live")
@@ -398,13 +400,15 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
                 "where": rows,
                 "generated_secrets": generated,
                 "content": [c.to_json() for c in content],
+                "after_apply": [{"step": line, "failed": failed} for line, failed in steps],
                 "rehearsal": s.metadata.get("rehearsal"),
                 "dns": dns,
             }, indent=2))
         if outcome.interrupted:
             _interrupted_notice(results)
             _exit(EXIT_INTERRUPTED)
-        if outcome.failed or outcome.cancelled or any(_content_failed(c) for c in content):
+        if outcome.failed or outcome.cancelled or any(_content_failed(c) for c in content) or \
+                any(failed for _, failed in steps):
             _exit(EXIT_ERROR)
 
 
@@ -555,6 +559,29 @@ def _deploy_content(s: Session, results: list[rp.StackResult], approved: bool, p
     content = deploy_content(targets, outputs, ready, plugin_invalidate(s.env), skips)
     _print_content(content, f"Static content of environment {s.env.name}:", out)
     return content
+
+
+# ------------------------------------------------------------------------------------------ after apply
+
+def _after_apply(s: Session, results: list[rp.StackResult], out: Any) -> list[tuple[str, bool]]:
+    """Each plug-in's step after Terraform (`CloudPlugin.after_apply`: the GCP plug-in grants its Cloud SQL
+    function users their database rights) over its settled stacks' outputs; returns (line, failed) per step."""
+    from platform_sdk import providers
+
+    outputs = _stack_outputs(s)
+    by_target: dict[str, dict[str, Any]] = {}
+    for result in results:
+        if result.status in rp.SETTLED:
+            by_target.setdefault(result.target, {})[result.name] = outputs(result.name)
+    steps: list[tuple[str, bool]] = []
+    for target, stacks in sorted(by_target.items()):
+        steps += providers.plugin(target).after_apply(s.env, stacks)
+    if steps:
+        out.print()
+        out.print(f"[bold]After the apply of environment {escape(s.env.name)}:[/]")
+        for line, failed in steps:
+            out.print(f"  [{'red' if failed else 'dim'}]{escape(line)}[/]", highlight=False, soft_wrap=True)
+    return steps
 
 
 def _unfinished(s: Session) -> dict[str, Any] | None:

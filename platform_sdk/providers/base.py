@@ -738,6 +738,13 @@ class CloudPlugin:
         this cloud's CDN keeps no cache the platform invalidates (the default: the local gateway caches nothing)."""
         return None
 
+    def after_apply(self, env: Environment, outputs: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, bool]]:
+        """A step `platform apply` runs once Terraform applied, through the cloud's own clients (the GCP plug-in
+        grants its Cloud SQL function users their database rights). `outputs`: every settled stack of this plug-in
+        (applied, or unchanged) -> its output values. Returns one (line to show, failed) per thing it did; a failed
+        one makes the apply exit 1. Default: nothing to do."""
+        return []
+
     def trusted_network(self, env: Environment) -> TrustedNetwork | None:
         """The bring-your-own network its `[clouds.<name>]` section describes, which the conformance analysis
         trusts as described (`TrustedNetwork(reaches=..., source="envs/prod.toml: clouds.aws.network")`); None:

@@ -23,8 +23,16 @@ Dropping a role keeps its data: its tables are reassigned to the administrator f
 Authentication (`Role.auth`): "password" (the local cloud), "rds_iam" (RDS IAM database authentication: the
 PostgreSQL role joins `rds_iam`, the MySQL user is IDENTIFIED WITH AWSAuthenticationPlugin; RDS User Guide,
 https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.DBAccounts.html), or "external"
-(the cloud creates and manages the login, this module only grants: e.g. a Cloud SQL IAM database user;
-https://cloud.google.com/sql/docs/postgres/add-manage-iam-users#grant-db-privileges).
+(the cloud creates and manages the login, this module only grants and revokes: a Cloud SQL IAM database user;
+https://cloud.google.com/sql/docs/postgres/add-manage-iam-users#grant-db-privileges). An external PostgreSQL role
+is never made a member of the administrator (the administrator did not create it, and on PostgreSQL 16 may not
+grant it), so it gets no default privileges FOR ROLE: the tables an external owner creates are the other functions'
+to use through the cloud's own roles (Cloud SQL gives every function's IAM user pg_read_all_data and
+pg_write_all_data, providers/gcp/database.py). Dropping an external role revokes its rights; the login, and the
+tables it created, stay (the cloud manages the login).
+
+Who runs them: `change` (create, correct and drop roles; the AWS setup function, the GCP post-apply step) and
+`holders` (who holds a database's rights now, so a step may drop the roles of functions that are gone).
 """
 
 from __future__ import annotations
@@ -155,6 +163,7 @@ def role_statements(engine: str, role: Role, password: str | None = None, superu
     statements.append(f"GRANT {group} TO {name}")
     if role.owner:
         statements.append(f"GRANT CREATE ON SCHEMA {schema} TO {name}")
+    if role.owner and role.auth != "external":  # see the module docstring for external roles
         if not superuser:  # PostgreSQL lets a role set default privileges only for roles it may act as
             statements.append(f"GRANT {name} TO CURRENT_USER")
         statements += [
@@ -163,7 +172,7 @@ def role_statements(engine: str, role: Role, password: str | None = None, superu
         ]
         if not superuser:  # never stay a member: an rds_iam member must log in with IAM tokens
             statements.append(f"REVOKE {name} FROM CURRENT_USER")
-    else:
+    if not role.owner:
         statements.append(f"REVOKE CREATE ON SCHEMA {schema} FROM {name}")
     return statements
 
@@ -187,16 +196,18 @@ def _mysql_role(role: Role, password: str | None) -> list[str]:
 
 def drop_statements(engine: str, role: Role, superuser: bool = True) -> list[str]:
     """Remove `role`, keeping its data: on PostgreSQL the tables it created become the administrator's (run them
-    connected to its database). A Cloud SQL IAM user is only stripped of its rights (Cloud SQL drops the login)."""
+    connected to its database). An external role (a Cloud SQL IAM user) is only stripped of the rights this module
+    gave it: the cloud manages the login, and the tables it created stay its own."""
     if engine == "mysql":
         if role.auth == "external":
             return [f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {_account(role)}"]
         return [f"DROP USER IF EXISTS {_account(role)}"]
     name = ident(role.name, engine)
+    if role.auth == "external":
+        return [f"REVOKE CREATE ON SCHEMA {ident(SCHEMA, engine)} FROM {name}",
+                f"REVOKE {ident(group_name(role.database), engine)} FROM {name}"]
     statements = [] if superuser else [f"GRANT {name} TO CURRENT_USER"]
-    statements += [f"REASSIGN OWNED BY {name} TO CURRENT_USER", f"DROP OWNED BY {name}"]
-    statements.append(f"REVOKE {name} FROM CURRENT_USER" if role.auth == "external" and not superuser
-                      else f"DROP ROLE {name}")
+    statements += [f"REASSIGN OWNED BY {name} TO CURRENT_USER", f"DROP OWNED BY {name}", f"DROP ROLE {name}"]
     return statements
 
 
@@ -253,7 +264,7 @@ def ensure(conn: Any, engine: str, role: Role, password: str | None = None) -> N
 def drop(conn: Any, engine: str, role: Role) -> None:
     """Drop `role` (its data stays), in one transaction; a role that does not exist is left alone."""
     try:
-        if role.auth == "external" or role_exists(conn, engine, role.name):
+        if role_exists(conn, engine, role.name):
             _execute(conn, drop_statements(engine, role, superuser=is_superuser(conn, engine)))
         conn.commit()
     except BaseException:
@@ -261,5 +272,35 @@ def drop(conn: Any, engine: str, role: Role) -> None:
         raise
 
 
-__all__ = ["AUTHS", "NAME_LIMITS", "Role", "database_statements", "drop", "drop_statements", "ensure",
-           "group_name", "ident", "is_superuser", "literal", "role_exists", "role_name", "role_statements"]
+def change(conn: Any, engine: str, ensure_roles: Sequence[Role] = (), drop_roles: Sequence[Role] = ()) -> None:
+    """Drop `drop_roles` (their data stays), then give each of `ensure_roles` exactly its rights: what a setup
+    step runs as the administrator (`conn`: connected to the roles' database). Each role is one transaction."""
+    for role in drop_roles:
+        drop(conn, engine, role)
+    for role in ensure_roles:
+        ensure(conn, engine, role)
+
+
+def holders(conn: Any, engine: str, database: str) -> list[str]:
+    """The roles holding `database`'s rights through this module, sorted: PostgreSQL, the members of its group
+    (`group_name`); MySQL, the users at host `%` with privileges on the database (`mysql.db`)."""
+    cursor = conn.cursor()
+    try:
+        if engine == "postgres":
+            cursor.execute("SELECT r.rolname FROM pg_catalog.pg_auth_members m "
+                           "JOIN pg_catalog.pg_roles r ON r.oid = m.member "
+                           "JOIN pg_catalog.pg_roles g ON g.oid = m.roleid "
+                           f"WHERE g.rolname = {literal(group_name(database), engine)}")
+        else:
+            cursor.execute(f"SELECT DISTINCT User FROM mysql.db WHERE Db = {literal(database, engine)} "
+                           "AND Host = '%'")
+        found = sorted(str(row[0]) for row in cursor.fetchall())
+    finally:
+        cursor.close()
+    conn.commit()  # end the read's transaction: the changes that follow each run in their own
+    return found
+
+
+__all__ = ["AUTHS", "NAME_LIMITS", "Role", "change", "database_statements", "drop", "drop_statements", "ensure",
+           "group_name", "holders", "ident", "is_superuser", "literal", "role_exists", "role_name",
+           "role_statements"]

@@ -26,7 +26,7 @@ from platform_sdk.model import (
 )
 from platform_sdk.naming import default_name
 from platform_sdk.profile import Profile
-from platform_sdk.providers.aws import dbsetup, dns, edge, federation, names, observability
+from platform_sdk.providers.aws import dbsetup, dns, edge, federation, names, network, observability
 from platform_sdk.providers.aws.bucket import compile_bucket, known_bucket
 from platform_sdk.providers.aws.cdn import compile_cdn
 from platform_sdk.providers.aws.config import network_of
@@ -164,9 +164,11 @@ class AwsCompiler(Compiler):
 
     # -- shared prerequisites and observability (observability.py) ----------------------------------------------
     def base(self, ctx: StackContext, needs: BaseNeeds) -> None:
-        """The alert channel's SNS topics and the budget of the account, once per environment."""
+        """The alert channel's SNS topics and the budget of the account, and the VPC endpoints and NAT gateway the
+        environment's VPC functions need (network.py), once per environment."""
         observability.compile_base(ctx, needs)
         dns.compile_base(ctx, needs)
+        network.compile_base(ctx, needs)
 
     def alarms(self, ctx: StackContext, handle: Handle, thresholds: list[AlarmThreshold]) -> None:
         observability.compile_alarms(ctx, handle, thresholds)

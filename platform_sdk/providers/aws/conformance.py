@@ -12,7 +12,8 @@ https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-l
 Network: a Lambda function with `vpc_config` reaches an AWS API only through a gateway endpoint (S3, DynamoDB)
 whose route tables cover its subnets and whose prefix list its security group's egress allows, an interface
 endpoint whose security group admits 443 from the function and whose DNS the runtime uses (private DNS, or the
-endpoint variable the runtime reads), or a NAT route with egress to 0.0.0.0/0:443. Outside a VPC it has the
+endpoint variable the runtime reads), or a NAT route with egress to 0.0.0.0/0:443, in any stack (the base stack
+owns the endpoints and the NAT; two stacks' lookups of one VPC are one VPC, `vpc_identity`). Outside a VPC it has the
 internet. Terraform removes the default allow-all egress of every aws_security_group it creates, so only the
 emitted egress rules count.
 https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc-internet.html
@@ -1036,7 +1037,7 @@ class AwsRules:
         groups = [ref.block for ref in (estate.ref(caller.block.stack, g)
                                         for g in _items(config.get("security_group_ids"))) if ref is not None]
         vpc_ref = estate.ref(groups[0].stack, groups[0].body.get("vpc_id")) if groups else None
-        vpc_token = estate.canonical(groups[0].stack, groups[0].body.get("vpc_id", "")) if groups else ""
+        vpc_token = self.vpc_identity(estate, groups[0].stack, groups[0].body.get("vpc_id", "")) if groups else ""
         subnet_list = [estate.canonical(caller.block.stack, s) for s in _items(subnets)]
         path = ("vpc_config", 0) if isinstance(caller.block.body.get("vpc_config"), list) else ("vpc_config",)
         return Network(groups, subnet_list, vpc_ref.block if vpc_ref else None, vpc_token, caller.block.at(*path))
@@ -1153,6 +1154,20 @@ class AwsRules:
             accepted.append(("cidr", estate.token(network.vpc, "cidr_block")))
         return accepted
 
+    @staticmethod
+    def vpc_identity(estate: Estate, stack: str, value: Any) -> str:
+        """The VPC a `vpc_id` value names. Each stack looks its VPC up itself (the base stack's endpoints, a service
+        stack's function), so two `data.aws_vpc` lookups of the same VPC are one: the same literal `id`, or the
+        default VPC of the same account and Region. Anything else: its canonical text."""
+        ref = estate.ref(stack, value)
+        if ref is not None and ref.block.type == "aws_vpc" and ref.block.mode == "data" and ref.attribute == "id":
+            body = ref.block.body
+            if _literal(body.get("id")):
+                return str(body["id"])
+            if body.get("default") is True and not body.get("id"):
+                return f"default VPC of {_account(estate, ref.block.stack)} in {_region(estate, ref.block.stack)}"
+        return estate.canonical(stack, value)
+
     def _endpoints(self, estate: Estate, network: Network, service: str, kind: str) -> list[Block]:
         found = []
         for endpoint in estate.blocks("aws_vpc_endpoint"):
@@ -1161,7 +1176,7 @@ class AwsRules:
                 continue
             if str(endpoint.body.get("vpc_endpoint_type") or "Gateway") != kind:
                 continue
-            if estate.canonical(endpoint.stack, endpoint.body.get("vpc_id", "")) != network.vpc_token:
+            if self.vpc_identity(estate, endpoint.stack, endpoint.body.get("vpc_id", "")) != network.vpc_token:
                 continue
             found.append(endpoint)
         return found
@@ -1184,10 +1199,10 @@ class AwsRules:
         if ref is not None and ref.block.type == "aws_route_tables" and ref.block.mode == "data":
             filters = _items(ref.block.body.get("filter"))
             vpc_id = ref.block.body.get("vpc_id")
-            ids = [estate.canonical(ref.block.stack, v) for f in filters if f.get("name") == "vpc-id"
+            ids = [self.vpc_identity(estate, ref.block.stack, v) for f in filters if f.get("name") == "vpc-id"
                    for v in _items(f.get("values"))]
             if vpc_id:
-                ids.append(estate.canonical(ref.block.stack, vpc_id))
+                ids.append(self.vpc_identity(estate, ref.block.stack, vpc_id))
             return network.vpc_token in ids
         return False
 

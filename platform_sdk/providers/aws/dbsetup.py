@@ -124,8 +124,8 @@ def build(ctx: StackContext, fn: Function, grants: list[tuple[Grant, Handle]], p
     rules: list[RawResource] = []
     for database, handle in databases:
         rules += open_database(ctx, fn, sg, database, handle, tags, suffix="dbsetup_")
-    environment, secrets_rule = reach_secrets_manager(ctx, sg, fn, tags, suffix="dbsetup_")
-    rules.append(secrets_rule)
+    environment, secrets_rules = reach_secrets_manager(ctx, sg, fn, tags, suffix="dbsetup_")
+    rules += secrets_rules
     eni = eni_policy(ctx, role, rid(ctx, fn, "dbsetup_vpc_access"))
     setup_attrs: dict[str, Any] = {
         "function_name": name,

@@ -1,6 +1,6 @@
 """The VPC of databases and of the functions that use them: which VPC, what a function there reaches, and the
-per-VPC prerequisites (S3 gateway endpoint, NAT gateway) the platform builds when the environment does not say
-they exist.
+per-VPC prerequisites (S3 gateway endpoint, interface endpoints, NAT gateway) the environment's base stack builds
+when the environment does not say they exist.
 
 Which VPC: `[clouds.aws.network] vpc_id` + `subnet_ids` (trusted as described), else the account's default VPC;
 an environment that says the account has none (`default_vpc = false`) and names none gets its databases refused
@@ -11,28 +11,42 @@ functions granted an RDS database join it. From there each reaches exactly what 
 (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc-internet.html):
 - its databases' ports (the database side admits the function's security group);
 - S3 for its bucket grants (`bucket("x")` calls), through the VPC's S3 gateway endpoint: security-group egress to
-  the S3 prefix list (`data.aws_ec2_managed_prefix_list`, https://docs.aws.amazon.com/vpc/latest/privatelink/
-  gateway-endpoints.html), routed from the route tables of the function's subnets;
+  the S3 prefix list (the gateway endpoint's `prefix_list_id`; `data.aws_ec2_managed_prefix_list` when the VPC's own
+  endpoint serves, https://docs.aws.amazon.com/vpc/latest/privatelink/gateway-endpoints.html), routed from the route
+  tables of the function's subnets;
 - the internet (a grant on another cloud: Google's token and storage APIs) only through a NAT gateway the
   environment has or opts in to (`nat = "existing"` or `"create"`); without one such a function is refused at
   synthesis, naming the grant (federation.py);
-- the AWS APIs of its other grants through interface endpoints of its stack (`interface_endpoint`): Secrets
-  Manager for `reads(secret)`, SQS for `sends(queue)`, Lambda for `invokes(function)`
-  (https://docs.aws.amazon.com/vpc/latest/privatelink/aws-services-privatelink-support.html), or through the NAT
-  gateway or the VPC's own endpoints when the environment says it has them;
+- the AWS APIs of its other grants through interface endpoints of the VPC: Secrets Manager for `reads(secret)`,
+  SQS for `sends(queue)`, Lambda for `invokes(function)`
+  (https://docs.aws.amazon.com/vpc/latest/privatelink/aws-services-privatelink-support.html): security-group egress
+  to the endpoint's security group, and that group's ingress from the function's; or through the NAT gateway or the
+  VPC's own endpoints when the environment says it has them;
 - nothing else: database credentials are IAM tokens the runtime signs locally (no API call; dbsetup.py).
 The database setup function (dbsetup.py) also reaches Secrets Manager (the master secret) the same way.
 
-Shared prerequisites: a route table holds one route per prefix list, so the S3 gateway endpoint must be one per
-VPC, and a NAT gateway serves the whole VPC. They are built in the stack of the function that needs them, which is
-right for one service stack with a database per VPC. Known limit: a second service stack (or environment) in the
-same VPC would build a second S3 gateway endpoint on the same route tables, which AWS refuses; it must say what the
-first built (`endpoints = ["s3"]`, `nat = "existing"`).
+Shared prerequisites have one owner, the environment's AWS base stack (`<env>-base-<cloud>`, `compile_base`): a
+route table holds one route per prefix list, so the S3 gateway endpoint must be one per VPC; an interface
+endpoint's private DNS name is one per VPC; a NAT gateway serves the whole VPC. Service stacks ask for them
+(`ctx.needs`, kinds `NEED_ENDPOINT` and `NEED_NAT`: the union over the environment's VPC functions, each built
+once) and reference what they need of them through the base stack's outputs (remote state, `base_ref`): the S3
+endpoint's prefix list id, each interface endpoint's security group and DNS name. A deployed base stack keeps
+what it built while the environment exists, so moving or removing one service never takes an endpoint from
+another (platform_sdk.providers.base.BaseNeeds). What `[clouds.aws.network]` says exists is trusted and not built.
+Known limit: two environments in one VPC each build their own; the second must declare the first's as existing
+(`endpoints = ["s3"]`, `nat = "existing"`).
 
-Why the interface endpoints have no private DNS: AWS allows one endpoint per service with private DNS in a VPC,
-so a second stack would fail to create its own. A function gets each endpoint's own DNS name in a variable
-(`ENDPOINT_SERVICES`: `PLATFORM_SECRETSMANAGER_ENDPOINT`, `PLATFORM_SQS_ENDPOINT`, `PLATFORM_LAMBDA_ENDPOINT`),
-which the runtime's clients use as their endpoint URL.
+Why an interface endpoint's security group admits only the functions' security groups: least privilege (not the
+VPC CIDR), and without a cycle: the ingress rule from a function's group lives in the function's stack (as the
+database's does, `open_database`), so the base stack never references a service stack. Each rule counts against
+the endpoint group's rule quota (60 inbound rules per group by default, https://docs.aws.amazon.com/vpc/latest/
+userguide/amazon-vpc-limits.html#vpc-limits-security-groups): about 60 VPC functions per endpoint before the quota
+must be raised.
+
+Why the interface endpoints have no private DNS: AWS allows one endpoint per service with private DNS in a VPC, and
+another environment (or a team's own endpoint) in the same VPC may hold it. A function gets each endpoint's own
+DNS name in a variable (`ENDPOINT_SERVICES`: `PLATFORM_SECRETSMANAGER_ENDPOINT`, `PLATFORM_SQS_ENDPOINT`,
+`PLATFORM_LAMBDA_ENDPOINT`), which the runtime's clients use as their endpoint URL.
 
 Why standalone rules (`aws_vpc_security_group_ingress_rule`/`egress_rule`) instead of inline blocks: a function
 stack can open the database's security group without owning it (the database may live in another stack), and
@@ -44,14 +58,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from platform_sdk.cdk.document import StackDocument
+from platform_sdk.cdk.expressions import Expression, Reference
 from platform_sdk.cdk.raw import RawResource
 from platform_sdk.errors import PlatformError
 from platform_sdk.model import Bucket, Database, Function, Grant
 from platform_sdk.providers.aws.common import TARGET, policy_json, rid
 from platform_sdk.providers.aws.config import AwsNetwork, network_of
 from platform_sdk.providers.aws.engines import ENGINES
+from platform_sdk.providers.aws.observability import BASE_SERVICE
 from platform_sdk.providers.aws.provider import region_of
-from platform_sdk.providers.base import Handle, StackContext
+from platform_sdk.providers.base import BaseNeeds, Handle, StackContext
 
 # Lambda creates, describes and deletes its ENIs with the execution role. EC2 offers no resource-level scoping
 # for these calls, so they need Resource "*". They are granted inline rather than through the AWS managed
@@ -160,7 +177,12 @@ def _egress(ctx: StackContext, sg: RawResource, id: str, description: str, port:
 
 
 def s3_prefix_list(ctx: StackContext) -> str:
-    """The id of the region's S3 prefix list (what a gateway endpoint routes), looked up once per stack."""
+    """The id of the region's S3 prefix list (what a gateway endpoint routes): the base stack's gateway endpoint's
+    `prefix_list_id`, asking the base stack for the endpoint; the list looked up by name when the VPC's own gateway
+    endpoint serves (`endpoints = ["s3"]`)."""
+    if "s3" not in vpc(ctx).config.endpoints:
+        need_shared(ctx, "s3-gateway")
+        return base_ref(ctx, f"aws_vpc_endpoint.{S3_GATEWAY}", "prefix_list_id")
     name = f"com.amazonaws.{region_of(ctx)}.s3"
     block = ctx.once("aws:s3_prefix_list", lambda: ctx.data("aws_ec2_managed_prefix_list", "s3", {"name": name}))
     return str(block.ref("id"))
@@ -197,8 +219,9 @@ def eni_policy(ctx: StackContext, role: RawResource, id: str) -> RawResource:
 
 def attach_to_vpc(ctx: StackContext, fn: Function, role: RawResource, grants: list[tuple[Grant, Handle]],
                   tags: dict[str, str]) -> FunctionNetwork:
-    """Security group (no ingress; egress to exactly what its grants need), the databases' ingress from it, the
-    ENI policy, and the shared prerequisites its grants need (S3 gateway endpoint, NAT)."""
+    """Security group (no ingress; egress to exactly what its grants need), the databases' and the interface
+    endpoints' ingress from it, the ENI policy; asks the base stack for the shared prerequisites its grants need
+    (S3 gateway endpoint, interface endpoints, NAT)."""
     net = vpc(ctx)
     sg = ctx.resource("aws_security_group", rid(ctx, fn, "sg"), {
         "name": f"{ctx.physical_name(fn)}-fn",
@@ -211,7 +234,6 @@ def attach_to_vpc(ctx: StackContext, fn: Function, role: RawResource, grants: li
     if reaches_s3(grants):
         _egress(ctx, sg, rid(ctx, fn, "egress_s3"), "HTTPS to S3 through the VPC's gateway endpoint", HTTPS_PORT,
                 tags, prefix_list_id=s3_prefix_list(ctx))
-        need_shared(ctx, "s3-gateway")
     if internet_grants(grants):
         if not net.config.internet:  # placement refuses this first (federation.identity_literal)
             raise PlatformError(internet_problem(fn, internet_grants(grants)[0]), key=fn.address)
@@ -231,15 +253,63 @@ def attach_to_vpc(ctx: StackContext, fn: Function, role: RawResource, grants: li
     )
 
 
-# -- shared prerequisites -----------------------------------------------------------------------------------------
+# -- shared prerequisites: asked for by service stacks, built by the base stack ------------------------------------
+NEED_ENDPOINT = "vpc-endpoint"
+"""Base-stack need: a VPC endpoint, by service (`s3`: the gateway endpoint; `ENDPOINT_SERVICES`: interface ones)."""
+NEED_NAT = "nat"
+"""Base-stack need: the NAT gateway `nat = "create"` builds (value "create")."""
+S3_GATEWAY = "s3_gateway"
+
+
 def need_shared(ctx: StackContext, what: str) -> None:
-    """Build a per-VPC prerequisite ("s3-gateway", "nat") in this stack, once: nothing when the environment says
-    it exists (`endpoints = ["s3"]`, `nat = "existing"`)."""
+    """Ask the base stack for a per-VPC prerequisite ("s3-gateway", "nat"): nothing when the environment says it
+    exists (`endpoints = ["s3"]`, `nat = "existing"`)."""
     config = vpc(ctx).config
     if what == "s3-gateway" and "s3" not in config.endpoints:
-        ctx.once("aws:s3_gateway", lambda: _s3_gateway(ctx))
+        ctx.needs.add(NEED_ENDPOINT, "s3")
     if what == "nat" and config.nat == "create":
+        ctx.needs.add(NEED_NAT, "create")
+
+
+class BaseReference(Expression):
+    """An attribute of a block of the environment's base stack, which is built after the service stacks (they say
+    what they need while they compile): rendered, once every stack exists, as the base stack's output read
+    through remote state (`StackDocument.remote`)."""
+
+    def __init__(self, stack_name: str, fqn: str, attribute: str) -> None:
+        self.stack_name = stack_name
+        self.fqn = fqn
+        self.attribute = attribute
+        self._reference: Reference | None = None  # found on first render (one engine lookup)
+
+    def render(self, scope: StackDocument) -> str:
+        if self._reference is None:
+            base = scope.stack.node.scope.node.try_find_child(self.stack_name)
+            producer = StackDocument.of(base) if base is not None else None
+            if producer is None or not any(block.fqn == self.fqn for block in producer.blocks):
+                raise RuntimeError(f"stack {scope.path} references {self.fqn}.{self.attribute} of the base stack "
+                                   f"{self.stack_name}, which does not build it: a need was not recorded")
+            self._reference = Reference(producer, self.fqn, self.attribute)
+        return self._reference.render(scope)
+
+
+def base_ref(ctx: StackContext, fqn: str, attribute: str) -> str:
+    """A reference to `fqn.attribute` of this environment's AWS base stack (`<env>-base-<cloud>`), one per stack."""
+    name = f"{ctx.env.name}-{BASE_SERVICE}-{ctx.cloud}"
+    marker: str = ctx.once(f"aws:base:{fqn}.{attribute}", lambda: BaseReference(name, fqn, attribute).marker())
+    return marker
+
+
+def compile_base(ctx: StackContext, needs: BaseNeeds) -> None:
+    """In the base stack: every VPC endpoint and the NAT gateway the environment's service stacks asked for, once
+    (interface endpoints with their own security group, which the functions' stacks open to their groups)."""
+    if needs.of(NEED_NAT):
         ctx.once("aws:nat", lambda: _nat(ctx))
+    for service in needs.of(NEED_ENDPOINT):
+        if service == "s3":
+            _s3_gateway(ctx)
+        elif service in ENDPOINT_SERVICES:
+            _interface_endpoint(ctx, service)
 
 
 def _shared_name(ctx: StackContext, what: str) -> str:
@@ -251,7 +321,7 @@ def _route_tables(ctx: StackContext) -> Any:
     are associated with it), else every route table of the VPC (the default VPC's main route table among them)."""
     net = vpc(ctx)
     if net.config.nat == "create":
-        return [ctx.shared["aws:nat"].ref("id")]
+        return [ctx.once("aws:nat", lambda: _nat(ctx)).ref("id")]
     tables = ctx.once("aws:route_tables", lambda: ctx.data("aws_route_tables", "vpc_route_tables",
                                                             {"vpc_id": net.ref("id")}))
     return tables.get_list_attribute("ids")
@@ -260,9 +330,7 @@ def _route_tables(ctx: StackContext) -> Any:
 def _s3_gateway(ctx: StackContext) -> RawResource:
     """The VPC's S3 gateway endpoint, routed from the functions' subnets (gateway endpoints are free)."""
     net = vpc(ctx)
-    if net.config.nat == "create":
-        ctx.once("aws:nat", lambda: _nat(ctx))
-    return ctx.resource("aws_vpc_endpoint", "s3_gateway", {
+    return ctx.resource("aws_vpc_endpoint", S3_GATEWAY, {
         "vpc_id": net.ref("id"),
         "service_name": f"com.amazonaws.{region_of(ctx)}.s3",
         "vpc_endpoint_type": "Gateway",
@@ -298,77 +366,72 @@ GRANT_SERVICES = {("secret", "read"): "secretsmanager", ("queue", "send"): "sqs"
 """(kind, access) of a same-cloud grant -> the AWS API its runtime client calls."""
 
 
-def _https_ingress_from_vpc(ctx: StackContext, sg: RawResource, id: str, description: str,
-                            tags: dict[str, str]) -> RawResource:
-    return ctx.resource("aws_vpc_security_group_ingress_rule", id, {
-        "security_group_id": sg.ref("id"),
-        "description": description,
-        "ip_protocol": "tcp",
-        "from_port": HTTPS_PORT,
-        "to_port": HTTPS_PORT,
-        "cidr_ipv4": vpc(ctx).ref("cidr_block"),
+def _interface_endpoint(ctx: StackContext, service: str) -> RawResource:
+    """In the base stack: the interface endpoint of one AWS service and its security group, which admits nothing
+    until a function's stack adds its ingress rule (`reach_service`)."""
+    net = vpc(ctx)
+    name = _shared_name(ctx, f"{service}-endpoint")
+    tags = {"Name": name}
+    sg = ctx.resource("aws_security_group", f"{service}_endpoint_sg", {
+        "name": name,
+        "description": f"{ENDPOINT_SERVICES[service][0]} endpoint: HTTPS from the functions that use it only",
+        "vpc_id": net.ref("id"),
+        "tags": tags,
+    })
+    return ctx.resource("aws_vpc_endpoint", f"{service}_endpoint", {
+        "vpc_id": net.ref("id"),
+        "service_name": f"com.amazonaws.{region_of(ctx)}.{service}",
+        "vpc_endpoint_type": "Interface",
+        "private_dns_enabled": False,  # one private-DNS endpoint per service per VPC: see the module docstring
+        "subnet_ids": net.zone_subnets,
+        "security_group_ids": [sg.ref("id")],
         "tags": tags,
     })
 
 
-def interface_endpoint(ctx: StackContext, service: str) -> RawResource | None:
-    """The stack's interface endpoint of one AWS service (`ENDPOINT_SERVICES`) and its security group (HTTPS from
-    the VPC), built once; None when the environment says the VPC has one (with private DNS: the default endpoint
-    name resolves to it) or a NAT gateway reaches the public endpoint."""
-    if service in vpc(ctx).config.endpoints or vpc(ctx).config.internet:
-        return None
-    label = ENDPOINT_SERVICES[service][0]
-
-    def build() -> RawResource:
-        net = vpc(ctx)
-        name = ctx.profile.physical_name(ctx.env, ctx.service.name, f"{service}-endpoint")
-        tags = {"Name": name}
-        sg = ctx.resource("aws_security_group", f"{service}_endpoint_sg", {
-            "name": name,
-            "description": f"{label} endpoint of {ctx.service.name}: HTTPS from the VPC only",
-            "vpc_id": net.ref("id"),
-            "tags": tags,
-        })
-        _https_ingress_from_vpc(ctx, sg, f"{service}_endpoint_https", "HTTPS from the VPC", tags)
-        return ctx.resource("aws_vpc_endpoint", f"{service}_endpoint", {
-            "vpc_id": net.ref("id"),
-            "service_name": f"com.amazonaws.{region_of(ctx)}.{service}",
-            "vpc_endpoint_type": "Interface",
-            "private_dns_enabled": False,  # one private-DNS endpoint per service per VPC: see the module docstring
-            "subnet_ids": net.zone_subnets,
-            "security_group_ids": [sg.ref("id")],
-            "tags": tags,
-        })
-    endpoint: RawResource = ctx.once(f"aws:{service}_endpoint", build)
-    return endpoint
-
-
-def secrets_endpoint(ctx: StackContext) -> RawResource | None:
-    """The stack's Secrets Manager interface endpoint (see `interface_endpoint`)."""
-    return interface_endpoint(ctx, "secretsmanager")
+def builds_endpoint(ctx: StackContext, service: str) -> bool:
+    """Whether the base stack builds `service`'s interface endpoint: not when the environment says the VPC has
+    one (with private DNS: the default endpoint name resolves to it) or a NAT gateway reaches the public one."""
+    return service not in vpc(ctx).config.endpoints and not vpc(ctx).config.internet
 
 
 def reach_service(ctx: StackContext, sg: RawResource, owner: Function, tags: dict[str, str], suffix: str,
-                  service: str) -> tuple[dict[str, str], RawResource]:
-    """Egress from `sg` to one AWS API: HTTPS to the stack's endpoint (inside the VPC), or through the NAT or the
-    VPC's own endpoint; returns the environment variables that point the runtime at it, and the rule (one HTTPS
-    rule per security group and destination, shared by the services)."""
-    endpoint = interface_endpoint(ctx, service)
-    if endpoint is None and vpc(ctx).config.internet:
+                  service: str) -> tuple[dict[str, str], list[RawResource]]:
+    """`sg`'s way to one AWS API; returns the environment variables that point the runtime at it and the rules.
+
+    The base stack's interface endpoint (asked for here): egress from `sg` to the endpoint's security group and
+    that group's ingress from `sg`, both in this stack. Else HTTPS through the NAT gateway or to the VPC's own
+    endpoint (one rule per security group and destination, shared by the services)."""
+    if builds_endpoint(ctx, service):
+        ctx.needs.add(NEED_ENDPOINT, service)
+        label = ENDPOINT_SERVICES[service][0]
+        endpoint_sg = base_ref(ctx, f"aws_security_group.{service}_endpoint_sg", "id")
+        egress = ctx.resource("aws_vpc_security_group_egress_rule", rid(ctx, owner, f"{suffix}egress_{service}"), {
+            "security_group_id": sg.ref("id"), "description": f"HTTPS to the VPC's {label} endpoint",
+            "ip_protocol": "tcp", "from_port": HTTPS_PORT, "to_port": HTTPS_PORT,
+            "referenced_security_group_id": endpoint_sg, "tags": tags,
+        })
+        ingress = ctx.resource("aws_vpc_security_group_ingress_rule", rid(ctx, owner, f"{suffix}to_{service}"), {
+            "security_group_id": endpoint_sg,
+            "description": f"HTTPS from {owner.address}{' (database setup)' if suffix else ''}",
+            "ip_protocol": "tcp", "from_port": HTTPS_PORT, "to_port": HTTPS_PORT,
+            "referenced_security_group_id": sg.ref("id"), "tags": tags,
+        })
+        dns = base_ref(ctx, f"aws_vpc_endpoint.{service}_endpoint", "dns_entry[0].dns_name")
+        return {ENDPOINT_SERVICES[service][1]: f"https://{dns}"}, [egress, ingress]
+    internet = vpc(ctx).config.internet
+    if internet:
         need_shared(ctx, "nat")
-    destination = ANYWHERE if endpoint is None and vpc(ctx).config.internet else vpc(ctx).ref("cidr_block")
-    what = "the AWS APIs (NAT or the VPC's endpoints)" if endpoint is None else "the AWS API endpoints in the VPC"
+    destination = ANYWHERE if internet else vpc(ctx).ref("cidr_block")
     rule: RawResource = ctx.once(f"aws:egress:{sg.fqn}:https:{destination}", lambda: _egress(
-        ctx, sg, rid(ctx, owner, f"{suffix}egress_https"), f"HTTPS to {what}", HTTPS_PORT, tags,
-        cidr_ipv4=destination))
-    if endpoint is None:
-        return {}, rule
-    return {ENDPOINT_SERVICES[service][1]: f"https://{endpoint.ref('dns_entry[0].dns_name')}"}, rule
+        ctx, sg, rid(ctx, owner, f"{suffix}egress_https"), "HTTPS to the AWS APIs (NAT or the VPC's endpoints)",
+        HTTPS_PORT, tags, cidr_ipv4=destination))
+    return {}, [rule]
 
 
 def reach_secrets_manager(ctx: StackContext, sg: RawResource, owner: Function, tags: dict[str, str],
-                          suffix: str) -> tuple[dict[str, str], RawResource]:
-    """Egress from `sg` to Secrets Manager (see `reach_service`)."""
+                          suffix: str) -> tuple[dict[str, str], list[RawResource]]:
+    """`sg`'s way to Secrets Manager (see `reach_service`)."""
     return reach_service(ctx, sg, owner, tags, suffix, "secretsmanager")
 
 

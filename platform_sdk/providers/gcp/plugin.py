@@ -182,6 +182,13 @@ class GcpPlugin(CloudPlugin):
 
         return invalidate(client or compute_api(env), cdn_url, paths)
 
+    def after_apply(self, env: Environment, outputs: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, bool]]:
+        """The GRANT step of every Cloud SQL database among the settled stacks: each function's IAM user gets
+        exactly its grant's rights, through the Cloud SQL connector as the built-in user (database.py)."""
+        from platform_sdk.providers.gcp.database import grant_roles
+
+        return [(result.line(), result.error is not None) for result in grant_roles(outputs)]
+
     def stack_rules(self) -> list[Rule]:
         from platform_sdk.providers.gcp.guardrails import GcpProductionAlarms, GcpScopedRoles
 

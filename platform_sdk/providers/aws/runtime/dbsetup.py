@@ -45,11 +45,10 @@ def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, str]:
     conn = _admin(spec)
     try:
         if action == "delete":
-            dbroles.drop(conn, engine, _role(spec))
+            dbroles.change(conn, engine, drop_roles=[_role(spec)])
         else:
-            if action == "update" and previous and previous.get("role") != spec["role"]:
-                dbroles.drop(conn, engine, _role(previous))
-            dbroles.ensure(conn, engine, _role(spec))
+            renamed = action == "update" and previous and previous.get("role") != spec["role"]
+            dbroles.change(conn, engine, ensure_roles=[_role(spec)], drop_roles=[_role(previous)] if renamed else [])
     finally:
         conn.close()
     return {"role": str(spec["role"]), "action": action}
