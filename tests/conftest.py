@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,6 +22,14 @@ pytest_plugins = ["tests.emulators"]
 def in_ci() -> bool:
     """CI sets CI=true; there every test must run (.ci/run installs every server and tool they need)."""
     return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C behaves as in a terminal even when pytest starts with SIGINT ignored (a background job of a script:
+    Python then leaves it ignored, and children inherit that): the tests that interrupt `platform` or Terraform
+    would otherwise send a signal nobody receives and hang until their timeout."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.hookimpl(wrapper=True)
