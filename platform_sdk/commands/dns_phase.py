@@ -23,9 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from platform_sdk.model import Cdn
+from platform_sdk.providers.domains import EXTERNAL, PHASE_COMPLETE
 
-EXTERNAL = "external"
-PHASE_COMPLETE = "complete"
 RESOLVER_VARIABLE = "PLATFORM_DNS_RESOLVER"
 LIFETIME_S = 3.0
 """How long one lookup may take, retries included (seconds)."""

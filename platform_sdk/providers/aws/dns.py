@@ -35,13 +35,11 @@ from platform_sdk.model import Cdn
 from platform_sdk.providers.aws.common import rid
 from platform_sdk.providers.aws.config import AwsDnsZone, aws_config
 from platform_sdk.providers.base import BaseNeeds, StackContext
+from platform_sdk.providers.domains import EXTERNAL, output_name, publish_phase
 
-EXTERNAL = "external"
 VALIDATION_TTL = 60
 ALIAS_TYPES = ("A", "AAAA")  # the distribution has IPv6 on (is_ipv6_enabled)
 NEED = "dns"  # the base-stack need: the environment's zone
-PHASE_CERTIFICATE = "certificate"
-PHASE_COMPLETE = "complete"
 
 
 @dataclass(frozen=True)
@@ -71,10 +69,6 @@ def zone(env: Any) -> Zone | None:
     if value is None or value == EXTERNAL:
         return None
     return Zone(id=value)
-
-
-def output_name(cdn: Cdn, what: str) -> str:
-    return f"cdn_{cdn.name}_{what}".replace("-", "_")
 
 
 # -- the base stack ------------------------------------------------------------------------------------------------
@@ -185,17 +179,13 @@ def cdn_records(ctx: StackContext, cdn: Cdn, distribution: Any, cert: Any | None
         return
     if zone_of(ctx) != EXTERNAL:
         return  # no zone named: the validation records stay the output cdn_<name>_dns_validation, as before
-    output = output_name(cdn, "dns_records")
     records = [{"name": cdn.domain, "type": "CNAME", "value": distribution.ref("domain_name")}]
     if cert is not None:
         records.insert(0, {"name": _validation_option(cert, "resource_record_name"),
                            "type": _validation_option(cert, "resource_record_type"),
                            "value": _validation_option(cert, "resource_record_value")})
-    ctx.output(output, records, description=f"DNS records to create for {cdn.domain} in its zone (outside AWS)")
-    ready = domain_ready(ctx, cdn)
-    ctx.output(output_name(cdn, "dns_phase"), PHASE_COMPLETE if ready else PHASE_CERTIFICATE,
-               description=f"{PHASE_CERTIFICATE!r}: the certificate of {cdn.domain} is requested, its records are "
-                           f"to be created; {PHASE_COMPLETE!r}: the distribution serves it")
+    ready = publish_phase(ctx, cdn, records, outside="AWS", serves="the distribution")
+    output = output_name(cdn, "dns_records")
     if not ready:
         warn(f"CDN {cdn.address} on AWS serves {cdn.domain} from a DNS zone outside AWS (dns_zone = \"external\"): "
              "its first apply is two-phase. This apply requests the certificate, builds the distribution on its "

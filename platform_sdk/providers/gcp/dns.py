@@ -35,16 +35,14 @@ from platform_sdk.cdk.engine import Fn
 from platform_sdk.errors import EnvironmentError_, warn
 from platform_sdk.model import Cdn
 from platform_sdk.providers.base import BaseNeeds, StackContext
+from platform_sdk.providers.domains import EXTERNAL, output_name, publish_phase
 from platform_sdk.providers.gcp import naming, provider
 from platform_sdk.providers.gcp.config import GcpDnsZone, gcp_config
 
-EXTERNAL = "external"
 TTL = 300
 NEED = "dns"  # the base-stack need: the environment's zone
 API = "dns.googleapis.com"
 CERTIFICATE_MANAGER_API = "certificatemanager.googleapis.com"
-PHASE_CERTIFICATE = "certificate"
-PHASE_COMPLETE = "complete"
 
 
 @dataclass(frozen=True)
@@ -78,10 +76,6 @@ def zone(ctx: StackContext) -> Zone | None:
     if value is None or value == EXTERNAL:
         return None
     return Zone(id=value)
-
-
-def output_name(cdn: Cdn, what: str) -> str:
-    return f"cdn_{cdn.name}_{what}".replace("-", "_")
 
 
 # -- the base stack ------------------------------------------------------------------------------------------------
@@ -199,18 +193,13 @@ def cdn_records(ctx: StackContext, cdn: Cdn, address: Any, authorization: Any | 
         return
     if not external(ctx):
         return
-    output = output_name(cdn, "dns_records")
     records = [{"name": cdn.domain, "type": "A", "value": address.ref("address")}]
     if authorization is not None:
         records.insert(0, {"name": _authorization_field(authorization, "name"),
                            "type": _authorization_field(authorization, "type"),
                            "value": _authorization_field(authorization, "data")})
-    ctx.output(output, records, description=f"DNS records to create for {cdn.domain} in its zone (outside Google "
-                                            "Cloud)")
-    ready = domain_ready(ctx, cdn)
-    ctx.output(output_name(cdn, "dns_phase"), PHASE_COMPLETE if ready else PHASE_CERTIFICATE,
-               description=f"{PHASE_CERTIFICATE!r}: the certificate of {cdn.domain} is requested, its records are "
-                           f"to be created; {PHASE_COMPLETE!r}: the load balancer serves it")
+    ready = publish_phase(ctx, cdn, records, outside="Google Cloud", serves="the load balancer")
+    output = output_name(cdn, "dns_records")
     if not ready:
         warn(f"CDN {cdn.address} on GCP serves {cdn.domain} from a DNS zone outside Google Cloud (dns_zone = "
              "\"external\"): its first apply is two-phase. This apply requests the certificate (DNS authorization) "

@@ -16,10 +16,7 @@ import hashlib
 
 from platform_sdk.model import Cdn
 from platform_sdk.providers.base import StackContext
-
-EXTERNAL = "external"
-PHASE_CERTIFICATE = "certificate"
-PHASE_COMPLETE = "complete"
+from platform_sdk.providers.domains import EXTERNAL, publish_phase
 
 
 def external(ctx: StackContext) -> bool:
@@ -40,11 +37,5 @@ def route_domain(ctx: StackContext, cdn: Cdn) -> str | None:
     external zone, the outputs `cdn_<name>_dns_records` and `cdn_<name>_dns_phase` as the cloud has them."""
     if not cdn.domain or not external(ctx):
         return cdn.domain
-    ready = ctx.env.domain_ready(cdn.domain)
-    key = f"cdn_{cdn.name}".replace("-", "_")
-    ctx.output(f"{key}_dns_records", records(ctx, cdn.domain),
-               description=f"DNS records to create for {cdn.domain} in its zone (outside the cloud)")
-    ctx.output(f"{key}_dns_phase", PHASE_COMPLETE if ready else PHASE_CERTIFICATE,
-               description=f"{PHASE_CERTIFICATE!r}: {cdn.domain}'s records are to be created; {PHASE_COMPLETE!r}: "
-                           "the route serves it")
+    ready = publish_phase(ctx, cdn, records(ctx, cdn.domain), outside="the cloud", serves="the route")
     return cdn.domain if ready else None

@@ -1,0 +1,39 @@
+"""What every cloud's CDN domains share: the `dns_zone` value of a zone outside the clouds, the two phases of such a
+domain's apply, and the stack outputs that tell `platform apply` where it stands (docs/domains.md).
+
+Each plug-in builds its own records and certificates; `publish_phase` gives every one of them the same two outputs,
+`cdn_<name>_dns_records` (the records to create in the zone) and `cdn_<name>_dns_phase`, which
+`platform_sdk.commands.dns_phase` and the "Where things live" listing read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from platform_sdk.model import Cdn
+from platform_sdk.providers.base import StackContext
+
+EXTERNAL = "external"
+"""`[clouds.<cloud>] dns_zone = "external"`: the zone is outside the cloud; the platform cannot create records."""
+PHASE_CERTIFICATE = "certificate"
+"""The first phase: the certificate is requested, its records are to be created, the domain is not served yet."""
+PHASE_COMPLETE = "complete"
+"""The domain is served with its certificate."""
+
+
+def output_name(cdn: Cdn, what: str) -> str:
+    """The stack output `cdn_<name>_<what>` of a CDN (`-` becomes `_`: Terraform output names)."""
+    return f"cdn_{cdn.name}_{what}".replace("-", "_")
+
+
+def publish_phase(ctx: StackContext, cdn: Cdn, records: list[dict[str, Any]], outside: str, serves: str) -> bool:
+    """Output the records to create for `cdn.domain` in its zone (outside `outside`) and the phase its apply is in;
+    whether the domain is served in this synthesis (`Environment.domain_ready`: its records resolved, or a
+    synthesis alone)."""
+    ready = ctx.env.domain_ready(cdn.domain or "")
+    ctx.output(output_name(cdn, "dns_records"), records,
+               description=f"DNS records to create for {cdn.domain} in its zone (outside {outside})")
+    ctx.output(output_name(cdn, "dns_phase"), PHASE_COMPLETE if ready else PHASE_CERTIFICATE,
+               description=f"{PHASE_CERTIFICATE!r}: the certificate of {cdn.domain} is requested, its records are "
+                           f"to be created; {PHASE_COMPLETE!r}: {serves} serves it")
+    return ready
