@@ -60,7 +60,19 @@ from platform_sdk.cdk.expressions import Fn, Token  # noqa: E402  (our reference
 
 expressions.use_engine(cdk)
 
-App = cdk.App
+
+
+class App(cdk.App):  # type: ignore[misc, valid-type]
+    """The engine's App; once the engine has written the stacks, the resources of every stack document it did not
+    write are added to their files (platform_sdk.cdk.document.write_documents)."""
+
+    def synth(self) -> None:
+        super().synth()
+        from platform_sdk.cdk.document import write_documents
+
+        write_documents(Path(self.outdir))
+
+
 TerraformStack = cdk.TerraformStack
 TerraformElement = cdk.TerraformElement
 TerraformResource = cdk.TerraformResource
