@@ -187,6 +187,8 @@ class Estate:
         # analyses ask the same questions of the same policies and ARNs for every function (see `refs`).
         self._resolved: dict[tuple[str, str], Ref | str | None] = {}  # (stack, reference) -> resolve()
         self._refs: dict[tuple[str, str], tuple[Ref, ...]] = {}  # (stack, text) -> refs() of a string
+        self._ref: dict[tuple[str, str], Ref | None] = {}  # (stack, text) -> ref() of a string
+        self._referenced: dict[tuple[str, str], frozenset[Block]] = {}  # (stack, text) -> blocks refs() names
         self._owners: dict[str, list[Block]] | None = None  # neutral address -> its blocks (owned_by), on first use
         self._blocks: dict[tuple[str, str], Block] = {}
         self._by_type: dict[str, list[Block]] = {}
@@ -217,12 +219,17 @@ class Estate:
         self._derive = rules
         self._canonical.clear()
         self._resolved.clear()  # a cross-stack output that is not one reference resolves to canonical text
+        self._refs.clear()
+        self._ref.clear()
+        self._referenced.clear()
 
     # -- blocks ---------------------------------------------------------------------------------------------------
     def blocks(self, tf_type: str, stack: str | None = None) -> list[Block]:
         """Every block of a type (resources and data sources share the type namespace only by name)."""
         found = self._by_type.get(tf_type, [])
-        return [b for b in found if stack is None or b.stack == stack]
+        if stack is None:
+            return list(found)
+        return [b for b in found if b.stack == stack]
 
     def block(self, stack: str, address: str) -> Block | None:
         return self._blocks.get((stack, address))
@@ -314,6 +321,14 @@ class Estate:
 
     def ref(self, stack: str, value: Any) -> Ref | None:
         """The producing block of a value that is exactly one reference; None otherwise."""
+        if isinstance(value, str):
+            key = (stack, value)
+            if key not in self._ref:
+                self._ref[key] = self._ref_of(stack, value)
+            return self._ref[key]
+        return self._ref_of(stack, value)
+
+    def _ref_of(self, stack: str, value: Any) -> Ref | None:
         reference = self.single_reference(value)
         if reference is None:
             return None
@@ -401,6 +416,12 @@ class Estate:
 
     def references_block(self, stack: str, value: Any, block: Block) -> bool:
         """Whether anything in `value` refers to `block` (any attribute)."""
+        if isinstance(value, str):
+            key = (stack, value)
+            referenced = self._referenced.get(key)
+            if referenced is None:
+                referenced = self._referenced[key] = frozenset(ref.block for ref in self.refs(stack, value))
+            return block in referenced
         return any(ref.block == block for ref in self.refs(stack, value))
 
 
