@@ -4,7 +4,9 @@ Why: a resource built as a jsii construct costs about five round trips to Node, 
 else in synthesis together. Here resources are plain Python objects (`cdk/raw.py`) collected per stack in a
 `StackDocument`; when the estate is complete, `finalize()` renders every document once, in Python, into the JSON
 CDKTF itself would have produced, and one construct per stack (`_DocumentElement`, a `TerraformElement`) hands it
-to the engine: a bounded number of engine calls per stack however many resources it holds.
+to the engine: a bounded number of engine calls per stack however many resources it holds. Of a document without
+engine tokens the engine gets the outputs and metadata only; its resources and data sources are added to the
+stack file the engine wrote, formatted as the engine formats it (`write_documents`, called by `engine.App.synth`).
 
 The engine keeps what it owns: the app, stacks, backends, providers, assets, modules, the manifest, and the wiring
 of references between stacks. A reference from stack B to an attribute of stack A becomes what CDKTF emits for it
