@@ -5,12 +5,15 @@ of the CPU and wall time of CDK Terrain (`cdktn`, the maintained fork of CDKTF) 
 (`cdktn-aws`) building as many resources, at most half its peak memory, at most 1.0 s wall on a quiet machine, and
 grow linearly to 10,000 resources. This script measures exactly that, side by side in one run:
 
-* "pipeline": our whole `platform synth` path (services/*.py -> placement -> AWS compiler -> function packages ->
-  synth) on a generated project (`_synth_estate.py`), project venv;
+* "pipeline": our whole `platform synth --env bench` as a user runs it (the CLI: services/*.py -> placement -> AWS
+  compiler -> function packages -> synth -> guardrails, conformance analysis, schema check) on a generated project
+  (`_synth_estate.py`), project venv;
 * "cdktn": the same estate as plain data (`_synth_workloads.py`: 10 stacks x 100 AWS resources) built with
   `cdktn_aws` classes, in a throwaway venv at `.platform/bench-venv-cdktn` created on first use;
 * "ours": the same data through `platform_sdk.cdk.raw` (our engine layer alone, no compilers);
 * "bindings": the archived `cdktf-cdktf-provider-aws` classes (`.platform/bench-venv`), kept for reference;
+* "floor": Python, jsii and Node with the engine's assemblies, one empty stack: what any pipeline on the engine
+  pays before its first resource;
 * every run is a fresh interpreter, so import cost counts; wall time is measured around the process, CPU time is
   the process tree's (Node included), memory is the peak of the summed RSS of the process tree, sampled;
 * the Terraform JSON of ours, cdktn and bindings is compared after removing cdktf's `//` metadata and the provider
@@ -55,7 +58,7 @@ import _synth_workloads  # noqa: E402
 CHILD = BENCH_DIR / "_synth_child.py"
 WORK_DIR = REPO / ".platform" / "bench-synth"
 RESULTS = BENCH_DIR / "results" / "synth.json"
-VARIANTS = ("pipeline", "cdktn", "ours", "bindings")
+VARIANTS = ("pipeline", "cdktn", "floor", "ours", "bindings")
 
 
 @dataclass(frozen=True)
@@ -200,6 +203,14 @@ def tree_rss(proc: psutil.Process) -> int:
     return total
 
 
+def child_env() -> dict[str, str]:
+    """The measured processes' environment: ours, except PYTHONDONTWRITEBYTECODE (set on some CI and development
+    shells), so that every variant reads compiled `.pyc` files after its warm-up as an installed tool does; the
+    peers' site-packages are compiled by pip at install, the project's own modules would otherwise be compiled
+    from source on every run (~0.6 s of CPU)."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def measure(cmd: list[str], interval: float, timeout: float, nice: int = 0) -> Run:
     """Run one fresh process; wall time around it, peak tree RSS sampled by a thread every `interval` s.
 
@@ -210,7 +221,7 @@ def measure(cmd: list[str], interval: float, timeout: float, nice: int = 0) -> R
         usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         preexec = (lambda: os.setpriority(os.PRIO_PROCESS, 0, nice)) if nice else None
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=REPO, preexec_fn=preexec)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=REPO, preexec_fn=preexec, env=child_env())
         peak = 0
         done = threading.Event()
 
@@ -386,19 +397,30 @@ def peer_summary(pipe: VariantResult, peer: VariantResult) -> dict[str, Any]:
     return summary
 
 
+def floor_summary(floor: VariantResult, pipe: VariantResult, peer: VariantResult) -> dict[str, Any]:
+    """What the engine costs before any resource, against the CPU the goal allows the whole pipeline."""
+    budget = peer.cpu_median * GOAL_CPU_RATIO
+    print(f"engine floor (Python + jsii + Node + assemblies, one empty stack): cpu {floor.cpu_median:.2f} s, "
+          f"wall {floor.wall_median:.2f} s = {floor.cpu_median / peer.cpu_median:.2f} of cdktn's CPU; the goal "
+          f"allows the whole pipeline {budget:.2f} s CPU, the pipeline spends {pipe.cpu_median - floor.cpu_median:.2f}"
+          f" s above the floor")
+    return {"cpu_s": round(floor.cpu_median, 3), "wall_s": round(floor.wall_median, 3),
+            "share_of_cdktn_cpu": round(floor.cpu_median / peer.cpu_median, 3), "goal_cpu_budget_s": round(budget, 3),
+            "pipeline_above_floor_cpu_s": round(pipe.cpu_median - floor.cpu_median, 3)}
+
+
 def growth(python: Path, args: argparse.Namespace, estate_scales: tuple[int, ...] = (1, 5, 10)) -> dict[str, Any]:
     """The pipeline at 1x, 5x and 10x the estate (warm caches): marginal CPU and wall per 1,000 resources."""
     points = []
     for scale in estate_scales:
         stacks = args.stacks * scale
         project = WORK_DIR / f"estate-x{scale}"
-        _synth_estate.write_project(project, stacks, args.buckets, args.functions)
-        outdir = WORK_DIR / "out" / f"pipeline-x{scale}"
+        _synth_estate.write_project(project, stacks, args.buckets, args.pipeline_functions)
+        outdir = project / "cdktf.out" / _synth_estate.ENV_NAME
         cmd = [str(python), str(CHILD), "pipeline", str(outdir), "--project", str(project),
                "--env", _synth_estate.ENV_NAME]
         runs = []
         for i in range(args.warmup + args.repeat):
-            shutil.rmtree(outdir, ignore_errors=True)
             run = measure(cmd, args.interval, args.timeout, args.nice)
             print(f"  growth x{scale:<3} {'warm-up' if i < args.warmup else f'run {i - args.warmup + 1}':8} "
                   f"wall {run.wall_s:6.2f} s  cpu {run.cpu_s:6.2f} s  peak {_mb(run.peak_rss):>9}  "
@@ -439,6 +461,10 @@ def main() -> None:
     parser.add_argument("--stacks", type=int, default=10, help="stacks / services (default 10)")
     parser.add_argument("--buckets", type=int, default=8, help="buckets per stack, 5 resources each (default 8)")
     parser.add_argument("--functions", type=int, default=15, help="functions per stack, 4 resources each (default 15)")
+    parser.add_argument("--pipeline-functions", type=int, default=7,
+                        help="functions per service of the pipeline's project (default 7): the AWS compiler makes 7 "
+                             "resources of each (3 alarms, log group, role, policy, function) and 6.5 of each bucket, "
+                             "so 10 services hold 1,020 resources, at least as many as the peers build")
     parser.add_argument("--growth", action="store_true",
                         help="also measure the pipeline at 5x and 10x the estate (linear growth to 10,000 resources)")
     parser.add_argument("--interval", type=float, default=0.02, help="memory sampling interval in s (default 0.02)")
@@ -464,13 +490,22 @@ def main() -> None:
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     estate_dir = WORK_DIR / "estate"
     if "pipeline" in chosen:
-        _synth_estate.write_project(estate_dir, args.stacks, args.buckets, args.functions)
+        _synth_estate.write_project(estate_dir, args.stacks, args.buckets, args.pipeline_functions)
+
+    def output_of(variant: str) -> Path:
+        """Where a variant writes; `platform synth` writes into its project, which keeps its last output between
+        runs as a user's project does (replacing it is part of the pipeline)."""
+        if variant == "pipeline":
+            return estate_dir / "cdktf.out" / _synth_estate.ENV_NAME
+        return WORK_DIR / "out" / variant
 
     def command(variant: str) -> list[str]:
-        outdir = str(WORK_DIR / "out" / variant)
+        outdir = str(output_of(variant))
         if variant == "pipeline":
             return [str(ours_python), str(CHILD), "pipeline", outdir, "--project", str(estate_dir),
                     "--env", _synth_estate.ENV_NAME]
+        if variant == "floor":
+            return [str(ours_python), str(CHILD), "floor", outdir]
         return [str(pythons[variant]), str(CHILD), variant, outdir, *shape]
 
     expected = _synth_workloads.count(_synth_workloads.generate(args.stacks, args.buckets, args.functions))
@@ -489,9 +524,10 @@ def main() -> None:
         for result in results:
             if result.skipped:
                 continue
-            outdir = WORK_DIR / "out" / result.name
-            shutil.rmtree(outdir, ignore_errors=True)
-            outdir.parent.mkdir(parents=True, exist_ok=True)
+            outdir = output_of(result.name)
+            if result.name != "pipeline":
+                shutil.rmtree(outdir, ignore_errors=True)
+                outdir.parent.mkdir(parents=True, exist_ok=True)
             run = measure(command(result.name), args.interval, args.timeout, args.nice)
             if "skipped" in run.phases:
                 result.skipped = run.phases["skipped"]
@@ -505,10 +541,16 @@ def main() -> None:
             result.resources = count_resources(outdir)
 
     print_table(results, args.repeat)
+    counts = {r.name: r.resources for r in results if r.resources}
+    if counts.get("pipeline") and counts.get("cdktn") and counts["pipeline"] < counts["cdktn"]:
+        print(f"warning: the pipeline built fewer resources ({counts['pipeline']}) than cdktn ({counts['cdktn']}): "
+              "raise --pipeline-functions for a fair comparison")
     by_name = {r.name: r for r in results if not r.skipped and r.runs}
     summary: dict[str, Any] = {}
     if "pipeline" in by_name and "cdktn" in by_name:
         summary["pipeline_vs_cdktn"] = peer_summary(by_name["pipeline"], by_name["cdktn"])
+        if "floor" in by_name:
+            summary["floor"] = floor_summary(by_name["floor"], by_name["pipeline"], by_name["cdktn"])
     if "ours" in by_name and "bindings" in by_name:
         ours, bindings = by_name["ours"], by_name["bindings"]
         summary["ours_vs_archived_bindings"] = {

@@ -27,6 +27,7 @@ policy, a node inside it); `remove` deletes it, which is how tests take one piec
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -158,6 +159,16 @@ def expressions(text: str) -> Iterator[tuple[int, int, str]]:
         i = j + 1
 
 
+@functools.lru_cache(maxsize=65536)
+def _single_reference(value: str) -> str | None:
+    """Estate.single_reference of a string starting with `${` and ending with `}` (pure, so cached)."""
+    spans = list(expressions(value))
+    if len(spans) != 1 or spans[0][0] != 0 or spans[0][1] != len(value):
+        return None
+    inner = spans[0][2].strip()
+    return inner if _REFERENCE.fullmatch(inner) or _REMOTE.match(inner) else None
+
+
 def _attribute(steps: str) -> str:
     """`.master_user_secret[0].secret_arn` -> `master_user_secret.0.secret_arn` (one spelling for comparisons)."""
     return re.sub(r"\[(\d+)\]", r".\1", steps).lstrip(".")
@@ -172,6 +183,13 @@ class Estate:
         self.stacks = dict(stacks or {})
         self._derive = derive
         self._canonical: dict[tuple[str, str], str] = {}  # (stack, text) -> canonical text
+        # The documents never change once indexed, so what a string refers to is worked out once per stack: the
+        # analyses ask the same questions of the same policies and ARNs for every function (see `refs`).
+        self._resolved: dict[tuple[str, str], Ref | str | None] = {}  # (stack, reference) -> resolve()
+        self._refs: dict[tuple[str, str], tuple[Ref, ...]] = {}  # (stack, text) -> refs() of a string
+        self._ref: dict[tuple[str, str], Ref | None] = {}  # (stack, text) -> ref() of a string
+        self._referenced: dict[tuple[str, str], frozenset[Block]] = {}  # (stack, text) -> blocks refs() names
+        self._owners: dict[str, list[Block]] | None = None  # neutral address -> its blocks (owned_by), on first use
         self._blocks: dict[tuple[str, str], Block] = {}
         self._by_type: dict[str, list[Block]] = {}
         for stack, doc in sorted(documents.items()):
@@ -200,27 +218,32 @@ class Estate:
     def derive(self, rules: Derive | None) -> None:
         self._derive = rules
         self._canonical.clear()
+        self._resolved.clear()  # a cross-stack output that is not one reference resolves to canonical text
+        self._refs.clear()
+        self._ref.clear()
+        self._referenced.clear()
 
     # -- blocks ---------------------------------------------------------------------------------------------------
     def blocks(self, tf_type: str, stack: str | None = None) -> list[Block]:
         """Every block of a type (resources and data sources share the type namespace only by name)."""
         found = self._by_type.get(tf_type, [])
-        return [b for b in found if stack is None or b.stack == stack]
+        if stack is None:
+            return list(found)
+        return [b for b in found if b.stack == stack]
 
     def block(self, stack: str, address: str) -> Block | None:
         return self._blocks.get((stack, address))
 
     def owned_by(self, neutral_address: str, tf_type: str | None = None) -> list[Block]:
         """The blocks synthesis recorded as implementing one neutral resource (StackInfo.owners)."""
-        found = []
-        for stack, info in sorted(self.stacks.items()):
-            for address, owner in sorted(info.owners.items()):
-                if owner != neutral_address:
-                    continue
-                block = self.block(stack, address)
-                if block is not None and (tf_type is None or block.type == tf_type):
-                    found.append(block)
-        return found
+        if self._owners is None:
+            self._owners = {}
+            for stack, info in sorted(self.stacks.items()):
+                for address, owner in sorted(info.owners.items()):
+                    block = self.block(stack, address)
+                    if block is not None:
+                        self._owners.setdefault(owner, []).append(block)
+        return [b for b in self._owners.get(neutral_address, ()) if tf_type is None or b.type == tf_type]
 
     def depends_on(self, stack: str, other: str) -> bool:
         """Whether `stack` is applied after `other`: it depends on it, directly or through other stacks (the
@@ -263,6 +286,14 @@ class Estate:
     def resolve(self, stack: str, reference: str, depth: int = 0) -> Ref | str | None:
         """One reference (`aws_s3_bucket.x.arn`, `data.terraform_remote_state.i.outputs.o`) -> the producing block
         and attribute; a cross-stack output that is not a single reference -> its canonical text; None = unknown."""
+        if depth:
+            return self._resolve(stack, reference, depth)
+        key = (stack, reference)
+        if key not in self._resolved:
+            self._resolved[key] = self._resolve(stack, reference, 0)
+        return self._resolved[key]
+
+    def _resolve(self, stack: str, reference: str, depth: int) -> Ref | str | None:
         remote = _REMOTE.match(reference)
         if remote:
             produced = self._producer(stack, remote.group(1), remote.group(2))
@@ -286,14 +317,18 @@ class Estate:
         """The reference when `value` is exactly one `${reference}` (no function call, no surrounding text)."""
         if not isinstance(value, str) or not value.startswith("${") or not value.endswith("}"):
             return None
-        spans = list(expressions(value))
-        if len(spans) != 1 or spans[0][0] != 0 or spans[0][1] != len(value):
-            return None
-        inner = spans[0][2].strip()
-        return inner if _REFERENCE.fullmatch(inner) or _REMOTE.match(inner) else None
+        return _single_reference(value)
 
     def ref(self, stack: str, value: Any) -> Ref | None:
         """The producing block of a value that is exactly one reference; None otherwise."""
+        if isinstance(value, str):
+            key = (stack, value)
+            if key not in self._ref:
+                self._ref[key] = self._ref_of(stack, value)
+            return self._ref[key]
+        return self._ref_of(stack, value)
+
+    def _ref_of(self, stack: str, value: Any) -> Ref | None:
         reference = self.single_reference(value)
         if reference is None:
             return None
@@ -304,11 +339,15 @@ class Estate:
         """Every reference anywhere in a value (strings, lists, objects, and JSON documents inside strings)."""
         found: list[Ref] = []
         if isinstance(value, str):
-            for _, _, inner in expressions(value):
-                for match in _REFERENCE.finditer(inner):
-                    resolved = self.resolve(stack, match.group(0))
-                    if isinstance(resolved, Ref):
-                        found.append(resolved)
+            if "${" not in value:
+                return found
+            key = (stack, value)
+            cached = self._refs.get(key)
+            if cached is None:
+                cached = self._refs[key] = tuple(
+                    resolved for _, _, inner in expressions(value) for match in _REFERENCE.finditer(inner)
+                    if isinstance(resolved := self.resolve(stack, match.group(0)), Ref))
+            found += cached
         elif isinstance(value, Mapping):
             for item in value.values():
                 found += self.refs(stack, item)
@@ -377,6 +416,12 @@ class Estate:
 
     def references_block(self, stack: str, value: Any, block: Block) -> bool:
         """Whether anything in `value` refers to `block` (any attribute)."""
+        if isinstance(value, str):
+            key = (stack, value)
+            referenced = self._referenced.get(key)
+            if referenced is None:
+                referenced = self._referenced[key] = frozenset(ref.block for ref in self.refs(stack, value))
+            return block in referenced
         return any(ref.block == block for ref in self.refs(stack, value))
 
 

@@ -4,7 +4,9 @@ Why: a resource built as a jsii construct costs about five round trips to Node, 
 else in synthesis together. Here resources are plain Python objects (`cdk/raw.py`) collected per stack in a
 `StackDocument`; when the estate is complete, `finalize()` renders every document once, in Python, into the JSON
 CDKTF itself would have produced, and one construct per stack (`_DocumentElement`, a `TerraformElement`) hands it
-to the engine: a bounded number of engine calls per stack however many resources it holds.
+to the engine: a bounded number of engine calls per stack however many resources it holds. Of a document without
+engine tokens the engine gets the outputs and metadata only; its resources and data sources are added to the
+stack file the engine wrote, formatted as the engine formats it (`write_documents`, called by `engine.App.synth`).
 
 The engine keeps what it owns: the app, stacks, backends, providers, assets, modules, the manifest, and the wiring
 of references between stacks. A reference from stack B to an attribute of stack A becomes what CDKTF emits for it
@@ -39,6 +41,12 @@ _MAX_ID_LEN = 255
 
 _pending: list[StackDocument] = []
 """Documents not emitted yet, in creation order (every app's stacks, until `finalize()`)."""
+WRITTEN_SECTIONS = ("resource", "data")
+"""The sections of a document synthesis writes into the engine's stack file itself (`write_documents`)."""
+write_directly = True
+"""False hands the whole document to the engine (how tests compare both ways byte for byte)."""
+_written: list[StackDocument] = []
+"""Documents whose resources and data sources `write_documents` adds to their stack file after `app.synth()`."""
 
 
 def make_unique_id(construct_id: str) -> str:
@@ -81,6 +89,7 @@ class StackDocument:
         self.inputs: dict[int, str] = {}  # id(producer document) -> its remote state's logical id
         self.payload: dict[str, Any] | None = None
         self.engine_tokens = False  # the payload holds tokens of the engine itself (a platform team's constructs)
+        self.direct: dict[str, Any] | None = None  # WRITTEN_SECTIONS as the engine would write them, see _direct
         self._element: Any = None
         _pending.append(self)
 
@@ -203,7 +212,134 @@ def finalize() -> None:
 def abandon() -> None:
     """Forget documents that will never be emitted (their synthesis failed), so the next app starts clean."""
     _pending.clear()
+    _written.clear()
     expressions.forget()
+
+
+# -- writing resources into the engine's stack files ------------------------------------------------------------
+# Handing a stack's resources to the engine costs more than everything else it does for the stack: jsii serialises
+# the document in Python, Node parses it, CDKTF walks it resolving tokens (there are none) and writes it back out
+# (~0.4 s of CPU for 1,000 resources). The engine's part of the file (stack metadata, backend, providers, remote
+# state, outputs, anything a platform team's constructs add) does not depend on them, so a document without
+# engine tokens gives the engine everything but its resources and data sources, and `write_documents` adds those
+# to the file the engine wrote, formatted as the engine formats it: json-stable-stringify with two spaces (sorted
+# keys, an empty object or list opened and closed on two lines), values as CDKTF's resolve leaves them (None
+# dropped from objects and lists, numbers as JavaScript prints them). A value the Python writer cannot format
+# exactly as Node would (a float JavaScript prints with an exponent, an integer beyond 2**53, a key outside the
+# Basic Multilingual Plane, which the two languages sort differently, a lone surrogate) sends the whole document
+# through the engine instead. tests/test_cdk_document.py compares the files with CDKTF's own, byte for byte.
+class _NotPlain(Exception):
+    """A value the Python writer would not format exactly as the engine does."""
+
+
+_EMPTY = {"{}": "\x00{}\x00", "[]": "\x00[]\x00"}
+_EMPTY_MARKER = re.compile(r'^( *)(.*)"\\u0000(\{\}|\[\])\\u0000"', re.MULTILINE)
+_NUMBER_MARKER = re.compile(r'"\\u0000n([-+.eE0-9]+)\\u0000"')
+_SAFE_INT = 2**53
+
+
+def _plain(value: Any) -> Any:
+    """`value` as CDKTF's resolve would leave it, empty containers as markers (see `_stringify`)."""
+    if isinstance(value, str):
+        if not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                raise _NotPlain(value) from None
+        if "\x00" in value:
+            raise _NotPlain(value)
+        return value
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str) or "\x00" in key or not key.isascii() and any(ord(c) > 0xFFFF for c in key):
+                raise _NotPlain(key)
+            if item is not None:
+                out[key] = _plain(item)
+        return out or _EMPTY["{}"]
+    if isinstance(value, list):
+        items = [_plain(item) for item in value if item is not None]
+        return items or _EMPTY["[]"]
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if abs(value) > _SAFE_INT:
+            raise _NotPlain(value)
+        return value
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) <= _SAFE_INT:
+            return int(value)
+        if 1e-4 <= abs(value) < 1e16:  # both print the shortest digits without an exponent here
+            return value
+    raise _NotPlain(value)
+
+
+def _engine_json(text: str) -> Any:
+    """A file the engine wrote, parsed so that `_stringify` writes it back unchanged: its fractional numbers kept
+    as the engine printed them, its empty containers as markers."""
+    def mark(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: mark(item) for key, item in value.items()} or _EMPTY["{}"]
+        if isinstance(value, list):
+            return [mark(item) for item in value] or _EMPTY["[]"]
+        return value
+    return mark(json.loads(text, parse_float=lambda number: f"\x00n{number}\x00"))
+
+
+def _stringify(document: dict[str, Any]) -> str:
+    """json-stable-stringify(document, {space: 2}) of a document made of `_plain` and `_engine_json` values."""
+    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)
+    text = _EMPTY_MARKER.sub(lambda m: f"{m[1]}{m[2]}{m[3][0]}\n{m[1]}{m[3][1]}", text)
+    return _NUMBER_MARKER.sub(lambda m: m[1], text)
+
+
+def _direct(document: StackDocument) -> dict[str, Any] | None:
+    """The sections synthesis writes itself, ready for `_stringify`; None: the engine writes the whole document."""
+    if not write_directly or document.engine_tokens or document.payload is None:
+        return None
+    try:
+        return {key: _plain(document.payload[key]) for key in WRITTEN_SECTIONS if key in document.payload}
+    except _NotPlain:
+        return None
+
+
+def _merge(target: dict[str, Any], source: dict[str, Any], stack: str) -> None:
+    """CDKTF's deepMerge of disjoint trees (`_plain` / `_engine_json` values): objects merge, an empty object adds
+    nothing to one that is there; two values at one place are a clash the engine never produces for us."""
+    for key, value in source.items():
+        current = target.get(key)
+        if current is None or current == _EMPTY["{}"] and (isinstance(value, dict) or value == current):
+            target[key] = value
+        elif isinstance(current, dict) and isinstance(value, dict):
+            _merge(current, value, stack)
+        elif not (isinstance(current, dict) and value == _EMPTY["{}"]):
+            raise RuntimeError(f"stack {stack}: {key} is written by the engine and by the document")
+
+
+def write_documents(outdir: Path) -> None:
+    """Add the resources and data sources of every document the engine just synthesized without them to its
+    stack file in `outdir` (`App.synth` calls this right after the engine's synthesis).
+
+    Raises RuntimeError when a stack-level raw override of the engine touches those sections (it would have
+    applied to them had the engine written them): nothing in the platform does that.
+    """
+    documents = list(_written)
+    _written.clear()
+    if not documents:
+        return
+    manifest = json.loads((outdir / "manifest.json").read_text())
+    paths = {entry["constructPath"]: outdir / entry["synthesizedStackPath"] for entry in manifest["stacks"].values()}
+    for document in documents:
+        path = paths[document.path]
+        merged = _engine_json(path.read_text())
+        metadata = merged.get("//", {}).get("metadata", {}) if isinstance(merged.get("//"), dict) else {}
+        overrides = metadata.get("overrides") if isinstance(metadata, dict) else None
+        overridden = set(overrides.get("stack", ())) if isinstance(overrides, dict) else set()
+        if overridden & set(WRITTEN_SECTIONS):
+            raise RuntimeError(f"stack {document.path} overrides {sorted(overridden)} at the stack level: "
+                               "override the resources themselves")
+        _merge(merged, document.direct or {}, document.path)
+        path.write_text(_stringify(merged))
 
 
 def unrendered(outdir: Path) -> list[tuple[str, str]]:
@@ -242,12 +378,19 @@ def _element_class() -> type:
                 self._calls = 0
 
             def to_terraform(self) -> Any:
-                if self._document.payload is None:
+                document = self._document
+                if document.payload is None:
                     finalize()
                 self._calls += 1
-                if self._calls == 1 and not self._document.engine_tokens:
+                if self._calls == 1 and not document.engine_tokens:
                     return {}
-                return self._document.payload
+                if document.direct is None:
+                    document.direct = _direct(document)
+                if document.direct is None:
+                    return document.payload
+                if document not in _written:
+                    _written.append(document)
+                return {k: v for k, v in document.payload.items() if k not in WRITTEN_SECTIONS}
 
         _ELEMENT_CLASS = _DocumentElement
     return _ELEMENT_CLASS

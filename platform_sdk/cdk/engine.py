@@ -10,7 +10,9 @@ machine needs no system Node (and no Node end-of-life banner appears).
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -24,17 +26,35 @@ def node_bin_dir() -> Path | None:
     return path if (path / "node").exists() else None
 
 
-NODE_MEMORY_OPTION = "--max-semi-space-size=2"
-"""V8's young generation capped at 2 MB per semi-space: the jsii kernel's RSS drops by a quarter (114 -> 84 MB
-for 1,000 resources, bench/bench_synth.py) at no measurable CPU cost (its allocations are few and long-lived)."""
+NODE_MEMORY_OPTIONS = ("--max-semi-space-size=2", "--jitless")
+"""The jsii kernel's Node processes (jsii runs two: a relay and the kernel), smaller at no measurable CPU cost:
+V8's young generation capped at 2 MB per semi-space (the kernel's RSS 114 -> 84 MB for 1,000 resources: its
+allocations are few and long-lived), and no JIT compiler (-13 MB over both processes; Node only loads the
+engine's modules and writes the stacks' metadata, backends and providers, the resources are written in Python:
+platform_sdk.cdk.document). Only the kernel gets them (`_kernel_options`), not other Node programs started later."""
+
+
+@contextlib.contextmanager
+def _kernel_options() -> Iterator[None]:
+    """NODE_OPTIONS with NODE_MEMORY_OPTIONS while jsii starts its kernel (the first engine import), then as before
+    (an option the user's NODE_OPTIONS already sets is left to them)."""
+    before = os.environ.get("NODE_OPTIONS")
+    options = before or ""
+    for option in NODE_MEMORY_OPTIONS:
+        if option.split("=")[0] not in options:
+            options = f"{options} {option}".strip()
+    os.environ["NODE_OPTIONS"] = options
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("NODE_OPTIONS", None)
+        else:
+            os.environ["NODE_OPTIONS"] = before
 
 
 def configure_node() -> None:
-    """Set JSII_NODE and put Node first on PATH (asset handling calls `node`); silence jsii's version notices;
-    keep the kernel's heap small (NODE_MEMORY_OPTION, unless NODE_OPTIONS already sizes the young generation)."""
-    options = os.environ.get("NODE_OPTIONS", "")
-    if "semi-space" not in options:
-        os.environ["NODE_OPTIONS"] = f"{options} {NODE_MEMORY_OPTION}".strip()
+    """Set JSII_NODE and put Node first on PATH (asset handling calls `node`); silence jsii's version notices."""
     bin_dir = node_bin_dir()
     if bin_dir is not None:
         os.environ.setdefault("JSII_NODE", str(bin_dir / "node"))
@@ -48,10 +68,11 @@ def configure_node() -> None:
 configure_node()
 
 ENGINE = os.environ.get("PLATFORM_CDK_ENGINE", "cdktf")
-if ENGINE == "cdktn":  # pragma: no cover - the fork is a drop-in with identical class names
-    import cdktn as cdk  # type: ignore[import-not-found]
-else:
-    import cdktf as cdk
+with _kernel_options():  # importing the engine starts jsii's kernel
+    if ENGINE == "cdktn":  # pragma: no cover - the fork is a drop-in with identical class names
+        import cdktn as cdk  # type: ignore[import-not-found]
+    else:
+        import cdktf as cdk
 
 from constructs import Construct  # noqa: E402
 
@@ -60,7 +81,19 @@ from platform_sdk.cdk.expressions import Fn, Token  # noqa: E402  (our reference
 
 expressions.use_engine(cdk)
 
-App = cdk.App
+
+
+class App(cdk.App):  # type: ignore[misc, valid-type]
+    """The engine's App; once the engine has written the stacks, the resources of every stack document it did not
+    write are added to their files (platform_sdk.cdk.document.write_documents)."""
+
+    def synth(self) -> None:
+        super().synth()
+        from platform_sdk.cdk.document import write_documents
+
+        write_documents(Path(self.outdir))
+
+
 TerraformStack = cdk.TerraformStack
 TerraformElement = cdk.TerraformElement
 TerraformResource = cdk.TerraformResource

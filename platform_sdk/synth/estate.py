@@ -111,6 +111,7 @@ class EstateBuilder:
         self.stack_infos: dict[str, StackInfo] = {}
         self.needs: dict[str, BaseNeeds] = {}  # cloud label -> what its service stacks need from its base stack
         self.warnings: list[str] = []
+        self._callers_index: tuple[dict[int, list[tuple[Function, str]]], dict[int, list[Cdn]]] | None = None
 
     # -- stacks ---------------------------------------------------------------------------------------------
     def _context(self, placement: Placement) -> StackContext:
@@ -197,12 +198,15 @@ class EstateBuilder:
     def observe(self) -> None:
         """Alarms for every resource whose kind has them and one dashboard per service stack, by the stack's
         compiler, once the base stacks (which hold the alert channel the alarms notify) exist."""
+        by_stack: dict[str, list[Handle]] = {}
+        for handle in self.handles.values():
+            by_stack.setdefault(handle.stack_name, []).append(handle)
         for ctx in list(self.contexts.values()):
             info = self.stack_infos[ctx.name]
             if info.tombstone or info.shared:
                 continue
             compiler = self.compilers[ctx.target]
-            handles = [h for r, h in self.handles.items() if h.stack_name == ctx.name]
+            handles = by_stack.get(ctx.name, [])
             for handle in handles:
                 resource = handle.resource
                 if resource.kind not in ALARM_KEYS:
@@ -384,12 +388,27 @@ class EstateBuilder:
             t.bucket.name: self.handles[t.bucket] for t in fn.triggers if isinstance(t, ObjectCreatedTrigger)
         }
         trigger_queues = {t.queue.name: self.handles[t.queue] for t in fn.trigger_of(QueueMessageTrigger)}
-        invokers = [(caller, self.placements[caller].cloud) for caller in self.placements
-                    if isinstance(caller, Function) and any(g.target is fn and g.access == "invoke"
-                                                            for g in caller.grants)]
-        cdns = tuple(r for r in self.placements if isinstance(r, Cdn) and any(o is fn for o in r.origins))
+        invokers, cdns = self._callers_of(fn)
         return FunctionInputs(package, grants, trigger_buckets, dict(sorted(environment.items())), trigger_queues,
                               invokers, cdns)
+
+    def _callers_of(self, fn: Function) -> tuple[list[tuple[Function, str]], tuple[Cdn, ...]]:
+        """(function, its cloud) for every function granted `invoke` on `fn`, and the CDNs with `fn` as an origin,
+        in placement order. Indexed once per build: asking every placement for every function grew with the
+        square of the estate."""
+        if self._callers_index is None:
+            invokers: dict[int, list[tuple[Function, str]]] = {}
+            cdns: dict[int, list[Cdn]] = {}
+            for resource, placement in self.placements.items():
+                if isinstance(resource, Function):
+                    for target in dict.fromkeys(id(g.target) for g in resource.grants if g.access == "invoke"):
+                        invokers.setdefault(target, []).append((resource, placement.cloud))
+                elif isinstance(resource, Cdn):
+                    for origin in dict.fromkeys(id(o) for o in resource.origins):
+                        cdns.setdefault(origin, []).append(resource)
+            self._callers_index = (invokers, cdns)
+        invokers, cdns = self._callers_index
+        return list(invokers.get(id(fn), ())), tuple(cdns.get(id(fn), ()))
 
     def _check_package_size(self, fn: Function, package: FunctionPackage, target: str) -> None:
         limits = providers.plugin(target).packaging.limits
