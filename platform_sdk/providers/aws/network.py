@@ -33,8 +33,9 @@ once) and reference what they need of them through the base stack's outputs (rem
 endpoint's prefix list id, each interface endpoint's security group and DNS name. A deployed base stack keeps
 what it built while the environment exists, so moving or removing one service never takes an endpoint from
 another (platform_sdk.providers.base.BaseNeeds). What `[clouds.aws.network]` says exists is trusted and not built.
-Known limit: two environments in one VPC each build their own; the second must declare the first's as existing
-(`endpoints = ["s3"]`, `nat = "existing"`).
+Two environments of the project in one VPC would each build their own: synthesis refuses that before anything is
+built (`check_shared_vpc`); one of the two declares the other's as existing (`endpoints = ["s3"]`,
+`nat = "existing"`).
 
 Why an interface endpoint's security group admits only the functions' security groups: least privilege (not the
 VPC CIDR), and without a cycle: the ingress rule from a function's group lives in the function's stack (as the
