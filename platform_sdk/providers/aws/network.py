@@ -473,9 +473,12 @@ def shared_builds(env: Environment, services: list[Service]) -> SharedBuilds | N
     """What `env`'s AWS base stack builds in its VPC, decided from placements and grants as the compilers decide it
     (no synthesis): the S3 gateway endpoint when a VPC function reaches S3 and `endpoints` lacks "s3"; the NAT
     gateway with `nat = "create"` when there is a VPC function at all (each one's database setup reaches Secrets
-    Manager through it). Interface endpoints are left out: built without private DNS (`_interface_endpoint`), any
-    number of them may serve one service in one VPC. None when it builds neither, when AWS is not its target (a
-    stand-in) or when its account is unknown (no `clouds.aws.account`: nothing to compare it with)."""
+    Manager through it). Interface endpoints are left out: built without private DNS (`_interface_endpoint`), they
+    claim no name in the VPC (only a private-DNS one does: "private-dns-enabled cannot be set because there is
+    already a conflicting DNS domain for <service> in the VPC",
+    https://github.com/hashicorp/terraform-provider-aws/issues/17535). None when it builds neither, when AWS is
+    not its target (a stand-in) or when its account is unknown (no `clouds.aws.account`: nothing to compare it
+    with)."""
     aws = aws_config(env)
     if aws is None or aws.account is None or aws.region is None or env.target_of("aws") != TARGET:
         return None
