@@ -71,6 +71,7 @@ def handle(request):
     return None
 '''
 
+OTHER_ACCOUNT = "444444444444"
 CLOUDS = '''
 [clouds.aws]
 account = "333333333333"
@@ -88,7 +89,9 @@ path = ".platform/state"
 ENVIRONMENTS = {
     "aws": 'name_prefix = "acme"\ndefault_cloud = "aws"\n' + CLOUDS,
     "gcp": 'name_prefix = "acme"\ndefault_cloud = "gcp"\n' + CLOUDS,
-    "aws-gcp": 'name_prefix = "acme"\ndefault_cloud = "aws"\n[placement]\n"store" = "gcp"\n"client" = "gcp"\n' + CLOUDS,
+    # its own AWS account: in the account of "aws" both would build the default VPC's S3 gateway endpoint
+    "aws-gcp": 'name_prefix = "acme"\ndefault_cloud = "aws"\n[placement]\n"store" = "gcp"\n"client" = "gcp"\n'
+               + CLOUDS.replace("333333333333", OTHER_ACCOUNT),
     "gcp-aws": 'name_prefix = "acme"\ndefault_cloud = "gcp"\n[placement]\n"store" = "aws"\n"client" = "aws"\n' + CLOUDS,
 }
 REPO = Path(__file__).resolve().parent.parent

@@ -19,7 +19,7 @@ from collections import Counter
 import pytest
 
 from platform_sdk.conformance import MISSING, Finding, examine
-from tests.conformance_estates import ENVIRONMENTS, matrix
+from tests.conformance_estates import ENVIRONMENTS, OTHER_ACCOUNT, matrix
 
 TAGS = (  # fault -> what its findings say
     ("X.1", MISSING, r"a way to sign URLs for AWS role \S+ \(workload identity federation\)"),
@@ -115,7 +115,7 @@ def test_cross_cloud_grants_are_checked_on_the_resource_cloud(env_name: str) -> 
     federation = [ev.what for ev in analysis.evidence
                   if ev.need == "app.remote: reads(store.shared-r) -> federation.token_exchange"]
     if env_name == "aws-gcp":
-        assert any("trusts AWS account 333333333333" in what for what in federation), federation
+        assert any(f"trusts AWS account {OTHER_ACCOUNT}" in what for what in federation), federation
         assert any("sts.googleapis.com is enabled" in what for what in federation), federation
     else:
         assert any("trusts the function's Google identity" in what for what in federation), federation

@@ -101,6 +101,7 @@ class EstateBuilder:
         self.copy_handles: dict[Resource, Handle] = {}
         self.compilers = compilers or compilers_for(env)
         self.placements = resolve_placements(env, services, self.compilers, naming=self.profile.physical_name)
+        providers.base.check_environments(project.envs_dir, env, services)  # what another env builds too
         # grants wired with values known before apply, so that no two stacks need each other first (graph.py)
         self.known_grants = known_grants(self.placements, knowable(self.placements, self.compilers,
                                                                    self.profile.modules))

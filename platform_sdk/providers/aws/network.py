@@ -33,8 +33,9 @@ once) and reference what they need of them through the base stack's outputs (rem
 endpoint's prefix list id, each interface endpoint's security group and DNS name. A deployed base stack keeps
 what it built while the environment exists, so moving or removing one service never takes an endpoint from
 another (platform_sdk.providers.base.BaseNeeds). What `[clouds.aws.network]` says exists is trusted and not built.
-Known limit: two environments in one VPC each build their own; the second must declare the first's as existing
-(`endpoints = ["s3"]`, `nat = "existing"`).
+Two environments of the project in one VPC would each build their own: synthesis refuses that before anything is
+built (`check_shared_vpc`); one of the two declares the other's as existing (`endpoints = ["s3"]`,
+`nat = "existing"`).
 
 Why an interface endpoint's security group admits only the functions' security groups: least privilege (not the
 VPC CIDR), and without a cycle: the ingress rule from a function's group lives in the function's stack (as the
@@ -56,19 +57,23 @@ inline blocks would remove every rule they do not list on the next apply.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from platform_sdk.cdk.document import StackDocument
 from platform_sdk.cdk.expressions import Expression, Reference
 from platform_sdk.cdk.raw import RawResource
-from platform_sdk.errors import PlatformError
+from platform_sdk.errors import EnvironmentError_, PlatformError
 from platform_sdk.model import Bucket, Database, Function, Grant
 from platform_sdk.providers.aws.common import TARGET, policy_json, rid
-from platform_sdk.providers.aws.config import AwsNetwork, network_of
+from platform_sdk.providers.aws.config import AwsNetwork, aws_config, network_of
 from platform_sdk.providers.aws.engines import ENGINES
 from platform_sdk.providers.aws.observability import BASE_SERVICE
 from platform_sdk.providers.aws.provider import region_of
 from platform_sdk.providers.base import BaseNeeds, Handle, StackContext
+
+if TYPE_CHECKING:
+    from platform_sdk.envs import Environment
+    from platform_sdk.model import Resource, Service
 
 # Lambda creates, describes and deletes its ENIs with the execution role. EC2 offers no resource-level scoping
 # for these calls, so they need Resource "*". They are granted inline rather than through the AWS managed
@@ -439,3 +444,99 @@ def grant_services(grants: list[tuple[Grant, Handle]]) -> list[str]:
     """The AWS APIs (`ENDPOINT_SERVICES` keys) the runtime calls for the function's same-cloud grants, sorted."""
     return sorted({GRANT_SERVICES[(grant.target.kind, grant.access)] for grant, handle in grants
                    if handle.target == TARGET and (grant.target.kind, grant.access) in GRANT_SERVICES})
+
+
+# -- one VPC, several environments ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SharedBuilds:
+    """What one environment's AWS base stack builds in its VPC that another environment there must not build again.
+
+    `vpc`: (account, Region, API endpoint or "", VPC id or "default"); `s3_gateway`: it builds the S3 gateway
+    endpoint; `nat_subnets`: the subnets its NAT route table takes (empty: it builds no NAT gateway)."""
+
+    vpc: tuple[str, str, str, str]
+    s3_gateway: bool
+    nat_subnets: frozenset[str]
+
+
+def _aws_grants(env: Environment, services: list[Service]) -> list[list[tuple[Grant, Handle]]]:
+    """The grants of every function `env` places on AWS, each with a bare handle saying where its resource is
+    placed (enough for `database_grants`, `reaches_s3`: what decides which prerequisites a VPC function needs)."""
+    def placed(resource: Resource) -> Handle:
+        cloud = env.cloud_of(resource.service.name if resource.service else "", resource.name)
+        return Handle(resource, cloud, env.target_of(cloud), "")
+    return [[(grant, placed(grant.target)) for grant in fn.grants]
+            for service in services for fn in service.of(Function) if placed(fn).target == TARGET]
+
+
+def shared_builds(env: Environment, services: list[Service]) -> SharedBuilds | None:
+    """What `env`'s AWS base stack builds in its VPC, decided from placements and grants as the compilers decide it
+    (no synthesis): the S3 gateway endpoint when a VPC function reaches S3 and `endpoints` lacks "s3"; the NAT
+    gateway with `nat = "create"` when there is a VPC function at all (each one's database setup reaches Secrets
+    Manager through it). Interface endpoints are left out: built without private DNS (`_interface_endpoint`), they
+    claim no name in the VPC (only a private-DNS one does: "private-dns-enabled cannot be set because there is
+    already a conflicting DNS domain for <service> in the VPC",
+    https://github.com/hashicorp/terraform-provider-aws/issues/17535). None when it builds neither, when AWS is
+    not its target (a stand-in) or when its account is unknown (no `clouds.aws.account`: nothing to compare it
+    with)."""
+    aws = aws_config(env)
+    if aws is None or aws.account is None or aws.region is None or env.target_of("aws") != TARGET:
+        return None
+    config = network_of(env)
+    vpc_functions = [grants for grants in _aws_grants(env, services) if database_grants(grants)]
+    if not config.usable or not vpc_functions:
+        return None
+    s3 = "s3" not in config.endpoints and any(reaches_s3(grants) for grants in vpc_functions)
+    nat = frozenset(config.subnet_ids) if config.nat == "create" else frozenset()
+    if not s3 and not nat:
+        return None
+    return SharedBuilds((aws.account, aws.region, aws.endpoint or "", config.vpc_id or "default"), s3, nat)
+
+
+def shared_conflicts(mine: SharedBuilds, theirs: SharedBuilds) -> list[tuple[str, str]]:
+    """What two environments would both build in one VPC, which the second apply fails to create, each as (what,
+    the `[clouds.aws.network]` setting that declares it existing):
+    - the S3 gateway endpoint, unless each is routed from its own NAT route table (two NAT gateways for different
+      subnets; with the same subnets one of the two must be declared existing): a route table holds one route
+      per prefix list, so two gateway endpoints of one service need different route tables
+      (https://docs.aws.amazon.com/vpc/latest/userguide/vpce-gateway.html). Without a NAT it is routed from every
+      route table of the VPC (`_route_tables`), the other's NAT route table included;
+    - the NAT gateway of the same subnets: a subnet is associated with one route table at a time
+      (https://docs.aws.amazon.com/vpc/latest/userguide/VPC_Route_Tables.html).
+    Empty when they are in different VPCs or share nothing."""
+    if mine.vpc != theirs.vpc:
+        return []
+    found = []
+    shared = sorted(mine.nat_subnets & theirs.nat_subnets)
+    own_tables = bool(mine.nat_subnets and theirs.nat_subnets and not shared)  # two NATs for different subnets
+    if mine.s3_gateway and theirs.s3_gateway and not own_tables:
+        found.append(("the S3 gateway endpoint", 'endpoints = ["s3"]'))
+    if shared:
+        found.append((f"a NAT gateway for subnets {', '.join(shared)}", 'nat = "existing"'))
+    return found
+
+
+def vpc_description(builds: SharedBuilds) -> str:
+    account, region, endpoint, vpc_id = builds.vpc
+    where = "the default VPC" if vpc_id == "default" else f"VPC {vpc_id}"
+    return f"{where} of account {account} in {region}" + (f" (endpoint {endpoint})" if endpoint else "")
+
+
+def check_shared_vpc(env: Environment, services: list[Service], others: list[Environment]) -> None:
+    """Refuse `env` when another environment of the project builds the same per-VPC prerequisite in its VPC
+    (`shared_conflicts`): raises EnvironmentError_ naming `env`'s file and `clouds.aws.network`, what both build
+    and the other environment's file. Environments whose account is unknown are not compared (`shared_builds`)."""
+    mine = shared_builds(env, services)
+    if mine is None:
+        return
+    for other in others:
+        theirs = shared_builds(other, services)
+        both = shared_conflicts(mine, theirs) if theirs is not None else []
+        if both:
+            raise EnvironmentError_(
+                f"environment {env.name} builds {' and '.join(what for what, _ in both)} in {vpc_description(mine)}, "
+                f"and so does environment {other.name} ({other.file}): the second one applied would fail",
+                file=env.file, key="clouds.aws.network",
+                hint=f"declare {'them' if len(both) > 1 else 'it'} existing in one of the two files, under "
+                f"[clouds.aws.network]: {', '.join(setting for _, setting in both)} (that environment then relies "
+                "on the other's)")

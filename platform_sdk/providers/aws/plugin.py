@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from platform_sdk.conformance import TrustedNetwork
     from platform_sdk.envs import Environment
+    from platform_sdk.model import Service
     from platform_sdk.providers.base import Compiler
     from platform_sdk.rules import Rule
 
@@ -206,6 +207,13 @@ class AwsPlugin(CloudPlugin):
         from platform_sdk.providers.aws import status
 
         return status.checks(env, refs, client=client)
+
+    def check_environments(self, env: Environment, services: list[Service], others: list[Environment]) -> None:
+        """Two environments in one VPC must not both build its S3 gateway endpoint or a NAT gateway for the same
+        subnets (network.check_shared_vpc): the second apply would fail."""
+        from platform_sdk.providers.aws.network import check_shared_vpc
+
+        check_shared_vpc(env, services, others)
 
     def trusted_network(self, env: Environment) -> TrustedNetwork | None:
         """What `[clouds.aws.network]` says the VPC already offers, for the conformance analysis to trust as
