@@ -177,6 +177,15 @@ def _account(estate: Estate, stack: str) -> str | None:
     return str(accounts[0]) if accounts and "${" not in str(accounts[0]) else None
 
 
+def _own_lambda(fn: Function, ctx: Context) -> Block | None:
+    """The Lambda function that is `fn`, not one the platform builds for it (its database setup): the one carrying
+    the function's own name in the wire contract (else the first of its Lambda functions)."""
+    lambdas = ctx.blocks_of(fn, "aws_lambda_function")
+    own = [lam for lam in lambdas
+           if _one(lam.body.get("environment")).get("variables", {}).get(contract.FUNCTION) == fn.name]
+    return (own or lambdas or [None])[0]
+
+
 def _literal(value: Any) -> str | None:
     return value if isinstance(value, str) and "${" not in value else None
 
@@ -389,12 +398,7 @@ class AwsRules:
 
     # -- the function ----------------------------------------------------------------------------------------------
     def caller(self, fn: Function, placement: PlacementLike, ctx: Context) -> Caller | None:
-        lambdas = ctx.blocks_of(fn, "aws_lambda_function")
-        # The function itself, not the platform's functions built for it (its database setup): the one that
-        # carries the function's own name in the wire contract.
-        own = [lam for lam in lambdas if _one(lam.body.get("environment")).get("variables", {}).get(
-            contract.FUNCTION) == fn.name]
-        lam = (own or lambdas or [None])[0]
+        lam = _own_lambda(fn, ctx)
         if lam is None:
             return None
         role = ctx.estate.ref(lam.stack, lam.body.get("role"))
@@ -792,7 +796,7 @@ class AwsRules:
         callee = need.target
         assert isinstance(callee, Function)
         estate = ctx.estate
-        block = ctx.block_of(callee, "aws_lambda_function")
+        block = _own_lambda(callee, ctx)
         if block is None:
             proof.lack(f"an aws_lambda_function for {callee.address}")
             return
