@@ -13,6 +13,7 @@ from platform_sdk.handlers import module_names
 from platform_sdk.model import Function, ObjectCreatedTrigger, Service
 
 _loaded: dict[Path, ModuleType] = {}
+_loading: set[Path] = set()
 _services_dir: list[Path] = []
 
 
@@ -44,20 +45,41 @@ def _load_file(path: Path) -> list[Service]:
         raise PlatformError("cannot load service file", file=path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
+    # Registered before it runs, as Python does for imports: two files that ask for each other with sibling() get
+    # each other's module as declared so far, not an endless recursion.
+    _loaded[path] = module
+    _loading.add(path)
     try:
         spec.loader.exec_module(module)
     except SyntaxError as err:
+        _loaded.pop(path, None)
         raise PlatformError(f"syntax error: {err.msg}", file=path, line=err.lineno) from None
     except PlatformError:
+        _loaded.pop(path, None)
         raise
     except Exception as err:  # a user's code failed: point at the user's line, not ours
+        _loaded.pop(path, None)
         frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename == str(path)]
         line = frames[-1].lineno if frames else None
-        raise PlatformError(f"{type(err).__name__}: {err}", file=path, line=line) from None
+        raise PlatformError(f"{type(err).__name__}: {err}", file=path, line=line, hint=_partial_hint(err)) from None
     finally:
+        _loading.discard(path)
         sys.modules.pop(module_name, None)
-    _loaded[path] = module
     return [value for value in vars(module).values() if isinstance(value, Service)]
+
+
+def _partial_hint(err: Exception) -> str | None:
+    """For a name asked of a service file still being loaded (two files asking for each other with sibling()):
+    what to do about it."""
+    if not isinstance(err, AttributeError):
+        return None
+    loading = {id(_loaded[p]): p for p in _loading if p in _loaded}
+    other = loading.get(id(getattr(err, "obj", None)))
+    if other is None:
+        return None
+    return (f"{other.name} is still being loaded (it called sibling() before declaring {err.name!r}): in "
+            f"{other.name}, declare {err.name!r} before its sibling() call, or declare the link in one of the two "
+            "files only")
 
 
 def load_services(services_dir: Path) -> list[Service]:
