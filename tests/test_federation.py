@@ -411,7 +411,9 @@ def test_a_lambda_in_the_vpc_reaches_a_gcs_bucket_through_the_nat_the_environmen
     egress = sorted((rule["from_port"], rule.get("cidr_ipv4") or rule.get("prefix_list_id"))
                     for rule in resources_of(aws, "aws_vpc_security_group_egress_rule").values()
                     if rule["security_group_id"] == "${aws_security_group.export_sg.id}")
-    assert egress == [(443, "${data.aws_ec2_managed_prefix_list.s3.id}"),  # its AWS bucket: the gateway endpoint
+    gateway = ("${data.terraform_remote_state.cross-stack-reference-input-split-base-aws.outputs."
+               "cross-stack-output-aws_vpc_endpoints3_gatewayprefix_list_id}")  # the base stack's S3 gateway endpoint
+    assert egress == [(443, gateway),  # its AWS bucket: through the gateway endpoint
                       (443, "0.0.0.0/0"), (5432, "${data.aws_vpc.default_vpc.cidr_block}")]
     assert "aws_nat_gateway" not in aws["resource"]  # it exists already: trusted as described
 

@@ -536,6 +536,14 @@ def test_postgres_on_gcp_without_socket_explains(secret_manager: type[_FakeSecre
     monkeypatch.setenv("PLATFORM_CLOUDSQL_SOCKET_DIR", str(tmp_path))
     monkeypatch.setenv("PLATFORM_DATABASE_USERS", "postgres://app@/users?instance=p:r:i&secret=s&cloud=gcp")
     monkeypatch.setenv("PLATFORM_GRANTS", "database:users:connect")
+    monkeypatch.setenv("NO_GCE_CHECK", "True")  # google-auth: no metadata server here, do not look for one
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "no-gcloud"))
+    # the connector installed (the gcp extra) but no credentials: one clear message, not google-auth's
+    with pytest.raises(DatabaseConfigError, match="no Cloud SQL socket .* no Google credentials .* Attach the "
+                                                  "instance to the function's service"):
+        database("users").connect()
+    monkeypatch.setitem(sys.modules, "google.cloud.sql.connector", None)  # not installed
     with pytest.raises(DatabaseConfigError, match="no Cloud SQL socket .* Attach the instance 'p:r:i'"):
         database("users").connect()
 

@@ -87,7 +87,8 @@ def connect_without_host(database: Database, kwargs: dict[str, Any]) -> Any:
     (user, password, database, ...).
 
     Raises:
-        DatabaseConfigError: no `instance` parameter, or neither the socket nor the connector is available.
+        DatabaseConfigError: no `instance` parameter, or neither the socket nor the connector is available (not
+            installed, or no Google credentials for it).
     """
     instance = database.params.get("instance")
     if not instance:
@@ -111,10 +112,19 @@ def connect_without_host(database: Database, kwargs: dict[str, Any]) -> Any:
             f"database {database.name!r}: no Cloud SQL socket at {sock}. Attach the instance {instance!r} to the "
             "function's service (Cloud SQL connection), or add cloud-sql-python-connector to requirements.txt"
         ) from None
+    from google.auth.exceptions import DefaultCredentialsError
+
     global _connector
     with _connector_lock:
         if _connector is None:  # one per process: each Connector runs a background refresh thread
-            _connector = Connector()
+            try:
+                _connector = Connector()
+            except DefaultCredentialsError:
+                raise DatabaseConfigError(
+                    f"database {database.name!r}: no Cloud SQL socket at {sock}, and the Cloud SQL connector found "
+                    f"no Google credentials to reach {instance!r} with. Attach the instance to the function's "
+                    "service (Cloud SQL connection), or run where Application Default Credentials exist"
+                ) from None
     if iam:  # an IAM database user: the connector signs in with the function's service account, no password
         return _connector.connect(instance, "pymysql" if mysql else "pg8000", user=kwargs["user"],
                                   db=kwargs["database"], enable_iam_auth=True)
