@@ -183,6 +183,10 @@ def test_cli_synth_and_graph(estate: Path) -> None:
     stacks = json.loads(graph.output)["stacks"]
     assert stacks["prod-web-gcp"]["cloud"] == "gcp"
     assert {"name": "users", "kind": "database"} in stacks["prod-auth-aws"]["resources"]
+    # the graph is what synthesis wired: the base stacks too, and every stack after its cloud's base stack
+    assert sorted(stacks) == sorted(doc["stacks"])
+    assert stacks["prod-base-gcp"]["shared"]["budget"] == ["monthly"]
+    assert "prod-base-gcp" in stacks["prod-web-gcp"]["depends_on"]
     envs = runner.invoke(app, ["envs", "--project", str(estate), "--json"])
     assert [e["name"] for e in json.loads(envs.output)] == ["dev", "local", "prod", "staging"]
 

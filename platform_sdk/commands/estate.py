@@ -84,33 +84,33 @@ def synth(env: EnvOption, service: Annotated[str | None, typer.Option(help="Only
 
 @user_errors
 def graph(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = False) -> None:
-    """Stacks of an environment: their cloud, resources and dependencies."""
-    from platform_sdk.envs import Environment  # noqa: F401 - typing only
-    from platform_sdk.profile import load_profile
-    from platform_sdk.providers import compilers_for
-    from platform_sdk.synth.graph import dependencies_of, knowable, known_grants
-    from platform_sdk.synth.placement import resolve_placements
+    """Stacks of an environment: their cloud, resources and dependencies, as synthesis wires them (the base stacks
+    with the shared prerequisites they provide included: the order `plan`, `apply` and `platform ci` follow)."""
+    from platform_sdk.terraform.locks import WorkspaceLocked, workspace_lock
 
     proj, environment, services = load(project, env)
-    compilers = compilers_for(environment)
-    placements = resolve_placements(environment, services, compilers)
-    known = known_grants(placements, knowable(placements, compilers, load_profile(proj, environment).modules))
+    try:
+        with workspace_lock(proj.cache_dir, environment.name, "graph"):  # never under a running apply
+            result = run_synth(proj, environment, services)
+    except WorkspaceLocked as err:
+        raise PlatformError(str(err)) from None
+    kinds = {resource.address: resource.kind for resource in result.placements}
     stacks: dict[str, dict[str, Any]] = {}
-    for resource, placement in placements.items():
-        entry = stacks.setdefault(placement.stack_name, {
-            "service": resource.service.name, "cloud": placement.cloud, "target": placement.target,
-            "resources": [], "depends_on": []})
-        entry["resources"].append({"name": resource.name, "kind": resource.kind})
-    for name, deps in dependencies_of(placements, known).items():
-        stacks[name]["depends_on"] = deps
+    for name, info in sorted(result.stacks.items()):
+        stacks[name] = {"service": info.service, "cloud": info.cloud, "target": info.target,
+                        "resources": [{"name": address.split(".", 1)[-1], "kind": kinds.get(address, "?")}
+                                      for address in info.resources],
+                        "shared": info.shared, "depends_on": sorted(info.dependencies)}
     if as_json:
-        print(json.dumps({"environment": environment.name, "stacks": dict(sorted(stacks.items()))}, indent=2))
+        print(json.dumps({"environment": environment.name, "stacks": stacks}, indent=2))
         return
-    for name, entry in sorted(stacks.items()):
+    for name, entry in stacks.items():
         cloud = entry["cloud"] + (" (local stand-in)" if entry["target"] != entry["cloud"] else "")
         console.print(f"[bold]{name}[/]  [cyan]{cloud}[/]")
         for res in entry["resources"]:
             console.print(f"  {res['kind']:<9} {res['name']}")
+        for need, keys in sorted(entry["shared"].items()):
+            console.print(f"  [dim]shared[/]    {need}: {', '.join(keys)}")
         for dep in entry["depends_on"]:
             console.print(f"  [dim]after[/] {dep}")
 
