@@ -167,6 +167,34 @@ def test_a_denied_operation_raises_the_analysis_message_at_the_call(granted: Pat
     assert files.get("b.txt") == b"y"  # what the rehearsed cloud allows still works
 
 
+def test_denied_secret_reads_queue_sends_and_calls_raise_at_the_call(granted: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                      tmp_path: Path) -> None:
+    """Every granted kind honours a denial (found by a new user's tryout: a rehearsal listed a call, a send and a
+    secret read as refused, but the stand-ins ran them)."""
+    from platform_sdk.runtime import function, queue, secret
+    from platform_sdk.runtime.queues import open_queue
+
+    outbox = tmp_path / "queues" / "outbox"
+    for key, value in {"PLATFORM_SECRET_KEY": (tmp_path / "secrets" / "key").as_uri(),
+                       "PLATFORM_QUEUE_OUTBOX": outbox.as_uri(),
+                       "PLATFORM_FUNCTION_WORKER": "localfn://acme-local-exam-worker",
+                       "PLATFORM_GRANTS": "secret:key:read,queue:outbox:send,function:worker:invoke"}.items():
+        monkeypatch.setenv(key, value)
+    deny(monkeypatch, ("secret.read", "key"), ("queue.send", "outbox"), ("function.invoke", "worker"),
+         ("function.send", "worker"))
+    with pytest.raises(DeniedError, match="secret.read on key"):
+        secret("key")
+    with pytest.raises(DeniedError, match="queue.send on outbox"):
+        queue("outbox").send("hello")
+    with pytest.raises(DeniedError, match="function.invoke on worker"):
+        function("worker").invoke({"n": 1})
+    with pytest.raises(DeniedError, match="function.send on worker"):
+        function("worker").send({"n": 1})
+    with pytest.raises(DeniedError, match="function.invoke on worker"):
+        function("worker").request("GET", "/")
+    assert not outbox.exists() or open_queue(outbox.as_uri()).receive() == [], "nothing was sent"
+
+
 def test_an_overwrite_can_be_denied_while_a_first_put_is_allowed(granted: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """GCP objectCreator before issue 14.3: a new key may be written, an existing one not replaced."""

@@ -101,7 +101,13 @@ def print_rehearsal(rehearsal: Any, out: Console) -> None:
         out.print(f"[dim]rehearsal of {escape(rehearsal.rehearsed)}: every operation would work there[/]",
                   highlight=False)
         return
-    out.print(f"[bold yellow]rehearsal of {escape(rehearsal.rehearsed)}[/]: {len(lines)} finding(s) there; the local "
-              "stand-ins refuse the same operations with the same message:", highlight=False, soft_wrap=True)
+    if rehearsal.error is not None:  # nothing to deny one by one: the rehearsed synthesis itself refused
+        out.print(f"[bold yellow]rehearsal of {escape(rehearsal.rehearsed)}[/]: `platform apply --env "
+                  f"{escape(rehearsal.rehearsed)}` would refuse this placement before deploying anything (the local "
+                  "stand-ins run it anyway):", highlight=False, soft_wrap=True)
+    else:
+        out.print(f"[bold yellow]rehearsal of {escape(rehearsal.rehearsed)}[/]: {len(lines)} finding(s) there; the "
+                  "local stand-ins refuse the same operations with the same message:", highlight=False,
+                  soft_wrap=True)
     for line in lines:
         out.print(f"  - {escape(line)}", highlight=False, soft_wrap=True)

@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 from platform_sdk import contract
 from platform_sdk.runtime import plugins
-from platform_sdk.runtime.resources import GrantError, function_identity, grants
+from platform_sdk.runtime.resources import GrantError, deny, function_identity, grants
 
 CALL_HEADER = "x-platform-call"
 """Marks an HTTPS request that carries a platform call (`invoke` or `send`) rather than a user's HTTP request; the
@@ -118,8 +118,10 @@ class GrantedFunction:
         Raises:
             ValueError: `payload` is not JSON-serialisable.
             CallError: the callee raised, timed out or refused.
+            DeniedError: a rehearsal found that the rehearsed cloud would refuse the call (contract.DENY).
         """
         encode_payload(payload)
+        deny("function.invoke", self.name)
         return self.raw.invoke(payload)
 
     def send(self, payload: Any = None) -> str:
@@ -128,8 +130,10 @@ class GrantedFunction:
         Raises:
             ValueError: `payload` is not JSON-serialisable.
             CallError: the cloud refused to take it.
+            DeniedError: a rehearsal found that the rehearsed cloud would refuse the call (contract.DENY).
         """
         encode_payload(payload)
+        deny("function.send", self.name)
         return self.raw.send(payload)
 
     def request(self, method: str = "GET", path: str = "/", body: bytes | str | dict[str, Any] | list[Any] = b"",
@@ -139,7 +143,9 @@ class GrantedFunction:
 
         Raises:
             CallError: the request could not be sent (an HTTP error status is a response, not an error).
+            DeniedError: a rehearsal found that the rehearsed cloud would refuse the call (contract.DENY).
         """
+        deny("function.invoke", self.name)  # the grant's invoke covers its signed requests
         sent_headers = {k.lower(): v for k, v in (headers or {}).items()}
         if isinstance(body, (dict, list)):
             data = json.dumps(body, separators=(",", ":")).encode()

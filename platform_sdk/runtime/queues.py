@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 
 from platform_sdk import contract
 from platform_sdk.runtime import plugins
-from platform_sdk.runtime.resources import GrantError, function_identity, grants
+from platform_sdk.runtime.resources import GrantError, deny, function_identity, grants
 
 ID_ATTRIBUTE = "platform-message-id"
 """Message attribute carrying a message's neutral id where the cloud assigns its own (SQS, Pub/Sub)."""
@@ -151,8 +151,11 @@ class GrantedQueue:
 
         Raises:
             ValueError: the body is not bytes/str or is larger than 256 KiB, or the attributes are invalid.
+            DeniedError: a rehearsal found that the rehearsed cloud would refuse the send (contract.DENY).
         """
-        return self.raw.send(encode_body(body), check_attributes(attributes))
+        data, checked = encode_body(body), check_attributes(attributes)
+        deny("queue.send", self.name)
+        return self.raw.send(data, checked)
 
 
 _clients: dict[str, GrantedQueue] = {}

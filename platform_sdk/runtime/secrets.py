@@ -33,7 +33,7 @@ from urllib.parse import urlparse
 
 from platform_sdk import contract
 from platform_sdk.runtime import plugins
-from platform_sdk.runtime.resources import GrantError, function_identity, grants
+from platform_sdk.runtime.resources import GrantError, deny, function_identity, grants
 
 SECRET_TTL_SECONDS = 300.0
 """How long `secret(name)` reuses a value before reading it again, in seconds."""
@@ -143,11 +143,13 @@ def secret(name: str, max_age: float = SECRET_TTL_SECONDS) -> str:
 
     Raises:
         GrantError: the function holds no `fn.reads(secret)` grant on it.
+        DeniedError: a rehearsal found that the rehearsed cloud would refuse the read (contract.DENY).
         SecretNotSetError: the secret has no value in this environment (the message names the command).
     """
     url = os.environ.get(contract.resource_var("secret", name))
     if not url or "read" not in grants().get(("secret", name), set()):
         raise _not_granted(name)
+    deny("secret.read", name)  # a rehearsal: what the rehearsed cloud would refuse
     now = time.monotonic()
     with _lock:
         client = _clients.get(url)
