@@ -1220,6 +1220,11 @@ NO_VPC = 'default_vpc = false\n'
      ("dev.toml", "clouds.aws.network.vpc_id", "vpc-default")),
     ('nat = "create"\n', ("dev.toml", "clouds.aws.network", "nat_subnet_id")),
     ('vpc = "vpc-0a1b2c3d4e5f67890"\n', ("dev.toml", "clouds.aws.network.vpc", "did you mean 'vpc_id'?")),
+    ('vpc_id = "vpc-0a1b2c3d4e5f67890"\nsubnet_ids = ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa1"]\n',
+     ("dev.toml", "clouds.aws.network", "subnet_ids names subnet-0aaaaaaaaaaaaaaa1 more than once")),
+    ('vpc_id = "vpc-0a1b2c3d4e5f67890"\nsubnet_ids = ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"]\n'
+     'nat = "create"\nnat_subnet_id = "subnet-0bbbbbbbbbbbbbbb2"\n',
+     ("dev.toml", "clouds.aws.network", "nat_subnet_id subnet-0bbbbbbbbbbbbbbb2 is one of subnet_ids")),
 ])
 def test_an_unusable_network_is_refused_with_exit_2_naming_file_and_key(tmp_path: Path, network: str,
                                                                           needles: tuple[str, ...]) -> None:

@@ -89,6 +89,15 @@ class AwsNetwork(BaseModel):
         if self.vpc_id is not None and len(self.subnet_ids) < 2:
             raise PydanticCustomError("subnets_required", "subnet_ids must name at least two private subnets of "
                                       "vpc_id, in different Availability Zones (RDS requires two)")
+        repeated = sorted({s for s in self.subnet_ids if self.subnet_ids.count(s) > 1})
+        if repeated:
+            raise PydanticCustomError("subnets_repeated", "subnet_ids names {subnets} more than once: name each "
+                                      "private subnet once (a function needs subnets in two Availability Zones)",
+                                      {"subnets": ", ".join(repeated)})
+        if self.nat_subnet_id is not None and self.nat_subnet_id in self.subnet_ids:
+            raise PydanticCustomError("nat_subnet_private", "nat_subnet_id {subnet} is one of subnet_ids: the NAT "
+                                      "gateway needs a public subnet (a route to an internet gateway), the functions "
+                                      "private ones routed through it", {"subnet": self.nat_subnet_id})
         if self.vpc_id is None and self.subnet_ids:
             raise PydanticCustomError("vpc_required", "subnet_ids needs vpc_id: name the VPC they belong to")
         if self.nat == "create" and (self.vpc_id is None or self.nat_subnet_id is None):
