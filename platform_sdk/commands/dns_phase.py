@@ -11,6 +11,9 @@ of its last apply (next to the state, so every machine agrees) and, when needed,
   certificate and domain).
 - `complete`: applied complete before (its stack's output `cdn_<name>_dns_phase`): nothing to check.
 
+A phase belongs to its domain: the applied records (`cdn_<name>_dns_records`) must include one named the CDN's
+current domain, else (the domain changed) the domain is `new` again and starts at its first phase.
+
 Synthesis builds `new` and `waiting` domains in their first phase (`Environment.with_domains_waiting`), so the plan
 shows exactly what the apply does. Records are looked up with dnspython through the system's resolver, or the one
 `PLATFORM_DNS_RESOLVER` names (`host` or `host:port`; the tests point it at a resolver on 127.0.0.1).
@@ -127,6 +130,15 @@ def resolves(lookup: Any, record: dict[str, Any]) -> bool:
     return _norm(str(record["value"])) in {_norm(r.to_text()) for r in answer}
 
 
+def applied_for(records: Any, domain: str) -> bool:
+    """Whether the applied records (the output `cdn_<name>_dns_records` of the last apply) are those of `domain`:
+    one of them is named the domain (its A/CNAME record). A phase belongs to its domain: records of another domain
+    (the CDN's domain changed since) leave the current one at its first phase."""
+    if not isinstance(records, list):
+        return False
+    return any(isinstance(r, dict) and _norm(str(r.get("name", ""))) == _norm(domain) for r in records)
+
+
 def check(project: Any, env: Any, services: list[Any], lookup: Any = None) -> DnsCheck:
     """Where each external-zone domain stands (see the module docstring); DNS is asked only for applied first
     phases."""
@@ -141,12 +153,12 @@ def check(project: Any, env: Any, services: list[Any], lookup: Any = None) -> Dn
         applied = StackRecord.loads(data, state.stack).applied if data is not None else None
         values = applied.values if applied is not None else {}
         short = state.cdn.split(".", 1)[1].replace("-", "_")
+        records = values.get(f"cdn_{short}_dns_records")
+        if not applied_for(records, state.domain):
+            continue  # new: its first phase is still to apply (never applied, or applied for another domain)
         if values.get(f"cdn_{short}_dns_phase") == PHASE_COMPLETE:
             state.state = "complete"
             continue
-        records = values.get(f"cdn_{short}_dns_records")
-        if not isinstance(records, list) or not records:
-            continue  # new: its first phase is still to apply
         lookup = lookup or resolver()
         state.records = [{"name": r.get("name"), "type": r.get("type"), "value": r.get("value"),
                           "resolves": resolves(lookup, r)} for r in records if isinstance(r, dict)]

@@ -1,0 +1,60 @@
+"""The two phases of a CDN domain in an external zone belong to the domain, and a domain waiting for its records
+blocks nothing else (docs/domains.md), end to end: the `platform` CLI through real Terraform on the local cloud's
+stand-in for a cloud with `dns_zone = "external"`, DNS answered by a resolver on 127.0.0.1 (tests/dns_server.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.dns_server import FakeDns
+from tests.terraform_fixtures import (  # noqa: F401 - the *_fixture imports register fixtures
+    Cli,
+    cli_fixture,
+    tf_binary_fixture,
+)
+from tests.test_dns_two_phase import make, route
+
+pytestmark = pytest.mark.e2e
+
+FILES = '''
+from platform_sdk import Bucket, Service
+
+service = Service("files", owner="files-team")
+service.add(Bucket("docs"))
+'''
+
+
+def _records(data: dict) -> list[tuple[str, str, str]]:
+    (domain,) = data["dns"]["domains"]
+    return [(r["name"], r["type"], r["value"]) for r in domain["records"]]
+
+
+def test_a_changed_domain_starts_again_at_its_first_phase(tmp_path: Path, cli: Cli) -> None:
+    project = make(tmp_path / "estate")
+    with FakeDns() as server:
+        resolver = {"PLATFORM_DNS_RESOLVER": server.address}
+        code, first = cli.json(project, "apply", "--env", "local", "--auto-approve", env=resolver)
+        assert code == 0, first
+        for name, kind, value in _records(first):
+            server.add(name, kind, value)
+        code, done = cli.json(project, "apply", "--env", "local", "--auto-approve", env=resolver)
+        assert code == 0 and done["dns"]["domains"][0]["state"] == "resolved", done
+        assert route(project)["domain"] == "shop.example.com"
+
+        env = project / "envs" / "local.toml"
+        env.write_text(env.read_text() + '\n[overrides."web.cdn"]\ndomain = "img2.test.example"\n')
+        asked = len(server.queries)
+        code, changed = cli.json(project, "apply", "--env", "local", "--auto-approve", env=resolver)
+        assert code == 0, changed
+        (domain,) = changed["dns"]["domains"]
+        assert (domain["domain"], domain["state"]) == ("img2.test.example", "new")
+        assert changed["dns"]["stopped"] == "dns-records-to-create"
+        assert [r["name"] for r in domain["records"]] == ["_acme-challenge.img2.test.example", "img2.test.example"]
+        assert route(project).get("domain") is None  # not served before its records exist
+        assert len(server.queries) == asked  # the old domain's records are not what the new one needs
+
+        code, waiting = cli.json(project, "apply", "--env", "local", "--auto-approve", env=resolver)
+        assert code == 0 and waiting["dns"]["domains"][0]["state"] == "waiting", waiting
+
