@@ -12,6 +12,7 @@ from tests.dns_server import FakeDns
 from tests.terraform_fixtures import (  # noqa: F401 - the *_fixture imports register fixtures
     Cli,
     cli_fixture,
+    state_files,
     tf_binary_fixture,
 )
 from tests.test_dns_two_phase import make, route
@@ -58,3 +59,28 @@ def test_a_changed_domain_starts_again_at_its_first_phase(tmp_path: Path, cli: C
         code, waiting = cli.json(project, "apply", "--env", "local", "--auto-approve", env=resolver)
         assert code == 0 and waiting["dns"]["domains"][0]["state"] == "waiting", waiting
 
+
+def test_a_domain_waiting_for_its_records_does_not_block_the_other_stacks(tmp_path: Path, cli: Cli) -> None:
+    project = make(tmp_path / "estate")
+    with FakeDns() as server:
+        resolver = {"PLATFORM_DNS_RESOLVER": server.address}
+        code, first = cli.json(project, "apply", "--env", "local", "--auto-approve", env=resolver)
+        assert code == 0, first
+        web = {n: b for n, b in state_files(project).items() if "web" in n}
+
+        (project / "services" / "files.py").write_text(FILES)  # an unrelated change while web.cdn waits
+        code, data = cli.json(project, "apply", "--env", "local", "--auto-approve", env=resolver)
+        assert code == 0, data  # waiting for DNS is no failure (docs/domains.md: exit codes)
+        assert any("files" in n for n in state_files(project)), "the other service was not applied"
+        assert {n: b for n, b in state_files(project).items() if "web" in n} == web  # the waiting CDN: no change
+        assert route(project).get("domain") is None
+        # one shape with the first phase: dns.stopped, every stack, each domain's records with `resolves`
+        assert data["dns"]["stopped"] == "dns-records-missing" and "stopped" not in data
+        assert {s["service"] for s in data["stacks"]} >= {"files", "web"}
+        (domain,) = data["dns"]["domains"]
+        assert domain["state"] == "waiting" and not any(r["resolves"] for r in domain["records"])
+
+        text = " ".join(cli(project, "apply", "--env", "local", "--auto-approve", env=resolver).stdout.split())
+        assert "waiting for DNS: web.cdn on shop.example.com: 2 of 2 record(s) do not resolve yet" in text
+        assert "shop.example.com is not served yet" in text
+        assert "Nothing was changed" not in text

@@ -5,8 +5,8 @@ of its last apply (next to the state, so every machine agrees) and, when needed,
 
 - `new`: never applied: this apply builds its first phase (the certificate is requested, nothing waits for it),
   then stops with exit 0, printing the records to create (`--json`: `dns.domains[].records`).
-- `waiting`: the first phase is applied, some records do not resolve yet: the apply says which and stops with exit 0
-  before Terraform runs, changing nothing.
+- `waiting`: the first phase is applied, some records do not resolve yet: the domain stays in its first phase (its
+  stack unchanged), every other stack applies, and the apply says which records are missing (exit 0).
 - `resolved`: the first phase is applied and every record resolves: this apply completes (the CDN with its
   certificate and domain).
 - `complete`: applied complete before (its stack's output `cdn_<name>_dns_phase`): nothing to check.
