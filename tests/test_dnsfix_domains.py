@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 import platform_sdk.cdk.engine  # noqa: F401  (points jsii at the pip-installed Node)
-from tests.test_dns_zones import AWS, GCP, HEAD, SERVICE, project_with
+from tests.test_dns_zones import AWS, GCP, HEAD, OTHER, SERVICE, project_with
 
 THUMBNAILS = '''
 from platform_sdk import Bucket, Cdn, Service
@@ -50,3 +50,19 @@ def test_two_cdns_serving_one_domain_exit_2_naming_both_the_key_and_the_value(tm
     code, message = synth_cli(project.root)
     assert code == 0, message
 
+
+@pytest.mark.parametrize("zone", ['{ id = "Z0DEVEXAMPLE00000000", name = "test.example" }',
+                                  '{ create = "test.example" }'])
+def test_a_stand_in_refuses_a_domain_outside_its_zone_as_its_cloud_does(tmp_path: Path, zone: str) -> None:
+    env = (SECTIONS["aws-stand-in"] + f"dns_zone = {zone}\n" +
+           '\n[overrides."web.cdn"]\ndomain = "img.other.example"\n')
+    project = project_with(tmp_path, env, {"web.py": SERVICE, "files.py": OTHER})
+    code, message = synth_cli(project.root)
+    assert code == 2, message
+    assert "dev.toml" in message and 'overrides."web.cdn".domain' in message and "'img.other.example'" in message
+    assert "not in zone test.example" in message
+    assert not (project.root / "cdktf.out" / "dev").exists()
+    path = project.envs_dir / "dev.toml"
+    path.write_text(path.read_text().replace("img.other.example", "img.test.example"))
+    code, message = synth_cli(project.root)
+    assert code == 0, message
