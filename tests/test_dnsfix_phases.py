@@ -84,3 +84,23 @@ def test_a_domain_waiting_for_its_records_does_not_block_the_other_stacks(tmp_pa
         assert "waiting for DNS: web.cdn on shop.example.com: 2 of 2 record(s) do not resolve yet" in text
         assert "shop.example.com is not served yet" in text
         assert "Nothing was changed" not in text
+
+
+def test_where_things_live_says_records_are_in_place_once_the_domain_is_served(tmp_path: Path, cli: Cli) -> None:
+    project = make(tmp_path / "estate")
+    with FakeDns() as server:
+        resolver = {"PLATFORM_DNS_RESOLVER": server.address}
+        code, first = cli.json(project, "apply", "--env", "local", "--auto-approve", env=resolver)
+        assert code == 0 and all("(create it in the zone)" in r["url"] for r in first["where"] if r["kind"] == "dns")
+        name, kind, value = _records(first)[0]
+        server.add(name, kind, value)  # the validation record only: the A record is still to create
+        code, waiting = cli.json(project, "apply", "--env", "local", "--auto-approve", env=resolver)
+        assert code == 0, waiting
+        assert [r["url"].split("  ")[-1] for r in waiting["where"] if r["kind"] == "dns"] == [
+            "(in place)", "(create it in the zone)"]
+        for name, kind, value in _records(first)[1:]:
+            server.add(name, kind, value)
+        cli(project, "apply", "--env", "local", "--auto-approve", env=resolver)
+    text = cli(project, "apply", "--env", "local", "--auto-approve", env=resolver).stdout
+    assert "Where things live" in text and "(create it in the zone)" not in text
+    assert "_acme-challenge.shop.example.com TXT" in text and "(in place)" in text

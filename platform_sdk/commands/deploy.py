@@ -361,7 +361,7 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
             settled = [r.name for r in results if r.status in rp.SETTLED]
             if settled:
                 runner.outputs(settled, known=True)
-                rows = where_things_live(results, s.metadata)
+                rows = _dns_where(s, where_things_live(results, s.metadata))
             if secrets:
                 from platform_sdk.secrets.deploy import generate_missing
 
@@ -425,6 +425,20 @@ def _dns_waiting(s: Session, out: Any) -> None:
                   f"{escape(state.domain)} is not served yet; create them in the zone of the domain, then apply "
                   f"environment {escape(s.env.name)} again:", highlight=False, soft_wrap=True)
         _print_records(out, dns_phase.record_lines(state, missing_only=True))
+
+
+def _dns_where(s: Session, rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The "Where things live" rows with each DNS record of an external-zone domain said as it stands: "(in place)"
+    once it resolves (every record of a domain served: resolved or complete), "(create it in the zone)" otherwise."""
+    served = {(d.stack, d.cdn.split(".", 1)[1].replace("-", "_")) for d in s.dns.domains
+              if d.state in ("resolved", "complete")}
+    resolving = {(d.stack, line) for d in s.dns.domains for line in dns_phase.record_lines(d)
+                 if line not in dns_phase.record_lines(d, missing_only=True)}
+    for row in rows:
+        key = (row.get("stack", ""), row.get("name", "").replace("-", "_"))
+        if row.get("kind") == "dns" and (key in served or (row.get("stack"), row.get("record")) in resolving):
+            row["url"] = f"{row.get('record', '')}  (in place)"
+    return rows
 
 
 def _dns_stopped(s: Session, ready: set[str]) -> str | None:
