@@ -2,7 +2,7 @@
 the `platform` CLI through real Terraform on the local cloud, whose stand-in for a cloud with an external zone asks
 for the same records (providers/local/domains.py), and DNS answered by a resolver on 127.0.0.1 (tests/dns_server.py,
 `PLATFORM_DNS_RESOLVER`): the first apply requests and stops (exit 0) printing the records, the next stops changing
-nothing while they do not resolve, and completes once they do."""
+nothing of the domain while they do not resolve (every other stack applies), and completes once they do."""
 
 from __future__ import annotations
 
@@ -81,19 +81,19 @@ def test_the_first_apply_stops_after_the_request_and_the_next_completes_once_the
         text = cli(project, "apply", "--env", "local", "--auto-approve", env=resolver).stdout
         assert "waiting for DNS" in text and f"_acme-challenge.shop.example.com TXT {records[0][2]}" in text
 
-        # records missing: the apply says which and stops before Terraform, changing nothing
+        # records missing: the apply says which and leaves the domain in its first phase, changing nothing of it
         before = state_files(project)
         server.add("shop.example.com", "A", "127.0.0.1")
         code, waiting = cli.json(project, "apply", "--env", "local", "--auto-approve", env=resolver)
         assert code == 0, waiting
-        assert waiting["stopped"] == "dns-records-missing" and "stacks" not in waiting
+        assert waiting["dns"]["stopped"] == "dns-records-missing" and "stopped" not in waiting
         (domain,) = waiting["dns"]["domains"]
         assert domain["state"] == "waiting"
         assert [(r["name"], r["resolves"]) for r in domain["records"]] == [
             ("_acme-challenge.shop.example.com", False), ("shop.example.com", True)]
         assert state_files(project) == before and route(project).get("domain") is None
         plan = cli(project, "plan", "--env", "local", env=resolver).stdout
-        assert "the apply would stop: 1 DNS record(s) of shop.example.com do not resolve yet" in plan
+        assert "1 DNS record(s) of shop.example.com do not resolve yet: the apply leaves it in its first phase" in plan
 
         # every record resolves: the apply completes (the route now serves the domain)
         server.add("_acme-challenge.shop.example.com", "TXT", records[0][2])

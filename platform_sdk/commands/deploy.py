@@ -329,10 +329,8 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
             _destroy_preflight(s, allow_data_loss)  # exit 2 before anything is destroyed
         if operation == "apply":
             _select(s, plan_all, stacks)
-            # records of an applied first phase do not resolve yet: stop before Terraform, change nothing
-            if any(state.stack in s.runner.results for state in s.dns.waiting):
-                _dns_waiting(s, as_json)
-                return
+            # a domain whose records do not resolve yet stays in its first phase (already applied: no change to its
+            # stack); every other stack applies as usual, and the apply says afterwards which records are missing
         approved: list[int] = []  # the waves the user approved (the content shown with them needs no question)
 
         def confirm(results: list[rp.StackResult], wave: int) -> bool:
@@ -363,7 +361,7 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
             settled = [r.name for r in results if r.status in rp.SETTLED]
             if settled:
                 runner.outputs(settled, known=True)
-                rows = where_things_live(results, s.metadata)
+                rows = _dns_where(s, where_things_live(results, s.metadata))
             if secrets:
                 from platform_sdk.secrets.deploy import generate_missing
 
@@ -418,25 +416,46 @@ def _print_records(out: Any, lines: list[str]) -> None:
         out.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
 
 
-def _dns_waiting(s: Session, as_json: bool) -> None:
-    """The apply stops before Terraform: records of an applied first phase do not resolve yet."""
-    out = err_console if as_json else console
+def _dns_waiting(s: Session, out: Any) -> None:
+    """After an apply: the domains left in their first phase because some of their records do not resolve yet (the
+    rest of the environment was applied)."""
     for state in [d for d in s.dns.waiting if d.stack in s.runner.results]:
-        out.print(f"[bold yellow]waiting for DNS:[/] {escape(state.cdn)} on {escape(state.domain)}: "
-                  f"{len(state.missing)} of {len(state.records)} record(s) do not resolve yet; create them in the "
-                  "zone of the domain:", highlight=False, soft_wrap=True)
+        out.print(f"\n[bold yellow]waiting for DNS:[/] {escape(state.cdn)} on {escape(state.domain)}: "
+                  f"{len(state.missing)} of {len(state.records)} record(s) do not resolve yet, so "
+                  f"{escape(state.domain)} is not served yet; create them in the zone of the domain, then apply "
+                  f"environment {escape(s.env.name)} again:", highlight=False, soft_wrap=True)
         _print_records(out, dns_phase.record_lines(state, missing_only=True))
-    out.print(f"Nothing was changed. Apply environment {escape(s.env.name)} again once they resolve.",
-              highlight=False)
-    if as_json:
-        print(json.dumps({"environment": s.env.name, "operation": "apply", "stopped": "dns-records-missing",
-                          "dns": s.dns.to_json()}, indent=2))
+
+
+def _dns_where(s: Session, rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The "Where things live" rows with each DNS record of an external-zone domain said as it stands: "(in place)"
+    once it resolves (every record of a domain served: resolved or complete), "(create it in the zone)" otherwise."""
+    served = {(d.stack, d.cdn.split(".", 1)[1].replace("-", "_")) for d in s.dns.domains
+              if d.state in ("resolved", "complete")}
+    resolving = {(d.stack, line) for d in s.dns.domains for line in dns_phase.record_lines(d)
+                 if line not in dns_phase.record_lines(d, missing_only=True)}
+    for row in rows:
+        key = (row.get("stack", ""), row.get("name", "").replace("-", "_"))
+        if row.get("kind") == "dns" and (key in served or (row.get("stack"), row.get("record")) in resolving):
+            row["url"] = f"{row.get('record', '')}  (in place)"
+    return rows
+
+
+def _dns_stopped(s: Session, ready: set[str]) -> str | None:
+    """`dns.stopped` of `--json`: a domain left at its first phase by this apply (records to create, or records
+    missing), else None. Either way the exit code is 0 (docs/domains.md)."""
+    if any(d.stack in ready for d in s.dns.new):
+        return "dns-records-to-create"
+    if any(d.stack in s.runner.results for d in s.dns.waiting):
+        return "dns-records-missing"
+    return None
 
 
 def _dns_after_apply(s: Session, results: list[rp.StackResult], out: Any) -> dict[str, Any]:
-    """After an apply: the records each first phase asks for (the apply stops there, exit 0), and the name servers
-    of the zones the base stacks hold."""
+    """After an apply: the records each first phase asks for or still misses (the domain waits there, the rest is
+    applied; exit 0), and the name servers of the zones the base stacks hold."""
     ready = {r.name for r in results if r.status in rp.SETTLED}
+    _dns_waiting(s, out)
     outputs = _stack_outputs(s)
     dns_phase.requested_records(s.dns, outputs)
     for state in s.dns.new:
@@ -453,7 +472,7 @@ def _dns_after_apply(s: Session, results: list[rp.StackResult], out: Any) -> dic
         _print_records(out, zone["name_servers"])
     data = s.dns.to_json()
     data["zones"] = zones
-    data["stopped"] = "dns-records-to-create" if any(d.stack in ready for d in s.dns.new) else None
+    data["stopped"] = _dns_stopped(s, ready)
     return data
 
 
@@ -461,8 +480,9 @@ def _print_dns_plan(s: Session, out: Any) -> None:
     """`plan`: which domains the next apply would build in their first phase, or stop for."""
     for state in s.dns.domains:
         if state.state == "waiting":
-            out.print(f"[yellow]{escape(state.cdn)}[/]: the apply would stop: {len(state.missing)} DNS record(s) of "
-                      f"{escape(state.domain)} do not resolve yet", highlight=False, soft_wrap=True)
+            out.print(f"[yellow]{escape(state.cdn)}[/]: {len(state.missing)} DNS record(s) of {escape(state.domain)} "
+                      "do not resolve yet: the apply leaves it in its first phase (not served yet)", highlight=False,
+                      soft_wrap=True)
             _print_records(out, dns_phase.record_lines(state, missing_only=True))
         elif state.state == "new":
             out.print(f"[yellow]{escape(state.cdn)}[/]: phase 1 of 2 for {escape(state.domain)}: the apply requests "

@@ -5,11 +5,14 @@ of its last apply (next to the state, so every machine agrees) and, when needed,
 
 - `new`: never applied: this apply builds its first phase (the certificate is requested, nothing waits for it),
   then stops with exit 0, printing the records to create (`--json`: `dns.domains[].records`).
-- `waiting`: the first phase is applied, some records do not resolve yet: the apply says which and stops with exit 0
-  before Terraform runs, changing nothing.
+- `waiting`: the first phase is applied, some records do not resolve yet: the domain stays in its first phase (its
+  stack unchanged), every other stack applies, and the apply says which records are missing (exit 0).
 - `resolved`: the first phase is applied and every record resolves: this apply completes (the CDN with its
   certificate and domain).
 - `complete`: applied complete before (its stack's output `cdn_<name>_dns_phase`): nothing to check.
+
+A phase belongs to its domain: the applied records (`cdn_<name>_dns_records`) must include one named the CDN's
+current domain, else (the domain changed) the domain is `new` again and starts at its first phase.
 
 Synthesis builds `new` and `waiting` domains in their first phase (`Environment.with_domains_waiting`), so the plan
 shows exactly what the apply does. Records are looked up with dnspython through the system's resolver, or the one
@@ -22,6 +25,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from platform_sdk.errors import PlatformError
 from platform_sdk.model import Cdn
 from platform_sdk.providers.domains import EXTERNAL, PHASE_COMPLETE
 
@@ -96,18 +100,58 @@ def external_domains(env: Any, services: list[Any], zones: Any = None) -> list[D
     return found
 
 
+class ResolverError(PlatformError):
+    """The resolver `PLATFORM_DNS_RESOLVER` names is malformed, or a resolver did not answer (exit 2, nothing
+    changed): not the same as records that do not resolve yet."""
+
+
+def _resolver_address(named: str) -> tuple[list[str], int]:
+    """`host`, `host:port`, `[v6]:port` or a bare IPv6 address -> (addresses, port); a host name is resolved here
+    (dnspython takes addresses only).
+
+    Raises:
+        ResolverError: (key PLATFORM_DNS_RESOLVER) the port is not 1-65535, or the host does not resolve.
+    """
+    import ipaddress
+    import socket
+
+    host, port = named.strip(), "53"
+    if host.startswith("["):
+        host, _, rest = host[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else (rest or "53")
+    elif host.count(":") == 1:
+        host, port = host.split(":")
+    if not port.isdigit() or not 1 <= int(port) <= 65535 or not host:
+        raise ResolverError("not a resolver: give host or host:port (port 1-65535)", key=RESOLVER_VARIABLE,
+                            value=named)
+    try:
+        ipaddress.ip_address(host)
+        return [host], int(port)
+    except ValueError:
+        pass
+    try:
+        found = socket.getaddrinfo(host, int(port), type=socket.SOCK_DGRAM)
+    except (OSError, UnicodeError):
+        raise ResolverError(f"the resolver's host {host} does not resolve", key=RESOLVER_VARIABLE,
+                            value=named) from None
+    return list(dict.fromkeys(str(info[4][0]) for info in found)), int(port)
+
+
 def resolver() -> Any:
-    """dnspython's resolver: the system's, or the one `PLATFORM_DNS_RESOLVER` names."""
+    """dnspython's resolver: the system's, or the one `PLATFORM_DNS_RESOLVER` names (`host` or `host:port`, a host
+    name or an address).
+
+    Raises:
+        ResolverError: a malformed `PLATFORM_DNS_RESOLVER`, or its host does not resolve.
+    """
     import dns.resolver
 
     named = os.environ.get(RESOLVER_VARIABLE)
     if not named:
         found = dns.resolver.Resolver()
     else:
-        host, _, port = named.partition(":")
         found = dns.resolver.Resolver(configure=False)
-        found.nameservers = [host]
-        found.port = int(port or 53)
+        found.nameservers, found.port = _resolver_address(named)
     found.lifetime = LIFETIME_S
     return found
 
@@ -116,15 +160,41 @@ def _norm(text: str) -> str:
     return text.strip().strip('"').rstrip(".").lower()
 
 
+def _described(lookup: Any) -> str:
+    named = os.environ.get(RESOLVER_VARIABLE)
+    if named:
+        return f"{named} ({RESOLVER_VARIABLE})"
+    return ", ".join(str(n) for n in getattr(lookup, "nameservers", [])) or "the system's"
+
+
 def resolves(lookup: Any, record: dict[str, Any]) -> bool:
-    """Whether `record` ({name, type, value}) is in DNS: a lookup of its name and type answers its value."""
+    """Whether `record` ({name, type, value}) is in DNS: a lookup of its name and type answers its value.
+
+    Raises:
+        ResolverError: the resolver did not answer (timeout, or no server gave an answer): that says nothing of the
+            record.
+    """
     import dns.exception
+    import dns.resolver
 
     try:
         answer = lookup.resolve(str(record["name"]), str(record["type"]), raise_on_no_answer=False)
+    except (dns.exception.Timeout, dns.resolver.NoNameservers):
+        raise ResolverError(f"resolver {_described(lookup)} did not answer (looking up {record['name']} "
+                            f"{record['type']}): nothing was checked or changed; try again, or name a resolver that "
+                            "answers", key=RESOLVER_VARIABLE if os.environ.get(RESOLVER_VARIABLE) else None) from None
     except dns.exception.DNSException:
         return False
     return _norm(str(record["value"])) in {_norm(r.to_text()) for r in answer}
+
+
+def applied_for(records: Any, domain: str) -> bool:
+    """Whether the applied records (the output `cdn_<name>_dns_records` of the last apply) are those of `domain`:
+    one of them is named the domain (its A/CNAME record). A phase belongs to its domain: records of another domain
+    (the CDN's domain changed since) leave the current one at its first phase."""
+    if not isinstance(records, list):
+        return False
+    return any(isinstance(r, dict) and _norm(str(r.get("name", ""))) == _norm(domain) for r in records)
 
 
 def check(project: Any, env: Any, services: list[Any], lookup: Any = None) -> DnsCheck:
@@ -141,12 +211,12 @@ def check(project: Any, env: Any, services: list[Any], lookup: Any = None) -> Dn
         applied = StackRecord.loads(data, state.stack).applied if data is not None else None
         values = applied.values if applied is not None else {}
         short = state.cdn.split(".", 1)[1].replace("-", "_")
+        records = values.get(f"cdn_{short}_dns_records")
+        if not applied_for(records, state.domain):
+            continue  # new: its first phase is still to apply (never applied, or applied for another domain)
         if values.get(f"cdn_{short}_dns_phase") == PHASE_COMPLETE:
             state.state = "complete"
             continue
-        records = values.get(f"cdn_{short}_dns_records")
-        if not isinstance(records, list) or not records:
-            continue  # new: its first phase is still to apply
         lookup = lookup or resolver()
         state.records = [{"name": r.get("name"), "type": r.get("type"), "value": r.get("value"),
                           "resolves": resolves(lookup, r)} for r in records if isinstance(r, dict)]

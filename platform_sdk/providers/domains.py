@@ -37,3 +37,69 @@ def publish_phase(ctx: StackContext, cdn: Cdn, records: list[dict[str, Any]], ou
                description=f"{PHASE_CERTIFICATE!r}: the certificate of {cdn.domain} is requested, its records are "
                            f"to be created; {PHASE_COMPLETE!r}: {serves} serves it")
     return ready
+
+
+def _name(domain: str) -> str:
+    return domain.lower().rstrip(".")
+
+
+def refuse_shared_domains(env: Any, services: list[Any]) -> None:
+    """Refuse two CDNs serving the same domain (after the environment's overrides), whatever their clouds: each
+    would get its certificate, alias and records, and the cloud refuses the second at apply (CloudFront: a CNAME
+    already associated with another distribution).
+    https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/CNAMEs.html#alternate-domain-names-restrictions
+
+    Raises:
+        EnvironmentError_: (the environment file, key `overrides."<cdn>".domain`) when an override makes the domain
+            shared; PlatformError (the service file and line of the second CDN) when the code itself declares it twice.
+    """
+    from platform_sdk.errors import EnvironmentError_, PlatformError
+
+    claimed: dict[str, Cdn] = {}
+    for service in services:
+        for cdn in service.of(Cdn):
+            if not cdn.domain:
+                continue
+            first = claimed.setdefault(_name(cdn.domain), cdn)
+            if first is cdn:
+                continue
+            message = (f"CDN {first.address} and CDN {cdn.address} both serve {cdn.domain}: a domain is served by one "
+                       "CDN (its certificate, alias and records are that CDN's; the cloud refuses the second at "
+                       "apply). Give one of them another domain")
+            overridden = [c for c in (cdn, first) if "domain" in env.overrides.get(c.address, {})]
+            if overridden:
+                raise EnvironmentError_(message, file=env.file, key=f'overrides."{overridden[0].address}".domain',
+                                        value=cdn.domain)
+            raise PlatformError(message, file=cdn.declared_in, line=cdn.declared_line, key="domain", value=cdn.domain)
+
+
+def in_zone(domain: str, zone_name: str) -> bool:
+    """Whether `domain` is `zone_name` or a name under it (case-insensitive, trailing dots ignored)."""
+    return _name(domain) == _name(zone_name) or _name(domain).endswith("." + _name(zone_name))
+
+
+def zone_name(section: Any) -> str | None:
+    """The DNS name of a cloud section's `dns_zone` when the environment says it (the table forms `{ id, name }` and
+    `{ create }`, on every cloud); None otherwise (a zone id alone, "external", none)."""
+    value = getattr(section, "dns_zone", None)
+    return getattr(value, "create", None) or getattr(value, "name", None)
+
+
+def check_in_zone(ctx: StackContext, cdn: Cdn, where: str) -> None:
+    """Refuse `cdn.domain` outside the DNS name of the zone its cloud section names (`where`: how the message names
+    the cloud, e.g. "AWS (stand-in: local)"), so that a stand-in refuses what its cloud refuses.
+
+    Raises:
+        EnvironmentError_: the environment file, key `overrides."<cdn>".domain` (or `clouds.<cloud>.dns_zone`),
+            the domain.
+    """
+    from platform_sdk.errors import EnvironmentError_
+
+    name = zone_name(ctx.env.clouds.get(ctx.cloud))
+    if not cdn.domain or name is None or in_zone(cdn.domain, name):
+        return
+    overridden = "domain" in ctx.env.overrides.get(cdn.address, {})
+    key = f'overrides."{cdn.address}".domain' if overridden else f"clouds.{ctx.cloud}.dns_zone"
+    raise EnvironmentError_(f"CDN {cdn.address} on {where}: domain {cdn.domain} is not in zone {name} "
+                            f"([clouds.{ctx.cloud}] dns_zone): records for it cannot be created there",
+                            file=ctx.env.file, key=key, value=cdn.domain)

@@ -7,6 +7,7 @@ from the environment and the domain (a TXT `_acme-challenge.<domain>`, as ACME's
 domain's own record (an A record to 127.0.0.1). Until `platform apply` has seen both resolve, the route is built
 without its domain (`cdn_<name>_dns_phase` = "certificate") and the apply stops, printing them (the stack output
 `cdn_<name>_dns_records`); the next apply, once they resolve, records the domain (`complete`).
+A stand-in whose section names a zone with its DNS name refuses a domain outside it, as its cloud does.
 https://www.rfc-editor.org/rfc/rfc8555#section-8.4 (the `_acme-challenge` name)
 """
 
@@ -16,7 +17,7 @@ import hashlib
 
 from platform_sdk.model import Cdn
 from platform_sdk.providers.base import StackContext
-from platform_sdk.providers.domains import EXTERNAL, publish_phase
+from platform_sdk.providers.domains import EXTERNAL, check_in_zone, publish_phase
 
 
 def external(ctx: StackContext) -> bool:
@@ -34,7 +35,14 @@ def records(ctx: StackContext, domain: str) -> list[dict[str, str]]:
 
 def route_domain(ctx: StackContext, cdn: Cdn) -> str | None:
     """The domain the route records in this synthesis (None: none, or the first phase of an external zone); with an
-    external zone, the outputs `cdn_<name>_dns_records` and `cdn_<name>_dns_phase` as the cloud has them."""
+    external zone, the outputs `cdn_<name>_dns_records` and `cdn_<name>_dns_phase` as the cloud has them.
+
+    Raises:
+        EnvironmentError_: a stand-in's section names a zone (`dns_zone = { id, name }` or `{ create }`) the domain
+            is not in: refused as its cloud refuses it (`check_in_zone`).
+    """
+    if ctx.cloud != "local":
+        check_in_zone(ctx, cdn, f"{ctx.cloud.upper()} (stand-in: local)")
     if not cdn.domain or not external(ctx):
         return cdn.domain
     ready = publish_phase(ctx, cdn, records(ctx, cdn.domain), outside="the cloud", serves="the route")
