@@ -147,6 +147,14 @@ def test_a_domain_outside_the_zone_exits_2_at_synthesis_naming_file_key_and_valu
     inside = project.envs_dir / "dev.toml"
     inside.write_text(inside.read_text().replace("shop.example.org", "shop.example.com"))
     synth(project)  # a name in the zone (or the zone's own name) is fine
+    # a domain the service file sets (no override) is blamed on the line that declares the CDN, not on the zone
+    code = SERVICE.replace("shop.dev.example.com", "shop.example.org")
+    project = project_with(tmp_path / "q", env.replace(override, ""), {"web.py": code})
+    result = CliRunner().invoke(app, ["synth", "--project", str(project.root), "--env", "dev"])
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    line = code.splitlines().index(next(x for x in code.splitlines() if "shop.example.org" in x)) + 1
+    assert f"web.py:{line}: domain: CDN web.cdn" in message and "not in zone example.com" in message
 
 
 def test_a_zone_table_names_one_zone(tmp_path: Path) -> None:

@@ -90,16 +90,17 @@ def check_in_zone(ctx: StackContext, cdn: Cdn, where: str) -> None:
     the cloud, e.g. "AWS (stand-in: local)"), so that a stand-in refuses what its cloud refuses.
 
     Raises:
-        EnvironmentError_: the environment file, key `overrides."<cdn>".domain` (or `clouds.<cloud>.dns_zone`),
-            the domain.
+        EnvironmentError_: naming the environment file and key `overrides."<cdn>".domain` when the environment sets
+            the domain, else the line of the service file that declares the CDN; and the domain.
     """
     from platform_sdk.errors import EnvironmentError_
 
     name = zone_name(ctx.env.clouds.get(ctx.cloud))
     if not cdn.domain or name is None or in_zone(cdn.domain, name):
         return
-    overridden = "domain" in ctx.env.overrides.get(cdn.address, {})
-    key = f'overrides."{cdn.address}".domain' if overridden else f"clouds.{ctx.cloud}.dns_zone"
-    raise EnvironmentError_(f"CDN {cdn.address} on {where}: domain {cdn.domain} is not in zone {name} "
-                            f"([clouds.{ctx.cloud}] dns_zone): records for it cannot be created there",
-                            file=ctx.env.file, key=key, value=cdn.domain)
+    message = (f"CDN {cdn.address} on {where}: domain {cdn.domain} is not in zone {name} ([clouds.{ctx.cloud}] "
+               f"dns_zone of {ctx.env.file}): records for it cannot be created there")
+    if "domain" in ctx.env.overrides.get(cdn.address, {}):
+        raise EnvironmentError_(message, file=ctx.env.file, key=f'overrides."{cdn.address}".domain',
+                                value=cdn.domain)
+    raise EnvironmentError_(message, file=cdn.declared_in, line=cdn.declared_line, key="domain", value=cdn.domain)

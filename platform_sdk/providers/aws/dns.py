@@ -30,12 +30,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from platform_sdk.cdk.engine import Fn
-from platform_sdk.errors import EnvironmentError_, warn
+from platform_sdk.errors import warn
 from platform_sdk.model import Cdn
 from platform_sdk.providers.aws.common import rid
 from platform_sdk.providers.aws.config import AwsDnsZone, aws_config
 from platform_sdk.providers.base import BaseNeeds, StackContext
-from platform_sdk.providers.domains import EXTERNAL, output_name, publish_phase
+from platform_sdk.providers.domains import EXTERNAL, check_in_zone, output_name, publish_phase
 
 VALIDATION_TTL = 60
 ALIAS_TYPES = ("A", "AAAA")  # the distribution has IPv6 on (is_ipv6_enabled)
@@ -110,26 +110,13 @@ def hosted_zone(ctx: StackContext) -> str | None:
     return data.ref("zone_id")  # type: ignore[no-any-return]
 
 
-def in_zone(domain: str, zone_name: str) -> bool:
-    """Whether `domain` is `zone_name` or a name under it (case-insensitive, trailing dots ignored)."""
-    domain, zone_name = domain.lower().rstrip("."), zone_name.lower().rstrip(".")
-    return domain == zone_name or domain.endswith("." + zone_name)
-
-
 def check_domain(ctx: StackContext, cdn: Cdn) -> None:
-    """Refuse a domain outside the zone's known DNS name, naming the environment file, the key and the value.
+    """Refuse a domain outside the zone's known DNS name (providers/domains.py `check_in_zone`).
 
     Raises:
         EnvironmentError_: `cdn.domain` is not in the zone.
     """
-    found = zone(ctx.env)
-    if not cdn.domain or found is None or found.name is None or in_zone(cdn.domain, found.name):
-        return
-    overridden = "domain" in ctx.env.overrides.get(cdn.address, {})
-    key = f'overrides."{cdn.address}".domain' if overridden else "clouds.aws.dns_zone"
-    raise EnvironmentError_(f"CDN {cdn.address} on AWS: domain {cdn.domain} is not in zone {found.name} "
-                            f"([clouds.aws] dns_zone): records for it cannot be created there", file=ctx.env.file,
-                            key=key, value=cdn.domain)
+    check_in_zone(ctx, cdn, "AWS")
 
 
 def domain_ready(ctx: StackContext, cdn: Cdn) -> bool:
