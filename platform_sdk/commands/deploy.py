@@ -486,7 +486,8 @@ def _print_dns_plan(s: Session, out: Any) -> None:
             _print_records(out, dns_phase.record_lines(state, missing_only=True))
         elif state.state == "new":
             out.print(f"[yellow]{escape(state.cdn)}[/]: phase 1 of 2 for {escape(state.domain)}: the apply requests "
-                      "its certificate and stops, printing the DNS records to create", highlight=False, soft_wrap=True)
+                      "its certificate (the rest of the environment applies as usual) and prints the DNS records to "
+                      "create", highlight=False, soft_wrap=True)
         elif state.state == "resolved":
             out.print(f"{escape(state.cdn)}: the DNS records of {escape(state.domain)} resolve: the apply completes "
                       "it", highlight=False, soft_wrap=True)
