@@ -203,18 +203,17 @@ def _print_preflight(preflight: Any, verbose: bool, dry_run: bool) -> None:
 
 def _final_table(report: dict[str, Any]) -> Table:
     """Every resource: what its passes copied and deleted (the copy before cut-over and the final sync, summed),
-    what the latest pass left as it was, and how it verified both ways."""
+    what the latest pass left as it was (`same`), how it verified both ways, and the size of the data as the latest
+    pass found it (what it copied plus what it left as it was; never the bytes of earlier passes counted again)."""
     latest: dict[str, dict[str, Any]] = {}
     copied: dict[str, int] = {}
     deleted: dict[str, int] = {}
-    moved_bytes: dict[str, int] = {}
     for result in report["copies"] + report["databases"] + report["secrets"] + report["data"]:
         address = result["resource"]
         latest[address] = result
         if result.get("kind") == "bucket":
             copied[address] = copied.get(address, 0) + result["copy"]["copied"]
             deleted[address] = deleted.get(address, 0) + len(result["deleted"])
-            moved_bytes[address] = moved_bytes.get(address, 0) + result["copy"]["bytes_copied"]
     table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
     table.add_column("resource", no_wrap=True)
     table.add_column("kind")
@@ -229,7 +228,7 @@ def _final_table(report: dict[str, Any]) -> Table:
                           str(c["skipped_already_verified"] + c["already_identical"]),
                           str(deleted[address]), f"{v['matched']}/{v['source_objects']}",
                           f"{v['target_objects']}" + (f" ({kept} target's)" if kept else ""),
-                          f"{(moved_bytes[address] + c['bytes_skipped']) / 1e6:.1f} MB")
+                          f"{(c['bytes_copied'] + c['bytes_skipped']) / 1e6:.1f} MB")
         elif kind == "database":
             tables = result["tables"]
             rows = sum(t["target_rows"] or 0 for t in tables.values())
