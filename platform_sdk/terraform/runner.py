@@ -240,7 +240,9 @@ class EnvironmentRunner:
             if result.plan.has_changes:
                 self.ledger.pending(result.name)
             else:
-                self.ledger.settled(result.name, None, lambda: self._read_outputs(result))
+                # the state may have been changed by another command (a move applies without records): record
+                # the outputs it has now, never the values of an earlier apply
+                self.ledger.settled(result.name, self._read_outputs(result), lambda: None)
                 result.outputs, result.outputs_known = self.ledger.values(result.name), True
         self._finish(result, rp.CHANGES if result.plan.has_changes else rp.NO_CHANGES, "planned")
 
@@ -528,12 +530,27 @@ class EnvironmentRunner:
 
         `known`: keep the outputs already learned in this command (applied stacks, and stacks whose record
         holds them) instead of asking Terraform again.
+        Only the outputs the stack's current configuration declares are kept (a state or a record may still hold
+        outputs of resources that moved elsewhere).
         """
         todo = names if names is not None else list(self.results)
         ask = [n for n in todo if not (known and self.results[n].outputs_known)]
         if ask:
             self._run_pool(ask, lambda r: self._outputs_stack(r, init), None, False, "outputs")
+        for name in todo:
+            declared = self.declared_outputs(name)
+            if declared is not None:
+                result = self.results[name]
+                result.outputs = {k: v for k, v in result.outputs.items() if k in declared}
         return {n: self.results[n].outputs for n in todo}
+
+    def declared_outputs(self, name: str) -> set[str] | None:
+        """The output names of a stack's synthesized configuration (`cdk.tf.json`); None if it cannot be read."""
+        try:
+            document = json.loads((self.stack_dir(name) / "cdk.tf.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return set(document.get("output") or {}) if isinstance(document, dict) else None
 
 
 def where_things_live(results: list[StackResult], metadata: dict[str, Any]) -> list[dict[str, str]]:
@@ -543,8 +560,10 @@ def where_things_live(results: list[StackResult], metadata: dict[str, Any]) -> l
     rows = []
     stacks = metadata.get("stacks", {})
     for result in sorted(results, key=lambda r: (r.service, r.name)):
+        # the model's names (`on-demand`) of the service's resources, on whichever of its stacks they are now
         names = {a.split(".", 1)[-1].replace("-", "_"): a.split(".", 1)[-1]
-                 for a in stacks.get(result.name, {}).get("resources", [])}
+                 for stack, info in stacks.items() if stack == result.name or info.get("service") == result.service
+                 for a in info.get("resources", [])}
         for key, value in sorted(result.outputs.items()):
             for kind in ("function", "bucket", "cdn"):
                 prefix = f"{kind}_"
