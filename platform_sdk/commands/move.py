@@ -412,6 +412,7 @@ def _move(proj: Any, environment: Any, services: list[Any], selector: str | None
         report = executor.run(keep_source=keep)
     except KeyboardInterrupt:
         bars.stop()
+        _quiet_engine_exit()
         err_console.print("[yellow]move interrupted[/]: resume it with "
                           f"`platform move --resume --env {environment.name}` (verified data is not copied again), or "
                           f"undo it with `platform move --abort --env {environment.name}`")
@@ -423,6 +424,20 @@ def _move(proj: Any, environment: Any, services: list[Any], selector: str | None
     state = "source removed" if report.source_removed else "source kept" if report.source_kept else ""
     _finish(data, preflight_json, as_json, f"moved {move_record['selector']} to {move_record['target']}"
             + (f" ({state})" if state else ""))
+
+
+def _quiet_engine_exit() -> None:
+    """A terminal's Ctrl-C reaches every process of the group, the CDK engine (the jsii Node process) too: it is
+    gone, and jsii's own stop at exit then writes to its closed pipe and prints a BrokenPipeError traceback after
+    the resume hint. That one error is expected after an interrupt and is not shown; any other still is."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, BrokenPipeError) and "jsii" in repr(unraisable.object):
+            return
+        previous(unraisable)
+
+    sys.unraisablehook = hook
 
 
 def _finish(data: dict[str, Any], preflight: dict[str, Any] | None, as_json: bool, line: str) -> None:
