@@ -228,7 +228,8 @@ class EnvironmentRunner:
         if not run.ok:
             return self._fail(result, run, "show")
         try:
-            result.plan = rp.parse_plan(json.loads(run.stdout), destroy=destroy)
+            shown = json.loads(run.stdout)
+            result.plan = rp.parse_plan(shown, destroy=destroy)
             result.plan.renamed.extend(pair for pair in moved if pair not in result.plan.renamed)
         except (ValueError, KeyError) as err:
             result.error = f"could not read `terraform show -json` output: {err}"
@@ -241,8 +242,12 @@ class EnvironmentRunner:
                 self.ledger.pending(result.name)
             else:
                 # the state may have been changed by another command (a move applies without records): record
-                # the outputs it has now, never the values of an earlier apply
-                self.ledger.settled(result.name, self._read_outputs(result), lambda: None)
+                # the outputs it has now (the plan's, as `terraform output -json` gives them), never the values
+                # of an earlier apply
+                planned = shown.get("planned_values") if isinstance(shown, dict) else None
+                outputs = planned.get("outputs", {}) if isinstance(planned, dict) else None
+                self.ledger.settled(result.name, outputs if isinstance(outputs, dict) else self._read_outputs(result),
+                                    lambda: None)
                 result.outputs, result.outputs_known = self.ledger.values(result.name), True
         self._finish(result, rp.CHANGES if result.plan.has_changes else rp.NO_CHANGES, "planned")
 
