@@ -25,6 +25,11 @@ def places(rows: list[dict[str, str]], service: str) -> set[tuple[str, str, str,
     return {(r["kind"], r["name"], r["url"], r["cloud"]) for r in rows if r["service"] == service}
 
 
+def copies(rows: list[dict[str, str]]) -> dict[tuple[str, str, str], str | None]:
+    """(service.name, kind, cloud) -> what the copy is (None: the live one), for the buckets."""
+    return {(f"{r['service']}.{r['name']}", r["kind"], r["cloud"]): r.get("copy") for r in rows
+            if r["kind"] == "bucket"}
+
 
 def test_where_things_live_follows_a_killed_then_resumed_move(cli: Cli, applied_estate: Callable[[], Path],
                                                               tf_binary: Path) -> None:
@@ -44,15 +49,25 @@ def test_where_things_live_follows_a_killed_then_resumed_move(cli: Cli, applied_
     real = places(now["where"], "thumbnails")
     assert {(k, n, c) for k, n, _, c in real if k in ("function", "cdn")} == \
         {(k, n, "gcp (local stand-in)") for k, n in moved}
+    # two copies of each bucket while the move is unfinished: the source one says it is unwired
+    marked = copies(now["where"])
+    assert marked[("thumbnails.originals", "bucket", "aws (local stand-in)")] == \
+        "source copy (unwired, removed at the move's cleanup)", marked
+    assert marked[("thumbnails.originals", "bucket", "gcp (local stand-in)")] is None, marked
     code, applied = cli.json(project, "apply", "--env", "local", "--auto-approve")
     assert code == 0, applied
     assert places(applied["where"], "thumbnails") == real
+    assert copies(applied["where"]) == marked
+    text = cli(project, "outputs", "--env", "local").stdout
+    assert "source copy (unwired" in next(line for line in text.splitlines()
+                                          if "originals" in line and "aws (local" in line)
 
     code, report = cli.json(project, "move", "--resume", "--env", "local", "--yes")
     assert code == 0, report
     code, now = cli.json(project, "outputs", "--env", "local")
     real = places(now["where"], "thumbnails")
     assert {(k, n) for k, n, _, c in real if c == "gcp (local stand-in)"} >= moved
+    assert not any(copies(now["where"]).values()), now["where"]  # the source was removed: one copy, unmarked
     for extra in ([], ["--all"]):
         code, applied = cli.json(project, "apply", "--env", "local", "--auto-approve", *extra)
         assert code == 0, applied

@@ -558,10 +558,14 @@ class EnvironmentRunner:
         return set(document.get("output") or {}) if isinstance(document, dict) else None
 
 
-def where_things_live(results: list[StackResult], metadata: dict[str, Any]) -> list[dict[str, str]]:
-    """Rows (service, kind, name, url, stack) from the `function_/bucket_/cdn_<name>_url` outputs, and one `dns`
-    row per record of a `cdn_<name>_dns_records` output (a domain in an external zone: the record to create, also
-    as `record`, "<name> <type> <value>")."""
+def where_things_live(results: list[StackResult], metadata: dict[str, Any],
+                      copies: dict[tuple[str, str], str] | None = None) -> list[dict[str, str]]:
+    """Rows (service, kind, name, url, stack, cloud) from the `function_/bucket_/cdn_<name>_url` outputs, and one
+    `dns` row per record of a `cdn_<name>_dns_records` output (a domain in an external zone: the record to create,
+    also as `record`, "<name> <type> <value>").
+
+    `copies`: (address, cloud) -> what that copy is, for the copies a move keeps besides the live one
+    (`move.record.copy_roles`); their rows say so as `copy` (the live copy's rows have none)."""
     rows = []
     stacks = metadata.get("stacks", {})
     for result in sorted(results, key=lambda r: (r.service, r.name)):
@@ -574,8 +578,13 @@ def where_things_live(results: list[StackResult], metadata: dict[str, Any]) -> l
                 prefix = f"{kind}_"
                 if key.startswith(prefix) and key.endswith("_url") and isinstance(value, str):
                     short = key[len(prefix):-len("_url")]
-                    rows.append({"service": result.service, "kind": kind, "name": names.get(short, short),
-                                 "url": value, "stack": result.name, "cloud": result.cloud_label})
+                    name = names.get(short, short)
+                    row = {"service": result.service, "kind": kind, "name": name, "url": value,
+                           "stack": result.name, "cloud": result.cloud_label}
+                    role = (copies or {}).get((f"{result.service}.{name}", result.cloud))
+                    if role is not None:
+                        row["copy"] = role
+                    rows.append(row)
             if key.startswith("cdn_") and key.endswith("_dns_records") and isinstance(value, list):
                 # a CDN whose domain lives in a zone outside the cloud (dns_zone = "external"): what to create there
                 short = key[len("cdn_"):-len("_dns_records")]
