@@ -72,3 +72,17 @@ def test_where_things_live_follows_a_killed_then_resumed_move(cli: Cli, applied_
         code, applied = cli.json(project, "apply", "--env", "local", "--auto-approve", *extra)
         assert code == 0, applied
         assert places(applied["where"], "thumbnails") == real, extra
+
+
+def test_a_kept_source_copy_is_marked_as_such(cli: Cli, applied_estate: Callable[[], Path]) -> None:
+    project = applied_estate()
+    code, report = cli.json(project, "move", "thumbnails", "--to", "gcp", "--env", "local", "--yes", "--keep-source")
+    assert code == 0 and report["source_kept"], report
+    code, now = cli.json(project, "outputs", "--env", "local")
+    assert code == 0
+    marked = copies(now["where"])
+    assert marked[("thumbnails.originals", "bucket", "aws (local stand-in)")] == "kept source copy (unwired)"
+    assert marked[("thumbnails.originals", "bucket", "gcp (local stand-in)")] is None
+    code, applied = cli.json(project, "apply", "--env", "local", "--auto-approve")
+    assert code == 0, applied
+    assert copies(applied["where"]) == marked
