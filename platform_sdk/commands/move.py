@@ -11,12 +11,16 @@ per-object counts, verification both ways, per-table rows and checksums).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -409,13 +413,22 @@ def _move(proj: Any, environment: Any, services: list[Any], selector: str | None
     executor = MoveExecutor(proj, records, move_record, hooks, workers=workers)
     executor.claim()
     try:
-        report = executor.run(keep_source=keep)
+        with _interrupts_seen() as seen:
+            try:
+                report = executor.run(keep_source=keep)
+            except Exception:
+                # Ctrl-C also stops the CDK engine and Terraform: what failed because they stopped is the interrupt
+                if not seen or isinstance(sys.exc_info()[1], typer.Exit):
+                    raise
+                raise KeyboardInterrupt from None
     except KeyboardInterrupt:
         bars.stop()
         _quiet_engine_exit()
+        undo = "" if executor.move.get("rewire_started") else \
+            f", or undo it with `platform move --abort --env {environment.name}`"
         err_console.print("[yellow]move interrupted[/]: resume it with "
-                          f"`platform move --resume --env {environment.name}` (verified data is not copied again), or "
-                          f"undo it with `platform move --abort --env {environment.name}`")
+                          f"`platform move --resume --env {environment.name}` (verified data is not copied again)"
+                          + undo, highlight=False, soft_wrap=True)
         raise typer.Exit(130) from None
     finally:
         bars.stop()
@@ -424,6 +437,25 @@ def _move(proj: Any, environment: Any, services: list[Any], selector: str | None
     state = "source removed" if report.source_removed else "source kept" if report.source_kept else ""
     _finish(data, preflight_json, as_json, f"moved {move_record['selector']} to {move_record['target']}"
             + (f" ({state})" if state else ""))
+
+
+@contextlib.contextmanager
+def _interrupts_seen() -> Iterator[list[int]]:
+    """A list that gets an entry at each SIGINT while inside (which still raises KeyboardInterrupt as before)."""
+    seen: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield seen
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        seen.append(signum)
+        signal.default_int_handler(signum, frame)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _quiet_engine_exit() -> None:
