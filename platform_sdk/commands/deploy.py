@@ -361,7 +361,7 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
             settled = [r.name for r in results if r.status in rp.SETTLED]
             if settled:
                 runner.outputs(settled, known=True)
-                rows = _dns_where(s, where_things_live(results, s.metadata))
+                rows = _dns_where(s, where_things_live(results, s.metadata, _copy_roles(s)))
             if secrets:
                 from platform_sdk.secrets.deploy import generate_missing
 
@@ -770,14 +770,23 @@ def drift(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = F
 
 # ------------------------------------------------------------------------------------------------- outputs
 
+def _copy_roles(s: Session) -> dict[tuple[str, str], str]:
+    """(address, cloud) -> what a copy kept by a move is (the kept source, the twin being filled)."""
+    from platform_sdk.move.record import copy_roles
+
+    return copy_roles(s.moves)
+
+
 def _print_where(rows: list[dict[str, str]], title: str) -> None:
-    """Aligned lines rather than a table: URLs must never be cut or wrapped (people copy them)."""
+    """Aligned lines rather than a table: URLs must never be cut or wrapped (people copy them); a copy kept by a
+    move says what it is after its cloud."""
     console.print(f"[bold]{escape(title)}[/]")
     widths = {k: max(len(r[k]) for r in rows) for k in ("service", "kind", "name")}
     for row in rows:
         line = (f"  {escape(row['service']):<{widths['service']}}  {row['kind']:<{widths['kind']}}  "
                 f"{escape(row['name']):<{widths['name']}}  {escape(row['url'])}")
-        console.print(f"{line}  [dim]{escape(row['cloud'])}[/]", highlight=False, soft_wrap=True)
+        copy = f"  [yellow]{escape(row['copy'])}[/]" if row.get("copy") else ""
+        console.print(f"{line}  [dim]{escape(row['cloud'])}[/]{copy}", highlight=False, soft_wrap=True)
 
 @user_errors
 def outputs(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = False,
@@ -789,7 +798,7 @@ def outputs(env: EnvOption, project: ProjectOption = None, as_json: JsonOption =
         values = s.runner.outputs(init=True)
         results = list(s.runner.results.values())
         broken = [r for r in results if r.status in rp.BROKEN]
-        rows = where_things_live(results, s.metadata)
+        rows = where_things_live(results, s.metadata, _copy_roles(s))
         if as_json:
             print(json.dumps({"environment": s.env.name, "stacks": values, "where": rows}, indent=2))
         else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -33,8 +33,29 @@ def _line(entry: LogEntry, as_json: bool) -> None:
         print(json.dumps(entry.to_json()), flush=True)
         return
     when = entry.time.strftime("%Y-%m-%d %H:%M:%S")
-    console.print(f"{when}  [cyan]{escape(entry.function)}[/]  [dim]{escape(entry.request_id or '-')}[/]  "
-                  f"{escape(entry.message)}", highlight=False, soft_wrap=True)
+    cloud = getattr(entry, "cloud", "")
+    console.print(f"{when}  [cyan]{escape(entry.function)}[/]" + (f"  [dim]{escape(cloud)}[/]" if cloud else "")
+                  + f"  [dim]{escape(entry.request_id or '-')}[/]  {escape(entry.message)}",
+                  highlight=False, soft_wrap=True)
+
+
+def _moves(proj: Any, environment: Any) -> list[dict[str, Any]]:
+    """The environment's move record (which functions came from another cloud, when); none if unreadable."""
+    from platform_sdk.move.record import MoveRecords, RecordUnavailable
+
+    try:
+        return MoveRecords(proj, environment).load()
+    except RecordUnavailable as err:
+        err_console.print(f"[dim]the move record could not be read ({escape(err.message)[:200]}): only the "
+                          "functions' current clouds are read[/]", highlight=False)
+        return []
+
+
+def _notes(notes: list[str], shown: set[str]) -> None:
+    for note in notes:
+        if note not in shown:
+            shown.add(note)
+            err_console.print(f"[dim]{escape(note)}[/]", highlight=False, soft_wrap=True)
 
 
 @user_errors
@@ -42,7 +63,7 @@ def logs(target: TargetArgument, env: EnvOption, since: SinceOption = "1h", foll
          project: ProjectOption = None, as_json: JsonOption = False) -> None:
     """What a service's (or one function's) deployed functions logged, with request ids: CloudWatch Logs, Cloud
     Logging, or the local cloud's function logs (written by `platform dev`)."""
-    from platform_sdk.status.logs import fetch, load_refs, parse_since, select
+    from platform_sdk.status.logs import earlier_refs, fetch, load_refs, parse_since, select
     from platform_sdk.status.logs import follow as follow_logs
     from platform_sdk.synth.app import METADATA_FILE
 
@@ -53,16 +74,21 @@ def logs(target: TargetArgument, env: EnvOption, since: SinceOption = "1h", foll
         err_console.print(f"[dim]synthesizing {escape(environment.name)} ...[/]")
         outdir = run_synth(proj, environment, services).outdir
     refs = select(load_refs(outdir), target)
+    earlier = earlier_refs(refs, _moves(proj, environment), environment)  # moved functions' history elsewhere
+    notes: list[str] = []
+    shown: set[str] = set()
     if not follow:
-        entries = fetch(proj.root, environment, refs, start)
+        entries = fetch(proj.root, environment, refs, start, earlier=earlier, notes=notes)
         for entry in entries:
             _line(entry, as_json)
+        _notes(notes, shown)
         if not entries and not as_json:
             err_console.print(f"[dim]no log lines from {escape(target)} since {start:%Y-%m-%d %H:%M:%S} UTC[/]")
         return
     try:
-        for entry in follow_logs(proj.root, environment, refs, start):
+        for entry in follow_logs(proj.root, environment, refs, start, earlier=earlier, notes=notes):
             _line(entry, as_json)
+            _notes(notes, shown)
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
 

@@ -11,12 +11,16 @@ per-object counts, verification both ways, per-table rows and checksums).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -203,18 +207,17 @@ def _print_preflight(preflight: Any, verbose: bool, dry_run: bool) -> None:
 
 def _final_table(report: dict[str, Any]) -> Table:
     """Every resource: what its passes copied and deleted (the copy before cut-over and the final sync, summed),
-    what the latest pass left as it was, and how it verified both ways."""
+    what the latest pass left as it was (`same`), how it verified both ways, and the size of the data as the latest
+    pass found it (what it copied plus what it left as it was; never the bytes of earlier passes counted again)."""
     latest: dict[str, dict[str, Any]] = {}
     copied: dict[str, int] = {}
     deleted: dict[str, int] = {}
-    moved_bytes: dict[str, int] = {}
     for result in report["copies"] + report["databases"] + report["secrets"] + report["data"]:
         address = result["resource"]
         latest[address] = result
         if result.get("kind") == "bucket":
             copied[address] = copied.get(address, 0) + result["copy"]["copied"]
             deleted[address] = deleted.get(address, 0) + len(result["deleted"])
-            moved_bytes[address] = moved_bytes.get(address, 0) + result["copy"]["bytes_copied"]
     table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
     table.add_column("resource", no_wrap=True)
     table.add_column("kind")
@@ -229,7 +232,7 @@ def _final_table(report: dict[str, Any]) -> Table:
                           str(c["skipped_already_verified"] + c["already_identical"]),
                           str(deleted[address]), f"{v['matched']}/{v['source_objects']}",
                           f"{v['target_objects']}" + (f" ({kept} target's)" if kept else ""),
-                          f"{(moved_bytes[address] + c['bytes_skipped']) / 1e6:.1f} MB")
+                          f"{(c['bytes_copied'] + c['bytes_skipped']) / 1e6:.1f} MB")
         elif kind == "database":
             tables = result["tables"]
             rows = sum(t["target_rows"] or 0 for t in tables.values())
@@ -410,12 +413,22 @@ def _move(proj: Any, environment: Any, services: list[Any], selector: str | None
     executor = MoveExecutor(proj, records, move_record, hooks, workers=workers)
     executor.claim()
     try:
-        report = executor.run(keep_source=keep)
+        with _interrupts_seen() as seen:
+            try:
+                report = executor.run(keep_source=keep)
+            except Exception:
+                # Ctrl-C also stops the CDK engine and Terraform: what failed because they stopped is the interrupt
+                if not seen or isinstance(sys.exc_info()[1], typer.Exit):
+                    raise
+                raise KeyboardInterrupt from None
     except KeyboardInterrupt:
         bars.stop()
+        _quiet_engine_exit()
+        undo = "" if executor.move.get("rewire_started") else \
+            f", or undo it with `platform move --abort --env {environment.name}`"
         err_console.print("[yellow]move interrupted[/]: resume it with "
-                          f"`platform move --resume --env {environment.name}` (verified data is not copied again), or "
-                          f"undo it with `platform move --abort --env {environment.name}`")
+                          f"`platform move --resume --env {environment.name}` (verified data is not copied again)"
+                          + undo, highlight=False, soft_wrap=True)
         raise typer.Exit(130) from None
     finally:
         bars.stop()
@@ -424,6 +437,39 @@ def _move(proj: Any, environment: Any, services: list[Any], selector: str | None
     state = "source removed" if report.source_removed else "source kept" if report.source_kept else ""
     _finish(data, preflight_json, as_json, f"moved {move_record['selector']} to {move_record['target']}"
             + (f" ({state})" if state else ""))
+
+
+@contextlib.contextmanager
+def _interrupts_seen() -> Iterator[list[int]]:
+    """A list that gets an entry at each SIGINT while inside (which still raises KeyboardInterrupt as before)."""
+    seen: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield seen
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        seen.append(signum)
+        signal.default_int_handler(signum, frame)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _quiet_engine_exit() -> None:
+    """A terminal's Ctrl-C reaches every process of the group, the CDK engine (the jsii Node process) too: it is
+    gone, and jsii's own stop at exit then writes to its closed pipe and prints a BrokenPipeError traceback after
+    the resume hint. That one error is expected after an interrupt and is not shown; any other still is."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, BrokenPipeError) and "jsii" in repr(unraisable.object):
+            return
+        previous(unraisable)
+
+    sys.unraisablehook = hook
 
 
 def _finish(data: dict[str, Any], preflight: dict[str, Any] | None, as_json: bool, line: str) -> None:

@@ -63,6 +63,27 @@ def retained(move: dict[str, Any]) -> dict[str, str]:
     return {}
 
 
+def copy_roles(moves: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """(stateful address, cloud) -> what that copy is, for every copy a move keeps besides the live one (the copies
+    of `retained`): "target twin (copy in progress)" before an unfinished move's cut-over, "source copy (unwired,
+    removed at the move's cleanup)" after it, "kept source copy (unwired)" / "kept target twin (unwired)" when a
+    finished or aborted move kept it. Listings mark these so two copies of one bucket are never shown alike."""
+    roles: dict[tuple[str, str], str] = {}
+    for move in moves:
+        phase = move.get("phase")
+        if phase in (TARGET, COPY, ABORTING):
+            role = "target twin (copy in progress)"
+        elif phase == ABORTED:
+            role = "kept target twin (unwired)"
+        elif phase in (REWIRE, VERIFY, CLEANUP):
+            role = "source copy (unwired, removed at the move's cleanup)"
+        else:
+            role = "kept source copy (unwired)"
+        for address, cloud in retained(move).items():
+            roles[(address, cloud)] = role
+    return roles
+
+
 def pinned(move: dict[str, Any]) -> tuple[str, str | None] | None:
     """(placement key, its value) an unfinished move imposes; None when finished."""
     phase = move.get("phase")

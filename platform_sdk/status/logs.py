@@ -2,14 +2,19 @@
 service (CloudWatch Logs, Cloud Logging, the local cloud's function logs), with request ids; `follow` polls.
 
 Which functions, and where they live, comes from the synthesized stacks (`function_refs`), like `platform status`;
-each cloud's plug-in reads its logs (`CloudPlugin.fetch_logs`).
+each cloud's plug-in reads its logs (`CloudPlugin.fetch_logs`). A function a move carried from another cloud
+(`platform move`, finished or not: the move record's `sources` and `cutover_at`) also has its history there: the
+source cloud's log service is read for the time before the cut-over, with the function as it was named there (the
+same naming convention on the source placement); every line says which cloud it came from.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -57,34 +62,114 @@ def select(refs: list[FunctionRef], target: str) -> list[FunctionRef]:
     return chosen
 
 
-def fetch(project_root: Path, env: Any, refs: list[FunctionRef], since: datetime,
-          clients: Mapping[str, Any] | None = None) -> list[LogEntry]:
-    """Every chosen function's entries since `since`, each cloud asked through its plug-in, oldest first."""
+@dataclass(frozen=True)
+class Earlier:
+    """A moved function as it lived on its source cloud: `ref` (named and placed there), read before `until`."""
+
+    ref: FunctionRef
+    until: datetime
+
+
+@dataclass(frozen=True)
+class CloudLogEntry(LogEntry):
+    """A log entry with the cloud (placement label) whose log service returned it."""
+
+    cloud: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "cloud": self.cloud}
+
+
+def _parse_time(value: Any) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def earlier_refs(refs: list[FunctionRef], moves: list[dict[str, Any]], env: Any) -> list[Earlier]:
+    """For each chosen function a move carried to its cloud past the cut-over (`cutover_at` set), the same function
+    on the move's source cloud: its physical name is the one the naming convention gives on any placement (the
+    synthesized name), its Terraform type the source plug-in's (`env.target_of`: a stand-in's plug-in)."""
+    found: list[Earlier] = []
+    for move in moves:
+        until = _parse_time(move.get("cutover_at")) if move.get("cutover_at") else None
+        if until is None:
+            continue
+        for ref in refs:
+            source = (move.get("sources") or {}).get(ref.address)
+            if source is None or source == ref.cloud or move.get("target") != ref.cloud:
+                continue
+            target = env.target_of(source)
+            function_type = providers.plugin(target).function_type
+            if function_type is None:
+                continue
+            resource = f"{function_type[0]}.{ref.resource.split('.', 1)[-1]}"
+            region, project = (ref.region, ref.project) if target == ref.target else (None, None)
+            found.append(Earlier(dataclasses.replace(ref, cloud=source, target=target, resource=resource,
+                                                     stack="", region=region, project=project), until))
+    return found
+
+
+def _read(project_root: Path, env: Any, refs: list[FunctionRef], since: datetime,
+          clients: Mapping[str, Any] | None) -> list[CloudLogEntry]:
+    """Each plug-in asked once per cloud label, every entry labelled with that cloud."""
     types = function_types()
-    by_plugin: dict[str, list[FunctionRef]] = {}
+    groups: dict[tuple[str, str], list[FunctionRef]] = {}
     for ref in refs:
-        by_plugin.setdefault(types[ref.resource.split(".", 1)[0]][0], []).append(ref)
-    found: list[LogEntry] = []
-    for name, chosen in sorted(by_plugin.items()):
+        groups.setdefault((types[ref.resource.split(".", 1)[0]][0], ref.cloud), []).append(ref)
+    found: list[CloudLogEntry] = []
+    for (name, cloud), chosen in sorted(groups.items()):
         try:
-            found += providers.plugin(name).fetch_logs(project_root, env, chosen, since,
-                                                       client=(clients or {}).get(name))
+            entries = providers.plugin(name).fetch_logs(project_root, env, chosen, since,
+                                                        client=(clients or {}).get(name))
         except PlatformError:
             raise
         except Exception as err:  # noqa: BLE001 - credentials, network, API errors: one clear message
-            raise PlatformError(f"cannot read the logs of {', '.join(r.address for r in chosen)} on {name}: "
+            raise PlatformError(f"cannot read the logs of {', '.join(r.address for r in chosen)} on {cloud}: "
                                 f"{type(err).__name__}: {err}", key="--env", value=env.name) from None
+        found += [CloudLogEntry(e.time, e.function, e.request_id, e.message, cloud) for e in entries]
+    return found
+
+
+def fetch(project_root: Path, env: Any, refs: list[FunctionRef], since: datetime,
+          clients: Mapping[str, Any] | None = None, earlier: list[Earlier] | None = None,
+          notes: list[str] | None = None) -> list[CloudLogEntry]:
+    """Every chosen function's entries since `since`, each cloud asked through its plug-in, oldest first.
+
+    `earlier` (`earlier_refs`): moved functions on their source cloud, read before their cut-over; when that cloud's
+    logs cannot be read, one line saying so goes to `notes` (the command never fails for them).
+    Raises PlatformError when the functions' current cloud cannot be read.
+    """
+    found = _read(project_root, env, refs, since, clients)
+    for item in earlier or []:
+        if item.until <= since:
+            continue
+        try:
+            lines = _read(project_root, env, [item.ref], since, clients)
+        except PlatformError as err:
+            if notes is not None:
+                notes.append(f"the logs of {item.ref.address} on {item.ref.cloud} before it moved "
+                             f"({item.until:%Y-%m-%d %H:%M:%S} UTC) could not be read: {err.message}")
+            continue
+        before = [e for e in lines if e.time < item.until]
+        if not before and notes is not None:
+            notes.append(f"no log lines of {item.ref.address} on {item.ref.cloud} before it moved "
+                         f"({item.until:%Y-%m-%d %H:%M:%S} UTC): none were written since then, or they are gone")
+        found += before
     return sorted(found, key=lambda e: (e.time, e.function))
 
 
 def follow(project_root: Path, env: Any, refs: list[FunctionRef], since: datetime, *, poll_s: float = 2.0,
-           clients: Mapping[str, Any] | None = None, stop: Callable[[], bool] = lambda: False) -> Iterator[LogEntry]:
+           clients: Mapping[str, Any] | None = None, stop: Callable[[], bool] = lambda: False,
+           earlier: list[Earlier] | None = None, notes: list[str] | None = None) -> Iterator[LogEntry]:
     """Entries since `since`, then new ones as they arrive (polling every `poll_s` seconds) until `stop()`; an
     entry seen once is never repeated (clouds return the last second again when asked from it)."""
     seen: set[tuple[str, str, str | None, str]] = set()
     cursor = since
     while True:
-        for entry in fetch(project_root, env, refs, cursor, clients):
+        for entry in fetch(project_root, env, refs, cursor, clients, earlier, notes):
             key = (entry.time.isoformat(), entry.function, entry.request_id, entry.message)
             if key not in seen:
                 seen.add(key)

@@ -228,7 +228,8 @@ class EnvironmentRunner:
         if not run.ok:
             return self._fail(result, run, "show")
         try:
-            result.plan = rp.parse_plan(json.loads(run.stdout), destroy=destroy)
+            shown = json.loads(run.stdout)
+            result.plan = rp.parse_plan(shown, destroy=destroy)
             result.plan.renamed.extend(pair for pair in moved if pair not in result.plan.renamed)
         except (ValueError, KeyError) as err:
             result.error = f"could not read `terraform show -json` output: {err}"
@@ -240,7 +241,13 @@ class EnvironmentRunner:
             if result.plan.has_changes:
                 self.ledger.pending(result.name)
             else:
-                self.ledger.settled(result.name, None, lambda: self._read_outputs(result))
+                # the state may have been changed by another command (a move applies without records): record
+                # the outputs it has now (the plan's, as `terraform output -json` gives them), never the values
+                # of an earlier apply
+                planned = shown.get("planned_values") if isinstance(shown, dict) else None
+                outputs = planned.get("outputs", {}) if isinstance(planned, dict) else None
+                self.ledger.settled(result.name, outputs if isinstance(outputs, dict) else self._read_outputs(result),
+                                    lambda: None)
                 result.outputs, result.outputs_known = self.ledger.values(result.name), True
         self._finish(result, rp.CHANGES if result.plan.has_changes else rp.NO_CHANGES, "planned")
 
@@ -528,30 +535,56 @@ class EnvironmentRunner:
 
         `known`: keep the outputs already learned in this command (applied stacks, and stacks whose record
         holds them) instead of asking Terraform again.
+        Only the outputs the stack's current configuration declares are kept (a state or a record may still hold
+        outputs of resources that moved elsewhere).
         """
         todo = names if names is not None else list(self.results)
         ask = [n for n in todo if not (known and self.results[n].outputs_known)]
         if ask:
             self._run_pool(ask, lambda r: self._outputs_stack(r, init), None, False, "outputs")
+        for name in todo:
+            declared = self.declared_outputs(name)
+            if declared is not None:
+                result = self.results[name]
+                result.outputs = {k: v for k, v in result.outputs.items() if k in declared}
         return {n: self.results[n].outputs for n in todo}
 
+    def declared_outputs(self, name: str) -> set[str] | None:
+        """The output names of a stack's synthesized configuration (`cdk.tf.json`); None if it cannot be read."""
+        try:
+            document = json.loads((self.stack_dir(name) / "cdk.tf.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return set(document.get("output") or {}) if isinstance(document, dict) else None
 
-def where_things_live(results: list[StackResult], metadata: dict[str, Any]) -> list[dict[str, str]]:
-    """Rows (service, kind, name, url, stack) from the `function_/bucket_/cdn_<name>_url` outputs, and one `dns`
-    row per record of a `cdn_<name>_dns_records` output (a domain in an external zone: the record to create, also
-    as `record`, "<name> <type> <value>")."""
+
+def where_things_live(results: list[StackResult], metadata: dict[str, Any],
+                      copies: dict[tuple[str, str], str] | None = None) -> list[dict[str, str]]:
+    """Rows (service, kind, name, url, stack, cloud) from the `function_/bucket_/cdn_<name>_url` outputs, and one
+    `dns` row per record of a `cdn_<name>_dns_records` output (a domain in an external zone: the record to create,
+    also as `record`, "<name> <type> <value>").
+
+    `copies`: (address, cloud) -> what that copy is, for the copies a move keeps besides the live one
+    (`move.record.copy_roles`); their rows say so as `copy` (the live copy's rows have none)."""
     rows = []
     stacks = metadata.get("stacks", {})
     for result in sorted(results, key=lambda r: (r.service, r.name)):
+        # the model's names (`on-demand`) of the service's resources, on whichever of its stacks they are now
         names = {a.split(".", 1)[-1].replace("-", "_"): a.split(".", 1)[-1]
-                 for a in stacks.get(result.name, {}).get("resources", [])}
+                 for stack, info in stacks.items() if stack == result.name or info.get("service") == result.service
+                 for a in info.get("resources", [])}
         for key, value in sorted(result.outputs.items()):
             for kind in ("function", "bucket", "cdn"):
                 prefix = f"{kind}_"
                 if key.startswith(prefix) and key.endswith("_url") and isinstance(value, str):
                     short = key[len(prefix):-len("_url")]
-                    rows.append({"service": result.service, "kind": kind, "name": names.get(short, short),
-                                 "url": value, "stack": result.name, "cloud": result.cloud_label})
+                    name = names.get(short, short)
+                    row = {"service": result.service, "kind": kind, "name": name, "url": value,
+                           "stack": result.name, "cloud": result.cloud_label}
+                    role = (copies or {}).get((f"{result.service}.{name}", result.cloud))
+                    if role is not None:
+                        row["copy"] = role
+                    rows.append(row)
             if key.startswith("cdn_") and key.endswith("_dns_records") and isinstance(value, list):
                 # a CDN whose domain lives in a zone outside the cloud (dns_zone = "external"): what to create there
                 short = key[len("cdn_"):-len("_dns_records")]
