@@ -70,6 +70,8 @@ AWS = '''
 account = "111111111111"
 region = "eu-west-1"
 '''
+"""Each environment its own AWS account, as stages are: two in one account's default VPC would both build its S3
+gateway endpoint, which synthesis refuses (platform_sdk.synth.environments)."""
 GCP = '''
 [clouds.gcp]
 project = "acme-wide-123"
@@ -88,7 +90,8 @@ bucket = "acme-tfstate-wide"
 lock_table = "acme-tf-locks-wide"
 region = "eu-west-1"
 ''',
-    "wide-mixed": 'name_prefix = "acme"\ndefault_cloud = "aws"\n' + AWS + GCP + '''
+    "wide-mixed": 'name_prefix = "acme"\ndefault_cloud = "aws"\n' + AWS.replace("111111111111", "222222222222")
+                  + GCP + '''
 [placement]
 "api" = "gcp"
 "api.ingest" = "aws"
@@ -122,7 +125,7 @@ stand_in = "local"
 "media.originals" = "aws"
 ''' + LOCAL_STATE,
     "wide-module": ('name_prefix = "acme"\ndefault_cloud = "aws"\nprofile = "platform/profile.py:PROFILE"\n'
-                    + AWS + LOCAL_STATE),
+                    + AWS.replace("111111111111", "333333333333") + LOCAL_STATE),
 }
 
 

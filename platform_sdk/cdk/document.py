@@ -357,11 +357,19 @@ def unrendered(outdir: Path) -> list[tuple[str, str]]:
 _ELEMENT_CLASS: type | None = None
 
 
+def _finish(outdir: Path) -> None:
+    """What the engine's App calls once it has written the stacks (engine.AFTER_SYNTH)."""
+    write_documents(outdir)
+
+
 def _element_class() -> type:
     """The engine construct carrying a document (defined on first use: importing the engine costs 0.3 s)."""
     global _ELEMENT_CLASS
     if _ELEMENT_CLASS is None:
-        from platform_sdk.cdk.engine import TerraformElement
+        from platform_sdk.cdk.engine import AFTER_SYNTH, TerraformElement
+
+        if _finish not in AFTER_SYNTH:
+            AFTER_SYNTH.append(_finish)
 
         class _DocumentElement(TerraformElement):  # type: ignore[misc, valid-type]
             """Hands a rendered document to the engine, which calls `to_terraform` back twice per `app.synth()`.

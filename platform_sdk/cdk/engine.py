@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -83,15 +83,19 @@ expressions.use_engine(cdk)
 
 
 
+AFTER_SYNTH: list[Callable[[Path], None]] = []
+"""Called with the output directory once the engine has written the stacks: platform_sdk.cdk.document registers
+`write_documents` (the resources of every stack document the engine did not write are added to their files) when it
+first hands a stack document to the engine (the engine never imports it: no cycle)."""
+
+
 class App(cdk.App):  # type: ignore[misc, valid-type]
-    """The engine's App; once the engine has written the stacks, the resources of every stack document it did not
-    write are added to their files (platform_sdk.cdk.document.write_documents)."""
+    """The engine's App; once the engine has written the stacks, `AFTER_SYNTH` finishes them."""
 
     def synth(self) -> None:
         super().synth()
-        from platform_sdk.cdk.document import write_documents
-
-        write_documents(Path(self.outdir))
+        for finish in AFTER_SYNTH:
+            finish(Path(self.outdir))
 
 
 TerraformStack = cdk.TerraformStack

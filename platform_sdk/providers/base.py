@@ -755,7 +755,7 @@ class CloudPlugin:
         """Refuse `env` (raise PlatformError naming its file and key) when it cannot be deployed next to the
         project's other environments `others` (every other `envs/*.toml` that loads), e.g. both would build the
         same object that exists once per account or network. Called before synthesis builds anything
-        (`check_environments` below). Default: nothing to check."""
+        (platform_sdk.synth.environments). Default: nothing to check."""
 
     def stack_rules(self) -> list[Rule]:
         """Its own guardrails on synthesized stacks (fresh instances)."""
@@ -767,27 +767,3 @@ class CloudPlugin:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
-
-
-def check_environments(envs_dir: Path, env: Environment, services: list[Service]) -> None:
-    """Each plug-in's `CloudPlugin.check_environments` for `env` against the other environment files of `envs_dir`,
-    loaded with the environment loader. A file that does not load is not compared (a PlatformWarning says so; its
-    own synthesis reports why): one broken draft must not block every other environment.
-
-    Raises PlatformError: a plug-in's refusal."""
-    from platform_sdk import providers
-    from platform_sdk.envs import list_environments, load_environment
-    from platform_sdk.errors import PlatformError, warn
-
-    others: list[Environment] = []
-    for name in list_environments(envs_dir):
-        path = envs_dir / f"{name}.toml"
-        if name == env.name or path == env.file:
-            continue
-        try:
-            others.append(load_environment(path))
-        except PlatformError as err:
-            warn(f"{path} is not compared with environment {env.name} for objects both would build: it does not "
-                 f"load ({err.message})", file=path)
-    for plugin in providers.plugins().values():
-        plugin.check_environments(env, services, others)

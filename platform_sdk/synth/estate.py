@@ -36,6 +36,7 @@ from platform_sdk.providers import compilers_for
 from platform_sdk.providers.base import BaseNeeds, Compiler, FunctionInputs, FunctionPackage, Handle, StackContext
 from platform_sdk.providers.domains import refuse_shared_domains
 from platform_sdk.synth.assets import build_package
+from platform_sdk.synth.environments import check_environments
 from platform_sdk.synth.graph import dependencies_of, knowable, known_grants
 from platform_sdk.synth.hatch import add_hatches
 from platform_sdk.synth.placement import BASE, Placement, base_stack_name, resolve_placements, stack_name
@@ -102,7 +103,7 @@ class EstateBuilder:
         self.copy_handles: dict[Resource, Handle] = {}
         self.compilers = compilers or compilers_for(env)
         self.placements = resolve_placements(env, services, self.compilers, naming=self.profile.physical_name)
-        providers.base.check_environments(project.envs_dir, env, services)  # what another env builds too
+        check_environments(project.envs_dir, env, services)  # what another environment builds too
         refuse_shared_domains(env, services)  # one CDN per domain, on every cloud (providers/domains.py)
         # grants wired with values known before apply, so that no two stacks need each other first (graph.py)
         self.known_grants = known_grants(self.placements, knowable(self.placements, self.compilers,
