@@ -255,6 +255,14 @@ class Estate:
             return table
         return list(self.lookup(("referencing", tf_type, attribute), build).get(block, ()))
 
+    def referenced_by(self, stack: str, value: Any, tf_type: str) -> list[Block]:
+        """Every block of `tf_type` that `value` (read in `stack`) refers to, in `blocks(tf_type)` order: what
+        filtering `blocks(tf_type)` with `references_block(stack, value, b)` gives, without visiting every block."""
+        positions = self.lookup(("positions", tf_type),
+                                lambda: {block: i for i, block in enumerate(self._by_type.get(tf_type, ()))})
+        found = {positions[ref.block]: ref.block for ref in self.refs(stack, value) if ref.block in positions}
+        return [found[position] for position in sorted(found)]
+
     def where(self, tf_type: str, attribute: str, *values: str, default: Any = None) -> list[Block]:
         """Every block of `tf_type` whose argument `attribute` (`default` when absent) has one of `values` as its
         canonical text (`canonical(b.stack, b.body.get(attribute, default))`), in `blocks(tf_type)` order, from a

@@ -137,3 +137,15 @@ def test_glob_answers_as_the_iam_wildcard_expression(pattern: str, text: str) ->
         regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
         flags = re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL
         assert glob(pattern, text, ignore_case) is (re.fullmatch(regex, text, flags) is not None)
+
+
+def test_referenced_by_is_the_scan_it_replaces() -> None:
+    estate = Estate(documents(), derive=derive_arn)
+    for stack, value in [("data", "${aws_s3_bucket.b.id}/x/${aws_s3_bucket.a.arn}"), ("data", "acme-a"),
+                         ("app", "${data.terraform_remote_state.cross-stack-reference-input-data.outputs.a_arn}"),
+                         ("app", ["${aws_s3_bucket.c.id}", {"k": "${aws_s3_bucket.c.arn}"}]), ("app", None)]:
+        expected = [b for b in estate.blocks("aws_s3_bucket") if estate.references_block(stack, value, b)]
+        assert estate.referenced_by(stack, value, "aws_s3_bucket") == expected
+    both = estate.referenced_by("data", "${aws_s3_bucket.b.id}/x/${aws_s3_bucket.a.arn}", "aws_s3_bucket")
+    assert [b.name for b in both] == ["a", "b"]
+    assert estate.referenced_by("data", "${aws_s3_bucket.a.arn}", "aws_s3_bucket_policy") == []

@@ -532,10 +532,16 @@ class AwsRules:
         url = caller.environment.get(var, "")
         role_arn = (parse_qs(urlparse(url).query).get("role_arn") or [""])[0]
         name = role_arn.rsplit("/", 1)[-1]
-        for role in ctx.estate.blocks("aws_iam_role"):
-            if role.body.get("name") == name and name:
-                proof.rely(f"{var} names the role {name} the function federates into", caller.env_location(var))
-                return role
+        def build() -> dict[str, Block]:  # a literal role name -> the first role with it
+            table: dict[str, Block] = {}
+            for block in ctx.estate.blocks("aws_iam_role"):
+                if isinstance(block.body.get("name"), str):
+                    table.setdefault(block.body["name"], block)
+            return table
+        role = ctx.estate.lookup((TARGET, "roles_by_name"), build).get(name) if name else None
+        if role is not None:
+            proof.rely(f"{var} names the role {name} the function federates into", caller.env_location(var))
+            return role
         proof.lack(f"the IAM role {role_arn or '(none named in ' + var + ')'} the function would federate into")
         return None
 

@@ -610,8 +610,7 @@ class GcpRules:
             return
         var = contract.resource_var(bucket.kind, bucket.name)
         audience = (parse_qs(urlparse(caller.environment.get(var, "")).query).get("wif_audience") or [""])[0]
-        providers = [p for p in estate.blocks("google_iam_workload_identity_pool_provider")
-                     if estate.references_block(caller.block.stack, audience, p)]
+        providers = estate.referenced_by(caller.block.stack, audience, "google_iam_workload_identity_pool_provider")
         if not proof.require(bool(providers), f"{var} names the workload identity provider",
                              f"a workload identity provider named by wif_audience in {var}",
                              caller.env_location(var)):
@@ -771,8 +770,7 @@ class GcpRules:
         """The service account a caller on another cloud impersonates for its ID token (the URL's
         `service_account`): getOpenIdToken on it for the caller's principal set, and the IAM Credentials API."""
         named = (parse_qs(urlparse(caller.environment.get(var, "")).query).get("service_account") or [""])[0]
-        accounts = [a for a in estate.blocks("google_service_account")
-                    if named and estate.references_block(caller.block.stack, named, a)]
+        accounts = estate.referenced_by(caller.block.stack, named, "google_service_account") if named else []
         if not proof.require(bool(accounts), f"{var} names the service account it impersonates",
                              f"service_account=<the invoker service account> in {var} (Cloud Run admits only a "
                              "Google-signed ID token, which a federated identity gets by impersonation)",
