@@ -651,18 +651,28 @@ class AwsRules:
             self._allow(proof, estate, self.identity_policies(estate, role), role, "rds-db:connect", arn,
                         estate.display(arn), {})
         host = estate.canonical(caller.block.stack, urlparse(caller.environment.get(var, "")).hostname or "")
-        made = []
-        for invocation in estate.blocks("aws_lambda_invocation"):
-            try:
-                spec = json.loads(str(invocation.body.get("input") or "{}"))
-            except ValueError:
-                continue
-            admin = urlparse(str(spec.get("admin_url", "")))
-            if spec.get("role") == user and estate.canonical(invocation.stack, admin.hostname or "") == host:
-                made.append(invocation.at("input"))
+        made = [invocation.at("input") for invocation in self._setups(estate).get((user, host), ())]
         proof.require(bool(made), f"the platform's database setup creates user {user} on {instance.address}",
                       f"the database user {user} on {instance.address}: nothing creates it (an aws_lambda_invocation "
                       "of the platform's database setup naming it)", *made)
+
+    @staticmethod
+    def _setups(estate: Estate) -> dict[tuple[str, str], list[Block]]:
+        """(database user, canonical host of its admin URL) -> the aws_lambda_invocation blocks of the platform's
+        database setup creating it, in `estate.blocks` order (each input read once per estate)."""
+        def build() -> dict[tuple[str, str], list[Block]]:
+            table: dict[tuple[str, str], list[Block]] = {}
+            for invocation in estate.blocks("aws_lambda_invocation"):
+                try:
+                    spec = json.loads(str(invocation.body.get("input") or "{}"))
+                except ValueError:
+                    continue
+                admin = urlparse(str(spec.get("admin_url", "")))
+                if isinstance(spec.get("role"), str):
+                    host = estate.canonical(invocation.stack, admin.hostname or "")
+                    table.setdefault((spec["role"], host), []).append(invocation)
+            return table
+        return estate.lookup((TARGET, "database_setups"), build)
 
     @staticmethod
     def _account_token(estate: Estate, caller: Caller) -> str:
