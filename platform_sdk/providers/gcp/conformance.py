@@ -846,12 +846,17 @@ class GcpRules:
         found = self._invokers(estate, caller, member)
         proof.require(bool(found), f"{INVOKE} on the function's service for {who}",
                       f"{INVOKE} on the service of {caller.block.address} for {who} (Eventarc calls it)", *found)
-        agent_members = {f"serviceAccount:(the Cloud Storage service agent of {project})"}
-        publishers = []
-        for binding in estate.where("google_project_iam_member", "project", project):
-            permissions = self.role_permissions(estate, binding.stack, binding.body.get("role"))
-            if PUBLISH in permissions and estate.canonical(binding.stack, binding.body.get("member")) in agent_members:
-                publishers.append(binding)
+        agent = f"serviceAccount:(the Cloud Storage service agent of {project})"
+
+        def build() -> dict[tuple[str, str], list[Block]]:  # (canonical project, canonical member) -> bindings
+            table: dict[tuple[str, str], list[Block]] = {}
+            for binding in estate.blocks("google_project_iam_member"):
+                table.setdefault((estate.canonical(binding.stack, binding.body.get("project")),
+                                  estate.canonical(binding.stack, binding.body.get("member"))), []).append(binding)
+            return table
+        members = estate.lookup((TARGET, "project_members"), build)
+        publishers = [binding for binding in members.get((project, agent), ())
+                      if PUBLISH in self.role_permissions(estate, binding.stack, binding.body.get("role"))]
         proof.require(bool(publishers), "the Cloud Storage service agent may publish notifications",
                       f"{PUBLISH} on project {project} for the Cloud Storage service agent (a google_project_iam_member"
                       " with roles/pubsub.publisher)", *[b.at() for b in publishers])
@@ -887,11 +892,16 @@ class GcpRules:
         assert isinstance(trigger, ScheduleTrigger)
         estate = ctx.estate
         uri = estate.token(caller.block, "service_config.0.uri")
+        def build() -> dict[tuple[str, str], list[Block]]:  # (canonical target URI, schedule) -> the jobs
+            table: dict[tuple[str, str], list[Block]] = {}
+            for job in estate.blocks("google_cloud_scheduler_job"):
+                if isinstance(job.body.get("schedule"), str):
+                    target_uri = estate.canonical(job.stack, _one(job.body.get("http_target")).get("uri", ""))
+                    table.setdefault((target_uri, job.body["schedule"]), []).append(job)
+            return table
         jobs = []
-        for job in estate.blocks("google_cloud_scheduler_job"):
+        for job in estate.lookup((TARGET, "scheduler_jobs"), build).get((uri, trigger.cron), ()):
             target = _one(job.body.get("http_target"))
-            if estate.canonical(job.stack, target.get("uri", "")) != uri or job.body.get("schedule") != trigger.cron:
-                continue
             try:
                 body = json.loads(base64.b64decode(str(target.get("body", ""))) or b"{}")
             except ValueError:
@@ -929,17 +939,43 @@ class GcpRules:
         proof.require(bool(found), "allUsers may invoke the function's service",
                       f"{INVOKE} on the service of {caller.block.address} for allUsers", *found)
 
+    @staticmethod
+    def _serverless_groups(estate: Estate) -> dict[str, list[Block]]:
+        """Canonical function name -> the serverless network endpoint groups in front of it (`estate.blocks`
+        order), built once per estate."""
+        def build() -> dict[str, list[Block]]:
+            table: dict[str, list[Block]] = {}
+            for group in estate.blocks("google_compute_region_network_endpoint_group"):
+                if group.body.get("network_endpoint_type") == "SERVERLESS":
+                    function = estate.canonical(group.stack, _one(group.body.get("cloud_function")).get("function", ""))
+                    table.setdefault(function, []).append(group)
+            return table
+        return estate.lookup((TARGET, "serverless_groups"), build)
+
+    @staticmethod
+    def _backend_services(estate: Estate, groups: list[Block]) -> list[Block]:
+        """The backend services with one of `groups` as a backend: each once per group it names, ordered by
+        backend service (`estate.blocks` order), then by group."""
+        def build() -> dict[Block, list[tuple[int, Block]]]:
+            table: dict[Block, list[tuple[int, Block]]] = {}
+            for position, service in enumerate(estate.blocks("google_compute_backend_service")):
+                named = dict.fromkeys(ref.block for backend in _items(service.body.get("backend"))
+                                      for ref in estate.refs(service.stack, backend.get("group")))
+                for group in named:
+                    table.setdefault(group, []).append((position, service))
+            return table
+        table = estate.lookup((TARGET, "backend_services"), build)
+        found = [(position, index, service) for index, group in enumerate(groups)
+                 for position, service in table.get(group, ())]
+        return [service for _, _, service in sorted(found, key=lambda item: item[:2])]
+
     def _cdn(self, need: Need, caller: Caller, ctx: Context, proof: Proof) -> None:
         cdn = need.target
         assert cdn is not None
         estate = ctx.estate
         name = estate.token(caller.block, "name")
-        groups = [g for g in estate.blocks("google_compute_region_network_endpoint_group")
-                  if g.body.get("network_endpoint_type") == "SERVERLESS"
-                  and estate.canonical(g.stack, _one(g.body.get("cloud_function")).get("function", "")) == name]
-        backends = [b for b in estate.blocks("google_compute_backend_service") for group in groups
-                    if any(estate.references_block(b.stack, backend.get("group"), group)
-                           for backend in _items(b.body.get("backend")))]
+        groups = self._serverless_groups(estate).get(name, [])
+        backends = self._backend_services(estate, groups)
         route = need.route or DEFAULT_ROUTE
         maps = [m for m in ctx.blocks_of(cdn, "google_compute_url_map") for b in backends
                 if any(estate.references_block(m.stack, service, b) for service in _route_services(m.body, route))]
