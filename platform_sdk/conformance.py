@@ -294,6 +294,8 @@ class Context:
     rules: Mapping[str, Rules]
     trusted: Mapping[str, TrustedNetwork] = field(default_factory=dict)
     callers: dict[Function, Caller] = field(default_factory=dict)
+    # id(origin) -> (origin, the CDNs in front of it): cdns_of's index, built on first use
+    _cdns: dict[int, tuple[Any, list[Cdn]]] | None = field(default=None, init=False, repr=False)
 
     def placement(self, resource: Resource) -> PlacementLike:
         return self.placements[resource]
@@ -309,7 +311,15 @@ class Context:
         return found[0] if found else None
 
     def cdns_of(self, fn: Function) -> list[Cdn]:
-        return [r for r in self.placements if isinstance(r, Cdn) and any(o is fn for o in r.origins)]
+        """The CDNs with `fn` among their origins, in placement order (indexed on first use: asked per function)."""
+        if self._cdns is None:
+            self._cdns = {}
+            for resource in self.placements:
+                if isinstance(resource, Cdn):
+                    for origin in {id(o): o for o in resource.origins}.values():
+                        self._cdns.setdefault(id(origin), (origin, []))[1].append(resource)
+        origin, cdns = self._cdns.get(id(fn), (None, []))
+        return list(cdns) if origin is fn else []
 
 
 # -- requirements from the model ------------------------------------------------------------------------------

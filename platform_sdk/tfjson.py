@@ -30,14 +30,15 @@ import copy
 import functools
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 REMOTE_STATE = "terraform_remote_state"
 CROSS_STACK_INPUT = "cross-stack-reference-input-"  # CDKTF's id of the consumer's remote state of <producer>
 PathPart = str | int
+T = TypeVar("T")
 # A reference inside an expression: `[data.]<type>.<name>` then attribute steps (`.x`, `[0]`, `.0`).
 _REFERENCE = re.compile(
     r"(?<![\w.\-\"])((?:data\.)?[a-z][a-z0-9]*_[a-z0-9_]+\.[A-Za-z_][\w\-]*)((?:\.[\w\-]+|\[\d+\])*)")
@@ -190,6 +191,7 @@ class Estate:
         self._ref: dict[tuple[str, str], Ref | None] = {}  # (stack, text) -> ref() of a string
         self._referenced: dict[tuple[str, str], frozenset[Block]] = {}  # (stack, text) -> blocks refs() names
         self._owners: dict[str, list[Block]] | None = None  # neutral address -> its blocks (owned_by), on first use
+        self._lookups: dict[Hashable, Any] = {}  # key -> a table built once (lookup): cleared with the derive rules
         self._blocks: dict[tuple[str, str], Block] = {}
         self._by_type: dict[str, list[Block]] = {}
         for stack, doc in sorted(documents.items()):
@@ -222,6 +224,60 @@ class Estate:
         self._refs.clear()
         self._ref.clear()
         self._referenced.clear()
+        self._lookups.clear()
+
+    # -- lookups built once per estate ------------------------------------------------------------------------------
+    def lookup(self, key: Hashable, build: Callable[[], T]) -> T:
+        """The table `build()` returns, built on the first call with `key` and kept with this estate.
+
+        Why: an analysis asks the same question of every block of a type for every function (which policies name
+        this role, which configurations name this bucket); scanning the estate for each is quadratic, so it builds
+        the answer for all blocks once. A table may depend on the documents and the derive rules only (both
+        fixed for this estate; setting `derive` clears every table), never on one analysis' inputs. Keys are
+        tuples naming their owner first (`("aws", "role_policies")`); a new Estate starts with none.
+        """
+        try:
+            return self._lookups[key]  # type: ignore[no-any-return]
+        except KeyError:
+            table = self._lookups[key] = build()
+            return table
+
+    def referencing(self, tf_type: str, attribute: str, block: Block) -> list[Block]:
+        """Every block of `tf_type` whose argument `attribute` refers to `block` (any attribute of it), in
+        `blocks(tf_type)` order: what filtering `blocks(tf_type)` with `references_block(b.stack,
+        b.body.get(attribute), block)` gives, from a table built once per (type, attribute)."""
+        def build() -> dict[Block, list[Block]]:
+            table: dict[Block, list[Block]] = {}
+            for candidate in self._by_type.get(tf_type, ()):
+                for referenced in dict.fromkeys(ref.block for ref in self.refs(candidate.stack,
+                                                                              candidate.body.get(attribute))):
+                    table.setdefault(referenced, []).append(candidate)
+            return table
+        return list(self.lookup(("referencing", tf_type, attribute), build).get(block, ()))
+
+    def referenced_by(self, stack: str, value: Any, tf_type: str) -> list[Block]:
+        """Every block of `tf_type` that `value` (read in `stack`) refers to, in `blocks(tf_type)` order: what
+        filtering `blocks(tf_type)` with `references_block(stack, value, b)` gives, without visiting every block."""
+        positions = self.lookup(("positions", tf_type),
+                                lambda: {block: i for i, block in enumerate(self._by_type.get(tf_type, ()))})
+        found = {positions[ref.block]: ref.block for ref in self.refs(stack, value) if ref.block in positions}
+        return [found[position] for position in sorted(found)]
+
+    def where(self, tf_type: str, attribute: str, *values: str, default: Any = None) -> list[Block]:
+        """Every block of `tf_type` whose argument `attribute` (`default` when absent) has one of `values` as its
+        canonical text (`canonical(b.stack, b.body.get(attribute, default))`), in `blocks(tf_type)` order, from a
+        table built once per (type, attribute, default)."""
+        def build() -> dict[str, list[tuple[int, Block]]]:
+            table: dict[str, list[tuple[int, Block]]] = {}
+            for position, candidate in enumerate(self._by_type.get(tf_type, ())):
+                text = self.canonical(candidate.stack, candidate.body.get(attribute, default))
+                table.setdefault(text, []).append((position, candidate))
+            return table
+        table = self.lookup(("where", tf_type, attribute, json.dumps(default)), build)
+        if len(values) == 1:
+            return [candidate for _, candidate in table.get(values[0], ())]
+        found = {position: candidate for value in dict.fromkeys(values) for position, candidate in table.get(value, ())}
+        return [found[position] for position in sorted(found)]
 
     # -- blocks ---------------------------------------------------------------------------------------------------
     def blocks(self, tf_type: str, stack: str | None = None) -> list[Block]:

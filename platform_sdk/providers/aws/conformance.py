@@ -21,6 +21,7 @@ https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc-internet.html
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -192,8 +193,20 @@ def _literal(value: Any) -> str | None:
 
 def glob(pattern: str, text: str, ignore_case: bool = False) -> bool:
     """IAM wildcard match: `*` any run of characters, `?` one character, everything else literal."""
+    if not ignore_case and "?" not in pattern:  # most resource patterns: an ARN, or an ARN prefix and `*`
+        star = pattern.find("*")
+        if star < 0:
+            return text == pattern
+        if star == len(pattern) - 1:
+            return text.startswith(pattern[:-1])
+    return _glob_regex(pattern, ignore_case).fullmatch(text) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _glob_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+    """The compiled expression of an IAM wildcard pattern (pure, so cached: policies repeat a few patterns)."""
     regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, text, re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL) is not None
+    return re.compile(regex, re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL)
 
 
 # -- IAM policy evaluation -------------------------------------------------------------------------------------
@@ -220,7 +233,14 @@ class Statement:
 
 
 def statements(estate: Estate, block: Block, *path: str | int, document: Any = None) -> list[Statement]:
-    """The statements of the policy JSON held at `block.<path>` (or given as `document`)."""
+    """The statements of the policy JSON held at `block.<path>` (or given as `document`); those of a block's own
+    policy are read once per estate."""
+    if document is not None:
+        return _statements(estate, block, path, document)
+    return list(estate.lookup((TARGET, "statements", block, path), lambda: _statements(estate, block, path, None)))
+
+
+def _statements(estate: Estate, block: Block, path: tuple[str | int, ...], document: Any) -> list[Statement]:
     holder = block.body
     for part in path:
         holder = holder[part] if isinstance(holder, Mapping) or isinstance(part, int) else {}
@@ -411,17 +431,17 @@ class AwsRules:
 
     # -- IAM -----------------------------------------------------------------------------------------------------
     def identity_policies(self, estate: Estate, role: Block) -> list[Statement]:
-        """Inline and attached policies of a role."""
+        """Inline and attached policies of a role (read once per estate and role)."""
+        return list(estate.lookup((TARGET, "identity_policies", role), lambda: self._identity_policies(estate, role)))
+
+    def _identity_policies(self, estate: Estate, role: Block) -> list[Statement]:
         found: list[Statement] = []
         for index, inline in enumerate(_items(role.body.get("inline_policy"))):
             if isinstance(inline, Mapping) and inline.get("policy"):
                 found += statements(estate, role, "inline_policy", index, "policy")
-        for policy in estate.blocks("aws_iam_role_policy"):
-            if self._names_role(estate, policy, role):
-                found += statements(estate, policy, "policy")
-        for attachment in estate.blocks("aws_iam_role_policy_attachment"):
-            if not self._names_role(estate, attachment, role):
-                continue
+        for policy in self._naming_role(estate, "aws_iam_role_policy", role):
+            found += statements(estate, policy, "policy")
+        for attachment in self._naming_role(estate, "aws_iam_role_policy_attachment", role):
             arn = attachment.body.get("policy_arn")
             target = estate.ref(attachment.stack, arn)
             if target is not None and target.block.type == "aws_iam_policy":
@@ -432,12 +452,23 @@ class AwsRules:
         return found
 
     @staticmethod
-    def _names_role(estate: Estate, block: Block, role: Block) -> bool:
-        value = block.body.get("role")
-        ref = estate.ref(block.stack, value)
-        if ref is not None:
-            return ref.block == role
-        return _literal(value) is not None and value == role.body.get("name")
+    def _naming_role(estate: Estate, tf_type: str, role: Block) -> list[Block]:
+        """The blocks of `tf_type` whose `role` is the role: a reference to it, or its literal name (in
+        `estate.blocks` order), from a table built once per estate."""
+        def build() -> dict[Any, list[tuple[int, Block]]]:
+            table: dict[Any, list[tuple[int, Block]]] = {}
+            for position, block in enumerate(estate.blocks(tf_type)):
+                value = block.body.get("role")
+                ref = estate.ref(block.stack, value)
+                if ref is not None:
+                    table.setdefault(ref.block, []).append((position, block))
+                elif _literal(value) is not None:
+                    table.setdefault(("name", value), []).append((position, block))
+            return table
+        table = estate.lookup((TARGET, "naming_role", tf_type), build)
+        name = role.body.get("name")
+        found = table.get(role, []) + (table.get(("name", name), []) if isinstance(name, str) else [])
+        return [block for _, block in sorted(found, key=lambda item: item[0])]
 
     def _allow(self, proof: Proof, estate: Estate, policies: list[Statement], principal: Block, action: str,
                resource: str, shown: str, context: Mapping[str, Any],
@@ -505,10 +536,16 @@ class AwsRules:
         url = caller.environment.get(var, "")
         role_arn = (parse_qs(urlparse(url).query).get("role_arn") or [""])[0]
         name = role_arn.rsplit("/", 1)[-1]
-        for role in ctx.estate.blocks("aws_iam_role"):
-            if role.body.get("name") == name and name:
-                proof.rely(f"{var} names the role {name} the function federates into", caller.env_location(var))
-                return role
+        def build() -> dict[str, Block]:  # a literal role name -> the first role with it
+            table: dict[str, Block] = {}
+            for block in ctx.estate.blocks("aws_iam_role"):
+                if isinstance(block.body.get("name"), str):
+                    table.setdefault(block.body["name"], block)
+            return table
+        role = ctx.estate.lookup((TARGET, "roles_by_name"), build).get(name) if name else None
+        if role is not None:
+            proof.rely(f"{var} names the role {name} the function federates into", caller.env_location(var))
+            return role
         proof.lack(f"the IAM role {role_arn or '(none named in ' + var + ')'} the function would federate into")
         return None
 
@@ -530,8 +567,8 @@ class AwsRules:
             return
         arn = estate.token(s3, "arn")
         policies = self.identity_policies(estate, role)
-        bucket_policy = [s for p in estate.blocks("aws_s3_bucket_policy") if estate.references_block(
-            p.stack, p.body.get("bucket"), s3) for s in statements(estate, p, "policy")]
+        bucket_policy = [s for p in estate.referencing("aws_s3_bucket_policy", "bucket", s3)
+                         for s in statements(estate, p, "policy")]
         context = self._context(estate, s3.stack, "s3")
         for action, scope in S3_ACTIONS[need.verb]:
             resource = arn if scope == "bucket" else f"{arn}/{ANY_KEY}"
@@ -546,9 +583,7 @@ class AwsRules:
 
     def _bucket_key(self, estate: Estate, s3: Block) -> str | None:
         """The customer managed key of a bucket's default encryption (None: SSE-S3 or the AWS managed key)."""
-        for config in estate.blocks("aws_s3_bucket_server_side_encryption_configuration"):
-            if not estate.references_block(config.stack, config.body.get("bucket"), s3):
-                continue
+        for config in estate.referencing("aws_s3_bucket_server_side_encryption_configuration", "bucket", s3):
             for rule in _items(config.body.get("rule")):
                 default = _one(_one(rule).get("apply_server_side_encryption_by_default"))
                 if str(default.get("sse_algorithm", "")).startswith("aws:kms") and default.get("kms_master_key_id"):
@@ -620,18 +655,28 @@ class AwsRules:
             self._allow(proof, estate, self.identity_policies(estate, role), role, "rds-db:connect", arn,
                         estate.display(arn), {})
         host = estate.canonical(caller.block.stack, urlparse(caller.environment.get(var, "")).hostname or "")
-        made = []
-        for invocation in estate.blocks("aws_lambda_invocation"):
-            try:
-                spec = json.loads(str(invocation.body.get("input") or "{}"))
-            except ValueError:
-                continue
-            admin = urlparse(str(spec.get("admin_url", "")))
-            if spec.get("role") == user and estate.canonical(invocation.stack, admin.hostname or "") == host:
-                made.append(invocation.at("input"))
+        made = [invocation.at("input") for invocation in self._setups(estate).get((user, host), ())]
         proof.require(bool(made), f"the platform's database setup creates user {user} on {instance.address}",
                       f"the database user {user} on {instance.address}: nothing creates it (an aws_lambda_invocation "
                       "of the platform's database setup naming it)", *made)
+
+    @staticmethod
+    def _setups(estate: Estate) -> dict[tuple[str, str], list[Block]]:
+        """(database user, canonical host of its admin URL) -> the aws_lambda_invocation blocks of the platform's
+        database setup creating it, in `estate.blocks` order (each input read once per estate)."""
+        def build() -> dict[tuple[str, str], list[Block]]:
+            table: dict[tuple[str, str], list[Block]] = {}
+            for invocation in estate.blocks("aws_lambda_invocation"):
+                try:
+                    spec = json.loads(str(invocation.body.get("input") or "{}"))
+                except ValueError:
+                    continue
+                admin = urlparse(str(spec.get("admin_url", "")))
+                if isinstance(spec.get("role"), str):
+                    host = estate.canonical(invocation.stack, admin.hostname or "")
+                    table.setdefault((spec["role"], host), []).append(invocation)
+            return table
+        return estate.lookup((TARGET, "database_setups"), build)
 
     @staticmethod
     def _account_token(estate: Estate, caller: Caller) -> str:
@@ -748,9 +793,8 @@ class AwsRules:
             return
         arn = estate.token(block, "arn")
         lam = estate.token(caller.block, "arn")
-        mappings = [m for m in estate.blocks("aws_lambda_event_source_mapping")
-                    if estate.canonical(m.stack, m.body.get("event_source_arn", "")) == arn
-                    and estate.canonical(m.stack, m.body.get("function_name", "")) in (
+        mappings = [m for m in estate.where("aws_lambda_event_source_mapping", "event_source_arn", arn, default="")
+                    if estate.canonical(m.stack, m.body.get("function_name", "")) in (
                         lam, estate.token(caller.block, "function_name"))
                     and m.body.get("enabled", True) is not False]
         name = caller.block.body.get("function_name") or caller.block.address
@@ -820,14 +864,24 @@ class AwsRules:
 
     # -- invocations -----------------------------------------------------------------------------------------------
     def lambda_permissions(self, estate: Estate, lam: Block) -> list[Block]:
-        found = []
-        for permission in estate.blocks("aws_lambda_permission"):
-            value = permission.body.get("function_name")
-            ref = estate.ref(permission.stack, value)
-            if (ref is not None and ref.block == lam) or (_literal(value) and value in (
-                    lam.body.get("function_name"), estate.token(lam, "arn"))):
-                found.append(permission)
-        return found
+        """The aws_lambda_permission blocks whose `function_name` is the function: a reference to it, its literal
+        name or ARN (in `estate.blocks` order), from a table built once per estate."""
+        def build() -> dict[Any, list[tuple[int, Block]]]:
+            table: dict[Any, list[tuple[int, Block]]] = {}
+            for position, permission in enumerate(estate.blocks("aws_lambda_permission")):
+                value = permission.body.get("function_name")
+                ref = estate.ref(permission.stack, value)
+                if ref is not None:
+                    table.setdefault(ref.block, []).append((position, permission))
+                elif _literal(value):
+                    table.setdefault(("literal", value), []).append((position, permission))
+            return table
+        table = estate.lookup((TARGET, "lambda_permissions"), build)
+        found = dict(table.get(lam, []))
+        for literal in (lam.body.get("function_name"), estate.token(lam, "arn")):
+            if isinstance(literal, str):
+                found.update(table.get(("literal", literal), []))
+        return [found[position] for position in sorted(found)]
 
     def _invokes(self, estate: Estate, permission: Block, principal: str, action: str = "lambda:InvokeFunction",
                  source: str | None = None) -> bool:
@@ -873,9 +927,7 @@ class AwsRules:
             return
         lam_arn = estate.token(caller.block, "arn")
         entries = []
-        for notification in estate.blocks("aws_s3_bucket_notification"):
-            if not estate.references_block(notification.stack, notification.body.get("bucket"), s3):
-                continue
+        for notification in estate.referencing("aws_s3_bucket_notification", "bucket", s3):
             for index, entry in enumerate(_items(notification.body.get("lambda_function"))):
                 if estate.canonical(notification.stack, entry.get("lambda_function_arn")) != lam_arn:
                     continue
@@ -903,9 +955,7 @@ class AwsRules:
         lam_arn = estate.token(caller.block, "arn")
         marker = json.dumps(trigger.cron)
         targets = []
-        for target in estate.blocks("aws_cloudwatch_event_target"):
-            if estate.canonical(target.stack, target.body.get("arn")) != lam_arn:
-                continue
+        for target in estate.where("aws_cloudwatch_event_target", "arn", lam_arn):
             template = str(_one(target.body.get("input_transformer")).get("input_template", ""))
             if marker not in template and marker not in str(target.body.get("input", "")):
                 continue  # the runtime learns which schedule fired from `platform_schedule`
@@ -923,10 +973,8 @@ class AwsRules:
                              estate.token(rule, "arn"), "EventBridge invokes the function")
 
     def function_url(self, estate: Estate, lam: Block) -> Block | None:
-        for url in estate.blocks("aws_lambda_function_url"):
-            if estate.references_block(url.stack, url.body.get("function_name"), lam):
-                return url
-        return None
+        urls = estate.referencing("aws_lambda_function_url", "function_name", lam)
+        return urls[0] if urls else None
 
     def _http(self, need: Need, caller: Caller, ctx: Context, proof: Proof) -> None:
         estate = ctx.estate
@@ -1112,18 +1160,15 @@ class AwsRules:
         aws_security_group_rule) and inline blocks both count.
         """
         standalone = f"aws_vpc_security_group_{direction}_rule"
-        for rule in estate.blocks(standalone):
-            if not estate.references_block(rule.stack, rule.body.get("security_group_id"), group):
-                continue
+        for rule in estate.referencing(standalone, "security_group_id", group):
             body = rule.body
             destinations = [(kind, estate.canonical(rule.stack, body[key]))
                             for key, kind in (("cidr_ipv4", "cidr"), ("prefix_list_id", "prefix_list"),
                                               ("referenced_security_group_id", "group")) if body.get(key)]
             yield (rule.at(), str(body.get("ip_protocol", "")), int(body.get("from_port") or 0),
                    int(body.get("to_port") or 0), destinations)
-        for rule in estate.blocks("aws_security_group_rule"):
-            if rule.body.get("type") != direction or not estate.references_block(
-                    rule.stack, rule.body.get("security_group_id"), group):
+        for rule in estate.referencing("aws_security_group_rule", "security_group_id", group):
+            if rule.body.get("type") != direction:
                 continue
             yield (rule.at(), str(rule.body.get("protocol", "")), int(rule.body.get("from_port") or 0),
                    int(rule.body.get("to_port") or 0), self._inline_destinations(estate, rule.stack, rule.body))

@@ -291,12 +291,41 @@ class GcpRules:
         """Permission -> where it is listed (a custom role's `permissions` entry; None for a predefined role)."""
         if isinstance(role, str) and role in PREDEFINED_ROLES:
             return dict.fromkeys(PREDEFINED_ROLES[role])
-        canonical = estate.canonical(stack, role)
-        for custom in estate.blocks("google_project_iam_custom_role"):
-            if canonical in (estate.token(custom, "id"), estate.token(custom, "name")):
-                return {str(p): custom.at("permissions", i)
-                        for i, p in enumerate(_items(custom.body.get("permissions")))}
-        return {}
+        def build() -> dict[str, Block]:  # a custom role's id and name -> the first custom role with it
+            table: dict[str, Block] = {}
+            for custom in estate.blocks("google_project_iam_custom_role"):
+                for token in (estate.token(custom, "id"), estate.token(custom, "name")):
+                    table.setdefault(token, custom)
+            return table
+        custom = estate.lookup((TARGET, "custom_roles"), build).get(estate.canonical(stack, role))
+        if custom is None:
+            return {}
+        return {str(p): custom.at("permissions", i) for i, p in enumerate(_items(custom.body.get("permissions")))}
+
+    @staticmethod
+    def _bindings(estate: Estate, tf_type: str, on: str, member: str) -> list[Block]:
+        """The bindings of `tf_type` on the resource `on` (canonical) naming `member` (canonical; a member
+        starting with `/` is the end of a `principalSet://` member), in `estate.blocks` order, from a table built
+        once per estate and type."""
+        _, attribute, member_key = _BINDINGS[tf_type]
+
+        def build() -> dict[str, tuple[dict[str, list[tuple[int, Block]]], list[tuple[int, Block, list[str]]]]]:
+            table: dict[str, tuple[dict[str, list[tuple[int, Block]]], list[tuple[int, Block, list[str]]]]] = {}
+            for position, binding in enumerate(estate.blocks(tf_type)):
+                exact, principal_sets = table.setdefault(
+                    estate.canonical(binding.stack, binding.body.get(attribute, "")), ({}, []))
+                members = [estate.canonical(binding.stack, m) for m in _items(binding.body.get(member_key))]
+                for m in dict.fromkeys(members):
+                    exact.setdefault(m, []).append((position, binding))
+                if any(m.startswith("principalSet://") for m in members):
+                    principal_sets.append((position, binding, members))
+            return table
+        exact, principal_sets = estate.lookup((TARGET, "bindings", tf_type), build).get(on, ({}, []))
+        found = dict(exact.get(member, []))
+        if member.startswith("/"):
+            found.update((position, binding) for position, binding, members in principal_sets
+                         if any(m.startswith("principalSet://") and m.endswith(member) for m in members))
+        return [found[position] for position in sorted(found)]
 
     def holders(self, estate: Estate, permission: str, scope: str, resource: str, project: str, member: str,
                 condition_target: str | None = None) -> tuple[list[tuple[Location, Location | None]], list[str]]:
@@ -304,18 +333,11 @@ class GcpRules:
         (binding location, custom role entry or None) each, and notes about bindings a condition rules out."""
         found: list[tuple[Location, Location | None]] = []
         notes: list[str] = []
-        for tf_type, (kind, attribute, member_key) in _BINDINGS.items():
+        for tf_type, (kind, _, _) in _BINDINGS.items():
             if kind not in (scope, "project"):
                 continue
-            for binding in estate.blocks(tf_type):
+            for binding in self._bindings(estate, tf_type, project if kind == "project" else resource, member):
                 body = binding.body
-                on = estate.canonical(binding.stack, body.get(attribute, ""))
-                if on != (project if kind == "project" else resource):
-                    continue
-                members = [estate.canonical(binding.stack, m) for m in _items(body.get(member_key))]
-                if not any(m == member or (member.startswith("/") and m.startswith("principalSet://")
-                                           and m.endswith(member)) for m in members):
-                    continue
                 permissions = self.role_permissions(estate, binding.stack, body.get("role"))
                 if permission not in permissions:
                     continue
@@ -350,8 +372,12 @@ class GcpRules:
             before: Block | None = None) -> bool:
         """An API enabled in the project by some stack (google_project_service); with `before`, one that block's
         creation needs: enabled in its stack or in a stack applied before it."""
-        blocks = [b for b in estate.blocks("google_project_service")
-                  if _literal(b.body.get("service")) == service and self.project(estate, b) == project]
+        def build() -> dict[tuple[str | None, str], list[Block]]:  # (service, project) -> its enablements
+            table: dict[tuple[str | None, str], list[Block]] = {}
+            for block in estate.blocks("google_project_service"):
+                table.setdefault((_literal(block.body.get("service")), self.project(estate, block)), []).append(block)
+            return table
+        blocks = list(estate.lookup((TARGET, "project_services"), build).get((service, project), ()))
         ok = proof.require(bool(blocks), f"{service} is enabled in {project}",
                            f"a google_project_service enabling {service} in project {project} ({why})",
                            *[b.at() for b in blocks])
@@ -434,9 +460,8 @@ class GcpRules:
         project = self.project(estate, gcs)
         agent = f"serviceAccount:(the Cloud Storage service agent of {project})"
         for permission in permissions:
-            found = [b.at() for b in estate.blocks("google_kms_crypto_key_iam_member")
-                     if estate.canonical(b.stack, b.body.get("crypto_key_id", "")) == key
-                     and estate.canonical(b.stack, b.body.get("member", "")) == agent
+            found = [b.at() for b in estate.where("google_kms_crypto_key_iam_member", "crypto_key_id", key, default="")
+                     if estate.canonical(b.stack, b.body.get("member", "")) == agent
                      and permission in self.role_permissions(estate, b.stack, b.body.get("role"))]
             proof.require(bool(found), f"{permission} on key {key} for the Cloud Storage service agent",
                           f"{permission} on key {key} for the Cloud Storage service agent of {project} (it "
@@ -455,9 +480,8 @@ class GcpRules:
         accepted = {estate.token(account, "name"), estate.token(account, "id"), email,
                     f"projects/{account_project}/serviceAccounts/{email}"}
         found: list[Location] = []
-        for binding in estate.blocks("google_service_account_iam_member"):
-            target = estate.canonical(binding.stack, binding.body.get("service_account_id", ""))
-            if target not in accepted or estate.canonical(binding.stack, binding.body.get("member")) != member:
+        for binding in estate.where("google_service_account_iam_member", "service_account_id", *accepted, default=""):
+            if estate.canonical(binding.stack, binding.body.get("member")) != member:
                 continue
             if SIGN_BLOB in self.role_permissions(estate, binding.stack, binding.body.get("role")):
                 found.append(binding.at())
@@ -498,8 +522,7 @@ class GcpRules:
             self._require(proof, estate, permission, "sql", target, f"instance {name}", project, member, who,
                           condition_target=target)
         self.api(proof, estate, project, SQL_API, "the Cloud SQL connectors call the SQL Admin API")
-        users = [u for u in estate.blocks("google_sql_user") if estate.references_block(
-            u.stack, u.body.get("instance"), instance)]
+        users = estate.referencing("google_sql_user", "instance", instance)
         if iam:
             wanted = estate.canonical(caller.block.stack, user)
             own = [u for u in users if u.body.get("type") == IAM_USER_TYPE and self._user_matches(
@@ -587,8 +610,7 @@ class GcpRules:
             return
         var = contract.resource_var(bucket.kind, bucket.name)
         audience = (parse_qs(urlparse(caller.environment.get(var, "")).query).get("wif_audience") or [""])[0]
-        providers = [p for p in estate.blocks("google_iam_workload_identity_pool_provider")
-                     if estate.references_block(caller.block.stack, audience, p)]
+        providers = estate.referenced_by(caller.block.stack, audience, "google_iam_workload_identity_pool_provider")
         if not proof.require(bool(providers), f"{var} names the workload identity provider",
                              f"a workload identity provider named by wif_audience in {var}",
                              caller.env_location(var)):
@@ -671,15 +693,13 @@ class GcpRules:
                              f"{attempts}", subscription.at("dead_letter_policy")):
             return
         assert dead is not None
-        agents = [b.at() for b in estate.blocks("google_pubsub_topic_iam_member")
-                  if estate.references_block(b.stack, b.body.get("topic"), dead.block)
-                  and PUBLISH in self.role_permissions(estate, b.stack, b.body.get("role"))
+        agents = [b.at() for b in estate.referencing("google_pubsub_topic_iam_member", "topic", dead.block)
+                  if PUBLISH in self.role_permissions(estate, b.stack, b.body.get("role"))
                   and PUBSUB_AGENT in str(b.body.get("member", ""))]
         proof.require(bool(agents), f"the Pub/Sub service agent may publish to {dead.block.address}",
                       f"{PUBLISH} on {dead.block.address} for the project's Pub/Sub service agent (it forwards "
                       "dead-lettered messages)", *agents)
-        keepers = [b.at() for b in estate.blocks("google_pubsub_subscription")
-                   if estate.references_block(b.stack, b.body.get("topic"), dead.block)]
+        keepers = [b.at() for b in estate.referencing("google_pubsub_subscription", "topic", dead.block)]
         proof.require(bool(keepers), f"a subscription keeps the messages of {dead.block.address}",
                       f"a google_pubsub_subscription on {dead.block.address} (a topic without one drops the "
                       "dead-lettered messages)", *keepers)
@@ -740,8 +760,7 @@ class GcpRules:
                              f"the calls topic of {callee.address} named in {var}", caller.env_location(var)):
             return
         self._publish(proof, estate, caller, need, ctx, topics[0])
-        pushing = [b for b in estate.blocks("google_pubsub_subscription")
-                   if estate.references_block(b.stack, b.body.get("topic"), topics[0])]
+        pushing = estate.referencing("google_pubsub_subscription", "topic", topics[0])
         if proof.require(bool(pushing), f"a subscription delivers {calls}",
                          f"a google_pubsub_subscription on {topics[0].address}", *[b.at() for b in pushing]):
             self._pushes(proof, estate, target, pushing[0], 5, "sent calls")
@@ -751,8 +770,7 @@ class GcpRules:
         """The service account a caller on another cloud impersonates for its ID token (the URL's
         `service_account`): getOpenIdToken on it for the caller's principal set, and the IAM Credentials API."""
         named = (parse_qs(urlparse(caller.environment.get(var, "")).query).get("service_account") or [""])[0]
-        accounts = [a for a in estate.blocks("google_service_account")
-                    if named and estate.references_block(caller.block.stack, named, a)]
+        accounts = estate.referenced_by(caller.block.stack, named, "google_service_account") if named else []
         if not proof.require(bool(accounts), f"{var} names the service account it impersonates",
                              f"service_account=<the invoker service account> in {var} (Cloud Run admits only a "
                              "Google-signed ID token, which a federated identity gets by impersonation)",
@@ -781,9 +799,7 @@ class GcpRules:
         found = []
         for tf_type in ("google_cloud_run_service_iam_member", "google_cloud_run_v2_service_iam_member"):
             attribute = _BINDINGS[tf_type][1]
-            for binding in estate.blocks(tf_type):
-                if estate.canonical(binding.stack, binding.body.get(attribute, "")) != service:
-                    continue
+            for binding in estate.where(tf_type, attribute, service, default=""):
                 permissions = self.role_permissions(estate, binding.stack, binding.body.get("role"))
                 if INVOKE in permissions and binding.body.get("member") in PUBLIC_MEMBERS:
                     found.append(binding.at())
@@ -830,13 +846,17 @@ class GcpRules:
         found = self._invokers(estate, caller, member)
         proof.require(bool(found), f"{INVOKE} on the function's service for {who}",
                       f"{INVOKE} on the service of {caller.block.address} for {who} (Eventarc calls it)", *found)
-        agent_members = {f"serviceAccount:(the Cloud Storage service agent of {project})"}
-        publishers = []
-        for binding in estate.blocks("google_project_iam_member"):
-            permissions = self.role_permissions(estate, binding.stack, binding.body.get("role"))
-            if PUBLISH in permissions and estate.canonical(binding.stack, binding.body.get("member")) in \
-                    agent_members and estate.canonical(binding.stack, binding.body.get("project")) == project:
-                publishers.append(binding)
+        agent = f"serviceAccount:(the Cloud Storage service agent of {project})"
+
+        def build() -> dict[tuple[str, str], list[Block]]:  # (canonical project, canonical member) -> bindings
+            table: dict[tuple[str, str], list[Block]] = {}
+            for binding in estate.blocks("google_project_iam_member"):
+                table.setdefault((estate.canonical(binding.stack, binding.body.get("project")),
+                                  estate.canonical(binding.stack, binding.body.get("member"))), []).append(binding)
+            return table
+        members = estate.lookup((TARGET, "project_members"), build)
+        publishers = [binding for binding in members.get((project, agent), ())
+                      if PUBLISH in self.role_permissions(estate, binding.stack, binding.body.get("role"))]
         proof.require(bool(publishers), "the Cloud Storage service agent may publish notifications",
                       f"{PUBLISH} on project {project} for the Cloud Storage service agent (a google_project_iam_member"
                       " with roles/pubsub.publisher)", *[b.at() for b in publishers])
@@ -872,11 +892,16 @@ class GcpRules:
         assert isinstance(trigger, ScheduleTrigger)
         estate = ctx.estate
         uri = estate.token(caller.block, "service_config.0.uri")
+        def build() -> dict[tuple[str, str], list[Block]]:  # (canonical target URI, schedule) -> the jobs
+            table: dict[tuple[str, str], list[Block]] = {}
+            for job in estate.blocks("google_cloud_scheduler_job"):
+                if isinstance(job.body.get("schedule"), str):
+                    target_uri = estate.canonical(job.stack, _one(job.body.get("http_target")).get("uri", ""))
+                    table.setdefault((target_uri, job.body["schedule"]), []).append(job)
+            return table
         jobs = []
-        for job in estate.blocks("google_cloud_scheduler_job"):
+        for job in estate.lookup((TARGET, "scheduler_jobs"), build).get((uri, trigger.cron), ()):
             target = _one(job.body.get("http_target"))
-            if estate.canonical(job.stack, target.get("uri", "")) != uri or job.body.get("schedule") != trigger.cron:
-                continue
             try:
                 body = json.loads(base64.b64decode(str(target.get("body", ""))) or b"{}")
             except ValueError:
@@ -914,17 +939,43 @@ class GcpRules:
         proof.require(bool(found), "allUsers may invoke the function's service",
                       f"{INVOKE} on the service of {caller.block.address} for allUsers", *found)
 
+    @staticmethod
+    def _serverless_groups(estate: Estate) -> dict[str, list[Block]]:
+        """Canonical function name -> the serverless network endpoint groups in front of it (`estate.blocks`
+        order), built once per estate."""
+        def build() -> dict[str, list[Block]]:
+            table: dict[str, list[Block]] = {}
+            for group in estate.blocks("google_compute_region_network_endpoint_group"):
+                if group.body.get("network_endpoint_type") == "SERVERLESS":
+                    function = estate.canonical(group.stack, _one(group.body.get("cloud_function")).get("function", ""))
+                    table.setdefault(function, []).append(group)
+            return table
+        return estate.lookup((TARGET, "serverless_groups"), build)
+
+    @staticmethod
+    def _backend_services(estate: Estate, groups: list[Block]) -> list[Block]:
+        """The backend services with one of `groups` as a backend: each once per group it names, ordered by
+        backend service (`estate.blocks` order), then by group."""
+        def build() -> dict[Block, list[tuple[int, Block]]]:
+            table: dict[Block, list[tuple[int, Block]]] = {}
+            for position, service in enumerate(estate.blocks("google_compute_backend_service")):
+                named = dict.fromkeys(ref.block for backend in _items(service.body.get("backend"))
+                                      for ref in estate.refs(service.stack, backend.get("group")))
+                for group in named:
+                    table.setdefault(group, []).append((position, service))
+            return table
+        table = estate.lookup((TARGET, "backend_services"), build)
+        found = [(position, index, service) for index, group in enumerate(groups)
+                 for position, service in table.get(group, ())]
+        return [service for _, _, service in sorted(found, key=lambda item: item[:2])]
+
     def _cdn(self, need: Need, caller: Caller, ctx: Context, proof: Proof) -> None:
         cdn = need.target
         assert cdn is not None
         estate = ctx.estate
         name = estate.token(caller.block, "name")
-        groups = [g for g in estate.blocks("google_compute_region_network_endpoint_group")
-                  if g.body.get("network_endpoint_type") == "SERVERLESS"
-                  and estate.canonical(g.stack, _one(g.body.get("cloud_function")).get("function", "")) == name]
-        backends = [b for b in estate.blocks("google_compute_backend_service") for group in groups
-                    if any(estate.references_block(b.stack, backend.get("group"), group)
-                           for backend in _items(b.body.get("backend")))]
+        groups = self._serverless_groups(estate).get(name, [])
+        backends = self._backend_services(estate, groups)
         route = need.route or DEFAULT_ROUTE
         maps = [m for m in ctx.blocks_of(cdn, "google_compute_url_map") for b in backends
                 if any(estate.references_block(m.stack, service, b) for service in _route_services(m.body, route))]
@@ -959,9 +1010,9 @@ class GcpRules:
     def exposures(self, caller: Caller, entry: EntryPoints, ctx: Context) -> list[tuple[str, str, str]]:
         estate = ctx.estate
         public = self._invokers(estate, caller, None)
-        functions_public = [b for b in estate.blocks("google_cloudfunctions2_function_iam_member")
-                            if estate.references_block(b.stack, b.body.get("cloud_function"), caller.block)
-                            and b.body.get("member") in PUBLIC_MEMBERS]
+        functions_public = [b for b in estate.referencing("google_cloudfunctions2_function_iam_member",
+                                                          "cloud_function", caller.block)
+                            if b.body.get("member") in PUBLIC_MEMBERS]
         ingress = self._ingress(caller)
         if not (public or functions_public) or ingress not in DIRECT_INGRESS or entry.public_url:
             return []
