@@ -190,7 +190,8 @@ def federate(ctx: StackContext, grant: Grant, handle: Handle, fn_handle: Handle,
         raise PlatformError(
             f"function {fn.address} cannot reach {bucket.kind} {bucket.address}: its assumed-role ARN {subject!r} is "
             f"{len(subject)} characters and workload identity federation takes at most {SUBJECT_MAX}",
-            key=fn.address, hint="shorten the function's or the service's name (or the profile's name prefix)",
+            file=grant.declared_in or fn.declared_in, line=grant.declared_line or fn.declared_line, key=fn.address,
+            hint="shorten the function's or the service's name (or the environment's name_prefix)",
         )
     trust = aws_trust(ctx, account)
     member = trust.principal_set(ctx, role_name)
