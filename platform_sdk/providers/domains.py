@@ -26,16 +26,37 @@ def output_name(cdn: Cdn, what: str) -> str:
     return f"cdn_{cdn.name}_{what}".replace("-", "_")
 
 
-def publish_phase(ctx: StackContext, cdn: Cdn, records: list[dict[str, Any]], outside: str, serves: str) -> bool:
+def publish_zone(ctx: StackContext, block: Any, id_attribute: str, name_attribute: str, kind: str, short: str) -> None:
+    """The base stack's outputs of the environment's zone `block` (read or created): `dns_zone_id`, `dns_zone_name`
+    and `dns_zone_name_servers` (printed after apply for delegation); `kind` names it ("Route 53 hosted zone"),
+    `short` too ("hosted zone")."""
+    ctx.output("dns_zone_id", block.ref(id_attribute), description=f"The environment's {kind}")
+    ctx.output("dns_zone_name", block.ref(name_attribute), description=f"The DNS name of the environment's {short}")
+    ctx.output("dns_zone_name_servers", block.ref("name_servers"),
+               description=f"Name servers of the environment's {short}: delegate to them (NS records in the parent "
+                           "zone)")
+
+
+def publish_phase(ctx: StackContext, cdn: Cdn, records: list[dict[str, Any]], outside: str, serves: str,
+                  first_phase: str | None = None) -> bool:
     """Output the records to create for `cdn.domain` in its zone (outside `outside`) and the phase its apply is in;
     whether the domain is served in this synthesis (`Environment.domain_ready`: its records resolved, or a
-    synthesis alone)."""
+    synthesis alone). While it is not, and `first_phase` says what this apply builds of it, a warning at the CDN's
+    line says so (a cloud's plug-in; the local stand-in has no certificate to request)."""
+    from platform_sdk.errors import warn
+
     ready = ctx.env.domain_ready(cdn.domain or "")
     ctx.output(output_name(cdn, "dns_records"), records,
                description=f"DNS records to create for {cdn.domain} in its zone (outside {outside})")
     ctx.output(output_name(cdn, "dns_phase"), PHASE_COMPLETE if ready else PHASE_CERTIFICATE,
                description=f"{PHASE_CERTIFICATE!r}: the certificate of {cdn.domain} is requested, its records are "
                            f"to be created; {PHASE_COMPLETE!r}: {serves} serves it")
+    if not ready and first_phase:
+        warn(f"CDN {cdn.address} serves {cdn.domain} from a DNS zone outside {outside} (dns_zone = \"external\"): "
+             f"its first apply is two-phase. This apply {first_phase} and prints the records to create (also the "
+             f"output {output_name(cdn, 'dns_records')} of stack {ctx.name}, `platform outputs --json`); the rest of "
+             f"the environment applies as usual. The next apply checks they resolve and {serves} then serves "
+             f"{cdn.domain}", cdn.declared_in, cdn.declared_line)
     return ready
 
 

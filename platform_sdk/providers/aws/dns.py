@@ -30,12 +30,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from platform_sdk.cdk.engine import Fn
-from platform_sdk.errors import warn
 from platform_sdk.model import Cdn
 from platform_sdk.providers.aws.common import rid
 from platform_sdk.providers.aws.config import AwsDnsZone, aws_config
 from platform_sdk.providers.base import BaseNeeds, StackContext
-from platform_sdk.providers.domains import EXTERNAL, check_in_zone, output_name, publish_phase
+from platform_sdk.providers.domains import EXTERNAL, check_in_zone, publish_phase, publish_zone
 
 VALIDATION_TTL = 60
 ALIAS_TYPES = ("A", "AAAA")  # the distribution has IPv6 on (is_ipv6_enabled)
@@ -90,11 +89,7 @@ def compile_base(ctx: StackContext, needs: BaseNeeds) -> None:
                                           "stack; delegate it from the parent zone to its name servers"})
     else:
         block = ctx.data("aws_route53_zone", "platform_dns_zone", {"zone_id": found.id})
-    ctx.output("dns_zone_id", block.ref("zone_id"), description="The environment's Route 53 hosted zone")
-    ctx.output("dns_zone_name", block.ref("name"), description="The DNS name of the environment's hosted zone")
-    ctx.output("dns_zone_name_servers", block.ref("name_servers"),
-               description="Name servers of the environment's hosted zone: delegate to them (NS records in the "
-                           "parent zone)")
+    publish_zone(ctx, block, "zone_id", "name", "Route 53 hosted zone", "hosted zone")
 
 
 # -- service stacks ------------------------------------------------------------------------------------------------
@@ -171,11 +166,5 @@ def cdn_records(ctx: StackContext, cdn: Cdn, distribution: Any, cert: Any | None
         records.insert(0, {"name": _validation_option(cert, "resource_record_name"),
                            "type": _validation_option(cert, "resource_record_type"),
                            "value": _validation_option(cert, "resource_record_value")})
-    ready = publish_phase(ctx, cdn, records, outside="AWS", serves="the distribution")
-    output = output_name(cdn, "dns_records")
-    if not ready:
-        warn(f"CDN {cdn.address} on AWS serves {cdn.domain} from a DNS zone outside AWS (dns_zone = \"external\"): "
-             "its first apply is two-phase. This apply requests the certificate, builds the distribution on its "
-             f"CloudFront name and stops, printing the records to create (also the output {output} of stack "
-             f"{ctx.name}, `platform outputs --json`); the next apply checks they resolve and puts {cdn.domain} "
-             "on the distribution", cdn.declared_in, cdn.declared_line)
+    publish_phase(ctx, cdn, records, outside="AWS", serves="the distribution",
+                  first_phase="requests the certificate and builds the distribution on its CloudFront name")

@@ -32,10 +32,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from platform_sdk.cdk.engine import Fn
-from platform_sdk.errors import warn
 from platform_sdk.model import Cdn
 from platform_sdk.providers.base import BaseNeeds, StackContext
-from platform_sdk.providers.domains import EXTERNAL, check_in_zone, output_name, publish_phase
+from platform_sdk.providers.domains import EXTERNAL, check_in_zone, publish_phase, publish_zone
 from platform_sdk.providers.gcp import naming, provider
 from platform_sdk.providers.gcp.config import GcpDnsZone, gcp_config
 
@@ -103,11 +102,7 @@ def compile_base(ctx: StackContext, needs: BaseNeeds) -> None:
         }).after(*api)
     else:
         block = ctx.data("google_dns_managed_zone", "platform_dns_zone", {"name": found.id})
-    ctx.output("dns_zone_id", block.ref("name"), description="The environment's Cloud DNS managed zone")
-    ctx.output("dns_zone_name", block.ref("dns_name"), description="The DNS name of the environment's managed zone")
-    ctx.output("dns_zone_name_servers", block.ref("name_servers"),
-               description="Name servers of the environment's managed zone: delegate to them (NS records in the "
-                           "parent zone)")
+    publish_zone(ctx, block, "name", "dns_name", "Cloud DNS managed zone", "managed zone")
 
 
 # -- service stacks ------------------------------------------------------------------------------------------------
@@ -185,11 +180,6 @@ def cdn_records(ctx: StackContext, cdn: Cdn, address: Any, authorization: Any | 
         records.insert(0, {"name": _authorization_field(authorization, "name"),
                            "type": _authorization_field(authorization, "type"),
                            "value": _authorization_field(authorization, "data")})
-    ready = publish_phase(ctx, cdn, records, outside="Google Cloud", serves="the load balancer")
-    output = output_name(cdn, "dns_records")
-    if not ready:
-        warn(f"CDN {cdn.address} on GCP serves {cdn.domain} from a DNS zone outside Google Cloud (dns_zone = "
-             "\"external\"): its first apply is two-phase. This apply requests the certificate (DNS authorization) "
-             f"and builds the load balancer without its frontend, then stops, printing the records to create (also "
-             f"the output {output} of stack {ctx.name}, `platform outputs --json`); the next apply checks they "
-             f"resolve and serves {cdn.domain} over HTTPS", cdn.declared_in, cdn.declared_line)
+    publish_phase(ctx, cdn, records, outside="Google Cloud", serves="the load balancer",
+                  first_phase="requests the certificate (DNS authorization) and builds the load balancer without "
+                              "its frontend")
