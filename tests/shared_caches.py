@@ -59,9 +59,11 @@ class SharedCaches:
         if (cache / "packages").exists() or not self.store.is_dir():
             return
         for entry in self.store.glob("*/*"):  # <env>/<package file name>/{zip, stamp}
+            if entry.name.startswith("."):  # another worker's `.harvest-*` work dir, about to be renamed or removed
+                continue
             target = cache / "packages" / entry.parent.name
             target.mkdir(parents=True, exist_ok=True)
-            for path in entry.iterdir():
+            for path in entry.iterdir():  # published entries are never changed or removed
                 with contextlib.suppress(FileExistsError):
                     os.link(path, target / path.name)
 
