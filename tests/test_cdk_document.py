@@ -175,7 +175,22 @@ def lifecycle_scenario(app: Any, kit: Kit) -> None:
     kit.output(stack, "validation", cert.interpolation_for_attribute("domain_validation_options"))
 
 
-@pytest.mark.parametrize("scenario", [functions_scenario, cross_stack_scenario, lifecycle_scenario],
+def values_scenario(app: Any, kit: Kit) -> None:
+    """Values the Python writer must print exactly as the engine's json-stable-stringify: control characters,
+    non-ASCII text, line and paragraph separators, quotes and backslashes, fractional and large numbers, empty
+    containers at every depth."""
+    stack = stack_with_provider(app, "values", lambda s: engine.LocalBackend(s, path="values.tfstate"))
+    text = "".join(chr(code) for code in range(1, 0x80)) + "é ü ß 漢字 \u2028 \u2029 \ufeff \uffff \\ \" /"
+    kit.resource(stack, "values", "x_thing", {
+        "text": text, f"key {text[40:60]}": "key with punctuation", "ünïcode_kéy": ["ÿ", "€"],
+        "numbers": [0.5, 0.0001, 1.25e-4, 123456789.125, 9007199254740991, -3, 0],
+        "empties": {"a": {}, "b": [], "c": [{}, []], "d": {"e": {"f": []}}},
+        "booleans": [True, False], "nested": [[["deep"]]],
+    })
+
+
+@pytest.mark.parametrize("scenario", [functions_scenario, cross_stack_scenario, lifecycle_scenario,
+                                      values_scenario],
                          ids=lambda s: s.__name__)
 def test_synthesized_files_are_byte_identical_to_cdktfs_own(scenario: Callable[[Any, Kit], None],
                                                              tmp_path: Path) -> None:

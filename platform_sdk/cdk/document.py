@@ -28,6 +28,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from platform_sdk.cdk import expressions
 
 if TYPE_CHECKING:
@@ -233,8 +235,9 @@ class _NotPlain(Exception):
 
 
 _EMPTY = {"{}": "\x00{}\x00", "[]": "\x00[]\x00"}
-_EMPTY_MARKER = re.compile(r'^( *)(.*)"\\u0000(\{\}|\[\])\\u0000"', re.MULTILINE)
+_EMPTY_MARKER = re.compile(r'"\\u0000(\{\}|\[\])\\u0000"')
 _NUMBER_MARKER = re.compile(r'"\\u0000n([-+.eE0-9]+)\\u0000"')
+_MARKER_TEXT = '"\\u0000'  # how both markers start once written as JSON
 _SAFE_INT = 2**53
 
 
@@ -288,8 +291,21 @@ def _engine_json(text: str) -> Any:
 
 def _stringify(document: dict[str, Any]) -> str:
     """json-stable-stringify(document, {space: 2}) of a document made of `_plain` and `_engine_json` values."""
-    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)
-    text = _EMPTY_MARKER.sub(lambda m: f"{m[1]}{m[2]}{m[3][0]}\n{m[1]}{m[3][1]}", text)
+    # orjson writes what json.dumps(indent=2, sort_keys=True, ensure_ascii=False) writes, ~20x faster (the
+    # standard library's C encoder does not indent): same key order for BMP keys, same escapes, same shortest
+    # float digits (tests/test_cdk_document.py compares the two on every golden stack and on edge values).
+    text = orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
+    if _MARKER_TEXT not in text:
+        return text
+
+    def empty(marker: re.Match[str]) -> str:
+        """An empty container as the engine prints it: opened, closed on a line of its own indented as the line
+        that opens it."""
+        line = text[text.rfind("\n", 0, marker.start()) + 1:marker.start()]
+        indent = len(line) - len(line.lstrip(" "))
+        return f"{marker[1][0]}\n{' ' * indent}{marker[1][1]}"
+
+    text = _EMPTY_MARKER.sub(empty, text)
     return _NUMBER_MARKER.sub(lambda m: m[1], text)
 
 

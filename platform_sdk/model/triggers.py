@@ -7,8 +7,6 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from croniter import CroniterError, croniter
-
 from platform_sdk.errors import ModelError
 from platform_sdk.model.base import caller_location
 from platform_sdk.model.bucket import Bucket
@@ -31,6 +29,10 @@ def _error(message: str, key: str, value: object) -> ModelError:
 
 
 def _parses(expression: str) -> bool:
+    # imported here: croniter's import runs `file` on the interpreter (platform.architecture()), ~20 ms that
+    # every `platform` command paid, schedules or not
+    from croniter import CroniterError, croniter
+
     try:
         croniter.expand(expression)
     except (CroniterError, ValueError, KeyError, IndexError):
