@@ -23,7 +23,7 @@ from typing import Any
 
 from platform_sdk.envs import Environment
 from platform_sdk.errors import PlatformError
-from platform_sdk.model import Service
+from platform_sdk.model import Cdn, Service
 from platform_sdk.move import record as rec
 from platform_sdk.move.kinds import mover
 from platform_sdk.move.orchestrator import MovePlan, PhaseConfig, new_move, phase_config, plan_move
@@ -122,6 +122,7 @@ def run_preflight(project: Project, env: Environment, services: list[Service], m
     result.add("placement", True, f"{', '.join(r.address for r in plan.moved)} can live on {target} "
                                   f"(data: {', '.join(r.address for r in plan.stateful) or 'none'})")
     _record_checks(result, plan, moves)
+    _domain_checks(result, plan)
     for resource in plan.stateful:
         if mover(resource.kind) is None:
             result.add(f"data: {resource.address}", False, f"moving a {resource.kind} is not supported yet")
@@ -202,6 +203,37 @@ def _record_checks(result: Preflight, plan: MovePlan, moves: list[dict[str, Any]
                    fix=(f"move {other['selector']} back to {cloud} (a rollback), or remove that copy first: "
                         + (f"`platform move {other['selector']} --to {other['target']} --env {env} --remove-source`"
                            if other.get("phase") == rec.DONE else f"`platform move --abort --env {env}`")))
+
+
+def _domain_checks(result: Preflight, plan: MovePlan) -> None:
+    """Refuse moving a CDN whose domain's DNS zone is outside the target cloud (`[clouds.<target>] dns_zone =
+    "external"`, docs/domains.md): there the domain needs a certificate of its own and other records (the
+    certificate's validation record, the domain's record to the target's CDN), known only once the target has
+    requested that certificate (the first of the two phases `platform apply` runs). A move builds the target's CDN
+    at its cut-over, which removes the source's: it would cut the domain's traffic over to a CDN without its
+    certificate or records. Running those two phases inside a move is not done yet (README, Known limits)."""
+    from platform_sdk.providers.domains import EXTERNAL
+
+    env, target = plan.env, plan.target
+    if getattr(env.clouds.get(target), "dns_zone", None) != EXTERNAL:
+        return
+    for cdn in plan.moved:
+        domain = env.override(cdn.address, "domain", cdn.domain) if isinstance(cdn, Cdn) else None
+        if not domain:
+            continue
+        source = plan.sources[cdn.address]
+        result.add(
+            f"domain: {cdn.address}", False,
+            f"CDN {cdn.address} serves {domain} from a DNS zone outside {target} ([clouds.{target}] dns_zone = "
+            f'"external" in {env.file}): on {target} it needs its own certificate and records ({domain}\'s '
+            f"certificate validation record and its record to the CDN on {target}), which exist only once {target} "
+            f"has requested that certificate; a move does not run that two-phase apply before its cut-over yet, so "
+            f"it would cut {domain} over to a CDN without its certificate (the CDN on {source} is removed at the "
+            "cut-over)", STATIC,
+            fix=f"keep {plan.selector} on {source} for now; or take {domain} off the CDN (in code or "
+                f'`[overrides."{cdn.address}"] domain`; it is then not served), move, put it back and run `platform '
+                f"apply --env {env.name}`: it prints the records to create in the zone for {target}, and the apply "
+                "after they resolve serves the domain (docs/domains.md)")
 
 
 def _target_plan_checks(result: Preflight, move: dict[str, Any], planned: list[PlannedStack]) -> None:
