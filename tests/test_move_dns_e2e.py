@@ -93,3 +93,36 @@ def test_a_move_to_a_cloud_whose_zone_is_external_is_refused_before_anything_cha
     assert state_files(project) == before_state
     assert not (project / ".platform" / "state" / "local" / "_platform" / "moves.json").exists()
     assert {cloud: r.get("domain") for cloud, r in routes(project).items()} == {"aws": "shop.example.com"}
+
+
+OTHER = '''
+from platform_sdk import Bucket, Service
+
+service = Service("files", owner="web-team")
+service.add(Bucket("uploads"))
+'''
+
+
+def test_a_move_leaves_a_domain_that_waits_for_its_records_in_its_first_phase(tmp_path: Path, cli: Cli) -> None:
+    """Another service's domain whose records do not resolve yet stays in its first phase through the move's steps,
+    as `platform apply` leaves it (the same check): the move goes ahead and changes nothing of it."""
+    from tests.dns_server import FakeDns
+
+    project = make(tmp_path / "estate")
+    (project / "services" / "files.py").write_text(OTHER)
+    env_file = project / "envs" / "local.toml"
+    env_file.write_text(env_file.read_text().replace('[clouds.aws]\nstand_in = "local"\n',
+                                                     '[clouds.aws]\nstand_in = "local"\ndns_zone = "external"\n'))
+    with FakeDns() as server:
+        resolver = {"PLATFORM_DNS_RESOLVER": server.address}
+        code, first = cli.json(project, "apply", "--env", "local", "--auto-approve", env=resolver)
+        assert code == 0 and first["dns"]["stopped"] == "dns-records-to-create", first
+        web = {n: s for n, s in state_files(project).items() if "web" in n}
+
+        code, moved = cli.json(project, "move", "files", "--to", "gcp", "--env", "local", "--yes", env=resolver)
+        assert code == 0, [c for c in moved.get("preflight", {}).get("checks", []) if not c["ok"]] or moved
+        assert moved["finished"] and moved["source_removed"]
+        assert {n: s for n, s in state_files(project).items() if "web" in n} == web
+        assert {cloud: r.get("domain") for cloud, r in routes(project).items()} == {"aws": None}
+        code, after = cli.json(project, "apply", "--env", "local", "--auto-approve", env=resolver)
+        assert code == 0 and after["dns"]["stopped"] == "dns-records-missing", after
