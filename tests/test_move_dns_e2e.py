@@ -126,3 +126,25 @@ def test_a_move_leaves_a_domain_that_waits_for_its_records_in_its_first_phase(tm
         assert {cloud: r.get("domain") for cloud, r in routes(project).items()} == {"aws": None}
         code, after = cli.json(project, "apply", "--env", "local", "--auto-approve", env=resolver)
         assert code == 0 and after["dns"]["stopped"] == "dns-records-missing", after
+
+
+def test_a_rehearsal_says_before_the_move_that_the_rehearsed_environment_would_refuse_it(
+        tmp_path: Path, cli: Cli) -> None:
+    """A local environment rehearsing prod, whose gcp zone is external: the local move would go ahead (its own zone
+    is not external; a rehearsal reports, it does not refuse) and its preflight says prod would refuse it."""
+    project = make(tmp_path / "estate")
+    env_file = project / "envs" / "local.toml"
+    env_file.write_text(env_file.read_text().replace('dns_zone = "external"\n', "")
+                        .replace('default_cloud = "aws"\n', 'default_cloud = "aws"\nrehearses = "prod"\n'))
+    (project / "envs" / "prod.toml").write_text(
+        'name_prefix = "acme"\ndefault_cloud = "aws"\n[clouds.aws]\nregion = "eu-west-1"\naccount = "111111111111"\n'
+        '[clouds.gcp]\nproject = "acme-prod-123"\nregion = "europe-west1"\ndns_zone = "external"\n')
+    applied = cli(project, "apply", "--env", "local", "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+
+    code, dry = cli.json(project, "move", "web", "--to", "gcp", "--env", "local", "--dry-run")
+    assert code == 0, dry
+    (note,) = [c for c in dry["preflight"]["checks"] if c["step"] == "rehearsal of prod: web.cdn"]
+    assert note["ok"], note
+    assert "this move would be refused there: CDN web.cdn serves shop.example.com from a DNS zone outside gcp" in \
+        note["detail"] and "prod.toml" in note["detail"]

@@ -211,29 +211,58 @@ def _domain_checks(result: Preflight, plan: MovePlan) -> None:
     certificate's validation record, the domain's record to the target's CDN), known only once the target has
     requested that certificate (the first of the two phases `platform apply` runs). A move builds the target's CDN
     at its cut-over, which removes the source's: it would cut the domain's traffic over to a CDN without its
-    certificate or records. Running those two phases inside a move is not done yet (README, Known limits)."""
-    from platform_sdk.providers.domains import EXTERNAL
+    certificate or records. Running those two phases inside a move is not done yet (README, Known limits).
 
+    A rehearsal (`rehearses = "prod"`) reports what the rehearsed environment would refuse and goes ahead."""
     env, target = plan.env, plan.target
-    if getattr(env.clouds.get(target), "dns_zone", None) != EXTERNAL:
-        return
-    for cdn in plan.moved:
-        domain = env.override(cdn.address, "domain", cdn.domain) if isinstance(cdn, Cdn) else None
-        if not domain:
-            continue
+    for cdn, domain, file in _external_domains(env, plan):
         source = plan.sources[cdn.address]
         result.add(
-            f"domain: {cdn.address}", False,
-            f"CDN {cdn.address} serves {domain} from a DNS zone outside {target} ([clouds.{target}] dns_zone = "
-            f'"external" in {env.file}): on {target} it needs its own certificate and records ({domain}\'s '
-            f"certificate validation record and its record to the CDN on {target}), which exist only once {target} "
-            f"has requested that certificate; a move does not run that two-phase apply before its cut-over yet, so "
-            f"it would cut {domain} over to a CDN without its certificate (the CDN on {source} is removed at the "
-            "cut-over)", STATIC,
+            f"domain: {cdn.address}", False, _domain_problem(cdn.address, str(domain), target, source, file), STATIC,
             fix=f"keep {plan.selector} on {source} for now; or take {domain} off the CDN (in code or "
                 f'`[overrides."{cdn.address}"] domain`; it is then not served), move, put it back and run `platform '
                 f"apply --env {env.name}`: it prints the records to create in the zone for {target}, and the apply "
                 "after they resolve serves the domain (docs/domains.md)")
+    rehearsed = _rehearsed(env)
+    if rehearsed is None:
+        return
+    for cdn, domain, file in _external_domains(rehearsed, plan):
+        result.add(f"rehearsal of {env.rehearses}: {cdn.address}", True,
+                   "this move would be refused there: "
+                   + _domain_problem(cdn.address, str(domain), target, plan.sources[cdn.address], file), STATIC)
+
+
+def _external_domains(zones: Environment, plan: MovePlan) -> list[tuple[Cdn, object, str]]:
+    """(CDN, domain, environment file) of each moved CDN with a domain (`zones`' override, else the code's), when
+    `zones` says the target's DNS zone is external."""
+    from platform_sdk.providers.domains import EXTERNAL
+
+    if getattr(zones.clouds.get(plan.target), "dns_zone", None) != EXTERNAL:
+        return []
+    found = [(r, zones.override(r.address, "domain", r.domain)) for r in plan.moved if isinstance(r, Cdn)]
+    return [(cdn, domain, str(zones.file)) for cdn, domain in found if domain]
+
+
+def _domain_problem(address: str, domain: str, target: str, source: str, file: str) -> str:
+    return (f"CDN {address} serves {domain} from a DNS zone outside {target} ([clouds.{target}] dns_zone = "
+            f'"external" in {file}): on {target} it needs its own certificate and records ({domain}\'s '
+            f"certificate validation record and its record to the CDN on {target}), which exist only once {target} "
+            f"has requested that certificate; a move does not run that two-phase apply before its cut-over yet, so "
+            f"it would cut {domain} over to a CDN without its certificate (the CDN on {source} is removed at the "
+            "cut-over)")
+
+
+def _rehearsed(env: Environment) -> Environment | None:
+    """The environment a local one rehearses (`rehearses = "prod"`), None without one or when it does not load (the
+    rehearsal's synthesis reports that)."""
+    from platform_sdk.envs import environment_path, load_environment
+
+    if not env.rehearses or env.file is None:
+        return None
+    try:
+        return load_environment(environment_path(Path(env.file).parent, env.rehearses))
+    except Exception:  # noqa: BLE001 - the rehearsal itself reports an unreadable rehearsed environment
+        return None
 
 
 def _target_plan_checks(result: Preflight, move: dict[str, Any], planned: list[PlannedStack]) -> None:
