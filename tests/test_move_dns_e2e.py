@@ -80,7 +80,8 @@ def test_a_move_to_a_cloud_whose_zone_is_external_is_refused_before_anything_cha
     assert check["step"] == "domain: web.cdn"
     assert "CDN web.cdn serves shop.example.com from a DNS zone outside gcp" in check["detail"]
     assert "certificate validation record and its record to the CDN on gcp" in check["detail"]
-    assert "keep web on aws" in check["fix"]
+    assert "keep web on aws for now; or take shop.example.com off the CDN (domain= of the CDN at " in check["fix"]
+    assert "services/web.py:6)" in check["fix"], check["fix"]
 
     refused = cli(project, "move", "web", "--to", "gcp", "--env", "local", "--yes")
     assert refused.exit_code == 2, refused.output

@@ -219,10 +219,10 @@ def _domain_checks(result: Preflight, plan: MovePlan) -> None:
         source = plan.sources[cdn.address]
         result.add(
             f"domain: {cdn.address}", False, _domain_problem(cdn.address, str(domain), target, source, file), STATIC,
-            fix=f"keep {plan.selector} on {source} for now; or take {domain} off the CDN (in code or "
-                f'`[overrides."{cdn.address}"] domain`; it is then not served), move, put it back and run `platform '
-                f"apply --env {env.name}`: it prints the records to create in the zone for {target}, and the apply "
-                "after they resolve serves the domain (docs/domains.md)")
+            fix=f"keep {plan.selector} on {source} for now; or take {domain} off the CDN ({_set_at(env, cdn)}) and "
+                f"apply (it is then not served), move, put it back and run `platform apply --env {env.name}`: it "
+                f"prints the records to create in the zone for {target}, and the apply after they resolve serves the "
+                "domain (docs/domains.md)")
     rehearsed = _rehearsed(env)
     if rehearsed is None:
         return
@@ -241,6 +241,13 @@ def _external_domains(zones: Environment, plan: MovePlan) -> list[tuple[Cdn, obj
         return []
     found = [(r, zones.override(r.address, "domain", r.domain)) for r in plan.moved if isinstance(r, Cdn)]
     return [(cdn, domain, str(zones.file)) for cdn, domain in found if domain]
+
+
+def _set_at(env: Environment, cdn: Cdn) -> str:
+    """Where the CDN's domain is set: the environment's override, else the CDN's declaration."""
+    if "domain" in env.overrides.get(cdn.address, {}):
+        return f"the line {env.override_key(cdn.address, 'domain')} of {env.file}"
+    return f"domain= of the CDN at {cdn.declared_in}:{cdn.declared_line}"
 
 
 def _domain_problem(address: str, domain: str, target: str, source: str, file: str) -> str:
