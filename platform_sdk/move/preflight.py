@@ -23,7 +23,7 @@ from typing import Any
 
 from platform_sdk.envs import Environment
 from platform_sdk.errors import PlatformError
-from platform_sdk.model import Service
+from platform_sdk.model import Cdn, Service
 from platform_sdk.move import record as rec
 from platform_sdk.move.kinds import mover
 from platform_sdk.move.orchestrator import MovePlan, PhaseConfig, new_move, phase_config, plan_move
@@ -122,6 +122,7 @@ def run_preflight(project: Project, env: Environment, services: list[Service], m
     result.add("placement", True, f"{', '.join(r.address for r in plan.moved)} can live on {target} "
                                   f"(data: {', '.join(r.address for r in plan.stateful) or 'none'})")
     _record_checks(result, plan, moves)
+    _domain_checks(result, plan)
     for resource in plan.stateful:
         if mover(resource.kind) is None:
             result.add(f"data: {resource.address}", False, f"moving a {resource.kind} is not supported yet")
@@ -202,6 +203,73 @@ def _record_checks(result: Preflight, plan: MovePlan, moves: list[dict[str, Any]
                    fix=(f"move {other['selector']} back to {cloud} (a rollback), or remove that copy first: "
                         + (f"`platform move {other['selector']} --to {other['target']} --env {env} --remove-source`"
                            if other.get("phase") == rec.DONE else f"`platform move --abort --env {env}`")))
+
+
+def _domain_checks(result: Preflight, plan: MovePlan) -> None:
+    """Refuse moving a CDN whose domain's DNS zone is outside the target cloud (`[clouds.<target>] dns_zone =
+    "external"`, docs/domains.md): there the domain needs a certificate of its own and other records (the
+    certificate's validation record, the domain's record to the target's CDN), known only once the target has
+    requested that certificate (the first of the two phases `platform apply` runs). A move builds the target's CDN
+    at its cut-over, which removes the source's: it would cut the domain's traffic over to a CDN without its
+    certificate or records. Running those two phases inside a move is not done yet (README, Known limits).
+
+    A rehearsal (`rehearses = "prod"`) reports what the rehearsed environment would refuse and goes ahead."""
+    env, target = plan.env, plan.target
+    for cdn, domain, file in _external_domains(env, plan):
+        source = plan.sources[cdn.address]
+        result.add(
+            f"domain: {cdn.address}", False, _domain_problem(cdn.address, str(domain), target, source, file), STATIC,
+            fix=f"keep {plan.selector} on {source} for now; or take {domain} off the CDN ({_set_at(env, cdn)}) and "
+                f"apply (it is then not served), move, put it back and run `platform apply --env {env.name}`: it "
+                f"prints the records to create in the zone for {target}, and the apply after they resolve serves the "
+                "domain (docs/domains.md)")
+    rehearsed = _rehearsed(env)
+    if rehearsed is None:
+        return
+    for cdn, domain, file in _external_domains(rehearsed, plan):
+        result.add(f"rehearsal of {env.rehearses}: {cdn.address}", True,
+                   "this move would be refused there: "
+                   + _domain_problem(cdn.address, str(domain), target, plan.sources[cdn.address], file), STATIC)
+
+
+def _external_domains(zones: Environment, plan: MovePlan) -> list[tuple[Cdn, object, str]]:
+    """(CDN, domain, environment file) of each moved CDN with a domain (`zones`' override, else the code's), when
+    `zones` says the target's DNS zone is external."""
+    from platform_sdk.providers.domains import EXTERNAL
+
+    if getattr(zones.clouds.get(plan.target), "dns_zone", None) != EXTERNAL:
+        return []
+    found = [(r, zones.override(r.address, "domain", r.domain)) for r in plan.moved if isinstance(r, Cdn)]
+    return [(cdn, domain, str(zones.file)) for cdn, domain in found if domain]
+
+
+def _set_at(env: Environment, cdn: Cdn) -> str:
+    """Where the CDN's domain is set: the environment's override, else the CDN's declaration."""
+    if "domain" in env.overrides.get(cdn.address, {}):
+        return f"the line {env.override_key(cdn.address, 'domain')} of {env.file}"
+    return f"domain= of the CDN at {cdn.declared_in}:{cdn.declared_line}"
+
+
+def _domain_problem(address: str, domain: str, target: str, source: str, file: str) -> str:
+    return (f"CDN {address} serves {domain} from a DNS zone outside {target} ([clouds.{target}] dns_zone = "
+            f'"external" in {file}): on {target} it needs its own certificate and records ({domain}\'s '
+            f"certificate validation record and its record to the CDN on {target}), which exist only once {target} "
+            f"has requested that certificate; a move does not run that two-phase apply before its cut-over yet, so "
+            f"it would cut {domain} over to a CDN without its certificate (the CDN on {source} is removed at the "
+            "cut-over)")
+
+
+def _rehearsed(env: Environment) -> Environment | None:
+    """The environment a local one rehearses (`rehearses = "prod"`), None without one or when it does not load (the
+    rehearsal's synthesis reports that)."""
+    from platform_sdk.envs import environment_path, load_environment
+
+    if not env.rehearses or env.file is None:
+        return None
+    try:
+        return load_environment(environment_path(Path(env.file).parent, env.rehearses))
+    except Exception:  # noqa: BLE001 - the rehearsal itself reports an unreadable rehearsed environment
+        return None
 
 
 def _target_plan_checks(result: Preflight, move: dict[str, Any], planned: list[PlannedStack]) -> None:
