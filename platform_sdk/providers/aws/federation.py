@@ -142,9 +142,8 @@ def foreign_url(env: Environment, profile: Profile, grant: Grant, handle: Handle
     `lambda://<name>?region=<region>&role_arn=...&web_identity=gcp`: all literals."""
     target = grant.target
     if function_target != "gcp" or not isinstance(target, FOREIGN_KINDS):
-        raise PlatformError(f"a {function_target} function cannot reach {target.kind} {target.address} on AWS "
-                            "(only GCP functions federate into AWS)", key=grant.function.address,
-                            value=target.address)
+        raise grant.error(f"a {function_target} function cannot reach {target.kind} {target.address} on AWS "
+                          "(only GCP functions federate into AWS)", key=grant.function.address, value=target.address)
     account = account_of(env, f"let {grant.function.address} on GCP reach {target.kind} {target.address} on AWS "
                               "(the federated role's ARN goes into the function's environment)")
     name = profile.physical_name(env, _service(target), target.physical_key)
@@ -222,9 +221,9 @@ def federate(ctx: StackContext, grant: Grant, handle: Handle, fn_handle: Handle,
     this grant."""
     fn, bucket = grant.function, grant.target
     if fn_handle.target != "gcp" or not isinstance(bucket, FOREIGN_KINDS):
-        raise PlatformError(f"{fn_handle.target} function {fn.address} cannot federate into AWS for "
-                            f"{bucket.address} (supported: GCP functions on S3 buckets, secrets, SQS queues and Lambda "
-                            "functions)", key=fn.address)
+        raise grant.error(f"{fn_handle.target} function {fn.address} cannot federate into AWS for "
+                          f"{bucket.address} (supported: GCP functions on S3 buckets, secrets, SQS queues and Lambda "
+                          "functions)", key=fn.address)
     if "identity_id" not in fn_handle.attrs:
         raise PlatformError(f"function {fn.address} exposes no service account unique id to trust (is it built by "
                             "a profile module without an `identity_id` output?)", key=fn.address)
