@@ -121,3 +121,26 @@ def test_a_placement_that_breaks_a_grant_names_the_grant_as_well(tmp_path: Path)
     assert "split.toml" in output and "a database is reachable only from functions on its own cloud's network" \
         in output, output
     assert f"the grant: alpha.fa uses(beta.db) ({project.services_dir / 'b.py'}:{line})" in output, output
+
+
+VPC = '''\
+from platform_sdk import Bucket, Database, Service
+from platform_sdk.loader import sibling
+
+alpha = sibling("a")
+db = alpha.alpha.add(Database("db", deletion_protection=False))
+beta = Service("beta", owner="team")
+files = beta.add(Bucket("files"))
+alpha.fa.uses(db)
+alpha.fa.reads(files)
+'''
+
+
+def test_a_vpc_function_without_a_nat_names_the_grant_that_needs_the_internet(tmp_path: Path) -> None:
+    """The refusal is the environment's (`clouds.aws.network.nat`); its hint names the grant across clouds with the
+    line that made it."""
+    project = write_project(tmp_path / "p", {"a.py": A, "b.py": VPC}, ENVS)
+    output = _refused(project.root, "split")
+    line = _line(VPC, "alpha.fa.reads(files)")
+    assert "split.toml: clouds.aws.network.nat: function alpha.fa connects to database alpha.db" in output, output
+    assert f"(grant: alpha.fa -> beta.files at {project.services_dir / 'b.py'}:{line})" in output, output

@@ -121,13 +121,14 @@ def identity_literal(env: Environment, profile: Profile, fn: Function) -> dict[s
     databases = [g.target for g in fn.grants if isinstance(g.target, Database)]
     if databases and not network_of(env).internet:
         foreign = foreign_grants(env, fn)
+        made = {grant.target: grant.location for grant in reversed(fn.grants)}  # each target's first grant
+        grants = ", ".join(f"{t.address} at {made[t][0]}:{made[t][1]}" if made[t][0] else t.address for t in foreign)
         raise PlatformError(
             f"function {fn.address} connects to database {databases[0].address}, so it runs in the VPC, which has "
             f"no route to the internet (no NAT gateway); it cannot reach a bucket, secret or queue on another cloud",
             file=getattr(env, "file", None), key="clouds.aws.network.nat", value="none",
-            hint=f"set clouds.aws.network.nat = \"existing\" or \"create\" (grant: {fn.address} -> "
-                 f"{', '.join(t.address for t in foreign)}), or split the function: one that uses the database, "
-                 "one that reaches the other cloud's resource",
+            hint=f"set clouds.aws.network.nat = \"existing\" or \"create\" (grant: {fn.address} -> {grants}), or "
+                 "split the function: one that uses the database, one that reaches the other cloud's resource",
         )
     name = function_role_name(env, profile, fn)
     # Lambda assumes the execution role with the function's name as session name (= the role name here).
