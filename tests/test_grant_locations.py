@@ -143,4 +143,4 @@ def test_a_vpc_function_without_a_nat_names_the_grant_that_needs_the_internet(tm
     output = _refused(project.root, "split")
     line = _line(VPC, "alpha.fa.reads(files)")
     assert "split.toml: clouds.aws.network.nat: function alpha.fa connects to database alpha.db" in output, output
-    assert f"(grant: alpha.fa -> beta.files at {project.services_dir / 'b.py'}:{line})" in output, output
+    assert f"(grant: alpha.fa -> beta.files; made at {project.services_dir / 'b.py'}:{line})" in output, output

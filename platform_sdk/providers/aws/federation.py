@@ -121,8 +121,9 @@ def identity_literal(env: Environment, profile: Profile, fn: Function) -> dict[s
     databases = [g.target for g in fn.grants if isinstance(g.target, Database)]
     if databases and not network_of(env).internet:
         foreign = foreign_grants(env, fn)
-        made = {grant.target: grant.location for grant in reversed(fn.grants)}  # each target's first grant
-        grants = ", ".join(f"{t.address} at {made[t][0]}:{made[t][1]}" if made[t][0] else t.address for t in foreign)
+        lines = dict.fromkeys(f"{file}:{line}" for grant in fn.grants if grant.target in foreign
+                              for file, line in [grant.location] if file)  # the grants' own lines, maybe another file
+        grants = ", ".join(t.address for t in foreign) + (f"; made at {', '.join(lines)}" if lines else "")
         raise PlatformError(
             f"function {fn.address} connects to database {databases[0].address}, so it runs in the VPC, which has "
             f"no route to the internet (no NAT gateway); it cannot reach a bucket, secret or queue on another cloud",
