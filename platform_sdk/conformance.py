@@ -42,6 +42,7 @@ from platform_sdk.model import (
     Bucket,
     Cdn,
     Function,
+    Grant,
     HttpTrigger,
     ObjectCreatedTrigger,
     QueueMessageTrigger,
@@ -170,10 +171,12 @@ class Analysis:
 
 class ConformanceError(PlatformError):
     """The estate would not work on its clouds (or opens a way in the model never declared): one line per finding,
-    each with the line of the service file that declared the function. The CLI exits 2; nothing is written.
+    each with the line of the service file that made its grant (a grant's finding), else that declared the function.
+    The CLI exits 2; nothing is written.
 
-    `declared`: function address -> "file:line"; `expired`: function address -> the date its exposure waiver
-    expired (the exposure is reported again).
+    `declared`: function address -> "file:line" of its declaration, and `<function address>: <cause>` (`grant_cause`)
+    -> "file:line" of the grant statement, which may be in another service file (`sibling()`); `expired`: function
+    address -> the date its exposure waiver expired (the exposure is reported again).
     """
 
     def __init__(self, findings: list[Finding], env: str = "", declared: Mapping[str, str] | None = None,
@@ -186,8 +189,9 @@ class ConformanceError(PlatformError):
             text = f"  - {finding}"
             if finding.kind == EXPOSURE and finding.function in expired:
                 text += f" (the waiver expired on {expired[finding.function]})"
-            if finding.function in declared:
-                text += f" [{declared[finding.function]}]"
+            where = declared.get(f"{finding.function}: {finding.cause}") or declared.get(finding.function)
+            if where:
+                text += f" [{where}]"
             return text
         missing = [f for f in findings if f.kind != EXPOSURE]
         exposed = [f for f in findings if f.kind == EXPOSURE]
@@ -327,12 +331,18 @@ def _label(fn: Function, resource: Resource) -> str:
     return resource.name if resource.service is fn.service else resource.address
 
 
+def grant_cause(grant: Grant) -> str:
+    """A grant as findings name it, as the service file says it: `reads_writes(files)`, `reads(orders.files)` (a
+    resource of another service by its address)."""
+    return f"{GRANT_VERBS[grant.access]}({_label(grant.function, grant.target)})"
+
+
 def needs_of(fn: Function, ctx: Context) -> list[Need]:
     """Every operation the model says `fn` performs or undergoes, in declaration order."""
     needs: list[Need] = []
     home = ctx.placement(fn).target
     for grant in fn.grants:
-        cause = f"{GRANT_VERBS[grant.access]}({_label(fn, grant.target)})"
+        cause = grant_cause(grant)
         if ctx.placement(grant.target).target != home:
             needs.append(Need(fn, cause, FEDERATION, grant.target, access=grant.access))
         for verb in GRANT_OPERATIONS[grant.target.kind][grant.access]:

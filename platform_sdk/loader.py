@@ -124,7 +124,7 @@ def validate_service(service: Service) -> None:
         check_handler_symbol(fn, module_file)
         for grant in fn.grants:
             if grant.target.service is None:
-                raise fn.error("granted resource was never added to a service", "grants", grant.target.name)
+                raise grant.error("granted resource was never added to a service", value=grant.target.name)
         for trigger in fn.triggers:
             if isinstance(trigger, ObjectCreatedTrigger) and trigger.bucket.service is None:
                 raise fn.error("trigger bucket was never added to a service", "triggers", trigger.bucket.name)

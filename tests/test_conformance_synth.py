@@ -1,8 +1,8 @@
 """The conformance analysis inside synthesis and in `platform check`, through the CLI on copies of the example estate.
 
 - A missing permission or path fails `platform synth` (and therefore plan, apply, move): exit 2, one line per
-  finding naming the function, the grant or trigger, the operation, what is missing and the declaring line;
-  nothing is written. No waiver covers it.
+  finding naming the function, the grant or trigger, the operation, what is missing and the line of the grant (of
+  the function's declaration for a trigger); nothing is written. No waiver covers it.
 - An exposure (a way in the model never declared) fails the same way unless the environment file waives it
   (`rule = "conformance.exposure"`, resource = the function).
 - `platform check` reports both kinds (waived exposures too) and the evidence the analysis relied on.
@@ -110,7 +110,8 @@ def test_a_missing_permission_or_path_fails_synthesis_and_writes_nothing(estate:
             "arn:aws:s3:::acme-dev-exam-files/* for role acme-dev-exam-api: denied by "
             "aws_iam_role_policy.read_only statement ReadOnly") in message
     assert "bucket.delete: missing s3:DeleteObject" in message and "bucket.get:" not in message
-    assert f"[{estate / 'services' / 'exam.py'}:8]" in message, message  # the line that declared the function
+    grant = EXAM_DENIED.lstrip().splitlines().index("api.uses(db).reads_writes(files)") + 1
+    assert f"[{estate / 'services' / 'exam.py'}:{grant}]" in message, message  # the line of the grant, not the Function
     assert not (estate / "cdktf.out").exists(), "nothing may be written"
     code, _, err = cli(estate, "plan", "--env", "dev")  # every command that synthesizes refuses it
     assert code == 2 and "would fail on the cloud" in flat(err)

@@ -104,3 +104,29 @@ def test_where_things_live_says_records_are_in_place_once_the_domain_is_served(t
     text = cli(project, "apply", "--env", "local", "--auto-approve", env=resolver).stdout
     assert "Where things live" in text and "(create it in the zone)" not in text
     assert "_acme-challenge.shop.example.com TXT" in text and "(in place)" in text
+
+
+def test_platform_outputs_says_what_apply_says_of_each_record(tmp_path: Path, cli: Cli) -> None:
+    """`platform outputs` lists where things live from the same rows as `platform apply`: a record that resolves is
+    "(in place)" in both (it said "(create it in the zone)" for ever, found by a new user's tryout)."""
+    project = make(tmp_path / "estate")
+    with FakeDns() as server:
+        resolver = {"PLATFORM_DNS_RESOLVER": server.address}
+        code, first = cli.json(project, "apply", "--env", "local", "--auto-approve", env=resolver)
+        assert code == 0, first
+        name, kind, value = _records(first)[0]
+        server.add(name, kind, value)  # the validation record only: the domain waits for its A record
+        code, applied = cli.json(project, "apply", "--env", "local", "--auto-approve", env=resolver)
+        assert code == 0, applied
+        code, listed = cli.json(project, "outputs", "--env", "local", env=resolver)
+        assert code == 0, listed
+        assert [r["url"].split("  ")[-1] for r in listed["where"] if r["kind"] == "dns"] == [
+            "(in place)", "(create it in the zone)"]
+        assert listed["where"] == applied["where"]
+
+        for name, kind, value in _records(first)[1:]:
+            server.add(name, kind, value)
+        assert cli(project, "apply", "--env", "local", "--auto-approve", env=resolver).exit_code == 0
+        text = " ".join(cli(project, "outputs", "--env", "local", env=resolver).stdout.split())
+    assert "Where things live in environment local" in text and "(create it in the zone)" not in text
+    assert f"{name} {kind} {value} (in place)" in text

@@ -275,7 +275,9 @@ api.sends(notes)
     assert "front.api" in message and "no route to the internet" in message
     assert "clouds.aws.network.nat" in message and "aws-gcp.toml" in message
     hint = caught.value.hint or ""
-    assert "(grant: front.api -> back.work, back.jobs)" in hint, hint  # not front.notes, not front.users
+    line = services.splitlines().index("api.invokes(work).sends(jobs)") + 1
+    assert f"(grant: front.api -> back.work, back.jobs; made at {project.services_dir / 'x.py'}:{line})" in hint, \
+        hint  # not front.notes, not front.users
     assert not project.env_outdir("aws-gcp").exists()
 
 

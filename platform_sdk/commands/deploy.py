@@ -316,8 +316,6 @@ def _on_wave(as_json: bool, operation: str, env_name: str) -> Any:
 def _deploy(project: Path | None, env: str, operation: str, as_json: bool, parallelism: int, auto_approve: bool,
             allow_data_loss: bool, plan_all: bool = False, stacks: list[str] | None = None,
             expect: Path | None = None) -> None:
-    from platform_sdk.terraform.runner import where_things_live
-
     with session(project, env, operation, parallelism, records=True) as s:
         runner = s.runner
         secrets = _secret_states(s) if operation == "apply" else []
@@ -361,7 +359,7 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
             settled = [r.name for r in results if r.status in rp.SETTLED]
             if settled:
                 runner.outputs(settled, known=True)
-                rows = _dns_where(s, where_things_live(results, s.metadata, _copy_roles(s)))
+                rows = _where(s, results)
             if secrets:
                 from platform_sdk.secrets.deploy import generate_missing
 
@@ -425,20 +423,6 @@ def _dns_waiting(s: Session, out: Any) -> None:
                   f"{escape(state.domain)} is not served yet; create them in the zone of the domain, then apply "
                   f"environment {escape(s.env.name)} again:", highlight=False, soft_wrap=True)
         _print_records(out, dns_phase.record_lines(state, missing_only=True))
-
-
-def _dns_where(s: Session, rows: list[dict[str, str]]) -> list[dict[str, str]]:
-    """The "Where things live" rows with each DNS record of an external-zone domain said as it stands: "(in place)"
-    once it resolves (every record of a domain served: resolved or complete), "(create it in the zone)" otherwise."""
-    served = {(d.stack, d.cdn.split(".", 1)[1].replace("-", "_")) for d in s.dns.domains
-              if d.state in ("resolved", "complete")}
-    resolving = {(d.stack, line) for d in s.dns.domains for line in dns_phase.record_lines(d)
-                 if line not in dns_phase.record_lines(d, missing_only=True)}
-    for row in rows:
-        key = (row.get("stack", ""), row.get("name", "").replace("-", "_"))
-        if row.get("kind") == "dns" and (key in served or (row.get("stack"), row.get("record")) in resolving):
-            row["url"] = f"{row.get('record', '')}  (in place)"
-    return rows
 
 
 def _dns_stopped(s: Session, ready: set[str]) -> str | None:
@@ -777,6 +761,26 @@ def _copy_roles(s: Session) -> dict[tuple[str, str], str]:
     return copy_roles(s.moves)
 
 
+def _where(s: Session, results: list[rp.StackResult]) -> list[dict[str, str]]:
+    """The "Where things live" rows: the one source of `platform apply`'s listing and of `platform outputs` (text and
+    `where` in --json), so that the two cannot disagree. From the stacks' outputs (`where_things_live`), a copy kept by
+    a move said as such, and each DNS record of an external-zone domain said as it stands (`s.dns`, read before the
+    command ran): "(in place)" once it resolves (every record of a domain served: resolved or complete), "(create it
+    in the zone)" otherwise."""
+    from platform_sdk.terraform.runner import where_things_live
+
+    rows = where_things_live(results, s.metadata, _copy_roles(s))
+    served = {(d.stack, d.cdn.split(".", 1)[1].replace("-", "_")) for d in s.dns.domains
+              if d.state in ("resolved", "complete")}
+    resolving = {(d.stack, line) for d in s.dns.domains for line in dns_phase.record_lines(d)
+                 if line not in dns_phase.record_lines(d, missing_only=True)}
+    for row in rows:
+        key = (row.get("stack", ""), row.get("name", "").replace("-", "_"))
+        if row.get("kind") == "dns" and (key in served or (row.get("stack"), row.get("record")) in resolving):
+            row["url"] = f"{row.get('record', '')}  (in place)"
+    return rows
+
+
 def _print_where(rows: list[dict[str, str]], title: str) -> None:
     """Aligned lines rather than a table: URLs must never be cut or wrapped (people copy them); a copy kept by a
     move says what it is after its cloud."""
@@ -792,13 +796,11 @@ def _print_where(rows: list[dict[str, str]], title: str) -> None:
 def outputs(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = False,
             parallelism: ParallelismOption = 4) -> None:
     """Where each function, bucket and CDN route lives, read from the stacks' Terraform outputs."""
-    from platform_sdk.terraform.runner import where_things_live
-
     with session(project, env, "outputs", parallelism) as s:
         values = s.runner.outputs(init=True)
         results = list(s.runner.results.values())
         broken = [r for r in results if r.status in rp.BROKEN]
-        rows = where_things_live(results, s.metadata, _copy_roles(s))
+        rows = _where(s, results)
         if as_json:
             print(json.dumps({"environment": s.env.name, "stacks": values, "where": rows}, indent=2))
         else:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import ClassVar, Literal, Self, TypeVar
@@ -43,6 +44,7 @@ OPERATION_DESCRIPTIONS: Mapping[str, str] = {
 """What each operation in `OPERATIONS` does, and the runtime client method that performs it."""
 
 T = TypeVar("T")
+_GRANTS_MADE = itertools.count()
 
 
 @dataclass(eq=False)
@@ -59,6 +61,8 @@ class Grant:
             Bucket; "connect" on a Database; "read" on a Secret; "send" on a Queue; "invoke" on a Function).
         declared_in: The file of the line that made the grant (for error messages); set automatically.
         declared_line: That line; set automatically.
+        made: Rises with every grant made in the process: which of several grants was made last, whatever files
+            they were made in (see `last_made`).
     """
 
     function: Function
@@ -66,6 +70,7 @@ class Grant:
     access: Access
     declared_in: str | None = field(default=None, init=False, repr=False)
     declared_line: int | None = field(default=None, init=False, repr=False)
+    made: int = field(default_factory=lambda: next(_GRANTS_MADE), init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.declared_in, self.declared_line = caller_location()
@@ -74,6 +79,41 @@ class Grant:
     def operations(self) -> tuple[str, ...]:
         """The runtime operations this grant allows (the target kind's `OPERATIONS[access]`)."""
         return type(self.target).operations[self.access]
+
+    @property
+    def label(self) -> str:
+        """The grant as written, by addresses: `invoices.api reads(orders.files)`."""
+        return f"{self.function.address} {GRANT_METHODS[self.access]}({self.target.address})"
+
+    @property
+    def location(self) -> tuple[str | None, int | None]:
+        """(file, line) of the statement that made the grant, which may be another service file than the one that
+        declared the function (`sibling()`); the function's declaration when the grant's is unknown."""
+        if self.declared_in is not None:
+            return self.declared_in, self.declared_line
+        return self.function.declared_in, self.function.declared_line
+
+    def __str__(self) -> str:
+        """`label` and `location`: `invoices.api reads(orders.files) (/p/services/shop.py:12)`."""
+        file, line = self.location
+        return f"{self.label} ({file}:{line})" if file else self.label
+
+    def error(self, message: str, key: str | None = None, value: object = None, hint: str | None = None) -> ModelError:
+        """An error pointing at the line that made this grant (`location`); key defaults to
+        `<function address>.<method>`, e.g. `invoices.api.reads`."""
+        file, line = self.location
+        key = key or f"{self.function.address}.{GRANT_METHODS[self.access]}"
+        return ModelError(message, file=file, line=line, key=key, value=value, hint=hint)
+
+
+def last_made(grants: Iterable[Grant]) -> Grant:
+    """Of `grants` (at least one), the one made last: of grants that form a cycle, the one that closed it, which
+    error messages point at.
+
+    Raises:
+        ValueError: `grants` is empty.
+    """
+    return max(grants, key=lambda grant: grant.made)
 
 
 @dataclass(eq=False, kw_only=True)

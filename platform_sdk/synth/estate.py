@@ -15,13 +15,14 @@ from typing import Any
 from platform_sdk import contract, providers
 from platform_sdk.cdk.document import finalize
 from platform_sdk.envs import Environment, LocalState
-from platform_sdk.errors import PlatformError
+from platform_sdk.errors import ModelError, PlatformError
 from platform_sdk.model import (
     ALARM_KEYS,
     Bucket,
     Cdn,
     Database,
     Function,
+    Grant,
     ObjectCreatedTrigger,
     Queue,
     QueueMessageTrigger,
@@ -30,6 +31,7 @@ from platform_sdk.model import (
     Service,
     alarm_thresholds,
 )
+from platform_sdk.model.function import last_made
 from platform_sdk.profile import ModuleBacking, Profile
 from platform_sdk.project import Project
 from platform_sdk.providers import compilers_for
@@ -446,25 +448,38 @@ def callees_first(functions: list[Function]) -> list[Function]:
     configuration names its callee's. Declaration order otherwise.
 
     Raises:
-        PlatformError: functions invoke each other in a cycle, naming it.
+        ModelError: functions invoke each other in a cycle, naming every grant of it with its file and line, and
+            pointing at the line of the grant that closes it (which may be in another service file than the
+            function it names, made there through `sibling()`).
     """
     ordered: list[Function] = []
     state: dict[Function, str] = {}
 
-    def visit(fn: Function, path: list[Function]) -> None:
-        if state.get(fn) == "done":
-            return
-        if state.get(fn) == "visiting":
-            cycle = " -> ".join(f.address for f in [*path[path.index(fn):], fn])
-            raise fn.error(f"functions invoke each other in a cycle ({cycle}); one of them must hand work over "
-                           "through a Queue instead", key=f"{fn.address}.invokes", value=cycle)
+    def visit(fn: Function, path: list[Grant]) -> None:
         state[fn] = "visiting"
         for grant in fn.grants:
-            if isinstance(grant.target, Function):
-                visit(grant.target, [*path, fn])
+            callee = grant.target
+            if not isinstance(callee, Function) or state.get(callee) == "done":
+                continue
+            if state.get(callee) == "visiting":
+                start = next((i for i, step in enumerate(path) if step.function is callee), len(path))
+                raise _invoke_cycle([*path[start:], grant])
+            visit(callee, [*path, grant])
         state[fn] = "done"
         ordered.append(fn)
 
     for fn in functions:
-        visit(fn, [])
+        if fn not in state:
+            visit(fn, [])
     return ordered
+
+
+def _invoke_cycle(cycle: list[Grant]) -> ModelError:
+    """The refusal of `invokes` grants that form a cycle, at the line of the grant made last (the one that closed
+    it)."""
+    addresses = " -> ".join([cycle[0].function.address, *(grant.target.address for grant in cycle)])
+    closing = last_made(cycle)
+    return closing.error(f"functions invoke each other in a cycle ({addresses}): {'; '.join(map(str, cycle))}",
+                         value=closing.target.address,
+                         hint="one of them must hand work over through a Queue instead (fn.sends(queue), "
+                              "queue_message(queue) on the other)")

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from platform_sdk.errors import PlatformError
 from platform_sdk.model import Cdn, Function, Grant, ObjectCreatedTrigger, QueueMessageTrigger, Resource
-from platform_sdk.model.function import GRANT_METHODS
+from platform_sdk.model.function import last_made
 
 if TYPE_CHECKING:
     from platform_sdk.providers.base import Compiler
@@ -54,8 +54,8 @@ def links_of(placements: Mapping[Resource, Placement]) -> list[Link]:
     for resource in placements:
         if isinstance(resource, Function):
             for grant in resource.grants:
-                found.append((resource, grant.target, f"{resource.address} {GRANT_METHODS[grant.access]}("
-                              f"{grant.target.address})", grant.declared_in, grant.declared_line, grant))
+                file, line = grant.location
+                found.append((resource, grant.target, grant.label, file, line, grant))
             for trigger in resource.trigger_of(ObjectCreatedTrigger):
                 found.append((resource, trigger.bucket, f"{resource.address} object_created({trigger.bucket.address})",
                               resource.declared_in, resource.declared_line, None))
@@ -132,7 +132,8 @@ def known_grants(placements: Mapping[Resource, Placement], can_know: Callable[[G
     """The grants to wire with known values so that no two stacks need each other first (see the module docstring).
 
     Raises:
-        PlatformError: a cycle that no such grant breaks, naming every link of it (file and line of the first).
+        PlatformError: a cycle that no such grant breaks, naming every link of it, at the file and line of the grant
+            made last (the one that closed it, wherever the function it names was declared).
     """
     links = [link for link in links_of(placements) if not link.federated]  # their direction is the clouds' to say
     known: set[Grant] = set()
@@ -140,10 +141,12 @@ def known_grants(placements: Mapping[Resource, Placement], can_know: Callable[[G
         breakable = [link for link in cycle if link.grant is not None and can_know(link.grant)]
         if not breakable:
             stacks = " -> ".join([cycle[0].consumer, *(link.producer for link in cycle)])
+            grants = [link.grant for link in cycle if link.grant is not None]
+            file, line = last_made(grants).location if grants else (cycle[0].file, cycle[0].line)
             raise PlatformError(
                 f"a cycle between stacks ({stacks}): {'; '.join(map(str, cycle))}; each stack needs the other's "
                 "resource to exist before it can be applied, and none of these can be wired with values known "
-                "before apply on its cloud", file=cycle[0].file, line=cycle[0].line,
+                "before apply on its cloud", file=file, line=line,
                 hint="keep the linked resources in one service, or drop one of the links",
             )
         known.add(breakable[-1].grant)  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ from platform_sdk.model import (
     Cdn,
     Database,
     Function,
+    Grant,
     ObjectCreatedTrigger,
     Queue,
     QueueMessageTrigger,
@@ -134,9 +135,11 @@ def resolve_placements(env: Environment, services: list[Service], compilers: Map
 def _check_links(env: Environment, resource: Resource, placement: Placement,
                  placements: dict[Resource, Placement]) -> None:
     """Links that cannot cross clouds: event triggers, CDN origins and database connections."""
-    def fail(message: str, other: Resource) -> None:
+    def fail(message: str, other: Resource, grant: Grant | None = None) -> None:
+        made = f"; the grant: {grant}" if grant is not None else ""  # its own file and line, maybe another file's
         raise PlacementError(
-            f"{message} ({resource.address} on {placement.cloud}, {other.address} on {placements[other].cloud})",
+            f"{message} ({resource.address} on {placement.cloud}, {other.address} on {placements[other].cloud}"
+            f"{made})",
             file=env.file, key=_placement_key(env, resource), value=placement.cloud,
             hint="place both on the same cloud",
         )
@@ -150,7 +153,7 @@ def _check_links(env: Environment, resource: Resource, placement: Placement,
         for grant in resource.grants:
             other = placements[grant.target]
             if isinstance(grant.target, Database) and other.cloud != placement.cloud:
-                fail("a database is reachable only from functions on its own cloud's network", grant.target)
+                fail("a database is reachable only from functions on its own cloud's network", grant.target, grant)
             crosses = isinstance(grant.target, (Bucket, Secret, Queue, Function)) and other.cloud != placement.cloud
             if not crosses:
                 continue
@@ -159,7 +162,7 @@ def _check_links(env: Environment, resource: Resource, placement: Placement,
             for caller, owner in dict.fromkeys(((placement.target, other.target), (placement.cloud, other.cloud))):
                 if not _cross_cloud_supported(grant.target.kind, caller, owner):
                     fail(f"cross-cloud {grant.target.kind} access from {caller} to {owner} is not supported",
-                         grant.target)
+                         grant.target, grant)
     for origin in resource.origins if isinstance(resource, Cdn) else ():
         if placements[origin].cloud != placement.cloud:
             fail("a CDN must be on the same cloud as its origin", origin)

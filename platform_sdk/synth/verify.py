@@ -42,10 +42,11 @@ from platform_sdk.conformance import (
     Finding,
     TrustedNetwork,
     examine,
+    grant_cause,
     load_rules,
 )
 from platform_sdk.guardrails.core import Violation, apply_waivers
-from platform_sdk.model import Resource
+from platform_sdk.model import Function, Resource
 
 if TYPE_CHECKING:
     from platform_sdk.envs import Environment
@@ -134,5 +135,9 @@ def require_conformance(env: Environment, outdir: Path, stacks: Mapping[str, Sta
     if report.failing:
         expired = {v.resource: v.waiver_expired_on for v in report.exposures if v.waiver_expired_on}
         declared = {r.address: f"{r.declared_in}:{r.declared_line}" for r in placements if r.declared_in}
+        for grant in (g for r in placements if isinstance(r, Function) for g in r.grants):
+            file, line = grant.location  # the grant's own line, maybe in another file than the function's
+            if file:
+                declared.setdefault(f"{grant.function.address}: {grant_cause(grant)}", f"{file}:{line}")
         raise ConformanceError(report.failing, env.name, declared=declared, expired=expired)
     return report

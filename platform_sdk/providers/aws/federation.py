@@ -121,13 +121,15 @@ def identity_literal(env: Environment, profile: Profile, fn: Function) -> dict[s
     databases = [g.target for g in fn.grants if isinstance(g.target, Database)]
     if databases and not network_of(env).internet:
         foreign = foreign_grants(env, fn)
+        lines = dict.fromkeys(f"{file}:{line}" for grant in fn.grants if grant.target in foreign
+                              for file, line in [grant.location] if file)  # the grants' own lines, maybe another file
+        grants = ", ".join(t.address for t in foreign) + (f"; made at {', '.join(lines)}" if lines else "")
         raise PlatformError(
             f"function {fn.address} connects to database {databases[0].address}, so it runs in the VPC, which has "
             f"no route to the internet (no NAT gateway); it cannot reach a bucket, secret or queue on another cloud",
             file=getattr(env, "file", None), key="clouds.aws.network.nat", value="none",
-            hint=f"set clouds.aws.network.nat = \"existing\" or \"create\" (grant: {fn.address} -> "
-                 f"{', '.join(t.address for t in foreign)}), or split the function: one that uses the database, "
-                 "one that reaches the other cloud's resource",
+            hint=f"set clouds.aws.network.nat = \"existing\" or \"create\" (grant: {fn.address} -> {grants}), or "
+                 "split the function: one that uses the database, one that reaches the other cloud's resource",
         )
     name = function_role_name(env, profile, fn)
     # Lambda assumes the execution role with the function's name as session name (= the role name here).
@@ -142,9 +144,8 @@ def foreign_url(env: Environment, profile: Profile, grant: Grant, handle: Handle
     `lambda://<name>?region=<region>&role_arn=...&web_identity=gcp`: all literals."""
     target = grant.target
     if function_target != "gcp" or not isinstance(target, FOREIGN_KINDS):
-        raise PlatformError(f"a {function_target} function cannot reach {target.kind} {target.address} on AWS "
-                            "(only GCP functions federate into AWS)", key=grant.function.address,
-                            value=target.address)
+        raise grant.error(f"a {function_target} function cannot reach {target.kind} {target.address} on AWS "
+                          "(only GCP functions federate into AWS)", key=grant.function.address, value=target.address)
     account = account_of(env, f"let {grant.function.address} on GCP reach {target.kind} {target.address} on AWS "
                               "(the federated role's ARN goes into the function's environment)")
     name = profile.physical_name(env, _service(target), target.physical_key)
@@ -222,9 +223,9 @@ def federate(ctx: StackContext, grant: Grant, handle: Handle, fn_handle: Handle,
     this grant."""
     fn, bucket = grant.function, grant.target
     if fn_handle.target != "gcp" or not isinstance(bucket, FOREIGN_KINDS):
-        raise PlatformError(f"{fn_handle.target} function {fn.address} cannot federate into AWS for "
-                            f"{bucket.address} (supported: GCP functions on S3 buckets, secrets, SQS queues and Lambda "
-                            "functions)", key=fn.address)
+        raise grant.error(f"{fn_handle.target} function {fn.address} cannot federate into AWS for "
+                          f"{bucket.address} (supported: GCP functions on S3 buckets, secrets, SQS queues and Lambda "
+                          "functions)", key=fn.address)
     if "identity_id" not in fn_handle.attrs:
         raise PlatformError(f"function {fn.address} exposes no service account unique id to trust (is it built by "
                             "a profile module without an `identity_id` output?)", key=fn.address)

@@ -241,7 +241,8 @@ def attach_to_vpc(ctx: StackContext, fn: Function, role: RawResource, grants: li
                 tags, prefix_list_id=s3_prefix_list(ctx))
     if internet_grants(grants):
         if not net.config.internet:  # placement refuses this first (federation.identity_literal)
-            raise PlatformError(internet_problem(fn, internet_grants(grants)[0]), key=fn.address)
+            foreign = internet_grants(grants)[0]
+            raise foreign.error(internet_problem(fn, foreign), key=fn.address)
         ctx.once(f"aws:egress:{sg.fqn}:https:{ANYWHERE}", lambda: _egress(
             ctx, sg, rid(ctx, fn, "egress_internet"), "HTTPS to public APIs through the VPC's NAT gateway",
             HTTPS_PORT, tags, cidr_ipv4=ANYWHERE))

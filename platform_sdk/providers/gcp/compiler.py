@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from platform_sdk.errors import PlatformError
 from platform_sdk.model import AlarmThreshold, Bucket, Cdn, Database, Function, Grant, Metric, Queue, Resource, Secret
 from platform_sdk.naming import default_name
 from platform_sdk.providers.base import BaseNeeds, Compiler, FunctionInputs, Handle, StackContext
@@ -126,8 +125,8 @@ class GcpCompiler(Compiler):
         impersonates; builds the trust in the target's stack (federation.py)."""
         ctx = self.contexts.get(handle.stack_name)
         if ctx is None:
-            raise PlatformError(f"{grant.target.kind} {grant.target.address} is not in a stack this compiler built",
-                                key=grant.function.address, value=handle.stack_name)
+            raise grant.error(f"{grant.target.kind} {grant.target.address} is not in a stack this compiler built",
+                              key=grant.function.address, value=handle.stack_name)
         return federation.foreign_url(ctx, grant, handle, function_target, identity)
 
     def federate(self, ctx: StackContext, grant: Grant, handle: Handle, fn_handle: Handle,

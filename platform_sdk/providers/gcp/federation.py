@@ -159,8 +159,8 @@ def foreign_url(ctx: StackContext, grant: Grant, handle: Handle, function_target
     """
     target = grant.target
     if function_target != "aws" or not isinstance(target, FOREIGN_KINDS):
-        raise PlatformError(f"a {function_target} function cannot reach {target.kind} {target.address} on GCP (only "
-                            "AWS functions federate into GCP)", key=grant.function.address, value=target.address)
+        raise grant.error(f"a {function_target} function cannot reach {target.kind} {target.address} on GCP (only "
+                          "AWS functions federate into GCP)", key=grant.function.address, value=target.address)
     trust = aws_trust(ctx, _account(identity, grant.function))
     federated = f"wif_audience={trust.audience}&web_identity={WEB_IDENTITY_AWS}"
     if isinstance(target, Function):
@@ -180,18 +180,17 @@ def federate(ctx: StackContext, grant: Grant, handle: Handle, fn_handle: Handle,
     (`_federate_call`)."""
     fn, bucket = grant.function, grant.target
     if fn_handle.target != "aws" or not isinstance(bucket, FOREIGN_KINDS):
-        raise PlatformError(f"{fn_handle.target} function {fn.address} cannot federate into GCP for "
-                            f"{bucket.address} (supported: AWS functions on GCS buckets, secrets, Pub/Sub queues and "
-                            "functions)", key=fn.address)
+        raise grant.error(f"{fn_handle.target} function {fn.address} cannot federate into GCP for "
+                          f"{bucket.address} (supported: AWS functions on GCS buckets, secrets, Pub/Sub queues and "
+                          "functions)", key=fn.address)
     account = _account(identity, fn)
     role_name = identity["role_name"]
     subject = f"arn:aws:sts::{account}:assumed-role/{role_name}/{identity.get('session_name', role_name)}"
     if len(subject.encode()) > SUBJECT_MAX:
-        raise PlatformError(
+        raise grant.error(
             f"function {fn.address} cannot reach {bucket.kind} {bucket.address}: its assumed-role ARN {subject!r} is "
             f"{len(subject)} characters and workload identity federation takes at most {SUBJECT_MAX}",
-            file=grant.declared_in or fn.declared_in, line=grant.declared_line or fn.declared_line, key=fn.address,
-            hint="shorten the function's or the service's name (or the environment's name_prefix)",
+            key=fn.address, hint="shorten the function's or the service's name (or the environment's name_prefix)",
         )
     trust = aws_trust(ctx, account)
     member = trust.principal_set(ctx, role_name)
