@@ -1,8 +1,8 @@
 """`platform move` of a CDN whose domain's DNS zone is outside the target cloud (`dns_zone = "external"`), end to end
-through the `platform` CLI, real Terraform and the local cloud (stand-ins for aws and gcp, as docs/domains.md has
-them): the target needs a certificate and records of its own, which a move does not request before its cut-over yet,
-so the move is refused before it changes anything (exit 2), naming the CDN, the domain and the records it needs; the
-source keeps serving the domain."""
+through the `platform` CLI, real Terraform, the local cloud (stand-ins for aws and gcp, as docs/domains.md has them)
+and a DNS resolver on 127.0.0.1 (tests/dns_server.py): the target needs a certificate and records of its own, so the
+move builds a twin of the CDN there after the copy and pauses twice (the validation records to create; then the
+switch of the domain's own record), while the source serves the domain until the last run cuts over."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from tests.terraform_fixtures import (  # noqa: F401 - the *_fixture imports reg
     Cli,
     cli_fixture,
     state_files,
+    state_resources,
     tf_binary_fixture,
 )
 
@@ -65,35 +66,99 @@ def routes(project: Path) -> dict[str, dict[str, object]]:
             for path in found}
 
 
-def test_a_move_to_a_cloud_whose_zone_is_external_is_refused_before_anything_changes(
+def served(project: Path) -> dict[str, object]:
+    """Which stand-in's CDN route serves which domain (None: the route is there, without its domain)."""
+    return {cloud: r.get("domain") for cloud, r in routes(project).items()}
+
+
+def test_a_move_to_a_cloud_whose_zone_is_external_pauses_for_the_records_while_the_source_serves(
         tmp_path: Path, cli: Cli) -> None:
+    from tests.dns_server import FakeDns
+
     project = make(tmp_path / "estate")
     applied = cli(project, "apply", "--env", "local", "--auto-approve")
     assert applied.exit_code == 0, applied.output
-    assert {cloud: r.get("domain") for cloud, r in routes(project).items()} == {"aws": "shop.example.com"}
+    assert served(project) == {"aws": "shop.example.com"}
+    with FakeDns() as server:
+        resolver = {"PLATFORM_DNS_RESOLVER": server.address}
+        code, dry = cli.json(project, "move", "web", "--to", "gcp", "--env", "local", "--dry-run", env=resolver)
+        assert code == 0, [c for c in dry["preflight"]["checks"] if not c["ok"]]
+        (check,) = [c for c in dry["preflight"]["checks"] if c["step"] == "domain: web.cdn"]
+        assert "after the copy the move builds its twin on gcp (certificate requested) and pauses" in check["detail"]
+
+        # run 1: copy, the twin's certificate requested on gcp, the validation record printed; the source serves
+        code, first = cli.json(project, "move", "web", "--to", "gcp", "--env", "local", "--yes", env=resolver)
+        assert code == 0, first
+        assert first["paused"] == "validation" and not first["finished"] and not first["source_removed"]
+        assert first["dns"]["stopped"] == "dns-records-to-create"
+        (domain,) = first["dns"]["domains"]
+        assert (domain["cdn"], domain["domain"], domain["cloud"], domain["state"]) == (
+            "web.cdn", "shop.example.com", "gcp", "new")
+        (validation, own) = domain["records"]
+        assert (validation["name"], validation["type"], validation["serving"]) == (
+            "_acme-challenge.shop.example.com", "TXT", False)
+        assert (own["name"], own["type"], own["value"], own["serving"]) == (
+            "shop.example.com", "CNAME", "gcp.localhost", True)
+        assert served(project) == {"aws": "shop.example.com", "gcp": None}
+        text = cli(project, "move", "--resume", "--env", "local", env=resolver).stdout
+        assert "Create these records in the zone of shop.example.com" in text, text
+        assert f"_acme-challenge.shop.example.com TXT {validation['value']}" in text
+        assert "gcp.localhost" not in text  # the serving record is not switched before gcp serves the domain
+        assert "move paused: resume it with `platform move --resume --env local`" in text
+
+        # an apply meanwhile keeps the twin as the move left it
+        code, between = cli.json(project, "apply", "--env", "local", "--auto-approve", env=resolver)
+        assert code == 0, between
+        assert served(project) == {"aws": "shop.example.com", "gcp": None}
+
+        # run 2: the validation record resolves: the domain attached on gcp too; the switch of its record is asked
+        server.add(validation["name"], validation["type"], validation["value"])
+        code, second = cli.json(project, "move", "--resume", "--env", "local", env=resolver)
+        assert code == 0, second
+        assert second["paused"] == "serving" and second["dns"]["stopped"] == "dns-records-to-create"
+        assert [(r["name"], r["resolves"]) for r in second["dns"]["domains"][0]["records"]] == [
+            ("_acme-challenge.shop.example.com", True), ("shop.example.com", False)]
+        assert served(project) == {"aws": "shop.example.com", "gcp": "shop.example.com"}
+        code, again = cli.json(project, "move", "--resume", "--env", "local", env=resolver)
+        assert code == 0 and again["paused"] == "serving" and again["dns"]["stopped"] == "dns-records-missing"
+        assert served(project) == {"aws": "shop.example.com", "gcp": "shop.example.com"}
+
+        # run 3: the serving record is switched to gcp: cut-over, the source removed
+        server.add(own["name"], own["type"], own["value"])
+        code, done = cli.json(project, "move", "--resume", "--env", "local", "--yes", env=resolver)
+        assert code == 0, done
+        assert done["finished"] and done["source_removed"] and not done["paused"]
+        assert served(project) == {"gcp": "shop.example.com"}
+
+    # the next apply finds the domain complete on gcp (nothing to look up: the resolver is gone) and keeps it served
+    code, after = cli.json(project, "apply", "--env", "local", "--auto-approve")
+    assert code == 0, after
+    assert [(d["state"], d["stack"]) for d in after["dns"]["domains"]] == [("complete", "local-web-gcp")]
+    assert served(project) == {"gcp": "shop.example.com"}
+
+
+def test_a_move_aborted_at_its_first_dns_pause_leaves_the_source_as_it_was(tmp_path: Path, cli: Cli) -> None:
+    from tests.dns_server import FakeDns
+
+    project = make(tmp_path / "estate")
+    applied = cli(project, "apply", "--env", "local", "--auto-approve")
+    assert applied.exit_code == 0, applied.output
     env_file = project / "envs" / "local.toml"
-    before_env, before_state = env_file.read_text(), state_files(project)
+    before_env, before_source = env_file.read_text(), state_files(project)["local-web-aws.tfstate"]
+    with FakeDns() as server:
+        resolver = {"PLATFORM_DNS_RESOLVER": server.address}
+        code, first = cli.json(project, "move", "web", "--to", "gcp", "--env", "local", "--yes", env=resolver)
+        assert code == 0 and first["paused"] == "validation", first
+        assert served(project) == {"aws": "shop.example.com", "gcp": None}
 
-    code, dry = cli.json(project, "move", "web", "--to", "gcp", "--env", "local", "--dry-run")
-    assert code == 2, dry
-    (check,) = [c for c in dry["preflight"]["checks"] if not c["ok"]]
-    assert check["step"] == "domain: web.cdn"
-    assert "CDN web.cdn serves shop.example.com from a DNS zone outside gcp" in check["detail"]
-    assert "certificate validation record and its record to the CDN on gcp" in check["detail"]
-    assert "keep web on aws for now; or take shop.example.com off the CDN (domain= of the CDN at " in check["fix"]
-    assert "services/web.py:6)" in check["fix"], check["fix"]
-
-    refused = cli(project, "move", "web", "--to", "gcp", "--env", "local", "--yes")
-    assert refused.exit_code == 2, refused.output
-    said = " ".join(refused.stderr.split())
-    assert "the move of web to gcp would fail (1 problem); nothing was changed" in said
-    assert "domain: web.cdn: CDN web.cdn serves shop.example.com" in said and 'dns_zone = "external"' in said
-
-    # nothing changed: no move recorded, the placement and every state as they were, the source serves the domain
+        code, aborted = cli.json(project, "move", "--abort", "--env", "local", "--yes", env=resolver)
+        assert code == 0 and aborted["aborted"], aborted
+    assert served(project) == {"aws": "shop.example.com"}
     assert env_file.read_text() == before_env
-    assert state_files(project) == before_state
-    assert not (project / ".platform" / "state" / "local" / "_platform" / "moves.json").exists()
-    assert {cloud: r.get("domain") for cloud, r in routes(project).items()} == {"aws": "shop.example.com"}
+    assert state_files(project)["local-web-aws.tfstate"] == before_source
+    assert state_resources(project).get("local-web-gcp.tfstate", []) == []
+    moves = json.loads((project / ".platform" / "state" / "local" / "_platform" / "moves.json").read_text())
+    assert [m["phase"] for m in moves["moves"]] == ["aborted"]
 
 
 OTHER = '''
@@ -129,10 +194,10 @@ def test_a_move_leaves_a_domain_that_waits_for_its_records_in_its_first_phase(tm
         assert code == 0 and after["dns"]["stopped"] == "dns-records-missing", after
 
 
-def test_a_rehearsal_says_before_the_move_that_the_rehearsed_environment_would_refuse_it(
+def test_a_rehearsal_says_before_the_move_that_the_rehearsed_environment_would_pause_it_for_dns(
         tmp_path: Path, cli: Cli) -> None:
-    """A local environment rehearsing prod, whose gcp zone is external: the local move would go ahead (its own zone
-    is not external; a rehearsal reports, it does not refuse) and its preflight says prod would refuse it."""
+    """A local environment rehearsing prod, whose gcp zone is external: the local move would go through at once (its
+    own zone is not external) and its preflight says prod's would pause for the DNS records of gcp."""
     project = make(tmp_path / "estate")
     env_file = project / "envs" / "local.toml"
     env_file.write_text(env_file.read_text().replace('dns_zone = "external"\n', "")
@@ -147,5 +212,5 @@ def test_a_rehearsal_says_before_the_move_that_the_rehearsed_environment_would_r
     assert code == 0, dry
     (note,) = [c for c in dry["preflight"]["checks"] if c["step"] == "rehearsal of prod: web.cdn"]
     assert note["ok"], note
-    assert "this move would be refused there: CDN web.cdn serves shop.example.com from a DNS zone outside gcp" in \
-        note["detail"] and "prod.toml" in note["detail"]
+    assert "there this move would pause for DNS records: CDN web.cdn serves shop.example.com from a DNS zone " \
+        "outside gcp" in note["detail"] and "prod.toml" in note["detail"]
