@@ -161,6 +161,45 @@ def test_a_move_aborted_at_its_first_dns_pause_leaves_the_source_as_it_was(tmp_p
     assert [m["phase"] for m in moves["moves"]] == ["aborted"]
 
 
+def test_a_move_between_two_external_zones_asks_for_the_target_s_own_records(tmp_path: Path, cli: Cli) -> None:
+    """Both clouds' zones external, the domain served on aws with its records in place: the records gcp asks for
+    are its own (another validation token, the serving record to gcp), so the move pauses until they resolve and
+    the source's records, already there, let nothing through early."""
+    from tests.dns_server import FakeDns
+
+    project = make(tmp_path / "estate")
+    env_file = project / "envs" / "local.toml"
+    env_file.write_text(env_file.read_text().replace('[clouds.aws]\nstand_in = "local"\n',
+                                                     '[clouds.aws]\nstand_in = "local"\ndns_zone = "external"\n'))
+    with FakeDns() as server:
+        resolver = {"PLATFORM_DNS_RESOLVER": server.address}
+        code, first = cli.json(project, "apply", "--env", "local", "--auto-approve", env=resolver)
+        assert code == 0, first
+        source_records = {(r["name"], r["type"], r["value"]) for r in first["dns"]["domains"][0]["records"]}
+        for name, kind, value in source_records:
+            server.add(name, kind, value)
+        code, served_on_aws = cli.json(project, "apply", "--env", "local", "--auto-approve", env=resolver)
+        assert code == 0 and served(project) == {"aws": "shop.example.com"}, served_on_aws
+
+        code, moved = cli.json(project, "move", "web", "--to", "gcp", "--env", "local", "--yes", env=resolver)
+        assert code == 0 and moved["paused"] == "validation", moved
+        target_records = {(r["name"], r["type"], r["value"]) for r in moved["dns"]["domains"][0]["records"]}
+        assert not target_records & source_records and {n for n, _, _ in target_records} == {
+            n for n, _, _ in source_records}
+        assert served(project) == {"aws": "shop.example.com", "gcp": None}
+
+        (validation,) = [r for r in moved["dns"]["domains"][0]["records"] if not r["serving"]]
+        server.add(validation["name"], validation["type"], validation["value"])
+        code, attached = cli.json(project, "move", "--resume", "--env", "local", env=resolver)
+        assert code == 0 and attached["paused"] == "serving", attached
+        assert served(project) == {"aws": "shop.example.com", "gcp": "shop.example.com"}
+
+        server.records[("shop.example.com", "CNAME")] = ["gcp.localhost."]  # the serving record switched to gcp
+        code, done = cli.json(project, "move", "--resume", "--env", "local", "--yes", env=resolver)
+        assert code == 0 and done["finished"], done
+        assert served(project) == {"gcp": "shop.example.com"}
+
+
 OTHER = '''
 from platform_sdk import Bucket, Service
 
