@@ -4,6 +4,10 @@
     platform move --resume --env prod          finish the environment's unfinished move (from any checkout)
     platform move --abort --env prod [--keep-target]   undo it before cut-over
 
+A CDN whose domain's DNS zone is external on the target pauses the move after the copy (exit 0): for the target's
+validation records, then for the switch of the domain's own record; `--resume` goes on once they resolve
+(docs/domains.md).
+
 Output: one line per phase, progress bars while copying, a final table; `-v` adds the preflight's checks, the
 Terraform plans and per-resource details; `--json` prints the full report (preflight, phases with timings,
 per-object counts, verification both ways, per-table rows and checksums).
