@@ -121,6 +121,9 @@ def test_a_move_to_a_cloud_whose_zone_is_external_pauses_for_the_records_while_t
         assert served(project) == {"aws": "shop.example.com", "gcp": "shop.example.com"}
         code, again = cli.json(project, "move", "--resume", "--env", "local", env=resolver)
         assert code == 0 and again["paused"] == "serving" and again["dns"]["stopped"] == "dns-records-missing"
+        text = " ".join(cli(project, "move", "--resume", "--env", "local", env=resolver).stdout.split())
+        assert "switch the serving record now (replace the record of shop.example.com in its zone by this one)" in \
+            text and "shop.example.com CNAME gcp.localhost" in text, text
         assert served(project) == {"aws": "shop.example.com", "gcp": "shop.example.com"}
 
         # run 3: the serving record is switched to gcp: cut-over, the source removed
