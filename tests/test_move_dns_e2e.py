@@ -203,6 +203,31 @@ def test_a_move_between_two_external_zones_asks_for_the_target_s_own_records(tmp
         assert served(project) == {"gcp": "shop.example.com"}
 
 
+WITH_API = '''
+from platform_sdk import Bucket, Cdn, Function, Service, http
+
+service = Service("web", owner="web-team")
+site = service.add(Bucket("site"))
+api = service.add(Function("api", handler="handler.handle", source="code", triggers=[http()]))
+service.add(Cdn("cdn", routes={"/api/*": api, "/*": site}, domain="shop.example.com"))
+'''
+
+
+def test_a_cdn_with_a_function_origin_is_still_refused_before_anything_changes(tmp_path: Path, cli: Cli) -> None:
+    """A function gets no twin before the cut-over, so no twin of the CDN can be built in front of it: refused."""
+    project = make(tmp_path / "estate")
+    (project / "services" / "web.py").write_text(WITH_API)
+    (project / "services" / "code").mkdir()
+    (project / "services" / "code" / "handler.py").write_text("def handle(event, context):\n    return 'ok'\n")
+    code, dry = cli.json(project, "move", "web", "--to", "gcp", "--env", "local", "--dry-run")
+    assert code == 2, dry
+    (check,) = [c for c in dry["preflight"]["checks"] if not c["ok"]]
+    assert check["step"] == "domain: web.cdn"
+    assert "web.api get no twin (only moved buckets do)" in check["detail"], check["detail"]
+    assert "take shop.example.com off the CDN (domain= of the CDN at " in check["fix"]
+    assert not (project / ".platform" / "state" / "local" / "_platform" / "moves.json").exists()
+
+
 OTHER = '''
 from platform_sdk import Bucket, Service
 
