@@ -111,14 +111,18 @@ def test_a_move_to_a_cloud_whose_zone_is_external_pauses_for_the_records_while_t
         assert code == 0, between
         assert served(project) == {"aws": "shop.example.com", "gcp": None}
 
-        # run 2: the validation record resolves: the domain attached on gcp too; the switch of its record is asked
+        # run 2: the validation record resolves: the domain attached on gcp too, what the source got meanwhile
+        # copied to the twin it serves from; the switch of its record is asked
         server.add(validation["name"], validation["type"], validation["value"])
+        site = project / ".platform" / "localcloud" / "local"
+        (site / "aws" / "buckets" / "acme-local-web-site" / "index.html").write_text("written after the copy")
         code, second = cli.json(project, "move", "--resume", "--env", "local", env=resolver)
         assert code == 0, second
         assert second["paused"] == "serving" and second["dns"]["stopped"] == "dns-records-to-create"
         assert [(r["name"], r["resolves"]) for r in second["dns"]["domains"][0]["records"]] == [
             ("_acme-challenge.shop.example.com", True), ("shop.example.com", False)]
         assert served(project) == {"aws": "shop.example.com", "gcp": "shop.example.com"}
+        assert (site / "gcp" / "buckets" / "acme-local-web-site" / "index.html").read_text() == "written after the copy"
         code, again = cli.json(project, "move", "--resume", "--env", "local", env=resolver)
         assert code == 0 and again["paused"] == "serving" and again["dns"]["stopped"] == "dns-records-missing"
         text = " ".join(cli(project, "move", "--resume", "--env", "local", env=resolver).stdout.split())

@@ -9,8 +9,9 @@ recorded before the next starts, so a killed move resumes where it stopped — o
    dns      only for a CDN whose domain's DNS zone is external on the target (`dns_zone = "external"`): a twin of the
             CDN is built on the target in front of the twins, in the two phases `platform apply` runs (certificate
             requested, then the domain attached once its validation records resolve), while the source serves; the
-            move pauses (exit 0, resumable) for the validation records, then for the switch of the domain's own
-            record to the target, and goes on once every record of the target resolves (docs/domains.md)
+            move pauses (exit 0, resumable) for the validation records, then (after another copy pass, since the
+            target serves from its twins once the switch resolves) for the switch of the domain's own record to the
+            target, and goes on once every record of the target resolves (docs/domains.md)
 3. rewire   cut-over: functions and CDNs move, consumers switch to the target; the source is kept, unwired
 4. verify   the final sync: what changed in the source meanwhile is carried (new, changed and deleted objects), the
             target's own writes are left alone, and both sides are verified again
@@ -393,6 +394,10 @@ class MoveExecutor:
             self._save(rec.REWIRE, dns_asked=None)
             return True
         asked = "validation" if phase_one else "serving"
+        if asked == "serving":
+            # the target serves the domain from its twins as soon as the switch resolves: they carry what the source
+            # has now, not what the first copy found (the final sync at the cut-over carries the rest)
+            self._copy(cutover=False)
         first = self.move.get("dns_asked") != asked
         for domain in found:
             domain["state"] = ("new" if first else "waiting") if domain in phase_one else "complete"
