@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import fields
 from datetime import date
 from pathlib import Path
@@ -242,19 +243,22 @@ class Environment(_Strict):
         """Where an override lives in the file, for messages: `overrides."web.api".memory`."""
         return f'overrides."{address}".{key}'
 
-    # Not a key of the file: what `platform plan/apply` found before synthesis (commands/dns_phase.py).
-    _dns_waiting: frozenset[str] = PrivateAttr(default_factory=frozenset)
+    # Not a key of the file: what `platform plan/apply` found before synthesis (commands/dns_phase.py): a domain
+    # (on every cloud) or a (domain, cloud label) pair (on that cloud only: a move's CDN twin on its target)
+    _dns_waiting: frozenset[str | tuple[str, str]] = PrivateAttr(default_factory=frozenset)
 
-    def domain_ready(self, domain: str) -> bool:
+    def domain_ready(self, domain: str, cloud: str | None = None) -> bool:
         """Whether a CDN domain in an external DNS zone (`dns_zone = "external"`) is served with its certificate in
-        this synthesis: False while its records are to be created (the first phase of its apply, see
-        docs/domains.md), True otherwise and by default (a synthesis alone builds the complete configuration)."""
-        return domain not in self._dns_waiting
+        this synthesis on the cloud labelled `cloud`: False while its records are to be created (the first phase of
+        its apply, see docs/domains.md), True otherwise and by default (a synthesis alone builds the complete
+        configuration)."""
+        return domain not in self._dns_waiting and (domain, cloud) not in self._dns_waiting
 
-    def with_domains_waiting(self, domains: set[str] | frozenset[str]) -> Environment:
-        """A copy in which the CDNs on `domains` are built in their first phase (certificate requested only)."""
+    def with_domains_waiting(self, domains: Iterable[str | tuple[str, str]]) -> Environment:
+        """A copy in which the CDNs on `domains` are built in their first phase (certificate requested only), besides
+        those already waiting: a domain (on every cloud) or a (domain, cloud label) pair."""
         copy = self.model_copy()
-        copy._dns_waiting = frozenset(domains)
+        copy._dns_waiting = self._dns_waiting | frozenset(domains)
         return copy
 
 

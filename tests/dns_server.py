@@ -33,6 +33,8 @@ class FakeDns:
 
     def add(self, name: str, record_type: str, value: str) -> None:
         text = f'"{value}"' if record_type == "TXT" else value
+        if record_type == "CNAME" and not text.endswith("."):
+            text += "."  # the platform prints a CNAME's target without its root dot, as the clouds do
         self.records.setdefault((name.rstrip(".").lower(), record_type), []).append(text)
 
     def _serve(self) -> None:

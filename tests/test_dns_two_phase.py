@@ -74,8 +74,8 @@ def test_the_first_apply_stops_after_the_request_and_the_next_completes_once_the
         assert (domain["cdn"], domain["domain"], domain["state"]) == ("web.cdn", "shop.example.com", "new")
         records = [(r["name"], r["type"], r["value"]) for r in domain["records"]]
         assert [(n, t) for n, t, _ in records] == [("_acme-challenge.shop.example.com", "TXT"),
-                                                   ("shop.example.com", "A")]
-        assert records[1][2] == "127.0.0.1" and len(records[0][2]) == 32
+                                                   ("shop.example.com", "CNAME")]
+        assert records[1][2] == "aws.localhost" and len(records[0][2]) == 32
         assert route(project).get("domain") is None
         assert server.queries == []  # nothing to look up before the first phase is applied
         text = cli(project, "apply", "--env", "local", "--auto-approve", env=resolver).stdout
@@ -83,7 +83,7 @@ def test_the_first_apply_stops_after_the_request_and_the_next_completes_once_the
 
         # records missing: the apply says which and leaves the domain in its first phase, changing nothing of it
         before = state_files(project)
-        server.add("shop.example.com", "A", "127.0.0.1")
+        server.add("shop.example.com", "CNAME", "aws.localhost")
         code, waiting = cli.json(project, "apply", "--env", "local", "--auto-approve", env=resolver)
         assert code == 0, waiting
         assert waiting["dns"]["stopped"] == "dns-records-missing" and "stopped" not in waiting

@@ -1,8 +1,8 @@
 """`platform move` of a CDN whose domain's DNS zone is outside the target cloud (`dns_zone = "external"`), end to end
-through the `platform` CLI, real Terraform and the local cloud (stand-ins for aws and gcp, as docs/domains.md has
-them): the target needs a certificate and records of its own, which a move does not request before its cut-over yet,
-so the move is refused before it changes anything (exit 2), naming the CDN, the domain and the records it needs; the
-source keeps serving the domain."""
+through the `platform` CLI, real Terraform, the local cloud (stand-ins for aws and gcp, as docs/domains.md has them)
+and a DNS resolver on 127.0.0.1 (tests/dns_server.py): the target needs a certificate and records of its own, so the
+move builds a twin of the CDN there after the copy and pauses twice (the validation records to create; then the
+switch of the domain's own record), while the source serves the domain until the last run cuts over."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from tests.terraform_fixtures import (  # noqa: F401 - the *_fixture imports reg
     Cli,
     cli_fixture,
     state_files,
+    state_resources,
     tf_binary_fixture,
 )
 
@@ -65,35 +66,170 @@ def routes(project: Path) -> dict[str, dict[str, object]]:
             for path in found}
 
 
-def test_a_move_to_a_cloud_whose_zone_is_external_is_refused_before_anything_changes(
+def served(project: Path) -> dict[str, object]:
+    """Which stand-in's CDN route serves which domain (None: the route is there, without its domain)."""
+    return {cloud: r.get("domain") for cloud, r in routes(project).items()}
+
+
+def test_a_move_to_a_cloud_whose_zone_is_external_pauses_for_the_records_while_the_source_serves(
         tmp_path: Path, cli: Cli) -> None:
+    from tests.dns_server import FakeDns
+
     project = make(tmp_path / "estate")
     applied = cli(project, "apply", "--env", "local", "--auto-approve")
     assert applied.exit_code == 0, applied.output
-    assert {cloud: r.get("domain") for cloud, r in routes(project).items()} == {"aws": "shop.example.com"}
-    env_file = project / "envs" / "local.toml"
-    before_env, before_state = env_file.read_text(), state_files(project)
+    assert served(project) == {"aws": "shop.example.com"}
+    with FakeDns() as server:
+        resolver = {"PLATFORM_DNS_RESOLVER": server.address}
+        code, dry = cli.json(project, "move", "web", "--to", "gcp", "--env", "local", "--dry-run", env=resolver)
+        assert code == 0, [c for c in dry["preflight"]["checks"] if not c["ok"]]
+        (check,) = [c for c in dry["preflight"]["checks"] if c["step"] == "domain: web.cdn"]
+        assert "after the copy the move builds its twin on gcp (certificate requested) and pauses" in check["detail"]
 
+        # run 1: copy, the twin's certificate requested on gcp, the validation record printed; the source serves
+        code, first = cli.json(project, "move", "web", "--to", "gcp", "--env", "local", "--yes", env=resolver)
+        assert code == 0, first
+        assert first["paused"] == "validation" and not first["finished"] and not first["source_removed"]
+        assert first["dns"]["stopped"] == "dns-records-to-create"
+        (domain,) = first["dns"]["domains"]
+        assert (domain["cdn"], domain["domain"], domain["cloud"], domain["state"]) == (
+            "web.cdn", "shop.example.com", "gcp", "new")
+        (validation, own) = domain["records"]
+        assert (validation["name"], validation["type"], validation["serving"]) == (
+            "_acme-challenge.shop.example.com", "TXT", False)
+        assert (own["name"], own["type"], own["value"], own["serving"]) == (
+            "shop.example.com", "CNAME", "gcp.localhost", True)
+        assert served(project) == {"aws": "shop.example.com", "gcp": None}
+        text = cli(project, "move", "--resume", "--env", "local", env=resolver).stdout
+        assert "Create these records in the zone of shop.example.com" in text, text
+        assert f"_acme-challenge.shop.example.com TXT {validation['value']}" in text
+        assert "gcp.localhost" not in text  # the serving record is not switched before gcp serves the domain
+        assert "move paused: resume it with `platform move --resume --env local`" in text
+
+        # an apply meanwhile keeps the twin as the move left it
+        code, between = cli.json(project, "apply", "--env", "local", "--auto-approve", env=resolver)
+        assert code == 0, between
+        assert served(project) == {"aws": "shop.example.com", "gcp": None}
+
+        # run 2: the validation record resolves: the domain attached on gcp too, what the source got meanwhile
+        # copied to the twin it serves from; the switch of its record is asked
+        server.add(validation["name"], validation["type"], validation["value"])
+        site = project / ".platform" / "localcloud" / "local"
+        (site / "aws" / "buckets" / "acme-local-web-site" / "index.html").write_text("written after the copy")
+        code, second = cli.json(project, "move", "--resume", "--env", "local", env=resolver)
+        assert code == 0, second
+        assert second["paused"] == "serving" and second["dns"]["stopped"] == "dns-records-to-create"
+        assert [(r["name"], r["resolves"]) for r in second["dns"]["domains"][0]["records"]] == [
+            ("_acme-challenge.shop.example.com", True), ("shop.example.com", False)]
+        assert served(project) == {"aws": "shop.example.com", "gcp": "shop.example.com"}
+        assert (site / "gcp" / "buckets" / "acme-local-web-site" / "index.html").read_text() == "written after the copy"
+        code, again = cli.json(project, "move", "--resume", "--env", "local", env=resolver)
+        assert code == 0 and again["paused"] == "serving" and again["dns"]["stopped"] == "dns-records-missing"
+        text = " ".join(cli(project, "move", "--resume", "--env", "local", env=resolver).stdout.split())
+        assert "switch the serving record now (replace the record of shop.example.com in its zone by this one)" in \
+            text and "shop.example.com CNAME gcp.localhost" in text, text
+        assert served(project) == {"aws": "shop.example.com", "gcp": "shop.example.com"}
+
+        # run 3: the serving record is switched to gcp: cut-over, the source removed
+        server.add(own["name"], own["type"], own["value"])
+        code, done = cli.json(project, "move", "--resume", "--env", "local", "--yes", env=resolver)
+        assert code == 0, done
+        assert done["finished"] and done["source_removed"] and not done["paused"]
+        assert served(project) == {"gcp": "shop.example.com"}
+
+    # the next apply finds the domain complete on gcp (nothing to look up: the resolver is gone) and keeps it served
+    code, after = cli.json(project, "apply", "--env", "local", "--auto-approve")
+    assert code == 0, after
+    assert [(d["state"], d["stack"]) for d in after["dns"]["domains"]] == [("complete", "local-web-gcp")]
+    assert served(project) == {"gcp": "shop.example.com"}
+
+
+def test_a_move_aborted_at_its_first_dns_pause_leaves_the_source_as_it_was(tmp_path: Path, cli: Cli) -> None:
+    from tests.dns_server import FakeDns
+
+    project = make(tmp_path / "estate")
+    applied = cli(project, "apply", "--env", "local", "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    env_file = project / "envs" / "local.toml"
+    before_env, before_source = env_file.read_text(), state_files(project)["local-web-aws.tfstate"]
+    with FakeDns() as server:
+        resolver = {"PLATFORM_DNS_RESOLVER": server.address}
+        code, first = cli.json(project, "move", "web", "--to", "gcp", "--env", "local", "--yes", env=resolver)
+        assert code == 0 and first["paused"] == "validation", first
+        assert served(project) == {"aws": "shop.example.com", "gcp": None}
+
+        code, aborted = cli.json(project, "move", "--abort", "--env", "local", "--yes", env=resolver)
+        assert code == 0 and aborted["aborted"], aborted
+    assert served(project) == {"aws": "shop.example.com"}
+    assert env_file.read_text() == before_env
+    assert state_files(project)["local-web-aws.tfstate"] == before_source
+    assert state_resources(project).get("local-web-gcp.tfstate", []) == []
+    moves = json.loads((project / ".platform" / "state" / "local" / "_platform" / "moves.json").read_text())
+    assert [m["phase"] for m in moves["moves"]] == ["aborted"]
+
+
+def test_a_move_between_two_external_zones_asks_for_the_target_s_own_records(tmp_path: Path, cli: Cli) -> None:
+    """Both clouds' zones external, the domain served on aws with its records in place: the records gcp asks for
+    are its own (another validation token, the serving record to gcp), so the move pauses until they resolve and
+    the source's records, already there, let nothing through early."""
+    from tests.dns_server import FakeDns
+
+    project = make(tmp_path / "estate")
+    env_file = project / "envs" / "local.toml"
+    env_file.write_text(env_file.read_text().replace('[clouds.aws]\nstand_in = "local"\n',
+                                                     '[clouds.aws]\nstand_in = "local"\ndns_zone = "external"\n'))
+    with FakeDns() as server:
+        resolver = {"PLATFORM_DNS_RESOLVER": server.address}
+        code, first = cli.json(project, "apply", "--env", "local", "--auto-approve", env=resolver)
+        assert code == 0, first
+        source_records = {(r["name"], r["type"], r["value"]) for r in first["dns"]["domains"][0]["records"]}
+        for name, kind, value in source_records:
+            server.add(name, kind, value)
+        code, served_on_aws = cli.json(project, "apply", "--env", "local", "--auto-approve", env=resolver)
+        assert code == 0 and served(project) == {"aws": "shop.example.com"}, served_on_aws
+
+        code, moved = cli.json(project, "move", "web", "--to", "gcp", "--env", "local", "--yes", env=resolver)
+        assert code == 0 and moved["paused"] == "validation", moved
+        target_records = {(r["name"], r["type"], r["value"]) for r in moved["dns"]["domains"][0]["records"]}
+        assert not target_records & source_records and {n for n, _, _ in target_records} == {
+            n for n, _, _ in source_records}
+        assert served(project) == {"aws": "shop.example.com", "gcp": None}
+
+        (validation,) = [r for r in moved["dns"]["domains"][0]["records"] if not r["serving"]]
+        server.add(validation["name"], validation["type"], validation["value"])
+        code, attached = cli.json(project, "move", "--resume", "--env", "local", env=resolver)
+        assert code == 0 and attached["paused"] == "serving", attached
+        assert served(project) == {"aws": "shop.example.com", "gcp": "shop.example.com"}
+
+        server.records[("shop.example.com", "CNAME")] = ["gcp.localhost."]  # the serving record switched to gcp
+        code, done = cli.json(project, "move", "--resume", "--env", "local", "--yes", env=resolver)
+        assert code == 0 and done["finished"], done
+        assert served(project) == {"gcp": "shop.example.com"}
+
+
+WITH_API = '''
+from platform_sdk import Bucket, Cdn, Function, Service, http
+
+service = Service("web", owner="web-team")
+site = service.add(Bucket("site"))
+api = service.add(Function("api", handler="handler.handle", source="code", triggers=[http()]))
+service.add(Cdn("cdn", routes={"/api/*": api, "/*": site}, domain="shop.example.com"))
+'''
+
+
+def test_a_cdn_with_a_function_origin_is_still_refused_before_anything_changes(tmp_path: Path, cli: Cli) -> None:
+    """A function gets no twin before the cut-over, so no twin of the CDN can be built in front of it: refused."""
+    project = make(tmp_path / "estate")
+    (project / "services" / "web.py").write_text(WITH_API)
+    (project / "services" / "code").mkdir()
+    (project / "services" / "code" / "handler.py").write_text("def handle(event, context):\n    return 'ok'\n")
     code, dry = cli.json(project, "move", "web", "--to", "gcp", "--env", "local", "--dry-run")
     assert code == 2, dry
     (check,) = [c for c in dry["preflight"]["checks"] if not c["ok"]]
     assert check["step"] == "domain: web.cdn"
-    assert "CDN web.cdn serves shop.example.com from a DNS zone outside gcp" in check["detail"]
-    assert "certificate validation record and its record to the CDN on gcp" in check["detail"]
-    assert "keep web on aws for now; or take shop.example.com off the CDN (domain= of the CDN at " in check["fix"]
-    assert "services/web.py:6)" in check["fix"], check["fix"]
-
-    refused = cli(project, "move", "web", "--to", "gcp", "--env", "local", "--yes")
-    assert refused.exit_code == 2, refused.output
-    said = " ".join(refused.stderr.split())
-    assert "the move of web to gcp would fail (1 problem); nothing was changed" in said
-    assert "domain: web.cdn: CDN web.cdn serves shop.example.com" in said and 'dns_zone = "external"' in said
-
-    # nothing changed: no move recorded, the placement and every state as they were, the source serves the domain
-    assert env_file.read_text() == before_env
-    assert state_files(project) == before_state
+    assert "web.api get no twin (only moved buckets do)" in check["detail"], check["detail"]
+    assert "take shop.example.com off the CDN (domain= of the CDN at " in check["fix"]
     assert not (project / ".platform" / "state" / "local" / "_platform" / "moves.json").exists()
-    assert {cloud: r.get("domain") for cloud, r in routes(project).items()} == {"aws": "shop.example.com"}
 
 
 OTHER = '''
@@ -129,10 +265,10 @@ def test_a_move_leaves_a_domain_that_waits_for_its_records_in_its_first_phase(tm
         assert code == 0 and after["dns"]["stopped"] == "dns-records-missing", after
 
 
-def test_a_rehearsal_says_before_the_move_that_the_rehearsed_environment_would_refuse_it(
+def test_a_rehearsal_says_before_the_move_that_the_rehearsed_environment_would_pause_it_for_dns(
         tmp_path: Path, cli: Cli) -> None:
-    """A local environment rehearsing prod, whose gcp zone is external: the local move would go ahead (its own zone
-    is not external; a rehearsal reports, it does not refuse) and its preflight says prod would refuse it."""
+    """A local environment rehearsing prod, whose gcp zone is external: the local move would go through at once (its
+    own zone is not external) and its preflight says prod's would pause for the DNS records of gcp."""
     project = make(tmp_path / "estate")
     env_file = project / "envs" / "local.toml"
     env_file.write_text(env_file.read_text().replace('dns_zone = "external"\n', "")
@@ -147,5 +283,5 @@ def test_a_rehearsal_says_before_the_move_that_the_rehearsed_environment_would_r
     assert code == 0, dry
     (note,) = [c for c in dry["preflight"]["checks"] if c["step"] == "rehearsal of prod: web.cdn"]
     assert note["ok"], note
-    assert "this move would be refused there: CDN web.cdn serves shop.example.com from a DNS zone outside gcp" in \
-        note["detail"] and "prod.toml" in note["detail"]
+    assert "there this move would pause for DNS records: CDN web.cdn serves shop.example.com from a DNS zone " \
+        "outside gcp" in note["detail"] and "prod.toml" in note["detail"]

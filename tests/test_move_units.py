@@ -93,7 +93,10 @@ def _move(phase: str, **extra: Any) -> dict[str, Any]:
 @pytest.mark.parametrize("phase, extra, copies, pin", [
     ("target", {}, {"thumbnails.originals": "gcp"}, None),
     ("copy", {}, {"thumbnails.originals": "gcp"}, None),
-    ("rewire", {}, {"thumbnails.originals": "aws"}, "gcp"),
+    ("dns", {}, {"thumbnails.originals": "gcp"}, None),
+    ("dns", {"domains": {"thumbnails.cdn": "img.example.com"}},
+     {"thumbnails.originals": "gcp", "thumbnails.cdn": "gcp"}, None),
+    ("rewire", {"domains": {"thumbnails.cdn": "img.example.com"}}, {"thumbnails.originals": "aws"}, "gcp"),
     ("verify", {}, {"thumbnails.originals": "aws"}, "gcp"),
     ("done", {"source_kept": True}, {"thumbnails.originals": "aws"}, "file"),
     ("done", {"source_kept": False}, {}, "file"),

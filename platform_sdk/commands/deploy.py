@@ -134,7 +134,8 @@ def session(project: Path | None, env_name: str, command: str, parallelism: int,
             err_console.print(f"[bold yellow]{escape(line)}[/]" if not line.startswith(" ") else escape(line),
                               highlight=False, soft_wrap=True)
         env = moves_record.effective_environment(env, moves)
-        dns = dns_phase.check(proj, env, services) if command != "unlock" else dns_phase.DnsCheck()
+        dns = dns_phase.check(proj, env, services, copies=proj.retained_copies(env.name)) if command != "unlock" \
+            else dns_phase.DnsCheck()
         if dns.not_ready:  # first phase of a domain in an external zone: synthesis builds what the apply does
             env = env.with_domains_waiting(dns.not_ready)
         try:
@@ -418,11 +419,14 @@ def _dns_waiting(s: Session, out: Any) -> None:
     """After an apply: the domains left in their first phase because some of their records do not resolve yet (the
     rest of the environment was applied)."""
     for state in [d for d in s.dns.waiting if d.stack in s.runner.results]:
-        out.print(f"\n[bold yellow]waiting for DNS:[/] {escape(state.cdn)} on {escape(state.domain)}: "
-                  f"{len(state.missing)} of {len(state.records)} record(s) do not resolve yet, so "
-                  f"{escape(state.domain)} is not served yet; create them in the zone of the domain, then apply "
-                  f"environment {escape(s.env.name)} again:", highlight=False, soft_wrap=True)
-        _print_records(out, dns_phase.record_lines(state, missing_only=True))
+        then = (f"then resume the move (`platform move --resume --env {escape(s.env.name)}`)" if state.twin else
+                f"then apply environment {escape(s.env.name)} again")
+        where = f" on {escape(state.cloud)} (the move's twin)" if state.twin else ""
+        out.print(f"\n[bold yellow]waiting for DNS:[/] {escape(state.cdn)}{where} on {escape(state.domain)}: "
+                  f"{len(state.blocking)} of {len(state.records)} record(s) do not resolve yet, so "
+                  f"{escape(state.domain)} is not served {'there ' if state.twin else ''}yet; create them in the zone "
+                  f"of the domain, {then}:", highlight=False, soft_wrap=True)
+        _print_records(out, [f"{r['name']} {r['type']} {r['value']}" for r in state.blocking])
 
 
 def _dns_stopped(s: Session, ready: set[str]) -> str | None:

@@ -14,6 +14,11 @@ of its last apply (next to the state, so every machine agrees) and, when needed,
 A phase belongs to its domain: the applied records (`cdn_<name>_dns_records`) must include one named the CDN's
 current domain, else (the domain changed) the domain is `new` again and starts at its first phase.
 
+A move of such a CDN to a cloud whose zone is external builds a twin of the CDN on the target before its cut-over
+(`copies`: the move record's copies, move/record.py `retained`), with the same states on the target's stack; the
+twin's phase two needs its validation records only, since the domain's own record (the serving record: a CNAME or A
+record named the domain) is the traffic switch, made once the twin serves the domain.
+
 Synthesis builds `new` and `waiting` domains in their first phase (`Environment.with_domains_waiting`), so the plan
 shows exactly what the apply does. Records are looked up with dnspython through the system's resolver, or the one
 `PLATFORM_DNS_RESOLVER` names (`host` or `host:port`; the tests point it at a resolver on 127.0.0.1).
@@ -43,6 +48,13 @@ class DomainState:
     stack: str
     state: str = "new"  # new | waiting | resolved | complete
     records: list[dict[str, Any]] = field(default_factory=list)  # {name, type, value, resolves}
+    cloud: str = ""  # the cloud label it is built on
+    twin: bool = False  # a move's twin of the CDN on its target, before the cut-over
+
+    @property
+    def key(self) -> str | tuple[str, str]:
+        """What `Environment.with_domains_waiting` takes: the domain, or (domain, cloud) for a twin."""
+        return (self.domain, self.cloud) if self.twin else self.domain
 
     @property
     def ready(self) -> bool:
@@ -51,6 +63,11 @@ class DomainState:
     @property
     def missing(self) -> list[dict[str, Any]]:
         return [r for r in self.records if not r.get("resolves")]
+
+    @property
+    def blocking(self) -> list[dict[str, Any]]:
+        """The missing records its next phase waits for: all of them, but the serving record for a twin."""
+        return [r for r in self.missing if not (self.twin and serving(r, self.domain))]
 
     def to_json(self) -> dict[str, Any]:
         return {"cdn": self.cdn, "domain": self.domain, "stack": self.stack, "state": self.state,
@@ -72,8 +89,9 @@ class DnsCheck:
         return [d for d in self.domains if d.state == "new"]
 
     @property
-    def not_ready(self) -> set[str]:
-        return {d.domain for d in self.domains if not d.ready}
+    def not_ready(self) -> set[str | tuple[str, str]]:
+        """What synthesis builds in its first phase (`Environment.with_domains_waiting`)."""
+        return {d.key for d in self.domains if not d.ready}
 
     def to_json(self) -> dict[str, Any]:
         return {"domains": [d.to_json() for d in self.domains]}
@@ -96,7 +114,23 @@ def external_domains(env: Any, services: list[Any], zones: Any = None) -> list[D
             domain = zones.override(cdn.address, "domain", cdn.domain)
             cloud = env.cloud_of(service.name, cdn.name)
             if domain and _external(zones, cloud):
-                found.append(DomainState(cdn.address, str(domain), stack_name(env, service.name, cloud)))
+                found.append(DomainState(cdn.address, str(domain), stack_name(env, service.name, cloud), cloud=cloud))
+    return found
+
+
+def twin_domains(env: Any, services: list[Any], copies: dict[str, str]) -> list[DomainState]:
+    """The CDN twins a move builds on its target before its cut-over (`copies`: address -> cloud, besides the
+    placement), with a domain on a cloud whose zone is external."""
+    from platform_sdk.synth.placement import stack_name
+
+    found = []
+    for service in services:
+        for cdn in service.of(Cdn):
+            cloud = copies.get(cdn.address)
+            domain = env.override(cdn.address, "domain", cdn.domain)
+            if cloud and cloud != env.cloud_of(service.name, cdn.name) and domain and _external(env, cloud):
+                found.append(DomainState(cdn.address, str(domain), stack_name(env, service.name, cloud), cloud=cloud,
+                                         twin=True))
     return found
 
 
@@ -188,6 +222,11 @@ def resolves(lookup: Any, record: dict[str, Any]) -> bool:
     return _norm(str(record["value"])) in {_norm(r.to_text()) for r in answer}
 
 
+def serving(record: dict[str, Any], domain: str) -> bool:
+    """Whether `record` is the domain's own record (its CNAME or A record to the CDN), not a validation record."""
+    return _norm(str(record.get("name", ""))) == _norm(domain)
+
+
 def applied_for(records: Any, domain: str) -> bool:
     """Whether the applied records (the output `cdn_<name>_dns_records` of the last apply) are those of `domain`:
     one of them is named the domain (its A/CNAME record). A phase belongs to its domain: records of another domain
@@ -197,10 +236,11 @@ def applied_for(records: Any, domain: str) -> bool:
     return any(isinstance(r, dict) and _norm(str(r.get("name", ""))) == _norm(domain) for r in records)
 
 
-def check(project: Any, env: Any, services: list[Any], lookup: Any = None) -> DnsCheck:
-    """Where each external-zone domain stands (see the module docstring); DNS is asked only for applied first
-    phases."""
-    domains = external_domains(env, services)
+def check(project: Any, env: Any, services: list[Any], lookup: Any = None,
+          copies: dict[str, str] | None = None) -> DnsCheck:
+    """Where each external-zone domain stands (see the module docstring), with the CDN twins of `copies` (address ->
+    cloud: a move's, before its cut-over); DNS is asked only for applied first phases."""
+    domains = external_domains(env, services) + twin_domains(env, services, copies or {})
     if not domains:
         return DnsCheck()
     from platform_sdk.terraform.records import StackRecord, record_store
@@ -220,7 +260,7 @@ def check(project: Any, env: Any, services: list[Any], lookup: Any = None) -> Dn
         lookup = lookup or resolver()
         state.records = [{"name": r.get("name"), "type": r.get("type"), "value": r.get("value"),
                           "resolves": resolves(lookup, r)} for r in records if isinstance(r, dict)]
-        state.state = "waiting" if state.missing else "resolved"
+        state.state = "waiting" if state.blocking else "resolved"
     return DnsCheck(domains)
 
 

@@ -4,6 +4,10 @@
     platform move --resume --env prod          finish the environment's unfinished move (from any checkout)
     platform move --abort --env prod [--keep-target]   undo it before cut-over
 
+A CDN whose domain's DNS zone is external on the target pauses the move after the copy (exit 0): for the target's
+validation records, then for the switch of the domain's own record; `--resume` goes on once they resolve
+(docs/domains.md).
+
 Output: one line per phase, progress bars while copying, a final table; `-v` adds the preflight's checks, the
 Terraform plans and per-resource details; `--json` prints the full report (preflight, phases with timings,
 per-object counts, verification both ways, per-table rows and checksums).
@@ -54,7 +58,9 @@ class TerraformSteps:
         self.out = err_console if as_json else console
         self.binary = find_terraform()
 
-    def _runner(self, config: Any, outdir: Path | None = None) -> tuple[Any, dict[str, Any]]:
+    def _runner(self, config: Any, outdir: Path | None = None, records: bool = False) -> tuple[Any, dict[str, Any]]:
+        """`records`: the runner keeps the stacks' records of their applies (next to their state), which the next
+        command's DNS check reads (where a CDN domain in an external zone stands, also the twin of the `dns` step)."""
         from platform_sdk.commands import dns_phase
         from platform_sdk.profile import load_profile
         from platform_sdk.synth.app import read_metadata, synthesize
@@ -64,15 +70,23 @@ class TerraformSteps:
         from platform_sdk.terraform.runner import EnvironmentRunner
 
         # a CDN domain in an external zone whose records do not resolve yet stays in its first phase, as `platform
-        # apply` leaves it (docs/domains.md): the move's steps neither complete it nor count it as a pending change
-        env = config.env.with_domains_waiting(dns_phase.check(self.project, config.env, self.services).not_ready)
+        # apply` leaves it (docs/domains.md): the move's steps neither complete it nor count it as a pending change;
+        # the CDN twin of the `dns` step has its own phase on the target
+        waiting = dns_phase.check(self.project, config.env, self.services, copies=config.copies).not_ready
+        env = config.env.with_domains_waiting(waiting)
         result = synthesize(self.project, env, self.services, profile=load_profile(self.project, env),
                             outdir=outdir, extra_copies=config.copies, unprotected_copies=config.unprotected)
         metadata = read_metadata(result.outdir)
+        ledger = None
+        if records:
+            from platform_sdk.terraform.ledger import Ledger
+            from platform_sdk.terraform.records import record_store
+
+            ledger = Ledger.for_outdir(record_store(self.project.root, env), result.outdir, metadata["stacks"])
         runner = EnvironmentRunner(result.outdir, metadata, Terraform(self.binary, terraform_env(self.project.root)),
                                    parallelism=self.parallelism,
                                    progress=default_progress(err_console) if self.verbose else None,
-                                   on_interrupt=interrupt_notice(err_console))
+                                   on_interrupt=interrupt_notice(err_console), ledger=ledger)
         return runner, metadata
 
     def plan(self, config: Any) -> list[Any]:
@@ -103,7 +117,7 @@ class TerraformSteps:
         """Apply all of `config`, refusing any data loss outside `expected_loss` (stack, neutral address)."""
         from platform_sdk.terraform import report as rp
 
-        runner, metadata = self._runner(config)
+        runner, metadata = self._runner(config, records=True)
         owners = {name: info.get("owners", {}) for name, info in metadata["stacks"].items()}
         unexpected: list[str] = []
 
@@ -132,6 +146,25 @@ class TerraformSteps:
         self.project.record_deployed(config.env.name, stacks,
                                      removed=tuple(n for n in applied if metadata["stacks"][n].get("tombstone")))
         return {"applied": applied, "outputs": runner.outputs(applied)}
+
+    def domains(self, config: Any, outcome: dict[str, Any]) -> list[dict[str, Any]]:
+        """The CDN twins `config` built on the target (the `dns` step), each with its phase and its records looked
+        up (the system's resolver, or `PLATFORM_DNS_RESOLVER`). Raises dns_phase.ResolverError (exit 2)."""
+        from platform_sdk.commands import dns_phase
+
+        lookup = None
+        found = []
+        for state in dns_phase.twin_domains(config.env, self.services, config.copies):
+            short = state.cdn.split(".", 1)[1].replace("-", "_")
+            values = outcome.get("outputs", {}).get(state.stack, {})
+            records = [r for r in values.get(f"cdn_{short}_dns_records") or [] if isinstance(r, dict)]
+            lookup = lookup or dns_phase.resolver()
+            found.append({"cdn": state.cdn, "domain": state.domain, "stack": state.stack, "cloud": state.cloud,
+                          "phase": values.get(f"cdn_{short}_dns_phase"),
+                          "records": [{"name": r.get("name"), "type": r.get("type"), "value": r.get("value"),
+                                       "serving": dns_phase.serving(r, state.domain),
+                                       "resolves": dns_phase.resolves(lookup, r)} for r in records]})
+        return found
 
 
 # ------------------------------------------------------------------------------------------------------- output
@@ -333,7 +366,7 @@ def _move(proj: Any, environment: Any, services: list[Any], selector: str | None
 
     bars = CopyBars(enabled=not as_json)
     hooks = MoveHooks(apply=steps.apply, confirm=_confirm(yes), say=say, detail=say if verbose else (lambda t: None),
-                      progress=bars)
+                      progress=bars, domains=steps.domains)
     preflight_json: dict[str, Any] | None = None
     keep = keep_source or (environment.protected and not remove_source)
 
@@ -438,6 +471,9 @@ def _move(proj: Any, environment: Any, services: list[Any], selector: str | None
         bars.stop()
         executor.release()
     data = report.to_json()
+    if report.paused:
+        _paused(data, preflight_json, as_json, environment.name)
+        return
     state = "source removed" if report.source_removed else "source kept" if report.source_kept else ""
     _finish(data, preflight_json, as_json, f"moved {move_record['selector']} to {move_record['target']}"
             + (f" ({state})" if state else ""))
@@ -474,6 +510,37 @@ def _quiet_engine_exit() -> None:
         previous(unraisable)
 
     sys.unraisablehook = hook
+
+
+def _paused(data: dict[str, Any], preflight: dict[str, Any] | None, as_json: bool, env: str) -> None:
+    """The move waits in its `dns` step for the target's records (exit 0, as `platform apply` does when a domain
+    waits for its records: docs/domains.md): the records to create, or the record to switch, and how to go on."""
+    if as_json:
+        print(json.dumps({**data, "preflight": preflight}, indent=2))
+        return
+    out = console
+    for domain in data["dns"]["domains"]:
+        name, cloud = escape(domain["domain"]), escape(domain["cloud"])
+        validation = [r for r in domain["records"] if not r["serving"]]
+        own = [r for r in domain["records"] if r["serving"]]
+        if data["paused"] == "validation":
+            out.print(f"\n[bold]DNS for {name} on {cloud}[/] ({escape(domain['cdn'])}): its certificate is requested "
+                      f"there. Create these records in the zone of {name}, then resume the move; it attaches {name} "
+                      f"on {cloud}. Do not change the record of {name} itself yet: the source serves it meanwhile.",
+                      highlight=False, soft_wrap=True)
+            records = validation
+        else:
+            out.print(f"\n[bold]{name} is served on {cloud}[/] ({escape(domain['cdn'])}) as well as by the source: "
+                      f"switch the serving record now (replace the record of {name} in its zone by this one), then "
+                      "resume the move; it cuts over once every record resolves.", highlight=False, soft_wrap=True)
+            records = own
+        for r in records:
+            mark = "" if not r["resolves"] else "  (in place)"
+            out.print(f"  {escape(str(r['name']))} {escape(str(r['type']))} {escape(str(r['value']))}{mark}",
+                      highlight=False, soft_wrap=True)
+    out.print(f"\nmove paused: resume it with `platform move --resume --env {escape(env)}` once the records resolve, "
+              f"or undo it with `platform move --abort --env {escape(env)}` (the source was not changed)",
+              highlight=False, soft_wrap=True)
 
 
 def _finish(data: dict[str, Any], preflight: dict[str, Any] | None, as_json: bool, line: str) -> None:

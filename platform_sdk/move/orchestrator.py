@@ -6,6 +6,12 @@ recorded before the next starts, so a killed move resumes where it stopped — o
 
 1. target   each moved stateful resource gets a twin on the target cloud; nothing else changes
 2. copy     its data is copied and verified both ways (the twin is an exact mirror; nothing is wired to it yet)
+   dns      only for a CDN whose domain's DNS zone is external on the target (`dns_zone = "external"`): a twin of the
+            CDN is built on the target in front of the twins, in the two phases `platform apply` runs (certificate
+            requested, then the domain attached once its validation records resolve), while the source serves; the
+            move pauses (exit 0, resumable) for the validation records, then (after another copy pass, since the
+            target serves from its twins once the switch resolves) for the switch of the domain's own record to the
+            target, and goes on once every record of the target resolves (docs/domains.md)
 3. rewire   cut-over: functions and CDNs move, consumers switch to the target; the source is kept, unwired
 4. verify   the final sync: what changed in the source meanwhile is carried (new, changed and deleted objects), the
             target's own writes are left alone, and both sides are verified again
@@ -37,6 +43,7 @@ from platform_sdk.move.record import MoveRecords
 from platform_sdk.profile import Profile
 from platform_sdk.project import Project
 from platform_sdk.providers import compilers_for
+from platform_sdk.providers.domains import PHASE_COMPLETE
 from platform_sdk.state_documents import Holder
 from platform_sdk.synth.estate import STATEFUL_KINDS
 from platform_sdk.synth.placement import resolve_placements, stack_name
@@ -123,8 +130,21 @@ def new_move(plan: MovePlan, reuses: str | None = None) -> dict[str, Any]:
         "old_value": plan.old_value, "new_value": plan.new_value, "phase": rec.TARGET, "source_kept": False,
         "target_kept": False, "urls": {}, "reuses": reuses, "started": _now(), "started_by": _who(),
         "updated": _now(), "cutover_at": None, "running": None,
-        "report": {"phases": [], "results": []}, "shared": {},
+        "report": {"phases": [], "results": []}, "shared": {}, "domains": external_domains(plan),
     }
+
+
+def external_domains(plan: MovePlan) -> dict[str, str]:
+    """Moved CDN address -> its domain (the environment's override, else the code's), when the target's DNS zone is
+    external (`[clouds.<target>] dns_zone = "external"`): the move builds a twin of it in its phase `dns`."""
+    from platform_sdk.model import Cdn
+    from platform_sdk.providers.domains import EXTERNAL
+
+    env = plan.env
+    if getattr(env.clouds.get(plan.target), "dns_zone", None) != EXTERNAL:
+        return {}
+    found = {r.address: env.override(r.address, "domain", r.domain) for r in plan.moved if isinstance(r, Cdn)}
+    return {address: str(domain) for address, domain in found.items() if domain}
 
 
 def _who() -> str:
@@ -149,8 +169,8 @@ class PhaseConfig:
 
 
 def phase_config(base: Environment, move: dict[str, Any], moves: list[dict[str, Any]], which: str) -> PhaseConfig:
-    """The configuration of one step of `move` (`which`: target, rewire, keep, remove, abort-keep, abort-remove,
-    unprotect-source, unprotect-target), on top of every other move's retained copies."""
+    """The configuration of one step of `move` (`which`: target, dns, rewire, keep, remove, abort-keep,
+    abort-remove, unprotect-source, unprotect-target), on top of every other move's retained copies."""
     cutover = which in ("rewire", "keep", "remove", "unprotect-source")
     skip = {move["id"], move.get("reuses")} if cutover else {move["id"]}
     others: dict[str, str] = {}
@@ -163,6 +183,8 @@ def phase_config(base: Environment, move: dict[str, Any], moves: list[dict[str, 
         copies = {**others, **{a: move["sources"][a] for a in stateful}}
     elif which in ("target", "abort-keep", "unprotect-target"):
         copies = {**others, **{a: move["target"] for a in stateful}}
+    elif which == "dns":  # the twins, and the CDN twins in front of them
+        copies = {**others, **{a: move["target"] for a in [*stateful, *move.get("domains", {})]}}
     else:  # remove, abort-remove
         copies = others
     unprotected = frozenset(move.get("protected", [])) if which.startswith("unprotect") else frozenset()
@@ -194,6 +216,9 @@ class MoveHooks:
     say: Callable[[str], None] = print
     detail: Callable[[str], None] = lambda text: None
     progress: Callable[[str, int, str], Callable[[Any], None] | None] | None = None
+    domains: Callable[[PhaseConfig, dict[str, Any]], list[dict[str, Any]]] | None = None
+    """After the `dns` step's apply (its outcome): each CDN twin on the target as {cdn, domain, stack, phase (its
+    `cdn_<name>_dns_phase` output), records: [{name, type, value, serving, resolves}]}, its records looked up."""
 
 
 @dataclass
@@ -212,6 +237,8 @@ class MoveReport:
     finished: bool = False
     aborted: bool = False
     placement: str = ""
+    paused: str | None = None  # the `dns` step waits for the target's "validation" records, or the "serving" switch
+    dns: dict[str, Any] | None = None  # then: {stopped, domains, zones}, the shape of `platform apply --json`'s dns
 
     def to_json(self) -> dict[str, Any]:
         data = {k: v for k, v in vars(self).items() if k != "results"}
@@ -291,6 +318,8 @@ class MoveExecutor:
             self._target()
         if order.index(self.move["phase"]) <= order.index(rec.COPY):
             self._copy(cutover=False)
+        if order.index(self.move["phase"]) <= order.index(rec.DNS) and not self._domains():
+            return self.report  # paused for DNS records: the source serves, `--resume` goes on, `--abort` undoes
         if order.index(self.move["phase"]) <= order.index(rec.REWIRE):
             self._rewire()
         if order.index(self.move["phase"]) <= order.index(rec.VERIFY):
@@ -342,7 +371,42 @@ class MoveExecutor:
             self.hooks.detail(_result_line(result))
             self._save()  # this resource's evidence is in the record even if a later one fails
         self._phase(phase, started, resources=list(self.move["stateful"]))
-        self._save(rec.CLEANUP if cutover else rec.REWIRE)
+        self._save(rec.CLEANUP if cutover else rec.DNS)
+
+    def _domains(self) -> bool:
+        """The target's twin of each CDN whose domain's zone is external there, built and brought through its two
+        phases while the source serves; whether every record of the target resolves (the move goes on to its
+        cut-over), else the report says what to create or switch and the move pauses here."""
+        domains: dict[str, str] = self.move.get("domains") or {}
+        if not domains:
+            self._save(rec.REWIRE)
+            return True
+        started = time.monotonic()
+        target = self.move["target"]
+        self.hooks.say(f"[dns] {', '.join(domains)} on {target}: the certificate of "
+                       f"{', '.join(sorted(set(domains.values())))} there (the source serves meanwhile)")
+        outcome = self._apply("dns")
+        found = self.hooks.domains(self._config("dns"), outcome) if self.hooks.domains else []
+        phase_one = [d for d in found if d.get("phase") != PHASE_COMPLETE]
+        unresolved = [d for d in found if not all(r.get("resolves") for r in d.get("records", []))]
+        if not phase_one and not unresolved:
+            self._phase(rec.DNS, started, domains=sorted(domains))
+            self._save(rec.REWIRE, dns_asked=None)
+            return True
+        asked = "validation" if phase_one else "serving"
+        if asked == "serving":
+            # the target serves the domain from its twins as soon as the switch resolves: they carry what the source
+            # has now, not what the first copy found (the final sync at the cut-over carries the rest)
+            self._copy(cutover=False)
+        first = self.move.get("dns_asked") != asked
+        for domain in found:
+            domain["state"] = ("new" if first else "waiting") if domain in phase_one else "complete"
+        self.report.paused = asked
+        self.report.dns = {"stopped": "dns-records-to-create" if first else "dns-records-missing",
+                           "domains": found, "zones": []}
+        self._phase(rec.DNS, started, paused=asked)
+        self._save(dns_asked=asked)
+        return False
 
     def _rewire(self) -> None:
         started = time.monotonic()
@@ -392,7 +456,7 @@ class MoveExecutor:
         """Before cut-over: placement and wiring back to the source, whose data was never touched; the twins are
         removed after confirmation unless `keep_target`."""
         phase = self.move["phase"]
-        before_cutover = phase in (rec.TARGET, rec.COPY, rec.ABORTING) or (
+        before_cutover = phase in (rec.TARGET, rec.COPY, rec.DNS, rec.ABORTING) or (
             phase == rec.REWIRE and not self.move.get("rewire_started"))
         if not before_cutover and not (phase == rec.ABORTED and self.move.get("target_kept")):
             source = sorted(set(self.move["sources"].values()))[0]

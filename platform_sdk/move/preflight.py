@@ -131,8 +131,8 @@ def run_preflight(project: Project, env: Environment, services: list[Service], m
     move = new_move(plan, result.reuses)
     scratch = Path(tempfile.mkdtemp(prefix=f"platform-move-preflight-{env.name}-"))
     try:
-        configs = {which: phase_config(env, move, moves, which)
-                   for which in ("target", "rewire", "keep" if keep_source else "remove")}
+        steps = ("target", *(("dns",) if move.get("domains") else ()), "rewire", "keep" if keep_source else "remove")
+        configs = {which: phase_config(env, move, moves, which) for which in steps}
         stateful: dict[str, dict[str, set[str]]] = {}
         for which, config in configs.items():
             outdir = scratch / which
@@ -150,8 +150,8 @@ def run_preflight(project: Project, env: Environment, services: list[Service], m
     return result
 
 
-STEP_NAMES = {"target": "target step", "rewire": "cut-over", "keep": "end state (source kept)",
-              "remove": "end state (source removed)"}
+STEP_NAMES = {"target": "target step", "dns": "DNS step (the CDN's twin)", "rewire": "cut-over",
+              "keep": "end state (source kept)", "remove": "end state (source removed)"}
 
 
 def _synthesize(result: Preflight, project: Project, services: list[Service], profile: Profile | None,
@@ -206,30 +206,46 @@ def _record_checks(result: Preflight, plan: MovePlan, moves: list[dict[str, Any]
 
 
 def _domain_checks(result: Preflight, plan: MovePlan) -> None:
-    """Refuse moving a CDN whose domain's DNS zone is outside the target cloud (`[clouds.<target>] dns_zone =
-    "external"`, docs/domains.md): there the domain needs a certificate of its own and other records (the
-    certificate's validation record, the domain's record to the target's CDN), known only once the target has
-    requested that certificate (the first of the two phases `platform apply` runs). A move builds the target's CDN
-    at its cut-over, which removes the source's: it would cut the domain's traffic over to a CDN without its
-    certificate or records. Running those two phases inside a move is not done yet (README, Known limits).
+    """A CDN whose domain's DNS zone is outside the target cloud (`[clouds.<target>] dns_zone = "external"`,
+    docs/domains.md) needs a certificate of its own there and other records (the certificate's validation record,
+    the domain's record to the target's CDN), known only once the target has requested that certificate. The move
+    builds a twin of the CDN on the target before its cut-over, in front of the twins of its origins, and pauses for
+    those records (its phase `dns`); so every origin of such a CDN must be a resource with a twin (a bucket moved
+    with it): a function origin has none before the cut-over, and such a move is refused.
 
-    A rehearsal (`rehearses = "prod"`) reports what the rehearsed environment would refuse and goes ahead."""
+    A rehearsal (`rehearses = "prod"`) reports what the rehearsed environment would do and goes ahead."""
     env, target = plan.env, plan.target
     for cdn, domain, file in _external_domains(env, plan):
         source = plan.sources[cdn.address]
-        result.add(
-            f"domain: {cdn.address}", False, _domain_problem(cdn.address, str(domain), target, source, file), STATIC,
-            fix=f"keep {plan.selector} on {source} for now; or take {domain} off the CDN ({_set_at(env, cdn)}) and "
-                f"apply (it is then not served), move, put it back and run `platform apply --env {env.name}`: it "
-                f"prints the records to create in the zone for {target}, and the apply after they resolve serves the "
-                "domain (docs/domains.md)")
+        missing = _without_twin(cdn, plan)
+        if missing:
+            result.add(
+                f"domain: {cdn.address}", False, _domain_problem(cdn.address, str(domain), target, source, file,
+                                                                 missing), STATIC,
+                fix=f"keep {plan.selector} on {source} for now; or take {domain} off the CDN ({_set_at(env, cdn)}) "
+                    f"and apply (it is then not served), move, put it back and run `platform apply --env "
+                    f"{env.name}`: it prints the records to create in the zone for {target}, and the apply after "
+                    "they resolve serves the domain (docs/domains.md)")
+            continue
+        result.add(f"domain: {cdn.address}", True, _domain_pauses(cdn.address, str(domain), target, source, file),
+                   STATIC)
     rehearsed = _rehearsed(env)
     if rehearsed is None:
         return
     for cdn, domain, file in _external_domains(rehearsed, plan):
+        source = plan.sources[cdn.address]
+        missing = _without_twin(cdn, plan)
         result.add(f"rehearsal of {env.rehearses}: {cdn.address}", True,
-                   "this move would be refused there: "
-                   + _domain_problem(cdn.address, str(domain), target, plan.sources[cdn.address], file), STATIC)
+                   ("this move would be refused there: "
+                    + _domain_problem(cdn.address, str(domain), target, source, file, missing)) if missing else
+                   ("there this move would pause for DNS records: "
+                    + _domain_pauses(cdn.address, str(domain), target, source, file)), STATIC)
+
+
+def _without_twin(cdn: Cdn, plan: MovePlan) -> list[str]:
+    """The origins of `cdn` that get no twin on the target before the cut-over (not moved stateful resources)."""
+    stateful = {r.address for r in plan.stateful}
+    return [o.address for o in cdn.origins if o.address not in stateful]
 
 
 def _external_domains(zones: Environment, plan: MovePlan) -> list[tuple[Cdn, object, str]]:
@@ -250,13 +266,22 @@ def _set_at(env: Environment, cdn: Cdn) -> str:
     return f"domain= of the CDN at {cdn.declared_in}:{cdn.declared_line}"
 
 
-def _domain_problem(address: str, domain: str, target: str, source: str, file: str) -> str:
+def _domain_problem(address: str, domain: str, target: str, source: str, file: str, missing: list[str]) -> str:
     return (f"CDN {address} serves {domain} from a DNS zone outside {target} ([clouds.{target}] dns_zone = "
             f'"external" in {file}): on {target} it needs its own certificate and records ({domain}\'s '
             f"certificate validation record and its record to the CDN on {target}), which exist only once {target} "
-            f"has requested that certificate; a move does not run that two-phase apply before its cut-over yet, so "
-            f"it would cut {domain} over to a CDN without its certificate (the CDN on {source} is removed at the "
+            f"has requested that certificate; a move requests it from a twin of the CDN built before the cut-over "
+            f"in front of the twins of its origins, and {', '.join(missing)} get no twin (only moved buckets do), "
+            f"so it would cut {domain} over to a CDN without its certificate (the CDN on {source} is removed at the "
             "cut-over)")
+
+
+def _domain_pauses(address: str, domain: str, target: str, source: str, file: str) -> str:
+    return (f"CDN {address} serves {domain} from a DNS zone outside {target} ([clouds.{target}] dns_zone = "
+            f'"external" in {file}): after the copy the move builds its twin on {target} (certificate requested) '
+            f"and pauses, printing the validation records to create; `platform move --resume` then attaches "
+            f"{domain} on {target} and pauses again for the switch of {domain}'s own record to {target}; the resume "
+            f"after every record of {target} resolves cuts over. {source} serves {domain} until then")
 
 
 def _rehearsed(env: Environment) -> Environment | None:

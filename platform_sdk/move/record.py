@@ -8,7 +8,8 @@ next to local state, an object in the S3 or GCS state bucket), changed only unde
 One entry per move (`MOVE_KEYS`); what the rest of the platform derives from an entry:
 
 - `retained(move)`: the copies synthesis must keep besides the placement (address -> cloud): the twin on the
-  target while data is copied, the source after cut-over until it is removed (or for good with `--keep-source`),
+  target while data is copied (and, while the target's DNS records are made, the twin of a CDN whose domain's zone is
+  external there: phase `dns`), the source after cut-over until it is removed (or for good with `--keep-source`),
   the target twins an abort kept (`--keep-target`);
 - `pinned(move)`: while a move is unfinished, the placement of what it moves is the move's, not the environment
   file's (a colleague's checkout without the edited line plans no change to it; nor does one with the line
@@ -32,19 +33,23 @@ from platform_sdk.state_documents import Document, Holder, document, locked, rea
 DOCUMENT = "moves"
 FORMAT = 1
 
-TARGET, COPY, REWIRE, VERIFY, CLEANUP, DONE = "target", "copy", "rewire", "verify", "cleanup", "done"
+TARGET, COPY, DNS, REWIRE, VERIFY, CLEANUP, DONE = "target", "copy", "dns", "rewire", "verify", "cleanup", "done"
 ABORTING, ABORTED, SUPERSEDED = "aborting", "aborted", "superseded"
-PHASES = (TARGET, COPY, REWIRE, VERIFY, CLEANUP, DONE)
+PHASES = (TARGET, COPY, DNS, REWIRE, VERIFY, CLEANUP, DONE)
 """A move's phases in order (see move/orchestrator.py); an abort goes ABORTING -> ABORTED instead."""
-BEFORE_CUTOVER = (TARGET, COPY)
+BEFORE_CUTOVER = (TARGET, COPY, DNS)
 FINISHED = (DONE, ABORTED, SUPERSEDED)
 
 MOVE_KEYS = (
     "id", "env", "selector", "target", "sources", "moved", "stateful", "kinds", "source_stacks", "target_stacks",
     "old_value", "new_value", "phase", "source_kept", "target_kept", "urls", "reuses", "started", "started_by",
-    "updated", "cutover_at", "running", "report", "shared", "protected", "rewire_started", "removing",
+    "updated", "cutover_at", "running", "report", "shared", "protected", "rewire_started", "removing", "domains",
+    "dns_asked",
 )
-"""`old_value`/`new_value`: the placement line of `selector` before and after (None: no line, the default)."""
+"""`old_value`/`new_value`: the placement line of `selector` before and after (None: no line, the default);
+`domains`: moved CDN address -> its domain, when the target's DNS zone is external (the twin built in phase `dns`);
+`dns_asked`: what the move's last pause in phase `dns` asked for ("validation": the target's validation
+records, "serving": the switch of the domain's own record)."""
 
 
 def unfinished(moves: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -56,6 +61,8 @@ def retained(move: dict[str, Any]) -> dict[str, str]:
     """Copies synthesis keeps for this move right now: stateful address -> cloud (see the module docstring)."""
     phase = move.get("phase")
     stateful = list(move.get("stateful", []))
+    if phase == DNS:
+        return {address: move["target"] for address in [*stateful, *move.get("domains", {})]}
     if phase in (TARGET, COPY, ABORTING) or (phase == ABORTED and move.get("target_kept")):
         return {address: move["target"] for address in stateful}
     if phase in (REWIRE, VERIFY, CLEANUP) or (phase == DONE and move.get("source_kept")):
@@ -71,7 +78,7 @@ def copy_roles(moves: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
     roles: dict[tuple[str, str], str] = {}
     for move in moves:
         phase = move.get("phase")
-        if phase in (TARGET, COPY, ABORTING):
+        if phase in (TARGET, COPY, DNS, ABORTING):
             role = "target twin (copy in progress)"
         elif phase == ABORTED:
             role = "kept target twin (unwired)"
@@ -87,7 +94,7 @@ def copy_roles(moves: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
 def pinned(move: dict[str, Any]) -> tuple[str, str | None] | None:
     """(placement key, its value) an unfinished move imposes; None when finished."""
     phase = move.get("phase")
-    if phase in (TARGET, COPY, ABORTING):
+    if phase in (TARGET, COPY, DNS, ABORTING):
         return move["selector"], move.get("old_value")
     if phase in (REWIRE, VERIFY, CLEANUP):
         return move["selector"], move.get("new_value")

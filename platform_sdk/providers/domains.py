@@ -45,7 +45,7 @@ def publish_phase(ctx: StackContext, cdn: Cdn, records: list[dict[str, Any]], ou
     line says so (a cloud's plug-in; the local stand-in has no certificate to request)."""
     from platform_sdk.errors import warn
 
-    ready = ctx.env.domain_ready(cdn.domain or "")
+    ready = ctx.env.domain_ready(cdn.domain or "", ctx.cloud)
     ctx.output(output_name(cdn, "dns_records"), records,
                description=f"DNS records to create for {cdn.domain} in its zone (outside {outside})")
     ctx.output(output_name(cdn, "dns_phase"), PHASE_COMPLETE if ready else PHASE_CERTIFICATE,

@@ -189,6 +189,9 @@ class EstateBuilder:
         for service in self.services:
             for cdn in service.of(Cdn):
                 self._compile(cdn, self.placements[cdn])
+                kept = self.extra_copies.get(cdn.address)
+                if kept is not None and kept != self.placements[cdn].cloud:
+                    self._compile_copy(cdn, kept)
         self.warnings += add_hatches(self)
         for ctx in self.contexts.values():
             self._outputs(ctx)
@@ -271,10 +274,14 @@ class EstateBuilder:
                 dependents_info.dependencies = sorted({*dependents_info.dependencies, name})
 
     def _compile_copy(self, resource: Resource, cloud: str) -> None:
-        """A second, unwired instance of a stateful resource on another cloud, used while its data moves."""
-        if not isinstance(resource, STATEFUL_KINDS) or resource.service is None:
-            raise PlatformError("only buckets, databases, secrets and queues keep a copy during a move",
-                                value=resource.address)
+        """A second, unwired instance of a stateful resource on another cloud, used while its data moves; or of a
+        CDN in front of such copies only (a move's twin of a CDN whose domain needs its records on the target
+        before the cut-over, docs/domains.md)."""
+        twin_cdn = isinstance(resource, Cdn) and all(self.extra_copies.get(o.address) == cloud
+                                                     and o in self.copy_handles for o in resource.origins)
+        if not (isinstance(resource, STATEFUL_KINDS) or twin_cdn) or resource.service is None:
+            raise PlatformError("only buckets, databases, secrets and queues keep a copy during a move, and a CDN "
+                                "whose origins all keep one there", value=resource.address)
         placement = Placement(resource, cloud, self.env.target_of(cloud), stack_name(self.env, resource.service.name,
                                                                                      cloud))
         protected = getattr(resource, "deletion_protection", None)
@@ -307,7 +314,8 @@ class EstateBuilder:
             if wire:
                 self._federate(resource, handle, compiler)
         elif isinstance(resource, Cdn):
-            handle = compiler.cdn(ctx, resource, {origin: self.handles[origin] for origin in resource.origins})
+            handles = self.handles if wire else self.copy_handles  # a twin CDN is in front of the twins
+            handle = compiler.cdn(ctx, resource, {origin: handles[origin] for origin in resource.origins})
         else:  # pragma: no cover - the model has no other kinds
             raise TypeError(resource)
         if wire:

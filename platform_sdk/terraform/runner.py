@@ -241,9 +241,9 @@ class EnvironmentRunner:
             if result.plan.has_changes:
                 self.ledger.pending(result.name)
             else:
-                # the state may have been changed by another command (a move applies without records): record
-                # the outputs it has now (the plan's, as `terraform output -json` gives them), never the values
-                # of an earlier apply
+                # the state may have been changed by another command (a move of an earlier version applied without
+                # records): record the outputs it has now (the plan's, as `terraform output -json` gives them), never
+                # the values of an earlier apply
                 planned = shown.get("planned_values") if isinstance(shown, dict) else None
                 outputs = planned.get("outputs", {}) if isinstance(planned, dict) else None
                 self.ledger.settled(result.name, outputs if isinstance(outputs, dict) else self._read_outputs(result),

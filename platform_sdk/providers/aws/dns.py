@@ -117,7 +117,7 @@ def check_domain(ctx: StackContext, cdn: Cdn) -> None:
 def domain_ready(ctx: StackContext, cdn: Cdn) -> bool:
     """Whether `cdn.domain` is served with its certificate in this synthesis: always with a hosted zone or none
     named; with `dns_zone = "external"` once `platform apply` has seen its records resolve (or applied it before)."""
-    return zone_of(ctx) != EXTERNAL or not cdn.domain or ctx.env.domain_ready(cdn.domain)
+    return zone_of(ctx) != EXTERNAL or not cdn.domain or ctx.env.domain_ready(cdn.domain, ctx.cloud)
 
 
 def _validation_option(cert: Any, key: str) -> str:

@@ -123,7 +123,7 @@ def external(ctx: StackContext) -> bool:
 def domain_ready(ctx: StackContext, cdn: Cdn) -> bool:
     """Whether `cdn.domain` is served in this synthesis: always but with `dns_zone = "external"`, where once
     `platform apply` has seen its records resolve (or applied it before)."""
-    return not external(ctx) or not cdn.domain or ctx.env.domain_ready(cdn.domain)
+    return not external(ctx) or not cdn.domain or ctx.env.domain_ready(cdn.domain, ctx.cloud)
 
 
 def dns_authorized_certificate(ctx: StackContext, cdn: Cdn, name: str) -> tuple[Any, Any]:
