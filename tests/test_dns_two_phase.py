@@ -46,11 +46,12 @@ path = ".platform/state"
 '''
 
 
-def make(root: Path) -> Path:
+def make(root: Path, env: str = LOCAL_ENV) -> Path:
+    """A project with the `web` service (a bucket behind a CDN on shop.example.com) and `envs/local.toml` = env."""
     (root / "services").mkdir(parents=True)
     (root / "services" / "web.py").write_text(SERVICE)
     (root / "envs").mkdir()
-    (root / "envs" / "local.toml").write_text(LOCAL_ENV)
+    (root / "envs" / "local.toml").write_text(env)
     return share_caches(root)
 
 

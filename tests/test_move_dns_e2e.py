@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.shared_caches import share_caches
+from tests import test_dns_two_phase as two_phase
 from tests.terraform_fixtures import (  # noqa: F401 - the *_fixture imports register fixtures
     Cli,
     cli_fixture,
@@ -22,13 +22,6 @@ from tests.terraform_fixtures import (  # noqa: F401 - the *_fixture imports reg
 
 pytestmark = pytest.mark.e2e
 
-SERVICE = '''
-from platform_sdk import Bucket, Cdn, Service
-
-service = Service("web", owner="web-team")
-site = service.add(Bucket("site"))
-service.add(Cdn("cdn", origin=site, domain="shop.example.com"))
-'''
 LOCAL_ENV = '''
 name_prefix = "acme"
 default_cloud = "aws"
@@ -52,11 +45,15 @@ path = ".platform/state"
 
 
 def make(root: Path) -> Path:
-    (root / "services").mkdir(parents=True)
-    (root / "services" / "web.py").write_text(SERVICE)
-    (root / "envs").mkdir()
-    (root / "envs" / "local.toml").write_text(LOCAL_ENV)
-    return share_caches(root)
+    """The two-phase tests' `web` service, served on aws; gcp's zone external."""
+    return two_phase.make(root, LOCAL_ENV)
+
+
+def with_external_zone_on_aws(project: Path) -> None:
+    """The source cloud's zone external too."""
+    env_file = project / "envs" / "local.toml"
+    env_file.write_text(env_file.read_text().replace('[clouds.aws]\nstand_in = "local"\n',
+                                                     '[clouds.aws]\nstand_in = "local"\ndns_zone = "external"\n'))
 
 
 def routes(project: Path) -> dict[str, dict[str, object]]:
@@ -175,9 +172,7 @@ def test_a_move_between_two_external_zones_asks_for_the_target_s_own_records(tmp
     from tests.dns_server import FakeDns
 
     project = make(tmp_path / "estate")
-    env_file = project / "envs" / "local.toml"
-    env_file.write_text(env_file.read_text().replace('[clouds.aws]\nstand_in = "local"\n',
-                                                     '[clouds.aws]\nstand_in = "local"\ndns_zone = "external"\n'))
+    with_external_zone_on_aws(project)
     with FakeDns() as server:
         resolver = {"PLATFORM_DNS_RESOLVER": server.address}
         code, first = cli.json(project, "apply", "--env", "local", "--auto-approve", env=resolver)
@@ -247,9 +242,7 @@ def test_a_move_leaves_a_domain_that_waits_for_its_records_in_its_first_phase(tm
 
     project = make(tmp_path / "estate")
     (project / "services" / "files.py").write_text(OTHER)
-    env_file = project / "envs" / "local.toml"
-    env_file.write_text(env_file.read_text().replace('[clouds.aws]\nstand_in = "local"\n',
-                                                     '[clouds.aws]\nstand_in = "local"\ndns_zone = "external"\n'))
+    with_external_zone_on_aws(project)
     with FakeDns() as server:
         resolver = {"PLATFORM_DNS_RESOLVER": server.address}
         code, first = cli.json(project, "apply", "--env", "local", "--auto-approve", env=resolver)
