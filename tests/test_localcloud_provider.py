@@ -483,3 +483,45 @@ def test_the_handshake_certificate_is_kept_between_starts(tmp_path: Path, monkey
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                          env={**os.environ, mirror.TLS_DIR_ENV_VAR: str(tmp_path / "tls")}).stdout
     assert out.strip() == "False"
+
+
+START_PROBE = r"""
+import base64, json, os, signal, sys, threading
+import grpc
+from tf.gen import tfplugin_pb2 as pb, tfplugin_pb2_grpc as rpc
+from platform_sdk.localcloud import plugin
+
+read_end, write_end = os.pipe()
+seen = {}
+
+def terraform():
+    fields = os.fdopen(read_end).readline().strip().split("|")
+    der = base64.b64decode(fields[5] + "=" * (-len(fields[5]) % 4))
+    pem = b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(der) + b"-----END CERTIFICATE-----\n"
+    channel = grpc.secure_channel("unix://" + fields[3], grpc.ssl_channel_credentials(root_certificates=pem),
+                                  options=[("grpc.ssl_target_name_override", "localhost")])
+    schema = rpc.ProviderStub(channel).GetProviderSchema(pb.GetProviderSchema.Request())
+    seen["resources"] = sorted(schema.resource_schemas)
+    seen["loaded"] = sorted(m for m in sys.modules if m.split(".")[0] == "cryptography" or m == "platform_sdk.runtime")
+    channel.close()
+    os.kill(os.getpid(), signal.SIGTERM)
+
+threading.Thread(target=terraform).start()
+seen["exit"] = plugin.serve(os.fdopen(write_end, "w"))
+print(json.dumps(seen))
+"""
+
+
+def test_a_provider_start_loads_only_what_serving_the_schema_needs(tmp_path: Path) -> None:
+    """Terraform starts the provider for every plan, show and apply, mostly to read the schema: a start (handshake,
+    then GetProviderSchema over gRPC with the handshake's certificate) loads neither `platform_sdk.runtime` (what
+    creating databases and queues uses) nor `cryptography` (the certificate comes from the previous start)."""
+    env = {**os.environ, mirror.TLS_DIR_ENV_VAR: str(tmp_path / "tls")}
+    for _ in range(2):  # the first start makes the certificate, the second reuses it
+        proc = subprocess.run([sys.executable, "-c", START_PROBE], env=env, cwd=tmp_path, capture_output=True,
+                              text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout)
+    assert seen["exit"] == 0
+    assert "localcloud_database" in seen["resources"] and "localcloud_queue" in seen["resources"]
+    assert seen["loaded"] == []
