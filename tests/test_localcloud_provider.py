@@ -414,6 +414,29 @@ def test_plugin_handshake_and_clean_stop(tmp_path: Path) -> None:
     assert not Path(line.split("|")[3]).exists()
 
 
+def test_plugin_under_a_profiler_exits_normally(tmp_path: Path) -> None:
+    """The plugin leaves with os._exit (no interpreter teardown), except under a profiler or tracer, whose data is
+    written at a normal exit: run under cProfile, the profile is there after a clean stop."""
+    env = terraform_env(tmp_path, cache_dir=tmp_path / "cache")
+    env[MAGIC_COOKIE_KEY] = MAGIC_COOKIE_VALUE
+    profile = tmp_path / "plugin.prof"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "platform_sdk.localcloud.plugin"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("1|6|unix|")
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
+    assert profile.stat().st_size > 0
+
+
 def test_plugin_refuses_to_run_by_hand_and_launcher_needs_python(tmp_path: Path) -> None:
     """Run without Terraform it explains itself on stderr; the launcher names its missing env var."""
     env = terraform_env(tmp_path, cache_dir=tmp_path / "cache")
