@@ -18,6 +18,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -435,6 +436,59 @@ def test_plugin_under_a_profiler_exits_normally(tmp_path: Path) -> None:
             proc.wait()
     assert proc.returncode == 0
     assert profile.stat().st_size > 0
+
+
+SLOW_CALL_PLUGIN = r"""
+import sys, time
+from platform_sdk.localcloud import plugin, servicer
+
+schema = servicer.LocalCloudServicer.GetProviderSchema
+
+def slow(self, request, context):
+    time.sleep(1.5)
+    response = schema(self, request, context)
+    open(sys.argv[1], "w").write("finished")
+    return response
+
+servicer.LocalCloudServicer.GetProviderSchema = slow
+plugin._exit(plugin.main())
+"""
+
+
+def test_plugin_stopped_mid_call_finishes_the_call_before_it_exits(tmp_path: Path) -> None:
+    """Stopped while a call runs (SIGTERM: the watchdog's or a test's; the grace of 0.5 s passes first), the plugin
+    lets the call finish (it may be writing the local cloud's files) before it leaves by os._exit."""
+    import base64
+
+    import grpc
+    from tf.gen import tfplugin_pb2 as pb
+    from tf.gen import tfplugin_pb2_grpc as rpc
+
+    env = terraform_env(tmp_path, cache_dir=tmp_path / "cache")
+    env[MAGIC_COOKIE_KEY] = MAGIC_COOKIE_VALUE
+    marker = tmp_path / "finished"
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_CALL_PLUGIN, str(marker)], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        fields = proc.stdout.readline().strip().split("|")
+        der = base64.b64decode(fields[5] + "=" * (-len(fields[5]) % 4))
+        pem = b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(der) + b"-----END CERTIFICATE-----\n"
+        with grpc.secure_channel(f"unix://{fields[3]}", grpc.ssl_channel_credentials(root_certificates=pem),
+                                 options=[("grpc.ssl_target_name_override", "localhost")]) as channel:
+            call = rpc.ProviderStub(channel).GetProviderSchema.future(pb.GetProviderSchema.Request())
+            deadline = time.monotonic() + 10
+            while not call.running() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)  # the call is inside the slow handler now
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
+    assert marker.read_text() == "finished"
 
 
 def test_plugin_refuses_to_run_by_hand_and_launcher_needs_python(tmp_path: Path) -> None:
