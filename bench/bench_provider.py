@@ -12,7 +12,8 @@ suite (issue 9; docs/testing.md). This script measures
 * **one `platform apply --env local --auto-approve`** of the example estate (`--applies N`): each run on a fresh
   copy of the repository's `services/`, `envs/` and `cdktf.json` with a fresh local cloud; Terraform and the
   provider's interpreter are wrapped so each Terraform command (its CPU including its children) and each
-  provider process (its CPU) is counted. CPU and wall of the whole `platform` process tree.
+  provider process (its CPU) is counted. CPU and wall of the whole `platform` process tree. The database server
+  the apply starts is stopped and deleted afterwards.
 
 It prints medians (min-max) and the load average at start and end. Not a test: nothing is asserted.
 
@@ -99,9 +100,17 @@ def apply_once(tf: Path, run_dir: Path) -> dict[str, object]:
     env = {**os.environ, "PLATFORM_TERRAFORM": str(log / "terraform"),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     before, start = os.times(), time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "platform_sdk.cli", "apply", "--env", "local", "--auto-approve"],
-                          cwd=project, env=env, capture_output=True, text=True)
-    wall, after = time.perf_counter() - start, os.times()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "platform_sdk.cli", "apply", "--env", "local", "--auto-approve"],
+                              cwd=project, env=env, capture_output=True, text=True)
+        wall, after = time.perf_counter() - start, os.times()
+    finally:
+        # `auth.users` runs on a PostgreSQL server of this project's local cloud (its data outside the project, as
+        # root): stop and delete it, or every run would leave one running
+        from platform_sdk.localcloud import dbserver
+
+        for server in dbserver.servers_under(project):
+            server.remove()
     if proc.returncode != 0:
         sys.exit(f"platform apply exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     commands = (log / "commands").read_text().split()
