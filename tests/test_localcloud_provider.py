@@ -18,6 +18,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -414,6 +415,82 @@ def test_plugin_handshake_and_clean_stop(tmp_path: Path) -> None:
     assert not Path(line.split("|")[3]).exists()
 
 
+def test_plugin_under_a_profiler_exits_normally(tmp_path: Path) -> None:
+    """The plugin leaves with os._exit (no interpreter teardown), except under a profiler or tracer, whose data is
+    written at a normal exit: run under cProfile, the profile is there after a clean stop."""
+    env = terraform_env(tmp_path, cache_dir=tmp_path / "cache")
+    env[MAGIC_COOKIE_KEY] = MAGIC_COOKIE_VALUE
+    profile = tmp_path / "plugin.prof"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "platform_sdk.localcloud.plugin"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("1|6|unix|")
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
+    assert profile.stat().st_size > 0
+
+
+SLOW_CALL_PLUGIN = r"""
+import sys, time
+from platform_sdk.localcloud import plugin, servicer
+
+schema = servicer.LocalCloudServicer.GetProviderSchema
+
+def slow(self, request, context):
+    time.sleep(1.5)
+    response = schema(self, request, context)
+    open(sys.argv[1], "w").write("finished")
+    return response
+
+servicer.LocalCloudServicer.GetProviderSchema = slow
+plugin._exit(plugin.main())
+"""
+
+
+def test_plugin_stopped_mid_call_finishes_the_call_before_it_exits(tmp_path: Path) -> None:
+    """Stopped while a call runs (SIGTERM: the watchdog's or a test's; the grace of 0.5 s passes first), the plugin
+    lets the call finish (it may be writing the local cloud's files) before it leaves by os._exit."""
+    import base64
+
+    import grpc
+    from tf.gen import tfplugin_pb2 as pb
+    from tf.gen import tfplugin_pb2_grpc as rpc
+
+    env = terraform_env(tmp_path, cache_dir=tmp_path / "cache")
+    env[MAGIC_COOKIE_KEY] = MAGIC_COOKIE_VALUE
+    marker = tmp_path / "finished"
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_CALL_PLUGIN, str(marker)], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        fields = proc.stdout.readline().strip().split("|")
+        der = base64.b64decode(fields[5] + "=" * (-len(fields[5]) % 4))
+        pem = b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(der) + b"-----END CERTIFICATE-----\n"
+        with grpc.secure_channel(f"unix://{fields[3]}", grpc.ssl_channel_credentials(root_certificates=pem),
+                                 options=[("grpc.ssl_target_name_override", "localhost")]) as channel:
+            call = rpc.ProviderStub(channel).GetProviderSchema.future(pb.GetProviderSchema.Request())
+            deadline = time.monotonic() + 10
+            while not call.running() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)  # the call is inside the slow handler now
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
+    assert marker.read_text() == "finished"
+
+
 def test_plugin_refuses_to_run_by_hand_and_launcher_needs_python(tmp_path: Path) -> None:
     """Run without Terraform it explains itself on stderr; the launcher names its missing env var."""
     env = terraform_env(tmp_path, cache_dir=tmp_path / "cache")
@@ -483,3 +560,45 @@ def test_the_handshake_certificate_is_kept_between_starts(tmp_path: Path, monkey
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                          env={**os.environ, mirror.TLS_DIR_ENV_VAR: str(tmp_path / "tls")}).stdout
     assert out.strip() == "False"
+
+
+START_PROBE = r"""
+import base64, json, os, signal, sys, threading
+import grpc
+from tf.gen import tfplugin_pb2 as pb, tfplugin_pb2_grpc as rpc
+from platform_sdk.localcloud import plugin
+
+read_end, write_end = os.pipe()
+seen = {}
+
+def terraform():
+    fields = os.fdopen(read_end).readline().strip().split("|")
+    der = base64.b64decode(fields[5] + "=" * (-len(fields[5]) % 4))
+    pem = b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(der) + b"-----END CERTIFICATE-----\n"
+    channel = grpc.secure_channel("unix://" + fields[3], grpc.ssl_channel_credentials(root_certificates=pem),
+                                  options=[("grpc.ssl_target_name_override", "localhost")])
+    schema = rpc.ProviderStub(channel).GetProviderSchema(pb.GetProviderSchema.Request())
+    seen["resources"] = sorted(schema.resource_schemas)
+    seen["loaded"] = sorted(m for m in sys.modules if m.split(".")[0] == "cryptography" or m == "platform_sdk.runtime")
+    channel.close()
+    os.kill(os.getpid(), signal.SIGTERM)
+
+threading.Thread(target=terraform).start()
+seen["exit"] = plugin.serve(os.fdopen(write_end, "w"))
+print(json.dumps(seen))
+"""
+
+
+def test_a_provider_start_loads_only_what_serving_the_schema_needs(tmp_path: Path) -> None:
+    """Terraform starts the provider for every plan, show and apply, mostly to read the schema: a start (handshake,
+    then GetProviderSchema over gRPC with the handshake's certificate) loads neither `platform_sdk.runtime` (what
+    creating databases and queues uses) nor `cryptography` (the certificate comes from the previous start)."""
+    env = {**os.environ, mirror.TLS_DIR_ENV_VAR: str(tmp_path / "tls")}
+    for _ in range(2):  # the first start makes the certificate, the second reuses it
+        proc = subprocess.run([sys.executable, "-c", START_PROBE], env=env, cwd=tmp_path, capture_output=True,
+                              text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout)
+    assert seen["exit"] == 0
+    assert "localcloud_database" in seen["resources"] and "localcloud_queue" in seen["resources"]
+    assert seen["loaded"] == []

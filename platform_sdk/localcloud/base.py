@@ -4,6 +4,12 @@ Resources here implement a small contract that the servicer (`servicer.py`) driv
 `validate` (config may hold Unknown), `plan` (fill computed values known at plan time),
 `create` / `read` / `update` / `delete`. Errors go to `diags`; any exception is turned into a
 diagnostic by the servicer, so resource code never has to worry about crashing Terraform.
+
+Start-up cost: Terraform starts the provider process for every plan, show and apply, two or three times for some
+(docs/testing.md counts them), and most starts only read the schema, validate or plan. So a resource module imports
+at its top only what its schema and plan need; what only creating, reading or deleting uses (`platform_sdk.runtime`'s
+database roles and queue store, which load the whole neutral runtime) is imported in the function that uses it.
+`tests/test_localcloud_provider.py` checks what a start loads.
 """
 
 from __future__ import annotations

@@ -37,7 +37,6 @@ from platform_sdk.localcloud.base import (
     required,
     write_json,
 )
-from platform_sdk.runtime import dbroles
 
 ENGINES = ("postgres", "mysql")
 BACKENDS = ("engine", "sqlite")
@@ -181,6 +180,8 @@ class Database(LocalResource):
                 if not server.create_database(state["name"]):
                     diags.add_warning(f"Database {state['name']} already existed on the local "
                                       f"{dbserver.label(state['engine'])} server and was adopted", str(server.dir))
+                from platform_sdk.runtime import dbroles  # not at the top: see base.py's docstring
+
                 with server.admin(state["name"] if state["engine"] == "postgres" else None) as conn:
                     _execute(conn, dbroles.database_statements(state["engine"], state["name"]))
             except (dbserver.ServerError, OSError) as err:
@@ -264,6 +265,8 @@ class Database(LocalResource):
                     return
                 server.drop_database(name)
                 if prior["engine"] == "postgres":
+                    from platform_sdk.runtime import dbroles  # not at the top: see base.py's docstring
+
                     with server.session(autocommit=True) as conn:
                         _execute(conn, [f"DROP ROLE IF EXISTS {dbroles.ident(dbroles.group_name(name), 'postgres')}"])
             if not server.databases():  # the last one: the server goes too (it holds nothing of anyone's)

@@ -16,6 +16,7 @@ import json
 import re
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tf.types import Unknown
 from tf.utils import Diagnostics
@@ -23,7 +24,9 @@ from tf.utils import Diagnostics
 from platform_sdk.localcloud import dbserver
 from platform_sdk.localcloud.base import BOOL, STRING, LocalResource, State, computed, optional, required
 from platform_sdk.localcloud.database import read_meta
-from platform_sdk.runtime import dbroles
+
+if TYPE_CHECKING:
+    from platform_sdk.runtime.dbroles import Role
 
 ROLE_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -52,8 +55,10 @@ class DatabaseRole(LocalResource):
     def _secret(self, name: str) -> Path:
         return self.root() / "databases" / ".secrets" / f"{name}.json"
 
-    def _role(self, state: State) -> dbroles.Role:
-        return dbroles.Role(str(state["name"]), str(state["database"]), owner=bool(state.get("owner")))
+    def _role(self, state: State) -> Role:
+        from platform_sdk.runtime.dbroles import Role  # not at the top: see base.py's docstring
+
+        return Role(str(state["name"]), str(state["database"]), owner=bool(state.get("owner")))
 
     def computed_values(self, state: State) -> State:
         name, database, root = state.get("name"), state.get("database"), self.provider.root_or_unknown()
@@ -101,6 +106,8 @@ class DatabaseRole(LocalResource):
         engine = str(meta["engine"])
         server = dbserver.Server(self.root(), engine)
         try:
+            from platform_sdk.runtime import dbroles  # not at the top: see base.py's docstring
+
             with server.admin(str(state["database"]) if engine == "postgres" else None) as conn:
                 dbroles.ensure(conn, engine, self._role(state), password)
         except dbserver.ServerError as err:
@@ -118,6 +125,8 @@ class DatabaseRole(LocalResource):
                 return None
             try:
                 server.ensure_running()
+                from platform_sdk.runtime import dbroles  # not at the top: see base.py's docstring
+
                 with server.session() as conn:
                     if not dbroles.role_exists(conn, str(meta["engine"]), str(current["name"])):
                         return None
@@ -147,6 +156,8 @@ class DatabaseRole(LocalResource):
                     database = str(prior["database"]) if engine == "postgres" else None
                     if database is not None and database not in server.databases():
                         database = None  # dropped already: the role owns nothing anywhere
+                    from platform_sdk.runtime import dbroles  # not at the top: see base.py's docstring
+
                     with server.admin(database) as conn:
                         dbroles.drop(conn, engine, self._role(prior))
                 except dbserver.ServerError as err:

@@ -187,7 +187,8 @@ def serve(handshake: IO[str]) -> int:
                 stop.set()
             return continuation(handler_call_details)
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=10), interceptors=[_ShutdownWatcher()])
+    executor = futures.ThreadPoolExecutor(max_workers=10)
+    server = grpc.server(executor, interceptors=[_ShutdownWatcher()])
     rpc.add_ProviderServicer_to_server(LocalCloudServicer(LocalCloudProvider()), server)
 
     sock_dir = tempfile.mkdtemp(prefix="localcloud-", dir=os.environ.get("PLUGIN_UNIX_SOCKET_DIR") or None)
@@ -206,6 +207,7 @@ def serve(handshake: IO[str]) -> int:
         handshake.flush()
         stop.wait()
         server.stop(grace=0.5).wait()
+        executor.shutdown(wait=True)  # a call still running (its Terraform gone) finishes before we exit: see _exit
         return 0
     finally:
         shutil.rmtree(sock_dir, ignore_errors=True)
@@ -234,5 +236,22 @@ def main() -> int:
     return serve(handshake)
 
 
+def _exit(code: int) -> None:
+    """Leave without the interpreter's clean-up: flush what we wrote, then `os._exit`.
+
+    By the time `main` returns the server has stopped, its socket directory is gone and every call it served has
+    finished (`serve` waits for calls still running, as the interpreter's exit would). What the interpreter would
+    still do is tear down grpc's threads and every imported module, about a sixth of a provider process's CPU
+    (docs/testing.md), paid on every start. Under a profiler or a tracer (cProfile, coverage.py), which write their
+    data at exit, the interpreter exits normally.
+    """
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        sys.exit(code)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit(main())

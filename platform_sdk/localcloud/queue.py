@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from tf.utils import Diagnostics
 
@@ -27,7 +27,9 @@ from platform_sdk.localcloud.base import (
     optional,
     required,
 )
-from platform_sdk.runtime.queues import QueueCounts, open_queue
+
+if TYPE_CHECKING:
+    from platform_sdk.runtime.queues import QueueCounts
 
 DAY_SECONDS = 86400
 
@@ -63,6 +65,8 @@ class Queue(LocalResource):
         return self.directory_values(state, "queues")
 
     def _store(self, state: State) -> ManagedQueue:
+        from platform_sdk.runtime.queues import open_queue  # not at the top: see base.py's docstring
+
         return cast(ManagedQueue, open_queue(Path(state["path"]).as_uri()))
 
     def _configure(self, state: State) -> State:
