@@ -21,11 +21,14 @@ def preload() -> None:
     Synthesis needs the engine only once stacks are created; until then there is Python work to do (reading the
     services and the environment, placement), so on a machine with two cores the engine's start overlaps it.
     Whoever imports `platform_sdk.cdk.engine` later waits for this import to finish (Python's import lock) or,
-    should it have failed, imports it again and sees the error.
+    should it have failed, imports it again and sees the error. The thread is not a daemon: a command that ends
+    early (bad input) waits for the load to finish before the interpreter shuts down, so jsii's kernel is either
+    fully started and stopped by its own exit handler or never started (a daemon thread frozen mid-start left a
+    half-made kernel whose finalizer printed "Exception ignored in: <function _NodeProcess.__del__ ...>").
     """
     global _loading
     if _loading is None and "platform_sdk.cdk.engine" not in sys.modules:
-        _loading = threading.Thread(target=_load, name="cdk-engine-preload", daemon=True)
+        _loading = threading.Thread(target=_load, name="cdk-engine-preload", daemon=False)
         _loading.start()
 
 
