@@ -376,15 +376,19 @@ def _dotted(written: str) -> str:
     return ".".join(next(g for g in m.groups() if g is not None) for m in _KEY_PART.finditer(written))
 
 
-def key_line(path: Path, key: str) -> int | None:
-    """The line of the TOML file `path` that sets `key` (dotted, as messages name it: `clouds.aws.dns_zone`), or
+def key_line(path: Path | None, key: str) -> int | None:
+    """The line of the TOML file `path` that sets `key` (dotted as messages name it, `clouds.aws.dns_zone`, or as
+    written, `overrides."web.api".memory`), or
     else the line of the nearest table or key it is inside (`alerts.email.0` -> the `email = [...]` line; a key of an
     inline table -> the line assigning the table). None when nothing of the key is written (a default, the file
     name) or the file cannot be read."""
+    if path is None:
+        return None
     try:
         lines = path.read_text().splitlines()
     except OSError:
         return None
+    key = _dotted(key)
     best, best_length = None, 0
     table = ""
     for number, text in enumerate(lines, 1):
@@ -509,7 +513,8 @@ def _check_sizes(env: Environment) -> None:
                                             f"{', '.join(readers[kind])})", file=env.file, key=where, value=key)
                 problem = setting.problem(value)
                 if problem:
-                    raise EnvironmentError_(problem, file=env.file, key=where, value=value)
+                    raise EnvironmentError_(problem, file=env.file, line=key_line(env.file, where),
+                                            key=where, value=value)
 
 
 def environment_path(envs_dir: Path, name: str) -> Path:

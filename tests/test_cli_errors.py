@@ -258,3 +258,19 @@ def test_every_key_with_a_form_says_it_in_words_with_its_line(estate: Path, writ
     code, out = synth(estate, "typo")
     assert_refused(estate, code, out, f"typo.toml:{text.splitlines().index(bad) + 1}: {key}: {words}")
     assert "should match pattern" not in out, out
+
+
+@pytest.mark.parametrize(("table", "bad", "key", "words"), [
+    ('[sizes.database.small]\naws_instance_class = "t4g.medium"\n', 'aws_instance_class = "t4g.medium"',
+     "sizes.database.small.aws_instance_class", "aws_instance_class must be an RDS instance class like db.t4g.micro"),
+    ('[overrides."web.api"]\ninvokers = "everyone"\n', 'invokers = "everyone"', 'overrides."web.api".invokers',
+     "invokers must be IAM role or user ARNs separated by spaces"),
+])
+def test_a_plugin_setting_not_of_its_form_is_named_in_words_with_its_line(estate: Path, table: str, bad: str,
+                                                                         key: str, words: str) -> None:
+    path = estate / "envs" / "dev.toml"
+    text = path.read_text() + table
+    path.write_text(text)
+    code, out = synth(estate, "dev")
+    assert_refused(estate, code, out, f"dev.toml:{text.splitlines().index(bad) + 1}: {key}: {words}")
+    assert "must match" not in out, out

@@ -433,8 +433,9 @@ class Setting:
     under `[overrides."service.resource"]`) or a size-table entry (`CloudPlugin.size_settings`, under
     `[sizes.<kind>.<tier>]`).
 
-    `type` is the TOML value's Python type (`int`, `str` or `bool`); `choices`, `pattern` and the inclusive
-    `minimum`/`maximum` restrict it further. `default` and `unit` are words for messages and the generated
+    `type` is the TOML value's Python type (`int`, `str` or `bool`); `choices`, `pattern` (said as `form`, words
+    like "an RDS instance class like db.t4g.micro", in messages) and the inclusive `minimum`/`maximum` restrict it
+    further. `default` and `unit` are words for messages and the generated
     reference (docs/environment-reference.md); `source` names the documentation page the facts come from.
     """
 
@@ -445,6 +446,7 @@ class Setting:
     unit: str = ""
     choices: tuple[object, ...] = ()
     pattern: str = ""
+    form: str = ""
     minimum: int | None = None
     maximum: int | None = None
     source: str = ""
@@ -458,7 +460,7 @@ class Setting:
         if self.choices and value not in self.choices:
             return f"{self.key} must be one of {', '.join(map(str, self.choices))}"
         if self.pattern and not re.fullmatch(self.pattern, str(value)):
-            return f"{self.key} must match {self.pattern}"
+            return f"{self.key} must be {self.form}" if self.form else f"{self.key} must match {self.pattern}"
         if isinstance(value, int) and not isinstance(value, bool):
             low, high = self.minimum, self.maximum
             if (low is not None and value < low) or (high is not None and value > high):

@@ -29,11 +29,13 @@ _ROLE_ARN = r"arn:aws:iam::\d{12}:(role|user)/[\w+=,.@/-]+"
 INVOKERS = Setting(
     "invokers", str, "IAM principals besides the granted functions that may call the function's http(auth=\"iam\") "
     "trigger (its function URL, signed with SigV4): role or user ARNs separated by spaces.", default="none",
-    pattern=rf"{_ROLE_ARN}( {_ROLE_ARN})*",
+    pattern=rf"{_ROLE_ARN}( {_ROLE_ARN})*", form="IAM role or user ARNs separated by spaces, e.g. "
+    "arn:aws:iam::111111111111:role/ci",
     source="https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html")
 INSTANCE_CLASS = Setting(
     "aws_instance_class", str, "The RDS instance class of databases of this size tier.",
     default=", ".join(f"{tier}: {cls}" for tier, cls in INSTANCE_CLASSES.items()), pattern=r"db\.[a-z0-9]+\.[a-z0-9]+",
+    form="an RDS instance class like db.t4g.micro",
     source="https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Concepts.DBInstanceClass.html")
 
 

@@ -27,10 +27,13 @@ INVOKERS = Setting(
     "invokers", str, "IAM members besides the granted functions that may call the function's http(auth=\"iam\") "
     "trigger (roles/run.invoker on its Cloud Run service): members like serviceAccount:ci@p.iam.gserviceaccount.com "
     "separated by spaces.", default="none", pattern=rf"{_MEMBER}( {_MEMBER})*",
+    form="IAM members (serviceAccount:, user: or group: and an email) separated by spaces, e.g. "
+    "serviceAccount:ci@p.iam.gserviceaccount.com",
     source="https://cloud.google.com/run/docs/securing/managing-access")
 TIER = Setting(
     "gcp_tier", str, "The Cloud SQL machine tier of databases of this size tier.",
     default=", ".join(f"{size}: {tier}" for size, tier in TIERS.items()), pattern=r"db-[a-z0-9-]+",
+    form="a Cloud SQL machine tier like db-custom-2-7680",
     source="https://cloud.google.com/sql/docs/postgres/instance-settings")
 
 
