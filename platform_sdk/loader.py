@@ -165,7 +165,9 @@ def check_declarations(declared: list[Resource | Service], services: list[Servic
     at the top level of a service file: otherwise it would be dropped silently, grants and all.
 
     Checked once every file has run, so a resource made by a helper function, a module or another file and added
-    later is fine; a module never added is reported at its own line (its parts were never added).
+    later is fine; a module never added is reported at its own line (its parts were never added). Refused rather
+    than warned about: a declaration has no effect until it is added, so nothing that works is lost, and a resource
+    added only under a condition (a flag read at load time) is declared under that condition too.
 
     Raises:
         ModelError: naming the line that declared the first such resource or service.
@@ -180,10 +182,11 @@ def check_declarations(declared: list[Resource | Service], services: list[Servic
         elif part.service is None:
             grants = [f"{grant.access} {grant.target.address}" for grant in part.grants] if isinstance(part, Function) \
                 else []
-            raise ModelError("declared but never added to a service: add it with service.add(...), or delete it",
+            raise ModelError("declared but never added to a service: add it with service.add(...) (one added only "
+                             "under a condition is declared under that condition too), or delete it",
                              file=part.declared_in, line=part.declared_line,
                              key=f"{type(part).__name__}({part.name!r})",
-                             hint=f"its grants are dropped with it: {', '.join(grants)}" if grants else None)
+                             hint=f"its grants would not be deployed: {', '.join(grants)}" if grants else None)
 
 
 def validate_service(service: Service) -> None:

@@ -59,7 +59,7 @@ def test_a_function_never_added_to_a_service_is_refused_at_its_declaration(tmp_p
     line = _line(LOOSE, 'loose = Function("loose", handler="handler.handle", source="code")')
     assert f"error: {project.services_dir / 'beta.py'}:{line}: Function('loose'): declared but never added to a " \
            "service: add it with service.add(...)" in output, output
-    assert "its grants are dropped with it: read alpha.two" in output, output
+    assert "hint: its grants would not be deployed: read alpha.two" in output, output
 
 
 HELPERS = '''\
