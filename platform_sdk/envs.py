@@ -31,7 +31,7 @@ from pydantic_core import PydanticCustomError
 from platform_sdk import providers
 from platform_sdk.errors import EnvironmentError_, did_you_mean
 from platform_sdk.model import KINDS
-from platform_sdk.providers.base import CloudConfig, StateBackend
+from platform_sdk.providers.base import CloudConfig, Pattern, StateBackend
 
 
 class _Strict(BaseModel):
@@ -85,9 +85,10 @@ class Alerts(_Strict):
     local cloud has no alarms: the section is accepted and not used there.
     """
 
-    email: list[Annotated[str, Field(pattern=EMAIL_PATTERN)]] = Field(
+    email: list[Annotated[str, Pattern(EMAIL_PATTERN, "an email address, e.g. oncall@example.com")]] = Field(
         [], description="Email addresses alerts are sent to, e.g. `[\"oncall@example.com\"]`.")
-    webhook: list[Annotated[str, Field(pattern=WEBHOOK_PATTERN)]] = Field(
+    webhook: list[Annotated[str, Pattern(WEBHOOK_PATTERN, "an https:// URL, e.g. https://hooks.example.com/alerts")]] \
+        = Field(
         [], description="HTTPS URLs alerts are posted to (an incident tool's webhook), e.g. "
         "`[\"https://hooks.example.com/alerts\"]`; `https://` only.")
 
@@ -108,7 +109,7 @@ class Budget(_Strict):
 
     monthly: Annotated[int, Field(gt=0)] = Field(description="The monthly amount, in whole units of `currency` "
                                                  "(e.g. `500`), per cloud.")
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = Field(
+    currency: Annotated[str, Pattern(r"^[A-Z]{3}$", "an ISO 4217 currency code: 3 capital letters, e.g. USD")] = Field(
         "USD", description="ISO 4217 code of the amount, e.g. `USD`; a GCP budget's currency must be the billing "
         "account's.")
     alerts_at: list[Annotated[int, Field(gt=0, le=1000)]] = Field(
@@ -117,14 +118,17 @@ class Budget(_Strict):
 
 
 NAME_PREFIX_PATTERN = r"^[a-z][a-z0-9-]{0,19}$"
+NAME_PREFIX_WORDS = "1 to 20 lowercase letters, digits and '-', starting with a letter, e.g. shop-x7k2"
 ADDRESS_PATTERN = re.compile(r"^[a-z][a-z0-9-]*\.[a-z][a-z0-9-]*$")
 
 
 class Environment(_Strict):
     """One environment: which cloud each workload lives on and how its state is kept."""
 
-    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,15}$", description="The environment's name: the file "
-                               "name without `.toml` (1-16 lowercase letters, digits and '-').")] = "dev"
+    name: Annotated[str, Pattern(r"^[a-z][a-z0-9-]{0,15}$", "1 to 16 lowercase letters, digits and '-', starting "
+                                 "with a letter"),
+                    Field(description="The environment's name: the file name without `.toml` (1-16 lowercase letters, "
+                          "digits and '-').")] = "dev"
     file: Path | None = Field(None, exclude=True)
     protected: bool = Field(False, description="Production: moves keep the source copy until `--remove-source`, "
                             "and the production guardrails apply.")
@@ -132,7 +136,8 @@ class Environment(_Strict):
                             "stateful resource is deletable (databases without deletion protection, buckets with "
                             "force_destroy), so `platform destroy --allow-data-loss` removes everything in one "
                             "command. Cannot be combined with `protected`.")
-    name_prefix: Annotated[str, Field(pattern=NAME_PREFIX_PATTERN, description="First part of every physical "
+    name_prefix: Annotated[str, Pattern(NAME_PREFIX_PATTERN, NAME_PREFIX_WORDS),
+                           Field(description="First part of every physical "
                                       "name (`<name_prefix>-<env>-<service>-<resource>`). Bucket names are "
                                       "global, so make it unique to your organisation and project. Required (no "
                                       "default); `platform init` and `platform env new` derive one.")]
@@ -360,6 +365,47 @@ def toml_error(path: Path, err: tomllib.TOMLDecodeError) -> EnvironmentError_:
                              file=path, line=line)
 
 
+_TABLE = re.compile(r"^\s*\[\[?([^\]]+)\]\]?\s*(#.*)?$")
+_KEY_PARTS = r"(?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_-]+)(?:\s*\.\s*(?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_-]+))*"
+_ASSIGNED = re.compile(rf"^\s*({_KEY_PARTS})\s*=")
+_KEY_PART = re.compile(r"\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9_-]+)")
+
+
+def _dotted(written: str) -> str:
+    """A TOML key as written (`"auth.api"`, `clouds . aws`) as messages name it: its parts joined by dots."""
+    return ".".join(next(g for g in m.groups() if g is not None) for m in _KEY_PART.finditer(written))
+
+
+def key_line(path: Path | None, key: str) -> int | None:
+    """The line of the TOML file `path` that sets `key` (dotted as messages name it, `clouds.aws.dns_zone`, or as
+    written, `overrides."web.api".memory`), or
+    else the line of the nearest table or key it is inside (`alerts.email.0` -> the `email = [...]` line; a key of an
+    inline table -> the line assigning the table). None when nothing of the key is written (a default, the file
+    name) or the file cannot be read."""
+    if path is None:
+        return None
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return None
+    key = _dotted(key)
+    best, best_length = None, 0
+    table = ""
+    for number, text in enumerate(lines, 1):
+        header = _TABLE.match(text)
+        if header:
+            table, written = _dotted(header.group(1)), ""
+        else:
+            assigned = _ASSIGNED.match(text)
+            if assigned is None:
+                continue
+            written = _dotted(assigned.group(1))
+        full = f"{table}.{written}" if table and written else table or written
+        if (key == full or key.startswith(full + ".")) and len(full) > best_length:
+            best, best_length = number, len(full)
+    return best
+
+
 def load_environment(path: Path) -> Environment:
     """Parse and validate one environment file; every problem names the file, the key and the value.
 
@@ -387,7 +433,8 @@ def load_environment(path: Path) -> Environment:
                 sections[name] = config.model_validate(section)
             except ValidationError as err:
                 key, msg, value = _describe(err, config)
-                raise EnvironmentError_(msg, file=path, key=f"clouds.{name}.{key}".rstrip("."), value=value) from None
+                key = f"clouds.{name}.{key}".rstrip(".")
+                raise EnvironmentError_(msg, file=path, line=key_line(path, key), key=key, value=value) from None
         data["clouds"] = sections
     if "state" in data:  # the backend's own model, so a message names `state.<key>`
         state = _table(path, "state", data["state"])
@@ -399,12 +446,13 @@ def load_environment(path: Path) -> Environment:
                 from None
         except ValidationError as err:
             key, msg, value = _describe(err, model)
-            raise EnvironmentError_(msg, file=path, key=f"state.{key}".rstrip("."), value=value) from None
+            key = f"state.{key}".rstrip(".")
+            raise EnvironmentError_(msg, file=path, line=key_line(path, key), key=key, value=value) from None
     try:
         env = Environment.model_validate({**data, "file": None})
     except ValidationError as err:
         key, msg, value = _describe(err, Environment)
-        raise EnvironmentError_(msg, file=path, key=key, value=value) from None
+        raise EnvironmentError_(msg, file=path, line=key_line(path, key), key=key, value=value) from None
     env.file = path
     if env.rehearses is not None:
         known = [name for name in list_environments(path.parent) if name != env.name]
@@ -465,7 +513,8 @@ def _check_sizes(env: Environment) -> None:
                                             f"{', '.join(readers[kind])})", file=env.file, key=where, value=key)
                 problem = setting.problem(value)
                 if problem:
-                    raise EnvironmentError_(problem, file=env.file, key=where, value=value)
+                    raise EnvironmentError_(problem, file=env.file, line=key_line(env.file, where),
+                                            key=where, value=value)
 
 
 def environment_path(envs_dir: Path, name: str) -> Path:

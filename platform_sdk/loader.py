@@ -10,7 +10,8 @@ from types import ModuleType
 
 from platform_sdk.errors import ModelError, PlatformError, did_you_mean, warn
 from platform_sdk.handlers import module_names
-from platform_sdk.model import Function, ObjectCreatedTrigger, Service
+from platform_sdk.model import Function, ObjectCreatedTrigger, Resource, Service
+from platform_sdk.model.base import caller_location, declarations
 
 _loaded: dict[Path, ModuleType] = {}
 _loading: set[Path] = set()
@@ -23,16 +24,33 @@ def sibling(name: str) -> ModuleType:
     Each file is executed once per load, whichever asks first.
 
     Raises:
-        PlatformError: called outside a load, or no such service file.
+        PlatformError: called outside a load, or no such service file (naming the calling line, the service files
+            there are and the closest name).
     """
+    file, line = caller_location()
     if not _services_dir:
-        raise PlatformError("sibling() works only in a service file while the estate is loaded", value=name)
-    path = (_services_dir[-1] / f"{name}.py").resolve()
-    if not path.is_file():
-        raise PlatformError("sibling() names no service file", file=path, value=name)
+        raise PlatformError("sibling() works only in a service file while the estate is loaded", file=file, line=line,
+                            value=name)
+    files = _service_files(_services_dir[-1])
+    path = (_services_dir[-1] / f"{name}.py").resolve() if isinstance(name, str) else None
+    if path is None or path.parent != _services_dir[-1] or path not in files:
+        stems = [p.stem for p in files]
+        raise PlatformError(f"sibling() names no service file in {_services_dir[-1].name}/"
+                            f"{did_you_mean(name, stems)} (service files: {', '.join(stems) or 'none'})",
+                            file=file, line=line, value=name)
     if path not in _loaded:
         _load_file(path)
     return _loaded[path]
+
+
+def _service_files(services_dir: Path) -> list[Path]:
+    """The service files of `services_dir`: its `*.py` but those starting with `_` (helpers), resolved, sorted."""
+    return [path.resolve() for path in sorted(services_dir.glob("*.py")) if not path.name.startswith("_")]
+
+
+def _shown(path: Path) -> str:
+    """`services/alpha.py`: a service file (or the directory) as the user knows it, for messages."""
+    return f"{path.parent.name}/{path.name}"
 
 
 def _load_file(path: Path) -> list[Service]:
@@ -61,11 +79,42 @@ def _load_file(path: Path) -> list[Service]:
         _loaded.pop(path, None)
         frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename == str(path)]
         line = frames[-1].lineno if frames else None
-        raise PlatformError(f"{type(err).__name__}: {err}", file=path, line=line, hint=_partial_hint(err)) from None
+        raise PlatformError(_undefined_name(err) or f"{type(err).__name__}: {err}", file=path, line=line,
+                            hint=_partial_hint(err)) from None
     finally:
         _loading.discard(path)
         sys.modules.pop(module_name, None)
     return [value for value in vars(module).values() if isinstance(value, Service)]
+
+
+def _undefined_name(err: Exception) -> str | None:
+    """For a name asked of a sibling() module that does not define it: what the file defines instead, in the
+    user's words (the module's own name is internal)."""
+    if not isinstance(err, AttributeError) or not isinstance(err.name, str):
+        return None
+    paths = {id(module): path for path, module in _loaded.items()}
+    obj = getattr(err, "obj", None)
+    path = paths.get(id(obj))
+    if path is None or not isinstance(obj, ModuleType):
+        return None
+    defined = _defined_names(obj)
+    yet = " yet" if path in _loading else ""
+    return (f"{_shown(path)} defines no {err.name!r}{yet}{did_you_mean(err.name, defined)} "
+            f"(it defines: {', '.join(defined) or 'nothing'})")
+
+
+def _defined_names(module: ModuleType) -> list[str]:
+    """The public names a service file defines itself, in definition order: not what it imports (modules,
+    and classes or functions of other modules)."""
+    names = []
+    for name, value in vars(module).items():
+        if name.startswith("_") or isinstance(value, ModuleType):
+            continue
+        if (isinstance(value, type) or callable(value)) and getattr(value, "__module__", None) != module.__name__ \
+                and not isinstance(value, (Resource, Service)):
+            continue
+        names.append(name)
+    return names
 
 
 def _partial_hint(err: Exception) -> str | None:
@@ -89,8 +138,8 @@ def load_services(services_dir: Path) -> list[Service]:
     services: dict[str, Service] = {}
     _services_dir.append(services_dir.resolve())
     try:
-        paths = [path for path in sorted(services_dir.glob("*.py")) if not path.name.startswith("_")]
-        loaded = [(path, _load_file(path)) for path in paths]
+        with declarations() as declared:
+            loaded = [(path, _load_file(path)) for path in _service_files(services_dir)]
     finally:
         _services_dir.pop()
         if not _services_dir:
@@ -107,7 +156,37 @@ def load_services(services_dir: Path) -> list[Service]:
     result = [services[name] for name in sorted(services)]
     for service in result:
         validate_service(service)
+    check_declarations(declared, result)
     return result
+
+
+def check_declarations(declared: list[Resource | Service], services: list[Service]) -> None:
+    """Every resource the service files declared was added to a service, and every service they declared is bound
+    at the top level of a service file: otherwise it would be dropped silently, grants and all.
+
+    Checked once every file has run, so a resource made by a helper function, a module or another file and added
+    later is fine; a module never added is reported at its own line (its parts were never added). Refused rather
+    than warned about: a declaration has no effect until it is added, so nothing that works is lost, and a resource
+    added only under a condition (a flag read at load time) is declared under that condition too.
+
+    Raises:
+        ModelError: naming the line that declared the first such resource or service.
+    """
+    found = {id(service) for service in services}
+    for part in declared:
+        if isinstance(part, Service):
+            if id(part) not in found:
+                raise ModelError("service declared but not bound to a name at the top level of a service file, so "
+                                 "nothing deploys it: assign it, e.g. `service = Service(...)`",
+                                 file=part.declared_in, line=part.declared_line, key=f"Service({part.name!r})")
+        elif part.service is None:
+            grants = [f"{grant.access} {grant.target.address}" for grant in part.grants] if isinstance(part, Function) \
+                else []
+            raise ModelError("declared but never added to a service: add it with service.add(...) (one added only "
+                             "under a condition is declared under that condition too), or delete it",
+                             file=part.declared_in, line=part.declared_line,
+                             key=f"{type(part).__name__}({part.name!r})",
+                             hint=f"its grants would not be deployed: {', '.join(grants)}" if grants else None)
 
 
 def validate_service(service: Service) -> None:

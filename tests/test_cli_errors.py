@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -211,3 +212,65 @@ def test_a_project_directory_that_is_not_one_is_named(tmp_path: Path, command: l
     result = runner.invoke(app, [*command, "--project", str(tmp_path / "empty")])
     assert result.exit_code == 2 and "has no envs/ folder" in re.sub(r"\s+", " ", result.output)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"], "nothing written"
+
+
+def test_a_value_not_of_its_keys_form_is_named_in_words_with_its_line(estate: Path,
+                                                                       write_env: Callable[[str, str], Path]) -> None:
+    """A fresh user's typo: `dns_zone = "externl"` gave pydantic's regular expression, no line and no suggestion."""
+    text = ('name_prefix = "acme"\ndefault_cloud = "aws"\n[clouds.aws]\naccount = "111111111111"\n'
+            'region = "eu-west-1"\ndns_zone = "externl"\n')
+    write_env("typo", text)
+    code, out = synth(estate, "typo")
+    assert_refused(estate, code, out, 'typo.toml:6: clouds.aws.dns_zone: must be a Route 53 hosted zone id (Z...',
+                   'or "external"', "(did you mean 'external'?) (got 'externl')")
+    assert "should match pattern" not in out, out
+
+
+LOCAL = 'default_cloud = "local"\n[clouds.local]\nroot = ".platform/localcloud"\n'
+AWS = '[clouds.aws]\nregion = "eu-west-1"\n'
+GCP = '[clouds.gcp]\nregion = "europe-west1"\n'
+ACME = 'name_prefix = "acme"\n' + LOCAL
+
+
+@pytest.mark.parametrize(("text", "bad", "key", "words"), [
+    ('name_prefix = "Acme"\n' + LOCAL, 'name_prefix = "Acme"', "name_prefix", "must be 1 to 20 lowercase letters"),
+    (ACME + GCP + 'project = "x"\n', 'project = "x"', "clouds.gcp.project", "must be a Google Cloud project id"),
+    (ACME + GCP + 'billing_account = "abc"\n', 'billing_account = "abc"', "clouds.gcp.billing_account",
+     "must be a Cloud Billing account id"),
+    (ACME + GCP + 'dns_zone = "Acme"\n', 'dns_zone = "Acme"', "clouds.gcp.dns_zone",
+     "must be a Cloud DNS managed zone name"),
+    (ACME + AWS + 'account = "1234"\n', 'account = "1234"', "clouds.aws.account", "must be a 12-digit AWS account id"),
+    (ACME + AWS + '[clouds.aws.network]\nvpc_id = "vpc-1"\n', 'vpc_id = "vpc-1"', "clouds.aws.network.vpc_id",
+     "must be a VPC id"),
+    (ACME + AWS + '[clouds.aws.network]\nsubnet_ids = ["subnet-1"]\n', 'subnet_ids = ["subnet-1"]',
+     "clouds.aws.network.subnet_ids.0", "must be a subnet id"),
+    (ACME + AWS + 'dns_zone = { create = "Example" }\n', 'dns_zone = { create = "Example" }',
+     "clouds.aws.dns_zone.create", "must be a DNS name"),
+    (ACME + '[alerts]\nemail = ["oncall"]\n', 'email = ["oncall"]', "alerts.email.0", "must be an email address"),
+    (ACME + '[alerts]\nwebhook = ["http://x"]\n', 'webhook = ["http://x"]', "alerts.webhook.0",
+     "must be an https:// URL"),
+    (ACME + '[budget]\nmonthly = 5\ncurrency = "usd"\n', 'currency = "usd"', "budget.currency",
+     "must be an ISO 4217 currency code"),
+])
+def test_every_key_with_a_form_says_it_in_words_with_its_line(estate: Path, write_env: Callable[[str, str], Path],
+                                                               text: str, bad: str, key: str, words: str) -> None:
+    write_env("typo", text)
+    code, out = synth(estate, "typo")
+    assert_refused(estate, code, out, f"typo.toml:{text.splitlines().index(bad) + 1}: {key}: {words}")
+    assert "should match pattern" not in out, out
+
+
+@pytest.mark.parametrize(("table", "bad", "key", "words"), [
+    ('[sizes.database.small]\naws_instance_class = "t4g.medium"\n', 'aws_instance_class = "t4g.medium"',
+     "sizes.database.small.aws_instance_class", "aws_instance_class must be an RDS instance class like db.t4g.micro"),
+    ('[overrides."web.api"]\ninvokers = "everyone"\n', 'invokers = "everyone"', 'overrides."web.api".invokers',
+     "invokers must be IAM role or user ARNs separated by spaces"),
+])
+def test_a_plugin_setting_not_of_its_form_is_named_in_words_with_its_line(estate: Path, table: str, bad: str,
+                                                                         key: str, words: str) -> None:
+    path = estate / "envs" / "dev.toml"
+    text = path.read_text() + table
+    path.write_text(text)
+    code, out = synth(estate, "dev")
+    assert_refused(estate, code, out, f"dev.toml:{text.splitlines().index(bad) + 1}: {key}: {words}")
+    assert "must match" not in out, out

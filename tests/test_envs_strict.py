@@ -231,7 +231,7 @@ def test_a_wrong_type_names_the_file_key_and_value(tmp_path: Path, model: str, t
     (env_text() + '\n[sizes.databse.small]\naws_instance_class = "db.t4g.medium"\n', "sizes.databse",
      "did you mean 'database'?"),
     (env_text() + '\n[sizes.database.small]\naws_instance_class = "t4g.medium"\n',
-     "sizes.database.small.aws_instance_class", "must match"),
+     "sizes.database.small.aws_instance_class", "must be an RDS instance class like db.t4g.micro"),
     (env_text() + '\n[overrides.web]\nmemory = 512\n', 'overrides."web"', "'service.resource'"),
 ])
 def test_each_fault_is_one_message(tmp_path: Path, text: str, key: str, needle: str) -> None:

@@ -186,5 +186,5 @@ def test_gcp_iam_trigger_admits_granted_functions_and_named_members_only(tmp_pat
 def test_a_named_principal_must_look_like_one(tmp_path: Path) -> None:
     from platform_sdk.errors import PlatformError
 
-    with pytest.raises(PlatformError, match="invokers must match"):
+    with pytest.raises(PlatformError, match="invokers must be IAM role or user ARNs"):
         compiled(tmp_path, "aws", IAM_ESTATE, '\n[overrides."svc.inner"]\ninvokers = "everyone"\n')

@@ -57,5 +57,5 @@ def test_a_name_asked_of_a_file_still_loading_says_what_to_do(tmp_path: Path) ->
     with pytest.raises(PlatformError) as err:
         load_services(write(tmp_path, {"front.py": FRONT, "back.py": early}))
     text = str(err.value)
-    assert "front.py:9: AttributeError" in text and "has no attribute 'jobs'" in text
+    assert "front.py:9: services/back.py defines no 'jobs' yet (it defines: back)" in text, text
     assert "back.py is still being loaded (it called sibling() before declaring 'jobs')" in text

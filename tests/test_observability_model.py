@@ -122,13 +122,13 @@ def test_a_bad_override_names_the_file_and_key(tmp_path: Path, table: str, key: 
 
 @pytest.mark.parametrize(("text", "key", "needle"), [
     ("[alerts]\n", "alerts", "at least one email address or webhook URL"),
-    ('[alerts]\nemail = ["not-an-address"]\n', "alerts.email.0", "should match pattern"),
-    ('[alerts]\nwebhook = ["http://hooks.example.com/x"]\n', "alerts.webhook.0", "should match pattern"),
+    ('[alerts]\nemail = ["not-an-address"]\n', "alerts.email.0", "must be an email address"),
+    ('[alerts]\nwebhook = ["http://hooks.example.com/x"]\n', "alerts.webhook.0", "must be an https:// URL"),
     ("[budget]\nmonthly = 0\n", "budget.monthly", "greater than 0"),
-    ('[budget]\nmonthly = 10\ncurrency = "usd"\n', "budget.currency", "should match pattern"),
+    ('[budget]\nmonthly = 10\ncurrency = "usd"\n', "budget.currency", "must be an ISO 4217 currency code"),
     ("[budget]\ncurrency = \"EUR\"\n", "budget.monthly", "required key is missing"),
     ('[clouds.gcp]\nregion = "europe-west1"\nbilling_account = "nope"\n', "clouds.gcp.billing_account",
-     "should match pattern"),
+     "must be a Cloud Billing account id"),
 ])
 def test_bad_channel_and_budget_sections_are_refused(tmp_path: Path, text: str, key: str, needle: str) -> None:
     path = tmp_path / "qa.toml"

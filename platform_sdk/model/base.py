@@ -12,7 +12,8 @@ from __future__ import annotations
 import copy
 import inspect
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -31,6 +32,27 @@ ErrorFactory = Callable[[str, str, object], ModelError]
 """The shape of `Resource.error` and `Module.error`: (message, key, value) -> the error to raise."""
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent) + "/"
+
+_declared: list[list[Resource | Service]] = []
+
+
+@contextmanager
+def declarations() -> Iterator[list[Resource | Service]]:
+    """Every Resource and Service created inside the block, in creation order: how the loader finds a declaration
+    that was never added to a service (or a service no service file binds), which would otherwise be dropped
+    silently. Blocks nest; a declaration is recorded in the innermost."""
+    declared: list[Resource | Service] = []
+    _declared.append(declared)
+    try:
+        yield declared
+    finally:
+        _declared.remove(declared)
+
+
+def record_declaration(part: Resource | Service) -> None:
+    """Record `part` in the innermost `declarations()` block, if any."""
+    if _declared:
+        _declared[-1].append(part)
 
 
 def caller_location() -> tuple[str | None, int | None]:
@@ -130,6 +152,7 @@ class Resource:
                                  value=self.renamed_from) from None
             if self.renamed_from == self.name:
                 raise self.error("renamed_from names the resource itself", key="renamed_from", value=self.renamed_from)
+        record_declaration(self)
 
     @property
     def physical_key(self) -> str:

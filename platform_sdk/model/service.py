@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, overload, runtime_checkable
 
 from platform_sdk.errors import ModelError
-from platform_sdk.model.base import Resource, caller_location, check_name
+from platform_sdk.model.base import Resource, caller_location, check_name, record_declaration
 from platform_sdk.model.bucket import Bucket
 from platform_sdk.model.cdn import Cdn
 from platform_sdk.model.database import Database
@@ -65,6 +65,7 @@ class Service:
         self._resources: dict[str, Resource] = {}
         self._metrics: dict[str, Metric] = {}
         self.hatches: list[Hatch] = []
+        record_declaration(self)
 
     @overload
     def add(self, part: R) -> R: ...

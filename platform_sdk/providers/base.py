@@ -22,8 +22,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
+from platform_sdk.errors import did_you_mean
 from platform_sdk.model import AlarmThreshold, Bucket, Cdn, Database, Function, Grant, Metric, Queue, Resource, Secret
 
 if TYPE_CHECKING:
@@ -391,13 +394,48 @@ class FunctionLimits:
 
 
 @dataclass(frozen=True)
+class Pattern:
+    """The form of a string key of an environment file, with its words: `Annotated[str, Pattern(VPC_ID, "a VPC id
+    (vpc- and 8 to 17 hex digits, e.g. vpc-0a1b2c3d)")]`. A value the regular expression does not find (searched, as
+    pydantic's `pattern` is; write `^...$`) is refused as "must be <words>", with the closest of the expression's
+    literal alternatives (`external` in `^(Z[A-Z0-9]{1,31}|external)$`) as a did-you-mean; the JSON schema keeps the
+    expression as `pattern`.
+    """
+
+    regex: str
+    words: str
+
+    @property
+    def literals(self) -> list[str]:
+        """The alternatives of the expression that are plain words (`external`)."""
+        return re.findall(r"(?<=[(|])[a-z]+(?=[|)])", self.regex)
+
+    def check(self, value: str) -> str:
+        """`value`, or a PydanticCustomError (`string_pattern_mismatch`) in the words of the key."""
+        if re.search(self.regex, value) is None:
+            raise PydanticCustomError("string_pattern_mismatch", "must be {words}{hint}",
+                                      {"words": self.words, "hint": did_you_mean(value, self.literals)})
+        return value
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        json = handler(schema)
+        json["pattern"] = self.regex
+        return json
+
+
+@dataclass(frozen=True)
 class Setting:
     """A key a cloud plug-in adds to environment files: a per-resource setting (`CloudPlugin.resource_settings`,
     under `[overrides."service.resource"]`) or a size-table entry (`CloudPlugin.size_settings`, under
     `[sizes.<kind>.<tier>]`).
 
-    `type` is the TOML value's Python type (`int`, `str` or `bool`); `choices`, `pattern` and the inclusive
-    `minimum`/`maximum` restrict it further. `default` and `unit` are words for messages and the generated
+    `type` is the TOML value's Python type (`int`, `str` or `bool`); `choices`, `pattern` (said as `form`, words
+    like "an RDS instance class like db.t4g.micro", in messages) and the inclusive `minimum`/`maximum` restrict it
+    further. `default` and `unit` are words for messages and the generated
     reference (docs/environment-reference.md); `source` names the documentation page the facts come from.
     """
 
@@ -408,6 +446,7 @@ class Setting:
     unit: str = ""
     choices: tuple[object, ...] = ()
     pattern: str = ""
+    form: str = ""
     minimum: int | None = None
     maximum: int | None = None
     source: str = ""
@@ -421,7 +460,7 @@ class Setting:
         if self.choices and value not in self.choices:
             return f"{self.key} must be one of {', '.join(map(str, self.choices))}"
         if self.pattern and not re.fullmatch(self.pattern, str(value)):
-            return f"{self.key} must match {self.pattern}"
+            return f"{self.key} must be {self.form}" if self.form else f"{self.key} must match {self.pattern}"
         if isinstance(value, int) and not isinstance(value, bool):
             low, high = self.minimum, self.maximum
             if (low is not None and value < low) or (high is not None and value > high):

@@ -36,7 +36,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from platform_sdk import providers
-from platform_sdk.envs import Environment
+from platform_sdk.envs import Environment, key_line
 from platform_sdk.errors import EnvironmentError_, ModelError, did_you_mean
 from platform_sdk.model import Alarms, Bucket, Cors, Function, Resource, Service
 from platform_sdk.providers.base import Setting
@@ -138,7 +138,8 @@ def _changes(env: Environment, resources: dict[str, Resource], address: str,
         elif key in cloud_keys:
             problem = cloud_keys[key].problem(value)
             if problem:
-                raise EnvironmentError_(problem, file=env.file, key=where, value=value)
+                raise EnvironmentError_(problem, file=env.file, line=key_line(env.file, where),
+                                        key=where, value=value)
         else:
             raise EnvironmentError_(_unknown(env, resource, key, model_keys), file=env.file, key=where, value=value)
     _validate(env, resource, changes, address)

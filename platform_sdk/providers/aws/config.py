@@ -13,7 +13,7 @@ from pydantic_core import PydanticCustomError
 
 from platform_sdk.errors import did_you_mean
 from platform_sdk.providers.aws.regions import AWS_REGIONS, SOURCE
-from platform_sdk.providers.base import CloudConfig, Setting, StateBackend
+from platform_sdk.providers.base import CloudConfig, Pattern, Setting, StateBackend
 
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
                       3288, 3653)
@@ -29,11 +29,13 @@ _ROLE_ARN = r"arn:aws:iam::\d{12}:(role|user)/[\w+=,.@/-]+"
 INVOKERS = Setting(
     "invokers", str, "IAM principals besides the granted functions that may call the function's http(auth=\"iam\") "
     "trigger (its function URL, signed with SigV4): role or user ARNs separated by spaces.", default="none",
-    pattern=rf"{_ROLE_ARN}( {_ROLE_ARN})*",
+    pattern=rf"{_ROLE_ARN}( {_ROLE_ARN})*", form="IAM role or user ARNs separated by spaces, e.g. "
+    "arn:aws:iam::111111111111:role/ci",
     source="https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html")
 INSTANCE_CLASS = Setting(
     "aws_instance_class", str, "The RDS instance class of databases of this size tier.",
     default=", ".join(f"{tier}: {cls}" for tier, cls in INSTANCE_CLASSES.items()), pattern=r"db\.[a-z0-9]+\.[a-z0-9]+",
+    form="an RDS instance class like db.t4g.micro",
     source="https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Concepts.DBInstanceClass.html")
 
 
@@ -47,6 +49,8 @@ def check_region(value: str | None) -> str | None:
 
 VPC_ID = r"^vpc-[0-9a-f]{8,17}$"
 SUBNET_ID = r"^subnet-[0-9a-f]{8,17}$"
+VPC_WORDS = "a VPC id: vpc- and 8 to 17 hex digits, e.g. vpc-0a1b2c3d4e5f67890"
+SUBNET_WORDS = "a subnet id: subnet- and 8 to 17 hex digits, e.g. subnet-0a1b2c3d"
 ENDPOINT_SERVICES = ("s3", "secretsmanager", "sts")
 """The AWS APIs the runtime and the platform's database setup call from inside a VPC (`[clouds.aws.network]
 endpoints` may say they are served there already)."""
@@ -60,10 +64,10 @@ class AwsNetwork(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    vpc_id: Annotated[str, Field(pattern=VPC_ID)] | None = Field(
+    vpc_id: Annotated[str, Pattern(VPC_ID, VPC_WORDS)] | None = Field(
         None, description="The VPC to use, e.g. `vpc-0a1b2c3d4e5f67890`, with `subnet_ids`. Default: the account's "
         "default VPC (unless `default_vpc = false`).")
-    subnet_ids: list[Annotated[str, Field(pattern=SUBNET_ID)]] = Field(
+    subnet_ids: list[Annotated[str, Pattern(SUBNET_ID, SUBNET_WORDS)]] = Field(
         [], description="Private subnets of `vpc_id` for databases and functions: at least two, in different "
         "Availability Zones (RDS requires two). Required with `vpc_id`.")
     default_vpc: bool = Field(
@@ -80,7 +84,7 @@ class AwsNetwork(BaseModel):
         "another cloud or a third-party API: `existing` (the subnets already route 0.0.0.0/0 through a NAT "
         "gateway), `create` (the platform builds a NAT gateway in `nat_subnet_id` and routes `subnet_ids` "
         f"through it; a NAT gateway is billed by the hour) or `none` (such functions are refused). {NETWORK_DOCS}")
-    nat_subnet_id: Annotated[str, Field(pattern=SUBNET_ID)] | None = Field(
+    nat_subnet_id: Annotated[str, Pattern(SUBNET_ID, SUBNET_WORDS)] | None = Field(
         None, description="A public subnet of `vpc_id` (its route table reaches an internet gateway) for the NAT "
         "gateway `nat = \"create\"` builds.")
 
@@ -121,6 +125,8 @@ class AwsNetwork(BaseModel):
 
 DNS_NAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$"
 """A DNS name in lower case, without the trailing dot (`dev.example.com`)."""
+DNS_NAME_WORDS = "a DNS name in lower case without the trailing dot, e.g. dev.example.com"
+ZONE_ID_WORDS = "a Route 53 hosted zone id: Z and up to 31 capital letters or digits, e.g. Z0123456789ABCDEFGHIJ"
 
 
 def zone_form(value: object) -> str:
@@ -135,11 +141,11 @@ class AwsDnsZone(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    id: Annotated[str, Field(pattern=r"^Z[A-Z0-9]{1,31}$")] | None = Field(
+    id: Annotated[str, Pattern(r"^Z[A-Z0-9]{1,31}$", ZONE_ID_WORDS)] | None = Field(
         None, description="An existing hosted zone's id, e.g. `Z0123456789ABCDEFGHIJ`, with `name`.")
-    name: Annotated[str, Field(pattern=DNS_NAME)] | None = Field(
+    name: Annotated[str, Pattern(DNS_NAME, DNS_NAME_WORDS)] | None = Field(
         None, description="The DNS name of the zone `id` names, e.g. `example.com`: CDN domains must lie in it.")
-    create: Annotated[str, Field(pattern=DNS_NAME)] | None = Field(
+    create: Annotated[str, Pattern(DNS_NAME, DNS_NAME_WORDS)] | None = Field(
         None, description="The DNS name of a public hosted zone the base stack creates, e.g. `dev.example.com`.")
 
     @model_validator(mode="after")
@@ -157,7 +163,9 @@ class AwsDnsZone(BaseModel):
         return self
 
 
-DnsZoneSetting = Annotated[Annotated[str, Field(pattern=r"^(Z[A-Z0-9]{1,31}|external)$"), Tag("~name")]
+ZONE_WORDS = ('a Route 53 hosted zone id (Z..., e.g. Z0123456789ABCDEFGHIJ) or "external" (or a table: '
+              '{ id = "Z...", name = "example.com" } or { create = "dev.example.com" })')
+DnsZoneSetting = Annotated[Annotated[str, Pattern(r"^(Z[A-Z0-9]{1,31}|external)$", ZONE_WORDS), Tag("~name")]
                            | Annotated[AwsDnsZone, Tag("~table")], Discriminator(zone_form)]
 """`dns_zone`: a zone's name (or `external`), or the table form."""
 
@@ -165,7 +173,7 @@ DnsZoneSetting = Annotated[Annotated[str, Field(pattern=r"^(Z[A-Z0-9]{1,31}|exte
 class AwsConfig(CloudConfig):
     """Where AWS workloads go. `stand_in = "local"` compiles them to the local cloud (rehearsals)."""
 
-    account: Annotated[str, Field(pattern=r"^\d{12}$")] | None = Field(
+    account: Annotated[str, Pattern(r"^\d{12}$", "a 12-digit AWS account id, e.g. 111111111111")] | None = Field(
         None, description="The 12-digit AWS account id the stacks deploy to. Default: the credentials' account.")
     region: str | None = Field(None, description="The AWS Region of every AWS stack, e.g. `eu-west-1`: one of the "
                                f"Regions at {SOURCE}. Required unless `stand_in` is set (no default).")

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_val
 from pydantic_core import PydanticCustomError
 
 from platform_sdk.errors import did_you_mean
-from platform_sdk.providers.base import CloudConfig, Setting, StateBackend
+from platform_sdk.providers.base import CloudConfig, Pattern, Setting, StateBackend
 from platform_sdk.providers.gcp.regions import GCP_REGIONS, SOURCE
 
 TIERS = {"small": "db-custom-1-3840", "medium": "db-custom-2-7680", "large": "db-custom-4-15360"}
@@ -27,15 +27,19 @@ INVOKERS = Setting(
     "invokers", str, "IAM members besides the granted functions that may call the function's http(auth=\"iam\") "
     "trigger (roles/run.invoker on its Cloud Run service): members like serviceAccount:ci@p.iam.gserviceaccount.com "
     "separated by spaces.", default="none", pattern=rf"{_MEMBER}( {_MEMBER})*",
+    form="IAM members (serviceAccount:, user: or group: and an email) separated by spaces, e.g. "
+    "serviceAccount:ci@p.iam.gserviceaccount.com",
     source="https://cloud.google.com/run/docs/securing/managing-access")
 TIER = Setting(
     "gcp_tier", str, "The Cloud SQL machine tier of databases of this size tier.",
     default=", ".join(f"{size}: {tier}" for size, tier in TIERS.items()), pattern=r"db-[a-z0-9-]+",
+    form="a Cloud SQL machine tier like db-custom-2-7680",
     source="https://cloud.google.com/sql/docs/postgres/instance-settings")
 
 
 DNS_NAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$"
 """A DNS name in lower case, without the trailing dot (`dev.example.com`)."""
+DNS_NAME_WORDS = "a DNS name in lower case without the trailing dot, e.g. dev.example.com"
 
 
 def zone_form(value: object) -> str:
@@ -44,17 +48,21 @@ def zone_form(value: object) -> str:
     return "~table" if isinstance(value, (dict, BaseModel)) else "~name"
 
 
+ZONE_WORDS = ("a Cloud DNS managed zone name: 2 to 63 lowercase letters, digits and '-', starting with a letter and "
+              "not ending with '-', e.g. acme-dev")
+
+
 class GcpDnsZone(BaseModel):
     """`dns_zone = { ... }`: a Cloud DNS public managed zone referenced by name with its DNS name, or created by the
     environment's GCP base stack."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,61}[a-z0-9]$")] | None = Field(
+    id: Annotated[str, Pattern(r"^[a-z][a-z0-9-]{0,61}[a-z0-9]$", ZONE_WORDS)] | None = Field(
         None, description="An existing managed zone's name in the project, e.g. `acme-dev`, with `name`.")
-    name: Annotated[str, Field(pattern=DNS_NAME)] | None = Field(
+    name: Annotated[str, Pattern(DNS_NAME, DNS_NAME_WORDS)] | None = Field(
         None, description="The DNS name of the zone `id` names, e.g. `dev.example.com`: CDN domains must lie in it.")
-    create: Annotated[str, Field(pattern=DNS_NAME)] | None = Field(
+    create: Annotated[str, Pattern(DNS_NAME, DNS_NAME_WORDS)] | None = Field(
         None, description="The DNS name of a public managed zone the base stack creates, e.g. `dev.example.com`.")
 
     @model_validator(mode="after")
@@ -72,20 +80,28 @@ class GcpDnsZone(BaseModel):
         return self
 
 
-DnsZoneSetting = Annotated[Annotated[str, Field(pattern=r"^([a-z][a-z0-9-]{0,61}[a-z0-9]|external)$"), Tag("~name")]
+DNS_ZONE_WORDS = ('a Cloud DNS managed zone name (e.g. acme-dev) or "external" (or a table: '
+                  '{ id = "acme-dev", name = "dev.example.com" } or { create = "dev.example.com" })')
+DnsZoneSetting = Annotated[Annotated[str, Pattern(r"^([a-z][a-z0-9-]{0,61}[a-z0-9]|external)$", DNS_ZONE_WORDS),
+                                     Tag("~name")]
                            | Annotated[GcpDnsZone, Tag("~table")], Discriminator(zone_form)]
 """`dns_zone`: a zone's name (or `external`), or the table form."""
+
+
+PROJECT_WORDS = ("a Google Cloud project id: 6 to 30 lowercase letters, digits and '-', starting with a letter and "
+                 "not ending with '-', e.g. acme-dev-123")
+BILLING_WORDS = "a Cloud Billing account id: 3 groups of 6 capital hex digits joined by '-', e.g. 012345-6789AB-CDEF01"
 
 
 class GcpConfig(CloudConfig):
     """Where GCP workloads go. `stand_in = "local"` compiles them to the local cloud (rehearsals)."""
 
-    project: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")] | None = Field(
+    project: Annotated[str, Pattern(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", PROJECT_WORDS)] | None = Field(
         None, description="The Google Cloud project id the stacks deploy to. Default: the credentials' project.")
     region: str | None = Field(None, description="The Google Cloud region of every GCP stack, e.g. `europe-west1`: "
                                f"one of the regions at {SOURCE}. Required unless `stand_in` is set (no default).")
 
-    billing_account: Annotated[str, Field(pattern=r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")] | None = Field(
+    billing_account: Annotated[str, Pattern(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$", BILLING_WORDS)] | None = Field(
         None, description="The Cloud Billing account paying for the project, e.g. `012345-6789AB-CDEF01`: where the "
         "environment's `[budget]` is created (google_billing_budget). Required with `[budget]` unless `stand_in` is "
         "set.")
