@@ -139,7 +139,7 @@ def test_a_moved_functions_schedule_fires_on_its_new_cloud_once(env_dir: Path, t
         for minute, expected in ((5, ["gcp schedule "]), (10, ["gcp schedule "] * 2)):
             now[0] = datetime(2026, 11, 27, 10, minute, 1, tzinfo=UTC)
             gw.core.scheduler.wake()
-            poll(lambda n=len(expected): len(marks(mark)) >= n, f"the run of 10:{minute:02d}")  # type: ignore[misc]
+            poll(lambda n=len(expected): len(marks(mark)) >= n, f"the run of 10:{minute:02d}")
             gw.core.wait_idle()
             assert marks(mark) == expected  # on gcp, not on aws, not twice
         fired = [i for i in requests.get(f"{gw.url}/_platform/invocations").json() if i["trigger"] == "schedule"]
@@ -183,7 +183,7 @@ def test_platform_dev_serves_a_service_applied_onto_a_cloud_it_had_no_root_for(w
     try:
         def up() -> dict[str, Any] | None:
             if proc.poll() is not None:
-                raise AssertionError(f"platform dev exited {proc.returncode}: {proc.stderr.read()}")  # type: ignore
+                raise AssertionError(f"platform dev exited {proc.returncode}: {proc.stderr.read()}")
             try:
                 return requests.get(f"{base}/_platform/routes", timeout=5).json()
             except requests.ConnectionError:
