@@ -67,18 +67,19 @@ def dev(env: DevEnvOption = "local", port: PortOption = None, project: ProjectOp
         routes_only: Annotated[bool, typer.Option("--routes", help="Print what would be served and exit.")] = False,
         as_json: JsonOption = False) -> None:
     """Run the local cloud: function URLs, CDN routes, bucket events and schedules on 127.0.0.1 (Ctrl-C stops)."""
-    from platform_sdk.localcloud.dev import Gateway, GatewayCore, roots_for_env
+    from platform_sdk.localcloud.dev import Gateway, GatewayCore, finder_for_env, roots_for_env
     from platform_sdk.providers.local.config import local_config
 
     proj, environment, _ = load(project, env)
     roots = roots_for_env(proj.root, environment)
+    finder = finder_for_env(proj.root, environment)  # roots an apply or a move creates later are served too
     if not roots:
         raise PlatformError("nothing in this environment runs on the local cloud (no cloud has target local)",
                             key="--env", value=env, hint="use an environment like envs/local.toml")
     env_port = local_config(environment).gateway_port
     chosen = env_port if port is None else port
     if routes_only:
-        core = GatewayCore(roots)
+        core = GatewayCore(roots, finder=finder)
         listing = core.routes(f"http://127.0.0.1:{chosen}")
         if as_json:
             print(json.dumps(listing, indent=2))
@@ -87,7 +88,7 @@ def dev(env: DevEnvOption = "local", port: PortOption = None, project: ProjectOp
         return
     _setup_logging()
     try:
-        gateway = Gateway(roots, chosen, prewarm=True)
+        gateway = Gateway(roots, chosen, prewarm=True, finder=finder)
     except OSError as err:
         if err.errno == errno.EADDRINUSE:
             raise PlatformError(f"port {chosen} on 127.0.0.1 is already in use (another `platform dev`?)",

@@ -29,6 +29,7 @@ from starlette.routing import Route
 
 from platform_sdk.localcloud.dev.core import GatewayCore, Roots
 from platform_sdk.localcloud.dev.delivery import RETRY_BASE_SECONDS
+from platform_sdk.localcloud.dev.roots import RootFinder
 from platform_sdk.localcloud.invoker import WorkerOptions
 from platform_sdk.localcloud.registry import BucketEntry, FunctionEntry, content_type, safe_object_path
 
@@ -68,18 +69,19 @@ def _serve_object(request: Request, bucket: BucketEntry, key: str, index: bool) 
 
 def create_gateway(roots: Roots, *, base_url: str | None = None, options: WorkerOptions | None = None,
                    watch: bool = True, schedules: bool = True, prewarm: bool = False, queues: bool = True,
-                   retry_base: float = RETRY_BASE_SECONDS) -> Starlette:
+                   retry_base: float = RETRY_BASE_SECONDS, finder: RootFinder | None = None) -> Starlette:
     """The gateway as a Starlette app; background work (watcher, scheduler) runs during its lifespan.
 
     `base_url` is where it will be reachable (functions get it as PLATFORM_LOCAL_GATEWAY for signed URLs);
-    `prewarm` starts one worker per function at startup and after each re-apply.
+    `prewarm` starts one worker per function at startup and after each re-apply; `finder` finds the roots
+    created or removed while it runs (see `GatewayCore`).
     """
     core = GatewayCore(roots, base_url=base_url, options=options, watch=watch, schedules=schedules,
-                       prewarm=prewarm, queues=queues, retry_base=retry_base)
+                       prewarm=prewarm, queues=queues, retry_base=retry_base, finder=finder)
 
     async def fn_route(request: Request) -> Response:
         name = request.path_params["name"]
-        entry = core.registry.function(name)
+        entry = core.function(name)
         if entry is None:
             return _error(404, f"no function named {name!r} (deployed? see /_platform/routes)")
         if entry.http is None:
@@ -102,7 +104,7 @@ def create_gateway(roots: Roots, *, base_url: str | None = None, options: Worker
         name, mode = request.path_params["name"], request.path_params["mode"]
         if mode not in ("invoke", "send"):
             return _error(404, f"no such platform endpoint: /_platform/{mode}")
-        entry = core.registry.function(name)
+        entry = core.function(name)
         if entry is None:
             return _error(404, f"no function named {name!r} (deployed? see /_platform/routes)")
         status, caller = core.authorize(entry, dict(request.headers))
@@ -128,17 +130,17 @@ def create_gateway(roots: Roots, *, base_url: str | None = None, options: Worker
 
     async def cdn_route(request: Request) -> Response:
         name = request.path_params["name"]
-        route = core.registry.route(name)
+        route = core.route(name)
         if route is None:
             return _error(404, f"no CDN route named {name!r}")
         rest = request.url.path[len(f"/cdn/{name}"):]
         kind, origin = route.origin_for(rest or "/")
         if kind == "function":
-            entry = core.registry.function(origin)
+            entry = core.function(origin)
             if entry is None:
                 return _error(502, f"CDN route {name}: origin function {origin} is not deployed")
             return await _proxy(request, entry, rest or "/", "cdn")
-        bucket = core.registry.bucket(origin, prefer=route.cloud)
+        bucket = core.bucket(origin, prefer=route.cloud)
         if bucket is None:
             return _error(502, f"CDN route {name}: origin bucket {origin} does not exist")
         if not rest:  # relative links in index.html need the trailing slash
@@ -149,7 +151,7 @@ def create_gateway(roots: Roots, *, base_url: str | None = None, options: Worker
 
     async def bucket_route(request: Request) -> Response:
         name = request.path_params["name"]
-        bucket = core.registry.bucket(name)
+        bucket = core.bucket(name)
         if bucket is None:
             return _error(404, f"no bucket named {name!r}")
         return _serve_object(request, bucket, request.path_params.get("key", ""), index=False)
@@ -163,7 +165,7 @@ def create_gateway(roots: Roots, *, base_url: str | None = None, options: Worker
 
     async def schedule(request: Request) -> Response:
         name = request.path_params["name"]
-        entry = core.registry.function(name)
+        entry = core.function(name)
         if entry is None:
             return _error(404, f"no function named {name!r}")
         if not entry.schedules:

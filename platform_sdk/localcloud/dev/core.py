@@ -1,9 +1,10 @@
 """The core of `platform dev`, everything but HTTP: registry, worker pools, watcher, scheduler, invocation log.
 
 Functions run in worker subprocesses (see `localcloud/invoker.py` for why); a re-apply is picked up on the next
-invocation because every lookup re-reads a registry entry whose file changed. Events (object-created, schedules)
-are delivered asynchronously on a small thread pool, like the clouds' event delivery. One log line per
-invocation: request id, function, trigger, status, duration.
+invocation because every lookup re-reads a registry entry whose file changed, and a name not found makes the
+gateway look for cloud roots created or removed since it started (a `RootFinder`, see `roots.py`). Events
+(object-created, schedules) are delivered asynchronously on a small thread pool, like the clouds' event
+delivery. One log line per invocation: request id, function, trigger, status, duration.
 """
 
 from __future__ import annotations
@@ -25,10 +26,19 @@ from platform_sdk import contract
 from platform_sdk.localcloud import dbserver, logs
 from platform_sdk.localcloud.dev.delivery import RETRY_BASE_SECONDS, QueueDelivery, message_json, retry_delay
 from platform_sdk.localcloud.dev.identity import LocalIdentities
+from platform_sdk.localcloud.dev.roots import RootFinder
 from platform_sdk.localcloud.dev.scheduler import Scheduler
 from platform_sdk.localcloud.dev.watcher import Watcher
 from platform_sdk.localcloud.invoker import Invocation, InvocationError, Invoker, WorkerOptions
-from platform_sdk.localcloud.registry import CloudRoot, FunctionEntry, QueueTrigger, Registry, as_roots
+from platform_sdk.localcloud.registry import (
+    BucketEntry,
+    CdnRoute,
+    CloudRoot,
+    FunctionEntry,
+    QueueTrigger,
+    Registry,
+    as_roots,
+)
 from platform_sdk.runtime.queues import QueuedMessage
 
 log = logging.getLogger("platform.dev")
@@ -74,12 +84,18 @@ def start_database_servers(root: Path) -> None:
 
 
 class GatewayCore:
-    """Everything but HTTP: registry, workers, bucket watcher, scheduler, invocation log."""
+    """Everything but HTTP: registry, workers, bucket watcher, scheduler, invocation log.
+
+    `roots` are created at start; with a `finder` the served roots are then the ones it finds on disk, looked
+    for again whenever a name is not found, the routes are listed, or the watcher sees a root come or go
+    (`refresh_roots`). Without one, `roots` are served as given for the gateway's life.
+    """
 
     def __init__(self, roots: Roots, *, base_url: str | None = None, options: WorkerOptions | None = None,
                  watch: bool = True, schedules: bool = True, prewarm: bool = False, queues: bool = True,
-                 retry_base: float = RETRY_BASE_SECONDS) -> None:
+                 retry_base: float = RETRY_BASE_SECONDS, finder: RootFinder | None = None) -> None:
         self.roots = as_roots(roots)
+        self.finder = finder
         self.identities = LocalIdentities()
         self.retry_base = retry_base
         self.prewarm = prewarm
@@ -96,7 +112,8 @@ class GatewayCore:
         self.watch_enabled = watch
         self.schedules_enabled = schedules
         self.scheduler = Scheduler(self._fire_schedule)
-        self.watcher = Watcher(self.registry, self.roots, self.sync_registry, self._deliver_object)
+        self.watcher = Watcher(self.registry, self.roots, self.sync_registry, self._deliver_object, finder=finder,
+                               on_roots_change=self.refresh_roots)
         self.invocations: collections.deque[Invocation] = collections.deque(maxlen=RECENT_INVOCATIONS)
         self._events = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="platform-event")
         self._stop = threading.Event()
@@ -106,6 +123,7 @@ class GatewayCore:
         self._last_results: dict[str, Any] = {}
         self._started = False
         self._lock = threading.Lock()
+        self._roots_lock = threading.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -114,6 +132,9 @@ class GatewayCore:
         self._started = True
         for root in self.roots:
             root.path.mkdir(parents=True, exist_ok=True)  # watch it even before the first apply
+        if self.finder is not None:
+            self._set_roots(self.finder.find())
+        for root in self.roots:
             start_database_servers(root.path)
         self.sync_registry(initial=True)
         if self.watch_enabled:
@@ -166,6 +187,56 @@ class GatewayCore:
             if not pending:
                 return
             concurrent.futures.wait(pending)
+
+    # -- roots ----------------------------------------------------------------------------------------------
+    def _set_roots(self, roots: list[CloudRoot]) -> tuple[list[CloudRoot], list[CloudRoot]]:
+        """Serve `roots` from now on; returns (added, removed)."""
+        with self._roots_lock:
+            before, self.roots = self.roots, roots
+            self.registry.roots = roots
+        return [r for r in roots if r not in before], [r for r in before if r not in roots]
+
+    def refresh_roots(self) -> bool:
+        """Look for roots created or removed since the last look (one directory listing; nothing without a
+        finder or before `start`, which creates the given roots); True if they changed. A new root's database
+        servers are started, then the registry is synced (functions logged as deployed/removed, schedules moved
+        to the cloud that now has the function)."""
+        if self.finder is None or not self._started:
+            return False
+        found = self.finder.find()
+        if found == self.roots:
+            return False
+        added, removed = self._set_roots(found)
+        if not added and not removed:
+            return False  # another thread applied the same change
+        for root in added:
+            log.info("cloud root added: %s %s", root.label, root.path)
+            start_database_servers(root.path)
+        for root in removed:
+            log.info("cloud root removed: %s %s", root.label, root.path)
+        self.sync_registry()
+        return True
+
+    def function(self, name: str) -> FunctionEntry | None:
+        """A function by physical name; not found, the roots are looked for again first (a new root)."""
+        entry = self.registry.function(name)
+        if entry is None and self.refresh_roots():
+            entry = self.registry.function(name)
+        return entry
+
+    def route(self, name: str) -> CdnRoute | None:
+        """A CDN route by name, like `function`."""
+        route = self.registry.route(name)
+        if route is None and self.refresh_roots():
+            route = self.registry.route(name)
+        return route
+
+    def bucket(self, name: str, prefer: str | None = None) -> BucketEntry | None:
+        """A bucket by physical name (`prefer`: the cloud label looked in first), like `function`."""
+        bucket = self.registry.bucket(name, prefer=prefer)
+        if bucket is None and self.refresh_roots():
+            bucket = self.registry.bucket(name, prefer=prefer)
+        return bucket
 
     # -- registry changes -----------------------------------------------------------------------------------
     def sync_registry(self, initial: bool = False) -> list[FunctionEntry]:
@@ -267,7 +338,10 @@ class GatewayCore:
         return self.run_event(entry, "schedule", event, f"cron={cron!r}")
 
     def _fire_schedule(self, entry: FunctionEntry, cron: str, when: datetime) -> None:
-        current = self.registry.function(entry.name) or entry
+        current = self.function(entry.name)  # where it is now: a move or a re-apply may have changed it
+        if current is None or cron not in current.schedules:
+            log.info("not fired: fn=%s cron=%r is no longer deployed", entry.name, cron)
+            return
         self._submit(self.run_schedule, current, cron, when)
 
     def _deliver_object(self, entry: FunctionEntry, event: dict[str, Any], detail: str) -> None:
@@ -344,6 +418,7 @@ class GatewayCore:
 
     # -- listing --------------------------------------------------------------------------------------------
     def routes(self, base_url: str) -> dict[str, Any]:
+        self.refresh_roots()
         base = base_url.rstrip("/")
         functions = []
         for entry in self.registry.functions():

@@ -13,6 +13,7 @@ from typing import Any
 
 from platform_sdk.localcloud.dev.app import create_gateway
 from platform_sdk.localcloud.dev.core import GatewayCore, Roots
+from platform_sdk.localcloud.dev.roots import RootFinder
 from platform_sdk.localcloud.invoker import WorkerOptions
 from platform_sdk.localcloud.registry import as_roots
 
@@ -73,14 +74,15 @@ class Gateway:
 
     def __init__(self, roots: Roots, port: int = 0, host: str = "127.0.0.1", *, log_level: str = "warning",
                  options: WorkerOptions | None = None, watch: bool = True, schedules: bool = True,
-                 prewarm: bool = False, queues: bool = True, retry_base: float | None = None) -> None:
+                 prewarm: bool = False, queues: bool = True, retry_base: float | None = None,
+                 finder: RootFinder | None = None) -> None:
         self.roots = as_roots(roots)
         sock = bind(host, port)
         # the URL must be known before workers start: it is PLATFORM_LOCAL_GATEWAY (local signed URLs)
         base_url = f"http://{host}:{sock.getsockname()[1]}"
         extra = {"retry_base": retry_base} if retry_base is not None else {}
         self.app = create_gateway(self.roots, base_url=base_url, options=options, watch=watch, schedules=schedules,
-                                  prewarm=prewarm, queues=queues, **extra)
+                                  prewarm=prewarm, queues=queues, finder=finder, **extra)
         self.core: GatewayCore = self.app.state.core
         self.server = ServerThread(self.app, sock, log_level)
 

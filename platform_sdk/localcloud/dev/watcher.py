@@ -1,9 +1,12 @@
 """Watches the local cloud's roots (watchfiles): a re-apply reloads the registry, a new object fires object-created.
 
 Which files matter: bucket objects (not the buckets' hidden temp directories), each function's `function.json`,
-and CDN route files. One batch of changes is handled in order: registry updates first, then one
-`on_object(entry, event, detail)` call per (object, function whose trigger matches it). A write reported twice
-(added, then modified, with the same mtime, size and inode) fires once.
+and CDN route files. With a `RootFinder` the watch is on the environment's directory (the parent of its roots),
+so a root created later is watched too: a change in a root not served yet, or of a root itself (created,
+removed), makes the gateway look for its roots again before the batch is handled. One batch of changes is
+handled in order: registry updates first, then one `on_object(entry, event, detail)` call per (object, function
+whose trigger matches it). A write reported twice (added, then modified, with the same mtime, size and inode)
+fires once.
 
 Exactly once across a move: a trigger belongs to the bucket on its own cloud, as on a real cloud, so an object
 landing in the same-named twin on another cloud (a move's target before cut-over) fires nothing there. And an
@@ -23,6 +26,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from platform_sdk.localcloud.dev.roots import RootFinder
 from platform_sdk.localcloud.registry import BucketEntry, CloudRoot, FunctionEntry, Registry, content_type, is_temp_key
 
 log = logging.getLogger("platform.dev")
@@ -43,10 +47,15 @@ class Watcher:
     """Turns file changes under `roots` into registry reloads (`on_registry_change`) and object events (`on_object`)."""
 
     def __init__(self, registry: Registry, roots: Iterable[CloudRoot], on_registry_change: Callable[[], object],
-                 on_object: ObjectEventSink) -> None:
+                 on_object: ObjectEventSink, *, finder: RootFinder | None = None,
+                 on_roots_change: Callable[[], bool] | None = None) -> None:
+        """`roots` are watched, or with `finder` its parent directory; `on_roots_change()` looks for the roots
+        again (True if they changed) and is called when a change lies outside the roots served."""
         self.registry = registry
         self.roots = list(roots)
+        self.finder = finder
         self.on_registry_change = on_registry_change
+        self.on_roots_change = on_roots_change
         self.on_object = on_object
         self._seen_objects: dict[Path, tuple[int, int, int]] = {}
         self.ready = threading.Event()
@@ -56,8 +65,8 @@ class Watcher:
         """watchfiles filter: only paths the registry knows, and only the files that matter there."""
         self.ready.set()  # a change reached the filter: the watches are in place
         located = self.registry.locate(Path(path))
-        if located is None:
-            return False
+        if located is None:  # outside the roots served: a root created or removed, or a change in a new one
+            return self.finder is not None and self.finder.owns(Path(path))
         _, area, parts = located
         if area == "buckets":
             return not parts[0].startswith(".")
@@ -69,7 +78,7 @@ class Watcher:
         """Watch until `stop` is set (debounced batches of 1.6 s); a watcher crash is logged, never raised."""
         import watchfiles
 
-        paths = [str(root.path) for root in self.roots]
+        paths = [str(self.finder.parent)] if self.finder is not None else [str(root.path) for root in self.roots]
         try:
             for changes in watchfiles.watch(*paths, watch_filter=self.accepts, stop_event=stop,
                                             debounce=1600, step=50, rust_timeout=500, yield_on_timeout=True,
@@ -84,7 +93,10 @@ class Watcher:
         """One batch of file changes: registry updates first, then object-created events."""
         import watchfiles
 
+        changes = list(changes)
         registry_changed = False
+        if self.on_roots_change is not None and any(self.registry.locate(Path(raw)) is None for _, raw in changes):
+            self.on_roots_change()  # a root came or went: served (or not) before this batch is handled
         candidates: dict[Path, tuple[BucketEntry, str]] = {}
         for change, raw in changes:
             path = Path(raw)
@@ -115,7 +127,7 @@ class Watcher:
     def _twin_with_same_bytes(self, bucket: BucketEntry, key: str, path: Path, size: int) -> str | None:
         """The cloud whose same-named bucket holds `key` with the same bytes, or None."""
         digest: str | None = None
-        for root in self.roots:
+        for root in self.registry.roots:
             if root.label == bucket.cloud:
                 continue
             other = root.path / "buckets" / bucket.name / key
