@@ -189,6 +189,9 @@ def test_where_things_live_during_the_move_s_dns_pauses_says_each_record_as_the_
         assert "(serves shop.example.com) aws (local stand-in)" in text and "copy in progress" not in text
         text = " ".join(cli(project, "outputs", "--env", "local", env=resolver).stdout.split())
         assert "shop.example.com CNAME gcp.localhost (switch it at the move's next pause)" in text, text
+        text = " ".join(cli(project, "plan", "--env", "local", env=resolver).stdout.split())
+        assert "web.cdn: 2 DNS record(s) of shop.example.com do not resolve yet" in text, text
+        assert "gcp.localhost" not in text and "not the record of shop.example.com itself yet" in text
 
         # pause 2: the validation record resolves, the serving record does not (NXDOMAIN): to switch now
         server.add(validation["name"], validation["type"], token)

@@ -428,7 +428,7 @@ def _dns_waiting(s: Session, out: Any) -> None:
                       f"{len(state.missing)} of {len(state.records)} record(s) do not resolve yet, so "
                       f"{escape(state.domain)} is not served {'there ' if state.twin else ''}yet; create {what} in "
                       f"the zone of the domain, {then}:", highlight=False, soft_wrap=True)
-            _print_records(out, [f"{r['name']} {r['type']} {r['value']}" for r in state.blocking])
+            _print_records(out, dns_phase.record_lines(state.blocking))
             if len(state.blocking) < len(state.missing):
                 out.print(f"  not the record of {escape(state.domain)} itself yet: the move asks for its switch at "
                           "its next pause (the source serves the domain meanwhile)", highlight=False, soft_wrap=True)
@@ -436,7 +436,7 @@ def _dns_waiting(s: Session, out: Any) -> None:
             out.print(f"\n[bold yellow]waiting for DNS:[/] {escape(state.cdn)}{where} serves {escape(state.domain)}; "
                       f"switch its record now (replace the record of {escape(state.domain)} in its zone by this "
                       f"one), then {resume}:", highlight=False, soft_wrap=True)
-            _print_records(out, [f"{r['name']} {r['type']} {r['value']}" for r in state.missing])
+            _print_records(out, dns_phase.record_lines(state.missing))
 
 
 def _dns_stopped(s: Session, ready: set[str]) -> str | None:
@@ -462,7 +462,7 @@ def _dns_after_apply(s: Session, results: list[rp.StackResult], out: Any) -> dic
         out.print(f"\n[bold]Phase 1 of 2 for {escape(state.domain)}[/] ({escape(state.cdn)}): its certificate is "
                   "requested. Create these records in the zone of the domain, then apply again: the next apply "
                   "checks they resolve and serves the domain.", highlight=False, soft_wrap=True)
-        _print_records(out, dns_phase.record_lines(state))
+        _print_records(out, dns_phase.record_lines(state.records))
     zones = dns_phase.zones([r for r in results if r.name in ready])
     for zone in zones:
         out.print(f"\nDNS zone {escape(zone['zone'])} ({escape(zone['stack'])}): delegate it from its parent zone "
@@ -481,7 +481,10 @@ def _print_dns_plan(s: Session, out: Any) -> None:
             out.print(f"[yellow]{escape(state.cdn)}[/]: {len(state.missing)} DNS record(s) of {escape(state.domain)} "
                       "do not resolve yet: the apply leaves it in its first phase (not served yet)", highlight=False,
                       soft_wrap=True)
-            _print_records(out, dns_phase.record_lines(state, missing_only=True))
+            _print_records(out, dns_phase.record_lines(state.blocking))
+            if len(state.blocking) < len(state.missing):
+                out.print(f"  not the record of {escape(state.domain)} itself yet: the move asks for its switch at "
+                          "its next pause (the source serves the domain meanwhile)", highlight=False, soft_wrap=True)
         elif state.state == "new":
             out.print(f"[yellow]{escape(state.cdn)}[/]: phase 1 of 2 for {escape(state.domain)}: the apply requests "
                       "its certificate (the rest of the environment applies as usual) and prints the DNS records to "

@@ -84,8 +84,7 @@ class DomainState:
         (`switch_asked`: the move paused for it), since switching it moves the traffic; else TO_CREATE."""
         if self.state == "complete" and not self.twin:
             return IN_PLACE
-        found = next((r for r in self.records if f"{r['name']} {r['type']} {r['value']}" == line), None)
-        if found is not None and found.get("resolves"):
+        if line in record_lines([r for r in self.records if r.get("resolves")]):
             return IN_PLACE
         name = line.split(" ", 1)[0]
         if self.twin and serving({"name": name}, self.domain) and not switch_asked:
@@ -307,9 +306,9 @@ def zones(results: list[Any]) -> list[dict[str, Any]]:
     return found
 
 
-def record_lines(state: DomainState, missing_only: bool = False) -> list[str]:
-    """`name TYPE value` per record (the missing ones only with `missing_only`)."""
-    return [f"{r['name']} {r['type']} {r['value']}" for r in (state.missing if missing_only else state.records)]
+def record_lines(records: list[dict[str, Any]]) -> list[str]:
+    """`name TYPE value` per record ({name, type, value}: `DomainState.records`, `.missing`, `.blocking`)."""
+    return [f"{r['name']} {r['type']} {r['value']}" for r in records]
 
 
 def rehearsal_notes(local: Any, rehearsed_name: str, services: list[Any]) -> list[str]:
