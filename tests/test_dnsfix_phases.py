@@ -98,12 +98,23 @@ def test_where_things_live_says_records_are_in_place_once_the_domain_is_served(t
         assert code == 0, waiting
         assert [r["url"].split("  ")[-1] for r in waiting["where"] if r["kind"] == "dns"] == [
             "(in place)", "(create it in the zone)"]
+        # the same status, machine-readable; the CDN's line says its domain, not served while records are missing
+        assert [r["dns"] for r in waiting["where"] if r["kind"] == "dns"] == ["in-place", "to-create"]
+        (cdn,) = [r for r in waiting["where"] if r["kind"] == "cdn"]
+        assert (cdn["domain"], cdn["domain_served"]) == ("shop.example.com", False)
+        text = " ".join(cli(project, "apply", "--env", "local", "--auto-approve", env=resolver).stdout.split())
+        assert "(shop.example.com not served yet: its DNS records are to create)" in text, text
         for name, kind, value in _records(first)[1:]:
             server.add(name, kind, value)
         cli(project, "apply", "--env", "local", "--auto-approve", env=resolver)
+    code, done = cli.json(project, "apply", "--env", "local", "--auto-approve", env=resolver)
+    assert code == 0 and [r["dns"] for r in done["where"] if r["kind"] == "dns"] == ["in-place", "in-place"], done
+    assert [(r["domain"], r["domain_served"]) for r in done["where"] if r["kind"] == "cdn"] == [
+        ("shop.example.com", True)]
     text = cli(project, "apply", "--env", "local", "--auto-approve", env=resolver).stdout
     assert "Where things live" in text and "(create it in the zone)" not in text
     assert "_acme-challenge.shop.example.com TXT" in text and "(in place)" in text
+    assert "(serves shop.example.com)" in text
 
 
 def test_platform_outputs_says_what_apply_says_of_each_record(tmp_path: Path, cli: Cli) -> None:

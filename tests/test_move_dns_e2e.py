@@ -141,6 +141,91 @@ def test_a_move_to_a_cloud_whose_zone_is_external_pauses_for_the_records_while_t
     assert served(project) == {"gcp": "shop.example.com"}
 
 
+def _dns_rows(where: list[dict[str, object]]) -> list[tuple[object, ...]]:
+    """(cloud, record, dns status, the status said after the record) of each DNS row of "Where things live"."""
+    return [(str(r["cloud"]).split()[0], r["record"], r["dns"], str(r["url"]).split("  ")[-1])
+            for r in where if r["kind"] == "dns"]
+
+
+def _cdn_rows(where: list[dict[str, object]]) -> list[tuple[object, ...]]:
+    return [(str(r["cloud"]).split()[0], r.get("domain"), r.get("domain_served"), r.get("copy"))
+            for r in where if r["kind"] == "cdn"]
+
+
+def test_where_things_live_during_the_move_s_dns_pauses_says_each_record_as_the_lookup_finds_it(
+        tmp_path: Path, cli: Cli) -> None:
+    """Found by a new user: at the first pause the listing said to create the serving record the move says not to
+    change yet (switching it early moves the traffic), and at the second it said "(in place)" of that record while the
+    resolver answered NXDOMAIN (its status came from the twin's phase). `apply` and `outputs` (text and --json) say
+    what the lookup finds, with the move's pause."""
+    from tests.dns_server import FakeDns
+
+    project = make(tmp_path / "estate")
+    assert cli(project, "apply", "--env", "local", "--auto-approve").exit_code == 0
+    with FakeDns() as server:
+        resolver = {"PLATFORM_DNS_RESOLVER": server.address}
+        code, first = cli.json(project, "move", "web", "--to", "gcp", "--env", "local", "--yes", env=resolver)
+        assert code == 0 and first["paused"] == "validation", first
+        (validation, own) = first["dns"]["domains"][0]["records"]
+        token = validation["value"]
+
+        # pause 1: the validation record to create, the serving record not to switch yet
+        code, applied = cli.json(project, "apply", "--env", "local", "--auto-approve", env=resolver)
+        assert code == 0, applied
+        assert _dns_rows(applied["where"]) == [
+            ("gcp", f"_acme-challenge.shop.example.com TXT {token}", "to-create", "(create it in the zone)"),
+            ("gcp", "shop.example.com CNAME gcp.localhost", "switch-later", "(switch it at the move's next pause)")]
+        paused_for = "target twin (move paused for the validation records of shop.example.com to create)"
+        assert _cdn_rows(applied["where"]) == [("aws", "shop.example.com", True, None),
+                                               ("gcp", "shop.example.com", False, paused_for)]
+        code, listed = cli.json(project, "outputs", "--env", "local", env=resolver)
+        assert code == 0 and listed["where"] == applied["where"], listed
+        text = " ".join(cli(project, "apply", "--env", "local", "--auto-approve", env=resolver).stdout.split())
+        assert "shop.example.com CNAME gcp.localhost (create it in the zone)" not in text, text
+        assert "shop.example.com CNAME gcp.localhost (switch it at the move's next pause)" in text
+        assert ("waiting for DNS: web.cdn on gcp (the move's twin) on shop.example.com: 2 of 2 record(s) do not "
+                "resolve yet") in text, text
+        assert "not the record of shop.example.com itself yet: the move asks for its switch at its next pause" in text
+        assert "(serves shop.example.com) aws (local stand-in)" in text and "copy in progress" not in text
+        text = " ".join(cli(project, "outputs", "--env", "local", env=resolver).stdout.split())
+        assert "shop.example.com CNAME gcp.localhost (switch it at the move's next pause)" in text, text
+        text = " ".join(cli(project, "plan", "--env", "local", env=resolver).stdout.split())
+        assert "web.cdn: 2 DNS record(s) of shop.example.com do not resolve yet" in text, text
+        assert "gcp.localhost" not in text and "not the record of shop.example.com itself yet" in text
+
+        # pause 2: the validation record resolves, the serving record does not (NXDOMAIN): to switch now
+        server.add(validation["name"], validation["type"], token)
+        code, second = cli.json(project, "move", "--resume", "--env", "local", env=resolver)
+        assert code == 0 and second["paused"] == "serving", second
+        code, applied = cli.json(project, "apply", "--env", "local", "--auto-approve", env=resolver)
+        assert code == 0, applied
+        switch = "(switch it now: it replaces the record of shop.example.com in the zone)"
+        assert _dns_rows(applied["where"]) == [
+            ("gcp", f"_acme-challenge.shop.example.com TXT {token}", "in-place", "(in place)"),
+            ("gcp", "shop.example.com CNAME gcp.localhost", "to-create", switch)]
+        paused_for = "target twin (move paused for the switch of the record of shop.example.com to it)"
+        assert _cdn_rows(applied["where"]) == [("aws", "shop.example.com", True, None),
+                                               ("gcp", "shop.example.com", True, paused_for)]
+        code, listed = cli.json(project, "outputs", "--env", "local", env=resolver)
+        assert code == 0 and listed["where"] == applied["where"], listed
+        text = " ".join(cli(project, "outputs", "--env", "local", env=resolver).stdout.split())
+        assert f"shop.example.com CNAME gcp.localhost {switch}" in text and "gcp.localhost (in place)" not in text
+        text = " ".join(cli(project, "apply", "--env", "local", "--auto-approve", env=resolver).stdout.split())
+        assert ("waiting for DNS: web.cdn on gcp (the move's twin) serves shop.example.com; switch its record now "
+                "(replace the record of shop.example.com in its zone by this one), then resume the move "
+                "(`platform move --resume --env local`): shop.example.com CNAME gcp.localhost") in text, text
+
+        # switched: in place, and the move cuts over
+        server.add(own["name"], own["type"], own["value"])
+        code, listed = cli.json(project, "outputs", "--env", "local", env=resolver)
+        assert code == 0 and [s for _, _, s, _ in _dns_rows(listed["where"])] == ["in-place", "in-place"], listed
+        code, done = cli.json(project, "move", "--resume", "--env", "local", "--yes", env=resolver)
+        assert code == 0 and done["finished"], done
+    code, listed = cli.json(project, "outputs", "--env", "local")
+    assert code == 0 and _cdn_rows(listed["where"]) == [("gcp", "shop.example.com", True, None)], listed
+    assert [s for _, _, s, _ in _dns_rows(listed["where"])] == ["in-place", "in-place"]
+
+
 def test_a_move_aborted_at_its_first_dns_pause_leaves_the_source_as_it_was(tmp_path: Path, cli: Cli) -> None:
     from tests.dns_server import FakeDns
 

@@ -354,7 +354,7 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
                               highlight=False)
         elif outcome.cancelled and not outcome.interrupted:
             err_console.print(f"[yellow]{operation.capitalize()} cancelled.[/] Nothing more was changed.")
-        rows: list[dict[str, str]] = []
+        rows: list[dict[str, Any]] = []
         generated: list[str] = []
         if operation == "apply" and not outcome.interrupted:
             settled = [r.name for r in results if r.status in rp.SETTLED]
@@ -417,16 +417,26 @@ def _print_records(out: Any, lines: list[str]) -> None:
 
 def _dns_waiting(s: Session, out: Any) -> None:
     """After an apply: the domains left in their first phase because some of their records do not resolve yet (the
-    rest of the environment was applied)."""
-    for state in [d for d in s.dns.waiting if d.stack in s.runner.results]:
-        then = (f"then resume the move (`platform move --resume --env {escape(s.env.name)}`)" if state.twin else
-                f"then apply environment {escape(s.env.name)} again")
+    rest of the environment was applied), and a move's twin that waits for the switch of its serving record."""
+    resume = f"resume the move (`platform move --resume --env {escape(s.env.name)}`)"
+    for state in [d for d in s.dns.domains if d.stack in s.runner.results]:
         where = f" on {escape(state.cloud)} (the move's twin)" if state.twin else ""
-        out.print(f"\n[bold yellow]waiting for DNS:[/] {escape(state.cdn)}{where} on {escape(state.domain)}: "
-                  f"{len(state.blocking)} of {len(state.records)} record(s) do not resolve yet, so "
-                  f"{escape(state.domain)} is not served {'there ' if state.twin else ''}yet; create them in the zone "
-                  f"of the domain, {then}:", highlight=False, soft_wrap=True)
-        _print_records(out, [f"{r['name']} {r['type']} {r['value']}" for r in state.blocking])
+        if state.state == "waiting":
+            what = "its validation record(s)" if state.twin else "them"
+            then = f"then {resume}" if state.twin else f"then apply environment {escape(s.env.name)} again"
+            out.print(f"\n[bold yellow]waiting for DNS:[/] {escape(state.cdn)}{where} on {escape(state.domain)}: "
+                      f"{len(state.missing)} of {len(state.records)} record(s) do not resolve yet, so "
+                      f"{escape(state.domain)} is not served {'there ' if state.twin else ''}yet; create {what} in "
+                      f"the zone of the domain, {then}:", highlight=False, soft_wrap=True)
+            _print_records(out, dns_phase.record_lines(state.blocking))
+            if len(state.blocking) < len(state.missing):
+                out.print(f"  not the record of {escape(state.domain)} itself yet: the move asks for its switch at "
+                          "its next pause (the source serves the domain meanwhile)", highlight=False, soft_wrap=True)
+        elif state.twin and state.state == "complete" and state.missing and _dns_pause(s) == "serving":
+            out.print(f"\n[bold yellow]waiting for DNS:[/] {escape(state.cdn)}{where} serves {escape(state.domain)}; "
+                      f"switch its record now (replace the record of {escape(state.domain)} in its zone by this "
+                      f"one), then {resume}:", highlight=False, soft_wrap=True)
+            _print_records(out, dns_phase.record_lines(state.missing))
 
 
 def _dns_stopped(s: Session, ready: set[str]) -> str | None:
@@ -452,7 +462,7 @@ def _dns_after_apply(s: Session, results: list[rp.StackResult], out: Any) -> dic
         out.print(f"\n[bold]Phase 1 of 2 for {escape(state.domain)}[/] ({escape(state.cdn)}): its certificate is "
                   "requested. Create these records in the zone of the domain, then apply again: the next apply "
                   "checks they resolve and serves the domain.", highlight=False, soft_wrap=True)
-        _print_records(out, dns_phase.record_lines(state))
+        _print_records(out, dns_phase.record_lines(state.records))
     zones = dns_phase.zones([r for r in results if r.name in ready])
     for zone in zones:
         out.print(f"\nDNS zone {escape(zone['zone'])} ({escape(zone['stack'])}): delegate it from its parent zone "
@@ -471,7 +481,10 @@ def _print_dns_plan(s: Session, out: Any) -> None:
             out.print(f"[yellow]{escape(state.cdn)}[/]: {len(state.missing)} DNS record(s) of {escape(state.domain)} "
                       "do not resolve yet: the apply leaves it in its first phase (not served yet)", highlight=False,
                       soft_wrap=True)
-            _print_records(out, dns_phase.record_lines(state, missing_only=True))
+            _print_records(out, dns_phase.record_lines(state.blocking))
+            if len(state.blocking) < len(state.missing):
+                out.print(f"  not the record of {escape(state.domain)} itself yet: the move asks for its switch at "
+                          "its next pause (the source serves the domain meanwhile)", highlight=False, soft_wrap=True)
         elif state.state == "new":
             out.print(f"[yellow]{escape(state.cdn)}[/]: phase 1 of 2 for {escape(state.domain)}: the apply requests "
                       "its certificate (the rest of the environment applies as usual) and prints the DNS records to "
@@ -758,43 +771,87 @@ def drift(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = F
 
 # ------------------------------------------------------------------------------------------------- outputs
 
+def _dns_pause(s: Session) -> str | None:
+    """What the unfinished move's pause at its `dns` step waits for: "validation" (the target's validation records)
+    or "serving" (the switch of the domain's own record); None when no move is paused there."""
+    from platform_sdk.move.record import DNS, unfinished
+
+    move = unfinished(s.moves)
+    if move is None or move.get("phase") != DNS:
+        return None
+    asked = move.get("dns_asked")
+    return str(asked) if asked else None
+
+
 def _copy_roles(s: Session) -> dict[tuple[str, str], str]:
-    """(address, cloud) -> what a copy kept by a move is (the kept source, the twin being filled)."""
-    from platform_sdk.move.record import copy_roles
+    """(address, cloud) -> what a copy kept by a move is (the kept source, the twin being filled); a twin of a move
+    paused for DNS says so, and for what."""
+    from platform_sdk.move.record import copy_roles, retained, unfinished
 
-    return copy_roles(s.moves)
+    roles = copy_roles(s.moves)
+    paused, move = _dns_pause(s), unfinished(s.moves)
+    if paused and move is not None:
+        domains = ", ".join(sorted(set((move.get("domains") or {}).values()))) or "the domain"
+        why = (f"the validation records of {domains} to create" if paused == "validation" else
+               f"the switch of the record of {domains} to it")
+        for address, cloud in retained(move).items():
+            roles[(address, cloud)] = f"target twin (move paused for {why})"
+    return roles
 
 
-def _where(s: Session, results: list[rp.StackResult]) -> list[dict[str, str]]:
+RECORD_LABELS = {dns_phase.IN_PLACE: "in place", dns_phase.TO_CREATE: "create it in the zone",
+                 dns_phase.SWITCH_LATER: "switch it at the move's next pause"}
+
+
+def _where(s: Session, results: list[rp.StackResult]) -> list[dict[str, Any]]:
     """The "Where things live" rows: the one source of `platform apply`'s listing and of `platform outputs` (text and
     `where` in --json), so that the two cannot disagree. From the stacks' outputs (`where_things_live`), a copy kept by
-    a move said as such, and each DNS record of an external-zone domain said as it stands (`s.dns`, read before the
-    command ran): "(in place)" once it resolves (every record of a domain served: resolved or complete), "(create it
-    in the zone)" otherwise."""
+    a move said as such; a CDN row with its domain (`domain`, and `domain_served`: false while its stack is in its
+    first phase); each DNS record of an external-zone domain with `dns` (`dns_phase.record_status`, from the lookup
+    of `s.dns`, made before the command ran): "in-place", "to-create", or "switch-later" (a move's serving record
+    before the move asks for the switch), also said after the record in `url`."""
+    from platform_sdk.model import Cdn
+    from platform_sdk.providers.domains import PHASE_CERTIFICATE
     from platform_sdk.terraform.runner import where_things_live
 
-    rows = where_things_live(results, s.metadata, _copy_roles(s))
-    served = {(d.stack, d.cdn.split(".", 1)[1].replace("-", "_")) for d in s.dns.domains
-              if d.state in ("resolved", "complete")}
-    resolving = {(d.stack, line) for d in s.dns.domains for line in dns_phase.record_lines(d)
-                 if line not in dns_phase.record_lines(d, missing_only=True)}
+    rows: list[dict[str, Any]] = list(where_things_live(results, s.metadata, _copy_roles(s)))
+    domains = {(d.stack, d.cdn.split(".", 1)[1].replace("-", "_")): d for d in s.dns.domains}
+    configured = {cdn.address: s.env.override(cdn.address, "domain", cdn.domain)
+                  for service in s.services for cdn in service.of(Cdn)}
+    outputs = {r.name: r.outputs for r in results}
+    switch_asked = _dns_pause(s) == "serving"
     for row in rows:
-        key = (row.get("stack", ""), row.get("name", "").replace("-", "_"))
-        if row.get("kind") == "dns" and (key in served or (row.get("stack"), row.get("record")) in resolving):
-            row["url"] = f"{row.get('record', '')}  (in place)"
+        short = row.get("name", "").replace("-", "_")
+        if row.get("kind") == "cdn" and configured.get(f"{row['service']}.{row['name']}"):
+            row["domain"] = str(configured[f"{row['service']}.{row['name']}"])
+            row["domain_served"] = outputs.get(row["stack"], {}).get(f"cdn_{short}_dns_phase") != PHASE_CERTIFICATE
+        if row.get("kind") != "dns":
+            continue
+        state = domains.get((row.get("stack", ""), short))
+        status = state.record_status(row["record"], switch_asked) if state is not None else dns_phase.TO_CREATE
+        label = RECORD_LABELS[status]
+        if status == dns_phase.TO_CREATE and state is not None and state.twin and \
+                dns_phase.serving({"name": row["record"].split(" ", 1)[0]}, state.domain):
+            label = f"switch it now: it replaces the record of {state.domain} in the zone"
+        row["dns"] = status
+        row["url"] = f"{row['record']}  ({label})"
     return rows
 
 
-def _print_where(rows: list[dict[str, str]], title: str) -> None:
-    """Aligned lines rather than a table: URLs must never be cut or wrapped (people copy them); a copy kept by a
-    move says what it is after its cloud."""
+def _print_where(rows: list[dict[str, Any]], title: str) -> None:
+    """Aligned lines rather than a table: URLs must never be cut or wrapped (people copy them); a CDN says the domain
+    it serves (or not yet), a copy kept by a move says what it is after its cloud."""
     console.print(f"[bold]{escape(title)}[/]")
     widths = {k: max(len(r[k]) for r in rows) for k in ("service", "kind", "name")}
     for row in rows:
         line = (f"  {escape(row['service']):<{widths['service']}}  {row['kind']:<{widths['kind']}}  "
                 f"{escape(row['name']):<{widths['name']}}  {escape(row['url'])}")
+        if row.get("domain"):
+            line += (f"  (serves {escape(row['domain'])})" if row.get("domain_served") else
+                     f"  ({escape(row['domain'])} not served yet: its DNS records are to create)")
         copy = f"  [yellow]{escape(row['copy'])}[/]" if row.get("copy") else ""
         console.print(f"{line}  [dim]{escape(row['cloud'])}[/]{copy}", highlight=False, soft_wrap=True)
+
 
 @user_errors
 def outputs(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = False,

@@ -9,7 +9,8 @@ of its last apply (next to the state, so every machine agrees) and, when needed,
   stack unchanged), every other stack applies, and the apply says which records are missing (exit 0).
 - `resolved`: the first phase is applied and every record resolves: this apply completes (the CDN with its
   certificate and domain).
-- `complete`: applied complete before (its stack's output `cdn_<name>_dns_phase`): nothing to check.
+- `complete`: applied complete before (its stack's output `cdn_<name>_dns_phase`): nothing to check (but for a
+  move's twin, whose serving record is switched at the move's last pause: its records are still looked up).
 
 A phase belongs to its domain: the applied records (`cdn_<name>_dns_records`) must include one named the CDN's
 current domain, else (the domain changed) the domain is `new` again and starts at its first phase.
@@ -35,6 +36,9 @@ from platform_sdk.model import Cdn
 from platform_sdk.providers.domains import EXTERNAL, PHASE_COMPLETE
 
 RESOLVER_VARIABLE = "PLATFORM_DNS_RESOLVER"
+IN_PLACE, TO_CREATE, SWITCH_LATER = "in-place", "to-create", "switch-later"
+"""Where a record of a domain stands (`record_status`; `where[].dns` of `--json`): it resolves (or its domain was
+completed), it is to create in the zone, or it is a move's serving record not to switch before the move asks."""
 LIFETIME_S = 3.0
 """How long one lookup may take, retries included (seconds)."""
 
@@ -72,6 +76,20 @@ class DomainState:
     def to_json(self) -> dict[str, Any]:
         return {"cdn": self.cdn, "domain": self.domain, "stack": self.stack, "state": self.state,
                 "records": self.records}
+
+    def record_status(self, line: str, switch_asked: bool) -> str:
+        """Where the record `line` ("name TYPE value", `record_lines`) stands, from this check's lookup: IN_PLACE
+        when it resolves (or the domain is complete: an apply completed it once every record resolved, and later
+        applies look nothing up); SWITCH_LATER for a twin's serving record the move has not asked to switch yet
+        (`switch_asked`: the move paused for it), since switching it moves the traffic; else TO_CREATE."""
+        if self.state == "complete" and not self.twin:
+            return IN_PLACE
+        if line in record_lines([r for r in self.records if r.get("resolves")]):
+            return IN_PLACE
+        name = line.split(" ", 1)[0]
+        if self.twin and serving({"name": name}, self.domain) and not switch_asked:
+            return SWITCH_LATER
+        return TO_CREATE
 
 
 @dataclass
@@ -239,7 +257,8 @@ def applied_for(records: Any, domain: str) -> bool:
 def check(project: Any, env: Any, services: list[Any], lookup: Any = None,
           copies: dict[str, str] | None = None) -> DnsCheck:
     """Where each external-zone domain stands (see the module docstring), with the CDN twins of `copies` (address ->
-    cloud: a move's, before its cut-over); DNS is asked only for applied first phases."""
+    cloud: a move's, before its cut-over); DNS is asked only for applied first phases, and for twins (also complete:
+    their serving record is switched last)."""
     domains = external_domains(env, services) + twin_domains(env, services, copies or {})
     if not domains:
         return DnsCheck()
@@ -254,13 +273,15 @@ def check(project: Any, env: Any, services: list[Any], lookup: Any = None,
         records = values.get(f"cdn_{short}_dns_records")
         if not applied_for(records, state.domain):
             continue  # new: its first phase is still to apply (never applied, or applied for another domain)
-        if values.get(f"cdn_{short}_dns_phase") == PHASE_COMPLETE:
+        complete = values.get(f"cdn_{short}_dns_phase") == PHASE_COMPLETE
+        if complete and not state.twin:
             state.state = "complete"
             continue
+        # a twin's records are looked up also once it serves the domain: its serving record is the move's switch
         lookup = lookup or resolver()
         state.records = [{"name": r.get("name"), "type": r.get("type"), "value": r.get("value"),
                           "resolves": resolves(lookup, r)} for r in records if isinstance(r, dict)]
-        state.state = "waiting" if state.blocking else "resolved"
+        state.state = "complete" if complete else "waiting" if state.blocking else "resolved"
     return DnsCheck(domains)
 
 
@@ -285,9 +306,9 @@ def zones(results: list[Any]) -> list[dict[str, Any]]:
     return found
 
 
-def record_lines(state: DomainState, missing_only: bool = False) -> list[str]:
-    """`name TYPE value` per record (the missing ones only with `missing_only`)."""
-    return [f"{r['name']} {r['type']} {r['value']}" for r in (state.missing if missing_only else state.records)]
+def record_lines(records: list[dict[str, Any]]) -> list[str]:
+    """`name TYPE value` per record ({name, type, value}: `DomainState.records`, `.missing`, `.blocking`)."""
+    return [f"{r['name']} {r['type']} {r['value']}" for r in records]
 
 
 def rehearsal_notes(local: Any, rehearsed_name: str, services: list[Any]) -> list[str]:
