@@ -26,7 +26,7 @@ from platform_sdk.errors import PlatformError
 from platform_sdk.move.db.checksum import TableSum
 from platform_sdk.move.db.engine import Database, Engine
 from platform_sdk.move.db.history import CopyHistory, same_content
-from platform_sdk.move.db.report import DatabaseCopyReport, compare
+from platform_sdk.move.db.report import DatabaseCopyReport, TableCheck, compare
 from platform_sdk.move.db.urls import DatabaseUrl, engine_of, label_of, redact
 
 __all__ = ["DatabaseCopyReport", "copy_database", "engine_of", "preflight", "preflight_databases", "redact",
@@ -167,3 +167,24 @@ def copy_database(source_url: str, target_url: str, workdir: Path) -> DatabaseCo
                                 value=str(target.url))
         history.copied(src, taken, dst, after)
         return report
+
+
+def source_leftovers(source_url: str, target_url: str, workdir: Path) -> tuple[dict[str, TableCheck], list[str]]:
+    """Before a kept source is removed (after cut-over): does the source hold rows the target lacks? No when both
+    hold the same content, or when the source is unchanged since its verified copy (the target has moved on since,
+    as it may: it is in use). Returns every table compared and the names of those that differ. Changes nothing.
+
+    Raises:
+        PlatformError: the pair is unsupported or a side cannot be reached.
+    """
+    history = CopyHistory(workdir / HISTORY_FILE)
+    with _opened(source_url, target_url) as (_, source, target, _versions):
+        now, there = source.checksums(), target.checksums()
+        if same_content(now, there):
+            return compare(now, there), []
+        copied = history.tables(target.url.identity)
+        if history.copied_from(target.url.identity) == source.url.identity and copied is not None \
+                and same_content(now, copied):
+            return compare(now, copied), []
+        checks = compare(now, there)
+        return checks, sorted(name for name, check in checks.items() if not check.verified)

@@ -514,6 +514,34 @@ def _result_line(result: dict[str, Any]) -> str:
     return f"  {result.get('resource')} ({result.get('phase')}): {kind} verified"
 
 
+def recheck_source(project: Project, move: dict[str, Any], workers: int = 8
+                   ) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+    """Before the kept source of a finished move is removed: both sides compared again, now (read only; each kind's
+    `leftovers`, move/kinds.py). Returns the report entries (phase `recheck`) and, per resource, what only the source
+    holds (object keys, table names): data the removal would lose.
+
+    Raises:
+        PlatformError: a side cannot be reached, or the move recorded no data location of a resource.
+    """
+    urls: dict[str, dict[str, str]] = move.get("urls") or {}
+    ctx = CopyContext(move["env"], move["target"], True, project.cache_dir / "moves" / "journals",
+                      project.cache_dir / "moves" / "work", workers, None, shared=dict(move.get("shared") or {}))
+    results: list[dict[str, Any]] = []
+    lost: dict[str, list[str]] = {}
+    for address in move["stateful"]:
+        check = getattr(mover(move["kinds"][address]), "leftovers", None)
+        if check is None:
+            continue
+        if address not in urls:
+            raise PlatformError(f"no data location known for {address}: its source cannot be compared with the "
+                                "target, so it is not removed", value=address)
+        entry, only = check(ctx, address, urls[address])
+        results.append(entry)
+        if only:
+            lost[address] = only
+    return results, lost
+
+
 def start_move(project: Project, records: MoveRecords, plan: MovePlan, reuses: str | None = None) -> dict[str, Any]:
     """Record the move (under the record's lock; refused if another unfinished move appeared meanwhile)."""
     move = new_move(plan, reuses)

@@ -26,7 +26,7 @@ from platform_sdk.errors import PlatformError
 from platform_sdk.model import Cdn, Service
 from platform_sdk.move import record as rec
 from platform_sdk.move.kinds import mover
-from platform_sdk.move.orchestrator import MovePlan, PhaseConfig, new_move, phase_config, plan_move
+from platform_sdk.move.orchestrator import MovePlan, PhaseConfig, external_domains, new_move, phase_config, plan_move
 from platform_sdk.profile import Profile
 from platform_sdk.project import Project
 
@@ -123,6 +123,8 @@ def run_preflight(project: Project, env: Environment, services: list[Service], m
                                   f"(data: {', '.join(r.address for r in plan.stateful) or 'none'})")
     _record_checks(result, plan, moves)
     _domain_checks(result, plan)
+    _zone_checks(result, plan)
+    _resolver_check(result, plan, services)
     for resource in plan.stateful:
         if mover(resource.kind) is None:
             result.add(f"data: {resource.address}", False, f"moving a {resource.kind} is not supported yet")
@@ -240,6 +242,55 @@ def _domain_checks(result: Preflight, plan: MovePlan) -> None:
                     + _domain_problem(cdn.address, str(domain), target, source, file, missing)) if missing else
                    ("there this move would pause for DNS records: "
                     + _domain_pauses(cdn.address, str(domain), target, source, file)), STATIC)
+
+
+def _zone_checks(result: Preflight, plan: MovePlan) -> None:
+    """A moved CDN with a domain whose records the platform writes or pauses for on its source (`[clouds.<source>]
+    dns_zone` set) cannot be moved to a cloud without a `dns_zone`: there the platform neither creates the domain's
+    records nor pauses for them, so after the cut-over the domain's record would still point at the source's CDN,
+    which the move removes (docs/domains.md)."""
+    env, target = plan.env, plan.target
+    if getattr(env.clouds.get(target), "dns_zone", None) is not None:
+        return
+    for cdn in (r for r in plan.moved if isinstance(r, Cdn)):
+        domain = env.override(cdn.address, "domain", cdn.domain)
+        source = plan.sources[cdn.address]
+        if not domain or getattr(env.clouds.get(source), "dns_zone", None) is None:
+            continue
+        result.add(f"domain: {cdn.address}", False,
+                   f"CDN {cdn.address} serves {domain}, whose records [clouds.{source}] dns_zone has on {source}; "
+                   f"[clouds.{target}] in {env.file} names no dns_zone, so on {target} the platform would neither "
+                   f"create {domain}'s records nor pause for them, and after the cut-over {domain} would still point "
+                   f"at the CDN on {source}, which the move removes", STATIC,
+                   fix=f"say where the zone of {domain} is for {target}: [clouds.{target}] dns_zone = \"external\" in "
+                       f"{env.file} (the move pauses for the records to create), or the zone's id (the platform "
+                       "creates them) (docs/domains.md)")
+
+
+def _resolver_check(result: Preflight, plan: MovePlan, services: list[Service]) -> None:
+    """When a step of the move looks records up (a CDN twin in an external zone on the target, or any domain of the
+    environment in an external zone: every step reads where it stands), the resolver must work before anything
+    changes: `PLATFORM_DNS_RESOLVER` well formed, and answering (asked once; the system's resolver is not asked
+    here)."""
+    import os
+
+    from platform_sdk.commands import dns_phase
+
+    if not os.environ.get(dns_phase.RESOLVER_VARIABLE):
+        return
+    names = [str(d) for d in external_domains(plan).values()] + [
+        d.domain for d in dns_phase.external_domains(plan.env, services)]
+    if not names:
+        return
+    try:
+        lookup = dns_phase.resolver()
+        dns_phase.resolves(lookup, {"name": names[0], "type": "CNAME", "value": ""})
+    except dns_phase.ResolverError as err:
+        result.add("DNS resolver", False, str(err).split("\n")[0], CHECKED,
+                   fix=f"set {dns_phase.RESOLVER_VARIABLE} to a resolver that answers (host or host:port, port "
+                       "1-65535), or unset it to use the system's")
+        return
+    result.add("DNS resolver", True, f"{dns_phase._described(lookup)} answers (looked up {names[0]})", CHECKED)
 
 
 def _without_twin(cdn: Cdn, plan: MovePlan) -> list[str]:
