@@ -52,7 +52,27 @@ def test_dry_run_of_a_paused_move_writes_nothing_even_once_its_records_resolve(t
     with FakeDns() as server:
         resolver = {"PLATFORM_DNS_RESOLVER": server.address}
         first = paused_move(project, cli, resolver)
+        assert first["placement"].endswith('local.toml: "web" = "gcp"'), first["placement"]
         records = first["dns"]["domains"][0]["records"]
+        (validation,) = [r for r in records if not r["serving"]]
+
+        # a resume before the records resolve says what is still missing, record by record
+        text = " ".join(cli(project, "move", "--resume", "--env", "local", env=resolver).stdout.split())
+        assert "still waiting for DNS for shop.example.com on gcp: 1 of the 1 record(s)" in text, text
+        assert f"{validation['name']} TXT {validation['value']} (does not resolve yet)" in text, text
+        server.records[(validation["name"], "TXT")] = ['"a-stale-token"']
+        text = " ".join(cli(project, "move", "--resume", "--env", "local", env=resolver).stdout.split())
+        assert f"(resolves to a-stale-token, expected {validation['value']})" in text, text
+        del server.records[(validation["name"], "TXT")]
+        code, again = cli.json(project, "move", "--resume", "--env", "local", env=resolver)
+        assert code == 0 and again["placement"].endswith('"web" = "gcp" (already)'), again["placement"]
+
+        # the unfinished move's arguments: the wrong one named, with its value
+        wrong = cli(project, "move", "--resume", "--to", "gcpp", "--env", "local", env=resolver)
+        assert wrong.exit_code == 2 and "--to: the unfinished move is of web to gcp, not gcpp (did you mean " \
+            "'gcp'?) (got 'gcpp')" in " ".join(wrong.stderr.split()), wrong.stderr
+        named = cli(project, "move", "web", "--resume", "--env", "local", env=resolver)  # its own selector: fine
+        assert named.exit_code == 0 and "resuming the move of web to gcp" in named.stdout, named.output
         before = snapshot(project)
         dry = cli(project, "move", "web", "--to", "gcp", "--env", "local", "--dry-run", env=resolver)
         assert dry.exit_code == 0, dry.output
@@ -144,9 +164,14 @@ def test_removing_a_kept_source_compares_it_with_the_target_again(tmp_path: Path
 
     # copied over: the source holds nothing the target lacks, and the table says what was verified now
     (bucket(project, "gcp") / "late.txt").write_text("written to the kept source")
-    removed = cli(project, "move", "web", "--to", "gcp", "--env", "local", "--remove-source", "--yes")
-    assert removed.exit_code == 0, removed.output
-    assert "2/2 now" in removed.stdout, removed.stdout
+    dry = cli(project, "move", "web", "--to", "gcp", "--env", "local", "--remove-source", "--dry-run")
+    assert dry.exit_code == 0 and "2/2 now" in dry.stdout and "nothing was changed" in dry.stdout, dry.output
+    assert snapshot(project)["buckets"] == before["buckets"] + ["gcp/buckets/acme-local-web-site/late.txt"]
+    code, removed = cli.json(project, "move", "web", "--to", "gcp", "--env", "local", "--remove-source", "--yes")
+    assert code == 0 and removed["source_removed"], removed
+    (recheck,) = [r for r in removed["copies"] if r["phase"] == "recheck"]
+    assert (recheck["verify"]["matched"], recheck["verify"]["source_objects"]) == (2, 2), recheck
+    assert removed["placement"].endswith('"web" = "gcp" (already)'), removed["placement"]
     assert not bucket(project, "aws").exists()
     assert (bucket(project, "gcp") / "late.txt").exists()
 
@@ -197,3 +222,17 @@ def test_a_bad_resolver_is_refused_before_the_move_changes_anything(tmp_path: Pa
     assert "DNS resolver" in text and "PLATFORM_DNS_RESOLVER" in text and said in text, text
     assert snapshot(project) == before
     assert json.loads(json.dumps(before["served"])) == {"aws": "shop.example.com"}
+
+
+@pytest.mark.parametrize("args, said, meant", [
+    (["web", "--to", "gcpp"], "--to gcpp: unknown cloud (clouds: ", "gcp"),
+    (["web.cdnn", "--to", "gcp"], "SERVICE.RESOURCE web.cdnn: service 'web' has no resource 'cdnn' (resources: ",
+     "cdn"),
+])
+def test_a_typo_in_the_arguments_is_named_with_a_suggestion(tmp_path: Path, cli: Cli, args: list[str],
+                                                            said: str, meant: str) -> None:
+    project = make(tmp_path / "estate")
+    result = cli(project, "move", *args, "--env", "local", "--dry-run")
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.stdout.split())
+    assert said in text and f"(did you mean {meant!r}?)" in text, text

@@ -34,7 +34,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from platform_sdk.commands._common import EnvOption, JsonOption, ProjectOption, console, err_console, load, user_errors
-from platform_sdk.errors import PlatformError
+from platform_sdk.errors import PlatformError, did_you_mean
 from platform_sdk.move.kinds import RECHECK
 from platform_sdk.providers import builtin_names
 
@@ -160,12 +160,26 @@ class TerraformSteps:
             values = outcome.get("outputs", {}).get(state.stack, {})
             records = [r for r in values.get(f"cdn_{short}_dns_records") or [] if isinstance(r, dict)]
             lookup = lookup or dns_phase.resolver()
+            checked = [{"name": r.get("name"), "type": r.get("type"), "value": r.get("value"),
+                        "serving": dns_phase.serving(r, state.domain), "resolves": dns_phase.resolves(lookup, r)}
+                       for r in records]
+            for record in checked:
+                if not record["resolves"]:
+                    record["found"] = _answers(lookup, record)
             found.append({"cdn": state.cdn, "domain": state.domain, "stack": state.stack, "cloud": state.cloud,
-                          "phase": values.get(f"cdn_{short}_dns_phase"),
-                          "records": [{"name": r.get("name"), "type": r.get("type"), "value": r.get("value"),
-                                       "serving": dns_phase.serving(r, state.domain),
-                                       "resolves": dns_phase.resolves(lookup, r)} for r in records]})
+                          "phase": values.get(f"cdn_{short}_dns_phase"), "records": checked})
         return found
+
+
+def _answers(lookup: Any, record: dict[str, Any]) -> list[str]:
+    """What DNS answers now for a record's name and type (empty: nothing yet), to say how it differs."""
+    import dns.exception
+
+    try:
+        answer = lookup.resolve(str(record["name"]), str(record["type"]), raise_on_no_answer=False)
+    except dns.exception.DNSException:
+        return []
+    return [r.to_text().strip('"').rstrip(".") for r in answer]
 
 
 # ------------------------------------------------------------------------------------------------------- output
@@ -410,9 +424,12 @@ def _move(proj: Any, environment: Any, services: list[Any], selector: str | None
     if resume or (current is not None and current["selector"] == selector and current["target"] == to):
         if current is None:
             raise PlatformError(f"environment {environment.name} has no unfinished move to resume")
-        if (selector or to) and (selector, to) != (current["selector"], current["target"]):
-            raise PlatformError(f"the unfinished move is of {current['selector']} to {current['target']}",
-                                key="SERVICE", value=f"{selector} --to {to}")
+        for key, given, recorded in (("SERVICE", selector, current["selector"]), ("--to", to, current["target"])):
+            if given is not None and given != recorded:
+                raise PlatformError(f"the unfinished move is of {current['selector']} to {current['target']}, not "
+                                    f"{given}{did_you_mean(given, [recorded])}", key=key, value=given,
+                                    hint=f"`platform move --resume --env {environment.name}` finishes it (no "
+                                         f"{key} needed)")
         _same_domains(environment, services, current)
         if dry_run:
             _dry_unfinished(current, environment.name, as_json)
@@ -641,6 +658,12 @@ def _paused(data: dict[str, Any], preflight: dict[str, Any] | None, as_json: boo
         name, cloud = escape(domain["domain"]), escape(domain["cloud"])
         validation = [r for r in domain["records"] if not r["serving"]]
         own = [r for r in domain["records"] if r["serving"]]
+        if data["dns"]["stopped"] == "dns-records-missing":
+            asked = validation if data["paused"] == "validation" else own
+            missing = [r for r in asked if not r["resolves"]]
+            out.print(f"\n[bold]still waiting for DNS for {name} on {cloud}[/]: {len(missing)} of the {len(asked)} "
+                      f"record(s) asked for before not as expected yet ({escape(_described_resolver())}); each is "
+                      "marked below", highlight=False, soft_wrap=True)
         if data["paused"] == "validation":
             out.print(f"\n[bold]DNS for {name} on {cloud}[/] ({escape(domain['cdn'])}): its certificate is requested "
                       f"there. Create these records in the zone of {name}, then resume the move; it attaches {name} "
@@ -652,13 +675,23 @@ def _paused(data: dict[str, Any], preflight: dict[str, Any] | None, as_json: boo
                       f"switch the serving record now (replace the record of {name} in its zone by this one), then "
                       "resume the move; it cuts over once every record resolves.", highlight=False, soft_wrap=True)
             records = own
+        again = data["dns"]["stopped"] == "dns-records-missing"
         for r in records:
-            mark = "" if not r["resolves"] else "  (in place)"
-            out.print(f"  {escape(str(r['name']))} {escape(str(r['type']))} {escape(str(r['value']))}{mark}",
-                      highlight=False, soft_wrap=True)
+            mark = "  (in place)" if r["resolves"] else "" if not again else \
+                f"  (resolves to {', '.join(r['found'])}, expected {r['value']})" if r.get("found") else \
+                "  (does not resolve yet)"
+            out.print(f"  {escape(str(r['name']))} {escape(str(r['type']))} {escape(str(r['value']))}"
+                      f"{escape(mark)}", highlight=False, soft_wrap=True)
     out.print(f"\nmove paused: resume it with `platform move --resume --env {escape(env)}` once the records resolve, "
               f"or undo it with `platform move --abort --env {escape(env)}` (the source was not changed)",
               highlight=False, soft_wrap=True)
+
+
+def _described_resolver() -> str:
+    from platform_sdk.commands import dns_phase
+
+    named = os.environ.get(dns_phase.RESOLVER_VARIABLE)
+    return f"asked {named}, {dns_phase.RESOLVER_VARIABLE}" if named else "asked the system's resolver"
 
 
 def _finish(data: dict[str, Any], preflight: dict[str, Any] | None, as_json: bool, line: str) -> None:

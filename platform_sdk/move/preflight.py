@@ -116,7 +116,8 @@ def run_preflight(project: Project, env: Environment, services: list[Service], m
     try:
         plan = plan_move(env, services, selector, target, profile)
     except PlatformError as err:
-        result.add("placement", False, err.message + (f" ({err.hint})" if err.hint else ""))
+        named = f"{err.key} {err.value}: " if err.key and err.value is not None else ""  # the argument at fault
+        result.add("placement", False, named + err.message + (f" ({err.hint})" if err.hint else ""))
         return result
     result.plan = plan
     result.add("placement", True, f"{', '.join(r.address for r in plan.moved)} can live on {target} "
