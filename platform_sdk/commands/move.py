@@ -1,8 +1,13 @@
 """`platform move SERVICE[.RESOURCE] --to CLOUD --env NAME`: move one workload with its data.
 
     platform move thumbnails --to gcp --env prod [--dry-run] [--keep-source | --remove-source] [--yes]
+    platform move thumbnails --to gcp --env prod --remove-source [--allow-data-loss]   remove a kept source: compared
+                                               with the target first, refused where only it holds data
     platform move --resume --env prod          finish the environment's unfinished move (from any checkout)
     platform move --abort --env prod [--keep-target]   undo it before cut-over
+
+`--dry-run` writes, applies and deletes nothing, whatever state a move is in (for an unfinished move it says what
+`--resume` would do).
 
 A CDN whose domain's DNS zone is external on the target pauses the move after the copy (exit 0): for the target's
 validation records, then for the switch of the domain's own record; `--resume` goes on once they resolve
