@@ -541,7 +541,7 @@ def _same_domains(environment: Any, services: list[Any], move: dict[str, Any]) -
     Raises:
         PlatformError: naming the CDN, both domains and where the new one is set.
     """
-    from platform_sdk.move.preflight import _set_at
+    from platform_sdk.move.preflight import domain_set_at
 
     cdns = {r.address: r for s in services for r in s.resources}
     for address, recorded in (move.get("domains") or {}).items():
@@ -553,8 +553,8 @@ def _same_domains(environment: Any, services: list[Any], move: dict[str, Any]) -
             f"{environment.name}"
         raise PlatformError(f"the unfinished move of {move['selector']} to {move['target']} builds CDN {address} "
                             f"there for {recorded}, and the source serves {recorded} until its cut-over; "
-                            f"{address}'s domain is now {now or 'none'} ({_set_at(environment, cdn)}): nothing was "
-                            "changed", key=address, value=now,
+                            f"{address}'s domain is now {now or 'none'} ({domain_set_at(environment, cdn)}): "
+                            "nothing was changed", key=address, value=now,
                             hint=f"put the domain back to {recorded} and finish the move (`{resume}`) or undo it "
                                  f"(`{abort}`); change the domain after that")
 

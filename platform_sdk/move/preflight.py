@@ -225,8 +225,9 @@ def _domain_checks(result: Preflight, plan: MovePlan) -> None:
             result.add(
                 f"domain: {cdn.address}", False, _domain_problem(cdn.address, str(domain), target, source, file,
                                                                  missing), STATIC,
-                fix=f"keep {plan.selector} on {source} for now; or take {domain} off the CDN ({_set_at(env, cdn)}) "
-                    f"and apply (it is then not served), move, put it back and run `platform apply --env "
+                fix=f"keep {plan.selector} on {source} for now; or take {domain} off the CDN "
+                    f"({domain_set_at(env, cdn)}) and apply (it is then not served), move, put it back and run "
+                    f"`platform apply --env "
                     f"{env.name}`: it prints the records to create in the zone for {target}, and the apply after "
                     "they resolve serves the domain (docs/domains.md)")
             continue
@@ -311,7 +312,7 @@ def _external_domains(zones: Environment, plan: MovePlan) -> list[tuple[Cdn, obj
     return [(cdn, domain, str(zones.file)) for cdn, domain in found if domain]
 
 
-def _set_at(env: Environment, cdn: Cdn) -> str:
+def domain_set_at(env: Environment, cdn: Cdn) -> str:
     """Where the CDN's domain is set: the environment's override, else the CDN's declaration."""
     if "domain" in env.overrides.get(cdn.address, {}):
         return f"the line {env.override_key(cdn.address, 'domain')} of {env.file}"
