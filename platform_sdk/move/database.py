@@ -172,7 +172,9 @@ def copy_database(source_url: str, target_url: str, workdir: Path) -> DatabaseCo
 def source_leftovers(source_url: str, target_url: str, workdir: Path) -> tuple[dict[str, TableCheck], list[str]]:
     """Before a kept source is removed (after cut-over): does the source hold rows the target lacks? No when both
     hold the same content, or when the source is unchanged since its verified copy (the target has moved on since,
-    as it may: it is in use). Returns every table compared and the names of those that differ. Changes nothing.
+    as it may: it is in use). Returns every table compared (source against target now) and the names of the tables
+    the source changed since its copy (since nothing known, without a copy history here) that the target does not
+    hold as the source has them. Changes nothing.
 
     Raises:
         PlatformError: the pair is unsupported or a side cannot be reached.
@@ -183,8 +185,16 @@ def source_leftovers(source_url: str, target_url: str, workdir: Path) -> tuple[d
         if same_content(now, there):
             return compare(now, there), []
         copied = history.tables(target.url.identity)
-        if history.copied_from(target.url.identity) == source.url.identity and copied is not None \
-                and same_content(now, copied):
+        if history.copied_from(target.url.identity) != source.url.identity or copied is None:
+            copied = there  # no verified copy known here: every difference may be the source's
+        if same_content(now, copied):
             return compare(now, copied), []
-        checks = compare(now, there)
-        return checks, sorted(name for name, check in checks.items() if not check.verified)
+
+        def sums(tables: dict[str, TableSum], name: str) -> object:
+            found = tables.get(name)
+            return (found.rows, found.checksum) if found else None
+
+        # a table the source changed since its copy, and the target does not hold as the source has it now
+        lost = [name for name in sorted(set(now) | set(copied))
+                if sums(now, name) != sums(copied, name) and sums(now, name) != sums(there, name)]
+        return compare(now, there), lost
