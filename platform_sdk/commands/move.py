@@ -419,6 +419,11 @@ def _move(proj: Any, environment: Any, services: list[Any], selector: str | None
         executor.claim()
         try:
             report = executor.abort(keep_target)
+        except ResolverError as err:
+            raise PlatformError(f"{err.message}; the abort of the move of {target_move['selector']} is unfinished "
+                                f"(phase {executor.move['phase']})", key=err.key, value=err.value,
+                                hint=f"fix the resolver, then run `platform move --abort --env {environment.name}` "
+                                     "again") from None
         finally:
             bars.stop()
             executor.release()
