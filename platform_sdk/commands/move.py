@@ -355,8 +355,8 @@ def move(selector: Annotated[str | None, typer.Argument(metavar="[SERVICE[.RESOU
          allow_data_loss: Annotated[bool, typer.Option("--allow-data-loss", help="With --remove-source: remove a kept "
                                                        "source even where it holds data the target lacks (that data "
                                                        "is lost).")] = False,
-         dry_run: Annotated[bool, typer.Option("--dry-run", help="Run the preflight only: every check, nothing "
-                                               "changed.")] = False,
+         dry_run: Annotated[bool, typer.Option("--dry-run", help="Change nothing: run the preflight (every "
+                                               "check), or say what --resume or --remove-source would do.")] = False,
          workers: Annotated[int, typer.Option(min=1, help="Objects copied at the same time.")] = 8,
          parallelism: Annotated[int, typer.Option("--parallelism", "-p", min=1)] = 4,
          verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every check, plan and pass.")] = False,
