@@ -10,7 +10,8 @@ A move asks the mover of every stateful resource it carries, always in this orde
    Returns the report entry (JSON); raises PlatformError when the data is not proven to have arrived.
 4. `leftovers(ctx, address, pair)` (optional) before a kept source is removed, long after the move: the
    comparison of both sides again, read only. Returns (report entry, what only the source holds: object keys,
-   table names); a kind without it has nothing the target could lack (a queue is drained, a secret carried).
+   table names). A kind without it is not compared again: a queue was drained into the target at the final sync;
+   a secret's value written to the source after that is not detected yet.
 
 Buckets, databases, secrets and queues are registered here; a new stateful kind registers its own mover
 with `register`, and a kind without one is refused by the move's preflight ("not supported yet").
