@@ -14,6 +14,7 @@ check passed. Each check says how it was made:
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -274,11 +275,10 @@ def _resolver_check(result: Preflight, plan: MovePlan, services: list[Service]) 
     environment in an external zone: every step reads where it stands), the resolver must work before anything
     changes: `PLATFORM_DNS_RESOLVER` well formed, and answering (asked once; the system's resolver is not asked
     here)."""
-    import os
-
     from platform_sdk.commands import dns_phase
 
-    if not os.environ.get(dns_phase.RESOLVER_VARIABLE):
+    named = os.environ.get(dns_phase.RESOLVER_VARIABLE)
+    if not named:
         return
     names = [str(d) for d in external_domains(plan).values()] + [
         d.domain for d in dns_phase.external_domains(plan.env, services)]
@@ -292,7 +292,7 @@ def _resolver_check(result: Preflight, plan: MovePlan, services: list[Service]) 
                    fix=f"set {dns_phase.RESOLVER_VARIABLE} to a resolver that answers (host or host:port, port "
                        "1-65535), or unset it to use the system's")
         return
-    result.add("DNS resolver", True, f"{dns_phase._described(lookup)} answers (looked up {names[0]})", CHECKED)
+    result.add("DNS resolver", True, f"{named} ({dns_phase.RESOLVER_VARIABLE}) answers (looked up {names[0]})", CHECKED)
 
 
 def _without_twin(cdn: Cdn, plan: MovePlan) -> list[str]:
