@@ -273,3 +273,21 @@ def test_connection_errors_never_show_a_password(scheme: str) -> None:
         copy_database(source, source.replace("/db", "/other"), Path("/nonexistent"))
     assert "s3cr" not in str(err.value) and "app:***@127.0.0.1" in str(err.value)
     assert "cannot connect to the source database" in str(err.value)
+
+
+def test_a_kept_source_with_rows_written_since_its_copy_is_told_apart(tmp_path: Path) -> None:
+    """Before a kept source is removed: nothing only it holds while it is unchanged since its verified copy (the target
+    may have moved on); a row written to it since is named by its table."""
+    from platform_sdk.move.database import source_leftovers
+
+    source, target, work = tmp_path / "a.sqlite3", tmp_path / "b.sqlite3", tmp_path / "work"
+    make_source(source)
+    copy_database(url(source), url(target), work)
+    assert source_leftovers(url(source), url(target), work)[1] == []
+    with sqlite3.connect(target) as conn:  # the target is in use: its own writes lose nothing of the source
+        conn.execute("INSERT INTO users VALUES ('new@x', 'n')")
+    assert source_leftovers(url(source), url(target), work)[1] == []
+    with sqlite3.connect(source) as conn:
+        conn.execute("INSERT INTO sessions VALUES ('late')")
+    tables, lost = source_leftovers(url(source), url(target), work)
+    assert lost == ["sessions"] and not tables["sessions"].verified

@@ -1,8 +1,13 @@
 """`platform move SERVICE[.RESOURCE] --to CLOUD --env NAME`: move one workload with its data.
 
     platform move thumbnails --to gcp --env prod [--dry-run] [--keep-source | --remove-source] [--yes]
+    platform move thumbnails --to gcp --env prod --remove-source [--allow-data-loss]   remove a kept source: compared
+                                               with the target first, refused where only it holds data
     platform move --resume --env prod          finish the environment's unfinished move (from any checkout)
     platform move --abort --env prod [--keep-target]   undo it before cut-over
+
+`--dry-run` writes, applies and deletes nothing, whatever state a move is in (for an unfinished move it says what
+`--resume` would do).
 
 A CDN whose domain's DNS zone is external on the target pauses the move after the copy (exit 0): for the target's
 validation records, then for the switch of the domain's own record; `--resume` goes on once they resolve
@@ -34,7 +39,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from platform_sdk.commands._common import EnvOption, JsonOption, ProjectOption, console, err_console, load, user_errors
-from platform_sdk.errors import PlatformError
+from platform_sdk.errors import PlatformError, did_you_mean
+from platform_sdk.move.kinds import RECHECK
 from platform_sdk.providers import builtin_names
 
 _clouds = builtin_names()
@@ -159,12 +165,26 @@ class TerraformSteps:
             values = outcome.get("outputs", {}).get(state.stack, {})
             records = [r for r in values.get(f"cdn_{short}_dns_records") or [] if isinstance(r, dict)]
             lookup = lookup or dns_phase.resolver()
+            checked = [{"name": r.get("name"), "type": r.get("type"), "value": r.get("value"),
+                        "serving": dns_phase.serving(r, state.domain), "resolves": dns_phase.resolves(lookup, r)}
+                       for r in records]
+            for record in checked:
+                if not record["resolves"]:
+                    record["found"] = _answers(lookup, record)
             found.append({"cdn": state.cdn, "domain": state.domain, "stack": state.stack, "cloud": state.cloud,
-                          "phase": values.get(f"cdn_{short}_dns_phase"),
-                          "records": [{"name": r.get("name"), "type": r.get("type"), "value": r.get("value"),
-                                       "serving": dns_phase.serving(r, state.domain),
-                                       "resolves": dns_phase.resolves(lookup, r)} for r in records]})
+                          "phase": values.get(f"cdn_{short}_dns_phase"), "records": checked})
         return found
+
+
+def _answers(lookup: Any, record: dict[str, Any]) -> list[str]:
+    """What DNS answers now for a record's name and type (empty: nothing yet), to say how it differs."""
+    import dns.exception
+
+    try:
+        answer = lookup.resolve(str(record["name"]), str(record["type"]), raise_on_no_answer=False)
+    except dns.exception.DNSException:
+        return []
+    return [r.to_text().strip('"').rstrip(".") for r in answer]
 
 
 # ------------------------------------------------------------------------------------------------------- output
@@ -252,7 +272,7 @@ def _final_table(report: dict[str, Any]) -> Table:
     for result in report["copies"] + report["databases"] + report["secrets"] + report["data"]:
         address = result["resource"]
         latest[address] = result
-        if result.get("kind") == "bucket":
+        if result.get("kind") == "bucket" and result.get("phase") != RECHECK:
             copied[address] = copied.get(address, 0) + result["copy"]["copied"]
             deleted[address] = deleted.get(address, 0) + len(result["deleted"])
     table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
@@ -262,7 +282,16 @@ def _final_table(report: dict[str, Any]) -> Table:
         table.add_column(column, justify="right", no_wrap=True)
     for address, result in latest.items():
         kind = result.get("kind", "?")
-        if kind == "bucket":
+        if result.get("phase") == RECHECK:  # compared again now (before a kept source is removed), nothing copied
+            if kind == "bucket":
+                v = result["verify"]
+                table.add_row(address, kind, "", "", "", f"{v['matched']}/{v['source_objects']} now",
+                              str(v["target_objects"]), f"{v['bytes'] / 1e6:.1f} MB")
+            else:
+                tables = result["tables"]
+                ok = sum(1 for t in tables.values() if t.get("verified"))
+                table.add_row(address, kind, "", "", "", f"{ok}/{len(tables)} tables now", "rows+sums", "")
+        elif kind == "bucket":
             c, v = result["copy"], result["verify"]
             kept = len(v["new_on_target"]) + len(v["rewritten_on_target"]) + len(v["deleted_on_target"])
             table.add_row(address, kind, str(copied[address]),
@@ -323,8 +352,11 @@ def move(selector: Annotated[str | None, typer.Argument(metavar="[SERVICE[.RESOU
          keep_target: Annotated[bool, typer.Option("--keep-target", help="With --abort: keep the target twins (a "
                                                    "later move there reuses them).")] = False,
          yes: Annotated[bool, typer.Option("--yes", help="Do not ask before removing a copy.")] = False,
-         dry_run: Annotated[bool, typer.Option("--dry-run", help="Run the preflight only: every check, nothing "
-                                               "changed.")] = False,
+         allow_data_loss: Annotated[bool, typer.Option("--allow-data-loss", help="With --remove-source: remove a kept "
+                                                       "source even where it holds data the target lacks (that data "
+                                                       "is lost).")] = False,
+         dry_run: Annotated[bool, typer.Option("--dry-run", help="Change nothing: run the preflight (every "
+                                               "check), or say what --resume or --remove-source would do.")] = False,
          workers: Annotated[int, typer.Option(min=1, help="Objects copied at the same time.")] = 8,
          parallelism: Annotated[int, typer.Option("--parallelism", "-p", min=1)] = 4,
          verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every check, plan and pass.")] = False,
@@ -335,22 +367,26 @@ def move(selector: Annotated[str | None, typer.Argument(metavar="[SERVICE[.RESOU
     if not env:
         raise PlatformError("--env is required", key="--env")
     problem = _conflicts(selector, to, keep_source, remove_source, resume, abort, keep_target, dry_run)
+    if allow_data_loss and not remove_source:
+        problem = problem or "--allow-data-loss only goes with --remove-source (of a kept source)"
     if problem:
         raise PlatformError(problem)
     proj, environment, services = load(project, env)
     try:
         with workspace_lock(proj.cache_dir, environment.name, "move"):
             _move(proj, environment, services, selector, to, keep_source, remove_source, resume, abort, keep_target,
-                  yes, dry_run, workers, parallelism, verbose, as_json)
+                  yes, dry_run, workers, parallelism, verbose, as_json, allow_data_loss)
     except WorkspaceLocked as err:
         raise PlatformError(str(err)) from None
 
 
 def _move(proj: Any, environment: Any, services: list[Any], selector: str | None, to: str | None,
           keep_source: bool, remove_source: bool, resume: bool, abort: bool, keep_target: bool, yes: bool,
-          dry_run: bool, workers: int, parallelism: int, verbose: bool, as_json: bool) -> None:
+          dry_run: bool, workers: int, parallelism: int, verbose: bool, as_json: bool,
+          allow_data_loss: bool = False) -> None:
+    from platform_sdk.commands.dns_phase import ResolverError
     from platform_sdk.move import record as rec
-    from platform_sdk.move.orchestrator import MoveExecutor, MoveHooks, start_move
+    from platform_sdk.move.orchestrator import MoveExecutor, MoveHooks, recheck_source, start_move
     from platform_sdk.move.preflight import run_preflight
     from platform_sdk.move.record import MoveRecords
     from platform_sdk.profile import load_profile
@@ -368,6 +404,7 @@ def _move(proj: Any, environment: Any, services: list[Any], selector: str | None
     hooks = MoveHooks(apply=steps.apply, confirm=_confirm(yes), say=say, detail=say if verbose else (lambda t: None),
                       progress=bars, domains=steps.domains)
     preflight_json: dict[str, Any] | None = None
+    rechecked: list[dict[str, Any]] = []
     keep = keep_source or (environment.protected and not remove_source)
 
     if abort:
@@ -382,6 +419,11 @@ def _move(proj: Any, environment: Any, services: list[Any], selector: str | None
         executor.claim()
         try:
             report = executor.abort(keep_target)
+        except ResolverError as err:
+            raise PlatformError(f"{err.message}; the abort of the move of {target_move['selector']} is unfinished "
+                                f"(phase {executor.move['phase']})", key=err.key, value=err.value,
+                                hint=f"fix the resolver, then run `platform move --abort --env {environment.name}` "
+                                     "again") from None
         finally:
             bars.stop()
             executor.release()
@@ -392,9 +434,16 @@ def _move(proj: Any, environment: Any, services: list[Any], selector: str | None
     if resume or (current is not None and current["selector"] == selector and current["target"] == to):
         if current is None:
             raise PlatformError(f"environment {environment.name} has no unfinished move to resume")
-        if (selector or to) and (selector, to) != (current["selector"], current["target"]):
-            raise PlatformError(f"the unfinished move is of {current['selector']} to {current['target']}",
-                                key="SERVICE", value=f"{selector} --to {to}")
+        for key, given, recorded in (("SERVICE", selector, current["selector"]), ("--to", to, current["target"])):
+            if given is not None and given != recorded:
+                raise PlatformError(f"the unfinished move is of {current['selector']} to {current['target']}, not "
+                                    f"{given}{did_you_mean(given, [recorded])}", key=key, value=given,
+                                    hint=f"`platform move --resume --env {environment.name}` finishes it (no "
+                                         f"{key} needed)")
+        _same_domains(environment, services, current)
+        if dry_run:
+            _dry_unfinished(current, environment.name, as_json)
+            return
         move_record = current
         out.print(f"resuming the move of {escape(current['selector'])} to {escape(current['target'])} at phase "
                   f"{current['phase']} (started by {current.get('started_by', '?')} at "
@@ -413,6 +462,12 @@ def _move(proj: Any, environment: Any, services: list[Any], selector: str | None
                                     f"{', '.join(sorted(set(kept['sources'].values())))}", key="--to", value=to,
                                     hint=f"remove that copy with `platform move {selector} --to {to} --env "
                                          f"{environment.name} --remove-source`")
+            rechecked, lost = recheck_source(proj, kept, workers)
+            if lost and not allow_data_loss:
+                raise _would_lose(kept, lost, environment.name)
+            if dry_run:
+                _dry_remove(kept, rechecked, lost, as_json)
+                return
             move_record = kept
             keep = False
             with records.change("platform move") as stored:  # the removal is a step of that move again
@@ -448,11 +503,16 @@ def _move(proj: Any, environment: Any, services: list[Any], selector: str | None
                       highlight=False)
 
     executor = MoveExecutor(proj, records, move_record, hooks, workers=workers)
+    executor.report.results.extend(rechecked)  # the kept source as compared now, before it is removed
     executor.claim()
     try:
         with _interrupts_seen() as seen:
             try:
                 report = executor.run(keep_source=keep)
+            except ResolverError as err:
+                if seen:
+                    raise KeyboardInterrupt from None
+                raise _unfinished(err, executor.move, environment.name) from None
             except Exception:
                 # Ctrl-C also stops the CDK engine and Terraform: what failed because they stopped is the interrupt
                 if not seen or isinstance(sys.exc_info()[1], typer.Exit):
@@ -477,6 +537,91 @@ def _move(proj: Any, environment: Any, services: list[Any], selector: str | None
     state = "source removed" if report.source_removed else "source kept" if report.source_kept else ""
     _finish(data, preflight_json, as_json, f"moved {move_record['selector']} to {move_record['target']}"
             + (f" ({state})" if state else ""))
+
+
+def _same_domains(environment: Any, services: list[Any], move: dict[str, Any]) -> None:
+    """An unfinished move builds the target's twin of each CDN for the domain it recorded, while the source serves
+    that domain: a domain changed since (in code or `[overrides."<cdn>"] domain`) is refused, nothing changed.
+
+    Raises:
+        PlatformError: naming the CDN, both domains and where the new one is set.
+    """
+    from platform_sdk.move.preflight import domain_set_at
+
+    cdns = {r.address: r for s in services for r in s.resources}
+    for address, recorded in (move.get("domains") or {}).items():
+        cdn = cdns.get(address)
+        now = environment.override(address, "domain", cdn.domain) if cdn is not None else None
+        if cdn is None or str(now or "") == recorded:
+            continue
+        resume, abort = f"platform move --resume --env {environment.name}", f"platform move --abort --env " \
+            f"{environment.name}"
+        raise PlatformError(f"the unfinished move of {move['selector']} to {move['target']} builds CDN {address} "
+                            f"there for {recorded}, and the source serves {recorded} until its cut-over; "
+                            f"{address}'s domain is now {now or 'none'} ({domain_set_at(environment, cdn)}): "
+                            "nothing was changed", key=address, value=now,
+                            hint=f"put the domain back to {recorded} and finish the move (`{resume}`) or undo it "
+                                 f"(`{abort}`); change the domain after that")
+
+
+def _unfinished(err: PlatformError, move: dict[str, Any], env: str) -> PlatformError:
+    """A DNS lookup that failed once the move had begun: the same error, saying the move is unfinished and how to go
+    on (the resolver fixed: resume; or abort before the cut-over)."""
+    undo = "" if move.get("rewire_started") else f", or undo it with `platform move --abort --env {env}`"
+    return PlatformError(f"{err.message}; the move of {move['selector']} to {move['target']} is unfinished (phase "
+                         f"{move['phase']}), its steps so far kept", key=err.key, value=err.value,
+                         hint=f"fix the resolver, then resume with `platform move --resume --env {env}`{undo}")
+
+
+def _dry_unfinished(move: dict[str, Any], env: str, as_json: bool) -> None:
+    """`--dry-run` of the unfinished move's own command: what a resume would do; nothing is written."""
+    from platform_sdk.move import record as rec
+
+    resume, abort = rec.commands(move)
+    paused = move.get("dns_asked")
+    waits = {"validation": "the target's validation records", "serving": "the switch of the domain's own record"}
+    next_step = (f"it paused for {waits.get(paused, paused)} and goes on once they resolve" if paused else
+                 f"it continues from its phase {move['phase']}")
+    if as_json:
+        print(json.dumps({"dry_run": True, "unfinished": {
+            "selector": move["selector"], "target": move["target"], "phase": move["phase"], "paused": paused,
+            "resume": resume, "abort": abort}}, indent=2))
+        return
+    console.print(f"the move of {escape(move['selector'])} to {escape(move['target'])} is unfinished (phase "
+                  f"{escape(move['phase'])}, started by {escape(move.get('started_by', '?'))} at "
+                  f"{escape(move.get('started', '?'))}): `{escape(resume)}` finishes it ({next_step}), "
+                  f"`{escape(abort)}` undoes it; nothing was changed (--dry-run)", highlight=False, soft_wrap=True)
+
+
+def _would_lose(move: dict[str, Any], lost: dict[str, list[str]], env: str) -> PlatformError:
+    """The refusal to remove a kept source that holds what the target lacks (exit 2, nothing changed)."""
+    parts = []
+    for address, only in lost.items():
+        what = "tables" if move["kinds"].get(address) == "database" else "objects"
+        shown = ", ".join(only[:5]) + (f" and {len(only) - 5} more" if len(only) > 5 else "")
+        parts.append(f"{address} on {move['sources'][address]} holds {len(only)} {what} the target on "
+                     f"{move['target']} lacks or holds otherwise ({shown})")
+    command = f"platform move {move['selector']} --to {move['target']} --env {env} --remove-source"
+    return PlatformError("the kept source was compared with the target again: " + "; ".join(parts)
+                         + "; removing it would lose them, so nothing was removed", key="--remove-source",
+                         value=sorted(lost)[0],
+                         hint=f"copy them to the target and run `{command}` again, or run `{command} "
+                              "--allow-data-loss` to remove them with the source")
+
+
+def _dry_remove(move: dict[str, Any], rechecked: list[dict[str, Any]], lost: dict[str, list[str]],
+                as_json: bool) -> None:
+    """`--remove-source --dry-run`: the kept source compared with the target now; nothing removed."""
+    sources = ", ".join(sorted(set(move["sources"].values())))
+    if as_json:
+        print(json.dumps({"dry_run": True, "remove_source": {"selector": move["selector"], "sources": sources,
+                                                             "recheck": rechecked, "lost": lost}}, indent=2))
+        return
+    if rechecked:
+        console.print(_final_table({"copies": rechecked, "databases": [], "secrets": [], "data": []}))
+    console.print(f"would remove the source copy of {', '.join(move['stateful'])} on {sources}"
+                  + (" (losing what only it holds: --allow-data-loss)" if lost else
+                     " (the target holds everything it holds)") + "; nothing was changed", highlight=False)
 
 
 @contextlib.contextmanager
@@ -523,6 +668,12 @@ def _paused(data: dict[str, Any], preflight: dict[str, Any] | None, as_json: boo
         name, cloud = escape(domain["domain"]), escape(domain["cloud"])
         validation = [r for r in domain["records"] if not r["serving"]]
         own = [r for r in domain["records"] if r["serving"]]
+        if data["dns"]["stopped"] == "dns-records-missing":
+            asked = validation if data["paused"] == "validation" else own
+            missing = [r for r in asked if not r["resolves"]]
+            out.print(f"\n[bold]still waiting for DNS for {name} on {cloud}[/]: {len(missing)} of the {len(asked)} "
+                      f"record(s) asked for before not as expected yet ({escape(_described_resolver())}); each is "
+                      "marked below", highlight=False, soft_wrap=True)
         if data["paused"] == "validation":
             out.print(f"\n[bold]DNS for {name} on {cloud}[/] ({escape(domain['cdn'])}): its certificate is requested "
                       f"there. Create these records in the zone of {name}, then resume the move; it attaches {name} "
@@ -534,13 +685,23 @@ def _paused(data: dict[str, Any], preflight: dict[str, Any] | None, as_json: boo
                       f"switch the serving record now (replace the record of {name} in its zone by this one), then "
                       "resume the move; it cuts over once every record resolves.", highlight=False, soft_wrap=True)
             records = own
+        again = data["dns"]["stopped"] == "dns-records-missing"
         for r in records:
-            mark = "" if not r["resolves"] else "  (in place)"
-            out.print(f"  {escape(str(r['name']))} {escape(str(r['type']))} {escape(str(r['value']))}{mark}",
-                      highlight=False, soft_wrap=True)
+            mark = "  (in place)" if r["resolves"] else "" if not again else \
+                f"  (resolves to {', '.join(r['found'])}, expected {r['value']})" if r.get("found") else \
+                "  (does not resolve yet)"
+            out.print(f"  {escape(str(r['name']))} {escape(str(r['type']))} {escape(str(r['value']))}"
+                      f"{escape(mark)}", highlight=False, soft_wrap=True)
     out.print(f"\nmove paused: resume it with `platform move --resume --env {escape(env)}` once the records resolve, "
               f"or undo it with `platform move --abort --env {escape(env)}` (the source was not changed)",
               highlight=False, soft_wrap=True)
+
+
+def _described_resolver() -> str:
+    from platform_sdk.commands import dns_phase
+
+    named = os.environ.get(dns_phase.RESOLVER_VARIABLE)
+    return f"asked {named}, {dns_phase.RESOLVER_VARIABLE}" if named else "asked the system's resolver"
 
 
 def _finish(data: dict[str, Any], preflight: dict[str, Any] | None, as_json: bool, line: str) -> None:

@@ -26,7 +26,7 @@ from platform_sdk.errors import PlatformError
 from platform_sdk.move.db.checksum import TableSum
 from platform_sdk.move.db.engine import Database, Engine
 from platform_sdk.move.db.history import CopyHistory, same_content
-from platform_sdk.move.db.report import DatabaseCopyReport, compare
+from platform_sdk.move.db.report import DatabaseCopyReport, TableCheck, compare
 from platform_sdk.move.db.urls import DatabaseUrl, engine_of, label_of, redact
 
 __all__ = ["DatabaseCopyReport", "copy_database", "engine_of", "preflight", "preflight_databases", "redact",
@@ -167,3 +167,34 @@ def copy_database(source_url: str, target_url: str, workdir: Path) -> DatabaseCo
                                 value=str(target.url))
         history.copied(src, taken, dst, after)
         return report
+
+
+def source_leftovers(source_url: str, target_url: str, workdir: Path) -> tuple[dict[str, TableCheck], list[str]]:
+    """Before a kept source is removed (after cut-over): does the source hold rows the target lacks? No when both
+    hold the same content, or when the source is unchanged since its verified copy (the target has moved on since,
+    as it may: it is in use). Returns every table compared (source against target now) and the names of the tables
+    the source changed since its copy (since nothing known, without a copy history here) that the target does not
+    hold as the source has them. Changes nothing.
+
+    Raises:
+        PlatformError: the pair is unsupported or a side cannot be reached.
+    """
+    history = CopyHistory(workdir / HISTORY_FILE)
+    with _opened(source_url, target_url) as (_, source, target, _versions):
+        now, there = source.checksums(), target.checksums()
+        if same_content(now, there):
+            return compare(now, there), []
+        copied = history.tables(target.url.identity)
+        if history.copied_from(target.url.identity) != source.url.identity or copied is None:
+            copied = there  # no verified copy known here: every difference may be the source's
+        if same_content(now, copied):
+            return compare(now, copied), []
+
+        def sums(tables: dict[str, TableSum], name: str) -> object:
+            found = tables.get(name)
+            return (found.rows, found.checksum) if found else None
+
+        # a table the source changed since its copy, and the target does not hold as the source has it now
+        lost = [name for name in sorted(set(now) | set(copied))
+                if sums(now, name) != sums(copied, name) and sums(now, name) != sums(there, name)]
+        return compare(now, there), lost

@@ -8,6 +8,10 @@ A move asks the mover of every stateful resource it carries, always in this orde
 3. `copy(ctx, address, pair, phase)` once before cut-over (`ctx.cutover` False: the target becomes an exact,
    verified copy) and once after it (the final sync: what changed meanwhile; the target's own writes are kept).
    Returns the report entry (JSON); raises PlatformError when the data is not proven to have arrived.
+4. `leftovers(ctx, address, pair)` (optional) before a kept source is removed, long after the move: the
+   comparison of both sides again, read only. Returns (report entry, what only the source holds: object keys,
+   table names). A kind without it is not compared again: a queue was drained into the target at the final sync;
+   a secret's value written to the source after that is not detected yet.
 
 Buckets, databases, secrets and queues are registered here; a new stateful kind registers its own mover
 with `register`, and a kind without one is refused by the move's preflight ("not supported yet").
@@ -22,6 +26,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from platform_sdk.errors import PlatformError
+
+RECHECK = "recheck"
+"""The phase of a report entry made by `leftovers`: both sides compared again, nothing copied."""
 
 Pair = dict[str, str]
 """{"source": url, "target": url}: where one resource's data lives on each side (from the stacks' outputs)."""
@@ -88,6 +95,20 @@ class BucketMover:
                              workers=ctx.workers, progress=progress)
         return result.to_json()
 
+    def leftovers(self, ctx: CopyContext, address: str, pair: Pair) -> tuple[dict[str, Any], list[str]]:
+        """Source objects the target has neither the same bytes of nor deleted or rewritten itself since cut-over
+        (as the final sync's verification explains them: move/buckets.py)."""
+        from platform_sdk.move.buckets import verify_two_way
+        from platform_sdk.move.journal import Journal
+        from platform_sdk.runtime.buckets import open_bucket
+
+        src, dst = open_bucket(pair["source"]), open_bucket(pair["target"])
+        ctx.journals.mkdir(parents=True, exist_ok=True)
+        with Journal(ctx.journals / f"{ctx.env}-{address}-{ctx.target}.sqlite3", src.url, dst.url) as journal:
+            check = verify_two_way(src, dst, journal.entries(), cutover=True, workers=ctx.workers)
+        return ({"resource": address, "phase": RECHECK, "kind": "bucket", "verify": check.to_json()},
+                sorted(check.missing + check.different))
+
 
 class DatabaseMover:
     kind = "database"
@@ -123,6 +144,20 @@ class DatabaseMover:
             if history.is_file():
                 ctx.shared[self.HISTORY] = json.loads(history.read_text())
         return {"resource": address, "phase": phase, "kind": "database", **result.to_json()}
+
+    def leftovers(self, ctx: CopyContext, address: str, pair: Pair) -> tuple[dict[str, Any], list[str]]:
+        """Tables whose rows or checksums differ, unless the source is unchanged since its verified copy."""
+        from platform_sdk.move.database import HISTORY_FILE, source_leftovers
+
+        ctx.workdir.mkdir(parents=True, exist_ok=True)
+        known = dict(ctx.shared.get(self.HISTORY, {}))
+        if known:
+            history = ctx.workdir / HISTORY_FILE
+            local = json.loads(history.read_text()) if history.is_file() else {}
+            history.write_text(json.dumps({**local, **known}, indent=2, sort_keys=True) + "\n")
+        tables, differing = source_leftovers(pair["source"], pair["target"], ctx.workdir)
+        return ({"resource": address, "phase": RECHECK, "kind": "database",
+                 "tables": {name: check.to_json() for name, check in sorted(tables.items())}}, differing)
 
 
 class SecretMover:

@@ -34,7 +34,7 @@ from typing import Any
 
 from platform_sdk import providers
 from platform_sdk.envs import Environment, load_environment
-from platform_sdk.errors import PlatformError
+from platform_sdk.errors import PlatformError, did_you_mean
 from platform_sdk.model import Database, Resource, Service
 from platform_sdk.move import record as rec
 from platform_sdk.move.kinds import CopyContext, mover
@@ -78,13 +78,14 @@ def _select(services: list[Service], selector: str) -> list[Resource]:
     service = next((s for s in services if s.name == service_name), None)
     if service is None:
         known = ", ".join(s.name for s in services)
-        raise PlatformError(f"no service named {service_name!r} (services: {known})", key="SERVICE",
-                            value=selector)
+        raise PlatformError(f"no service named {service_name!r} (services: {known})"
+                            + did_you_mean(service_name, [s.name for s in services]), key="SERVICE", value=selector)
     if resource_name:
         resource = service.get(resource_name)
         if resource is None:
             known = ", ".join(r.name for r in service.resources)
-            raise PlatformError(f"service {service_name!r} has no resource {resource_name!r} (resources: {known})",
+            raise PlatformError(f"service {service_name!r} has no resource {resource_name!r} (resources: {known})"
+                                + did_you_mean(resource_name, [r.name for r in service.resources]),
                                 key="SERVICE.RESOURCE", value=selector)
         return [resource]
     return service.resources
@@ -96,7 +97,8 @@ def plan_move(env: Environment, services: list[Service], selector: str, target: 
     rules only: the preflight synthesizes and plans the rest). Raises PlatformError / PlacementError."""
     known = sorted(providers.plugins())
     if target not in known:
-        raise PlatformError(f"unknown cloud (clouds: {', '.join(known)})", key="--to", value=target)
+        raise PlatformError(f"unknown cloud (clouds: {', '.join(known)}){did_you_mean(target, known)}", key="--to",
+                            value=target)
     if not env.is_configured(target):
         raise PlatformError(f"cloud {target!r} has no [clouds.{target}] section in {env.file}", key="--to",
                             value=target)
@@ -288,11 +290,13 @@ class MoveExecutor:
     def _placement(self, value: str | None) -> None:
         """Make the environment file say what the move says (also on a checkout that did not start it)."""
         assert self.env.file is not None
+        shown = f'"{self.move["selector"]}" = "{value}"' if value else f'no "{self.move["selector"]}" line'
         if self.env.placement.get(self.move["selector"]) != value:
             set_placement(self.env.file, self.move["selector"], value)
-            shown = f'"{self.move["selector"]}" = "{value}"' if value else f'no "{self.move["selector"]}" line'
-            self.report.placement = f"{self.env.file}: {shown}"
             self.env = load_environment(self.env.file)
+            self.report.placement = f"{self.env.file}: {shown}"
+        else:  # set by an earlier run of the move (or on another checkout): said all the same
+            self.report.placement = f"{self.env.file}: {shown} (already)"
 
     def claim(self) -> None:
         """Mark the move as running here; refuse when another live run holds it."""
@@ -512,6 +516,34 @@ def _result_line(result: dict[str, Any]) -> str:
         return (f"  {result['resource']} ({result['phase']}): {q['moved']} messages and {q['dead_lettered_moved']} "
                 f"dead-lettered drained into the target; source empty: {q['verified']}")
     return f"  {result.get('resource')} ({result.get('phase')}): {kind} verified"
+
+
+def recheck_source(project: Project, move: dict[str, Any], workers: int = 8
+                   ) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+    """Before the kept source of a finished move is removed: both sides compared again, now (read only; each kind's
+    `leftovers`, move/kinds.py). Returns the report entries (phase `recheck`) and, per resource, what only the source
+    holds (object keys, table names): data the removal would lose.
+
+    Raises:
+        PlatformError: a side cannot be reached, or the move recorded no data location of a resource.
+    """
+    urls: dict[str, dict[str, str]] = move.get("urls") or {}
+    ctx = CopyContext(move["env"], move["target"], True, project.cache_dir / "moves" / "journals",
+                      project.cache_dir / "moves" / "work", workers, None, shared=dict(move.get("shared") or {}))
+    results: list[dict[str, Any]] = []
+    lost: dict[str, list[str]] = {}
+    for address in move["stateful"]:
+        check = getattr(mover(move["kinds"][address]), "leftovers", None)
+        if check is None:
+            continue
+        if address not in urls:
+            raise PlatformError(f"no data location known for {address}: its source cannot be compared with the "
+                                "target, so it is not removed", value=address)
+        entry, only = check(ctx, address, urls[address])
+        results.append(entry)
+        if only:
+            lost[address] = only
+    return results, lost
 
 
 def start_move(project: Project, records: MoveRecords, plan: MovePlan, reuses: str | None = None) -> dict[str, Any]:

@@ -14,6 +14,7 @@ check passed. Each check says how it was made:
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from platform_sdk.errors import PlatformError
 from platform_sdk.model import Cdn, Service
 from platform_sdk.move import record as rec
 from platform_sdk.move.kinds import mover
-from platform_sdk.move.orchestrator import MovePlan, PhaseConfig, new_move, phase_config, plan_move
+from platform_sdk.move.orchestrator import MovePlan, PhaseConfig, external_domains, new_move, phase_config, plan_move
 from platform_sdk.profile import Profile
 from platform_sdk.project import Project
 
@@ -116,13 +117,16 @@ def run_preflight(project: Project, env: Environment, services: list[Service], m
     try:
         plan = plan_move(env, services, selector, target, profile)
     except PlatformError as err:
-        result.add("placement", False, err.message + (f" ({err.hint})" if err.hint else ""))
+        named = f"{err.key} {err.value}: " if err.key and err.value is not None else ""  # the argument at fault
+        result.add("placement", False, named + err.message + (f" ({err.hint})" if err.hint else ""))
         return result
     result.plan = plan
     result.add("placement", True, f"{', '.join(r.address for r in plan.moved)} can live on {target} "
                                   f"(data: {', '.join(r.address for r in plan.stateful) or 'none'})")
     _record_checks(result, plan, moves)
     _domain_checks(result, plan)
+    _zone_checks(result, plan)
+    _resolver_check(result, plan, services)
     for resource in plan.stateful:
         if mover(resource.kind) is None:
             result.add(f"data: {resource.address}", False, f"moving a {resource.kind} is not supported yet")
@@ -222,8 +226,9 @@ def _domain_checks(result: Preflight, plan: MovePlan) -> None:
             result.add(
                 f"domain: {cdn.address}", False, _domain_problem(cdn.address, str(domain), target, source, file,
                                                                  missing), STATIC,
-                fix=f"keep {plan.selector} on {source} for now; or take {domain} off the CDN ({_set_at(env, cdn)}) "
-                    f"and apply (it is then not served), move, put it back and run `platform apply --env "
+                fix=f"keep {plan.selector} on {source} for now; or take {domain} off the CDN "
+                    f"({domain_set_at(env, cdn)}) and apply (it is then not served), move, put it back and run "
+                    f"`platform apply --env "
                     f"{env.name}`: it prints the records to create in the zone for {target}, and the apply after "
                     "they resolve serves the domain (docs/domains.md)")
             continue
@@ -240,6 +245,54 @@ def _domain_checks(result: Preflight, plan: MovePlan) -> None:
                     + _domain_problem(cdn.address, str(domain), target, source, file, missing)) if missing else
                    ("there this move would pause for DNS records: "
                     + _domain_pauses(cdn.address, str(domain), target, source, file)), STATIC)
+
+
+def _zone_checks(result: Preflight, plan: MovePlan) -> None:
+    """A moved CDN with a domain whose records the platform writes or pauses for on its source (`[clouds.<source>]
+    dns_zone` set) cannot be moved to a cloud without a `dns_zone`: there the platform neither creates the domain's
+    records nor pauses for them, so after the cut-over the domain's record would still point at the source's CDN,
+    which the move removes (docs/domains.md)."""
+    env, target = plan.env, plan.target
+    if getattr(env.clouds.get(target), "dns_zone", None) is not None:
+        return
+    for cdn in (r for r in plan.moved if isinstance(r, Cdn)):
+        domain = env.override(cdn.address, "domain", cdn.domain)
+        source = plan.sources[cdn.address]
+        if not domain or getattr(env.clouds.get(source), "dns_zone", None) is None:
+            continue
+        result.add(f"domain: {cdn.address}", False,
+                   f"CDN {cdn.address} serves {domain}, whose records [clouds.{source}] dns_zone has on {source}; "
+                   f"[clouds.{target}] in {env.file} names no dns_zone, so on {target} the platform would neither "
+                   f"create {domain}'s records nor pause for them, and after the cut-over {domain} would still point "
+                   f"at the CDN on {source}, which the move removes", STATIC,
+                   fix=f"say where the zone of {domain} is for {target}: [clouds.{target}] dns_zone = \"external\" in "
+                       f"{env.file} (the move pauses for the records to create), or the zone's id (the platform "
+                       "creates them) (docs/domains.md)")
+
+
+def _resolver_check(result: Preflight, plan: MovePlan, services: list[Service]) -> None:
+    """When a step of the move looks records up (a CDN twin in an external zone on the target, or any domain of the
+    environment in an external zone: every step reads where it stands), the resolver must work before anything
+    changes: `PLATFORM_DNS_RESOLVER` well formed, and answering (asked once; the system's resolver is not asked
+    here)."""
+    from platform_sdk.commands import dns_phase
+
+    named = os.environ.get(dns_phase.RESOLVER_VARIABLE)
+    if not named:
+        return
+    names = [str(d) for d in external_domains(plan).values()] + [
+        d.domain for d in dns_phase.external_domains(plan.env, services)]
+    if not names:
+        return
+    try:
+        lookup = dns_phase.resolver()
+        dns_phase.resolves(lookup, {"name": names[0], "type": "CNAME", "value": ""})
+    except dns_phase.ResolverError as err:
+        result.add("DNS resolver", False, str(err).split("\n")[0], CHECKED,
+                   fix=f"set {dns_phase.RESOLVER_VARIABLE} to a resolver that answers (host or host:port, port "
+                       "1-65535), or unset it to use the system's")
+        return
+    result.add("DNS resolver", True, f"{named} ({dns_phase.RESOLVER_VARIABLE}) answers (looked up {names[0]})", CHECKED)
 
 
 def _without_twin(cdn: Cdn, plan: MovePlan) -> list[str]:
@@ -259,7 +312,7 @@ def _external_domains(zones: Environment, plan: MovePlan) -> list[tuple[Cdn, obj
     return [(cdn, domain, str(zones.file)) for cdn, domain in found if domain]
 
 
-def _set_at(env: Environment, cdn: Cdn) -> str:
+def domain_set_at(env: Environment, cdn: Cdn) -> str:
     """Where the CDN's domain is set: the environment's override, else the CDN's declaration."""
     if "domain" in env.overrides.get(cdn.address, {}):
         return f"the line {env.override_key(cdn.address, 'domain')} of {env.file}"
