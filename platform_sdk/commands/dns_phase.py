@@ -326,3 +326,20 @@ def rehearsal_notes(local: Any, rehearsed_name: str, services: list[Any]) -> lis
             f"{rehearsed_name}): {rehearsed_name}'s first apply would request the certificate and stop, printing the "
             "DNS records to create; the next apply completes once they resolve"
             for d in external_domains(local, services, zones=rehearsed)]
+
+
+def probe_resolver(env: Any, services: list[Any], names: list[str]) -> tuple[str, str | None, str] | None:
+    """Whether the resolver `PLATFORM_DNS_RESOLVER` names answers, asked about the first of `names` and the
+    environment's domains in external zones (`platform move`'s preflight, move.preflight.DnsProbe): None when the
+    variable is unset or there is nothing to look up, else (its value, why it fails or None, the name asked)."""
+    named = os.environ.get(RESOLVER_VARIABLE)
+    if not named:
+        return None
+    names = names + [d.domain for d in external_domains(env, services)]
+    if not names:
+        return None
+    try:
+        resolves(resolver(), {"name": names[0], "type": "CNAME", "value": ""})
+    except ResolverError as err:
+        return named, str(err).split("\n")[0], names[0]
+    return named, None, names[0]

@@ -384,7 +384,7 @@ def _move(proj: Any, environment: Any, services: list[Any], selector: str | None
           keep_source: bool, remove_source: bool, resume: bool, abort: bool, keep_target: bool, yes: bool,
           dry_run: bool, workers: int, parallelism: int, verbose: bool, as_json: bool,
           allow_data_loss: bool = False) -> None:
-    from platform_sdk.commands.dns_phase import ResolverError
+    from platform_sdk.commands.dns_phase import ResolverError, probe_resolver
     from platform_sdk.move import record as rec
     from platform_sdk.move.orchestrator import MoveExecutor, MoveHooks, recheck_source, start_move
     from platform_sdk.move.preflight import run_preflight
@@ -477,7 +477,7 @@ def _move(proj: Any, environment: Any, services: list[Any], selector: str | None
                         move_record = entry
         else:
             preflight = run_preflight(proj, environment, services, moves, selector, to, steps.plan, keep,
-                                      load_profile(proj, environment))
+                                      load_profile(proj, environment), dns_probe=probe_resolver)
             preflight_json = preflight.to_json()
             if not as_json:
                 _print_preflight(preflight, verbose, dry_run)

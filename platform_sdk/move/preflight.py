@@ -14,7 +14,6 @@ check passed. Each check says how it was made:
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -106,8 +105,9 @@ def _destroyed(before: dict[str, set[str]], after: dict[str, set[str]]) -> set[t
 
 def run_preflight(project: Project, env: Environment, services: list[Service], moves: list[dict[str, Any]],
                   selector: str, target: str, plan_hook: PlanHook, keep_source: bool,
-                  profile: Profile | None = None) -> Preflight:
-    """Every check of a new move of `selector` to `target` (see the module docstring). Changes nothing."""
+                  profile: Profile | None = None, dns_probe: DnsProbe | None = None) -> Preflight:
+    """Every check of a new move of `selector` to `target` (see the module docstring). Changes nothing.
+    `dns_probe`: how the resolver is asked (see `DnsProbe`); None: not asked."""
     result = Preflight(selector, target)
     other = rec.unfinished(moves)
     if other is not None:
@@ -126,7 +126,7 @@ def run_preflight(project: Project, env: Environment, services: list[Service], m
     _record_checks(result, plan, moves)
     _domain_checks(result, plan)
     _zone_checks(result, plan)
-    _resolver_check(result, plan, services)
+    _resolver_check(result, plan, services, dns_probe)
     for resource in plan.stateful:
         if mover(resource.kind) is None:
             result.add(f"data: {resource.address}", False, f"moving a {resource.kind} is not supported yet")
@@ -270,29 +270,27 @@ def _zone_checks(result: Preflight, plan: MovePlan) -> None:
                        "creates them) (docs/domains.md)")
 
 
-def _resolver_check(result: Preflight, plan: MovePlan, services: list[Service]) -> None:
+DnsProbe = Callable[[Environment, list[Service], list[str]], tuple[str, str | None, str] | None]
+"""Asks the resolver `PLATFORM_DNS_RESOLVER` names about a domain a step of the move will look up (`names` plus the
+environment's domains in external zones): None when the variable is unset or nothing is looked up, else (its value,
+why it fails or None, the name asked). The CLI passes `platform_sdk.commands.dns_phase.probe_resolver`."""
+
+
+def _resolver_check(result: Preflight, plan: MovePlan, services: list[Service], probe: DnsProbe | None) -> None:
     """When a step of the move looks records up (a CDN twin in an external zone on the target, or any domain of the
     environment in an external zone: every step reads where it stands), the resolver must work before anything
     changes: `PLATFORM_DNS_RESOLVER` well formed, and answering (asked once; the system's resolver is not asked
     here)."""
-    from platform_sdk.commands import dns_phase
-
-    named = os.environ.get(dns_phase.RESOLVER_VARIABLE)
-    if not named:
+    answer = probe(plan.env, services, [str(d) for d in external_domains(plan).values()]) if probe else None
+    if answer is None:
         return
-    names = [str(d) for d in external_domains(plan).values()] + [
-        d.domain for d in dns_phase.external_domains(plan.env, services)]
-    if not names:
+    named, problem, asked = answer
+    if problem is not None:
+        result.add("DNS resolver", False, problem, CHECKED,
+                   fix="set PLATFORM_DNS_RESOLVER to a resolver that answers (host or host:port, port 1-65535), or "
+                       "unset it to use the system's")
         return
-    try:
-        lookup = dns_phase.resolver()
-        dns_phase.resolves(lookup, {"name": names[0], "type": "CNAME", "value": ""})
-    except dns_phase.ResolverError as err:
-        result.add("DNS resolver", False, str(err).split("\n")[0], CHECKED,
-                   fix=f"set {dns_phase.RESOLVER_VARIABLE} to a resolver that answers (host or host:port, port "
-                       "1-65535), or unset it to use the system's")
-        return
-    result.add("DNS resolver", True, f"{named} ({dns_phase.RESOLVER_VARIABLE}) answers (looked up {names[0]})", CHECKED)
+    result.add("DNS resolver", True, f"{named} (PLATFORM_DNS_RESOLVER) answers (looked up {asked})", CHECKED)
 
 
 def _without_twin(cdn: Cdn, plan: MovePlan) -> list[str]:
