@@ -210,12 +210,13 @@ def run_pipeline(project_dir: Path, env_name: str, outdir: Path) -> dict[str, An
     guardrails and the conformance analysis, the schema check, the summary table. `outdir` is not used: the CLI
     writes `<project>/cdktf.out/<env>`, which the parent reads."""
     t0 = time.perf_counter()
-    from platform_sdk import cli
+    from platform_sdk import console  # the `platform` script's entry point (pyproject.toml [project.scripts])
 
     t1 = time.perf_counter()
+    sys.argv = ["platform", "synth", "--env", env_name, "--project", str(project_dir)]
     try:
-        cli.app(["synth", "--env", env_name, "--project", str(project_dir)], standalone_mode=False)
-    except SystemExit as done:  # typer.Exit: a schema error or a refused synthesis
+        console.main()  # starts the engine, imports the CLI, runs the command
+    except SystemExit as done:  # the CLI's exit: 0 when synthesized
         if done.code:
             raise
     t2 = time.perf_counter()

@@ -18,6 +18,8 @@ def main() -> None:
     """Entry point of the `platform` script (pyproject.toml `[project.scripts]`)."""
     arguments = sys.argv[1:2]
     if arguments and arguments[0] in SYNTHESIZING and not {"--help", "-h"} & set(sys.argv[2:]):
+        import jsii  # noqa: F401 - here, before the CLI competes for the interpreter: Node starts at once
+
         from platform_sdk import cdk
 
         cdk.preload()
