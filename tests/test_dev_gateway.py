@@ -511,21 +511,34 @@ def test_code_reload_after_reapply(applied: Path, live: Gateway, tf_binary: Path
     assert [name for name in after if after[name] != before[name]] == ["acme-local-web-api"]
 
 
+def start_platform_dev(project: Path, port: int) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """`platform dev --env local` of `project` in its own process on `port`, once it answers: (the process, its
+    `/_platform/routes`). The caller stops it (SIGINT) and reads its output."""
+    env = {k: v for k, v in os.environ.items() if k != "PLATFORM_PROJECT"}
+    proc = subprocess.Popen([str(PLATFORM_BIN), "dev", "--env", "local", "--port", str(port), "--project",
+                             str(project)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+    def up() -> dict[str, Any] | None:
+        if proc.poll() is not None:
+            raise AssertionError(f"platform dev exited {proc.returncode}: {proc.stderr.read()}")
+        try:
+            return requests.get(f"http://127.0.0.1:{port}/_platform/routes", timeout=5).json()
+        except requests.ConnectionError:
+            return None
+
+    try:
+        return proc, poll(up, "platform dev to listen")
+    except BaseException:
+        proc.kill()
+        proc.communicate()
+        raise
+
+
 def test_platform_dev_cli(applied: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "PLATFORM_PROJECT"}
-    proc = subprocess.Popen([str(PLATFORM_BIN), "dev", "--env", "local", "--port", str(port), "--project",
-                             str(applied)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc, routes = start_platform_dev(applied, port)
     try:
-        def up() -> dict[str, Any] | None:
-            if proc.poll() is not None:
-                raise AssertionError(f"platform dev exited {proc.returncode}: {proc.stderr.read()}")
-            try:
-                return requests.get(f"http://127.0.0.1:{port}/_platform/routes", timeout=5).json()
-            except requests.ConnectionError:
-                return None
-
-        routes = poll(up, "platform dev to listen")
         assert len(routes["functions"]) == 7  # auth 2, notifications 2, thumbnails 2, web 1
         pages = requests.get(f"http://127.0.0.1:{port}/fn/acme-local-auth-api/other")
         assert pages.status_code == 404

@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import signal
-import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import requests
@@ -28,15 +25,12 @@ from platform_sdk.localcloud.base import write_json
 from platform_sdk.localcloud.dev import Gateway, RootFinder
 from tests.emulators import free_port
 from tests.terraform_fixtures import (  # noqa: F401
-    PLATFORM_BIN,
     Cli,
     make_project,
     remove_database_servers,
     tf_binary_fixture,
 )
-
-T = TypeVar("T")
-POLL_ATTEMPTS = 1200  # x 0.05 s: a bound on waiting, not a performance assertion
+from tests.test_dev_gateway import poll, start_platform_dev
 
 HANDLER = '''
 import base64, json, os
@@ -52,15 +46,6 @@ def handler(event):
     return {{"status": 200, "headers": {{"content-type": "application/json"}},
              "body_base64": base64.b64encode(body).decode()}}
 '''
-
-
-def poll(check: Callable[[], T | None], what: str) -> T:
-    for _ in range(POLL_ATTEMPTS):
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 def deploy(root: Path, name: str, who: str, mark: Path, triggers: dict[str, Any]) -> None:
@@ -176,20 +161,10 @@ def test_platform_dev_serves_a_service_applied_onto_a_cloud_it_had_no_root_for(w
     assert '"web" = "gcp"' in placed, "the example places web on gcp: update this test"
     env_file.write_text(placed.replace('"web" = "gcp"\n', ""))  # everything on aws: dev starts with that root only
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "PLATFORM_PROJECT"}
-    proc = subprocess.Popen([str(PLATFORM_BIN), "dev", "--env", "local", "--port", str(port), "--project",
-                             str(web_project)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc, routes = start_platform_dev(web_project, port)
     base = f"http://127.0.0.1:{port}"
     try:
-        def up() -> dict[str, Any] | None:
-            if proc.poll() is not None:
-                raise AssertionError(f"platform dev exited {proc.returncode}: {proc.stderr.read()}")
-            try:
-                return requests.get(f"{base}/_platform/routes", timeout=5).json()
-            except requests.ConnectionError:
-                return None
-
-        assert [r["cloud"] for r in poll(up, "platform dev to listen")["roots"]] == ["aws"]
+        assert [r["cloud"] for r in routes["roots"]] == ["aws"]
         gcp = web_project / ".platform" / "localcloud" / "local" / "gcp"
         assert not gcp.exists()
         env_file.write_text(placed)  # web on gcp, as a move's cut-over writes it

@@ -18,7 +18,7 @@ from tests.terraform_fixtures import (  # noqa: F401 - the *_fixture imports reg
     state_files,
     tf_binary_fixture,
 )
-from tests.test_move_dns_e2e import make, served
+from tests.test_move_dns_e2e import LOCAL_ENV, make, served
 
 pytestmark = pytest.mark.e2e
 
@@ -120,25 +120,7 @@ def test_a_paused_move_refuses_a_changed_domain_of_the_cdn_it_moves(tmp_path: Pa
         assert served(project) == {"aws": "shop.example.com", "gcp": None}
 
 
-NO_ZONES = '''
-name_prefix = "acme"
-default_cloud = "aws"
-
-[clouds.local]
-root = ".platform/localcloud"
-
-[clouds.aws]
-stand_in = "local"
-
-[clouds.gcp]
-stand_in = "local"
-
-[placement]
-
-[state]
-backend = "local"
-path = ".platform/state"
-'''
+NO_ZONES = LOCAL_ENV.replace('dns_zone = "external"\n', "")  # neither cloud names a zone
 
 
 def test_removing_a_kept_source_compares_it_with_the_target_again(tmp_path: Path, cli: Cli) -> None:
