@@ -32,6 +32,18 @@ def pytest_configure(config: pytest.Config) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+TERRAFORM_FIXTURES = frozenset({"tf_binary"})
+"""A test that asks for the real Terraform binary (directly, or through `cli`, `applied_estate`, ...) runs it."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that runs real Terraform is end to end (marker `e2e`), whether or not its module says so: `make
+    test-fast` (unit and synthesis tests) leaves them out without each new test having to be marked by hand."""
+    for item in items:
+        if TERRAFORM_FIXTURES & set(getattr(item, "fixturenames", ())) and item.get_closest_marker("e2e") is None:
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
     """In CI a skip is a failure, whatever skipped (a fixture missing a server, an import, a marker)."""
