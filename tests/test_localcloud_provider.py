@@ -390,6 +390,13 @@ def test_invalid_configs_are_rejected_at_plan(
 # ---------------------------------------------------------------- plugin process and binary lookup
 
 
+def _reap(proc: subprocess.Popen[str]) -> None:
+    """Kill a plugin process a failed step left running (a passing test has stopped it already)."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
 def test_plugin_handshake_and_clean_stop(tmp_path: Path) -> None:
     """The plugin prints exactly the go-plugin handshake on stdout and exits cleanly on SIGTERM."""
     env = terraform_env(tmp_path, cache_dir=tmp_path / "cache")
@@ -407,9 +414,7 @@ def test_plugin_handshake_and_clean_stop(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _reap(proc)
     assert proc.returncode == 0
     assert out == ""  # nothing but the handshake ever reaches stdout
     assert not Path(line.split("|")[3]).exists()
@@ -431,9 +436,7 @@ def test_plugin_under_a_profiler_exits_normally(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _reap(proc)
     assert proc.returncode == 0
     assert profile.stat().st_size > 0
 
@@ -484,9 +487,7 @@ def test_plugin_stopped_mid_call_finishes_the_call_before_it_exits(tmp_path: Pat
             proc.send_signal(signal.SIGTERM)
             proc.communicate(timeout=30)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _reap(proc)
     assert proc.returncode == 0
     assert marker.read_text() == "finished"
 

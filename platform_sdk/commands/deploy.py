@@ -772,31 +772,11 @@ def drift(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = F
 # ------------------------------------------------------------------------------------------------- outputs
 
 def _dns_pause(s: Session) -> str | None:
-    """What the unfinished move's pause at its `dns` step waits for: "validation" (the target's validation records)
-    or "serving" (the switch of the domain's own record); None when no move is paused there."""
-    from platform_sdk.move.record import DNS, unfinished
+    """What the unfinished move's pause at its `dns` step waits for (`move.record.dns_pause`); None: no such pause."""
+    from platform_sdk.move.record import dns_pause, unfinished
 
     move = unfinished(s.moves)
-    if move is None or move.get("phase") != DNS:
-        return None
-    asked = move.get("dns_asked")
-    return str(asked) if asked else None
-
-
-def _copy_roles(s: Session) -> dict[tuple[str, str], str]:
-    """(address, cloud) -> what a copy kept by a move is (the kept source, the twin being filled); a twin of a move
-    paused for DNS says so, and for what."""
-    from platform_sdk.move.record import copy_roles, retained, unfinished
-
-    roles = copy_roles(s.moves)
-    paused, move = _dns_pause(s), unfinished(s.moves)
-    if paused and move is not None:
-        domains = ", ".join(sorted(set((move.get("domains") or {}).values()))) or "the domain"
-        why = (f"the validation records of {domains} to create" if paused == "validation" else
-               f"the switch of the record of {domains} to it")
-        for address, cloud in retained(move).items():
-            roles[(address, cloud)] = f"target twin (move paused for {why})"
-    return roles
+    return dns_pause(move) if move is not None else None
 
 
 RECORD_LABELS = {dns_phase.IN_PLACE: "in place", dns_phase.TO_CREATE: "create it in the zone",
@@ -811,10 +791,11 @@ def _where(s: Session, results: list[rp.StackResult]) -> list[dict[str, Any]]:
     of `s.dns`, made before the command ran): "in-place", "to-create", or "switch-later" (a move's serving record
     before the move asks for the switch), also said after the record in `url`."""
     from platform_sdk.model import Cdn
+    from platform_sdk.move.record import copy_roles
     from platform_sdk.providers.domains import PHASE_CERTIFICATE
     from platform_sdk.terraform.runner import where_things_live
 
-    rows: list[dict[str, Any]] = list(where_things_live(results, s.metadata, _copy_roles(s)))
+    rows: list[dict[str, Any]] = list(where_things_live(results, s.metadata, copy_roles(s.moves)))
     domains = {(d.stack, d.cdn.split(".", 1)[1].replace("-", "_")): d for d in s.dns.domains}
     configured = {cdn.address: s.env.override(cdn.address, "domain", cdn.domain)
                   for service in s.services for cdn in service.of(Cdn)}

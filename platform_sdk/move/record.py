@@ -72,13 +72,19 @@ def retained(move: dict[str, Any]) -> dict[str, str]:
 
 def copy_roles(moves: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
     """(stateful address, cloud) -> what that copy is, for every copy a move keeps besides the live one (the copies
-    of `retained`): "target twin (copy in progress)" before an unfinished move's cut-over, "source copy (unwired,
+    of `retained`): "target twin (copy in progress)" before an unfinished move's cut-over ("target twin (move paused
+    for ...)" while its `dns` step waits for records, see `dns_pause`), "source copy (unwired,
     removed at the move's cleanup)" after it, "kept source copy (unwired)" / "kept target twin (unwired)" when a
     finished or aborted move kept it. Listings mark these so two copies of one bucket are never shown alike."""
     roles: dict[tuple[str, str], str] = {}
     for move in moves:
-        phase = move.get("phase")
-        if phase in (TARGET, COPY, DNS, ABORTING):
+        phase, paused = move.get("phase"), dns_pause(move)
+        if paused is not None:
+            domains = ", ".join(sorted(set((move.get("domains") or {}).values()))) or "the domain"
+            why = (f"the validation records of {domains} to create" if paused == "validation" else
+                   f"the switch of the record of {domains} to it")
+            role = f"target twin (move paused for {why})"
+        elif phase in (TARGET, COPY, DNS, ABORTING):
             role = "target twin (copy in progress)"
         elif phase == ABORTED:
             role = "kept target twin (unwired)"
@@ -89,6 +95,13 @@ def copy_roles(moves: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
         for address, cloud in retained(move).items():
             roles[(address, cloud)] = role
     return roles
+
+
+def dns_pause(move: dict[str, Any]) -> str | None:
+    """What a move paused at its `dns` step waits for: "validation" (the target's validation records) or "serving"
+    (the switch of the domain's own record); None when it is not paused there."""
+    asked = move.get("dns_asked") if move.get("phase") == DNS else None
+    return str(asked) if asked else None
 
 
 def pinned(move: dict[str, Any]) -> tuple[str, str | None] | None:
