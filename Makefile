@@ -38,8 +38,8 @@ test: setup test-tools  ## lint + the whole test suite (real CDKTF, real Terrafo
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q $(PYTEST_PARALLEL) --durations=25
 
-test-fast: setup test-tools  ## unit + synthesis tests: everything but the end-to-end ones (marker e2e)
-	$(BIN)/pytest -q $(PYTEST_PARALLEL) -m "not e2e"
+test-fast: setup test-tools  ## unit + synthesis tests: leaves out end-to-end (marker e2e) and real-server tests (servers)
+	$(BIN)/pytest -q $(PYTEST_PARALLEL) -m "not e2e and not servers"
 
 coverage: setup test-tools  ## the whole suite with line coverage of platform_sdk (see docs/testing.md)
 	$(BIN)/pytest -q $(PYTEST_PARALLEL) --cov=platform_sdk --cov-report=term --cov-report=html:.platform/coverage

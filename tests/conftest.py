@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests import shared_caches
+from tests.markers import SERVERS, unmarked_servers, uses_a_server
 from tests.shared_caches import SharedCaches, share_caches
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,17 +38,27 @@ TERRAFORM_FIXTURES = frozenset({"tf_binary"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test that runs real Terraform is end to end (marker `e2e`), whether or not its module says so: `make
-    test-fast` (unit and synthesis tests) leaves them out without each new test having to be marked by hand."""
+    """Every test that runs real Terraform is end to end (marker `e2e`), whether or not its module says so, and every
+    test with a fixture that starts a real server or emulator is marked `servers` (tests/markers.py): `make
+    test-fast` (unit and synthesis tests) leaves both out without each new test having to be marked by hand."""
     for item in items:
         if TERRAFORM_FIXTURES & set(getattr(item, "fixturenames", ())) and item.get_closest_marker("e2e") is None:
             item.add_marker(pytest.mark.e2e)
+        if uses_a_server(item) and item.get_closest_marker(SERVERS) is None:
+            item.add_marker(SERVERS)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
-    """In CI a skip is a failure, whatever skipped (a fixture missing a server, an import, a marker)."""
+    """In CI a skip is a failure, whatever skipped (a fixture missing a server, an import, a marker); a test that
+    started a server without the `servers` marker fails (tests/markers.py)."""
     report: pytest.TestReport = yield
+    servers = unmarked_servers(item) if report.when == "call" and not report.skipped else []
+    if servers:
+        report.outcome = "failed"
+        report.longrepr = (f"{item.nodeid} used {', '.join(servers)}, which starts a server, but is not marked "
+                           f"`{SERVERS}`: mark it (its parameter: tests.markers.backends) so `make test-fast` leaves "
+                           "it out")
     if in_ci() and report.skipped and not hasattr(report, "wasxfail"):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         reason = reason.removeprefix("Skipped: ")

@@ -23,6 +23,8 @@ from typing import Any
 
 import pytest
 
+from tests.markers import starts_server
+
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -156,6 +158,7 @@ def start_gcs(*, subprocess_mode: bool = False) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+@starts_server
 def moto_server() -> Iterator[str]:
     """Endpoint URL of a moto server (S3, DynamoDB, IAM, ...) with fake AWS credentials in env."""
     with start_moto() as url:
@@ -163,6 +166,7 @@ def moto_server() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+@starts_server
 def gcs_emulator() -> Iterator[str]:
     """http://127.0.0.1:PORT of an in-memory gcp-storage-emulator; STORAGE_EMULATOR_HOST is set.
 

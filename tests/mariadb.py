@@ -19,6 +19,8 @@ from urllib.parse import quote, unquote, urlparse
 
 import pytest
 
+from tests.markers import starts_server
+
 PASSWORD = "p@ss w'rd\"#1"  # characters that break naive quoting in URLs and option files
 USER = "platform"
 
@@ -78,6 +80,7 @@ def _wait_until_ready(proc: subprocess.Popen[bytes], sock: Path, log: Path, time
 
 
 @pytest.fixture(scope="session")
+@starts_server
 def mariadb_server() -> Iterator[str]:
     """Start mariadbd on a free port; yield `mysql://platform:PASSWORD@127.0.0.1:PORT` (password percent-encoded)."""
     import pymysql

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.markers import starts_server
+
 
 def server_bin_dir() -> Path | None:
     """Where `initdb` and `pg_ctl` are: on PATH, else Debian's newest /usr/lib/postgresql/<version>/bin.
@@ -50,6 +52,7 @@ def postgres_available() -> str | None:
 
 
 @pytest.fixture(scope="session")
+@starts_server
 def postgres_server() -> Iterator[str]:
     """Start a cluster with trust auth on a free port; yield `postgresql://postgres@127.0.0.1:PORT`."""
     reason = postgres_available()
@@ -79,6 +82,7 @@ def create_database(server: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
+@starts_server
 def postgres_password_server() -> Iterator[str]:
     """A cluster where every connection authenticates with a password (scram-sha-256, local and host: no `trust`),
     as on a cloud; yield `postgresql://postgres:PASSWORD@127.0.0.1:PORT` (the superuser)."""

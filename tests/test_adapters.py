@@ -30,6 +30,7 @@ from platform_sdk.model import Bucket, Function, http, object_created, schedule
 from platform_sdk.runtime import ObjectCreated, ScheduleTick
 from platform_sdk.runtime.adapters.common import parse_time
 from platform_sdk.synth.assets import package_entries
+from tests.markers import starts_server
 
 pytestmark = pytest.mark.xdist_group("adapters")  # module-scoped fixtures: keep the module on one worker
 
@@ -172,6 +173,7 @@ def moto_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
+@starts_server
 def moto() -> Iterator[str]:
     with moto_endpoint() as url:
         yield url
@@ -371,6 +373,7 @@ def test_gcp_http_function_ignores_scheduler_shape_without_schedule_trigger(app:
 
 
 @pytest.fixture(scope="module")
+@starts_server
 def gcs() -> Iterator[str]:
     try:
         from emulators import start_gcs  # type: ignore[import-not-found]

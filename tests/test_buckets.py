@@ -16,6 +16,7 @@ from platform_sdk.providers.aws.runtime.buckets import S3Bucket
 from platform_sdk.providers.gcp.runtime.buckets import GcsBucket
 from platform_sdk.providers.local.runtime.buckets import LocalBucket
 from platform_sdk.runtime.buckets import BucketClient, ObjectNotFoundError, open_bucket
+from tests.markers import backends
 
 try:
     from tests.emulators import gcs_emulator, moto_server  # noqa: F401 - fixtures
@@ -29,7 +30,7 @@ def _name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=backends(*BACKENDS))
 def bucket(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BucketClient]:
     """A fresh, empty bucket on each backend."""
     client: BucketClient
@@ -167,7 +168,7 @@ def test_signed_url_get(bucket: BucketClient) -> None:
         assert resp.read() == b"signed content"
 
 
-@pytest.mark.parametrize("backend", ["s3", "gcs"])
+@pytest.mark.parametrize("backend", backends("s3", "gcs"))
 def test_signed_url_put(backend: str, request: pytest.FixtureRequest) -> None:
     if backend == "s3":
         client: BucketClient = S3Bucket(_name("s3"), endpoint_url=request.getfixturevalue("moto_server"))

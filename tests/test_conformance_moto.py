@@ -29,12 +29,14 @@ from platform_sdk.runtime import resources
 from platform_sdk.tfjson import json_document
 from tests.conformance_estates import Synthesized, matrix
 from tests.emulators import free_port, wait_http
+from tests.markers import starts_server
 
 CLEAN_ENV = {"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
              "AWS_EC2_METADATA_DISABLED": "true", "AWS_DEFAULT_REGION": "eu-west-1", "AWS_REGION": "eu-west-1"}
 
 
 @pytest.fixture(scope="module")
+@starts_server
 def moto_enforcing() -> Iterator[str]:
     """A moto server of our own (its auth switch is process-wide), enforcing IAM after `enforce()`."""
     port = free_port()

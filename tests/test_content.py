@@ -33,6 +33,7 @@ from platform_sdk.providers.aws.runtime.buckets import S3Bucket
 from platform_sdk.providers.gcp.runtime.buckets import GcsBucket
 from platform_sdk.providers.local.runtime.buckets import LocalBucket
 from platform_sdk.runtime.buckets import BucketClient
+from tests.markers import backends
 
 try:
     from tests.emulators import gcs_emulator, moto_server  # noqa: F401 - fixtures
@@ -91,7 +92,7 @@ def test_static_site_reports_a_missing_content_directory_at_the_users_line(tmp_p
 
 # ------------------------------------------------------------------------------------------- sync engine
 
-@pytest.fixture(params=["local", "s3", "gcs"])
+@pytest.fixture(params=backends("local", "s3", "gcs"))
 def bucket(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BucketClient]:
     """A fresh, empty bucket on each store, through the runtime's own clients."""
     client: BucketClient

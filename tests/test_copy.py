@@ -23,6 +23,7 @@ from platform_sdk.providers.aws.runtime.buckets import S3Bucket
 from platform_sdk.providers.gcp.runtime.buckets import GcsBucket
 from platform_sdk.providers.local.runtime.buckets import LocalBucket
 from platform_sdk.runtime.buckets import BucketClient, ObjectInfo, StreamHasher
+from tests.markers import backends, starts_server
 
 try:
     from tests.emulators import (  # noqa: F401 - fixtures
@@ -140,7 +141,7 @@ def _count_uploads(bucket: BucketClient) -> list[str]:
 
 @pytest.mark.parametrize(
     ("src_kind", "dst_kind"),
-    [("s3", "gcs"), ("gcs", "s3"), ("local", "s3"), ("local", "gcs"), ("s3", "local"), ("gcs", "local")],
+    backends(("s3", "gcs"), ("gcs", "s3"), ("local", "s3"), ("local", "gcs"), ("s3", "local"), ("gcs", "local")),
 )
 def test_copy_between_clouds(
     src_kind: str,
@@ -286,7 +287,7 @@ def _corrupt(bucket: BucketClient, key: str, size: int) -> None:
         (bucket.root / key).write_bytes(bad)
 
 
-@pytest.mark.parametrize("dst_kind", ["s3", "gcs", "local"])
+@pytest.mark.parametrize("dst_kind", backends("s3", "gcs", "local"))
 def test_verify_detects_corruption_and_copy_repairs(
     dst_kind: str,
     local_source: LocalBucket,
@@ -327,6 +328,7 @@ def test_verify_detects_corruption_and_copy_repairs(
         assert verify_bucket(local_source, dst, prefix=prefix).ok
 
 
+@pytest.mark.servers
 def test_deep_verify_catches_a_lying_metadata_md5(
     local_source: LocalBucket,
     new_bucket: Callable[[str], BucketClient],
@@ -359,6 +361,7 @@ def test_deep_verify_catches_a_lying_metadata_md5(
     assert [f.key for f in deep.mismatched] == [spec.key]
 
 
+@pytest.mark.servers
 def test_source_change_is_recopied(
     new_bucket: Callable[[str], BucketClient], objects: list[ObjectSpec], tmp_path: Path
 ) -> None:
@@ -416,13 +419,14 @@ def test_hasher_predicts_s3_multipart_etag() -> None:
 
 
 @pytest.fixture
+@starts_server
 def subprocess_emulators() -> Iterator[tuple[str, str]]:
     """Emulators in their own processes, so tracemalloc sees only the copier's allocations."""
     with start_moto(subprocess_mode=True) as s3_url, start_gcs(subprocess_mode=True) as gcs_url:
         yield s3_url, gcs_url
 
 
-@pytest.mark.parametrize("src_kind", ["s3", "gcs"])
+@pytest.mark.parametrize("src_kind", backends("s3", "gcs"))
 def test_copy_memory_is_bounded(src_kind: str, subprocess_emulators: tuple[str, str], tmp_path: Path) -> None:
     """Copying a 40 MiB object allocates a few MiB at most: it streams through a spooled file."""
     s3_url, gcs_url = subprocess_emulators

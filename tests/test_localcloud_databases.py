@@ -16,6 +16,7 @@ import pytest
 
 from platform_sdk.localcloud import dbserver, mirror
 from platform_sdk.runtime.database import Database
+from tests.markers import starts_server
 from tests.test_localcloud_provider import Workspace, combined, files_under, shared_cache, terraform_bin  # noqa: F401
 
 
@@ -43,6 +44,7 @@ def config(root: Path, engine: str, *, databases: str | None = None, protect: bo
 
 
 @pytest.fixture
+@starts_server
 def root(tmp_path: Path) -> Iterator[Path]:
     root = tmp_path / "cloud"
     yield root

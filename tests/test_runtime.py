@@ -33,6 +33,7 @@ from platform_sdk.providers.aws.runtime import adapter as aws_lambda
 from platform_sdk.runtime import GrantError, HttpRequest, HttpResponse, bucket, config, database
 from platform_sdk.runtime.database import Database, DatabaseConfigError, qmark_to_format
 from platform_sdk.runtime.resources import GrantedBucket, grants
+from tests.markers import starts_server
 from tests.postgres import PG_BIN, postgres_available
 
 pytestmark = pytest.mark.xdist_group("runtime")  # module-scoped fixtures: keep the module on one worker
@@ -81,6 +82,7 @@ def moto_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
+@starts_server
 def moto() -> Iterator[str]:
     with moto_endpoint() as url:
         yield url
@@ -330,6 +332,7 @@ def _as_postgres(command: list[str]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
+@starts_server
 def postgres() -> Iterator[PgServer]:
     """A throwaway PostgreSQL cluster on 127.0.0.1 (password auth, TLS when openssl exists)."""
     reason = postgres_available()
