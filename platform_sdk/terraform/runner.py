@@ -11,6 +11,8 @@ Why it is shaped like this:
 - Terraform runs in its own process group with TF_FORK=0, so a Ctrl-C in the terminal reaches only us. We
   forward SIGINT to every running Terraform, wait for it to stop cleanly (state written, lock released) and
   report which stacks were interrupted.
+- The local cloud's provider runs once per stack and operation, started here and reattached to by each of the
+  stack's Terraform commands, instead of once per Terraform walk (`attach`; stopped when the operation ends).
 
 Process control is `process`, the wave rules `schedule` (pure), what people see `progress`: this module is
 the workflows (plan, apply in waves, outputs) and imports no UI library.
