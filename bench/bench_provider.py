@@ -2,7 +2,8 @@
 
 Why this exists: Terraform starts the local cloud provider (a Python process) for every plan, show and apply, two
 or three times for some, so its start is paid dozens of times per `platform apply` and thousands of times per test
-suite (issue 9; docs/testing.md). This script measures
+suite (issue 9; docs/testing.md), until `platform` started one per stack and operation for Terraform to reattach
+to (terraform/attach.py). This script measures
 
 * **one provider start** (default, `--starts N`, 1 warm-up + N): the launcher run the way Terraform runs it (the
   magic cookie, the mirror's launcher, `terraform_env`); CPU of the provider process (user + system, from
@@ -12,8 +13,12 @@ suite (issue 9; docs/testing.md). This script measures
 * **one `platform apply --env local --auto-approve`** of the example estate (`--applies N`): each run on a fresh
   copy of the repository's `services/`, `envs/` and `cdktf.json` with a fresh local cloud; Terraform and the
   provider's interpreter are wrapped so each Terraform command (its CPU including its children) and each
-  provider process (its CPU) is counted. CPU and wall of the whole `platform` process tree. The database server
-  the apply starts is stopped and deleted afterwards.
+  provider process (its CPU) is counted, whether Terraform started it or `platform` did for Terraform to reattach
+  to (`terraform/attach.py`; the interpreter `platform` starts providers with is pointed at a wrapper that
+  forwards SIGTERM and records the provider's CPU: its own start, ~10 ms each, is in the tree's CPU only). CPU
+  and wall of the whole `platform` process tree. The database server the apply starts is stopped and deleted
+  afterwards. `--tree DIR` runs `platform` from another checkout (say the commit before a change, for a
+  before/after in one sitting); `--managed` sets PLATFORM_PROVIDER_REATTACH=0 (Terraform starts every provider).
 
 It prints medians (min-max) and the load average at start and end. Not a test: nothing is asserted.
 
@@ -82,10 +87,30 @@ PLATFORM_LOCALCLOUD_PYTHON="{log}/python" exec /usr/bin/time -a -o "{log}/terraf
 WRAP_PYTHON = """#!/bin/sh
 exec /usr/bin/time -a -o "{log}/provider-cpu" -f "%U %S" "{python}" "$@"
 """
+# The providers `platform` starts get SIGTERM to stop, which /usr/bin/time would not pass on: a Python wrapper does.
+WRAP_ATTACHED = """#!{python} -S
+import os, signal, subprocess, sys
+child = subprocess.Popen([{python!r}, *sys.argv[1:]])
+signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))
+_, status, usage = os.wait4(child.pid, 0)
+with open({log!r} + "/provider-cpu", "a") as out:
+    out.write(f"{{usage.ru_utime}} {{usage.ru_stime}} attached\\n")
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+# `platform` runs with its providers' interpreter pointed at the wrapper (terraform_env sets it to sys.executable).
+BOOT = """import sys
+from platform_sdk.terraform import binary
+wrapper, sys.argv = sys.argv[1], ["platform", *sys.argv[2:]]
+plain = binary.terraform_env
+binary.terraform_env = lambda *a, **k: {**plain(*a, **k), "PLATFORM_LOCALCLOUD_PYTHON": wrapper}
+from platform_sdk.cli import app
+sys.exit(app())
+"""
 
 
-def apply_once(tf: Path, run_dir: Path) -> dict[str, object]:
-    """One `platform apply --env local --auto-approve` on a fresh copy of the example estate."""
+def apply_once(tf: Path, run_dir: Path, tree: Path = REPO, managed: bool = False) -> dict[str, object]:
+    """One `platform apply --env local --auto-approve` on a fresh copy of the example estate, `platform_sdk`
+    imported from `tree`."""
     project, log = run_dir / "project", run_dir / "log"
     log.mkdir(parents=True)
     project.mkdir()
@@ -95,14 +120,17 @@ def apply_once(tf: Path, run_dir: Path) -> dict[str, object]:
     (project / ".venv").symlink_to(REPO / ".venv")
     (log / "terraform").write_text(WRAP_TERRAFORM.format(log=log, tf=tf))
     (log / "python").write_text(WRAP_PYTHON.format(log=log, python=sys.executable))
-    for wrapper in ("terraform", "python"):
+    (log / "attached").write_text(WRAP_ATTACHED.format(log=str(log), python=sys.executable))
+    for wrapper in ("terraform", "python", "attached"):
         (log / wrapper).chmod(0o755)
     env = {**os.environ, "PLATFORM_TERRAFORM": str(log / "terraform"),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")]))}
+    if managed:
+        env["PLATFORM_PROVIDER_REATTACH"] = "0"
     before, start = os.times(), time.perf_counter()
     try:
-        proc = subprocess.run([sys.executable, "-m", "platform_sdk.cli", "apply", "--env", "local", "--auto-approve"],
-                              cwd=project, env=env, capture_output=True, text=True)
+        proc = subprocess.run([sys.executable, "-c", BOOT, str(log / "attached"), "apply", "--env", "local",
+                               "--auto-approve"], cwd=project, env=env, capture_output=True, text=True)
         wall, after = time.perf_counter() - start, os.times()
     finally:
         # `auth.users` runs on a PostgreSQL server of this project's local cloud (its data outside the project, as
@@ -114,13 +142,15 @@ def apply_once(tf: Path, run_dir: Path) -> dict[str, object]:
     if proc.returncode != 0:
         sys.exit(f"platform apply exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     commands = (log / "commands").read_text().split()
-    providers = [sum(map(float, line.split()[:2])) for line in (log / "provider-cpu").read_text().splitlines()
-                 if line and line[0].isdigit()]
+    lines = [line.split() for line in (log / "provider-cpu").read_text().splitlines() if line and line[0].isdigit()]
+    providers = [float(fields[0]) + float(fields[1]) for fields in lines]
+    attached = sum(1 for fields in lines if fields[2:] == ["attached"])
     terraform = [sum(map(float, line.split()[:2])) for line in (log / "terraform-cpu").read_text().splitlines()
                  if line and line[0].isdigit()]
     return {"wall": wall, "cpu": (after.children_user - before.children_user)
             + (after.children_system - before.children_system), "commands": Counter(commands),
-            "provider_starts": len(providers), "provider_cpu": sum(providers), "terraform_cpu": sum(terraform)}
+            "provider_starts": len(providers), "attached_starts": attached, "provider_cpu": sum(providers),
+            "terraform_cpu": sum(terraform)}
 
 
 def _spread(values: list[float], unit: str = " s") -> str:
@@ -135,6 +165,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--starts", type=int, default=9, help="provider starts to measure (0: none)")
     parser.add_argument("--applies", type=int, default=3, help="`platform apply` runs to measure (0: none)")
+    parser.add_argument("--tree", type=Path, default=REPO, help="checkout whose platform_sdk runs the applies")
+    parser.add_argument("--managed", action="store_true", help="PLATFORM_PROVIDER_REATTACH=0 for the applies")
     args = parser.parse_args()
     tf = Path(os.environ.get("PLATFORM_TERRAFORM") or REPO / ".platform" / "bin" / "terraform")
     print(f"load average at start: {_load()}; {os.cpu_count()} cores", flush=True)
@@ -150,16 +182,19 @@ def main() -> None:
             for i, label in enumerate(labels):
                 print(f"  {label:26s} {_spread([run[i] for run in runs])}")
         if args.applies:
-            applies = [apply_once(tf, Path(tmp) / f"apply-{n}") for n in range(args.applies)]
+            applies = [apply_once(tf, Path(tmp) / f"apply-{n}", args.tree.resolve(), args.managed)
+                       for n in range(args.applies)]
             first = applies[0]
             commands = first["commands"]
             assert isinstance(commands, Counter)
-            print(f"platform apply --env local of the example estate, {args.applies} runs, medians (min-max):")
+            print(f"platform apply --env local of the example estate, {args.applies} runs, medians (min-max), "
+                  f"platform_sdk from {args.tree}{' (PLATFORM_PROVIDER_REATTACH=0)' if args.managed else ''}:")
             kinds = ", ".join(f"{count} {command}" for command, count in commands.items())
             print(f"  Terraform commands: {sum(commands.values())} ({kinds}); "
-                  f"provider starts: {first['provider_starts']}")
+                  f"provider processes: {first['provider_starts']} ({first['attached_starts']} started by platform "
+                  "for Terraform to reattach to)")
             for key, label in [("cpu", "CPU of the process tree"), ("wall", "wall"),
-                               ("terraform_cpu", "CPU of Terraform and its providers"),
+                               ("terraform_cpu", "CPU of Terraform (and providers it starts)"),
                                ("provider_cpu", "CPU of the provider processes")]:
                 print(f"  {label:36s} {_spread([float(str(run[key])) for run in applies])}")
     print(f"load average at end: {_load()}")

@@ -32,7 +32,9 @@ PYTHON_ENV_VAR = "PLATFORM_LOCALCLOUD_PYTHON"
 # Where a provider keeps the self-signed TLS certificate of its plugin handshake between starts (plugin.py):
 # generating one means importing `cryptography`, a fifth of a provider's start.
 TLS_DIR_ENV_VAR = "PLATFORM_LOCALCLOUD_TLS_DIR"
-
+# Set to "1" by `platform_sdk.terraform.attach`, which starts a provider itself and has Terraform reattach to it
+# (TF_REATTACH_PROVIDERS): the provider then serves its gRPC socket without TLS, as Terraform's reattach expects.
+ATTACH_ENV_VAR = "PLATFORM_PROVIDER_ATTACHED"
 
 
 def executable_name(provider_type: str, version: str) -> str:

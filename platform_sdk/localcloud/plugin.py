@@ -8,6 +8,12 @@ The provider lives exactly as long as the Terraform that started it: Terraform n
 (GRPCController/Shutdown), but a Terraform that dies without asking (SIGKILL, or SIGPIPE once the `platform`
 reading its output was killed) would leave it running without a parent for good. A watchdog thread notices
 that its parent is gone (we were re-parented) and stops the server.
+
+`platform` may also start it itself (`platform_sdk.terraform.attach`) and have each Terraform command of one stack
+reattach to it (TF_REATTACH_PROVIDERS) instead of starting its own: then its parent is `platform`, which stops it
+with SIGTERM, and it serves without TLS (`mirror.ATTACH_ENV_VAR`). One process then serves several Terraform walks
+one after another, each starting with GetProviderSchema and ConfigureProvider (`provider.py` resets the
+configuration on every ConfigureProvider).
 """
 
 from __future__ import annotations
@@ -194,15 +200,22 @@ def serve(handshake: IO[str]) -> int:
     sock_dir = tempfile.mkdtemp(prefix="localcloud-", dir=os.environ.get("PLUGIN_UNIX_SOCKET_DIR") or None)
     try:
         sock = os.path.join(sock_dir, "plugin.sock")
-        cert_der, creds = _server_credentials()
-        server.add_secure_port(f"unix://{sock}", creds)  # type: ignore[arg-type]
+        if os.environ.get(mirror.ATTACH_ENV_VAR) == "1":
+            # Started by `platform` for Terraform to reattach to: go-plugin's reattach has no TLS (Terraform's
+            # unmanaged-provider client sets no TLS config, so it dials without it); the socket's directory is
+            # private to this user (mkdtemp: 0700), which is what keeps others out either way.
+            cert = ""
+            server.add_insecure_port(f"unix://{sock}")
+        else:
+            cert_der, creds = _server_credentials()
+            cert = base64.b64encode(cert_der).decode().rstrip("=")
+            server.add_secure_port(f"unix://{sock}", creds)  # type: ignore[arg-type]
         server.start()
         # The handler runs on this thread, possibly inside stop.wait() below while that holds the event's lock:
         # Event.set there would deadlock (seen under load), so a short-lived thread sets it instead.
         signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=stop.set).start())
         threading.Thread(target=_watch_parent, args=(os.getppid(), stop), name="parent-watchdog",
                          daemon=True).start()
-        cert = base64.b64encode(cert_der).decode().rstrip("=")
         handshake.write(f"1|{APP_PROTOCOL_VERSION}|unix|{sock}|grpc|{cert}\n")
         handshake.flush()
         stop.wait()

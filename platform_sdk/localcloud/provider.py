@@ -33,6 +33,9 @@ class LocalCloudProvider:
     """Holds the provider configuration that every resource of one Terraform run shares."""
 
     def __init__(self) -> None:
+        self._unconfigured()
+
+    def _unconfigured(self) -> None:
         self.root: Path | None = None
         self.root_known = False
         self.gateway_port: int | Any = DEFAULT_GATEWAY_PORT
@@ -87,6 +90,10 @@ class LocalCloudProvider:
             diags.add_error(f"databases must be one of {', '.join(BACKENDS)}, got {databases!r}", path=["databases"])
 
     def configure_provider(self, diags: Diagnostics, config: Config) -> None:
+        """Take this walk's configuration. One process may serve several Terraform walks (a provider `platform`
+        started for Terraform to reattach to), so nothing of an earlier walk's configuration is kept, not even
+        when this one is invalid."""
+        self._unconfigured()
         self.validate_config(diags, config)
         if diags.has_errors():
             return

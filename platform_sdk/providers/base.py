@@ -505,12 +505,15 @@ class MirroredProvider:
     """A Terraform provider written in Python, which Terraform installs from the project's filesystem mirror.
 
     `source` must live under the mirror's hostname (`platform.local/<namespace>/<type>`); `module` is run with
-    `python -m` (see platform_sdk.localcloud.mirror).
+    `python -m` (see platform_sdk.localcloud.mirror). `attachable`: the module can also be started by `platform`
+    for a stack's Terraform commands to reattach to (it serves without TLS when `mirror.ATTACH_ENV_VAR` is "1" and
+    takes a new configuration on every ConfigureProvider; see platform_sdk.terraform.attach). Default False.
     """
 
     source: str
     version: str
     module: str
+    attachable: bool = False
 
 
 @dataclass

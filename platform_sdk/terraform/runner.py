@@ -11,6 +11,8 @@ Why it is shaped like this:
 - Terraform runs in its own process group with TF_FORK=0, so a Ctrl-C in the terminal reaches only us. We
   forward SIGINT to every running Terraform, wait for it to stop cleanly (state written, lock released) and
   report which stacks were interrupted.
+- The local cloud's provider runs once per stack and operation, started here and reattached to by each of the
+  stack's Terraform commands, instead of once per Terraform walk (`attach`; stopped when the operation ends).
 
 Process control is `process`, the wave rules `schedule` (pure), what people see `progress`: this module is
 the workflows (plan, apply in waves, outputs) and imports no UI library.
@@ -29,6 +31,7 @@ from typing import Any, Protocol
 from platform_sdk import providers
 from platform_sdk.terraform import report as rp
 from platform_sdk.terraform import schedule
+from platform_sdk.terraform.attach import Providers
 from platform_sdk.terraform.initcache import InitCache, needs_init
 from platform_sdk.terraform.ledger import Ledger
 from platform_sdk.terraform.locks import parse_state_lock
@@ -111,6 +114,8 @@ class EnvironmentRunner:
         self._progress: Progress = NoProgress()
         self.renamed = {name: dict(info.get("renamed") or {}) for name, info in metadata.get("stacks", {}).items()}
         self._moved_supported: bool | None = None
+        # one local cloud provider per stack for the length of an operation, which Terraform reattaches to
+        self.providers = Providers.of_plugins()
 
     def select(self, plan_all: bool = False, moving: set[str] | frozenset[str] = frozenset()) -> None:
         """Read the records and mark the stacks that need no plan (terraform/changes.py); needs a ledger."""
@@ -176,7 +181,7 @@ class EnvironmentRunner:
         cache, stack_dir = self.init_cache, self.stack_dir(result.name)
         env = cache.env(result.name) if cache is not None else None
         try:
-            run = self.terraform.run(stack_dir, args, env)
+            run = self._run_attached(result.name, args, env)
             if cache is not None and args[0] != "init" and not run.ok and not run.interrupted \
                     and needs_init(run.stderr + run.stdout):
                 cache.forget(result.name)
@@ -184,12 +189,23 @@ class EnvironmentRunner:
                 if not init.ok:
                     return init
                 cache.initialised(result.name, stack_dir)
-                run = self.terraform.run(stack_dir, args, env)
+                run = self._run_attached(result.name, args, env)
             return run
         except NotStarted:
             result.reason = "interrupted before it started"
             self._finish(result, rp.INTERRUPTED)
             return None
+
+    def _run_attached(self, name: str, args: list[str], env: dict[str, str] | None) -> TfRun:
+        """`terraform <args>` in a stack's directory, reattached to the stack's running providers when the command
+        starts providers (terraform/attach.py); raises NotStarted once interrupted."""
+        stack_dir = self.stack_dir(name)
+        full = {**self.terraform.env, **(env or {})}
+        extra = {} if self.terraform.interrupted else self.providers.env_for(name, stack_dir, args, full)
+        if not extra:
+            return self.terraform.run(stack_dir, args, env)
+        run = self.terraform.run(stack_dir, args, {**(env or {}), **extra})
+        return self.providers.add_log(name, run, full)
 
     def _init(self, result: StackResult) -> TfRun | None:
         """`terraform init`, unless the init cache says nothing it depends on changed (then a successful no-op)."""
@@ -438,13 +454,21 @@ class EnvironmentRunner:
             result.status, result.phase, result.waiting_on, result.reason = rp.PENDING, "", [], None
         deps = None if refresh_only else self._order_deps(destroy)
         label = "refresh" if refresh_only else "destroy plan" if destroy else "plan"
-        self._run_pool(todo, lambda r: self._plan_stack(r, destroy, refresh_only), deps, destroy, label)
+        with self.providers.scope():
+            self._run_pool(todo, lambda r: self._plan_stack(r, destroy, refresh_only), deps, destroy, label)
         return list(self.results.values())
 
     def apply(self, confirm: Callable[[list[StackResult], int], bool], *, destroy: bool = False,
               allow_data_loss: bool = False, on_wave: Callable[[list[StackResult], int], None] | None = None,
               ) -> Outcome:
-        """Wave after wave: plan what is ready, report, refuse data loss, confirm, apply exactly those plans."""
+        """Wave after wave: plan what is ready, report, refuse data loss, confirm, apply exactly those plans.
+
+        Each stack's providers serve its plan and its apply (one process per stack, stopped when this returns)."""
+        with self.providers.scope():
+            return self._apply(confirm, destroy=destroy, allow_data_loss=allow_data_loss, on_wave=on_wave)
+
+    def _apply(self, confirm: Callable[[list[StackResult], int], bool], *, destroy: bool, allow_data_loss: bool,
+               on_wave: Callable[[list[StackResult], int], None] | None) -> Outcome:
         outcome = Outcome(results=list(self.results.values()), waves=[])
         if allow_data_loss:
             self.terraform.env[ALLOW_DATA_LOSS_ENV] = "1"
@@ -487,6 +511,10 @@ class EnvironmentRunner:
     def terraform_in(self, name: str, args: list[str], init: bool = False) -> TfRun:
         """One Terraform command in one stack's working directory (after `init` when asked): `state list`,
         `import`, `state mv`, `state rm`. Raises NotStarted when interrupted."""
+        with self.providers.scope():
+            return self._terraform_in(name, args, init)
+
+    def _terraform_in(self, name: str, args: list[str], init: bool) -> TfRun:
         result = self.results[name]
         if init:
             run = self._init(result)
@@ -502,7 +530,8 @@ class EnvironmentRunner:
     def plan_stack(self, name: str) -> StackResult:
         """Plan one stack now, whatever its producers' state (adoption plans the stack it imported into)."""
         result = self.results[name]
-        self._plan_stack(result, destroy=False)
+        with self.providers.scope():
+            self._plan_stack(result, destroy=False)
         return result
 
     def discard_plan(self, name: str) -> None:
@@ -526,7 +555,8 @@ class EnvironmentRunner:
             states[result.name] = json.loads(run.stdout or "{}")
 
         todo = names if names is not None else list(self.results)
-        self._run_pool(todo, show, None, False, "state")
+        with self.providers.scope():
+            self._run_pool(todo, show, None, False, "state")
         return states
 
     def outputs(self, names: list[str] | None = None, init: bool = False,

@@ -55,7 +55,8 @@ class LocalPlugin(CloudPlugin):
     packaging = Packaging(ships_runtime=False)
     function_type = ("localcloud_function", "name")
     unchecked_prefixes = ("localcloud_",)
-    terraform_providers = (MirroredProvider(mirror.PROVIDER_SOURCE, mirror.PROVIDER_VERSION, mirror.PROVIDER_MODULE),)
+    terraform_providers = (MirroredProvider(mirror.PROVIDER_SOURCE, mirror.PROVIDER_VERSION, mirror.PROVIDER_MODULE,
+                                            attachable=True),)
 
     def compiler(self, env: Environment) -> Compiler:
         from platform_sdk.providers.local.compiler import LocalCompiler
