@@ -15,6 +15,8 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from platform_sdk.cdk import kernel
+
 
 def node_bin_dir() -> Path | None:
     """Directory of the pip-installed Node, if present."""
@@ -27,11 +29,11 @@ def node_bin_dir() -> Path | None:
 
 
 NODE_MEMORY_OPTIONS = ("--max-semi-space-size=2", "--jitless")
-"""The jsii kernel's Node processes (jsii runs two: a relay and the kernel), smaller at no measurable CPU cost:
-V8's young generation capped at 2 MB per semi-space (the kernel's RSS 114 -> 84 MB for 1,000 resources: its
-allocations are few and long-lived), and no JIT compiler (-13 MB over both processes; Node only loads the
-engine's modules and writes the stacks' metadata, backends and providers, the resources are written in Python:
-platform_sdk.cdk.document). Only the kernel gets them (`_kernel_options`), not other Node programs started later."""
+"""The jsii kernel's Node process (stock jsii runs two, a relay and the kernel: platform_sdk.cdk.kernel starts one),
+smaller at no measurable CPU cost: V8's young generation capped at 2 MB per semi-space (the kernel's RSS 114 -> 84 MB
+for 1,000 resources: its allocations are few and long-lived), and no JIT compiler (-13 MB over both relay and kernel;
+Node only loads the engine's modules and writes the stacks' metadata, backends and providers, the resources are
+written in Python: platform_sdk.cdk.document). Only the kernel gets them (`_kernel_options`), not other Node programs started later."""
 
 
 @contextlib.contextmanager
@@ -66,6 +68,7 @@ def configure_node() -> None:
 
 
 configure_node()
+kernel.install()  # one Node process for jsii's kernel instead of two (platform_sdk.cdk.kernel)
 
 ENGINE = os.environ.get("PLATFORM_CDK_ENGINE", "cdktf")
 with _kernel_options():  # importing the engine starts jsii's kernel
