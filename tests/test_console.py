@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 
 import pytest
@@ -15,14 +16,20 @@ def _run(monkeypatch: pytest.MonkeyPatch, *argv: str) -> list[str]:
     monkeypatch.setattr(cdk, "preload", lambda: started.append("engine"))
     monkeypatch.setattr(cli, "app", lambda: started.append("cli"))
     monkeypatch.setattr(sys, "argv", ["platform", *argv])
-    console.main()
+    threshold = gc.get_threshold()
+    try:
+        console.main()
+        if gc.get_threshold()[0] == console.GC_THRESHOLD:
+            started.append("fewer collections")
+    finally:
+        gc.set_threshold(*threshold)
     return started
 
 
 @pytest.mark.parametrize("command", sorted(console.SYNTHESIZING))
 def test_synthesizing_commands_start_the_engine_before_the_cli(monkeypatch: pytest.MonkeyPatch,
                                                               command: str) -> None:
-    assert _run(monkeypatch, command, "--env", "local") == ["engine", "cli"]
+    assert _run(monkeypatch, command, "--env", "local") == ["engine", "cli", "fewer collections"]
 
 
 @pytest.mark.parametrize("argv", [(), ("status", "--env", "local"), ("logs", "auth.api"), ("unlock",),
