@@ -33,7 +33,8 @@ NODE_MEMORY_OPTIONS = ("--max-semi-space-size=2", "--jitless")
 smaller at no measurable CPU cost: V8's young generation capped at 2 MB per semi-space (the kernel's RSS 114 -> 84 MB
 for 1,000 resources: its allocations are few and long-lived), and no JIT compiler (-13 MB over both relay and kernel;
 Node only loads the engine's modules and writes the stacks' metadata, backends and providers, the resources are
-written in Python: platform_sdk.cdk.document). Only the kernel gets them (`_kernel_options`), not other Node programs started later."""
+written in Python: platform_sdk.cdk.document). Only the kernel gets them (`_kernel_options`), not other Node
+programs started later."""
 
 
 @contextlib.contextmanager
