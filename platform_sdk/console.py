@@ -35,6 +35,6 @@ def main() -> None:
         from platform_sdk import cdk
 
         cdk.preload()
-    from platform_sdk.cli import app
+    from platform_sdk import cli
 
-    app()
+    cli.app_for(sys.argv[1:])()

@@ -1,20 +1,25 @@
-"""The `platform` console script starts the CDK engine early only for commands that synthesize."""
+"""The `platform` console script starts the CDK engine early only for commands that synthesize, and imports only the
+module of the command it runs (platform_sdk.cli.app_for) with the same help and errors as the whole command."""
 
 from __future__ import annotations
 
 import gc
+import importlib
+import subprocess
 import sys
 
 import pytest
 import typer
+from typer.testing import CliRunner
 
 from platform_sdk import cdk, cli, console
+from tests.conftest import REPO
 
 
 def _run(monkeypatch: pytest.MonkeyPatch, *argv: str) -> list[str]:
     started: list[str] = []
     monkeypatch.setattr(cdk, "preload", lambda: started.append("engine"))
-    monkeypatch.setattr(cli, "app", lambda: started.append("cli"))
+    monkeypatch.setattr(cli, "app_for", lambda argv: lambda: started.append("cli"))
     monkeypatch.setattr(sys, "argv", ["platform", *argv])
     threshold = gc.get_threshold()
     try:
@@ -42,3 +47,37 @@ def test_every_synthesizing_name_is_a_command_of_the_cli() -> None:
     names = {typer.main.get_command_name(c.name or c.callback.__name__)  # type: ignore[union-attr]
              for c in cli.app.registered_commands}
     assert names >= console.SYNTHESIZING, console.SYNTHESIZING - names
+
+
+def _names(module: object) -> set[str]:
+    return ({typer.main.get_command_name(c.__name__) for c in module.COMMANDS}  # type: ignore[attr-defined]
+            | {name for name, _ in getattr(module, "GROUPS", ())})
+
+
+def test_every_command_has_its_module_as_home() -> None:
+    homes = {name: module for module in cli.MODULES
+             for name in _names(importlib.import_module(f"platform_sdk.commands.{module}"))}
+    assert cli.HOME == homes
+
+
+@pytest.mark.parametrize("argv", [*([name, "--help"] for name in sorted(cli.HOME)), ["env", "new", "--help"],
+                                  ["secret", "set", "--help"], ["synth"], ["synth", "--env"], ["plan", "--nope"],
+                                  ["envs", "--project", "/nonexistent"], ["init"]])
+def test_one_command_behaves_as_in_the_whole_command(argv: list[str]) -> None:
+    """Help, usage errors and user errors of `platform NAME ...` are the same with only NAME's module imported."""
+    whole = CliRunner().invoke(cli.app, argv, prog_name="platform")
+    alone = CliRunner().invoke(cli.app_for(argv), argv, prog_name="platform")
+    assert (alone.exit_code, alone.output) == (whole.exit_code, whole.output)
+    assert whole.exit_code in (0, 2), whole.output
+
+
+@pytest.mark.parametrize("argv", [[], ["--help"], ["nosuchcommand"], ["--version"]])
+def test_anything_else_gets_the_whole_command(argv: list[str]) -> None:
+    assert cli.app_for(argv) is cli.app
+
+
+def test_a_command_imports_only_its_module() -> None:
+    script = ("import sys; from platform_sdk import cli; cli.app_for(['synth', '--env', 'x']); "
+              "print(sorted(m for m in sys.modules if m.startswith('platform_sdk.commands.')))")
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "['platform_sdk.commands._common', 'platform_sdk.commands.estate']"
