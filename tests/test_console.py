@@ -57,7 +57,7 @@ def _names(module: object) -> set[str]:
 def test_every_command_has_its_module_as_home() -> None:
     homes = {name: module for module in cli.MODULES
              for name in _names(importlib.import_module(f"platform_sdk.commands.{module}"))}
-    assert cli.HOME == homes
+    assert homes == cli.HOME
 
 
 @pytest.mark.parametrize("argv", [*([name, "--help"] for name in sorted(cli.HOME)), ["env", "new", "--help"],
