@@ -105,3 +105,23 @@ print(len(psutil.Process().children(recursive=True)))
 """, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-1] == "2"
+
+
+def test_the_engine_starts_without_unittest_mock_and_typeguard_still_skips_mocks(tmp_path: Path) -> None:
+    """platform_sdk/cdk/typeguard_import.py: typeguard imported with a stand-in `unittest.mock` that answers its one
+    question (`isinstance(value, Mock)`) as the real class does, once the real module is imported."""
+    result = _python("""
+import sys
+from platform_sdk.cdk import engine
+import typeguard
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("asyncio", "ssl") or m == "unittest.mock"))
+try:
+    typeguard.check_type("argument", "text", int)
+except TypeError:
+    print("a wrong type is refused")
+from unittest.mock import Mock
+typeguard.check_type("argument", Mock(), int)
+print("a mock passes", isinstance(Mock(), typeguard.Mock), isinstance(object(), typeguard.Mock))
+""", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["[]", "a wrong type is refused", "a mock passes True False"]

@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from platform_sdk.cdk import kernel
+from platform_sdk.cdk import kernel, typeguard_import
 
 
 def node_bin_dir() -> Path | None:
@@ -70,6 +70,7 @@ def configure_node() -> None:
 
 configure_node()
 kernel.install()  # one Node process for jsii's kernel instead of two (platform_sdk.cdk.kernel)
+typeguard_import.import_typeguard()  # before the engine's modules import it, without unittest.mock
 
 ENGINE = os.environ.get("PLATFORM_CDK_ENGINE", "cdktf")
 with _kernel_options():  # importing the engine starts jsii's kernel

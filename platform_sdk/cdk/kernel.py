@@ -19,6 +19,7 @@ instead of leaving a JSON decoding error.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import json
@@ -158,8 +159,6 @@ def _direct_process_class() -> type:
             for copier in copiers:
                 copier.start()
             self._process = Kernel(pid, ours, copiers)
-            import atexit
-
             atexit.register(self.stop)
             self.handshake()
 
@@ -176,19 +175,20 @@ def _direct_process_class() -> type:
             return json.loads(line, object_hook=process.ohook)
 
         def stop(self) -> None:
-            import atexit
-
+            """Stop the kernel (at exit, and again when collected: the second time does nothing)."""
             atexit.unregister(self.stop)
             kernel = getattr(self, "_process", None)
-            if kernel is None:  # its start failed before the process existed
+            if kernel is None or kernel.channel.fileno() == -1:  # never started, or stopped already
                 self._ctx_stack.close()
                 return
-            with contextlib.suppress(OSError):  # a kernel already gone (Ctrl-C reaches the whole group)
-                if not kernel.stdin.closed:
-                    kernel.stdin.write(b'{"exit":0}\n')
-                    kernel.stdin.close()
+            # each step on its own: a kernel already gone (Ctrl-C reaches the whole group) fails the first ones
+            with contextlib.suppress(OSError):
+                kernel.stdin.write(b'{"exit":0}\n')
+            with contextlib.suppress(OSError):
+                kernel.stdin.close()
+            with contextlib.suppress(OSError):
                 kernel.channel.shutdown(socket.SHUT_WR)
-            if kernel.wait(5) is None:
+            if kernel.poll() is None and kernel.wait(5) is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(kernel.pid, 15)
                 kernel.wait(5)
