@@ -62,7 +62,7 @@ def test_every_command_has_its_module_as_home() -> None:
 
 @pytest.mark.parametrize("argv", [*([name, "--help"] for name in sorted(cli.HOME)), ["env", "new", "--help"],
                                   ["secret", "set", "--help"], ["synth"], ["synth", "--env"], ["plan", "--nope"],
-                                  ["envs", "--project", "/nonexistent"], ["init"]])
+                                  ["envs", "--project", "/nonexistent"], ["init", "--nope"]])
 def test_one_command_behaves_as_in_the_whole_command(argv: list[str]) -> None:
     """Help, usage errors and user errors of `platform NAME ...` are the same with only NAME's module imported."""
     whole = CliRunner().invoke(cli.app, argv, prog_name="platform")
