@@ -7,6 +7,7 @@ import gc
 import importlib
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import typer
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 
 from platform_sdk import cdk, cli, console
 from tests.conftest import REPO
+from tools.golden import estate_copy
 
 
 def _run(monkeypatch: pytest.MonkeyPatch, *argv: str) -> list[str]:
@@ -81,3 +83,42 @@ def test_a_command_imports_only_its_module() -> None:
               "print(sorted(m for m in sys.modules if m.startswith('platform_sdk.commands.')))")
     result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "['platform_sdk.commands._common', 'platform_sdk.commands.estate']"
+
+
+def test_end_runs_the_exit_handlers_and_joins_threads_but_skips_the_teardown(tmp_path: Path) -> None:
+    script = f"""
+import atexit, sys, threading, time
+from pathlib import Path
+from platform_sdk import console
+
+class Noisy:
+    def __del__(self):
+        print("teardown ran", file=sys.stderr)
+
+kept = Noisy()
+atexit.register(lambda: Path({str(tmp_path / "atexit")!r}).write_text("ran"))
+threading.Thread(target=lambda: (time.sleep(0.2), Path({str(tmp_path / "thread")!r}).write_text("done"))).start()
+print("buffered output", end="")
+console.end(3)
+"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout, result.stderr) == (3, "buffered output", "")
+    assert (tmp_path / "atexit").read_text() == "ran"
+    assert (tmp_path / "thread").read_text() == "done"
+
+
+def test_a_synthesizing_command_ends_with_its_exit_code_and_output(tmp_path: Path) -> None:
+    """The real script on a copy of the example estate: synthesized, exit 0, the summary printed; a user error still
+    exits 2 with its message."""
+    project = estate_copy(tmp_path / "estate")
+    script = "import sys; sys.argv[0] = 'platform'; from platform_sdk.console import main; main()"
+
+    def platform(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", script, *argv, "--project", str(project)], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300)
+
+    done = platform("synth", "--env", "local")
+    assert done.returncode == 0, done.stderr
+    assert "synthesized" in done.stdout and (project / "cdktf.out" / "local" / "manifest.json").is_file()
+    wrong = platform("synth", "--env", "nope")
+    assert wrong.returncode == 2 and "unknown environment" in wrong.stderr, wrong.stderr
