@@ -62,7 +62,8 @@ def app_for(argv: list[str]) -> typer.Typer:
     then the command with only that command's module (`platform synth --help` shows the same help either way)."""
     home = HOME.get(argv[0]) if argv else None
     if home is None:
-        return getattr(sys.modules[__name__], "app")  # noqa: B009 - built on first use by __getattr__
+        whole: typer.Typer = getattr(sys.modules[__name__], "app")  # noqa: B009 - built on first use by __getattr__
+        return whole
     return build([home])
 
 

@@ -1,5 +1,7 @@
 """The `platform` console script: starts the CDK engine first for the commands that synthesize, then the CLI.
 
+The engine's Node process is started before anything else is imported (`platform_sdk.cdk.kernel.prestart`).
+
 Importing the CLI (typer, rich, the commands, the model, pydantic) takes ~0.15 s, and starting the engine (Node, the
 `constructs` and `cdktf` assemblies) ~0.35 s of mostly Node's time: begun here, the engine's start overlaps the
 CLI's import and the reading of the estate on a second core instead of following them (`platform_sdk.cdk.preload`).
@@ -40,7 +42,10 @@ def main() -> None:
     synthesizing = bool(arguments) and arguments[0] in SYNTHESIZING and not {"--help", "-h"} & set(sys.argv[2:])
     if synthesizing:
         gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
-        import jsii  # noqa: F401 - here, before the CLI competes for the interpreter: Node starts at once
+        from platform_sdk.cdk import kernel
+
+        kernel.prestart()  # Node starts loading now, jsii adopts it (platform_sdk.cdk.kernel)
+        import jsii  # noqa: F401 - here, before the CLI competes for the interpreter
 
         from platform_sdk import cdk
 

@@ -10,14 +10,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.conftest import REPO
 
 
 def _python(script: str, tmp_path: Path, **environ: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO), **environ}
-    env.pop("JSII_RUNTIME", None)
+    env = {name: value for name, value in os.environ.items() if name != "JSII_RUNTIME"}
+    env = {**env, "PYTHONPATH": str(REPO), **environ}
     return subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=120)
 
@@ -125,3 +126,48 @@ print("a mock passes", isinstance(Mock(), typeguard.Mock), isinstance(object(), 
 """, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["[]", "a wrong type is refused", "a mock passes True False"]
+
+
+def test_a_prestarted_kernel_is_the_one_jsii_uses(tmp_path: Path) -> None:
+    """`kernel.prestart()` (the `platform` script, before anything else) starts Node without importing jsii; the
+    engine's import adopts that process: still one Node process, the same one, and it synthesizes."""
+    result = _python("""
+import json, sys, psutil
+from platform_sdk.cdk import kernel
+kernel.prestart()
+before = [p.pid for p in psutil.Process().children(recursive=True)]
+assert "jsii" not in sys.modules
+from platform_sdk.cdk import engine
+after = [p.pid for p in psutil.Process().children(recursive=True)]
+app = engine.App(outdir="out")
+engine.LocalBackend(engine.TerraformStack(app, "one"), path="one.tfstate")
+app.synth()
+print(json.dumps([before, after]))
+""", tmp_path)
+    assert result.returncode == 0, result.stderr
+    before, after = json.loads(result.stdout.splitlines()[-1])
+    assert len(before) == 1 and after == before
+    assert (tmp_path / "out" / "stacks" / "one" / "cdk.tf.json").is_file()
+
+
+def test_a_prestarted_kernel_never_used_is_stopped_quietly(tmp_path: Path) -> None:
+    result = _python("""
+from platform_sdk.cdk import kernel
+kernel.prestart()
+print(kernel._early.pid, kernel._early.directory.name)
+""", tmp_path)
+    assert result.returncode == 0, result.stderr
+    pid, directory = result.stdout.split()
+    assert result.stderr == ""
+    assert not Path(directory).exists()
+    assert not psutil.pid_exists(int(pid)) or psutil.Process(int(pid)).status() == psutil.STATUS_ZOMBIE
+
+
+def test_nothing_is_prestarted_with_the_users_own_runtime(tmp_path: Path) -> None:
+    result = _python("""
+from platform_sdk.cdk import kernel
+kernel.prestart()
+print(kernel._early)
+""", tmp_path, JSII_RUNTIME="/nonexistent/jsii-runtime.js")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["None"]

@@ -22,11 +22,14 @@ from __future__ import annotations
 import atexit
 import contextlib
 import fcntl
+import importlib.util
 import json
 import os
 import platform
+import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -78,6 +81,7 @@ class Kernel:
         self.stdout = channel.makefile("rb")
         self.copiers = copiers
         self.status: int | None = None
+        self.directory: tempfile.TemporaryDirectory[str] | None = None  # its program files, if its own
 
     def poll(self) -> int | None:
         """The exit status once the process ended (negative: killed by that signal), else None."""
@@ -95,6 +99,70 @@ class Kernel:
             time.sleep(pause)
             pause = min(pause * 2, 0.05)
         return self.status
+
+
+_early: Kernel | None = None
+"""The kernel `prestart` started, until jsii's first request adopts it."""
+
+
+def prestart() -> None:
+    """Start jsii's kernel now, before jsii is even imported (~0.1 s before the engine's import would start it):
+    the `platform` script calls this first for the commands that synthesize, so Node loads while Python imports.
+    The same Node, options and environment as `install`'s start (`platform_sdk.cdk.node`: JSII_NODE, NODE_OPTIONS),
+    the program files copied from jsii's package as jsii copies them; jsii's first request adopts the process, and
+    jsii is not imported here (the relay's source is read from jsii's package folder). Nothing is started where
+    `install` would leave jsii as it is (`JSII_RUNTIME`, jsii imported already, a relay that is not the expected
+    one); a kernel never adopted (a command ending before the engine is needed, or `install` finding jsii's
+    internals changed) is stopped at exit."""
+    global _early
+    if _early is not None or "JSII_RUNTIME" in os.environ or "jsii" in sys.modules or not hasattr(os, "posix_spawnp"):
+        return
+    spec = importlib.util.find_spec("jsii")  # the package's location, without importing it
+    if spec is None or spec.origin is None:
+        return
+    embedded = Path(spec.origin).parent / "_embedded" / "jsii"
+    try:
+        relay = (embedded / "bin__jsii-runtime.js").read_text(encoding="utf-8")
+    except OSError:
+        return
+    if _RELAY_SPAWN not in relay or _RELAY_STDIO not in relay or not (embedded / "lib__program.js").is_file():
+        return
+    from platform_sdk.cdk.node import configure_node, kernel_options
+
+    configure_node()
+    directory = tempfile.TemporaryDirectory()
+    for packaged in embedded.iterdir():  # jsii's EMBEDDED_FILES: "lib__program.js" is lib/program.js
+        folder, _, name = packaged.name.partition("__")
+        if name and folder in ("bin", "lib"):
+            (Path(directory.name) / folder).mkdir(exist_ok=True)
+            (Path(directory.name) / folder / name).write_bytes(packaged.read_bytes())
+    with kernel_options():
+        environ = os.environ.copy()
+    environ["JSII_AGENT"] = f"Python/{platform.python_version()}"
+    kernel = _spawn(str(Path(directory.name) / "lib" / "program.js"), environ)
+    kernel.directory = directory
+    _early = kernel
+    atexit.register(_discard_early)
+
+
+def _discard_early() -> None:
+    """Stop the kernel `prestart` started if jsii never adopted it (terminated: it has nothing to finish)."""
+    global _early
+    kernel, _early = _early, None
+    if kernel is None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(kernel.pid, signal.SIGTERM)
+    if kernel.wait(5) is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(kernel.pid, signal.SIGKILL)
+        kernel.wait(5)
+    with contextlib.suppress(OSError):
+        kernel.stdin.close()
+        kernel.stdout.close()
+        kernel.channel.close()
+    if kernel.directory is not None:
+        kernel.directory.cleanup()
 
 
 def _supported() -> bool:
@@ -118,6 +186,39 @@ def _supported() -> bool:
     return _RELAY_SPAWN in relay and _RELAY_STDIO in relay
 
 
+def _spawn(program: str, environ: dict[str, str]) -> Kernel:
+    """`node --max-old-space-size=4069 --preserve-symlinks PROGRAM` as jsii's relay starts it: a Unix socket as its
+    descriptor 3, /dev/null as stdin, its stdout and stderr copied to ours."""
+    node = environ.get("JSII_NODE", "node")
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    child = [_above(os.dup(theirs.fileno())), _above(out_write), _above(err_write)]
+    theirs.close()
+    try:
+        pid = os.posix_spawnp(node, [node, "--max-old-space-size=4069", "--preserve-symlinks", program], environ,
+                              file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                                            (os.POSIX_SPAWN_DUP2, child[1], 1),
+                                            (os.POSIX_SPAWN_DUP2, child[2], 2),
+                                            (os.POSIX_SPAWN_DUP2, child[0], 3)])
+    except BaseException:
+        for fd in (out_read, err_read):
+            os.close(fd)
+        ours.close()
+        raise
+    finally:
+        for fd in child:
+            os.close(fd)
+    copiers = [
+        threading.Thread(target=_copy, args=(out_read, lambda: sys.stdout.buffer), daemon=True,
+                         name="jsii-kernel-stdout"),
+        threading.Thread(target=_copy, args=(err_read, lambda: sys.stderr.buffer), daemon=True,
+                         name="jsii-kernel-stderr")]
+    for copier in copiers:
+        copier.start()
+    return Kernel(pid, ours, copiers)
+
+
 def _direct_process_class() -> type:
     from jsii._kernel.providers import process
 
@@ -127,38 +228,17 @@ def _direct_process_class() -> type:
         _process: Kernel  # type: ignore[assignment]  # jsii's is a Popen; ours has what jsii's methods use
 
         def start(self) -> None:
-            environ = os.environ.copy()
-            environ["JSII_AGENT"] = f"Python/{platform.python_version()}"
-            node = environ.get("JSII_NODE", "node")
-            program = str(Path(self._jsii_runtime()).parent.parent / "lib" / "program.js")
-            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            out_read, out_write = os.pipe()
-            err_read, err_write = os.pipe()
-            child = [_above(os.dup(theirs.fileno())), _above(out_write), _above(err_write)]
-            theirs.close()
-            try:
-                pid = os.posix_spawnp(node, [node, "--max-old-space-size=4069", "--preserve-symlinks", program],
-                                      environ, file_actions=[
-                                          (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                                          (os.POSIX_SPAWN_DUP2, child[1], 1),
-                                          (os.POSIX_SPAWN_DUP2, child[2], 2),
-                                          (os.POSIX_SPAWN_DUP2, child[0], 3)])
-            except BaseException:
-                for fd in (out_read, err_read):
-                    os.close(fd)
-                ours.close()
-                raise
-            finally:
-                for fd in child:
-                    os.close(fd)
-            copiers = [
-                threading.Thread(target=_copy, args=(out_read, lambda: sys.stdout.buffer), daemon=True,
-                                 name="jsii-kernel-stdout"),
-                threading.Thread(target=_copy, args=(err_read, lambda: sys.stderr.buffer), daemon=True,
-                                 name="jsii-kernel-stderr")]
-            for copier in copiers:
-                copier.start()
-            self._process = Kernel(pid, ours, copiers)
+            global _early
+            kernel, _early = _early, None
+            if kernel is None:
+                environ = os.environ.copy()
+                environ["JSII_AGENT"] = f"Python/{platform.python_version()}"
+                kernel = _spawn(str(Path(self._jsii_runtime()).parent.parent / "lib" / "program.js"), environ)
+            else:
+                atexit.unregister(_discard_early)
+                if kernel.directory is not None:  # removed once this kernel is stopped
+                    self._ctx_stack.enter_context(kernel.directory)
+            self._process = kernel
             atexit.register(self.stop)
             self.handshake()
 
@@ -190,7 +270,7 @@ def _direct_process_class() -> type:
                 kernel.channel.shutdown(socket.SHUT_WR)
             if kernel.poll() is None and kernel.wait(5) is None:
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(kernel.pid, 15)
+                    os.kill(kernel.pid, signal.SIGTERM)
                 kernel.wait(5)
             for copier in kernel.copiers:
                 copier.join(timeout=5)
@@ -207,6 +287,7 @@ def install() -> bool:
     as it is, where its internals are not the supported ones, `JSII_RUNTIME` names the user's own runtime script, or
     an assembly is already loaded (`constructs` imported: the kernel runs)."""
     if "JSII_RUNTIME" in os.environ or "constructs" in sys.modules or not _supported():
+        _discard_early()
         return False
     import jsii._runtime
     from jsii._kernel.providers import process
@@ -226,6 +307,7 @@ def install() -> bool:
 
     kernel = jsii._runtime.kernel
     if type(kernel.provider) is not process.ProcessProvider:
+        _discard_early()
         return False
     kernel.provider = DirectProvider()
     return True
