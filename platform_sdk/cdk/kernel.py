@@ -89,7 +89,10 @@ class Kernel:
     def poll(self) -> int | None:
         """The exit status once the process ended (negative: killed by that signal), else None."""
         if self.status is None:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped by someone else: gone, its status unknown
+                pid, status = self.pid, 0
             if pid:
                 self.status = os.waitstatus_to_exitcode(status)
         return self.status
@@ -265,12 +268,16 @@ def _direct_process_class() -> type:
                 self._ctx_stack.close()
                 return
             # each step on its own: a kernel already gone (Ctrl-C reaches the whole group) fails the first ones
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, ValueError):  # ValueError: closed already
                 kernel.stdin.write(b'{"exit":0}\n')
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, ValueError):
                 kernel.stdin.close()
             with contextlib.suppress(OSError):
                 kernel.channel.shutdown(socket.SHUT_WR)
+            with contextlib.suppress(OSError, ValueError):  # its side closes as it exits (a timeout is an OSError)
+                kernel.channel.settimeout(5)
+                while kernel.stdout.read(65536):
+                    pass
             if kernel.poll() is None and kernel.wait(5) is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(kernel.pid, signal.SIGTERM)
