@@ -14,12 +14,14 @@ import typer
 from typer.testing import CliRunner
 
 from platform_sdk import cdk, cli, console
+from platform_sdk.cdk import kernel
 from tests.conftest import REPO
 from tools.golden import estate_copy
 
 
 def _run(monkeypatch: pytest.MonkeyPatch, *argv: str) -> list[str]:
     started: list[str] = []
+    monkeypatch.setattr(kernel, "prestart", lambda: started.append("node"))
     monkeypatch.setattr(cdk, "preload", lambda: started.append("engine"))
     monkeypatch.setattr(cli, "app_for", lambda argv: lambda: started.append("cli"))
     monkeypatch.setattr(sys, "argv", ["platform", *argv])
@@ -36,7 +38,7 @@ def _run(monkeypatch: pytest.MonkeyPatch, *argv: str) -> list[str]:
 @pytest.mark.parametrize("command", sorted(console.SYNTHESIZING))
 def test_synthesizing_commands_start_the_engine_before_the_cli(monkeypatch: pytest.MonkeyPatch,
                                                               command: str) -> None:
-    assert _run(monkeypatch, command, "--env", "local") == ["engine", "cli", "fewer collections"]
+    assert _run(monkeypatch, command, "--env", "local") == ["node", "engine", "cli", "fewer collections"]
 
 
 @pytest.mark.parametrize("argv", [(), ("status", "--env", "local"), ("logs", "auth.api"), ("unlock",),
