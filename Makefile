@@ -11,8 +11,9 @@ PYTEST_PARALLEL ?= -n auto --dist loadgroup
 
 .PHONY: setup test-tools apply test test-fast coverage lint bench
 setup: $(VENV)/.installed $(PLATFORM_TERRAFORM)
-	@# bytecode of our modules, written once: the local cloud's provider is a Python process Terraform starts ~24
-	@# times per apply, and with PYTHONDONTWRITEBYTECODE set (as on CI machines) each start compiled them again
+	@# bytecode of our modules, written once: every `platform` process and every start of the local cloud's provider
+	@# (once per stack and operation) imports them, and with PYTHONDONTWRITEBYTECODE set (as on CI machines) each
+	@# would compile them again
 	$(BIN)/python -m compileall -q platform_sdk
 
 $(VENV)/.installed: pyproject.toml
