@@ -8,6 +8,8 @@ and failed in the cloud, and every function had every right.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -171,3 +173,32 @@ def test_missing_server_programs_fail_the_plan_naming_the_fix(terraform_bin: Pat
            "mariadb-server" in text
     assert 'Or use the explicit SQLite fallback: set databases = "sqlite" in [clouds.local]' in text
     assert not root.exists()
+
+
+def test_a_postgres_server_runs_while_its_pid_file_names_a_live_process(tmp_path: Path) -> None:
+    """`Server.running` reads `postmaster.pid` as `pg_ctl status` does instead of starting `pg_ctl` (and, as root,
+    `runuser`) on every refresh: a live process in it is a running server; no file, a process that is gone, an
+    invalid file or our own pid are not."""
+    if dbserver.binaries("postgres") is None:
+        pytest.skip(dbserver.missing("postgres") or "no PostgreSQL")
+    root = tmp_path / "cloud"
+    server = dbserver.Server(root, "postgres")
+    data = tmp_path / "base" / "data"
+    data.mkdir(parents=True)
+    dbserver.write_json(server.info_file, {"engine": "postgres", "port": 1, "base": str(data.parent)})
+    server.admin_file.write_text('{"username": "platform_admin", "password": "x"}\n')
+    pid_file = data / "postmaster.pid"
+    assert not server.running()  # no pid file: stopped
+    live = subprocess.Popen(["sleep", "60"])
+    try:
+        for first_line in (f"{live.pid}\n", f"-{live.pid}\n"):  # a server, a single-user backend
+            pid_file.write_text(f"{first_line}{data}\n1700000000\n5432\n")
+            assert server.running()
+    finally:
+        live.kill()
+        live.wait()
+    pid_file.write_text(f"{live.pid}\n{data}\n")  # the process is gone: a stale file after a crash
+    assert not server.running()
+    for content in ("", "not a pid\n", f"{os.getpid()}\n", "0\n"):
+        pid_file.write_text(content)
+        assert not server.running(), content

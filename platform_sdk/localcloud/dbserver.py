@@ -138,6 +138,30 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _postmaster_alive(data_dir: Path) -> bool:
+    """Whether PostgreSQL's server of `data_dir` runs: what `pg_ctl -D data_dir status` answers (exit code 0),
+    read the way it reads it (PostgreSQL 15 `src/bin/pg_ctl/pg_ctl.c`, do_status, get_pgpid, postmaster_is_alive):
+    the first line of `postmaster.pid` is the server's process id (negative for a single-user backend), and that
+    process exists (`kill(pid, 0)` succeeds; not this process or its parent). No file, an unreadable or invalid
+    one, or a process that is gone: not running.
+
+    Why not `pg_ctl status` itself: every refresh of a database or role asks (`ensure_running`), and that was a
+    process start each time, as root two (`runuser`, then `pg_ctl`), ~6 ms of CPU plus a fork of the provider
+    (docs/testing.md)."""
+    try:
+        with open(data_dir / "postmaster.pid", encoding="utf-8", errors="replace") as pid_file:
+            pid = abs(int(pid_file.readline().strip()))
+    except (OSError, ValueError):
+        return False
+    if pid == 0 or pid in (os.getpid(), os.getppid()):
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
 # -- one server ------------------------------------------------------------------------------------------------
 class Server:
     """The `engine` server of one local cloud root (see the module docstring)."""
@@ -250,12 +274,9 @@ class Server:
         if not self.initialised:
             return False
         if self.engine == "postgres":
-            pg_ctl = (binaries("postgres") or {}).get("pg_ctl")
-            if pg_ctl is None:
+            if binaries("postgres") is None:
                 return _port_open(self.port)
-            status = subprocess.run(self._as_server_user([str(pg_ctl), "-D", str(self.data_dir), "status"]),
-                                    capture_output=True, text=True)
-            return status.returncode == 0
+            return _postmaster_alive(self.data_dir)
         pid = self._mariadb_pid()
         return pid is not None and _port_open(self.port)
 
@@ -435,12 +456,18 @@ class Server:
 
     # -- talking to it ---------------------------------------------------------------------------------------
     def connect(self, database: str | None = None) -> Any:
-        """A DB-API connection of the administrator (not autocommit), to `database` or the server's default."""
+        """A DB-API connection of the administrator (not autocommit), to `database` or the server's default.
+
+        PostgreSQL: without TLS (`ssl_context=False`). The server listens on 127.0.0.1 only and runs without TLS
+        (initdb's default `ssl = off`), so the connection was plain text before too; but pg8000's default
+        (`ssl_context=None`) first builds a default TLS context, loading the system's CA certificates (~25 ms of
+        CPU, ten times the rest of a local connection, docs/testing.md), only to be told "no TLS here"."""
         if self.engine == "postgres":
             import pg8000.dbapi
 
             return pg8000.dbapi.connect(host="127.0.0.1", port=self.port, user=ADMIN, password=self.admin_password(),
-                                        database=database or "postgres", application_name="localcloud")
+                                        database=database or "postgres", application_name="localcloud",
+                                        ssl_context=False)
         import pymysql
 
         return pymysql.connect(host="127.0.0.1", port=self.port, user=ADMIN, password=self.admin_password(),
