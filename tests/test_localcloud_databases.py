@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -177,8 +178,8 @@ def test_missing_server_programs_fail_the_plan_naming_the_fix(terraform_bin: Pat
 
 def test_a_postgres_server_runs_while_its_pid_file_names_a_live_process(tmp_path: Path) -> None:
     """`Server.running` reads `postmaster.pid` as `pg_ctl status` does instead of starting `pg_ctl` (and, as root,
-    `runuser`) on every refresh: a live process in it is a running server; no file, a process that is gone, an
-    invalid file or our own pid are not."""
+    `runuser`) on every refresh: a live PostgreSQL process in it is a running server; no file, a process that is
+    gone or another program, an invalid file or our own pid are not."""
     if dbserver.binaries("postgres") is None:
         pytest.skip(dbserver.missing("postgres") or "no PostgreSQL")
     root = tmp_path / "cloud"
@@ -189,14 +190,21 @@ def test_a_postgres_server_runs_while_its_pid_file_names_a_live_process(tmp_path
     server.admin_file.write_text('{"username": "platform_admin", "password": "x"}\n')
     pid_file = data / "postmaster.pid"
     assert not server.running()  # no pid file: stopped
-    live = subprocess.Popen(["sleep", "60"])
+    # a live process named as PostgreSQL's server is (its /proc/PID/comm), and another program
+    live = subprocess.Popen([sys.executable, "-c", "import sys, time; open('/proc/self/comm', 'w').write('postgres');"
+                             " print(flush=True); time.sleep(60)"], stdout=subprocess.PIPE)
+    other = subprocess.Popen(["sleep", "60"])
     try:
+        assert live.stdout is not None and live.stdout.readline() == b"\n"  # renamed
         for first_line in (f"{live.pid}\n", f"-{live.pid}\n"):  # a server, a single-user backend
             pid_file.write_text(f"{first_line}{data}\n1700000000\n5432\n")
             assert server.running()
+        pid_file.write_text(f"{other.pid}\n{data}\n")  # a stale file whose pid another program got since
+        assert not server.running()
     finally:
-        live.kill()
-        live.wait()
+        for process in (live, other):
+            process.kill()
+            process.wait()
     pid_file.write_text(f"{live.pid}\n{data}\n")  # the process is gone: a stale file after a crash
     assert not server.running()
     for content in ("", "not a pid\n", f"{os.getpid()}\n", "0\n"):

@@ -142,8 +142,9 @@ def _postmaster_alive(data_dir: Path) -> bool:
     """Whether PostgreSQL's server of `data_dir` runs: what `pg_ctl -D data_dir status` answers (exit code 0),
     read the way it reads it (PostgreSQL 15 `src/bin/pg_ctl/pg_ctl.c`, do_status, get_pgpid, postmaster_is_alive):
     the first line of `postmaster.pid` is the server's process id (negative for a single-user backend), and that
-    process exists (`kill(pid, 0)` succeeds; not this process or its parent). No file, an unreadable or invalid
-    one, or a process that is gone: not running.
+    process exists (`kill(pid, 0)` succeeds; not this process or its parent) and, where /proc tells, is PostgreSQL's
+    (a stale file's pid may have been reused). No file, an unreadable or invalid one, or a process that is gone or
+    another program: not running.
 
     Why not `pg_ctl status` itself: every refresh of a database or role asks (`ensure_running`), and that was a
     process start each time, as root two (`runuser`, then `pg_ctl`), ~6 ms of CPU plus a fork of the provider
@@ -159,7 +160,10 @@ def _postmaster_alive(data_dir: Path) -> bool:
         os.kill(pid, 0)
     except OSError:
         return False
-    return True
+    try:  # a stale file's pid reused by another program (as root, kill(pid, 0) succeeds for any process)
+        return Path(f"/proc/{pid}/comm").read_text().strip() in ("postgres", "postmaster")
+    except OSError:
+        return True  # no /proc (macOS): what pg_ctl answers
 
 
 # -- one server ------------------------------------------------------------------------------------------------
