@@ -155,3 +155,18 @@ def test_no_provider_left_after_ctrl_c_or_a_killed_platform(tf_binary: Path, pro
         hold_file.unlink(missing_ok=True)
         for pid in processes_in(project, "terraform") + providers_in(project):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_a_relative_terraform_log_path_is_the_users(tf_binary: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Terraform runs in each stack's directory: a relative TF_LOG_PATH names a file where `platform` was started
+    (there the providers' lines go too), not one per stack directory."""
+    from platform_sdk.terraform.process import Terraform
+
+    stack = tmp_path / "cdktf.out" / "stacks" / "one"
+    stack.mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    terraform = Terraform(tf_binary, {**os.environ, "TF_LOG": "TRACE", "TF_LOG_PATH": "terraform.log"})
+    assert terraform.run(stack, ["version"]).ok
+    assert (tmp_path / "terraform.log").read_text().strip(), "Terraform logged where the user asked"
+    assert not (stack / "terraform.log").exists()

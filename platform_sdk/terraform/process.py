@@ -49,6 +49,8 @@ class Terraform:
         self.binary = binary
         self.env = dict(env)
         self.env.setdefault("TF_FORK", "0")
+        if self.env.get("TF_LOG_PATH"):  # Terraform runs in each stack's directory: a relative path means the user's
+            self.env["TF_LOG_PATH"] = os.path.abspath(self.env["TF_LOG_PATH"])
         self._lock = threading.Lock()
         self._init_lock = threading.Lock()
         self._running: dict[int, subprocess.Popen[str]] = {}
