@@ -56,7 +56,8 @@ def test_a_stack_gets_one_provider_for_the_commands_that_start_one(tmp_path: Pat
     with providers.scope():
         for command in (["init", "-input=false"], ["output", "-json"], ["state", "list"]):
             assert providers.env_for("stack", stack, command, env) == {}, command
-        assert providers.env_for("stack", stack, ["plan"], {**env, attach.SWITCH_ENV_VAR: "0"}) == {}
+        for off in ("0", "false", "No", " off "):
+            assert providers.env_for("stack", stack, ["plan"], {**env, attach.SWITCH_ENV_VAR: off}) == {}, off
         assert providers.env_for("stack", stack, ["plan"], {**env, attach.REATTACH_ENV_VAR: "{}"}) == {}
 
         extra = providers.env_for("stack", stack, ["plan"], env)

@@ -54,7 +54,8 @@ if TYPE_CHECKING:
 
 REATTACH_ENV_VAR = "TF_REATTACH_PROVIDERS"
 SWITCH_ENV_VAR = "PLATFORM_PROVIDER_REATTACH"
-"""Set to "0" to let Terraform start providers itself, as before."""
+"""Set to "0" (or "false", "no", "off") to let Terraform start providers itself, as before."""
+SWITCHED_OFF = frozenset({"0", "false", "no", "off"})
 ATTACHED_COMMANDS = frozenset({"plan", "apply", "show", "import", "refresh"})
 """The Terraform commands that start providers (`init`, `output`, `state list/mv/rm` start none)."""
 START_TIMEOUT_S = 60.0
@@ -216,7 +217,8 @@ class Providers:
     def env_for(self, stack: str, stack_dir: Path, args: list[str], env: Mapping[str, str]) -> dict[str, str]:
         """The variables to add to `terraform <args>`'s environment (`env`, all of it) for it to reattach to the
         stack's providers, started now if they are not running; {} when nothing is attached."""
-        if not self._depth or args[:1] == [] or args[0] not in ATTACHED_COMMANDS or env.get(SWITCH_ENV_VAR) == "0" \
+        switched_off = env.get(SWITCH_ENV_VAR, "").strip().lower() in SWITCHED_OFF
+        if not self._depth or args[:1] == [] or args[0] not in ATTACHED_COMMANDS or switched_off \
                 or env.get(REATTACH_ENV_VAR):
             return {}
         if stack not in self._stacks:
