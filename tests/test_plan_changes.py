@@ -199,3 +199,38 @@ def test_drift_refreshes_every_stack_and_the_next_plan_includes_the_drifted_one(
     assert stacks(report)[STORE]["changes"]["create"] == ["localcloud_bucket.data"]
     assert {stack for stack, _ in terraform.runs()} == {STORE}
     assert os.environ.get("STORE_SUFFIX") is None
+
+
+def test_changes_made_outside_terraform_that_need_no_change_are_recorded_by_the_next_apply(
+        setup: tuple[Path, Cli, Logged]) -> None:
+    """A state behind the real objects, which already match the configuration (an apply killed after the provider
+    made a change but before Terraform recorded it): `platform drift` reports it, the next plan has nothing to
+    change, and the apply records the real values in the state (as `terraform apply` does), so drift stops
+    reporting it. Before, the plan said "no changes", nothing was applied, and drift reported it for good."""
+    project, cli, _ = setup
+    assert cli(project, "apply", "--env", "local", "--auto-approve").exit_code == 0
+    state_file = project / ".platform" / "state" / "local" / f"{API}.tfstate"
+    state = json.loads(state_file.read_text())
+    [function] = [r for r in state["resources"] if r["type"] == "localcloud_function"]
+    real_hash = function["instances"][0]["attributes"]["code_hash"]
+    function["instances"][0]["attributes"]["code_hash"] = "0" * 64  # what the state said before the kill
+    state_file.write_text(json.dumps(state))
+
+    code, found = cli.json(project, "drift", "--env", "local")
+    assert code == 2 and found["drifted"] == [API], found
+    code, report = cli.json(project, "plan", "--env", "local")
+    api = stacks(report)[API]
+    assert api["status"] == "changes" and api["drift"] == [{"address": "localcloud_function.reader",
+                                                           "change": "changed"}], api
+    assert not any(api["changes"].values()), "nothing to change on the real objects"
+    assert "1 change(s) made outside Terraform to record in the state" in cli(project, "plan", "--env",
+                                                                              "local").stdout
+    result = cli(project, "apply", "--env", "local", "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert "state records what changed outside Terraform" in result.stdout
+    recorded = json.loads(state_file.read_text())
+    [function] = [r for r in recorded["resources"] if r["type"] == "localcloud_function"]
+    assert function["instances"][0]["attributes"]["code_hash"] == real_hash
+    code, found = cli.json(project, "drift", "--env", "local")
+    assert code == 0 and found["drifted"] == [], found
+    assert cli(project, "plan", "--env", "local", "--all", "--detailed-exitcode").exit_code == 0

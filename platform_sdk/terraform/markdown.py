@@ -32,6 +32,8 @@ def _status(stack: Mapping[str, Any], operation: str) -> str:
             parts.append(f"{len(stack['renamed'])} renamed")
         if not parts and stack.get("output_changes"):
             parts = [f"{len(stack['output_changes'])} output(s) to change"]
+        if not parts and stack.get("drift"):
+            parts = [f"{len(stack['drift'])} change(s) made outside Terraform to record in the state"]
         return ", ".join(parts)
     if status == NO_CHANGES:
         return "no changes"

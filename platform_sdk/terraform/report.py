@@ -289,6 +289,8 @@ def _status_line(result: StackResult, operation: str) -> str:
             parts.append(f"{len(plan.renamed)} renamed")
         if not parts and plan.output_changes:
             parts = [f"{len(plan.output_changes)} output(s) to change"]
+        if not parts and plan.drift:
+            parts = [f"{len(plan.drift)} change(s) made outside Terraform to record in the state"]
         text = ", ".join(parts)
         return f"[green]applied[/]: {text}" if result.status == APPLIED else text
     if result.status == NO_CHANGES:
@@ -382,7 +384,8 @@ def render_outcome(console: Console, operation: str, results: list[StackResult])
         if result.status == APPLIED:
             plan = result.plan
             counts = ", ".join(f"{len(plan.by_action(a))} {past[a]}" for a in ACTIONS if plan and plan.by_action(a))
-            _say(console, f"[green]{done:>11}[/]  {label}: {counts or 'outputs updated'}")
+            recorded = "state records what changed outside Terraform" if plan and plan.drift else "outputs updated"
+            _say(console, f"[green]{done:>11}[/]  {label}: {counts or recorded}")
         elif result.status in (NO_CHANGES, UNCHANGED):
             _say(console, f"[dim]{'unchanged':>11}[/]  {label}")
         elif result.status == WAITING:

@@ -250,11 +250,16 @@ class EnvironmentRunner:
         except (ValueError, KeyError) as err:
             result.error = f"could not read `terraform show -json` output: {err}"
             return self._finish(result, rp.FAILED)
+        # Changes made outside Terraform that the configuration does not undo (the real objects already match it)
+        # are still applied, as `terraform apply` does: the apply records them in the state. Else the state keeps
+        # the old values (a killed apply whose changes were made but not recorded) and every `platform drift`
+        # reports them again, with no apply ever planned to clear them.
+        changes = result.plan.has_changes or (bool(result.plan.drift) and not refresh_only and not destroy)
         if self.ledger is not None and refresh_only:
             if result.plan.drift:
                 self.ledger.drifted(result.name)
         elif self.ledger is not None and not destroy:
-            if result.plan.has_changes:
+            if changes:
                 self.ledger.pending(result.name)
             else:
                 # the state may have been changed by another command (a move of an earlier version applied without
@@ -265,7 +270,7 @@ class EnvironmentRunner:
                 self.ledger.settled(result.name, outputs if isinstance(outputs, dict) else self._read_outputs(result),
                                     lambda: None)
                 result.outputs, result.outputs_known = self.ledger.values(result.name), True
-        self._finish(result, rp.CHANGES if result.plan.has_changes else rp.NO_CHANGES, "planned")
+        self._finish(result, rp.CHANGES if changes else rp.NO_CHANGES, "planned")
 
     def _rename(self, result: StackResult) -> list[tuple[str, str]] | None:
         """Move the objects of renamed resources to their new addresses before planning (terraform/renames.py):
