@@ -170,3 +170,19 @@ def test_a_relative_terraform_log_path_is_the_users(tf_binary: Path, tmp_path: P
     assert terraform.run(stack, ["version"]).ok
     assert (tmp_path / "terraform.log").read_text().strip(), "Terraform logged where the user asked"
     assert not (stack / "terraform.log").exists()
+
+
+def test_a_stale_reattach_variable_of_the_users_is_named_in_the_error(cli: Cli, project: Path) -> None:
+    """A TF_REATTACH_PROVIDERS of the user's own (left from a debugging session) naming a provider process that is
+    gone: Terraform says "run terraform init", which does not help; the error says what does."""
+    import json
+    import subprocess
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    stale = {mirror.PROVIDER_SOURCE: {"Protocol": "grpc", "ProtocolVersion": 6, "Pid": gone.pid, "Test": True,
+                                      "Addr": {"Network": "unix", "String": str(project / "gone.sock")}}}
+    result = cli(project, "plan", "--env", "local", env={attach.REATTACH_ENV_VAR: json.dumps(stale)})
+    assert result.exit_code == 1, result.output
+    assert "TF_REATTACH_PROVIDERS is set in your environment and names a provider process that is gone" in \
+        result.output.replace("\n", " ")

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from platform_sdk import providers
 from platform_sdk.terraform import report as rp
 from platform_sdk.terraform import schedule
-from platform_sdk.terraform.attach import Providers
+from platform_sdk.terraform.attach import REATTACH_ENV_VAR, Providers
 from platform_sdk.terraform.initcache import InitCache, needs_init
 from platform_sdk.terraform.ledger import Ledger
 from platform_sdk.terraform.locks import parse_state_lock
@@ -48,6 +48,9 @@ def backend_missing() -> tuple[str, ...]:
     """Terraform's words when a state bucket or lock table is missing (`platform bootstrap` creates them)."""
     return tuple(m for plugin in providers.plugins().values() for m in plugin.backend_missing)
 
+
+REATTACH_GONE = "Reattachment process not found"
+"""Terraform's error when TF_REATTACH_PROVIDERS names a process that is gone (go-plugin's reattach)."""
 
 class Progress(Protocol):
     """Told whenever a stack changes phase; shows the user what is running (see terraform.progress)."""
@@ -170,6 +173,9 @@ class EnvironmentRunner:
             result.reason = f"{what} failed"
             if any(marker in text for marker in backend_missing()):
                 result.error += f"\nhint: create the state backend first: platform bootstrap --env {self.env_name}"
+            if REATTACH_GONE in text and self.terraform.env.get(REATTACH_ENV_VAR):
+                result.error += (f"\nhint: {REATTACH_ENV_VAR} is set in your environment and names a provider process "
+                                 "that is gone (`terraform init` will not help): unset it")
             self._finish(result, rp.FAILED)
 
     def _tf(self, result: StackResult, phase: str, args: list[str]) -> TfRun | None:
