@@ -795,7 +795,8 @@ def _where(s: Session, results: list[rp.StackResult]) -> list[dict[str, Any]]:
     from platform_sdk.providers.domains import PHASE_CERTIFICATE
     from platform_sdk.terraform.runner import where_things_live
 
-    rows: list[dict[str, Any]] = list(where_things_live(results, s.metadata, copy_roles(s.moves)))
+    rows: list[dict[str, Any]] = list(where_things_live(_with_last_outputs(s, results), s.metadata,
+                                                          copy_roles(s.moves)))
     domains = {(d.stack, d.cdn.split(".", 1)[1].replace("-", "_")): d for d in s.dns.domains}
     configured = {cdn.address: s.env.override(cdn.address, "domain", cdn.domain)
                   for service in s.services for cdn in service.of(Cdn)}
@@ -817,6 +818,24 @@ def _where(s: Session, results: list[rp.StackResult]) -> list[dict[str, Any]]:
         row["dns"] = status
         row["url"] = f"{row['record']}  ({label})"
     return rows
+
+
+def _with_last_outputs(s: Session, results: list[rp.StackResult]) -> list[rp.StackResult]:
+    """`results`, a stack this command learned no outputs of (its apply failed or was refused, or it waits for one
+    that failed) with those recorded at its last apply: what it created then still lives. Only the outputs its
+    configuration declares, as `runner.outputs` keeps (a record may hold outputs of resources moved elsewhere)."""
+    import dataclasses
+
+    last = _stack_outputs(s)
+    completed = []
+    for result in results:
+        if result.outputs or result.outputs_known:
+            completed.append(result)
+            continue
+        declared = s.runner.declared_outputs(result.name)
+        values = {k: v for k, v in last(result.name).items() if declared is None or k in declared}
+        completed.append(dataclasses.replace(result, outputs=values) if values else result)
+    return completed
 
 
 def _print_where(rows: list[dict[str, Any]], title: str) -> None:
