@@ -52,17 +52,20 @@ def synth(env: EnvOption, service: Annotated[str | None, typer.Option(help="Only
           project: ProjectOption = None, as_json: JsonOption = False) -> None:
     """Compile the estate for one environment into cdktf.out/<env>, checked against the provider schemas."""
     from platform_sdk import cdk
-    from platform_sdk.synth.schema_check import check_outdir
+    from platform_sdk.synth import collector
     from platform_sdk.terraform.locks import WorkspaceLocked, workspace_lock
 
     cdk.preload()  # the engine starts while the estate is read
-    proj, environment, services = load(project, env)
-    try:
-        with workspace_lock(proj.cache_dir, environment.name, "synth"):  # never under a running apply
-            result = run_synth(proj, environment, services, service)
-    except WorkspaceLocked as err:
-        raise PlatformError(str(err)) from None
-    errors = check_outdir(result.outdir)
+    with collector.paused():  # the modules, the estate and its synthesis live to the end (synth/collector.py)
+        from platform_sdk.synth.schema_check import check_outdir
+
+        proj, environment, services = load(project, env)
+        try:
+            with workspace_lock(proj.cache_dir, environment.name, "synth"):  # never under a running apply
+                result = run_synth(proj, environment, services, service)
+        except WorkspaceLocked as err:
+            raise PlatformError(str(err)) from None
+        errors = check_outdir(result.outdir)
     for warning in result.warnings:
         err_console.print(f"[yellow]warning:[/] {warning}")
     if as_json:

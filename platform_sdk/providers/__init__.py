@@ -12,8 +12,10 @@ plug-in's runtime subpackage, loads no plug-in, no CDK engine and no cloud SDK. 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -37,7 +39,13 @@ class UnknownCloud(KeyError):
 
 def builtin_names() -> list[str]:
     """Names of the built-in clouds: the plug-in packages of this directory (nothing is imported)."""
-    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.ispkg)
+    return list(_listed_builtins())
+
+
+@functools.cache
+def _listed_builtins() -> tuple[str, ...]:
+    """The directory is listed once per process: a synthesis asks for the plug-ins some 40 times."""
+    return tuple(sorted(m.name for m in pkgutil.iter_modules(__path__) if m.ispkg))
 
 
 def names() -> list[str]:
@@ -82,6 +90,30 @@ def default_cloud() -> str:
     return next(name for name in builtin_names() if plugin(name).default)
 
 
-def compilers_for(env: Environment) -> dict[str, Compiler]:
-    """One compiler per cloud plug-in, keyed by name: stacks of a stand-in use their stand-in's compiler."""
-    return {name: found.compiler(env) for name, found in plugins().items()}
+def compilers_for(env: Environment) -> Mapping[str, Compiler]:
+    """One compiler per cloud plug-in, keyed by name: stacks of a stand-in use their stand-in's compiler.
+
+    Each compiler is made (and its modules imported) when first asked for: an environment on one cloud does not
+    import the other clouds' compilers (~0.025 s for GCP's and the local cloud's)."""
+    return Compilers(env)
+
+
+class Compilers(Mapping[str, "Compiler"]):
+    """Every cloud's compiler for one environment, by cloud name, each made on first use (`compilers_for`)."""
+
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+        self._made: dict[str, Compiler] = {}
+
+    def __getitem__(self, name: str) -> Compiler:
+        if name not in self._made:
+            if name not in names():
+                raise KeyError(name)
+            self._made[name] = plugin(name).compiler(self.env)
+        return self._made[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(names())
+
+    def __len__(self) -> int:
+        return len(names())

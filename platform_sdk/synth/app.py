@@ -23,6 +23,7 @@ from platform_sdk.model import Resource, Service
 from platform_sdk.profile import Profile
 from platform_sdk.project import Project
 from platform_sdk.providers.base import FunctionPackage
+from platform_sdk.synth import collector
 from platform_sdk.synth.estate import EstateBuilder, StackInfo
 from platform_sdk.synth.graph import dependencies_from_manifest
 from platform_sdk.synth.overrides import apply_overrides
@@ -100,6 +101,14 @@ def synthesize(project: Project, env: Environment, services: list[Service], only
     if only_service is not None and only_service not in {s.name for s in services}:
         known = ", ".join(s.name for s in services)
         raise PlatformError(f"unknown service (services: {known})", key="--service", value=only_service)
+    with collector.paused():  # what synthesis allocates lives to its end (platform_sdk.synth.collector)
+        return _synthesize(project, env, services, only_service, profile, target_dir, extra_copies,
+                           unprotected_copies, conformance)
+
+
+def _synthesize(project: Project, env: Environment, services: list[Service], only_service: str | None,
+                profile: Profile | None, target_dir: Path, extra_copies: dict[str, str] | None,
+                unprotected_copies: frozenset[str], conformance: bool) -> SynthResult:
     tmp_dir = Path(tempfile.mkdtemp(prefix=f"platform-synth-{target_dir.name}-"))
     try:
         app = new_app(tmp_dir)

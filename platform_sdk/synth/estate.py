@@ -8,6 +8,7 @@ records what each stack holds (resources, stateful ones, owners, dependencies) f
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,7 @@ class EstateBuilder:
 
     def __init__(self, app: Any, project: Project, env: Environment, services: list[Service],
                  profile: Profile | None = None,
-                 compilers: dict[str, Compiler] | None = None, outdir: Path | None = None,
+                 compilers: Mapping[str, Compiler] | None = None, outdir: Path | None = None,
                  extra_copies: dict[str, str] | None = None, vendor: bool = True,
                  unprotected_copies: frozenset[str] = frozenset(),
                  denials: dict[str, list[contract.Denial]] | None = None) -> None:

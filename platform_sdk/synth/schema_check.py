@@ -220,20 +220,23 @@ class _Checker:
             return
         attributes: Mapping[str, Any] = schema.get("attributes", {})
         blocks: Mapping[str, Any] = schema.get("blocks", {})
-        computed = set(schema.get("computed", ()))
         dynamic_blocks: set[str] = set()
         for key, value in body.items():
-            sub = _join(path, key)
             if key in attributes:
-                for where, message in _type_problems(value, attributes[key]["type"], sub):
+                type_ = attributes[key]["type"]
+                if type_ == "string" and isinstance(value, str):
+                    continue  # most arguments: checked without a generator (a third of the check's time)
+                for where, message in _type_problems(value, type_, _join(path, key)):
                     self.error(address, where, message)
-            elif key in blocks:
+                continue
+            sub = _join(path, key)
+            if key in blocks:
                 self._check_block(address, sub, value, blocks[key])
             elif key == "dynamic":
                 dynamic_blocks = self._check_dynamic(address, sub, value, blocks)
             elif key in meta:
                 continue
-            elif key in computed:
+            elif key in schema.get("computed", ()):
                 self.error(address, sub, f"computed-only attribute {key!r} cannot be set")
             else:
                 hint = difflib.get_close_matches(key, [*attributes, *blocks], n=1)
