@@ -21,10 +21,13 @@ the run one by one and collected the whole heap once more: ~0.2 s of CPU for 1,0
 from __future__ import annotations
 
 import atexit
+import contextlib
 import gc
 import os
+import signal
 import sys
 import threading
+from types import FrameType
 from typing import NoReturn
 
 SYNTHESIZING = frozenset({"synth", "graph", "check", "plan", "apply", "destroy", "drift", "outputs", "move", "adopt"})
@@ -36,8 +39,30 @@ GC_THRESHOLD = 50_000
 collected, only less often: a long `platform apply` or `move` keeps a bounded heap."""
 
 
+_STARTING = True
+"""True until the command itself runs (`main`): a Ctrl-C meanwhile ends the process at once (`_on_interrupt`)."""
+
+
+def _on_interrupt(signum: int, frame: FrameType | None) -> None:
+    """SIGINT: while the process is starting (imports; the engine's load in its thread) end it at once with exit
+    code 130, as an interrupted command does; afterwards Python's own KeyboardInterrupt (the commands handle it).
+
+    A KeyboardInterrupt raised inside an import while another thread imports (the engine's preload) can leave
+    Python's import locks taken: the process then hung for good, or printed a traceback from the import machinery.
+    Nothing has been written by then (the command has not run, or waits for the engine), so there is nothing to
+    stop cleanly."""
+    if _STARTING or any(t.name == "cdk-engine-preload" and t.is_alive() for t in threading.enumerate()):
+        with contextlib.suppress(OSError):
+            os.write(2, b"\nInterrupted.\n")
+        os._exit(130)
+    signal.default_int_handler(signum, frame)
+
+
 def main() -> None:
     """Entry point of the `platform` script (pyproject.toml `[project.scripts]`)."""
+    global _STARTING
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when Ctrl-C is ignored (nohup, CI)
+        signal.signal(signal.SIGINT, _on_interrupt)
     arguments = sys.argv[1:2]
     synthesizing = bool(arguments) and arguments[0] in SYNTHESIZING and not {"--help", "-h"} & set(sys.argv[2:])
     if synthesizing:
@@ -52,9 +77,15 @@ def main() -> None:
         cdk.preload()
     from platform_sdk import cli
 
+    command = cli.app_for(sys.argv[1:])
+    _STARTING = False
     try:
-        cli.app_for(sys.argv[1:])()
+        command()
     except SystemExit as done:  # typer ends every run so, with the exit code (an error message: a string)
+        if done.code == 130 and isinstance(done.__context__, Exception) and \
+                isinstance(done.__context__.__cause__, KeyboardInterrupt):
+            # typer turns a KeyboardInterrupt no command handled into exit code 130, silently
+            print("\nInterrupted.", file=sys.stderr)
         if synthesizing and (done.code is None or isinstance(done.code, int)):
             end(done.code or 0)
         raise
