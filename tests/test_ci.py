@@ -177,7 +177,7 @@ def test_check_passes_when_current_and_fails_when_stale(generated: dict[str, Any
     (("ci", "github", "--env", "nope"), "unknown environment"),
     (("ci", "github"), "name at least one environment"),
     (("ci", "github", "--env", "dev", "--env", "dev"), "given twice"),
-    (("ci", "github", "--env", "dev", "--env", "local"), "local.toml: state.backend: keeps its Terraform state in "
+    (("ci", "github", "--env", "dev", "--env", "local"), "local.toml:22: state.backend: keeps its Terraform state in "
                                                          "files on this machine"),
 ])
 def test_bad_input_exits_2_and_writes_nothing(tmp_path: Path, args: tuple[str, ...], message: str) -> None:

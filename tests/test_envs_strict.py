@@ -264,6 +264,11 @@ def synth(estate: Path, env: str) -> tuple[int, str]:
     ("local", "gateway_port = 8790", "gateway_port = 70000", ("local.toml", "clouds.local.gateway_port", "70000")),
     ("prod", "aws_instance_class", "aws_instance_clas", ("prod.toml", "sizes.database.small.aws_instance_clas",
                                                          "did you mean 'aws_instance_class'?")),
+    # checked against the estate after the file loaded: the line is found from the key all the same
+    ("local", '"web" = "gcp"', '"web" = "gcp"\n"nosuch" = "aws"', ("local.toml:20: placement.nosuch",
+                                                                 "placement names no service")),
+    ("local", "deletion_protection = false", 'deletion_protection = "nah"',
+     ('local.toml:38: overrides."auth.users".deletion_protection', "must be True or False")),
 ])
 def test_the_cli_refuses_with_exit_2_and_writes_nothing(estate: Path, env: str, old: str, new: str,
                                                         needles: tuple[str, ...]) -> None:

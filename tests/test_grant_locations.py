@@ -142,5 +142,8 @@ def test_a_vpc_function_without_a_nat_names_the_grant_that_needs_the_internet(tm
     project = write_project(tmp_path / "p", {"a.py": A, "b.py": VPC}, ENVS)
     output = _refused(project.root, "split")
     line = _line(VPC, "alpha.fa.reads(files)")
-    assert "split.toml: clouds.aws.network.nat: function alpha.fa connects to database alpha.db" in output, output
+    # the key is not set (no NAT is the default): the line is of the table it would go in, [clouds.aws]
+    table = _line(ENVS["split"], "[clouds.aws]")
+    assert f"split.toml:{table}: clouds.aws.network.nat: function alpha.fa connects to database alpha.db" in output, \
+        output
     assert f"(grant: alpha.fa -> beta.files; made at {project.services_dir / 'b.py'}:{line})" in output, output

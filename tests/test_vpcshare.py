@@ -71,7 +71,7 @@ def test_two_environments_in_the_default_vpc_of_one_account_are_refused_naming_b
     for name, other in (("dev", "staging"), ("staging", "dev")):
         code, output = cli_synth(proj.root, name)
         assert code == 2, output
-        assert f"envs/{name}.toml: clouds.aws.network:" in output, output
+        assert f"envs/{name}.toml:4: clouds.aws.network:" in output, output  # the line of [clouds.aws]
         assert f"envs/{other}.toml" in output and "S3 gateway endpoint" in output, output
         assert "default VPC of account 111111111111 in eu-west-1" in output, output
         assert 'hint: declare it existing in one of the two files, under [clouds.aws.network]: endpoints = ["s3"]' \

@@ -47,9 +47,19 @@ def user_errors(func: F) -> F:
             try:
                 return func(*args, **kwargs)
             except PlatformError as err:
+                _locate(err)
                 err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
                 raise typer.Exit(2) from None
     return wrapper  # type: ignore[return-value]
+
+
+def _locate(err: PlatformError) -> None:
+    """An error about a key of an environment file (`envs/*.toml`) raised without its line gets it: the line that
+    sets the key, else of the nearest table it is in (`envs.key_line`), as the file's own checks give it."""
+    if err.line is None and err.key and err.file is not None and str(err.file).endswith(".toml"):
+        from platform_sdk.envs import key_line
+
+        err.line = key_line(Path(err.file), err.key)
 
 
 def project_at(path: Path | None) -> Any:
