@@ -51,7 +51,8 @@ def _on_interrupt(signum: int, frame: FrameType | None) -> None:
     Python's import locks taken: the process then hung for good, or printed a traceback from the import machinery.
     Nothing has been written by then (the command has not run, or waits for the engine), so there is nothing to
     stop cleanly."""
-    if _STARTING or any(t.name == "cdk-engine-preload" and t.is_alive() for t in threading.enumerate()):
+    engine = sys.modules.get("platform_sdk.cdk")
+    if _STARTING or (engine is not None and engine.loading()):
         with contextlib.suppress(OSError):
             os.write(2, b"\nInterrupted.\n")
         os._exit(130)

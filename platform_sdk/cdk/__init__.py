@@ -36,3 +36,8 @@ def _load() -> None:
     # A failure is not lost: the thread that needs the engine imports it again and sees the error.
     with contextlib.suppress(BaseException):
         importlib.import_module("platform_sdk.cdk.engine")
+
+
+def loading() -> bool:
+    """Whether `preload()`'s thread is still importing the engine."""
+    return _loading is not None and _loading.is_alive()
