@@ -6,6 +6,10 @@ stream between START and END belongs to that request. A line that names its own 
 `request_id=` in the runtime's invocation line, the Python runtime's tab-separated prefix) keeps its own.
 https://docs.aws.amazon.com/lambda/latest/dg/python-logging.html
 `clouds.aws.endpoint` points boto3 at an AWS-compatible endpoint (moto in tests).
+
+Reading needs `logs:FilterLogEvents` on the log groups
+(https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_FilterLogEvents.html); without it, or without
+credentials, `fetch` raises a PlatformError naming the function and what to grant or set.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from platform_sdk.errors import PlatformError
 from platform_sdk.providers.aws.config import aws_config
 from platform_sdk.providers.base import FunctionRef, LogEntry, unresolved
 
@@ -36,6 +41,14 @@ def log_group(ref: FunctionRef) -> str:
     return f"/aws/lambda/{ref.name}"
 
 
+def log_group_arn(env: Any, ref: FunctionRef) -> str:
+    """The log group's ARN for an IAM policy (`*` for a region or account the environment does not name)."""
+    aws = aws_config(env)
+    region = ref.region or (aws.region if aws else None) or "*"
+    account = (aws.account if aws else None) or "*"
+    return f"arn:aws:logs:{region}:{account}:log-group:{log_group(ref)}:*"
+
+
 def _own_request_id(message: str) -> str | None:
     if message.startswith("{"):
         try:
@@ -49,10 +62,13 @@ def _own_request_id(message: str) -> str | None:
 
 
 def entries(events: list[dict[str, Any]], address: str) -> list[LogEntry]:
-    """FilterLogEvents events of one log group -> entries with request ids (see the module docstring)."""
+    """FilterLogEvents events of one log group -> entries with request ids (see the module docstring).
+
+    Events are taken in time order; events of the same millisecond keep the order the API returned them in (each
+    stream's own order: an event id is opaque, and not a number that sorts as text)."""
     current: dict[str, str | None] = {}
     found = []
-    for event in sorted(events, key=lambda e: (int(e.get("timestamp", 0)), str(e.get("eventId", "")))):
+    for event in sorted(events, key=lambda e: int(e.get("timestamp", 0))):
         message = str(event.get("message", "")).rstrip("\n")
         stream = str(event.get("logStreamName", ""))
         mark = LAMBDA_MARK.match(message)
@@ -67,7 +83,14 @@ def entries(events: list[dict[str, Any]], address: str) -> list[LogEntry]:
 
 
 def fetch(env: Any, refs: list[FunctionRef], since: datetime, client: Any = None) -> list[LogEntry]:
-    """Every function's events since `since` (all pages), oldest first; a missing log group is no events."""
+    """Every function's events at or after `since` (all pages), oldest first; a missing log group is no events.
+
+    Raises:
+        PlatformError: (key `--env`) no AWS credentials, or the caller may not call FilterLogEvents on a function's
+            log group: the message names the function, the log group and the permission to grant.
+    """
+    from botocore.exceptions import ClientError, NoCredentialsError
+
     clients: dict[str | None, Any] = {}
     found: list[LogEntry] = []
     for ref in refs:
@@ -81,5 +104,16 @@ def fetch(env: Any, refs: list[FunctionRef], since: datetime, client: Any = None
                 events += page.get("events", [])
         except chosen.exceptions.ResourceNotFoundException:
             continue  # never invoked: Lambda creates no stream before the first call (we create the group)
+        except NoCredentialsError:
+            raise PlatformError(f"cannot read the logs of {ref.address} on AWS: no AWS credentials (set AWS_PROFILE, "
+                                "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)", key="--env",
+                                value=getattr(env, "name", None)) from None
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") not in ("AccessDeniedException", "AccessDenied"):
+                raise
+            raise PlatformError(f"cannot read the logs of {ref.address} on AWS: access denied to log group "
+                                f"{log_group(ref)}; grant the caller logs:FilterLogEvents on "
+                                f"{log_group_arn(env, ref)}", key="--env",
+                                value=getattr(env, "name", None)) from None
         found += entries(events, ref.address)
     return sorted(found, key=lambda e: e.time)
