@@ -236,3 +236,20 @@ def test_platform_logs_json_on_an_aws_environment(estate: Path, moto_server: str
         assert "cannot read the logs of thumbnails.resize on AWS: no AWS credentials" in denied.stderr, denied.stderr
     finally:
         cloudwatch.delete_log_group(logGroupName=log_group)
+
+
+def test_follow_prints_each_line_once_though_its_start_falls_out_of_the_window(
+        tmp_path: Path, env: Any, cloudwatch: Any, group: tuple[str, str]) -> None:
+    """`--follow` asks again from a second before the newest line: a line whose START is older then comes back
+    without the request id, and once was printed a second time."""
+    from platform_sdk.status.logs import follow
+
+    name, log_group = group
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
+    put(cloudwatch, log_group, "2026/11/30/[$LATEST]aaaa", [
+        (t0, f"START RequestId: {R1} Version: $LATEST"), (t0 + timedelta(seconds=5), "a slow handler's line"),
+        (t0 + timedelta(seconds=5), "ok"), (t0 + timedelta(seconds=5), "ok")])  # the same text twice: both shown
+    polls = iter((False, False, True))
+    found = list(follow(tmp_path, env, [ref(name)], t0 - timedelta(seconds=1), poll_s=0, stop=lambda: next(polls)))
+    assert [(e.message, e.request_id) for e in found] == [
+        (f"START RequestId: {R1} Version: $LATEST", R1), ("a slow handler's line", R1), ("ok", R1), ("ok", R1)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -165,14 +166,20 @@ def follow(project_root: Path, env: Any, refs: list[FunctionRef], since: datetim
            clients: Mapping[str, Any] | None = None, stop: Callable[[], bool] = lambda: False,
            earlier: list[Earlier] | None = None, notes: list[str] | None = None) -> Iterator[LogEntry]:
     """Entries since `since`, then new ones as they arrive (polling every `poll_s` seconds) until `stop()`; an
-    entry seen once is never repeated (clouds return the last second again when asked from it)."""
-    seen: set[tuple[str, str, str | None, str]] = set()
+    entry seen once is never repeated (clouds return the last second again when asked from it).
+
+    An entry is known by its time, function, cloud and text, counted: the same text twice in one millisecond is two
+    lines; its request id is not part of it (on AWS it comes from the invocation's START line, which a later poll
+    may no longer reach)."""
+    seen: Counter[tuple[str, str, str, str]] = Counter()
     cursor = since
     while True:
+        batch: Counter[tuple[str, str, str, str]] = Counter()
         for entry in fetch(project_root, env, refs, cursor, clients, earlier, notes):
-            key = (entry.time.isoformat(), entry.function, entry.request_id, entry.message)
-            if key not in seen:
-                seen.add(key)
+            key = (entry.time.isoformat(), entry.function, entry.cloud, entry.message)
+            batch[key] += 1
+            if batch[key] > seen[key]:
+                seen[key] = batch[key]
                 yield entry
             cursor = max(cursor, entry.time - timedelta(seconds=1))
         if stop():
