@@ -130,9 +130,9 @@ class FakeCloudLogging:
         if order not in ("timestamp asc", "timestamp desc"):
             raise BadRequest(f"orderBy {order!r}")
         size = int(body.get("pageSize") or DEFAULT_PAGE_SIZE)
-        if size < 0:
-            raise BadRequest("pageSize must not be negative")
-        size = min(size, MAX_PAGE_SIZE, self.page_limit or MAX_PAGE_SIZE)
+        if not 0 <= size <= MAX_PAGE_SIZE:  # "If the value is negative or exceeds 1000, the request is rejected."
+            raise BadRequest(f"pageSize {size} is not between 0 and {MAX_PAGE_SIZE}")
+        size = min(size, self.page_limit or size)
         keep = parse_filter(body["filter"]) if body.get("filter") else (lambda entry: True)
         query = hashlib.sha256(json.dumps([names, body.get("filter"), order]).encode()).hexdigest()[:12]
         start = 0

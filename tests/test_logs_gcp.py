@@ -98,7 +98,7 @@ def test_request_ids_and_messages_of_text_json_and_request_entries(env: Any, end
     ]
     assert found[0].time == t0 and found[-1].time == t0 + timedelta(milliseconds=6)
 
-    # one request for both functions of the project (entries.list allows 60 a minute per project), as documented
+    # one request for both functions of the project (entries.list allows one a second per project)
     assert len(endpoint.requests) == 1
     body = endpoint.requests[0]
     assert body["resourceNames"] == [f"projects/{PROJECT}"] and body["orderBy"] == "timestamp asc"

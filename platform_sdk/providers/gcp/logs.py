@@ -1,9 +1,9 @@
 """`platform logs` on GCP: Cloud Logging `entries.list` (google-cloud-logging, REST) for each function's Cloud Run
 service (`resource.type = "cloud_run_revision"`, `resource.labels.service_name = <function name>`).
 
-One request (and its pages) per project asks for all the chosen functions at once: `entries.list` has a quota of 60
-requests a minute per project (https://cloud.google.com/logging/quotas), which `platform logs --follow` polling one
-request per function would soon exceed. Pages of up to 1,000 entries, the API's largest `pageSize`.
+One request (and its pages) per project asks for all the chosen functions at once: `entries.list` has a quota of one
+request a second per project (https://cloud.google.com/logging/quotas), which `platform logs --follow` polling one
+request per function would soon exceed. Pages of 1,000 entries, the API's largest `pageSize` (its default is 50).
 
 Request ids: the runtime's structured lines carry `request_id` (metric lines) or `request_id=` (its invocation line);
 otherwise the entry's `labels.execution_id`, which Cloud Run functions set per invocation, else its trace id.
@@ -32,7 +32,7 @@ from platform_sdk.providers.gcp.config import gcp_config
 ENDPOINT_ENV = "PLATFORM_GCP_LOGGING_ENDPOINT"
 OWN_ID = re.compile(r"request_id=([0-9A-Za-z#-]{6,})")
 PAGE_SIZE = 1000
-"""entries.list's largest `pageSize` (its default is 50)."""
+"""entries.list's largest `pageSize`: "If the value is negative or exceeds 1000, the request is rejected." """
 ROLE = "roles/logging.viewer"
 
 
