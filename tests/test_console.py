@@ -41,6 +41,31 @@ def test_synthesizing_commands_start_the_engine_before_the_cli(monkeypatch: pyte
     assert _run(monkeypatch, command, "--env", "local") == ["node", "engine", "cli", "fewer collections"]
 
 
+@pytest.mark.parametrize(("argv", "collecting"), [
+    (("synth", "--env", "local"), {"node": False, "engine": False, "cli": False, "command": True}),
+    (("status", "--env", "local"), {"cli": True, "command": True}),
+])
+def test_synthesizing_commands_start_with_the_collector_paused(monkeypatch: pytest.MonkeyPatch, argv: tuple[str, ...],
+                                                              collecting: dict[str, bool]) -> None:
+    seen: dict[str, bool] = {}
+
+    def app_for(argv: list[str]) -> object:
+        seen["cli"] = gc.isenabled()
+        return lambda: seen.setdefault("command", gc.isenabled())
+
+    monkeypatch.setattr(kernel, "prestart", lambda: seen.setdefault("node", gc.isenabled()))
+    monkeypatch.setattr(cdk, "preload", lambda: seen.setdefault("engine", gc.isenabled()))
+    monkeypatch.setattr(cli, "app_for", app_for)
+    monkeypatch.setattr(sys, "argv", ["platform", *argv])
+    threshold = gc.get_threshold()
+    try:
+        console.main()
+    finally:
+        gc.set_threshold(*threshold)
+    assert seen == collecting
+    assert gc.isenabled()
+
+
 @pytest.mark.parametrize("argv", [(), ("status", "--env", "local"), ("logs", "auth.api"), ("unlock",),
                                   ("synth", "--help"), ("--help",)])
 def test_other_commands_and_help_never_start_it(monkeypatch: pytest.MonkeyPatch, argv: tuple[str, ...]) -> None:
