@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -190,3 +191,21 @@ def test_the_workspace_held_by_another_command_refuses_everything(estate: Path) 
     assert f"pid {os.getpid()}" in message and "local.lock" in message
     assert result.stdout == ""
     assert the_move(estate)["running"] == gone.to_json(), "nothing released under another command's lock"
+
+
+def test_a_gone_run_under_a_live_record_lock_is_refused_at_once(estate: Path, record_lock_holder: Any) -> None:
+    proc = subprocess.Popen(["sleep", "600"])
+    gone = holder_of(proc)
+    proc.kill()
+    proc.wait()
+    write_move(estate, gone.to_json())
+    holder = record_lock_holder(None)
+    started = time.monotonic()
+    result = unlock(estate, "--json")
+    assert time.monotonic() - started < 20, "waited for the record's lock instead of refusing"
+    assert result.exit_code == 1, result.output
+    record, move = outcomes(result)
+    assert record["status"] == "refused" and f"pid {holder.pid}" in record["detail"], record
+    assert move["what"] == "the move of thumbnails" and move["status"] == "refused", move
+    assert "the move record is locked" in move["detail"], move
+    assert the_move(estate)["running"] == gone.to_json(), "nothing changed under another run's lock"
