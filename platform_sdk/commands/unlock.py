@@ -111,7 +111,11 @@ def _record_locks(project: Any, env_name: str) -> list[dict[str, str]]:
                 outcomes.append(_release(records.doc.force_release, found, records.describe(), env.name))
             move = unfinished(records.load())
             running = Holder.from_json(move.get("running")) if move else None
-            if move is not None and running is not None:
+            if move is not None and running is not None and outcomes[0]["status"] == "refused":
+                # clearing the mark is a write under the record's lock, which a live run holds: never wait for it
+                outcomes.append({"what": f"the move of {move['selector']}", "status": "refused",
+                                 "detail": "the move record is locked (above): its running mark was left as it is"})
+            elif move is not None and running is not None:
                 outcome = _release(lambda _: None, running.to_json(), f"the move of {move['selector']}", env.name)
                 if outcome["status"] == "released":
                     move["running"] = None
