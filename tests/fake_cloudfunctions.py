@@ -7,9 +7,7 @@ Functions are shaped like what the API returns for a gen2 function deployed from
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
 from typing import Any
 
 from starlette.applications import Starlette
@@ -17,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from platform_sdk.localcloud.dev import ServerThread, bind
+from tests.fake_api import LocalFake
 
 # The client asks for `$alt=json;enum-encoding=int`; the real API then sends enums as numbers.
 ENUMS = {
@@ -87,7 +85,7 @@ def function_json(project: str, location: str, name: str, source_object: str, *,
     }
 
 
-class FakeCloudFunctions:
+class FakeCloudFunctions(LocalFake):
     """Holds functions by full resource name; serve with `running()`."""
 
     def __init__(self) -> None:
@@ -113,12 +111,3 @@ class FakeCloudFunctions:
 
         return Starlette(routes=[Route("/v2/projects/{project}/locations/{location}/functions/{function}",
                                        get_function, methods=["GET"])])
-
-    @contextlib.contextmanager
-    def running(self) -> Iterator[str]:
-        """Serve on a free 127.0.0.1 port; yields `http://127.0.0.1:PORT`."""
-        server = ServerThread(self.app(), bind("127.0.0.1", 0)).start()
-        try:
-            yield server.url
-        finally:
-            server.stop()

@@ -12,11 +12,10 @@ anything else is answered 400 INVALID_ARGUMENT, as a query the fake cannot read 
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from platform_sdk.localcloud.dev import ServerThread, bind
+from tests.fake_api import LocalFake
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -85,7 +84,7 @@ def parse_filter(text: str) -> Callable[[dict[str, Any]], bool]:
 
 
 @dataclass
-class FakeCloudLogging:
+class FakeCloudLogging(LocalFake):
     """Holds LogEntry JSON by project; serve with `running()`. `page_limit` makes pages shorter than asked, as the
     API may; `denied` projects answer 403 PERMISSION_DENIED."""
 
@@ -171,12 +170,3 @@ class FakeCloudLogging:
                                     status_code=400)
 
         return Starlette(routes=[Route("/v2/entries:list", entries_list, methods=["POST"])])
-
-    @contextlib.contextmanager
-    def running(self) -> Iterator[str]:
-        """Serve on a free 127.0.0.1 port; yields `http://127.0.0.1:PORT`."""
-        server = ServerThread(self.app(), bind("127.0.0.1", 0)).start()
-        try:
-            yield server.url
-        finally:
-            server.stop()

@@ -15,10 +15,8 @@ memory only; `requests` records each method and resource name, never a payload.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from platform_sdk.localcloud.dev import ServerThread, bind
+from tests.fake_api import LocalFake
 
 STATES = {"STATE_UNSPECIFIED": 0, "ENABLED": 1, "DISABLED": 2, "DESTROYED": 3}
 TIME = "2026-11-30T08:00:00.000000Z"
@@ -52,7 +50,7 @@ def _error(code: int, status: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message, "status": status}}, status_code=code)
 
 
-class FakeSecretManager:
+class FakeSecretManager(LocalFake):
     """Secrets by full resource name (`projects/P/secrets/S`); serve with `running()`."""
 
     def __init__(self) -> None:
@@ -161,12 +159,3 @@ class FakeSecretManager:
             Route(base + "/{secret}:{method}", secret, methods=["POST"]),
             Route(base + "/{secret}", secret, methods=["GET", "DELETE"]),
         ])
-
-    @contextlib.contextmanager
-    def running(self) -> Iterator[str]:
-        """Serve on a free 127.0.0.1 port; yields `http://127.0.0.1:PORT`."""
-        server = ServerThread(self.app(), bind("127.0.0.1", 0)).start()
-        try:
-            yield server.url
-        finally:
-            server.stop()
