@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 TargetArgument = Annotated[str, typer.Argument(help="SERVICE or SERVICE.FUNCTION, e.g. thumbnails.on-demand.")]
 SinceOption = Annotated[str, typer.Option("--since", help="How far back: 30m, 1h, 2d, or a time like "
-                                                          "2026-11-30T08:00:00Z.")]
+                                                          "2026-11-30T08:00:00Z (UTC without an offset).")]
 FollowOption = Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines until Ctrl-C.")]
 
 
@@ -63,7 +63,7 @@ def logs(target: TargetArgument, env: EnvOption, since: SinceOption = "1h", foll
          project: ProjectOption = None, as_json: JsonOption = False) -> None:
     """What a service's (or one function's) deployed functions logged, with request ids: CloudWatch Logs, Cloud
     Logging, or the local cloud's function logs (written by `platform dev`)."""
-    from platform_sdk.status.logs import earlier_refs, fetch, load_refs, parse_since, select
+    from platform_sdk.status.logs import Located, earlier_refs, fetch, load_refs, parse_since, select
     from platform_sdk.status.logs import follow as follow_logs
     from platform_sdk.synth.app import METADATA_FILE
 
@@ -73,8 +73,11 @@ def logs(target: TargetArgument, env: EnvOption, since: SinceOption = "1h", foll
     if not (outdir / METADATA_FILE).is_file():
         err_console.print(f"[dim]synthesizing {escape(environment.name)} ...[/]")
         outdir = run_synth(proj, environment, services).outdir
-    refs = select(load_refs(outdir), target)
-    earlier = earlier_refs(refs, _moves(proj, environment), environment)  # moved functions' history elsewhere
+    def locate() -> Located:  # where the functions live now, and their history on clouds they moved from
+        refs = select(load_refs(outdir), target)
+        return refs, earlier_refs(refs, _moves(proj, environment), environment)
+
+    refs, earlier = locate()
     notes: list[str] = []
     shown: set[str] = set()
     if not follow:
@@ -86,8 +89,9 @@ def logs(target: TargetArgument, env: EnvOption, since: SinceOption = "1h", foll
             err_console.print(f"[dim]no log lines from {escape(target)} since {start:%Y-%m-%d %H:%M:%S} UTC[/]")
         return
     try:
-        for entry in follow_logs(proj.root, environment, refs, start, earlier=earlier, notes=notes):
-            _line(entry, as_json)
+        for followed in follow_logs(proj.root, environment, refs, start, earlier=earlier, notes=notes,
+                                    locate=locate):
+            _line(followed, as_json)
             _notes(notes, shown)
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
