@@ -1,6 +1,7 @@
 """`platform envs`, `platform synth` and `platform graph` as a user reads them: the text table and listing, a
 schema error found in the synthesized stacks (exit 1, one `schema:` line naming the resource and argument), and
-another command holding the environment's workspace lock (one error naming the holder, exit 2, nothing written).
+another command holding the environment's workspace lock (one error naming the holder, exit 1 as `apply` and `unlock`
+give: a refusal, not bad input; nothing written).
 
 Through the real CLI (a separate process where the text layout matters, so the terminal width is the test's) on a
 copy of the example estate; synthesis runs the real CDKTF.
@@ -66,7 +67,7 @@ def test_synth_and_graph_refuse_while_another_command_holds_the_workspace(estate
     for command in ("synth", "graph"):
         with workspace_lock(Project(estate).cache_dir, "local", "apply"):
             result = runner.invoke(app, [command, "--env", "local", "--project", str(estate)])
-        assert result.exit_code == 2, (command, result.output)
+        assert result.exit_code == 1, (command, result.output)
         message = flat(result.stderr)
         assert message.count("error:") == 1, message
         assert "environment local is locked by `platform apply`" in message and f"pid {os.getpid()}" in message

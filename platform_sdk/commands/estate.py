@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from platform_sdk.commands._common import (
@@ -20,7 +21,8 @@ from platform_sdk.commands._common import (
     run_synth,
     user_errors,
 )
-from platform_sdk.errors import PlatformError
+
+EXIT_LOCKED = 1  # another `platform` command holds the environment's workspace lock (as `apply` and `unlock` exit)
 
 
 @user_errors
@@ -64,7 +66,7 @@ def synth(env: EnvOption, service: Annotated[str | None, typer.Option(help="Only
             with workspace_lock(proj.cache_dir, environment.name, "synth"):  # never under a running apply
                 result = run_synth(proj, environment, services, service)
         except WorkspaceLocked as err:
-            raise PlatformError(str(err)) from None
+            _refuse_locked(err)
         errors = check_outdir(result.outdir)
     for warning in result.warnings:
         err_console.print(f"[yellow]warning:[/] {warning}")
@@ -96,7 +98,7 @@ def graph(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = F
         with workspace_lock(proj.cache_dir, environment.name, "graph"):  # never under a running apply
             result = run_synth(proj, environment, services)
     except WorkspaceLocked as err:
-        raise PlatformError(str(err)) from None
+        _refuse_locked(err)
     kinds = {resource.address: resource.kind for resource in result.placements}
     stacks: dict[str, dict[str, Any]] = {}
     for name, info in sorted(result.stacks.items()):
@@ -116,6 +118,13 @@ def graph(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = F
             console.print(f"  [dim]shared[/]    {need}: {', '.join(keys)}")
         for dep in entry["depends_on"]:
             console.print(f"  [dim]after[/] {dep}")
+
+
+def _refuse_locked(err: Exception) -> NoReturn:
+    """Another `platform` command works on the environment: not bad input (exit 2) but a refusal, exit 1, with the
+    same one `error:` line as `apply` and `unlock` give."""
+    err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_LOCKED) from None
 
 
 COMMANDS = (envs, synth, graph)
