@@ -51,6 +51,17 @@ def test_envs_lists_every_environment_with_its_placement_state_and_local_stand_i
     assert "stand-ins" not in rows["prod"][1] and rows["prod"][3] == "yes", rows["prod"]
 
 
+def test_envs_outside_any_project_says_so_and_exits_2(tmp_path: Path) -> None:
+    env = {**os.environ, "COLUMNS": "250"}
+    env.pop("PLATFORM_PROJECT", None)
+    run = subprocess.run([str(PLATFORM_BIN), "envs"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 2, (run.stdout, run.stderr)
+    message = flat(run.stderr)
+    assert message.count("error:") == 1 and f"no project there: {tmp_path.resolve()} has no envs/ folder" in message
+    assert run.stdout == "", run.stdout  # no empty table
+
+
 def test_synth_reports_each_schema_error_and_exits_1(tmp_path: Path) -> None:
     env = 'name_prefix = "acme"\ndefault_cloud = "aws"\n' + CLOUDS
     project = write_project(tmp_path / "estate", {"shop.py": ESTATE.format(extra='"no_such_argument": 1,')},

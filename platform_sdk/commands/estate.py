@@ -21,6 +21,7 @@ from platform_sdk.commands._common import (
     run_synth,
     user_errors,
 )
+from platform_sdk.errors import PlatformError
 
 EXIT_LOCKED = 1  # another `platform` command holds the environment's workspace lock (as `apply` and `unlock` exit)
 
@@ -31,6 +32,11 @@ def envs(project: ProjectOption = None, as_json: JsonOption = False) -> None:
     from platform_sdk.envs import list_environments, load_environment
 
     proj = project_at(project)
+    if not proj.envs_dir.is_dir():  # no --project and no project here or above: not an empty list
+        raise PlatformError(f"no project there: {proj.root} has no envs/ folder (nor has any directory above it)",
+                            key="--project", value=str(proj.root),
+                            hint="run it in the directory holding services/ and envs/, or give it with --project "
+                                 "(platform init makes one)")
     rows = []
     for name in list_environments(proj.envs_dir):
         env = load_environment(proj.envs_dir / f"{name}.toml")
