@@ -47,11 +47,13 @@ def _stack_locks(project: Any, env_name: str, stacks: list[str]) -> list[dict[st
     from platform_sdk.terraform.locks import parse_state_lock, terraform_processes
 
     outcomes = []
+    stacks = list(dict.fromkeys(stacks))  # a stack named twice is checked (and released) once
     with session(project, env_name, "unlock", parallelism=1) as s:  # the workspace lock: no command runs here
         unknown = [name for name in stacks if name not in s.runner.results]
         if unknown:
             raise PlatformError(f"no stack named {', '.join(unknown)} in environment {s.env.name} (stacks: "
-                                f"{', '.join(sorted(s.runner.results))})", key="STACK", value=unknown[0])
+                                f"{', '.join(sorted(s.runner.results))}){_did_you_mean(s.metadata, unknown)}",
+                                key="STACK", value=unknown[0])
         for name in stacks:
             busy = terraform_processes(s.runner.stack_dir(name))
             if busy:
@@ -89,6 +91,16 @@ def _stack_locks(project: Any, env_name: str, stacks: list[str]) -> list[dict[st
                 outcomes.append({"what": f"stack {name}", "status": "refused",
                                  "detail": f"terraform force-unlock failed: {failed}"})
     return outcomes
+
+
+def _did_you_mean(metadata: dict[str, Any], unknown: list[str]) -> str:
+    """`; did you mean S1, S2?`: the stacks of each unknown name that is a service's name (a stack is named
+    `<env>-<service>-<cloud>`), else ""."""
+    of_service: dict[str, list[str]] = {}
+    for stack, info in sorted(metadata.get("stacks", {}).items()):
+        of_service.setdefault(info.get("service", ""), []).append(stack)
+    meant = [stack for name in unknown for stack in of_service.get(name, [])]
+    return f"; did you mean {', '.join(meant)}?" if meant else ""
 
 
 def _record_locks(project: Any, env_name: str) -> list[dict[str, str]]:
