@@ -2,7 +2,9 @@
 
 - With STACKs: each stack's Terraform state lock (`terraform force-unlock`), only when the lock was taken on this
   machine and no run is alive here: no `platform` command holds the environment's workspace lock, and no
-  Terraform process works in that stack. A lock taken on another machine is refused, naming that machine.
+  Terraform process works in that stack. A lock taken on another machine is refused, naming that machine. A lock
+  of the local backend is always refused: it is an OS lock (fcntl) on the state file, which the kernel drops when
+  its holder exits, so a lock Terraform reports there is held by a live process of this machine.
 - Without: the environment's own records — the move record's lock and a move marked as running — when their
   recorded holder (host, pid, process start time) is provably gone.
 
@@ -74,6 +76,14 @@ def _stack_locks(project: Any, env_name: str, stacks: list[str]) -> list[dict[st
                 outcomes.append({"what": f"stack {name}", "status": "not locked" if init.ok else "refused",
                                  "detail": detail})
                 continue
+            if s.env.state.backend == "local":  # an OS lock (fcntl) on the state file: its holder is alive here
+                outcomes.append({"what": f"stack {name}", "status": "refused",
+                                 "detail": f"its state file {lock.path or '?'} is locked by a process that is still "
+                                           f"running on this machine ({lock.who or 'an unknown holder'}, "
+                                           f"{_operation(lock)} since {lock.created or '?'}): wait for it to finish "
+                                           "or stop it; the operating system releases a local state lock when its "
+                                           "holder exits, and force-unlock cannot"})
+                continue
             if lock.host != hostname():
                 outcomes.append({"what": f"stack {name}", "status": "refused",
                                  "detail": f"locked by {lock.who} since {lock.created} (lock id {lock.id}), on another "
@@ -84,13 +94,17 @@ def _stack_locks(project: Any, env_name: str, stacks: list[str]) -> list[dict[st
             if run.ok:
                 outcomes.append({"what": f"stack {name}", "status": "released",
                                  "detail": f"lock {lock.id} of {lock.who} since {lock.created} "
-                                           f"({lock.operation.removeprefix('OperationType').lower()}): no run is alive "
+                                           f"({_operation(lock)}): no run is alive "
                                            "on this machine"})
             else:
                 failed = (run.stderr or run.stdout).strip()[:300]
                 outcomes.append({"what": f"stack {name}", "status": "refused",
                                  "detail": f"terraform force-unlock failed: {failed}"})
     return outcomes
+
+
+def _operation(lock: Any) -> str:
+    return lock.operation.removeprefix("OperationType").lower() or "unknown operation"
 
 
 def _did_you_mean(metadata: dict[str, Any], unknown: list[str]) -> str:
