@@ -1,6 +1,7 @@
 """`platform envs`, `platform synth` and `platform graph` as a user reads them: the text table and listing, a
 schema error found in the synthesized stacks (exit 1, one `schema:` line naming the resource and argument), and
-another command holding the environment's workspace lock (one error naming the holder, exit 2, nothing written).
+another command holding the environment's workspace lock (one error naming the holder, exit 1 as `apply` and `unlock`
+give: a refusal, not bad input; nothing written).
 
 Through the real CLI (a separate process where the text layout matters, so the terminal width is the test's) on a
 copy of the example estate; synthesis runs the real CDKTF.
@@ -50,6 +51,17 @@ def test_envs_lists_every_environment_with_its_placement_state_and_local_stand_i
     assert "stand-ins" not in rows["prod"][1] and rows["prod"][3] == "yes", rows["prod"]
 
 
+def test_envs_outside_any_project_says_so_and_exits_2(tmp_path: Path) -> None:
+    env = {**os.environ, "COLUMNS": "250"}
+    env.pop("PLATFORM_PROJECT", None)
+    run = subprocess.run([str(PLATFORM_BIN), "envs"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 2, (run.stdout, run.stderr)
+    message = flat(run.stderr)
+    assert message.count("error:") == 1 and f"no project there: {tmp_path.resolve()} has no envs/ folder" in message
+    assert run.stdout == "", run.stdout  # no empty table
+
+
 def test_synth_reports_each_schema_error_and_exits_1(tmp_path: Path) -> None:
     env = 'name_prefix = "acme"\ndefault_cloud = "aws"\n' + CLOUDS
     project = write_project(tmp_path / "estate", {"shop.py": ESTATE.format(extra='"no_such_argument": 1,')},
@@ -66,7 +78,7 @@ def test_synth_and_graph_refuse_while_another_command_holds_the_workspace(estate
     for command in ("synth", "graph"):
         with workspace_lock(Project(estate).cache_dir, "local", "apply"):
             result = runner.invoke(app, [command, "--env", "local", "--project", str(estate)])
-        assert result.exit_code == 2, (command, result.output)
+        assert result.exit_code == 1, (command, result.output)
         message = flat(result.stderr)
         assert message.count("error:") == 1, message
         assert "environment local is locked by `platform apply`" in message and f"pid {os.getpid()}" in message

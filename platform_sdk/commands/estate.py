@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from platform_sdk.commands._common import (
@@ -22,6 +23,8 @@ from platform_sdk.commands._common import (
 )
 from platform_sdk.errors import PlatformError
 
+EXIT_LOCKED = 1  # another `platform` command holds the environment's workspace lock (as `apply` and `unlock` exit)
+
 
 @user_errors
 def envs(project: ProjectOption = None, as_json: JsonOption = False) -> None:
@@ -29,6 +32,11 @@ def envs(project: ProjectOption = None, as_json: JsonOption = False) -> None:
     from platform_sdk.envs import list_environments, load_environment
 
     proj = project_at(project)
+    if not proj.envs_dir.is_dir():  # no --project and no project here or above: not an empty list
+        raise PlatformError(f"no project there: {proj.root} has no envs/ folder (nor has any directory above it)",
+                            key="--project", value=str(proj.root),
+                            hint="run it in the directory holding services/ and envs/, or give it with --project "
+                                 "(platform init makes one)")
     rows = []
     for name in list_environments(proj.envs_dir):
         env = load_environment(proj.envs_dir / f"{name}.toml")
@@ -64,7 +72,7 @@ def synth(env: EnvOption, service: Annotated[str | None, typer.Option(help="Only
             with workspace_lock(proj.cache_dir, environment.name, "synth"):  # never under a running apply
                 result = run_synth(proj, environment, services, service)
         except WorkspaceLocked as err:
-            raise PlatformError(str(err)) from None
+            _refuse_locked(err)
         errors = check_outdir(result.outdir)
     for warning in result.warnings:
         err_console.print(f"[yellow]warning:[/] {warning}")
@@ -96,7 +104,7 @@ def graph(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = F
         with workspace_lock(proj.cache_dir, environment.name, "graph"):  # never under a running apply
             result = run_synth(proj, environment, services)
     except WorkspaceLocked as err:
-        raise PlatformError(str(err)) from None
+        _refuse_locked(err)
     kinds = {resource.address: resource.kind for resource in result.placements}
     stacks: dict[str, dict[str, Any]] = {}
     for name, info in sorted(result.stacks.items()):
@@ -116,6 +124,13 @@ def graph(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = F
             console.print(f"  [dim]shared[/]    {need}: {', '.join(keys)}")
         for dep in entry["depends_on"]:
             console.print(f"  [dim]after[/] {dep}")
+
+
+def _refuse_locked(err: Exception) -> NoReturn:
+    """Another `platform` command works on the environment: not bad input (exit 2) but a refusal, exit 1, with the
+    same one `error:` line as `apply` and `unlock` give."""
+    err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_LOCKED) from None
 
 
 COMMANDS = (envs, synth, graph)

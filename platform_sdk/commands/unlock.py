@@ -2,7 +2,9 @@
 
 - With STACKs: each stack's Terraform state lock (`terraform force-unlock`), only when the lock was taken on this
   machine and no run is alive here: no `platform` command holds the environment's workspace lock, and no
-  Terraform process works in that stack. A lock taken on another machine is refused, naming that machine.
+  Terraform process works in that stack. A lock taken on another machine is refused, naming that machine. A lock
+  of the local backend is always refused: it is an OS lock (fcntl) on the state file, which the kernel drops when
+  its holder exits, so a lock Terraform reports there is held by a live process of this machine.
 - Without: the environment's own records — the move record's lock and a move marked as running — when their
   recorded holder (host, pid, process start time) is provably gone.
 
@@ -47,11 +49,13 @@ def _stack_locks(project: Any, env_name: str, stacks: list[str]) -> list[dict[st
     from platform_sdk.terraform.locks import parse_state_lock, terraform_processes
 
     outcomes = []
+    stacks = list(dict.fromkeys(stacks))  # a stack named twice is checked (and released) once
     with session(project, env_name, "unlock", parallelism=1) as s:  # the workspace lock: no command runs here
         unknown = [name for name in stacks if name not in s.runner.results]
         if unknown:
             raise PlatformError(f"no stack named {', '.join(unknown)} in environment {s.env.name} (stacks: "
-                                f"{', '.join(sorted(s.runner.results))})", key="STACK", value=unknown[0])
+                                f"{', '.join(sorted(s.runner.results))}){_did_you_mean(s.metadata, unknown)}",
+                                key="STACK", value=unknown[0])
         for name in stacks:
             busy = terraform_processes(s.runner.stack_dir(name))
             if busy:
@@ -72,6 +76,14 @@ def _stack_locks(project: Any, env_name: str, stacks: list[str]) -> list[dict[st
                 outcomes.append({"what": f"stack {name}", "status": "not locked" if init.ok else "refused",
                                  "detail": detail})
                 continue
+            if s.env.state.backend == "local":  # an OS lock (fcntl) on the state file: its holder is alive here
+                outcomes.append({"what": f"stack {name}", "status": "refused",
+                                 "detail": f"its state file {lock.path or '?'} is locked by a process that is still "
+                                           f"running on this machine ({lock.who or 'an unknown holder'}, "
+                                           f"{_operation(lock)} since {lock.created or '?'}): wait for it to finish "
+                                           "or stop it; the operating system releases a local state lock when its "
+                                           "holder exits, and force-unlock cannot"})
+                continue
             if lock.host != hostname():
                 outcomes.append({"what": f"stack {name}", "status": "refused",
                                  "detail": f"locked by {lock.who} since {lock.created} (lock id {lock.id}), on another "
@@ -82,13 +94,27 @@ def _stack_locks(project: Any, env_name: str, stacks: list[str]) -> list[dict[st
             if run.ok:
                 outcomes.append({"what": f"stack {name}", "status": "released",
                                  "detail": f"lock {lock.id} of {lock.who} since {lock.created} "
-                                           f"({lock.operation.removeprefix('OperationType').lower()}): no run is alive "
+                                           f"({_operation(lock)}): no run is alive "
                                            "on this machine"})
             else:
                 failed = (run.stderr or run.stdout).strip()[:300]
                 outcomes.append({"what": f"stack {name}", "status": "refused",
                                  "detail": f"terraform force-unlock failed: {failed}"})
     return outcomes
+
+
+def _operation(lock: Any) -> str:
+    return lock.operation.removeprefix("OperationType").lower() or "unknown operation"
+
+
+def _did_you_mean(metadata: dict[str, Any], unknown: list[str]) -> str:
+    """`; did you mean S1, S2?`: the stacks of each unknown name that is a service's name (a stack is named
+    `<env>-<service>-<cloud>`), else ""."""
+    of_service: dict[str, list[str]] = {}
+    for stack, info in sorted(metadata.get("stacks", {}).items()):
+        of_service.setdefault(info.get("service", ""), []).append(stack)
+    meant = [stack for name in unknown for stack in of_service.get(name, [])]
+    return f"; did you mean {', '.join(meant)}?" if meant else ""
 
 
 def _record_locks(project: Any, env_name: str) -> list[dict[str, str]]:

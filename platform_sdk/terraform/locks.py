@@ -50,14 +50,19 @@ class StateLock:
         """The machine the holder ran on (Terraform records `user@host`)."""
         return self.who.rpartition("@")[2]
 
-    def describe(self, stack: str, env: str | None = None) -> str:
+    def describe(self, stack: str, env: str | None = None, local: bool = False) -> str:
         """One line naming the holder (what a person needs to go and ask them) and, given the environment, the
-        command that releases a lock whose run is gone."""
+        command that releases a lock whose run is gone. `local`: the state is in the local backend, whose lock is
+        an OS lock (fcntl) on the state file that the kernel drops when its holder exits: that holder is alive on
+        this machine, and no command releases its lock."""
         operation = self.operation.removeprefix("OperationType").lower() or "unknown operation"
         who = self.who or "an unknown holder"
         since = f" since {self.created}" if self.created else ""
         text = f"stack {stack} is locked by {who}{since} ({operation}, lock id {self.id or '?'})"
-        if env:
+        if local:
+            text += (f": its state file {self.path or '?'} is locked by a process that is still running on this "
+                     "machine; wait for it to finish or stop it (its lock goes with it)")
+        elif env:
             text += (f"; if that run is gone (killed), release the lock with `platform unlock --env {env} {stack}`"
                      + (f" on {self.host}" if self.host and self.host != socket.gethostname() else ""))
         return text
@@ -87,6 +92,12 @@ def _backend_of(stack_dir: Path) -> object:
     if isinstance(backend, dict) and isinstance(backend.get("local"), dict) and "path" in backend["local"]:
         backend = {"local": {**backend["local"], "path": str((stack_dir / backend["local"]["path"]).resolve())}}
     return backend
+
+
+def local_backend(stack_dir: Path) -> bool:
+    """Whether the stack in `stack_dir` keeps its state in the local backend (a file locked with fcntl)."""
+    backend = _backend_of(stack_dir)
+    return isinstance(backend, dict) and "local" in backend
 
 
 def terraform_processes(stack_dir: Path) -> list[tuple[int, str]]:

@@ -34,7 +34,7 @@ from platform_sdk.terraform import schedule
 from platform_sdk.terraform.attach import REATTACH_ENV_VAR, Providers
 from platform_sdk.terraform.initcache import InitCache, needs_init
 from platform_sdk.terraform.ledger import Ledger
-from platform_sdk.terraform.locks import parse_state_lock
+from platform_sdk.terraform.locks import local_backend, parse_state_lock
 from platform_sdk.terraform.process import NotStarted, Terraform, TfRun, trim_error
 from platform_sdk.terraform.report import StackResult
 
@@ -167,7 +167,7 @@ class EnvironmentRunner:
             self._finish(result, rp.INTERRUPTED)
         elif lock is not None:
             result.lock = lock
-            result.error = lock.describe(result.name, self.env_name)
+            result.error = lock.describe(result.name, self.env_name, local_backend(self.stack_dir(result.name)))
             self._finish(result, rp.LOCKED)
         else:
             result.reason = f"{what} failed"
