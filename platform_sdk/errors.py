@@ -6,11 +6,15 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 
 @dataclass
 class PlatformError(Exception):
-    """Bad input from the user. The CLI prints `str(err)` and exits with code 2; nothing is written."""
+    """Bad input from the user. The CLI prints `str(err)` and exits with code 2 (`exit_code`); nothing is written."""
+
+    exit_code: ClassVar[int] = 2
+    """The CLI's exit code for it: 2, bad input; a refusal that is not the input's fault says 1 (`WorkspaceLocked`)."""
 
     message: str
     file: str | Path | None = None

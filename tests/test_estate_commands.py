@@ -75,15 +75,20 @@ def test_synth_reports_each_schema_error_and_exits_1(tmp_path: Path) -> None:
 
 
 def test_synth_and_graph_refuse_while_another_command_holds_the_workspace(estate: Path) -> None:
-    for command in ("synth", "graph"):
-        with workspace_lock(Project(estate).cache_dir, "local", "apply"):
-            result = runner.invoke(app, [command, "--env", "local", "--project", str(estate)])
+    """Every command that takes the environment's workspace lock refuses alike: exit 1 (a refusal, as `apply` and
+    `unlock` exit; `move`, `ci` and `secret set` said 2, the bad-input code), one `error:` line naming the holder."""
+    commands = [("local", ["synth"]), ("local", ["graph"]), ("local", ["move", "thumbnails", "--to", "gcp", "--yes"]),
+                ("dev", ["ci", "github", "--out", str(estate / "ci-out")]), ("local", ["secret", "set", "auth.jwt-key"])]
+    for env, command in commands:
+        with workspace_lock(Project(estate).cache_dir, env, "apply"):
+            result = runner.invoke(app, [*command, "--env", env, "--project", str(estate)], input="s3cret\n")
         assert result.exit_code == 1, (command, result.output)
         message = flat(result.stderr)
         assert message.count("error:") == 1, message
-        assert "environment local is locked by `platform apply`" in message and f"pid {os.getpid()}" in message
+        assert f"environment {env} is locked by `platform apply`" in message and f"pid {os.getpid()}" in message
         assert "Traceback" not in result.output
         assert not (estate / "cdktf.out").exists(), f"{command} wrote under another command's lock"
+        assert not (estate / "ci-out").exists()
 
 
 def test_graph_lists_each_stack_with_its_resources_shared_prerequisites_and_order(estate: Path) -> None:

@@ -300,7 +300,11 @@ def test_a_killed_runs_lock_is_named_and_released_only_when_no_run_is_alive(cli:
     project = checkout(tmp_path / "one", moto_server, str(tmp_path / "cloud"))
     assert cli(project, "bootstrap", "--env", "s3").exit_code == 0
     hold_file.write_text("")
-    proc = spawn(project, tf_binary, "apply", "--env", "s3", "--auto-approve", env={HOLD_ENV: str(hold_file)})
+    # Terraform starts the local cloud's provider itself here (no reattach): a provider `platform` started stops
+    # within half a second of `platform`'s death (its parent watchdog), and its Terraform with it, so whether the
+    # unlock below still saw Terraform running was a race. A Terraform whose provider is its own child lives on.
+    proc = spawn(project, tf_binary, "apply", "--env", "s3", "--auto-approve",
+                 env={HOLD_ENV: str(hold_file), "PLATFORM_PROVIDER_REATTACH": "0"})
     wait_for_path(Path(f"{hold_file}.entered"), proc)
     terraform = [p for p in psutil.Process(proc.pid).children(recursive=True) if p.name() == "terraform"]
     assert terraform

@@ -27,7 +27,8 @@ ProjectOption = Annotated[Path | None, typer.Option("--project", help="Project d
 
 
 def user_errors(func: F) -> F:
-    """Turn a PlatformError into one message on stderr and exit code 2; print PlatformWarnings on stderr."""
+    """Turn a PlatformError into one message on stderr and its exit code (2: bad input; 1: refused because another
+    command holds the environment, `WorkspaceLocked`); print PlatformWarnings on stderr."""
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         with warnings.catch_warnings():
@@ -49,7 +50,7 @@ def user_errors(func: F) -> F:
             except PlatformError as err:
                 _locate(err)
                 err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
-                raise typer.Exit(2) from None
+                raise typer.Exit(err.exit_code) from None
     return wrapper  # type: ignore[return-value]
 
 

@@ -66,7 +66,7 @@ def ci(system: Annotated[str, typer.Argument(help="github or gitlab.")],
     from platform_sdk.ci.pipeline import EnvironmentGraph, Settings, check_envs, default_install, regenerate_command
     from platform_sdk.envs import find_environment
     from platform_sdk.loader import load_services
-    from platform_sdk.terraform.locks import WorkspaceLocked, workspace_lock
+    from platform_sdk.terraform.locks import workspace_lock
 
     if system not in SYSTEMS:
         raise PlatformError(f"unknown CI system (known: {', '.join(SYSTEMS)})", key="SYSTEM", value=system)
@@ -91,11 +91,8 @@ def ci(system: Annotated[str, typer.Argument(help="github or gitlab.")],
     services = load_services(proj.services_dir)
     graphs = []
     for environment in environments:
-        try:
-            with workspace_lock(proj.cache_dir, environment.name, "ci"):  # never under a running apply
-                result = run_synth(proj, environment, services)
-        except WorkspaceLocked as err:
-            raise PlatformError(str(err)) from None
+        with workspace_lock(proj.cache_dir, environment.name, "ci"):  # never under a running apply (else exit 1)
+            result = run_synth(proj, environment, services)
         graphs.append(EnvironmentGraph(environment.name, environment.protected,
                                        {name: list(info.dependencies) for name, info in result.stacks.items()}))
     renderer = github.render if system == "github" else gitlab.render

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from platform_sdk.commands._common import (
@@ -22,8 +21,6 @@ from platform_sdk.commands._common import (
     user_errors,
 )
 from platform_sdk.errors import PlatformError
-
-EXIT_LOCKED = 1  # another `platform` command holds the environment's workspace lock (as `apply` and `unlock` exit)
 
 
 @user_errors
@@ -61,18 +58,15 @@ def synth(env: EnvOption, service: Annotated[str | None, typer.Option(help="Only
     """Compile the estate for one environment into cdktf.out/<env>, checked against the provider schemas."""
     from platform_sdk import cdk
     from platform_sdk.synth import collector
-    from platform_sdk.terraform.locks import WorkspaceLocked, workspace_lock
+    from platform_sdk.terraform.locks import workspace_lock
 
     cdk.preload()  # the engine starts while the estate is read
     with collector.paused():  # the modules, the estate and its synthesis live to the end (synth/collector.py)
         from platform_sdk.synth.schema_check import check_outdir
 
         proj, environment, services = load(project, env)
-        try:
-            with workspace_lock(proj.cache_dir, environment.name, "synth"):  # never under a running apply
-                result = run_synth(proj, environment, services, service)
-        except WorkspaceLocked as err:
-            _refuse_locked(err)
+        with workspace_lock(proj.cache_dir, environment.name, "synth"):  # never under a running apply (else exit 1)
+            result = run_synth(proj, environment, services, service)
         errors = check_outdir(result.outdir)
     for warning in result.warnings:
         err_console.print(f"[yellow]warning:[/] {warning}")
@@ -97,14 +91,11 @@ def synth(env: EnvOption, service: Annotated[str | None, typer.Option(help="Only
 def graph(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = False) -> None:
     """Stacks of an environment: their cloud, resources and dependencies, as synthesis wires them (the base stacks
     with the shared prerequisites they provide included: the order `plan`, `apply` and `platform ci` follow)."""
-    from platform_sdk.terraform.locks import WorkspaceLocked, workspace_lock
+    from platform_sdk.terraform.locks import workspace_lock
 
     proj, environment, services = load(project, env)
-    try:
-        with workspace_lock(proj.cache_dir, environment.name, "graph"):  # never under a running apply
-            result = run_synth(proj, environment, services)
-    except WorkspaceLocked as err:
-        _refuse_locked(err)
+    with workspace_lock(proj.cache_dir, environment.name, "graph"):  # never under a running apply (else exit 1)
+        result = run_synth(proj, environment, services)
     kinds = {resource.address: resource.kind for resource in result.placements}
     stacks: dict[str, dict[str, Any]] = {}
     for name, info in sorted(result.stacks.items()):
@@ -124,13 +115,6 @@ def graph(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = F
             console.print(f"  [dim]shared[/]    {need}: {', '.join(keys)}")
         for dep in entry["depends_on"]:
             console.print(f"  [dim]after[/] {dep}")
-
-
-def _refuse_locked(err: Exception) -> NoReturn:
-    """Another `platform` command works on the environment: not bad input (exit 2) but a refusal, exit 1, with the
-    same one `error:` line as `apply` and `unlock` give."""
-    err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
-    raise typer.Exit(EXIT_LOCKED) from None
 
 
 COMMANDS = (envs, synth, graph)

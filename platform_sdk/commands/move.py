@@ -362,7 +362,7 @@ def move(selector: Annotated[str | None, typer.Argument(metavar="[SERVICE[.RESOU
          verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every check, plan and pass.")] = False,
          as_json: JsonOption = False) -> None:
     """Move a service or one resource to another cloud: checked first, target first, copy, verify, re-wire."""
-    from platform_sdk.terraform.locks import WorkspaceLocked, workspace_lock
+    from platform_sdk.terraform.locks import workspace_lock
 
     if not env:
         raise PlatformError("--env is required", key="--env")
@@ -372,12 +372,9 @@ def move(selector: Annotated[str | None, typer.Argument(metavar="[SERVICE[.RESOU
     if problem:
         raise PlatformError(problem)
     proj, environment, services = load(project, env)
-    try:
-        with workspace_lock(proj.cache_dir, environment.name, "move"):
-            _move(proj, environment, services, selector, to, keep_source, remove_source, resume, abort, keep_target,
-                  yes, dry_run, workers, parallelism, verbose, as_json, allow_data_loss)
-    except WorkspaceLocked as err:
-        raise PlatformError(str(err)) from None
+    with workspace_lock(proj.cache_dir, environment.name, "move"):  # WorkspaceLocked: exit 1 (user_errors)
+        _move(proj, environment, services, selector, to, keep_source, remove_source, resume, abort, keep_target,
+              yes, dry_run, workers, parallelism, verbose, as_json, allow_data_loss)
 
 
 def _move(proj: Any, environment: Any, services: list[Any], selector: str | None, to: str | None,

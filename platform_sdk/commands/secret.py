@@ -127,42 +127,39 @@ def _create_container(project: Any, env: Any, services: list[Any], profile: Any,
     from platform_sdk.synth.app import read_metadata, synthesize
     from platform_sdk.terraform import report as rp
     from platform_sdk.terraform.binary import TerraformNotFound, find_terraform, terraform_env
-    from platform_sdk.terraform.locks import WorkspaceLocked, workspace_lock
+    from platform_sdk.terraform.locks import workspace_lock
     from platform_sdk.terraform.process import Terraform, trim_error
 
     try:
         binary = find_terraform()
     except TerraformNotFound as err:
         raise PlatformError(str(err)) from None
-    try:
-        with workspace_lock(project.cache_dir, env.name, "secret set"):
-            result = synthesize(project, env, services, profile=profile)
-            info = read_metadata(result.outdir)["stacks"][ref.stack]
-            targets = sorted(a for a, owner in info["owners"].items() if owner == ref.address
-                             and not a.startswith("data."))
-            stack_dir = result.outdir / "stacks" / ref.stack
-            terraform = Terraform(binary, terraform_env(project.root))
-            err_console.print(f"creating the container of {escape(ref.address)} in environment {escape(env.name)} "
-                              f"(stack {escape(ref.stack)}) before storing its value", highlight=False)
-            plan_args = ["plan", "-input=false", "-no-color", f"-out={PLAN_FILE}", *(f"-target={t}" for t in targets)]
-            for args in (["init", "-input=false", "-no-color"], plan_args):
-                run = _run(terraform, stack_dir, args)
-                if not run.ok:
-                    raise PlatformError(f"could not create the container of {ref.address}: {trim_error(run)}")
-            shown = _run(terraform, stack_dir, ["show", "-json", "-no-color", PLAN_FILE])
-            plan = rp.parse_plan(json.loads(shown.stdout)) if shown.ok else None
-            if plan is None or plan.data_loss or any(c.action != "create" for c in plan.changes):
-                raise PlatformError(f"creating the container of {ref.address} would change more than that; run "
-                                    f"`platform apply --env {env.name}` and review its plan instead")
-            for change in plan.changes:
-                err_console.print(f"  + {escape(change.address)}", highlight=False)
-            run = _run(terraform, stack_dir, ["apply", "-input=false", "-no-color", PLAN_FILE])
-            (stack_dir / PLAN_FILE).unlink(missing_ok=True)
+    with workspace_lock(project.cache_dir, env.name, "secret set"):  # WorkspaceLocked: exit 1 (user_errors)
+        result = synthesize(project, env, services, profile=profile)
+        info = read_metadata(result.outdir)["stacks"][ref.stack]
+        targets = sorted(a for a, owner in info["owners"].items() if owner == ref.address
+                         and not a.startswith("data."))
+        stack_dir = result.outdir / "stacks" / ref.stack
+        terraform = Terraform(binary, terraform_env(project.root))
+        err_console.print(f"creating the container of {escape(ref.address)} in environment {escape(env.name)} "
+                          f"(stack {escape(ref.stack)}) before storing its value", highlight=False)
+        plan_args = ["plan", "-input=false", "-no-color", f"-out={PLAN_FILE}", *(f"-target={t}" for t in targets)]
+        for args in (["init", "-input=false", "-no-color"], plan_args):
+            run = _run(terraform, stack_dir, args)
             if not run.ok:
                 raise PlatformError(f"could not create the container of {ref.address}: {trim_error(run)}")
-            project.record_deployed(env.name, {ref.stack: info})
-    except WorkspaceLocked as err:
-        raise PlatformError(str(err)) from None
+        shown = _run(terraform, stack_dir, ["show", "-json", "-no-color", PLAN_FILE])
+        plan = rp.parse_plan(json.loads(shown.stdout)) if shown.ok else None
+        if plan is None or plan.data_loss or any(c.action != "create" for c in plan.changes):
+            raise PlatformError(f"creating the container of {ref.address} would change more than that; run "
+                                f"`platform apply --env {env.name}` and review its plan instead")
+        for change in plan.changes:
+            err_console.print(f"  + {escape(change.address)}", highlight=False)
+        run = _run(terraform, stack_dir, ["apply", "-input=false", "-no-color", PLAN_FILE])
+        (stack_dir / PLAN_FILE).unlink(missing_ok=True)
+        if not run.ok:
+            raise PlatformError(f"could not create the container of {ref.address}: {trim_error(run)}")
+        project.record_deployed(env.name, {ref.stack: info})
 
 
 def _run(terraform: Any, stack_dir: Path, args: list[str]) -> Any:

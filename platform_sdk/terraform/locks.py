@@ -127,7 +127,10 @@ def terraform_processes(stack_dir: Path) -> list[tuple[int, str]]:
 # ---------------------------------------------------------------------------------------------- workspace lock
 
 class WorkspaceLocked(PlatformError):
-    """Another `platform` command is working on this environment in this project."""
+    """Another `platform` command is working on this environment in this project: a refusal, not bad input (the CLI
+    exits 1, as when a stack's state is locked)."""
+
+    exit_code = 1
 
 
 def lock_path(cache_dir: Path, env: str) -> Path:
