@@ -46,7 +46,7 @@ def unlock(env: EnvOption, stacks: Annotated[list[str] | None, typer.Argument(
 def _stack_locks(project: Any, env_name: str, stacks: list[str]) -> list[dict[str, str]]:
     from platform_sdk.commands.deploy import session
     from platform_sdk.state_documents import hostname
-    from platform_sdk.terraform.locks import parse_state_lock, terraform_processes
+    from platform_sdk.terraform.locks import local_backend, parse_state_lock, terraform_processes
 
     outcomes = []
     stacks = list(dict.fromkeys(stacks))  # a stack named twice is checked (and released) once
@@ -76,11 +76,11 @@ def _stack_locks(project: Any, env_name: str, stacks: list[str]) -> list[dict[st
                 outcomes.append({"what": f"stack {name}", "status": "not locked" if init.ok else "refused",
                                  "detail": detail})
                 continue
-            if s.env.state.backend == "local":  # an OS lock (fcntl) on the state file: its holder is alive here
+            if local_backend(stack_dir):  # an OS lock (fcntl) on the state file: its holder is alive here
                 outcomes.append({"what": f"stack {name}", "status": "refused",
                                  "detail": f"its state file {lock.path or '?'} is locked by a process that is still "
                                            f"running on this machine ({lock.who or 'an unknown holder'}, "
-                                           f"{_operation(lock)} since {lock.created or '?'}): wait for it to finish "
+                                           f"{lock.operation_name} since {lock.created or '?'}): wait for it to finish "
                                            "or stop it; the operating system releases a local state lock when its "
                                            "holder exits, and force-unlock cannot"})
                 continue
@@ -94,17 +94,13 @@ def _stack_locks(project: Any, env_name: str, stacks: list[str]) -> list[dict[st
             if run.ok:
                 outcomes.append({"what": f"stack {name}", "status": "released",
                                  "detail": f"lock {lock.id} of {lock.who} since {lock.created} "
-                                           f"({_operation(lock)}): no run is alive "
+                                           f"({lock.operation_name}): no run is alive "
                                            "on this machine"})
             else:
                 failed = (run.stderr or run.stdout).strip()[:300]
                 outcomes.append({"what": f"stack {name}", "status": "refused",
                                  "detail": f"terraform force-unlock failed: {failed}"})
     return outcomes
-
-
-def _operation(lock: Any) -> str:
-    return lock.operation.removeprefix("OperationType").lower() or "unknown operation"
 
 
 def _did_you_mean(metadata: dict[str, Any], unknown: list[str]) -> str:

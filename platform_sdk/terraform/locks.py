@@ -50,15 +50,19 @@ class StateLock:
         """The machine the holder ran on (Terraform records `user@host`)."""
         return self.who.rpartition("@")[2]
 
+    @property
+    def operation_name(self) -> str:
+        """`apply`, `plan`, ... (Terraform records `OperationTypeApply`), or `unknown operation`."""
+        return self.operation.removeprefix("OperationType").lower() or "unknown operation"
+
     def describe(self, stack: str, env: str | None = None, local: bool = False) -> str:
         """One line naming the holder (what a person needs to go and ask them) and, given the environment, the
         command that releases a lock whose run is gone. `local`: the state is in the local backend, whose lock is
         an OS lock (fcntl) on the state file that the kernel drops when its holder exits: that holder is alive on
         this machine, and no command releases its lock."""
-        operation = self.operation.removeprefix("OperationType").lower() or "unknown operation"
         who = self.who or "an unknown holder"
         since = f" since {self.created}" if self.created else ""
-        text = f"stack {stack} is locked by {who}{since} ({operation}, lock id {self.id or '?'})"
+        text = f"stack {stack} is locked by {who}{since} ({self.operation_name}, lock id {self.id or '?'})"
         if local:
             text += (f": its state file {self.path or '?'} is locked by a process that is still running on this "
                      "machine; wait for it to finish or stop it (its lock goes with it)")
