@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import psutil
@@ -113,6 +114,7 @@ def test_the_engine_starts_without_unittest_mock_and_typeguard_still_skips_mocks
     question (`isinstance(value, Mock)`) as the real class does, once the real module is imported."""
     result = _python("""
 import sys
+import zipfile
 from platform_sdk.cdk import engine
 import typeguard
 print(sorted(m for m in sys.modules if m.split(".")[0] in ("asyncio", "ssl") or m == "unittest.mock"))
@@ -171,3 +173,78 @@ print(kernel._early)
 """, tmp_path, JSII_RUNTIME="/nonexistent/jsii-runtime.js")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["None"]
+
+
+_LOADED_AT_EXIT = """
+const fs = require("fs");
+process.on("exit", () => fs.writeFileSync(process.env.LOADED_MODULES_FILE, JSON.stringify(Object.keys(require.cache))));
+"""
+
+
+def _loaded_modules(tmp_path: Path, script: str, terraform_version: str) -> tuple[subprocess.CompletedProcess[str],
+                                                                                    list[str]]:
+    """Run `script` with the kernel reporting, as it exits, every module Node loaded; `terraform` on PATH answers
+    `terraform version` with `terraform_version` (what cdktf's version validations read)."""
+    probe, loaded = tmp_path / "probe.js", tmp_path / "loaded.json"
+    probe.write_text(_LOADED_AT_EXIT)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "terraform").write_text(f"#!/bin/sh\necho 'Terraform v{terraform_version}'\n")
+    (bin_dir / "terraform").chmod(0o755)
+    result = _python(script, tmp_path, NODE_OPTIONS=f"--require {probe}", LOADED_MODULES_FILE=str(loaded),
+                     PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return result, json.loads(loaded.read_text()) if loaded.exists() else []
+
+
+def _uses(modules: list[str], package: str) -> bool:
+    return any(f"{os.sep}node_modules{os.sep}{package}{os.sep}" in module for module in modules)
+
+
+def test_a_synthesis_of_files_never_loads_archiver_or_semver(tmp_path: Path) -> None:
+    """cdktf requires both when it loads; the kernel defers them to first use (platform_sdk/cdk/deferred_requires.js):
+    ~80 ms of Node's CPU per synthesis that a stack of files and resources never needs."""
+    (tmp_path / "package.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)
+    result, modules = _loaded_modules(tmp_path, """
+import os
+from platform_sdk.cdk import engine
+app = engine.App(outdir="out")
+stack = engine.TerraformStack(app, "one")
+engine.LocalBackend(stack, path="one.tfstate")
+engine.TerraformAsset(stack, "package", path=os.path.abspath("package.zip"), type=engine.AssetType.FILE)
+app.synth()
+""", "1.0.3")
+    assert result.returncode == 0, result.stderr
+    assert _uses(modules, "cdktf") and _uses(modules, "constructs"), modules  # the probe saw the kernel's modules
+    assert not _uses(modules, "archiver") and not _uses(modules, "semver"), [
+        m for m in modules if "archiver" in m or "semver" in m]
+    assert list((tmp_path / "out" / "stacks" / "one" / "assets" / "package").glob("*/package.zip"))
+
+
+def test_archive_assets_and_version_validations_still_work_once_deferred(tmp_path: Path) -> None:
+    """What the deferred modules are for works as before: an ARCHIVE asset is zipped (cdktf runs its
+    `private/fs.js` as a child Node, which loads archiver there), a construct that needs Terraform >= 1.4 is refused
+    under 1.3.0 and accepted under 1.6.0 (semver, loaded in the kernel on that first use)."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<h1>hello</h1>")
+    script = """
+import os
+from platform_sdk.cdk import engine
+app = engine.App(outdir="out")
+stack = engine.TerraformStack(app, "one")
+engine.LocalBackend(stack, path="one.tfstate")
+engine.TerraformAsset(stack, "site", path=os.path.abspath("site"), type=engine.AssetType.ARCHIVE)
+engine.cdk.DataResource(stack, "marker", input={"a": "b"})  # terraform_data: cdktf validates Terraform >= 1.4
+app.synth()
+"""
+    refused, _ = _loaded_modules(tmp_path, script, "1.3.0")
+    assert refused.returncode != 0
+    assert "terraform version 1.3.0 is lower than the required version >=1.4" in refused.stderr, refused.stderr[-2000:]
+
+    (tmp_path / "bin").rename(tmp_path / "bin-1.3.0")
+    accepted, modules = _loaded_modules(tmp_path, script, "1.6.0")
+    assert accepted.returncode == 0, accepted.stderr[-2000:]
+    assert _uses(modules, "semver") and not _uses(modules, "archiver"), modules  # cdktf zips in a child Node
+    [archive] = (tmp_path / "out" / "stacks" / "one" / "assets" / "site").glob("*/archive.zip")
+    with zipfile.ZipFile(archive) as zipped:
+        assert zipped.read("index.html") == b"<h1>hello</h1>"

@@ -40,6 +40,9 @@ from typing import IO, Any
 _RELAY_SPAWN = '[...process.execArgv,"--preserve-symlinks",(0,s.resolve)(__dirname,"..","lib","program.js")]'
 _RELAY_STDIO = '{stdio:["ignore","pipe","pipe","pipe"]}'
 _PROCESS_MEMBERS = ("start", "stop", "handshake", "send", "_next_message", "_jsii_runtime", "_ctx_stack")
+DEFERRED_REQUIRES = Path(__file__).with_name("deferred_requires.js")
+"""Preloaded into the kernel: two of cdktf's dependencies (`archiver`, `semver`) load when first used rather than
+when cdktf loads (~80 ms of the kernel's CPU; the file says which and why)."""
 
 
 class KernelExited(RuntimeError):
@@ -193,8 +196,9 @@ def _supported() -> bool:
 
 
 def _spawn(program: str, environ: dict[str, str]) -> Kernel:
-    """`node --max-old-space-size=4069 --preserve-symlinks PROGRAM` as jsii's relay starts it: a Unix socket as its
-    descriptor 3, /dev/null as stdin, its stdout and stderr copied to ours."""
+    """`node --max-old-space-size=4069 --preserve-symlinks PROGRAM` as jsii's relay starts it, plus `--require
+    DEFERRED_REQUIRES` (if the file was installed): a Unix socket as its descriptor 3, /dev/null as stdin, its stdout
+    and stderr copied to ours."""
     node = environ.get("JSII_NODE", "node")
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     out_read, out_write = os.pipe()
@@ -202,7 +206,9 @@ def _spawn(program: str, environ: dict[str, str]) -> Kernel:
     child = [_above(os.dup(theirs.fileno())), _above(out_write), _above(err_write)]
     theirs.close()
     try:
-        pid = os.posix_spawnp(node, [node, "--max-old-space-size=4069", "--preserve-symlinks", program], environ,
+        preload = ["--require", str(DEFERRED_REQUIRES)] if DEFERRED_REQUIRES.is_file() else []
+        pid = os.posix_spawnp(node, [node, "--max-old-space-size=4069", "--preserve-symlinks", *preload, program],
+                              environ,
                               file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                                             (os.POSIX_SPAWN_DUP2, child[1], 1),
                                             (os.POSIX_SPAWN_DUP2, child[2], 2),
