@@ -16,7 +16,9 @@ from typer.testing import CliRunner
 
 from platform_sdk.cli import app
 from platform_sdk.envs import find_environment
+from platform_sdk.errors import PlatformError
 from platform_sdk.loader import load_services
+from platform_sdk.profile import Profile
 from platform_sdk.project import Project
 from platform_sdk.synth.app import SynthResult, read_metadata, synthesize
 from platform_sdk.synth.schema_check import check_outdir, format_errors
@@ -162,6 +164,53 @@ def test_output_is_byte_identical_across_runs(estate: Path, tmp_path: Path, env_
     assert zips, "function packages are part of the output"
     for path in zips:
         assert path.read_bytes() == (copy / path.relative_to(second)).read_bytes()
+
+
+def _temporary_folders(estate: Path) -> list[Path]:
+    return sorted((estate / "cdktf.out").glob(".local.synth-*"))
+
+
+def test_synthesis_works_next_to_its_output_and_leaves_nothing_there(estate: Path) -> None:
+    """The temporary folder is a sibling of cdktf.out/<env> (renamed into place: one step on every file system, where
+    one under /tmp may be a tmpfs to copy from) and is gone after a success and after a failure."""
+    project = Project(estate)
+    env = find_environment(project.envs_dir, "local")
+    services = load_services(project.services_dir)
+    seen: list[Path] = []
+    profile = Profile()
+    profile.after_synth.append(lambda result: seen.append(result.outdir))
+    result = synthesize(project, env, services, profile=profile)
+    assert result.outdir == estate / "cdktf.out" / "local"
+    [working] = seen
+    assert working.parent == estate / "cdktf.out" and working.name.startswith(f".local.synth-{os.getpid()}-")
+    assert not working.exists() and _temporary_folders(estate) == []
+    before = sorted(p.relative_to(result.outdir) for p in result.outdir.rglob("*"))
+
+    def refuse(result: SynthResult) -> None:
+        raise PlatformError("refused by the test's hook")
+
+    profile.after_synth[:] = [refuse]
+    with pytest.raises(PlatformError, match="refused by the test's hook"):
+        synthesize(project, env, load_services(project.services_dir), profile=profile)
+    assert _temporary_folders(estate) == []
+    assert sorted(p.relative_to(result.outdir) for p in result.outdir.rglob("*")) == before  # the output as it was
+
+
+def test_a_killed_synthesis_leaves_a_folder_the_next_one_removes(estate: Path) -> None:
+    """A synthesis killed before its clean-up leaves its folder; the next one removes it once its process is gone
+    and leaves a live process's folder alone."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    outdir = estate / "cdktf.out"
+    abandoned = outdir / f".local.synth-{gone.pid}-abc123"
+    running = outdir / f".local.synth-{os.getpid()}-def456"  # this process: alive
+    other_env = outdir / f".prod.synth-{gone.pid}-ghi789"  # another environment's: not this synthesis's to judge
+    for folder in (abandoned, running, other_env):
+        (folder / "stacks").mkdir(parents=True)
+    synth_env(estate, "local")
+    assert not abandoned.exists()
+    assert running.exists() and other_env.exists()
+    assert (outdir / "local" / "stacks").is_dir()
 
 
 def test_metadata_describes_stacks_and_dependencies(synthesized: Synthesized) -> None:
