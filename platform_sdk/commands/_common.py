@@ -92,6 +92,26 @@ def load(project_path: Path | None, env_name: str) -> tuple[Any, Any, list[Any]]
     return project, env, services
 
 
+def refuse_other_kind(services: list[Any], target: str, kind: str, does: str, key: str) -> None:
+    """Refuse a `SERVICE.NAME` that names a declared resource of another kind than the command takes (`kind`: a
+    resource's `kind`, e.g. "function"), saying what it is, what the command does (`does`, e.g. "platform logs
+    reads functions' logs") and the service's resources of `kind`; a name declaring nothing is left to the command.
+
+    Raises:
+        PlatformError: (key `key`) e.g. "auth.users is a database; platform logs reads functions' logs (functions
+            of auth: auth.api, auth.cleanup)".
+    """
+    declared = {resource.address: resource for service in services for resource in service.resources}
+    found = declared.get(target)
+    if found is None or found.kind == kind:
+        return
+    service = target.partition(".")[0]
+    same = sorted(address for address, resource in declared.items()
+                  if resource.kind == kind and address.partition(".")[0] == service)
+    raise PlatformError(f"{target} is a {found.kind}; {does} ({kind}s of {service}: {', '.join(same) or 'none'})",
+                        key=key, value=target)
+
+
 def run_synth(project: Any, env: Any, services: list[Any], service: str | None = None) -> Any:
     from platform_sdk.move.record import effective_environment
     from platform_sdk.profile import load_profile

@@ -15,9 +15,11 @@ from platform_sdk.commands._common import (
     console,
     err_console,
     load,
+    refuse_other_kind,
     run_synth,
     user_errors,
 )
+from platform_sdk.errors import PlatformError
 
 if TYPE_CHECKING:
     from platform_sdk.providers.base import LogEntry
@@ -58,6 +60,23 @@ def _notes(notes: list[str], shown: set[str]) -> None:
             err_console.print(f"[dim]{escape(note)}[/]", highlight=False, soft_wrap=True)
 
 
+def _check_target(services: list[Any], target: str) -> None:
+    """Refuse, before anything is synthesized, a target naming a resource that is not a function, or a service that
+    declares none (`select` then says which functions there are).
+
+    Raises:
+        PlatformError: (key `SERVICE[.FUNCTION]`) e.g. "auth.users is a database; platform logs reads functions'
+            logs (functions of auth: auth.api, auth.cleanup)".
+    """
+    does = "platform logs reads functions' logs"
+    refuse_other_kind(services, target, "function", does, "SERVICE[.FUNCTION]")
+    service = next((s for s in services if s.name == target), None)
+    if service is not None and not any(r.kind == "function" for r in service.resources):
+        kinds = ", ".join(f"{r.address} ({r.kind})" for r in service.resources) or "none"
+        raise PlatformError(f"service {target} declares no function; {does} (its resources: {kinds})",
+                            key="SERVICE[.FUNCTION]", value=target)
+
+
 @user_errors
 def logs(target: TargetArgument, env: EnvOption, since: SinceOption = "1h", follow: FollowOption = False,
          project: ProjectOption = None, as_json: JsonOption = False) -> None:
@@ -69,6 +88,7 @@ def logs(target: TargetArgument, env: EnvOption, since: SinceOption = "1h", foll
 
     start = parse_since(since)
     proj, environment, services = load(project, env)
+    _check_target(services, target)
     outdir = proj.env_outdir(environment.name)
     if not (outdir / METADATA_FILE).is_file():
         err_console.print(f"[dim]synthesizing {escape(environment.name)} ...[/]")
