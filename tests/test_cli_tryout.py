@@ -3,11 +3,13 @@ checked through the real CLI on a copy of the example estate (or a directory hol
 
 - A command that takes one kind of resource (`logs`: functions; `secret set/rotate`: secrets) answered a resource of
   another kind as unknown: it now says what the resource is and what the command covers (exit 2, nothing written).
+- `platform logs --since` a time after now was accepted and printed nothing: it is refused (exit 2, nothing written).
 """
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -47,4 +49,18 @@ def test_a_resource_of_another_kind_is_named_for_what_it_is(estate: Path, argv: 
     assert result.exit_code == 2, result.output
     error = flat(result.stderr)
     assert error.count("error:") == 1 and message in error, error
+    assert files(estate) == before, "nothing may be written on bad input"
+
+
+@pytest.mark.parametrize(("ahead", "spelling"), [(timedelta(minutes=5), "%Y-%m-%dT%H:%M:%SZ"),
+                                                 (timedelta(days=400), "%Y-%m-%dT%H:%M:%S+00:00"),
+                                                 (timedelta(minutes=5), "%Y-%m-%d %H:%M:%S")])  # UTC alike
+def test_logs_since_a_time_in_the_future_is_refused(estate: Path, ahead: timedelta, spelling: str) -> None:
+    since = (datetime.now(UTC) + ahead).strftime(spelling)
+    before = files(estate)
+    result = runner.invoke(app, ["logs", "auth", "--since", since, "--env", "local", "--project", str(estate)])
+    assert result.exit_code == 2, result.output
+    error = flat(result.stderr)
+    assert error.count("error:") == 1 and "--since: is in the future" in error and repr(since) in error, error
+    assert result.stdout == ""
     assert files(estate) == before, "nothing may be written on bad input"

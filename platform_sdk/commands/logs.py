@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -86,7 +87,11 @@ def logs(target: TargetArgument, env: EnvOption, since: SinceOption = "1h", foll
     from platform_sdk.status.logs import follow as follow_logs
     from platform_sdk.synth.app import METADATA_FILE
 
-    start = parse_since(since)
+    now = datetime.now(UTC)
+    start = parse_since(since, now)
+    if start > now:  # nothing was logged after now: an empty answer would hide the typo
+        raise PlatformError(f"is in the future ({start:%Y-%m-%d %H:%M:%S} UTC; now {now:%Y-%m-%d %H:%M:%S} UTC): "
+                            "give a time before now, or a duration like 30m, 1h or 2d", key="--since", value=since)
     proj, environment, services = load(project, env)
     _check_target(services, target)
     outdir = proj.env_outdir(environment.name)
