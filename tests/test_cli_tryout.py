@@ -4,17 +4,22 @@ checked through the real CLI on a copy of the example estate (or a directory hol
 - A command that takes one kind of resource (`logs`: functions; `secret set/rotate`: secrets) answered a resource of
   another kind as unknown: it now says what the resource is and what the command covers (exit 2, nothing written).
 - `platform logs --since` a time after now was accepted and printed nothing: it is refused (exit 2, nothing written).
+- Outside any project every command but `platform envs` said "unknown environment (known: none)": each command that
+  needs a project now says there is none there (the directory, and the envs/ folder looked for), exit 2.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
+from platform_sdk import cli
 from platform_sdk.cli import app
 
 runner = CliRunner()
@@ -64,3 +69,53 @@ def test_logs_since_a_time_in_the_future_is_refused(estate: Path, ahead: timedel
     assert error.count("error:") == 1 and "--since: is in the future" in error and repr(since) in error, error
     assert result.stdout == ""
     assert files(estate) == before, "nothing may be written on bad input"
+
+
+ARGUMENTS = {"ci": ["github", "--env", "dev"], "adopt": ["auth.users", "--id", "x"], "logs": ["auth"],
+             "env new": ["qa"], "secret set": ["auth.jwt-key"], "secret rotate": ["auth.jwt-key"],
+             "move": ["auth", "--to", "gcp", "--yes"]}
+"""The arguments a command needs besides `--env local` (each command taking --env gets it), by command."""
+
+
+def _commands(command: object, path: tuple[str, ...] = ()) -> Iterator[tuple[str, set[str]]]:
+    """Every command of the CLI (`env new` for a group's): its name and its options."""
+    subcommands = getattr(command, "commands", None)
+    if subcommands is None:
+        yield " ".join(path), {option for param in command.params for option in param.opts}  # type: ignore[attr-defined]
+        return
+    for name, sub in subcommands.items():
+        yield from _commands(sub, (*path, name))
+
+
+COMMANDS = dict(_commands(typer.main.get_command(cli.app)))
+NEEDING_A_PROJECT = sorted(name for name, options in COMMANDS.items() if "--project" in options)
+
+
+def test_every_command_taking_an_environment_needs_a_project() -> None:
+    assert {name for name, options in COMMANDS.items() if "--env" in options} <= set(NEEDING_A_PROJECT)
+    assert len(NEEDING_A_PROJECT) >= 20, NEEDING_A_PROJECT
+
+
+@pytest.mark.parametrize("command", NEEDING_A_PROJECT)
+def test_outside_any_project_every_command_says_there_is_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               command: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PLATFORM_PROJECT", raising=False)
+    argv = [*command.split(), *ARGUMENTS.get(command, [])]
+    if "--env" in COMMANDS[command] and "--env" not in argv:
+        argv += ["--env", "local"]
+    result = runner.invoke(app, argv, input="s3cret\n")
+    assert result.exit_code == 2, result.output
+    error = flat(result.stderr)
+    assert error.count("error:") == 1, error
+    assert f"no project there: {tmp_path.resolve()} has no envs/ folder (nor has any directory above it)" in error
+    assert "unknown environment" not in error and result.stdout == ""
+    assert files(tmp_path) == set(), "nothing may be written outside a project"
+
+
+def test_platform_project_naming_no_project_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLATFORM_PROJECT", str(tmp_path))
+    result = runner.invoke(app, ["status", "--env", "local"])
+    assert result.exit_code == 2, result.output
+    error = flat(result.stderr)
+    assert f"PLATFORM_PROJECT: no project there: {tmp_path.resolve()} has no envs/ folder" in error, error

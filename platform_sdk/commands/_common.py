@@ -6,6 +6,7 @@ Commands import this module; `platform_sdk.cli` imports the commands and registe
 from __future__ import annotations
 
 import functools
+import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -64,15 +65,28 @@ def _locate(err: PlatformError) -> None:
 
 
 def project_at(path: Path | None) -> Any:
-    """The project at `path` (`--project`), else the nearest one above the working directory.
+    """The project at `path` (`--project`), else the one PLATFORM_PROJECT names, else the nearest one at or above
+    the working directory (`Project.find`): a directory holding an `envs/` folder.
 
     Raises:
-        PlatformError: `path` is not a directory holding an `envs/` folder (key `--project`).
+        PlatformError: `path` is not a directory holding an `envs/` folder (key `--project`); PLATFORM_PROJECT names
+            none (key `PLATFORM_PROJECT`); without either, neither the working directory nor any directory above
+            it holds one (key `--project`, the working directory): one message, before anything is read or written.
     """
     from platform_sdk.project import Project
 
     if path is None:
-        return Project.find()
+        found = Project.find()
+        if found.envs_dir.is_dir():
+            return found
+        named = os.environ.get("PLATFORM_PROJECT")
+        if named:
+            raise PlatformError(f"no project there: {found.root} has no envs/ folder", key="PLATFORM_PROJECT",
+                                value=named, hint="name the directory holding services/ and envs/, or unset it")
+        raise PlatformError(f"no project there: {found.root} has no envs/ folder (nor has any directory above it)",
+                            key="--project", value=str(found.root),
+                            hint="run it in the directory holding services/ and envs/, or give it with --project "
+                                 "(platform init makes one)")
     root = path.resolve()
     if not (root / "envs").is_dir():
         what = "does not exist" if not root.exists() else "has no envs/ folder"
