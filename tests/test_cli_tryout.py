@@ -6,11 +6,16 @@ checked through the real CLI on a copy of the example estate (or a directory hol
 - `platform logs --since` a time after now was accepted and printed nothing: it is refused (exit 2, nothing written).
 - Outside any project every command but `platform envs` said "unknown environment (known: none)": each command that
   needs a project now says there is none there (the directory, and the envs/ folder looked for), exit 2.
+- Piped (`platform synth | cat`), the output was wrapped and cut at 80 columns, midway through names and paths: to a
+  pipe or a file no line is wrapped.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +26,9 @@ from typer.testing import CliRunner
 
 from platform_sdk import cli
 from platform_sdk.cli import app
+from tests.conftest import copy_estate
+
+PLATFORM_BIN = Path(sys.executable).parent / "platform"
 
 runner = CliRunner()
 
@@ -119,3 +127,20 @@ def test_platform_project_naming_no_project_is_named(tmp_path: Path, monkeypatch
     assert result.exit_code == 2, result.output
     error = flat(result.stderr)
     assert f"PLATFORM_PROJECT: no project there: {tmp_path.resolve()} has no envs/ folder" in error, error
+
+
+def test_piped_output_is_never_wrapped_or_cut(tmp_path: Path) -> None:
+    """`platform synth` with stdout a pipe (stdin and stderr not a terminal either, COLUMNS unset: rich's 80 columns)
+    on an estate in a deep directory: the summary line with its path, and each table row, are whole lines."""
+    estate = copy_estate(tmp_path / ("a-directory-with-a-rather-long-name-" * 3).rstrip("-") / "estate")
+    env = {name: value for name, value in os.environ.items() if name not in ("COLUMNS", "PLATFORM_PROJECT")}
+    run = subprocess.run([str(PLATFORM_BIN), "synth", "--env", "local", "--project", str(estate)], env=env,
+                         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    outdir = estate / "cdktf.out" / "local"
+    assert len(f"synthesized 4 stacks into {outdir}") > 80
+    assert f"synthesized 4 stacks into {outdir}" in lines, run.stdout
+    [auth] = [line for line in lines if "local-auth-aws" in line]
+    assert "│ aws (local stand-in) │ auth.users, auth.jwt-key, auth.api, auth.cleanup" in auth, run.stdout
+    assert all("…" not in line for line in lines), run.stdout

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -18,8 +19,25 @@ from rich.markup import escape
 
 from platform_sdk.errors import PlatformError, PlatformWarning
 
-console = Console()
-err_console = Console(stderr=True)
+UNWRAPPED = 1_000_000
+"""The width of a console writing to a pipe or a file (columns): wide enough that no line is wrapped or cut."""
+
+
+def _console(stderr: bool = False) -> Console:
+    """A console on stdout (or stderr). On a terminal rich wraps lines at its width; to anything else (`| cat`,
+    `> file`, a CI log) rich wrapped and cut them at 80 columns, midway through names and paths: there lines are
+    never wrapped (`UNWRAPPED`), unless COLUMNS gives a width (rich's own setting)."""
+    stream = sys.stderr if stderr else sys.stdout
+    try:
+        terminal = stream.isatty()
+    except (AttributeError, ValueError):  # no stream (pythonw), or a closed one
+        terminal = False
+    piped = not terminal and not os.environ.get("COLUMNS", "").isdigit()
+    return Console(stderr=stderr, width=UNWRAPPED if piped else None)
+
+
+console = _console()
+err_console = _console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 EnvOption = Annotated[str, typer.Option("--env", "-e", help="Environment name (a file envs/NAME.toml).")]
