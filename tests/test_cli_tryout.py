@@ -8,6 +8,8 @@ checked through the real CLI on a copy of the example estate (or a directory hol
   needs a project now says there is none there (the directory, and the envs/ folder looked for), exit 2.
 - Piped (`platform synth | cat`), the output was wrapped and cut at 80 columns, midway through names and paths: to a
   pipe or a file no line is wrapped.
+- `platform plan | head -1` ended with exit code 1 and, at times, Python's "Exception ignored ... BrokenPipeError" on
+  stderr: a reader that closes early ends any command quietly, with exit code 141 (128 + SIGPIPE, as git).
 """
 
 from __future__ import annotations
@@ -144,3 +146,44 @@ def test_piped_output_is_never_wrapped_or_cut(tmp_path: Path) -> None:
     [auth] = [line for line in lines if "local-auth-aws" in line]
     assert "│ aws (local stand-in) │ auth.users, auth.jwt-key, auth.api, auth.cleanup" in auth, run.stdout
     assert all("…" not in line for line in lines), run.stdout
+
+
+def _big_project(root: Path) -> Path:
+    """A project whose `platform envs --json` writes ~0.7 MB: far more than a pipe holds (64 KiB), so the command is
+    still writing when the reader has read its first line and gone."""
+    (root / "envs").mkdir(parents=True)
+    placement = "".join(f'"service-number-{i:05d}" = "gcp"\n' for i in range(20_000))
+    (root / "envs" / "big.toml").write_text('name_prefix = "acme"\ndefault_cloud = "aws"\n[placement]\n' + placement
+                                            + '[clouds.aws]\nregion = "us-east-1"\n'
+                                            '[clouds.gcp]\nproject = "acme-dev-123"\nregion = "us-central1"\n')
+    return root
+
+
+def test_a_reader_closing_after_the_first_line_ends_the_command_quietly(tmp_path: Path) -> None:
+    """`platform envs --json | head -1`, the reader being this test: it reads one line and closes the pipe."""
+    project = _big_project(tmp_path / "big")
+    env = {name: value for name, value in os.environ.items() if name != "PLATFORM_PROJECT"}
+    with subprocess.Popen([str(PLATFORM_BIN), "envs", "--json", "--project", str(project)], env=env,
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as run:
+        assert run.stdout is not None and run.stderr is not None
+        assert run.stdout.readline() == b"[\n"
+        run.stdout.close()
+        stderr = run.stderr.read().decode()
+        code = run.wait(timeout=120)
+    assert (code, stderr) == (141, ""), stderr
+
+
+def test_a_synthesizing_command_whose_reader_has_gone_ends_quietly(tmp_path: Path) -> None:
+    """`platform synth` (ended without the interpreter's teardown, `console.end`) writing to a pipe nobody reads any
+    more: the reader closed it before the command wrote its first line."""
+    estate = copy_estate(tmp_path / "estate")
+    env = {name: value for name, value in os.environ.items() if name != "PLATFORM_PROJECT"}
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        run = subprocess.run([str(PLATFORM_BIN), "synth", "--env", "local", "--project", str(estate)], env=env,
+                             stdin=subprocess.DEVNULL, stdout=write, stderr=subprocess.PIPE, text=True, timeout=300)
+    finally:
+        os.close(write)
+    assert (run.returncode, run.stderr) == (141, ""), run.stderr
+    assert (estate / "cdktf.out" / "local" / "manifest.json").is_file()  # the command itself did its work
