@@ -8,8 +8,8 @@ checked through the real CLI on a copy of the example estate (or a directory hol
   needs a project now says there is none there (the directory, and the envs/ folder looked for), exit 2.
 - Piped (`platform synth | cat`), the output was wrapped and cut at 80 columns, midway through names and paths: to a
   pipe or a file no line is wrapped.
-- `platform plan | head -1` ended with exit code 1 and, at times, Python's "Exception ignored ... BrokenPipeError" on
-  stderr: a reader that closes early ends any command quietly, with exit code 141 (128 + SIGPIPE, as git).
+- `platform plan | head -1` ended with exit code 1, as if the command had failed (and, in the tryout, with Python's
+  BrokenPipeError noise on stderr): a reader that closes early ends any command quietly, exit code 141 (as git).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from platform_sdk.providers.base import LogEntry
 
 TargetArgument = Annotated[str, typer.Argument(help="SERVICE or SERVICE.FUNCTION, e.g. thumbnails.on-demand.")]
-SinceOption = Annotated[str, typer.Option("--since", help="How far back: 30m, 1h, 2d, or a time like "
+SinceOption = Annotated[str, typer.Option("--since", help="How far back: 30m, 1h, 2d, or a time before now like "
                                                           "2026-11-30T08:00:00Z (UTC without an offset).")]
 FollowOption = Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines until Ctrl-C.")]
 
