@@ -43,6 +43,12 @@ GC_THRESHOLD = 50_000
 collected, only less often: a long `platform apply` or `move` keeps a bounded heap."""
 
 
+EXIT_READER_GONE = 141
+"""The exit code when the reader of the output closed its pipe early (`platform plan | head -1`, `_reader_gone`):
+128 + SIGPIPE (13), what a shell reports for git or coreutils there, killed by the signal (Python ignores it and
+gets an error instead). Not 0: the output was cut short, and a script with `set -o pipefail` sees it as for those
+tools; not 1, which says the command itself failed. Nothing is printed: the reader asked for no more."""
+
 _STARTING = True
 """True until the command itself runs (`main`): a Ctrl-C meanwhile ends the process at once (`_on_interrupt`)."""
 
@@ -64,7 +70,11 @@ def _on_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def main() -> None:
-    """Entry point of the `platform` script (pyproject.toml `[project.scripts]`)."""
+    """Entry point of the `platform` script (pyproject.toml `[project.scripts]`).
+
+    A reader that closes the output early (`platform plan | head -1`) ends the command quietly, with no traceback
+    and no "Exception ignored" on stderr, and exit code 141 (`EXIT_READER_GONE`: 128 + SIGPIPE, what git and coreutils
+    end with there; not 0, since the output was cut short). Handled once here for every command (`_reader_gone`)."""
     global _STARTING
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when Ctrl-C is ignored (nohup, CI)
         signal.signal(signal.SIGINT, _on_interrupt)
@@ -89,6 +99,10 @@ def main() -> None:
     try:
         command()
     except SystemExit as done:  # typer ends every run so, with the exit code (an error message: a string)
+        if _reader_gone(done):
+            if synthesizing:
+                end(EXIT_READER_GONE)
+            raise SystemExit(EXIT_READER_GONE) from None
         if done.code == 130 and isinstance(done.__context__, Exception) and \
                 isinstance(done.__context__.__cause__, KeyboardInterrupt):
             # typer turns a KeyboardInterrupt no command handled into exit code 130, silently
@@ -96,6 +110,29 @@ def main() -> None:
         if synthesizing and (done.code is None or isinstance(done.code, int)):
             end(done.code or 0)
         raise
+
+
+def _reader_gone(done: SystemExit) -> bool:
+    """Whether the reader of stdout (or stderr) closed its pipe before the command's output ended (`platform plan |
+    head -1`): then the command ends quietly with `EXIT_READER_GONE`, as git and coreutils do.
+
+    Either the command met the closed pipe while it wrote (rich's console and click end the run so: exit code 1, a
+    `BrokenPipeError` as the exit's context), or what is still buffered cannot be flushed now. What is buffered, and
+    anything written later (the exit handlers), then goes to /dev/null: the interpreter's last flush would otherwise
+    print "Exception ignored ... BrokenPipeError" on stderr and end with exit code 120.
+    """
+    gone = isinstance(done.__context__, BrokenPipeError)
+    for stream in (sys.__stdout__, sys.__stderr__):
+        if stream is None:
+            continue
+        try:
+            stream.flush()
+        except BrokenPipeError:
+            gone = True
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        except (OSError, ValueError):  # not ours to judge: the interpreter reports it as usual
+            continue
+    return gone
 
 
 def _collector_paused(synthesizing: bool) -> contextlib.AbstractContextManager[None]:

@@ -6,6 +6,8 @@ Commands import this module; `platform_sdk.cli` imports the commands and registe
 from __future__ import annotations
 
 import functools
+import os
+import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -17,8 +19,25 @@ from rich.markup import escape
 
 from platform_sdk.errors import PlatformError, PlatformWarning
 
-console = Console()
-err_console = Console(stderr=True)
+UNWRAPPED = 1_000_000
+"""The width of a console writing to a pipe or a file (columns): wide enough that no line is wrapped or cut."""
+
+
+def _console(stderr: bool = False) -> Console:
+    """A console on stdout (or stderr). On a terminal rich wraps lines at its width; to anything else (`| cat`,
+    `> file`, a CI log) rich wrapped and cut them at 80 columns, midway through names and paths: there lines are
+    never wrapped (`UNWRAPPED`), unless COLUMNS gives a width (rich's own setting)."""
+    stream = sys.stderr if stderr else sys.stdout
+    try:
+        terminal = stream.isatty()
+    except (AttributeError, ValueError):  # no stream (pythonw), or a closed one
+        terminal = False
+    piped = not terminal and not os.environ.get("COLUMNS", "").isdigit()
+    return Console(stderr=stderr, width=UNWRAPPED if piped else None)
+
+
+console = _console()
+err_console = _console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 EnvOption = Annotated[str, typer.Option("--env", "-e", help="Environment name (a file envs/NAME.toml).")]
@@ -64,15 +83,28 @@ def _locate(err: PlatformError) -> None:
 
 
 def project_at(path: Path | None) -> Any:
-    """The project at `path` (`--project`), else the nearest one above the working directory.
+    """The project at `path` (`--project`), else the one PLATFORM_PROJECT names, else the nearest one at or above
+    the working directory (`Project.find`): a directory holding an `envs/` folder.
 
     Raises:
-        PlatformError: `path` is not a directory holding an `envs/` folder (key `--project`).
+        PlatformError: `path` is not a directory holding an `envs/` folder (key `--project`); PLATFORM_PROJECT names
+            none (key `PLATFORM_PROJECT`); without either, neither the working directory nor any directory above
+            it holds one (key `--project`, the working directory): one message, before anything is read or written.
     """
     from platform_sdk.project import Project
 
     if path is None:
-        return Project.find()
+        found = Project.find()
+        if found.envs_dir.is_dir():
+            return found
+        named = os.environ.get("PLATFORM_PROJECT")
+        if named:
+            raise PlatformError(f"no project there: {found.root} has no envs/ folder", key="PLATFORM_PROJECT",
+                                value=named, hint="name the directory holding services/ and envs/, or unset it")
+        raise PlatformError(f"no project there: {found.root} has no envs/ folder (nor has any directory above it)",
+                            key="--project", value=str(found.root),
+                            hint="run it in the directory holding services/ and envs/, or give it with --project "
+                                 "(platform init makes one)")
     root = path.resolve()
     if not (root / "envs").is_dir():
         what = "does not exist" if not root.exists() else "has no envs/ folder"
@@ -90,6 +122,26 @@ def load(project_path: Path | None, env_name: str) -> tuple[Any, Any, list[Any]]
     env = find_environment(project.envs_dir, env_name)
     services = load_services(project.services_dir)
     return project, env, services
+
+
+def refuse_other_kind(services: list[Any], target: str, kind: str, does: str, key: str) -> None:
+    """Refuse a `SERVICE.NAME` that names a declared resource of another kind than the command takes (`kind`: a
+    resource's `kind`, e.g. "function"), saying what it is, what the command does (`does`, e.g. "platform logs
+    reads functions' logs") and the service's resources of `kind`; a name declaring nothing is left to the command.
+
+    Raises:
+        PlatformError: (key `key`) e.g. "auth.users is a database; platform logs reads functions' logs (functions
+            of auth: auth.api, auth.cleanup)".
+    """
+    declared = {resource.address: resource for service in services for resource in service.resources}
+    found = declared.get(target)
+    if found is None or found.kind == kind:
+        return
+    service = target.partition(".")[0]
+    same = sorted(address for address, resource in declared.items()
+                  if resource.kind == kind and address.partition(".")[0] == service)
+    raise PlatformError(f"{target} is a {found.kind}; {does} ({kind}s of {service}: {', '.join(same) or 'none'})",
+                        key=key, value=target)
 
 
 def run_synth(project: Any, env: Any, services: list[Any], service: str | None = None) -> Any:

@@ -35,6 +35,7 @@ from platform_sdk.commands._common import (
     err_console,
     load,
     print_rehearsal,
+    project_at,
     run_synth,
     user_errors,
 )
@@ -884,10 +885,9 @@ def outputs(env: EnvOption, project: ProjectOption = None, as_json: JsonOption =
 def bootstrap(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = False) -> None:
     """Create the environment's state backend: S3 bucket + DynamoDB lock table, GCS bucket, or local dir."""
     from platform_sdk.envs import find_environment
-    from platform_sdk.project import Project
     from platform_sdk.terraform.bootstrap import bootstrap as run_bootstrap
 
-    proj = Project(project.resolve()) if project else Project.find()
+    proj = project_at(project)
     environment = find_environment(proj.envs_dir, env)
     steps = run_bootstrap(proj.root, environment)
     if as_json:

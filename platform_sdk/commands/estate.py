@@ -20,7 +20,6 @@ from platform_sdk.commands._common import (
     run_synth,
     user_errors,
 )
-from platform_sdk.errors import PlatformError
 
 
 @user_errors
@@ -28,12 +27,7 @@ def envs(project: ProjectOption = None, as_json: JsonOption = False) -> None:
     """List the environments and where their workloads live."""
     from platform_sdk.envs import list_environments, load_environment
 
-    proj = project_at(project)
-    if not proj.envs_dir.is_dir():  # no --project and no project here or above: not an empty list
-        raise PlatformError(f"no project there: {proj.root} has no envs/ folder (nor has any directory above it)",
-                            key="--project", value=str(proj.root),
-                            hint="run it in the directory holding services/ and envs/, or give it with --project "
-                                 "(platform init makes one)")
+    proj = project_at(project)  # no project here or above: one error, not an empty list
     rows = []
     for name in list_environments(proj.envs_dir):
         env = load_environment(proj.envs_dir / f"{name}.toml")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -15,15 +16,17 @@ from platform_sdk.commands._common import (
     console,
     err_console,
     load,
+    refuse_other_kind,
     run_synth,
     user_errors,
 )
+from platform_sdk.errors import PlatformError
 
 if TYPE_CHECKING:
     from platform_sdk.providers.base import LogEntry
 
 TargetArgument = Annotated[str, typer.Argument(help="SERVICE or SERVICE.FUNCTION, e.g. thumbnails.on-demand.")]
-SinceOption = Annotated[str, typer.Option("--since", help="How far back: 30m, 1h, 2d, or a time like "
+SinceOption = Annotated[str, typer.Option("--since", help="How far back: 30m, 1h, 2d, or a time before now like "
                                                           "2026-11-30T08:00:00Z (UTC without an offset).")]
 FollowOption = Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines until Ctrl-C.")]
 
@@ -58,6 +61,23 @@ def _notes(notes: list[str], shown: set[str]) -> None:
             err_console.print(f"[dim]{escape(note)}[/]", highlight=False, soft_wrap=True)
 
 
+def _check_target(services: list[Any], target: str) -> None:
+    """Refuse, before anything is synthesized, a target naming a resource that is not a function, or a service that
+    declares none (`select` then says which functions there are).
+
+    Raises:
+        PlatformError: (key `SERVICE[.FUNCTION]`) e.g. "auth.users is a database; platform logs reads functions'
+            logs (functions of auth: auth.api, auth.cleanup)".
+    """
+    does = "platform logs reads functions' logs"
+    refuse_other_kind(services, target, "function", does, "SERVICE[.FUNCTION]")
+    service = next((s for s in services if s.name == target), None)
+    if service is not None and not any(r.kind == "function" for r in service.resources):
+        kinds = ", ".join(f"{r.address} ({r.kind})" for r in service.resources) or "none"
+        raise PlatformError(f"service {target} declares no function; {does} (its resources: {kinds})",
+                            key="SERVICE[.FUNCTION]", value=target)
+
+
 @user_errors
 def logs(target: TargetArgument, env: EnvOption, since: SinceOption = "1h", follow: FollowOption = False,
          project: ProjectOption = None, as_json: JsonOption = False) -> None:
@@ -67,8 +87,13 @@ def logs(target: TargetArgument, env: EnvOption, since: SinceOption = "1h", foll
     from platform_sdk.status.logs import follow as follow_logs
     from platform_sdk.synth.app import METADATA_FILE
 
-    start = parse_since(since)
+    now = datetime.now(UTC)
+    start = parse_since(since, now)
+    if start > now:  # nothing was logged after now: an empty answer would hide the typo
+        raise PlatformError(f"is in the future ({start:%Y-%m-%d %H:%M:%S} UTC; now {now:%Y-%m-%d %H:%M:%S} UTC): "
+                            "give a time before now, or a duration like 30m, 1h or 2d", key="--since", value=since)
     proj, environment, services = load(project, env)
+    _check_target(services, target)
     outdir = proj.env_outdir(environment.name)
     if not (outdir / METADATA_FILE).is_file():
         err_console.print(f"[dim]synthesizing {escape(environment.name)} ...[/]")

@@ -27,6 +27,7 @@ from platform_sdk.commands._common import (
     console,
     err_console,
     load,
+    refuse_other_kind,
     user_errors,
 )
 from platform_sdk.errors import PlatformError
@@ -37,11 +38,16 @@ PLAN_FILE = "platform-secret.tfplan"
 app = typer.Typer(name="secret", no_args_is_help=True, help="Set, rotate and list secret values (never shown).")
 
 
-def _refs(project: Path | None, env: str) -> tuple[Any, Any, list[Any], Any, list[Any]]:
+def _refs(project: Path | None, env: str, address: str | None = None,
+          does: str = "") -> tuple[Any, Any, list[Any], Any, list[Any]]:
+    """The project, environment, services, profile and secrets; `address` (`SERVICE.NAME`), when given, must not name
+    a resource of another kind (`does`: what the command does with a secret, for the message)."""
     from platform_sdk.profile import load_profile
     from platform_sdk.secrets.inventory import inventory
 
     proj, environment, services = load(project, env)
+    if address is not None:
+        refuse_other_kind(services, address, "secret", does, "SERVICE.NAME")
     profile = load_profile(proj, environment)
     return proj, environment, services, profile, inventory(proj, environment, services, profile)
 
@@ -64,7 +70,8 @@ def set_value(address: AddressArgument, env: EnvOption, project: ProjectOption =
         raise PlatformError("a secret's value is never taken as an argument (it would stay in the shell's history "
                             "and the process list): pipe it on standard input, or type it at the prompt",
                             key="SERVICE.NAME", value=address)
-    proj, environment, services, profile, refs = _refs(project, env)
+    does = "platform secret set stores a secret's value"
+    proj, environment, services, profile, refs = _refs(project, env, address, does)
     ref = find(refs, address)
     value = read_value(address)
     client = open_secret(ref.url)
@@ -83,7 +90,8 @@ def rotate(address: AddressArgument, env: EnvOption, project: ProjectOption = No
     from platform_sdk.secrets.inventory import find
     from platform_sdk.secrets.values import generate
 
-    _, environment, _, _, refs = _refs(project, env)
+    does = "platform secret rotate replaces a generated secret's value"
+    _, environment, _, _, refs = _refs(project, env, address, does)
     ref = find(refs, address)
     if not ref.generate:
         raise PlatformError("only generated secrets are rotated by the platform; give this one a new value with "
