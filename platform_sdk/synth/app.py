@@ -3,9 +3,8 @@
 Nothing is written unless everything compiled and passed its checks: the app synthesizes into a temporary folder
 next to the environment's output folder (`cdktf.out/.<env>.synth-<pid>-<random>`), the guardrails and the
 conformance analysis (synth/verify.py) read it there, and only then does it replace the output folder in one step: a
-rename within one folder, on every machine. (A temporary folder under /tmp may be on another file system, a tmpfs on
-many Linux systems, where the move would copy every file; on this project's 2-core machine, whose /tmp is crowded,
-creating the folders and files there cost ~3x the CPU of the same work next to the output: bench/README.md.)
+rename within one folder, on every machine (a temporary folder under /tmp may be on another file system, a tmpfs on
+many Linux systems, where the move would copy every file).
 """
 
 from __future__ import annotations
