@@ -106,6 +106,7 @@ class VariantResult:
     runs: list[Run] = field(default_factory=list)
     skipped: str | None = None
     resources: int | None = None
+    files: int | None = None
 
     @property
     def wall_median(self) -> float:
@@ -257,6 +258,28 @@ def measure(cmd: list[str], interval: float, timeout: float, nice: int = 0) -> R
     return Run(wall, cpu, peak, json.loads(last))
 
 
+def count_entries(outdir: Path) -> int:
+    """Files and folders a variant's run leaves in its output: what it created (~0.03-1 ms of CPU each on this
+    machine's disk, depending on where on the disk it lands: `--workdir` and bench/README.md)."""
+    return sum(1 for _ in outdir.rglob("*"))
+
+
+def filesystem(path: Path) -> str:
+    """The file system type `path` is on (/proc/mounts, longest mount point containing it), e.g. ext4 or tmpfs."""
+    best, kind = "", "unknown"
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return kind
+    resolved = str(path.resolve())
+    for line in mounts:
+        fields = line.split()
+        if len(fields) > 2 and (resolved == fields[1] or resolved.startswith(fields[1].rstrip("/") + "/")) \
+                and len(fields[1]) >= len(best):
+            best, kind = fields[1], fields[2]
+    return kind
+
+
 def count_resources(outdir: Path) -> int:
     """Resources in every synthesized stack (the pipeline's count depends on the AWS compiler's choices)."""
     return sum(len(names) for doc in load_stacks(outdir).values() for names in doc.get("resource", {}).values())
@@ -342,14 +365,14 @@ def _range(values: tuple[float, float, float]) -> str:
 
 def print_table(results: list[VariantResult], repeat: int) -> None:
     """A rich table when rich is there (it is in the project venv), plain text otherwise."""
-    header = ["variant", "resources", "wall median (min-max)", "cpu median (min-max)", "peak RSS max", "import",
-              "build/load", "synth"]
+    header = ["variant", "resources", "files", "wall median (min-max)", "cpu median (min-max)", "peak RSS max",
+              "import", "build/load", "synth"]
     rows = []
     for r in results:
         if r.skipped or not r.runs:
-            rows.append([r.name, "-", "skipped", "-", "-", "-", "-", "-"])
+            rows.append([r.name, "-", "-", "skipped", "-", "-", "-", "-", "-"])
             continue
-        rows.append([r.name, str(r.resources), _range(r.spread("wall_s")), _range(r.spread("cpu_s")),
+        rows.append([r.name, str(r.resources), str(r.files), _range(r.spread("wall_s")), _range(r.spread("cpu_s")),
                      _mb(r.peak_max), _s(r.phase_median("import_s")), _s(r.phase_median("build_s")),
                      _s(r.phase_median("synth_s"))])
     try:
@@ -452,6 +475,7 @@ def growth(python: Path, args: argparse.Namespace, estate_scales: tuple[int, ...
 
 
 def main() -> None:
+    global WORK_DIR  # --workdir
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3, help="measured runs per variant (default 3)")
     parser.add_argument("--warmup", type=int, default=1,
@@ -473,9 +497,16 @@ def main() -> None:
                         help="scheduling priority of the measured processes; negative (root only) shields wall "
                              "times from other work on a shared machine (default 0)")
     parser.add_argument("--recreate-venv", action="store_true", help="rebuild the peers' venvs from scratch")
+    parser.add_argument("--workdir", type=Path, default=WORK_DIR,
+                        help="where the pipeline's project and every variant's output are written (default "
+                             f"{WORK_DIR.relative_to(REPO)}); e.g. a tmpfs (/dev/shm/bench-synth) takes the disk out "
+                             "of the comparison: creating a file costs 0.03-1 ms of CPU on this machine's disk "
+                             "depending on where it lands, and the pipeline writes ~10x the files cdktn writes "
+                             "(its 70 function packages)")
     parser.add_argument("--output", type=Path, default=RESULTS,
                         help=f"results JSON (default {RESULTS.relative_to(REPO)})")
     args = parser.parse_args()
+    WORK_DIR = args.workdir.resolve()
     chosen = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = sorted(set(chosen) - set(VARIANTS))
     if unknown:
@@ -510,6 +541,7 @@ def main() -> None:
 
     expected = _synth_workloads.count(_synth_workloads.generate(args.stacks, args.buckets, args.functions))
     load_before = os.getloadavg()
+    print(f"work directory: {WORK_DIR} ({filesystem(WORK_DIR)})", flush=True)
     print(f"estate: {args.stacks} stacks, {expected} resources; {args.warmup} warm-up + {args.repeat} measured "
           f"runs per variant; machine: {os.cpu_count()} cores, load average "
           f"{load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}", flush=True)
@@ -539,6 +571,7 @@ def main() -> None:
             if i >= args.warmup:
                 result.runs.append(run)
             result.resources = count_resources(outdir)
+            result.files = count_entries(outdir)
 
     print_table(results, args.repeat)
     counts = {r.name: r.resources for r in results if r.resources}
@@ -580,6 +613,7 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
         "command": " ".join([os.path.relpath(sys.executable, REPO), *sys.argv]),
         "machine": {**machine(), "load_average_at_start": [round(x, 2) for x in load_before]},
+        "workdir": {"path": str(WORK_DIR), "filesystem": filesystem(WORK_DIR)},
         "estate": {"stacks": args.stacks, "buckets_per_stack": args.buckets, "functions_per_stack": args.functions,
                    "resources": expected},
         "repeat": args.repeat,
@@ -595,6 +629,7 @@ def main() -> None:
         "variants": {
             r.name: {"skipped": r.skipped} if r.skipped or not r.runs else {
                 "resources": r.resources,
+                "files": r.files,
                 "wall_s": dict(zip(("median", "min", "max"), (round(x, 3) for x in r.spread("wall_s")), strict=True)),
                 "cpu_s": dict(zip(("median", "min", "max"), (round(x, 3) for x in r.spread("cpu_s")), strict=True)),
                 "peak_rss_bytes_max": r.peak_max,
