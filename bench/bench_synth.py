@@ -434,26 +434,28 @@ def floor_summary(floor: VariantResult, pipe: VariantResult, peer: VariantResult
 
 def growth(python: Path, args: argparse.Namespace, estate_scales: tuple[int, ...] = (1, 5, 10)) -> dict[str, Any]:
     """The pipeline at 1x, 5x and 10x the estate (warm caches): marginal CPU and wall per 1,000 resources."""
-    points = []
+    commands, outdirs = {}, {}
     for scale in estate_scales:
-        stacks = args.stacks * scale
         project = WORK_DIR / f"estate-x{scale}"
-        _synth_estate.write_project(project, stacks, args.buckets, args.pipeline_functions)
-        outdir = project / "cdktf.out" / _synth_estate.ENV_NAME
-        cmd = [str(python), str(CHILD), "pipeline", str(outdir), "--project", str(project),
-               "--env", _synth_estate.ENV_NAME]
-        runs = []
-        for i in range(args.warmup + args.repeat):
-            run = measure(cmd, args.interval, args.timeout, args.nice)
+        _synth_estate.write_project(project, args.stacks * scale, args.buckets, args.pipeline_functions)
+        outdirs[scale] = project / "cdktf.out" / _synth_estate.ENV_NAME
+        commands[scale] = [str(python), str(CHILD), "pipeline", str(outdirs[scale]), "--project", str(project),
+                           "--env", _synth_estate.ENV_NAME]
+    # Rounds, as for the variants: every scale once per round, so the machine's speed moving between minutes moves
+    # all scales alike instead of whichever ran then (the marginal ratio compares differences of them).
+    runs: dict[int, list[Run]] = {scale: [] for scale in estate_scales}
+    for i in range(args.warmup + args.repeat):
+        for scale in estate_scales:
+            run = measure(commands[scale], args.interval, args.timeout, args.nice)
             print(f"  growth x{scale:<3} {'warm-up' if i < args.warmup else f'run {i - args.warmup + 1}':8} "
                   f"wall {run.wall_s:6.2f} s  cpu {run.cpu_s:6.2f} s  peak {_mb(run.peak_rss):>9}  "
                   f"load {os.getloadavg()[0]:4.1f}", flush=True)
             if i >= args.warmup:
-                runs.append(run)
-        points.append({"scale": scale, "resources": count_resources(outdir),
-                       "cpu_s": statistics.median(r.cpu_s for r in runs),
-                       "wall_s": statistics.median(r.wall_s for r in runs),
-                       "peak_rss_bytes": max(r.peak_rss for r in runs)})
+                runs[scale].append(run)
+    points = [{"scale": scale, "resources": count_resources(outdirs[scale]),
+               "cpu_s": statistics.median(r.cpu_s for r in runs[scale]),
+               "wall_s": statistics.median(r.wall_s for r in runs[scale]),
+               "peak_rss_bytes": max(r.peak_rss for r in runs[scale])} for scale in estate_scales]
     marginal = []
     for low, high in zip(points, points[1:], strict=False):
         per_k = 1000 / (high["resources"] - low["resources"])
