@@ -5,6 +5,7 @@ Commands import this module; `platform_sdk.cli` imports the commands and registe
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import sys
@@ -45,9 +46,16 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable outpu
 ProjectOption = Annotated[Path | None, typer.Option("--project", help="Project directory (default: nearest envs/).")]
 
 
+REFUSED_BY_FILE_SYSTEM = frozenset({errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR,
+                                    errno.EEXIST, errno.EISDIR})
+"""OSError numbers that mean the file system refused what a command writes there (a read-only project, a full disk,
+a file where the command makes a folder): the user's to fix, said in one message (`user_errors`), not a traceback."""
+
+
 def user_errors(func: F) -> F:
     """Turn a PlatformError into one message on stderr and its exit code (2: bad input; 1: refused because another
-    command holds the environment, `WorkspaceLocked`); print PlatformWarnings on stderr."""
+    command holds the environment, `WorkspaceLocked`); an OSError of `REFUSED_BY_FILE_SYSTEM` naming a path into one
+    message naming it and what the file system said, exit code 1; print PlatformWarnings on stderr."""
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         with warnings.catch_warnings():
@@ -70,6 +78,17 @@ def user_errors(func: F) -> F:
                 _locate(err)
                 err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
                 raise typer.Exit(err.exit_code) from None
+            except OSError as err:
+                if err.errno not in REFUSED_BY_FILE_SYSTEM or not err.filename:
+                    raise
+                said = ("a file is in the way of a folder on this path" if err.errno in (errno.EEXIST, errno.ENOTDIR)
+                        else err.strerror or errno.errorcode.get(err.errno or 0, "refused"))
+                err_console.print(f"[bold red]error:[/] {escape(str(err.filename))}: {escape(said)}", highlight=False,
+                                  soft_wrap=True)
+                err_console.print("  hint: platform writes its output (cdktf.out/) and working files (.platform/) in "
+                                  "the project's directory: they must be folders it can write", highlight=False,
+                                  soft_wrap=True)
+                raise typer.Exit(1) from None
     return wrapper  # type: ignore[return-value]
 
 

@@ -1,0 +1,49 @@
+"""Faults a second tryout of the day's changes found, each checked through the real `platform` command on a project
+`platform init` made:
+
+- A project directory the command cannot write in (read-only, a full disk, a file `.platform` or `cdktf.out` where
+  the command makes a folder) ended every synthesizing command with a Python traceback: it is one message naming
+  the path and what the file system said, exit code 1.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PLATFORM_BIN = Path(sys.executable).parent / "platform"
+
+
+def platform(project: Path, *argv: str, path: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {name: value for name, value in os.environ.items() if name not in ("COLUMNS", "PLATFORM_PROJECT")}
+    if path is not None:
+        env["PATH"] = path
+    return subprocess.run([str(PLATFORM_BIN), *argv], cwd=project, env=env, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=300)
+
+
+def flat(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    made = platform(tmp_path, "init", "proj")
+    assert made.returncode == 0, made.stderr
+    return tmp_path / "proj"
+
+
+@pytest.mark.parametrize(("in_the_way", "named"), [(".platform", ".platform/locks"), ("cdktf.out", "cdktf.out")])
+def test_a_file_where_platform_makes_a_folder_is_one_message(project: Path, in_the_way: str, named: str) -> None:
+    (project / in_the_way).write_text("")
+    run = platform(project, "synth", "--env", "local")
+    assert run.returncode == 1, run.stderr
+    error = flat(run.stderr)
+    assert "Traceback" not in run.stderr and error.count("error:") == 1, run.stderr
+    assert f"error: {project / named}: a file is in the way of a folder on this path" in error, run.stderr
+    assert not (project / "cdktf.out").is_dir()
