@@ -4,6 +4,8 @@
 - A project directory the command cannot write in (read-only, a full disk, a file `.platform` or `cdktf.out` where
   the command makes a folder) ended every synthesizing command with a Python traceback: it is one message naming
   the path and what the file system said, exit code 1.
+- `platform logs --since` a time with an offset (`...+09:00`) was shown with its own wall-clock time labelled UTC
+  ("since 2026-12-01 05:00:00 UTC" for 20:00 UTC), in the refusal of a future time too.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -47,3 +50,15 @@ def test_a_file_where_platform_makes_a_folder_is_one_message(project: Path, in_t
     assert "Traceback" not in run.stderr and error.count("error:") == 1, run.stderr
     assert f"error: {project / named}: a file is in the way of a folder on this path" in error, run.stderr
     assert not (project / "cdktf.out").is_dir()
+
+
+def test_logs_since_a_time_with_an_offset_is_shown_in_utc(project: Path) -> None:
+    tokyo = timezone(timedelta(hours=9))
+    past = (datetime.now(UTC) - timedelta(hours=2)).replace(microsecond=0)
+    run = platform(project, "logs", "hello.api", "--env", "local", "--since", past.astimezone(tokyo).isoformat())
+    assert run.returncode == 0, run.stderr
+    assert f"no log lines from hello.api since {past:%Y-%m-%d %H:%M:%S} UTC" in run.stderr, run.stderr
+    future = (datetime.now(UTC) + timedelta(hours=2)).replace(microsecond=0)
+    run = platform(project, "logs", "hello.api", "--env", "local", "--since", future.astimezone(tokyo).isoformat())
+    assert run.returncode == 2, run.stderr
+    assert f"--since: is in the future ({future:%Y-%m-%d %H:%M:%S} UTC;" in flat(run.stderr), run.stderr

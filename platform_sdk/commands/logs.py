@@ -88,7 +88,7 @@ def logs(target: TargetArgument, env: EnvOption, since: SinceOption = "1h", foll
     from platform_sdk.synth.app import METADATA_FILE
 
     now = datetime.now(UTC)
-    start = parse_since(since, now)
+    start = parse_since(since, now).astimezone(UTC)  # shown as UTC below: a time given with an offset too
     if start > now:  # nothing was logged after now: an empty answer would hide the typo
         raise PlatformError(f"is in the future ({start:%Y-%m-%d %H:%M:%S} UTC; now {now:%Y-%m-%d %H:%M:%S} UTC): "
                             "give a time before now, or a duration like 30m, 1h or 2d", key="--since", value=since)
