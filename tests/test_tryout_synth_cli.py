@@ -6,6 +6,8 @@
   the path and what the file system said, exit code 1.
 - `platform logs --since` a time with an offset (`...+09:00`) was shown with its own wall-clock time labelled UTC
   ("since 2026-12-01 05:00:00 UTC" for 20:00 UTC), in the refusal of a future time too.
+- CDKTF's own validation refusing a construct a `terraform()` hatch added (an import block on Terraform 1.0.3) ended
+  in a traceback of the engine: it is one message with CDKTF's finding, exit code 2, nothing written.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 import pytest
 
 PLATFORM_BIN = Path(sys.executable).parent / "platform"
+TERRAFORM_1_0 = Path(__file__).resolve().parents[1] / ".platform" / "bin" / "terraform"
 
 
 def platform(project: Path, *argv: str, path: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -62,3 +65,30 @@ def test_logs_since_a_time_with_an_offset_is_shown_in_utc(project: Path) -> None
     run = platform(project, "logs", "hello.api", "--env", "local", "--since", future.astimezone(tokyo).isoformat())
     assert run.returncode == 2, run.stderr
     assert f"--since: is in the future ({future:%Y-%m-%d %H:%M:%S} UTC;" in flat(run.stderr), run.stderr
+
+
+HATCH = '''from platform_sdk import Bucket, Service
+import cdktf
+
+service = Service("raw", owner="me")
+service.add(Bucket("files"))
+
+
+def build(tf):
+    imported = cdktf.TerraformResource(tf.ctx.stack, "imp", terraform_resource_type="localcloud_bucket")
+    imported.import_from("existing")
+
+
+service.terraform("local", build)
+'''
+
+
+def test_cdktf_refusing_a_hatch_construct_is_one_message(project: Path) -> None:
+    (project / "services" / "raw.py").write_text(HATCH)
+    run = platform(project, "synth", "--env", "local", path=f"{TERRAFORM_1_0.parent}{os.pathsep}{os.environ['PATH']}")
+    assert run.returncode == 2, run.stderr
+    error = flat(run.stderr)
+    assert "Traceback" not in run.stderr and error.count("error:") == 1, run.stderr
+    assert ("error: terraform: CDKTF's validation refused a construct: [local-raw-local/imp] terraform version 1.0.3 "
+            "is lower than the required version >=1.5") in error, run.stderr
+    assert not (project / "cdktf.out").exists(), "nothing may be written on bad input"

@@ -133,7 +133,7 @@ def _synthesize(project: Project, env: Environment, services: list[Service], onl
         rehearsal = rehearse(project, env, services) if env.rehearses is not None else None
         builder.denials = rehearsal.denials if rehearsal is not None else {}
         builder.build(deployed=previously_deployed(project, env, target_dir))
-        app.synth()
+        _synth_app(app)
         leaked = unrendered(tmp_dir)
         if leaked:
             stack, marker = leaked[0]
@@ -164,6 +164,29 @@ def _synthesize(project: Project, env: Environment, services: list[Service], onl
         if created_parent and not target_dir.exists():
             with contextlib.suppress(OSError):  # not empty: something else wrote there meanwhile
                 target_dir.parent.rmdir()
+
+
+def _synth_app(app: Any) -> None:
+    """`app.synth()`; CDKTF's own validation of the constructs (a construct a service's `terraform()` hatch or a
+    profile added itself, e.g. an import block needing a newer Terraform) refusing them is bad input, said in one
+    message with CDKTF's findings.
+
+    Raises:
+        PlatformError: (key `terraform`) CDKTF's validation failed.
+    """
+    try:
+        app.synth()
+    except RuntimeError as err:  # jsii: the engine's error, as "Error: Validation failed with ...:\n  [path] ..."
+        text = str(err)
+        if not text.startswith(_VALIDATION_FAILED):
+            raise
+        found = [line.strip() for line in text.splitlines()[1:] if line.strip().startswith("[")]
+        raise PlatformError("CDKTF's validation refused a construct: " + "; ".join(found or [text]), key="terraform",
+                            hint="a construct added by a service's terraform() hatch or a profile: CDKTF checks "
+                                 "version requirements against the `terraform` on PATH") from None
+
+
+_VALIDATION_FAILED = "Error: Validation failed with the following errors:"
 
 
 _TEMPORARY_PREFIX = ".{name}.synth-"
