@@ -8,12 +8,15 @@
   ("since 2026-12-01 05:00:00 UTC" for 20:00 UTC), in the refusal of a future time too.
 - CDKTF's own validation refusing a construct a `terraform()` hatch added (an import block on Terraform 1.0.3) ended
   in a traceback of the engine: it is one message with CDKTF's finding, exit code 2, nothing written.
+- The synthesized `cdktf.out/<env>` was readable by its owner only (0700, `tempfile.mkdtemp`'s mode): it gets the
+  mode of any folder the user makes (the umask's).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta, timezone
@@ -92,3 +95,11 @@ def test_cdktf_refusing_a_hatch_construct_is_one_message(project: Path) -> None:
     assert ("error: terraform: CDKTF's validation refused a construct: [local-raw-local/imp] terraform version 1.0.3 "
             "is lower than the required version >=1.5") in error, run.stderr
     assert not (project / "cdktf.out").exists(), "nothing may be written on bad input"
+
+
+def test_the_output_folder_has_the_umasks_mode(project: Path) -> None:
+    umask = os.umask(0)
+    os.umask(umask)
+    run = platform(project, "synth", "--env", "local")
+    assert run.returncode == 0, run.stderr
+    assert stat.S_IMODE((project / "cdktf.out" / "local").stat().st_mode) == 0o777 & ~umask

@@ -13,8 +13,8 @@ import contextlib
 import glob
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,8 +117,7 @@ def _synthesize(project: Project, env: Environment, services: list[Service], onl
     created_parent = not target_dir.parent.exists()  # removed again if this synthesis writes nothing
     target_dir.parent.mkdir(parents=True, exist_ok=True)
     remove_abandoned_folders(target_dir)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f"{_TEMPORARY_PREFIX.format(name=target_dir.name)}{os.getpid()}-",
-                                    dir=target_dir.parent))
+    tmp_dir = _temporary_folder(target_dir)
     try:
         app = new_app(tmp_dir)
         profile = profile or Profile()
@@ -191,6 +190,21 @@ _VALIDATION_FAILED = "Error: Validation failed with the following errors:"
 
 _TEMPORARY_PREFIX = ".{name}.synth-"
 """A synthesis's temporary folder, next to the output folder `name`: this prefix, the process id, '-', random."""
+
+
+def _temporary_folder(target_dir: Path) -> Path:
+    """A new, empty temporary folder next to `target_dir` (`_TEMPORARY_PREFIX`, the process id, random), made with
+    the permissions of any folder the user makes (the umask's), as the output folder it becomes should have:
+    `tempfile.mkdtemp` makes it readable by its owner only (0700), so a teammate, a CI step or a container running
+    as another user could not read `cdktf.out/<env>`."""
+    prefix = _TEMPORARY_PREFIX.format(name=target_dir.name)
+    while True:
+        folder = target_dir.parent / f"{prefix}{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
 
 
 def remove_abandoned_folders(target_dir: Path) -> None:
