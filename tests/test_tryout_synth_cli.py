@@ -10,6 +10,9 @@
   in a traceback of the engine: it is one message with CDKTF's finding, exit code 2, nothing written.
 - The synthesized `cdktf.out/<env>` was readable by its owner only (0700, `tempfile.mkdtemp`'s mode): it gets the
   mode of any folder the user makes (the umask's).
+- `platform status --synth`, and `platform logs` before any synthesis, synthesized without the environment's lock:
+  under a running `platform apply` they replaced `cdktf.out/<env>` while its Terraform worked in it. Like `synth`
+  and `graph`, they now refuse then (exit 1), naming the holder.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+
+from platform_sdk.terraform.locks import workspace_lock
 
 PLATFORM_BIN = Path(sys.executable).parent / "platform"
 TERRAFORM_1_0 = Path(__file__).resolve().parents[1] / ".platform" / "bin" / "terraform"
@@ -103,3 +108,14 @@ def test_the_output_folder_has_the_umasks_mode(project: Path) -> None:
     run = platform(project, "synth", "--env", "local")
     assert run.returncode == 0, run.stderr
     assert stat.S_IMODE((project / "cdktf.out" / "local").stat().st_mode) == 0o777 & ~umask
+
+
+@pytest.mark.parametrize("argv", [["status", "--synth"], ["logs", "hello.api"]])
+def test_a_synthesis_under_a_running_apply_is_refused(project: Path, argv: list[str]) -> None:
+    """The lock held as `platform apply` holds it, around the whole run; nothing synthesized yet (what makes `logs`
+    synthesize)."""
+    with workspace_lock(project / ".platform", "local", "apply"):
+        run = platform(project, *argv, "--env", "local")
+    assert run.returncode == 1, run.stderr
+    assert "environment local is locked by `platform apply`" in flat(run.stderr), run.stderr
+    assert not (project / "cdktf.out").exists(), "the running apply's output must stay as it is"

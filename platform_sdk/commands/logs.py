@@ -86,6 +86,7 @@ def logs(target: TargetArgument, env: EnvOption, since: SinceOption = "1h", foll
     from platform_sdk.status.logs import Located, earlier_refs, fetch, load_refs, parse_since, select
     from platform_sdk.status.logs import follow as follow_logs
     from platform_sdk.synth.app import METADATA_FILE
+    from platform_sdk.terraform.locks import workspace_lock
 
     now = datetime.now(UTC)
     start = parse_since(since, now).astimezone(UTC)  # shown as UTC below: a time given with an offset too
@@ -97,7 +98,8 @@ def logs(target: TargetArgument, env: EnvOption, since: SinceOption = "1h", foll
     outdir = proj.env_outdir(environment.name)
     if not (outdir / METADATA_FILE).is_file():
         err_console.print(f"[dim]synthesizing {escape(environment.name)} ...[/]")
-        outdir = run_synth(proj, environment, services).outdir
+        with workspace_lock(proj.cache_dir, environment.name, "logs"):  # never under a running apply (else exit 1)
+            outdir = run_synth(proj, environment, services).outdir
     def locate() -> Located:  # where the functions live now, and their history on clouds they moved from
         refs = select(load_refs(outdir), target)
         return refs, earlier_refs(refs, _moves(proj, environment), environment)

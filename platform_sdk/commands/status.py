@@ -33,12 +33,14 @@ def status(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = 
     """
     from platform_sdk.status import NOT_FOUND, UNKNOWN, collect
     from platform_sdk.synth.app import METADATA_FILE
+    from platform_sdk.terraform.locks import workspace_lock
 
     proj, environment, services = load(project, env)
     outdir = proj.env_outdir(environment.name)
     if synth or not (outdir / METADATA_FILE).is_file():
         err_console.print(f"[dim]synthesizing {escape(environment.name)} ...[/]")
-        outdir = run_synth(proj, environment, services).outdir
+        with workspace_lock(proj.cache_dir, environment.name, "status"):  # never under a running apply (else exit 1)
+            outdir = run_synth(proj, environment, services).outdir
     statuses = collect(proj.root, environment, outdir)
     drifted = [s for s in statuses if s.drifted]
     missing = [s for s in statuses if s.state == NOT_FOUND]
