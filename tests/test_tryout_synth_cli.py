@@ -13,11 +13,14 @@
 - `platform status --synth`, and `platform logs` before any synthesis, synthesized without the environment's lock:
   under a running `platform apply` they replaced `cdktf.out/<env>` while its Terraform worked in it. Like `synth`
   and `graph`, they now refuse then (exit 1), naming the holder.
+- With COLUMNS=0 (no width given) every command printed nothing at all, to a pipe or a terminal: rich took it for a
+  width of 0. It gives no width now: unwrapped to a pipe, the terminal's own on a terminal.
 """
 
 from __future__ import annotations
 
 import os
+import pty
 import re
 import stat
 import subprocess
@@ -119,3 +122,34 @@ def test_a_synthesis_under_a_running_apply_is_refused(project: Path, argv: list[
     assert run.returncode == 1, run.stderr
     assert "environment local is locked by `platform apply`" in flat(run.stderr), run.stderr
     assert not (project / "cdktf.out").exists(), "the running apply's output must stay as it is"
+
+
+def test_columns_0_to_a_pipe_is_no_width(project: Path) -> None:
+    env = {**{name: value for name, value in os.environ.items() if name != "PLATFORM_PROJECT"}, "COLUMNS": "0"}
+    run = subprocess.run([str(PLATFORM_BIN), "envs"], cwd=project, env=env, stdin=subprocess.DEVNULL,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "┃ environment ┃ default cloud ┃ placement ┃ state ┃ protected ┃" in run.stdout, run.stdout
+
+
+def test_columns_0_on_a_terminal_is_the_terminals_width(project: Path) -> None:
+    env = {**{name: value for name, value in os.environ.items() if name != "PLATFORM_PROJECT"}, "COLUMNS": "0",
+           "NO_COLOR": "1"}
+    leader, follower = pty.openpty()
+    try:
+        run = subprocess.run([str(PLATFORM_BIN), "envs"], cwd=project, env=env, stdin=follower, stdout=follower,
+                             stderr=subprocess.PIPE, text=True, timeout=300)
+        os.close(follower)
+        written = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal's other end is closed: all is read
+                break
+            if not chunk:
+                break
+            written += chunk
+    finally:
+        os.close(leader)
+    assert run.returncode == 0, run.stderr
+    assert "environment" in written.decode(), written

@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import functools
 import os
+import shutil
 import sys
 import warnings
 from collections.abc import Callable
@@ -27,14 +28,19 @@ UNWRAPPED = 1_000_000
 def _console(stderr: bool = False) -> Console:
     """A console on stdout (or stderr). On a terminal rich wraps lines at its width; to anything else (`| cat`,
     `> file`, a CI log) rich wrapped and cut them at 80 columns, midway through names and paths: there lines are
-    never wrapped (`UNWRAPPED`), unless COLUMNS gives a width (rich's own setting)."""
+    never wrapped (`UNWRAPPED`), unless COLUMNS gives a width (rich's own setting). COLUMNS=0 gives none: rich
+    took it for a width of 0 and printed nothing at all."""
     stream = sys.stderr if stderr else sys.stdout
     try:
         terminal = stream.isatty()
     except (AttributeError, ValueError):  # no stream (pythonw), or a closed one
         terminal = False
-    piped = not terminal and not os.environ.get("COLUMNS", "").isdigit()
-    return Console(stderr=stderr, width=UNWRAPPED if piped else None)
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return Console(stderr=stderr)
+    if not terminal:
+        return Console(stderr=stderr, width=UNWRAPPED)
+    return Console(stderr=stderr, width=shutil.get_terminal_size().columns if columns.isdigit() else None)
 
 
 console = _console()
