@@ -15,6 +15,9 @@
   and `graph`, they now refuse then (exit 1), naming the holder.
 - With COLUMNS=0 (no width given) every command printed nothing at all, to a pipe or a terminal: rich took it for a
   width of 0. It gives no width now: unwrapped to a pipe, the terminal's own on a terminal.
+- A reader closing stderr early (`platform plan 2>&1 | head -1`) failed every stack whose progress line could not be
+  printed, sent stdout to /dev/null (the plan was lost) and ended with exit code 1: rich's console on stderr did so.
+  Now what goes to stderr then goes nowhere, the command does its work and ends with exit code 141.
 """
 
 from __future__ import annotations
@@ -153,3 +156,17 @@ def test_columns_0_on_a_terminal_is_the_terminals_width(project: Path) -> None:
         os.close(leader)
     assert run.returncode == 0, run.stderr
     assert "environment" in written.decode(), written
+
+
+def test_a_reader_closing_stderr_early_fails_nothing(project: Path) -> None:
+    """`platform plan > plan.txt 2> >(head -1)`: the progress lines' reader reads the first and goes."""
+    env = {name: value for name, value in os.environ.items() if name not in ("COLUMNS", "PLATFORM_PROJECT")}
+    with subprocess.Popen([str(PLATFORM_BIN), "plan", "--env", "local"], cwd=project, env=env,
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as run:
+        assert run.stdout is not None and run.stderr is not None
+        assert run.stderr.readline() == "plan local-hello-local: init\n"
+        run.stderr.close()
+        stdout = run.stdout.read()
+        code = run.wait(timeout=300)
+    assert code == 141, stdout
+    assert "Summary: 2 to create, 0 to update, 0 to replace, 0 to destroy in 1 stack(s)" in stdout, stdout

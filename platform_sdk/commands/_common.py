@@ -25,6 +25,21 @@ UNWRAPPED = 1_000_000
 """The width of a console writing to a pipe or a file (columns): wide enough that no line is wrapped or cut."""
 
 
+class _Console(Console):
+    """rich's console, but a reader closing stderr early ends nothing by itself: rich's `on_broken_pipe` sent stdout
+    to /dev/null and raised SystemExit(1) in whatever wrote the line (a stack's progress in the Terraform runner,
+    which then failed the stack), so `platform plan 2>&1 | head -1` lost the plan and ended with exit code 1."""
+
+    def on_broken_pipe(self) -> None:
+        if not self.stderr:
+            super().on_broken_pipe()  # stdout: quiet, SystemExit with the BrokenPipeError: exit 141 (console.main)
+            return
+        from platform_sdk.console import stderr_reader_gone
+
+        self.quiet = True
+        stderr_reader_gone()
+
+
 def _console(stderr: bool = False) -> Console:
     """A console on stdout (or stderr). On a terminal rich wraps lines at its width; to anything else (`| cat`,
     `> file`, a CI log) rich wrapped and cut them at 80 columns, midway through names and paths: there lines are
@@ -37,10 +52,10 @@ def _console(stderr: bool = False) -> Console:
         terminal = False
     columns = os.environ.get("COLUMNS", "")
     if columns.isdigit() and int(columns) > 0:
-        return Console(stderr=stderr)
+        return _Console(stderr=stderr)
     if not terminal:
-        return Console(stderr=stderr, width=UNWRAPPED)
-    return Console(stderr=stderr, width=shutil.get_terminal_size().columns if columns.isdigit() else None)
+        return _Console(stderr=stderr, width=UNWRAPPED)
+    return _Console(stderr=stderr, width=shutil.get_terminal_size().columns if columns.isdigit() else None)
 
 
 console = _console()
