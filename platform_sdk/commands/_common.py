@@ -106,9 +106,9 @@ def user_errors(func: F) -> F:
                         else err.strerror or errno.errorcode.get(err.errno or 0, "refused"))
                 err_console.print(f"[bold red]error:[/] {escape(str(err.filename))}: {escape(said)}", highlight=False,
                                   soft_wrap=True)
-                err_console.print("  hint: platform writes its output (cdktf.out/) and working files (.platform/) in "
-                                  "the project's directory: they must be folders it can write", highlight=False,
-                                  soft_wrap=True)
+                err_console.print("  hint: platform reads the project's files and writes its output (cdktf.out/) and "
+                                  "working files (.platform/) in the project's directory, as folders",
+                                  highlight=False, soft_wrap=True)
                 raise typer.Exit(1) from None
     return wrapper  # type: ignore[return-value]
 
