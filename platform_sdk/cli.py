@@ -138,9 +138,13 @@ def __getattr__(name: str) -> Any:
     return whole
 
 
-def main() -> None:  # pragma: no cover - console script entry
-    app_for(sys.argv[1:])()
+def main() -> None:  # pragma: no cover - the `platform` script's entry is platform_sdk.console.main
+    """The `platform` command as the script runs it (`platform_sdk.console.main`: the engine started first, Ctrl-C
+    and a reader closing the output handled as there)."""
+    from platform_sdk import console
+
+    console.main()
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app_for(sys.argv[1:])())
+if __name__ == "__main__":  # pragma: no cover - `python -m platform_sdk.cli`: the same as the `platform` script
+    main()

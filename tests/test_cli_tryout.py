@@ -159,11 +159,14 @@ def _big_project(root: Path) -> Path:
     return root
 
 
-def test_a_reader_closing_after_the_first_line_ends_the_command_quietly(tmp_path: Path) -> None:
-    """`platform envs --json | head -1`, the reader being this test: it reads one line and closes the pipe."""
+@pytest.mark.parametrize("platform", [[str(PLATFORM_BIN)], [sys.executable, "-m", "platform_sdk.cli"]],
+                         ids=["script", "python-m"])
+def test_a_reader_closing_after_the_first_line_ends_the_command_quietly(tmp_path: Path, platform: list[str]) -> None:
+    """`platform envs --json | head -1`, the reader being this test: it reads one line and closes the pipe; the same
+    through `python -m platform_sdk.cli` (it skipped the script's entry point and ended with exit code 1)."""
     project = _big_project(tmp_path / "big")
     env = {name: value for name, value in os.environ.items() if name != "PLATFORM_PROJECT"}
-    with subprocess.Popen([str(PLATFORM_BIN), "envs", "--json", "--project", str(project)], env=env,
+    with subprocess.Popen([*platform, "envs", "--json", "--project", str(project)], env=env,
                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as run:
         assert run.stdout is not None and run.stderr is not None
         assert run.stdout.readline() == b"[\n"
