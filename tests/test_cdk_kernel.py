@@ -181,18 +181,28 @@ process.on("exit", () => fs.writeFileSync(process.env.LOADED_MODULES_FILE, JSON.
 """
 
 
-def _loaded_modules(tmp_path: Path, script: str, terraform_version: str) -> tuple[subprocess.CompletedProcess[str],
-                                                                                    list[str]]:
-    """Run `script` with the kernel reporting, as it exits, every module Node loaded; `terraform` on PATH answers
-    `terraform version` with `terraform_version` (what cdktf's version validations read)."""
+def _fake_terraform(folder: Path, version: str) -> Path:
+    """A `terraform` in `folder` that answers `terraform version` with `version` (what cdktf's validations read)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    binary = folder / "terraform"
+    binary.write_text(f"#!/bin/sh\necho 'Terraform v{version}'\n")
+    binary.chmod(0o755)
+    return binary
+
+
+def _loaded_modules(tmp_path: Path, script: str, terraform_version: str,
+                    on_path: str | None = None) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """Run `script` with the kernel reporting, as it exits, every module Node loaded; the Terraform `platform` runs
+    (PLATFORM_TERRAFORM) answers `terraform version` with `terraform_version`; `on_path`: a `terraform` of that
+    version first on PATH too."""
     probe, loaded = tmp_path / "probe.js", tmp_path / "loaded.json"
     probe.write_text(_LOADED_AT_EXIT)
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "terraform").write_text(f"#!/bin/sh\necho 'Terraform v{terraform_version}'\n")
-    (bin_dir / "terraform").chmod(0o755)
+    binary = _fake_terraform(tmp_path / f"platform-terraform-{terraform_version}", terraform_version)
+    path = os.environ["PATH"]
+    if on_path is not None:
+        path = f"{_fake_terraform(tmp_path / f'path-terraform-{on_path}', on_path).parent}{os.pathsep}{path}"
     result = _python(script, tmp_path, NODE_OPTIONS=f"--require {probe}", LOADED_MODULES_FILE=str(loaded),
-                     PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+                     PLATFORM_TERRAFORM=str(binary), PATH=path)
     return result, json.loads(loaded.read_text()) if loaded.exists() else []
 
 
@@ -241,10 +251,27 @@ app.synth()
     assert refused.returncode != 0
     assert "terraform version 1.3.0 is lower than the required version >=1.4" in refused.stderr, refused.stderr[-2000:]
 
-    (tmp_path / "bin").rename(tmp_path / "bin-1.3.0")
     accepted, modules = _loaded_modules(tmp_path, script, "1.6.0")
     assert accepted.returncode == 0, accepted.stderr[-2000:]
     assert _uses(modules, "semver") and not _uses(modules, "archiver"), modules  # cdktf zips in a child Node
     [archive] = (tmp_path / "out" / "stacks" / "one" / "assets" / "site").glob("*/archive.zip")
     with zipfile.ZipFile(archive) as zipped:
         assert zipped.read("index.html") == b"<h1>hello</h1>"
+
+
+def test_cdktfs_version_checks_ask_the_terraform_platform_runs(tmp_path: Path) -> None:
+    """CDKTF runs `$TERRAFORM_BINARY_NAME version` (`terraform` on PATH by default); `platform` runs PLATFORM_TERRAFORM:
+    a construct needing Terraform >= 1.4 passed CDKTF's check against a newer `terraform` on PATH and then failed the
+    plan on the older one platform runs. Now the check asks the one platform runs."""
+    (tmp_path / "site").mkdir()
+    script = """
+from platform_sdk.cdk import engine
+app = engine.App(outdir="out")
+stack = engine.TerraformStack(app, "one")
+engine.LocalBackend(stack, path="one.tfstate")
+engine.cdk.DataResource(stack, "marker", input={"a": "b"})
+app.synth()
+"""
+    refused, _ = _loaded_modules(tmp_path, script, "1.3.0", on_path="1.6.0")
+    assert refused.returncode != 0
+    assert "version 1.3.0 is lower than the required version >=1.4" in refused.stderr, refused.stderr[-2000:]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,7 +53,9 @@ def kernel_options() -> Iterator[None]:
 
 
 def configure_node() -> None:
-    """Set JSII_NODE and put Node first on PATH (asset handling calls `node`); silence jsii's version notices."""
+    """Set JSII_NODE and put Node first on PATH (asset handling calls `node`); silence jsii's version notices; point
+    CDKTF's Terraform version checks at the binary platform runs (`terraform_for_cdktf`)."""
+    terraform_for_cdktf()
     bin_dir = node_bin_dir()
     if bin_dir is not None:
         os.environ.setdefault("JSII_NODE", str(bin_dir / "node"))
@@ -60,3 +64,19 @@ def configure_node() -> None:
             os.environ["PATH"] = f"{bin_dir}{os.pathsep}{path}"
     os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
     os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+
+
+def terraform_for_cdktf() -> None:
+    """TERRAFORM_BINARY_NAME for the kernel: the binary `platform` runs Terraform with.
+
+    CDKTF checks the Terraform version some constructs need (an import block, `terraform_data`: >= 1.4 or 1.5) by
+    running `$TERRAFORM_BINARY_NAME version`, `terraform` on PATH by default (cdktf
+    lib/validations/validate-terraform-version.js); `platform` runs $PLATFORM_TERRAFORM, else `tofu`, else `terraform`
+    on PATH (platform_sdk.terraform.binary.find_terraform, the same order here), so a construct could pass CDKTF's
+    check against one binary and fail the plan on another. A TERRAFORM_BINARY_NAME the user set is left alone."""
+    if os.environ.get("TERRAFORM_BINARY_NAME"):
+        return
+    explicit = os.environ.get("PLATFORM_TERRAFORM", "").strip()
+    chosen = explicit or shutil.which("tofu")
+    if chosen:
+        os.environ["TERRAFORM_BINARY_NAME"] = shlex.quote(chosen)  # CDKTF runs it through a shell (execSync)

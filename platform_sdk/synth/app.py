@@ -182,7 +182,8 @@ def _synth_app(app: Any) -> None:
         found = [line.strip() for line in text.splitlines()[1:] if line.strip().startswith("[")]
         raise PlatformError("CDKTF's validation refused a construct: " + "; ".join(found or [text]), key="terraform",
                             hint="a construct added by a service's terraform() hatch or a profile: CDKTF checks "
-                                 "version requirements against the `terraform` on PATH") from None
+                                 "version requirements against the Terraform platform runs (PLATFORM_TERRAFORM, else "
+                                 "`tofu` or `terraform` on PATH)") from None
 
 
 _VALIDATION_FAILED = "Error: Validation failed with the following errors:"
