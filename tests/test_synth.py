@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -181,9 +182,12 @@ def test_synthesis_works_next_to_its_output_and_leaves_nothing_there(estate: Pat
     profile.after_synth.append(lambda result: seen.append(result.outdir))
     result = synthesize(project, env, services, profile=profile)
     assert result.outdir == estate / "cdktf.out" / "local"
-    [working] = seen
+    working = seen[0]
     assert working.parent == estate / "cdktf.out" and working.name.startswith(f".local.synth-{os.getpid()}-")
     assert not working.exists() and _temporary_folders(estate) == []
+    (result.outdir / "left-by-the-last-run").write_text("")
+    synthesize(project, env, load_services(project.services_dir), profile=profile)  # replaces an output
+    assert not (result.outdir / "left-by-the-last-run").exists() and _temporary_folders(estate) == []
     before = sorted(p.relative_to(result.outdir) for p in result.outdir.rglob("*"))
 
     def refuse(result: SynthResult) -> None:
@@ -203,12 +207,16 @@ def test_a_killed_synthesis_leaves_a_folder_the_next_one_removes(estate: Path) -
     gone.wait()
     outdir = estate / "cdktf.out"
     abandoned = outdir / f".local.synth-{gone.pid}-abc123"
+    replaced = outdir / f".local.synth-{gone.pid}-abc123-replaced"  # killed between its two renames
     running = outdir / f".local.synth-{os.getpid()}-def456"  # this process: alive
+    reused = outdir / f".local.synth-{os.getpid()}-fed654"  # alive, but two days old: its pid was reused
     other_env = outdir / f".prod.synth-{gone.pid}-ghi789"  # another environment's: not this synthesis's to judge
-    for folder in (abandoned, running, other_env):
+    for folder in (abandoned, replaced, running, reused, other_env):
         (folder / "stacks").mkdir(parents=True)
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(reused, (two_days_ago, two_days_ago))
     synth_env(estate, "local")
-    assert not abandoned.exists()
+    assert not abandoned.exists() and not replaced.exists() and not reused.exists()
     assert running.exists() and other_env.exists()
     assert (outdir / "local" / "stacks").is_dir()
 

@@ -15,6 +15,7 @@ import json
 import os
 import secrets
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,9 +153,13 @@ def _synthesize(project: Project, env: Environment, services: list[Service], onl
         for after in profile.after_synth:
             after(result)  # may raise: then nothing is written
         result.outdir = target_dir
-        if target_dir.exists():
-            shutil.rmtree(target_dir)
-        tmp_dir.rename(target_dir)
+        if target_dir.exists():  # the old output renamed aside first: no moment without one but two renames
+            retired = tmp_dir.with_name(f"{tmp_dir.name}-replaced")  # a killed run's: `remove_abandoned_folders`
+            target_dir.rename(retired)
+            tmp_dir.rename(target_dir)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            tmp_dir.rename(target_dir)
         return result
     finally:
         abandon()  # after a failure, nothing of this app may reach the next one
@@ -208,14 +213,23 @@ def _temporary_folder(target_dir: Path) -> Path:
         return folder
 
 
+ABANDONED_AFTER = 24 * 3600
+"""Seconds after which a temporary folder is abandoned even if a process of its pid lives (a reused pid): no
+synthesis runs that long."""
+
+
 def remove_abandoned_folders(target_dir: Path) -> None:
-    """Remove the temporary folders of syntheses into `target_dir` whose process is gone (killed before its own
-    clean-up ran); a live process's folder is left alone."""
+    """Remove the temporary folders of syntheses into `target_dir` (and outputs they were replacing) whose process is
+    gone, killed before its own clean-up ran, or that are older than `ABANDONED_AFTER`; a live run's is left alone."""
     prefix = _TEMPORARY_PREFIX.format(name=target_dir.name)
+    now = time.time()
     for folder in target_dir.parent.glob(f"{glob.escape(prefix)}*"):
         pid = folder.name[len(prefix):].partition("-")[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
+        if not pid.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if not _alive(int(pid)) or now - folder.stat().st_mtime > ABANDONED_AFTER:
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:
