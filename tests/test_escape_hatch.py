@@ -107,3 +107,31 @@ def test_bad_hatches_name_the_line() -> None:
     assert err.value.key == "terraform" and err.value.file == str(HERE)
     with pytest.raises(ModelError, match="takes a callable"):
         service.terraform("aws", "resource")  # type: ignore[arg-type]
+
+
+def test_a_construct_the_engine_refuses_is_one_message_naming_the_hatch(tmp_path: Path) -> None:
+    """A hatch adding a CDKTF construct of its own that the engine refuses (an asset of a missing file) was a traceback
+    through jsii; now one error naming the service file, the hatch's line and what the engine said."""
+    from platform_sdk.errors import PlatformError
+
+    text = ESTATE.format(extra="").replace('svc.terraform("aws", waf)  # marker: the hatch', """
+def asset(tf):
+    from cdktf import AssetType, TerraformAsset
+    TerraformAsset(tf.ctx.stack, "bundle", path="/nonexistent/bundle.zip", type=AssetType.FILE)
+
+
+svc.terraform("aws", asset)  # marker: the hatch""")
+    project = write_project(tmp_path / "estate", {"shop.py": text}, {"e": env("aws")})
+    from platform_sdk.envs import load_environment
+    from platform_sdk.loader import load_services
+    from platform_sdk.synth.app import synthesize
+
+    with pytest.raises(PlatformError) as raised:
+        synthesize(project, load_environment(project.envs_dir / "e.toml"), load_services(project.services_dir))
+    message = str(raised.value)
+    assert "the CDK engine refused a construct the escape hatch made" in message and "bundle.zip" in message, message
+    assert raised.value.key == "shop.terraform"
+    assert raised.value.file is not None and Path(raised.value.file).name == "shop.py"
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if row.endswith("# marker: the hatch"))
+    assert raised.value.line == line
+    assert not (project.root / "cdktf.out" / "e").exists()  # nothing written

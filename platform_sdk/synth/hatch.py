@@ -115,7 +115,7 @@ def add_hatches(builder: EstateBuilder) -> list[str]:
             ctx = builder._stack(name, service, hatch.cloud, target)
             info = builder.stack_infos[name]
             tf = TerraformHatch(ctx, info, hatch, service, builder.handles)
-            hatch.build(tf)
+            _build(hatch, tf)
             for address in tf.added:
                 tf_type = address.partition(".")[0]
                 if tf_type not in schemas.resources and tf_type not in schemas.data_sources:
@@ -124,3 +124,22 @@ def add_hatches(builder: EstateBuilder) -> list[str]:
                     warnings.append(f"{service.name}: {address} (escape hatch, {hatch.where}) is not schema-checked: "
                                     f"{tf_type} is not in the vendored {hatch.cloud} schema")
     return warnings
+
+
+def _build(hatch: Hatch, tf: TerraformHatch) -> None:
+    """`hatch.build(tf)`; the CDK engine refusing a construct the build made (a TerraformAsset of a path that does not
+    exist, an argument of the wrong type) is one message naming the hatch's line and what the engine said, instead of
+    a traceback through jsii. An error of the build's own Python is the user's code failing: raised as it is.
+
+    Raises:
+        PlatformError: (key `SERVICE.terraform`) the engine refused a construct.
+    """
+    try:
+        hatch.build(tf)
+    except RuntimeError as err:
+        from jsii.errors import JavaScriptError
+
+        if not isinstance(err.__cause__, JavaScriptError):
+            raise
+        said = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise tf._error(f"the CDK engine refused a construct the escape hatch made: {said}", hatch.cloud) from None
