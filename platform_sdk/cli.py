@@ -138,13 +138,12 @@ def __getattr__(name: str) -> Any:
     return whole
 
 
-def main() -> None:  # pragma: no cover - the `platform` script's entry is platform_sdk.console.main
-    """The `platform` command as the script runs it (`platform_sdk.console.main`: the engine started first, Ctrl-C
-    and a reader closing the output handled as there)."""
-    from platform_sdk import console
+def main() -> None:  # pragma: no cover - console script entry
+    """The CLI alone. The `platform` script's entry is `platform_sdk.console.main` (`python -m platform_sdk`): it
+    starts the engine first and handles Ctrl-C and a reader closing the output; this one (`python -m
+    platform_sdk.cli`) does neither."""
+    app_for(sys.argv[1:])()
 
-    console.main()
 
-
-if __name__ == "__main__":  # pragma: no cover - `python -m platform_sdk.cli`: the same as the `platform` script
-    main()
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app_for(sys.argv[1:])())

@@ -34,6 +34,8 @@ import threading
 from types import FrameType
 from typing import NoReturn
 
+from platform_sdk import streams
+
 SYNTHESIZING = frozenset({"synth", "graph", "check", "plan", "apply", "destroy", "drift", "outputs", "move", "adopt"})
 """Commands whose every successful run synthesizes an environment (typer's command names)."""
 
@@ -48,9 +50,6 @@ EXIT_READER_GONE = 141
 128 + SIGPIPE (13), what a shell reports for git or coreutils there, killed by the signal (Python ignores it and
 gets an error instead). Not 0: the output was cut short, and a script with `set -o pipefail` sees it as for those
 tools; not 1, which says the command itself failed. Nothing is printed: the reader asked for no more."""
-
-_STDERR_GONE = False
-"""True once the reader of stderr closed it early (`stderr_reader_gone`): the command ends with EXIT_READER_GONE."""
 
 _STARTING = True
 """True until the command itself runs (`main`): a Ctrl-C meanwhile ends the process at once (`_on_interrupt`)."""
@@ -115,16 +114,6 @@ def main() -> None:
         raise
 
 
-def stderr_reader_gone() -> None:
-    """The reader of stderr closed it early (`platform plan 2>&1 | head -1`; rich's console on stderr says so,
-    platform_sdk.commands._common): what is still written there goes to /dev/null, the command goes on with its work
-    (a stack's progress line failing to print no longer fails the stack), and ends with `EXIT_READER_GONE`."""
-    global _STDERR_GONE
-    _STDERR_GONE = True
-    with contextlib.suppress(OSError, ValueError):
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stderr__.fileno() if sys.__stderr__ is not None else 2)
-
-
 def _reader_gone(done: SystemExit) -> bool:
     """Whether the reader of stdout (or stderr) closed its pipe before the command's output ended (`platform plan |
     head -1`): then the command ends quietly with `EXIT_READER_GONE`, as git and coreutils do.
@@ -134,7 +123,7 @@ def _reader_gone(done: SystemExit) -> bool:
     anything written later (the exit handlers), then goes to /dev/null: the interpreter's last flush would otherwise
     print "Exception ignored ... BrokenPipeError" on stderr and end with exit code 120.
     """
-    gone = isinstance(done.__context__, BrokenPipeError) or _STDERR_GONE
+    gone = isinstance(done.__context__, BrokenPipeError) or streams.stderr_gone()
     for stream in (sys.__stdout__, sys.__stderr__):
         if stream is None:
             continue

@@ -18,7 +18,7 @@ from tests.conftest import REPO
 
 
 def _python(script: str, tmp_path: Path, **environ: str) -> subprocess.CompletedProcess[str]:
-    env = {name: value for name, value in os.environ.items() if name != "JSII_RUNTIME"}
+    env = {name: value for name, value in os.environ.items() if name not in ("JSII_RUNTIME", "TERRAFORM_BINARY_NAME")}
     env = {**env, "PYTHONPATH": str(REPO), **environ}
     return subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=120)
@@ -275,3 +275,17 @@ app.synth()
     refused, _ = _loaded_modules(tmp_path, script, "1.3.0", on_path="1.6.0")
     assert refused.returncode != 0
     assert "version 1.3.0 is lower than the required version >=1.4" in refused.stderr, refused.stderr[-2000:]
+
+
+def test_the_terraform_for_cdktf_reaches_the_kernel_only(tmp_path: Path) -> None:
+    """TERRAFORM_BINARY_NAME is set for the kernel alone: left in this process's environment it reached every later
+    child (Terraform, a user's tests) and a later engine, which then kept it over its own PLATFORM_TERRAFORM."""
+    binary = _fake_terraform(tmp_path / "tf", "1.6.0")
+    result = _python("""
+import os, psutil
+from platform_sdk.cdk import engine
+(node,) = psutil.Process().children()
+print(node.environ().get("TERRAFORM_BINARY_NAME"), os.environ.get("TERRAFORM_BINARY_NAME"))
+""", tmp_path, PLATFORM_TERRAFORM=str(binary))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(binary), "None"]

@@ -159,11 +159,11 @@ def _big_project(root: Path) -> Path:
     return root
 
 
-@pytest.mark.parametrize("platform", [[str(PLATFORM_BIN)], [sys.executable, "-m", "platform_sdk.cli"]],
+@pytest.mark.parametrize("platform", [[str(PLATFORM_BIN)], [sys.executable, "-m", "platform_sdk"]],
                          ids=["script", "python-m"])
 def test_a_reader_closing_after_the_first_line_ends_the_command_quietly(tmp_path: Path, platform: list[str]) -> None:
     """`platform envs --json | head -1`, the reader being this test: it reads one line and closes the pipe; the same
-    through `python -m platform_sdk.cli` (it skipped the script's entry point and ended with exit code 1)."""
+    through `python -m platform_sdk` (the script's entry where no script is on PATH)."""
     project = _big_project(tmp_path / "big")
     env = {name: value for name, value in os.environ.items() if name != "PLATFORM_PROJECT"}
     with subprocess.Popen([*platform, "envs", "--json", "--project", str(project)], env=env,

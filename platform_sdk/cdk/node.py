@@ -35,27 +35,30 @@ programs started later."""
 
 @contextlib.contextmanager
 def kernel_options() -> Iterator[None]:
-    """NODE_OPTIONS with NODE_MEMORY_OPTIONS while jsii starts its kernel (the first engine import), then as before
-    (an option the user's NODE_OPTIONS already sets is left to them)."""
-    before = os.environ.get("NODE_OPTIONS")
-    options = before or ""
+    """While jsii starts its kernel (the first engine import), then as before: NODE_OPTIONS with NODE_MEMORY_OPTIONS
+    (an option the user's NODE_OPTIONS already sets is left to them), and TERRAFORM_BINARY_NAME for CDKTF's version
+    checks (`terraform_for_cdktf`). Only the kernel gets them, not this process's other children."""
+    saved = {name: os.environ.get(name) for name in ("NODE_OPTIONS", "TERRAFORM_BINARY_NAME")}
+    options = saved["NODE_OPTIONS"] or ""
     for option in NODE_MEMORY_OPTIONS:
         if option.split("=")[0] not in options:
             options = f"{options} {option}".strip()
     os.environ["NODE_OPTIONS"] = options
+    terraform = terraform_for_cdktf()
+    if terraform is not None:
+        os.environ["TERRAFORM_BINARY_NAME"] = terraform
     try:
         yield
     finally:
-        if before is None:
-            os.environ.pop("NODE_OPTIONS", None)
-        else:
-            os.environ["NODE_OPTIONS"] = before
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def configure_node() -> None:
-    """Set JSII_NODE and put Node first on PATH (asset handling calls `node`); silence jsii's version notices; point
-    CDKTF's Terraform version checks at the binary platform runs (`terraform_for_cdktf`)."""
-    terraform_for_cdktf()
+    """Set JSII_NODE and put Node first on PATH (asset handling calls `node`); silence jsii's version notices."""
     bin_dir = node_bin_dir()
     if bin_dir is not None:
         os.environ.setdefault("JSII_NODE", str(bin_dir / "node"))
@@ -66,17 +69,16 @@ def configure_node() -> None:
     os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
 
-def terraform_for_cdktf() -> None:
-    """TERRAFORM_BINARY_NAME for the kernel: the binary `platform` runs Terraform with.
+def terraform_for_cdktf() -> str | None:
+    """TERRAFORM_BINARY_NAME for the kernel (shell-quoted): the binary `platform` runs Terraform with, or None to leave
+    it (a TERRAFORM_BINARY_NAME the user set, or `terraform` on PATH, CDKTF's default, which is then platform's too).
 
     CDKTF checks the Terraform version some constructs need (an import block, `terraform_data`: >= 1.4 or 1.5) by
-    running `$TERRAFORM_BINARY_NAME version`, `terraform` on PATH by default (cdktf
+    running `$TERRAFORM_BINARY_NAME version` through a shell, `terraform` on PATH by default (cdktf
     lib/validations/validate-terraform-version.js); `platform` runs $PLATFORM_TERRAFORM, else `tofu`, else `terraform`
     on PATH (platform_sdk.terraform.binary.find_terraform, the same order here), so a construct could pass CDKTF's
-    check against one binary and fail the plan on another. A TERRAFORM_BINARY_NAME the user set is left alone."""
+    check against one binary and fail the plan on another."""
     if os.environ.get("TERRAFORM_BINARY_NAME"):
-        return
-    explicit = os.environ.get("PLATFORM_TERRAFORM", "").strip()
-    chosen = explicit or shutil.which("tofu")
-    if chosen:
-        os.environ["TERRAFORM_BINARY_NAME"] = shlex.quote(chosen)  # CDKTF runs it through a shell (execSync)
+        return None
+    chosen = os.environ.get("PLATFORM_TERRAFORM", "").strip() or shutil.which("tofu")
+    return shlex.quote(chosen) if chosen else None

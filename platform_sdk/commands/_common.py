@@ -34,7 +34,7 @@ class _Console(Console):
         if not self.stderr:
             super().on_broken_pipe()  # stdout: quiet, SystemExit with the BrokenPipeError: exit 141 (console.main)
             return
-        from platform_sdk.console import stderr_reader_gone
+        from platform_sdk.streams import stderr_reader_gone
 
         self.quiet = True
         stderr_reader_gone()
