@@ -67,6 +67,9 @@ class StackInfo:
     dependencies: list[str] = field(default_factory=list)
     # Terraform address -> the neutral resource it implements (lets reports recognise a move across stacks)
     owners: dict[str, str] = field(default_factory=dict)
+    # neutral resource -> where it is declared, "path:line" (relative to the project): a Terraform error about one of
+    # its blocks names it (platform_sdk.terraform.report.owners_named)
+    declared: dict[str, str] = field(default_factory=dict)
     # A stack that was deployed but no longer holds anything: kept (empty) so Terraform plans its destroy.
     tombstone: bool = False
     # A base stack (`<env>-base-<cloud>`): the shared prerequisites it provides (BaseNeeds.to_json()).
@@ -247,6 +250,10 @@ class EstateBuilder:
         info = self.stack_infos[ctx.name]
         for block in ctx.document.blocks[known:]:
             info.owners[block.fqn] = resource.address
+        if resource.declared_in is not None and resource.address not in info.declared:
+            path = Path(resource.declared_in)
+            shown = path.relative_to(self.project.root) if path.is_relative_to(self.project.root) else path
+            info.declared[resource.address] = f"{shown}:{resource.declared_line}"
 
     def add_bases(self, deployed: dict[str, dict[str, Any]]) -> None:
         """One base stack per cloud label whose stacks need something shared: its plug-in builds the needs there,

@@ -7,6 +7,7 @@ after a failure, locked, interrupted). The same data renders for people (rich) a
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -171,6 +172,7 @@ class StackResult:
     finished: float | None = None
     applied: bool = False
     owners: dict[str, str] = field(default_factory=dict)  # Terraform address -> neutral resource (platform.json)
+    declared: dict[str, str] = field(default_factory=dict)  # neutral resource -> "path:line" (platform.json)
     candidate: bool = False  # skipped unless a producer changes (terraform/changes.py)
     why: str | None = None  # why it was planned, or since when it is unchanged
     unchanged_since: str | None = None
@@ -402,3 +404,22 @@ def render_outcome(console: Console, operation: str, results: list[StackResult])
             if result.error and result.status != SKIPPED:
                 for line in result.error.splitlines():
                     _say(console, f"             [red]{escape(line)}[/]")
+
+
+_DIAGNOSTIC_SUBJECT = re.compile(r"^[\s│]*with ([A-Za-z0-9_.\[\]\"-]+),\s*$", re.M)
+"""The line Terraform puts under an error about one block: `  with aws_s3_bucket.site,`."""
+
+
+def owners_named(text: str, owners: dict[str, str], declared: dict[str, str]) -> str:
+    """For the blocks Terraform's error `text` is about (`with ADDRESS,`), the neutral resources they implement and
+    where the user declared them, one `hint:` line each ("" when none is ours), e.g.
+    `hint: localcloud_bucket.site is web.site, declared at services/web.py:7`. Terraform names the block and a line
+    of cdk.tf.json, which the user never wrote."""
+    lines: list[str] = []
+    for address in dict.fromkeys(_DIAGNOSTIC_SUBJECT.findall(text)):
+        owner = owners.get(address)
+        if owner is None:
+            continue
+        where = declared.get(owner)
+        lines.append(f"hint: {address} is {owner}" + (f", declared at {where}" if where else ""))
+    return "\n".join(lines)

@@ -113,7 +113,8 @@ class EnvironmentRunner:
             self.results[name] = StackResult(name=name, service=info["service"], cloud=info["cloud"],
                                              target=info.get("target", info["cloud"]),
                                              dependencies=list(info.get("dependencies", [])),
-                                             owners=dict(info.get("owners", {})))
+                                             owners=dict(info.get("owners", {})),
+                                             declared=dict(info.get("declared", {})))
         self._progress: Progress = NoProgress()
         self.renamed = {name: dict(info.get("renamed") or {}) for name, info in metadata.get("stacks", {}).items()}
         self._moved_supported: bool | None = None
@@ -171,6 +172,9 @@ class EnvironmentRunner:
             self._finish(result, rp.LOCKED)
         else:
             result.reason = f"{what} failed"
+            named = rp.owners_named(text, result.owners, result.declared)
+            if named:
+                result.error += f"\n{named}"
             if any(marker in text for marker in backend_missing()):
                 result.error += f"\nhint: create the state backend first: platform bootstrap --env {self.env_name}"
             if REATTACH_GONE in text and self.terraform.env.get(REATTACH_ENV_VAR):
