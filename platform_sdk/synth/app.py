@@ -221,6 +221,8 @@ synthesis runs that long."""
 def remove_abandoned_folders(target_dir: Path) -> None:
     """Remove the temporary folders of syntheses into `target_dir` (and outputs they were replacing) whose process is
     gone, killed before its own clean-up ran, or that are older than `ABANDONED_AFTER`; a live run's is left alone."""
+    from platform_sdk.state_documents import process_start_time
+
     prefix = _TEMPORARY_PREFIX.format(name=target_dir.name)
     now = time.time()
     for folder in target_dir.parent.glob(f"{glob.escape(prefix)}*"):
@@ -228,18 +230,8 @@ def remove_abandoned_folders(target_dir: Path) -> None:
         if not pid.isdigit():
             continue
         with contextlib.suppress(OSError):
-            if not _alive(int(pid)) or now - folder.stat().st_mtime > ABANDONED_AFTER:
+            if process_start_time(int(pid)) is None or now - folder.stat().st_mtime > ABANDONED_AFTER:
                 shutil.rmtree(folder, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 def read_metadata(outdir: Path) -> dict[str, Any]:
