@@ -25,6 +25,18 @@ import pytest
 
 from tests.markers import starts_server
 
+MOTO_ENVIRONMENT = """
+name_prefix = "acme"
+default_cloud = "aws"
+[clouds.aws]
+account = "123456789012"
+region = "us-east-1"
+endpoint = "{endpoint}"
+[state]
+backend = "local"
+"""
+"""An environment file (envs/NAME.toml) whose AWS calls go to moto at `endpoint` (format it in)."""
+
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",

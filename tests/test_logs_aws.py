@@ -23,18 +23,8 @@ from platform_sdk.envs import load_environment
 from platform_sdk.errors import PlatformError
 from platform_sdk.providers.aws import logs
 from platform_sdk.providers.base import FunctionRef
+from tests.emulators import MOTO_ENVIRONMENT
 from tests.terraform_fixtures import Cli
-
-AWS_ENV = """
-name_prefix = "acme"
-default_cloud = "aws"
-[clouds.aws]
-account = "123456789012"
-region = "us-east-1"
-endpoint = "{endpoint}"
-[state]
-backend = "local"
-"""
 
 
 def ref(name: str, address: str = "thumbnails.resize") -> FunctionRef:
@@ -68,7 +58,7 @@ def cloudwatch(moto_server: str) -> Any:
 def env(tmp_path: Path, moto_server: str) -> Any:
     path = tmp_path / "envs" / "awslogs.toml"
     path.parent.mkdir()
-    path.write_text(AWS_ENV.format(endpoint=moto_server))
+    path.write_text(MOTO_ENVIRONMENT.format(endpoint=moto_server))
     return load_environment(path)
 
 
@@ -206,7 +196,7 @@ def test_no_credentials_says_how_to_give_them(env: Any, monkeypatch: pytest.Monk
 def test_platform_logs_json_on_an_aws_environment(estate: Path, moto_server: str, cloudwatch: Any,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """The command end to end: the function's physical name from the synthesized stacks, its log group in moto."""
-    (estate / "envs" / "awslogs.toml").write_text(AWS_ENV.format(endpoint=moto_server))
+    (estate / "envs" / "awslogs.toml").write_text(MOTO_ENVIRONMENT.format(endpoint=moto_server))
     log_group = "/aws/lambda/acme-awslogs-thumbnails-resize"
     cloudwatch.create_log_group(logGroupName=log_group)
     try:

@@ -16,21 +16,12 @@ import pytest
 from platform_sdk.providers.aws.status import code_sha256_to_hex
 from platform_sdk.providers.gcp.status import ENDPOINT_ENV, functions_client, package_hash
 from platform_sdk.status import function_refs
+from tests.emulators import MOTO_ENVIRONMENT
 from tests.fake_cloudfunctions import FakeCloudFunctions
 from tests.terraform_fixtures import Cli, make_project, tf_binary_fixture  # noqa: F401 - registers tf_binary
 
 pytestmark = pytest.mark.e2e
 
-AWS_ENV = """
-name_prefix = "acme"
-default_cloud = "aws"
-[clouds.aws]
-account = "123456789012"
-region = "us-east-1"
-endpoint = "{endpoint}"
-[state]
-backend = "local"
-"""
 
 GCP_ENV = """
 name_prefix = "acme"
@@ -62,7 +53,7 @@ def cli() -> Cli:
 
 
 def test_lambda_status_and_drift_against_moto(estate: Path, cli: Cli, moto_server: str) -> None:
-    (estate / "envs" / "awscheck.toml").write_text(AWS_ENV.format(endpoint=moto_server))
+    (estate / "envs" / "awscheck.toml").write_text(MOTO_ENVIRONMENT.format(endpoint=moto_server))
     assert cli(estate, "synth", "--env", "awscheck").exit_code == 0
     names = {r.address: r.name for r in function_refs(estate / "cdktf.out" / "awscheck")}
     assert names["auth.api"] == "acme-awscheck-auth-api"
@@ -161,7 +152,7 @@ def test_package_hash_from_object_name() -> None:
 
 
 def test_unreachable_cloud_is_unknown_and_exits_1(estate: Path, cli: Cli) -> None:
-    (estate / "envs" / "awscheck.toml").write_text(AWS_ENV.format(endpoint="http://127.0.0.1:9"))
+    (estate / "envs" / "awscheck.toml").write_text(MOTO_ENVIRONMENT.format(endpoint="http://127.0.0.1:9"))
     result = cli(estate, "status", "--env", "awscheck", "--json",
                  env={"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_MAX_ATTEMPTS": "1"})
     assert result.exit_code == 1
