@@ -111,6 +111,8 @@ class TerraformSteps:
             planned = [r.name for r in results if r.status in (rp.NO_CHANGES, rp.CHANGES)]
             if planned:
                 runner.outputs(planned)
+                if runner.interrupted:  # Ctrl-C while the outputs were read: they may be missing
+                    raise KeyboardInterrupt
             return [PlannedStack(r.name, r.status,
                                  [(c.address, r.owners.get(c.address, ""), c.action) for c in r.plan.changes]
                                  if r.plan else [],
@@ -151,7 +153,10 @@ class TerraformSteps:
         stacks = {n: {**metadata["stacks"][n]} for n in applied}
         self.project.record_deployed(config.env.name, stacks,
                                      removed=tuple(n for n in applied if metadata["stacks"][n].get("tombstone")))
-        return {"applied": applied, "outputs": runner.outputs(applied)}
+        outputs = runner.outputs(applied)
+        if runner.interrupted:  # Ctrl-C while the outputs were read: the step's outputs may be missing, so the
+            raise KeyboardInterrupt  # move stops here (resumable) instead of going on as if it had them
+        return {"applied": applied, "outputs": outputs}
 
     def domains(self, config: Any, outcome: dict[str, Any]) -> list[dict[str, Any]]:
         """The CDN twins `config` built on the target (the `dns` step), each with its phase and its records looked
