@@ -67,6 +67,10 @@ def _on_interrupt(signum: int, frame: FrameType | None) -> None:
     if _STARTING or (engine is not None and engine.loading()):
         with contextlib.suppress(OSError):
             os.write(2, b"\nInterrupted.\n")
+        kernel = sys.modules.get("platform_sdk.cdk.kernel")
+        if kernel is not None:  # no exit handlers run here: its program files would stay in the temporary folder
+            with contextlib.suppress(Exception):
+                kernel.abandon()
         os._exit(130)
     signal.default_int_handler(signum, frame)
 

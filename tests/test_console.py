@@ -172,3 +172,52 @@ def test_ctrl_c_while_the_command_starts_ends_it_with_130_and_no_traceback(tmp_p
         assert "Traceback" not in err and "Exception ignored" not in err, (delay, err)
         if proc.returncode == 130:
             assert "Interrupted" in err, (delay, err)
+
+
+def _processes_naming(text: str) -> list[int]:
+    """Pids of the processes whose command line contains `text` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and text.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:  # ended meanwhile
+            continue
+    return found
+
+
+def test_ctrl_c_from_a_terminal_reaches_the_command_not_the_engine(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C is a SIGINT to the whole foreground process group. The engine's Node kernel used to be in
+    that group and died first, with a request unanswered: a jsii traceback and exit code 1 whenever Ctrl-C came
+    during synthesis, and jsii's `jsii-kernel-*` folder (and our copy of its program files) left in the temporary
+    folder. Now, at every moment: exit code 130 and "Interrupted." (or 0 if the command ended first), no
+    traceback, no Node process left behind and nothing left in the temporary folder."""
+    import os
+    import signal
+    import time
+
+    project = estate_copy(tmp_path / "estate")
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    script = "import sys; sys.argv[0] = 'platform'; from platform_sdk.console import main; main()"
+    interrupted = 0
+    for delay in (0.1, 0.3, 0.5, 0.7, 0.9, 1.1):
+        proc = subprocess.Popen([sys.executable, "-c", script, "synth", "--env", "local", "--project", str(project)],
+                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, "TMPDIR": str(temporary)}, start_new_session=True)
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGINT)  # as a terminal does: the whole group
+        out, err = proc.communicate(timeout=120)
+        if proc.returncode == -signal.SIGINT:
+            continue  # the interpreter itself was still starting: killed by the signal, nothing ran
+        assert proc.returncode in (130, 0), (delay, proc.returncode, err)
+        assert "Traceback" not in err and "Exception ignored" not in err, (delay, err)
+        if proc.returncode == 130:
+            interrupted += 1
+            assert err.rstrip().endswith("Interrupted."), (delay, err)
+        deadline = time.monotonic() + 15  # the kernel ends once our side of its socket closes, then cleans up
+        while (_processes_naming(str(temporary)) or list(temporary.iterdir())) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _processes_naming(str(temporary)) == [], delay
+        assert list(temporary.iterdir()) == [], (delay, list(temporary.iterdir()))
+    assert interrupted >= 3, interrupted  # most delays land while the command runs

@@ -113,6 +113,19 @@ class Kernel:
 _early: Kernel | None = None
 """The kernel `prestart` started, until jsii's first request adopts it."""
 
+_program_folders: list[str] = []
+"""The temporary folders holding the kernels' program files (`lib/program.js`), for `abandon`."""
+
+
+def abandon() -> None:
+    """Remove the kernels' program files now: for an exit without exit handlers (`platform_sdk.console` ends so at a
+    Ctrl-C while the command starts). Node has read them by then or fails to start; either way the kernel ends once
+    this process's side of its socket closes, and removes jsii's own `jsii-kernel-*` folder as it ends."""
+    import shutil
+
+    for folder in _program_folders:
+        shutil.rmtree(folder, ignore_errors=True)
+
 
 def prestart() -> None:
     """Start jsii's kernel now, before jsii is even imported (~0.1 s before the engine's import would start it):
@@ -140,6 +153,7 @@ def prestart() -> None:
 
     configure_node()
     directory = tempfile.TemporaryDirectory()
+    _program_folders.append(directory.name)
     for packaged in embedded.iterdir():  # jsii's EMBEDDED_FILES: "lib__program.js" is lib/program.js
         folder, _, name = packaged.name.partition("__")
         if name and folder in ("bin", "lib"):
@@ -198,7 +212,13 @@ def _supported() -> bool:
 def _spawn(program: str, environ: dict[str, str]) -> Kernel:
     """`node --max-old-space-size=4069 --preserve-symlinks PROGRAM` as jsii's relay starts it, plus `--require
     DEFERRED_REQUIRES` (if the file was installed): a Unix socket as its descriptor 3, /dev/null as stdin, its stdout
-    and stderr copied to ours."""
+    and stderr copied to ours.
+
+    The kernel is its own process group: a terminal's Ctrl-C (SIGINT to the foreground group) reaches Python alone,
+    which ends the command ("Interrupted.", exit code 130) and then the kernel. In Python's group, Node died of the
+    signal first, with a request unanswered: a jsii traceback and exit code 1 instead, and jsii's `jsii-kernel-*`
+    folder left in the temporary folder (Node's exit handlers never ran). However Python ends (even SIGKILL), the
+    kernel's socket closes and the kernel ends with it."""
     node = environ.get("JSII_NODE", "node")
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     out_read, out_write = os.pipe()
@@ -212,7 +232,8 @@ def _spawn(program: str, environ: dict[str, str]) -> Kernel:
                               file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                                             (os.POSIX_SPAWN_DUP2, child[1], 1),
                                             (os.POSIX_SPAWN_DUP2, child[2], 2),
-                                            (os.POSIX_SPAWN_DUP2, child[0], 3)])
+                                            (os.POSIX_SPAWN_DUP2, child[0], 3)],
+                              setpgroup=0)
     except BaseException:
         for fd in (out_read, err_read):
             os.close(fd)
@@ -245,7 +266,9 @@ def _direct_process_class() -> type:
             if kernel is None:
                 environ = os.environ.copy()
                 environ["JSII_AGENT"] = f"Python/{platform.python_version()}"
-                kernel = _spawn(str(Path(self._jsii_runtime()).parent.parent / "lib" / "program.js"), environ)
+                folder = Path(self._jsii_runtime()).parent.parent  # jsii's temporary folder, in its context stack
+                _program_folders.append(str(folder))
+                kernel = _spawn(str(folder / "lib" / "program.js"), environ)
             else:
                 atexit.unregister(_discard_early)
                 if kernel.directory is not None:  # removed once this kernel is stopped
@@ -273,7 +296,7 @@ def _direct_process_class() -> type:
             if kernel is None or kernel.channel.fileno() == -1:  # never started, or stopped already
                 self._ctx_stack.close()
                 return
-            # each step on its own: a kernel already gone (Ctrl-C reaches the whole group) fails the first ones
+            # each step on its own: a kernel already gone (killed, or crashed) fails the first ones
             with contextlib.suppress(OSError, ValueError):  # ValueError: closed already
                 kernel.stdin.write(b'{"exit":0}\n')
             with contextlib.suppress(OSError, ValueError):
