@@ -280,3 +280,32 @@ def test_ctrl_c_mid_apply_releases_the_lock_and_a_rerun_converges(cli: Cli, tf_b
     result = cli(project, "plan", "--env", "local", "--detailed-exitcode")
     assert result.exit_code == 0, result.output
     assert all(state_resources(project)[f"{s}.tfstate"] for s in STACKS)
+
+
+def test_ctrl_c_while_the_applied_outputs_are_read_stops_before_content_and_exits_130(
+        cli: Cli, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C after the last Terraform apply, while the applied stacks' outputs are read: the outputs may be missing,
+    so nothing that needs them runs (the static site's content upload, generated secrets, DNS, "Where things live");
+    "Interrupted.", exit code 130, as during the apply. It used to be ignored: the apply went on without them and
+    ended with exit code 0. A re-run finishes the job."""
+    from platform_sdk.terraform.runner import EnvironmentRunner
+
+    read = EnvironmentRunner.outputs
+
+    def interrupted_read(self: EnvironmentRunner, names: list[str] | None = None, init: bool = False,
+                         known: bool = False) -> dict[str, dict[str, Any]]:
+        if known:  # the read after the apply; Ctrl-C as the runner's SIGINT handler takes it
+            self.interrupt()
+        return read(self, names, init, known)
+
+    site = cloud_root(project) / "gcp" / "buckets" / "acme-local-web-site"
+    with monkeypatch.context() as patched:
+        patched.setattr(EnvironmentRunner, "outputs", interrupted_read)
+        result = cli(project, "apply", "--env", "local", "--auto-approve")
+    assert result.exit_code == 130, result.output
+    assert "Interrupted." in result.output and "Run the command again to continue." in flat(result.output)
+    assert "Where things live" not in result.output
+    assert site.is_dir() and not any(site.rglob("index.html")), "no content uploaded after the interrupt"
+    result = cli(project, "apply", "--env", "local", "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert "Where things live" in result.stdout and any(site.rglob("index.html"))

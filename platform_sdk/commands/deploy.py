@@ -361,8 +361,11 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
             settled = [r.name for r in results if r.status in rp.SETTLED]
             if settled:
                 runner.outputs(settled, known=True)
-                rows = _where(s, results)
-            if secrets:
+                if runner.interrupted:  # Ctrl-C while the outputs were read: some may be missing, so nothing
+                    outcome.interrupted = True  # that needs them runs (content, secrets, DNS); exit code 130
+                else:
+                    rows = _where(s, results)
+            if secrets and not outcome.interrupted:
                 from platform_sdk.secrets.deploy import generate_missing
 
                 generated = generate_missing(secrets, settled)
