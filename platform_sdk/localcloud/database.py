@@ -176,14 +176,16 @@ class Database(LocalResource):
         else:
             server = self._server(state)
             try:
-                server.ensure_running()
-                if not server.create_database(state["name"]):
-                    diags.add_warning(f"Database {state['name']} already existed on the local "
-                                      f"{dbserver.label(state['engine'])} server and was adopted", str(server.dir))
-                from platform_sdk.runtime import dbroles  # not at the top: see base.py's docstring
+                with server.exclusive():  # no other resource's step between these (dbserver.Server.exclusive)
+                    server.ensure_running()
+                    if not server.create_database(state["name"]):
+                        diags.add_warning(f"Database {state['name']} already existed on the local "
+                                          f"{dbserver.label(state['engine'])} server and was adopted",
+                                          str(server.dir))
+                    from platform_sdk.runtime import dbroles  # not at the top: see base.py's docstring
 
-                with server.admin(state["name"] if state["engine"] == "postgres" else None) as conn:
-                    _execute(conn, dbroles.database_statements(state["engine"], state["name"]))
+                    with server.admin(state["name"] if state["engine"] == "postgres" else None) as conn:
+                        _execute(conn, dbroles.database_statements(state["engine"], state["name"]))
             except (dbserver.ServerError, OSError) as err:
                 diags.add_error(f"Database {state['name']}: {err}")
                 return None
@@ -258,19 +260,21 @@ class Database(LocalResource):
         if not server.initialised:
             return
         try:
-            server.ensure_running()
-            if name in server.databases():
-                where = f"It ({server.url(name)})"
-                if self._refuse_data_loss(diags, prior, server.tables_with_rows(name), where):
-                    return
-                server.drop_database(name)
-                if prior["engine"] == "postgres":
-                    from platform_sdk.runtime import dbroles  # not at the top: see base.py's docstring
+            with server.exclusive():  # the last database's removal of the server must not meet a creation
+                server.ensure_running()
+                if name in server.databases():
+                    where = f"It ({server.url(name)})"
+                    if self._refuse_data_loss(diags, prior, server.tables_with_rows(name), where):
+                        return
+                    server.drop_database(name)
+                    if prior["engine"] == "postgres":
+                        from platform_sdk.runtime import dbroles  # not at the top: see base.py's docstring
 
-                    with server.session(autocommit=True) as conn:
-                        _execute(conn, [f"DROP ROLE IF EXISTS {dbroles.ident(dbroles.group_name(name), 'postgres')}"])
-            if not server.databases():  # the last one: the server goes too (it holds nothing of anyone's)
-                server.remove()
+                        group = dbroles.ident(dbroles.group_name(name), "postgres")
+                        with server.admin() as conn:
+                            _execute(conn, [f"DROP ROLE IF EXISTS {group}"])
+                if not server.databases():  # the last one: the server goes too (it holds nothing of anyone's)
+                    server.remove()
         except dbserver.ServerError as err:
             diags.add_error(f"Database {name}: {err}")
 

@@ -37,6 +37,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,6 +45,9 @@ from typing import Any
 from urllib.parse import quote
 
 from platform_sdk.localcloud.base import read_json, write_json
+
+_held = threading.local()
+"""Per thread: how deep it holds each server's lock (`Server._locked`)."""
 
 ENGINES = ("postgres", "mysql")
 ADMIN = "platform_admin"
@@ -237,13 +241,33 @@ class Server:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        with open(self.dir / ".lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        """The server's lock, one holder at a time across processes (Terraform runs a provider process per stack,
+        each applying resources in parallel threads); re-entrant within a thread, so `exclusive` can hold it around
+        steps that take it themselves."""
+        key = str(self.dir)
+        held: dict[str, int] = _held.__dict__.setdefault("depth", {})
+        if held.get(key):
+            held[key] += 1
             try:
                 yield
             finally:
+                held[key] -= 1
+            return
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            held[key] = 1
+            try:
+                yield
+            finally:
+                held[key] = 0
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def exclusive(self) -> contextlib.AbstractContextManager[None]:
+        """Hold the server's lock around several steps that must not interleave with another resource's: creating
+        a database and its roles, or dropping the last database and removing the server (a creation meanwhile
+        lost its server: "network error")."""
+        return self._locked()
 
     def ensure_running(self) -> int:
         """Initialise the server if it has never run, start it if it is not running; return its port.
@@ -500,23 +524,28 @@ class Server:
 
     def create_database(self, name: str) -> bool:
         """Create `name` unless it exists; True when it was created. PostgreSQL's maintenance databases are closed
-        to everyone but the administrator, so a function's role reaches its own database only."""
-        if name in self.databases():
-            return False
-        quoted = _ident(name, self.engine)
-        with self.session(autocommit=True) as conn:
-            cursor = conn.cursor()
-            if self.engine == "postgres":
-                cursor.execute(f"CREATE DATABASE {quoted}")
-                for maintenance in ("postgres", "template1"):
-                    cursor.execute(f"REVOKE ALL ON DATABASE {maintenance} FROM PUBLIC")
-            else:
-                cursor.execute(f"CREATE DATABASE {quoted} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        return True
+        to everyone but the administrator, so a function's role reaches its own database only.
+
+        Under the admin lock (`admin`): Terraform creates a stack's databases in parallel, and two `REVOKE ... ON
+        DATABASE postgres` at once fail with "tuple concurrently updated"."""
+        with self._locked():
+            if name in self.databases():
+                return False
+            quoted = _ident(name, self.engine)
+            with self.session(autocommit=True) as conn:
+                cursor = conn.cursor()
+                if self.engine == "postgres":
+                    cursor.execute(f"CREATE DATABASE {quoted}")
+                    for maintenance in ("postgres", "template1"):
+                        cursor.execute(f"REVOKE ALL ON DATABASE {maintenance} FROM PUBLIC")
+                else:
+                    cursor.execute(f"CREATE DATABASE {quoted} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+            return True
 
     def drop_database(self, name: str) -> None:
+        """Drop `name` if it exists (its connections ended), under the admin lock as `create_database`."""
         quoted = _ident(name, self.engine)
-        with self.session(autocommit=True) as conn:
+        with self._locked(), self.session(autocommit=True) as conn:
             cursor = conn.cursor()
             if self.engine == "postgres":
                 cursor.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
