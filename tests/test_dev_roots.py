@@ -2,15 +2,18 @@
 
 An apply or a `platform move` that puts a workload on a cloud with no root yet creates that root while the
 gateway runs (`.platform/localcloud/<env>/<cloud>`). The next request must find its functions, CDN routes and
-buckets; its bucket events and schedules must fire there, once. First against hand-written registry entries
-(real gateway, real HTTP, real file watcher), then the example web service applied with real Terraform while
-`platform dev` (the CLI, a subprocess) runs. Only 127.0.0.1 is used; waiting is bounded polling.
+buckets; its bucket events and schedules must fire there, once. The cloud may even have had no local stand-in
+when the gateway started: it follows the environment file (`[clouds.gcp] stand_in = "local"` added, removed).
+First against hand-written registry entries (real gateway, real HTTP, real file watcher, a real environment
+file), then the example web service applied, and moved, with real Terraform while `platform dev` (the CLI, a
+subprocess) runs. Only 127.0.0.1 is used; waiting is bounded polling.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 import signal
 from collections.abc import Iterator
@@ -21,8 +24,9 @@ from typing import Any
 import pytest
 import requests
 
+from platform_sdk.envs import load_environment
 from platform_sdk.localcloud.base import write_json
-from platform_sdk.localcloud.dev import Gateway, RootFinder
+from platform_sdk.localcloud.dev import Gateway, RootFinder, finder_for_env
 from tests.emulators import free_port
 from tests.terraform_fixtures import (  # noqa: F401
     Cli,
@@ -145,7 +149,97 @@ def test_bucket_events_fire_in_a_root_created_after_start(env_dir: Path, tmp_pat
         assert marks(mark) == ["gcp object_created a.txt"]
 
 
-# --------------------------------------------------------------- the web service applied while `platform dev` runs
+# --------------------------------------------------------------- clouds given a local stand-in after start
+
+ENV_FILE = """name_prefix = "t"
+default_cloud = "aws"
+
+[clouds.aws]
+stand_in = "local"
+"""
+GCP_STAND_IN = """
+[clouds.gcp]
+stand_in = "local"
+"""
+
+
+@pytest.fixture
+def env_file(tmp_path: Path) -> Path:
+    """A project's `envs/local.toml` whose only cloud is aws (a local stand-in), and its aws root."""
+    path = tmp_path / "envs" / "local.toml"
+    path.parent.mkdir()
+    path.write_text(ENV_FILE)
+    (tmp_path / ".platform" / "localcloud" / "local" / "aws").mkdir(parents=True)
+    return path
+
+
+def followed_gateway(env_file: Path, **options: Any) -> Gateway:
+    """The gateway `platform dev` starts: the roots of the environment as it is now, following its file."""
+    env = load_environment(env_file)
+    project = env_file.parent.parent
+    finder = finder_for_env(project, env, load_environment)
+    return Gateway({"aws": finder.parent / "aws"}, finder=finder, **options)
+
+
+def test_a_cloud_given_a_local_stand_in_after_start_is_served_and_one_whose_stand_in_is_removed_no_longer(
+        env_file: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    mark = tmp_path / "mark"
+    gcp = tmp_path / ".platform" / "localcloud" / "local" / "gcp"
+    with caplog.at_level(logging.INFO, logger="platform.dev"), followed_gateway(env_file, watch=False) as gw:
+        deploy(gcp, "svc", "gcp", mark, {"http": {"public": True}})  # gcp is not a local cloud of the file yet
+        assert requests.get(f"{gw.url}/fn/svc").status_code == 404
+        assert served_roots(gw.url) == ["aws"]
+
+        env_file.write_text(ENV_FILE + GCP_STAND_IN)  # the file edited while the gateway runs
+        assert requests.get(f"{gw.url}/fn/svc/hi").json() == {"who": "gcp", "path": "/hi"}  # the next request
+        assert served_roots(gw.url) == ["aws", "gcp"]
+
+        env_file.write_text(ENV_FILE + GCP_STAND_IN + "[placement\n")  # half-way through an edit: not TOML
+        assert requests.get(f"{gw.url}/fn/svc/hi").status_code == 200  # the last valid version still holds
+        assert served_roots(gw.url) == ["aws", "gcp"]
+        assert sum("no longer loads" in r.getMessage() for r in caplog.records) == 1  # once per change
+
+        env_file.write_text(ENV_FILE)  # the stand-in removed: its root (still on disk) is not served any more
+        assert served_roots(gw.url) == ["aws"]  # (a found name looks again only with the watcher: the next test)
+        assert requests.get(f"{gw.url}/fn/svc/hi").status_code == 404
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("cloud root added: gcp") for m in messages)
+    assert any(m.startswith("cloud root removed: gcp") for m in messages)
+
+
+def test_the_watcher_follows_the_environment_file(env_file: Path, tmp_path: Path) -> None:
+    """No request needed: an edit of the file alone makes a root with a stand-in now served (its bucket events
+    fire) and one without no longer served."""
+    mark = tmp_path / "mark"
+    gcp = tmp_path / ".platform" / "localcloud" / "local" / "gcp"
+    (gcp / "buckets" / "inbox").mkdir(parents=True)
+    deploy(gcp, "resize", "gcp", mark, {"object_created": [{"bucket": "inbox", "prefix": "", "suffix": ""}]})
+    with followed_gateway(env_file, schedules=False) as gw:
+        assert gw.core.wait_watching(30)
+
+        def labels() -> list[str]:  # what is served, without asking for the routes (which look again)
+            return [r.label for r in gw.core.roots]
+
+        assert labels() == ["aws"]
+        env_file.write_text(ENV_FILE + GCP_STAND_IN)
+        poll(lambda: labels() == ["aws", "gcp"], "the gcp root after the file gave gcp a stand-in")
+        (gcp / "buckets" / "inbox" / "a.txt").write_text("an object in a bucket of the newly local cloud")
+        poll(lambda: marks(mark), "the object-created event on gcp")
+        env_file.write_text(ENV_FILE)
+        poll(lambda: labels() == ["aws"], "the gcp root gone after its stand-in was removed")
+        gw.core.wait_idle()
+        assert marks(mark) == ["gcp object_created a.txt"]
+
+
+def test_a_local_root_moved_in_the_environment_file_asks_for_a_restart(
+        env_file: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="platform.dev"), followed_gateway(env_file, watch=False) as gw:
+        env_file.write_text(ENV_FILE + '\n[clouds.local]\nroot = "elsewhere"\n')
+        assert served_roots(gw.url) == ["aws"]  # still the roots it watches
+    assert any("restart platform dev" in r.getMessage() and "elsewhere" in r.getMessage() for r in caplog.records)
+
+
+# -------------------------------------------------------- the web service applied or moved while `platform dev` runs
 
 @pytest.fixture
 def web_project(tmp_path: Path) -> Iterator[Path]:
@@ -154,12 +248,23 @@ def web_project(tmp_path: Path) -> Iterator[Path]:
     remove_database_servers(project)
 
 
+GCP_SECTION = '[clouds.gcp]\nstand_in = "local"\n\n'
+WEB_ON_GCP = '"web" = "gcp"\n'
+
+
+def without_gcp(env_file: Path) -> str:
+    """Write the example's local environment without gcp (no stand-in, web on aws); returns the example's text."""
+    placed = env_file.read_text()
+    assert GCP_SECTION in placed and WEB_ON_GCP in placed, "the example places web on a gcp stand-in: update this"
+    env_file.write_text(placed.replace(GCP_SECTION, "").replace(WEB_ON_GCP, ""))
+    return placed
+
+
 def test_platform_dev_serves_a_service_applied_onto_a_cloud_it_had_no_root_for(web_project: Path,
                                                                                tf_binary: Path) -> None:
+    """The cloud had no local stand-in either when `platform dev` started: the file gains both, then an apply."""
     env_file = web_project / "envs" / "local.toml"
-    placed = env_file.read_text()
-    assert '"web" = "gcp"' in placed, "the example places web on gcp: update this test"
-    env_file.write_text(placed.replace('"web" = "gcp"\n', ""))  # everything on aws: dev starts with that root only
+    placed = without_gcp(env_file)  # everything on aws: dev starts with that root only
     port = free_port()
     proc, routes = start_platform_dev(web_project, port)
     base = f"http://127.0.0.1:{port}"
@@ -167,7 +272,7 @@ def test_platform_dev_serves_a_service_applied_onto_a_cloud_it_had_no_root_for(w
         assert [r["cloud"] for r in routes["roots"]] == ["aws"]
         gcp = web_project / ".platform" / "localcloud" / "local" / "gcp"
         assert not gcp.exists()
-        env_file.write_text(placed)  # web on gcp, as a move's cut-over writes it
+        env_file.write_text(placed)  # a gcp stand-in, and web on it
         result = Cli(tf_binary)(web_project, "apply", "--env", "local", "--auto-approve")
         assert result.exit_code == 0, result.output
         assert gcp.is_dir()
@@ -188,3 +293,33 @@ def test_platform_dev_serves_a_service_applied_onto_a_cloud_it_had_no_root_for(w
         _, err = proc.communicate()
     assert proc.returncode == 0, err
     assert "cloud root added: gcp" in err and "cloud root removed: gcp" in err
+
+
+def test_platform_dev_follows_a_move_onto_a_stand_in_added_after_it_started(web_project: Path,
+                                                                            tf_binary: Path) -> None:
+    env_file = web_project / "envs" / "local.toml"
+    without_gcp(env_file)
+    cli = Cli(tf_binary)
+    result = cli(web_project, "apply", "--env", "local", "--auto-approve")
+    assert result.exit_code == 0, result.output
+    port = free_port()
+    proc, routes = start_platform_dev(web_project, port)
+    cdn = f"http://127.0.0.1:{port}/cdn/acme-local-web-cdn"
+    try:
+        assert {f["name"]: f["cloud"] for f in routes["functions"]} == {"acme-local-web-api": "aws"}
+        assert requests.get(f"{cdn}/api/").json()["service"] == "web"
+        env_file.write_text(env_file.read_text().replace("[placement]\n", GCP_SECTION + "[placement]\n"))
+        result = cli(web_project, "move", "web", "--to", "gcp", "--env", "local", "--yes")
+        assert result.exit_code == 0, result.output
+        assert WEB_ON_GCP in env_file.read_text()  # the cut-over
+
+        assert requests.get(f"{cdn}/api/").json()["service"] == "web"  # served from gcp now, no restart
+        routes = requests.get(f"http://127.0.0.1:{port}/_platform/routes").json()
+        assert [r["cloud"] for r in routes["roots"]] == ["aws", "gcp"]
+        assert {f["name"]: f["cloud"] for f in routes["functions"]} == {"acme-local-web-api": "gcp"}
+        assert {r["name"]: r["cloud"] for r in routes["cdn"]} == {"acme-local-web-cdn": "gcp"}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate()
+    assert proc.returncode == 0, err
+    assert "cloud root added: gcp" in err

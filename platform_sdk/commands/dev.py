@@ -67,12 +67,15 @@ def dev(env: DevEnvOption = "local", port: PortOption = None, project: ProjectOp
         routes_only: Annotated[bool, typer.Option("--routes", help="Print what would be served and exit.")] = False,
         as_json: JsonOption = False) -> None:
     """Run the local cloud: function URLs, CDN routes, bucket events and schedules on 127.0.0.1 (Ctrl-C stops)."""
+    from platform_sdk.envs import load_environment
     from platform_sdk.localcloud.dev import Gateway, GatewayCore, finder_for_env, roots_for_env
     from platform_sdk.providers.local.config import local_config
 
     proj, environment, _ = load(project, env)
     roots = roots_for_env(proj.root, environment)
-    finder = finder_for_env(proj.root, environment)  # roots an apply or a move creates later are served too
+    # roots an apply or a move creates later are served too, on clouds the environment file gives a local stand-in
+    # after start as well (the finder reads the file again when it changed)
+    finder = finder_for_env(proj.root, environment, load_environment)
     if not roots:
         raise PlatformError("nothing in this environment runs on the local cloud (no cloud has target local)",
                             key="--env", value=env, hint="use an environment like envs/local.toml")

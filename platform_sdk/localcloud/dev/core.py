@@ -87,8 +87,9 @@ class GatewayCore:
     """Everything but HTTP: registry, workers, bucket watcher, scheduler, invocation log.
 
     `roots` are created at start; with a `finder` the served roots are then the ones it finds on disk, looked
-    for again whenever a name is not found, the routes are listed, or the watcher sees a root come or go
-    (`refresh_roots`). Without one, `roots` are served as given for the gateway's life.
+    for again whenever a name is not found, the routes are listed, or the watcher sees a root come or go or the
+    environment file the finder follows change (`refresh_roots`). Without one, `roots` are served as given for the
+    gateway's life.
     """
 
     def __init__(self, roots: Roots, *, base_url: str | None = None, options: WorkerOptions | None = None,

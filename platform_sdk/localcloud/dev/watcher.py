@@ -2,8 +2,9 @@
 
 Which files matter: bucket objects (not the buckets' hidden temp directories), each function's `function.json`,
 and CDN route files. With a `RootFinder` the watch is on the environment's directory (the parent of its roots),
-so a root created later is watched too: a change in a root not served yet, or of a root itself (created,
-removed), makes the gateway look for its roots again before the batch is handled. One batch of changes is
+so a root created later is watched too: a change in a root not served yet, of a root itself (created, removed),
+or of the environment file the finder follows (a cloud given or denied a local stand-in), makes the gateway look
+for its roots again before the batch is handled. One batch of changes is
 handled in order: registry updates first, then one `on_object(entry, event, detail)` call per (object, function
 whose trigger matches it). A write reported twice (added, then modified, with the same mtime, size and inode)
 fires once.
@@ -65,8 +66,9 @@ class Watcher:
         """watchfiles filter: only paths the registry knows, and only the files that matter there."""
         self.ready.set()  # a change reached the filter: the watches are in place
         located = self.registry.locate(Path(path))
-        if located is None:  # outside the roots served: a root created or removed, or a change in a new one
-            return self.finder is not None and self.finder.owns(Path(path))
+        if located is None:  # outside the roots served: a root created or removed, a change in a new one, or
+            # the environment file, which says which clouds have roots
+            return self.finder is not None and (self.finder.owns(Path(path)) or Path(path) == self.finder.source)
         _, area, parts = located
         if area == "buckets":
             return not parts[0].startswith(".")
@@ -78,7 +80,9 @@ class Watcher:
         """Watch until `stop` is set (debounced batches of 1.6 s); a watcher crash is logged, never raised."""
         import watchfiles
 
-        paths = [str(self.finder.parent)] if self.finder is not None else [str(root.path) for root in self.roots]
+        paths = [str(root.path) for root in self.roots]
+        if self.finder is not None:
+            paths = [str(self.finder.parent)] + ([str(self.finder.source.parent)] if self.finder.source else [])
         try:
             for changes in watchfiles.watch(*paths, watch_filter=self.accepts, stop_event=stop,
                                             debounce=1600, step=50, rust_timeout=500, yield_on_timeout=True,
