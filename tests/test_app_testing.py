@@ -132,6 +132,30 @@ def test_failing_app_tests_fail_the_command_with_clear_messages(tmp_path: Path, 
     assert "thumbnails.resize failed (object_created)" in out and "UnidentifiedImageError" in out
 
 
+@pytest.mark.e2e
+def test_a_secret_set_by_hand_without_a_test_value_names_the_fixture_that_gives_one(tmp_path: Path,
+                                                                                     tf_binary: Path) -> None:
+    """A hand-set secret has a value in the developer's environment, never in the throwaway copy. The failure used
+    to repeat the apply's own advice (`platform secret set ... --env local`), already followed: it now names the
+    `platform_secrets` fixture, with the secret's address, and no test runs."""
+    project = make_project(tmp_path / "estate", services=["thumbnails"])
+    local = project / "envs" / "local.toml"
+    local.write_text(local.read_text().replace('"web" = "gcp"\n', ""))
+    (project / "services" / "keys.py").write_text(KEYS_SERVICE)
+    (project / "services" / "functions" / "keys").mkdir()
+    (project / "services" / "functions" / "keys" / "reader.py").write_text(KEYS_HANDLER)
+    (project / "tests").mkdir()
+    (project / "tests" / "test_keys.py").write_text(SECRET_TEST)
+
+    result = platform_test(project, tf_binary, "-q", "-p", "no:randomly")
+
+    out = re.sub(r"\s+", " ", result.stdout + result.stderr)
+    assert result.returncode != 0, out[-3000:]
+    assert "secret(s) keys.api-key read by your functions have no value in the throwaway test environment" in out
+    assert 'def platform_secrets(): return {"keys.api-key": "a test value"}' in out
+    assert "1 passed" not in out
+
+
 def test_platform_test_refuses_a_project_without_tests(tmp_path: Path, tf_binary: Path) -> None:
     project = make_project(tmp_path / "estate", services=["web"])
     result = platform_test(project, tf_binary, "-q")

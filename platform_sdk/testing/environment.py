@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -157,7 +158,19 @@ class ThrowawayEnvironment:
         Raises:
             ApplyError: either command failed (its output is in the message).
         """
-        self._checked("apply", "--env", self.env, "--auto-approve")
+        try:
+            self._checked("apply", "--env", self.env, "--auto-approve")
+        except ApplyError as error:
+            unset = re.findall(r"^\s*- (\S+) \(read by [^)]*\): set it with", str(error), re.M)
+            if not unset:
+                raise
+            values = ", ".join(f'"{address}": "a test value"' for address in unset)
+            raise ApplyError(
+                f"secret(s) {', '.join(unset)} read by your functions have no value in the throwaway test "
+                f"environment (your own environment's values are never copied into it): give them test values in "
+                f"your tests' conftest.py:\n\n    @pytest.fixture(scope=\"session\")\n    def platform_secrets():\n"
+                f"        return {{{values}}}\n\n(docs/testing-apps.md, \"Secrets\"; `generate=True` secrets need "
+                f"none)\n\n{error}") from None
         self.outputs = json.loads(self._checked("outputs", "--env", self.env, "--json"))
         return self.outputs
 
