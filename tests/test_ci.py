@@ -205,3 +205,33 @@ def test_waves_of_a_graph() -> None:
     assert wave_of({"x": ["outside"]}) == {"x": 0}
     with pytest.raises(PlatformError, match="cycle"):
         wave_of({"x": ["y"], "y": ["x"]})
+
+
+def test_the_install_step_fits_the_project(tmp_path: Path) -> None:
+    """The jobs' install step by what the project has. A `platform init` project has no pyproject.toml, and the
+    former default (`pip install -e '.[aws,gcp]'`) failed there at every job's first step: it installs the SDK that
+    generated the pipeline instead, and `--check`'s regenerate command needs no `--install` for it."""
+    from importlib.metadata import version
+
+    from platform_sdk.ci.pipeline import default_install
+
+    from platform_sdk.cli import app
+
+    made = CliRunner().invoke(app, ["init", str(tmp_path), "--name-prefix", "acme"], catch_exceptions=False)
+    assert made.exit_code == 0, made.output
+    pinned = f"python -m pip install 'platform-sdk[aws,gcp]=={version('platform-sdk')}'"
+    assert default_install(tmp_path) == pinned
+    (tmp_path / "requirements.txt").write_text("platform-sdk[aws]\n")
+    assert default_install(tmp_path) == "python -m pip install -r requirements.txt"
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'app'\n")
+    assert default_install(tmp_path) == "python -m pip install -e '.[aws,gcp]'"
+    for name in ("pyproject.toml", "requirements.txt"):
+        (tmp_path / name).unlink()
+    env = (tmp_path / "envs" / "local.toml").read_text()
+    (tmp_path / "envs" / "ci.toml").write_text(env + '\n[state]\nbackend = "s3"\nbucket = "acme-state"\n'
+                                               'lock_table = "acme-locks"\nregion = "eu-west-1"\n')
+    result = platform(tmp_path, "ci", "gitlab", "--env", "ci")
+    assert result.exit_code == 0, result.output
+    pipeline = (tmp_path / ".gitlab-ci.yml").read_text()
+    assert pinned in pipeline and "pip install -e" not in pipeline
+    assert "platform ci gitlab --env ci --check" in pipeline

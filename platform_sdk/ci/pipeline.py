@@ -20,6 +20,7 @@ import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from platform_sdk import providers
 from platform_sdk.ci.waves import wave_needs, waves
@@ -41,11 +42,27 @@ class EnvironmentGraph:
     dependencies: Mapping[str, Sequence[str]]
 
 
-def default_install() -> str:
-    """`python -m pip install -e '.[<extras>]'`: the project with the SDKs of every cloud plug-in, the extras
-    being each plug-in's `CloudPlugin.extra` (sorted; plug-ins without one add nothing)."""
+def default_install(root: Path | None = None) -> str:
+    """How the jobs install the project and the SDK, by what the project at `root` has (None: a packaged project):
+
+    - `pyproject.toml`, `setup.py` or `setup.cfg`: `python -m pip install -e '.[<extras>]'`, the project with the
+      SDKs of every cloud plug-in (its extras name them: each plug-in's `CloudPlugin.extra`, sorted);
+    - else `requirements.txt`: `python -m pip install -r requirements.txt` (it names platform-sdk and its extras);
+    - else (what `platform init` makes): `python -m pip install 'platform-sdk[<extras>]==<this version>'`, the SDK
+      that generated the pipeline. `pip install -e .` failed there: no project file to install."""
     extras = sorted({found.extra for found in providers.plugins().values() if found.extra})
-    return "python -m pip install -e " + shlex.quote(f".[{','.join(extras)}]" if extras else ".")
+    if root is None or any((root / name).is_file() for name in ("pyproject.toml", "setup.py", "setup.cfg")):
+        return "python -m pip install -e " + shlex.quote(f".[{','.join(extras)}]" if extras else ".")
+    if (root / "requirements.txt").is_file():
+        return "python -m pip install -r requirements.txt"
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        pinned = f"=={version('platform-sdk')}"
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        pinned = ""
+    return "python -m pip install " + shlex.quote(f"platform-sdk[{','.join(extras)}]{pinned}" if extras
+                                                  else f"platform-sdk{pinned}")
 
 
 @dataclass(frozen=True)
@@ -58,6 +75,7 @@ class Settings:
     python: str = "3.11"
     terraform: str = "1.0.3"
     install: str = field(default_factory=default_install)  # the project with every cloud plug-in's extra
+    project_install: str | None = None  # `default_install(root)` of the project: --install left out when equal
     image: str = "python:3.11"  # GitLab: needs Python and Terraform (or OpenTofu)
     out: str | None = None  # --out, relative to the project root; None: the system's usual place
 
@@ -100,7 +118,9 @@ def regenerate_command(settings: Settings) -> str:
     defaults = Settings(envs=(), system=settings.system)
     for name, option in OPTIONS.items():
         value = getattr(settings, name)
-        if value != getattr(defaults, name):
+        default = settings.project_install if name == "install" and settings.project_install else \
+            getattr(defaults, name)
+        if value != default:
             words += [option, str(value)]
     return shlex.join(words)
 

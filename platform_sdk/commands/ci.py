@@ -57,7 +57,9 @@ def ci(system: Annotated[str, typer.Argument(help="github or gitlab.")],
        terraform_version: Annotated[str, typer.Option("--terraform-version", help="Terraform of the jobs (GitHub)."
                                                       )] = "1.0.3",
        install: Annotated[str | None, typer.Option(help="Shell command installing the project and platform-sdk "
-                                                   "(default: pip install -e with every cloud plug-in's extra).")]
+                                                   "(default, by the project's files: pip install -e with every "
+                                                   "cloud plug-in's extra for a pyproject.toml, -r requirements.txt, "
+                                                   "else platform-sdk of this version).")]
        = None,
        image: Annotated[str, typer.Option(help="Image of the jobs (GitLab): Python and Terraform.")] = "python:3.11",
        project: ProjectOption = None) -> None:
@@ -85,9 +87,10 @@ def ci(system: Annotated[str, typer.Argument(help="github or gitlab.")],
     relative = None
     if out is not None:
         relative = target.relative_to(proj.root) if target.is_relative_to(proj.root) else target
+    project_install = default_install(proj.root)
     settings = Settings(envs=tuple(names), system=system, branch=branch, python=python, terraform=terraform_version,
-                        install=default_install() if install is None else install, image=image,
-                        out=None if relative is None else str(relative))
+                        install=project_install if install is None else install, project_install=project_install,
+                        image=image, out=None if relative is None else str(relative))
     services = load_services(proj.services_dir)
     graphs = []
     for environment in environments:
