@@ -339,6 +339,55 @@ def test_an_apply_refused_for_data_loss_leaves_a_pending_rename_unmoved(photos: 
     assert tree(bucket) == objects
 
 
+def test_a_rename_in_a_remote_state_is_not_planned_by_moving_it(photos: Path, cli: Cli,
+                                                                 moto_server: str) -> None:  # noqa: F811
+    """Terraform 1.0.3 cannot plan against a copy of a state kept in S3 (`plan -state` is for the local backend): a
+    plan-only command says so and changes nothing; `platform apply` moves the state under its lock and keeps the data.
+    """
+    import boto3
+    from botocore.config import Config
+
+    state_bucket = f"acme-tfstate-{uuid.uuid4().hex[:8]}"
+    s3 = boto3.client("s3", config=Config(s3={"addressing_style": "path"}), endpoint_url=moto_server,
+                      region_name="us-east-1")
+    s3.create_bucket(Bucket=state_bucket)
+    (photos / "envs" / "remote.toml").write_text(f'''name_prefix = "acme"
+default_cloud = "aws"
+[clouds.aws]
+stand_in = "local"
+[clouds.local]
+root = "{photos / "cloud"}"
+[state]
+backend = "s3"
+bucket = "{state_bucket}"
+lock_table = "{state_bucket}-locks"
+region = "us-east-1"
+endpoint = "{moto_server}"
+''')
+    assert cli(photos, "bootstrap", "--env", "remote").exit_code == 0
+    result = cli(photos, "apply", "--env", "remote", "--auto-approve")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    [bucket] = (photos / "cloud").rglob("acme-remote-photos-originals")
+    (bucket / "a.jpg").write_bytes(b"kept")
+    key = "platform/remote/remote-photos-aws.tfstate"
+    state = s3.get_object(Bucket=state_bucket, Key=key)["Body"].read()
+
+    (photos / "services" / "photos.py").write_text(PHOTOS.format(declaration='"images", renamed_from="originals"'))
+    code, data = cli.json(photos, "plan", "--env", "remote")
+    assert code != 0
+    [stack] = data["stacks"]
+    assert "localcloud_bucket.originals -> localcloud_bucket.images cannot be planned" in stack["error"]
+    assert "s3 backend" in stack["error"] and "nothing was changed" in stack["error"]
+    assert s3.get_object(Bucket=state_bucket, Key=key)["Body"].read() == state
+
+    result = cli(photos, "apply", "--env", "remote", "--auto-approve")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "renamed" in result.stdout
+    assert [r["name"] for r in json.loads(s3.get_object(Bucket=state_bucket, Key=key)["Body"].read())["resources"]] \
+        == ["images"]
+    assert (bucket / "a.jpg").read_bytes() == b"kept"
+
+
 def test_a_rename_across_services_is_refused(photos: Path, cli: Cli) -> None:
     env = photos / "envs" / "local.toml"
     env.write_text(env.read_text() + '\n[renames]\n"media.originals" = "photos.originals"\n')
