@@ -6,8 +6,15 @@ Two ways, chosen by the Terraform binary's version:
 - Terraform/OpenTofu >= 1.1 reads `moved` blocks: the stack's configuration gets one per renamed block, in the JSON
   syntax (`"moved": [{"from": "<old address>", "to": "<new address>"}]`; developer.hashicorp.com/terraform/language/
   moved and .../language/syntax/json), and the plan shows each move (`previous_address`);
-- older ones (our pinned 1.0.3) get `terraform state mv <old> <new>` in the stack, under the state lock Terraform
-  takes, before the plan.
+- older ones (our pinned 1.0.3) get `terraform state mv <old> <new>`. A plan never changes the state (a plan may be
+  abandoned, the code reverted, or it may run for an unmerged branch in CI): the moves are done in a copy of the
+  state (`terraform state pull`, then `state mv -state=<copy>`), which the plan reads (`terraform plan -state=<copy>`,
+  the local backend's option), and an apply does them in the state itself, under its lock, right before it applies
+  that plan. The moved copy has the state's lineage and the serial the same moves give the state, so Terraform takes
+  the saved plan as made against the moved state, and refuses it as stale if anything else changed the state.
+  Terraform < 1.1 cannot plan a copy of a remote state (`-state` is for the local backend only): there a plan-only
+  command refuses the stack with `cannot_plan` and changes nothing, and `platform apply` moves the state under its
+  lock before it plans.
 
 Renames stay inside one stack: a rename across services would move state between two stacks and is refused when
 the environment is read (platform_sdk.synth.overrides).
@@ -70,3 +77,23 @@ def pending(renamed: dict[str, str], state_addresses: list[str]) -> list[tuple[s
     """(old, new) for each renamed block whose object is still at its old address (and nothing at the new one)."""
     held = set(state_addresses)
     return [(old, new) for new, old in sorted(renamed.items()) if old in held and new not in held]
+
+
+def backend_type(config: Path) -> str:
+    """The type of a stack's backend (`local`, `s3`, `gcs`, ...) from its `cdk.tf.json`; `local` when it declares none
+    (Terraform's default)."""
+    try:
+        doc = json.loads(config.read_text())
+    except (OSError, ValueError):
+        return "local"
+    backend = doc.get("terraform", {}).get("backend") if isinstance(doc, dict) else None
+    return next(iter(backend), "local") if isinstance(backend, dict) and backend else "local"
+
+
+def cannot_plan(pairs: list[tuple[str, str]], backend: str) -> str:
+    """Why a plan-only command refuses a stack with renames pending in a remote state on Terraform < 1.1."""
+    moves = ", ".join(f"{old} -> {new}" for old, new in pairs)
+    return (f"the rename {moves} cannot be planned without changing the state: this Terraform reads no `moved` "
+            f"blocks (Terraform/OpenTofu >= 1.1 does) and cannot plan against a copy of a state kept in the "
+            f"{backend} backend; nothing was changed. `platform apply` moves the state (terraform state mv, under "
+            f"its lock) and then plans; or set PLATFORM_TERRAFORM to a Terraform >= 1.1")

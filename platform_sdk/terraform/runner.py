@@ -20,7 +20,9 @@ the workflows (plan, apply in waves, outputs) and imports no UI library.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -39,6 +41,10 @@ from platform_sdk.terraform.process import NotStarted, Terraform, TfRun, trim_er
 from platform_sdk.terraform.report import StackResult
 
 PLAN_FILE = "platform.tfplan"
+RENAMED_STATE = "renamed.tfstate"
+"""A stack's state with its pending renames done (`terraform state mv` of a pulled copy), planned with `-state`."""
+RENAMED_WORKSPACE = "platform-renamed-copy"
+"""The stateless workspace in which a plan made against RENAMED_STATE is shown (EnvironmentRunner._show_plan)."""
 INIT = ["init", "-input=false", "-no-color"]
 DEFAULT_PARALLELISM = 4
 ALLOW_DATA_LOSS_ENV = "PLATFORM_ALLOW_DATA_LOSS"
@@ -118,6 +124,10 @@ class EnvironmentRunner:
         self._progress: Progress = NoProgress()
         self.renamed = {name: dict(info.get("renamed") or {}) for name, info in metadata.get("stacks", {}).items()}
         self._moved_supported: bool | None = None
+        # (old, new) addresses to `terraform state mv` in a stack right before its saved plan (made against a moved
+        # copy of the state) is applied; only an apply moves state (terraform/renames.py)
+        self._state_moves: dict[str, list[tuple[str, str]]] = {}
+        self._applying = False
         # one local cloud provider per stack for the length of an operation, which Terraform reattaches to
         self.providers = Providers.of_plugins()
 
@@ -182,14 +192,16 @@ class EnvironmentRunner:
                                  "that is gone (`terraform init` will not help): unset it")
             self._finish(result, rp.FAILED)
 
-    def _tf(self, result: StackResult, phase: str, args: list[str]) -> TfRun | None:
-        """Run one Terraform command for a stack; None if it never started because of an interrupt.
+    def _tf(self, result: StackResult, phase: str, args: list[str],
+            extra_env: dict[str, str] | None = None) -> TfRun | None:
+        """Run one Terraform command for a stack (`extra_env` added to its environment); None if it never started
+        because of an interrupt.
 
         With an init cache, a command failing because the working directory needs init is run again after init.
         """
         self._phase(result, phase)
         cache, stack_dir = self.init_cache, self.stack_dir(result.name)
-        env = cache.env(result.name) if cache is not None else None
+        env = {**(cache.env(result.name) if cache is not None else {}), **(extra_env or {})} or None
         try:
             run = self._run_attached(result.name, args, env)
             if cache is not None and args[0] != "init" and not run.ok and not run.interrupted \
@@ -229,6 +241,11 @@ class EnvironmentRunner:
 
     # -- per-stack work (worker threads) -------------------------------------------------------------------
     def _plan_stack(self, result: StackResult, destroy: bool, refresh_only: bool = False) -> None:
+        self._state_moves.pop(result.name, None)
+        with tempfile.TemporaryDirectory(prefix="platform-rename-") as scratch:  # a moved copy of the state
+            self._plan_stack_in(result, destroy, refresh_only, Path(scratch))
+
+    def _plan_stack_in(self, result: StackResult, destroy: bool, refresh_only: bool, scratch: Path) -> None:
         self._start(result, "init")
         result.plan, result.error, result.lock, result.reason, result.waiting_on = None, None, None, None, []
         run = self._init(result)
@@ -236,19 +253,22 @@ class EnvironmentRunner:
             return
         if not run.ok:
             return self._fail(result, run, "init")
-        moved = [] if destroy or refresh_only else self._rename(result)
+        moved = [] if destroy or refresh_only else self._rename(result, scratch / RENAMED_STATE)
         if moved is None:
             return
         args = ["plan", "-input=false", "-no-color", f"-out={PLAN_FILE}"] + (["-destroy"] if destroy else [])
         if refresh_only:
             args.append("-refresh-only")
+        planned_on_copy = bool(moved) and (scratch / RENAMED_STATE).exists()
+        if planned_on_copy:
+            args.append(f"-state={scratch / RENAMED_STATE}")
         run = self._tf(result, "plan", args)
         if run is None:
             return
         if not run.ok:
             return self._fail(result, run, "plan")
         result.warnings = rp.parse_warnings(run.stdout + "\n" + run.stderr)
-        run = self._tf(result, "show", ["show", "-json", "-no-color", PLAN_FILE])
+        run = self._show_plan(result, planned_on_copy)
         if run is None:
             return
         if not run.ok:
@@ -260,6 +280,8 @@ class EnvironmentRunner:
         except (ValueError, KeyError) as err:
             result.error = f"could not read `terraform show -json` output: {err}"
             return self._finish(result, rp.FAILED)
+        if planned_on_copy:
+            self._state_moves[result.name] = list(moved)
         # Changes made outside Terraform that the configuration does not undo (the real objects already match it)
         # are still applied, as `terraform apply` does: the apply records them in the state. Else the state keeps
         # the old values (a killed apply whose changes were made but not recorded) and every `platform drift`
@@ -282,10 +304,12 @@ class EnvironmentRunner:
                 result.outputs, result.outputs_known = self.ledger.values(result.name), True
         self._finish(result, rp.CHANGES if changes else rp.NO_CHANGES, "planned")
 
-    def _rename(self, result: StackResult) -> list[tuple[str, str]] | None:
-        """Move the objects of renamed resources to their new addresses before planning (terraform/renames.py):
-        `moved` blocks when Terraform reads them, else `terraform state mv`. Returns the (old, new) pairs moved by
-        `state mv`; None when Terraform failed (the result says why)."""
+    def _rename(self, result: StackResult, copy: Path) -> list[tuple[str, str]] | None:
+        """Take the objects of renamed resources to their new addresses for the plan (terraform/renames.py), without
+        changing the state: `moved` blocks when Terraform reads them; else (Terraform < 1.1) `terraform state mv` in
+        a copy of the state (`copy`, which the plan then reads with `-state`), and `_apply_stack` moves the real state
+        right before the plan is applied. Returns the (old, new) pairs taken by `state mv`; None when Terraform failed
+        or the rename cannot be planned without changing the state (the result says why)."""
         from platform_sdk.terraform import renames
 
         renamed = self.renamed.get(result.name)
@@ -308,14 +332,55 @@ class EnvironmentRunner:
         if self._moved_supported:
             renames.add_moved(self.stack_dir(result.name) / "cdk.tf.json", pairs)
             return []  # the plan reports them (previous_address)
+        backend = renames.backend_type(self.stack_dir(result.name) / "cdk.tf.json")
+        if backend != "local" and not self._applying:
+            result.error = renames.cannot_plan(pairs, backend)
+            result.reason = "rename not planned"
+            self._finish(result, rp.FAILED)
+            return None
+        if backend != "local":
+            # Terraform < 1.1 plans no copy of a remote state: an apply moves the state itself, under its lock
+            for old, new in pairs:
+                if not self._state_mv(result, ["-lock=true", old, new]):
+                    return None
+            return pairs
+        run = self._tf(result, "rename", ["state", "pull"])
+        if run is None:
+            return None
+        if not run.ok:
+            self._fail(result, run, "state pull")
+            return None
+        copy.write_text(run.stdout)
         for old, new in pairs:
-            run = self._tf(result, "rename", ["state", "mv", "-lock=true", "-no-color", old, new])
-            if run is None:
-                return None
-            if not run.ok:
-                self._fail(result, run, "state mv")
+            if not self._state_mv(result, [f"-state={copy}", old, new]):
                 return None
         return pairs
+
+    def _show_plan(self, result: StackResult, planned_on_copy: bool) -> TfRun | None:
+        """`terraform show -json` of the stack's saved plan.
+
+        Terraform 1.0.3's `show` compares the state a saved plan was made against with the backend's state and
+        refuses a plan made against a moved copy as stale (`show` takes no `-state`). Such a plan is shown in a
+        workspace that holds no state (TF_WORKSPACE=RENAMED_WORKSPACE), where there is nothing to compare; the
+        local backend only makes the workspace's empty folder, removed here. The apply still makes that comparison,
+        against the state it moved."""
+        if not planned_on_copy:
+            return self._tf(result, "show", ["show", "-json", "-no-color", PLAN_FILE])
+        folder = self.stack_dir(result.name) / "terraform.tfstate.d"
+        try:
+            return self._tf(result, "show", ["show", "-json", "-no-color", PLAN_FILE],
+                            {"TF_WORKSPACE": RENAMED_WORKSPACE})
+        finally:
+            for empty in (folder / RENAMED_WORKSPACE, folder):
+                with contextlib.suppress(OSError):  # not empty: not ours to remove
+                    empty.rmdir()
+
+    def _state_mv(self, result: StackResult, args: list[str]) -> bool:
+        """`terraform state mv <args>` in a stack; False when it failed or was interrupted (the result says why)."""
+        run = self._tf(result, "rename", ["state", "mv", "-no-color", *args])
+        if run is not None and not run.ok:
+            self._fail(result, run, "state mv")
+        return run is not None and run.ok
 
     def _read_outputs(self, result: StackResult) -> dict[str, Any] | None:
         """`terraform output -json` of a stack whose working directory is initialised; None if that failed."""
@@ -330,6 +395,12 @@ class EnvironmentRunner:
 
     def _apply_stack(self, result: StackResult, destroy: bool = False) -> None:
         self._start(result, "apply")
+        # the plan was made against a copy of the state with these renames done: do them in the state now, under its
+        # lock (the same moves give the same serial, so Terraform takes the plan as made against this state; any
+        # other change in between makes it refuse the plan as stale)
+        for old, new in [] if destroy else self._state_moves.pop(result.name, []):
+            if not self._state_mv(result, ["-lock=true", old, new]):
+                return
         run = self._tf(result, "apply", ["apply", "-input=false", "-no-color", PLAN_FILE])
         if run is None:
             return
@@ -479,8 +550,12 @@ class EnvironmentRunner:
         """Wave after wave: plan what is ready, report, refuse data loss, confirm, apply exactly those plans.
 
         Each stack's providers serve its plan and its apply (one process per stack, stopped when this returns)."""
-        with self.providers.scope():
-            return self._apply(confirm, destroy=destroy, allow_data_loss=allow_data_loss, on_wave=on_wave)
+        self._applying = True
+        try:
+            with self.providers.scope():
+                return self._apply(confirm, destroy=destroy, allow_data_loss=allow_data_loss, on_wave=on_wave)
+        finally:
+            self._applying = False
 
     def _apply(self, confirm: Callable[[list[StackResult], int], bool], *, destroy: bool, allow_data_loss: bool,
                on_wave: Callable[[list[StackResult], int], None] | None) -> Outcome:
@@ -552,6 +627,7 @@ class EnvironmentRunner:
     def discard_plan(self, name: str) -> None:
         """Forget a stack's saved plan (it was refused): `apply` then plans again."""
         (self.stack_dir(name) / PLAN_FILE).unlink(missing_ok=True)
+        self._state_moves.pop(name, None)
         if self.ledger is not None:
             self.ledger.pending(name)
 
