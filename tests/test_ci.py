@@ -214,7 +214,6 @@ def test_the_install_step_fits_the_project(tmp_path: Path) -> None:
     from importlib.metadata import version
 
     from platform_sdk.ci.pipeline import default_install
-
     from platform_sdk.cli import app
 
     made = CliRunner().invoke(app, ["init", str(tmp_path), "--name-prefix", "acme"], catch_exceptions=False)
