@@ -90,7 +90,16 @@ class Project:
 
 
 def _write_json(path: Path, data: Any) -> None:
+    """Replace `path` with `data` in one step (a temporary file renamed over it); left as it is when it already
+    holds exactly that (the move record is refreshed by every command that reads the backend: a rewrite of the
+    same content was a write by commands that change nothing, a refused one included)."""
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    try:
+        if path.read_text() == text:
+            return
+    except (OSError, UnicodeDecodeError):
+        pass
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    tmp.write_text(text)
     tmp.replace(path)

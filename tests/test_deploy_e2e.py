@@ -309,3 +309,23 @@ def test_ctrl_c_while_the_applied_outputs_are_read_stops_before_content_and_exit
     result = cli(project, "apply", "--env", "local", "--auto-approve")
     assert result.exit_code == 0, result.output
     assert "Where things live" in result.stdout and any(site.rglob("index.html"))
+
+
+def test_a_command_that_changes_nothing_leaves_the_move_record_cache_alone(cli: Cli, project: Path) -> None:
+    """Every command that reads the environment's move record refreshes its cache (`.platform/moves/<env>.json`):
+    it was rewritten with the same content each time, a refused command (exit 2) included. Now only a change is
+    written."""
+    import os
+    import time
+
+    cache = project / ".platform" / "moves" / "local.json"
+    cache.parent.mkdir(parents=True)
+    cache.write_text('{"moves": []}\n')  # a cache of an older format: replaced once
+    assert cli(project, "plan", "--env", "local", "--stack", "nosuch").exit_code == 2
+    written = cache.read_text()
+    assert json.loads(written)["moves"] == []
+    before = os.stat(cache).st_mtime_ns
+    time.sleep(0.05)
+    for _ in range(2):
+        assert cli(project, "plan", "--env", "local", "--stack", "nosuch").exit_code == 2
+    assert os.stat(cache).st_mtime_ns == before and cache.read_text() == written
