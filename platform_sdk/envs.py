@@ -314,14 +314,37 @@ def valid_keys(model: type[BaseModel], loc: tuple[object, ...]) -> list[str]:
     return []
 
 
-def _describe(err: ValidationError, model: type[BaseModel]) -> tuple[str, str, object]:
-    """(key, message, value) of the first error, worded for a person: unknown keys get the closest valid name."""
-    first = err.errors()[0]
+def _top_level_keys() -> set[str]:
+    return {name for name, field in Environment.model_fields.items() if not field.exclude} - {"name", "file"}
+
+
+def _misplaced(errors: list[Any], prefix: tuple[str, ...] = ()) -> Any | None:
+    """An unknown key inside a table that is a top-level key of the file (`name_prefix` written after `[alerts]`):
+    TOML reads every key after a `[table]` header as part of that table, so the top-level one looks missing."""
+    top = _top_level_keys()
+    for error in errors:
+        loc = (*prefix, *error["loc"])
+        if error["type"] == "extra_forbidden" and len(loc) > 1 and str(loc[-1]) in top:
+            return error
+    return None
+
+
+def _describe(err: ValidationError, model: type[BaseModel],
+              prefix: tuple[str, ...] = ()) -> tuple[str, str, object]:
+    """(key, message, value) of the first error, worded for a person: unknown keys get the closest valid name; a
+    top-level key written below a `[table]` header (`_misplaced`) comes first, as the cause of a "missing" one.
+    `prefix`: where `model`'s table sits in the file (`("clouds", "local")`)."""
+    errors = err.errors()
+    first = _misplaced(errors, prefix) or errors[0]
     # a tagged union's tag (`~table`: which form of a key was written, e.g. `dns_zone`) is not a key of the file
     loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("~")))
     key = ".".join(str(p) for p in loc)
     message, value = first["msg"].removeprefix("Value error, "), first.get("input")
-    if first["type"] == "extra_forbidden":
+    if first["type"] == "extra_forbidden" and first is _misplaced([first], prefix):
+        table = ".".join(str(p) for p in (*prefix, *loc[:-1]))
+        message = (f"unknown key in [{table}]: `{loc[-1]}` is a top-level key, but TOML reads every key after a "
+                   f"[table] header as part of that table: move it above the first [table] line")
+    elif first["type"] == "extra_forbidden":
         known = valid_keys(model, loc[:-1])
         message = f"unknown key{did_you_mean(str(loc[-1]), known)}" + (
             f"; valid keys here: {', '.join(known)}" if known else "")
@@ -432,7 +455,7 @@ def load_environment(path: Path) -> Environment:
             try:
                 sections[name] = config.model_validate(section)
             except ValidationError as err:
-                key, msg, value = _describe(err, config)
+                key, msg, value = _describe(err, config, ("clouds", name))
                 key = f"clouds.{name}.{key}".rstrip(".")
                 raise EnvironmentError_(msg, file=path, line=key_line(path, key), key=key, value=value) from None
         data["clouds"] = sections
@@ -445,7 +468,7 @@ def load_environment(path: Path) -> Environment:
             raise EnvironmentError_(err.message(), file=path, key="state.backend", value=state.get("backend")) \
                 from None
         except ValidationError as err:
-            key, msg, value = _describe(err, model)
+            key, msg, value = _describe(err, model, ("state",))
             key = f"state.{key}".rstrip(".")
             raise EnvironmentError_(msg, file=path, line=key_line(path, key), key=key, value=value) from None
     try:

@@ -233,6 +233,14 @@ def test_a_wrong_type_names_the_file_key_and_value(tmp_path: Path, model: str, t
     (env_text() + '\n[sizes.database.small]\naws_instance_class = "t4g.medium"\n',
      "sizes.database.small.aws_instance_class", "must be an RDS instance class like db.t4g.micro"),
     (env_text() + '\n[overrides.web]\nmemory = 512\n', 'overrides."web"', "'service.resource'"),
+    # a top-level key written after a [table] header belongs to that table: named there, not "missing" at the top
+    ("[alerts]\nemail = [\"a@example.com\"]\n" + env_text().replace(BASE, 'name_prefix = "acme"\n'
+                                                                 'default_cloud = "aws"\n'),
+     "alerts.name_prefix", "`name_prefix` is a top-level key, but TOML reads every key after a [table] header"),
+    (env_text(clouds={"local": "gateway_port = 8790\nprotected = true\n"}), "clouds.local.protected",
+     "unknown key in [clouds.local]: `protected` is a top-level key"),
+    (env_text(state=STATE["s3"] + "protected = true\n"), "state.protected",
+     "unknown key in [state]: `protected` is a top-level key"),
 ])
 def test_each_fault_is_one_message(tmp_path: Path, text: str, key: str, needle: str) -> None:
     err = refused(tmp_path / "prod.toml", text)
