@@ -118,6 +118,7 @@ def test_production_databases_need_backups_high_availability_and_deletion_protec
     assert all(v.resource == "billing.ledger" for v in found)
     ha = next(v for v in found if v.rule.endswith("high-availability"))
     assert "high_availability = true" in ha.fix and "protected environment 'prod'" in ha.message
+    assert '[overrides."billing.ledger"]' in ha.fix and "<" not in ha.fix  # the database it names, no placeholder
     # the environment's overrides count: high availability switched on for prod only
     env = env_of(tmp_path, PROD + '[overrides."billing.ledger"]\nhigh_availability = true\nbackups = true\n')
     assert rule_ids(check_model(env, [service], placements_of(env, [service]))) == [

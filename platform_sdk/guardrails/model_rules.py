@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from platform_sdk.guardrails.core import Rule, Violation
-from platform_sdk.model import Cdn, Function, ObjectCreatedTrigger
+from platform_sdk.model import Cdn, Database, Function, ObjectCreatedTrigger
 
 if TYPE_CHECKING:
     from platform_sdk.envs import Environment
@@ -48,10 +48,15 @@ class _ProductionDatabaseSetting(Rule):
         if not env.protected:
             return []
         return [
-            self.violation(db.address, f"{self.problem} in protected environment {env.name!r}{_where(env, db)}")
+            self.violation(db.address, f"{self.problem} in protected environment {env.name!r}{_where(env, db)}",
+                           fix=self.fix_for(env, db))
             for service in services for db in service.databases
             if not getattr(db, self.setting)
         ]
+
+    def fix_for(self, env: Environment, db: Database) -> str:
+        """The fix for this database (the rule's own `fix`, unless a rule names the database in it)."""
+        return self.fix
 
 
 class ProductionDatabaseBackups(_ProductionDatabaseSetting):
@@ -68,6 +73,10 @@ class ProductionDatabaseHighAvailability(_ProductionDatabaseSetting):
     fix = "add `high_availability = true` under [overrides.\"<service>.<database>\"] in the environment file"
     setting = "high_availability"
     problem = "high availability is off"
+
+    def fix_for(self, env: Environment, db: Database) -> str:
+        where = env.file or "the environment file"
+        return f"add `high_availability = true` under [overrides.\"{db.address}\"] in {where}"
 
 
 class ProductionDatabaseDeletionProtection(_ProductionDatabaseSetting):
