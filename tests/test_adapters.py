@@ -497,7 +497,7 @@ def test_local_write_only_grant_is_enforced_in_handler(app: App, monkeypatch: py
     objects = app.entry("local", "on_object", [object_created(Bucket("originals"))])
     from platform_sdk.runtime import GrantError
 
-    with pytest.raises(GrantError, match="media.worker may not get on bucket 'originals'"):
+    with pytest.raises(GrantError, match=r"media.worker may not call get\(\) on bucket 'originals'"):
         objects({"type": "object_created", "bucket": dirs["originals"].name, "key": "a.txt", "size": 3})
 
 

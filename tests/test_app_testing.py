@@ -125,7 +125,7 @@ def test_failing_app_tests_fail_the_command_with_clear_messages(tmp_path: Path, 
     assert "3 failed, 1 passed" in out
     assert "s3cret-for-tests" not in result.stderr
     # a grant the function lacks: the runtime's own GrantError, as in the cloud
-    assert "GrantError: function thumbnails.resize may not get on bucket 'thumbs'" in out
+    assert "GrantError: function thumbnails.resize may not call get() on bucket 'thumbs'" in out
     # a trigger that fires nothing: the wait says what it waited for, how long, and that nothing ran
     assert "gave up after 3s waiting for an invocation of thumbnails.resize" in out and "(none ran" in out
     # a handler that raises: the wait fails at once with the function's error

@@ -138,9 +138,10 @@ class GrantedBucket(BucketClient):
             return
         have = "+".join(sorted(self.access)) or "none"
         fix = "fn.reads_writes(bucket)"
+        call = operation if "(" in operation else f"{operation}()"  # "may not exists on" read wrongly
         raise GrantError(
-            f"function {function_identity()} may not {operation} on bucket {self.neutral_name!r}: its grant is "
-            f"{have!r} and {operation} needs {need!r}. In {_service_hint()}, change the grant to `{fix}` "
+            f"function {function_identity()} may not call {call} on bucket {self.neutral_name!r}: its grant is "
+            f"{have!r} and {call} needs {need!r}. In {_service_hint()}, change the grant to `{fix}` "
             f"(bucket = the Bucket named {self.neutral_name!r}) if this function really needs to {need}."
         )
 
