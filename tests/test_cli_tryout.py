@@ -190,3 +190,31 @@ def test_a_synthesizing_command_whose_reader_has_gone_ends_quietly(tmp_path: Pat
         os.close(write)
     assert (run.returncode, run.stderr) == (141, ""), run.stderr
     assert (estate / "cdktf.out" / "local" / "manifest.json").is_file()  # the command itself did its work
+
+
+def test_a_long_note_is_shortened_at_a_word_never_inside_a_url(monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """The move record's unreadable-backend note was cut at 200/300 characters: "... see ):" with the URL lost (a
+    missing Google credential's message ends with its URL). Now cut at a word, the URL whole when it fits."""
+    from platform_sdk.commands import deploy
+    from platform_sdk.move import record
+
+    url = "https://cloud.google.com/docs/authentication/external/set-up-adc"
+    message = ("cannot read the move record gs://acme-tfstate/platform/dev/_platform/moves.json: "
+               "DefaultCredentialsError: Your default credentials were not found. To set up Application Default "
+               f"Credentials, see {url} for more information.")
+
+    def unreadable(self: object) -> list[object]:
+        raise record.RecordUnavailable(message)
+
+    monkeypatch.setattr(record.MoveRecords, "__init__", lambda self, *a: None)
+    monkeypatch.setattr(record.MoveRecords, "load", unreadable)
+    monkeypatch.setenv("COLUMNS", "0")
+    assert deploy._moves(object(), object()) == []
+    err = capsys.readouterr().err
+    assert url in err and "see ):" not in err
+    monkeypatch.setattr(record.MoveRecords, "load", lambda self: (_ for _ in ()).throw(
+        record.RecordUnavailable("word " * 100)))
+    deploy._moves(object(), object())
+    err = capsys.readouterr().err
+    assert err.rstrip().endswith("word …") and len(err) < 330

@@ -17,6 +17,7 @@ import contextlib
 import json
 import signal
 import sys
+import textwrap
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -77,7 +78,8 @@ def _moves(project: Any, env: Any) -> list[dict[str, Any]]:
     try:
         return MoveRecords(project, env).load()
     except RecordUnavailable as err:  # an unreachable or missing backend: Terraform reports it next
-        err_console.print(f"[yellow]note:[/] {escape(err.message)[:300]}", highlight=False, soft_wrap=True)
+        note = textwrap.shorten(err.message, 300, placeholder=" …")  # at a word: never mid-URL or mid-markup
+        err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
         return []
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -49,7 +50,8 @@ def _moves(proj: Any, environment: Any) -> list[dict[str, Any]]:
     try:
         return MoveRecords(proj, environment).load()
     except RecordUnavailable as err:
-        err_console.print(f"[dim]the move record could not be read ({escape(err.message)[:200]}): only the "
+        note = textwrap.shorten(err.message, 300, placeholder=" …")  # at a word: never mid-URL or mid-markup
+        err_console.print(f"[dim]the move record could not be read ({escape(note)}): only the "
                           "functions' current clouds are read[/]", highlight=False)
         return []
 
