@@ -360,6 +360,8 @@ def test_the_life_of_a_secret_on_the_local_cloud(pay: SecretCli) -> None:
     listed = pay("secret", "list", "--env", "local", "--json")
     states = {s["secret"]: (s["state"], s["generate"], s["readers"]) for s in json.loads(listed.stdout)["secrets"]}
     assert states == {"pay.stripe-key": ("set", False, ["pay.api"]), "pay.signer": ("set", True, ["pay.api"])}
+    table = pay("secret", "list", "--env", "local").stdout  # says the declaration, never "(generated)": a value set
+    assert "set (generate=True)" in table and "(generated)" not in table  # by hand stays once generate=True is added
     assert pay("plan", "--env", "local", "--detailed-exitcode").exit_code == 0, "values are not Terraform's"
 
     gateway = _gateway(project)

@@ -123,7 +123,8 @@ def list_secrets(env: EnvOption, project: ProjectOption = None, as_json: JsonOpt
         return
     table = Table("secret", "cloud", "value", "read by", title=f"Secrets in environment {environment.name}")
     for state in states:
-        value = state.state + (" (generated)" if state.ref.generate else "")
+        # the declaration, not the value's origin: a value set by hand stays after `generate=True` is added
+        value = state.state + (" (generate=True)" if state.ref.generate else "")
         if state.detail:
             value += f": {state.detail}"
         table.add_row(state.ref.address, _where(state.ref), value, ", ".join(state.ref.readers) or "-")
