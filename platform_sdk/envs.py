@@ -164,7 +164,7 @@ class Environment(_Strict):
                                   "notifies (email addresses, HTTPS webhooks). Default: none (alarms exist but notify "
                                   "no one; a protected environment then fails `platform check`).")
     budget: Budget | None = Field(None, description="`[budget]`: a monthly budget per cloud with alerts at 50/80/100 "
-                                  "%. Default: none.")
+                                  "% to the `[alerts]` channel, which it needs (refused without one). Default: none.")
     rehearses: str | None = Field(None, description="The environment this one rehearses (`rehearses = \"prod\"`): "
                                   "the name of another environment file. Synthesizing this environment also analyses "
                                   "the rehearsed environment's clouds with this environment's placement, and this "
@@ -477,6 +477,12 @@ def load_environment(path: Path) -> Environment:
         key, msg, value = _describe(err, Environment)
         raise EnvironmentError_(msg, file=path, line=key_line(path, key), key=key, value=value) from None
     env.file = path
+    if env.budget is not None and env.alerts is None:  # its alerts are all a budget does: it would notify no one
+        raise EnvironmentError_("a budget notifies the environment's [alerts] channel, and this environment has none",
+                                file=path, line=key_line(path, "budget"), key="budget",
+                                value=f"monthly = {env.budget.monthly}",
+                                hint='add [alerts] with email = ["you@example.com"] or webhook = ["https://..."] '
+                                     "(docs/environment-reference.md)")
     if env.rehearses is not None:
         known = [name for name in list_environments(path.parent) if name != env.name]
         if env.rehearses not in known:

@@ -125,6 +125,8 @@ def test_a_bad_override_names_the_file_and_key(tmp_path: Path, table: str, key: 
     ('[alerts]\nemail = ["not-an-address"]\n', "alerts.email.0", "must be an email address"),
     ('[alerts]\nwebhook = ["http://hooks.example.com/x"]\n', "alerts.webhook.0", "must be an https:// URL"),
     ("[budget]\nmonthly = 0\n", "budget.monthly", "greater than 0"),
+    ("[budget]\nmonthly = 10\n", "budget", "a budget notifies the environment's [alerts] channel, and this "
+     "environment has none"),  # it was accepted: a budget with no notification at all
     ('[budget]\nmonthly = 10\ncurrency = "usd"\n', "budget.currency", "must be an ISO 4217 currency code"),
     ("[budget]\ncurrency = \"EUR\"\n", "budget.monthly", "required key is missing"),
     ('[clouds.gcp]\nregion = "europe-west1"\nbilling_account = "nope"\n', "clouds.gcp.billing_account",

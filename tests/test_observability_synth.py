@@ -54,9 +54,9 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = write_project(tmp_path_factory.mktemp("shop") / "estate", {"shop.py": SHOP}, {
         "aws": env("aws", extra='[overrides."shop.api".alarms]\nerrors = 7\n'), "gcp": env("gcp"),
         "bare": env("aws", channel=False, budget=False),
-        "prod-aws": env("aws", protected=True, channel=False),
+        "prod-aws": env("aws", protected=True, channel=False, budget=False),  # a budget needs a channel
         # a protected GCP CDN needs HTTPS, so a domain
-        "prod-gcp": env("gcp", protected=True, channel=False,
+        "prod-gcp": env("gcp", protected=True, channel=False, budget=False,
                         extra='[overrides."shop.cdn"]\ndomain = "shop.example.com"\n'),
         "prod-ok": env("aws", protected=True), "nobill": env("gcp").replace(BILLING, "")})
     return project.root
