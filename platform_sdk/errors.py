@@ -69,8 +69,21 @@ class PlacementError(PlatformError):
 
 
 def did_you_mean(word: object, choices: Iterable[str]) -> str:
-    """` (did you mean 'region'?)` for the closest of `choices` to `word` (difflib), or "" when none is close."""
+    """` (did you mean 'region'?)` for the closest of `choices` to `word` (difflib), or "" when none is close.
+    Choices equally close are all named, sorted (`eu-west-9`: 'eu-west-1', 'eu-west-2' or 'eu-west-3'), never one of
+    them picked by chance."""
     if not isinstance(word, str):
         return ""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.5)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    options = list(dict.fromkeys(choices))
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.5)
+    if not close:
+        return ""
+
+    def score(choice: str) -> float:
+        return difflib.SequenceMatcher(None, choice, word).ratio()  # as get_close_matches scores
+
+    best = score(close[0])
+    tied = sorted(c for c in options if score(c) == best)
+    named = [repr(c) for c in tied]
+    return f" (did you mean {named[0]}?)" if len(named) == 1 else \
+        f" (did you mean {', '.join(named[:-1])} or {named[-1]}?)"
