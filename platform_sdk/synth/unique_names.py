@@ -35,6 +35,9 @@ class Claim:
     address: str
     owner: Resource | None
     """The resource it implements; None for an escape hatch's block or one the platform adds for a whole stack."""
+    own: bool
+    """Whether it is the resource's own object (a block of its kind's `primary_types` with its physical name), not a
+    part derived from it (a dead-letter queue, a role)."""
     who: str
     """How messages name what made it: the resource's address, `<service>'s escape hatch`, or `the platform`."""
     declared: str | None
@@ -70,17 +73,24 @@ def refuse_shared_names(builder: EstateBuilder) -> None:
                     who, declared = f"{info.service}'s escape hatch", where[0] if where else None
                 else:
                     who, declared = "the platform", None
-                _take(taken, namespace, name, Claim(ctx.name, ctx.cloud, ctx.target, block.fqn, resource, who,
+                own = resource is not None and name == _physical_name(builder, resource) \
+                    and plugin.primary_types.get(resource.kind) == block.terraform_resource_type
+                _take(taken, namespace, name, Claim(ctx.name, ctx.cloud, ctx.target, block.fqn, resource, own, who,
                                                     declared))
     for resource, handle in [*builder.handles.items(), *builder.copy_handles.items()]:
         backing = builder.profile.modules.get((handle.target, resource.kind))
         if backing is None or resource.service is None:
             continue
-        name = builder.profile.physical_name(builder.env, resource.service.name, resource.physical_key)
+        name = _physical_name(builder, resource)
         declared = builder.stack_infos[handle.stack_name].declared.get(resource.address)
         claim = Claim(handle.stack_name, handle.cloud, handle.target, f"module.{resource.name}_module", resource,
-                      resource.address, declared)
+                      True, resource.address, declared)
         _take(taken, f"module {backing.source}", name, claim)
+
+
+def _physical_name(builder: EstateBuilder, resource: Resource) -> str:
+    service = resource.service.name if resource.service is not None else ""
+    return builder.profile.physical_name(builder.env, service, resource.physical_key)
 
 
 def _take(taken: dict[tuple[str, str, str], Claim], namespace: str, name: str, claim: Claim) -> None:
@@ -95,10 +105,10 @@ def _shared(first: Claim, second: Claim, namespace: str, name: str) -> PlatformE
     kinds = [kind for kind, primary in plugin.primary_types.items() if primary == terraform_type]
     what = f"{kinds[0]} {name!r} ({namespace})" if kinds else f"{terraform_type} {name!r} {scope}".rstrip()
     where = second.cloud if second.target == second.cloud else f"{second.cloud} ({second.target} stand-in)"
-    renamed = [c for c in (first, second) if c.owner is not None and c.owner.renamed_from is not None]
-    # Point at the declaration that took the name second, unless that one only kept its old name (renamed_from).
-    pointed = first if len(renamed) == 1 and renamed[0] is second else second
-    other = second if pointed is first else first
+    # Point at what the user can rename: rather a declaration that did not keep its old name (renamed_from), rather a
+    # resource's own object than a part a compiler derived from another; else the one that took the name second.
+    pointed, other = sorted((second, first), key=lambda c: (c.owner is not None and c.owner.renamed_from is not None,
+                                                            not c.own))
     message = (f"{_describe(first)} and {_describe(second)} would both be {what} on {where}, one object for two "
                "declarations: both would be applied to it, and removing either would delete it (and its data) for the "
                "other too")
@@ -115,7 +125,7 @@ def _describe(claim: Claim) -> str:
     owner = claim.owner
     if owner is not None and owner.renamed_from is not None:
         details.append(f"renamed_from={owner.renamed_from!r}")
-    if owner is None or providers.plugin(claim.target).primary_types.get(owner.kind) != claim.address.split(".")[0]:
+    if not claim.own:
         details.append(f"its {claim.address}" if claim.declared else f"{claim.address} in stack {claim.stack}")
     return f"{claim.who} ({', '.join(details)})"
 
