@@ -595,6 +595,33 @@ def test_database_in_another_stack_is_opened_by_the_function_stack(tmp_path: Pat
                                                                                "aws_vpc_endpoint") == {}
 
 
+@pytest.mark.parametrize(("added", "pointed", "other", "name"), [
+    # a queue's dead-letter queue is `<queue>-dlq`
+    ('data.add(Queue("outbox"))\ndata.add(Queue("outbox-dlq"))\n', "data.outbox-dlq (services/cross.py:9)",
+     "data.outbox (services/cross.py:8, its aws_sqs_queue.outbox_dlq)", "queue 'acme-test-data-outbox-dlq' "
+     "(aws_sqs_queue in eu-west-1)"),
+    # a function using a database has a setup function `<function>-dbsetup`, with a role of that name
+    ('app.add(Function("worker-dbsetup", handler="app.handle", source="functions/app"))\n',
+     "app.worker-dbsetup (services/cross.py:8, its aws_iam_role.",
+     "app.worker (services/cross.py:7, its aws_iam_role.",
+     "aws_iam_role 'acme-test-app-worker-dbsetup'"),
+])
+def test_a_name_the_compiler_derives_for_one_resource_is_refused_for_another(tmp_path: Path, added: str,
+                                                                              pointed: str, other: str,
+                                                                              name: str) -> None:
+    """Tryout seedA fault 2: what the compiler names after a resource (a dead-letter queue, a setup function and its
+    role) would be one object with a resource declared under that name: refused at synthesis, nothing written."""
+    env = 'name_prefix = "acme"\ndefault_cloud = "aws"\n[clouds.aws]\nregion = "eu-west-1"\naccount = "111111111111"\n'
+    services = {"cross.py": CROSS_SERVICE.replace("import Database,", "import Database, Queue,") + added}
+    project = make_project(tmp_path / "estate", {"test": env}, services, {"functions/app/app.py": HANDLER})
+    with pytest.raises(PlatformError) as caught:
+        synth(project, "test")
+    err = caught.value
+    assert err.file == str(project.root / "services" / "cross.py") and err.key == pointed.split(" ")[0]
+    assert pointed in err.message and other in err.message and f"would both be {name} on aws" in err.message
+    assert not (project.root / "cdktf.out" / "test").exists()
+
+
 # -- profile standards -----------------------------------------------------------------------------------------------
 KMS_KEY = "arn:aws:kms:eu-west-1:333333333333:key/abcd"
 
