@@ -19,7 +19,7 @@ import platform_sdk.cdk.engine  # noqa: F401  (points jsii at the pip-installed 
 from platform_sdk.envs import load_environment
 from platform_sdk.errors import PlacementError, PlatformError
 from platform_sdk.loader import load_services
-from platform_sdk.profile import Profile
+from platform_sdk.profile import ModuleBacking, Profile
 from platform_sdk.project import Project
 from platform_sdk.providers.aws.cdn import (
     ALL_VIEWER_EXCEPT_HOST_HEADER,
@@ -620,6 +620,22 @@ def test_a_name_the_compiler_derives_for_one_resource_is_refused_for_another(tmp
     assert err.file == str(project.root / "services" / "cross.py") and err.key == pointed.split(" ")[0]
     assert pointed in err.message and other in err.message and f"would both be {name} on aws" in err.message
     assert not (project.root / "cdktf.out" / "test").exists()
+
+
+def test_a_kind_backed_by_a_module_takes_its_name_as_the_built_in_compiler_would(tmp_path: Path) -> None:
+    """A platform team's module builds the database from the `name` input: a renamed database keeps its old name
+    there too, so a new database with that name is refused like a built-in one."""
+    env = 'name_prefix = "acme"\ndefault_cloud = "aws"\n[clouds.aws]\nregion = "eu-west-1"\naccount = "111111111111"\n'
+    service = ('from platform_sdk import Database, Service\n\ndata = Service("data", owner="data-team")\n'
+               'data.add(Database("ledger", renamed_from="books"))\ndata.add(Database("books"))\n')
+    project = make_project(tmp_path / "estate", {"test": env}, {"data.py": service})
+    profile = Profile(modules={("aws", "database"): ModuleBacking(source="app.terraform.io/acme/rds/aws",
+                                                                  outputs=("name", "url", "endpoint"))})
+    with pytest.raises(PlatformError) as caught:
+        synth(project, "test", profile)
+    assert "data.ledger (services/data.py:4, renamed_from='books') and data.books (services/data.py:5) would both " \
+           "be database 'acme-test-data-books' (aws_db_instance in eu-west-1) on aws" in caught.value.message
+    assert caught.value.key == "data.books"
 
 
 # -- profile standards -----------------------------------------------------------------------------------------------

@@ -78,14 +78,18 @@ def refuse_shared_names(builder: EstateBuilder) -> None:
                 _take(taken, namespace, name, Claim(ctx.name, ctx.cloud, ctx.target, block.fqn, resource, own, who,
                                                     declared))
     for resource, handle in [*builder.handles.items(), *builder.copy_handles.items()]:
-        backing = builder.profile.modules.get((handle.target, resource.kind))
-        if backing is None or resource.service is None:
+        # a kind backed by the platform team's module: its `name` input names an object of the kind's primary type
+        plugin = providers.plugin(handle.target)
+        primary = plugin.primary_types.get(resource.kind, "")
+        argument = plugin.unique_names.get(primary)
+        if (handle.target, resource.kind) not in builder.profile.modules or argument is None:
             continue
         name = _physical_name(builder, resource)
         declared = builder.stack_infos[handle.stack_name].declared.get(resource.address)
         claim = Claim(handle.stack_name, handle.cloud, handle.target, f"module.{resource.name}_module", resource,
                       True, resource.address, declared)
-        _take(taken, f"module {backing.source}", name, claim)
+        for namespace, physical in plugin.physical_names(builder.env, primary, {argument: name}):
+            _take(taken, namespace, physical, claim)
 
 
 def _physical_name(builder: EstateBuilder, resource: Resource) -> str:
