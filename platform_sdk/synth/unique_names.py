@@ -14,6 +14,7 @@ synthesized block of one cloud label (one account or project, one local root) wi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -48,13 +49,22 @@ def refuse_shared_names(builder: EstateBuilder) -> None:
     """Refuse two blocks (or module-backed resources) of one cloud label that take one name in one namespace.
 
     Raises:
-        PlatformError: at the line of the declaration that takes the name second (the one not renamed, when one of
-            them keeps its old name through `renamed_from`), naming both declarations with their `file:line`, the
-            physical name, its cloud and the Terraform type.
+        PlatformError: at the line of the declaration to rename (rather the one not renamed, when the other keeps its
+            old name through `renamed_from`; rather a resource's own object than a name derived from another
+            resource), naming both declarations with their `file:line`, the physical name, its cloud and the
+            Terraform type.
     """
+    taken: dict[tuple[str, str, str], Claim] = {}
+    for namespace, name, claim in [*_block_claims(builder), *_module_claims(builder)]:
+        first = taken.setdefault((claim.cloud, namespace, name), claim)
+        if first is not claim:
+            raise _shared(first, claim, namespace, name)
+
+
+def _block_claims(builder: EstateBuilder) -> Iterator[tuple[str, str, Claim]]:
+    """(namespace, name, claim) of every name a synthesized block takes (`CloudPlugin.physical_names`)."""
     resources = {resource.address: resource for service in builder.services for resource in service}
     services = {service.name: service for service in builder.services}
-    taken: dict[tuple[str, str, str], Claim] = {}
     for ctx in builder.contexts.values():
         info = builder.stack_infos[ctx.name]
         plugin = providers.plugin(ctx.target)
@@ -63,44 +73,41 @@ def refuse_shared_names(builder: EstateBuilder) -> None:
                 continue
             provider = block.meta_arguments()["provider"]
             body = {**block.attributes, "provider": provider} if provider else block.attributes
+            owner = info.owners.get(block.fqn, "")
+            resource = resources.get(owner)
+            if resource is not None:
+                who, declared = resource.address, info.declared.get(owner)
+            elif owner == f"{info.service}.terraform" and info.service in services:
+                where = [h.where for h in services[info.service].hatches if h.cloud == ctx.cloud]
+                who, declared = f"{info.service}'s escape hatch", where[0] if where else None
+            else:
+                who, declared = "the platform", None
+            primary = resource is not None and plugin.primary_types.get(resource.kind) == block.terraform_resource_type
             for namespace, name in plugin.physical_names(builder.env, block.terraform_resource_type, body):
-                owner = info.owners.get(block.fqn, "")
-                resource = resources.get(owner)
-                if resource is not None:
-                    who, declared = resource.address, info.declared.get(owner)
-                elif owner == f"{info.service}.terraform" and info.service in services:
-                    where = [h.where for h in services[info.service].hatches if h.cloud == ctx.cloud]
-                    who, declared = f"{info.service}'s escape hatch", where[0] if where else None
-                else:
-                    who, declared = "the platform", None
-                own = resource is not None and name == _physical_name(builder, resource) \
-                    and plugin.primary_types.get(resource.kind) == block.terraform_resource_type
-                _take(taken, namespace, name, Claim(ctx.name, ctx.cloud, ctx.target, block.fqn, resource, own, who,
-                                                    declared))
+                own = primary and resource is not None and name == _physical_name(builder, resource)
+                yield namespace, name, Claim(ctx.name, ctx.cloud, ctx.target, block.fqn, resource, own, who, declared)
+
+
+def _module_claims(builder: EstateBuilder) -> Iterator[tuple[str, str, Claim]]:
+    """The name of every resource a platform team's module builds (`Profile.modules`): its `name` input names an object
+    of the kind's primary type, in that type's namespace."""
     for resource, handle in [*builder.handles.items(), *builder.copy_handles.items()]:
-        # a kind backed by the platform team's module: its `name` input names an object of the kind's primary type
         plugin = providers.plugin(handle.target)
         primary = plugin.primary_types.get(resource.kind, "")
         argument = plugin.unique_names.get(primary)
         if (handle.target, resource.kind) not in builder.profile.modules or argument is None:
             continue
-        name = _physical_name(builder, resource)
         declared = builder.stack_infos[handle.stack_name].declared.get(resource.address)
         claim = Claim(handle.stack_name, handle.cloud, handle.target, f"module.{resource.name}_module", resource,
                       True, resource.address, declared)
-        for namespace, physical in plugin.physical_names(builder.env, primary, {argument: name}):
-            _take(taken, namespace, physical, claim)
+        body = {argument: _physical_name(builder, resource)}
+        for namespace, name in plugin.physical_names(builder.env, primary, body):
+            yield namespace, name, claim
 
 
 def _physical_name(builder: EstateBuilder, resource: Resource) -> str:
     service = resource.service.name if resource.service is not None else ""
     return builder.profile.physical_name(builder.env, service, resource.physical_key)
-
-
-def _take(taken: dict[tuple[str, str, str], Claim], namespace: str, name: str, claim: Claim) -> None:
-    first = taken.setdefault((claim.cloud, namespace, name), claim)
-    if first is not claim:
-        raise _shared(first, claim, namespace, name)
 
 
 def _shared(first: Claim, second: Claim, namespace: str, name: str) -> PlatformError:
