@@ -147,4 +147,5 @@ def _hint(pointed: Claim, other: Claim) -> str:
         return (f"{old.address} keeps the physical name of its old name {new.name!r} (renamed_from), so that name "
                 f"stays taken in service {new.service.name if new.service else '?'}: give {new.address} another name")
     return ("give one of them (or its service) another name: physical names join the name prefix, the environment, "
-            "the service and the resource with '-', and a cloud derives further names from them")
+            "the service and the resource with '-' (unless the profile names them otherwise), and a cloud derives "
+            "further names from them")
