@@ -296,6 +296,21 @@ def test_a_rename_keeps_the_data_through_real_terraform(photos: Path, cli: Cli, 
     code, data = cli.json(photos, "plan", "--env", "local", "--all")
     assert code == 0 and not data["changes_present"]
 
+    # The old name is still the bucket's physical name: a new bucket called `originals` would be the same bucket, and
+    # removing it later would delete the renamed one's objects (tryout seedA fault 2). Refused, nothing changed.
+    services = photos / "services" / "photos.py"
+    services.write_text(services.read_text() + 'service.add(Bucket("originals"))\n')
+    before = state_resources(photos)
+    result = cli(photos, "apply", "--env", "local", "--auto-approve", "--allow-data-loss")
+    assert result.exit_code == 2, result.stdout + result.stderr
+    refusal = " ".join(result.stderr.split())
+    if how == "renamed_from":
+        assert "photos.images (services/photos.py:4, renamed_from='originals') and photos.originals " \
+               "(services/photos.py:5) would both be bucket 'acme-local-photos-originals'" in refusal
+    else:  # the environment's [renames] says the old address is gone
+        assert 'renames."photos.originals"' in refusal and "no longer declared" in refusal
+    assert state_resources(photos) == before and tree(bucket) == objects
+
 
 def test_an_abandoned_rename_plan_changes_nothing_and_loses_nothing(photos: Path, cli: Cli) -> None:
     """The tester's scenario (fault 1): rename, plan (text and --json), revert the edit: the plan shows no changes,

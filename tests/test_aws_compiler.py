@@ -19,7 +19,7 @@ import platform_sdk.cdk.engine  # noqa: F401  (points jsii at the pip-installed 
 from platform_sdk.envs import load_environment
 from platform_sdk.errors import PlacementError, PlatformError
 from platform_sdk.loader import load_services
-from platform_sdk.profile import Profile
+from platform_sdk.profile import ModuleBacking, Profile
 from platform_sdk.project import Project
 from platform_sdk.providers.aws.cdn import (
     ALL_VIEWER_EXCEPT_HOST_HEADER,
@@ -593,6 +593,49 @@ def test_database_in_another_stack_is_opened_by_the_function_stack(tmp_path: Pat
     assert len(resources(stacks["test-base-aws"], "aws_vpc_endpoint")) == 1  # the setup's Secrets Manager endpoint
     assert resources(stacks["test-app-aws"], "aws_vpc_endpoint") == resources(stacks["test-data-aws"],
                                                                                "aws_vpc_endpoint") == {}
+
+
+@pytest.mark.parametrize(("added", "pointed", "other", "name"), [
+    # a queue's dead-letter queue is `<queue>-dlq`
+    ('data.add(Queue("outbox"))\ndata.add(Queue("outbox-dlq"))\n', "data.outbox-dlq (services/cross.py:9)",
+     "data.outbox (services/cross.py:8, its aws_sqs_queue.outbox_dlq)", "queue 'acme-test-data-outbox-dlq' "
+     "(aws_sqs_queue in eu-west-1)"),
+    # a function using a database has a setup function `<function>-dbsetup`, with a role of that name
+    ('app.add(Function("worker-dbsetup", handler="app.handle", source="functions/app"))\n',
+     "app.worker-dbsetup (services/cross.py:8, its aws_iam_role.",
+     "app.worker (services/cross.py:7, its aws_iam_role.",
+     "aws_iam_role 'acme-test-app-worker-dbsetup'"),
+])
+def test_a_name_the_compiler_derives_for_one_resource_is_refused_for_another(tmp_path: Path, added: str,
+                                                                              pointed: str, other: str,
+                                                                              name: str) -> None:
+    """Tryout seedA fault 2: what the compiler names after a resource (a dead-letter queue, a setup function and its
+    role) would be one object with a resource declared under that name: refused at synthesis, nothing written."""
+    env = 'name_prefix = "acme"\ndefault_cloud = "aws"\n[clouds.aws]\nregion = "eu-west-1"\naccount = "111111111111"\n'
+    services = {"cross.py": CROSS_SERVICE.replace("import Database,", "import Database, Queue,") + added}
+    project = make_project(tmp_path / "estate", {"test": env}, services, {"functions/app/app.py": HANDLER})
+    with pytest.raises(PlatformError) as caught:
+        synth(project, "test")
+    err = caught.value
+    assert err.file == str(project.root / "services" / "cross.py") and err.key == pointed.split(" ")[0]
+    assert pointed in err.message and other in err.message and f"would both be {name} on aws" in err.message
+    assert not (project.root / "cdktf.out" / "test").exists()
+
+
+def test_a_kind_backed_by_a_module_takes_its_name_as_the_built_in_compiler_would(tmp_path: Path) -> None:
+    """A platform team's module builds the database from the `name` input: a renamed database keeps its old name
+    there too, so a new database with that name is refused like a built-in one."""
+    env = 'name_prefix = "acme"\ndefault_cloud = "aws"\n[clouds.aws]\nregion = "eu-west-1"\naccount = "111111111111"\n'
+    service = ('from platform_sdk import Database, Service\n\ndata = Service("data", owner="data-team")\n'
+               'data.add(Database("ledger", renamed_from="books"))\ndata.add(Database("books"))\n')
+    project = make_project(tmp_path / "estate", {"test": env}, {"data.py": service})
+    profile = Profile(modules={("aws", "database"): ModuleBacking(source="app.terraform.io/acme/rds/aws",
+                                                                  outputs=("name", "url", "endpoint"))})
+    with pytest.raises(PlatformError) as caught:
+        synth(project, "test", profile)
+    assert "data.ledger (services/data.py:4, renamed_from='books') and data.books (services/data.py:5) would both " \
+           "be database 'acme-test-data-books' (aws_db_instance in eu-west-1) on aws" in caught.value.message
+    assert caught.value.key == "data.books"
 
 
 # -- profile standards -----------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from platform_sdk.cli import app
+from tests.terraform_fixtures import tree
 
 runner = CliRunner()
 
@@ -65,6 +66,87 @@ def test_two_resources_with_one_name(estate: Path) -> None:
     path.write_text(path.read_text() + '\nfrom platform_sdk import Bucket\nservice.add(Bucket("originals"))\n')
     code, out = synth(estate)
     assert_refused(estate, code, out, "thumbnails.py", "two resources named 'originals'")
+
+
+# -- tryout seedA fault 2: two declarations that would be one object on a cloud -------------------------------------
+# Physical names: `acme-<env>-<service>-<resource>`; web lives on gcp in local (a local stand-in) and staging, on aws in
+# dev. Each cloud label of the local environment has its own root, so only one label's names can meet.
+WHERE = {"local": ("gcp (local stand-in)", "localcloud_bucket"), "dev": ("aws", "aws_s3_bucket"),
+         "staging": ("gcp", "google_storage_bucket")}
+
+
+def _append(path: Path, code: str) -> dict[str, int]:
+    """Append `code` to a service file; the line of each `Bucket("<name>"` it adds, by name."""
+    imports = "\nfrom platform_sdk import Bucket, Database, Function, Service\n"
+    text = (path.read_text() if path.exists() else "") + imports + code
+    path.write_text(text)
+    return {m.group(1): text[:m.start()].count("\n") + 1 for m in re.finditer(r'(?:Bucket|Database)\("([^"]+)"', text)}
+
+
+@pytest.mark.parametrize("env", ["local", "dev", "staging"])
+def test_a_renamed_resources_old_name_declared_again_is_refused(estate: Path, env: str) -> None:
+    """`renamed_from` keeps the old physical name: a new bucket with the old name would be the same bucket (both
+    "created" into one, and removing the new one deleted the renamed one's data)."""
+    web = estate / "services" / "web.py"
+    lines = _append(web, 'service.add(Bucket("files", renamed_from="uploads"))\nservice.add(Bucket("uploads"))\n')
+    code, out = synth(estate, env)
+    cloud, terraform_type = WHERE[env]
+    assert_refused(estate, code, out, f"{web}:{lines['uploads']}: web.uploads: ",
+                   f"web.files (services/web.py:{lines['files']}, renamed_from='uploads') and web.uploads "
+                   f"(services/web.py:{lines['uploads']}) would both be bucket 'acme-{env}-web-uploads' "
+                   f"({terraform_type}", f"on {cloud}, one object for two declarations",
+                   "hint: web.files keeps the physical name of its old name 'uploads' (renamed_from), so that name "
+                   "stays taken in service web: give web.uploads another name")
+
+
+@pytest.mark.parametrize(("env", "apart", "together"), [("local", "aws", "gcp"), ("dev", "gcp", "aws"),
+                                                        ("staging", "aws", "gcp")])
+def test_names_of_two_services_that_meet_are_refused_on_one_cloud(estate: Path, env: str, apart: str,
+                                                                   together: str) -> None:
+    """Service web's bucket x-y and service web-x's bucket y are both `acme-<env>-web-x-y`: accepted while they live
+    on two clouds, refused once on one (across services: two stacks)."""
+    web = estate / "services" / "web.py"
+    lines = _append(web, 'service.add(Bucket("x-y"))\n')
+    other = estate / "services" / "web_x.py"
+    other_lines = _append(other, 'service = Service("web-x", owner="web-team")\nservice.add(Bucket("y"))\n')
+    path = estate / "envs" / f"{env}.toml"
+    text = path.read_text() if "[placement]\n" in path.read_text() else path.read_text() + "\n[placement]\n"
+    path.write_text(text.replace("[placement]\n", f'[placement]\n"web-x" = "{apart}"\n', 1))
+    code, out = synth(estate, env)
+    assert code == 0, out
+    before = tree(estate / "cdktf.out")
+
+    path.write_text(text.replace("[placement]\n", f'[placement]\n"web-x" = "{together}"\n', 1))
+    code, out = synth(estate, env)
+    cloud, terraform_type = WHERE[env]
+    assert code == 2, out
+    for needle in (f"{other}:{other_lines['y']}: web-x.y: ",
+                   f"web.x-y (services/web.py:{lines['x-y']}) and web-x.y (services/web_x.py:{other_lines['y']}) "
+                   f"would both be bucket 'acme-{env}-web-x-y' ({terraform_type}",
+                   f"on {cloud}", "physical names join the name prefix, the environment, the service and the resource"):
+        assert needle in out, f"{needle!r} not in {out!r}"
+    assert tree(estate / "cdktf.out") == before, "a refused synthesis leaves the earlier output as it was"
+
+
+@pytest.mark.parametrize("kind", ["functions", "databases"])
+def test_database_roles_that_meet_on_the_local_server_are_refused(estate: Path, kind: str) -> None:
+    """The local cloud's database roles keep only letters, digits and '_': functions (or databases) `a--b` and `a-b`
+    would share one role on the local server (`acme_local_auth_a_b__...`)."""
+    auth = estate / "services" / "auth.py"
+    if kind == "functions":
+        _append(auth, "".join(f'service.add(Function("{name}", handler="api.handle", source="functions/auth"))'
+                                      f'.uses(auth.database)\n' for name in ("a--b", "a-b")))
+        role = "acme_local_auth_a_b__acme_local_auth_users"
+        first, second = "auth.a--b (services/auth.py:{}, its localcloud_database_role.", "auth.a-b (services/auth.py:{}"
+        numbers = [len(auth.read_text().splitlines()) - 1, len(auth.read_text().splitlines())]
+    else:
+        lines = _append(auth, 'service.add(Database("a--b"))\nservice.add(Database("a-b"))\n')
+        role = "acme_local_auth_a_b__data"  # the database's group role (runtime/dbroles.py)
+        first, second = "auth.a--b (services/auth.py:{}, its localcloud_database.a--b)", "auth.a-b (services/auth.py:{}"
+        numbers = [lines["a--b"], lines["a-b"]]
+    code, out = synth(estate)
+    assert_refused(estate, code, out, first.format(numbers[0]), second.format(numbers[1]),
+                   f"would both be localcloud_database_role '{role}' on aws (local stand-in)")
 
 
 def test_missing_handler_file(estate: Path) -> None:

@@ -15,7 +15,7 @@ import pytest
 import platform_sdk.cdk.engine  # noqa: F401  (points jsii at the pip-installed Node)
 from platform_sdk import providers
 from platform_sdk.envs import load_environment
-from platform_sdk.errors import PlacementError
+from platform_sdk.errors import PlacementError, PlatformError
 from platform_sdk.loader import load_services
 from platform_sdk.profile import Profile
 from platform_sdk.project import Project
@@ -72,6 +72,7 @@ scheduler = service.add(Function("scheduler", handler="api.handle", source="func
                                  triggers=[schedule("0 1 * * *"), schedule("30 2 * * 1")]))
 scheduler.writes(downloads)
 service.add(Bucket("src"))  # a name the platform would use for the package bucket
+service.add(Bucket("archive", renamed_from="src-1"))  # keeps the physical name the platform would use next
 """
 
 WRITER = f"projects/acme-test-123/roles/acme_{ENV.replace('-', '_')}_base_object_writer"  # base stack's role
@@ -174,8 +175,8 @@ def test_apis_are_enabled_by_the_base_stack_and_never_disabled_on_destroy(stacks
 def test_buckets_are_private_with_uniform_access(stacks: dict[str, dict[str, Any]]) -> None:
     buckets = [(stack, name, body) for stack, tf_type, name, body in all_resources(stacks)
                if tf_type == "google_storage_bucket"]
-    # originals, thumbs, site, downloads, src, assets + one package bucket per stack with functions
-    assert len(buckets) == 6 + 5
+    # originals, thumbs, site, downloads, src, archive, assets + one package bucket per stack with functions
+    assert len(buckets) == 7 + 5
     for stack, name, body in buckets:
         assert body["uniform_bucket_level_access"] is True, name
         expected = "inherited" if (service_of(stack), name) == ("extras", "downloads") else "enforced"
@@ -334,9 +335,30 @@ def test_platform_names_never_collide_with_resource_names(stacks: dict[str, dict
     extras = stacks[f"{ENV}-extras-gcp"]
     buckets = resources(extras, "google_storage_bucket")
     assert buckets["src"]["name"] == f"acme-{ENV}-extras-src"
-    assert buckets["platform_function_packages"]["name"] == f"acme-{ENV}-extras-src-1"
+    assert buckets["archive"]["name"] == f"acme-{ENV}-extras-src-1"  # renamed_from="src-1"
+    assert buckets["platform_function_packages"]["name"] == f"acme-{ENV}-extras-src-2"
     accounts = [a["account_id"] for a in resources(extras, "google_service_account").values()]
     assert len(accounts) == len(set(accounts)) == 4  # edge, internal, scheduler + the scheduler jobs' identity
+
+
+def test_a_name_the_platform_derives_for_another_service_is_refused(tmp_path: Path) -> None:
+    """Tryout seedA fault 2: service extras-x's package bucket `acme-<env>-extras-x-src` and service extras' bucket
+    x-src would be one bucket (names across services meet at a '-'): refused at synthesis, naming both, the bucket
+    pointed at (the platform's name is derived, the bucket's is the user's to change), nothing written."""
+    other = ('from platform_sdk import Function, Service, http\n\nservice = Service("extras-x")\n'
+             'service.add(Function("page", handler="api.handle", source="functions/web", triggers=[http()]))\n')
+    extras = EXTRAS + 'service.add(Bucket("x-src"))\n'
+    project = make_project(tmp_path, {"extras.py": extras, "extras_x.py": other}, estate=False)
+    with pytest.raises(PlatformError) as caught:
+        synth(project)
+    line = len(extras.splitlines())
+    err = caught.value
+    assert (err.file, err.line, err.key, err.value) == (str(project.root / "services" / "extras.py"), line,
+                                                        "extras.x-src", f"acme-{ENV}-extras-x-src")
+    assert f"extras.x-src (services/extras.py:{line}) and extras-x.page (services/extras_x.py:4, its " \
+           "google_storage_bucket.platform_function_packages) would both be bucket " \
+           f"'acme-{ENV}-extras-x-src' (google_storage_bucket) on gcp" in err.message
+    assert not (project.root / "cdktf.out").exists()
 
 
 def test_schedules_call_the_function_with_an_oidc_token(stacks: dict[str, dict[str, Any]]) -> None:

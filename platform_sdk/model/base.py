@@ -123,7 +123,9 @@ class Resource:
         renamed_from: The neutral name the resource had before a rename (keyword only). Default None. The physical
             name stays the one derived from it, and `platform plan/apply` move the deployed object to the new
             Terraform address (`terraform state mv`, or `moved` blocks on Terraform >= 1.1) instead of destroying and
-            creating it. Raises `ModelError` (key `renamed_from`) for an invalid name or the resource's own name.
+            creating it. The old name stays taken: another resource of the kind given it would be the same object,
+            which synthesis refuses (platform_sdk.synth.unique_names). Raises `ModelError` (key `renamed_from`) for
+            an invalid name or the resource's own name.
     """
 
     kind: ClassVar[str] = "resource"

@@ -652,6 +652,12 @@ class CloudPlugin:
     primary_types: ClassVar[Mapping[str, str]] = {}
     """Kind -> the Terraform type of the block that *is* a resource of that kind (`bucket`: `aws_s3_bucket`): what
     an escape hatch's `tf.ref(resource, attribute)` points at."""
+    unique_names: ClassVar[Mapping[str, str]] = {}
+    """Terraform type -> the argument naming its objects, where the cloud keeps one object per name in the account or
+    project an environment deploys that cloud to (or in the whole cloud: bucket names): two blocks of the type with one
+    literal value there are one object, which synthesis refuses (`physical_names`, platform_sdk.synth.unique_names).
+    Types named only within a parent object (an IAM role's inline policy, a permission's statement id) are not
+    listed."""
     packaging: ClassVar[Packaging] = Packaging()
     runtime_requirements: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     """What the shipped runtime imports lazily on this cloud, per granted kind (`function`: always)."""
@@ -659,6 +665,17 @@ class CloudPlugin:
     """What a function on another cloud needs to reach this cloud's resources, per kind."""
     function_type: ClassVar[tuple[str, str] | None] = None
     """(Terraform type, attribute holding the physical name) of its functions, for `platform status`."""
+
+    def physical_names(self, env: Environment, terraform_type: str,
+                       body: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """(namespace, name) of every object one synthesized block of `env` makes whose name the cloud holds once per
+        namespace (an account, a project, a Region of one): by default the `unique_names` argument, the block's type as
+        the namespace. `body` is the block as Terraform reads it (`provider` included when the block sets one). A name
+        that is a Terraform expression (known only at apply) is not among them. A plug-in adds the Region to the
+        namespace of a regional type, and the named objects its resources make that their blocks do not show."""
+        argument = self.unique_names.get(terraform_type)
+        value = body.get(argument) if argument is not None else None
+        return [(terraform_type, value)] if isinstance(value, str) and "${" not in value else []
 
     def helper_function(self, body: Mapping[str, Any]) -> bool:
         """Whether a block of `function_type` is one of the platform's own helpers (a database setup function, a

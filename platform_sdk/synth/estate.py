@@ -43,6 +43,7 @@ from platform_sdk.synth.environments import check_environments
 from platform_sdk.synth.graph import dependencies_of, knowable, known_grants
 from platform_sdk.synth.hatch import add_hatches
 from platform_sdk.synth.placement import BASE, Placement, base_stack_name, resolve_placements, stack_name
+from platform_sdk.synth.unique_names import refuse_shared_names
 from platform_sdk.synth.vendoring import vendor_function
 
 # Handle attributes published as stack outputs: where things live, never secret values (a secret's url names its
@@ -206,6 +207,7 @@ class EstateBuilder:
         for name, ctx in self.contexts.items():
             self.stack_infos[name].inputs = dict(sorted(ctx.inputs.items()))
         self._record_renames()
+        refuse_shared_names(self)  # two declarations that would be one object on a cloud (synth/unique_names.py)
         finalize()  # every stack's resources to the engine, references between stacks wired
 
     def observe(self) -> None:

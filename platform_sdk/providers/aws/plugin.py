@@ -64,6 +64,19 @@ class AwsPlugin(CloudPlugin):
     primary_types: ClassVar[Mapping[str, str]] = {
         "bucket": "aws_s3_bucket", "function": "aws_lambda_function", "cdn": "aws_cloudfront_distribution",
         "database": "aws_db_instance", "secret": "aws_secretsmanager_secret", "queue": "aws_sqs_queue"}
+    # One object per name in an account's Region (S3: in all of AWS; IAM roles, CloudFront and Budgets: in the
+    # account, `GLOBAL_NAMES`; security groups: in the VPC): docs.aws.amazon.com/AmazonS3/latest/userguide/
+    # bucketnamingrules.html, IAM/latest/UserGuide/reference_iam-quotas.html#reference_iam-quotas-names, and each
+    # type's Terraform page.
+    unique_names: ClassVar[Mapping[str, str]] = {
+        "aws_s3_bucket": "bucket", "aws_lambda_function": "function_name", "aws_iam_role": "name",
+        "aws_cloudwatch_log_group": "name", "aws_cloudwatch_metric_alarm": "alarm_name",
+        "aws_cloudwatch_dashboard": "dashboard_name", "aws_cloudwatch_event_rule": "name", "aws_sqs_queue": "name",
+        "aws_secretsmanager_secret": "name", "aws_db_instance": "identifier", "aws_db_subnet_group": "name",
+        "aws_security_group": "name", "aws_cloudfront_origin_access_control": "name", "aws_sns_topic": "name",
+        "aws_budgets_budget": "name"}
+    GLOBAL_NAMES: ClassVar[frozenset[str]] = frozenset({"aws_s3_bucket", "aws_iam_role",
+                                                        "aws_cloudfront_origin_access_control", "aws_budgets_budget"})
     state_backends: ClassVar[Mapping[str, type[StateBackend]]] = {"s3": S3State}
     backend_missing = ("NoSuchBucket", "S3 bucket does not exist", "ResourceNotFoundException")
     bucket_access_from = frozenset({"gcp"})  # GCP functions assume a role with their Google identity token
@@ -80,6 +93,19 @@ class AwsPlugin(CloudPlugin):
                                                                     "queue": ("boto3>=1.34,<2",),
                                                                     "function": ("boto3>=1.34,<2",)}
     function_type = ("aws_lambda_function", "function_name")
+
+    def physical_names(self, env: Environment, terraform_type: str,
+                       body: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """A regional type's namespace is its Region: the block's `region` argument, us-east-1 under the stack's
+        CloudFront provider (provider.py), else the environment's Region."""
+        from platform_sdk.providers.aws.provider import CLOUDFRONT_REGION, US_EAST_1_ALIAS
+
+        found = super().physical_names(env, terraform_type, body)
+        if terraform_type in self.GLOBAL_NAMES:
+            return found
+        region = body.get("region") or (CLOUDFRONT_REGION if body.get("provider") == f"aws.{US_EAST_1_ALIAS}"
+                                        else getattr(self.settings(env), "region", None))
+        return [(f"{namespace} in {region}", name) for namespace, name in found]
 
     def helper_function(self, body: Mapping[str, Any]) -> bool:
         """The database setup functions and a CDN's payload-hash function at the edge (helpers.py)."""

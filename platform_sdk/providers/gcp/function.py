@@ -90,9 +90,11 @@ def source_bucket(ctx: StackContext, fn: Function) -> Any:
     is raised before anything is written.
     """
     def build() -> Any:
-        # `<prefix>-<env>-<service>-src`, unless the service itself has a resource called "src"
+        # `<prefix>-<env>-<service>-src`, unless a resource of the service is called "src" or keeps that physical
+        # name (renamed_from="src")
         candidates = (SOURCE_BUCKET_SUFFIX + (f"-{i}" if i else "") for i in itertools.count())
-        suffix = next(s for s in candidates if ctx.service.get(s) is None)
+        taken = {key for resource in ctx.service for key in (resource.name, resource.physical_key)}
+        suffix = next(s for s in candidates if s not in taken)
         name = source_bucket_name(ctx.profile.physical_name(ctx.env, ctx.service.name, suffix))
         problems = naming.bucket_name_problems(name)
         if problems:

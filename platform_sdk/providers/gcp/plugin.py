@@ -61,6 +61,22 @@ class GcpPlugin(CloudPlugin):
         "bucket": "google_storage_bucket", "function": "google_cloudfunctions2_function",
         "cdn": "google_compute_global_forwarding_rule", "database": "google_sql_database_instance",
         "secret": "google_secret_manager_secret", "queue": "google_pubsub_topic"}
+    # One object per name in a project (Cloud Storage: in all of Google Cloud; Cloud Functions, Cloud Scheduler and
+    # network endpoint groups: in the project's region): cloud.google.com/storage/docs/buckets#naming,
+    # cloud.google.com/compute/docs/naming-resources, and each type's Terraform page.
+    unique_names: ClassVar[Mapping[str, str]] = {
+        "google_storage_bucket": "name", "google_cloudfunctions2_function": "name",
+        "google_service_account": "account_id", "google_pubsub_topic": "name", "google_pubsub_subscription": "name",
+        "google_secret_manager_secret": "secret_id", "google_sql_database_instance": "name",
+        "google_cloud_scheduler_job": "name", "google_compute_backend_bucket": "name",
+        "google_compute_backend_service": "name", "google_compute_global_address": "name",
+        "google_compute_global_forwarding_rule": "name", "google_compute_managed_ssl_certificate": "name",
+        "google_compute_region_network_endpoint_group": "name", "google_compute_target_http_proxy": "name",
+        "google_compute_target_https_proxy": "name", "google_compute_url_map": "name",
+        "google_certificate_manager_certificate": "name", "google_certificate_manager_certificate_map": "name",
+        "google_certificate_manager_dns_authorization": "name", "google_project_iam_custom_role": "role_id",
+        "google_iam_workload_identity_pool": "workload_identity_pool_id", "google_logging_metric": "name",
+        "google_dns_managed_zone": "name"}
     state_backends: ClassVar[Mapping[str, type[StateBackend]]] = {"gcs": GcsState}
     backend_missing = ("storage: bucket doesn't exist",)
     bucket_access_from = frozenset({"aws"})  # AWS functions exchange their role credentials through WIF

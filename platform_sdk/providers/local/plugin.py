@@ -50,6 +50,11 @@ class LocalPlugin(CloudPlugin):
     function_access_from = frozenset({"local"})
     primary_types = {"bucket": "localcloud_bucket", "function": "localcloud_function", "cdn": "localcloud_cdn_route",
                      "database": "localcloud_database", "secret": "localcloud_secret", "queue": "localcloud_queue"}
+    # One object per name in a cloud label's root: a directory, a registry entry, a route file, a database or a role
+    # on the root's own database servers (platform_sdk.localcloud).
+    unique_names = {"localcloud_bucket": "name", "localcloud_function": "name", "localcloud_cdn_route": "name",
+                    "localcloud_database": "name", "localcloud_secret": "name", "localcloud_queue": "name",
+                    "localcloud_database_role": "name"}
     # Workers use the project's interpreter, which has the SDK installed: packages carry no copy of the runtime,
     # so upgrading the SDK does not redeploy every local function.
     packaging = Packaging(ships_runtime=False)
@@ -57,6 +62,18 @@ class LocalPlugin(CloudPlugin):
     unchecked_prefixes = ("localcloud_",)
     terraform_providers = (MirroredProvider(mirror.PROVIDER_SOURCE, mirror.PROVIDER_VERSION, mirror.PROVIDER_MODULE,
                                             attachable=True),)
+
+    def physical_names(self, env: Environment, terraform_type: str,
+                       body: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """Also a database's group role (`<database>__data`, runtime/dbroles.py), a role on the same server as the
+        functions' roles: two databases whose names differ only where a role name cannot (`a--b`, `a-b`) would share
+        it."""
+        found = super().physical_names(env, terraform_type, body)
+        if terraform_type == "localcloud_database" and found:
+            from platform_sdk.runtime.dbroles import group_name
+
+            found.append(("localcloud_database_role", group_name(found[0][1])))
+        return found
 
     def compiler(self, env: Environment) -> Compiler:
         from platform_sdk.providers.local.compiler import LocalCompiler
