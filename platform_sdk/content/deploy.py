@@ -19,10 +19,12 @@ from typing import Any
 from urllib.parse import quote
 
 from platform_sdk import providers
-from platform_sdk.content.sync import ContentPlan, SyncReport, apply_sync, plan_sync, scan
+from platform_sdk.content.sync import ContentPlan, SourceFile, SyncReport, apply_sync, plan_sync, scan
+from platform_sdk.errors import PlatformError
 from platform_sdk.model import Bucket, Cdn, Service
 from platform_sdk.runtime.buckets import BucketClient, open_bucket
 from platform_sdk.synth.placement import stack_name
+from platform_sdk.synth.sources import content_files
 
 Outputs = Callable[[str], Mapping[str, Any]]
 """stack name -> its output values (what Terraform reports, or the stack's record of its last apply)."""
@@ -139,6 +141,11 @@ def _open(target: ContentTarget, outputs: Outputs) -> BucketClient | None:
     return open_bucket(url) if isinstance(url, str) and url else None
 
 
+def _files(target: ContentTarget) -> dict[str, SourceFile]:
+    """The files the sync uploads (`content_files`: never secrets; a symlink leaving the folder is a ModelError)."""
+    return scan(target.directory, content_files(target.bucket.resource, announce=True))
+
+
 def _status(target: ContentTarget) -> ContentStatus:
     return ContentStatus(target.address, target.bucket.stack, str(target.directory))
 
@@ -156,7 +163,9 @@ def plan_content(targets: list[ContentTarget], outputs: Outputs,
             status.skipped = skip[target.address]
         else:
             try:
-                status.plan = plan_sync(scan(target.directory), _open(target, outputs))
+                status.plan = plan_sync(_files(target), _open(target, outputs))
+            except PlatformError:
+                raise
             except Exception as err:  # noqa: BLE001 - an unreachable bucket is reported, the plan goes on
                 status.error = f"could not compare with the bucket: {type(err).__name__}: {err}"
         found.append(status)
@@ -180,7 +189,13 @@ def deploy_content(targets: list[ContentTarget], outputs: Outputs, ready: set[st
 
     Buckets of other stacks are reported as skipped (their stack did not apply). Never raises for one bucket's
     failure: it is in that bucket's status (`error`, or the report's `failed` files).
+
+    Raises:
+        ModelError: a symlink in a content folder points outside it (before any bucket is written).
     """
+    for target in targets:  # every folder checked before the first upload
+        if not (skip and target.address in skip) and target.bucket.stack in ready:
+            content_files(target.bucket.resource)
     found = []
     for target in targets:
         status = _status(target)
@@ -197,7 +212,7 @@ def deploy_content(targets: list[ContentTarget], outputs: Outputs, ready: set[st
                 status.error = (f"its stack {target.bucket.stack} has no output "
                                 f"{output_key('bucket', target.bucket.resource.name)}: nothing was uploaded")
                 continue
-            status.plan = plan_sync(scan(target.directory), bucket)
+            status.plan = plan_sync(_files(target), bucket)
             status.report = apply_sync(status.plan, bucket, workers=workers)
         except Exception as err:  # noqa: BLE001 - reported per bucket
             status.error = f"sync failed: {type(err).__name__}: {err}"
