@@ -169,6 +169,13 @@ def test_local_apply_uploads_no_dotenv_ships_none_and_follows_links_inside_the_s
     (site / "home.html").symlink_to("index.html")
     _write(project / "services" / "functions" / "web", {".env": "SECRET_KEY=abc\n"})
 
+    code, plan = cli.json(project, "plan", "--env", "local")
+    assert code == 0, plan
+    (content,) = plan["content"]
+    assert content["left_out"] == [".env"] and ".env" not in content["plan"]["upload"]
+    assert sorted(content["plan"]["upload"]) == [".well-known/security.txt", "assets/logo.svg", "home.html",
+                                                 "index.html"]
+
     result = cli(project, "apply", "--env", "local", "--auto-approve")
     said = re.sub(r"\s+", " ", result.output)
     assert result.exit_code == 0, said

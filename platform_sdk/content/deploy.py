@@ -109,6 +109,8 @@ class ContentStatus:
     invalidations: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     skipped: str | None = None
+    left_out: list[str] = field(default_factory=list)
+    """Files of the directory left out because they hold secrets (`.env`, keys; see docs/packaging.md)."""
 
     @property
     def has_changes(self) -> bool:
@@ -133,7 +135,8 @@ class ContentStatus:
         return {"resource": self.address, "stack": self.stack, "directory": self.directory,
                 "plan": self.plan.to_json() if self.plan else None,
                 "result": self.report.to_json() if self.report else None,
-                "invalidations": self.invalidations, "error": self.error, "skipped": self.skipped}
+                "invalidations": self.invalidations, "error": self.error, "skipped": self.skipped,
+                "left_out": self.left_out}
 
 
 def _open(target: ContentTarget, outputs: Outputs) -> BucketClient | None:
@@ -141,9 +144,12 @@ def _open(target: ContentTarget, outputs: Outputs) -> BucketClient | None:
     return open_bucket(url) if isinstance(url, str) and url else None
 
 
-def _files(target: ContentTarget) -> dict[str, SourceFile]:
-    """The files the sync uploads (`content_files`: never secrets; a symlink leaving the folder is a ModelError)."""
-    return scan(target.directory, content_files(target.bucket.resource, announce=True))
+def _files(target: ContentTarget, status: ContentStatus) -> dict[str, SourceFile]:
+    """The files the sync uploads (`content_files`: never secrets; a symlink leaving the folder is a ModelError);
+    the secrets left out go into `status.left_out`."""
+    listing = content_files(target.bucket.resource, announce=True)
+    status.left_out = list(listing.left_out)
+    return scan(target.directory, listing)
 
 
 def _status(target: ContentTarget) -> ContentStatus:
@@ -163,7 +169,7 @@ def plan_content(targets: list[ContentTarget], outputs: Outputs,
             status.skipped = skip[target.address]
         else:
             try:
-                status.plan = plan_sync(_files(target), _open(target, outputs))
+                status.plan = plan_sync(_files(target, status), _open(target, outputs))
             except PlatformError:
                 raise
             except Exception as err:  # noqa: BLE001 - an unreachable bucket is reported, the plan goes on
@@ -212,7 +218,7 @@ def deploy_content(targets: list[ContentTarget], outputs: Outputs, ready: set[st
                 status.error = (f"its stack {target.bucket.stack} has no output "
                                 f"{output_key('bucket', target.bucket.resource.name)}: nothing was uploaded")
                 continue
-            status.plan = plan_sync(_files(target), bucket)
+            status.plan = plan_sync(_files(target, status), bucket)
             status.report = apply_sync(status.plan, bucket, workers=workers)
         except Exception as err:  # noqa: BLE001 - reported per bucket
             status.error = f"sync failed: {type(err).__name__}: {err}"
