@@ -19,10 +19,12 @@ from typing import Any
 from urllib.parse import quote
 
 from platform_sdk import providers
-from platform_sdk.content.sync import ContentPlan, SyncReport, apply_sync, plan_sync, scan
+from platform_sdk.content.sync import ContentPlan, SourceFile, SyncReport, apply_sync, plan_sync, scan
+from platform_sdk.errors import PlatformError
 from platform_sdk.model import Bucket, Cdn, Service
 from platform_sdk.runtime.buckets import BucketClient, open_bucket
 from platform_sdk.synth.placement import stack_name
+from platform_sdk.synth.sources import content_files
 
 Outputs = Callable[[str], Mapping[str, Any]]
 """stack name -> its output values (what Terraform reports, or the stack's record of its last apply)."""
@@ -107,6 +109,8 @@ class ContentStatus:
     invalidations: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     skipped: str | None = None
+    left_out: list[str] = field(default_factory=list)
+    """Files of the directory left out because they hold secrets (`.env`, keys; see docs/packaging.md)."""
 
     @property
     def has_changes(self) -> bool:
@@ -131,12 +135,21 @@ class ContentStatus:
         return {"resource": self.address, "stack": self.stack, "directory": self.directory,
                 "plan": self.plan.to_json() if self.plan else None,
                 "result": self.report.to_json() if self.report else None,
-                "invalidations": self.invalidations, "error": self.error, "skipped": self.skipped}
+                "invalidations": self.invalidations, "error": self.error, "skipped": self.skipped,
+                "left_out": self.left_out}
 
 
 def _open(target: ContentTarget, outputs: Outputs) -> BucketClient | None:
     url = outputs(target.bucket.stack).get(output_key("bucket", target.bucket.resource.name))
     return open_bucket(url) if isinstance(url, str) and url else None
+
+
+def _files(target: ContentTarget, status: ContentStatus) -> dict[str, SourceFile]:
+    """The files the sync uploads (`content_files`: never secrets; a symlink leaving the folder is a ModelError);
+    the secrets left out go into `status.left_out`."""
+    listing = content_files(target.bucket.resource, announce=True)
+    status.left_out = list(listing.left_out)
+    return scan(target.directory, listing)
 
 
 def _status(target: ContentTarget) -> ContentStatus:
@@ -156,7 +169,9 @@ def plan_content(targets: list[ContentTarget], outputs: Outputs,
             status.skipped = skip[target.address]
         else:
             try:
-                status.plan = plan_sync(scan(target.directory), _open(target, outputs))
+                status.plan = plan_sync(_files(target, status), _open(target, outputs))
+            except PlatformError:
+                raise
             except Exception as err:  # noqa: BLE001 - an unreachable bucket is reported, the plan goes on
                 status.error = f"could not compare with the bucket: {type(err).__name__}: {err}"
         found.append(status)
@@ -180,7 +195,13 @@ def deploy_content(targets: list[ContentTarget], outputs: Outputs, ready: set[st
 
     Buckets of other stacks are reported as skipped (their stack did not apply). Never raises for one bucket's
     failure: it is in that bucket's status (`error`, or the report's `failed` files).
+
+    Raises:
+        ModelError: a symlink in a content folder points outside it (before any bucket is written).
     """
+    for target in targets:  # every folder checked before the first upload
+        if not (skip and target.address in skip) and target.bucket.stack in ready:
+            content_files(target.bucket.resource)
     found = []
     for target in targets:
         status = _status(target)
@@ -197,7 +218,7 @@ def deploy_content(targets: list[ContentTarget], outputs: Outputs, ready: set[st
                 status.error = (f"its stack {target.bucket.stack} has no output "
                                 f"{output_key('bucket', target.bucket.resource.name)}: nothing was uploaded")
                 continue
-            status.plan = plan_sync(scan(target.directory), bucket)
+            status.plan = plan_sync(_files(target, status), bucket)
             status.report = apply_sync(status.plan, bucket, workers=workers)
         except Exception as err:  # noqa: BLE001 - reported per bucket
             status.error = f"sync failed: {type(err).__name__}: {err}"

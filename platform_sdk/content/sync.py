@@ -11,14 +11,15 @@ are themselves published, nothing else.
 Unchanged files are skipped by MD5: the store's own (listing, else a HEAD) compared with the file's; where the
 store reports no MD5 (S3 multipart uploads, SSE-KMS), the manifest's MD5 counts while the object's fingerprint is
 still the one the manifest recorded. A known content type that differs from the file's is a change too.
-Standard library only besides the bucket clients (`platform_sdk.runtime.buckets`), and their checksum helpers.
+Which files of the directory count: those `platform_sdk.synth.sources` lets ship (never dotenv files, private
+keys, VCS folders, ...; nor what the directory's `.platformignore` lists; a symlink leaving the directory is refused).
+Standard library only besides that, the bucket clients (`platform_sdk.runtime.buckets`) and their checksum helpers.
 """
 
 from __future__ import annotations
 
 import json
 import mimetypes
-import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from platform_sdk.runtime.buckets import BucketClient, ObjectInfo, ObjectNotFoundError, md5_of_stream
+from platform_sdk.synth.sources import Listing, list_files
 
 MANIFEST_KEY = ".platform-content.json"
 """The object listing what the last sync uploaded (JSON: `{"version": 1, "files": {key: {"md5", "etag"}}}`)."""
@@ -50,23 +52,23 @@ class SourceFile:
     content_type: str
 
 
-def scan(directory: Path) -> dict[str, SourceFile]:
-    """Every regular file under `directory` (symlinks followed), keyed by its `/`-separated relative path.
+def scan(directory: Path, listing: Listing | None = None) -> dict[str, SourceFile]:
+    """Every file of `directory` that ships (`list_files`, or the `listing` already made of it), keyed by its
+    `/`-separated relative path.
 
-    Hidden files are included (a site may publish `.well-known/`); `MANIFEST_KEY` at the top is not (it is the
-    sync's own object).
+    Hidden files are included (a site may publish `.well-known/`) except the secrets and clutter `list_files` leaves
+    out; `MANIFEST_KEY` at the top is not (it is the sync's own object).
+
+    Raises:
+        LinkOutside: a symlink under `directory` points outside it.
     """
     found: dict[str, SourceFile] = {}
-    for dirpath, dirnames, filenames in os.walk(directory, followlinks=True):
-        dirnames.sort()
-        for name in sorted(filenames):
-            path = Path(dirpath, name)
-            key = path.relative_to(directory).as_posix()
-            if key == MANIFEST_KEY or not path.is_file():
-                continue
-            with path.open("rb") as fh:
-                md5, size = md5_of_stream(fh)
-            found[key] = SourceFile(key, path, size, md5, content_type(key))
+    for key, path in (listing or list_files(directory)).files:
+        if key == MANIFEST_KEY:
+            continue
+        with path.open("rb") as fh:
+            md5, size = md5_of_stream(fh)
+        found[key] = SourceFile(key, path, size, md5, content_type(key))
     return dict(sorted(found.items(), key=lambda item: item[0].encode("utf-8")))  # the stores' listing order
 
 

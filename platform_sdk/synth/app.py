@@ -35,6 +35,7 @@ from platform_sdk.synth.graph import dependencies_from_manifest
 from platform_sdk.synth.overrides import apply_overrides
 from platform_sdk.synth.placement import Placement
 from platform_sdk.synth.rehearsal import Rehearsal, rehearse
+from platform_sdk.synth.sources import check_folders
 from platform_sdk.synth.verify import require_conformance
 
 METADATA_FILE = "platform.json"
@@ -130,6 +131,7 @@ def _synthesize(project: Project, env: Environment, services: list[Service], onl
         builder = EstateBuilder(app, project, env, services, profile=profile, outdir=target_dir,
                                 extra_copies=extra_copies, unprotected_copies=unprotected_copies)
         run_guardrails_model(env, services, builder.placements, profile)  # fail fast, before building
+        check_folders(services)  # a symlink out of a source or content folder: refused before anything is written
         rehearsal = rehearse(project, env, services) if env.rehearses is not None else None
         builder.denials = rehearsal.denials if rehearsal is not None else {}
         builder.build(deployed=previously_deployed(project, env, target_dir))

@@ -4,7 +4,9 @@ A package holds the user's code, the portable runtime (`platform_sdk.runtime` an
 runtime subpackage of its target's plug-in (`platform_sdk.providers.<target>.runtime`, plus those of the clouds
 owning resources it is granted), and a per-cloud entry module that adapts the cloud's event shape to the neutral
 handler signature; the entry module and symbol names, and whether the runtime is shipped at all, come from the
-cloud plug-in's `packaging`.
+cloud plug-in's `packaging`. The user's files are those `platform_sdk.synth.sources` lets ship: never dotenv files,
+private keys, VCS folders, virtualenvs or caches, nor what the folder's `.platformignore` lists; a symlink leaving
+the source folder is refused.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 from platform_sdk import providers
 from platform_sdk.model import Function, HttpTrigger, ObjectCreatedTrigger, QueueMessageTrigger, ScheduleTrigger
 from platform_sdk.providers.base import FunctionPackage
+from platform_sdk.synth.sources import function_files
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o644
@@ -37,7 +40,8 @@ from platform_sdk.runtime.entry import make_entry
 
 
 def _files_under(root: Path) -> list[tuple[str, Path]]:
-    """(relative posix name, path) of every file under `root`, sorted by name, skipping caches and VCS folders."""
+    """(relative posix name, path) of every file under `root`, sorted by name, skipping caches and VCS folders: the
+    SDK's own runtime files (a user's source folder goes through `function_files`)."""
     files = []
     for directory, subdirs, names in os.walk(root, followlinks=True):
         subdirs[:] = [d for d in subdirs if d not in SKIP_NAMES and not d.endswith(".pyc")]
@@ -73,7 +77,7 @@ STUB_INIT = b'"""Runtime-only copy of platform_sdk shipped inside a function."""
 def executables(fn: Function) -> frozenset[str]:
     """Names (as in the package) of the function's own files that are executable on disk (any `x` bit): a
     `bin/convert` the handler runs must stay executable in the zip, or Lambda refuses to run it."""
-    return frozenset(name for name, path in _files_under(fn.source_dir) if path.stat().st_mode & 0o111)
+    return frozenset(name for name, path in function_files(fn).files if path.stat().st_mode & 0o111)
 
 
 _RUNTIME_CACHE: dict[tuple[str, ...], dict[str, bytes]] = {}
@@ -145,13 +149,13 @@ def trigger_summary(fn: Function) -> list[dict[str, Any]]:
 
 def package_entries(fn: Function, target: str, extra: dict[str, bytes] | None = None,
                     runtimes: Iterable[str] = ()) -> dict[str, bytes]:
-    """Every file of the package, name -> bytes: user code, runtime, entry module, function metadata.
+    """Every file of the package, name -> bytes: user code (`function_files`), runtime, entry module, metadata.
 
     When the target's plug-in ships the runtime, the package carries the plug-in runtimes of `target` and of
     `runtimes` (the clouds of resources granted to the function on other clouds).
     """
     entries: dict[str, bytes] = {}
-    for name, path in _files_under(fn.source_dir):
+    for name, path in function_files(fn, announce=True).files:
         entries[name] = _read(path)
     packaging = providers.plugin(target).packaging
     if packaging.ships_runtime:
