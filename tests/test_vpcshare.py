@@ -155,3 +155,34 @@ def test_two_nat_gateways_for_the_same_subnets_with_s3_name_both_and_both_settin
     message = str(refused.value)
     assert "environment staging builds the S3 gateway endpoint and a NAT gateway for subnets" in message
     assert "and so does environment dev" in message and 'endpoints = ["s3"], nat = "existing"' in message
+
+
+def check_all(proj: Project, name: str) -> None:
+    """The AWS plug-in's whole check of `name` against the project's other environment files."""
+    from platform_sdk import providers
+
+    envs = {path.stem: load_environment(path) for path in sorted(proj.envs_dir.glob("*.toml"))}
+    providers.plugins()["aws"].check_environments(envs[name], load_services(proj.services_dir),
+                                                  [e for n, e in envs.items() if n != name])
+
+
+def test_two_environments_creating_one_public_zone_in_one_account_are_refused(tmp_path: Path) -> None:
+    """Route 53 accepts a second public hosted zone of a name; every lookup of it by name (the stacks' DNS records)
+    then matches two and fails. Two environments of one account creating `dev.example.com` were both accepted."""
+    zone = '[clouds.aws.dns_zone]\ncreate = "dev.example.com"\n'
+    site = ('from platform_sdk import Bucket, Service\n\nservice = Service("site", owner="t")\n'
+            'service.add(Bucket("files"))\n')
+    proj = project(tmp_path, {"dev": env("dev") + zone, "qa": env("qa") + zone}, services=site)
+    with pytest.raises(EnvironmentError_) as refused:
+        check_all(proj, "qa")
+    message = str(refused.value)
+    assert refused.value.key == "clouds.aws.dns_zone" and "envs/qa.toml" in message and "envs/dev.toml" in message
+    assert "creates the public hosted zone dev.example.com in account 111111111111, and so does environment dev" \
+        in message
+    code, output = cli_synth(proj.root, "qa")
+    assert code == 2 and "dns_zone" in output, output
+    # another account, or one naming the zone by id instead: accepted
+    check_all(project(tmp_path / "2", {"dev": env("dev") + zone, "qa": env("qa", account="222222222222") + zone},
+                  services=site), "qa")
+    by_id = '[clouds.aws.dns_zone]\nid = "Z0123456789ABCDEFGHIJ"\nname = "dev.example.com"\n'
+    check_all(project(tmp_path / "3", {"dev": env("dev") + zone, "qa": env("qa") + by_id}, services=site), "qa")

@@ -70,6 +70,40 @@ def zone(env: Any) -> Zone | None:
     return Zone(id=value)
 
 
+def check_shared_zones(env: Any, others: list[Any]) -> None:
+    """Refuse `env` when another environment of the project creates the same public hosted zone in the same AWS
+    account (`dns_zone = { create = "dev.example.com" }` in both): Route 53 accepts the second zone, and then every
+    lookup of the zone by name (`data.aws_route53_zone`, which each stack's records use) matches two zones and
+    fails. Environments whose account is unknown (no `clouds.aws.account`), or whose AWS is a stand-in, are not
+    compared.
+
+    Raises:
+        EnvironmentError_: (key `clouds.aws.dns_zone`) naming both files and the zone.
+    """
+    from platform_sdk.errors import EnvironmentError_
+
+    def created(environment: Any) -> tuple[str, str] | None:
+        config = aws_config(environment)
+        found = zone(environment)
+        if config is None or config.account is None or found is None or not found.create or found.name is None \
+                or environment.target_of("aws") != "aws":
+            return None
+        return config.account, found.name.rstrip(".").lower()
+
+    mine = created(env)
+    if mine is None:
+        return
+    for other in others:
+        if created(other) == mine:
+            raise EnvironmentError_(
+                f"environment {env.name} creates the public hosted zone {mine[1]} in account {mine[0]}, and so does "
+                f"environment {other.name} ({other.file}): with two zones of that name, the lookup of the zone by "
+                "name each stack's DNS records use fails",
+                file=env.file, key="clouds.aws.dns_zone", value=mine[1],
+                hint="let one environment create it and the other name it by id: dns_zone = { id = \"Z...\", "
+                     f"name = \"{mine[1]}\" }} (or give each environment its own zone, e.g. {env.name}.{mine[1]})")
+
+
 # -- the base stack ------------------------------------------------------------------------------------------------
 def record_needs(ctx: StackContext) -> None:
     """Ask the base stack for the environment's zone (every AWS stack: the zone is there before any CDN needs it)."""

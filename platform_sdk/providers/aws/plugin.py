@@ -236,10 +236,13 @@ class AwsPlugin(CloudPlugin):
 
     def check_environments(self, env: Environment, services: list[Service], others: list[Environment]) -> None:
         """Two environments in one VPC must not both build its S3 gateway endpoint or a NAT gateway for the same
-        subnets (network.check_shared_vpc): the second apply would fail."""
+        subnets (network.check_shared_vpc): the second apply would fail; nor two in one account the same public
+        hosted zone (dns.check_shared_zones): every lookup of it by name would fail."""
+        from platform_sdk.providers.aws.dns import check_shared_zones
         from platform_sdk.providers.aws.network import check_shared_vpc
 
         check_shared_vpc(env, services, others)
+        check_shared_zones(env, others)
 
     def trusted_network(self, env: Environment) -> TrustedNetwork | None:
         """What `[clouds.aws.network]` says the VPC already offers, for the conformance analysis to trust as
