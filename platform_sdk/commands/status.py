@@ -1,4 +1,5 @@
-"""`platform status`: per function, what the cloud reports (state, URL, runtime, code, last update) and drift."""
+"""`platform status`: per function, what the cloud reports (state, URL, runtime, code, last update) and drift; the
+URL only when it serves the function, else how the function is reached (`status.reached`)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ def status(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = 
 
     Exits 1 when a cloud could not be asked (no credentials, unreachable), else 0.
     """
-    from platform_sdk.status import NOT_FOUND, UNKNOWN, collect
+    from platform_sdk.model.reach import reaches
+    from platform_sdk.status import NOT_FOUND, UNKNOWN, collect, reached
     from platform_sdk.synth.app import METADATA_FILE
     from platform_sdk.terraform.locks import workspace_lock
 
@@ -41,7 +43,7 @@ def status(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = 
         err_console.print(f"[dim]synthesizing {escape(environment.name)} ...[/]")
         with workspace_lock(proj.cache_dir, environment.name, "status"):  # never under a running apply (else exit 1)
             outdir = run_synth(proj, environment, services).outdir
-    statuses = collect(proj.root, environment, outdir)
+    statuses = reached(collect(proj.root, environment, outdir), reaches(services))
     drifted = [s for s in statuses if s.drifted]
     missing = [s for s in statuses if s.state == NOT_FOUND]
     unknown = [s for s in statuses if s.state == UNKNOWN]
@@ -69,7 +71,8 @@ def _short_time(value: str | None) -> str:
 
 
 def _render(env_name: str, statuses: list[Any]) -> None:
-    """Aligned lines, not a table: names and URLs must never be cut (people copy them)."""
+    """Aligned lines, not a table: names and URLs must never be cut (people copy them). A function's URL only when it
+    serves it, else how it is reached (`via CDN web.cdn /api/*`, `queue svc.outbox`, ...)."""
     from platform_sdk.status import NOT_FOUND
 
     console.print(f"[bold]Functions of environment {escape(env_name)}[/]", highlight=False)
@@ -83,14 +86,15 @@ def _render(env_name: str, statuses: list[Any]) -> None:
         else:
             code, color = "-", "dim"
         state = "not deployed" if s.state == NOT_FOUND else s.state
-        rows.append((s.address, cloud, state, (code, color), _short_time(s.last_update), s.name, s.url or ""))
+        where = " ".join(filter(None, [s.url, f"({s.reached})" if s.url and s.reached else s.reached]))
+        rows.append((s.address, cloud, state, (code, color), _short_time(s.last_update), s.name, where))
     widths = [max((len(r[i]) for r in rows), default=0) for i in (0, 1, 2)]
     code_width = max((len(r[3][0]) for r in rows), default=0)
-    for address, cloud, state, (code, color), updated, name, url in rows:
+    for address, cloud, state, (code, color), updated, name, where in rows:
         padded = f"{escape(state):<{widths[2]}}"
         state_text = {"not deployed": f"[dim]{padded}[/]", "Unknown": f"[yellow]{padded}[/]"}.get(state, padded)
         console.print(f"  {escape(address):<{widths[0]}}  {cloud:<{widths[1]}}  {state_text}  "
-                      f"[{color}]{code:<{code_width}}[/]  {updated}  {escape(name)}  {escape(url)}",
+                      f"[{color}]{code:<{code_width}}[/]  {updated}  {escape(name)}  {escape(where)}",
                       highlight=False, soft_wrap=True)
     notes: dict[str, list[str]] = {}
     for s in statuses:
