@@ -136,7 +136,8 @@ def test_cloud_functions_status_and_drift_through_the_rest_client(estate: Path, 
     fns = by_address(report)
     assert fns["web.api"]["state"] == "Active" and fns["web.api"]["drifted"] is False
     assert fns["web.api"]["runtime"] == "python311"
-    # a CDN's origin: the function's own URL admits only the CDN's load balancer, so none is listed
+    # a CDN's origin: the function's own URL admits only the CDN's load balancer, so none is listed (nor the CDN's
+    # URL: nothing was applied, there is no record to read it from)
     assert fns["web.api"]["url"] is None and fns["web.api"]["reached"] == "via CDN web.cdn /api/*"
     assert fns["web.api"]["last_update"].startswith("2026-11-27T09:00:00")
     assert fns["auth.api"]["state"] == "Deploying" and fns["auth.api"]["drifted"] is True
@@ -172,7 +173,8 @@ def test_local_status_reads_the_registry(tmp_path: Path, tf_binary: Path) -> Non
     assert result.exit_code == 0, result.output
     api = by_address(json.loads(result.stdout))["web.api"]
     assert api["state"] == "Active" and api["cloud"] == "gcp" and api["target"] == "local"
-    assert api["url"] is None and api["reached"] == "via CDN web.cdn /api/*"  # /fn/ answers 403: a CDN's origin
+    # /fn/ answers 403 for a CDN's origin: its CDN route instead, the CDN's URL from the stack's record
+    assert api["url"] is None and api["reached"] == "via CDN http://127.0.0.1:8790/cdn/acme-local-web-cdn/api/*"
     assert api["runtime"] == "python3.11" and api["drifted"] is False and api["last_update"]
 
     source = project / "services" / "functions" / "web" / "api.py"

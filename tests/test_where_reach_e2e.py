@@ -130,7 +130,7 @@ def test_every_url_printed_serves_what_it_names(tmp_path: Path, tf_binary: Path)
                 assert listed[address]["url"] == functions[address]["url"]
             else:
                 assert listed[address]["url"] is None, listed[address]
-        assert listed["web.api"]["reached"] == "via CDN web.cdn /api/*"
+        assert listed["web.api"]["reached"] == f"via CDN {web}/api/*"  # the CDN's URL from its stack's record
         assert listed["notifications.worker"]["reached"] == "queue notifications.outbox"
         assert listed["notifications.render"]["reached"] == "called by notifications.worker"
         human = cli(project, "status", "--env", "local").stdout

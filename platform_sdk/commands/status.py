@@ -4,6 +4,7 @@ URL only when it serves the function, else how the function is reached (`status.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -43,7 +44,9 @@ def status(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = 
         err_console.print(f"[dim]synthesizing {escape(environment.name)} ...[/]")
         with workspace_lock(proj.cache_dir, environment.name, "status"):  # never under a running apply (else exit 1)
             outdir = run_synth(proj, environment, services).outdir
-    statuses = reached(collect(proj.root, environment, outdir), reaches(services))
+    reach = reaches(services)
+    cdns = {address for how in reach.values() for address, _ in how.cdn_routes}
+    statuses = reached(collect(proj.root, environment, outdir), reach, _cdn_urls(proj.root, environment, outdir, cdns))
     drifted = [s for s in statuses if s.drifted]
     missing = [s for s in statuses if s.state == NOT_FOUND]
     unknown = [s for s in statuses if s.state == UNKNOWN]
@@ -63,6 +66,33 @@ def status(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = 
         console.print(summary, highlight=False, soft_wrap=True)
     if unknown:
         raise typer.Exit(1)
+
+
+def _cdn_urls(project_root: Path, env: Any, outdir: Path, cdns: set[str]) -> dict[str, str]:
+    """CDN address -> its URL as last applied: the `cdn_<name>_url` value in the record of the stack holding it
+    (terraform/records.py, next to the state), for the CDN addresses `cdns`. A CDN whose stack has no readable
+    record (never applied, backend unreachable) is left out."""
+    from platform_sdk.synth.app import read_metadata
+    from platform_sdk.terraform.records import read_all, record_store
+
+    holders = {stack: [a for a in info.get("resources", []) if a in cdns]
+               for stack, info in (read_metadata(outdir).get("stacks") or {}).items()}
+    holders = {stack: found for stack, found in holders.items() if found}
+    if not holders:
+        return {}
+    try:
+        records = read_all(record_store(project_root, env), holders)
+    except Exception:  # noqa: BLE001 - no backend to ask: the rows name the CDN instead of its URL
+        return {}
+    urls: dict[str, str] = {}
+    for stack, addresses in holders.items():
+        record = records.get(stack)
+        values = record.applied.values if record is not None and record.applied is not None else {}
+        for address in addresses:
+            value = values.get(f"cdn_{address.split('.', 1)[1]}_url".replace("-", "_"))
+            if isinstance(value, str) and value:
+                urls.setdefault(address, value)
+    return urls
 
 
 def _short_time(value: str | None) -> str:

@@ -77,11 +77,13 @@ def collect(project_root: Path, env: Any, outdir: Path, *, clients: Mapping[str,
     return sorted(results, key=lambda s: (s.service, s.function, s.stack))
 
 
-def reached(statuses: list[FunctionStatus], reach: Mapping[str, Reach]) -> list[FunctionStatus]:
+def reached(statuses: list[FunctionStatus], reach: Mapping[str, Reach],
+            cdn_url: Mapping[str, str] | None = None) -> list[FunctionStatus]:
     """`statuses` with each function's `url` kept only when that URL serves it (`Reach.url`: an `http()` trigger,
     no CDN in front; the cloud reports a URL for others too: a GCP function always has one, the local cloud names
     its gateway path), and `reached` saying how it is reached otherwise or besides (`Reach.describe`: `via CDN
-    web.cdn /api/*`, `queue svc.outbox`, `cron 0 3 * * *`, ...). A function the model does not know is left as is."""
+    <cdn url><pattern>` with the CDN's URL from `cdn_url` (address -> URL), else `via CDN web.cdn /api/*`;
+    `queue svc.outbox`, `cron 0 3 * * *`, ...). A function the model does not know is left as is."""
     for status in statuses:
         how = reach.get(status.address)
         if how is None:
@@ -89,5 +91,5 @@ def reached(statuses: list[FunctionStatus], reach: Mapping[str, Reach]) -> list[
         if not how.url:
             status.url = None
         if how.others or not how.url:
-            status.reached = how.describe()
+            status.reached = how.describe((cdn_url or {}).get)
     return statuses
