@@ -22,7 +22,7 @@ pytestmark = pytest.mark.e2e
 
 
 def places(rows: list[dict[str, str]], service: str) -> set[tuple[str, str, str, str]]:
-    return {(r["kind"], r["name"], r["url"], r["cloud"]) for r in rows if r["service"] == service}
+    return {(r["kind"], r["name"], r.get("url") or r["reached"], r["cloud"]) for r in rows if r["service"] == service}
 
 
 def copies(rows: list[dict[str, str]]) -> dict[tuple[str, str, str], str | None]:

@@ -79,6 +79,7 @@ def test_lambda_status_and_drift_against_moto(estate: Path, cli: Cli, moto_serve
     assert api["state"] == "Active" and api["runtime"] == "python3.11" and api["url"] == url
     assert api["code_hash"] == api["expected_hash"] and api["drifted"] is False and api["last_update"]
     assert fns["thumbnails.resize"]["drifted"] is False and fns["thumbnails.resize"]["url"] is None
+    assert fns["thumbnails.resize"]["reached"].startswith("object created in thumbnails.originals (*.jpg)")
     assert fns["auth.cleanup"]["state"] == "NotFound" and fns["auth.cleanup"]["drifted"] is None
     assert report["drifted"] == [] and sorted(report["not_deployed"]) == [
         "auth.cleanup", "notifications.render", "notifications.worker", "thumbnails.on-demand", "web.api"]
@@ -135,7 +136,9 @@ def test_cloud_functions_status_and_drift_through_the_rest_client(estate: Path, 
     fns = by_address(report)
     assert fns["web.api"]["state"] == "Active" and fns["web.api"]["drifted"] is False
     assert fns["web.api"]["runtime"] == "python311"
-    assert fns["web.api"]["url"] == f"https://europe-west1-acme-test-123.cloudfunctions.net/{web.name}"
+    # a CDN's origin: the function's own URL admits only the CDN's load balancer, so none is listed (nor the CDN's
+    # URL: nothing was applied, there is no record to read it from)
+    assert fns["web.api"]["url"] is None and fns["web.api"]["reached"] == "via CDN web.cdn /api/*"
     assert fns["web.api"]["last_update"].startswith("2026-11-27T09:00:00")
     assert fns["auth.api"]["state"] == "Deploying" and fns["auth.api"]["drifted"] is True
     assert fns["thumbnails.resize"]["drifted"] is None
@@ -170,7 +173,8 @@ def test_local_status_reads_the_registry(tmp_path: Path, tf_binary: Path) -> Non
     assert result.exit_code == 0, result.output
     api = by_address(json.loads(result.stdout))["web.api"]
     assert api["state"] == "Active" and api["cloud"] == "gcp" and api["target"] == "local"
-    assert api["url"] == "http://127.0.0.1:8790/fn/acme-local-web-api"
+    # /fn/ answers 403 for a CDN's origin: its CDN route instead, the CDN's URL from the stack's record
+    assert api["url"] is None and api["reached"] == "via CDN http://127.0.0.1:8790/cdn/acme-local-web-cdn/api/*"
     assert api["runtime"] == "python3.11" and api["drifted"] is False and api["last_update"]
 
     source = project / "services" / "functions" / "web" / "api.py"

@@ -23,7 +23,7 @@ THUMBNAILS = "local-thumbnails-aws"
 def test_a_stack_whose_apply_failed_is_listed_as_its_last_apply_left_it(cli: Cli, project: Path) -> None:
     code, first = cli.json(project, "apply", "--env", "local", "--auto-approve")
     assert code == 0, first
-    before = sorted((r["service"], r["kind"], r["name"], r["url"]) for r in first["where"]
+    before = sorted((r["service"], r["kind"], r["name"], r.get("url"), r.get("reached")) for r in first["where"]
                     if r["stack"] == THUMBNAILS)
     assert ("thumbnails", "bucket", "originals") in {row[:3] for row in before}
 
@@ -35,6 +35,7 @@ def test_a_stack_whose_apply_failed_is_listed_as_its_last_apply_left_it(cli: Cli
     code, second = cli.json(project, "apply", "--env", "local", "--auto-approve")
     assert code == 1, second
     assert {s["name"]: s["status"] for s in second["stacks"]}[THUMBNAILS] == "failed", second
-    after = sorted((r["service"], r["kind"], r["name"], r["url"]) for r in second["where"] if r["stack"] == THUMBNAILS)
+    after = sorted((r["service"], r["kind"], r["name"], r.get("url"), r.get("reached")) for r in second["where"]
+                   if r["stack"] == THUMBNAILS)
     assert after == before, "what the last apply created is still there, and listed"
     assert "originals" in cli(project, "apply", "--env", "local", "--auto-approve").stdout

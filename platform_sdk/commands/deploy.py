@@ -795,14 +795,17 @@ def _where(s: Session, results: list[rp.StackResult]) -> list[dict[str, Any]]:
     a move said as such; a CDN row with its domain (`domain`, and `domain_served`: false while its stack is in its
     first phase); each DNS record of an external-zone domain with `dns` (`dns_phase.record_status`, from the lookup
     of `s.dns`, made before the command ran): "in-place", "to-create", or "switch-later" (a move's serving record
-    before the move asks for the switch), also said after the record in `url`."""
+    before the move asks for the switch), also said after the record in `url`. A function's row has `url` only when
+    that URL serves it, and says how it is reached otherwise as `reached` (`model.reach`: `via CDN ...`, its queue,
+    schedule, bucket or callers)."""
     from platform_sdk.model import Cdn
+    from platform_sdk.model.reach import reaches
     from platform_sdk.move.record import copy_roles
     from platform_sdk.providers.domains import PHASE_CERTIFICATE
     from platform_sdk.terraform.runner import where_things_live
 
     rows: list[dict[str, Any]] = list(where_things_live(_with_last_outputs(s, results), s.metadata,
-                                                          copy_roles(s.moves)))
+                                                          copy_roles(s.moves), reaches(s.services)))
     domains = {(d.stack, d.cdn.split(".", 1)[1].replace("-", "_")): d for d in s.dns.domains}
     configured = {cdn.address: s.env.override(cdn.address, "domain", cdn.domain)
                   for service in s.services for cdn in service.of(Cdn)}
@@ -845,13 +848,21 @@ def _with_last_outputs(s: Session, results: list[rp.StackResult]) -> list[rp.Sta
 
 
 def _print_where(rows: list[dict[str, Any]], title: str) -> None:
-    """Aligned lines rather than a table: URLs must never be cut or wrapped (people copy them); a CDN says the domain
-    it serves (or not yet), a copy kept by a move says what it is after its cloud."""
+    """Aligned lines rather than a table: URLs must never be cut or wrapped (people copy them); a function without
+    a URL that serves it says how it is reached instead (`via CDN ...`, `queue svc.outbox`, ...), one with a URL
+    and other triggers says those after it; a CDN says the domain it serves (or not yet), a copy kept by a move says
+    what it is after its cloud."""
     console.print(f"[bold]{escape(title)}[/]")
     widths = {k: max(len(r[k]) for r in rows) for k in ("service", "kind", "name")}
     for row in rows:
+        url = row.get("url")
+        where = escape(url or row.get('reached', ''))
+        if url and row.get("iam"):
+            where += "  (callers granted invokes)"
+        if url and row.get("reached"):
+            where += f"  [dim](also {escape(row['reached'])})[/]"
         line = (f"  {escape(row['service']):<{widths['service']}}  {row['kind']:<{widths['kind']}}  "
-                f"{escape(row['name']):<{widths['name']}}  {escape(row['url'])}")
+                f"{escape(row['name']):<{widths['name']}}  {where}")
         if row.get("domain"):
             line += (f"  (serves {escape(row['domain'])})" if row.get("domain_served") else
                      f"  ({escape(row['domain'])} not served yet: its DNS records are to create)")

@@ -569,6 +569,7 @@ class FunctionStatus:
     drifted: bool | None = None        # None: not deployed, or the cloud gives no comparable hash
     last_update: str | None = None
     detail: str | None = None
+    reached: str | None = None         # how it is reached when not (only) at `url`: "via CDN ...", "queue svc.q"
 
     @classmethod
     def of(cls, ref: FunctionRef, state: str, **values: Any) -> FunctionStatus:

@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from platform_sdk import providers
+from platform_sdk.model.reach import Reach
 from platform_sdk.providers.base import NOT_FOUND, UNKNOWN, FunctionRef, FunctionStatus, unresolved
 
-__all__ = ["NOT_FOUND", "UNKNOWN", "FunctionRef", "FunctionStatus", "collect", "function_refs", "unresolved"]
+__all__ = ["NOT_FOUND", "UNKNOWN", "FunctionRef", "FunctionStatus", "collect", "function_refs", "reached",
+           "unresolved"]
 
 
 def function_types() -> dict[str, tuple[str, str]]:
@@ -73,3 +75,21 @@ def collect(project_root: Path, env: Any, outdir: Path, *, clients: Mapping[str,
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
         results = list(pool.map(lambda check: check(), checks))
     return sorted(results, key=lambda s: (s.service, s.function, s.stack))
+
+
+def reached(statuses: list[FunctionStatus], reach: Mapping[str, Reach],
+            cdn_url: Mapping[str, str] | None = None) -> list[FunctionStatus]:
+    """`statuses` with each function's `url` kept only when that URL serves it (`Reach.url`: an `http()` trigger,
+    no CDN in front; the cloud reports a URL for others too: a GCP function always has one, the local cloud names
+    its gateway path), and `reached` saying how it is reached otherwise or besides (`Reach.describe`: `via CDN
+    <cdn url><pattern>` with the CDN's URL from `cdn_url` (address -> URL), else `via CDN web.cdn /api/*`;
+    `queue svc.outbox`, `cron 0 3 * * *`, ...). A function the model does not know is left as is."""
+    for status in statuses:
+        how = reach.get(status.address)
+        if how is None:
+            continue
+        if not how.url:
+            status.url = None
+        if how.others or not how.url:
+            status.reached = how.describe((cdn_url or {}).get)
+    return statuses

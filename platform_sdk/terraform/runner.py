@@ -28,7 +28,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from platform_sdk import providers
 from platform_sdk.terraform import report as rp
@@ -39,6 +39,9 @@ from platform_sdk.terraform.ledger import Ledger
 from platform_sdk.terraform.locks import local_backend, parse_state_lock
 from platform_sdk.terraform.process import NotStarted, Terraform, TfRun, trim_error
 from platform_sdk.terraform.report import StackResult
+
+if TYPE_CHECKING:
+    from platform_sdk.model.reach import Reach
 
 PLAN_FILE = "platform.tfplan"
 RENAMED_STATE = "renamed.tfstate"
@@ -680,32 +683,56 @@ class EnvironmentRunner:
 
 
 def where_things_live(results: list[StackResult], metadata: dict[str, Any],
-                      copies: dict[tuple[str, str], str] | None = None) -> list[dict[str, str]]:
+                      copies: dict[tuple[str, str], str] | None = None,
+                      reach: dict[str, Reach] | None = None) -> list[dict[str, Any]]:
     """Rows (service, kind, name, url, stack, cloud) from the `function_/bucket_/cdn_<name>_url` outputs, and one
     `dns` row per record of a `cdn_<name>_dns_records` output (a domain in an external zone: the record to create,
     also as `record`, "<name> <type> <value>").
+
+    `reach`: function address -> how it is reached (`model.reach.reaches`). With it, every function of a stack
+    (its `function_<name>_name` output) has a row, whose `url` is there only when that URL serves it (an `http()`
+    trigger, no CDN in front; `iam`: true when it admits only callers granted `invokes`); otherwise `reached`
+    says how it is reached instead: `via CDN <cdn url><pattern>`, `queue svc.outbox`, `cron 0 3 * * *`,
+    `object created in svc.uploads`, `called by svc.api` (`Reach.describe`). A function with an HTTP URL and
+    other triggers has both. Without `reach`, each `function_<name>_url` output is listed as is.
 
     `copies`: (address, cloud) -> what that copy is, for the copies a move keeps besides the live one
     (`move.record.copy_roles`); their rows say so as `copy` (the live copy's rows have none)."""
     rows = []
     stacks = metadata.get("stacks", {})
-    for result in sorted(results, key=lambda r: (r.service, r.name)):
-        # the model's names (`on-demand`) of the service's resources, on whichever of its stacks they are now
-        names = {a.split(".", 1)[-1].replace("-", "_"): a.split(".", 1)[-1]
-                 for stack, info in stacks.items() if stack == result.name or info.get("service") == result.service
-                 for a in info.get("resources", [])}
-        for key, value in sorted(result.outputs.items()):
+    ordered = sorted(results, key=lambda r: (r.service, r.name))
+    names_of = {result.name: _model_names(result, stacks) for result in ordered}
+    cdn_urls = {f"{result.service}.{names_of[result.name].get(key[4:-4], key[4:-4])}": value
+                for result in ordered for key, value in result.outputs.items()
+                if key.startswith("cdn_") and key.endswith("_url") and isinstance(value, str)}
+    for result in ordered:
+        names = names_of[result.name]
+        outputs = result.outputs
+        for key, value in sorted(outputs.items()):
             for kind in ("function", "bucket", "cdn"):
                 prefix = f"{kind}_"
-                if key.startswith(prefix) and key.endswith("_url") and isinstance(value, str):
-                    short = key[len(prefix):-len("_url")]
-                    name = names.get(short, short)
-                    row = {"service": result.service, "kind": kind, "name": name, "url": value,
-                           "stack": result.name, "cloud": result.cloud_label}
-                    role = (copies or {}).get((f"{result.service}.{name}", result.cloud))
-                    if role is not None:
-                        row["copy"] = role
-                    rows.append(row)
+                short = key[len(prefix):-len("_url")]
+                if not (key.startswith(prefix) and key.endswith("_url") and isinstance(value, str)) or \
+                        kind == "function" and reach is not None:
+                    continue
+                rows.append(_where_row(result, kind, names.get(short, short), copies, url=value))
+            if reach is not None and key.startswith("function_") and key.endswith("_name"):
+                short = key[len("function_"):-len("_name")]
+                name = names.get(short, short)
+                how = reach.get(f"{result.service}.{name}")
+                url = outputs.get(f"function_{short}_url")
+                if how is None:  # not in the model (any more): as the outputs say
+                    if isinstance(url, str):
+                        rows.append(_where_row(result, "function", name, copies, url=url))
+                    continue
+                row = _where_row(result, "function", name, copies)
+                if how.url and isinstance(url, str) and url:
+                    row["url"] = url
+                    if how.iam:
+                        row["iam"] = True
+                if how.others or not row.get("url"):
+                    row["reached"] = how.describe(cdn_urls.get)
+                rows.append(row)
             if key.startswith("cdn_") and key.endswith("_dns_records") and isinstance(value, list):
                 # a CDN whose domain lives in a zone outside the cloud (dns_zone = "external"): what to create there
                 short = key[len("cdn_"):-len("_dns_records")]
@@ -716,3 +743,22 @@ def where_things_live(results: list[StackResult], metadata: dict[str, Any],
                                      "url": f"{text}  (create it in the zone)", "stack": result.name,
                                      "cloud": result.cloud_label, "record": text})
     return rows
+
+
+def _model_names(result: StackResult, stacks: dict[str, Any]) -> dict[str, str]:
+    """Output name part (`on_demand`) -> the model's name (`on-demand`) of the service's resources, on whichever
+    of its stacks they are now."""
+    return {a.split(".", 1)[-1].replace("-", "_"): a.split(".", 1)[-1]
+            for stack, info in stacks.items() if stack == result.name or info.get("service") == result.service
+            for a in info.get("resources", [])}
+
+
+def _where_row(result: StackResult, kind: str, name: str, copies: dict[tuple[str, str], str] | None,
+               url: str | None = None) -> dict[str, Any]:
+    row: dict[str, Any] = {"service": result.service, "kind": kind, "name": name,
+                           **({"url": url} if url is not None else {}), "stack": result.name,
+                           "cloud": result.cloud_label}
+    role = (copies or {}).get((f"{result.service}.{name}", result.cloud))
+    if role is not None:
+        row["copy"] = role
+    return row
