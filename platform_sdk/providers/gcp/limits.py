@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from platform_sdk.providers.base import FunctionLimits
 
-
 # Memory: 128 MiB to 32 GiB (cloud.google.com/functions/docs/configuring/memory); timeout: up to 60 minutes
 # for HTTP functions (event-driven: 540 s, checked by the compiler) (cloud.google.com/functions/docs/configuring/
 # timeout); runtimes: the compiler's runtime table (cloud.google.com/functions/docs/runtime-support).
