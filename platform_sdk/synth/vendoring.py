@@ -78,14 +78,28 @@ def _pip_download(request: Path, version: str, platforms: list[str], dest: Path,
         errors = [line for line in lines if line.startswith("ERROR")]  # warnings about indexes are noise here
         tail = "\n    ".join((errors or lines)[-12:])
         extra = f" plus the platform runtime's {', '.join(added)}" if added else ""
+        failing = _failing_line(shown, "\n".join(lines))
         raise VendoringError(
             f"could not download the dependencies{extra} for {where} python{version} "
             f"({arch} Linux binary wheels, glibc <= 2.{platforms[0].split('_')[2] if platforms else '?'}): "
             f"pip said:\n    {tail}",
-            file=shown,
+            file=shown, line=failing,
             hint=f"every requirement needs a Linux binary wheel for CPython {version} (sdists are not built): check "
             "the name and version, pin a version that publishes such a wheel, or use a pure-Python alternative",
         )
+
+
+def _failing_line(requirements: Path, output: str) -> int | None:
+    """The line of `requirements` naming the project pip could not resolve (its "No matching distribution found
+    for X" / "satisfies the requirement X"), or None (a requirement the platform added, an included file)."""
+    match = re.search(r"(?:No matching distribution found for|satisfies the requirement) (\S+)", output)
+    if match is None or not requirements.is_file():
+        return None
+    project = _project(match.group(1))
+    for number, text in enumerate(requirements.read_text().splitlines(), 1):
+        if not text.lstrip().startswith(("#", "-")) and _project(text) == project:
+            return number
+    return None
 
 
 def _wheel_entries(wheel: Path) -> dict[str, bytes]:
