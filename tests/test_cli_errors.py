@@ -276,6 +276,16 @@ def test_the_runtime_grammar_reads_the_handler(estate: Path) -> None:
         assert "which may be syntax of its runtime python3.12" in out
 
 
+def test_a_requirement_the_local_cloud_does_not_have_is_announced(estate: Path) -> None:
+    """Tryout seedA fault 12: the local cloud installs nothing; it says so at the requirement's line."""
+    requirements = _web_code(estate) / "requirements.txt"
+    requirements.write_text("# web\nno-such-project-for-platform-tests==1.0\n")
+    code, out = synth(estate)
+    assert code == 0, out
+    assert f"warning: {requirements}:2: no-such-project-for-platform-tests==1.0 is not installed in the Python " \
+           "environment local functions run in" in out, out
+
+
 def test_a_cdn_serving_plain_http_is_announced_by_synth(estate: Path) -> None:
     """Issue 14.2: staging places web on GCP; without its domain the CDN works, and the output says HTTP only."""
     env = estate / "envs" / "staging.toml"
