@@ -14,7 +14,8 @@ are parsed with `ast`, with the grammar of the function's runtime (`feature_vers
   module) does not parse; such an import names a module of the source directory that does not define the name; or
   a relative import reaches above the source directory. Imports under `if`, `try`, `with` or inside functions are
   not followed (they may never run, or run under another Python), nor are modules outside the source directory
-  (the standard library, the function's requirements).
+  (the function's requirements) or named like one of the standard library (the runtime may have imported it
+  already).
 """
 
 from __future__ import annotations
@@ -150,9 +151,11 @@ class _Importer:
         return None
 
     def is_local(self, module: str) -> bool:
-        """Does `module` come from the source directory (which is first on `sys.path`)?"""
-        top = self.root / module.split(".")[0]
-        return top.with_name(top.name + ".py").is_file() or top.is_dir()
+        """Does `module` come from the source directory (which is first on `sys.path`)? Never for a module of the
+        standard library: the runtime may have imported it before the handler (a same-named file is not read)."""
+        name = module.split(".")[0]
+        top = self.root / name
+        return name not in sys.stdlib_module_names and (top.with_name(name + ".py").is_file() or top.is_dir())
 
     def is_submodule(self, package: str, name: str) -> bool:
         """Is `name` a module or package inside the local package `package` (`from package import name`)?"""

@@ -238,10 +238,10 @@ def test_code_the_handler_module_imports_that_cannot_be_imported_is_refused(
     {"api.py": "try:\n    import fast\nexcept ImportError:\n    fast = None\n", "fast.py": "def f(:\n"},
     {"api.py": "import sys\nif sys.version_info >= (3, 99):\n    import future\n", "future.py": "def f(:\n"},
     {"api.py": "def later():\n    import slow\n", "slow.py": "def f(:\n"},
-    # a name bound dynamically, a submodule, a namespace package, and a module of the standard library
-    {"api.py": "from helpers import render\nfrom pkg import sub\nfrom ns.mod import x\nimport json\n",
+    # a name bound dynamically, a submodule, a namespace package, and a file named like a standard-library module
+    {"api.py": "from helpers import render\nfrom pkg import sub\nfrom ns.mod import x\nfrom json import loads\n",
      "helpers.py": "globals()['render'] = print\n", "pkg/__init__.py": "", "pkg/sub.py": "",
-     "ns/mod.py": "x = 1\n"},
+     "ns/mod.py": "x = 1\n", "json.py": "def dumps(:\n"},
 ])
 def test_imports_that_may_not_run_or_that_reading_cannot_settle_are_not_refused(
         estate: Path, files: dict[str, str]) -> None:
