@@ -9,7 +9,7 @@ from pathlib import Path
 from types import ModuleType
 
 from platform_sdk.errors import ModelError, PlatformError, did_you_mean, warn
-from platform_sdk.handlers import module_names
+from platform_sdk.handlers import import_failure, module_names
 from platform_sdk.model import Function, ObjectCreatedTrigger, Resource, Service
 from platform_sdk.model.base import caller_location, declarations
 
@@ -200,7 +200,7 @@ def validate_service(service: Service) -> None:
                 f"handler file {module_file.relative_to(fn.source_dir)} not found in {fn.source_dir}",
                 "handler", fn.handler,
             )
-        check_handler_symbol(fn, module_file)
+        check_handler(fn, module_file)
         for grant in fn.grants:
             if grant.target.service is None:
                 raise grant.error("granted resource was never added to a service", value=grant.target.name)
@@ -209,24 +209,37 @@ def validate_service(service: Service) -> None:
                 raise fn.error("trigger bucket was never added to a service", "triggers", trigger.bucket.name)
 
 
-def check_handler_symbol(fn: Function, module_file: Path) -> None:
-    """The handler's function must be defined in its module, checked by parsing it (user code never runs here).
+def check_handler(fn: Function, module_file: Path) -> None:
+    """The handler's module must import and define the handler's function, checked by reading the code with the
+    grammar of the function's runtime (user code never runs here; `platform_sdk.handlers` says what is followed).
 
     Raises:
-        ModelError: naming the file and line of the Function declaration, key `handler` and its value, when the
-            module defines no such top-level name (with the closest defined name).
-    A module whose names cannot be known by reading it (star imports, `globals()`, a module `__getattr__`, a
-    syntax this Python cannot parse) is announced as not verified (a PlatformWarning), not refused.
+        ModelError: at the file and line of the code that cannot be imported (the handler module, a package
+            `__init__.py` on its path, or a module of the source directory it imports unconditionally: it does not
+            parse, imports a name its module does not define, or imports from above the source directory), with the
+            Function's declaration in the hint; or at the Function's declaration, key `handler` and its value,
+            when the module defines no such top-level name (with the closest defined name).
+    What reading cannot settle is announced as not verified (a PlatformWarning), not refused: a module that binds
+    names dynamically (star imports, `globals()`, a module `__getattr__`), and code that does not parse with this
+    Python when the runtime's Python is newer (it may be that version's syntax).
     """
-    symbol = fn.handler.rsplit(".", 1)[1]
+    python = _runtime_version(fn.runtime)
     relative = module_file.relative_to(fn.source_dir)
+    failure = import_failure(fn.source_dir, fn.handler_module, python)
+    if failure is not None and failure.certain:
+        raise ModelError(f"handler {fn.handler!r} of {fn.address} cannot be imported: "
+                         f"{_in_source(fn, failure.file)} {failure.message}", file=failure.file, line=failure.line,
+                         hint=f"the function is declared at {fn.declared_in}:{fn.declared_line}")
+    if failure is not None:
+        this = f"{sys.version_info[0]}.{sys.version_info[1]}"
+        warn(f"handler {fn.handler!r} of {fn.address} could not be verified: {_in_source(fn, failure.file)} does "
+             f"not parse with Python {this} (SyntaxError{f' at line {failure.line}' if failure.line else ''}), "
+             f"which may be syntax of its runtime {fn.runtime}", fn.declared_in, fn.declared_line)
     try:
-        found = module_names(module_file)
-    except (SyntaxError, ValueError) as err:
-        line = getattr(err, "lineno", None)
-        warn(f"handler {fn.handler!r} of {fn.address} could not be verified: {relative} does not parse "
-             f"({err.__class__.__name__}{f' at line {line}' if line else ''})", fn.declared_in, fn.declared_line)
-        return
+        found = module_names(module_file, python)
+    except (SyntaxError, ValueError):
+        return  # announced above
+    symbol = fn.handler.rsplit(".", 1)[1]
     if symbol in found.names:
         return
     if found.dynamic:
@@ -239,3 +252,17 @@ def check_handler_symbol(fn: Function, module_file: Path) -> None:
         f"handler function {symbol!r} is not defined in {relative} (in {fn.source_dir})"
         f"{did_you_mean(symbol, callables)}", "handler", fn.handler,
     )
+
+
+def _runtime_version(runtime: str) -> tuple[int, int]:
+    """"python3.11" -> (3, 11): the Python whose grammar the function's code is read with."""
+    major, minor = runtime.removeprefix("python").split(".")
+    return int(major), int(minor)
+
+
+def _in_source(fn: Function, file: Path) -> str:
+    """`api.py`, `lib/db.py`: a file of the function's source directory as the user knows it there."""
+    try:
+        return str(file.relative_to(fn.source_dir.resolve()))
+    except ValueError:
+        return str(file)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -266,6 +267,105 @@ def test_a_module_binding_names_dynamically_is_announced_not_refused(estate: Pat
     assert code == 0, out
     assert f"warning: {source}:" in out and "could not be verified" in out and "globals() (line" in out
     assert (estate / "cdktf.out" / "local").is_dir()
+
+
+# -- tryout seedA fault 6: code the runtime cannot import is refused like a missing handler, at its own line ------
+
+def _web_code(estate: Path) -> Path:
+    return estate / "services" / "functions" / "web"
+
+
+def _declaration_line(estate: Path) -> str:
+    source = estate / "services" / "web.py"
+    return f"{source}:{next(n for n, text in enumerate(source.read_text().splitlines(), 1) if 'api.handle' in text)}"
+
+
+def test_a_handler_module_that_does_not_parse_is_refused_at_its_line(estate: Path) -> None:
+    module = _web_code(estate) / "api.py"
+    module.write_text(module.read_text() + "\ndef broken(:\n")
+    line = len(module.read_text().splitlines())
+    code, out = synth(estate)
+    assert_refused(estate, code, out, f"{module}:{line}: handler 'api.handle' of web.api cannot be imported: api.py "
+                   "does not parse with Python 3.11: invalid syntax", f"declared at {_declaration_line(estate)}")
+
+
+@pytest.mark.parametrize("files, bad, needle", [
+    # a module of the source directory the handler imports, and one that module imports in turn
+    ({"api.py": "import pages\n", "pages.py": "from lib.render import page\n", "lib/__init__.py": "",
+      "lib/render.py": "def page(:\n"}, ("lib/render.py", 1), "lib/render.py does not parse"),
+    # a package __init__.py runs before the module imported from it
+    ({"api.py": "from lib import render\n", "lib/__init__.py": "x = (\n", "lib/render.py": ""},
+     ("lib/__init__.py", 1), "lib/__init__.py does not parse"),
+    # a name the imported module does not define (ImportError at import)
+    ({"api.py": "\nfrom helpers import rendre\n", "helpers.py": "def render():\n    pass\n"},
+     ("api.py", 2), "api.py imports 'rendre' from helpers, which helpers.py does not define"),
+    # the runtime imports the handler module as a top-level module: no package above it
+    ({"api.py": "from . import helpers\n", "helpers.py": ""}, ("api.py", 1), "api.py imports from above the function's "
+     "source directory"),
+])
+def test_code_the_handler_module_imports_that_cannot_be_imported_is_refused(
+        estate: Path, files: dict[str, str], bad: tuple[str, int], needle: str) -> None:
+    code_dir = _web_code(estate)
+    for name, text in files.items():
+        (code_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        text = text + (code_dir / name).read_text() if name == "api.py" else text
+        (code_dir / name).write_text(text)
+    code, out = synth(estate)
+    assert_refused(estate, code, out, f"{code_dir / bad[0]}:{bad[1]}: handler 'api.handle' of web.api cannot be "
+                   f"imported: {needle}", f"declared at {_declaration_line(estate)}")
+
+
+@pytest.mark.parametrize("files", [
+    # imports that may never run: under a condition, a try, or in a function; and modules outside the source
+    {"api.py": "try:\n    import fast\nexcept ImportError:\n    fast = None\n", "fast.py": "def f(:\n"},
+    {"api.py": "import sys\nif sys.version_info >= (3, 99):\n    import future\n", "future.py": "def f(:\n"},
+    {"api.py": "def later():\n    import slow\n", "slow.py": "def f(:\n"},
+    # a name bound dynamically, a submodule, a namespace package, and a file named like a standard-library module
+    {"api.py": "from helpers import render\nfrom pkg import sub\nfrom ns.mod import x\nfrom json import loads\n",
+     "helpers.py": "globals()['render'] = print\n", "pkg/__init__.py": "", "pkg/sub.py": "",
+     "ns/mod.py": "x = 1\n", "json.py": "def dumps(:\n"},
+])
+def test_imports_that_may_not_run_or_that_reading_cannot_settle_are_not_refused(
+        estate: Path, files: dict[str, str]) -> None:
+    code_dir = _web_code(estate)
+    for name, text in files.items():
+        (code_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        text = text + (code_dir / name).read_text() if name == "api.py" else text
+        (code_dir / name).write_text(text)
+    code, out = synth(estate)
+    assert code == 0, out
+    assert "cannot be imported" not in out
+
+
+def test_the_runtime_grammar_reads_the_handler(estate: Path) -> None:
+    """Syntax newer than the function's runtime is refused (python3.10 has no `except*`); syntax this Python
+    cannot parse but a newer runtime may (`type X = ...` is Python 3.12) is announced as not verified."""
+    module = _web_code(estate) / "api.py"
+    module.write_text(module.read_text() + "\ntry:\n    pass\nexcept* ValueError:\n    pass\n")
+    source = estate / "services" / "web.py"
+    source.write_text(source.read_text().replace('source="functions/web",', 'source="functions/web", '
+                                                 'runtime="python3.10",'))
+    code, out = synth(estate)
+    assert_refused(estate, code, out, f"{module}:", "cannot be imported: api.py does not parse with Python 3.10",
+                   "3.11")
+    module.write_text(module.read_text().split("\ntry:\n")[0] + "\ntype Pages = list[str]\n")
+    source.write_text(source.read_text().replace('runtime="python3.10"', 'runtime="python3.12"'))
+    code, out = synth(estate)
+    assert code == 0, out
+    if sys.version_info < (3, 12):
+        assert f"warning: {_declaration_line(estate)}: handler 'api.handle' of web.api could not be verified: " \
+               f"api.py does not parse with Python {sys.version_info[0]}.{sys.version_info[1]}" in out
+        assert "which may be syntax of its runtime python3.12" in out
+
+
+def test_a_requirement_the_local_cloud_does_not_have_is_announced(estate: Path) -> None:
+    """Tryout seedA fault 12: the local cloud installs nothing; it says so at the requirement's line."""
+    requirements = _web_code(estate) / "requirements.txt"
+    requirements.write_text("# web\nno-such-project-for-platform-tests==1.0\n")
+    code, out = synth(estate)
+    assert code == 0, out
+    assert f"warning: {requirements}:2: no-such-project-for-platform-tests==1.0 is not installed in the Python " \
+           "environment local functions run in" in out, out
 
 
 def test_a_cdn_serving_plain_http_is_announced_by_synth(estate: Path) -> None:

@@ -165,6 +165,78 @@ def test_a_stand_in_is_held_to_the_rehearsed_clouds_limits(estate: Path) -> None
     assert code == 2 and "local.toml" in out and 'overrides."auth.api".timeout' in out and "on aws" in out, out
 
 
+# Tryout seedA fault 11: a function's environment variables over the cloud's aggregate limit passed synthesis, and
+# Lambda refused them at apply ("exceeded the 4KB limit").
+
+@pytest.mark.parametrize(("env", "address", "size", "cloud", "measured", "limit"), [
+    # Lambda: 4 KB, measured as the variables' JSON: {"SESSION_TTL_SECONDS":"3600","BIG":"xx..."} (auth.api's own)
+    ("dev", "auth.api", 4100, "aws", 4139, 4096),
+    ("prod", "web.api", 33000, "gcp", 33003, 32768),   # Cloud Run functions: 32 KiB of names and values
+    ("local", "auth.api", 4100, "aws", 4139, 4096),    # a stand-in is held to the rehearsed cloud's limit
+])
+def test_environment_variables_over_the_clouds_aggregate_limit_are_refused(
+        estate: Path, env: str, address: str, size: int, cloud: str, measured: int, limit: int) -> None:
+    add_override(estate, env, f'[overrides."{address}".environment]\nBIG = "{"x" * size}"')
+    code, out = synth(estate, env)
+    assert code == 2, out
+    assert f'{env}.toml:' in out, out
+    assert f'overrides."{address}".environment: {address} on {cloud}: function {address}\'s environment ' \
+           f"variables take {measured} bytes, over the {limit} " \
+           f"bytes {cloud} allows a function in aggregate" in out, out
+    assert "x" * 100 not in out, "the value is not repeated in the message"
+    assert not (estate / "cdktf.out").exists(), "nothing may be written on bad input"
+
+
+def test_the_plugin_decides_its_own_environment_limit(estate: Path) -> None:
+    """5,000 bytes of variables: within Cloud Run functions' 32 KiB (web is on gcp in prod), over Lambda's 4 KB
+    where the same function is on aws (dev), declared in the code: the error names its line."""
+    source = estate / "services" / "web.py"
+    text = source.read_text().replace('source="functions/web",', 'source="functions/web", '
+                                      'environment={"BIG": "x" * 5000},')
+    source.write_text(text)
+    line = next(n for n, code in enumerate(text.splitlines(), 1) if '"BIG"' in code)
+    code, out = synth(estate, "prod")
+    assert code == 0, out
+    code, out = synth(estate, "dev")
+    assert code == 2, out
+    assert f"{source}:{line}: environment: function web.api's environment variables take 5010 bytes, over the " \
+           "4096 bytes aws allows a function in aggregate (Lambda quotas" in out, out
+    assert "gettingstarted-limits.html) (placed on aws)" in out
+
+
+def test_the_variables_the_platform_adds_count_towards_the_limit(estate: Path) -> None:
+    """auth.api's own variables fit in 4 KB; with the ones its grants add (its database's URL, its queue and
+    secret) they do not: the compiler refuses it, before anything is written."""
+    own = 4096 - len('{"BIG":""}') - len('{"SESSION_TTL_SECONDS":"3600"}') + 1  # just within, with its declared one
+    add_override(estate, "dev", f'[overrides."auth.api".environment]\nBIG = "{"x" * own}"')
+    code, out = synth(estate, "dev")
+    assert code == 2, out
+    assert "dev.toml" not in out and "auth.py:" in out and "environment: function auth.api's environment " \
+           "variables take" in out and "counting the 10 variables the platform sets for its grants" in out, out
+    assert not (estate / "cdktf.out").exists()
+
+
+def test_limits_measure_what_is_known_at_synthesis() -> None:
+    """A reference resolved at apply counts as empty (a lower bound: a refusal is certain); Lambda measures JSON."""
+    from platform_sdk.providers.aws.limits import LAMBDA_LIMITS, lambda_environment_size
+    from platform_sdk.providers.gcp.limits import GCP_FUNCTION_LIMITS
+
+    assert lambda_environment_size({"A": "b", "C": "d\"é"}) == len('{"A":"b","C":"d\\"é"}'.encode())
+    fits = {"URL": "s3://${aws_s3_bucket.x.bucket}/" + "y" * 4070}
+    assert LAMBDA_LIMITS.environment_problem("s.f", fits, "aws") is None
+    assert "4096 bytes aws" in (LAMBDA_LIMITS.environment_problem("s.f", {"URL": "y" * 4090}, "aws") or "")
+    assert GCP_FUNCTION_LIMITS.environment_problem("s.f", {"A": "y" * 32767}, "gcp") is None
+    assert "32769 bytes" in (GCP_FUNCTION_LIMITS.environment_problem("s.f", {"AB": "y" * 32767}, "gcp") or "")
+
+
+def test_names_cloud_run_reserves_are_refused_on_gcp(estate: Path) -> None:
+    add_override(estate, "prod", '[overrides."web.api".environment]\nPORT = "8080"\nX_GOOGLE_FOO = "1"')
+    code, out = synth(estate, "prod")
+    assert code == 2, out
+    assert "function web.api cannot be placed on gcp" in out and "PORT (reserved by Cloud Run functions)" in out
+    assert "X_GOOGLE_FOO (reserved by Cloud Run functions)" in out, out
+
+
 def test_plugin_runtime_subpackages_ship_in_function_packages() -> None:
     """A package ships its target's plug-in runtime and those of the clouds it is granted on, nothing more."""
     from platform_sdk.synth import assets

@@ -268,3 +268,40 @@ def test_the_same_estate_placed_where_it_works_works(tmp_path: Path, tf_binary: 
     assert "rehearsal of prod: every operation would work there" in " ".join(result.stdout.split())
     response = call(root)
     assert response.status_code == 200 and response.json() == {"stored": "stored"}, response.text
+
+
+# -- packaging: what the rehearsed cloud's synthesis refuses about a function's dependencies ---------------------------
+# Tryout seedA fault 12: the local stand-ins run functions in the project's own Python environment, so they deploy a
+# requirements.txt no index can resolve; prod's synthesis refuses it (Lambda installs nothing: its wheels are
+# vendored), and the rehearsal used to say every operation would work there.
+PACKAGED = '''
+from platform_sdk import Function, Service, http
+
+service = Service("exam", owner="exam-team")
+service.add(Function("api", handler="api.handle", source="code", triggers=[http()]))
+'''
+
+
+def test_a_requirement_the_rehearsed_cloud_cannot_resolve_is_reported(tmp_path: Path, tf_binary: Path) -> None:
+    root = write_project(tmp_path / "estate", {"exam.py": PACKAGED},
+                         {"local": LOCAL.format(placement=""), "prod": PROD},
+                         sources={"code/api.py": "def handle(request):\n    return None\n",
+                                  "code/requirements.txt": "# pins\nPyJWT==0.0.0.dev999\n"}).root
+    requirements = root / "services" / "code" / "requirements.txt"
+    cli = Cli(tf_binary)
+    refused = cli(root, "synth", "--env", "prod")
+    assert refused.exit_code == 2 and f"{requirements}:2: could not download the dependencies for the AWS Lambda " \
+        "runtime python3.11" in " ".join(refused.stderr.split()), refused.stderr
+
+    result = cli(root, "plan", "--env", "local")
+    assert result.exit_code == 0, result.stdout + result.stderr  # the stand-ins deploy it...
+    text = " ".join(result.stdout.split())
+    assert "rehearsal of prod: `platform apply --env prod` would refuse this placement before deploying anything" \
+        in text, text  # ...and the rehearsal says prod would not
+    assert f"cannot rehearse prod with this placement: {requirements}:2: could not download the dependencies for " \
+        "the AWS Lambda runtime python3.11" in text and "every operation would work" not in text
+
+    requirements.write_text("# pins\nsix==1.16.0\n")  # one the Lambda runtime gets a wheel for
+    result = cli(root, "plan", "--env", "local")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "rehearsal of prod: every operation would work there" in " ".join(result.stdout.split())

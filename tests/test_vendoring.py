@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from platform_sdk.errors import PlatformWarning
 from platform_sdk.providers.aws.packaging import lambda_platforms
 from platform_sdk.synth import vendoring
 from platform_sdk.synth.vendoring import VendoringError, python_version, vendor_requirements
@@ -63,18 +64,33 @@ def test_gcp_and_local_vendor_nothing(tmp_path: Path, target: str) -> None:
     assert not (tmp_path / "cache").exists()
 
 
+def test_local_announces_a_requirement_its_environment_does_not_have(tmp_path: Path) -> None:
+    """The local cloud installs nothing (its functions run in this Python environment): a requirement whose project
+    is not installed here fails at import there, and is announced at its line; another installed version is not
+    (an exact pin for a cloud's runtime need not be the local version), nor options or a false marker."""
+    source = function_dir(tmp_path, "# pins\nsix==0.0.1\nno-such-project-for-platform-tests>=1 ; python_version >= '3'"
+                                    "\nnot-here-either ; python_version < '3'\n-r other.txt\n")
+    with pytest.warns(PlatformWarning) as caught:
+        assert vendor_requirements(source, "local", "python3.11", tmp_path / "cache") == {}
+    assert [(w.filename, w.lineno) for w in caught] == [(str(source / "requirements.txt"), 3)]
+    message = str(caught[0].message)
+    assert message.startswith("no-such-project-for-platform-tests>=1 ; python_version >= '3' is not installed in the "
+                              "Python environment local functions run in") and "installs nothing" in message
+
+
 def test_no_requirements_no_entries(tmp_path: Path) -> None:
     assert vendor_requirements(function_dir(tmp_path, None), "aws", "python3.11", tmp_path / "cache") == {}
 
 
 def test_failed_download_names_the_requirements_file_and_pip_message(tmp_path: Path) -> None:
-    source = function_dir(tmp_path, "six==0.0.0.dev999\n")
+    """The message points at the line naming the requirement pip could not resolve (tryout seedA fault 12)."""
+    source = function_dir(tmp_path, "# pins\nsix==1.16.0\nPyJWT==0.0.0.dev999 ; python_version >= '3'\n")
     with pytest.raises(VendoringError) as info:
         vendor_requirements(source, "aws", "python3.11", tmp_path / "cache")
     message = str(info.value)
-    assert str(source / "requirements.txt") in message
+    assert f"{source / 'requirements.txt'}:3: could not download" in message
     assert "python3.11" in message
-    assert "six==0.0.0.dev999" in message or "No matching distribution" in message
+    assert "PyJWT==0.0.0.dev999" in message or "No matching distribution" in message
     assert list((tmp_path / "cache").iterdir()) == []  # nothing half-written is left to be reused
 
 

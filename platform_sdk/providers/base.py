@@ -391,6 +391,36 @@ class FunctionLimits:
     memory_mb: tuple[int, int]
     timeout_s: tuple[int, int]
     source: str = ""
+    environment_bytes: int | None = None
+    """The most bytes a function's environment variables may take in aggregate, as `environment_size` measures
+    them (None: no limit)."""
+    environment_size: Callable[[Mapping[str, str]], int] | None = None
+    """How the cloud measures a function's variables, in bytes (default: names and values, UTF-8). Called with what
+    is known at synthesis: a reference resolved only at apply (`${...}`) counts as empty, so the size is a lower
+    bound and a refusal is certain."""
+    environment_source: str = ""
+    """The documentation page `environment_bytes` comes from."""
+
+    def environment_problem(self, address: str, variables: Mapping[str, str], cloud: str) -> str | None:
+        """"function <address>'s environment variables take N bytes, over the M bytes <cloud> allows ..." when
+        `variables` exceed `environment_bytes`; None when they fit (or there is no limit)."""
+        if self.environment_bytes is None:
+            return None
+        known = {name: UNRESOLVED.sub("", value) for name, value in variables.items()}
+        size = (self.environment_size or names_and_values_size)(known)
+        if size <= self.environment_bytes:
+            return None
+        return (f"function {address}'s environment variables take {size} bytes, over the {self.environment_bytes} "
+                f"bytes {cloud} allows a function in aggregate ({self.environment_source})")
+
+
+UNRESOLVED = re.compile(r"[$#&]\{[^{}]*\}")
+"""A reference Terraform resolves at apply (`${aws_s3_bucket.x.bucket}`, a synthesis marker `${@3}`, a CDKTF token)."""
+
+
+def names_and_values_size(variables: Mapping[str, str]) -> int:
+    """The bytes of every variable's name and value, UTF-8 encoded."""
+    return sum(len(name.encode()) + len(value.encode()) for name, value in variables.items())
 
 
 @dataclass(frozen=True)
@@ -709,7 +739,9 @@ class CloudPlugin:
         raise NotImplementedError(f"{self.name} has no compiler")
 
     def function_problems(self, fn: Function, effective: Mapping[str, Any]) -> list[tuple[str, str]]:
-        """(setting, problem) for each effective function setting this cloud refuses (`function_limits`)."""
+        """(setting, problem) for each effective function setting this cloud refuses (`function_limits`): `effective`
+        holds `runtime`, `memory`, `timeout` and `environment` (the variables the code and the environment file
+        set; the compiler checks again with those the platform adds)."""
         limits = self.function_limits
         if limits is None:
             return []
@@ -721,6 +753,9 @@ class CloudPlugin:
                                               ("timeout", timeout, limits.timeout_s, "seconds")):
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
                 found.append((key, f"{key} must be a whole number of {unit} from {low} to {high} on {self.name}"))
+        problem = limits.environment_problem(fn.address, effective.get("environment", {}), self.name)
+        if problem:
+            found.append(("environment", problem))
         return found
 
     def secret_url(self, project_root: Path, env: Environment, cloud: str, physical_name: str) -> str:

@@ -93,12 +93,15 @@ class EstateBuilder:
                  compilers: Mapping[str, Compiler] | None = None, outdir: Path | None = None,
                  extra_copies: dict[str, str] | None = None, vendor: bool = True,
                  unprotected_copies: frozenset[str] = frozenset(),
-                 denials: dict[str, list[contract.Denial]] | None = None) -> None:
+                 denials: dict[str, list[contract.Denial]] | None = None, packages_dir: Path | None = None) -> None:
         """`vendor=False`: packages carry the function's code but no third-party dependencies and are not held to
-        the cloud's size limits (a build only analysed, never deployed: rehearsals). `denials`: function address
-        -> what a rehearsed environment's clouds would refuse it (written into PLATFORM_DENY)."""
+        the cloud's size limits (a build only analysed, never deployed). `denials`: function address -> what a
+        rehearsed environment's clouds would refuse it (written into PLATFORM_DENY). `packages_dir`: where the
+        function packages are built (default: the project's cache, per environment; a rehearsal's own folder)."""
         self.app = app
         self.vendor = vendor
+        default_packages = project.cache_dir / "packages" / (env.name if vendor else f"{env.name}-bare")
+        self.packages_dir = packages_dir or default_packages
         self.denials = dict(denials or {})
         self.outdir = outdir or project.env_outdir(env.name)
         self.project = project
@@ -371,8 +374,7 @@ class EstateBuilder:
             compiler.identity_literal(self.env, self.profile, fn)
         extra = vendor_function(fn, placement.target, self.project.cache_dir / "vendor", foreign=foreign) \
             if self.vendor else {}
-        build_dir = self.project.cache_dir / "packages" / (self.env.name if self.vendor else f"{self.env.name}-bare")
-        package = build_package(fn, placement.target, build_dir, extra=extra, runtimes=set(foreign.values()))
+        package = build_package(fn, placement.target, self.packages_dir, extra=extra, runtimes=set(foreign.values()))
         if self.vendor:
             self._check_package_size(fn, package, placement.target)
         self.packages[f"{fn.address}"] = package

@@ -201,18 +201,20 @@ def _check_capability(env: Environment, resource: Resource, cloud: str, target: 
 
 
 def _check_limits(env: Environment, resource: Resource, cloud: str, target: str) -> None:
-    """A function's runtime, memory and timeout as deployed (the environment's values applied) within the
-    plug-in's limits.
+    """A function's runtime, memory, timeout and environment variables as deployed (the environment's values
+    applied) within the plug-in's limits.
 
     A stand-in is held to both clouds' limits, so a rehearsal refuses what production would. The error names
     where the value comes from: the environment file's override, or the line that declared the function.
     """
     if not isinstance(resource, Function):
         return
-    effective = {"runtime": resource.runtime, "memory": resource.memory, "timeout": resource.timeout}
+    effective = {"runtime": resource.runtime, "memory": resource.memory, "timeout": resource.timeout,
+                 "environment": resource.environment}
     for name in dict.fromkeys((cloud, target)):
         for key, problem in providers.plugin(name).function_problems(resource, effective):
+            value = None if key == "environment" else effective[key]  # the problem says its size
             if key in env.overrides.get(resource.address, {}):
                 raise EnvironmentError_(f"{resource.address} on {cloud}: {problem}", file=env.file,
-                                        key=env.override_key(resource.address, key), value=effective[key])
-            raise resource.error(f"{problem} (placed on {cloud})", key, effective[key])
+                                        key=env.override_key(resource.address, key), value=value)
+            raise resource.error(f"{problem} (placed on {cloud})", key, value)

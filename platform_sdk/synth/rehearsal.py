@@ -12,8 +12,13 @@ local adapter refuses deliveries the rehearsed cloud would not make. Exposures a
 ways in, not operations). `platform apply --env local` reports what would fail there without failing the local
 apply.
 
-The scratch build is for the analysis only: function packages carry their code but no vendored dependencies, and
-no guardrails run (the rehearsed environment's own synthesis checks those).
+The scratch build is for the analysis only, but its function packages are built as the rehearsed clouds build
+them: dependencies resolved and vendored by the rehearsed cloud's plug-in (for AWS: binary wheels for the Lambda
+runtime, from the project's wheel cache or the package index) and held to its package size limits. So a
+requirements.txt the rehearsed environment's synthesis would refuse (a version that does not exist, a package with
+no wheel for the runtime) is reported as a refusal of this placement, though the local stand-ins, which run in the
+project's own Python environment, deploy it. No guardrails run (the rehearsed environment's own synthesis checks
+those).
 """
 
 from __future__ import annotations
@@ -96,10 +101,11 @@ def rehearse(project: Project, env: Environment, services: list[Service]) -> Reh
     result = Rehearsal(env.name, rehearsed.name)
     profile = dataclasses.replace(load_profile(project, rehearsed), guardrails=[])
     scratch = Path(tempfile.mkdtemp(prefix=f"platform-rehearsal-{env.name}-"))
+    packages = Path(tempfile.mkdtemp(prefix=f"platform-rehearsal-{env.name}-packages-"))
     try:
         app = engine.App(outdir=str(scratch), stack_traces=False, skip_validation=False)
         builder = EstateBuilder(app, project, rehearsed, services, profile=profile, outdir=scratch,
-                                extra_copies={}, vendor=False)
+                                extra_copies={}, packages_dir=packages)
         builder.build(deployed={})
         app.synth()
         dependencies_from_manifest(scratch, builder.stack_infos)
@@ -109,6 +115,7 @@ def rehearse(project: Project, env: Environment, services: list[Service]) -> Reh
         return result
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(packages, ignore_errors=True)
         apply_overrides(env, services)  # the rehearsed build gave the shared model its environment's values
     result.denials = denials_of(result.report)
     return result

@@ -11,7 +11,11 @@ Strategies (`Packaging.vendoring` of the function's plug-in):
   ceiling) and unpacked into the package root.
 - "requirements": the cloud installs requirements.txt itself; the only entry returned is a
   `requirements.txt` with the runtime's requirements appended (it replaces the user's copy in the package).
-- "none": nothing (e.g. functions that run in the project's own virtual environment).
+- "none": nothing (functions that run in the project's own Python environment: the local cloud). The cloud
+  installs nothing either, so a requirement whose project that environment does not have is announced at its line
+  of requirements.txt (a PlatformWarning: importing it fails there). Versions are not resolved: the function runs
+  with the versions installed, and a requirements.txt no index can resolve is found by a cloud stage's synthesis,
+  or by a local environment that rehearses that stage (synth/rehearsal.py).
 
 Wheel downloads are cached under `cache_dir/<key>/` where key hashes requirements.txt plus the added
 runtime requirements, the Python version, the platform tags and the format version, so synthesis after
@@ -22,6 +26,7 @@ hashed: files it includes with `-r`/`-c` are not part of the key (pin versions i
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import os
 import re
@@ -33,8 +38,10 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from packaging.requirements import InvalidRequirement, Requirement
+
 from platform_sdk import providers
-from platform_sdk.errors import PlatformError
+from platform_sdk.errors import PlatformError, warn
 
 if TYPE_CHECKING:
     from platform_sdk.model import Function
@@ -78,14 +85,28 @@ def _pip_download(request: Path, version: str, platforms: list[str], dest: Path,
         errors = [line for line in lines if line.startswith("ERROR")]  # warnings about indexes are noise here
         tail = "\n    ".join((errors or lines)[-12:])
         extra = f" plus the platform runtime's {', '.join(added)}" if added else ""
+        failing = _failing_line(shown, "\n".join(lines))
         raise VendoringError(
             f"could not download the dependencies{extra} for {where} python{version} "
             f"({arch} Linux binary wheels, glibc <= 2.{platforms[0].split('_')[2] if platforms else '?'}): "
             f"pip said:\n    {tail}",
-            file=shown,
+            file=shown, line=failing,
             hint=f"every requirement needs a Linux binary wheel for CPython {version} (sdists are not built): check "
             "the name and version, pin a version that publishes such a wheel, or use a pure-Python alternative",
         )
+
+
+def _failing_line(requirements: Path, output: str) -> int | None:
+    """The line of `requirements` naming the project pip could not resolve (its "No matching distribution found
+    for X" / "satisfies the requirement X"), or None (a requirement the platform added, an included file)."""
+    match = re.search(r"(?:No matching distribution found for|satisfies the requirement) (\S+)", output)
+    if match is None or not requirements.is_file():
+        return None
+    project = _project(match.group(1))
+    for number, text in enumerate(requirements.read_text().splitlines(), 1):
+        if not text.lstrip().startswith(("#", "-")) and _project(text) == project:
+            return number
+    return None
 
 
 def _wheel_entries(wheel: Path) -> dict[str, bytes]:
@@ -141,6 +162,30 @@ def _check_collisions(entries: dict[str, bytes], source_dir: Path, requirements:
         if (source_dir / name).is_file():
             raise VendoringError(f"a dependency installs {name}, which is also a file of the function's code",
                                  file=requirements, hint="rename the module in your function's directory")
+
+
+def missing_requirements(requirements: Path) -> list[tuple[int, str]]:
+    """(line, requirement) for each requirement of `requirements` whose project this Python's environment does not
+    have installed at all. Options (`-r`, `--index-url`), comments, lines that are not requirements (pip's own
+    error at a cloud stage's synthesis) and requirements whose environment marker is false here are skipped; so is
+    an installed project of another version (an exact pin for a cloud's runtime, e.g. a wheel for Lambda's glibc,
+    need not be the version installed locally)."""
+    missing: list[tuple[int, str]] = []
+    for number, text in enumerate(requirements.read_text().splitlines(), 1):
+        line = text.split(" #", 1)[0].strip()
+        if not line or line.startswith(("#", "-")):
+            continue
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if requirement.marker is not None and not requirement.marker.evaluate():
+            continue
+        try:
+            importlib.metadata.version(requirement.name)
+        except importlib.metadata.PackageNotFoundError:
+            missing.append((number, line))
+    return missing
 
 
 def runtime_requirements(target: str, kinds: set[str] | frozenset[str]) -> list[str]:
@@ -215,6 +260,12 @@ def vendor_requirements(source_dir: Path, target: str, python: str, cache_dir: P
         merged += f"# added by the platform: what its runtime needs on {packaging.runtime_name}\n"
         merged += "\n".join(added) + "\n"
         return {"requirements.txt": merged.encode()}
+    if packaging.vendoring == "none" and user_text.strip():
+        for line, requirement in missing_requirements(requirements):
+            warn(f"{requirement} is not installed in the Python environment {found.name} functions run in "
+                 f"({sys.prefix}), and the {found.name} cloud installs nothing, so importing it fails there: install "
+                 f"it (pip install -r {requirements}). A cloud stage's synthesis resolves requirements.txt for that "
+                 "cloud's runtime", requirements, line)
     if packaging.vendoring != "wheels" or (not user_text.strip() and not added):
         return {}
     version = python_version(python)

@@ -30,6 +30,7 @@ from platform_sdk.providers.aws.iam import (
     kms_statement,
     log_statement,
 )
+from platform_sdk.providers.aws.limits import LAMBDA_LIMITS
 from platform_sdk.providers.aws.network import attach_to_vpc, database_grants
 from platform_sdk.providers.aws.provider import account_id, region_of
 from platform_sdk.providers.base import FunctionInputs, Handle, StackContext
@@ -162,6 +163,10 @@ def compile_function(ctx: StackContext, fn: Function, inputs: FunctionInputs) ->
         environment = dict(sorted({**network.environment, **environment}.items()))  # the service's own values win
     if key:
         lambda_attrs["kms_key_arn"] = key  # environment variables at rest
+    problem = LAMBDA_LIMITS.environment_problem(fn.address, environment, ctx.cloud)
+    if problem:  # placement checked the service's own variables; these include the ones its grants add
+        raise fn.error(f"{problem}, counting the {len(environment) - len(fn.environment)} variables the platform "
+                       "sets for its grants and triggers", "environment")
     lam = ctx.resource("aws_lambda_function", rid(ctx, fn, "function"), {
         "function_name": name,
         "role": role.ref("arn"),

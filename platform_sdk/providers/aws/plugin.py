@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from platform_sdk.providers.aws.config import INSTANCE_CLASS, INVOKERS, LOG_RETENTION, AwsConfig, S3State
+from platform_sdk.providers.aws.limits import LAMBDA_LIMITS
 from platform_sdk.providers.base import (
     CloudConfig,
     CloudPlugin,
-    FunctionLimits,
     FunctionRef,
     FunctionStatus,
     LogEntry,
@@ -47,12 +47,7 @@ class AwsPlugin(CloudPlugin):
     default = True
     extra = "aws"  # boto3
     kinds = frozenset({"bucket", "function", "cdn", "database", "secret", "queue"})
-    function_limits = FunctionLimits(
-        runtimes=("python3.10", "python3.11", "python3.12", "python3.13"),
-        memory_mb=(128, 10240), timeout_s=(1, 900),
-        source="docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html, configuration-memory.html, "
-               "configuration-timeout.html",
-    )
+    function_limits = LAMBDA_LIMITS
     resource_settings: ClassVar[Mapping[str, tuple[Setting, ...]]] = {
         "function": (LOG_RETENTION, INVOKERS), "database": (LOG_RETENTION,)}
     size_settings: ClassVar[Mapping[str, tuple[Setting, ...]]] = {"database": (INSTANCE_CLASS,)}

@@ -37,12 +37,17 @@ from platform_sdk.providers.base import FunctionInputs, StackContext
 from platform_sdk.providers.gcp import database, iam, kms, naming, provider
 from platform_sdk.providers.gcp.bucket import STORAGE_API, bucket_attributes
 from platform_sdk.providers.gcp.config import DEFAULT_MAX_INSTANCES, INVOKERS, MAX_INSTANCES
+from platform_sdk.providers.gcp.limits import GCP_FUNCTION_LIMITS
 from platform_sdk.providers.gcp.queue import PUBSUB_API, topic_id
 
 if TYPE_CHECKING:
     from platform_sdk.envs import Environment
 
 RUNTIMES = {"python3.10": "python310", "python3.11": "python311", "python3.12": "python312"}
+# Environment variables Cloud Run sets itself for a function, and the prefix it refuses in a variable's name
+# (https://cloud.google.com/run/docs/configuring/services/overview-environment-variables).
+RESERVED_ENV = frozenset({"FUNCTION_TARGET", "FUNCTION_SIGNATURE_TYPE", "K_SERVICE", "K_REVISION", "PORT"})
+RESERVED_ENV_PREFIX = "X_GOOGLE_"
 # Cloud Functions gen2 limits: event-driven functions time out after at most 540 s (HTTP: 3600 s).
 EVENT_TIMEOUT_LIMIT = 540
 OBJECT_FINALIZED = "google.cloud.storage.object.v1.finalized"
@@ -80,6 +85,8 @@ def function_problems(fn: Function, env: Environment) -> list[str]:
                         "authenticate the pushes: anyone could post a message; use http(auth=...) or split it)")
     if events and fn.timeout > EVENT_TIMEOUT_LIMIT:
         problems.append(f"support for event-driven timeouts above {EVENT_TIMEOUT_LIMIT} seconds (got {fn.timeout})")
+    problems += [f"environment variable {key} (reserved by Cloud Run functions)" for key in sorted(fn.environment)
+                 if key in RESERVED_ENV or key.startswith(RESERVED_ENV_PREFIX)]
     return problems
 
 
@@ -210,6 +217,10 @@ def compile_function(ctx: StackContext, fn: Function, inputs: FunctionInputs) ->
             database_users.append(user)
     if events:
         environment[TRIGGER_FILTERS_ENV] = trigger_filters(events, inputs)
+    problem = GCP_FUNCTION_LIMITS.environment_problem(fn.address, environment, ctx.cloud)
+    if problem:  # placement checked the service's own variables; these include the ones its grants add
+        raise fn.error(f"{problem}, counting the {len(environment) - len(fn.environment)} variables the platform "
+                       "sets for its grants and triggers", "environment")
     attrs: dict[str, Any] = {
         "name": name,
         "location": region,

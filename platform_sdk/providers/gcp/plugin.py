@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from platform_sdk.providers.base import (
     CloudConfig,
     CloudPlugin,
-    FunctionLimits,
     FunctionRef,
     FunctionStatus,
     LogEntry,
@@ -24,6 +23,7 @@ from platform_sdk.providers.base import (
     Step,
 )
 from platform_sdk.providers.gcp.config import INVOKERS, MAX_INSTANCES, TIER, GcpConfig, GcsState, gcp_config
+from platform_sdk.providers.gcp.limits import GCP_FUNCTION_LIMITS
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -43,13 +43,7 @@ class GcpPlugin(CloudPlugin):
     extra = "gcp"  # the google-cloud-* clients and functions-framework
     config = GcpConfig
     kinds = frozenset({"bucket", "function", "cdn", "database", "secret", "queue"})
-    # Memory: 128 MiB to 32 GiB (cloud.google.com/functions/docs/configuring/memory); timeout: up to 60 minutes
-    # for HTTP functions (event-driven: 540 s, checked by the compiler) (cloud.google.com/functions/docs/configuring/
-    # timeout); runtimes: the compiler's runtime table (cloud.google.com/functions/docs/runtime-support).
-    function_limits = FunctionLimits(
-        runtimes=("python3.10", "python3.11", "python3.12"), memory_mb=(128, 32768), timeout_s=(1, 3600),
-        source="cloud.google.com/functions/docs/configuring/memory, configuring/timeout, runtime-support",
-    )
+    function_limits = GCP_FUNCTION_LIMITS
     resource_settings: ClassVar[Mapping[str, tuple[Setting, ...]]] = {"function": (MAX_INSTANCES, INVOKERS)}
     size_settings: ClassVar[Mapping[str, tuple[Setting, ...]]] = {"database": (TIER,)}
     # A secret's container holds its value (set outside Terraform): destroying it loses the value.
