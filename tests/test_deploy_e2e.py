@@ -330,3 +330,27 @@ def test_a_command_that_changes_nothing_leaves_the_move_record_cache_alone(cli: 
     for _ in range(2):
         assert cli(project, "plan", "--env", "local", "--stack", "nosuch").exit_code == 2
     assert os.stat(cache).st_mtime_ns == before and cache.read_text() == written
+
+
+def test_function_code_edited_in_place_on_the_local_cloud_is_drift_and_apply_restores_it(cli: Cli,
+                                                                                       project: Path) -> None:
+    """A deployed function's code edited by hand (debugging in the local cloud's folder) went unnoticed: status in
+    sync, drift none, apply no changes, the function still running the edit. As a cloud's refresh compares the
+    deployed code's hash (Lambda's source_code_hash), the local cloud's compares the deployed tree with the one it
+    unpacked: `platform drift` names the stack, the plan updates the function, the apply puts the package back."""
+    assert cli(project, "apply", "--env", "local", "--auto-approve").exit_code == 0
+    code_dirs = sorted((cloud_root(project) / "gcp" / "functions").glob("*/code"))
+    assert code_dirs, "the estate's gcp functions"
+    code = code_dirs[0]
+    handler = next(p for p in sorted(code.glob("*.py")) if not p.name.startswith("_platform"))
+    original = handler.read_text()
+    (code / "__pycache__").mkdir(exist_ok=True)  # what the runtime writes as it imports is not an edit
+    (code / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0")
+    assert cli(project, "plan", "--env", "local", "--all", "--detailed-exitcode").exit_code == 0
+    handler.write_text(original + "\nraise RuntimeError('edited in place')\n")
+    code_, found = cli.json(project, "drift", "--env", "local")
+    assert code_ == 2 and found["drifted"] == ["local-web-gcp"], found
+    assert cli(project, "plan", "--env", "local", "--all", "--detailed-exitcode").exit_code == 2
+    assert cli(project, "apply", "--env", "local", "--auto-approve").exit_code == 0
+    assert handler.read_text() == original
+    assert cli(project, "plan", "--env", "local", "--all", "--detailed-exitcode").exit_code == 0

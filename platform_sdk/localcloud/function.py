@@ -40,6 +40,9 @@ HANDLER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 RUNTIME_RE = re.compile(r"^python3\.\d+$")
 SHA256_RE = re.compile(r"^[0-9a-fA-F]{64}$")
 REGISTRY_FILE = "function.json"
+MODIFIED = "0" * 64
+"""`package_hash` (and `code_hash`) as `read` reports a function whose deployed code was edited in place: no
+package's hash, so the plan updates it with the package of the configuration (and `platform drift` names it)."""
 CODE_DIR = "code"
 
 # Arguments mirrored in function.json and read back on refresh (hand edits show up as drift).
@@ -69,6 +72,21 @@ def _safe_extract(package: Path, dest: Path) -> None:
             if not info.is_dir() and (info.external_attr >> 16) & 0o111:
                 target = dest / info.filename
                 target.chmod(target.stat().st_mode | 0o111)
+
+
+def code_digest(code: Path) -> str:
+    """sha256 over the deployed code tree: each file's path (relative, sorted), Unix execute bit and content. What
+    `read` compares with the digest recorded at deploy, as a cloud's refresh compares the deployed code's hash
+    (Lambda's `source_code_hash`): code edited in place on the local cloud is drift, and the next apply deploys the
+    package again."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in code.rglob("*") if p.is_file() and not p.is_symlink()):
+        relative = path.relative_to(code).as_posix()
+        if "__pycache__" in relative.split("/"):
+            continue  # written by the runtime as it imports the code
+        digest.update(relative.encode() + b"\0" + (b"x" if os.access(path, os.X_OK) else b"-") + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
 
 
 def _replace_code(fn_dir: Path, package: Path) -> Path:
@@ -173,6 +191,7 @@ class Function(LocalResource):
             package_path=str(package),
             code_dir=str(code),
             code_hash=actual,
+            code_digest=code_digest(code),
             url=state["url"],
             updated_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
@@ -205,6 +224,10 @@ class Function(LocalResource):
         for key in (*ARGUMENTS, "code_hash"):
             if key in entry:
                 state[key] = entry[key]
+        recorded = entry.get("code_digest")
+        if isinstance(recorded, str) and code_digest(fn_dir / CODE_DIR) != recorded:
+            # edited in place since it was deployed: not the package any more (the plan deploys it again)
+            state["package_hash"] = state["code_hash"] = MODIFIED
         return state
 
     def delete(self, diags: Diagnostics, prior: State) -> None:
