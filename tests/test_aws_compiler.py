@@ -952,6 +952,9 @@ def test_bucket_name_invalid_for_s3_fails_before_synthesis(tmp_path: Path) -> No
     message = str(caught.value)
     assert "bucket thumbnails.originals cannot be placed on aws" in message
     assert "xn--" in message and "S3 bucket name" in message
+    # the prefix spoils the name (a neutral prefix of its length would not): the key to change is name_prefix,
+    # not the default_cloud the message used to name
+    assert caught.value.key == "name_prefix" and caught.value.value == "xn--acme", message
     assert not (project.outdir / "dev").exists()
 
 
@@ -992,8 +995,10 @@ def test_function_problems(tmp_path: Path) -> None:
         synth(project, "dev")
     message = str(caught.value)
     assert "function jobs.nightly cannot be placed on aws" in message
-    assert "AWS_REGION (reserved by Lambda)" in message
+    assert "it sets environment variable AWS_REGION (reserved by Lambda)" in message  # not "missing" it
+    assert "missing environment variable" not in message
     assert "both day of month and day of week" in message
+    assert "(declared at " in message and "jobs.py:3" in message  # the declaration to change
 
 
 def test_overlapping_object_triggers_are_rejected(tmp_path: Path) -> None:

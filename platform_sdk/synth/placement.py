@@ -115,21 +115,48 @@ def resolve_placements(env: Environment, services: list[Service], compilers: Map
             _check_hatches(env, resource, cloud, key)
             _check_capability(env, resource, cloud, target, key)
             _check_limits(env, resource, cloud, target)
-            problems = compiler.problems(resource, env)
-            if isinstance(resource, Bucket):
-                physical = naming(env, service.name, resource.physical_key)
-                problems += [f"a valid bucket name: {p}" for p in compiler.bucket_name_problems(physical)
-                             if p not in problems]
+            problems = _problems(compiler, env, resource, naming)
             if problems:
-                raise PlacementError(
-                    f"{resource.kind} {resource.address} cannot be placed on {cloud}: missing {'; '.join(problems)}",
-                    file=env.file, key=key, value=cloud,
-                    hint=f"place {resource.address} on another cloud or change the resource",
-                )
+                raise _unplaceable(env, resource, cloud, key, problems, _problems(compiler, _neutral(env), resource,
+                                                                                  naming))
             placements[resource] = Placement(resource, cloud, target, stack_name(env, service.name, cloud))
     for resource, placement in placements.items():
         _check_links(env, resource, placement, placements)
     return placements
+
+
+def _problems(compiler: Compiler, env: Environment, resource: Resource,
+              naming: Callable[[Environment, str, str], str]) -> list[str]:
+    """What keeps `resource` off the compiler's cloud (the compiler's own problems; a bucket's name), each a noun
+    phrase the message puts after "missing", or a phrase starting "environment variable" (a name the cloud
+    reserves)."""
+    problems = compiler.problems(resource, env)
+    if isinstance(resource, Bucket) and resource.service is not None:
+        physical = naming(env, resource.service.name, resource.physical_key)
+        problems += [f"a valid bucket name: {p}" for p in compiler.bucket_name_problems(physical) if p not in problems]
+    return problems
+
+
+def _neutral(env: Environment) -> Environment:
+    """`env` with a name prefix of the same length that no cloud refuses: what `_unplaceable` compares with to tell
+    a name the prefix spoils (`goog-acme`: S3 refuses names beginning with 'goog') from one the resource spoils."""
+    return env.model_copy(update={"name_prefix": "a" * len(env.name_prefix)})
+
+
+def _unplaceable(env: Environment, resource: Resource, cloud: str, key: str, problems: list[str],
+                 with_neutral_prefix: list[str]) -> PlacementError:
+    """The error for `resource`, blaming what to change: `name_prefix` when a neutral prefix of the same length
+    has none of the problems; else the declaration (its file and line) for what the resource sets, named at the
+    environment file's placement key (the cloud it is placed on)."""
+    words = "; ".join(f"it sets {p}" if p.startswith("environment variable ") else f"missing {p}" for p in problems)
+    message = f"{resource.kind} {resource.address} cannot be placed on {cloud}: {words}"
+    if not with_neutral_prefix:
+        return PlacementError(message, file=env.file, key="name_prefix", value=env.name_prefix,
+                              hint="choose another name_prefix (it begins every physical name)")
+    where = f"{resource.declared_in}:{resource.declared_line}" if resource.declared_in else ""
+    return PlacementError(message + (f" (declared at {where})" if where else ""), file=env.file, key=key, value=cloud,
+                          hint=f"change the declaration{' at ' + where if where else ''}, or place "
+                               f"{resource.address} on another cloud")
 
 
 def _check_links(env: Environment, resource: Resource, placement: Placement,
