@@ -6,6 +6,7 @@ real apply and a request through `platform dev`.
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -77,30 +78,64 @@ def test_the_new_project_synthesizes(tmp_path: Path) -> None:
 
 # -- platform env new ---------------------------------------------------------------------------------------------
 
-def test_a_stage_from_another_gets_its_own_prefix_and_state_names(estate: Path) -> None:
+def physical_names(root: Path, env: str) -> set[str]:
+    """Every string a synthesized resource of `env` carries at the top level of its body that names something
+    (`name`, `bucket`, `function_name`, `role_id`, ...: keys ending in name, id or bucket, literal values only)."""
+    found = set()
+    for doc in (root / "cdktf.out" / env / "stacks").glob("*/cdk.tf.json"):
+        for blocks in json.loads(doc.read_text()).get("resource", {}).values():
+            for body in blocks.values():
+                found |= {value for key, value in body.items() if isinstance(value, str) and "${" not in value
+                          and key.endswith(("name", "_id", "bucket", "identifier", "table"))}
+    return found
+
+
+def test_a_stage_keeps_the_sources_prefix_with_its_own_state_names(estate: Path) -> None:
     code, out = cli("env", "new", "qa", "--from", "dev", "--project", str(estate))
     assert code == 0, out
     qa = load_environment(estate / "envs" / "qa.toml")
     dev = load_environment(estate / "envs" / "dev.toml")
-    assert qa.name_prefix != dev.name_prefix and qa.name_prefix.startswith("estate-")
-    assert f"name_prefix = '{qa.name_prefix}'" in out and "platform bootstrap --env qa" in out
+    assert qa.name_prefix == dev.name_prefix == "acme"
+    assert "name_prefix = 'acme' (dev's: physical names are acme-qa-<service>-<resource>)" in out, out
+    assert "platform bootstrap --env qa" in out
     assert (qa.default_cloud, qa.placement, qa.clouds["aws"].region) == (dev.default_cloud, dev.placement,
                                                                          dev.clouds["aws"].region)
-    assert qa.state.bucket == f"{qa.name_prefix}-tfstate" != dev.state.bucket  # type: ignore[attr-defined]
-    assert qa.state.lock_table == f"{qa.name_prefix}-tf-locks"  # type: ignore[attr-defined]
-    code, out = cli("synth", "--env", "qa", "--project", str(estate))
-    assert code == 0, out
+    assert qa.state.bucket == "acme-qa-tfstate" != dev.state.bucket  # type: ignore[attr-defined]
+    assert qa.state.lock_table == "acme-qa-tf-locks"  # type: ignore[attr-defined]
+    for env in ("qa", "dev"):
+        code, out = cli("synth", "--env", env, "--project", str(estate))
+        assert code == 0, out
+    # one prefix, two stages: the stage's name keeps every physical name apart (buckets, functions, roles, ...)
+    mine, theirs = physical_names(estate, "qa"), physical_names(estate, "dev")
+    assert any(name.startswith("acme-qa-") for name in mine) and any(n.startswith("acme-dev-") for n in theirs)
+    assert not {name for name in mine & theirs if "acme" in name}, mine & theirs
 
 
 def test_a_stage_keeps_the_sources_values(estate: Path) -> None:
-    code, out = cli("env", "new", "preprod", "--from", "prod", "--name-prefix", "acme-pp", "--project", str(estate))
+    code, out = cli("env", "new", "preprod", "--from", "prod", "--name-prefix", "acme-pp", "--domain",
+                    "web.cdn=shop.preprod.example.com", "--project", str(estate))
     assert code == 0, out
     data = tomllib.loads((estate / "envs" / "preprod.toml").read_text())
     # prod's domain is prod's own: a copy would claim the same CDN alias (global) and fail the second apply
-    assert data["overrides"] == {"auth.users": {"high_availability": True}}
+    assert data["overrides"] == {"auth.users": {"high_availability": True},
+                                 "web.cdn": {"domain": "shop.preprod.example.com"}}
     assert 'not copied: [overrides."web.cdn"] domain = "shop.example.com"' in " ".join(out.split()), out
     assert data["sizes"]["database"]["small"]["aws_instance_class"] == "db.t4g.medium"
     assert data["name_prefix"] == "acme-pp" and data["protected"] is True
+
+
+def test_a_protected_stage_is_asked_for_the_domains_it_needs(estate: Path) -> None:
+    """A protected stage's GCP CDN without a domain would serve plain HTTP, which placement refuses: `env new`
+    names the option that gives it, and writes nothing."""
+    code, out = cli("env", "new", "preprod", "--from", "prod", "--project", str(estate))
+    assert code == 2 and "envs/preprod.toml" in out and "missing HTTPS" in out, out
+    assert "nothing was written: preprod has none of prod's domains; give it its own with --domain web.cdn=" in out
+    assert not (estate / "envs" / "preprod.toml").exists()
+    code, out = cli("env", "new", "preprod", "--from", "prod", "--domain", "web.cdn", "--project", str(estate))
+    assert code == 2 and "--domain" in out and "SERVICE.CDN=NAME" in out, out
+    code, out = cli("env", "new", "preprod", "--from", "prod", "--domain", "web.cnd=shop.pp.example.com",
+                    "--project", str(estate))
+    assert code == 2 and "web.cnd" in out and not (estate / "envs" / "preprod.toml").exists(), out
 
 
 def test_a_local_stage_onto_a_real_cloud_needs_a_region(estate: Path) -> None:
@@ -115,7 +150,7 @@ def test_a_local_stage_onto_a_real_cloud_needs_a_region(estate: Path) -> None:
     assert code == 0, out
     qa = load_environment(estate / "envs" / "qa.toml")
     assert qa.default_cloud == "gcp" and qa.placement == {} and qa.target_of("gcp") == "gcp"
-    assert qa.state.backend == "gcs" and qa.state.bucket == f"{qa.name_prefix}-tfstate"  # type: ignore[attr-defined]
+    assert qa.state.backend == "gcs" and qa.state.bucket == "acme-qa-tfstate"  # type: ignore[attr-defined]
     assert set(qa.clouds) == {"gcp"}
 
 
