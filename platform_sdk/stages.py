@@ -44,6 +44,7 @@ from platform_sdk.envs import (
 )
 from platform_sdk.errors import EnvironmentError_, PlatformError, did_you_mean
 from platform_sdk.loader import load_services
+from platform_sdk.model import Cdn, Service
 from platform_sdk.providers.base import StageNote
 from platform_sdk.synth.environments import check_environments
 from platform_sdk.synth.placement import resolve_placements
@@ -144,6 +145,7 @@ def new_stage(envs_dir: Path, name: str, source: str, *, cloud: str | None = Non
             raise
     env.file = path
     check_environments(envs_dir, env, services)  # the stage's file is not there yet: the others are compared
+    _refuse_served_domains(envs_dir, env, services)
     missing = [n.table.removeprefix("overrides.").strip('"') for n in notes if n.key == "domain"
                and n.table.removeprefix("overrides.").strip('"') not in (domains or {})]
     try:  # what placement refuses in this stage (a protected stage's CDN without a domain, ...)
@@ -156,6 +158,40 @@ def new_stage(envs_dir: Path, name: str, source: str, *, cloud: str | None = Non
         raise
     path.write_text(text)
     return NewStage(path, env, source, name_prefix is not None, notes)
+
+
+def _refuse_served_domains(envs_dir: Path, env: Environment, services: list[Service]) -> None:
+    """Refuse stage `env` when one of its CDNs would serve a domain another environment of `envs_dir` serves (its
+    own `[overrides]` or the code's `domain`; a CDN on the local cloud, which serves on 127.0.0.1 whatever the
+    domain, claims none): a domain's certificate and alias belong to one CDN, and the cloud refuses the second at
+    apply. The code's domain is usually production's, which a stage without an override of its own would claim.
+
+    Raises EnvironmentError_ naming `env`'s file and `overrides."<cdn>".domain`, with the `--domain` to give."""
+    cdns = [cdn for service in services for cdn in service.of(Cdn)]
+
+    def served(stage: Environment) -> dict[str, str]:
+        found = {}
+        for cdn in cdns:
+            domain = stage.override(cdn.address, "domain", cdn.domain)
+            target = stage.target_of(stage.cloud_of(cdn.service.name if cdn.service else "", cdn.name))
+            if isinstance(domain, str) and domain and not providers.plugin(target).hosts_stand_ins:
+                found[cdn.address] = domain.lower().rstrip(".")
+        return found
+
+    mine = served(env)
+    for other_name in list_environments(envs_dir) if mine else []:
+        try:
+            other = load_environment(environment_path(envs_dir, other_name))
+        except PlatformError:
+            continue  # its own synthesis says why; a broken draft is not compared (synth.environments)
+        theirs = set(served(other).values())
+        for address, domain in mine.items():
+            if domain in theirs:
+                raise EnvironmentError_(
+                    f"stage {env.name} would serve {domain} on CDN {address}, and so does environment {other.name} "
+                    f"({other.file}): a domain is served by one CDN (its certificate and alias; the cloud refuses "
+                    "the second at apply)", file=env.file, key=f'overrides."{address}".domain', value=domain,
+                    hint=f"nothing was written: give {env.name} its own with --domain {address}=<name>")
 
 
 def describe(note: StageNote) -> str:

@@ -295,3 +295,25 @@ def test_stages_made_from_an_init_project_synthesize(tmp_path: Path) -> None:
     assert len({env.state.bucket for env in envs.values()}) == 4  # type: ignore[attr-defined]
     assert envs["dev"].budget is not None and envs["gdev"].budget is None
     synthesizes(tmp_path, "local", "dev", "qa", "prod", "gdev")
+
+
+def test_a_stage_is_asked_for_its_own_domain_where_it_would_serve_another_stages(estate: Path) -> None:
+    """The code's domain is production's: dev overrides it, and qa made from dev (whose override is dev's own) would
+    serve production's domain on a real cloud, which the cloud refuses at the second apply."""
+    (estate / "services" / "promo.py").write_text(
+        'from platform_sdk import Bucket, Cdn, Service\n\nservice = Service("promo", owner="t")\n'
+        'files = service.add(Bucket("files"))\nservice.add(Cdn("cdn", origin=files, domain="promo.example.com"))\n')
+    for env in ("dev", "staging"):
+        with (estate / "envs" / f"{env}.toml").open("a") as file:
+            file.write(f'\n[overrides."promo.cdn"]\ndomain = "promo.{env}.example.com"\n')
+    code, out = cli("env", "new", "qa", "--from", "dev", "--project", str(estate))
+    assert code == 2 and 'envs/qa.toml: overrides."promo.cdn".domain: stage qa would serve promo.example.com' in out
+    assert "and so does environment prod" in out and "--domain promo.cdn=<name>" in out, out
+    assert not (estate / "envs" / "qa.toml").exists()
+    code, out = cli("env", "new", "qa", "--from", "dev", "--domain", "promo.cdn=promo.qa.example.com",
+                    "--project", str(estate))
+    assert code == 0, out
+    synthesizes(estate, "qa")
+    # a local stage claims no domain: the gateway serves on 127.0.0.1 whatever the domain
+    code, out = cli("env", "new", "rehearsal", "--from", "local", "--project", str(estate))
+    assert code == 0, out
