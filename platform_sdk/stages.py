@@ -97,8 +97,10 @@ def new_stage(envs_dir: Path, name: str, source: str, *, cloud: str | None = Non
     Raises:
         EnvironmentError_: the stage exists, its name is invalid, the source does not exist or is invalid, the
             cloud is unknown, `--region` is missing where the stage needs one or given without `--cloud`, the
-            result does not validate, or it would build what another environment builds. Nothing is written then.
-        PlatformError: the project's services do not load (the plug-ins' decisions depend on them).
+            result does not validate, or it would build what another environment builds or serve a domain another
+            environment serves. Nothing is written then.
+        PlatformError: the project's services do not load (the plug-ins' decisions depend on them), or placement
+            refuses the stage (a protected stage's CDN without a domain: the hint names `--domain`).
     """
     path = environment_path(envs_dir, name)
     if path.exists():
@@ -123,6 +125,8 @@ def new_stage(envs_dir: Path, name: str, source: str, *, cloud: str | None = Non
     data = tomllib.loads(source_path.read_text())
     data.pop("name", None)
     data["name_prefix"] = name_prefix or source_env.name_prefix
+    missing = sorted(address for address, values in (data.get("overrides") or {}).items()
+                     if isinstance(values, dict) and "domain" in values and address not in (domains or {}))
     notes = _drop_domains(data, name, domains or {})
     for address, domain in (domains or {}).items():
         data.setdefault("overrides", {}).setdefault(address, {})["domain"] = domain
@@ -144,20 +148,28 @@ def new_stage(envs_dir: Path, name: str, source: str, *, cloud: str | None = Non
             err.file = path
             raise
     env.file = path
+    _verify(envs_dir, env, services, source, missing)
+    path.write_text(text)
+    return NewStage(path, env, source, name_prefix is not None, notes)
+
+
+def _verify(envs_dir: Path, env: Environment, services: list[Service], source: str, missing: list[str]) -> None:
+    """What synthesis would refuse of the new stage `env` beyond its file: what another environment of `envs_dir`
+    builds too (platform_sdk.synth.environments) or serves (`_refuse_served_domains`), and what placement refuses
+    (a protected stage's CDN without a domain, ...). `missing`: the CDNs whose domain was left out and not given
+    (`--domain`), named in the hint of a refusal.
+
+    Raises PlatformError: the first refusal, naming the stage's file."""
     check_environments(envs_dir, env, services)  # the stage's file is not there yet: the others are compared
     _refuse_served_domains(envs_dir, env, services)
-    missing = [n.table.removeprefix("overrides.").strip('"') for n in notes if n.key == "domain"
-               and n.table.removeprefix("overrides.").strip('"') not in (domains or {})]
-    try:  # what placement refuses in this stage (a protected stage's CDN without a domain, ...)
-        resolve_placements(env, services, providers.compilers_for(env))
+    try:
+        resolve_placements(env, services, providers.compilers_for(env))  # applies the overrides to `services`
     except PlatformError as err:
         if missing:
-            err.hint = (f"nothing was written: {name} has none of {source}'s domains; give it its own with "
+            err.hint = (f"nothing was written: {env.name} has none of {source}'s domains; give it its own with "
                         + " ".join(f"--domain {address}=<name>" for address in missing)
                         + (f"; or {err.hint}" if err.hint else ""))
         raise
-    path.write_text(text)
-    return NewStage(path, env, source, name_prefix is not None, notes)
 
 
 def _refuse_served_domains(envs_dir: Path, env: Environment, services: list[Service]) -> None:
