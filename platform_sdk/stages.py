@@ -56,8 +56,8 @@ SUFFIX_LENGTH = 4
 def derive_name_prefix(project_dir: Path) -> str:
     """`<project directory name>-<4 random letters or digits>`, as a valid `name_prefix` (at most 20 characters).
 
-    `/home/ada/Shop Front` -> `shop-front-k3x9`. The random part keeps two projects (or two stages) with the same
-    directory name apart in the global bucket namespaces.
+    `/home/ada/Shop Front` -> `shop-front-k3x9` (`platform init`). The random part keeps two projects with the same
+    directory name apart in the global bucket namespaces; the stages of one project share it.
     """
     slug = re.sub(r"[^a-z0-9]+", "-", project_dir.resolve().name.lower()).strip("-")
     if not slug or not slug[0].isalpha():
