@@ -140,7 +140,8 @@ class Environment(_Strict):
                            Field(description="First part of every physical "
                                       "name (`<name_prefix>-<env>-<service>-<resource>`). Bucket names are "
                                       "global, so make it unique to your organisation and project. Required (no "
-                                      "default); `platform init` and `platform env new` derive one.")]
+                                      "default); `platform init` derives one, and `platform env new` keeps its "
+                                      "source's.")]
     default_cloud: CloudName = Field(default_factory=providers.default_cloud,
                                      description="The cloud of every workload `[placement]` does not name.")
     clouds: dict[str, CloudConfig] = Field({}, description="One section per cloud: `[clouds.<name>]`.")

@@ -6,6 +6,7 @@ real apply and a request through `platform dev`.
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -77,30 +78,64 @@ def test_the_new_project_synthesizes(tmp_path: Path) -> None:
 
 # -- platform env new ---------------------------------------------------------------------------------------------
 
-def test_a_stage_from_another_gets_its_own_prefix_and_state_names(estate: Path) -> None:
+def physical_names(root: Path, env: str) -> set[str]:
+    """Every string a synthesized resource of `env` carries at the top level of its body that names something
+    (`name`, `bucket`, `function_name`, `role_id`, ...: keys ending in name, id or bucket, literal values only)."""
+    found = set()
+    for doc in (root / "cdktf.out" / env / "stacks").glob("*/cdk.tf.json"):
+        for blocks in json.loads(doc.read_text()).get("resource", {}).values():
+            for body in blocks.values():
+                found |= {value for key, value in body.items() if isinstance(value, str) and "${" not in value
+                          and key.endswith(("name", "_id", "bucket", "identifier", "table"))}
+    return found
+
+
+def test_a_stage_keeps_the_sources_prefix_with_its_own_state_names(estate: Path) -> None:
     code, out = cli("env", "new", "qa", "--from", "dev", "--project", str(estate))
     assert code == 0, out
     qa = load_environment(estate / "envs" / "qa.toml")
     dev = load_environment(estate / "envs" / "dev.toml")
-    assert qa.name_prefix != dev.name_prefix and qa.name_prefix.startswith("estate-")
-    assert f"name_prefix = '{qa.name_prefix}'" in out and "platform bootstrap --env qa" in out
+    assert qa.name_prefix == dev.name_prefix == "acme"
+    assert "name_prefix = 'acme' (dev's: physical names are acme-qa-<service>-<resource>)" in out, out
+    assert "platform bootstrap --env qa" in out
     assert (qa.default_cloud, qa.placement, qa.clouds["aws"].region) == (dev.default_cloud, dev.placement,
                                                                          dev.clouds["aws"].region)
-    assert qa.state.bucket == f"{qa.name_prefix}-tfstate" != dev.state.bucket  # type: ignore[attr-defined]
-    assert qa.state.lock_table == f"{qa.name_prefix}-tf-locks"  # type: ignore[attr-defined]
-    code, out = cli("synth", "--env", "qa", "--project", str(estate))
-    assert code == 0, out
+    assert qa.state.bucket == "acme-qa-tfstate" != dev.state.bucket  # type: ignore[attr-defined]
+    assert qa.state.lock_table == "acme-qa-tf-locks"  # type: ignore[attr-defined]
+    for env in ("qa", "dev"):
+        code, out = cli("synth", "--env", env, "--project", str(estate))
+        assert code == 0, out
+    # one prefix, two stages: the stage's name keeps every physical name apart (buckets, functions, roles, ...)
+    mine, theirs = physical_names(estate, "qa"), physical_names(estate, "dev")
+    assert any(name.startswith("acme-qa-") for name in mine) and any(n.startswith("acme-dev-") for n in theirs)
+    assert not {name for name in mine & theirs if "acme" in name}, mine & theirs
 
 
 def test_a_stage_keeps_the_sources_values(estate: Path) -> None:
-    code, out = cli("env", "new", "preprod", "--from", "prod", "--name-prefix", "acme-pp", "--project", str(estate))
+    code, out = cli("env", "new", "preprod", "--from", "prod", "--name-prefix", "acme-pp", "--domain",
+                    "web.cdn=shop.preprod.example.com", "--project", str(estate))
     assert code == 0, out
     data = tomllib.loads((estate / "envs" / "preprod.toml").read_text())
     # prod's domain is prod's own: a copy would claim the same CDN alias (global) and fail the second apply
-    assert data["overrides"] == {"auth.users": {"high_availability": True}}
+    assert data["overrides"] == {"auth.users": {"high_availability": True},
+                                 "web.cdn": {"domain": "shop.preprod.example.com"}}
     assert 'not copied: [overrides."web.cdn"] domain = "shop.example.com"' in " ".join(out.split()), out
     assert data["sizes"]["database"]["small"]["aws_instance_class"] == "db.t4g.medium"
     assert data["name_prefix"] == "acme-pp" and data["protected"] is True
+
+
+def test_a_protected_stage_is_asked_for_the_domains_it_needs(estate: Path) -> None:
+    """A protected stage's GCP CDN without a domain would serve plain HTTP, which placement refuses: `env new`
+    names the option that gives it, and writes nothing."""
+    code, out = cli("env", "new", "preprod", "--from", "prod", "--project", str(estate))
+    assert code == 2 and "envs/preprod.toml" in out and "missing HTTPS" in out, out
+    assert "nothing was written: preprod has none of prod's domains; give it its own with --domain web.cdn=" in out
+    assert not (estate / "envs" / "preprod.toml").exists()
+    code, out = cli("env", "new", "preprod", "--from", "prod", "--domain", "web.cdn", "--project", str(estate))
+    assert code == 2 and "--domain" in out and "SERVICE.CDN=NAME" in out, out
+    code, out = cli("env", "new", "preprod", "--from", "prod", "--domain", "web.cnd=shop.pp.example.com",
+                    "--project", str(estate))
+    assert code == 2 and "web.cnd" in out and not (estate / "envs" / "preprod.toml").exists(), out
 
 
 def test_a_local_stage_onto_a_real_cloud_needs_a_region(estate: Path) -> None:
@@ -115,7 +150,7 @@ def test_a_local_stage_onto_a_real_cloud_needs_a_region(estate: Path) -> None:
     assert code == 0, out
     qa = load_environment(estate / "envs" / "qa.toml")
     assert qa.default_cloud == "gcp" and qa.placement == {} and qa.target_of("gcp") == "gcp"
-    assert qa.state.backend == "gcs" and qa.state.bucket == f"{qa.name_prefix}-tfstate"  # type: ignore[attr-defined]
+    assert qa.state.backend == "gcs" and qa.state.bucket == "acme-qa-tfstate"  # type: ignore[attr-defined]
     assert set(qa.clouds) == {"gcp"}
 
 
@@ -142,3 +177,143 @@ def test_bootstrap_creates_the_new_stages_backend(tmp_path: Path) -> None:
     code, out = cli("bootstrap", "--env", "qa", "--project", str(tmp_path))
     assert code == 0 and "created" in out, out
     assert (tmp_path / ".platform" / "state" / "qa").is_dir()
+
+
+# -- what a stage copies, references or leaves out ------------------------------------------------------------------
+
+LEDGER = '''from platform_sdk import Bucket, Database, Function, Service
+
+service = Service("ledger", owner="finance-team")
+entries = service.add(Database("entries", engine="postgres", high_availability=True))
+exports = service.add(Bucket("exports"))
+api = service.add(Function("api", handler="api.handle", source="functions/ledger"))
+api.uses(entries).writes(exports)  # in the VPC for its database, and reaching S3: the VPC's S3 gateway endpoint
+'''
+
+
+def add_ledger(root: Path) -> None:
+    """A function in the VPC (it uses a database) that writes a bucket: its AWS base stack builds the VPC's S3
+    gateway endpoint."""
+    (root / "services" / "ledger.py").write_text(LEDGER)
+    (root / "services" / "functions" / "ledger").mkdir(parents=True)
+    (root / "services" / "functions" / "ledger" / "api.py").write_text("def handle(event, context):\n    return {}\n")
+
+
+def synthesizes(root: Path, *envs: str) -> None:
+    for env in envs:
+        code, out = cli("synth", "--env", env, "--project", str(root))
+        assert code == 0, f"synth --env {env}: {out}"
+
+
+@pytest.mark.parametrize("source", ["local", "dev", "staging", "prod"])
+def test_a_stage_from_each_example_synthesizes_and_keeps_its_source_synthesizing(estate: Path, source: str) -> None:
+    add_ledger(estate)
+    domain = ("--domain", "web.cdn=shop.x.example.com") if source == "prod" else ()  # protected: HTTPS on GCP
+    code, out = cli("env", "new", "x", "--from", source, *domain, "--project", str(estate))
+    assert code == 0, out
+    synthesizes(estate, "x", source)
+    assert not {name for name in physical_names(estate, "x") & physical_names(estate, source) if "acme" in name}
+
+
+DEV_NETWORK = '''
+[clouds.aws.network]
+vpc_id = "vpc-0a1b2c3d4e5f67890"
+subnet_ids = ["subnet-0a1b2c3d", "subnet-0a1b2c3e"]
+nat = "create"
+nat_subnet_id = "subnet-0a1b2c3f"
+'''
+
+
+def test_a_stage_references_what_its_source_builds_once_per_account_or_vpc(estate: Path) -> None:
+    """dev creates its hosted zone, a NAT gateway for its subnets and the VPC's S3 gateway endpoint: qa in the same
+    account and VPC routes through dev's NAT, declares dev's endpoint existing and leaves the zone out (noted in the
+    file), so both synthesize; before, both were refused for building the same NAT and endpoint."""
+    add_ledger(estate)
+    dev = estate / "envs" / "dev.toml"
+    dev.write_text(dev.read_text().replace('dns_zone = "Z0DEVEXAMPLE00000000"', 'dns_zone = { create = '
+                                           '"dev.example.com" }') + DEV_NETWORK)
+    synthesizes(estate, "dev")
+    code, out = cli("env", "new", "qa", "--from", "dev", "--project", str(estate))
+    assert code == 0, out
+    assert 'not copied: [clouds.aws] dns_zone = { create = "dev.example.com" } (dev\'s base stack creates' in out, out
+    assert 'changed: [clouds.aws.network] nat = "existing" (was "create": dev\'s base stack builds the NAT' in out, out
+    assert 'changed: [clouds.aws.network] endpoints = ["s3"] (was []: dev\'s base stack builds the VPC\'s S3' in out
+    text = (estate / "envs" / "qa.toml").read_text()
+    qa = tomllib.loads(text)["clouds"]["aws"]
+    assert "dns_zone" not in qa and qa["account"] == "111111111111"
+    assert qa["network"] == {"vpc_id": "vpc-0a1b2c3d4e5f67890", "subnet_ids": ["subnet-0a1b2c3d", "subnet-0a1b2c3e"],
+                             "nat": "existing", "endpoints": ["s3"]}
+    assert '#   [clouds.aws] dns_zone = { create = "dev.example.com" }\n' in text  # to add back by hand
+    synthesizes(estate, "qa", "dev")
+
+
+def test_a_stage_in_a_default_vpc_declares_its_sources_endpoint_existing(estate: Path) -> None:
+    """seedB: staging from prod, both in prod's account and its default VPC."""
+    add_ledger(estate)
+    code, out = cli("env", "new", "pp", "--from", "prod", "--domain", "web.cdn=shop.pp.example.com",
+                    "--project", str(estate))
+    assert code == 0, out
+    assert tomllib.loads((estate / "envs" / "pp.toml").read_text())["clouds"]["aws"]["network"] == {
+        "endpoints": ["s3"]}
+    synthesizes(estate, "pp", "prod")
+
+
+def test_a_stage_leaves_out_a_managed_zone_its_source_creates(estate: Path) -> None:
+    staging = estate / "envs" / "staging.toml"
+    staging.write_text(staging.read_text().replace('dns_zone = "acme-staging"',
+                                                   'dns_zone = { create = "staging.example.com" }'))
+    code, out = cli("env", "new", "qa", "--from", "staging", "--project", str(estate))
+    assert code == 0 and 'not copied: [clouds.gcp] dns_zone = { create = "staging.example.com" }' in out, out
+    assert "dns_zone" not in tomllib.loads((estate / "envs" / "qa.toml").read_text())["clouds"]["gcp"]
+    synthesizes(estate, "qa", "staging")
+
+
+def test_a_stage_that_would_build_what_another_environment_builds_is_refused(estate: Path) -> None:
+    """qa in us-east-1 (its own Region's default VPC) would build the S3 gateway endpoint `east` builds there."""
+    add_ledger(estate)
+    dev = (estate / "envs" / "dev.toml").read_text()
+    (estate / "envs" / "east.toml").write_text(dev.replace('region = "eu-west-1"', 'region = "us-east-1"')
+                                               .replace("acme-tfstate-dev", "acme-tfstate-east"))
+    code, out = cli("env", "new", "qa", "--from", "dev", "--cloud", "aws", "--region", "us-east-1",
+                    "--project", str(estate))
+    assert code == 2 and "envs/qa.toml: clouds.aws.network" in out and "and so does environment east" in out, out
+    assert not (estate / "envs" / "qa.toml").exists()
+
+
+def test_stages_made_from_an_init_project_synthesize(tmp_path: Path) -> None:
+    """The docs/stages.md path, with a [budget] in local: dev and gdev on real clouds, qa and prod from dev."""
+    assert cli("init", str(tmp_path), "--name-prefix", "shop-t")[0] == 0
+    with (tmp_path / "envs" / "local.toml").open("a") as local:
+        local.write("\n[budget]\nmonthly = 10\n")
+    for args in (("dev", "--from", "local", "--cloud", "aws", "--region", "eu-west-1"), ("qa", "--from", "dev"),
+                 ("prod", "--from", "qa"), ("gdev", "--from", "local", "--cloud", "gcp", "--region", "europe-west1")):
+        code, out = cli("env", "new", *args, "--project", str(tmp_path))
+        assert code == 0, out
+    assert 'not copied: [budget] monthly = 10 (on GCP a budget is created in the Cloud Billing account' in out, out
+    envs = {name: load_environment(tmp_path / "envs" / f"{name}.toml") for name in ("dev", "qa", "prod", "gdev")}
+    assert {env.name_prefix for env in envs.values()} == {"shop-t"}
+    assert len({env.state.bucket for env in envs.values()}) == 4  # type: ignore[attr-defined]
+    assert envs["dev"].budget is not None and envs["gdev"].budget is None
+    synthesizes(tmp_path, "local", "dev", "qa", "prod", "gdev")
+
+
+def test_a_stage_is_asked_for_its_own_domain_where_it_would_serve_another_stages(estate: Path) -> None:
+    """The code's domain is production's: dev overrides it, and qa made from dev (whose override is dev's own) would
+    serve production's domain on a real cloud, which the cloud refuses at the second apply."""
+    (estate / "services" / "promo.py").write_text(
+        'from platform_sdk import Bucket, Cdn, Service\n\nservice = Service("promo", owner="t")\n'
+        'files = service.add(Bucket("files"))\nservice.add(Cdn("cdn", origin=files, domain="promo.example.com"))\n')
+    for env in ("dev", "staging"):
+        with (estate / "envs" / f"{env}.toml").open("a") as file:
+            file.write(f'\n[overrides."promo.cdn"]\ndomain = "promo.{env}.example.com"\n')
+    code, out = cli("env", "new", "qa", "--from", "dev", "--project", str(estate))
+    assert code == 2 and 'envs/qa.toml: overrides."promo.cdn".domain: stage qa would serve promo.example.com' in out
+    assert "and so does environment prod" in out and "--domain promo.cdn=<name>" in out, out
+    assert not (estate / "envs" / "qa.toml").exists()
+    code, out = cli("env", "new", "qa", "--from", "dev", "--domain", "promo.cdn=promo.qa.example.com",
+                    "--project", str(estate))
+    assert code == 0, out
+    synthesizes(estate, "qa")
+    # a local stage claims no domain: the gateway serves on 127.0.0.1 whatever the domain
+    code, out = cli("env", "new", "rehearsal", "--from", "local", "--project", str(estate))
+    assert code == 0, out

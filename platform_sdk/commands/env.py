@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from platform_sdk.commands._common import ProjectOption, console, project_at, user_errors
+from platform_sdk.errors import PlatformError
 
 env_app = typer.Typer(no_args_is_help=True, help="Stages: create environment files (`platform envs` lists them).")
 
@@ -22,23 +23,40 @@ def new(name: Annotated[str, typer.Argument(help="The new stage's name: envs/NAM
         region: Annotated[str | None, typer.Option(help="The region of --cloud (required when the source has "
                                                         "none for it: there is no default).")] = None,
         name_prefix: Annotated[str | None, typer.Option(help="First part of the stage's physical names (default: "
-                                                             "the project directory's name and 4 random "
-                                                             "characters).")] = None,
+                                                             "the source's; the stage's name already keeps their "
+                                                             "names apart).")] = None,
+        domain: Annotated[list[str] | None, typer.Option(
+            help="SERVICE.CDN=NAME: the stage's own domain of a CDN (the source's are not copied); "
+                 "repeatable.")] = None,
         project: ProjectOption = None) -> None:
-    """Write envs/NAME.toml from another environment, with its own name prefix and state backend names."""
-    from platform_sdk.stages import new_stage
+    """Write envs/NAME.toml from another environment, with its own state backend names; what exists once per
+    account or network is referenced, not built again."""
+    from platform_sdk.stages import describe, new_stage, toml_value
 
     proj = project_at(project)
-    made = new_stage(proj.envs_dir, name, source, cloud=cloud, region=region, name_prefix=name_prefix)
+    domains = {}
+    for given in domain or []:
+        address, sep, value = given.partition("=")
+        if not sep or not address or not value:
+            raise PlatformError("--domain is SERVICE.CDN=NAME, e.g. web.cdn=shop.qa.example.com", key="--domain",
+                                value=given)
+        domains[address] = value
+    made = new_stage(proj.envs_dir, name, source, cloud=cloud, region=region, name_prefix=name_prefix,
+                     domains=domains)
     env = made.env
     where = os.path.relpath(made.path, proj.root)
     console.print(f"wrote {escape(where)} (from {escape(made.source)})", highlight=False, soft_wrap=True)
-    how = "derived from the project directory; change it now, before the first apply" if made.name_prefix_derived \
-        else "from --name-prefix"
-    console.print(f"  name_prefix = {env.name_prefix!r}  ({how})", highlight=False, soft_wrap=True)
-    for line in made.dropped:
-        console.print(f"  not copied: {escape(line)} (a domain belongs to one stage: give {escape(name)} its own)",
-                      highlight=False, soft_wrap=True)
+    how = "from --name-prefix" if made.name_prefix_given else \
+        f"{made.source}'s: physical names are {env.name_prefix}-{name}-<service>-<resource>"
+    console.print(f"  name_prefix = {env.name_prefix!r}  ({escape(how)})", highlight=False, soft_wrap=True)
+    for note in made.notes:
+        if note.now is None:
+            line = f"  not copied: {describe(note)} ({note.reason})"
+        else:
+            line = f"  changed: {describe(note)} (was {toml_value(note.was)}: {note.reason})"
+        console.print(escape(line), highlight=False, soft_wrap=True)
+    if made.notes:
+        console.print(f"  (noted at the top of {escape(where)})", highlight=False, soft_wrap=True)
     clouds = sorted({env.default_cloud, *env.placement.values()})
     console.print(f"  workloads on: {', '.join(clouds)}; state: {env.state.backend}", highlight=False, soft_wrap=True)
     if env.state.backend != "local":

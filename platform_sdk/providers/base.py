@@ -633,6 +633,20 @@ class LogEntry:
                 "request_id": self.request_id, "message": self.message}
 
 
+@dataclass(frozen=True)
+class StageNote:
+    """One setting a new stage (`platform env new`) does not copy as its source has it: `table` (`clouds.aws`,
+    `clouds.aws.network`, `""` for the top level) and `key` name it, `was` is the source's value (a TOML value, or
+    a table's keys), `now` the stage's (None: left out, and written into the new file as a comment), `reason` why
+    and what to do about it."""
+
+    table: str
+    key: str
+    was: Any
+    reason: str
+    now: Any = None
+
+
 def unresolved(name: str) -> bool:
     """A physical name that is a Terraform expression cannot be looked up before apply."""
     return "${" in name
@@ -777,13 +791,23 @@ class CloudPlugin:
         (`platform_sdk.state_documents.Document`: describe, read, write, acquire, release, force_release)."""
         raise NotImplementedError(f"{self.name} keeps no Terraform state")
 
-    def stage_state(self, name_prefix: str, section: CloudConfig | None,
+    def stage_state(self, stem: str, section: CloudConfig | None,
                     current: StateBackend | None) -> StateBackend | None:
-        """The state backend of a new stage (`platform env new`) whose names derive from its `name_prefix`
-        (state buckets share the global bucket namespace): `current`, one of this plug-in's backends copied from
-        the source stage, renamed; or, when `current` is None, this cloud's usual backend in `section`'s region.
-        None: the stage keeps its state in local files."""
+        """The state backend of a new stage (`platform env new`) whose names derive from `stem`
+        (`<name_prefix>-<stage>`: state buckets share the global bucket namespace, and stages share a prefix):
+        `current`, one of this plug-in's backends copied from the source stage, renamed; or, when `current` is
+        None, this cloud's usual backend in `section`'s region. None: the stage keeps its state in local files."""
         return None
+
+    def stage_settings(self, name: str, data: dict[str, Any], source: Environment,
+                       services: list[Service]) -> list[StageNote]:
+        """Adjust new stage `name`'s environment file `data` (`platform env new`: the TOML tables copied from `source`,
+        already moved onto `--cloud` if given) in place, so that it synthesizes and never breaks `source`: what
+        exists once per account, project or network and `source`'s base stack creates (a DNS zone, a NAT gateway,
+        a VPC's gateway endpoint) is referenced or left out instead of created a second time, and what the new
+        stage must be given is left out with a note. `services`: the project's, for what depends on them.
+        Returns one note per setting changed or left out. Default: copy everything."""
+        return []
 
     def state_records(self, env: Environment, state: StateBackend) -> Any:
         """Where the stacks' records live next to their state in one of its backends: an object with

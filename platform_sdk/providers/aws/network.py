@@ -484,14 +484,23 @@ def shared_builds(env: Environment, services: list[Service]) -> SharedBuilds | N
     if aws is None or aws.account is None or aws.region is None or env.target_of("aws") != TARGET:
         return None
     config = network_of(env)
-    vpc_functions = [grants for grants in _aws_grants(env, services) if database_grants(grants)]
-    if not config.usable or not vpc_functions:
+    if not config.usable or not any(database_grants(grants) for grants in _aws_grants(env, services)):
         return None
-    s3 = "s3" not in config.endpoints and any(reaches_s3(grants) for grants in vpc_functions)
+    s3 = builds_s3_gateway(env, services)
     nat = frozenset(config.subnet_ids) if config.nat == "create" else frozenset()
     if not s3 and not nat:
         return None
     return SharedBuilds((aws.account, aws.region, aws.endpoint or "", config.vpc_id or "default"), s3, nat)
+
+
+def builds_s3_gateway(env: Environment, services: list[Service]) -> bool:
+    """Whether `env`'s AWS base stack builds the S3 gateway endpoint of its VPC: a function it places on AWS itself
+    (not a stand-in) joins the VPC for a database and reaches S3, and `[clouds.aws.network] endpoints` lacks "s3".
+    Unlike `shared_builds`, also when the account is not named (the credentials' account)."""
+    config = network_of(env)
+    if env.target_of("aws") != TARGET or not config.usable or "s3" in config.endpoints:
+        return False
+    return any(reaches_s3(grants) for grants in _aws_grants(env, services) if database_grants(grants))
 
 
 def shared_conflicts(mine: SharedBuilds, theirs: SharedBuilds) -> list[tuple[str, str]]:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from platform_sdk.conformance import TrustedNetwork
     from platform_sdk.envs import Environment
     from platform_sdk.model import Service
-    from platform_sdk.providers.base import Compiler
+    from platform_sdk.providers.base import Compiler, StageNote
     from platform_sdk.rules import Rule
 
 PUBLIC_FUNCTION = ("public-function", "is declared public: http(public=True)")
@@ -173,13 +173,21 @@ class AwsPlugin(CloudPlugin):
 
         return s3.S3Document(state, env.name, name)  # type: ignore[arg-type]
 
-    def stage_state(self, name_prefix: str, section: CloudConfig | None,
+    def stage_state(self, stem: str, section: CloudConfig | None,
                     current: StateBackend | None) -> StateBackend | None:
-        names = {"bucket": f"{name_prefix}-tfstate", "lock_table": f"{name_prefix}-tf-locks"}
+        names = {"bucket": f"{stem}-tfstate", "lock_table": f"{stem}-tf-locks"}
         if isinstance(current, S3State):
             return current.model_copy(update=names)
         region = getattr(section, "region", None)
         return S3State(backend="s3", region=region, **names) if region else None
+
+    def stage_settings(self, name: str, data: dict[str, Any], source: Environment,
+                       services: list[Service]) -> list[StageNote]:
+        """What a new stage references of its source's AWS instead of creating it again, and leaves out
+        (aws/stage.py)."""
+        from platform_sdk.providers.aws import stage
+
+        return stage.stage_settings(name, data, source, services)
 
     def secret_url(self, project_root: Path, env: Environment, cloud: str, physical_name: str) -> str:
         from platform_sdk.providers.aws.secret import secret_url

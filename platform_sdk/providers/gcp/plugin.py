@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from platform_sdk.envs import Environment
-    from platform_sdk.providers.base import Compiler
+    from platform_sdk.model import Service
+    from platform_sdk.providers.base import Compiler, StageNote
     from platform_sdk.rules import Rule
 
 PUBLIC_FUNCTION = ("public-function", "is declared public: http(public=True)")
@@ -116,11 +117,11 @@ class GcpPlugin(CloudPlugin):
 
         return GcpCompiler(env)
 
-    def stage_state(self, name_prefix: str, section: CloudConfig | None,
+    def stage_state(self, stem: str, section: CloudConfig | None,
                     current: StateBackend | None) -> StateBackend | None:
         if isinstance(current, GcsState):
-            return current.model_copy(update={"bucket": f"{name_prefix}-tfstate"})
-        return GcsState(backend="gcs", bucket=f"{name_prefix}-tfstate") if section is not None else None
+            return current.model_copy(update={"bucket": f"{stem}-tfstate"})
+        return GcsState(backend="gcs", bucket=f"{stem}-tfstate") if section is not None else None
 
     def backend(self, stack: Any, state: StateBackend, env: Environment, stack_name: str) -> None:
         from platform_sdk.providers.gcp import state as gcs
@@ -136,6 +137,14 @@ class GcpPlugin(CloudPlugin):
         from platform_sdk.providers.gcp import state as gcs
 
         return gcs.GcsDocument(state, env.name, name, gcp_config(env))  # type: ignore[arg-type]
+
+    def stage_settings(self, name: str, data: dict[str, Any], source: Environment,
+                       services: list[Service]) -> list[StageNote]:
+        """What a new stage references of its source's GCP instead of creating it again, and leaves out
+        (gcp/stage.py)."""
+        from platform_sdk.providers.gcp import stage
+
+        return stage.stage_settings(name, data, source, services)
 
     def secret_url(self, project_root: Path, env: Environment, cloud: str, physical_name: str) -> str:
         from platform_sdk.providers.gcp.secret import secret_url
