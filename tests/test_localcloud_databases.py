@@ -233,3 +233,33 @@ def test_databases_created_in_parallel_all_succeed(terraform_bin: Path, shared_c
         ws.apply()
         assert sorted(dbserver.Server(root, "postgres").databases()) == names
         ws.run("destroy", "-auto-approve", "-no-color")
+
+
+@pytest.mark.servers
+def test_a_server_cut_short_while_initialising_is_stopped_and_removed(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """`platform test` removes every server its throwaway copy started (`remove_all_under`), also a MariaDB server
+    whose initialisation was cut short: it runs before `server.json` names it, and `stop` used to skip a server
+    without one, so an interrupted apply left it running. Here a Ctrl-C arrives right after it started."""
+    skip_without("mysql")
+    copy = tmp_path / "copy"
+    server = dbserver.Server(copy / "cloud", "mysql")
+    started = dbserver.Server._wait
+
+    def interrupted(self: dbserver.Server, ready: Any, base: Path) -> None:
+        started(self, ready, base)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dbserver.Server, "_wait", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        server.ensure_running()
+    monkeypatch.undo()
+    pid = server._mariadb_pid()
+    assert pid is not None and not server.initialised, "running, and not recorded in server.json"
+    base = server.base
+
+    dbserver.remove_all_under(copy)
+
+    assert server._mariadb_pid() is None and not base.exists() and not server.dir.exists()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

@@ -11,7 +11,8 @@ Layout under `<root>/databases/`: `.postgres/` and `.mariadb/` (one server each)
 Lifecycle: a server is initialised and started on demand (the first database created; every refresh, so a reboot
 heals on the next plan; `platform dev`), listens on 127.0.0.1 only with password authentication (no unix socket for
 PostgreSQL; MariaDB's socket is private to its directory), and is stopped and removed when its last database is
-destroyed. `stop_all(root)` stops every server of a root (tests, `platform destroy`).
+destroyed. `stop_all(root)` stops every server of a root (tests, `platform destroy`); `remove_all_under(dir)`
+stops and deletes every server below a throwaway directory (`platform test`'s copy), data included.
 
 Root: PostgreSQL and MariaDB refuse to run as root, so as root the servers run as the `postgres` / `mysql` system
 users (`runuser`), and their data directories live under /var/lib/platform-localcloud/<hash of the root> (a project
@@ -448,12 +449,11 @@ class Server:
         return log.read_text(errors="replace").strip()[-800:] if log.is_file() else "(no log)"
 
     def stop(self) -> None:
-        """Stop the server if it runs (fast shutdown: open transactions roll back, committed data stays)."""
-        if not self.initialised:
-            return
+        """Stop the server if it runs (fast shutdown: open transactions roll back, committed data stays); also one
+        whose initialisation was cut short (MariaDB runs before `server.json` is written)."""
         if self.engine == "postgres":
             found = binaries("postgres")
-            if found is not None and self.running():
+            if found is not None and _postmaster_alive(self.data_dir):
                 subprocess.run(self._as_server_user([str(found["pg_ctl"]), "-D", str(self.data_dir), "-m", "fast",
                                                      "-w", "stop"]), capture_output=True)
             return
@@ -463,6 +463,8 @@ class Server:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):  # launched by this process (`platform dev`): reap it
+                os.waitpid(pid, os.WNOHANG)
             try:
                 os.kill(pid, 0)
             except OSError:
@@ -594,6 +596,17 @@ def stop_all(root: Path) -> None:
     """Stop every database server of the local cloud root `root` (their data stays)."""
     for engine in ENGINES:
         Server(root, engine).stop()
+
+
+def remove_all_under(directory: Path) -> None:
+    """Stop and delete every database server of every local cloud root below `directory`, with its data (under
+    ROOT_DATA when running as root), whatever state it was left in: initialised or cut short while initialising.
+    For a throwaway directory (`platform test`'s copy) only: nothing outside `directory` is looked at, except the
+    data directories of the servers found in it."""
+    for engine, name in SERVER_DIRS.items():
+        for server_dir in sorted(directory.rglob(f"databases/{name}")):
+            if server_dir.is_dir():
+                Server(server_dir.parent.parent, engine).remove()
 
 
 def servers_under(directory: Path) -> list[Server]:

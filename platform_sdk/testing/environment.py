@@ -8,6 +8,11 @@ link to the project's wheel cache (filled by `platform synth`, see platform_sdk/
 reuses one only when the digest of its inputs and the zip's sha256 both match its stamp, see synth/assets.py);
 packages the throwaway run builds go back the same way, so the next run and the developer's next `platform apply`
 skip them too.
+
+What the copy starts that outlives its commands, its local database servers (their data directories under
+/var/lib/platform-localcloud/<hash> when running as root, docs/databases.md), `remove()` stops and deletes, however
+the run ended. A Ctrl-C during one of the copy's commands is passed on to that command once, and waited for: the CLI
+stops Terraform cleanly and ends its provider processes, so nothing the apply was starting appears after `remove()`.
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +37,9 @@ COPIED = ("services", "envs")
 IGNORED = shutil.ignore_patterns("__pycache__", ".pytest_cache")
 KINDS = ("function", "bucket", "cdn", "database", "queue", "secret")
 """The kinds of stack output `<kind>_<name>_url` the resource map reads (the compilers' output names)."""
+INTERRUPTED_WAIT_S = 120.0
+"""Seconds a Ctrl-C waits for the copy's command to stop cleanly (Terraform finishing what it started) before it is
+killed."""
 
 
 class ApplyError(RuntimeError):
@@ -119,7 +129,31 @@ class ThrowawayEnvironment:
         if vendor.is_dir():
             (cache / "vendor").symlink_to(vendor.resolve(), target_is_directory=True)
         _link_missing(self.project / ".platform" / "packages" / self.env, cache / "packages" / self.env)
+        self._check_roots()
         return self.root
+
+    def _check_roots(self) -> None:
+        """Refuse an environment whose local cloud root lies outside the copy (an absolute `[clouds.local] root`, or
+        one climbing out with `..`): its apply could change the developer's own local cloud, and `remove()` would
+        not see its servers.
+
+        Raises:
+            ApplyError: naming the root, the file and the key.
+        """
+        from platform_sdk.envs import find_environment
+        from platform_sdk.errors import PlatformError
+        from platform_sdk.localcloud.dev import roots_for_env
+
+        try:
+            environment = find_environment(self.root / "envs", self.env)
+        except PlatformError:
+            return  # the apply reports it (file, key and value)
+        copy = self.root.resolve()
+        for root in roots_for_env(self.root, environment).values():
+            if not root.is_relative_to(copy):
+                raise ApplyError(f"envs/{self.env}.toml: [clouds.local] root puts the local cloud at {root}, outside "
+                                 f"the throwaway copy {self.root}: applying it would change your own local cloud. "
+                                 "Give a root relative to the project (default .platform/localcloud)")
 
     def cli(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run `platform <args> --project <copy>` in a subprocess with the same SDK and Terraform."""
@@ -129,8 +163,15 @@ class ThrowawayEnvironment:
         if terraform:
             env["PLATFORM_TERRAFORM"] = terraform
         command = [sys.executable, "-m", "platform_sdk.cli", *args, "--project", str(self.root)]
-        return subprocess.run(command, cwd=self.root, env=env, input=input, capture_output=True, text=True,
-                              check=False)
+        # its own process group: a terminal's Ctrl-C reaches only this process, which passes it on exactly once
+        with subprocess.Popen(command, cwd=self.root, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, process_group=0) as process:
+            try:
+                stdout, stderr = process.communicate(input)
+            except KeyboardInterrupt:
+                _stop_interrupted(process)
+                raise
+        return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
     def _checked(self, *args: str) -> str:
         result = self.cli(*args)
@@ -180,6 +221,16 @@ class ThrowawayEnvironment:
             _link_missing(self.root / ".platform" / "packages" / self.env,
                           self.project / ".platform" / "packages" / self.env)
 
+    def remove(self) -> None:
+        """Stop and delete the local database servers the copy's applies started, data directories included
+        (`dbserver.remove_all_under` of the copy: `prepare` refuses local cloud roots outside it, so a server of the
+        developer's own environment is never looked at). Safe to call more than once, and after a failed or
+        interrupted `prepare` or `apply`."""
+        from platform_sdk.localcloud.dbserver import remove_all_under
+
+        if self.root.is_dir():
+            remove_all_under(self.root)
+
     def resources(self) -> dict[tuple[str, str, str], str]:
         """{(service, kind, output name): value} from the stack outputs: `<kind>_<name>_url` / `_name`.
 
@@ -194,6 +245,23 @@ class ThrowawayEnvironment:
                 if kind in KINDS and isinstance(value, str) and value != "(sensitive)":
                     found[(service, kind, rest)] = value
         return found
+
+
+def _stop_interrupted(process: subprocess.Popen[str]) -> None:
+    """After a Ctrl-C: SIGINT to the copy's command (it stops Terraform cleanly, `platform apply`'s own Ctrl-C), then
+    wait for it, at most INTERRUPTED_WAIT_S (further Ctrl-Cs are not passed on: the first is being handled)."""
+    with contextlib.suppress(ProcessLookupError):
+        process.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + INTERRUPTED_WAIT_S
+    while process.poll() is None:
+        if time.monotonic() > deadline:
+            process.kill()
+        try:
+            process.communicate(timeout=1)
+        except subprocess.TimeoutExpired:
+            continue
+        except KeyboardInterrupt:
+            continue
 
 
 def new_workdir(parent: Path | None = None) -> Path:

@@ -82,7 +82,10 @@ class LocalPlatform:
               secrets: Mapping[str, str] | None = None) -> Iterator[LocalPlatform]:
         """Copy `project`, apply environment `env` to the local cloud in the copy, serve it; stop on exit.
 
-        `secrets` ({"service.secret": value}) are set in the copy before the apply.
+        `secrets` ({"service.secret": value}) are set in the copy before the apply. However the block ends (the
+        tests pass or fail, the copy or its apply fails, Ctrl-C, an exception), the gateway and its function
+        workers stop and every database server the copy started is stopped and deleted with its data
+        (`ThrowawayEnvironment.remove`); the developer's own environment is never touched.
 
         Raises:
             ApplyError: the copy could not be made or `platform apply` failed (its output in the message).
@@ -93,27 +96,29 @@ class LocalPlatform:
         from platform_sdk.localcloud.invoker import WorkerOptions
 
         throwaway = ThrowawayEnvironment(Path(project).resolve(), env, workdir or new_workdir())
-        root = throwaway.prepare()
-        throwaway.set_secrets(secrets or {})
-        throwaway.apply()
-        throwaway.give_back_packages()
-        roots = roots_for_env(root, find_environment(root / "envs", env))
-        if not roots:
-            raise RuntimeError(f"environment {env!r} places nothing on the local cloud: `platform test` needs an "
-                               "environment like envs/local.toml (--platform-env NAME)")
-        # the functions' workers import the same platform_sdk as this process (local packages do not ship it)
-        options = WorkerOptions(extra_env={"PYTHONPATH": sdk_parent()})
-        gateway = Gateway(roots, 0, options=options, schedules=False, retry_base=0.2).start()
+        gateway = None
         try:
+            root = throwaway.prepare()
+            throwaway.set_secrets(secrets or {})
+            throwaway.apply()
+            throwaway.give_back_packages()
+            roots = roots_for_env(root, find_environment(root / "envs", env))
+            if not roots:
+                raise RuntimeError(f"environment {env!r} places nothing on the local cloud: `platform test` needs an "
+                                   "environment like envs/local.toml (--platform-env NAME)")
+            # the functions' workers import the same platform_sdk as this process (local packages do not ship it)
+            options = WorkerOptions(extra_env={"PYTHONPATH": sdk_parent()})
+            gateway = Gateway(roots, 0, options=options, schedules=False, retry_base=0.2)
+            gateway.start()
             if not gateway.core.wait_watching(WATCH_START_TIMEOUT):
                 raise RuntimeError(f"the gateway's bucket watcher did not start within {WATCH_START_TIMEOUT:g}s")
             yield cls(throwaway, gateway)
         finally:
-            gateway.stop()
-            from platform_sdk.localcloud.dbserver import servers_under
-
-            for server in servers_under(root):  # the throwaway environment's database servers go with it
-                server.remove()
+            try:
+                if gateway is not None:
+                    gateway.stop()  # its workers first: they hold connections to the servers
+            finally:
+                throwaway.remove()
 
     @property
     def url(self) -> str:

@@ -2,7 +2,9 @@
 
 Fixture `platform` (session scope): the project's services applied to a throwaway local-cloud environment, with
 the `platform dev` gateway serving it (see `platform_sdk.testing.local.LocalPlatform`). It is built the first
-time a test asks for it, once per test session; tests that do not ask for it cost nothing.
+time a test asks for it, once per test session; tests that do not ask for it cost nothing. However the session
+ends (tests pass or fail, the apply fails, Ctrl-C, a fixture raises), its gateway, workers and database servers
+stop and the servers' data is deleted.
 
 Fixture `platform_secrets` (session scope, default `{}`): override it in conftest.py to give the secrets your
 functions read that are not `generate=True` a value in the throwaway environment: `{"payments.api-key": "test"}`.
