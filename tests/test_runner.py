@@ -578,3 +578,14 @@ def test_provider_warnings_are_read_from_the_plan_output() -> None:
         'Database m is a SQLite stand-in, not PostgreSQL: The environment sets databases = "sqlite" in '
         "[clouds.local]. SQL that only PostgreSQL rejects passes here.", "Bare"]
     assert parse_warnings("No changes. Your infrastructure matches the configuration.\n") == []
+
+
+def test_trim_error_shows_each_repeated_error_once_with_its_count() -> None:
+    """An interrupted apply repeats "Error: execution halted" once per resource in flight: hundreds of lines ("...
+    (569 more lines)") before the summary. Each identical error block is shown once, with how many there were."""
+    halted = "╷\n│ Error: execution halted\n│ \n╵\n"
+    stderr = halted * 300 + "╷\n│ Error: creating bucket: denied\n│ \n│   with localcloud_bucket.a,\n╵\n" + halted
+    text = trim_error(TfRun(["apply"], 1, "", stderr, False))
+    assert text.count("execution halted") == 1 and "Error: execution halted (x301)" in text
+    assert "Error: creating bucket: denied" in text and "with localcloud_bucket.a," in text
+    assert "more lines" not in text

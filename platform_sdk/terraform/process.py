@@ -141,6 +141,31 @@ def _lock_mirrored(stack_dir: Path) -> None:
                         "# Manual edits may be lost in future updates.\n\n" + "\n".join(blocks))
 
 
+def _once_each(lines: list[str]) -> list[str]:
+    """Terraform's error blocks (an `Error:` line and what follows it up to the next), each identical one once, the
+    first marked with how many there were: an interrupted apply repeats "Error: execution halted" once per
+    resource in flight (hundreds of lines that hid the summary)."""
+    blocks: list[list[str]] = []
+    for line in lines:
+        if line.startswith("Error:") or not blocks:
+            blocks.append([line])
+        else:
+            blocks[-1].append(line)
+    counts: dict[tuple[str, ...], int] = {}
+    for block in blocks:
+        key = tuple(b for b in block if b.strip())
+        counts[key] = counts.get(key, 0) + 1
+    out: list[str] = []
+    for block in blocks:
+        key = tuple(b for b in block if b.strip())
+        count = counts.pop(key, 0)
+        if not count:
+            continue  # shown already
+        first = block[0] + (f" (x{count})" if count > 1 and block[0].startswith("Error:") else "")
+        out += [first, *block[1:]]
+    return out
+
+
 def trim_error(run: TfRun) -> str:
     """Terraform's error text without its boilerplate, short enough for a report."""
     text = (run.stderr.strip() or run.stdout.strip())
@@ -152,6 +177,7 @@ def trim_error(run: TfRun) -> str:
         if line.strip() in ("╷", "╵", "│") or (not line.strip() and cleaned and not cleaned[-1].strip()):
             continue
         cleaned.append(line.lstrip("│ ").rstrip() if line.startswith("│") else line)
+    cleaned = _once_each(cleaned)
     if len(cleaned) > ERROR_LINES:
         cleaned = cleaned[:ERROR_LINES] + [f"... ({len(cleaned) - ERROR_LINES} more lines)"]
     out = "\n".join(cleaned).strip()
