@@ -201,8 +201,9 @@ def print_rehearsal(rehearsal: Any, out: Console) -> None:
         return
     lines = rehearsal.lines
     if not lines:
-        out.print(f"[dim]rehearsal of {escape(rehearsal.rehearsed)}: every operation would work there[/]",
-                  highlight=False)
+        out.print(f"[dim]rehearsal of {escape(rehearsal.rehearsed)}: every operation would work there (its "
+                  f"guardrails are checked by `platform synth --env {escape(rehearsal.rehearsed)}`)[/]",
+                  highlight=False, soft_wrap=True)
         return
     if rehearsal.error is not None:  # nothing to deny one by one: the rehearsed synthesis itself refused
         out.print(f"[bold yellow]rehearsal of {escape(rehearsal.rehearsed)}[/]: `platform apply --env "
