@@ -171,3 +171,23 @@ def test_a_reader_closing_stderr_early_fails_nothing(project: Path) -> None:
         code = run.wait(timeout=300)
     assert code == 141, stdout
     assert "Summary: 2 to create, 0 to update, 0 to replace, 0 to destroy in 1 stack(s)" in stdout, stdout
+
+
+def test_a_split_with_the_local_cloud_itself_says_how_to_rehearse_one(project: Path) -> None:
+    """A `platform init` project places everything on the local cloud itself, which takes part in no cross-cloud
+    access (nor a move): the refusal said only "place both on the same cloud", and a tester concluded an init project
+    can never rehearse a move. It now says how: stand-ins."""
+    (project / "services" / "y.py").write_text(
+        "from platform_sdk import Bucket, Function, Service, http\n"
+        'service = Service("y", owner="t")\n'
+        'files = service.add(Bucket("files"))\n'
+        'service.add(Function("api", handler="api.handle", source="functions/hello", triggers=[http()]))'
+        ".reads(files)\n")
+    env = project / "envs" / "local.toml"
+    env.write_text(env.read_text().replace('default_cloud = "local"\n',
+                                           'default_cloud = "local"\n\n[placement]\n"y.files" = "aws"\n')
+                   + '\n[clouds.aws]\nstand_in = "local"\n')
+    done = platform(project, "synth", "--env", "local")
+    assert done.returncode == 2, done.stderr
+    assert "cross-cloud bucket access from local to aws is not supported" in flat(done.stderr)
+    assert 'place them on stand-ins, `[clouds.aws] stand_in = "local"`' in flat(done.stderr)

@@ -164,11 +164,15 @@ def _check_links(env: Environment, resource: Resource, placement: Placement,
     """Links that cannot cross clouds: event triggers, CDN origins and database connections."""
     def fail(message: str, other: Resource, grant: Grant | None = None) -> None:
         made = f"; the grant: {grant}" if grant is not None else ""  # its own file and line, maybe another file's
+        hint = "place both on the same cloud"
+        if "local" in (placement.cloud, placements[other].cloud):  # the local cloud itself, not a stand-in
+            hint += (" (the local cloud itself is no cloud of a split: to rehearse workloads on different clouds, "
+                     "place them on stand-ins, `[clouds.aws] stand_in = \"local\"` and `[clouds.gcp] stand_in = "
+                     "\"local\"`: the README's \"Moving a workload to another cloud\")")
         raise PlacementError(
             f"{message} ({resource.address} on {placement.cloud}, {other.address} on {placements[other].cloud}"
             f"{made})",
-            file=env.file, key=_placement_key(env, resource), value=placement.cloud,
-            hint="place both on the same cloud",
+            file=env.file, key=_placement_key(env, resource), value=placement.cloud, hint=hint,
         )
 
     if isinstance(resource, Function):
