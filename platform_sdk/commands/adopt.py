@@ -54,9 +54,19 @@ def adopt(resource: Annotated[str, typer.Argument(help="SERVICE.RESOURCE: the de
                               highlight=False, soft_wrap=True)
             for line in outcome.refused:
                 err_console.print(f"  - {escape(line)}", highlight=False, soft_wrap=True)
-            hint = f"; the declaration's id is {target.declared_id!r}" if target.declared_id else ""
-            err_console.print(f"  align the declaration of {escape(target.resource)} with the existing object"
-                              f"{escape(hint)}, then adopt again.", highlight=False, soft_wrap=True)
+            if target.declared_id and target.declared_id != cloud_id.strip():
+                # no setting gives a resource another physical name: "align the declaration" could not be followed
+                err_console.print(
+                    f"  the platform names {escape(target.resource)} {escape(repr(target.declared_id))}, and adoption "
+                    f"keeps that name: {escape(repr(cloud_id.strip()))} can be adopted only by a declaration whose "
+                    "generated name it is (<name_prefix>-<env>-<service>-<resource>). Otherwise apply the "
+                    "declaration and copy the data across; adopting an object under another name is not supported.",
+                    highlight=False, soft_wrap=True)
+            else:
+                hint = f"; the declaration's id is {target.declared_id!r}" if target.declared_id else ""
+                err_console.print(f"  align the declaration of {escape(target.resource)}'s settings with the "
+                                  f"existing object{escape(hint)}, then adopt again.", highlight=False,
+                                  soft_wrap=True)
             raise typer.Exit(EXIT_ERROR)
         count = len(outcome.in_place)
         if not as_json:
