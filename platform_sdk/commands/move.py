@@ -122,18 +122,32 @@ class TerraformSteps:
             shutil.rmtree(scratch, ignore_errors=True)
 
     def apply(self, config: Any, expected_loss: set[tuple[str, str]] | None) -> dict[str, Any]:
-        """Apply all of `config`, refusing any data loss outside `expected_loss` (stack, neutral address)."""
+        """Apply all of `config`, refusing any data loss outside `expected_loss` (stack, neutral address).
+
+        A copy the step removes is not in the step's own synthesis, so the neutral resource of a destroyed Terraform
+        address is looked up there first, then in `config.owners` (what the move's earlier steps applied, from the
+        move record), then in this checkout's record of deployed stacks; an address none of them names is data the
+        move did not copy, refused. Returns {"applied": [stacks], "outputs": {stack: {name: value}}, "owners":
+        {stack: {Terraform address: neutral address}}} of the applied stacks."""
         from platform_sdk.terraform import report as rp
 
         runner, metadata = self._runner(config, records=True)
+        deployed = self.project.read_deployed(config.env.name)
         owners = {name: info.get("owners", {}) for name, info in metadata["stacks"].items()}
         unexpected: list[str] = []
+
+        def owner(stack: str, address: str) -> str | None:
+            for known in (owners.get(stack, {}), config.owners.get(stack, {}),
+                          deployed.get(stack, {}).get("owners", {})):
+                if address in known:
+                    return str(known[address])
+            return None
 
         def confirm(results: list[Any], wave: int) -> bool:
             if self.verbose:
                 rp.render(self.out, config.env.name, "apply", results, title=f"move: {config.label} plan")
             for stack, change in rp.data_loss(results):
-                neutral = owners.get(stack, {}).get(change.address)
+                neutral = owner(stack, change.address)
                 if expected_loss is None or (stack, neutral) not in expected_loss:
                     unexpected.append(f"{change.address} in {stack}")
             return not unexpected
@@ -156,7 +170,7 @@ class TerraformSteps:
         outputs = runner.outputs(applied)
         if runner.interrupted:  # Ctrl-C while the outputs were read: the step's outputs may be missing, so the
             raise KeyboardInterrupt  # move stops here (resumable) instead of going on as if it had them
-        return {"applied": applied, "outputs": outputs}
+        return {"applied": applied, "outputs": outputs, "owners": {n: dict(owners.get(n, {})) for n in applied}}
 
     def domains(self, config: Any, outcome: dict[str, Any]) -> list[dict[str, Any]]:
         """The CDN twins `config` built on the target (the `dns` step), each with its phase and its records looked

@@ -168,6 +168,10 @@ class PhaseConfig:
     env: Environment
     copies: dict[str, str]
     unprotected: frozenset[str] = frozenset()
+    owners: dict[str, dict[str, str]] = field(default_factory=dict)
+    """stack -> {Terraform address: neutral address} of the moved resources' copies as the move's earlier steps
+    applied them (the record's `addresses`): a copy this step removes is no longer in its synthesis, and its
+    removal is recognised as the expected one by these names."""
 
 
 def phase_config(base: Environment, move: dict[str, Any], moves: list[dict[str, Any]], which: str) -> PhaseConfig:
@@ -190,7 +194,8 @@ def phase_config(base: Environment, move: dict[str, Any], moves: list[dict[str, 
     else:  # remove, abort-remove
         copies = others
     unprotected = frozenset(move.get("protected", [])) if which.startswith("unprotect") else frozenset()
-    return PhaseConfig(which, env, copies, unprotected)
+    owners = {stack: dict(named) for stack, named in (move.get("addresses") or {}).items()}
+    return PhaseConfig(which, env, copies, unprotected, owners)
 
 
 def urls_from_outputs(move: dict[str, Any], outputs: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
@@ -212,8 +217,9 @@ class MoveHooks:
     """How a move talks to Terraform and to the person running it (the CLI, or a test)."""
 
     apply: Callable[[PhaseConfig, set[tuple[str, str]] | None], dict[str, Any]]
-    """Synthesize and apply a configuration, refusing data loss outside `expected` (stack, address) pairs;
-    returns {"applied": [stacks], "outputs": {stack: {name: value}}}."""
+    """Synthesize and apply a configuration, refusing data loss outside `expected` (stack, neutral address) pairs;
+    returns {"applied": [stacks], "outputs": {stack: {name: value}}} and optionally "owners": {stack: {Terraform
+    address: neutral address}} of the applied stacks (recorded for the moved resources, see PhaseConfig.owners)."""
     confirm: Callable[[str], bool]
     say: Callable[[str], None] = print
     detail: Callable[[str], None] = lambda text: None
@@ -285,7 +291,18 @@ class MoveExecutor:
         return phase_config(self.env, self.move, self.records.load(), which)
 
     def _apply(self, which: str, expected: set[tuple[str, str]] | None = None) -> dict[str, Any]:
-        return self.hooks.apply(self._config(which), expected)
+        """Apply one step; the Terraform addresses its stacks gave the moved resources are recorded (`addresses`),
+        so a later step that removes a copy, on any machine, knows that copy's addresses."""
+        outcome = self.hooks.apply(self._config(which), expected)
+        stateful = set(self.move["stateful"])
+        addresses: dict[str, dict[str, str]] = dict(self.move.get("addresses") or {})
+        for stack, owners in (outcome.get("owners") or {}).items():
+            named = {a: o for a, o in owners.items() if o in stateful}
+            if named:
+                addresses[stack] = {**addresses.get(stack, {}), **named}
+        if addresses != (self.move.get("addresses") or {}):
+            self._save(addresses=addresses)
+        return outcome
 
     def _placement(self, value: str | None) -> None:
         """Make the environment file say what the move says (also on a checkout that did not start it)."""

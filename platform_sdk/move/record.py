@@ -44,12 +44,14 @@ MOVE_KEYS = (
     "id", "env", "selector", "target", "sources", "moved", "stateful", "kinds", "source_stacks", "target_stacks",
     "old_value", "new_value", "phase", "source_kept", "target_kept", "urls", "reuses", "started", "started_by",
     "updated", "cutover_at", "running", "report", "shared", "protected", "rewire_started", "removing", "domains",
-    "dns_asked",
+    "dns_asked", "addresses",
 )
 """`old_value`/`new_value`: the placement line of `selector` before and after (None: no line, the default);
 `domains`: moved CDN address -> its domain, when the target's DNS zone is external (the twin built in phase `dns`);
 `dns_asked`: what the move's last pause in phase `dns` asked for ("validation": the target's validation
-records, "serving": the switch of the domain's own record)."""
+records, "serving": the switch of the domain's own record); `addresses`: stack -> {Terraform address: stateful
+address} of every copy of the moved data the move's steps applied (so the step removing one, on any machine,
+recognises its removal as the expected one)."""
 
 
 def unfinished(moves: list[dict[str, Any]]) -> dict[str, Any] | None:
