@@ -109,10 +109,14 @@ class TerraformSteps:
             if self.verbose:
                 rp.render(self.out, config.env.name, "plan", results, title="preflight: plan of the target step")
             planned = [r.name for r in results if r.status in (rp.NO_CHANGES, rp.CHANGES)]
-            if planned:
-                runner.outputs(planned)
-                if runner.interrupted:  # Ctrl-C while the outputs were read: they may be missing
-                    raise KeyboardInterrupt
+            # a stack waiting for a producer this step changes (a function reading a bucket moved earlier, say) is
+            # not planned, but its state is deployed: the preflight needs its outputs (where its data lives) too
+            waiting = [r.name for r in results if r.status == rp.WAITING]
+            for names, init in ((planned, False), (waiting, True)):
+                if names:
+                    runner.outputs(names, init=init)
+                    if runner.interrupted:  # Ctrl-C while the outputs were read: they may be missing
+                        raise KeyboardInterrupt
             return [PlannedStack(r.name, r.status,
                                  [(c.address, r.owners.get(c.address, ""), c.action) for c in r.plan.changes]
                                  if r.plan else [],
