@@ -469,9 +469,8 @@ def _move(proj: Any, environment: Any, services: list[Any], selector: str | None
                   f"{current['phase']} (started by {current.get('started_by', '?')} at "
                   f"{current.get('started', '?')})", highlight=False)
     elif current is not None:
-        resume_cmd, abort_cmd = rec.commands(current)
         raise PlatformError(rec.describe(current), key="SERVICE", value=selector,
-                            hint=f"finish it with `{resume_cmd}` or undo it with `{abort_cmd}` first")
+                            hint=rec.next_steps(current) + "; then run this again")
     else:
         assert selector is not None and to is not None
         kept = next((m for m in reversed(moves) if m.get("phase") == rec.DONE and m.get("source_kept")
@@ -594,7 +593,8 @@ def _unfinished(err: PlatformError, move: dict[str, Any], env: str) -> PlatformE
 
 
 def _dry_unfinished(move: dict[str, Any], env: str, as_json: bool) -> None:
-    """`--dry-run` of the unfinished move's own command: what a resume would do; nothing is written."""
+    """`--dry-run` of the unfinished move's own command: what a resume would do, and the commands accepted in the
+    move's phase (`record.next_steps`: no abort past the cut-over); nothing is written."""
     from platform_sdk.move import record as rec
 
     resume, abort = rec.commands(move)
@@ -605,12 +605,16 @@ def _dry_unfinished(move: dict[str, Any], env: str, as_json: bool) -> None:
     if as_json:
         print(json.dumps({"dry_run": True, "unfinished": {
             "selector": move["selector"], "target": move["target"], "phase": move["phase"], "paused": paused,
-            "resume": resume, "abort": abort}}, indent=2))
+            "resume": resume, "abort": abort, "next_steps": rec.next_steps(move)}}, indent=2))
         return
+    if move["phase"] != rec.ABORTING and not rec.past_cutover(move):
+        steps = f"`{escape(resume)}` finishes it ({next_step}), `{escape(abort)}` undoes it"
+    else:
+        steps = escape(rec.next_steps(move))
     console.print(f"the move of {escape(move['selector'])} to {escape(move['target'])} is unfinished (phase "
                   f"{escape(move['phase'])}, started by {escape(move.get('started_by', '?'))} at "
-                  f"{escape(move.get('started', '?'))}): `{escape(resume)}` finishes it ({next_step}), "
-                  f"`{escape(abort)}` undoes it; nothing was changed (--dry-run)", highlight=False, soft_wrap=True)
+                  f"{escape(move.get('started', '?'))}): {steps}; nothing was changed (--dry-run)", highlight=False,
+                  soft_wrap=True)
 
 
 def _would_lose(move: dict[str, Any], lost: dict[str, list[str]], env: str) -> PlatformError:

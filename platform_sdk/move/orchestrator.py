@@ -333,6 +333,23 @@ class MoveExecutor:
 
     # -- the move -------------------------------------------------------------------------------------------
     def run(self, keep_source: bool) -> MoveReport:
+        """Run the move from its recorded phase to its end (or its pause for DNS records).
+
+        Raises:
+            PlatformError: a step failed; the move stays unfinished at that step, and the error's hint names the
+                commands that take it on from there (`record.next_steps`) when the step's own error has none.
+        """
+        try:
+            return self._run(keep_source)
+        except PlatformError as err:
+            if not err.hint:
+                err.hint = rec.next_steps(self.move)
+            raise
+
+    def _run(self, keep_source: bool) -> MoveReport:
+        if self.move["phase"] == rec.ABORTING:
+            raise PlatformError(f"the move of {self.move['selector']} to {self.move['target']} is being undone "
+                                "(phase aborting): it cannot be resumed", hint=rec.next_steps(self.move))
         order = rec.PHASES
         self._placement(self.move["new_value"])
         if order.index(self.move["phase"]) <= order.index(rec.TARGET):
@@ -458,7 +475,7 @@ class MoveExecutor:
                            f"`platform move {self.move['selector']} --to {self.move['target']} --env "
                            f"{self.env.name} --remove-source`; move back with `--to {sources[0]}`)")
             self._phase(rec.CLEANUP, started, removed=[], kept=stateful)
-            self._save(rec.DONE, source_kept=True)
+            self._save(rec.DONE, source_kept=True, removing=False)  # also when an earlier removal was refused
             return
         self.hooks.say(f"[5/5] cleanup: removing the source copy of {', '.join(stateful)}"
                        + (f" (deletion protection of {', '.join(self.move['protected'])} turned off first, on that "
@@ -569,6 +586,6 @@ def start_move(project: Project, records: MoveRecords, plan: MovePlan, reuses: s
     with records.change("platform move") as moves:
         other = rec.unfinished(moves)
         if other is not None:
-            raise PlatformError(rec.describe(other), hint=f"`{rec.commands(other)[0]}` or `{rec.commands(other)[1]}`")
+            raise PlatformError(rec.describe(other), hint=rec.next_steps(other))
         moves.append(move)
     return move
