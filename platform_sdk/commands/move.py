@@ -3,7 +3,8 @@
     platform move thumbnails --to gcp --env prod [--dry-run] [--keep-source | --remove-source] [--yes]
     platform move thumbnails --to gcp --env prod --remove-source [--allow-data-loss]   remove a kept source: compared
                                                with the target first, refused where only it holds data
-    platform move --resume --env prod          finish the environment's unfinished move (from any checkout)
+    platform move --resume --env prod [--keep-source]   finish the environment's unfinished move (from any checkout);
+                                               at its cleanup, --keep-source keeps the source copy (removes nothing)
     platform move --abort --env prod [--keep-target]   undo it before cut-over
 
 `--dry-run` writes, applies and deletes nothing, whatever state a move is in (for an unfinished move it says what
