@@ -3,7 +3,8 @@
     platform move thumbnails --to gcp --env prod [--dry-run] [--keep-source | --remove-source] [--yes]
     platform move thumbnails --to gcp --env prod --remove-source [--allow-data-loss]   remove a kept source: compared
                                                with the target first, refused where only it holds data
-    platform move --resume --env prod          finish the environment's unfinished move (from any checkout)
+    platform move --resume --env prod [--keep-source]   finish the environment's unfinished move (from any checkout);
+                                               at its cleanup, --keep-source keeps the source copy (removes nothing)
     platform move --abort --env prod [--keep-target]   undo it before cut-over
 
 `--dry-run` writes, applies and deletes nothing, whatever state a move is in (for an unfinished move it says what
@@ -109,10 +110,14 @@ class TerraformSteps:
             if self.verbose:
                 rp.render(self.out, config.env.name, "plan", results, title="preflight: plan of the target step")
             planned = [r.name for r in results if r.status in (rp.NO_CHANGES, rp.CHANGES)]
-            if planned:
-                runner.outputs(planned)
-                if runner.interrupted:  # Ctrl-C while the outputs were read: they may be missing
-                    raise KeyboardInterrupt
+            # a stack waiting for a producer this step changes (a function reading a bucket moved earlier, say) is
+            # not planned, but its state is deployed: the preflight needs its outputs (where its data lives) too
+            waiting = [r.name for r in results if r.status == rp.WAITING]
+            for names, init in ((planned, False), (waiting, True)):
+                if names:
+                    runner.outputs(names, init=init)
+                    if runner.interrupted:  # Ctrl-C while the outputs were read: they may be missing
+                        raise KeyboardInterrupt
             return [PlannedStack(r.name, r.status,
                                  [(c.address, r.owners.get(c.address, ""), c.action) for c in r.plan.changes]
                                  if r.plan else [],
@@ -122,18 +127,32 @@ class TerraformSteps:
             shutil.rmtree(scratch, ignore_errors=True)
 
     def apply(self, config: Any, expected_loss: set[tuple[str, str]] | None) -> dict[str, Any]:
-        """Apply all of `config`, refusing any data loss outside `expected_loss` (stack, neutral address)."""
+        """Apply all of `config`, refusing any data loss outside `expected_loss` (stack, neutral address).
+
+        A copy the step removes is not in the step's own synthesis, so the neutral resource of a destroyed Terraform
+        address is looked up there first, then in `config.owners` (what the move's earlier steps applied, from the
+        move record), then in this checkout's record of deployed stacks; an address none of them names is data the
+        move did not copy, refused. Returns {"applied": [stacks], "outputs": {stack: {name: value}}, "owners":
+        {stack: {Terraform address: neutral address}}} of the applied stacks."""
         from platform_sdk.terraform import report as rp
 
         runner, metadata = self._runner(config, records=True)
+        deployed = self.project.read_deployed(config.env.name)
         owners = {name: info.get("owners", {}) for name, info in metadata["stacks"].items()}
         unexpected: list[str] = []
+
+        def owner(stack: str, address: str) -> str | None:
+            for known in (owners.get(stack, {}), config.owners.get(stack, {}),
+                          deployed.get(stack, {}).get("owners", {})):
+                if address in known:
+                    return str(known[address])
+            return None
 
         def confirm(results: list[Any], wave: int) -> bool:
             if self.verbose:
                 rp.render(self.out, config.env.name, "apply", results, title=f"move: {config.label} plan")
             for stack, change in rp.data_loss(results):
-                neutral = owners.get(stack, {}).get(change.address)
+                neutral = owner(stack, change.address)
                 if expected_loss is None or (stack, neutral) not in expected_loss:
                     unexpected.append(f"{change.address} in {stack}")
             return not unexpected
@@ -156,7 +175,7 @@ class TerraformSteps:
         outputs = runner.outputs(applied)
         if runner.interrupted:  # Ctrl-C while the outputs were read: the step's outputs may be missing, so the
             raise KeyboardInterrupt  # move stops here (resumable) instead of going on as if it had them
-        return {"applied": applied, "outputs": outputs}
+        return {"applied": applied, "outputs": outputs, "owners": {n: dict(owners.get(n, {})) for n in applied}}
 
     def domains(self, config: Any, outcome: dict[str, Any]) -> list[dict[str, Any]]:
         """The CDN twins `config` built on the target (the `dns` step), each with its phase and its records looked
@@ -451,9 +470,8 @@ def _move(proj: Any, environment: Any, services: list[Any], selector: str | None
                   f"{current['phase']} (started by {current.get('started_by', '?')} at "
                   f"{current.get('started', '?')})", highlight=False)
     elif current is not None:
-        resume_cmd, abort_cmd = rec.commands(current)
         raise PlatformError(rec.describe(current), key="SERVICE", value=selector,
-                            hint=f"finish it with `{resume_cmd}` or undo it with `{abort_cmd}` first")
+                            hint=rec.next_steps(current) + "; then run this again")
     else:
         assert selector is not None and to is not None
         kept = next((m for m in reversed(moves) if m.get("phase") == rec.DONE and m.get("source_kept")
@@ -576,7 +594,8 @@ def _unfinished(err: PlatformError, move: dict[str, Any], env: str) -> PlatformE
 
 
 def _dry_unfinished(move: dict[str, Any], env: str, as_json: bool) -> None:
-    """`--dry-run` of the unfinished move's own command: what a resume would do; nothing is written."""
+    """`--dry-run` of the unfinished move's own command: what a resume would do, and the commands accepted in the
+    move's phase (`record.next_steps`: no abort past the cut-over); nothing is written."""
     from platform_sdk.move import record as rec
 
     resume, abort = rec.commands(move)
@@ -587,12 +606,16 @@ def _dry_unfinished(move: dict[str, Any], env: str, as_json: bool) -> None:
     if as_json:
         print(json.dumps({"dry_run": True, "unfinished": {
             "selector": move["selector"], "target": move["target"], "phase": move["phase"], "paused": paused,
-            "resume": resume, "abort": abort}}, indent=2))
+            "resume": resume, "abort": abort, "next_steps": rec.next_steps(move)}}, indent=2))
         return
+    if move["phase"] != rec.ABORTING and not rec.past_cutover(move):
+        steps = f"`{escape(resume)}` finishes it ({next_step}), `{escape(abort)}` undoes it"
+    else:
+        steps = escape(rec.next_steps(move))
     console.print(f"the move of {escape(move['selector'])} to {escape(move['target'])} is unfinished (phase "
                   f"{escape(move['phase'])}, started by {escape(move.get('started_by', '?'))} at "
-                  f"{escape(move.get('started', '?'))}): `{escape(resume)}` finishes it ({next_step}), "
-                  f"`{escape(abort)}` undoes it; nothing was changed (--dry-run)", highlight=False, soft_wrap=True)
+                  f"{escape(move.get('started', '?'))}): {steps}; nothing was changed (--dry-run)", highlight=False,
+                  soft_wrap=True)
 
 
 def _would_lose(move: dict[str, Any], lost: dict[str, list[str]], env: str) -> PlatformError:

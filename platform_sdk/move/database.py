@@ -58,7 +58,9 @@ def support_problem(source_url: str, target_url: str) -> str | None:
 def with_credentials(url: str) -> str:
     """`url` with its password, when it names where the password lives instead (`?secret=<where>&cloud=<plug-in>`,
     as the stacks output them): read from that plug-in's secret store the way a function's runtime reads it
-    (`platform_sdk.runtime.database.fetch_credentials`; the local cloud's is a file). Other URLs are unchanged.
+    (`platform_sdk.runtime.database.fetch_credentials`; the local cloud's is a file), always anew: a server a
+    move removed and created again (a resource moved away and back) has a new password, which a process that
+    read the old one must not keep using. Other URLs are unchanged.
 
     Raises PlatformError when the secret cannot be read."""
     parsed = urlparse(url)
@@ -68,7 +70,7 @@ def with_credentials(url: str) -> str:
     from platform_sdk.runtime.database import fetch_credentials
 
     try:
-        creds = fetch_credentials(params["cloud"], params["secret"], params)
+        creds = fetch_credentials(params["cloud"], params["secret"], params, refresh=True)
     except Exception as err:  # noqa: BLE001 - any store's error: say which database, never the secret's value
         raise PlatformError(f"cannot read the credentials of database {redact(url)}: {err}", key="database",
                             value=redact(url)) from None

@@ -168,6 +168,10 @@ class PhaseConfig:
     env: Environment
     copies: dict[str, str]
     unprotected: frozenset[str] = frozenset()
+    owners: dict[str, dict[str, str]] = field(default_factory=dict)
+    """stack -> {Terraform address: neutral address} of the moved resources' copies as the move's earlier steps
+    applied them (the record's `addresses`): a copy this step removes is no longer in its synthesis, and its
+    removal is recognised as the expected one by these names."""
 
 
 def phase_config(base: Environment, move: dict[str, Any], moves: list[dict[str, Any]], which: str) -> PhaseConfig:
@@ -190,7 +194,8 @@ def phase_config(base: Environment, move: dict[str, Any], moves: list[dict[str, 
     else:  # remove, abort-remove
         copies = others
     unprotected = frozenset(move.get("protected", [])) if which.startswith("unprotect") else frozenset()
-    return PhaseConfig(which, env, copies, unprotected)
+    owners = {stack: dict(named) for stack, named in (move.get("addresses") or {}).items()}
+    return PhaseConfig(which, env, copies, unprotected, owners)
 
 
 def urls_from_outputs(move: dict[str, Any], outputs: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
@@ -212,8 +217,9 @@ class MoveHooks:
     """How a move talks to Terraform and to the person running it (the CLI, or a test)."""
 
     apply: Callable[[PhaseConfig, set[tuple[str, str]] | None], dict[str, Any]]
-    """Synthesize and apply a configuration, refusing data loss outside `expected` (stack, address) pairs;
-    returns {"applied": [stacks], "outputs": {stack: {name: value}}}."""
+    """Synthesize and apply a configuration, refusing data loss outside `expected` (stack, neutral address) pairs;
+    returns {"applied": [stacks], "outputs": {stack: {name: value}}} and optionally "owners": {stack: {Terraform
+    address: neutral address}} of the applied stacks (recorded for the moved resources, see PhaseConfig.owners)."""
     confirm: Callable[[str], bool]
     say: Callable[[str], None] = print
     detail: Callable[[str], None] = lambda text: None
@@ -285,7 +291,18 @@ class MoveExecutor:
         return phase_config(self.env, self.move, self.records.load(), which)
 
     def _apply(self, which: str, expected: set[tuple[str, str]] | None = None) -> dict[str, Any]:
-        return self.hooks.apply(self._config(which), expected)
+        """Apply one step; the Terraform addresses its stacks gave the moved resources are recorded (`addresses`),
+        so a later step that removes a copy, on any machine, knows that copy's addresses."""
+        outcome = self.hooks.apply(self._config(which), expected)
+        stateful = set(self.move["stateful"])
+        addresses: dict[str, dict[str, str]] = dict(self.move.get("addresses") or {})
+        for stack, owners in (outcome.get("owners") or {}).items():
+            named = {a: o for a, o in owners.items() if o in stateful}
+            if named:
+                addresses[stack] = {**addresses.get(stack, {}), **named}
+        if addresses != (self.move.get("addresses") or {}):
+            self._save(addresses=addresses)
+        return outcome
 
     def _placement(self, value: str | None) -> None:
         """Make the environment file say what the move says (also on a checkout that did not start it)."""
@@ -316,6 +333,23 @@ class MoveExecutor:
 
     # -- the move -------------------------------------------------------------------------------------------
     def run(self, keep_source: bool) -> MoveReport:
+        """Run the move from its recorded phase to its end (or its pause for DNS records).
+
+        Raises:
+            PlatformError: a step failed; the move stays unfinished at that step, and the error's hint names the
+                commands that take it on from there (`record.next_steps`) when the step's own error has none.
+        """
+        try:
+            return self._run(keep_source)
+        except PlatformError as err:
+            if not err.hint:
+                err.hint = rec.next_steps(self.move)
+            raise
+
+    def _run(self, keep_source: bool) -> MoveReport:
+        if self.move["phase"] == rec.ABORTING:
+            raise PlatformError(f"the move of {self.move['selector']} to {self.move['target']} is being undone "
+                                "(phase aborting): it cannot be resumed", hint=rec.next_steps(self.move))
         order = rec.PHASES
         self._placement(self.move["new_value"])
         if order.index(self.move["phase"]) <= order.index(rec.TARGET):
@@ -441,7 +475,7 @@ class MoveExecutor:
                            f"`platform move {self.move['selector']} --to {self.move['target']} --env "
                            f"{self.env.name} --remove-source`; move back with `--to {sources[0]}`)")
             self._phase(rec.CLEANUP, started, removed=[], kept=stateful)
-            self._save(rec.DONE, source_kept=True)
+            self._save(rec.DONE, source_kept=True, removing=False)  # also when an earlier removal was refused
             return
         self.hooks.say(f"[5/5] cleanup: removing the source copy of {', '.join(stateful)}"
                        + (f" (deletion protection of {', '.join(self.move['protected'])} turned off first, on that "
@@ -552,6 +586,6 @@ def start_move(project: Project, records: MoveRecords, plan: MovePlan, reuses: s
     with records.change("platform move") as moves:
         other = rec.unfinished(moves)
         if other is not None:
-            raise PlatformError(rec.describe(other), hint=f"`{rec.commands(other)[0]}` or `{rec.commands(other)[1]}`")
+            raise PlatformError(rec.describe(other), hint=rec.next_steps(other))
         moves.append(move)
     return move

@@ -111,8 +111,7 @@ def run_preflight(project: Project, env: Environment, services: list[Service], m
     result = Preflight(selector, target)
     other = rec.unfinished(moves)
     if other is not None:
-        resume, abort = rec.commands(other)
-        result.add("record", False, rec.describe(other), STATIC, fix=f"finish it (`{resume}`) or undo it (`{abort}`)")
+        result.add("record", False, rec.describe(other), STATIC, fix=rec.next_steps(other))
         return result
     try:
         plan = plan_move(env, services, selector, target, profile)

@@ -44,12 +44,14 @@ MOVE_KEYS = (
     "id", "env", "selector", "target", "sources", "moved", "stateful", "kinds", "source_stacks", "target_stacks",
     "old_value", "new_value", "phase", "source_kept", "target_kept", "urls", "reuses", "started", "started_by",
     "updated", "cutover_at", "running", "report", "shared", "protected", "rewire_started", "removing", "domains",
-    "dns_asked",
+    "dns_asked", "addresses",
 )
 """`old_value`/`new_value`: the placement line of `selector` before and after (None: no line, the default);
 `domains`: moved CDN address -> its domain, when the target's DNS zone is external (the twin built in phase `dns`);
 `dns_asked`: what the move's last pause in phase `dns` asked for ("validation": the target's validation
-records, "serving": the switch of the domain's own record)."""
+records, "serving": the switch of the domain's own record); `addresses`: stack -> {Terraform address: stateful
+address} of every copy of the moved data the move's steps applied (so the step removing one, on any machine,
+recognises its removal as the expected one)."""
 
 
 def unfinished(moves: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -148,6 +150,33 @@ def commands(move: dict[str, Any]) -> tuple[str, str]:
     return (f"platform move --resume --env {env}", f"platform move --abort --env {env}")
 
 
+def past_cutover(move: dict[str, Any]) -> bool:
+    """Whether `move`'s wiring may already be switched (from its cut-over on): it can no longer be aborted."""
+    phase = move.get("phase")
+    return phase in (VERIFY, CLEANUP) or (phase == REWIRE and bool(move.get("rewire_started")))
+
+
+def next_steps(move: dict[str, Any]) -> str:
+    """What takes the unfinished `move` on from where it stands, naming only commands accepted in its phase (a
+    move never points at a command that refuses it): resume or abort before the cut-over; after it, resume only
+    (a move back undoes it), and at the cleanup also resume keeping the source (which removes nothing, so it
+    always finishes; `--remove-source` removes the kept copy later); while it is being aborted, abort again."""
+    resume, abort = commands(move)
+    phase = move.get("phase")
+    if phase == ABORTING:
+        return f"finish undoing it with `{abort}`"
+    if not past_cutover(move):
+        return f"finish it with `{resume}` or undo it with `{abort}`"
+    source = sorted(set((move.get("sources") or {}).values()))
+    back = (f"; to undo it, move back afterwards with `platform move {move['selector']} --to {source[0]} --env "
+            f"{move['env']}`") if source else ""
+    if phase == CLEANUP:
+        return (f"it is past cut-over: finish it with `{resume}` (removes the source copy), or with `{resume} "
+                f"--keep-source` (keeps it, removes nothing; remove it later with `platform move {move['selector']} "
+                f"--to {move['target']} --env {move['env']} --remove-source`){back}")
+    return f"it is past cut-over: finish it with `{resume}`{back}"
+
+
 def describe(move: dict[str, Any]) -> str:
     """One line: what moves where, its phase, who started it and when."""
     sources = ", ".join(sorted(set(move.get("sources", {}).values()))) or "?"
@@ -183,7 +212,6 @@ def notice(moves: list[dict[str, Any]], env: Environment) -> list[str]:
     move = unfinished(moves)
     if move is None:
         return settled_placement(moves, env)
-    resume, abort = commands(move)
     lines = [describe(move)]
     stateful = ", ".join(move.get("stateful", [])) or "none"
     lines.append(f"  its data ({stateful}) stays where the move put it: changes that would destroy it are refused")
@@ -191,7 +219,7 @@ def notice(moves: list[dict[str, Any]], env: Environment) -> list[str]:
     if pin is not None and env.placement.get(pin[0]) != pin[1]:
         shown = f'"{pin[0]}" = "{pin[1]}"' if pin[1] else f'no "{pin[0]}" line'
         lines.append(f"  placement of {pin[0]} is the move's ({shown}), whatever {env.file} says")
-    lines.append(f"  finish it: `{resume}`; or undo it: `{abort}`")
+    lines.append(f"  {next_steps(move)}")
     return lines
 
 
