@@ -216,6 +216,10 @@ def test_a_refused_adoption_names_the_difference_and_imports_nothing(estate: Pat
     assert result.exit_code == 1, result.stdout + result.stderr
     assert "refused" in result.stderr
     assert "name: 'legacy-photos' -> 'acme-local-thumbnails-originals'" in result.stderr
+    # no setting gives a resource another name: the advice says so instead of "align the declaration"
+    said = " ".join(result.stderr.split())
+    assert "adoption keeps that name: 'legacy-photos' can be adopted only by a declaration whose generated name it " \
+        "is" in said and "align the declaration" not in said
     assert state_resources(estate)["local-thumbnails-aws.tfstate"] == []
     assert not (estate / "cdktf.out" / "local" / "stacks" / "local-thumbnails-aws" / "platform.tfplan").exists()
     assert tree(bucket) == objects
