@@ -333,3 +333,22 @@ def test_the_move_table_sums_what_every_pass_copied_and_deleted() -> None:
     console.print(_final_table(report))
     row = next(line for line in console.export_text().splitlines() if line.startswith("thumbnails.originals"))
     assert row.split()[:6] == ["thumbnails.originals", "bucket", "2", "63", "1", "63/63"], row
+
+
+def test_destroy_during_a_move_past_cut_over_names_only_what_its_phase_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`platform destroy` refused during an unfinished move said "finish it (resume) or undo it (abort)" in every
+    phase; past the cut-over `--abort` is refused, so the advice led to another refusal. It names the move's next
+    steps (`record.next_steps`): at the cleanup, resume, or resume keeping the source."""
+    from types import SimpleNamespace
+
+    from platform_sdk.commands import deploy
+    from platform_sdk.errors import PlatformError
+
+    move = {"selector": "web", "target": "gcp", "env": "local", "phase": "cleanup", "sources": {"web.site": "aws"},
+            "stateful": ["web.site"]}
+    monkeypatch.setattr(deploy, "_protected", lambda s: [])
+    session = SimpleNamespace(moves=[move], env=SimpleNamespace(name="local"))
+    with pytest.raises(PlatformError) as refused:
+        deploy._destroy_preflight(session, allow_data_loss=True)
+    message = " ".join(str(refused.value).split())
+    assert "platform move --resume --env local --keep-source" in message and "--abort" not in message

@@ -620,7 +620,8 @@ def _unfinished(s: Session) -> dict[str, Any] | None:
         return None
     resume, abort = moves_record.commands(move)
     return {"selector": move["selector"], "target": move["target"], "phase": move["phase"],
-            "stateful": move.get("stateful", []), "resume": resume, "abort": abort}
+            "stateful": move.get("stateful", []), "resume": resume, "abort": abort,
+            "next": moves_record.next_steps(move)}  # only commands its phase accepts (no abort past cut-over)
 
 
 def _guard_moving_data(s: Session, confirm: Any) -> Any:
@@ -636,9 +637,8 @@ def _guard_moving_data(s: Session, confirm: Any) -> Any:
                if owners.get(stack, {}).get(c.address) in moving]
         if hit:
             err_console.print(f"[bold red]error:[/] refusing: the unfinished move of {escape(move['selector'])} "
-                              f"still needs {escape(', '.join(hit))} (some of its data may not be copied yet). "
-                              f"Finish it with `{move['resume']}` or undo it with `{move['abort']}`. Nothing was "
-                              "changed.", highlight=False, soft_wrap=True)
+                              f"still needs {escape(', '.join(hit))} (some of its data may not be copied yet): "
+                              f"{escape(move['next'])}. Nothing was changed.", highlight=False, soft_wrap=True)
             return False
         return bool(confirm(results, wave))
     return guarded
@@ -651,7 +651,7 @@ def _destroy_preflight(s: Session, allow_data_loss: bool) -> None:
     move = _unfinished(s)
     if move is not None:
         problems.append(f"the move of {move['selector']} to {move['target']} is unfinished (phase {move['phase']}): "
-                        f"finish it (`{move['resume']}`) or undo it (`{move['abort']}`) first")
+                        f"{move['next']}, first")
     for stack, address, owner in _protected(s):
         where = f" ({owner})" if owner else ""
         problems.append(f"{address}{where} in {stack} has deletion protection on: set `deletion_protection = false` "
