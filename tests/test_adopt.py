@@ -446,3 +446,17 @@ def test_a_moved_plan_reports_the_rename() -> None:
                    "mode": "managed", "type": "aws_s3_bucket", "change": {"actions": ["no-op"]}}])
     assert plan.renamed == [("aws_s3_bucket.originals_bucket", "aws_s3_bucket.images_bucket")]
     assert plan.has_changes and plan.data_loss == []
+
+
+def test_a_mistyped_renamed_from_gets_a_hint_with_the_name_it_meant(photos: Path, cli: Cli) -> None:
+    """`renamed_from` naming nothing deployed (a typo) planned the old bucket's destroy as plain DATA LOSS, exit 0:
+    the plan and the apply's refusal now say which name it most likely meant; nothing is applied."""
+    bucket, objects = _apply_with_objects(photos, cli)
+    (photos / "services" / "photos.py").write_text(PHOTOS.format(declaration='"images", renamed_from="orignals"'))
+    hint = ("photos.images declares renamed_from='orignals', which names nothing deployed: did you mean "
+            "renamed_from='originals' (the localcloud_bucket this plan destroys)?")
+    result = cli(photos, "plan", "--env", "local")
+    assert result.exit_code == 0 and hint in " ".join(result.stderr.split()), result.stdout + result.stderr
+    refused = cli(photos, "apply", "--env", "local", "--auto-approve")
+    assert refused.exit_code != 0 and hint in " ".join(refused.stderr.split()), refused.stdout + refused.stderr
+    assert tree(bucket) == objects

@@ -234,6 +234,8 @@ def plan(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = Fa
                 _print_secret_states(secrets, s.env.name)
                 print_rehearsal(s.rehearsal, console)
                 _print_dns_plan(s, console)
+                for line in _rename_typos(s, [(r.name, c) for r in results if r.plan for c in r.plan.data_loss]):
+                    err_console.print(f"[yellow]hint:[/] {escape(line)}", highlight=False, soft_wrap=True)
             if s.runner.interrupted:
                 _interrupted_notice(results)
                 _exit(EXIT_INTERRUPTED)
@@ -355,6 +357,8 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
                               f"{len(outcome.refused)} stateful resource(s) and lose their data: {escape(names)}. "
                               "Nothing was changed. Re-run with --allow-data-loss if that is intended.",
                               highlight=False)
+            for line in _rename_typos(s, outcome.refused):
+                err_console.print(f"[yellow]hint:[/] {escape(line)}", highlight=False, soft_wrap=True)
         elif outcome.cancelled and not outcome.interrupted:
             err_console.print(f"[yellow]{operation.capitalize()} cancelled.[/] Nothing more was changed.")
         rows: list[dict[str, Any]] = []
@@ -610,6 +614,32 @@ def _after_apply(s: Session, results: list[rp.StackResult], out: Any) -> list[tu
         for line, failed in steps:
             out.print(f"  [{'red' if failed else 'dim'}]{escape(line)}[/]", highlight=False, soft_wrap=True)
     return steps
+
+
+def _rename_typos(s: Session, lost: list[tuple[str, rp.ResourceChange]]) -> list[str]:
+    """For each deployed resource a plan destroys while a declaration of its service says `renamed_from` a name that
+    matches nothing (a typo, or the entry of `[renames]` mistyped): the rename the user most likely meant. Without
+    it, such a plan read as an ordinary DATA LOSS (exit 0) and only the data-loss guard stood in the way."""
+    from platform_sdk.errors import did_you_mean
+
+    services = {name: info.get("service") for name, info in s.metadata.get("stacks", {}).items()}
+    hints = []
+    for stack, change in lost:
+        if change.action != "destroy" or "." not in change.address:
+            continue
+        gone = change.address.rsplit(".", 1)[1]
+        service = next((svc for svc in s.services if svc.name == services.get(stack)), None)
+        if service is None or service.get(gone) is not None:
+            continue
+        for resource in service:
+            old = getattr(resource, "renamed_from", None)
+            if old is None or old == gone or service.get(old) is not None:
+                continue
+            if did_you_mean(old, [gone]):
+                hints.append(f"{resource.address} declares renamed_from={old!r}, which names nothing deployed: did "
+                             f"you mean renamed_from={gone!r} (the {change.type} this plan destroys)?"
+                             + (f" ({resource.declared_in}:{resource.declared_line})" if resource.declared_in else ""))
+    return hints
 
 
 def _unfinished(s: Session) -> dict[str, Any] | None:
