@@ -9,6 +9,7 @@ first used.
 # submodule first: loading it later would rebind this package's `database` attribute to the module, and
 # `from platform_sdk.runtime import database` would then hand user code a module instead of the function.
 from platform_sdk.runtime import database as _database_module  # noqa: F401  (must precede the next line)
+from platform_sdk.runtime.database import TransactionAborted
 from platform_sdk.runtime.events import (
     FunctionCall,
     HttpRequest,
@@ -34,6 +35,7 @@ __all__ = [
     "QueueMessage",
     "ScheduleTick",
     "SecretNotSetError",
+    "TransactionAborted",
     "bucket",
     "config",
     "database",

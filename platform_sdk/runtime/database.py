@@ -195,6 +195,23 @@ def count_qmarks(sql: str, dialect: str = "postgres") -> int:
 # ------------------------------------------------------------------------------------------- connection
 
 
+def _short(sql: str) -> str:
+    text = " ".join(sql.split())
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class TransactionAborted(RuntimeError):
+    """(PostgreSQL) A statement of the transaction failed earlier and its error was caught: PostgreSQL refuses every
+    later statement of the transaction, and its COMMIT is a ROLLBACK. `statement` and `error` are that first failure.
+    Roll back after catching an error (`conn.rollback()`) to go on, or catch it outside the `with` block."""
+
+    def __init__(self, failed: tuple[str, BaseException], what: str) -> None:
+        self.statement, self.error = failed
+        super().__init__(f"{what}: the transaction's statement {_short(self.statement)!r} failed earlier ({self.error})"
+                         " and PostgreSQL refuses everything after an error in a transaction; call rollback() after "
+                         "catching such an error, or catch it outside the `with` block")
+
+
 class Connection:
     """A DB-API connection with one calling convention on every engine.
 
@@ -208,6 +225,7 @@ class Connection:
         self.raw = raw
         self.engine = engine
         self.closed = False
+        self._failed: tuple[str, BaseException] | None = None  # this transaction's first failed statement
 
     def _prepare(self, sql: str, params: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
         values = tuple(params)
@@ -224,10 +242,17 @@ class Connection:
             raise RuntimeError("connection is closed")
         statement, values = self._prepare(sql, params)
         cursor = self.raw.cursor()
-        if values:
-            cursor.execute(statement, values)
-        else:
-            cursor.execute(statement)
+        try:
+            if values:
+                cursor.execute(statement, values)
+            else:
+                cursor.execute(statement)
+        except Exception as error:
+            cursor.close()
+            if self._failed is not None and self.engine == "postgres":
+                raise TransactionAborted(self._failed, f"statement {_short(sql)!r} was not run") from error
+            self._failed = (sql, error)
+            raise
         return cursor
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
@@ -252,11 +277,23 @@ class Connection:
             cursor.close()
 
     def commit(self) -> None:
-        """Make the current transaction's changes permanent (the `with` block does this when it ends cleanly)."""
+        """Make the current transaction's changes permanent (the `with` block does this when it ends cleanly).
+
+        Raises:
+            TransactionAborted: (PostgreSQL) a statement of this transaction failed and the error was caught: the
+                server refuses everything after it and a COMMIT ends the transaction as a ROLLBACK, silently. The
+                transaction is rolled back and this says so, naming that statement, instead of losing the
+                block's writes without a word.
+        """
+        failed, self._failed = self._failed, None
+        if failed is not None and self.engine == "postgres":
+            self.raw.rollback()
+            raise TransactionAborted(failed, "nothing of this transaction was committed") from failed[1]
         self.raw.commit()
 
     def rollback(self) -> None:
         """Undo the current transaction's changes (the `with` block does this when it raises)."""
+        self._failed = None
         self.raw.rollback()
 
     def close(self) -> None:
