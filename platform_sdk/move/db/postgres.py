@@ -187,6 +187,28 @@ class PostgresDatabase:
                 sums[display] = digest.result()
         return sums
 
+    def set_read_only(self, read_only: bool) -> str:
+        """Refuse (or allow again) writes to this database: `default_transaction_read_only` set on the database, so
+        every new session is read only, and (when refusing) every other session of it ended, so none keeps writing
+        (its open transaction rolls back: nothing it wrote is acknowledged). Needs the database's owner and the right
+        to end other roles' sessions (a superuser, or membership of `pg_signal_backend`: RDS's `rds_superuser`,
+        Cloud SQL's `cloudsqlsuperuser`). https://www.postgresql.org/docs/current/sql-alterdatabase.html,
+        https://www.postgresql.org/docs/current/functions-admin.html#FUNCTIONS-ADMIN-SIGNAL. Returns how."""
+        import pg8000.exceptions
+
+        name = quote_ident(self.url.database or "postgres")
+        try:
+            self.conn.run(f"ALTER DATABASE {name} SET default_transaction_read_only = {'on' if read_only else 'off'}")
+            if read_only:
+                self.conn.run("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                              "current_database() AND pid <> pg_backend_pid()")
+        except pg8000.exceptions.Error as err:
+            raise PlatformError(f"cannot {'stop' if read_only else 'allow'} writes to the database {self.url}: "
+                                f"{_message(err)}", key="database", value=str(self.url),
+                                hint="the move's credentials need the database's owner and pg_signal_backend"
+                                ) from None
+        return "default_transaction_read_only, other sessions ended" if read_only else "read-write"
+
     def close(self) -> None:
         self.conn.close()
 
