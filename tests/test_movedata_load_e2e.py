@@ -53,15 +53,25 @@ def record(project: Path) -> dict[str, Any]:
     return moves[-1]
 
 
+def database_url(project: Path, cloud: str) -> str | None:
+    """The auth function's database URL on one cloud (its own role), once that cloud runs the function."""
+    found = local(project, cloud) / "functions" / "acme-local-auth-api" / "function.json"
+    if not found.is_file():
+        return None
+    return str(json.loads(found.read_text())["environment"]["PLATFORM_DATABASE_USERS"])
+
+
 class Signups:
     """A function's writes under load: one new connection and one INSERT every few milliseconds, as each invocation
-    would do, through the function's own role; remembers which were acknowledged (committed) and which refused."""
+    would do, through the function's own role, on the cloud that runs the function (the target from the cut-over
+    on); remembers which were acknowledged (committed) and which refused."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(self, project: Path) -> None:
+        self.project = project
         self.acknowledged: list[str] = []
         self.refused = 0
         self.errors: list[str] = []
+        self.on_target = 0
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -70,8 +80,11 @@ class Signups:
         while not self.stop.is_set():
             i += 1
             email = f"load{i}@example.com"
+            target = database_url(self.project, "gcp")
+            url = target or database_url(self.project, "aws")
             try:
-                with Database("users", self.url).connect() as conn:
+                assert url is not None
+                with Database("users", url).connect() as conn:
                     conn.execute("INSERT INTO users VALUES (?, 's', 'h')", (email,))
                     conn.commit()
             except Exception as err:  # noqa: BLE001 - refused (read only) or the source is gone: not acknowledged
@@ -79,6 +92,7 @@ class Signups:
                 self.errors.append(str(err))
             else:
                 self.acknowledged.append(email)
+                self.on_target += target is not None
             time.sleep(0.01)
 
     def __enter__(self) -> Signups:
@@ -100,8 +114,7 @@ def test_rows_written_while_the_database_moves_all_reach_the_target(cli: Cli, ap
         for i in range(50):
             cursor.execute(f"INSERT INTO users VALUES ('old{i}@example.com', 's', 'h')")
         conn.commit()
-    function = json.loads((local(applied, "aws") / "functions" / "acme-local-auth-api" / "function.json").read_text())
-    with Signups(function["environment"]["PLATFORM_DATABASE_USERS"]) as load:
+    with Signups(applied) as load:
         time.sleep(1)
         code, report = cli.json(applied, "move", "auth", "--to", "gcp", "--env", "local", "--yes")
         time.sleep(0.5)
@@ -116,6 +129,7 @@ def test_rows_written_while_the_database_moves_all_reach_the_target(cli: Cli, ap
     copied_first = first["tables"]["public.users"]["source_rows"] - 50
     assert len(load.acknowledged) > copied_first, load.errors[:3]  # rows written after the first copy: covered
     assert load.refused, "writes to the source are refused from the cut-over on"
+    assert load.on_target, "the target took writes after the cut-over"
     last = next(d for d in report["databases"] if d["phase"] == "rewire")
     assert last["writes_stopped"], last
     assert report["source_removed"]
