@@ -500,10 +500,9 @@ class MoveExecutor:
         what the target lacks (a row, an object, a message written after the final sync) is kept, the move finishes
         with the source kept, and the error names what only the source holds and the way forward."""
         results, lost = recheck_source(self.project, self.move, self.workers)
-        self.report.results.extend(results)
-        if not lost:
-            self._save()
+        if not lost:  # the passes' own entries stay the report's last word on each resource
             return
+        self.report.results.extend(results)  # the evidence of the refusal
         self._phase(rec.CLEANUP, started, removed=[], kept=self.move["stateful"], source_holds=lost)
         self._save(rec.DONE, source_kept=True)
         parts = []
