@@ -378,12 +378,34 @@ class MoveExecutor:
         for address in self.move["stateful"]:
             found = mover(self.move["kinds"][address])
             assert found is not None
-            result = found.copy(ctx, address, urls[address], phase)
+            try:
+                result = found.copy(ctx, address, urls[address], phase)
+            except PlatformError as err:
+                waiting = "" if cutover else self._waiting_in_twins()
+                if waiting:
+                    err.hint = f"{err.hint}; {waiting}" if err.hint else waiting
+                raise
             self.report.results.append(result)
             self.hooks.detail(_result_line(result))
             self._save()  # this resource's evidence is in the record even if a later one fails
         self._phase(phase, started, resources=list(self.move["stateful"]))
         self._save(rec.CLEANUP if cutover else rec.DNS)
+
+    def _waiting_in_twins(self) -> str:
+        """What the copy drained into queue twins, which nothing consumes before the cut-over ("" when nothing)."""
+        drained: dict[str, int] = {}
+        for result in self.report.results:
+            if result.get("kind") == "queue" and result.get("phase") == rec.COPY:
+                queue = result["queue"]
+                drained[result["resource"]] = (drained.get(result["resource"], 0) + queue.get("moved", 0)
+                                               + queue.get("dead_lettered_moved", 0))
+        waiting = {address: n for address, n in drained.items() if n}
+        if not waiting:
+            return ""
+        listed = ", ".join(f"{n} message(s) of {address}" for address, n in sorted(waiting.items()))
+        return (f"{listed} wait in the target twin on {self.move['target']}, which nothing consumes before the "
+                f"cut-over: `platform move --resume --env {self.env.name}` delivers them there after it, "
+                f"`platform move --abort --env {self.env.name}` returns them to the source")
 
     def _domains(self) -> bool:
         """The target's twin of each CDN whose domain's zone is external there, built and brought through its two
