@@ -215,3 +215,29 @@ def test_a_bucket_written_during_the_copy_verifies_and_the_final_sync_carries_it
     assert final.verify.ok and not final.verify.written_during_copy
     on = {p.name: p.read_bytes() for p in src_dir.iterdir() if not p.name.startswith(".")}
     assert {p.name: p.read_bytes() for p in dst_dir.iterdir() if not p.name.startswith(".")} == on
+
+
+def test_a_rollback_onto_the_read_only_kept_source_takes_writes_again(cli: Cli, applied: Path) -> None:
+    """The cut-over left the kept source read only for the functions; after moving back onto it they write again."""
+    source = dbserver.Server(local(applied, "aws"), "postgres")
+    with source.admin("acme-local-auth-users") as conn:
+        cursor = conn.cursor()
+        cursor.execute("CREATE TABLE users (email TEXT PRIMARY KEY, salt TEXT, hash TEXT)")
+        cursor.execute("GRANT ALL ON users TO PUBLIC")
+        cursor.execute("INSERT INTO users VALUES ('first@example.com', 's', 'h')")
+        conn.commit()
+    code, report = cli.json(applied, "move", "auth", "--to", "gcp", "--env", "local", "--keep-source", "--yes")
+    assert code == 0, report
+    url = database_url(applied, "gcp")
+    assert url is not None
+    with Database("users", url).connect() as conn:
+        conn.execute("INSERT INTO users VALUES ('on-gcp@example.com', 's', 'h')")
+
+    code, back = cli.json(applied, "move", "auth", "--to", "aws", "--env", "local", "--yes")
+    assert code == 0, back
+    url = database_url(applied, "aws")
+    assert url is not None
+    with Database("users", url).connect() as conn:
+        conn.execute("INSERT INTO users VALUES ('back-on-aws@example.com', 's', 'h')")
+        rows = conn.query("SELECT email FROM users ORDER BY email")
+    assert rows == [("back-on-aws@example.com",), ("first@example.com",), ("on-gcp@example.com",)]

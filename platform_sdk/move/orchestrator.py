@@ -625,9 +625,10 @@ def _result_line(result: dict[str, Any]) -> str:
 
 def recheck_source(project: Project, move: dict[str, Any], workers: int = 8
                    ) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
-    """Before the kept source of a finished move is removed: both sides compared again, now (read only; each kind's
-    `leftovers`, move/kinds.py). Returns the report entries (phase `recheck`) and, per resource, what only the source
-    holds (object keys, table names): data the removal would lose.
+    """Right before a source is removed (the move's own cleanup, or `--remove-source` of a kept one): both sides
+    compared again, now (read only; each kind's `leftovers`, move/kinds.py). Returns the report entries (phase
+    `recheck`; a queue's `cleanup`) and, per resource, what only the source holds (object keys, table names, message
+    counts): data the removal would lose.
 
     Raises:
         PlatformError: a side cannot be reached, or the move recorded no data location of a resource.
