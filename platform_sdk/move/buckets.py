@@ -2,7 +2,11 @@
 
 Before cut-over the target twin is unwired (only the move writes to it), so it is made an exact mirror of the
 source: changed and new objects copied, objects the source no longer holds deleted, then verified in both
-directions (every source object in the target with the same bytes, and nothing else in the target).
+directions (every source object in the target with the same bytes, and nothing else in the target). The source
+may be in use meanwhile: what it writes or deletes after the pass listed it (an object new since that listing,
+one whose version changed since, one deleted since) is not a failure of this pass but counted as
+`written_during_copy` and carried by the next pass (the final sync after cut-over, which is strict). Everything
+the pass listed must have arrived with the same bytes.
 
 After cut-over the target is live: functions write to it, and it owns every object written since. The final
 sync copies only what the source changed before cut-over (objects new in the source, or changed while the
@@ -64,6 +68,7 @@ class TwoWayCheck:
     new_on_target: list[str] = field(default_factory=list)
     rewritten_on_target: list[str] = field(default_factory=list)
     deleted_on_target: list[str] = field(default_factory=list)
+    written_during_copy: list[str] = field(default_factory=list)  # before cut-over: the source's writes since listed
 
     @property
     def ok(self) -> bool:
@@ -82,29 +87,54 @@ class TwoWayCheck:
         return data
 
 
+def _same_version(a: ObjectInfo, b: ObjectInfo) -> bool:
+    """Whether two listings of one key show the same version (size, then MD5, else ETag)."""
+    if a.size != b.size:
+        return False
+    if a.md5 and b.md5:
+        return a.md5 == b.md5
+    return a.etag is not None and a.etag == b.etag
+
+
 def verify_two_way(src: BucketClient, dst: BucketClient, entries: dict[str, JournalEntry], cutover: bool,
-                   workers: int = 8) -> TwoWayCheck:
-    """Compare both listings (and contents) and explain each difference (see `TwoWayCheck`)."""
+                   workers: int = 8, listed: dict[str, ObjectInfo] | None = None) -> TwoWayCheck:
+    """Compare both listings (and contents) and explain each difference (see `TwoWayCheck`).
+
+    `listed` (before cut-over): the source as the pass's copy listed it, key -> object. A difference the source
+    made since (a key new since, changed since, or deleted since) goes to `written_during_copy`, not an error."""
     report = verify_bucket(src, dst, workers=workers)
     src_index = {info.key: info for info in src.list()}  # listed again: verify_bucket keeps its listings to itself
     dst_index = {info.key: info for info in dst.list()}
     check = TwoWayCheck(cutover, len(src_index), len(dst_index), report.matched, report.bytes)
+
+    def since_listed(key: str) -> bool:
+        if cutover or listed is None:
+            return False
+        before, now = listed.get(key), src_index.get(key)
+        return before is None or now is None or not _same_version(before, now)
+
     for key in report.missing:
         entry = entries.get(key)
         if cutover and entry is not None:  # the target held the move's copy and deleted it since cut-over
             check.deleted_on_target.append(key)
+        elif since_listed(key):
+            check.written_during_copy.append(key)
         else:
             check.missing.append(key)
     for failure in report.mismatched:
         entry, there = entries.get(failure.key), dst_index.get(failure.key)
         if cutover and there is not None and (entry is None or not unchanged_since(entry, there, "dst")):
             check.rewritten_on_target.append(failure.key)
+        elif since_listed(failure.key):
+            check.written_during_copy.append(failure.key)
         else:
             check.different.append(failure.key)
     for key in report.extra:
         entry = entries.get(key)
         if cutover and (entry is None or not unchanged_since(entry, dst_index[key], "dst")):
             check.new_on_target.append(key)
+        elif since_listed(key):  # deleted from the source after the copy listed it
+            check.written_during_copy.append(key)
         else:
             check.extra.append(key)
     return check
@@ -137,15 +167,19 @@ def sync_bucket(address: str, phase: str, source_url: str, target_url: str, jour
     """
     src, dst = open_bucket(source_url), open_bucket(target_url)
     with Journal(journal_file, src.url, dst.url) as journal:
-        total = sum(1 for _ in src.list())
+        listed = {info.key: info for info in src.list()}  # what this pass must carry; later writes: the next pass
+        total = len(listed)
         copied = copy_bucket(src, dst, journal, workers=workers, progress=progress(total) if progress else None,
                              decide=live_target_decide if cutover else None)
+        if not cutover:  # deleted from the source after this pass listed it: the next pass carries the delete
+            copied.failed = [f for f in copied.failed
+                             if not (f.reason == "source object disappeared during copy" and src.stat(f.key) is None)]
         if not copied.ok:
             sample = "; ".join(f"{f.key}: {f.reason}" for f in copied.failed[:3])
             raise PlatformError(f"copy of {address} incomplete: {len(copied.failed)} object(s) failed ({sample}); "
                                 "the source is untouched: re-run the move to resume", value=address)
         deleted = mirror_deletes(src, dst, journal, only_copied=cutover)
-        check = verify_two_way(src, dst, journal.entries(), cutover, workers=workers)
+        check = verify_two_way(src, dst, journal.entries(), cutover, workers=workers, listed=listed)
     if not check.ok:
         raise PlatformError(f"verification of {address} failed: {check.problem()}; the source is untouched: re-run "
                             "the move", value=address)

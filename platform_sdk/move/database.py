@@ -10,8 +10,15 @@ A copy replaces the target's tables, so it only ever overwrites content it can p
 from it. A re-run after a crash or a second pass copies again; a target that already equals the source is left
 alone; a target written since its verified copy while the source stayed unchanged is reported, not overwritten.
 Every table is then verified by rows and a content checksum (primary-key order, or order-independent for tables
-without one, announced per table in the report). Errors are `PlatformError`s (exit code 2 in the CLI) naming the
-database with its password redacted.
+without one, announced per table in the report).
+
+A database in use keeps being written during a move's copy. So at the cut-over the move stops the source's writes
+(`set_writes`: read only for every session but its own; PostgreSQL so far) and copies again: that final copy holds
+every acknowledged row, nothing is written to the source after it, and the functions then write to the target.
+Writes are refused for the seconds between the two (announced by the move). `source_leftovers` compares again
+before a source is removed, and the move keeps a source that holds rows the target lacks.
+
+Errors are `PlatformError`s (exit code 2 in the CLI) naming the database with its password redacted.
 """
 
 from __future__ import annotations
@@ -169,6 +176,27 @@ def copy_database(source_url: str, target_url: str, workdir: Path) -> DatabaseCo
                                 value=str(target.url))
         history.copied(src, taken, dst, after)
         return report
+
+
+def set_writes(url: str, allowed: bool) -> str | None:
+    """Refuse (`allowed` False) or allow again the writes to one database, for every role but the move's own
+    connections: a move's cut-over stops the source's writes before its final copy, so nothing is written to the
+    source after that copy; a database that becomes a move's target (a rollback onto a kept source) takes writes
+    again. Returns how it was done, or None when this engine cannot do it (the move then relies on the comparison
+    before the source is removed).
+
+    Raises:
+        PlatformError: the database cannot be reached, or the credentials may not change it.
+    """
+    engine = _engines().get(engine_of(url))
+    if engine is None:
+        return None
+    database = engine().connect(DatabaseUrl.parse(with_credentials(url)), "source")
+    try:
+        change = getattr(database, "set_read_only", None)
+        return change(not allowed) if change is not None else None
+    finally:
+        database.close()
 
 
 def source_leftovers(source_url: str, target_url: str, workdir: Path) -> tuple[dict[str, TableCheck], list[str]]:

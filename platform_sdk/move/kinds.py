@@ -10,8 +10,13 @@ A move asks the mover of every stateful resource it carries, always in this orde
    Returns the report entry (JSON); raises PlatformError when the data is not proven to have arrived.
 4. `leftovers(ctx, address, pair)` (optional) before a kept source is removed, long after the move: the
    comparison of both sides again, read only. Returns (report entry, what only the source holds: object keys,
-   table names). A kind without it is not compared again: a queue was drained into the target at the final sync;
-   a secret's value written to the source after that is not detected yet.
+   table names). The move's own cleanup asks it too, right before removing the source, and keeps the source when
+   anything is found. A queue reports the messages its source still holds; a kind without it (a secret) is not
+   compared again: a secret's value written to the source after the final sync is not detected yet.
+5. `stop_writes(ctx, address, pair, phase)` (optional) at the cut-over, before the functions switch: the source
+   refuses writes, then a last copy carries everything (a database's rows written during the copy).
+6. `give_back(address, pair)` (optional) before an abort removes or strands a twin that may hold data of its own
+   (a queue drained into it): what it holds goes back to the source first.
 
 Buckets, databases, secrets and queues are registered here; a new stateful kind registers its own mover
 with `register`, and a kind without one is refused by the move's preflight ("not supported yet").
@@ -124,9 +129,21 @@ class DatabaseMover:
         return []
 
     def ready(self, address: str, pair: Pair) -> None:
-        from platform_sdk.move.database import preflight
+        """Both sides reachable with tools that can copy between them; the target takes writes (a kept source that
+        is a rollback's target was left read only by its own move's cut-over)."""
+        from platform_sdk.move.database import preflight, set_writes
 
         preflight(pair["source"], pair["target"])
+        set_writes(pair["target"], allowed=True)
+
+    def stop_writes(self, ctx: CopyContext, address: str, pair: Pair, phase: str) -> dict[str, Any]:
+        """At the cut-over, before the functions switch: the source refuses writes from now on, then the final copy
+        (the target is still unwired: only this move wrote to it). Returns that copy's report entry, with
+        `writes_stopped` (how, or None when the engine cannot: the cleanup's comparison then guards the source)."""
+        from platform_sdk.move.database import set_writes
+
+        how = set_writes(pair["source"], allowed=False)
+        return {**self.copy(ctx, address, pair, phase), "writes_stopped": how}
 
     def copy(self, ctx: CopyContext, address: str, pair: Pair, phase: str) -> dict[str, Any]:
         from platform_sdk.move.database import HISTORY_FILE, copy_database
@@ -210,6 +227,32 @@ class QueueMover:
 
         drained = drain_queue(address, pair["source"], pair["target"])
         return {"resource": address, "phase": phase, "kind": "queue", "queue": drained.to_json()}
+
+    def leftovers(self, ctx: CopyContext, address: str, pair: Pair) -> tuple[dict[str, Any], list[str]]:
+        """Messages the source queue holds now (waiting, in flight, dead-lettered): removing it would lose them. The
+        entry has phase `cleanup` and a drain's shape (nothing moved; `verified` when the source is empty)."""
+        from platform_sdk.move.queue import held
+
+        counts = held(pair["source"])
+        only = [f"{n} {what} message(s)" for n, what in ((counts.visible, "waiting"), (counts.in_flight, "in-flight"),
+                                                        (counts.dead_letter, "dead-lettered")) if n]
+        # the shape of a drain's entry (`QueueDrain`): nothing moved, `verified` when the source holds nothing
+        return ({"resource": address, "phase": "cleanup", "kind": "queue",
+                 "queue": {"resource": address, "moved": 0, "dead_lettered_moved": 0, "rounds": 0,
+                           "waited_for_in_flight": False, "verified": not only,
+                           "source_after": [counts.visible, counts.in_flight, counts.dead_letter]}}, only)
+
+    def give_back(self, address: str, pair: Pair) -> dict[str, Any]:
+        """Before its twin is removed (an abort): every message the twin holds goes back to the source queue, and
+        the twin is proven empty (`move.queue.drain_queue` the other way). Raises PlatformError when it is not."""
+        from platform_sdk.move.queue import QueueDrain, drain_queue
+        from platform_sdk.runtime.queues import open_queue
+
+        if not open_queue(pair["target"]).exists():  # never created, or removed by an earlier run of this abort
+            back = QueueDrain(address, verified=True)
+        else:
+            back = drain_queue(address, pair["target"], pair["source"], quiet_seconds=0.5)
+        return {"resource": address, "phase": "abort", "kind": "queue", "queue": back.to_json()}
 
 
 MOVERS: dict[str, Mover] = {m.kind: m for m in (BucketMover(), DatabaseMover(), SecretMover(), QueueMover())}

@@ -5,21 +5,29 @@ recorded in the environment's state backend (`move/record.py`, seen by every mac
 recorded before the next starts, so a killed move resumes where it stopped — on this machine or another:
 
 1. target   each moved stateful resource gets a twin on the target cloud; nothing else changes
-2. copy     its data is copied and verified both ways (the twin is an exact mirror; nothing is wired to it yet)
+2. copy     its data is copied and verified both ways (the twin is an exact mirror of what the copy listed; nothing
+            is wired to it yet; what the source writes meanwhile is carried by the later passes)
    dns      only for a CDN whose domain's DNS zone is external on the target (`dns_zone = "external"`): a twin of the
             CDN is built on the target in front of the twins, in the two phases `platform apply` runs (certificate
             requested, then the domain attached once its validation records resolve), while the source serves; the
             move pauses (exit 0, resumable) for the validation records, then (after another copy pass, since the
             target serves from its twins once the switch resolves) for the switch of the domain's own record to the
             target, and goes on once every record of the target resolves (docs/domains.md)
-3. rewire   cut-over: functions and CDNs move, consumers switch to the target; the source is kept, unwired
-4. verify   the final sync: what changed in the source meanwhile is carried (new, changed and deleted objects), the
-            target's own writes are left alone, and both sides are verified again
+3. rewire   cut-over: first each moved database's source refuses writes (read only for every session but the
+            move's; announced: writes fail for the seconds until the cut-over ends) and a last copy carries every
+            row written so far; then functions and CDNs move, consumers switch to the target; the source is kept,
+            unwired, and nothing more is written to it
+4. verify   the final sync: what changed in the source meanwhile is carried (new, changed and deleted objects, the
+            messages that reached the source queue), the target's own writes are left alone, and both sides are
+            verified again
 5. cleanup  the source copy is removed after confirmation (its deletion protection turned off first, on that
-            copy only); or kept (`--keep-source`, the default in protected environments), and the move is done
+            copy only); or kept (`--keep-source`, the default in protected environments), and the move is done.
+            Right before the removal both sides are compared again (`recheck_source`): a source holding anything
+            the target lacks (rows, objects, messages) is kept, and the move ends with an error naming it
 
-Before cut-over `abort` returns everything to the source (the twins are removed after confirmation, or kept with
-`--keep-target`). After cut-over, moving back onto a kept source is a rollback: a move that reuses the kept copy
+Before cut-over `abort` returns everything to the source: what a twin holds of its own (queue messages the copy
+drained into it) goes back to the source queue first, then the twins are removed after confirmation, or kept with
+`--keep-target`. After cut-over, moving back onto a kept source is a rollback: a move that reuses the kept copy
 and carries back only what changed since.
 """
 
@@ -37,7 +45,7 @@ from platform_sdk.envs import Environment, load_environment
 from platform_sdk.errors import PlatformError, did_you_mean
 from platform_sdk.model import Database, Resource, Service
 from platform_sdk.move import record as rec
-from platform_sdk.move.kinds import CopyContext, mover
+from platform_sdk.move.kinds import RECHECK, CopyContext, mover
 from platform_sdk.move.placement_file import placement_value, set_placement
 from platform_sdk.move.record import MoveRecords
 from platform_sdk.profile import Profile
@@ -404,12 +412,34 @@ class MoveExecutor:
         for address in self.move["stateful"]:
             found = mover(self.move["kinds"][address])
             assert found is not None
-            result = found.copy(ctx, address, urls[address], phase)
+            try:
+                result = found.copy(ctx, address, urls[address], phase)
+            except PlatformError as err:
+                waiting = "" if cutover else self._waiting_in_twins()
+                if waiting:
+                    err.hint = f"{err.hint}; {waiting}" if err.hint else waiting
+                raise
             self.report.results.append(result)
             self.hooks.detail(_result_line(result))
             self._save()  # this resource's evidence is in the record even if a later one fails
         self._phase(phase, started, resources=list(self.move["stateful"]))
         self._save(rec.CLEANUP if cutover else rec.DNS)
+
+    def _waiting_in_twins(self) -> str:
+        """What the copy drained into queue twins, which nothing consumes before the cut-over ("" when nothing)."""
+        drained: dict[str, int] = {}
+        for result in self.report.results:
+            if result.get("kind") == "queue" and result.get("phase") == rec.COPY:
+                queue = result["queue"]
+                drained[result["resource"]] = (drained.get(result["resource"], 0) + queue.get("moved", 0)
+                                               + queue.get("dead_lettered_moved", 0))
+        waiting = {address: n for address, n in drained.items() if n}
+        if not waiting:
+            return ""
+        listed = ", ".join(f"{n} message(s) of {address}" for address, n in sorted(waiting.items()))
+        return (f"{listed} wait in the target twin on {self.move['target']}, which nothing consumes before the "
+                f"cut-over: `platform move --resume --env {self.env.name}` delivers them there after it, "
+                f"`platform move --abort --env {self.env.name}` returns them to the source")
 
     def _domains(self) -> bool:
         """The target's twin of each CDN whose domain's zone is external there, built and brought through its two
@@ -451,6 +481,7 @@ class MoveExecutor:
         self.hooks.say(f"[3/5] cut-over: functions and CDNs move, consumers switch to {self.move['target']} "
                        "(the source copy stays, unwired)")
         self._save(rewire_started=True)  # from here on the wiring may be half switched: no abort, only resume
+        self._stop_source_writes()
         reused = self.move.get("reuses")
         if reused:  # a rollback: the earlier move's kept copy is this move's target from now on
             with self.records.change("platform move") as moves:
@@ -460,6 +491,31 @@ class MoveExecutor:
         outcome = self._apply("rewire")
         self._phase(rec.REWIRE, started, stacks=outcome.get("applied", []))
         self._save(rec.VERIFY, cutover_at=_now())
+
+    def _stop_source_writes(self) -> None:
+        """Each moved database's source refuses writes from here on, and a last copy carries what was written during
+        the copy (the target is still unwired): the functions write to the target after the cut-over, so no
+        acknowledged row is left only in the source. Writes are refused for the seconds until the cut-over ends."""
+        stateful = [a for a in self.move["stateful"] if hasattr(mover(self.move["kinds"][a]), "stop_writes")]
+        if not stateful:
+            return
+        urls = self._urls()
+        sources = ", ".join(sorted({self.move["sources"][a] for a in stateful}))
+        self.hooks.say(f"      writes to {', '.join(stateful)} on {sources}"
+                       " are refused from now until the cut-over ends (a few seconds): the last copy carries every "
+                       "row written so far")
+        ctx = CopyContext(self.env.name, self.move["target"], False, self.project.cache_dir / "moves" / "journals",
+                          self.project.cache_dir / "moves" / "work", self.workers, self.hooks.progress,
+                          shared=self.move.setdefault("shared", {}))
+        for address in stateful:
+            found = mover(self.move["kinds"][address])
+            result = found.stop_writes(ctx, address, urls[address], rec.REWIRE)  # type: ignore[union-attr]
+            if not result.get("writes_stopped"):
+                self.hooks.say(f"      {address}: its engine cannot refuse writes here; rows written to the source "
+                               "from now on are found by the comparison before the source is removed")
+            self.report.results.append(result)
+            self.hooks.detail(_result_line(result))
+            self._save()
 
     def _cleanup(self, keep_source: bool) -> None:
         started = time.monotonic()
@@ -477,6 +533,12 @@ class MoveExecutor:
             self._phase(rec.CLEANUP, started, removed=[], kept=stateful)
             self._save(rec.DONE, source_kept=True, removing=False)  # also when an earlier removal was refused
             return
+        # Not when a removal already under way resumes (part of the source may be gone), nor when the caller compared
+        # both sides just now and decided (`--remove-source`, with `--allow-data-loss`: its recheck entries are in
+        # the report).
+        compared = any(r.get("phase") == RECHECK for r in self.report.results)
+        if not self.move.get("removing") and not compared:
+            self._refuse_if_source_holds_more(started, sources)
         self.hooks.say(f"[5/5] cleanup: removing the source copy of {', '.join(stateful)}"
                        + (f" (deletion protection of {', '.join(self.move['protected'])} turned off first, on that "
                           "copy only)" if self.move.get("protected") else ""))
@@ -489,7 +551,49 @@ class MoveExecutor:
         self._phase(rec.CLEANUP, started, removed=stateful, stacks=outcome.get("applied", []))
         self._save(rec.DONE, source_kept=False, removing=False)
 
+    def _refuse_if_source_holds_more(self, started: float, sources: list[str]) -> None:
+        """Right before the source is removed, both sides are compared again (`recheck_source`): a source that holds
+        what the target lacks (a row, an object, a message written after the final sync) is kept, the move finishes
+        with the source kept, and the error names what only the source holds and the way forward."""
+        results, lost = recheck_source(self.project, self.move, self.workers)
+        if not lost:  # the passes' own entries stay the report's last word on each resource
+            return
+        self.report.results.extend(results)  # the evidence of the refusal
+        self._phase(rec.CLEANUP, started, removed=[], kept=self.move["stateful"], source_holds=lost)
+        self._save(rec.DONE, source_kept=True)
+        parts = []
+        for address, only in sorted(lost.items()):
+            shown = ", ".join(only[:5]) + (f" and {len(only) - 5} more" if len(only) > 5 else "")
+            parts.append(f"{address} on {self.move['sources'][address]} holds what the target on "
+                         f"{self.move['target']} lacks or holds otherwise ({shown})")
+        command = (f"platform move {self.move['selector']} --to {self.move['target']} --env {self.env.name} "
+                   "--remove-source")
+        raise PlatformError(f"the move of {self.move['selector']} is cut over, but the source was compared with the "
+                            f"target again before its removal: {'; '.join(parts)}; so the source on "
+                            f"{', '.join(sources)} was kept (nothing removed)", key="--remove-source",
+                            value=sorted(lost)[0],
+                            hint=f"carry that data to the target (it serves now), then `{command}` compares again "
+                                 "and removes the source; or keep the source")
+
     # -- abort ----------------------------------------------------------------------------------------------
+    def _give_back(self) -> None:
+        """Before the twins are removed or kept unwired: what a twin holds of its own goes back to the source (a
+        queue's messages drained into it by the copy: nothing consumes the twin before the cut-over). Raises
+        PlatformError (the abort stops, the twins stay) when it cannot."""
+        urls: dict[str, dict[str, str]] = self.move.get("urls") or {}
+        for address in self.move["stateful"]:
+            found = mover(self.move["kinds"][address])
+            give_back = getattr(found, "give_back", None)
+            if give_back is None or address not in urls:  # no data of its own, or no twin was made
+                continue
+            result = give_back(address, urls[address])
+            moved = result["queue"]["moved"] + result["queue"]["dead_lettered_moved"]
+            if moved:
+                self.hooks.say(f"      {address}: {moved} message(s) returned from the twin on {self.move['target']} "
+                               f"to the source on {self.move['sources'][address]}")
+            self.report.results.append(result)
+            self._save()
+
     def abort(self, keep_target: bool) -> MoveReport:
         """Before cut-over: placement and wiring back to the source, whose data was never touched; the twins are
         removed after confirmation unless `keep_target`."""
@@ -510,6 +614,7 @@ class MoveExecutor:
                        f"{self.move['old_value'] or self.env.default_cloud}; the source data was never changed")
         self._save(rec.ABORTING, target_kept=True)
         self._placement(self.move["old_value"])
+        self._give_back()
         remove = bool(stateful) and not keep_target and self.hooks.confirm(
             f"Remove the target twins of {', '.join(stateful)} on {self.move['target']} (a copy of the source "
             "data)?")
@@ -554,9 +659,10 @@ def _result_line(result: dict[str, Any]) -> str:
 
 def recheck_source(project: Project, move: dict[str, Any], workers: int = 8
                    ) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
-    """Before the kept source of a finished move is removed: both sides compared again, now (read only; each kind's
-    `leftovers`, move/kinds.py). Returns the report entries (phase `recheck`) and, per resource, what only the source
-    holds (object keys, table names): data the removal would lose.
+    """Right before a source is removed (the move's own cleanup, or `--remove-source` of a kept one): both sides
+    compared again, now (read only; each kind's `leftovers`, move/kinds.py). Returns the report entries (phase
+    `recheck`; a queue's `cleanup`) and, per resource, what only the source holds (object keys, table names, message
+    counts): data the removal would lose.
 
     Raises:
         PlatformError: a side cannot be reached, or the move recorded no data location of a resource.

@@ -12,7 +12,10 @@ sending to the source during the move are drained too; the move switches them to
 target, and the source reports none left.
 
 The move engine calls it between rewiring producers and consumers and removing the source (issue 15 wires it into
-preflight, abort and rollback: `preflight_queue` checks both ends exist before anything moves).
+preflight, abort and rollback: `preflight_queue` checks both ends exist before anything moves). The copy pass before
+cut-over drains what waits into the twin, which nothing consumes until the cut-over: an abort therefore drains the
+twin back into the source before the twin is removed or kept (`QueueMover.give_back`), and the move's cleanup keeps
+a source queue that still holds messages (`QueueMover.leftovers`).
 """
 
 from __future__ import annotations
@@ -55,6 +58,11 @@ def preflight_queue(address: str, source_url: str, target_url: str) -> None:
         if not open_queue(url).exists():
             raise PlatformError(f"the {role} of queue {address} does not exist; nothing was moved: re-run the move "
                                 "(its target step creates the twin)", value=address)
+
+
+def held(url: str) -> QueueCounts:
+    """What one queue holds now (waiting, in flight, dead-lettered)."""
+    return open_queue(url).counts()
 
 
 def _move_batch(source: QueueClient, target: QueueClient, dead_letter: bool) -> int:

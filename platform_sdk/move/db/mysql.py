@@ -46,6 +46,11 @@ PRIMARY_KEY = ("SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE TABL
                "AND TABLE_NAME = %s AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX")
 
 
+def quote_literal(text: str) -> str:
+    """A string literal for an account's user or host part (`'o''brien'`)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
 def quote_ident(name: str) -> str:
     """A MariaDB/MySQL identifier, always quoted: ``we`ird`` -> ```we``ird```."""
     return "`" + name.replace("`", "``") + "`"
@@ -157,6 +162,41 @@ class MysqlDatabase:
                                                 else str(v) for v in row))
                 sums[str(name)] = digest.result()
         return sums
+
+    def set_read_only(self, read_only: bool) -> str:
+        """Refuse writes to this database by every other account (the functions' accounts): each account with rights
+        on this database alone (a `mysql.db` row; neither the one connected here nor one with global rights) keeps
+        only SELECT there, and its open connections to it are killed, so none keeps writing (MySQL checks
+        database rights when a connection starts using the database). MariaDB has no read-only switch per
+        database (MySQL 8.0.22's `ALTER DATABASE ... READ ONLY` is MySQL only), hence the rights.
+        https://mariadb.com/kb/en/revoke/, https://mariadb.com/kb/en/kill/. Allowing writes again is left to
+        those accounts' owner: a cut-over drops the moved functions' accounts on the source and a rollback's
+        cut-over grants the recreated ones their rights again; it changes nothing here. Returns how."""
+        import pymysql
+
+        if not read_only:
+            return "read-write: the accounts' rights are granted again by their next apply"
+        name = self.url.database or ""
+        try:
+            me = str(self._rows("SELECT CURRENT_USER()")[0][0]).rpartition("@")[0]
+            accounts = [(str(u), str(h)) for u, h in self._rows(
+                "SELECT DISTINCT User, Host FROM mysql.db WHERE Db = %s AND User <> %s", name, me)]
+            for user, host in accounts:
+                account = f"{quote_literal(user)}@{quote_literal(host)}"
+                self._rows(f"REVOKE ALL PRIVILEGES ON {quote_ident(name)}.* FROM {account}")
+                self._rows(f"GRANT SELECT ON {quote_ident(name)}.* TO {account}")
+            users = {user for user, _ in accounts}
+            for pid, user in self._rows("SELECT ID, USER FROM information_schema.PROCESSLIST WHERE DB = %s "
+                                        "AND ID <> CONNECTION_ID()", name):
+                if str(user) in users:
+                    with suppress(pymysql.err.Error):  # gone meanwhile
+                        self._rows(f"KILL CONNECTION {int(pid)}")
+        except pymysql.err.Error as err:
+            reason = err.args[1] if len(err.args) > 1 else err
+            raise PlatformError(f"cannot stop writes to the database {self.url}: {reason}", key="database",
+                                value=str(self.url), hint="the move's credentials need GRANT OPTION, SELECT on "
+                                "mysql.db and the right to kill other accounts' connections") from None
+        return f"SELECT only for {len(accounts)} account(s), their connections killed"
 
     def close(self) -> None:
         with suppress(Exception):

@@ -187,6 +187,43 @@ class PostgresDatabase:
                 sums[display] = digest.result()
         return sums
 
+    def set_read_only(self, read_only: bool) -> str:
+        """Refuse (or allow again) writes to this database by every other role (the functions' roles): for each
+        role that is neither a superuser nor the one connected here, `ALTER ROLE ... IN DATABASE ... SET
+        default_transaction_read_only = on`, so its new sessions here are read only, then its open sessions here
+        are ended, so none keeps writing (an open transaction rolls back: nothing it wrote was acknowledged). The
+        connected role (the move's, and the one Terraform manages the database with) keeps writing: a cut-over still
+        drops the moved functions' roles. Allowing again resets that setting for every role. Needs a role with
+        CREATEROLE and `pg_signal_backend` (RDS's `rds_superuser`, Cloud SQL's `cloudsqlsuperuser`).
+        https://www.postgresql.org/docs/current/sql-alterrole.html,
+        https://www.postgresql.org/docs/current/functions-admin.html#FUNCTIONS-ADMIN-SIGNAL. Returns how."""
+        import pg8000.exceptions
+
+        database = quote_ident(self.url.database or "postgres")
+        try:
+            if read_only:
+                roles = [str(r[0]) for r in self.conn.run(
+                    "SELECT rolname FROM pg_roles WHERE NOT rolsuper AND rolname <> current_user "
+                    "AND rolname NOT LIKE 'pg\\_%' AND rolname NOT LIKE 'rds%' AND rolname NOT LIKE 'cloudsql%'")]
+                for role in roles:
+                    self.conn.run(f"ALTER ROLE {quote_ident(role)} IN DATABASE {database} "
+                                  "SET default_transaction_read_only = on")
+                self.conn.run("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                              "current_database() AND pid <> pg_backend_pid() AND usename <> current_user")
+                return f"read only for {len(roles)} role(s), their sessions ended"
+            roles = [str(r[0]) for r in self.conn.run(
+                "SELECT r.rolname FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole JOIN pg_database d "
+                "ON d.oid = s.setdatabase WHERE d.datname = current_database() "
+                "AND array_to_string(s.setconfig, ',') LIKE '%default_transaction_read_only=on%'")]
+            for role in roles:
+                self.conn.run(f"ALTER ROLE {quote_ident(role)} IN DATABASE {database} "
+                              "RESET default_transaction_read_only")
+            return "read-write"
+        except pg8000.exceptions.Error as err:
+            raise PlatformError(f"cannot {'stop' if read_only else 'allow'} writes to the database {self.url}: "
+                                f"{_message(err)}", key="database", value=str(self.url),
+                                hint="the move's credentials need CREATEROLE and pg_signal_backend") from None
+
     def close(self) -> None:
         self.conn.close()
 
