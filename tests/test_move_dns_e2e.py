@@ -363,3 +363,29 @@ def test_a_rehearsal_says_before_the_move_that_the_rehearsed_environment_would_p
     assert note["ok"], note
     assert "there this move would pause for DNS records: CDN web.cdn serves shop.example.com from a DNS zone " \
         "outside gcp" in note["detail"] and "prod.toml" in note["detail"]
+
+
+def test_a_rehearsal_reports_that_the_rehearsed_environment_would_refuse_the_move_for_its_zone(
+        tmp_path: Path, cli: Cli) -> None:
+    """prod names a Route 53 zone on aws and no dns_zone on gcp: moving web's CDN there would be refused in prod (its
+    domain's record would go on pointing at the removed CDN). The rehearsal's preflight said nothing about it and the
+    local move went ahead silently; it now reports it, in the dry run's checks and in the plain move's output."""
+    project = make(tmp_path / "estate")
+    env_file = project / "envs" / "local.toml"
+    env_file.write_text(env_file.read_text().replace('dns_zone = "external"\n', "")
+                        .replace('default_cloud = "aws"\n', 'default_cloud = "aws"\nrehearses = "prod"\n'))
+    (project / "envs" / "prod.toml").write_text(
+        'name_prefix = "acme"\ndefault_cloud = "aws"\n[clouds.aws]\nregion = "eu-west-1"\naccount = "111111111111"\n'
+        'dns_zone = "Z0123456789ABCDEFGHIJ"\n'
+        '[clouds.gcp]\nproject = "acme-prod-123"\nregion = "europe-west1"\n')
+    applied = cli(project, "apply", "--env", "local", "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+
+    code, dry = cli.json(project, "move", "web", "--to", "gcp", "--env", "local", "--dry-run")
+    assert code == 0, dry
+    (note,) = [c for c in dry["preflight"]["checks"] if c["step"] == "rehearsal of prod: web.cdn"]
+    assert note["ok"] and note["detail"].startswith("this move would be refused there: CDN web.cdn serves "), note
+    assert "[clouds.gcp] in " in note["detail"] and "prod.toml names no dns_zone" in note["detail"]
+    moved = cli(project, "move", "web", "--to", "gcp", "--env", "local", "--yes")
+    assert moved.exit_code == 0, moved.output
+    assert "rehearsal of prod: web.cdn: this move would be refused there" in " ".join(moved.stdout.split())

@@ -284,6 +284,10 @@ def _print_preflight(preflight: Any, verbose: bool, dry_run: bool) -> None:
     how = {h: sum(1 for c in checks if c.how == h) for h in ("planned", "checked", "static")}
     console.print(f"preflight: {len(checks)} checks passed ({how['planned']} planned, {how['checked']} checked, "
                   f"{how['static']} static)", highlight=False)
+    for check in checks:  # a rehearsal's finding passes here (the local move goes ahead) but must not go unread
+        if check.step.startswith("rehearsal of ") and "would be refused there" in check.detail:
+            console.print(f"  [bold yellow]{escape(check.step)}[/]: {escape(check.detail)}", highlight=False,
+                          soft_wrap=True)
 
 
 def _final_table(report: dict[str, Any]) -> Table:

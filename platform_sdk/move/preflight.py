@@ -252,21 +252,40 @@ def _zone_checks(result: Preflight, plan: MovePlan) -> None:
     records nor pauses for them, so after the cut-over the domain's record would still point at the source's CDN,
     which the move removes (docs/domains.md)."""
     env, target = plan.env, plan.target
-    if getattr(env.clouds.get(target), "dns_zone", None) is not None:
-        return
-    for cdn in (r for r in plan.moved if isinstance(r, Cdn)):
-        domain = env.override(cdn.address, "domain", cdn.domain)
-        source = plan.sources[cdn.address]
-        if not domain or getattr(env.clouds.get(source), "dns_zone", None) is None:
-            continue
-        result.add(f"domain: {cdn.address}", False,
-                   f"CDN {cdn.address} serves {domain}, whose records [clouds.{source}] dns_zone has on {source}; "
-                   f"[clouds.{target}] in {env.file} names no dns_zone, so on {target} the platform would neither "
-                   f"create {domain}'s records nor pause for them, and after the cut-over {domain} would still point "
-                   f"at the CDN on {source}, which the move removes", STATIC,
+    for cdn, domain, source in _zone_gaps(env, plan):
+        result.add(f"domain: {cdn.address}", False, _zone_problem(env, cdn, domain, source, target), STATIC,
                    fix=f"say where the zone of {domain} is for {target}: [clouds.{target}] dns_zone = \"external\" in "
                        f"{env.file} (the move pauses for the records to create), or the zone's id (the platform "
                        "creates them) (docs/domains.md)")
+    rehearsed = _rehearsed(env)  # a rehearsal reports what the rehearsed environment would refuse, and goes ahead
+    if rehearsed is None:
+        return
+    for cdn, domain, source in _zone_gaps(rehearsed, plan):
+        result.add(f"rehearsal of {env.rehearses}: {cdn.address}", True,
+                   "this move would be refused there: " + _zone_problem(rehearsed, cdn, domain, source, target),
+                   STATIC)
+
+
+def _zone_gaps(env: Environment, plan: MovePlan) -> list[tuple[Cdn, str, str]]:
+    """(CDN, its domain, its source cloud) of each moved CDN whose domain's records `env` has a `dns_zone` for on the
+    source and none on the target (`_zone_checks`)."""
+    target = plan.target
+    if getattr(env.clouds.get(target), "dns_zone", None) is not None:
+        return []
+    gaps = []
+    for cdn in (r for r in plan.moved if isinstance(r, Cdn)):
+        domain = env.override(cdn.address, "domain", cdn.domain)
+        source = plan.sources[cdn.address]
+        if domain and getattr(env.clouds.get(source), "dns_zone", None) is not None:
+            gaps.append((cdn, str(domain), source))
+    return gaps
+
+
+def _zone_problem(env: Environment, cdn: Cdn, domain: str, source: str, target: str) -> str:
+    return (f"CDN {cdn.address} serves {domain}, whose records [clouds.{source}] dns_zone has on {source}; "
+            f"[clouds.{target}] in {env.file} names no dns_zone, so on {target} the platform would neither "
+            f"create {domain}'s records nor pause for them, and after the cut-over {domain} would still point "
+            f"at the CDN on {source}, which the move removes")
 
 
 DnsProbe = Callable[[Environment, list[Service], list[str]], tuple[str, str | None, str] | None]
