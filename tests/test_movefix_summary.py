@@ -41,3 +41,17 @@ def test_what_changed_between_passes_is_counted_once_in_the_size_and_summed_in_c
                 bucket_pass("verify", 2, 7, 0, 1_000_000, 3_500_000, deleted=1)])
     assert row["size"] == "4.5"  # what the final sync found: 2 changed (1 MB) + 7 as they were (3.5 MB)
     assert (row["copied"], row["same"], row["deleted"]) == ("12", "7", "1")
+
+
+def test_a_secret_without_a_value_is_not_shown_as_a_verified_value() -> None:
+    """A secret with no value in the source printed "secret  value  value" in the columns of a copied and verified
+    one; it now says there was nothing to copy."""
+    console = Console(width=200, record=True)
+    secrets = [{"resource": "auth.smtp-password", "kind": "secret", "phase": "copy", "source_has_value": False,
+                "copied": False, "verified": True},
+               {"resource": "auth.jwt-key", "kind": "secret", "phase": "copy", "source_has_value": True,
+                "copied": True, "verified": True}]
+    console.print(_final_table({"copies": [], "databases": [], "secrets": secrets, "data": []}))
+    rows = {line.split()[0]: " ".join(line.split()[1:]) for line in console.export_text().splitlines()[1:]}
+    assert rows["auth.smtp-password"] == "secret no value nothing to copy", rows
+    assert rows["auth.jwt-key"] == "secret value value", rows

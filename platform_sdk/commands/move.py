@@ -334,8 +334,11 @@ def _final_table(report: dict[str, Any]) -> Table:
             table.add_row(address, kind, f"{len(tables)} tables", "", "", f"{ok}/{len(tables)} tables", "rows+sums",
                           f"{rows} rows")
         elif kind == "secret":
-            table.add_row(address, kind, "value" if result.get("copied") else "", "" if result.get("copied") else
-                          "value", "", "value" if result.get("verified") else "NO", "", "")
+            if result.get("source_has_value") is False:  # nothing to copy: said so, not as a verified value
+                table.add_row(address, kind, "no value", "", "", "nothing to copy", "", "")
+            else:
+                table.add_row(address, kind, "value" if result.get("copied") else "", "" if result.get("copied")
+                              else "value", "", "value" if result.get("verified") else "NO", "", "")
         elif kind == "queue":
             q = result["queue"]
             table.add_row(address, kind, f"{q['moved'] + q['dead_lettered_moved']} messages", "", "",
