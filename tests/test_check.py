@@ -126,3 +126,22 @@ def test_platform_check_prod_passes_on_the_example_estate(estate: Path, checkov_
     assert doc["checkov"]["failed"] == [], "checkov findings are fixed in the compilers, not skipped"
     assert [v for v in doc["guardrails"] if v["status"] == "failed"] == []
     assert code == 0 and doc["passed"], output
+
+
+def test_the_platforms_own_resources_are_accepted_or_skipped_with_a_reason() -> None:
+    """A tester's protected estate failed `platform check` on resources the platform makes itself: a CDN's
+    Lambda@Edge function outside a VPC (CKV_AWS_117, which AWS requires), queues' Pub/Sub topics without a CSEK while
+    the profile names no KMS key (CKV_GCP_83), the AWS-federation workload identity provider read as GitHub's
+    (CKV_GCP_125), a CloudFront distribution without geo restriction (CKV_AWS_374)."""
+    from platform_sdk.gate import model_accepted
+    from platform_sdk.model import Cdn, Function, Service, http
+    from platform_sdk.profile import Profile
+
+    accepted = model_accepted()
+    service = Service("shop")
+    edge_owner = service.add(Cdn("cdn", origin=service.add(Function("api", handler="a.h", source="src",
+                                                                          triggers=[http()]))))
+    assert accepted["CKV_AWS_117"][1](edge_owner, Profile(), "aws")  # the finding on the CDN's own function
+    assert accepted["CKV_GCP_83"][1](None, Profile(), "gcp") and "KMS" in accepted["CKV_GCP_83"][0]
+    assert not accepted["CKV_GCP_83"][1](None, Profile(kms_keys={"gcp": "projects/p/keys/k"}), "gcp")
+    assert {"CKV_GCP_125", "CKV_AWS_374"} <= set(SDK_SKIPS)

@@ -40,6 +40,9 @@ def _public_function(resource: Resource | None, profile: Profile, cloud: str) ->
 
 
 def _function_without_database(resource: Resource | None, profile: Profile, cloud: str) -> bool:
+    """A function with no database grant, or a CDN's own function at the edge (its owner is the CDN)."""
+    if isinstance(resource, Cdn):
+        return True
     return isinstance(resource, Function) and not any(isinstance(g.target, Database) for g in resource.grants)
 
 

@@ -111,7 +111,10 @@ class AwsPlugin(CloudPlugin):
     checkov_accepted: ClassVar[Mapping[str, tuple[str, str]]] = {
         "CKV_AWS_258": PUBLIC_FUNCTION,  # Lambda function URL AuthType NONE
         "CKV_AWS_301": PUBLIC_FUNCTION,  # Lambda invokable by everyone
-        "CKV_AWS_117": ("no-database", "uses no database, so it runs outside the VPC and reaches only AWS APIs"),
+        "CKV_AWS_117": ("no-database", "uses no database, so it runs outside the VPC and reaches only AWS APIs (a "
+                                       "CDN's Lambda@Edge function cannot run in a VPC at all: https://docs.aws."
+                                       "amazon.com/AmazonCloudFront/latest/DeveloperGuide/edge-functions-"
+                                       "restrictions.html)"),
         "CKV2_AWS_42": ("no-domain", "is declared without a domain: served on the CDN's own name and certificate"),
         "CKV_AWS_174": ("no-domain", "is declared without a domain: the default CloudFront certificate fixes the "
                                      "TLS policy"),
@@ -144,6 +147,8 @@ class AwsPlugin(CloudPlugin):
         "CKV_AWS_68": "WAF web ACLs are an account-level service of the platform team, not part of the neutral Cdn",
         "CKV2_AWS_47": "WAF web ACLs are an account-level service of the platform team, not part of the neutral Cdn",
         "CKV_AWS_310": "a neutral Cdn has exactly one origin: there is nothing to fail over to",
+        "CKV_AWS_374": "serving every country is the neutral Cdn's declared behaviour; geo restriction is a business "
+                       "decision the model does not make",
         "CKV_AWS_118": "Enhanced Monitoring needs a monitoring role and costs per instance; CloudWatch metrics cover "
                        "it",
         "CKV2_AWS_57": "secret values never pass through Terraform: generated ones are rotated by `platform secret "

@@ -106,9 +106,14 @@ class GcpPlugin(CloudPlugin):
         "CKV_GCP_107": PUBLIC_FUNCTION,  # Cloud Function invokable by allUsers
         "CKV_GCP_124": PUBLIC_FUNCTION,  # ingress ALLOW_ALL
         "CKV_GCP_78": ("unversioned", "is declared without versioning: Bucket(versioning=True) turns it on"),
+        "CKV_GCP_83": ("no-kms-key", "cloud-managed encryption: the profile sets no KMS key for this cloud "
+                                     "(Profile.kms_keys)"),  # Pub/Sub topics of queues
     }
     checkov_skips: ClassVar[Mapping[str, str]] = {
         "CKV_GCP_62": "GCS access logs need an organisation log bucket the platform team runs outside the estate",
+        "CKV_GCP_125": "the check reads every workload identity pool provider as GitHub Actions' and wants a "
+                       "repository condition; the platform's providers federate one AWS account's roles, held to "
+                       "them by attribute_condition on assertion.arn (federation.py)",
     }
     schema_files = ("schemas/google.json", "schemas/random.json")
 
