@@ -33,7 +33,7 @@ from platform_sdk.providers.aws.config import network_of
 from platform_sdk.providers.aws.cron import CronError, to_eventbridge
 from platform_sdk.providers.aws.database import ENGINES, compile_database
 from platform_sdk.providers.aws.function import compile_function, schedule_rule_suffix
-from platform_sdk.providers.aws.network import no_vpc_problem
+from platform_sdk.providers.aws.network import internet_refusal, no_vpc_problem
 from platform_sdk.providers.aws.provider import CLOUDFRONT_REGION, configure
 from platform_sdk.providers.aws.queue import compile_queue
 from platform_sdk.providers.aws.queue import name_problems as queue_name_problems
@@ -88,6 +88,9 @@ class AwsCompiler(Compiler):
             found = self.bucket_name_problems(physical)
             return [f"a valid S3 bucket name ({physical!r}: {'; '.join(found)})"] if found else []
         if isinstance(resource, Function):
+            refusal = internet_refusal(env, resource)  # the environment file's fault (no NAT): name its key
+            if refusal is not None:
+                raise refusal
             return self._function_problems(resource, physical)
         if isinstance(resource, Secret):
             return name_problems(physical)
