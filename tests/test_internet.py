@@ -19,7 +19,11 @@ from typer.testing import CliRunner
 
 from platform_sdk import Function
 from platform_sdk.cli import app
+from platform_sdk.conformance import examine
 from platform_sdk.errors import ModelError
+from platform_sdk.project import Project
+from platform_sdk.tfjson import Estate
+from tests.conformance_estates import Synthesized, synth
 
 runner = CliRunner()
 
@@ -46,7 +50,7 @@ def project(root: Path, env: str, internet: bool = True) -> Path:
     return root
 
 
-def synth(root: Path) -> tuple[int, str]:
+def cli_synth(root: Path) -> tuple[int, str]:
     result = runner.invoke(app, ["synth", "--env", "dev", "--project", str(root)])
     return result.exit_code, re.sub(r"\s+", " ", result.output)
 
@@ -69,7 +73,7 @@ def test_internet_is_a_bool_defaulting_to_false() -> None:
 
 def test_a_vpc_function_that_needs_the_internet_without_a_nat_is_refused(tmp_path: Path) -> None:
     root = project(tmp_path, AWS)
-    code, output = synth(root)
+    code, output = cli_synth(root)
     assert code == 2, output
     assert output.count("error:") == 1 and "Traceback" not in output, output
     env_file = root / "envs" / "dev.toml"
@@ -82,21 +86,65 @@ def test_a_vpc_function_that_needs_the_internet_without_a_nat_is_refused(tmp_pat
 
 def test_an_environment_can_declare_the_need_and_is_refused_the_same(tmp_path: Path) -> None:
     root = project(tmp_path, AWS + '\n[overrides."shop.api"]\ninternet = true\n', internet=False)
-    code, output = synth(root)
+    code, output = cli_synth(root)
     assert code == 2 and "function shop.api" in output and "clouds.aws.network.nat" in output, output
     assert not (root / "cdktf.out").exists()
 
 
 def test_without_the_need_the_vpc_function_has_no_way_out(tmp_path: Path) -> None:
     root = project(tmp_path, AWS, internet=False)
-    code, output = synth(root)
+    code, output = cli_synth(root)
     assert code == 0, output
     assert not [rule for rule in egress(root) if rule.get("cidr_ipv4") == "0.0.0.0/0"]
 
 
 def test_with_a_nat_gateway_the_function_may_send_https_anywhere(tmp_path: Path) -> None:
     root = project(tmp_path, AWS + '[clouds.aws.network]\nnat = "existing"\n')
-    code, output = synth(root)
+    code, output = cli_synth(root)
     assert code == 0, output
     anywhere = [rule for rule in egress(root) if rule.get("cidr_ipv4") == "0.0.0.0/0"]
     assert [(rule["from_port"], rule["to_port"], rule["ip_protocol"]) for rule in anywhere] == [(443, 443, "tcp")]
+
+
+# -- the conformance analysis: the need is a network path like the others ------------------------------------------
+NAT_CREATE = AWS + ('[clouds.aws.network]\nvpc_id = "vpc-0a1b2c3d4e5f67890"\n'
+                    'subnet_ids = ["subnet-0a1b2c3d4e5f67891", "subnet-0a1b2c3d4e5f67892"]\n'
+                    'nat = "create"\nnat_subnet_id = "subnet-0a1b2c3d4e5f67893"\n')
+GCP = 'name_prefix = "acme"\ndefault_cloud = "gcp"\n[clouds.gcp]\nproject = "acme-dev-123"\nregion = "europe-west1"\n'
+NEED = "shop.api: internet=True -> internet.https"
+
+
+def synthesized(root: Path, env: str) -> Synthesized:
+    project(root, env)
+    return synth(Project(root), "dev")
+
+
+def test_the_analysis_relies_on_the_nat_route_and_finds_it_missing_without(tmp_path: Path) -> None:
+    built = synthesized(tmp_path, NAT_CREATE)
+    documents = built.documents()
+    analysis = examine(Estate(documents, built.stacks), built.placements)
+    assert analysis.findings == []
+    relied = [e.what for e in analysis.evidence if e.need == NEED]
+    assert "a NAT gateway route from the function's subnets to 0.0.0.0/0" in relied, relied
+    assert "the function may send 443 to 0.0.0.0/0" in relied, relied
+    assert not [e for e in analysis.evidence if e.need.startswith("shop.plain: internet=True")]  # Lambda outside a VPC
+
+    del documents["dev-base-aws"]["resource"]["aws_route"]  # the NAT gateway no longer routes the subnets
+    analysis = examine(Estate(documents, built.stacks), built.placements)
+    assert [str(f) for f in analysis.findings] == [
+        f"{NEED}: missing a network path to the internet: function acme-dev-shop-api runs in a VPC (security group "
+        "aws_security_group.api_sg) with no NAT gateway route with egress to 0.0.0.0/0:443"]
+
+
+def test_on_gcp_a_function_reaches_the_internet_unless_a_connector_takes_all_its_traffic(tmp_path: Path) -> None:
+    """Our GCP functions have no VPC connector (Cloud SQL through its connectors), so nothing cuts them off
+    (https://cloud.google.com/functions/docs/networking/network-settings)."""
+    built = synthesized(tmp_path, GCP)
+    documents = built.documents()
+    assert examine(Estate(documents, built.stacks), built.placements).findings == []
+    # a connector that takes all its traffic (what a hatch or a module could add) cuts it off, as it would on GCP
+    function = documents["dev-shop-gcp"]["resource"]["google_cloudfunctions2_function"]["api"]
+    function["service_config"].update(vpc_connector="projects/acme-dev-123/locations/europe-west1/connectors/c",
+                                      vpc_connector_egress_settings="ALL_TRAFFIC")
+    findings = [str(f) for f in examine(Estate(documents, built.stacks), built.placements).findings]
+    assert f"{NEED}: missing a network path to internet" in "\n".join(findings), findings
