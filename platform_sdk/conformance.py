@@ -73,7 +73,7 @@ TRIGGER_OPERATIONS: dict[type, tuple[str, ...]] = {
 }
 CDN_ORIGIN_OPERATIONS = ("cdn.fetch_get", "cdn.fetch_post")
 FEDERATION = "federation.token_exchange"  # a grant on another cloud: the function's identity is exchanged first
-INTERNET = "internet.https"
+INTERNET = contract.INTERNET
 """The operation of a function declared `internet=True`: its own code calls hosts on the internet (HTTPS). Its
 cloud's plug-in adds `Endpoint(INTERNET_ENDPOINT)` and finds the network path (a NAT gateway from a VPC, ...)."""
 INTERNET_CAUSE = "internet=True"

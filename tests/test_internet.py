@@ -15,15 +15,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from typer.testing import CliRunner
 
 from platform_sdk import Function
 from platform_sdk.cli import app
 from platform_sdk.conformance import examine
+from platform_sdk.envs import find_environment
 from platform_sdk.errors import ModelError
+from platform_sdk.localcloud import logs
+from platform_sdk.localcloud.dev import Gateway, roots_for_env
 from platform_sdk.project import Project
 from platform_sdk.tfjson import Estate
-from tests.conformance_estates import Synthesized, synth
+from tests.conformance_estates import Synthesized, synth, write_project
+from tests.terraform_fixtures import Cli, tf_binary_fixture  # noqa: F401 - registers tf_binary
 
 runner = CliRunner()
 
@@ -148,3 +153,67 @@ def test_on_gcp_a_function_reaches_the_internet_unless_a_connector_takes_all_its
                                       vpc_connector_egress_settings="ALL_TRAFFIC")
     findings = [str(f) for f in examine(Estate(documents, built.stacks), built.placements).findings]
     assert f"{NEED}: missing a network path to internet" in "\n".join(findings), findings
+
+
+# -- the rehearsal: cut off locally as the rehearsed cloud would, through real Terraform and the local gateway --------
+CALLER = '''
+import os
+import urllib.request
+
+from platform_sdk.runtime import HttpResponse
+
+
+def handle(request):
+    try:  # a name that never resolves (RFC 2606): without the cut-off this fails on DNS, never reaching a host
+        urllib.request.urlopen("https://api.example.invalid/v1/rates", timeout=5)
+    except OSError as err:
+        return HttpResponse(502, {"error": str(err), "proxy": os.environ.get("HTTPS_PROXY"),
+                                  "no_proxy": os.environ.get("NO_PROXY")})
+    return HttpResponse(200, {})
+'''
+PROD = AWS.replace('"eu-west-1"', '"eu-west-1"\naccount = "333333333333"') + \
+    '[state]\nbackend = "local"\npath = ".platform/state"\n'
+LOCAL = '''
+name_prefix = "acme"
+default_cloud = "aws"
+rehearses = "prod"
+
+[clouds.local]
+root = ".platform/localcloud"
+gateway_port = 8797
+
+[clouds.aws]
+stand_in = "local"
+
+[state]
+backend = "local"
+path = ".platform/state"
+'''
+
+
+def test_a_rehearsal_cuts_the_function_off_from_the_internet_as_the_cloud_would(tmp_path: Path,
+                                                                                 tf_binary: Path) -> None:
+    service = SERVICE.format(internet=", internet=True").split("plain = ")[0]
+    root = write_project(tmp_path / "estate", {"shop.py": service}, {"local": LOCAL, "prod": PROD},
+                         sources={"code/app.py": CALLER}).root
+    cli = Cli(tf_binary)
+    refused = cli(root, "synth", "--env", "prod")
+    assert refused.exit_code == 2 and "clouds.aws.network.nat: function shop.api" in refused.stderr, refused.stderr
+
+    result = cli(root, "apply", "--env", "local", "--auto-approve")
+    assert result.exit_code == 0, result.stdout + result.stderr  # the local apply does not fail...
+    text = " ".join(result.stdout.split())
+    assert "rehearsal of prod: 1 finding(s) there" in text, text  # ...it reports what would
+    assert "shop.api: internet=True -> internet.https: missing a route to the internet: function shop.api" in text
+
+    env = find_environment(root / "envs", "local")
+    roots = roots_for_env(root, env)
+    with Gateway(roots) as gateway:
+        response = requests.get(f"{gateway.url}/fn/acme-local-shop-api", timeout=60)
+    assert response.status_code == 502, response.text
+    body = response.json()
+    assert "Connection refused" in body["error"] and body["proxy"] == "http://127.0.0.1:9", body
+    assert body["no_proxy"].split(",")[:3] == ["127.0.0.1", "localhost", "::1"], body  # the local cloud stays reachable
+    logged = [line.message for line in logs.read(roots["aws"], "acme-local-shop-api")]
+    assert any(line.startswith("rehearsal: cut off from the internet (proxy http://127.0.0.1:9), as the rehearsed "
+                               "cloud would: shop.api: internet=True -> internet.https") for line in logged), logged

@@ -124,6 +124,13 @@ class AwsCompiler(Compiler):
             return found
         return []
 
+    def internet_refusal(self, env: Environment, fn: Function) -> str | None:
+        """A function in the VPC (it uses an RDS database) without a NAT gateway (network.internet_refusal)."""
+        refusal = internet_refusal(env, fn)
+        if refusal is None:
+            return None
+        return f"{refusal.message} ({refusal.file}: {refusal.key} is {refusal.value!r})"
+
     def _function_problems(self, fn: Function, physical: str) -> list[str]:
         found: list[str] = []
         schedules = fn.trigger_of(ScheduleTrigger)
