@@ -14,9 +14,10 @@ functions granted an RDS database join it. From there each reaches exactly what 
   the S3 prefix list (the gateway endpoint's `prefix_list_id`; `data.aws_ec2_managed_prefix_list` when the VPC's own
   endpoint serves, https://docs.aws.amazon.com/vpc/latest/privatelink/gateway-endpoints.html), routed from the route
   tables of the function's subnets;
-- the internet (a grant on another cloud: Google's token and storage APIs) only through a NAT gateway the
-  environment has or opts in to (`nat = "existing"` or `"create"`); without one such a function is refused at
-  synthesis, naming the grant (federation.py);
+- the internet (a grant on another cloud: Google's token and storage APIs; a function declared `internet=True`: a
+  third-party API its code calls) only through a NAT gateway the environment has or opts in to (`nat = "existing"`
+  or `"create"`); without one such a function is refused at synthesis, naming the grant (federation.py) or the
+  declaration (`internet_refusal`);
 - the AWS APIs of its other grants through interface endpoints of the VPC: Secrets Manager for `reads(secret)`,
   SQS for `sends(queue)`, Lambda for `invokes(function)`
   (https://docs.aws.amazon.com/vpc/latest/privatelink/aws-services-privatelink-support.html): security-group egress
