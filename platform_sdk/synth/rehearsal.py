@@ -132,12 +132,12 @@ def rehearse(project: Project, env: Environment, services: list[Service]) -> Reh
     only) and analyse it. Bad environment files raise; a rehearsed build that fails is reported in `error`."""
     rehearsed = rehearsed_environment(env)
     result = Rehearsal(env.name, rehearsed.name)
-    cut = internet_cut_off(rehearsed, services)
-    rehearsed = without_internet(rehearsed, cut) if cut else rehearsed
     profile = dataclasses.replace(load_profile(project, rehearsed), guardrails=[])
     scratch = Path(tempfile.mkdtemp(prefix=f"platform-rehearsal-{env.name}-"))
     packages = Path(tempfile.mkdtemp(prefix=f"platform-rehearsal-{env.name}-packages-"))
     try:
+        cut = internet_cut_off(rehearsed, services)
+        rehearsed = without_internet(rehearsed, cut) if cut else rehearsed
         app = engine.App(outdir=str(scratch), stack_traces=False, skip_validation=False)
         builder = EstateBuilder(app, project, rehearsed, services, profile=profile, outdir=scratch,
                                 extra_copies={}, packages_dir=packages)
