@@ -2,7 +2,8 @@
 neutral model says it does?
 
 The schema check proves each resource is well-formed; this proves the estate works. Requirements come from the
-neutral model: every grant, trigger and CDN in front of a function means runtime *operations* (the table below).
+neutral model: every grant, trigger and CDN in front of a function, and `internet=True` (a network path to the
+internet, `INTERNET`), means runtime *operations* (the table below).
 Provisions come only from the synthesized Terraform JSON — what the compilers emitted, not what they meant —
 read through `tfjson.Estate`. Each cloud plug-in (`platform_sdk.providers.<target>.conformance`, attribute
 `RULES`) decides, from its own tables (kept as data with the documentation page each fact came from), what an
@@ -72,6 +73,11 @@ TRIGGER_OPERATIONS: dict[type, tuple[str, ...]] = {
 }
 CDN_ORIGIN_OPERATIONS = ("cdn.fetch_get", "cdn.fetch_post")
 FEDERATION = "federation.token_exchange"  # a grant on another cloud: the function's identity is exchanged first
+INTERNET = contract.INTERNET
+"""The operation of a function declared `internet=True`: its own code calls hosts on the internet (HTTPS). Its
+cloud's plug-in adds `Endpoint(INTERNET_ENDPOINT)` and finds the network path (a NAT gateway from a VPC, ...)."""
+INTERNET_CAUSE = "internet=True"
+INTERNET_ENDPOINT = "internet"
 GRANT_VERBS = {"read": "reads", "write": "writes", "readwrite": "reads_writes", "connect": "uses", "send": "sends",
                "invoke": "invokes"}
 
@@ -347,6 +353,8 @@ def needs_of(fn: Function, ctx: Context) -> list[Need]:
             needs.append(Need(fn, cause, FEDERATION, grant.target, access=grant.access))
         for verb in GRANT_OPERATIONS[grant.target.kind][grant.access]:
             needs.append(Need(fn, cause, f"{grant.target.kind}.{verb}", grant.target, access=grant.access))
+    if fn.internet:
+        needs.append(Need(fn, INTERNET_CAUSE, INTERNET))
     cdns = ctx.cdns_of(fn)
     for trigger in fn.triggers:
         if isinstance(trigger, HttpTrigger) and cdns:
@@ -510,7 +518,8 @@ def require_conformance(outdir: Path, stacks: Mapping[str, StackLike], placement
 
 
 __all__ = [
-    "CDN_ORIGIN_OPERATIONS", "EXPOSURE", "FEDERATION", "GRANT_OPERATIONS", "MISSING", "TRIGGER_OPERATIONS",
+    "CDN_ORIGIN_OPERATIONS", "EXPOSURE", "FEDERATION", "GRANT_OPERATIONS", "INTERNET", "INTERNET_CAUSE",
+    "INTERNET_ENDPOINT", "MISSING", "TRIGGER_OPERATIONS",
     "Analysis", "Caller", "ConformanceError", "Context", "Endpoint", "EntryPoints",
     "Evidence", "Finding", "Need", "Proof", "Rules", "TrustedNetwork", "analyze", "entry_points", "examine",
     "index", "needs_of", "require_conformance",

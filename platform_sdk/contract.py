@@ -43,7 +43,11 @@ functions the rehearsed environment's clouds would refuse something: JSON, a lis
 resource it concerns ("" for the function's own triggers); `message` the analysis' finding. A denied
 `federation.token_exchange` denies every operation on that resource. The runtime raises the message when the
 function performs a denied operation (platform_sdk.runtime.resources), so a rehearsal fails where the rehearsed
-cloud would, with the same words."""
+cloud would, with the same words. A denied `internet.https` (`INTERNET`, resource "") cuts the function off from the
+internet: the local cloud points its worker's HTTP(S) proxy at a refusing loopback address."""
+
+INTERNET = "internet.https"
+"""The operation of a function declared `internet=True`: its own code calls hosts on the internet over HTTPS."""
 
 METRICS = "PLATFORM_METRICS"
 """Set on every function of a service that declares business metrics (`service.metric(...)`): compact JSON

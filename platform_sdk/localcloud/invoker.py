@@ -12,6 +12,12 @@ gateway run from a checkout through PYTHONPATH). The worker imports the handler 
 over a line-based JSON protocol: requests on stdin, replies on a private duplicate of stdout, while fd 1 is
 pointed at stderr so `print()` in user code shows up in the gateway log instead of corrupting the protocol.
 
+In a rehearsal a function the rehearsed cloud would cut off from the internet (a PLATFORM_DENY entry for
+`internet.https`, contract.INTERNET) gets HTTP_PROXY and HTTPS_PROXY pointing at a loopback port where nothing
+listens (`REFUSING_PROXY`), with NO_PROXY covering loopback (the local cloud's own endpoints) and whatever its own
+NO_PROXY names: a client that honours the proxy variables (urllib, requests, httpx, botocore) fails at once with
+"connection refused" where the cloud's call would time out, and the worker's log says why (`internet_denial`).
+
 A worker belongs to one generation of a function's registry entry; when a re-apply rewrites the entry,
 the next invocation gets a fresh pool and the old workers are stopped once idle.
 """
@@ -33,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import platform_sdk
+from platform_sdk import contract
 from platform_sdk.localcloud import logs
 from platform_sdk.localcloud.registry import FunctionEntry
 
@@ -42,6 +49,9 @@ fn_log = logging.getLogger("platform.dev.function")
 # Environment variables a worker inherits from the gateway (everything else comes from the registry).
 PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT", "PLATFORM_LOG_LEVEL")
 STDERR_TAIL = 40
+REFUSING_PROXY = "http://127.0.0.1:9"
+"""The proxy of a worker cut off from the internet: the discard port on loopback, where nothing listens here."""
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 SDK_PARENT = str(Path(platform_sdk.__file__).resolve().parent.parent)
 """The directory holding the gateway's `platform_sdk` package (workers import the runtime from there)."""
 
@@ -102,14 +112,31 @@ class WorkerOptions:
     """Variables one function's workers get besides `extra_env` (the gateway's identity token for it)."""
 
 
+def internet_denial(entry: FunctionEntry) -> str | None:
+    """The rehearsal's message when the rehearsed cloud would cut the function off from the internet (its
+    PLATFORM_DENY lists `internet.https`), else None. A malformed PLATFORM_DENY is left to the runtime to report."""
+    try:
+        denials = contract.decode_denials(entry.environment.get(contract.DENY, ""))
+    except ValueError:
+        return None
+    return next((d.message for d in denials if d.operation == contract.INTERNET), None)
+
+
 def worker_env(entry: FunctionEntry, extra: dict[str, str]) -> dict[str, str]:
-    """The function's process environment: a few basics, the registry's `environment`, then gateway extras."""
+    """The function's process environment: a few basics, the registry's `environment`, then gateway extras; the
+    refusing proxy when a rehearsal cuts it off from the internet (`internet_denial`)."""
     # the gateway logs every invocation; the runtime's own INFO line would repeat it (its warnings still show)
     env = {"PLATFORM_LOG_LEVEL": "WARNING"}
     env.update({k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ})
     env.update(entry.environment)
     env.update(extra)
     env.update(PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
+    if internet_denial(entry) is not None:
+        own = [host for host in env.get("NO_PROXY", env.get("no_proxy", "")).split(",") if host.strip()]
+        no_proxy = ",".join(dict.fromkeys([*LOOPBACK_HOSTS, *own]))
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+            env[name] = REFUSING_PROXY
+        env.update(NO_PROXY=no_proxy, no_proxy=no_proxy)
     return env
 
 
@@ -139,6 +166,10 @@ class Worker:
         )
         self._stderr_thread = threading.Thread(target=self._pump_stderr, name=f"stderr-{entry.name}", daemon=True)
         self._stderr_thread.start()
+        denial = internet_denial(entry)
+        if denial is not None:
+            self._log(f"rehearsal: cut off from the internet (proxy {REFUSING_PROXY}), as the rehearsed cloud "
+                      f"would: {denial}")
         hello = self._read(timeout=max(entry.timeout, 30.0))
         if not hello.get("ready"):
             self.stop()
@@ -152,12 +183,15 @@ class Worker:
         for line in self.proc.stderr:
             line = line.rstrip("\n")
             self.stderr_tail.append(line)
-            request_id = self.request_id
-            fn_log.info("[%s] %s", self.entry.name, line)
-            try:
-                logs.write(self.entry.root, self.entry.name, line, request_id)
-            except OSError as exc:  # a full disk must not stop the function's output
-                log.warning("fn=%s cannot write its local log: %s", self.entry.name, exc)
+            self._log(line)
+
+    def _log(self, line: str) -> None:
+        """One line in the gateway log and in the function's local log, with the current request id."""
+        fn_log.info("[%s] %s", self.entry.name, line)
+        try:
+            logs.write(self.entry.root, self.entry.name, line, self.request_id)
+        except OSError as exc:  # a full disk must not stop the function's output
+            log.warning("fn=%s cannot write its local log: %s", self.entry.name, exc)
 
     def _read(self, timeout: float) -> dict[str, Any]:
         """One protocol line; kill the worker if it takes longer than `timeout` seconds."""

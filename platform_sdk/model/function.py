@@ -133,6 +133,11 @@ class FunctionSpec(Spec):
         alarms: Thresholds of the function's alarms (errors, throttles, p95 duration), see `Alarms`. Default
             `Alarms()`: on, every threshold from the profile or the built-in defaults. Raises `ModelError` (key
             `alarms` or `alarms.<setting>`) unless an `Alarms` with valid function settings.
+        internet: The function's code calls hosts on the public internet itself (a third-party API, a webhook),
+            not only the resources it is granted. Default `False`. Raises `ModelError` (key `internet`) unless a
+            bool. A cloud plug-in refuses it where the function could not reach the internet: on AWS a function
+            that runs in the VPC (it uses a database) needs a NAT gateway (`[clouds.aws.network] nat`). A local
+            environment that rehearses such a cloud cuts the function off from the internet as that cloud would.
     """
 
     runtime: str = "python3.11"
@@ -140,6 +145,7 @@ class FunctionSpec(Spec):
     timeout: int = 30
     environment: dict[str, str] = field(default_factory=dict)
     alarms: Alarms = field(default_factory=Alarms)
+    internet: bool = False
 
     def check_spec(self, error: ErrorFactory) -> None:
         """Raise `error(message, key, value)` for the first invalid setting."""
@@ -160,6 +166,8 @@ class FunctionSpec(Spec):
         if not isinstance(self.alarms, Alarms):
             raise error("alarms must be Alarms(...), like alarms=Alarms(errors=5)", "alarms", self.alarms)
         self.alarms.check("function", error)
+        if not isinstance(self.internet, bool):
+            raise error("internet must be True or False", "internet", self.internet)
 
 
 @dataclass(eq=False)
@@ -175,8 +183,8 @@ class Function(Resource, FunctionSpec):
         triggers: What runs the function: a list of `http()`, `schedule(cron)`, `object_created(bucket)` and
             `queue_message(queue)`. Default `[]` (invoked only by the platform, or by functions granted
             `invokes`). Raises `ModelError` (key `triggers`) unless a list of those.
-        runtime, memory, timeout, environment: keyword-only settings, see `FunctionSpec` (units, defaults and
-            errors).
+        runtime, memory, timeout, environment, alarms, internet: keyword-only settings, see `FunctionSpec` (units,
+            defaults and errors).
         grants: The grants made with `reads`, `writes`, `reads_writes`, `uses`, `sends` and `invokes` (not a
             constructor argument), in the order they were made.
 

@@ -274,6 +274,12 @@ class Compiler(ABC):
     def bucket_name_problems(self, name: str) -> list[str]:
         return []
 
+    def internet_refusal(self, env: Environment, fn: Function) -> str | None:
+        """Why `fn`, declared `internet=True`, could not reach the internet on this cloud in `env` (synthesis
+        refuses it there, naming the environment file's key), or None when it can. A rehearsal of `env` cuts the
+        function off from the internet with this message instead (platform_sdk.synth.rehearsal)."""
+        return None
+
     @abstractmethod
     def configure(self, ctx: StackContext) -> None:
         """Provider blocks (pinned versions) for a new stack."""

@@ -12,6 +12,12 @@ local adapter refuses deliveries the rehearsed cloud would not make. Exposures a
 ways in, not operations). `platform apply --env local` reports what would fail there without failing the local
 apply.
 
+A function declared `internet=True` that the rehearsed environment's synthesis would refuse because it could not
+reach the internet there (`Compiler.internet_refusal`: on AWS, in the VPC without a NAT gateway) is reported and
+denied `internet.https` (contract.INTERNET) with that refusal as its message: the local cloud cuts its worker off
+from the internet, so its calls fail at once where they would time out there. The rest of the estate is rehearsed
+as if it did not declare the need (an `internet = false` override in the rehearsed build only).
+
 The scratch build is for the analysis only, but its function packages are built as the rehearsed clouds build
 them: dependencies resolved and vendored by the rehearsed cloud's plug-in (for AWS: binary wheels for the Lambda
 runtime, from the project's wheel cache or the package index) and held to its package size limits. So a
@@ -32,12 +38,13 @@ from typing import Any
 
 from platform_sdk import contract
 from platform_sdk.cdk import engine
-from platform_sdk.conformance import MISSING
+from platform_sdk.conformance import INTERNET, INTERNET_CAUSE, MISSING, Finding
 from platform_sdk.envs import Environment, environment_path, load_environment
 from platform_sdk.errors import EnvironmentError_, PlatformError
-from platform_sdk.model import Service
+from platform_sdk.model import Function, Service
 from platform_sdk.profile import load_profile
 from platform_sdk.project import Project
+from platform_sdk.providers import compilers_for
 from platform_sdk.synth.estate import EstateBuilder
 from platform_sdk.synth.graph import dependencies_from_manifest
 from platform_sdk.synth.overrides import apply_overrides
@@ -94,6 +101,32 @@ def denials_of(report: ConformanceReport) -> dict[str, list[contract.Denial]]:
     return found
 
 
+def internet_cut_off(rehearsed: Environment, services: list[Service]) -> list[Finding]:
+    """A finding (`internet.https`) for each function the rehearsed environment's cloud would refuse its declared
+    `internet=True` (`Compiler.internet_refusal`), the refusal as what is missing; the rehearsed environment's
+    overrides applied first (they may declare the need)."""
+    apply_overrides(rehearsed, services)
+    compilers = compilers_for(rehearsed)
+    found = []
+    for service in services:
+        for fn in service.of(Function):
+            cloud = rehearsed.cloud_of(service.name, fn.name)
+            compiler = compilers.get(rehearsed.target_of(cloud))
+            refusal = compiler.internet_refusal(rehearsed, fn) if fn.internet and compiler is not None else None
+            if refusal is not None:
+                found.append(Finding(fn.address, INTERNET_CAUSE, INTERNET, f"a route to the internet: {refusal}",
+                                     MISSING, cloud))
+    return found
+
+
+def without_internet(rehearsed: Environment, cut: list[Finding]) -> Environment:
+    """`rehearsed` with `internet = false` for the functions in `cut`, so that its synthesis builds the rest."""
+    overrides = {address: dict(values) for address, values in rehearsed.overrides.items()}
+    for finding in cut:
+        overrides.setdefault(finding.function, {})["internet"] = False
+    return rehearsed.model_copy(update={"overrides": overrides})
+
+
 def rehearse(project: Project, env: Environment, services: list[Service]) -> Rehearsal:
     """Build the estate for the rehearsed environment's clouds with `env`'s placement (scratch folder, analysis
     only) and analyse it. Bad environment files raise; a rehearsed build that fails is reported in `error`."""
@@ -103,6 +136,8 @@ def rehearse(project: Project, env: Environment, services: list[Service]) -> Reh
     scratch = Path(tempfile.mkdtemp(prefix=f"platform-rehearsal-{env.name}-"))
     packages = Path(tempfile.mkdtemp(prefix=f"platform-rehearsal-{env.name}-packages-"))
     try:
+        cut = internet_cut_off(rehearsed, services)
+        rehearsed = without_internet(rehearsed, cut) if cut else rehearsed
         app = engine.App(outdir=str(scratch), stack_traces=False, skip_validation=False)
         builder = EstateBuilder(app, project, rehearsed, services, profile=profile, outdir=scratch,
                                 extra_copies={}, packages_dir=packages)
@@ -110,6 +145,7 @@ def rehearse(project: Project, env: Environment, services: list[Service]) -> Reh
         app.synth()
         dependencies_from_manifest(scratch, builder.stack_infos)
         result.report = examine_env(env, scratch, builder.stack_infos, builder.placements, rehearsed=rehearsed)
+        result.report.findings[:0] = cut
     except PlatformError as err:
         result.error = str(err)
         return result

@@ -33,7 +33,7 @@ from platform_sdk.providers.aws.config import network_of
 from platform_sdk.providers.aws.cron import CronError, to_eventbridge
 from platform_sdk.providers.aws.database import ENGINES, compile_database
 from platform_sdk.providers.aws.function import compile_function, schedule_rule_suffix
-from platform_sdk.providers.aws.network import no_vpc_problem
+from platform_sdk.providers.aws.network import internet_refusal, no_vpc_problem
 from platform_sdk.providers.aws.provider import CLOUDFRONT_REGION, configure
 from platform_sdk.providers.aws.queue import compile_queue
 from platform_sdk.providers.aws.queue import name_problems as queue_name_problems
@@ -88,6 +88,9 @@ class AwsCompiler(Compiler):
             found = self.bucket_name_problems(physical)
             return [f"a valid S3 bucket name ({physical!r}: {'; '.join(found)})"] if found else []
         if isinstance(resource, Function):
+            refusal = internet_refusal(env, resource)  # the environment file's fault (no NAT): name its key
+            if refusal is not None:
+                raise refusal
             return self._function_problems(resource, physical)
         if isinstance(resource, Secret):
             return name_problems(physical)
@@ -120,6 +123,13 @@ class AwsCompiler(Compiler):
                           for p in names.lambda_name_problems(f"{physical}-{edge.NAME_SUFFIX}")]
             return found
         return []
+
+    def internet_refusal(self, env: Environment, fn: Function) -> str | None:
+        """A function in the VPC (it uses an RDS database) without a NAT gateway (network.internet_refusal)."""
+        refusal = internet_refusal(env, fn)
+        if refusal is None:
+            return None
+        return f"{refusal.message} ({refusal.file}: {refusal.key} is {refusal.value!r})"
 
     def _function_problems(self, fn: Function, physical: str) -> list[str]:
         found: list[str] = []

@@ -81,9 +81,10 @@ class AwsNetwork(BaseModel):
         "endpoint for the database setup).")
     nat: Literal["none", "existing", "create"] = Field(
         "none", description="Internet from inside the VPC, for functions that use a database and also reach "
-        "another cloud or a third-party API: `existing` (the subnets already route 0.0.0.0/0 through a NAT "
-        "gateway), `create` (the platform builds a NAT gateway in `nat_subnet_id` and routes `subnet_ids` "
-        f"through it; a NAT gateway is billed by the hour) or `none` (such functions are refused). {NETWORK_DOCS}")
+        "another cloud or declare `internet=True` (a third-party API): `existing` (the subnets already route "
+        "0.0.0.0/0 through a NAT gateway), `create` (the platform builds a NAT gateway in `nat_subnet_id` and "
+        "routes `subnet_ids` through it; a NAT gateway is billed by the hour) or `none` (such functions are "
+        f"refused). {NETWORK_DOCS}")
     nat_subnet_id: Annotated[str, Pattern(SUBNET_ID, SUBNET_WORDS)] | None = Field(
         None, description="A public subnet of `vpc_id` (its route table reaches an internet gateway) for the NAT "
         "gateway `nat = \"create\"` builds.")

@@ -32,6 +32,8 @@ from urllib.parse import parse_qs, unquote, urlparse
 from platform_sdk import contract
 from platform_sdk.conformance import (
     FEDERATION,
+    INTERNET,
+    INTERNET_ENDPOINT,
     Caller,
     Context,
     Endpoint,
@@ -523,6 +525,8 @@ class AwsRules:
             self._http(need, caller, ctx, proof)
         elif need.operation.startswith("cdn.fetch_"):
             self._cdn(need, caller, ctx, proof)
+        elif need.operation == INTERNET:  # internet=True: only a network path, no permission
+            proof.reach(Endpoint(INTERNET_ENDPOINT))
         else:
             proof.lack(f"a rule for {need.operation} on AWS (the analysis does not know this operation)")
 

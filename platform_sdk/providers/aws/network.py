@@ -14,9 +14,10 @@ functions granted an RDS database join it. From there each reaches exactly what 
   the S3 prefix list (the gateway endpoint's `prefix_list_id`; `data.aws_ec2_managed_prefix_list` when the VPC's own
   endpoint serves, https://docs.aws.amazon.com/vpc/latest/privatelink/gateway-endpoints.html), routed from the route
   tables of the function's subnets;
-- the internet (a grant on another cloud: Google's token and storage APIs) only through a NAT gateway the
-  environment has or opts in to (`nat = "existing"` or `"create"`); without one such a function is refused at
-  synthesis, naming the grant (federation.py);
+- the internet (a grant on another cloud: Google's token and storage APIs; a function declared `internet=True`: a
+  third-party API its code calls) only through a NAT gateway the environment has or opts in to (`nat = "existing"`
+  or `"create"`); without one such a function is refused at synthesis, naming the grant (federation.py) or the
+  declaration (`internet_refusal`);
 - the AWS APIs of its other grants through interface endpoints of the VPC: Secrets Manager for `reads(secret)`,
   SQS for `sends(queue)`, Lambda for `invokes(function)`
   (https://docs.aws.amazon.com/vpc/latest/privatelink/aws-services-privatelink-support.html): security-group egress
@@ -62,7 +63,7 @@ from typing import TYPE_CHECKING, Any
 from platform_sdk.cdk.document import StackDocument
 from platform_sdk.cdk.expressions import Expression, Reference
 from platform_sdk.cdk.raw import RawResource
-from platform_sdk.errors import EnvironmentError_, PlatformError
+from platform_sdk.errors import EnvironmentError_, PlacementError, PlatformError
 from platform_sdk.model import Bucket, Database, Function, Grant
 from platform_sdk.providers.aws.common import TARGET, policy_json, rid
 from platform_sdk.providers.aws.config import AwsNetwork, aws_config, network_of
@@ -130,6 +131,34 @@ def internet_problem(fn: Function, grant: Grant) -> str:
     return (f"function {fn.address} runs in the VPC (it uses a database) and {verbs[grant.access]}("
             f"{grant.target.address}) on another cloud, whose APIs are on the internet: the VPC has no NAT gateway "
             "(set clouds.aws.network.nat to \"existing\" or \"create\", or split the function)")
+
+
+def runs_in_vpc(env: Environment, fn: Function) -> bool:
+    """Whether `fn` joins the VPC on AWS: it connects to a database `env` places on AWS itself (RDS)."""
+    def target(resource: Resource) -> str:
+        return env.target_of(env.cloud_of(resource.service.name if resource.service else "", resource.name))
+    return any(grant.access == "connect" and isinstance(grant.target, Database) and target(grant.target) == TARGET
+               for grant in fn.grants)
+
+
+def internet_refusal(env: Environment, fn: Function) -> PlacementError | None:
+    """The refusal of a function that declares `internet=True` and runs in the VPC (`runs_in_vpc`) of an environment
+    with no NAT gateway (`[clouds.aws.network] nat = "none"`, the default): its calls to the internet would time out,
+    a Lambda function in a VPC reaches the internet only through a NAT gateway
+    (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc-internet.html). Names the environment file,
+    the key `clouds.aws.network.nat` and the function's declaration (file:line). None when it can reach it."""
+    if not fn.internet or network_of(env).internet or not runs_in_vpc(env, fn):
+        return None
+    database = next(g.target for g in fn.grants if isinstance(g.target, Database))
+    where = f" (declared at {fn.declared_in}:{fn.declared_line})" if fn.declared_in else ""
+    return PlacementError(
+        f"function {fn.address}{where} needs the internet (internet=True) and connects to database "
+        f"{database.address}, so it runs in the VPC, which has no route to the internet (no NAT gateway): its "
+        "calls to the internet would time out",
+        file=getattr(env, "file", None), key="clouds.aws.network.nat", value=network_of(env).nat,
+        hint="set clouds.aws.network.nat = \"existing\" (the subnets already route 0.0.0.0/0 through a NAT gateway) "
+             "or \"create\" (with vpc_id, subnet_ids and nat_subnet_id), or move the internet calls to a function "
+             "that uses no database")
 
 
 def no_vpc_problem() -> str:
@@ -239,10 +268,13 @@ def attach_to_vpc(ctx: StackContext, fn: Function, role: RawResource, grants: li
     if reaches_s3(grants):
         _egress(ctx, sg, rid(ctx, fn, "egress_s3"), "HTTPS to S3 through the VPC's gateway endpoint", HTTPS_PORT,
                 tags, prefix_list_id=s3_prefix_list(ctx))
-    if internet_grants(grants):
-        if not net.config.internet:  # placement refuses this first (federation.identity_literal)
-            foreign = internet_grants(grants)[0]
-            raise foreign.error(internet_problem(fn, foreign), key=fn.address)
+    foreign = internet_grants(grants)
+    if foreign or fn.internet:  # another cloud's APIs, or the function's own calls to the internet
+        refusal = internet_refusal(ctx.env, fn)
+        if refusal is not None:  # placement refuses these first (compiler.problems, federation.identity_literal)
+            raise refusal
+        if not net.config.internet:
+            raise foreign[0].error(internet_problem(fn, foreign[0]), key=fn.address)
         ctx.once(f"aws:egress:{sg.fqn}:https:{ANYWHERE}", lambda: _egress(
             ctx, sg, rid(ctx, fn, "egress_internet"), "HTTPS to public APIs through the VPC's NAT gateway",
             HTTPS_PORT, tags, cidr_ipv4=ANYWHERE))

@@ -114,6 +114,13 @@ class GcpCompiler(Compiler):
         return handle
 
     # -- keyless cross-cloud access (federation.py) -------------------------------------------------------------
+    def internet_refusal(self, env: Environment, fn: Function) -> str | None:
+        """Never: a Cloud Functions (2nd gen) function without a VPC connector reaches the internet directly, and
+        this plug-in attaches none (Cloud SQL is reached through its connectors over Google's APIs)
+        (https://cloud.google.com/functions/docs/networking/network-settings). The conformance analysis still
+        reports a function whose connector, added by other means, takes all its traffic."""
+        return None
+
     def identity_literal(self, env: Environment, profile: Profile, fn: Function) -> dict[str, str]:
         """The function's service account email (AWS trusts its unique id, a token from the function's stack)."""
         return federation.identity_literal(env, profile, fn)
