@@ -180,7 +180,7 @@ rehearses = "prod"
 
 [clouds.local]
 root = ".platform/localcloud"
-gateway_port = 8797
+gateway_port = {port}
 
 [clouds.aws]
 stand_in = "local"
@@ -194,7 +194,10 @@ path = ".platform/state"
 def test_a_rehearsal_cuts_the_function_off_from_the_internet_as_the_cloud_would(tmp_path: Path,
                                                                                  tf_binary: Path) -> None:
     service = SERVICE.format(internet=", internet=True").split("plain = ")[0]
-    root = write_project(tmp_path / "estate", {"shop.py": service}, {"local": LOCAL, "prod": PROD},
+    from tests.emulators import free_port
+
+    local = LOCAL.replace("{port}", str(free_port()))  # not a fixed port: the suite runs tests side by side
+    root = write_project(tmp_path / "estate", {"shop.py": service}, {"local": local, "prod": PROD},
                          sources={"code/app.py": CALLER}).root
     cli = Cli(tf_binary)
     refused = cli(root, "synth", "--env", "prod")
