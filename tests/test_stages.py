@@ -284,7 +284,7 @@ def test_stages_made_from_an_init_project_synthesize(tmp_path: Path) -> None:
     """The docs/stages.md path, with a [budget] in local: dev and gdev on real clouds, qa and prod from dev."""
     assert cli("init", str(tmp_path), "--name-prefix", "shop-t")[0] == 0
     with (tmp_path / "envs" / "local.toml").open("a") as local:
-        local.write("\n[budget]\nmonthly = 10\n")
+        local.write('\n[alerts]\nemail = ["ops@example.com"]\n\n[budget]\nmonthly = 10\n')  # a budget needs a channel
     for args in (("dev", "--from", "local", "--cloud", "aws", "--region", "eu-west-1"), ("qa", "--from", "dev"),
                  ("prod", "--from", "qa"), ("gdev", "--from", "local", "--cloud", "gcp", "--region", "europe-west1")):
         code, out = cli("env", "new", *args, "--project", str(tmp_path))

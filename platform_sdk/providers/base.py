@@ -733,6 +733,12 @@ class CloudPlugin:
         CDN's edge function) rather than one of the estate's functions: not listed by `platform status` or `logs`,
         no alarms of its own. Default: none is."""
         return False
+    credential_files: ClassVar[tuple[str, ...]] = ()
+    """Where the cloud's tools keep a machine's credentials (gitignore syntax, e.g. `.aws/`): never shipped in a
+    function package or content upload (platform_sdk.synth.sources)."""
+    database_system_roles: ClassVar[tuple[str, ...]] = ()
+    """PostgreSQL role name patterns (`LIKE` syntax) of the cloud's managed database service's own roles, which a
+    move never makes read only (platform_sdk.move.db.postgres): e.g. RDS's `rds%`."""
     checkov: ClassVar[bool] = False
     """Scan its stacks with checkov in `platform check`."""
     checkov_accepted: ClassVar[Mapping[str, tuple[str, str]]] = {}

@@ -166,9 +166,10 @@ def _check_links(env: Environment, resource: Resource, placement: Placement,
         made = f"; the grant: {grant}" if grant is not None else ""  # its own file and line, maybe another file's
         hint = "place both on the same cloud"
         if "local" in (placement.cloud, placements[other].cloud):  # the local cloud itself, not a stand-in
+            stand_ins = " and ".join(f'`[clouds.{name}] stand_in = "local"`'
+                                     for name in providers.names() if name != "local")
             hint += (" (the local cloud itself is no cloud of a split: to rehearse workloads on different clouds, "
-                     "place them on stand-ins, `[clouds.aws] stand_in = \"local\"` and `[clouds.gcp] stand_in = "
-                     "\"local\"`: the README's \"Moving a workload to another cloud\")")
+                     f"place them on stand-ins, {stand_ins}: the README's \"Moving a workload to another cloud\")")
         raise PlacementError(
             f"{message} ({resource.address} on {placement.cloud}, {other.address} on {placements[other].cloud}"
             f"{made})",

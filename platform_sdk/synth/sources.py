@@ -1,10 +1,11 @@
 """Which files of a user's folder leave the machine: a function's source folder (zipped into its package) and a
 bucket's `content` folder (uploaded by `platform apply`).
 
-Never shipped, whatever the folder holds (`DEFAULT_EXCLUDES`, gitignore syntax):
-- secrets (`SENSITIVE`): dotenv files (`.env`, `.env.*`), private keys and certificates' keys (`*.pem`, `*.key`,
+Never shipped, whatever the folder holds (`default_excludes()`, gitignore syntax):
+- secrets (`sensitive()`): dotenv files (`.env`, `.env.*`), private keys and certificates' keys (`*.pem`, `*.key`,
   `*.p12`, `*.pfx`, `id_rsa*`, `id_dsa*`, `id_ecdsa*`, `id_ed25519*`), credential files (`.netrc`, `.pypirc`,
-  `.npmrc`) and folders (`.aws/`, `.ssh/`, `.gnupg/`). Leaving one out is announced (the caller warns, naming them);
+  `.npmrc`) and folders (`.ssh/`, `.gnupg/`, and each cloud plug-in's `credential_files`, e.g. `.aws/`). Leaving
+  one out is announced (the caller warns, naming them);
 - version control (`.git/`, `.hg/`, `.svn/`), virtualenvs (`.venv/`, `venv/`), `node_modules/`, caches
   (`__pycache__/`, `*.pyc`, `.pytest_cache/`, `.mypy_cache/`, `.ruff_cache/`), editor and OS files (`.idea/`,
   `.vscode/`, `*.swp`, `*~`, `.DS_Store`, `Thumbs.db`) and the ignore file itself: left out silently.
@@ -37,20 +38,36 @@ from platform_sdk.model import Bucket, Function, Service
 IGNORE_FILE = ".platformignore"
 """The user's own exclusions, in gitignore syntax, at the top of a function's source or content folder."""
 
-SENSITIVE: tuple[str, ...] = (
+SECRET_FILES: tuple[str, ...] = (
     ".env", ".env.*", "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*",
-    ".netrc", ".pypirc", ".npmrc", ".aws/", ".ssh/", ".gnupg/",
+    ".netrc", ".pypirc", ".npmrc", ".ssh/", ".gnupg/",
 )
-"""Patterns of files that hold secrets: never shipped, and said so when one is left out."""
+"""Patterns of files that hold secrets on any machine (with the plug-ins' `credential_files`: `sensitive`)."""
 
-DEFAULT_EXCLUDES: tuple[str, ...] = (
-    *SENSITIVE,
+CLUTTER: tuple[str, ...] = (
     ".git/", ".hg/", ".svn/", ".venv/", "venv/", "node_modules/", "__pycache__/", "*.pyc", ".pytest_cache/",
     ".mypy_cache/", ".ruff_cache/", ".idea/", ".vscode/", "*.swp", "*~", ".DS_Store", "Thumbs.db", IGNORE_FILE,
 )
-"""Every pattern left out by default (gitignore syntax; a pattern without `/` matches at any depth)."""
+"""Left out silently (gitignore syntax; a pattern without `/` matches at any depth)."""
 
-_SENSITIVE_SPEC = pathspec.GitIgnoreSpec.from_lines(SENSITIVE)
+
+@functools.cache
+def sensitive() -> tuple[str, ...]:
+    """Patterns of files that hold secrets: never shipped, and said so when one is left out (`SECRET_FILES` and
+    each cloud plug-in's `credential_files`, such as a cloud CLI's credentials folder)."""
+    from platform_sdk import providers
+
+    return (*SECRET_FILES, *sorted({p for plugin in providers.plugins().values() for p in plugin.credential_files}))
+
+
+def default_excludes() -> tuple[str, ...]:
+    """Every pattern left out by default: `sensitive()` and `CLUTTER`."""
+    return (*sensitive(), *CLUTTER)
+
+
+@functools.cache
+def _sensitive_spec() -> pathspec.GitIgnoreSpec:
+    return pathspec.GitIgnoreSpec.from_lines(sensitive())
 
 
 class LinkOutside(ValueError):
@@ -67,7 +84,7 @@ class Listing:
     """The files of a folder that ship, and the secret-looking ones left out.
 
     `files`: (`/`-separated name relative to the folder, path on disk) sorted by name; `left_out`: names of the
-    files (and folders, with a trailing `/`) left out because they match `SENSITIVE`, sorted.
+    files (and folders, with a trailing `/`) left out because they match `sensitive()`, sorted.
     """
 
     files: tuple[tuple[str, Path], ...]
@@ -84,7 +101,7 @@ def ignore_spec(root: Path) -> pathspec.GitIgnoreSpec:
 def _compiled(user_lines: tuple[str, ...]) -> pathspec.GitIgnoreSpec:
     """Compiled once per distinct `.platformignore` (compiling the defaults costs ~2 ms; synthesis lists every
     function's folder three times)."""
-    return pathspec.GitIgnoreSpec.from_lines([*DEFAULT_EXCLUDES, *user_lines])
+    return pathspec.GitIgnoreSpec.from_lines([*default_excludes(), *user_lines])
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -110,7 +127,7 @@ def list_files(root: Path) -> Listing:
             is_dir = entry.is_dir()  # follows a link
             shown = f"{name}/" if is_dir else name
             if spec.match_file(shown):  # left out: a `.venv/bin/python` link to the system's python is fine
-                if _SENSITIVE_SPEC.match_file(shown):
+                if _sensitive_spec().match_file(shown):
                     left_out.append(shown)
                 continue
             if entry.is_symlink():

@@ -202,9 +202,13 @@ class PostgresDatabase:
         database = quote_ident(self.url.database or "postgres")
         try:
             if read_only:
-                roles = [str(r[0]) for r in self.conn.run(
-                    "SELECT rolname FROM pg_roles WHERE NOT rolsuper AND rolname <> current_user "
-                    "AND rolname NOT LIKE 'pg\\_%' AND rolname NOT LIKE 'rds%' AND rolname NOT LIKE 'cloudsql%'")]
+                from platform_sdk import providers  # the managed services' own roles: each cloud's plug-in
+
+                system = sorted({p for plugin in providers.plugins().values() for p in plugin.database_system_roles})
+                query = ("SELECT rolname FROM pg_roles WHERE NOT rolsuper AND rolname <> current_user "
+                         "AND rolname NOT LIKE 'pg\\_%'" + "".join(f" AND rolname NOT LIKE :p{i}"
+                                                                 for i in range(len(system))))
+                roles = [str(r[0]) for r in self.conn.run(query, **{f"p{i}": p for i, p in enumerate(system)})]
                 for role in roles:
                     self.conn.run(f"ALTER ROLE {quote_ident(role)} IN DATABASE {database} "
                                   "SET default_transaction_read_only = on")

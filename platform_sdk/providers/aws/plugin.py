@@ -107,6 +107,11 @@ class AwsPlugin(CloudPlugin):
         from platform_sdk.providers.aws.helpers import helper_function
 
         return helper_function(body)
+    credential_files = (".aws/",)
+    """The AWS CLI and SDKs' credentials and config folder: https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-files.html"""
+    database_system_roles = ("rds%",)
+    """RDS's own roles (rdsadmin, rds_superuser, rdstopmgr, ...):
+    https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Appendix.PostgreSQL.CommonDBATasks.Roles.html"""
     checkov = True
     checkov_accepted: ClassVar[Mapping[str, tuple[str, str]]] = {
         "CKV_AWS_258": PUBLIC_FUNCTION,  # Lambda function URL AuthType NONE

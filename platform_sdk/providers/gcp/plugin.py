@@ -100,6 +100,11 @@ class GcpPlugin(CloudPlugin):
         "function": ("google-auth[requests]>=2.20,<3",),  # federated credentials; generateIdToken; HTTPS calls
     }
     function_type = ("google_cloudfunctions2_function", "name")
+    credential_files = (".config/gcloud/",)
+    """The gcloud CLI's configuration folder, application default credentials included: https://cloud.google.com/docs/authentication/application-default-credentials"""
+    database_system_roles = ("cloudsql%",)
+    """Cloud SQL's own roles (cloudsqladmin, cloudsqlsuperuser, ...):
+    https://cloud.google.com/sql/docs/postgres/users"""
     checkov = True
     checkov_accepted: ClassVar[Mapping[str, tuple[str, str]]] = {
         "CKV_GCP_102": PUBLIC_FUNCTION,  # Cloud Run service invokable by allUsers
