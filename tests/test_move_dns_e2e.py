@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -343,23 +344,29 @@ def test_a_move_leaves_a_domain_that_waits_for_its_records_in_its_first_phase(tm
         assert code == 0 and after["dns"]["stopped"] == "dns-records-missing", after
 
 
-def test_a_rehearsal_says_before_the_move_that_the_rehearsed_environment_would_pause_it_for_dns(
-        tmp_path: Path, cli: Cli) -> None:
-    """A local environment rehearsing prod, whose gcp zone is external: the local move would go through at once (its
-    own zone is not external) and its preflight says prod's would pause for the DNS records of gcp."""
+def _rehearsed_move_note(tmp_path: Path, cli: Cli, aws_zone: str, gcp_zone: str) -> tuple[Path, dict[str, Any]]:
+    """The example's local environment rehearsing a prod with these zones (its own aws zone not external), applied;
+    the dry run of moving web to gcp; its check `rehearsal of prod: web.cdn`."""
     project = make(tmp_path / "estate")
     env_file = project / "envs" / "local.toml"
     env_file.write_text(env_file.read_text().replace('dns_zone = "external"\n', "")
                         .replace('default_cloud = "aws"\n', 'default_cloud = "aws"\nrehearses = "prod"\n'))
     (project / "envs" / "prod.toml").write_text(
         'name_prefix = "acme"\ndefault_cloud = "aws"\n[clouds.aws]\nregion = "eu-west-1"\naccount = "111111111111"\n'
-        '[clouds.gcp]\nproject = "acme-prod-123"\nregion = "europe-west1"\ndns_zone = "external"\n')
+        f'{aws_zone}[clouds.gcp]\nproject = "acme-prod-123"\nregion = "europe-west1"\n{gcp_zone}')
     applied = cli(project, "apply", "--env", "local", "--auto-approve")
     assert applied.exit_code == 0, applied.output
-
     code, dry = cli.json(project, "move", "web", "--to", "gcp", "--env", "local", "--dry-run")
     assert code == 0, dry
     (note,) = [c for c in dry["preflight"]["checks"] if c["step"] == "rehearsal of prod: web.cdn"]
+    return project, note
+
+
+def test_a_rehearsal_says_before_the_move_that_the_rehearsed_environment_would_pause_it_for_dns(
+        tmp_path: Path, cli: Cli) -> None:
+    """A local environment rehearsing prod, whose gcp zone is external: the local move would go through at once (its
+    own zone is not external) and its preflight says prod's would pause for the DNS records of gcp."""
+    project, note = _rehearsed_move_note(tmp_path, cli, aws_zone="", gcp_zone='dns_zone = "external"\n')
     assert note["ok"], note
     assert "there this move would pause for DNS records: CDN web.cdn serves shop.example.com from a DNS zone " \
         "outside gcp" in note["detail"] and "prod.toml" in note["detail"]
@@ -370,20 +377,7 @@ def test_a_rehearsal_reports_that_the_rehearsed_environment_would_refuse_the_mov
     """prod names a Route 53 zone on aws and no dns_zone on gcp: moving web's CDN there would be refused in prod (its
     domain's record would go on pointing at the removed CDN). The rehearsal's preflight said nothing about it and the
     local move went ahead silently; it now reports it, in the dry run's checks and in the plain move's output."""
-    project = make(tmp_path / "estate")
-    env_file = project / "envs" / "local.toml"
-    env_file.write_text(env_file.read_text().replace('dns_zone = "external"\n', "")
-                        .replace('default_cloud = "aws"\n', 'default_cloud = "aws"\nrehearses = "prod"\n'))
-    (project / "envs" / "prod.toml").write_text(
-        'name_prefix = "acme"\ndefault_cloud = "aws"\n[clouds.aws]\nregion = "eu-west-1"\naccount = "111111111111"\n'
-        'dns_zone = "Z0123456789ABCDEFGHIJ"\n'
-        '[clouds.gcp]\nproject = "acme-prod-123"\nregion = "europe-west1"\n')
-    applied = cli(project, "apply", "--env", "local", "--auto-approve")
-    assert applied.exit_code == 0, applied.output
-
-    code, dry = cli.json(project, "move", "web", "--to", "gcp", "--env", "local", "--dry-run")
-    assert code == 0, dry
-    (note,) = [c for c in dry["preflight"]["checks"] if c["step"] == "rehearsal of prod: web.cdn"]
+    project, note = _rehearsed_move_note(tmp_path, cli, aws_zone='dns_zone = "Z0123456789ABCDEFGHIJ"\n', gcp_zone="")
     assert note["ok"] and note["detail"].startswith("this move would be refused there: CDN web.cdn serves "), note
     assert "[clouds.gcp] in " in note["detail"] and "prod.toml names no dns_zone" in note["detail"]
     moved = cli(project, "move", "web", "--to", "gcp", "--env", "local", "--yes")
