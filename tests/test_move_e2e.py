@@ -385,6 +385,9 @@ def test_a_one_resource_move_stopped_anywhere_is_taken_on_by_a_command_it_names(
         killed("hello.notes", "--to", target, after=phase)
         if phase == "cleanup":  # taken on where this checkout's record of its applies is gone (another machine):
             (hello / ".platform" / "deployed" / "local.json").unlink()  # the move record names the copy to remove
+        # `--resume --dry-run` says what a resume would do and changes nothing (it was refused as a conflict)
+        dry = cli(hello, "move", "--resume", "--dry-run", "--env", "local")
+        assert dry.exit_code == 0 and "platform move --resume --env local" in " ".join(dry.stdout.split()), dry.output
         # the person running it wants the bucket back where it was: refused (the move is unfinished), saying how on
         refused = cli(hello, "move", "hello.notes", "--to", source, "--env", "local", "--yes")
         assert refused.exit_code == 2 and "is unfinished" in refused.stderr, refused.stderr

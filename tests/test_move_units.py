@@ -68,7 +68,7 @@ def test_a_move_back_to_what_the_key_resolves_to_removes_its_line(tmp_path: Path
     (["--abort", "--to", "gcp"], "--abort undoes"),
     (["--abort", "--remove-source"], "--abort undoes"),
     (["thumbnails", "--to", "gcp", "--keep-target"], "--keep-target only goes with --abort"),
-    (["--resume", "--dry-run"], "--dry-run checks a new move"),
+    (["--resume", "--dry-run"], "has no unfinished move to resume"),  # with one it says what --resume would do
     (["thumbnails"], "give what to move and where"),
 ])
 def test_conflicting_flags_exit_2_and_change_nothing(cli: Cli, tmp_path: Path, args: list[str], message: str) -> None:

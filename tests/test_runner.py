@@ -313,7 +313,8 @@ def test_workspace_lock_leaves_no_file_and_never_two_holders(tmp_path: Path, mon
     path = tmp_path / "locks" / "local.lock"
     with workspace_lock(tmp_path, "local", "apply"):
         assert json.loads(path.read_text())["command"] == "apply"
-    assert not path.exists()
+    assert not path.exists() and not path.parent.exists()  # nor its folder, once empty
+    path.parent.mkdir()
     path.write_text('{"command": "apply", "pid": 1}')  # a holder killed with SIGKILL: file left, lock dropped
     with workspace_lock(tmp_path, "local", "plan"):
         assert json.loads(path.read_text())["command"] == "plan"

@@ -360,8 +360,6 @@ def _conflicts(selector: str | None, to: str | None, keep_source: bool, remove_s
         return f"--abort undoes the unfinished move; it takes no {', '.join(given)}"
     if keep_target and not abort:
         return "--keep-target only goes with --abort"
-    if resume and dry_run:
-        return "--dry-run checks a new move; a resumed move continues from its recorded phase"
     if not (resume or abort) and (selector is None or to is None):
         return "give what to move and where (SERVICE[.RESOURCE] --to CLOUD), or --resume / --abort"
     return None

@@ -154,9 +154,12 @@ def workspace_lock(cache_dir: Path, env: str, command: str) -> Iterator[None]:
     file another one had just removed (its path now names a new file, or none) retries on the path's file.
     """
     path = lock_path(cache_dir, env)
-    path.parent.mkdir(parents=True, exist_ok=True)
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:  # another command's release removed the empty folder meanwhile: make it again
+            continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -176,6 +179,8 @@ def workspace_lock(cache_dir: Path, env: str, command: str) -> Iterator[None]:
         path.unlink(missing_ok=True)
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+        with contextlib.suppress(OSError):  # the folder, once empty, goes too: a refused command leaves nothing
+            path.parent.rmdir()  # behind; not empty (another environment's lock is held): it stays
 
 
 def _locked_error(path: Path, env: str) -> WorkspaceLocked:
