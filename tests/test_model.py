@@ -295,12 +295,12 @@ def test_every_public_field_is_documented_with_its_default(cls: type) -> None:
 def test_specs_are_the_kinds_settings() -> None:
     function_settings = {f.name for f in dataclasses.fields(FunctionSpec)}
     database_settings = {f.name for f in dataclasses.fields(DatabaseSpec)}
-    assert function_settings == {"runtime", "memory", "timeout", "environment", "alarms"}
+    assert function_settings == {"runtime", "memory", "timeout", "environment", "alarms", "internet"}
     assert function_settings <= {f.name for f in dataclasses.fields(Function)}
     assert database_settings <= {f.name for f in dataclasses.fields(Database)}
     fn = Function("api", handler="api.handle", memory=512, environment={"A": "1"})
     settings = FunctionSpec.of(fn)
     assert settings == {"runtime": "python3.11", "memory": 512, "timeout": 30, "environment": {"A": "1"},
-                        "alarms": Alarms()}
+                        "alarms": Alarms(), "internet": False}
     assert settings["environment"] is not fn.environment, "mutable settings are copied"
     assert ObjectCreatedTrigger(Bucket("b")).prefix == ""

@@ -207,7 +207,11 @@ def test_dry_run_shows_what_would_move(cli: Cli, applied: Path) -> None:
     assert out["preflight"]["ok"] and {c["how"] for c in out["preflight"]["checks"]} == {"checked", "planned", "static"}
     assert '"web" = "gcp"' in (applied / "envs" / "local.toml").read_text()
     assert state_files(applied) == before
-    assert not [c for c in out["preflight"]["checks"] if c["step"].startswith("rehearsal of")]  # prod takes it
+    # prod would refuse it for one reason only: web.cdn's domain has its records in prod's gcp dns_zone and prod's
+    # aws section names none (found since the preflight checks the rehearsed environment's zones too)
+    notes = [c for c in out["preflight"]["checks"] if c["step"].startswith("rehearsal of")]
+    assert [(c["step"], c["ok"]) for c in notes] == [("rehearsal of prod: web.cdn", True)], notes
+    assert notes[0]["detail"].startswith("this move would be refused there: CDN web.cdn serves shop.example.com")
 
 
 def test_a_local_move_says_before_it_starts_what_the_rehearsed_environment_would_refuse(cli: Cli,

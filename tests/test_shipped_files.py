@@ -116,7 +116,8 @@ def _tree(root: Path) -> dict[str, int]:
 
 
 def _packages(project: Path, env: str) -> list[Path]:
-    return sorted((project / ".platform" / "packages").glob(f"{env}*/web-api-*.zip"))
+    """The packages of web.api synthesized for `env` (its own folder: `dev*` also matched other folders)."""
+    return sorted((project / ".platform" / "packages" / env).glob("web-api-*.zip"))
 
 
 @pytest.mark.e2e
@@ -126,9 +127,11 @@ def test_synthesis_for_aws_gcp_and_local_ships_no_dotenv_and_says_so(tmp_path: P
     for env, target in (("dev", "aws"), ("prod", "gcp"), ("local", "local")):
         result = cli(project, "synth", "--env", env)
         assert result.exit_code == 0, result.output
-        (package,) = _packages(project, env)
-        assert package.name == f"web-api-{target}.zip"
-        assert "api.py" in _names(package) and ".env" not in _names(package)
+        package = project / ".platform" / "packages" / env / f"web-api-{target}.zip"
+        assert package.is_file(), sorted(p.relative_to(project).as_posix()
+                                         for p in (project / ".platform" / "packages").rglob("*"))
+        assert "api.py" in _names(package)
+        assert not [p for p in _packages(project, env) if ".env" in _names(p)]  # nor any other build of it
         said = re.sub(r"\s+", " ", result.stderr)
         assert said.count("left out of the package of web.api: .env (files that hold secrets") == 1, said
 
