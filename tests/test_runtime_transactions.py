@@ -11,6 +11,7 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 import pytest
+from pg8000.exceptions import DatabaseError
 
 from platform_sdk.runtime.database import Connection, TransactionAborted
 from tests.postgres import create_database, postgres_server  # noqa: F401 - fixture
@@ -33,18 +34,18 @@ def test_a_caught_error_is_named_and_nothing_is_committed_silently(postgres_serv
 
     with pytest.raises(TransactionAborted) as aborted, connect(url) as conn:
         conn.execute("INSERT INTO notes VALUES (?, ?)", (2, "kept?"))
-        with pytest.raises(Exception):  # noqa: B017 - the driver's own error class
+        with pytest.raises(DatabaseError, match="duplicate key"):  # the driver's own error, caught
             conn.execute("INSERT INTO notes VALUES (?, ?)", (1, "duplicate"))
     assert aborted.value.statement == "INSERT INTO notes VALUES (?, ?)"
     assert "nothing of this transaction was committed" in str(aborted.value)
 
     with pytest.raises(TransactionAborted, match="statement 'SELECT count"), connect(url) as conn:
-        with pytest.raises(Exception):  # noqa: B017
+        with pytest.raises(DatabaseError, match="duplicate key"):
             conn.execute("INSERT INTO notes VALUES (?, ?)", (1, "duplicate"))
         conn.query("SELECT count(*) FROM notes")  # refused by the server: the cause is named
 
     with connect(url) as conn:  # a rollback after the caught error goes on as expected
-        with pytest.raises(Exception):  # noqa: B017
+        with pytest.raises(DatabaseError, match="duplicate key"):
             conn.execute("INSERT INTO notes VALUES (?, ?)", (1, "duplicate"))
         conn.rollback()
         conn.execute("INSERT INTO notes VALUES (?, ?)", (3, "after rollback"))
