@@ -43,6 +43,10 @@ _PROCESS_MEMBERS = ("start", "stop", "handshake", "send", "_next_message", "_jsi
 DEFERRED_REQUIRES = Path(__file__).with_name("deferred_requires.js")
 """Preloaded into the kernel: two of cdktf's dependencies (`archiver`, `semver`) load when first used rather than
 when cdktf loads (~80 ms of the kernel's CPU; the file says which and why)."""
+ASSET_LINKS = Path(__file__).with_name("asset_links.js")
+"""Preloaded into the kernel: cdktf places FILE assets as hard links to the built files instead of copies where the
+file system allows (the file says why that is safe)."""
+PRELOADS = (DEFERRED_REQUIRES, ASSET_LINKS)
 
 
 class KernelExited(RuntimeError):
@@ -210,8 +214,8 @@ def _supported() -> bool:
 
 
 def _spawn(program: str, environ: dict[str, str]) -> Kernel:
-    """`node --max-old-space-size=4069 --preserve-symlinks PROGRAM` as jsii's relay starts it, plus `--require
-    DEFERRED_REQUIRES` (if the file was installed): a Unix socket as its descriptor 3, /dev/null as stdin, its stdout
+    """`node --max-old-space-size=4069 --preserve-symlinks PROGRAM` as jsii's relay starts it, plus `--require FILE`
+    for each of PRELOADS that was installed: a Unix socket as its descriptor 3, /dev/null as stdin, its stdout
     and stderr copied to ours.
 
     The kernel is its own process group: a terminal's Ctrl-C (SIGINT to the foreground group) reaches Python alone,
@@ -226,7 +230,7 @@ def _spawn(program: str, environ: dict[str, str]) -> Kernel:
     child = [_above(os.dup(theirs.fileno())), _above(out_write), _above(err_write)]
     theirs.close()
     try:
-        preload = ["--require", str(DEFERRED_REQUIRES)] if DEFERRED_REQUIRES.is_file() else []
+        preload = [arg for file in PRELOADS if file.is_file() for arg in ("--require", str(file))]
         pid = os.posix_spawnp(node, [node, "--max-old-space-size=4069", "--preserve-symlinks", *preload, program],
                               environ,
                               file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
