@@ -25,7 +25,7 @@ from typing import Any
 from platform_sdk import providers
 from platform_sdk.model import Function, HttpTrigger, ObjectCreatedTrigger, QueueMessageTrigger, ScheduleTrigger
 from platform_sdk.providers.base import FunctionPackage
-from platform_sdk.synth.sources import function_files
+from platform_sdk.synth.sources import Listing, function_files
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o644
@@ -74,10 +74,12 @@ def _read(path: Path) -> bytes:
 STUB_INIT = b'"""Runtime-only copy of platform_sdk shipped inside a function."""\n'
 
 
-def executables(fn: Function) -> frozenset[str]:
+def executables(fn: Function, listing: Listing | None = None) -> frozenset[str]:
     """Names (as in the package) of the function's own files that are executable on disk (any `x` bit): a
-    `bin/convert` the handler runs must stay executable in the zip, or Lambda refuses to run it."""
-    return frozenset(name for name, path in function_files(fn).files if path.stat().st_mode & 0o111)
+    `bin/convert` the handler runs must stay executable in the zip, or Lambda refuses to run it. `listing`: the
+    function's files if already listed (`function_files`)."""
+    files = (listing if listing is not None else function_files(fn)).files
+    return frozenset(name for name, path in files if path.stat().st_mode & 0o111)
 
 
 _RUNTIME_CACHE: dict[tuple[str, ...], dict[str, bytes]] = {}
@@ -148,14 +150,15 @@ def trigger_summary(fn: Function) -> list[dict[str, Any]]:
 
 
 def package_entries(fn: Function, target: str, extra: dict[str, bytes] | None = None,
-                    runtimes: Iterable[str] = ()) -> dict[str, bytes]:
-    """Every file of the package, name -> bytes: user code (`function_files`), runtime, entry module, metadata.
+                    runtimes: Iterable[str] = (), listing: Listing | None = None) -> dict[str, bytes]:
+    """Every file of the package, name -> bytes: user code (`function_files`, or `listing` if already listed),
+    runtime, entry module, metadata.
 
     When the target's plug-in ships the runtime, the package carries the plug-in runtimes of `target` and of
     `runtimes` (the clouds of resources granted to the function on other clouds).
     """
     entries: dict[str, bytes] = {}
-    for name, path in function_files(fn, announce=True).files:
+    for name, path in (listing if listing is not None else function_files(fn, announce=True)).files:
         entries[name] = _read(path)
     packaging = providers.plugin(target).packaging
     if packaging.ships_runtime:
@@ -232,10 +235,11 @@ def write_zip_cached(entries: dict[str, bytes], path: Path, executable: Iterable
 def build_package(fn: Function, target: str, build_dir: Path, extra: dict[str, bytes] | None = None,
                   runtimes: Iterable[str] = ()) -> FunctionPackage:
     """Build the function's zip for one target cloud into `build_dir` (`runtimes`: see package_entries)."""
-    entries = package_entries(fn, target, extra, runtimes)
+    listing = function_files(fn, announce=True)  # listed once for both
+    entries = package_entries(fn, target, extra, runtimes, listing)
     service = fn.service.name if fn.service else "service"
     path = build_dir / f"{service}-{fn.name}-{target}.zip"
-    digest = write_zip_cached(entries, path, executables(fn) & entries.keys())
+    digest = write_zip_cached(entries, path, executables(fn, listing) & entries.keys())
     sizes = sorted(((name, len(data)) for name, data in entries.items()), key=lambda item: (-item[1], item[0]))
     packaging = providers.plugin(target).packaging
     entry_module, symbol = packaging.entry_module, packaging.entry_symbol
