@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -11,6 +14,7 @@ from platform_sdk.errors import PlatformWarning
 from platform_sdk.providers.aws.packaging import lambda_platforms
 from platform_sdk.synth import vendoring
 from platform_sdk.synth.vendoring import VendoringError, python_version, vendor_requirements
+from tests.conftest import REPO
 
 
 def function_dir(tmp_path: Path, requirements: str | None) -> Path:
@@ -80,6 +84,20 @@ def test_local_announces_a_requirement_its_environment_does_not_have(tmp_path: P
 
 def test_no_requirements_no_entries(tmp_path: Path) -> None:
     assert vendor_requirements(function_dir(tmp_path, None), "aws", "python3.11", tmp_path / "cache") == {}
+
+
+def test_functions_without_requirements_never_import_packaging(tmp_path: Path) -> None:
+    """`packaging.requirements` costs ~20 ms of CPU to import and serves only a requirements.txt the local cloud
+    reads (`missing_requirements`); a synthesis whose functions have none (the bench estate's 70) never imports it."""
+    source = function_dir(tmp_path, None)
+    script = (f"import sys\nfrom platform_sdk.synth.vendoring import vendor_requirements\n"
+              f"for target in ('aws', 'gcp', 'local'):\n"
+              f"    vendor_requirements({str(source)!r}, target, 'python3.11', {str(tmp_path / 'cache')!r})\n"
+              f"print('packaging' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False"]
 
 
 def test_failed_download_names_the_requirements_file_and_pip_message(tmp_path: Path) -> None:

@@ -38,8 +38,6 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from packaging.requirements import InvalidRequirement, Requirement
-
 from platform_sdk import providers
 from platform_sdk.errors import PlatformError, warn
 
@@ -170,6 +168,8 @@ def missing_requirements(requirements: Path) -> list[tuple[int, str]]:
     error at a cloud stage's synthesis) and requirements whose environment marker is false here are skipped; so is
     an installed project of another version (an exact pin for a cloud's runtime, e.g. a wheel for Lambda's glibc,
     need not be the version installed locally)."""
+    from packaging.requirements import InvalidRequirement, Requirement  # ~20 ms to import: only when there is a file
+
     missing: list[tuple[int, str]] = []
     for number, text in enumerate(requirements.read_text().splitlines(), 1):
         line = text.split(" #", 1)[0].strip()
