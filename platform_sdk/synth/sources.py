@@ -161,13 +161,7 @@ def function_files(fn: Function, announce: bool = False) -> Listing:
     Raises:
         ModelError: a symlink in the source folder points outside it (naming the link and its target).
     """
-    try:
-        listing = list_files(fn.source_dir)
-    except LinkOutside as err:
-        raise _refused(fn.error(str(err), "source")) from None
-    if announce and listing.left_out:
-        warn(left_out_message(f"the package of {fn.address}", listing), fn.declared_in, fn.declared_line)
-    return listing
+    return _listed(fn, fn.source_dir, "source", f"the package of {fn.address}", announce)
 
 
 def content_files(bucket: Bucket, announce: bool = False) -> Listing:
@@ -179,12 +173,18 @@ def content_files(bucket: Bucket, announce: bool = False) -> Listing:
     """
     if bucket.content_dir is None:
         raise bucket.error("the bucket has no content directory", "content")
+    return _listed(bucket, bucket.content_dir, "content", f"the upload to {bucket.address}", announce)
+
+
+def _listed(resource: Function | Bucket, folder: Path, key: str, what: str, announce: bool) -> Listing:
+    """`list_files(folder)` for a resource's folder (its declaration's `key`): a link leaving it refused, naming the
+    declaration; `announce`: the secrets it leaves out, as a warning at the declaration."""
     try:
-        listing = list_files(bucket.content_dir)
+        listing = list_files(folder)
     except LinkOutside as err:
-        raise _refused(bucket.error(str(err), "content")) from None
+        raise _refused(resource.error(str(err), key)) from None
     if announce and listing.left_out:
-        warn(left_out_message(f"the upload to {bucket.address}", listing), bucket.declared_in, bucket.declared_line)
+        warn(left_out_message(what, listing), resource.declared_in, resource.declared_line)
     return listing
 
 
