@@ -249,7 +249,6 @@ def vendor_requirements(source_dir: Path, target: str, python: str, cache_dir: P
     found = providers.plugin(target)
     packaging = found.packaging
     source_dir = Path(source_dir).resolve()
-    cache_dir = Path(cache_dir).resolve()  # pip runs in the function's directory: paths must be absolute
     requirements = source_dir / "requirements.txt"
     user_text = requirements.read_text() if requirements.is_file() else ""
     added = _added(user_text, list(runtime))
@@ -272,6 +271,7 @@ def vendor_requirements(source_dir: Path, target: str, python: str, cache_dir: P
     platforms = found.wheel_platforms(version, arch)
     combined = f"{user_text}\n#runtime\n" + "\n".join(added)
     key = cache_key(combined.encode(), version, platforms)
+    cache_dir = Path(cache_dir).resolve()  # pip runs in the function's directory: paths must be absolute
     slot = cache_dir / key
     cached = slot / ENTRIES_FILE
     if cached.is_file():
