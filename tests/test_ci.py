@@ -8,10 +8,15 @@ writes nothing; `--check` finds a stale pipeline.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shlex
+import shutil
 import subprocess
 import sys
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +24,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner, Result
 
+from platform_sdk.ci.gitlab import install_terraform
 from platform_sdk.ci.waves import wave_needs, wave_of, waves
 from platform_sdk.errors import PlatformError
 from tests.conftest import copy_estate
@@ -150,6 +156,7 @@ def test_plan_files_are_short_lived_artifacts_never_printed(generated: dict[str,
     assert any(p.endswith("platform.tfplan") for p in artifacts["paths"])
     cache = gitlab["default"]["cache"]["paths"]
     assert ".platform/plugin-cache" in cache and not any(p in (".platform", ".platform/state") for p in cache)
+    assert ".cache/terraform" in cache, "the Terraform the jobs install is downloaded once, then cached"
 
 
 def test_pull_requests_plan_every_environment_into_one_comment(generated: dict[str, Any]) -> None:
@@ -179,6 +186,8 @@ def test_check_passes_when_current_and_fails_when_stale(generated: dict[str, Any
     (("ci", "github", "--env", "dev", "--env", "dev"), "given twice"),
     (("ci", "github", "--env", "dev", "--env", "local"), "local.toml:22: state.backend: keeps its Terraform state in "
                                                          "files on this machine"),
+    (("ci", "gitlab", "--env", "dev", "--terraform-version", "latest"), "--terraform-version: GitLab jobs install one "
+                                                                         "exact Terraform release (got 'latest')"),
 ])
 def test_bad_input_exits_2_and_writes_nothing(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
     root = copy_estate(tmp_path / "estate")
@@ -234,3 +243,166 @@ def test_the_install_step_fits_the_project(tmp_path: Path) -> None:
     pipeline = (tmp_path / ".gitlab-ci.yml").read_text()
     assert pinned in pipeline and "pip install -e" not in pipeline
     assert "platform ci gitlab --env ci --check" in pipeline
+
+
+# The GitLab jobs' Terraform step, run for real by `sh` on a machine whose PATH holds no terraform or tofu: a fake
+# `curl` serves a local copy of releases.hashicorp.com (real zips holding a small `terraform` script, a real
+# SHA256SUMS) and logs each URL; a fake `uname -m` says the runner's architecture. Nothing reaches a public host.
+
+RELEASES_URL = "https://releases.hashicorp.com/"
+FAKE_CURL = r"""#!/bin/sh
+out= url=
+while [ $# -gt 0 ]; do
+  case "$1" in --output) out=$2; shift ;; https://*) url=$1 ;; esac
+  shift
+done
+echo "$url" >> "$CURL_LOG"
+file="$RELEASES/${url#https://releases.hashicorp.com/}"
+[ -n "$out" ] && [ -f "$file" ] || { echo "curl: (22) The requested URL returned error: 404" >&2; exit 22; }
+cat "$file" > "$out"
+"""
+FAKE_UNAME = '#!/bin/sh\n[ "$1" = -m ] && echo "$MACHINE"\n'
+IMAGE_TOOLS = ("sh", "awk", "cat", "chmod", "cut", "mkdir", "mv", "rm", "sha256sum")
+"""What the step may use of the image besides curl, uname and python (each on PATH here through a symlink)."""
+VERSIONS = ("1.0.3", "1.1.0")
+
+
+@dataclass
+class Runner:
+    project: Path  # CI_PROJECT_DIR
+    releases: Path  # releases.hashicorp.com's files: terraform/<version>/...
+    path: list[Path]  # PATH: fakes, then the image's tools
+    log: Path
+
+    def run(self, script: str, machine: str = "x86_64", shell: str = "sh") -> subprocess.CompletedProcess[str]:
+        """`shell` runs `script`: "sh", or stopping at a failing command as GitLab's runner does ("sh -e", "bash -eo
+        pipefail")."""
+        env = {"PATH": os.pathsep.join(map(str, self.path)), "CI_PROJECT_DIR": str(self.project), "LC_ALL": "C",
+               "HOME": str(self.project), "RELEASES": str(self.releases), "CURL_LOG": str(self.log),
+               "MACHINE": machine}
+        program, *options = shell.split()
+        found = shutil.which(program)
+        assert found, program
+        return subprocess.run([found, *options, "-c", script], env=env, cwd=self.project, capture_output=True,
+                              text=True, timeout=60)
+
+    def downloads(self) -> list[str]:
+        return self.log.read_text().splitlines() if self.log.exists() else []
+
+    def installed(self) -> list[Path]:
+        return sorted(p for p in self.project.rglob("terraform") if p.is_file())
+
+
+def _executable(path: Path, text: str) -> None:
+    path.write_text(text)
+    path.chmod(0o755)
+
+
+@pytest.fixture
+def runner(tmp_path: Path) -> Runner:
+    releases = tmp_path / "releases"
+    for version in VERSIONS:
+        folder = releases / "terraform" / version
+        folder.mkdir(parents=True)
+        sums = []
+        for arch in ("amd64", "arm64"):
+            name = f"terraform_{version}_linux_{arch}.zip"
+            with zipfile.ZipFile(folder / name, "w", zipfile.ZIP_DEFLATED) as archive:  # no mode bits, as unzipped
+                archive.writestr("terraform", f'#!/bin/sh\necho "Terraform v{version} linux_{arch}"\n')
+            sums.append(f"{hashlib.sha256((folder / name).read_bytes()).hexdigest()}  {name}\n")
+        (folder / f"terraform_{version}_SHA256SUMS").write_text("".join(sums))
+    fakes, tools = tmp_path / "fakes", tmp_path / "image"
+    fakes.mkdir()
+    tools.mkdir()
+    _executable(fakes / "curl", FAKE_CURL)
+    _executable(fakes / "uname", FAKE_UNAME)
+    for tool in IMAGE_TOOLS:
+        found = shutil.which(tool)
+        assert found, tool
+        (tools / tool).symlink_to(found)
+    (tools / "python").symlink_to(sys.executable)
+    project = tmp_path / "project"
+    project.mkdir()
+    return Runner(project, releases, [fakes, tools], tmp_path / "curl.log")
+
+
+@pytest.fixture(scope="module")
+def terraform_step(generated: dict[str, Any]) -> str:
+    """The generated pipeline's Terraform step: first in `before_script`, before the install step."""
+    doc = yaml.safe_load(generated["files"]["gitlab"][".gitlab-ci.yml"].read_text())
+    steps = doc["default"]["before_script"]
+    assert len(steps) == 2 and "pip install" in steps[1], steps
+    assert steps[0] == install_terraform("1.0.3")
+    return str(steps[0])
+
+
+@pytest.mark.parametrize("machine, arch", [("x86_64", "amd64"), ("aarch64", "arm64"), ("arm64", "arm64")])
+@pytest.mark.parametrize("shell", ["sh", "sh -e", "bash -eo pipefail"])
+def test_the_gitlab_jobs_install_the_pinned_terraform(runner: Runner, terraform_step: str, machine: str, arch: str,
+                                                      shell: str) -> None:
+    run = runner.run(terraform_step + "\ncommand -v terraform\nterraform version", machine, shell)
+    assert run.returncode == 0, run.stdout + run.stderr
+    binary = runner.project / ".cache" / "terraform" / "1.0.3" / "terraform"
+    assert run.stdout.splitlines()[-2:] == [str(binary), f"Terraform v1.0.3 linux_{arch}"], run.stdout
+    assert runner.downloads() == [f"{RELEASES_URL}terraform/1.0.3/terraform_1.0.3_linux_{arch}.zip",
+                                  f"{RELEASES_URL}terraform/1.0.3/terraform_1.0.3_SHA256SUMS"]
+    assert runner.installed() == [binary]
+    assert sorted(p.name for p in (runner.project / ".cache").iterdir()) == ["terraform"], "no download left over"
+
+
+def test_the_next_job_takes_terraform_from_the_cache(runner: Runner, terraform_step: str) -> None:
+    assert runner.run(terraform_step).returncode == 0
+    runner.log.unlink()
+    shutil.rmtree(runner.releases)  # a download now would fail
+    run = runner.run(terraform_step + "\nterraform version")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.splitlines() == ["Terraform v1.0.3 linux_amd64"], "nothing installed, nothing said"
+    assert runner.downloads() == []
+
+
+def test_another_version_replaces_the_cached_one(runner: Runner, terraform_step: str) -> None:
+    assert runner.run(terraform_step).returncode == 0
+    run = runner.run(install_terraform("1.1.0") + "\nterraform version")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.splitlines()[-1] == "Terraform v1.1.0 linux_amd64"
+    assert runner.installed() == [runner.project / ".cache" / "terraform" / "1.1.0" / "terraform"]
+
+
+@pytest.mark.parametrize("damage", ["altered zip", "no line for it"])
+def test_a_download_not_matching_its_checksum_is_refused(runner: Runner, terraform_step: str, damage: str) -> None:
+    folder = runner.releases / "terraform" / "1.0.3"
+    if damage == "altered zip":
+        with (folder / "terraform_1.0.3_linux_amd64.zip").open("ab") as zip_file:
+            zip_file.write(b"\0")  # still a valid zip: only the checksum tells
+    else:
+        sums = folder / "terraform_1.0.3_SHA256SUMS"
+        sums.write_text("".join(line for line in sums.read_text().splitlines(True) if "amd64" not in line))
+    run = runner.run(terraform_step + "\necho still running")
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "platform ci: refusing terraform_1.0.3_linux_amd64.zip: its SHA-256 " in run.stderr
+    assert "does not match terraform_1.0.3_SHA256SUMS" in run.stderr
+    assert ("(no line for it)" in run.stderr) == (damage == "no line for it")
+    assert "still running" not in run.stdout
+    assert runner.installed() == [] and not (runner.project / ".cache" / "terraform.part").exists()
+
+
+@pytest.mark.parametrize("name", ["terraform", "tofu"])
+def test_an_image_with_terraform_or_tofu_downloads_nothing(runner: Runner, terraform_step: str, name: str,
+                                                          tmp_path: Path) -> None:
+    image = tmp_path / "preinstalled"
+    image.mkdir()
+    _executable(image / name, "#!/bin/sh\necho 'from the image'\n")
+    runner.path.append(image)
+    run = runner.run(terraform_step + f"\n{name} version")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.splitlines() == ["from the image"]
+    assert runner.downloads() == [] and not (runner.project / ".cache").exists()
+
+
+def test_an_unknown_architecture_is_refused(runner: Runner, terraform_step: str) -> None:
+    run = runner.run(terraform_step + "\necho still running", machine="riscv64")
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert run.stderr.strip() == ("platform ci: Terraform 1.0.3 has no linux build for this runner's architecture "
+                                  "riscv64 (x86_64, aarch64): use an image with Terraform or OpenTofu (variable "
+                                  "PLATFORM_CI_IMAGE)")
+    assert runner.downloads() == [] and runner.installed() == []

@@ -6,10 +6,14 @@ protected environment (the approval; `allow_failure: false` keeps the later wave
 (one apply per environment at a time), artifacts with `expire_in` and `access: developer`, `cache`.
 The merge-request comment needs a token allowed to write notes: a CI/CD variable `PLATFORM_MR_TOKEN`
 (`CI_JOB_TOKEN` cannot); without it the report stays in the job log and artifacts.
+
+Terraform: the jobs use the image's `terraform` or `tofu`; an image without either (the default `python:3.11`) gets
+the pinned release from releases.hashicorp.com, checked against its SHA256SUMS and cached (`install_terraform`).
 """
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from platform_sdk.ci.pipeline import (
@@ -37,9 +41,57 @@ COMMENT = (
     f'--data-urlencode "body@{REPORT_DIR}/comment.md" '
     '"$CI_API_V4_URL/projects/$CI_PROJECT_ID/merge_requests/$CI_MERGE_REQUEST_IID/notes" > /dev/null'
 )
-NEEDS_TERRAFORM = ('command -v terraform >/dev/null || command -v tofu >/dev/null || { echo "platform ci: this '
-                   'image has no terraform or tofu: use one with Python and Terraform (variable PLATFORM_CI_IMAGE)" '
-                   '>&2; exit 1; }')
+TERRAFORM_RELEASES = "https://releases.hashicorp.com/terraform"
+"""HashiCorp's release layout, `terraform/<version>/terraform_<version>_<os>_<arch>.zip` next to
+`terraform_<version>_SHA256SUMS` (and its `.sig`), paths HashiCorp promises never to change:
+https://www.hashicorp.com/blog/hashicorp-fastly ("Standardizing"; "SSL, GPG, and Checksums – Everywhere")."""
+TERRAFORM_CACHE = ".cache/terraform"
+"""Under the project directory, in the pipeline's `cache:`: each job after the first finds the binary there."""
+
+
+def install_terraform(version: str) -> str:
+    """The jobs' first step (POSIX sh): put Terraform `version` on PATH unless the image has `terraform` or `tofu`.
+
+    From `$CI_PROJECT_DIR/.cache/terraform/<version>/` when a job already installed it (the pipeline caches that
+    folder); else it downloads the release zip of the runner's architecture (`uname -m`: x86_64 -> amd64,
+    aarch64/arm64 -> arm64) and the release's SHA256SUMS with `curl`, refuses (exit 1, installing nothing) a zip
+    whose SHA-256 differs from its line there or an architecture with no build, unpacks it with Python's zipfile
+    (the image may have no `unzip`) and replaces the cache folder's content with it. The SHA256SUMS file comes from
+    the same HTTPS host; its GPG signature is not checked (that needs `gpg` and HashiCorp's key in the image)."""
+    v = shlex.quote(version)
+    return rf'''if command -v terraform >/dev/null || command -v tofu >/dev/null; then :; else
+  tf_dir="$CI_PROJECT_DIR/{TERRAFORM_CACHE}/{v}"
+  if [ ! -x "$tf_dir/terraform" ]; then
+    tf_part="$CI_PROJECT_DIR/{TERRAFORM_CACHE}.part"
+    tf_fail() {{ echo "platform ci: $*" >&2; rm -rf "$tf_part"; exit 1; }}
+    tf_machine=$(uname -m)
+    case "$tf_machine" in
+      x86_64 | amd64) tf_arch=amd64 ;;
+      aarch64 | arm64) tf_arch=arm64 ;;
+      *) tf_fail "Terraform {v} has no linux build for this runner's architecture $tf_machine (x86_64, aarch64):" \
+                 "use an image with Terraform or OpenTofu (variable PLATFORM_CI_IMAGE)" ;;
+    esac
+    tf_url="{TERRAFORM_RELEASES}/{v}"
+    tf_zip="terraform_{v}_linux_$tf_arch.zip"
+    tf_sums="terraform_{v}_SHA256SUMS"
+    echo "platform ci: the image has no terraform or tofu: installing $tf_url/$tf_zip"
+    rm -rf "$tf_part" && mkdir -p "$tf_part" || tf_fail "cannot write $tf_part"
+    for tf_file in "$tf_zip" "$tf_sums"; do
+      curl --fail --silent --show-error --location --output "$tf_part/$tf_file" "$tf_url/$tf_file" ||
+        tf_fail "could not download $tf_url/$tf_file"
+    done
+    tf_expected=$(awk -v name="$tf_zip" '$2 == name {{ print $1 }}' "$tf_part/$tf_sums")
+    tf_actual=$(sha256sum "$tf_part/$tf_zip" | cut -d ' ' -f 1)
+    [ -n "$tf_expected" ] && [ "$tf_actual" = "$tf_expected" ] ||
+      tf_fail "refusing $tf_zip: its SHA-256 $tf_actual does not match $tf_sums (${{tf_expected:-no line for it}})"
+    python -m zipfile -e "$tf_part/$tf_zip" "$tf_part/unpacked" && chmod +x "$tf_part/unpacked/terraform" ||
+      tf_fail "could not unpack terraform from $tf_zip"
+    rm -rf "$CI_PROJECT_DIR/{TERRAFORM_CACHE}" && mkdir -p "$tf_dir" && mv "$tf_part/unpacked/terraform" "$tf_dir/" ||
+      tf_fail "cannot write $tf_dir"
+    rm -rf "$tf_part"
+  fi
+  export PATH="$tf_dir:$PATH"
+fi'''
 
 
 def _artifacts(*paths: str) -> dict[str, Any]:
@@ -64,8 +116,8 @@ def render(graphs: list[EnvironmentGraph], settings: Settings) -> dict[str, dict
         "default": {
             "image": "$PLATFORM_CI_IMAGE",
             "cache": {"key": {"prefix": "platform", "files": ["pyproject.toml"]},
-                      "paths": [".cache/pip", *CACHED_PATHS]},
-            "before_script": [NEEDS_TERRAFORM, settings.install],
+                      "paths": [".cache/pip", TERRAFORM_CACHE, *CACHED_PATHS]},
+            "before_script": [install_terraform(settings.terraform), settings.install],
         },
     }
     for job in pull_request_jobs(graphs, settings):

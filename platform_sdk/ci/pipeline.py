@@ -28,6 +28,8 @@ from platform_sdk.errors import PlatformError
 
 REPORT_DIR = ".platform/ci"
 """Where plan reports are written in a job (inside .platform: ignored by git, never cached)."""
+TERRAFORM_RELEASE = re.compile(r"\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?")
+"""A Terraform release's version as HashiCorp names its downloads (1.0.3, 1.6.0-beta1): what GitLab jobs install."""
 CACHED_PATHS = (".platform/plugin-cache", ".platform/vendor")
 """Cached between jobs: Terraform's provider plugin cache and the wheels vendored into function packages. The
 rest of .platform is not: local state, move records and locks must never come back from a cache."""
@@ -76,8 +78,16 @@ class Settings:
     terraform: str = "1.0.3"
     install: str = field(default_factory=default_install)  # the project with every cloud plug-in's extra
     project_install: str | None = None  # `default_install(root)` of the project: --install left out when equal
-    image: str = "python:3.11"  # GitLab: needs Python and Terraform (or OpenTofu)
+    image: str = "python:3.11"  # GitLab: needs Python; Terraform is installed when it has no terraform or tofu
     out: str | None = None  # --out, relative to the project root; None: the system's usual place
+
+    def __post_init__(self) -> None:
+        """Raises PlatformError for a GitLab pipeline whose Terraform is not one exact release: its jobs download
+        that release when the image has no Terraform (gitlab.install_terraform); GitHub's setup-terraform also
+        takes ranges such as `~1.0` or `latest`."""
+        if self.system == "gitlab" and not TERRAFORM_RELEASE.fullmatch(self.terraform):
+            raise PlatformError("GitLab jobs install one exact Terraform release", key="--terraform-version",
+                                value=self.terraform, hint="e.g. --terraform-version 1.0.3")
 
 
 @dataclass

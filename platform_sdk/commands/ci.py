@@ -54,14 +54,16 @@ def ci(system: Annotated[str, typer.Argument(help="github or gitlab.")],
        check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 if the files are stale.")] = False,
        branch: Annotated[str, typer.Option(help="The default branch: merges to it deploy.")] = "main",
        python: Annotated[str, typer.Option(help="Python version of the jobs (GitHub).")] = "3.11",
-       terraform_version: Annotated[str, typer.Option("--terraform-version", help="Terraform of the jobs (GitHub)."
-                                                      )] = "1.0.3",
+       terraform_version: Annotated[str, typer.Option("--terraform-version", help="Terraform of the jobs "
+                                                      "(GitLab: one exact release, installed when the image has no "
+                                                      "terraform or tofu).")] = "1.0.3",
        install: Annotated[str | None, typer.Option(help="Shell command installing the project and platform-sdk "
                                                    "(default, by the project's files: pip install -e with every "
                                                    "cloud plug-in's extra for a pyproject.toml, -r requirements.txt, "
                                                    "else platform-sdk of this version).")]
        = None,
-       image: Annotated[str, typer.Option(help="Image of the jobs (GitLab): Python and Terraform.")] = "python:3.11",
+       image: Annotated[str, typer.Option(help="Image of the jobs (GitLab): with Python; Terraform is "
+                                                "installed unless it has terraform or tofu.")] = "python:3.11",
        project: ProjectOption = None) -> None:
     """Write CI pipelines from the stack graph: plan on pull requests, apply wave by wave on the default branch."""
     from platform_sdk.ci import files, github, gitlab
