@@ -54,6 +54,8 @@ REFUSALS: list[tuple[str, Callable[[Path], list[str]], list[str]]] = [
      ["--stack", "no stack local-web in environment local"]),
     ("plan --destroy --stack", lambda tmp: ["plan", "--env", "local", "--destroy", "--stack", "local-web-gcp"],
      ["--stack", "plan --destroy plans every stack", "'local-web-gcp'"]),
+    ("plan --report a folder", lambda tmp: ["plan", "--env", "local", "--report", str(tmp)],
+     ["--report", "is a folder"]),
     ("apply --stack", lambda tmp: ["apply", "--env", "local", "--auto-approve", "--stack", "nosuch-stack"],
      ["--stack", "no stack nosuch-stack in environment local"]),
     ("apply --expect missing", lambda tmp: ["apply", "--env", "local", "--auto-approve", "--expect",

@@ -221,6 +221,9 @@ def plan(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = Fa
     """Plan the stacks of an environment that changed since their last apply; summarize, flagging data loss."""
     try:
         as_json = _plan_format(output_format, as_json)
+        if report is not None and report.is_dir():  # found only after every stack was planned
+            raise PlatformError("is a folder: --report names the file the JSON report is written to",
+                                key="--report", value=str(report))
         if destroy and stacks:  # a destroy plan covers every stack (consumers first): --stack would be ignored
             raise PlatformError("plan --destroy plans every stack of the environment; it takes no --stack",
                                 key="--stack", value=stacks[0])
