@@ -108,3 +108,25 @@ def test_an_unchanged_signature_reads_no_file(deployed: tuple[Workspace, Path]) 
     assert not code_changed(fn_dir, entry)
     (fn_dir / "code" / "new.py").write_text("")  # a file added
     assert code_changed(fn_dir, entry)
+
+
+def test_the_digest_is_the_one_recorded_before(tmp_path: Path) -> None:
+    """Entries written before keep their `code_digest`: files in the order paths compare (`pkg/` before `pkg-x/`,
+    though '-' sorts before '/'), symlinks and `__pycache__` left out, the execute bit in."""
+    import hashlib
+
+    from platform_sdk.localcloud.function import code_digest
+
+    files = {"pkg/__init__.py": b"", "pkg-x/c.py": b"c", "pkg.py": b"m", "run.sh": b"#!"}
+    for name, body in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(body)
+    (tmp_path / "run.sh").chmod(0o755)
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "pkg.cpython-311.pyc").write_bytes(b"\0")
+    (tmp_path / "link.py").symlink_to(tmp_path / "pkg.py")
+    expected = hashlib.sha256()
+    for name in ("pkg/__init__.py", "pkg-x/c.py", "pkg.py", "run.sh"):
+        expected.update(name.encode() + b"\0" + (b"x" if name == "run.sh" else b"-") + b"\0")
+        expected.update(hashlib.sha256(files[name]).digest())
+    assert code_digest(tmp_path) == expected.hexdigest()
