@@ -347,10 +347,26 @@ def test_function_code_edited_in_place_on_the_local_cloud_is_drift_and_apply_res
     (code / "__pycache__").mkdir(exist_ok=True)  # what the runtime writes as it imports is not an edit
     (code / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0")
     assert cli(project, "plan", "--env", "local", "--all", "--detailed-exitcode").exit_code == 0
+    assert _status_of(cli, project) == {}, "nothing edited yet"
     handler.write_text(original + "\nraise RuntimeError('edited in place')\n")
+    edited = _status_of(cli, project)
+    assert list(edited) == ["web.api"] and edited["web.api"]["changed_outside"], edited  # it said "in sync"
+    assert "code changed outside Terraform" in edited["web.api"]["detail"], edited
+    shown = cli(project, "status", "--env", "local")
+    line = next(line for line in shown.stdout.splitlines() if line.strip().startswith("web.api "))
+    assert "code changed outside Terraform" in line and "in sync" not in line, shown.stdout
+    assert "1 drifted" in shown.stdout and "platform apply --env local --all" in " ".join(shown.stdout.split())
     code_, found = cli.json(project, "drift", "--env", "local")
     assert code_ == 2 and found["drifted"] == ["local-web-gcp"], found
     assert cli(project, "plan", "--env", "local", "--all", "--detailed-exitcode").exit_code == 2
     assert cli(project, "apply", "--env", "local", "--auto-approve").exit_code == 0
     assert handler.read_text() == original
     assert cli(project, "plan", "--env", "local", "--all", "--detailed-exitcode").exit_code == 0
+    assert _status_of(cli, project) == {}, "the package deployed again"
+
+
+def _status_of(cli: Cli, project: Path) -> dict[str, dict[str, Any]]:
+    """`platform status --json`: the deployed functions it reports drifted, by address (every function deployed)."""
+    code, found = cli.json(project, "status", "--env", "local")
+    assert code == 0 and not found["not_deployed"] and found["functions"], found
+    return {f["address"]: f for f in found["functions"] if f["drifted"] is not False}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.terraform_fixtures import Cli, cli_fixture, make_project, tf_binary_fixture  # noqa: F401 - fixtures
+from tests.terraform_fixtures import Cli, cli_fixture, make_project, tf_binary_fixture, tree  # noqa: F401 - fixtures
 
 STACK = "local-auth-aws"
 LOCK_ID = "11111111-2222-3333-4444-555555555555"
@@ -48,13 +48,15 @@ def test_a_stack_named_twice_is_checked_once(cli: Cli, auth: Path) -> None:
 
 
 def test_a_service_name_is_answered_with_its_stacks(cli: Cli, auth: Path) -> None:
+    before = tree(auth / ".platform")
     result = cli(auth, "unlock", "--env", "local", "auth")
     assert result.exit_code == 2, result.stdout + result.stderr
     message = " ".join(result.stderr.split())
-    assert message.count("error:") == 1 and "no stack named auth in environment local" in message, message
+    assert message.count("error:") == 1 and "no stack auth in environment local" in message, message
     assert f"did you mean {STACK}?" in message, message
     other = cli(auth, "unlock", "--env", "local", "nosuch")
     assert other.exit_code == 2 and "did you mean" not in other.stderr, other.stderr
+    assert not (auth / "cdktf.out").exists() and before == tree(auth / ".platform"), "a refusal writes nothing"
 
 
 @pytest.fixture

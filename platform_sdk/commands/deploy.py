@@ -19,7 +19,7 @@ import signal
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -102,10 +102,12 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 @contextlib.contextmanager
 def session(project: Path | None, env_name: str, command: str, parallelism: int,
-            records: bool = False) -> Iterator[Session]:
+            records: bool = False, check: Callable[[Any], None] | None = None) -> Iterator[Session]:
     """Load, lock the environment's workspace, synthesize, and find Terraform: the start of every command.
 
     `records`: the runner keeps the stacks' records (next to their state) and can skip unchanged stacks.
+    `check`: the command's own options checked against the synthesized estate (`known_stacks`) before it replaces
+    the output folder: a PlatformError it raises refuses the command with nothing written (synth/app.py).
     """
     from platform_sdk.synth.app import read_metadata
     from platform_sdk.terraform.binary import TerraformNotFound, find_terraform, terraform_env
@@ -142,7 +144,7 @@ def session(project: Path | None, env_name: str, command: str, parallelism: int,
         if dns.not_ready:  # first phase of a domain in an external zone: synthesis builds what the apply does
             env = env.with_domains_waiting(dns.not_ready)
         try:
-            result = run_synth(proj, env, services)
+            result = run_synth(proj, env, services, before_replace=check)
         except KeyboardInterrupt:
             err_console.print("[bold yellow]Interrupted[/] while synthesizing; Terraform was not started.")
             raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -166,9 +168,27 @@ def session(project: Path | None, env_name: str, command: str, parallelism: int,
                 err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
 
 
+def known_stacks(names: list[str] | None, key: str = "--stack",
+                 more: Callable[[dict[str, Any], list[str]], str] | None = None) -> Callable[[Any], None]:
+    """A `session` check: every name in `names` is a stack of the synthesized estate; `more` adds to the message
+    (e.g. "; did you mean ...?") from the metadata's stacks and the unknown names.
+
+    Raises (from the check):
+        PlatformError: (key `key`) "no stack X in environment E (its stacks: ...)", before anything is written.
+    """
+    def check(result: Any) -> None:
+        stacks = result.to_json()["stacks"]
+        unknown = sorted(set(names or []) - set(stacks))
+        if unknown:
+            raise PlatformError(f"no stack {', '.join(unknown)} in environment {result.env.name} (its stacks: "
+                                f"{', '.join(sorted(stacks))}){more(stacks, unknown) if more else ''}",
+                                key=key, value=unknown[0])
+    return check
+
+
 def _select(s: Session, plan_all: bool, stacks: list[str] | None = None) -> None:
     """Mark the stacks that need no plan: unchanged since their last apply (terraform/changes.py); with `stacks`
-    (`--stack`), leave the others out of the run."""
+    (`--stack`, checked by the session: `known_stacks`), leave the others out of the run."""
     from platform_sdk.move.record import unfinished
     from platform_sdk.terraform.changes import moving_stacks
 
@@ -176,10 +196,6 @@ def _select(s: Session, plan_all: bool, stacks: list[str] | None = None) -> None
     current = unfinished(s.moves)
     s.runner.select(plan_all=plan_all, moving=moving_stacks([current] if current else [], services))
     if stacks:
-        unknown = sorted(set(stacks) - set(s.runner.results))
-        if unknown:
-            raise PlatformError(f"no stack {', '.join(unknown)} in environment {s.env.name} (its stacks: "
-                                f"{', '.join(s.runner.results)})", key="--stack", value=unknown[0])
         s.runner.results = {name: r for name, r in s.runner.results.items() if name in stacks}
 
 
@@ -205,7 +221,13 @@ def plan(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = Fa
     """Plan the stacks of an environment that changed since their last apply; summarize, flagging data loss."""
     try:
         as_json = _plan_format(output_format, as_json)
-        with session(project, env, "plan", parallelism, records=True) as s:
+        if report is not None and report.is_dir():  # found only after every stack was planned
+            raise PlatformError("is a folder: --report names the file the JSON report is written to",
+                                key="--report", value=str(report))
+        if destroy and stacks:  # a destroy plan covers every stack (consumers first): --stack would be ignored
+            raise PlatformError("plan --destroy plans every stack of the environment; it takes no --stack",
+                                key="--stack", value=stacks[0])
+        with session(project, env, "plan", parallelism, records=True, check=known_stacks(stacks)) as s:
             if not destroy:
                 _select(s, plan_all, stacks)
             results = s.runner.plan(destroy=destroy)
@@ -262,13 +284,12 @@ def _write_report(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n")
 
 
-def _expecting(path: Path | None, env_name: str, confirm: Any) -> Any:
-    """`apply --expect FILE`: refuse to apply plans that differ from the reviewed report (terraform/expect.py)."""
+def _expecting(path: Path | None, expected: dict[str, dict[str, Any]], confirm: Any) -> Any:
+    """`apply --expect FILE`: refuse to apply plans that differ from the reviewed report `expected` (its stacks by
+    name, `load_expected`; terraform/expect.py)."""
     if path is None:
         return confirm
-    from platform_sdk.terraform.expect import differences, load_expected
-
-    expected = load_expected(path, env_name)
+    from platform_sdk.terraform.expect import differences
 
     def compared(results: list[rp.StackResult], wave: int) -> bool:
         found = differences(results, expected)
@@ -322,7 +343,16 @@ def _on_wave(as_json: bool, operation: str, env_name: str) -> Any:
 def _deploy(project: Path | None, env: str, operation: str, as_json: bool, parallelism: int, auto_approve: bool,
             allow_data_loss: bool, plan_all: bool = False, stacks: list[str] | None = None,
             expect: Path | None = None) -> None:
-    with session(project, env, operation, parallelism, records=True) as s:
+    expected: dict[str, dict[str, Any]] = {}
+
+    def check(result: Any) -> None:  # the options, before the synthesis replaces anything: a refusal writes nothing
+        known_stacks(stacks)(result)
+        if expect is not None:
+            from platform_sdk.terraform.expect import load_expected
+
+            expected.update(load_expected(expect, result.env.name))
+
+    with session(project, env, operation, parallelism, records=True, check=check) as s:
         runner = s.runner
         secrets = _secret_states(s) if operation == "apply" else []
         if secrets:
@@ -343,7 +373,7 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
                 approved.append(wave)
             return ok
 
-        guarded = _guard_moving_data(s, _expecting(expect, s.env.name, _confirm(auto_approve, operation, s.env.name)))
+        guarded = _guard_moving_data(s, _expecting(expect, expected, _confirm(auto_approve, operation, s.env.name)))
         preview = _content_preview(s, err_console if as_json else console) \
             if operation == "apply" and not auto_approve else None
         outcome = runner.apply(confirm, destroy=operation == "destroy",

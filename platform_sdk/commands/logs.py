@@ -21,7 +21,7 @@ from platform_sdk.commands._common import (
     run_synth,
     user_errors,
 )
-from platform_sdk.errors import PlatformError
+from platform_sdk.errors import PlatformError, did_you_mean
 
 if TYPE_CHECKING:
     from platform_sdk.providers.base import LogEntry
@@ -64,8 +64,8 @@ def _notes(notes: list[str], shown: set[str]) -> None:
 
 
 def _check_target(services: list[Any], target: str) -> None:
-    """Refuse, before anything is synthesized, a target naming a resource that is not a function, or a service that
-    declares none (`select` then says which functions there are).
+    """Refuse, before anything is synthesized, a target naming a resource that is not a function, a service that
+    declares none (saying which resources it has), or nothing declared (saying which functions there are).
 
     Raises:
         PlatformError: (key `SERVICE[.FUNCTION]`) e.g. "auth.users is a database; platform logs reads functions'
@@ -78,6 +78,13 @@ def _check_target(services: list[Any], target: str) -> None:
         kinds = ", ".join(f"{r.address} ({r.kind})" for r in service.resources) or "none"
         raise PlatformError(f"service {target} declares no function; {does} (its resources: {kinds})",
                             key="SERVICE[.FUNCTION]", value=target)
+    functions = sorted(r.address for s in services for r in s.resources if r.kind == "function")
+    name, dot, function = target.partition(".")
+    chosen = [a for a in functions if a.partition(".")[0] == name and (not function or a.partition(".")[2] == function)]
+    if not chosen or (dot and not function):  # as `select` says it after a synthesis
+        known = sorted({s.name for s in services} | set(functions))
+        raise PlatformError(f"no function of the environment is {target!r}{did_you_mean(target, known)} "
+                            f"(functions: {', '.join(functions) or 'none'})", key="SERVICE[.FUNCTION]", value=target)
 
 
 @user_errors

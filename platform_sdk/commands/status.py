@@ -61,8 +61,9 @@ def status(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = 
         if unknown:
             summary += f", [yellow]{len(unknown)} unknown[/] (the cloud could not be asked)"
         if drifted:
+            every = " --all" if any(s.changed_outside for s in drifted) else ""  # no stack changed: none planned
             summary += (f", [bold red]{len(drifted)} drifted[/] (deployed code differs from the synthesized package: "
-                        f"`platform apply --env {escape(environment.name)}`)")
+                        f"`platform apply --env {escape(environment.name)}{every}`)")
         console.print(summary, highlight=False, soft_wrap=True)
     if unknown:
         raise typer.Exit(1)
@@ -109,7 +110,9 @@ def _render(env_name: str, statuses: list[Any]) -> None:
     rows = []
     for s in statuses:
         cloud = s.cloud if s.target == s.cloud else f"{s.cloud} (local)"
-        if s.drifted:
+        if s.changed_outside:
+            code, color = "code changed outside Terraform", "bold red"
+        elif s.drifted:
             code, color = f"drifted {(s.code_hash or '')[:12]}", "bold red"
         elif s.drifted is False:
             code, color = f"in sync {(s.code_hash or '')[:12]}", "green"

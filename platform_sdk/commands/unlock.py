@@ -20,7 +20,6 @@ import typer
 from rich.markup import escape
 
 from platform_sdk.commands._common import EnvOption, JsonOption, ProjectOption, console, err_console, user_errors
-from platform_sdk.errors import PlatformError
 
 EXIT_REFUSED = 1
 
@@ -44,18 +43,14 @@ def unlock(env: EnvOption, stacks: Annotated[list[str] | None, typer.Argument(
 
 
 def _stack_locks(project: Any, env_name: str, stacks: list[str]) -> list[dict[str, str]]:
-    from platform_sdk.commands.deploy import session
+    from platform_sdk.commands.deploy import known_stacks, session
     from platform_sdk.state_documents import hostname
     from platform_sdk.terraform.locks import local_backend, parse_state_lock, terraform_processes
 
     outcomes = []
     stacks = list(dict.fromkeys(stacks))  # a stack named twice is checked (and released) once
-    with session(project, env_name, "unlock", parallelism=1) as s:  # the workspace lock: no command runs here
-        unknown = [name for name in stacks if name not in s.runner.results]
-        if unknown:
-            raise PlatformError(f"no stack named {', '.join(unknown)} in environment {s.env.name} (stacks: "
-                                f"{', '.join(sorted(s.runner.results))}){_did_you_mean(s.metadata, unknown)}",
-                                key="STACK", value=unknown[0])
+    check = known_stacks(stacks, "STACK", _did_you_mean)  # an unknown name is refused before anything is written
+    with session(project, env_name, "unlock", parallelism=1, check=check) as s:  # the workspace lock: no command runs
         for name in stacks:
             busy = terraform_processes(s.runner.stack_dir(name))
             if busy:
@@ -103,11 +98,11 @@ def _stack_locks(project: Any, env_name: str, stacks: list[str]) -> list[dict[st
     return outcomes
 
 
-def _did_you_mean(metadata: dict[str, Any], unknown: list[str]) -> str:
-    """`; did you mean S1, S2?`: the stacks of each unknown name that is a service's name (a stack is named
-    `<env>-<service>-<cloud>`), else ""."""
+def _did_you_mean(stacks: dict[str, Any], unknown: list[str]) -> str:
+    """`; did you mean S1, S2?`: the stacks (the synthesis metadata's, by name) of each unknown name that is a
+    service's name (a stack is named `<env>-<service>-<cloud>`), else ""."""
     of_service: dict[str, list[str]] = {}
-    for stack, info in sorted(metadata.get("stacks", {}).items()):
+    for stack, info in sorted(stacks.items()):
         of_service.setdefault(info.get("service", ""), []).append(stack)
     meant = [stack for name in unknown for stack in of_service.get(name, [])]
     return f"; did you mean {', '.join(meant)}?" if meant else ""

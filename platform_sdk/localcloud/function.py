@@ -1,7 +1,8 @@
 """`localcloud_function`: a function as extracted code plus a registry entry the local runtime reads.
 
 Layout: `<root>/functions/<name>/code/` (the unpacked package, replaced wholesale on every deploy)
-and `<root>/functions/<name>/function.json` (every attribute, `code_hash`, `updated_at`).
+and `<root>/functions/<name>/function.json` (every attribute, `code_hash`, `updated_at`, and the deployed tree's
+`code_digest` and `code_signature`, which `read` compares to report code edited in place as drift).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -61,7 +63,9 @@ def sha256_file(path: Path) -> str:
 def _safe_extract(package: Path, dest: Path) -> None:
     """Extract a zip, refusing entries that would land outside `dest` (zip-slip).
 
-    Entries whose Unix mode has an execute bit stay executable, as on Lambda (`zipfile` drops modes)."""
+    Entries whose Unix mode has an execute bit stay executable, as on Lambda (`zipfile` drops modes), and every file
+    gets its entry's modification time, as `unzip` gives it (`zipfile` leaves the time of extraction): a time in the
+    past, so any later write to the file moves it (`code_signature`)."""
     with zipfile.ZipFile(package) as zf:
         for info in zf.infolist():
             name = PurePosixPath(info.filename.replace("\\", "/"))
@@ -69,9 +73,33 @@ def _safe_extract(package: Path, dest: Path) -> None:
                 raise ValueError(f"package entry {info.filename!r} would land outside the code directory")
         zf.extractall(dest)
         for info in zf.infolist():
-            if not info.is_dir() and (info.external_attr >> 16) & 0o111:
-                target = dest / info.filename
+            if info.is_dir():
+                continue
+            target = dest / info.filename
+            if (info.external_attr >> 16) & 0o111:
                 target.chmod(target.stat().st_mode | 0o111)
+            with contextlib.suppress(OverflowError, ValueError):  # a time the platform cannot represent: left
+                written = time.mktime((*info.date_time, 0, 0, -1))
+                os.utime(target, (written, written))
+
+
+def _code_files(code: Path) -> list[tuple[str, os.DirEntry[str]]]:
+    """The deployed code's regular files (relative POSIX path, directory entry), sorted as paths: symlinks and
+    `__pycache__` (written by the runtime as it imports the code) left out. `os.scandir`: the file types come with
+    the listing, no call per file (`Path.rglob` with `is_file` made three)."""
+    found: list[tuple[str, os.DirEntry[str]]] = []
+    folders = [("", str(code))]
+    while folders:
+        prefix, folder = folders.pop()
+        with os.scandir(folder) as listing:
+            for entry in listing:
+                if entry.name == "__pycache__":
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append((f"{prefix}{entry.name}/", entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    found.append((prefix + entry.name, entry))
+    return sorted(found, key=lambda item: item[0].split("/"))  # by path components, as paths compare
 
 
 def code_digest(code: Path) -> str:
@@ -80,13 +108,38 @@ def code_digest(code: Path) -> str:
     (Lambda's `source_code_hash`): code edited in place on the local cloud is drift, and the next apply deploys the
     package again."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in code.rglob("*") if p.is_file() and not p.is_symlink()):
-        relative = path.relative_to(code).as_posix()
-        if "__pycache__" in relative.split("/"):
-            continue  # written by the runtime as it imports the code
-        digest.update(relative.encode() + b"\0" + (b"x" if os.access(path, os.X_OK) else b"-") + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for relative, entry in _code_files(code):
+        digest.update(relative.encode() + b"\0" + (b"x" if os.access(entry.path, os.X_OK) else b"-") + b"\0")
+        digest.update(hashlib.sha256(Path(entry.path).read_bytes()).digest())
     return digest.hexdigest()
+
+
+def code_signature(code: Path) -> str:
+    """sha256 over what `stat` says of each file of the deployed code tree (`_code_files`): its path, size, mode,
+    modification and status-change times (ns), no file read. Recorded at deploy next to `code_digest`: while it is
+    the same, no file was written, replaced, added, removed or chmod-ed since (a write moves the modification time
+    off the package entry's, in the past, and the status-change time, which no program sets back), so `read` need
+    not hash the files; when it differs (an edit, or only a copy of the tree or a `touch`), the digest decides."""
+    digest = hashlib.sha256()
+    for relative, entry in _code_files(code):
+        st = entry.stat(follow_symlinks=False)
+        digest.update(f"{relative}\0{st.st_size}\0{st.st_mode:o}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def code_changed(fn_dir: Path, entry: dict[str, object]) -> bool:
+    """Whether the code deployed at `fn_dir` (`<root>/functions/<name>`) is no longer the tree its registry entry
+    `entry` (function.json) recorded at deploy: the cheap `code_signature` first, the files' `code_digest` only
+    when it differs or was not recorded (an entry written before signatures). An entry with no digest (written
+    before digests) cannot tell: False."""
+    recorded = entry.get("code_digest")
+    if not isinstance(recorded, str):
+        return False
+    code = fn_dir / CODE_DIR
+    signature = entry.get("code_signature")
+    if isinstance(signature, str) and code_signature(code) == signature:
+        return False
+    return code_digest(code) != recorded
 
 
 def _replace_code(fn_dir: Path, package: Path) -> Path:
@@ -192,6 +245,7 @@ class Function(LocalResource):
             code_dir=str(code),
             code_hash=actual,
             code_digest=code_digest(code),
+            code_signature=code_signature(code),
             url=state["url"],
             updated_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
@@ -224,8 +278,7 @@ class Function(LocalResource):
         for key in (*ARGUMENTS, "code_hash"):
             if key in entry:
                 state[key] = entry[key]
-        recorded = entry.get("code_digest")
-        if isinstance(recorded, str) and code_digest(fn_dir / CODE_DIR) != recorded:
+        if code_changed(fn_dir, entry):
             # edited in place since it was deployed: not the package any more (the plan deploys it again)
             state["package_hash"] = state["code_hash"] = MODIFIED
         return state

@@ -606,6 +606,7 @@ class FunctionStatus:
     last_update: str | None = None
     detail: str | None = None
     reached: str | None = None         # how it is reached when not (only) at `url`: "via CDN ...", "queue svc.q"
+    changed_outside: bool = False      # its code was changed outside Terraform (edited in place), where the cloud tells
 
     @classmethod
     def of(cls, ref: FunctionRef, state: str, **values: Any) -> FunctionStatus:
@@ -615,6 +616,8 @@ class FunctionStatus:
                      expected_hash=ref.expected_sha256, **values)
         if status.code_hash and status.expected_hash:
             status.drifted = status.code_hash.lower() != status.expected_hash.lower()
+        if status.changed_outside:
+            status.drifted = True  # whatever package it came from, it is not running that package any more
         return status
 
     def to_json(self) -> dict[str, Any]:

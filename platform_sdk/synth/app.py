@@ -16,6 +16,7 @@ import os
 import secrets
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,14 +95,18 @@ def previously_deployed(project: Project, env: Environment, outdir: Path) -> dic
 def synthesize(project: Project, env: Environment, services: list[Service], only_service: str | None = None,
                profile: Profile | None = None, outdir: Path | None = None,
                extra_copies: dict[str, str] | None = None,
-               unprotected_copies: frozenset[str] = frozenset(), *, conformance: bool = True) -> SynthResult:
+               unprotected_copies: frozenset[str] = frozenset(), *, conformance: bool = True,
+               before_replace: Callable[[SynthResult], None] | None = None) -> SynthResult:
     """Compile and synthesize one environment; replace `cdktf.out/<env>` only when everything succeeded.
 
     `extra_copies` (address -> cloud): a second, unwired instance of a stateful resource (a move's other copy);
     default: the move record's (`Project.retained_copies`). `unprotected_copies`: addresses whose extra copy is
     compiled without deletion protection (a move about to remove that copy). `conformance=False` skips the
     conformance analysis: for callers that analyse the output themselves and report instead of failing
-    (`platform check`, a rehearsal's look at the rehearsed environment, tests of known faults).
+    (`platform check`, a rehearsal's look at the rehearsed environment, tests of known faults). `before_replace`: a
+    command's own check of its options against the synthesized estate (the stacks `--stack` names), called with the
+    result (its `outdir` the temporary folder) before the output folder is replaced: raising refuses with nothing
+    written.
     Raises PlatformError (a ConformanceError, a GuardrailError, ...) with nothing written.
     """
     target_dir = outdir or project.env_outdir(env.name)
@@ -110,12 +115,13 @@ def synthesize(project: Project, env: Environment, services: list[Service], only
         raise PlatformError(f"unknown service (services: {known})", key="--service", value=only_service)
     with collector.paused():  # what synthesis allocates lives to its end (platform_sdk.synth.collector)
         return _synthesize(project, env, services, only_service, profile, target_dir, extra_copies,
-                           unprotected_copies, conformance)
+                           unprotected_copies, conformance, before_replace)
 
 
 def _synthesize(project: Project, env: Environment, services: list[Service], only_service: str | None,
                 profile: Profile | None, target_dir: Path, extra_copies: dict[str, str] | None,
-                unprotected_copies: frozenset[str], conformance: bool) -> SynthResult:
+                unprotected_copies: frozenset[str], conformance: bool,
+                before_replace: Callable[[SynthResult], None] | None) -> SynthResult:
     created_parent = not target_dir.parent.exists()  # removed again if this synthesis writes nothing
     target_dir.parent.mkdir(parents=True, exist_ok=True)
     remove_abandoned_folders(target_dir)
@@ -152,6 +158,8 @@ def _synthesize(project: Project, env: Environment, services: list[Service], onl
         if conformance:  # every stack, even with --service: a grant reaches into other services' stacks
             require_conformance(env, tmp_dir, builder.stack_infos, builder.placements)
         result.outdir = tmp_dir  # hooks read the new stacks before they replace the old ones
+        if before_replace is not None:
+            before_replace(result)  # the command's options, checked: a refusal writes nothing
         for after in profile.after_synth:
             after(result)  # may raise: then nothing is written
         result.outdir = target_dir

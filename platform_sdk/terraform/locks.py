@@ -154,6 +154,7 @@ def workspace_lock(cache_dir: Path, env: str, command: str) -> Iterator[None]:
     file another one had just removed (its path now names a new file, or none) retries on the path's file.
     """
     path = lock_path(cache_dir, env)
+    made_cache_dir = not cache_dir.exists()  # removed again when empty: a refused command leaves no `.platform/`
     while True:
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -181,6 +182,8 @@ def workspace_lock(cache_dir: Path, env: str, command: str) -> Iterator[None]:
         os.close(fd)
         with contextlib.suppress(OSError):  # the folder, once empty, goes too: a refused command leaves nothing
             path.parent.rmdir()  # behind; not empty (another environment's lock is held): it stays
+            if made_cache_dir:
+                cache_dir.rmdir()  # only when nothing was written there meanwhile
 
 
 def _locked_error(path: Path, env: str) -> WorkspaceLocked:

@@ -1,7 +1,9 @@
 """The local cloud: the function registry the provider wrote (`<root>/functions/<name>/function.json`).
 
 A function is Active when its registry entry and code directory exist and the unpacked package is the one
-the entry names; whether `platform dev` is serving it is reported as well (one request to its gateway).
+the entry names; whether `platform dev` is serving it is reported as well (one request to its gateway). Code edited
+in place since it was deployed is reported as changed outside Terraform, read as the provider's refresh reads it
+(`localcloud.function.code_changed`: what `platform drift` reports too).
 """
 
 from __future__ import annotations
@@ -30,17 +32,31 @@ def function_status(registry: Registry, ref: FunctionRef, served: set[str] | Non
     entry = registry.function(ref.name)
     if entry is None:
         return FunctionStatus.of(ref, NOT_FOUND, detail="not deployed")
-    state, detail = "Active", None
+    state, detail, changed = "Active", None, False
     if not entry.code_dir.is_dir():
         state, detail = "Failed", f"code directory {entry.code_dir} is missing"
     elif entry.package_hash and entry.code_hash != entry.package_hash:
         state, detail = "Failed", "unpacked code does not match the package it was deployed from"
+    elif _edited(entry.code_dir.parent):
+        changed = True
+        detail = (f"code changed outside Terraform: a file of {entry.code_dir} was edited since it was deployed "
+                  "(`platform drift` reports it; `platform apply --all` deploys the package again)")
     elif served is None:
         detail = "gateway not running: start it with `platform dev`"
     elif ref.name not in served:
         detail = "the running gateway does not serve it (another project or environment?)"
     return FunctionStatus.of(ref, state, url=entry.url or None, runtime=entry.runtime or None,
-                             code_hash=entry.code_hash or None, last_update=entry.updated_at or None, detail=detail)
+                             code_hash=entry.code_hash or None, last_update=entry.updated_at or None, detail=detail,
+                             changed_outside=changed)
+
+
+def _edited(fn_dir: Path) -> bool:
+    """Whether the code deployed in `fn_dir` was changed since its deploy, as the provider's refresh finds it."""
+    from platform_sdk.localcloud.base import read_json
+    from platform_sdk.localcloud.function import REGISTRY_FILE, code_changed
+
+    entry = read_json(fn_dir / REGISTRY_FILE)
+    return isinstance(entry, dict) and code_changed(fn_dir, entry)
 
 
 def checks(project_root: Path, env: Any, refs: list[FunctionRef]) -> list[Callable[[], FunctionStatus]]:
