@@ -115,7 +115,7 @@ class StackPlan:
     # the current (prior state's) value of every output the plan found in the state; held in memory only, never
     # reported (values may be secret)
     prior_outputs: dict[str, Any] = field(default_factory=dict, repr=False)
-    exists: bool = False  # the stack's state held resources or outputs when it was planned (it was applied)
+    exists: bool = False  # the stack's state held resources or outputs when it was planned (it had been applied)
 
     @property
     def has_changes(self) -> bool:
@@ -150,8 +150,12 @@ def parse_plan(doc: dict[str, Any], destroy: bool = False) -> StackPlan:
             continue
         actions = list(rc.get("change", {}).get("actions", []))
         plan.drift.append((rc["address"], "deleted" if actions == ["delete"] else "changed"))
+    # Terraform 1.0.3 fills the prior state's outputs with the planned values, even for a stack never applied: its
+    # resources, and the outputs' `before`, say what the state holds
     prior = (doc.get("prior_state") or {}).get("values") or {}
-    plan.exists = bool(prior.get("outputs") or (prior.get("root_module") or {}).get("resources"))
+    plan.exists = bool((prior.get("root_module") or {}).get("resources")) or any(
+        oc.get("before") is not None and "create" not in oc.get("actions", [])
+        for oc in (doc.get("output_changes") or {}).values())
     for name, oc in sorted(({} if destroy else doc.get("output_changes") or {}).items()):
         plan.output_actions[name] = _output_action(oc)
         if "before" in oc and "create" not in oc.get("actions", []):
