@@ -581,26 +581,48 @@ class EnvironmentRunner:
 
     def _apply_ready(self, ready: list[str], destroy: bool) -> None:
         """Apply the approved plans of one wave: producers before the consumers planned beside them, each consumer
-        only while the outputs it read are still current (`_stale`); the others wait for the next wave."""
+        only while the outputs it read are still current (`_stale`); the others are planned again in the next wave
+        (or skipped when their producer's apply failed)."""
         label = "destroy" if destroy else "apply"
         if destroy:
             return self._run_pool(ready, lambda r: self._apply_stack(r, True), None, True, label)
-        producers = {n: [p for p in self.results[n].dependencies if p in ready] for n in ready}
-        self._watched = {p for found in producers.values() for p in found}
+        self._watched = {p for r in self.results.values() for p in r.dependencies if p in ready}
+        touched = set(ready)  # applied in this wave, or to be planned again
         left = list(ready)
-        while left and not self.interrupted:
-            layer = [n for n in left if not any(p in left for p in producers[n])]
+        while True:
+            self._drop_stale(left, touched)
+            if not left or self.interrupted:
+                break
+            layer = [n for n in left if not any(p in left for p in self.results[n].dependencies)]
             if not layer:
                 break  # a cycle: a wave never holds one (a stack waits for a producer in a cycle)
             self._run_pool(layer, lambda r: self._apply_stack(r), None, False, label)
             left = [n for n in left if n not in layer]
-            for name in list(left):
-                stale = next((found for p in producers[name] if p not in left and (found := self._stale(name, p))),
-                             None)
-                if stale is None:
+        self._watched = set()
+        return None
+
+    def _drop_stale(self, left: list[str], touched: set[str]) -> None:
+        """Take out of the wave's `left` the consumers whose plans no longer hold now that their producers in it
+        are done (`_stale`); mark the consumers settled beside such producers (no changes) to be planned again when
+        what they read changed. Repeats until nothing changes (a consumer planned again makes its own consumers'
+        plans stale)."""
+        changed = True
+        while changed:
+            changed = False
+            for name, result in self.results.items():
+                approved = name in left
+                if not approved and result.status != rp.NO_CHANGES:
                     continue
-                left.remove(name)
-                result = self.results[name]
+                producers = [p for p in result.dependencies if p in touched and p != name]
+                if not producers or any(p in left for p in producers):
+                    continue
+                stale = next((found for p in producers if (found := self._stale(name, p))), None)
+                if stale is None or not approved and stale[0] != rp.PENDING:
+                    continue
+                changed = True
+                touched.add(name)
+                if approved:
+                    left.remove(name)
                 status, why = stale
                 if status == rp.SKIPPED:
                     result.reason, result.status = why, rp.SKIPPED
@@ -609,8 +631,6 @@ class EnvironmentRunner:
                     self.discard_plan(name)
                     result.replanned, result.status, result.plan = why, rp.PENDING, None
                     self._phase(result, "to plan again")
-        self._watched = set()
-        return None
 
     def interrupt(self) -> None:
         """Forward Ctrl-C to Terraform and tell the user we are waiting for it (lock release)."""
