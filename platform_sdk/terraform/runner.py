@@ -613,7 +613,7 @@ class EnvironmentRunner:
                 approved = name in left
                 if not approved and result.status != rp.NO_CHANGES:
                     continue
-                producers = [p for p in result.dependencies if p in touched and p != name]
+                producers = [p for p in result.dependencies if p in touched]
                 if not producers or any(p in left for p in producers):
                     continue
                 stale = next((found for p in producers if (found := self._stale(name, p))), None)
