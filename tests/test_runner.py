@@ -87,7 +87,9 @@ elif cmd == "show":
     plan = json.loads(Path("platform.tfplan").read_text())
     doc = {"resource_changes": [{"address": a, "type": t, "mode": "managed", "change": {"actions": acts}}
                                 for a, t, acts in plan["changes"]],
-           "output_changes": {}}
+           "output_changes": spec.get("output_changes", {}) if marker.exists() else {}}
+    if marker.exists() and spec.get("output_changes"):  # an applied stack's prior state, as Terraform 1.0.3 shows it
+        doc["prior_state"] = {"values": {"root_module": {"resources": [{"address": a} for a, _ in resources]}}}
     print(json.dumps(doc))
 elif cmd == "apply":
     plan = json.loads(Path(sys.argv[-1]).read_text())
@@ -398,6 +400,32 @@ def test_apply_runs_in_waves_and_applies_only_reviewed_plans(tmp_path: Path) -> 
     again = fake.runner().apply(confirm)
     assert {r.status for r in again.results} == {rp.NO_CHANGES}
     assert len(fake.calls("apply")) == 3
+
+
+def test_a_consumer_planned_beside_its_producer_is_planned_again_with_its_consumers_when_a_read_output_changed(
+        tmp_path: Path) -> None:
+    """p -> c -> d, all applied, each with a pending change whose plan says its output stays "file:///old"; each
+    apply makes it `file:///<stack>` instead, so the plans made beside it no longer hold and are made again."""
+    fake = Fake(tmp_path, {"f-p-aws": [], "f-c-aws": ["f-p-aws"], "f-d-aws": ["f-c-aws"]})
+    fake.runner().apply(approve)
+    for name in ("f-p-aws", "f-c-aws", "f-d-aws"):
+        unchanged = {"actions": ["no-op"], "before": "file:///old", "after": "file:///old", "after_unknown": False}
+        fake.spec(name, later=[[f"localcloud_function.{name}", "localcloud_function", ["update"]]],
+                  output_changes={f"bucket_{name}_url": unchanged})
+    seen: list[tuple[int, list[str]]] = []
+
+    def confirm(results: list[rp.StackResult], wave: int) -> bool:
+        seen.append((wave, sorted(r.name for r in results if r.status == rp.CHANGES)))
+        return True
+
+    runner = fake.runner()
+    outcome = runner.apply(confirm)
+    assert not outcome.failed
+    assert seen == [(1, ["f-c-aws", "f-d-aws", "f-p-aws"]), (2, ["f-c-aws", "f-d-aws"]), (3, ["f-d-aws"])]
+    assert runner.results["f-c-aws"].replanned == ("f-p-aws's output bucket_f-p-aws_url changed when it was applied "
+                                                   "(it had been planned with the old value)")
+    applied = fake.calls("apply")[3:]  # after the first apply of every stack
+    assert applied == ["f-p-aws", "f-c-aws", "f-d-aws"], "each stack applied once, producers first, never stale"
 
 
 def test_declining_applies_nothing(tmp_path: Path) -> None:

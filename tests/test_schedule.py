@@ -42,3 +42,19 @@ def test_decide_cascades_skips_and_respects_the_slots() -> None:
                        ("a", Verdict(s.READY)), ("b", Verdict(s.READY))]
     assert decide(["a", "b"], None, statuses, slots=0) == []
     assert decide(["a", "b"], None, statuses, slots=5) == [("a", Verdict(s.READY)), ("b", Verdict(s.READY))]
+
+
+def test_a_producer_whose_pending_changes_leave_what_a_consumer_reads_is_settled_for_it() -> None:
+    statuses = {"a": s.CHANGES, "b": s.APPLIED, "w": s.WAITING}
+    assert readiness(["a", "b"], statuses, unaffected=["a"]) == Verdict(s.READY)
+    assert readiness(["a", "w"], statuses, unaffected=["a", "w"]) == Verdict(s.WAITING, ("w",)), \
+        "only pending changes can be unaffected: a waiting producer has no plan yet"
+    deps = order(DEPS, destroy=False)
+    statuses = {**dict.fromkeys(DEPS, s.PENDING), "images": s.CHANGES}
+    # auth reads nothing that images' plan changes; web reads an output of images that changes
+    unaffected = {"auth": ["images"], "web": []}
+    decided = decide(["web", "auth"], deps, statuses, slots=4, unaffected=lambda name: unaffected[name])
+    assert decided == [("auth", Verdict(s.READY))], "web is undecided while auth runs"
+    statuses["auth"] = s.CHANGES
+    decided = decide(["web"], deps, statuses, slots=4, unaffected=lambda name: unaffected[name])
+    assert decided == [("web", Verdict(s.WAITING, ("images", "auth")))]

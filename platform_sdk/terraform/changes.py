@@ -9,8 +9,10 @@ A stack is planned when:
 - an upstream stack's outputs differ from the ones it read when it was last applied (or it reads a new one).
 
 Every other stack is a candidate for skipping: `unchanged since <time> (not refreshed)`. Whether it stays skipped
-is decided when its producers have run (terraform/runner.py): a producer with pending changes makes it wait
-("planned after <producer> is applied"), a producer applied with different outputs makes it planned.
+is decided when its producers have run (terraform/runner.py): a producer with pending changes to an output it
+reads makes it wait ("planned after <producer> is applied (its output X changes)"), a producer applied with
+different outputs makes it planned, and a producer whose pending changes leave what it reads as it is keeps it
+unchanged.
 """
 
 from __future__ import annotations

@@ -1,12 +1,14 @@
 """Never apply a plan that went stale: compare a fresh plan with the reviewed one before applying it.
 
 In CI the plan that people review (`platform plan --report FILE`, shown in the job summary) is made in one job and
-applied wave by wave in later jobs of the same pipeline, at the same commit; each wave job plans again (a stack
-whose producers were pending could not be planned before they were applied) and `platform apply --expect FILE`
-refuses to apply when its fresh plan differs from the reviewed one:
+applied wave by wave in later jobs of the same pipeline, at the same commit; each wave job plans again (a consumer
+whose producer did not exist, or whose producer's pending plan changed an output it reads, could not be planned
+before that producer was applied) and `platform apply --expect FILE` refuses to apply when its fresh plan differs
+from the reviewed one:
 
 - a stack the reviewed report planned (changes or no changes) must plan exactly the same resource addresses and
-  actions now, or no changes at all (someone applied it meanwhile: nothing is applied);
+  actions now, or no changes at all (someone applied it meanwhile: nothing is applied); this includes a consumer
+  the review planned beside its producer's pending changes (they left every output it reads as it was);
 - a stack the reviewed report showed as waiting for its producers may plan anything (its plan could not exist
   before); data loss is still refused without `--allow-data-loss`;
 - a stack missing from the reviewed report, or the report of another environment, is a difference.

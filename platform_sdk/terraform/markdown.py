@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from platform_sdk.terraform.report import ACTIONS
+from platform_sdk.terraform.report import ACTIONS, planned_after
 from platform_sdk.terraform.schedule import CHANGES, NO_CHANGES, UNCHANGED, WAITING
 
 DIFF_SIGNS = {"create": "+", "update": "!", "replace": "-", "destroy": "-"}
@@ -40,8 +40,7 @@ def _status(stack: Mapping[str, Any], operation: str) -> str:
     if status == UNCHANGED:
         return f"unchanged since {stack.get('unchanged_since') or '?'} (not refreshed)"
     if status == WAITING:
-        done = "destroyed" if operation == "destroy" else "applied"
-        return f"planned after {', '.join(stack.get('waiting_on') or [])} is {done}"
+        return planned_after(stack.get("waiting_on") or [], stack.get("waiting_outputs") or {}, operation)
     reason = stack.get("reason") or stack.get("error") or ""
     return f"**{status}**" + (f": {reason.splitlines()[0]}" if reason else "")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,6 +109,13 @@ class StackPlan:
     # a `moved` block (the plan's `previous_address`, Terraform >= 1.1)
     renamed: list[tuple[str, str]] = field(default_factory=list)
     output_changes: list[str] = field(default_factory=list)
+    # every root output of the plan -> its planned action: "no-op", "create", "update", "delete", or "unknown" (known
+    # only after the apply: `after_unknown`); what a consumer planned with this stack's current outputs checks
+    output_actions: dict[str, str] = field(default_factory=dict)
+    # the current (prior state's) value of every output the plan found in the state; held in memory only, never
+    # reported (values may be secret)
+    prior_outputs: dict[str, Any] = field(default_factory=dict, repr=False)
+    exists: bool = False  # the stack's state held resources or outputs when it was planned (it had been applied)
 
     @property
     def has_changes(self) -> bool:
@@ -142,13 +150,34 @@ def parse_plan(doc: dict[str, Any], destroy: bool = False) -> StackPlan:
             continue
         actions = list(rc.get("change", {}).get("actions", []))
         plan.drift.append((rc["address"], "deleted" if actions == ["delete"] else "changed"))
+    # Terraform 1.0.3 fills the prior state's outputs with the planned values, even for a stack never applied: its
+    # resources, and the outputs' `before`, say what the state holds
+    prior = (doc.get("prior_state") or {}).get("values") or {}
+    plan.exists = bool((prior.get("root_module") or {}).get("resources")) or any(
+        oc.get("before") is not None and "create" not in oc.get("actions", [])
+        for oc in (doc.get("output_changes") or {}).values())
     for name, oc in sorted(({} if destroy else doc.get("output_changes") or {}).items()):
+        plan.output_actions[name] = _output_action(oc)
+        if "before" in oc and "create" not in oc.get("actions", []):
+            plan.prior_outputs[name] = oc["before"]
         if not any(a not in ("no-op", "read") for a in oc.get("actions", [])):
             continue
         if oc.get("before") is None and oc.get("after") is None and not oc.get("after_unknown"):
             continue  # e.g. a destroy plan of a stack that was never applied: nothing to remove
         plan.output_changes.append(name)
     return plan
+
+
+def _output_action(change: dict[str, Any]) -> str:
+    """One `output_changes` entry -> "no-op", "create", "update", "delete" or "unknown" (Terraform 1.0.3 lists every
+    root output there, unchanged ones with `["no-op"]`, and sets `after_unknown` when the value is known only after
+    the apply)."""
+    actions = [a for a in change.get("actions", []) if a != "read"] or ["no-op"]
+    if change.get("after_unknown") and actions != ["delete"]:
+        return "unknown"
+    if actions == ["no-op"]:
+        return "no-op"
+    return "delete" if actions == ["delete"] else "create" if actions == ["create"] else "update"
 
 
 @dataclass
@@ -166,6 +195,9 @@ class StackResult:
     error: str | None = None
     lock: StateLock | None = None
     waiting_on: list[str] = field(default_factory=list)
+    # producer -> the outputs this stack reads that the producer's pending plan changes (why it waits for it)
+    waiting_outputs: dict[str, list[str]] = field(default_factory=dict)
+    replanned: str | None = None  # why its plan of an earlier wave was discarded and it was planned again
     reason: str | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
     started: float | None = None
@@ -200,7 +232,8 @@ class StackResult:
             "drift": [{"address": a, "change": what} for a, what in plan.drift] if plan else [],
             "renamed": [{"from": old, "to": new} for old, new in plan.renamed] if plan else [],
             "output_changes": plan.output_changes if plan else [],
-            "waiting_on": self.waiting_on, "reason": self.reason, "error": self.error,
+            "waiting_on": self.waiting_on, "waiting_outputs": self.waiting_outputs, "replanned": self.replanned,
+            "reason": self.reason, "error": self.error,
             "planned_because": None if self.status == UNCHANGED else self.why,
             "unchanged_since": self.unchanged_since if self.status == UNCHANGED else None,
             "lock": self.lock.to_json() if self.lock else None, "elapsed_seconds": round(self.elapsed, 2),
@@ -282,6 +315,21 @@ def report_json(env: str, operation: str, results: list[StackResult]) -> dict[st
     }
 
 
+def planned_after(waiting_on: Sequence[str], waiting_outputs: Mapping[str, Sequence[str]], operation: str) -> str:
+    """"planned after A is applied (its output X changes)": the producers a stack waits for, and for each producer
+    that exists, the outputs the stack reads that its pending plan changes (`StackResult.waiting_outputs`)."""
+    text = f"planned after {', '.join(waiting_on)} is {'destroyed' if operation == 'destroy' else 'applied'}"
+    why = []
+    for producer in waiting_on:
+        outputs = list(waiting_outputs.get(producer) or ())
+        whose = "its" if len(waiting_on) == 1 else f"{producer}'s"
+        if len(outputs) == 1:
+            why.append(f"{whose} output {outputs[0]} changes")
+        elif outputs:
+            why.append(f"{whose} outputs {', '.join(outputs)} change")
+    return text + (f" ({'; '.join(why)})" if why else "")
+
+
 def _status_line(result: StackResult, operation: str) -> str:
     """The short status shown next to a stack."""
     plan = result.plan
@@ -300,8 +348,7 @@ def _status_line(result: StackResult, operation: str) -> str:
     if result.status == UNCHANGED:
         return f"[dim]unchanged since {escape(result.unchanged_since or '?')} (not refreshed)[/]"
     if result.status == WAITING:
-        after = ", ".join(result.waiting_on)
-        return f"[cyan]planned after {escape(after)} is {'destroyed' if operation == 'destroy' else 'applied'}[/]"
+        return f"[cyan]{escape(planned_after(result.waiting_on, result.waiting_outputs, operation))}[/]"
     if result.status == LOCKED and result.lock is not None:
         return f"[bold red]locked[/]: {escape(result.error or result.lock.describe(result.name))}"
     if result.status == FAILED:
@@ -330,6 +377,8 @@ def render(console: Console, env: str, operation: str, results: list[StackResult
         for result in stacks:
             _say(console, f"  [cyan]{escape(result.cloud_label)}[/]  {escape(result.name)}: "
                           f"{_status_line(result, operation)}")
+            if result.replanned and result.status in (CHANGES, NO_CHANGES, APPLIED):
+                _say(console, f"      [cyan]planned again:[/] {escape(result.replanned)}")
             for warning in result.warnings:
                 _say(console, f"      [yellow]warning:[/] {escape(warning)}")
             plan = result.plan
@@ -391,8 +440,8 @@ def render_outcome(console: Console, operation: str, results: list[StackResult])
         elif result.status in (NO_CHANGES, UNCHANGED):
             _say(console, f"[dim]{'unchanged':>11}[/]  {label}")
         elif result.status == WAITING:
-            _say(console, f"[cyan]{'not planned':>11}[/]  {label}: planned after "
-                          f"{escape(', '.join(result.waiting_on))} is {done}")
+            _say(console, f"[cyan]{'not planned':>11}[/]  {label}: "
+                          f"{escape(planned_after(result.waiting_on, result.waiting_outputs, operation))}")
         elif result.status == CHANGES:
             _say(console, f"[yellow]{'not ' + done:>11}[/]  {label}: plan was not applied")
         elif result.status == LOCKED and result.lock is not None:

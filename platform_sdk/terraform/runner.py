@@ -3,11 +3,17 @@
 Why it is shaped like this:
 - Each stack is a Terraform working directory (`cdktf.out/<env>/stacks/<stack>`) with its own small state,
   so stacks run in dependency order (from `platform.json`) and independent stacks in parallel.
-- A consumer reads its producers' outputs through remote state. It is only planned once every producer is
-  settled (applied, no changes pending); otherwise it is reported as "planned after <producer> is applied"
-  instead of being planned against values that do not exist yet.
+- A consumer reads its producers' outputs through remote state. It is planned once every producer is settled
+  (applied, no changes pending), or has pending changes that leave every output the consumer reads as it is
+  (the producer exists and its plan's `output_changes` say "no-op" for them, terraform/reads.py): then the
+  consumer's plan, made with the producer's current outputs, is still right after the producer's apply.
+  Otherwise it is reported as "planned after <producer> is applied (its output X changes)" instead of being
+  planned against values that do not exist yet.
 - Only a saved, reported plan is ever applied. `apply` therefore works in waves: plan what is ready, report,
-  confirm, apply exactly those plans, then plan the stacks that were waiting for them.
+  confirm, apply exactly those plans (producers before the consumers planned beside them), then plan the stacks
+  that were waiting for them. A consumer planned beside its producer is applied only when the producer's apply
+  left the outputs it read as they were when it was planned; otherwise its plan is discarded and it is planned
+  again in the next wave ("planned again: ..."), never applied with outputs that are no longer current.
 - Terraform runs in its own process group with TF_FORK=0, so a Ctrl-C in the terminal reaches only us. We
   forward SIGINT to every running Terraform, wait for it to stop cleanly (state written, lock released) and
   report which stacks were interrupted.
@@ -31,8 +37,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from platform_sdk import providers
+from platform_sdk.terraform import reads, schedule
 from platform_sdk.terraform import report as rp
-from platform_sdk.terraform import schedule
 from platform_sdk.terraform.attach import REATTACH_ENV_VAR, Providers
 from platform_sdk.terraform.initcache import InitCache, needs_init
 from platform_sdk.terraform.ledger import Ledger
@@ -131,6 +137,11 @@ class EnvironmentRunner:
         # copy of the state) is applied; only an apply moves state (terraform/renames.py)
         self._state_moves: dict[str, list[tuple[str, str]]] = {}
         self._applying = False
+        # consumer -> producer -> the outputs of it the consumer reads (reads.EVERY: all); None: unknown (all)
+        self._reads: dict[str, dict[str, set[str] | None] | None] = {}
+        # stacks applied in this command whose consumers were planned beside them -> their outputs after the apply
+        self._watched: set[str] = set()
+        self._applied_values: dict[str, dict[str, Any]] = {}
         # one local cloud provider per stack for the length of an operation, which Terraform reattaches to
         self.providers = Providers.of_plugins()
 
@@ -251,6 +262,7 @@ class EnvironmentRunner:
     def _plan_stack_in(self, result: StackResult, destroy: bool, refresh_only: bool, scratch: Path) -> None:
         self._start(result, "init")
         result.plan, result.error, result.lock, result.reason, result.waiting_on = None, None, None, None, []
+        result.waiting_outputs = {}
         run = self._init(result)
         if run is None:
             return
@@ -412,10 +424,13 @@ class EnvironmentRunner:
         result.applied = True
         if self.ledger is not None and destroy:
             self.ledger.destroyed(result.name)
-        elif self.ledger is not None:
+        elif self.ledger is not None or result.name in self._watched:
             raw = self._read_outputs(result)
-            self.ledger.settled(result.name, raw, lambda: None)
+            if self.ledger is not None:
+                self.ledger.settled(result.name, raw, lambda: None)
             if raw is not None:
+                self._applied_values[result.name] = {k: v.get("value") for k, v in raw.items()
+                                                     if isinstance(v, dict)}
                 result.outputs = {k: ("(sensitive)" if v.get("sensitive") else v.get("value")) for k, v in raw.items()}
                 result.outputs_known = True
         self._finish(result, rp.APPLIED)
@@ -493,7 +508,8 @@ class EnvironmentRunner:
         """
         settled_inline = False
         statuses = {name: result.status for name, result in self.results.items()}
-        for name, verdict in schedule.decide(pending, deps, statuses, self.parallelism - len(running)):
+        unaffected = None if destroy else self._unaffected
+        for name, verdict in schedule.decide(pending, deps, statuses, self.parallelism - len(running), unaffected):
             pending.remove(name)
             result = self.results[name]
             if verdict.status == schedule.READY and result.candidate and not destroy and self.ledger is not None:
@@ -515,9 +531,106 @@ class EnvironmentRunner:
                 self._phase(result, "skipped")
             else:
                 result.waiting_on = list(verdict.on)
+                result.waiting_outputs = {} if destroy else \
+                    {p: outputs for p in verdict.on if (outputs := self._changing(name, p))}
                 result.status = rp.WAITING
                 self._phase(result, "waiting for " + ", ".join(verdict.on))
         return settled_inline
+
+    # -- consumers planned beside their producers ----------------------------------------------------------
+    def _read_by(self, consumer: str, producer: str) -> set[str] | None:
+        """The outputs of `producer` that `consumer` reads (reads.EVERY when that cannot be told)."""
+        if consumer not in self._reads:
+            self._reads[consumer] = reads.outputs_read_by(self.stack_dir(consumer))
+        found = self._reads[consumer]
+        return reads.EVERY if found is None else found.get(producer, set())
+
+    def _changing(self, consumer: str, producer: str) -> list[str] | None:
+        """The outputs `consumer` reads that `producer`'s pending plan changes; None when the producer has no such
+        plan to judge by (it has no plan with changes, or it did not exist when it was planned)."""
+        result = self.results[producer]
+        if result.status != rp.CHANGES or result.plan is None or not result.plan.exists:
+            return None
+        return reads.changing(self._read_by(consumer, producer), result.plan.output_actions)
+
+    def _unaffected(self, consumer: str) -> list[str]:
+        """The producers of `consumer` with pending changes that leave every output it reads as it is."""
+        return [p for p in self.results[consumer].dependencies
+                if p in self.results and self._changing(consumer, p) == []]
+
+    def _stale(self, consumer: str, producer: str) -> tuple[str, str] | None:
+        """(status, why) when `consumer`'s plan, made with `producer`'s outputs before `producer`'s plan was applied
+        in the same wave, must not be applied: SKIPPED (the producer's apply did not finish) or PENDING (plan it
+        again: an output it reads is not what it was planned with). None while its plan still holds."""
+        applied = self.results[producer]
+        if applied.status == rp.PENDING:
+            return rp.PENDING, f"{producer} is planned again"
+        if applied.status != rp.APPLIED:
+            return rp.SKIPPED, f"producer {producer} did not finish"
+        before = applied.plan.prior_outputs if applied.plan is not None else {}
+        after = self._applied_values.get(producer)
+        read = self._read_by(consumer, producer)
+        names = set(before) | set(after or {}) if read is reads.EVERY else read or set()
+        missing = object()
+        changed = sorted(names) if after is None else \
+            sorted(n for n in names if before.get(n, missing) != after.get(n, missing))
+        if not changed:
+            return None
+        what = f"output {changed[0]}" if len(changed) == 1 else f"outputs {', '.join(changed)}"
+        return rp.PENDING, f"{producer}'s {what} changed when it was applied (it had been planned with the old value)"
+
+    def _apply_ready(self, ready: list[str], destroy: bool) -> None:
+        """Apply the approved plans of one wave: producers before the consumers planned beside them, each consumer
+        only while the outputs it read are still current (`_stale`); the others are planned again in the next wave
+        (or skipped when their producer's apply failed)."""
+        label = "destroy" if destroy else "apply"
+        if destroy:
+            return self._run_pool(ready, lambda r: self._apply_stack(r, True), None, True, label)
+        self._watched = {p for r in self.results.values() for p in r.dependencies if p in ready}
+        touched = set(ready)  # applied in this wave, or to be planned again
+        left = list(ready)
+        while True:
+            self._drop_stale(left, touched)
+            if not left or self.interrupted:
+                break
+            layer = [n for n in left if not any(p in left for p in self.results[n].dependencies)]
+            if not layer:
+                break  # a cycle: a wave never holds one (a stack waits for a producer in a cycle)
+            self._run_pool(layer, lambda r: self._apply_stack(r), None, False, label)
+            left = [n for n in left if n not in layer]
+        self._watched = set()
+        return None
+
+    def _drop_stale(self, left: list[str], touched: set[str]) -> None:
+        """Take out of the wave's `left` the consumers whose plans no longer hold now that their producers in it
+        are done (`_stale`); mark the consumers settled beside such producers (no changes) to be planned again when
+        what they read changed. Repeats until nothing changes (a consumer planned again makes its own consumers'
+        plans stale)."""
+        changed = True
+        while changed:
+            changed = False
+            for name, result in self.results.items():
+                approved = name in left
+                if not approved and result.status != rp.NO_CHANGES:
+                    continue
+                producers = [p for p in result.dependencies if p in touched]
+                if not producers or any(p in left for p in producers):
+                    continue
+                stale = next((found for p in producers if (found := self._stale(name, p))), None)
+                if stale is None or not approved and stale[0] != rp.PENDING:
+                    continue
+                changed = True
+                touched.add(name)
+                if approved:
+                    left.remove(name)
+                status, why = stale
+                if status == rp.SKIPPED:
+                    result.reason, result.status = why, rp.SKIPPED
+                    self._phase(result, "skipped")
+                else:
+                    self.discard_plan(name)
+                    result.replanned, result.status, result.plan = why, rp.PENDING, None
+                    self._phase(result, "to plan again")
 
     def interrupt(self) -> None:
         """Forward Ctrl-C to Terraform and tell the user we are waiting for it (lock release)."""
@@ -541,6 +654,7 @@ class EnvironmentRunner:
         for name in todo:
             result = self.results[name]
             result.status, result.phase, result.waiting_on, result.reason = rp.PENDING, "", [], None
+            result.waiting_outputs = {}
         deps = None if refresh_only else self._order_deps(destroy)
         label = "refresh" if refresh_only else "destroy plan" if destroy else "plan"
         with self.providers.scope():
@@ -594,8 +708,7 @@ class EnvironmentRunner:
             if not approved:
                 outcome.cancelled = True
                 break
-            self._run_pool(ready, lambda r: self._apply_stack(r, destroy), None, destroy,
-                           "destroy" if destroy else "apply")
+            self._apply_ready(ready, destroy)
             if self.interrupted:
                 outcome.interrupted = True
                 break

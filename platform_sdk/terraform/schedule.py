@@ -4,7 +4,9 @@ Pure functions over stack names and statuses (no Terraform, no threads), so the 
 - a stack runs once every stack it depends on is settled (applied, planned with no changes, or unchanged);
 - a stack whose dependency failed, was skipped, locked or interrupted is skipped;
 - a stack whose dependency has pending changes (or waits itself) waits: it is reported as "planned after
-  <producer> is applied" instead of being planned against values that do not exist yet;
+  <producer> is applied" instead of being planned against values that do not exist yet; except a dependency
+  whose pending changes leave every output the stack reads as it is (it exists and its plan says so, decided by
+  the caller: terraform/reads.py), which counts as settled for that stack;
 - otherwise it is undecided until its dependencies are.
 For a destroy the order reverses: consumers are destroyed before the producers they read from.
 
@@ -13,7 +15,7 @@ The stack statuses are Terraform's plan vocabulary plus the scheduler's own; `re
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 PENDING, RUNNING = "pending", "running"
@@ -52,14 +54,17 @@ class Verdict:
     on: tuple[str, ...] = ()
 
 
-def readiness(deps: Sequence[str], statuses: Mapping[str, str]) -> Verdict | None:
-    """The verdict for a stack with these dependencies, or None while a dependency is still undecided."""
+def readiness(deps: Sequence[str], statuses: Mapping[str, str], unaffected: Collection[str] = ()) -> Verdict | None:
+    """The verdict for a stack with these dependencies, or None while a dependency is still undecided.
+
+    `unaffected`: dependencies with pending changes (CHANGES) that change nothing the stack reads: settled for it.
+    """
     waiting: list[str] = []
     broken: list[str] = []
     undecided = False
     for dep in deps:
         status = statuses[dep]
-        if status in SETTLED:
+        if status in SETTLED or status == CHANGES and dep in unaffected:
             continue
         if status in BROKEN:
             broken.append(dep)
@@ -77,12 +82,13 @@ def readiness(deps: Sequence[str], statuses: Mapping[str, str]) -> Verdict | Non
 
 
 def decide(pending: Sequence[str], deps: Mapping[str, Sequence[str]] | None, statuses: Mapping[str, str],
-           slots: int) -> list[tuple[str, Verdict]]:
+           slots: int, unaffected: Callable[[str], Collection[str]] | None = None) -> list[tuple[str, Verdict]]:
     """Verdicts for the pending stacks that can be decided now, in the order they were decided.
 
     At most `slots` stacks are started (READY); deciding stops once they are used up. A stack marked waiting
     or skipped can decide the stacks that depend on it, so passes repeat until nothing changes. `deps` None
-    means no ordering (every pending stack is ready). Stacks without a verdict stay pending.
+    means no ordering (every pending stack is ready). Stacks without a verdict stay pending. `unaffected(stack)`:
+    its dependencies whose pending changes change nothing it reads (see `readiness`).
     """
     known = dict(statuses)
     left = list(pending)
@@ -94,7 +100,8 @@ def decide(pending: Sequence[str], deps: Mapping[str, Sequence[str]] | None, sta
         for name in list(left):
             if started >= slots:
                 return decided
-            verdict = Verdict(READY) if deps is None else readiness(deps[name], known)
+            verdict = Verdict(READY) if deps is None else \
+                readiness(deps[name], known, unaffected(name) if unaffected is not None else ())
             if verdict is None:
                 continue
             left.remove(name)
