@@ -62,6 +62,7 @@ path = ".platform/state"
 '''
 AUTH, NOTIFY = "local-auth-local", "local-notify-local"
 QUEUE_URL = "cross-stack-output-localcloud_queueemailurl"  # the output of notify that auth reads (CDKTF's name)
+QUEUE_URL_SHOWN = "notify.email's url"  # how messages name it: the declared resource and its attribute
 RENAMED = {"NOTIFY_SUFFIX": "-v2"}
 
 
@@ -158,10 +159,10 @@ def test_a_producer_change_of_an_output_the_consumer_reads_still_makes_it_wait_n
     assert code == 0, report
     assert stacks(report)[NOTIFY]["status"] == "changes"
     assert stacks(report)[AUTH]["status"] == "waiting" and stacks(report)[AUTH]["waiting_on"] == [NOTIFY]
-    assert stacks(report)[AUTH]["waiting_outputs"] == {NOTIFY: [QUEUE_URL]}
+    assert stacks(report)[AUTH]["waiting_outputs"] == {NOTIFY: [QUEUE_URL_SHOWN]}
     assert AUTH not in {stack for stack, command in terraform.runs() if command == "plan"}
     human = cli(project, "plan", "--env", "local", env=RENAMED)
-    assert f"{AUTH}: planned after {NOTIFY} is applied (its output {QUEUE_URL} changes)" in human.stdout
+    assert f"{AUTH}: planned after {NOTIFY} is applied (its output {QUEUE_URL_SHOWN} changes)" in human.stdout
 
     code, report = cli.json(project, "apply", "--env", "local", "--auto-approve", "--allow-data-loss", env=RENAMED)
     assert code == 0, report
@@ -217,7 +218,7 @@ def test_a_consumer_waiting_in_the_review_is_planned_fresh_by_expect(applied: tu
     report = tmp_path / "plan-local.json"
     planned = cli(project, "plan", "--env", "local", "--format", "markdown", "--report", str(report), env=RENAMED)
     assert planned.exit_code == 0, planned.stderr
-    assert f"planned after {NOTIFY} is applied (its output {QUEUE_URL} changes)" in planned.stdout
+    assert f"planned after {NOTIFY} is applied (its output {QUEUE_URL_SHOWN} changes)" in planned.stdout
     done = cli(project, "apply", "--env", "local", "--auto-approve", "--allow-data-loss", "--expect", str(report),
                env=RENAMED)
     assert done.exit_code == 0, done.stderr
@@ -245,7 +246,7 @@ def test_a_consumer_whose_read_output_changed_when_its_producer_was_applied_is_p
     monkeypatch.setattr(report_module, "parse_plan", remembering_an_older_value)
     done = cli(project, "apply", "--env", "local", "--auto-approve")
     assert done.exit_code == 0, done.stderr
-    assert f"planned again: {NOTIFY}'s output {QUEUE_URL} changed when it was applied" in done.stdout
+    assert f"planned again: {NOTIFY}'s output {QUEUE_URL_SHOWN} changed when it was applied" in done.stdout
     assert "(wave 2)" in done.stdout
     runs = terraform.runs()
     assert applies(runs) == [NOTIFY, AUTH]
@@ -267,6 +268,20 @@ def test_outputs_read_from_remote_state_references() -> None:
     assert reads.changing({"a"}, {"a": "no-op", "b": "update"}) == []
     assert reads.changing({"a", "c"}, {"a": "unknown", "b": "update"}) == ["a", "c"]
     assert reads.changing(reads.EVERY, {"a": "no-op", "b": "update"}) == ["b"]
+
+
+def test_outputs_are_named_by_the_declared_resource_they_carry(tmp_path: Path) -> None:
+    """`cross-stack-output-localcloud_queueemailurl` says nothing to whoever declared `notify.email`."""
+    import json
+
+    (tmp_path / "cdk.tf.json").write_text(json.dumps({"output": {
+        "cross-stack-output-localcloud_queueemailurl": {"value": "${localcloud_queue.email.url}", "sensitive": True},
+        "other": {"value": "${localcloud_bucket.raw.name}"},
+        "joined": {"value": "${join(\",\", [localcloud_queue.email.url])}"}}}))
+    owners = {"localcloud_queue.email": "notify.email"}
+    assert reads.described(tmp_path, ["cross-stack-output-localcloud_queueemailurl", "other", "joined", "gone"],
+                           owners) == ["notify.email's url", "localcloud_bucket.raw's name", "joined", "gone"]
+    assert reads.described(tmp_path / "missing", ["x"], owners) == ["x"]
 
 
 def test_output_actions_from_terraform_1_0_3_plan_json() -> None:

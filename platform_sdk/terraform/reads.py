@@ -24,6 +24,8 @@ from pathlib import Path
 
 from platform_sdk.tfjson import CROSS_STACK_INPUT
 
+_VALUE = re.compile(r"^\$\{([A-Za-z][\w-]*\.[\w-]+)\.([\w.\[\]-]+)\}$")
+"""An output whose value is one resource attribute, `${TYPE.NAME.ATTRIBUTE}`."""
 _READ = re.compile(r"data\.terraform_remote_state\.(" + re.escape(CROSS_STACK_INPUT) + r"[\w\-]+)(\.outputs\.[\w\-]+)?")
 EVERY = None
 """Read every output (the remote state is used as a whole)."""
@@ -59,3 +61,25 @@ def changing(read: set[str] | None, output_actions: Mapping[str, str]) -> list[s
     creates or makes unknown, sorted. An output read that the plan does not list is counted as changing."""
     names = set(output_actions) if read is None else read
     return sorted(name for name in names if output_actions.get(name) != "no-op")
+
+
+def described(stack_dir: Path, outputs: list[str], owners: Mapping[str, str]) -> list[str]:
+    """How to name each of a stack's `outputs` to a reader: `notify.email's url` for an output whose value is one
+    attribute of a resource (the neutral resource it implements, from `owners`: Terraform address -> neutral
+    address; else the Terraform address), the output's own name otherwise (`cross-stack-output-…` says nothing to
+    someone who declared `notify.email`)."""
+    try:
+        declared = json.loads((stack_dir / "cdk.tf.json").read_text()).get("output") or {}
+    except (OSError, ValueError, AttributeError):
+        declared = {}
+    shown = []
+    for name in outputs:
+        block = declared.get(name) if isinstance(declared, Mapping) else None
+        value = block.get("value") if isinstance(block, Mapping) else None
+        match = _VALUE.match(value) if isinstance(value, str) else None
+        if match is None:
+            shown.append(name)
+        else:
+            address, attribute = match.groups()
+            shown.append(f"{owners.get(address, address)}'s {attribute}")
+    return shown

@@ -532,7 +532,8 @@ class EnvironmentRunner:
             else:
                 result.waiting_on = list(verdict.on)
                 result.waiting_outputs = {} if destroy else \
-                    {p: outputs for p in verdict.on if (outputs := self._changing(name, p))}
+                    {p: reads.described(self.stack_dir(p), outputs, self.results[p].owners)
+                     for p in verdict.on if (outputs := self._changing(name, p))}
                 result.status = rp.WAITING
                 self._phase(result, "waiting for " + ", ".join(verdict.on))
         return settled_inline
@@ -576,7 +577,8 @@ class EnvironmentRunner:
             sorted(n for n in names if before.get(n, missing) != after.get(n, missing))
         if not changed:
             return None
-        what = f"output {changed[0]}" if len(changed) == 1 else f"outputs {', '.join(changed)}"
+        shown = reads.described(self.stack_dir(producer), changed, applied.owners)
+        what = f"output {shown[0]}" if len(shown) == 1 else f"outputs {', '.join(shown)}"
         return rp.PENDING, f"{producer}'s {what} changed when it was applied (it had been planned with the old value)"
 
     def _apply_ready(self, ready: list[str], destroy: bool) -> None:
