@@ -13,6 +13,7 @@ from platform_sdk.terraform.ledger import Ledger
 from platform_sdk.terraform.records import (
     APPLIED,
     CHANGES_PENDING,
+    DRIFTED,
     FAILED,
     Applied,
     LocalRecords,
@@ -181,6 +182,19 @@ def test_pending_failed_and_destroyed_keep_or_drop_the_last_apply() -> None:
     assert (stored(store, "edge").status, stored(store, "edge").detail) == (FAILED, "apply failed")
     book.destroyed("store")
     assert stored(store, "store").applied is None
+
+
+def test_drift_found_without_reading_the_records_first_keeps_the_last_apply() -> None:
+    """`platform drift` refreshes every stack without deciding which to plan (no `load()`): a drifted stack's record
+    kept its status only and lost its last apply (`"applied": null`), so its consumers read as "the outputs of X
+    changed" and were planned on every later run until it was applied again."""
+    store = MemoryRecords({n: r.dumps() for n, r in settled_records().items() if r is not None})
+    book = Ledger(store, PRINTS, DEPS)
+    book.drifted("api")
+    record = stored(store, "api")
+    assert record.status == DRIFTED and record.applied is not None and record.applied.outputs == "o-api"
+    book.drifted("new")  # a stack without a record: a record of its status alone
+    assert stored(store, "new").status == DRIFTED and stored(store, "new").applied is None
 
 
 def test_a_record_that_cannot_be_written_is_a_warning_not_a_failure() -> None:

@@ -118,7 +118,9 @@ class Ledger:
 
     def _with_status(self, name: str, status: str, detail: str | None = None) -> None:
         with self._lock:
-            record = self.records.get(name)
+            loaded, record = name in self.records, self.records.get(name)
+        if not loaded:  # a command that did not read the records first (drift): keep the last apply stored
+            record = read_all(self.store, [name])[name]
         self._write(record.with_status(status, detail) if record is not None
                     else StackRecord(name, status, detail=detail))
 
