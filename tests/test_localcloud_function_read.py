@@ -73,6 +73,20 @@ def test_an_edit_setting_the_time_back_is_drift(deployed: tuple[Workspace, Path]
     assert _changed(ws) == {"localcloud_function.b": ["update"]}
 
 
+def test_a_symbolic_link_added_to_the_code_is_drift(deployed: tuple[Workspace, Path], tmp_path: Path) -> None:
+    """A package unpacks regular files only; a link added since is a new importable module (its target anywhere):
+    drift, as the same file added as a regular file is. The apply deploys the package again, without it."""
+    ws, root = deployed
+    outside = tmp_path / "helper.py"
+    outside.write_text("x = 1\n")
+    link = root / "functions" / "a" / "code" / "helper.py"
+    link.symlink_to(outside)
+    assert _changed(ws) == {"localcloud_function.a": ["update"]}
+    ws.apply()
+    assert not link.exists() and not link.is_symlink() and _changed(ws) == {}
+    assert outside.read_text() == "x = 1\n"  # never followed, never touched
+
+
 def test_touched_or_copied_code_with_the_same_bytes_is_not_drift(deployed: tuple[Workspace, Path]) -> None:
     ws, root = deployed
     main = root / "functions" / "a" / "code" / "main.py"
@@ -112,7 +126,8 @@ def test_an_unchanged_signature_reads_no_file(deployed: tuple[Workspace, Path]) 
 
 def test_the_digest_is_the_one_recorded_before(tmp_path: Path) -> None:
     """Entries written before keep their `code_digest`: files in the order paths compare (`pkg/` before `pkg-x/`,
-    though '-' sorts before '/'), symlinks and `__pycache__` left out, the execute bit in."""
+    though '-' sorts before '/'), `__pycache__` left out, the execute bit in. (A deployed tree holds no symbolic
+    link, a package unpacks none: one added later changes the digest.)"""
     import hashlib
 
     from platform_sdk.localcloud.function import code_digest
@@ -124,9 +139,10 @@ def test_the_digest_is_the_one_recorded_before(tmp_path: Path) -> None:
     (tmp_path / "run.sh").chmod(0o755)
     (tmp_path / "__pycache__").mkdir()
     (tmp_path / "__pycache__" / "pkg.cpython-311.pyc").write_bytes(b"\0")
-    (tmp_path / "link.py").symlink_to(tmp_path / "pkg.py")
     expected = hashlib.sha256()
     for name in ("pkg/__init__.py", "pkg-x/c.py", "pkg.py", "run.sh"):
         expected.update(name.encode() + b"\0" + (b"x" if name == "run.sh" else b"-") + b"\0")
         expected.update(hashlib.sha256(files[name]).digest())
     assert code_digest(tmp_path) == expected.hexdigest()
+    (tmp_path / "link.py").symlink_to(tmp_path / "pkg.py")
+    assert code_digest(tmp_path) != expected.hexdigest()

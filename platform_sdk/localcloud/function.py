@@ -84,9 +84,10 @@ def _safe_extract(package: Path, dest: Path) -> None:
 
 
 def _code_files(code: Path) -> list[tuple[str, os.DirEntry[str]]]:
-    """The deployed code's regular files (relative POSIX path, directory entry), sorted as paths: symlinks and
-    `__pycache__` (written by the runtime as it imports the code) left out. `os.scandir`: the file types come with
-    the listing, no call per file (`Path.rglob` with `is_file` made three)."""
+    """The deployed code's regular files and symbolic links (relative POSIX path, directory entry), sorted as paths;
+    `__pycache__` (written by the runtime as it imports the code) left out. A package unpacks regular files only, so
+    a link is something added since (an importable module: code changed); it is listed, never followed. `os.scandir`:
+    the file types come with the listing, no call per file (`Path.rglob` with `is_file` made three)."""
     found: list[tuple[str, os.DirEntry[str]]] = []
     folders = [("", str(code))]
     while folders:
@@ -97,7 +98,7 @@ def _code_files(code: Path) -> list[tuple[str, os.DirEntry[str]]]:
                     continue
                 if entry.is_dir(follow_symlinks=False):
                     folders.append((f"{prefix}{entry.name}/", entry.path))
-                elif entry.is_file(follow_symlinks=False):
+                elif entry.is_file(follow_symlinks=False) or entry.is_symlink():
                     found.append((prefix + entry.name, entry))
     return sorted(found, key=lambda item: item[0].split("/"))  # by path components, as paths compare
 
@@ -109,6 +110,9 @@ def code_digest(code: Path) -> str:
     package again."""
     digest = hashlib.sha256()
     for relative, entry in _code_files(code):
+        if entry.is_symlink():  # its target, not what it points at (which may be anywhere)
+            digest.update(relative.encode() + b"\0l\0" + os.fsencode(os.readlink(entry.path)) + b"\0")
+            continue
         digest.update(relative.encode() + b"\0" + (b"x" if os.access(entry.path, os.X_OK) else b"-") + b"\0")
         digest.update(hashlib.sha256(Path(entry.path).read_bytes()).digest())
     return digest.hexdigest()
