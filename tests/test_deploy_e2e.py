@@ -352,6 +352,9 @@ def test_function_code_edited_in_place_on_the_local_cloud_is_drift_and_apply_res
     (code / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0")
     assert cli(project, "plan", "--env", "local", "--all", "--detailed-exitcode").exit_code == 0
     assert _status_of(cli, project) == {}, "nothing edited yet"
+    _, listed = cli.json(project, "status", "--env", "local")  # no `platform dev` runs: its URL's port is named
+    assert all(re.search(r"no gateway answers on port \d+ \(clouds\.local\.gateway_port\)", f["detail"] or "")
+               for f in listed["functions"]), listed["functions"]
     handler.write_text(original + "\nraise RuntimeError('edited in place')\n")
     edited = _status_of(cli, project)
     assert list(edited) == ["web.api"] and edited["web.api"]["changed_outside"], edited  # it said "in sync"

@@ -28,7 +28,9 @@ def gateway_serves(port: int) -> set[str] | None:
         return None
 
 
-def function_status(registry: Registry, ref: FunctionRef, served: set[str] | None) -> FunctionStatus:
+def function_status(registry: Registry, ref: FunctionRef, served: set[str] | None, port: int = 0) -> FunctionStatus:
+    """`port`: the environment's gateway port (`clouds.local.gateway_port`), which the function's URL points at and
+    `served` was asked on."""
     entry = registry.function(ref.name)
     if entry is None:
         return FunctionStatus.of(ref, NOT_FOUND, detail="not deployed")
@@ -42,7 +44,8 @@ def function_status(registry: Registry, ref: FunctionRef, served: set[str] | Non
         detail = (f"code changed outside Terraform: a file of {entry.code_dir} was edited since it was deployed "
                   "(`platform drift` reports it; `platform apply --all` deploys the package again)")
     elif served is None:
-        detail = "gateway not running: start it with `platform dev`"
+        detail = (f"no gateway answers on port {port} (clouds.local.gateway_port), where its URL points: start "
+                  "`platform dev` (one started with --port serves other URLs)")
     elif ref.name not in served:
         detail = "the running gateway does not serve it (another project or environment?)"
     return FunctionStatus.of(ref, state, url=entry.url or None, runtime=entry.runtime or None,
@@ -63,11 +66,12 @@ def checks(project_root: Path, env: Any, refs: list[FunctionRef]) -> list[Callab
     """One callable per function; each cloud label reads its own root."""
     from platform_sdk.localcloud.roots import local_root
 
-    served = gateway_serves(local_config(env).gateway_port)
+    port = local_config(env).gateway_port
+    served = gateway_serves(port)
     registries: dict[str, Registry] = {}
     out: list[Callable[[], FunctionStatus]] = []
     for ref in refs:
         if ref.cloud not in registries:
             registries[ref.cloud] = Registry([CloudRoot(ref.cloud, local_root(project_root, env, ref.cloud))])
-        out.append(lambda ref=ref, reg=registries[ref.cloud]: function_status(reg, ref, served))
+        out.append(lambda ref=ref, reg=registries[ref.cloud]: function_status(reg, ref, served, port))
     return out
