@@ -16,6 +16,9 @@ are parsed with `ast`, with the grammar of the function's runtime (`feature_vers
   not followed (they may never run, or run under another Python), nor are modules outside the source directory
   (the function's requirements) or named like one of the standard library (the runtime may have imported it
   already).
+- `resource_calls`: the calls of the runtime's accessors (`bucket("notes")`, `queue(...)`, `database(...)`,
+  `secret(...)`, `function(...)` of `platform_sdk.runtime`) with a literal name, which raise GrantError when the
+  function is not granted that resource (a typo, or the old name after a rename).
 """
 
 from __future__ import annotations
@@ -250,3 +253,52 @@ def import_failure(source_dir: Path, module: str, python: tuple[int, int]) -> Im
     minor: the function's runtime) fails, found by reading (see the module's doc); None when reading finds no reason.
     """
     return _Importer(source_dir.resolve(), python).load(module)
+
+
+RUNTIME_MODULE = "platform_sdk.runtime"
+ACCESSORS = frozenset({"bucket", "queue", "database", "secret", "function"})
+"""`platform_sdk.runtime`'s functions that open a granted resource by its neutral name (the name is the grant's
+kind: `bucket` -> a granted Bucket)."""
+
+
+@dataclass(frozen=True)
+class ResourceCall:
+    """`kind("name")` at `line` of a module: a granted resource opened by a literal name."""
+
+    kind: str
+    name: str
+    line: int
+
+
+def resource_calls(tree: ast.Module) -> list[ResourceCall]:
+    """The module's calls of the runtime's accessors with a literal name, in line order: `bucket("notes")` after
+    `from platform_sdk.runtime import bucket` (any alias), `runtime.bucket("notes")` after `from platform_sdk import
+    runtime` or `import platform_sdk.runtime as runtime`, anywhere in the module. A name that is not a literal
+    (a variable, an f-string) is not followed."""
+    direct: dict[str, str] = {}  # local name -> accessor
+    modules: set[str] = set()  # local names of platform_sdk.runtime
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0:
+            for alias in node.names:
+                if node.module == RUNTIME_MODULE and alias.name in ACCESSORS:
+                    direct[alias.asname or alias.name] = alias.name
+                elif node.module == "platform_sdk" and alias.name == "runtime":
+                    modules.add(alias.asname or alias.name)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == RUNTIME_MODULE and alias.asname:
+                    modules.add(alias.asname)
+    found: list[ResourceCall] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        first = node.args[0]
+        if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+            continue
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in direct:
+            found.append(ResourceCall(direct[func.id], first.value, node.lineno))
+        elif isinstance(func, ast.Attribute) and func.attr in ACCESSORS and isinstance(func.value, ast.Name) \
+                and func.value.id in modules:
+            found.append(ResourceCall(func.attr, first.value, node.lineno))
+    return sorted(found, key=lambda call: call.line)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import sys
 import traceback
@@ -9,7 +10,7 @@ from pathlib import Path
 from types import ModuleType
 
 from platform_sdk.errors import ModelError, PlatformError, did_you_mean, warn
-from platform_sdk.handlers import import_failure, module_names
+from platform_sdk.handlers import import_failure, module_names, parse, resource_calls
 from platform_sdk.model import Function, ObjectCreatedTrigger, Resource, Service
 from platform_sdk.model.base import caller_location, declarations
 
@@ -236,9 +237,11 @@ def check_handler(fn: Function, module_file: Path) -> None:
              f"not parse with Python {this} (SyntaxError{f' at line {failure.line}' if failure.line else ''}), "
              f"which may be syntax of its runtime {fn.runtime}", fn.declared_in, fn.declared_line)
     try:
-        found = module_names(module_file, python)
+        tree = parse(module_file, python)
+        found = module_names(module_file, python, tree)
     except (SyntaxError, ValueError):
         return  # announced above
+    _check_resource_calls(fn, module_file, tree)
     symbol = fn.handler.rsplit(".", 1)[1]
     if symbol in found.names:
         return
@@ -252,6 +255,24 @@ def check_handler(fn: Function, module_file: Path) -> None:
         f"handler function {symbol!r} is not defined in {relative} (in {fn.source_dir})"
         f"{did_you_mean(symbol, callables)}", "handler", fn.handler,
     )
+
+
+def _check_resource_calls(fn: Function, module_file: Path, tree: ast.Module) -> None:
+    """Announce (a PlatformWarning at the call) each `bucket("name")`-like call of the handler module whose resource
+    the function is not granted: it raises GrantError when it runs (`platform_sdk.handlers.resource_calls`), e.g.
+    after a rename the code still uses the old name. A warning, not a refusal: the call may never run."""
+    granted: dict[str, set[str]] = {}
+    for grant in fn.grants:
+        granted.setdefault(grant.target.kind, set()).add(grant.target.name)
+    for call in resource_calls(tree):
+        names = granted.get(call.kind, set())
+        if call.name in names:
+            continue
+        have = f"its {call.kind} grants: {', '.join(sorted(names))}" if names else f"it is granted no {call.kind}"
+        warn(f"{_in_source(fn, module_file.resolve())} calls {call.kind}({call.name!r}), which {fn.address} is not "
+             f"granted{did_you_mean(call.name, sorted(names))} ({have}): the call raises GrantError when it runs. "
+             f"Grant it where the function is declared ({fn.declared_in}:{fn.declared_line}), or use the resource's "
+             "current name after a rename", str(module_file), call.line)
 
 
 def _runtime_version(runtime: str) -> tuple[int, int]:

@@ -456,3 +456,25 @@ def test_a_plugin_setting_not_of_its_form_is_named_in_words_with_its_line(estate
     code, out = synth(estate, "dev")
     assert_refused(estate, code, out, f"dev.toml:{text.splitlines().index(bad) + 1}: {key}: {words}")
     assert "must match" not in out, out
+
+
+def test_a_handler_calling_a_resource_it_is_not_granted_is_announced_at_the_call(estate: Path) -> None:
+    """`bucket("sites")` (a typo, or the old name after a rename) raises GrantError only when it runs, on every
+    cloud; reading the handler finds it at synthesis: a warning at the call's line naming the grants (not a refusal:
+    the call may never run). Aliases of the runtime's accessors and of the runtime module are followed."""
+    module = _web_code(estate) / "api.py"
+    text = module.read_text()
+    module.write_text(text.replace('bucket("site")', 'bucket("sites")') + (
+        "\n\nfrom platform_sdk import runtime as rt\nfrom platform_sdk.runtime import queue as q\n\n\n"
+        "def later() -> None:\n    rt.secret('jwt-key')\n    q('outbox').send('x')\n    bucket('site').list()\n"))
+    code, out = synth(estate)
+    assert code == 0, out
+    line = next(n for n, t in enumerate(module.read_text().splitlines(), 1) if 'bucket("sites")' in t)
+    assert (f"warning: {module}:{line}: api.py calls bucket('sites'), which web.api is not granted (did you mean "
+            "'site'?) (its bucket grants: site): the call raises GrantError when it runs.") in out, out
+    assert "calls secret('jwt-key'), which web.api is not granted (it is granted no secret)" in out
+    assert "calls queue('outbox'), which web.api is not granted" in out
+    assert "calls bucket('site')" not in out  # granted: nothing said
+    module.write_text(text)
+    code, out = synth(estate)
+    assert code == 0 and "GrantError" not in out, out
