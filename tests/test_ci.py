@@ -281,6 +281,7 @@ def test_check_passes_when_current_and_fails_when_stale(generated: dict[str, Any
                                                           "as X.Y (got '2.7')"),
     (("ci", "github", "--env", "dev", "--python", ""), "--python: platform-sdk needs Python 3.11 or later"),
     (("ci", "github", "--env", "dev", "--python", "3.11.4"), "--python: platform-sdk needs Python 3.11 or later"),
+    (("ci", "github", "--env", "dev", "--python", "3.9"), "--python: platform-sdk needs Python 3.11 or later"),
     (("ci", "github", "--env", "dev", "--branch", ""), "--branch: not a branch name"),
     (("ci", "github", "--env", "dev", "--branch", "main']\nx: ['"), "--branch: not a branch name"),
     (("ci", "github", "--env", "dev", "--branch", "release/*"), "--branch: not a branch name (letters, digits, `.`, "
@@ -298,6 +299,30 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path: Path, args: tuple[str, .
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert sorted(p.relative_to(root) for p in root.rglob("*") if ".platform" not in p.parts) == before
+
+
+@pytest.mark.parametrize("option, good, bad", [
+    ("github terraform", ["1.0.3", "latest", "~1.5", ">=1.5 <2.0", "1.x", "^1 || ~0.15", "1.6.0-beta1", "*"],
+     ["", "1.5.7; rm -rf /", "v1.5.7 x", "1.05", "lastest", ">= 1.5"]),
+    ("gitlab terraform", ["1.0.3", "1.6.0-beta1"], ["latest", "1.5", "v1.5.7", "~1.5"]),
+    ("python", ["3.11", "3.12", "3.13", "4.0"], ["", "3", "3.10", "2.7", "3.11.4", "03.11", "3.11 "]),
+    ("branch", ["main", "release/1.x", "feature_a-b", "v2"], ["", "-x", "a..b", "x.lock", "a//b", "a/.b", "x/", "a b",
+                                                             "rel*", "a+", "!main"]),
+    ("image", ["python:3.11", "registry.gitlab.com/g/p/img:1.0", "localhost:5000/a/b", f"python@sha256:{'a' * 64}"],
+     ["", "Python:3.11", "python:3.11 ", "python:3.11;sh", "$IMAGE", "a/:x"]),
+])
+def test_option_values(option: str, good: list[str], bad: list[str]) -> None:
+    from platform_sdk.ci import options
+
+    checks = {"github terraform": lambda v: options.check_terraform("github", v),
+              "gitlab terraform": lambda v: options.check_terraform("gitlab", v),
+              "python": options.check_python, "branch": options.check_branch, "image": options.check_image}
+    for value in good:
+        checks[option](value)
+    for value in bad:
+        with pytest.raises(PlatformError) as raised:
+            checks[option](value)
+        assert raised.value.value == value and str(raised.value.key).startswith("--"), value
 
 
 @pytest.mark.parametrize("where", ["a file", "a file's child"])
@@ -370,6 +395,11 @@ SHA = "a" * 64
     ({"url": "https://files.example.com/platform_sdk-0.1.0-py3-none-any.whl", "archive_info": {"hashes": {
         "sha256": SHA}}}, f"platform-sdk[aws,gcp] @ https://files.example.com/platform_sdk-0.1.0-py3-none-any.whl"
                           f"#sha256={SHA}"),
+    ({"url": "https://git.example.com/mono.git", "subdirectory": "sdk", "vcs_info": {"vcs": "git",
+                                                                                     "commit_id": COMMIT}},
+     f"platform-sdk[aws,gcp] @ git+https://git.example.com/mono.git@{COMMIT}#subdirectory=sdk"),
+    ({"url": "https://files.example.com/sdk.tar.gz", "archive_info": {"hash": f"sha256={SHA}"}},
+     f"platform-sdk[aws,gcp] @ https://files.example.com/sdk.tar.gz#sha256={SHA}"),
 ])
 def test_the_default_install_is_where_this_sdk_came_from(tmp_path: Path, direct_url: dict[str, Any] | None,
                                                          expected: str) -> None:

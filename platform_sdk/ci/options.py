@@ -12,7 +12,7 @@ from platform_sdk.errors import PlatformError
 
 MIN_PYTHON = (3, 11)
 """The oldest Python platform-sdk runs on (pyproject.toml `requires-python`)."""
-PYTHON = re.compile(r"(\d+)\.(\d+)")
+PYTHON = re.compile(r"([1-9]\d*)\.(0|[1-9]\d*)")
 TERRAFORM_RELEASE = re.compile(r"\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?")
 """A Terraform release's version as HashiCorp names its downloads (1.0.3, 1.6.0-beta1): what GitLab jobs install."""
 _PART = r"(?:0|[1-9]\d*|[xX*])"

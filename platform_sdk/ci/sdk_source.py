@@ -28,6 +28,8 @@ def requirement(distribution: Distribution, extras: list[str]) -> str:
     - from a VCS: `platform-sdk[<extras>] @ <vcs>+<url>@<commit>` (the commit installed, never a branch);
     - from an archive URL: `platform-sdk[<extras>] @ <url>` (with `#<algorithm>=<hash>` when pip recorded one).
 
+    A `subdirectory` (the project below the repository's or archive's root) becomes the URL's `#subdirectory=`.
+
     Raises:
         PlatformError (key `--install`): an editable install, a local folder, a `file:` URL or a `direct_url.json`
         this code does not understand: a CI runner cannot install that SDK, the user must say how.
@@ -47,16 +49,19 @@ def requirement(distribution: Distribution, extras: list[str]) -> str:
                       "runner does not have")
     if urlsplit(url).scheme not in REMOTE_SCHEMES:
         raise _refuse(f"it was installed from {url}, which a CI runner cannot reach")
+    fragments = [f"subdirectory={found['subdirectory']}"] if found.get("subdirectory") else []
     vcs = found.get("vcs_info")
     if isinstance(vcs, dict) and vcs.get("vcs") and vcs.get("commit_id"):
-        return f"{name} @ {vcs['vcs']}+{url}@{vcs['commit_id']}"
+        return f"{name} @ {vcs['vcs']}+{url}@{vcs['commit_id']}" + "".join(f"#{f}" for f in fragments[:1])
     archive = found.get("archive_info")
     if isinstance(archive, dict):
         hashes = archive.get("hashes") or {}
-        if isinstance(hashes, dict) and "sha256" in hashes:
-            return f"{name} @ {url}#sha256={hashes['sha256']}"
         legacy = archive.get("hash")  # PEP 610's older form: "<algorithm>=<hex>"
-        return f"{name} @ {url}" + (f"#{legacy}" if isinstance(legacy, str) and "=" in legacy else "")
+        if isinstance(hashes, dict) and "sha256" in hashes:
+            fragments.insert(0, f"sha256={hashes['sha256']}")
+        elif isinstance(legacy, str) and "=" in legacy:
+            fragments.insert(0, legacy)
+        return f"{name} @ {url}" + (f"#{'&'.join(fragments)}" if fragments else "")
     raise _refuse(f"its direct_url.json names no VCS commit, archive or folder ({text[:80]!r})")
 
 
