@@ -45,6 +45,7 @@ def platform(root: Path, *args: str) -> Result:
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = copy_estate(tmp_path_factory.mktemp("ci") / "estate")
+    (root / "requirements.txt").write_text("platform-sdk[aws,gcp]\n")  # how the jobs install it (else --install)
     envs = [w for e in ENVS for w in ("--env", e)]
     files: dict[str, dict[str, Path]] = {}
     for system in ("github", "gitlab"):
@@ -125,6 +126,47 @@ def test_every_apply_job_needs_follow_the_stack_graph(generated: dict[str, Any],
     assert any(needs != [f"plan-{e}"] for e, _, needs in jobs.values()), "some wave waits for another"
 
 
+def gitlab_stage_faults(doc: dict[str, Any]) -> list[str]:
+    """GitLab's rule for `needs` (https://docs.gitlab.com/ci/yaml/#needs; its YAML processor refuses the whole file
+    otherwise): every job's stage is one of `stages`, and a needed job exists and is in the same or an earlier
+    stage. Its own message for each job breaking it."""
+    stages = doc["stages"]
+    jobs = {name: job for name, job in doc.items() if isinstance(job, dict) and "script" in job}
+    faults = [f"{name} job: chosen stage {job.get('stage')} does not exist" for name, job in jobs.items()
+              if job.get("stage") not in stages]
+    for name, job in jobs.items():
+        for need in job.get("needs", []):
+            other = need if isinstance(need, str) else need["job"]
+            if other not in jobs:
+                faults.append(f"{name} job: undefined need: {other}")
+            elif stages.index(jobs[other]["stage"]) > stages.index(job["stage"]):
+                faults.append(f"{name} job: need {other} is not defined in current or prior stages")
+    return faults
+
+
+def test_the_stage_rule_check_finds_a_need_of_a_later_stage() -> None:
+    doc = {"stages": ["plan", "apply"], "a": {"stage": "plan", "script": ["x"], "needs": ["b"]},
+           "b": {"stage": "apply", "script": ["x"], "needs": [{"job": "a"}]}}
+    assert gitlab_stage_faults(doc) == ["a job: need b is not defined in current or prior stages"]
+
+
+@pytest.mark.parametrize("count", [1, 2, 3])
+def test_every_gitlab_need_is_in_the_same_or_an_earlier_stage(generated: dict[str, Any], count: int,
+                                                              tmp_path: Path) -> None:
+    """With two environments or more, the second's plan job needs the first's apply jobs: GitLab refused the file
+    while every plan job was in stage `plan` and every apply job in the later stage `apply`."""
+    envs = [w for e in ENVS[:count] for w in ("--env", e)]
+    result = platform(generated["root"], "ci", "gitlab", *envs, "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    doc = yaml.safe_load((tmp_path / ".gitlab-ci.yml").read_text())
+    assert gitlab_stage_faults(doc) == []
+    deploy = [name for name in doc if name.startswith(("plan-", "apply-"))]
+    assert {doc[name]["stage"] for name in deploy} == {f"{kind}-{e}" for e in ENVS[:count] for kind in ("plan",
+                                                                                                         "apply")}
+    if count > 1:
+        assert any(n.startswith("apply-dev-") for n in doc["plan-staging"]["needs"]), "staging waits for dev"
+
+
 def test_environments_deploy_in_the_order_given(generated: dict[str, Any]) -> None:
     doc = yaml.safe_load(generated["files"]["github"]["platform-deploy.yml"].read_text())
     jobs = doc["jobs"]
@@ -138,22 +180,35 @@ def test_environments_deploy_in_the_order_given(generated: dict[str, Any]) -> No
     first = gitlab["apply-prod-wave-1"]["rules"][0]
     assert first["when"] == "manual" and first["allow_failure"] is False
     assert all(r.get("when") != "manual" for r in gitlab["apply-dev-wave-1"]["rules"])
-    assert gitlab["apply-prod-wave-2"]["environment"]["name"] == "prod"
+    assert gitlab["apply-prod-wave-2"]["environment"] == {"name": "prod", "deployment_tier": "production"}
+    # An unprotected environment's tier is GitLab's guess from its name (dev -> development, an unprotected `prod`
+    # -> production), not "development" for every one.
+    assert gitlab["apply-dev-wave-1"]["environment"] == {"name": "dev"}
 
 
-def test_plan_files_are_short_lived_artifacts_never_printed(generated: dict[str, Any]) -> None:
+def test_saved_plans_are_never_uploaded_and_reports_are_short_lived(generated: dict[str, Any]) -> None:
+    """Saved plan files may hold secret values and no job uses them (each apply job plans again and holds it to the
+    reviewed JSON report, `--expect`): neither system uploads them."""
     text = generated["files"]["github"]["platform-deploy.yml"].read_text()
     doc = yaml.safe_load(text)
     uploads = [s["with"] for job in doc["jobs"].values() for s in job["steps"]
                if s.get("uses", "").startswith("actions/upload-artifact")]
-    assert any(u["path"].endswith("platform.tfplan") for u in uploads)
-    assert all(u["retention-days"] == 1 for u in uploads)
-    assert "terraform show" not in text and "platform.tfplan" not in "".join(
-        s.get("run", "") for job in doc["jobs"].values() for s in job["steps"])
-    gitlab = yaml.safe_load(generated["files"]["gitlab"][".gitlab-ci.yml"].read_text())
+    assert uploads and all(u["retention-days"] == 1 for u in uploads)
+    assert sorted(u["path"] for u in uploads) == sorted(f".platform/ci/plan-{e}.json" for e in ENVS)
+    downloads = {name: [s["with"] for s in job["steps"] if s.get("uses", "").startswith("actions/download-artifact")]
+                 for name, job in doc["jobs"].items()}
+    for name, job in doc["jobs"].items():
+        if name.startswith("apply-"):
+            env = name.split("-")[1]
+            assert downloads[name] == [{"name": f"platform-plan-{env}", "path": ".platform/ci"}]
+            assert f"--expect .platform/ci/plan-{env}.json" in "".join(s.get("run", "") for s in job["steps"])
+    assert "platform.tfplan" not in text and "terraform show" not in text
+    gitlab_text = generated["files"]["gitlab"][".gitlab-ci.yml"].read_text()
+    gitlab = yaml.safe_load(gitlab_text)
     artifacts = gitlab["plan-prod"]["artifacts"]
     assert artifacts["expire_in"] == "1 day" and artifacts["access"] == "developer"
-    assert any(p.endswith("platform.tfplan") for p in artifacts["paths"])
+    assert artifacts["paths"] == [".platform/ci/plan-prod.json", ".platform/ci/plan-prod.md"]
+    assert "platform.tfplan" not in gitlab_text
     cache = gitlab["default"]["cache"]["paths"]
     assert ".platform/plugin-cache" in cache and not any(p in (".platform", ".platform/state") for p in cache)
     assert ".cache/terraform" in cache, "the Terraform the jobs install is downloaded once, then cached"
@@ -171,12 +226,42 @@ def test_pull_requests_plan_every_environment_into_one_comment(generated: dict[s
     assert set(doc["jobs"]["comment"]["needs"]) == {f"plan-{e}" for e in ENVS}
 
 
+def test_the_comment_job_names_its_repository(generated: dict[str, Any]) -> None:
+    """The comment job has no checkout: `gh` learns the repository from GH_REPO (gh's environment variable), else it
+    fails with "not a git repository"."""
+    doc = yaml.safe_load(generated["files"]["github"]["platform-pr.yml"].read_text())
+    job = doc["jobs"]["comment"]
+    assert not any(s.get("uses", "").startswith("actions/checkout") for s in job["steps"])
+    step = next(s for s in job["steps"] if "gh pr comment" in s.get("run", ""))
+    assert step["env"]["GH_REPO"] == "${{ github.repository }}"
+    assert step["env"]["GH_TOKEN"] == "${{ github.token }}"
+
+
+def test_the_merge_request_plan_jobs_print_their_report(generated: dict[str, Any]) -> None:
+    """Without PLATFORM_MR_TOKEN the comment job says the report is in the plan jobs' logs: they print it."""
+    doc = yaml.safe_load(generated["files"]["gitlab"][".gitlab-ci.yml"].read_text())
+    assert "plan jobs' logs" in doc["mr-comment"]["script"][0]
+    for env in ENVS:
+        script = doc[f"mr-plan-{env}"]["script"]
+        written = next(i for i, line in enumerate(script) if f"> .platform/ci/plan-{env}.md" in line)
+        assert f"cat .platform/ci/plan-{env}.md" in script[written + 1:], script
+
+
+def _output(root: Path) -> dict[str, tuple[int, str]]:
+    return {str(p.relative_to(root)): (p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
+            for p in sorted((root / "cdktf.out").rglob("*")) if p.is_file()}
+
+
 def test_check_passes_when_current_and_fails_when_stale(generated: dict[str, Any]) -> None:
+    """`--check` writes nothing: it synthesizes into a temporary folder, never over cdktf.out/."""
     root = generated["root"]
+    before = _output(root)
+    assert any(name.startswith("cdktf.out/prod/") for name in before)
     result = platform(root, "ci", "gitlab", "--env", "dev", "--env", "prod", "--check")
     assert result.exit_code == 1, "the gitlab file was generated for three environments"
     envs = [w for e in ENVS for w in ("--env", e)]
     assert platform(root, "ci", "gitlab", *envs, "--check").exit_code == 0
+    assert _output(root) == before, "--check replaced the synthesized output"
 
 
 @pytest.mark.parametrize("args, message", [
@@ -188,6 +273,24 @@ def test_check_passes_when_current_and_fails_when_stale(generated: dict[str, Any
                                                          "files on this machine"),
     (("ci", "gitlab", "--env", "dev", "--terraform-version", "latest"), "--terraform-version: GitLab jobs install one "
                                                                          "exact Terraform release (got 'latest')"),
+    (("ci", "github", "--env", "dev", "--terraform-version", "1.5.7; rm -rf /"),
+     "--terraform-version: not a Terraform version, range or `latest` (hashicorp/setup-terraform would install the "
+     "latest release instead) (got '1.5.7; rm -rf /')"),
+    (("ci", "github", "--env", "dev", "--terraform-version", ""), "--terraform-version: not a Terraform version"),
+    (("ci", "github", "--env", "dev", "--python", "2.7"), "--python: platform-sdk needs Python 3.11 or later, given "
+                                                          "as X.Y (got '2.7')"),
+    (("ci", "github", "--env", "dev", "--python", ""), "--python: platform-sdk needs Python 3.11 or later"),
+    (("ci", "github", "--env", "dev", "--python", "3.11.4"), "--python: platform-sdk needs Python 3.11 or later"),
+    (("ci", "github", "--env", "dev", "--python", "3.9"), "--python: platform-sdk needs Python 3.11 or later"),
+    (("ci", "github", "--env", "dev", "--branch", ""), "--branch: not a branch name"),
+    (("ci", "github", "--env", "dev", "--branch", "main']\nx: ['"), "--branch: not a branch name"),
+    (("ci", "github", "--env", "dev", "--branch", "release/*"), "--branch: not a branch name (letters, digits, `.`, "
+                                                                "`_`, `-` and `/`, as git allows them) (got "
+                                                                "'release/*')"),
+    (("ci", "gitlab", "--env", "dev", "--image", ""), "--image: not a container image reference"),
+    (("ci", "gitlab", "--env", "dev", "--image", "python:3.11; curl x | sh"), "--image: not a container image "
+                                                                              "reference"),
+    (("ci", "gitlab", "--env", "dev", "--install", " "), "--install: an empty command installs nothing"),
 ])
 def test_bad_input_exits_2_and_writes_nothing(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
     root = copy_estate(tmp_path / "estate")
@@ -198,8 +301,57 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path: Path, args: tuple[str, .
     assert sorted(p.relative_to(root) for p in root.rglob("*") if ".platform" not in p.parts) == before
 
 
+@pytest.mark.parametrize("option, good, bad", [
+    ("github terraform", ["1.0.3", "latest", "~1.5", ">=1.5 <2.0", "1.x", "^1 || ~0.15", "1.6.0-beta1", "*"],
+     ["", "1.5.7; rm -rf /", "v1.5.7 x", "1.05", "lastest", ">= 1.5"]),
+    ("gitlab terraform", ["1.0.3", "1.6.0-beta1"], ["latest", "1.5", "v1.5.7", "~1.5"]),
+    ("python", ["3.11", "3.12", "3.13", "4.0"], ["", "3", "3.10", "2.7", "3.11.4", "03.11", "3.11 "]),
+    ("branch", ["main", "release/1.x", "feature_a-b", "v2"], ["", "-x", "a..b", "x.lock", "a//b", "a/.b", "x/", "a b",
+                                                             "rel*", "a+", "!main"]),
+    ("image", ["python:3.11", "registry.gitlab.com/g/p/img:1.0", "localhost:5000/a/b", f"python@sha256:{'a' * 64}"],
+     ["", "Python:3.11", "python:3.11 ", "python:3.11;sh", "$IMAGE", "a/:x"]),
+])
+def test_option_values(option: str, good: list[str], bad: list[str]) -> None:
+    from platform_sdk.ci import options
+
+    checks = {"github terraform": lambda v: options.check_terraform("github", v),
+              "gitlab terraform": lambda v: options.check_terraform("gitlab", v),
+              "python": options.check_python, "branch": options.check_branch, "image": options.check_image}
+    for value in good:
+        checks[option](value)
+    for value in bad:
+        with pytest.raises(PlatformError) as raised:
+            checks[option](value)
+        assert raised.value.value == value and str(raised.value.key).startswith("--"), value
+
+
+@pytest.mark.parametrize("where", ["a file", "a file's child"])
+def test_an_out_that_cannot_be_a_folder_is_refused_before_synthesis(tmp_path: Path, where: str) -> None:
+    root = copy_estate(tmp_path / "estate")
+    (root / "requirements.txt").write_text("platform-sdk[aws,gcp]\n")
+    blocker = tmp_path / "afile"
+    blocker.write_text("mine\n")
+    out = blocker if where == "a file" else blocker / "ci"
+    result = platform(root, "ci", "github", "--env", "dev", "--out", str(out))
+    assert result.exit_code == 2, result.output
+    assert f"--out: {blocker} is a file, not a folder to write the pipeline files into (got '{out}')" in \
+        " ".join(result.output.split()), result.output
+    assert "cdktf.out" not in result.output and not (root / "cdktf.out").exists(), "nothing synthesized"
+    assert blocker.read_text() == "mine\n"
+
+
+def test_check_never_writes_over_a_missing_output(tmp_path: Path) -> None:
+    """`--check` on a project never synthesized leaves no cdktf.out/ behind."""
+    root = copy_estate(tmp_path / "estate")
+    (root / "requirements.txt").write_text("platform-sdk[aws,gcp]\n")
+    result = platform(root, "ci", "gitlab", "--env", "dev", "--check")
+    assert result.exit_code == 1 and "stale:" in result.output, result.output
+    assert not (root / "cdktf.out").exists() and not (root / ".gitlab-ci.yml").exists()
+
+
 def test_a_pipeline_not_generated_by_us_is_never_replaced(tmp_path: Path) -> None:
     root = copy_estate(tmp_path / "estate")
+    (root / "requirements.txt").write_text("platform-sdk[aws,gcp]\n")
     own = root / ".gitlab-ci.yml"
     own.write_text("test:\n  script: [make test]\n")
     result = platform(root, "ci", "gitlab", "--env", "dev")
@@ -216,19 +368,80 @@ def test_waves_of_a_graph() -> None:
         wave_of({"x": ["y"], "y": ["x"]})
 
 
+def _distribution(tmp_path: Path, direct_url: dict[str, Any] | None) -> Any:
+    """An installed distribution's metadata as pip leaves it (`*.dist-info/METADATA`, PEP 610's direct_url.json),
+    read by importlib.metadata itself."""
+    from importlib.metadata import PathDistribution
+
+    info = tmp_path / "platform_sdk-0.1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: platform-sdk\nVersion: 0.1.0\n")
+    if direct_url is not None:
+        (info / "direct_url.json").write_text(json.dumps(direct_url))
+    return PathDistribution(info)
+
+
+COMMIT = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+SHA = "a" * 64
+
+
+@pytest.mark.parametrize("direct_url, expected", [
+    (None, "platform-sdk[aws,gcp]==0.1.0"),
+    ({"url": "https://git.example.com/platform-sdk.git", "vcs_info": {"vcs": "git", "commit_id": COMMIT,
+                                                                      "requested_revision": "main"}},
+     f"platform-sdk[aws,gcp] @ git+https://git.example.com/platform-sdk.git@{COMMIT}"),
+    ({"url": "ssh://git@git.example.com/platform-sdk.git", "vcs_info": {"vcs": "git", "commit_id": COMMIT}},
+     f"platform-sdk[aws,gcp] @ git+ssh://git@git.example.com/platform-sdk.git@{COMMIT}"),
+    ({"url": "https://files.example.com/platform_sdk-0.1.0-py3-none-any.whl", "archive_info": {"hashes": {
+        "sha256": SHA}}}, f"platform-sdk[aws,gcp] @ https://files.example.com/platform_sdk-0.1.0-py3-none-any.whl"
+                          f"#sha256={SHA}"),
+    ({"url": "https://git.example.com/mono.git", "subdirectory": "sdk", "vcs_info": {"vcs": "git",
+                                                                                     "commit_id": COMMIT}},
+     f"platform-sdk[aws,gcp] @ git+https://git.example.com/mono.git@{COMMIT}#subdirectory=sdk"),
+    ({"url": "https://files.example.com/sdk.tar.gz", "archive_info": {"hash": f"sha256={SHA}"}},
+     f"platform-sdk[aws,gcp] @ https://files.example.com/sdk.tar.gz#sha256={SHA}"),
+])
+def test_the_default_install_is_where_this_sdk_came_from(tmp_path: Path, direct_url: dict[str, Any] | None,
+                                                         expected: str) -> None:
+    from platform_sdk.ci.sdk_source import requirement
+
+    assert requirement(_distribution(tmp_path, direct_url), ["aws", "gcp"]) == expected
+
+
+@pytest.mark.parametrize("direct_url, why", [
+    ({"url": "file:///work/main", "dir_info": {"editable": True}},
+     "it is an editable install from the folder file:///work/main, which a CI runner does not have"),
+    ({"url": "file:///src/platform-sdk", "dir_info": {}},
+     "it is installed from the folder file:///src/platform-sdk, which a CI runner does not have"),
+    ({"url": "file:///tmp/platform_sdk-0.1.0-py3-none-any.whl", "archive_info": {}},
+     "it was installed from file:///tmp/platform_sdk-0.1.0-py3-none-any.whl, which a CI runner cannot reach"),
+    ({"url": "file:///src/platform-sdk", "vcs_info": {"vcs": "git", "commit_id": COMMIT}},
+     "it was installed from file:///src/platform-sdk, which a CI runner cannot reach"),
+])
+def test_an_sdk_a_runner_cannot_install_is_refused(tmp_path: Path, direct_url: dict[str, Any], why: str) -> None:
+    from platform_sdk.ci.sdk_source import requirement
+
+    with pytest.raises(PlatformError) as raised:
+        requirement(_distribution(tmp_path, direct_url), ["aws", "gcp"])
+    assert raised.value.key == "--install"
+    assert raised.value.message == f"the jobs cannot install the platform-sdk that runs here: {why}"
+
+
 def test_the_install_step_fits_the_project(tmp_path: Path) -> None:
-    """The jobs' install step by what the project has. A `platform init` project has no pyproject.toml, and the
-    former default (`pip install -e '.[aws,gcp]'`) failed there at every job's first step: it installs the SDK that
-    generated the pipeline instead, and `--check`'s regenerate command needs no `--install` for it."""
-    from importlib.metadata import version
+    """The jobs' install step by what the project has. A `platform init` project has no pyproject.toml or
+    requirements.txt: the jobs install the SDK that generated the pipeline from where it came from, and an SDK a
+    runner cannot install (this checkout's, an editable install) is refused, exit 2, until --install says how.
+    Formerly the jobs ran `pip install 'platform-sdk[aws,gcp]==0.1.0'`: no such release exists on PyPI, where the
+    name belongs to someone else."""
+    from importlib.metadata import distribution
 
     from platform_sdk.ci.pipeline import default_install
     from platform_sdk.cli import app
 
+    installed = json.loads(distribution("platform-sdk").read_text("direct_url.json") or "{}")
+    assert installed["dir_info"]["editable"] is True, "this checkout's SDK is an editable install (make venv)"
     made = CliRunner().invoke(app, ["init", str(tmp_path), "--name-prefix", "acme"], catch_exceptions=False)
     assert made.exit_code == 0, made.output
-    pinned = f"python -m pip install 'platform-sdk[aws,gcp]=={version('platform-sdk')}'"
-    assert default_install(tmp_path) == pinned
     (tmp_path / "requirements.txt").write_text("platform-sdk[aws]\n")
     assert default_install(tmp_path) == "python -m pip install -r requirements.txt"
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'app'\n")
@@ -238,11 +451,20 @@ def test_the_install_step_fits_the_project(tmp_path: Path) -> None:
     env = (tmp_path / "envs" / "local.toml").read_text()
     (tmp_path / "envs" / "ci.toml").write_text(env + '\n[state]\nbackend = "s3"\nbucket = "acme-state"\n'
                                                'lock_table = "acme-locks"\nregion = "eu-west-1"\n')
-    result = platform(tmp_path, "ci", "gitlab", "--env", "ci")
+    before = sorted(p for p in tmp_path.rglob("*") if ".platform" not in p.parts)
+    refused = platform(tmp_path, "ci", "gitlab", "--env", "ci")
+    assert refused.exit_code == 2, refused.output
+    said = " ".join(refused.output.split())
+    assert said.count("error:") == 1 and "--install: the jobs cannot install the platform-sdk that runs here: it is " \
+        f"an editable install from the folder {installed['url']}, which a CI runner does not have" in said, said
+    assert sorted(p for p in tmp_path.rglob("*") if ".platform" not in p.parts) == before, "nothing written"
+    command = "python -m pip install 'platform-sdk[aws,gcp] @ git+https://git.example.com/sdk.git@v0.1.0'"
+    result = platform(tmp_path, "ci", "gitlab", "--env", "ci", "--install", command)
     assert result.exit_code == 0, result.output
-    pipeline = (tmp_path / ".gitlab-ci.yml").read_text()
-    assert pinned in pipeline and "pip install -e" not in pipeline
-    assert "platform ci gitlab --env ci --check" in pipeline
+    doc = yaml.safe_load((tmp_path / ".gitlab-ci.yml").read_text())
+    assert doc["default"]["before_script"][1] == command
+    assert f"platform ci gitlab --env ci --install {shlex.quote(command)} --check" in doc["mr-check"]["script"]
+    assert platform(tmp_path, "ci", "gitlab", "--env", "ci", "--install", command, "--check").exit_code == 0
 
 
 # The GitLab jobs' Terraform step, run for real by `sh` on a machine whose PATH holds no terraform or tofu: a fake

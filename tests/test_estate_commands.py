@@ -78,7 +78,7 @@ def test_synth_and_graph_refuse_while_another_command_holds_the_workspace(estate
     """Every command that takes the environment's workspace lock refuses alike: exit 1 (a refusal, as `apply` and
     `unlock` exit; `move`, `ci` and `secret set` said 2, the bad-input code), one `error:` line naming the holder."""
     commands = [("local", ["synth"]), ("local", ["graph"]), ("local", ["move", "thumbnails", "--to", "gcp", "--yes"]),
-                ("dev", ["ci", "github", "--out", str(estate / "ci-out")]),
+                ("dev", ["ci", "github", "--out", str(estate / "ci-out"), "--install", "pip install -r r.txt"]),
                 ("local", ["secret", "set", "auth.jwt-key"])]
     for env, command in commands:
         with workspace_lock(Project(estate).cache_dir, env, "apply"):

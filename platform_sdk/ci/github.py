@@ -2,7 +2,10 @@
 
 GitHub's words: a job's `needs`, `environment` (required reviewers on a protected environment make each of its
 apply jobs wait for approval: https://docs.github.com/actions/deployment/targeting-different-environments),
-artifacts with `retention-days`, `concurrency` (one deploy at a time, queued, never cancelled), `actions/cache`.
+artifacts with `retention-days` (the reviewed plan reports; saved plan files, which may hold secret values,
+are never uploaded: each apply job plans again and holds it to the report, `--expect`), `concurrency` (one deploy
+at a time, queued, never cancelled), `actions/cache`. The comment job has no checkout: `gh` finds the repository
+in `GH_REPO` (https://cli.github.com/manual/gh_help_environment).
 """
 
 from __future__ import annotations
@@ -16,14 +19,13 @@ from platform_sdk.ci.pipeline import (
     Job,
     Settings,
     deploy_jobs,
-    plan_files,
     plan_report,
     pull_request_jobs,
 )
 
 RUNNER = "ubuntu-latest"
 SECRET_RETENTION_DAYS = 1
-"""Plan files and reports live one day: long enough to audit a run, short for what may hold secret values."""
+"""Plan reports live one day: long enough to audit a run (they name resources, never their values)."""
 
 
 def _setup(settings: Settings) -> list[dict[str, Any]]:
@@ -74,7 +76,8 @@ def pull_request(graphs: list[EnvironmentGraph], settings: Settings) -> dict[str
                 {"uses": "actions/download-artifact@v4",
                  "with": {"pattern": "platform-plan-*", "merge-multiple": True, "path": REPORT_DIR}},
                 {"name": "comment on the pull request", "env": {
-                    "GH_TOKEN": "${{ github.token }}", "PR": "${{ github.event.pull_request.number }}"},
+                    "GH_TOKEN": "${{ github.token }}", "GH_REPO": "${{ github.repository }}",
+                    "PR": "${{ github.event.pull_request.number }}"},
                  "run": "\n".join([
                      f"cat {REPORT_DIR}/plan-*.md > {REPORT_DIR}/comment.md",
                      f'gh pr comment "$PR" --edit-last --body-file {REPORT_DIR}/comment.md '
@@ -100,8 +103,6 @@ def deploy(graphs: list[EnvironmentGraph], settings: Settings) -> dict[str, Any]
                 _run(job),
                 {"name": "plan report", "run": f'cat {plan_report(job.env, "md")} >> "$GITHUB_STEP_SUMMARY"'},
                 _upload(f"platform-plan-{job.env}", plan_report(job.env, "json")),
-                # Saved plans may hold secret values: kept one day for audit, never printed.
-                _upload(f"platform-tfplan-{job.env}", plan_files(job.env)),
             ])
         else:
             jobs[job.id] = _job(job, settings, [

@@ -23,7 +23,7 @@ from platform_sdk.ci.pipeline import (
     Job,
     Settings,
     deploy_jobs,
-    plan_files,
+    job_id,
     plan_report,
     pull_request_jobs,
 )
@@ -31,7 +31,12 @@ from platform_sdk.ci.pipeline import (
 MERGE_REQUEST = '$CI_PIPELINE_SOURCE == "merge_request_event"'
 DEFAULT_BRANCH = "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"
 SECRET_EXPIRY = "1 day"
-"""Plan files and reports live one day: long enough to audit a run, short for what may hold secret values."""
+"""Plan reports live one day (developers only): long enough to audit a run. Saved plan files, which may hold
+secret values, are never artifacts: each apply job plans again and holds it to the report (`--expect`)."""
+DEPLOYMENT_TIER = "production"
+"""The `deployment_tier` of a protected environment's jobs: one whose deploys need approval is production. An
+unprotected one gets none, and GitLab guesses its tier from its name (`prod` -> production, `staging` -> staging,
+`dev` -> development, ...: https://docs.gitlab.com/ci/environments/#deployment-tier-of-environments)."""
 
 COMMENT = (
     'if [ -z "${PLATFORM_MR_TOKEN:-}" ]; then echo "PLATFORM_MR_TOKEN is not set: the plan report is in the plan '
@@ -98,9 +103,24 @@ def _artifacts(*paths: str) -> dict[str, Any]:
     return {"paths": list(paths), "expire_in": SECRET_EXPIRY, "access": "developer", "when": "always"}
 
 
+def stages(graphs: list[EnvironmentGraph]) -> list[str]:
+    """`check` and `plan` (the merge request's jobs), then `plan-ENV` and `apply-ENV` per environment in order.
+
+    GitLab refuses a pipeline in which a job `needs` a job of a later stage ("need X is not defined in current or
+    prior stages": https://docs.gitlab.com/ci/yaml/#needs). An environment's plan job needs the previous
+    environment's apply jobs, so each environment has stages of its own, after the previous one's."""
+    return ["check", "plan", *(s for g in graphs for s in (job_id("plan", g.name), job_id("apply", g.name)))]
+
+
+def _stage(job: Job) -> str:
+    if job.stage in ("check", "plan", "comment"):
+        return "check" if job.stage == "check" else "plan"
+    assert job.env is not None
+    return job_id("plan" if job.stage == "deploy-plan" else "apply", job.env)
+
+
 def _job(job: Job, when: str) -> dict[str, Any]:
-    out: dict[str, Any] = {"stage": job.stage if job.stage in ("check", "plan", "apply") else
-                           {"comment": "plan", "deploy-plan": "plan"}[job.stage]}
+    out: dict[str, Any] = {"stage": _stage(job)}
     out["rules"] = [{"if": MERGE_REQUEST if when == "merge_request" else DEFAULT_BRANCH}]
     out["needs"] = list(job.needs)
     out["script"] = list(job.script)
@@ -111,7 +131,7 @@ def render(graphs: list[EnvironmentGraph], settings: Settings) -> dict[str, dict
     """File name (at the project root) -> pipeline."""
     doc: dict[str, Any] = {
         "workflow": {"rules": [{"if": MERGE_REQUEST}, {"if": DEFAULT_BRANCH}]},
-        "stages": ["check", "plan", "apply"],
+        "stages": stages(graphs),
         "variables": {"PLATFORM_CI_IMAGE": settings.image, "PIP_CACHE_DIR": "$CI_PROJECT_DIR/.cache/pip"},
         "default": {
             "image": "$PLATFORM_CI_IMAGE",
@@ -137,13 +157,13 @@ def render(graphs: list[EnvironmentGraph], settings: Settings) -> dict[str, dict
         entry = _job(job, "default_branch")
         if job.stage == "deploy-plan":
             entry["script"] = [*job.script, f"cat {plan_report(job.env, 'md')}"]
-            # Saved plans may hold secret values: kept one day for audit, developers only, never printed.
-            entry["artifacts"] = _artifacts(plan_report(job.env, "json"), plan_report(job.env, "md"),
-                                            plan_files(job.env))
+            # The reports only: saved plans may hold secret values and no job uses them (each apply plans again).
+            entry["artifacts"] = _artifacts(plan_report(job.env, "json"), plan_report(job.env, "md"))
         else:
             entry["needs"] = [{"job": n, "artifacts": n.startswith("plan-")} for n in job.needs]
-            entry["environment"] = {"name": job.env, "deployment_tier": "production" if job.protected else
-                                    "development"}
+            entry["environment"] = {"name": job.env}
+            if job.protected:  # else GitLab's guess from the name (DEPLOYMENT_TIER)
+                entry["environment"]["deployment_tier"] = DEPLOYMENT_TIER
             entry["resource_group"] = f"platform-{job.env}"
             if job.protected and job.wave == 0:
                 entry["rules"] = [{"if": DEFAULT_BRANCH, "when": "manual", "allow_failure": False}]

@@ -10,8 +10,8 @@ writing the report people review (job summary) and `--report` for the apply jobs
 dependency wave (ci/waves.py), applying the wave's stacks in parallel (`platform apply --stack ...`). A wave job
 needs the jobs of the waves its stacks' producers are in (and the environment's plan job). Each wave job plans
 again at the same commit and refuses to apply a plan that differs from the reviewed report (`--expect`,
-terraform/expect.py): a stale plan is never applied. Saved plan files may hold secret values: they are uploaded
-only as short-lived artifacts, for audit, and never printed.
+terraform/expect.py): a stale plan is never applied. Saved plan files may hold secret values and no job uses
+them: they are never uploaded or printed; the reports (addresses and actions, no values) are short-lived artifacts.
 """
 
 from __future__ import annotations
@@ -23,13 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from platform_sdk import providers
+from platform_sdk.ci import options
 from platform_sdk.ci.waves import wave_needs, waves
 from platform_sdk.errors import PlatformError
 
 REPORT_DIR = ".platform/ci"
 """Where plan reports are written in a job (inside .platform: ignored by git, never cached)."""
-TERRAFORM_RELEASE = re.compile(r"\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?")
-"""A Terraform release's version as HashiCorp names its downloads (1.0.3, 1.6.0-beta1): what GitLab jobs install."""
 CACHED_PATHS = (".platform/plugin-cache", ".platform/vendor")
 """Cached between jobs: Terraform's provider plugin cache and the wheels vendored into function packages. The
 rest of .platform is not: local state, move records and locks must never come back from a cache."""
@@ -50,21 +49,30 @@ def default_install(root: Path | None = None) -> str:
     - `pyproject.toml`, `setup.py` or `setup.cfg`: `python -m pip install -e '.[<extras>]'`, the project with the
       SDKs of every cloud plug-in (its extras name them: each plug-in's `CloudPlugin.extra`, sorted);
     - else `requirements.txt`: `python -m pip install -r requirements.txt` (it names platform-sdk and its extras);
-    - else (what `platform init` makes): `python -m pip install 'platform-sdk[<extras>]==<this version>'`, the SDK
-      that generated the pipeline. `pip install -e .` failed there: no project file to install."""
+    - else (what `platform init` makes): `python -m pip install '<requirement>'`, the SDK that generated the
+      pipeline, from where it was installed (`sdk_source.requirement`: a VCS commit, an archive URL, or
+      `platform-sdk==<version>` only when it came from a package index).
+
+    Raises:
+        PlatformError (key `--install`): the last case, with an SDK a CI runner cannot install (editable, from a
+        local folder, or never installed).
+    """
     extras = sorted({found.extra for found in providers.plugins().values() if found.extra})
     if root is None or any((root / name).is_file() for name in ("pyproject.toml", "setup.py", "setup.cfg")):
         return "python -m pip install -e " + shlex.quote(f".[{','.join(extras)}]" if extras else ".")
     if (root / "requirements.txt").is_file():
         return "python -m pip install -r requirements.txt"
-    from importlib.metadata import PackageNotFoundError, version
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    from platform_sdk.ci.sdk_source import NAME, requirement
 
     try:
-        pinned = f"=={version('platform-sdk')}"
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        pinned = ""
-    return "python -m pip install " + shlex.quote(f"platform-sdk[{','.join(extras)}]{pinned}" if extras
-                                                  else f"platform-sdk{pinned}")
+        found = distribution(NAME)
+    except PackageNotFoundError:
+        raise PlatformError("the jobs cannot install the platform-sdk that runs here: it runs from a source tree "
+                            "that was never installed", key="--install",
+                            hint="say how the jobs install the project and platform-sdk with --install") from None
+    return "python -m pip install " + shlex.quote(requirement(found, extras))
 
 
 @dataclass(frozen=True)
@@ -82,12 +90,12 @@ class Settings:
     out: str | None = None  # --out, relative to the project root; None: the system's usual place
 
     def __post_init__(self) -> None:
-        """Raises PlatformError for a GitLab pipeline whose Terraform is not one exact release: its jobs download
-        that release when the image has no Terraform (gitlab.install_terraform); GitHub's setup-terraform also
-        takes ranges such as `~1.0` or `latest`."""
-        if self.system == "gitlab" and not TERRAFORM_RELEASE.fullmatch(self.terraform):
-            raise PlatformError("GitLab jobs install one exact Terraform release", key="--terraform-version",
-                                value=self.terraform, hint="e.g. --terraform-version 1.0.3")
+        """Raises PlatformError naming the option for a value the pipeline cannot use (ci/options.py): Terraform
+        not one exact release (GitLab) or not a version range setup-terraform reads (GitHub), Python older than the
+        SDK needs or not `X.Y`, an empty or unsafe branch or image, an empty install command."""
+        options.check(self.system, self.terraform, self.python, self.branch, self.image)
+        if not self.install.strip():
+            raise PlatformError("an empty command installs nothing", key="--install", value=self.install)
 
 
 @dataclass
@@ -113,11 +121,6 @@ def plan_report(env: str, extension: str) -> str:
     return f"{REPORT_DIR}/plan-{env}.{extension}"
 
 
-def plan_files(env: str) -> str:
-    """Glob of the saved plan files of an environment's stacks (terraform/runner.py PLAN_FILE)."""
-    return f"cdktf.out/{env}/stacks/*/platform.tfplan"
-
-
 OPTIONS = {"branch": "--branch", "python": "--python", "terraform": "--terraform-version", "install": "--install",
            "image": "--image", "out": "--out"}
 
@@ -128,8 +131,8 @@ def regenerate_command(settings: Settings) -> str:
     defaults = Settings(envs=(), system=settings.system)
     for name, option in OPTIONS.items():
         value = getattr(settings, name)
-        default = settings.project_install if name == "install" and settings.project_install else \
-            getattr(defaults, name)
+        # --install: left out only when it is what the project's files give (None: there is no such default)
+        default = settings.project_install if name == "install" else getattr(defaults, name)
         if value != default:
             words += [option, str(value)]
     return shlex.join(words)
@@ -145,6 +148,7 @@ def pull_request_jobs(graphs: Sequence[EnvironmentGraph], settings: Settings) ->
     plans = [Job(job_id("plan", g.name), f"plan {g.name}", "plan", env=g.name, needs=["check"], script=[
         f"mkdir -p {REPORT_DIR}",
         f"platform plan --env {shlex.quote(g.name)} --format markdown > {plan_report(g.name, 'md')}",
+        f"cat {plan_report(g.name, 'md')}",  # the report in the job's log too (GitLab without PLATFORM_MR_TOKEN)
     ]) for g in graphs]
     comment = Job("comment", "plan report comment", "comment", needs=[p.id for p in plans])
     return [check, *plans, comment]

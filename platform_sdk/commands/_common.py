@@ -185,16 +185,18 @@ def refuse_other_kind(services: list[Any], target: str, kind: str, does: str, ke
 
 
 def run_synth(project: Any, env: Any, services: list[Any], service: str | None = None,
-              before_replace: Callable[[Any], None] | None = None) -> Any:
-    """Synthesize `env` (an unfinished move's placement applied) into its output folder; `before_replace` checks a
-    command's options against the result before anything is written (`synthesize`)."""
+              before_replace: Callable[[Any], None] | None = None, outdir: Path | None = None) -> Any:
+    """Synthesize `env` (an unfinished move's placement applied) into its output folder (`outdir`, default
+    cdktf.out/<env>); `before_replace` checks a command's options against the result before anything is written
+    (`synthesize`)."""
     from platform_sdk.move.record import effective_environment
     from platform_sdk.profile import load_profile
     from platform_sdk.synth.app import synthesize
 
     env = effective_environment(env, project.read_moves(env.name).get("moves", []))  # an unfinished move's placement
     profile = load_profile(project, env)
-    return synthesize(project, env, services, only_service=service, profile=profile, before_replace=before_replace)
+    return synthesize(project, env, services, only_service=service, profile=profile, outdir=outdir,
+                      before_replace=before_replace)
 
 
 def print_rehearsal(rehearsal: Any, out: Console) -> None:

@@ -1,14 +1,18 @@
 """`platform ci github|gitlab --env E [--env E2 ...]`: CI pipelines from the synthesized stack graph (platform_sdk/ci).
 
 Every environment is validated before anything is synthesized, and every target file checked before any is
-written: bad input (an unknown system or environment, an existing pipeline file that `platform ci` did not
-generate) exits 2 with one message and writes nothing. `--check` writes nothing and exits 1 when the files on
-disk differ from what would be generated (the pull-request pipeline runs it, so a pipeline that no longer
-matches the stack graph fails review).
+written: bad input (an unknown system or environment, an option value the pipeline cannot use, an `--out` that
+cannot be a folder, an SDK the jobs cannot install without `--install`, an existing pipeline file that
+`platform ci` did not generate) exits 2 with one message and writes nothing. `--check` synthesizes into a
+temporary folder (cdktf.out/ stays as it is), writes nothing and exits 1 when the files on disk differ from what
+would be generated (the pull-request pipeline runs it, so a pipeline that no longer matches the stack graph fails
+review).
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -45,28 +49,47 @@ def _comments(system: str, graphs: list[Any], settings: Any) -> list[str]:
     return lines
 
 
+def _check_out(target: Path, given: Path | None) -> None:
+    """Raises PlatformError when the folder `target` cannot be made or written: a file is on its path (or is it), or
+    its nearest existing folder is not writable. Checked before synthesis, so nothing is written."""
+    for folder in (target, *target.parents):
+        if not folder.exists():
+            continue
+        where = {"key": "--out", "value": str(given)} if given is not None else {}
+        if not folder.is_dir():
+            raise PlatformError(f"{folder} is a file, not a folder to write the pipeline files into", **where,
+                                hint=None if given is not None else "move it away, or give --out another directory")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PlatformError(f"{folder} is not writable", **where)
+        return
+
+
 @user_errors
 def ci(system: Annotated[str, typer.Argument(help="github or gitlab.")],
        envs: Annotated[list[str] | None, typer.Option("--env", "-e", help="An environment, in promotion order "
                                                       "(repeatable): each deploys after the previous one.")] = None,
        out: Annotated[Path | None, typer.Option("--out", help="Directory to write into (default: .github/workflows "
                                                 "or the project root).")] = None,
-       check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 if the files are stale.")] = False,
+       check: Annotated[bool, typer.Option("--check", help="Write nothing (synthesizes into a temporary folder, "
+                                                   "cdktf.out/ untouched); exit 1 if the files are stale.")] = False,
        branch: Annotated[str, typer.Option(help="The default branch: merges to it deploy.")] = "main",
-       python: Annotated[str, typer.Option(help="Python version of the jobs (GitHub).")] = "3.11",
+       python: Annotated[str, typer.Option(help="Python version of the jobs (GitHub), X.Y, 3.11 or later.")] = "3.11",
        terraform_version: Annotated[str, typer.Option("--terraform-version", help="Terraform of the jobs "
-                                                      "(GitLab: one exact release, installed when the image has no "
+                                                      "(GitHub: a version, a range such as ~1.5, or latest; GitLab: "
+                                                      "one exact release, installed when the image has no "
                                                       "terraform or tofu).")] = "1.0.3",
        install: Annotated[str | None, typer.Option(help="Shell command installing the project and platform-sdk "
                                                    "(default, by the project's files: pip install -e with every "
                                                    "cloud plug-in's extra for a pyproject.toml, -r requirements.txt, "
-                                                   "else platform-sdk of this version).")]
+                                                   "else this platform-sdk from where it was installed: a git "
+                                                   "commit or a package index; an editable or local install is "
+                                                   "refused without --install).")]
        = None,
        image: Annotated[str, typer.Option(help="Image of the jobs (GitLab): with Python; Terraform is "
                                                 "installed unless it has terraform or tofu.")] = "python:3.11",
        project: ProjectOption = None) -> None:
     """Write CI pipelines from the stack graph: plan on pull requests, apply wave by wave on the default branch."""
-    from platform_sdk.ci import files, github, gitlab
+    from platform_sdk.ci import files, github, gitlab, options
     from platform_sdk.ci.pipeline import EnvironmentGraph, Settings, check_envs, default_install, regenerate_command
     from platform_sdk.envs import find_environment
     from platform_sdk.loader import load_services
@@ -85,19 +108,31 @@ def ci(system: Annotated[str, typer.Argument(help="github or gitlab.")],
                                 file=environment.file, key="state.backend", value=environment.state.backend,
                                 hint="give it a shared state backend (`[state]` in docs/environment-reference.md), "
                                      "or leave it out of the pipeline")
+    options.check(system, terraform_version, python, branch, image)  # the values given, before the defaults
     target = (out if out is not None else proj.root / DEFAULT_OUT[system]).resolve()
+    _check_out(target, out)
     relative = None
     if out is not None:
         relative = target.relative_to(proj.root) if target.is_relative_to(proj.root) else target
-    project_install = default_install(proj.root)
+    try:
+        project_install: str | None = default_install(proj.root)
+    except PlatformError:
+        if install is None:
+            raise
+        project_install = None  # --install says how: the regenerate command always repeats it
     settings = Settings(envs=tuple(names), system=system, branch=branch, python=python, terraform=terraform_version,
-                        install=project_install if install is None else install, project_install=project_install,
+                        install=install if install is not None else str(project_install),
+                        project_install=project_install,
                         image=image, out=None if relative is None else str(relative))
     services = load_services(proj.services_dir)
     graphs = []
     for environment in environments:
         with workspace_lock(proj.cache_dir, environment.name, "ci"):  # never under a running apply (else exit 1)
-            result = run_synth(proj, environment, services)
+            if check:  # cdktf.out/<env> stays as it is
+                with tempfile.TemporaryDirectory(prefix="ci-check-", dir=proj.cache_dir) as scratch:
+                    result = run_synth(proj, environment, services, outdir=Path(scratch) / environment.name)
+            else:
+                result = run_synth(proj, environment, services)
         graphs.append(EnvironmentGraph(environment.name, environment.protected,
                                        {name: list(info.dependencies) for name, info in result.stacks.items()}))
     renderer = github.render if system == "github" else gitlab.render
