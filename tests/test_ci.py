@@ -433,12 +433,13 @@ def test_the_install_step_fits_the_project(tmp_path: Path) -> None:
     runner cannot install (this checkout's, an editable install) is refused, exit 2, until --install says how.
     Formerly the jobs ran `pip install 'platform-sdk[aws,gcp]==0.1.0'`: no such release exists on PyPI, where the
     name belongs to someone else."""
-    from importlib.metadata import distribution
+    from importlib.metadata import distributions
 
     from platform_sdk.ci.pipeline import default_install
     from platform_sdk.cli import app
 
-    installed = json.loads(distribution("platform-sdk").read_text("direct_url.json") or "{}")
+    installed = next(json.loads(d.read_text("direct_url.json") or "{}") for d in distributions(name="platform-sdk")
+                     if d.read_text("RECORD") is not None)  # not a build's egg-info in the checkout
     assert installed["dir_info"]["editable"] is True, "this checkout's SDK is an editable install (make venv)"
     made = CliRunner().invoke(app, ["init", str(tmp_path), "--name-prefix", "acme"], catch_exceptions=False)
     assert made.exit_code == 0, made.output

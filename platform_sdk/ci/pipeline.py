@@ -62,16 +62,17 @@ def default_install(root: Path | None = None) -> str:
         return "python -m pip install -e " + shlex.quote(f".[{','.join(extras)}]" if extras else ".")
     if (root / "requirements.txt").is_file():
         return "python -m pip install -r requirements.txt"
-    from importlib.metadata import PackageNotFoundError, distribution
+    from importlib.metadata import distributions
 
     from platform_sdk.ci.sdk_source import NAME, requirement
 
-    try:
-        found = distribution(NAME)
-    except PackageNotFoundError:
+    # the installed metadata (a RECORD, PEP 627), not the `platform_sdk.egg-info` a build leaves in a source tree,
+    # which importlib.metadata finds first when that tree is on sys.path (tests run from it)
+    found = next((d for d in distributions(name=NAME) if d.read_text("RECORD") is not None), None)
+    if found is None:
         raise PlatformError("the jobs cannot install the platform-sdk that runs here: it runs from a source tree "
                             "that was never installed", key="--install",
-                            hint="say how the jobs install the project and platform-sdk with --install") from None
+                            hint="say how the jobs install the project and platform-sdk with --install")
     return "python -m pip install " + shlex.quote(requirement(found, extras))
 
 
