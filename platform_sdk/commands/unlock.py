@@ -120,7 +120,7 @@ def _record_locks(project: Any, env_name: str) -> list[dict[str, str]]:
         with workspace_lock(proj.cache_dir, env.name, "unlock"):
             records = MoveRecords(proj, env)
             me = Holder.current("platform unlock")
-            found = records.doc.acquire(me.to_json())
+            found = records.doc.acquire(me.to_json()) if _may_be_held(records.doc) else None
             if found is None:
                 records.doc.release(me.to_json())
                 outcomes.append({"what": records.describe(), "status": "not locked", "detail": "nobody holds it"})
@@ -143,6 +143,31 @@ def _record_locks(project: Any, env_name: str) -> list[dict[str, str]]:
         err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_REFUSED) from None
     return outcomes
+
+
+def _may_be_held(doc: Any) -> bool:
+    """Whether the record's lock may be held, found without writing: a local record's lock is an OS lock (flock) on
+    a file next to it, which taking and giving back leaves behind (made if missing, its holder written in it); a
+    missing lock file, or one nobody has locked, is not held. A lock in a remote backend is asked by taking it (a
+    lock object, removed again when given back)."""
+    import fcntl
+    import os
+
+    from platform_sdk.state_documents import LocalDocument
+
+    if not isinstance(doc, LocalDocument):
+        return True
+    try:
+        fd = os.open(doc.lock_path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # fails while a holder has its exclusive lock
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing gives back the shared lock, if taken
+    return False
 
 
 def _release(release: Any, found: dict[str, Any], what: str, env: str) -> dict[str, str]:
