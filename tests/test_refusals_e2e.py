@@ -88,8 +88,10 @@ REFUSALS: list[tuple[str, Callable[[Path], list[str]], list[str]]] = [
      ["--env", "unknown environment (did you mean 'local'?)", "(got 'locl')"]),
     ("apply --stack typo", lambda tmp: ["apply", "--env", "local", "--auto-approve", "--stack", "local-web-gpc"],
      ["--stack", "no stack local-web-gpc in environment local (did you mean 'local-web-gcp'?)"]),
+    ("plan --stack SERVICE", lambda tmp: ["plan", "--env", "local", "--stack", "web"],
+     ["--stack", "no stack web in environment local (did you mean 'local-web-gcp'?)"]),
     ("unlock STACK", lambda tmp: ["unlock", "--env", "local", "web"],
-     ["STACK", "no stack web in environment local", "did you mean local-web-gcp?"]),
+     ["STACK", "no stack web in environment local", "(did you mean 'local-web-gcp'?)"]),
     ("logs SERVICE.FUNCTION", lambda tmp: ["logs", "web.apy", "--env", "local"],
      ["SERVICE[.FUNCTION]", "no function of the environment is 'web.apy'", "web.api"]),
 ]

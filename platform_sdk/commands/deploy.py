@@ -168,10 +168,9 @@ def session(project: Path | None, env_name: str, command: str, parallelism: int,
                 err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
 
 
-def known_stacks(names: list[str] | None, key: str = "--stack",
-                 more: Callable[[dict[str, Any], list[str]], str] | None = None) -> Callable[[Any], None]:
-    """A `session` check: every name in `names` is a stack of the synthesized estate; `more` adds to the message
-    (e.g. "; did you mean ...?") from the metadata's stacks and the unknown names, else one unknown name gets the
+def known_stacks(names: list[str] | None, key: str = "--stack") -> Callable[[Any], None]:
+    """A `session` check: every name in `names` is a stack of the synthesized estate. An unknown name that is a
+    service's gets that service's stacks (a stack is `<env>-<service>-<cloud>`), else a single unknown name the
     closest stack (`errors.did_you_mean`, as `platform logs` names the closest function).
 
     Raises (from the check):
@@ -182,11 +181,20 @@ def known_stacks(names: list[str] | None, key: str = "--stack",
         stacks = result.to_json()["stacks"]
         unknown = sorted(set(names or []) - set(stacks))
         if unknown:
-            added = more(stacks, unknown) if more else ""
-            closest = did_you_mean(unknown[0], sorted(stacks)) if len(unknown) == 1 and not added else ""
-            raise PlatformError(f"no stack {', '.join(unknown)} in environment {result.env.name}{closest} (its "
-                                f"stacks: {', '.join(sorted(stacks))}){added}", key=key, value=unknown[0])
+            raise PlatformError(f"no stack {', '.join(unknown)} in environment {result.env.name}"
+                                f"{_meant(stacks, unknown)} (its stacks: {', '.join(sorted(stacks))})",
+                                key=key, value=unknown[0])
     return check
+
+
+def _meant(stacks: dict[str, Any], unknown: list[str]) -> str:
+    """` (did you mean 'S1' or 'S2'?)`: the stacks (the synthesis metadata's, by name) of the unknown names that
+    are services' names; else, for one unknown name, the closest stack; else ""."""
+    meant = [repr(name) for name, info in sorted(stacks.items()) if info.get("service") in unknown]
+    if not meant:
+        return did_you_mean(unknown[0], sorted(stacks)) if len(unknown) == 1 else ""
+    return f" (did you mean {meant[0]}?)" if len(meant) == 1 else \
+        f" (did you mean {', '.join(meant[:-1])} or {meant[-1]}?)"
 
 
 def _select(s: Session, plan_all: bool, stacks: list[str] | None = None) -> None:

@@ -49,7 +49,7 @@ def _stack_locks(project: Any, env_name: str, stacks: list[str]) -> list[dict[st
 
     outcomes = []
     stacks = list(dict.fromkeys(stacks))  # a stack named twice is checked (and released) once
-    check = known_stacks(stacks, "STACK", _did_you_mean)  # an unknown name is refused before anything is written
+    check = known_stacks(stacks, "STACK")  # an unknown name is refused before anything is written
     with session(project, env_name, "unlock", parallelism=1, check=check) as s:  # the workspace lock: no command runs
         for name in stacks:
             busy = terraform_processes(s.runner.stack_dir(name))
@@ -96,16 +96,6 @@ def _stack_locks(project: Any, env_name: str, stacks: list[str]) -> list[dict[st
                 outcomes.append({"what": f"stack {name}", "status": "refused",
                                  "detail": f"terraform force-unlock failed: {failed}"})
     return outcomes
-
-
-def _did_you_mean(stacks: dict[str, Any], unknown: list[str]) -> str:
-    """`; did you mean S1, S2?`: the stacks (the synthesis metadata's, by name) of each unknown name that is a
-    service's name (a stack is named `<env>-<service>-<cloud>`), else ""."""
-    of_service: dict[str, list[str]] = {}
-    for stack, info in sorted(stacks.items()):
-        of_service.setdefault(info.get("service", ""), []).append(stack)
-    meant = [stack for name in unknown for stack in of_service.get(name, [])]
-    return f"; did you mean {', '.join(meant)}?" if meant else ""
 
 
 def _record_locks(project: Any, env_name: str) -> list[dict[str, str]]:
