@@ -556,9 +556,11 @@ def list_environments(envs_dir: Path) -> list[str]:
 
 
 def find_environment(envs_dir: Path, name: str) -> Environment:
-    """Load `envs/NAME.toml`, with a clear message listing the known environments when it does not exist."""
+    """Load `envs/NAME.toml`, with a clear message listing the known environments (and the closest name, if one is
+    close) when it does not exist."""
     path = environment_path(envs_dir, name)
     if not path.is_file():
-        known = ", ".join(list_environments(envs_dir)) or "none"
-        raise EnvironmentError_(f"unknown environment (known: {known})", file=path, key="--env", value=name)
+        known = list_environments(envs_dir)
+        raise EnvironmentError_(f"unknown environment{did_you_mean(name, known)} (known: {', '.join(known) or 'none'})",
+                                file=path, key="--env", value=name)
     return load_environment(path)

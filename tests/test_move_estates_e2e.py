@@ -208,7 +208,7 @@ def test_a_bad_resolver_is_refused_before_the_move_changes_anything(tmp_path: Pa
 
 @pytest.mark.parametrize("args, said, meant", [
     (["web", "--to", "gcpp"], "--to gcpp: unknown cloud (clouds: ", "gcp"),
-    (["web.cdnn", "--to", "gcp"], "SERVICE.RESOURCE web.cdnn: service 'web' has no resource 'cdnn' (resources: ",
+    (["web.cdnn", "--to", "gcp"], "error: SERVICE.RESOURCE: service 'web' has no resource 'cdnn' (resources: ",
      "cdn"),
 ])
 def test_a_typo_in_the_arguments_is_named_with_a_suggestion(tmp_path: Path, cli: Cli, args: list[str],
@@ -216,5 +216,5 @@ def test_a_typo_in_the_arguments_is_named_with_a_suggestion(tmp_path: Path, cli:
     project = make(tmp_path / "estate")
     result = cli(project, "move", *args, "--env", "local", "--dry-run")
     assert result.exit_code == 2, result.output
-    text = " ".join(result.stdout.split())
+    text = " ".join((result.stdout + result.stderr).split())
     assert said in text and f"(did you mean {meant!r}?)" in text, text

@@ -82,6 +82,26 @@ def test_conflicting_flags_exit_2_and_change_nothing(cli: Cli, tmp_path: Path, a
     assert sorted(project.rglob("*")) == files, "nothing written"
 
 
+@pytest.mark.parametrize("args, message", [
+    (["nosuch", "--to", "mars"], "SERVICE: no service named 'nosuch' (services: web) (got 'nosuch')"),
+    (["webb", "--to", "mars"], "SERVICE: no service named 'webb' (services: web) (did you mean 'web'?)"),
+    (["web.sitte", "--to", "gcp", "--keep-source"],
+     "SERVICE.RESOURCE: service 'web' has no resource 'sitte' (resources: "),
+])
+def test_an_unknown_selector_is_named_before_the_target(cli: Cli, tmp_path: Path, args: list[str],
+                                                        message: str) -> None:
+    """`move nosuch --to aws` (no [clouds.aws]) named only the target's problem, and the unknown service only once the
+    target was right (trial s31): what to move is checked first, one message, exit 2, nothing written."""
+    project = make_project(tmp_path / "p", services=["web"])
+    files = sorted(project.rglob("*"))
+    result = cli(project, "move", *args, "--env", "local")
+    text = " ".join(result.stderr.split())
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert message in text and text.count("error:") == 1, text
+    assert "cloud" not in text and result.stdout == "", "the target is not judged before what moves is known"
+    assert sorted(project.rglob("*")) == files, "nothing written"
+
+
 # ------------------------------------------------------------------------------------------------ record rules
 
 def _move(phase: str, **extra: Any) -> dict[str, Any]:

@@ -6,6 +6,7 @@ synthesized output, the state, the records, the local cloud) are byte-for-byte a
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -46,6 +47,13 @@ def _other_environments_report(tmp: Path) -> Path:
     return report
 
 
+def _a_file(tmp: Path) -> Path:
+    """A file of the user's, not a plan report."""
+    notes = tmp / "notes.txt"
+    notes.write_text("mine\n")
+    return notes
+
+
 REFUSALS: list[tuple[str, Callable[[Path], list[str]], list[str]]] = [
     ("plan --stack", lambda tmp: ["plan", "--env", "local", "--stack", "nosuch-stack"],
      ["--stack", "no stack nosuch-stack in environment local", "local-web-gcp", "'nosuch-stack'"]),
@@ -64,8 +72,26 @@ REFUSALS: list[tuple[str, Callable[[Path], list[str]], list[str]]] = [
     ("apply --expect another environment's", lambda tmp: ["apply", "--env", "local", "--auto-approve", "--expect",
                                                           str(_other_environments_report(tmp))],
      ["--expect", "plan-dev.json", "not a plan of local"]),
+    ("plan --report empty", lambda tmp: ["plan", "--env", "local", "--report", ""],
+     ["--report", "is empty", "(got '')"]),
+    ("plan --report in a missing folder", lambda tmp: ["plan", "--env", "local", "--report", "/proc/nope/x.json"],
+     ["--report", "/proc/nope does not exist", "(got '/proc/nope/x.json')"]),
+    ("plan --report a device", lambda tmp: ["plan", "--env", "local", "--report", "/dev/full"],
+     ["--report", "is not a regular file", "(got '/dev/full')"]),
+    ("plan --report through a file", lambda tmp: ["plan", "--env", "local", "--report", str(_a_file(tmp) / "x.json")],
+     ["--report", "notes.txt is not a folder", "notes.txt/x.json'"]),
+    ("plan --report another file", lambda tmp: ["plan", "--env", "local", "--report", str(_a_file(tmp))],
+     ["--report", "exists and is not a plan report", "notes.txt'"]),
+    ("plan --json --format markdown", lambda tmp: ["plan", "--env", "local", "--json", "--format", "markdown"],
+     ["--format", "--json and --format markdown", "give one"]),
+    ("plan --env typo", lambda tmp: ["plan", "--env", "locl"],
+     ["--env", "unknown environment (did you mean 'local'?)", "(got 'locl')"]),
+    ("apply --stack typo", lambda tmp: ["apply", "--env", "local", "--auto-approve", "--stack", "local-web-gpc"],
+     ["--stack", "no stack local-web-gpc in environment local (did you mean 'local-web-gcp'?)"]),
+    ("plan --stack SERVICE", lambda tmp: ["plan", "--env", "local", "--stack", "web"],
+     ["--stack", "no stack web in environment local (did you mean 'local-web-gcp'?)"]),
     ("unlock STACK", lambda tmp: ["unlock", "--env", "local", "web"],
-     ["STACK", "no stack web in environment local", "did you mean local-web-gcp?"]),
+     ["STACK", "no stack web in environment local", "(did you mean 'local-web-gcp'?)"]),
     ("logs SERVICE.FUNCTION", lambda tmp: ["logs", "web.apy", "--env", "local"],
      ["SERVICE[.FUNCTION]", "no function of the environment is 'web.apy'", "web.api"]),
 ]
@@ -77,7 +103,11 @@ REFUSALS: list[tuple[str, Callable[[Path], list[str]], list[str]]] = [
 def test_a_refused_option_writes_nothing(cli: Cli, applied: Path, tmp_path: Path,
                                          args: Callable[[Path], list[str]], needles: list[str]) -> None:
     argv = args(tmp_path)
-    before = snapshot(applied)
+    _refused_writes_nothing(cli, applied, tmp_path, argv, needles)
+
+
+def _refused_writes_nothing(cli: Cli, applied: Path, tmp_path: Path, argv: list[str], needles: list[str]) -> None:
+    before, theirs = snapshot(applied), snapshot(tmp_path)
     assert any(name.startswith("cdktf.out/local/stacks/") for name in before)
     assert any(name.startswith(".platform/state/local/") for name in before)
     result = cli(applied, *argv)
@@ -92,6 +122,52 @@ def test_a_refused_option_writes_nothing(cli: Cli, applied: Path, tmp_path: Path
     # folder): their own mtime moves, nothing in them does
     assert set(changed) <= TRANSIENT and all(after[name][0] is None for name in changed), \
         f"{' '.join(argv)} wrote {changed[:10]}"
+    assert snapshot(tmp_path) == theirs, "the user's files are as they were"
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("where", ["envs/local.toml", "envs/plan.json", "services/web.py", "services/plan.json"])
+def test_a_report_is_never_written_among_the_declarations(cli: Cli, applied: Path, tmp_path: Path,
+                                                          where: str) -> None:
+    """`plan --report envs/local.toml` replaced the environment file it had just read with the JSON report (exit 0;
+    every later command failed on it), and so any file of the project (trial s31): the project's declarations
+    (`envs/`, `services/`) are refused by name, before anything runs; the files stay byte for byte."""
+    folder = where.split("/")[0]
+    _refused_writes_nothing(cli, applied, tmp_path, ["plan", "--env", "local", "--report", str(applied / where)],
+                            ["--report", f"is in the project's {folder}/ folder", f"{where}'"])
+
+
+@pytest.mark.e2e
+def test_an_earlier_report_or_an_empty_file_is_replaced(cli: Cli, applied: Path, tmp_path: Path) -> None:
+    """What `--report` may replace: its own earlier report (of any environment, a plan or a destroy plan), or an
+    empty file (`mktemp`); it is replaced whole."""
+    earlier = tmp_path / "plan.json"
+    earlier.write_text(json.dumps({"environment": "dev", "operation": "destroy", "totals": {}, "stacks": []}))
+    empty = tmp_path / "empty.json"
+    empty.touch()
+    for path in (earlier, empty):
+        result = cli(applied, "plan", "--env", "local", "--report", str(path))
+        assert result.exit_code == 0, result.stdout + result.stderr
+        report = json.loads(path.read_text())
+        assert report["environment"] == "local" and report["operation"] == "plan" and report["stacks"], report
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.json", "plan.json"], "no temporary file left"
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(os.geteuid() != 0, reason="sysfs refuses a new file to root only after the checks (others: at "
+                                              "the check, as not writable)")
+def test_a_report_that_cannot_be_written_after_the_plan_is_named_with_the_plan_shown(cli: Cli, applied: Path) -> None:
+    """`--report /dev/full` and the like gave a Python traceback and no plan (exit 1), and a path through a file a
+    hint about cdktf.out/ that never named --report (trial s31). What passes the checks and still fails (here sysfs
+    refusing a new file): the plan is shown, then one error naming --report, the value and the OS's reason, exit 2."""
+    result = cli(applied, "plan", "--env", "local", "--all", "--report", "/sys/plan.json")
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert "Summary:" in result.stdout
+    error = " ".join(result.stderr.split())
+    assert error.count("error:") == 1 and "Traceback" not in error, error
+    assert "error: --report: cannot write the JSON report: Permission denied" in error and \
+        "(got '/sys/plan.json')" in error, error
+    assert not Path("/sys/plan.json").exists()
 
 
 @pytest.mark.e2e
@@ -110,3 +186,21 @@ def test_a_refused_stack_in_a_fresh_project_leaves_no_output_nor_working_folder(
     assert "(did you mean 'web.api'?)" in " ".join(result.stderr.split())
     assert not (project / "cdktf.out").exists()
     assert not [p for p in project.glob(".platform/*") if p.name not in ("packages", "vendor")]
+
+
+@pytest.mark.e2e
+def test_a_report_in_a_function_source_folder_is_refused(cli: Cli, tmp_path: Path) -> None:
+    """Code may live outside services/ (`source` is relative to the declaring file): a report there would be
+    deployed with it. Refused once synthesis knows the sources, before anything is written."""
+    import shutil
+
+    from tests.terraform_fixtures import make_project
+
+    project = make_project(tmp_path / "estate", services=["web"])
+    shutil.move(project / "services" / "functions" / "web", project / "src")
+    web = project / "services" / "web.py"
+    web.write_text(web.read_text().replace('source="functions/web"', 'source="../src"'))
+    result = cli(project, "plan", "--env", "local", "--report", str(project / "src" / "plan.json"))
+    message = " ".join(result.stderr.split())
+    assert result.exit_code == 2 and "--report: is in the source folder of function web.api" in message, message
+    assert not (project / "cdktf.out").exists() and not (project / "src" / "plan.json").exists()

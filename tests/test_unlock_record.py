@@ -109,6 +109,30 @@ def test_nothing_held_is_not_locked(estate: Path) -> None:
     assert text.exit_code == 0 and "not locked" in text.stdout and "nobody holds it" in text.stdout
 
 
+def files(root: Path) -> dict[str, tuple[bytes | None, int]]:
+    """Every file and folder under `root`, a file with its bytes and mtime (ns); a folder's mtime is left out (the
+    workspace lock's file comes and goes in `.platform/locks`)."""
+    return {str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns) if p.is_file() else (None, 0)
+            for p in sorted(root.rglob("*"))}
+
+
+def test_nothing_to_unlock_writes_nothing(estate: Path) -> None:
+    """`unlock` with nothing held made the record's lock file (`_platform/moves.json.lock`, and its folder) and wrote
+    itself in it as holder (trial s31); a lock file an earlier run left is not rewritten either."""
+    before = files(estate)
+    result = unlock(estate)
+    assert result.exit_code == 0 and "nobody holds it" in result.stdout, result.output
+    lock = records(estate).doc
+    assert isinstance(lock, LocalDocument) and not lock.lock_path.exists()
+    assert files(estate) == before
+    with records(estate).change("platform move"):  # a move's run leaves the lock file, empty, when it ends
+        pass
+    assert lock.lock_path.exists()
+    before = files(estate)
+    assert unlock(estate).exit_code == 0
+    assert files(estate) == before
+
+
 def test_a_move_whose_run_is_gone_is_released_with_the_resume_command(estate: Path) -> None:
     proc = subprocess.Popen(["sleep", "600"])
     gone = holder_of(proc)

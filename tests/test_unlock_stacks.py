@@ -53,7 +53,7 @@ def test_a_service_name_is_answered_with_its_stacks(cli: Cli, auth: Path) -> Non
     assert result.exit_code == 2, result.stdout + result.stderr
     message = " ".join(result.stderr.split())
     assert message.count("error:") == 1 and "no stack auth in environment local" in message, message
-    assert f"did you mean {STACK}?" in message, message
+    assert f"(did you mean {STACK!r}?)" in message, message
     other = cli(auth, "unlock", "--env", "local", "nosuch")
     assert other.exit_code == 2 and "did you mean" not in other.stderr, other.stderr
     assert not (auth / "cdktf.out").exists() and before == tree(auth / ".platform"), "a refusal writes nothing"

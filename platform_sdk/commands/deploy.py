@@ -40,7 +40,7 @@ from platform_sdk.commands._common import (
     run_synth,
     user_errors,
 )
-from platform_sdk.errors import PlatformError
+from platform_sdk.errors import PlatformError, did_you_mean
 from platform_sdk.terraform import report as rp
 
 ParallelismOption = Annotated[int, typer.Option("--parallelism", "-p", min=1,
@@ -168,22 +168,33 @@ def session(project: Path | None, env_name: str, command: str, parallelism: int,
                 err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
 
 
-def known_stacks(names: list[str] | None, key: str = "--stack",
-                 more: Callable[[dict[str, Any], list[str]], str] | None = None) -> Callable[[Any], None]:
-    """A `session` check: every name in `names` is a stack of the synthesized estate; `more` adds to the message
-    (e.g. "; did you mean ...?") from the metadata's stacks and the unknown names.
+def known_stacks(names: list[str] | None, key: str = "--stack") -> Callable[[Any], None]:
+    """A `session` check: every name in `names` is a stack of the synthesized estate. An unknown name that is a
+    service's gets that service's stacks (a stack is `<env>-<service>-<cloud>`), else a single unknown name the
+    closest stack (`errors.did_you_mean`, as `platform logs` names the closest function).
 
     Raises (from the check):
-        PlatformError: (key `key`) "no stack X in environment E (its stacks: ...)", before anything is written.
+        PlatformError: (key `key`) "no stack X in environment E (did you mean 'Y'?) (its stacks: ...)", before
+            anything is written.
     """
     def check(result: Any) -> None:
         stacks = result.to_json()["stacks"]
         unknown = sorted(set(names or []) - set(stacks))
         if unknown:
-            raise PlatformError(f"no stack {', '.join(unknown)} in environment {result.env.name} (its stacks: "
-                                f"{', '.join(sorted(stacks))}){more(stacks, unknown) if more else ''}",
+            raise PlatformError(f"no stack {', '.join(unknown)} in environment {result.env.name}"
+                                f"{_meant(stacks, unknown)} (its stacks: {', '.join(sorted(stacks))})",
                                 key=key, value=unknown[0])
     return check
+
+
+def _meant(stacks: dict[str, Any], unknown: list[str]) -> str:
+    """` (did you mean 'S1' or 'S2'?)`: the stacks (the synthesis metadata's, by name) of the unknown names that
+    are services' names; else, for one unknown name, the closest stack; else ""."""
+    meant = [repr(name) for name, info in sorted(stacks.items()) if info.get("service") in unknown]
+    if not meant:
+        return did_you_mean(unknown[0], sorted(stacks)) if len(unknown) == 1 else ""
+    return f" (did you mean {meant[0]}?)" if len(meant) == 1 else \
+        f" (did you mean {', '.join(meant[:-1])} or {meant[-1]}?)"
 
 
 def _select(s: Session, plan_all: bool, stacks: list[str] | None = None) -> None:
@@ -213,21 +224,26 @@ def plan(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = Fa
              "--detailed-exitcode", help="Exit 2 when changes are present (0 none, 1 error).")] = False,
          destroy: Annotated[bool, typer.Option("--destroy", help="Plan destroying everything instead.")] = False,
          plan_all: AllOption = False, stacks: StackOption = None,
-         output_format: Annotated[str, typer.Option(
-             "--format", help="text, json (same as --json) or markdown (a pull-request comment).")] = "text",
-         report: Annotated[Path | None, typer.Option(
-             "--report", help="Also write the JSON report to this file (what `apply --expect` compares with).")] = None,
+         output_format: Annotated[str | None, typer.Option(
+             "--format", help="text (the default), json (same as --json) or markdown (a pull-request comment).")]
+         = None,
+         report: Annotated[str | None, typer.Option(
+             "--report", help="Also write the JSON report to this file (what `apply --expect` compares with); an "
+                              "existing file is replaced only if it is such a report.")] = None,
          ) -> None:
     """Plan the stacks of an environment that changed since their last apply; summarize, flagging data loss."""
     try:
         as_json = _plan_format(output_format, as_json)
-        if report is not None and report.is_dir():  # found only after every stack was planned
-            raise PlatformError("is a folder: --report names the file the JSON report is written to",
-                                key="--report", value=str(report))
+        report_path = _report_target(report, project)
         if destroy and stacks:  # a destroy plan covers every stack (consumers first): --stack would be ignored
             raise PlatformError("plan --destroy plans every stack of the environment; it takes no --stack",
                                 key="--stack", value=stacks[0])
-        with session(project, env, "plan", parallelism, records=True, check=known_stacks(stacks)) as s:
+        def check(result: Any) -> None:  # before the synthesis replaces anything: a refusal writes nothing
+            known_stacks(stacks)(result)
+            if report_path is not None:
+                _report_outside_sources(report_path, report, result)
+
+        with session(project, env, "plan", parallelism, records=True, check=check) as s:
             if not destroy:
                 _select(s, plan_all, stacks)
             results = s.runner.plan(destroy=destroy)
@@ -237,8 +253,7 @@ def plan(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = Fa
             content = [] if destroy or s.runner.interrupted else _content_plans(s)
             if any(c.has_changes for c in content):
                 data["changes_present"] = True  # the next apply uploads or deletes files
-            if report is not None:
-                _write_report(report, data)
+            unwritten = _write_report(report_path, report, data) if report_path is not None else None
             if output_format == "markdown":
                 from platform_sdk.terraform.markdown import render_markdown
 
@@ -258,6 +273,8 @@ def plan(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = Fa
                 _print_dns_plan(s, console)
                 for line in _rename_typos(s, [(r.name, c) for r in results if r.plan for c in r.plan.data_loss]):
                     err_console.print(f"[yellow]hint:[/] {escape(line)}", highlight=False, soft_wrap=True)
+            if unwritten is not None:  # the plan is shown; the report it was asked for is not there
+                raise unwritten
             if s.runner.interrupted:
                 _interrupted_notice(results)
                 _exit(EXIT_INTERRUPTED)
@@ -272,16 +289,113 @@ def plan(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = Fa
         raise typer.Exit(EXIT_ERROR) from None
 
 
-def _plan_format(output_format: str, as_json: bool) -> bool:
-    """Whether the plan prints JSON; an unknown --format is bad input (exit 2, before anything runs)."""
+def _plan_format(output_format: str | None, as_json: bool) -> bool:
+    """Whether the plan prints JSON. An unknown --format, or one --json contradicts, is bad input (exit 2, before
+    anything runs)."""
+    if output_format is None:
+        return as_json
     if output_format not in ("text", "json", "markdown"):
         raise PlatformError("unknown format (known: text, json, markdown)", key="--format", value=output_format)
+    if as_json and output_format != "json":
+        raise PlatformError(f"--json and --format {output_format} ask for two different outputs: give one",
+                            key="--format", value=output_format)
     return as_json or output_format == "json"
 
 
-def _write_report(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2) + "\n")
+REPORT_KEYS = ("environment", "operation", "totals", "stacks")
+"""The keys of every JSON report `plan --report` writes (`report.report_json`): how an existing file is known as one."""
+
+
+def _report_target(given: str | None, project: Path | None) -> Path | None:
+    """`plan --report FILE`, checked before anything runs: the file to write (None: no report).
+
+    The file is replaced only if it is empty or a plan report (`REPORT_KEYS`, an earlier `plan --report`): never
+    another file, nor anything in the project's `services/` or `envs/` (its declarations); its folder must exist and
+    be writable. A symlink is judged by the file it names.
+
+    Raises:
+        PlatformError: (key `--report`, the value as given) empty, a folder, a device or other non-regular file, a
+            folder that is missing or not a folder, not writable, in `services/` or `envs/`, or an existing file that
+            is not a plan report.
+    """
+    import os
+
+    if given is None:
+        return None
+
+    def refused(message: str) -> PlatformError:
+        return PlatformError(message, key="--report", value=given)
+
+    if not given.strip():
+        raise refused("is empty: --report names the file the JSON report is written to")
+    path = Path(given).expanduser()
+    target = path.resolve()
+    if target.is_dir():
+        raise refused("is a folder: --report names the file the JSON report is written to")
+    if target.exists() and not target.is_file():
+        raise refused("is not a regular file (a device, a pipe or a socket): --report names the file the JSON "
+                      "report is written to (`--json` prints it)")
+    folder = target.parent
+    if not folder.is_dir():
+        raise refused(f"{folder} {'is not a folder' if folder.exists() else 'does not exist'}: the report is "
+                      "written into an existing folder")
+    if not os.access(folder, os.W_OK | os.X_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise refused(f"{target if target.exists() else folder} is not writable (permission denied)")
+    proj = project_at(project)
+    for declarations in (proj.services_dir, proj.envs_dir):
+        if target.is_relative_to(declarations.resolve()):
+            raise refused(f"is in the project's {declarations.name}/ folder ({declarations}): the report is never "
+                          "written among the project's declarations")
+    if target.exists() and target.stat().st_size and not _is_report(target):
+        raise refused(f"{target} exists and is not a plan report: --report replaces only a report an earlier "
+                      "`platform plan --report` wrote; name a new file, or remove this one")
+    return path
+
+
+def _is_report(path: Path) -> bool:
+    """Whether `path` holds a JSON plan report (`REPORT_KEYS`, a plan or destroy plan of any environment)."""
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and all(key in data for key in REPORT_KEYS) and \
+        data["operation"] in ("plan", "destroy") and isinstance(data["stacks"], list)
+
+
+def _report_outside_sources(path: Path, given: str | None, result: Any) -> None:
+    """A session check: `--report` names no file in a function's source folder (it would be deployed with the code).
+
+    Raises:
+        PlatformError: (key `--report`) the folder and its function, before anything is written.
+    """
+    from platform_sdk.model import Function
+
+    target = path.resolve()
+    for resource in result.placements:
+        if isinstance(resource, Function) and target.is_relative_to(resource.source_dir.resolve()):
+            raise PlatformError(f"is in the source folder of function {resource.address} ({resource.source_dir}): "
+                                "the report would be deployed with its code", key="--report", value=given)
+
+
+def _write_report(path: Path, given: str | None, data: dict[str, Any]) -> PlatformError | None:
+    """Write the report (`_report_target` checked the path) in one step: a new file renamed over the old one, so an
+    earlier report is replaced whole or kept. Returns the error to raise once the plan is shown (key `--report`, the
+    OS's reason), or None when written."""
+    import os
+
+    target = path.resolve()
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as to a new file
+        with open(fd, "w") as out:
+            out.write(json.dumps(data, indent=2) + "\n")
+        os.replace(temporary, target)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+        return PlatformError(f"cannot write the JSON report: {err.strerror or err} (the plan above is complete)",
+                             key="--report", value=given)
+    return None
 
 
 def _expecting(path: Path | None, expected: dict[str, dict[str, Any]], confirm: Any) -> Any:
@@ -650,8 +764,6 @@ def _rename_typos(s: Session, lost: list[tuple[str, rp.ResourceChange]]) -> list
     """For each deployed resource a plan destroys while a declaration of its service says `renamed_from` a name that
     matches nothing (a typo, or the entry of `[renames]` mistyped): the rename the user most likely meant. Without
     it, such a plan read as an ordinary DATA LOSS (exit 0) and only the data-loss guard stood in the way."""
-    from platform_sdk.errors import did_you_mean
-
     services = {name: info.get("service") for name, info in s.metadata.get("stacks", {}).items()}
     hints = []
     for stack, change in lost:

@@ -401,6 +401,10 @@ def move(selector: Annotated[str | None, typer.Argument(metavar="[SERVICE[.RESOU
     if problem:
         raise PlatformError(problem)
     proj, environment, services = load(project, env)
+    if selector is not None and not (resume or abort):  # what to move, checked first: before --to and the preflight
+        from platform_sdk.move.orchestrator import select_resources
+
+        select_resources(services, selector)
     with workspace_lock(proj.cache_dir, environment.name, "move"):  # WorkspaceLocked: exit 1 (user_errors)
         _move(proj, environment, services, selector, to, keep_source, remove_source, resume, abort, keep_target,
               yes, dry_run, workers, parallelism, verbose, as_json, allow_data_loss)

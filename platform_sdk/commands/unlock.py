@@ -49,7 +49,7 @@ def _stack_locks(project: Any, env_name: str, stacks: list[str]) -> list[dict[st
 
     outcomes = []
     stacks = list(dict.fromkeys(stacks))  # a stack named twice is checked (and released) once
-    check = known_stacks(stacks, "STACK", _did_you_mean)  # an unknown name is refused before anything is written
+    check = known_stacks(stacks, "STACK")  # an unknown name is refused before anything is written
     with session(project, env_name, "unlock", parallelism=1, check=check) as s:  # the workspace lock: no command runs
         for name in stacks:
             busy = terraform_processes(s.runner.stack_dir(name))
@@ -98,16 +98,6 @@ def _stack_locks(project: Any, env_name: str, stacks: list[str]) -> list[dict[st
     return outcomes
 
 
-def _did_you_mean(stacks: dict[str, Any], unknown: list[str]) -> str:
-    """`; did you mean S1, S2?`: the stacks (the synthesis metadata's, by name) of each unknown name that is a
-    service's name (a stack is named `<env>-<service>-<cloud>`), else ""."""
-    of_service: dict[str, list[str]] = {}
-    for stack, info in sorted(stacks.items()):
-        of_service.setdefault(info.get("service", ""), []).append(stack)
-    meant = [stack for name in unknown for stack in of_service.get(name, [])]
-    return f"; did you mean {', '.join(meant)}?" if meant else ""
-
-
 def _record_locks(project: Any, env_name: str) -> list[dict[str, str]]:
     from platform_sdk.commands._common import load
     from platform_sdk.move.record import MoveRecords, unfinished
@@ -120,7 +110,7 @@ def _record_locks(project: Any, env_name: str) -> list[dict[str, str]]:
         with workspace_lock(proj.cache_dir, env.name, "unlock"):
             records = MoveRecords(proj, env)
             me = Holder.current("platform unlock")
-            found = records.doc.acquire(me.to_json())
+            found = records.doc.acquire(me.to_json()) if _may_be_held(records.doc) else None
             if found is None:
                 records.doc.release(me.to_json())
                 outcomes.append({"what": records.describe(), "status": "not locked", "detail": "nobody holds it"})
@@ -143,6 +133,31 @@ def _record_locks(project: Any, env_name: str) -> list[dict[str, str]]:
         err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_REFUSED) from None
     return outcomes
+
+
+def _may_be_held(doc: Any) -> bool:
+    """Whether the record's lock may be held, found without writing: a local record's lock is an OS lock (flock) on
+    a file next to it, which taking and giving back leaves behind (made if missing, its holder written in it); a
+    missing lock file, or one nobody has locked, is not held. A lock in a remote backend is asked by taking it (a
+    lock object, removed again when given back)."""
+    import fcntl
+    import os
+
+    from platform_sdk.state_documents import LocalDocument
+
+    if not isinstance(doc, LocalDocument):
+        return True
+    try:
+        fd = os.open(doc.lock_path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # fails while a holder has its exclusive lock
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing gives back the shared lock, if taken
+    return False
 
 
 def _release(release: Any, found: dict[str, Any], what: str, env: str) -> dict[str, str]:

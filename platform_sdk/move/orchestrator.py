@@ -81,7 +81,13 @@ class MovePlan:
                 "moved": [r.address for r in self.moved], "stateful": [r.address for r in self.stateful]}
 
 
-def _select(services: list[Service], selector: str) -> list[Resource]:
+def select_resources(services: list[Service], selector: str) -> list[Resource]:
+    """What `SERVICE[.RESOURCE]` names: every resource of the service, or the one resource.
+
+    Raises:
+        PlatformError: (key `SERVICE` or `SERVICE.RESOURCE`, the selector) no such service or resource, with the
+            known ones and the closest name.
+    """
     service_name, _, resource_name = selector.partition(".")
     service = next((s for s in services if s.name == service_name), None)
     if service is None:
@@ -110,7 +116,7 @@ def plan_move(env: Environment, services: list[Service], selector: str, target: 
     if not env.is_configured(target):
         raise PlatformError(f"cloud {target!r} has no [clouds.{target}] section in {env.file}", key="--to",
                             value=target)
-    selected = _select(services, selector)
+    selected = select_resources(services, selector)
     new_value = placement_value(env, selector, target)
     new_env = rec.with_placement(env, selector, new_value)
     naming = (profile or Profile()).physical_name
