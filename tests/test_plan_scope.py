@@ -199,4 +199,5 @@ def test_a_consumer_whose_producer_outside_the_run_has_every_output_it_reads_is_
     assert code == 0, data
     assert stacks(data)[AUTH]["status"] == "changes" and stacks(data)[AUTH]["reason"] is None
     assert stacks(data)[AUTH]["changes"]["update"] == ["localcloud_function.api"]
-    assert (NOTIFY, "plan") not in terraform.runs()
+    assert [command for stack, command in terraform.runs() if stack == NOTIFY] == [], \
+        "a producer unchanged since its last apply is neither planned nor read"

@@ -174,8 +174,6 @@ class EnvironmentRunner:
         lacks an output it reads)."""
         self.outside = {n: r for n, r in self.results.items() if n not in names}
         self.results = {n: r for n, r in self.results.items() if n in names}
-        for result in self.outside.values():
-            result.candidate = False  # only read (`terraform output`), never planned: never settled as unchanged
 
     # -- helpers -------------------------------------------------------------------------------------------
     def stack_dir(self, name: str) -> Path:
@@ -613,8 +611,11 @@ class EnvironmentRunner:
         ("Unsupported attribute"). Their `reason` says how to include the producer. Returns their names.
 
         The producers' states are read (`terraform output -json`), never planned; a producer whose outputs cannot
-        be read holds nothing back (the plan then says what is wrong)."""
-        producers = sorted({p for n in names for p in self.results[n].dependencies if p in self.outside})
+        be read holds nothing back (the plan then says what is wrong), and neither does one that `select()` found
+        unchanged since its last apply (its state holds every output its configuration declares; in CI its wave
+        job applied it just before), whose state is therefore not read."""
+        producers = sorted({p for n in names for p in self.results[n].dependencies
+                            if p in self.outside and not self.outside[p].candidate})
         if not producers:
             return []
         held: dict[str, set[str]] = {}
