@@ -498,9 +498,24 @@ def test_destroy_keeps_a_producer_whose_consumer_was_not_destroyed(tmp_path: Pat
     assert outcome.failed
     assert statuses(runner) == {"f-top-aws": "failed", "f-web-gcp": "skipped", "f-web-aws": "skipped",
                                 "f-lone-aws": "applied"}
-    assert runner.results["f-web-gcp"].reason == "consumer f-top-aws was not destroyed"
-    assert runner.results["f-web-aws"].reason == "consumer f-web-gcp was not destroyed"
+    assert runner.results["f-web-gcp"].reason == "consumer f-top-aws is not destroyed"
+    assert runner.results["f-web-aws"].reason == "consumer f-web-gcp is not destroyed"
     assert sorted(p.stem for p in fake.state.glob("*.applied")) == ["f-top-aws", "f-web-aws", "f-web-gcp"]
+
+    # a consumer whose destroy cannot even be planned keeps its producers before anything is asked or destroyed
+    fake.spec("f-top-aws", fail="plan")
+    runner = fake.runner()
+    asked: list[int] = []
+
+    def asking(results: list[rp.StackResult], wave: int) -> bool:
+        asked.append(wave)
+        return True
+
+    outcome = runner.apply(asking, destroy=True)
+    assert outcome.failed and asked == []  # f-lone-aws was destroyed before: nothing is left to ask about
+    assert statuses(runner) == {"f-top-aws": "failed", "f-web-gcp": "skipped", "f-web-aws": "skipped",
+                                "f-lone-aws": "no-changes"}
+    assert runner.results["f-web-aws"].reason == "consumer f-web-gcp is not destroyed"
 
 
 def test_parallelism_is_bounded(tmp_path: Path) -> None:

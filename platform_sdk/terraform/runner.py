@@ -679,24 +679,30 @@ class EnvironmentRunner:
         self._watched = set()
         return None
 
+    def _keep_read_producers(self, left: list[str]) -> None:
+        """Take out of `left` (the stacks whose destroy is to be applied) every producer with a consumer that is not
+        destroyed and will not be (its plan or destroy failed, or it was skipped): that consumer still reads it, so
+        it is skipped. Repeats until nothing changes (a skipped producer keeps its own producers)."""
+        consumers = self._order_deps(destroy=True)
+        skipped = True
+        while skipped:
+            skipped = False
+            for name in list(left):
+                kept = [c for c in consumers[name] if c not in left and self.results[c].status not in rp.SETTLED]
+                if kept:
+                    left.remove(name)
+                    result = self.results[name]
+                    result.status, result.reason = rp.SKIPPED, f"consumer {', '.join(kept)} is not destroyed"
+                    self._phase(result, "skipped")
+                    skipped = True
+
     def _destroy_in_order(self, ready: list[str]) -> None:
-        """Apply the approved destroy plans, consumers before the producers they read from. A producer with a
-        consumer that is not destroyed (its plan or destroy failed, it was not planned, or it was skipped) is skipped:
-        that consumer still reads it."""
+        """Apply the approved destroy plans, consumers before the producers they read from; a producer with a
+        consumer that is not destroyed is skipped (`_keep_read_producers`)."""
         consumers = self._order_deps(destroy=True)
         left = list(ready)
         while left and not self.interrupted:
-            skipped = True
-            while skipped:  # until no producer is left whose consumer is not (to be) destroyed
-                skipped = False
-                for name in list(left):
-                    kept = [c for c in consumers[name] if c not in left and self.results[c].status not in rp.SETTLED]
-                    if kept:
-                        left.remove(name)
-                        result = self.results[name]
-                        result.status, result.reason = rp.SKIPPED, f"consumer {', '.join(kept)} was not destroyed"
-                        self._phase(result, "skipped")
-                        skipped = True
+            self._keep_read_producers(left)
             layer = [n for n in left if not any(c in left for c in consumers[n])]
             if not layer:
                 break  # a cycle: the stack graph has none
@@ -792,6 +798,8 @@ class EnvironmentRunner:
                 break
             wave += 1
             self.plan(destroy=destroy, names=todo)
+            if destroy:  # before the plans are shown: what is not destroyed keeps what it reads
+                self._keep_read_producers([n for n in todo if self.results[n].status == rp.CHANGES])
             results = [self.results[n] for n in todo]
             outcome.waves.append(rp.report_json(self.env_name, "destroy" if destroy else "apply", results))
             if on_wave is not None:
