@@ -12,6 +12,7 @@ reads notify's outputs through remote state.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,7 @@ def bucket_dir(project: Path, name: str) -> Path:
 
 @pytest.mark.e2e
 def test_a_destroy_plan_shows_and_counts_every_stack_and_the_destroy_goes_consumers_first(
-        applied: tuple[Path, Cli, Logged]) -> None:
+        applied: tuple[Path, Cli, Logged], tmp_path: Path) -> None:
     project, cli, terraform = applied
     (bucket_dir(project, "inbox") / "kept.txt").write_text("data")
     held = state_resources(project)
@@ -107,6 +108,15 @@ def test_a_destroy_plan_shows_and_counts_every_stack_and_the_destroy_goes_consum
     assert f"localcloud_bucket.inbox in {NOTIFY} will be DESTROYED" in human.stdout
     assert f"{everything} to destroy in 2 stack(s)\n" in human.stdout
     assert {stack for stack, command in terraform.runs() if command == "apply"} == set()
+
+    # the reviewed destroy report is whole too, and is still no plan an `apply --expect` applies
+    review = tmp_path / "destroy-local.json"
+    reviewed = cli(project, "plan", "--env", "local", "--destroy", "--report", str(review))
+    assert reviewed.exit_code == 0 and json.loads(review.read_text())["totals"]["destroy"] == everything
+    before = state_files(project)
+    expect = cli(project, "apply", "--env", "local", "--auto-approve", "--expect", str(review))
+    assert expect.exit_code == 2 and "not a plan of local" in expect.stderr and state_files(project) == before
+    terraform.runs()
 
     before = state_files(project)
     asked = cli(project, "destroy", "--env", "local", "--allow-data-loss", input="no\n")
