@@ -21,7 +21,8 @@ Why it is shaped like this:
 - `--stack` runs some stacks only (`limit`); producers outside the run are read as they are applied. A consumer
   that reads an output its producer outside the run does not have yet (the producer's pending apply adds it) is
   reported as waiting for that producer instead of failing in Terraform ("Unsupported attribute"), without
-  planning the producer: its `terraform output -json` is compared with the outputs the consumer reads.
+  planning the producer: its `terraform output -json` is compared with the outputs the consumer reads (only when
+  its record says it changed since its last apply: else its state holds every output it declares).
 - Terraform runs in its own process group with TF_FORK=0, so a Ctrl-C in the terminal reaches only us. We
   forward SIGINT to every running Terraform, wait for it to stop cleanly (state written, lock released) and
   report which stacks were interrupted.
@@ -618,7 +619,6 @@ class EnvironmentRunner:
                             if p in self.outside and not self.outside[p].candidate})
         if not producers:
             return []
-        held: dict[str, set[str]] = {}
 
         def read(result: StackResult) -> None:
             run = self._init(result)
@@ -651,10 +651,10 @@ class EnvironmentRunner:
             result.status, result.waiting_on, result.waiting_outputs = rp.WAITING, list(missing), \
                 {p: shown for p, shown in missing.items() if shown}
             them = ", ".join(missing)
+            it = "it" if len(missing) == 1 else "them"
             stacks = " ".join(f"--stack {n}" for n in [*missing, name])
-            result.reason = (f"{them} {'is' if len(missing) == 1 else 'are'} not in this run: apply "
-                             f"{'it' if len(missing) == 1 else 'them'} first, or with it ({stacks}), "
-                             "or run without --stack")
+            result.reason = (f"{them} {'is' if len(missing) == 1 else 'are'} not in this run: apply {it} first, "
+                             f"or include {it} ({stacks}), or run without --stack")
             self._phase(result, "waiting for " + them)
         return waiting
 
