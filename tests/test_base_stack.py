@@ -26,7 +26,7 @@ from platform_sdk.terraform.schedule import order
 from tests.conformance_estates import ENVIRONMENTS, Synthesized, encrypted, example, matrix, synth, write_project
 from tests.fourthcloud.compiler import NimbusCompiler
 from tests.fourthcloud.plugin import NimbusPlugin
-from tests.terraform_fixtures import Cli, tf_binary_fixture  # noqa: F401 - registers tf_binary
+from tests.terraform_fixtures import Cli, Logged, tf_binary_fixture  # noqa: F401 - registers tf_binary
 
 STATE_ONLY = ("random_",)  # hashicorp/random: values kept in state only, nothing outside Terraform to share
 VOLATILE = frozenset({"//", "depends_on", "lifecycle", "provider", "labels", "tags", "description", "display_name",
@@ -177,7 +177,8 @@ def shared_nimbus() -> Iterator[None]:
 def test_the_base_stack_is_applied_first_and_destroyed_last(tmp_path: Path, tf_binary: Path,
                                                             shared_nimbus: None) -> None:
     root = write_project(tmp_path / "estate", SERVICES, {"mixed": ENV}, sources={}).root
-    cli = Cli(tf_binary)
+    terraform = Logged(tmp_path, tf_binary)
+    cli = Cli(terraform.script)
     buckets = root / ".platform" / "nimbus" / "mixed"
 
     code, applied = cli.json(root, "apply", "--env", "mixed", "--auto-approve")
@@ -190,17 +191,22 @@ def test_the_base_stack_is_applied_first_and_destroyed_last(tmp_path: Path, tf_b
     assert meta["stacks"]["mixed-files-nimbus"]["dependencies"] == ["mixed-base-nimbus"]
     assert meta["stacks"]["mixed-base-nimbus"]["shared"] == {"registry": ["buckets"]}
 
+    terraform.runs()
     code, destroyed = cli.json(root, "destroy", "--env", "mixed", "--auto-approve", "--allow-data-loss")
     assert code == 0, json.dumps(destroyed, indent=1)[:4000]
-    assert first_wave(destroyed) == {"mixed-base-nimbus": "waiting", "mixed-files-nimbus": "changes",
-                                     "mixed-media-nimbus": "changes"}
+    # every destroy is planned (and shown) at once; the base stack is destroyed last
+    assert len(destroyed["waves"]) == 1 and first_wave(destroyed) == {
+        "mixed-base-nimbus": "changes", "mixed-files-nimbus": "changes", "mixed-media-nimbus": "changes"}
+    applies = [stack for stack, command in terraform.runs() if command == "apply"]
+    assert sorted(applies[:2]) == ["mixed-files-nimbus", "mixed-media-nimbus"] and applies[2:] == ["mixed-base-nimbus"]
     assert not any(buckets.iterdir())
 
 
 def test_a_move_keeps_the_base_stack(tmp_path: Path, tf_binary: Path, shared_nimbus: None) -> None:
     """Both services leave nimbus: their stacks are destroyed; the base stack, and what it shares, stays."""
     root = write_project(tmp_path / "estate", SERVICES, {"mixed": ENV}, sources={}).root
-    cli = Cli(tf_binary)
+    terraform = Logged(tmp_path, tf_binary)
+    cli = Cli(terraform.script)
     buckets = root / ".platform" / "nimbus" / "mixed"
     assert cli(root, "apply", "--env", "mixed", "--auto-approve").exit_code == 0
     env = root / "envs" / "mixed.toml"

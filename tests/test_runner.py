@@ -471,14 +471,51 @@ def test_data_loss_is_refused_before_anything_is_applied(tmp_path: Path) -> None
     assert not outcome.refused and len(fake.calls("apply")) == applies_before + 2
 
 
-def test_destroy_goes_consumers_first(tmp_path: Path) -> None:
-    fake = Fake(tmp_path, {"f-web-aws": [], "f-web-gcp": ["f-web-aws"]})
+def test_destroy_is_planned_whole_and_applied_consumers_first(tmp_path: Path) -> None:
+    fake = Fake(tmp_path, {"f-web-aws": [], "f-web-gcp": ["f-web-aws"], "f-top-aws": ["f-web-gcp"]})
     fake.runner().apply(approve)
+    before = len(fake.log())
     outcome = fake.runner().apply(approve, destroy=True)
-    assert len(outcome.waves) == 2 and not outcome.failed
-    destroys = [s for s, c, e in fake.log() if c == "plan-destroy" and e == "start"]
-    assert destroys == ["f-web-gcp", "f-web-aws"]
+    # one wave: every stack's destroy planned (and counted) before anything is destroyed
+    assert len(outcome.waves) == 1 and not outcome.failed
+    assert outcome.waves[0]["totals"]["destroy"] == 3
+    assert {s["status"] for s in outcome.waves[0]["stacks"]} == {"changes"}
+    log = fake.log()[before:]
+    plans = [i for i, (_, c, e) in enumerate(log) if c == "plan-destroy" and e == "end"]
+    applies = [(i, s) for i, (s, c, e) in enumerate(log) if c == "apply" and e == "start"]
+    assert max(plans) < min(i for i, _ in applies)
+    assert [s for _, s in applies] == ["f-top-aws", "f-web-gcp", "f-web-aws"]
     assert not list(fake.state.glob("*.applied"))
+
+
+def test_destroy_keeps_a_producer_whose_consumer_was_not_destroyed(tmp_path: Path) -> None:
+    fake = Fake(tmp_path, {"f-web-aws": [], "f-web-gcp": ["f-web-aws"], "f-top-aws": ["f-web-gcp"],
+                           "f-lone-aws": []})
+    fake.runner().apply(approve)
+    fake.spec("f-top-aws", fail="apply")
+    runner = fake.runner()
+    outcome = runner.apply(approve, destroy=True)
+    assert outcome.failed
+    assert statuses(runner) == {"f-top-aws": "failed", "f-web-gcp": "skipped", "f-web-aws": "skipped",
+                                "f-lone-aws": "applied"}
+    assert runner.results["f-web-gcp"].reason == "consumer f-top-aws is not destroyed"
+    assert runner.results["f-web-aws"].reason == "consumer f-web-gcp is not destroyed"
+    assert sorted(p.stem for p in fake.state.glob("*.applied")) == ["f-top-aws", "f-web-aws", "f-web-gcp"]
+
+    # a consumer whose destroy cannot even be planned keeps its producers before anything is asked or destroyed
+    fake.spec("f-top-aws", fail="plan")
+    runner = fake.runner()
+    asked: list[int] = []
+
+    def asking(results: list[rp.StackResult], wave: int) -> bool:
+        asked.append(wave)
+        return True
+
+    outcome = runner.apply(asking, destroy=True)
+    assert outcome.failed and asked == []  # f-lone-aws was destroyed before: nothing is left to ask about
+    assert statuses(runner) == {"f-top-aws": "failed", "f-web-gcp": "skipped", "f-web-aws": "skipped",
+                                "f-lone-aws": "no-changes"}
+    assert runner.results["f-web-aws"].reason == "consumer f-web-gcp is not destroyed"
 
 
 def test_parallelism_is_bounded(tmp_path: Path) -> None:

@@ -6,9 +6,10 @@ the others are listed as "unchanged since <time> (not refreshed)". `--all` plans
 every stack and reports what changed outside Terraform (for a scheduled CI job).
 
 Exit codes follow Terraform: 0 success (no changes), 1 error (a stack failed or was locked, data loss refused,
-apply cancelled), 2 changes present (`plan --detailed-exitcode` only; `drift`: drift found), 130 interrupted
-(Ctrl-C). Bad input (unknown environment, invalid service) exits 2 like every other `platform` command, except
-under `--detailed-exitcode`, where 2 means "changes" and bad input therefore exits 1.
+apply cancelled, `apply --stack` left a stack waiting for a producer outside the run), 2 changes present
+(`plan --detailed-exitcode` only; `drift`: drift found), 130 interrupted (Ctrl-C). Bad input (unknown environment,
+invalid service) exits 2 like every other `platform` command, except under `--detailed-exitcode`, where 2 means
+"changes" and bad input therefore exits 1.
 """
 
 from __future__ import annotations
@@ -207,7 +208,7 @@ def _select(s: Session, plan_all: bool, stacks: list[str] | None = None) -> None
     current = unfinished(s.moves)
     s.runner.select(plan_all=plan_all, moving=moving_stacks([current] if current else [], services))
     if stacks:
-        s.runner.results = {name: r for name, r in s.runner.results.items() if name in stacks}
+        s.runner.limit(stacks)
 
 
 def _exit(code: int) -> None:
@@ -503,6 +504,12 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
                               highlight=False)
             for line in _rename_typos(s, outcome.refused):
                 err_console.print(f"[yellow]hint:[/] {escape(line)}", highlight=False, soft_wrap=True)
+        elif outcome.held:  # --stack left out a producer that must be applied first: exit 1, nothing done to them
+            for result in outcome.held:
+                waits = rp.planned_after(result.waiting_on, result.waiting_outputs, operation)
+                err_console.print(f"[bold red]error:[/] not applied: {escape(result.name)} is {escape(waits)}; "
+                                  f"{escape(result.reason or '')}. Nothing was changed in it.",
+                                  highlight=False, soft_wrap=True)
         elif outcome.cancelled and not outcome.interrupted:
             err_console.print(f"[yellow]{operation.capitalize()} cancelled.[/] Nothing more was changed.")
         rows: list[dict[str, Any]] = []

@@ -40,7 +40,8 @@ def _status(stack: Mapping[str, Any], operation: str) -> str:
     if status == UNCHANGED:
         return f"unchanged since {stack.get('unchanged_since') or '?'} (not refreshed)"
     if status == WAITING:
-        return planned_after(stack.get("waiting_on") or [], stack.get("waiting_outputs") or {}, operation)
+        hint = f"; {stack['reason']}" if stack.get("reason") else ""
+        return planned_after(stack.get("waiting_on") or [], stack.get("waiting_outputs") or {}, operation) + hint
     reason = stack.get("reason") or stack.get("error") or ""
     return f"**{status}**" + (f": {reason.splitlines()[0]}" if reason else "")
 

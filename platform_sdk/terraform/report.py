@@ -379,6 +379,8 @@ def render(console: Console, env: str, operation: str, results: list[StackResult
                           f"{_status_line(result, operation)}")
             if result.replanned and result.status in (CHANGES, NO_CHANGES, APPLIED):
                 _say(console, f"      [cyan]planned again:[/] {escape(result.replanned)}")
+            if result.status == WAITING and result.reason:
+                _say(console, f"      [yellow]hint:[/] {escape(result.reason)}")
             for warning in result.warnings:
                 _say(console, f"      [yellow]warning:[/] {escape(warning)}")
             plan = result.plan
@@ -420,7 +422,8 @@ def render(console: Console, env: str, operation: str, results: list[StackResult
     if unchanged:
         extra += f"; {len(unchanged)} stack(s) unchanged, not planned (--all plans them)"
     if waiting:
-        extra += f"; {len(waiting)} stack(s) planned after their producers"
+        extra += f"; {len(waiting)} stack(s) planned after their " + \
+            ("consumers are destroyed" if operation == "destroy" else "producers are applied")
     if broken:
         extra += f"; [red]{len(broken)} stack(s) failed, locked, skipped or interrupted[/]"
     _say(console, f"[bold]Summary:[/] {summary} in {len(results)} stack(s){extra}")
@@ -441,7 +444,8 @@ def render_outcome(console: Console, operation: str, results: list[StackResult])
             _say(console, f"[dim]{'unchanged':>11}[/]  {label}")
         elif result.status == WAITING:
             _say(console, f"[cyan]{'not planned':>11}[/]  {label}: "
-                          f"{escape(planned_after(result.waiting_on, result.waiting_outputs, operation))}")
+                          f"{escape(planned_after(result.waiting_on, result.waiting_outputs, operation))}"
+                          + (f"; {escape(result.reason)}" if result.reason else ""))
         elif result.status == CHANGES:
             _say(console, f"[yellow]{'not ' + done:>11}[/]  {label}: plan was not applied")
         elif result.status == LOCKED and result.lock is not None:

@@ -9,11 +9,20 @@ Why it is shaped like this:
   consumer's plan, made with the producer's current outputs, is still right after the producer's apply.
   Otherwise it is reported as "planned after <producer> is applied (its output X changes)" instead of being
   planned against values that do not exist yet.
+- A destroy needs no value from other stacks (`terraform plan -destroy` of a stack reads only its own state), so
+  every stack's destroy is planned at once and shown and counted in full before anything is destroyed; the
+  approved plans are then applied consumers first, and a producer whose consumer was not destroyed is skipped
+  (a saved destroy plan stays valid meanwhile: destroying a consumer does not touch its producer's state).
 - Only a saved, reported plan is ever applied. `apply` therefore works in waves: plan what is ready, report,
   confirm, apply exactly those plans (producers before the consumers planned beside them), then plan the stacks
   that were waiting for them. A consumer planned beside its producer is applied only when the producer's apply
   left the outputs it read as they were when it was planned; otherwise its plan is discarded and it is planned
   again in the next wave ("planned again: ..."), never applied with outputs that are no longer current.
+- `--stack` runs some stacks only (`limit`); producers outside the run are read as they are applied. A consumer
+  that reads an output its producer outside the run does not have yet (the producer's pending apply adds it) is
+  reported as waiting for that producer instead of failing in Terraform ("Unsupported attribute"), without
+  planning the producer: its `terraform output -json` is compared with the outputs the consumer reads (only when
+  its record says it changed since its last apply: else its state holds every output it declares).
 - Terraform runs in its own process group with TF_FORK=0, so a Ctrl-C in the terminal reaches only us. We
   forward SIGINT to every running Terraform, wait for it to stop cleanly (state written, lock released) and
   report which stacks were interrupted.
@@ -30,7 +39,7 @@ import contextlib
 import json
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,10 +106,13 @@ class Outcome:
     interrupted: bool = False
     refused: list[tuple[str, rp.ResourceChange]] | None = None
     cancelled: bool = False
+    # stacks left waiting, never applied: they read an output a producer outside the run (`--stack`) does not have
+    # yet (their `reason` says how to include it)
+    held: list[rp.StackResult] | None = None
 
     @property
     def failed(self) -> bool:
-        return any(r.status in rp.BROKEN for r in self.results) or bool(self.refused)
+        return any(r.status in rp.BROKEN for r in self.results) or bool(self.refused) or bool(self.held)
 
 
 class EnvironmentRunner:
@@ -124,6 +136,8 @@ class EnvironmentRunner:
         self.progress_factory = progress or (lambda label, results: NoProgress())
         self.on_interrupt = on_interrupt or (lambda count, first: None)
         self.results: dict[str, StackResult] = {}
+        self.outside: dict[str, StackResult] = {}  # stacks left out of the run by `limit`
+        self._outside_outputs: dict[str, set[str]] = {}  # their output names, as their states hold them
         for name, info in sorted(metadata.get("stacks", {}).items()):
             self.results[name] = StackResult(name=name, service=info["service"], cloud=info["cloud"],
                                              target=info.get("target", info["cloud"]),
@@ -155,6 +169,13 @@ class EnvironmentRunner:
             result.why = decision.reason
             result.unchanged_since = decision.since
 
+    def limit(self, names: Collection[str]) -> None:
+        """Run only the stacks `names` (`--stack`); the others are kept as `outside`, never planned or applied: a
+        consumer in the run reads their outputs as their states hold them (`plan` makes it wait for one whose state
+        lacks an output it reads)."""
+        self.outside = {n: r for n, r in self.results.items() if n not in names}
+        self.results = {n: r for n, r in self.results.items() if n in names}
+
     # -- helpers -------------------------------------------------------------------------------------------
     def stack_dir(self, name: str) -> Path:
         return self.outdir / "stacks" / name
@@ -162,6 +183,10 @@ class EnvironmentRunner:
     def _order_deps(self, destroy: bool) -> dict[str, list[str]]:
         """Who must be settled first: producers for plan/apply, consumers for destroy."""
         return schedule.order({n: r.dependencies for n, r in self.results.items()}, destroy)
+
+    def _stack(self, name: str) -> StackResult:
+        """A stack of the run, or one outside it (`limit`)."""
+        return self.results[name] if name in self.results else self.outside[name]
 
     def _phase(self, result: StackResult, phase: str) -> None:
         if result.phase == phase:
@@ -464,7 +489,7 @@ class EnvironmentRunner:
         """
         pending = list(names)
         running: dict[Future[None], str] = {}
-        stacks = [self.results[n] for n in names]
+        stacks = [self._stack(n) for n in names]
         with self.progress_factory(label, stacks) as progress:
             self._progress = progress
             pool = ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="terraform")
@@ -476,7 +501,7 @@ class EnvironmentRunner:
                                 pass  # a stack settled without Terraform (unchanged): its consumers may be ready
                         else:
                             for name in pending:
-                                result = self.results[name]
+                                result = self._stack(name)
                                 result.status, result.reason = rp.INTERRUPTED, "not started (interrupted)"
                             pending.clear()
                         if running:
@@ -485,13 +510,13 @@ class EnvironmentRunner:
                                 name = running.pop(future)
                                 exc = future.exception()
                                 if exc is not None:
-                                    result = self.results[name]
+                                    result = self._stack(name)
                                     result.error = f"internal error: {type(exc).__name__}: {exc}"
                                     self._finish(result, rp.FAILED)
                         elif pending and not self.terraform.interrupted:
                             # Nothing running and nothing ready: every dependency is decided, so this is a cycle.
                             for name in pending:
-                                result = self.results[name]
+                                result = self._stack(name)
                                 result.status, result.reason = rp.SKIPPED, "dependency cycle"
                             pending.clear()
                     except KeyboardInterrupt:
@@ -511,7 +536,7 @@ class EnvironmentRunner:
         unaffected = None if destroy else self._unaffected
         for name, verdict in schedule.decide(pending, deps, statuses, self.parallelism - len(running), unaffected):
             pending.remove(name)
-            result = self.results[name]
+            result = self._stack(name)
             if verdict.status == schedule.READY and result.candidate and not destroy and self.ledger is not None:
                 changed = [p for p in (deps or {}).get(name, []) if self.results[p].status == rp.APPLIED
                            and self.ledger.outputs_changed(p, name)]
@@ -581,13 +606,64 @@ class EnvironmentRunner:
         what = f"output {shown[0]}" if len(shown) == 1 else f"outputs {', '.join(shown)}"
         return rp.PENDING, f"{producer}'s {what} changed when it was applied (it had been planned with the old value)"
 
+    def _held_by_outside(self, names: list[str]) -> list[str]:
+        """Mark WAITING the stacks among `names` that read an output one of their producers outside the run
+        (`limit`) does not have in its state yet: its pending apply adds it, and a plan now would fail in Terraform
+        ("Unsupported attribute"). Their `reason` says how to include the producer. Returns their names.
+
+        The producers' states are read (`terraform output -json`), never planned; a producer whose outputs cannot
+        be read holds nothing back (the plan then says what is wrong), and neither does one that `select()` found
+        unchanged since its last apply (its state holds every output its configuration declares; in CI its wave
+        job applied it just before), whose state is therefore not read."""
+        producers = sorted({p for n in names for p in self.results[n].dependencies
+                            if p in self.outside and not self.outside[p].candidate})
+        if not producers:
+            return []
+
+        def read(result: StackResult) -> None:
+            run = self._init(result)
+            outputs = self._read_outputs(result) if run is not None and run.ok else None
+            if outputs is not None:
+                self._outside_outputs[result.name] = set(outputs)
+            self._phase(result, "read")
+
+        unread = [p for p in producers if p not in self._outside_outputs]
+        if unread:  # they are never applied in this command: read once
+            self._run_pool(unread, read, None, False, "outputs")
+        held = self._outside_outputs
+        waiting = []
+        for name in names:
+            result = self.results[name]
+            missing: dict[str, list[str]] = {}
+            for producer in result.dependencies:
+                if producer not in held:
+                    continue
+                wanted = self._read_by(name, producer)
+                wanted = self.declared_outputs(producer) if wanted is reads.EVERY else wanted
+                absent = sorted((wanted or set()) - held[producer])
+                if absent:  # a producer never applied holds no outputs: it is just "planned after" it
+                    owners = self.outside[producer].owners
+                    missing[producer] = reads.described(self.stack_dir(producer), absent, owners) \
+                        if held[producer] else []
+            if not missing:
+                continue
+            waiting.append(name)
+            result.status, result.waiting_on, result.waiting_outputs = rp.WAITING, list(missing), \
+                {p: shown for p, shown in missing.items() if shown}
+            them = ", ".join(missing)
+            it = "it" if len(missing) == 1 else "them"
+            stacks = " ".join(f"--stack {n}" for n in [*missing, name])
+            result.reason = (f"{them} {'is' if len(missing) == 1 else 'are'} not in this run: apply {it} first, "
+                             f"or include {it} ({stacks}), or run without --stack")
+            self._phase(result, "waiting for " + them)
+        return waiting
+
     def _apply_ready(self, ready: list[str], destroy: bool) -> None:
         """Apply the approved plans of one wave: producers before the consumers planned beside them, each consumer
         only while the outputs it read are still current (`_stale`); the others are planned again in the next wave
         (or skipped when their producer's apply failed)."""
-        label = "destroy" if destroy else "apply"
         if destroy:
-            return self._run_pool(ready, lambda r: self._apply_stack(r, True), None, True, label)
+            return self._destroy_in_order(ready)
         self._watched = {p for r in self.results.values() for p in r.dependencies if p in ready}
         touched = set(ready)  # applied in this wave, or to be planned again
         left = list(ready)
@@ -598,10 +674,40 @@ class EnvironmentRunner:
             layer = [n for n in left if not any(p in left for p in self.results[n].dependencies)]
             if not layer:
                 break  # a cycle: a wave never holds one (a stack waits for a producer in a cycle)
-            self._run_pool(layer, lambda r: self._apply_stack(r), None, False, label)
+            self._run_pool(layer, lambda r: self._apply_stack(r), None, False, "apply")
             left = [n for n in left if n not in layer]
         self._watched = set()
         return None
+
+    def _keep_read_producers(self, left: list[str]) -> None:
+        """Take out of `left` (the stacks whose destroy is to be applied) every producer with a consumer that is not
+        destroyed and will not be (its plan or destroy failed, or it was skipped): that consumer still reads it, so
+        it is skipped. Repeats until nothing changes (a skipped producer keeps its own producers)."""
+        consumers = self._order_deps(destroy=True)
+        skipped = True
+        while skipped:
+            skipped = False
+            for name in list(left):
+                kept = [c for c in consumers[name] if c not in left and self.results[c].status not in rp.SETTLED]
+                if kept:
+                    left.remove(name)
+                    result = self.results[name]
+                    result.status, result.reason = rp.SKIPPED, f"consumer {', '.join(kept)} is not destroyed"
+                    self._phase(result, "skipped")
+                    skipped = True
+
+    def _destroy_in_order(self, ready: list[str]) -> None:
+        """Apply the approved destroy plans, consumers before the producers they read from; a producer with a
+        consumer that is not destroyed is skipped (`_keep_read_producers`)."""
+        consumers = self._order_deps(destroy=True)
+        left = list(ready)
+        while left and not self.interrupted:
+            self._keep_read_producers(left)
+            layer = [n for n in left if not any(c in left for c in consumers[n])]
+            if not layer:
+                break  # a cycle: the stack graph has none
+            self._run_pool(layer, lambda r: self._apply_stack(r, True), None, True, "destroy")
+            left = [n for n in left if n not in layer]
 
     def _drop_stale(self, left: list[str], touched: set[str]) -> None:
         """Take out of the wave's `left` the consumers whose plans no longer hold now that their producers in it
@@ -650,6 +756,7 @@ class EnvironmentRunner:
         """Plan every stack whose producers are settled; the others are reported as waiting.
 
         Stacks marked unchanged by `select()` are not planned unless a producer was applied with new outputs.
+        `destroy`: `terraform plan -destroy` of every stack at once (no ordering: it reads only the stack's state).
         `refresh_only`: `terraform plan -refresh-only` of every stack at once, to find drift (no ordering).
         """
         todo = names if names is not None else list(self.results)
@@ -657,9 +764,12 @@ class EnvironmentRunner:
             result = self.results[name]
             result.status, result.phase, result.waiting_on, result.reason = rp.PENDING, "", [], None
             result.waiting_outputs = {}
-        deps = None if refresh_only else self._order_deps(destroy)
+        deps = None if refresh_only or destroy else self._order_deps(False)
         label = "refresh" if refresh_only else "destroy plan" if destroy else "plan"
         with self.providers.scope():
+            if not (destroy or refresh_only):
+                held = self._held_by_outside(todo)
+                todo = [n for n in todo if n not in held]
             self._run_pool(todo, lambda r: self._plan_stack(r, destroy, refresh_only), deps, destroy, label)
         return list(self.results.values())
 
@@ -688,6 +798,8 @@ class EnvironmentRunner:
                 break
             wave += 1
             self.plan(destroy=destroy, names=todo)
+            if destroy:  # before the plans are shown: what is not destroyed keeps what it reads
+                self._keep_read_producers([n for n in todo if self.results[n].status == rp.CHANGES])
             results = [self.results[n] for n in todo]
             outcome.waves.append(rp.report_json(self.env_name, "destroy" if destroy else "apply", results))
             if on_wave is not None:
@@ -697,6 +809,8 @@ class EnvironmentRunner:
                 break
             ready = [n for n in todo if self.results[n].status == rp.CHANGES]
             if not ready:
+                # what still waits has no producer left to apply in this run: one outside it (`limit`) lacks an output
+                outcome.held = [self.results[n] for n in todo if self.results[n].status == rp.WAITING] or None
                 break
             loss = [(n, c) for n in ready for c in self.results[n].plan.data_loss]  # type: ignore[union-attr]
             if loss and not allow_data_loss:
