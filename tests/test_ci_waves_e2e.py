@@ -103,3 +103,48 @@ def test_markdown_report_names_data_loss_and_never_values() -> None:
     assert "DATA LOSS" in text and "`aws_s3_bucket.files` in `prod-files-aws` (replace)" in text
     assert "- replace  aws_s3_bucket.files  !! DATA LOSS" in text and "+ create   aws_iam_role.fn" in text
     assert "`auth.key`: set it with `platform secret set auth.key --env prod`" in text
+
+
+@pytest.mark.e2e
+def test_a_value_changed_after_the_review_is_refused_though_addresses_and_actions_match(tmp_path: Path,
+                                                                                         cli: Cli) -> None:
+    """The review showed `create localcloud_function.api`; a later commit gives it more memory: the same address
+    and action, another value. The digests the report holds (never the values) tell them apart: refused, nothing
+    applied; the reviewed values apply."""
+    project = make_project(tmp_path / "estate", services=["web"])
+    report = tmp_path / "plan-local.json"
+    assert cli(project, "plan", "--env", "local", "--report", str(report)).exit_code == 0
+    reviewed = {s["name"]: s for s in json.loads(report.read_text())["stacks"]}["local-web-gcp"]
+    assert "localcloud_function.api" in reviewed["digests"], reviewed
+    assert all(len(digest) == 64 for digest in reviewed["digests"].values())
+
+    service = project / "services" / "web.py"
+    original = service.read_text()
+    service.write_text(original.replace('source="functions/web",', 'source="functions/web", memory=1024,'))
+    stale = cli(project, "apply", "--env", "local", "--auto-approve", "--expect", str(report))
+    assert stale.exit_code == 1, stale.stdout + stale.stderr
+    said = " ".join(stale.stderr.split())
+    assert "now plans other values for localcloud_function.api than the reviewed plan" in said, said
+    assert not any(state_resources(project).values())
+
+    service.write_text(original)
+    applied = cli(project, "apply", "--env", "local", "--auto-approve", "--expect", str(report))
+    assert applied.exit_code == 0, applied.stderr
+
+
+def test_change_digests_leave_sensitive_values_out_and_follow_what_is_set() -> None:
+    from platform_sdk.terraform.report import change_digest
+
+    create = {"after": {"name": "api", "memory": 256, "token": "s3cret", "arn": None},
+              "after_sensitive": {"token": True}, "after_unknown": {"arn": True}}
+    assert change_digest(create, "create") == change_digest({**create, "after": {**create["after"], "token": "other"}},
+                                                            "create"), "a sensitive value is never in the digest"
+    assert change_digest(create, "create") != change_digest({**create, "after": {**create["after"], "memory": 512}},
+                                                            "create")
+    update = {"before": {"name": "api", "memory": 256, "modified": "t1"},
+              "after": {"name": "api", "memory": 512, "modified": "t1"}}
+    refreshed = {"before": {**update["before"], "modified": "t2"}, "after": {**update["after"], "modified": "t2"}}
+    assert change_digest(update, "update") == change_digest(refreshed, "update"), "only what the update changes"
+    assert change_digest(update, "update") != change_digest({**update, "after": {**update["after"], "memory": 1024}},
+                                                            "update")
+    assert change_digest(update, "destroy") == change_digest(create, "destroy")

@@ -13,7 +13,11 @@ from the reviewed one:
   before); data loss is still refused without `--allow-data-loss`;
 - a stack missing from the reviewed report, or the report of another environment, is a difference.
 
-Compared are addresses and actions, not attribute values: the report never holds values (they may be secret).
+Compared are addresses, actions and, per change, a digest of the values it sets (`report.change_digest`: the
+planned attributes of a create, the changed ones of an update or replace, sensitive values left out): an
+environment variable changed after the review, with the same address and action, is a difference. The report
+holds the digests, never the values (they may be secret); a report written before digests is compared by address
+and action only.
 Terraform itself refuses a saved plan whose state changed since it was made, so within a job the applied plan is
 the one just compared.
 """
@@ -81,6 +85,12 @@ def differences(results: Sequence[StackResult], expected: Mapping[str, Mapping[s
                 found.append(f"{result.name}: now also {action}s {', '.join(added)}")
             if gone:
                 found.append(f"{result.name}: no longer {action}s {', '.join(gone)}")
+        reviewed_digests = reviewed.get("digests") or {}  # a report written before digests has none: not compared
+        other = sorted(c.address for c in (result.plan.changes if result.plan else [])
+                       if c.digest and reviewed_digests.get(c.address) not in (None, c.digest)
+                       and c.address in then.get(c.action, []))
+        if other:
+            found.append(f"{result.name}: now plans other values for {', '.join(other)} than the reviewed plan")
         if not any(now.values()) and result.plan is not None and result.plan.output_changes \
                 and reviewed["status"] != CHANGES:
             found.append(f"{result.name}: now changes outputs {', '.join(result.plan.output_changes)}")

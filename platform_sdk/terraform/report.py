@@ -7,6 +7,8 @@ after a failure, locked, interrupted). The same data renders for people (rich) a
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -88,6 +90,8 @@ class ResourceChange:
     type: str
     action: str
     differences: list[str] = field(default_factory=list)
+    digest: str = ""
+    """`change_digest` of the planned values: what `apply --expect` compares besides the action ("" when unknown)."""
 
     @property
     def stateful(self) -> bool:
@@ -142,7 +146,8 @@ def parse_plan(doc: dict[str, Any], destroy: bool = False) -> StackPlan:
         action = _action_of(list(rc.get("change", {}).get("actions", [])))
         if action:
             why = differences(rc.get("change", {})) if action in ("replace", "destroy") else []
-            plan.changes.append(ResourceChange(rc["address"], rc.get("type", ""), action, why))
+            plan.changes.append(ResourceChange(rc["address"], rc.get("type", ""), action, why,
+                                               change_digest(rc.get("change", {}), action)))
         if rc.get("previous_address") and rc["previous_address"] != rc["address"]:
             plan.renamed.append((rc["previous_address"], rc["address"]))
     for rc in doc.get("resource_drift") or []:
@@ -166,6 +171,48 @@ def parse_plan(doc: dict[str, Any], destroy: bool = False) -> StackPlan:
             continue  # e.g. a destroy plan of a stack that was never applied: nothing to remove
         plan.output_changes.append(name)
     return plan
+
+
+SENSITIVE, UNKNOWN = "(sensitive)", "(known after apply)"
+
+
+def _masked(value: Any, sensitive: Any, unknown: Any) -> Any:
+    """A planned value with its sensitive parts (`after_sensitive`/`before_sensitive`: the value's shape with `true`
+    where sensitive) replaced by SENSITIVE and its unknown parts (`after_unknown`) by UNKNOWN."""
+    if sensitive is True:
+        return SENSITIVE
+    if unknown is True:
+        return UNKNOWN
+    if isinstance(value, dict) or isinstance(unknown, dict):
+        value = value if isinstance(value, dict) else {}
+        keys = set(value) | (set(unknown) if isinstance(unknown, dict) else set())
+        return {k: _masked(value.get(k), sensitive.get(k) if isinstance(sensitive, dict) else None,
+                           unknown.get(k) if isinstance(unknown, dict) else None) for k in sorted(keys)}
+    if isinstance(value, list):
+        return [_masked(item, sensitive[i] if isinstance(sensitive, list) and i < len(sensitive) else None,
+                        unknown[i] if isinstance(unknown, list) and i < len(unknown) else None)
+                for i, item in enumerate(value)]
+    return value
+
+
+def change_digest(change: dict[str, Any], action: str) -> str:
+    """sha256 (hex) of what a planned change sets, never holding a sensitive value: for a create, every planned
+    attribute; for an update or replace, the attributes whose planned value differs from the state's; for a
+    destroy, nothing. Sensitive values (as the plan marks them) are left out and values known only after the apply
+    are UNKNOWN, so the digest of the same change planned twice is the same, and differs when the configuration
+    sets another value (an environment variable, a memory size) with the same address and action: the reviewed
+    plan's digest is what `apply --expect` holds a fresh plan to (terraform/expect.py)."""
+    if action == "destroy":
+        payload: Any = None
+    else:
+        after = _masked(change.get("after"), change.get("after_sensitive"), change.get("after_unknown"))
+        if action == "create" or not isinstance(after, dict):
+            payload = after
+        else:
+            before = _masked(change.get("before"), change.get("before_sensitive"), None)
+            before = before if isinstance(before, dict) else {}
+            payload = {k: v for k, v in after.items() if before.get(k) != v}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _output_action(change: dict[str, Any]) -> str:
@@ -227,6 +274,7 @@ class StackResult:
             "name": self.name, "service": self.service, "cloud": self.cloud, "target": self.target,
             "status": self.status, "dependencies": self.dependencies,
             "changes": {a: [c.address for c in plan.by_action(a)] for a in ACTIONS} if plan else None,
+            "digests": {c.address: c.digest for c in plan.changes if c.digest} if plan else {},
             "data_loss": [{"address": c.address, "type": c.type, "action": c.action} for c in plan.data_loss]
             if plan else [],
             "drift": [{"address": a, "change": what} for a, what in plan.drift] if plan else [],
