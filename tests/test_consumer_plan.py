@@ -162,7 +162,8 @@ def test_a_producer_change_of_an_output_the_consumer_reads_still_makes_it_wait_n
     assert stacks(report)[AUTH]["waiting_outputs"] == {NOTIFY: [QUEUE_URL_SHOWN]}
     assert AUTH not in {stack for stack, command in terraform.runs() if command == "plan"}
     human = cli(project, "plan", "--env", "local", env=RENAMED)
-    assert f"{AUTH}: planned after {NOTIFY} is applied (its output {QUEUE_URL_SHOWN} changes)" in human.stdout
+    assert f"{AUTH}: planned after {NOTIFY} is applied (its output {QUEUE_URL_SHOWN} changes); its own " \
+           "configuration changed too: it is planned then" in " ".join(human.stdout.split())  # auth's code edit
 
     code, report = cli.json(project, "apply", "--env", "local", "--auto-approve", "--allow-data-loss", env=RENAMED)
     assert code == 0, report
@@ -306,5 +307,8 @@ def test_output_actions_from_terraform_1_0_3_plan_json() -> None:
 def test_planned_after_names_the_outputs_that_change() -> None:
     assert planned_after(["p"], {}, "plan") == "planned after p is applied"
     assert planned_after(["p"], {"p": ["x"]}, "apply") == "planned after p is applied (its output x changes)"
+    assert planned_after(["p"], {"p": ["x"]}, "plan", "its configuration changed") == \
+        "planned after p is applied (its output x changes); its own configuration changed too: it is planned then"
+    assert planned_after(["p"], {}, "plan", "the outputs of p changed") == "planned after p is applied"
     assert planned_after(["p", "q"], {"p": ["x", "y"]}, "plan") == \
         "planned after p, q is applied (p's outputs x, y change)"

@@ -22,6 +22,9 @@ from dataclasses import dataclass
 
 from platform_sdk.terraform.records import APPLIED, StackRecord
 
+OWN_CHANGE = "its configuration changed"
+"""Why a stack is planned whose own synthesized configuration (or declared inputs) changed since its last apply."""
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -59,7 +62,7 @@ def _decide(name: str, producers: Sequence[str], fingerprint: str, record: Stack
     if name in moving:
         return Decision(True, "an unfinished move")
     if record.applied.fingerprint != fingerprint:
-        return Decision(True, "its configuration changed")
+        return Decision(True, OWN_CHANGE)
     for producer in producers:
         if producer not in record.applied.upstream:
             return Decision(True, f"it reads {producer} now")

@@ -41,7 +41,8 @@ def _status(stack: Mapping[str, Any], operation: str) -> str:
         return f"unchanged since {stack.get('unchanged_since') or '?'} (not refreshed)"
     if status == WAITING:
         hint = f"; {stack['reason']}" if stack.get("reason") else ""
-        return planned_after(stack.get("waiting_on") or [], stack.get("waiting_outputs") or {}, operation) + hint
+        return planned_after(stack.get("waiting_on") or [], stack.get("waiting_outputs") or {}, operation,
+                             stack.get("planned_because")) + hint
     reason = stack.get("reason") or stack.get("error") or ""
     return f"**{status}**" + (f": {reason.splitlines()[0]}" if reason else "")
 

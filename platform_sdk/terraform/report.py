@@ -18,6 +18,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from platform_sdk.terraform.changes import OWN_CHANGE
 from platform_sdk.terraform.locks import StateLock
 from platform_sdk.terraform.schedule import (  # noqa: F401 - the stack statuses, re-exported for report users
     APPLIED,
@@ -363,9 +364,12 @@ def report_json(env: str, operation: str, results: list[StackResult]) -> dict[st
     }
 
 
-def planned_after(waiting_on: Sequence[str], waiting_outputs: Mapping[str, Sequence[str]], operation: str) -> str:
+def planned_after(waiting_on: Sequence[str], waiting_outputs: Mapping[str, Sequence[str]], operation: str,
+                  because: str | None = None) -> str:
     """"planned after A is applied (its output X changes)": the producers a stack waits for, and for each producer
-    that exists, the outputs the stack reads that its pending plan changes (`StackResult.waiting_outputs`)."""
+    that exists, the outputs the stack reads that its pending plan changes (`StackResult.waiting_outputs`).
+    `because`: why the stack is planned at all (`StackResult.why`); when its own configuration changed, the line
+    says so (a reviewer sees that a change of its own is pending, planned only after its producers)."""
     text = f"planned after {', '.join(waiting_on)} is {'destroyed' if operation == 'destroy' else 'applied'}"
     why = []
     for producer in waiting_on:
@@ -375,7 +379,9 @@ def planned_after(waiting_on: Sequence[str], waiting_outputs: Mapping[str, Seque
             why.append(f"{whose} output {outputs[0]} changes")
         elif outputs:
             why.append(f"{whose} outputs {', '.join(outputs)} change")
-    return text + (f" ({'; '.join(why)})" if why else "")
+    own = "; its own configuration changed too: it is planned then" \
+        if operation != "destroy" and (because or "").startswith(OWN_CHANGE) else ""
+    return text + (f" ({'; '.join(why)})" if why else "") + own
 
 
 def _status_line(result: StackResult, operation: str) -> str:
@@ -396,7 +402,7 @@ def _status_line(result: StackResult, operation: str) -> str:
     if result.status == UNCHANGED:
         return f"[dim]unchanged since {escape(result.unchanged_since or '?')} (not refreshed)[/]"
     if result.status == WAITING:
-        return f"[cyan]{escape(planned_after(result.waiting_on, result.waiting_outputs, operation))}[/]"
+        return f"[cyan]{escape(planned_after(result.waiting_on, result.waiting_outputs, operation, result.why))}[/]"
     if result.status == LOCKED and result.lock is not None:
         return f"[bold red]locked[/]: {escape(result.error or result.lock.describe(result.name))}"
     if result.status == FAILED:
@@ -492,7 +498,7 @@ def render_outcome(console: Console, operation: str, results: list[StackResult])
             _say(console, f"[dim]{'unchanged':>11}[/]  {label}")
         elif result.status == WAITING:
             _say(console, f"[cyan]{'not planned':>11}[/]  {label}: "
-                          f"{escape(planned_after(result.waiting_on, result.waiting_outputs, operation))}"
+                          f"{escape(planned_after(result.waiting_on, result.waiting_outputs, operation, result.why))}"
                           + (f"; {escape(result.reason)}" if result.reason else ""))
         elif result.status == CHANGES:
             _say(console, f"[yellow]{'not ' + done:>11}[/]  {label}: plan was not applied")
