@@ -256,6 +256,24 @@ def test_a_consumer_whose_read_output_changed_when_its_producer_was_applied_is_p
     assert cli(project, "plan", "--env", "local", "--detailed-exitcode").exit_code == 0
 
 
+@pytest.mark.e2e
+def test_an_apply_of_the_producer_alone_names_the_consumer_it_left_with_old_values(
+        applied: tuple[Path, Cli, Logged]) -> None:
+    """`apply --stack notify` with the queue renamed: auth, left out, still holds the old queue's URL; the apply
+    says so and how to apply it. Once auth is applied too, nothing is said."""
+    project, cli, _ = applied
+    alone = cli(project, "apply", "--env", "local", "--stack", NOTIFY, "--auto-approve", "--allow-data-loss",
+                env=RENAMED)
+    assert alone.exit_code == 0, alone.stdout + alone.stderr
+    said = " ".join(alone.stderr.split())
+    assert (f"note: {AUTH} reads outputs of {NOTIFY} that changed with this apply and still has the old values: "
+            f"apply it too (platform apply --env local --stack {AUTH})") in said, said
+    both = cli(project, "apply", "--env", "local", "--stack", AUTH, "--auto-approve", env=RENAMED)
+    assert both.exit_code == 0 and "still has the old values" not in both.stderr, both.stderr
+    again = cli(project, "apply", "--env", "local", "--stack", NOTIFY, "--auto-approve", env=RENAMED)
+    assert again.exit_code == 0 and "still has the old values" not in again.stderr, again.stderr
+
+
 # ---------------------------------------------------------------------------------------------------- pure parts
 
 def test_outputs_read_from_remote_state_references() -> None:

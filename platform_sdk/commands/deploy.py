@@ -544,6 +544,9 @@ def _deploy(project: Path | None, env: str, operation: str, as_json: bool, paral
         dns: dict[str, Any] = {}
         if operation == "apply" and not (outcome.interrupted or outcome.refused or outcome.cancelled):
             dns = _dns_after_apply(s, results, err_console if as_json else console)
+        if operation == "apply":
+            for line in _consumers_left_behind(s, results):
+                err_console.print(f"[yellow]note:[/] {escape(line)}", highlight=False, soft_wrap=True)
         if operation == "apply":  # a rehearsal reports what the rehearsed clouds would refuse, never failing
             print_rehearsal(s.rehearsal, err_console if as_json else console)
             _print_dns_rehearsal(s, err_console if as_json else console)
@@ -717,6 +720,24 @@ def _content_preview(s: Session, out: Any) -> list[Any]:
     preview = [c for c in _content_plans(s) if c.has_changes]
     _print_content(preview, f"Static content for environment {s.env.name}", out)
     return preview
+
+
+def _consumers_left_behind(s: Session, results: list[rp.StackResult]) -> list[str]:
+    """After an apply limited by `--stack`: each stack left out of it that reads outputs of a stack it applied, when
+    those outputs are no longer what that consumer was last applied with (its record, terraform/ledger.py): it still
+    points at the old values (a bucket's old name, a queue's URL) until it is applied too."""
+    outside = s.runner.outside
+    ledger = s.runner.ledger
+    if not outside or ledger is None:
+        return []
+    applied = {r.name for r in results if r.status == rp.APPLIED}
+    lines = []
+    for name, consumer in sorted(outside.items()):
+        stale = [p for p in consumer.dependencies if p in applied and ledger.outputs_changed(p, name)]
+        if stale:
+            lines.append(f"{name} reads outputs of {', '.join(stale)} that changed with this apply and still has "
+                         f"the old values: apply it too (platform apply --env {s.env.name} --stack {name})")
+    return lines
 
 
 def _deploy_content(s: Session, results: list[rp.StackResult], approved: bool, preview: list[Any] | None,
