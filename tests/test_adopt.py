@@ -281,6 +281,7 @@ def test_a_rename_keeps_the_data_through_real_terraform(photos: Path, cli: Cli, 
     result = cli(photos, "plan", "--env", "local")
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "renamed" in result.stdout and "localcloud_bucket.originals -> localcloud_bucket.images" in result.stdout
+    assert "(photos.images; kept, not replaced)" in result.stdout, result.stdout  # the declaration it is now
     code, data = cli.json(photos, "plan", "--env", "local")
     assert code == 0
     [stack] = data["stacks"]

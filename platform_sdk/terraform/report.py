@@ -442,7 +442,9 @@ def render(console: Console, env: str, operation: str, results: list[StackResult
                 for address, what in plan.drift:
                     _say(console, f"      [yellow]![/] {escape(address)} was {what} outside Terraform")
                 for old, new in plan.renamed:
-                    _say(console, f"      [blue]  > renamed [/] {escape(old)} -> {escape(new)} (kept, not replaced)")
+                    owner = result.owners.get(new)
+                    _say(console, f"      [blue]  > renamed [/] {escape(old)} -> {escape(new)} "
+                                  f"({f'{escape(owner)}; ' if owner else ''}kept, not replaced)")
                 for action in ACTIONS:
                     for change in plan.by_action(action):
                         loss = "  [bold red]!! DATA LOSS[/]" if change.data_loss else ""
