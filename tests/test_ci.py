@@ -629,3 +629,58 @@ def test_an_unknown_architecture_is_refused(runner: Runner, terraform_step: str)
                                   "riscv64 (x86_64, aarch64): use an image with Terraform or OpenTofu (variable "
                                   "PLATFORM_CI_IMAGE)")
     assert runner.downloads() == [] and runner.installed() == []
+
+
+def test_a_project_credentials_step_is_used_by_every_job_that_runs_platform(tmp_path: Path) -> None:
+    """The pipelines could not get cloud credentials: GitHub injects no secret by itself, and a step added by hand
+    made `--check` call the file stale and was dropped on the next generation. A project's own step (a composite
+    action on GitHub, a hidden job `.platform-credentials` on GitLab: files the project owns, never generated) is
+    used by every job that runs `platform`, with the environment's name."""
+    root = copy_estate(tmp_path / "estate")
+    (root / "requirements.txt").write_text("platform-sdk[aws,gcp]\n")
+    action = root / ".github" / "actions" / "platform-credentials" / "action.yml"
+    action.parent.mkdir(parents=True)
+    action.write_text("name: credentials\ninputs:\n  environment:\n    required: false\nruns:\n  using: composite\n"
+                      "  steps:\n    - run: echo \"assume the role of ${{ inputs.environment }}\"\n      shell: bash\n")
+    hidden = root / ".gitlab" / "platform-credentials.yml"
+    hidden.parent.mkdir(parents=True)
+    hidden.write_text(".platform-credentials:\n  id_tokens:\n    AWS_ID_TOKEN:\n      aud: sts.amazonaws.com\n")
+    for system in ("github", "gitlab"):
+        result = platform(root, "ci", system, "--env", "dev", "--env", "prod")
+        assert result.exit_code == 0, result.output
+
+    for name in ("platform-pr.yml", "platform-deploy.yml"):
+        workflow = yaml.safe_load((root / ".github" / "workflows" / name).read_text())
+        for job_id, job in workflow["jobs"].items():
+            uses = [step.get("uses") for step in job["steps"]]
+            if job_id == "comment":
+                assert "./.github/actions/platform-credentials" not in uses
+                continue
+            assert uses[:2] == ["actions/checkout@v4", "./.github/actions/platform-credentials"], (job_id, uses)
+            step = job["steps"][1]
+            assert step["with"]["environment"] == (job.get("environment") or _env_of(job_id)), (job_id, step)
+    assert validate("github", *sorted((root / ".github" / "workflows").glob("*.yml"))).returncode == 0
+
+    pipeline = yaml.safe_load((root / ".gitlab-ci.yml").read_text())
+    assert pipeline["include"] == [{"local": ".gitlab/platform-credentials.yml"}]
+    jobs = {name: job for name, job in pipeline.items() if isinstance(job, dict) and "script" in job}
+    for name, job in jobs.items():
+        if name == "mr-comment":
+            assert "extends" not in job
+        else:
+            assert job["extends"] == ".platform-credentials" and "PLATFORM_ENV" in job["variables"], (name, job)
+    assert jobs["apply-prod-wave-1"]["variables"]["PLATFORM_ENV"] == "prod"
+    assert validate("gitlab", root / ".gitlab-ci.yml").returncode == 0
+
+    action.write_text(action.read_text() + "# the project's own step changes: the pipelines are still current\n")
+    for system in ("github", "gitlab"):
+        checked = platform(root, "ci", system, "--env", "dev", "--env", "prod", "--check")
+        assert checked.exit_code == 0, checked.output
+
+
+def _env_of(job_id: str) -> str:
+    """The environment a generated job works on, from its id (`plan-dev`, `apply-prod-wave-1`); "" for `check`."""
+    for env in ("dev", "prod"):
+        if job_id.endswith(f"-{env}") or f"-{env}-" in job_id:
+            return env
+    return ""

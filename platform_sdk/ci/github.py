@@ -14,6 +14,7 @@ from typing import Any
 
 from platform_sdk.ci.pipeline import (
     CACHED_PATHS,
+    CREDENTIALS,
     REPORT_DIR,
     EnvironmentGraph,
     Job,
@@ -28,9 +29,12 @@ SECRET_RETENTION_DAYS = 1
 """Plan reports live one day: long enough to audit a run (they name resources, never their values)."""
 
 
-def _setup(settings: Settings) -> list[dict[str, Any]]:
+def _setup(settings: Settings, env: str | None) -> list[dict[str, Any]]:
+    credentials = [{"name": "cloud credentials", "uses": "./" + CREDENTIALS["github"].rsplit("/", 1)[0],
+                    "with": {"environment": env or ""}}] if settings.credentials else []
     return [
         {"uses": "actions/checkout@v4"},
+        *credentials,
         {"uses": "actions/setup-python@v5", "with": {"python-version": settings.python}},
         {"uses": "hashicorp/setup-terraform@v3",
          "with": {"terraform_version": settings.terraform, "terraform_wrapper": False}},
@@ -49,7 +53,7 @@ def _job(job: Job, settings: Settings, steps: list[dict[str, Any]]) -> dict[str,
         out["needs"] = list(job.needs)
     if job.stage == "apply":
         out["environment"] = job.env
-    out["steps"] = [*_setup(settings), *steps] if job.stage != "comment" else steps
+    out["steps"] = [*_setup(settings, job.env), *steps] if job.stage != "comment" else steps
     return out
 
 

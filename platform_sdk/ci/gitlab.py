@@ -18,6 +18,7 @@ from typing import Any
 
 from platform_sdk.ci.pipeline import (
     CACHED_PATHS,
+    CREDENTIALS,
     REPORT_DIR,
     EnvironmentGraph,
     Job,
@@ -119,8 +120,16 @@ def _stage(job: Job) -> str:
     return job_id("plan" if job.stage == "deploy-plan" else "apply", job.env)
 
 
-def _job(job: Job, when: str) -> dict[str, Any]:
+CREDENTIALS_JOB = ".platform-credentials"
+"""The hidden job of the project's own credentials file (pipeline.CREDENTIALS) that every job running `platform`
+extends."""
+
+
+def _job(job: Job, when: str, settings: Settings) -> dict[str, Any]:
     out: dict[str, Any] = {"stage": _stage(job)}
+    if settings.credentials and job.stage != "comment":
+        out["extends"] = CREDENTIALS_JOB
+        out["variables"] = {"PLATFORM_ENV": job.env or ""}
     out["rules"] = [{"if": MERGE_REQUEST if when == "merge_request" else DEFAULT_BRANCH}]
     out["needs"] = list(job.needs)
     out["script"] = list(job.script)
@@ -140,9 +149,11 @@ def render(graphs: list[EnvironmentGraph], settings: Settings) -> dict[str, dict
             "before_script": [install_terraform(settings.terraform), settings.install],
         },
     }
+    if settings.credentials:
+        doc = {"include": [{"local": CREDENTIALS["gitlab"]}], **doc}
     for job in pull_request_jobs(graphs, settings):
         name = f"mr-{job.id}"
-        entry = _job(job, "merge_request")
+        entry = _job(job, "merge_request", settings)
         entry["needs"] = [f"mr-{n}" for n in job.needs]
         if job.stage == "plan":
             assert job.env is not None
@@ -154,7 +165,7 @@ def render(graphs: list[EnvironmentGraph], settings: Settings) -> dict[str, dict
         doc[name] = entry
     for job in deploy_jobs(graphs):
         assert job.env is not None
-        entry = _job(job, "default_branch")
+        entry = _job(job, "default_branch", settings)
         if job.stage == "deploy-plan":
             entry["script"] = [*job.script, f"cat {plan_report(job.env, 'md')}"]
             # The reports only: saved plans may hold secret values and no job uses them (each apply plans again).

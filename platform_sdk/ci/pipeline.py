@@ -76,6 +76,16 @@ def default_install(root: Path | None = None) -> str:
     return "python -m pip install " + shlex.quote(requirement(found, extras))
 
 
+CREDENTIALS = {"github": ".github/actions/platform-credentials/action.yml",
+               "gitlab": ".gitlab/platform-credentials.yml"}
+"""The project's own cloud-credentials step, a file the project owns (never generated, never checked): a GitHub
+composite action every job that runs `platform` uses after the checkout, with input `environment` (the
+environment's name, "" for the checks); a GitLab file the pipeline includes, whose hidden job `.platform-credentials`
+every such job extends (`id_tokens:`, `variables:`; it must not set `before_script` or `script`) with `PLATFORM_ENV`
+set to the environment's name. Where the pipeline gets cloud credentials (OIDC federation: GitHub's `id-token: write`
+permission is set) is the project's to say: roles and accounts differ between projects and environments."""
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the generated jobs install and run with (`platform ci` options)."""
@@ -89,6 +99,7 @@ class Settings:
     project_install: str | None = None  # `default_install(root)` of the project: --install left out when equal
     image: str = "python:3.11"  # GitLab: needs Python; Terraform is installed when it has no terraform or tofu
     out: str | None = None  # --out, relative to the project root; None: the system's usual place
+    credentials: bool = False  # the project has its own credentials step (CREDENTIALS[system]): every job uses it
 
     def __post_init__(self) -> None:
         """Raises PlatformError naming the option for a value the pipeline cannot use (ci/options.py): Terraform

@@ -90,7 +90,14 @@ def ci(system: Annotated[str, typer.Argument(help="github or gitlab.")],
        project: ProjectOption = None) -> None:
     """Write CI pipelines from the stack graph: plan on pull requests, apply wave by wave on the default branch."""
     from platform_sdk.ci import files, github, gitlab, options
-    from platform_sdk.ci.pipeline import EnvironmentGraph, Settings, check_envs, default_install, regenerate_command
+    from platform_sdk.ci.pipeline import (
+        CREDENTIALS,
+        EnvironmentGraph,
+        Settings,
+        check_envs,
+        default_install,
+        regenerate_command,
+    )
     from platform_sdk.envs import find_environment
     from platform_sdk.loader import load_services
     from platform_sdk.terraform.locks import workspace_lock
@@ -123,7 +130,8 @@ def ci(system: Annotated[str, typer.Argument(help="github or gitlab.")],
     settings = Settings(envs=tuple(names), system=system, branch=branch, python=python, terraform=terraform_version,
                         install=install if install is not None else str(project_install),
                         project_install=project_install,
-                        image=image, out=None if relative is None else str(relative))
+                        image=image, out=None if relative is None else str(relative),
+                        credentials=(proj.root / CREDENTIALS[system]).is_file())
     services = load_services(proj.services_dir)
     graphs = []
     for environment in environments:
