@@ -197,10 +197,10 @@ def test_drift_refreshes_every_stack_and_the_next_plan_includes_the_drifted_one(
     code, report = cli.json(project, "plan", "--env", "local")
     assert stacks(report)[STORE]["planned_because"] == "drift was found"
     assert stacks(report)[STORE]["changes"]["create"] == ["localcloud_bucket.data"]
-    # store's plan re-creates the bucket under the same name: the outputs api reads stay as they are, so api is
-    # planned now (its record no longer matches store's) instead of waiting for store's apply
-    assert stacks(report)[API]["status"] == "no-changes" and stacks(report)[API]["waiting_on"] == []
-    assert {stack for stack, _ in terraform.runs()} == {STORE, API}
+    # store's plan re-creates the bucket under the same name: the outputs api reads stay as they are, and drift
+    # kept store's record of its last apply, so api is unchanged (not planned, not waiting for store's apply)
+    assert stacks(report)[API]["status"] == "unchanged" and stacks(report)[API]["waiting_on"] == []
+    assert {stack for stack, _ in terraform.runs()} == {STORE}
     assert os.environ.get("STORE_SUFFIX") is None
 
 

@@ -68,5 +68,6 @@ def requirement(distribution: Distribution, extras: list[str]) -> str:
 def _refuse(why: str) -> PlatformError:
     return PlatformError(f"the jobs cannot install the platform-sdk that runs here: {why}", key="--install",
                          hint="say how the jobs install the project and platform-sdk, e.g. --install \"python -m pip "
-                              "install 'platform-sdk[aws,gcp] @ git+https://git.example.com/platform-sdk.git@v0.1.0'\" "
-                              "(or add a pyproject.toml or requirements.txt naming it)")
+                              "install 'platform-sdk[...] @ git+https://git.example.com/platform-sdk.git@v0.1.0'\" "
+                              "with the extras of the clouds you deploy to (or add a pyproject.toml or "
+                              "requirements.txt naming it)")
