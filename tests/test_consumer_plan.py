@@ -262,6 +262,10 @@ def test_an_apply_of_the_producer_alone_names_the_consumer_it_left_with_old_valu
     """`apply --stack notify` with the queue renamed: auth, left out, still holds the old queue's URL; the apply
     says so and how to apply it. Once auth is applied too, nothing is said."""
     project, cli, _ = applied
+    estate = project / "services" / "estate.py"  # a new queue of notify: new outputs, none of them read by auth
+    estate.write_text(estate.read_text() + 'spare = notify.add(Queue("spare"))\n')
+    unrelated = cli(project, "apply", "--env", "local", "--stack", NOTIFY, "--auto-approve")
+    assert unrelated.exit_code == 0 and "still has the old values" not in unrelated.stderr, unrelated.stderr
     alone = cli(project, "apply", "--env", "local", "--stack", NOTIFY, "--auto-approve", "--allow-data-loss",
                 env=RENAMED)
     assert alone.exit_code == 0, alone.stdout + alone.stderr

@@ -723,17 +723,20 @@ def _content_preview(s: Session, out: Any) -> list[Any]:
 
 
 def _consumers_left_behind(s: Session, results: list[rp.StackResult]) -> list[str]:
-    """After an apply limited by `--stack`: each stack left out of it that reads outputs of a stack it applied, when
-    those outputs are no longer what that consumer was last applied with (its record, terraform/ledger.py): it still
-    points at the old values (a bucket's old name, a queue's URL) until it is applied too."""
+    """After an apply limited by `--stack`: each stack left out of it that reads an output the apply changed (the
+    applied plan's action for that output, terraform/reads.py): it still points at the old value (a bucket's old
+    name, a queue's URL) until it is applied too. Outputs it does not read are not its concern."""
+    from platform_sdk.terraform import reads
+
     outside = s.runner.outside
-    ledger = s.runner.ledger
-    if not outside or ledger is None:
+    if not outside:
         return []
-    applied = {r.name for r in results if r.status == rp.APPLIED}
+    applied = {r.name: r for r in results if r.status == rp.APPLIED and r.plan is not None}
     lines = []
     for name, consumer in sorted(outside.items()):
-        stale = [p for p in consumer.dependencies if p in applied and ledger.outputs_changed(p, name)]
+        read = reads.outputs_read_by(s.runner.stack_dir(name))
+        stale = [p for p in consumer.dependencies if p in applied and reads.changing(
+            reads.EVERY if read is None else read.get(p, set()), applied[p].plan.output_actions)]
         if stale:
             lines.append(f"{name} reads outputs of {', '.join(stale)} that changed with this apply and still has "
                          f"the old values: apply it too (platform apply --env {s.env.name} --stack {name})")
