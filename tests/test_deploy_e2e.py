@@ -359,6 +359,7 @@ def test_function_code_edited_in_place_on_the_local_cloud_is_drift_and_apply_res
     edited = _status_of(cli, project)
     assert list(edited) == ["web.api"] and edited["web.api"]["changed_outside"], edited  # it said "in sync"
     assert "code changed outside Terraform" in edited["web.api"]["detail"], edited
+    assert edited["web.api"]["code_hash"] is None, edited  # it said the deployed package's hash, equal to the expected
     shown = cli(project, "status", "--env", "local")
     line = next(line for line in shown.stdout.splitlines() if line.strip().startswith("web.api "))
     assert "code changed outside Terraform" in line and "in sync" not in line, shown.stdout

@@ -49,7 +49,8 @@ def function_status(registry: Registry, ref: FunctionRef, served: set[str] | Non
     elif ref.name not in served:
         detail = "the running gateway does not serve it (another project or environment?)"
     return FunctionStatus.of(ref, state, url=entry.url or None, runtime=entry.runtime or None,
-                             code_hash=entry.code_hash or None, last_update=entry.updated_at or None, detail=detail,
+                             code_hash=None if changed else entry.code_hash or None,  # it runs no package now
+                             last_update=entry.updated_at or None, detail=detail,
                              changed_outside=changed)
 
 
