@@ -148,3 +148,21 @@ def test_change_digests_leave_sensitive_values_out_and_follow_what_is_set() -> N
     assert change_digest(update, "update") != change_digest({**update, "after": {**update["after"], "memory": 1024}},
                                                             "update")
     assert change_digest(update, "destroy") == change_digest(create, "destroy")
+
+
+@pytest.mark.e2e
+def test_what_synthesis_announced_reaches_the_reviewed_report(tmp_path: Path, cli: Cli) -> None:
+    """A handler opening a bucket its function is not granted (a name left over from a rename) was announced in
+    the plan job's log only: the reviewer of the CI comment never saw it. The report and its Markdown carry it."""
+    project = make_project(tmp_path / "estate", services=["web"])
+    module = project / "services" / "functions" / "web" / "api.py"
+    module.write_text(module.read_text().replace('bucket("site")', 'bucket("sites")'))
+    report = tmp_path / "plan-local.json"
+    planned = cli(project, "plan", "--env", "local", "--format", "markdown", "--report", str(report))
+    assert planned.exit_code == 0, planned.stderr
+    assert "> [!WARNING]" in planned.stdout and "calls bucket('sites'), which web.api is not granted" in planned.stdout
+    [warning] = json.loads(report.read_text())["warnings"]
+    assert warning.startswith(f"{module}:") and "raises GrantError" in warning
+    module.write_text(module.read_text().replace('bucket("sites")', 'bucket("site")'))
+    clean = cli(project, "plan", "--env", "local", "--format", "markdown", "--report", str(report))
+    assert "[!WARNING]" not in clean.stdout and json.loads(report.read_text())["warnings"] == []

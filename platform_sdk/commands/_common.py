@@ -73,12 +73,18 @@ REFUSED_BY_FILE_SYSTEM = frozenset({errno.EROFS, errno.EACCES, errno.EPERM, errn
 a file where the command makes a folder): the user's to fix, said in one message (`user_errors`), not a traceback."""
 
 
+SHOWN_WARNINGS: list[str] = []
+"""The PlatformWarnings this command printed (`file:line: message`), in order: a plan report carries them, so a
+reviewer of the CI comment sees what the job's log said (`user_errors`)."""
+
+
 def user_errors(func: F) -> F:
     """Turn a PlatformError into one message on stderr and its exit code (2: bad input; 1: refused because another
     command holds the environment, `WorkspaceLocked`); an OSError of `REFUSED_BY_FILE_SYSTEM` naming a path into one
     message naming it and what the file system said, exit code 1; print PlatformWarnings on stderr."""
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        SHOWN_WARNINGS.clear()  # this command's own (tests run many commands in one process)
         with warnings.catch_warnings():
             warnings.simplefilter("default", PlatformWarning)  # once per declaration
             show = warnings.showwarning
@@ -89,6 +95,7 @@ def user_errors(func: F) -> F:
                     show(message, category, filename, lineno, *rest, **more)
                     return
                 where = f"{filename}:{lineno}: " if lineno else ""
+                SHOWN_WARNINGS.append(where + str(message))
                 err_console.print(f"[bold yellow]warning:[/] {escape(where + str(message))}", highlight=False,
                                   soft_wrap=True)
 

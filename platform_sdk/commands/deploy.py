@@ -30,6 +30,7 @@ from rich.markup import escape
 
 from platform_sdk.commands import dns_phase
 from platform_sdk.commands._common import (
+    SHOWN_WARNINGS,
     EnvOption,
     JsonOption,
     ProjectOption,
@@ -250,6 +251,7 @@ def plan(env: EnvOption, project: ProjectOption = None, as_json: JsonOption = Fa
             results = s.runner.plan(destroy=destroy)
             operation = "destroy" if destroy else "plan"
             data = rp.report_json(s.env.name, operation, results)
+            data["warnings"] = list(SHOWN_WARNINGS)  # what synthesis announced (a handler calling an ungranted name)
             secrets = [] if destroy else _secret_states(s)
             content = [] if destroy or s.runner.interrupted else _content_plans(s)
             if any(c.has_changes for c in content):

@@ -62,6 +62,8 @@ def render_markdown(report: Mapping[str, Any], secrets: Sequence[Mapping[str, An
         lines += ["", f"> [!CAUTION]\n> **DATA LOSS:** {len(report['data_loss'])} stateful resource(s) would be "
                   "destroyed or replaced, losing their contents; apply refuses this without `--allow-data-loss`:"]
         lines += [f"> - `{d['address']}` in `{d['stack']}` ({d['action']})" for d in report["data_loss"]]
+    if report.get("warnings"):
+        lines += ["", "> [!WARNING]"] + [f"> - {_cell(w)}" for w in report["warnings"]]
     lines += ["", "| service | cloud | stack | plan |", "|---|---|---|---|"]
     for stack in stacks:
         cloud = stack["cloud"] if stack["target"] == stack["cloud"] else f"{stack['cloud']} (local stand-in)"
