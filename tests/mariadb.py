@@ -92,10 +92,13 @@ def mariadb_server() -> Iterator[str]:
     data, sock, log = base / "data", base / "mysqld.sock", base / "mysqld.log"
     as_root = os.geteuid() == 0
     user = ["--user=mysql"] if as_root else []
+    tmp = base / "tmp"  # its own: in the shared /tmp another run's clean-up removed its temporary tables
+    tmp.mkdir()
     if as_root:
         shutil.chown(base, "mysql", "mysql")
+        shutil.chown(tmp, "mysql", "mysql")
     install = subprocess.run([_binary("mariadb-install-db", "mysql_install_db"), "--no-defaults",
-                              f"--datadir={data}", "--auth-root-authentication-method=socket",
+                              f"--datadir={data}", f"--tmpdir={tmp}", "--auth-root-authentication-method=socket",
                               "--skip-test-db", *user], capture_output=True, text=True)
     if install.returncode != 0:
         shutil.rmtree(base, ignore_errors=True)
@@ -104,7 +107,8 @@ def mariadb_server() -> Iterator[str]:
     proc = subprocess.Popen([_binary("mariadbd", "mysqld"), "--no-defaults", f"--datadir={data}",
                              f"--socket={sock}", f"--port={port}", "--bind-address=127.0.0.1",
                              f"--pid-file={base / 'mysqld.pid'}", f"--log-error={log}", "--skip-name-resolve",
-                             "--innodb-flush-log-at-trx-commit=0", "--innodb-doublewrite=0", *user],
+                             "--innodb-flush-log-at-trx-commit=0", "--innodb-doublewrite=0", f"--tmpdir={tmp}",
+                             *user],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         try:

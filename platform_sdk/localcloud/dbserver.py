@@ -374,7 +374,16 @@ class Server:
                 "--bind-address=127.0.0.1", f"--socket={self._mariadb_socket(base)}",
                 f"--pid-file={base / 'mariadb.pid'}", f"--log-error={base / 'server.log'}",
                 "--skip-name-resolve", "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
-                *([f"--user={user.pw_name}"] if user else [])]
+                f"--tmpdir={self._mariadb_tmp(base)}", *([f"--user={user.pw_name}"] if user else [])]
+
+    def _mariadb_tmp(self, base: Path) -> Path:
+        """The server's own temporary folder: in the shared /tmp, another program's clean-up removed its internal
+        temporary tables under it (`mariadb-install-db` failed: "Could not remove temporary table")."""
+        tmp = base / "tmp"
+        if not tmp.is_dir():
+            tmp.mkdir(parents=True)
+            self._own(tmp)
+        return tmp
 
     def _install_mariadb(self, found: dict[str, Path], base: Path, password: str, port: int) -> None:
         import pymysql
@@ -382,6 +391,7 @@ class Server:
         user = self._system_user()
         data = base / "data"
         result = subprocess.run([str(found["install"]), "--no-defaults", f"--datadir={data}",
+                                 f"--tmpdir={self._mariadb_tmp(base)}",
                                  "--auth-root-authentication-method=normal", "--skip-test-db",
                                  *([f"--user={user.pw_name}"] if user else [])], capture_output=True, text=True)
         if result.returncode != 0:
