@@ -736,9 +736,8 @@ def _consumers_left_behind(s: Session, results: list[rp.StackResult]) -> list[st
     applied = {r.name: r for r in results if r.status == rp.APPLIED and r.plan is not None}
     lines = []
     for name, consumer in sorted(outside.items()):
-        read = reads.outputs_read_by(s.runner.stack_dir(name))
-        stale = [p for p in consumer.dependencies if p in applied and reads.changing(
-            reads.EVERY if read is None else read.get(p, set()), applied[p].plan.output_actions)]
+        stale = [p for p in consumer.dependencies
+                 if p in applied and reads.changing(s.runner.outputs_read(name, p), applied[p].plan.output_actions)]
         if stale:
             lines.append(f"{name} reads outputs of {', '.join(stale)} that changed with this apply and still has "
                          f"the old values: apply it too (platform apply --env {s.env.name} --stack {name})")

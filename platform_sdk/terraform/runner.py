@@ -564,7 +564,7 @@ class EnvironmentRunner:
         return settled_inline
 
     # -- consumers planned beside their producers ----------------------------------------------------------
-    def _read_by(self, consumer: str, producer: str) -> set[str] | None:
+    def outputs_read(self, consumer: str, producer: str) -> set[str] | None:
         """The outputs of `producer` that `consumer` reads (reads.EVERY when that cannot be told)."""
         if consumer not in self._reads:
             self._reads[consumer] = reads.outputs_read_by(self.stack_dir(consumer))
@@ -577,7 +577,7 @@ class EnvironmentRunner:
         result = self.results[producer]
         if result.status != rp.CHANGES or result.plan is None or not result.plan.exists:
             return None
-        return reads.changing(self._read_by(consumer, producer), result.plan.output_actions)
+        return reads.changing(self.outputs_read(consumer, producer), result.plan.output_actions)
 
     def _unaffected(self, consumer: str) -> list[str]:
         """The producers of `consumer` with pending changes that leave every output it reads as it is."""
@@ -595,7 +595,7 @@ class EnvironmentRunner:
             return rp.SKIPPED, f"producer {producer} did not finish"
         before = applied.plan.prior_outputs if applied.plan is not None else {}
         after = self._applied_values.get(producer)
-        read = self._read_by(consumer, producer)
+        read = self.outputs_read(consumer, producer)
         names = set(before) | set(after or {}) if read is reads.EVERY else read or set()
         missing = object()
         changed = sorted(names) if after is None else \
@@ -638,7 +638,7 @@ class EnvironmentRunner:
             for producer in result.dependencies:
                 if producer not in held:
                     continue
-                wanted = self._read_by(name, producer)
+                wanted = self.outputs_read(name, producer)
                 wanted = self.declared_outputs(producer) if wanted is reads.EVERY else wanted
                 absent = sorted((wanted or set()) - held[producer])
                 if absent:  # a producer never applied holds no outputs: it is just "planned after" it
