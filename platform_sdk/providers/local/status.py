@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from platform_sdk.localcloud.function import code_changed
 from platform_sdk.localcloud.registry import CloudRoot, Registry
 from platform_sdk.providers.base import NOT_FOUND, FunctionRef, FunctionStatus
 from platform_sdk.providers.local.config import local_config
@@ -39,7 +40,7 @@ def function_status(registry: Registry, ref: FunctionRef, served: set[str] | Non
         state, detail = "Failed", f"code directory {entry.code_dir} is missing"
     elif entry.package_hash and entry.code_hash != entry.package_hash:
         state, detail = "Failed", "unpacked code does not match the package it was deployed from"
-    elif _edited(entry.code_dir.parent):
+    elif code_changed(entry.code_dir.parent, entry.raw):  # as the provider's refresh finds it
         changed = True
         detail = (f"code changed outside Terraform: a file of {entry.code_dir} was edited since it was deployed "
                   "(`platform drift` reports it; `platform apply --all` deploys the package again)")
@@ -52,15 +53,6 @@ def function_status(registry: Registry, ref: FunctionRef, served: set[str] | Non
                              code_hash=None if changed else entry.code_hash or None,  # it runs no package now
                              last_update=entry.updated_at or None, detail=detail,
                              changed_outside=changed)
-
-
-def _edited(fn_dir: Path) -> bool:
-    """Whether the code deployed in `fn_dir` was changed since its deploy, as the provider's refresh finds it."""
-    from platform_sdk.localcloud.base import read_json
-    from platform_sdk.localcloud.function import REGISTRY_FILE, code_changed
-
-    entry = read_json(fn_dir / REGISTRY_FILE)
-    return isinstance(entry, dict) and code_changed(fn_dir, entry)
 
 
 def checks(project_root: Path, env: Any, refs: list[FunctionRef]) -> list[Callable[[], FunctionStatus]]:
